@@ -1,0 +1,14 @@
+/* The base layer: everything below the domain layers. Include this one header. */
+#ifndef MIMIC_BASE_H
+#define MIMIC_BASE_H
+#include "base/alloc.h"
+#include "base/buf.h"
+#include "base/clock.h"
+#include "base/config.h"
+#include "base/err.h"
+#include "base/json.h"
+#include "base/log.h"
+#include "base/queue.h"
+#include "base/str.h"
+#include "base/utf8.h"
+#endif

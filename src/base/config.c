@@ -1,0 +1,274 @@
+/* Configuration store (see config.h). Values live as text with their source; typed getters parse
+ * on read, which keeps one representation and one validation path. */
+#include "base/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "base/alloc.h"
+#include "base/log.h"
+#include "base/str.h"
+
+#define CFG_LINE_MAX 4096
+#define CFG_TOKEN_MAX 4096
+
+typedef struct cfg_val {
+  char *layer[4]; /* value per source; NULL = not set at that level */
+} cfg_val;
+
+struct cfg {
+  pthread_mutex_t mu;
+  int n;
+  cfg_val *vals;
+};
+
+const cfg_key *cfg_key_find(const char *name) {
+  for (const cfg_key *k = cfg_keys(); k->name; k++)
+    if (strcmp(k->name, name) == 0) return k;
+  return NULL;
+}
+
+static int key_index(const char *name) {
+  int i = 0;
+  for (const cfg_key *k = cfg_keys(); k->name; k++, i++)
+    if (strcmp(k->name, name) == 0) return i;
+  return -1;
+}
+
+cfg *cfg_new(void) {
+  cfg *c = xcalloc(1, sizeof *c);
+  pthread_mutex_init(&c->mu, NULL);
+  for (const cfg_key *k = cfg_keys(); k->name; k++) c->n++;
+  c->vals = xcalloc((size_t)c->n, sizeof *c->vals);
+  for (int i = 0; i < c->n; i++)
+    if (cfg_keys()[i].dflt) c->vals[i].layer[CFG_SRC_DEFAULT] = xstrdup(cfg_keys()[i].dflt);
+  return c;
+}
+
+void cfg_destroy(cfg *c) {
+  if (!c) return;
+  for (int i = 0; i < c->n; i++)
+    for (int s = 0; s < 4; s++) free(c->vals[i].layer[s]);
+  free(c->vals);
+  pthread_mutex_destroy(&c->mu);
+  free(c);
+}
+
+static int validate(const cfg_key *k, const char *value) {
+  switch (k->type) {
+  case CFG_STR: return 0;
+  case CFG_BOOL: {
+    bool b;
+    return str_to_bool(value, &b);
+  }
+  case CFG_INT: {
+    int64_t v;
+    int rc = str_to_i64(value, &v);
+    if (rc) return rc;
+    if (k->min < k->max && (v < k->min || v > k->max))
+      return err_set(MIMIC_ERANGE, "%s must be between %.0f and %.0f, not %s", k->name, k->min,
+                     k->max, value);
+    return 0;
+  }
+  case CFG_NUM: {
+    double v;
+    int rc = str_to_double(value, &v);
+    if (rc) return rc;
+    if (k->min < k->max && (v < k->min || v > k->max))
+      return err_set(MIMIC_ERANGE, "%s must be between %g and %g, not %s", k->name, k->min, k->max,
+                     value);
+    return 0;
+  }
+  }
+  return 0;
+}
+
+int cfg_set(cfg *c, const char *key, const char *value, cfg_source src) {
+  int i = key_index(key);
+  if (i < 0) return err_set(MIMIC_ENOTFOUND, "unknown setting '%s'", key);
+  const cfg_key *k = &cfg_keys()[i];
+  int rc = validate(k, value);
+  if (rc) {
+    if (k->type != CFG_STR && rc == MIMIC_EINVAL)
+      return err_set(rc, "%s: %s", key, err_msg());
+    return rc;
+  }
+  pthread_mutex_lock(&c->mu);
+  /* Old strings stay readable by other threads only until here; the contract says copy. */
+  free(c->vals[i].layer[src]);
+  c->vals[i].layer[src] = xstrdup(value);
+  pthread_mutex_unlock(&c->mu);
+  return 0;
+}
+
+void cfg_unset_live(cfg *c, const char *key) {
+  int i = key_index(key);
+  if (i < 0) return;
+  pthread_mutex_lock(&c->mu);
+  free(c->vals[i].layer[CFG_SRC_LIVE]);
+  c->vals[i].layer[CFG_SRC_LIVE] = NULL;
+  pthread_mutex_unlock(&c->mu);
+}
+
+int cfg_load_file(cfg *c, const char *path) {
+  FILE *f = fopen(path, "r");
+  if (!f) return err_set(MIMIC_EIO, "%s: cannot open config file: %s", path, strerror(errno));
+  char line[CFG_LINE_MAX], section[128] = "";
+  int lineno = 0, rc = 0;
+  while (fgets(line, sizeof line, f)) {
+    lineno++;
+    if (!strchr(line, '\n') && !feof(f)) {
+      rc = err_set(MIMIC_ERANGE, "%s:%d: line longer than %d bytes", path, lineno, CFG_LINE_MAX);
+      break;
+    }
+    char *p = str_trim(line);
+    if (!*p || *p == '#' || *p == ';') continue;
+    if (*p == '[') {
+      char *e = strchr(p, ']');
+      if (!e || e - p - 1 >= (long)sizeof section) {
+        rc = err_set(MIMIC_EFORMAT, "%s:%d: bad section header", path, lineno);
+        break;
+      }
+      *e = 0;
+      str_lcpy(section, str_trim(p + 1), sizeof section);
+      continue;
+    }
+    char *eq = strchr(p, '=');
+    if (!eq) {
+      rc = err_set(MIMIC_EFORMAT, "%s:%d: expected 'key = value'", path, lineno);
+      break;
+    }
+    *eq = 0;
+    char *k = str_trim(p), *v = str_trim(eq + 1);
+    size_t vl = strlen(v);
+    if (vl >= 2 && v[0] == '"' && v[vl - 1] == '"') {
+      v[vl - 1] = 0;
+      v++;
+    }
+    char full[256];
+    if (section[0]) snprintf(full, sizeof full, "%s.%s", section, k);
+    else str_lcpy(full, k, sizeof full);
+    rc = cfg_set(c, full, v, CFG_SRC_FILE);
+    if (rc) {
+      rc = err_prefix(rc, "%s:%d", path, lineno);
+      break;
+    }
+  }
+  fclose(f);
+  return rc;
+}
+
+int cfg_load_env(cfg *c) {
+  char var[300];
+  for (const cfg_key *k = cfg_keys(); k->name; k++) {
+    size_t j = 0;
+    j += (size_t)snprintf(var, sizeof var, "MIMIC_");
+    for (const char *p = k->name; *p && j + 1 < sizeof var; p++)
+      var[j++] = *p == '.' ? '_' : (char)toupper((unsigned char)*p);
+    var[j] = 0;
+    const char *v = getenv(var);
+    if (!v) continue;
+    int rc = cfg_set(c, k->name, v, CFG_SRC_ENV);
+    if (rc) return err_prefix(rc, "environment variable %s", var);
+  }
+  const char *tok = getenv("DISCORD_TOKEN");
+  if (tok && *tok) {
+    int rc = cfg_set(c, "discord.token", tok, CFG_SRC_ENV);
+    if (rc) return rc;
+  }
+  return 0;
+}
+
+static const char *value_of(const cfg *c, const char *key, cfg_source *src) {
+  int i = key_index(key);
+  if (i < 0) {
+#ifndef NDEBUG
+    fprintf(stderr, "mimic: internal error: unknown config key '%s'\n", key);
+    abort();
+#else
+    return NULL;
+#endif
+  }
+  for (int s = 3; s >= 0; s--)
+    if (c->vals[i].layer[s]) {
+      if (src) *src = (cfg_source)s;
+      return c->vals[i].layer[s];
+    }
+  if (src) *src = CFG_SRC_DEFAULT;
+  return NULL;
+}
+
+const char *cfg_str(const cfg *c, const char *key) {
+  const char *v = value_of(c, key, NULL);
+  return v ? v : "";
+}
+
+int64_t cfg_int(const cfg *c, const char *key) {
+  int64_t v = 0;
+  const char *s = value_of(c, key, NULL);
+  if (s && str_to_i64(s, &v)) v = 0;
+  return v;
+}
+
+double cfg_num(const cfg *c, const char *key) {
+  double v = 0;
+  const char *s = value_of(c, key, NULL);
+  if (s && str_to_double(s, &v)) v = 0;
+  return v;
+}
+
+bool cfg_bool(const cfg *c, const char *key) {
+  bool v = false;
+  const char *s = value_of(c, key, NULL);
+  if (s && str_to_bool(s, &v)) v = false;
+  return v;
+}
+
+cfg_source cfg_source_of(const cfg *c, const char *key) {
+  cfg_source s = CFG_SRC_DEFAULT;
+  value_of(c, key, &s);
+  return s;
+}
+
+const char *cfg_source_name(cfg_source s) {
+  static const char *names[] = {"default", "config file", "environment", "live setting"};
+  return names[s];
+}
+
+char *cfg_token(const cfg *c) {
+  const char *t = cfg_str(c, "discord.token");
+  if (*t) return xstrdup(t);
+  const char *path = cfg_str(c, "discord.token_file");
+  if (!*path) {
+    err_set(MIMIC_EAUTH, "no bot token: set DISCORD_TOKEN, or put the token in a file only you can "
+                         "read and set discord.token_file (MIMIC_DISCORD_TOKEN_FILE) to its path");
+    return NULL;
+  }
+  FILE *f = fopen(path, "r");
+  if (!f) {
+    err_set(MIMIC_EAUTH, "%s: cannot read the token file: %s", path, strerror(errno));
+    return NULL;
+  }
+  struct stat st;
+  if (fstat(fileno(f), &st) == 0 && (st.st_mode & (S_IRWXG | S_IRWXO))) {
+    fclose(f);
+    err_set(MIMIC_EAUTH, "%s: the token file is readable by other users; run 'chmod 600 %s'", path,
+            path);
+    return NULL;
+  }
+  char tok[CFG_TOKEN_MAX];
+  size_t n = fread(tok, 1, sizeof tok - 1, f);
+  fclose(f);
+  tok[n] = 0;
+  str_trim(tok);
+  if (!tok[0]) {
+    err_set(MIMIC_EAUTH, "%s: the token file is empty", path);
+    return NULL;
+  }
+  return xstrdup(tok);
+}

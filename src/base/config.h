@@ -1,0 +1,60 @@
+/* Configuration: every configurable value has one home. Precedence, lowest to highest: the default
+ * in the key table (config.c), the config file, the environment (MIMIC_<KEY> with '.' as '_', upper
+ * case; DISCORD_TOKEN for the token), then live settings (from the database, set by admin commands
+ * or the dashboard). Each value remembers where it came from, so `!status` can say.
+ *
+ * File format: `key = value` lines, `#` comments, optional `[section]` headers that prefix keys
+ * ("[discord]" then "api = ..." is "discord.api"). Values may be double-quoted.
+ * Thread-safety: reads may happen from any thread; sets take a lock. */
+#ifndef MIMIC_BASE_CONFIG_H
+#define MIMIC_BASE_CONFIG_H
+#include <stdbool.h>
+#include <stdint.h>
+#include "base/err.h"
+
+typedef enum { CFG_SRC_DEFAULT = 0, CFG_SRC_FILE, CFG_SRC_ENV, CFG_SRC_LIVE } cfg_source;
+typedef enum { CFG_STR, CFG_INT, CFG_NUM, CFG_BOOL } cfg_type;
+
+typedef struct cfg_key {
+  const char *name;   /* "discord.api" */
+  cfg_type type;
+  const char *dflt;   /* default as text; NULL = unset */
+  double min, max;    /* for INT/NUM when min < max */
+  bool secret;        /* never printed (the token) */
+  const char *help;   /* one line for docs and `mimic config check` */
+} cfg_key;
+
+typedef struct cfg cfg;
+
+/* The table of every known key (NULL-name terminated). */
+const cfg_key *cfg_keys(void);
+const cfg_key *cfg_key_find(const char *name);
+
+/* Creates a config holding the defaults. Never NULL. */
+cfg *cfg_new(void);
+void cfg_destroy(cfg *c);
+/* Loads a file; unknown keys, bad values and unreadable files are errors naming file:line. */
+int cfg_load_file(cfg *c, const char *path) MIMIC_MUST;
+/* Applies MIMIC_* environment overrides (and DISCORD_TOKEN); a bad value is an error naming the
+ * variable. */
+int cfg_load_env(cfg *c) MIMIC_MUST;
+/* Sets a value from a given source after validating it against the key's type and range. */
+int cfg_set(cfg *c, const char *key, const char *value, cfg_source src) MIMIC_MUST;
+/* Unsets a live value, falling back to env/file/default. */
+void cfg_unset_live(cfg *c, const char *key);
+
+/* Getters. The key must exist in the table (a typo aborts in debug builds, returns the zero value
+ * otherwise). Strings are borrowed until the next cfg_set of that key: copy them if kept. */
+const char *cfg_str(const cfg *c, const char *key);
+int64_t cfg_int(const cfg *c, const char *key);
+double cfg_num(const cfg *c, const char *key);
+bool cfg_bool(const cfg *c, const char *key);
+cfg_source cfg_source_of(const cfg *c, const char *key);
+const char *cfg_source_name(cfg_source s);
+
+/* Reads the bot token: DISCORD_TOKEN, else the file named by discord.token_file, which must not be
+ * readable by group or others. Returns a copy (caller frees), or NULL with the error set
+ * (MIMIC_EAUTH with a sentence telling the user what to do). */
+char *cfg_token(const cfg *c);
+
+#endif

@@ -1,0 +1,53 @@
+/* Helpers shared by the subcommands: configuration loading and error printing. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+
+void cli_error(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fputs("mimic: ", stderr);
+  vfprintf(stderr, fmt, ap);
+  fputc('\n', stderr);
+  va_end(ap);
+}
+
+cfg *cli_config_load(int *argc, char **argv) {
+  const char *path = getenv("MIMIC_CONFIG");
+  bool explicit_path = path != NULL;
+  for (int i = 1; i < *argc; i++) {
+    if (strcmp(argv[i], "--config") == 0) {
+      if (i + 1 >= *argc) {
+        cli_error("--config needs a file name");
+        return NULL;
+      }
+      path = argv[i + 1];
+      explicit_path = true;
+      memmove(&argv[i], &argv[i + 2], (size_t)(*argc - i - 2 + 1) * sizeof *argv);
+      *argc -= 2;
+      break;
+    }
+  }
+  if (!path && access("mimic.conf", F_OK) == 0) path = "mimic.conf";
+  cfg *c = cfg_new();
+  if (path && cfg_load_file(c, path)) goto fail;
+  if (!explicit_path && !path) {
+    /* No file: defaults and environment only. */
+  }
+  if (cfg_load_env(c)) goto fail;
+  log_level lv;
+  if (log_level_parse(cfg_str(c, "log.level"), &lv)) goto fail;
+  log_set_level(lv);
+  log_set_trace(cfg_str(c, "log.trace"));
+  const char *tok = cfg_str(c, "discord.token");
+  if (*tok) log_add_secret(tok);
+  return c;
+fail:
+  cli_error("%s", err_msg());
+  cfg_destroy(c);
+  return NULL;
+}

@@ -1,0 +1,58 @@
+/* Tensor types: block layouts, dequantization, quantization, and the matrix kernels the model
+ * uses. Every fast (SIMD) kernel has a scalar reference kept forever; the variant is chosen at run
+ * time from the CPU's features (AVX-512/VNNI, AVX2+FMA, scalar). Activations that meet a quantized
+ * weight are quantized the way the format intends (Q8_0 for Q4_0/Q4_1/Q5_x/Q8_0, Q8_K for the
+ * K-quants), and rounded to F16/BF16 for those weights, matching llama.cpp's reference numbers. */
+#ifndef MIMIC_LLM_QUANT_H
+#define MIMIC_LLM_QUANT_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/err.h"
+#include "llm/gguf.h"
+
+typedef struct tensor_type_info {
+  const char *name;   /* "Q4_K" */
+  int block;          /* elements per block (1 for F32/F16/BF16) */
+  size_t block_bytes; /* bytes per block */
+  bool supported;     /* mimic can compute with it */
+} tensor_type_info;
+
+/* Info for a type id (any value; unknown ids give {NULL,0,0,false}). */
+tensor_type_info tensor_type_get(int type);
+/* Bytes of one row of n elements (n must be a multiple of the block size). */
+size_t tensor_row_bytes(tensor_type type, int64_t n);
+
+/* Converts n elements (a multiple of the block size) of row src to float. */
+void dequant_row(tensor_type type, const void *src, float *dst, int64_t n);
+/* Quantizes n floats into dst (row_bytes(type, n) bytes). Supported for every type above. */
+int quant_row(tensor_type type, const float *src, void *dst, int64_t n) MIMIC_MUST;
+
+/* A read-only weight matrix W of shape (rows=out, cols=in), each row contiguous in its type. */
+typedef struct qmat {
+  tensor_type type;
+  int64_t rows, cols;
+  const void *data;
+  size_t row_bytes;
+} qmat;
+
+/* The compute thread pool used by the kernels (a fixed team of threads that spin briefly, then
+ * sleep, between parallel sections). n_threads <= 0 means one per core. */
+typedef struct compute_pool compute_pool;
+compute_pool *compute_pool_new(int n_threads);
+void compute_pool_destroy(compute_pool *p);
+int compute_pool_threads(const compute_pool *p);
+/* Runs fn(ith, nth, arg) on every thread of the pool (ith in [0, nth)) and waits for all. */
+void compute_pool_run(compute_pool *p, void (*fn)(int ith, int nth, void *arg), void *arg);
+
+/* y (T, rows) = x (T, cols) · W^T, in float. x rows are contiguous (stride cols). Activations are
+ * quantized to W's companion type internally (scratch comes from an internal per-thread arena).
+ * Parallel over the pool (may be NULL: single thread). */
+void qmat_mul(compute_pool *p, const qmat *w, const float *x, float *y, int64_t T);
+
+/* Which kernel set was selected ("avx512vnni", "avx2", "scalar"); MIMIC_KERNELS=scalar|avx2 in
+ * the environment forces a lower one (tests use it to compare variants). */
+const char *kernels_name(void);
+
+#endif

@@ -145,10 +145,22 @@ int cfg_load_file(cfg *c, const char *path) {
     }
     *eq = 0;
     char *k = str_trim(p), *v = str_trim(eq + 1);
-    size_t vl = strlen(v);
-    if (vl >= 2 && v[0] == '"' && v[vl - 1] == '"') {
-      v[vl - 1] = 0;
+    if (v[0] == '"') {
+      char *close = strchr(v + 1, '"');
+      if (!close) {
+        rc = err_set(MIMIC_EFORMAT, "%s:%d: unterminated quoted value", path, lineno);
+        break;
+      }
+      *close = 0;
       v++;
+    } else {
+      /* A '#' after whitespace starts a comment; quote values that contain " #". */
+      for (char *h = v; *h; h++)
+        if (*h == '#' && h > v && (h[-1] == ' ' || h[-1] == '\t')) {
+          *h = 0;
+          str_trim(v);
+          break;
+        }
     }
     char full[256];
     if (section[0]) snprintf(full, sizeof full, "%s.%s", section, k);

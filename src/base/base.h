@@ -8,6 +8,7 @@
 #include "base/err.h"
 #include "base/json.h"
 #include "base/log.h"
+#include "base/map.h"
 #include "base/queue.h"
 #include "base/str.h"
 #include "base/utf8.h"

@@ -1,0 +1,57 @@
+/* Tests for the u64 hash map against a brute-force model under random inserts and deletes. */
+#include "base/base.h"
+#include "test.h"
+
+static uint64_t rng = 88172645463325252ull;
+static uint64_t next(void) {
+  rng ^= rng << 13;
+  rng ^= rng >> 7;
+  rng ^= rng << 17;
+  return rng;
+}
+
+TEST(map_matches_model) {
+  enum { N = 512 };
+  uint64_t keys[N];
+  long model[N] = {0}; /* 0 = absent */
+  for (int i = 0; i < N; i++) keys[i] = (next() % 5000) * 4194304ull + 1; /* snowflake-like */
+  map_u64 m;
+  map_init(&m);
+  for (int step = 0; step < 20000; step++) {
+    int i = (int)(next() % N);
+    /* Duplicate keys in the array share a model slot: use the first index holding that key. */
+    for (int j = 0; j < i; j++)
+      if (keys[j] == keys[i]) { i = j; break; }
+    if (next() % 3) {
+      long v = (long)(next() % 1000) + 1;
+      map_put(&m, keys[i], (void *)v);
+      model[i] = v;
+    } else {
+      void *old = map_del(&m, keys[i]);
+      CHECK_INT((long)old, model[i]);
+      model[i] = 0;
+    }
+    if (step % 997 == 0)
+      for (int k = 0; k < N; k++) {
+        int first = k;
+        for (int j = 0; j < k; j++)
+          if (keys[j] == keys[k]) { first = j; break; }
+        if ((long)map_get(&m, keys[k]) != model[first]) {
+          CHECK_INT((long)map_get(&m, keys[k]), model[first]);
+          break;
+        }
+      }
+  }
+  size_t count = 0, it = 0;
+  uint64_t k;
+  void *v;
+  while (map_next(&m, &it, &k, &v)) count++;
+  CHECK_INT(count, m.len);
+  CHECK(map_get(&m, 0) == NULL);
+  map_free(&m);
+}
+
+int main(void) {
+  RUN(map_matches_model);
+  TEST_MAIN_END();
+}

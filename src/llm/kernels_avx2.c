@@ -9,6 +9,9 @@
 
 #define TGT __attribute__((target("avx2,fma,f16c")))
 
+/* Block scales through F16C rather than the portable bit-twiddling conversion. */
+TGT static inline float h2f(uint16_t h) { return _cvtsh_ss(h); }
+
 TGT static inline float hsum_ps(__m256 v) {
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
   s = _mm_add_ps(s, _mm_movehl_ps(s, s));
@@ -81,7 +84,7 @@ TGT static float dot_q8_0(const void *w, const void *a, int64_t n) {
   __m256 acc = _mm256_setzero_ps();
   for (int64_t b = 0; b < n / QK; b++) {
     __m256i p = dot_i8(_mm256_loadu_si256((const __m256i *)x[b].qs), _mm256_loadu_si256((const __m256i *)y[b].qs));
-    __m256 d = _mm256_set1_ps(fp16_to_f32(x[b].d) * fp16_to_f32(y[b].d));
+    __m256 d = _mm256_set1_ps(h2f(x[b].d) * h2f(y[b].d));
     acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc);
   }
   return hsum_ps(acc);
@@ -97,7 +100,7 @@ TGT static float dot_q4_0(const void *w, const void *a, int64_t n) {
     __m256i v = _mm256_set_m128i(_mm_srli_epi16(q, 4), q); /* low nibbles: 0..15, high: 16..31 */
     v = _mm256_sub_epi8(_mm256_and_si256(v, m4), eight);
     __m256i p = dot_i8(v, _mm256_loadu_si256((const __m256i *)y[b].qs));
-    __m256 d = _mm256_set1_ps(fp16_to_f32(x[b].d) * fp16_to_f32(y[b].d));
+    __m256 d = _mm256_set1_ps(h2f(x[b].d) * h2f(y[b].d));
     acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc);
   }
   return hsum_ps(acc);
@@ -112,10 +115,12 @@ static inline void unpack_k4(const uint8_t *q, uint8_t sc[8], uint8_t mn[8]) {
   }
 }
 
-static inline int mins_dot(const uint8_t mn[8], const int16_t *bsums) {
-  int s = 0;
-  for (int j = 0; j < 8; j++) s += mn[j] * (bsums[2 * j] + bsums[2 * j + 1]);
-  return s;
+/* dmin-term of a Q4_K/Q5_K block as 8 int32 lanes: m_j times the two 16-value sums of sub-block j. */
+TGT static inline __m256i mins_vec(const uint8_t mn[8], const int16_t *bsums) {
+  const __m128i dup = _mm_setr_epi8(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+  __m128i m8 = _mm_loadl_epi64((const __m128i *)mn);
+  __m256i m16 = _mm256_cvtepu8_epi16(_mm_shuffle_epi8(m8, dup));
+  return _mm256_madd_epi16(m16, _mm256_loadu_si256((const __m256i *)bsums));
 }
 
 TGT static float dot_q4_K(const void *w, const void *a, int64_t n) {
@@ -123,7 +128,7 @@ TGT static float dot_q4_K(const void *w, const void *a, int64_t n) {
   const blk_q8_K *y = a;
   const __m256i m4 = _mm256_set1_epi8(0xF);
   __m256 acc = _mm256_setzero_ps();
-  float mins = 0;
+  __m256 accm = _mm256_setzero_ps();
   for (int64_t b = 0; b < n / QK_K; b++) {
     uint8_t sc[8], mn[8];
     unpack_k4(x[b].scales, sc, mn);
@@ -136,11 +141,11 @@ TGT static float dot_q4_K(const void *w, const void *a, int64_t n) {
       isum = _mm256_add_epi32(isum, _mm256_madd_epi16(plo, _mm256_set1_epi16(sc[2 * c])));
       isum = _mm256_add_epi32(isum, _mm256_madd_epi16(phi, _mm256_set1_epi16(sc[2 * c + 1])));
     }
-    float dd = fp16_to_f32(x[b].d) * y[b].d;
+    float dd = h2f(x[b].d) * y[b].d;
     acc = _mm256_fmadd_ps(_mm256_set1_ps(dd), _mm256_cvtepi32_ps(isum), acc);
-    mins += fp16_to_f32(x[b].dmin) * y[b].d * (float)mins_dot(mn, y[b].bsums);
+    accm = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x[b].dmin) * y[b].d), _mm256_cvtepi32_ps(mins_vec(mn, y[b].bsums)), accm);
   }
-  return hsum_ps(acc) - mins;
+  return hsum_ps(acc) - hsum_ps(accm);
 }
 
 TGT static float dot_q5_K(const void *w, const void *a, int64_t n) {
@@ -148,7 +153,7 @@ TGT static float dot_q5_K(const void *w, const void *a, int64_t n) {
   const blk_q8_K *y = a;
   const __m256i m4 = _mm256_set1_epi8(0xF), b16 = _mm256_set1_epi8(16);
   __m256 acc = _mm256_setzero_ps();
-  float mins = 0;
+  __m256 accm = _mm256_setzero_ps();
   for (int64_t b = 0; b < n / QK_K; b++) {
     uint8_t sc[8], mn[8];
     unpack_k4(x[b].scales, sc, mn);
@@ -166,11 +171,11 @@ TGT static float dot_q5_K(const void *w, const void *a, int64_t n) {
       isum = _mm256_add_epi32(isum, _mm256_madd_epi16(plo, _mm256_set1_epi16(sc[2 * c])));
       isum = _mm256_add_epi32(isum, _mm256_madd_epi16(phi, _mm256_set1_epi16(sc[2 * c + 1])));
     }
-    float dd = fp16_to_f32(x[b].d) * y[b].d;
+    float dd = h2f(x[b].d) * y[b].d;
     acc = _mm256_fmadd_ps(_mm256_set1_ps(dd), _mm256_cvtepi32_ps(isum), acc);
-    mins += fp16_to_f32(x[b].dmin) * y[b].d * (float)mins_dot(mn, y[b].bsums);
+    accm = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x[b].dmin) * y[b].d), _mm256_cvtepi32_ps(mins_vec(mn, y[b].bsums)), accm);
   }
-  return hsum_ps(acc) - mins;
+  return hsum_ps(acc) - hsum_ps(accm);
 }
 
 /* Q6_K values are stored biased by 32; the bias is removed once per block through the activation
@@ -203,7 +208,7 @@ TGT static float dot_q6_K(const void *w, const void *a, int64_t n) {
     }
     int bias = 0;
     for (int g = 0; g < 16; g++) bias += x[b].scales[g] * y[b].bsums[g];
-    float dd = fp16_to_f32(x[b].d) * y[b].d;
+    float dd = h2f(x[b].d) * y[b].d;
     acc = _mm256_fmadd_ps(_mm256_set1_ps(dd), _mm256_cvtepi32_ps(isum), acc);
     acc = _mm256_add_ps(acc, _mm256_setr_ps(-32.0f * dd * (float)bias, 0, 0, 0, 0, 0, 0, 0));
   }

@@ -8,6 +8,9 @@
 
 #define TGT __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
 
+/* Block scales through F16C rather than the portable bit-twiddling conversion. */
+TGT static inline float h2f(uint16_t h) { return _cvtsh_ss(h); }
+
 TGT static inline float hsum256(__m256 v) {
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
   s = _mm_add_ps(s, _mm_movehl_ps(s, s));
@@ -71,7 +74,7 @@ TGT static float dot_q8_0(const void *w, const void *a, int64_t n) {
   __m256 acc = _mm256_setzero_ps();
   for (int64_t b = 0; b < n / QK; b++) {
     __m256i p = dot_i8(_mm256_loadu_si256((const __m256i *)x[b].qs), _mm256_loadu_si256((const __m256i *)y[b].qs));
-    __m256 d = _mm256_set1_ps(fp16_to_f32(x[b].d) * fp16_to_f32(y[b].d));
+    __m256 d = _mm256_set1_ps(h2f(x[b].d) * h2f(y[b].d));
     acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc);
   }
   return hsum256(acc);
@@ -89,7 +92,7 @@ TGT static float dot_q4_0(const void *w, const void *a, int64_t n) {
     /* sum (q - 8) * a = sum q * a - sum 8 * a, both as unsigned x signed VNNI dots */
     __m256i p = _mm256_sub_epi32(_mm256_dpbusd_epi32(_mm256_setzero_si256(), v, ay),
                                  _mm256_dpbusd_epi32(_mm256_setzero_si256(), eight, ay));
-    __m256 d = _mm256_set1_ps(fp16_to_f32(x[b].d) * fp16_to_f32(y[b].d));
+    __m256 d = _mm256_set1_ps(h2f(x[b].d) * h2f(y[b].d));
     acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc);
   }
   return hsum256(acc);
@@ -104,10 +107,12 @@ static inline void unpack_k4(const uint8_t *q, uint8_t sc[8], uint8_t mn[8]) {
   }
 }
 
-static inline int mins_dot(const uint8_t mn[8], const int16_t *bsums) {
-  int s = 0;
-  for (int j = 0; j < 8; j++) s += mn[j] * (bsums[2 * j] + bsums[2 * j + 1]);
-  return s;
+/* dmin-term of a Q4_K/Q5_K block as 8 int32 lanes: m_j times the two 16-value sums of sub-block j. */
+TGT static inline __m256i mins_vec(const uint8_t mn[8], const int16_t *bsums) {
+  const __m128i dup = _mm_setr_epi8(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+  __m128i m8 = _mm_loadl_epi64((const __m128i *)mn);
+  __m256i m16 = _mm256_cvtepu8_epi16(_mm_shuffle_epi8(m8, dup));
+  return _mm256_madd_epi16(m16, _mm256_loadu_si256((const __m256i *)bsums));
 }
 
 TGT static inline __m512i cat256(__m256i lo, __m256i hi) {
@@ -126,7 +131,7 @@ TGT static float dot_q4_K(const void *w, const void *a, int64_t n) {
   const blk_q8_K *y = a;
   const __m256i m4 = _mm256_set1_epi8(0xF);
   __m512 acc = _mm512_setzero_ps();
-  float mins = 0;
+  __m256 accm = _mm256_setzero_ps();
   for (int64_t b = 0; b < n / QK_K; b++) {
     uint8_t sc[8], mn[8];
     unpack_k4(x[b].scales, sc, mn);
@@ -137,11 +142,11 @@ TGT static float dot_q4_K(const void *w, const void *a, int64_t n) {
       __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), v, _mm512_loadu_si512(y[b].qs + 64 * c));
       isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(p, scale_pair(sc[2 * c], sc[2 * c + 1])));
     }
-    float dd = fp16_to_f32(x[b].d) * y[b].d;
+    float dd = h2f(x[b].d) * y[b].d;
     acc = _mm512_fmadd_ps(_mm512_set1_ps(dd), _mm512_cvtepi32_ps(isum), acc);
-    mins += fp16_to_f32(x[b].dmin) * y[b].d * (float)mins_dot(mn, y[b].bsums);
+    accm = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x[b].dmin) * y[b].d), _mm256_cvtepi32_ps(mins_vec(mn, y[b].bsums)), accm);
   }
-  return _mm512_reduce_add_ps(acc) - mins;
+  return _mm512_reduce_add_ps(acc) - hsum256(accm);
 }
 
 TGT static float dot_q5_K(const void *w, const void *a, int64_t n) {
@@ -150,7 +155,7 @@ TGT static float dot_q5_K(const void *w, const void *a, int64_t n) {
   const __m256i m4 = _mm256_set1_epi8(0xF);
   const __m512i b16 = _mm512_set1_epi8(16);
   __m512 acc = _mm512_setzero_ps();
-  float mins = 0;
+  __m256 accm = _mm256_setzero_ps();
   for (int64_t b = 0; b < n / QK_K; b++) {
     uint8_t sc[8], mn[8];
     unpack_k4(x[b].scales, sc, mn);
@@ -165,11 +170,11 @@ TGT static float dot_q5_K(const void *w, const void *a, int64_t n) {
       __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), v, _mm512_loadu_si512(y[b].qs + 64 * c));
       isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(p, scale_pair(sc[2 * c], sc[2 * c + 1])));
     }
-    float dd = fp16_to_f32(x[b].d) * y[b].d;
+    float dd = h2f(x[b].d) * y[b].d;
     acc = _mm512_fmadd_ps(_mm512_set1_ps(dd), _mm512_cvtepi32_ps(isum), acc);
-    mins += fp16_to_f32(x[b].dmin) * y[b].d * (float)mins_dot(mn, y[b].bsums);
+    accm = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x[b].dmin) * y[b].d), _mm256_cvtepi32_ps(mins_vec(mn, y[b].bsums)), accm);
   }
-  return _mm512_reduce_add_ps(acc) - mins;
+  return _mm512_reduce_add_ps(acc) - hsum256(accm);
 }
 
 /* Q6_K: two 32-value groups per 512-bit dot; the 4 int32 lanes of each 16-value sub-block get
@@ -203,7 +208,7 @@ TGT static float dot_q6_K(const void *w, const void *a, int64_t n) {
     }
     int bias = 0;
     for (int g = 0; g < 16; g++) bias += x[b].scales[g] * y[b].bsums[g];
-    float dd = fp16_to_f32(x[b].d) * y[b].d;
+    float dd = h2f(x[b].d) * y[b].d;
     __m512i corr = _mm512_castsi128_si512(_mm_cvtsi32_si128(-32 * bias)); /* lane 0 only */
     corr = _mm512_maskz_mov_epi32(1, corr);
     acc = _mm512_fmadd_ps(_mm512_set1_ps(dd), _mm512_cvtepi32_ps(_mm512_add_epi32(isum, corr)), acc);

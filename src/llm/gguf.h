@@ -58,6 +58,8 @@ void gguf_close(gguf_file *f); /* accepts NULL */
 uint32_t gguf_version(const gguf_file *f);
 const char *gguf_path(const gguf_file *f);
 size_t gguf_file_size(const gguf_file *f);
+uint32_t gguf_alignment(const gguf_file *f);   /* general.alignment, or 32 */
+uint64_t gguf_data_offset(const gguf_file *f); /* file offset of the tensor data section */
 
 /* Metadata. gguf_find_key returns the index or -1. */
 int64_t gguf_n_kv(const gguf_file *f);
@@ -112,6 +114,9 @@ void gguf_copy_kv(gguf_writer *w, const gguf_file *src, const char *skip_prefix)
 /* Adds a tensor; data (nbytes as implied by type and shape) is copied. */
 int gguf_add_tensor(gguf_writer *w, const char *name, tensor_type type, int n_dims,
                     const int64_t *ne, const void *data) MIMIC_MUST;
+/* Same, but takes ownership of data (allocated with mem_alloc; freed here even on error). */
+int gguf_add_tensor_take(gguf_writer *w, const char *name, tensor_type type, int n_dims,
+                         const int64_t *ne, void *data) MIMIC_MUST;
 int gguf_writer_save(gguf_writer *w, const char *path) MIMIC_MUST;
 
 #endif

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/base.h"
 #include "llm/gguf.h"
@@ -395,6 +396,75 @@ TEST(test_long_input) {
   tok_destroy(t);
 }
 
+/* Runs a shell command and returns its first output line (without the newline), or NULL. */
+static char *run_line(const char *cmd, int *status) {
+  FILE *p = popen(cmd, "r");
+  if (!p) return NULL;
+  static char line[65536];
+  line[0] = 0;
+  if (!fgets(line, sizeof line, p)) line[0] = 0;
+  char rest[256];
+  while (fgets(rest, sizeof rest, p)) {
+  }
+  *status = pclose(p);
+  line[strcspn(line, "\n")] = 0;
+  return line;
+}
+
+/* `mimic tokenize` prints the reference ids for the discord strings (gpt-2 vocabulary). */
+TEST(test_cli_tokenize) {
+  const char *bin = getenv("MIMIC_BIN");
+  char model[1024], outp[1024], cmd[4096];
+  if (!bin || access(bin, X_OK) != 0) SKIP("MIMIC_BIN not set (run through ctest)");
+  if (!test_shared_path("testdata/tokenizer/ggml-vocab-gpt-2.gguf", model, sizeof model) ||
+      !test_shared_path("testdata/tokenizer/ggml-vocab-gpt-2.discord.out", outp, sizeof outp))
+    SKIP("../shared absent");
+  strs in;
+  REQUIRE(strs_load(&in, "testdata/tokenizer/discord.inp"));
+  size_t n;
+  char *want = slurp(outp, &n);
+  REQUIRE(want != NULL);
+  char tmp[] = "/tmp/mimic-test-tok-XXXXXX";
+  int fd = mkstemp(tmp);
+  REQUIRE(fd >= 0);
+  close(fd);
+  char *line = want;
+  int checked = 0;
+  for (int k = 0; k < in.n; k++) {
+    char *nl = strchr(line, '\n');
+    REQUIRE(nl != NULL);
+    *nl = 0;
+    if (k % 4 != 0) { /* a sample keeps the test fast: each run loads the vocabulary */
+      line = nl + 1;
+      continue;
+    }
+    FILE *f = fopen(tmp, "wb");
+    REQUIRE(f != NULL);
+    fwrite(in.s[k], 1, in.len[k], f);
+    fclose(f);
+    snprintf(cmd, sizeof cmd, "'%s' tokenize --model '%s' --file '%s'", bin, model, tmp);
+    int st = -1;
+    char *got = run_line(cmd, &st);
+    CHECK_INT(st, 0);
+    CHECK_STR(got, line[0] == ' ' ? line + 1 : line);
+    checked++;
+    line = nl + 1;
+  }
+  CHECK(checked >= 8);
+  int st = -1;
+  snprintf(cmd, sizeof cmd, "'%s' tokenize --model '%s' --text 'a<|endoftext|>' --parse-special", bin, model);
+  CHECK_STR(run_line(cmd, &st), "64 50256");
+  snprintf(cmd, sizeof cmd, "'%s' tokenize --model /nonexistent.gguf --text hi 2>/dev/null", bin);
+  run_line(cmd, &st);
+  CHECK(st != 0);
+  snprintf(cmd, sizeof cmd, "'%s' tokenize --text hi 2>/dev/null", bin);
+  run_line(cmd, &st);
+  CHECK(st != 0);
+  unlink(tmp);
+  free(want);
+  free(in.buf);
+}
+
 /* ---- in-memory vocabularies (no ../shared needed) ------------------------------------------ */
 
 /* GPT-2's byte -> printable code point map, written out from its definition. */
@@ -640,6 +710,7 @@ int main(void) {
   RUN(test_bos_and_framing);
   RUN(test_hostile_input);
   RUN(test_long_input);
+  RUN(test_cli_tokenize);
   RUN(test_bpe_merge_order);
   RUN(test_bpe_errors);
   RUN(test_spm_scores_and_fallback);

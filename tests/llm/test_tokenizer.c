@@ -396,6 +396,47 @@ TEST(test_long_input) {
   tok_destroy(t);
 }
 
+/* The tiny models' vocabularies (cut to 8,192 tokens) give the ids llama.cpp prompted them with. */
+TEST(test_model_prompts) {
+  struct {
+    const char *model, *tokens, *text;
+  } cases[] = {
+    {"testdata/llm/tiny-qwen2-f32.gguf", "testdata/llm/ref-qwen2-f32-plain.tokens",
+     "BRUH that's wild, nooooo way \xf0\x9f\x92\x80 lmao"},
+    {"testdata/llm/tiny-llama-f32.gguf", "testdata/llm/ref-llama-f32-plain.tokens",
+     "Hello world, how's it going? gg ez"},
+    {"testdata/llm/tiny-bert-f16.gguf", "testdata/llm/ref-bert-f16.tokens", "what is the capital of france?"},
+  };
+  char path[1024];
+  if (!test_shared_path(cases[0].model, path, sizeof path)) SKIP("../shared/testdata/llm absent");
+  for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+    gguf_file *f = NULL;
+    tokenizer *t = NULL;
+    REQUIRE(test_shared_path(cases[c].model, path, sizeof path));
+    CHECK_OK(gguf_open(path, &f));
+    if (f) CHECK_OK(tok_load(f, &t));
+    gguf_close(f);
+    REQUIRE(t != NULL);
+    REQUIRE(test_shared_path(cases[c].tokens, path, sizeof path));
+    FILE *fp = fopen(path, "r");
+    REQUIRE(fp != NULL);
+    int32_t want[256];
+    size_t nw = 0;
+    int x;
+    while (nw < 256 && fscanf(fp, "%d", &x) == 1) want[nw++] = x;
+    fclose(fp);
+    int32_t *ids = NULL;
+    size_t n = 0;
+    CHECK_OK(tok_encode(t, cases[c].text, strlen(cases[c].text), true, true, &ids, &n));
+    bool same = n == nw;
+    for (size_t i = 0; same && i < n; i++) same = ids[i] == want[i];
+    if (!same) printf("  %s: ids differ (%zu vs %zu)\n", cases[c].tokens, n, nw);
+    CHECK(same);
+    mem_free(ids);
+    tok_destroy(t);
+  }
+}
+
 /* Runs a shell command and returns its first output line (without the newline), or NULL. */
 static char *run_line(const char *cmd, int *status) {
   FILE *p = popen(cmd, "r");
@@ -711,6 +752,7 @@ int main(void) {
   RUN(test_hostile_input);
   RUN(test_long_input);
   RUN(test_cli_tokenize);
+  RUN(test_model_prompts);
   RUN(test_bpe_merge_order);
   RUN(test_bpe_errors);
   RUN(test_spm_scores_and_fallback);

@@ -51,6 +51,7 @@ struct tokenizer {
   bool add_bos, add_eos, add_space_prefix, ignore_merges, lowercase, strip_accents;
   uint32_t max_token_len;
   int32_t byte_tok[256];      /* SPM byte fallback: id of <0xXX> (or the byte itself) */
+  uint8_t spm_cut[128];       /* SPM: ASCII bytes no multi-byte token contains (see spm_fragment) */
   char bmap[256][3];          /* BPE: byte -> its printable code point, UTF-8 */
   uint8_t bmap_len[256];
   pcre2_code *re[MAX_REGEX];
@@ -585,6 +586,18 @@ int tok_new(const tok_spec *spec, tokenizer **out) {
   rc = build_specials(t);
   if (rc) goto out;
 
+  /* SPM: bytes that can never be part of a merged symbol split the merge work into independent
+   * runs (a newline, in practice), which keeps the queue small on long texts. */
+  if (t->kind == TOK_SPM) {
+    memset(t->spm_cut, 1, sizeof t->spm_cut);
+    for (int32_t i = 0; i < t->n; i++) {
+      if (t->len[i] < 2) continue;
+      const unsigned char *s = (const unsigned char *)piece_text(t, i);
+      for (uint32_t k = 0; k < t->len[i]; k++)
+        if (s[k] < 128) t->spm_cut[s[k]] = 0;
+    }
+  }
+
   /* SPM byte fallback. */
   for (int b = 0; b < 256; b++) {
     char hex[8];
@@ -1073,10 +1086,20 @@ static int spm_fragment(session *s, const char *text, size_t len, bool prefix_sp
     i += cl;
   }
   if (ns == 0) return 0;
-  s->nhp = 0;
-  for (int32_t i = 1; i < ns; i++)
-    if ((rc = spm_add_bigram(s, i - 1, i))) return rc;
-  if ((rc = merge_loop(s, false))) return rc;
+  /* Merge run by run between cut characters: no bigram can ever include one (no token longer
+   * than a byte contains it), so the runs are independent and the result is the same as one loop
+   * over everything. */
+  int32_t run = 0;
+  for (int32_t i = 0; i <= ns; i++) {
+    bool cut = i == ns || (s->sy[i].len == 1 && (unsigned char)s->w[s->sy[i].off] < 128 &&
+                           t->spm_cut[(unsigned char)s->w[s->sy[i].off]]);
+    if (!cut) continue;
+    s->nhp = 0;
+    for (int32_t k = run + 1; k < i; k++)
+      if ((rc = spm_add_bigram(s, k - 1, k))) return rc;
+    if ((rc = merge_loop(s, false))) return rc;
+    run = i + 1;
+  }
   for (int32_t i = 0; i >= 0; i = s->sy[i].next) {
     const sym *y = &s->sy[i];
     int32_t id = vocab_find(t, s->w + y->off, y->len);

@@ -1,0 +1,91 @@
+/* The collect layer: getting a community's history into the store (importers for DiscordChatExporter
+ * JSON and Discord's data package; the page-storing seam the history fetcher calls), turning it into
+ * training datasets (conversation builder, filters, SFT/DPO/KTO export with provenance) and privacy
+ * (exclusion, opt-out/in, purge). Not here: talking to Discord (discord/), training (train/). */
+#ifndef MIMIC_COLLECT_H
+#define MIMIC_COLLECT_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/err.h"
+#include "store/store.h"
+
+/* Largest JSON text of one message (or one header object) in an export; a bigger one is an error
+ * naming its byte offset, so a hostile file cannot make the importer allocate without bound. */
+#define COLLECT_ELEM_MAX (16u << 20)
+/* Longest CSV record (data package messages.csv). */
+#define COLLECT_CSV_RECORD_MAX (4u << 20)
+
+/* ---- import ---------------------------------------------------------------------------------- */
+
+typedef struct collect_import_stats {
+  int64_t messages;        /* message elements read */
+  int64_t inserted;        /* new messages stored (re-imports add 0) */
+  int64_t skipped_privacy; /* by excluded / opted-out authors: not stored */
+  int64_t skipped_invalid; /* elements without a usable id or author (warned, not stored) */
+  uint64_t bytes;          /* bytes read so far */
+  uint64_t total_bytes;    /* file size when known, else 0 */
+  double seconds;          /* elapsed */
+} collect_import_stats;
+
+/* Called about every 0.5 s and once at the end, from the importing thread. */
+typedef void (*collect_progress_fn)(const collect_import_stats *st, void *user);
+
+typedef struct collect_import_opts {
+  uint64_t package_author_id; /* data packages: the owner's id when account/user.json is absent */
+  collect_progress_fn progress;
+  void *user;
+} collect_import_opts;
+
+/* Imports one DiscordChatExporter JSON export (any size: streamed, one message in memory at a time)
+ * in ONE transaction: on any error nothing from this file is committed, and the error names the
+ * file, the byte offset and line ("export.json: byte 1234 (line 56): message 17: ..."). Re-importing
+ * the same file adds nothing (upsert by message id). Tolerates the fields older exports lack and
+ * timestamps with 0-7 fractional digits. stats (may be NULL) is zeroed then filled. */
+int collect_import_dce(store *s, const char *path, const collect_import_opts *o,
+                       collect_import_stats *stats) MIMIC_MUST;
+/* The same over bytes in memory (fuzzing, tests); name is used in messages. */
+int collect_import_dce_mem(store *s, const char *data, size_t n, const char *name,
+                           const collect_import_opts *o, collect_import_stats *stats) MIMIC_MUST;
+
+/* Imports Discord's data package: the package root (with Messages/ or messages/) or one
+ * Messages/c<id>/ folder (channel.json + messages.json or the legacy messages.csv). The messages'
+ * author is the package owner, read from account/user.json (or Account/user.json), else
+ * o->package_author_id (MIMIC_EINVAL with advice when neither is known). One transaction for the
+ * whole package. */
+int collect_import_package(store *s, const char *dir, const collect_import_opts *o,
+                           collect_import_stats *stats) MIMIC_MUST;
+
+/* Imports whatever path is: a directory is a data package; a file is a DCE export. */
+int collect_import_path(store *s, const char *path, const collect_import_opts *o,
+                        collect_import_stats *stats) MIMIC_MUST;
+
+/* ---- the history fetcher's seam ---------------------------------------------------------------- */
+
+typedef struct collect_page_result {
+  int64_t messages, inserted, skipped_privacy;
+  uint64_t newest_id, oldest_id; /* of this page; 0 when empty */
+} collect_page_result;
+
+/* Stores one page of GET /channels/{id}/messages (a JSON array of Discord message objects, as the
+ * REST API returns it) and advances the channel's fetch cursor, in one transaction. `limit` is the
+ * page size asked for: a page with fewer messages while fetching backward (before=) means the
+ * channel's beginning was reached, so the cursor is marked complete. backward says which way the
+ * fetcher was paging. Authors flagged excluded/opted-out are not stored. */
+int collect_fetch_store_page(store *s, uint64_t channel_id, const char *json, size_t n, int limit,
+                             bool backward, collect_page_result *out) MIMIC_MUST;
+
+/* ---- message classification (shared by import, prepare and stats) ------------------------------ */
+
+/* Discord message type from DCE's MessageKind name ("Default", "Reply", ...) or a numeric string;
+ * -1 when unknown. */
+int collect_msg_type_from_name(const char *name);
+/* Channel type (STORE_CH_*) from DCE's ChannelKind name or the package's "GUILD_TEXT" style; -1. */
+int collect_channel_type_from_name(const char *name);
+/* True for the types people write (default, reply); false for joins, pins, calls, boosts, ... */
+bool collect_msg_is_conversational(int type);
+/* Snowflake to Unix ms. */
+int64_t collect_snowflake_ms(uint64_t id);
+
+#endif

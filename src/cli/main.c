@@ -17,6 +17,7 @@ static const cli_cmd commands[] = {
   {"run", cmd_run, "connect to Discord and chat (needs DISCORD_TOKEN)"},
   {"config", cmd_config, "config check: validate the configuration and show every value's source"},
   {"import", cmd_import, "import FILE|DIR...: DiscordChatExporter JSON exports or Discord data packages"},
+  {"prepare", cmd_prepare, "build training datasets (SFT, DPO, KTO) from the store into data/exports/"},
   {"version", cmd_version, "print the version"},
   {"help", cmd_help, "this list"},
 };

@@ -76,6 +76,72 @@ typedef struct collect_page_result {
 int collect_fetch_store_page(store *s, uint64_t channel_id, const char *json, size_t n, int limit,
                              bool backward, collect_page_result *out) MIMIC_MUST;
 
+/* ---- filters and rendering (prepare, stats, the bot's context) ------------------------------- */
+
+/* Why a message is left out of datasets (collect_filter). */
+enum {
+  COLLECT_KEEP = 0,
+  COLLECT_DROP_BOT,     /* bot account or webhook */
+  COLLECT_DROP_PRIVACY, /* excluded, opted out, or (consent required) not opted in */
+  COLLECT_DROP_SYSTEM,  /* joins, pins, boosts, calls, thread notices, ... */
+  COLLECT_DROP_EMPTY    /* no text, or only links */
+};
+/* Decides whether m may enter a dataset. author_flags: STORE_FLAG_* of m's author. */
+int collect_filter(const store_msg *m, uint32_t author_flags, bool require_consent);
+/* True when content is empty or only URLs and whitespace. */
+bool collect_is_link_only(const char *content);
+
+/* Looks up a name to show: kind 'u' (user id -> display name) or 'c' (channel id -> name). Returns
+ * NULL when unknown. The string must stay valid until the next call. */
+typedef const char *(*collect_name_fn)(char kind, uint64_t id, void *user);
+/* Renders Discord markup as people see it: <@id>/<@!id> -> "@Name", <#id> -> "#channel",
+ * <@&id> -> "@role", <:name:id>/<a:name:id> -> ":name:". Everything else is copied exactly.
+ * out is reset first. */
+int collect_render(const char *content, collect_name_fn names, void *user, buf *out) MIMIC_MUST;
+
+/* ---- prepare: conversations -> datasets ---------------------------------------------------------- */
+
+typedef struct collect_prepare_opts {
+  const char *out_dir;       /* where the files go ("data/exports") */
+  int64_t gap_ms;            /* a silence this long starts a new conversation (30 min) */
+  int window_max;            /* most messages per sample, target included (10) */
+  int min_context;           /* fewest context messages before a target (2) */
+  int per_user_cap;          /* most SFT targets per author; 0 = no cap */
+  double valid_frac;         /* newest fraction of targets held out for validation (0.05) */
+  uint64_t user_id;          /* only targets by this author (0 = all) */
+  uint64_t channel_id;       /* only this channel (0 = all) */
+  bool kto;                  /* also write KTO-style unpaired labels */
+  bool require_consent;      /* only people who opted in */
+  uint64_t seed;             /* sampling under the cap */
+  const char *system_prompt; /* the system turn of every sample */
+} collect_prepare_opts;
+
+void collect_prepare_defaults(collect_prepare_opts *o);
+
+typedef struct collect_prepare_stats {
+  int64_t seen, kept;                                 /* messages read, messages usable */
+  int64_t drop_bot, drop_privacy, drop_system, drop_empty;
+  int64_t candidates, capped;                         /* SFT targets found, dropped by the cap */
+  int64_t sft_train, sft_valid;                       /* samples written (each SFT format) */
+  int64_t dpo_train, dpo_valid, dpo_generic;          /* pairs; generic = formal rejected reply */
+  int64_t kto_train, kto_valid;
+  int64_t cutoff_ms;                                  /* targets at or after this are validation */
+  int files;
+} collect_prepare_stats;
+
+/* Builds conversations from the store and writes the datasets into o->out_dir, atomically (each
+ * file appears complete or not at all), registering each file and its provenance in the store:
+ *   sft-chatml.{train,valid}.jsonl    {"text": "<|im_start|>system ... <|im_end|>\n"}
+ *   sft-messages.{train,valid}.jsonl  {"messages": [system, user, assistant]}
+ *   dpo.{train,valid}.jsonl           {"prompt": [...], "chosen": [...], "rejected": [...]}
+ *   kto.{train,valid}.jsonl           {"prompt": [...], "completion": [...], "label": bool}
+ *   manifest.json                     counts and options
+ * See docs/collect.md for the sample layout. Holds the write lock while registering. */
+int collect_prepare(store *s, const collect_prepare_opts *o, collect_prepare_stats *st) MIMIC_MUST;
+
+/* Finishes dataset files whose rename was interrupted by a crash (prepare and purge call it). */
+int collect_datasets_recover(store *s) MIMIC_MUST;
+
 /* ---- message classification (shared by import, prepare and stats) ------------------------------ */
 
 /* Discord message type from DCE's MessageKind name ("Default", "Reply", ...) or a numeric string;

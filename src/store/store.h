@@ -285,6 +285,32 @@ int store_dataset_add(store *s, const char *path, const char *kind, const char *
 int store_dataset_msg_add(store *s, int64_t dataset_id, int64_t sample, uint64_t message_id,
                           int role) MIMIC_MUST;
 
+/* A registered dataset file. */
+typedef struct store_dataset {
+  int64_t id;
+  const char *path, *kind, *split;
+  int64_t n_samples;
+  const char *pending_path; /* a finished temporary file still to be renamed onto path; NULL */
+} store_dataset;
+typedef int (*store_dataset_fn)(const store_dataset *d, void *user);
+int store_dataset_each(store *s, store_dataset_fn fn, void *user) MIMIC_MUST;
+/* Marks (tmp != NULL) or clears the pending rename of a dataset file. */
+int store_dataset_set_pending(store *s, int64_t id, const char *tmp) MIMIC_MUST;
+int store_dataset_set_samples(store *s, int64_t id, int64_t n_samples) MIMIC_MUST;
+/* Calls fn for each (dataset, sample) that contains a message written by user_id, in dataset then
+ * sample order, each pair once. */
+typedef int (*store_sample_fn)(int64_t dataset_id, int64_t sample, void *user);
+int store_dataset_samples_of_user(store *s, uint64_t user_id, store_sample_fn fn,
+                                  void *user) MIMIC_MUST;
+/* Removes the given samples (sorted ascending) from a dataset's provenance and renumbers the rest
+ * so sample numbers stay equal to line numbers in the rewritten file. */
+int store_dataset_drop_samples(store *s, int64_t dataset_id, const int64_t *samples,
+                               size_t n) MIMIC_MUST;
+
+/* Every channel id, ascending. */
+typedef int (*store_id_fn)(uint64_t id, void *user);
+int store_channel_each(store *s, store_id_fn fn, void *user) MIMIC_MUST;
+
 /* ---- purge log --------------------------------------------------------------------------------------- */
 
 /* A purge: a person's data deleted on request. Training must leave them out of its next run and then
@@ -299,6 +325,12 @@ typedef struct store_purge {
 /* Purges not yet acknowledged by training, oldest first. */
 typedef int (*store_purge_fn)(const store_purge *p, void *user);
 int store_purge_each(store *s, bool pending_only, store_purge_fn fn, void *user) MIMIC_MUST;
+/* Starts a purge record (done_ms 0) and returns its id. */
+int store_purge_begin(store *s, uint64_t user_id, int64_t *id) MIMIC_MUST;
+/* Deletes every message written by user_id (with children), their reactions on other messages,
+ * mentions of them and their user row, and completes purge record id with the counts. Atomic. */
+int store_purge_finish(store *s, int64_t id, uint64_t user_id, int64_t samples_removed,
+                       int64_t files_rewritten, int64_t *messages_deleted) MIMIC_MUST;
 /* Training calls this after a run that excluded the purged users. */
 int store_purge_ack(store *s, int64_t id) MIMIC_MUST;
 

@@ -18,6 +18,8 @@ static const cli_cmd commands[] = {
   {"config", cmd_config, "config check: validate the configuration and show every value's source"},
   {"import", cmd_import, "import FILE|DIR...: DiscordChatExporter JSON exports or Discord data packages"},
   {"prepare", cmd_prepare, "build training datasets (SFT, DPO, KTO) from the store into data/exports/"},
+  {"privacy", cmd_privacy, "exclude|include|opt-out|opt-in USER_ID, or list: who is left out"},
+  {"purge", cmd_purge, "purge --user ID: delete a person's messages from the store and every dataset"},
   {"version", cmd_version, "print the version"},
   {"help", cmd_help, "this list"},
 };

@@ -142,6 +142,26 @@ int collect_prepare(store *s, const collect_prepare_opts *o, collect_prepare_sta
 /* Finishes dataset files whose rename was interrupted by a crash (prepare and purge call it). */
 int collect_datasets_recover(store *s) MIMIC_MUST;
 
+/* ---- privacy ------------------------------------------------------------------------------------- */
+
+/* Owner and member choices: "exclude", "include" (undo exclude), "opt-out", "opt-in". Every stage
+ * honours them: import and fetch skip excluded/opted-out authors, prepare leaves them out (and,
+ * with consent required, everyone who has not opted in). reason may be NULL. */
+int collect_privacy_set(store *s, uint64_t user_id, const char *action, const char *reason) MIMIC_MUST;
+
+typedef struct collect_purge_result {
+  int64_t purge_id;
+  int64_t messages_deleted, samples_removed, files_rewritten;
+} collect_purge_result;
+
+/* Deletes a person's data on request: marks them opted out (so no later import or fetch brings
+ * their messages back), removes every sample containing one of their messages from every dataset
+ * file on disk (found through provenance; each file rewritten atomically), then deletes their
+ * messages, reactions, mentions and user row from the store, and records the purge in purge_log so
+ * the next training run leaves them out (store_purge_each / store_purge_ack). Safe to run again
+ * after a crash: it finishes what is left. */
+int collect_purge_user(store *s, uint64_t user_id, collect_purge_result *out) MIMIC_MUST;
+
 /* ---- message classification (shared by import, prepare and stats) ------------------------------ */
 
 /* Discord message type from DCE's MessageKind name ("Default", "Reply", ...) or a numeric string;

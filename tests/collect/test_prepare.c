@@ -343,12 +343,128 @@ TEST(prepare_datasets_properties) {
   store_close(s);
 }
 
+static int64_t count_lines(const char *path) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return -1;
+  int64_t n = 0;
+  int c;
+  while ((c = getc(f)) != EOF) n += c == '\n';
+  fclose(f);
+  return n;
+}
+
+static bool file_has(const char *path, const char *needle) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return false;
+  char *line = NULL;
+  size_t cap = 0;
+  bool hit = false;
+  while (!hit && getline(&line, &cap, f) > 0) hit = strstr(line, needle) != NULL;
+  free(line);
+  fclose(f);
+  return hit;
+}
+
+static int count_pending(const store_purge *p, void *user) {
+  (void)p;
+  (*(int *)user)++;
+  return 0;
+}
+
+TEST(purge_removes_person_everywhere) {
+  store *s;
+  CHECK_OK(store_open(":memory:", &s));
+  REQUIRE(s);
+  next_id = 5000;
+  community(s);
+  collect_prepare_opts o;
+  collect_prepare_defaults(&o);
+  char out[128], path[256];
+  snprintf(out, sizeof out, "%s/purge", tmpdir);
+  o.out_dir = out;
+  o.valid_frac = 0.2;
+  o.window_max = 3;
+  collect_prepare_stats st;
+  CHECK_OK(collect_prepare(s, &o, &st));
+  snprintf(path, sizeof path, "%s/sft-messages.train.jsonl", out);
+  REQUIRE(file_has(path, "funny answer"));
+  int64_t before = count_lines(path);
+  collect_purge_result r;
+  CHECK_OK(collect_purge_user(s, U_CAT, &r));
+  CHECK_INT(r.messages_deleted, 12 * 2 + 1);
+  CHECK(r.samples_removed > 0);
+  CHECK(r.files_rewritten >= 4);
+  CHECK(count_lines(path) < before);
+  const char *files[] = {"sft-messages.train.jsonl", "sft-messages.valid.jsonl", "sft-chatml.train.jsonl",
+                         "sft-chatml.valid.jsonl", "dpo.train.jsonl", "dpo.valid.jsonl"};
+  for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+    snprintf(path, sizeof path, "%s/%s", out, files[i]);
+    if (file_has(path, "funny answer") || file_has(path, "very first")) TEST_FAIL_("%s still has Cat", files[i]);
+    char sql[512];
+    snprintf(sql, sizeof sql, "SELECT n_samples FROM datasets WHERE path = '%s'", path);
+    int64_t n = q1(s, sql);
+    if (n != count_lines(path)) TEST_FAIL_("%s: registered %lld samples, file has %lld", files[i], (long long)n, (long long)count_lines(path));
+    snprintf(sql, sizeof sql, "SELECT coalesce(max(sample) + 1, 0) FROM dataset_messages dm JOIN datasets d "
+                              "ON d.id = dm.dataset_id WHERE d.path = '%s'", path);
+    if (q1(s, sql) != n) TEST_FAIL_("%s: provenance numbering does not match the file", files[i]);
+  }
+  /* Provenance still says which line holds which target after renumbering. */
+  snprintf(path, sizeof path, "%s/sft-messages.train.jsonl", out);
+  size_t bad;
+  json_t *train = read_jsonl(path, &bad);
+  sqlite3_stmt *st2;
+  CHECK_OK(store_stmt(s, "SELECT dm.sample, m.content FROM dataset_messages dm JOIN datasets d ON "
+                         "d.id = dm.dataset_id JOIN messages m ON m.id = dm.message_id WHERE "
+                         "d.kind = 'sft-messages' AND d.split = 'train' AND dm.role = 1", &st2));
+  int checked = 0, step;
+  while ((step = sqlite3_step(st2)) == SQLITE_ROW) {
+    const char *asst = role_content(json_object_get(json_array_get(train, (size_t)sqlite3_column_int64(st2, 0)), "messages"), 2, "assistant");
+    const char *content = (const char *)sqlite3_column_text(st2, 1);
+    if (!asst || !str_ends_with(asst, content)) TEST_FAIL_("line %lld is not its target", (long long)sqlite3_column_int64(st2, 0));
+    checked++;
+  }
+  if (step != SQLITE_DONE) TEST_FAIL_("step: %s", sqlite3_errmsg(store_db(s)));
+  sqlite3_reset(st2);
+  CHECK(checked > 0);
+  json_decref(train);
+  /* Gone from the store, flagged so nothing brings them back, and logged for training. */
+  CHECK_INT(q1(s, "SELECT count(*) FROM messages WHERE author_id = 3"), 0);
+  CHECK_INT(q1(s, "SELECT count(*) FROM users WHERE id = 3"), 0);
+  CHECK_INT(q1(s, "SELECT count(*) FROM messages WHERE author_id = 2"), 12 * 8);
+  uint32_t f;
+  CHECK_OK(store_user_flags(s, U_CAT, &f));
+  CHECK(f & STORE_FLAG_OPTED_OUT);
+  int pending = 0;
+  CHECK_OK(store_purge_each(s, true, count_pending, &pending));
+  CHECK_INT(pending, 1);
+  CHECK_OK(store_purge_ack(s, r.purge_id));
+  pending = 0;
+  CHECK_OK(store_purge_each(s, true, count_pending, &pending));
+  CHECK_INT(pending, 0);
+  CHECK_INT(q1(s, "SELECT done_ms > 0 FROM purge_log"), 1);
+  /* Purging again finds nothing more. */
+  CHECK_OK(collect_purge_user(s, U_CAT, &r));
+  CHECK_INT(r.messages_deleted, 0);
+  CHECK_INT(r.samples_removed, 0);
+  /* Privacy actions. */
+  CHECK_OK(collect_privacy_set(s, 42, "exclude", NULL));
+  CHECK_OK(collect_privacy_set(s, 42, "opt-in", "said yes"));
+  CHECK_OK(store_user_flags(s, 42, &f));
+  CHECK_INT(f, STORE_FLAG_EXCLUDED | STORE_FLAG_OPTED_IN);
+  CHECK_OK(collect_privacy_set(s, 42, "include", NULL));
+  CHECK_OK(store_user_flags(s, 42, &f));
+  CHECK_INT(f, STORE_FLAG_OPTED_IN);
+  CHECK_INT(collect_privacy_set(s, 42, "forget", NULL), MIMIC_EINVAL);
+  store_close(s);
+}
+
 int main(void) {
   snprintf(tmpdir, sizeof tmpdir, "/tmp/mimic_prepare_XXXXXX");
   if (!mkdtemp(tmpdir)) return 1;
   log_set_level(LOG_WARN);
   RUN(render_and_filters);
   RUN(prepare_datasets_properties);
+  RUN(purge_removes_person_everywhere);
   char cmd[128];
   snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
   if (system(cmd) != 0) return 1;

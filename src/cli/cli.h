@@ -13,6 +13,7 @@ int cmd_import(int argc, char **argv);
 int cmd_prepare(int argc, char **argv);
 int cmd_privacy(int argc, char **argv);
 int cmd_purge(int argc, char **argv);
+int cmd_stats(int argc, char **argv);
 
 /* Loads the configuration the way every subcommand does: defaults, then the file given by
  * --config FILE (or MIMIC_CONFIG, or ./mimic.conf when it exists), then the environment. Removes

@@ -20,6 +20,7 @@ static const cli_cmd commands[] = {
   {"prepare", cmd_prepare, "build training datasets (SFT, DPO, KTO) from the store into data/exports/"},
   {"privacy", cmd_privacy, "exclude|include|opt-out|opt-in USER_ID, or list: who is left out"},
   {"purge", cmd_purge, "purge --user ID: delete a person's messages from the store and every dataset"},
+  {"stats", cmd_stats, "messages per person/channel/month, lengths, words, emoji, reactions (text + HTML)"},
   {"version", cmd_version, "print the version"},
   {"help", cmd_help, "this list"},
 };

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "base/err.h"
 #include "store/store.h"
@@ -161,6 +162,14 @@ typedef struct collect_purge_result {
  * the next training run leaves them out (store_purge_each / store_purge_ack). Safe to run again
  * after a crash: it finishes what is left. */
 int collect_purge_user(store *s, uint64_t user_id, collect_purge_result *out) MIMIC_MUST;
+
+/* ---- stats ----------------------------------------------------------------------------------------- */
+
+/* Messages per person, channel and month, length and reaction distributions, reaction emoji, top
+ * words and emoji. Writes text tables to `text` (may be NULL) and, when html_path is set, one HTML
+ * page with inline SVG bar charts (written atomically). Excluded and opted-out people are left out.
+ * Reads the whole store once (bounded memory: at most 200,000 distinct words are counted). */
+int collect_stats(store *s, FILE *text, const char *html_path) MIMIC_MUST;
 
 /* ---- message classification (shared by import, prepare and stats) ------------------------------ */
 

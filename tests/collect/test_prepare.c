@@ -458,6 +458,45 @@ TEST(purge_removes_person_everywhere) {
   store_close(s);
 }
 
+TEST(stats_text_and_html) {
+  store *s;
+  CHECK_OK(store_open(":memory:", &s));
+  REQUIRE(s);
+  next_id = 5000;
+  community(s);
+  char html[256], txt[256];
+  snprintf(html, sizeof html, "%s/stats.html", tmpdir);
+  snprintf(txt, sizeof txt, "%s/stats.txt", tmpdir);
+  FILE *f = fopen(txt, "w+b");
+  REQUIRE(f);
+  CHECK_OK(collect_stats(s, f, html));
+  fclose(f);
+  /* Ann: 1 opener + 1 dull answer + 6 chatter per conversation, 12 conversations. */
+  CHECK(file_has(txt, "Annie"));
+  FILE *g = fopen(txt, "rb");
+  REQUIRE(g);
+  char line[256];
+  bool ann96 = false, chatter72 = false, pepe12 = false, laugh = false;
+  while (fgets(line, sizeof line, g)) {
+    if (str_starts_with(line, "  Annie ") && strstr(line, " 96 ")) ann96 = true;
+    if (str_starts_with(line, "  chatter ") && strstr(line, " 72 ")) chatter72 = true;
+    if (str_starts_with(line, "  :pepe: ") && strstr(line, " 12 ")) pepe12 = true;
+    if (str_starts_with(line, "  😂 ")) laugh = true;
+  }
+  fclose(g);
+  CHECK(ann96);
+  CHECK(chatter72);
+  CHECK(pepe12);
+  CHECK(laugh);
+  CHECK(!file_has(txt, "OptedOutOlga"));
+  CHECK(!file_has(txt, "ExcludedEve"));
+  CHECK(!file_has(txt, "private"));
+  CHECK(file_has(html, "<svg"));
+  CHECK(file_has(html, "</html>"));
+  CHECK(!file_has(html, "OptedOutOlga"));
+  store_close(s);
+}
+
 int main(void) {
   snprintf(tmpdir, sizeof tmpdir, "/tmp/mimic_prepare_XXXXXX");
   if (!mkdtemp(tmpdir)) return 1;
@@ -465,6 +504,7 @@ int main(void) {
   RUN(render_and_filters);
   RUN(prepare_datasets_properties);
   RUN(purge_removes_person_everywhere);
+  RUN(stats_text_and_html);
   char cmd[128];
   snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
   if (system(cmd) != 0) return 1;

@@ -281,11 +281,21 @@ struct sqlite3 *store_db(store *s) { return s->db; }
 const char *store_path(const store *s) { return s->path; }
 int store_tx_depth(const store *s) { return s->depth; }
 
+/* Runs one transaction-control statement through the statement cache (they run for every upsert,
+ * so parsing them each time would show in import speed). */
+static int tx_exec(store *s, const char *sql) {
+  sqlite3_stmt *st;
+  if (store_stmt(s, sql, &st)) return MIMIC_EDB;
+  int rc = sqlite3_step(st);
+  sqlite3_reset(st);
+  return rc == SQLITE_DONE ? 0 : MIMIC_EDB;
+}
+
 int store_tx_begin(store *s) {
   char sql[48];
   if (s->depth == 0) str_lcpy(sql, "BEGIN IMMEDIATE", sizeof sql);
   else snprintf(sql, sizeof sql, "SAVEPOINT sp%d", s->depth);
-  if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK) return store_err(s, "begin");
+  if (tx_exec(s, sql)) return store_err(s, "begin");
   s->depth++;
   return 0;
 }
@@ -295,7 +305,7 @@ int store_tx_commit(store *s) {
   char sql[48];
   if (s->depth == 1) str_lcpy(sql, "COMMIT", sizeof sql);
   else snprintf(sql, sizeof sql, "RELEASE sp%d", s->depth - 1);
-  if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK) {
+  if (tx_exec(s, sql)) {
     int rc = store_err(s, "commit");
     store_tx_rollback(s);
     return rc;
@@ -306,13 +316,19 @@ int store_tx_commit(store *s) {
 
 void store_tx_rollback(store *s) {
   if (s->depth <= 0) return;
-  char sql[64];
-  if (s->depth == 1) str_lcpy(sql, "ROLLBACK", sizeof sql);
-  else snprintf(sql, sizeof sql, "ROLLBACK TO sp%d; RELEASE sp%d", s->depth - 1, s->depth - 1);
   /* Statements still stepping would make ROLLBACK fail; reset the cached ones first. */
   for (int i = 0; i < s->n_cached; i++) sqlite3_reset(s->cache[i].stmt);
-  if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
-    LOG_W("store", "%s: rollback failed: %s", s->path, sqlite3_errmsg(s->db));
+  char sql[48];
+  int bad;
+  if (s->depth == 1) {
+    bad = tx_exec(s, "ROLLBACK");
+  } else {
+    snprintf(sql, sizeof sql, "ROLLBACK TO sp%d", s->depth - 1);
+    bad = tx_exec(s, sql);
+    snprintf(sql, sizeof sql, "RELEASE sp%d", s->depth - 1);
+    bad |= tx_exec(s, sql);
+  }
+  if (bad) LOG_W("store", "%s: rollback failed: %s", s->path, sqlite3_errmsg(s->db));
   s->depth--;
 }
 

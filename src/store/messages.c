@@ -35,12 +35,15 @@ static int stub_rows(store *s, const store_msg *m) {
   return store__step_done(s, st, "saving a user");
 }
 
-static int put_children(store *s, const store_msg *m) {
+/* fresh: the message was just inserted, so it has no children to replace yet. */
+static int put_children(store *s, const store_msg *m, bool fresh) {
   sqlite3_stmt *st;
   if (m->has & STORE_HAS_MENTIONS) {
-    if (store_stmt(s, "DELETE FROM message_mentions WHERE message_id = ?1", &st)) return MIMIC_EDB;
-    store__bind_id(st, 1, m->id, 0);
-    if (store__step_done(s, st, "saving mentions")) return MIMIC_EDB;
+    if (!fresh) {
+      if (store_stmt(s, "DELETE FROM message_mentions WHERE message_id = ?1", &st)) return MIMIC_EDB;
+      store__bind_id(st, 1, m->id, 0);
+      if (store__step_done(s, st, "saving mentions")) return MIMIC_EDB;
+    }
     for (size_t i = 0; i < m->n_mentions; i++) {
       if (store_stmt(s, "INSERT OR IGNORE INTO message_mentions(message_id, user_id) VALUES (?1, ?2)",
                      &st))
@@ -51,9 +54,11 @@ static int put_children(store *s, const store_msg *m) {
     }
   }
   if (m->has & STORE_HAS_ATTACHMENTS) {
-    if (store_stmt(s, "DELETE FROM attachments WHERE message_id = ?1", &st)) return MIMIC_EDB;
-    store__bind_id(st, 1, m->id, 0);
-    if (store__step_done(s, st, "saving attachments")) return MIMIC_EDB;
+    if (!fresh) {
+      if (store_stmt(s, "DELETE FROM attachments WHERE message_id = ?1", &st)) return MIMIC_EDB;
+      store__bind_id(st, 1, m->id, 0);
+      if (store__step_done(s, st, "saving attachments")) return MIMIC_EDB;
+    }
     for (size_t i = 0; i < m->n_attachments; i++) {
       const store_attachment *a = &m->attachments[i];
       if (store_stmt(s,
@@ -72,9 +77,11 @@ static int put_children(store *s, const store_msg *m) {
     }
   }
   if (m->has & STORE_HAS_REACTIONS) {
-    if (store_stmt(s, "DELETE FROM reactions WHERE message_id = ?1", &st)) return MIMIC_EDB;
-    store__bind_id(st, 1, m->id, 0);
-    if (store__step_done(s, st, "saving reactions")) return MIMIC_EDB;
+    if (!fresh) {
+      if (store_stmt(s, "DELETE FROM reactions WHERE message_id = ?1", &st)) return MIMIC_EDB;
+      store__bind_id(st, 1, m->id, 0);
+      if (store__step_done(s, st, "saving reactions")) return MIMIC_EDB;
+    }
     for (size_t i = 0; i < m->n_reactions; i++) {
       const store_reaction *r = &m->reactions[i];
       if (!r->emoji || !*r->emoji) continue;
@@ -172,7 +179,7 @@ int store_msg_upsert(store *s, const store_msg *m, bool *inserted) {
   store__bind_id(st, 13, m->ref_message_id, 1);
   store__bind_id(st, 14, m->ref_channel_id, 1);
   if ((rc = store__step_done(s, st, "saving a message"))) goto out;
-  rc = put_children(s, m);
+  rc = put_children(s, m, fresh);
 out:
   if (rc) {
     store_tx_rollback(s);

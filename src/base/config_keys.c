@@ -63,6 +63,13 @@ static const cfg_key keys[] = {
   STR("engine.openai_url", "http://127.0.0.1:8080/v1", "base URL of the OpenAI-compatible server"),
   STR("engine.openai_model", "", "model name sent to the OpenAI-compatible server"),
   STR("engine.openai_key_file", "", "file holding the API key for the OpenAI-compatible server"),
+  /* collect (prepare) */
+  INT("collect.gap_min", "30", 1, 10080, "minutes of silence that start a new conversation"),
+  INT("collect.window", "10", 2, 64, "most messages per training sample, the reply included"),
+  INT("collect.min_context", "2", 0, 63, "fewest context messages before a training target"),
+  INT("collect.per_user_cap", "2000", 0, 100000000, "most training targets per person (0 = no cap)"),
+  NUM("collect.valid_frac", "0.05", 0, 0.9, "newest fraction of targets held out for validation"),
+  BOOL("collect.require_consent", "false", "train only on people who opted in (mimic privacy opt-in)"),
   /* web */
   BOOL("web.enabled", "false", "serve the dashboard, /healthz and /metrics"),
   STR("web.listen", "127.0.0.1:8088", "address:port of the dashboard"),

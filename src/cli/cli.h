@@ -12,11 +12,20 @@ int cmd_run(int argc, char **argv);
 int cmd_model(int argc, char **argv);
 int cmd_quantize(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
+int cmd_import(int argc, char **argv);
+int cmd_prepare(int argc, char **argv);
+int cmd_privacy(int argc, char **argv);
+int cmd_purge(int argc, char **argv);
+int cmd_stats(int argc, char **argv);
 
 /* Loads the configuration the way every subcommand does: defaults, then the file given by
  * --config FILE (or MIMIC_CONFIG, or ./mimic.conf when it exists), then the environment. Removes
  * --config FILE from argv. Applies log settings. Returns NULL after printing one clear sentence. */
 cfg *cli_config_load(int *argc, char **argv);
+
+/* Opens the database named by store.path (creating its folder), or prints why not and returns
+ * NULL. Close with store_close. */
+struct store *cli_store_open(const cfg *c);
 
 /* Prints "mimic: <message>" to stderr. */
 void cli_error(const char *fmt, ...) MIMIC_PRINTF(1, 2);

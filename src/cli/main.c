@@ -19,6 +19,11 @@ static const cli_cmd commands[] = {
   {"model", cmd_model, "model info M.gguf | model make-random OUT.gguf: inspect or fake a GGUF model"},
   {"quantize", cmd_quantize, "quantize IN.gguf OUT.gguf TYPE: convert a model (q4_k_m, q8_0, ...)"},
   {"tokenize", cmd_tokenize, "print the token ids of a text for a model's vocabulary"},
+  {"import", cmd_import, "import FILE|DIR...: DiscordChatExporter JSON exports or Discord data packages"},
+  {"prepare", cmd_prepare, "build training datasets (SFT, DPO, KTO) from the store into data/exports/"},
+  {"privacy", cmd_privacy, "exclude|include|opt-out|opt-in USER_ID, or list: who is left out"},
+  {"purge", cmd_purge, "purge --user ID: delete a person's messages from the store and every dataset"},
+  {"stats", cmd_stats, "messages per person/channel/month, lengths, words, emoji, reactions (text + HTML)"},
   {"version", cmd_version, "print the version"},
   {"help", cmd_help, "this list"},
 };

@@ -1,0 +1,186 @@
+/* The collect layer: getting a community's history into the store (importers for DiscordChatExporter
+ * JSON and Discord's data package; the page-storing seam the history fetcher calls), turning it into
+ * training datasets (conversation builder, filters, SFT/DPO/KTO export with provenance) and privacy
+ * (exclusion, opt-out/in, purge). Not here: talking to Discord (discord/), training (train/). */
+#ifndef MIMIC_COLLECT_H
+#define MIMIC_COLLECT_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "base/err.h"
+#include "store/store.h"
+
+/* Largest JSON text of one message (or one header object) in an export; a bigger one is an error
+ * naming its byte offset, so a hostile file cannot make the importer allocate without bound. */
+#define COLLECT_ELEM_MAX (16u << 20)
+/* Longest CSV record (data package messages.csv). */
+#define COLLECT_CSV_RECORD_MAX (4u << 20)
+
+/* ---- import ---------------------------------------------------------------------------------- */
+
+typedef struct collect_import_stats {
+  int64_t messages;        /* message elements read */
+  int64_t inserted;        /* new messages stored (re-imports add 0) */
+  int64_t skipped_privacy; /* by excluded / opted-out authors: not stored */
+  int64_t skipped_invalid; /* elements without a usable id or author (warned, not stored) */
+  uint64_t bytes;          /* bytes read so far */
+  uint64_t total_bytes;    /* file size when known, else 0 */
+  double seconds;          /* elapsed */
+} collect_import_stats;
+
+/* Called about every 0.5 s and once at the end, from the importing thread. */
+typedef void (*collect_progress_fn)(const collect_import_stats *st, void *user);
+
+typedef struct collect_import_opts {
+  uint64_t package_author_id; /* data packages: the owner's id when account/user.json is absent */
+  collect_progress_fn progress;
+  void *user;
+} collect_import_opts;
+
+/* Imports one DiscordChatExporter JSON export (any size: streamed, one message in memory at a time)
+ * in ONE transaction: on any error nothing from this file is committed, and the error names the
+ * file, the byte offset and line ("export.json: byte 1234 (line 56): message 17: ..."). Re-importing
+ * the same file adds nothing (upsert by message id). Tolerates the fields older exports lack and
+ * timestamps with 0-7 fractional digits. stats (may be NULL) is zeroed then filled. */
+int collect_import_dce(store *s, const char *path, const collect_import_opts *o,
+                       collect_import_stats *stats) MIMIC_MUST;
+/* The same over bytes in memory (fuzzing, tests); name is used in messages. */
+int collect_import_dce_mem(store *s, const char *data, size_t n, const char *name,
+                           const collect_import_opts *o, collect_import_stats *stats) MIMIC_MUST;
+
+/* Imports Discord's data package: the package root (with Messages/ or messages/) or one
+ * Messages/c<id>/ folder (channel.json + messages.json or the legacy messages.csv). The messages'
+ * author is the package owner, read from account/user.json (or Account/user.json), else
+ * o->package_author_id (MIMIC_EINVAL with advice when neither is known). One transaction for the
+ * whole package. */
+int collect_import_package(store *s, const char *dir, const collect_import_opts *o,
+                           collect_import_stats *stats) MIMIC_MUST;
+
+/* Imports whatever path is: a directory is a data package; a file is a DCE export. */
+int collect_import_path(store *s, const char *path, const collect_import_opts *o,
+                        collect_import_stats *stats) MIMIC_MUST;
+
+/* ---- the history fetcher's seam ---------------------------------------------------------------- */
+
+typedef struct collect_page_result {
+  int64_t messages, inserted, skipped_privacy;
+  uint64_t newest_id, oldest_id; /* of this page; 0 when empty */
+} collect_page_result;
+
+/* Stores one page of GET /channels/{id}/messages (a JSON array of Discord message objects, as the
+ * REST API returns it) and advances the channel's fetch cursor, in one transaction. `limit` is the
+ * page size asked for: a page with fewer messages while fetching backward (before=) means the
+ * channel's beginning was reached, so the cursor is marked complete. backward says which way the
+ * fetcher was paging. Authors flagged excluded/opted-out are not stored. */
+int collect_fetch_store_page(store *s, uint64_t channel_id, const char *json, size_t n, int limit,
+                             bool backward, collect_page_result *out) MIMIC_MUST;
+
+/* ---- filters and rendering (prepare, stats, the bot's context) ------------------------------- */
+
+/* Why a message is left out of datasets (collect_filter). */
+enum {
+  COLLECT_KEEP = 0,
+  COLLECT_DROP_BOT,     /* bot account or webhook */
+  COLLECT_DROP_PRIVACY, /* excluded, opted out, or (consent required) not opted in */
+  COLLECT_DROP_SYSTEM,  /* joins, pins, boosts, calls, thread notices, ... */
+  COLLECT_DROP_EMPTY    /* no text, or only links */
+};
+/* Decides whether m may enter a dataset. author_flags: STORE_FLAG_* of m's author. */
+int collect_filter(const store_msg *m, uint32_t author_flags, bool require_consent);
+/* True when content is empty or only URLs and whitespace. */
+bool collect_is_link_only(const char *content);
+
+/* Looks up a name to show: kind 'u' (user id -> display name) or 'c' (channel id -> name). Returns
+ * NULL when unknown. The string must stay valid until the next call. */
+typedef const char *(*collect_name_fn)(char kind, uint64_t id, void *user);
+/* Renders Discord markup as people see it: <@id>/<@!id> -> "@Name", <#id> -> "#channel",
+ * <@&id> -> "@role", <:name:id>/<a:name:id> -> ":name:". Everything else is copied exactly.
+ * out is reset first. */
+int collect_render(const char *content, collect_name_fn names, void *user, buf *out) MIMIC_MUST;
+
+/* ---- prepare: conversations -> datasets ---------------------------------------------------------- */
+
+typedef struct collect_prepare_opts {
+  const char *out_dir;       /* where the files go ("data/exports") */
+  int64_t gap_ms;            /* a silence this long starts a new conversation (30 min) */
+  int window_max;            /* most messages per sample, target included (10) */
+  int min_context;           /* fewest context messages before a target (2) */
+  int per_user_cap;          /* most SFT targets per author; 0 = no cap */
+  double valid_frac;         /* newest fraction of targets held out for validation (0.05) */
+  uint64_t user_id;          /* only targets by this author (0 = all) */
+  uint64_t channel_id;       /* only this channel (0 = all) */
+  bool kto;                  /* also write KTO-style unpaired labels */
+  bool require_consent;      /* only people who opted in */
+  uint64_t seed;             /* sampling under the cap */
+  const char *system_prompt; /* the system turn of every sample */
+} collect_prepare_opts;
+
+void collect_prepare_defaults(collect_prepare_opts *o);
+
+typedef struct collect_prepare_stats {
+  int64_t seen, kept;                                 /* messages read, messages usable */
+  int64_t drop_bot, drop_privacy, drop_system, drop_empty;
+  int64_t candidates, capped;                         /* SFT targets found, dropped by the cap */
+  int64_t sft_train, sft_valid;                       /* samples written (each SFT format) */
+  int64_t dpo_train, dpo_valid, dpo_generic;          /* pairs; generic = formal rejected reply */
+  int64_t kto_train, kto_valid;
+  int64_t cutoff_ms;                                  /* targets at or after this are validation */
+  int files;
+} collect_prepare_stats;
+
+/* Builds conversations from the store and writes the datasets into o->out_dir, atomically (each
+ * file appears complete or not at all), registering each file and its provenance in the store:
+ *   sft-chatml.{train,valid}.jsonl    {"text": "<|im_start|>system ... <|im_end|>\n"}
+ *   sft-messages.{train,valid}.jsonl  {"messages": [system, user, assistant]}
+ *   dpo.{train,valid}.jsonl           {"prompt": [...], "chosen": [...], "rejected": [...]}
+ *   kto.{train,valid}.jsonl           {"prompt": [...], "completion": [...], "label": bool}
+ *   manifest.json                     counts and options
+ * See docs/collect.md for the sample layout. Holds the write lock while registering. */
+int collect_prepare(store *s, const collect_prepare_opts *o, collect_prepare_stats *st) MIMIC_MUST;
+
+/* Finishes dataset files whose rename was interrupted by a crash (prepare and purge call it). */
+int collect_datasets_recover(store *s) MIMIC_MUST;
+
+/* ---- privacy ------------------------------------------------------------------------------------- */
+
+/* Owner and member choices: "exclude", "include" (undo exclude), "opt-out", "opt-in". Every stage
+ * honours them: import and fetch skip excluded/opted-out authors, prepare leaves them out (and,
+ * with consent required, everyone who has not opted in). reason may be NULL. */
+int collect_privacy_set(store *s, uint64_t user_id, const char *action, const char *reason) MIMIC_MUST;
+
+typedef struct collect_purge_result {
+  int64_t purge_id;
+  int64_t messages_deleted, samples_removed, files_rewritten;
+} collect_purge_result;
+
+/* Deletes a person's data on request: marks them opted out (so no later import or fetch brings
+ * their messages back), removes every sample containing one of their messages from every dataset
+ * file on disk (found through provenance; each file rewritten atomically), then deletes their
+ * messages, reactions, mentions and user row from the store, and records the purge in purge_log so
+ * the next training run leaves them out (store_purge_each / store_purge_ack). Safe to run again
+ * after a crash: it finishes what is left. */
+int collect_purge_user(store *s, uint64_t user_id, collect_purge_result *out) MIMIC_MUST;
+
+/* ---- stats ----------------------------------------------------------------------------------------- */
+
+/* Messages per person, channel and month, length and reaction distributions, reaction emoji, top
+ * words and emoji. Writes text tables to `text` (may be NULL) and, when html_path is set, one HTML
+ * page with inline SVG bar charts (written atomically). Excluded and opted-out people are left out.
+ * Reads the whole store once (bounded memory: at most 200,000 distinct words are counted). */
+int collect_stats(store *s, FILE *text, const char *html_path) MIMIC_MUST;
+
+/* ---- message classification (shared by import, prepare and stats) ------------------------------ */
+
+/* Discord message type from DCE's MessageKind name ("Default", "Reply", ...) or a numeric string;
+ * -1 when unknown. */
+int collect_msg_type_from_name(const char *name);
+/* Channel type (STORE_CH_*) from DCE's ChannelKind name or the package's "GUILD_TEXT" style; -1. */
+int collect_channel_type_from_name(const char *name);
+/* True for the types people write (default, reply); false for joins, pins, calls, boosts, ... */
+bool collect_msg_is_conversational(int type);
+/* Snowflake to Unix ms. */
+int64_t collect_snowflake_ms(uint64_t id);
+
+#endif

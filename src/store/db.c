@@ -1,0 +1,416 @@
+/* Opening the database, the schema and its migrations, transactions, the statement cache and the
+ * small helpers the other store files share. Not here: access to any one table (one file each). */
+#include <stdio.h>
+#include <string.h>
+
+#include "base/base.h"
+#include "store/store_int.h"
+
+/* Migration 1: the initial schema, one statement per string (C caps string literals). */
+static const char *const schema_v1[] = {
+  "CREATE TABLE guilds("
+  "  id INTEGER PRIMARY KEY,"
+  "  name TEXT NOT NULL DEFAULT '',"
+  "  updated_ms INTEGER NOT NULL DEFAULT 0);",
+  "CREATE TABLE channels("
+  "  id INTEGER PRIMARY KEY,"
+  "  guild_id INTEGER REFERENCES guilds(id) ON DELETE SET NULL,"
+  "  parent_id INTEGER,"
+  "  type INTEGER NOT NULL DEFAULT 0,"
+  "  name TEXT NOT NULL DEFAULT '',"
+  "  updated_ms INTEGER NOT NULL DEFAULT 0);",
+  "CREATE TABLE users("
+  "  id INTEGER PRIMARY KEY,"
+  "  name TEXT NOT NULL DEFAULT '',"
+  "  display_name TEXT NOT NULL DEFAULT '',"
+  "  bot INTEGER NOT NULL DEFAULT 0,"
+  "  updated_ms INTEGER NOT NULL DEFAULT 0);",
+  "CREATE TABLE messages("
+  "  id INTEGER PRIMARY KEY,"
+  "  channel_id INTEGER NOT NULL REFERENCES channels(id) ON DELETE CASCADE,"
+  "  guild_id INTEGER,"
+  "  author_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+  "  webhook_id INTEGER,"
+  "  ts_ms INTEGER NOT NULL,"
+  "  edited_ms INTEGER NOT NULL DEFAULT 0,"
+  "  type INTEGER NOT NULL DEFAULT 0,"
+  "  flags INTEGER NOT NULL DEFAULT 0,"
+  "  source INTEGER NOT NULL DEFAULT 0,"
+  "  content TEXT NOT NULL,"
+  "  embeds_text TEXT NOT NULL DEFAULT '',"
+  "  ref_message_id INTEGER,"
+  "  ref_channel_id INTEGER);",
+  "CREATE INDEX messages_channel_ts ON messages(channel_id, ts_ms);",
+  "CREATE INDEX messages_author_ts ON messages(author_id, ts_ms);",
+  "CREATE INDEX messages_ts ON messages(ts_ms);",
+  "CREATE INDEX messages_ref ON messages(ref_message_id) WHERE ref_message_id IS NOT NULL;",
+  "CREATE TABLE message_mentions("
+  "  message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,"
+  "  user_id INTEGER NOT NULL,"
+  "  PRIMARY KEY(message_id, user_id)) WITHOUT ROWID;",
+  "CREATE INDEX message_mentions_user ON message_mentions(user_id);",
+  "CREATE TABLE attachments("
+  "  message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,"
+  "  idx INTEGER NOT NULL,"
+  "  id INTEGER,"
+  "  filename TEXT NOT NULL DEFAULT '',"
+  "  url TEXT NOT NULL DEFAULT '',"
+  "  size INTEGER NOT NULL DEFAULT -1,"
+  "  content_type TEXT NOT NULL DEFAULT '',"
+  "  PRIMARY KEY(message_id, idx)) WITHOUT ROWID;",
+  "CREATE TABLE reactions("
+  "  message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,"
+  "  emoji TEXT NOT NULL,"
+  "  emoji_id INTEGER,"
+  "  emoji_name TEXT NOT NULL DEFAULT '',"
+  "  count INTEGER NOT NULL DEFAULT 0,"
+  "  PRIMARY KEY(message_id, emoji)) WITHOUT ROWID;",
+  "CREATE TABLE reaction_users("
+  "  message_id INTEGER NOT NULL,"
+  "  emoji TEXT NOT NULL,"
+  "  user_id INTEGER NOT NULL,"
+  "  PRIMARY KEY(message_id, emoji, user_id),"
+  "  FOREIGN KEY(message_id, emoji) REFERENCES reactions(message_id, emoji) ON DELETE CASCADE"
+  ") WITHOUT ROWID;",
+  "CREATE INDEX reaction_users_user ON reaction_users(user_id);",
+  "CREATE TABLE settings("
+  "  scope TEXT NOT NULL DEFAULT '',"
+  "  key TEXT NOT NULL,"
+  "  value TEXT NOT NULL,"
+  "  updated_ms INTEGER NOT NULL,"
+  "  PRIMARY KEY(scope, key)) WITHOUT ROWID;",
+  "CREATE TABLE user_flags("
+  "  user_id INTEGER NOT NULL,"
+  "  flag INTEGER NOT NULL,"
+  "  reason TEXT NOT NULL DEFAULT '',"
+  "  set_ms INTEGER NOT NULL,"
+  "  PRIMARY KEY(user_id, flag)) WITHOUT ROWID;",
+  "CREATE TABLE fetch_state("
+  "  channel_id INTEGER PRIMARY KEY,"
+  "  newest_id INTEGER NOT NULL DEFAULT 0,"
+  "  oldest_id INTEGER NOT NULL DEFAULT 0,"
+  "  complete INTEGER NOT NULL DEFAULT 0,"
+  "  updated_ms INTEGER NOT NULL DEFAULT 0);",
+  "CREATE TABLE datasets("
+  "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+  "  path TEXT NOT NULL UNIQUE,"
+  "  kind TEXT NOT NULL,"
+  "  split TEXT NOT NULL,"
+  "  n_samples INTEGER NOT NULL DEFAULT 0,"
+  "  options TEXT NOT NULL DEFAULT '{}',"
+  "  created_ms INTEGER NOT NULL,"
+  "  pending_path TEXT);",
+  "CREATE TABLE dataset_messages("
+  "  dataset_id INTEGER NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,"
+  "  sample INTEGER NOT NULL,"
+  "  message_id INTEGER NOT NULL,"
+  "  role INTEGER NOT NULL,"
+  "  PRIMARY KEY(dataset_id, sample, message_id, role)) WITHOUT ROWID;",
+  "CREATE INDEX dataset_messages_msg ON dataset_messages(message_id);",
+  "CREATE TABLE purge_log("
+  "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+  "  user_id INTEGER NOT NULL,"
+  "  requested_ms INTEGER NOT NULL,"
+  "  done_ms INTEGER NOT NULL DEFAULT 0,"
+  "  messages_deleted INTEGER NOT NULL DEFAULT 0,"
+  "  samples_removed INTEGER NOT NULL DEFAULT 0,"
+  "  files_rewritten INTEGER NOT NULL DEFAULT 0,"
+  "  train_ack INTEGER NOT NULL DEFAULT 0);",
+  "CREATE TABLE import_log("
+  "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+  "  path TEXT NOT NULL,"
+  "  format TEXT NOT NULL,"
+  "  bytes INTEGER NOT NULL,"
+  "  messages INTEGER NOT NULL,"
+  "  inserted INTEGER NOT NULL,"
+  "  imported_ms INTEGER NOT NULL);",
+  /* Full-text index over content, kept in step by triggers (external content: no second copy). */
+  "CREATE VIRTUAL TABLE messages_fts USING fts5(content, content='messages', content_rowid='id',"
+  "  tokenize='unicode61 remove_diacritics 2');",
+  "CREATE TRIGGER messages_fts_ai AFTER INSERT ON messages BEGIN"
+  "  INSERT INTO messages_fts(rowid, content) VALUES (new.id, new.content); END;",
+  "CREATE TRIGGER messages_fts_ad AFTER DELETE ON messages BEGIN"
+  "  INSERT INTO messages_fts(messages_fts, rowid, content) VALUES ('delete', old.id, old.content);"
+  "  END;",
+  "CREATE TRIGGER messages_fts_au AFTER UPDATE OF content ON messages BEGIN"
+  "  INSERT INTO messages_fts(messages_fts, rowid, content) VALUES ('delete', old.id, old.content);"
+  "  INSERT INTO messages_fts(rowid, content) VALUES (new.id, new.content); END;",
+  NULL,
+};
+
+/* Schema migrations, applied in order, each in its own transaction together with the
+ * PRAGMA user_version bump, so a kill mid-migration leaves the previous version intact. Append new
+ * migrations at the end; never edit a shipped one. See docs/internals/store.md. */
+static const char *const *const migrations[] = {
+  schema_v1,
+};
+
+#define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
+
+int store_schema_version(void) { return N_MIGRATIONS; }
+
+int store_err(store *s, const char *what) {
+  int rc = sqlite3_errcode(s->db);
+  if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
+    return err_set(MIMIC_EBUSY, "%s: %s: the database stayed locked for %d ms (another mimic "
+                   "process is writing)", s->path, what, STORE_BUSY_MS);
+  return err_set(MIMIC_EDB, "%s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
+}
+
+int store_exec(store *s, const char *sql) {
+  char *msg = NULL;
+  if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+    int rc = store_err(s, "exec");
+    sqlite3_free(msg);
+    return rc;
+  }
+  return 0;
+}
+
+int store_stmt(store *s, const char *sql, sqlite3_stmt **out) {
+  for (int i = 0; i < s->n_cached; i++) {
+    if (strcmp(s->cache[i].sql, sql) == 0) {
+      sqlite3_reset(s->cache[i].stmt);
+      sqlite3_clear_bindings(s->cache[i].stmt);
+      *out = s->cache[i].stmt;
+      return 0;
+    }
+  }
+  sqlite3_stmt *st = NULL;
+  if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK)
+    return store_err(s, "prepare");
+  if (s->n_cached == STORE_STMT_CACHE) {
+    /* Full: evict the oldest statement that is not in the middle of stepping. */
+    int victim = -1;
+    for (int i = 0; i < s->n_cached && victim < 0; i++)
+      if (!sqlite3_stmt_busy(s->cache[i].stmt)) victim = i;
+    if (victim < 0) {
+      sqlite3_finalize(st);
+      return err_set(MIMIC_EDB, "%s: statement cache full of running statements", s->path);
+    }
+    sqlite3_finalize(s->cache[victim].stmt);
+    mem_free(s->cache[victim].sql);
+    memmove(&s->cache[victim], &s->cache[victim + 1],
+            (size_t)(s->n_cached - victim - 1) * sizeof s->cache[0]);
+    s->n_cached--;
+  }
+  s->cache[s->n_cached].sql = xstrdup(sql);
+  s->cache[s->n_cached].stmt = st;
+  s->n_cached++;
+  *out = st;
+  return 0;
+}
+
+int store_db_version(store *s) {
+  sqlite3_stmt *st;
+  if (store_stmt(s, "PRAGMA user_version", &st)) return -1;
+  int v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+  sqlite3_reset(st);
+  return v;
+}
+
+static int migrate(store *s) {
+  int have = store_db_version(s);
+  if (have < 0) return store_err(s, "reading the schema version");
+  if (have > N_MIGRATIONS)
+    return err_set(MIMIC_EDB, "%s: the database is at schema version %d, newer than this mimic "
+                   "understands (%d); upgrade mimic or use another database", s->path, have,
+                   N_MIGRATIONS);
+  for (int v = have; v < N_MIGRATIONS; v++) {
+    if (store_tx_begin(s)) return err_prefix(MIMIC_EDB, "migrating to version %d", v + 1);
+    char bump[64];
+    snprintf(bump, sizeof bump, "PRAGMA user_version = %d", v + 1);
+    int bad = 0;
+    for (const char *const *sql = migrations[v]; *sql && !bad; sql++) bad = store_exec(s, *sql);
+    if (bad || store_exec(s, bump)) {
+      int rc = err_prefix(MIMIC_EDB, "migrating to schema version %d", v + 1);
+      store_tx_rollback(s);
+      return rc;
+    }
+    if (store_tx_commit(s)) return err_prefix(MIMIC_EDB, "migrating to version %d", v + 1);
+    LOG_D("store", "%s: schema migrated to version %d", s->path, v + 1);
+  }
+  return 0;
+}
+
+int store_open(const char *path, store **out) {
+  *out = NULL;
+  store *s = xcalloc(1, sizeof *s);
+  s->path = xstrdup(path);
+  int rc = 0;
+  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+  if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
+    rc = err_set(MIMIC_EDB, "%s: cannot open the database: %s", path,
+                 s->db ? sqlite3_errmsg(s->db) : "out of memory");
+    goto out;
+  }
+  sqlite3_extended_result_codes(s->db, 0);
+  sqlite3_busy_timeout(s->db, STORE_BUSY_MS);
+  /* journal_mode=WAL reads the file header first, so a file that is not a database fails here. */
+  if ((rc = store_exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+                          "PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;"))) {
+    rc = err_set(MIMIC_EDB, "%s: cannot use the database: %s", path, sqlite3_errmsg(s->db));
+    goto out;
+  }
+  if ((rc = migrate(s))) goto out;
+out:
+  if (rc) {
+    store_close(s);
+    return rc;
+  }
+  *out = s;
+  return 0;
+}
+
+void store_close(store *s) {
+  if (!s) return;
+  if (s->depth > 0) {
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    s->depth = 0;
+  }
+  for (int i = 0; i < s->n_cached; i++) {
+    sqlite3_finalize(s->cache[i].stmt);
+    mem_free(s->cache[i].sql);
+  }
+  if (s->db) sqlite3_close(s->db);
+  mem_free(s->path);
+  mem_free(s);
+}
+
+struct sqlite3 *store_db(store *s) { return s->db; }
+const char *store_path(const store *s) { return s->path; }
+int store_tx_depth(const store *s) { return s->depth; }
+
+/* Runs one transaction-control statement through the statement cache (they run for every upsert,
+ * so parsing them each time would show in import speed). */
+static int tx_exec(store *s, const char *sql) {
+  sqlite3_stmt *st;
+  if (store_stmt(s, sql, &st)) return MIMIC_EDB;
+  int rc = sqlite3_step(st);
+  sqlite3_reset(st);
+  return rc == SQLITE_DONE ? 0 : MIMIC_EDB;
+}
+
+int store_tx_begin(store *s) {
+  char sql[48];
+  if (s->depth == 0) str_lcpy(sql, "BEGIN IMMEDIATE", sizeof sql);
+  else snprintf(sql, sizeof sql, "SAVEPOINT sp%d", s->depth);
+  if (tx_exec(s, sql)) return store_err(s, "begin");
+  s->depth++;
+  return 0;
+}
+
+int store_tx_commit(store *s) {
+  if (s->depth <= 0) return err_set(MIMIC_EINVAL, "store: commit without a transaction");
+  char sql[48];
+  if (s->depth == 1) str_lcpy(sql, "COMMIT", sizeof sql);
+  else snprintf(sql, sizeof sql, "RELEASE sp%d", s->depth - 1);
+  if (tx_exec(s, sql)) {
+    int rc = store_err(s, "commit");
+    store_tx_rollback(s);
+    return rc;
+  }
+  s->depth--;
+  return 0;
+}
+
+void store_tx_rollback(store *s) {
+  if (s->depth <= 0) return;
+  /* Statements still stepping would make ROLLBACK fail; reset the cached ones first. */
+  for (int i = 0; i < s->n_cached; i++) sqlite3_reset(s->cache[i].stmt);
+  char sql[48];
+  int bad;
+  if (s->depth == 1) {
+    bad = tx_exec(s, "ROLLBACK");
+  } else {
+    snprintf(sql, sizeof sql, "ROLLBACK TO sp%d", s->depth - 1);
+    bad = tx_exec(s, sql);
+    snprintf(sql, sizeof sql, "RELEASE sp%d", s->depth - 1);
+    bad |= tx_exec(s, sql);
+  }
+  if (bad) LOG_W("store", "%s: rollback failed: %s", s->path, sqlite3_errmsg(s->db));
+  s->depth--;
+}
+
+/* ---- shared helpers ---------------------------------------------------------------------------- */
+
+void store__bind_id(sqlite3_stmt *st, int i, uint64_t id, int null_zero) {
+  if (id == 0 && null_zero) sqlite3_bind_null(st, i);
+  else sqlite3_bind_int64(st, i, (sqlite3_int64)id);
+}
+
+void store__bind_text(sqlite3_stmt *st, int i, const char *s) {
+  sqlite3_bind_text(st, i, s ? s : "", -1, SQLITE_STATIC);
+}
+
+uint64_t store__col_id(sqlite3_stmt *st, int i) {
+  return sqlite3_column_type(st, i) == SQLITE_NULL ? 0 : (uint64_t)sqlite3_column_int64(st, i);
+}
+
+const char *store__col_text(sqlite3_stmt *st, int i) {
+  const unsigned char *t = sqlite3_column_text(st, i);
+  return t ? (const char *)t : "";
+}
+
+void store__col_copy(sqlite3_stmt *st, int i, char *out, size_t cap) {
+  const char *t = store__col_text(st, i);
+  size_t n = strlen(t);
+  if (n >= cap) n = utf8_floor(t, n, cap - 1);
+  memcpy(out, t, n);
+  out[n] = 0;
+}
+
+int store__step_done(store *s, sqlite3_stmt *st, const char *what) {
+  int rc = sqlite3_step(st);
+  sqlite3_reset(st);
+  if (rc != SQLITE_DONE && rc != SQLITE_ROW) return store_err(s, what);
+  return 0;
+}
+
+/* ---- arena --------------------------------------------------------------------------------------- */
+
+typedef struct arena_chunk {
+  struct arena_chunk *next;
+  size_t used, cap;
+  _Alignas(16) unsigned char data[];
+} arena_chunk;
+
+struct store_arena {
+  arena_chunk *head;
+};
+
+store_arena *store__arena_new(void) { return xcalloc(1, sizeof(store_arena)); }
+
+void store__arena_destroy(store_arena *a) {
+  if (!a) return;
+  arena_chunk *c = a->head;
+  while (c) {
+    arena_chunk *next = c->next;
+    mem_free(c);
+    c = next;
+  }
+  mem_free(a);
+}
+
+void *store__arena_alloc(store_arena *a, size_t n) {
+  n = (n + 15) & ~(size_t)15;
+  if (!a->head || a->head->cap - a->head->used < n) {
+    size_t cap = n > 16384 ? n : 16384;
+    arena_chunk *c = xalloc(sizeof *c + cap);
+    c->next = a->head;
+    c->used = 0;
+    c->cap = cap;
+    a->head = c;
+  }
+  void *p = a->head->data + a->head->used;
+  a->head->used += n;
+  return p;
+}
+
+char *store__arena_strdup(store_arena *a, const char *s) {
+  if (!s) s = "";
+  size_t n = strlen(s);
+  char *p = store__arena_alloc(a, n + 1);
+  memcpy(p, s, n + 1);
+  return p;
+}

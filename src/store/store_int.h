@@ -1,0 +1,42 @@
+/* Internals shared by the store's files: the connection struct, a string arena for read results,
+ * and binding helpers. Nothing outside src/store/ includes this. */
+#ifndef MIMIC_STORE_INT_H
+#define MIMIC_STORE_INT_H
+#include <sqlite3.h>
+
+#include "store/store.h"
+
+#define STORE_STMT_CACHE 96
+
+typedef struct store_cached {
+  char *sql; /* owned copy of the SQL text (the cache key) */
+  sqlite3_stmt *stmt;
+} store_cached;
+
+struct store {
+  sqlite3 *db;
+  char *path;
+  int depth; /* transaction nesting */
+  int n_cached;
+  store_cached cache[STORE_STMT_CACHE];
+};
+
+/* Arena for strings and arrays owned by a store_msg_list: chunks freed together. */
+typedef struct store_arena store_arena;
+store_arena *store__arena_new(void);
+void store__arena_destroy(store_arena *a);
+void *store__arena_alloc(store_arena *a, size_t n);
+char *store__arena_strdup(store_arena *a, const char *s);
+
+/* Binds a u64 snowflake (or NULL when 0 and null_zero). */
+void store__bind_id(sqlite3_stmt *st, int i, uint64_t id, int null_zero);
+void store__bind_text(sqlite3_stmt *st, int i, const char *s);
+uint64_t store__col_id(sqlite3_stmt *st, int i);
+/* Column text, "" when NULL. */
+const char *store__col_text(sqlite3_stmt *st, int i);
+/* Copies column text into out[cap], truncated on a UTF-8 boundary. */
+void store__col_copy(sqlite3_stmt *st, int i, char *out, size_t cap);
+/* Steps a statement expected to return no rows; returns 0 or store_err(what). */
+int store__step_done(store *s, sqlite3_stmt *st, const char *what);
+
+#endif

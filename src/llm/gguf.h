@@ -58,6 +58,8 @@ void gguf_close(gguf_file *f); /* accepts NULL */
 uint32_t gguf_version(const gguf_file *f);
 const char *gguf_path(const gguf_file *f);
 size_t gguf_file_size(const gguf_file *f);
+uint32_t gguf_alignment(const gguf_file *f);   /* general.alignment, or 32 */
+uint64_t gguf_data_offset(const gguf_file *f); /* file offset of the tensor data section */
 
 /* Metadata. gguf_find_key returns the index or -1. */
 int64_t gguf_n_kv(const gguf_file *f);

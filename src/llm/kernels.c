@@ -1,0 +1,398 @@
+/* Matrix kernels: the scalar reference dot products of every supported weight type with its
+ * companion activation type, the run-time choice of a SIMD kernel set, and qmat_mul (activation
+ * quantization + rows of W split over the compute pool). The SIMD variants live in
+ * kernels_avx2.c and kernels_avx512.c; each is checked against the reference here
+ * (tests/llm/test_kernels.c). Not here: the block formats themselves (quant.c). */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/alloc.h"
+#include "base/log.h"
+#include "llm/kernels_int.h"
+
+tensor_type llm__act_type(tensor_type w) {
+  switch (w) {
+    case TT_F32: case TT_F16: case TT_BF16: return w;
+    case TT_Q4_0: case TT_Q4_1: case TT_Q5_0: case TT_Q5_1: case TT_Q8_0: return TT_Q8_0;
+    default: return TT_Q8_K;
+  }
+}
+
+/* ---- Scalar reference dot products. Integer sums per block, float per block scale, and double
+ * accumulation across blocks, so the reference is at least as accurate as any fast variant. */
+
+static float dot_f32(const void *w, const void *a, int64_t n) {
+  const float *x = w, *y = a;
+  double s = 0;
+  for (int64_t i = 0; i < n; i++) s += (double)x[i] * y[i];
+  return (float)s;
+}
+
+static float dot_f16(const void *w, const void *a, int64_t n) {
+  const uint16_t *x = w, *y = a;
+  double s = 0;
+  for (int64_t i = 0; i < n; i++) s += (double)fp16_to_f32(x[i]) * fp16_to_f32(y[i]);
+  return (float)s;
+}
+
+static float dot_bf16(const void *w, const void *a, int64_t n) {
+  const uint16_t *x = w, *y = a;
+  double s = 0;
+  for (int64_t i = 0; i < n; i++) s += (double)bf16_to_f32(x[i]) * bf16_to_f32(y[i]);
+  return (float)s;
+}
+
+static float dot_q4_0(const void *w, const void *a, int64_t n) {
+  const blk_q4_0 *x = w;
+  const blk_q8_0 *y = a;
+  double s = 0;
+  for (int64_t b = 0; b < n / QK; b++) {
+    int isum = 0;
+    for (int j = 0; j < 16; j++)
+      isum += ((x[b].qs[j] & 0xF) - 8) * y[b].qs[j] + ((x[b].qs[j] >> 4) - 8) * y[b].qs[j + 16];
+    s += (double)(fp16_to_f32(x[b].d) * fp16_to_f32(y[b].d)) * isum;
+  }
+  return (float)s;
+}
+
+static float dot_q4_1(const void *w, const void *a, int64_t n) {
+  const blk_q4_1 *x = w;
+  const blk_q8_0 *y = a;
+  double s = 0;
+  for (int64_t b = 0; b < n / QK; b++) {
+    int isum = 0, asum = 0;
+    for (int j = 0; j < 16; j++) {
+      isum += (x[b].qs[j] & 0xF) * y[b].qs[j] + (x[b].qs[j] >> 4) * y[b].qs[j + 16];
+      asum += y[b].qs[j] + y[b].qs[j + 16];
+    }
+    float da = fp16_to_f32(y[b].d);
+    s += (double)(fp16_to_f32(x[b].d) * da) * isum + (double)(fp16_to_f32(x[b].m) * da) * asum;
+  }
+  return (float)s;
+}
+
+static float dot_q5_0(const void *w, const void *a, int64_t n) {
+  const blk_q5_0 *x = w;
+  const blk_q8_0 *y = a;
+  double s = 0;
+  for (int64_t b = 0; b < n / QK; b++) {
+    uint32_t qh;
+    memcpy(&qh, x[b].qh, 4);
+    int isum = 0;
+    for (int j = 0; j < 16; j++) {
+      int q0 = ((x[b].qs[j] & 0xF) | (int)(((qh >> j) & 1) << 4)) - 16;
+      int q1 = ((x[b].qs[j] >> 4) | (int)(((qh >> (j + 16)) & 1) << 4)) - 16;
+      isum += q0 * y[b].qs[j] + q1 * y[b].qs[j + 16];
+    }
+    s += (double)(fp16_to_f32(x[b].d) * fp16_to_f32(y[b].d)) * isum;
+  }
+  return (float)s;
+}
+
+static float dot_q5_1(const void *w, const void *a, int64_t n) {
+  const blk_q5_1 *x = w;
+  const blk_q8_0 *y = a;
+  double s = 0;
+  for (int64_t b = 0; b < n / QK; b++) {
+    uint32_t qh;
+    memcpy(&qh, x[b].qh, 4);
+    int isum = 0, asum = 0;
+    for (int j = 0; j < 16; j++) {
+      int q0 = (x[b].qs[j] & 0xF) | (int)(((qh >> j) & 1) << 4);
+      int q1 = (x[b].qs[j] >> 4) | (int)(((qh >> (j + 16)) & 1) << 4);
+      isum += q0 * y[b].qs[j] + q1 * y[b].qs[j + 16];
+      asum += y[b].qs[j] + y[b].qs[j + 16];
+    }
+    float da = fp16_to_f32(y[b].d);
+    s += (double)(fp16_to_f32(x[b].d) * da) * isum + (double)(fp16_to_f32(x[b].m) * da) * asum;
+  }
+  return (float)s;
+}
+
+static float dot_q8_0(const void *w, const void *a, int64_t n) {
+  const blk_q8_0 *x = w, *y = a;
+  double s = 0;
+  for (int64_t b = 0; b < n / QK; b++) {
+    int isum = 0;
+    for (int j = 0; j < QK; j++) isum += x[b].qs[j] * y[b].qs[j];
+    s += (double)(fp16_to_f32(x[b].d) * fp16_to_f32(y[b].d)) * isum;
+  }
+  return (float)s;
+}
+
+static float dot_q2_K(const void *w, const void *a, int64_t n) {
+  const blk_q2_K *x = w;
+  const blk_q8_K *y = a;
+  double s = 0;
+  for (int64_t b = 0; b < n / QK_K; b++) {
+    int isum = 0, msum = 0;
+    for (int i = 0; i < QK_K; i++) {
+      int h = i / 128, j = (i % 128) / 32, k = i % 32;
+      isum += (x[b].scales[i / 16] & 0xF) * ((x[b].qs[32 * h + k] >> (2 * j)) & 3) * y[b].qs[i];
+    }
+    for (int g = 0; g < 16; g++) msum += (x[b].scales[g] >> 4) * y[b].bsums[g];
+    s += (double)(fp16_to_f32(x[b].d) * y[b].d) * isum - (double)(fp16_to_f32(x[b].dmin) * y[b].d) * msum;
+  }
+  return (float)s;
+}
+
+static float dot_q3_K(const void *w, const void *a, int64_t n) {
+  const blk_q3_K *x = w;
+  const blk_q8_K *y = a;
+  double s = 0;
+  for (int64_t b = 0; b < n / QK_K; b++) {
+    float tmp[QK_K];
+    /* Dequantize with d = 1 to get sc * q exactly as small integers. */
+    blk_q3_K one = x[b];
+    one.d = 0x3C00; /* 1.0 in half precision */
+    dequant_row(TT_Q3_K, &one, tmp, QK_K);
+    int isum = 0;
+    for (int i = 0; i < QK_K; i++) isum += (int)tmp[i] * y[b].qs[i];
+    s += (double)(fp16_to_f32(x[b].d) * y[b].d) * isum;
+  }
+  return (float)s;
+}
+
+static void unpack_scales_k4(const uint8_t *q, uint8_t sc[8], uint8_t mn[8]) {
+  for (int j = 0; j < 8; j++) {
+    if (j < 4) {
+      sc[j] = q[j] & 63;
+      mn[j] = q[j + 4] & 63;
+    } else {
+      sc[j] = (uint8_t)((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
+      mn[j] = (uint8_t)((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
+    }
+  }
+}
+
+static float dot_q4_K(const void *w, const void *a, int64_t n) {
+  const blk_q4_K *x = w;
+  const blk_q8_K *y = a;
+  double s = 0;
+  for (int64_t b = 0; b < n / QK_K; b++) {
+    uint8_t sc[8], mn[8];
+    unpack_scales_k4(x[b].scales, sc, mn);
+    int isum = 0, msum = 0;
+    for (int c = 0; c < 4; c++) {
+      int s0 = 0, s1 = 0;
+      for (int l = 0; l < 32; l++) {
+        s0 += (x[b].qs[32 * c + l] & 0xF) * y[b].qs[64 * c + l];
+        s1 += (x[b].qs[32 * c + l] >> 4) * y[b].qs[64 * c + 32 + l];
+      }
+      isum += sc[2 * c] * s0 + sc[2 * c + 1] * s1;
+    }
+    for (int j = 0; j < 8; j++) msum += mn[j] * (y[b].bsums[2 * j] + y[b].bsums[2 * j + 1]);
+    s += (double)(fp16_to_f32(x[b].d) * y[b].d) * isum - (double)(fp16_to_f32(x[b].dmin) * y[b].d) * msum;
+  }
+  return (float)s;
+}
+
+static float dot_q5_K(const void *w, const void *a, int64_t n) {
+  const blk_q5_K *x = w;
+  const blk_q8_K *y = a;
+  double s = 0;
+  for (int64_t b = 0; b < n / QK_K; b++) {
+    uint8_t sc[8], mn[8];
+    unpack_scales_k4(x[b].scales, sc, mn);
+    int isum = 0, msum = 0;
+    for (int c = 0; c < 4; c++) {
+      int s0 = 0, s1 = 0;
+      for (int l = 0; l < 32; l++) {
+        int lo = (x[b].qs[32 * c + l] & 0xF) | (((x[b].qh[l] >> (2 * c)) & 1) << 4);
+        int hi = (x[b].qs[32 * c + l] >> 4) | (((x[b].qh[l] >> (2 * c + 1)) & 1) << 4);
+        s0 += lo * y[b].qs[64 * c + l];
+        s1 += hi * y[b].qs[64 * c + 32 + l];
+      }
+      isum += sc[2 * c] * s0 + sc[2 * c + 1] * s1;
+    }
+    for (int j = 0; j < 8; j++) msum += mn[j] * (y[b].bsums[2 * j] + y[b].bsums[2 * j + 1]);
+    s += (double)(fp16_to_f32(x[b].d) * y[b].d) * isum - (double)(fp16_to_f32(x[b].dmin) * y[b].d) * msum;
+  }
+  return (float)s;
+}
+
+static float dot_q6_K(const void *w, const void *a, int64_t n) {
+  const blk_q6_K *x = w;
+  const blk_q8_K *y = a;
+  double s = 0;
+  for (int64_t b = 0; b < n / QK_K; b++) {
+    int isum = 0;
+    for (int g = 0; g < 16; g++) {
+      int sub = 0;
+      for (int i = 16 * g; i < 16 * g + 16; i++) {
+        int h = i / 128, q = (i % 128) / 32, l = i % 32;
+        int lo = x[b].ql[64 * h + 32 * (q & 1) + l];
+        lo = q < 2 ? lo & 0xF : lo >> 4;
+        int v = (lo | (((x[b].qh[32 * h + l] >> (2 * q)) & 3) << 4)) - 32;
+        sub += v * y[b].qs[i];
+      }
+      isum += x[b].scales[g] * sub;
+    }
+    s += (double)(fp16_to_f32(x[b].d) * y[b].d) * isum;
+  }
+  return (float)s;
+}
+
+vec_dot_fn llm__dot_scalar(tensor_type t) {
+  switch (t) {
+    case TT_F32: return dot_f32;
+    case TT_F16: return dot_f16;
+    case TT_BF16: return dot_bf16;
+    case TT_Q4_0: return dot_q4_0;
+    case TT_Q4_1: return dot_q4_1;
+    case TT_Q5_0: return dot_q5_0;
+    case TT_Q5_1: return dot_q5_1;
+    case TT_Q8_0: return dot_q8_0;
+    case TT_Q2_K: return dot_q2_K;
+    case TT_Q3_K: return dot_q3_K;
+    case TT_Q4_K: return dot_q4_K;
+    case TT_Q5_K: return dot_q5_K;
+    case TT_Q6_K: return dot_q6_K;
+    default: return NULL;
+  }
+}
+
+/* ---- Kernel selection ------------------------------------------------------------------------- */
+
+enum { LEVEL_SCALAR, LEVEL_AVX2, LEVEL_AVX512 };
+static int kernel_level;
+static vec_dot_fn dot_table[TT_COUNT];
+static pthread_once_t kernels_once = PTHREAD_ONCE_INIT;
+
+static int cpu_level(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni") &&
+      __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"))
+    return LEVEL_AVX512;
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"))
+    return LEVEL_AVX2;
+#endif
+  return LEVEL_SCALAR;
+}
+
+static void kernels_init(void) {
+  int level = cpu_level();
+  const char *force = getenv("MIMIC_KERNELS");
+  if (force && *force) {
+    int want = strcmp(force, "scalar") == 0 ? LEVEL_SCALAR
+               : strcmp(force, "avx2") == 0 ? LEVEL_AVX2
+               : strcmp(force, "avx512vnni") == 0 ? LEVEL_AVX512 : -1;
+    if (want < 0) LOG_W("llm", "MIMIC_KERNELS=%s is not one of scalar, avx2, avx512vnni; ignored", force);
+    else if (want < level) level = want;
+  }
+  kernel_level = level;
+  for (int t = 0; t < TT_COUNT; t++) {
+    vec_dot_fn f = NULL;
+    if (level >= LEVEL_AVX512) f = llm__dot_avx512((tensor_type)t);
+    if (!f && level >= LEVEL_AVX2) f = llm__dot_avx2((tensor_type)t);
+    if (!f) f = llm__dot_scalar((tensor_type)t);
+    dot_table[t] = f;
+  }
+}
+
+const char *kernels_name(void) {
+  pthread_once(&kernels_once, kernels_init);
+  return kernel_level == LEVEL_AVX512 ? "avx512vnni" : kernel_level == LEVEL_AVX2 ? "avx2" : "scalar";
+}
+
+vec_dot_fn llm__dot(tensor_type t) {
+  pthread_once(&kernels_once, kernels_init);
+  return (unsigned)t < TT_COUNT ? dot_table[t] : NULL;
+}
+
+/* ---- qmat_mul -------------------------------------------------------------------------------- */
+
+/* Per-calling-thread scratch for quantized activations, freed when the thread exits. */
+typedef struct scratch {
+  void *p;
+  size_t cap;
+} scratch;
+
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+
+static void scratch_free(void *v) {
+  scratch *s = v;
+  if (s) mem_free(s->p);
+  mem_free(s);
+}
+static void scratch_init(void) { (void)pthread_key_create(&scratch_key, scratch_free); }
+
+static void *scratch_get(size_t n) {
+  pthread_once(&scratch_once, scratch_init);
+  scratch *s = pthread_getspecific(scratch_key);
+  if (!s) {
+    s = xcalloc(1, sizeof *s);
+    (void)pthread_setspecific(scratch_key, s);
+  }
+  if (s->cap < n) {
+    mem_free(s->p);
+    s->cap = n + n / 4;
+    s->p = xalloc(s->cap);
+  }
+  return s->p;
+}
+
+void llm__scratch_release(void) {
+  pthread_once(&scratch_once, scratch_init);
+  scratch *s = pthread_getspecific(scratch_key);
+  scratch_free(s);
+  (void)pthread_setspecific(scratch_key, NULL);
+}
+
+typedef struct mm_job {
+  const qmat *w;
+  const float *x;
+  float *y;
+  int64_t T;
+  tensor_type at;
+  uint8_t *act;
+  size_t arow;
+  vec_dot_fn dot;
+} mm_job;
+
+/* Converts x rows into the activation type, rows split over threads. */
+static void mm_quantize(int ith, int nth, void *arg) {
+  mm_job *j = arg;
+  for (int64_t t = ith; t < j->T; t += nth)
+    llm__quant_row_unchecked(j->at, j->x + t * j->w->cols, j->act + (size_t)t * j->arow, j->w->cols);
+}
+
+/* Rows of W are split into contiguous ranges per thread; within a range, a tile of W rows is run
+ * against every activation row, so each weight row is read from memory once and then reused from
+ * cache for all T activation rows. */
+#define MM_TILE_ROWS 16
+
+static void mm_rows(int ith, int nth, void *arg) {
+  mm_job *j = arg;
+  int64_t rows = j->w->rows;
+  int64_t per = (rows + nth - 1) / nth;
+  int64_t r0 = per * ith, r1 = r0 + per < rows ? r0 + per : rows;
+  const uint8_t *wd = j->w->data;
+  for (int64_t rt = r0; rt < r1; rt += MM_TILE_ROWS) {
+    int64_t re = rt + MM_TILE_ROWS < r1 ? rt + MM_TILE_ROWS : r1;
+    for (int64_t t = 0; t < j->T; t++) {
+      const uint8_t *a = j->act + (size_t)t * j->arow;
+      float *yt = j->y + t * rows;
+      for (int64_t r = rt; r < re; r++) yt[r] = j->dot(wd + (size_t)r * j->w->row_bytes, a, j->w->cols);
+    }
+  }
+}
+
+void qmat_mul(compute_pool *p, const qmat *w, const float *x, float *y, int64_t T) {
+  mm_job j = {w, x, y, T, llm__act_type(w->type), NULL, 0, llm__dot(w->type)};
+  if (T <= 0 || w->rows <= 0 || !j.dot) return;
+  j.arow = tensor_row_bytes(j.at, w->cols);
+  if (j.at == TT_F32) {
+    j.act = (uint8_t *)x; /* used read-only */
+  } else {
+    j.act = scratch_get(j.arow * (size_t)T);
+    if (T == 1 || !p) mm_quantize(0, 1, &j);
+    else compute_pool_run(p, mm_quantize, &j);
+  }
+  if (p) compute_pool_run(p, mm_rows, &j);
+  else mm_rows(0, 1, &j);
+}

@@ -1,0 +1,116 @@
+/* Internals shared by quant.c, kernels.c and the SIMD kernel files: the block layouts of the
+ * quantized formats (ggml-compatible byte for byte), half/bfloat conversions, and the vec-dot
+ * signatures. Not a public header: the model code uses quant.h. */
+#ifndef MIMIC_LLM_KERNELS_INT_H
+#define MIMIC_LLM_KERNELS_INT_H
+#include <stdint.h>
+#include <string.h>
+
+#include "llm/quant.h"
+
+#define QK 32   /* elements per block of the 32-element formats */
+#define QK_K 256 /* elements per super-block of the K-quants */
+
+/* All blocks are packed byte structs (2-byte alignment at most), so arrays of them match the files. */
+typedef struct { uint16_t d; uint8_t qs[16]; } blk_q4_0;
+typedef struct { uint16_t d, m; uint8_t qs[16]; } blk_q4_1;
+typedef struct { uint16_t d; uint8_t qh[4]; uint8_t qs[16]; } blk_q5_0;
+typedef struct { uint16_t d, m; uint8_t qh[4]; uint8_t qs[16]; } blk_q5_1;
+typedef struct { uint16_t d; int8_t qs[32]; } blk_q8_0;
+typedef struct { uint8_t scales[16]; uint8_t qs[64]; uint16_t d, dmin; } blk_q2_K;
+typedef struct { uint8_t hmask[32]; uint8_t qs[64]; uint8_t scales[12]; uint16_t d; } blk_q3_K;
+typedef struct { uint16_t d, dmin; uint8_t scales[12]; uint8_t qs[128]; } blk_q4_K;
+typedef struct { uint16_t d, dmin; uint8_t scales[12]; uint8_t qh[32]; uint8_t qs[128]; } blk_q5_K;
+typedef struct { uint8_t ql[128]; uint8_t qh[64]; int8_t scales[16]; uint16_t d; } blk_q6_K;
+typedef struct { float d; int8_t qs[256]; int16_t bsums[16]; } blk_q8_K;
+
+_Static_assert(sizeof(blk_q4_0) == 18, "q4_0");
+_Static_assert(sizeof(blk_q4_1) == 20, "q4_1");
+_Static_assert(sizeof(blk_q5_0) == 22, "q5_0");
+_Static_assert(sizeof(blk_q5_1) == 24, "q5_1");
+_Static_assert(sizeof(blk_q8_0) == 34, "q8_0");
+_Static_assert(sizeof(blk_q2_K) == 84, "q2_K");
+_Static_assert(sizeof(blk_q3_K) == 110, "q3_K");
+_Static_assert(sizeof(blk_q4_K) == 144, "q4_K");
+_Static_assert(sizeof(blk_q5_K) == 176, "q5_K");
+_Static_assert(sizeof(blk_q6_K) == 210, "q6_K");
+_Static_assert(sizeof(blk_q8_K) == 292, "q8_K");
+
+/* IEEE binary16 <-> binary32, exact, round-to-nearest-even on the way down. */
+static inline float fp16_to_f32(uint16_t h) {
+  uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1F, man = h & 0x3FF, bits;
+  if (exp == 0x1F) {
+    bits = sign | 0x7F800000u | (man << 13);
+  } else if (exp) {
+    bits = sign | ((exp + 112) << 23) | (man << 13);
+  } else if (man) { /* subnormal: normalise */
+    int e = -1;
+    do {
+      man <<= 1;
+      e++;
+    } while (!(man & 0x400));
+    bits = sign | ((uint32_t)(112 - e) << 23) | ((man & 0x3FF) << 13);
+  } else {
+    bits = sign;
+  }
+  float f;
+  memcpy(&f, &bits, 4);
+  return f;
+}
+
+static inline uint16_t f32_to_fp16(float f) {
+  uint32_t x;
+  memcpy(&x, &f, 4);
+  uint32_t sign = (x >> 16) & 0x8000, ax = x & 0x7FFFFFFFu;
+  if (ax >= 0x7F800000u) return (uint16_t)(sign | 0x7C00 | (ax > 0x7F800000u ? 0x200 : 0));
+  if (ax >= 0x477FF000u) return (uint16_t)(sign | 0x7C00); /* rounds to >= 65520: infinity */
+  if (ax < 0x38800000u) { /* result is subnormal or zero */
+    if (ax < 0x33000000u) return (uint16_t)sign; /* < half the smallest subnormal */
+    uint32_t e = ax >> 23, m = (ax & 0x7FFFFF) | 0x800000;
+    uint32_t shift = 126 - e; /* 14..24 */
+    uint32_t r = m >> shift, rem = m & ((1u << shift) - 1), halfway = 1u << (shift - 1);
+    if (rem > halfway || (rem == halfway && (r & 1))) r++;
+    return (uint16_t)(sign | r);
+  }
+  uint32_t r = ((ax - 0x38000000u) >> 13), rem = ax & 0x1FFF;
+  if (rem > 0x1000 || (rem == 0x1000 && (r & 1))) r++;
+  return (uint16_t)(sign | r);
+}
+
+static inline float bf16_to_f32(uint16_t h) {
+  uint32_t bits = (uint32_t)h << 16;
+  float f;
+  memcpy(&f, &bits, 4);
+  return f;
+}
+
+static inline uint16_t f32_to_bf16(float f) {
+  uint32_t u;
+  memcpy(&u, &f, 4);
+  if ((u & 0x7FFFFFFFu) > 0x7F800000u) return (uint16_t)((u >> 16) | 64); /* quiet NaN */
+  return (uint16_t)((u + 0x7FFF + ((u >> 16) & 1)) >> 16);
+}
+
+/* quant_row without argument checks (n a multiple of the block; non-finite input gives garbage,
+ * never undefined behaviour). Used for activations on the hot path. */
+void llm__quant_row_unchecked(tensor_type type, const float *src, void *dst, int64_t n);
+
+/* Dot product of one weight row (n elements of the weight type) with one activation row already
+ * converted to the weight's companion type (llm__act_type). */
+typedef float (*vec_dot_fn)(const void *w, const void *a, int64_t n);
+
+/* The activation type a weight type's dot product takes: F32, F16, BF16, Q8_0 or Q8_K. */
+tensor_type llm__act_type(tensor_type wtype);
+/* Scalar reference dot for weight type t (NULL if unsupported). */
+vec_dot_fn llm__dot_scalar(tensor_type t);
+
+/* The selected (fastest allowed) dot for weight type t; NULL if unsupported. */
+vec_dot_fn llm__dot(tensor_type t);
+/* Frees the calling thread's activation scratch now (it is otherwise freed at thread exit). */
+void llm__scratch_release(void);
+
+/* Kernel sets. Each returns NULL for a type it does not accelerate. */
+vec_dot_fn llm__dot_avx2(tensor_type t);
+vec_dot_fn llm__dot_avx512(tensor_type t);
+
+#endif

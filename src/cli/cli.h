@@ -9,6 +9,9 @@ typedef int (*cli_cmd_fn)(int argc, char **argv);
 
 int cmd_config(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_chat(int argc, char **argv);     /* llm-engine: interactive chat through llm_backend */
+int cmd_generate(int argc, char **argv); /* llm-engine: one completion */
+int cmd_bench(int argc, char **argv);    /* llm-engine: prompt/generation tokens per second */
 
 /* Loads the configuration the way every subcommand does: defaults, then the file given by
  * --config FILE (or MIMIC_CONFIG, or ./mimic.conf when it exists), then the environment. Removes

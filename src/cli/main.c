@@ -16,6 +16,9 @@ static int cmd_version(int argc, char **argv);
 static const cli_cmd commands[] = {
   {"run", cmd_run, "connect to Discord and chat (needs DISCORD_TOKEN)"},
   {"config", cmd_config, "config check: validate the configuration and show every value's source"},
+  {"chat", cmd_chat, "talk to a model interactively (--model M.gguf [--lora A.gguf] [--backend openai --url U])"},
+  {"generate", cmd_generate, "one completion for a prompt (-p TEXT or stdin)"},
+  {"bench", cmd_bench, "prompt and generation tokens/s of a model (--model M.gguf [--json])"},
   {"version", cmd_version, "print the version"},
   {"help", cmd_help, "this list"},
 };

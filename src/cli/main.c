@@ -19,6 +19,8 @@ static const cli_cmd commands[] = {
   {"chat", cmd_chat, "talk to a model interactively (--model M.gguf [--lora A.gguf] [--backend openai --url U])"},
   {"generate", cmd_generate, "one completion for a prompt (-p TEXT or stdin)"},
   {"bench", cmd_bench, "prompt and generation tokens/s of a model (--model M.gguf [--json])"},
+  {"model", cmd_model, "model info M.gguf | model make-random OUT.gguf: inspect or fake a GGUF model"},
+  {"quantize", cmd_quantize, "quantize IN.gguf OUT.gguf TYPE: convert a model (q4_k_m, q8_0, ...)"},
   {"version", cmd_version, "print the version"},
   {"help", cmd_help, "this list"},
 };

@@ -114,6 +114,9 @@ void gguf_copy_kv(gguf_writer *w, const gguf_file *src, const char *skip_prefix)
 /* Adds a tensor; data (nbytes as implied by type and shape) is copied. */
 int gguf_add_tensor(gguf_writer *w, const char *name, tensor_type type, int n_dims,
                     const int64_t *ne, const void *data) MIMIC_MUST;
+/* Same, but takes ownership of data (allocated with mem_alloc; freed here even on error). */
+int gguf_add_tensor_take(gguf_writer *w, const char *name, tensor_type type, int n_dims,
+                         const int64_t *ne, void *data) MIMIC_MUST;
 int gguf_writer_save(gguf_writer *w, const char *path) MIMIC_MUST;
 
 #endif

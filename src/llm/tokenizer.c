@@ -664,6 +664,7 @@ int tok_new(const tok_spec *spec, tokenizer **out) {
   *out = t;
   t = NULL;
 out:
+  if (t && t->pool == pb.p) pb.p = NULL; /* the provisional pool is freed with t */
   mem_free(pb.p);
   tok_destroy(t);
   return rc;

@@ -1,13 +1,13 @@
-/* Binds the engine (engine.h) to mimic's model (model.h, lora.h) and tokenizer (tokenizer.h): the
- * "local" llm_backend. Also renders chat prompts. Message contents are tokenized with special-token
- * parsing OFF and only the template's own markers with it ON, so a Discord user who types
- * "<|im_end|>" gets those characters, not a turn boundary. Templates known: ChatML (Qwen2, the
- * tiny reference models), Llama-3 headers, and a plain "role: text" fallback for vocabularies with
- * neither. Not here: scheduling (engine.c). */
+/* Binds the engine (engine.h) to mimic's model (model.h, lora.h), tokenizer (tokenizer.h) and chat
+ * templates (chat.h): the "local" llm_backend. ChatML and Llama-3 prompts come from chat_encode
+ * (message contents tokenized with special-token parsing OFF, so a Discord user who types
+ * "<|im_end|>" gets those characters, not a turn boundary); vocabularies with neither family's
+ * tokens get a plain "role: text" rendering here. Not here: scheduling (engine.c). */
 #include <string.h>
 #include <unistd.h>
 
 #include "base/base.h"
+#include "llm/chat.h"
 #include "llm/engine.h"
 #include "llm/lora.h"
 #include "llm/model.h"
@@ -59,6 +59,14 @@ static int l_render(void *self, const llm_request *r, int32_t **ids, size_t *n) 
     if ((rc = tok_encode(L->tok, r->prompt, strlen(r->prompt), true, true, &t, &k))) goto out;
     *ids = t;
     *n = k;
+    goto out;
+  }
+  if (L->tpl != TPL_PLAIN) { /* chat.h: markers as special tokens, contents never parsed */
+    chat_msg *cm = xcalloc(r->n_messages, sizeof *cm);
+    for (size_t i = 0; i < r->n_messages; i++)
+      cm[i] = (chat_msg){.role = r->messages[i].role, .name = r->messages[i].name, .content = r->messages[i].content};
+    rc = chat_encode(L->tok, L->tpl == TPL_CHATML ? CHAT_CHATML : CHAT_LLAMA3, cm, r->n_messages, true, ids, n);
+    mem_free(cm);
     goto out;
   }
   if (tok_adds_bos(L->tok) && tok_bos(L->tok) != TOK_NULL) {

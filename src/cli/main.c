@@ -24,6 +24,9 @@ static const cli_cmd commands[] = {
   {"privacy", cmd_privacy, "exclude|include|opt-out|opt-in USER_ID, or list: who is left out"},
   {"purge", cmd_purge, "purge --user ID: delete a person's messages from the store and every dataset"},
   {"stats", cmd_stats, "messages per person/channel/month, lengths, words, emoji, reactions (text + HTML)"},
+  {"chat", cmd_chat, "talk to a model interactively (--model M.gguf [--lora A.gguf] [--backend openai --url U])"},
+  {"generate", cmd_generate, "one completion for a prompt (-p TEXT or stdin)"},
+  {"bench", cmd_bench, "prompt and generation tokens/s of a model (--model M.gguf [--json])"},
   {"version", cmd_version, "print the version"},
   {"help", cmd_help, "this list"},
 };

@@ -1,0 +1,175 @@
+/* llm_backend: the one interface the bot uses to generate text. The same request shape goes to
+ * mimic's own engine ("local": base GGUF + LoRA adapters, KV slots, batched workers) or to an
+ * OpenAI-compatible server ("openai": llama-server, vLLM, Ollama, ...), so the bot never knows
+ * which one it talks to. Generations run on backend worker threads, never on the caller's thread
+ * (DESIGN: "Threads and processes"); callbacks run on those workers and the caller marshals
+ * results back to its own loop. Not here: prompt building from channel history (bot/), or how a
+ * model computes logits (model.h). */
+#ifndef MIMIC_LLM_BACKEND_H
+#define MIMIC_LLM_BACKEND_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/config.h"
+#include "base/err.h"
+#include "llm/sampler.h"
+#include "llm/stop.h"
+
+/* Caps on a request (everything in it can come from Discord users). */
+#define LLM_MAX_MESSAGES 1024       /* messages per request */
+#define LLM_PROMPT_MAX (1u << 22)   /* bytes: a rendered prompt, or all message fields together */
+#define LLM_MAX_TOKENS 100000       /* max_tokens upper bound */
+#define LLM_NAME_MAX 128            /* bytes in an adapter name, slot key, role or speaker name */
+
+typedef struct llm_message {
+  const char *role;    /* "system", "user" or "assistant" (templates may know others) */
+  const char *name;    /* the speaker (display name), or NULL; the local engine renders it as
+                        * "name: content" inside the turn, since few templates honour a name field */
+  const char *content; /* the text; invalid UTF-8 is repaired (U+FFFD), not rejected */
+} llm_message;
+
+typedef struct llm_request {
+  /* Either messages (rendered with the model's chat template, generation prompt appended) ... */
+  const llm_message *messages;
+  size_t n_messages;
+  /* ... or, when n_messages is 0, a pre-rendered prompt sent as is (special tokens such as
+   * <|im_start|> are recognised). The openai backend sends it to {url}/completions. */
+  const char *prompt;
+  const char *adapter;   /* LoRA adapter (persona) by name; NULL or "" = the backend's default. The
+                          * openai backend sends it as "model" (vLLM's convention). */
+  float adapter_scale;   /* < 0: the scale the adapter was loaded with */
+  llm_sampling sampling; /* temperature, top-k/p, min-p, penalty, seed */
+  int max_tokens;        /* 1..LLM_MAX_TOKENS */
+  int min_tokens;        /* end-of-generation tokens are suppressed before this many tokens (so a
+                          * reply is never empty; local backend only); 0 = off */
+  const char *const *stop; /* stop strings (<= LLM_STOP_MAX, each <= LLM_STOP_MAX_LEN bytes) */
+  size_t n_stop;
+  const char *slot_key;  /* conversation key for KV-cache reuse (e.g. the channel id): a new turn in
+                          * the same conversation evaluates only its new tokens. NULL = no reuse. */
+} llm_request;
+
+/* Fills r with defaults: no messages, llm_sampling_default, max_tokens 160, adapter_scale -1. */
+void llm_request_init(llm_request *r);
+/* Overrides r's sampling and max_tokens with the engine.* configuration keys. */
+void llm_request_from_config(llm_request *r, const cfg *c);
+/* Checks a request against the caps above (the first problem, as a sentence). MIMIC_EINVAL or
+ * MIMIC_ERANGE. Submit and generate call it too. */
+int llm_request_check(const llm_request *r) MIMIC_MUST;
+
+typedef enum {
+  LLM_FINISH_NONE = 0,
+  LLM_FINISH_STOP,      /* a stop string matched (the server said "stop") */
+  LLM_FINISH_LENGTH,    /* max_tokens reached (or the context window filled) */
+  LLM_FINISH_EOG,       /* the model ended the turn (end-of-generation token) */
+  LLM_FINISH_CANCELLED, /* llm_backend_cancel, on_token returned nonzero, or shutdown */
+  LLM_FINISH_ERROR      /* see error / error_msg */
+} llm_finish;
+
+const char *llm_finish_name(llm_finish f); /* "stop", "length", "eog", "cancelled", "error" */
+
+typedef struct llm_result {
+  char *text;            /* the generated text, stop string excluded; owned, never NULL once filled */
+  size_t text_len;
+  llm_finish finish;
+  int error;             /* 0, or the MIMIC_E* code when finish == LLM_FINISH_ERROR */
+  char error_msg[256];   /* one sentence a user can act on */
+  int prompt_tokens;     /* tokens in the prompt (0 when the server does not say) */
+  int cached_tokens;     /* of those, reused from the slot's KV cache (not evaluated again) */
+  int gen_tokens;        /* tokens generated (the openai backend counts streamed pieces) */
+  double queue_ms;       /* from submit to the start of work */
+  double prompt_ms;      /* evaluating the prompt (openai: until the first piece) */
+  double gen_ms;         /* generating */
+  double prompt_tps;     /* evaluated prompt tokens per second (0 when unknown) */
+  double gen_tps;        /* generated tokens per second */
+  uint64_t seed;         /* the seed used, to replay a generation */
+} llm_result;
+
+/* Releases what a result owns (not the struct); accepts NULL and an all-zero result. */
+void llm_result_free(llm_result *r);
+/* For the heap results given to llm_done_cb: llm_result_free plus the struct itself. */
+void llm_result_destroy(llm_result *r);
+
+/* Receives each new piece of text: valid, complete UTF-8 (n > 0, not NUL-terminated), in order,
+ * with stop strings never included. Return nonzero to cancel the generation. Runs on a backend
+ * worker thread. */
+typedef int (*llm_token_cb)(void *user, const char *text, size_t n);
+/* Called exactly once per successful submit, on a backend worker thread, after the last on_token.
+ * Takes ownership of res (release it with llm_result_destroy). */
+typedef void (*llm_done_cb)(void *user, llm_result *res);
+
+typedef struct llm_backend llm_backend;
+
+typedef struct llm_backend_stats {
+  int queued;          /* accepted, not started */
+  int running;         /* being generated now */
+  int slots;           /* KV slots (local) or concurrent requests (openai) */
+  uint64_t completed;  /* generations finished since start (any finish reason) */
+  uint64_t gen_tokens; /* tokens generated since start */
+} llm_backend_stats;
+
+/* Queues a generation. Returns 0 and *id (for llm_backend_cancel); on_done then fires exactly once.
+ * Errors (on_done never fires): MIMIC_EINVAL/MIMIC_ERANGE for a bad request, MIMIC_ENOTFOUND for an
+ * unknown adapter, MIMIC_EBUSY when the queue is full (try later or drop the engagement),
+ * MIMIC_ECANCELLED while shutting down. req is copied: nothing in it need outlive the call.
+ * on_token may be NULL. Thread-safe. */
+int llm_backend_submit(llm_backend *b, const llm_request *req, llm_token_cb on_token,
+                       llm_done_cb on_done, void *user, uint64_t *id) MIMIC_MUST;
+
+/* Runs a generation and waits for it (on_token still runs on a worker thread while the caller
+ * waits). Fills *out (release with llm_result_free) in every case where it returns 0 or an error
+ * that happened during generation. Returns 0 when the generation ran to any finish other than
+ * LLM_FINISH_ERROR (cancelled included), else the error code (also in out->error and err_msg()).
+ * Never call it from the I/O loop thread. Thread-safe. */
+int llm_backend_generate(llm_backend *b, const llm_request *req, llm_token_cb on_token, void *user,
+                         llm_result *out) MIMIC_MUST;
+
+/* Cancels a queued or running generation: its on_done fires with LLM_FINISH_CANCELLED (and the
+ * text generated so far) soon after. Returns 0, or MIMIC_ENOTFOUND when it already finished.
+ * Thread-safe; may be called from on_token. */
+int llm_backend_cancel(llm_backend *b, uint64_t id) MIMIC_MUST;
+
+/* Loads (or replaces, e.g. after training) a LoRA adapter under a name; requests that are already
+ * running keep the adapter they started with. The name "" sets the default adapter. Returns 0,
+ * an error naming the file, or MIMIC_EUNSUPPORTED (openai: the server owns its adapters). */
+int llm_backend_adapter_load(llm_backend *b, const char *name, const char *path, float scale) MIMIC_MUST;
+
+void llm_backend_stats_get(llm_backend *b, llm_backend_stats *out);
+const char *llm_backend_name(const llm_backend *b); /* "local" or "openai" */
+
+/* Cancels everything queued or running, waits until every on_done has fired, then frees. Must not
+ * be called from a callback. Accepts NULL. */
+void llm_backend_destroy(llm_backend *b);
+
+/* ---- Constructors ---- */
+
+typedef struct llm_openai_opts {
+  const char *url;      /* base URL, e.g. "http://127.0.0.1:8080/v1" (no trailing /chat/...) */
+  const char *model;    /* "model" sent when the request names no adapter; NULL or "" = omitted */
+  const char *api_key;  /* bearer key, or NULL */
+  const char *key_file; /* file holding the key (first line), read once; used when api_key is NULL */
+  int workers;          /* concurrent HTTP requests; 0 = 2 */
+  int queue_max;        /* queued requests before MIMIC_EBUSY; 0 = 64 */
+  long connect_timeout_ms; /* 0 = 10 s */
+  long idle_timeout_ms;    /* longest silence from the server mid-stream; 0 = 120 s */
+} llm_openai_opts;
+
+int llm_backend_openai_new(const llm_openai_opts *o, llm_backend **out) MIMIC_MUST;
+
+typedef struct llm_local_opts {
+  const char *model_path; /* base GGUF (mmapped) */
+  int threads;            /* compute threads; 0 = one per core */
+  int slots;              /* KV slots = most conversations cached / generating at once; 0 = 4 */
+  int ctx;                /* context window per slot in tokens; 0 = 4096 (capped by the model) */
+  int batch;              /* prompt tokens per chunk; 0 = 512 */
+  int queue_max;          /* queued requests before MIMIC_EBUSY; 0 = 64 */
+} llm_local_opts;
+
+/* Loads the base model. Errors name the file. Adapters are added with llm_backend_adapter_load. */
+int llm_backend_local_new(const llm_local_opts *o, llm_backend **out) MIMIC_MUST;
+
+/* Builds the backend the configuration asks for (engine.backend = local | openai, with the engine.*
+ * keys), loading engine.adapter as the default adapter when set. */
+int llm_backend_from_config(const cfg *c, llm_backend **out) MIMIC_MUST;
+
+#endif

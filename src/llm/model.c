@@ -1,0 +1,845 @@
+/* The qwen2 / llama decoder: hyper-parameters and weights resolved over the mapped GGUF file, the
+ * run-state context (one scratch block carved into activation buffers, F32 KV cache per slot) and
+ * the forward pass, written to follow llama.cpp's CPU graph step for step so that logits match its
+ * reference data (gguf-engine-facts 1.4, 1.5). Matrix products go through qmat_mul (quant.h), which
+ * quantizes activations the way each weight format intends. Not here: the adapter file (lora.c). */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "base/alloc.h"
+#include "base/log.h"
+#include "base/str.h"
+#include "llm/model_int.h"
+
+const char *const llm__w_names[LLM_W_COUNT] = {"attn_q", "attn_k", "attn_v", "attn_output",
+                                               "ffn_gate", "ffn_up", "ffn_down"};
+
+/* ---- Loading --------------------------------------------------------------------------------- */
+
+static const char *model_name(const llm_model *m) { return gguf_path(m->f); }
+
+/* Reads "<arch>.<suffix>" as u32 into *out; absent keys leave *out and return 0 unless required. */
+static int hp_u32(const llm_model *m, const char *suffix, bool required, int lo, int hi, int *out) {
+  char key[128];
+  snprintf(key, sizeof key, "%s.%s", m->hp.arch_name, suffix);
+  uint32_t v = 0;
+  int rc = gguf_get_u32(m->f, key, &v);
+  if (rc == MIMIC_ENOTFOUND && !required) return 0;
+  if (rc == MIMIC_ENOTFOUND)
+    return err_set(MIMIC_EFORMAT, "%s: metadata key %s is missing", model_name(m), key);
+  if (rc) return err_set(MIMIC_EFORMAT, "%s: metadata key %s is not an unsigned integer", model_name(m), key);
+  if ((int64_t)v < lo || (int64_t)v > hi)
+    return err_set(MIMIC_EFORMAT, "%s: %s = %u is outside [%d, %d]", model_name(m), key, v, lo, hi);
+  *out = (int)v;
+  return 0;
+}
+
+static int hp_f32(const llm_model *m, const char *suffix, bool required, float *out) {
+  char key[128];
+  snprintf(key, sizeof key, "%s.%s", m->hp.arch_name, suffix);
+  float v = 0;
+  int rc = gguf_get_f32(m->f, key, &v);
+  if (rc == MIMIC_ENOTFOUND && !required) return 0;
+  if (rc == MIMIC_ENOTFOUND)
+    return err_set(MIMIC_EFORMAT, "%s: metadata key %s is missing", model_name(m), key);
+  if (rc || !isfinite(v))
+    return err_set(MIMIC_EFORMAT, "%s: metadata key %s is not a finite float", model_name(m), key);
+  *out = v;
+  return 0;
+}
+
+static int mat_get(llm_model *m, const char *name, int64_t cols, int64_t rows, bool required, qmat *out) {
+  memset(out, 0, sizeof *out);
+  const gguf_tensor *t = gguf_tensor_find(m->f, name);
+  if (!t) {
+    if (!required) return 0;
+    return err_set(MIMIC_EFORMAT, "%s: tensor %s is missing", model_name(m), name);
+  }
+  if (t->n_dims > 2 || t->ne[2] != 1 || t->ne[3] != 1 || t->ne[0] != cols || (rows >= 0 && t->ne[1] != rows))
+    return err_set(MIMIC_EFORMAT, "%s: tensor %s has shape {%lld, %lld, %lld, %lld}, expected {%lld, %lld}",
+                   model_name(m), name, (long long)t->ne[0], (long long)t->ne[1], (long long)t->ne[2],
+                   (long long)t->ne[3], (long long)cols, (long long)rows);
+  tensor_type_info ti = tensor_type_get((int)t->type);
+  if (!ti.supported)
+    return err_set(MIMIC_EUNSUPPORTED, "%s: tensor %s has type %s, which mimic cannot compute with",
+                   model_name(m), name, ti.name ? ti.name : "unknown");
+  out->type = t->type;
+  out->rows = t->ne[1];
+  out->cols = t->ne[0];
+  out->data = t->data;
+  out->row_bytes = tensor_row_bytes(t->type, t->ne[0]);
+  return 0;
+}
+
+/* A 1-D vector of n floats. F32 data is used in place when aligned; other types are converted once
+ * (they are tiny: norms and biases). */
+static int vec_get(llm_model *m, const char *name, int64_t n, bool required, const float **out) {
+  *out = NULL;
+  const gguf_tensor *t = gguf_tensor_find(m->f, name);
+  if (!t) {
+    if (!required) return 0;
+    return err_set(MIMIC_EFORMAT, "%s: tensor %s is missing", model_name(m), name);
+  }
+  if (t->ne[0] != n || t->ne[1] != 1 || t->ne[2] != 1 || t->ne[3] != 1)
+    return err_set(MIMIC_EFORMAT, "%s: tensor %s has shape {%lld, %lld}, expected {%lld}", model_name(m),
+                   name, (long long)t->ne[0], (long long)t->ne[1], (long long)n);
+  if (t->type == TT_F32 && ((uintptr_t)t->data % sizeof(float)) == 0) {
+    *out = t->data;
+    return 0;
+  }
+  tensor_type_info ti = tensor_type_get((int)t->type);
+  if (!ti.supported)
+    return err_set(MIMIC_EUNSUPPORTED, "%s: tensor %s has type %s, which mimic cannot compute with",
+                   model_name(m), name, ti.name ? ti.name : "unknown");
+  float *v = xalloc((size_t)n * sizeof *v);
+  if (t->type == TT_F32)
+    memcpy(v, t->data, (size_t)n * sizeof *v);
+  else
+    dequant_row(t->type, t->data, v, n);
+  m->owned = xrealloc(m->owned, (size_t)(m->n_owned + 1) * sizeof *m->owned);
+  m->owned[m->n_owned++] = v;
+  *out = v;
+  return 0;
+}
+
+static int load_hparams(llm_model *m) {
+  llm_hparams *hp = &m->hp;
+  gguf_str arch;
+  if (gguf_get_str(m->f, "general.architecture", &arch))
+    return err_set(MIMIC_EFORMAT, "%s: general.architecture is missing; not a model file?", model_name(m));
+  if (arch.len == 5 && memcmp(arch.ptr, "qwen2", 5) == 0) {
+    hp->arch = LLM_ARCH_QWEN2;
+    hp->rope_type = LLM_ROPE_NEOX;
+  } else if (arch.len == 5 && memcmp(arch.ptr, "llama", 5) == 0) {
+    hp->arch = LLM_ARCH_LLAMA;
+    hp->rope_type = LLM_ROPE_NORM;
+  } else {
+    int shown = arch.len > 64 ? 64 : (int)arch.len;
+    return err_set(MIMIC_EUNSUPPORTED, "%s: architecture '%.*s' is not supported (mimic runs qwen2 and llama)",
+                   model_name(m), shown, arch.ptr);
+  }
+  memcpy(hp->arch_name, arch.ptr, (size_t)arch.len);
+  hp->arch_name[arch.len] = '\0';
+
+  int rc;
+  if ((rc = hp_u32(m, "context_length", true, 1, INT32_MAX, &hp->n_ctx_train))) return rc;
+  if ((rc = hp_u32(m, "embedding_length", true, 1, LLM_MAX_EMBD, &hp->n_embd))) return rc;
+  if ((rc = hp_u32(m, "block_count", true, 1, LLM_MAX_LAYERS, &hp->n_layer))) return rc;
+  if ((rc = hp_u32(m, "attention.head_count", true, 1, LLM_MAX_HEADS, &hp->n_head))) return rc;
+  hp->n_head_kv = hp->n_head;
+  if ((rc = hp_u32(m, "attention.head_count_kv", false, 1, LLM_MAX_HEADS, &hp->n_head_kv))) return rc;
+  if (hp->n_head % hp->n_head_kv)
+    return err_set(MIMIC_EFORMAT, "%s: head_count %d is not a multiple of head_count_kv %d", model_name(m),
+                   hp->n_head, hp->n_head_kv);
+  hp->head_dim = hp->n_embd / hp->n_head;
+  if ((rc = hp_u32(m, "attention.key_length", false, 1, LLM_MAX_HEAD_DIM, &hp->head_dim))) return rc;
+  int v_len = hp->head_dim;
+  if ((rc = hp_u32(m, "attention.value_length", false, 1, LLM_MAX_HEAD_DIM, &v_len))) return rc;
+  if (v_len != hp->head_dim || hp->head_dim < 2 || hp->head_dim > LLM_MAX_HEAD_DIM)
+    return err_set(MIMIC_EUNSUPPORTED, "%s: key length %d / value length %d are not supported", model_name(m),
+                   hp->head_dim, v_len);
+  hp->n_rot = hp->head_dim;
+  if ((rc = hp_u32(m, "rope.dimension_count", false, 2, LLM_MAX_HEAD_DIM, &hp->n_rot))) return rc;
+  if (hp->n_rot > hp->head_dim || hp->n_rot % 2 || (hp->arch == LLM_ARCH_LLAMA && hp->n_rot != hp->head_dim))
+    return err_set(MIMIC_EFORMAT, "%s: rope.dimension_count %d does not fit head size %d", model_name(m),
+                   hp->n_rot, hp->head_dim);
+  hp->rope_freq_base = 10000.0f;
+  if ((rc = hp_f32(m, "rope.freq_base", false, &hp->rope_freq_base))) return rc;
+  if (!(hp->rope_freq_base > 0))
+    return err_set(MIMIC_EFORMAT, "%s: rope.freq_base must be positive", model_name(m));
+  hp->rope_freq_scale = 1.0f;
+  char key[128];
+  snprintf(key, sizeof key, "%s.rope.scaling.type", hp->arch_name);
+  gguf_str st = {0};
+  bool has_type = gguf_get_str(m->f, key, &st) == 0;
+  bool linear = !has_type || (st.len == 6 && memcmp(st.ptr, "linear", 6) == 0);
+  bool none = has_type && st.len == 4 && memcmp(st.ptr, "none", 4) == 0;
+  if (!linear && !none) {
+    int shown = st.len > 32 ? 32 : (int)st.len;
+    return err_set(MIMIC_EUNSUPPORTED, "%s: rope scaling '%.*s' is not supported (only linear)", model_name(m),
+                   shown, st.ptr);
+  }
+  float factor = 0;
+  if ((rc = hp_f32(m, "rope.scaling.factor", false, &factor))) return rc;
+  if (factor == 0 && (rc = hp_f32(m, "rope.scale_linear", false, &factor))) return rc;
+  if (linear && factor > 0) hp->rope_freq_scale = 1.0f / factor;
+  if ((rc = hp_f32(m, "attention.layer_norm_rms_epsilon", true, &hp->rms_eps))) return rc;
+  if (!(hp->rms_eps >= 0))
+    return err_set(MIMIC_EFORMAT, "%s: layer_norm_rms_epsilon must not be negative", model_name(m));
+  return 0;
+}
+
+static int load_weights(llm_model *m) {
+  llm_hparams *hp = &m->hp;
+  int64_t E = hp->n_embd, qd = (int64_t)hp->n_head * hp->head_dim, kvd = (int64_t)hp->n_head_kv * hp->head_dim;
+  int rc;
+  if ((rc = mat_get(m, "token_embd.weight", E, -1, true, &m->tok_embd))) return rc;
+  if (m->tok_embd.rows < 1 || m->tok_embd.rows > LLM_MAX_VOCAB)
+    return err_set(MIMIC_EFORMAT, "%s: vocabulary of %lld tokens is outside [1, %d]", model_name(m),
+                   (long long)m->tok_embd.rows, LLM_MAX_VOCAB);
+  hp->n_vocab = (int)m->tok_embd.rows;
+  if ((rc = vec_get(m, "output_norm.weight", E, true, &m->output_norm))) return rc;
+  if ((rc = mat_get(m, "output.weight", E, hp->n_vocab, false, &m->output))) return rc;
+  hp->tied_embeddings = m->output.data == NULL;
+  if (hp->tied_embeddings) m->output = m->tok_embd;
+  if ((rc = vec_get(m, "output.bias", hp->n_vocab, false, &m->output_bias))) return rc;
+  if ((rc = vec_get(m, "rope_freqs.weight", hp->n_rot / 2, false, &m->rope_freqs))) return rc;
+  hp->has_rope_freqs = m->rope_freqs != NULL;
+
+  /* n_ff from the first layer's gate (the key may be a per-layer array); the key must agree. */
+  const gguf_tensor *g0 = gguf_tensor_find(m->f, "blk.0.ffn_gate.weight");
+  if (!g0) return err_set(MIMIC_EFORMAT, "%s: tensor blk.0.ffn_gate.weight is missing", model_name(m));
+  if (g0->ne[1] < 1 || g0->ne[1] > LLM_MAX_FF)
+    return err_set(MIMIC_EFORMAT, "%s: feed-forward size %lld is outside [1, %d]", model_name(m),
+                   (long long)g0->ne[1], LLM_MAX_FF);
+  hp->n_ff = (int)g0->ne[1];
+  int ff_key = hp->n_ff;
+  char key[96];
+  snprintf(key, sizeof key, "%s.feed_forward_length", hp->arch_name);
+  gguf_vtype et;
+  uint64_t cnt;
+  if (gguf_get_arr(m->f, key, &et, &cnt) != 0 && (rc = hp_u32(m, "feed_forward_length", false, 1, LLM_MAX_FF, &ff_key)))
+    return rc;
+  if (ff_key != hp->n_ff)
+    return err_set(MIMIC_EFORMAT, "%s: feed_forward_length %d disagrees with blk.0.ffn_gate.weight (%d)",
+                   model_name(m), ff_key, hp->n_ff);
+
+  m->layers = xcalloc((size_t)hp->n_layer, sizeof *m->layers);
+  const int64_t in_dim[LLM_W_COUNT] = {E, E, E, qd, E, E, hp->n_ff};
+  const int64_t out_dim[LLM_W_COUNT] = {qd, kvd, kvd, E, hp->n_ff, hp->n_ff, E};
+  char name[GGUF_MAX_NAME];
+  bool any_qkv_bias = false;
+  for (int il = 0; il < hp->n_layer; il++) {
+    llm_layer *L = &m->layers[il];
+    snprintf(name, sizeof name, "blk.%d.attn_norm.weight", il);
+    if ((rc = vec_get(m, name, E, true, &L->attn_norm))) return rc;
+    snprintf(name, sizeof name, "blk.%d.ffn_norm.weight", il);
+    if ((rc = vec_get(m, name, E, true, &L->ffn_norm))) return rc;
+    for (int w = 0; w < LLM_W_COUNT; w++) {
+      snprintf(name, sizeof name, "blk.%d.%s.weight", il, llm__w_names[w]);
+      if ((rc = mat_get(m, name, in_dim[w], out_dim[w], true, &L->w[w]))) return rc;
+      snprintf(name, sizeof name, "blk.%d.%s.bias", il, llm__w_names[w]);
+      if ((rc = vec_get(m, name, out_dim[w], false, &L->bias[w]))) return rc;
+      if (L->bias[w] && w <= LLM_W_V) any_qkv_bias = true;
+    }
+    if (gguf_tensor_find(m->f, (snprintf(name, sizeof name, "blk.%d.attn_qkv.weight", il), name)))
+      return err_set(MIMIC_EUNSUPPORTED, "%s: fused %s is not supported", model_name(m), name);
+  }
+  hp->has_qkv_bias = any_qkv_bias;
+
+  size_t bytes = m->tok_embd.row_bytes + (size_t)m->output.rows * m->output.row_bytes;
+  for (int il = 0; il < hp->n_layer; il++)
+    for (int w = 0; w < LLM_W_COUNT; w++)
+      bytes += (size_t)m->layers[il].w[w].rows * m->layers[il].w[w].row_bytes;
+  m->bytes_per_token = bytes;
+  return 0;
+}
+
+int llm_model_load(const char *path, llm_model **out) {
+  *out = NULL;
+  llm_model *m = xcalloc(1, sizeof *m);
+  int rc = gguf_open(path, &m->f);
+  if (rc) {
+    m->f = NULL;
+    goto out;
+  }
+  if ((rc = load_hparams(m))) goto out;
+  if ((rc = load_weights(m))) goto out;
+  LOG_D("model", "%s: %s, %d layers, width %d, %d/%d heads of %d, ff %d, vocab %d%s", path, m->hp.arch_name,
+        m->hp.n_layer, m->hp.n_embd, m->hp.n_head, m->hp.n_head_kv, m->hp.head_dim, m->hp.n_ff, m->hp.n_vocab,
+        m->hp.tied_embeddings ? ", tied embeddings" : "");
+  *out = m;
+  m = NULL;
+out:
+  llm_model_destroy(m);
+  return rc;
+}
+
+void llm_model_destroy(llm_model *m) {
+  if (!m) return;
+  for (int i = 0; i < m->n_owned; i++) mem_free(m->owned[i]);
+  mem_free(m->owned);
+  mem_free(m->layers);
+  gguf_close(m->f);
+  mem_free(m);
+}
+
+const llm_hparams *llm_model_hparams(const llm_model *m) { return &m->hp; }
+const gguf_file *llm_model_gguf(const llm_model *m) { return m->f; }
+size_t llm_model_bytes_per_token(const llm_model *m) { return m->bytes_per_token; }
+
+/* ---- Contexts -------------------------------------------------------------------------------- */
+
+typedef struct llm_slot {
+  float *k, *v;     /* [n_layer][n_ctx][kv_dim] */
+  int32_t *tokens;  /* n_ctx */
+  int n_past;
+  int n_keep;
+  bool tagged;
+  uint64_t key;
+  uint64_t last_used;
+  uint64_t lora_id; /* adapter the cached K/V were computed with (0 = none) */
+  float lora_scale;
+  bool mixed;       /* computed with more than one adapter or scale: never reused */
+} llm_slot;
+
+struct llm_ctx {
+  const llm_model *m;
+  compute_pool *pool;
+  int n_ctx, n_batch, n_slots, n_threads;
+  llm_slot *slots;
+  uint64_t tick;
+  uint64_t n_evaluated;
+  size_t kv_floats; /* per slot, per K or V */
+
+  /* Scratch, carved from one block: activations for up to n_batch rows. */
+  float *block;
+  float *x, *xb, *q, *k, *v, *att, *hb, *hb2;
+  float *lora_t, *lora_u;
+  size_t lora_t_cap, lora_u_cap;
+  float *scores;       /* n_threads * n_ctx */
+  float *rope_cache;   /* n_batch * n_rot: cos/sin pairs per row */
+  float *logits_tmp;   /* n_slots * n_vocab, batched decoding */
+  int *row_slot, *row_pos;
+  const llm_lora **row_lora;
+  float *row_scale;
+};
+
+int llm_ctx_new(const llm_model *m, const llm_ctx_params *p, llm_ctx **out) {
+  *out = NULL;
+  const llm_hparams *hp = &m->hp;
+  llm_ctx_params d = {0};
+  if (p) d = *p;
+  if (d.n_ctx <= 0) d.n_ctx = hp->n_ctx_train < 4096 ? hp->n_ctx_train : 4096;
+  if (d.n_slots <= 0) d.n_slots = 1;
+  if (d.n_batch <= 0) d.n_batch = 256;
+  if (d.n_ctx > LLM_MAX_CTX || d.n_slots > 4096 || d.n_batch > 65536)
+    return err_set(MIMIC_ERANGE, "context of %d positions x %d slots, batch %d: over the caps (%d positions, "
+                   "4096 slots, 65536 batch)", d.n_ctx, d.n_slots, d.n_batch, LLM_MAX_CTX);
+  if (d.n_batch > d.n_ctx) d.n_batch = d.n_ctx;
+
+  llm_ctx *c = xcalloc(1, sizeof *c);
+  c->m = m;
+  c->pool = d.pool;
+  c->n_ctx = d.n_ctx;
+  c->n_batch = d.n_batch;
+  c->n_slots = d.n_slots;
+  c->n_threads = d.pool ? compute_pool_threads(d.pool) : 1;
+  if (c->n_threads < 1) c->n_threads = 1;
+  int rc = 0;
+
+  size_t B = (size_t)c->n_batch, E = (size_t)hp->n_embd, kvd = (size_t)hp->n_head_kv * hp->head_dim;
+  size_t qd = (size_t)hp->n_head * hp->head_dim, ff = (size_t)hp->n_ff;
+  size_t widest = qd > ff ? qd : ff;
+  if (E > widest) widest = E;
+  c->lora_t_cap = B * LLM_LORA_MAX_RANK;
+  c->lora_u_cap = B * widest > (size_t)hp->n_vocab ? B * widest : (size_t)hp->n_vocab;
+  size_t rows_batch = B > (size_t)c->n_slots ? B : (size_t)c->n_slots;
+  size_t logits_tmp = (size_t)c->n_slots * (size_t)hp->n_vocab;
+  size_t sizes[] = {B * E, B * E, B * qd, B * kvd, B * kvd, B * qd, B * ff, B * ff, c->lora_t_cap, c->lora_u_cap,
+                    (size_t)c->n_threads * (size_t)c->n_ctx, B * (size_t)hp->n_rot, logits_tmp};
+  float **ptrs[] = {&c->x, &c->xb, &c->q, &c->k, &c->v, &c->att, &c->hb, &c->hb2, &c->lora_t, &c->lora_u,
+                    &c->scores, &c->rope_cache, &c->logits_tmp};
+  size_t total = 0;
+  for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) total += (sizes[i] + 15) & ~(size_t)15;
+  c->block = mem_alloc(total * sizeof(float));
+  if (!c->block) {
+    rc = err_set(MIMIC_ENOMEM, "out of memory for the run state (%zu MiB)", total * sizeof(float) >> 20);
+    goto out;
+  }
+  float *cur = c->block;
+  for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+    *ptrs[i] = cur;
+    cur += (sizes[i] + 15) & ~(size_t)15;
+  }
+  c->row_slot = xcalloc(rows_batch, sizeof *c->row_slot);
+  c->row_pos = xcalloc(rows_batch, sizeof *c->row_pos);
+  c->row_lora = xcalloc(rows_batch, sizeof *c->row_lora);
+  c->row_scale = xcalloc(rows_batch, sizeof *c->row_scale);
+
+  c->kv_floats = (size_t)hp->n_layer * (size_t)c->n_ctx * kvd;
+  c->slots = xcalloc((size_t)c->n_slots, sizeof *c->slots);
+  for (int s = 0; s < c->n_slots; s++) {
+    llm_slot *sl = &c->slots[s];
+    sl->k = mem_calloc(c->kv_floats, sizeof(float));
+    sl->v = mem_calloc(c->kv_floats, sizeof(float));
+    sl->tokens = mem_calloc((size_t)c->n_ctx, sizeof(int32_t));
+    if (!sl->k || !sl->v || !sl->tokens) {
+      rc = err_set(MIMIC_ENOMEM, "out of memory for the KV cache (%d slots x %zu MiB)", c->n_slots,
+                   2 * c->kv_floats * sizeof(float) >> 20);
+      goto out;
+    }
+  }
+  *out = c;
+  c = NULL;
+out:
+  llm_ctx_destroy(c);
+  return rc;
+}
+
+void llm_ctx_destroy(llm_ctx *c) {
+  if (!c) return;
+  if (c->slots)
+    for (int s = 0; s < c->n_slots; s++) {
+      mem_free(c->slots[s].k);
+      mem_free(c->slots[s].v);
+      mem_free(c->slots[s].tokens);
+    }
+  mem_free(c->slots);
+  mem_free(c->block);
+  mem_free(c->row_slot);
+  mem_free(c->row_pos);
+  mem_free(c->row_lora);
+  mem_free(c->row_scale);
+  mem_free(c);
+}
+
+int llm_ctx_n_ctx(const llm_ctx *c) { return c->n_ctx; }
+int llm_ctx_n_slots(const llm_ctx *c) { return c->n_slots; }
+const llm_model *llm_ctx_model(const llm_ctx *c) { return c->m; }
+uint64_t llm_ctx_tokens_evaluated(const llm_ctx *c) { return c->n_evaluated; }
+
+/* ---- Building blocks ------------------------------------------------------------------------- */
+
+/* y = x / sqrt(mean(x^2) + eps) * w, as ggml: squares summed in double, scale in float. */
+static void rmsnorm(float *y, const float *x, const float *w, int n, float eps) {
+  double sum = 0;
+  for (int i = 0; i < n; i++) sum += (double)(x[i] * x[i]);
+  float mean = (float)(sum / n);
+  float scale = 1.0f / sqrtf(mean + eps);
+  for (int i = 0; i < n; i++) y[i] = (x[i] * scale) * w[i];
+}
+
+/* cos/sin of every rotated pair for position pos (ggml's rope cache: theta multiplied step by step
+ * in float, divided by the pair's frequency factor, times freq_scale). cs holds n_rot floats. */
+static void rope_cache(const llm_model *m, int pos, float *cs) {
+  const llm_hparams *hp = &m->hp;
+  float theta_scale = powf(hp->rope_freq_base, -2.0f / (float)hp->n_rot);
+  float theta = (float)pos;
+  for (int i0 = 0; i0 < hp->n_rot; i0 += 2) {
+    float ff = m->rope_freqs ? m->rope_freqs[i0 / 2] : 1.0f;
+    float th = hp->rope_freq_scale * (theta / ff);
+    cs[i0] = cosf(th);
+    cs[i0 + 1] = sinf(th);
+    theta *= theta_scale;
+  }
+}
+
+/* Rotates n_heads heads of head_dim values in place (gguf-engine-facts 1.5). */
+static void rope_apply(const llm_hparams *hp, float *x, int n_heads, const float *cs) {
+  int n_rot = hp->n_rot;
+  for (int h = 0; h < n_heads; h++) {
+    float *v = x + (size_t)h * hp->head_dim;
+    if (hp->rope_type == LLM_ROPE_NEOX) {
+      int half = n_rot / 2;
+      for (int i = 0; i < half; i++) {
+        float c = cs[2 * i], s = cs[2 * i + 1];
+        float x0 = v[i], x1 = v[i + half];
+        v[i] = x0 * c - x1 * s;
+        v[i + half] = x0 * s + x1 * c;
+      }
+    } else {
+      for (int i0 = 0; i0 < n_rot; i0 += 2) {
+        float c = cs[i0], s = cs[i0 + 1];
+        float x0 = v[i0], x1 = v[i0 + 1];
+        v[i0] = x0 * c - x1 * s;
+        v[i0 + 1] = x0 * s + x1 * c;
+      }
+    }
+  }
+}
+
+static float *slot_k(llm_ctx *c, int slot, int il) {
+  size_t kvd = (size_t)c->m->hp.n_head_kv * c->m->hp.head_dim;
+  return c->slots[slot].k + (size_t)il * c->n_ctx * kvd;
+}
+static float *slot_v(llm_ctx *c, int slot, int il) {
+  size_t kvd = (size_t)c->m->hp.n_head_kv * c->m->hp.head_dim;
+  return c->slots[slot].v + (size_t)il * c->n_ctx * kvd;
+}
+
+/* y (T, W.rows) += scale * B(A x) for each run of rows sharing an adapter and scale; rows whose
+ * adapter does not adapt this matrix are left alone. x rows have stride cols. */
+static void lora_add(llm_ctx *c, int il, int w, int T, const float *x, int64_t cols, float *y, int64_t rows) {
+  int r0 = 0;
+  while (r0 < T) {
+    const llm_lora *l = c->row_lora[r0];
+    float us = c->row_scale[r0];
+    int r1 = r0 + 1;
+    while (r1 < T && c->row_lora[r1] == l && c->row_scale[r1] == us) r1++;
+    const llm_lora_pair *pr = l ? llm__lora_pair(l, il, w) : NULL;
+    if (pr && us != 0.0f) {
+      float s = llm_lora_scale(l->alpha, pr->rank, us);
+      int chunk = (int)(c->lora_t_cap / (size_t)pr->rank);
+      int by_u = (int)(c->lora_u_cap / (size_t)rows);
+      if (by_u < chunk) chunk = by_u;
+      if (chunk < 1) chunk = 1;
+      for (int r = r0; r < r1; r += chunk) {
+        int n = r1 - r < chunk ? r1 - r : chunk;
+        qmat_mul(c->pool, &pr->a, x + (size_t)r * cols, c->lora_t, n);
+        qmat_mul(c->pool, &pr->b, c->lora_t, c->lora_u, n);
+        for (size_t i = 0; i < (size_t)n * rows; i++) y[(size_t)r * rows + i] += s * c->lora_u[i];
+      }
+    }
+    r0 = r1;
+  }
+}
+
+/* y (T, rows) = x W^T (+ LoRA) (+ bias). */
+static void proj(llm_ctx *c, int il, int w, int T, const float *x, float *y) {
+  const llm_layer *L = &c->m->layers[il];
+  const qmat *W = &L->w[w];
+  qmat_mul(c->pool, W, x, y, T);
+  lora_add(c, il, w, T, x, W->cols, y, W->rows);
+  if (L->bias[w])
+    for (int t = 0; t < T; t++)
+      for (int64_t i = 0; i < W->rows; i++) y[(size_t)t * W->rows + i] += L->bias[w][i];
+}
+
+typedef struct attn_job {
+  llm_ctx *c;
+  int il, T;
+} attn_job;
+
+/* Causal attention with GQA for rows (t, head) split over threads: row t attends to positions
+ * 0..row_pos[t] of its slot. Scores are softmaxed as ggml does (max subtracted, exp sum in
+ * double). */
+static void attn_worker(int ith, int nth, void *arg) {
+  const attn_job *j = arg;
+  llm_ctx *c = j->c;
+  const llm_hparams *hp = &c->m->hp;
+  int hd = hp->head_dim, nh = hp->n_head, group = hp->n_head / hp->n_head_kv;
+  size_t qd = (size_t)nh * hd, kvd = (size_t)hp->n_head_kv * hd;
+  float scale = 1.0f / sqrtf((float)hd);
+  float *s = c->scores + (size_t)ith * c->n_ctx;
+  int total = j->T * nh;
+  for (int item = ith; item < total; item += nth) {
+    int t = item / nh, h = item % nh, kvh = h / group;
+    int n_pos = c->row_pos[t] + 1;
+    const float *q = c->q + (size_t)t * qd + (size_t)h * hd;
+    const float *K = slot_k(c, c->row_slot[t], j->il) + (size_t)kvh * hd;
+    const float *V = slot_v(c, c->row_slot[t], j->il) + (size_t)kvh * hd;
+    float mx = -INFINITY;
+    for (int p = 0; p < n_pos; p++) {
+      const float *k = K + (size_t)p * kvd;
+      float d = 0;
+      for (int i = 0; i < hd; i++) d += q[i] * k[i];
+      s[p] = d * scale;
+      if (s[p] > mx) mx = s[p];
+    }
+    double sum = 0;
+    for (int p = 0; p < n_pos; p++) {
+      s[p] = expf(s[p] - mx);
+      sum += s[p];
+    }
+    float inv = (float)(1.0 / sum);
+    float *o = c->att + (size_t)t * qd + (size_t)h * hd;
+    memset(o, 0, (size_t)hd * sizeof *o);
+    for (int p = 0; p < n_pos; p++) {
+      const float *v = V + (size_t)p * kvd;
+      float w = s[p] * inv;
+      for (int i = 0; i < hd; i++) o[i] += w * v[i];
+    }
+  }
+}
+
+static float silu(float x) { return x / (1.0f + expf(-x)); }
+
+/* Evaluates T rows described by row_slot/row_pos/row_lora/row_scale (set by the caller) with
+ * tokens tok. When logits is not NULL, the lm head runs for rows [logits_from, T) and writes them
+ * contiguously to logits. */
+static void forward_rows(llm_ctx *c, int T, const int32_t *tok, float *logits, int logits_from) {
+  const llm_model *m = c->m;
+  const llm_hparams *hp = &m->hp;
+  int E = hp->n_embd, ff = hp->n_ff;
+  size_t qd = (size_t)hp->n_head * hp->head_dim, kvd = (size_t)hp->n_head_kv * hp->head_dim;
+
+  for (int t = 0; t < T; t++) {
+    dequant_row(m->tok_embd.type, (const char *)m->tok_embd.data + (size_t)tok[t] * m->tok_embd.row_bytes,
+                c->x + (size_t)t * E, E);
+    rope_cache(m, c->row_pos[t], c->rope_cache + (size_t)t * hp->n_rot);
+  }
+  for (int il = 0; il < hp->n_layer; il++) {
+    const llm_layer *L = &m->layers[il];
+    for (int t = 0; t < T; t++)
+      rmsnorm(c->xb + (size_t)t * E, c->x + (size_t)t * E, L->attn_norm, E, hp->rms_eps);
+    proj(c, il, LLM_W_Q, T, c->xb, c->q);
+    proj(c, il, LLM_W_K, T, c->xb, c->k);
+    proj(c, il, LLM_W_V, T, c->xb, c->v);
+    for (int t = 0; t < T; t++) {
+      const float *cs = c->rope_cache + (size_t)t * hp->n_rot;
+      rope_apply(hp, c->q + (size_t)t * qd, hp->n_head, cs);
+      rope_apply(hp, c->k + (size_t)t * kvd, hp->n_head_kv, cs);
+      size_t at = (size_t)c->row_pos[t] * kvd;
+      memcpy(slot_k(c, c->row_slot[t], il) + at, c->k + (size_t)t * kvd, kvd * sizeof(float));
+      memcpy(slot_v(c, c->row_slot[t], il) + at, c->v + (size_t)t * kvd, kvd * sizeof(float));
+    }
+    attn_job job = {c, il, T};
+    if (c->pool)
+      compute_pool_run(c->pool, attn_worker, &job);
+    else
+      attn_worker(0, 1, &job);
+    proj(c, il, LLM_W_O, T, c->att, c->xb);
+    for (size_t i = 0; i < (size_t)T * E; i++) c->x[i] += c->xb[i];
+
+    for (int t = 0; t < T; t++)
+      rmsnorm(c->xb + (size_t)t * E, c->x + (size_t)t * E, L->ffn_norm, E, hp->rms_eps);
+    proj(c, il, LLM_W_GATE, T, c->xb, c->hb);
+    proj(c, il, LLM_W_UP, T, c->xb, c->hb2);
+    for (size_t i = 0; i < (size_t)T * ff; i++) c->hb[i] = silu(c->hb[i]) * c->hb2[i];
+    proj(c, il, LLM_W_DOWN, T, c->hb, c->xb);
+    for (size_t i = 0; i < (size_t)T * E; i++) c->x[i] += c->xb[i];
+  }
+  c->n_evaluated += (uint64_t)T;
+  if (!logits) return;
+  int n = T - logits_from;
+  for (int t = 0; t < n; t++)
+    rmsnorm(c->xb + (size_t)t * E, c->x + (size_t)(logits_from + t) * E, m->output_norm, E, hp->rms_eps);
+  qmat_mul(c->pool, &m->output, c->xb, logits, n);
+  if (!hp->tied_embeddings) {
+    /* Adapter rows must line up with the rows the head runs on. */
+    if (logits_from) {
+      memmove(c->row_lora, c->row_lora + logits_from, (size_t)n * sizeof *c->row_lora);
+      memmove(c->row_scale, c->row_scale + logits_from, (size_t)n * sizeof *c->row_scale);
+    }
+    lora_add(c, -1, 0, n, c->xb, E, logits, hp->n_vocab);
+  }
+  if (m->output_bias)
+    for (int t = 0; t < n; t++)
+      for (int i = 0; i < hp->n_vocab; i++) logits[(size_t)t * hp->n_vocab + i] += m->output_bias[i];
+}
+
+/* ---- Forward over one slot ------------------------------------------------------------------- */
+
+static int check_slot(const llm_ctx *c, int slot) {
+  if (slot < 0 || slot >= c->n_slots)
+    return err_set(MIMIC_EINVAL, "slot %d is out of range (the context has %d)", slot, c->n_slots);
+  return 0;
+}
+
+static int check_lora(const llm_ctx *c, const llm_lora *lora) {
+  if (lora && lora->base != c->m)
+    return err_set(MIMIC_EINVAL, "the adapter was loaded for another model");
+  return 0;
+}
+
+static int check_tokens(const llm_ctx *c, const int32_t *tokens, int n) {
+  for (int i = 0; i < n; i++)
+    if (tokens[i] < 0 || tokens[i] >= c->m->hp.n_vocab)
+      return err_set(MIMIC_EINVAL, "token id %d at index %d is outside the vocabulary (0..%d)", tokens[i], i,
+                     c->m->hp.n_vocab - 1);
+  return 0;
+}
+
+static void slot_note_lora(llm_slot *sl, int pos0, const llm_lora *lora, float scale) {
+  uint64_t id = lora ? lora->id : 0;
+  float s = lora ? scale : 0.0f;
+  if (pos0 == 0) {
+    sl->lora_id = id;
+    sl->lora_scale = s;
+    sl->mixed = false;
+  } else if (sl->lora_id != id || sl->lora_scale != s) {
+    sl->mixed = true;
+  }
+}
+
+int llm_forward(llm_ctx *c, int slot, const int32_t *tokens, int n, int pos0, const llm_lora *lora,
+                float lora_scale, float *logits, llm_logits_mode mode) {
+  int rc;
+  if ((rc = check_slot(c, slot)) || (rc = check_lora(c, lora))) return rc;
+  llm_slot *sl = &c->slots[slot];
+  if (n < 0 || pos0 < 0 || pos0 > sl->n_past)
+    return err_set(MIMIC_EINVAL, "forward at position %d with %d tokens, but slot %d holds %d", pos0, n, slot,
+                   sl->n_past);
+  if ((int64_t)pos0 + n > c->n_ctx)
+    return err_set(MIMIC_ERANGE, "%d tokens at position %d do not fit the context of %d", n, pos0, c->n_ctx);
+  if (mode != LLM_LOGITS_NONE && (!logits || n == 0))
+    return err_set(MIMIC_EINVAL, "logits requested for %d tokens without a buffer", n);
+  if ((rc = check_tokens(c, tokens, n))) return rc;
+  slot_note_lora(sl, pos0, lora, lora_scale);
+  sl->n_past = pos0;
+  sl->last_used = ++c->tick;
+  int V = c->m->hp.n_vocab;
+  for (int done = 0; done < n;) {
+    int T = n - done < c->n_batch ? n - done : c->n_batch;
+    bool last_chunk = done + T == n;
+    for (int t = 0; t < T; t++) {
+      c->row_slot[t] = slot;
+      c->row_pos[t] = pos0 + done + t;
+      c->row_lora[t] = lora;
+      c->row_scale[t] = lora_scale;
+    }
+    float *lg = NULL;
+    int from = 0;
+    if (mode == LLM_LOGITS_ALL) {
+      lg = logits + (size_t)done * V;
+    } else if (mode == LLM_LOGITS_LAST && last_chunk) {
+      lg = logits;
+      from = T - 1;
+    }
+    forward_rows(c, T, tokens + done, lg, from);
+    memcpy(sl->tokens + pos0 + done, tokens + done, (size_t)T * sizeof *tokens);
+    done += T;
+    sl->n_past = pos0 + done;
+  }
+  return 0;
+}
+
+/* ---- Slots ----------------------------------------------------------------------------------- */
+
+int llm_slot_acquire(llm_ctx *c, uint64_t key, int *slot, bool *reused) {
+  int best = -1;
+  for (int s = 0; s < c->n_slots; s++)
+    if (c->slots[s].tagged && c->slots[s].key == key) {
+      c->slots[s].last_used = ++c->tick;
+      *slot = s;
+      if (reused) *reused = true;
+      return 0;
+    }
+  for (int s = 0; s < c->n_slots; s++) {
+    const llm_slot *sl = &c->slots[s];
+    if (!sl->tagged) {
+      best = s;
+      break;
+    }
+    if (best < 0 || sl->last_used < c->slots[best].last_used) best = s;
+  }
+  llm_slot_clear(c, best);
+  c->slots[best].tagged = true;
+  c->slots[best].key = key;
+  c->slots[best].last_used = ++c->tick;
+  *slot = best;
+  if (reused) *reused = false;
+  return 0;
+}
+
+void llm_slot_clear(llm_ctx *c, int slot) {
+  if (slot < 0 || slot >= c->n_slots) return;
+  llm_slot *sl = &c->slots[slot];
+  sl->n_past = 0;
+  sl->n_keep = 0;
+  sl->tagged = false;
+  sl->key = 0;
+  sl->lora_id = 0;
+  sl->lora_scale = 0;
+  sl->mixed = false;
+}
+
+int llm_slot_n_past(const llm_ctx *c, int slot) {
+  return slot >= 0 && slot < c->n_slots ? c->slots[slot].n_past : 0;
+}
+
+const int32_t *llm_slot_tokens(const llm_ctx *c, int slot) {
+  return slot >= 0 && slot < c->n_slots ? c->slots[slot].tokens : NULL;
+}
+
+void llm_slot_set_keep(llm_ctx *c, int slot, int n_keep) {
+  if (slot < 0 || slot >= c->n_slots) return;
+  c->slots[slot].n_keep = n_keep < 0 ? 0 : n_keep;
+}
+
+int llm_slot_prepare(llm_ctx *c, int slot, const int32_t *tokens, int n, const llm_lora *lora, float lora_scale,
+                     float *logits_last, int *n_evaluated) {
+  int rc;
+  if (n_evaluated) *n_evaluated = 0;
+  if ((rc = check_slot(c, slot)) || (rc = check_lora(c, lora))) return rc;
+  if (n <= 0) return err_set(MIMIC_EINVAL, "empty prompt");
+  if (n > c->n_ctx)
+    return err_set(MIMIC_ERANGE, "prompt of %d tokens does not fit the context of %d; shorten it", n, c->n_ctx);
+  if ((rc = check_tokens(c, tokens, n))) return rc;
+  llm_slot *sl = &c->slots[slot];
+  int keep = 0;
+  if (!sl->mixed && sl->lora_id == (lora ? lora->id : 0) && sl->lora_scale == (lora ? lora_scale : 0.0f)) {
+    int lim = sl->n_past < n ? sl->n_past : n;
+    while (keep < lim && sl->tokens[keep] == tokens[keep]) keep++;
+  }
+  if (keep == n) keep = n - 1; /* re-evaluate the last token to produce its logits */
+  rc = llm_forward(c, slot, tokens + keep, n - keep, keep, lora, lora_scale, logits_last,
+                   logits_last ? LLM_LOGITS_LAST : LLM_LOGITS_NONE);
+  if (rc) return rc;
+  if (n_evaluated) *n_evaluated = n - keep;
+  return 0;
+}
+
+/* Makes room for `need` more tokens: keeps n_keep, drops the oldest half of the rest and
+ * re-evaluates what remains at its new positions. The slot's adapter is reused. */
+static int slot_shift(llm_ctx *c, int slot, int need, const llm_lora *lora, float lora_scale) {
+  llm_slot *sl = &c->slots[slot];
+  if (need > c->n_ctx) return err_set(MIMIC_ERANGE, "%d tokens do not fit the context of %d", need, c->n_ctx);
+  if (sl->n_past + need <= c->n_ctx) return 0;
+  int keep = sl->n_keep < sl->n_past ? sl->n_keep : sl->n_past;
+  if (keep + need > c->n_ctx) keep = 0; /* a prefix this long cannot be kept */
+  int rest = sl->n_past - keep;
+  int drop = rest / 2;
+  int min_drop = sl->n_past + need - c->n_ctx; /* <= rest, since keep + need <= n_ctx */
+  if (drop < min_drop) drop = min_drop;
+  int remain = rest - drop;
+  LOG_D("model", "slot %d: context shift, keeping %d, dropping %d, re-evaluating %d", slot, keep, drop, remain);
+  memmove(sl->tokens + keep, sl->tokens + keep + drop, (size_t)remain * sizeof *sl->tokens);
+  sl->n_past = keep;
+  if (remain > 0) {
+    int32_t *copy = xalloc((size_t)remain * sizeof *copy);
+    memcpy(copy, sl->tokens + keep, (size_t)remain * sizeof *copy);
+    int rc = llm_forward(c, slot, copy, remain, keep, lora, lora_scale, NULL, LLM_LOGITS_NONE);
+    mem_free(copy);
+    if (rc) return rc;
+  }
+  return 0;
+}
+
+int llm_slot_decode(llm_ctx *c, int slot, const int32_t *tokens, int n, const llm_lora *lora, float lora_scale,
+                    float *logits_last) {
+  int rc;
+  if ((rc = check_slot(c, slot)) || (rc = check_lora(c, lora))) return rc;
+  if (n <= 0) return err_set(MIMIC_EINVAL, "nothing to decode");
+  if ((rc = check_tokens(c, tokens, n))) return rc;
+  if ((rc = slot_shift(c, slot, n, lora, lora_scale))) return rc;
+  return llm_forward(c, slot, tokens, n, c->slots[slot].n_past, lora, lora_scale, logits_last,
+                     logits_last ? LLM_LOGITS_LAST : LLM_LOGITS_NONE);
+}
+
+/* ---- Batched decoding ------------------------------------------------------------------------ */
+
+int llm_forward_batch(llm_ctx *c, const llm_batch_item *items, int n_items) {
+  int rc;
+  if (n_items < 0 || n_items > c->n_slots)
+    return err_set(MIMIC_EINVAL, "batch of %d items, but the context has %d slots", n_items, c->n_slots);
+  for (int i = 0; i < n_items; i++) {
+    if ((rc = check_slot(c, items[i].slot)) || (rc = check_lora(c, items[i].lora))) return rc;
+    if ((rc = check_tokens(c, &items[i].token, 1))) return rc;
+    for (int j = 0; j < i; j++)
+      if (items[j].slot == items[i].slot)
+        return err_set(MIMIC_EINVAL, "slot %d appears twice in one batch", items[i].slot);
+  }
+  for (int i = 0; i < n_items; i++)
+    if ((rc = slot_shift(c, items[i].slot, 1, items[i].lora, items[i].lora_scale))) return rc;
+  int V = c->m->hp.n_vocab;
+  bool any_logits = false;
+  for (int done = 0; done < n_items;) {
+    int T = n_items - done < c->n_batch ? n_items - done : c->n_batch;
+    int32_t *tok = xalloc((size_t)T * sizeof *tok);
+    for (int t = 0; t < T; t++) {
+      const llm_batch_item *it = &items[done + t];
+      llm_slot *sl = &c->slots[it->slot];
+      slot_note_lora(sl, sl->n_past, it->lora, it->lora_scale);
+      c->row_slot[t] = it->slot;
+      c->row_pos[t] = sl->n_past;
+      c->row_lora[t] = it->lora;
+      c->row_scale[t] = it->lora_scale;
+      tok[t] = it->token;
+      sl->last_used = ++c->tick;
+      if (it->logits) any_logits = true;
+    }
+    forward_rows(c, T, tok, any_logits ? c->logits_tmp : NULL, 0);
+    for (int t = 0; t < T; t++) {
+      const llm_batch_item *it = &items[done + t];
+      llm_slot *sl = &c->slots[it->slot];
+      sl->tokens[sl->n_past++] = it->token;
+      if (it->logits) memcpy(it->logits, c->logits_tmp + (size_t)t * V, (size_t)V * sizeof(float));
+    }
+    mem_free(tok);
+    done += T;
+  }
+  return 0;
+}

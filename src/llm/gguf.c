@@ -906,6 +906,10 @@ int gguf_writer_save(gguf_writer *w, const char *path) {
   char *tmp = NULL;
   FILE *fp = NULL;
   int rc = 0;
+  for (size_t i = 0; i < w->n_kv; i++) /* the reader would refuse them */
+    if (!w->kvs[i].key[0] || strlen(w->kvs[i].key) >= GGUF_MAX_NAME)
+      return err_set(MIMIC_EINVAL, "%s: metadata key '%.40s...' is empty or longer than %d bytes", path,
+                     w->kvs[i].key, GGUF_MAX_NAME - 1);
   size_t plen = strlen(path);
   tmp = xalloc(plen + 5);
   memcpy(tmp, path, plen);

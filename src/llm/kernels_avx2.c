@@ -215,6 +215,126 @@ TGT static float dot_q6_K(const void *w, const void *a, int64_t n) {
   return hsum_ps(acc);
 }
 
+/* ---- Four activation rows at once (prompt processing): each weight block is loaded and decoded
+ * once and used for four activation rows. */
+
+TGT static void dot4_q8_0(const void *w, const void *a, size_t stride, int64_t n, float out[4]) {
+  const blk_q8_0 *x = w;
+  const blk_q8_0 *y[4];
+  for (int k = 0; k < 4; k++) y[k] = (const blk_q8_0 *)((const uint8_t *)a + stride * (size_t)k);
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+  for (int64_t b = 0; b < n / QK; b++) {
+    __m256i wv = _mm256_loadu_si256((const __m256i *)x[b].qs), ax = _mm256_sign_epi8(wv, wv);
+    float dw = h2f(x[b].d);
+    for (int k = 0; k < 4; k++) {
+      __m256i sy = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)y[k][b].qs), wv);
+      __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(ax, sy), ones);
+      acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(dw * h2f(y[k][b].d)), _mm256_cvtepi32_ps(p), acc[k]);
+    }
+  }
+  for (int k = 0; k < 4; k++) out[k] = hsum_ps(acc[k]);
+}
+
+TGT static void dot4_q4_0(const void *w, const void *a, size_t stride, int64_t n, float out[4]) {
+  const blk_q4_0 *x = w;
+  const blk_q8_0 *y[4];
+  for (int k = 0; k < 4; k++) y[k] = (const blk_q8_0 *)((const uint8_t *)a + stride * (size_t)k);
+  const __m256i m4 = _mm256_set1_epi8(0xF), eight = _mm256_set1_epi8(8);
+  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+  for (int64_t b = 0; b < n / QK; b++) {
+    __m128i q = _mm_loadu_si128((const __m128i *)x[b].qs);
+    __m256i v = _mm256_sub_epi8(_mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(q, 4), q), m4), eight);
+    float dw = h2f(x[b].d);
+    for (int k = 0; k < 4; k++) {
+      __m256i p = dot_i8(v, _mm256_loadu_si256((const __m256i *)y[k][b].qs));
+      acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(dw * h2f(y[k][b].d)), _mm256_cvtepi32_ps(p), acc[k]);
+    }
+  }
+  for (int k = 0; k < 4; k++) out[k] = hsum_ps(acc[k]);
+}
+
+TGT static void dot4_q4_K(const void *w, const void *a, size_t stride, int64_t n, float out[4]) {
+  const blk_q4_K *x = w;
+  const blk_q8_K *y[4];
+  for (int k = 0; k < 4; k++) y[k] = (const blk_q8_K *)((const uint8_t *)a + stride * (size_t)k);
+  const __m256i m4 = _mm256_set1_epi8(0xF);
+  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+  __m256 accm[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+  for (int64_t b = 0; b < n / QK_K; b++) {
+    uint8_t sc[8], mn[8];
+    unpack_k4(x[b].scales, sc, mn);
+    __m256i isum[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256()};
+    for (int c = 0; c < 4; c++) {
+      __m256i q = _mm256_loadu_si256((const __m256i *)(x[b].qs + 32 * c));
+      __m256i lo = _mm256_and_si256(q, m4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+      __m256i s0 = _mm256_set1_epi16(sc[2 * c]), s1 = _mm256_set1_epi16(sc[2 * c + 1]);
+      for (int k = 0; k < 4; k++) {
+        __m256i plo = dot_u8_i16(lo, _mm256_loadu_si256((const __m256i *)(y[k][b].qs + 64 * c)));
+        __m256i phi = dot_u8_i16(hi, _mm256_loadu_si256((const __m256i *)(y[k][b].qs + 64 * c + 32)));
+        isum[k] = _mm256_add_epi32(isum[k], _mm256_add_epi32(_mm256_madd_epi16(plo, s0), _mm256_madd_epi16(phi, s1)));
+      }
+    }
+    float d = h2f(x[b].d), dmin = h2f(x[b].dmin);
+    for (int k = 0; k < 4; k++) {
+      acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(d * y[k][b].d), _mm256_cvtepi32_ps(isum[k]), acc[k]);
+      accm[k] = _mm256_fmadd_ps(_mm256_set1_ps(dmin * y[k][b].d), _mm256_cvtepi32_ps(mins_vec(mn, y[k][b].bsums)),
+                                accm[k]);
+    }
+  }
+  for (int k = 0; k < 4; k++) out[k] = hsum_ps(acc[k]) - hsum_ps(accm[k]);
+}
+
+TGT static void dot4_q6_K(const void *w, const void *a, size_t stride, int64_t n, float out[4]) {
+  const blk_q6_K *x = w;
+  const blk_q8_K *y[4];
+  for (int k = 0; k < 4; k++) y[k] = (const blk_q8_K *)((const uint8_t *)a + stride * (size_t)k);
+  const __m256i m4 = _mm256_set1_epi8(0xF), m3 = _mm256_set1_epi8(3);
+  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+  for (int64_t b = 0; b < n / QK_K; b++) {
+    __m256i isum[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256()};
+    for (int h = 0; h < 2; h++) {
+      __m256i ql0 = _mm256_loadu_si256((const __m256i *)(x[b].ql + 64 * h));
+      __m256i ql1 = _mm256_loadu_si256((const __m256i *)(x[b].ql + 64 * h + 32));
+      __m256i qh = _mm256_loadu_si256((const __m256i *)(x[b].qh + 32 * h));
+      __m256i q[4];
+      q[0] = _mm256_or_si256(_mm256_and_si256(ql0, m4), _mm256_slli_epi16(_mm256_and_si256(qh, m3), 4));
+      q[1] = _mm256_or_si256(_mm256_and_si256(ql1, m4),
+                             _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), m3), 4));
+      q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4),
+                             _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), m3), 4));
+      q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4),
+                             _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), m3), 4));
+      for (int g = 0; g < 4; g++) {
+        const int8_t *sg = x[b].scales + 8 * h + 2 * g;
+        __m256i scv = _mm256_set_m128i(_mm_set1_epi16(sg[1]), _mm_set1_epi16(sg[0]));
+        for (int k = 0; k < 4; k++) {
+          __m256i p = dot_u8_i16(q[g], _mm256_loadu_si256((const __m256i *)(y[k][b].qs + 128 * h + 32 * g)));
+          isum[k] = _mm256_add_epi32(isum[k], _mm256_madd_epi16(p, scv));
+        }
+      }
+    }
+    float d = h2f(x[b].d);
+    __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x[b].scales));
+    for (int k = 0; k < 4; k++) {
+      __m256i bias = _mm256_madd_epi16(sc16, _mm256_loadu_si256((const __m256i *)y[k][b].bsums));
+      __m256i tot = _mm256_sub_epi32(isum[k], _mm256_slli_epi32(bias, 5));
+      acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(d * y[k][b].d), _mm256_cvtepi32_ps(tot), acc[k]);
+    }
+  }
+  for (int k = 0; k < 4; k++) out[k] = hsum_ps(acc[k]);
+}
+
+vec_dot4_fn llm__dot4_avx2(tensor_type t) {
+  switch (t) {
+    case TT_Q4_0: return dot4_q4_0;
+    case TT_Q8_0: return dot4_q8_0;
+    case TT_Q4_K: return dot4_q4_K;
+    case TT_Q6_K: return dot4_q6_K;
+    default: return NULL;
+  }
+}
+
 vec_dot_fn llm__dot_avx2(tensor_type t) {
   switch (t) {
     case TT_F32: return dot_f32;
@@ -231,6 +351,10 @@ vec_dot_fn llm__dot_avx2(tensor_type t) {
 
 #else
 vec_dot_fn llm__dot_avx2(tensor_type t) {
+  (void)t;
+  return NULL;
+}
+vec_dot4_fn llm__dot4_avx2(tensor_type t) {
   (void)t;
   return NULL;
 }

@@ -68,6 +68,41 @@ static void check_variant(const char *name, vec_dot_fn (*set)(tensor_type)) {
   CHECK(compared > 0);
 }
 
+/* Four-row kernels against the one-row reference, for each activation row. */
+static void check_variant4(const char *name, vec_dot4_fn (*set)(tensor_type)) {
+  const int64_t n = 2048;
+  int compared = 0;
+  for (size_t k = 0; k < sizeof all_types / sizeof all_types[0]; k++) {
+    tensor_type t = all_types[k];
+    vec_dot4_fn fast = set(t);
+    vec_dot_fn ref = llm__dot_scalar(t);
+    if (!fast) continue;
+    tensor_type at = llm__act_type(t);
+    size_t ab = tensor_row_bytes(at, n);
+    float *tmp = malloc((size_t)n * sizeof *tmp);
+    uint8_t *w = malloc(tensor_row_bytes(t, n)), *a = malloc(ab * 4);
+    for (int rep = 0; rep < 6; rep++) {
+      make_row(t, tmp, w, n);
+      for (int r = 0; r < 4; r++) {
+        for (int64_t i = 0; i < n; i++) tmp[i] = rng_sym() * (float)(r + 1);
+        CHECK_OK(quant_row(at, tmp, a + ab * (size_t)r, n));
+      }
+      float out[4];
+      fast(w, a, ab, n, out);
+      for (int r = 0; r < 4; r++) {
+        float want = ref(w, a + ab * (size_t)r, n);
+        if (!(fabs((double)out[r] - want) <= 2e-5 * (fabs(want) + sqrt((double)n) * 0.1)))
+          TEST_FAIL_("%s dot4 %s row %d: %.9g vs reference %.9g", name, tensor_type_get((int)t).name, r, out[r], want);
+        compared++;
+      }
+    }
+    free(tmp);
+    free(w);
+    free(a);
+  }
+  CHECK(compared > 0);
+}
+
 static bool has_avx2(void) {
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_cpu_init();
@@ -89,11 +124,13 @@ static bool has_avx512(void) {
 TEST(avx2_matches_reference) {
   if (!has_avx2()) SKIP("CPU lacks AVX2/FMA/F16C");
   check_variant("avx2", llm__dot_avx2);
+  check_variant4("avx2", llm__dot4_avx2);
 }
 
 TEST(avx512_matches_reference) {
   if (!has_avx512()) SKIP("CPU lacks AVX-512 VNNI");
   check_variant("avx512", llm__dot_avx512);
+  check_variant4("avx512", llm__dot4_avx512);
 }
 
 /* main() set MIMIC_KERNELS to one level below the best this CPU has. */
@@ -104,7 +141,7 @@ TEST(env_forces_lower_variant) {
 
 /* qmat_mul (selected kernels, W tiles, threads, T > 1) against row-by-row reference dots. */
 TEST(qmat_mul_agrees_with_reference_dots) {
-  enum { ROWS = 45, COLS = 768, T = 5 };
+  enum { ROWS = 45, COLS = 768, T = 6 }; /* T = 6: one four-row group and two single rows */
   compute_pool *cp = compute_pool_new(2);
   float *x = malloc(T * COLS * sizeof *x), *y = malloc(T * ROWS * sizeof *y), *tmp = malloc(COLS * sizeof *tmp);
   for (int i = 0; i < T * COLS; i++) x[i] = rng_sym();

@@ -16,6 +16,7 @@ static int cmd_version(int argc, char **argv);
 static const cli_cmd commands[] = {
   {"run", cmd_run, "connect to Discord and chat (needs DISCORD_TOKEN)"},
   {"config", cmd_config, "config check: validate the configuration and show every value's source"},
+  {"logits", cmd_logits, "logits --model M --tokens 1,2,3 --out F: raw float32 logits per position"},
   {"version", cmd_version, "print the version"},
   {"help", cmd_help, "this list"},
 };

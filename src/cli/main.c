@@ -17,6 +17,8 @@ static const cli_cmd commands[] = {
   {"run", cmd_run, "connect to Discord and chat (needs DISCORD_TOKEN)"},
   {"config", cmd_config, "config check: validate the configuration and show every value's source"},
   {"logits", cmd_logits, "logits --model M --tokens 1,2,3 --out F: raw float32 logits per position"},
+  {"model", cmd_model, "model info M.gguf | model make-random OUT.gguf: inspect or fake a GGUF model"},
+  {"quantize", cmd_quantize, "quantize IN.gguf OUT.gguf TYPE: convert a model (q4_k_m, q8_0, ...)"},
   {"version", cmd_version, "print the version"},
   {"help", cmd_help, "this list"},
 };

@@ -804,8 +804,9 @@ void gguf_copy_kv(gguf_writer *w, const gguf_file *src, const char *skip_prefix)
   }
 }
 
-int gguf_add_tensor(gguf_writer *w, const char *name, tensor_type type, int n_dims, const int64_t *ne,
-                    const void *data) {
+/* Validates a tensor for the writer and returns its byte size in *nbytes. */
+static int tensor_check(const gguf_writer *w, const char *name, tensor_type type, int n_dims,
+                        const int64_t *ne, uint64_t *nbytes) {
   size_t len = name ? strlen(name) : 0;
   if (len == 0 || len >= GGUF_MAX_NAME)
     return err_set(MIMIC_EINVAL, "tensor name '%s' is empty or longer than %d bytes", name ? name : "",
@@ -824,13 +825,14 @@ int gguf_add_tensor(gguf_writer *w, const char *name, tensor_type type, int n_di
     return err_set(MIMIC_EINVAL, "tensor '%s': row of %" PRId64 " is not a multiple of the %s block size %d",
                    name, ne[0], ti.name, ti.block);
   for (size_t i = 0; i < w->n_t; i++)
-    if (strcmp(w->ts[i].name, name) == 0)
-      return err_set(MIMIC_EINVAL, "tensor '%s' added twice", name);
-  uint64_t nbytes = nel / (uint64_t)ti.block * ti.block_bytes;
-  if (nbytes > SIZE_MAX / 2) return err_set(MIMIC_ERANGE, "tensor '%s' is too large", name);
-  void *copy = mem_alloc(nbytes ? (size_t)nbytes : 1);
-  if (!copy) return err_set(MIMIC_ENOMEM, "tensor '%s': out of memory for %" PRIu64 " bytes", name, nbytes);
-  memcpy(copy, data, (size_t)nbytes);
+    if (strcmp(w->ts[i].name, name) == 0) return err_set(MIMIC_EINVAL, "tensor '%s' added twice", name);
+  *nbytes = nel / (uint64_t)ti.block * ti.block_bytes;
+  if (*nbytes > SIZE_MAX / 2) return err_set(MIMIC_ERANGE, "tensor '%s' is too large", name);
+  return 0;
+}
+
+static void tensor_push(gguf_writer *w, const char *name, tensor_type type, int n_dims, const int64_t *ne,
+                        void *data, size_t nbytes) {
   if (w->n_t == w->cap_t) {
     w->cap_t = w->cap_t ? 2 * w->cap_t : 64;
     w->ts = xrealloc(w->ts, w->cap_t * sizeof *w->ts);
@@ -841,8 +843,31 @@ int gguf_add_tensor(gguf_writer *w, const char *name, tensor_type type, int n_di
   t->type = type;
   t->n_dims = n_dims;
   for (int j = 0; j < 4; j++) t->ne[j] = j < n_dims ? ne[j] : 1;
-  t->nbytes = (size_t)nbytes;
-  t->data = copy;
+  t->nbytes = nbytes;
+  t->data = data;
+}
+
+int gguf_add_tensor(gguf_writer *w, const char *name, tensor_type type, int n_dims, const int64_t *ne,
+                    const void *data) {
+  uint64_t nbytes;
+  int rc = tensor_check(w, name, type, n_dims, ne, &nbytes);
+  if (rc) return rc;
+  void *copy = mem_alloc(nbytes ? (size_t)nbytes : 1);
+  if (!copy) return err_set(MIMIC_ENOMEM, "tensor '%s': out of memory for %" PRIu64 " bytes", name, nbytes);
+  memcpy(copy, data, (size_t)nbytes);
+  tensor_push(w, name, type, n_dims, ne, copy, (size_t)nbytes);
+  return 0;
+}
+
+int gguf_add_tensor_take(gguf_writer *w, const char *name, tensor_type type, int n_dims, const int64_t *ne,
+                         void *data) {
+  uint64_t nbytes;
+  int rc = tensor_check(w, name, type, n_dims, ne, &nbytes);
+  if (rc) {
+    mem_free(data);
+    return rc;
+  }
+  tensor_push(w, name, type, n_dims, ne, data, (size_t)nbytes);
   return 0;
 }
 
@@ -881,6 +906,10 @@ int gguf_writer_save(gguf_writer *w, const char *path) {
   char *tmp = NULL;
   FILE *fp = NULL;
   int rc = 0;
+  for (size_t i = 0; i < w->n_kv; i++) /* the reader would refuse them */
+    if (!w->kvs[i].key[0] || strlen(w->kvs[i].key) >= GGUF_MAX_NAME)
+      return err_set(MIMIC_EINVAL, "%s: metadata key '%.40s...' is empty or longer than %d bytes", path,
+                     w->kvs[i].key, GGUF_MAX_NAME - 1);
   size_t plen = strlen(path);
   tmp = xalloc(plen + 5);
   memcpy(tmp, path, plen);

@@ -97,6 +97,8 @@ const gguf_tensor *gguf_tensor_find(const gguf_file *f, const char *name); /* NU
  * written with the exact types llama.cpp's loader expects when the caller uses the matching setter
  * (u32 for counts and lengths, f32 for eps/freq_base/alpha, bool for flags). */
 typedef struct gguf_writer gguf_writer;
+/* Setters copy key and value and replace an earlier value of the same key; they abort only on
+ * out-of-memory. Keys must be 1..GGUF_MAX_NAME-1 bytes (gguf_writer_save refuses others). */
 
 gguf_writer *gguf_writer_new(void);
 void gguf_writer_destroy(gguf_writer *w);
@@ -114,6 +116,9 @@ void gguf_copy_kv(gguf_writer *w, const gguf_file *src, const char *skip_prefix)
 /* Adds a tensor; data (nbytes as implied by type and shape) is copied. */
 int gguf_add_tensor(gguf_writer *w, const char *name, tensor_type type, int n_dims,
                     const int64_t *ne, const void *data) MIMIC_MUST;
+/* Same, but takes ownership of data (allocated with mem_alloc; freed here even on error). */
+int gguf_add_tensor_take(gguf_writer *w, const char *name, tensor_type type, int n_dims,
+                         const int64_t *ne, void *data) MIMIC_MUST;
 int gguf_writer_save(gguf_writer *w, const char *path) MIMIC_MUST;
 
 #endif

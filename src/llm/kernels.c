@@ -258,6 +258,7 @@ vec_dot_fn llm__dot_scalar(tensor_type t) {
 enum { LEVEL_SCALAR, LEVEL_AVX2, LEVEL_AVX512 };
 static int kernel_level;
 static vec_dot_fn dot_table[TT_COUNT];
+static vec_dot4_fn dot4_table[TT_COUNT];
 static pthread_once_t kernels_once = PTHREAD_ONCE_INIT;
 
 static int cpu_level(void) {
@@ -290,6 +291,10 @@ static void kernels_init(void) {
     if (!f && level >= LEVEL_AVX2) f = llm__dot_avx2((tensor_type)t);
     if (!f) f = llm__dot_scalar((tensor_type)t);
     dot_table[t] = f;
+    vec_dot4_fn f4 = NULL;
+    if (level >= LEVEL_AVX512) f4 = llm__dot4_avx512((tensor_type)t);
+    if (!f4 && level >= LEVEL_AVX2) f4 = llm__dot4_avx2((tensor_type)t);
+    dot4_table[t] = f4;
   }
 }
 
@@ -301,6 +306,11 @@ const char *kernels_name(void) {
 vec_dot_fn llm__dot(tensor_type t) {
   pthread_once(&kernels_once, kernels_init);
   return (unsigned)t < TT_COUNT ? dot_table[t] : NULL;
+}
+
+vec_dot4_fn llm__dot4(tensor_type t) {
+  pthread_once(&kernels_once, kernels_init);
+  return (unsigned)t < TT_COUNT ? dot4_table[t] : NULL;
 }
 
 /* ---- qmat_mul -------------------------------------------------------------------------------- */
@@ -352,6 +362,7 @@ typedef struct mm_job {
   uint8_t *act;
   size_t arow;
   vec_dot_fn dot;
+  vec_dot4_fn dot4;
 } mm_job;
 
 /* Converts x rows into the activation type, rows split over threads. */
@@ -374,7 +385,17 @@ static void mm_rows(int ith, int nth, void *arg) {
   const uint8_t *wd = j->w->data;
   for (int64_t rt = r0; rt < r1; rt += MM_TILE_ROWS) {
     int64_t re = rt + MM_TILE_ROWS < r1 ? rt + MM_TILE_ROWS : r1;
-    for (int64_t t = 0; t < j->T; t++) {
+    int64_t t = 0;
+    if (j->dot4)
+      for (; t + 4 <= j->T; t += 4) {
+        const uint8_t *a = j->act + (size_t)t * j->arow;
+        for (int64_t r = rt; r < re; r++) {
+          float o[4];
+          j->dot4(wd + (size_t)r * j->w->row_bytes, a, j->arow, j->w->cols, o);
+          for (int k = 0; k < 4; k++) j->y[(t + k) * rows + r] = o[k];
+        }
+      }
+    for (; t < j->T; t++) {
       const uint8_t *a = j->act + (size_t)t * j->arow;
       float *yt = j->y + t * rows;
       for (int64_t r = rt; r < re; r++) yt[r] = j->dot(wd + (size_t)r * j->w->row_bytes, a, j->w->cols);
@@ -383,7 +404,7 @@ static void mm_rows(int ith, int nth, void *arg) {
 }
 
 void qmat_mul(compute_pool *p, const qmat *w, const float *x, float *y, int64_t T) {
-  mm_job j = {w, x, y, T, llm__act_type(w->type), NULL, 0, llm__dot(w->type)};
+  mm_job j = {w, x, y, T, llm__act_type(w->type), NULL, 0, llm__dot(w->type), T >= 4 ? llm__dot4(w->type) : NULL};
   if (T <= 0 || w->rows <= 0 || !j.dot) return;
   j.arow = tensor_row_bytes(j.at, w->cols);
   if (j.at == TT_F32) {

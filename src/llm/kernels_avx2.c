@@ -1,7 +1,361 @@
-/* AVX2+FMA kernel set (placeholder until the SIMD kernels land: every type uses the reference). */
+/* AVX2+FMA+F16C kernel set: dot products of weight rows (F32, F16, BF16, Q4_0, Q8_0, Q4_K, Q5_K,
+ * Q6_K) with activation rows in the companion type. Compiled with per-function target attributes
+ * (never -march=native), and only called after kernels.c has checked the CPU. Each kernel keeps
+ * integer sums exact per block, like the scalar reference it is tested against. */
 #include "llm/kernels_int.h"
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+
+#define TGT __attribute__((target("avx2,fma,f16c")))
+
+/* Block scales through F16C rather than the portable bit-twiddling conversion. */
+TGT static inline float h2f(uint16_t h) { return _cvtsh_ss(h); }
+
+TGT static inline float hsum_ps(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+/* Sum of products of 32 signed bytes x and y, as 8 int32 lanes. */
+TGT static inline __m256i dot_i8(__m256i x, __m256i y) {
+  __m256i ax = _mm256_sign_epi8(x, x), sy = _mm256_sign_epi8(y, x);
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(ax, sy), _mm256_set1_epi16(1));
+}
+
+/* Sum of products of 32 unsigned bytes u (< 128) and signed bytes y, as 16 int16 lanes (pairs). */
+TGT static inline __m256i dot_u8_i16(__m256i u, __m256i y) { return _mm256_maddubs_epi16(u, y); }
+
+TGT static float dot_f32(const void *w, const void *a, int64_t n) {
+  const float *x = w, *y = a;
+  __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps(), s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), s0);
+    s1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 8), _mm256_loadu_ps(y + i + 8), s1);
+    s2 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 16), _mm256_loadu_ps(y + i + 16), s2);
+    s3 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 24), _mm256_loadu_ps(y + i + 24), s3);
+  }
+  for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), s0);
+  float s = hsum_ps(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
+  for (; i < n; i++) s += x[i] * y[i];
+  return s;
+}
+
+TGT static float dot_f16(const void *w, const void *a, int64_t n) {
+  const uint16_t *x = w, *y = a;
+  __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    __m256 x0 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + i)));
+    __m256 y0 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(y + i)));
+    __m256 x1 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + i + 8)));
+    __m256 y1 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(y + i + 8)));
+    s0 = _mm256_fmadd_ps(x0, y0, s0);
+    s1 = _mm256_fmadd_ps(x1, y1, s1);
+  }
+  float s = hsum_ps(_mm256_add_ps(s0, s1));
+  for (; i < n; i++) s += fp16_to_f32(x[i]) * fp16_to_f32(y[i]);
+  return s;
+}
+
+TGT static inline __m256 load_bf16(const uint16_t *p) {
+  __m256i v = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p));
+  return _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
+}
+
+TGT static float dot_bf16(const void *w, const void *a, int64_t n) {
+  const uint16_t *x = w, *y = a;
+  __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    s0 = _mm256_fmadd_ps(load_bf16(x + i), load_bf16(y + i), s0);
+    s1 = _mm256_fmadd_ps(load_bf16(x + i + 8), load_bf16(y + i + 8), s1);
+  }
+  float s = hsum_ps(_mm256_add_ps(s0, s1));
+  for (; i < n; i++) s += bf16_to_f32(x[i]) * bf16_to_f32(y[i]);
+  return s;
+}
+
+TGT static float dot_q8_0(const void *w, const void *a, int64_t n) {
+  const blk_q8_0 *x = w, *y = a;
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t b = 0; b < n / QK; b++) {
+    __m256i p = dot_i8(_mm256_loadu_si256((const __m256i *)x[b].qs), _mm256_loadu_si256((const __m256i *)y[b].qs));
+    __m256 d = _mm256_set1_ps(h2f(x[b].d) * h2f(y[b].d));
+    acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc);
+  }
+  return hsum_ps(acc);
+}
+
+TGT static float dot_q4_0(const void *w, const void *a, int64_t n) {
+  const blk_q4_0 *x = w;
+  const blk_q8_0 *y = a;
+  const __m256i m4 = _mm256_set1_epi8(0xF), eight = _mm256_set1_epi8(8);
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t b = 0; b < n / QK; b++) {
+    __m128i q = _mm_loadu_si128((const __m128i *)x[b].qs);
+    __m256i v = _mm256_set_m128i(_mm_srli_epi16(q, 4), q); /* low nibbles: 0..15, high: 16..31 */
+    v = _mm256_sub_epi8(_mm256_and_si256(v, m4), eight);
+    __m256i p = dot_i8(v, _mm256_loadu_si256((const __m256i *)y[b].qs));
+    __m256 d = _mm256_set1_ps(h2f(x[b].d) * h2f(y[b].d));
+    acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc);
+  }
+  return hsum_ps(acc);
+}
+
+static inline void unpack_k4(const uint8_t *q, uint8_t sc[8], uint8_t mn[8]) {
+  for (int j = 0; j < 4; j++) {
+    sc[j] = q[j] & 63;
+    mn[j] = q[j + 4] & 63;
+    sc[j + 4] = (uint8_t)((q[j + 8] & 0xF) | ((q[j] >> 6) << 4));
+    mn[j + 4] = (uint8_t)((q[j + 8] >> 4) | ((q[j + 4] >> 6) << 4));
+  }
+}
+
+/* dmin-term of a Q4_K/Q5_K block as 8 int32 lanes: m_j times the two 16-value sums of sub-block j. */
+TGT static inline __m256i mins_vec(const uint8_t mn[8], const int16_t *bsums) {
+  const __m128i dup = _mm_setr_epi8(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+  __m128i m8 = _mm_loadl_epi64((const __m128i *)mn);
+  __m256i m16 = _mm256_cvtepu8_epi16(_mm_shuffle_epi8(m8, dup));
+  return _mm256_madd_epi16(m16, _mm256_loadu_si256((const __m256i *)bsums));
+}
+
+TGT static float dot_q4_K(const void *w, const void *a, int64_t n) {
+  const blk_q4_K *x = w;
+  const blk_q8_K *y = a;
+  const __m256i m4 = _mm256_set1_epi8(0xF);
+  __m256 acc = _mm256_setzero_ps();
+  __m256 accm = _mm256_setzero_ps();
+  for (int64_t b = 0; b < n / QK_K; b++) {
+    uint8_t sc[8], mn[8];
+    unpack_k4(x[b].scales, sc, mn);
+    __m256i isum = _mm256_setzero_si256();
+    for (int c = 0; c < 4; c++) {
+      __m256i q = _mm256_loadu_si256((const __m256i *)(x[b].qs + 32 * c));
+      __m256i lo = _mm256_and_si256(q, m4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+      __m256i plo = dot_u8_i16(lo, _mm256_loadu_si256((const __m256i *)(y[b].qs + 64 * c)));
+      __m256i phi = dot_u8_i16(hi, _mm256_loadu_si256((const __m256i *)(y[b].qs + 64 * c + 32)));
+      isum = _mm256_add_epi32(isum, _mm256_madd_epi16(plo, _mm256_set1_epi16(sc[2 * c])));
+      isum = _mm256_add_epi32(isum, _mm256_madd_epi16(phi, _mm256_set1_epi16(sc[2 * c + 1])));
+    }
+    float dd = h2f(x[b].d) * y[b].d;
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(dd), _mm256_cvtepi32_ps(isum), acc);
+    accm = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x[b].dmin) * y[b].d), _mm256_cvtepi32_ps(mins_vec(mn, y[b].bsums)), accm);
+  }
+  return hsum_ps(acc) - hsum_ps(accm);
+}
+
+TGT static float dot_q5_K(const void *w, const void *a, int64_t n) {
+  const blk_q5_K *x = w;
+  const blk_q8_K *y = a;
+  const __m256i m4 = _mm256_set1_epi8(0xF), b16 = _mm256_set1_epi8(16);
+  __m256 acc = _mm256_setzero_ps();
+  __m256 accm = _mm256_setzero_ps();
+  for (int64_t b = 0; b < n / QK_K; b++) {
+    uint8_t sc[8], mn[8];
+    unpack_k4(x[b].scales, sc, mn);
+    __m256i qh = _mm256_loadu_si256((const __m256i *)x[b].qh);
+    __m256i isum = _mm256_setzero_si256();
+    for (int c = 0; c < 4; c++) {
+      __m256i q = _mm256_loadu_si256((const __m256i *)(x[b].qs + 32 * c));
+      __m256i mlo = _mm256_set1_epi8((char)(1 << (2 * c))), mhi = _mm256_set1_epi8((char)(2 << (2 * c)));
+      __m256i hlo = _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(qh, mlo), mlo), b16);
+      __m256i hhi = _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(qh, mhi), mhi), b16);
+      __m256i lo = _mm256_or_si256(_mm256_and_si256(q, m4), hlo);
+      __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), m4), hhi);
+      __m256i plo = dot_u8_i16(lo, _mm256_loadu_si256((const __m256i *)(y[b].qs + 64 * c)));
+      __m256i phi = dot_u8_i16(hi, _mm256_loadu_si256((const __m256i *)(y[b].qs + 64 * c + 32)));
+      isum = _mm256_add_epi32(isum, _mm256_madd_epi16(plo, _mm256_set1_epi16(sc[2 * c])));
+      isum = _mm256_add_epi32(isum, _mm256_madd_epi16(phi, _mm256_set1_epi16(sc[2 * c + 1])));
+    }
+    float dd = h2f(x[b].d) * y[b].d;
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(dd), _mm256_cvtepi32_ps(isum), acc);
+    accm = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x[b].dmin) * y[b].d), _mm256_cvtepi32_ps(mins_vec(mn, y[b].bsums)), accm);
+  }
+  return hsum_ps(acc) - hsum_ps(accm);
+}
+
+/* Q6_K values are stored biased by 32; the bias is removed once per block through the activation
+ * block sums: sum sc*(q-32)*a = sum sc*q*a - 32 * sum_g sc_g * bsums_g. */
+TGT static float dot_q6_K(const void *w, const void *a, int64_t n) {
+  const blk_q6_K *x = w;
+  const blk_q8_K *y = a;
+  const __m256i m4 = _mm256_set1_epi8(0xF), m3 = _mm256_set1_epi8(3);
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t b = 0; b < n / QK_K; b++) {
+    __m256i isum = _mm256_setzero_si256();
+    for (int h = 0; h < 2; h++) {
+      __m256i ql0 = _mm256_loadu_si256((const __m256i *)(x[b].ql + 64 * h));
+      __m256i ql1 = _mm256_loadu_si256((const __m256i *)(x[b].ql + 64 * h + 32));
+      __m256i qh = _mm256_loadu_si256((const __m256i *)(x[b].qh + 32 * h));
+      __m256i q[4];
+      q[0] = _mm256_or_si256(_mm256_and_si256(ql0, m4), _mm256_slli_epi16(_mm256_and_si256(qh, m3), 4));
+      q[1] = _mm256_or_si256(_mm256_and_si256(ql1, m4),
+                             _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), m3), 4));
+      q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4),
+                             _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), m3), 4));
+      q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4),
+                             _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), m3), 4));
+      for (int g = 0; g < 4; g++) {
+        const int8_t *s = x[b].scales + 8 * h + 2 * g;
+        __m256i p = dot_u8_i16(q[g], _mm256_loadu_si256((const __m256i *)(y[b].qs + 128 * h + 32 * g)));
+        __m256i scv = _mm256_set_m128i(_mm_set1_epi16(s[1]), _mm_set1_epi16(s[0]));
+        isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p, scv));
+      }
+    }
+    int bias = 0;
+    for (int g = 0; g < 16; g++) bias += x[b].scales[g] * y[b].bsums[g];
+    float dd = h2f(x[b].d) * y[b].d;
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(dd), _mm256_cvtepi32_ps(isum), acc);
+    acc = _mm256_add_ps(acc, _mm256_setr_ps(-32.0f * dd * (float)bias, 0, 0, 0, 0, 0, 0, 0));
+  }
+  return hsum_ps(acc);
+}
+
+/* ---- Four activation rows at once (prompt processing): each weight block is loaded and decoded
+ * once and used for four activation rows. */
+
+TGT static void dot4_q8_0(const void *w, const void *a, size_t stride, int64_t n, float out[4]) {
+  const blk_q8_0 *x = w;
+  const blk_q8_0 *y[4];
+  for (int k = 0; k < 4; k++) y[k] = (const blk_q8_0 *)((const uint8_t *)a + stride * (size_t)k);
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+  for (int64_t b = 0; b < n / QK; b++) {
+    __m256i wv = _mm256_loadu_si256((const __m256i *)x[b].qs), ax = _mm256_sign_epi8(wv, wv);
+    float dw = h2f(x[b].d);
+    for (int k = 0; k < 4; k++) {
+      __m256i sy = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)y[k][b].qs), wv);
+      __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(ax, sy), ones);
+      acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(dw * h2f(y[k][b].d)), _mm256_cvtepi32_ps(p), acc[k]);
+    }
+  }
+  for (int k = 0; k < 4; k++) out[k] = hsum_ps(acc[k]);
+}
+
+TGT static void dot4_q4_0(const void *w, const void *a, size_t stride, int64_t n, float out[4]) {
+  const blk_q4_0 *x = w;
+  const blk_q8_0 *y[4];
+  for (int k = 0; k < 4; k++) y[k] = (const blk_q8_0 *)((const uint8_t *)a + stride * (size_t)k);
+  const __m256i m4 = _mm256_set1_epi8(0xF), eight = _mm256_set1_epi8(8);
+  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+  for (int64_t b = 0; b < n / QK; b++) {
+    __m128i q = _mm_loadu_si128((const __m128i *)x[b].qs);
+    __m256i v = _mm256_sub_epi8(_mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(q, 4), q), m4), eight);
+    float dw = h2f(x[b].d);
+    for (int k = 0; k < 4; k++) {
+      __m256i p = dot_i8(v, _mm256_loadu_si256((const __m256i *)y[k][b].qs));
+      acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(dw * h2f(y[k][b].d)), _mm256_cvtepi32_ps(p), acc[k]);
+    }
+  }
+  for (int k = 0; k < 4; k++) out[k] = hsum_ps(acc[k]);
+}
+
+TGT static void dot4_q4_K(const void *w, const void *a, size_t stride, int64_t n, float out[4]) {
+  const blk_q4_K *x = w;
+  const blk_q8_K *y[4];
+  for (int k = 0; k < 4; k++) y[k] = (const blk_q8_K *)((const uint8_t *)a + stride * (size_t)k);
+  const __m256i m4 = _mm256_set1_epi8(0xF);
+  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+  __m256 accm[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+  for (int64_t b = 0; b < n / QK_K; b++) {
+    uint8_t sc[8], mn[8];
+    unpack_k4(x[b].scales, sc, mn);
+    __m256i isum[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256()};
+    for (int c = 0; c < 4; c++) {
+      __m256i q = _mm256_loadu_si256((const __m256i *)(x[b].qs + 32 * c));
+      __m256i lo = _mm256_and_si256(q, m4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+      __m256i s0 = _mm256_set1_epi16(sc[2 * c]), s1 = _mm256_set1_epi16(sc[2 * c + 1]);
+      for (int k = 0; k < 4; k++) {
+        __m256i plo = dot_u8_i16(lo, _mm256_loadu_si256((const __m256i *)(y[k][b].qs + 64 * c)));
+        __m256i phi = dot_u8_i16(hi, _mm256_loadu_si256((const __m256i *)(y[k][b].qs + 64 * c + 32)));
+        isum[k] = _mm256_add_epi32(isum[k], _mm256_add_epi32(_mm256_madd_epi16(plo, s0), _mm256_madd_epi16(phi, s1)));
+      }
+    }
+    float d = h2f(x[b].d), dmin = h2f(x[b].dmin);
+    for (int k = 0; k < 4; k++) {
+      acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(d * y[k][b].d), _mm256_cvtepi32_ps(isum[k]), acc[k]);
+      accm[k] = _mm256_fmadd_ps(_mm256_set1_ps(dmin * y[k][b].d), _mm256_cvtepi32_ps(mins_vec(mn, y[k][b].bsums)),
+                                accm[k]);
+    }
+  }
+  for (int k = 0; k < 4; k++) out[k] = hsum_ps(acc[k]) - hsum_ps(accm[k]);
+}
+
+TGT static void dot4_q6_K(const void *w, const void *a, size_t stride, int64_t n, float out[4]) {
+  const blk_q6_K *x = w;
+  const blk_q8_K *y[4];
+  for (int k = 0; k < 4; k++) y[k] = (const blk_q8_K *)((const uint8_t *)a + stride * (size_t)k);
+  const __m256i m4 = _mm256_set1_epi8(0xF), m3 = _mm256_set1_epi8(3);
+  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+  for (int64_t b = 0; b < n / QK_K; b++) {
+    __m256i isum[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256()};
+    for (int h = 0; h < 2; h++) {
+      __m256i ql0 = _mm256_loadu_si256((const __m256i *)(x[b].ql + 64 * h));
+      __m256i ql1 = _mm256_loadu_si256((const __m256i *)(x[b].ql + 64 * h + 32));
+      __m256i qh = _mm256_loadu_si256((const __m256i *)(x[b].qh + 32 * h));
+      __m256i q[4];
+      q[0] = _mm256_or_si256(_mm256_and_si256(ql0, m4), _mm256_slli_epi16(_mm256_and_si256(qh, m3), 4));
+      q[1] = _mm256_or_si256(_mm256_and_si256(ql1, m4),
+                             _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), m3), 4));
+      q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4),
+                             _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), m3), 4));
+      q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4),
+                             _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), m3), 4));
+      for (int g = 0; g < 4; g++) {
+        const int8_t *sg = x[b].scales + 8 * h + 2 * g;
+        __m256i scv = _mm256_set_m128i(_mm_set1_epi16(sg[1]), _mm_set1_epi16(sg[0]));
+        for (int k = 0; k < 4; k++) {
+          __m256i p = dot_u8_i16(q[g], _mm256_loadu_si256((const __m256i *)(y[k][b].qs + 128 * h + 32 * g)));
+          isum[k] = _mm256_add_epi32(isum[k], _mm256_madd_epi16(p, scv));
+        }
+      }
+    }
+    float d = h2f(x[b].d);
+    __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x[b].scales));
+    for (int k = 0; k < 4; k++) {
+      __m256i bias = _mm256_madd_epi16(sc16, _mm256_loadu_si256((const __m256i *)y[k][b].bsums));
+      __m256i tot = _mm256_sub_epi32(isum[k], _mm256_slli_epi32(bias, 5));
+      acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(d * y[k][b].d), _mm256_cvtepi32_ps(tot), acc[k]);
+    }
+  }
+  for (int k = 0; k < 4; k++) out[k] = hsum_ps(acc[k]);
+}
+
+vec_dot4_fn llm__dot4_avx2(tensor_type t) {
+  switch (t) {
+    case TT_Q4_0: return dot4_q4_0;
+    case TT_Q8_0: return dot4_q8_0;
+    case TT_Q4_K: return dot4_q4_K;
+    case TT_Q6_K: return dot4_q6_K;
+    default: return NULL;
+  }
+}
+
+vec_dot_fn llm__dot_avx2(tensor_type t) {
+  switch (t) {
+    case TT_F32: return dot_f32;
+    case TT_F16: return dot_f16;
+    case TT_BF16: return dot_bf16;
+    case TT_Q4_0: return dot_q4_0;
+    case TT_Q8_0: return dot_q8_0;
+    case TT_Q4_K: return dot_q4_K;
+    case TT_Q5_K: return dot_q5_K;
+    case TT_Q6_K: return dot_q6_K;
+    default: return NULL;
+  }
+}
+
+#else
 vec_dot_fn llm__dot_avx2(tensor_type t) {
   (void)t;
   return NULL;
 }
+vec_dot4_fn llm__dot4_avx2(tensor_type t) {
+  (void)t;
+  return NULL;
+}
+#endif

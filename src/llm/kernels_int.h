@@ -109,8 +109,16 @@ vec_dot_fn llm__dot(tensor_type t);
 /* Frees the calling thread's activation scratch now (it is otherwise freed at thread exit). */
 void llm__scratch_release(void);
 
+/* Dots of one weight row with four activation rows a, a + stride, a + 2 stride, a + 3 stride (bytes)
+ * into out[0..3]: the weight block is decoded once for all four (prompt processing). */
+typedef void (*vec_dot4_fn)(const void *w, const void *a, size_t stride, int64_t n, float out[4]);
+/* The selected four-row dot for weight type t, or NULL (then qmat_mul uses vec_dot per row). */
+vec_dot4_fn llm__dot4(tensor_type t);
+
 /* Kernel sets. Each returns NULL for a type it does not accelerate. */
 vec_dot_fn llm__dot_avx2(tensor_type t);
 vec_dot_fn llm__dot_avx512(tensor_type t);
+vec_dot4_fn llm__dot4_avx2(tensor_type t);
+vec_dot4_fn llm__dot4_avx512(tensor_type t);
 
 #endif

@@ -43,12 +43,17 @@ typedef struct compute_pool compute_pool;
 compute_pool *compute_pool_new(int n_threads);
 void compute_pool_destroy(compute_pool *p);
 int compute_pool_threads(const compute_pool *p);
-/* Runs fn(ith, nth, arg) on every thread of the pool (ith in [0, nth)) and waits for all. */
+/* Runs fn(ith, nth, arg) on every thread of the pool (ith in [0, nth)) and waits for all. The caller
+ * is thread 0. One caller at a time per pool (give each engine worker its own pool). NULL pool:
+ * fn(0, 1, arg) on the caller. */
 void compute_pool_run(compute_pool *p, void (*fn)(int ith, int nth, void *arg), void *arg);
 
-/* y (T, rows) = x (T, cols) · W^T, in float. x rows are contiguous (stride cols). Activations are
- * quantized to W's companion type internally (scratch comes from an internal per-thread arena).
- * Parallel over the pool (may be NULL: single thread). */
+/* y (T, rows) = x (T, cols) · W^T, in float. x rows are contiguous (stride cols); y rows have stride
+ * rows. Activations are quantized to W's companion type internally (scratch: a per-calling-thread
+ * buffer, freed at thread exit). Rows of W are split over the pool (may be NULL: single thread);
+ * every y element is computed by one thread, so results do not depend on the thread count. For
+ * T >= 4, four activation rows share each decoded weight block (see docs/internals/kernels.md).
+ * Unsupported W types leave y untouched. */
 void qmat_mul(compute_pool *p, const qmat *w, const float *x, float *y, int64_t T);
 
 /* Which kernel set was selected ("avx512vnni", "avx2", "scalar"); MIMIC_KERNELS=scalar|avx2 in

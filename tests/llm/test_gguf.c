@@ -472,6 +472,13 @@ TEST(open_errors_name_the_file) {
   path_in_tmp(saved, sizeof saved, "nodir/x.gguf");
   gguf_writer *w = gguf_writer_new();
   CHECK_INT(gguf_writer_save(w, saved), MIMIC_EIO);
+  char longkey[300];
+  memset(longkey, 'k', sizeof longkey - 1);
+  longkey[sizeof longkey - 1] = 0;
+  gguf_set_u32(w, longkey, 1);
+  path_in_tmp(saved, sizeof saved, "longkey.gguf");
+  CHECK_INT(gguf_writer_save(w, saved), MIMIC_EINVAL);
+  CHECK(access(saved, F_OK) != 0);
   gguf_writer_destroy(w);
 }
 

@@ -1,0 +1,191 @@
+/* Every fast kernel variant against the scalar reference, on fresh random data each run (the seed
+ * is printed so a failure can be replayed with MIMIC_TEST_SEED). Variants the CPU lacks are
+ * skipped. Also: MIMIC_KERNELS forces a lower set, and qmat_mul (tiled, threaded) agrees with
+ * row-by-row reference dots. */
+#include <math.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/base.h"
+#include "llm/kernels_int.h"
+#include "llm/quant.h"
+#include "test.h"
+
+static uint64_t rng_state;
+static uint64_t rng_next(void) {
+  rng_state ^= rng_state << 13;
+  rng_state ^= rng_state >> 7;
+  rng_state ^= rng_state << 17;
+  return rng_state;
+}
+static float rng_sym(void) { return (float)((rng_next() >> 11) * (2.0 / 9007199254740992.0) - 1.0); }
+
+static const tensor_type all_types[] = {TT_F32, TT_F16, TT_BF16, TT_Q4_0, TT_Q4_1, TT_Q5_0, TT_Q5_1,
+                                        TT_Q8_0, TT_Q2_K, TT_Q3_K, TT_Q4_K, TT_Q5_K, TT_Q6_K};
+
+/* Fills n weights (with a few outliers, and some blocks at tiny scale) and returns them quantized. */
+static void make_row(tensor_type t, float *tmp, uint8_t *out, int64_t n) {
+  for (int64_t i = 0; i < n; i++) {
+    float v = rng_sym();
+    if (rng_next() % 64 == 0) v *= 8;
+    if ((i / 256) % 3 == 2) v *= 1e-3f;
+    tmp[i] = v;
+  }
+  if (quant_row(t, tmp, out, n) != 0) memset(out, 0, tensor_row_bytes(t, n));
+}
+
+static void check_variant(const char *name, vec_dot_fn (*set)(tensor_type)) {
+  static const int64_t sizes[] = {256, 512, 2816, 4096};
+  int compared = 0;
+  for (size_t k = 0; k < sizeof all_types / sizeof all_types[0]; k++) {
+    tensor_type t = all_types[k];
+    vec_dot_fn fast = set(t), ref = llm__dot_scalar(t);
+    if (!fast) continue;
+    tensor_type at = llm__act_type(t);
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+      int64_t n = sizes[s];
+      float *tmp = malloc((size_t)n * sizeof *tmp);
+      uint8_t *w = malloc(tensor_row_bytes(t, n)), *a = malloc(tensor_row_bytes(at, n));
+      for (int rep = 0; rep < 8; rep++) {
+        make_row(t, tmp, w, n);
+        for (int64_t i = 0; i < n; i++) tmp[i] = rng_sym() * (rep & 1 ? 4.0f : 0.25f);
+        CHECK_OK(quant_row(at, tmp, a, n));
+        float r = ref(w, a, n), f = fast(w, a, n);
+        /* Integer block sums are exact in both; only the float accumulation order differs. */
+        double tol = 2e-5 * (fabs(r) + sqrt((double)n) * 0.1);
+        if (!(fabs((double)f - r) <= tol)) {
+          TEST_FAIL_("%s %s n=%lld: fast %.9g vs reference %.9g", name, tensor_type_get((int)t).name,
+                     (long long)n, f, r);
+          break;
+        }
+        compared++;
+      }
+      free(tmp);
+      free(w);
+      free(a);
+    }
+  }
+  CHECK(compared > 0);
+}
+
+/* Four-row kernels against the one-row reference, for each activation row. */
+static void check_variant4(const char *name, vec_dot4_fn (*set)(tensor_type)) {
+  const int64_t n = 2048;
+  int compared = 0;
+  for (size_t k = 0; k < sizeof all_types / sizeof all_types[0]; k++) {
+    tensor_type t = all_types[k];
+    vec_dot4_fn fast = set(t);
+    vec_dot_fn ref = llm__dot_scalar(t);
+    if (!fast) continue;
+    tensor_type at = llm__act_type(t);
+    size_t ab = tensor_row_bytes(at, n);
+    float *tmp = malloc((size_t)n * sizeof *tmp);
+    uint8_t *w = malloc(tensor_row_bytes(t, n)), *a = malloc(ab * 4);
+    for (int rep = 0; rep < 6; rep++) {
+      make_row(t, tmp, w, n);
+      for (int r = 0; r < 4; r++) {
+        for (int64_t i = 0; i < n; i++) tmp[i] = rng_sym() * (float)(r + 1);
+        CHECK_OK(quant_row(at, tmp, a + ab * (size_t)r, n));
+      }
+      float out[4];
+      fast(w, a, ab, n, out);
+      for (int r = 0; r < 4; r++) {
+        float want = ref(w, a + ab * (size_t)r, n);
+        if (!(fabs((double)out[r] - want) <= 2e-5 * (fabs(want) + sqrt((double)n) * 0.1)))
+          TEST_FAIL_("%s dot4 %s row %d: %.9g vs reference %.9g", name, tensor_type_get((int)t).name, r, out[r], want);
+        compared++;
+      }
+    }
+    free(tmp);
+    free(w);
+    free(a);
+  }
+  CHECK(compared > 0);
+}
+
+static bool has_avx2(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+#else
+  return false;
+#endif
+}
+
+static bool has_avx512(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  return has_avx2() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
+#else
+  return false;
+#endif
+}
+
+TEST(avx2_matches_reference) {
+  if (!has_avx2()) SKIP("CPU lacks AVX2/FMA/F16C");
+  check_variant("avx2", llm__dot_avx2);
+  check_variant4("avx2", llm__dot4_avx2);
+}
+
+TEST(avx512_matches_reference) {
+  if (!has_avx512()) SKIP("CPU lacks AVX-512 VNNI");
+  check_variant("avx512", llm__dot_avx512);
+  check_variant4("avx512", llm__dot4_avx512);
+}
+
+/* main() set MIMIC_KERNELS to one level below the best this CPU has. */
+TEST(env_forces_lower_variant) {
+  const char *want = has_avx512() ? "avx2" : "scalar";
+  CHECK_STR(kernels_name(), want);
+}
+
+/* qmat_mul (selected kernels, W tiles, threads, T > 1) against row-by-row reference dots. */
+TEST(qmat_mul_agrees_with_reference_dots) {
+  enum { ROWS = 45, COLS = 768, T = 6 }; /* T = 6: one four-row group and two single rows */
+  compute_pool *cp = compute_pool_new(2);
+  float *x = malloc(T * COLS * sizeof *x), *y = malloc(T * ROWS * sizeof *y), *tmp = malloc(COLS * sizeof *tmp);
+  for (int i = 0; i < T * COLS; i++) x[i] = rng_sym();
+  for (size_t k = 0; k < sizeof all_types / sizeof all_types[0]; k++) {
+    tensor_type t = all_types[k], at = llm__act_type(t);
+    size_t rb = tensor_row_bytes(t, COLS), ab = tensor_row_bytes(at, COLS);
+    uint8_t *w = malloc(rb * ROWS), *a = malloc(ab);
+    for (int r = 0; r < ROWS; r++) make_row(t, tmp, w + r * rb, COLS);
+    qmat m = {t, ROWS, COLS, w, rb};
+    for (int64_t tt = 1; tt <= T; tt += T - 1) {
+      qmat_mul(cp, &m, x, y, tt);
+      for (int64_t i = 0; i < tt; i++) {
+        CHECK_OK(quant_row(at, x + i * COLS, a, COLS));
+        for (int r = 0; r < ROWS; r++) {
+          float ref = llm__dot_scalar(t)(w + r * rb, a, COLS), got = y[i * ROWS + r];
+          if (!(fabs(got - ref) <= 2e-5 * (fabs(ref) + 1))) {
+            TEST_FAIL_("%s T=%lld row %d: %.9g vs %.9g", tensor_type_get((int)t).name, (long long)tt, r, got, ref);
+            i = tt;
+            break;
+          }
+        }
+      }
+    }
+    free(w);
+    free(a);
+  }
+  compute_pool_destroy(cp);
+  free(x);
+  free(y);
+  free(tmp);
+}
+
+int main(void) {
+  const char *seed = getenv("MIMIC_TEST_SEED");
+  uint64_t s = 0;
+  if (!seed || str_to_u64(seed, &s) != 0) s = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
+  if (!s) s = 1;
+  rng_state = s;
+  printf("seed %llu (replay with MIMIC_TEST_SEED)\n", (unsigned long long)s);
+  setenv("MIMIC_KERNELS", has_avx512() ? "avx2" : "scalar", 1);
+  RUN(avx2_matches_reference);
+  RUN(avx512_matches_reference);
+  RUN(env_forces_lower_variant);
+  RUN(qmat_mul_agrees_with_reference_dots);
+  llm__scratch_release();
+  TEST_MAIN_END();
+}

@@ -298,6 +298,19 @@ TEST(test_special_tokens) {
   CHECK(n >= 2 && ids[0] == tok_bos(t));
   mem_free(ids);
   tok_destroy(t);
+
+  /* Phi-3: "</s>" is a user-defined token (matched in any text) that eats the spaces after it. */
+  t = load_vocab("phi-3");
+  REQUIRE(t != NULL);
+  int32_t *a = NULL, *b = NULL;
+  size_t na = 0, nb = 0;
+  CHECK_OK(tok_encode(t, "a</s>   b", 9, false, false, &a, &na));
+  CHECK_OK(tok_encode(t, "a</s>b", 6, false, false, &b, &nb));
+  CHECK(has_id(a, na, 2));
+  CHECK(na == nb && memcmp(a, b, na * sizeof *a) == 0);
+  mem_free(a);
+  mem_free(b);
+  tok_destroy(t);
 }
 
 TEST(test_bos_and_framing) {
@@ -601,6 +614,8 @@ TEST(test_bpe_merge_order) {
   expect_ids(t, " a", false, (int32_t[]){sp_a}, 1);
   expect_ids(t, "x\n", false, (int32_t[]){'x', '\n'}, 2); /* token b is byte b ('\n' is U+010A) */
   expect_ids(t, "<|im_start|>abc<|im_end|>", true, (int32_t[]){im_start, abc, im_end}, 3);
+  expect_ids(t, "<|im_end|><|im_start|>", true, (int32_t[]){im_end, im_start}, 2);
+  expect_ids(t, "<|im_end|>", false, (int32_t[]){'<', '|', 'i', 'm', '_', 'e', 'n', 'd', '|', '>'}, 10);
   CHECK(tok_is_eog(t, im_end));
   CHECK_INT(tok_eot(t), im_end);
   CHECK(!tok_is_eog(t, im_start));

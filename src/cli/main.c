@@ -19,6 +19,7 @@ static const cli_cmd commands[] = {
   {"logits", cmd_logits, "logits --model M --tokens 1,2,3 --out F: raw float32 logits per position"},
   {"model", cmd_model, "model info M.gguf | model make-random OUT.gguf: inspect or fake a GGUF model"},
   {"quantize", cmd_quantize, "quantize IN.gguf OUT.gguf TYPE: convert a model (q4_k_m, q8_0, ...)"},
+  {"tokenize", cmd_tokenize, "print the token ids of a text for a model's vocabulary"},
   {"version", cmd_version, "print the version"},
   {"help", cmd_help, "this list"},
 };

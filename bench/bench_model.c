@@ -109,8 +109,8 @@ static void bw_worker(int ith, int nth, void *arg) {
   j->sums[ith % 256] = s;
 }
 
-/* Best of a few streaming reads over 1 GiB with every pool thread: bytes/s. */
-static double measure_bandwidth(compute_pool *pool) {
+/* Best of a few streaming reads over 1 GiB with every cpool thread: bytes/s. */
+static double measure_bandwidth(compute_pool *cpool) {
   size_t n = (size_t)1 << 28;
   float *data = xalloc(n * sizeof *data);
   for (size_t i = 0; i < n; i++) data[i] = (float)(i & 1023);
@@ -118,8 +118,8 @@ static double measure_bandwidth(compute_pool *pool) {
   double best = 0;
   for (int rep = 0; rep < 3; rep++) {
     uint64_t t0 = clock_mono_ns();
-    if (pool)
-      compute_pool_run(pool, bw_worker, &j);
+    if (cpool)
+      compute_pool_run(cpool, bw_worker, &j);
     else
       bw_worker(0, 1, &j);
     double s = (double)(clock_mono_ns() - t0) / 1e9;
@@ -150,7 +150,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "bench_model: %s\n", err_msg());
     return 1;
   }
-  compute_pool *pool = compute_pool_new((int)threads);
+  compute_pool *cpool = compute_pool_new((int)threads);
   llm_model *m = NULL;
   llm_ctx *c = NULL;
   uint64_t t0 = clock_mono_ns();
@@ -159,7 +159,7 @@ int main(int argc, char **argv) {
     return 1;
   }
   double load_ms = (double)(clock_mono_ns() - t0) / 1e6;
-  llm_ctx_params cp = {.n_ctx = (int)(n_pp + n_tg), .n_slots = 1, .n_batch = (int)n_batch, .pool = pool};
+  llm_ctx_params cp = {.n_ctx = (int)(n_pp + n_tg), .n_slots = 1, .n_batch = (int)n_batch, .pool = cpool};
   if (llm_ctx_new(m, &cp, &c)) {
     fprintf(stderr, "bench_model: %s\n", err_msg());
     return 1;
@@ -169,7 +169,7 @@ int main(int argc, char **argv) {
   for (int64_t i = 0; i < n_pp + n_tg; i++) toks[i] = (int32_t)((i * 7919) % hp->n_vocab);
   float *logits = xalloc((size_t)hp->n_vocab * sizeof *logits);
 
-  /* Warm the page cache and the pool with a short run, then measure. */
+  /* Warm the page cache and the cpool with a short run, then measure. */
   if (llm_forward(c, 0, toks, 8, 0, NULL, 1, logits, LLM_LOGITS_LAST)) return 1;
   t0 = clock_mono_ns();
   if (llm_forward(c, 0, toks, (int)n_pp, 0, NULL, 1, logits, LLM_LOGITS_LAST)) return 1;
@@ -178,12 +178,12 @@ int main(int argc, char **argv) {
   for (int64_t i = 0; i < n_tg; i++)
     if (llm_slot_decode(c, 0, &toks[n_pp + i], 1, NULL, 1, logits)) return 1;
   double tg_s = (double)(clock_mono_ns() - t0) / 1e9;
-  double bw = measure_bandwidth(pool);
+  double bw = measure_bandwidth(cpool);
   double pp = (double)n_pp / pp_s, tg = (double)n_tg / tg_s;
   double bytes = (double)llm_model_bytes_per_token(m);
   printf("model      %s (%s, %d layers, width %d, vocab %d, %.1f MiB of weights per token)\n", model_path,
          hp->arch_name, hp->n_layer, hp->n_embd, hp->n_vocab, bytes / 1048576.0);
-  printf("kernels    %s, %d threads\n", kernels_name(), pool ? compute_pool_threads(pool) : 1);
+  printf("kernels    %s, %d threads\n", kernels_name(), cpool ? compute_pool_threads(cpool) : 1);
   printf("load       %.1f ms\n", load_ms);
   printf("pp%-5lld   %.2f tokens/s\n", (long long)n_pp, pp);
   printf("tg%-5lld   %.2f tokens/s (context %lld..%lld)\n", (long long)n_tg, tg, (long long)n_pp,
@@ -194,6 +194,6 @@ int main(int argc, char **argv) {
   mem_free(toks);
   llm_ctx_destroy(c);
   llm_model_destroy(m);
-  compute_pool_destroy(pool);
+  compute_pool_destroy(cpool);
   return 0;
 }

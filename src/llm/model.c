@@ -792,6 +792,11 @@ int llm_slot_prepare(llm_ctx *c, int slot, const int32_t *tokens, int n, const l
     int lim = sl->n_past < n ? sl->n_past : n;
     while (keep < lim && sl->tokens[keep] == tokens[keep]) keep++;
   }
+  if (keep == n && !logits_last) { /* all cached and no logits wanted: just drop any tail */
+    sl->n_past = n;
+    sl->last_used = ++c->tick;
+    return 0;
+  }
   if (keep == n) keep = n - 1; /* re-evaluate the last token to produce its logits */
   rc = llm_forward(c, slot, tokens + keep, n - keep, keep, lora, lora_scale, logits_last,
                    logits_last ? LLM_LOGITS_LAST : LLM_LOGITS_NONE);

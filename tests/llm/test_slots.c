@@ -78,6 +78,15 @@ TEST(second_turn_reuses_prefix) {
   CHECK_OK(llm_slot_prepare(c, 0, seq, n, NULL, 1, b, &n_eval));
   CHECK_INT(n_eval, 1);
   CHECK(ref_rel_err(a, b, (size_t)V) <= 1e-5);
+  /* Without logits, a cached prefix evaluates nothing and a shorter one just cuts the slot. */
+  CHECK_OK(llm_slot_prepare(c, 0, seq, n, NULL, 1, NULL, &n_eval));
+  CHECK_INT(n_eval, 0);
+  CHECK_OK(llm_slot_prepare(c, 0, seq, n - 4, NULL, 1, NULL, &n_eval));
+  CHECK_INT(n_eval, 0);
+  CHECK_INT(llm_slot_n_past(c, 0), n - 4);
+  CHECK_OK(llm_slot_prepare(c, 0, seq, n, NULL, 1, a, &n_eval));
+  CHECK_INT(n_eval, 4);
+  CHECK(ref_rel_err(a, b, (size_t)V) <= 1e-5);
   /* A prompt that diverges early keeps only the common prefix. */
   seq[5] = seq[5] == 7 ? 8 : 7;
   CHECK_OK(llm_slot_prepare(c, 0, seq, n, NULL, 1, a, &n_eval));

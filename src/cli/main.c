@@ -27,6 +27,7 @@ static const cli_cmd commands[] = {
   {"chat", cmd_chat, "talk to a model interactively (--model M.gguf [--lora A.gguf] [--backend openai --url U])"},
   {"generate", cmd_generate, "one completion for a prompt (-p TEXT or stdin)"},
   {"bench", cmd_bench, "prompt and generation tokens/s of a model (--model M.gguf [--json])"},
+  {"logits", cmd_logits, "logits --model M --tokens 1,2,3 --out F: raw float32 logits per position"},
   {"version", cmd_version, "print the version"},
   {"help", cmd_help, "this list"},
 };

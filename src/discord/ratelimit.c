@@ -218,20 +218,20 @@ void rl_headers_parse_line(rl_headers *h, const char *line, size_t n) {
 /* ---- the limiter ---- */
 
 /* A bucket: one rate-limit window on Discord's side. Keyed by "<bucket id or T:template>|<major>".
+ * Two facts are kept, each only ever moved in the safe direction (see docs/internals/ratelimits.md):
  * `remaining` is what mimic may still send in the current window: decremented when a request is
- * reserved, lowered (never raised) by responses from the same window, so it is always at most what
- * the server would still accept. See docs/internals/ratelimits.md for the argument. */
+ * reserved, only lowered by answers; `win_end` is the latest window end any answer implied (an
+ * answer's now + Reset-After is never earlier than the end of the window it was counted in). A new
+ * window is assumed only once win_end has passed, and requests still in flight are counted in it. */
 struct rl_bucket {
   char *key;
   rl_bucket *next;      /* hash chain */
   bool known;           /* limits learned from headers (or a 429) */
   bool unlimited;       /* a response came back without any limit headers */
+  bool fresh;           /* a new window was assumed; no answer has told its end yet */
   int64_t limit, remaining;
-  uint64_t win_end;     /* monotonic ms when the window ends; UINT64_MAX: a window was started
-                           optimistically after the last one ended and its end is not known yet */
-  uint64_t prev_end;    /* end of the window before that (to recognise stale answers) */
+  uint64_t win_end;     /* monotonic ms: the latest window end any answer implied */
   uint64_t window_ms;   /* longest Reset-After seen: the window's length */
-  uint32_t gen;         /* bumped each time a new window is started optimistically */
   int inflight;         /* reserved and not completed */
   uint64_t last_used;
 };
@@ -245,14 +245,22 @@ typedef struct rl_alias {
 
 #define INV_SLOTS 600
 
+/* One request counted against the global limit: when it was sent and when its answer came back
+ * (0 while in flight). Discord saw it somewhere in between. */
+typedef struct gslot {
+  uint64_t sent, done;
+  uint32_t seq;
+} gslot;
+
 struct rl {
   rl_opts o;
   rl_bucket **tab;
   size_t tab_size, nbuckets;
   rl_alias **atab;
   size_t atab_size, naliases;
-  uint64_t *gring; /* send times of the last global_limit requests */
+  gslot *gring;    /* the last global_limit requests, oldest at ghead */
   int ghead, gcount;
+  uint32_t gseq;
   uint64_t global_blocked_until;
   uint32_t inv_count[INV_SLOTS];
   uint64_t inv_epoch[INV_SLOTS];
@@ -262,7 +270,7 @@ struct rl {
 
 void rl_opts_default(rl_opts *o) {
   o->global_limit = 50;
-  o->global_window_ms = 1050;
+  o->global_window_ms = 1000;
   o->invalid_stop = 8000;
   o->invalid_window_ms = 600000;
   o->max_buckets = 20000;
@@ -345,7 +353,7 @@ static void evict_idle(rl *r, uint64_t now) {
     rl_bucket **pp = &r->tab[i];
     while (*pp) {
       rl_bucket *b = *pp;
-      if (b->inflight == 0 && b->win_end != UINT64_MAX && now >= b->win_end &&
+      if (b->inflight == 0 && !b->fresh && now >= b->win_end &&
           now - b->last_used > 1000) {
         *pp = b->next;
         mem_free(b->key);
@@ -427,37 +435,54 @@ static int64_t invalid_wait(rl *r, uint64_t now) {
   return (int64_t)r->inv_slot_ms;
 }
 
+/* The global limit as Discord counts it: requests arriving within any window. A request's
+ * arrival lies between its send and its answer, so the next request may go once the answer to the
+ * global_limit-th most recent one came back at least a window ago (sending one window after the
+ * send alone would let network jitter squeeze 51 arrivals into a second). */
 static int64_t global_wait(rl *r, uint64_t now) {
   int64_t w = 0;
   if (now < r->global_blocked_until) w = (int64_t)(r->global_blocked_until - now);
   if (r->gcount == r->o.global_limit) {
-    uint64_t oldest = r->gring[r->ghead];
-    if (now < oldest + r->o.global_window_ms) {
-      int64_t g = (int64_t)(oldest + r->o.global_window_ms - now);
-      if (g > w) w = g;
+    const gslot *g = &r->gring[r->ghead];
+    if (g->done == 0) return RL_WAIT_RESPONSE;
+    if (now < g->done + r->o.global_window_ms) {
+      int64_t gw = (int64_t)(g->done + r->o.global_window_ms - now);
+      if (gw > w) w = gw;
     }
   }
   return w;
 }
 
-static void global_take(rl *r, uint64_t now) {
+static void global_take(rl *r, uint64_t now, rl_ticket *t) {
+  int i;
   if (r->gcount < r->o.global_limit) {
-    r->gring[(r->ghead + r->gcount) % r->o.global_limit] = now;
+    i = (r->ghead + r->gcount) % r->o.global_limit;
     r->gcount++;
   } else {
-    r->gring[r->ghead] = now;
+    i = r->ghead;
     r->ghead = (r->ghead + 1) % r->o.global_limit;
   }
+  r->gring[i].sent = now;
+  r->gring[i].done = 0;
+  r->gring[i].seq = ++r->gseq;
+  t->gslot = i;
+  t->gseq = r->gring[i].seq;
+}
+
+static void global_done(rl *r, const rl_ticket *t, uint64_t now) {
+  if (t->gseq && t->gslot >= 0 && t->gslot < r->o.global_limit && r->gring[t->gslot].seq == t->gseq &&
+      r->gring[t->gslot].done == 0)
+    r->gring[t->gslot].done = now + 1; /* callers' clocks truncate to the ms: round up */
 }
 
 /* 0 when the bucket can take a request now, else how long to wait (or RL_WAIT_RESPONSE). */
 static int64_t bucket_wait(const rl_bucket *b, uint64_t now) {
   if (!b->known) return b->inflight > 0 ? RL_WAIT_RESPONSE : 0;
   if (b->unlimited) return 0;
-  if (b->win_end != UINT64_MAX && now >= b->win_end) /* the window has passed: a new one */
+  if (!b->fresh && now >= b->win_end) /* the window has passed: a new one */
     return b->limit - b->inflight > 0 ? 0 : RL_WAIT_RESPONSE;
   if (b->remaining > 0) return 0;
-  if (b->win_end != UINT64_MAX) return (int64_t)(b->win_end - now);
+  if (!b->fresh) return (int64_t)(b->win_end - now);
   return RL_WAIT_RESPONSE;
 }
 
@@ -488,70 +513,57 @@ int64_t rl_acquire(rl *r, const rl_route *rt, uint64_t now_ms, rl_ticket *ticket
     return w;
   }
   if (!b) b = bucket_get(r, key, true, now_ms);
-  if (b->known && !b->unlimited && b->win_end != UINT64_MAX && now_ms >= b->win_end) {
-    /* The window has passed, so the next request Discord sees opens a new one. Requests still in
-     * flight may land in it too, so they are counted against it. Its end is learned from the first
-     * response that belongs to it. */
-    b->prev_end = b->win_end;
-    b->win_end = UINT64_MAX;
+  if (b->known && !b->unlimited && !b->fresh && now_ms >= b->win_end) {
+    /* Every window an answer told of has passed, so the next request Discord sees opens a new one.
+     * Requests still in flight may land in it too, so they are counted against it. */
+    b->fresh = true;
     b->remaining = b->limit - b->inflight;
-    b->gen++;
   }
   b->remaining--;
   b->inflight++;
   b->last_used = now_ms;
-  if (!rt->global_exempt) global_take(r, now_ms);
+  ticket->gseq = 0;
+  ticket->gslot = -1;
+  if (!rt->global_exempt) global_take(r, now_ms, ticket);
   r->st.acquired++;
   ticket->bucket = b;
-  ticket->gen = b->gen;
   return 0;
 }
 
-void rl_release(rl *r, const rl_ticket *t) {
-  (void)r;
+static void bucket_release(const rl_ticket *t) {
   if (t && t->bucket && t->bucket->inflight > 0) t->bucket->inflight--;
 }
 
-/* Applies full rate-limit headers from a response that arrived at `now`. */
-static void apply_headers(rl_bucket *b, const rl_ticket *t, const rl_headers *h, uint64_t now) {
+void rl_release(rl *r, const rl_ticket *t, uint64_t now_ms) {
+  global_done(r, t, now_ms);
+  bucket_release(t);
+}
+
+/* Applies full rate-limit headers from a response that arrived at `now`. Whatever window the
+ * answer describes (this one, an older one arriving late, or a newer one), lowering `remaining`
+ * and raising `win_end` can only make mimic wait longer, never send into an empty bucket. */
+static void apply_headers(rl_bucket *b, const rl_headers *h, uint64_t now) {
   uint64_t end = now + h->reset_after_ms; /* never earlier than Discord's own window end */
   int64_t can = h->remaining - b->inflight; /* in-flight requests may all land after this one */
   if (h->reset_after_ms > b->window_ms) b->window_ms = h->reset_after_ms;
-  uint64_t half = b->window_ms / 2;
   b->limit = h->limit;
   if (!b->known || b->unlimited) {
     b->known = true;
     b->unlimited = false;
+    b->fresh = false;
     b->remaining = can;
     b->win_end = end;
     return;
   }
-  if (t->bucket == b && t->gen != b->gen) {
-    /* Reserved before the current window was opened: the answer describes either the old window
-     * (stale: the request did not use the new window, give its slot back) or the new one. */
-    if (end <= b->prev_end + half) {
-      if (b->remaining < b->limit) b->remaining++;
-      return;
-    }
-  }
-  if (b->win_end == UINT64_MAX) {
-    b->win_end = end;
-    if (can < b->remaining) b->remaining = can;
-  } else if (end > b->win_end + half) {
-    b->prev_end = b->win_end; /* Discord opened a window we did not expect: trust it */
-    b->win_end = end;
-    b->remaining = can;
-  } else if (end + half < b->win_end) {
-    /* an answer from an older window arriving late: nothing to learn */
-  } else {
-    if (end < b->win_end) b->win_end = end;
-    if (can < b->remaining) b->remaining = can;
-  }
+  if (end > b->win_end) b->win_end = end;
+  b->fresh = false;
+  if (can < b->remaining) b->remaining = can;
 }
 
 void rl_complete(rl *r, const rl_ticket *t, const rl_route *rt, int status, const rl_headers *h,
                  uint64_t now) {
-  rl_release(r, t);
+  global_done(r, t, now);
+  bucket_release(t);
   rl_bucket *b = t->bucket;
   bool is429 = status == 429;
   if (h->bucket[0]) {
@@ -563,7 +575,7 @@ void rl_complete(rl *r, const rl_ticket *t, const rl_route *rt, int status, cons
   if (!b) return; /* defensive: a ticket always names its bucket */
   b->last_used = now;
   if (h->has_limit && h->has_remaining && h->has_reset_after) {
-    apply_headers(b, t, h, now);
+    apply_headers(b, h, now);
   } else if (!is429 && status >= 200 && status < 500 && !b->known) {
     /* No limit headers on a real answer: this route has no per-route limit; only the global
      * limit applies. */
@@ -586,10 +598,18 @@ void rl_complete(rl *r, const rl_ticket *t, const rl_route *rt, int status, cons
         b->limit = 1;
       }
       b->remaining = 0;
-      if (b->win_end == UINT64_MAX || b->win_end < now + retry) b->win_end = now + retry;
+      b->fresh = false;
+      if (b->win_end < now + retry) b->win_end = now + retry;
     }
   } else if (status == 401 || status == 403) {
     invalid_add(r, now);
+  }
+  if (b->known && !b->unlimited && b->fresh && b->inflight == 0 && b->remaining <= 0) {
+    /* Answers without limit headers left the new window's end unknown and nothing is in flight to
+     * tell it: any window opened so far ends within one window length from now. */
+    b->fresh = false;
+    uint64_t end = now + (b->window_ms ? b->window_ms : 1000);
+    if (end > b->win_end) b->win_end = end;
   }
 }
 

@@ -59,7 +59,7 @@ void rl_headers_parse_line(rl_headers *h, const char *line, size_t n);
 
 typedef struct rl_opts {
   int global_limit;          /* requests per global window (Discord: 50 per second) */
-  uint64_t global_window_ms; /* 1000 plus slack for network jitter (default 1050) */
+  uint64_t global_window_ms; /* 1000: counted from the answer of the request limit places back */
   int invalid_stop;          /* stop sending once this many invalid requests in the window
                                 (default 8000, well under Cloudflare's 10,000) */
   uint64_t invalid_window_ms;/* 600000 (10 minutes) */
@@ -72,11 +72,12 @@ void rl_opts_default(rl_opts *o);
 typedef struct rl rl;
 typedef struct rl_bucket rl_bucket;
 
-/* A reservation: which bucket it was counted against and in which of its windows. Held by value
- * by the caller between rl_acquire and rl_complete/rl_release. */
+/* A reservation: which bucket and which global slot it was counted against. Held by value by the
+ * caller between rl_acquire and rl_complete/rl_release. */
 typedef struct rl_ticket {
   rl_bucket *bucket;
-  uint32_t gen;
+  int gslot;     /* its slot in the global window, -1 when exempt */
+  uint32_t gseq;
 } rl_ticket;
 
 /* Creates a limiter (o NULL = defaults). Never NULL (allocation failure aborts: tiny fixed size). */
@@ -95,9 +96,9 @@ int64_t rl_acquire(rl *r, const rl_route *rt, uint64_t now_ms, rl_ticket *ticket
 void rl_complete(rl *r, const rl_ticket *ticket, const rl_route *rt, int status, const rl_headers *h,
                  uint64_t now_ms);
 
-/* A reserved request got no response (network error, cancelled): frees its bucket slot. The
- * global slot stays spent (the request may have reached Discord). */
-void rl_release(rl *r, const rl_ticket *ticket);
+/* A reserved request got no response (network error, cancelled): frees its bucket slot. Its
+ * global slot stays counted (the request may have reached Discord) as if answered at now_ms. */
+void rl_release(rl *r, const rl_ticket *ticket, uint64_t now_ms);
 
 /* Counters for logs, /metrics and tests. */
 typedef struct rl_stats {

@@ -74,7 +74,8 @@ int rest_new(uv_loop_t *loop, const rest_opts *o, rest **out) MIMIC_MUST;
 
 /* Cancels every queued and in-flight request (their callbacks run with MIMIC_ECANCELLED) and
  * releases the client. With a caller's loop, the last handles close asynchronously: run the loop
- * (uv_run) afterwards until it has nothing left to do. Accepts NULL. */
+ * (uv_run) afterwards until it has nothing left to do. Never call it from inside a rest callback:
+ * stop from a separate loop callback (a uv_async or timer). Accepts NULL. */
 void rest_destroy(rest *r);
 
 /* Queues `method path` (path relative to the base URL, starting with '/', query included) with an

@@ -199,6 +199,35 @@ TEST(connection_refused_is_an_error) {
   rest_destroy(r);
 }
 
+TEST(hung_requests_time_out) {
+  rest_double d;
+  if (rd_start(&d, "{\"faults\": [{\"route\": \"GET /users/@me\", \"kind\": \"hang\", \"count\": 1},"
+                   "{\"route\": \"POST /users/@me/channels\", \"kind\": \"hang\", \"count\": 1}]}") != 0)
+    SKIP("node or the double is missing");
+  rest_opts o;
+  rest_opts_default(&o);
+  o.base_url = d.base;
+  o.timeout_ms = 300;
+  o.backoff_ms = 10;
+  rest *r = NULL;
+  REQUIRE(rest_new(NULL, &o, &r) == 0);
+  json_t *j = NULL;
+  /* an idempotent GET is retried after the timeout and then succeeds */
+  CHECK_OK(rest_call_sync(r, "GET", "/users/@me", NULL, &j, NULL, NULL));
+  json_decref(j);
+  /* a POST is not retried after a timeout (it may have been applied): the error comes back */
+  json_t *body = json_pack("{s:s}", "recipient_id", "100000000000000001");
+  CHECK_INT(rest_call_sync(r, "POST", "/users/@me/channels", body, &j, NULL, NULL), MIMIC_ETIMEOUT);
+  CHECK(strstr(err_msg(), "POST /users/@me/channels") != NULL);
+  json_decref(body);
+  json_t *log = rd_log(&d);
+  CHECK_INT(rd_count(log, "GET /users/@me", NULL, false), 2);
+  CHECK_INT(rd_count(log, "POST /users/@me/channels", NULL, false), 1);
+  json_decref(log);
+  rest_destroy(r);
+  rd_stop(&d);
+}
+
 /* ---- async: storms, exhaustion and the global limit ---- */
 
 typedef struct tally {
@@ -378,6 +407,7 @@ int main(void) {
   RUN(malformed_json_is_an_error_not_a_crash);
   RUN(server_errors_are_retried_with_backoff);
   RUN(connection_refused_is_an_error);
+  RUN(hung_requests_time_out);
   RUN(storm_and_exhaustion_never_hit_an_empty_bucket);
   RUN(global_limit_holds_at_the_server);
   RUN(destroy_cancels_pending_requests);

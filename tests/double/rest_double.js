@@ -14,7 +14,7 @@
 //   global       {limit: 50, window_ms: 1000}
 //   default_bucket {limit: 5, window_ms: 1000}
 //   buckets      {"POST /channels/{channel_id}/messages": {limit, window_ms, id}} (same id = shared)
-//   faults       [{route: template or "*", kind: "429"|"5xx"|"malformed"|"big"|"bad_headers",
+//   faults       [{route: template or "*", kind: "429"|"5xx"|"malformed"|"big"|"bad_headers"|"hang",
 //                  count, skip, scope ("user"|"shared"|"global"), retry_after (s), status, bytes}]
 //   seed         {guilds: [{id, channels: [{id, name, type, messages: N, parent_id, archived}]}]}
 //   log          path of the JSON-lines request log
@@ -400,6 +400,11 @@ const server = http.createServer((req, res) => {
       if (f.scope === 'global') globalBlockedUntil = t + ra * 1000;
       else { b.st.remaining = 0; b.st.reset_at = Math.max(b.st.reset_at, t + ra * 1000); }
       return send429(f.scope || 'user', ra);
+    }
+    if (f && f.kind === 'hang') { // accept and never answer (the client must time out)
+      entry.status = 0;
+      log(entry);
+      return;
     }
     if (f && f.kind === '5xx') {
       entry.status = f.status || 502;

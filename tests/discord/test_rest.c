@@ -398,6 +398,39 @@ TEST(destroy_cancels_pending_requests) {
   rd_stop(&d);
 }
 
+static int run_cli(const char *env, char *out, size_t cap) {
+  const char *bin = getenv("MIMIC_BIN");
+  if (!bin) return -1000;
+  char cmd[1024];
+  snprintf(cmd, sizeof cmd, "cd /tmp && env -u MIMIC_CONFIG %s '%s' discord check 2>&1", env, bin);
+  FILE *p = popen(cmd, "r");
+  if (!p) return -1000;
+  size_t n = fread(out, 1, cap - 1, p);
+  out[n] = 0;
+  int st = pclose(p);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+TEST(cli_discord_check) {
+  if (!getenv("MIMIC_BIN")) SKIP("MIMIC_BIN not set (run through ctest)");
+  rest_double d;
+  if (rd_start(&d, "{\"token\": \"" TOKEN "\", \"gateway_url\": \"ws://127.0.0.1:7/gw\", \"shards\": 3}") != 0)
+    SKIP("node or the double is missing");
+  char env[512], out[4096];
+  snprintf(env, sizeof env, "DISCORD_TOKEN=%s MIMIC_DISCORD_API=%s", TOKEN, d.base);
+  CHECK_INT(run_cli(env, out, sizeof out), 0);
+  CHECK(strstr(out, "bot: mimic") != NULL);
+  CHECK(strstr(out, "gateway: ws://127.0.0.1:7/gw") != NULL);
+  CHECK(strstr(out, "shards: 3") != NULL);
+  snprintf(env, sizeof env, "DISCORD_TOKEN=wrong-token-abcdefgh MIMIC_DISCORD_API=%s", d.base);
+  CHECK_INT(run_cli(env, out, sizeof out), 1);
+  CHECK(strstr(out, "401") != NULL);
+  CHECK(strstr(out, "wrong-token-abcdefgh") == NULL);
+  CHECK_INT(run_cli("DISCORD_TOKEN=abcdefghijk MIMIC_DISCORD_API=http://discord.example/api/v10", out, sizeof out), 1);
+  CHECK(strstr(out, "unencrypted") != NULL);
+  rd_stop(&d);
+}
+
 int main(void) {
   log_set_level(LOG_ERROR);
   RUN(base_url_rules);
@@ -411,5 +444,6 @@ int main(void) {
   RUN(storm_and_exhaustion_never_hit_an_empty_bucket);
   RUN(global_limit_holds_at_the_server);
   RUN(destroy_cancels_pending_requests);
+  RUN(cli_discord_check);
   TEST_MAIN_END();
 }

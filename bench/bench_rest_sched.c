@@ -42,10 +42,12 @@ static void bench_limiter(void) {
   rl_ticket t;
   rl_headers e;
   rl_headers_init(&e);
-  const char *el[] = {"X-RateLimit-Limit: 5\r\n", "X-RateLimit-Remaining: 0\r\n", "X-RateLimit-Reset-After: 100\r\n"};
+  const char *el[] = {"X-RateLimit-Limit: 5\r\n", "X-RateLimit-Remaining: 0\r\n",
+                      "X-RateLimit-Reset-After: 100\r\n"};
   for (int i = 0; i < 3; i++) rl_headers_parse_line(&e, el[i], strlen(el[i]));
   rl_route w;
-  if (rl_route_parse("POST", "/channels/1/messages", &w) != 0 || rl_acquire(r, &w, 5000, &t) != 0) return;
+  if (rl_route_parse("POST", "/channels/1/messages", &w) != 0 || rl_acquire(r, &w, 5000, &t) != 0)
+    return;
   rl_complete(r, &t, &w, 200, &e, 5000);
   t0 = clock_mono_ns();
   int64_t sum = 0;
@@ -60,14 +62,18 @@ typedef struct tally {
 } tally;
 static void cb(const rest_result *res, void *user) {
   tally *t = user;
-  if (res->err) t->failed++;
-  else t->ok++;
+  if (res->err)
+    t->failed++;
+  else
+    t->ok++;
 }
 
 static void bench_double(void) {
   rest_double d;
-  if (rd_start(&d, "{\"buckets\": {\"POST /channels/{channel_id}/messages\": {\"limit\": 5, \"window_ms\": 500}},"
-                   "\"seed\": {\"guilds\": [{\"id\": \"1\", \"channels\": [{\"id\": \"10\"}, {\"id\": \"11\"}, {\"id\": \"12\"}, {\"id\": \"13\"}]}]}}") != 0) {
+  if (rd_start(&d, "{\"buckets\": {\"POST /channels/{channel_id}/messages\": {\"limit\": 5, "
+                   "\"window_ms\": 500}},"
+                   "\"seed\": {\"guilds\": [{\"id\": \"1\", \"channels\": [{\"id\": \"10\"}, "
+                   "{\"id\": \"11\"}, {\"id\": \"12\"}, {\"id\": \"13\"}]}]}}") != 0) {
     printf("double: skipped (node missing)\n");
     return;
   }
@@ -100,8 +106,10 @@ static void bench_double(void) {
   json_decref(log);
   rd_stop(&d);
   /* 4 channels x 5 per 500 ms = 40/s; the first request per channel also learns the bucket */
-  printf("double: %d requests in %.2f s = %.1f/s of an allowed 40/s (%.0f%%), %d failed, %zu hit an empty bucket, %llu 429s\n",
-         t.ok, s, t.ok / s, 100.0 * (t.ok / s) / 40.0, t.failed, empty, (unsigned long long)st.r429);
+  printf("double: %d requests in %.2f s = %.1f/s of an allowed 40/s (%.0f%%), %d failed, %zu hit "
+         "an empty bucket, %llu 429s\n",
+         t.ok, s, t.ok / s, 100.0 * (t.ok / s) / 40.0, t.failed, empty,
+         (unsigned long long)st.r429);
 }
 
 int main(void) {

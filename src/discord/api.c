@@ -64,8 +64,12 @@ static int req(rest *r, const char *method, const json_t *body, rest_cb cb, void
 
 /* ---- gateway, identity ---- */
 
-int api_gateway_bot(rest *r, rest_cb cb, void *user) { return req(r, "GET", NULL, cb, user, "/gateway/bot"); }
-int api_user_me(rest *r, rest_cb cb, void *user) { return req(r, "GET", NULL, cb, user, "/users/@me"); }
+int api_gateway_bot(rest *r, rest_cb cb, void *user) {
+  return req(r, "GET", NULL, cb, user, "/gateway/bot");
+}
+int api_user_me(rest *r, rest_cb cb, void *user) {
+  return req(r, "GET", NULL, cb, user, "/users/@me");
+}
 
 int api_gateway_info_parse(const json_t *j, api_gateway_info *out) {
   memset(out, 0, sizeof *out);
@@ -186,7 +190,8 @@ static int job_send_part(send_job *j) {
   bool first = j->i == 0;
   if (j->kind == JOB_CHANNEL) {
     bool replying = first && j->reply_to;
-    json_object_set_new(b, "allowed_mentions", api_allowed_mentions(j->ping_users, j->n_ping, replying && j->ping_reply));
+    json_object_set_new(b, "allowed_mentions",
+                        api_allowed_mentions(j->ping_users, j->n_ping, replying && j->ping_reply));
     if (replying) {
       json_t *ref = json_object();
       json_object_set_new(ref, "message_id", id_str(j->reply_to));
@@ -201,14 +206,17 @@ static int job_send_part(send_job *j) {
     j->step = HS_SEND;
     rc = req(j->r, "POST", b, job_cb, j, "/channels/" ID_FMT "/messages", j->channel_id);
   } else if (j->kind == JOB_HOOK) {
-    json_object_set_new(b, "allowed_mentions", api_allowed_mentions(j->ping_users, j->n_ping, false));
+    json_object_set_new(b, "allowed_mentions",
+                        api_allowed_mentions(j->ping_users, j->n_ping, false));
     if (j->username) json_object_set_new(b, "username", json_string(j->username));
     if (j->avatar_url) json_object_set_new(b, "avatar_url", json_string(j->avatar_url));
     j->step = HS_SEND;
     if (j->thread_id)
-      rc = req(j->r, "POST", b, job_cb, j, "/webhooks/" ID_FMT "/%s?wait=true&thread_id=" ID_FMT, j->hook->id, j->hook->token, j->thread_id);
+      rc = req(j->r, "POST", b, job_cb, j, "/webhooks/" ID_FMT "/%s?wait=true&thread_id=" ID_FMT,
+               j->hook->id, j->hook->token, j->thread_id);
     else
-      rc = req(j->r, "POST", b, job_cb, j, "/webhooks/" ID_FMT "/%s?wait=true", j->hook->id, j->hook->token);
+      rc = req(j->r, "POST", b, job_cb, j, "/webhooks/" ID_FMT "/%s?wait=true", j->hook->id,
+               j->hook->token);
   } else {
     json_object_set_new(b, "allowed_mentions", api_allowed_mentions(NULL, 0, false));
     if (j->flags) json_object_set_new(b, "flags", json_integer(j->flags));
@@ -264,7 +272,8 @@ static void job_cb(const rest_result *res, void *user) {
   /* a part was sent */
   if (res->err) {
     if (j->kind == JOB_HOOK && !j->recreated && (res->code == 10015 || res->status == 404)) {
-      LOG_W("rest", "webhook for channel " ID_FMT " is gone (%s); creating a new one", j->hook->channel_id, res->message);
+      LOG_W("rest", "webhook for channel " ID_FMT " is gone (%s); creating a new one",
+            j->hook->channel_id, res->message);
       j->recreated = true;
       j->hook->id = 0;
       j->hook->token[0] = 0;
@@ -331,14 +340,17 @@ static bool hook_name_ok(const char *name) {
   size_t n = strlen(name);
   if (n < 1 || n > 80) return false;
   char low[81];
-  for (size_t i = 0; i <= n; i++) low[i] = (char)((name[i] >= 'A' && name[i] <= 'Z') ? name[i] + 32 : name[i]);
+  for (size_t i = 0; i <= n; i++)
+    low[i] = (char)((name[i] >= 'A' && name[i] <= 'Z') ? name[i] + 32 : name[i]);
   return !strstr(low, "clyde") && !strstr(low, "discord");
 }
 
 int api_webhook_send(rest *r, api_hook *hook, const api_hook_message *m, rest_cb cb, void *user) {
   if (!hook || !hook->channel_id) return err_set(MIMIC_EINVAL, "webhook send: no channel");
   if (!hook_name_ok(hook->name))
-    return err_set(MIMIC_EINVAL, "webhook name '%.80s' must be 1-80 characters without 'clyde' or 'discord'", hook->name);
+    return err_set(MIMIC_EINVAL,
+                   "webhook name '%.80s' must be 1-80 characters without 'clyde' or 'discord'",
+                   hook->name);
   if (hook->id && check_token(hook->token) != 0) hook->id = 0;
   int rc;
   send_job *j = job_new(r, m->content, cb, user, &rc);
@@ -346,8 +358,10 @@ int api_webhook_send(rest *r, api_hook *hook, const api_hook_message *m, rest_cb
   j->kind = JOB_HOOK;
   j->hook = hook;
   j->thread_id = m->thread_id;
-  if (m->username && *m->username) j->username = utf8_repair(m->username, strnlen(m->username, 80 * 4));
-  if (m->avatar_url && *m->avatar_url) j->avatar_url = utf8_repair(m->avatar_url, strnlen(m->avatar_url, 2048));
+  if (m->username && *m->username)
+    j->username = utf8_repair(m->username, strnlen(m->username, 80 * 4));
+  if (m->avatar_url && *m->avatar_url)
+    j->avatar_url = utf8_repair(m->avatar_url, strnlen(m->avatar_url, 2048));
   job_set_pings(j, m->ping_users, m->n_ping_users);
   return job_start(j, hook->id ? job_send_part(j) : hook_list(j));
 }
@@ -373,13 +387,16 @@ int api_typing(rest *r, uint64_t channel_id, rest_cb cb, void *user) {
 
 int api_messages_get(rest *r, uint64_t channel_id, api_page dir, uint64_t anchor, int limit,
                      rest_cb cb, void *user) {
-  if (limit < 1 || limit > 100) return err_set(MIMIC_EINVAL, "message page size must be 1..100, not %d", limit);
+  if (limit < 1 || limit > 100)
+    return err_set(MIMIC_EINVAL, "message page size must be 1..100, not %d", limit);
   static const char *names[] = {NULL, "before", "after", "around"};
   if (dir == API_PAGE_LATEST || !anchor)
-    return req(r, "GET", NULL, cb, user, "/channels/" ID_FMT "/messages?limit=%d", channel_id, limit);
-  if (dir < API_PAGE_BEFORE || dir > API_PAGE_AROUND) return err_set(MIMIC_EINVAL, "bad page direction");
-  return req(r, "GET", NULL, cb, user, "/channels/" ID_FMT "/messages?%s=" ID_FMT "&limit=%d", channel_id,
-             names[dir], anchor, limit);
+    return req(r, "GET", NULL, cb, user, "/channels/" ID_FMT "/messages?limit=%d", channel_id,
+               limit);
+  if (dir < API_PAGE_BEFORE || dir > API_PAGE_AROUND)
+    return err_set(MIMIC_EINVAL, "bad page direction");
+  return req(r, "GET", NULL, cb, user, "/channels/" ID_FMT "/messages?%s=" ID_FMT "&limit=%d",
+             channel_id, names[dir], anchor, limit);
 }
 
 int api_reactions_get(rest *r, uint64_t channel_id, uint64_t message_id, const char *emoji,
@@ -387,11 +404,14 @@ int api_reactions_get(rest *r, uint64_t channel_id, uint64_t message_id, const c
   char enc[512];
   int rc = encode_segment(emoji ? emoji : "", enc, sizeof enc);
   if (rc) return rc;
-  if (limit < 1 || limit > 100) return err_set(MIMIC_EINVAL, "reaction page size must be 1..100, not %d", limit);
+  if (limit < 1 || limit > 100)
+    return err_set(MIMIC_EINVAL, "reaction page size must be 1..100, not %d", limit);
   if (after)
-    return req(r, "GET", NULL, cb, user, "/channels/" ID_FMT "/messages/" ID_FMT "/reactions/%s?after=" ID_FMT "&limit=%d",
+    return req(r, "GET", NULL, cb, user,
+               "/channels/" ID_FMT "/messages/" ID_FMT "/reactions/%s?after=" ID_FMT "&limit=%d",
                channel_id, message_id, enc, after, limit);
-  return req(r, "GET", NULL, cb, user, "/channels/" ID_FMT "/messages/" ID_FMT "/reactions/%s?limit=%d", channel_id,
+  return req(r, "GET", NULL, cb, user,
+             "/channels/" ID_FMT "/messages/" ID_FMT "/reactions/%s?limit=%d", channel_id,
              message_id, enc, limit);
 }
 
@@ -400,8 +420,8 @@ int api_reaction_add(rest *r, uint64_t channel_id, uint64_t message_id, const ch
   char enc[512];
   int rc = encode_segment(emoji ? emoji : "", enc, sizeof enc);
   if (rc) return rc;
-  return req(r, "PUT", NULL, cb, user, "/channels/" ID_FMT "/messages/" ID_FMT "/reactions/%s/@me", channel_id,
-             message_id, enc);
+  return req(r, "PUT", NULL, cb, user, "/channels/" ID_FMT "/messages/" ID_FMT "/reactions/%s/@me",
+             channel_id, message_id, enc);
 }
 
 int api_guild_channels(rest *r, uint64_t guild_id, rest_cb cb, void *user) {
@@ -417,17 +437,20 @@ int api_threads_archived(rest *r, uint64_t channel_id, const char *before, int l
   char q[96] = "";
   if (before) {
     int64_t ms;
-    if (clock_parse_iso8601(before, &ms) != 0) return err_set(MIMIC_EINVAL, "archived threads: 'before' must be an ISO-8601 timestamp");
+    if (clock_parse_iso8601(before, &ms) != 0)
+      return err_set(MIMIC_EINVAL, "archived threads: 'before' must be an ISO-8601 timestamp");
     char iso[32];
     clock_iso8601(ms, iso);
     snprintf(q, sizeof q, "?before=%s", iso);
   }
-  if (limit < 0 || limit > 100) return err_set(MIMIC_EINVAL, "thread page size must be 1..100, not %d", limit);
+  if (limit < 0 || limit > 100)
+    return err_set(MIMIC_EINVAL, "thread page size must be 1..100, not %d", limit);
   if (limit) {
     size_t l = strlen(q);
     snprintf(q + l, sizeof q - l, "%slimit=%d", l ? "&" : "?", limit);
   }
-  return req(r, "GET", NULL, cb, user, "/channels/" ID_FMT "/threads/archived/public%s", channel_id, q);
+  return req(r, "GET", NULL, cb, user, "/channels/" ID_FMT "/threads/archived/public%s", channel_id,
+             q);
 }
 
 int api_dm_open(rest *r, uint64_t user_id, rest_cb cb, void *user) {
@@ -440,7 +463,8 @@ int api_dm_open(rest *r, uint64_t user_id, rest_cb cb, void *user) {
 
 int api_webhook_create(rest *r, uint64_t channel_id, const char *name, rest_cb cb, void *user) {
   if (!name || !hook_name_ok(name))
-    return err_set(MIMIC_EINVAL, "webhook name must be 1-80 characters without 'clyde' or 'discord'");
+    return err_set(MIMIC_EINVAL,
+                   "webhook name must be 1-80 characters without 'clyde' or 'discord'");
   json_t *b = json_object();
   json_object_set_new(b, "name", json_string(name));
   int rc = req(r, "POST", b, cb, user, "/channels/" ID_FMT "/webhooks", channel_id);
@@ -460,7 +484,8 @@ int api_commands_overwrite(rest *r, uint64_t app_id, uint64_t guild_id, const js
                            rest_cb cb, void *user) {
   if (!json_is_array(commands)) return err_set(MIMIC_EINVAL, "commands must be a JSON array");
   if (guild_id)
-    return req(r, "PUT", commands, cb, user, "/applications/" ID_FMT "/guilds/" ID_FMT "/commands", app_id, guild_id);
+    return req(r, "PUT", commands, cb, user, "/applications/" ID_FMT "/guilds/" ID_FMT "/commands",
+               app_id, guild_id);
   return req(r, "PUT", commands, cb, user, "/applications/" ID_FMT "/commands", app_id);
 }
 
@@ -479,13 +504,14 @@ int api_interaction_respond(rest *r, uint64_t interaction_id, const char *token,
 int api_interaction_defer(rest *r, uint64_t interaction_id, const char *token, bool ephemeral,
                           rest_cb cb, void *user) {
   json_t *data = ephemeral ? json_pack("{s:i}", "flags", (int)API_MSG_EPHEMERAL) : NULL;
-  int rc = api_interaction_respond(r, interaction_id, token, API_CB_DEFERRED_MESSAGE, data, cb, user);
+  int rc =
+      api_interaction_respond(r, interaction_id, token, API_CB_DEFERRED_MESSAGE, data, cb, user);
   json_decref(data);
   return rc;
 }
 
-int api_original_edit(rest *r, uint64_t app_id, const char *token, const char *content,
-                      rest_cb cb, void *user) {
+int api_original_edit(rest *r, uint64_t app_id, const char *token, const char *content, rest_cb cb,
+                      void *user) {
   int rc = check_token(token);
   if (rc) return rc;
   char **parts = NULL;

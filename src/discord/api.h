@@ -1,8 +1,8 @@
 /* The Discord REST calls mimic makes, as typed functions over rest.h: they build the paths and
  * JSON bodies (Jansson) so that nothing above the discord layer writes JSON or URLs. Answers come
- * back through rest_cb with the parsed JSON (borrowed during the callback); small answers have typed
- * parsers here. Outgoing text is split over 2,000 characters (split.h) and every message carries an
- * allowed_mentions that pings nobody unless asked.
+ * back through rest_cb with the parsed JSON (borrowed during the callback); small answers have
+ * typed parsers here. Outgoing text is split over 2,000 characters (split.h) and every message
+ * carries an allowed_mentions that pings nobody unless asked.
  *
  * Every call returns 0 (cb will run exactly once) or an error (cb will never run), like
  * rest_request. Loop-thread only. Strings passed in are copied unless noted. */
@@ -19,11 +19,11 @@
 /* ---- gateway and identity ---- */
 
 typedef struct api_gateway_info {
-  char url[256];             /* wss://gateway.discord.gg */
-  int shards;                /* recommended shard count */
+  char url[256]; /* wss://gateway.discord.gg */
+  int shards;    /* recommended shard count */
   int session_total, session_remaining;
   int64_t session_reset_after_ms;
-  int max_concurrency;       /* identify buckets: shard_id % max_concurrency */
+  int max_concurrency; /* identify buckets: shard_id % max_concurrency */
 } api_gateway_info;
 
 /* GET /gateway/bot. */
@@ -44,9 +44,9 @@ json_t *api_allowed_mentions(const uint64_t *users, size_t n_users, bool replied
 
 /* ---- messages ---- */
 
-#define API_MSG_SUPPRESS_EMBEDS (1u << 2)
+#define API_MSG_SUPPRESS_EMBEDS        (1u << 2)
 #define API_MSG_SUPPRESS_NOTIFICATIONS (1u << 12)
-#define API_MSG_EPHEMERAL (1u << 6)
+#define API_MSG_EPHEMERAL              (1u << 6)
 
 typedef struct api_message {
   uint64_t channel_id;
@@ -55,7 +55,7 @@ typedef struct api_message {
   bool ping_reply;            /* let the reply ping its author (replied_user); only with reply_to */
   const uint64_t *ping_users; /* users the text may ping; NULL: nobody */
   size_t n_ping_users;
-  unsigned flags;             /* API_MSG_SUPPRESS_* */
+  unsigned flags; /* API_MSG_SUPPRESS_* */
 } api_message;
 
 /* POST /channels/{id}/messages for each part, one after the other (in order; the next part is
@@ -97,7 +97,8 @@ int api_dm_open(rest *r, uint64_t user_id, rest_cb cb, void *user) MIMIC_MUST;
 
 /* ---- webhooks (speaking as a persona) ---- */
 
-int api_webhook_create(rest *r, uint64_t channel_id, const char *name, rest_cb cb, void *user) MIMIC_MUST;
+int api_webhook_create(rest *r, uint64_t channel_id, const char *name, rest_cb cb,
+                       void *user) MIMIC_MUST;
 int api_webhooks_get(rest *r, uint64_t channel_id, rest_cb cb, void *user) MIMIC_MUST;
 int api_webhook_get(rest *r, uint64_t webhook_id, rest_cb cb, void *user) MIMIC_MUST;
 
@@ -111,10 +112,10 @@ typedef struct api_hook {
 } api_hook;
 
 typedef struct api_hook_message {
-  const char *content;        /* split like api_message_send */
-  const char *username;       /* shown as the author (the persona); NULL: the webhook's name */
-  const char *avatar_url;     /* NULL: the webhook's avatar */
-  uint64_t thread_id;         /* post into this thread of the channel; 0: the channel itself */
+  const char *content;    /* split like api_message_send */
+  const char *username;   /* shown as the author (the persona); NULL: the webhook's name */
+  const char *avatar_url; /* NULL: the webhook's avatar */
+  uint64_t thread_id;     /* post into this thread of the channel; 0: the channel itself */
   const uint64_t *ping_users;
   size_t n_ping_users;
 } api_hook_message;
@@ -123,7 +124,8 @@ typedef struct api_hook_message {
  * in the channel that has a token (one mimic made), else creates one; on "Unknown Webhook" (it was
  * deleted) it forgets it, creates a new one and sends again, once. Updates *hook, which must stay
  * valid until cb runs. cb gets the last part's message (wait=true) or the first error. */
-int api_webhook_send(rest *r, api_hook *hook, const api_hook_message *m, rest_cb cb, void *user) MIMIC_MUST;
+int api_webhook_send(rest *r, api_hook *hook, const api_hook_message *m, rest_cb cb,
+                     void *user) MIMIC_MUST;
 
 /* ---- application commands and interactions ---- */
 
@@ -132,13 +134,13 @@ int api_webhook_send(rest *r, api_hook *hook, const api_hook_message *m, rest_cb
 int api_commands_overwrite(rest *r, uint64_t app_id, uint64_t guild_id, const json_t *commands,
                            rest_cb cb, void *user) MIMIC_MUST;
 
-#define API_CB_PONG 1
-#define API_CB_MESSAGE 4
+#define API_CB_PONG             1
+#define API_CB_MESSAGE          4
 #define API_CB_DEFERRED_MESSAGE 5
-#define API_CB_DEFERRED_UPDATE 6
-#define API_CB_UPDATE 7
-#define API_CB_AUTOCOMPLETE 8
-#define API_CB_MODAL 9
+#define API_CB_DEFERRED_UPDATE  6
+#define API_CB_UPDATE           7
+#define API_CB_AUTOCOMPLETE     8
+#define API_CB_MODAL            9
 
 /* POST /interactions/{id}/{token}/callback {type, data} (data borrowed, may be NULL). Must happen
  * within 3 s of the interaction. Not bound by the global rate limit. */
@@ -152,7 +154,7 @@ int api_followup_send(rest *r, uint64_t app_id, const char *token, const char *c
                       bool ephemeral, rest_cb cb, void *user) MIMIC_MUST;
 /* PATCH /webhooks/{app}/{token}/messages/@original: edits the (deferred) original response. At
  * most 2,000 characters: longer content is cut at a boundary (send the rest as follow-ups). */
-int api_original_edit(rest *r, uint64_t app_id, const char *token, const char *content,
-                      rest_cb cb, void *user) MIMIC_MUST;
+int api_original_edit(rest *r, uint64_t app_id, const char *token, const char *content, rest_cb cb,
+                      void *user) MIMIC_MUST;
 
 #endif

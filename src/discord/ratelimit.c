@@ -73,10 +73,13 @@ int rl_route_parse(const char *method, const char *path, rl_route *out) {
     nseg++;
     i = j + 1;
   }
-  bool top_channel = nseg > 1 && seg_is(segs[0], lens[0], "channels") && is_snowflake(segs[1], lens[1]);
+  bool top_channel =
+      nseg > 1 && seg_is(segs[0], lens[0], "channels") && is_snowflake(segs[1], lens[1]);
   bool top_guild = nseg > 1 && seg_is(segs[0], lens[0], "guilds") && is_snowflake(segs[1], lens[1]);
-  bool top_hook = nseg > 1 && seg_is(segs[0], lens[0], "webhooks") && is_snowflake(segs[1], lens[1]);
-  bool top_inter = nseg > 1 && seg_is(segs[0], lens[0], "interactions") && is_snowflake(segs[1], lens[1]);
+  bool top_hook =
+      nseg > 1 && seg_is(segs[0], lens[0], "webhooks") && is_snowflake(segs[1], lens[1]);
+  bool top_inter =
+      nseg > 1 && seg_is(segs[0], lens[0], "interactions") && is_snowflake(segs[1], lens[1]);
 
   for (size_t i = 0; i < nseg; i++) {
     const char *s = segs[i];
@@ -84,7 +87,10 @@ int rl_route_parse(const char *method, const char *path, rl_route *out) {
     sb_puts(&t, "/");
     sb_puts(&d, "/");
     if (i == 1 && (top_channel || top_guild || top_hook || top_inter)) {
-      const char *name = top_channel ? "channel_id" : top_guild ? "guild_id" : top_hook ? "webhook_id" : "interaction_id";
+      const char *name = top_channel ? "channel_id"
+                         : top_guild ? "guild_id"
+                         : top_hook  ? "webhook_id"
+                                     : "interaction_id";
       sb_puts(&t, "{");
       sb_puts(&t, name);
       sb_puts(&t, "}");
@@ -93,7 +99,8 @@ int rl_route_parse(const char *method, const char *path, rl_route *out) {
       sb_puts(&m, "=");
       sb_put(&m, s, n);
     } else if (i == 2 && (top_hook || top_inter)) {
-      /* A webhook or interaction token: never in a log line; its hash scopes the webhook's limit. */
+      /* A webhook or interaction token: never in a log line; its hash scopes the webhook's limit.
+       */
       sb_puts(&t, "{token}");
       sb_puts(&d, "{token}");
       if (top_hook) {
@@ -152,8 +159,10 @@ static bool parse_seconds_ms(const char *s, size_t n, uint64_t *out) {
     i++;
     int digits = 0;
     while (i < n && isdigit((unsigned char)s[i])) {
-      if (digits < 3) frac_ms = frac_ms * 10 + (uint64_t)(s[i] - '0');
-      else if (s[i] != '0') round_up = true;
+      if (digits < 3)
+        frac_ms = frac_ms * 10 + (uint64_t)(s[i] - '0');
+      else if (s[i] != '0')
+        round_up = true;
       digits++;
       i++;
       any = true;
@@ -173,20 +182,27 @@ void rl_headers_parse_line(rl_headers *h, const char *line, size_t n) {
   const char *v = colon + 1;
   size_t vn = n - nl - 1;
   while (vn && (*v == ' ' || *v == '\t')) v++, vn--;
-  while (vn && (v[vn - 1] == '\r' || v[vn - 1] == '\n' || v[vn - 1] == ' ' || v[vn - 1] == '\t')) vn--;
+  while (vn && (v[vn - 1] == '\r' || v[vn - 1] == '\n' || v[vn - 1] == ' ' || v[vn - 1] == '\t'))
+    vn--;
 
 #define NAME_IS(lit) (nl == sizeof(lit) - 1 && strncasecmp(line, lit, nl) == 0)
   int64_t iv;
   uint64_t ms;
   if (NAME_IS("X-RateLimit-Limit")) {
-    if (parse_uint(v, vn, &iv)) h->has_limit = true, h->limit = iv;
-    else h->malformed++;
+    if (parse_uint(v, vn, &iv))
+      h->has_limit = true, h->limit = iv;
+    else
+      h->malformed++;
   } else if (NAME_IS("X-RateLimit-Remaining")) {
-    if (parse_uint(v, vn, &iv)) h->has_remaining = true, h->remaining = iv;
-    else h->malformed++;
+    if (parse_uint(v, vn, &iv))
+      h->has_remaining = true, h->remaining = iv;
+    else
+      h->malformed++;
   } else if (NAME_IS("X-RateLimit-Reset-After")) {
-    if (parse_seconds_ms(v, vn, &ms)) h->has_reset_after = true, h->reset_after_ms = ms;
-    else h->malformed++;
+    if (parse_seconds_ms(v, vn, &ms))
+      h->has_reset_after = true, h->reset_after_ms = ms;
+    else
+      h->malformed++;
   } else if (NAME_IS("Retry-After")) {
     if (parse_seconds_ms(v, vn, &ms)) {
       if (!h->has_retry_after || ms > h->retry_after_ms) h->retry_after_ms = ms;
@@ -207,10 +223,14 @@ void rl_headers_parse_line(rl_headers *h, const char *line, size_t n) {
   } else if (NAME_IS("X-RateLimit-Global")) {
     h->global = vn == 4 && strncasecmp(v, "true", 4) == 0;
   } else if (NAME_IS("X-RateLimit-Scope")) {
-    if (vn == 4 && strncasecmp(v, "user", 4) == 0) h->scope = RL_SCOPE_USER;
-    else if (vn == 6 && strncasecmp(v, "global", 6) == 0) h->scope = RL_SCOPE_GLOBAL;
-    else if (vn == 6 && strncasecmp(v, "shared", 6) == 0) h->scope = RL_SCOPE_SHARED;
-    else h->malformed++;
+    if (vn == 4 && strncasecmp(v, "user", 4) == 0)
+      h->scope = RL_SCOPE_USER;
+    else if (vn == 6 && strncasecmp(v, "global", 6) == 0)
+      h->scope = RL_SCOPE_GLOBAL;
+    else if (vn == 6 && strncasecmp(v, "shared", 6) == 0)
+      h->scope = RL_SCOPE_SHARED;
+    else
+      h->malformed++;
   }
 #undef NAME_IS
 }
@@ -218,21 +238,22 @@ void rl_headers_parse_line(rl_headers *h, const char *line, size_t n) {
 /* ---- the limiter ---- */
 
 /* A bucket: one rate-limit window on Discord's side. Keyed by "<bucket id or T:template>|<major>".
- * Two facts are kept, each only ever moved in the safe direction (see docs/internals/ratelimits.md):
- * `remaining` is what mimic may still send in the current window: decremented when a request is
- * reserved, only lowered by answers; `win_end` is the latest window end any answer implied (an
- * answer's now + Reset-After is never earlier than the end of the window it was counted in). A new
- * window is assumed only once win_end has passed, and requests still in flight are counted in it. */
+ * Two facts are kept, each only ever moved in the safe direction (see
+ * docs/internals/ratelimits.md): `remaining` is what mimic may still send in the current window:
+ * decremented when a request is reserved, only lowered by answers; `win_end` is the latest window
+ * end any answer implied (an answer's now + Reset-After is never earlier than the end of the window
+ * it was counted in). A new window is assumed only once win_end has passed, and requests still in
+ * flight are counted in it. */
 struct rl_bucket {
   char *key;
-  rl_bucket *next;      /* hash chain */
-  bool known;           /* limits learned from headers (or a 429) */
-  bool unlimited;       /* a response came back without any limit headers */
-  bool fresh;           /* a new window was assumed; no answer has told its end yet */
+  rl_bucket *next; /* hash chain */
+  bool known;      /* limits learned from headers (or a 429) */
+  bool unlimited;  /* a response came back without any limit headers */
+  bool fresh;      /* a new window was assumed; no answer has told its end yet */
   int64_t limit, remaining;
-  uint64_t win_end;     /* monotonic ms: the latest window end any answer implied */
-  uint64_t window_ms;   /* longest Reset-After seen: the window's length */
-  int inflight;         /* reserved and not completed */
+  uint64_t win_end;   /* monotonic ms: the latest window end any answer implied */
+  uint64_t window_ms; /* longest Reset-After seen: the window's length */
+  int inflight;       /* reserved and not completed */
   uint64_t last_used;
 };
 
@@ -258,7 +279,7 @@ struct rl {
   size_t tab_size, nbuckets;
   rl_alias **atab;
   size_t atab_size, naliases;
-  gslot *gring;    /* the last global_limit requests, oldest at ghead */
+  gslot *gring; /* the last global_limit requests, oldest at ghead */
   int ghead, gcount;
   uint32_t gseq;
   uint64_t global_blocked_until;
@@ -278,8 +299,10 @@ void rl_opts_default(rl_opts *o) {
 
 rl *rl_new(const rl_opts *o) {
   rl *r = xcalloc(1, sizeof *r);
-  if (o) r->o = *o;
-  else rl_opts_default(&r->o);
+  if (o)
+    r->o = *o;
+  else
+    rl_opts_default(&r->o);
   if (r->o.global_limit < 1) r->o.global_limit = 1;
   if (r->o.global_window_ms < 1) r->o.global_window_ms = 1;
   if (r->o.invalid_window_ms < INV_SLOTS) r->o.invalid_window_ms = INV_SLOTS;
@@ -343,8 +366,10 @@ static void alias_set(rl *r, const char *tmpl, const char *bucket) {
 
 static void bucket_key(rl *r, const rl_route *rt, const char *learned, char *out, size_t cap) {
   const char *id = learned ? learned : alias_get(r, rt->tmpl);
-  if (id) snprintf(out, cap, "%s|%s", id, rt->major);
-  else snprintf(out, cap, "T:%s|%s", rt->tmpl, rt->major);
+  if (id)
+    snprintf(out, cap, "%s|%s", id, rt->major);
+  else
+    snprintf(out, cap, "T:%s|%s", rt->tmpl, rt->major);
 }
 
 /* Drops buckets nobody waits on whose window has passed, when the table grows past its cap. */
@@ -353,8 +378,7 @@ static void evict_idle(rl *r, uint64_t now) {
     rl_bucket **pp = &r->tab[i];
     while (*pp) {
       rl_bucket *b = *pp;
-      if (b->inflight == 0 && !b->fresh && now >= b->win_end &&
-          now - b->last_used > 1000) {
+      if (b->inflight == 0 && !b->fresh && now >= b->win_end && now - b->last_used > 1000) {
         *pp = b->next;
         mem_free(b->key);
         mem_free(b);
@@ -418,8 +442,8 @@ static void invalid_add(rl *r, uint64_t now) {
   r->st.invalid_total++;
   int n = invalid_count(r, now);
   if (n == r->o.invalid_stop / 8 || n == r->o.invalid_stop / 2)
-    LOG_W("rest", "%d invalid requests (401/403/429) in the last %llu s; sending stops at %d",
-          n, (unsigned long long)(r->o.invalid_window_ms / 1000), r->o.invalid_stop);
+    LOG_W("rest", "%d invalid requests (401/403/429) in the last %llu s; sending stops at %d", n,
+          (unsigned long long)(r->o.invalid_window_ms / 1000), r->o.invalid_stop);
 }
 
 /* How long until the invalid count drops below the stop threshold (0 when already below). */
@@ -470,8 +494,8 @@ static void global_take(rl *r, uint64_t now, rl_ticket *t) {
 }
 
 static void global_done(rl *r, const rl_ticket *t, uint64_t now) {
-  if (t->gseq && t->gslot >= 0 && t->gslot < r->o.global_limit && r->gring[t->gslot].seq == t->gseq &&
-      r->gring[t->gslot].done == 0)
+  if (t->gseq && t->gslot >= 0 && t->gslot < r->o.global_limit &&
+      r->gring[t->gslot].seq == t->gseq && r->gring[t->gslot].done == 0)
     r->gring[t->gslot].done = now + 1; /* callers' clocks truncate to the ms: round up */
 }
 
@@ -543,7 +567,7 @@ void rl_release(rl *r, const rl_ticket *t, uint64_t now_ms) {
  * answer describes (this one, an older one arriving late, or a newer one), lowering `remaining`
  * and raising `win_end` can only make mimic wait longer, never send into an empty bucket. */
 static void apply_headers(rl_bucket *b, const rl_headers *h, uint64_t now) {
-  uint64_t end = now + h->reset_after_ms; /* never earlier than Discord's own window end */
+  uint64_t end = now + h->reset_after_ms;   /* never earlier than Discord's own window end */
   int64_t can = h->remaining - b->inflight; /* in-flight requests may all land after this one */
   if (h->reset_after_ms > b->window_ms) b->window_ms = h->reset_after_ms;
   b->limit = h->limit;
@@ -585,10 +609,14 @@ void rl_complete(rl *r, const rl_ticket *t, const rl_route *rt, int status, cons
 
   if (is429) {
     r->st.r429++;
-    uint64_t retry = h->has_retry_after ? h->retry_after_ms : h->has_reset_after ? h->reset_after_ms : 1000;
+    uint64_t retry = h->has_retry_after   ? h->retry_after_ms
+                     : h->has_reset_after ? h->reset_after_ms
+                                          : 1000;
     bool global = h->global || h->scope == RL_SCOPE_GLOBAL;
-    if (h->scope == RL_SCOPE_SHARED) r->st.r429_shared++;
-    else invalid_add(r, now);
+    if (h->scope == RL_SCOPE_SHARED)
+      r->st.r429_shared++;
+    else
+      invalid_add(r, now);
     if (global) {
       if (now + retry > r->global_blocked_until) r->global_blocked_until = now + retry;
     } else {

@@ -1,7 +1,7 @@
 /* Discord REST rate limiting as pure logic: no I/O, no clock of its own (every call takes `now` in
  * monotonic milliseconds), so the whole model is unit-testable. It decides whether a request may be
- * sent now and learns from response headers; the REST client (rest.c) does the sending and queueing.
- * The model and its decisions are described in docs/internals/ratelimits.md.
+ * sent now and learns from response headers; the REST client (rest.c) does the sending and
+ * queueing. The model and its decisions are described in docs/internals/ratelimits.md.
  *
  * Thread-safety: none; one rl belongs to the I/O loop thread. */
 #ifndef MIMIC_DISCORD_RATELIMIT_H
@@ -12,8 +12,8 @@
 
 #include "base/err.h"
 
-#define RL_ROUTE_MAX 256  /* longest route template / display string, including the NUL */
-#define RL_MAJOR_MAX 96   /* longest major-parameter string, including the NUL */
+#define RL_ROUTE_MAX  256 /* longest route template / display string, including the NUL */
+#define RL_MAJOR_MAX  96  /* longest major-parameter string, including the NUL */
 #define RL_BUCKET_MAX 64  /* longest X-RateLimit-Bucket id kept, including the NUL */
 
 /* rl_acquire's answer when the request must wait for an in-flight request on the same bucket to
@@ -21,11 +21,12 @@
  * requests are all in flight). The caller re-asks after any response arrives. */
 #define RL_WAIT_RESPONSE INT64_MAX
 
-/* A request's route, split the way Discord's limits are: `tmpl` is the method and the path with every
- * id replaced ("POST /channels/{channel_id}/messages/{id}"), `major` holds the top-level resource the
- * limit is scoped to ("channel_id=123", "guild_id=4", "webhook_id=5/3f2a9c1e" where the suffix is a
- * hash of the webhook token, "interaction_id=6", or "" for unscoped routes), `display` is the
- * method and path without query and with every token replaced by {token}: safe to log. */
+/* A request's route, split the way Discord's limits are: `tmpl` is the method and the path with
+ * every id replaced ("POST /channels/{channel_id}/messages/{id}"), `major` holds the top-level
+ * resource the limit is scoped to ("channel_id=123", "guild_id=4", "webhook_id=5/3f2a9c1e" where
+ * the suffix is a hash of the webhook token, "interaction_id=6", or "" for unscoped routes),
+ * `display` is the method and path without query and with every token replaced by {token}: safe to
+ * log. */
 typedef struct rl_route {
   char tmpl[RL_ROUTE_MAX];
   char major[RL_MAJOR_MAX];
@@ -39,16 +40,17 @@ int rl_route_parse(const char *method, const char *path, rl_route *out) MIMIC_MU
 
 typedef enum { RL_SCOPE_NONE = 0, RL_SCOPE_USER, RL_SCOPE_GLOBAL, RL_SCOPE_SHARED } rl_scope;
 
-/* The rate-limit facts of one response. Fields are set only when the header was present and valid. */
+/* The rate-limit facts of one response. Fields are set only when the header was present and valid.
+ */
 typedef struct rl_headers {
   bool has_limit, has_remaining, has_reset_after, has_retry_after;
-  bool global;             /* X-RateLimit-Global: true (429 only) */
+  bool global; /* X-RateLimit-Global: true (429 only) */
   int64_t limit, remaining;
   uint64_t reset_after_ms; /* X-RateLimit-Reset-After, rounded up to ms */
   uint64_t retry_after_ms; /* Retry-After header (seconds), or the body's retry_after (rest.c) */
   rl_scope scope;          /* X-RateLimit-Scope */
   char bucket[RL_BUCKET_MAX];
-  int malformed;           /* count of rate-limit headers present but unparseable (ignored) */
+  int malformed; /* count of rate-limit headers present but unparseable (ignored) */
 } rl_headers;
 
 void rl_headers_init(rl_headers *h);
@@ -58,12 +60,12 @@ void rl_headers_init(rl_headers *h);
 void rl_headers_parse_line(rl_headers *h, const char *line, size_t n);
 
 typedef struct rl_opts {
-  int global_limit;          /* requests per global window (Discord: 50 per second) */
-  uint64_t global_window_ms; /* 1000: counted from the answer of the request limit places back */
-  int invalid_stop;          /* stop sending once this many invalid requests in the window
-                                (default 8000, well under Cloudflare's 10,000) */
-  uint64_t invalid_window_ms;/* 600000 (10 minutes) */
-  size_t max_buckets;        /* idle buckets are evicted past this many (default 20000) */
+  int global_limit;           /* requests per global window (Discord: 50 per second) */
+  uint64_t global_window_ms;  /* 1000: counted from the answer of the request limit places back */
+  int invalid_stop;           /* stop sending once this many invalid requests in the window
+                                 (default 8000, well under Cloudflare's 10,000) */
+  uint64_t invalid_window_ms; /* 600000 (10 minutes) */
+  size_t max_buckets;         /* idle buckets are evicted past this many (default 20000) */
 } rl_opts;
 
 /* Fills the defaults above. */
@@ -76,11 +78,12 @@ typedef struct rl_bucket rl_bucket;
  * caller between rl_acquire and rl_complete/rl_release. */
 typedef struct rl_ticket {
   rl_bucket *bucket;
-  int gslot;     /* its slot in the global window, -1 when exempt */
+  int gslot; /* its slot in the global window, -1 when exempt */
   uint32_t gseq;
 } rl_ticket;
 
-/* Creates a limiter (o NULL = defaults). Never NULL (allocation failure aborts: tiny fixed size). */
+/* Creates a limiter (o NULL = defaults). Never NULL (allocation failure aborts: tiny fixed size).
+ */
 rl *rl_new(const rl_opts *o);
 void rl_destroy(rl *r); /* accepts NULL */
 
@@ -93,8 +96,8 @@ int64_t rl_acquire(rl *r, const rl_route *rt, uint64_t now_ms, rl_ticket *ticket
 /* A response arrived for a reserved request: learns the bucket id, limit, remaining and reset from
  * h, applies a 429 (scope user/shared: the bucket waits retry_after; global: every request waits),
  * and counts 401/403/429 (except shared-scope 429s) as invalid requests. */
-void rl_complete(rl *r, const rl_ticket *ticket, const rl_route *rt, int status, const rl_headers *h,
-                 uint64_t now_ms);
+void rl_complete(rl *r, const rl_ticket *ticket, const rl_route *rt, int status,
+                 const rl_headers *h, uint64_t now_ms);
 
 /* A reserved request got no response (network error, cancelled): frees its bucket slot. Its
  * global slot stays counted (the request may have reached Discord) as if answered at now_ms. */
@@ -102,13 +105,13 @@ void rl_release(rl *r, const rl_ticket *ticket, uint64_t now_ms);
 
 /* Counters for logs, /metrics and tests. */
 typedef struct rl_stats {
-  uint64_t acquired;   /* reservations granted */
-  uint64_t waits;      /* rl_acquire answers that said wait */
-  uint64_t r429;       /* 429 responses seen (any scope) */
+  uint64_t acquired; /* reservations granted */
+  uint64_t waits;    /* rl_acquire answers that said wait */
+  uint64_t r429;     /* 429 responses seen (any scope) */
   uint64_t r429_shared;
   uint64_t invalid_total;
-  int invalid_window;  /* invalid requests inside the current window */
-  size_t buckets;      /* buckets held */
+  int invalid_window; /* invalid requests inside the current window */
+  size_t buckets;     /* buckets held */
 } rl_stats;
 void rl_stats_get(rl *r, uint64_t now_ms, rl_stats *out);
 

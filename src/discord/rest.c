@@ -14,18 +14,18 @@
 
 typedef struct rest_req rest_req;
 struct rest_req {
-  rest_req *prev, *next;   /* in r->pending or r->active */
+  rest_req *prev, *next; /* in r->pending or r->active */
   rest *r;
   char method[8];
-  char *path;              /* relative, with query */
-  char *body;              /* serialised JSON, or NULL */
+  char *path; /* relative, with query */
+  char *body; /* serialised JSON, or NULL */
   size_t body_len;
   rl_route route;
   rl_ticket ticket;
   rest_cb cb;
   void *user;
   int attempts, n429;
-  uint64_t not_before;     /* backoff: not before this monotonic ms */
+  uint64_t not_before; /* backoff: not before this monotonic ms */
   CURL *easy;
   buf resp;
   bool too_big;
@@ -117,7 +117,8 @@ int rest_base_url_check(const char *url) {
     return 0;
   }
   if (strncasecmp(url, "http://", 7) != 0)
-    return err_set(MIMIC_EINVAL, "'%.200s' must start with https:// (or http:// for a loopback address)", url);
+    return err_set(MIMIC_EINVAL,
+                   "'%.200s' must start with https:// (or http:// for a loopback address)", url);
   const char *a = url + 7;
   size_t n = strcspn(a, "/?#");
   if (memchr(a, '@', n))
@@ -149,8 +150,10 @@ int rest_base_url_check(const char *url) {
 static void list_push(req_list *l, rest_req *q) {
   q->next = NULL;
   q->prev = l->tail;
-  if (l->tail) l->tail->next = q;
-  else l->head = q;
+  if (l->tail)
+    l->tail->next = q;
+  else
+    l->head = q;
   l->tail = q;
   l->n++;
 }
@@ -158,17 +161,23 @@ static void list_push(req_list *l, rest_req *q) {
 static void list_push_front(req_list *l, rest_req *q) {
   q->prev = NULL;
   q->next = l->head;
-  if (l->head) l->head->prev = q;
-  else l->tail = q;
+  if (l->head)
+    l->head->prev = q;
+  else
+    l->tail = q;
   l->head = q;
   l->n++;
 }
 
 static void list_remove(req_list *l, rest_req *q) {
-  if (q->prev) q->prev->next = q->next;
-  else l->head = q->next;
-  if (q->next) q->next->prev = q->prev;
-  else l->tail = q->prev;
+  if (q->prev)
+    q->prev->next = q->next;
+  else
+    l->head = q->next;
+  if (q->next)
+    q->next->prev = q->prev;
+  else
+    l->tail = q->prev;
   q->prev = q->next = NULL;
   l->n--;
 }
@@ -205,8 +214,10 @@ static void poll_cb(uv_poll_t *h, int status, int events) {
 }
 
 static void sock_close(rest *r, rest_sock *s) {
-  if (s->prev) s->prev->next = s->next;
-  else r->socks = s->next;
+  if (s->prev)
+    s->prev->next = s->next;
+  else
+    r->socks = s->next;
   if (s->next) s->next->prev = s->prev;
   uv_poll_stop(&s->poll);
   uv_close((uv_handle_t *)&s->poll, handle_closed);
@@ -255,8 +266,10 @@ static void curl_timeout_cb(uv_timer_t *t) {
 static int timer_cb(CURLM *m, long timeout_ms, void *userp) {
   (void)m;
   rest *r = userp;
-  if (timeout_ms < 0) uv_timer_stop(&r->curl_timer);
-  else uv_timer_start(&r->curl_timer, curl_timeout_cb, (uint64_t)timeout_ms, 0);
+  if (timeout_ms < 0)
+    uv_timer_stop(&r->curl_timer);
+  else
+    uv_timer_start(&r->curl_timer, curl_timeout_cb, (uint64_t)timeout_ms, 0);
   return 0;
 }
 
@@ -312,10 +325,14 @@ int rest_new(uv_loop_t *loop, const rest_opts *opts, rest **out) {
   r->base = mem_strndup(opts->base_url, bl);
   buf ua;
   buf_init(&ua, 1024);
-  if (buf_printf(&ua, "DiscordBot (%s, %s) mimic", opts->ua_url && *opts->ua_url ? opts->ua_url : "https://github.com/mimic-bot/mimic", MIMIC_VERSION) != 0) {
+  if (buf_printf(&ua, "DiscordBot (%s, %s) mimic",
+                 opts->ua_url && *opts->ua_url ? opts->ua_url
+                                               : "https://github.com/mimic-bot/mimic",
+                 MIMIC_VERSION) != 0) {
     buf_free(&ua);
     buf_init(&ua, 0);
-    if (buf_puts(&ua, "DiscordBot (https://github.com/mimic-bot/mimic, " MIMIC_VERSION ")") != 0) abort();
+    if (buf_puts(&ua, "DiscordBot (https://github.com/mimic-bot/mimic, " MIMIC_VERSION ")") != 0)
+      abort();
   }
   r->ua = buf_steal(&ua);
   if (opts->token && *opts->token) {
@@ -368,8 +385,10 @@ void rest_stats(rest *r, rl_stats *out) { rl_stats_get(r->rl, clock_mono_ms(), o
 
 /* ---- finishing a request ---- */
 
-/* Finds the first message in a 50035 "errors" tree: {"content": {"_errors": [{"message": ...}]}}. */
-static bool first_form_error(const json_t *e, char *path, size_t cap, size_t plen, const char **msg) {
+/* Finds the first message in a 50035 "errors" tree: {"content": {"_errors": [{"message": ...}]}}.
+ */
+static bool first_form_error(const json_t *e, char *path, size_t cap, size_t plen,
+                             const char **msg) {
   if (!json_is_object(e)) return false;
   const json_t *list = json_object_get(e, "_errors");
   if (json_is_array(list) && json_array_size(list) > 0) {
@@ -394,8 +413,12 @@ static bool first_form_error(const json_t *e, char *path, size_t cap, size_t ple
 
 static int status_err(int status) {
   switch (status) {
-  case 400: case 405: case 413: case 422: return MIMIC_EINVAL;
-  case 401: case 403: return MIMIC_EAUTH;
+  case 400:
+  case 405:
+  case 413:
+  case 422: return MIMIC_EINVAL;
+  case 401:
+  case 403: return MIMIC_EAUTH;
   case 404: return MIMIC_ENOTFOUND;
   case 429: return MIMIC_EBUSY;
   default: return MIMIC_ENET;
@@ -433,7 +456,8 @@ static void finish(rest *r, rest_req *q, CURLcode cres) {
   char msg[600];
   rl_release(r->rl, &q->ticket, clock_mono_ms());
   if (q->too_big) {
-    snprintf(msg, sizeof msg, "REST %s: response body over the %zu-byte cap", q->route.display, r->o.body_max);
+    snprintf(msg, sizeof msg, "REST %s: response body over the %zu-byte cap", q->route.display,
+             r->o.body_max);
     deliver(q, MIMIC_ERANGE, 0, 0, msg, NULL);
     req_free(q);
     return;
@@ -441,7 +465,8 @@ static void finish(rest *r, rest_req *q, CURLcode cres) {
   bool nothing_sent = cres == CURLE_COULDNT_CONNECT || cres == CURLE_COULDNT_RESOLVE_HOST;
   if ((nothing_sent || idempotent(q->method)) && q->attempts <= r->o.max_retries) {
     uint64_t d = backoff(r, q->attempts);
-    LOG_D("rest", "%s: %s; retrying in %llu ms", q->route.display, curl_easy_strerror(cres), (unsigned long long)d);
+    LOG_D("rest", "%s: %s; retrying in %llu ms", q->route.display, curl_easy_strerror(cres),
+          (unsigned long long)d);
     requeue(r, q, d);
     return;
   }
@@ -477,7 +502,8 @@ static void finish_status(rest *r, rest_req *q, long status) {
 
   if (status >= 200 && status < 300) {
     if (parse_failed) {
-      snprintf(msg, sizeof msg, "REST %s: HTTP %ld with malformed JSON: %s", q->route.display, status, perr);
+      snprintf(msg, sizeof msg, "REST %s: HTTP %ld with malformed JSON: %s", q->route.display,
+               status, perr);
       deliver(q, MIMIC_EPROTO, (int)status, 0, msg, NULL);
     } else {
       deliver(q, 0, (int)status, 0, NULL, json);
@@ -485,24 +511,29 @@ static void finish_status(rest *r, rest_req *q, long status) {
     goto out;
   }
   if (status == 429) {
-    const char *scope = q->rlh.scope == RL_SCOPE_SHARED ? "shared" : q->rlh.scope == RL_SCOPE_GLOBAL || q->rlh.global ? "global" : "user";
+    const char *scope = q->rlh.scope == RL_SCOPE_SHARED                    ? "shared"
+                        : q->rlh.scope == RL_SCOPE_GLOBAL || q->rlh.global ? "global"
+                                                                           : "user";
     if (q->rlh.scope != RL_SCOPE_SHARED)
-      LOG_W("rest", "%s: rate limited (429, %s scope), retry after %llu ms", q->route.display, scope,
-            (unsigned long long)q->rlh.retry_after_ms);
+      LOG_W("rest", "%s: rate limited (429, %s scope), retry after %llu ms", q->route.display,
+            scope, (unsigned long long)q->rlh.retry_after_ms);
     else
-      LOG_D("rest", "%s: shared-scope 429, retry after %llu ms", q->route.display, (unsigned long long)q->rlh.retry_after_ms);
+      LOG_D("rest", "%s: shared-scope 429, retry after %llu ms", q->route.display,
+            (unsigned long long)q->rlh.retry_after_ms);
     if (++q->n429 <= r->o.max_429) {
       json_decref(json);
       requeue(r, q, 0); /* the limiter holds it until retry_after has passed */
       return;
     }
-    snprintf(msg, sizeof msg, "REST %s: still rate limited after %d retries", q->route.display, r->o.max_429);
+    snprintf(msg, sizeof msg, "REST %s: still rate limited after %d retries", q->route.display,
+             r->o.max_429);
     deliver(q, MIMIC_EBUSY, 429, (int)json_int(json, "code", 0), msg, json);
     goto out;
   }
   if (status >= 500 && q->attempts <= r->o.max_retries) {
     uint64_t d = backoff(r, q->attempts);
-    LOG_D("rest", "%s: HTTP %ld; retrying in %llu ms", q->route.display, status, (unsigned long long)d);
+    LOG_D("rest", "%s: HTTP %ld; retrying in %llu ms", q->route.display, status,
+          (unsigned long long)d);
     json_decref(json);
     requeue(r, q, d);
     return;
@@ -516,12 +547,14 @@ static void finish_status(rest *r, rest_req *q, long status) {
     if (first_form_error(json_object_get(json, "errors"), fpath, sizeof fpath, 0, &fmsg))
       snprintf(form, sizeof form, ": %s%s%.120s", fpath, fpath[0] ? ": " : "", fmsg);
     if (dm)
-      snprintf(msg, sizeof msg, "REST %s: HTTP %ld: %.200s (Discord code %d)%s", q->route.display, status, dm, code, form);
+      snprintf(msg, sizeof msg, "REST %s: HTTP %ld: %.200s (Discord code %d)%s", q->route.display,
+               status, dm, code, form);
     else
       snprintf(msg, sizeof msg, "REST %s: HTTP %ld%s", q->route.display, status,
                status >= 500 ? " (Discord server error; retried)" : "");
     if (status == 401)
-      str_lcpy(msg + strlen(msg), " - the bot token was rejected; check DISCORD_TOKEN", sizeof msg - strlen(msg));
+      str_lcpy(msg + strlen(msg), " - the bot token was rejected; check DISCORD_TOKEN",
+               sizeof msg - strlen(msg));
     deliver(q, status_err((int)status), (int)status, code, msg, json);
   }
 out:
@@ -545,8 +578,10 @@ static void check_done(rest *r) {
     if (!q) continue;
     q->easy = NULL;
     list_remove(&r->active, q);
-    if (cres == CURLE_OK && status > 0) finish_status(r, q, status);
-    else finish(r, q, cres == CURLE_OK ? CURLE_RECV_ERROR : cres);
+    if (cres == CURLE_OK && status > 0)
+      finish_status(r, q, status);
+    else
+      finish(r, q, cres == CURLE_OK ? CURLE_RECV_ERROR : cres);
     if (r->closing) return;
   }
   schedule_pump(r, 0);
@@ -574,7 +609,8 @@ static int start(rest *r, rest_req *q) {
   curl_easy_setopt(e, CURLOPT_ERRORBUFFER, q->errbuf);
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, r->o.timeout_ms > 0 ? r->o.timeout_ms : 15000L);
-  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, r->o.connect_timeout_ms > 0 ? r->o.connect_timeout_ms : 5000L);
+  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
+                   r->o.connect_timeout_ms > 0 ? r->o.connect_timeout_ms : 5000L);
   curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
@@ -638,8 +674,10 @@ static void pump(rest *r) {
   } while (r->pump_again && !r->closing);
   r->in_pump = false;
   if (r->closing) return;
-  if (min_wait != UINT64_MAX) schedule_pump(r, min_wait);
-  else uv_timer_stop(&r->pump_timer);
+  if (min_wait != UINT64_MAX)
+    schedule_pump(r, min_wait);
+  else
+    uv_timer_stop(&r->pump_timer);
 }
 
 static void pump_cb(uv_timer_t *t) { pump(t->data); }
@@ -657,7 +695,8 @@ int rest_request(rest *r, const char *method, const char *path, const json_t *bo
     return err_set(MIMIC_EINVAL, "bad HTTP method");
   if (!path || strlen(path) > REST_URL_MAX) return err_set(MIMIC_EINVAL, "REST path too long");
   if (r->pending.n + r->active.n >= r->o.queue_max)
-    return err_set(MIMIC_EBUSY, "REST queue full (%zu requests waiting); try again later", r->o.queue_max);
+    return err_set(MIMIC_EBUSY, "REST queue full (%zu requests waiting); try again later",
+                   r->o.queue_max);
   rest_req *q = xcalloc(1, sizeof *q);
   int rc = rl_route_parse(method, path, &q->route);
   if (rc) {
@@ -740,8 +779,10 @@ static void sync_cb(const rest_result *res, void *user) {
   s->err = res->err;
   s->status = res->status;
   s->code = res->code;
-  if (res->err) str_lcpy(s->msg, res->message, sizeof s->msg);
-  else if (res->json) s->json = json_incref(res->json);
+  if (res->err)
+    str_lcpy(s->msg, res->message, sizeof s->msg);
+  else if (res->json)
+    s->json = json_incref(res->json);
 }
 
 int rest_call_sync(rest *r, const char *method, const char *path, const json_t *body, json_t **out,
@@ -758,7 +799,9 @@ int rest_call_sync(rest *r, const char *method, const char *path, const json_t *
     json_decref(s.json);
     return err_set(s.err, "%s", s.msg);
   }
-  if (out) *out = s.json;
-  else json_decref(s.json);
+  if (out)
+    *out = s.json;
+  else
+    json_decref(s.json);
   return 0;
 }

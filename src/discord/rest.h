@@ -19,21 +19,22 @@
 #include "base/err.h"
 #include "discord/ratelimit.h"
 
-#define REST_BODY_MAX_DEFAULT (8u << 20) /* cap on a response body (a 100-message page is ~1 MiB) */
+#define REST_BODY_MAX_DEFAULT (8u << 20) /* cap on a response body (a 100-message page is ~1 MiB)  \
+                                          */
 #define REST_URL_MAX 2048
 
 typedef struct rest_opts {
-  const char *base_url;     /* "https://discord.com/api/v10" (no trailing slash needed); copied */
-  const char *token;        /* bot token, copied; NULL or "" sends no Authorization header */
-  const char *ua_url;       /* URL shown in "User-Agent: DiscordBot (URL, version)"; copied */
-  long timeout_ms;          /* one attempt, end to end (default 15000) */
-  long connect_timeout_ms;  /* default 5000 */
-  size_t body_max;          /* response body cap (default REST_BODY_MAX_DEFAULT) */
-  int max_retries;          /* retries after 5xx or a network failure (default 3) */
-  int max_429;              /* retries after 429 per request (default 10) */
-  uint64_t backoff_ms;      /* first retry delay after a 5xx, doubled each time (default 500) */
-  size_t queue_max;         /* queued requests before rest_request answers MIMIC_EBUSY (10000) */
-  rl_opts rl;               /* the limiter's settings (rl_opts_default) */
+  const char *base_url;    /* "https://discord.com/api/v10" (no trailing slash needed); copied */
+  const char *token;       /* bot token, copied; NULL or "" sends no Authorization header */
+  const char *ua_url;      /* URL shown in "User-Agent: DiscordBot (URL, version)"; copied */
+  long timeout_ms;         /* one attempt, end to end (default 15000) */
+  long connect_timeout_ms; /* default 5000 */
+  size_t body_max;         /* response body cap (default REST_BODY_MAX_DEFAULT) */
+  int max_retries;         /* retries after 5xx or a network failure (default 3) */
+  int max_429;             /* retries after 429 per request (default 10) */
+  uint64_t backoff_ms;     /* first retry delay after a 5xx, doubled each time (default 500) */
+  size_t queue_max;        /* queued requests before rest_request answers MIMIC_EBUSY (10000) */
+  rl_opts rl;              /* the limiter's settings (rl_opts_default) */
 } rest_opts;
 
 void rest_opts_default(rest_opts *o);
@@ -55,11 +56,11 @@ int rest_base_url_check(const char *url) MIMIC_MUST;
  * body when it was JSON. */
 typedef struct rest_result {
   int err;
-  int status;           /* HTTP status, 0 when no response arrived */
-  int code;             /* Discord error code ("code" in the error body), 0 if none */
-  const char *message;  /* NULL on success */
-  json_t *json;         /* borrowed */
-  int attempts;         /* how many times it was sent */
+  int status;          /* HTTP status, 0 when no response arrived */
+  int code;            /* Discord error code ("code" in the error body), 0 if none */
+  const char *message; /* NULL on success */
+  json_t *json;        /* borrowed */
+  int attempts;        /* how many times it was sent */
 } rest_result;
 
 /* Called exactly once per accepted request, on the loop thread, never from inside rest_request.
@@ -69,7 +70,8 @@ typedef void (*rest_cb)(const rest_result *res, void *user);
 typedef struct rest rest;
 
 /* Creates a client on `loop`, or on a loop of its own when loop is NULL (then rest_call_sync can
- * drive it). Returns 0 and *out, or MIMIC_EINVAL (bad base URL) / MIMIC_ENET (curl setup failed). */
+ * drive it). Returns 0 and *out, or MIMIC_EINVAL (bad base URL) / MIMIC_ENET (curl setup failed).
+ */
 int rest_new(uv_loop_t *loop, const rest_opts *o, rest **out) MIMIC_MUST;
 
 /* Cancels every queued and in-flight request (their callbacks run with MIMIC_ECANCELLED) and

@@ -53,7 +53,8 @@ static bool in_code_block(const char *s, size_t c, size_t *open, char lang[17]) 
   lang[0] = 0;
   if (inside) {
     size_t j = *open + 3, k = 0;
-    while (j < c && k < 16 && (isalnum((unsigned char)s[j]) || strchr("+-#_.", s[j]))) lang[k++] = s[j++];
+    while (j < c && k < 16 && (isalnum((unsigned char)s[j]) || strchr("+-#_.", s[j])))
+      lang[k++] = s[j++];
     lang[k] = 0;
     if (j < c && s[j] != '\n') lang[0] = 0; /* not a bare language tag */
   }
@@ -88,7 +89,8 @@ static size_t best_cut(const char *s, size_t n, size_t lim, size_t lo) {
   for (size_t i = lim; i > lo; i--)
     if (s[i - 1] == '\n') return i;
   for (size_t i = lim; i > lo; i--)
-    if (i < n && (s[i] == ' ' || s[i] == '\n') && (s[i - 1] == '.' || s[i - 1] == '!' || s[i - 1] == '?'))
+    if (i < n && (s[i] == ' ' || s[i] == '\n') &&
+        (s[i - 1] == '.' || s[i - 1] == '!' || s[i - 1] == '?'))
       return i;
   for (size_t i = lim; i > lo; i--)
     if (s[i - 1] == ' ' || s[i - 1] == '\t') return i;

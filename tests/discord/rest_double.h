@@ -38,9 +38,7 @@ static const char *rd_script(char *out, size_t cap) {
   return access(out, R_OK) == 0 ? out : NULL;
 }
 
-static int rd_have_node(void) {
-  return system("node --version >/dev/null 2>&1") == 0;
-}
+static int rd_have_node(void) { return system("node --version >/dev/null 2>&1") == 0; }
 
 /* Starts the double with `scenario` (a JSON object text without the "log" field, which is added).
  * Returns 0, or -1 when node or the script is missing (the caller SKIPs). */

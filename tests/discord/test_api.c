@@ -1,6 +1,7 @@
 /* Tests for the typed API calls against the REST double: message JSON (allowed_mentions, reply
  * reference, nonce), 2,000-character splitting sent in order, history pagination across thousands
- * of messages, persona webhooks re-created when deleted, gateway info, commands and interactions. */
+ * of messages, persona webhooks re-created when deleted, gateway info, commands and interactions.
+ */
 #include <string.h>
 
 #include "base/base.h"
@@ -44,9 +45,11 @@ static void reset(outcome *o) {
   memset(o, 0, sizeof *o);
 }
 
-#define SEED "\"seed\": {\"guilds\": [{\"id\": \"1\", \"channels\": [{\"id\": \"10\", \"messages\": 3000}, {\"id\": \"11\"}," \
-             "{\"id\": \"20\", \"type\": 11, \"parent_id\": \"11\", \"name\": \"a-thread\"}," \
-             "{\"id\": \"21\", \"type\": 11, \"parent_id\": \"11\", \"archived\": true}]}]}"
+#define SEED                                                                                       \
+  "\"seed\": {\"guilds\": [{\"id\": \"1\", \"channels\": [{\"id\": \"10\", \"messages\": 3000}, "  \
+  "{\"id\": \"11\"},"                                                                              \
+  "{\"id\": \"20\", \"type\": 11, \"parent_id\": \"11\", \"name\": \"a-thread\"},"                 \
+  "{\"id\": \"21\", \"type\": 11, \"parent_id\": \"11\", \"archived\": true}]}]}"
 
 static rest *mk(const rest_double *d) {
   rest_opts o;
@@ -116,7 +119,8 @@ TEST(send_message_json_and_mentions) {
 
 TEST(long_reply_is_split_and_sent_in_order) {
   rest_double d;
-  if (rd_start(&d, "{\"buckets\": {\"POST /channels/{channel_id}/messages\": {\"limit\": 2, \"window_ms\": 200}}, " SEED "}") != 0)
+  if (rd_start(&d, "{\"buckets\": {\"POST /channels/{channel_id}/messages\": {\"limit\": 2, "
+                   "\"window_ms\": 200}}, " SEED "}") != 0)
     SKIP("node or the double is missing");
   rest *r = mk(&d);
   REQUIRE(r != NULL);
@@ -162,7 +166,8 @@ TEST(long_reply_is_split_and_sent_in_order) {
 
 TEST(history_pagination_before_and_after) {
   rest_double d;
-  if (rd_start(&d, "{\"default_bucket\": {\"limit\": 50, \"window_ms\": 1000}, " SEED "}") != 0) SKIP("node or the double is missing");
+  if (rd_start(&d, "{\"default_bucket\": {\"limit\": 50, \"window_ms\": 1000}, " SEED "}") != 0)
+    SKIP("node or the double is missing");
   rest *r = mk(&d);
   REQUIRE(r != NULL);
   outcome o = {0};
@@ -170,7 +175,8 @@ TEST(history_pagination_before_and_after) {
   size_t total = 0;
   int pages = 0;
   for (;;) {
-    CHECK_OK(api_messages_get(r, 10, before ? API_PAGE_BEFORE : API_PAGE_LATEST, before, 100, keep_cb, &o));
+    CHECK_OK(api_messages_get(r, 10, before ? API_PAGE_BEFORE : API_PAGE_LATEST, before, 100,
+                              keep_cb, &o));
     wait_for(r, &o);
     REQUIRE(o.err == 0);
     size_t n = json_array_size(o.json);
@@ -224,7 +230,8 @@ TEST(webhook_is_created_reused_and_recreated) {
   REQUIRE(r != NULL);
   api_hook hook = {.channel_id = 11};
   str_lcpy(hook.name, "mimic personas", sizeof hook.name);
-  api_hook_message m = {.content = "hello as alice", .username = "Alice", .avatar_url = "https://example.com/a.png"};
+  api_hook_message m = {
+      .content = "hello as alice", .username = "Alice", .avatar_url = "https://example.com/a.png"};
   outcome o = {0};
   CHECK_OK(api_webhook_send(r, &hook, &m, keep_cb, &o));
   wait_for(r, &o);
@@ -260,8 +267,10 @@ TEST(webhook_is_created_reused_and_recreated) {
   CHECK_INT(rd_count(log, "GET /channels/{channel_id}/webhooks", NULL, false), 2);
   json_t *exec = nth(log, "POST /webhooks/{webhook_id}/{token}", 0);
   CHECK(strstr(json_str(exec, "path", ""), "wait=true") != NULL);
-  CHECK_STR(json_str(json_object_get(exec, "body"), "avatar_url", NULL), "https://example.com/a.png");
-  CHECK(strstr(json_str(nth(log, "POST /webhooks/{webhook_id}/{token}", 1), "path", ""), "thread_id=20") != NULL);
+  CHECK_STR(json_str(json_object_get(exec, "body"), "avatar_url", NULL),
+            "https://example.com/a.png");
+  CHECK(strstr(json_str(nth(log, "POST /webhooks/{webhook_id}/{token}", 1), "path", ""),
+               "thread_id=20") != NULL);
   CHECK_INT(json_int(nth(log, "POST /webhooks/{webhook_id}/{token}", 2), "status", 0), 404);
   json_decref(log);
   api_hook bad = {.channel_id = 11};
@@ -273,7 +282,10 @@ TEST(webhook_is_created_reused_and_recreated) {
 
 TEST(gateway_user_guild_threads_dm_reactions) {
   rest_double d;
-  if (rd_start(&d, "{\"gateway_url\": \"ws://127.0.0.1:4242\", \"shards\": 2, \"max_concurrency\": 16, " SEED "}") != 0)
+  if (rd_start(
+          &d,
+          "{\"gateway_url\": \"ws://127.0.0.1:4242\", \"shards\": 2, \"max_concurrency\": 16, " SEED
+          "}") != 0)
     SKIP("node or the double is missing");
   rest *r = mk(&d);
   REQUIRE(r != NULL);
@@ -319,13 +331,17 @@ TEST(gateway_user_guild_threads_dm_reactions) {
   wait_for(r, &o);
   CHECK_INT(o.err, 0);
   reset(&o);
-  CHECK_OK(api_reactions_get(r, 10, mid, "\xF0\x9F\x91\x8D", 100000000000000001ull, 2, keep_cb, &o));
+  CHECK_OK(
+      api_reactions_get(r, 10, mid, "\xF0\x9F\x91\x8D", 100000000000000001ull, 2, keep_cb, &o));
   wait_for(r, &o);
   CHECK_INT(json_array_size(o.json), 2);
   CHECK_STR(json_str(json_array_get(o.json, 0), "id", NULL), "100000000000000002");
   reset(&o);
   json_t *log = rd_log(&d);
-  CHECK(strstr(json_str(nth(log, "PUT /channels/{channel_id}/messages/{id}/reactions/{emoji}/@me", 0), "path", ""), "%F0%9F%91%8D") != NULL);
+  CHECK(
+      strstr(json_str(nth(log, "PUT /channels/{channel_id}/messages/{id}/reactions/{emoji}/@me", 0),
+                      "path", ""),
+             "%F0%9F%91%8D") != NULL);
   json_decref(log);
   rest_destroy(r);
   rd_stop(&d);
@@ -337,9 +353,10 @@ TEST(commands_and_interactions) {
   rest *r = mk(&d);
   REQUIRE(r != NULL);
   outcome o = {0};
-  json_t *cmds = json_pack("[{s:s, s:s}, {s:s, s:s, s:[{s:i, s:s, s:s}]}]", "name", "status", "description", "Show status",
-                           "name", "persona", "description", "Pick a persona", "options", "type", 3, "name", "name",
-                           "description", "persona name");
+  json_t *cmds =
+      json_pack("[{s:s, s:s}, {s:s, s:s, s:[{s:i, s:s, s:s}]}]", "name", "status", "description",
+                "Show status", "name", "persona", "description", "Pick a persona", "options",
+                "type", 3, "name", "name", "description", "persona name");
   CHECK_OK(api_commands_overwrite(r, 900, 1, cmds, keep_cb, &o));
   wait_for(r, &o);
   CHECK_INT(o.err, 0);
@@ -368,12 +385,14 @@ TEST(commands_and_interactions) {
   wait_for(r, &o);
   CHECK_INT(o.err, 0);
   reset(&o);
-  CHECK_INT(api_interaction_respond(r, 5555, "bad/token", API_CB_MESSAGE, NULL, keep_cb, &o), MIMIC_EINVAL);
+  CHECK_INT(api_interaction_respond(r, 5555, "bad/token", API_CB_MESSAGE, NULL, keep_cb, &o),
+            MIMIC_EINVAL);
   json_t *log = rd_log(&d);
   json_t *cb = nth(log, "POST /interactions/{interaction_id}/{token}/callback", 0);
   CHECK_INT(json_int(json_object_get(cb, "body"), "type", 0), 5);
   CHECK_INT(json_int(json_object_get(json_object_get(cb, "body"), "data"), "flags", 0), 64);
-  CHECK(json_object_get(cb, "global_count") == NULL); /* exempt from the global limit at the double too */
+  CHECK(json_object_get(cb, "global_count") ==
+        NULL); /* exempt from the global limit at the double too */
   json_t *fu = nth(log, "POST /webhooks/{webhook_id}/{token}", 0);
   CHECK_INT(json_int(json_object_get(fu, "body"), "flags", 0), 64);
   json_decref(log);

@@ -8,7 +8,8 @@
 #include "discord/ratelimit.h"
 #include "test.h"
 
-static void hdrs(rl_headers *h, int limit, int remaining, const char *reset_after, const char *bucket) {
+static void hdrs(rl_headers *h, int limit, int remaining, const char *reset_after,
+                 const char *bucket) {
   char line[128];
   rl_headers_init(h);
   snprintf(line, sizeof line, "X-RateLimit-Limit: %d\r\n", limit);
@@ -402,7 +403,8 @@ typedef struct sim_result {
   uint64_t last_done;
 } sim_result;
 
-static void sim_run(int n, int ch, int limit, uint64_t window, int glimit, uint64_t max_lat, sim_result *res) {
+static void sim_run(int n, int ch, int limit, uint64_t window, int glimit, uint64_t max_lat,
+                    sim_result *res) {
   rl_opts o;
   rl_opts_default(&o);
   o.global_limit = glimit;
@@ -436,7 +438,8 @@ static void sim_run(int n, int ch, int limit, uint64_t window, int glimit, uint6
         if (b->remaining == 0) {
           res->violations++;
           q[i].status = 429;
-          snprintf(l, sizeof l, "Retry-After: %llu", (unsigned long long)((b->reset_at - now + 999) / 1000));
+          snprintf(l, sizeof l, "Retry-After: %llu",
+                   (unsigned long long)((b->reset_at - now + 999) / 1000));
           rl_headers_parse_line(&q[i].h, l, strlen(l));
         } else {
           b->remaining--;
@@ -446,7 +449,8 @@ static void sim_run(int n, int ch, int limit, uint64_t window, int glimit, uint6
         rl_headers_parse_line(&q[i].h, l, strlen(l));
         snprintf(l, sizeof l, "X-RateLimit-Remaining: %lld", (long long)b->remaining);
         rl_headers_parse_line(&q[i].h, l, strlen(l));
-        snprintf(l, sizeof l, "X-RateLimit-Reset-After: %.3f", (double)(b->reset_at - now) / 1000.0);
+        snprintf(l, sizeof l, "X-RateLimit-Reset-After: %.3f",
+                 (double)(b->reset_at - now) / 1000.0);
         rl_headers_parse_line(&q[i].h, l, strlen(l));
         rl_headers_parse_line(&q[i].h, "X-RateLimit-Bucket: sim", 23);
         q[i].state = 2;
@@ -503,7 +507,9 @@ TEST(simulation_bucket_bound_never_hits_an_empty_bucket) {
       sim_result res;
       sim_run(200, 2, limits[li], windows[wi], 1000, 80, &res);
       CHECK_INT(res.done, 200);
-      if (res.violations) printf("     limit %d window %llu: %d violations\n", limits[li], (unsigned long long)windows[wi], res.violations);
+      if (res.violations)
+        printf("     limit %d window %llu: %d violations\n", limits[li],
+               (unsigned long long)windows[wi], res.violations);
       CHECK_INT(res.violations, 0);
       CHECK_INT(res.r429, 0);
       /* 2 buckets x limit per window at best; latency (up to 160 ms round trip) costs some */

@@ -65,7 +65,8 @@ TEST(config_sets_base_url) {
 
 TEST(get_with_auth_and_user_agent) {
   rest_double d;
-  if (rd_start(&d, "{\"token\": \"" TOKEN "\", \"gateway_url\": \"ws://127.0.0.1:1/gw\"}") != 0) SKIP("node or the double is missing");
+  if (rd_start(&d, "{\"token\": \"" TOKEN "\", \"gateway_url\": \"ws://127.0.0.1:1/gw\"}") != 0)
+    SKIP("node or the double is missing");
   rest *r = mk_sync(&d, TOKEN);
   REQUIRE(r != NULL);
   json_t *j = NULL;
@@ -88,7 +89,10 @@ TEST(get_with_auth_and_user_agent) {
 
 TEST(errors_carry_status_code_and_message_but_never_the_token) {
   rest_double d;
-  if (rd_start(&d, "{\"token\": \"" TOKEN "\", \"seed\": {\"guilds\": [{\"id\": \"1\", \"channels\": [{\"id\": \"10\"}]}]}}") != 0)
+  if (rd_start(
+          &d,
+          "{\"token\": \"" TOKEN
+          "\", \"seed\": {\"guilds\": [{\"id\": \"1\", \"channels\": [{\"id\": \"10\"}]}]}}") != 0)
     SKIP("node or the double is missing");
   rest *r = mk_sync(&d, "wrong-token-0123456789");
   REQUIRE(r != NULL);
@@ -101,7 +105,8 @@ TEST(errors_carry_status_code_and_message_but_never_the_token) {
   rest_destroy(r);
 
   r = mk_sync(&d, TOKEN);
-  CHECK_INT(rest_call_sync(r, "GET", "/channels/999/messages", NULL, &j, &status, &code), MIMIC_ENOTFOUND);
+  CHECK_INT(rest_call_sync(r, "GET", "/channels/999/messages", NULL, &j, &status, &code),
+            MIMIC_ENOTFOUND);
   CHECK_INT(status, 404);
   CHECK_INT(code, 10003);
   CHECK(strstr(err_msg(), "Unknown Channel") != NULL);
@@ -110,12 +115,14 @@ TEST(errors_carry_status_code_and_message_but_never_the_token) {
   memset(big, 'a', 2001);
   big[2001] = 0;
   json_t *body = json_pack("{s:s}", "content", big);
-  CHECK_INT(rest_call_sync(r, "POST", "/channels/10/messages", body, &j, &status, &code), MIMIC_EINVAL);
+  CHECK_INT(rest_call_sync(r, "POST", "/channels/10/messages", body, &j, &status, &code),
+            MIMIC_EINVAL);
   CHECK_INT(code, 50035);
   CHECK(strstr(err_msg(), "content: Must be 2000 or fewer") != NULL);
   json_decref(body);
   /* webhook tokens in the path never reach the message */
-  CHECK_INT(rest_call_sync(r, "POST", "/webhooks/123/SECRETWEBHOOKTOKEN", NULL, &j, &status, &code), MIMIC_ENOTFOUND);
+  CHECK_INT(rest_call_sync(r, "POST", "/webhooks/123/SECRETWEBHOOKTOKEN", NULL, &j, &status, &code),
+            MIMIC_ENOTFOUND);
   CHECK(strstr(err_msg(), "SECRETWEBHOOKTOKEN") == NULL);
   CHECK(strstr(err_msg(), "{token}") != NULL);
   rest_destroy(r);
@@ -124,10 +131,13 @@ TEST(errors_carry_status_code_and_message_but_never_the_token) {
 
 TEST(malformed_json_is_an_error_not_a_crash) {
   rest_double d;
-  if (rd_start(&d, "{\"faults\": [{\"route\": \"GET /users/@me\", \"kind\": \"malformed\", \"count\": 1},"
-                   "{\"route\": \"GET /gateway/bot\", \"kind\": \"bad_headers\", \"count\": 1},"
-                   "{\"route\": \"GET /guilds/{guild_id}/channels\", \"kind\": \"big\", \"bytes\": 3000000}],"
-                   "\"seed\": {\"guilds\": [{\"id\": \"1\", \"channels\": [{\"id\": \"10\"}]}]}}") != 0)
+  if (rd_start(
+          &d,
+          "{\"faults\": [{\"route\": \"GET /users/@me\", \"kind\": \"malformed\", \"count\": 1},"
+          "{\"route\": \"GET /gateway/bot\", \"kind\": \"bad_headers\", \"count\": 1},"
+          "{\"route\": \"GET /guilds/{guild_id}/channels\", \"kind\": \"big\", \"bytes\": "
+          "3000000}],"
+          "\"seed\": {\"guilds\": [{\"id\": \"1\", \"channels\": [{\"id\": \"10\"}]}]}}") != 0)
     SKIP("node or the double is missing");
   rest_opts o;
   rest_opts_default(&o);
@@ -154,8 +164,10 @@ TEST(malformed_json_is_an_error_not_a_crash) {
 
 TEST(server_errors_are_retried_with_backoff) {
   rest_double d;
-  if (rd_start(&d, "{\"faults\": [{\"route\": \"GET /users/@me\", \"kind\": \"5xx\", \"status\": 502, \"count\": 2},"
-                   "{\"route\": \"GET /gateway/bot\", \"kind\": \"5xx\", \"status\": 500, \"count\": 9}]}") != 0)
+  if (rd_start(&d, "{\"faults\": [{\"route\": \"GET /users/@me\", \"kind\": \"5xx\", \"status\": "
+                   "502, \"count\": 2},"
+                   "{\"route\": \"GET /gateway/bot\", \"kind\": \"5xx\", \"status\": 500, "
+                   "\"count\": 9}]}") != 0)
     SKIP("node or the double is missing");
   rest *r = mk_sync(&d, NULL);
   REQUIRE(r != NULL);
@@ -201,8 +213,9 @@ TEST(connection_refused_is_an_error) {
 
 TEST(hung_requests_time_out) {
   rest_double d;
-  if (rd_start(&d, "{\"faults\": [{\"route\": \"GET /users/@me\", \"kind\": \"hang\", \"count\": 1},"
-                   "{\"route\": \"POST /users/@me/channels\", \"kind\": \"hang\", \"count\": 1}]}") != 0)
+  if (rd_start(
+          &d, "{\"faults\": [{\"route\": \"GET /users/@me\", \"kind\": \"hang\", \"count\": 1},"
+              "{\"route\": \"POST /users/@me/channels\", \"kind\": \"hang\", \"count\": 1}]}") != 0)
     SKIP("node or the double is missing");
   rest_opts o;
   rest_opts_default(&o);
@@ -237,12 +250,14 @@ typedef struct tally {
 
 static void count_cb(const rest_result *res, void *user) {
   tally *t = user;
-  if (res->err == MIMIC_ECANCELLED) t->cancelled++;
+  if (res->err == MIMIC_ECANCELLED)
+    t->cancelled++;
   else if (res->err) {
     t->failed++;
     t->last_err = res->err;
     printf("     request failed: %s\n", res->message);
-  } else t->ok++;
+  } else
+    t->ok++;
 }
 
 TEST(storm_and_exhaustion_never_hit_an_empty_bucket) {
@@ -250,13 +265,17 @@ TEST(storm_and_exhaustion_never_hit_an_empty_bucket) {
    * user-scope 429s. Guild channels: 1 per 100 ms with two shared-scope 429s. */
   rest_double d;
   if (rd_start(&d, "{\"buckets\": {"
-                   "\"POST /channels/{channel_id}/messages\": {\"limit\": 5, \"window_ms\": 400, \"id\": \"msg\"},"
+                   "\"POST /channels/{channel_id}/messages\": {\"limit\": 5, \"window_ms\": 400, "
+                   "\"id\": \"msg\"},"
                    "\"POST /channels/{channel_id}/typing\": {\"limit\": 1, \"window_ms\": 100},"
                    "\"GET /guilds/{guild_id}/channels\": {\"limit\": 1, \"window_ms\": 100}},"
                    "\"faults\": ["
-                   "{\"route\": \"POST /channels/{channel_id}/typing\", \"kind\": \"429\", \"scope\": \"user\", \"retry_after\": 0.3, \"count\": 3, \"skip\": 2},"
-                   "{\"route\": \"GET /guilds/{guild_id}/channels\", \"kind\": \"429\", \"scope\": \"shared\", \"retry_after\": 0.2, \"count\": 2, \"skip\": 1}],"
-                   "\"seed\": {\"guilds\": [{\"id\": \"1\", \"channels\": [{\"id\": \"10\"}, {\"id\": \"11\"}, {\"id\": \"12\"}, {\"id\": \"13\"}]}]}}") != 0)
+                   "{\"route\": \"POST /channels/{channel_id}/typing\", \"kind\": \"429\", "
+                   "\"scope\": \"user\", \"retry_after\": 0.3, \"count\": 3, \"skip\": 2},"
+                   "{\"route\": \"GET /guilds/{guild_id}/channels\", \"kind\": \"429\", \"scope\": "
+                   "\"shared\", \"retry_after\": 0.2, \"count\": 2, \"skip\": 1}],"
+                   "\"seed\": {\"guilds\": [{\"id\": \"1\", \"channels\": [{\"id\": \"10\"}, "
+                   "{\"id\": \"11\"}, {\"id\": \"12\"}, {\"id\": \"13\"}]}]}}") != 0)
     SKIP("node or the double is missing");
   uv_loop_t loop;
   uv_loop_init(&loop);
@@ -301,7 +320,8 @@ TEST(storm_and_exhaustion_never_hit_an_empty_bucket) {
   json_array_foreach(log, i, e) {
     if (json_bool(e, "hit_empty", false)) {
       empty++;
-      printf("     hit an empty bucket: %s at %.1f\n", json_str(e, "path", "?"), json_num(e, "t", 0));
+      printf("     hit an empty bucket: %s at %.1f\n", json_str(e, "path", "?"),
+             json_num(e, "t", 0));
     }
     if (json_bool(e, "global_exceeded", false)) global++;
     if (strcmp(json_str(e, "fault", ""), "429") == 0) storm++;
@@ -332,9 +352,14 @@ TEST(storm_and_exhaustion_never_hit_an_empty_bucket) {
 TEST(global_limit_holds_at_the_server) {
   /* 120 requests on 120 different channels: no bucket limits them, only the global 50/s. */
   char scen[8192];
-  size_t n = (size_t)snprintf(scen, sizeof scen, "{\"global\": {\"limit\": 50, \"window_ms\": 1000}, \"seed\": {\"guilds\": [{\"id\": \"1\", \"channels\": [");
-  for (int i = 0; i < 120; i++) n += (size_t)snprintf(scen + n, sizeof scen - n, "%s{\"id\": \"%d\"}", i ? "," : "", 1000 + i);
-  snprintf(scen + n, sizeof scen - n, "]}]}, \"faults\": [{\"route\": \"GET /users/@me\", \"kind\": \"429\", \"scope\": \"global\", \"retry_after\": 0.3}]}");
+  size_t n = (size_t)snprintf(scen, sizeof scen,
+                              "{\"global\": {\"limit\": 50, \"window_ms\": 1000}, \"seed\": "
+                              "{\"guilds\": [{\"id\": \"1\", \"channels\": [");
+  for (int i = 0; i < 120; i++)
+    n += (size_t)snprintf(scen + n, sizeof scen - n, "%s{\"id\": \"%d\"}", i ? "," : "", 1000 + i);
+  snprintf(scen + n, sizeof scen - n,
+           "]}]}, \"faults\": [{\"route\": \"GET /users/@me\", \"kind\": \"429\", \"scope\": "
+           "\"global\", \"retry_after\": 0.3}]}");
   rest_double d;
   if (rd_start(&d, scen) != 0) SKIP("node or the double is missing");
   uv_loop_t loop;
@@ -414,7 +439,8 @@ static int run_cli(const char *env, char *out, size_t cap) {
 TEST(cli_discord_check) {
   if (!getenv("MIMIC_BIN")) SKIP("MIMIC_BIN not set (run through ctest)");
   rest_double d;
-  if (rd_start(&d, "{\"token\": \"" TOKEN "\", \"gateway_url\": \"ws://127.0.0.1:7/gw\", \"shards\": 3}") != 0)
+  if (rd_start(&d, "{\"token\": \"" TOKEN
+                   "\", \"gateway_url\": \"ws://127.0.0.1:7/gw\", \"shards\": 3}") != 0)
     SKIP("node or the double is missing");
   char env[512], out[4096];
   snprintf(env, sizeof env, "DISCORD_TOKEN=%s MIMIC_DISCORD_API=%s", TOKEN, d.base);
@@ -426,7 +452,9 @@ TEST(cli_discord_check) {
   CHECK_INT(run_cli(env, out, sizeof out), 1);
   CHECK(strstr(out, "401") != NULL);
   CHECK(strstr(out, "wrong-token-abcdefgh") == NULL);
-  CHECK_INT(run_cli("DISCORD_TOKEN=abcdefghijk MIMIC_DISCORD_API=http://discord.example/api/v10", out, sizeof out), 1);
+  CHECK_INT(run_cli("DISCORD_TOKEN=abcdefghijk MIMIC_DISCORD_API=http://discord.example/api/v10",
+                    out, sizeof out),
+            1);
   CHECK(strstr(out, "unencrypted") != NULL);
   rd_stop(&d);
 }

@@ -86,8 +86,8 @@ TEST(no_boundary_cuts_on_code_points) {
   /* 3000 two-unit emoji and 3000 3-byte CJK characters, no spaces at all */
   buf b;
   buf_init(&b, 0);
-  for (int i = 0; i < 1500; i++) CHECK_OK(buf_puts(&b, "\xF0\x9F\x98\x80"));  /* U+1F600: 2 units */
-  for (int i = 0; i < 3000; i++) CHECK_OK(buf_puts(&b, "\xE6\xBC\xA2"));      /* U+6F22: 1 unit */
+  for (int i = 0; i < 1500; i++) CHECK_OK(buf_puts(&b, "\xF0\x9F\x98\x80")); /* U+1F600: 2 units */
+  for (int i = 0; i < 3000; i++) CHECK_OK(buf_puts(&b, "\xE6\xBC\xA2"));     /* U+6F22: 1 unit */
   char **p;
   size_t n;
   CHECK_OK(split_text(b.data, 2000, &p, &n));
@@ -104,7 +104,8 @@ TEST(tokens_are_never_cut) {
   buf b;
   buf_init(&b, 0);
   /* tokens packed with no spaces: every cut must fall between them */
-  for (int i = 0; i < 400; i++) CHECK_OK(buf_printf(&b, "<@%d><:blob:%d><t:1700000000:R>", 100000 + i, 900000 + i));
+  for (int i = 0; i < 400; i++)
+    CHECK_OK(buf_printf(&b, "<@%d><:blob:%d><t:1700000000:R>", 100000 + i, 900000 + i));
   char **p;
   size_t n;
   CHECK_OK(split_text(b.data, 2000, &p, &n));
@@ -131,7 +132,7 @@ TEST(code_blocks_move_whole_or_reopen) {
   size_t n;
   CHECK_OK(split_text(b.data, 2000, &p, &n));
   CHECK_INT(n, 2);
-  CHECK(strstr(p[0], "```") == NULL);       /* the block moved whole to part 2 */
+  CHECK(strstr(p[0], "```") == NULL); /* the block moved whole to part 2 */
   CHECK(strncmp(p[1], "```c\n", 5) == 0);
   split_free(p, n);
   buf_reset(&b);

@@ -34,7 +34,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   memcpy(path, s, pl);
   path[pl] = 0;
   rl_route rt;
-  if (rl_route_parse("GET", path, &rt) != 0 && rl_route_parse("GET", "/channels/1/messages", &rt) != 0) return 0;
+  if (rl_route_parse("GET", path, &rt) != 0 &&
+      rl_route_parse("GET", "/channels/1/messages", &rt) != 0)
+    return 0;
 
   rl *r = rl_new(NULL);
   uint64_t now = 1000;

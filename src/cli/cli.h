@@ -21,6 +21,7 @@ int cmd_chat(int argc, char **argv);     /* llm-engine: interactive chat through
 int cmd_generate(int argc, char **argv); /* llm-engine: one completion */
 int cmd_bench(int argc, char **argv);    /* llm-engine: prompt/generation tokens per second */
 int cmd_logits(int argc, char **argv);
+int cmd_discord(int argc, char **argv);
 
 /* Loads the configuration the way every subcommand does: defaults, then the file given by
  * --config FILE (or MIMIC_CONFIG, or ./mimic.conf when it exists), then the environment. Removes

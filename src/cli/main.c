@@ -15,6 +15,7 @@ static int cmd_version(int argc, char **argv);
 
 static const cli_cmd commands[] = {
   {"run", cmd_run, "connect to Discord and chat (needs DISCORD_TOKEN)"},
+  {"discord", cmd_discord, "discord check: verify the token and show what GET /gateway/bot says"},
   {"config", cmd_config, "config check: validate the configuration and show every value's source"},
   {"model", cmd_model, "model info M.gguf | model make-random OUT.gguf: inspect or fake a GGUF model"},
   {"quantize", cmd_quantize, "quantize IN.gguf OUT.gguf TYPE: convert a model (q4_k_m, q8_0, ...)"},

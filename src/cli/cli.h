@@ -22,6 +22,7 @@ int cmd_generate(int argc, char **argv); /* llm-engine: one completion */
 int cmd_bench(int argc, char **argv);    /* llm-engine: prompt/generation tokens per second */
 int cmd_logits(int argc, char **argv);
 int cmd_discord(int argc, char **argv);
+int cmd_fetch(int argc, char **argv); /* fetch: history through the Discord API into the store */
 
 /* Loads the configuration the way every subcommand does: defaults, then the file given by
  * --config FILE (or MIMIC_CONFIG, or ./mimic.conf when it exists), then the environment. Removes

@@ -23,12 +23,15 @@
 #define CHANNELS_MAX     500000 /* channels and threads one run keeps track of */
 #define REACTORS_PAGE    100
 #define RATE_SAMPLES     16     /* progress ticks the messages/s window spans */
+#define STOP_POLL_MS     50
 
 typedef struct fetch_chan {
   collect_fetch_chan pub;
   struct collect_fetch *f;
   uint64_t last_message_id; /* from the listing; 0 when none or unknown */
   bool lmid_known;          /* the listing had the field (null: the channel has no messages) */
+  int64_t msg_count;        /* threads: message_count from the listing; -1 unknown */
+  bool fresh;               /* never fetched before this run (msg_count then measures progress) */
   store_fetch_state st;     /* mirror of the stored cursor */
   uint64_t top_id;          /* newest id when the backfill began (progress estimate) */
   uint64_t fwd_start;       /* newest id when forward paging began (progress estimate) */
@@ -89,8 +92,8 @@ struct collect_fetch {
   int active;      /* channels started and not finished */
   collect_fetch_chan *extra; /* guild-level problems */
   size_t n_extra;
-  uv_timer_t timer;
-  uint64_t t0_ms;
+  uv_timer_t timer; /* polls opts.stop every STOP_POLL_MS, reports progress every progress_ms */
+  uint64_t t0_ms, last_progress_ms;
   int64_t rate_msgs[RATE_SAMPLES];
   uint64_t rate_t[RATE_SAMPLES];
   unsigned rate_n;
@@ -146,7 +149,7 @@ static void chan_error(collect_fetch *f, fetch_chan *c, int err, int status, int
   }
   if (err == MIMIC_EDB || err == MIMIC_EBUSY || err == MIMIC_ECANCELLED) fatal(f, err, c->pub.error);
   bool unreadable = status == 403 || status == 404;
-  LOG_I("fetch", "#%s (%llu): %s", c->pub.name, (unsigned long long)c->pub.id, c->pub.error);
+  LOG_D("fetch", "#%s (%llu): %s", c->pub.name, (unsigned long long)c->pub.id, c->pub.error);
   chan_end(f, c, unreadable ? COLLECT_FETCH_UNREADABLE : COLLECT_FETCH_FAILED);
 }
 
@@ -162,7 +165,7 @@ static void add_problem(collect_fetch *f, uint64_t id, const char *name, int sta
   p->status = status;
   p->code = code;
   str_lcpy(p->error, msg, sizeof p->error);
-  LOG_I("fetch", "%s: %s", name, msg);
+  LOG_D("fetch", "%s: %s", name, msg);
 }
 
 /* ---- store jobs on the thread pool -------------------------------------------------------------- */
@@ -210,6 +213,7 @@ static void job_done(uv_work_t *w, int status) {
     } else if (c) {
       c->st = j->st;
       c->st.channel_id = c->pub.id;
+      c->fresh = !c->st.oldest_id && !c->st.complete;
       chan_next(f, c);
     }
   } else if (j->kind == J_PAGE) {
@@ -302,6 +306,7 @@ static void add_chan(collect_fetch *f, uint64_t id, uint64_t guild_id, uint64_t 
   c->pub.name[utf8_floor(c->pub.name, strlen(c->pub.name), strlen(c->pub.name))] = 0;
   c->last_message_id = last_message_id > (uint64_t)INT64_MAX ? 0 : last_message_id;
   c->lmid_known = lmid_known && c->last_message_id == last_message_id;
+  c->msg_count = json_int(listing, "message_count", -1);
   f->ch[f->n_ch++] = c;
   idmap_put(&f->ids, id, (uint32_t)f->n_ch);
   f->st.channels++;
@@ -681,6 +686,10 @@ static double chan_fraction(const fetch_chan *c) {
   case COLLECT_FETCH_QUEUED: return 0;
   case COLLECT_FETCH_BACKFILL: {
     if (!c->started || !c->top_id || !c->st.oldest_id) return 0;
+    if (c->fresh && c->msg_count > 0) {
+      double x = (double)c->pub.messages / (double)c->msg_count;
+      return x > 0.99 ? 0.99 : x;
+    }
     double top = (double)collect_snowflake_ms(c->top_id);
     double born = (double)collect_snowflake_ms(c->pub.id);
     double cur = (double)collect_snowflake_ms(c->st.oldest_id);
@@ -744,6 +753,9 @@ static void timer_cb(uv_timer_t *t) {
   collect_fetch *f = t->data;
   if (f->o.stop && *f->o.stop && !f->stopping) collect_fetch_cancel(f);
   if (!f->o.progress || f->finishing) return;
+  uint64_t now = clock_mono_ms();
+  if (now - f->last_progress_ms + STOP_POLL_MS / 2 < f->o.progress_ms) return;
+  f->last_progress_ms = now;
   snapshot(f);
   const collect_fetch_chan **list = xcalloc(f->n_ch + 1, sizeof *list);
   size_t n = 0;
@@ -868,7 +880,9 @@ int collect_fetch_start(store *s, rest *r, const collect_fetch_opts *o, collect_
   f->st.eta_s = -1;
   uv_timer_init(f->loop, &f->timer);
   f->timer.data = f;
-  uv_timer_start(&f->timer, timer_cb, f->o.progress_ms, f->o.progress_ms);
+  f->last_progress_ms = f->t0_ms;
+  uint64_t tick = f->o.progress_ms < STOP_POLL_MS ? f->o.progress_ms : STOP_POLL_MS;
+  uv_timer_start(&f->timer, timer_cb, tick, tick);
   list_push(f, L_GUILDS, 0, 0, 0, "", false);
   pump(f);
   if (out) *out = f;

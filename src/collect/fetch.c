@@ -20,7 +20,7 @@
 #define LIST_INFLIGHT    4      /* listing requests (guilds, channels, thread lists) at once */
 #define THREAD_PAGE      100    /* archived threads per request */
 #define GUILD_PAGE       200    /* guilds per request (Discord's maximum) */
-#define CHANNELS_MAX     500000 /* channels and threads one run keeps track of */
+#define CHANNELS_MAX     200000 /* channels and threads one run keeps track of */
 #define REACTORS_PAGE    100
 #define RATE_SAMPLES     16     /* progress ticks the messages/s window spans */
 #define STOP_POLL_MS     50

@@ -84,7 +84,8 @@ static void run(const scenario *sc) {
     long ch = c ? strtol(c + 10, NULL, 10) - 100 : -1;
     if (ch >= 0 && ch < 256) per[ch]++;
   }
-  size_t empty = rd_count(log, NULL, "hit_empty", true), global = rd_count(log, NULL, "global_exceeded", true);
+  size_t empty = rd_count(log, NULL, "hit_empty", true),
+         global = rd_count(log, NULL, "global_exceeded", true);
   json_decref(log);
   double ideal_b = 0;
   for (int c = 0; c < sc->channels && c < 256; c++) {

@@ -1,6 +1,7 @@
 /* `mimic fetch`: the configured guilds' whole history through the Discord API into the store
  * (collect_fetch_run), with a progress bar per channel and overall, and a summary at the end.
- * Ctrl-C stops cleanly (a second one at once); either way the next run continues where it stopped. */
+ * Ctrl-C stops cleanly (a second one at once); either way the next run continues where it stopped.
+ */
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -13,10 +14,10 @@
 #include "discord/rest.h"
 #include "store/store.h"
 
-#define GUILDS_MAX   64
-#define SHOWN_MAX    12 /* channel lines under the overall bar */
-#define NAME_COLS    20
-#define BAR_COLS     16
+#define GUILDS_MAX 64
+#define SHOWN_MAX  12 /* channel lines under the overall bar */
+#define NAME_COLS  20
+#define BAR_COLS   16
 
 static volatile sig_atomic_t g_stop;
 
@@ -27,9 +28,9 @@ static void on_signal(int sig) {
 
 typedef struct view {
   bool tty, quiet;
-  int drawn;            /* lines of the last redraw */
-  int cols;             /* terminal width: longer lines are cut so the redraw stays aligned */
-  double last_line_s;   /* non-tty: time of the last progress line */
+  int drawn;          /* lines of the last redraw */
+  int cols;           /* terminal width: longer lines are cut so the redraw stays aligned */
+  double last_line_s; /* non-tty: time of the last progress line */
   collect_fetch_chan *problems;
   size_t n_problems;
 } view;
@@ -169,30 +170,34 @@ static void summary(const collect_fetch_stats *st, const view *v) {
          num(n1, sizeof n1, st->messages), num(n2, sizeof n2, st->inserted), st->channels,
          st->guilds, st->guilds == 1 ? "" : "s", st->seconds,
          num(n3, sizeof n3, st->seconds > 0 ? (int64_t)((double)st->messages / st->seconds) : 0));
-  printf("  %d done (%d had nothing new), %d unreadable, %d failed; %lld requests",
-         st->done, st->up_to_date, st->unreadable, st->failed, (long long)st->requests);
+  printf("  %d done (%d had nothing new), %d unreadable, %d failed; %lld requests", st->done,
+         st->up_to_date, st->unreadable, st->failed, (long long)st->requests);
   if (st->skipped_privacy)
-    printf("; %lld messages by excluded or opted-out people not stored", (long long)st->skipped_privacy);
+    printf("; %lld messages by excluded or opted-out people not stored",
+           (long long)st->skipped_privacy);
   printf("\n");
   if (st->private_lists_denied)
-    printf("  private archived threads: not listed in %lld channels (the bot needs Manage Threads)\n",
-           (long long)st->private_lists_denied);
+    printf(
+        "  private archived threads: not listed in %lld channels (the bot needs Manage Threads)\n",
+        (long long)st->private_lists_denied);
   for (size_t i = 0; i < v->n_problems; i++) {
     const collect_fetch_chan *c = &v->problems[i];
     if (c->type < 0)
       printf("  %s: %s\n", c->name, c->error);
     else
-      printf("  %s #%s (%llu): %s\n", c->state == COLLECT_FETCH_UNREADABLE ? "unreadable" : "failed",
+      printf("  %s #%s (%llu): %s\n",
+             c->state == COLLECT_FETCH_UNREADABLE ? "unreadable" : "failed",
              c->name[0] ? c->name : "?", (unsigned long long)c->id, c->error);
   }
 }
 
 static void usage(void) {
-  cli_error("usage: mimic fetch [--guild ID]... [--concurrency N] [--reactors] [--no-threads] [--quiet]\n"
-            "  Fetches every text and announcement channel, thread and forum post of the guilds\n"
-            "  (--guild, else discord.guilds, else every guild the bot is in) into the store: all of\n"
-            "  the history the first time, what is new afterwards. Ctrl-C stops; run it again to\n"
-            "  continue. --reactors also stores who reacted (one request per emoji: slow).");
+  cli_error(
+      "usage: mimic fetch [--guild ID]... [--concurrency N] [--reactors] [--no-threads] [--quiet]\n"
+      "  Fetches every text and announcement channel, thread and forum post of the guilds\n"
+      "  (--guild, else discord.guilds, else every guild the bot is in) into the store: all of\n"
+      "  the history the first time, what is new afterwards. Ctrl-C stops; run it again to\n"
+      "  continue. --reactors also stores who reacted (one request per emoji: slow).");
 }
 
 /* Guild ids from a comma-separated list. */
@@ -204,8 +209,7 @@ static int parse_guilds(const char *list, uint64_t *out, size_t *n) {
   for (char *p = strtok_r(tmp, ", \t", &save); p; p = strtok_r(NULL, ", \t", &save)) {
     if (*n == GUILDS_MAX) return err_set(MIMIC_ERANGE, "more than %d guilds", GUILDS_MAX);
     uint64_t id;
-    if (str_to_u64(p, &id) || !id)
-      return err_set(MIMIC_EINVAL, "'%s' is not a guild id", p);
+    if (str_to_u64(p, &id) || !id) return err_set(MIMIC_EINVAL, "'%s' is not a guild id", p);
     out[(*n)++] = id;
   }
   return 0;

@@ -1,8 +1,8 @@
 /* The history fetcher: walks the guilds the bot is in (or the configured ones), discovers their
  * text and announcement channels, threads (active, archived public and private) and forum posts,
  * and pages each one's messages into the store through collect_fetch_store_page's transaction.
- * It runs on the REST client's libuv loop; the store is written on libuv's thread pool, one job at a
- * time, so the loop never waits on SQLite. It is not the REST client (rate limits are rest.c's
+ * It runs on the REST client's libuv loop; the store is written on libuv's thread pool, one job at
+ * a time, so the loop never waits on SQLite. It is not the REST client (rate limits are rest.c's
  * business) nor the page parser (fetch_page.c).
  *
  * Per channel: backward (before= the oldest stored id, LATEST the first time) until a short page
@@ -17,13 +17,13 @@
 #include "discord/api.h"
 #include "discord/rest.h"
 
-#define LIST_INFLIGHT    4      /* listing requests (guilds, channels, thread lists) at once */
-#define THREAD_PAGE      100    /* archived threads per request */
-#define GUILD_PAGE       200    /* guilds per request (Discord's maximum) */
-#define CHANNELS_MAX     200000 /* channels and threads one run keeps track of */
-#define REACTORS_PAGE    100
-#define RATE_SAMPLES     16     /* progress ticks the messages/s window spans */
-#define STOP_POLL_MS     50
+#define LIST_INFLIGHT 4      /* listing requests (guilds, channels, thread lists) at once */
+#define THREAD_PAGE   100    /* archived threads per request */
+#define GUILD_PAGE    200    /* guilds per request (Discord's maximum) */
+#define CHANNELS_MAX  200000 /* channels and threads one run keeps track of */
+#define REACTORS_PAGE 100
+#define RATE_SAMPLES  16 /* progress ticks the messages/s window spans */
+#define STOP_POLL_MS  50
 
 typedef struct fetch_chan {
   collect_fetch_chan pub;
@@ -53,10 +53,10 @@ enum { L_GUILDS, L_CHANNELS, L_ACTIVE, L_ARCHIVED, L_PRIVATE };
 
 typedef struct list_task {
   int kind;
-  uint64_t id;       /* guild (L_CHANNELS, L_ACTIVE), channel (L_ARCHIVED, L_PRIVATE), after (L_GUILDS) */
+  uint64_t id; /* guild (L_CHANNELS, L_ACTIVE), channel (L_ARCHIVED, L_PRIVATE), after (L_GUILDS) */
   uint64_t guild_id;
-  int64_t before_ms; /* archived lists: page before this archive time; 0 = newest */
-  char name[64];     /* the parent's name, for reports */
+  int64_t before_ms;   /* archived lists: page before this archive time; 0 = newest */
+  char name[64];       /* the parent's name, for reports */
   bool parent_fetched; /* the parent channel is fetched itself (its errors are reported there) */
   struct collect_fetch *f;
   struct list_task *next;
@@ -66,14 +66,14 @@ enum { J_GUILD, J_CHANNEL, J_PAGE };
 
 typedef struct job {
   int kind;
-  fetch_chan *c;       /* J_CHANNEL (NULL: only store the row), J_PAGE */
-  store_guild g;       /* J_GUILD */
-  store_channel row;   /* J_CHANNEL */
-  json_t *page;        /* J_PAGE, owned */
+  fetch_chan *c;     /* J_CHANNEL (NULL: only store the row), J_PAGE */
+  store_guild g;     /* J_GUILD */
+  store_channel row; /* J_CHANNEL */
+  json_t *page;      /* J_PAGE, owned */
   int limit;
   bool backward;
   uint64_t ns; /* time the job took on the pool thread */
-  int rc; /* results */
+  int rc;      /* results */
   char msg[512];
   collect_page_result res;
   store_fetch_state st;
@@ -96,8 +96,8 @@ struct collect_fetch {
   int l_inflight;
   job *jhead, *jtail, *jcur;
   uv_work_t work;
-  int outstanding; /* REST callbacks still to come */
-  int active;      /* channels started and not finished */
+  int outstanding;           /* REST callbacks still to come */
+  int active;                /* channels started and not finished */
   collect_fetch_chan *extra; /* guild-level problems */
   size_t n_extra;
   uv_timer_t timer; /* polls opts.stop every STOP_POLL_MS, reports progress every progress_ms */
@@ -124,7 +124,8 @@ void collect_fetch_opts_default(collect_fetch_opts *o) {
   o->progress_ms = 500;
 }
 
-/* ---- errors ------------------------------------------------------------------------------------- */
+/* ---- errors -------------------------------------------------------------------------------------
+ */
 
 static void fatal(collect_fetch *f, int rc, const char *msg) {
   if (!f->rc) {
@@ -160,7 +161,8 @@ static void chan_error(collect_fetch *f, fetch_chan *c, int err, int status, int
     chan_end(f, c, COLLECT_FETCH_FAILED);
     return;
   }
-  if (err == MIMIC_EDB || err == MIMIC_EBUSY || err == MIMIC_ECANCELLED) fatal(f, err, c->pub.error);
+  if (err == MIMIC_EDB || err == MIMIC_EBUSY || err == MIMIC_ECANCELLED)
+    fatal(f, err, c->pub.error);
   bool unreadable = status == 403 || status == 404;
   LOG_D("fetch", "#%s (%llu): %s", c->pub.name, (unsigned long long)c->pub.id, c->pub.error);
   chan_end(f, c, unreadable ? COLLECT_FETCH_UNREADABLE : COLLECT_FETCH_FAILED);
@@ -181,7 +183,8 @@ static void add_problem(collect_fetch *f, uint64_t id, const char *name, int sta
   LOG_D("fetch", "%s: %s", name, msg);
 }
 
-/* ---- store jobs on the thread pool -------------------------------------------------------------- */
+/* ---- store jobs on the thread pool --------------------------------------------------------------
+ */
 
 static void job_work(uv_work_t *w) {
   collect_fetch *f = w->data;
@@ -201,8 +204,8 @@ static void job_work(uv_work_t *w) {
     }
     break;
   case J_PAGE:
-    rc = collect__fetch_store_page_json(f->s, j->c->pub.id, j->page, j->limit, j->backward,
-                                        &j->res);
+    rc =
+        collect__fetch_store_page_json(f->s, j->c->pub.id, j->page, j->limit, j->backward, &j->res);
     break;
   default: break;
   }
@@ -284,10 +287,11 @@ static void job_submit(collect_fetch *f, job *j) {
   job_start_next(f);
 }
 
-/* ---- channels ------------------------------------------------------------------------------------ */
+/* ---- channels
+ * ------------------------------------------------------------------------------------ */
 
-static void add_chan(collect_fetch *f, uint64_t id, uint64_t guild_id, uint64_t parent_id,
-                     int type, const char *name, const json_t *listing) {
+static void add_chan(collect_fetch *f, uint64_t id, uint64_t guild_id, uint64_t parent_id, int type,
+                     const char *name, const json_t *listing) {
   bool lmid_known = json_object_get(listing, "last_message_id") != NULL;
   uint64_t last_message_id = json_snowflake(listing, "last_message_id");
   if (!id || id > (uint64_t)INT64_MAX) return;
@@ -301,7 +305,8 @@ static void add_chan(collect_fetch *f, uint64_t id, uint64_t guild_id, uint64_t 
     return;
   }
   if (f->n_ch >= CHANNELS_MAX) {
-    if (!f->cap_warned) LOG_W("fetch", "more than %d channels and threads: the rest are skipped", CHANNELS_MAX);
+    if (!f->cap_warned)
+      LOG_W("fetch", "more than %d channels and threads: the rest are skipped", CHANNELS_MAX);
     f->cap_warned = true;
     return;
   }
@@ -447,7 +452,8 @@ static void chan_plan(collect_fetch *f, fetch_chan *c) {
   messages_get(f, c, API_PAGE_AFTER, c->st.newest_id);
 }
 
-/* ---- reactors (--reactors) ---------------------------------------------------------------------- */
+/* ---- reactors (--reactors) ----------------------------------------------------------------------
+ */
 
 static void reactors_cb(const rest_result *res, void *user);
 
@@ -478,7 +484,8 @@ static void reactors_next(collect_fetch *f, fetch_chan *c) {
     if (!json_is_array(json_object_get(re, "users")))
       json_object_set_new(re, "users", json_array());
     f->outstanding++;
-    int rc = api_reactions_get(f->r, c->pub.id, mid, key, c->r_after, REACTORS_PAGE, reactors_cb, c);
+    int rc =
+        api_reactions_get(f->r, c->pub.id, mid, key, c->r_after, REACTORS_PAGE, reactors_cb, c);
     if (rc == 0) return;
     f->outstanding--;
     LOG_D("fetch", "reactors of %llu %s: %s", (unsigned long long)mid, key, err_msg());
@@ -499,10 +506,12 @@ static void reactors_cb(const rest_result *res, void *user) {
   f->outstanding--;
   f->st.requests++;
   json_t *m = json_array_get(c->page, c->r_msg);
-  json_t *users = json_object_get(json_array_get(json_object_get(m, "reactions"), c->r_react), "users");
+  json_t *users =
+      json_object_get(json_array_get(json_object_get(m, "reactions"), c->r_react), "users");
   bool more = false;
   if (res->err) {
-    if (res->status == 401) fatal(f, MIMIC_EAUTH, "Discord refused the bot token (401); check DISCORD_TOKEN");
+    if (res->status == 401)
+      fatal(f, MIMIC_EAUTH, "Discord refused the bot token (401); check DISCORD_TOKEN");
     LOG_D("fetch", "reactors: %s", res->message);
   } else if (json_is_array(res->json) && json_is_array(users)) {
     size_t i;
@@ -524,7 +533,8 @@ static void reactors_cb(const rest_result *res, void *user) {
   pump(f);
 }
 
-/* ---- listings: guilds, channels, threads -------------------------------------------------------- */
+/* ---- listings: guilds, channels, threads --------------------------------------------------------
+ */
 
 static void list_push(collect_fetch *f, int kind, uint64_t id, uint64_t guild_id, int64_t before_ms,
                       const char *name, bool parent_fetched) {
@@ -604,7 +614,8 @@ static void on_channels(collect_fetch *f, list_task *t, const json_t *arr) {
     } else { /* a forum has no messages of its own: keep its row for names, list its posts */
       job *j = xcalloc(1, sizeof *j);
       j->kind = J_CHANNEL;
-      j->row = (store_channel){.id = id, .guild_id = t->guild_id, .parent_id = parent, .type = type};
+      j->row =
+          (store_channel){.id = id, .guild_id = t->guild_id, .parent_id = parent, .type = type};
       str_lcpy(j->row.name, name, sizeof j->row.name);
       j->row.name[utf8_floor(j->row.name, strlen(j->row.name), strlen(j->row.name))] = 0;
       job_submit(f, j);
@@ -650,7 +661,8 @@ static void on_archived(collect_fetch *f, list_task *t, const json_t *body) {
   int64_t next = oldest == INT64_MAX ? 0 : oldest + 1;
   if (t->before_ms && next >= t->before_ms) next = oldest; /* a full page within one millisecond */
   if (next <= 0 || (t->before_ms && next >= t->before_ms)) {
-    LOG_W("fetch", "#%s: archived threads: cannot page further (timestamps do not advance)", t->name);
+    LOG_W("fetch", "#%s: archived threads: cannot page further (timestamps do not advance)",
+          t->name);
     return;
   }
   list_push(f, t->kind, t->id, t->guild_id, next, t->name, t->parent_fetched);
@@ -676,8 +688,8 @@ static void list_cb(const rest_result *res, void *user) {
     } else if (res->err == MIMIC_ECANCELLED) {
       fatal(f, res->err, res->message);
     } else {
-      snprintf(what, sizeof what, "%s%s%s", t->kind == L_CHANNELS || t->kind == L_ACTIVE ? "guild " : "#",
-               t->name,
+      snprintf(what, sizeof what, "%s%s%s",
+               t->kind == L_CHANNELS || t->kind == L_ACTIVE ? "guild " : "#", t->name,
                t->kind == L_CHANNELS ? " (channel list)"
                : t->kind == L_ACTIVE ? " (active threads)"
                                      : " (archived threads)");
@@ -726,7 +738,8 @@ static void list_start(collect_fetch *f, list_task *t) {
   }
 }
 
-/* ---- progress ------------------------------------------------------------------------------------ */
+/* ---- progress
+ * ------------------------------------------------------------------------------------ */
 
 static double chan_fraction(const fetch_chan *c) {
   switch (c->pub.state) {
@@ -783,8 +796,10 @@ static void snapshot(collect_fetch *f) {
   bool listing = f->lhead || f->l_inflight;
   st->fraction = f->n_ch ? sum / (double)f->n_ch : 0;
   if (listing && st->fraction > 0.5) st->fraction = 0.5; /* more channels may still appear */
-  st->eta_s = st->fraction > 0.001 && st->fraction < 1 ? st->seconds * (1 - st->fraction) / st->fraction
-                                                       : st->fraction >= 1 ? 0 : -1;
+  st->eta_s = st->fraction > 0.001 && st->fraction < 1
+                  ? st->seconds * (1 - st->fraction) / st->fraction
+              : st->fraction >= 1 ? 0
+                                  : -1;
   /* messages/s over the last RATE_SAMPLES calls */
   unsigned k = f->rate_n % RATE_SAMPLES;
   f->rate_msgs[k] = st->messages;
@@ -792,8 +807,9 @@ static void snapshot(collect_fetch *f) {
   f->rate_n++;
   unsigned oldest = f->rate_n > RATE_SAMPLES ? f->rate_n % RATE_SAMPLES : 0;
   uint64_t dt = now - f->rate_t[oldest];
-  st->rate = dt ? (double)(st->messages - f->rate_msgs[oldest]) * 1000.0 / (double)dt
-                : st->seconds > 0 ? (double)st->messages / st->seconds : 0;
+  st->rate = dt                ? (double)(st->messages - f->rate_msgs[oldest]) * 1000.0 / (double)dt
+             : st->seconds > 0 ? (double)st->messages / st->seconds
+                               : 0;
 }
 
 static void timer_cb(uv_timer_t *t) {
@@ -808,7 +824,8 @@ static void timer_cb(uv_timer_t *t) {
   size_t n = 0;
   for (size_t i = 0; i < f->n_ch; i++) {
     fetch_chan *c = f->ch[i];
-    if (c->started && (c->pub.state == COLLECT_FETCH_BACKFILL || c->pub.state == COLLECT_FETCH_FORWARD))
+    if (c->started &&
+        (c->pub.state == COLLECT_FETCH_BACKFILL || c->pub.state == COLLECT_FETCH_FORWARD))
       list[n++] = &c->pub;
   }
   f->st.list = list;
@@ -820,7 +837,8 @@ static void timer_cb(uv_timer_t *t) {
   mem_free(list);
 }
 
-/* ---- the run ------------------------------------------------------------------------------------- */
+/* ---- the run
+ * ------------------------------------------------------------------------------------- */
 
 static void fetch_free(collect_fetch *f) {
   for (size_t i = 0; i < f->n_ch; i++) {
@@ -899,7 +917,8 @@ void collect_fetch_cancel(collect_fetch *f) {
 int collect_fetch_start(store *s, rest *r, const collect_fetch_opts *o, collect_fetch_done_fn done,
                         void *user, collect_fetch **out) {
   if (out) *out = NULL;
-  if (!s || !r || !o || !done) return err_set(MIMIC_EINVAL, "fetch: missing store, client or callback");
+  if (!s || !r || !o || !done)
+    return err_set(MIMIC_EINVAL, "fetch: missing store, client or callback");
   if (o->concurrency < 1 || o->concurrency > 64)
     return err_set(MIMIC_EINVAL, "fetch: concurrency must be 1..64, not %d", o->concurrency);
   if (o->page < 1 || o->page > 100)

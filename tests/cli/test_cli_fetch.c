@@ -15,13 +15,14 @@
 #include "store/store.h"
 #include "test.h"
 
-#define SCENARIO                                                                                  \
+#define SCENARIO                                                                                   \
   "{\"token\": \"good-token-123\", \"buckets\": {\"GET /channels/{channel_id}/messages\": "        \
-  "{\"limit\": 4, \"window_ms\": 100}}, \"seed\": {\"guilds\": [{\"id\": \"1\", \"channels\": ["  \
-  "{\"id\": \"10\", \"name\": \"general\", \"messages\": 1500},"                                  \
-  "{\"id\": \"11\", \"name\": \"news\", \"type\": 5, \"messages\": 420},"                         \
-  "{\"id\": \"13\", \"name\": \"secret\", \"messages\": 5, \"forbidden\": true},"                 \
-  "{\"id\": \"20\", \"type\": 11, \"parent_id\": \"10\", \"name\": \"thr\", \"messages\": 80}]}]}}"
+  "{\"limit\": 4, \"window_ms\": 100}}, \"seed\": {\"guilds\": [{\"id\": \"1\", \"channels\": ["   \
+  "{\"id\": \"10\", \"name\": \"general\", \"messages\": 1500},"                                   \
+  "{\"id\": \"11\", \"name\": \"news\", \"type\": 5, \"messages\": 420},"                          \
+  "{\"id\": \"13\", \"name\": \"secret\", \"messages\": 5, \"forbidden\": true},"                  \
+  "{\"id\": \"20\", \"type\": 11, \"parent_id\": \"10\", \"name\": \"thr\", \"messages\": "        \
+  "80}]}]}}"
 
 static const char *bin;
 
@@ -30,9 +31,10 @@ static const char *bin;
 static int run(const rest_double *d, const char *db, const char *token, const char *args, char *out,
                size_t cap) {
   char cmd[2048];
-  snprintf(cmd, sizeof cmd,
-           "MIMIC_CONFIG=/dev/null MIMIC_DISCORD_API=%s DISCORD_TOKEN=%s MIMIC_STORE_PATH=%s %s %s 2>&1",
-           d->base, token, db, bin, args);
+  snprintf(
+      cmd, sizeof cmd,
+      "MIMIC_CONFIG=/dev/null MIMIC_DISCORD_API=%s DISCORD_TOKEN=%s MIMIC_STORE_PATH=%s %s %s 2>&1",
+      d->base, token, db, bin, args);
   FILE *p = popen(cmd, "r");
   if (!p) return -1;
   size_t n = fread(out, 1, cap - 1, p);
@@ -80,7 +82,8 @@ TEST(fetch_summary_incremental_and_errors) {
   remove_db(db);
   static char out[65536];
   CHECK_INT(run(&d, db, "good-token-123", "fetch", out, sizeof out), 0);
-  CHECK(strstr(out, "fetched 2,000 messages (2,000 new) from 4 channels and threads in 1 guild") != NULL);
+  CHECK(strstr(out, "fetched 2,000 messages (2,000 new) from 4 channels and threads in 1 guild") !=
+        NULL);
   CHECK(strstr(out, "unreadable #secret (13)") != NULL);
   CHECK(strstr(out, "Missing Access") != NULL);
   CHECK(strstr(out, "good-token-123") == NULL);
@@ -132,7 +135,8 @@ TEST(ctrl_c_stops_cleanly_and_the_next_run_finishes) {
       dup2(fd, 2);
     }
     char *argv[] = {(char *)bin, "fetch", "--concurrency", "1", NULL};
-    char *envp[] = {env_api, env_db, "DISCORD_TOKEN=good-token-123", "MIMIC_CONFIG=/dev/null", NULL};
+    char *envp[] = {env_api, env_db, "DISCORD_TOKEN=good-token-123", "MIMIC_CONFIG=/dev/null",
+                    NULL};
     execve(bin, argv, envp);
     _exit(127);
   }

@@ -21,7 +21,8 @@ __attribute__((unused)) static size_t fh_write(char *p, size_t sz, size_t n, voi
 }
 
 /* GET (body NULL) or POST a test endpoint of the double; returns the parsed answer or NULL. */
-__attribute__((unused)) static json_t *fh_double(const rest_double *d, const char *path, const char *body) {
+__attribute__((unused)) static json_t *fh_double(const rest_double *d, const char *path,
+                                                 const char *body) {
   char url[256];
   snprintf(url, sizeof url, "http://127.0.0.1:%d%s", d->port, path);
   CURL *c = curl_easy_init();
@@ -107,8 +108,9 @@ __attribute__((unused)) static int64_t fh_stored_total(store *s) {
  * double not listed in `unreadable` must be stored exactly (same ids, nothing more, nothing less).
  * Returns the number of channels that differ (printing the first difference of each) and adds the
  * number of messages expected to *expected. */
-__attribute__((unused)) static int fh_compare(store *s, const rest_double *d, const uint64_t *unreadable, size_t n_unread,
-                      int64_t *expected) {
+__attribute__((unused)) static int fh_compare(store *s, const rest_double *d,
+                                              const uint64_t *unreadable, size_t n_unread,
+                                              int64_t *expected) {
   json_t *dump = fh_double(d, "/_double/dump", NULL);
   if (!dump) return 1;
   int bad = 0;
@@ -122,7 +124,8 @@ __attribute__((unused)) static int fh_compare(store *s, const rest_double *d, co
     json_t *have = fh_stored_ids(s, ch);
     if (skip) {
       if (json_array_size(have)) {
-        printf("  channel %s is unreadable but has %zu stored messages\n", key, json_array_size(have));
+        printf("  channel %s is unreadable but has %zu stored messages\n", key,
+               json_array_size(have));
         bad++;
       }
     } else {

@@ -2,7 +2,8 @@
  * every kind of channel and thread (text, announcement, active/archived public/private threads,
  * announcement threads, forum posts), unreadable channels reported, rate-limit headers obeyed,
  * incremental runs that ask only for what is new, every stored field, reactors, a bad token, a
- * guild the bot is not in, and stopping through the stop flag. Kill and resume: test_fetch_resume.c.
+ * guild the bot is not in, and stopping through the stop flag. Kill and resume:
+ * test_fetch_resume.c.
  */
 #include "fetch_helpers.h"
 #include "test.h"
@@ -11,27 +12,29 @@
  * 14 (ignored), forum 30; threads: 20 active (120) and 21 archived (30) of 10, 22 archived private
  * (40) of 10, 23 announcement thread (archived, 7) of 11, forum posts 31 (active, 10) and 32
  * (archived, 5). Guild 2: text 40 (150). */
-#define SEED                                                                                         \
-  "\"seed\": {\"guilds\": [{\"id\": \"1\", \"name\": \"Guild One\", \"channels\": ["                 \
-  "{\"id\": \"10\", \"name\": \"general\", \"messages\": 2500},"                                    \
-  "{\"id\": \"11\", \"name\": \"news\", \"type\": 5, \"messages\": 230, \"rich\": true},"           \
-  "{\"id\": \"12\", \"name\": \"empty\"},"                                                          \
-  "{\"id\": \"13\", \"name\": \"secret\", \"messages\": 50, \"forbidden\": true},"                  \
-  "{\"id\": \"14\", \"name\": \"voice\", \"type\": 2},"                                             \
-  "{\"id\": \"30\", \"name\": \"forum\", \"type\": 15},"                                            \
-  "{\"id\": \"20\", \"type\": 11, \"parent_id\": \"10\", \"name\": \"active\", \"messages\": 120}," \
-  "{\"id\": \"21\", \"type\": 11, \"parent_id\": \"10\", \"archived\": true, \"messages\": 30},"    \
-  "{\"id\": \"22\", \"type\": 12, \"parent_id\": \"10\", \"archived\": true, \"messages\": 40},"    \
-  "{\"id\": \"23\", \"type\": 10, \"parent_id\": \"11\", \"archived\": true, \"messages\": 7},"     \
-  "{\"id\": \"31\", \"type\": 11, \"parent_id\": \"30\", \"name\": \"post\", \"messages\": 10},"    \
-  "{\"id\": \"32\", \"type\": 11, \"parent_id\": \"30\", \"archived\": true, \"messages\": 5}]},"   \
-  "{\"id\": \"2\", \"name\": \"Guild Two\", \"channels\": ["                                        \
+#define SEED                                                                                       \
+  "\"seed\": {\"guilds\": [{\"id\": \"1\", \"name\": \"Guild One\", \"channels\": ["               \
+  "{\"id\": \"10\", \"name\": \"general\", \"messages\": 2500},"                                   \
+  "{\"id\": \"11\", \"name\": \"news\", \"type\": 5, \"messages\": 230, \"rich\": true},"          \
+  "{\"id\": \"12\", \"name\": \"empty\"},"                                                         \
+  "{\"id\": \"13\", \"name\": \"secret\", \"messages\": 50, \"forbidden\": true},"                 \
+  "{\"id\": \"14\", \"name\": \"voice\", \"type\": 2},"                                            \
+  "{\"id\": \"30\", \"name\": \"forum\", \"type\": 15},"                                           \
+  "{\"id\": \"20\", \"type\": 11, \"parent_id\": \"10\", \"name\": \"active\", \"messages\": "     \
+  "120},"                                                                                          \
+  "{\"id\": \"21\", \"type\": 11, \"parent_id\": \"10\", \"archived\": true, \"messages\": 30},"   \
+  "{\"id\": \"22\", \"type\": 12, \"parent_id\": \"10\", \"archived\": true, \"messages\": 40},"   \
+  "{\"id\": \"23\", \"type\": 10, \"parent_id\": \"11\", \"archived\": true, \"messages\": 7},"    \
+  "{\"id\": \"31\", \"type\": 11, \"parent_id\": \"30\", \"name\": \"post\", \"messages\": 10},"   \
+  "{\"id\": \"32\", \"type\": 11, \"parent_id\": \"30\", \"archived\": true, \"messages\": 5}]},"  \
+  "{\"id\": \"2\", \"name\": \"Guild Two\", \"channels\": ["                                       \
   "{\"id\": \"40\", \"messages\": 150}]}]}"
 
 /* Message pages: 10 per 250 ms per channel, so the limiter paces every channel; reactors faster. */
-#define BUCKETS                                                                                \
-  "\"buckets\": {\"GET /channels/{channel_id}/messages\": {\"limit\": 10, \"window_ms\": 250}, " \
-  "\"GET /channels/{channel_id}/messages/{id}/reactions/{emoji}\": {\"limit\": 20, \"window_ms\": 200}}"
+#define BUCKETS                                                                                    \
+  "\"buckets\": {\"GET /channels/{channel_id}/messages\": {\"limit\": 10, \"window_ms\": 250}, "   \
+  "\"GET /channels/{channel_id}/messages/{id}/reactions/{emoji}\": {\"limit\": 20, "               \
+  "\"window_ms\": 200}}"
 
 static const char *route_msgs = "GET /channels/{channel_id}/messages";
 
@@ -55,7 +58,8 @@ static void on_progress(const collect_fetch_stats *st, void *user) {
     p->finals++;
     p->final_messages = st->messages;
     p->n_problems = 0;
-    for (size_t i = 0; i < st->n_list && i < 8; i++) p->problem_ids[p->n_problems++] = st->list[i]->id;
+    for (size_t i = 0; i < st->n_list && i < 8; i++)
+      p->problem_ids[p->n_problems++] = st->list[i]->id;
     return;
   }
   p->calls++;
@@ -208,7 +212,8 @@ static void check_same(store *s, const json_t *m) {
   const char *edited = json_str(m, "edited_timestamp", NULL);
   if (edited) CHECK_OK(clock_parse_iso8601(edited, &ed));
   CHECK_INT(sm->edited_ms, ed);
-  CHECK_INT(sm->ref_message_id, json_snowflake(json_object_get(m, "message_reference"), "message_id"));
+  CHECK_INT(sm->ref_message_id,
+            json_snowflake(json_object_get(m, "message_reference"), "message_id"));
   const json_t *mentions = json_object_get(m, "mentions");
   CHECK_INT(sm->n_mentions, json_array_size(mentions));
   if (sm->n_mentions == 1)
@@ -236,7 +241,8 @@ static void check_same(store *s, const json_t *m) {
     for (size_t q = 0; q < sm->n_reactions; q++)
       if (strcmp(sm->reactions[q].emoji_name, json_str(em, "name", "")) == 0) x = &sm->reactions[q];
     if (!x) {
-      TEST_FAIL_("message %llu: reaction %s missing", (unsigned long long)id, json_str(em, "name", ""));
+      TEST_FAIL_("message %llu: reaction %s missing", (unsigned long long)id,
+                 json_str(em, "name", ""));
       continue;
     }
     CHECK_INT(x->count, json_int(re, "count", -1));
@@ -298,13 +304,15 @@ TEST(every_field_and_reactors) {
       if (x->n_users == 1) CHECK_INT(x->users[0], 100000000000000006ULL);
     } else {
       CHECK_INT(x->n_users, 3);
-      for (size_t q = 0; q < x->n_users && q < 3; q++) CHECK_INT(x->users[q], 100000000000000001ULL + q);
+      for (size_t q = 0; q < x->n_users && q < 3; q++)
+        CHECK_INT(x->users[q], 100000000000000001ULL + q);
     }
   }
   store_msg_list_free(&l);
   json_decref(msgs);
   json_t *log = rd_log(&d);
-  CHECK(rd_count(log, "GET /channels/{channel_id}/messages/{id}/reactions/{emoji}", NULL, false) > 0);
+  CHECK(rd_count(log, "GET /channels/{channel_id}/messages/{id}/reactions/{emoji}", NULL, false) >
+        0);
   CHECK_INT(rd_count(log, NULL, "hit_empty", true), 0);
   json_decref(log);
   rest_destroy(r);
@@ -399,11 +407,12 @@ TEST(stop_flag_then_continue) {
  * burst is retried by the REST client. The next run completes the failed channel without a gap. */
 TEST(malformed_page_fails_one_channel_then_resumes) {
   rest_double d;
-  if (rd_start(&d, "{\"manage_threads\": true, " BUCKETS ", \"faults\": ["
-                   "{\"route\": \"GET /channels/{channel_id}/messages\", \"path\": \"/channels/10/\", "
-                   "\"kind\": \"malformed\", \"skip\": 5, \"count\": 1}, "
-                   "{\"route\": \"GET /channels/{channel_id}/messages\", \"path\": \"/channels/11/\", "
-                   "\"kind\": \"5xx\", \"skip\": 1, \"count\": 2}], " SEED "}") != 0)
+  if (rd_start(&d,
+               "{\"manage_threads\": true, " BUCKETS ", \"faults\": ["
+               "{\"route\": \"GET /channels/{channel_id}/messages\", \"path\": \"/channels/10/\", "
+               "\"kind\": \"malformed\", \"skip\": 5, \"count\": 1}, "
+               "{\"route\": \"GET /channels/{channel_id}/messages\", \"path\": \"/channels/11/\", "
+               "\"kind\": \"5xx\", \"skip\": 1, \"count\": 2}], " SEED "}") != 0)
     SKIP("node or the double is missing");
   char path[64];
   store *s = fh_store(path);

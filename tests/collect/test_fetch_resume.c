@@ -3,7 +3,8 @@
  * again, several times, and finally to the end. The store must then hold exactly the double's
  * messages (nothing lost, nothing extra), and the runs together may have asked for no more pages
  * than one full fetch plus, per kill and channel, the page in flight and the one waiting for the
- * store (a re-run continues, it does not start over). The seed is printed; MIMIC_TEST_SEED=N repeats a run. */
+ * store (a re-run continues, it does not start over). The seed is printed; MIMIC_TEST_SEED=N
+ * repeats a run. */
 #include <signal.h>
 #include <sqlite3.h>
 #include <sys/wait.h>
@@ -18,10 +19,10 @@
 #define SCENARIO                                                                                   \
   "{\"buckets\": {\"GET /channels/{channel_id}/messages\": {\"limit\": 5, \"window_ms\": 100}}, "  \
   "\"seed\": {\"guilds\": [{\"id\": \"1\", \"channels\": ["                                        \
-  "{\"id\": \"10\", \"messages\": 600}, {\"id\": \"11\", \"messages\": 600},"                     \
-  "{\"id\": \"12\", \"messages\": 600}, {\"id\": \"13\", \"type\": 5, \"messages\": 600},"        \
-  "{\"id\": \"20\", \"type\": 11, \"parent_id\": \"10\", \"messages\": 250},"                     \
-  "{\"id\": \"21\", \"type\": 11, \"parent_id\": \"11\", \"archived\": true, \"messages\": 120}" \
+  "{\"id\": \"10\", \"messages\": 600}, {\"id\": \"11\", \"messages\": 600},"                      \
+  "{\"id\": \"12\", \"messages\": 600}, {\"id\": \"13\", \"type\": 5, \"messages\": 600},"         \
+  "{\"id\": \"20\", \"type\": 11, \"parent_id\": \"10\", \"messages\": 250},"                      \
+  "{\"id\": \"21\", \"type\": 11, \"parent_id\": \"11\", \"archived\": true, \"messages\": 120}"   \
   "]}]}}"
 
 /* One full fetch: each channel's full pages plus its final short page. */
@@ -141,8 +142,8 @@ TEST(kill_at_random_moments_then_resume) {
   CHECK(pages >= PAGES_NEEDED);
   CHECK(pages <= PAGES_NEEDED + (long)kills * CONCURRENCY * 2);
   json_t *log = rd_log(&d);
-  printf("     429s after restarts: %zu bucket, %zu global\n", rd_count(log, NULL, "hit_empty", true),
-         rd_count(log, NULL, "global_exceeded", true));
+  printf("     429s after restarts: %zu bucket, %zu global\n",
+         rd_count(log, NULL, "hit_empty", true), rd_count(log, NULL, "global_exceeded", true));
   if (getenv("MIMIC_TEST_VERBOSE")) {
     size_t i;
     json_t *e;

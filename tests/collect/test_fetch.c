@@ -456,6 +456,58 @@ TEST(malformed_page_fails_one_channel_then_resumes) {
   rd_stop(&d);
 }
 
+/* The bot's way: collect_fetch_start on a loop the caller runs, cancelled from a loop callback;
+ * done runs exactly once; a later run finishes the job. */
+typedef struct bot_run {
+  collect_fetch *f;
+  int progress_calls, done_calls, rc;
+  int64_t messages;
+} bot_run;
+
+static void bot_progress(const collect_fetch_stats *st, void *user) {
+  bot_run *b = user;
+  if (!st->final && ++b->progress_calls == 2) collect_fetch_cancel(b->f);
+}
+
+static void bot_done(int rc, const collect_fetch_stats *st, void *user) {
+  bot_run *b = user;
+  b->done_calls++;
+  b->rc = rc;
+  b->messages = st->messages;
+}
+
+TEST(start_and_cancel_on_the_callers_loop) {
+  rest_double d;
+  if (rd_start(&d, "{" BUCKETS ", " SEED "}") != 0) SKIP("node or the double is missing");
+  char path[64];
+  store *s = fh_store(path);
+  rest *r = fh_rest(&d, "tok");
+  REQUIRE(s && r);
+  collect_fetch_opts o;
+  collect_fetch_opts_default(&o);
+  o.progress_ms = 20;
+  o.concurrency = 1;
+  bot_run b = {0};
+  o.progress = bot_progress;
+  o.user = &b;
+  CHECK_OK(collect_fetch_start(s, r, &o, bot_done, &b, &b.f));
+  while (!b.done_calls) uv_run(rest_loop(r), UV_RUN_ONCE);
+  for (int i = 0; i < 20; i++) uv_run(rest_loop(r), UV_RUN_NOWAIT); /* nothing may fire any more */
+  CHECK_INT(b.done_calls, 1);
+  CHECK_INT(b.rc, MIMIC_ECANCELLED);
+  CHECK_INT(fh_stored_total(s), b.messages);
+  CHECK(b.messages < 3092);
+  o.progress = NULL;
+  collect_fetch_stats st;
+  CHECK_OK(collect_fetch_run(s, r, &o, &st));
+  CHECK_INT(fh_stored_total(s), 3092 - 40); /* all but the forbidden channel and private thread */
+  CHECK_INT(st.inserted, 3092 - 40 - b.messages);
+  rest_destroy(r);
+  store_close(s);
+  fh_store_remove(path);
+  rd_stop(&d);
+}
+
 int main(void) {
   log_set_level(getenv("MIMIC_TEST_VERBOSE") ? LOG_INFO : LOG_WARN);
   RUN(full_fetch_then_incremental);
@@ -463,5 +515,6 @@ int main(void) {
   RUN(bad_token_and_unknown_guild);
   RUN(stop_flag_then_continue);
   RUN(malformed_page_fails_one_channel_then_resumes);
+  RUN(start_and_cancel_on_the_callers_loop);
   TEST_MAIN_END();
 }

@@ -124,8 +124,7 @@ void collect_fetch_opts_default(collect_fetch_opts *o) {
   o->progress_ms = 500;
 }
 
-/* ---- errors -------------------------------------------------------------------------------------
- */
+/* ---- errors ---- */
 
 static void fatal(collect_fetch *f, int rc, const char *msg) {
   if (!f->rc) {
@@ -183,8 +182,7 @@ static void add_problem(collect_fetch *f, uint64_t id, const char *name, int sta
   LOG_D("fetch", "%s: %s", name, msg);
 }
 
-/* ---- store jobs on the thread pool --------------------------------------------------------------
- */
+/* ---- store jobs on the thread pool ---- */
 
 static void job_work(uv_work_t *w) {
   collect_fetch *f = w->data;
@@ -287,8 +285,7 @@ static void job_submit(collect_fetch *f, job *j) {
   job_start_next(f);
 }
 
-/* ---- channels
- * ------------------------------------------------------------------------------------ */
+/* ---- channels ---- */
 
 static void add_chan(collect_fetch *f, uint64_t id, uint64_t guild_id, uint64_t parent_id, int type,
                      const char *name, const json_t *listing) {
@@ -452,8 +449,7 @@ static void chan_plan(collect_fetch *f, fetch_chan *c) {
   messages_get(f, c, API_PAGE_AFTER, c->st.newest_id);
 }
 
-/* ---- reactors (--reactors) ----------------------------------------------------------------------
- */
+/* ---- reactors (--reactors) ---- */
 
 static void reactors_cb(const rest_result *res, void *user);
 
@@ -533,8 +529,7 @@ static void reactors_cb(const rest_result *res, void *user) {
   pump(f);
 }
 
-/* ---- listings: guilds, channels, threads --------------------------------------------------------
- */
+/* ---- listings: guilds, channels, threads ---- */
 
 static void list_push(collect_fetch *f, int kind, uint64_t id, uint64_t guild_id, int64_t before_ms,
                       const char *name, bool parent_fetched) {
@@ -738,8 +733,7 @@ static void list_start(collect_fetch *f, list_task *t) {
   }
 }
 
-/* ---- progress
- * ------------------------------------------------------------------------------------ */
+/* ---- progress ---- */
 
 static double chan_fraction(const fetch_chan *c) {
   switch (c->pub.state) {
@@ -837,8 +831,7 @@ static void timer_cb(uv_timer_t *t) {
   mem_free(list);
 }
 
-/* ---- the run
- * ------------------------------------------------------------------------------------- */
+/* ---- the run ---- */
 
 static void fetch_free(collect_fetch *f) {
   for (size_t i = 0; i < f->n_ch; i++) {

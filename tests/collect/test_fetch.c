@@ -508,6 +508,52 @@ TEST(start_and_cancel_on_the_callers_loop) {
   rd_stop(&d);
 }
 
+/* More archived threads than one list page (100): public ones page by archive time through three
+ * pages, private ones through two; every thread's messages end up stored. */
+TEST(archived_threads_across_pages) {
+  static char scenario[65536];
+  int n = snprintf(scenario, sizeof scenario,
+                   "{\"manage_threads\": true, \"global\": {\"limit\": 2000, \"window_ms\": 1000}, "
+                   "\"seed\": {\"guilds\": [{\"id\": \"1\", \"channels\": [{\"id\": \"10\", "
+                   "\"messages\": 3}");
+  for (int i = 0; i < 350; i++)
+    n += snprintf(scenario + n, sizeof scenario - (size_t)n,
+                  ", {\"id\": \"%d\", \"type\": %d, \"parent_id\": \"10\", \"archived\": true, "
+                  "\"messages\": %d}",
+                  1000 + i, i < 230 ? 11 : 12, 1 + i % 3);
+  snprintf(scenario + n, sizeof scenario - (size_t)n, "]}]}}");
+  rest_double d;
+  if (rd_start(&d, scenario) != 0) SKIP("node or the double is missing");
+  char path[64];
+  store *s = fh_store(path);
+  rest_opts ro;
+  rest_opts_default(&ro);
+  ro.base_url = d.base;
+  ro.token = "tok";
+  ro.rl.global_limit = 2000; /* this test is about paging, not pacing */
+  rest *r = NULL;
+  REQUIRE(s && rest_new(NULL, &ro, &r) == 0);
+  collect_fetch_opts o;
+  collect_fetch_opts_default(&o);
+  o.concurrency = 32;
+  collect_fetch_stats st;
+  CHECK_OK(collect_fetch_run(s, r, &o, &st));
+  CHECK_INT(st.channels, 351);
+  CHECK_INT(st.done, 351);
+  int64_t expected = 0;
+  CHECK_INT(fh_compare(s, &d, NULL, 0, &expected), 0);
+  CHECK_INT(fh_stored_total(s), expected);
+  CHECK_INT(expected, 3 + 699); /* the threads have 1, 2, 3, 1, ... messages: 699 in all */
+  json_t *log = rd_log(&d);
+  CHECK_INT(rd_count(log, "GET /channels/{channel_id}/threads/archived/public", NULL, false), 3);
+  CHECK_INT(rd_count(log, "GET /channels/{channel_id}/threads/archived/private", NULL, false), 2);
+  json_decref(log);
+  rest_destroy(r);
+  store_close(s);
+  fh_store_remove(path);
+  rd_stop(&d);
+}
+
 int main(void) {
   log_set_level(getenv("MIMIC_TEST_VERBOSE") ? LOG_INFO : LOG_WARN);
   RUN(full_fetch_then_incremental);
@@ -516,5 +562,6 @@ int main(void) {
   RUN(stop_flag_then_continue);
   RUN(malformed_page_fails_one_channel_then_resumes);
   RUN(start_and_cancel_on_the_callers_loop);
+  RUN(archived_threads_across_pages);
   TEST_MAIN_END();
 }

@@ -763,37 +763,51 @@ static double chan_fraction(const fetch_chan *c) {
   }
 }
 
-/* Fills f->st (counts, rate, fraction, ETA); list left to the caller. */
+/* Fills f->st (counts, rate, fraction, ETA); list left to the caller. The whole job is estimated
+ * in messages: a channel in flight that has covered a share x of its history with m messages has
+ * about m (1 - x) / x left; a channel not started yet (or too early to tell) is assumed as big as
+ * the average channel seen so far. The ETA divides what is left by the recent rate. */
 static void snapshot(collect_fetch *f) {
   collect_fetch_stats *st = &f->st;
   uint64_t now = clock_mono_ms();
   st->seconds = (double)(now - f->t0_ms) / 1000.0;
   st->done = st->up_to_date = st->unreadable = st->failed = st->active = 0;
-  double sum = 0;
+  double left = 0, seen_total = 0;
+  int seen = 0, unknown = 0;
   for (size_t i = 0; i < f->n_ch; i++) {
     fetch_chan *c = f->ch[i];
     c->pub.fraction = chan_fraction(c);
-    sum += c->pub.fraction;
+    double m = (double)c->pub.messages;
     switch (c->pub.state) {
     case COLLECT_FETCH_DONE:
       st->done++;
       st->up_to_date += c->pub.up_to_date;
+      seen_total += m;
+      seen++;
       break;
     case COLLECT_FETCH_UNREADABLE: st->unreadable++; break;
     case COLLECT_FETCH_FAILED: st->failed++; break;
-    case COLLECT_FETCH_QUEUED: break;
-    default: break;
+    case COLLECT_FETCH_QUEUED: unknown++; break;
+    default:
+      if (c->ended) break; /* stopped */
+      if (c->pub.fraction >= 0.02 && m > 0) {
+        double more = m * (1 - c->pub.fraction) / c->pub.fraction;
+        left += more;
+        seen_total += m + more;
+        seen++;
+      } else {
+        unknown++;
+      }
+      break;
     }
   }
   st->unreadable += (int)f->n_extra;
   st->active = f->active;
-  bool listing = f->lhead || f->l_inflight;
-  st->fraction = f->n_ch ? sum / (double)f->n_ch : 0;
-  if (listing && st->fraction > 0.5) st->fraction = 0.5; /* more channels may still appear */
-  st->eta_s = st->fraction > 0.001 && st->fraction < 1
-                  ? st->seconds * (1 - st->fraction) / st->fraction
-              : st->fraction >= 1 ? 0
-                                  : -1;
+  left += unknown * (seen ? seen_total / seen : 0);
+  double all = (double)st->messages + left;
+  bool busy = f->lhead || f->l_inflight || f->active || f->next_start < f->n_ch;
+  st->fraction = !busy ? 1 : all > 0 ? (double)st->messages / all : 0;
+  if (busy && st->fraction > 0.99) st->fraction = 0.99;
   /* messages/s over the last RATE_SAMPLES calls */
   unsigned k = f->rate_n % RATE_SAMPLES;
   f->rate_msgs[k] = st->messages;
@@ -804,6 +818,7 @@ static void snapshot(collect_fetch *f) {
   st->rate = dt                ? (double)(st->messages - f->rate_msgs[oldest]) * 1000.0 / (double)dt
              : st->seconds > 0 ? (double)st->messages / st->seconds
                                : 0;
+  st->eta_s = !busy ? 0 : st->rate > 0 && (seen || !unknown) ? left / st->rate : -1;
 }
 
 static void timer_cb(uv_timer_t *t) {

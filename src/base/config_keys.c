@@ -71,6 +71,7 @@ static const cfg_key keys[] = {
   NUM("collect.valid_frac", "0.05", 0, 0.9, "newest fraction of targets held out for validation"),
   BOOL("collect.require_consent", "false", "train only on people who opted in (mimic privacy opt-in)"),
   INT("collect.fetch_concurrency", "8", 1, 64, "channels mimic fetch pages at once (each its own rate-limit bucket)"),
+  INT("collect.fetch_global_limit", "50", 1, 50, "requests per second mimic fetch may send of Discord's global 50 (lower it to leave room for a running bot)"),
   /* web */
   BOOL("web.enabled", "false", "serve the dashboard, /healthz and /metrics"),
   STR("web.listen", "127.0.0.1:8088", "address:port of the dashboard"),

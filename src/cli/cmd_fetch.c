@@ -271,7 +271,12 @@ int cmd_fetch(int argc, char **argv) {
   }
   log_add_secret(tok);
   rest_opts ro;
-  if (rest_opts_from_cfg(c, tok, &ro) != 0 || rest_new(NULL, &ro, &r) != 0) {
+  if (rest_opts_from_cfg(c, tok, &ro) != 0) {
+    cli_error("%s", err_msg());
+    goto out;
+  }
+  ro.rl.global_limit = (int)cfg_int(c, "collect.fetch_global_limit");
+  if (rest_new(NULL, &ro, &r) != 0) {
     cli_error("%s", err_msg());
     goto out;
   }

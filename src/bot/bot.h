@@ -105,7 +105,8 @@ void bot_destroy(bot *b);
 /* Handles one gateway event (borrowed; the caller frees it after the call). MESSAGE_CREATE runs the
  * whole flow; MESSAGE_UPDATE/DELETE(_BULK) and reactions update the store and memory; READY sets
  * the bot's own user; GUILD_CREATE and CHANNEL/THREAD events record names and thread parents.
- * Returns 0, or the error of a store write (the event is then not recorded; the flow goes on). */
+ * Returns 0, or the first store write that failed (that part of the event is not recorded, with
+ * the error naming the event; the rest of the flow still ran — the caller logs it). */
 int bot_handle_event(bot *b, const discord_event *ev) MIMIC_MUST;
 
 /* Does the bot thread's periodic and deferred work: handles queued completions (post-process,

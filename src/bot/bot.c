@@ -459,7 +459,10 @@ static int submit(bot *b, bot_chan *c, bot_job *j) {
   size_t cap = (size_t)b->context_messages + 1;
   const memory_entry **hist = xcalloc(cap, sizeof *hist);
   size_t n = memory_get(b->mem, j->channel_id, b->persona, bot__now(b), j->message_id, hist, cap);
-  if (n == 0 || hist[n - 1]->id != j->message_id) {
+  const memory_entry *cur = NULL;
+  for (size_t i = 0; i < n && !cur; i++)
+    if (hist[i]->id == j->message_id) cur = hist[i];
+  if (!cur) {
     mem_free(hist);
     return err_set(MIMIC_ENOTFOUND, "message %" PRIu64 " is gone from memory (deleted or expired)",
                    j->message_id);
@@ -474,7 +477,7 @@ static int submit(bot *b, bot_chan *c, bot_job *j) {
     .budget_tokens = ctx - req.max_tokens - 8 < 16 ? 16 : ctx - req.max_tokens - 8,
   };
   context cx;
-  int rc = context_build(&co, hist, n - 1, hist[n - 1], &cx);
+  int rc = context_build(&co, hist, n, cur, &cx);
   mem_free(hist);
   if (rc) return rc;
   char slot[32];
@@ -721,6 +724,13 @@ static void chan_parent(bot *b, bot_chan *c, const discord_message *m) {
   }
 }
 
+/* Keeps an event's error message aside: the rest of the flow may clear the thread's message.
+ * bot_handle_event puts it back. Returns rc. */
+static int keep(bot *b, int rc) {
+  if (rc) str_lcpy(b->last_err, err_msg(), sizeof b->last_err);
+  return rc;
+}
+
 static int on_message(bot *b, const discord_message *m) {
   uint64_t t0 = clock_mono_ns();
   if (!m->has_author || !m->id || !m->channel_id) return 0;
@@ -734,7 +744,7 @@ static int on_message(bot *b, const discord_message *m) {
   /* Excluded and opted-out people are neither stored nor remembered nor answered. */
   bool ignored = map_get(&b->ignored, m->author.id) != NULL;
   int rc = ignored ? 0 : store_message(b, m);
-  if (rc) rc = err_prefix(rc, "message %" PRIu64 " not stored", m->id);
+  if (rc) rc = keep(b, err_prefix(rc, "message %" PRIu64 " not stored", m->id));
   bot_chan *c = chan_get(b, m->channel_id);
   chan_parent(b, c, m);
   if (!ignored) {
@@ -742,13 +752,13 @@ static int on_message(bot *b, const discord_message *m) {
     char *text = render_text(b, m->content, m);
     int64_t ts = m->timestamp_ms ? m->timestamp_ms : now;
     /* The echo of a reply replaces the placeholder remembered at send time. */
-    if (self) memory_remove(b->mem, m->channel_id, 0);
+    if (self) memory_settle(b->mem, m->channel_id, b->persona, text);
     memory_add(b->mem, m->channel_id, b->persona, m->id, m->author.id, ts, self,
                self ? b->self_name : shown_name(m), text);
     mem_free(text);
   }
   if (!m->author.bot && !m->webhook_id) c->bot_turns = 0;
-  if (!b->self_id || !b->backend) return rc; /* not READY yet, or collect-only */
+  if (!b->self_id || !b->backend) goto out; /* not READY yet, or collect-only */
 
   router_msg rm = {
     .id = m->id, .channel_id = m->channel_id, .parent_id = c->parent_id, .author_id = m->author.id,
@@ -760,11 +770,11 @@ static int on_message(bot *b, const discord_message *m) {
   if (m->author.bot && !self && c->bot_turns >= b->bot_turns_max) {
     LOG_D("bot", "channel %" PRIu64 ": %d replies to bots in a row; waiting for a person",
           m->channel_id, c->bot_turns);
-    return rc;
+    goto out;
   }
   router_verdict v = router_decide(b->router, &rm, now, rng_roll(b));
   LOG_T("bot", "message %" PRIu64 " in %" PRIu64 ": %s", m->id, m->channel_id, router_verdict_name(v));
-  if (!router_is_reply(v)) return rc;
+  if (!router_is_reply(v)) goto out;
   bot_job *j = xcalloc(1, sizeof *j);
   j->b = b;
   j->channel_id = m->channel_id;
@@ -774,6 +784,7 @@ static int on_message(bot *b, const discord_message *m) {
   j->verdict = v;
   j->t0_ns = t0;
   admit(b, j);
+out:
   return rc;
 }
 
@@ -783,6 +794,7 @@ static int on_update(bot *b, const discord_message *m) {
   int64_t ed = m->edited_ms ? m->edited_ms : bot__now(b);
   int rc = store_msg_edit(b->db, m->id, m->content, ed);
   if (rc == MIMIC_ENOTFOUND) rc = 0; /* edits of messages from before the bot's time */
+  keep(b, rc);
   char *text = render_text(b, m->content, m);
   memory_edit(b->mem, m->channel_id, m->id, text);
   mem_free(text);
@@ -790,7 +802,7 @@ static int on_update(bot *b, const discord_message *m) {
 }
 
 static int on_delete(bot *b, uint64_t channel_id, uint64_t id) {
-  int rc = store_msg_delete(b->db, id);
+  int rc = keep(b, store_msg_delete(b->db, id));
   memory_remove(b->mem, channel_id, id);
   bot_chan *c = map_get(&b->chans, channel_id);
   if (!c) return rc;
@@ -820,7 +832,7 @@ static int on_reaction(bot *b, const discord_reaction *r, bool add) {
     err_clear();
     rc = 0;
   }
-  return rc;
+  return keep(b, rc);
 }
 
 static int store_channel_of(bot *b, const discord_channel *ch) {
@@ -832,7 +844,7 @@ static int store_channel_of(bot *b, const discord_channel *ch) {
     c->parent_known = true;
     c->parent_id = ch->is_thread ? ch->parent_id : 0;
   }
-  return store_channel_upsert(b->db, &sc);
+  return keep(b, store_channel_upsert(b->db, &sc));
 }
 
 static int on_ready(bot *b, const discord_ready *r) {
@@ -844,23 +856,23 @@ static int on_ready(bot *b, const discord_ready *r) {
   store_user u = {.id = r->user.id, .bot = true};
   str_lcpy(u.name, r->user.username, sizeof u.name);
   str_lcpy(u.display_name, r->user.global_name, sizeof u.display_name);
-  return store_user_upsert(b->db, &u);
+  return keep(b, store_user_upsert(b->db, &u));
 }
 
 static int on_guild(bot *b, const discord_guild *g) {
   if (g->unavailable) return 0;
   store_guild sg = {.id = g->id};
   str_lcpy(sg.name, g->name, sizeof sg.name);
-  int rc = store_tx_begin(b->db);
+  int rc = keep(b, store_tx_begin(b->db));
   if (rc) return rc;
-  rc = store_guild_upsert(b->db, &sg);
+  rc = keep(b, store_guild_upsert(b->db, &sg));
   for (size_t i = 0; !rc && i < g->n_channels; i++) rc = store_channel_of(b, &g->channels[i]);
   for (size_t i = 0; !rc && i < g->n_threads; i++) rc = store_channel_of(b, &g->threads[i]);
   if (rc) {
     store_tx_rollback(b->db);
     return rc;
   }
-  return store_tx_commit(b->db);
+  return keep(b, store_tx_commit(b->db));
 }
 
 int bot_handle_event(bot *b, const discord_event *ev) {
@@ -887,6 +899,6 @@ int bot_handle_event(bot *b, const discord_event *ev) {
   case DISCORD_EV_STOPPED: LOG_W("bot", "the gateway stopped: %s", ev->u.stopped.message); break;
   default: break;
   }
-  if (rc) return err_prefix(rc, "%s", discord_event_name(ev->type));
+  if (rc) return err_set(rc, "%s: %s", discord_event_name(ev->type), b->last_err);
   return 0;
 }

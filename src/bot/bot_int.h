@@ -77,6 +77,8 @@ struct bot {
   bool restarting, restart_requested;
   int64_t last_prune_ms, last_stats_prune_ms;
 
+  char last_err[512];      /* an event's error, kept while the rest of the flow runs */
+
   pthread_mutex_t done_mu; /* the completion list, filled by backend workers */
   bot_job *done_head, *done_tail;
 };

@@ -172,18 +172,36 @@ size_t memory_get(memory *m, uint64_t channel_id, const char *persona, int64_t n
                   uint64_t until_id, const memory_entry **out, size_t cap) {
   ring *r = ring_find(m, channel_id, persona);
   if (!r) return 0;
-  /* The newest `cap` qualifying entries, oldest first. */
-  size_t end = r->n;
-  if (until_id)
-    while (end > 0 && r->v[end - 1].id > until_id) end--;
-  size_t start = end;
+  /* The newest `cap` qualifying entries, collected backwards, then put oldest first. Entries
+   * with id 0 (the bot's replies not yet echoed) always qualify: they were said before now. */
   size_t k = 0;
-  while (start > 0 && k < cap && !expired(m, &r->v[start - 1], now_ms)) {
-    start--;
-    k++;
+  for (size_t i = r->n; i-- > 0 && k < cap;) {
+    const memory_entry *e = &r->v[i];
+    if (until_id && e->id > until_id) continue;
+    if (expired(m, e, now_ms)) break;
+    out[k++] = e;
   }
-  for (size_t i = 0; i < k; i++) out[i] = &r->v[start + i];
+  for (size_t i = 0; i < k / 2; i++) {
+    const memory_entry *t = out[i];
+    out[i] = out[k - 1 - i];
+    out[k - 1 - i] = t;
+  }
   return k;
+}
+
+void memory_settle(memory *m, uint64_t channel_id, const char *persona, const char *text) {
+  ring *r = ring_find(m, channel_id, persona);
+  if (!r) return;
+  size_t first = r->n;
+  for (size_t i = 0; i < r->n; i++) {
+    if (r->v[i].id != 0 || !r->v[i].self) continue;
+    if (first == r->n) first = i;
+    if (strcmp(r->v[i].text, text ? text : "") == 0) {
+      ring_drop_at(r, i);
+      return;
+    }
+  }
+  if (first < r->n) ring_drop_at(r, first);
 }
 
 size_t memory_prune(memory *m, int64_t now_ms) {

@@ -39,6 +39,10 @@ void memory_add(memory *m, uint64_t channel_id, const char *persona, uint64_t id
 void memory_edit(memory *m, uint64_t channel_id, uint64_t id, const char *text);
 /* Removes a message wherever it is remembered (MESSAGE_DELETE). */
 void memory_remove(memory *m, uint64_t channel_id, uint64_t id);
+/* The gateway echoed one of the persona's own posts: drops the placeholder (id 0) remembered at
+ * send time with the same text, else the oldest placeholder (a long reply comes back in parts).
+ * The caller then adds the echo with its real id. */
+void memory_settle(memory *m, uint64_t channel_id, const char *persona, const char *text);
 /* Removes every message by a user in every channel (!forgetme, opt-out, exclusion). */
 void memory_forget_user(memory *m, uint64_t user_id);
 
@@ -48,8 +52,9 @@ bool memory_known(const memory *m, uint64_t channel_id, const char *persona);
 /* Marks (channel, persona) known even when nothing was added (the store had nothing recent). */
 void memory_mark_known(memory *m, uint64_t channel_id, const char *persona);
 
-/* The remembered messages of (channel, persona) that are younger than the TTL at now_ms and have
- * ids up to until_id (0 = all), oldest first: up to cap pointers into out. Returns how many.
+/* The newest remembered messages of (channel, persona) younger than the TTL at now_ms with ids up
+ * to until_id (0 = all; placeholders with id 0 always count), oldest first: up to cap pointers into
+ * out. Returns how many.
  * The pointers are borrowed until the next change to the memory. */
 size_t memory_get(memory *m, uint64_t channel_id, const char *persona, int64_t now_ms,
                   uint64_t until_id, const memory_entry **out, size_t cap);

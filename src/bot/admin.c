@@ -138,17 +138,16 @@ static int status_text(bot *b, buf *o) {
                       b->adapter_name[0] ? b->adapter_name : "(none)");
   if (!rc) rc = buf_printf(o, "memory: %.1f MiB resident; conversation memory %zu channels, %zu messages\n",
                            rss < 0 ? 0.0 : (double)rss / 1024.0, chans, entries);
-  if (!rc) rc = buf_printf(o, "queue: %zu generating, %zu waiting (max %zu)%s\nsettings:", b->n_running,
+  if (!rc) rc = buf_printf(o, "queue: %zu generating, %zu waiting (max %zu)%s\nsettings:\n", b->n_running,
                            b->n_pending, b->queue_max, b->restarting ? " — restarting" : "");
   for (size_t i = 0; !rc && i < sizeof status_keys / sizeof status_keys[0]; i++) {
     const char *k = status_keys[i];
     const cfg_key *def = cfg_key_find(k);
     const char *src = cfg_source_name(cfg_source_of(b->cfg, k));
     if (def && def->type == CFG_INT)
-      rc = buf_printf(o, " %s=%" PRId64 " (%s)", k, cfg_int(b->cfg, k), src);
-    else rc = buf_printf(o, " %s=%g (%s)", k, cfg_num(b->cfg, k), src);
+      rc = buf_printf(o, "  %s = %" PRId64 " (%s)\n", k, cfg_int(b->cfg, k), src);
+    else rc = buf_printf(o, "  %s = %g (%s)\n", k, cfg_num(b->cfg, k), src);
   }
-  if (!rc) rc = buf_puts(o, "\n");
   if (!rc) rc = stats__status_line(b, o);
   return rc;
 }

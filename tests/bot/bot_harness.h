@@ -47,7 +47,7 @@ typedef struct rec {
   uint64_t *next_id; /* shared message id counter */
 } rec;
 
-static int rec__send(void *u, const bot_send *m) {
+static inline int rec__send(void *u, const bot_send *m) {
   rec *r = u;
   if (r->refuse_send) return err_set(r->refuse_send, "the fake REST client refused");
   if (r->n_sends < REC_MAX) {
@@ -65,12 +65,12 @@ static int rec__send(void *u, const bot_send *m) {
   }
   return 0;
 }
-static int rec__typing(void *u, uint64_t ch) {
+static inline int rec__typing(void *u, uint64_t ch) {
   rec *r = u;
   if (r->n_typing < REC_MAX) r->typing[r->n_typing++] = ch;
   return 0;
 }
-static int rec__dm(void *u, uint64_t user, const char *text) {
+static inline int rec__dm(void *u, uint64_t user, const char *text) {
   rec *r = u;
   if (r->n_dms < 32) {
     r->dm_user[r->n_dms] = user;
@@ -79,24 +79,24 @@ static int rec__dm(void *u, uint64_t user, const char *text) {
   }
   return 0;
 }
-static int rec__react(void *u, uint64_t ch, uint64_t msg, const char *emoji) {
+static inline int rec__react(void *u, uint64_t ch, uint64_t msg, const char *emoji) {
   (void)ch, (void)msg;
   rec *r = u;
   if (r->n_reacts < 32) str_lcpy(r->reacts[r->n_reacts++], emoji, sizeof r->reacts[0]);
   return 0;
 }
-static int rec__restart(void *u) {
+static inline int rec__restart(void *u) {
   ((rec *)u)->restarts++;
   return 0;
 }
-static int rec__job(void *u, const char *job, uint64_t by, uint64_t ch) {
+static inline int rec__job(void *u, const char *job, uint64_t by, uint64_t ch) {
   (void)by, (void)ch;
   rec *r = u;
   if (r->n_jobs < 8) str_lcpy(r->jobs[r->n_jobs++], job, sizeof r->jobs[0]);
   return 0;
 }
 
-static bot_actions rec_actions(rec *r) {
+static inline bot_actions rec_actions(rec *r) {
   bot_actions a = {r, rec__send, rec__typing, rec__dm, rec__react, rec__restart, rec__job};
   return a;
 }
@@ -104,7 +104,7 @@ static bot_actions rec_actions(rec *r) {
 /* ---- fake clock -------------------------------------------------------------------------------- */
 
 static int64_t h_now = 1700000000000LL;
-static int64_t h_clock(void *u) {
+static inline int64_t h_clock(void *u) {
   (void)u;
   return h_now;
 }
@@ -123,7 +123,7 @@ typedef struct h_msg {
   discord_id mentions[4];
 } h_msg;
 
-static void h_message(h_msg *hm, uint64_t id, uint64_t channel, uint64_t guild, h_user who,
+static inline void h_message(h_msg *hm, uint64_t id, uint64_t channel, uint64_t guild, h_user who,
                       const char *text) {
   memset(hm, 0, sizeof *hm);
   discord_event *ev = &hm->ev;
@@ -147,12 +147,12 @@ static void h_message(h_msg *hm, uint64_t id, uint64_t channel, uint64_t guild, 
   m->mentions = hm->mentions;
 }
 
-static void h_mention(h_msg *hm, uint64_t user) {
+static inline void h_mention(h_msg *hm, uint64_t user) {
   discord_message *m = &hm->ev.u.message;
   m->mentions[m->n_mentions++] = user;
 }
 
-static int h_ready(bot *b, uint64_t self_id, const char *name) {
+static inline int h_ready(bot *b, uint64_t self_id, const char *name) {
   discord_event ev;
   memset(&ev, 0, sizeof ev);
   ev.type = DISCORD_EV_READY;
@@ -169,7 +169,7 @@ static int h_ready(bot *b, uint64_t self_id, const char *name) {
 
 /* Delivers the echoes r has queued (the bot's own posts coming back through the gateway) to each
  * bot in `to`; returns how many were delivered. */
-static int h_deliver_echoes(rec *r, bot *const *to, int n_to, uint64_t guild) {
+static inline int h_deliver_echoes(rec *r, bot *const *to, int n_to, uint64_t guild) {
   int n = r->n_echo;
   for (int i = 0; i < n; i++) {
     h_msg hm;

@@ -45,7 +45,7 @@ static const char *fake__next_text(fake_backend *f) {
 }
 
 /* Finishes one job (not under the lock). */
-static void fake__finish(fake_backend *f, llm_job *j, const char *text) {
+static inline void fake__finish(fake_backend *f, llm_job *j, const char *text) {
   (void)f;
   llm_result *r = llm__result_new();
   if (llm__job_cancelled(j)) {
@@ -66,7 +66,7 @@ static void fake__finish(fake_backend *f, llm_job *j, const char *text) {
   llm__job_finish(j, r);
 }
 
-static void fake__remove(fake_backend *f, size_t i) {
+static inline void fake__remove(fake_backend *f, size_t i) {
   memmove(f->held + i, f->held + i + 1, (f->n_held - i - 1) * sizeof *f->held);
   f->n_held--;
   pthread_cond_broadcast(&f->idle_cv);
@@ -110,7 +110,7 @@ static void *fake__worker(void *arg) {
   return NULL;
 }
 
-static int fake__submit(llm_backend *b, llm_job *job) {
+static inline int fake__submit(llm_backend *b, llm_job *job) {
   fake_backend *f = (fake_backend *)b;
   pthread_mutex_lock(&f->mu);
   size_t cap = f->capacity ? f->capacity : FAKE_MAX;
@@ -151,12 +151,12 @@ static int fake__submit(llm_backend *b, llm_job *job) {
   return 0;
 }
 
-static int fake__adapter(llm_backend *b, const char *name, const char *path, float scale) {
+static inline int fake__adapter(llm_backend *b, const char *name, const char *path, float scale) {
   (void)b, (void)name, (void)path, (void)scale;
   return err_set(MIMIC_EUNSUPPORTED, "the fake engine has no adapters");
 }
 
-static void fake__stats(llm_backend *b, llm_backend_stats *out) {
+static inline void fake__stats(llm_backend *b, llm_backend_stats *out) {
   fake_backend *f = (fake_backend *)b;
   pthread_mutex_lock(&f->mu);
   out->queued = 0;
@@ -165,7 +165,7 @@ static void fake__stats(llm_backend *b, llm_backend_stats *out) {
   pthread_mutex_unlock(&f->mu);
 }
 
-static void fake__shutdown(llm_backend *b) {
+static inline void fake__shutdown(llm_backend *b) {
   fake_backend *f = (fake_backend *)b;
   pthread_mutex_lock(&f->mu);
   f->stop = true;
@@ -180,7 +180,7 @@ static void fake__shutdown(llm_backend *b) {
   }
 }
 
-static void fake__free(llm_backend *b) {
+static inline void fake__free(llm_backend *b) {
   fake_backend *f = (fake_backend *)b;
   pthread_cond_destroy(&f->cv);
   pthread_cond_destroy(&f->idle_cv);
@@ -202,7 +202,7 @@ static fake_backend *fake_new(bool auto_reply) {
 }
 
 /* Script of replies, in order ("!ERR" = a failed generation); then dflt. */
-static void fake_script(fake_backend *f, const char *const *texts, size_t n) {
+static inline void fake_script(fake_backend *f, const char *const *texts, size_t n) {
   pthread_mutex_lock(&f->mu);
   for (size_t i = 0; i < n && i < FAKE_SCRIPT_MAX; i++) f->script[i] = texts[i];
   f->n_script = n < FAKE_SCRIPT_MAX ? n : FAKE_SCRIPT_MAX;
@@ -210,7 +210,7 @@ static void fake_script(fake_backend *f, const char *const *texts, size_t n) {
   pthread_mutex_unlock(&f->mu);
 }
 
-static size_t fake_held(fake_backend *f) {
+static inline size_t fake_held(fake_backend *f) {
   pthread_mutex_lock(&f->mu);
   size_t n = f->n_held;
   pthread_mutex_unlock(&f->mu);
@@ -219,7 +219,7 @@ static size_t fake_held(fake_backend *f) {
 
 /* Finishes up to n of the oldest held jobs that are not cancelled, on the caller's thread (their
  * on_done runs here). Returns how many. */
-static int fake_release(fake_backend *f, int n) {
+static inline int fake_release(fake_backend *f, int n) {
   int done = 0;
   while (done < n) {
     pthread_mutex_lock(&f->mu);
@@ -242,7 +242,7 @@ static int fake_release(fake_backend *f, int n) {
 
 /* Waits until the worker has finished every cancelled job (held ones that are not cancelled
  * stay). */
-static void fake_wait_cancelled(fake_backend *f) {
+static inline void fake_wait_cancelled(fake_backend *f) {
   pthread_mutex_lock(&f->mu);
   for (;;) {
     bool any = false;

@@ -1,0 +1,121 @@
+/* Training on the CPU: LoRA fine-tuning of a frozen (possibly quantized) qwen2/llama base, and
+ * from-scratch training of tiny models, with forward and backward passes written for training
+ * (activations kept for the backward pass), AdamW, SFT on chat data with the loss on assistant turns
+ * only, DPO/ORPO on preference pairs, exact checkpoints, and export to llama.cpp's adapter format or a
+ * full GGUF model. Not here: inference (llm/), building the datasets (collect/), the command line.
+ *
+ * Threads: a train_model is used by one thread at a time; its matrix work runs on the compute_pool it
+ * was given. Results do not depend on the pool's size. */
+#ifndef MIMIC_TRAIN_TRAIN_H
+#define MIMIC_TRAIN_TRAIN_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/err.h"
+#include "llm/model.h"
+#include "llm/quant.h"
+#include "llm/tokenizer.h"
+
+#define TRAIN_MAX_SEQ 65536   /* tokens in one packed sequence */
+#define TRAIN_MAX_RANK 1024   /* LoRA rank */
+
+/* The adaptable projections of a layer, in llama.cpp's order and names (attn_q ... ffn_down). */
+enum { TRAIN_W_Q, TRAIN_W_K, TRAIN_W_V, TRAIN_W_O, TRAIN_W_GATE, TRAIN_W_UP, TRAIN_W_DOWN, TRAIN_W_COUNT };
+#define TRAIN_TARGETS_ALL 0x7fu
+extern const char *const train_w_names[TRAIN_W_COUNT]; /* "attn_q", ..., "ffn_down" */
+
+/* Parses a comma-separated list of q, k, v, o, gate, up, down (or attn_q, ..., ffn_down), or "all",
+ * "attn" (q,k,v,o), "ffn" (gate,up,down) into a bit mask (1 << TRAIN_W_*). MIMIC_EINVAL names the
+ * unknown word. */
+int train_targets_parse(const char *s, unsigned *mask) MIMIC_MUST;
+
+/* ---- Models ----------------------------------------------------------------------------------- */
+typedef struct train_model train_model;
+
+typedef struct train_lora_opts {
+  int rank;            /* default 8 */
+  float alpha;         /* default 2 * rank; scale = alpha / rank, as llama.cpp applies it */
+  float dropout;       /* on the LoRA branch's input, [0, 1); default 0 */
+  unsigned targets;    /* default TRAIN_TARGETS_ALL */
+  const char *init;    /* an adapter GGUF to start from (e.g. the SFT adapter for DPO), or NULL */
+} train_lora_opts;
+
+typedef struct train_scratch_opts {
+  const char *arch;    /* "qwen2" (NEOX RoPE, tied embeddings; default) or "llama" (NORM RoPE) */
+  int n_layer;         /* default 2 */
+  int n_embd;          /* default 128 */
+  int n_head;          /* default n_embd / 32 */
+  int n_head_kv;       /* default n_head */
+  int n_ff;            /* default ~2.75 n_embd, a multiple of 32 */
+  int n_ctx;           /* context length written to the model; default 512 */
+  float rope_base;     /* default 10000 */
+  const char *vocab;   /* a GGUF file whose vocabulary to reuse, or NULL for the built-in
+                          byte-level one (256 bytes, a few merges, ChatML specials) */
+} train_scratch_opts;
+
+/* A LoRA model over the base at path (mapped read-only, weights dequantized tile by tile; never
+ * converted as a whole). A is Kaiming-uniform (PEFT's default), B zero, from seed. max_T: the longest
+ * packed sequence a batch may hold (activation memory is sized for it). pool is borrowed. Caller
+ * destroys. Errors name the file and tensor. */
+int train_model_new_lora(const char *path, const train_lora_opts *o, uint64_t seed, int max_T,
+                         compute_pool *pool, train_model **out) MIMIC_MUST;
+/* A new model with every weight trainable in F32 (normal(0, 0.02), output projections scaled down by
+ * sqrt(2 n_layer), norms 1). */
+int train_model_new_scratch(const train_scratch_opts *o, uint64_t seed, int max_T, compute_pool *pool,
+                            train_model **out) MIMIC_MUST;
+void train_model_destroy(train_model *m); /* accepts NULL */
+
+const llm_hparams *train_model_hparams(const train_model *m);
+const tokenizer *train_model_tokenizer(const train_model *m); /* borrowed */
+bool train_model_is_lora(const train_model *m);
+int train_model_max_T(const train_model *m);
+/* FLOPs of the matrix work of one forward+backward over T tokens whose n_target carry a loss. */
+double train_model_flops(const train_model *m, int T, int n_target);
+
+/* Trainable tensors, named as they are written to GGUF ("blk.0.attn_q.weight.lora_a",
+ * "token_embd.weight"); w and g have n floats in row-major order, ne is the GGUF shape. */
+typedef struct train_param {
+  char name[96];
+  float *w, *g;
+  size_t n;
+  int n_dims;
+  int64_t ne[2];
+  bool decay;          /* weight decay applies (matrices, not norms) */
+} train_param;
+int train_model_n_params(const train_model *m);
+train_param *train_model_param(train_model *m, int i);
+size_t train_model_n_trainable(const train_model *m); /* floats */
+void train_model_zero_grad(train_model *m);
+
+/* One packed sequence of T tokens holding one or more samples. targets[t] is the token the model
+ * should predict after position t (-1: no loss there); pos[t] the position inside its sample (RoPE);
+ * seg[t] the row where t's sample starts (attention never crosses samples). */
+typedef struct train_batch {
+  int T;
+  const int32_t *tokens, *targets, *pos, *seg;
+  uint64_t dropout_key; /* LoRA dropout masks derive from it; 0 = no dropout (evaluation) */
+} train_batch;
+
+/* Runs the forward pass, keeping activations for train_model_backward. logp (T, may be NULL)
+ * receives log p(targets[t]) (0 where there is no target). logits (T, n_vocab, may be NULL) receives
+ * every row's logits (tests). Errors: MIMIC_EINVAL (T out of 1..max_T, a token or target out of the
+ * vocabulary, seg/pos inconsistent). */
+int train_model_forward(train_model *m, const train_batch *b, float *logp, float *logits) MIMIC_MUST;
+/* Adds to every trainable tensor's gradient the gradient of sum_t dlogp[t] * logp[t] for the batch of
+ * the last train_model_forward (so dlogp = -1/N on target rows gives the mean NLL's gradient). */
+void train_model_backward(train_model *m, const train_batch *b, const float *dlogp);
+
+/* ---- Export ----------------------------------------------------------------------------------- */
+/* LoRA model: llama.cpp's adapter GGUF (general.type=adapter, adapter.type=lora, adapter.lora.alpha,
+ * "<base>.lora_a" {in, r} / ".lora_b" {r, out}, F32). From-scratch model: a full GGUF model with its
+ * vocabulary that llm_model_load and llama.cpp accept (F32, or F16 / other presets via quantize).
+ * Written atomically (tmp + fsync + rename). */
+int train_model_export(const train_model *m, const char *path) MIMIC_MUST;
+/* Loads an adapter's tensors into a LoRA model's A and B (same targets and rank). */
+int train_model_load_adapter(train_model *m, const char *path) MIMIC_MUST;
+/* Writes base with adapter merged in (W + scale B A per adapted weight, each tensor rewritten in its
+ * own type) as a standalone model at out. */
+int train_merge(const char *base, const char *adapter, float scale, const char *out, compute_pool *pool) MIMIC_MUST;
+
+#endif

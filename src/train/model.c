@@ -97,7 +97,7 @@ struct train_model {
   bool oom;
 
   /* forward state */
-  float *x, *tmp, *xfin, *xf, *rsf, *cs, *hbuf, *drop;
+  float *x, *tmp, *tmp2, *xfin, *xf, *rsf, *cs, *hbuf, *drop;
   int32_t *rows;         /* target rows of the batch */
   int n_rows;
   uint64_t drop_key;
@@ -242,6 +242,7 @@ static int alloc_state(train_model *m) {
   }
   m->x = falloc(m, T * E);
   m->tmp = falloc(m, T * wide);
+  if (m->lora) m->tmp2 = falloc(m, T * wide);
   m->xfin = falloc(m, T * E);
   m->xf = falloc(m, T * E);
   m->rsf = falloc(m, T);
@@ -545,7 +546,10 @@ static const float *lora_input(train_model *m, int il, int w, int T, const float
   return m->drop;
 }
 
-/* y (T, out) = x (T, in) W^T (+ bias) (+ s B A x~). */
+/* y (T, out) = x (T, in) W^T (+ s B A x~) (+ bias). A frozen base and the LoRA branch go through
+ * qmat_mul in the engine's order (base, adapter, bias), so a trained adapter gives bit-identical
+ * logits in the engine: with quantized bases that matters, because the activations are quantized
+ * again at every layer and a rounding flip from a different summation order would be amplified. */
 static void lin_fwd(train_model *m, int il, int w, int T, const float *x, float *y) {
   tr_lin *l = &m->layers[il].lin[w];
   if (l->gw) {
@@ -554,16 +558,16 @@ static void lin_fwd(train_model *m, int il, int w, int T, const float *x, float 
   } else {
     qmat_mul(m->pool, &l->w, x, y, T);
   }
+  if (l->A) {
+    const float *xi = lora_input(m, il, w, T, x);
+    qmat qa = qmat_f32(l->A, l->r, l->in), qb = qmat_f32(l->B, l->out, l->r);
+    qmat_mul(m->pool, &qa, xi, l->ax, T);
+    qmat_mul(m->pool, &qb, l->ax, m->tmp2, T);
+    for (size_t i = 0; i < (size_t)T * l->out; i++) y[i] += l->s * m->tmp2[i];
+  }
   if (l->bias)
     for (int t = 0; t < T; t++)
       for (int i = 0; i < l->out; i++) y[(size_t)t * l->out + i] += l->bias[i];
-  if (l->A) {
-    const float *xi = lora_input(m, il, w, T, x);
-    train_mat X = {xi, l->in, false, NULL}, At = {l->A, l->in, true, NULL};
-    train__gemm(m->pool, T, l->r, l->in, X, At, 1.0f, l->ax, l->r, false);
-    train_mat AX = {l->ax, l->r, false, NULL}, Bt = {l->B, l->r, true, NULL};
-    train__gemm(m->pool, T, l->out, l->r, AX, Bt, l->s, y, l->out, true);
-  }
 }
 
 static int check_batch(const train_model *m, const train_batch *b) {

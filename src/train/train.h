@@ -106,6 +106,33 @@ int train_model_forward(train_model *m, const train_batch *b, float *logp, float
  * the last train_model_forward (so dlogp = -1/N on target rows gives the mean NLL's gradient). */
 void train_model_backward(train_model *m, const train_batch *b, const float *dlogp);
 
+/* ---- Optimizer: AdamW (decoupled weight decay, bias-corrected moments as ggml's opt_step_adamw),
+ * gradient clipping by global norm, linear warmup then cosine decay to min_lr. ---------------------- */
+typedef struct train_optim_opts {
+  float lr;            /* peak learning rate; default 1e-3 (LoRA) */
+  float min_lr;        /* end of the cosine; default lr / 10 */
+  float beta1, beta2, eps; /* defaults 0.9, 0.999, 1e-8 */
+  float weight_decay;  /* default 0 */
+  float clip;          /* max global gradient norm; 0 = no clipping; default 1 */
+  int64_t warmup;      /* steps of linear warmup; default 0 */
+  int64_t total;       /* steps of the whole run (the cosine's length) */
+} train_optim_opts;
+
+/* Learning rate for step (0-based). */
+double train_lr_at(const train_optim_opts *o, int64_t step);
+
+typedef struct train_optim train_optim;
+/* Moments for every trainable tensor of m, zeroed. Caller destroys. */
+int train_optim_new(const train_model *m, const train_optim_opts *o, train_optim **out) MIMIC_MUST;
+void train_optim_destroy(train_optim *o);
+/* One update from the gradients held in m (the caller averaged them); clips first. Returns the
+ * gradient's global norm before clipping (a non-finite norm skips the update: MIMIC_ERANGE). */
+int train_optim_step(train_optim *o, train_model *m, double *grad_norm) MIMIC_MUST;
+int64_t train_optim_steps(const train_optim *o);          /* updates done so far */
+void train_optim_set_steps(train_optim *o, int64_t t);    /* checkpoint restore */
+float *train_optim_moment(train_optim *o, int i, int which); /* which 0: m, 1: v; n floats of param i */
+const train_optim_opts *train_optim_opts_get(const train_optim *o);
+
 /* ---- Export ----------------------------------------------------------------------------------- */
 /* LoRA model: llama.cpp's adapter GGUF (general.type=adapter, adapter.type=lora, adapter.lora.alpha,
  * "<base>.lora_a" {in, r} / ".lora_b" {r, out}, F32). From-scratch model: a full GGUF model with its

@@ -106,6 +106,62 @@ int train_model_forward(train_model *m, const train_batch *b, float *logp, float
  * the last train_model_forward (so dlogp = -1/N on target rows gives the mean NLL's gradient). */
 void train_model_backward(train_model *m, const train_batch *b, const float *dlogp);
 
+/* ---- Datasets --------------------------------------------------------------------------------
+ * JSONL files as mimic prepare writes them (docs/collect.md), one sample per line:
+ *   SFT:   {"messages": [{"role", "content", "name"?}, ...]}   loss on every assistant turn
+ *          {"prompt": [...], "completion": [...]}               loss on the completion's assistant turns
+ *          {"text": "..."}                                      loss on every token (special tokens parsed)
+ *   pairs: {"prompt": [...], "chosen": [...], "rejected": [...]} (message lists or plain strings)
+ * Conversations are rendered and tokenized with chat_encode (the model's template; user text can never
+ * inject control tokens). An assistant turn's loss covers its content and its end-of-turn token, not
+ * the template's header. Samples longer than max_len keep their last max_len tokens (the reply is at
+ * the end); samples left with nothing to learn are dropped and counted. Lines over TRAIN_MAX_LINE or
+ * malformed lines are errors naming the file and line (nothing is silently skipped). */
+#define TRAIN_MAX_LINE (8u << 20)
+#define TRAIN_MAX_SAMPLES 50000000u
+
+typedef struct train_sample {
+  int32_t *tok;
+  uint8_t *mask;  /* mask[i] = 1: token i is a target (predicted from tokens before it) */
+  int n;
+  int n_target;
+} train_sample;
+
+typedef struct train_data {
+  train_sample *s; /* pairs: s[2i] chosen, s[2i+1] rejected */
+  size_t n;        /* samples (pairs: 2 x pairs) */
+  bool pairs;
+  size_t n_lines, n_truncated, n_dropped;
+  uint64_t n_tokens, n_target;
+} train_data;
+
+/* Loads path for tokenizer t. pairs selects the preference format. Caller frees with
+ * train_data_destroy. Errors: MIMIC_EIO, MIMIC_EFORMAT ("file:line: ..."), MIMIC_ERANGE (caps). */
+int train_data_load(const char *path, const tokenizer *t, bool pairs, int max_len, train_data **out) MIMIC_MUST;
+void train_data_destroy(train_data *d);
+/* Items: samples, or pairs. */
+size_t train_data_items(const train_data *d);
+
+/* A packed sequence of whole items (samples, or both halves of pairs) built from an order. */
+typedef struct train_pack {
+  int cap;                        /* max_T */
+  int T;                          /* rows used by the last fill */
+  int32_t *tok, *tgt, *pos, *seg; /* max_T each */
+  int n_items;
+  int *item_seg;                  /* start row of each packed sample, in order (pairs: chosen, rejected) */
+  int n_target;
+  train_batch b;                  /* views of the arrays above */
+} train_pack;
+
+int train_pack_init(train_pack *p, int max_T) MIMIC_MUST;
+void train_pack_free(train_pack *p);
+/* Packs items order[*cursor], order[*cursor + 1], ... while they fit in max_T tokens (at least one:
+ * every item fits, since samples were cut to max_len <= max_T) and advances *cursor. Returns the
+ * number of items packed (0 when *cursor == n_order). */
+int train_pack_fill(train_pack *p, const train_data *d, const uint32_t *order, size_t n_order, size_t *cursor);
+/* A seeded permutation of the items for an epoch (Fisher-Yates on the run's RNG). Caller frees. */
+uint32_t *train_data_order(const train_data *d, uint64_t seed, uint64_t epoch);
+
 /* ---- Optimizer: AdamW (decoupled weight decay, bias-corrected moments as ggml's opt_step_adamw),
  * gradient clipping by global norm, linear warmup then cosine decay to min_lr. ---------------------- */
 typedef struct train_optim_opts {
@@ -132,6 +188,75 @@ int64_t train_optim_steps(const train_optim *o);          /* updates done so far
 void train_optim_set_steps(train_optim *o, int64_t t);    /* checkpoint restore */
 float *train_optim_moment(train_optim *o, int i, int which); /* which 0: m, 1: v; n floats of param i */
 const train_optim_opts *train_optim_opts_get(const train_optim *o);
+
+/* ---- Checkpoints: the trainable tensors, the optimizer's moments and step, the data position and
+ * any per-run extras (DPO reference log-probs), in one GGUF file written atomically (tmp + fsync +
+ * rename), so a kill at any instant leaves the previous checkpoint or the new one, never a mix.
+ * The fingerprint (the settings that change the math) must match on load. */
+typedef struct train_ckpt {
+  int64_t step;            /* optimizer steps done */
+  uint64_t epoch, cursor;  /* next item: order(epoch)[cursor] */
+  const char *fingerprint; /* save: the run's; load: compared with it */
+} train_ckpt;
+
+int train_ckpt_save(const char *path, train_model *m, train_optim *o, const train_ckpt *st, const float *extra,
+                    size_t n_extra) MIMIC_MUST;
+/* Restores m's tensors and o's state from path; extra (n_extra floats, may be NULL) is filled from the
+ * file's extras. Errors: MIMIC_ENOTFOUND (no file), MIMIC_EINVAL (fingerprint or tensors differ). */
+int train_ckpt_load(const char *path, train_model *m, train_optim *o, train_ckpt *st, float *extra,
+                    size_t n_extra) MIMIC_MUST;
+
+/* ---- Preference losses ------------------------------------------------------------------------
+ * One pair's loss from summed completion log-probs pc (chosen) and pr (rejected) over nc and nr
+ * tokens. DPO (sigmoid, beta): -log sigmoid(beta ((pc - rc) - (pr - rr))) with rc, rr the reference
+ * policy's sums. ORPO (lambda = beta): -pc/nc - beta log sigmoid(log_odds), log_odds computed on the
+ * length-averaged log-probs a = pc/nc, b = pr/nr as (a - b) - (log1p(-e^a) - log1p(-e^b)).
+ * *dpc and *dpr receive dL/dpc and dL/dpr. */
+typedef enum { TRAIN_SFT = 0, TRAIN_DPO = 1, TRAIN_ORPO = 2 } train_stage;
+double train_pref_loss(train_stage stage, double beta, double pc, double pr, double rc, double rr, int nc, int nr,
+                       double *dpc, double *dpr);
+
+/* ---- The training run (what `mimic train` does) ---------------------------------------------- */
+typedef struct train_run_opts {
+  train_stage stage;
+  const char *base;            /* LoRA: the base model GGUF */
+  bool from_scratch;           /* else LoRA over base */
+  train_scratch_opts scratch;
+  train_lora_opts lora;
+  const char *data;            /* training JSONL */
+  const char *valid;           /* validation JSONL, or NULL */
+  const char *out;             /* the adapter / model written at the end (and at each checkpoint) */
+  const char *ckpt;            /* default "<out>.ckpt" */
+  const char *log_csv;         /* default "<out>.csv" */
+  const char *svg;             /* default "<out>.svg" */
+  bool resume;                 /* continue from ckpt when it exists */
+  int seq_len;                 /* tokens per packed sequence; default 512 */
+  int accum;                   /* sequences per optimizer step; default 1 */
+  int64_t steps;               /* optimizer steps; 0 = from epochs */
+  double epochs;               /* default 1 */
+  int eval_every;              /* steps; 0 = only at the end */
+  int eval_batches;            /* most validation sequences per evaluation; default 20 */
+  int ckpt_every;              /* steps; default 50; 0 = only at the end */
+  train_optim_opts optim;
+  float beta;                  /* DPO beta / ORPO lambda; default 0.1 */
+  uint64_t seed;               /* default 1 */
+  compute_pool *pool;          /* borrowed */
+  bool progress;               /* a progress bar on stderr (else a log line every 10 steps) */
+  int64_t stop_after;          /* stop after this many steps of this session, as if killed (tests) */
+} train_run_opts;
+
+typedef struct train_result {
+  int64_t steps;               /* optimizer steps done in all (including before a resume) */
+  double loss, val_loss;       /* last step's training loss; last validation loss (NAN if none) */
+  double first_loss;           /* first step's loss of this session */
+  double tokens_per_s;         /* tokens forwarded per second this session */
+  double gflops;               /* matrix GFLOP/s this session */
+  uint64_t tokens;             /* tokens forwarded this session */
+  double seconds;
+  bool finished;               /* reached the last step (false: stopped by stop_after) */
+} train_result;
+
+int train_run(const train_run_opts *o, train_result *res) MIMIC_MUST;
 
 /* ---- Export ----------------------------------------------------------------------------------- */
 /* LoRA model: llama.cpp's adapter GGUF (general.type=adapter, adapter.type=lora, adapter.lora.alpha,

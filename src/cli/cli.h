@@ -22,6 +22,8 @@ int cmd_generate(int argc, char **argv); /* llm-engine: one completion */
 int cmd_bench(int argc, char **argv);    /* llm-engine: prompt/generation tokens per second */
 int cmd_logits(int argc, char **argv);
 int cmd_discord(int argc, char **argv);
+int cmd_train(int argc, char **argv);    /* train: LoRA SFT/DPO/ORPO or from scratch */
+int cmd_merge(int argc, char **argv);    /* train: base + adapter -> one model */
 
 /* Loads the configuration the way every subcommand does: defaults, then the file given by
  * --config FILE (or MIMIC_CONFIG, or ./mimic.conf when it exists), then the environment. Removes

@@ -1,0 +1,119 @@
+/* The eval layer: how close a tuned model's replies come to a community's real ones. Style metrics
+ * between two lists of messages (pure functions, UTF-8 aware), held-out perplexity through the
+ * inference engine, a blind-test kit people can fill in, and the HTML/SVG report. Not here:
+ * generating the replies (the CLI drives llm_backend) or training (train/).
+ *
+ * Conventions: a "set" is an array of n NUL-terminated UTF-8 strings (invalid bytes count as
+ * U+FFFD, never trusted). Each message is read up to EVAL_MSG_MAX bytes and a set holds at most
+ * EVAL_MAX_ITEMS messages; bigger inputs are MIMIC_ERANGE. Functions allocate through the x*
+ * wrappers (out of memory aborts) and are thread-safe (no shared state). */
+#ifndef MIMIC_EVAL_H
+#define MIMIC_EVAL_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/err.h"
+
+#define EVAL_MAX_ITEMS 2000000u /* messages in one set */
+#define EVAL_MSG_MAX 16384u     /* bytes of one message that the metrics read (Discord: <= 4000 chars) */
+
+/* ---- text classification (exposed for tests and for the stats of other layers) ------------------ */
+
+/* Emoji by code point range: pictographs and emoticons (U+1F000-1FAFF), misc symbols and dingbats
+ * (U+2600-27BF), misc technical (U+2300-23FF), arrows/stars block (U+2B00-2BFF). Variation selectors,
+ * ZWJ and skin-tone modifiers are not emoji on their own. */
+bool eval_cp_is_emoji(uint32_t cp);
+/* Case over Latin (ASCII, Latin-1, Latin Extended-A), Greek and Cyrillic; other scripts have none. */
+bool eval_cp_is_upper(uint32_t cp);
+bool eval_cp_is_lower(uint32_t cp);
+
+/* Code points in a message (up to EVAL_MSG_MAX bytes). */
+size_t eval_msg_len(const char *s);
+/* The text of a dataset reply without its "Name: " speaker prefix (prepare writes assistant turns
+ * as "Name: text"); returns s itself when there is no prefix. The name part must be 1..64 bytes
+ * without a newline. Borrowed pointer into s. */
+const char *eval_strip_speaker(const char *s);
+/* Copies the speaker name of "Name: text" into out (cap bytes); returns false when there is none. */
+bool eval_speaker(const char *s, char *out, size_t cap);
+
+/* ---- per-set style profile --------------------------------------------------------------------- */
+
+/* Message length histogram bins, in code points: [0,5) [5,10) [10,20) [20,30) [30,50) [50,80)
+ * [80,120) [120,200) [200,300) [300,500) [500,1000) [1000,inf). */
+#define EVAL_LEN_BINS 12
+extern const int eval_len_bin_lo[EVAL_LEN_BINS];
+
+typedef struct eval_style {
+  size_t n;                   /* messages */
+  double len_mean;            /* code points */
+  double len_hist[EVAL_LEN_BINS]; /* fraction of messages per bin (sums to 1 when n > 0) */
+  double words_mean;          /* word tokens per message */
+  double distinct1, distinct2; /* unique / total word 1-grams and 2-grams over the set */
+  /* Fractions of messages that ... */
+  double rate_emoji;          /* contain an emoji (Unicode, <:name:id> or :name:) */
+  double rate_caps;           /* have >= 2 cased letters, all upper case ("LETS GO 🔥") */
+  double rate_lower_start;    /* whose first cased letter is lower case ("yeah lol") */
+  double rate_punct_run;      /* contain a run of 2+ of ! ? . ("!!!", "?!", "...") */
+  double rate_question;       /* contain '?' */
+  double rate_end_punct;      /* end (trailing spaces and emoji aside) with . ! or ? */
+} eval_style;
+
+/* Computes the profile of a set (n may be 0: everything is 0). MIMIC_ERANGE over EVAL_MAX_ITEMS. */
+int eval_style_compute(const char *const *msgs, size_t n, eval_style *out) MIMIC_MUST;
+
+/* ---- set-vs-set metrics ---------------------------------------------------------------------- */
+
+/* Jensen-Shannon divergence of two distributions over n bins, in bits (log base 2), so it lies in
+ * [0, 1]: 0 for equal distributions, 1 for disjoint supports. p and q need not be normalised (each
+ * is divided by its sum); an all-zero side gives 1 unless both are all zero (0). */
+double eval_jsd(const double *p, const double *q, size_t n);
+
+/* Two-sample Kolmogorov-Smirnov statistic D = sup |F_a - F_b| over the message lengths (code
+ * points); 0 when either set is empty. */
+double eval_len_ks(const char *const *a, size_t na, const char *const *b, size_t nb);
+
+/* distinct-n (Li et al. 2016): unique word n-grams / total word n-grams over the set (n-grams do not
+ * cross messages); 0 when the set has no n-gram. order 1..8. Words: runs of letters, digits and
+ * apostrophes (Latin/Greek/Cyrillic case-folded), and each emoji as its own word. */
+int eval_distinct(const char *const *msgs, size_t n, int order, double *out) MIMIC_MUST;
+
+/* Cosine between the TF-IDF centroids of two sets over character 3-,4- and 5-grams (code points,
+ * case kept, each message padded with one space on both sides). Each message is a document: tf =
+ * count / grams in the message, idf = ln((1 + N) / (1 + df)) + 1 over all N messages of both sets;
+ * a set's vector is the mean of its messages' vectors. 1 for identical sets, 0 when no n-gram is
+ * shared (or a set is empty). */
+int eval_tfidf_cosine(const char *const *a, size_t na, const char *const *b, size_t nb, double *out)
+  MIMIC_MUST;
+
+/* Vocabulary overlap: Jaccard |Va ∩ Vb| / |Va ∪ Vb| of the two sets' word vocabularies (words as for
+ * eval_distinct); 0 when both are empty. */
+int eval_vocab_jaccard(const char *const *a, size_t na, const char *const *b, size_t nb, double *out)
+  MIMIC_MUST;
+
+/* Copy rate, the privacy check: the fraction of generated messages that reproduce a training
+ * message verbatim (after trimming and collapsing whitespace; case kept). Generated messages with
+ * fewer than min_chars code points are never counted as copies (short common replies like "lol"
+ * are not memorisation), but stay in the denominator. *copies (may be NULL) receives the count.
+ * 0 when ngen is 0. */
+int eval_copy_rate(const char *const *gen, size_t ngen, const char *const *train, size_t ntrain,
+                   size_t min_chars, double *rate, size_t *copies) MIMIC_MUST;
+
+/* Everything above for real (held-out) vs generated replies to the same contexts. */
+typedef struct eval_compare {
+  eval_style real, gen;
+  double len_jsd;     /* JSD of the length histograms, bits */
+  double len_ks;      /* KS statistic of the lengths */
+  double tfidf_cos;   /* char 3-5-gram TF-IDF centroid cosine */
+  double vocab_jaccard;
+  double copy_rate;   /* NAN when no training set was given */
+  size_t copies;
+  double embed_cos;   /* NAN: filled by the caller when an embedding model is configured */
+} eval_compare;
+
+/* Fills out; train may be NULL (copy_rate = NAN). min_chars as eval_copy_rate. */
+int eval_compare_sets(const char *const *real, size_t nr, const char *const *gen, size_t ng,
+                      const char *const *train, size_t ntrain, size_t min_chars, eval_compare *out)
+  MIMIC_MUST;
+
+#endif

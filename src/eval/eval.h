@@ -117,3 +117,76 @@ int eval_compare_sets(const char *const *real, size_t nr, const char *const *gen
   MIMIC_MUST;
 
 #endif
+
+/* ---- datasets (TRL conversational JSONL, as `mimic prepare` writes sft-messages.*.jsonl) ------ */
+
+#define EVAL_LINE_MAX (4u << 20)    /* bytes in one JSONL line */
+#define EVAL_MAX_SAMPLES 1000000u   /* samples read from one file */
+#define EVAL_MAX_TURNS 256          /* messages in one sample */
+
+typedef struct eval_turn {
+  char *role, *content; /* owned */
+} eval_turn;
+
+/* One sample: turns[0..n-1) are the context (system, user, ...), turns[n-1] is the assistant reply
+ * being imitated ("Name: text"). */
+typedef struct eval_sample {
+  eval_turn *turns;
+  size_t n;
+} eval_sample;
+
+typedef struct eval_dataset {
+  eval_sample *s;
+  size_t n;
+} eval_dataset;
+
+/* Reads up to max samples (0 = all, at most EVAL_MAX_SAMPLES) of {"messages": [{role, content}...]}
+ * lines; blank lines are skipped. A line that is not JSON, has no messages, or does not end with an
+ * assistant turn is MIMIC_EFORMAT naming path:line; over the caps MIMIC_ERANGE. Invalid UTF-8 in a
+ * string is repaired (U+FFFD). Free with eval_dataset_free (also after a failure). */
+int eval_dataset_load(const char *path, size_t max, eval_dataset *out) MIMIC_MUST;
+void eval_dataset_free(eval_dataset *d);
+
+/* ---- perplexity ------------------------------------------------------------------------------ */
+
+#define EVAL_MAX_AUTHORS 256 /* distinct speakers tracked per run; the rest pool under "(others)" */
+
+typedef struct eval_ppl_author {
+  char name[64];
+  double nll;       /* summed negative log-likelihood, nats */
+  int64_t tokens;
+  int64_t samples;
+} eval_ppl_author;
+
+typedef struct eval_ppl {
+  double nll;       /* over every scored token, nats */
+  int64_t tokens, samples;
+  int64_t skipped;  /* samples longer than the context window */
+  eval_ppl_author *authors; /* owned, n_authors of them, in order of first appearance */
+  size_t n_authors;
+} eval_ppl;
+
+/* exp(nll / tokens); NAN when tokens is 0. */
+double eval_ppl_value(double nll, int64_t tokens);
+void eval_ppl_free(eval_ppl *p); /* accepts NULL and a zeroed struct */
+
+typedef struct eval_ppl_opts {
+  const char *model_path; /* base GGUF */
+  const char *lora_path;  /* adapter GGUF, or NULL for base only */
+  float lora_scale;       /* user scale (1 = as trained) */
+  int threads;            /* 0 = one per core */
+  int n_ctx;              /* 0 = min(n_ctx_train, 4096) */
+  /* Called after each sample (may be NULL): done of total. */
+  void (*progress)(size_t done, size_t total, void *user);
+  void *user;
+} eval_ppl_opts;
+
+/* Held-out perplexity of the assistant replies of ds under the base model and, when lora_path is
+ * set, under base + adapter. Each sample is rendered with the model's chat template (chat_encode,
+ * so message text can never inject control tokens); only the assistant turn's tokens are scored —
+ * the "Name: " prefix, the text and the end-of-turn token, exactly the tokens SFT trains on — each
+ * given everything before it. Per-author sums use the "Name: " prefix of the reply. Samples longer
+ * than the context are skipped and counted. tuned may be NULL when there is no adapter. Errors name
+ * the model or adapter file. */
+int eval_perplexity(const eval_ppl_opts *o, const eval_dataset *ds, eval_ppl *base, eval_ppl *tuned)
+  MIMIC_MUST;

@@ -190,3 +190,49 @@ typedef struct eval_ppl_opts {
  * the model or adapter file. */
 int eval_perplexity(const eval_ppl_opts *o, const eval_dataset *ds, eval_ppl *base, eval_ppl *tuned)
   MIMIC_MUST;
+
+/* ---- blind test kit ---------------------------------------------------------------------------- */
+
+#define EVAL_CSV_MAX (64u << 20)       /* bytes in a sheet or key file the scorer reads */
+#define EVAL_CSV_FIELD_MAX (1u << 20)  /* bytes in one CSV field */
+#define EVAL_BLIND_MAX 100000u         /* items in one kit */
+
+/* Writes a blind test for n contexts into dir (created if missing): every real and every generated
+ * reply becomes one item (2n in all), shuffled with seed, in
+ *   blind-sheet.csv   id,context,reply,guess   (judges fill guess with "real" or "generated")
+ *   blind-sheet.html  the same items, readable, with the instructions
+ *   blind-key.csv     id,truth                 (keep it away from the judges)
+ * context[i] is shown as its last 4 lines. Fields that a spreadsheet would run as a formula (leading
+ * = + - @) get a leading apostrophe. Each file is written atomically (temporary name, then rename).
+ * real[i] and gen[i] should carry the same "Name: " prefix so the name gives nothing away. */
+int eval_blind_write(const char *dir, const char *const *context, const char *const *real,
+                     const char *const *gen, size_t n, uint64_t seed) MIMIC_MUST;
+
+typedef struct eval_blind_result {
+  int items;        /* rows in the key */
+  int answered;     /* rows with a guess */
+  int correct;
+  int gen_answered, gen_caught; /* generated items judged, and judged "generated" */
+  double accuracy;  /* correct / answered (NAN when none) */
+  double p_value;   /* one-sided binomial P(X >= correct | answered, 1/2): small = judges can tell */
+  double ci_lo, ci_hi; /* Wilson 95% interval of the accuracy */
+} eval_blind_result;
+
+/* Scores a filled-in sheet against its key. Columns are found by header name (id, guess; id, truth)
+ * so spreadsheet round trips that reorder columns still score. A guess is "real"/"human" (or r/h)
+ * or "generated"/"bot"/"ai"/"machine"/"fake" (or g/b/m/f), any case; blank = unanswered. Unknown
+ * guesses, ids missing from the key and malformed CSV are MIMIC_EFORMAT naming file and row. */
+int eval_blind_score(const char *sheet_csv, const char *key_csv, eval_blind_result *out) MIMIC_MUST;
+
+/* P(X >= k) for X ~ Binomial(n, 1/2). 1 when k <= 0; 0 when k > n. */
+double eval_binom_tail_half(int k, int n);
+
+/* ---- CSV (RFC 4180) --------------------------------------------------------------------------- */
+
+/* Reads one record from data[*pos..n): fields separated by ',', optionally double-quoted (quotes
+ * doubled inside, newlines allowed), ending at CRLF, LF or the end. Fields are NUL-terminated
+ * copies in *fields (caller frees each and the array with mem_free). Returns 1 with a record, 0 at
+ * the end, or MIMIC_EFORMAT (unterminated quote, text after a closing quote) / MIMIC_ERANGE (a field
+ * over EVAL_CSV_FIELD_MAX, more than 1024 fields). */
+int eval_csv_record(const char *data, size_t n, size_t *pos, char ***fields, size_t *nfields) MIMIC_MUST;
+void eval_csv_free(char **fields, size_t n);

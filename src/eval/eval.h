@@ -236,3 +236,48 @@ double eval_binom_tail_half(int k, int n);
  * over EVAL_CSV_FIELD_MAX, more than 1024 fields). */
 int eval_csv_record(const char *data, size_t n, size_t *pos, char ***fields, size_t *nfields) MIMIC_MUST;
 void eval_csv_free(char **fields, size_t n);
+
+/* ---- training log (loss curve) ------------------------------------------------------------------ */
+
+#define EVAL_LOSS_MAX_POINTS 200000u
+
+typedef struct eval_loss_curve {
+  double *step, *loss;   /* training loss points */
+  size_t n;
+  double *vstep, *vloss; /* validation loss points */
+  size_t nv;
+} eval_loss_curve;
+
+/* Reads a training log: CSV with a header naming a "step" column and a "loss" (or "train_loss")
+ * column, optionally "val_loss" / "valid_loss" / "eval_loss" (empty cells are skipped); or JSONL
+ * (the file name ends in .jsonl) with the same keys per line. Rows whose values do not parse are
+ * skipped; a file without the columns is MIMIC_EFORMAT. At most EVAL_LOSS_MAX_POINTS points each
+ * (MIMIC_ERANGE beyond). Free with eval_loss_curve_free. */
+int eval_loss_curve_read(const char *path, eval_loss_curve *out) MIMIC_MUST;
+void eval_loss_curve_free(eval_loss_curve *c);
+
+/* ---- the HTML report --------------------------------------------------------------------------- */
+
+typedef struct eval_example {
+  const char *context, *real, *gen;
+} eval_example;
+
+typedef struct eval_report {
+  const char *model, *lora, *data;  /* shown in the header; lora may be NULL */
+  const eval_compare *cmp;          /* style metrics; NULL = not computed */
+  const eval_ppl *ppl_base;         /* NULL = not computed */
+  const eval_ppl *ppl_tuned;        /* NULL = no adapter */
+  const eval_loss_curve *loss;      /* NULL or empty = no loss curve */
+  const eval_example *examples;     /* shown side by side (the first 12) */
+  size_t n_examples;
+  const char *blind_dir;            /* where the blind kit was written, or NULL */
+  double gen_seconds;               /* time spent generating (0 = not shown) */
+  uint64_t seed;
+} eval_report;
+
+/* Writes one self-contained HTML page (inline SVG: length histograms real vs generated, surface
+ * marker rates, the loss curve; tables: style metrics with class "metrics", perplexity per author;
+ * sample replies side by side) to path atomically, creating its folder. */
+int eval_report_write(const char *path, const eval_report *r) MIMIC_MUST;
+/* The same numbers as JSON (for scripts and CI): {"metrics": {...}, "perplexity": {...}}. */
+int eval_report_json(const char *path, const eval_report *r) MIMIC_MUST;

@@ -271,8 +271,9 @@ static int ppl_table(buf *b, const eval_ppl *base, const eval_ppl *tuned) {
     int64_t bt = all ? base->tokens : base->authors[i].tokens, bs = all ? base->samples : base->authors[i].samples;
     P(all ? "<tr class=\"total\"><td><b>" : "<tr><td>");
     H(name);
-    P("%s</td><td>%lld</td><td>%lld</td><td>%.2f</td>", all ? "</b>" : "", (long long)bs, (long long)bt,
-      eval_ppl_value(bn, bt));
+    double pv = eval_ppl_value(bn, bt);
+    P(pv < 1e6 ? "%s</td><td>%lld</td><td>%lld</td><td>%.2f</td>" : "%s</td><td>%lld</td><td>%lld</td><td>%.3g</td>",
+      all ? "</b>" : "", (long long)bs, (long long)bt, pv);
     if (tuned) {
       double tn = NAN;
       int64_t tt = 0;
@@ -284,7 +285,7 @@ static int ppl_table(buf *b, const eval_ppl *base, const eval_ppl *tuned) {
           if (strcmp(tuned->authors[k].name, name) == 0) tn = tuned->authors[k].nll, tt = tuned->authors[k].tokens;
       }
       double pb = eval_ppl_value(bn, bt), pt = eval_ppl_value(tn, tt);
-      P("<td>%.2f</td><td>%+.1f%%</td>", pt, 100 * (pt - pb) / pb);
+      P(pt < 1e6 ? "<td>%.2f</td><td>%+.1f%%</td>" : "<td>%.3g</td><td>%+.1f%%</td>", pt, 100 * (pt - pb) / pb);
     }
     P("</tr>\n");
   }

@@ -24,6 +24,8 @@ int cmd_logits(int argc, char **argv);
 int cmd_discord(int argc, char **argv);
 int cmd_train(int argc, char **argv);    /* train: LoRA SFT/DPO/ORPO or from scratch */
 int cmd_merge(int argc, char **argv);    /* train: base + adapter -> one model */
+int cmd_eval(int argc, char **argv);     /* eval-demo: perplexity, style metrics, blind test, report */
+int cmd_demo(int argc, char **argv);     /* eval-demo: the offline demo pipeline */
 
 /* Loads the configuration the way every subcommand does: defaults, then the file given by
  * --config FILE (or MIMIC_CONFIG, or ./mimic.conf when it exists), then the environment. Removes

@@ -31,6 +31,8 @@ static const cli_cmd commands[] = {
   {"logits", cmd_logits, "logits --model M --tokens 1,2,3 --out F: raw float32 logits per position"},
   {"train", cmd_train, "fine-tune with LoRA (SFT, --stage dpo|orpo) or train a tiny model --from-scratch"},
   {"merge", cmd_merge, "merge BASE.gguf ADAPTER.gguf OUT.gguf: write a standalone model with the adapter in"},
+  {"eval", cmd_eval, "evaluate a model against held-out replies: perplexity, style metrics, blind test, HTML report"},
+  {"demo", cmd_demo, "the offline demo: import the sample community, prepare, train, evaluate, chat"},
   {"version", cmd_version, "print the version"},
   {"help", cmd_help, "this list"},
 };

@@ -289,10 +289,25 @@ TEST(adapter_matches_engine_and_llama_cpp) {
   REQUIRE(ll);
   CHECK_INT(llm_lora_n_adapted(ll), 6 * train_model_hparams(m)->n_layer);
   CHECK_OK(engine_logits(lm, ll, ids, n, le));
+  /* The training forward and the engine share qmat_mul and the order of base, adapter and bias,
+   * but not the attention's summation order. Over a quantized base the activations are quantized
+   * again at every layer, and on these random weights one activation rounding to the neighbouring
+   * integer moves a row by ~1e-2 and carries forward through the cache (docs/internals/model.md,
+   * the "flip rule" of tests/llm/test_model.c). So: rows before the first flip must agree tightly,
+   * at least a quarter of all rows too, and none may exceed 3e-2. The F32 case above is exact. */
   worst = 0;
-  for (int t = 0; t < n; t++) worst = fmax(worst, rel_err(lt + (size_t)t * V, le + (size_t)t * V, V));
-  printf("     our adapter over Q4_K_M, training forward vs engine: %.2g\n", worst);
-  CHECK(worst < 1e-4);
+  int tight = 0, first_dev = n;
+  for (int t = 0; t < n; t++) {
+    double e = rel_err(lt + (size_t)t * V, le + (size_t)t * V, V);
+    worst = fmax(worst, e);
+    if (e < 1e-4) tight++;
+    else if (first_dev == n) first_dev = t;
+  }
+  printf("     our adapter over Q4_K_M, training forward vs engine: worst %.2g, %d/%d rows < 1e-4\n",
+         worst, tight, n);
+  CHECK(worst < 3e-2);
+  CHECK(first_dev >= 1);
+  CHECK(tight * 4 >= n);
 
   /* 3: merge gives a standalone model close to base + adapter (requantized, so a looser bound),
    * and merging into the F32 base is exact up to float rounding */

@@ -649,7 +649,8 @@ static int store_user_of(bot *b, const discord_message *m) {
   return store_user_upsert(b->db, &u);
 }
 
-static int store_message(bot *b, const discord_message *m) {
+/* Stores the message and its author, and counts it as seen (when `seen`), in one transaction. */
+static int store_message(bot *b, const discord_message *m, bool seen) {
   store_msg sm = {
     .id = m->id, .channel_id = m->channel_id, .guild_id = m->guild_id, .author_id = m->author.id,
     .webhook_id = m->webhook_id, .ts_ms = m->timestamp_ms ? m->timestamp_ms : discord_id_time_ms(m->id),
@@ -680,7 +681,8 @@ static int store_message(bot *b, const discord_message *m) {
   sm.embeds_text = eb.data ? eb.data : "";
   int rc = store_tx_begin(b->db);
   if (rc) goto out;
-  if ((rc = store_user_of(b, m)) || (rc = store_msg_upsert(b->db, &sm, NULL))) {
+  if ((rc = store_user_of(b, m)) || (rc = store_msg_upsert(b->db, &sm, NULL)) ||
+      (seen && (rc = store_bot_count(b->db, bot__now(b), "seen", 1)))) {
     store_tx_rollback(b->db);
     goto out;
   }
@@ -731,34 +733,21 @@ static int keep(bot *b, int rc) {
   return rc;
 }
 
-static int on_message(bot *b, const discord_message *m) {
-  uint64_t t0 = clock_mono_ns();
-  if (!m->has_author || !m->id || !m->channel_id) return 0;
-  int64_t now = bot__now(b);
-  bool self = b->self_id && m->author.id == b->self_id;
-  if (!self) stats__count(b, "seen", 1);
-
-  /* Commands (people only; never from bots, webhooks or the bot itself). */
-  if (!self && !m->author.bot && !m->webhook_id && admin__handle(b, m)) return 0;
-
-  /* Excluded and opted-out people are neither stored nor remembered nor answered. */
-  bool ignored = map_get(&b->ignored, m->author.id) != NULL;
-  int rc = ignored ? 0 : store_message(b, m);
-  if (rc) rc = keep(b, err_prefix(rc, "message %" PRIu64 " not stored", m->id));
+/* Remembers the message and decides whether to answer it (starting the generation when the
+ * channel is free). */
+static void engage(bot *b, const discord_message *m, bool self, int64_t now, uint64_t t0) {
   bot_chan *c = chan_get(b, m->channel_id);
   chan_parent(b, c, m);
-  if (!ignored) {
-    memory_refill(b, m->channel_id, m->id);
-    char *text = render_text(b, m->content, m);
-    int64_t ts = m->timestamp_ms ? m->timestamp_ms : now;
-    /* The echo of a reply replaces the placeholder remembered at send time. */
-    if (self) memory_settle(b->mem, m->channel_id, b->persona, text);
-    memory_add(b->mem, m->channel_id, b->persona, m->id, m->author.id, ts, self,
-               self ? b->self_name : shown_name(m), text);
-    mem_free(text);
-  }
+  memory_refill(b, m->channel_id, m->id);
+  char *text = render_text(b, m->content, m);
+  /* The echo of a reply replaces the placeholder remembered at send time. Memory ages on the
+   * bot's own clock (arrival time), so a skewed clock cannot expire a message as it arrives. */
+  if (self) memory_settle(b->mem, m->channel_id, b->persona, text);
+  memory_add(b->mem, m->channel_id, b->persona, m->id, m->author.id, now, self,
+             self ? b->self_name : shown_name(m), text);
+  mem_free(text);
   if (!m->author.bot && !m->webhook_id) c->bot_turns = 0;
-  if (!b->self_id || !b->backend) goto out; /* not READY yet, or collect-only */
+  if (!b->self_id || !b->backend) return; /* not READY yet, or collect-only */
 
   router_msg rm = {
     .id = m->id, .channel_id = m->channel_id, .parent_id = c->parent_id, .author_id = m->author.id,
@@ -770,11 +759,11 @@ static int on_message(bot *b, const discord_message *m) {
   if (m->author.bot && !self && c->bot_turns >= b->bot_turns_max) {
     LOG_D("bot", "channel %" PRIu64 ": %d replies to bots in a row; waiting for a person",
           m->channel_id, c->bot_turns);
-    goto out;
+    return;
   }
   router_verdict v = router_decide(b->router, &rm, now, rng_roll(b));
   LOG_T("bot", "message %" PRIu64 " in %" PRIu64 ": %s", m->id, m->channel_id, router_verdict_name(v));
-  if (!router_is_reply(v)) goto out;
+  if (!router_is_reply(v)) return;
   bot_job *j = xcalloc(1, sizeof *j);
   j->b = b;
   j->channel_id = m->channel_id;
@@ -784,7 +773,31 @@ static int on_message(bot *b, const discord_message *m) {
   j->verdict = v;
   j->t0_ns = t0;
   admit(b, j);
-out:
+}
+
+static int on_message(bot *b, const discord_message *m) {
+  uint64_t t0 = clock_mono_ns();
+  if (!m->has_author || !m->id || !m->channel_id) return 0;
+  int64_t now = bot__now(b);
+  bool self = b->self_id && m->author.id == b->self_id;
+  /* Commands (people only; never from bots, webhooks or the bot itself). */
+  if (!self && !m->author.bot && !m->webhook_id && admin__handle(b, m)) {
+    stats__count(b, "seen", 1);
+    return 0;
+  }
+  /* Excluded and opted-out people are neither stored nor remembered nor answered. */
+  if (map_get(&b->ignored, m->author.id)) {
+    if (!self) stats__count(b, "seen", 1);
+    return 0;
+  }
+  /* The generation starts before the store write: a slow disk delays the record, not the reply.
+   * The write still happens while this event is handled, so nothing is lost on a restart. */
+  engage(b, m, self, now, t0);
+  int rc = store_message(b, m, !self);
+  if (rc) {
+    rc = keep(b, err_prefix(rc, "message %" PRIu64 " not stored", m->id));
+    if (!self) stats__count(b, "seen", 1);
+  }
   return rc;
 }
 

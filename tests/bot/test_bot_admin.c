@@ -216,7 +216,7 @@ TEST(status_and_help) {
   CHECK(strstr(t, "bot.response_rate = 0.2 (live setting)") != NULL);
   CHECK(strstr(t, "bot.cooldown_s = 0 (config file)") != NULL);
   CHECK(strstr(t, "engine.temperature = 0.8 (default)") != NULL);
-  CHECK(strstr(t, "last 24 h: 3 seen, 1 replies") != NULL);
+  CHECK(strstr(t, "last 24 h: 2 seen, 1 replies") != NULL);
   CHECK(strstr(t, "conversation memory 1 channels") != NULL);
   CHECK(strlen(t) < 2000);
   say(&x, ALICE, "!help", false);

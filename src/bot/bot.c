@@ -177,6 +177,7 @@ int bot_new(const bot_opts *o, bot **out) {
   map_init(&b->ignored);
   map_init(&b->admins);
   pthread_mutex_init(&b->done_mu, NULL);
+  pthread_cond_init(&b->done_cv, NULL);
   b->started_ms = bot__now(b);
   b->last_prune_ms = b->last_stats_prune_ms = b->started_ms;
 
@@ -228,11 +229,11 @@ void bot_destroy(bot *b) {
   }
   size_t waiting = b->n_callbacks;
   while (waiting > 0) {
-    bot_job *j = take_done(b);
-    if (!j) {
-      clock_sleep_ms(1); /* bounded: cancelled generations stop at their next token */
-      continue;
-    }
+    pthread_mutex_lock(&b->done_mu);
+    while (!b->done_head) pthread_cond_wait(&b->done_cv, &b->done_mu);
+    bot_job *j = b->done_head;
+    b->done_head = b->done_tail = NULL;
+    pthread_mutex_unlock(&b->done_mu);
     while (j) {
       bot_job *n = j->next;
       job_free(j);
@@ -248,6 +249,7 @@ void bot_destroy(bot *b) {
   router_destroy(b->router);
   memory_destroy(b->mem);
   pthread_mutex_destroy(&b->done_mu);
+  pthread_cond_destroy(&b->done_cv);
   mem_free(b->persona);
   mem_free(b->model_name);
   mem_free(b->adapter_name);
@@ -333,6 +335,7 @@ static void on_done(void *user, llm_result *res) {
   if (b->done_tail) b->done_tail->next = j;
   else b->done_head = j;
   b->done_tail = j;
+  pthread_cond_signal(&b->done_cv); /* bot_destroy may be waiting */
   pthread_mutex_unlock(&b->done_mu);
   if (b->wake) b->wake(b->wake_user);
 }
@@ -490,12 +493,20 @@ static int submit(bot *b, bot_chan *c, bot_job *j) {
   req.adapter = b->persona[0] ? b->persona : NULL;
   req.min_tokens = 1;
   req.sampling.seed = rng_next(b) | 1;
+  /* Everything the job needs is set before the submit: its on_done may run at once on a worker. */
   j->b = b;
-  rc = llm_backend_submit(b->backend, &req, NULL, on_done, j, &j->llm_id);
-  context_free(&cx);
-  if (rc) return rc;
   j->attempts++;
+  uint64_t t_submit = j->t_submit_ns;
   if (!j->t_submit_ns) j->t_submit_ns = clock_mono_ns();
+  uint64_t id = 0;
+  rc = llm_backend_submit(b->backend, &req, NULL, on_done, j, &id);
+  context_free(&cx);
+  if (rc) {
+    j->attempts--;
+    j->t_submit_ns = t_submit;
+    return rc;
+  }
+  j->llm_id = id; /* read only on this thread (cancel), never by the worker */
   c->running = j;
   b->n_running++;
   b->n_callbacks++;

@@ -336,8 +336,10 @@ static void on_done(void *user, llm_result *res) {
   else b->done_head = j;
   b->done_tail = j;
   pthread_cond_signal(&b->done_cv); /* bot_destroy may be waiting */
-  pthread_mutex_unlock(&b->done_mu);
+  /* Woken under the lock: once it is released, bot_destroy may free the bot (and the runtime
+   * its wake handle), so nothing of either may be touched after the unlock. */
   if (b->wake) b->wake(b->wake_user);
+  pthread_mutex_unlock(&b->done_mu);
 }
 
 static void unlink_pending(bot *b, bot_chan *c, bot_job *j) {

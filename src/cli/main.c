@@ -27,6 +27,7 @@ static const cli_cmd commands[] = {
   {"chat", cmd_chat, "talk to a model interactively (--model M.gguf [--lora A.gguf] [--backend openai --url U])"},
   {"generate", cmd_generate, "one completion for a prompt (-p TEXT or stdin)"},
   {"bench", cmd_bench, "prompt and generation tokens/s of a model (--model M.gguf [--json])"},
+  {"simulate", cmd_simulate, "the bot's reply flow and !commands on the terminal, without Discord (--model M.gguf)"},
   {"version", cmd_version, "print the version"},
   {"help", cmd_help, "this list"},
 };

@@ -127,12 +127,15 @@ int bot_setting_set(bot *b, const char *key, const char *value) {
 
 /* ---- privacy ------------------------------------------------------------------------------------ */
 
+static void drop_user_jobs(bot *b, uint64_t user);
+
 static void set_ignored(bot *b, uint64_t user, uint32_t flags) {
   bool ign = (flags & (STORE_FLAG_EXCLUDED | STORE_FLAG_OPTED_OUT)) != 0;
   if (ign) map_put(&b->ignored, user, (void *)(uintptr_t)flags);
   else map_del(&b->ignored, user);
   if (b->router) router_set_ignored_user(b->router, user, ign);
   if (ign && b->mem) memory_forget_user(b->mem, user);
+  if (ign) drop_user_jobs(b, user);
 }
 
 int bot__privacy_refresh(bot *b, uint64_t user_id) {
@@ -366,6 +369,28 @@ static void job_drop(bot *b, bot_job *j, const char *outcome, const char *why) {
   LOG_D("bot", "channel %" PRIu64 " message %" PRIu64 ": %s (%s)", j->channel_id, j->message_id,
         outcome, why);
   job_free(j);
+}
+
+/* Someone opted out, was excluded or purged: their waiting engagements are dropped and running
+ * ones cancelled, so nothing more is said to them from what they wrote. */
+static void drop_user_jobs(bot *b, uint64_t user) {
+  size_t it = 0;
+  void *v;
+  while (map_next(&b->chans, &it, NULL, &v)) {
+    bot_chan *c = v;
+    for (bot_job *j = c->head, *n; j; j = n) {
+      n = j->next;
+      if (j->author_id != user) continue;
+      unlink_pending(b, c, j);
+      job_drop(b, j, "cancelled", "the author opted out or was excluded");
+    }
+    bot_job *r = c->running;
+    if (r && r->author_id == user && !r->cancelled) {
+      r->cancelled = true;
+      b->n_running--;
+      if (llm_backend_cancel(b->backend, r->llm_id)) err_clear();
+    }
+  }
 }
 
 static int submit(bot *b, bot_chan *c, bot_job *j);

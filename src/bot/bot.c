@@ -127,12 +127,15 @@ int bot_setting_set(bot *b, const char *key, const char *value) {
 
 /* ---- privacy ------------------------------------------------------------------------------------ */
 
+static void drop_user_jobs(bot *b, uint64_t user);
+
 static void set_ignored(bot *b, uint64_t user, uint32_t flags) {
   bool ign = (flags & (STORE_FLAG_EXCLUDED | STORE_FLAG_OPTED_OUT)) != 0;
   if (ign) map_put(&b->ignored, user, (void *)(uintptr_t)flags);
   else map_del(&b->ignored, user);
   if (b->router) router_set_ignored_user(b->router, user, ign);
   if (ign && b->mem) memory_forget_user(b->mem, user);
+  if (ign) drop_user_jobs(b, user);
 }
 
 int bot__privacy_refresh(bot *b, uint64_t user_id) {
@@ -177,6 +180,7 @@ int bot_new(const bot_opts *o, bot **out) {
   map_init(&b->ignored);
   map_init(&b->admins);
   pthread_mutex_init(&b->done_mu, NULL);
+  pthread_cond_init(&b->done_cv, NULL);
   b->started_ms = bot__now(b);
   b->last_prune_ms = b->last_stats_prune_ms = b->started_ms;
 
@@ -228,11 +232,11 @@ void bot_destroy(bot *b) {
   }
   size_t waiting = b->n_callbacks;
   while (waiting > 0) {
-    bot_job *j = take_done(b);
-    if (!j) {
-      clock_sleep_ms(1); /* bounded: cancelled generations stop at their next token */
-      continue;
-    }
+    pthread_mutex_lock(&b->done_mu);
+    while (!b->done_head) pthread_cond_wait(&b->done_cv, &b->done_mu);
+    bot_job *j = b->done_head;
+    b->done_head = b->done_tail = NULL;
+    pthread_mutex_unlock(&b->done_mu);
     while (j) {
       bot_job *n = j->next;
       job_free(j);
@@ -248,6 +252,7 @@ void bot_destroy(bot *b) {
   router_destroy(b->router);
   memory_destroy(b->mem);
   pthread_mutex_destroy(&b->done_mu);
+  pthread_cond_destroy(&b->done_cv);
   mem_free(b->persona);
   mem_free(b->model_name);
   mem_free(b->adapter_name);
@@ -333,8 +338,11 @@ static void on_done(void *user, llm_result *res) {
   if (b->done_tail) b->done_tail->next = j;
   else b->done_head = j;
   b->done_tail = j;
-  pthread_mutex_unlock(&b->done_mu);
+  pthread_cond_signal(&b->done_cv); /* bot_destroy may be waiting */
+  /* Woken under the lock: once it is released, bot_destroy may free the bot (and the runtime
+   * its wake handle), so nothing of either may be touched after the unlock. */
   if (b->wake) b->wake(b->wake_user);
+  pthread_mutex_unlock(&b->done_mu);
 }
 
 static void unlink_pending(bot *b, bot_chan *c, bot_job *j) {
@@ -361,6 +369,28 @@ static void job_drop(bot *b, bot_job *j, const char *outcome, const char *why) {
   LOG_D("bot", "channel %" PRIu64 " message %" PRIu64 ": %s (%s)", j->channel_id, j->message_id,
         outcome, why);
   job_free(j);
+}
+
+/* Someone opted out, was excluded or purged: their waiting engagements are dropped and running
+ * ones cancelled, so nothing more is said to them from what they wrote. */
+static void drop_user_jobs(bot *b, uint64_t user) {
+  size_t it = 0;
+  void *v;
+  while (map_next(&b->chans, &it, NULL, &v)) {
+    bot_chan *c = v;
+    for (bot_job *j = c->head, *n; j; j = n) {
+      n = j->next;
+      if (j->author_id != user) continue;
+      unlink_pending(b, c, j);
+      job_drop(b, j, "cancelled", "the author opted out or was excluded");
+    }
+    bot_job *r = c->running;
+    if (r && r->author_id == user && !r->cancelled) {
+      r->cancelled = true;
+      b->n_running--;
+      if (llm_backend_cancel(b->backend, r->llm_id)) err_clear();
+    }
+  }
 }
 
 static int submit(bot *b, bot_chan *c, bot_job *j);
@@ -490,12 +520,20 @@ static int submit(bot *b, bot_chan *c, bot_job *j) {
   req.adapter = b->persona[0] ? b->persona : NULL;
   req.min_tokens = 1;
   req.sampling.seed = rng_next(b) | 1;
+  /* Everything the job needs is set before the submit: its on_done may run at once on a worker. */
   j->b = b;
-  rc = llm_backend_submit(b->backend, &req, NULL, on_done, j, &j->llm_id);
-  context_free(&cx);
-  if (rc) return rc;
   j->attempts++;
+  uint64_t t_submit = j->t_submit_ns;
   if (!j->t_submit_ns) j->t_submit_ns = clock_mono_ns();
+  uint64_t id = 0;
+  rc = llm_backend_submit(b->backend, &req, NULL, on_done, j, &id);
+  context_free(&cx);
+  if (rc) {
+    j->attempts--;
+    j->t_submit_ns = t_submit;
+    return rc;
+  }
+  j->llm_id = id; /* read only on this thread (cancel), never by the worker */
   c->running = j;
   b->n_running++;
   b->n_callbacks++;
@@ -649,7 +687,8 @@ static int store_user_of(bot *b, const discord_message *m) {
   return store_user_upsert(b->db, &u);
 }
 
-static int store_message(bot *b, const discord_message *m) {
+/* Stores the message and its author, and counts it as seen (when `seen`), in one transaction. */
+static int store_message(bot *b, const discord_message *m, bool seen) {
   store_msg sm = {
     .id = m->id, .channel_id = m->channel_id, .guild_id = m->guild_id, .author_id = m->author.id,
     .webhook_id = m->webhook_id, .ts_ms = m->timestamp_ms ? m->timestamp_ms : discord_id_time_ms(m->id),
@@ -680,7 +719,8 @@ static int store_message(bot *b, const discord_message *m) {
   sm.embeds_text = eb.data ? eb.data : "";
   int rc = store_tx_begin(b->db);
   if (rc) goto out;
-  if ((rc = store_user_of(b, m)) || (rc = store_msg_upsert(b->db, &sm, NULL))) {
+  if ((rc = store_user_of(b, m)) || (rc = store_msg_upsert(b->db, &sm, NULL)) ||
+      (seen && (rc = store_bot_count(b->db, bot__now(b), "seen", 1)))) {
     store_tx_rollback(b->db);
     goto out;
   }
@@ -731,34 +771,21 @@ static int keep(bot *b, int rc) {
   return rc;
 }
 
-static int on_message(bot *b, const discord_message *m) {
-  uint64_t t0 = clock_mono_ns();
-  if (!m->has_author || !m->id || !m->channel_id) return 0;
-  int64_t now = bot__now(b);
-  bool self = b->self_id && m->author.id == b->self_id;
-  if (!self) stats__count(b, "seen", 1);
-
-  /* Commands (people only; never from bots, webhooks or the bot itself). */
-  if (!self && !m->author.bot && !m->webhook_id && admin__handle(b, m)) return 0;
-
-  /* Excluded and opted-out people are neither stored nor remembered nor answered. */
-  bool ignored = map_get(&b->ignored, m->author.id) != NULL;
-  int rc = ignored ? 0 : store_message(b, m);
-  if (rc) rc = keep(b, err_prefix(rc, "message %" PRIu64 " not stored", m->id));
+/* Remembers the message and decides whether to answer it (starting the generation when the
+ * channel is free). */
+static void engage(bot *b, const discord_message *m, bool self, int64_t now, uint64_t t0) {
   bot_chan *c = chan_get(b, m->channel_id);
   chan_parent(b, c, m);
-  if (!ignored) {
-    memory_refill(b, m->channel_id, m->id);
-    char *text = render_text(b, m->content, m);
-    int64_t ts = m->timestamp_ms ? m->timestamp_ms : now;
-    /* The echo of a reply replaces the placeholder remembered at send time. */
-    if (self) memory_settle(b->mem, m->channel_id, b->persona, text);
-    memory_add(b->mem, m->channel_id, b->persona, m->id, m->author.id, ts, self,
-               self ? b->self_name : shown_name(m), text);
-    mem_free(text);
-  }
+  memory_refill(b, m->channel_id, m->id);
+  char *text = render_text(b, m->content, m);
+  /* The echo of a reply replaces the placeholder remembered at send time. Memory ages on the
+   * bot's own clock (arrival time), so a skewed clock cannot expire a message as it arrives. */
+  if (self) memory_settle(b->mem, m->channel_id, b->persona, text);
+  memory_add(b->mem, m->channel_id, b->persona, m->id, m->author.id, now, self,
+             self ? b->self_name : shown_name(m), text);
+  mem_free(text);
   if (!m->author.bot && !m->webhook_id) c->bot_turns = 0;
-  if (!b->self_id || !b->backend) goto out; /* not READY yet, or collect-only */
+  if (!b->self_id || !b->backend) return; /* not READY yet, or collect-only */
 
   router_msg rm = {
     .id = m->id, .channel_id = m->channel_id, .parent_id = c->parent_id, .author_id = m->author.id,
@@ -770,11 +797,11 @@ static int on_message(bot *b, const discord_message *m) {
   if (m->author.bot && !self && c->bot_turns >= b->bot_turns_max) {
     LOG_D("bot", "channel %" PRIu64 ": %d replies to bots in a row; waiting for a person",
           m->channel_id, c->bot_turns);
-    goto out;
+    return;
   }
   router_verdict v = router_decide(b->router, &rm, now, rng_roll(b));
   LOG_T("bot", "message %" PRIu64 " in %" PRIu64 ": %s", m->id, m->channel_id, router_verdict_name(v));
-  if (!router_is_reply(v)) goto out;
+  if (!router_is_reply(v)) return;
   bot_job *j = xcalloc(1, sizeof *j);
   j->b = b;
   j->channel_id = m->channel_id;
@@ -784,7 +811,31 @@ static int on_message(bot *b, const discord_message *m) {
   j->verdict = v;
   j->t0_ns = t0;
   admit(b, j);
-out:
+}
+
+static int on_message(bot *b, const discord_message *m) {
+  uint64_t t0 = clock_mono_ns();
+  if (!m->has_author || !m->id || !m->channel_id) return 0;
+  int64_t now = bot__now(b);
+  bool self = b->self_id && m->author.id == b->self_id;
+  /* Commands (people only; never from bots, webhooks or the bot itself). */
+  if (!self && !m->author.bot && !m->webhook_id && admin__handle(b, m)) {
+    stats__count(b, "seen", 1);
+    return 0;
+  }
+  /* Excluded and opted-out people are neither stored nor remembered nor answered. */
+  if (map_get(&b->ignored, m->author.id)) {
+    if (!self) stats__count(b, "seen", 1);
+    return 0;
+  }
+  /* The generation starts before the store write: a slow disk delays the record, not the reply.
+   * The write still happens while this event is handled, so nothing is lost on a restart. */
+  engage(b, m, self, now, t0);
+  int rc = store_message(b, m, !self);
+  if (rc) {
+    rc = keep(b, err_prefix(rc, "message %" PRIu64 " not stored", m->id));
+    if (!self) stats__count(b, "seen", 1);
+  }
   return rc;
 }
 

@@ -75,8 +75,10 @@ typedef struct bot_opts {
   llm_backend *backend;   /* borrowed; NULL: the bot stores history and runs commands but never
                            * generates (collect-only mode) */
   const bot_actions *actions; /* copied; NULL = no actions */
-  /* Called on a backend worker thread when a completion is queued for bot_poll. May be NULL
-   * (the runtime then polls on a timer). Must be thread-safe and must not call into the bot. */
+  /* Called on a backend worker thread when a completion is queued for bot_poll, under the bot's
+   * completion lock (so bot_destroy cannot finish meanwhile). May be NULL (the runtime then polls
+   * on a timer). Must be quick, thread-safe and must not call into the bot (uv_async_send is
+   * the intended callee). wake_user must stay valid until bot_destroy returns. */
   void (*wake)(void *wake_user);
   void *wake_user;
   /* Wall clock in Unix ms for decisions, memory TTL and statistics; NULL = clock_wall_ms. Tests

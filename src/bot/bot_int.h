@@ -80,6 +80,7 @@ struct bot {
   char last_err[512];      /* an event's error, kept while the rest of the flow runs */
 
   pthread_mutex_t done_mu; /* the completion list, filled by backend workers */
+  pthread_cond_t done_cv;
   bot_job *done_head, *done_tail;
 };
 

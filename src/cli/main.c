@@ -33,6 +33,7 @@ static const cli_cmd commands[] = {
   {"merge", cmd_merge, "merge BASE.gguf ADAPTER.gguf OUT.gguf: write a standalone model with the adapter in"},
   {"eval", cmd_eval, "evaluate a model against held-out replies: perplexity, style metrics, blind test, HTML report"},
   {"demo", cmd_demo, "the offline demo: import the sample community, prepare, train, evaluate, chat"},
+  {"simulate", cmd_simulate, "the bot's reply flow and !commands on the terminal, without Discord (--model M.gguf)"},
   {"version", cmd_version, "print the version"},
   {"help", cmd_help, "this list"},
 };

@@ -35,6 +35,7 @@ typedef struct fake_backend {
   char last_key[64];
   char last_stops[512];
   uint64_t last_seed;
+  uint64_t last_submit_ns; /* clock_mono_ns() at the last submit */
   int last_max_tokens;
   float last_temperature;
 } fake_backend;
@@ -141,6 +142,7 @@ static inline int fake__submit(llm_backend *b, llm_job *job) {
     o += (size_t)w;
   }
   f->last_seed = job->req.sampling.seed;
+  f->last_submit_ns = clock_mono_ns();
   f->last_max_tokens = job->req.max_tokens;
   f->last_temperature = job->req.sampling.temperature;
   f->held[f->n_held++] = job;

@@ -572,6 +572,93 @@ TEST(refused_send_is_counted_as_an_error) {
   fx_free(&x);
 }
 
+TEST(threads_inherit_the_channel_allow_list) {
+  fx x;
+  fx_init(&x, NULL, "0", "0");
+  fx_cfg(&x, "bot.channels", "100");
+  bot_settings_apply(x.b);
+  /* GUILD_CREATE names the channels and an active thread under #100. */
+  discord_channel chans[2], threads[1];
+  memset(chans, 0, sizeof chans);
+  memset(threads, 0, sizeof threads);
+  chans[0] = (discord_channel){.id = 100, .type = 0, .guild_id = GUILD, .name = "general", .topic = ""};
+  chans[1] = (discord_channel){.id = 200, .type = 0, .guild_id = GUILD, .name = "offtopic", .topic = ""};
+  threads[0] = (discord_channel){.id = 300, .type = 11, .guild_id = GUILD, .parent_id = 100,
+                                 .name = "a thread", .topic = "", .is_thread = true};
+  discord_event ev;
+  memset(&ev, 0, sizeof ev);
+  ev.type = DISCORD_EV_GUILD_CREATE;
+  ev.u.guild = (discord_guild){.id = GUILD, .name = "guild", .channels = chans, .n_channels = 2,
+                               .threads = threads, .n_threads = 1};
+  CHECK_OK(bot_handle_event(x.b, &ev));
+  h_msg hm;
+  h_message(&hm, 1, 300, GUILD, ALICE, "<@1000> in the thread");
+  h_mention(&hm, SELF);
+  hm.ev.u.message.channel_type = 11;
+  CHECK_OK(bot_handle_event(x.b, &hm.ev));
+  CHECK_OK(fx_say(&x, 2, 200, ALICE, "<@1000> in offtopic", true));
+  fx_drain(&x);
+  REQUIRE(x.r->n_sends == 1);
+  CHECK_INT(x.r->sends[0].channel, 300);
+  /* Channel names render in the prompt. */
+  CHECK_OK(fx_say(&x, 3, 100, ALICE, "<@1000> see <#200>", true));
+  CHECK(strstr(x.f->last_prompt, "see #offtopic") != NULL);
+  fx_free(&x);
+}
+
+TEST(memory_forgets_after_its_ttl) {
+  fx x;
+  fx_init(&x, NULL, "0", "0");
+  CHECK_OK(fx_say(&x, 1, CHAN, BOB, "an old remark", false));
+  h_now += 31 * 60 * 1000;
+  CHECK_OK(fx_say(&x, 2, CHAN, ALICE, "<@1000> fresh question", true));
+  CHECK(strstr(x.f->last_prompt, "old remark") == NULL);
+  CHECK(strstr(x.f->last_prompt, "fresh question") != NULL);
+  fx_drain(&x);
+  /* Within the TTL the conversation is remembered, the bot's own reply as an assistant turn. */
+  h_deliver_echoes(x.r, &x.b, 1, GUILD);
+  h_now += 60 * 1000;
+  /* (Snowflakes grow with time: the follow-up's id is above the echoed reply's.) */
+  CHECK_OK(fx_say(&x, x.next_id + 10, CHAN, ALICE, "<@1000> follow-up", true));
+  CHECK(strstr(x.f->last_prompt, "user|alice|@mimic fresh question\nassistant||sure thing\n") != NULL);
+  fx_free(&x);
+}
+
+TEST(statistics_survive_a_restart) {
+  char dir[] = "/tmp/mimic-stats-XXXXXX";
+  REQUIRE(mkdtemp(dir) != NULL);
+  char db[128];
+  snprintf(db, sizeof db, "%s/mimic.db", dir);
+  fx x;
+  fx_init(&x, db, "0", "0");
+  for (uint64_t i = 1; i <= 4; i++) CHECK_OK(fx_say(&x, i, CHAN, ALICE, "<@1000> q", true));
+  fx_drain(&x);
+  CHECK_OK(fx_say(&x, 5, CHAN, BOB, "just talk", false));
+  bot_destroy(x.b);
+  store_close(x.s);
+  CHECK_OK(store_open(db, &x.s));
+  CHECK_OK(fx_bot(&x));
+  bot_stats st;
+  CHECK_OK(bot_stats_compute(x.s, h_now, 86400000, &st));
+  CHECK_INT(st.seen, 5);
+  CHECK_INT(st.replies, 4);
+  CHECK_NEAR(st.rate, 0.8, 1e-9);
+  CHECK(st.p50_ms > 0 && st.p50_ms <= st.p95_ms && st.p95_ms <= st.p99_ms);
+  CHECK_INT(st.gen_tokens, 4 * 3); /* the fake reports len/4 + 1 tokens for "sure thing" */
+  /* Outside the window: nothing. */
+  CHECK_OK(bot_stats_compute(x.s, h_now + 3LL * 86400000, 86400000, &st));
+  CHECK_INT(st.seen, 0);
+  CHECK_INT(st.replies, 0);
+  fx_free(&x);
+  char side[160];
+  unlink(db);
+  snprintf(side, sizeof side, "%s-wal", db);
+  unlink(side);
+  snprintf(side, sizeof side, "%s-shm", db);
+  unlink(side);
+  rmdir(dir);
+}
+
 int main(void) {
   log_set_level(LOG_ERROR);
   RUN(mention_gets_a_reply_that_pings_only_the_author);
@@ -593,5 +680,8 @@ int main(void) {
   RUN(collect_only_mode_stores_without_answering);
   RUN(before_ready_messages_are_stored_not_answered);
   RUN(refused_send_is_counted_as_an_error);
+  RUN(threads_inherit_the_channel_allow_list);
+  RUN(memory_forgets_after_its_ttl);
+  RUN(statistics_survive_a_restart);
   TEST_MAIN_END();
 }

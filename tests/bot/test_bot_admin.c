@@ -216,7 +216,7 @@ TEST(status_and_help) {
   CHECK(strstr(t, "bot.response_rate = 0.2 (live setting)") != NULL);
   CHECK(strstr(t, "bot.cooldown_s = 0 (config file)") != NULL);
   CHECK(strstr(t, "engine.temperature = 0.8 (default)") != NULL);
-  CHECK(strstr(t, "last 24 h: 3 seen, 1 replies") != NULL);
+  CHECK(strstr(t, "last 24 h: 2 seen, 1 replies") != NULL);
   CHECK(strstr(t, "conversation memory 1 channels") != NULL);
   CHECK(strlen(t) < 2000);
   say(&x, ALICE, "!help", false);
@@ -350,6 +350,21 @@ TEST(bot_setting_set_rejects_unknown_and_secret_keys) {
   fx_free(&x);
 }
 
+TEST(excluding_someone_drops_their_queued_replies) {
+  fx x;
+  fx_init(&x, NULL);
+  say(&x, ALICE, "<@1000> first", true);
+  say(&x, ALICE, "<@1000> second", true);
+  CHECK_INT(bot_inflight(x.b), 2);
+  say(&x, BOSS, "!exclude <@11>", false);
+  CHECK_INT(bot_inflight(x.b), 0);
+  int sends = x.r->n_sends; /* the admin's confirmation */
+  drain(&x);
+  CHECK_INT(x.r->n_sends, sends);
+  CHECK_INT(x.f->cancelled, 1);
+  fx_free(&x);
+}
+
 int main(void) {
   log_set_level(LOG_ERROR);
   RUN(admin_commands_from_others_change_nothing_and_are_audited);
@@ -360,6 +375,7 @@ int main(void) {
   RUN(optout_optin_are_confirmed_by_dm_and_honoured);
   RUN(forgetme_deletes_stored_messages);
   RUN(exclude_and_include);
+  RUN(excluding_someone_drops_their_queued_replies);
   RUN(privacy_flags_are_loaded_at_start);
   RUN(bot_setting_set_rejects_unknown_and_secret_keys);
   TEST_MAIN_END();

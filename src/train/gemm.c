@@ -4,6 +4,7 @@
  * NR-wide panels, A into MR-tall panels, and a register-tiled micro-kernel (AVX2+FMA chosen at run
  * time, a scalar one kept as reference) multiplies them. Threads split C into tiles; each element of
  * C is summed by one thread in a fixed order, so results do not depend on the thread count. */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,21 +17,21 @@
 #endif
 
 #define MR 6
-#define NR 16
+#define NR_MAX 32
 #define KC 256       /* K block (a multiple of every quant block size: 32 and 256) */
 #define MBLK (MR * 16) /* rows of C per task */
 #define NBLK_MIN 64  /* columns of C per task, at least */
 
 typedef void (*kern_fn)(int64_t kc, const float *ap, const float *bp, float *c);
 
-/* c (MR, NR) = ap (kc, MR)^T-panel · bp (kc, NR)-panel. */
+/* c (MR, nr) = ap (kc, MR)^T-panel · bp (kc, nr)-panel; nr = 16 (scalar, AVX2) or 32 (AVX-512). */
 static void kern_scalar(int64_t kc, const float *ap, const float *bp, float *c) {
-  float acc[MR][NR];
+  float acc[MR][16];
   memset(acc, 0, sizeof acc);
   for (int64_t k = 0; k < kc; k++) {
-    const float *a = ap + k * MR, *b = bp + k * NR;
+    const float *a = ap + k * MR, *b = bp + k * 16;
     for (int r = 0; r < MR; r++)
-      for (int j = 0; j < NR; j++) acc[r][j] += a[r] * b[j];
+      for (int j = 0; j < 16; j++) acc[r][j] += a[r] * b[j];
   }
   memcpy(c, acc, sizeof acc);
 }
@@ -41,7 +42,7 @@ __attribute__((target("avx2,fma"))) static void kern_avx2(int64_t kc, const floa
   __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
   for (int64_t k = 0; k < kc; k++) {
     const float *a = ap + k * MR;
-    __m256 b0 = _mm256_loadu_ps(bp + k * NR), b1 = _mm256_loadu_ps(bp + k * NR + 8);
+    __m256 b0 = _mm256_loadu_ps(bp + k * 16), b1 = _mm256_loadu_ps(bp + k * 16 + 8);
     __m256 x = _mm256_broadcast_ss(a + 0);
     c00 = _mm256_fmadd_ps(x, b0, c00);
     c01 = _mm256_fmadd_ps(x, b1, c01);
@@ -61,39 +62,84 @@ __attribute__((target("avx2,fma"))) static void kern_avx2(int64_t kc, const floa
     c50 = _mm256_fmadd_ps(x, b0, c50);
     c51 = _mm256_fmadd_ps(x, b1, c51);
   }
-  _mm256_storeu_ps(c + 0 * NR, c00);
-  _mm256_storeu_ps(c + 0 * NR + 8, c01);
-  _mm256_storeu_ps(c + 1 * NR, c10);
-  _mm256_storeu_ps(c + 1 * NR + 8, c11);
-  _mm256_storeu_ps(c + 2 * NR, c20);
-  _mm256_storeu_ps(c + 2 * NR + 8, c21);
-  _mm256_storeu_ps(c + 3 * NR, c30);
-  _mm256_storeu_ps(c + 3 * NR + 8, c31);
-  _mm256_storeu_ps(c + 4 * NR, c40);
-  _mm256_storeu_ps(c + 4 * NR + 8, c41);
-  _mm256_storeu_ps(c + 5 * NR, c50);
-  _mm256_storeu_ps(c + 5 * NR + 8, c51);
+  _mm256_storeu_ps(c + 0 * 16, c00);
+  _mm256_storeu_ps(c + 0 * 16 + 8, c01);
+  _mm256_storeu_ps(c + 1 * 16, c10);
+  _mm256_storeu_ps(c + 1 * 16 + 8, c11);
+  _mm256_storeu_ps(c + 2 * 16, c20);
+  _mm256_storeu_ps(c + 2 * 16 + 8, c21);
+  _mm256_storeu_ps(c + 3 * 16, c30);
+  _mm256_storeu_ps(c + 3 * 16 + 8, c31);
+  _mm256_storeu_ps(c + 4 * 16, c40);
+  _mm256_storeu_ps(c + 4 * 16 + 8, c41);
+  _mm256_storeu_ps(c + 5 * 16, c50);
+  _mm256_storeu_ps(c + 5 * 16 + 8, c51);
+}
+
+/* 6 rows x 32 columns: 12 zmm accumulators, two B loads and a broadcast per row and k. */
+__attribute__((target("avx512f"))) static void kern_avx512(int64_t kc, const float *ap, const float *bp, float *c) {
+  __m512 acc[MR][2];
+  for (int r = 0; r < MR; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+  for (int64_t k = 0; k < kc; k++) {
+    const float *a = ap + k * MR;
+    __m512 b0 = _mm512_loadu_ps(bp + k * 32), b1 = _mm512_loadu_ps(bp + k * 32 + 16);
+#define ROW(r)                                                                                          \
+  do {                                                                                                  \
+    __m512 x = _mm512_set1_ps(a[r]);                                                                    \
+    acc[r][0] = _mm512_fmadd_ps(x, b0, acc[r][0]);                                                      \
+    acc[r][1] = _mm512_fmadd_ps(x, b1, acc[r][1]);                                                      \
+  } while (0)
+    ROW(0);
+    ROW(1);
+    ROW(2);
+    ROW(3);
+    ROW(4);
+    ROW(5);
+#undef ROW
+  }
+  for (int r = 0; r < MR; r++) {
+    _mm512_storeu_ps(c + r * 32, acc[r][0]);
+    _mm512_storeu_ps(c + r * 32 + 16, acc[r][1]);
+  }
 }
 #endif
 
 static kern_fn g_kern;
 static const char *g_kern_name;
+static int g_nr = 16; /* panel width of the chosen kernel */
+#define NR g_nr
 
-static void kern_pick(void) {
-  if (g_kern) return;
+/* Picks the best kernel the CPU runs, or `want` ("scalar", "avx2", "avx512") when it can. */
+static bool kern_choose(const char *want) {
   kern_fn k = kern_scalar;
   const char *name = "scalar";
-  const char *force = getenv("MIMIC_KERNELS");
+  int nr = 16;
+  bool any = !want;
 #ifdef HAVE_X86
-  if (!(force && strcmp(force, "scalar") == 0) && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
-    k = kern_avx2;
-    name = "avx2";
-  }
-#else
-  (void)force;
+  bool has2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  bool has5 = __builtin_cpu_supports("avx512f");
+  if (has2 && (any || strcmp(want, "avx2") == 0)) k = kern_avx2, name = "avx2";
+  if (has5 && (any || strcmp(want, "avx512") == 0)) k = kern_avx512, name = "avx512", nr = 32;
 #endif
+  if (want && strcmp(want, name) != 0) return false;
+  g_nr = nr;
   g_kern_name = name;
-  g_kern = k; /* benign race: every thread computes the same value */
+  g_kern = k;
+  return true;
+}
+
+static pthread_once_t kern_once = PTHREAD_ONCE_INIT;
+
+static void kern_init(void) {
+  const char *force = getenv("MIMIC_KERNELS");
+  if (!force || !kern_choose(force)) kern_choose(NULL);
+}
+
+static void kern_pick(void) { pthread_once(&kern_once, kern_init); }
+
+bool train__gemm_set_kernel(const char *name) {
+  kern_pick();
+  return kern_choose(name);
 }
 
 const char *train__gemm_kernel(void) {
@@ -209,7 +255,7 @@ static void gemm_worker(int ith, int nth, void *arg) {
   float *ap = xalloc((size_t)(MR * j->kc_max) * sizeof(float));
   int64_t tmpn = j->nblk > j->kc_max ? j->nblk : j->kc_max;
   float *tmp = xalloc((size_t)tmpn * sizeof(float));
-  float c[MR * NR];
+  float c[MR * NR_MAX];
   /* Tasks run column block by column block, so a packed B block is reused for consecutive rows. */
   for (int64_t t = t0; t < t1; t++) {
     int64_t jb = t / j->n_ib, ib = t % j->n_ib;

@@ -27,8 +27,11 @@ typedef struct train_mat {
 /* C (M, N) = alpha * A (M, K) · B (K, N), or C += ... when acc. C rows have stride ldc. */
 void train__gemm(compute_pool *pool, int64_t M, int64_t N, int64_t K, train_mat A, train_mat B, float alpha,
                  float *C, int64_t ldc, bool acc);
-/* Which micro-kernel runs ("avx2" or "scalar"; MIMIC_KERNELS=scalar forces the scalar one). */
+/* Which micro-kernel runs: "avx512", "avx2" or "scalar" (the best the CPU has; MIMIC_KERNELS=scalar
+ * or avx2 forces a lower one). */
 const char *train__gemm_kernel(void);
+/* Tests: switch to a kernel by name; false when the CPU lacks it. Not thread-safe. */
+bool train__gemm_set_kernel(const char *name);
 
 /* ---- RMSNorm: y (T, n) = x / sqrt(mean(x^2) + eps) * w, as model.c computes it (squares summed in
  * double). rstd (T) receives 1 / sqrt(mean + eps) for the backward pass. */

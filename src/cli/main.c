@@ -27,6 +27,8 @@ static const cli_cmd commands[] = {
   {"chat", cmd_chat, "talk to a model interactively (--model M.gguf [--lora A.gguf] [--backend openai --url U])"},
   {"generate", cmd_generate, "one completion for a prompt (-p TEXT or stdin)"},
   {"bench", cmd_bench, "prompt and generation tokens/s of a model (--model M.gguf [--json])"},
+  {"train", cmd_train, "fine-tune with LoRA (SFT, --stage dpo|orpo) or train a tiny model --from-scratch"},
+  {"merge", cmd_merge, "merge BASE.gguf ADAPTER.gguf OUT.gguf: write a standalone model with the adapter in"},
   {"eval", cmd_eval, "evaluate a model against held-out replies: perplexity, style metrics, blind test, HTML report"},
   {"demo", cmd_demo, "the offline demo: import the sample community, prepare, train, evaluate, chat"},
   {"version", cmd_version, "print the version"},

@@ -13,6 +13,8 @@
 
 #include "base/base.h"
 #include "cli/cli.h"
+#include "llm/quant.h"
+#include "train/train.h"
 
 static const char demo_usage[] =
   "usage: mimic demo [--dir DIR] [--sample DIR] [--minutes M | --steps N] [--n N] [--threads N]\n"
@@ -156,13 +158,51 @@ static int write_conf(const demo_opts *o, char *conf, size_t cap) {
     return -1;
   }
   fprintf(f, "# written by `mimic demo`: the demo's own data folder, so your data/ is untouched\n"
-             "data.dir = %s\nstore.path = %s/mimic.db\nlog.level = warn\n", o->dir, o->dir);
+             "data.dir = %s\nstore.path = %s/mimic.db\nlog.level = warn\nengine.model = %s/models/scratch.gguf\n",
+          o->dir, o->dir, o->dir);
   bool bad = ferror(f) != 0;
   if (fclose(f) != 0 || bad) {
     cli_error("%s: cannot write", conf);
     return -1;
   }
   return 0;
+}
+
+/* Steps that fit the time budget on this machine: times a few steps of the same model on the same
+ * data (written to a throwaway file), then scales. At least 20 steps. Returns -1 on failure. */
+static long calibrate(const demo_opts *o) {
+  char data[2100], out[2100], path[2200];
+  snprintf(data, sizeof data, "%s/exports/sft-messages.train.jsonl", o->dir);
+  snprintf(out, sizeof out, "%s/models/calibrate.gguf", o->dir);
+  snprintf(path, sizeof path, "%s/models", o->dir);
+  if (mkdirs(path) != 0) {
+    cli_error("%s: cannot create: %s", path, strerror(errno));
+    return -1;
+  }
+  train_run_opts t = {.from_scratch = true, .data = data, .out = out, .steps = 6, .ckpt_every = -1, .seed = 1};
+  compute_pool *cpool = compute_pool_new((int)o->threads);
+  t.pool = cpool;
+  t.optim.lr = 3e-3f;
+  train_result res;
+  printf("  timing a few steps to fit %.1f minutes on this machine...\n", o->minutes);
+  fflush(stdout);
+  int rc = train_run(&t, &res);
+  compute_pool_destroy(cpool);
+  const char *const ext[] = {"", ".ckpt", ".csv", ".svg"};
+  for (size_t i = 0; i < 4; i++) {
+    snprintf(path, sizeof path, "%s%s", out, ext[i]);
+    unlink(path);
+  }
+  if (rc) {
+    cli_error("%s", err_msg());
+    return -1;
+  }
+  double per_step = res.steps > 0 ? res.seconds / (double)res.steps : 1;
+  /* 85%: validation passes and the final save also take time */
+  long steps = (long)(0.85 * o->minutes * 60.0 / (per_step > 1e-6 ? per_step : 1e-6));
+  if (steps < 20) steps = 20;
+  printf("  %.2f s per step here: %ld steps\n", per_step, steps);
+  return steps;
 }
 
 int cmd_demo(int argc, char **argv) {
@@ -204,10 +244,46 @@ int cmd_demo(int argc, char **argv) {
     const char *av[] = {"prepare", "--config", conf};
     if ((rc = run_cmd(cmd_prepare, 3, av))) goto out;
   }
-  step(3, N, "train a tiny model from scratch");
-  printf("  Training is not in this build yet (it arrives with `mimic train`); the demo stops here.\n"
-         "  The datasets are ready in %s/exports/. With a model, evaluate it with:\n"
-         "    mimic eval --config %s --model M.gguf\n", o.dir, conf);
+  step(3, N, "train a tiny model from scratch (byte-level vocabulary, 2 layers, width 128)");
+  char model[2100], log_csv[2100], threads[32], steps_s[32], every[32], n_eval[32];
+  snprintf(model, sizeof model, "%s/models/scratch.gguf", o.dir);
+  snprintf(log_csv, sizeof log_csv, "%s/models/train-log.csv", o.dir);
+  snprintf(threads, sizeof threads, "%ld", o.threads);
+  long steps = o.steps;
+  if (!steps && (steps = calibrate(&o)) <= 0) {
+    rc = 1;
+    goto out;
+  }
+  snprintf(steps_s, sizeof steps_s, "%ld", steps);
+  snprintf(every, sizeof every, "%ld", steps >= 10 ? steps / 10 : 1);
+  {
+    const char *av[] = {"train", "--config", conf, "--from-scratch", "--steps", steps_s, "--out", model,
+                        "--log", log_csv, "--eval-every", every, "--eval-batches", "8", "--threads", threads};
+    int ac = o.threads ? 16 : 14;
+    if ((rc = run_cmd(cmd_train, ac, av))) goto out;
+  }
+  step(4, N, "evaluate against the held-out replies (perplexity, style metrics, blind-test kit)");
+  snprintf(n_eval, sizeof n_eval, "%ld", o.n_eval);
+  {
+    const char *av[] = {"eval", "--config", conf, "--model", model, "--n", n_eval, "--loss-log", log_csv,
+                        "--max-tokens", "48", "--blind", "10", "--threads", threads};
+    int ac = o.threads ? 15 : 13;
+    if ((rc = run_cmd(cmd_eval, ac, av))) goto out;
+  }
+  step(5, N, "report");
+  printf("  open %s/reports/report.html in a browser (the numbers are in eval.json next to it;\n"
+         "  the blind test for friends is blind-sheet.html / blind-sheet.csv, answers in blind-key.csv)\n", o.dir);
+  printf("  as the bot: DISCORD_TOKEN=... mimic run --config %s   (engine.model points at the model)\n", conf);
+  step(6, N, "chat with the model");
+  if (!o.chat || !isatty(STDIN_FILENO)) {
+    printf("  skipped (%s); later: mimic chat --config %s\n", o.chat ? "stdin is not a terminal" : "--no-chat", conf);
+  } else {
+    printf("  It learned from lines like \"owl: anyone up for raid tonight\"; type one (Name: text) and it\n"
+           "  answers as whoever it thinks speaks next. /quit leaves.\n");
+    const char *av[] = {"chat", "--config", conf, "--model", model, "-n", "48"};
+    if ((rc = run_cmd(cmd_chat, 7, av))) goto out;
+  }
+  printf("\ndemo finished: %s/\n", o.dir);
   status = 0;
 out:
   for (int i = 0; i < nfiles; i++) mem_free(files[i]);

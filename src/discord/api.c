@@ -432,8 +432,8 @@ int api_guild_threads_active(rest *r, uint64_t guild_id, rest_cb cb, void *user)
   return req(r, "GET", NULL, cb, user, "/guilds/" ID_FMT "/threads/active", guild_id);
 }
 
-int api_threads_archived(rest *r, uint64_t channel_id, const char *before, int limit, rest_cb cb,
-                         void *user) {
+static int threads_archived(rest *r, uint64_t channel_id, const char *which, const char *before,
+                            int limit, rest_cb cb, void *user) {
   char q[96] = "";
   if (before) {
     int64_t ms;
@@ -449,8 +449,23 @@ int api_threads_archived(rest *r, uint64_t channel_id, const char *before, int l
     size_t l = strlen(q);
     snprintf(q + l, sizeof q - l, "%slimit=%d", l ? "&" : "?", limit);
   }
-  return req(r, "GET", NULL, cb, user, "/channels/" ID_FMT "/threads/archived/public%s", channel_id,
-             q);
+  return req(r, "GET", NULL, cb, user, "/channels/" ID_FMT "/threads/archived/%s%s", channel_id,
+             which, q);
+}
+
+int api_threads_archived(rest *r, uint64_t channel_id, const char *before, int limit, rest_cb cb,
+                         void *user) {
+  return threads_archived(r, channel_id, "public", before, limit, cb, user);
+}
+
+int api_threads_archived_private(rest *r, uint64_t channel_id, const char *before, int limit,
+                                 rest_cb cb, void *user) {
+  return threads_archived(r, channel_id, "private", before, limit, cb, user);
+}
+
+int api_user_guilds(rest *r, uint64_t after, int limit, rest_cb cb, void *user) {
+  if (limit < 1 || limit > 200) return err_set(MIMIC_EINVAL, "guild page size must be 1..200, not %d", limit);
+  return req(r, "GET", NULL, cb, user, "/users/@me/guilds?after=" ID_FMT "&limit=%d", after, limit);
 }
 
 int api_dm_open(rest *r, uint64_t user_id, rest_cb cb, void *user) {

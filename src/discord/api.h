@@ -92,6 +92,13 @@ int api_guild_threads_active(rest *r, uint64_t guild_id, rest_cb cb, void *user)
  * ISO-8601 timestamp (NULL for the newest), limit 1..100 (0 for Discord's default). */
 int api_threads_archived(rest *r, uint64_t channel_id, const char *before, int limit, rest_cb cb,
                          void *user) MIMIC_MUST;
+/* GET /channels/{id}/threads/archived/private: the same for private threads (needs the Manage
+ * Threads permission; 403 otherwise). */
+int api_threads_archived_private(rest *r, uint64_t channel_id, const char *before, int limit,
+                                 rest_cb cb, void *user) MIMIC_MUST;
+/* GET /users/@me/guilds: the guilds the bot is in, ids ascending, after guild id `after` (0 = from
+ * the start), up to limit (1..200) per page. */
+int api_user_guilds(rest *r, uint64_t after, int limit, rest_cb cb, void *user) MIMIC_MUST;
 /* POST /users/@me/channels {recipient_id}: opens (or returns) the DM channel with a user. */
 int api_dm_open(rest *r, uint64_t user_id, rest_cb cb, void *user) MIMIC_MUST;
 

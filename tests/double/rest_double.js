@@ -16,8 +16,15 @@
 //   buckets      {"POST /channels/{channel_id}/messages": {limit, window_ms, id}} (same id = shared)
 //   faults       [{route: template or "*", kind: "429"|"5xx"|"malformed"|"big"|"bad_headers"|"hang",
 //                  count, skip, scope ("user"|"shared"|"global"), retry_after (s), status, bytes}]
-//   seed         {guilds: [{id, channels: [{id, name, type, messages: N, parent_id, archived}]}]}
+//   seed         {guilds: [{id, name, channels: [{id, name, type, messages: N, parent_id, archived,
+//                  forbidden (403 on its messages and thread lists), rich (mentions, attachments,
+//                  embeds, reactions, replies, edits in the seeded history)}]}]}
+//   manage_threads  the bot may list private archived threads (403 otherwise)
 //   log          path of the JSON-lines request log
+// Test-only endpoints (outside the API base, never logged or rate limited):
+//   GET /_double/dump               {channel id: [message ids, oldest first]}
+//   GET /_double/dump?channel=ID    that channel's message objects, oldest first
+//   POST /_double/add {channel_id, n}  n new messages in a channel (ids newer than every other)
 'use strict';
 const http = require('http');
 const fs = require('fs');
@@ -68,27 +75,59 @@ function makeMessage(ch, author, content, extra) {
   return m;
 }
 
+let archiveSeq = 0, seededChannels = 0;
 function addChannel(c, guildId) {
   const ch = {id: String(c.id), guild_id: guildId, name: c.name || `channel-${c.id}`, type: c.type === undefined ? 0 : c.type,
-    parent_id: c.parent_id || null, archived: !!c.archived, messages: []};
+    parent_id: c.parent_id || null, archived: !!c.archived, forbidden: !!c.forbidden, messages: [],
+    archive_ms: Date.now() - 3600000 - (archiveSeq++) * 1000};
   channels.set(ch.id, ch);
   if (guildId) guilds.get(guildId).channels.push(ch.id);
   const n = c.messages || 0;
   // Seeded history: ids spread over the past, oldest first.
   const start = Date.now() - n * 60000;
+  // Ids unique across channels: the channel's seed index in the worker bits, i in the sequence.
+  const worker = BigInt(seededChannels++ % 1024) << 12n;
   for (let i = 0; i < n; i++) {
-    snowSeq = 0n;
-    const id = snowflake(start + i * 60000);
+    const id = ((BigInt(start + i * 60000) - EPOCH) << 22n | worker | BigInt(i % 4096)).toString();
     const u = users[i % users.length];
-    ch.messages.push({id, channel_id: ch.id, guild_id: guildId, author: u, content: `message ${i} in ${ch.name}`,
+    const m = {id, channel_id: ch.id, guild_id: guildId, author: u, content: `message ${i} in ${ch.name}`,
       timestamp: new Date(start + i * 60000).toISOString(), edited_timestamp: null, tts: false,
       mention_everyone: false, mentions: [], mention_roles: [], attachments: [], embeds: [], pinned: false,
-      type: 0, flags: 0});
+      type: 0, flags: 0};
+    if (c.rich) enrich(ch, m, i);
+    ch.messages.push(m);
   }
   return ch;
 }
+
+// Deterministic variety for "rich" channels: every field the fetcher must keep shows up.
+function enrich(ch, m, i) {
+  const ms = Date.parse(m.timestamp);
+  if (i % 5 === 1) m.attachments = [{id: String(BigInt(m.id) + 1n), filename: `photo${i}.png`, size: 1000 + i,
+    url: `https://cdn.example/attachments/${ch.id}/${i}/photo${i}.png`, proxy_url: 'https://media.example/x', content_type: 'image/png'}];
+  if (i % 7 === 2) {
+    m.reactions = [{count: 3, count_details: {burst: 0, normal: 3}, me: false, me_burst: false, emoji: {id: null, name: '👍'}, burst_colors: []},
+      {count: 1, count_details: {burst: 0, normal: 1}, me: false, me_burst: false, emoji: {id: '555000000000000001', name: 'pepe'}, burst_colors: []}];
+    reactions.set(m.id, new Map([['👍', users.slice(1, 4).map((u) => u.id)], ['pepe:555000000000000001', [users[6].id]]]));
+  }
+  if (i % 11 === 3 && ch.messages.length) {
+    const prev = ch.messages[ch.messages.length - 1];
+    m.type = 19;
+    m.message_reference = {type: 0, message_id: prev.id, channel_id: ch.id, guild_id: m.guild_id};
+    m.referenced_message = prev;
+  }
+  if (i % 13 === 4) {
+    const u = users[(i + 1) % users.length];
+    m.mentions = [u];
+    m.content = `<@${u.id}> look at this ${i}`;
+  }
+  if (i % 17 === 5) m.embeds = [{type: 'rich', title: `Title ${i}`, description: `Embedded text ${i}`}];
+  if (i % 19 === 6) { m.edited_timestamp = new Date(ms + 30000).toISOString(); m.content += ' (edited)'; }
+  if (i % 23 === 7) m.content = `héllo 👋 "quoted" \\ back\nslash ${i}  two  spaces\n`;
+}
+
 for (const g of (cfg.seed && cfg.seed.guilds) || []) {
-  guilds.set(String(g.id), {id: String(g.id), channels: []});
+  guilds.set(String(g.id), {id: String(g.id), name: g.name || `guild-${g.id}`, channels: []});
   for (const c of g.channels || []) addChannel(c, String(g.id));
 }
 
@@ -214,6 +253,13 @@ function handle(method, path, q, body) {
     return [200, {url: cfg.gateway_url || 'wss://gateway.discord.gg', shards: cfg.shards || 1,
       session_start_limit: {total: 1000, remaining: 999, reset_after: 14400000, max_concurrency: cfg.max_concurrency || 1}}];
   if (method === 'GET' && path === '/users/@me') return [200, botUser];
+  if (method === 'GET' && path === '/users/@me/guilds') {
+    const limit = q.has('limit') ? Number(q.get('limit')) : 200;
+    if (!Number.isInteger(limit) || limit < 1 || limit > 200) return formError('limit', 'NUMBER_TYPE_MAX', 'int value should be less than or equal to 200.');
+    const after = q.get('after') || '0';
+    const gs = [...guilds.values()].filter((g) => cmpId(g.id, after) > 0).sort((a, b) => cmpId(a.id, b.id)).slice(0, limit);
+    return [200, gs.map((g) => ({id: g.id, name: g.name, icon: null, owner: false, permissions: '0', features: []}))];
+  }
   if (method === 'POST' && path === '/users/@me/channels') {
     const rid = body && String(body.recipient_id || '');
     if (!/^\d+$/.test(rid)) return formError('recipient_id', 'NUMBER_TYPE_COERCE', 'Value is not snowflake.');
@@ -225,6 +271,7 @@ function handle(method, path, q, body) {
   if ((m = path.match(/^\/channels\/(\d+)\/messages$/))) {
     const ch = getChannel(m[1]);
     if (!ch) return discordError(404, 10003, 'Unknown Channel');
+    if (method === 'GET' && ch.forbidden) return discordError(403, 50001, 'Missing Access');
     if (method === 'GET') return listMessages(ch, q);
     if (method === 'POST') return createMessage(ch, body, botUser);
   }
@@ -254,23 +301,31 @@ function handle(method, path, q, body) {
   if ((m = path.match(/^\/guilds\/(\d+)\/channels$/)) && method === 'GET') {
     const g = guilds.get(m[1]);
     if (!g) return discordError(404, 10004, 'Unknown Guild');
-    return [200, g.channels.map((id) => channels.get(id)).filter((c) => c.type !== 11 && c.type !== 12)
+    return [200, g.channels.map((id) => channels.get(id)).filter((c) => c.type !== 10 && c.type !== 11 && c.type !== 12)
       .map((c, i) => ({id: c.id, type: c.type, guild_id: g.id, name: c.name, position: i, parent_id: c.parent_id,
         last_message_id: c.messages.length ? c.messages[c.messages.length - 1].id : null}))];
   }
   const threadObj = (c) => ({id: c.id, type: c.type, guild_id: c.guild_id, parent_id: c.parent_id, name: c.name,
-    message_count: c.messages.length, thread_metadata: {archived: c.archived, archive_timestamp: new Date().toISOString(), auto_archive_duration: 1440, locked: false}});
+    message_count: c.messages.length, last_message_id: c.messages.length ? c.messages[c.messages.length - 1].id : null,
+    thread_metadata: {archived: c.archived, archive_timestamp: new Date(c.archive_ms).toISOString(), auto_archive_duration: 1440, locked: false}});
   if ((m = path.match(/^\/guilds\/(\d+)\/threads\/active$/)) && method === 'GET') {
     const g = guilds.get(m[1]);
     if (!g) return discordError(404, 10004, 'Unknown Guild');
-    const th = g.channels.map((id) => channels.get(id)).filter((c) => (c.type === 11 || c.type === 12) && !c.archived);
+    const th = g.channels.map((id) => channels.get(id)).filter((c) => (c.type === 10 || c.type === 11 || c.type === 12) && !c.archived);
     return [200, {threads: th.map(threadObj), members: []}];
   }
-  if ((m = path.match(/^\/channels\/(\d+)\/threads\/archived\/public$/)) && method === 'GET') {
+  if ((m = path.match(/^\/channels\/(\d+)\/threads\/archived\/(public|private)$/)) && method === 'GET') {
     const ch = getChannel(m[1]);
     if (!ch) return discordError(404, 10003, 'Unknown Channel');
+    const priv = m[2] === 'private';
+    if (ch.forbidden || (priv && !cfg.manage_threads)) return discordError(403, 50001, 'Missing Access');
     const limit = q.has('limit') ? Number(q.get('limit')) : 50;
-    const th = [...channels.values()].filter((c) => c.parent_id === ch.id && c.type === 11 && c.archived);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 100) return formError('limit', 'NUMBER_TYPE_MAX', 'int value should be less than or equal to 100.');
+    const before = q.has('before') ? Date.parse(q.get('before')) : Infinity;
+    if (Number.isNaN(before)) return formError('before', 'DATE_TYPE_PARSE', 'Could not parse the date.');
+    // Newest archived first, like Discord; 'before' is an archive timestamp.
+    const th = [...channels.values()].filter((c) => c.parent_id === ch.id && c.archived && c.archive_ms < before &&
+      (priv ? c.type === 12 : c.type === 10 || c.type === 11)).sort((a, b) => b.archive_ms - a.archive_ms);
     return [200, {threads: th.slice(0, limit).map(threadObj), members: [], has_more: th.length > limit}];
   }
   if ((m = path.match(/^\/channels\/(\d+)\/webhooks$/))) {
@@ -350,6 +405,24 @@ const server = http.createServer((req, res) => {
     const t = now();
     const url = new URL(req.url, 'http://x');
     if (url.pathname === '/_double/ping') return json(res, 200, {ok: true});
+    if (url.pathname === '/_double/dump') {
+      if (url.searchParams.has('channel')) {
+        const ch = channels.get(url.searchParams.get('channel'));
+        return json(res, ch ? 200 : 404, ch ? ch.messages : {message: 'Unknown Channel'});
+      }
+      const out = {};
+      for (const ch of channels.values()) out[ch.id] = ch.messages.map((x) => x.id);
+      return json(res, 200, out);
+    }
+    if (url.pathname === '/_double/add' && req.method === 'POST') {
+      let b;
+      try { b = JSON.parse(Buffer.concat(chunks).toString('utf8')); } catch (e) { return json(res, 400, {message: 'bad JSON'}); }
+      const ch = channels.get(String(b.channel_id));
+      if (!ch) return json(res, 404, {message: 'Unknown Channel'});
+      const ids = [];
+      for (let i = 0; i < (b.n || 1); i++) ids.push(makeMessage(ch, users[i % users.length], `new message ${i} in ${ch.name}`).id);
+      return json(res, 200, {ids});
+    }
     const raw = Buffer.concat(chunks).toString('utf8');
     let body = null, bodyOk = true;
     if (raw.length) { try { body = JSON.parse(raw); } catch (e) { bodyOk = false; } }

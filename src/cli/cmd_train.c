@@ -2,6 +2,8 @@
  * `mimic merge BASE.gguf ADAPTER.gguf OUT.gguf`. Option parsing only: the run itself is train_run
  * (src/train/trainer.c). */
 #include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -10,6 +12,7 @@
 
 #include "cli/cli.h"
 #include "llm/quant.h"
+#include "store/store.h"
 #include "train/train.h"
 
 static const char usage[] =
@@ -59,6 +62,41 @@ static int make_parent(const char *path) {
     }
   if (mkdir(dir, 0755) != 0 && errno != EEXIST) return -1;
   return 0;
+}
+
+/* ---- Purge acknowledgement (docs/collect.md): a purge rewrites every dataset file, so a run that
+ * read a registered dataset after a purge had finished has left that person out; it says so. */
+typedef struct ack_ctx {
+  char data[4096];
+  bool registered;
+  int64_t before_ms;
+  int64_t ids[256];
+  int n;
+} ack_ctx;
+
+static int ack_dataset(const store_dataset *d, void *user) {
+  ack_ctx *a = user;
+  char rp[4096];
+  if (d->path && realpath(d->path, rp) && strcmp(rp, a->data) == 0) a->registered = true;
+  return 0;
+}
+
+static int ack_purge(const store_purge *p, void *user) {
+  ack_ctx *a = user;
+  if (p->done_ms != 0 && p->done_ms <= a->before_ms && a->n < 256) a->ids[a->n++] = p->id;
+  return 0;
+}
+
+static void ack_purges(const cfg *c, const char *data, int64_t started_ms) {
+  const char *db = cfg_str(c, "store.path");
+  ack_ctx a = {{0}, false, started_ms, {0}, 0};
+  if (strcmp(db, ":memory:") == 0 || access(db, F_OK) != 0 || !realpath(data, a.data)) return;
+  store *s = NULL;
+  if (store_open(db, &s)) return;
+  if (store_dataset_each(s, ack_dataset, &a) == 0 && a.registered && store_purge_each(s, true, ack_purge, &a) == 0)
+    for (int i = 0; i < a.n; i++)
+      if (store_purge_ack(s, a.ids[i])) LOG_W("train", "could not acknowledge purge %lld: %s", (long long)a.ids[i], err_msg());
+  store_close(s);
 }
 
 int cmd_train(int argc, char **argv) {
@@ -176,6 +214,7 @@ int cmd_train(int argc, char **argv) {
   compute_pool *cp = compute_pool_new((int)threads);
   o.pool = cp;
   train_result res;
+  int64_t started_ms = clock_wall_ms();
   rc = train_run(&o, &res);
   compute_pool_destroy(cp);
   if (rc) {
@@ -184,6 +223,7 @@ int cmd_train(int argc, char **argv) {
     cfg_destroy(c);
     return 1;
   }
+  if (res.finished) ack_purges(c, o.data, started_ms);
   printf("trained %lld steps: loss %.4f", (long long)res.steps, res.loss);
   if (isfinite(res.val_loss)) printf(", validation %.4f", res.val_loss);
   printf(" (%.0f tokens/s, %.2f GFLOP/s, %.1f s)\nwrote %s\n", res.tokens_per_s, res.gflops, res.seconds, o.out);

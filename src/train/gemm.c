@@ -149,10 +149,6 @@ const char *train__gemm_kernel(void) {
 
 /* ---- Packing --------------------------------------------------------------------------------- */
 
-static inline float mat_at(const train_mat *m, int64_t i, int64_t k) {
-  return m->t ? m->p[k * m->ld + i] : m->p[i * m->ld + k];
-}
-
 /* ap (kc, MR) from A rows i0..i0+mr, columns k0..k0+kc; missing rows are zero. */
 static void pack_a(const train_mat *A, int64_t i0, int mr, int64_t k0, int64_t kc, float *ap) {
   if (!A->t) {

@@ -15,6 +15,7 @@ static int cmd_version(int argc, char **argv);
 
 static const cli_cmd commands[] = {
   {"run", cmd_run, "connect to Discord and chat (needs DISCORD_TOKEN)"},
+  {"discord", cmd_discord, "discord check: verify the token and show what GET /gateway/bot says"},
   {"config", cmd_config, "config check: validate the configuration and show every value's source"},
   {"model", cmd_model, "model info M.gguf | model make-random OUT.gguf: inspect or fake a GGUF model"},
   {"quantize", cmd_quantize, "quantize IN.gguf OUT.gguf TYPE: convert a model (q4_k_m, q8_0, ...)"},
@@ -27,6 +28,11 @@ static const cli_cmd commands[] = {
   {"chat", cmd_chat, "talk to a model interactively (--model M.gguf [--lora A.gguf] [--backend openai --url U])"},
   {"generate", cmd_generate, "one completion for a prompt (-p TEXT or stdin)"},
   {"bench", cmd_bench, "prompt and generation tokens/s of a model (--model M.gguf [--json])"},
+  {"logits", cmd_logits, "logits --model M --tokens 1,2,3 --out F: raw float32 logits per position"},
+  {"train", cmd_train, "fine-tune with LoRA (SFT, --stage dpo|orpo) or train a tiny model --from-scratch"},
+  {"merge", cmd_merge, "merge BASE.gguf ADAPTER.gguf OUT.gguf: write a standalone model with the adapter in"},
+  {"eval", cmd_eval, "evaluate a model against held-out replies: perplexity, style metrics, blind test, HTML report"},
+  {"demo", cmd_demo, "the offline demo: import the sample community, prepare, train, evaluate, chat"},
   {"simulate", cmd_simulate, "the bot's reply flow and !commands on the terminal, without Discord (--model M.gguf)"},
   {"version", cmd_version, "print the version"},
   {"help", cmd_help, "this list"},

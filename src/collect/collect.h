@@ -77,6 +77,102 @@ typedef struct collect_page_result {
 int collect_fetch_store_page(store *s, uint64_t channel_id, const char *json, size_t n, int limit,
                              bool backward, collect_page_result *out) MIMIC_MUST;
 
+/* ---- the history fetcher (mimic fetch, !fetch) ------------------------------------------------ */
+
+struct rest;
+
+/* Where one channel (or thread) stands. */
+enum {
+  COLLECT_FETCH_QUEUED = 0, /* discovered, not started */
+  COLLECT_FETCH_BACKFILL,   /* paging newest to oldest (before=) */
+  COLLECT_FETCH_FORWARD,    /* paging what is new since the last run (after=) */
+  COLLECT_FETCH_DONE,       /* everything up to now is stored (up_to_date when no request was needed) */
+  COLLECT_FETCH_UNREADABLE, /* 403 / 404: reported, not fatal */
+  COLLECT_FETCH_FAILED      /* another error (network after retries, bad data): reported */
+};
+
+typedef struct collect_fetch_chan {
+  uint64_t id, guild_id, parent_id; /* parent: a thread's channel (or forum) */
+  int type;                         /* STORE_CH_* */
+  char name[STORE_NAME_MAX];
+  int state;                        /* COLLECT_FETCH_* */
+  bool up_to_date;                  /* done without a request (nothing new since the last run) */
+  int64_t messages, inserted;       /* this run */
+  int64_t pages;
+  double fraction;                  /* estimated share of this channel's work done (0..1) */
+  int status, code;                 /* unreadable / failed: HTTP status and Discord code */
+  char error[256];                  /* unreadable / failed: what happened */
+} collect_fetch_chan;
+
+/* Progress, and the summary at the end. */
+typedef struct collect_fetch_stats {
+  int guilds;                       /* guilds being fetched */
+  int channels;                     /* channels and threads discovered so far */
+  int done, up_to_date, unreadable, failed, active;
+  int64_t messages, inserted, skipped_privacy;
+  int64_t requests;                 /* REST requests answered (listings, pages, reactors) */
+  int64_t private_lists_denied;     /* private archived thread lists refused (no Manage Threads) */
+  double seconds;                   /* since the start */
+  double rate;                      /* messages per second over the last few seconds */
+  double fraction;                  /* estimated share of the whole job done (0..1) */
+  double eta_s;                     /* estimated seconds left; < 0 when unknown */
+  bool final;                       /* the last call: the run is over */
+  /* Progress calls: the channels in flight. Final call: the unreadable and failed ones. Borrowed,
+   * valid during the call. */
+  const collect_fetch_chan *const *list;
+  size_t n_list;
+} collect_fetch_stats;
+
+/* Called on the loop thread every opts.progress_ms and once at the end (final = true). */
+typedef void (*collect_fetch_progress_fn)(const collect_fetch_stats *st, void *user);
+
+typedef struct collect_fetch_opts {
+  const uint64_t *guilds; /* guilds to fetch (borrowed); none: every guild the bot is in */
+  size_t n_guilds;
+  int concurrency;        /* channels fetched at once (default 8, 1..64) */
+  int page;               /* messages per request (default 100, 1..100) */
+  bool threads;           /* also threads and forum posts: active, archived public and private (true) */
+  bool reactors;          /* also who reacted, one request per emoji per 100 users (false) */
+  uint64_t progress_ms;   /* 0: 500 */
+  collect_fetch_progress_fn progress; /* may be NULL */
+  void *user;
+  /* Polled on the loop thread (with the progress timer): when it becomes non-zero the fetcher stops
+   * starting requests, lets the ones in flight finish and ends with MIMIC_ECANCELLED. May be NULL. */
+  const volatile int *stop;
+} collect_fetch_opts;
+
+void collect_fetch_opts_default(collect_fetch_opts *o);
+
+/* Fetches the history of every text channel, announcement channel, thread (active and archived;
+ * public, and private where permitted) and forum post of the guilds into the store: newest to
+ * oldest for what was never fetched, then what is new since the last run (after= the newest stored
+ * message), `page` messages per request, `concurrency` channels at once, each in its own rate-limit
+ * bucket (the REST client obeys the headers and the global limit). Each page and the channel's
+ * cursor are committed in one transaction (collect_fetch_store_page), so a kill at any instant loses
+ * nothing and a re-run continues where it stopped. Channels that answer 403/404 and channels that
+ * fail are reported in the final stats and do not stop the rest.
+ *
+ * Runs the REST client's loop until done: `r` must have its own loop (rest_new(NULL, ...)) and no
+ * other user. The store is written from libuv's thread pool (one job at a time, so the loop never
+ * waits on SQLite): the caller must not use `s` until this returns. stats (may be NULL) receives the
+ * summary; its list is NULL. Returns 0, MIMIC_ECANCELLED (stopped through opts.stop), MIMIC_EAUTH
+ * (the token was refused), MIMIC_EDB / MIMIC_EBUSY (the store failed: nothing of that page was
+ * committed), or MIMIC_EINVAL (bad options), with err_msg() set. Unreadable channels are not
+ * errors. */
+int collect_fetch_run(store *s, struct rest *r, const collect_fetch_opts *o,
+                      collect_fetch_stats *stats) MIMIC_MUST;
+
+/* The same as a job on a loop that is already running (the bot): starts and returns at once; `done`
+ * runs on the loop thread exactly once, with the result and the summary (as in collect_fetch_run),
+ * after which the fetcher has freed itself. s must be a connection no one else uses until then.
+ * Returns 0 (done will run) or an error (it will not). */
+typedef struct collect_fetch collect_fetch;
+typedef void (*collect_fetch_done_fn)(int rc, const collect_fetch_stats *st, void *user);
+int collect_fetch_start(store *s, struct rest *r, const collect_fetch_opts *o,
+                        collect_fetch_done_fn done, void *user, collect_fetch **out) MIMIC_MUST;
+/* Asks a started fetch to stop (as opts.stop does). Loop thread only; before done has run. */
+void collect_fetch_cancel(collect_fetch *f);
+
 /* ---- filters and rendering (prepare, stats, the bot's context) ------------------------------- */
 
 /* Why a message is left out of datasets (collect_filter). */

@@ -83,4 +83,14 @@ int collect__log_import(store *s, const char *path, const char *format, uint64_t
 /* Joins the text of a JSON array of embeds (DCE and API field names) into out, '\n'-separated. */
 int collect__embeds_text(const json_t *embeds, buf *out) MIMIC_MUST;
 
+/* ---- history fetcher ----------------------------------------------------------------------------- */
+
+/* Most reactors stored per message (over all its reactions). */
+#define FETCH_REACTORS_MAX 100000
+
+/* collect_fetch_store_page over a parsed page (borrowed). A reaction object may carry "users", an
+ * array of user objects (who reacted, added by the fetcher); they are stored as reactors. */
+int collect__fetch_store_page_json(store *s, uint64_t channel_id, const json_t *page, int limit,
+                                   bool backward, collect_page_result *out) MIMIC_MUST;
+
 #endif

@@ -31,7 +31,7 @@ static void api_user(const json_t *a, const json_t *member, store_user *u) {
 }
 
 static int one(collect_ctx *c, uint64_t channel_id, const json_t *m, buf *embeds, buf *keys,
-               collect_page_result *r) {
+               buf *reactors, collect_page_result *r) {
   store_msg sm = {0};
   const json_t *author = json_object_get(m, "author");
   sm.id = sf(m, "id");
@@ -81,8 +81,9 @@ static int one(collect_ctx *c, uint64_t channel_id, const json_t *m, buf *embeds
       .size = json_int(v, "size", -1), .content_type = json_str(v, "content_type", "")};
   }
   /* Emoji keys live in one buffer: record offsets first, pointers after the last append. */
-  size_t offs[64];
+  size_t offs[64], uoffs[64];
   buf_reset(keys);
+  buf_reset(reactors);
   json_array_foreach(json_object_get(m, "reactions"), i, v) {
     if (sm.n_reactions == 64) break;
     const json_t *e = json_object_get(v, "emoji");
@@ -94,10 +95,31 @@ static int one(collect_ctx *c, uint64_t channel_id, const json_t *m, buf *embeds
         buf_putc(keys, 0))
       return err_set(MIMIC_ERANGE, "message %llu: reaction keys too long", (unsigned long long)sm.id);
     int64_t cnt = json_int(v, "count", 0);
-    reacts[sm.n_reactions++] = (store_reaction){
+    store_reaction *re = &reacts[sm.n_reactions];
+    *re = (store_reaction){
       .emoji_id = eid, .emoji_name = name, .count = cnt < 0 ? 0 : cnt > 1000000000 ? 1000000000 : (int)cnt};
+    /* "users": who reacted, added by the fetcher (--reactors); not part of Discord's object. */
+    const json_t *who = json_object_get(v, "users");
+    uoffs[sm.n_reactions] = reactors->len;
+    if (json_is_array(who)) {
+      size_t k2;
+      const json_t *uv;
+      json_array_foreach(who, k2, uv) {
+        store_user ru;
+        api_user(uv, NULL, &ru);
+        if (!ru.id) continue;
+        if ((rc = collect__user(c, &ru, &flags))) return rc;
+        if (buf_append(reactors, &ru.id, sizeof ru.id))
+          return err_set(MIMIC_ERANGE, "message %llu: too many reactors", (unsigned long long)sm.id);
+        re->n_users++;
+      }
+    }
+    sm.n_reactions++;
   }
-  for (size_t k = 0; k < sm.n_reactions; k++) reacts[k].emoji = keys->data + offs[k];
+  for (size_t k = 0; k < sm.n_reactions; k++) {
+    reacts[k].emoji = keys->data + offs[k];
+    if (reacts[k].n_users) reacts[k].users = (const uint64_t *)(void *)(reactors->data + uoffs[k]);
+  }
   const json_t *ref = json_object_get(m, "message_reference");
   if (json_is_object(ref)) {
     sm.ref_message_id = sf(ref, "message_id");
@@ -113,27 +135,23 @@ static int one(collect_ctx *c, uint64_t channel_id, const json_t *m, buf *embeds
   return 0;
 }
 
-int collect_fetch_store_page(store *s, uint64_t channel_id, const char *json, size_t n, int limit,
-                             bool backward, collect_page_result *out) {
+int collect__fetch_store_page_json(store *s, uint64_t channel_id, const json_t *page, int limit,
+                                   bool backward, collect_page_result *out) {
   memset(out, 0, sizeof *out);
-  json_t *page = json_parse(json, n, "message page");
-  if (!page) return MIMIC_EFORMAT;
-  if (!json_is_array(page)) {
-    json_decref(page);
-    return err_set(MIMIC_EFORMAT, "message page: expected a JSON array");
-  }
+  if (!json_is_array(page)) return err_set(MIMIC_EFORMAT, "message page: expected a JSON array");
   collect_import_stats st;
   collect_ctx c;
   collect__ctx_init(&c, s, NULL, &st);
-  buf embeds, keys;
+  buf embeds, keys, reactors;
   buf_init(&embeds, COLLECT_ELEM_MAX);
   buf_init(&keys, 1 << 16);
+  buf_init(&reactors, FETCH_REACTORS_MAX * sizeof(uint64_t));
   int rc = store_tx_begin(s);
   if (rc) goto done;
   size_t i;
   const json_t *m;
   json_array_foreach(page, i, m) {
-    if ((rc = one(&c, channel_id, m, &embeds, &keys, out))) {
+    if ((rc = one(&c, channel_id, m, &embeds, &keys, &reactors, out))) {
       rc = err_prefix(rc, "message page: element %zu", i);
       goto out;
     }
@@ -157,7 +175,17 @@ out:
 done:
   buf_free(&embeds);
   buf_free(&keys);
+  buf_free(&reactors);
   collect__ctx_free(&c);
+  return rc;
+}
+
+int collect_fetch_store_page(store *s, uint64_t channel_id, const char *json, size_t n, int limit,
+                             bool backward, collect_page_result *out) {
+  memset(out, 0, sizeof *out);
+  json_t *page = json_parse(json, n, "message page");
+  if (!page) return MIMIC_EFORMAT;
+  int rc = collect__fetch_store_page_json(s, channel_id, page, limit, backward, out);
   json_decref(page);
   return rc;
 }

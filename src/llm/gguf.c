@@ -795,9 +795,15 @@ void gguf_set_arr_i32(gguf_writer *w, const char *key, const int32_t *v, uint64_
 }
 
 void gguf_copy_kv(gguf_writer *w, const gguf_file *src, const char *skip_prefix) {
+  gguf_copy_kv_if(w, src, skip_prefix, NULL);
+}
+
+void gguf_copy_kv_if(gguf_writer *w, const gguf_file *src, const char *skip_prefix,
+                     const char *only_prefix) {
   for (int64_t i = 0; i < src->n_kv; i++) {
     const gguf_kv *kv = &src->kvs[i];
     if (skip_prefix && *skip_prefix && str_starts_with(kv->key, skip_prefix)) continue;
+    if (only_prefix && *only_prefix && !str_starts_with(kv->key, only_prefix)) continue;
     uint8_t *raw = xalloc(kv->raw_len);
     memcpy(raw, kv->raw, kv->raw_len);
     w_put(w, kv->key, raw, kv->raw_len);

@@ -113,6 +113,9 @@ void gguf_set_arr_f32(gguf_writer *w, const char *key, const float *v, uint64_t 
 void gguf_set_arr_i32(gguf_writer *w, const char *key, const int32_t *v, uint64_t n);
 /* Copies every KV of src (optionally skipping keys with the given prefix; NULL skips none). */
 void gguf_copy_kv(gguf_writer *w, const gguf_file *src, const char *skip_prefix);
+/* Same, keeping only keys that start with only_prefix (NULL keeps all). */
+void gguf_copy_kv_if(gguf_writer *w, const gguf_file *src, const char *skip_prefix,
+                     const char *only_prefix);
 /* Adds a tensor; data (nbytes as implied by type and shape) is copied. */
 int gguf_add_tensor(gguf_writer *w, const char *name, tensor_type type, int n_dims,
                     const int64_t *ne, const void *data) MIMIC_MUST;

@@ -271,6 +271,9 @@ size_t llm_model_bytes_per_token(const llm_model *m) { return m->bytes_per_token
 
 /* ---- Contexts -------------------------------------------------------------------------------- */
 
+typedef void (*attn_fn)(int ith, int nth, void *arg);
+static attn_fn attn_pick(void);
+
 typedef struct llm_slot {
   float *k, *v;     /* [n_layer][n_ctx][kv_dim] */
   int32_t *tokens;  /* n_ctx */
@@ -298,10 +301,10 @@ struct llm_ctx {
   float *x, *xb, *q, *k, *v, *att, *hb, *hb2;
   float *lora_t, *lora_u;
   size_t lora_t_cap, lora_u_cap;
-  float *scores;       /* n_threads * n_ctx */
   float *rope_cache;   /* n_batch * n_rot: cos/sin pairs per row */
   float *logits_tmp;   /* n_slots * n_vocab, batched decoding */
   int *row_slot, *row_pos;
+  attn_fn attn;       /* attention worker for this CPU */
   const llm_lora **row_lora;
   float *row_scale;
 };
@@ -326,6 +329,7 @@ int llm_ctx_new(const llm_model *m, const llm_ctx_params *p, llm_ctx **out) {
   c->n_batch = d.n_batch;
   c->n_slots = d.n_slots;
   c->n_threads = d.pool ? compute_pool_threads(d.pool) : 1;
+  c->attn = attn_pick();
   if (c->n_threads < 1) c->n_threads = 1;
   int rc = 0;
 
@@ -338,9 +342,9 @@ int llm_ctx_new(const llm_model *m, const llm_ctx_params *p, llm_ctx **out) {
   size_t rows_batch = B > (size_t)c->n_slots ? B : (size_t)c->n_slots;
   size_t logits_tmp = (size_t)c->n_slots * (size_t)hp->n_vocab;
   size_t sizes[] = {B * E, B * E, B * qd, B * kvd, B * kvd, B * qd, B * ff, B * ff, c->lora_t_cap, c->lora_u_cap,
-                    (size_t)c->n_threads * (size_t)c->n_ctx, B * (size_t)hp->n_rot, logits_tmp};
+                    B * (size_t)hp->n_rot, logits_tmp};
   float **ptrs[] = {&c->x, &c->xb, &c->q, &c->k, &c->v, &c->att, &c->hb, &c->hb2, &c->lora_t, &c->lora_u,
-                    &c->scores, &c->rope_cache, &c->logits_tmp};
+                    &c->rope_cache, &c->logits_tmp};
   size_t total = 0;
   for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) total += (sizes[i] + 15) & ~(size_t)15;
   c->block = mem_alloc(total * sizeof(float));
@@ -497,22 +501,43 @@ static void proj(llm_ctx *c, int il, int w, int T, const float *x, float *y) {
       for (int64_t i = 0; i < W->rows; i++) y[(size_t)t * W->rows + i] += L->bias[w][i];
 }
 
+/* Attention runs in the order of ggml's CPU flash-attention kernel, because llama.cpp's reference
+ * logits were computed that way and quantized models amplify last-bit differences (an activation
+ * that rounds to a neighbouring int8 moves the logits by ~1e-2): an online softmax over positions
+ * (running max M and sum S; the output rescaled when M grows), dot products with four 8-lane
+ * accumulators combined pairwise, and fused multiply-adds. fmaf() gives the same bits with or
+ * without FMA hardware; the avx2/fma clone below only makes it fast. */
+static inline __attribute__((always_inline)) float attn_dot(const float *x, const float *y, int n) {
+  float acc[4][8] = {{0}};
+  int np = n & ~31;
+  for (int i = 0; i < np; i += 32)
+    for (int j = 0; j < 4; j++)
+      for (int k = 0; k < 8; k++) acc[j][k] = fmaf(x[i + j * 8 + k], y[i + j * 8 + k], acc[j][k]);
+  for (int k = 0; k < 8; k++) {
+    acc[0][k] += acc[2][k];
+    acc[1][k] += acc[3][k];
+  }
+  for (int k = 0; k < 8; k++) acc[0][k] += acc[1][k];
+  float t0[4];
+  for (int k = 0; k < 4; k++) t0[k] = acc[0][k] + acc[0][k + 4];
+  double sum = (double)((t0[0] + t0[1]) + (t0[2] + t0[3]));
+  for (int i = np; i < n; i++) sum += (double)(x[i] * y[i]);
+  return (float)sum;
+}
+
 typedef struct attn_job {
   llm_ctx *c;
   int il, T;
 } attn_job;
 
 /* Causal attention with GQA for rows (t, head) split over threads: row t attends to positions
- * 0..row_pos[t] of its slot. Scores are softmaxed as ggml does (max subtracted, exp sum in
- * double). */
-static void attn_worker(int ith, int nth, void *arg) {
-  const attn_job *j = arg;
+ * 0..row_pos[t] of its slot. */
+static inline __attribute__((always_inline)) void attn_rows(int ith, int nth, const attn_job *j) {
   llm_ctx *c = j->c;
   const llm_hparams *hp = &c->m->hp;
   int hd = hp->head_dim, nh = hp->n_head, group = hp->n_head / hp->n_head_kv;
   size_t qd = (size_t)nh * hd, kvd = (size_t)hp->n_head_kv * hd;
   float scale = 1.0f / sqrtf((float)hd);
-  float *s = c->scores + (size_t)ith * c->n_ctx;
   int total = j->T * nh;
   for (int item = ith; item < total; item += nth) {
     int t = item / nh, h = item % nh, kvh = h / group;
@@ -520,28 +545,41 @@ static void attn_worker(int ith, int nth, void *arg) {
     const float *q = c->q + (size_t)t * qd + (size_t)h * hd;
     const float *K = slot_k(c, c->row_slot[t], j->il) + (size_t)kvh * hd;
     const float *V = slot_v(c, c->row_slot[t], j->il) + (size_t)kvh * hd;
-    float mx = -INFINITY;
-    for (int p = 0; p < n_pos; p++) {
-      const float *k = K + (size_t)p * kvd;
-      float d = 0;
-      for (int i = 0; i < hd; i++) d += q[i] * k[i];
-      s[p] = d * scale;
-      if (s[p] > mx) mx = s[p];
-    }
-    double sum = 0;
-    for (int p = 0; p < n_pos; p++) {
-      s[p] = expf(s[p] - mx);
-      sum += s[p];
-    }
-    float inv = (float)(1.0 / sum);
     float *o = c->att + (size_t)t * qd + (size_t)h * hd;
     memset(o, 0, (size_t)hd * sizeof *o);
+    float S = 0, M = -INFINITY;
     for (int p = 0; p < n_pos; p++) {
+      float s = attn_dot(q, K + (size_t)p * kvd, hd) * scale;
+      float ms = 1.0f, vs = 1.0f;
+      if (s > M) {
+        float m_old = M;
+        M = s;
+        ms = expf(m_old - M);
+        for (int i = 0; i < hd; i++) o[i] *= ms;
+      } else {
+        vs = expf(s - M);
+      }
       const float *v = V + (size_t)p * kvd;
-      float w = s[p] * inv;
-      for (int i = 0; i < hd; i++) o[i] += w * v[i];
+      for (int i = 0; i < hd; i++) o[i] = fmaf(v[i], vs, o[i]);
+      S = S * ms + vs;
     }
+    float inv = S == 0.0f ? 0.0f : 1.0f / S;
+    for (int i = 0; i < hd; i++) o[i] *= inv;
   }
+}
+
+static void attn_worker_plain(int ith, int nth, void *arg) { attn_rows(ith, nth, arg); }
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target("avx2,fma"))) static void attn_worker_fma(int ith, int nth, void *arg) {
+  attn_rows(ith, nth, arg);
+}
+#endif
+
+static attn_fn attn_pick(void) {
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return attn_worker_fma;
+#endif
+  return attn_worker_plain;
 }
 
 static float silu(float x) { return x / (1.0f + expf(-x)); }
@@ -577,9 +615,9 @@ static void forward_rows(llm_ctx *c, int T, const int32_t *tok, float *logits, i
     }
     attn_job job = {c, il, T};
     if (c->pool)
-      compute_pool_run(c->pool, attn_worker, &job);
+      compute_pool_run(c->pool, c->attn, &job);
     else
-      attn_worker(0, 1, &job);
+      c->attn(0, 1, &job);
     proj(c, il, LLM_W_O, T, c->att, c->xb);
     for (size_t i = 0; i < (size_t)T * E; i++) c->x[i] += c->xb[i];
 
@@ -753,6 +791,11 @@ int llm_slot_prepare(llm_ctx *c, int slot, const int32_t *tokens, int n, const l
   if (!sl->mixed && sl->lora_id == (lora ? lora->id : 0) && sl->lora_scale == (lora ? lora_scale : 0.0f)) {
     int lim = sl->n_past < n ? sl->n_past : n;
     while (keep < lim && sl->tokens[keep] == tokens[keep]) keep++;
+  }
+  if (keep == n && !logits_last) { /* all cached and no logits wanted: just drop any tail */
+    sl->n_past = n;
+    sl->last_used = ++c->tick;
+    return 0;
   }
   if (keep == n) keep = n - 1; /* re-evaluate the last token to produce its logits */
   rc = llm_forward(c, slot, tokens + keep, n - keep, keep, lora, lora_scale, logits_last,

@@ -119,8 +119,9 @@ const int32_t *llm_slot_tokens(const llm_ctx *c, int slot); /* borrowed, n_past 
 void llm_slot_set_keep(llm_ctx *c, int slot, int n_keep);
 
 /* Brings the slot to hold exactly tokens[0..n): keeps the longest common prefix with what it holds
- * (only when it was computed with the same adapter and scale) and evaluates the rest; at least the
- * last token is always evaluated so logits_last (n_vocab floats, may be NULL) is filled.
+ * (only when it was computed with the same adapter and scale) and evaluates the rest. When
+ * logits_last (n_vocab floats) is given, at least the last token is evaluated to fill it; with
+ * logits_last NULL a fully cached prompt evaluates nothing (prompt chunking).
  * *n_evaluated (may be NULL) receives how many tokens were evaluated. n must fit the context:
  * MIMIC_ERANGE when n > n_ctx (the caller trims its prompt). */
 int llm_slot_prepare(llm_ctx *c, int slot, const int32_t *tokens, int n, const llm_lora *lora,

@@ -255,11 +255,9 @@ int gguf_make_random(const random_model_opts *o, const char *out, compute_pool *
   gguf_set_f32(w, KEY("rope.freq_base"), qwen ? 1000000.0f : 10000.0f);
   gguf_set_f32(w, KEY("attention.layer_norm_rms_epsilon"), 1e-6f);
 #undef KEY
-  gguf_copy_kv(w, tok, NULL);
-  /* copy_kv brought the tokenizer file's general.* keys too: put ours back. */
-  gguf_set_str(w, "general.architecture", a);
-  gguf_set_str(w, "general.name", "mimic random model");
-  gguf_set_u32(w, "general.file_type", quant_preset_file_type(o->preset));
+  /* Only the vocabulary comes from the tokenizer file: a full model given as the tokenizer source
+   * must not bring its own architecture keys (embedding_length and the like). */
+  gguf_copy_kv_if(w, tok, NULL, "tokenizer.");
 
   uint64_t seed = o->seed ? o->seed : 1;
   bool has_output = !qwen;

@@ -701,6 +701,11 @@ static int cmp_occ(const void *a, const void *b) {
   return x->pos < y->pos ? -1 : x->pos > y->pos;
 }
 
+static int cmp_occ_pos(const void *a, const void *b) {
+  const occ *x = a, *y = b;
+  return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
 static bool is_ascii_space(unsigned char c) { return c == ' ' || (c >= 9 && c <= 13); }
 
 /* Splits text into raw fragments and special tokens exactly as llama.cpp's partition does: special
@@ -711,7 +716,7 @@ static int partition(const tokenizer *t, const char *text, size_t len, bool pars
   occ *oc = NULL;
   size_t noc = 0, coc = 0;
   uint8_t *claim = NULL; /* 0 raw, 1 token start, 2 token body or stripped space */
-  int32_t *claim_id = NULL;
+  size_t nacc = 0;       /* accepted matches, compacted to the front of oc */
   frag *fr = NULL;
   size_t nfr = 0, cfr = 0;
   *out = NULL;
@@ -738,8 +743,7 @@ static int partition(const tokenizer *t, const char *text, size_t len, bool pars
   if (noc > 0) {
     qsort(oc, noc, sizeof *oc, cmp_occ);
     claim = mem_calloc(len, 1);
-    claim_id = mem_calloc(len, sizeof *claim_id);
-    if (!claim || !claim_id) {
+    if (!claim) {
       rc = err_set(MIMIC_ENOMEM, "tokenizer: out of memory");
       goto out;
     }
@@ -761,7 +765,7 @@ static int partition(const tokenizer *t, const char *text, size_t len, bool pars
         }
       if (!free_run) continue;
       claim[p] = 1;
-      claim_id[p] = id;
+      oc[nacc++] = oc[i]; /* nacc <= i: compacting in place is safe */
       for (size_t q = p + 1; q < p + L; q++) claim[q] = 2;
       last_end = p + L;
       if (t->flags[id] & TF_RSTRIP)
@@ -772,13 +776,14 @@ static int partition(const tokenizer *t, const char *text, size_t len, bool pars
           claim[q - 1] = 2;
     }
   }
-  /* Emit fragments. */
-  size_t p = 0;
+  /* Emit fragments: accepted matches in text order, raw text between them. */
+  if (nacc > 1) qsort(oc, nacc, sizeof *oc, cmp_occ_pos);
+  size_t p = 0, next = 0;
   while (p < len) {
     rc = grow((void **)&fr, &cfr, nfr + 1, sizeof *fr);
     if (rc) goto out;
     if (claim && claim[p] == 1) {
-      int32_t id = claim_id[p];
+      int32_t id = t->specials[oc[next++].rank];
       fr[nfr++] = (frag){p, t->len[id], id};
       p += t->len[id];
     } else if (claim && claim[p] == 2) {
@@ -796,7 +801,6 @@ static int partition(const tokenizer *t, const char *text, size_t len, bool pars
 out:
   mem_free(oc);
   mem_free(claim);
-  mem_free(claim_id);
   mem_free(fr);
   return rc;
 }

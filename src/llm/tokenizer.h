@@ -98,7 +98,8 @@ bool tok_adds_bos(const tokenizer *t);        /* does add_bos=true prepend a BOS
 /* End of generation: eos, eot, eom, and every token whose text is one of <|im_end|>, <|eot_id|>,
  * <|endoftext|>, <|end|>, <|eom_id|>, <|end_of_text|>, <end_of_turn>, </s>-as-eos ... */
 bool tok_is_eog(const tokenizer *t, int32_t id);
-/* Control tokens are never rendered by the decoder unless asked (TOK_DEC_SPECIAL). */
+/* Control and unknown tokens (<|im_start|>, <s>, <unk>): the decoder renders them only when asked
+ * (TOK_DEC_SPECIAL), and tok_encode matches them in text only with parse_special. */
 bool tok_is_control(const tokenizer *t, int32_t id);
 tok_type tok_token_type(const tokenizer *t, int32_t id); /* 0 for an id out of range */
 /* The token's text exactly as stored in the vocabulary ("Ġhello", "▁hello", "<0x0A>"),

@@ -298,6 +298,19 @@ TEST(test_special_tokens) {
   CHECK(n >= 2 && ids[0] == tok_bos(t));
   mem_free(ids);
   tok_destroy(t);
+
+  /* Phi-3: "</s>" is a user-defined token (matched in any text) that eats the spaces after it. */
+  t = load_vocab("phi-3");
+  REQUIRE(t != NULL);
+  int32_t *a = NULL, *b = NULL;
+  size_t na = 0, nb = 0;
+  CHECK_OK(tok_encode(t, "a</s>   b", 9, false, false, &a, &na));
+  CHECK_OK(tok_encode(t, "a</s>b", 6, false, false, &b, &nb));
+  CHECK(has_id(a, na, 2));
+  CHECK(na == nb && memcmp(a, b, na * sizeof *a) == 0);
+  mem_free(a);
+  mem_free(b);
+  tok_destroy(t);
 }
 
 TEST(test_bos_and_framing) {
@@ -506,6 +519,67 @@ TEST(test_cli_tokenize) {
   free(in.buf);
 }
 
+/* Writes a vocabulary file with gguf_writer; which = the defect to plant. Returns tok_load's code. */
+static int load_written(int which, tokenizer **out) {
+  const char *toks[] = {"a", "b", "ab", "<|im_end|>"};
+  int32_t types[] = {1, 1, 1, 3, 1};
+  const char *merges[] = {"a b"};
+  float scores[] = {0, 0, 0};
+  gguf_writer *w = gguf_writer_new();
+  gguf_set_str(w, "general.architecture", "qwen2");
+  if (which != 1) gguf_set_str(w, "tokenizer.ggml.model", which == 5 ? "t5" : "gpt2");
+  gguf_set_str(w, "tokenizer.ggml.pre", which == 2 ? "mystery-splitter" : "qwen2");
+  if (which != 3) gguf_set_arr_str(w, "tokenizer.ggml.tokens", toks, 4);
+  gguf_set_arr_i32(w, "tokenizer.ggml.token_type", types, which == 4 ? 5 : 4);
+  if (which != 6) gguf_set_arr_str(w, "tokenizer.ggml.merges", merges, 1);
+  if (which == 7) gguf_set_arr_f32(w, "tokenizer.ggml.scores", scores, 3);
+  if (which == 8) gguf_set_str(w, "tokenizer.ggml.eos_token_id", "two");
+  gguf_set_u32(w, "tokenizer.ggml.bos_token_id", which == 9 ? 999 : 3);
+  char path[] = "/tmp/mimic-test-vocab-XXXXXX";
+  int fd = mkstemp(path);
+  int rc = MIMIC_EIO;
+  *out = NULL;
+  if (fd >= 0) {
+    close(fd);
+    if (gguf_writer_save(w, path) == 0) {
+      gguf_file *f = NULL;
+      rc = gguf_open(path, &f);
+      if (rc == 0) rc = tok_load(f, out);
+      gguf_close(f);
+    }
+    unlink(path);
+  }
+  gguf_writer_destroy(w);
+  return rc;
+}
+
+TEST(test_load_errors) {
+  tokenizer *t = NULL;
+  CHECK_OK(load_written(0, &t));
+  REQUIRE(t != NULL);
+  int32_t *ids = NULL;
+  size_t n = 0;
+  CHECK_OK(tok_encode(t, "abab", 4, false, false, &ids, &n));
+  CHECK(n == 2 && ids[0] == 2 && ids[1] == 2);
+  mem_free(ids);
+  CHECK_INT(tok_bos(t), 3);
+  tok_destroy(t);
+  CHECK_INT(load_written(1, &t), MIMIC_ENOTFOUND); /* no tokenizer.ggml.model */
+  CHECK_INT(load_written(2, &t), MIMIC_EUNSUPPORTED);
+  CHECK(strstr(err_msg(), "mystery-splitter") != NULL);
+  CHECK_INT(load_written(3, &t), MIMIC_ENOTFOUND); /* no tokens */
+  CHECK_INT(load_written(4, &t), MIMIC_EFORMAT);   /* token_type count differs */
+  CHECK_INT(load_written(5, &t), MIMIC_EUNSUPPORTED);
+  CHECK(strstr(err_msg(), "t5") != NULL);
+  CHECK_INT(load_written(6, &t), MIMIC_EFORMAT);   /* gpt2 without merges */
+  CHECK_INT(load_written(7, &t), MIMIC_EFORMAT);   /* scores count differs */
+  CHECK_INT(load_written(8, &t), MIMIC_EFORMAT);   /* an id that is a string */
+  CHECK(t == NULL);
+  CHECK_OK(load_written(9, &t));                   /* an id past the vocabulary: ignored */
+  if (t) CHECK_INT(tok_bos(t), TOK_NULL);
+  tok_destroy(t);
+}
+
 /* ---- in-memory vocabularies (no ../shared needed) ------------------------------------------ */
 
 /* GPT-2's byte -> printable code point map, written out from its definition. */
@@ -601,6 +675,8 @@ TEST(test_bpe_merge_order) {
   expect_ids(t, " a", false, (int32_t[]){sp_a}, 1);
   expect_ids(t, "x\n", false, (int32_t[]){'x', '\n'}, 2); /* token b is byte b ('\n' is U+010A) */
   expect_ids(t, "<|im_start|>abc<|im_end|>", true, (int32_t[]){im_start, abc, im_end}, 3);
+  expect_ids(t, "<|im_end|><|im_start|>", true, (int32_t[]){im_end, im_start}, 2);
+  expect_ids(t, "<|im_end|>", false, (int32_t[]){'<', '|', 'i', 'm', '_', 'e', 'n', 'd', '|', '>'}, 10);
   CHECK(tok_is_eog(t, im_end));
   CHECK_INT(tok_eot(t), im_end);
   CHECK(!tok_is_eog(t, im_start));
@@ -753,6 +829,7 @@ int main(void) {
   RUN(test_long_input);
   RUN(test_cli_tokenize);
   RUN(test_model_prompts);
+  RUN(test_load_errors);
   RUN(test_bpe_merge_order);
   RUN(test_bpe_errors);
   RUN(test_spm_scores_and_fallback);

@@ -1,0 +1,143 @@
+/* `mimic logits`: runs the model over given token ids and writes the raw float32 logits, one row of
+ * n_vocab per position (the layout of llama.cpp's reference files), so mimic can be compared with
+ * other engines from the shell. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "llm/lora.h"
+#include "llm/model.h"
+
+#define LOGITS_MAX_TOKENS 65536 /* ids accepted on the command line or from a file */
+#define LOGITS_MAX_FILE (1u << 20)
+
+/* Parses ids separated by commas and/or whitespace. */
+static int parse_ids(const char *s, int32_t **ids, int *n) {
+  *ids = NULL;
+  *n = 0;
+  int cap = 0;
+  char num[32];
+  while (*s) {
+    while (*s == ',' || *s == ' ' || *s == '\t' || *s == '\n' || *s == '\r') s++;
+    if (!*s) break;
+    size_t len = strcspn(s, ", \t\r\n");
+    if (len >= sizeof num) return err_set(MIMIC_EINVAL, "token id '%.20s...' is too long", s);
+    memcpy(num, s, len);
+    num[len] = '\0';
+    int64_t v;
+    if (str_to_i64(num, &v) || v < 0 || v > INT32_MAX) return err_set(MIMIC_EINVAL, "'%s' is not a token id", num);
+    if (*n == LOGITS_MAX_TOKENS) return err_set(MIMIC_ERANGE, "more than %d token ids", LOGITS_MAX_TOKENS);
+    if (*n == cap) {
+      cap = cap ? cap * 2 : 64;
+      *ids = xrealloc(*ids, (size_t)cap * sizeof **ids);
+    }
+    (*ids)[(*n)++] = (int32_t)v;
+    s += len;
+  }
+  if (*n == 0) return err_set(MIMIC_EINVAL, "no token ids given");
+  return 0;
+}
+
+static char *read_small_file(const char *path) {
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    err_set(MIMIC_EIO, "%s: %s", path, strerror(errno));
+    return NULL;
+  }
+  buf b;
+  buf_init(&b, LOGITS_MAX_FILE);
+  char chunk[4096];
+  size_t got;
+  int rc = 0;
+  while (rc == 0 && (got = fread(chunk, 1, sizeof chunk, f)) > 0) rc = buf_append(&b, chunk, got);
+  fclose(f);
+  if (rc) {
+    buf_free(&b);
+    err_set(MIMIC_ERANGE, "%s: larger than %u bytes", path, LOGITS_MAX_FILE);
+    return NULL;
+  }
+  return buf_steal(&b);
+}
+
+static int usage(void) {
+  cli_error("usage: mimic logits --model M.gguf (--tokens 1,2,3 | --tokens-file F) --out F.f32\n"
+            "         [--lora A.gguf [--lora-scale S]] [--last] [--threads N]");
+  return 2;
+}
+
+int cmd_logits(int argc, char **argv) {
+  const char *model_path = NULL, *lora_path = NULL, *tokens = NULL, *tokens_file = NULL, *out_path = NULL;
+  double scale = 1.0;
+  int64_t threads = 0;
+  bool last = false;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    bool has = i + 1 < argc;
+    if (strcmp(a, "--model") == 0 && has) model_path = argv[++i];
+    else if (strcmp(a, "--lora") == 0 && has) lora_path = argv[++i];
+    else if (strcmp(a, "--tokens") == 0 && has) tokens = argv[++i];
+    else if (strcmp(a, "--tokens-file") == 0 && has) tokens_file = argv[++i];
+    else if (strcmp(a, "--out") == 0 && has) out_path = argv[++i];
+    else if (strcmp(a, "--last") == 0) last = true;
+    else if (strcmp(a, "--lora-scale") == 0 && has) {
+      if (str_to_double(argv[++i], &scale) || !(scale >= -16 && scale <= 16)) {
+        cli_error("--lora-scale needs a number in [-16, 16]");
+        return 2;
+      }
+    } else if (strcmp(a, "--threads") == 0 && has) {
+      if (str_to_i64(argv[++i], &threads) || threads < 0 || threads > 1024) {
+        cli_error("--threads needs a number in [0, 1024]");
+        return 2;
+      }
+    } else
+      return usage();
+  }
+  if (!model_path || !out_path || (!tokens == !tokens_file)) return usage();
+
+  int status = 1;
+  int32_t *ids = NULL;
+  int n = 0;
+  llm_model *m = NULL;
+  llm_lora *l = NULL;
+  llm_ctx *c = NULL;
+  compute_pool *cpool = NULL;
+  float *logits = NULL;
+  FILE *f = NULL;
+  char *text = NULL;
+  if (tokens_file && !(text = read_small_file(tokens_file))) goto out;
+  if (parse_ids(tokens ? tokens : text, &ids, &n)) goto out;
+  if (llm_model_load(model_path, &m)) goto out;
+  if (lora_path && llm_lora_load(m, lora_path, &l)) goto out;
+  cpool = compute_pool_new((int)threads);
+  llm_ctx_params cp = {.n_ctx = n, .n_slots = 1, .n_batch = n < 512 ? n : 512, .pool = cpool};
+  if (llm_ctx_new(m, &cp, &c)) goto out;
+  size_t V = (size_t)llm_model_hparams(m)->n_vocab;
+  size_t rows = last ? 1 : (size_t)n;
+  logits = mem_alloc(rows * V * sizeof *logits);
+  if (!logits) {
+    err_set(MIMIC_ENOMEM, "no memory for %zu x %zu logits", rows, V);
+    goto out;
+  }
+  if (llm_forward(c, 0, ids, n, 0, l, (float)scale, logits, last ? LLM_LOGITS_LAST : LLM_LOGITS_ALL)) goto out;
+  f = fopen(out_path, "wb");
+  if (!f || fwrite(logits, sizeof *logits, rows * V, f) != rows * V || fclose(f) != 0) {
+    f = NULL;
+    err_set(MIMIC_EIO, "%s: cannot write: %s", out_path, strerror(errno));
+    goto out;
+  }
+  f = NULL;
+  fprintf(stderr, "mimic: wrote %zu rows of %zu logits to %s\n", rows, V, out_path);
+  status = 0;
+out:
+  if (status) cli_error("%s", err_msg());
+  if (f) fclose(f);
+  mem_free(text);
+  mem_free(logits);
+  mem_free(ids);
+  llm_ctx_destroy(c);
+  compute_pool_destroy(cpool);
+  llm_lora_destroy(l);
+  llm_model_destroy(m);
+  return status;
+}

@@ -1,0 +1,901 @@
+/* The history fetcher: walks the guilds the bot is in (or the configured ones), discovers their
+ * text and announcement channels, threads (active, archived public and private) and forum posts,
+ * and pages each one's messages into the store through collect_fetch_store_page's transaction.
+ * It runs on the REST client's libuv loop; the store is written on libuv's thread pool, one job at a
+ * time, so the loop never waits on SQLite. It is not the REST client (rate limits are rest.c's
+ * business) nor the page parser (fetch_page.c).
+ *
+ * Per channel: backward (before= the oldest stored id, LATEST the first time) until a short page
+ * marks the beginning reached, then forward (after= the newest stored id) until a short page,
+ * skipped when the listing's last_message_id shows nothing new. The next request of a channel is
+ * sent only when its previous page is committed, so the stored cursor always describes a gap-free
+ * range: a kill at any instant loses nothing and duplicates nothing. */
+#include <string.h>
+#include <uv.h>
+
+#include "collect/collect_int.h"
+#include "discord/api.h"
+#include "discord/rest.h"
+
+#define LIST_INFLIGHT    4      /* listing requests (guilds, channels, thread lists) at once */
+#define THREAD_PAGE      100    /* archived threads per request */
+#define GUILD_PAGE       200    /* guilds per request (Discord's maximum) */
+#define CHANNELS_MAX     500000 /* channels and threads one run keeps track of */
+#define REACTORS_PAGE    100
+#define RATE_SAMPLES     16     /* progress ticks the messages/s window spans */
+
+typedef struct fetch_chan {
+  collect_fetch_chan pub;
+  struct collect_fetch *f;
+  uint64_t last_message_id; /* from the listing; 0 when none or unknown */
+  bool lmid_known;          /* the listing had the field (null: the channel has no messages) */
+  store_fetch_state st;     /* mirror of the stored cursor */
+  uint64_t top_id;          /* newest id when the backfill began (progress estimate) */
+  uint64_t fwd_start;       /* newest id when forward paging began (progress estimate) */
+  bool backward;            /* direction of the request in flight */
+  bool started;
+  json_t *page;             /* a page waiting for its reactors */
+  size_t r_msg, r_react;    /* reactor walk: message and reaction index */
+  uint64_t r_after;         /* reactor walk: last user id of the previous page */
+} fetch_chan;
+
+enum { L_GUILDS, L_CHANNELS, L_ACTIVE, L_ARCHIVED, L_PRIVATE };
+
+typedef struct list_task {
+  int kind;
+  uint64_t id;       /* guild (L_CHANNELS, L_ACTIVE), channel (L_ARCHIVED, L_PRIVATE), after (L_GUILDS) */
+  uint64_t guild_id;
+  int64_t before_ms; /* archived lists: page before this archive time; 0 = newest */
+  char name[64];     /* the parent's name, for reports */
+  bool parent_fetched; /* the parent channel is fetched itself (its errors are reported there) */
+  struct collect_fetch *f;
+  struct list_task *next;
+} list_task;
+
+enum { J_GUILD, J_CHANNEL, J_PAGE };
+
+typedef struct job {
+  int kind;
+  fetch_chan *c;       /* J_CHANNEL (NULL: only store the row), J_PAGE */
+  store_guild g;       /* J_GUILD */
+  store_channel row;   /* J_CHANNEL */
+  json_t *page;        /* J_PAGE, owned */
+  int limit;
+  bool backward;
+  int rc; /* results */
+  char msg[512];
+  collect_page_result res;
+  store_fetch_state st;
+  struct job *next;
+} job;
+
+struct collect_fetch {
+  store *s;
+  rest *r;
+  uv_loop_t *loop;
+  collect_fetch_opts o;
+  uint64_t *want; /* configured guilds (copy) */
+  bool *want_seen;
+  size_t n_want;
+  fetch_chan **ch;
+  size_t n_ch, cap_ch, next_start;
+  idmap ids; /* channel id -> index + 1 */
+  bool cap_warned;
+  list_task *lhead, *ltail;
+  int l_inflight;
+  job *jhead, *jtail, *jcur;
+  uv_work_t work;
+  int outstanding; /* REST callbacks still to come */
+  int active;      /* channels started and not finished */
+  collect_fetch_chan *extra; /* guild-level problems */
+  size_t n_extra;
+  uv_timer_t timer;
+  uint64_t t0_ms;
+  int64_t rate_msgs[RATE_SAMPLES];
+  uint64_t rate_t[RATE_SAMPLES];
+  unsigned rate_n;
+  collect_fetch_stats st;
+  int rc;
+  char msg[512];
+  bool stopping, finishing;
+  collect_fetch_done_fn done;
+  void *user;
+};
+
+static void pump(collect_fetch *f);
+static void chan_next(collect_fetch *f, fetch_chan *c);
+
+void collect_fetch_opts_default(collect_fetch_opts *o) {
+  memset(o, 0, sizeof *o);
+  o->concurrency = 8;
+  o->page = 100;
+  o->threads = true;
+  o->progress_ms = 500;
+}
+
+/* ---- errors ------------------------------------------------------------------------------------- */
+
+static void fatal(collect_fetch *f, int rc, const char *msg) {
+  if (!f->rc) {
+    f->rc = rc;
+    str_lcpy(f->msg, msg, sizeof f->msg);
+    LOG_W("fetch", "stopping: %s", msg);
+  }
+  f->stopping = true;
+}
+
+static void chan_end(collect_fetch *f, fetch_chan *c, int state) {
+  c->pub.state = state;
+  if (state == COLLECT_FETCH_DONE) c->pub.fraction = 1;
+  json_decref(c->page);
+  c->page = NULL;
+  f->active--;
+}
+
+/* A channel's request or page failed: 403/404 make it unreadable, 401 stops everything (the token
+ * is wrong), anything else fails this channel only. */
+static void chan_error(collect_fetch *f, fetch_chan *c, int err, int status, int code,
+                       const char *msg) {
+  c->pub.status = status;
+  c->pub.code = code;
+  str_lcpy(c->pub.error, msg ? msg : err_name(err), sizeof c->pub.error);
+  if (status == 401) {
+    fatal(f, MIMIC_EAUTH, "Discord refused the bot token (401); check DISCORD_TOKEN");
+    chan_end(f, c, COLLECT_FETCH_FAILED);
+    return;
+  }
+  if (err == MIMIC_EDB || err == MIMIC_EBUSY || err == MIMIC_ECANCELLED) fatal(f, err, c->pub.error);
+  bool unreadable = status == 403 || status == 404;
+  LOG_I("fetch", "#%s (%llu): %s", c->pub.name, (unsigned long long)c->pub.id, c->pub.error);
+  chan_end(f, c, unreadable ? COLLECT_FETCH_UNREADABLE : COLLECT_FETCH_FAILED);
+}
+
+static void add_problem(collect_fetch *f, uint64_t id, const char *name, int status, int code,
+                        const char *msg) {
+  f->extra = xrealloc(f->extra, (f->n_extra + 1) * sizeof *f->extra);
+  collect_fetch_chan *p = &f->extra[f->n_extra++];
+  memset(p, 0, sizeof *p);
+  p->id = id;
+  p->type = -1;
+  str_lcpy(p->name, name, sizeof p->name);
+  p->state = COLLECT_FETCH_UNREADABLE;
+  p->status = status;
+  p->code = code;
+  str_lcpy(p->error, msg, sizeof p->error);
+  LOG_I("fetch", "%s: %s", name, msg);
+}
+
+/* ---- store jobs on the thread pool -------------------------------------------------------------- */
+
+static void job_work(uv_work_t *w) {
+  collect_fetch *f = w->data;
+  job *j = f->jcur;
+  int rc = 0;
+  switch (j->kind) {
+  case J_GUILD: rc = store_guild_upsert(f->s, &j->g); break;
+  case J_CHANNEL:
+    rc = store_channel_upsert(f->s, &j->row);
+    if (!rc && j->c) {
+      rc = store_fetch_state_get(f->s, j->row.id, &j->st);
+      if (rc == MIMIC_ENOTFOUND) {
+        memset(&j->st, 0, sizeof j->st);
+        rc = 0;
+      }
+    }
+    break;
+  case J_PAGE:
+    rc = collect__fetch_store_page_json(f->s, j->c->pub.id, j->page, j->limit, j->backward,
+                                        &j->res);
+    break;
+  default: break;
+  }
+  j->rc = rc;
+  if (rc) str_lcpy(j->msg, err_msg(), sizeof j->msg);
+}
+
+static void job_start_next(collect_fetch *f);
+
+static void job_done(uv_work_t *w, int status) {
+  collect_fetch *f = w->data;
+  job *j = f->jcur;
+  f->jcur = NULL;
+  (void)status; /* jobs are never cancelled (uv_cancel is not used) */
+  fetch_chan *c = j->c;
+  if (j->kind == J_GUILD) {
+    if (j->rc) fatal(f, j->rc, j->msg);
+  } else if (j->kind == J_CHANNEL) {
+    if (j->rc) {
+      fatal(f, j->rc, j->msg);
+      if (c) chan_end(f, c, COLLECT_FETCH_FAILED);
+    } else if (c) {
+      c->st = j->st;
+      c->st.channel_id = c->pub.id;
+      chan_next(f, c);
+    }
+  } else if (j->kind == J_PAGE) {
+    if (j->rc) {
+      chan_error(f, c, j->rc, 0, 0, j->msg);
+    } else {
+      const collect_page_result *r = &j->res;
+      c->pub.pages++;
+      c->pub.messages += r->messages;
+      c->pub.inserted += r->inserted;
+      f->st.messages += r->messages;
+      f->st.inserted += r->inserted;
+      f->st.skipped_privacy += r->skipped_privacy;
+      if (r->newest_id > c->st.newest_id) c->st.newest_id = r->newest_id;
+      if (r->oldest_id && (!c->st.oldest_id || r->oldest_id < c->st.oldest_id))
+        c->st.oldest_id = r->oldest_id;
+      if (!c->top_id) c->top_id = c->st.newest_id;
+      bool short_page = r->messages < j->limit;
+      if (j->backward) {
+        if (short_page) c->st.complete = true;
+        chan_next(f, c);
+      } else if (short_page) {
+        chan_end(f, c, COLLECT_FETCH_DONE);
+      } else {
+        chan_next(f, c);
+      }
+    }
+  }
+  json_decref(j->page);
+  mem_free(j);
+  job_start_next(f);
+  pump(f);
+}
+
+static void job_start_next(collect_fetch *f) {
+  if (f->jcur || !f->jhead) return;
+  job *j = f->jhead;
+  f->jhead = j->next;
+  if (!f->jhead) f->jtail = NULL;
+  f->jcur = j;
+  f->work.data = f;
+  int rc = uv_queue_work(f->loop, &f->work, job_work, job_done);
+  if (rc) { /* cannot happen with a valid loop; do it inline rather than lose the page */
+    job_work(&f->work);
+    job_done(&f->work, 0);
+  }
+}
+
+static void job_submit(collect_fetch *f, job *j) {
+  if (f->jtail)
+    f->jtail->next = j;
+  else
+    f->jhead = j;
+  f->jtail = j;
+  job_start_next(f);
+}
+
+/* ---- channels ------------------------------------------------------------------------------------ */
+
+static void add_chan(collect_fetch *f, uint64_t id, uint64_t guild_id, uint64_t parent_id,
+                     int type, const char *name, const json_t *listing) {
+  bool lmid_known = json_object_get(listing, "last_message_id") != NULL;
+  uint64_t last_message_id = json_snowflake(listing, "last_message_id");
+  if (!id || id > (uint64_t)INT64_MAX) return;
+  uint32_t *at = idmap_get(&f->ids, id);
+  if (at) {
+    fetch_chan *c = f->ch[*at - 1];
+    if (!c->started && lmid_known && last_message_id > c->last_message_id) {
+      c->last_message_id = last_message_id;
+      c->lmid_known = true;
+    }
+    return;
+  }
+  if (f->n_ch >= CHANNELS_MAX) {
+    if (!f->cap_warned) LOG_W("fetch", "more than %d channels and threads: the rest are skipped", CHANNELS_MAX);
+    f->cap_warned = true;
+    return;
+  }
+  if (f->n_ch == f->cap_ch) {
+    f->cap_ch = f->cap_ch ? f->cap_ch * 2 : 64;
+    f->ch = xrealloc(f->ch, f->cap_ch * sizeof *f->ch);
+  }
+  fetch_chan *c = xcalloc(1, sizeof *c);
+  c->f = f;
+  c->pub.id = id;
+  c->pub.guild_id = guild_id;
+  c->pub.parent_id = parent_id;
+  c->pub.type = type;
+  str_lcpy(c->pub.name, name ? name : "", sizeof c->pub.name);
+  c->pub.name[utf8_floor(c->pub.name, strlen(c->pub.name), strlen(c->pub.name))] = 0;
+  c->last_message_id = last_message_id > (uint64_t)INT64_MAX ? 0 : last_message_id;
+  c->lmid_known = lmid_known && c->last_message_id == last_message_id;
+  f->ch[f->n_ch++] = c;
+  idmap_put(&f->ids, id, (uint32_t)f->n_ch);
+  f->st.channels++;
+}
+
+static void chan_start(collect_fetch *f, fetch_chan *c) {
+  c->started = true;
+  f->active++;
+  c->pub.state = COLLECT_FETCH_BACKFILL;
+  job *j = xcalloc(1, sizeof *j);
+  j->kind = J_CHANNEL;
+  j->c = c;
+  j->row.id = c->pub.id;
+  j->row.guild_id = c->pub.guild_id;
+  j->row.parent_id = c->pub.parent_id;
+  j->row.type = c->pub.type;
+  str_lcpy(j->row.name, c->pub.name, sizeof j->row.name);
+  job_submit(f, j);
+}
+
+static void reactors_next(collect_fetch *f, fetch_chan *c);
+
+static void page_submit(collect_fetch *f, fetch_chan *c, json_t *page) {
+  job *j = xcalloc(1, sizeof *j);
+  j->kind = J_PAGE;
+  j->c = c;
+  j->page = page;
+  j->limit = f->o.page;
+  j->backward = c->backward;
+  job_submit(f, j);
+}
+
+/* Is there anything in this page whose reactors we should ask for? */
+static bool page_has_reactions(const json_t *page) {
+  size_t i;
+  const json_t *m;
+  json_array_foreach(page, i, m) {
+    if (json_array_size(json_object_get(m, "reactions"))) return true;
+  }
+  return false;
+}
+
+static void messages_cb(const rest_result *res, void *user) {
+  fetch_chan *c = user;
+  collect_fetch *f = c->f;
+  f->outstanding--;
+  f->st.requests++;
+  if (res->err) {
+    chan_error(f, c, res->err, res->status, res->code, res->message);
+  } else if (!json_is_array(res->json)) {
+    chan_error(f, c, MIMIC_EPROTO, res->status, 0, "the message list is not a JSON array");
+  } else if (f->o.reactors && !f->stopping && page_has_reactions(res->json)) {
+    c->page = json_incref(res->json);
+    c->r_msg = c->r_react = 0;
+    c->r_after = 0;
+    reactors_next(f, c);
+  } else {
+    page_submit(f, c, json_incref(res->json));
+  }
+  pump(f);
+}
+
+static void messages_get(collect_fetch *f, fetch_chan *c, api_page dir, uint64_t anchor) {
+  c->backward = dir != API_PAGE_AFTER;
+  f->outstanding++;
+  int rc = api_messages_get(f->r, c->pub.id, dir, anchor, f->o.page, messages_cb, c);
+  if (rc) {
+    f->outstanding--;
+    chan_error(f, c, rc, 0, 0, err_msg());
+  }
+}
+
+/* Decides a channel's next step from its cursor: backward until the beginning, then forward when
+ * the listing says (or cannot say) there is something new. */
+static void chan_next(collect_fetch *f, fetch_chan *c) {
+  if (f->stopping) {
+    chan_end(f, c, c->pub.state); /* the cursor is stored; the next run continues here */
+    return;
+  }
+  if (!c->st.complete) {
+    c->pub.state = COLLECT_FETCH_BACKFILL;
+    messages_get(f, c, c->st.oldest_id ? API_PAGE_BEFORE : API_PAGE_LATEST, c->st.oldest_id);
+    return;
+  }
+  if (c->pub.state != COLLECT_FETCH_FORWARD) {
+    if (c->lmid_known && c->last_message_id <= c->st.newest_id) { /* nothing new since */
+      c->pub.up_to_date = c->pub.pages == 0;
+      chan_end(f, c, COLLECT_FETCH_DONE);
+      return;
+    }
+    c->pub.state = COLLECT_FETCH_FORWARD;
+    c->fwd_start = c->st.newest_id;
+  }
+  messages_get(f, c, API_PAGE_AFTER, c->st.newest_id);
+}
+
+/* ---- reactors (--reactors) ---------------------------------------------------------------------- */
+
+static void reactors_cb(const rest_result *res, void *user);
+
+/* Asks for the next page of users of the current reaction, or moves on; when the page is walked,
+ * hands it to the store. */
+static void reactors_next(collect_fetch *f, fetch_chan *c) {
+  for (;;) {
+    json_t *m = json_array_get(c->page, c->r_msg);
+    if (!m || f->stopping) break;
+    json_t *re = json_array_get(json_object_get(m, "reactions"), c->r_react);
+    if (!re) {
+      c->r_msg++;
+      c->r_react = 0;
+      continue;
+    }
+    const json_t *e = json_object_get(re, "emoji");
+    const char *name = json_str(e, "name", "");
+    uint64_t eid = json_snowflake(e, "id");
+    uint64_t mid = json_snowflake(m, "id");
+    char key[300];
+    int n = eid ? snprintf(key, sizeof key, "%s:%llu", name, (unsigned long long)eid)
+                : snprintf(key, sizeof key, "%s", name);
+    if (json_int(re, "count", 0) <= 0 || !*name || !mid || n <= 0 || (size_t)n >= sizeof key) {
+      c->r_react++;
+      c->r_after = 0;
+      continue;
+    }
+    if (!json_is_array(json_object_get(re, "users")))
+      json_object_set_new(re, "users", json_array());
+    f->outstanding++;
+    int rc = api_reactions_get(f->r, c->pub.id, mid, key, c->r_after, REACTORS_PAGE, reactors_cb, c);
+    if (rc == 0) return;
+    f->outstanding--;
+    LOG_D("fetch", "reactors of %llu %s: %s", (unsigned long long)mid, key, err_msg());
+    c->r_react++;
+    c->r_after = 0;
+  }
+  json_t *page = c->page;
+  c->page = NULL;
+  page_submit(f, c, page);
+}
+
+static void reactors_cb(const rest_result *res, void *user) {
+  fetch_chan *c = user;
+  collect_fetch *f = c->f;
+  f->outstanding--;
+  f->st.requests++;
+  json_t *m = json_array_get(c->page, c->r_msg);
+  json_t *users = json_object_get(json_array_get(json_object_get(m, "reactions"), c->r_react), "users");
+  bool more = false;
+  if (res->err) {
+    if (res->status == 401) fatal(f, MIMIC_EAUTH, "Discord refused the bot token (401); check DISCORD_TOKEN");
+    LOG_D("fetch", "reactors: %s", res->message);
+  } else if (json_is_array(res->json) && json_is_array(users)) {
+    size_t i;
+    json_t *u;
+    json_array_foreach(res->json, i, u) {
+      if (json_array_size(users) >= FETCH_REACTORS_MAX) break;
+      json_array_append(users, u);
+    }
+    size_t n = json_array_size(res->json);
+    uint64_t last = n ? json_snowflake(json_array_get(res->json, n - 1), "id") : 0;
+    more = n == REACTORS_PAGE && last > c->r_after && json_array_size(users) < FETCH_REACTORS_MAX;
+    if (more) c->r_after = last;
+  }
+  if (!more) {
+    c->r_react++;
+    c->r_after = 0;
+  }
+  reactors_next(f, c);
+  pump(f);
+}
+
+/* ---- listings: guilds, channels, threads -------------------------------------------------------- */
+
+static void list_push(collect_fetch *f, int kind, uint64_t id, uint64_t guild_id, int64_t before_ms,
+                      const char *name, bool parent_fetched) {
+  list_task *t = xcalloc(1, sizeof *t);
+  t->kind = kind;
+  t->id = id;
+  t->guild_id = guild_id;
+  t->before_ms = before_ms;
+  t->parent_fetched = parent_fetched;
+  t->f = f;
+  str_lcpy(t->name, name ? name : "", sizeof t->name);
+  t->name[utf8_floor(t->name, strlen(t->name), strlen(t->name))] = 0;
+  if (f->ltail)
+    f->ltail->next = t;
+  else
+    f->lhead = t;
+  f->ltail = t;
+}
+
+static bool wanted(collect_fetch *f, uint64_t guild_id) {
+  if (!f->n_want) return true;
+  for (size_t i = 0; i < f->n_want; i++) {
+    if (f->want[i] == guild_id) {
+      f->want_seen[i] = true;
+      return true;
+    }
+  }
+  return false;
+}
+
+static void on_guilds(collect_fetch *f, list_task *t, const json_t *arr) {
+  size_t i;
+  const json_t *g;
+  uint64_t last = 0;
+  json_array_foreach(arr, i, g) {
+    uint64_t id = json_snowflake(g, "id");
+    if (!id || id > (uint64_t)INT64_MAX) continue;
+    if (id > last) last = id;
+    if (!wanted(f, id)) continue;
+    f->st.guilds++;
+    job *j = xcalloc(1, sizeof *j);
+    j->kind = J_GUILD;
+    j->g.id = id;
+    str_lcpy(j->g.name, json_str(g, "name", ""), sizeof j->g.name);
+    j->g.name[utf8_floor(j->g.name, strlen(j->g.name), strlen(j->g.name))] = 0;
+    job_submit(f, j);
+    list_push(f, L_CHANNELS, id, id, 0, j->g.name, false);
+    if (f->o.threads) list_push(f, L_ACTIVE, id, id, 0, j->g.name, false);
+  }
+  if (json_array_size(arr) == GUILD_PAGE && last > t->id) {
+    list_push(f, L_GUILDS, last, 0, 0, "", false);
+    return;
+  }
+  for (size_t k = 0; k < f->n_want; k++) {
+    if (f->want_seen[k]) continue;
+    char name[64];
+    snprintf(name, sizeof name, "guild %llu", (unsigned long long)f->want[k]);
+    add_problem(f, f->want[k], name, 0, 0,
+                "the bot is not a member of this guild (check discord.guilds and the invite)");
+  }
+}
+
+static void on_channels(collect_fetch *f, list_task *t, const json_t *arr) {
+  size_t i;
+  const json_t *ch;
+  json_array_foreach(arr, i, ch) {
+    uint64_t id = json_snowflake(ch, "id");
+    int type = (int)json_int(ch, "type", -1);
+    const char *name = json_str(ch, "name", "");
+    uint64_t parent = json_snowflake(ch, "parent_id");
+    if (parent > (uint64_t)INT64_MAX) parent = 0;
+    bool text = type == STORE_CH_GUILD_TEXT || type == STORE_CH_GUILD_NEWS;
+    bool forum = type == STORE_CH_FORUM || type == 16 /* GUILD_MEDIA */;
+    if (!id || id > (uint64_t)INT64_MAX || (!text && !forum)) continue;
+    if (text) {
+      add_chan(f, id, t->guild_id, parent, type, name, ch);
+    } else { /* a forum has no messages of its own: keep its row for names, list its posts */
+      job *j = xcalloc(1, sizeof *j);
+      j->kind = J_CHANNEL;
+      j->row = (store_channel){.id = id, .guild_id = t->guild_id, .parent_id = parent, .type = type};
+      str_lcpy(j->row.name, name, sizeof j->row.name);
+      j->row.name[utf8_floor(j->row.name, strlen(j->row.name), strlen(j->row.name))] = 0;
+      job_submit(f, j);
+    }
+    if (f->o.threads) {
+      list_push(f, L_ARCHIVED, id, t->guild_id, 0, name, text);
+      if (type == STORE_CH_GUILD_TEXT) list_push(f, L_PRIVATE, id, t->guild_id, 0, name, text);
+    }
+  }
+}
+
+static void add_threads(collect_fetch *f, list_task *t, const json_t *threads) {
+  size_t i;
+  const json_t *th;
+  json_array_foreach(threads, i, th) {
+    int type = (int)json_int(th, "type", -1);
+    if (type != STORE_CH_NEWS_THREAD && type != STORE_CH_PUBLIC_THREAD &&
+        type != STORE_CH_PRIVATE_THREAD)
+      continue;
+    uint64_t parent = json_snowflake(th, "parent_id");
+    uint64_t guild = json_snowflake(th, "guild_id");
+    add_chan(f, json_snowflake(th, "id"), guild ? guild : t->guild_id,
+             parent > (uint64_t)INT64_MAX ? 0 : parent, type, json_str(th, "name", ""), th);
+  }
+}
+
+/* Archived threads come newest archived first; the next page is before the oldest archive time
+ * seen. Times are compared in milliseconds: the next page starts 1 ms after the oldest one seen, so
+ * a thread archived in that same millisecond is listed again (and ignored as known), never lost. */
+static void on_archived(collect_fetch *f, list_task *t, const json_t *body) {
+  const json_t *threads = json_object_get(body, "threads");
+  add_threads(f, t, threads);
+  if (!json_is_true(json_object_get(body, "has_more")) || !json_array_size(threads)) return;
+  int64_t oldest = INT64_MAX;
+  size_t i;
+  const json_t *th;
+  json_array_foreach(threads, i, th) {
+    int64_t ms;
+    const char *ts = json_str(json_object_get(th, "thread_metadata"), "archive_timestamp", NULL);
+    if (ts && clock_parse_iso8601(ts, &ms) == 0 && ms < oldest) oldest = ms;
+  }
+  err_clear();
+  int64_t next = oldest == INT64_MAX ? 0 : oldest + 1;
+  if (t->before_ms && next >= t->before_ms) next = oldest; /* a full page within one millisecond */
+  if (next <= 0 || (t->before_ms && next >= t->before_ms)) {
+    LOG_W("fetch", "#%s: archived threads: cannot page further (timestamps do not advance)", t->name);
+    return;
+  }
+  list_push(f, t->kind, t->id, t->guild_id, next, t->name, t->parent_fetched);
+}
+
+static void list_cb(const rest_result *res, void *user) {
+  list_task *t = user;
+  collect_fetch *f = t->f;
+  f->outstanding--;
+  f->l_inflight--;
+  f->st.requests++;
+  if (res->err) {
+    char what[160];
+    if (res->status == 401) {
+      fatal(f, MIMIC_EAUTH, "Discord refused the bot token (401); check DISCORD_TOKEN");
+    } else if (t->kind == L_GUILDS) {
+      fatal(f, res->err, res->message);
+    } else if (t->kind == L_PRIVATE && (res->status == 403 || res->status == 404)) {
+      f->st.private_lists_denied++; /* needs Manage Threads: usual for a bot, not a problem */
+      LOG_D("fetch", "#%s: private archived threads: %s", t->name, res->message);
+    } else if (t->kind == L_ARCHIVED && t->parent_fetched) {
+      LOG_D("fetch", "#%s: archived threads: %s", t->name, res->message); /* reported there */
+    } else if (res->err == MIMIC_ECANCELLED) {
+      fatal(f, res->err, res->message);
+    } else {
+      snprintf(what, sizeof what, "%s%s%s", t->kind == L_CHANNELS || t->kind == L_ACTIVE ? "guild " : "#",
+               t->name,
+               t->kind == L_CHANNELS ? " (channel list)"
+               : t->kind == L_ACTIVE ? " (active threads)"
+                                     : " (archived threads)");
+      add_problem(f, t->id, what, res->status, res->code, res->message);
+    }
+  } else if (!f->stopping) {
+    switch (t->kind) {
+    case L_GUILDS:
+      if (json_is_array(res->json))
+        on_guilds(f, t, res->json);
+      else
+        fatal(f, MIMIC_EPROTO, "GET /users/@me/guilds: the answer is not a list");
+      break;
+    case L_CHANNELS: on_channels(f, t, res->json); break;
+    case L_ACTIVE: add_threads(f, t, json_object_get(res->json, "threads")); break;
+    default: on_archived(f, t, res->json); break;
+    }
+  }
+  mem_free(t);
+  pump(f);
+}
+
+static void list_start(collect_fetch *f, list_task *t) {
+  int rc;
+  char before[32];
+  if (t->before_ms) clock_iso8601(t->before_ms, before);
+  f->outstanding++;
+  f->l_inflight++;
+  switch (t->kind) {
+  case L_GUILDS: rc = api_user_guilds(f->r, t->id, GUILD_PAGE, list_cb, t); break;
+  case L_CHANNELS: rc = api_guild_channels(f->r, t->id, list_cb, t); break;
+  case L_ACTIVE: rc = api_guild_threads_active(f->r, t->id, list_cb, t); break;
+  case L_ARCHIVED:
+    rc = api_threads_archived(f->r, t->id, t->before_ms ? before : NULL, THREAD_PAGE, list_cb, t);
+    break;
+  default:
+    rc = api_threads_archived_private(f->r, t->id, t->before_ms ? before : NULL, THREAD_PAGE,
+                                      list_cb, t);
+    break;
+  }
+  if (rc) {
+    f->outstanding--;
+    f->l_inflight--;
+    fatal(f, rc, err_msg());
+    mem_free(t);
+  }
+}
+
+/* ---- progress ------------------------------------------------------------------------------------ */
+
+static double chan_fraction(const fetch_chan *c) {
+  switch (c->pub.state) {
+  case COLLECT_FETCH_QUEUED: return 0;
+  case COLLECT_FETCH_BACKFILL: {
+    if (!c->started || !c->top_id || !c->st.oldest_id) return 0;
+    double top = (double)collect_snowflake_ms(c->top_id);
+    double born = (double)collect_snowflake_ms(c->pub.id);
+    double cur = (double)collect_snowflake_ms(c->st.oldest_id);
+    if (top <= born) return 0.5;
+    double x = (top - cur) / (top - born);
+    return x < 0 ? 0 : x > 0.99 ? 0.99 : x;
+  }
+  case COLLECT_FETCH_FORWARD: {
+    if (c->last_message_id <= c->fwd_start) return 0.5;
+    double a = (double)collect_snowflake_ms(c->fwd_start);
+    double b = (double)collect_snowflake_ms(c->last_message_id);
+    double cur = (double)collect_snowflake_ms(c->st.newest_id);
+    double x = b > a ? (cur - a) / (b - a) : 0.5;
+    return x < 0 ? 0 : x > 0.99 ? 0.99 : x;
+  }
+  default: return 1;
+  }
+}
+
+/* Fills f->st (counts, rate, fraction, ETA); list left to the caller. */
+static void snapshot(collect_fetch *f) {
+  collect_fetch_stats *st = &f->st;
+  uint64_t now = clock_mono_ms();
+  st->seconds = (double)(now - f->t0_ms) / 1000.0;
+  st->done = st->up_to_date = st->unreadable = st->failed = st->active = 0;
+  double sum = 0;
+  for (size_t i = 0; i < f->n_ch; i++) {
+    fetch_chan *c = f->ch[i];
+    c->pub.fraction = chan_fraction(c);
+    sum += c->pub.fraction;
+    switch (c->pub.state) {
+    case COLLECT_FETCH_DONE:
+      st->done++;
+      st->up_to_date += c->pub.up_to_date;
+      break;
+    case COLLECT_FETCH_UNREADABLE: st->unreadable++; break;
+    case COLLECT_FETCH_FAILED: st->failed++; break;
+    case COLLECT_FETCH_QUEUED: break;
+    default: break;
+    }
+  }
+  st->unreadable += (int)f->n_extra;
+  st->active = f->active;
+  bool listing = f->lhead || f->l_inflight;
+  st->fraction = f->n_ch ? sum / (double)f->n_ch : 0;
+  if (listing && st->fraction > 0.5) st->fraction = 0.5; /* more channels may still appear */
+  st->eta_s = st->fraction > 0.001 && st->fraction < 1 ? st->seconds * (1 - st->fraction) / st->fraction
+                                                       : st->fraction >= 1 ? 0 : -1;
+  /* messages/s over the last RATE_SAMPLES calls */
+  unsigned k = f->rate_n % RATE_SAMPLES;
+  f->rate_msgs[k] = st->messages;
+  f->rate_t[k] = now;
+  f->rate_n++;
+  unsigned oldest = f->rate_n > RATE_SAMPLES ? f->rate_n % RATE_SAMPLES : 0;
+  uint64_t dt = now - f->rate_t[oldest];
+  st->rate = dt ? (double)(st->messages - f->rate_msgs[oldest]) * 1000.0 / (double)dt
+                : st->seconds > 0 ? (double)st->messages / st->seconds : 0;
+}
+
+static void timer_cb(uv_timer_t *t) {
+  collect_fetch *f = t->data;
+  if (f->o.stop && *f->o.stop && !f->stopping) collect_fetch_cancel(f);
+  if (!f->o.progress || f->finishing) return;
+  snapshot(f);
+  const collect_fetch_chan **list = xcalloc(f->n_ch + 1, sizeof *list);
+  size_t n = 0;
+  for (size_t i = 0; i < f->n_ch; i++) {
+    fetch_chan *c = f->ch[i];
+    if (c->started && (c->pub.state == COLLECT_FETCH_BACKFILL || c->pub.state == COLLECT_FETCH_FORWARD))
+      list[n++] = &c->pub;
+  }
+  f->st.list = list;
+  f->st.n_list = n;
+  f->st.final = false;
+  f->o.progress(&f->st, f->o.user);
+  f->st.list = NULL;
+  f->st.n_list = 0;
+  mem_free(list);
+}
+
+/* ---- the run ------------------------------------------------------------------------------------- */
+
+static void fetch_free(collect_fetch *f) {
+  for (size_t i = 0; i < f->n_ch; i++) {
+    json_decref(f->ch[i]->page);
+    mem_free(f->ch[i]);
+  }
+  mem_free(f->ch);
+  while (f->lhead) {
+    list_task *t = f->lhead;
+    f->lhead = t->next;
+    mem_free(t);
+  }
+  idmap_free(&f->ids);
+  mem_free(f->extra);
+  mem_free(f->want);
+  mem_free(f->want_seen);
+  mem_free(f);
+}
+
+static void timer_closed(uv_handle_t *h) {
+  collect_fetch *f = h->data;
+  snapshot(f);
+  f->st.final = true;
+  f->st.active = 0;
+  size_t cap = f->n_extra + 1;
+  for (size_t i = 0; i < f->n_ch; i++) cap += f->ch[i]->pub.state >= COLLECT_FETCH_UNREADABLE;
+  const collect_fetch_chan **list = xcalloc(cap, sizeof *list);
+  size_t n = 0;
+  for (size_t i = 0; i < f->n_extra; i++) list[n++] = &f->extra[i];
+  for (size_t i = 0; i < f->n_ch; i++)
+    if (f->ch[i]->pub.state >= COLLECT_FETCH_UNREADABLE) list[n++] = &f->ch[i]->pub;
+  f->st.list = list;
+  f->st.n_list = n;
+  if (f->o.progress) f->o.progress(&f->st, f->o.user);
+  LOG_I("fetch", "done: %lld messages (%lld new) from %d channels and threads in %.1f s%s%s",
+        (long long)f->st.messages, (long long)f->st.inserted, f->st.channels, f->st.seconds,
+        f->rc ? "; " : "", f->rc ? f->msg : "");
+  if (f->rc) err_set(f->rc, "%s", f->msg);
+  f->done(f->rc, &f->st, f->user);
+  mem_free(list);
+  fetch_free(f);
+}
+
+static void maybe_finish(collect_fetch *f) {
+  if (f->finishing || f->outstanding || f->jcur || f->jhead) return;
+  if (!f->stopping && (f->lhead || f->l_inflight || f->next_start < f->n_ch || f->active)) return;
+  f->finishing = true;
+  uv_timer_stop(&f->timer);
+  uv_close((uv_handle_t *)&f->timer, timer_closed);
+}
+
+static void pump(collect_fetch *f) {
+  if (!f->stopping) {
+    while (f->l_inflight < LIST_INFLIGHT && f->lhead && !f->stopping) {
+      list_task *t = f->lhead;
+      f->lhead = t->next;
+      if (!f->lhead) f->ltail = NULL;
+      list_start(f, t);
+    }
+    while (f->active < f->o.concurrency && f->next_start < f->n_ch && !f->stopping)
+      chan_start(f, f->ch[f->next_start++]);
+  }
+  maybe_finish(f);
+}
+
+void collect_fetch_cancel(collect_fetch *f) {
+  if (!f || f->finishing) return;
+  if (!f->rc) {
+    f->rc = MIMIC_ECANCELLED;
+    str_lcpy(f->msg, "fetch stopped; run it again to continue where it stopped", sizeof f->msg);
+  }
+  f->stopping = true;
+  pump(f);
+}
+
+int collect_fetch_start(store *s, rest *r, const collect_fetch_opts *o, collect_fetch_done_fn done,
+                        void *user, collect_fetch **out) {
+  if (out) *out = NULL;
+  if (!s || !r || !o || !done) return err_set(MIMIC_EINVAL, "fetch: missing store, client or callback");
+  if (o->concurrency < 1 || o->concurrency > 64)
+    return err_set(MIMIC_EINVAL, "fetch: concurrency must be 1..64, not %d", o->concurrency);
+  if (o->page < 1 || o->page > 100)
+    return err_set(MIMIC_EINVAL, "fetch: page size must be 1..100, not %d", o->page);
+  for (size_t i = 0; i < o->n_guilds; i++)
+    if (!o->guilds[i] || o->guilds[i] > (uint64_t)INT64_MAX)
+      return err_set(MIMIC_EINVAL, "fetch: guild id %zu is not a snowflake", i + 1);
+  collect_fetch *f = xcalloc(1, sizeof *f);
+  f->s = s;
+  f->r = r;
+  f->loop = rest_loop(r);
+  f->o = *o;
+  if (!f->o.progress_ms) f->o.progress_ms = 500;
+  f->done = done;
+  f->user = user;
+  f->n_want = o->n_guilds;
+  if (f->n_want) {
+    f->want = xcalloc(f->n_want, sizeof *f->want);
+    f->want_seen = xcalloc(f->n_want, sizeof *f->want_seen);
+    memcpy(f->want, o->guilds, f->n_want * sizeof *f->want);
+  }
+  f->o.guilds = NULL;
+  idmap_init(&f->ids);
+  f->t0_ms = clock_mono_ms();
+  f->st.eta_s = -1;
+  uv_timer_init(f->loop, &f->timer);
+  f->timer.data = f;
+  uv_timer_start(&f->timer, timer_cb, f->o.progress_ms, f->o.progress_ms);
+  list_push(f, L_GUILDS, 0, 0, 0, "", false);
+  pump(f);
+  if (out) *out = f;
+  return 0;
+}
+
+typedef struct run_state {
+  bool done;
+  int rc;
+  collect_fetch_stats st;
+} run_state;
+
+static void run_done(int rc, const collect_fetch_stats *st, void *user) {
+  run_state *rs = user;
+  rs->done = true;
+  rs->rc = rc;
+  rs->st = *st;
+  rs->st.list = NULL;
+  rs->st.n_list = 0;
+}
+
+int collect_fetch_run(store *s, rest *r, const collect_fetch_opts *o, collect_fetch_stats *stats) {
+  run_state rs = {0};
+  if (stats) memset(stats, 0, sizeof *stats);
+  int rc = collect_fetch_start(s, r, o, run_done, &rs, NULL);
+  if (rc) return rc;
+  while (!rs.done) uv_run(rest_loop(r), UV_RUN_ONCE);
+  if (stats) *stats = rs.st;
+  return rs.rc;
+}

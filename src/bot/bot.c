@@ -287,6 +287,15 @@ static char *render_text(bot *b, const char *content, const discord_message *m) 
   buf out;
   buf_init(&out, MEMORY_TEXT_MAX * 2);
   name_ctx nc = {.b = b};
+  /* Memory keeps 8 KiB of a message: render no more than that (a cut mention is copied as is). */
+  char *cut = NULL;
+  size_t cl = content ? strlen(content) : 0;
+  if (cl > MEMORY_TEXT_MAX) {
+    size_t k = MEMORY_TEXT_MAX;
+    while (k > 0 && ((unsigned char)content[k] & 0xC0) == 0x80) k--;
+    cut = mem_strndup(content, k);
+    if (cut) content = cut;
+  }
   if (collect_render(content ? content : "", lookup_name, &nc, &out)) {
     err_clear();
     buf_reset(&out);
@@ -297,8 +306,8 @@ static char *render_text(bot *b, const char *content, const discord_message *m) 
       if (buf_printf(&out, "%s[attachment: %s]", out.len ? " " : "", m->attachments[i].filename))
         err_clear();
   }
-  char *s = buf_steal(&out);
-  return s;
+  mem_free(cut);
+  return buf_steal(&out);
 }
 
 /* Refills a channel's memory from the store after a restart or an expiry (messages younger than

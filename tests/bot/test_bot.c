@@ -659,6 +659,27 @@ TEST(statistics_survive_a_restart) {
   rmdir(dir);
 }
 
+TEST(huge_message_is_remembered_cut_not_lost) {
+  fx x;
+  fx_init(&x, NULL, "0", "0");
+  size_t n = 100000;
+  char *big = xalloc(n + 16);
+  memcpy(big, "<@1000> ", 8);
+  memset(big + 8, 'a', n - 8);
+  big[n] = 0;
+  CHECK_OK(fx_say(&x, 1, CHAN, ALICE, big, true));
+  CHECK_INT(x.f->submits, 1);
+  CHECK(strstr(x.f->last_prompt, "user|alice|@mimic aaaaaaaa") != NULL);
+  fx_drain(&x);
+  CHECK_INT(x.r->n_sends, 1);
+  store_msg_list l = {0};
+  CHECK_OK(store_msg_get(x.s, 1, &l));
+  if (l.n == 1) CHECK_INT(strlen(l.items[0].content), n); /* the store keeps it exactly */
+  store_msg_list_free(&l);
+  mem_free(big);
+  fx_free(&x);
+}
+
 int main(void) {
   log_set_level(LOG_ERROR);
   RUN(mention_gets_a_reply_that_pings_only_the_author);
@@ -683,5 +704,6 @@ int main(void) {
   RUN(threads_inherit_the_channel_allow_list);
   RUN(memory_forgets_after_its_ttl);
   RUN(statistics_survive_a_restart);
+  RUN(huge_message_is_remembered_cut_not_lost);
   TEST_MAIN_END();
 }

@@ -158,7 +158,7 @@ static int write_conf(const demo_opts *o, char *conf, size_t cap) {
     return -1;
   }
   fprintf(f, "# written by `mimic demo`: the demo's own data folder, so your data/ is untouched\n"
-             "data.dir = %s\nstore.path = %s/mimic.db\nlog.level = warn\nengine.model = %s/models/scratch.gguf\n",
+             "data.dir = %s\nstore.path = %s/mimic.db\nengine.model = %s/models/scratch.gguf\n",
           o->dir, o->dir, o->dir);
   bool bad = ferror(f) != 0;
   if (fclose(f) != 0 || bad) {

@@ -30,7 +30,7 @@ typedef struct gwd {
 
 /* Starts the double with scenario (JSON text). Returns 0, or -1 when Node or the double cannot be
  * started (the caller SKIPs). */
-static int gwd_start(gwd *d, const char *scenario, const char **extra_args) {
+static inline int gwd_start(gwd *d, const char *scenario, const char **extra_args) {
   memset(d, 0, sizeof *d);
   const char *src = getenv("MIMIC_SRC");
   char script[1024];
@@ -96,7 +96,7 @@ static int gwd_start(gwd *d, const char *scenario, const char **extra_args) {
   return 0;
 }
 
-static void gwd_stop(gwd *d) {
+static inline void gwd_stop(gwd *d) {
   if (d->pid > 0) {
     kill(d->pid, SIGTERM);
     waitpid(d->pid, NULL, 0);
@@ -107,7 +107,7 @@ static void gwd_stop(gwd *d) {
 }
 
 /* The double's log so far as a JSON array (caller json_decref). Never NULL. */
-static json_t *gwd_log(const gwd *d) {
+static inline json_t *gwd_log(const gwd *d) {
   json_t *arr = json_array();
   FILE *f = fopen(d->log, "rb");
   if (!f) return arr;
@@ -126,7 +126,7 @@ static json_t *gwd_log(const gwd *d) {
 
 /* Number of log entries matching ev (or "recv" with that op when op >= 0) on connection conn
  * (-1: any). */
-static int gwd_count_in(const json_t *log, const char *ev, int op, int conn) {
+static inline int gwd_count_in(const json_t *log, const char *ev, int op, int conn) {
   int c = 0;
   size_t i;
   json_t *e;
@@ -140,7 +140,7 @@ static int gwd_count_in(const json_t *log, const char *ev, int op, int conn) {
 }
 
 /* Polls the log until at least `want` entries match, or timeout_ms passes. Returns the count. */
-static int gwd_wait(const gwd *d, const char *ev, int op, int conn, int want, long timeout_ms) {
+static inline int gwd_wait(const gwd *d, const char *ev, int op, int conn, int want, long timeout_ms) {
   uint64_t deadline = clock_mono_ms() + (uint64_t)timeout_ms;
   for (;;) {
     json_t *log = gwd_log(d);
@@ -152,7 +152,7 @@ static int gwd_wait(const gwd *d, const char *ev, int op, int conn, int want, lo
 }
 
 /* The k-th (0-based) entry matching, borrowed from log; NULL when absent. */
-static json_t *gwd_find(const json_t *log, const char *ev, int op, int conn, int k) {
+static inline json_t *gwd_find(const json_t *log, const char *ev, int op, int conn, int k) {
   size_t i;
   json_t *e;
   json_array_foreach(log, i, e) {
@@ -174,7 +174,7 @@ typedef struct rig {
   bool running;
 } rig;
 
-static void *rig_loop(void *arg) {
+static inline void *rig_loop(void *arg) {
   rig *r = arg;
   if (gateway_start(r->gw) != 0) return NULL;
   uv_run(&r->loop, UV_RUN_DEFAULT);
@@ -184,7 +184,7 @@ static void *rig_loop(void *arg) {
 #define TEST_TOKEN "test-token-ABCDEFGHIJKLMNOP.qrstu"
 
 /* Fast defaults for tests; the caller may adjust o before rig_go. */
-static void rig_options(rig *r, gateway_options *o, char *url, size_t cap, bool compress) {
+static inline void rig_options(rig *r, gateway_options *o, char *url, size_t cap, bool compress) {
   memset(o, 0, sizeof *o);
   snprintf(url, cap, "ws://127.0.0.1:%d", r->d.port);
   o->url = url;
@@ -200,7 +200,7 @@ static void rig_options(rig *r, gateway_options *o, char *url, size_t cap, bool 
   o->connect_timeout_ms = 3000;
 }
 
-static int rig_go(rig *r, const gateway_options *o) {
+static inline int rig_go(rig *r, const gateway_options *o) {
   uv_loop_init(&r->loop);
   if (gateway_new(&r->loop, o, &r->gw) != 0) {
     uv_loop_close(&r->loop);
@@ -211,7 +211,7 @@ static int rig_go(rig *r, const gateway_options *o) {
   return 0;
 }
 
-static void rig_end(rig *r) {
+static inline void rig_end(rig *r) {
   if (r->gw) {
     gateway_stop(r->gw);
     if (r->running) pthread_join(r->th, NULL);
@@ -224,7 +224,7 @@ static void rig_end(rig *r) {
 
 /* Pops events until one of type t arrives (others are freed and counted in *skipped when given).
  * NULL on timeout or when the gateway stopped first (then *stopped holds STOPPED if wanted). */
-static discord_event *rig_wait(rig *r, discord_event_type t, long timeout_ms) {
+static inline discord_event *rig_wait(rig *r, discord_event_type t, long timeout_ms) {
   uint64_t deadline = clock_mono_ms() + (uint64_t)timeout_ms;
   for (;;) {
     long left = (long)(deadline - clock_mono_ms());

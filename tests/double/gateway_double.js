@@ -29,6 +29,7 @@
 //   {"stop_acking": true}                  stop answering heartbeats on this connection
 //   {"raw": "text"}                        that text as one text frame (malformed JSON)
 //   {"raw_hex": "7b ff", "binary": false}  those bytes as one frame (invalid UTF-8)
+//   {"raw_compressed_hex": "7b ff"}        those bytes through the connection's deflate context
 //   {"oversized": 100000}                  a text frame of that many bytes
 //   {"wait": 100}                          pause
 //   {"wait_heartbeats": 3}                 until that many heartbeats arrived on this connection
@@ -115,10 +116,11 @@ wss.on('connection', (ws, req) => {
     return conn.chain;
   }
   function encode(text) {
-    if (!conn.compress) return Promise.resolve(Buffer.from(text, 'utf8'));
+    const raw = Buffer.isBuffer(text) ? text : Buffer.from(text, 'utf8');
+    if (!conn.compress) return Promise.resolve(raw);
     // One deflate context per connection, Z_SYNC_FLUSH per payload: the output ends in 00 00 ff ff.
     return new Promise((resolve) => {
-      conn.deflate.write(Buffer.from(text, 'utf8'));
+      conn.deflate.write(raw);
       conn.deflate.flush(zlib.constants.Z_SYNC_FLUSH, () => setImmediate(() => {
         const out = Buffer.concat(conn.chunks);
         conn.chunks = [];
@@ -248,6 +250,12 @@ wss.on('connection', (ws, req) => {
         await conn.chain;
         ws.send(Buffer.from(st.raw_hex.replace(/\s+/g, ''), 'hex'), { binary: !!st.binary });
         log({ conn: id, ev: 'sent_raw' });
+      } else if (st.raw_compressed_hex !== undefined) {
+        // Arbitrary bytes through this connection's deflate context (e.g. invalid UTF-8 in JSON).
+        await enqueue(async () => {
+          sendBytes(await encode(Buffer.from(st.raw_compressed_hex.replace(/\s+/g, ''), 'hex')), {});
+          log({ conn: id, ev: 'sent_raw' });
+        });
       } else if (st.oversized) {
         await conn.chain;
         const body = '{"op":0,"s":null,"t":"X","d":"' + 'x'.repeat(Math.max(0, st.oversized - 32)) + '"}';

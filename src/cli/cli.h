@@ -9,6 +9,7 @@ typedef int (*cli_cmd_fn)(int argc, char **argv);
 
 int cmd_config(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_discord(int argc, char **argv);
 
 /* Loads the configuration the way every subcommand does: defaults, then the file given by
  * --config FILE (or MIMIC_CONFIG, or ./mimic.conf when it exists), then the environment. Removes

@@ -15,6 +15,7 @@ static int cmd_version(int argc, char **argv);
 
 static const cli_cmd commands[] = {
   {"run", cmd_run, "connect to Discord and chat (needs DISCORD_TOKEN)"},
+  {"discord", cmd_discord, "discord check: verify the token and show what GET /gateway/bot says"},
   {"config", cmd_config, "config check: validate the configuration and show every value's source"},
   {"version", cmd_version, "print the version"},
   {"help", cmd_help, "this list"},

@@ -1,0 +1,532 @@
+/* The typed Discord REST calls (see api.h): paths, JSON bodies, multi-part sends and the persona
+ * webhook's create-and-retry dance. The HTTP, queueing and rate limits are rest.c's. */
+#include "discord/api.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "base/base.h"
+#include "discord/split.h"
+
+#define ID_FMT "%" PRIu64
+
+/* ---- small helpers ---- */
+
+static json_t *id_str(uint64_t id) {
+  char s[24];
+  snprintf(s, sizeof s, ID_FMT, id);
+  return json_string(s);
+}
+
+/* Percent-encodes a path segment (an emoji): everything but unreserved characters and ':'. */
+static int encode_segment(const char *in, char *out, size_t cap) {
+  static const char hex[] = "0123456789ABCDEF";
+  size_t o = 0;
+  for (const unsigned char *p = (const unsigned char *)in; *p; p++) {
+    bool keep = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+                *p == '-' || *p == '_' || *p == '.' || *p == '~' || *p == ':';
+    if (o + (keep ? 1 : 3) + 1 > cap) return err_set(MIMIC_EINVAL, "emoji is too long");
+    if (keep) {
+      out[o++] = (char)*p;
+    } else {
+      out[o++] = '%';
+      out[o++] = hex[*p >> 4];
+      out[o++] = hex[*p & 15];
+    }
+  }
+  out[o] = 0;
+  return o ? 0 : err_set(MIMIC_EINVAL, "emoji is empty");
+}
+
+/* A token goes into a path: it must be a plain path segment. */
+static int check_token(const char *t) {
+  if (!t || !*t || strlen(t) > 500) return err_set(MIMIC_EINVAL, "missing or oversized token");
+  for (const char *p = t; *p; p++)
+    if (*p == '/' || *p == '?' || *p == '#' || *p == '%' || (unsigned char)*p <= ' ')
+      return err_set(MIMIC_EINVAL, "token contains characters not allowed in a URL path");
+  return 0;
+}
+
+static int req(rest *r, const char *method, const json_t *body, rest_cb cb, void *user,
+               const char *fmt, ...) MIMIC_PRINTF(6, 7);
+static int req(rest *r, const char *method, const json_t *body, rest_cb cb, void *user,
+               const char *fmt, ...) {
+  char path[REST_URL_MAX];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(path, sizeof path, fmt, ap);
+  va_end(ap);
+  if (n < 0 || (size_t)n >= sizeof path) return err_set(MIMIC_EINVAL, "REST path too long");
+  return rest_request(r, method, path, body, cb, user);
+}
+
+/* ---- gateway, identity ---- */
+
+int api_gateway_bot(rest *r, rest_cb cb, void *user) {
+  return req(r, "GET", NULL, cb, user, "/gateway/bot");
+}
+int api_user_me(rest *r, rest_cb cb, void *user) {
+  return req(r, "GET", NULL, cb, user, "/users/@me");
+}
+
+int api_gateway_info_parse(const json_t *j, api_gateway_info *out) {
+  memset(out, 0, sizeof *out);
+  const char *url = json_str(j, "url", NULL);
+  if (!url || !*url || strlen(url) >= sizeof out->url)
+    return err_set(MIMIC_EFORMAT, "GET /gateway/bot: answer has no usable url");
+  str_lcpy(out->url, url, sizeof out->url);
+  out->shards = (int)json_int(j, "shards", 1);
+  if (out->shards < 1 || out->shards > 65536) out->shards = 1;
+  const json_t *ssl = json_object_get(j, "session_start_limit");
+  out->session_total = (int)json_int(ssl, "total", 1000);
+  out->session_remaining = (int)json_int(ssl, "remaining", 1000);
+  out->session_reset_after_ms = json_int(ssl, "reset_after", 0);
+  out->max_concurrency = (int)json_int(ssl, "max_concurrency", 1);
+  if (out->max_concurrency < 1) out->max_concurrency = 1;
+  return 0;
+}
+
+/* ---- mentions ---- */
+
+json_t *api_allowed_mentions(const uint64_t *users, size_t n_users, bool replied_user) {
+  json_t *am = json_object();
+  json_object_set_new(am, "parse", json_array());
+  if (users && n_users) {
+    json_t *u = json_array();
+    for (size_t i = 0; i < n_users && i < 100; i++) json_array_append_new(u, id_str(users[i]));
+    json_object_set_new(am, "users", u);
+  }
+  json_object_set_new(am, "replied_user", json_boolean(replied_user));
+  return am;
+}
+
+/* ---- multi-part sends ---- */
+
+typedef enum { JOB_CHANNEL, JOB_HOOK, JOB_FOLLOWUP } job_kind;
+typedef enum { HS_SEND, HS_LIST, HS_CREATE } hook_step;
+
+typedef struct send_job {
+  rest *r;
+  job_kind kind;
+  char **parts;
+  size_t n, i;
+  rest_cb cb;
+  void *user;
+  /* channel messages */
+  uint64_t channel_id, reply_to;
+  bool ping_reply;
+  uint64_t *ping_users;
+  size_t n_ping;
+  unsigned flags;
+  uint64_t nonce_base;
+  /* webhooks */
+  api_hook *hook;
+  char *username, *avatar_url;
+  uint64_t thread_id;
+  hook_step step;
+  bool recreated;
+  /* follow-ups */
+  uint64_t app_id;
+  char *token;
+} send_job;
+
+static void job_free(send_job *j) {
+  split_free(j->parts, j->n);
+  mem_free(j->ping_users);
+  mem_free(j->username);
+  mem_free(j->avatar_url);
+  mem_free(j->token);
+  mem_free(j);
+}
+
+static int job_send_part(send_job *j);
+static void job_cb(const rest_result *res, void *user);
+
+static void job_finish(send_job *j, const rest_result *res) {
+  rest_result out = *res;
+  out.attempts = (int)j->i;
+  j->cb(&out, j->user);
+  job_free(j);
+}
+
+/* Reports an error found while starting the next step (from inside a callback). */
+static void job_fail_now(send_job *j, int rc) {
+  char msg[512];
+  str_lcpy(msg, err_msg(), sizeof msg);
+  rest_result res = {rc, 0, 0, msg, NULL, (int)j->i};
+  j->cb(&res, j->user);
+  job_free(j);
+}
+
+static int hook_list(send_job *j) {
+  j->step = HS_LIST;
+  return req(j->r, "GET", NULL, job_cb, j, "/channels/" ID_FMT "/webhooks", j->hook->channel_id);
+}
+
+static int hook_create(send_job *j) {
+  j->step = HS_CREATE;
+  json_t *b = json_pack("{s:s}", "name", j->hook->name);
+  int rc = req(j->r, "POST", b, job_cb, j, "/channels/" ID_FMT "/webhooks", j->hook->channel_id);
+  json_decref(b);
+  return rc;
+}
+
+static bool hook_take(api_hook *h, const json_t *w) {
+  const char *tok = json_str(w, "token", NULL);
+  uint64_t id = json_snowflake(w, "id");
+  if (!tok || !id || strlen(tok) >= sizeof h->token || check_token(tok) != 0) return false;
+  h->id = id;
+  str_lcpy(h->token, tok, sizeof h->token);
+  return true;
+}
+
+static int job_send_part(send_job *j) {
+  const char *text = j->parts[j->i];
+  json_t *b = json_object();
+  int rc;
+  json_object_set_new(b, "content", json_string(text));
+  bool first = j->i == 0;
+  if (j->kind == JOB_CHANNEL) {
+    bool replying = first && j->reply_to;
+    json_object_set_new(b, "allowed_mentions",
+                        api_allowed_mentions(j->ping_users, j->n_ping, replying && j->ping_reply));
+    if (replying) {
+      json_t *ref = json_object();
+      json_object_set_new(ref, "message_id", id_str(j->reply_to));
+      json_object_set_new(ref, "fail_if_not_exists", json_false());
+      json_object_set_new(b, "message_reference", ref);
+    }
+    char nonce[26];
+    snprintf(nonce, sizeof nonce, ID_FMT, j->nonce_base + j->i);
+    json_object_set_new(b, "nonce", json_string(nonce));
+    json_object_set_new(b, "enforce_nonce", json_true());
+    if (j->flags) json_object_set_new(b, "flags", json_integer(j->flags));
+    j->step = HS_SEND;
+    rc = req(j->r, "POST", b, job_cb, j, "/channels/" ID_FMT "/messages", j->channel_id);
+  } else if (j->kind == JOB_HOOK) {
+    json_object_set_new(b, "allowed_mentions",
+                        api_allowed_mentions(j->ping_users, j->n_ping, false));
+    if (j->username) json_object_set_new(b, "username", json_string(j->username));
+    if (j->avatar_url) json_object_set_new(b, "avatar_url", json_string(j->avatar_url));
+    j->step = HS_SEND;
+    if (j->thread_id)
+      rc = req(j->r, "POST", b, job_cb, j, "/webhooks/" ID_FMT "/%s?wait=true&thread_id=" ID_FMT,
+               j->hook->id, j->hook->token, j->thread_id);
+    else
+      rc = req(j->r, "POST", b, job_cb, j, "/webhooks/" ID_FMT "/%s?wait=true", j->hook->id,
+               j->hook->token);
+  } else {
+    json_object_set_new(b, "allowed_mentions", api_allowed_mentions(NULL, 0, false));
+    if (j->flags) json_object_set_new(b, "flags", json_integer(j->flags));
+    j->step = HS_SEND;
+    rc = req(j->r, "POST", b, job_cb, j, "/webhooks/" ID_FMT "/%s", j->app_id, j->token);
+  }
+  json_decref(b);
+  return rc;
+}
+
+static void job_cb(const rest_result *res, void *user) {
+  send_job *j = user;
+  int rc;
+  if (res->err == MIMIC_ECANCELLED) {
+    job_finish(j, res);
+    return;
+  }
+  if (j->kind == JOB_HOOK && j->step == HS_LIST) {
+    if (res->err) {
+      job_finish(j, res);
+      return;
+    }
+    size_t i;
+    json_t *w;
+    bool found = false;
+    json_array_foreach(res->json, i, w) {
+      if (strcmp(json_str(w, "name", ""), j->hook->name) == 0 && hook_take(j->hook, w)) {
+        found = true;
+        break;
+      }
+    }
+    rc = found ? job_send_part(j) : hook_create(j);
+    if (rc) job_fail_now(j, rc);
+    return;
+  }
+  if (j->kind == JOB_HOOK && j->step == HS_CREATE) {
+    if (res->err) {
+      job_finish(j, res);
+      return;
+    }
+    if (!hook_take(j->hook, res->json)) {
+      rest_result bad = *res;
+      bad.err = MIMIC_EPROTO;
+      bad.message = "create webhook: the answer has no id or token";
+      job_finish(j, &bad);
+      return;
+    }
+    LOG_I("rest", "created webhook %s in channel " ID_FMT, j->hook->name, j->hook->channel_id);
+    rc = job_send_part(j);
+    if (rc) job_fail_now(j, rc);
+    return;
+  }
+  /* a part was sent */
+  if (res->err) {
+    if (j->kind == JOB_HOOK && !j->recreated && (res->code == 10015 || res->status == 404)) {
+      LOG_W("rest", "webhook for channel " ID_FMT " is gone (%s); creating a new one",
+            j->hook->channel_id, res->message);
+      j->recreated = true;
+      j->hook->id = 0;
+      j->hook->token[0] = 0;
+      rc = hook_create(j);
+      if (rc) job_fail_now(j, rc);
+      return;
+    }
+    job_finish(j, res);
+    return;
+  }
+  j->i++;
+  if (j->i == j->n) {
+    job_finish(j, res);
+    return;
+  }
+  rc = job_send_part(j);
+  if (rc) job_fail_now(j, rc);
+}
+
+static send_job *job_new(rest *r, const char *content, rest_cb cb, void *user, int *rc) {
+  send_job *j = xcalloc(1, sizeof *j);
+  j->r = r;
+  j->cb = cb;
+  j->user = user;
+  *rc = split_text(content, DISCORD_MESSAGE_MAX, &j->parts, &j->n);
+  if (*rc == 0 && j->n == 0) *rc = err_set(MIMIC_EINVAL, "cannot send an empty message");
+  if (*rc) {
+    job_free(j);
+    return NULL;
+  }
+  return j;
+}
+
+static void job_set_pings(send_job *j, const uint64_t *users, size_t n) {
+  if (!users || !n) return;
+  if (n > 100) n = 100;
+  j->ping_users = xcalloc(n, sizeof *users);
+  memcpy(j->ping_users, users, n * sizeof *users);
+  j->n_ping = n;
+}
+
+static int job_start(send_job *j, int first_rc) {
+  if (first_rc) job_free(j);
+  return first_rc;
+}
+
+int api_message_send(rest *r, const api_message *m, rest_cb cb, void *user) {
+  if (!m || !m->channel_id) return err_set(MIMIC_EINVAL, "send message: no channel");
+  int rc;
+  send_job *j = job_new(r, m->content, cb, user, &rc);
+  if (!j) return rc;
+  j->kind = JOB_CHANNEL;
+  j->channel_id = m->channel_id;
+  j->reply_to = m->reply_to;
+  j->ping_reply = m->ping_reply;
+  j->flags = m->flags & (API_MSG_SUPPRESS_EMBEDS | API_MSG_SUPPRESS_NOTIFICATIONS);
+  job_set_pings(j, m->ping_users, m->n_ping_users);
+  /* nonces: unique per part, at most 25 characters */
+  j->nonce_base = (clock_mono_ns() ^ ((uint64_t)clock_wall_ms() << 20)) % 1000000000000000000ull;
+  return job_start(j, job_send_part(j));
+}
+
+static bool hook_name_ok(const char *name) {
+  size_t n = strlen(name);
+  if (n < 1 || n > 80) return false;
+  char low[81];
+  for (size_t i = 0; i <= n; i++)
+    low[i] = (char)((name[i] >= 'A' && name[i] <= 'Z') ? name[i] + 32 : name[i]);
+  return !strstr(low, "clyde") && !strstr(low, "discord");
+}
+
+int api_webhook_send(rest *r, api_hook *hook, const api_hook_message *m, rest_cb cb, void *user) {
+  if (!hook || !hook->channel_id) return err_set(MIMIC_EINVAL, "webhook send: no channel");
+  if (!hook_name_ok(hook->name))
+    return err_set(MIMIC_EINVAL,
+                   "webhook name '%.80s' must be 1-80 characters without 'clyde' or 'discord'",
+                   hook->name);
+  if (hook->id && check_token(hook->token) != 0) hook->id = 0;
+  int rc;
+  send_job *j = job_new(r, m->content, cb, user, &rc);
+  if (!j) return rc;
+  j->kind = JOB_HOOK;
+  j->hook = hook;
+  j->thread_id = m->thread_id;
+  if (m->username && *m->username)
+    j->username = utf8_repair(m->username, strnlen(m->username, 80 * 4));
+  if (m->avatar_url && *m->avatar_url)
+    j->avatar_url = utf8_repair(m->avatar_url, strnlen(m->avatar_url, 2048));
+  job_set_pings(j, m->ping_users, m->n_ping_users);
+  return job_start(j, hook->id ? job_send_part(j) : hook_list(j));
+}
+
+int api_followup_send(rest *r, uint64_t app_id, const char *token, const char *content,
+                      bool ephemeral, rest_cb cb, void *user) {
+  int rc = check_token(token);
+  if (rc) return rc;
+  send_job *j = job_new(r, content, cb, user, &rc);
+  if (!j) return rc;
+  j->kind = JOB_FOLLOWUP;
+  j->app_id = app_id;
+  j->token = xstrdup(token);
+  j->flags = ephemeral ? API_MSG_EPHEMERAL : 0;
+  return job_start(j, job_send_part(j));
+}
+
+/* ---- single calls ---- */
+
+int api_typing(rest *r, uint64_t channel_id, rest_cb cb, void *user) {
+  return req(r, "POST", NULL, cb, user, "/channels/" ID_FMT "/typing", channel_id);
+}
+
+int api_messages_get(rest *r, uint64_t channel_id, api_page dir, uint64_t anchor, int limit,
+                     rest_cb cb, void *user) {
+  if (limit < 1 || limit > 100)
+    return err_set(MIMIC_EINVAL, "message page size must be 1..100, not %d", limit);
+  static const char *names[] = {NULL, "before", "after", "around"};
+  if (dir == API_PAGE_LATEST || !anchor)
+    return req(r, "GET", NULL, cb, user, "/channels/" ID_FMT "/messages?limit=%d", channel_id,
+               limit);
+  if (dir < API_PAGE_BEFORE || dir > API_PAGE_AROUND)
+    return err_set(MIMIC_EINVAL, "bad page direction");
+  return req(r, "GET", NULL, cb, user, "/channels/" ID_FMT "/messages?%s=" ID_FMT "&limit=%d",
+             channel_id, names[dir], anchor, limit);
+}
+
+int api_reactions_get(rest *r, uint64_t channel_id, uint64_t message_id, const char *emoji,
+                      uint64_t after, int limit, rest_cb cb, void *user) {
+  char enc[512];
+  int rc = encode_segment(emoji ? emoji : "", enc, sizeof enc);
+  if (rc) return rc;
+  if (limit < 1 || limit > 100)
+    return err_set(MIMIC_EINVAL, "reaction page size must be 1..100, not %d", limit);
+  if (after)
+    return req(r, "GET", NULL, cb, user,
+               "/channels/" ID_FMT "/messages/" ID_FMT "/reactions/%s?after=" ID_FMT "&limit=%d",
+               channel_id, message_id, enc, after, limit);
+  return req(r, "GET", NULL, cb, user,
+             "/channels/" ID_FMT "/messages/" ID_FMT "/reactions/%s?limit=%d", channel_id,
+             message_id, enc, limit);
+}
+
+int api_reaction_add(rest *r, uint64_t channel_id, uint64_t message_id, const char *emoji,
+                     rest_cb cb, void *user) {
+  char enc[512];
+  int rc = encode_segment(emoji ? emoji : "", enc, sizeof enc);
+  if (rc) return rc;
+  return req(r, "PUT", NULL, cb, user, "/channels/" ID_FMT "/messages/" ID_FMT "/reactions/%s/@me",
+             channel_id, message_id, enc);
+}
+
+int api_guild_channels(rest *r, uint64_t guild_id, rest_cb cb, void *user) {
+  return req(r, "GET", NULL, cb, user, "/guilds/" ID_FMT "/channels", guild_id);
+}
+
+int api_guild_threads_active(rest *r, uint64_t guild_id, rest_cb cb, void *user) {
+  return req(r, "GET", NULL, cb, user, "/guilds/" ID_FMT "/threads/active", guild_id);
+}
+
+int api_threads_archived(rest *r, uint64_t channel_id, const char *before, int limit, rest_cb cb,
+                         void *user) {
+  char q[96] = "";
+  if (before) {
+    int64_t ms;
+    if (clock_parse_iso8601(before, &ms) != 0)
+      return err_set(MIMIC_EINVAL, "archived threads: 'before' must be an ISO-8601 timestamp");
+    char iso[32];
+    clock_iso8601(ms, iso);
+    snprintf(q, sizeof q, "?before=%s", iso);
+  }
+  if (limit < 0 || limit > 100)
+    return err_set(MIMIC_EINVAL, "thread page size must be 1..100, not %d", limit);
+  if (limit) {
+    size_t l = strlen(q);
+    snprintf(q + l, sizeof q - l, "%slimit=%d", l ? "&" : "?", limit);
+  }
+  return req(r, "GET", NULL, cb, user, "/channels/" ID_FMT "/threads/archived/public%s", channel_id,
+             q);
+}
+
+int api_dm_open(rest *r, uint64_t user_id, rest_cb cb, void *user) {
+  json_t *b = json_object();
+  json_object_set_new(b, "recipient_id", id_str(user_id));
+  int rc = req(r, "POST", b, cb, user, "/users/@me/channels");
+  json_decref(b);
+  return rc;
+}
+
+int api_webhook_create(rest *r, uint64_t channel_id, const char *name, rest_cb cb, void *user) {
+  if (!name || !hook_name_ok(name))
+    return err_set(MIMIC_EINVAL,
+                   "webhook name must be 1-80 characters without 'clyde' or 'discord'");
+  json_t *b = json_object();
+  json_object_set_new(b, "name", json_string(name));
+  int rc = req(r, "POST", b, cb, user, "/channels/" ID_FMT "/webhooks", channel_id);
+  json_decref(b);
+  return rc;
+}
+
+int api_webhooks_get(rest *r, uint64_t channel_id, rest_cb cb, void *user) {
+  return req(r, "GET", NULL, cb, user, "/channels/" ID_FMT "/webhooks", channel_id);
+}
+
+int api_webhook_get(rest *r, uint64_t webhook_id, rest_cb cb, void *user) {
+  return req(r, "GET", NULL, cb, user, "/webhooks/" ID_FMT, webhook_id);
+}
+
+int api_commands_overwrite(rest *r, uint64_t app_id, uint64_t guild_id, const json_t *commands,
+                           rest_cb cb, void *user) {
+  if (!json_is_array(commands)) return err_set(MIMIC_EINVAL, "commands must be a JSON array");
+  if (guild_id)
+    return req(r, "PUT", commands, cb, user, "/applications/" ID_FMT "/guilds/" ID_FMT "/commands",
+               app_id, guild_id);
+  return req(r, "PUT", commands, cb, user, "/applications/" ID_FMT "/commands", app_id);
+}
+
+int api_interaction_respond(rest *r, uint64_t interaction_id, const char *token, int type,
+                            const json_t *data, rest_cb cb, void *user) {
+  int rc = check_token(token);
+  if (rc) return rc;
+  json_t *b = json_object();
+  json_object_set_new(b, "type", json_integer(type));
+  if (data) json_object_set(b, "data", (json_t *)data);
+  rc = req(r, "POST", b, cb, user, "/interactions/" ID_FMT "/%s/callback", interaction_id, token);
+  json_decref(b);
+  return rc;
+}
+
+int api_interaction_defer(rest *r, uint64_t interaction_id, const char *token, bool ephemeral,
+                          rest_cb cb, void *user) {
+  json_t *data = ephemeral ? json_pack("{s:i}", "flags", (int)API_MSG_EPHEMERAL) : NULL;
+  int rc =
+      api_interaction_respond(r, interaction_id, token, API_CB_DEFERRED_MESSAGE, data, cb, user);
+  json_decref(data);
+  return rc;
+}
+
+int api_original_edit(rest *r, uint64_t app_id, const char *token, const char *content, rest_cb cb,
+                      void *user) {
+  int rc = check_token(token);
+  if (rc) return rc;
+  char **parts = NULL;
+  size_t n = 0;
+  rc = split_text(content, DISCORD_MESSAGE_MAX, &parts, &n);
+  if (rc) return rc;
+  if (n == 0) {
+    split_free(parts, n);
+    return err_set(MIMIC_EINVAL, "cannot edit a response to empty content");
+  }
+  json_t *b = json_object();
+  json_object_set_new(b, "content", json_string(parts[0]));
+  json_object_set_new(b, "allowed_mentions", api_allowed_mentions(NULL, 0, false));
+  split_free(parts, n);
+  rc = req(r, "PATCH", b, cb, user, "/webhooks/" ID_FMT "/%s/messages/@original", app_id, token);
+  json_decref(b);
+  return rc;
+}

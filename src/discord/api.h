@@ -1,0 +1,160 @@
+/* The Discord REST calls mimic makes, as typed functions over rest.h: they build the paths and
+ * JSON bodies (Jansson) so that nothing above the discord layer writes JSON or URLs. Answers come
+ * back through rest_cb with the parsed JSON (borrowed during the callback); small answers have
+ * typed parsers here. Outgoing text is split over 2,000 characters (split.h) and every message
+ * carries an allowed_mentions that pings nobody unless asked.
+ *
+ * Every call returns 0 (cb will run exactly once) or an error (cb will never run), like
+ * rest_request. Loop-thread only. Strings passed in are copied unless noted. */
+#ifndef MIMIC_DISCORD_API_H
+#define MIMIC_DISCORD_API_H
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/err.h"
+#include "discord/rest.h"
+
+/* ---- gateway and identity ---- */
+
+typedef struct api_gateway_info {
+  char url[256]; /* wss://gateway.discord.gg */
+  int shards;    /* recommended shard count */
+  int session_total, session_remaining;
+  int64_t session_reset_after_ms;
+  int max_concurrency; /* identify buckets: shard_id % max_concurrency */
+} api_gateway_info;
+
+/* GET /gateway/bot. */
+int api_gateway_bot(rest *r, rest_cb cb, void *user) MIMIC_MUST;
+/* Parses its answer. Returns 0 or MIMIC_EFORMAT (no url / bad shapes). */
+int api_gateway_info_parse(const json_t *j, api_gateway_info *out) MIMIC_MUST;
+
+/* GET /users/@me (the bot's own user: id, username). */
+int api_user_me(rest *r, rest_cb cb, void *user) MIMIC_MUST;
+
+/* ---- mentions ---- */
+
+/* allowed_mentions for mimic's messages: {"parse": []} so nothing in the text pings anyone
+ * (@everyone, @here, roles, users), plus "users" when explicit users may be pinged (at most 100
+ * are listed), and "replied_user" (true only when replying and the reply should ping). Never
+ * NULL (allocation failure aborts). */
+json_t *api_allowed_mentions(const uint64_t *users, size_t n_users, bool replied_user);
+
+/* ---- messages ---- */
+
+#define API_MSG_SUPPRESS_EMBEDS        (1u << 2)
+#define API_MSG_SUPPRESS_NOTIFICATIONS (1u << 12)
+#define API_MSG_EPHEMERAL              (1u << 6)
+
+typedef struct api_message {
+  uint64_t channel_id;
+  const char *content;        /* any length: split into parts of <= 2,000 characters */
+  uint64_t reply_to;          /* message to reply to (first part only), 0 for none */
+  bool ping_reply;            /* let the reply ping its author (replied_user); only with reply_to */
+  const uint64_t *ping_users; /* users the text may ping; NULL: nobody */
+  size_t n_ping_users;
+  unsigned flags; /* API_MSG_SUPPRESS_* */
+} api_message;
+
+/* POST /channels/{id}/messages for each part, one after the other (in order; the next part is
+ * sent when the previous one was accepted). Each part carries a nonce with enforce_nonce, so a
+ * retried POST cannot post twice. cb runs once: with the last part's message, or with the first
+ * error (later parts are then not sent; res->attempts counts the parts sent). MIMIC_EINVAL when
+ * the content is empty or whitespace-only. */
+int api_message_send(rest *r, const api_message *m, rest_cb cb, void *user) MIMIC_MUST;
+
+/* POST /channels/{id}/typing (lasts 10 s or until the bot's next message). */
+int api_typing(rest *r, uint64_t channel_id, rest_cb cb, void *user) MIMIC_MUST;
+
+typedef enum { API_PAGE_LATEST = 0, API_PAGE_BEFORE, API_PAGE_AFTER, API_PAGE_AROUND } api_page;
+
+/* GET /channels/{id}/messages: `limit` (1..100) messages before / after / around `anchor`, or the
+ * latest. Discord answers newest first, whatever the direction. */
+int api_messages_get(rest *r, uint64_t channel_id, api_page dir, uint64_t anchor, int limit,
+                     rest_cb cb, void *user) MIMIC_MUST;
+
+/* GET /channels/{c}/messages/{m}/reactions/{emoji}: users who reacted with emoji ("👍" or a
+ * custom "name:id"), after user id `after` (0 = from the start), up to limit (1..100). */
+int api_reactions_get(rest *r, uint64_t channel_id, uint64_t message_id, const char *emoji,
+                      uint64_t after, int limit, rest_cb cb, void *user) MIMIC_MUST;
+/* PUT /channels/{c}/messages/{m}/reactions/{emoji}/@me. */
+int api_reaction_add(rest *r, uint64_t channel_id, uint64_t message_id, const char *emoji,
+                     rest_cb cb, void *user) MIMIC_MUST;
+
+/* ---- guilds, channels, threads, DMs ---- */
+
+int api_guild_channels(rest *r, uint64_t guild_id, rest_cb cb, void *user) MIMIC_MUST;
+/* GET /guilds/{id}/threads/active -> {threads, members}. */
+int api_guild_threads_active(rest *r, uint64_t guild_id, rest_cb cb, void *user) MIMIC_MUST;
+/* GET /channels/{id}/threads/archived/public -> {threads, members, has_more}; before is an
+ * ISO-8601 timestamp (NULL for the newest), limit 1..100 (0 for Discord's default). */
+int api_threads_archived(rest *r, uint64_t channel_id, const char *before, int limit, rest_cb cb,
+                         void *user) MIMIC_MUST;
+/* POST /users/@me/channels {recipient_id}: opens (or returns) the DM channel with a user. */
+int api_dm_open(rest *r, uint64_t user_id, rest_cb cb, void *user) MIMIC_MUST;
+
+/* ---- webhooks (speaking as a persona) ---- */
+
+int api_webhook_create(rest *r, uint64_t channel_id, const char *name, rest_cb cb,
+                       void *user) MIMIC_MUST;
+int api_webhooks_get(rest *r, uint64_t channel_id, rest_cb cb, void *user) MIMIC_MUST;
+int api_webhook_get(rest *r, uint64_t webhook_id, rest_cb cb, void *user) MIMIC_MUST;
+
+/* A channel's persona webhook as the caller caches it. Set channel_id and name (1..80 characters,
+ * without "clyde" or "discord"); id 0 means not known yet. */
+typedef struct api_hook {
+  uint64_t channel_id;
+  char name[81];
+  uint64_t id;
+  char token[128];
+} api_hook;
+
+typedef struct api_hook_message {
+  const char *content;    /* split like api_message_send */
+  const char *username;   /* shown as the author (the persona); NULL: the webhook's name */
+  const char *avatar_url; /* NULL: the webhook's avatar */
+  uint64_t thread_id;     /* post into this thread of the channel; 0: the channel itself */
+  const uint64_t *ping_users;
+  size_t n_ping_users;
+} api_hook_message;
+
+/* Sends through the channel's webhook: when hook->id is 0 it first reuses a webhook of that name
+ * in the channel that has a token (one mimic made), else creates one; on "Unknown Webhook" (it was
+ * deleted) it forgets it, creates a new one and sends again, once. Updates *hook, which must stay
+ * valid until cb runs. cb gets the last part's message (wait=true) or the first error. */
+int api_webhook_send(rest *r, api_hook *hook, const api_hook_message *m, rest_cb cb,
+                     void *user) MIMIC_MUST;
+
+/* ---- application commands and interactions ---- */
+
+/* PUT /applications/{app}/commands (guild_id 0) or /applications/{app}/guilds/{g}/commands:
+ * replaces every command with the array `commands` (borrowed). */
+int api_commands_overwrite(rest *r, uint64_t app_id, uint64_t guild_id, const json_t *commands,
+                           rest_cb cb, void *user) MIMIC_MUST;
+
+#define API_CB_PONG             1
+#define API_CB_MESSAGE          4
+#define API_CB_DEFERRED_MESSAGE 5
+#define API_CB_DEFERRED_UPDATE  6
+#define API_CB_UPDATE           7
+#define API_CB_AUTOCOMPLETE     8
+#define API_CB_MODAL            9
+
+/* POST /interactions/{id}/{token}/callback {type, data} (data borrowed, may be NULL). Must happen
+ * within 3 s of the interaction. Not bound by the global rate limit. */
+int api_interaction_respond(rest *r, uint64_t interaction_id, const char *token, int type,
+                            const json_t *data, rest_cb cb, void *user) MIMIC_MUST;
+/* The deferred response ("thinking..."), optionally ephemeral; follow up within 15 minutes. */
+int api_interaction_defer(rest *r, uint64_t interaction_id, const char *token, bool ephemeral,
+                          rest_cb cb, void *user) MIMIC_MUST;
+/* POST /webhooks/{app}/{token}: a follow-up message (split like api_message_send). */
+int api_followup_send(rest *r, uint64_t app_id, const char *token, const char *content,
+                      bool ephemeral, rest_cb cb, void *user) MIMIC_MUST;
+/* PATCH /webhooks/{app}/{token}/messages/@original: edits the (deferred) original response. At
+ * most 2,000 characters: longer content is cut at a boundary (send the rest as follow-ups). */
+int api_original_edit(rest *r, uint64_t app_id, const char *token, const char *content, rest_cb cb,
+                      void *user) MIMIC_MUST;
+
+#endif

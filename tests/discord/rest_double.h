@@ -1,0 +1,133 @@
+/* Test helper: starts tests/double/rest_double.js (the Discord REST double) with a scenario,
+ * reads its port, loads its JSON-lines request log, and stops it. Header-only (static functions)
+ * so each test executable stays one file. Tests SKIP when node is not installed. */
+#ifndef MIMIC_TEST_REST_DOUBLE_H
+#define MIMIC_TEST_REST_DOUBLE_H
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "base/base.h"
+
+extern char **environ;
+
+typedef struct rest_double {
+  pid_t pid;
+  int port;
+  char cfg_path[64];
+  char log_path[64];
+  char base[96]; /* "http://127.0.0.1:PORT/api/v10" */
+} rest_double;
+
+static const char *rd_script(char *out, size_t cap) {
+  const char *src = getenv("MIMIC_SRC");
+  if (src) {
+    snprintf(out, cap, "%s/tests/double/rest_double.js", src);
+  } else { /* __FILE__ is tests/discord/rest_double.h */
+    snprintf(out, cap, "%s", __FILE__);
+    char *p = strstr(out, "tests/discord/rest_double.h");
+    if (!p) return NULL;
+    snprintf(p, cap - (size_t)(p - out), "tests/double/rest_double.js");
+  }
+  return access(out, R_OK) == 0 ? out : NULL;
+}
+
+static int rd_have_node(void) { return system("node --version >/dev/null 2>&1") == 0; }
+
+/* Starts the double with `scenario` (a JSON object text without the "log" field, which is added).
+ * Returns 0, or -1 when node or the script is missing (the caller SKIPs). */
+static int rd_start(rest_double *d, const char *scenario) {
+  char script[1024];
+  memset(d, 0, sizeof *d);
+  if (!rd_script(script, sizeof script) || !rd_have_node()) return -1;
+  snprintf(d->cfg_path, sizeof d->cfg_path, "/tmp/mimic_rd_cfg_XXXXXX");
+  int fd = mkstemp(d->cfg_path);
+  if (fd < 0) return -1;
+  snprintf(d->log_path, sizeof d->log_path, "%s.log", d->cfg_path);
+  FILE *f = fdopen(fd, "w");
+  const char *brace = strchr(scenario, '{');
+  if (!brace) brace = "{}";
+  bool empty = strspn(brace + 1, " \t\r\n") == strlen(brace + 1) - 1;
+  fprintf(f, "{\"log\": \"%s\"%s%s", d->log_path, empty ? "" : ", ", brace + 1);
+  fclose(f);
+  int pipefd[2];
+  if (pipe(pipefd) != 0) return -1;
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
+  posix_spawn_file_actions_addclose(&fa, pipefd[0]);
+  char *argv[] = {"node", script, d->cfg_path, NULL};
+  int rc = posix_spawnp(&d->pid, "node", &fa, NULL, argv, environ);
+  posix_spawn_file_actions_destroy(&fa);
+  close(pipefd[1]);
+  if (rc != 0) {
+    close(pipefd[0]);
+    return -1;
+  }
+  char line[128];
+  size_t n = 0;
+  while (n + 1 < sizeof line) {
+    ssize_t k = read(pipefd[0], line + n, 1);
+    if (k <= 0 || line[n] == '\n') break;
+    n++;
+  }
+  line[n] = 0;
+  close(pipefd[0]);
+  const char *p = strstr(line, "\"port\":");
+  if (!p) {
+    kill(d->pid, SIGKILL);
+    waitpid(d->pid, NULL, 0);
+    return -1;
+  }
+  d->port = (int)strtol(p + 7, NULL, 10);
+  snprintf(d->base, sizeof d->base, "http://127.0.0.1:%d/api/v10", d->port);
+  return 0;
+}
+
+static void rd_stop(rest_double *d) {
+  if (d->pid > 0) {
+    kill(d->pid, SIGTERM);
+    waitpid(d->pid, NULL, 0);
+    d->pid = 0;
+  }
+  unlink(d->cfg_path);
+  unlink(d->log_path);
+}
+
+/* Loads the request log as a JSON array (caller json_decrefs). Lines are written synchronously by
+ * the double before it answers, so everything answered so far is there. */
+static json_t *rd_log(const rest_double *d) {
+  json_t *arr = json_array();
+  FILE *f = fopen(d->log_path, "r");
+  if (!f) return arr;
+  char *line = NULL;
+  size_t cap = 0;
+  ssize_t n;
+  while ((n = getline(&line, &cap, f)) > 0) {
+    json_t *e = json_parse(line, (size_t)n, "double log");
+    if (e) json_array_append_new(arr, e);
+  }
+  free(line);
+  fclose(f);
+  return arr;
+}
+
+/* Entries whose "route" equals route (or all when NULL). */
+static size_t rd_count(const json_t *log, const char *route, const char *field, bool value) {
+  size_t i, n = 0;
+  json_t *e;
+  json_array_foreach(log, i, e) {
+    if (route && strcmp(json_str(e, "route", ""), route) != 0) continue;
+    if (field && json_bool(e, field, false) != value) continue;
+    n++;
+  }
+  return n;
+}
+
+#endif

@@ -133,6 +133,7 @@ struct gateway {
   gateway_stats st;
 
   queue *events;
+  bool own_events;
 
   /* session */
   char session_id[128];
@@ -870,9 +871,10 @@ int gateway_new(uv_loop_t *loop, const gateway_options *o, gateway **out) {
   gw->base_url = mem_strdup(o->url);
   gw->token = mem_strdup(o->token);
   gw->ca_file = o->ca_file ? mem_strdup(o->ca_file) : NULL;
-  gw->events = queue_new(gw->o.event_queue_cap);
+  gw->own_events = o->events == NULL;
+  gw->events = o->events ? o->events : queue_new(gw->o.event_queue_cap);
   if (!gw->base_url || !gw->token || (o->ca_file && !gw->ca_file) || !gw->events) {
-    queue_destroy(gw->events);
+    if (gw->own_events) queue_destroy(gw->events);
     mem_free(gw->base_url);
     mem_free(gw->token);
     mem_free(gw->ca_file);
@@ -880,6 +882,7 @@ int gateway_new(uv_loop_t *loop, const gateway_options *o, gateway **out) {
     return err_set(MIMIC_ENOMEM, "out of memory creating the gateway");
   }
   gw->o.url = gw->o.token = gw->o.status = gw->o.activity = gw->o.ca_file = NULL;
+  gw->o.events = NULL;
   log_add_secret(gw->token);
   gw->intents = o->intents;
   gw->shard_id = o->shard_id;
@@ -920,9 +923,11 @@ void gateway_destroy(gateway *gw) {
   if (gw->ws) ws_conn_abort(gw->ws, "gateway destroyed");
   close_handles(gw);
   while (gw->handles_pending > 0 || gw->ws) uv_run(gw->loop, UV_RUN_ONCE);
-  discord_event *ev;
-  while ((ev = queue_try_pop(gw->events)) != NULL) discord_event_free(ev);
-  queue_destroy(gw->events);
+  if (gw->own_events) {
+    discord_event *ev;
+    while ((ev = queue_try_pop(gw->events)) != NULL) discord_event_free(ev);
+    queue_destroy(gw->events);
+  }
   zstream_destroy(gw->z);
   outq_clear(gw);
   pthread_mutex_destroy(&gw->mu);

@@ -56,6 +56,8 @@ typedef struct gateway_options {
   size_t max_inflate;              /* ZSTREAM_OUT_MAX */
   size_t event_queue_cap;          /* 8192 events waiting for the bot */
   const char *ca_file;             /* extra trust anchors for wss:// (tests) */
+  struct queue *events;            /* deliver into this queue (borrowed; the gateway closes it when
+                                      it stops); NULL: the gateway makes and owns its own */
 } gateway_options;
 
 typedef enum gateway_state {

@@ -71,6 +71,7 @@ static const cfg_key keys[] = {
   INT("collect.per_user_cap", "2000", 0, 100000000, "most training targets per person (0 = no cap)"),
   NUM("collect.valid_frac", "0.05", 0, 0.9, "newest fraction of targets held out for validation"),
   BOOL("collect.require_consent", "false", "train only on people who opted in (mimic privacy opt-in)"),
+  INT("collect.fetch_concurrency", "8", 1, 64, "channels mimic fetch pages at once (each its own rate-limit bucket)"),
   /* web */
   BOOL("web.enabled", "false", "serve the dashboard, /healthz and /metrics"),
   STR("web.listen", "127.0.0.1:8088", "address:port of the dashboard"),

@@ -27,6 +27,7 @@ int cmd_merge(int argc, char **argv);    /* train: base + adapter -> one model *
 int cmd_eval(int argc, char **argv);     /* eval-demo: perplexity, style metrics, blind test, report */
 int cmd_demo(int argc, char **argv);     /* eval-demo: the offline demo pipeline */
 int cmd_simulate(int argc, char **argv); /* bot-core: the bot's flow on the terminal */
+int cmd_fetch(int argc, char **argv); /* fetch: history through the Discord API into the store */
 
 /* Loads the configuration the way every subcommand does: defaults, then the file given by
  * --config FILE (or MIMIC_CONFIG, or ./mimic.conf when it exists), then the environment. Removes

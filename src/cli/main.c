@@ -20,6 +20,7 @@ static const cli_cmd commands[] = {
   {"model", cmd_model, "model info M.gguf | model make-random OUT.gguf: inspect or fake a GGUF model"},
   {"quantize", cmd_quantize, "quantize IN.gguf OUT.gguf TYPE: convert a model (q4_k_m, q8_0, ...)"},
   {"tokenize", cmd_tokenize, "print the token ids of a text for a model's vocabulary"},
+  {"fetch", cmd_fetch, "fetch the guilds' history through the Discord API (all of it once, then what is new)"},
   {"import", cmd_import, "import FILE|DIR...: DiscordChatExporter JSON exports or Discord data packages"},
   {"prepare", cmd_prepare, "build training datasets (SFT, DPO, KTO) from the store into data/exports/"},
   {"privacy", cmd_privacy, "exclude|include|opt-out|opt-in USER_ID, or list: who is left out"},

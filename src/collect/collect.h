@@ -113,6 +113,7 @@ typedef struct collect_fetch_stats {
   int64_t requests;                 /* REST requests answered (listings, pages, reactors) */
   int64_t private_lists_denied;     /* private archived thread lists refused (no Manage Threads) */
   double seconds;                   /* since the start */
+  double store_seconds;             /* spent writing to the store (on the thread pool) */
   double rate;                      /* messages per second over the last few seconds */
   double fraction;                  /* estimated share of the whole job done (0..1) */
   double eta_s;                     /* estimated seconds left; < 0 when unknown */

@@ -20,20 +20,30 @@
 #define LIST_INFLIGHT    4      /* listing requests (guilds, channels, thread lists) at once */
 #define THREAD_PAGE      100    /* archived threads per request */
 #define GUILD_PAGE       200    /* guilds per request (Discord's maximum) */
-#define CHANNELS_MAX     500000 /* channels and threads one run keeps track of */
+#define CHANNELS_MAX     200000 /* channels and threads one run keeps track of */
 #define REACTORS_PAGE    100
 #define RATE_SAMPLES     16     /* progress ticks the messages/s window spans */
+#define STOP_POLL_MS     50
 
 typedef struct fetch_chan {
   collect_fetch_chan pub;
   struct collect_fetch *f;
   uint64_t last_message_id; /* from the listing; 0 when none or unknown */
   bool lmid_known;          /* the listing had the field (null: the channel has no messages) */
-  store_fetch_state st;     /* mirror of the stored cursor */
+  int64_t msg_count;        /* threads: message_count from the listing; -1 unknown */
+  bool fresh;               /* never fetched before this run (msg_count then measures progress) */
+  store_fetch_state st;     /* the cursor as of the pages received (the stored one catches up as
+                               they are committed, in order) */
   uint64_t top_id;          /* newest id when the backfill began (progress estimate) */
   uint64_t fwd_start;       /* newest id when forward paging began (progress estimate) */
   bool backward;            /* direction of the request in flight */
-  bool started;
+  bool started, ended;      /* chan_start / chan_end ran */
+  bool in_flight;           /* a page request is out */
+  bool walking;             /* its page is waiting for reactors */
+  bool finished;            /* nothing more to ask: done once the pending pages are committed */
+  bool store_failed;        /* a page could not be stored: later pages must not be (no gaps) */
+  int pending;              /* pages received and not committed yet */
+  int64_t received;         /* pages received this run */
   json_t *page;             /* a page waiting for its reactors */
   size_t r_msg, r_react;    /* reactor walk: message and reaction index */
   uint64_t r_after;         /* reactor walk: last user id of the previous page */
@@ -62,6 +72,7 @@ typedef struct job {
   json_t *page;        /* J_PAGE, owned */
   int limit;
   bool backward;
+  uint64_t ns; /* time the job took on the pool thread */
   int rc; /* results */
   char msg[512];
   collect_page_result res;
@@ -89,8 +100,8 @@ struct collect_fetch {
   int active;      /* channels started and not finished */
   collect_fetch_chan *extra; /* guild-level problems */
   size_t n_extra;
-  uv_timer_t timer;
-  uint64_t t0_ms;
+  uv_timer_t timer; /* polls opts.stop every STOP_POLL_MS, reports progress every progress_ms */
+  uint64_t t0_ms, last_progress_ms;
   int64_t rate_msgs[RATE_SAMPLES];
   uint64_t rate_t[RATE_SAMPLES];
   unsigned rate_n;
@@ -103,7 +114,7 @@ struct collect_fetch {
 };
 
 static void pump(collect_fetch *f);
-static void chan_next(collect_fetch *f, fetch_chan *c);
+static void chan_plan(collect_fetch *f, fetch_chan *c);
 
 void collect_fetch_opts_default(collect_fetch_opts *o) {
   memset(o, 0, sizeof *o);
@@ -125,6 +136,11 @@ static void fatal(collect_fetch *f, int rc, const char *msg) {
 }
 
 static void chan_end(collect_fetch *f, fetch_chan *c, int state) {
+  if (c->ended) { /* a page committed later failed: the channel's outcome is that failure */
+    if (state >= COLLECT_FETCH_UNREADABLE) c->pub.state = state;
+    return;
+  }
+  c->ended = true;
   c->pub.state = state;
   if (state == COLLECT_FETCH_DONE) c->pub.fraction = 1;
   json_decref(c->page);
@@ -146,7 +162,7 @@ static void chan_error(collect_fetch *f, fetch_chan *c, int err, int status, int
   }
   if (err == MIMIC_EDB || err == MIMIC_EBUSY || err == MIMIC_ECANCELLED) fatal(f, err, c->pub.error);
   bool unreadable = status == 403 || status == 404;
-  LOG_I("fetch", "#%s (%llu): %s", c->pub.name, (unsigned long long)c->pub.id, c->pub.error);
+  LOG_D("fetch", "#%s (%llu): %s", c->pub.name, (unsigned long long)c->pub.id, c->pub.error);
   chan_end(f, c, unreadable ? COLLECT_FETCH_UNREADABLE : COLLECT_FETCH_FAILED);
 }
 
@@ -162,7 +178,7 @@ static void add_problem(collect_fetch *f, uint64_t id, const char *name, int sta
   p->status = status;
   p->code = code;
   str_lcpy(p->error, msg, sizeof p->error);
-  LOG_I("fetch", "%s: %s", name, msg);
+  LOG_D("fetch", "%s: %s", name, msg);
 }
 
 /* ---- store jobs on the thread pool -------------------------------------------------------------- */
@@ -171,6 +187,7 @@ static void job_work(uv_work_t *w) {
   collect_fetch *f = w->data;
   job *j = f->jcur;
   int rc = 0;
+  uint64_t t0 = clock_mono_ns();
   switch (j->kind) {
   case J_GUILD: rc = store_guild_upsert(f->s, &j->g); break;
   case J_CHANNEL:
@@ -191,6 +208,7 @@ static void job_work(uv_work_t *w) {
   }
   j->rc = rc;
   if (rc) str_lcpy(j->msg, err_msg(), sizeof j->msg);
+  j->ns = clock_mono_ns() - t0;
 }
 
 static void job_start_next(collect_fetch *f);
@@ -200,6 +218,7 @@ static void job_done(uv_work_t *w, int status) {
   job *j = f->jcur;
   f->jcur = NULL;
   (void)status; /* jobs are never cancelled (uv_cancel is not used) */
+  f->st.store_seconds += (double)j->ns / 1e9;
   fetch_chan *c = j->c;
   if (j->kind == J_GUILD) {
     if (j->rc) fatal(f, j->rc, j->msg);
@@ -210,10 +229,13 @@ static void job_done(uv_work_t *w, int status) {
     } else if (c) {
       c->st = j->st;
       c->st.channel_id = c->pub.id;
-      chan_next(f, c);
+      c->fresh = !c->st.oldest_id && !c->st.complete;
+      chan_plan(f, c);
     }
   } else if (j->kind == J_PAGE) {
+    c->pending--;
     if (j->rc) {
+      c->store_failed = true;
       chan_error(f, c, j->rc, 0, 0, j->msg);
     } else {
       const collect_page_result *r = &j->res;
@@ -223,19 +245,7 @@ static void job_done(uv_work_t *w, int status) {
       f->st.messages += r->messages;
       f->st.inserted += r->inserted;
       f->st.skipped_privacy += r->skipped_privacy;
-      if (r->newest_id > c->st.newest_id) c->st.newest_id = r->newest_id;
-      if (r->oldest_id && (!c->st.oldest_id || r->oldest_id < c->st.oldest_id))
-        c->st.oldest_id = r->oldest_id;
-      if (!c->top_id) c->top_id = c->st.newest_id;
-      bool short_page = r->messages < j->limit;
-      if (j->backward) {
-        if (short_page) c->st.complete = true;
-        chan_next(f, c);
-      } else if (short_page) {
-        chan_end(f, c, COLLECT_FETCH_DONE);
-      } else {
-        chan_next(f, c);
-      }
+      chan_plan(f, c);
     }
   }
   json_decref(j->page);
@@ -249,6 +259,13 @@ static void job_start_next(collect_fetch *f) {
   job *j = f->jhead;
   f->jhead = j->next;
   if (!f->jhead) f->jtail = NULL;
+  if (j->kind == J_PAGE && j->c->store_failed) { /* after a page that failed: would leave a gap */
+    j->c->pending--;
+    json_decref(j->page);
+    mem_free(j);
+    job_start_next(f);
+    return;
+  }
   f->jcur = j;
   f->work.data = f;
   int rc = uv_queue_work(f->loop, &f->work, job_work, job_done);
@@ -302,6 +319,7 @@ static void add_chan(collect_fetch *f, uint64_t id, uint64_t guild_id, uint64_t 
   c->pub.name[utf8_floor(c->pub.name, strlen(c->pub.name), strlen(c->pub.name))] = 0;
   c->last_message_id = last_message_id > (uint64_t)INT64_MAX ? 0 : last_message_id;
   c->lmid_known = lmid_known && c->last_message_id == last_message_id;
+  c->msg_count = json_int(listing, "message_count", -1);
   f->ch[f->n_ch++] = c;
   idmap_put(&f->ids, id, (uint32_t)f->n_ch);
   f->st.channels++;
@@ -331,6 +349,7 @@ static void page_submit(collect_fetch *f, fetch_chan *c, json_t *page) {
   j->page = page;
   j->limit = f->o.page;
   j->backward = c->backward;
+  c->pending++;
   job_submit(f, j);
 }
 
@@ -344,43 +363,72 @@ static bool page_has_reactions(const json_t *page) {
   return false;
 }
 
+/* A page arrived: move the cursor as its ids say (the same way collect_fetch_store_page will move
+ * the stored one), queue it for the store, and ask for the next one at once, so a channel's pages
+ * are fetched while the previous one is being committed. */
 static void messages_cb(const rest_result *res, void *user) {
   fetch_chan *c = user;
   collect_fetch *f = c->f;
   f->outstanding--;
   f->st.requests++;
-  if (res->err) {
+  c->in_flight = false;
+  if (c->ended) {
+    /* the channel already failed */
+  } else if (res->err) {
     chan_error(f, c, res->err, res->status, res->code, res->message);
   } else if (!json_is_array(res->json)) {
     chan_error(f, c, MIMIC_EPROTO, res->status, 0, "the message list is not a JSON array");
-  } else if (f->o.reactors && !f->stopping && page_has_reactions(res->json)) {
-    c->page = json_incref(res->json);
-    c->r_msg = c->r_react = 0;
-    c->r_after = 0;
-    reactors_next(f, c);
   } else {
-    page_submit(f, c, json_incref(res->json));
+    size_t i, n = json_array_size(res->json);
+    const json_t *m;
+    json_array_foreach(res->json, i, m) {
+      uint64_t id = json_snowflake(m, "id");
+      if (!id || id > (uint64_t)INT64_MAX) continue; /* the store will refuse the page */
+      if (id > c->st.newest_id) c->st.newest_id = id;
+      if (!c->st.oldest_id || id < c->st.oldest_id) c->st.oldest_id = id;
+    }
+    if (!c->top_id) c->top_id = c->st.newest_id;
+    c->received++;
+    bool short_page = (int64_t)n < f->o.page;
+    if (short_page && c->backward) c->st.complete = true;
+    if (short_page && !c->backward) c->finished = true;
+    if (f->o.reactors && !f->stopping && page_has_reactions(res->json)) {
+      c->page = json_incref(res->json);
+      c->walking = true;
+      c->r_msg = c->r_react = 0;
+      c->r_after = 0;
+      reactors_next(f, c);
+    } else {
+      page_submit(f, c, json_incref(res->json));
+    }
   }
+  chan_plan(f, c);
   pump(f);
 }
 
 static void messages_get(collect_fetch *f, fetch_chan *c, api_page dir, uint64_t anchor) {
   c->backward = dir != API_PAGE_AFTER;
+  c->in_flight = true;
   f->outstanding++;
   int rc = api_messages_get(f->r, c->pub.id, dir, anchor, f->o.page, messages_cb, c);
   if (rc) {
     f->outstanding--;
+    c->in_flight = false;
     chan_error(f, c, rc, 0, 0, err_msg());
   }
 }
 
-/* Decides a channel's next step from its cursor: backward until the beginning, then forward when
- * the listing says (or cannot say) there is something new. */
-static void chan_next(collect_fetch *f, fetch_chan *c) {
-  if (f->stopping) {
-    chan_end(f, c, c->pub.state); /* the cursor is stored; the next run continues here */
+/* A channel's next step: backward until the beginning, then forward when the listing says (or
+ * cannot say) there is something new; ends the channel when nothing is left in flight or queued.
+ * At most one page waits for the store while the next request is out. */
+static void chan_plan(collect_fetch *f, fetch_chan *c) {
+  if (c->ended || c->in_flight || c->walking) return;
+  if (f->stopping || c->finished) {
+    /* the cursor is stored as far as the pages go; the next run continues there */
+    if (!c->pending) chan_end(f, c, c->finished ? COLLECT_FETCH_DONE : c->pub.state);
     return;
   }
+  if (c->pending > 1) return;
   if (!c->st.complete) {
     c->pub.state = COLLECT_FETCH_BACKFILL;
     messages_get(f, c, c->st.oldest_id ? API_PAGE_BEFORE : API_PAGE_LATEST, c->st.oldest_id);
@@ -388,8 +436,9 @@ static void chan_next(collect_fetch *f, fetch_chan *c) {
   }
   if (c->pub.state != COLLECT_FETCH_FORWARD) {
     if (c->lmid_known && c->last_message_id <= c->st.newest_id) { /* nothing new since */
-      c->pub.up_to_date = c->pub.pages == 0;
-      chan_end(f, c, COLLECT_FETCH_DONE);
+      c->pub.up_to_date = c->received == 0;
+      c->finished = true;
+      if (!c->pending) chan_end(f, c, COLLECT_FETCH_DONE);
       return;
     }
     c->pub.state = COLLECT_FETCH_FORWARD;
@@ -438,7 +487,10 @@ static void reactors_next(collect_fetch *f, fetch_chan *c) {
   }
   json_t *page = c->page;
   c->page = NULL;
+  c->walking = false;
+  if (!page) return; /* the channel ended meanwhile */
   page_submit(f, c, page);
+  chan_plan(f, c);
 }
 
 static void reactors_cb(const rest_result *res, void *user) {
@@ -681,6 +733,10 @@ static double chan_fraction(const fetch_chan *c) {
   case COLLECT_FETCH_QUEUED: return 0;
   case COLLECT_FETCH_BACKFILL: {
     if (!c->started || !c->top_id || !c->st.oldest_id) return 0;
+    if (c->fresh && c->msg_count > 0) {
+      double x = (double)c->pub.messages / (double)c->msg_count;
+      return x > 0.99 ? 0.99 : x;
+    }
     double top = (double)collect_snowflake_ms(c->top_id);
     double born = (double)collect_snowflake_ms(c->pub.id);
     double cur = (double)collect_snowflake_ms(c->st.oldest_id);
@@ -744,6 +800,9 @@ static void timer_cb(uv_timer_t *t) {
   collect_fetch *f = t->data;
   if (f->o.stop && *f->o.stop && !f->stopping) collect_fetch_cancel(f);
   if (!f->o.progress || f->finishing) return;
+  uint64_t now = clock_mono_ms();
+  if (now - f->last_progress_ms + STOP_POLL_MS / 2 < f->o.progress_ms) return;
+  f->last_progress_ms = now;
   snapshot(f);
   const collect_fetch_chan **list = xcalloc(f->n_ch + 1, sizeof *list);
   size_t n = 0;
@@ -868,7 +927,9 @@ int collect_fetch_start(store *s, rest *r, const collect_fetch_opts *o, collect_
   f->st.eta_s = -1;
   uv_timer_init(f->loop, &f->timer);
   f->timer.data = f;
-  uv_timer_start(&f->timer, timer_cb, f->o.progress_ms, f->o.progress_ms);
+  f->last_progress_ms = f->t0_ms;
+  uint64_t tick = f->o.progress_ms < STOP_POLL_MS ? f->o.progress_ms : STOP_POLL_MS;
+  uv_timer_start(&f->timer, timer_cb, tick, tick);
   list_push(f, L_GUILDS, 0, 0, 0, "", false);
   pump(f);
   if (out) *out = f;

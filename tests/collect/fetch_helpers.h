@@ -15,13 +15,13 @@
 #include "discord/rest_double.h"
 #include "store/store.h"
 
-static size_t fh_write(char *p, size_t sz, size_t n, void *user) {
+__attribute__((unused)) static size_t fh_write(char *p, size_t sz, size_t n, void *user) {
   if (buf_append(user, p, sz * n)) return 0;
   return sz * n;
 }
 
 /* GET (body NULL) or POST a test endpoint of the double; returns the parsed answer or NULL. */
-static json_t *fh_double(const rest_double *d, const char *path, const char *body) {
+__attribute__((unused)) static json_t *fh_double(const rest_double *d, const char *path, const char *body) {
   char url[256];
   snprintf(url, sizeof url, "http://127.0.0.1:%d%s", d->port, path);
   CURL *c = curl_easy_init();
@@ -40,7 +40,7 @@ static json_t *fh_double(const rest_double *d, const char *path, const char *bod
 }
 
 /* Adds n messages to a channel of the double. */
-static int fh_add(const rest_double *d, uint64_t channel, int n) {
+__attribute__((unused)) static int fh_add(const rest_double *d, uint64_t channel, int n) {
   char body[96];
   snprintf(body, sizeof body, "{\"channel_id\": \"%llu\", \"n\": %d}", (unsigned long long)channel,
            n);
@@ -50,7 +50,7 @@ static int fh_add(const rest_double *d, uint64_t channel, int n) {
   return got == n ? 0 : -1;
 }
 
-static rest *fh_rest(const rest_double *d, const char *token) {
+__attribute__((unused)) static rest *fh_rest(const rest_double *d, const char *token) {
   rest_opts o;
   rest_opts_default(&o);
   o.base_url = d->base;
@@ -61,7 +61,7 @@ static rest *fh_rest(const rest_double *d, const char *token) {
 }
 
 /* A fresh database file; path receives its name (unlink it and its -wal/-shm when done). */
-static store *fh_store(char path[64]) {
+__attribute__((unused)) static store *fh_store(char path[64]) {
   snprintf(path, 64, "/tmp/mimic_fetch_XXXXXX");
   int fd = mkstemp(path);
   if (fd < 0) return NULL;
@@ -71,7 +71,7 @@ static store *fh_store(char path[64]) {
   return store_open(path, &s) == 0 ? s : NULL;
 }
 
-static void fh_store_remove(const char *path) {
+__attribute__((unused)) static void fh_store_remove(const char *path) {
   char p[80];
   unlink(path);
   snprintf(p, sizeof p, "%s-wal", path);
@@ -81,7 +81,7 @@ static void fh_store_remove(const char *path) {
 }
 
 /* Messages the store holds for a channel, ids ascending, as a JSON array of id strings. */
-static json_t *fh_stored_ids(store *s, uint64_t channel) {
+__attribute__((unused)) static json_t *fh_stored_ids(store *s, uint64_t channel) {
   json_t *arr = json_array();
   sqlite3_stmt *st = NULL;
   if (sqlite3_prepare_v2(store_db(s), "SELECT id FROM messages WHERE channel_id = ?1 ORDER BY id",
@@ -97,7 +97,7 @@ static json_t *fh_stored_ids(store *s, uint64_t channel) {
   return arr;
 }
 
-static int64_t fh_stored_total(store *s) {
+__attribute__((unused)) static int64_t fh_stored_total(store *s) {
   int64_t n = -1;
   if (store_msg_count(s, 0, &n)) return -1;
   return n;
@@ -107,7 +107,7 @@ static int64_t fh_stored_total(store *s) {
  * double not listed in `unreadable` must be stored exactly (same ids, nothing more, nothing less).
  * Returns the number of channels that differ (printing the first difference of each) and adds the
  * number of messages expected to *expected. */
-static int fh_compare(store *s, const rest_double *d, const uint64_t *unreadable, size_t n_unread,
+__attribute__((unused)) static int fh_compare(store *s, const rest_double *d, const uint64_t *unreadable, size_t n_unread,
                       int64_t *expected) {
   json_t *dump = fh_double(d, "/_double/dump", NULL);
   if (!dump) return 1;

@@ -395,11 +395,64 @@ TEST(stop_flag_then_continue) {
   rd_stop(&d);
 }
 
+/* A malformed page (truncated JSON) fails its channel, reported, while the others finish; a 5xx
+ * burst is retried by the REST client. The next run completes the failed channel without a gap. */
+TEST(malformed_page_fails_one_channel_then_resumes) {
+  rest_double d;
+  if (rd_start(&d, "{\"manage_threads\": true, " BUCKETS ", \"faults\": ["
+                   "{\"route\": \"GET /channels/{channel_id}/messages\", \"path\": \"/channels/10/\", "
+                   "\"kind\": \"malformed\", \"skip\": 5, \"count\": 1}, "
+                   "{\"route\": \"GET /channels/{channel_id}/messages\", \"path\": \"/channels/11/\", "
+                   "\"kind\": \"5xx\", \"skip\": 1, \"count\": 2}], " SEED "}") != 0)
+    SKIP("node or the double is missing");
+  char path[64];
+  store *s = fh_store(path);
+  rest *r = fh_rest(&d, "tok");
+  REQUIRE(s && r);
+  collect_fetch_opts o;
+  collect_fetch_opts_default(&o);
+  prog p = {.fraction_ok = true};
+  o.progress = on_progress;
+  o.user = &p;
+  collect_fetch_stats st;
+  CHECK_OK(collect_fetch_run(s, r, &o, &st));
+  CHECK_INT(st.failed, 1);
+  CHECK_INT(st.unreadable, 1);
+  CHECK_INT(p.n_problems, 2);
+  uint64_t unreadable[] = {13};
+  int64_t expected = 0;
+  CHECK(fh_compare(s, &d, unreadable, 1, &expected) == 1); /* the failed channel is incomplete */
+  CHECK(fh_stored_total(s) < expected);
+  json_t *ids10 = fh_stored_ids(s, 10);
+  CHECK_INT(json_array_size(ids10), 500); /* the five pages before the bad one */
+  json_decref(ids10);
+  CHECK_OK(collect_fetch_run(s, r, &o, &st));
+  CHECK_INT(st.failed, 0);
+  expected = 0;
+  CHECK_INT(fh_compare(s, &d, unreadable, 1, &expected), 0);
+  CHECK_INT(fh_stored_total(s), expected);
+  json_t *log = rd_log(&d); /* the faults really happened */
+  size_t i, malformed = 0, fivexx = 0;
+  json_t *e;
+  json_array_foreach(log, i, e) {
+    malformed += strcmp(json_str(e, "fault", ""), "malformed") == 0;
+    fivexx += strcmp(json_str(e, "fault", ""), "5xx") == 0;
+  }
+  CHECK_INT(malformed, 1);
+  CHECK_INT(fivexx, 2);
+  json_decref(log);
+  rest_destroy(r);
+  store_close(s);
+  fh_store_remove(path);
+  rd_stop(&d);
+}
+
 int main(void) {
   log_set_level(getenv("MIMIC_TEST_VERBOSE") ? LOG_INFO : LOG_WARN);
   RUN(full_fetch_then_incremental);
   RUN(every_field_and_reactors);
   RUN(bad_token_and_unknown_guild);
   RUN(stop_flag_then_continue);
+  RUN(malformed_page_fails_one_channel_then_resumes);
   TEST_MAIN_END();
 }

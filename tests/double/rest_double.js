@@ -15,7 +15,8 @@
 //   default_bucket {limit: 5, window_ms: 1000}
 //   buckets      {"POST /channels/{channel_id}/messages": {limit, window_ms, id}} (same id = shared)
 //   faults       [{route: template or "*", kind: "429"|"5xx"|"malformed"|"big"|"bad_headers"|"hang",
-//                  count, skip, scope ("user"|"shared"|"global"), retry_after (s), status, bytes}]
+//                  count, skip, scope ("user"|"shared"|"global"), retry_after (s), status, bytes,
+//                  path (only requests whose path, after the base, starts with it)}]
 //   seed         {guilds: [{id, name, channels: [{id, name, type, messages: N, parent_id, archived,
 //                  forbidden (403 on its messages and thread lists), rich (mentions, attachments,
 //                  embeds, reactions, replies, edits in the seeded history)}]}]}
@@ -385,9 +386,10 @@ function handle(method, path, q, body) {
 }
 
 // ---- the server ----
-function faultFor(route) {
+function faultFor(route, path) {
   for (const f of FAULTS) {
     if (f.route !== '*' && f.route !== route.tmpl) continue;
+    if (f.path && !path.startsWith(f.path)) continue;
     if (f.fired >= f.count) continue;
     f.seen++;
     if (f.seen <= f.skip) continue;
@@ -466,7 +468,7 @@ const server = http.createServer((req, res) => {
     if (entry.global_exceeded) { entry.fault = 'global'; return send429('global', Math.max(0.001, (globalBlockedUntil - t) / 1000) || 0.1); }
     if (entry.hit_empty) { entry.fault = 'empty'; return send429('user', (b.st.reset_at - t) / 1000); }
 
-    const f = faultFor(route);
+    const f = faultFor(route, path);
     if (f) entry.fault = f.kind;
     if (f && f.kind === '429') {
       const ra = f.retry_after === undefined ? 0.25 : f.retry_after;

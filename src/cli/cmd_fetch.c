@@ -1,0 +1,305 @@
+/* `mimic fetch`: the configured guilds' whole history through the Discord API into the store
+ * (collect_fetch_run), with a progress bar per channel and overall, and a summary at the end.
+ * Ctrl-C stops cleanly (a second one at once); either way the next run continues where it stopped. */
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "collect/collect.h"
+#include "discord/rest.h"
+#include "store/store.h"
+
+#define GUILDS_MAX   64
+#define SHOWN_MAX    12 /* channel lines under the overall bar */
+#define NAME_COLS    20
+#define BAR_COLS     16
+
+static volatile sig_atomic_t g_stop;
+
+static void on_signal(int sig) {
+  (void)sig;
+  g_stop = 1;
+}
+
+typedef struct view {
+  bool tty, quiet;
+  int drawn;            /* lines of the last redraw */
+  int cols;             /* terminal width: longer lines are cut so the redraw stays aligned */
+  double last_line_s;   /* non-tty: time of the last progress line */
+  collect_fetch_chan *problems;
+  size_t n_problems;
+} view;
+
+static void bar(char *out, double f) {
+  int full = (int)(f * BAR_COLS + 0.5);
+  if (full < 0) full = 0;
+  if (full > BAR_COLS) full = BAR_COLS;
+  for (int i = 0; i < BAR_COLS; i++) out[i] = i < full ? '#' : '.';
+  out[BAR_COLS] = 0;
+}
+
+static void duration(char *out, size_t cap, double s) {
+  if (s < 0) {
+    snprintf(out, cap, "?");
+  } else if (s < 60) {
+    snprintf(out, cap, "%.0fs", s);
+  } else if (s < 3600) {
+    snprintf(out, cap, "%dm%02ds", (int)(s / 60), (int)s % 60);
+  } else {
+    snprintf(out, cap, "%dh%02dm", (int)(s / 3600), ((int)s / 60) % 60);
+  }
+}
+
+/* n with thousands separators */
+static const char *num(char *out, size_t cap, int64_t n) {
+  char raw[32];
+  snprintf(raw, sizeof raw, "%lld", (long long)(n < 0 ? -n : n));
+  size_t len = strlen(raw), o = 0;
+  if (n < 0 && o + 1 < cap) out[o++] = '-';
+  for (size_t i = 0; i < len && o + 2 < cap; i++) {
+    if (i && (len - i) % 3 == 0) out[o++] = ',';
+    out[o++] = raw[i];
+  }
+  out[o] = 0;
+  return out;
+}
+
+/* "#name" cut or padded to NAME_COLS code points (display width of wide characters aside). */
+static void name_col(char *out, size_t cap, const collect_fetch_chan *c) {
+  char tmp[STORE_NAME_MAX + 32];
+  if (c->name[0])
+    snprintf(tmp, sizeof tmp, "#%s", c->name);
+  else
+    snprintf(tmp, sizeof tmp, "#%llu", (unsigned long long)c->id);
+  size_t o = 0, cols = 0;
+  for (size_t i = 0; tmp[i] && o + 1 < cap; i++) {
+    bool start = ((unsigned char)tmp[i] & 0xC0) != 0x80;
+    if (start && cols == NAME_COLS) break;
+    cols += start;
+    out[o++] = tmp[i];
+  }
+  while (cols++ < NAME_COLS && o + 1 < cap) out[o++] = ' ';
+  out[o] = 0;
+}
+
+/* One progress line on the terminal, cut to its width. */
+static void line(const view *v, const char *fmt, ...) MIMIC_PRINTF(2, 3);
+static void line(const view *v, const char *fmt, ...) {
+  char text[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(text, sizeof text, fmt, ap);
+  va_end(ap);
+  size_t n = strlen(text), cols = 0, cut = n;
+  for (size_t i = 0; i < n; i++) {
+    if (((unsigned char)text[i] & 0xC0) == 0x80) continue;
+    if (cols++ == (size_t)(v->cols - 1)) {
+      cut = i;
+      break;
+    }
+  }
+  text[cut] = 0;
+  fprintf(stderr, "\x1b[2K%s\n", text);
+}
+
+static void keep_problems(view *v, const collect_fetch_stats *st) {
+  v->problems = xcalloc(st->n_list + 1, sizeof *v->problems);
+  for (size_t i = 0; i < st->n_list; i++) v->problems[i] = *st->list[i];
+  v->n_problems = st->n_list;
+}
+
+static void progress(const collect_fetch_stats *st, void *user) {
+  view *v = user;
+  if (st->final) {
+    keep_problems(v, st);
+    if (v->tty && !v->quiet && v->drawn) { /* clear the bars: the summary follows */
+      fprintf(stderr, "\x1b[%dF", v->drawn);
+      for (int i = 0; i < v->drawn; i++) fprintf(stderr, "\x1b[2K\n");
+      fprintf(stderr, "\x1b[%dF", v->drawn);
+      fflush(stderr);
+    }
+    return;
+  }
+  if (v->quiet) return;
+  char b[BAR_COLS + 1], eta[32], n1[32], n2[32];
+  bar(b, st->fraction);
+  duration(eta, sizeof eta, st->eta_s);
+  if (!v->tty) {
+    if (st->seconds - v->last_line_s < 5) return;
+    v->last_line_s = st->seconds;
+    fprintf(stderr, "fetch: %3.0f%%  %d of %d channels  %s messages  %s msg/s  ETA %s\n",
+            100 * st->fraction, st->done + st->unreadable + st->failed, st->channels,
+            num(n1, sizeof n1, st->messages), num(n2, sizeof n2, (int64_t)st->rate), eta);
+    return;
+  }
+  if (v->drawn) fprintf(stderr, "\x1b[%dF", v->drawn);
+  int lines = 0;
+  line(v, "fetch [%s] %3.0f%%  %d/%d channels  %s msgs  %s/s  ETA %s", b, 100 * st->fraction,
+       st->done + st->unreadable + st->failed, st->channels, num(n1, sizeof n1, st->messages),
+       num(n2, sizeof n2, (int64_t)st->rate), eta);
+  lines++;
+  for (size_t i = 0; i < st->n_list && i < SHOWN_MAX; i++) {
+    const collect_fetch_chan *c = st->list[i];
+    char name[NAME_COLS * 4 + 8];
+    name_col(name, sizeof name, c);
+    bar(b, c->fraction);
+    line(v, "  %s [%s] %3.0f%%  %s msgs%s", name, b, 100 * c->fraction,
+         num(n1, sizeof n1, c->messages), c->state == COLLECT_FETCH_FORWARD ? " (new)" : "");
+    lines++;
+  }
+  if (st->n_list > SHOWN_MAX) {
+    line(v, "  ... and %zu more", st->n_list - SHOWN_MAX);
+    lines++;
+  }
+  for (int i = lines; i < v->drawn; i++) fprintf(stderr, "\x1b[2K\n"); /* wipe leftovers */
+  if (v->drawn > lines) fprintf(stderr, "\x1b[%dF", v->drawn - lines);
+  v->drawn = lines;
+  fflush(stderr);
+}
+
+static void summary(const collect_fetch_stats *st, const view *v) {
+  char n1[32], n2[32], n3[32], t[32];
+  duration(t, sizeof t, st->seconds);
+  printf("fetched %s messages (%s new) from %d channels and threads in %d guild%s in %.1f s "
+         "(%s msg/s)\n",
+         num(n1, sizeof n1, st->messages), num(n2, sizeof n2, st->inserted), st->channels,
+         st->guilds, st->guilds == 1 ? "" : "s", st->seconds,
+         num(n3, sizeof n3, st->seconds > 0 ? (int64_t)((double)st->messages / st->seconds) : 0));
+  printf("  %d done (%d had nothing new), %d unreadable, %d failed; %lld requests",
+         st->done, st->up_to_date, st->unreadable, st->failed, (long long)st->requests);
+  if (st->skipped_privacy)
+    printf("; %lld messages by excluded or opted-out people not stored", (long long)st->skipped_privacy);
+  printf("\n");
+  if (st->private_lists_denied)
+    printf("  private archived threads: not listed in %lld channels (the bot needs Manage Threads)\n",
+           (long long)st->private_lists_denied);
+  for (size_t i = 0; i < v->n_problems; i++) {
+    const collect_fetch_chan *c = &v->problems[i];
+    if (c->type < 0)
+      printf("  %s: %s\n", c->name, c->error);
+    else
+      printf("  %s #%s (%llu): %s\n", c->state == COLLECT_FETCH_UNREADABLE ? "unreadable" : "failed",
+             c->name[0] ? c->name : "?", (unsigned long long)c->id, c->error);
+  }
+}
+
+static void usage(void) {
+  cli_error("usage: mimic fetch [--guild ID]... [--concurrency N] [--reactors] [--no-threads] [--quiet]\n"
+            "  Fetches every text and announcement channel, thread and forum post of the guilds\n"
+            "  (--guild, else discord.guilds, else every guild the bot is in) into the store: all of\n"
+            "  the history the first time, what is new afterwards. Ctrl-C stops; run it again to\n"
+            "  continue. --reactors also stores who reacted (one request per emoji: slow).");
+}
+
+/* Guild ids from a comma-separated list. */
+static int parse_guilds(const char *list, uint64_t *out, size_t *n) {
+  char tmp[2048];
+  if (strlen(list) >= sizeof tmp) return err_set(MIMIC_ERANGE, "discord.guilds is too long");
+  str_lcpy(tmp, list, sizeof tmp);
+  char *save = NULL;
+  for (char *p = strtok_r(tmp, ", \t", &save); p; p = strtok_r(NULL, ", \t", &save)) {
+    if (*n == GUILDS_MAX) return err_set(MIMIC_ERANGE, "more than %d guilds", GUILDS_MAX);
+    uint64_t id;
+    if (str_to_u64(p, &id) || !id)
+      return err_set(MIMIC_EINVAL, "'%s' is not a guild id", p);
+    out[(*n)++] = id;
+  }
+  return 0;
+}
+
+int cmd_fetch(int argc, char **argv) {
+  cfg *c = cli_config_load(&argc, argv);
+  if (!c) return 1;
+  int status = 1;
+  char *tok = NULL;
+  rest *r = NULL;
+  store *s = NULL;
+  view v = {.tty = isatty(2) != 0, .cols = 80};
+  struct winsize ws;
+  if (v.tty && ioctl(2, TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 20) v.cols = ws.ws_col;
+  uint64_t guilds[GUILDS_MAX];
+  size_t n_guilds = 0;
+  collect_fetch_opts o;
+  collect_fetch_opts_default(&o);
+  o.concurrency = (int)cfg_int(c, "collect.fetch_concurrency");
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    int64_t n;
+    if (strcmp(a, "--guild") == 0 && i + 1 < argc) {
+      if (parse_guilds(argv[++i], guilds, &n_guilds)) {
+        cli_error("--guild: %s", err_msg());
+        status = 2;
+        goto out;
+      }
+    } else if (strcmp(a, "--concurrency") == 0 && i + 1 < argc) {
+      if (str_to_i64(argv[++i], &n) || n < 1 || n > 64) {
+        cli_error("--concurrency: '%s' is not a number from 1 to 64", argv[i]);
+        status = 2;
+        goto out;
+      }
+      o.concurrency = (int)n;
+    } else if (strcmp(a, "--reactors") == 0) {
+      o.reactors = true;
+    } else if (strcmp(a, "--no-threads") == 0) {
+      o.threads = false;
+    } else if (strcmp(a, "--quiet") == 0) {
+      v.quiet = true;
+    } else {
+      usage();
+      status = 2;
+      goto out;
+    }
+  }
+  if (!n_guilds && parse_guilds(cfg_str(c, "discord.guilds"), guilds, &n_guilds)) {
+    cli_error("discord.guilds: %s", err_msg());
+    goto out;
+  }
+  o.guilds = guilds;
+  o.n_guilds = n_guilds;
+  tok = cfg_token(c);
+  if (!tok) {
+    cli_error("%s", err_msg());
+    goto out;
+  }
+  log_add_secret(tok);
+  rest_opts ro;
+  if (rest_opts_from_cfg(c, tok, &ro) != 0 || rest_new(NULL, &ro, &r) != 0) {
+    cli_error("%s", err_msg());
+    goto out;
+  }
+  s = cli_store_open(c);
+  if (!s) goto out;
+  o.progress = progress;
+  o.user = &v;
+  o.progress_ms = v.tty ? 250 : 1000;
+  o.stop = (const volatile int *)&g_stop;
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sa.sa_flags = SA_RESETHAND; /* a second Ctrl-C ends the process at once (still safe) */
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+  collect_fetch_stats st;
+  int rc = collect_fetch_run(s, r, &o, &st);
+  char why[512];
+  str_lcpy(why, err_msg(), sizeof why);
+  signal(SIGINT, SIG_DFL);
+  signal(SIGTERM, SIG_DFL);
+  if (st.final) summary(&st, &v);
+  if (rc) {
+    cli_error("%s", why);
+    goto out;
+  }
+  status = 0;
+out:
+  store_close(s);
+  rest_destroy(r);
+  mem_free(v.problems);
+  mem_free(tok);
+  cfg_destroy(c);
+  return status;
+}

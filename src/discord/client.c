@@ -38,10 +38,19 @@ struct discord_client {
   size_t n_calls;
 };
 
+
+/* Pushed by discord_client_wake: makes a waiting discord_client_next_event return NULL early.
+ * Never a real event, never freed. */
+static discord_event wake_marker;
+
+static void free_ev(discord_event *ev) {
+  if (ev != &wake_marker) discord_event_free(ev);
+}
+
 static void push_stopped(discord_client *dc, bool fatal, const char *msg) {
   discord_event *ev = discord__event_stopped(0, fatal, msg);
   if (ev && queue_try_push(dc->events, ev) != 0) {
-    discord_event_free(queue_try_pop(dc->events)); /* full: the consumer must learn we stopped */
+    free_ev(queue_try_pop(dc->events)); /* full: the consumer must learn we stopped */
     if (queue_try_push(dc->events, ev) != 0) discord_event_free(ev);
   }
   queue_close(dc->events);
@@ -224,7 +233,13 @@ int discord_client_start(discord_client *dc) {
 }
 
 discord_event *discord_client_next_event(discord_client *dc, long timeout_ms) {
-  return timeout_ms < 0 ? queue_pop(dc->events) : queue_pop_timeout(dc->events, timeout_ms);
+  discord_event *ev = timeout_ms < 0 ? queue_pop(dc->events) : queue_pop_timeout(dc->events, timeout_ms);
+  return ev == &wake_marker ? NULL : ev;
+}
+
+void discord_client_wake(discord_client *dc) {
+  /* A full queue wakes the consumer anyway; a closed one means it is stopping. */
+  if (queue_try_push(dc->events, &wake_marker) != 0) err_clear();
 }
 
 int discord_client_call(discord_client *dc, void (*fn)(rest *r, void *user), void *user) {
@@ -282,7 +297,7 @@ void discord_client_destroy(discord_client *dc) {
   gateway_destroy(dc->gw);
   uv_loop_close(&dc->loop);
   discord_event *ev;
-  while ((ev = queue_try_pop(dc->events)) != NULL) discord_event_free(ev);
+  while ((ev = queue_try_pop(dc->events)) != NULL) free_ev(ev);
   queue_destroy(dc->events);
   while (dc->calls) {
     call *n = dc->calls->next;

@@ -29,6 +29,10 @@ int discord_client_start(discord_client *dc) MIMIC_MUST;
  * refused (bad token), STOPPED arrives with fatal = true and the reason. */
 discord_event *discord_client_next_event(discord_client *dc, long timeout_ms);
 
+/* Makes a discord_client_next_event that is waiting (or the next one) return NULL at once, so the
+ * consumer can do other work (the bot's completions). Any thread; cheap; never blocks. */
+void discord_client_wake(discord_client *dc);
+
 /* Runs fn(rest, user) on the loop thread, soon (REST calls from the bot). Returns 0, or
  * MIMIC_ECANCELLED when the client is stopping (fn never runs). */
 int discord_client_call(discord_client *dc, void (*fn)(rest *r, void *user), void *user) MIMIC_MUST;

@@ -44,6 +44,7 @@ static const cfg_key keys[] = {
   INT("bot.context_messages", "12", 0, 200, "recent channel messages given as context"),
   INT("bot.memory_ttl_s", "1800", 0, 604800, "how long channel memory lives"),
   INT("bot.queue_max", "64", 1, 100000, "pending generations before random engagements are skipped"),
+  INT("bot.bot_turns_max", "3", 0, 1000, "replies to other (allowed) bots in a channel before a person must speak again"),
   /* engine */
   STR("engine.backend", "local", "local (mimic's engine) or openai (an OpenAI-compatible server)"),
   STR("engine.model", "models/base.gguf", "base GGUF model"),

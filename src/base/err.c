@@ -44,8 +44,7 @@ int err_set(int code, const char *fmt, ...) {
 int err_prefix(int code, const char *fmt, ...) {
   char prev[ERR_MSG_MAX];
   char ctx[ERR_MSG_MAX];
-  memcpy(prev, err_msg(), sizeof prev);
-  prev[ERR_MSG_MAX - 1] = 0;
+  snprintf(prev, sizeof prev, "%s", err_msg()); /* err_msg() may be a short literal */
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(ctx, sizeof ctx, fmt, ap);

@@ -112,6 +112,8 @@ void router_destroy(router *r) {
   mem_free(r);
 }
 
+void router_set_self(router *r, uint64_t self_id) { r->self_id = self_id; }
+
 void router_set_ignored_user(router *r, uint64_t user_id, bool ignored) {
   if (ignored) map_put(&r->ignored, user_id, (void *)1);
   else map_del(&r->ignored, user_id);

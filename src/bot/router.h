@@ -40,6 +40,8 @@ typedef struct router router;
 
 router *router_new(uint64_t self_id, const router_params *p);
 void router_destroy(router *r);
+/* Sets the bot's own user id (learned from READY after the router was made). */
+void router_set_self(router *r, uint64_t self_id);
 /* Replaces the parameters (live settings changed); state is kept. */
 void router_set_params(router *r, const router_params *p);
 /* Marks a user excluded / opted out (never answered, never learned from) or clears the mark. */

@@ -1,19 +1,61 @@
-/* `mimic run`: the bot. Until the Discord runtime lands this checks configuration and token. */
+/* `mimic run`: the bot. Connects to Discord (GET /gateway/bot, then the gateway), stores what it
+ * sees, answers like a regular, runs admin commands, and stops cleanly on SIGINT or SIGTERM
+ * (gateway close 1000). !restart re-executes the binary once in-flight replies are sent. */
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
+#include <string.h>
+#include <unistd.h>
 
+#include "bot/runtime.h"
 #include "cli/cli.h"
 
+static volatile int stop_signal;
+
+static void on_signal(int sig) { stop_signal = sig; }
+
 int cmd_run(int argc, char **argv) {
+  /* Keep the original arguments for !restart, and the config path for the jobs it starts. */
+  char **orig = xcalloc((size_t)argc + 2, sizeof *orig);
+  orig[0] = "mimic";
+  for (int i = 0; i < argc; i++) orig[i + 1] = argv[i];
+  const char *config_path = getenv("MIMIC_CONFIG");
+  for (int i = 1; i + 1 < argc; i++)
+    if (strcmp(argv[i], "--config") == 0) config_path = argv[i + 1];
+  if (!config_path && access("mimic.conf", F_OK) == 0) config_path = "mimic.conf";
+
   cfg *c = cli_config_load(&argc, argv);
-  if (!c) return 1;
-  char *tok = cfg_token(c);
+  int status = 1;
+  char *tok = NULL;
+  if (!c) goto out;
+  tok = cfg_token(c);
   if (!tok) {
     cli_error("%s", err_msg());
+    goto out;
+  }
+  log_add_secret(tok);
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+  bot_runtime_opts o = {.config = c, .token = tok, .config_path = config_path, .stop = &stop_signal};
+  int rc = bot_runtime_run(&o);
+  if (rc == BOT_RUNTIME_RESTART) {
+    LOG_I("bot", "restarting");
+    mem_free(tok);
     cfg_destroy(c);
+    execv("/proc/self/exe", orig);
+    cli_error("restart failed: %s", strerror(errno));
+    mem_free(orig);
     return 1;
   }
-  cli_error("the Discord runtime is not built yet (issue 2)");
+  if (rc < 0) cli_error("%s", err_msg());
+  status = rc < 0 ? 1 : 0;
+out:
   mem_free(tok);
   cfg_destroy(c);
-  return 1;
+  mem_free(orig);
+  return status;
 }

@@ -30,6 +30,11 @@ static const cli_cmd commands[] = {
   {"generate", cmd_generate, "one completion for a prompt (-p TEXT or stdin)"},
   {"bench", cmd_bench, "prompt and generation tokens/s of a model (--model M.gguf [--json])"},
   {"logits", cmd_logits, "logits --model M --tokens 1,2,3 --out F: raw float32 logits per position"},
+  {"train", cmd_train, "fine-tune with LoRA (SFT, --stage dpo|orpo) or train a tiny model --from-scratch"},
+  {"merge", cmd_merge, "merge BASE.gguf ADAPTER.gguf OUT.gguf: write a standalone model with the adapter in"},
+  {"eval", cmd_eval, "evaluate a model against held-out replies: perplexity, style metrics, blind test, HTML report"},
+  {"demo", cmd_demo, "the offline demo: import the sample community, prepare, train, evaluate, chat"},
+  {"simulate", cmd_simulate, "the bot's reply flow and !commands on the terminal, without Discord (--model M.gguf)"},
   {"version", cmd_version, "print the version"},
   {"help", cmd_help, "this list"},
 };

@@ -141,8 +141,35 @@ static const char *const schema_v1[] = {
 /* Schema migrations, applied in order, each in its own transaction together with the
  * PRAGMA user_version bump, so a kill mid-migration leaves the previous version intact. Append new
  * migrations at the end; never edit a shipped one. See docs/internals/store.md. */
+/* bot-core: the bot's statistics (bot_log.c): counters per hour and one row per generation. */
+static const char *const schema_bot_log[] = {
+  "CREATE TABLE bot_counters("
+  "  hour_ms INTEGER NOT NULL,"
+  "  name TEXT NOT NULL,"
+  "  n INTEGER NOT NULL,"
+  "  PRIMARY KEY(hour_ms, name)) WITHOUT ROWID;",
+  "CREATE TABLE bot_replies("
+  "  id INTEGER PRIMARY KEY,"
+  "  ts_ms INTEGER NOT NULL,"
+  "  channel_id INTEGER NOT NULL,"
+  "  message_id INTEGER NOT NULL,"
+  "  reason TEXT NOT NULL,"
+  "  outcome TEXT NOT NULL,"
+  "  latency_ms REAL NOT NULL,"
+  "  queue_ms REAL NOT NULL,"
+  "  gen_ms REAL NOT NULL,"
+  "  prompt_tokens INTEGER NOT NULL,"
+  "  cached_tokens INTEGER NOT NULL,"
+  "  gen_tokens INTEGER NOT NULL,"
+  "  attempts INTEGER NOT NULL,"
+  "  error TEXT NOT NULL);",
+  "CREATE INDEX bot_replies_ts ON bot_replies(ts_ms);",
+  NULL,
+};
+
 static const char *const *const migrations[] = {
   schema_v1,
+  schema_bot_log,
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

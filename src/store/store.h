@@ -334,4 +334,33 @@ int store_purge_finish(store *s, int64_t id, uint64_t user_id, int64_t samples_r
 /* Training calls this after a run that excluded the purged users. */
 int store_purge_ack(store *s, int64_t id) MIMIC_MUST;
 
+
+/* ---- the bot's statistics (bot_log.c) ------------------------------------------------------------ */
+
+/* Adds n to the counter `name` ("seen", "replies", "errors", "skipped", "empty") of the hour that
+ * holds ts_ms. */
+int store_bot_count(store *s, int64_t ts_ms, const char *name, int64_t n) MIMIC_MUST;
+/* Sum of a counter over the hours that start in [since_ms, until_ms). */
+int store_bot_count_sum(store *s, const char *name, int64_t since_ms, int64_t until_ms,
+                        int64_t *out) MIMIC_MUST;
+
+/* One generation the bot ran for a message (sent, empty, failed or dropped). */
+typedef struct store_bot_reply {
+  int64_t ts_ms;
+  uint64_t channel_id, message_id;
+  const char *reason;  /* why the bot answered: the router verdict ("reply:mention") */
+  const char *outcome; /* "sent", "empty", "error", "cancelled", "refused" */
+  double latency_ms;   /* from the message's arrival to the send action */
+  double queue_ms, gen_ms;
+  int prompt_tokens, cached_tokens, gen_tokens, attempts;
+  const char *error;   /* "" when none */
+} store_bot_reply;
+int store_bot_reply_add(store *s, const store_bot_reply *r) MIMIC_MUST;
+/* Latencies of the "sent" rows with ts_ms in [since_ms, until_ms), ascending. *out: caller frees
+ * with mem_free (NULL when *n == 0). Token sums (may be NULL) cover the same rows. */
+int store_bot_latencies(store *s, int64_t since_ms, int64_t until_ms, double **out, size_t *n,
+                        int64_t *prompt_tokens, int64_t *gen_tokens) MIMIC_MUST;
+/* Deletes counters and reply rows older than before_ms. */
+int store_bot_prune(store *s, int64_t before_ms) MIMIC_MUST;
+
 #endif

@@ -38,11 +38,11 @@ static const char *rd_script(char *out, size_t cap) {
   return access(out, R_OK) == 0 ? out : NULL;
 }
 
-static int rd_have_node(void) { return system("node --version >/dev/null 2>&1") == 0; }
+static inline int rd_have_node(void) { return system("node --version >/dev/null 2>&1") == 0; }
 
 /* Starts the double with `scenario` (a JSON object text without the "log" field, which is added).
  * Returns 0, or -1 when node or the script is missing (the caller SKIPs). */
-static int rd_start(rest_double *d, const char *scenario) {
+static inline int rd_start(rest_double *d, const char *scenario) {
   char script[1024];
   memset(d, 0, sizeof *d);
   if (!rd_script(script, sizeof script) || !rd_have_node()) return -1;
@@ -90,7 +90,7 @@ static int rd_start(rest_double *d, const char *scenario) {
   return 0;
 }
 
-static void rd_stop(rest_double *d) {
+static inline void rd_stop(rest_double *d) {
   if (d->pid > 0) {
     kill(d->pid, SIGTERM);
     waitpid(d->pid, NULL, 0);
@@ -119,7 +119,7 @@ static json_t *rd_log(const rest_double *d) {
 }
 
 /* Entries whose "route" equals route (or all when NULL). */
-static size_t rd_count(const json_t *log, const char *route, const char *field, bool value) {
+static inline size_t rd_count(const json_t *log, const char *route, const char *field, bool value) {
   size_t i, n = 0;
   json_t *e;
   json_array_foreach(log, i, e) {

@@ -1,0 +1,298 @@
+/* Training benchmark: the machine's measured FMA peak (a tight loop of independent fused
+ * multiply-adds per thread), the training GEMM's GFLOP/s against it (F32 and a Q4_K operand
+ * dequantized on the fly), then whole training steps (forward + backward + AdamW) in tokens/s and
+ * matrix GFLOP/s: a from-scratch model, and LoRA over a 0.5B-class random Q4_K_M base (Qwen2.5-0.5B
+ * shape with a 50k vocabulary) with its peak RSS. With --data FILE, the time of one epoch of
+ * from-scratch training on that corpus (the demo's). Usage:
+ *   bench_train [--threads N] [--quick] [--data FILE.jsonl] [--base M.gguf] */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/base.h"
+#include "llm/quant.h"
+#include "llm/quantize.h"
+#include "train/train_int.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static double rss_mib(void) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return (double)ru.ru_maxrss / 1024.0;
+}
+
+/* ---- FMA peak -------------------------------------------------------------------------------- */
+typedef struct peak_job {
+  long iters;
+  int wide; /* 0: AVX2, 1: AVX-512 */
+  float sink[256];
+} peak_job;
+
+#if defined(__x86_64__)
+/* Twelve independent accumulators in named registers: enough chains to cover the FMA latency on
+ * both ports (an array here would make the compiler keep them in memory). */
+#define FMA12(T, fma, set1)                                                                                 \
+  T a0 = set1(0.f), a1 = set1(1.f), a2 = set1(2.f), a3 = set1(3.f), a4 = set1(4.f), a5 = set1(5.f);         \
+  T a6 = set1(6.f), a7 = set1(7.f), a8 = set1(8.f), a9 = set1(9.f), a10 = set1(10.f), a11 = set1(11.f);     \
+  T x = set1(0.999999f), y = set1(1e-7f);                                                                  \
+  for (long k = 0; k < iters; k++) {                                                                       \
+    a0 = fma(a0, x, y), a1 = fma(a1, x, y), a2 = fma(a2, x, y), a3 = fma(a3, x, y);                        \
+    a4 = fma(a4, x, y), a5 = fma(a5, x, y), a6 = fma(a6, x, y), a7 = fma(a7, x, y);                        \
+    a8 = fma(a8, x, y), a9 = fma(a9, x, y), a10 = fma(a10, x, y), a11 = fma(a11, x, y);                    \
+  }
+
+__attribute__((target("avx2,fma"))) static float fma_loop_avx2(long iters) {
+  FMA12(__m256, _mm256_fmadd_ps, _mm256_set1_ps)
+  __m256 s = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)),
+                           _mm256_add_ps(_mm256_add_ps(a4, a5), _mm256_add_ps(a6, a7)));
+  s = _mm256_add_ps(s, _mm256_add_ps(_mm256_add_ps(a8, a9), _mm256_add_ps(a10, a11)));
+  float out[8];
+  _mm256_storeu_ps(out, s);
+  return out[0];
+}
+
+__attribute__((target("avx512f"))) static float fma_loop_avx512(long iters) {
+  FMA12(__m512, _mm512_fmadd_ps, _mm512_set1_ps)
+  __m512 s = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)),
+                           _mm512_add_ps(_mm512_add_ps(a4, a5), _mm512_add_ps(a6, a7)));
+  s = _mm512_add_ps(s, _mm512_add_ps(_mm512_add_ps(a8, a9), _mm512_add_ps(a10, a11)));
+  return _mm512_reduce_add_ps(s);
+}
+#endif
+
+static void peak_worker(int ith, int nth, void *arg) {
+  (void)nth;
+  peak_job *j = arg;
+#if defined(__x86_64__)
+  j->sink[ith] = j->wide ? fma_loop_avx512(j->iters) : fma_loop_avx2(j->iters);
+#else
+  j->sink[ith] = 0;
+#endif
+}
+
+/* GFLOP/s of all threads running the loop at once. */
+static double measure_peak(compute_pool *p, int wide) {
+  peak_job j = {0};
+  j.wide = wide;
+  j.iters = 20000000;
+  int nth = compute_pool_threads(p);
+  double best = 0;
+  for (int r = 0; r < 5; r++) {
+    double t0 = now_s();
+    compute_pool_run(p, peak_worker, &j);
+    double t = now_s() - t0;
+    double flops = (double)j.iters * 12 * (wide ? 16 : 8) * 2 * nth;
+    if (flops / t > best) best = flops / t;
+  }
+  return best / 1e9;
+}
+
+/* ---- GEMM ------------------------------------------------------------------------------------ */
+static double bench_gemm(compute_pool *p, int64_t M, int64_t N, int64_t K, bool quant_b, bool trans_b) {
+  float *A = xcalloc((size_t)(M * K), sizeof(float)), *C = xcalloc((size_t)(M * N), sizeof(float));
+  float *B = xcalloc((size_t)(K * N), sizeof(float));
+  for (int64_t i = 0; i < M * K; i++) A[i] = (float)((i * 7) % 13) * 0.01f;
+  for (int64_t i = 0; i < K * N; i++) B[i] = (float)((i * 5) % 11) * 0.01f;
+  qmat q = {0};
+  void *qd = NULL;
+  train_mat a = {A, K, false, NULL}, b = {B, trans_b ? K : N, trans_b, NULL};
+  if (quant_b) { /* logical B (K, N) = q^T with q (N rows, K cols) when trans_b, else q (K rows, N cols) */
+    int64_t rows = trans_b ? N : K, cols = trans_b ? K : N;
+    size_t rb = tensor_row_bytes(TT_Q4_K, cols);
+    qd = xalloc(rb * (size_t)rows);
+    for (int64_t r = 0; r < rows; r++)
+      if (quant_row(TT_Q4_K, B + r * cols, (char *)qd + (size_t)r * rb, cols)) break;
+    q = (qmat){TT_Q4_K, rows, cols, qd, rb};
+    b = (train_mat){NULL, 0, trans_b, &q};
+  }
+  double best = 1e9;
+  for (int r = 0; r < 5; r++) {
+    double t0 = now_s();
+    train__gemm(p, M, N, K, a, b, 1.0f, C, N, false);
+    double t = now_s() - t0;
+    if (t < best) best = t;
+  }
+  mem_free(A), mem_free(B), mem_free(C), mem_free(qd);
+  return 2.0 * (double)M * (double)N * (double)K / best / 1e9;
+}
+
+/* ---- Training steps -------------------------------------------------------------------------- */
+/* Times `steps` optimizer steps of one packed sequence of T random tokens (4 samples). */
+static void bench_steps(train_model *m, int T, int steps, double peak, const char *label) {
+  int32_t *tok = xalloc((size_t)T * 4), *tgt = xalloc((size_t)T * 4), *pos = xalloc((size_t)T * 4),
+          *seg = xalloc((size_t)T * 4);
+  float *logp = xalloc((size_t)T * 4), *dl = xalloc((size_t)T * 4);
+  int V = train_model_hparams(m)->n_vocab, per = T / 4;
+  uint64_t x = 12345;
+  for (int t = 0; t < T; t++) {
+    x = x * 6364136223846793005ull + 1442695040888963407ull;
+    tok[t] = (int32_t)((x >> 33) % (uint64_t)V);
+    seg[t] = t / per * per;
+    if (seg[t] > T - 1) seg[t] = T - 1;
+    pos[t] = t - seg[t];
+  }
+  int n_tgt = 0;
+  for (int t = 0; t < T; t++) {
+    bool last = t == T - 1 || seg[t + 1] != seg[t];
+    tgt[t] = last ? -1 : tok[t + 1];
+    n_tgt += tgt[t] >= 0;
+  }
+  for (int t = 0; t < T; t++) dl[t] = tgt[t] >= 0 ? -1.0f / (float)n_tgt : 0;
+  train_batch b = {T, tok, tgt, pos, seg, 0};
+  train_optim_opts oo = {0};
+  oo.total = steps + 1;
+  train_optim *opt = NULL;
+  if (train_optim_new(m, &oo, &opt)) {
+    printf("  %s: %s\n", label, err_msg());
+    return;
+  }
+  double tf = 0, tb = 0, to = 0;
+  for (int s = 0; s <= steps; s++) { /* step 0 warms up */
+    double t0 = now_s();
+    train_model_zero_grad(m);
+    if (train_model_forward(m, &b, logp, NULL)) break;
+    double t1 = now_s();
+    train_model_backward(m, &b, dl);
+    double t2 = now_s(), gn;
+    if (train_optim_step(opt, m, &gn)) break;
+    double t3 = now_s();
+    if (s > 0) tf += t1 - t0, tb += t2 - t1, to += t3 - t2;
+  }
+  double total = tf + tb + to;
+  double flops = train_model_flops(m, T, n_tgt) * steps;
+  printf("  %-34s %8.1f tokens/s  %7.2f GFLOP/s (%4.1f%% of peak)  fwd %.0f%% bwd %.0f%% adamw %.0f%%  "
+         "peak RSS %.0f MiB\n",
+         label, (double)T * steps / total, flops / total / 1e9, 100 * flops / total / 1e9 / peak, 100 * tf / total,
+         100 * tb / total, 100 * to / total, rss_mib());
+  train_optim_destroy(opt);
+  mem_free(tok), mem_free(tgt), mem_free(pos), mem_free(seg), mem_free(logp), mem_free(dl);
+}
+
+int main(int argc, char **argv) {
+  int threads = 0;
+  bool quick = false;
+  const char *data = NULL, *base = NULL;
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
+      int64_t v;
+      if (str_to_i64(argv[++i], &v) || v < 1 || v > 256) return 2;
+      threads = (int)v;
+    } else if (strcmp(argv[i], "--quick") == 0) {
+      quick = true;
+    } else if (strcmp(argv[i], "--data") == 0 && i + 1 < argc) {
+      data = argv[++i];
+    } else if (strcmp(argv[i], "--base") == 0 && i + 1 < argc) {
+      base = argv[++i];
+    } else {
+      fprintf(stderr, "usage: bench_train [--threads N] [--quick] [--data FILE.jsonl] [--base M.gguf]\n");
+      return 2;
+    }
+  }
+  log_set_level(LOG_WARN);
+  compute_pool *p = compute_pool_new(threads);
+  int nth = compute_pool_threads(p);
+  double peak2 = measure_peak(p, 0), peak5 = 0;
+#if defined(__x86_64__)
+  if (__builtin_cpu_supports("avx512f")) peak5 = measure_peak(p, 1);
+#endif
+  const char *kn = train__gemm_kernel();
+  double peak = strcmp(kn, "avx512") == 0 ? peak5 : peak2;
+  printf("threads %d, gemm kernel %s (load average matters: on a shared machine every figure is noisy)\n", nth, kn);
+  printf("FMA peak: AVX2 %.1f GFLOP/s", peak2);
+  if (peak5 > 0) printf(", AVX-512 %.1f GFLOP/s", peak5);
+  printf(" (all threads, best of 5; percentages below are of the peak of the kernel's ISA)\n\n");
+
+  printf("GEMM (C = A B, GFLOP/s):\n");
+  struct { int64_t M, N, K; bool q, t; const char *what; } g[] = {
+    {256, 896, 896, false, true, "forward y = x W^T  (256x896x896, F32 W)"},
+    {256, 896, 896, false, false, "backward dx = dy W (256x896x896, F32 W)"},
+    {256, 896, 896, true, false, "backward dx = dy W (256x896x896, Q4_K W)"},
+    {896, 896, 256, false, false, "weight grad dW = dy^T x (896x896x256)"},
+    {256, 4864, 896, true, true, "forward FFN (256x4864x896, Q4_K W)"},
+  };
+  for (size_t i = 0; i < sizeof g / sizeof g[0]; i++) {
+    double gf = bench_gemm(p, g[i].M, g[i].N, g[i].K, g[i].q, g[i].t);
+    printf("  %-44s %7.2f GFLOP/s (%4.1f%% of peak)\n", g[i].what, gf, 100 * gf / peak);
+  }
+
+  printf("\ntraining steps (forward + backward + AdamW on one packed sequence):\n");
+  train_scratch_opts so = {0};
+  so.n_layer = 4;
+  so.n_embd = 256;
+  so.n_head = 8;
+  so.n_head_kv = 4;
+  train_model *m = NULL;
+  if (train_model_new_scratch(&so, 1, 256, p, &m) == 0) {
+    bench_steps(m, 256, quick ? 2 : 5, peak, "from scratch L4 E256 (3.5M) T256");
+    train_model_destroy(m);
+  } else {
+    printf("  %s\n", err_msg());
+  }
+
+  char made[] = "/tmp/bench-train-base-XXXXXX";
+  if (!quick && !base) {
+    int fd = mkstemp(made);
+    if (fd >= 0) close(fd);
+    char vocab[512];
+    const char *sh = getenv("MIMIC_SHARED");
+    snprintf(vocab, sizeof vocab, "%s/testdata/tokenizer/ggml-vocab-gpt-2-pre-qwen2.gguf",
+             sh ? sh : access("../shared", F_OK) == 0 ? "../shared" : "../../shared");
+    random_model_opts ro = {"qwen2", 896, 24, 14, 2, 4864, 4096, 1, QP_Q4_K_M, vocab};
+    double t0 = now_s();
+    if (gguf_make_random(&ro, made, p) == 0) {
+      base = made;
+      printf("  (made a random Q4_K_M base of Qwen2.5-0.5B shape in %.0f s)\n", now_s() - t0);
+    } else {
+      printf("  0.5B-class base: %s (set MIMIC_SHARED to the shared folder)\n", err_msg());
+    }
+  }
+  if (base) {
+    train_lora_opts lo = {16, 32, 0, TRAIN_TARGETS_ALL, NULL};
+    if (train_model_new_lora(base, &lo, 1, 256, p, &m) == 0) {
+      char label[80];
+      const llm_hparams *hp = train_model_hparams(m);
+      snprintf(label, sizeof label, "LoRA r16 L%d E%d V%d T256", hp->n_layer, hp->n_embd, hp->n_vocab);
+      bench_steps(m, 256, 2, peak, label);
+      train_model_destroy(m);
+    } else {
+      printf("  %s\n", err_msg());
+    }
+  }
+  if (base == made) unlink(made);
+
+  if (data) {
+    train_run_opts o;
+    memset(&o, 0, sizeof o);
+    o.from_scratch = true;
+    o.data = data;
+    o.out = "/tmp/bench-train-epoch.gguf";
+    o.epochs = 1;
+    o.seq_len = 512;
+    o.optim.lr = 3e-3f;
+    o.ckpt_every = -1;
+    o.pool = p;
+    train_result r;
+    if (train_run(&o, &r) == 0)
+      printf("\none epoch from scratch (default shape, seq 512) on %s: %lld steps, %.1f s, %.0f tokens/s, "
+             "loss %.3f -> %.3f\n", data, (long long)r.steps, r.seconds, r.tokens_per_s, r.first_loss, r.loss);
+    else
+      printf("\nepoch on %s: %s\n", data, err_msg());
+    const char *junk[] = {"/tmp/bench-train-epoch.gguf", "/tmp/bench-train-epoch.gguf.ckpt",
+                          "/tmp/bench-train-epoch.gguf.csv", "/tmp/bench-train-epoch.gguf.svg"};
+    for (int i = 0; i < 4; i++) unlink(junk[i]);
+  }
+  compute_pool_destroy(p);
+  return 0;
+}

@@ -1,0 +1,160 @@
+/* The bot: turns typed Discord events into stored history, replies and admin actions. It takes
+ * discord_event values (discord.h), decides with the router (router.h), builds prompts from channel
+ * memory (memory.h, context.h), generates through llm_backend on the engine workers, cleans the
+ * text (reply.h) and emits everything it wants done through bot_actions, a table of function
+ * pointers implemented by the runtime (the real REST client) or by a recording fake in tests.
+ * It never sees JSON, HTTP or sockets.
+ *
+ * Threads: a bot is owned by one thread (the "bot thread": the I/O loop, or a thread of its own).
+ * bot_handle_event, bot_poll and every other bot_* call happen there, and every bot_actions callback
+ * is made from there. Generations run on the backend's worker threads; their completions are queued
+ * and the optional wake callback fires (from a worker thread) so the runtime can schedule bot_poll
+ * on the bot thread (uv_async_send). The runtime also calls bot_poll about once a second (uv_timer)
+ * so the typing indicator is refreshed, memory expires and backend retries happen.
+ *
+ * Flow for each MESSAGE_CREATE: store it (unless its author is excluded or opted out) → text
+ * commands (admin.c) → router decision → per-channel queue (one generation per channel at a time,
+ * a bounded total that sheds random engagements first) → prompt from memory → llm_backend_submit
+ * (typing shown while it runs) → reply_clean → empty? one retry with another seed → send (a reply
+ * pinging only the person answered, or a plain message) → statistics. See docs/internals/bot.md. */
+#ifndef MIMIC_BOT_BOT_H
+#define MIMIC_BOT_BOT_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/config.h"
+#include "base/err.h"
+#include "discord/discord.h"
+#include "llm/backend.h"
+#include "store/store.h"
+
+/* ---- actions: what the bot asks the outside world to do ------------------------------------- */
+
+/* One message to post. */
+typedef struct bot_send {
+  uint64_t channel_id;
+  const char *text;       /* the whole reply, valid UTF-8, never empty. It may be longer than
+                           * Discord's 2,000 characters: the implementation splits it (at line or
+                           * word boundaries) and puts the reply reference on the first part only. */
+  uint64_t reply_to;      /* message to reply to (message_reference), 0 = a plain message */
+  bool ping_replied_user; /* allowed_mentions.replied_user */
+} bot_send;
+
+/* Implemented by the runtime (REST client) or by a fake in tests. Every callback runs on the bot
+ * thread and must not block on the network: it queues the request and returns. Returns 0 when the
+ * request was accepted, a negative MIMIC_E* code (with err_set) when it was refused; the bot logs a
+ * refusal and carries on. Pointers passed in are borrowed for the call. Any callback may be NULL
+ * (that action is then skipped, and for request_restart/start_job the admin is told so).
+ *
+ * Mentions contract: every message the bot posts, `send` and `send_dm` alike, MUST go out with
+ * allowed_mentions {"parse": [], "replied_user": ping_replied_user}, so nobody is pinged except
+ * the person answered — never @everyone, @here, a role or another user, whatever the text says. */
+typedef struct bot_actions {
+  void *user; /* passed to every callback */
+  int (*send)(void *user, const bot_send *m);
+  /* Shows the typing indicator in a channel (Discord clears it after ~10 s or at the next post). */
+  int (*typing)(void *user, uint64_t channel_id);
+  /* Sends a direct message (opening the DM channel when needed). */
+  int (*send_dm)(void *user, uint64_t user_id, const char *text);
+  /* Adds a reaction; emoji is a Unicode emoji or "name:id". */
+  int (*react)(void *user, uint64_t channel_id, uint64_t message_id, const char *emoji);
+  /* !restart: the bot has finished its in-flight replies and asks the runtime to restart the
+   * process (exec itself, or exit for the supervisor to restart it). Called at most once. */
+  int (*request_restart)(void *user);
+  /* !fetch / !train: start a job ("fetch" = history fetch, "train" = training in its own process).
+   * requested_by: the admin's user id; channel_id: where progress may be reported. */
+  int (*start_job)(void *user, const char *job, uint64_t requested_by, uint64_t channel_id);
+} bot_actions;
+
+/* ---- the bot object --------------------------------------------------------------------------- */
+
+typedef struct bot_opts {
+  cfg *config;            /* borrowed; the bot reads bot.* and engine.* keys and sets live values */
+  store *db;              /* borrowed; a connection for the bot thread only */
+  llm_backend *backend;   /* borrowed; NULL: the bot stores history and runs commands but never
+                           * generates (collect-only mode) */
+  const bot_actions *actions; /* copied; NULL = no actions */
+  /* Called on a backend worker thread when a completion is queued for bot_poll, under the bot's
+   * completion lock (so bot_destroy cannot finish meanwhile). May be NULL (the runtime then polls
+   * on a timer). Must be quick, thread-safe and must not call into the bot (uv_async_send is
+   * the intended callee). wake_user must stay valid until bot_destroy returns. */
+  void (*wake)(void *wake_user);
+  void *wake_user;
+  /* Wall clock in Unix ms for decisions, memory TTL and statistics; NULL = clock_wall_ms. Tests
+   * inject a fake clock. Latencies are always measured with the monotonic clock. */
+  int64_t (*now_ms)(void *clock_user);
+  void *clock_user;
+  uint64_t seed;          /* random rolls and generation seeds; 0 = from the clock */
+  const char *persona;    /* adapter (persona) name and memory key; NULL or "" = the default */
+  /* Names shown by !status ("models/base.gguf", "adapter.gguf"); NULL = engine.model/adapter. */
+  const char *model_name, *adapter_name;
+} bot_opts;
+
+typedef struct bot bot;
+
+/* Creates a bot: restores live settings stored by earlier runs (store settings, scope "") into the
+ * config as CFG_SRC_LIVE, loads the privacy flags and builds the router. The bot is not ready to
+ * answer until a READY event names its own user (messages before it are stored, never answered).
+ * Errors: MIMIC_EINVAL (missing config or store), MIMIC_EDB. *out: free with bot_destroy. */
+int bot_new(const bot_opts *o, bot **out) MIMIC_MUST;
+
+/* Cancels queued and running generations, waits until each has called back (so no callback can
+ * touch freed memory), and frees. Nothing stored is lost: every message was committed when its
+ * event was handled. Accepts NULL. Must be called on the bot thread, not from a callback. */
+void bot_destroy(bot *b);
+
+/* Handles one gateway event (borrowed; the caller frees it after the call). MESSAGE_CREATE runs the
+ * whole flow; MESSAGE_UPDATE/DELETE(_BULK) and reactions update the store and memory; READY sets
+ * the bot's own user; GUILD_CREATE and CHANNEL/THREAD events record names and thread parents.
+ * Returns 0, or the first store write that failed (that part of the event is not recorded, with
+ * the error naming the event; the rest of the flow still ran — the caller logs it). */
+int bot_handle_event(bot *b, const discord_event *ev) MIMIC_MUST;
+
+/* Does the bot thread's periodic and deferred work: handles queued completions (post-process,
+ * retry, send, record), starts queued generations, re-sends typing every BOT_TYPING_MS while a
+ * generation runs, expires channel memory, and completes a pending !restart once nothing is in
+ * flight. Returns the number of completions handled. Cheap when there is nothing to do. */
+int bot_poll(bot *b);
+
+/* Re-reads every bot.* and engine.* value from the config into the router and the memory limits
+ * (the dashboard calls it after changing settings; admin commands do it themselves). */
+void bot_settings_apply(bot *b);
+
+/* Sets a live setting: validates value against the key, applies it with CFG_SRC_LIVE, persists it
+ * (store setting, scope "") so it survives a restart, and applies it to the bot. Errors:
+ * MIMIC_EINVAL with a sentence for a person ("bot.response_rate must be between 0 and 1"),
+ * MIMIC_EDB. */
+int bot_setting_set(bot *b, const char *key, const char *value) MIMIC_MUST;
+
+/* Re-reads one user's privacy flags from the store (after `mimic privacy ...` or the dashboard). */
+int bot_privacy_reload(bot *b, uint64_t user_id) MIMIC_MUST;
+
+/* Generations queued or running. */
+size_t bot_inflight(const bot *b);
+/* The bot's own user id (0 before READY). */
+uint64_t bot_self_id(const bot *b);
+
+/* Typing refresh interval: Discord shows the indicator for 10 s. */
+#define BOT_TYPING_MS 8000
+/* Longest text command line the bot parses (longer messages are not commands). */
+#define BOT_COMMAND_MAX 512
+
+/* ---- statistics (stats.c) ---------------------------------------------------------------------- */
+
+typedef struct bot_stats {
+  int64_t seen;      /* messages the bot could see (stored or not) */
+  int64_t replies;   /* replies sent */
+  int64_t errors;    /* generations that failed, sends refused */
+  int64_t skipped;   /* engagements dropped under load or while restarting */
+  int64_t empty;     /* generations empty even after the retry */
+  double rate;       /* replies / seen (0 when nothing was seen) */
+  double p50_ms, p95_ms, p99_ms; /* latency from the message to the send action (replies only) */
+  int64_t prompt_tokens, gen_tokens;
+} bot_stats;
+
+/* Computes the statistics of the window [now_ms - window_ms, now_ms) from the store (so they
+ * survive restarts, and the dashboard can call it with its own connection). */
+int bot_stats_compute(store *s, int64_t now_ms, int64_t window_ms, bot_stats *out) MIMIC_MUST;
+
+#endif

@@ -1,0 +1,282 @@
+/* The bot runtime (see runtime.h). This thread owns the bot: it pops typed events from the Discord
+ * client, hands them to the bot, and runs bot_poll when the engine signals a completion (through
+ * discord_client_wake) or once a second. The bot's actions are copied into small requests and run
+ * on the client's loop thread, where the REST client lives. */
+#include "bot/runtime.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "bot/actions_rest.h"
+#include "bot/bot.h"
+#include "discord/client.h"
+#include "llm/backend.h"
+#include "store/store.h"
+
+extern char **environ;
+
+#define JOB_STEPS_MAX 2
+
+typedef struct job {
+  const char *name;           /* "fetch" or "train" */
+  const char *steps[JOB_STEPS_MAX]; /* mimic subcommands run one after the other */
+  int step;
+  pid_t pid;                  /* 0: not running */
+  uint64_t channel_id;        /* where to report the end */
+} job;
+
+typedef struct runtime {
+  const bot_runtime_opts *o;
+  discord_client *dc;
+  bot *b;
+  llm_backend *backend;
+  actions_rest ar; /* loop thread only */
+  job jobs[2];
+  volatile int restart;
+} runtime;
+
+/* ---- actions: copied on the bot thread, run on the loop thread ---- */
+
+typedef enum { ACT_SEND, ACT_TYPING, ACT_DM, ACT_REACT } act_kind;
+
+typedef struct act {
+  runtime *rt;
+  act_kind kind;
+  uint64_t channel_id, message_id, user_id;
+  bool ping;
+  char *text; /* owned */
+} act;
+
+static void act_run(rest *r, void *user) {
+  act *a = user;
+  actions_rest *ar = &a->rt->ar;
+  ar->client = r;
+  bot_actions x;
+  actions_rest_bind(ar, &x);
+  int rc = 0;
+  switch (a->kind) {
+  case ACT_SEND: {
+    bot_send m = {.channel_id = a->channel_id, .text = a->text, .reply_to = a->message_id,
+                  .ping_replied_user = a->ping};
+    rc = x.send(x.user, &m);
+    break;
+  }
+  case ACT_TYPING: rc = x.typing(x.user, a->channel_id); break;
+  case ACT_DM: rc = x.send_dm(x.user, a->user_id, a->text); break;
+  case ACT_REACT: rc = x.react(x.user, a->channel_id, a->message_id, a->text); break;
+  }
+  if (rc) LOG_W("bot", "action refused: %s", err_msg());
+  mem_free(a->text);
+  mem_free(a);
+}
+
+static int act_post(runtime *rt, act *a) {
+  a->rt = rt;
+  int rc = discord_client_call(rt->dc, act_run, a);
+  if (rc) {
+    mem_free(a->text);
+    mem_free(a);
+    return err_set(rc, "Discord client is stopping");
+  }
+  return 0;
+}
+
+static int do_send(void *user, const bot_send *m) {
+  act *a = xcalloc(1, sizeof *a);
+  a->kind = ACT_SEND;
+  a->channel_id = m->channel_id;
+  a->message_id = m->reply_to;
+  a->ping = m->ping_replied_user;
+  a->text = xstrdup(m->text);
+  return act_post(user, a);
+}
+
+static int do_typing(void *user, uint64_t channel_id) {
+  act *a = xcalloc(1, sizeof *a);
+  a->kind = ACT_TYPING;
+  a->channel_id = channel_id;
+  return act_post(user, a);
+}
+
+static int do_dm(void *user, uint64_t user_id, const char *text) {
+  act *a = xcalloc(1, sizeof *a);
+  a->kind = ACT_DM;
+  a->user_id = user_id;
+  a->text = xstrdup(text);
+  return act_post(user, a);
+}
+
+static int do_react(void *user, uint64_t channel_id, uint64_t message_id, const char *emoji) {
+  act *a = xcalloc(1, sizeof *a);
+  a->kind = ACT_REACT;
+  a->channel_id = channel_id;
+  a->message_id = message_id;
+  a->text = xstrdup(emoji);
+  return act_post(user, a);
+}
+
+static int do_restart(void *user) {
+  runtime *rt = user;
+  rt->restart = 1;
+  return 0;
+}
+
+/* ---- jobs: `mimic fetch`, `mimic prepare` + `mimic train`, each a child process ---- */
+
+static int job_spawn(runtime *rt, job *j) {
+  const char *exe = rt->o->self_exe ? rt->o->self_exe : "/proc/self/exe";
+  char *argv[6];
+  int n = 0;
+  argv[n++] = "mimic";
+  argv[n++] = (char *)j->steps[j->step];
+  if (rt->o->config_path) {
+    argv[n++] = "--config";
+    argv[n++] = (char *)rt->o->config_path;
+  }
+  argv[n] = NULL;
+  /* The child writes its progress to its own log file in the data folder. */
+  char log[512];
+  snprintf(log, sizeof log, "%s/%s.log", cfg_str(rt->o->config, "data.dir"), j->name);
+  mkdir(cfg_str(rt->o->config, "data.dir"), 0700);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+  posix_spawn_file_actions_adddup2(&fa, 1, 2);
+  int rc = posix_spawn(&j->pid, exe, &fa, NULL, argv, environ);
+  posix_spawn_file_actions_destroy(&fa);
+  if (rc != 0) {
+    j->pid = 0;
+    return err_set(MIMIC_EIO, "could not start 'mimic %s': %s", j->steps[j->step], strerror(rc));
+  }
+  LOG_I("bot", "job %s: started 'mimic %s' (pid %d), log in %s", j->name, j->steps[j->step],
+        (int)j->pid, log);
+  return 0;
+}
+
+static int do_job(void *user, const char *name, uint64_t by, uint64_t channel_id) {
+  runtime *rt = user;
+  for (int i = 0; i < 2; i++) {
+    job *j = &rt->jobs[i];
+    if (strcmp(j->name, name) != 0) continue;
+    if (j->pid) return err_set(MIMIC_EBUSY, "%s is already running", name);
+    j->step = 0;
+    j->channel_id = channel_id;
+    LOG_I("bot", "job %s requested by user %llu", name, (unsigned long long)by);
+    return job_spawn(rt, j);
+  }
+  return err_set(MIMIC_EINVAL, "unknown job '%s'", name);
+}
+
+/* Reaps finished children: starts a job's next step, hot-loads a new adapter after training, and
+ * tells the channel that asked how it ended. */
+static void jobs_reap(runtime *rt) {
+  for (int i = 0; i < 2; i++) {
+    job *j = &rt->jobs[i];
+    int st;
+    if (!j->pid || waitpid(j->pid, &st, WNOHANG) != j->pid) continue;
+    j->pid = 0;
+    bool ok = WIFEXITED(st) && WEXITSTATUS(st) == 0;
+    if (ok && j->step + 1 < JOB_STEPS_MAX && j->steps[j->step + 1]) {
+      j->step++;
+      if (job_spawn(rt, j) == 0) continue;
+      ok = false;
+    }
+    char msg[256];
+    if (ok && strcmp(j->name, "train") == 0 && rt->backend) {
+      int rc = llm_backend_adapter_load(rt->backend, "", "models/adapter.gguf",
+                                        (float)cfg_num(rt->o->config, "engine.adapter_scale"));
+      snprintf(msg, sizeof msg, "Training finished%s.",
+               rc ? " but the new adapter could not be loaded (see the log)" : "; the new voice is live");
+      if (rc) LOG_W("bot", "adapter reload: %s", err_msg());
+    } else {
+      snprintf(msg, sizeof msg, "%s %s (see %s/%s.log).", j->name, ok ? "finished" : "failed",
+               cfg_str(rt->o->config, "data.dir"), j->name);
+    }
+    LOG_I("bot", "job %s: %s", j->name, msg);
+    if (j->channel_id) {
+      bot_send m = {.channel_id = j->channel_id, .text = msg};
+      if (do_send(rt, &m)) LOG_W("bot", "could not report the job: %s", err_msg());
+    }
+  }
+}
+
+static void wake(void *user) { discord_client_wake(((runtime *)user)->dc); }
+
+/* mkdir -p of the folders above path. */
+static void make_parents(const char *path) {
+  char tmp[1024];
+  str_lcpy(tmp, path, sizeof tmp);
+  for (char *p = tmp + 1; *p; p++)
+    if (*p == '/') {
+      *p = 0;
+      if (mkdir(tmp, 0700) != 0 && errno != EEXIST) return;
+      *p = '/';
+    }
+}
+
+int bot_runtime_run(const bot_runtime_opts *o) {
+  runtime rt = {.o = o};
+  rt.jobs[0] = (job){.name = "fetch", .steps = {"fetch", NULL}};
+  rt.jobs[1] = (job){.name = "train", .steps = {"prepare", "train"}};
+  store *db = NULL;
+  int rc;
+  const char *db_path = cfg_str(o->config, "store.path");
+  make_parents(db_path);
+  if ((rc = store_open(db_path, &db))) goto out;
+  if (llm_backend_from_config(o->config, &rt.backend) != 0) {
+    LOG_W("bot", "no model (%s): storing history and answering commands only", err_msg());
+    rt.backend = NULL;
+  }
+  if ((rc = discord_client_new(o->config, o->token, &rt.dc))) goto out;
+  bot_actions actions = {.user = &rt, .send = do_send, .typing = do_typing, .send_dm = do_dm,
+                         .react = do_react, .request_restart = do_restart, .start_job = do_job};
+  bot_opts bo = {.config = o->config, .db = db, .backend = rt.backend, .actions = &actions,
+                 .wake = wake, .wake_user = &rt};
+  if ((rc = bot_new(&bo, &rt.b))) goto out;
+  if ((rc = discord_client_start(rt.dc))) goto out;
+
+  bool stopping = false;
+  for (;;) {
+    if ((*o->stop || rt.restart) && !stopping) {
+      LOG_I("bot", "%s: disconnecting", rt.restart ? "restart requested" : "stopping");
+      discord_client_stop(rt.dc);
+      stopping = true;
+    }
+    discord_event *ev = discord_client_next_event(rt.dc, 1000);
+    if (ev && ev->type == DISCORD_EV_STOPPED) {
+      if (ev->u.stopped.fatal) rc = err_set(MIMIC_EFATAL, "%s", ev->u.stopped.message);
+      discord_event_free(ev);
+      break;
+    }
+    if (ev) {
+      /* Events that arrive while stopping are still stored: nothing the gateway delivered is lost
+       * (replies they start are cancelled by bot_destroy). */
+      if (bot_handle_event(rt.b, ev) != 0) LOG_W("bot", "%s", err_msg());
+      discord_event_free(ev);
+    }
+    bot_poll(rt.b);
+    jobs_reap(&rt);
+  }
+  if (!rc && rt.restart) rc = BOT_RUNTIME_RESTART;
+out:
+  if (rc < 0) {
+    /* Keep the message: the teardown below may log and set errors of its own. */
+    char keep[512];
+    str_lcpy(keep, err_msg(), sizeof keep);
+    bot_destroy(rt.b);
+    discord_client_destroy(rt.dc);
+    err_set(rc, "%s", keep);
+  } else {
+    bot_destroy(rt.b);
+    discord_client_destroy(rt.dc);
+  }
+  llm_backend_destroy(rt.backend);
+  store_close(db);
+  return rc;
+}

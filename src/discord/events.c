@@ -1,0 +1,510 @@
+/* Dispatch payload -> typed event (discord.h). Every field is optional-tolerant: the parser never
+ * trusts a field's presence or type, and copies what it keeps into one arena per event, so the
+ * JSON can be released at once and the event freed in one call. It does no I/O and keeps no
+ * state, which makes it the fuzz target for gateway payloads. */
+#include <string.h>
+
+#include "discord/discord_int.h"
+
+/* ---- the per-event arena ---------------------------------------------------------------------- */
+
+typedef struct arena_block {
+  struct arena_block *next;
+  size_t used, size;
+  max_align_t data[]; /* aligned storage follows */
+} arena_block;
+
+struct discord_arena {
+  arena_block *head;
+  size_t total;
+  bool failed; /* an allocation failed: the event is discarded at the end of parsing */
+  int err;     /* MIMIC_ERANGE or MIMIC_ENOMEM once failed */
+};
+
+#define ARENA_BLOCK_MIN 2048u
+
+static void *arena_alloc(struct discord_arena *a, size_t n) {
+  if (a->failed) return NULL;
+  size_t al = _Alignof(max_align_t);
+  n = (n + al - 1) / al * al;
+  if (n == 0) n = al;
+  arena_block *b = a->head;
+  if (!b || b->size - b->used < n) {
+    size_t sz = n > ARENA_BLOCK_MIN ? n : ARENA_BLOCK_MIN;
+    if (a->total + sz > DISCORD_EVENT_ARENA_MAX) {
+      a->failed = true;
+      a->err = MIMIC_ERANGE;
+      err_set(MIMIC_ERANGE, "gateway event larger than the %u-byte event cap",
+              DISCORD_EVENT_ARENA_MAX);
+      return NULL;
+    }
+    b = mem_alloc(sizeof *b + sz);
+    if (!b) {
+      a->failed = true;
+      a->err = MIMIC_ENOMEM;
+      err_set(MIMIC_ENOMEM, "out of memory building a gateway event");
+      return NULL;
+    }
+    b->size = sz;
+    b->used = 0;
+    b->next = a->head;
+    a->head = b;
+    a->total += sz;
+  }
+  void *p = (char *)b->data + b->used;
+  b->used += n;
+  memset(p, 0, n);
+  return p;
+}
+
+static void arena_free(struct discord_arena *a) {
+  if (!a) return;
+  arena_block *b = a->head;
+  while (b) {
+    arena_block *n = b->next;
+    mem_free(b);
+    b = n;
+  }
+  mem_free(a);
+}
+
+/* ---- names ------------------------------------------------------------------------------------ */
+
+static const char *const names[DISCORD_EV_COUNT_] = {
+  [DISCORD_EV_NONE] = "NONE",
+  [DISCORD_EV_READY] = "READY",
+  [DISCORD_EV_RESUMED] = "RESUMED",
+  [DISCORD_EV_GUILD_CREATE] = "GUILD_CREATE",
+  [DISCORD_EV_GUILD_UPDATE] = "GUILD_UPDATE",
+  [DISCORD_EV_GUILD_DELETE] = "GUILD_DELETE",
+  [DISCORD_EV_CHANNEL_CREATE] = "CHANNEL_CREATE",
+  [DISCORD_EV_CHANNEL_UPDATE] = "CHANNEL_UPDATE",
+  [DISCORD_EV_CHANNEL_DELETE] = "CHANNEL_DELETE",
+  [DISCORD_EV_THREAD_CREATE] = "THREAD_CREATE",
+  [DISCORD_EV_THREAD_UPDATE] = "THREAD_UPDATE",
+  [DISCORD_EV_THREAD_DELETE] = "THREAD_DELETE",
+  [DISCORD_EV_MESSAGE_CREATE] = "MESSAGE_CREATE",
+  [DISCORD_EV_MESSAGE_UPDATE] = "MESSAGE_UPDATE",
+  [DISCORD_EV_MESSAGE_DELETE] = "MESSAGE_DELETE",
+  [DISCORD_EV_MESSAGE_DELETE_BULK] = "MESSAGE_DELETE_BULK",
+  [DISCORD_EV_REACTION_ADD] = "MESSAGE_REACTION_ADD",
+  [DISCORD_EV_REACTION_REMOVE] = "MESSAGE_REACTION_REMOVE",
+  [DISCORD_EV_INTERACTION_CREATE] = "INTERACTION_CREATE",
+  [DISCORD_EV_STOPPED] = "STOPPED",
+};
+
+const char *discord_event_name(discord_event_type t) {
+  if ((int)t < 0 || t >= DISCORD_EV_COUNT_ || !names[t]) return "UNKNOWN";
+  return names[t];
+}
+
+discord_event_type discord_event_type_of(const char *name) {
+  if (!name) return DISCORD_EV_NONE;
+  for (int i = DISCORD_EV_READY; i < DISCORD_EV_STOPPED; i++)
+    if (strcmp(names[i], name) == 0) return (discord_event_type)i;
+  return DISCORD_EV_NONE;
+}
+
+/* ---- field readers ---------------------------------------------------------------------------- */
+
+typedef struct pctx {
+  struct discord_arena *a;
+} pctx;
+
+static const char *str_of(pctx *c, const json_t *v) {
+  if (!json_is_string(v)) return "";
+  size_t n = json_string_length(v);
+  const char *s = json_string_value(v);
+  /* Jansson accepts \u0000 inside strings (JSON_ALLOW_NUL); cut there so C sees what it gets. */
+  size_t k = strnlen(s, n);
+  char *p = arena_alloc(c->a, k + 1);
+  if (!p) return "";
+  memcpy(p, s, k);
+  p[k] = 0;
+  return p;
+}
+
+static const char *str_at(pctx *c, const json_t *obj, const char *key) {
+  return str_of(c, json_object_get(obj, key));
+}
+
+static discord_id id_of(const json_t *v) {
+  if (json_is_string(v)) {
+    uint64_t id;
+    if (str_to_u64(json_string_value(v), &id) == 0) return id;
+    err_clear();
+    return 0;
+  }
+  if (json_is_integer(v) && json_integer_value(v) > 0) return (uint64_t)json_integer_value(v);
+  return 0;
+}
+
+static discord_id id_at(const json_t *obj, const char *key) { return id_of(json_object_get(obj, key)); }
+
+static int int_at(const json_t *obj, const char *key, int dflt) {
+  int64_t v = json_int(obj, key, dflt);
+  if (v > INT32_MAX || v < INT32_MIN) return dflt;
+  return (int)v;
+}
+
+static uint64_t u64_at(const json_t *obj, const char *key) {
+  const json_t *v = json_object_get(obj, key);
+  if (json_is_integer(v)) return json_integer_value(v) > 0 ? (uint64_t)json_integer_value(v) : 0;
+  if (json_is_string(v)) return id_of(v); /* permissions are decimal strings */
+  return 0;
+}
+
+static int64_t time_at(const json_t *obj, const char *key) {
+  const char *s = json_str(obj, key, NULL);
+  int64_t ms = 0;
+  if (!s || clock_parse_iso8601(s, &ms) != 0) {
+    err_clear();
+    return 0;
+  }
+  return ms;
+}
+
+/* Array of ids, from strings (or objects with an "id" when by_obj). */
+static discord_id *ids_of(pctx *c, const json_t *arr, bool by_obj, size_t *n_out) {
+  *n_out = 0;
+  if (!json_is_array(arr) || json_array_size(arr) == 0) return NULL;
+  size_t n = json_array_size(arr);
+  discord_id *ids = arena_alloc(c->a, n * sizeof *ids);
+  if (!ids) return NULL;
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++) {
+    const json_t *e = json_array_get(arr, i);
+    discord_id id = by_obj ? id_at(e, "id") : id_of(e);
+    if (id) ids[k++] = id;
+  }
+  *n_out = k;
+  return ids;
+}
+
+static void user_of(pctx *c, const json_t *o, discord_user *u) {
+  u->id = id_at(o, "id");
+  u->username = str_at(c, o, "username");
+  u->global_name = str_at(c, o, "global_name");
+  u->discriminator = str_at(c, o, "discriminator");
+  u->avatar = str_at(c, o, "avatar");
+  u->bot = json_bool(o, "bot", false);
+  u->system = json_bool(o, "system", false);
+}
+
+static void member_of(pctx *c, const json_t *o, discord_member *m) {
+  m->nick = str_at(c, o, "nick");
+  m->roles = ids_of(c, json_object_get(o, "roles"), false, &m->n_roles);
+  m->joined_at_ms = time_at(o, "joined_at");
+  m->permissions = u64_at(o, "permissions");
+}
+
+static void emoji_of(pctx *c, const json_t *o, discord_emoji *e) {
+  e->id = id_at(o, "id");
+  e->name = str_at(c, o, "name");
+  e->animated = json_bool(o, "animated", false);
+}
+
+/* Allocates an array of n elements of size sz, or NULL (and 0) when n is 0 or allocation fails. */
+static void *arr_alloc(pctx *c, const json_t *arr, size_t sz, size_t *n_out) {
+  *n_out = 0;
+  if (!json_is_array(arr) || json_array_size(arr) == 0) return NULL;
+  void *p = arena_alloc(c->a, json_array_size(arr) * sz);
+  if (p) *n_out = json_array_size(arr);
+  return p;
+}
+
+static void channel_of(pctx *c, const json_t *o, discord_channel *ch) {
+  ch->id = id_at(o, "id");
+  ch->type = int_at(o, "type", 0);
+  ch->guild_id = id_at(o, "guild_id");
+  ch->parent_id = id_at(o, "parent_id");
+  ch->name = str_at(c, o, "name");
+  ch->topic = str_at(c, o, "topic");
+  ch->position = int_at(o, "position", 0);
+  ch->nsfw = json_bool(o, "nsfw", false);
+  ch->last_message_id = id_at(o, "last_message_id");
+  ch->rate_limit_per_user = int_at(o, "rate_limit_per_user", 0);
+  ch->is_thread = ch->type == 10 || ch->type == 11 || ch->type == 12;
+  ch->owner_id = id_at(o, "owner_id");
+  const json_t *md = json_object_get(o, "thread_metadata");
+  ch->archived = json_bool(md, "archived", false);
+  ch->locked = json_bool(md, "locked", false);
+  ch->archive_ms = time_at(md, "archive_timestamp");
+  ch->message_count = int_at(o, "message_count", 0);
+  ch->member_count = int_at(o, "member_count", 0);
+}
+
+static void embed_of(pctx *c, const json_t *o, discord_embed *e) {
+  e->title = str_at(c, o, "title");
+  e->description = str_at(c, o, "description");
+  e->url = str_at(c, o, "url");
+  e->author_name = str_at(c, json_object_get(o, "author"), "name");
+  e->footer_text = str_at(c, json_object_get(o, "footer"), "text");
+  const json_t *fields = json_object_get(o, "fields");
+  e->fields = arr_alloc(c, fields, sizeof *e->fields, &e->n_fields);
+  for (size_t i = 0; i < e->n_fields; i++) {
+    const json_t *f = json_array_get(fields, i);
+    e->fields[i].name = str_at(c, f, "name");
+    e->fields[i].value = str_at(c, f, "value");
+  }
+}
+
+static void message_of(pctx *c, const json_t *o, discord_message *m) {
+  m->id = id_at(o, "id");
+  m->channel_id = id_at(o, "channel_id");
+  m->guild_id = id_at(o, "guild_id");
+  m->webhook_id = id_at(o, "webhook_id");
+  m->application_id = id_at(o, "application_id");
+  const json_t *author = json_object_get(o, "author");
+  m->has_author = json_is_object(author);
+  user_of(c, author, &m->author);
+  const json_t *member = json_object_get(o, "member");
+  m->has_member = json_is_object(member);
+  member_of(c, member, &m->member);
+  const json_t *content = json_object_get(o, "content");
+  m->has_content = json_is_string(content);
+  m->content = str_of(c, content);
+  m->timestamp_ms = time_at(o, "timestamp");
+  m->edited_ms = time_at(o, "edited_timestamp");
+  m->type = int_at(o, "type", 0);
+  m->flags = u64_at(o, "flags");
+  m->tts = json_bool(o, "tts", false);
+  m->pinned = json_bool(o, "pinned", false);
+  m->mention_everyone = json_bool(o, "mention_everyone", false);
+  m->channel_type = int_at(o, "channel_type", -1);
+  const json_t *ref = json_object_get(o, "message_reference");
+  m->ref_message_id = id_at(ref, "message_id");
+  m->ref_channel_id = id_at(ref, "channel_id");
+  m->ref_guild_id = id_at(ref, "guild_id");
+  const json_t *refmsg = json_object_get(o, "referenced_message");
+  m->ref_author_id = id_at(json_object_get(refmsg, "author"), "id");
+  if (!m->ref_message_id) m->ref_message_id = id_at(refmsg, "id");
+  m->mentions = ids_of(c, json_object_get(o, "mentions"), true, &m->n_mentions);
+  m->mention_roles = ids_of(c, json_object_get(o, "mention_roles"), false, &m->n_mention_roles);
+  const json_t *atts = json_object_get(o, "attachments");
+  m->attachments = arr_alloc(c, atts, sizeof *m->attachments, &m->n_attachments);
+  for (size_t i = 0; i < m->n_attachments; i++) {
+    const json_t *a = json_array_get(atts, i);
+    discord_attachment *at = &m->attachments[i];
+    at->id = id_at(a, "id");
+    at->url = str_at(c, a, "url");
+    at->filename = str_at(c, a, "filename");
+    at->content_type = str_at(c, a, "content_type");
+    at->size = u64_at(a, "size");
+  }
+  const json_t *embeds = json_object_get(o, "embeds");
+  m->embeds = arr_alloc(c, embeds, sizeof *m->embeds, &m->n_embeds);
+  for (size_t i = 0; i < m->n_embeds; i++) embed_of(c, json_array_get(embeds, i), &m->embeds[i]);
+}
+
+/* Options nest for sub-command groups; depth is capped so hostile input cannot recurse deeply
+ * (Discord's own nesting is at most 3). */
+#define OPTION_DEPTH_MAX 4
+
+static discord_option *options_of(pctx *c, const json_t *arr, int depth, size_t *n_out) {
+  *n_out = 0;
+  if (depth >= OPTION_DEPTH_MAX) return NULL;
+  discord_option *opts = arr_alloc(c, arr, sizeof *opts, n_out);
+  for (size_t i = 0; i < *n_out; i++) {
+    const json_t *o = json_array_get(arr, i);
+    discord_option *op = &opts[i];
+    op->name = str_at(c, o, "name");
+    op->type = int_at(o, "type", 0);
+    op->focused = json_bool(o, "focused", false);
+    const json_t *v = json_object_get(o, "value");
+    op->str = "";
+    if (json_is_string(v)) {
+      op->str = str_of(c, v);
+      discord_id id = id_of(v);
+      if (id) op->i = (int64_t)id;
+    } else if (json_is_integer(v)) {
+      op->i = json_integer_value(v);
+      op->num = (double)op->i;
+    } else if (json_is_real(v)) {
+      op->num = json_real_value(v);
+      op->i = (int64_t)op->num;
+    } else if (json_is_boolean(v)) {
+      op->i = json_is_true(v);
+    }
+    op->options = options_of(c, json_object_get(o, "options"), depth + 1, &op->n_options);
+  }
+  return opts;
+}
+
+static void interaction_of(pctx *c, const json_t *o, discord_interaction *in) {
+  in->id = id_at(o, "id");
+  in->application_id = id_at(o, "application_id");
+  in->type = int_at(o, "type", 0);
+  in->token = str_at(c, o, "token");
+  in->guild_id = id_at(o, "guild_id");
+  in->channel_id = id_at(o, "channel_id");
+  if (!in->channel_id) in->channel_id = id_at(json_object_get(o, "channel"), "id");
+  const json_t *member = json_object_get(o, "member");
+  in->has_member = json_is_object(member);
+  member_of(c, member, &in->member);
+  const json_t *user = json_object_get(o, "user");
+  if (!json_is_object(user)) user = json_object_get(member, "user");
+  user_of(c, user, &in->user);
+  const json_t *data = json_object_get(o, "data");
+  in->command_id = id_at(data, "id");
+  in->command_name = str_at(c, data, "name");
+  in->command_type = int_at(data, "type", 0);
+  in->target_id = id_at(data, "target_id");
+  in->custom_id = str_at(c, data, "custom_id");
+  in->component_type = int_at(data, "component_type", 0);
+  in->options = options_of(c, json_object_get(data, "options"), 0, &in->n_options);
+  in->locale = str_at(c, o, "locale");
+  in->app_permissions = u64_at(o, "app_permissions");
+}
+
+static void ready_of(pctx *c, const json_t *o, discord_ready *r) {
+  r->v = int_at(o, "v", 0);
+  user_of(c, json_object_get(o, "user"), &r->user);
+  r->session_id = str_at(c, o, "session_id");
+  r->resume_gateway_url = str_at(c, o, "resume_gateway_url");
+  r->application_id = id_at(json_object_get(o, "application"), "id");
+  r->guild_ids = ids_of(c, json_object_get(o, "guilds"), true, &r->n_guild_ids);
+  const json_t *shard = json_object_get(o, "shard");
+  r->shard_id = 0;
+  r->shard_count = 1;
+  if (json_is_array(shard) && json_array_size(shard) == 2 &&
+      json_is_integer(json_array_get(shard, 0)) && json_is_integer(json_array_get(shard, 1))) {
+    int64_t id = json_integer_value(json_array_get(shard, 0));
+    int64_t cnt = json_integer_value(json_array_get(shard, 1));
+    if (id >= 0 && cnt > 0 && id < cnt && cnt <= 65536) {
+      r->shard_id = (int)id;
+      r->shard_count = (int)cnt;
+    }
+  }
+}
+
+static void guild_of(pctx *c, const json_t *o, discord_guild *g) {
+  g->id = id_at(o, "id");
+  g->name = str_at(c, o, "name");
+  g->owner_id = id_at(o, "owner_id");
+  g->unavailable = json_bool(o, "unavailable", false);
+  g->member_count = int_at(o, "member_count", 0);
+  g->joined_at_ms = time_at(o, "joined_at");
+  const json_t *chans = json_object_get(o, "channels");
+  g->channels = arr_alloc(c, chans, sizeof *g->channels, &g->n_channels);
+  for (size_t i = 0; i < g->n_channels; i++) {
+    channel_of(c, json_array_get(chans, i), &g->channels[i]);
+    if (!g->channels[i].guild_id) g->channels[i].guild_id = g->id;
+  }
+  const json_t *threads = json_object_get(o, "threads");
+  g->threads = arr_alloc(c, threads, sizeof *g->threads, &g->n_threads);
+  for (size_t i = 0; i < g->n_threads; i++) {
+    channel_of(c, json_array_get(threads, i), &g->threads[i]);
+    if (!g->threads[i].guild_id) g->threads[i].guild_id = g->id;
+  }
+}
+
+static void reaction_of(pctx *c, const json_t *o, discord_reaction *r) {
+  r->user_id = id_at(o, "user_id");
+  r->channel_id = id_at(o, "channel_id");
+  r->message_id = id_at(o, "message_id");
+  r->guild_id = id_at(o, "guild_id");
+  r->message_author_id = id_at(o, "message_author_id");
+  emoji_of(c, json_object_get(o, "emoji"), &r->emoji);
+  r->burst = json_bool(o, "burst", false);
+  const json_t *member = json_object_get(o, "member");
+  r->has_member = json_is_object(member);
+  member_of(c, member, &r->member);
+  user_of(c, json_object_get(member, "user"), &r->member_user);
+}
+
+/* ---- entry points ----------------------------------------------------------------------------- */
+
+static discord_event *event_new(discord_event_type t, int64_t seq) {
+  struct discord_arena *a = mem_calloc(1, sizeof *a);
+  if (!a) return NULL;
+  discord_event *ev = arena_alloc(a, sizeof *ev);
+  if (!ev) {
+    arena_free(a);
+    return NULL;
+  }
+  ev->type = t;
+  ev->seq = seq;
+  ev->arena_ = a;
+  return ev;
+}
+
+void discord_event_free(discord_event *ev) {
+  if (!ev) return;
+  arena_free(ev->arena_); /* the event itself lives in its arena */
+}
+
+int discord__event_parse(const char *t, const json_t *d, int64_t seq, discord_event **out) {
+  *out = NULL;
+  discord_event_type type = discord_event_type_of(t);
+  if (type == DISCORD_EV_NONE) return 0;
+  /* RESUMED carries no useful data (d may be null or {}); everything else needs an object. */
+  if (type != DISCORD_EV_RESUMED && !json_is_object(d))
+    return err_set(MIMIC_EFORMAT, "%s: dispatch data is not an object", t);
+  discord_event *ev = event_new(type, seq);
+  if (!ev) return err_set(MIMIC_ENOMEM, "out of memory building a gateway event");
+  pctx c = {ev->arena_};
+  switch (type) {
+  case DISCORD_EV_READY: ready_of(&c, d, &ev->u.ready); break;
+  case DISCORD_EV_RESUMED: break;
+  case DISCORD_EV_GUILD_CREATE:
+  case DISCORD_EV_GUILD_UPDATE:
+  case DISCORD_EV_GUILD_DELETE: guild_of(&c, d, &ev->u.guild); break;
+  case DISCORD_EV_CHANNEL_CREATE:
+  case DISCORD_EV_CHANNEL_UPDATE:
+  case DISCORD_EV_CHANNEL_DELETE:
+  case DISCORD_EV_THREAD_CREATE:
+  case DISCORD_EV_THREAD_UPDATE:
+  case DISCORD_EV_THREAD_DELETE: channel_of(&c, d, &ev->u.channel); break;
+  case DISCORD_EV_MESSAGE_CREATE:
+  case DISCORD_EV_MESSAGE_UPDATE: message_of(&c, d, &ev->u.message); break;
+  case DISCORD_EV_MESSAGE_DELETE: {
+    discord_message_delete *del = &ev->u.del;
+    del->channel_id = id_at(d, "channel_id");
+    del->guild_id = id_at(d, "guild_id");
+    discord_id id = id_at(d, "id");
+    if (id) {
+      del->ids = arena_alloc(c.a, sizeof *del->ids);
+      if (del->ids) {
+        del->ids[0] = id;
+        del->n_ids = 1;
+      }
+    }
+    break;
+  }
+  case DISCORD_EV_MESSAGE_DELETE_BULK:
+    ev->u.del.channel_id = id_at(d, "channel_id");
+    ev->u.del.guild_id = id_at(d, "guild_id");
+    ev->u.del.ids = ids_of(&c, json_object_get(d, "ids"), false, &ev->u.del.n_ids);
+    break;
+  case DISCORD_EV_REACTION_ADD:
+  case DISCORD_EV_REACTION_REMOVE: reaction_of(&c, d, &ev->u.reaction); break;
+  case DISCORD_EV_INTERACTION_CREATE: interaction_of(&c, d, &ev->u.interaction); break;
+  default: break;
+  }
+  if (ev->arena_->failed) {
+    int rc = ev->arena_->err;
+    discord_event_free(ev);
+    return err_prefix(rc, "%s", t);
+  }
+  *out = ev;
+  return 0;
+}
+
+discord_event *discord__event_stopped(int close_code, bool fatal, const char *message) {
+  discord_event *ev = event_new(DISCORD_EV_STOPPED, 0);
+  if (!ev) return NULL;
+  pctx c = {ev->arena_};
+  size_t n = strlen(message ? message : "");
+  char *m = arena_alloc(c.a, n + 1);
+  if (!m) {
+    discord_event_free(ev);
+    return NULL;
+  }
+  if (n) memcpy(m, message, n);
+  m[n] = 0;
+  ev->u.stopped.close_code = close_code;
+  ev->u.stopped.fatal = fatal;
+  ev->u.stopped.message = m;
+  return ev;
+}

@@ -1,0 +1,317 @@
+/* The float GEMM of training: C = alpha * A · B (+ C), with operands in either orientation and a
+ * B operand that may be a quantized weight matrix dequantized tile by tile (the frozen base of a
+ * QLoRA run never exists in F32 as a whole). Blocked in the usual way: a K-block of B is packed into
+ * NR-wide panels, A into MR-tall panels, and a register-tiled micro-kernel (AVX2+FMA chosen at run
+ * time, a scalar one kept as reference) multiplies them. Threads split C into tiles; each element of
+ * C is summed by one thread in a fixed order, so results do not depend on the thread count. */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/alloc.h"
+#include "train/train_int.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define HAVE_X86 1
+#endif
+
+#define MR 6
+#define NR_MAX 32
+#define KC 256       /* K block (a multiple of every quant block size: 32 and 256) */
+#define MBLK (MR * 16) /* rows of C per task */
+#define NBLK_MIN 64  /* columns of C per task, at least */
+
+typedef void (*kern_fn)(int64_t kc, const float *ap, const float *bp, float *c);
+
+/* c (MR, nr) = ap (kc, MR)^T-panel · bp (kc, nr)-panel; nr = 16 (scalar, AVX2) or 32 (AVX-512). */
+static void kern_scalar(int64_t kc, const float *ap, const float *bp, float *c) {
+  float acc[MR][16];
+  memset(acc, 0, sizeof acc);
+  for (int64_t k = 0; k < kc; k++) {
+    const float *a = ap + k * MR, *b = bp + k * 16;
+    for (int r = 0; r < MR; r++)
+      for (int j = 0; j < 16; j++) acc[r][j] += a[r] * b[j];
+  }
+  memcpy(c, acc, sizeof acc);
+}
+
+#ifdef HAVE_X86
+__attribute__((target("avx2,fma"))) static void kern_avx2(int64_t kc, const float *ap, const float *bp, float *c) {
+  __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+  __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+  for (int64_t k = 0; k < kc; k++) {
+    const float *a = ap + k * MR;
+    __m256 b0 = _mm256_loadu_ps(bp + k * 16), b1 = _mm256_loadu_ps(bp + k * 16 + 8);
+    __m256 x = _mm256_broadcast_ss(a + 0);
+    c00 = _mm256_fmadd_ps(x, b0, c00);
+    c01 = _mm256_fmadd_ps(x, b1, c01);
+    x = _mm256_broadcast_ss(a + 1);
+    c10 = _mm256_fmadd_ps(x, b0, c10);
+    c11 = _mm256_fmadd_ps(x, b1, c11);
+    x = _mm256_broadcast_ss(a + 2);
+    c20 = _mm256_fmadd_ps(x, b0, c20);
+    c21 = _mm256_fmadd_ps(x, b1, c21);
+    x = _mm256_broadcast_ss(a + 3);
+    c30 = _mm256_fmadd_ps(x, b0, c30);
+    c31 = _mm256_fmadd_ps(x, b1, c31);
+    x = _mm256_broadcast_ss(a + 4);
+    c40 = _mm256_fmadd_ps(x, b0, c40);
+    c41 = _mm256_fmadd_ps(x, b1, c41);
+    x = _mm256_broadcast_ss(a + 5);
+    c50 = _mm256_fmadd_ps(x, b0, c50);
+    c51 = _mm256_fmadd_ps(x, b1, c51);
+  }
+  _mm256_storeu_ps(c + 0 * 16, c00);
+  _mm256_storeu_ps(c + 0 * 16 + 8, c01);
+  _mm256_storeu_ps(c + 1 * 16, c10);
+  _mm256_storeu_ps(c + 1 * 16 + 8, c11);
+  _mm256_storeu_ps(c + 2 * 16, c20);
+  _mm256_storeu_ps(c + 2 * 16 + 8, c21);
+  _mm256_storeu_ps(c + 3 * 16, c30);
+  _mm256_storeu_ps(c + 3 * 16 + 8, c31);
+  _mm256_storeu_ps(c + 4 * 16, c40);
+  _mm256_storeu_ps(c + 4 * 16 + 8, c41);
+  _mm256_storeu_ps(c + 5 * 16, c50);
+  _mm256_storeu_ps(c + 5 * 16 + 8, c51);
+}
+
+/* 6 rows x 32 columns: 12 zmm accumulators, two B loads and a broadcast per row and k. */
+__attribute__((target("avx512f"))) static void kern_avx512(int64_t kc, const float *ap, const float *bp, float *c) {
+  __m512 acc[MR][2];
+  for (int r = 0; r < MR; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+  for (int64_t k = 0; k < kc; k++) {
+    const float *a = ap + k * MR;
+    __m512 b0 = _mm512_loadu_ps(bp + k * 32), b1 = _mm512_loadu_ps(bp + k * 32 + 16);
+#define ROW(r)                                                                                          \
+  do {                                                                                                  \
+    __m512 x = _mm512_set1_ps(a[r]);                                                                    \
+    acc[r][0] = _mm512_fmadd_ps(x, b0, acc[r][0]);                                                      \
+    acc[r][1] = _mm512_fmadd_ps(x, b1, acc[r][1]);                                                      \
+  } while (0)
+    ROW(0);
+    ROW(1);
+    ROW(2);
+    ROW(3);
+    ROW(4);
+    ROW(5);
+#undef ROW
+  }
+  for (int r = 0; r < MR; r++) {
+    _mm512_storeu_ps(c + r * 32, acc[r][0]);
+    _mm512_storeu_ps(c + r * 32 + 16, acc[r][1]);
+  }
+}
+#endif
+
+static kern_fn g_kern;
+static const char *g_kern_name;
+static int g_nr = 16; /* panel width of the chosen kernel */
+#define NR g_nr
+
+/* Picks the best kernel the CPU runs, or `want` ("scalar", "avx2", "avx512") when it can. */
+static bool kern_choose(const char *want) {
+  kern_fn k = kern_scalar;
+  const char *name = "scalar";
+  int nr = 16;
+  bool any = !want;
+#ifdef HAVE_X86
+  bool has2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  bool has5 = __builtin_cpu_supports("avx512f");
+  if (has2 && (any || strcmp(want, "avx2") == 0)) k = kern_avx2, name = "avx2";
+  if (has5 && (any || strcmp(want, "avx512") == 0)) k = kern_avx512, name = "avx512", nr = 32;
+#endif
+  if (want && strcmp(want, name) != 0) return false;
+  g_nr = nr;
+  g_kern_name = name;
+  g_kern = k;
+  return true;
+}
+
+static pthread_once_t kern_once = PTHREAD_ONCE_INIT;
+
+static void kern_init(void) {
+  const char *force = getenv("MIMIC_KERNELS");
+  if (!force || !kern_choose(force)) kern_choose(NULL);
+}
+
+static void kern_pick(void) { pthread_once(&kern_once, kern_init); }
+
+bool train__gemm_set_kernel(const char *name) {
+  kern_pick();
+  return kern_choose(name);
+}
+
+const char *train__gemm_kernel(void) {
+  kern_pick();
+  return g_kern_name;
+}
+
+/* ---- Packing --------------------------------------------------------------------------------- */
+
+/* ap (kc, MR) from A rows i0..i0+mr, columns k0..k0+kc; missing rows are zero. */
+static void pack_a(const train_mat *A, int64_t i0, int mr, int64_t k0, int64_t kc, float *ap) {
+  if (!A->t) {
+    for (int r = 0; r < MR; r++) {
+      if (r < mr) {
+        const float *src = A->p + (i0 + r) * A->ld + k0;
+        for (int64_t k = 0; k < kc; k++) ap[k * MR + r] = src[k];
+      } else {
+        for (int64_t k = 0; k < kc; k++) ap[k * MR + r] = 0;
+      }
+    }
+  } else {
+    for (int64_t k = 0; k < kc; k++) {
+      const float *src = A->p + (k0 + k) * A->ld + i0;
+      int r = 0;
+      for (; r < mr; r++) ap[k * MR + r] = src[r];
+      for (; r < MR; r++) ap[k * MR + r] = 0;
+    }
+  }
+}
+
+/* bp: panels of NR columns, each (kc, NR), for B rows k0..k0+kc and columns j0..j0+nc (zero-padded
+ * to a multiple of NR). tmp holds at least max(nc, kc) floats (quantized rows are decoded there). */
+static void pack_b(const train_mat *B, int64_t k0, int64_t kc, int64_t j0, int64_t nc, float *bp, float *tmp) {
+  int64_t np = (nc + NR - 1) / NR;
+  if (B->q) {
+    const qmat *q = B->q;
+    int blk = tensor_type_get((int)q->type).block;
+    if (!B->t) { /* B = q: row k of B is row k of q; columns j0.. are block-aligned */
+      size_t off = (size_t)(j0 / blk) * tensor_row_bytes(q->type, blk);
+      for (int64_t k = 0; k < kc; k++) {
+        dequant_row(q->type, (const char *)q->data + (size_t)(k0 + k) * q->row_bytes + off, tmp, nc);
+        for (int64_t p = 0; p < np; p++) {
+          float *dst = bp + p * kc * NR + k * NR;
+          int64_t w = nc - p * NR < NR ? nc - p * NR : NR;
+          memcpy(dst, tmp + p * NR, (size_t)w * sizeof(float));
+          for (int64_t j = w; j < NR; j++) dst[j] = 0;
+        }
+      }
+    } else { /* B = q^T: column j of B is row j of q; rows k0.. are block-aligned */
+      size_t off = (size_t)(k0 / blk) * tensor_row_bytes(q->type, blk);
+      for (int64_t p = 0; p < np; p++) {
+        float *dst = bp + p * kc * NR;
+        for (int64_t jj = 0; jj < NR; jj++) {
+          int64_t j = p * NR + jj;
+          if (j < nc) {
+            dequant_row(q->type, (const char *)q->data + (size_t)(j0 + j) * q->row_bytes + off, tmp, kc);
+            for (int64_t k = 0; k < kc; k++) dst[k * NR + jj] = tmp[k];
+          } else {
+            for (int64_t k = 0; k < kc; k++) dst[k * NR + jj] = 0;
+          }
+        }
+      }
+    }
+    return;
+  }
+  for (int64_t p = 0; p < np; p++) {
+    float *dst = bp + p * kc * NR;
+    int64_t w = nc - p * NR < NR ? nc - p * NR : NR;
+    if (!B->t) {
+      for (int64_t k = 0; k < kc; k++) {
+        const float *src = B->p + (k0 + k) * B->ld + j0 + p * NR;
+        float *d = dst + k * NR;
+        for (int64_t j = 0; j < w; j++) d[j] = src[j];
+        for (int64_t j = w; j < NR; j++) d[j] = 0;
+      }
+    } else {
+      for (int64_t jj = 0; jj < NR; jj++) {
+        if (jj < w) {
+          const float *src = B->p + (j0 + p * NR + jj) * B->ld + k0;
+          for (int64_t k = 0; k < kc; k++) dst[k * NR + jj] = src[k];
+        } else {
+          for (int64_t k = 0; k < kc; k++) dst[k * NR + jj] = 0;
+        }
+      }
+    }
+  }
+}
+
+/* ---- Driver ---------------------------------------------------------------------------------- */
+
+typedef struct gemm_job {
+  int64_t M, N, K;
+  train_mat A, B;
+  float alpha;
+  float *C;
+  int64_t ldc;
+  bool acc;
+  int64_t nblk, n_jb, n_ib; /* task grid: n_ib row blocks x n_jb column blocks of nblk */
+  int64_t kc_max;
+} gemm_job;
+
+static void gemm_worker(int ith, int nth, void *arg) {
+  gemm_job *j = arg;
+  int64_t tasks = j->n_ib * j->n_jb;
+  int64_t per = (tasks + nth - 1) / nth, t0 = per * ith, t1 = t0 + per < tasks ? t0 + per : tasks;
+  if (t0 >= t1) return;
+  int64_t np_max = (j->nblk + NR - 1) / NR;
+  float *bp = xalloc((size_t)(np_max * NR * j->kc_max) * sizeof(float));
+  float *ap = xalloc((size_t)(MR * j->kc_max) * sizeof(float));
+  int64_t tmpn = j->nblk > j->kc_max ? j->nblk : j->kc_max;
+  float *tmp = xalloc((size_t)tmpn * sizeof(float));
+  float c[MR * NR_MAX];
+  /* Tasks run column block by column block, so a packed B block is reused for consecutive rows. */
+  for (int64_t t = t0; t < t1; t++) {
+    int64_t jb = t / j->n_ib, ib = t % j->n_ib;
+    int64_t j0 = jb * j->nblk, nc = j->N - j0 < j->nblk ? j->N - j0 : j->nblk;
+    int64_t i0 = ib * MBLK, mc = j->M - i0 < MBLK ? j->M - i0 : MBLK;
+    int64_t np = (nc + NR - 1) / NR;
+    if (!j->acc)
+      for (int64_t i = 0; i < mc; i++) memset(j->C + (i0 + i) * j->ldc + j0, 0, (size_t)nc * sizeof(float));
+    for (int64_t k0 = 0; k0 < j->K; k0 += j->kc_max) {
+      int64_t kc = j->K - k0 < j->kc_max ? j->K - k0 : j->kc_max;
+      pack_b(&j->B, k0, kc, j0, nc, bp, tmp);
+      for (int64_t ii = 0; ii < mc; ii += MR) {
+        int mr = mc - ii < MR ? (int)(mc - ii) : MR;
+        pack_a(&j->A, i0 + ii, mr, k0, kc, ap);
+        for (int64_t p = 0; p < np; p++) {
+          g_kern(kc, ap, bp + p * kc * NR, c);
+          int64_t w = nc - p * NR < NR ? nc - p * NR : NR;
+          for (int r = 0; r < mr; r++) {
+            float *dst = j->C + (i0 + ii + r) * j->ldc + j0 + p * NR;
+            const float *src = c + r * NR;
+            for (int64_t x = 0; x < w; x++) dst[x] += j->alpha * src[x];
+          }
+        }
+      }
+    }
+  }
+  mem_free(bp);
+  mem_free(ap);
+  mem_free(tmp);
+}
+
+void train__gemm(compute_pool *pool, int64_t M, int64_t N, int64_t K, train_mat A, train_mat B, float alpha,
+                 float *C, int64_t ldc, bool acc) {
+  if (M <= 0 || N <= 0) return;
+  kern_pick();
+  gemm_job j = {M, N, K, A, B, alpha, C, ldc, acc, 0, 0, 0, KC};
+  if (K <= 0) {
+    if (!acc)
+      for (int64_t i = 0; i < M; i++) memset(C + i * ldc, 0, (size_t)N * sizeof(float));
+    return;
+  }
+  /* Column blocks: at least NBLK_MIN wide, aligned to the quant block when B's columns are
+   * quantized rows; about 4 tasks per thread when the shape allows. */
+  int64_t align = NR;
+  if (B.q && !B.t) {
+    int blk = tensor_type_get((int)B.q->type).block;
+    while (align % blk) align += NR;
+  }
+  int nth = pool ? compute_pool_threads(pool) : 1;
+  int64_t n_ib = (M + MBLK - 1) / MBLK;
+  int64_t want_jb = (4 * nth + n_ib - 1) / n_ib;
+  int64_t nblk = (N + want_jb - 1) / want_jb;
+  if (nblk < NBLK_MIN) nblk = NBLK_MIN;
+  if (nblk > 512) nblk = 512;
+  nblk = (nblk + align - 1) / align * align;
+  j.nblk = nblk;
+  j.n_jb = (N + nblk - 1) / nblk;
+  j.n_ib = n_ib;
+  if (pool && (int64_t)M * N * K >= 32768)
+    compute_pool_run(pool, gemm_worker, &j);
+  else
+    gemm_worker(0, 1, &j);
+}

@@ -1,0 +1,313 @@
+/* Forward and backward kernels of the decoder's non-GEMM operations (RMSNorm, RoPE, causal GQA
+ * attention over packed samples, SwiGLU, the cross-entropy of one row) and the seedable RNG. The
+ * forward halves compute exactly what llm/model.c computes, so a trained model and the engine agree
+ * on logits; the backward halves are checked against finite differences (tests/train/test_grad.c).
+ * Not here: matrix products (gemm.c) or how the pieces form a model (model.c). */
+#include <math.h>
+#include <string.h>
+
+#include "base/alloc.h"
+#include "train/train_int.h"
+
+/* ---- RMSNorm --------------------------------------------------------------------------------- */
+
+void train__rmsnorm_fwd(int T, int n, const float *x, const float *w, float eps, float *y, float *rstd) {
+  for (int t = 0; t < T; t++) {
+    const float *xt = x + (size_t)t * n;
+    float *yt = y + (size_t)t * n;
+    double sum = 0;
+    for (int i = 0; i < n; i++) sum += (double)(xt[i] * xt[i]);
+    float mean = (float)(sum / n);
+    float scale = 1.0f / sqrtf(mean + eps);
+    for (int i = 0; i < n; i++) yt[i] = (xt[i] * scale) * w[i];
+    rstd[t] = scale;
+  }
+}
+
+/* With g = dy * w and r = rstd: y_i = x_i r w_i, dr/dx_j = -r^3 x_j / n, so
+ * dx_j = r g_j - r^3 x_j mean(g . x). */
+void train__rmsnorm_bwd(int T, int n, const float *x, const float *w, const float *rstd, const float *dy,
+                        float *dx, float *dw) {
+  for (int t = 0; t < T; t++) {
+    const float *xt = x + (size_t)t * n, *dyt = dy + (size_t)t * n;
+    float *dxt = dx + (size_t)t * n;
+    float r = rstd[t];
+    double gx = 0;
+    for (int i = 0; i < n; i++) gx += (double)dyt[i] * w[i] * xt[i];
+    float c = (float)(gx / n) * r * r * r;
+    for (int i = 0; i < n; i++) dxt[i] += r * dyt[i] * w[i] - c * xt[i];
+    if (dw)
+      for (int i = 0; i < n; i++) dw[i] += dyt[i] * xt[i] * r;
+  }
+}
+
+/* ---- RoPE ------------------------------------------------------------------------------------ */
+
+void train__rope_cache(const llm_hparams *hp, const float *freq_factors, const int32_t *pos, int T, float *cs) {
+  float theta_scale = powf(hp->rope_freq_base, -2.0f / (float)hp->n_rot);
+  for (int t = 0; t < T; t++) {
+    float *c = cs + (size_t)t * hp->n_rot;
+    float theta = (float)pos[t];
+    for (int i0 = 0; i0 < hp->n_rot; i0 += 2) {
+      float ff = freq_factors ? freq_factors[i0 / 2] : 1.0f;
+      float th = hp->rope_freq_scale * (theta / ff);
+      c[i0] = cosf(th);
+      c[i0 + 1] = sinf(th);
+      theta *= theta_scale;
+    }
+  }
+}
+
+void train__rope(const llm_hparams *hp, int T, int n_heads, const float *cs, float *x, bool backward) {
+  int n_rot = hp->n_rot, hd = hp->head_dim;
+  float sgn = backward ? -1.0f : 1.0f;
+  for (int t = 0; t < T; t++) {
+    const float *c = cs + (size_t)t * n_rot;
+    for (int h = 0; h < n_heads; h++) {
+      float *v = x + ((size_t)t * n_heads + h) * hd;
+      if (hp->rope_type == LLM_ROPE_NEOX) {
+        int half = n_rot / 2;
+        for (int i = 0; i < half; i++) {
+          float co = c[2 * i], si = sgn * c[2 * i + 1];
+          float x0 = v[i], x1 = v[i + half];
+          v[i] = x0 * co - x1 * si;
+          v[i + half] = x0 * si + x1 * co;
+        }
+      } else {
+        for (int i0 = 0; i0 < n_rot; i0 += 2) {
+          float co = c[i0], si = sgn * c[i0 + 1];
+          float x0 = v[i0], x1 = v[i0 + 1];
+          v[i0] = x0 * co - x1 * si;
+          v[i0 + 1] = x0 * si + x1 * co;
+        }
+      }
+    }
+  }
+}
+
+/* ---- Attention ------------------------------------------------------------------------------- */
+
+typedef struct attn_job {
+  const train_attn *a;
+  const float *q, *k, *v, *out, *lse, *dout;
+  float *o, *lse_out, *dq, *dk, *dv;
+  float *scratch;
+  int n_slices;
+} attn_job;
+
+/* Forward rows (t, h) split over threads, scores softmaxed as model.c does (max subtracted, exp sum
+ * in double). Scratch scores live on the stack in chunks of the row. */
+static void attn_fwd_worker(int ith, int nth, void *arg) {
+  const attn_job *j = arg;
+  const train_attn *a = j->a;
+  int hd = a->head_dim, nh = a->n_head, group = a->n_head / a->n_head_kv;
+  size_t qd = (size_t)nh * hd, kvd = (size_t)a->n_head_kv * hd;
+  float scale = 1.0f / sqrtf((float)hd);
+  float *s = j->scratch + (size_t)ith * a->T;
+  int total = a->T * nh;
+  for (int item = ith; item < total; item += nth) {
+    int t = item / nh, h = item % nh, kvh = h / group;
+    int p0 = a->seg[t];
+    const float *q = j->q + (size_t)t * qd + (size_t)h * hd;
+    float mx = -INFINITY;
+    for (int p = p0; p <= t; p++) {
+      const float *k = j->k + (size_t)p * kvd + (size_t)kvh * hd;
+      float d = 0;
+      for (int i = 0; i < hd; i++) d += q[i] * k[i];
+      s[p] = d * scale;
+      if (s[p] > mx) mx = s[p];
+    }
+    double sum = 0;
+    for (int p = p0; p <= t; p++) {
+      s[p] = expf(s[p] - mx);
+      sum += s[p];
+    }
+    float inv = (float)(1.0 / sum);
+    float *o = j->o + (size_t)t * qd + (size_t)h * hd;
+    memset(o, 0, (size_t)hd * sizeof *o);
+    for (int p = p0; p <= t; p++) {
+      const float *v = j->v + (size_t)p * kvd + (size_t)kvh * hd;
+      float w = s[p] * inv;
+      for (int i = 0; i < hd; i++) o[i] += w * v[i];
+    }
+    j->lse_out[(size_t)t * nh + h] = mx + (float)log(sum);
+  }
+}
+
+size_t train__attn_scratch(const train_attn *a) {
+  /* Per slice: dk and dv partial sums (T, kvd) each; slices are fixed (not per thread) so the
+   * reduction order never depends on the thread count. */
+  size_t kvd = (size_t)a->n_head_kv * a->head_dim;
+  return 8 * 2 * (size_t)a->T * kvd;
+}
+
+void train__attn_fwd(compute_pool *pool, const train_attn *a, const float *q, const float *k, const float *v,
+                     float *out, float *lse) {
+  float stack[4096];
+  float *scr = NULL;
+  int nth = pool ? compute_pool_threads(pool) : 1;
+  size_t need = (size_t)nth * a->T;
+  float *s = need <= sizeof stack / sizeof stack[0] ? stack : (scr = xalloc(need * sizeof(float)));
+  attn_job j = {a, q, k, v, NULL, NULL, NULL, out, lse, NULL, NULL, NULL, s, 0};
+  if (pool)
+    compute_pool_run(pool, attn_fwd_worker, &j);
+  else
+    attn_fwd_worker(0, 1, &j);
+  mem_free(scr);
+}
+
+/* Backward for the rows of one slice of queries: with p the recomputed probabilities,
+ * dp_s = dO . v_s, D = dO . O, ds_s = p_s (dp_s - D); dq = scale sum ds_s k_s,
+ * dk_s += scale ds_s q, dv_s += p_s dO. dk/dv go to the slice's own partial buffers. */
+static void attn_bwd_worker(int ith, int nth, void *arg) {
+  const attn_job *j = arg;
+  const train_attn *a = j->a;
+  int T = a->T, hd = a->head_dim, nh = a->n_head, group = a->n_head / a->n_head_kv;
+  size_t qd = (size_t)nh * hd, kvd = (size_t)a->n_head_kv * hd;
+  float scale = 1.0f / sqrtf((float)hd);
+  for (int sl = ith; sl < j->n_slices; sl += nth) {
+    float *pdk = j->scratch + (size_t)sl * 2 * (size_t)T * kvd;
+    float *pdv = pdk + (size_t)T * kvd;
+    memset(pdk, 0, 2 * (size_t)T * kvd * sizeof(float));
+    int t0 = (int)((int64_t)T * sl / j->n_slices), t1 = (int)((int64_t)T * (sl + 1) / j->n_slices);
+    for (int t = t0; t < t1; t++) {
+      int p0 = a->seg[t];
+      for (int h = 0; h < nh; h++) {
+        int kvh = h / group;
+        const float *q = j->q + (size_t)t * qd + (size_t)h * hd;
+        const float *o = j->out + (size_t)t * qd + (size_t)h * hd;
+        const float *dO = j->dout + (size_t)t * qd + (size_t)h * hd;
+        float *dq = j->dq + (size_t)t * qd + (size_t)h * hd;
+        float lse = j->lse[(size_t)t * nh + h];
+        float D = 0;
+        for (int i = 0; i < hd; i++) D += dO[i] * o[i];
+        memset(dq, 0, (size_t)hd * sizeof *dq);
+        for (int p = p0; p <= t; p++) {
+          const float *k = j->k + (size_t)p * kvd + (size_t)kvh * hd;
+          const float *v = j->v + (size_t)p * kvd + (size_t)kvh * hd;
+          float d = 0, dp = 0;
+          for (int i = 0; i < hd; i++) {
+            d += q[i] * k[i];
+            dp += dO[i] * v[i];
+          }
+          float pr = expf(d * scale - lse);
+          float ds = pr * (dp - D) * scale;
+          float *dk = pdk + (size_t)p * kvd + (size_t)kvh * hd;
+          float *dv = pdv + (size_t)p * kvd + (size_t)kvh * hd;
+          for (int i = 0; i < hd; i++) {
+            dq[i] += ds * k[i];
+            dk[i] += ds * q[i];
+            dv[i] += pr * dO[i];
+          }
+        }
+      }
+    }
+  }
+}
+
+typedef struct reduce_job {
+  float *dk, *dv;
+  const float *scratch;
+  size_t n, stride;
+  int n_slices;
+} reduce_job;
+
+static void attn_reduce_worker(int ith, int nth, void *arg) {
+  const reduce_job *r = arg;
+  size_t per = (r->n + (size_t)nth - 1) / (size_t)nth, i0 = per * (size_t)ith;
+  size_t i1 = i0 + per < r->n ? i0 + per : r->n;
+  for (size_t i = i0; i < i1; i++) {
+    float sk = 0, sv = 0;
+    for (int sl = 0; sl < r->n_slices; sl++) {
+      const float *p = r->scratch + (size_t)sl * r->stride;
+      sk += p[i];
+      sv += p[r->n + i];
+    }
+    r->dk[i] = sk;
+    r->dv[i] = sv;
+  }
+}
+
+void train__attn_bwd(compute_pool *pool, const train_attn *a, const float *q, const float *k, const float *v,
+                     const float *out, const float *lse, const float *dout, float *dq, float *dk, float *dv,
+                     float *scratch) {
+  size_t kvd = (size_t)a->n_head_kv * a->head_dim;
+  int n_slices = a->T < 8 ? a->T : 8;
+  attn_job j = {a, q, k, v, out, lse, dout, NULL, NULL, dq, dk, dv, scratch, n_slices};
+  if (pool)
+    compute_pool_run(pool, attn_bwd_worker, &j);
+  else
+    attn_bwd_worker(0, 1, &j);
+  reduce_job r = {dk, dv, scratch, (size_t)a->T * kvd, 2 * (size_t)a->T * kvd, n_slices};
+  if (pool)
+    compute_pool_run(pool, attn_reduce_worker, &r);
+  else
+    attn_reduce_worker(0, 1, &r);
+}
+
+/* ---- SwiGLU ---------------------------------------------------------------------------------- */
+
+void train__swiglu_fwd(int64_t n, const float *g, const float *u, float *h) {
+  for (int64_t i = 0; i < n; i++) h[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+}
+
+/* silu'(g) = s (1 + g (1 - s)) with s = sigmoid(g). */
+void train__swiglu_bwd(int64_t n, const float *g, const float *u, const float *dh, float *dg, float *du) {
+  for (int64_t i = 0; i < n; i++) {
+    float s = 1.0f / (1.0f + expf(-g[i]));
+    float si = g[i] * s;
+    du[i] = dh[i] * si;
+    dg[i] = dh[i] * u[i] * s * (1.0f + g[i] * (1.0f - s));
+  }
+}
+
+/* ---- Cross-entropy of one row ---------------------------------------------------------------- */
+
+double train__logp_row(const float *z, int V, int target, float dlogp, float *dz) {
+  float mx = -INFINITY;
+  for (int i = 0; i < V; i++)
+    if (z[i] > mx) mx = z[i];
+  double sum = 0;
+  for (int i = 0; i < V; i++) sum += exp((double)(z[i] - mx));
+  double lse = mx + log(sum);
+  if (dz) {
+    for (int i = 0; i < V; i++) dz[i] = -dlogp * (float)exp((double)z[i] - lse);
+    dz[target] += dlogp;
+  }
+  return (double)z[target] - lse;
+}
+
+/* ---- RNG ------------------------------------------------------------------------------------- */
+
+static uint64_t splitmix64(uint64_t *x) {
+  uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+void train__rng_seed(train_rng *r, uint64_t seed) {
+  for (int i = 0; i < 4; i++) r->s[i] = splitmix64(&seed);
+}
+
+static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+uint64_t train__rng_next(train_rng *r) {
+  uint64_t *s = r->s;
+  uint64_t res = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
+  s[2] ^= s[0];
+  s[3] ^= s[1];
+  s[1] ^= s[2];
+  s[0] ^= s[3];
+  s[2] ^= t;
+  s[3] = rotl(s[3], 45);
+  return res;
+}
+
+double train__rng_uniform(train_rng *r) { return (double)(train__rng_next(r) >> 11) * 0x1.0p-53; }
+
+float train__rng_normal(train_rng *r) {
+  double u1 = train__rng_uniform(r), u2 = train__rng_uniform(r);
+  if (u1 < 1e-300) u1 = 1e-300;
+  return (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
+}

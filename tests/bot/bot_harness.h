@@ -1,0 +1,185 @@
+/* Test harness for the bot: a recording fake of bot_actions (sends, typing, DMs, reactions,
+ * restart and job requests), a fake clock, gateway events built on the stack, and the echo of the
+ * bot's own posts as MESSAGE_CREATE events delivered later (as the gateway does), so two bots can
+ * be wired to each other. Shared by tests/bot/test_bot*.c and bench/bench_bot.c. */
+#ifndef MIMIC_TESTS_BOT_HARNESS_H
+#define MIMIC_TESTS_BOT_HARNESS_H
+#include <stdio.h>
+#include <string.h>
+
+#include "base/base.h"
+#include "bot/bot.h"
+
+#define REC_MAX 256
+#define REC_TEXT 2100
+
+typedef struct rec_send {
+  uint64_t channel, reply_to;
+  bool ping;
+  char text[REC_TEXT];
+} rec_send;
+
+typedef struct rec_echo {
+  uint64_t channel, id;
+  char text[REC_TEXT];
+} rec_echo;
+
+typedef struct rec {
+  rec_send sends[REC_MAX];
+  int n_sends;
+  uint64_t typing[REC_MAX];
+  int n_typing;
+  uint64_t dm_user[32];
+  char dm_text[32][600];
+  int n_dms;
+  char reacts[32][32];
+  int n_reacts;
+  int restarts;
+  char jobs[8][16];
+  int n_jobs;
+  int refuse_send; /* nonzero: send fails with this code */
+  /* identity for echoes */
+  uint64_t self_id;
+  const char *self_name;
+  bool self_bot;
+  rec_echo echo[REC_MAX];
+  int n_echo;
+  uint64_t *next_id; /* shared message id counter */
+} rec;
+
+static inline int rec__send(void *u, const bot_send *m) {
+  rec *r = u;
+  if (r->refuse_send) return err_set(r->refuse_send, "the fake REST client refused");
+  if (r->n_sends < REC_MAX) {
+    rec_send *s = &r->sends[r->n_sends++];
+    s->channel = m->channel_id;
+    s->reply_to = m->reply_to;
+    s->ping = m->ping_replied_user;
+    str_lcpy(s->text, m->text, sizeof s->text);
+  }
+  if (r->next_id && r->n_echo < REC_MAX) {
+    rec_echo *e = &r->echo[r->n_echo++];
+    e->channel = m->channel_id;
+    e->id = ++*r->next_id;
+    str_lcpy(e->text, m->text, sizeof e->text);
+  }
+  return 0;
+}
+static inline int rec__typing(void *u, uint64_t ch) {
+  rec *r = u;
+  if (r->n_typing < REC_MAX) r->typing[r->n_typing++] = ch;
+  return 0;
+}
+static inline int rec__dm(void *u, uint64_t user, const char *text) {
+  rec *r = u;
+  if (r->n_dms < 32) {
+    r->dm_user[r->n_dms] = user;
+    str_lcpy(r->dm_text[r->n_dms], text, sizeof r->dm_text[0]);
+    r->n_dms++;
+  }
+  return 0;
+}
+static inline int rec__react(void *u, uint64_t ch, uint64_t msg, const char *emoji) {
+  (void)ch, (void)msg;
+  rec *r = u;
+  if (r->n_reacts < 32) str_lcpy(r->reacts[r->n_reacts++], emoji, sizeof r->reacts[0]);
+  return 0;
+}
+static inline int rec__restart(void *u) {
+  ((rec *)u)->restarts++;
+  return 0;
+}
+static inline int rec__job(void *u, const char *job, uint64_t by, uint64_t ch) {
+  (void)by, (void)ch;
+  rec *r = u;
+  if (r->n_jobs < 8) str_lcpy(r->jobs[r->n_jobs++], job, sizeof r->jobs[0]);
+  return 0;
+}
+
+static inline bot_actions rec_actions(rec *r) {
+  bot_actions a = {r, rec__send, rec__typing, rec__dm, rec__react, rec__restart, rec__job};
+  return a;
+}
+
+/* ---- fake clock -------------------------------------------------------------------------------- */
+
+static int64_t h_now = 1700000000000LL;
+static inline int64_t h_clock(void *u) {
+  (void)u;
+  return h_now;
+}
+
+/* ---- events -------------------------------------------------------------------------------------- */
+
+typedef struct h_user {
+  uint64_t id;
+  const char *name;
+  bool bot;
+} h_user;
+
+/* A MESSAGE_CREATE event borrowing its strings; mentions: up to 4 ids (0-terminated list). */
+typedef struct h_msg {
+  discord_event ev;
+  discord_id mentions[4];
+} h_msg;
+
+static inline void h_message(h_msg *hm, uint64_t id, uint64_t channel, uint64_t guild, h_user who,
+                      const char *text) {
+  memset(hm, 0, sizeof *hm);
+  discord_event *ev = &hm->ev;
+  ev->type = DISCORD_EV_MESSAGE_CREATE;
+  discord_message *m = &ev->u.message;
+  m->id = id;
+  m->channel_id = channel;
+  m->guild_id = guild;
+  m->has_author = true;
+  m->author.id = who.id;
+  m->author.username = who.name;
+  m->author.global_name = "";
+  m->author.discriminator = "0";
+  m->author.avatar = "";
+  m->author.bot = who.bot;
+  m->member.nick = "";
+  m->content = text;
+  m->has_content = true;
+  m->timestamp_ms = h_now;
+  m->channel_type = guild ? 0 : 1;
+  m->mentions = hm->mentions;
+}
+
+static inline void h_mention(h_msg *hm, uint64_t user) {
+  discord_message *m = &hm->ev.u.message;
+  m->mentions[m->n_mentions++] = user;
+}
+
+static inline int h_ready(bot *b, uint64_t self_id, const char *name) {
+  discord_event ev;
+  memset(&ev, 0, sizeof ev);
+  ev.type = DISCORD_EV_READY;
+  ev.u.ready.user.id = self_id;
+  ev.u.ready.user.username = name;
+  ev.u.ready.user.global_name = "";
+  ev.u.ready.user.discriminator = "0";
+  ev.u.ready.user.avatar = "";
+  ev.u.ready.user.bot = true;
+  ev.u.ready.session_id = "s";
+  ev.u.ready.resume_gateway_url = "";
+  return bot_handle_event(b, &ev);
+}
+
+/* Delivers the echoes r has queued (the bot's own posts coming back through the gateway) to each
+ * bot in `to`; returns how many were delivered. */
+static inline int h_deliver_echoes(rec *r, bot *const *to, int n_to, uint64_t guild) {
+  int n = r->n_echo;
+  for (int i = 0; i < n; i++) {
+    h_msg hm;
+    h_message(&hm, r->echo[i].id, r->echo[i].channel, guild,
+              (h_user){r->self_id, r->self_name, r->self_bot}, r->echo[i].text);
+    for (int k = 0; k < n_to; k++)
+      if (bot_handle_event(to[k], &hm.ev)) err_clear();
+  }
+  r->n_echo = 0;
+  return n;
+}
+
+#endif

@@ -9,6 +9,8 @@ PACKAGES=(
   libuv1-dev            # the I/O loop
   libcurl4-openssl-dev  # REST and OpenAI-compatible backends
   libssl-dev            # TLS for the gateway WebSocket
+  ca-certificates       # the trust store wss:// and https:// verify Discord against
+  openssl               # tests make throwaway TLS certificates for the wss:// double
   zlib1g-dev            # gateway zlib-stream
   libsqlite3-dev        # the store (WAL, FTS5)
   libpcre2-dev          # tokenizer pre-splitting

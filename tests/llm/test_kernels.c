@@ -134,6 +134,28 @@ TEST(avx512_matches_reference) {
   check_variant4("avx512", llm__dot4_avx512);
 }
 
+/* The AVX-512 Q4_K kernel regroups its lanes so its float steps are the AVX2 kernel's: the same bits,
+ * so switching kernel sets cannot move quantized models' logits (see docs/internals/model.md). */
+TEST(avx512_q4_K_is_bit_identical_to_avx2) {
+  if (!has_avx512()) SKIP("CPU lacks AVX-512 VNNI");
+  const int64_t n = 4096;
+  float *tmp = malloc((size_t)n * sizeof *tmp);
+  uint8_t *w = malloc(tensor_row_bytes(TT_Q4_K, n)), *a = malloc(tensor_row_bytes(TT_Q8_K, n));
+  for (int rep = 0; rep < 32; rep++) {
+    make_row(TT_Q4_K, tmp, w, n);
+    for (int64_t i = 0; i < n; i++) tmp[i] = rng_sym() * (rep & 1 ? 8.0f : 0.1f);
+    CHECK_OK(quant_row(TT_Q8_K, tmp, a, n));
+    float x = llm__dot_avx512(TT_Q4_K)(w, a, n), y = llm__dot_avx2(TT_Q4_K)(w, a, n);
+    if (memcmp(&x, &y, sizeof x) != 0) {
+      TEST_FAIL_("rep %d: avx512 %.9g vs avx2 %.9g", rep, x, y);
+      break;
+    }
+  }
+  free(tmp);
+  free(w);
+  free(a);
+}
+
 /* main() set MIMIC_KERNELS to one level below the best this CPU has. */
 TEST(env_forces_lower_variant) {
   const char *want = has_avx512() ? "avx2" : "scalar";
@@ -276,6 +298,7 @@ int main(void) {
   setenv("MIMIC_KERNELS", has_avx512() ? "avx2" : "scalar", 1);
   RUN(avx2_matches_reference);
   RUN(avx512_matches_reference);
+  RUN(avx512_q4_K_is_bit_identical_to_avx2);
   RUN(env_forces_lower_variant);
   RUN(qmat_mul_agrees_with_reference_dots);
   RUN(pool_for_covers_every_item_once);

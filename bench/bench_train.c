@@ -249,7 +249,7 @@ int main(int argc, char **argv) {
     const char *sh = getenv("MIMIC_SHARED");
     snprintf(vocab, sizeof vocab, "%s/testdata/tokenizer/ggml-vocab-gpt-2-pre-qwen2.gguf",
              sh ? sh : access("../shared", F_OK) == 0 ? "../shared" : "../../shared");
-    random_model_opts ro = {"qwen2", 896, 24, 14, 2, 4864, 4096, 1, QP_Q4_K_M, vocab};
+    random_model_opts ro = {"qwen2", 896, 24, 14, 2, 4864, 4096, 1, QP_Q4_K_M, vocab, 0};
     double t0 = now_s();
     if (gguf_make_random(&ro, made, p) == 0) {
       base = made;

@@ -92,7 +92,7 @@ static int parse_int_arg(const char *flag, const char *v, int lo, int hi, int *o
 
 static int model_make_random(int argc, char **argv) {
   random_model_opts o = {"qwen2", 1024, 24, 0, 0, 0, 4096, 1, QP_Q4_K_M,
-                         "../shared/testdata/tokenizer/ggml-vocab-gpt-2-pre-qwen2.gguf"};
+                         "../shared/testdata/tokenizer/ggml-vocab-gpt-2-pre-qwen2.gguf", 0};
   const char *out = NULL;
   int threads = 0;
   for (int i = 2; i < argc; i++) {
@@ -116,6 +116,7 @@ static int model_make_random(int argc, char **argv) {
     else if (strcmp(a, "--ctx") == 0) rc = parse_int_arg(a, v, 1, 1 << 24, &o.ctx);
     else if (strcmp(a, "--threads") == 0) rc = parse_int_arg(a, v, 1, 256, &threads);
     else if (strcmp(a, "--tokenizer") == 0) o.tokenizer_path = v;
+    else if (strcmp(a, "--vocab") == 0) rc = parse_int_arg(a, v, 1, 1 << 22, &o.vocab);
     else if (strcmp(a, "--seed") == 0) rc = str_to_u64(v, &o.seed) ? (cli_error("--seed needs a number"), -1) : 0;
     else if (strcmp(a, "--type") == 0) rc = quant_preset_parse(v, &o.preset) ? (cli_error("%s", err_msg()), -1) : 0;
     else {
@@ -127,7 +128,7 @@ static int model_make_random(int argc, char **argv) {
   if (!out) {
     cli_error("usage: mimic model make-random OUT.gguf [--arch qwen2|llama] [--width 1024] [--layers 24] "
               "[--heads W/64] [--kv-heads heads/4] [--ff ~2.75*W] [--ctx 4096] [--type q4_k_m] "
-              "[--tokenizer VOCAB.gguf] [--seed N] [--threads N]");
+              "[--tokenizer VOCAB.gguf] [--vocab N] [--seed N] [--threads N]");
     return 2;
   }
   if (!o.heads) o.heads = o.width / 64 > 0 ? o.width / 64 : 1;

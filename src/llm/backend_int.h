@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "base/buf.h"
 #include "llm/backend.h"
 
 typedef struct llm_job llm_job;
@@ -59,5 +60,12 @@ llm_result *llm__result_new(void);
 int llm__result_error(llm_result *res, int code);
 /* Moves the text out of a stop stream into res (text, text_len). */
 void llm__result_take_text(llm_result *res, llm_stop *st);
+
+/* The openai backend's response parser without the network: feeds body in chunks of `chunk` bytes
+ * as curl would (status 200; an SSE stream, or one JSON answer when is_json), appends the text
+ * streamed to on_token to *text (stop strings applied) and says how it finished. Returns 0 or the
+ * protocol error (with err_set). For tests and tests/fuzz/fuzz_sse.c. */
+int llm__openai_parse(const char *body, size_t n, size_t chunk, bool chat, bool is_json,
+                      const char *const *stops, size_t n_stops, buf *text, llm_finish *finish);
 
 #endif

@@ -281,6 +281,52 @@ static int http_error(oa_xfer *x) {
   return code;
 }
 
+/* ---- The stream parser without the network (tests, fuzz/fuzz_sse.c) ---- */
+
+static int collect_piece(void *user, const char *t, size_t n) { return buf_append(user, t, n) ? 1 : 0; }
+
+int llm__openai_parse(const char *body, size_t n, size_t chunk, bool chat, bool is_json,
+                      const char *const *stops, size_t n_stops, buf *text, llm_finish *finish) {
+  char url[] = "http://fuzz";
+  oa_backend oa = {.url = url};
+  llm_job job = {.on_token = collect_piece, .user = text};
+  atomic_init(&job.cancel, 0);
+  llm_result *res = llm__result_new();
+  oa_xfer x = {.oa = &oa, .job = &job, .res = res, .chat = chat, .status = 200, .is_json = is_json};
+  buf_init(&x.line, OA_LINE_MAX);
+  buf_init(&x.data, OA_LINE_MAX);
+  buf_init(&x.body, 0);
+  int rc = llm_stop_init(&x.stop, stops, n_stops);
+  if (rc) goto out;
+  if (chunk < 1) chunk = 1;
+  for (size_t off = 0; off < n;) {
+    size_t len = n - off < chunk ? n - off : chunk;
+    if (on_write((char *)body + off, 1, len, &x) != len) break; /* aborted, as curl would */
+    off += len;
+  }
+  if (!x.err && !x.stopped && !x.is_json) { /* end of stream, as run_job */
+    size_t ll = x.line.len;
+    if (ll && x.line.data[ll - 1] == '\r') ll--;
+    if (!(ll && on_line(&x, x.line.data, ll))) (void)on_line(&x, "", 0);
+  }
+  if (!x.err && !x.stopped && x.is_json) (void)on_event(&x, x.body.data ? x.body.data : "", x.body.len);
+  if (x.stopped) *finish = LLM_FINISH_STOP;
+  else if (x.err) *finish = LLM_FINISH_ERROR;
+  else if (!x.done && !x.finish_reason && !x.is_json) *finish = LLM_FINISH_ERROR;
+  else *finish = x.finish_reason && strcmp(x.finish_reason, "length") == 0 ? LLM_FINISH_LENGTH : LLM_FINISH_EOG;
+  if (*finish != LLM_FINISH_STOP && *finish != LLM_FINISH_ERROR && llm_stop_finish(&x.stop, llm__job_emit, &job) < 0)
+    *finish = LLM_FINISH_ERROR;
+  rc = x.err;
+  if (rc) err_set(rc, "%s", x.errmsg);
+  llm_stop_free(&x.stop);
+out:
+  buf_free(&x.line);
+  buf_free(&x.data);
+  buf_free(&x.body);
+  llm_result_destroy(res);
+  return rc;
+}
+
 static void run_job(oa_backend *oa, llm_job *job) {
   llm_result *res = llm__result_new();
   res->seed = job->req.sampling.seed;

@@ -301,6 +301,104 @@ static int render_fitting(engine *e, ejob *ej) {
   return rc;
 }
 
+/* Bytes of tokens ids[0..n) concatenated into *out (caller frees), with the offset where each token
+ * starts in offs[0..n] (offs[n] = total). Stops at the first token that renders nothing (a control
+ * token such as an end-of-turn marker is matched by id, never by bytes) or once max bytes are
+ * reached; returns how many tokens were taken. */
+static int token_bytes(engine *e, const int32_t *ids, int n, size_t max, char **out, size_t *offs) {
+  buf b;
+  buf_init(&b, 0);
+  int k = 0;
+  offs[0] = 0;
+  for (; k < n && b.len < max; k++) {
+    size_t len = 0;
+    const char *p = e->lm.piece(e->lm.self, ids[k], &len);
+    if (!p || len == 0 || buf_append(&b, p, len)) break;
+    offs[k + 1] = b.len;
+  }
+  *out = buf_steal(&b);
+  return k;
+}
+
+/* Bytes compared per attempt when the prompt and the slot disagree on ids (a few replies' worth). */
+#define ALIGN_WINDOW 2048
+
+/* At a point where the slot's tokens a[0..na) and the prompt's p[0..np) differ, finds the longest
+ * stretch that spells the same bytes in both and ends on a token boundary in both: *g tokens of a
+ * and *k of p. Both 0 when they disagree at once. */
+static void align_bytes(engine *e, const int32_t *a, int na, const int32_t *p, int np, int *g, int *k) {
+  *g = *k = 0;
+  if (na > ALIGN_WINDOW) na = ALIGN_WINDOW; /* a token has at least one byte */
+  if (np > ALIGN_WINDOW) np = ALIGN_WINDOW;
+  size_t *oa = xalloc((size_t)(na + 1) * sizeof *oa), *op = xalloc((size_t)(np + 1) * sizeof *op);
+  char *sa = NULL, *sp = NULL;
+  na = token_bytes(e, a, na, ALIGN_WINDOW, &sa, oa);
+  np = token_bytes(e, p, np, ALIGN_WINDOW, &sp, op);
+  size_t common = 0;
+  while (common < oa[na] && common < op[np] && sa[common] == sp[common]) common++;
+  for (int i = 1, j = 1; i <= na && oa[i] <= common; i++) {
+    while (j <= np && op[j] < oa[i]) j++;
+    if (j <= np && op[j] == oa[i]) {
+      *g = i;
+      *k = j;
+    }
+  }
+  mem_free(sa);
+  mem_free(sp);
+  mem_free(oa);
+  mem_free(op);
+}
+
+/* A conversation's earlier replies come back as text inside the new prompt, and re-tokenizing that
+ * text need not give the ids the model generated, which would end the cached prefix inside the
+ * first reply. So the prompt is matched against what the slot holds by id and, where the ids
+ * differ, by bytes: a stretch that spells the same text in both is taken with the slot's ids. The
+ * prompt's text is unchanged (it is the same bytes, tokenized the way the model itself produced
+ * them), the same request against the same slot always gives the same ids, and the slot's cache
+ * covers the whole conversation so far. */
+static void align_with_slot(engine *e, ejob *ej, int slot) {
+  int held = 0;
+  const int32_t *have = e->lm.slot_tokens(e->lm.self, slot, &held);
+  const int32_t *p = ej->prompt;
+  int n = ej->n_prompt, i = 0, j = 0, spliced = 0;
+  int32_t *out = NULL;
+  int n_out = 0;
+  for (;;) {
+    while (i < held && j < n && have[i] == p[j]) {
+      if (out) out[n_out++] = p[j];
+      i++;
+      j++;
+    }
+    if (i == held || j == n) break;
+    int g, k;
+    align_bytes(e, have + i, held - i, p + j, n - j, &g, &k);
+    if (g == 0) break;
+    if (!out) { /* the prompt may grow by (g - k) per splice: size for the worst case */
+      out = xalloc(((size_t)n + (size_t)held) * sizeof *out);
+      memcpy(out, p, (size_t)j * sizeof *out);
+      n_out = j;
+    }
+    memcpy(out + n_out, have + i, (size_t)g * sizeof *out);
+    n_out += g;
+    i += g;
+    j += k;
+    spliced += g;
+  }
+  if (!out) return;
+  memcpy(out + n_out, p + j, (size_t)(n - j) * sizeof *out);
+  n_out += n - j;
+  int room = ej->job->req.max_tokens < e->lm.n_ctx / 4 ? ej->job->req.max_tokens : e->lm.n_ctx / 4;
+  if (n_out > e->lm.n_ctx - room) { /* more tokens than the fitted prompt: keep the plain one */
+    mem_free(out);
+    return;
+  }
+  LOG_T("engine", "job %llu: %d tokens taken from the slot where re-tokenized text differed (%d -> %d tokens)",
+        (unsigned long long)ej->job->id, spliced, n, n_out);
+  mem_free(ej->prompt);
+  ej->prompt = out;
+  ej->n_prompt = n_out;
+}
+
 /* Admits a pending job to a slot. Returns 1 admitted, 0 must wait, or finishes it on error (-1). */
 static int admit(engine *e, ejob *ej) {
   int s = pick_slot(e, ej->key);
@@ -317,6 +415,7 @@ static int admit(engine *e, ejob *ej) {
   const llm_request *r = &ej->job->req;
   int rc;
   if ((rc = render_fitting(e, ej))) goto fail;
+  align_with_slot(e, ej, s);
   if ((rc = llm_sampler_new(&r->sampling, e->lm.n_vocab, &ej->smp))) goto fail;
   ej->res->seed = llm_sampler_seed(ej->smp);
   if ((rc = llm_stop_init(&ej->stop, r->stop, r->n_stop))) goto fail;

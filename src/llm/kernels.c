@@ -362,67 +362,112 @@ void llm__scratch_release(void) {
   (void)pthread_setspecific(scratch_key, NULL);
 }
 
+/* Up to MM_MAX_W matrices sharing the input x, run as one parallel section: their rows are
+ * concatenated into one range that the pool splits into chunks. */
+#define MM_MAX_W 4
+
 typedef struct mm_job {
-  const qmat *w;
+  int n_w;
+  const qmat *w[MM_MAX_W];
+  float *y[MM_MAX_W];
+  vec_dot_fn dot[MM_MAX_W];
+  vec_dot4_fn dot4[MM_MAX_W];
+  int64_t row0[MM_MAX_W + 1]; /* first row of each matrix in the concatenated range */
   const float *x;
-  float *y;
-  int64_t T;
+  int64_t T, cols;
   tensor_type at;
   uint8_t *act;
   size_t arow;
-  vec_dot_fn dot;
-  vec_dot4_fn dot4;
 } mm_job;
 
-/* Converts x rows into the activation type, rows split over threads. */
-static void mm_quantize(int ith, int nth, void *arg) {
+/* Converts x rows [b, e) into the activation type. */
+static void mm_quantize(void *arg, int64_t b, int64_t e) {
   mm_job *j = arg;
-  for (int64_t t = ith; t < j->T; t += nth)
-    llm__quant_row_unchecked(j->at, j->x + t * j->w->cols, j->act + (size_t)t * j->arow, j->w->cols);
+  for (int64_t t = b; t < e; t++) llm__quant_row_unchecked(j->at, j->x + t * j->cols, j->act + (size_t)t * j->arow, j->cols);
 }
 
-/* Rows of W are split into contiguous ranges per thread; within a range, a tile of W rows is run
- * against every activation row, so each weight row is read from memory once and then reused from
- * cache for all T activation rows. */
+/* Rows [r0, r1) of matrix k: a tile of W rows is run against every activation row, so each weight
+ * row is read from memory once and then reused from cache for all T activation rows. */
 #define MM_TILE_ROWS 16
 
-static void mm_rows(int ith, int nth, void *arg) {
-  mm_job *j = arg;
-  int64_t rows = j->w->rows;
-  int64_t per = (rows + nth - 1) / nth;
-  int64_t r0 = per * ith, r1 = r0 + per < rows ? r0 + per : rows;
-  const uint8_t *wd = j->w->data;
+static void mm_rows(const mm_job *j, int k, int64_t r0, int64_t r1) {
+  const qmat *w = j->w[k];
+  int64_t rows = w->rows;
+  float *y = j->y[k];
+  const uint8_t *wd = w->data;
+  vec_dot_fn dot = j->dot[k];
+  vec_dot4_fn dot4 = j->T >= 4 ? j->dot4[k] : NULL;
   for (int64_t rt = r0; rt < r1; rt += MM_TILE_ROWS) {
     int64_t re = rt + MM_TILE_ROWS < r1 ? rt + MM_TILE_ROWS : r1;
     int64_t t = 0;
-    if (j->dot4)
+    if (dot4)
       for (; t + 4 <= j->T; t += 4) {
         const uint8_t *a = j->act + (size_t)t * j->arow;
         for (int64_t r = rt; r < re; r++) {
           float o[4];
-          j->dot4(wd + (size_t)r * j->w->row_bytes, a, j->arow, j->w->cols, o);
-          for (int k = 0; k < 4; k++) j->y[(t + k) * rows + r] = o[k];
+          dot4(wd + (size_t)r * w->row_bytes, a, j->arow, w->cols, o);
+          for (int q = 0; q < 4; q++) y[(t + q) * rows + r] = o[q];
         }
       }
     for (; t < j->T; t++) {
       const uint8_t *a = j->act + (size_t)t * j->arow;
-      float *yt = j->y + t * rows;
-      for (int64_t r = rt; r < re; r++) yt[r] = j->dot(wd + (size_t)r * j->w->row_bytes, a, j->w->cols);
+      float *yt = y + t * rows;
+      for (int64_t r = rt; r < re; r++) yt[r] = dot(wd + (size_t)r * w->row_bytes, a, w->cols);
     }
   }
 }
 
-void qmat_mul(compute_pool *p, const qmat *w, const float *x, float *y, int64_t T) {
-  mm_job j = {w, x, y, T, llm__act_type(w->type), NULL, 0, llm__dot(w->type), T >= 4 ? llm__dot4(w->type) : NULL};
-  if (T <= 0 || w->rows <= 0 || !j.dot) return;
-  j.arow = tensor_row_bytes(j.at, w->cols);
+/* One chunk [b, e) of the concatenated rows. */
+static void mm_chunk(void *arg, int64_t b, int64_t e) {
+  const mm_job *j = arg;
+  for (int k = 0; k < j->n_w; k++) {
+    int64_t lo = b > j->row0[k] ? b : j->row0[k], hi = e < j->row0[k + 1] ? e : j->row0[k + 1];
+    if (lo < hi) mm_rows(j, k, lo - j->row0[k], hi - j->row0[k]);
+  }
+}
+
+/* Chunk size for n rows on nth threads: about 16 chunks per thread (so a thread the OS holds back
+ * leaves little behind), in whole tiles. */
+static int64_t mm_chunk_rows(int64_t n, int nth) {
+  int64_t c = n / ((int64_t)nth * 16);
+  c = (c + MM_TILE_ROWS - 1) / MM_TILE_ROWS * MM_TILE_ROWS;
+  return c < MM_TILE_ROWS ? MM_TILE_ROWS : c;
+}
+
+void qmat_mul_multi(compute_pool *p, int n, const qmat *const *w, const float *x, float *const *y, int64_t T) {
+  if (T <= 0 || n <= 0) return;
+  if (n > MM_MAX_W) {
+    for (int k = 0; k < n; k++) qmat_mul(p, w[k], x, y[k], T);
+    return;
+  }
+  mm_job j = {.n_w = 0, .x = x, .T = T, .cols = w[0]->cols, .at = llm__act_type(w[0]->type)};
+  for (int k = 0; k < n; k++) {
+    if (w[k]->cols != j.cols || llm__act_type(w[k]->type) != j.at) { /* not shareable: one by one */
+      for (int q = 0; q < n; q++) qmat_mul(p, w[q], x, y[q], T);
+      return;
+    }
+    vec_dot_fn dot = llm__dot(w[k]->type);
+    if (!dot || w[k]->rows <= 0) continue; /* unsupported types leave y untouched */
+    int i = j.n_w++;
+    j.w[i] = w[k];
+    j.y[i] = y[k];
+    j.dot[i] = dot;
+    j.dot4[i] = llm__dot4(w[k]->type);
+    j.row0[i + 1] = j.row0[i] + w[k]->rows;
+  }
+  if (!j.n_w) return;
+  j.arow = tensor_row_bytes(j.at, j.cols);
+  int nth = compute_pool_threads(p);
   if (j.at == TT_F32) {
     j.act = (uint8_t *)x; /* used read-only */
   } else {
     j.act = scratch_get(j.arow * (size_t)T);
-    if (T == 1 || !p) mm_quantize(0, 1, &j);
-    else compute_pool_run(p, mm_quantize, &j);
+    compute_pool_for(T == 1 ? NULL : p, T, (T + nth * 4 - 1) / (nth * 4), mm_quantize, &j);
   }
-  if (p) compute_pool_run(p, mm_rows, &j);
-  else mm_rows(0, 1, &j);
+  int64_t total = j.row0[j.n_w];
+  compute_pool_for(p, total, mm_chunk_rows(total, nth), mm_chunk, &j);
+}
+
+void qmat_mul(compute_pool *p, const qmat *w, const float *x, float *y, int64_t T) {
+  qmat_mul_multi(p, 1, &w, x, &y, T);
 }

@@ -132,8 +132,12 @@ TGT static float dot_q6_K(const void *w, const void *a, int64_t n) {
       isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(p01, s01));
       isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(p23, s23));
     }
-    int bias = 0;
-    for (int g = 0; g < 16; g++) bias += x[b].scales[g] * y[b].bsums[g];
+    /* The +32 storage bias: sum of scale x 16-value sums, 16 products in one madd. */
+    __m256i bv = _mm256_madd_epi16(_mm256_cvtepi8_epi16(sc8), _mm256_loadu_si256((const __m256i *)y[b].bsums));
+    __m128i b4 = _mm_add_epi32(_mm256_castsi256_si128(bv), _mm256_extracti128_si256(bv, 1));
+    b4 = _mm_add_epi32(b4, _mm_shuffle_epi32(b4, 0x4E));
+    b4 = _mm_add_epi32(b4, _mm_shuffle_epi32(b4, 0xB1));
+    int bias = _mm_cvtsi128_si32(b4);
     float dd = h2f(x[b].d) * y[b].d;
     __m512i corr = _mm512_castsi128_si512(_mm_cvtsi32_si128(-32 * bias)); /* lane 0 only */
     corr = _mm512_maskz_mov_epi32(1, corr);
@@ -187,6 +191,62 @@ TGT static void dot4_q6_K(const void *w, const void *a, size_t stride, int64_t n
   for (int k = 0; k < 4; k++) out[k] = _mm512_reduce_add_ps(acc[k]);
 }
 
+/* Q4_K's 6-bit scales and mins of one block as four words of four bytes: scales 0-3, 4-7, mins 0-3,
+ * 4-7 (the 12-byte packing of kernels_int.h unpacked with 32-bit masks, not byte by byte). */
+static inline void k4_scales(const uint8_t *q, uint32_t out[4]) {
+  uint32_t a0, a1, a2;
+  memcpy(&a0, q, 4);
+  memcpy(&a1, q + 4, 4);
+  memcpy(&a2, q + 8, 4);
+  out[0] = a0 & 0x3F3F3F3Fu;
+  out[1] = (a2 & 0x0F0F0F0Fu) | (((a0 >> 6) & 0x03030303u) << 4);
+  out[2] = a1 & 0x3F3F3F3Fu;
+  out[3] = ((a2 >> 4) & 0x0F0F0F0Fu) | (((a1 >> 6) & 0x03030303u) << 4);
+}
+
+/* Q4_K x Q8_K, one row. Each 64-byte load of weights holds two 32-value chunks; its low nibbles
+ * pair with activation bytes 0-31 and 64-95 of the 128 it covers, its high nibbles with 32-63 and
+ * 96-127, so two 128-bit-lane shuffles of the activation line them up for vpdpbusd. Each 16-lane
+ * product then covers two sub-blocks (lanes 0-7 and 8-15), scaled by a permuted scale vector. */
+TGT static float dot_q4_K(const void *w, const void *a, int64_t n) {
+  const blk_q4_K *x = w;
+  const blk_q8_K *y = a;
+  const __m512i m4 = _mm512_set1_epi8(0xF);
+  /* Lane halves -> sub-block: low nibbles of load h cover sub-blocks 4h and 4h+2, high 4h+1, 4h+3. */
+  const __m512i i_lo0 = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2);
+  const __m512i i_hi0 = _mm512_setr_epi32(1, 1, 1, 1, 1, 1, 1, 1, 3, 3, 3, 3, 3, 3, 3, 3);
+  const __m512i i_lo1 = _mm512_setr_epi32(4, 4, 4, 4, 4, 4, 4, 4, 6, 6, 6, 6, 6, 6, 6, 6);
+  const __m512i i_hi1 = _mm512_setr_epi32(5, 5, 5, 5, 5, 5, 5, 5, 7, 7, 7, 7, 7, 7, 7, 7);
+  const __m128i dup = _mm_setr_epi8(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+  __m256 acc = _mm256_setzero_ps(), accm = _mm256_setzero_ps();
+  for (int64_t b = 0; b < n / QK_K; b++) {
+    uint32_t sm[4];
+    k4_scales(x[b].scales, sm);
+    __m128i s8 = _mm_setr_epi32((int)sm[0], (int)sm[1], (int)sm[2], (int)sm[3]);
+    __m512i sc = _mm512_cvtepu8_epi32(s8); /* lanes 0-7: scales; 8-15: mins (unused here) */
+    __m512i isum = _mm512_setzero_si512();
+    for (int h = 0; h < 2; h++) {
+      __m512i q = _mm512_loadu_si512(x[b].qs + 64 * h);
+      __m512i lo = _mm512_and_si512(q, m4), hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), m4);
+      __m512i y0 = _mm512_loadu_si512(y[b].qs + 128 * h), y1 = _mm512_loadu_si512(y[b].qs + 128 * h + 64);
+      __m512i ylo = _mm512_shuffle_i64x2(y0, y1, 0x44), yhi = _mm512_shuffle_i64x2(y0, y1, 0xEE);
+      __m512i plo = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lo, ylo);
+      __m512i phi = _mm512_dpbusd_epi32(_mm512_setzero_si512(), hi, yhi);
+      isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(plo, _mm512_permutexvar_epi32(h ? i_lo1 : i_lo0, sc)));
+      isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(phi, _mm512_permutexvar_epi32(h ? i_hi1 : i_hi0, sc)));
+    }
+    /* Lanes l and l + 8 together hold what lane l of the AVX2 kernel holds (integer sums are
+     * exact), so the float steps below, and the result, are bit-identical to it. */
+    __m256i i8 = _mm256_add_epi32(_mm512_castsi512_si256(isum), _mm512_extracti64x4_epi64(isum, 1));
+    float dy = y[b].d;
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x[b].d) * dy), _mm256_cvtepi32_ps(i8), acc);
+    __m256i m16 = _mm256_cvtepu8_epi16(_mm_shuffle_epi8(_mm_srli_si128(s8, 8), dup));
+    __m256i mins = _mm256_madd_epi16(m16, _mm256_loadu_si256((const __m256i *)y[b].bsums));
+    accm = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x[b].dmin) * dy), _mm256_cvtepi32_ps(mins), accm);
+  }
+  return hsum256(acc) - hsum256(accm);
+}
+
 vec_dot4_fn llm__dot4_avx512(tensor_type t) {
   switch (t) {
     case TT_Q6_K: return dot4_q6_K;
@@ -201,6 +261,7 @@ vec_dot_fn llm__dot_avx512(tensor_type t) {
     case TT_BF16: return dot_bf16;
     case TT_Q4_0: return dot_q4_0;
     case TT_Q8_0: return dot_q8_0;
+    case TT_Q4_K: return dot_q4_K;
     case TT_Q6_K: return dot_q6_K;
     default: return NULL;
   }

@@ -271,7 +271,7 @@ size_t llm_model_bytes_per_token(const llm_model *m) { return m->bytes_per_token
 
 /* ---- Contexts -------------------------------------------------------------------------------- */
 
-typedef void (*attn_fn)(int ith, int nth, void *arg);
+typedef void (*attn_fn)(void *arg, int64_t begin, int64_t end);
 static attn_fn attn_pick(void);
 
 typedef struct llm_slot {
@@ -490,16 +490,24 @@ static void lora_add(llm_ctx *c, int il, int w, int T, const float *x, int64_t c
   }
 }
 
-/* y (T, rows) = x W^T (+ LoRA) (+ bias). */
-static void proj(llm_ctx *c, int il, int w, int T, const float *x, float *y) {
+/* y[k] (T, rows) = x W[k]^T (+ LoRA) (+ bias) for n projections of the same input, the base
+ * products in one parallel section. */
+static void proj_multi(llm_ctx *c, int il, int n, const int *ws, int T, const float *x, float *const *ys) {
   const llm_layer *L = &c->m->layers[il];
-  const qmat *W = &L->w[w];
-  qmat_mul(c->pool, W, x, y, T);
-  lora_add(c, il, w, T, x, W->cols, y, W->rows);
-  if (L->bias[w])
-    for (int t = 0; t < T; t++)
-      for (int64_t i = 0; i < W->rows; i++) y[(size_t)t * W->rows + i] += L->bias[w][i];
+  const qmat *W[LLM_W_COUNT];
+  for (int k = 0; k < n; k++) W[k] = &L->w[ws[k]];
+  qmat_mul_multi(c->pool, n, W, x, ys, T);
+  for (int k = 0; k < n; k++) {
+    int w = ws[k];
+    float *y = ys[k];
+    lora_add(c, il, w, T, x, W[k]->cols, y, W[k]->rows);
+    if (L->bias[w])
+      for (int t = 0; t < T; t++)
+        for (int64_t i = 0; i < W[k]->rows; i++) y[(size_t)t * W[k]->rows + i] += L->bias[w][i];
+  }
 }
+
+static void proj(llm_ctx *c, int il, int w, int T, const float *x, float *y) { proj_multi(c, il, 1, &w, T, x, &y); }
 
 /* Attention runs in the order of ggml's CPU flash-attention kernel, because llama.cpp's reference
  * logits were computed that way and quantized models amplify last-bit differences (an activation
@@ -530,17 +538,16 @@ typedef struct attn_job {
   int il, T;
 } attn_job;
 
-/* Causal attention with GQA for rows (t, head) split over threads: row t attends to positions
+/* Causal attention with GQA for the (row t, head) items [begin, end): row t attends to positions
  * 0..row_pos[t] of its slot. */
-static inline __attribute__((always_inline)) void attn_rows(int ith, int nth, const attn_job *j) {
+static inline __attribute__((always_inline)) void attn_rows(const attn_job *j, int64_t begin, int64_t end) {
   llm_ctx *c = j->c;
   const llm_hparams *hp = &c->m->hp;
   int hd = hp->head_dim, nh = hp->n_head, group = hp->n_head / hp->n_head_kv;
   size_t qd = (size_t)nh * hd, kvd = (size_t)hp->n_head_kv * hd;
   float scale = 1.0f / sqrtf((float)hd);
-  int total = j->T * nh;
-  for (int item = ith; item < total; item += nth) {
-    int t = item / nh, h = item % nh, kvh = h / group;
+  for (int64_t item = begin; item < end; item++) {
+    int t = (int)(item / nh), h = (int)(item % nh), kvh = h / group;
     int n_pos = c->row_pos[t] + 1;
     const float *q = c->q + (size_t)t * qd + (size_t)h * hd;
     const float *K = slot_k(c, c->row_slot[t], j->il) + (size_t)kvh * hd;
@@ -568,10 +575,10 @@ static inline __attribute__((always_inline)) void attn_rows(int ith, int nth, co
   }
 }
 
-static void attn_worker_plain(int ith, int nth, void *arg) { attn_rows(ith, nth, arg); }
+static void attn_worker_plain(void *arg, int64_t b, int64_t e) { attn_rows(arg, b, e); }
 #if defined(__x86_64__) && defined(__GNUC__)
-__attribute__((target("avx2,fma"))) static void attn_worker_fma(int ith, int nth, void *arg) {
-  attn_rows(ith, nth, arg);
+__attribute__((target("avx2,fma"))) static void attn_worker_fma(void *arg, int64_t b, int64_t e) {
+  attn_rows(arg, b, e);
 }
 #endif
 
@@ -602,9 +609,9 @@ static void forward_rows(llm_ctx *c, int T, const int32_t *tok, float *logits, i
     const llm_layer *L = &m->layers[il];
     for (int t = 0; t < T; t++)
       rmsnorm(c->xb + (size_t)t * E, c->x + (size_t)t * E, L->attn_norm, E, hp->rms_eps);
-    proj(c, il, LLM_W_Q, T, c->xb, c->q);
-    proj(c, il, LLM_W_K, T, c->xb, c->k);
-    proj(c, il, LLM_W_V, T, c->xb, c->v);
+    static const int qkv[3] = {LLM_W_Q, LLM_W_K, LLM_W_V};
+    float *qkv_out[3] = {c->q, c->k, c->v};
+    proj_multi(c, il, 3, qkv, T, c->xb, qkv_out);
     for (int t = 0; t < T; t++) {
       const float *cs = c->rope_cache + (size_t)t * hp->n_rot;
       rope_apply(hp, c->q + (size_t)t * qd, hp->n_head, cs);
@@ -614,17 +621,15 @@ static void forward_rows(llm_ctx *c, int T, const int32_t *tok, float *logits, i
       memcpy(slot_v(c, c->row_slot[t], il) + at, c->v + (size_t)t * kvd, kvd * sizeof(float));
     }
     attn_job job = {c, il, T};
-    if (c->pool)
-      compute_pool_run(c->pool, c->attn, &job);
-    else
-      c->attn(0, 1, &job);
+    compute_pool_for(c->pool, (int64_t)T * hp->n_head, 1, c->attn, &job);
     proj(c, il, LLM_W_O, T, c->att, c->xb);
     for (size_t i = 0; i < (size_t)T * E; i++) c->x[i] += c->xb[i];
 
     for (int t = 0; t < T; t++)
       rmsnorm(c->xb + (size_t)t * E, c->x + (size_t)t * E, L->ffn_norm, E, hp->rms_eps);
-    proj(c, il, LLM_W_GATE, T, c->xb, c->hb);
-    proj(c, il, LLM_W_UP, T, c->xb, c->hb2);
+    static const int gate_up[2] = {LLM_W_GATE, LLM_W_UP};
+    float *gu_out[2] = {c->hb, c->hb2};
+    proj_multi(c, il, 2, gate_up, T, c->xb, gu_out);
     for (size_t i = 0; i < (size_t)T * ff; i++) c->hb[i] = silu(c->hb[i]) * c->hb2[i];
     proj(c, il, LLM_W_DOWN, T, c->hb, c->xb);
     for (size_t i = 0; i < (size_t)T * E; i++) c->x[i] += c->xb[i];

@@ -11,6 +11,7 @@
 #include "base/alloc.h"
 #include "base/log.h"
 #include "base/str.h"
+#include "llm/model.h"
 
 static const struct {
   const char *name;
@@ -217,6 +218,42 @@ static int add_random(gguf_writer *w, compute_pool *pool, const random_model_opt
   return convert_tensor(w, pool, name, n_dims, ne, t, &j);
 }
 
+/* Rewrites the token list (and token types and scores, when present) of tok padded to n tokens with
+ * control tokens, so the file's vocabulary matches its embedding rows. */
+static int pad_vocab(gguf_writer *w, const gguf_file *tok, uint64_t have, uint64_t n) {
+  char **strs = xcalloc((size_t)n, sizeof *strs);
+  int32_t *types = xalloc((size_t)n * sizeof *types);
+  float *scores = xcalloc((size_t)n, sizeof *scores);
+  gguf_vtype et;
+  uint64_t cnt = 0;
+  bool has_types = gguf_get_arr(tok, "tokenizer.ggml.token_type", &et, &cnt) == 0 && cnt == have &&
+                   gguf_arr_i32(tok, "tokenizer.ggml.token_type", types, have) == 0;
+  bool has_scores = gguf_get_arr(tok, "tokenizer.ggml.scores", &et, &cnt) == 0 && cnt == have &&
+                    gguf_arr_f32(tok, "tokenizer.ggml.scores", scores, have) == 0;
+  for (uint64_t i = 0; i < n; i++) {
+    if (i < have) {
+      gguf_str s = gguf_arr_str(tok, "tokenizer.ggml.tokens", i);
+      strs[i] = xalloc(s.len + 1);
+      memcpy(strs[i], s.ptr, s.len);
+      strs[i][s.len] = '\0';
+      if (!has_types) types[i] = 1; /* normal */
+    } else {
+      strs[i] = xalloc(32);
+      snprintf(strs[i], 32, "<|mimic_pad_%llu|>", (unsigned long long)(i - have));
+      types[i] = 3; /* control */
+      scores[i] = 0;
+    }
+  }
+  gguf_set_arr_str(w, "tokenizer.ggml.tokens", (const char *const *)strs, n);
+  gguf_set_arr_i32(w, "tokenizer.ggml.token_type", types, n);
+  if (has_scores) gguf_set_arr_f32(w, "tokenizer.ggml.scores", scores, n);
+  for (uint64_t i = 0; i < n; i++) mem_free(strs[i]);
+  mem_free(strs);
+  mem_free(types);
+  mem_free(scores);
+  return 0;
+}
+
 int gguf_make_random(const random_model_opts *o, const char *out, compute_pool *pool) {
   bool qwen = strcmp(o->arch, "qwen2") == 0;
   if (!qwen && strcmp(o->arch, "llama") != 0)
@@ -258,6 +295,19 @@ int gguf_make_random(const random_model_opts *o, const char *out, compute_pool *
   /* Only the vocabulary comes from the tokenizer file: a full model given as the tokenizer source
    * must not bring its own architecture keys (embedding_length and the like). */
   gguf_copy_kv_if(w, tok, NULL, "tokenizer.");
+  if (o->vocab > 0 && (uint64_t)o->vocab < n_vocab) {
+    rc = err_set(MIMIC_EINVAL, "--vocab %d is smaller than the tokenizer's %llu tokens", o->vocab,
+                 (unsigned long long)n_vocab);
+    goto out;
+  }
+  if (o->vocab > 0 && (uint64_t)o->vocab > n_vocab) {
+    if (o->vocab > LLM_MAX_VOCAB) {
+      rc = err_set(MIMIC_EINVAL, "--vocab %d is over the cap of %d", o->vocab, LLM_MAX_VOCAB);
+      goto out;
+    }
+    if ((rc = pad_vocab(w, tok, n_vocab, (uint64_t)o->vocab))) goto out;
+    n_vocab = (uint64_t)o->vocab;
+  }
 
   uint64_t seed = o->seed ? o->seed : 1;
   bool has_output = !qwen;

@@ -35,13 +35,15 @@ int gguf_quantize(const char *in, const char *out, quant_preset p, compute_pool 
 
 /* A random model of real shape (qwen2 or llama), for benchmarks and tests. Weights are uniform
  * random with std 0.02 (norm weights 1), quantized to preset; the tokenizer (every tokenizer.* key)
- * is copied from tokenizer_path and fixes the vocabulary size. */
+ * is copied from tokenizer_path and fixes the vocabulary size (unless o->vocab pads it). */
 typedef struct random_model_opts {
   const char *arch;           /* "qwen2" (q/k/v biases, tied embeddings) or "llama" (untied) */
   int width, layers, heads, kv_heads, ff, ctx;
   uint64_t seed;
   quant_preset preset;
   const char *tokenizer_path;
+  int vocab; /* 0: the tokenizer's size; larger: padded with control tokens <|mimic_pad_N|> (benchmarks
+              * that need a real model's lm head, e.g. Qwen2.5's 151936, from a smaller vocabulary) */
 } random_model_opts;
 
 int gguf_make_random(const random_model_opts *o, const char *out, compute_pool *pool) MIMIC_MUST;

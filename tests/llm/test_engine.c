@@ -32,7 +32,12 @@ typedef struct fake {
   char trace[4096];
   size_t trace_len;
   bool destroyed;
+  bool pairs; /* tokens >= PAIR_FROM render as two lowercase letters: merged tokens that the
+               * one-character-per-token render never produces (lowercase letters are < PAIR_FROM) */
 } fake;
+
+#define PAIR_FROM 40
+static char PAIRS[NV][2];
 
 static int32_t char_tok(char c) {
   const char *p = strchr(CHARS, c);
@@ -73,10 +78,16 @@ static int f_render(void *self, const llm_request *r, int32_t **ids, size_t *n) 
 }
 
 static const char *f_piece(void *self, int32_t id, size_t *n) {
-  (void)self;
   if (id < 2) {
     *n = 0;
     return "";
+  }
+  fake *f = self;
+  if (f->pairs && id >= PAIR_FROM && id < NV) {
+    PAIRS[id][0] = CHARS[(id * 7) % 26];
+    PAIRS[id][1] = CHARS[(id * 13 + 5) % 26];
+    *n = 2;
+    return PAIRS[id];
   }
   *n = 1;
   return &CHARS[id - 2];
@@ -404,6 +415,59 @@ TEST(second_turn_evaluates_only_new_tokens) {
   llm_backend_destroy(b);
 }
 
+/* The reply comes back as text and re-tokenizes differently from the generated ids (here: merged
+ * two-character tokens come back as single characters); the engine splices the generated ids back
+ * in, so the second turn still evaluates only what is new. */
+TEST(second_turn_reuses_generated_ids) {
+  llm_backend *b = start(2, 512, 64, 8);
+  REQUIRE(b);
+  F.pairs = true;
+  llm_message turn1[] = {{"system", NULL, "be brief"}, {"user", NULL, "hi there"}};
+  llm_request r;
+  llm_request_init(&r);
+  r.messages = turn1;
+  r.n_messages = 2;
+  r.max_tokens = 12;
+  r.min_tokens = 12;
+  r.sampling.seed = 5;
+  r.slot_key = "channel-9";
+  llm_result a;
+  CHECK_OK(llm_backend_generate(b, &r, NULL, NULL, &a));
+  CHECK_INT(a.gen_tokens, 12);
+  CHECK((int)a.text_len > a.gen_tokens); /* some merged tokens: re-tokenizing the text differs */
+  uint64_t ev_before = F.evaluated;
+  llm_message turn2[] = {{"system", NULL, "be brief"}, {"user", NULL, "hi there"},
+                         {"assistant", NULL, a.text}, {"user", NULL, "and now"}};
+  r.messages = turn2;
+  r.n_messages = 4;
+  r.max_tokens = 2;
+  r.min_tokens = 2;
+  llm_result c;
+  CHECK_OK(llm_backend_generate(b, &r, NULL, NULL, &c));
+  /* Cached: turn 1's prompt and the 11 decoded generated tokens. */
+  CHECK_INT(c.cached_tokens, a.prompt_tokens + a.gen_tokens - 1);
+  uint64_t prompt_evaluated = F.evaluated - ev_before - (uint64_t)(c.gen_tokens - 1);
+  CHECK_INT(prompt_evaluated, c.prompt_tokens - c.cached_tokens);
+  /* New: the last sampled token's one or two characters, "<ctl>userand now" (12) and
+   * "<ctl>assistant" (10). */
+  int extra = c.prompt_tokens - c.cached_tokens - 22;
+  CHECK(extra == 1 || extra == 2);
+
+  /* A reply the bot changed (cut short) is matched as far as it agrees. */
+  size_t cut = a.text_len / 2;
+  char *shortened = xstrdup(a.text);
+  shortened[cut] = '\0';
+  turn2[2].content = shortened;
+  llm_result d;
+  CHECK_OK(llm_backend_generate(b, &r, NULL, NULL, &d));
+  CHECK(d.cached_tokens >= a.prompt_tokens); /* at least turn 1's prompt, never worse than before */
+  mem_free(shortened);
+  llm_result_free(&a);
+  llm_result_free(&c);
+  llm_result_free(&d);
+  llm_backend_destroy(b);
+}
+
 TEST(long_prompts_are_chunked_between_generation_steps) {
   llm_backend *b = start(2, 512, 4, 8);
   REQUIRE(b);
@@ -651,6 +715,7 @@ int main(void) {
   RUN(streamed_pieces_equal_the_text);
   RUN(two_concurrent_requests_complete_and_are_batched);
   RUN(second_turn_evaluates_only_new_tokens);
+  RUN(second_turn_reuses_generated_ids);
   RUN(long_prompts_are_chunked_between_generation_steps);
   RUN(cancel_running_and_queued_jobs);
   RUN(queue_full_is_busy);

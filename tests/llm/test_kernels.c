@@ -3,6 +3,7 @@
  * skipped. Also: MIMIC_KERNELS forces a lower set, and qmat_mul (tiled, threaded) agrees with
  * row-by-row reference dots. */
 #include <math.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -133,6 +134,28 @@ TEST(avx512_matches_reference) {
   check_variant4("avx512", llm__dot4_avx512);
 }
 
+/* The AVX-512 Q4_K kernel regroups its lanes so its float steps are the AVX2 kernel's: the same bits,
+ * so switching kernel sets cannot move quantized models' logits (see docs/internals/model.md). */
+TEST(avx512_q4_K_is_bit_identical_to_avx2) {
+  if (!has_avx512()) SKIP("CPU lacks AVX-512 VNNI");
+  const int64_t n = 4096;
+  float *tmp = malloc((size_t)n * sizeof *tmp);
+  uint8_t *w = malloc(tensor_row_bytes(TT_Q4_K, n)), *a = malloc(tensor_row_bytes(TT_Q8_K, n));
+  for (int rep = 0; rep < 32; rep++) {
+    make_row(TT_Q4_K, tmp, w, n);
+    for (int64_t i = 0; i < n; i++) tmp[i] = rng_sym() * (rep & 1 ? 8.0f : 0.1f);
+    CHECK_OK(quant_row(TT_Q8_K, tmp, a, n));
+    float x = llm__dot_avx512(TT_Q4_K)(w, a, n), y = llm__dot_avx2(TT_Q4_K)(w, a, n);
+    if (memcmp(&x, &y, sizeof x) != 0) {
+      TEST_FAIL_("rep %d: avx512 %.9g vs avx2 %.9g", rep, x, y);
+      break;
+    }
+  }
+  free(tmp);
+  free(w);
+  free(a);
+}
+
 /* main() set MIMIC_KERNELS to one level below the best this CPU has. */
 TEST(env_forces_lower_variant) {
   const char *want = has_avx512() ? "avx2" : "scalar";
@@ -174,6 +197,97 @@ TEST(qmat_mul_agrees_with_reference_dots) {
   free(tmp);
 }
 
+/* compute_pool_for: every item exactly once, for many back-to-back sections of various sizes and
+ * chunks (workers join late or not at all; nothing may be skipped or done twice). */
+typedef struct for_job {
+  int *hits;
+} for_job;
+
+static void for_mark(void *arg, int64_t b, int64_t e) {
+  for_job *j = arg;
+  for (int64_t i = b; i < e; i++) __atomic_fetch_add(&j->hits[i], 1, __ATOMIC_RELAXED);
+}
+
+static void run_mark(int ith, int nth, void *arg) {
+  for_job *j = arg;
+  __atomic_fetch_add(&j->hits[ith], 1, __ATOMIC_RELAXED);
+  __atomic_fetch_add(&j->hits[8 + nth], 1, __ATOMIC_RELAXED);
+}
+
+TEST(pool_for_covers_every_item_once) {
+  enum { N = 5000 };
+  int *hits = malloc(N * sizeof *hits);
+  for_job j = {hits};
+  for (int threads = 1; threads <= 4; threads += 3) {
+    compute_pool *cp = compute_pool_new(threads);
+    for (int round = 0; round < 300; round++) {
+      int64_t n = 1 + (int64_t)(rng_next() % N), chunk = 1 + (int64_t)(rng_next() % 97);
+      memset(hits, 0, N * sizeof *hits);
+      compute_pool_for(cp, n, chunk, for_mark, &j);
+      int bad = -1;
+      for (int64_t i = 0; i < N && bad < 0; i++)
+        if (hits[i] != (i < n)) bad = (int)i;
+      if (bad >= 0) {
+        TEST_FAIL_("threads %d, n %lld, chunk %lld: item %d done %d times", threads, (long long)n, (long long)chunk,
+                   bad, hits[bad]);
+        break;
+      }
+      if (round % 50 == 0) { /* sections of the other kind in between keep working */
+        memset(hits, 0, N * sizeof *hits);
+        compute_pool_run(cp, run_mark, &j);
+        for (int t = 0; t < threads; t++) CHECK_INT(hits[t], 1);
+        CHECK_INT(hits[8 + threads], threads);
+      }
+    }
+    compute_pool_destroy(cp);
+  }
+  memset(hits, 0, N * sizeof *hits);
+  compute_pool_for(NULL, 10, 3, for_mark, &j);
+  CHECK_INT(hits[0] + hits[9], 2);
+  CHECK_INT(hits[10], 0);
+  free(hits);
+}
+
+/* qmat_mul_multi gives exactly what separate qmat_mul calls give, including mixed weight types that
+ * share a companion type (Q4_K + Q6_K) and ones that do not (Q4_K + Q8_0: converted separately). */
+TEST(qmat_mul_multi_matches_single) {
+  enum { COLS = 512, T = 5 };
+  const int rows[3] = {40, 17, 64};
+  const tensor_type sets[2][3] = {{TT_Q4_K, TT_Q6_K, TT_Q4_K}, {TT_Q4_K, TT_Q8_0, TT_F16}};
+  compute_pool *cp = compute_pool_new(3);
+  float *x = malloc(T * COLS * sizeof *x), *tmp = malloc(COLS * sizeof *tmp);
+  for (int i = 0; i < T * COLS; i++) x[i] = rng_sym();
+  for (int s = 0; s < 2; s++) {
+    qmat m[3];
+    const qmat *mp[3];
+    float *y1[3], *y2[3];
+    uint8_t *w[3];
+    for (int k = 0; k < 3; k++) {
+      size_t rb = tensor_row_bytes(sets[s][k], COLS);
+      w[k] = malloc(rb * (size_t)rows[k]);
+      for (int r = 0; r < rows[k]; r++) make_row(sets[s][k], tmp, w[k] + r * rb, COLS);
+      m[k] = (qmat){sets[s][k], rows[k], COLS, w[k], rb};
+      mp[k] = &m[k];
+      y1[k] = malloc(T * (size_t)rows[k] * sizeof(float));
+      y2[k] = malloc(T * (size_t)rows[k] * sizeof(float));
+    }
+    for (int64_t tt = 1; tt <= T; tt += T - 1) {
+      for (int k = 0; k < 3; k++) qmat_mul(cp, &m[k], x, y1[k], tt);
+      qmat_mul_multi(cp, 3, mp, x, y2, tt);
+      for (int k = 0; k < 3; k++)
+        CHECK(memcmp(y1[k], y2[k], (size_t)tt * (size_t)rows[k] * sizeof(float)) == 0);
+    }
+    for (int k = 0; k < 3; k++) {
+      free(w[k]);
+      free(y1[k]);
+      free(y2[k]);
+    }
+  }
+  compute_pool_destroy(cp);
+  free(x);
+  free(tmp);
+}
+
 int main(void) {
   const char *seed = getenv("MIMIC_TEST_SEED");
   uint64_t s = 0;
@@ -184,8 +298,11 @@ int main(void) {
   setenv("MIMIC_KERNELS", has_avx512() ? "avx2" : "scalar", 1);
   RUN(avx2_matches_reference);
   RUN(avx512_matches_reference);
+  RUN(avx512_q4_K_is_bit_identical_to_avx2);
   RUN(env_forces_lower_variant);
   RUN(qmat_mul_agrees_with_reference_dots);
+  RUN(pool_for_covers_every_item_once);
+  RUN(qmat_mul_multi_matches_single);
   llm__scratch_release();
   TEST_MAIN_END();
 }

@@ -9,6 +9,7 @@
 #include "llm/gguf.h"
 #include "llm/quant.h"
 #include "llm/quantize.h"
+#include "llm/tokenizer.h"
 #include "test.h"
 
 static char tmpdir[64];
@@ -131,7 +132,7 @@ TEST(random_models_have_real_shapes) {
   const char *arches[] = {"qwen2", "llama"};
   for (int k = 0; k < 2; k++) {
     /* Q8_0 (a fast quantizer) keeps this quick under the sanitizers; the vocabulary is 50257. */
-    random_model_opts o = {arches[k], 256, 2, 4, 2, 512, 1024, 7, k == 0 ? QP_Q8_0 : QP_F16, tok};
+    random_model_opts o = {arches[k], 256, 2, 4, 2, 512, 1024, 7, k == 0 ? QP_Q8_0 : QP_F16, tok, 0};
     CHECK_OK(gguf_make_random(&o, out, NULL));
     gguf_file *f = NULL;
     CHECK_OK(gguf_open(out, &f));
@@ -158,11 +159,43 @@ TEST(random_models_have_real_shapes) {
     CHECK(sqrt(ss / 256) > 0.015 && sqrt(ss / 256) < 0.025); /* std 0.02 */
     gguf_close(f);
   }
-  random_model_opts bad = {"gpt9", 256, 2, 4, 2, 512, 1024, 7, QP_Q4_K_M, tok};
+  random_model_opts bad = {"gpt9", 256, 2, 4, 2, 512, 1024, 7, QP_Q4_K_M, tok, 0};
   CHECK_INT(gguf_make_random(&bad, out, NULL), MIMIC_EINVAL);
   bad.arch = "qwen2";
   bad.heads = 3;
   CHECK_INT(gguf_make_random(&bad, out, NULL), MIMIC_EINVAL);
+  unlink(out);
+}
+
+TEST(random_model_vocab_padding) {
+  char tok[512], out[128];
+  if (!test_shared_path("testdata/tokenizer/ggml-vocab-gpt-2-pre-qwen2.gguf", tok, sizeof tok)) SKIP("../shared absent");
+  snprintf(out, sizeof out, "%s/pad.gguf", tmpdir);
+  random_model_opts o = {"qwen2", 64, 1, 2, 1, 64, 256, 3, QP_Q8_0, tok, 50300};
+  CHECK_OK(gguf_make_random(&o, out, NULL));
+  gguf_file *f = NULL;
+  CHECK_OK(gguf_open(out, &f));
+  REQUIRE(f);
+  uint64_t nv = 0;
+  gguf_vtype et;
+  CHECK_OK(gguf_get_arr(f, "tokenizer.ggml.tokens", &et, &nv));
+  CHECK_INT((int64_t)nv, 50300);
+  const gguf_tensor *e = gguf_tensor_find(f, "token_embd.weight");
+  REQUIRE(e);
+  CHECK_INT(e->ne[1], 50300);
+  tokenizer *t = NULL;
+  CHECK_OK(tok_load(f, &t));
+  if (t) {
+    CHECK_INT(tok_n_vocab(t), 50300);
+    int32_t pad = tok_find(t, "<|mimic_pad_42|>", 16);
+    CHECK_INT(pad, 50257 + 42);
+    CHECK(tok_is_control(t, pad));
+    CHECK(!tok_is_control(t, 300)); /* the original tokens keep their types */
+    tok_destroy(t);
+  }
+  gguf_close(f);
+  o.vocab = 1000; /* smaller than the tokenizer: refused */
+  CHECK_INT(gguf_make_random(&o, out, NULL), MIMIC_EINVAL);
   unlink(out);
 }
 
@@ -197,6 +230,7 @@ int main(void) {
   RUN(preset_rules);
   RUN(quantize_tiny_model);
   RUN(random_models_have_real_shapes);
+  RUN(random_model_vocab_padding);
   RUN(cli_end_to_end);
   rmdir(tmpdir);
   TEST_MAIN_END();

@@ -58,20 +58,31 @@ void idmap_free(idmap *m);
 uint32_t *idmap_get(const idmap *m, uint64_t key);
 /* Inserts or overwrites. */
 void idmap_put(idmap *m, uint64_t key, uint32_t val);
+/* Empties the map, keeping its storage (so a map that is cleared at a size cap never grows past it). */
+void idmap_clear(idmap *m);
 
 /* ---- import context ----------------------------------------------------------------------------- */
+
+/* Most users the per-import cache remembers (about 1.5 MB at the cap). An export of a big server can
+ * name millions of distinct people; past the cap the cache starts over, which costs one upsert and
+ * one flags lookup per person seen again, never correctness: the store is the truth. */
+#define COLLECT_USER_CACHE_MAX 65536
+
 typedef struct collect_ctx {
   store *s;
   const collect_import_opts *o;
   collect_import_stats *st;
   idmap users;      /* user id -> 1 + flags, for users already upserted in this import */
+  size_t users_max; /* cache cap: COLLECT_USER_CACHE_MAX (tests lower it) */
+  int64_t users_cleared; /* times the cache hit its cap and started over */
   uint64_t t0_ns, last_progress_ns;
 } collect_ctx;
 
 void collect__ctx_init(collect_ctx *c, store *s, const collect_import_opts *o,
                        collect_import_stats *st);
 void collect__ctx_free(collect_ctx *c);
-/* Upserts a user once per import and returns their privacy flags through *flags. */
+/* Upserts a user once per import (once per cache lifetime past COLLECT_USER_CACHE_MAX distinct
+ * users) and returns their privacy flags through *flags. */
 int collect__user(collect_ctx *c, const store_user *u, uint32_t *flags) MIMIC_MUST;
 /* Privacy flags of a user id (from the cache or the store). */
 int collect__user_flags(collect_ctx *c, uint64_t id, uint32_t *flags) MIMIC_MUST;

@@ -31,6 +31,11 @@ uint32_t *idmap_get(const idmap *m, uint64_t key) {
   }
 }
 
+void idmap_clear(idmap *m) {
+  if (m->cap) memset(m->keys, 0, m->cap * sizeof *m->keys);
+  m->n = 0;
+}
+
 void idmap_put(idmap *m, uint64_t key, uint32_t val) {
   if (!key) return;
   if ((m->n + 1) * 2 > m->cap) {
@@ -68,10 +73,21 @@ void collect__ctx_init(collect_ctx *c, store *s, const collect_import_opts *o,
   c->st = st;
   memset(st, 0, sizeof *st);
   idmap_init(&c->users);
+  c->users_max = COLLECT_USER_CACHE_MAX;
   c->t0_ns = c->last_progress_ns = clock_mono_ns();
 }
 
 void collect__ctx_free(collect_ctx *c) { idmap_free(&c->users); }
+
+/* Remembers a user's flags, starting the cache over when it is full (bounded memory whatever the
+ * number of distinct people in the input). */
+static void remember_user(collect_ctx *c, uint64_t id, uint32_t flags) {
+  if (c->users.n >= c->users_max) {
+    idmap_clear(&c->users);
+    c->users_cleared++;
+  }
+  idmap_put(&c->users, id, flags + 1);
+}
 
 int collect__user_flags(collect_ctx *c, uint64_t id, uint32_t *flags) {
   uint32_t *v = idmap_get(&c->users, id);
@@ -81,7 +97,7 @@ int collect__user_flags(collect_ctx *c, uint64_t id, uint32_t *flags) {
   }
   int rc = store_user_flags(c->s, id, flags);
   if (rc) return rc;
-  idmap_put(&c->users, id, *flags + 1);
+  remember_user(c, id, *flags);
   return 0;
 }
 
@@ -94,7 +110,7 @@ int collect__user(collect_ctx *c, const store_user *u, uint32_t *flags) {
   int rc = store_user_upsert(c->s, u);
   if (!rc) rc = store_user_flags(c->s, u->id, flags);
   if (rc) return rc;
-  idmap_put(&c->users, u->id, *flags + 1);
+  remember_user(c, u->id, *flags);
   return 0;
 }
 

@@ -274,8 +274,11 @@ int store_open(const char *path, store **out) {
   sqlite3_extended_result_codes(s->db, 0);
   sqlite3_busy_timeout(s->db, STORE_BUSY_MS);
   /* journal_mode=WAL reads the file header first, so a file that is not a database fails here. */
-  if ((rc = store_exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-                          "PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;"))) {
+  char pragmas[256];
+  snprintf(pragmas, sizeof pragmas,
+           "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
+           "PRAGMA temp_store=MEMORY; PRAGMA journal_size_limit=%d;", STORE_WAL_LIMIT);
+  if ((rc = store_exec(s, pragmas))) {
     rc = err_set(MIMIC_EDB, "%s: cannot use the database: %s", path, sqlite3_errmsg(s->db));
     goto out;
   }

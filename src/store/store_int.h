@@ -8,6 +8,11 @@
 
 #define STORE_STMT_CACHE 96
 
+/* PRAGMA journal_size_limit: after a checkpoint resets the WAL, the file is cut back to this size.
+ * Without it the WAL keeps the size of the biggest transaction (an import of a multi-GB export
+ * writes a WAL as big as what it stores) for as long as any connection stays open. */
+#define STORE_WAL_LIMIT (64 << 20)
+
 typedef struct store_cached {
   char *sql; /* owned copy of the SQL text (the cache key) */
   sqlite3_stmt *stmt;

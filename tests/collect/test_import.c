@@ -9,6 +9,7 @@
 
 #include "base/base.h"
 #include "collect/collect.h"
+#include "collect/collect_int.h"
 #include "store/store.h"
 #include "test.h"
 
@@ -307,6 +308,42 @@ TEST(dce_privacy_at_import) {
   store_close(s);
 }
 
+/* The importer's per-import user cache is bounded: past its cap it starts over, so an export naming
+ * millions of people cannot grow it, and answers stay right across a restart (flags come from the
+ * store, every user is stored once). */
+TEST(import_user_cache_is_bounded) {
+  store *s = mem_store();
+  REQUIRE(s);
+  CHECK_OK(store_user_flag_set(s, 7, STORE_FLAG_OPTED_OUT, "asked"));
+  CHECK_OK(store_user_flag_set(s, 233, STORE_FLAG_EXCLUDED, ""));
+  collect_import_stats st;
+  collect_ctx c;
+  collect__ctx_init(&c, s, NULL, &st);
+  c.users_max = 8;
+  size_t max_cap = 0;
+  for (int round = 0; round < 3; round++) {
+    for (uint64_t id = 1; id <= 300; id++) {
+      store_user u = {.id = id};
+      snprintf(u.name, sizeof u.name, "user%llu", (unsigned long long)id);
+      uint32_t flags = 99;
+      CHECK_OK(collect__user(&c, &u, &flags));
+      uint32_t want = id == 7 ? STORE_FLAG_OPTED_OUT : id == 233 ? STORE_FLAG_EXCLUDED : 0;
+      if (flags != want) TEST_FAIL_("round %d user %llu: flags %u, want %u", round, (unsigned long long)id, flags, want);
+      CHECK_OK(collect__user_flags(&c, id, &flags));
+      CHECK_INT(flags, want);
+      if (c.users.n > c.users_max) TEST_FAIL_("cache holds %zu users, cap %zu", c.users.n, c.users_max);
+      if (c.users.cap > max_cap) max_cap = c.users.cap;
+    }
+  }
+  CHECK(c.users_cleared >= 3 * 300 / 8 - 1);
+  /* 300 users in an uncapped map would need 1024 slots; the table never grows past its first 256. */
+  CHECK(max_cap <= 256);
+  CHECK_INT(q1(s, "SELECT count(*) FROM users"), 300);
+  CHECK_INT(q1(s, "SELECT count(*) FROM users WHERE name = 'user' || id"), 300);
+  collect__ctx_free(&c);
+  store_close(s);
+}
+
 static void write_text(const char *path, const char *text) {
   FILE *f = fopen(path, "wb");
   if (!f) return;
@@ -472,6 +509,7 @@ int main(void) {
   RUN(dce_truncated_at_many_offsets_commits_nothing);
   RUN(dce_malformed_points_at_the_byte);
   RUN(dce_privacy_at_import);
+  RUN(import_user_cache_is_bounded);
   RUN(data_package_json_and_csv);
   RUN(fetch_page_seam);
   RUN(type_tables);

@@ -8,6 +8,7 @@
 
 #include "base/base.h"
 #include "store/store.h"
+#include "store/store_int.h"
 #include "test.h"
 
 static char tmpdir[64];
@@ -449,6 +450,21 @@ TEST(reader_while_writer_wal) {
   remove_db(path);
 }
 
+/* A big import's WAL must not stay at its peak size while the bot keeps a connection open: every
+ * connection asks SQLite to cut the WAL back after a checkpoint. */
+TEST(wal_is_cut_back_after_big_transactions) {
+  char path[256];
+  db_path(path, sizeof path, "limit.db");
+  remove_db(path);
+  store *s = NULL;
+  CHECK_OK(store_open(path, &s));
+  REQUIRE(s);
+  CHECK_INT(count_rows(s, "PRAGMA journal_size_limit"), STORE_WAL_LIMIT);
+  CHECK_INT(count_rows(s, "PRAGMA temp_store"), 2);
+  store_close(s);
+  remove_db(path);
+}
+
 int main(void) {
   snprintf(tmpdir, sizeof tmpdir, "/tmp/mimic_store_XXXXXX");
   if (!mkdtemp(tmpdir)) return 1;
@@ -462,6 +478,7 @@ int main(void) {
   RUN(recent_messages_and_scan);
   RUN(live_reactions);
   RUN(reader_while_writer_wal);
+  RUN(wal_is_cut_back_after_big_transactions);
   rmdir(tmpdir);
   TEST_MAIN_END();
 }

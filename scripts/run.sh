@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 jobs=$(nproc 2>/dev/null || echo 2)
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DMIMIC_SANITIZE=OFF >/dev/null
 cmake --build build -j"$jobs" --target mimic
 if ./build/mimic help | grep -q '^  demo '; then
   exec ./build/mimic demo "$@"

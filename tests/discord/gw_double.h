@@ -238,4 +238,30 @@ static inline discord_event *rig_wait(rig *r, discord_event_type t, long timeout
   }
 }
 
+/* Scenarios in tests are written with ' for " to stay readable; this turns them back (caller
+ * frees). */
+static inline char *gwd_squote(const char *s) {
+  char *d = xstrdup(s);
+  for (char *p = d; *p; p++)
+    if (*p == '\'') *p = '"';
+  return d;
+}
+
+/* Starts double + gateway for a test (scenario in ' quotes); SKIPs the calling test when Node is
+ * unavailable. `tweak` may adjust the gateway_options `o` before the gateway starts. Needs test.h. */
+#define RIG_START(r, scen, compress, tweak)                                                      \
+  rig r;                                                                                         \
+  memset(&r, 0, sizeof r);                                                                       \
+  do {                                                                                           \
+    char *s_ = gwd_squote(scen);                                                                 \
+    int rc_ = gwd_start(&r.d, s_, NULL);                                                         \
+    mem_free(s_);                                                                                \
+    if (rc_ != 0) SKIP("node or tests/double/gateway_double.js unavailable");                    \
+  } while (0);                                                                                   \
+  gateway_options o;                                                                             \
+  char url[128];                                                                                 \
+  rig_options(&r, &o, url, sizeof url, compress);                                                \
+  tweak;                                                                                         \
+  REQUIRE(rig_go(&r, &o) == 0)
+
 #endif

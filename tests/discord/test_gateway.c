@@ -6,28 +6,6 @@
 #include "gw_double.h"
 #include "test.h"
 
-static char *sq(const char *s) {
-  char *d = xstrdup(s);
-  for (char *p = d; *p; p++)
-    if (*p == '\'') *p = '"';
-  return d;
-}
-
-/* Starts double + gateway; SKIPs the calling test when Node is unavailable. */
-#define RIG_START(r, scen, compress, tweak)                         \
-  rig r;                                                            \
-  memset(&r, 0, sizeof r);                                          \
-  do {                                                              \
-    char *s_ = sq(scen);                                            \
-    int rc_ = gwd_start(&r.d, s_, NULL);                            \
-    mem_free(s_);                                                   \
-    if (rc_ != 0) SKIP("node or tests/double/gateway_double.js unavailable"); \
-  } while (0);                                                      \
-  gateway_options o;                                                \
-  char url[128];                                                    \
-  rig_options(&r, &o, url, sizeof url, compress);                   \
-  tweak;                                                            \
-  REQUIRE(rig_go(&r, &o) == 0)
 
 static const char *MSG = "'d':{'id':'{i}00','channel_id':'200','guild_id':'300','content':'message {i}',"
                          "'author':{'id':'42','username':'ana'}}";

@@ -5,27 +5,6 @@
 #include "gw_double.h"
 #include "test.h"
 
-static char *sq(const char *s) {
-  char *d = xstrdup(s);
-  for (char *p = d; *p; p++)
-    if (*p == '\'') *p = '"';
-  return d;
-}
-
-#define RIG_START(r, scen, compress, tweak)                         \
-  rig r;                                                            \
-  memset(&r, 0, sizeof r);                                          \
-  do {                                                              \
-    char *s_ = sq(scen);                                            \
-    int rc_ = gwd_start(&r.d, s_, NULL);                            \
-    mem_free(s_);                                                   \
-    if (rc_ != 0) SKIP("node or tests/double/gateway_double.js unavailable"); \
-  } while (0);                                                      \
-  gateway_options o;                                                \
-  char url[128];                                                    \
-  rig_options(&r, &o, url, sizeof url, compress);                   \
-  tweak;                                                            \
-  REQUIRE(rig_go(&r, &o) == 0)
 
 TEST(fatal_close_codes_stop_with_a_sentence) {
   static const int codes[] = {4004, 4010, 4011, 4012, 4013, 4014};

@@ -325,9 +325,76 @@ TGT static void dot4_q6_K(const void *w, const void *a, size_t stride, int64_t n
   for (int k = 0; k < 4; k++) out[k] = hsum_ps(acc[k]);
 }
 
+/* The 32 fifth bits of a Q5 block as bytes 0x10 (bit set) or 0 (clear), element j in byte j. */
+TGT static inline __m256i q5_high(const uint8_t qh4[4]) {
+  uint32_t qh;
+  memcpy(&qh, qh4, 4);
+  /* Byte j takes qh's byte j / 8; OR-ing every bit but j % 8 makes it all ones iff bit j % 8 is set. */
+  const __m256i pick = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
+                                        2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+  __m256i t = _mm256_shuffle_epi8(_mm256_set1_epi32((int)qh), pick);
+  t = _mm256_or_si256(t, _mm256_set1_epi64x(0x7FBFDFEFF7FBFDFEll));
+  t = _mm256_cmpeq_epi8(t, _mm256_set1_epi8(-1));
+  return _mm256_and_si256(t, _mm256_set1_epi8(0x10));
+}
+
+/* The 32 5-bit values of a Q5_0 / Q5_1 block, 0..31, element j in byte j. */
+TGT static inline __m256i q5_values(const uint8_t qs[16], const uint8_t qh[4]) {
+  __m128i q = _mm_loadu_si128((const __m128i *)qs);
+  __m256i v = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(q, 4), q), _mm256_set1_epi8(0xF));
+  return _mm256_or_si256(v, q5_high(qh));
+}
+
+TGT static float dot_q5_0(const void *w, const void *a, int64_t n) {
+  const blk_q5_0 *x = w;
+  const blk_q8_0 *y = a;
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t b = 0; b < n / QK; b++) {
+    __m256i v = _mm256_sub_epi8(q5_values(x[b].qs, x[b].qh), _mm256_set1_epi8(16));
+    __m256i p = dot_i8(v, _mm256_loadu_si256((const __m256i *)y[b].qs));
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x[b].d) * h2f(y[b].d)), _mm256_cvtepi32_ps(p), acc);
+  }
+  return hsum_ps(acc);
+}
+
+TGT static void dot4_q5_0(const void *w, const void *a, size_t stride, int64_t n, float out[4]) {
+  const blk_q5_0 *x = w;
+  const blk_q8_0 *y[4];
+  for (int k = 0; k < 4; k++) y[k] = (const blk_q8_0 *)((const uint8_t *)a + stride * (size_t)k);
+  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+  for (int64_t b = 0; b < n / QK; b++) {
+    __m256i v = _mm256_sub_epi8(q5_values(x[b].qs, x[b].qh), _mm256_set1_epi8(16));
+    float dw = h2f(x[b].d);
+    for (int k = 0; k < 4; k++) {
+      __m256i p = dot_i8(v, _mm256_loadu_si256((const __m256i *)y[k][b].qs));
+      acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(dw * h2f(y[k][b].d)), _mm256_cvtepi32_ps(p), acc[k]);
+    }
+  }
+  for (int k = 0; k < 4; k++) out[k] = hsum_ps(acc[k]);
+}
+
+/* Q5_1: unsigned values (< 32) meet the int8 activations in maddubs directly; the m term uses the
+ * activation's sum, from maddubs against ones. */
+TGT static float dot_q5_1(const void *w, const void *a, int64_t n) {
+  const blk_q5_1 *x = w;
+  const blk_q8_0 *y = a;
+  const __m256i ones8 = _mm256_set1_epi8(1), ones16 = _mm256_set1_epi16(1);
+  __m256 acc = _mm256_setzero_ps(), accm = _mm256_setzero_ps();
+  for (int64_t b = 0; b < n / QK; b++) {
+    __m256i yq = _mm256_loadu_si256((const __m256i *)y[b].qs);
+    __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(q5_values(x[b].qs, x[b].qh), yq), ones16);
+    __m256i sy = _mm256_madd_epi16(_mm256_maddubs_epi16(ones8, yq), ones16);
+    float dy = h2f(y[b].d);
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x[b].d) * dy), _mm256_cvtepi32_ps(p), acc);
+    accm = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x[b].m) * dy), _mm256_cvtepi32_ps(sy), accm);
+  }
+  return hsum_ps(acc) + hsum_ps(accm);
+}
+
 vec_dot4_fn llm__dot4_avx2(tensor_type t) {
   switch (t) {
     case TT_Q4_0: return dot4_q4_0;
+    case TT_Q5_0: return dot4_q5_0;
     case TT_Q8_0: return dot4_q8_0;
     case TT_Q4_K: return dot4_q4_K;
     case TT_Q6_K: return dot4_q6_K;
@@ -341,6 +408,8 @@ vec_dot_fn llm__dot_avx2(tensor_type t) {
     case TT_F16: return dot_f16;
     case TT_BF16: return dot_bf16;
     case TT_Q4_0: return dot_q4_0;
+    case TT_Q5_0: return dot_q5_0;
+    case TT_Q5_1: return dot_q5_1;
     case TT_Q8_0: return dot_q8_0;
     case TT_Q4_K: return dot_q4_K;
     case TT_Q5_K: return dot_q5_K;

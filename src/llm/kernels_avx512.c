@@ -204,6 +204,26 @@ static inline void k4_scales(const uint8_t *q, uint32_t out[4]) {
   out[3] = ((a2 >> 4) & 0x0F0F0F0Fu) | (((a1 >> 6) & 0x03030303u) << 4);
 }
 
+/* One Q4_K block's 32-value chunk c as 64 bytes: the low nibbles of its 32 bytes (sub-block 2c),
+ * then the high nibbles (sub-block 2c + 1), which is the order of activation bytes 64c..64c+63,
+ * so activations are used as loaded. */
+TGT static inline __m512i k4_chunk(const uint8_t *qs, int c) {
+  const __m256i m4 = _mm256_set1_epi8(0xF);
+  __m256i q = _mm256_loadu_si256((const __m256i *)(qs + 32 * c));
+  __m256i lo = _mm256_and_si256(q, m4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+  return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+}
+
+/* Per-lane scale vectors of a block: lanes 0-7 scale sub-block 2c, lanes 8-15 sub-block 2c + 1. */
+TGT static inline void k4_scale_vecs(__m512i sc, __m512i out[4]) {
+  const __m512i i01 = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+  const __m512i two = _mm512_set1_epi32(2);
+  out[0] = _mm512_permutexvar_epi32(i01, sc);
+  out[1] = _mm512_permutexvar_epi32(_mm512_add_epi32(i01, two), sc);
+  out[2] = _mm512_permutexvar_epi32(_mm512_add_epi32(i01, _mm512_add_epi32(two, two)), sc);
+  out[3] = _mm512_permutexvar_epi32(_mm512_add_epi32(i01, _mm512_set1_epi32(6)), sc);
+}
+
 /* Q4_K x Q8_K, one row. Each 64-byte load of weights holds two 32-value chunks; its low nibbles
  * pair with activation bytes 0-31 and 64-95 of the 128 it covers, its high nibbles with 32-63 and
  * 96-127, so two 128-bit-lane shuffles of the activation line them up for vpdpbusd. Each 16-lane
@@ -247,8 +267,46 @@ TGT static float dot_q4_K(const void *w, const void *a, int64_t n) {
   return hsum256(acc) - hsum256(accm);
 }
 
+/* Q4_K x Q8_K, four activation rows: each weight block is decoded once into four chunks of nibbles
+ * in activation order (k4_chunk), so the activations need no shuffles, and multiplied with the four
+ * rows (measured faster here than dot_q4_K's shuffled activations, which win for one row). The lanes
+ * fold as in dot_q4_K: bit-identical to it and to the AVX2 kernels, row by row. */
+TGT static void dot4_q4_K(const void *w, const void *a, size_t stride, int64_t n, float out[4]) {
+  const blk_q4_K *x = w;
+  const blk_q8_K *y[4];
+  for (int k = 0; k < 4; k++) y[k] = (const blk_q8_K *)((const uint8_t *)a + stride * (size_t)k);
+  const __m128i dup = _mm_setr_epi8(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+  __m256 acc[4], accm[4];
+  for (int k = 0; k < 4; k++) acc[k] = accm[k] = _mm256_setzero_ps();
+  for (int64_t b = 0; b < n / QK_K; b++) {
+    uint32_t sm[4];
+    k4_scales(x[b].scales, sm);
+    __m128i s8 = _mm_setr_epi32((int)sm[0], (int)sm[1], (int)sm[2], (int)sm[3]);
+    __m512i scv[4], nib[4];
+    k4_scale_vecs(_mm512_cvtepu8_epi32(s8), scv);
+    for (int c = 0; c < 4; c++) nib[c] = k4_chunk(x[b].qs, c);
+    __m256i m16 = _mm256_cvtepu8_epi16(_mm_shuffle_epi8(_mm_srli_si128(s8, 8), dup));
+    float d = h2f(x[b].d), dmin = h2f(x[b].dmin);
+    for (int k = 0; k < 4; k++) {
+      const int8_t *yq = y[k][b].qs;
+      __m512i isum = _mm512_setzero_si512();
+      for (int c = 0; c < 4; c++) {
+        __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), nib[c], _mm512_loadu_si512(yq + 64 * c));
+        isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(p, scv[c]));
+      }
+      __m256i i8 = _mm256_add_epi32(_mm512_castsi512_si256(isum), _mm512_extracti64x4_epi64(isum, 1));
+      float dy = y[k][b].d;
+      acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(d * dy), _mm256_cvtepi32_ps(i8), acc[k]);
+      __m256i mins = _mm256_madd_epi16(m16, _mm256_loadu_si256((const __m256i *)y[k][b].bsums));
+      accm[k] = _mm256_fmadd_ps(_mm256_set1_ps(dmin * dy), _mm256_cvtepi32_ps(mins), accm[k]);
+    }
+  }
+  for (int k = 0; k < 4; k++) out[k] = hsum256(acc[k]) - hsum256(accm[k]);
+}
+
 vec_dot4_fn llm__dot4_avx512(tensor_type t) {
   switch (t) {
+    case TT_Q4_K: return dot4_q4_K;
     case TT_Q6_K: return dot4_q6_K;
     default: return NULL;
   }

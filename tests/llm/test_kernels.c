@@ -134,20 +134,27 @@ TEST(avx512_matches_reference) {
   check_variant4("avx512", llm__dot4_avx512);
 }
 
-/* The AVX-512 Q4_K kernel regroups its lanes so its float steps are the AVX2 kernel's: the same bits,
+/* The AVX-512 Q4_K kernels (one row and four) regroup their lanes so their float steps are the AVX2
+ * kernels': the same bits,
  * so switching kernel sets cannot move quantized models' logits (see docs/internals/model.md). */
 TEST(avx512_q4_K_is_bit_identical_to_avx2) {
   if (!has_avx512()) SKIP("CPU lacks AVX-512 VNNI");
   const int64_t n = 4096;
   float *tmp = malloc((size_t)n * sizeof *tmp);
-  uint8_t *w = malloc(tensor_row_bytes(TT_Q4_K, n)), *a = malloc(tensor_row_bytes(TT_Q8_K, n));
+  size_t ab = tensor_row_bytes(TT_Q8_K, n);
+  uint8_t *w = malloc(tensor_row_bytes(TT_Q4_K, n)), *a = malloc(4 * ab);
   for (int rep = 0; rep < 32; rep++) {
     make_row(TT_Q4_K, tmp, w, n);
-    for (int64_t i = 0; i < n; i++) tmp[i] = rng_sym() * (rep & 1 ? 8.0f : 0.1f);
-    CHECK_OK(quant_row(TT_Q8_K, tmp, a, n));
+    for (int r = 0; r < 4; r++) {
+      for (int64_t i = 0; i < n; i++) tmp[i] = rng_sym() * (rep & 1 ? 8.0f : 0.1f) * (float)(r + 1);
+      CHECK_OK(quant_row(TT_Q8_K, tmp, a + (size_t)r * ab, n));
+    }
     float x = llm__dot_avx512(TT_Q4_K)(w, a, n), y = llm__dot_avx2(TT_Q4_K)(w, a, n);
-    if (memcmp(&x, &y, sizeof x) != 0) {
-      TEST_FAIL_("rep %d: avx512 %.9g vs avx2 %.9g", rep, x, y);
+    float x4[4], y4[4];
+    llm__dot4_avx512(TT_Q4_K)(w, a, ab, n, x4);
+    llm__dot4_avx2(TT_Q4_K)(w, a, ab, n, y4);
+    if (memcmp(&x, &y, sizeof x) != 0 || memcmp(x4, y4, sizeof x4) != 0 || memcmp(&x, &x4[0], sizeof x) != 0) {
+      TEST_FAIL_("rep %d: avx512 %.9g / %.9g vs avx2 %.9g / %.9g", rep, x, x4[0], y, y4[0]);
       break;
     }
   }

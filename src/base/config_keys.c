@@ -54,6 +54,7 @@ static const cfg_key keys[] = {
   INT("engine.ctx", "4096", 128, 1048576, "context window in tokens"),
   INT("engine.slots", "8", 1, 256, "KV cache slots (active conversations)"),
   INT("engine.batch", "512", 1, 65536, "prompt tokens evaluated per chunk"),
+  STR("engine.kv_type", "f32", "KV cache precision: f32 (reference) or f16 (half the memory)"),
   NUM("engine.temperature", "0.8", 0, 2, "sampling temperature"),
   INT("engine.top_k", "40", 0, 1000000, "top-k (0 = off)"),
   NUM("engine.top_p", "0.95", 0, 1, "top-p (1 = off)"),

@@ -376,6 +376,9 @@ int llm_backend_from_config(const cfg *c, llm_backend **out) {
   }
   if (strcmp(kind, "local") != 0)
     return err_set(MIMIC_EINVAL, "engine.backend is '%s'; use local or openai", kind);
+  const char *kv = cfg_str(c, "engine.kv_type");
+  if (strcmp(kv, "f32") != 0 && strcmp(kv, "f16") != 0)
+    return err_set(MIMIC_EINVAL, "engine.kv_type is '%s'; use f32 (the reference precision) or f16 (half the memory)", kv);
   llm_local_opts o = {
     .model_path = cfg_str(c, "engine.model"),
     .threads = (int)cfg_int(c, "engine.threads"),
@@ -383,6 +386,7 @@ int llm_backend_from_config(const cfg *c, llm_backend **out) {
     .ctx = (int)cfg_int(c, "engine.ctx"),
     .batch = (int)cfg_int(c, "engine.batch"),
     .queue_max = (int)cfg_int(c, "bot.queue_max"),
+    .kv_f16 = strcmp(kv, "f16") == 0,
   };
   llm_backend *b = NULL;
   if ((rc = llm_backend_local_new(&o, &b))) return rc;

@@ -163,6 +163,7 @@ typedef struct llm_local_opts {
   int ctx;                /* context window per slot in tokens; 0 = 4096 (capped by the model) */
   int batch;              /* prompt tokens per chunk; 0 = 512 */
   int queue_max;          /* queued requests before MIMIC_EBUSY; 0 = 64 */
+  int kv_f16;             /* 1: F16 KV cache (half the memory); 0: F32, the reference precision */
 } llm_local_opts;
 
 /* Loads the base model. Errors name the file. Adapters are added with llm_backend_adapter_load. */

@@ -189,7 +189,8 @@ int llm_backend_local_new(const llm_local_opts *o, llm_backend **out) {
   }
   int slots = o->slots > 0 ? o->slots : 4;
   llm_ctx_params cp = {.n_ctx = o->ctx > 0 ? o->ctx : 4096, .n_slots = slots,
-                       .n_batch = o->batch > 0 ? o->batch : 512, .pool = L->pool};
+                       .n_batch = o->batch > 0 ? o->batch : 512, .pool = L->pool,
+                       .kv_type = o->kv_f16 ? LLM_KV_F16 : LLM_KV_F32};
   const llm_hparams *hp = llm_model_hparams(L->model);
   if (hp->n_ctx_train > 0 && cp.n_ctx > hp->n_ctx_train) cp.n_ctx = hp->n_ctx_train;
   if ((rc = llm_ctx_new(L->model, &cp, &L->ctx))) goto fail;
@@ -200,8 +201,9 @@ int llm_backend_local_new(const llm_local_opts *o, llm_backend **out) {
     L->tpl = TPL_LLAMA3;
   else
     L->tpl = TPL_PLAIN;
-  LOG_I("engine", "%s: %s, %d layers, vocab %d, %d slots x %d positions, %d compute threads, %s template",
+  LOG_I("engine", "%s: %s, %d layers, vocab %d, %d slots x %d positions (%s KV, %zu MiB each), %d compute threads, %s template",
         o->model_path, hp->arch_name, hp->n_layer, hp->n_vocab, slots, llm_ctx_n_ctx(L->ctx),
+        o->kv_f16 ? "F16" : "F32", llm_ctx_kv_bytes(L->ctx) >> 20,
         compute_pool_threads(L->pool), L->tpl == TPL_CHATML ? "ChatML" : L->tpl == TPL_LLAMA3 ? "Llama-3" : "plain");
   llm_lm lm = {.self = L, .n_vocab = hp->n_vocab, .n_ctx = llm_ctx_n_ctx(L->ctx), .n_slots = slots,
                .batched = true, .render = l_render, .piece = l_piece, .is_eog = l_is_eog,

@@ -10,7 +10,12 @@
 #include "base/alloc.h"
 #include "base/log.h"
 #include "base/str.h"
+#include "llm/kernels_int.h"
 #include "llm/model_int.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#endif
 
 const char *const llm__w_names[LLM_W_COUNT] = {"attn_q", "attn_k", "attn_v", "attn_output",
                                                "ffn_gate", "ffn_up", "ffn_down"};
@@ -275,7 +280,7 @@ typedef void (*attn_fn)(void *arg, int64_t begin, int64_t end);
 static attn_fn attn_pick(void);
 
 typedef struct llm_slot {
-  float *k, *v;     /* [n_layer][n_ctx][kv_dim] */
+  void *k, *v;      /* [n_layer][n_ctx][kv_dim] of float or (F16 cache) IEEE half */
   int32_t *tokens;  /* n_ctx */
   int n_past;
   int n_keep;
@@ -294,7 +299,8 @@ struct llm_ctx {
   llm_slot *slots;
   uint64_t tick;
   uint64_t n_evaluated;
-  size_t kv_floats; /* per slot, per K or V */
+  size_t kv_floats; /* elements per slot, per K or V */
+  bool kv_f16;      /* the cache holds halves */
 
   /* Scratch, carved from one block: activations for up to n_batch rows. */
   float *block;
@@ -317,6 +323,8 @@ int llm_ctx_new(const llm_model *m, const llm_ctx_params *p, llm_ctx **out) {
   if (d.n_ctx <= 0) d.n_ctx = hp->n_ctx_train < 4096 ? hp->n_ctx_train : 4096;
   if (d.n_slots <= 0) d.n_slots = 1;
   if (d.n_batch <= 0) d.n_batch = 256;
+  if (d.kv_type != LLM_KV_F32 && d.kv_type != LLM_KV_F16)
+    return err_set(MIMIC_EINVAL, "KV cache type %d is not f32 or f16", (int)d.kv_type);
   if (d.n_ctx > LLM_MAX_CTX || d.n_slots > 4096 || d.n_batch > 65536)
     return err_set(MIMIC_ERANGE, "context of %d positions x %d slots, batch %d: over the caps (%d positions, "
                    "4096 slots, 65536 batch)", d.n_ctx, d.n_slots, d.n_batch, LLM_MAX_CTX);
@@ -329,6 +337,7 @@ int llm_ctx_new(const llm_model *m, const llm_ctx_params *p, llm_ctx **out) {
   c->n_batch = d.n_batch;
   c->n_slots = d.n_slots;
   c->n_threads = d.pool ? compute_pool_threads(d.pool) : 1;
+  c->kv_f16 = d.kv_type == LLM_KV_F16;
   c->attn = attn_pick();
   if (c->n_threads < 1) c->n_threads = 1;
   int rc = 0;
@@ -366,12 +375,13 @@ int llm_ctx_new(const llm_model *m, const llm_ctx_params *p, llm_ctx **out) {
   c->slots = xcalloc((size_t)c->n_slots, sizeof *c->slots);
   for (int s = 0; s < c->n_slots; s++) {
     llm_slot *sl = &c->slots[s];
-    sl->k = mem_calloc(c->kv_floats, sizeof(float));
-    sl->v = mem_calloc(c->kv_floats, sizeof(float));
+    size_t es = c->kv_f16 ? sizeof(uint16_t) : sizeof(float);
+    sl->k = mem_calloc(c->kv_floats, es);
+    sl->v = mem_calloc(c->kv_floats, es);
     sl->tokens = mem_calloc((size_t)c->n_ctx, sizeof(int32_t));
     if (!sl->k || !sl->v || !sl->tokens) {
       rc = err_set(MIMIC_ENOMEM, "out of memory for the KV cache (%d slots x %zu MiB)", c->n_slots,
-                   2 * c->kv_floats * sizeof(float) >> 20);
+                   llm_ctx_kv_bytes(c) >> 20);
       goto out;
     }
   }
@@ -400,6 +410,7 @@ void llm_ctx_destroy(llm_ctx *c) {
 }
 
 int llm_ctx_n_ctx(const llm_ctx *c) { return c->n_ctx; }
+size_t llm_ctx_kv_bytes(const llm_ctx *c) { return 2 * c->kv_floats * (c->kv_f16 ? sizeof(uint16_t) : sizeof(float)); }
 int llm_ctx_n_slots(const llm_ctx *c) { return c->n_slots; }
 const llm_model *llm_ctx_model(const llm_ctx *c) { return c->m; }
 uint64_t llm_ctx_tokens_evaluated(const llm_ctx *c) { return c->n_evaluated; }
@@ -454,13 +465,21 @@ static void rope_apply(const llm_hparams *hp, float *x, int n_heads, const float
   }
 }
 
-static float *slot_k(llm_ctx *c, int slot, int il) {
-  size_t kvd = (size_t)c->m->hp.n_head_kv * c->m->hp.head_dim;
-  return c->slots[slot].k + (size_t)il * c->n_ctx * kvd;
+/* Layer il of a slot's K (or V) cache, as bytes: n_ctx rows of kv_dim floats or halves. */
+static uint8_t *slot_kv(llm_ctx *c, int slot, int il, bool v) {
+  size_t kvd = (size_t)c->m->hp.n_head_kv * c->m->hp.head_dim, es = c->kv_f16 ? 2 : 4;
+  uint8_t *base = v ? c->slots[slot].v : c->slots[slot].k;
+  return base + (size_t)il * (size_t)c->n_ctx * kvd * es;
 }
-static float *slot_v(llm_ctx *c, int slot, int il) {
-  size_t kvd = (size_t)c->m->hp.n_head_kv * c->m->hp.head_dim;
-  return c->slots[slot].v + (size_t)il * c->n_ctx * kvd;
+
+/* Stores n floats at row pos of a cache layer, rounded to halves for an F16 cache. */
+static void kv_store(const llm_ctx *c, uint8_t *layer, size_t kvd, int pos, const float *src) {
+  if (!c->kv_f16) {
+    memcpy(layer + (size_t)pos * kvd * sizeof(float), src, kvd * sizeof(float));
+    return;
+  }
+  uint16_t *d = (uint16_t *)(void *)layer + (size_t)pos * kvd;
+  for (size_t i = 0; i < kvd; i++) d[i] = f32_to_fp16(src[i]);
 }
 
 /* y (T, W.rows) += scale * B(A x) for each run of rows sharing an adapter and scale; rows whose
@@ -540,7 +559,21 @@ typedef struct attn_job {
 
 /* Causal attention with GQA for the (row t, head) items [begin, end): row t attends to positions
  * 0..row_pos[t] of its slot. */
-static inline __attribute__((always_inline)) void attn_rows(const attn_job *j, int64_t begin, int64_t end) {
+/* Halves of an F16 cache row to floats: a portable loop, and an F16C one for the fast worker. */
+typedef void (*half_row_fn)(float *dst, const uint16_t *src, int n);
+static void half_row(float *dst, const uint16_t *src, int n) {
+  for (int i = 0; i < n; i++) dst[i] = fp16_to_f32(src[i]);
+}
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target("avx,f16c"))) static void half_row_f16c(float *dst, const uint16_t *src, int n) {
+  int i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(src + i))));
+  for (; i < n; i++) dst[i] = fp16_to_f32(src[i]);
+}
+#endif
+
+static inline __attribute__((always_inline)) void attn_rows(const attn_job *j, int64_t begin, int64_t end,
+                                                            half_row_fn half) {
   llm_ctx *c = j->c;
   const llm_hparams *hp = &c->m->hp;
   int hd = hp->head_dim, nh = hp->n_head, group = hp->n_head / hp->n_head_kv;
@@ -550,13 +583,21 @@ static inline __attribute__((always_inline)) void attn_rows(const attn_job *j, i
     int t = (int)(item / nh), h = (int)(item % nh), kvh = h / group;
     int n_pos = c->row_pos[t] + 1;
     const float *q = c->q + (size_t)t * qd + (size_t)h * hd;
-    const float *K = slot_k(c, c->row_slot[t], j->il) + (size_t)kvh * hd;
-    const float *V = slot_v(c, c->row_slot[t], j->il) + (size_t)kvh * hd;
+    const uint8_t *Kl = slot_kv(c, c->row_slot[t], j->il, false), *Vl = slot_kv(c, c->row_slot[t], j->il, true);
+    float kbuf[LLM_MAX_HEAD_DIM], vbuf[LLM_MAX_HEAD_DIM];
     float *o = c->att + (size_t)t * qd + (size_t)h * hd;
     memset(o, 0, (size_t)hd * sizeof *o);
     float S = 0, M = -INFINITY;
     for (int p = 0; p < n_pos; p++) {
-      float s = attn_dot(q, K + (size_t)p * kvd, hd) * scale;
+      size_t at = (size_t)p * kvd + (size_t)kvh * hd;
+      const float *kp = (const float *)(const void *)Kl + at, *v = (const float *)(const void *)Vl + at;
+      if (c->kv_f16) {
+        half(kbuf, (const uint16_t *)(const void *)Kl + at, hd);
+        half(vbuf, (const uint16_t *)(const void *)Vl + at, hd);
+        kp = kbuf;
+        v = vbuf;
+      }
+      float s = attn_dot(q, kp, hd) * scale;
       float ms = 1.0f, vs = 1.0f;
       if (s > M) {
         float m_old = M;
@@ -566,7 +607,6 @@ static inline __attribute__((always_inline)) void attn_rows(const attn_job *j, i
       } else {
         vs = expf(s - M);
       }
-      const float *v = V + (size_t)p * kvd;
       for (int i = 0; i < hd; i++) o[i] = fmaf(v[i], vs, o[i]);
       S = S * ms + vs;
     }
@@ -575,16 +615,22 @@ static inline __attribute__((always_inline)) void attn_rows(const attn_job *j, i
   }
 }
 
-static void attn_worker_plain(void *arg, int64_t b, int64_t e) { attn_rows(arg, b, e); }
+static void attn_worker_plain(void *arg, int64_t b, int64_t e) { attn_rows(arg, b, e, half_row); }
 #if defined(__x86_64__) && defined(__GNUC__)
 __attribute__((target("avx2,fma"))) static void attn_worker_fma(void *arg, int64_t b, int64_t e) {
-  attn_rows(arg, b, e);
+  attn_rows(arg, b, e, half_row_f16c);
+}
+#include <cpuid.h>
+/* F16C (CPUID.1:ECX bit 29), read directly: clang 14's __builtin_cpu_supports has no "f16c". */
+static bool cpu_has_f16c(void) {
+  unsigned a, b, c, d;
+  return __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 29));
 }
 #endif
 
 static attn_fn attn_pick(void) {
 #if defined(__x86_64__) && defined(__GNUC__)
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return attn_worker_fma;
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && cpu_has_f16c()) return attn_worker_fma;
 #endif
   return attn_worker_plain;
 }
@@ -616,9 +662,8 @@ static void forward_rows(llm_ctx *c, int T, const int32_t *tok, float *logits, i
       const float *cs = c->rope_cache + (size_t)t * hp->n_rot;
       rope_apply(hp, c->q + (size_t)t * qd, hp->n_head, cs);
       rope_apply(hp, c->k + (size_t)t * kvd, hp->n_head_kv, cs);
-      size_t at = (size_t)c->row_pos[t] * kvd;
-      memcpy(slot_k(c, c->row_slot[t], il) + at, c->k + (size_t)t * kvd, kvd * sizeof(float));
-      memcpy(slot_v(c, c->row_slot[t], il) + at, c->v + (size_t)t * kvd, kvd * sizeof(float));
+      kv_store(c, slot_kv(c, c->row_slot[t], il, false), kvd, c->row_pos[t], c->k + (size_t)t * kvd);
+      kv_store(c, slot_kv(c, c->row_slot[t], il, true), kvd, c->row_pos[t], c->v + (size_t)t * kvd);
     }
     attn_job job = {c, il, T};
     compute_pool_for(c->pool, (int64_t)T * hp->n_head, 1, c->attn, &job);

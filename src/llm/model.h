@@ -75,16 +75,24 @@ size_t llm_model_bytes_per_token(const llm_model *m);
  * block of scratch memory for n_batch tokens carved into activation buffers. Each slot remembers
  * the tokens whose K/V it holds and the adapter (and scale) they were computed with. KV memory is
  * allocated zeroed and lazily committed by the OS, so unused slots cost address space, not RAM. */
+/* Element type of the KV cache. F32 is the reference precision (what llama.cpp's reference logits in
+ * ../shared were computed with); F16 halves the cache's memory (llama.cpp's own default), with
+ * logits typically within 1e-3 relative of F32. */
+typedef enum { LLM_KV_F32 = 0, LLM_KV_F16 = 1 } llm_kv_type;
+
 typedef struct llm_ctx_params {
   int n_ctx;          /* positions per slot; 0 = min(n_ctx_train, 4096) */
   int n_slots;        /* 0 = 1 */
   int n_batch;        /* tokens per forward chunk (longer inputs are split); 0 = 256 */
   compute_pool *pool; /* borrowed, must outlive the context; NULL = single-threaded */
+  llm_kv_type kv_type; /* LLM_KV_F32 (0, the default) or LLM_KV_F16 */
 } llm_ctx_params;
 
 int llm_ctx_new(const llm_model *m, const llm_ctx_params *p, llm_ctx **out) MIMIC_MUST;
 void llm_ctx_destroy(llm_ctx *c); /* accepts NULL */
 int llm_ctx_n_ctx(const llm_ctx *c);
+/* Bytes of one slot's KV cache (K and V, every layer and position), as allocated. */
+size_t llm_ctx_kv_bytes(const llm_ctx *c);
 int llm_ctx_n_slots(const llm_ctx *c);
 const llm_model *llm_ctx_model(const llm_ctx *c);
 /* Tokens evaluated by every forward call on this context so far (tests count prefix reuse). */

@@ -692,7 +692,10 @@ TEST(destroy_cancels_everything) {
   llm_backend *b = start(1, 256, 16, 8);
   REQUIRE(b);
   llm_request r;
-  req_prompt(&r, "x", 1000, 1);
+  /* As many tokens as a request may ask for: the jobs cannot finish on their own in the moment
+   * between opening the gate and destroy (with 1000, a test thread descheduled for a few ms on a
+   * busy machine saw all three end by length). */
+  req_prompt(&r, "x", LLM_MAX_TOKENS, 1);
   box x[3];
   for (int i = 0; i < 3; i++) box_init(&x[i]);
   gate(true);

@@ -255,9 +255,39 @@ TEST(deterministic_concurrent_and_reusing_prefixes) {
   llm_backend_destroy(b);
 }
 
+/* engine.kv_type: f16 serves from a half-size cache through the configuration; anything else is
+ * refused with the valid values named. */
+TEST(kv_type_from_config) {
+  if (!*model_path) SKIP("../shared absent");
+  cfg *c = cfg_new();
+  CHECK_OK(cfg_set(c, "engine.model", model_path, CFG_SRC_FILE));
+  CHECK_OK(cfg_set(c, "engine.slots", "2", CFG_SRC_FILE));
+  CHECK_OK(cfg_set(c, "engine.ctx", "256", CFG_SRC_FILE));
+  CHECK_OK(cfg_set(c, "engine.kv_type", "f8", CFG_SRC_FILE));
+  llm_backend *b = NULL;
+  CHECK_INT(llm_backend_from_config(c, &b), MIMIC_EINVAL);
+  CHECK(strstr(err_msg(), "f16") != NULL);
+  CHECK_OK(cfg_set(c, "engine.kv_type", "f16", CFG_SRC_FILE));
+  CHECK_OK(llm_backend_from_config(c, &b));
+  if (b) {
+    llm_request r;
+    llm_request_init(&r);
+    r.prompt = "hello there";
+    r.max_tokens = 4;
+    r.min_tokens = 4;
+    llm_result res;
+    CHECK_OK(llm_backend_generate(b, &r, NULL, NULL, &res));
+    CHECK_INT(res.gen_tokens, 4);
+    llm_result_free(&res);
+    llm_backend_destroy(b);
+  }
+  cfg_destroy(c);
+}
+
 int main(void) {
   log_set_level(LOG_WARN);
   RUN(first_greedy_token_matches_llama_cpp);
   RUN(deterministic_concurrent_and_reusing_prefixes);
+  RUN(kv_type_from_config);
   TEST_MAIN_END();
 }

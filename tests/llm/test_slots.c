@@ -2,6 +2,7 @@
  * tokens and gives the logits of a fresh full evaluation; a different adapter is never reused; LRU
  * eviction; the context shift equals a fresh evaluation of the shortened sequence; a batched step
  * over several slots (with different adapters) equals per-slot steps. */
+#include <stdio.h>
 #include <string.h>
 
 #include "base/base.h"
@@ -213,12 +214,49 @@ TEST(batched_decode_matches_single) {
   llm_ctx_destroy(c);
 }
 
+/* An F16 cache takes half the memory and gives logits close to the F32 cache's (the rounding of
+ * K and V to halves is the only difference); incremental decoding over it agrees with one batch. */
+TEST(f16_kv_cache) {
+  if (!setup()) SKIP("../shared absent");
+  llm_ctx *c32 = new_ctx(128, 1, 64), *c16 = NULL;
+  llm_ctx_params cp = {.n_ctx = 128, .n_slots = 1, .n_batch = 64, .kv_type = LLM_KV_F16};
+  CHECK_OK(llm_ctx_new(model, &cp, &c16));
+  REQUIRE(c32 && c16);
+  CHECK_INT((int64_t)llm_ctx_kv_bytes(c16) * 2, (int64_t)llm_ctx_kv_bytes(c32));
+  float *a = xalloc((size_t)n_chat * (size_t)V * sizeof *a), *b = xalloc((size_t)n_chat * (size_t)V * sizeof *b);
+  float *inc = xalloc((size_t)V * sizeof *inc);
+  CHECK_OK(llm_forward(c32, 0, chat, n_chat, 0, NULL, 1, a, LLM_LOGITS_ALL));
+  CHECK_OK(llm_forward(c16, 0, chat, n_chat, 0, NULL, 1, b, LLM_LOGITS_ALL));
+  double worst = 0;
+  for (int t = 0; t < n_chat; t++) {
+    double e = ref_rel_err(b + (size_t)t * V, a + (size_t)t * V, (size_t)V);
+    if (e > worst) worst = e;
+  }
+  printf("     f16 KV vs f32 KV: worst rel err %.3g over %d positions\n", worst, n_chat);
+  CHECK(worst < 1e-2);
+  CHECK(worst > 0); /* the cache really holds halves */
+  /* Token by token over the F16 cache gives the batch's last row. */
+  llm_slot_clear(c16, 0);
+  CHECK_OK(llm_forward(c16, 0, chat, n_chat - 3, 0, NULL, 1, inc, LLM_LOGITS_LAST));
+  for (int i = n_chat - 3; i < n_chat; i++) CHECK_OK(llm_slot_decode(c16, 0, &chat[i], 1, NULL, 1, inc));
+  CHECK(ref_rel_err(inc, b + (size_t)(n_chat - 1) * V, (size_t)V) < 1e-5);
+  llm_ctx_params bad = {.n_ctx = 16, .kv_type = (llm_kv_type)7};
+  llm_ctx *x = NULL;
+  CHECK_INT(llm_ctx_new(model, &bad, &x), MIMIC_EINVAL);
+  mem_free(a);
+  mem_free(b);
+  mem_free(inc);
+  llm_ctx_destroy(c32);
+  llm_ctx_destroy(c16);
+}
+
 int main(void) {
   RUN(second_turn_reuses_prefix);
   RUN(adapter_change_is_not_reused);
   RUN(lru_eviction);
   RUN(context_shift);
   RUN(batched_decode_matches_single);
+  RUN(f16_kv_cache);
   teardown();
   TEST_MAIN_END();
 }

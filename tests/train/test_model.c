@@ -177,7 +177,7 @@ static double rel_err(const float *a, const float *b, int n) {
 /* Engine logits for tokens[0..n) (one sample) with an optional adapter. */
 static int engine_logits(llm_model *lm, llm_lora *lora, const int32_t *tok, int n, float *logits) {
   llm_ctx *ctx = NULL;
-  llm_ctx_params cpar = {64, 1, 64, NULL};
+  llm_ctx_params cpar = {64, 1, 64, NULL, LLM_KV_F32};
   int rc = llm_ctx_new(lm, &cpar, &ctx);
   if (!rc) rc = llm_forward(ctx, 0, tok, n, 0, lora, 1.0f, logits, LLM_LOGITS_ALL);
   llm_ctx_destroy(ctx);

@@ -16,7 +16,7 @@
 #include "bot/fake_backend.h"
 #include "store/store.h"
 
-#define SELF 1000
+#define SELF     1000
 #define CHANNELS 50
 
 static uint64_t t_sent;
@@ -58,7 +58,8 @@ static void history(bot *b, uint64_t *id, int per_channel) {
   for (int c = 0; c < CHANNELS; c++)
     for (int i = 0; i < per_channel; i++) {
       h_msg hm;
-      h_message(&hm, ++*id, 100 + (uint64_t)c, 1, (h_user){20 + (uint64_t)(i % 7), "someone", false},
+      h_message(&hm, ++*id, 100 + (uint64_t)c, 1,
+                (h_user){20 + (uint64_t)(i % 7), "someone", false},
                 "just some ordinary chat text to fill the channel's memory, nothing special");
       if (bot_handle_event(b, &hm.ev)) err_clear();
     }
@@ -118,7 +119,8 @@ int main(int argc, char **argv) {
     bot_poll(b);
     out[i] = sends > before ? (double)(t_sent - t1) / 1e6 : -1;
   }
-  printf("bot overhead, %d mentions over %d channels (fake engine, WAL file database)\n", n, CHANNELS);
+  printf("bot overhead, %d mentions over %d channels (fake engine, WAL file database)\n", n,
+         CHANNELS);
   report("MESSAGE_CREATE -> generation submitted", in, n);
   report("completion -> send action", out, n);
   report("whole MESSAGE_CREATE (with the store write)", whole, n);

@@ -3,9 +3,10 @@
  * are copied from the tiny reference model in ../shared). Shows what batched decoding buys: each
  * weight matrix is read once per step for all active conversations.
  *
- *   bench_engine [--embd 768] [--layers 6] [--ff 2048] [--heads 12] [--kv-heads 4] [--type q8_0|f32]
- *                [--threads N] [--tokens 64] [--prompt 8] [--keep FILE]   (--prompt: words per prompt)
- * Not run by ctest (build with `cmake --build build --target bench`). */
+ *   bench_engine [--embd 768] [--layers 6] [--ff 2048] [--heads 12] [--kv-heads 4] [--type
+ * q8_0|f32]
+ *                [--threads N] [--tokens 64] [--prompt 8] [--keep FILE]   (--prompt: words per
+ * prompt) Not run by ctest (build with `cmake --build build --target bench`). */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,7 +26,8 @@ typedef struct shape {
 
 static llm_rng rng;
 
-static int add(gguf_writer *w, const char *name, tensor_type type, int64_t n0, int64_t n1, float scale, float base) {
+static int add(gguf_writer *w, const char *name, tensor_type type, int64_t n0, int64_t n1,
+               float scale, float base) {
   int64_t ne[2] = {n0, n1};
   size_t row = tensor_row_bytes(type, n0);
   char *data = xalloc(row * (size_t)n1);
@@ -65,8 +67,11 @@ static int write_model(const char *tiny, const char *out, shape *s) {
   int rc = add(w, "token_embd.weight", s->type, s->embd, s->vocab, 0.05f, 0);
   for (int l = 0; l < s->layers && !rc; l++) {
     char n[64];
-#define T(suffix, type, a, b, scale, base) \
-  if (!rc) { snprintf(n, sizeof n, "blk.%d." suffix, l); rc = add(w, n, type, a, b, scale, base); }
+#define T(suffix, type, a, b, scale, base)                                                         \
+  if (!rc) {                                                                                       \
+    snprintf(n, sizeof n, "blk.%d." suffix, l);                                                    \
+    rc = add(w, n, type, a, b, scale, base);                                                       \
+  }
     T("attn_norm.weight", TT_F32, s->embd, 1, 0.1f, 1);
     T("attn_q.weight", s->type, s->embd, s->embd, sc * 8, 0);
     T("attn_k.weight", s->type, s->embd, kv, sc * 8, 0);
@@ -114,7 +119,8 @@ static void on_done(void *user, llm_result *res) {
 /* Runs n conversations at once; returns aggregate generated tokens per second over the wall time
  * (prompts included) and, in *decode, over the decoding phase only (sum of tokens / longest
  * generation time, since the conversations decode side by side). */
-static double run_concurrent(llm_backend *b, int n, int tokens, int prompt_len, int round, double *decode) {
+static double run_concurrent(llm_backend *b, int n, int tokens, int prompt_len, int round,
+                             double *decode) {
   waitall w = {.left = n};
   pthread_mutex_init(&w.mu, NULL);
   pthread_cond_init(&w.cv, NULL);
@@ -125,7 +131,8 @@ static double run_concurrent(llm_backend *b, int n, int tokens, int prompt_len, 
   for (int i = 0; i < n; i++) {
     pl = (size_t)snprintf(prompt, sizeof prompt, "conversation %d round %d:", i, round);
     for (int k = 0; k < prompt_len && pl + 8 < sizeof prompt; k++)
-      pl += (size_t)snprintf(prompt + pl, sizeof prompt - pl, " w%d", (int)(llm_rng_next(&rng) % 1000));
+      pl += (size_t)snprintf(prompt + pl, sizeof prompt - pl, " w%d",
+                             (int)(llm_rng_next(&rng) % 1000));
     llm_request r;
     llm_request_init(&r);
     r.prompt = prompt;
@@ -158,19 +165,29 @@ int main(int argc, char **argv) {
   for (int i = 1; i + 1 < argc; i += 2) {
     const char *a = argv[i], *v = argv[i + 1];
     int64_t x = 0;
-    if (strcmp(a, "--type") == 0) s.type = strcmp(v, "f32") == 0 ? TT_F32 : TT_Q8_0;
-    else if (strcmp(a, "--keep") == 0) keep = v;
+    if (strcmp(a, "--type") == 0)
+      s.type = strcmp(v, "f32") == 0 ? TT_F32 : TT_Q8_0;
+    else if (strcmp(a, "--keep") == 0)
+      keep = v;
     else if (str_to_i64(v, &x) || x < 1 || x > 65536) {
       fprintf(stderr, "%s: bad value '%s'\n", a, v);
       return 2;
-    } else if (strcmp(a, "--embd") == 0) s.embd = (int)x;
-    else if (strcmp(a, "--layers") == 0) s.layers = (int)x;
-    else if (strcmp(a, "--ff") == 0) s.ff = (int)x;
-    else if (strcmp(a, "--heads") == 0) s.heads = (int)x;
-    else if (strcmp(a, "--kv-heads") == 0) s.kv_heads = (int)x;
-    else if (strcmp(a, "--threads") == 0) threads = (int)x;
-    else if (strcmp(a, "--tokens") == 0) tokens = (int)x;
-    else if (strcmp(a, "--prompt") == 0) prompt_len = (int)x;
+    } else if (strcmp(a, "--embd") == 0)
+      s.embd = (int)x;
+    else if (strcmp(a, "--layers") == 0)
+      s.layers = (int)x;
+    else if (strcmp(a, "--ff") == 0)
+      s.ff = (int)x;
+    else if (strcmp(a, "--heads") == 0)
+      s.heads = (int)x;
+    else if (strcmp(a, "--kv-heads") == 0)
+      s.kv_heads = (int)x;
+    else if (strcmp(a, "--threads") == 0)
+      threads = (int)x;
+    else if (strcmp(a, "--tokens") == 0)
+      tokens = (int)x;
+    else if (strcmp(a, "--prompt") == 0)
+      prompt_len = (int)x;
     else {
       fprintf(stderr, "unknown option %s\n", a);
       return 2;
@@ -180,20 +197,26 @@ int main(int argc, char **argv) {
   const char *root = getenv("MIMIC_SHARED") ? getenv("MIMIC_SHARED") : "../shared";
   snprintf(tiny, sizeof tiny, "%s/testdata/llm/tiny-qwen2-f32.gguf", root);
   char path[256];
-  if (keep) str_lcpy(path, keep, sizeof path);
-  else snprintf(path, sizeof path, "/tmp/mimic-bench-engine-%d.gguf", (int)getpid());
+  if (keep)
+    str_lcpy(path, keep, sizeof path);
+  else
+    snprintf(path, sizeof path, "/tmp/mimic-bench-engine-%d.gguf", (int)getpid());
   llm_rng_seed(&rng, 12345);
   uint64_t t0 = clock_mono_ns();
   if (write_model(tiny, path, &s)) {
     fprintf(stderr, "cannot write the model (needs %s): %s\n", tiny, err_msg());
     return 1;
   }
-  printf("model: qwen2 %d layers, width %d, ff %d, %d/%d heads, vocab %d, %s (written in %.1f s)\n", s.layers,
-         s.embd, s.ff, s.heads, s.kv_heads, s.vocab, s.type == TT_F32 ? "F32" : "Q8_0",
+  printf("model: qwen2 %d layers, width %d, ff %d, %d/%d heads, vocab %d, %s (written in %.1f s)\n",
+         s.layers, s.embd, s.ff, s.heads, s.kv_heads, s.vocab, s.type == TT_F32 ? "F32" : "Q8_0",
          (double)(clock_mono_ns() - t0) / 1e9);
   log_set_level(LOG_WARN);
-  llm_local_opts o = {.model_path = path, .threads = threads, .slots = 8, .ctx = prompt_len * 4 + tokens + 64,
-                      .batch = 512, .queue_max = 16};
+  llm_local_opts o = {.model_path = path,
+                      .threads = threads,
+                      .slots = 8,
+                      .ctx = prompt_len * 4 + tokens + 64,
+                      .batch = 512,
+                      .queue_max = 16};
   llm_backend *b = NULL;
   if (llm_backend_local_new(&o, &b)) {
     fprintf(stderr, "%s\n", err_msg());
@@ -205,12 +228,14 @@ int main(int argc, char **argv) {
   double tps[3], dec[3];
   for (int i = 0; i < 3; i++) {
     tps[i] = run_concurrent(b, conc[i], tokens, prompt_len, i + 1, &dec[i]);
-    printf("%d concurrent: %.1f tokens/s aggregate with prompts, %.1f decoding (%.1f per conversation)\n",
+    printf("%d concurrent: %.1f tokens/s aggregate with prompts, %.1f decoding (%.1f per "
+           "conversation)\n",
            conc[i], tps[i], dec[i], dec[i] / conc[i]);
   }
-  printf("{\"tg_tokens_per_s_1\":%.2f,\"tg_tokens_per_s_4\":%.2f,\"tg_tokens_per_s_8\":%.2f,"
-         "\"wall_tokens_per_s_1\":%.2f,\"wall_tokens_per_s_4\":%.2f,\"wall_tokens_per_s_8\":%.2f}\n",
-         dec[0], dec[1], dec[2], tps[0], tps[1], tps[2]);
+  printf(
+      "{\"tg_tokens_per_s_1\":%.2f,\"tg_tokens_per_s_4\":%.2f,\"tg_tokens_per_s_8\":%.2f,"
+      "\"wall_tokens_per_s_1\":%.2f,\"wall_tokens_per_s_4\":%.2f,\"wall_tokens_per_s_8\":%.2f}\n",
+      dec[0], dec[1], dec[2], tps[0], tps[1], tps[2]);
   llm_backend_destroy(b);
   if (!keep) unlink(path);
   return 0;

@@ -12,11 +12,52 @@
 #include "eval/eval.h"
 #include "llm/sampler.h"
 
-static const char *const words[] = {
-  "lol", "ngl", "fr", "bruh", "the", "raid", "tonight", "patch", "nerfed", "goose", "LETS", "GOOO", "honestly",
-  "i", "think", "that", "is", "kinda", "mid", "but", "ok", "waht", "teh", "cat", "pizza", "\xF0\x9F\x98\xAD",
-  "\xF0\x9F\x94\xA5", "\xE2\x9C\xA8", "!!!", "...", "Actually,", "the", "document", "is", "eleven", "pages.",
-  "caf\xC3\xA9", "na\xC3\xAFve", ":kekw:", "@owl", "yeah", "same", "wait", "what", "no", "way"};
+static const char *const words[] = {"lol",
+                                    "ngl",
+                                    "fr",
+                                    "bruh",
+                                    "the",
+                                    "raid",
+                                    "tonight",
+                                    "patch",
+                                    "nerfed",
+                                    "goose",
+                                    "LETS",
+                                    "GOOO",
+                                    "honestly",
+                                    "i",
+                                    "think",
+                                    "that",
+                                    "is",
+                                    "kinda",
+                                    "mid",
+                                    "but",
+                                    "ok",
+                                    "waht",
+                                    "teh",
+                                    "cat",
+                                    "pizza",
+                                    "\xF0\x9F\x98\xAD",
+                                    "\xF0\x9F\x94\xA5",
+                                    "\xE2\x9C\xA8",
+                                    "!!!",
+                                    "...",
+                                    "Actually,",
+                                    "the",
+                                    "document",
+                                    "is",
+                                    "eleven",
+                                    "pages.",
+                                    "caf\xC3\xA9",
+                                    "na\xC3\xAFve",
+                                    ":kekw:",
+                                    "@owl",
+                                    "yeah",
+                                    "same",
+                                    "wait",
+                                    "what",
+                                    "no",
+                                    "way"};
 
 static char **make(size_t n, uint64_t seed) {
   llm_rng r;
@@ -27,7 +68,9 @@ static char **make(size_t n, uint64_t seed) {
     buf_init(&b, 0);
     int k = 1 + (int)(llm_rng_next(&r) % 14);
     for (int j = 0; j < k; j++)
-      if ((j && buf_putc(&b, ' ')) || buf_puts(&b, words[llm_rng_next(&r) % (sizeof words / sizeof *words)])) break;
+      if ((j && buf_putc(&b, ' ')) ||
+          buf_puts(&b, words[llm_rng_next(&r) % (sizeof words / sizeof *words)]))
+        break;
     v[i] = buf_steal(&b);
   }
   return v;
@@ -44,10 +87,12 @@ int main(int argc, char **argv) {
   size_t n = 20000;
   for (int i = 1; i + 1 < argc; i += 2) {
     uint64_t x;
-    if (strcmp(argv[i], "--n") == 0 && !str_to_u64(argv[i + 1], &x) && x > 0 && x <= 1000000) n = (size_t)x;
+    if (strcmp(argv[i], "--n") == 0 && !str_to_u64(argv[i + 1], &x) && x > 0 && x <= 1000000)
+      n = (size_t)x;
   }
   char **a = make(n, 1), **b = make(n, 2), **t = make(10 * n, 3);
-  const char *const *A = (const char *const *)a, *const *B = (const char *const *)b, *const *T = (const char *const *)t;
+  const char *const *A = (const char *const *)a, *const *B = (const char *const *)b,
+                    *const *T = (const char *const *)t;
   double t0, d;
   eval_style st;
   eval_compare c;
@@ -66,7 +111,8 @@ int main(int argc, char **argv) {
   size_t k;
   if (eval_copy_rate(A, n, T, 10 * n, 20, &r, &k)) return 1;
   d = now_s() - t0;
-  printf("copy rate          %8.3f s  %10.0f msg/s (generated + training)\n", d, 11.0 * (double)n / d);
+  printf("copy rate          %8.3f s  %10.0f msg/s (generated + training)\n", d,
+         11.0 * (double)n / d);
   t0 = now_s();
   if (eval_compare_sets(A, n, B, n, T, 10 * n, 20, &c)) return 1;
   d = now_s() - t0;

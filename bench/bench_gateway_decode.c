@@ -9,17 +9,19 @@
 #include "discord/zstream.h"
 
 static size_t make_payload(char *out, size_t cap, int i) {
-  int n = snprintf(out, cap,
-                   "{\"op\":0,\"s\":%d,\"t\":\"MESSAGE_CREATE\",\"d\":{\"id\":\"11%017d\",\"channel_id\":"
-                   "\"1100000000000000200\",\"guild_id\":\"1100000000000000300\",\"author\":{\"id\":\"4%d\","
-                   "\"username\":\"user%d\",\"global_name\":\"User %d\",\"discriminator\":\"0\",\"avatar\":null},"
-                   "\"member\":{\"nick\":null,\"roles\":[\"1100000000000000007\"],\"joined_at\":"
-                   "\"2024-01-02T03:04:05.000000+00:00\"},\"content\":\"message number %d, talking about the "
-                   "weather and the game last night <@42>\",\"timestamp\":\"2026-11-21T10:00:00.123000+00:00\","
-                   "\"edited_timestamp\":null,\"type\":0,\"flags\":0,\"tts\":false,\"mention_everyone\":false,"
-                   "\"mentions\":[{\"id\":\"42\",\"username\":\"bo\"}],\"mention_roles\":[],\"attachments\":[],"
-                   "\"embeds\":[],\"pinned\":false,\"channel_type\":0}}",
-                   i, i, i % 50, i % 50, i % 50, i);
+  int n = snprintf(
+      out, cap,
+      "{\"op\":0,\"s\":%d,\"t\":\"MESSAGE_CREATE\",\"d\":{\"id\":\"11%017d\",\"channel_id\":"
+      "\"1100000000000000200\",\"guild_id\":\"1100000000000000300\",\"author\":{\"id\":\"4%d\","
+      "\"username\":\"user%d\",\"global_name\":\"User "
+      "%d\",\"discriminator\":\"0\",\"avatar\":null},"
+      "\"member\":{\"nick\":null,\"roles\":[\"1100000000000000007\"],\"joined_at\":"
+      "\"2024-01-02T03:04:05.000000+00:00\"},\"content\":\"message number %d, talking about the "
+      "weather and the game last night <@42>\",\"timestamp\":\"2026-11-21T10:00:00.123000+00:00\","
+      "\"edited_timestamp\":null,\"type\":0,\"flags\":0,\"tts\":false,\"mention_everyone\":false,"
+      "\"mentions\":[{\"id\":\"42\",\"username\":\"bo\"}],\"mention_roles\":[],\"attachments\":[],"
+      "\"embeds\":[],\"pinned\":false,\"channel_type\":0}}",
+      i, i, i % 50, i % 50, i % 50, i);
   return n > 0 && (size_t)n < cap ? (size_t)n : 0;
 }
 
@@ -28,7 +30,8 @@ static int decode(const char *p, size_t n) {
   json_t *v = json_loadb(p, n, JSON_DISABLE_EOF_CHECK | JSON_REJECT_DUPLICATES, &e);
   if (!v) return -1;
   discord_event *ev = NULL;
-  int rc = discord__event_parse(json_str(v, "t", ""), json_object_get(v, "d"), json_int(v, "s", 0), &ev);
+  int rc =
+      discord__event_parse(json_str(v, "t", ""), json_object_get(v, "d"), json_int(v, "s", 0), &ev);
   int ok = rc == 0 && ev && ev->u.message.n_mentions == 1;
   discord_event_free(ev);
   json_decref(v);
@@ -75,14 +78,15 @@ int main(int argc, char **argv) {
   for (int64_t i = 0; i < count; i++) {
     const char *p;
     size_t n;
-    if (zstream_feed(z, (const uint8_t *)comp.data + off, lens[i], &p, &n) != 1 || decode(p, n)) return 1;
+    if (zstream_feed(z, (const uint8_t *)comp.data + off, lens[i], &p, &n) != 1 || decode(p, n))
+      return 1;
     off += lens[i];
   }
   double z_s = (double)(clock_mono_ns() - t0) / 1e9;
-  printf("MESSAGE_CREATE decode, %lld events, %.0f bytes each (%.0f compressed)\n", (long long)count,
-         (double)total / (double)count, (double)comp.len / (double)count);
-  printf("  json + typed event:               %10.0f events/s  %7.1f MB/s\n", (double)count / plain_s,
-         (double)total / plain_s / 1e6);
+  printf("MESSAGE_CREATE decode, %lld events, %.0f bytes each (%.0f compressed)\n",
+         (long long)count, (double)total / (double)count, (double)comp.len / (double)count);
+  printf("  json + typed event:               %10.0f events/s  %7.1f MB/s\n",
+         (double)count / plain_s, (double)total / plain_s / 1e6);
   printf("  zlib-stream + json + typed event: %10.0f events/s  %7.1f MB/s (uncompressed)\n",
          (double)count / z_s, (double)total / z_s / 1e6);
   zstream_destroy(z);

@@ -8,8 +8,8 @@
  *
  * A sanitizer build measures the sanitizer, not mimic: AddressSanitizer parks up to 256 MB of freed
  * blocks in its quarantine and shadows every byte, so RSS climbs with the number of allocations
- * (415 MB at 100k, 547 MB at 1M messages, against 10-12 MB in a release build) and speed drops about
- * 3x. The benchmark refuses to run in such a build unless --allow-sanitizers is given. */
+ * (415 MB at 100k, 547 MB at 1M messages, against 10-12 MB in a release build) and speed drops
+ * about 3x. The benchmark refuses to run in such a build unless --allow-sanitizers is given. */
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,16 +94,19 @@ static int generate(const char *path, long n, double *mb) {
              "\"GuildTextChat\",\"name\":\"general\"},\"messages\":[\n");
   for (long i = 0; i < n; i++) {
     long a = 10 + (i * 7919) % 500;
-    fprintf(f, "%s{\"id\":\"%ld\",\"type\":\"%s\",\"timestamp\":\"2023-01-%02ldT%02ld:%02ld:%02ld.%03ld+00:00\","
-               "\"timestampEdited\":null,\"isPinned\":false,\"content\":\"message %ld from user %ld, "
-               "with some ordinary chat text 🙂 and a bit more to make it realistic\",\"author\":{"
-               "\"id\":\"%ld\",\"name\":\"user%ld\",\"discriminator\":\"0000\",\"nickname\":\"User %ld\","
-               "\"isBot\":false},\"attachments\":[],\"embeds\":[],\"stickers\":[],\"reactions\":%s,"
-               "\"mentions\":[]%s}",
-            i ? ",\n" : "", 100000 + i, i % 5 ? "Default" : "Reply", 1 + (i / 86400) % 28,
-            (i / 3600) % 24, (i / 60) % 60, i % 60, i % 1000, i, a, a, a, a,
-            i % 10 ? "[]" : "[{\"emoji\":{\"id\":\"\",\"name\":\"😂\"},\"count\":2}]",
-            i % 5 ? "" : ",\"reference\":{\"messageId\":\"100000\"}");
+    fprintf(
+        f,
+        "%s{\"id\":\"%ld\",\"type\":\"%s\",\"timestamp\":\"2023-01-%02ldT%02ld:%02ld:%02ld.%03ld+"
+        "00:00\","
+        "\"timestampEdited\":null,\"isPinned\":false,\"content\":\"message %ld from user %ld, "
+        "with some ordinary chat text 🙂 and a bit more to make it realistic\",\"author\":{"
+        "\"id\":\"%ld\",\"name\":\"user%ld\",\"discriminator\":\"0000\",\"nickname\":\"User %ld\","
+        "\"isBot\":false},\"attachments\":[],\"embeds\":[],\"stickers\":[],\"reactions\":%s,"
+        "\"mentions\":[]%s}",
+        i ? ",\n" : "", 100000 + i, i % 5 ? "Default" : "Reply", 1 + (i / 86400) % 28,
+        (i / 3600) % 24, (i / 60) % 60, i % 60, i % 1000, i, a, a, a, a,
+        i % 10 ? "[]" : "[{\"emoji\":{\"id\":\"\",\"name\":\"😂\"},\"count\":2}]",
+        i % 5 ? "" : ",\"reference\":{\"messageId\":\"100000\"}");
   }
   fprintf(f, "\n],\"messageCount\":%ld}\n", n);
   *mb = (double)ftell(f) / 1e6;
@@ -194,9 +197,12 @@ int main(int argc, char **argv) {
   bool keep = false, allow_san = false;
   for (int i = 1; i < argc; i++) {
     int64_t v;
-    if (strcmp(argv[i], "--keep") == 0) keep = true;
-    else if (strcmp(argv[i], "--allow-sanitizers") == 0) allow_san = true;
-    else if (n_runs < MAX_RUNS && str_to_i64(argv[i], &v) == 0 && v >= 1 && v <= 100000000) ns[n_runs++] = (long)v;
+    if (strcmp(argv[i], "--keep") == 0)
+      keep = true;
+    else if (strcmp(argv[i], "--allow-sanitizers") == 0)
+      allow_san = true;
+    else if (n_runs < MAX_RUNS && str_to_i64(argv[i], &v) == 0 && v >= 1 && v <= 100000000)
+      ns[n_runs++] = (long)v;
     else {
       fprintf(stderr, "usage: bench_import [N...] [--keep] [--allow-sanitizers]\n");
       return 2;
@@ -244,8 +250,10 @@ int main(int argc, char **argv) {
     /* Samples come with the progress callback (every 0.5 s): a short run may miss a quarter. */
     char q[4][16];
     for (int k = 0; k < 4; k++) {
-      if (r->quarter_kb[k]) snprintf(q[k], sizeof q[k], "%.1f", r->quarter_kb[k] / 1024.0);
-      else str_lcpy(q[k], "-", sizeof q[k]);
+      if (r->quarter_kb[k])
+        snprintf(q[k], sizeof q[k], "%.1f", r->quarter_kb[k] / 1024.0);
+      else
+        str_lcpy(q[k], "-", sizeof q[k]);
     }
     printf("  RSS sampled in each quarter of the file: %s %s %s %s MB; SQLite heap peak %.1f MB; "
            "WAL %.1f MB\n",

@@ -71,7 +71,8 @@ static float frand(void) {
 }
 
 /* Makes n_copies matrices of rows x cols in type t (random rows, quantized once and replicated). */
-static uint8_t *make_weights(tensor_type t, int64_t rows, int64_t cols, int n_copies, size_t *bytes_out) {
+static uint8_t *make_weights(tensor_type t, int64_t rows, int64_t cols, int n_copies,
+                             size_t *bytes_out) {
   size_t rb = tensor_row_bytes(t, cols), one = rb * (size_t)rows;
   uint8_t *w = xalloc(one * (size_t)n_copies);
   float *tmp = xalloc((size_t)cols * sizeof *tmp);
@@ -105,9 +106,12 @@ int main(int argc, char **argv) {
   int nth = compute_pool_threads(p);
   double bw = measure_bandwidth(p, quick ? (128u << 20) : (512u << 20), 5);
   printf("kernels %s, %d threads, streaming read bandwidth %.1f GB/s\n\n", kernels_name(), nth, bw);
-  printf("%-5s | %-37s | %-24s\n", "", "generation T=1 (16384x4096), median", quick ? "prompt T=64 (4096x4096)" : "prompt T=512 (4096x4096)");
-  printf("%-5s | %8s %8s %9s %9s | %9s %9s\n", "type", "GB/s", "% of bw", "GFLOP/s", "best GB/s", "GFLOP/s", "vs T=1");
-  static const tensor_type types[] = {TT_F32, TT_F16, TT_BF16, TT_Q8_0, TT_Q4_0, TT_Q4_K, TT_Q5_K, TT_Q6_K};
+  printf("%-5s | %-37s | %-24s\n", "", "generation T=1 (16384x4096), median",
+         quick ? "prompt T=64 (4096x4096)" : "prompt T=512 (4096x4096)");
+  printf("%-5s | %8s %8s %9s %9s | %9s %9s\n", "type", "GB/s", "% of bw", "GFLOP/s", "best GB/s",
+         "GFLOP/s", "vs T=1");
+  static const tensor_type types[] = {TT_F32,  TT_F16,  TT_BF16, TT_Q8_0,
+                                      TT_Q4_0, TT_Q4_K, TT_Q5_K, TT_Q6_K};
   const int64_t rows = 16384, cols = 4096;
   const int64_t T = quick ? 64 : 512, prow = 4096;
   float *x = xalloc((size_t)(T * cols) * sizeof *x), *y = xalloc((size_t)(T * rows) * sizeof *y);
@@ -143,8 +147,8 @@ int main(int argc, char **argv) {
     double gbs = (double)one / tgm / 1e9;
     double pflops = 2.0 * (double)T * (double)prow * (double)cols / ppm / 1e9;
     double gflops = 2.0 * (double)rows * (double)cols / tgm / 1e9;
-    printf("%-5s | %8.1f %7.0f%% %9.1f %9.1f | %9.1f %8.1fx\n", tensor_type_get((int)t).name, gbs, 100 * gbs / bw,
-           gflops, (double)one / tgbest / 1e9, pflops, pflops / gflops);
+    printf("%-5s | %8.1f %7.0f%% %9.1f %9.1f | %9.1f %8.1fx\n", tensor_type_get((int)t).name, gbs,
+           100 * gbs / bw, gflops, (double)one / tgbest / 1e9, pflops, pflops / gflops);
     mem_free(w);
   }
   mem_free(x);

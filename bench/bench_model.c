@@ -25,7 +25,8 @@ static float frand(void) { /* uniform in [-1, 1) */
   return (float)((double)(rng >> 11) / 9007199254740992.0 * 2.0 - 1.0);
 }
 
-static int add_random(gguf_writer *w, const char *name, tensor_type type, int64_t cols, int64_t rows, float amp) {
+static int add_random(gguf_writer *w, const char *name, tensor_type type, int64_t cols,
+                      int64_t rows, float amp) {
   size_t rb = tensor_row_bytes(type, cols);
   unsigned char *data = xalloc(rb * (size_t)rows);
   float *row = xalloc((size_t)cols * sizeof *row);
@@ -67,11 +68,17 @@ static int make_model(const char *path) {
   rc = add_random(w, "token_embd.weight", TT_Q6_K, W, VOCAB, 1.0f);
   if (!rc) rc = add_random(w, "output_norm.weight", TT_F32, W, 1, 1.0f);
   for (int il = 0; il < LAYERS && !rc; il++) {
-    struct { const char *n; tensor_type t; int64_t cols, rows; } mats[] = {
-      {"attn_q", TT_Q4_K, W, W},         {"attn_k", TT_Q4_K, W, kvd},
-      {"attn_v", more_bits(il, LAYERS) ? TT_Q6_K : TT_Q4_K, W, kvd},
-      {"attn_output", TT_Q4_K, W, W},    {"ffn_gate", TT_Q4_K, W, FF}, {"ffn_up", TT_Q4_K, W, FF},
-      {"ffn_down", more_bits(il, LAYERS) ? TT_Q6_K : TT_Q4_K, FF, W}};
+    struct {
+      const char *n;
+      tensor_type t;
+      int64_t cols, rows;
+    } mats[] = {{"attn_q", TT_Q4_K, W, W},
+                {"attn_k", TT_Q4_K, W, kvd},
+                {"attn_v", more_bits(il, LAYERS) ? TT_Q6_K : TT_Q4_K, W, kvd},
+                {"attn_output", TT_Q4_K, W, W},
+                {"ffn_gate", TT_Q4_K, W, FF},
+                {"ffn_up", TT_Q4_K, W, FF},
+                {"ffn_down", more_bits(il, LAYERS) ? TT_Q6_K : TT_Q4_K, FF, W}};
     for (size_t k = 0; k < sizeof mats / sizeof mats[0] && !rc; k++) {
       snprintf(name, sizeof name, "blk.%d.%s.weight", il, mats[k].n);
       rc = add_random(w, name, mats[k].t, mats[k].cols, mats[k].rows, amp);
@@ -131,7 +138,8 @@ static void bw_worker(int ith, int nth, void *arg) {
   size_t per = j->n / (size_t)nth, lo = per * (size_t)ith, hi = ith == nth - 1 ? j->n : lo + per;
   lo &= ~(size_t)31;
 #if defined(__x86_64__) && defined(__GNUC__)
-  j->sums[ith % 256] = __builtin_cpu_supports("avx2") ? bw_sum_avx2(j->data, lo, hi) : bw_sum(j->data, lo, hi);
+  j->sums[ith % 256] =
+      __builtin_cpu_supports("avx2") ? bw_sum_avx2(j->data, lo, hi) : bw_sum(j->data, lo, hi);
 #else
   j->sums[ith % 256] = bw_sum(j->data, lo, hi);
 #endif
@@ -163,14 +171,21 @@ int main(int argc, char **argv) {
   int64_t threads = 0, n_pp = 512, n_tg = 64, n_batch = 512;
   for (int i = 1; i + 1 < argc; i += 2) {
     int rc = 0;
-    if (strcmp(argv[i], "--model") == 0) model_path = argv[i + 1];
-    else if (strcmp(argv[i], "--threads") == 0) rc = str_to_i64(argv[i + 1], &threads);
-    else if (strcmp(argv[i], "-p") == 0) rc = str_to_i64(argv[i + 1], &n_pp);
-    else if (strcmp(argv[i], "-n") == 0) rc = str_to_i64(argv[i + 1], &n_tg);
-    else if (strcmp(argv[i], "--batch") == 0) rc = str_to_i64(argv[i + 1], &n_batch);
-    else rc = MIMIC_EINVAL;
+    if (strcmp(argv[i], "--model") == 0)
+      model_path = argv[i + 1];
+    else if (strcmp(argv[i], "--threads") == 0)
+      rc = str_to_i64(argv[i + 1], &threads);
+    else if (strcmp(argv[i], "-p") == 0)
+      rc = str_to_i64(argv[i + 1], &n_pp);
+    else if (strcmp(argv[i], "-n") == 0)
+      rc = str_to_i64(argv[i + 1], &n_tg);
+    else if (strcmp(argv[i], "--batch") == 0)
+      rc = str_to_i64(argv[i + 1], &n_batch);
+    else
+      rc = MIMIC_EINVAL;
     if (rc || n_pp < 1 || n_tg < 1 || n_pp > 8192 || n_tg > 8192 || n_batch < 1) {
-      fprintf(stderr, "usage: bench_model [--model M.gguf] [--threads N] [-p 512] [-n 64] [--batch N]\n");
+      fprintf(stderr,
+              "usage: bench_model [--model M.gguf] [--threads N] [-p 512] [-n 64] [--batch N]\n");
       return 2;
     }
   }
@@ -187,7 +202,8 @@ int main(int argc, char **argv) {
     return 1;
   }
   double load_ms = (double)(clock_mono_ns() - t0) / 1e6;
-  llm_ctx_params cp = {.n_ctx = (int)(n_pp + n_tg), .n_slots = 1, .n_batch = (int)n_batch, .pool = cpool};
+  llm_ctx_params cp = {
+      .n_ctx = (int)(n_pp + n_tg), .n_slots = 1, .n_batch = (int)n_batch, .pool = cpool};
   if (llm_ctx_new(m, &cp, &c)) {
     fprintf(stderr, "bench_model: %s\n", err_msg());
     return 1;
@@ -209,15 +225,16 @@ int main(int argc, char **argv) {
   double bw = measure_bandwidth(cpool);
   double pp = (double)n_pp / pp_s, tg = (double)n_tg / tg_s;
   double bytes = (double)llm_model_bytes_per_token(m);
-  printf("model      %s (%s, %d layers, width %d, vocab %d, %.1f MiB of weights per token)\n", model_path,
-         hp->arch_name, hp->n_layer, hp->n_embd, hp->n_vocab, bytes / 1048576.0);
+  printf("model      %s (%s, %d layers, width %d, vocab %d, %.1f MiB of weights per token)\n",
+         model_path, hp->arch_name, hp->n_layer, hp->n_embd, hp->n_vocab, bytes / 1048576.0);
   printf("kernels    %s, %d threads\n", kernels_name(), cpool ? compute_pool_threads(cpool) : 1);
   printf("load       %.1f ms\n", load_ms);
   printf("pp%-5lld   %.2f tokens/s\n", (long long)n_pp, pp);
   printf("tg%-5lld   %.2f tokens/s (context %lld..%lld)\n", (long long)n_tg, tg, (long long)n_pp,
          (long long)(n_pp + n_tg));
-  printf("bandwidth  %.2f GB/s streaming read; tg reads %.2f GB/s = %.0f%% of the bound (%.1f tokens/s)\n", bw / 1e9,
-         bytes * tg / 1e9, 100.0 * bytes * tg / bw, bw / bytes);
+  printf("bandwidth  %.2f GB/s streaming read; tg reads %.2f GB/s = %.0f%% of the bound (%.1f "
+         "tokens/s)\n",
+         bw / 1e9, bytes * tg / 1e9, 100.0 * bytes * tg / bw, bw / bytes);
   mem_free(logits);
   mem_free(toks);
   llm_ctx_destroy(c);

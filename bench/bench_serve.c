@@ -26,7 +26,7 @@
 #include "llm/quant.h"
 #include "llm/quantize.h"
 
-#define MAX_REPS 15
+#define MAX_REPS    15
 #define MAX_THREADS 8
 
 static double now_ms(void) { return (double)clock_mono_ns() / 1e6; }
@@ -51,7 +51,8 @@ static int make_model(const char *path, int width, int layers, int ff) {
   snprintf(f16, sizeof f16, "%s.f16.gguf", path);
   random_model_opts o = {"qwen2", width, layers, width / 128, 2, ff, 32768, 1, QP_F16, tok, 151936};
   compute_pool *cpool = compute_pool_new(0);
-  fprintf(stderr, "bench_serve: writing %s (qwen2 %dx%d, ff %d, vocab 151936, F16)...\n", f16, width, layers, ff);
+  fprintf(stderr, "bench_serve: writing %s (qwen2 %dx%d, ff %d, vocab 151936, F16)...\n", f16,
+          width, layers, ff);
   double t0 = now_ms();
   int rc = gguf_make_random(&o, f16, cpool);
   double t1 = now_ms();
@@ -197,7 +198,8 @@ static void bw_worker(int ith, int nth, void *arg) {
   size_t per = j->n / (size_t)nth, lo = per * (size_t)ith, hi = ith == nth - 1 ? j->n : lo + per;
   lo &= ~(size_t)31;
 #if defined(__x86_64__) && defined(__GNUC__)
-  j->sums[ith % MAX_THREADS] = __builtin_cpu_supports("avx2") ? bw_sum_avx2(j->data, lo, hi) : bw_sum(j->data, lo, hi);
+  j->sums[ith % MAX_THREADS] =
+      __builtin_cpu_supports("avx2") ? bw_sum_avx2(j->data, lo, hi) : bw_sum(j->data, lo, hi);
 #else
   j->sums[ith % MAX_THREADS] = bw_sum(j->data, lo, hi);
 #endif
@@ -254,8 +256,9 @@ static double run_concurrent(llm_backend *b, int n, int tokens, int round, doubl
   double t0 = now_ms();
   for (int i = 0; i < n; i++) {
     char prompt[256], key[32];
-    snprintf(prompt, sizeof prompt, "conversation %d, round %d: tell me about the weather in city %d today", i,
-             round, i * 31 + round);
+    snprintf(prompt, sizeof prompt,
+             "conversation %d, round %d: tell me about the weather in city %d today", i, round,
+             i * 31 + round);
     snprintf(key, sizeof key, "c%d", i);
     llm_request r;
     llm_request_init(&r);
@@ -311,22 +314,41 @@ int main(int argc, char **argv) {
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     int rc = 0;
-    if (strcmp(a, "--no-cold") == 0) { cold = false; continue; }
-    if (strcmp(a, "--no-engine") == 0) { engine = false; continue; }
-    if (!v) rc = -1;
-    else if (strcmp(a, "--model") == 0) path = v;
-    else if (strcmp(a, "--threads") == 0) rc = (n_threads = parse_list(v, threads, MAX_THREADS)) > 0 ? 0 : -1;
-    else if (strcmp(a, "--reps") == 0) rc = str_to_i64(v, &reps) || reps < 1 || reps > MAX_REPS;
-    else if (strcmp(a, "-p") == 0) rc = str_to_i64(v, &n_pp) || n_pp < 1 || n_pp > 4096;
-    else if (strcmp(a, "-n") == 0) rc = str_to_i64(v, &n_tg) || n_tg < 1 || n_tg > 4096;
-    else if (strcmp(a, "--conv-tokens") == 0) rc = str_to_i64(v, &conv_tokens) || conv_tokens < 1 || conv_tokens > 1024;
-    else if (strcmp(a, "--layers") == 0) rc = str_to_i64(v, &layers) || layers < 1 || layers > 128;
-    else if (strcmp(a, "--width") == 0) rc = str_to_i64(v, &width) || width < 256 || width > 16384 || width % 256;
-    else if (strcmp(a, "--ff") == 0) rc = str_to_i64(v, &ff) || ff < 256 || ff > 65536 || ff % 256;
-    else rc = -1;
+    if (strcmp(a, "--no-cold") == 0) {
+      cold = false;
+      continue;
+    }
+    if (strcmp(a, "--no-engine") == 0) {
+      engine = false;
+      continue;
+    }
+    if (!v)
+      rc = -1;
+    else if (strcmp(a, "--model") == 0)
+      path = v;
+    else if (strcmp(a, "--threads") == 0)
+      rc = (n_threads = parse_list(v, threads, MAX_THREADS)) > 0 ? 0 : -1;
+    else if (strcmp(a, "--reps") == 0)
+      rc = str_to_i64(v, &reps) || reps < 1 || reps > MAX_REPS;
+    else if (strcmp(a, "-p") == 0)
+      rc = str_to_i64(v, &n_pp) || n_pp < 1 || n_pp > 4096;
+    else if (strcmp(a, "-n") == 0)
+      rc = str_to_i64(v, &n_tg) || n_tg < 1 || n_tg > 4096;
+    else if (strcmp(a, "--conv-tokens") == 0)
+      rc = str_to_i64(v, &conv_tokens) || conv_tokens < 1 || conv_tokens > 1024;
+    else if (strcmp(a, "--layers") == 0)
+      rc = str_to_i64(v, &layers) || layers < 1 || layers > 128;
+    else if (strcmp(a, "--width") == 0)
+      rc = str_to_i64(v, &width) || width < 256 || width > 16384 || width % 256;
+    else if (strcmp(a, "--ff") == 0)
+      rc = str_to_i64(v, &ff) || ff < 256 || ff > 65536 || ff % 256;
+    else
+      rc = -1;
     if (rc) {
-      fprintf(stderr, "usage: bench_serve [--model M.gguf] [--threads 1,2] [--reps 3] [-p 64] [-n 16] "
-                      "[--conv-tokens 16] [--layers 36] [--width 2048] [--ff 11008] [--no-cold] [--no-engine]\n");
+      fprintf(stderr,
+              "usage: bench_serve [--model M.gguf] [--threads 1,2] [--reps 3] [-p 64] [-n 16] "
+              "[--conv-tokens 16] [--layers 36] [--width 2048] [--ff 11008] [--no-cold] "
+              "[--no-engine]\n");
       return 2;
     }
     i++;
@@ -361,8 +383,10 @@ int main(int argc, char **argv) {
         ctx[ok] = c.ctx_ms;
         first[ok++] = c.first_ms;
       }
-      printf("cold start (%s page cache), %d threads: load %.1f ms, +context %.1f ms, first token %.0f ms "
-             "(median of %d)\n", drop ? "file evicted from the" : "file in the", max_threads, median(load, ok),
+      printf("cold start (%s page cache), %d threads: load %.1f ms, +context %.1f ms, first token "
+             "%.0f ms "
+             "(median of %d)\n",
+             drop ? "file evicted from the" : "file in the", max_threads, median(load, ok),
              median(ctx, ok), median(first, ok), ok);
     }
   }
@@ -374,14 +398,21 @@ int main(int argc, char **argv) {
   }
   const llm_hparams *hp = llm_model_hparams(m);
   double bytes = (double)llm_model_bytes_per_token(m);
-  printf("model      %s: %.2f GB file, qwen2 %d layers, width %d, ff %d, vocab %d, %.2f GB of weights read "
-         "per token\n", path, (double)st.st_size / 1e9, hp->n_layer, hp->n_embd, hp->n_ff, hp->n_vocab, bytes / 1e9);
+  printf("model      %s: %.2f GB file, qwen2 %d layers, width %d, ff %d, vocab %d, %.2f GB of "
+         "weights read "
+         "per token\n",
+         path, (double)st.st_size / 1e9, hp->n_layer, hp->n_embd, hp->n_ff, hp->n_vocab,
+         bytes / 1e9);
   printf("kernels    %s\n", kernels_name());
 
   /* 2. The engine: 1, 4 and 8 concurrent conversations; memory while serving. */
   if (engine) {
     int slots = 8, ctx_len = 256;
-    llm_local_opts o = {.model_path = path, .threads = max_threads, .slots = slots, .ctx = ctx_len, .batch = 512,
+    llm_local_opts o = {.model_path = path,
+                        .threads = max_threads,
+                        .slots = slots,
+                        .ctx = ctx_len,
+                        .batch = 512,
                         .queue_max = 16};
     llm_backend *b = NULL;
     if (llm_backend_local_new(&o, &b)) {
@@ -393,18 +424,22 @@ int main(int argc, char **argv) {
     const int conc[] = {1, 4, 8};
     for (int i = 0; i < 3; i++) {
       double wall[MAX_REPS], dec[MAX_REPS];
-      for (int r = 0; r < reps; r++) wall[r] = run_concurrent(b, conc[i], (int)conv_tokens, 1 + i * MAX_REPS + r, &dec[r]);
+      for (int r = 0; r < reps; r++)
+        wall[r] = run_concurrent(b, conc[i], (int)conv_tokens, 1 + i * MAX_REPS + r, &dec[r]);
       double mw = median(wall, (int)reps), md = median(dec, (int)reps);
-      printf("engine     %d conversation%s, %d threads: %.2f tokens/s decoding (%.2f each), %.2f with prompts\n",
+      printf("engine     %d conversation%s, %d threads: %.2f tokens/s decoding (%.2f each), %.2f "
+             "with prompts\n",
              conc[i], conc[i] > 1 ? "s" : "", max_threads, md, md / conc[i], mw);
     }
     memstat ms = mem_read();
     size_t kvd = (size_t)hp->n_head_kv * (size_t)hp->head_dim;
     double kv_all = (double)slots * ctx_len * hp->n_layer * 2.0 * (double)kvd * 4;
-    printf("memory     serving 8 slots x %d positions: VmRSS %.0f MiB (file-backed %.0f, anonymous %.0f), VmHWM "
-           "%.0f MiB; file %.0f MiB + KV cache %.0f MiB = %.0f MiB\n", ctx_len, ms.rss_kb / 1024.0,
-           ms.file_kb / 1024.0, ms.anon_kb / 1024.0, ms.hwm_kb / 1024.0, (double)st.st_size / 1048576.0,
-           kv_all / 1048576.0, ((double)st.st_size + kv_all) / 1048576.0);
+    printf("memory     serving 8 slots x %d positions: VmRSS %.0f MiB (file-backed %.0f, anonymous "
+           "%.0f), VmHWM "
+           "%.0f MiB; file %.0f MiB + KV cache %.0f MiB = %.0f MiB\n",
+           ctx_len, ms.rss_kb / 1024.0, ms.file_kb / 1024.0, ms.anon_kb / 1024.0,
+           ms.hwm_kb / 1024.0, (double)st.st_size / 1048576.0, kv_all / 1048576.0,
+           ((double)st.st_size + kv_all) / 1048576.0);
     llm_backend_destroy(b);
   }
 
@@ -432,11 +467,13 @@ int main(int argc, char **argv) {
         if (llm_slot_decode(c, 0, &toks[n_pp + i], 1, NULL, 1, logits)) return 1;
       tg[r] = (double)n_tg / ((now_ms() - t0) / 1e3);
     }
-    /* Steady batched decoding: one token for each of B conversations per step, read-once weights. */
+    /* Steady batched decoding: one token for each of B conversations per step, read-once weights.
+     */
     double agg[3] = {0, 0, 0};
     const int bs[3] = {1, 4, 8};
     llm_ctx *cb = NULL;
-    llm_ctx_params bp = {.n_ctx = (int)(n_pp + n_tg + 8), .n_slots = 8, .n_batch = 512, .pool = cpool};
+    llm_ctx_params bp = {
+        .n_ctx = (int)(n_pp + n_tg + 8), .n_slots = 8, .n_batch = 512, .pool = cpool};
     if (llm_ctx_new(m, &bp, &cb)) {
       fprintf(stderr, "bench_serve: %s\n", err_msg());
       return 1;
@@ -452,12 +489,16 @@ int main(int argc, char **argv) {
         int steps = (int)(n_tg / 2 > 2 ? n_tg / 2 : 2);
         for (int step = 0; step < steps; step++) {
           for (int i = 0; i < bs[k]; i++)
-            items[i] = (llm_batch_item){.slot = i, .token = toks[(step * 8 + i) % n_pp], .lora = NULL, .lora_scale = 1,
+            items[i] = (llm_batch_item){.slot = i,
+                                        .token = toks[(step * 8 + i) % n_pp],
+                                        .lora = NULL,
+                                        .lora_scale = 1,
                                         .logits = lb + (size_t)i * hp->n_vocab};
           if (llm_forward_batch(cb, items, bs[k])) return 1;
         }
         v[r] = (double)steps * bs[k] / ((now_ms() - t0) / 1e3);
-        for (int i = 0; i < bs[k]; i++) /* drop what the steps added (no evaluation), for the next rep */
+        for (int i = 0; i < bs[k];
+             i++) /* drop what the steps added (no evaluation), for the next rep */
           if (llm_forward(cb, i, toks, 0, (int)n_pp / 4, NULL, 1, NULL, LLM_LOGITS_NONE)) return 1;
       }
       agg[k] = median(v, (int)reps);
@@ -466,11 +507,14 @@ int main(int argc, char **argv) {
     llm_ctx_destroy(cb);
     double bw = measure_bandwidth(cpool);
     double mpp = median(pp, (int)reps), mtg = median(tg, (int)reps);
-    printf("threads %d  pp%lld %.2f tokens/s, tg%lld %.2f tokens/s; streaming read %.1f GB/s, bound %.2f tokens/s, "
-           "tg at %.0f%% of it\n", threads[ti], (long long)n_pp, mpp, (long long)n_tg, mtg, bw / 1e9, bw / bytes,
+    printf("threads %d  pp%lld %.2f tokens/s, tg%lld %.2f tokens/s; streaming read %.1f GB/s, "
+           "bound %.2f tokens/s, "
+           "tg at %.0f%% of it\n",
+           threads[ti], (long long)n_pp, mpp, (long long)n_tg, mtg, bw / 1e9, bw / bytes,
            100.0 * mtg * bytes / bw);
-    printf("           batched decoding, model API: 1 / 4 / 8 conversations %.2f / %.2f / %.2f tokens/s\n", agg[0], agg[1],
-           agg[2]);
+    printf("           batched decoding, model API: 1 / 4 / 8 conversations %.2f / %.2f / %.2f "
+           "tokens/s\n",
+           agg[0], agg[1], agg[2]);
     llm_ctx_destroy(c);
     compute_pool_destroy(cpool);
   }

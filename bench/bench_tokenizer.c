@@ -11,14 +11,15 @@
 #include "llm/tokenizer.h"
 
 static const char *const lines[] = {
-  "lmaooo that game last night was wild \xf0\x9f\x92\x80\xf0\x9f\x92\x80\n",
-  "nah bro u dont get it, the ranked queue is cooked rn\n",
-  "<@123456789012345678> u up? we need a 5th for the raid\n",
-  "ok but who ate the last slice of pizza \xf0\x9f\x8d\x95 i want names\n",
-  "gg ez no re \xf0\x9f\x98\x82\xf0\x9f\x98\x82\n",
-  "https://example.com/clips/abc123?t=42 watch this\n",
-  "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e\xe3\x81\xae\xe3\x83\x86\xe3\x82\xad\xe3\x82\xb9\xe3\x83\x88 mixed in, 3.14159 and 1,000,000\n",
-  "I'm gonna be honest u're kinda right ngl, shouldn't've doubted\n",
+    "lmaooo that game last night was wild \xf0\x9f\x92\x80\xf0\x9f\x92\x80\n",
+    "nah bro u dont get it, the ranked queue is cooked rn\n",
+    "<@123456789012345678> u up? we need a 5th for the raid\n",
+    "ok but who ate the last slice of pizza \xf0\x9f\x8d\x95 i want names\n",
+    "gg ez no re \xf0\x9f\x98\x82\xf0\x9f\x98\x82\n",
+    "https://example.com/clips/abc123?t=42 watch this\n",
+    "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e\xe3\x81\xae\xe3\x83\x86\xe3\x82\xad\xe3\x82\xb9\xe3\x83"
+    "\x88 mixed in, 3.14159 and 1,000,000\n",
+    "I'm gonna be honest u're kinda right ngl, shouldn't've doubted\n",
 };
 
 static void bench_vocab(const char *shared, const char *name, const buf *corpus) {
@@ -65,10 +66,11 @@ static void bench_vocab(const char *shared, const char *name, const buf *corpus)
   if (tok_encode(t, w.data, w.len, false, false, &wids, &wn)) return;
   double word_ms = (double)(clock_mono_ns() - t0) / 1e6;
   double mb = (double)corpus->len / 1e6;
-  printf("%-20s load %6.1f ms | encode %6.2f MB/s (%zu tokens, %.2f bytes/token) | decode %7.1f MB/s "
-         "| 100 KB word %6.1f ms%s\n",
-         name, load_ms, mb / enc_s, n, (double)corpus->len / (double)n, mb / dec_s, word_ms,
-         len == corpus->len ? "" : " (round trip differs)");
+  printf(
+      "%-20s load %6.1f ms | encode %6.2f MB/s (%zu tokens, %.2f bytes/token) | decode %7.1f MB/s "
+      "| 100 KB word %6.1f ms%s\n",
+      name, load_ms, mb / enc_s, n, (double)corpus->len / (double)n, mb / dec_s, word_ms,
+      len == corpus->len ? "" : " (round trip differs)");
   buf_free(&w);
   mem_free(wids);
   mem_free(ids);

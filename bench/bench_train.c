@@ -43,14 +43,16 @@ typedef struct peak_job {
 #if defined(__x86_64__)
 /* Twelve independent accumulators in named registers: enough chains to cover the FMA latency on
  * both ports (an array here would make the compiler keep them in memory). */
-#define FMA12(T, fma, set1)                                                                                 \
-  T a0 = set1(0.f), a1 = set1(1.f), a2 = set1(2.f), a3 = set1(3.f), a4 = set1(4.f), a5 = set1(5.f);         \
-  T a6 = set1(6.f), a7 = set1(7.f), a8 = set1(8.f), a9 = set1(9.f), a10 = set1(10.f), a11 = set1(11.f);     \
-  T x = set1(0.999999f), y = set1(1e-7f);                                                                  \
-  for (long k = 0; k < iters; k++) {                                                                       \
-    a0 = fma(a0, x, y), a1 = fma(a1, x, y), a2 = fma(a2, x, y), a3 = fma(a3, x, y);                        \
-    a4 = fma(a4, x, y), a5 = fma(a5, x, y), a6 = fma(a6, x, y), a7 = fma(a7, x, y);                        \
-    a8 = fma(a8, x, y), a9 = fma(a9, x, y), a10 = fma(a10, x, y), a11 = fma(a11, x, y);                    \
+#define FMA12(T, fma, set1)                                                                        \
+  T a0 = set1(0.f), a1 = set1(1.f), a2 = set1(2.f), a3 = set1(3.f), a4 = set1(4.f),                \
+    a5 = set1(5.f);                                                                                \
+  T a6 = set1(6.f), a7 = set1(7.f), a8 = set1(8.f), a9 = set1(9.f), a10 = set1(10.f),              \
+    a11 = set1(11.f);                                                                              \
+  T x = set1(0.999999f), y = set1(1e-7f);                                                          \
+  for (long k = 0; k < iters; k++) {                                                               \
+    a0 = fma(a0, x, y), a1 = fma(a1, x, y), a2 = fma(a2, x, y), a3 = fma(a3, x, y);                \
+    a4 = fma(a4, x, y), a5 = fma(a5, x, y), a6 = fma(a6, x, y), a7 = fma(a7, x, y);                \
+    a8 = fma(a8, x, y), a9 = fma(a9, x, y), a10 = fma(a10, x, y), a11 = fma(a11, x, y);            \
   }
 
 __attribute__((target("avx2,fma"))) static float fma_loop_avx2(long iters) {
@@ -100,7 +102,8 @@ static double measure_peak(compute_pool *p, int wide) {
 }
 
 /* ---- GEMM ------------------------------------------------------------------------------------ */
-static double bench_gemm(compute_pool *p, int64_t M, int64_t N, int64_t K, bool quant_b, bool trans_b) {
+static double bench_gemm(compute_pool *p, int64_t M, int64_t N, int64_t K, bool quant_b,
+                         bool trans_b) {
   float *A = xcalloc((size_t)(M * K), sizeof(float)), *C = xcalloc((size_t)(M * N), sizeof(float));
   float *B = xcalloc((size_t)(K * N), sizeof(float));
   for (int64_t i = 0; i < M * K; i++) A[i] = (float)((i * 7) % 13) * 0.01f;
@@ -108,7 +111,8 @@ static double bench_gemm(compute_pool *p, int64_t M, int64_t N, int64_t K, bool 
   qmat q = {0};
   void *qd = NULL;
   train_mat a = {A, K, false, NULL}, b = {B, trans_b ? K : N, trans_b, NULL};
-  if (quant_b) { /* logical B (K, N) = q^T with q (N rows, K cols) when trans_b, else q (K rows, N cols) */
+  if (quant_b) { /* logical B (K, N) = q^T with q (N rows, K cols) when trans_b, else q (K rows, N
+                    cols) */
     int64_t rows = trans_b ? N : K, cols = trans_b ? K : N;
     size_t rb = tensor_row_bytes(TT_Q4_K, cols);
     qd = xalloc(rb * (size_t)rows);
@@ -172,10 +176,11 @@ static void bench_steps(train_model *m, int T, int steps, double peak, const cha
   }
   double total = tf + tb + to;
   double flops = train_model_flops(m, T, n_tgt) * steps;
-  printf("  %-34s %8.1f tokens/s  %7.2f GFLOP/s (%4.1f%% of peak)  fwd %.0f%% bwd %.0f%% adamw %.0f%%  "
+  printf("  %-34s %8.1f tokens/s  %7.2f GFLOP/s (%4.1f%% of peak)  fwd %.0f%% bwd %.0f%% adamw "
+         "%.0f%%  "
          "peak RSS %.0f MiB\n",
-         label, (double)T * steps / total, flops / total / 1e9, 100 * flops / total / 1e9 / peak, 100 * tf / total,
-         100 * tb / total, 100 * to / total, rss_mib());
+         label, (double)T * steps / total, flops / total / 1e9, 100 * flops / total / 1e9 / peak,
+         100 * tf / total, 100 * tb / total, 100 * to / total, rss_mib());
   train_optim_destroy(opt);
   mem_free(tok), mem_free(tgt), mem_free(pos), mem_free(seg), mem_free(logp), mem_free(dl);
 }
@@ -196,7 +201,8 @@ int main(int argc, char **argv) {
     } else if (strcmp(argv[i], "--base") == 0 && i + 1 < argc) {
       base = argv[++i];
     } else {
-      fprintf(stderr, "usage: bench_train [--threads N] [--quick] [--data FILE.jsonl] [--base M.gguf]\n");
+      fprintf(stderr,
+              "usage: bench_train [--threads N] [--quick] [--data FILE.jsonl] [--base M.gguf]\n");
       return 2;
     }
   }
@@ -209,18 +215,24 @@ int main(int argc, char **argv) {
 #endif
   const char *kn = train__gemm_kernel();
   double peak = strcmp(kn, "avx512") == 0 ? peak5 : peak2;
-  printf("threads %d, gemm kernel %s (load average matters: on a shared machine every figure is noisy)\n", nth, kn);
+  printf("threads %d, gemm kernel %s (load average matters: on a shared machine every figure is "
+         "noisy)\n",
+         nth, kn);
   printf("FMA peak: AVX2 %.1f GFLOP/s", peak2);
   if (peak5 > 0) printf(", AVX-512 %.1f GFLOP/s", peak5);
   printf(" (all threads, best of 5; percentages below are of the peak of the kernel's ISA)\n\n");
 
   printf("GEMM (C = A B, GFLOP/s):\n");
-  struct { int64_t M, N, K; bool q, t; const char *what; } g[] = {
-    {256, 896, 896, false, true, "forward y = x W^T  (256x896x896, F32 W)"},
-    {256, 896, 896, false, false, "backward dx = dy W (256x896x896, F32 W)"},
-    {256, 896, 896, true, false, "backward dx = dy W (256x896x896, Q4_K W)"},
-    {896, 896, 256, false, false, "weight grad dW = dy^T x (896x896x256)"},
-    {256, 4864, 896, true, true, "forward FFN (256x4864x896, Q4_K W)"},
+  struct {
+    int64_t M, N, K;
+    bool q, t;
+    const char *what;
+  } g[] = {
+      {256, 896, 896, false, true, "forward y = x W^T  (256x896x896, F32 W)"},
+      {256, 896, 896, false, false, "backward dx = dy W (256x896x896, F32 W)"},
+      {256, 896, 896, true, false, "backward dx = dy W (256x896x896, Q4_K W)"},
+      {896, 896, 256, false, false, "weight grad dW = dy^T x (896x896x256)"},
+      {256, 4864, 896, true, true, "forward FFN (256x4864x896, Q4_K W)"},
   };
   for (size_t i = 0; i < sizeof g / sizeof g[0]; i++) {
     double gf = bench_gemm(p, g[i].M, g[i].N, g[i].K, g[i].q, g[i].t);
@@ -248,7 +260,9 @@ int main(int argc, char **argv) {
     char vocab[512];
     const char *sh = getenv("MIMIC_SHARED");
     snprintf(vocab, sizeof vocab, "%s/testdata/tokenizer/ggml-vocab-gpt-2-pre-qwen2.gguf",
-             sh ? sh : access("../shared", F_OK) == 0 ? "../shared" : "../../shared");
+             sh                               ? sh
+             : access("../shared", F_OK) == 0 ? "../shared"
+                                              : "../../shared");
     random_model_opts ro = {"qwen2", 896, 24, 14, 2, 4864, 4096, 1, QP_Q4_K_M, vocab, 0};
     double t0 = now_s();
     if (gguf_make_random(&ro, made, p) == 0) {
@@ -263,7 +277,8 @@ int main(int argc, char **argv) {
     if (train_model_new_lora(base, &lo, 1, 256, p, &m) == 0) {
       char label[80];
       const llm_hparams *hp = train_model_hparams(m);
-      snprintf(label, sizeof label, "LoRA r16 L%d E%d V%d T256", hp->n_layer, hp->n_embd, hp->n_vocab);
+      snprintf(label, sizeof label, "LoRA r16 L%d E%d V%d T256", hp->n_layer, hp->n_embd,
+               hp->n_vocab);
       bench_steps(m, 256, 2, peak, label);
       train_model_destroy(m);
     } else {
@@ -285,8 +300,10 @@ int main(int argc, char **argv) {
     o.pool = p;
     train_result r;
     if (train_run(&o, &r) == 0)
-      printf("\none epoch from scratch (default shape, seq 512) on %s: %lld steps, %.1f s, %.0f tokens/s, "
-             "loss %.3f -> %.3f\n", data, (long long)r.steps, r.seconds, r.tokens_per_s, r.first_loss, r.loss);
+      printf("\none epoch from scratch (default shape, seq 512) on %s: %lld steps, %.1f s, %.0f "
+             "tokens/s, "
+             "loss %.3f -> %.3f\n",
+             data, (long long)r.steps, r.seconds, r.tokens_per_s, r.first_loss, r.loss);
     else
       printf("\nepoch on %s: %s\n", data, err_msg());
     const char *junk[] = {"/tmp/bench-train-epoch.gguf", "/tmp/bench-train-epoch.gguf.ckpt",

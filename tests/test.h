@@ -15,81 +15,82 @@ static int test_skip_flag;
 
 #define TEST(name) static void name(void)
 
-#define RUN(name)                                                   \
-  do {                                                              \
-    int before_ = test_failed_checks;                               \
-    test_skip_flag = 0;                                             \
-    name();                                                         \
-    if (test_skip_flag) {                                           \
-      test_skipped++;                                               \
-      printf("skip %s\n", #name);                                   \
-    } else if (test_failed_checks == before_) {                     \
-      test_passed++;                                                \
-      printf("ok   %s\n", #name);                                   \
-    } else {                                                        \
-      test_failed++;                                                \
-      printf("FAIL %s\n", #name);                                   \
-    }                                                               \
-    fflush(stdout);                                                 \
+#define RUN(name)                                                                                  \
+  do {                                                                                             \
+    int before_ = test_failed_checks;                                                              \
+    test_skip_flag = 0;                                                                            \
+    name();                                                                                        \
+    if (test_skip_flag) {                                                                          \
+      test_skipped++;                                                                              \
+      printf("skip %s\n", #name);                                                                  \
+    } else if (test_failed_checks == before_) {                                                    \
+      test_passed++;                                                                               \
+      printf("ok   %s\n", #name);                                                                  \
+    } else {                                                                                       \
+      test_failed++;                                                                               \
+      printf("FAIL %s\n", #name);                                                                  \
+    }                                                                                              \
+    fflush(stdout);                                                                                \
   } while (0)
 
 /* Marks the current test skipped (e.g. ../shared absent) and returns from it. */
-#define SKIP(why)                                                   \
-  do {                                                              \
-    printf("     skipped: %s\n", why);                              \
-    test_skip_flag = 1;                                             \
-    return;                                                         \
+#define SKIP(why)                                                                                  \
+  do {                                                                                             \
+    printf("     skipped: %s\n", why);                                                             \
+    test_skip_flag = 1;                                                                            \
+    return;                                                                                        \
   } while (0)
 
-#define TEST_FAIL_(fmt, ...)                                                     \
-  do {                                                                           \
-    test_failed_checks++;                                                        \
-    fprintf(stdout, "  %s:%d: " fmt "\n", __FILE__, __LINE__, __VA_ARGS__);      \
+#define TEST_FAIL_(fmt, ...)                                                                       \
+  do {                                                                                             \
+    test_failed_checks++;                                                                          \
+    fprintf(stdout, "  %s:%d: " fmt "\n", __FILE__, __LINE__, __VA_ARGS__);                        \
   } while (0)
 
-#define CHECK(cond)                                                 \
-  do {                                                              \
-    if (!(cond)) TEST_FAIL_("CHECK(%s) failed", #cond);             \
+#define CHECK(cond)                                                                                \
+  do {                                                                                             \
+    if (!(cond)) TEST_FAIL_("CHECK(%s) failed", #cond);                                            \
   } while (0)
 
 /* Checks and returns from the test on failure (for preconditions that later checks rely on). */
-#define REQUIRE(cond)                                               \
-  do {                                                              \
-    if (!(cond)) {                                                  \
-      TEST_FAIL_("REQUIRE(%s) failed", #cond);                      \
-      return;                                                       \
-    }                                                               \
+#define REQUIRE(cond)                                                                              \
+  do {                                                                                             \
+    if (!(cond)) {                                                                                 \
+      TEST_FAIL_("REQUIRE(%s) failed", #cond);                                                     \
+      return;                                                                                      \
+    }                                                                                              \
   } while (0)
 
-#define CHECK_INT(a, b)                                                                   \
-  do {                                                                                    \
-    long long a_ = (long long)(a), b_ = (long long)(b);                                   \
-    if (a_ != b_) TEST_FAIL_("%s == %s: %lld != %lld", #a, #b, a_, b_);                   \
+#define CHECK_INT(a, b)                                                                            \
+  do {                                                                                             \
+    long long a_ = (long long)(a), b_ = (long long)(b);                                            \
+    if (a_ != b_) TEST_FAIL_("%s == %s: %lld != %lld", #a, #b, a_, b_);                            \
   } while (0)
 
-#define CHECK_OK(expr)                                                                    \
-  do {                                                                                    \
-    int rc_ = (expr);                                                                     \
-    if (rc_ != 0) TEST_FAIL_("%s returned %d: %s", #expr, rc_, err_msg());                \
+#define CHECK_OK(expr)                                                                             \
+  do {                                                                                             \
+    int rc_ = (expr);                                                                              \
+    if (rc_ != 0) TEST_FAIL_("%s returned %d: %s", #expr, rc_, err_msg());                         \
   } while (0)
 
-#define CHECK_STR(a, b)                                                                   \
-  do {                                                                                    \
-    const char *a_ = (a), *b_ = (b);                                                      \
-    if (!a_ || !b_ || strcmp(a_, b_) != 0)                                                \
-      TEST_FAIL_("%s == %s: \"%s\" != \"%s\"", #a, #b, a_ ? a_ : "(null)", b_ ? b_ : "(null)"); \
+#define CHECK_STR(a, b)                                                                            \
+  do {                                                                                             \
+    const char *a_ = (a), *b_ = (b);                                                               \
+    if (!a_ || !b_ || strcmp(a_, b_) != 0)                                                         \
+      TEST_FAIL_("%s == %s: \"%s\" != \"%s\"", #a, #b, a_ ? a_ : "(null)", b_ ? b_ : "(null)");    \
   } while (0)
 
-#define CHECK_NEAR(a, b, tol)                                                             \
-  do {                                                                                    \
-    double a_ = (double)(a), b_ = (double)(b);                                            \
-    if (!(fabs(a_ - b_) <= (tol))) TEST_FAIL_("%s ~= %s: %g vs %g (tol %g)", #a, #b, a_, b_, (double)(tol)); \
+#define CHECK_NEAR(a, b, tol)                                                                      \
+  do {                                                                                             \
+    double a_ = (double)(a), b_ = (double)(b);                                                     \
+    if (!(fabs(a_ - b_) <= (tol)))                                                                 \
+      TEST_FAIL_("%s ~= %s: %g vs %g (tol %g)", #a, #b, a_, b_, (double)(tol));                    \
   } while (0)
 
-#define TEST_MAIN_END()                                                                   \
-  do {                                                                                    \
-    printf("%d passed, %d failed, %d skipped\n", test_passed, test_failed, test_skipped); \
-    return test_failed ? 1 : 0;                                                           \
+#define TEST_MAIN_END()                                                                            \
+  do {                                                                                             \
+    printf("%d passed, %d failed, %d skipped\n", test_passed, test_failed, test_skipped);          \
+    return test_failed ? 1 : 0;                                                                    \
   } while (0)
 
 /* Path inside ../shared (set by ctest as MIMIC_SHARED), or NULL when it is absent. */

@@ -8,8 +8,8 @@
 void *mem_alloc(size_t n);
 void *mem_calloc(size_t count, size_t size); /* overflow-checked */
 void *mem_realloc(void *p, size_t n);
-void mem_free(void *p);                      /* accepts NULL */
-char *mem_strdup(const char *s);             /* NULL in -> NULL out */
+void mem_free(void *p);          /* accepts NULL */
+char *mem_strdup(const char *s); /* NULL in -> NULL out */
 char *mem_strndup(const char *s, size_t n);
 
 void *xalloc(size_t n);

@@ -15,7 +15,7 @@ typedef struct buf {
 } buf;
 
 void buf_init(buf *b, size_t limit);
-void buf_free(buf *b); /* releases data; the buf can be reused after buf_init */
+void buf_free(buf *b);  /* releases data; the buf can be reused after buf_init */
 void buf_reset(buf *b); /* len = 0, keeps memory */
 int buf_reserve(buf *b, size_t extra) MIMIC_MUST;
 int buf_append(buf *b, const void *p, size_t n) MIMIC_MUST;

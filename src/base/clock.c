@@ -83,7 +83,8 @@ int clock_parse_iso8601(const char *s, int64_t *unix_ms) {
     if (nd == 0 || nd > 9) goto bad;
   }
   int64_t off_min = 0;
-  if (*p == 'Z' || *p == 'z') p++;
+  if (*p == 'Z' || *p == 'z')
+    p++;
   else if (*p == '+' || *p == '-') {
     int sign = *p == '-' ? -1 : 1, oh, om = 0;
     p++;
@@ -103,6 +104,5 @@ bad:
 
 void clock_sleep_ms(uint64_t ms) {
   struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
-  while (nanosleep(&ts, &ts) != 0) {
-  }
+  while (nanosleep(&ts, &ts) != 0) {}
 }

@@ -8,7 +8,8 @@ uint64_t clock_mono_ms(void);
 int64_t clock_wall_ms(void); /* Unix epoch milliseconds */
 /* Formats Unix ms as ISO-8601 UTC with milliseconds ("2026-11-21T10:00:00.123Z") into out[32]. */
 void clock_iso8601(int64_t unix_ms, char out[32]);
-/* Parses ISO-8601 "YYYY-MM-DDTHH:MM:SS[.f{0,9}][Z|+hh:mm]" into Unix ms; returns 0 or MIMIC_EFORMAT. */
+/* Parses ISO-8601 "YYYY-MM-DDTHH:MM:SS[.f{0,9}][Z|+hh:mm]" into Unix ms; returns 0 or
+ * MIMIC_EFORMAT. */
 int clock_parse_iso8601(const char *s, int64_t *unix_ms);
 void clock_sleep_ms(uint64_t ms);
 

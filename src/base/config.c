@@ -14,7 +14,7 @@
 #include "base/log.h"
 #include "base/str.h"
 
-#define CFG_LINE_MAX 4096
+#define CFG_LINE_MAX  4096
 #define CFG_TOKEN_MAX 4096
 
 typedef struct cfg_val {
@@ -94,8 +94,7 @@ int cfg_set(cfg *c, const char *key, const char *value, cfg_source src) {
   const cfg_key *k = &cfg_keys()[i];
   int rc = validate(k, value);
   if (rc) {
-    if (k->type != CFG_STR && rc == MIMIC_EINVAL)
-      return err_set(rc, "%s: %s", key, err_msg());
+    if (k->type != CFG_STR && rc == MIMIC_EINVAL) return err_set(rc, "%s: %s", key, err_msg());
     return rc;
   }
   pthread_mutex_lock(&c->mu);
@@ -163,8 +162,10 @@ int cfg_load_file(cfg *c, const char *path) {
         }
     }
     char full[256];
-    if (section[0]) snprintf(full, sizeof full, "%s.%s", section, k);
-    else str_lcpy(full, k, sizeof full);
+    if (section[0])
+      snprintf(full, sizeof full, "%s.%s", section, k);
+    else
+      str_lcpy(full, k, sizeof full);
     rc = cfg_set(c, full, v, CFG_SRC_FILE);
     if (rc) {
       rc = err_prefix(rc, "%s:%d", path, lineno);

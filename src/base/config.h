@@ -16,12 +16,12 @@ typedef enum { CFG_SRC_DEFAULT = 0, CFG_SRC_FILE, CFG_SRC_ENV, CFG_SRC_LIVE } cf
 typedef enum { CFG_STR, CFG_INT, CFG_NUM, CFG_BOOL } cfg_type;
 
 typedef struct cfg_key {
-  const char *name;   /* "discord.api" */
+  const char *name; /* "discord.api" */
   cfg_type type;
-  const char *dflt;   /* default as text; NULL = unset */
-  double min, max;    /* for INT/NUM when min < max */
-  bool secret;        /* never printed (the token) */
-  const char *help;   /* one line for docs and `mimic config check` */
+  const char *dflt; /* default as text; NULL = unset */
+  double min, max;  /* for INT/NUM when min < max */
+  bool secret;      /* never printed (the token) */
+  const char *help; /* one line for docs and `mimic config check` */
 } cfg_key;
 
 typedef struct cfg cfg;

@@ -4,7 +4,7 @@
 #ifndef MIMIC_BASE_ERR_H
 #define MIMIC_BASE_ERR_H
 
-#define MIMIC_MUST __attribute__((warn_unused_result))
+#define MIMIC_MUST         __attribute__((warn_unused_result))
 #define MIMIC_PRINTF(f, a) __attribute__((format(printf, f, a)))
 
 enum {
@@ -21,16 +21,17 @@ enum {
   MIMIC_EDB = -10,         /* database failure */
   MIMIC_ETIMEOUT = -11,
   MIMIC_ECANCELLED = -12,
-  MIMIC_EBUSY = -13,       /* queue full, resource in use */
-  MIMIC_EAUTH = -14,       /* credentials rejected or missing */
-  MIMIC_EFATAL = -15       /* unrecoverable condition reported by a peer (e.g. gateway fatal close) */
+  MIMIC_EBUSY = -13, /* queue full, resource in use */
+  MIMIC_EAUTH = -14, /* credentials rejected or missing */
+  MIMIC_EFATAL = -15 /* unrecoverable condition reported by a peer (e.g. gateway fatal close) */
 };
 
 /* Short name of a code ("format error"). Never NULL. */
 const char *err_name(int code);
 
 /* Records the message for the calling thread and returns code, so callers write
- * `return err_set(MIMIC_EFORMAT, "%s: bad magic", path);`. The message is truncated to 512 bytes. */
+ * `return err_set(MIMIC_EFORMAT, "%s: bad magic", path);`. The message is truncated to 512 bytes.
+ */
 int err_set(int code, const char *fmt, ...) MIMIC_PRINTF(2, 3);
 
 /* Prefixes the current message with context: "ctx: previous message". Returns code. */

@@ -14,8 +14,7 @@ json_t *json_parse(const char *data, size_t n, const char *what) {
   }
   json_error_t e;
   json_t *v = json_loadb(data, n, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &e);
-  if (!v)
-    err_set(MIMIC_EFORMAT, "%s: line %d column %d: %s", what, e.line, e.column, e.text);
+  if (!v) err_set(MIMIC_EFORMAT, "%s: line %d column %d: %s", what, e.line, e.column, e.text);
   return v;
 }
 

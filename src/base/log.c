@@ -10,9 +10,9 @@
 #include "base/clock.h"
 #include "base/str.h"
 
-#define LOG_LINE_MAX 8192
+#define LOG_LINE_MAX    8192
 #define LOG_MAX_SECRETS 8
-#define LOG_MAX_TRACE 32
+#define LOG_MAX_TRACE   32
 
 static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
 static log_level log_threshold = LOG_INFO;

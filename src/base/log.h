@@ -1,5 +1,6 @@
 /* Logging with levels and per-subsystem tracing. Lines go to stderr (and optionally a file) as
- * "2026-11-21T10:00:00.123Z INFO  gateway: text". Registered secrets (the bot token) are replaced by
+ * "2026-11-21T10:00:00.123Z INFO  gateway: text". Registered secrets (the bot token) are replaced
+ * by
  * "[redacted]" in every line before it is written, so no code path can leak them through the log.
  * Thread-safe: one line is one write. */
 #ifndef MIMIC_BASE_LOG_H
@@ -20,7 +21,8 @@ void log_set_trace(const char *subsystems);
 bool log_enabled(log_level lv, const char *subsys);
 /* Also append lines to this stream (not closed by log). NULL stops. */
 void log_set_file(FILE *f);
-/* Adds a string to be redacted from every line (copied; strings shorter than 8 bytes are ignored). */
+/* Adds a string to be redacted from every line (copied; strings shorter than 8 bytes are ignored).
+ */
 void log_add_secret(const char *secret);
 /* Drops all secrets and the file; tests call it between cases. */
 void log_reset(void);
@@ -33,9 +35,13 @@ void log_write(log_level lv, const char *subsys, const char *fmt, ...) MIMIC_PRI
 #define LOG_E(sub, ...) log_write(LOG_ERROR, sub, __VA_ARGS__)
 #define LOG_W(sub, ...) log_write(LOG_WARN, sub, __VA_ARGS__)
 #define LOG_I(sub, ...) log_write(LOG_INFO, sub, __VA_ARGS__)
-#define LOG_D(sub, ...) \
-  do { if (log_enabled(LOG_DEBUG, sub)) log_write(LOG_DEBUG, sub, __VA_ARGS__); } while (0)
-#define LOG_T(sub, ...) \
-  do { if (log_enabled(LOG_TRACE, sub)) log_write(LOG_TRACE, sub, __VA_ARGS__); } while (0)
+#define LOG_D(sub, ...)                                                                            \
+  do {                                                                                             \
+    if (log_enabled(LOG_DEBUG, sub)) log_write(LOG_DEBUG, sub, __VA_ARGS__);                       \
+  } while (0)
+#define LOG_T(sub, ...)                                                                            \
+  do {                                                                                             \
+    if (log_enabled(LOG_TRACE, sub)) log_write(LOG_TRACE, sub, __VA_ARGS__);                       \
+  } while (0)
 
 #endif

@@ -60,9 +60,12 @@ static void *take(queue *q) {
 int queue_try_push(queue *q, void *item) {
   pthread_mutex_lock(&q->mu);
   int rc = 0;
-  if (q->closed) rc = MIMIC_ECANCELLED;
-  else if (q->len == q->cap) rc = MIMIC_EBUSY;
-  else put(q, item);
+  if (q->closed)
+    rc = MIMIC_ECANCELLED;
+  else if (q->len == q->cap)
+    rc = MIMIC_EBUSY;
+  else
+    put(q, item);
   pthread_mutex_unlock(&q->mu);
   return rc;
 }

@@ -9,8 +9,8 @@
 
 typedef struct queue queue;
 
-queue *queue_new(size_t capacity);  /* NULL on OOM */
-void queue_destroy(queue *q);       /* items still inside are not freed */
+queue *queue_new(size_t capacity); /* NULL on OOM */
+void queue_destroy(queue *q);      /* items still inside are not freed */
 /* Returns 0, MIMIC_EBUSY when full, MIMIC_ECANCELLED after close. Never blocks. */
 int queue_try_push(queue *q, void *item) MIMIC_MUST;
 /* Blocks while full; returns 0 or MIMIC_ECANCELLED after close. */

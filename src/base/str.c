@@ -17,7 +17,8 @@ int str_to_i64(const char *s, int64_t *out) {
   char *end;
   errno = 0;
   long long v = strtoll(s, &end, 10);
-  if (end == s || !only_space(end)) return err_set(MIMIC_EINVAL, "'%.40s' is not a whole number", s);
+  if (end == s || !only_space(end))
+    return err_set(MIMIC_EINVAL, "'%.40s' is not a whole number", s);
   if (errno == ERANGE) return err_set(MIMIC_ERANGE, "'%.40s' is out of range", s);
   *out = v;
   return 0;
@@ -30,7 +31,8 @@ int str_to_u64(const char *s, uint64_t *out) {
   char *end;
   errno = 0;
   unsigned long long v = strtoull(s, &end, 10);
-  if (end == s || !only_space(end)) return err_set(MIMIC_EINVAL, "'%.40s' is not a whole number", s);
+  if (end == s || !only_space(end))
+    return err_set(MIMIC_EINVAL, "'%.40s' is not a whole number", s);
   if (errno == ERANGE) return err_set(MIMIC_ERANGE, "'%.40s' is out of range", s);
   *out = v;
   return 0;
@@ -41,7 +43,8 @@ int str_to_double(const char *s, double *out) {
   char *end;
   errno = 0;
   double v = strtod(s, &end);
-  if (end == s || !only_space(end) || isnan(v)) return err_set(MIMIC_EINVAL, "'%.40s' is not a number", s);
+  if (end == s || !only_space(end) || isnan(v))
+    return err_set(MIMIC_EINVAL, "'%.40s' is not a number", s);
   if (errno == ERANGE || isinf(v)) return err_set(MIMIC_ERANGE, "'%.40s' is out of range", s);
   *out = v;
   return 0;
@@ -50,8 +53,14 @@ int str_to_double(const char *s, double *out) {
 int str_to_bool(const char *s, bool *out) {
   static const char *yes[] = {"1", "true", "yes", "on"}, *no[] = {"0", "false", "no", "off"};
   for (int i = 0; i < 4; i++) {
-    if (str_ieq(s, yes[i])) { *out = true; return 0; }
-    if (str_ieq(s, no[i])) { *out = false; return 0; }
+    if (str_ieq(s, yes[i])) {
+      *out = true;
+      return 0;
+    }
+    if (str_ieq(s, no[i])) {
+      *out = false;
+      return 0;
+    }
   }
   return err_set(MIMIC_EINVAL, "'%.40s' is not a boolean (use true or false)", s);
 }

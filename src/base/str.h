@@ -7,8 +7,8 @@
 #include <stdint.h>
 #include "base/err.h"
 
-/* Whole-string parsers: leading/trailing spaces allowed, anything else is MIMIC_EINVAL; out of range
- * is MIMIC_ERANGE. *out is written only on success. */
+/* Whole-string parsers: leading/trailing spaces allowed, anything else is MIMIC_EINVAL; out of
+ * range is MIMIC_ERANGE. *out is written only on success. */
 int str_to_i64(const char *s, int64_t *out) MIMIC_MUST;
 int str_to_u64(const char *s, uint64_t *out) MIMIC_MUST;
 int str_to_double(const char *s, double *out) MIMIC_MUST;

@@ -14,10 +14,20 @@ int utf8_decode(const char *str, size_t n, uint32_t *cp) {
   }
   int len;
   uint32_t v, min;
-  if ((c & 0xE0) == 0xC0) { len = 2; v = c & 0x1F; min = 0x80; }
-  else if ((c & 0xF0) == 0xE0) { len = 3; v = c & 0x0F; min = 0x800; }
-  else if ((c & 0xF8) == 0xF0) { len = 4; v = c & 0x07; min = 0x10000; }
-  else return -1;
+  if ((c & 0xE0) == 0xC0) {
+    len = 2;
+    v = c & 0x1F;
+    min = 0x80;
+  } else if ((c & 0xF0) == 0xE0) {
+    len = 3;
+    v = c & 0x0F;
+    min = 0x800;
+  } else if ((c & 0xF8) == 0xF0) {
+    len = 4;
+    v = c & 0x07;
+    min = 0x10000;
+  } else
+    return -1;
   if ((size_t)len > n) return -1;
   for (int i = 1; i < len; i++) {
     if ((s[i] & 0xC0) != 0x80) return -1;
@@ -29,7 +39,10 @@ int utf8_decode(const char *str, size_t n, uint32_t *cp) {
 }
 
 int utf8_encode(uint32_t cp, char out[4]) {
-  if (cp < 0x80) { out[0] = (char)cp; return 1; }
+  if (cp < 0x80) {
+    out[0] = (char)cp;
+    return 1;
+  }
   if (cp < 0x800) {
     out[0] = (char)(0xC0 | (cp >> 6));
     out[1] = (char)(0x80 | (cp & 0x3F));

@@ -19,7 +19,9 @@ static void on_done(const rest_result *res, void *user) {
 
 static int do_send(void *user, const bot_send *m) {
   actions_rest *ar = user;
-  api_message msg = {.channel_id = m->channel_id, .content = m->text, .reply_to = m->reply_to,
+  api_message msg = {.channel_id = m->channel_id,
+                     .content = m->text,
+                     .reply_to = m->reply_to,
                      .ping_reply = m->reply_to && m->ping_replied_user};
   return api_message_send(ar->client, &msg, on_done, ar);
 }

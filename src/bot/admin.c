@@ -55,7 +55,8 @@ static void react_ok(cmd_ctx *x) {
     err_clear();
 }
 
-/* ---- settings ---------------------------------------------------------------------------------- */
+/* ---- settings ----------------------------------------------------------------------------------
+ */
 
 static void set_number(cmd_ctx *x, const char *cmd, const char *key, double lo, double hi,
                        bool integer, const char *what) {
@@ -102,13 +103,17 @@ static void cmd_setmaxlen(cmd_ctx *x) {
              "Reply length (tokens)");
 }
 
-/* ---- status ------------------------------------------------------------------------------------ */
+/* ---- status ------------------------------------------------------------------------------------
+ */
 
 static void fmt_duration(int64_t ms, char *out, size_t cap) {
   int64_t s = ms / 1000;
-  if (s < 3600) snprintf(out, cap, "%" PRId64 "m %" PRId64 "s", s / 60, s % 60);
-  else if (s < 86400) snprintf(out, cap, "%" PRId64 "h %" PRId64 "m", s / 3600, s % 3600 / 60);
-  else snprintf(out, cap, "%" PRId64 "d %" PRId64 "h", s / 86400, s % 86400 / 3600);
+  if (s < 3600)
+    snprintf(out, cap, "%" PRId64 "m %" PRId64 "s", s / 60, s % 60);
+  else if (s < 86400)
+    snprintf(out, cap, "%" PRId64 "h %" PRId64 "m", s / 3600, s % 3600 / 60);
+  else
+    snprintf(out, cap, "%" PRId64 "d %" PRId64 "h", s / 86400, s % 86400 / 3600);
 }
 
 static long rss_kib(void) {
@@ -121,9 +126,9 @@ static long rss_kib(void) {
 }
 
 static const char *const status_keys[] = {
-  "bot.response_rate", "bot.cooldown_s", "bot.active_boost", "bot.context_messages",
-  "bot.memory_ttl_s", "bot.queue_max", "engine.temperature", "engine.max_tokens",
-  "engine.top_p", "engine.min_p",
+    "bot.response_rate", "bot.cooldown_s", "bot.active_boost",   "bot.context_messages",
+    "bot.memory_ttl_s",  "bot.queue_max",  "engine.temperature", "engine.max_tokens",
+    "engine.top_p",      "engine.min_p",
 };
 
 static int status_text(bot *b, buf *o) {
@@ -136,17 +141,21 @@ static int status_text(bot *b, buf *o) {
                       b->model_name[0] ? b->model_name : "(none)",
                       b->backend ? llm_backend_name(b->backend) : "no",
                       b->adapter_name[0] ? b->adapter_name : "(none)");
-  if (!rc) rc = buf_printf(o, "memory: %.1f MiB resident; conversation memory %zu channels, %zu messages\n",
-                           rss < 0 ? 0.0 : (double)rss / 1024.0, chans, entries);
-  if (!rc) rc = buf_printf(o, "queue: %zu generating, %zu waiting (max %zu)%s\nsettings:\n", b->n_running,
-                           b->n_pending, b->queue_max, b->restarting ? " — restarting" : "");
+  if (!rc)
+    rc =
+        buf_printf(o, "memory: %.1f MiB resident; conversation memory %zu channels, %zu messages\n",
+                   rss < 0 ? 0.0 : (double)rss / 1024.0, chans, entries);
+  if (!rc)
+    rc = buf_printf(o, "queue: %zu generating, %zu waiting (max %zu)%s\nsettings:\n", b->n_running,
+                    b->n_pending, b->queue_max, b->restarting ? " — restarting" : "");
   for (size_t i = 0; !rc && i < sizeof status_keys / sizeof status_keys[0]; i++) {
     const char *k = status_keys[i];
     const cfg_key *def = cfg_key_find(k);
     const char *src = cfg_source_name(cfg_source_of(b->cfg, k));
     if (def && def->type == CFG_INT)
       rc = buf_printf(o, "  %s = %" PRId64 " (%s)\n", k, cfg_int(b->cfg, k), src);
-    else rc = buf_printf(o, "  %s = %g (%s)\n", k, cfg_num(b->cfg, k), src);
+    else
+      rc = buf_printf(o, "  %s = %g (%s)\n", k, cfg_num(b->cfg, k), src);
   }
   if (!rc) rc = stats__status_line(b, o);
   return rc;
@@ -163,7 +172,8 @@ static void cmd_status(cmd_ctx *x) {
   buf_free(&o);
 }
 
-/* ---- runtime requests ---------------------------------------------------------------------------- */
+/* ---- runtime requests
+ * ---------------------------------------------------------------------------- */
 
 static void cmd_restart(cmd_ctx *x) {
   bot *b = x->b;
@@ -178,8 +188,10 @@ static void cmd_restart(cmd_ctx *x) {
   b->restarting = true;
   LOG_I("audit", "user %" PRIu64 " asked for a restart", x->m->author.id);
   size_t n = bot_inflight(b);
-  if (n) answer(x, "Restarting once the %zu replies in flight are sent.", n);
-  else answer(x, "Restarting now.");
+  if (n)
+    answer(x, "Restarting once the %zu replies in flight are sent.", n);
+  else
+    answer(x, "Restarting now.");
   bot_poll(b); /* requests the restart at once when nothing is in flight */
 }
 
@@ -201,7 +213,8 @@ static void start_job(cmd_ctx *x, const char *job, const char *what) {
 static void cmd_fetch(cmd_ctx *x) { start_job(x, "fetch", "the history fetch"); }
 static void cmd_train(cmd_ctx *x) { start_job(x, "train", "training"); }
 
-/* ---- privacy ------------------------------------------------------------------------------------- */
+/* ---- privacy
+ * ------------------------------------------------------------------------------------- */
 
 /* "<@123>", "<@!123>" or "123", followed by the rest (the reason). */
 static bool parse_user(const char *s, uint64_t *id, const char **rest) {
@@ -262,8 +275,11 @@ static void cmd_include(cmd_ctx *x) {
   }
   LOG_I("audit", "user %" PRIu64 " included user %" PRIu64, x->m->author.id, id);
   bool still = map_get(&x->b->ignored, id) != NULL;
-  answer(x, still ? "Included <@%" PRIu64 ">, but they opted out themselves, so I still leave them out."
-                  : "Included <@%" PRIu64 "> again.", id);
+  answer(x,
+         still ? "Included <@%" PRIu64
+                 ">, but they opted out themselves, so I still leave them out."
+               : "Included <@%" PRIu64 "> again.",
+         id);
 }
 
 static void cmd_optout(cmd_ctx *x) {
@@ -281,7 +297,8 @@ static void cmd_optout(cmd_ctx *x) {
   snprintf(text, sizeof text,
            "You're opted out: I won't store or learn from your messages from now on, and I won't "
            "answer them. What I already stored stays until you use %sforgetme. Use %soptin to "
-           "change your mind.", x->b->prefix, x->b->prefix);
+           "change your mind.",
+           x->b->prefix, x->b->prefix);
   dm(x, text);
 }
 
@@ -307,8 +324,10 @@ static void cmd_forgetme(cmd_ctx *x) {
   if (collect_purge_user(x->b->db, id, &pr)) {
     LOG_W("bot", "purge of %" PRIu64 " failed: %s", id, err_msg());
     char text[700];
-    snprintf(text, sizeof text, "Sorry, deleting your messages failed part way (%s). Run %sforgetme "
-             "again: it finishes what is left.", err_msg(), x->b->prefix);
+    snprintf(text, sizeof text,
+             "Sorry, deleting your messages failed part way (%s). Run %sforgetme "
+             "again: it finishes what is left.",
+             err_msg(), x->b->prefix);
     err_clear();
     dm(x, text);
     return;
@@ -327,25 +346,26 @@ static void cmd_forgetme(cmd_ctx *x) {
   dm(x, text);
 }
 
-/* ---- table and dispatch -------------------------------------------------------------------------- */
+/* ---- table and dispatch
+ * -------------------------------------------------------------------------- */
 
 static void cmd_help(cmd_ctx *x);
 
 static const cmd_def cmds[] = {
-  {"setrate", CMD_ADMIN, cmd_setrate, "<0-1>", "chance of joining a conversation unprompted"},
-  {"settemp", CMD_ADMIN, cmd_settemp, "<0-2>", "sampling temperature"},
-  {"setmaxlen", CMD_ADMIN, cmd_setmaxlen, "<tokens>", "longest reply in tokens"},
-  {"setmlength", CMD_ADMIN, cmd_setmaxlen, "<tokens>", NULL /* alias */},
-  {"status", CMD_ADMIN, cmd_status, "", "uptime, model, memory, settings and 24 h statistics"},
-  {"restart", CMD_ADMIN, cmd_restart, "", "restart after the replies in flight are sent"},
-  {"fetch", CMD_ADMIN, cmd_fetch, "", "start fetching channel history"},
-  {"train", CMD_ADMIN, cmd_train, "", "start training (a separate process)"},
-  {"exclude", CMD_ADMIN, cmd_exclude, "<user> [reason]", "never learn from or answer someone"},
-  {"include", CMD_ADMIN, cmd_include, "<user>", "undo !exclude"},
-  {"help", CMD_EVERYONE, cmd_help, "", "this list"},
-  {"optout", CMD_EVERYONE, cmd_optout, "", "stop learning from my messages"},
-  {"optin", CMD_EVERYONE, cmd_optin, "", "resume learning from my messages"},
-  {"forgetme", CMD_EVERYONE, cmd_forgetme, "", "delete my stored messages"},
+    {"setrate", CMD_ADMIN, cmd_setrate, "<0-1>", "chance of joining a conversation unprompted"},
+    {"settemp", CMD_ADMIN, cmd_settemp, "<0-2>", "sampling temperature"},
+    {"setmaxlen", CMD_ADMIN, cmd_setmaxlen, "<tokens>", "longest reply in tokens"},
+    {"setmlength", CMD_ADMIN, cmd_setmaxlen, "<tokens>", NULL /* alias */},
+    {"status", CMD_ADMIN, cmd_status, "", "uptime, model, memory, settings and 24 h statistics"},
+    {"restart", CMD_ADMIN, cmd_restart, "", "restart after the replies in flight are sent"},
+    {"fetch", CMD_ADMIN, cmd_fetch, "", "start fetching channel history"},
+    {"train", CMD_ADMIN, cmd_train, "", "start training (a separate process)"},
+    {"exclude", CMD_ADMIN, cmd_exclude, "<user> [reason]", "never learn from or answer someone"},
+    {"include", CMD_ADMIN, cmd_include, "<user>", "undo !exclude"},
+    {"help", CMD_EVERYONE, cmd_help, "", "this list"},
+    {"optout", CMD_EVERYONE, cmd_optout, "", "stop learning from my messages"},
+    {"optin", CMD_EVERYONE, cmd_optin, "", "resume learning from my messages"},
+    {"forgetme", CMD_EVERYONE, cmd_forgetme, "", "delete my stored messages"},
 };
 
 static bool is_admin(const bot *b, uint64_t user) { return map_get(&b->admins, user) != NULL; }
@@ -358,8 +378,8 @@ static void cmd_help(cmd_ctx *x) {
   int rc = buf_puts(&o, admin ? "Commands:\n" : "Commands you can use:\n");
   for (size_t i = 0; !rc && i < sizeof cmds / sizeof cmds[0]; i++) {
     if (!cmds[i].help || (cmds[i].who == CMD_ADMIN && !admin)) continue;
-    rc = buf_printf(&o, "`%s%s%s%s` — %s\n", x->b->prefix, cmds[i].name, cmds[i].usage[0] ? " " : "",
-                    cmds[i].usage, cmds[i].help);
+    rc = buf_printf(&o, "`%s%s%s%s` — %s\n", x->b->prefix, cmds[i].name,
+                    cmds[i].usage[0] ? " " : "", cmds[i].usage, cmds[i].help);
   }
   if (rc) err_clear();
   bot__say(x->b, x->m->channel_id, x->m->id, o.data ? o.data : "");
@@ -384,8 +404,10 @@ bool admin__handle(bot *b, const discord_message *m) {
     if (strcmp(cmds[i].name, word) == 0) d = &cmds[i];
   if (!d) return false;
   if (d->who == CMD_ADMIN && !is_admin(b, m->author.id)) {
-    LOG_W("audit", "user %" PRIu64 " (%s) tried %s%s in channel %" PRIu64 " but is not an admin "
-          "(bot.admins); ignored", m->author.id, m->author.username, b->prefix, d->name, m->channel_id);
+    LOG_W("audit",
+          "user %" PRIu64 " (%s) tried %s%s in channel %" PRIu64 " but is not an admin "
+          "(bot.admins); ignored",
+          m->author.id, m->author.username, b->prefix, d->name, m->channel_id);
     return true;
   }
   char args[BOT_COMMAND_MAX + 1];

@@ -1,6 +1,7 @@
 /* The bot object: event handling, the per-channel generation queue, completions, typing, sending
  * and recording (see bot.h). Commands are in admin.c, statistics in stats.c. Everything here runs
- * on the bot thread except on_done, which only appends to the completion list and wakes the loop. */
+ * on the bot thread except on_done, which only appends to the completion list and wakes the loop.
+ */
 #include "bot/bot_int.h"
 
 #include <inttypes.h>
@@ -10,7 +11,8 @@
 #include "bot/reply.h"
 #include "collect/collect.h"
 
-/* ---- small helpers ------------------------------------------------------------------------------ */
+/* ---- small helpers ------------------------------------------------------------------------------
+ */
 
 int64_t bot__now(bot *b) { return b->now_fn ? b->now_fn(b->clock_user) : clock_wall_ms(); }
 
@@ -38,8 +40,10 @@ static void parse_id_set(map_u64 *m, const char *list) {
     while (*p && *p != ',') p++;
     tmp[n] = 0;
     uint64_t id;
-    if (n && str_to_u64(tmp, &id) == 0 && id) map_put(m, id, (void *)1);
-    else err_clear();
+    if (n && str_to_u64(tmp, &id) == 0 && id)
+      map_put(m, id, (void *)1);
+    else
+      err_clear();
   }
 }
 
@@ -69,22 +73,25 @@ void bot__say(bot *b, uint64_t channel_id, uint64_t reply_to, const char *text) 
     LOG_W("bot", "channel %" PRIu64 ": could not send a command answer: %s", channel_id, err_msg());
 }
 
-/* ---- settings ----------------------------------------------------------------------------------- */
+/* ---- settings -----------------------------------------------------------------------------------
+ */
 
 void bot_settings_apply(bot *b) {
   const cfg *c = b->cfg;
   router_params p = {
-    .rate = cfg_num(c, "bot.response_rate"),
-    .active_boost = cfg_num(c, "bot.active_boost"),
-    .active_window_ms = cfg_int(c, "bot.active_window_s") * 1000,
-    .cooldown_ms = cfg_int(c, "bot.cooldown_s") * 1000,
-    .flood_per_min = (int)cfg_int(c, "bot.user_flood_per_min"),
-    .keywords = cfg_str(c, "bot.keywords"),
-    .allow_bots = cfg_str(c, "bot.allow_bots"),
-    .channels = cfg_str(c, "bot.channels"),
+      .rate = cfg_num(c, "bot.response_rate"),
+      .active_boost = cfg_num(c, "bot.active_boost"),
+      .active_window_ms = cfg_int(c, "bot.active_window_s") * 1000,
+      .cooldown_ms = cfg_int(c, "bot.cooldown_s") * 1000,
+      .flood_per_min = (int)cfg_int(c, "bot.user_flood_per_min"),
+      .keywords = cfg_str(c, "bot.keywords"),
+      .allow_bots = cfg_str(c, "bot.allow_bots"),
+      .channels = cfg_str(c, "bot.channels"),
   };
-  if (b->router) router_set_params(b->router, &p);
-  else b->router = router_new(b->self_id, &p);
+  if (b->router)
+    router_set_params(b->router, &p);
+  else
+    b->router = router_new(b->self_id, &p);
   parse_id_set(&b->admins, cfg_str(c, "bot.admins"));
   const char *pre = cfg_str(c, "bot.prefix");
   str_lcpy(b->prefix, pre && *pre ? pre : "!", sizeof b->prefix);
@@ -92,8 +99,10 @@ void bot_settings_apply(bot *b) {
   b->context_messages = (int)cfg_int(c, "bot.context_messages");
   b->bot_turns_max = (int)cfg_int(c, "bot.bot_turns_max");
   int mem_msgs = b->context_messages > 10 ? b->context_messages : 10;
-  if (b->mem) memory_set_limits(b->mem, mem_msgs, cfg_int(c, "bot.memory_ttl_s") * 1000);
-  else b->mem = memory_new(mem_msgs, cfg_int(c, "bot.memory_ttl_s") * 1000);
+  if (b->mem)
+    memory_set_limits(b->mem, mem_msgs, cfg_int(c, "bot.memory_ttl_s") * 1000);
+  else
+    b->mem = memory_new(mem_msgs, cfg_int(c, "bot.memory_ttl_s") * 1000);
 }
 
 static int restore_setting(const char *scope, const char *key, const char *value, int64_t updated,
@@ -106,7 +115,8 @@ static int restore_setting(const char *scope, const char *key, const char *value
     return 0;
   }
   if (cfg_set(b->cfg, key, value, CFG_SRC_LIVE)) {
-    LOG_W("bot", "live setting %s = \"%s\" is no longer valid (%s); ignored", key, value, err_msg());
+    LOG_W("bot", "live setting %s = \"%s\" is no longer valid (%s); ignored", key, value,
+          err_msg());
     err_clear();
   }
   return 0;
@@ -119,20 +129,24 @@ int bot_setting_set(bot *b, const char *key, const char *value) {
   int rc = cfg_set(b->cfg, key, value, CFG_SRC_LIVE);
   if (rc) return rc;
   rc = store_setting_set(b->db, "", key, value);
-  if (rc) return err_prefix(rc, "%s was applied but not saved (it will not survive a restart)", key);
+  if (rc)
+    return err_prefix(rc, "%s was applied but not saved (it will not survive a restart)", key);
   bot_settings_apply(b);
   LOG_I("bot", "live setting %s = %s", key, value);
   return 0;
 }
 
-/* ---- privacy ------------------------------------------------------------------------------------ */
+/* ---- privacy ------------------------------------------------------------------------------------
+ */
 
 static void drop_user_jobs(bot *b, uint64_t user);
 
 static void set_ignored(bot *b, uint64_t user, uint32_t flags) {
   bool ign = (flags & (STORE_FLAG_EXCLUDED | STORE_FLAG_OPTED_OUT)) != 0;
-  if (ign) map_put(&b->ignored, user, (void *)(uintptr_t)flags);
-  else map_del(&b->ignored, user);
+  if (ign)
+    map_put(&b->ignored, user, (void *)(uintptr_t)flags);
+  else
+    map_del(&b->ignored, user);
   if (b->router) router_set_ignored_user(b->router, user, ign);
   if (ign && b->mem) memory_forget_user(b->mem, user);
   if (ign) drop_user_jobs(b, user);
@@ -153,15 +167,18 @@ static int load_flag(uint64_t user, uint32_t flag, const char *reason, int64_t s
   (void)set_ms;
   bot *b = u;
   uintptr_t have = (uintptr_t)map_get(&b->ignored, user);
-  if (flag & (STORE_FLAG_EXCLUDED | STORE_FLAG_OPTED_OUT)) set_ignored(b, user, (uint32_t)have | flag);
+  if (flag & (STORE_FLAG_EXCLUDED | STORE_FLAG_OPTED_OUT))
+    set_ignored(b, user, (uint32_t)have | flag);
   return 0;
 }
 
-/* ---- construction ------------------------------------------------------------------------------- */
+/* ---- construction -------------------------------------------------------------------------------
+ */
 
 int bot_new(const bot_opts *o, bot **out) {
   *out = NULL;
-  if (!o || !o->config || !o->db) return err_set(MIMIC_EINVAL, "bot: a config and a store are required");
+  if (!o || !o->config || !o->db)
+    return err_set(MIMIC_EINVAL, "bot: a config and a store are required");
   bot *b = xcalloc(1, sizeof *b);
   b->cfg = o->config;
   b->db = o->db;
@@ -262,7 +279,8 @@ void bot_destroy(bot *b) {
 size_t bot_inflight(const bot *b) { return b->n_pending + b->n_running; }
 uint64_t bot_self_id(const bot *b) { return b->self_id; }
 
-/* ---- rendering messages for memory -------------------------------------------------------------- */
+/* ---- rendering messages for memory --------------------------------------------------------------
+ */
 
 typedef struct name_ctx {
   bot *b;
@@ -336,7 +354,8 @@ static void memory_refill(bot *b, uint64_t channel_id, uint64_t before_id) {
   store_msg_list_free(&l);
 }
 
-/* ---- the queue ----------------------------------------------------------------------------------- */
+/* ---- the queue
+ * ----------------------------------------------------------------------------------- */
 
 static void on_done(void *user, llm_result *res) {
   bot_job *j = user;
@@ -344,8 +363,10 @@ static void on_done(void *user, llm_result *res) {
   j->res = res;
   j->next = NULL;
   pthread_mutex_lock(&b->done_mu);
-  if (b->done_tail) b->done_tail->next = j;
-  else b->done_head = j;
+  if (b->done_tail)
+    b->done_tail->next = j;
+  else
+    b->done_head = j;
   b->done_tail = j;
   pthread_cond_signal(&b->done_cv); /* bot_destroy may be waiting */
   /* Woken under the lock: once it is released, bot_destroy may free the bot (and the runtime
@@ -476,16 +497,20 @@ static void admit(bot *b, bot_job *j) {
   }
   if (bot_inflight(b) >= b->queue_max) {
     if (!router_is_addressed(j->verdict) || !shed_one(b)) {
-      LOG_W("bot", "channel %" PRIu64 ": %zu generations queued (bot.queue_max); message %" PRIu64
-            " not answered", j->channel_id, bot_inflight(b), j->message_id);
+      LOG_W("bot",
+            "channel %" PRIu64 ": %zu generations queued (bot.queue_max); message %" PRIu64
+            " not answered",
+            j->channel_id, bot_inflight(b), j->message_id);
       job_drop(b, j, "skipped", "queue full");
       return;
     }
   }
   bot_chan *c = chan_get(b, j->channel_id);
   j->next = NULL;
-  if (c->tail) c->tail->next = j;
-  else c->head = j;
+  if (c->tail)
+    c->tail->next = j;
+  else
+    c->head = j;
   c->tail = j;
   c->n_pending++;
   b->n_pending++;
@@ -511,9 +536,9 @@ static int submit(bot *b, bot_chan *c, bot_job *j) {
   llm_request_from_config(&req, b->cfg);
   int ctx = (int)cfg_int(b->cfg, "engine.ctx");
   context_opts co = {
-    .system_prompt = cfg_str(b->cfg, "bot.system_prompt"),
-    .max_messages = b->context_messages,
-    .budget_tokens = ctx - req.max_tokens - 8 < 16 ? 16 : ctx - req.max_tokens - 8,
+      .system_prompt = cfg_str(b->cfg, "bot.system_prompt"),
+      .max_messages = b->context_messages,
+      .budget_tokens = ctx - req.max_tokens - 8 < 16 ? 16 : ctx - req.max_tokens - 8,
   };
   context cx;
   int rc = context_build(&co, hist, n, cur, &cx);
@@ -554,7 +579,8 @@ static int submit(bot *b, bot_chan *c, bot_job *j) {
   return 0;
 }
 
-/* ---- completions -------------------------------------------------------------------------------- */
+/* ---- completions --------------------------------------------------------------------------------
+ */
 
 static void finish(bot *b, bot_job *j) {
   bot_chan *c = chan_get(b, j->channel_id);
@@ -588,8 +614,10 @@ static void finish(bot *b, bot_job *j) {
   store_user au;
   const char *names[2] = {b->self_name, NULL};
   size_t n_names = 1;
-  if (store_user_get(b->db, j->author_id, &au) == 0) names[n_names++] = store_user_shown(&au);
-  else err_clear();
+  if (store_user_get(b->db, j->author_id, &au) == 0)
+    names[n_names++] = store_user_shown(&au);
+  else
+    err_clear();
   char *text = reply_clean(r->text, names, n_names);
   if (!*text) {
     mem_free(text);
@@ -609,9 +637,12 @@ static void finish(bot *b, bot_job *j) {
    * DM: a plain message. */
   bool in_dm = c->is_dm || j->verdict == ROUTE_REPLY_DM;
   bool as_reply = !in_dm && (j->verdict == ROUTE_REPLY_MENTION || j->verdict == ROUTE_REPLY_REPLY);
-  bot_send s = {.channel_id = j->channel_id, .text = text,
-                .reply_to = as_reply ? j->message_id : 0, .ping_replied_user = as_reply};
-  int rc = b->act.send ? b->act.send(b->act.user, &s) : err_set(MIMIC_EUNSUPPORTED, "no send action");
+  bot_send s = {.channel_id = j->channel_id,
+                .text = text,
+                .reply_to = as_reply ? j->message_id : 0,
+                .ping_replied_user = as_reply};
+  int rc =
+      b->act.send ? b->act.send(b->act.user, &s) : err_set(MIMIC_EUNSUPPORTED, "no send action");
   int64_t now = bot__now(b);
   double latency = (double)(clock_mono_ns() - j->t0_ns) / 1e6;
   if (rc) {
@@ -633,15 +664,16 @@ static void finish(bot *b, bot_job *j) {
   j->queue_ms += (double)(j->t_submit_ns - j->t0_ns) / 1e6;
   j->latency_ms = latency;
   stats__record(b, j, "sent", "");
-  LOG_D("bot", "channel %" PRIu64 ": replied to %" PRIu64 " (%s) in %.1f ms, %d tokens", j->channel_id,
-        j->message_id, router_verdict_name(j->verdict), latency, j->gen_tokens);
+  LOG_D("bot", "channel %" PRIu64 ": replied to %" PRIu64 " (%s) in %.1f ms, %d tokens",
+        j->channel_id, j->message_id, router_verdict_name(j->verdict), latency, j->gen_tokens);
   mem_free(text);
   job_free(j);
 next:
   pump(b, c);
 }
 
-/* ---- polling ------------------------------------------------------------------------------------ */
+/* ---- polling ------------------------------------------------------------------------------------
+ */
 
 int bot_poll(bot *b) {
   int handled = 0;
@@ -658,7 +690,8 @@ int bot_poll(bot *b) {
   b->retry_submit = false;
   while (map_next(&b->chans, &it, NULL, &v)) {
     bot_chan *c = v;
-    if (c->running && !c->running->cancelled && b->act.typing && now - c->typing_ms >= BOT_TYPING_MS) {
+    if (c->running && !c->running->cancelled && b->act.typing &&
+        now - c->typing_ms >= BOT_TYPING_MS) {
       if (b->act.typing(b->act.user, c->id)) err_clear();
       c->typing_ms = now;
     }
@@ -686,7 +719,8 @@ int bot_poll(bot *b) {
   return handled;
 }
 
-/* ---- events ------------------------------------------------------------------------------------- */
+/* ---- events -------------------------------------------------------------------------------------
+ */
 
 static int store_user_of(bot *b, const discord_message *m) {
   store_user u = {.id = m->author.id, .bot = m->author.bot};
@@ -699,20 +733,32 @@ static int store_user_of(bot *b, const discord_message *m) {
 /* Stores the message and its author, and counts it as seen (when `seen`), in one transaction. */
 static int store_message(bot *b, const discord_message *m, bool seen) {
   store_msg sm = {
-    .id = m->id, .channel_id = m->channel_id, .guild_id = m->guild_id, .author_id = m->author.id,
-    .webhook_id = m->webhook_id, .ts_ms = m->timestamp_ms ? m->timestamp_ms : discord_id_time_ms(m->id),
-    .edited_ms = m->edited_ms, .type = m->type, .source = STORE_SRC_GATEWAY,
-    .content = m->content, .embeds_text = "", .ref_message_id = m->ref_message_id,
-    .ref_channel_id = m->ref_channel_id, .has = STORE_HAS_MENTIONS | STORE_HAS_ATTACHMENTS,
-    .mentions = m->mentions, .n_mentions = m->n_mentions,
+      .id = m->id,
+      .channel_id = m->channel_id,
+      .guild_id = m->guild_id,
+      .author_id = m->author.id,
+      .webhook_id = m->webhook_id,
+      .ts_ms = m->timestamp_ms ? m->timestamp_ms : discord_id_time_ms(m->id),
+      .edited_ms = m->edited_ms,
+      .type = m->type,
+      .source = STORE_SRC_GATEWAY,
+      .content = m->content,
+      .embeds_text = "",
+      .ref_message_id = m->ref_message_id,
+      .ref_channel_id = m->ref_channel_id,
+      .has = STORE_HAS_MENTIONS | STORE_HAS_ATTACHMENTS,
+      .mentions = m->mentions,
+      .n_mentions = m->n_mentions,
   };
   sm.flags = (m->pinned ? STORE_MSG_PINNED : 0) | (m->webhook_id ? STORE_MSG_WEBHOOK : 0) |
              (m->tts ? STORE_MSG_TTS : 0);
   store_attachment att[16];
   size_t na = m->n_attachments < 16 ? m->n_attachments : 16;
   for (size_t i = 0; i < na; i++)
-    att[i] = (store_attachment){.id = m->attachments[i].id, .filename = m->attachments[i].filename,
-                                .url = m->attachments[i].url, .size = (int64_t)m->attachments[i].size,
+    att[i] = (store_attachment){.id = m->attachments[i].id,
+                                .filename = m->attachments[i].filename,
+                                .url = m->attachments[i].url,
+                                .size = (int64_t)m->attachments[i].size,
                                 .content_type = m->attachments[i].content_type};
   sm.attachments = att;
   sm.n_attachments = na;
@@ -751,8 +797,10 @@ static bool replies_to_self(bot *b, const discord_message *m) {
   /* The payload did not carry the referenced message: look it up. */
   store_msg_list l = {0};
   bool mine = false;
-  if (store_msg_get(b->db, m->ref_message_id, &l) == 0) mine = l.items[0].author_id == b->self_id;
-  else err_clear();
+  if (store_msg_get(b->db, m->ref_message_id, &l) == 0)
+    mine = l.items[0].author_id == b->self_id;
+  else
+    err_clear();
   store_msg_list_free(&l);
   return mine;
 }
@@ -797,11 +845,18 @@ static void engage(bot *b, const discord_message *m, bool self, int64_t now, uin
   if (!b->self_id || !b->backend) return; /* not READY yet, or collect-only */
 
   router_msg rm = {
-    .id = m->id, .channel_id = m->channel_id, .parent_id = c->parent_id, .author_id = m->author.id,
-    .webhook_id = m->webhook_id, .author_bot = m->author.bot,
-    .system = m->author.system || (m->type != 0 && m->type != 19 && m->type != 20 && m->type != 23),
-    .is_dm = c->is_dm, .mentions_bot = mentions(m, b->self_id),
-    .reply_to_bot = !self && replies_to_self(b, m), .content = m->content,
+      .id = m->id,
+      .channel_id = m->channel_id,
+      .parent_id = c->parent_id,
+      .author_id = m->author.id,
+      .webhook_id = m->webhook_id,
+      .author_bot = m->author.bot,
+      .system =
+          m->author.system || (m->type != 0 && m->type != 19 && m->type != 20 && m->type != 23),
+      .is_dm = c->is_dm,
+      .mentions_bot = mentions(m, b->self_id),
+      .reply_to_bot = !self && replies_to_self(b, m),
+      .content = m->content,
   };
   if (m->author.bot && !self && c->bot_turns >= b->bot_turns_max) {
     LOG_D("bot", "channel %" PRIu64 ": %d replies to bots in a row; waiting for a person",
@@ -809,7 +864,8 @@ static void engage(bot *b, const discord_message *m, bool self, int64_t now, uin
     return;
   }
   router_verdict v = router_decide(b->router, &rm, now, rng_roll(b));
-  LOG_T("bot", "message %" PRIu64 " in %" PRIu64 ": %s", m->id, m->channel_id, router_verdict_name(v));
+  LOG_T("bot", "message %" PRIu64 " in %" PRIu64 ": %s", m->id, m->channel_id,
+        router_verdict_name(v));
   if (!router_is_reply(v)) return;
   bot_job *j = xcalloc(1, sizeof *j);
   j->b = b;
@@ -883,11 +939,14 @@ static int on_delete(bot *b, uint64_t channel_id, uint64_t id) {
 static int on_reaction(bot *b, const discord_reaction *r, bool add) {
   if (map_get(&b->ignored, r->user_id)) return 0;
   char key[160];
-  if (r->emoji.id) snprintf(key, sizeof key, "%s:%" PRIu64, r->emoji.name, r->emoji.id);
-  else str_lcpy(key, r->emoji.name, sizeof key);
+  if (r->emoji.id)
+    snprintf(key, sizeof key, "%s:%" PRIu64, r->emoji.name, r->emoji.id);
+  else
+    str_lcpy(key, r->emoji.name, sizeof key);
   if (!key[0]) return 0;
-  int rc = add ? store_reaction_add(b->db, r->message_id, key, r->emoji.id, r->emoji.name, r->user_id)
-               : store_reaction_remove(b->db, r->message_id, key, r->user_id);
+  int rc =
+      add ? store_reaction_add(b->db, r->message_id, key, r->emoji.id, r->emoji.name, r->user_id)
+          : store_reaction_remove(b->db, r->message_id, key, r->user_id);
   if (rc == MIMIC_ENOTFOUND) { /* a reaction on a message from before the bot's time */
     err_clear();
     rc = 0;
@@ -896,8 +955,8 @@ static int on_reaction(bot *b, const discord_reaction *r, bool add) {
 }
 
 static int store_channel_of(bot *b, const discord_channel *ch) {
-  store_channel sc = {.id = ch->id, .guild_id = ch->guild_id, .parent_id = ch->parent_id,
-                      .type = ch->type};
+  store_channel sc = {
+      .id = ch->id, .guild_id = ch->guild_id, .parent_id = ch->parent_id, .type = ch->type};
   str_lcpy(sc.name, ch->name, sizeof sc.name);
   bot_chan *c = map_get(&b->chans, ch->id);
   if (c) {

@@ -6,11 +6,12 @@
  * It never sees JSON, HTTP or sockets.
  *
  * Threads: a bot is owned by one thread (the "bot thread": the I/O loop, or a thread of its own).
- * bot_handle_event, bot_poll and every other bot_* call happen there, and every bot_actions callback
- * is made from there. Generations run on the backend's worker threads; their completions are queued
- * and the optional wake callback fires (from a worker thread) so the runtime can schedule bot_poll
- * on the bot thread (uv_async_send). The runtime also calls bot_poll about once a second (uv_timer)
- * so the typing indicator is refreshed, memory expires and backend retries happen.
+ * bot_handle_event, bot_poll and every other bot_* call happen there, and every bot_actions
+ * callback is made from there. Generations run on the backend's worker threads; their completions
+ * are queued and the optional wake callback fires (from a worker thread) so the runtime can
+ * schedule bot_poll on the bot thread (uv_async_send). The runtime also calls bot_poll about once a
+ * second (uv_timer) so the typing indicator is refreshed, memory expires and backend retries
+ * happen.
  *
  * Flow for each MESSAGE_CREATE: store it (unless its author is excluded or opted out) → text
  * commands (admin.c) → router decision → per-channel queue (one generation per channel at a time,
@@ -67,13 +68,14 @@ typedef struct bot_actions {
   int (*start_job)(void *user, const char *job, uint64_t requested_by, uint64_t channel_id);
 } bot_actions;
 
-/* ---- the bot object --------------------------------------------------------------------------- */
+/* ---- the bot object ---------------------------------------------------------------------------
+ */
 
 typedef struct bot_opts {
-  cfg *config;            /* borrowed; the bot reads bot.* and engine.* keys and sets live values */
-  store *db;              /* borrowed; a connection for the bot thread only */
-  llm_backend *backend;   /* borrowed; NULL: the bot stores history and runs commands but never
-                           * generates (collect-only mode) */
+  cfg *config;          /* borrowed; the bot reads bot.* and engine.* keys and sets live values */
+  store *db;            /* borrowed; a connection for the bot thread only */
+  llm_backend *backend; /* borrowed; NULL: the bot stores history and runs commands but never
+                         * generates (collect-only mode) */
   const bot_actions *actions; /* copied; NULL = no actions */
   /* Called on a backend worker thread when a completion is queued for bot_poll, under the bot's
    * completion lock (so bot_destroy cannot finish meanwhile). May be NULL (the runtime then polls
@@ -85,8 +87,8 @@ typedef struct bot_opts {
    * inject a fake clock. Latencies are always measured with the monotonic clock. */
   int64_t (*now_ms)(void *clock_user);
   void *clock_user;
-  uint64_t seed;          /* random rolls and generation seeds; 0 = from the clock */
-  const char *persona;    /* adapter (persona) name and memory key; NULL or "" = the default */
+  uint64_t seed;       /* random rolls and generation seeds; 0 = from the clock */
+  const char *persona; /* adapter (persona) name and memory key; NULL or "" = the default */
   /* Names shown by !status ("models/base.gguf", "adapter.gguf"); NULL = engine.model/adapter. */
   const char *model_name, *adapter_name;
 } bot_opts;
@@ -140,15 +142,16 @@ uint64_t bot_self_id(const bot *b);
 /* Longest text command line the bot parses (longer messages are not commands). */
 #define BOT_COMMAND_MAX 512
 
-/* ---- statistics (stats.c) ---------------------------------------------------------------------- */
+/* ---- statistics (stats.c) ----------------------------------------------------------------------
+ */
 
 typedef struct bot_stats {
-  int64_t seen;      /* messages the bot could see (stored or not) */
-  int64_t replies;   /* replies sent */
-  int64_t errors;    /* generations that failed, sends refused */
-  int64_t skipped;   /* engagements dropped under load or while restarting */
-  int64_t empty;     /* generations empty even after the retry */
-  double rate;       /* replies / seen (0 when nothing was seen) */
+  int64_t seen;                  /* messages the bot could see (stored or not) */
+  int64_t replies;               /* replies sent */
+  int64_t errors;                /* generations that failed, sends refused */
+  int64_t skipped;               /* engagements dropped under load or while restarting */
+  int64_t empty;                 /* generations empty even after the retry */
+  double rate;                   /* replies / seen (0 when nothing was seen) */
   double p50_ms, p95_ms, p99_ms; /* latency from the message to the send action (replies only) */
   int64_t prompt_tokens, gen_tokens;
 } bot_stats;

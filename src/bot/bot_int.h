@@ -10,9 +10,9 @@
 #include "bot/memory.h"
 #include "bot/router.h"
 
-#define BOT_NAME_MAX 128          /* bytes of a speaker name kept */
-#define BOT_PRUNE_EVERY_MS 60000  /* memory expiry sweep */
-#define BOT_STATS_KEEP_MS (8LL * 24 * 3600 * 1000) /* statistics kept (7 d window + a day) */
+#define BOT_NAME_MAX       128                      /* bytes of a speaker name kept */
+#define BOT_PRUNE_EVERY_MS 60000                    /* memory expiry sweep */
+#define BOT_STATS_KEEP_MS  (8LL * 24 * 3600 * 1000) /* statistics kept (7 d window + a day) */
 
 /* One engagement: a message the bot decided to answer, from admission to the send. */
 typedef struct bot_job {
@@ -20,25 +20,25 @@ typedef struct bot_job {
   uint64_t channel_id, message_id, author_id;
   router_verdict verdict;
   bool author_bot;
-  uint64_t t0_ns;        /* the message's arrival (monotonic) */
-  uint64_t t_submit_ns;  /* the first submit */
-  int attempts;          /* generations started (1, or 2 after an empty one) */
-  uint64_t llm_id;       /* while running */
-  bool cancelled;        /* the message was deleted, the job shed, or the bot is closing */
-  llm_result *res;       /* set by the completion callback */
+  uint64_t t0_ns;       /* the message's arrival (monotonic) */
+  uint64_t t_submit_ns; /* the first submit */
+  int attempts;         /* generations started (1, or 2 after an empty one) */
+  uint64_t llm_id;      /* while running */
+  bool cancelled;       /* the message was deleted, the job shed, or the bot is closing */
+  llm_result *res;      /* set by the completion callback */
   double queue_ms, gen_ms, latency_ms;
   int prompt_tokens, cached_tokens, gen_tokens;
-  struct bot_job *next;  /* in a channel's pending list, or in the completion list */
+  struct bot_job *next; /* in a channel's pending list, or in the completion list */
 } bot_job;
 
 typedef struct bot_chan {
   uint64_t id;
-  bot_job *head, *tail;  /* waiting, oldest first */
+  bot_job *head, *tail; /* waiting, oldest first */
   size_t n_pending;
-  bot_job *running;      /* at most one generation per channel */
-  int64_t typing_ms;     /* when typing was last sent */
-  int bot_turns;         /* replies to other bots since a person spoke here */
-  uint64_t parent_id;    /* a thread's parent channel (router allow-list) */
+  bot_job *running;   /* at most one generation per channel */
+  int64_t typing_ms;  /* when typing was last sent */
+  int bot_turns;      /* replies to other bots since a person spoke here */
+  uint64_t parent_id; /* a thread's parent channel (router allow-list) */
   bool parent_known, is_dm;
 } bot_chan;
 
@@ -73,11 +73,11 @@ struct bot {
 
   size_t n_pending, n_running; /* waiting; running and not cancelled (these count for the cap) */
   size_t n_callbacks;          /* submitted generations whose on_done has not been handled */
-  bool retry_submit;      /* a submit was refused as busy: try again at the next poll */
+  bool retry_submit;           /* a submit was refused as busy: try again at the next poll */
   bool restarting, restart_requested;
   int64_t last_prune_ms, last_stats_prune_ms;
 
-  char last_err[512];      /* an event's error, kept while the rest of the flow runs */
+  char last_err[512]; /* an event's error, kept while the rest of the flow runs */
 
   pthread_mutex_t done_mu; /* the completion list, filled by backend workers */
   pthread_cond_t done_cv;

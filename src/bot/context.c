@@ -124,7 +124,8 @@ int context_build(const context_opts *o, const memory_entry *const *hist, size_t
   for (size_t i = first; i < n_hist; i++) {
     const memory_entry *e = hist[i];
     if (e->id && e->id == current->id) continue;
-    if (e->self) push(out, "assistant", NULL, e->text);
+    if (e->self)
+      push(out, "assistant", NULL, e->text);
     else {
       push(out, "user", e->name, e->text);
       add_stop(out, e->name);

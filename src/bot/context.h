@@ -31,10 +31,10 @@ typedef struct context {
   size_t n;
   const char *stops[CONTEXT_STOPS_MAX]; /* "\nName:" for the speakers in the prompt */
   size_t n_stops;
-  int tokens;       /* counted (or estimated) prompt tokens, template overhead included */
-  size_t dropped;   /* history turns left out for the budget or max_messages */
-  bool truncated;   /* the current message itself was cut to fit */
-  char **owned_;    /* private */
+  int tokens;     /* counted (or estimated) prompt tokens, template overhead included */
+  size_t dropped; /* history turns left out for the budget or max_messages */
+  bool truncated; /* the current message itself was cut to fit */
+  char **owned_;  /* private */
   size_t n_owned_;
 } context;
 

@@ -125,8 +125,12 @@ void memory_add(memory *m, uint64_t channel_id, const char *persona, uint64_t id
     r->v = xrealloc(r->v, r->cap * sizeof *r->v);
   }
   memmove(r->v + pos + 1, r->v + pos, (r->n - pos) * sizeof *r->v);
-  r->v[pos] = (memory_entry){.id = id, .author_id = author_id, .ts_ms = ts_ms, .self = self,
-                             .name = dup_text(name), .text = dup_text(text)};
+  r->v[pos] = (memory_entry){.id = id,
+                             .author_id = author_id,
+                             .ts_ms = ts_ms,
+                             .self = self,
+                             .name = dup_text(name),
+                             .text = dup_text(text)};
   r->n++;
   if (r->n > (size_t)m->max_msgs) ring_drop_front(r, r->n - (size_t)m->max_msgs);
 }

@@ -9,16 +9,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MEMORY_TEXT_MAX 8192  /* bytes kept of one message (longer text is cut on a UTF-8 boundary) */
-#define MEMORY_MSGS_MAX 200   /* most messages per (channel, persona), whatever the setting says */
+#define MEMORY_TEXT_MAX                                                                            \
+  8192                      /* bytes kept of one message (longer text is cut on a UTF-8 boundary) */
+#define MEMORY_MSGS_MAX 200 /* most messages per (channel, persona), whatever the setting says */
 
 typedef struct memory_entry {
-  uint64_t id;        /* message id (0 for an entry the bot made up) */
+  uint64_t id; /* message id (0 for an entry the bot made up) */
   uint64_t author_id;
-  int64_t ts_ms;      /* when it was posted */
-  bool self;          /* written by the persona this memory belongs to (an assistant turn) */
-  char *name;         /* speaker's shown name; owned by the memory */
-  char *text;         /* rendered content; owned by the memory */
+  int64_t ts_ms; /* when it was posted */
+  bool self;     /* written by the persona this memory belongs to (an assistant turn) */
+  char *name;    /* speaker's shown name; owned by the memory */
+  char *text;    /* rendered content; owned by the memory */
 } memory_entry;
 
 typedef struct memory memory;

@@ -9,8 +9,9 @@
 
 /* Text that means the model began another turn: everything from here on is dropped. */
 static const char *const turn_markers[] = {
-  "<|im_start|>", "<|im_end|>", "<|eot_id|>", "<|start_header_id|>", "<|endoftext|>",
-  "<|end_of_text|>", "</s>", "<|user|>", "<|assistant|>", "<|system|>", "<|end|>",
+    "<|im_start|>",  "<|im_end|>",      "<|eot_id|>", "<|start_header_id|>",
+    "<|endoftext|>", "<|end_of_text|>", "</s>",       "<|user|>",
+    "<|assistant|>", "<|system|>",      "<|end|>",
 };
 
 static void drop_range(char *s, size_t from, size_t to) {

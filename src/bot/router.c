@@ -10,12 +10,12 @@
 
 #include "base/base.h"
 
-#define ROUTER_SEEN_MAX 4096   /* answered message ids remembered */
-#define ROUTER_FLOOD_SLOTS 64  /* reply timestamps kept per user (>= flood_per_min cap) */
+#define ROUTER_SEEN_MAX     4096 /* answered message ids remembered */
+#define ROUTER_FLOOD_SLOTS  64   /* reply timestamps kept per user (>= flood_per_min cap) */
 #define ROUTER_KEYWORDS_MAX 64
 
 typedef struct chan_state {
-  int64_t last_spoke_ms;     /* the bot's last message here */
+  int64_t last_spoke_ms;      /* the bot's last message here */
   int64_t last_unprompted_ms; /* last unprompted reply (cooldown) */
   int64_t prev_unprompted_ms; /* value before the last charge, for router_forget */
 } chan_state;
@@ -49,8 +49,10 @@ static void parse_ids(map_u64 *m, const char *list) {
     while (*p && *p != ',') p++;
     tmp[n] = 0;
     uint64_t id;
-    if (n && str_to_u64(tmp, &id) == 0 && id) map_put(m, id, (void *)1);
-    else err_clear();
+    if (n && str_to_u64(tmp, &id) == 0 && id)
+      map_put(m, id, (void *)1);
+    else
+      err_clear();
   }
 }
 
@@ -71,8 +73,10 @@ void router_set_params(router *r, const router_params *p) {
     w[n] = 0;
     str_trim(w);
     for (char *c = w; *c; c++) *c = (char)tolower((unsigned char)*c);
-    if (*w) r->keywords[r->n_keywords++] = w;
-    else mem_free(w);
+    if (*w)
+      r->keywords[r->n_keywords++] = w;
+    else
+      mem_free(w);
     k += n;
     if (*k == ',') k++;
   }
@@ -115,8 +119,10 @@ void router_destroy(router *r) {
 void router_set_self(router *r, uint64_t self_id) { r->self_id = self_id; }
 
 void router_set_ignored_user(router *r, uint64_t user_id, bool ignored) {
-  if (ignored) map_put(&r->ignored, user_id, (void *)1);
-  else map_del(&r->ignored, user_id);
+  if (ignored)
+    map_put(&r->ignored, user_id, (void *)1);
+  else
+    map_del(&r->ignored, user_id);
 }
 
 static chan_state *chan_of(router *r, uint64_t id) {
@@ -177,7 +183,8 @@ static void remember(router *r, uint64_t id) {
 
 static bool channel_allowed(const router *r, const router_msg *m) {
   if (m->is_dm || r->channels.len == 0) return true;
-  return map_get(&r->channels, m->channel_id) || (m->parent_id && map_get(&r->channels, m->parent_id));
+  return map_get(&r->channels, m->channel_id) ||
+         (m->parent_id && map_get(&r->channels, m->parent_id));
 }
 
 router_verdict router_decide(router *r, const router_msg *m, int64_t now, double roll) {
@@ -191,13 +198,17 @@ router_verdict router_decide(router *r, const router_msg *m, int64_t now, double
 
   router_verdict v;
   chan_state *c = chan_of(r, m->channel_id);
-  if (m->mentions_bot) v = ROUTE_REPLY_MENTION;
-  else if (m->reply_to_bot) v = ROUTE_REPLY_REPLY;
-  else if (m->is_dm) v = ROUTE_REPLY_DM;
+  if (m->mentions_bot)
+    v = ROUTE_REPLY_MENTION;
+  else if (m->reply_to_bot)
+    v = ROUTE_REPLY_REPLY;
+  else if (m->is_dm)
+    v = ROUTE_REPLY_DM;
   else {
     if (!m->content || !*m->content) return ROUTE_IGNORE_EMPTY;
     if (now - c->last_unprompted_ms < r->cooldown_ms) return ROUTE_SKIP_COOLDOWN;
-    if (has_keyword(r, m->content)) v = ROUTE_REPLY_KEYWORD;
+    if (has_keyword(r, m->content))
+      v = ROUTE_REPLY_KEYWORD;
     else {
       bool active = now - c->last_spoke_ms < r->active_ms;
       double p = r->rate * (active ? r->boost : 1.0);
@@ -228,9 +239,9 @@ void router_forget(router *r, uint64_t channel_id, uint64_t message_id) {
 
 const char *router_verdict_name(router_verdict v) {
   static const char *names[] = {
-    "ignore:self", "ignore:bot", "ignore:webhook", "ignore:system", "ignore:user",
-    "ignore:channel", "ignore:empty", "ignore:duplicate", "skip:cooldown", "skip:flood",
-    "skip:roll", "reply:mention", "reply:reply", "reply:dm", "reply:keyword", "reply:active",
-    "reply:random"};
+      "ignore:self",    "ignore:bot",    "ignore:webhook",   "ignore:system", "ignore:user",
+      "ignore:channel", "ignore:empty",  "ignore:duplicate", "skip:cooldown", "skip:flood",
+      "skip:roll",      "reply:mention", "reply:reply",      "reply:dm",      "reply:keyword",
+      "reply:active",   "reply:random"};
   return (unsigned)v < sizeof names / sizeof names[0] ? names[v] : "?";
 }

@@ -1,39 +1,51 @@
 /* The reply router: decides, for each message the bot can see, whether to answer, and why. Pure
  * policy with no I/O: the caller passes the facts about the message, the time, and a random roll in
- * [0,1), so every decision is reproducible in tests. Owns per-channel and per-user state (cooldowns,
- * active conversations, flood guard, answered message ids). Not thread-safe: the bot calls it from
- * the I/O loop thread only. */
+ * [0,1), so every decision is reproducible in tests. Owns per-channel and per-user state
+ * (cooldowns, active conversations, flood guard, answered message ids). Not thread-safe: the bot
+ * calls it from the I/O loop thread only. */
 #ifndef MIMIC_BOT_ROUTER_H
 #define MIMIC_BOT_ROUTER_H
 #include <stdbool.h>
 #include <stdint.h>
 
 typedef struct router_params {
-  double rate;            /* chance of an unprompted reply, 0..1 */
-  double active_boost;    /* multiplier on rate while the bot is active in the channel */
+  double rate;              /* chance of an unprompted reply, 0..1 */
+  double active_boost;      /* multiplier on rate while the bot is active in the channel */
   int64_t active_window_ms; /* the bot is "active" this long after it last spoke */
-  int64_t cooldown_ms;    /* per channel, between unprompted replies */
-  int flood_per_min;      /* most replies to one user per minute (0 = no limit) */
-  const char *keywords;   /* comma-separated, case-insensitive whole words; copied */
-  const char *allow_bots; /* comma-separated bot ids that may be answered; copied */
-  const char *channels;   /* comma-separated channel ids to speak in (empty = all); copied */
+  int64_t cooldown_ms;      /* per channel, between unprompted replies */
+  int flood_per_min;        /* most replies to one user per minute (0 = no limit) */
+  const char *keywords;     /* comma-separated, case-insensitive whole words; copied */
+  const char *allow_bots;   /* comma-separated bot ids that may be answered; copied */
+  const char *channels;     /* comma-separated channel ids to speak in (empty = all); copied */
 } router_params;
 
 typedef struct router_msg {
   uint64_t id, channel_id, parent_id; /* parent_id: a thread's parent channel, else 0 */
   uint64_t author_id, webhook_id;
   bool author_bot, system, is_dm;
-  bool mentions_bot;  /* the bot's own id is in the message's user mentions (NOT @everyone) */
-  bool reply_to_bot;  /* the message replies to one of the bot's messages */
+  bool mentions_bot; /* the bot's own id is in the message's user mentions (NOT @everyone) */
+  bool reply_to_bot; /* the message replies to one of the bot's messages */
   const char *content;
 } router_msg;
 
 typedef enum router_verdict {
-  ROUTE_IGNORE_SELF, ROUTE_IGNORE_BOT, ROUTE_IGNORE_WEBHOOK, ROUTE_IGNORE_SYSTEM,
-  ROUTE_IGNORE_USER, ROUTE_IGNORE_CHANNEL, ROUTE_IGNORE_EMPTY, ROUTE_IGNORE_DUPLICATE,
-  ROUTE_SKIP_COOLDOWN, ROUTE_SKIP_FLOOD, ROUTE_SKIP_ROLL,
-  ROUTE_REPLY_MENTION, ROUTE_REPLY_REPLY, ROUTE_REPLY_DM, ROUTE_REPLY_KEYWORD,
-  ROUTE_REPLY_ACTIVE, ROUTE_REPLY_RANDOM
+  ROUTE_IGNORE_SELF,
+  ROUTE_IGNORE_BOT,
+  ROUTE_IGNORE_WEBHOOK,
+  ROUTE_IGNORE_SYSTEM,
+  ROUTE_IGNORE_USER,
+  ROUTE_IGNORE_CHANNEL,
+  ROUTE_IGNORE_EMPTY,
+  ROUTE_IGNORE_DUPLICATE,
+  ROUTE_SKIP_COOLDOWN,
+  ROUTE_SKIP_FLOOD,
+  ROUTE_SKIP_ROLL,
+  ROUTE_REPLY_MENTION,
+  ROUTE_REPLY_REPLY,
+  ROUTE_REPLY_DM,
+  ROUTE_REPLY_KEYWORD,
+  ROUTE_REPLY_ACTIVE,
+  ROUTE_REPLY_RANDOM
 } router_verdict;
 
 typedef struct router router;

@@ -24,11 +24,11 @@ extern char **environ;
 #define JOB_STEPS_MAX 2
 
 typedef struct job {
-  const char *name;           /* "fetch" or "train" */
+  const char *name;                 /* "fetch" or "train" */
   const char *steps[JOB_STEPS_MAX]; /* mimic subcommands run one after the other */
   int step;
-  pid_t pid;                  /* 0: not running */
-  uint64_t channel_id;        /* where to report the end */
+  pid_t pid;           /* 0: not running */
+  uint64_t channel_id; /* where to report the end */
 } job;
 
 typedef struct runtime {
@@ -62,7 +62,9 @@ static void act_run(rest *r, void *user) {
   int rc = 0;
   switch (a->kind) {
   case ACT_SEND: {
-    bot_send m = {.channel_id = a->channel_id, .text = a->text, .reply_to = a->message_id,
+    bot_send m = {.channel_id = a->channel_id,
+                  .text = a->text,
+                  .reply_to = a->message_id,
                   .ping_replied_user = a->ping};
     rc = x.send(x.user, &m);
     break;
@@ -192,7 +194,8 @@ static void jobs_reap(runtime *rt) {
       int rc = llm_backend_adapter_load(rt->backend, "", "models/adapter.gguf",
                                         (float)cfg_num(rt->o->config, "engine.adapter_scale"));
       snprintf(msg, sizeof msg, "Training finished%s.",
-               rc ? " but the new adapter could not be loaded (see the log)" : "; the new voice is live");
+               rc ? " but the new adapter could not be loaded (see the log)"
+                  : "; the new voice is live");
       if (rc) LOG_W("bot", "adapter reload: %s", err_msg());
     } else {
       snprintf(msg, sizeof msg, "%s %s (see %s/%s.log).", j->name, ok ? "finished" : "failed",
@@ -234,10 +237,19 @@ int bot_runtime_run(const bot_runtime_opts *o) {
     rt.backend = NULL;
   }
   if ((rc = discord_client_new(o->config, o->token, &rt.dc))) goto out;
-  bot_actions actions = {.user = &rt, .send = do_send, .typing = do_typing, .send_dm = do_dm,
-                         .react = do_react, .request_restart = do_restart, .start_job = do_job};
-  bot_opts bo = {.config = o->config, .db = db, .backend = rt.backend, .actions = &actions,
-                 .wake = wake, .wake_user = &rt};
+  bot_actions actions = {.user = &rt,
+                         .send = do_send,
+                         .typing = do_typing,
+                         .send_dm = do_dm,
+                         .react = do_react,
+                         .request_restart = do_restart,
+                         .start_job = do_job};
+  bot_opts bo = {.config = o->config,
+                 .db = db,
+                 .backend = rt.backend,
+                 .actions = &actions,
+                 .wake = wake,
+                 .wake_user = &rt};
   if ((rc = bot_new(&bo, &rt.b))) goto out;
   if ((rc = discord_client_start(rt.dc))) goto out;
 

@@ -13,11 +13,11 @@
 #define BOT_RUNTIME_RESTART 75 /* bot_runtime_run's answer to !restart */
 
 typedef struct bot_runtime_opts {
-  cfg *config;          /* borrowed */
-  const char *token;    /* borrowed */
-  const char *self_exe; /* path of the mimic binary for jobs ("/proc/self/exe" when NULL) */
+  cfg *config;             /* borrowed */
+  const char *token;       /* borrowed */
+  const char *self_exe;    /* path of the mimic binary for jobs ("/proc/self/exe" when NULL) */
   const char *config_path; /* passed to jobs as --config (NULL: none) */
-  volatile int *stop;   /* set non-zero (from a signal handler) to disconnect and return */
+  volatile int *stop;      /* set non-zero (from a signal handler) to disconnect and return */
 } bot_runtime_opts;
 
 /* Runs until *stop, a fatal gateway close (one sentence printed by the caller from err_msg()), or

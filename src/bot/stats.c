@@ -17,11 +17,19 @@ void stats__count(bot *b, const char *name, int64_t n) {
 
 void stats__record(bot *b, const bot_job *j, const char *outcome, const char *error) {
   store_bot_reply r = {
-    .ts_ms = bot__now(b), .channel_id = j->channel_id, .message_id = j->message_id,
-    .reason = router_verdict_name(j->verdict), .outcome = outcome, .latency_ms = j->latency_ms,
-    .queue_ms = j->queue_ms, .gen_ms = j->gen_ms, .prompt_tokens = j->prompt_tokens,
-    .cached_tokens = j->cached_tokens, .gen_tokens = j->gen_tokens, .attempts = j->attempts,
-    .error = error ? error : "",
+      .ts_ms = bot__now(b),
+      .channel_id = j->channel_id,
+      .message_id = j->message_id,
+      .reason = router_verdict_name(j->verdict),
+      .outcome = outcome,
+      .latency_ms = j->latency_ms,
+      .queue_ms = j->queue_ms,
+      .gen_ms = j->gen_ms,
+      .prompt_tokens = j->prompt_tokens,
+      .cached_tokens = j->cached_tokens,
+      .gen_tokens = j->gen_tokens,
+      .attempts = j->attempts,
+      .error = error ? error : "",
   };
   if (store_bot_reply_add(b->db, &r)) {
     LOG_W("bot", "statistics not recorded: %s", err_msg());
@@ -65,8 +73,8 @@ static int window_line(buf *o, const char *label, const bot_stats *st) {
                     "%s: %" PRId64 " seen, %" PRId64 " replies (%.1f%%), latency p50 %.0f ms / "
                     "p95 %.0f ms / p99 %.0f ms, %" PRId64 " errors, %" PRId64 " skipped, %" PRId64
                     " empty, %" PRId64 " tokens generated\n",
-                    label, st->seen, st->replies, st->rate * 100, st->p50_ms, st->p95_ms, st->p99_ms,
-                    st->errors, st->skipped, st->empty, st->gen_tokens);
+                    label, st->seen, st->replies, st->rate * 100, st->p50_ms, st->p95_ms,
+                    st->p99_ms, st->errors, st->skipped, st->empty, st->gen_tokens);
 }
 
 int stats__status_line(bot *b, buf *out) {

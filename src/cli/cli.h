@@ -22,12 +22,12 @@ int cmd_generate(int argc, char **argv); /* llm-engine: one completion */
 int cmd_bench(int argc, char **argv);    /* llm-engine: prompt/generation tokens per second */
 int cmd_logits(int argc, char **argv);
 int cmd_discord(int argc, char **argv);
-int cmd_train(int argc, char **argv);    /* train: LoRA SFT/DPO/ORPO or from scratch */
-int cmd_merge(int argc, char **argv);    /* train: base + adapter -> one model */
-int cmd_eval(int argc, char **argv);     /* eval-demo: perplexity, style metrics, blind test, report */
-int cmd_demo(int argc, char **argv);     /* eval-demo: the offline demo pipeline */
+int cmd_train(int argc, char **argv); /* train: LoRA SFT/DPO/ORPO or from scratch */
+int cmd_merge(int argc, char **argv); /* train: base + adapter -> one model */
+int cmd_eval(int argc, char **argv);  /* eval-demo: perplexity, style metrics, blind test, report */
+int cmd_demo(int argc, char **argv);  /* eval-demo: the offline demo pipeline */
 int cmd_simulate(int argc, char **argv); /* bot-core: the bot's flow on the terminal */
-int cmd_fetch(int argc, char **argv); /* fetch: history through the Discord API into the store */
+int cmd_fetch(int argc, char **argv);    /* fetch: history through the Discord API into the store */
 
 /* Loads the configuration the way every subcommand does: defaults, then the file given by
  * --config FILE (or MIMIC_CONFIG, or ./mimic.conf when it exists), then the environment. Removes

@@ -11,8 +11,8 @@
 #include "llm/quant.h"
 #include "llm/sampler.h"
 
-static const char bench_usage[] =
-    "usage: mimic bench --model M.gguf [--threads N] [-p PROMPT_TOKENS] [-n GEN_TOKENS] [--reps R] [--json]";
+static const char bench_usage[] = "usage: mimic bench --model M.gguf [--threads N] [-p "
+                                  "PROMPT_TOKENS] [-n GEN_TOKENS] [--reps R] [--json]";
 
 static int cmp_double(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
@@ -44,7 +44,9 @@ int cmd_bench(int argc, char **argv) {
     err_set(MIMIC_ENOMEM, "cannot start the compute threads");
     goto fail;
   }
-  llm_ctx_params cp = {.n_ctx = n_prompt + n_gen + 1, .n_slots = 1, .n_batch = n_prompt < 512 ? n_prompt : 512,
+  llm_ctx_params cp = {.n_ctx = n_prompt + n_gen + 1,
+                       .n_slots = 1,
+                       .n_batch = n_prompt < 512 ? n_prompt : 512,
                        .pool = cpool};
   if (llm_ctx_new(m, &cp, &ctx)) goto fail;
   toks = xalloc((size_t)n_prompt * sizeof *toks);
@@ -53,7 +55,8 @@ int cmd_bench(int argc, char **argv) {
   tg = xcalloc((size_t)o.reps, sizeof *tg);
   llm_rng rng;
   llm_rng_seed(&rng, 1);
-  for (int i = 0; i < n_prompt; i++) toks[i] = (int32_t)(llm_rng_next(&rng) % (uint64_t)hp->n_vocab);
+  for (int i = 0; i < n_prompt; i++)
+    toks[i] = (int32_t)(llm_rng_next(&rng) % (uint64_t)hp->n_vocab);
   for (int r = 0; r < o.reps; r++) {
     llm_slot_clear(ctx, 0);
     uint64_t t0 = clock_mono_ns();
@@ -73,12 +76,17 @@ int cmd_bench(int argc, char **argv) {
   double pps = median(pp, o.reps), tgs = median(tg, o.reps);
   double gb = (double)llm_model_bytes_per_token(m) / 1e9;
   if (o.json) {
-    printf("{\"model\":\"%s\",\"arch\":\"%s\",\"threads\":%d,\"kernels\":\"%s\",\"n_prompt\":%d,\"n_gen\":%d,"
-           "\"reps\":%d,\"pp_tokens_per_s\":%.3f,\"tg_tokens_per_s\":%.3f,\"weights_gb_per_token\":%.4f}\n",
-           o.model, hp->arch_name, compute_pool_threads(cpool), kernels_name(), n_prompt, n_gen, o.reps, pps, tgs, gb);
+    printf("{\"model\":\"%s\",\"arch\":\"%s\",\"threads\":%d,\"kernels\":\"%s\",\"n_prompt\":%d,"
+           "\"n_gen\":%d,"
+           "\"reps\":%d,\"pp_tokens_per_s\":%.3f,\"tg_tokens_per_s\":%.3f,\"weights_gb_per_token\":"
+           "%.4f}\n",
+           o.model, hp->arch_name, compute_pool_threads(cpool), kernels_name(), n_prompt, n_gen,
+           o.reps, pps, tgs, gb);
   } else {
-    printf("%s (%s, %d threads, %s kernels)\n", o.model, hp->arch_name, compute_pool_threads(cpool), kernels_name());
-    printf("pp%d: %.1f tokens/s   tg%d: %.1f tokens/s   (median of %d; %.3f GB of weights per token, %.1f GB/s)\n",
+    printf("%s (%s, %d threads, %s kernels)\n", o.model, hp->arch_name, compute_pool_threads(cpool),
+           kernels_name());
+    printf("pp%d: %.1f tokens/s   tg%d: %.1f tokens/s   (median of %d; %.3f GB of weights per "
+           "token, %.1f GB/s)\n",
            n_prompt, pps, n_gen, tgs, o.reps, gb, gb * tgs);
   }
   goto out;

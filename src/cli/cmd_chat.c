@@ -9,8 +9,8 @@
 
 #include "cli/llm_args.h"
 
-#define CHAT_LINE_MAX 65536 /* bytes in one typed line */
-#define CHAT_TURNS_MAX 1000 /* messages kept; the engine drops the oldest that do not fit */
+#define CHAT_LINE_MAX  65536 /* bytes in one typed line */
+#define CHAT_TURNS_MAX 1000  /* messages kept; the engine drops the oldest that do not fit */
 
 static const char chat_usage[] =
     "usage: mimic chat [--model M.gguf] [--lora A.gguf [--lora-scale S]] [--system TEXT]\n"
@@ -61,8 +61,7 @@ static int read_line(char *line) {
   }
   if (feof(stdin)) return 1;
   int c;
-  while ((c = getchar()) != EOF && c != '\n') {
-  }
+  while ((c = getchar()) != EOF && c != '\n') {}
   return -1;
 }
 
@@ -88,7 +87,8 @@ int cmd_chat(int argc, char **argv) {
     h->n_fixed = 1;
   }
   bool tty = isatty(STDIN_FILENO);
-  if (tty) fprintf(stderr, "mimic chat (%s backend); /reset forgets, /quit leaves\n", llm_backend_name(b));
+  if (tty)
+    fprintf(stderr, "mimic chat (%s backend); /reset forgets, /quit leaves\n", llm_backend_name(b));
   for (;;) {
     if (tty) fputs("> ", stderr);
     interrupted = 0;
@@ -119,9 +119,11 @@ int cmd_chat(int argc, char **argv) {
       hist_clear(h, h->n - 1); /* the question goes unanswered: drop it */
     } else {
       hist_push(h, "assistant", res.text);
-      fprintf(stderr, "[%d tokens in %.2f s, %.1f tokens/s; prompt %d tokens (%d cached) %.1f tokens/s; %s]\n",
-              res.gen_tokens, res.gen_ms / 1e3, res.gen_tps, res.prompt_tokens, res.cached_tokens,
-              res.prompt_tps, llm_finish_name(res.finish));
+      fprintf(
+          stderr,
+          "[%d tokens in %.2f s, %.1f tokens/s; prompt %d tokens (%d cached) %.1f tokens/s; %s]\n",
+          res.gen_tokens, res.gen_ms / 1e3, res.gen_tps, res.prompt_tokens, res.cached_tokens,
+          res.prompt_tps, llm_finish_name(res.finish));
     }
     llm_result_free(&res);
   }

@@ -18,8 +18,10 @@ int cmd_config(int argc, char **argv) {
     printf("%-26s = %-36s [%s]\n", k->name, v, cfg_source_name(cfg_source_of(c, k->name)));
   }
   char *tok = cfg_token(c);
-  if (tok) printf("\ntoken: present\n");
-  else printf("\ntoken: %s\n", err_msg());
+  if (tok)
+    printf("\ntoken: present\n");
+  else
+    printf("\ntoken: %s\n", err_msg());
   mem_free(tok);
   printf("configuration OK\n");
   cfg_destroy(c);

@@ -17,13 +17,13 @@
 #include "train/train.h"
 
 static const char demo_usage[] =
-  "usage: mimic demo [--dir DIR] [--sample DIR] [--minutes M | --steps N] [--n N] [--threads N]\n"
-  "                  [--no-chat] [--fresh]\n"
-  "  --dir     scratch data folder (default data/demo); --fresh empties it first\n"
-  "  --sample  folder of DiscordChatExporter JSON files (default demo/sample-community)\n"
-  "  --minutes training time budget (default 4); --steps N trains exactly N steps instead\n"
-  "  --n       held-out replies to evaluate (default 60)\n"
-  "  --no-chat skip the interactive chat at the end (also skipped when stdin is not a terminal)";
+    "usage: mimic demo [--dir DIR] [--sample DIR] [--minutes M | --steps N] [--n N] [--threads N]\n"
+    "                  [--no-chat] [--fresh]\n"
+    "  --dir     scratch data folder (default data/demo); --fresh empties it first\n"
+    "  --sample  folder of DiscordChatExporter JSON files (default demo/sample-community)\n"
+    "  --minutes training time budget (default 4); --steps N trains exactly N steps instead\n"
+    "  --n       held-out replies to evaluate (default 60)\n"
+    "  --no-chat skip the interactive chat at the end (also skipped when stdin is not a terminal)";
 
 #define DEMO_MAX_FILES 256
 
@@ -40,7 +40,8 @@ typedef struct demo_opts {
 /* Runs one subcommand in-process: argv is copied because commands edit theirs (--config). */
 static int run_cmd(cli_cmd_fn fn, int argc, const char *const *argv) {
   char **av = xcalloc((size_t)argc + 1, sizeof *av), **own = xcalloc((size_t)argc + 1, sizeof *own);
-  for (int i = 0; i < argc; i++) own[i] = av[i] = xstrdup(argv[i]); /* av is reordered by the command */
+  for (int i = 0; i < argc; i++)
+    own[i] = av[i] = xstrdup(argv[i]); /* av is reordered by the command */
   printf("  $ mimic");
   for (int i = 0; i < argc; i++) printf(" %s", strchr(argv[i], ' ') ? "'...'" : argv[i]);
   printf("\n");
@@ -71,7 +72,9 @@ static int mkdirs(const char *path) {
   }
 }
 
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+static int cmp_str(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
 
 /* The sample's *.json files, sorted; returns their count (0 when none or unreadable). */
 static int list_json(const char *dir, char **out) {
@@ -91,7 +94,8 @@ static int list_json(const char *dir, char **out) {
   return n;
 }
 
-/* Finds the sample community: --sample, ./demo/sample-community, or $MIMIC_SRC/demo/sample-community. */
+/* Finds the sample community: --sample, ./demo/sample-community, or
+ * $MIMIC_SRC/demo/sample-community. */
 static bool find_sample(demo_opts *o, bool given) {
   struct stat st;
   if (given) return stat(o->sample, &st) == 0 && S_ISDIR(st.st_mode);
@@ -116,8 +120,14 @@ static int parse(demo_opts *o, int argc, char **argv) {
   bool sample_given = false;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-    if (strcmp(a, "--no-chat") == 0) { o->chat = false; continue; }
-    if (strcmp(a, "--fresh") == 0) { o->fresh = true; continue; }
+    if (strcmp(a, "--no-chat") == 0) {
+      o->chat = false;
+      continue;
+    }
+    if (strcmp(a, "--fresh") == 0) {
+      o->fresh = true;
+      continue;
+    }
     if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
       printf("%s\n", demo_usage);
       return 1;
@@ -129,19 +139,26 @@ static int parse(demo_opts *o, int argc, char **argv) {
     i++;
     int64_t x;
     double d;
-    if (strcmp(a, "--dir") == 0) str_lcpy(o->dir, v, sizeof o->dir);
-    else if (strcmp(a, "--sample") == 0) str_lcpy(o->sample, v, sizeof o->sample), sample_given = true;
-    else if (strcmp(a, "--minutes") == 0 && !str_to_double(v, &d) && d > 0 && d <= 600) o->minutes = d;
-    else if (strcmp(a, "--steps") == 0 && !str_to_i64(v, &x) && x > 0 && x <= 10000000) o->steps = (long)x;
-    else if (strcmp(a, "--n") == 0 && !str_to_i64(v, &x) && x > 0 && x <= 100000) o->n_eval = (long)x;
-    else if (strcmp(a, "--threads") == 0 && !str_to_i64(v, &x) && x >= 0 && x <= 1024) o->threads = (long)x;
+    if (strcmp(a, "--dir") == 0)
+      str_lcpy(o->dir, v, sizeof o->dir);
+    else if (strcmp(a, "--sample") == 0)
+      str_lcpy(o->sample, v, sizeof o->sample), sample_given = true;
+    else if (strcmp(a, "--minutes") == 0 && !str_to_double(v, &d) && d > 0 && d <= 600)
+      o->minutes = d;
+    else if (strcmp(a, "--steps") == 0 && !str_to_i64(v, &x) && x > 0 && x <= 10000000)
+      o->steps = (long)x;
+    else if (strcmp(a, "--n") == 0 && !str_to_i64(v, &x) && x > 0 && x <= 100000)
+      o->n_eval = (long)x;
+    else if (strcmp(a, "--threads") == 0 && !str_to_i64(v, &x) && x >= 0 && x <= 1024)
+      o->threads = (long)x;
     else {
       cli_error("bad option or value: %s %s\n%s", a, v, demo_usage);
       return 2;
     }
   }
   if (!find_sample(o, sample_given)) {
-    cli_error("%s: the sample community was not found; run mimic from the repository root or pass --sample DIR",
+    cli_error("%s: the sample community was not found; run mimic from the repository root or pass "
+              "--sample DIR",
               sample_given ? o->sample : "demo/sample-community");
     return 2;
   }
@@ -157,8 +174,9 @@ static int write_conf(const demo_opts *o, char *conf, size_t cap) {
     cli_error("%s: cannot create: %s", conf, strerror(errno));
     return -1;
   }
-  fprintf(f, "# written by `mimic demo`: the demo's own data folder, so your data/ is untouched\n"
-             "data.dir = %s\nstore.path = %s/mimic.db\nengine.model = %s/models/scratch.gguf\n",
+  fprintf(f,
+          "# written by `mimic demo`: the demo's own data folder, so your data/ is untouched\n"
+          "data.dir = %s\nstore.path = %s/mimic.db\nengine.model = %s/models/scratch.gguf\n",
           o->dir, o->dir, o->dir);
   bool bad = ferror(f) != 0;
   if (fclose(f) != 0 || bad) {
@@ -179,7 +197,8 @@ static long calibrate(const demo_opts *o) {
     cli_error("%s: cannot create: %s", path, strerror(errno));
     return -1;
   }
-  train_run_opts t = {.from_scratch = true, .data = data, .out = out, .steps = 6, .ckpt_every = -1, .seed = 1};
+  train_run_opts t = {
+      .from_scratch = true, .data = data, .out = out, .steps = 6, .ckpt_every = -1, .seed = 1};
   compute_pool *cpool = compute_pool_new((int)o->threads);
   t.pool = cpool;
   t.optim.lr = 3e-3f;
@@ -230,7 +249,8 @@ int cmd_demo(int argc, char **argv) {
     return 1;
   }
   printf("mimic demo: a sample community -> a tiny model that talks like it, offline.\n"
-         "Everything goes into %s/ (config: %s).\n", o.dir, conf);
+         "Everything goes into %s/ (config: %s).\n",
+         o.dir, conf);
 
   step(1, N, "import the sample community (DiscordChatExporter JSON, one file per channel)");
   {
@@ -257,28 +277,37 @@ int cmd_demo(int argc, char **argv) {
   snprintf(steps_s, sizeof steps_s, "%ld", steps);
   snprintf(every, sizeof every, "%ld", steps >= 10 ? steps / 10 : 1);
   {
-    const char *av[] = {"train", "--config", conf, "--from-scratch", "--steps", steps_s, "--out", model,
-                        "--log", log_csv, "--eval-every", every, "--eval-batches", "8", "--threads", threads};
+    const char *av[] = {"train",          "--config", conf,           "--from-scratch",
+                        "--steps",        steps_s,    "--out",        model,
+                        "--log",          log_csv,    "--eval-every", every,
+                        "--eval-batches", "8",        "--threads",    threads};
     int ac = o.threads ? 16 : 14;
     if ((rc = run_cmd(cmd_train, ac, av))) goto out;
   }
   step(4, N, "evaluate against the held-out replies (perplexity, style metrics, blind-test kit)");
   snprintf(n_eval, sizeof n_eval, "%ld", o.n_eval);
   {
-    const char *av[] = {"eval", "--config", conf, "--model", model, "--n", n_eval, "--loss-log", log_csv,
-                        "--max-tokens", "48", "--blind", "10", "--threads", threads};
+    const char *av[] = {"eval", "--config", conf,         "--model",   model,
+                        "--n",  n_eval,     "--loss-log", log_csv,     "--max-tokens",
+                        "48",   "--blind",  "10",         "--threads", threads};
     int ac = o.threads ? 15 : 13;
     if ((rc = run_cmd(cmd_eval, ac, av))) goto out;
   }
   step(5, N, "report");
   printf("  open %s/reports/report.html in a browser (the numbers are in eval.json next to it;\n"
-         "  the blind test for friends is blind-sheet.html / blind-sheet.csv, answers in blind-key.csv)\n", o.dir);
-  printf("  as the bot: DISCORD_TOKEN=... mimic run --config %s   (engine.model points at the model)\n", conf);
+         "  the blind test for friends is blind-sheet.html / blind-sheet.csv, answers in "
+         "blind-key.csv)\n",
+         o.dir);
+  printf("  as the bot: DISCORD_TOKEN=... mimic run --config %s   (engine.model points at the "
+         "model)\n",
+         conf);
   step(6, N, "chat with the model");
   if (!o.chat || !isatty(STDIN_FILENO)) {
-    printf("  skipped (%s); later: mimic chat --config %s\n", o.chat ? "stdin is not a terminal" : "--no-chat", conf);
+    printf("  skipped (%s); later: mimic chat --config %s\n",
+           o.chat ? "stdin is not a terminal" : "--no-chat", conf);
   } else {
-    printf("  It learned from lines like \"owl: anyone up for raid tonight\"; type one (Name: text) and it\n"
+    printf("  It learned from lines like \"owl: anyone up for raid tonight\"; type one (Name: "
+           "text) and it\n"
            "  answers as whoever it thinks speaks next. /quit leaves.\n");
     const char *av[] = {"chat", "--config", conf, "--model", model, "-n", "48"};
     if ((rc = run_cmd(cmd_chat, 7, av))) goto out;

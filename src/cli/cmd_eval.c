@@ -17,13 +17,16 @@
 #include "llm/tokenizer.h"
 
 static const char eval_usage[] =
-  "usage: mimic eval [--model M.gguf] [--lora A.gguf [--lora-scale S]] [--data VALID.jsonl]\n"
-  "                  [--train TRAIN.jsonl|none] [--n N] [--out DIR] [--seed S] [--max-tokens N]\n"
-  "                  [--temp T] [--threads N] [--loss-log LOG.csv] [--blind N] [--no-ppl] [--no-generate]\n"
-  "       mimic eval --score SHEET.csv --key KEY.csv\n"
-  "  Defaults: --model engine.model, --lora engine.adapter, --data <data.dir>/exports/sft-messages.valid.jsonl,\n"
-  "  --train <data.dir>/exports/sft-messages.train.jsonl (for the copy rate), --n 100, --out <data.dir>/reports,\n"
-  "  --blind 20 contexts (40 items), --max-tokens 64, --seed 1234.";
+    "usage: mimic eval [--model M.gguf] [--lora A.gguf [--lora-scale S]] [--data VALID.jsonl]\n"
+    "                  [--train TRAIN.jsonl|none] [--n N] [--out DIR] [--seed S] [--max-tokens N]\n"
+    "                  [--temp T] [--threads N] [--loss-log LOG.csv] [--blind N] [--no-ppl] "
+    "[--no-generate]\n"
+    "       mimic eval --score SHEET.csv --key KEY.csv\n"
+    "  Defaults: --model engine.model, --lora engine.adapter, --data "
+    "<data.dir>/exports/sft-messages.valid.jsonl,\n"
+    "  --train <data.dir>/exports/sft-messages.train.jsonl (for the copy rate), --n 100, --out "
+    "<data.dir>/reports,\n"
+    "  --blind 20 contexts (40 items), --max-tokens 64, --seed 1234.";
 
 static int score_sheet(const char *sheet, const char *key) {
   eval_blind_result r;
@@ -36,11 +39,13 @@ static int score_sheet(const char *sheet, const char *key) {
     printf("nobody answered yet: fill the 'guess' column with real or generated\n");
     return 0;
   }
-  printf("accuracy: %.1f%% (95%% interval %.1f%%-%.1f%%)\n", 100 * r.accuracy, 100 * r.ci_lo, 100 * r.ci_hi);
+  printf("accuracy: %.1f%% (95%% interval %.1f%%-%.1f%%)\n", 100 * r.accuracy, 100 * r.ci_lo,
+         100 * r.ci_hi);
   printf("generated replies spotted: %d of %d judged\n", r.gen_caught, r.gen_answered);
   printf("p-value vs guessing (one-sided binomial): %.4g\n", r.p_value);
-  printf("%s\n", r.p_value < 0.05 ? "verdict: the judges can tell the model from the community"
-                                  : "verdict: the judges could not reliably tell the model from the community");
+  printf("%s\n", r.p_value < 0.05
+                     ? "verdict: the judges can tell the model from the community"
+                     : "verdict: the judges could not reliably tell the model from the community");
   return 0;
 }
 
@@ -67,7 +72,8 @@ static void ppl_progress(size_t done, size_t total, void *user) {
 
 static int arg_int(const char *flag, const char *v, int64_t lo, int64_t hi, int64_t *out) {
   if (str_to_i64(v, out) || *out < lo || *out > hi) {
-    cli_error("%s: '%s' is not a whole number in [%lld, %lld]", flag, v, (long long)lo, (long long)hi);
+    cli_error("%s: '%s' is not a whole number in [%lld, %lld]", flag, v, (long long)lo,
+              (long long)hi);
     return -1;
   }
   return 0;
@@ -82,7 +88,8 @@ static char **train_replies(const char *path, size_t *n) {
     return NULL;
   }
   char **out = xcalloc(ds.n ? ds.n : 1, sizeof *out);
-  for (size_t i = 0; i < ds.n; i++) out[i] = xstrdup(eval_strip_speaker(ds.s[i].turns[ds.s[i].n - 1].content));
+  for (size_t i = 0; i < ds.n; i++)
+    out[i] = xstrdup(eval_strip_speaker(ds.s[i].turns[ds.s[i].n - 1].content));
   *n = ds.n;
   eval_dataset_free(&ds);
   return out;
@@ -102,10 +109,12 @@ int cmd_eval(int argc, char **argv) {
   snprintf(data_def, sizeof data_def, "%s/exports/sft-messages.valid.jsonl", dd);
   snprintf(train_def, sizeof train_def, "%s/exports/sft-messages.train.jsonl", dd);
   snprintf(out_def, sizeof out_def, "%s/reports", dd);
-  const char *model = cfg_str(c, "engine.model"), *lora = cfg_str(c, "engine.adapter"), *data = data_def,
-             *train = train_def, *out = out_def, *loss_log = NULL, *sheet = NULL, *key = NULL;
+  const char *model = cfg_str(c, "engine.model"), *lora = cfg_str(c, "engine.adapter"),
+             *data = data_def, *train = train_def, *out = out_def, *loss_log = NULL, *sheet = NULL,
+             *key = NULL;
   double lora_scale = cfg_num(c, "engine.adapter_scale"), temp = -1;
-  int64_t n_max = 100, seed = 1234, max_tokens = 64, threads = cfg_int(c, "engine.threads"), blind = 20;
+  int64_t n_max = 100, seed = 1234, max_tokens = 64, threads = cfg_int(c, "engine.threads"),
+          blind = 20;
   bool do_ppl = true, do_gen = true, train_explicit = false;
   int status = 2;
   eval_dataset ds = {0};
@@ -114,14 +123,21 @@ int cmd_eval(int argc, char **argv) {
   llm_model *m = NULL;
   tokenizer *tok = NULL;
   llm_backend *be = NULL;
-  char **ctx = NULL, **real = NULL, **gen = NULL, **real_text = NULL, **gen_text = NULL, **tr = NULL;
+  char **ctx = NULL, **real = NULL, **gen = NULL, **real_text = NULL, **gen_text = NULL,
+       **tr = NULL;
   size_t n = 0, ntr = 0;
   eval_example *ex = NULL;
 
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-    if (strcmp(a, "--no-ppl") == 0) { do_ppl = false; continue; }
-    if (strcmp(a, "--no-generate") == 0) { do_gen = false; continue; }
+    if (strcmp(a, "--no-ppl") == 0) {
+      do_ppl = false;
+      continue;
+    }
+    if (strcmp(a, "--no-generate") == 0) {
+      do_gen = false;
+      continue;
+    }
     if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
       printf("%s\n", eval_usage);
       status = 0;
@@ -132,27 +148,42 @@ int cmd_eval(int argc, char **argv) {
       goto out;
     }
     i++;
-    if (strcmp(a, "--model") == 0 || strcmp(a, "-m") == 0) model = v;
-    else if (strcmp(a, "--lora") == 0) lora = v;
-    else if (strcmp(a, "--data") == 0) data = v;
-    else if (strcmp(a, "--train") == 0) train = v, train_explicit = true;
-    else if (strcmp(a, "--out") == 0) out = v;
-    else if (strcmp(a, "--loss-log") == 0) loss_log = v;
-    else if (strcmp(a, "--score") == 0) sheet = v;
-    else if (strcmp(a, "--key") == 0) key = v;
-    else if (strcmp(a, "--n") == 0) { if (arg_int(a, v, 1, 100000, &n_max)) goto out; }
-    else if (strcmp(a, "--seed") == 0) { if (arg_int(a, v, 0, INT64_MAX, &seed)) goto out; }
-    else if (strcmp(a, "--max-tokens") == 0) { if (arg_int(a, v, 1, 4096, &max_tokens)) goto out; }
-    else if (strcmp(a, "--threads") == 0) { if (arg_int(a, v, 0, 1024, &threads)) goto out; }
-    else if (strcmp(a, "--blind") == 0) { if (arg_int(a, v, 0, EVAL_BLIND_MAX / 2, &blind)) goto out; }
-    else if (strcmp(a, "--lora-scale") == 0 || strcmp(a, "--temp") == 0) {
+    if (strcmp(a, "--model") == 0 || strcmp(a, "-m") == 0)
+      model = v;
+    else if (strcmp(a, "--lora") == 0)
+      lora = v;
+    else if (strcmp(a, "--data") == 0)
+      data = v;
+    else if (strcmp(a, "--train") == 0)
+      train = v, train_explicit = true;
+    else if (strcmp(a, "--out") == 0)
+      out = v;
+    else if (strcmp(a, "--loss-log") == 0)
+      loss_log = v;
+    else if (strcmp(a, "--score") == 0)
+      sheet = v;
+    else if (strcmp(a, "--key") == 0)
+      key = v;
+    else if (strcmp(a, "--n") == 0) {
+      if (arg_int(a, v, 1, 100000, &n_max)) goto out;
+    } else if (strcmp(a, "--seed") == 0) {
+      if (arg_int(a, v, 0, INT64_MAX, &seed)) goto out;
+    } else if (strcmp(a, "--max-tokens") == 0) {
+      if (arg_int(a, v, 1, 4096, &max_tokens)) goto out;
+    } else if (strcmp(a, "--threads") == 0) {
+      if (arg_int(a, v, 0, 1024, &threads)) goto out;
+    } else if (strcmp(a, "--blind") == 0) {
+      if (arg_int(a, v, 0, EVAL_BLIND_MAX / 2, &blind)) goto out;
+    } else if (strcmp(a, "--lora-scale") == 0 || strcmp(a, "--temp") == 0) {
       double x;
       if (str_to_double(v, &x) || x < 0 || x > 16) {
         cli_error("%s: '%s' is not a number in [0, 16]", a, v);
         goto out;
       }
-      if (a[2] == 'l') lora_scale = x;
-      else temp = x;
+      if (a[2] == 'l')
+        lora_scale = x;
+      else
+        temp = x;
     } else {
       cli_error("unknown option '%s'\n%s", a, eval_usage);
       goto out;
@@ -170,7 +201,8 @@ int cmd_eval(int argc, char **argv) {
   if (lora && !*lora) lora = NULL;
   if (access(model, R_OK) != 0) {
     cli_error("%s: model not found; pass --model M.gguf (a base GGUF, or the model `mimic train "
-              "--from-scratch` wrote)", model);
+              "--from-scratch` wrote)",
+              model);
     goto out;
   }
   if (eval_dataset_load(data, 0, &ds)) {
@@ -204,8 +236,11 @@ int cmd_eval(int argc, char **argv) {
   fprintf(stderr, "eval: %zu held-out replies from %s\n", n, data);
 
   if (do_ppl) {
-    eval_ppl_opts po = {.model_path = model, .lora_path = lora, .lora_scale = (float)lora_scale,
-                        .threads = (int)threads, .progress = isatty(2) ? ppl_progress : NULL,
+    eval_ppl_opts po = {.model_path = model,
+                        .lora_path = lora,
+                        .lora_scale = (float)lora_scale,
+                        .threads = (int)threads,
+                        .progress = isatty(2) ? ppl_progress : NULL,
                         .user = lora ? "base and tuned" : "base"};
     if (eval_perplexity(&po, &ds, &pb, lora ? &pt : NULL)) {
       cli_error("%s", err_msg());
@@ -226,7 +261,8 @@ int cmd_eval(int argc, char **argv) {
     }
     chat_family fam = chat_detect(tok_chat_template(tok));
     llm_local_opts lo = {.model_path = model, .threads = (int)threads, .slots = 1, .ctx = 2048};
-    if (llm_backend_local_new(&lo, &be) || (lora && llm_backend_adapter_load(be, "", lora, (float)lora_scale))) {
+    if (llm_backend_local_new(&lo, &be) ||
+        (lora && llm_backend_adapter_load(be, "", lora, (float)lora_scale))) {
       cli_error("%s", err_msg());
       goto out;
     }
@@ -314,18 +350,21 @@ int cmd_eval(int argc, char **argv) {
     }
     if (!tr) cmp.copy_rate = NAN;
     have_cmp = true;
-    printf("style: length JSD %.3f, char TF-IDF cosine %.3f, vocabulary overlap %.3f, distinct-2 %.3f "
-           "(real %.3f)", cmp.len_jsd, cmp.tfidf_cos, cmp.vocab_jaccard, cmp.gen.distinct2, cmp.real.distinct2);
+    printf(
+        "style: length JSD %.3f, char TF-IDF cosine %.3f, vocabulary overlap %.3f, distinct-2 %.3f "
+        "(real %.3f)",
+        cmp.len_jsd, cmp.tfidf_cos, cmp.vocab_jaccard, cmp.gen.distinct2, cmp.real.distinct2);
     if (tr) printf(", copy rate %.3f (%zu verbatim)", cmp.copy_rate, cmp.copies);
     printf("\n");
     if (blind > 0) {
       size_t nb = (size_t)blind < n ? (size_t)blind : n;
-      if (eval_blind_write(out, (const char *const *)ctx, (const char *const *)real, (const char *const *)gen, nb,
-                           (uint64_t)seed)) {
+      if (eval_blind_write(out, (const char *const *)ctx, (const char *const *)real,
+                           (const char *const *)gen, nb, (uint64_t)seed)) {
         cli_error("%s", err_msg());
         goto out;
       }
-      printf("blind test: %s/blind-sheet.csv (%zu items), answers in %s/blind-key.csv\n", out, 2 * nb, out);
+      printf("blind test: %s/blind-sheet.csv (%zu items), answers in %s/blind-key.csv\n", out,
+             2 * nb, out);
     }
     ex = xcalloc(n, sizeof *ex);
     for (size_t i = 0; i < n; i++) ex[i] = (eval_example){ctx[i], real[i], gen[i]};
@@ -334,10 +373,18 @@ int cmd_eval(int argc, char **argv) {
     cli_error("%s (the report is written without the loss curve)", err_msg());
     memset(&lc, 0, sizeof lc);
   }
-  eval_report rep = {.model = model, .lora = lora, .data = data, .cmp = have_cmp ? &cmp : NULL,
-                     .ppl_base = do_ppl ? &pb : NULL, .ppl_tuned = do_ppl && lora ? &pt : NULL, .loss = &lc,
-                     .examples = ex, .n_examples = ex ? n : 0, .blind_dir = do_gen && blind > 0 ? out : NULL,
-                     .gen_seconds = gen_s, .seed = (uint64_t)seed};
+  eval_report rep = {.model = model,
+                     .lora = lora,
+                     .data = data,
+                     .cmp = have_cmp ? &cmp : NULL,
+                     .ppl_base = do_ppl ? &pb : NULL,
+                     .ppl_tuned = do_ppl && lora ? &pt : NULL,
+                     .loss = &lc,
+                     .examples = ex,
+                     .n_examples = ex ? n : 0,
+                     .blind_dir = do_gen && blind > 0 ? out : NULL,
+                     .gen_seconds = gen_s,
+                     .seed = (uint64_t)seed};
   char path[4200], jpath[4200];
   snprintf(path, sizeof path, "%s/report.html", out);
   snprintf(jpath, sizeof jpath, "%s/eval.json", out);

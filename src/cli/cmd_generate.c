@@ -10,8 +10,10 @@
 
 static const char gen_usage[] =
     "usage: mimic generate [--model M.gguf] [--lora A.gguf] [-p TEXT | --prompt TEXT] [--raw]\n"
-    "                      [--system TEXT] [-n MAX_TOKENS] [--seed S] [--temp T] [sampling options]\n"
-    "                      [--backend local|openai --url URL]   (the prompt comes from stdin without -p)";
+    "                      [--system TEXT] [-n MAX_TOKENS] [--seed S] [--temp T] [sampling "
+    "options]\n"
+    "                      [--backend local|openai --url URL]   (the prompt comes from stdin "
+    "without -p)";
 
 static int write_piece(void *user, const char *t, size_t n) {
   (void)user;
@@ -66,9 +68,11 @@ int cmd_generate(int argc, char **argv) {
     cli_error("%s", res.error_msg);
     status = 1;
   } else {
-    fprintf(stderr, "[%s; prompt %d tokens, %.1f tokens/s; generated %d tokens, %.1f tokens/s; seed %llu]\n",
-            llm_finish_name(res.finish), res.prompt_tokens, res.prompt_tps, res.gen_tokens, res.gen_tps,
-            (unsigned long long)res.seed);
+    fprintf(
+        stderr,
+        "[%s; prompt %d tokens, %.1f tokens/s; generated %d tokens, %.1f tokens/s; seed %llu]\n",
+        llm_finish_name(res.finish), res.prompt_tokens, res.prompt_tps, res.gen_tokens, res.gen_tps,
+        (unsigned long long)res.seed);
   }
   llm_result_free(&res);
 out:

@@ -1,5 +1,6 @@
 /* `mimic import FILE|DIR...`: DiscordChatExporter JSON exports and Discord data packages into the
- * store, with a progress line. Each file is all-or-nothing; a failed file does not stop the rest. */
+ * store, with a progress line. Each file is all-or-nothing; a failed file does not stop the rest.
+ */
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -21,10 +22,11 @@ static void progress(const collect_import_stats *st, void *user) {
 }
 
 static void usage(void) {
-  cli_error("usage: mimic import [--author USER_ID] [--quiet] FILE|DIR...\n"
-            "  FILE: a DiscordChatExporter JSON export (--format Json); DIR: a Discord data package\n"
-            "  (or one of its Messages/c<id> folders). --author names the package owner when the\n"
-            "  package has no account/user.json.");
+  cli_error(
+      "usage: mimic import [--author USER_ID] [--quiet] FILE|DIR...\n"
+      "  FILE: a DiscordChatExporter JSON export (--format Json); DIR: a Discord data package\n"
+      "  (or one of its Messages/c<id> folders). --author names the package owner when the\n"
+      "  package has no account/user.json.");
 }
 
 int cmd_import(int argc, char **argv) {

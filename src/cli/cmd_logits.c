@@ -10,7 +10,7 @@
 #include "llm/model.h"
 
 #define LOGITS_MAX_TOKENS 65536 /* ids accepted on the command line or from a file */
-#define LOGITS_MAX_FILE (1u << 20)
+#define LOGITS_MAX_FILE   (1u << 20)
 
 /* Parses ids separated by commas and/or whitespace. */
 static int parse_ids(const char *s, int32_t **ids, int *n) {
@@ -26,8 +26,10 @@ static int parse_ids(const char *s, int32_t **ids, int *n) {
     memcpy(num, s, len);
     num[len] = '\0';
     int64_t v;
-    if (str_to_i64(num, &v) || v < 0 || v > INT32_MAX) return err_set(MIMIC_EINVAL, "'%s' is not a token id", num);
-    if (*n == LOGITS_MAX_TOKENS) return err_set(MIMIC_ERANGE, "more than %d token ids", LOGITS_MAX_TOKENS);
+    if (str_to_i64(num, &v) || v < 0 || v > INT32_MAX)
+      return err_set(MIMIC_EINVAL, "'%s' is not a token id", num);
+    if (*n == LOGITS_MAX_TOKENS)
+      return err_set(MIMIC_ERANGE, "more than %d token ids", LOGITS_MAX_TOKENS);
     if (*n == cap) {
       cap = cap ? cap * 2 : 64;
       *ids = xrealloc(*ids, (size_t)cap * sizeof **ids);
@@ -67,19 +69,26 @@ static int usage(void) {
 }
 
 int cmd_logits(int argc, char **argv) {
-  const char *model_path = NULL, *lora_path = NULL, *tokens = NULL, *tokens_file = NULL, *out_path = NULL;
+  const char *model_path = NULL, *lora_path = NULL, *tokens = NULL, *tokens_file = NULL,
+             *out_path = NULL;
   double scale = 1.0;
   int64_t threads = 0;
   bool last = false;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     bool has = i + 1 < argc;
-    if (strcmp(a, "--model") == 0 && has) model_path = argv[++i];
-    else if (strcmp(a, "--lora") == 0 && has) lora_path = argv[++i];
-    else if (strcmp(a, "--tokens") == 0 && has) tokens = argv[++i];
-    else if (strcmp(a, "--tokens-file") == 0 && has) tokens_file = argv[++i];
-    else if (strcmp(a, "--out") == 0 && has) out_path = argv[++i];
-    else if (strcmp(a, "--last") == 0) last = true;
+    if (strcmp(a, "--model") == 0 && has)
+      model_path = argv[++i];
+    else if (strcmp(a, "--lora") == 0 && has)
+      lora_path = argv[++i];
+    else if (strcmp(a, "--tokens") == 0 && has)
+      tokens = argv[++i];
+    else if (strcmp(a, "--tokens-file") == 0 && has)
+      tokens_file = argv[++i];
+    else if (strcmp(a, "--out") == 0 && has)
+      out_path = argv[++i];
+    else if (strcmp(a, "--last") == 0)
+      last = true;
     else if (strcmp(a, "--lora-scale") == 0 && has) {
       if (str_to_double(argv[++i], &scale) || !(scale >= -16 && scale <= 16)) {
         cli_error("--lora-scale needs a number in [-16, 16]");
@@ -119,7 +128,9 @@ int cmd_logits(int argc, char **argv) {
     err_set(MIMIC_ENOMEM, "no memory for %zu x %zu logits", rows, V);
     goto out;
   }
-  if (llm_forward(c, 0, ids, n, 0, l, (float)scale, logits, last ? LLM_LOGITS_LAST : LLM_LOGITS_ALL)) goto out;
+  if (llm_forward(c, 0, ids, n, 0, l, (float)scale, logits,
+                  last ? LLM_LOGITS_LAST : LLM_LOGITS_ALL))
+    goto out;
   f = fopen(out_path, "wb");
   if (!f || fwrite(logits, sizeof *logits, rows * V, f) != rows * V || fclose(f) != 0) {
     f = NULL;

@@ -25,8 +25,9 @@ static int model_info(const char *path) {
   char *arch = gguf_get_str_dup(f, "general.architecture");
   char *name = gguf_get_str_dup(f, "general.name");
   printf("%s\n", path);
-  printf("  %-22s %.1f MiB, GGUF v%" PRIu32 ", alignment %" PRIu32 ", %" PRId64 " metadata keys\n", "file",
-         (double)gguf_file_size(f) / 1048576.0, gguf_version(f), gguf_alignment(f), gguf_n_kv(f));
+  printf("  %-22s %.1f MiB, GGUF v%" PRIu32 ", alignment %" PRIu32 ", %" PRId64 " metadata keys\n",
+         "file", (double)gguf_file_size(f) / 1048576.0, gguf_version(f), gguf_alignment(f),
+         gguf_n_kv(f));
   printf("  %-22s %s\n", "architecture", arch ? arch : "(none)");
   if (name) printf("  %-22s %s\n", "name", name);
   if (arch) {
@@ -38,9 +39,11 @@ static int model_info(const char *path) {
     print_u32(f, arch, "attention.head_count_kv", "kv heads");
   }
   uint32_t ft;
-  if (gguf_get_u32(f, "general.file_type", &ft) == 0) printf("  %-22s %" PRIu32 "\n", "file type", ft);
+  if (gguf_get_u32(f, "general.file_type", &ft) == 0)
+    printf("  %-22s %" PRIu32 "\n", "file type", ft);
   /* Parameters and bytes per tensor type. */
-  uint64_t params = 0, bytes = 0, count[TT_COUNT] = {0}, tparams[TT_COUNT] = {0}, tbytes[TT_COUNT] = {0};
+  uint64_t params = 0, bytes = 0, count[TT_COUNT] = {0}, tparams[TT_COUNT] = {0},
+           tbytes[TT_COUNT] = {0};
   for (int64_t i = 0; i < gguf_n_tensors(f); i++) {
     const gguf_tensor *t = gguf_tensor_at(f, i);
     uint64_t n = (uint64_t)(t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3]);
@@ -50,20 +53,20 @@ static int model_info(const char *path) {
     tparams[t->type] += n;
     tbytes[t->type] += t->nbytes;
   }
-  printf("  %-22s %" PRId64 " tensors, %.2f M parameters, %.1f MiB of weights (%.2f bits/weight)\n", "tensors",
-         gguf_n_tensors(f), (double)params / 1e6, (double)bytes / 1048576.0,
+  printf("  %-22s %" PRId64 " tensors, %.2f M parameters, %.1f MiB of weights (%.2f bits/weight)\n",
+         "tensors", gguf_n_tensors(f), (double)params / 1e6, (double)bytes / 1048576.0,
          params ? 8.0 * (double)bytes / (double)params : 0.0);
   for (int t = 0; t < TT_COUNT; t++)
     if (count[t])
-      printf("  %-22s %-5s x%-4" PRIu64 " %10.2f M params %9.1f MiB\n", "", tensor_type_get(t).name, count[t],
-             (double)tparams[t] / 1e6, (double)tbytes[t] / 1048576.0);
+      printf("  %-22s %-5s x%-4" PRIu64 " %10.2f M params %9.1f MiB\n", "", tensor_type_get(t).name,
+             count[t], (double)tparams[t] / 1e6, (double)tbytes[t] / 1048576.0);
   char *tmodel = gguf_get_str_dup(f, "tokenizer.ggml.model");
   char *tpre = gguf_get_str_dup(f, "tokenizer.ggml.pre");
   uint64_t nv = 0;
   gguf_vtype et;
   if (gguf_get_arr(f, "tokenizer.ggml.tokens", &et, &nv) == 0)
-    printf("  %-22s %s%s%s, %" PRIu64 " tokens\n", "tokenizer", tmodel ? tmodel : "?", tpre ? " / " : "",
-           tpre ? tpre : "", nv);
+    printf("  %-22s %s%s%s, %" PRIu64 " tokens\n", "tokenizer", tmodel ? tmodel : "?",
+           tpre ? " / " : "", tpre ? tpre : "", nv);
   else
     printf("  %-22s (none)\n", "tokenizer");
   gguf_str tmpl;
@@ -91,8 +94,10 @@ static int parse_int_arg(const char *flag, const char *v, int lo, int hi, int *o
 }
 
 static int model_make_random(int argc, char **argv) {
-  random_model_opts o = {"qwen2", 1024, 24, 0, 0, 0, 4096, 1, QP_Q4_K_M,
-                         "../shared/testdata/tokenizer/ggml-vocab-gpt-2-pre-qwen2.gguf", 0};
+  random_model_opts o = {
+      "qwen2", 1024, 24, 0,         0,
+      0,       4096, 1,  QP_Q4_K_M, "../shared/testdata/tokenizer/ggml-vocab-gpt-2-pre-qwen2.gguf",
+      0};
   const char *out = NULL;
   int threads = 0;
   for (int i = 2; i < argc; i++) {
@@ -107,18 +112,30 @@ static int model_make_random(int argc, char **argv) {
       return 2;
     }
     i++;
-    if (strcmp(a, "--arch") == 0) o.arch = v;
-    else if (strcmp(a, "--width") == 0) rc = parse_int_arg(a, v, 32, 65536, &o.width);
-    else if (strcmp(a, "--layers") == 0) rc = parse_int_arg(a, v, 1, 1024, &o.layers);
-    else if (strcmp(a, "--heads") == 0) rc = parse_int_arg(a, v, 1, 1024, &o.heads);
-    else if (strcmp(a, "--kv-heads") == 0) rc = parse_int_arg(a, v, 1, 1024, &o.kv_heads);
-    else if (strcmp(a, "--ff") == 0) rc = parse_int_arg(a, v, 32, 1 << 20, &o.ff);
-    else if (strcmp(a, "--ctx") == 0) rc = parse_int_arg(a, v, 1, 1 << 24, &o.ctx);
-    else if (strcmp(a, "--threads") == 0) rc = parse_int_arg(a, v, 1, 256, &threads);
-    else if (strcmp(a, "--tokenizer") == 0) o.tokenizer_path = v;
-    else if (strcmp(a, "--vocab") == 0) rc = parse_int_arg(a, v, 1, 1 << 22, &o.vocab);
-    else if (strcmp(a, "--seed") == 0) rc = str_to_u64(v, &o.seed) ? (cli_error("--seed needs a number"), -1) : 0;
-    else if (strcmp(a, "--type") == 0) rc = quant_preset_parse(v, &o.preset) ? (cli_error("%s", err_msg()), -1) : 0;
+    if (strcmp(a, "--arch") == 0)
+      o.arch = v;
+    else if (strcmp(a, "--width") == 0)
+      rc = parse_int_arg(a, v, 32, 65536, &o.width);
+    else if (strcmp(a, "--layers") == 0)
+      rc = parse_int_arg(a, v, 1, 1024, &o.layers);
+    else if (strcmp(a, "--heads") == 0)
+      rc = parse_int_arg(a, v, 1, 1024, &o.heads);
+    else if (strcmp(a, "--kv-heads") == 0)
+      rc = parse_int_arg(a, v, 1, 1024, &o.kv_heads);
+    else if (strcmp(a, "--ff") == 0)
+      rc = parse_int_arg(a, v, 32, 1 << 20, &o.ff);
+    else if (strcmp(a, "--ctx") == 0)
+      rc = parse_int_arg(a, v, 1, 1 << 24, &o.ctx);
+    else if (strcmp(a, "--threads") == 0)
+      rc = parse_int_arg(a, v, 1, 256, &threads);
+    else if (strcmp(a, "--tokenizer") == 0)
+      o.tokenizer_path = v;
+    else if (strcmp(a, "--vocab") == 0)
+      rc = parse_int_arg(a, v, 1, 1 << 22, &o.vocab);
+    else if (strcmp(a, "--seed") == 0)
+      rc = str_to_u64(v, &o.seed) ? (cli_error("--seed needs a number"), -1) : 0;
+    else if (strcmp(a, "--type") == 0)
+      rc = quant_preset_parse(v, &o.preset) ? (cli_error("%s", err_msg()), -1) : 0;
     else {
       cli_error("unknown option '%s'", a);
       rc = -1;
@@ -126,9 +143,10 @@ static int model_make_random(int argc, char **argv) {
     if (rc) return 2;
   }
   if (!out) {
-    cli_error("usage: mimic model make-random OUT.gguf [--arch qwen2|llama] [--width 1024] [--layers 24] "
-              "[--heads W/64] [--kv-heads heads/4] [--ff ~2.75*W] [--ctx 4096] [--type q4_k_m] "
-              "[--tokenizer VOCAB.gguf] [--vocab N] [--seed N] [--threads N]");
+    cli_error(
+        "usage: mimic model make-random OUT.gguf [--arch qwen2|llama] [--width 1024] [--layers 24] "
+        "[--heads W/64] [--kv-heads heads/4] [--ff ~2.75*W] [--ctx 4096] [--type q4_k_m] "
+        "[--tokenizer VOCAB.gguf] [--vocab N] [--seed N] [--threads N]");
     return 2;
   }
   if (!o.heads) o.heads = o.width / 64 > 0 ? o.width / 64 : 1;

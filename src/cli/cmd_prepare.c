@@ -14,7 +14,8 @@ static void usage(void) {
 
 static int num_arg(const char *flag, const char *v, int64_t lo, int64_t hi, int64_t *out) {
   if (str_to_i64(v, out) || *out < lo || *out > hi) {
-    cli_error("%s: '%s' is not a whole number in [%lld, %lld]", flag, v, (long long)lo, (long long)hi);
+    cli_error("%s: '%s' is not a whole number in [%lld, %lld]", flag, v, (long long)lo,
+              (long long)hi);
     return -1;
   }
   return 0;
@@ -55,9 +56,12 @@ int cmd_prepare(int argc, char **argv) {
         cli_error("%s: '%s' is not a number", a, v);
         goto out;
       }
-      if (a[2] == 'u') o.user_id = id;
-      else if (a[2] == 'c') o.channel_id = id;
-      else o.seed = id;
+      if (a[2] == 'u')
+        o.user_id = id;
+      else if (a[2] == 'c')
+        o.channel_id = id;
+      else
+        o.seed = id;
     } else if (strcmp(a, "--out") == 0) {
       str_lcpy(out_dir, v, sizeof out_dir);
     } else if (strcmp(a, "--gap-min") == 0) {
@@ -97,7 +101,8 @@ int cmd_prepare(int argc, char **argv) {
          (long long)st.sft_train, (long long)st.sft_valid, (long long)st.capped);
   printf("DPO: %lld train + %lld validation pairs (%lld with a generic formal rejected reply)\n",
          (long long)st.dpo_train, (long long)st.dpo_valid, (long long)st.dpo_generic);
-  if (o.kto) printf("KTO: %lld train + %lld validation\n", (long long)st.kto_train, (long long)st.kto_valid);
+  if (o.kto)
+    printf("KTO: %lld train + %lld validation\n", (long long)st.kto_train, (long long)st.kto_valid);
   printf("written to %s/ (manifest.json has the counts)\n", o.out_dir);
   status = 0;
 out:

@@ -6,11 +6,13 @@
 #include "collect/collect.h"
 #include "store/store.h"
 
-static int print_flag(uint64_t user_id, uint32_t flag, const char *reason, int64_t set_ms, void *u) {
+static int print_flag(uint64_t user_id, uint32_t flag, const char *reason, int64_t set_ms,
+                      void *u) {
   (void)u;
   char when[32];
   clock_iso8601(set_ms, when);
-  printf("%-20llu %-10s %s  %s\n", (unsigned long long)user_id, store_flag_name(flag), when, reason);
+  printf("%-20llu %-10s %s  %s\n", (unsigned long long)user_id, store_flag_name(flag), when,
+         reason);
   return 0;
 }
 
@@ -41,7 +43,8 @@ int cmd_privacy(int argc, char **argv) {
   status = 1;
   if (!(s = cli_store_open(c))) goto out;
   if (list) {
-    if (store_user_flag_each(s, print_flag, NULL) || store_purge_each(s, false, print_purge, NULL)) {
+    if (store_user_flag_each(s, print_flag, NULL) ||
+        store_purge_each(s, false, print_purge, NULL)) {
       cli_error("%s", err_msg());
       goto out;
     }

@@ -40,7 +40,8 @@ int cmd_run(int argc, char **argv) {
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, NULL);
   sigaction(SIGTERM, &sa, NULL);
-  bot_runtime_opts o = {.config = c, .token = tok, .config_path = config_path, .stop = &stop_signal};
+  bot_runtime_opts o = {
+      .config = c, .token = tok, .config_path = config_path, .stop = &stop_signal};
   int rc = bot_runtime_run(&o);
   if (rc == BOT_RUNTIME_RESTART) {
     LOG_I("bot", "restarting");

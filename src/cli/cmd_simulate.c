@@ -15,16 +15,19 @@
 #include "store/store.h"
 
 #define SIM_LINE_MAX 4000
-#define SIM_SELF 1000
-#define SIM_YOU 1
-#define SIM_CHANNEL 10
-#define SIM_GUILD 5
+#define SIM_SELF     1000
+#define SIM_YOU      1
+#define SIM_CHANNEL  10
+#define SIM_GUILD    5
 #define SIM_ECHO_MAX 64
 
 static const char sim_usage[] =
-    "usage: mimic simulate [--db FILE] [--name YOU] [--bot-name NAME] [--model M.gguf] [--lora A.gguf]\n"
-    "                      [--backend local|openai] [--url URL] [-n MAX_TOKENS] [--temp T] [--seed S]\n"
-    "  Lines: text (from you, an admin), 'name: text' (from someone else), '@mimic' to mention the\n"
+    "usage: mimic simulate [--db FILE] [--name YOU] [--bot-name NAME] [--model M.gguf] [--lora "
+    "A.gguf]\n"
+    "                      [--backend local|openai] [--url URL] [-n MAX_TOKENS] [--temp T] [--seed "
+    "S]\n"
+    "  Lines: text (from you, an admin), 'name: text' (from someone else), '@mimic' to mention "
+    "the\n"
     "  bot, !commands as on a server, /quit to leave. bot.* settings come from the configuration.";
 
 typedef struct sim {
@@ -42,9 +45,11 @@ typedef struct sim {
 
 static int sim_send(void *u, const bot_send *m) {
   sim *s = u;
-  if (m->reply_to) printf("%s (replying to #%" PRIu64 "%s): %s\n", s->bot_name, m->reply_to,
-                          m->ping_replied_user ? ", with a ping" : "", m->text);
-  else printf("%s: %s\n", s->bot_name, m->text);
+  if (m->reply_to)
+    printf("%s (replying to #%" PRIu64 "%s): %s\n", s->bot_name, m->reply_to,
+           m->ping_replied_user ? ", with a ping" : "", m->text);
+  else
+    printf("%s: %s\n", s->bot_name, m->text);
   fflush(stdout);
   if (s->n_echo < SIM_ECHO_MAX) {
     s->echo[s->n_echo].id = ++s->next_id;
@@ -103,8 +108,12 @@ static int sim_message(bot *b, uint64_t id, uint64_t author, const char *name, b
   m->channel_id = SIM_CHANNEL;
   m->guild_id = SIM_GUILD;
   m->has_author = true;
-  m->author = (discord_user){.id = author, .username = name, .global_name = "", .discriminator = "0",
-                             .avatar = "", .bot = is_bot};
+  m->author = (discord_user){.id = author,
+                             .username = name,
+                             .global_name = "",
+                             .discriminator = "0",
+                             .avatar = "",
+                             .bot = is_bot};
   m->member.nick = "";
   m->content = text;
   m->has_content = true;
@@ -176,9 +185,12 @@ int cmd_simulate(int argc, char **argv) {
     bool ours = strcmp(argv[i], "--db") == 0 || strcmp(argv[i], "--name") == 0 ||
                 strcmp(argv[i], "--bot-name") == 0;
     if (ours && i + 1 < argc) {
-      if (strcmp(argv[i], "--db") == 0) db = argv[i + 1];
-      else if (strcmp(argv[i], "--name") == 0) you = argv[i + 1];
-      else s.bot_name = argv[i + 1];
+      if (strcmp(argv[i], "--db") == 0)
+        db = argv[i + 1];
+      else if (strcmp(argv[i], "--name") == 0)
+        you = argv[i + 1];
+      else
+        s.bot_name = argv[i + 1];
       i++;
       continue;
     }
@@ -218,8 +230,13 @@ int cmd_simulate(int argc, char **argv) {
   }
   if (!(be = cli_llm_open(&o))) goto out;
   bot_actions act = {&s, sim_send, sim_typing, sim_dm, sim_react, sim_restart, sim_job};
-  bot_opts bo = {.config = c, .db = st, .backend = be, .actions = &act, .wake = sim_wake,
-                 .wake_user = &s, .model_name = o.model,
+  bot_opts bo = {.config = c,
+                 .db = st,
+                 .backend = be,
+                 .actions = &act,
+                 .wake = sim_wake,
+                 .wake_user = &s,
+                 .model_name = o.model,
                  .seed = o.req.sampling.seed != LLM_SEED_RANDOM ? o.req.sampling.seed : 0};
   if (bot_new(&bo, &b)) {
     cli_error("%s", err_msg());
@@ -228,11 +245,16 @@ int cmd_simulate(int argc, char **argv) {
   discord_event ready;
   memset(&ready, 0, sizeof ready);
   ready.type = DISCORD_EV_READY;
-  ready.u.ready.user = (discord_user){.id = SIM_SELF, .username = s.bot_name, .global_name = "",
-                                      .discriminator = "0", .avatar = "", .bot = true};
+  ready.u.ready.user = (discord_user){.id = SIM_SELF,
+                                      .username = s.bot_name,
+                                      .global_name = "",
+                                      .discriminator = "0",
+                                      .avatar = "",
+                                      .bot = true};
   ready.u.ready.session_id = ready.u.ready.resume_gateway_url = "";
   if (bot_handle_event(b, &ready)) err_clear();
-  fprintf(stderr, "simulating #general with %s (response rate %g); you are %s, an admin. /quit to leave.\n",
+  fprintf(stderr,
+          "simulating #general with %s (response rate %g); you are %s, an admin. /quit to leave.\n",
           s.bot_name, cfg_num(c, "bot.response_rate"), you);
   char line[SIM_LINE_MAX], text[SIM_LINE_MAX + 64];
   uint64_t next_user = 100;
@@ -245,7 +267,8 @@ int cmd_simulate(int argc, char **argv) {
     uint64_t author = SIM_YOU;
     char other[64];
     const char *colon = strstr(line, ": ");
-    if (colon && colon > line && (size_t)(colon - line) < sizeof other && !memchr(line, ' ', (size_t)(colon - line))) {
+    if (colon && colon > line && (size_t)(colon - line) < sizeof other &&
+        !memchr(line, ' ', (size_t)(colon - line))) {
       memcpy(other, line, (size_t)(colon - line));
       other[colon - line] = 0;
       if (strcmp(other, you) != 0) {

@@ -1,4 +1,5 @@
-/* `mimic stats [--html PATH]`: what the store holds, as text and as an HTML page with SVG charts. */
+/* `mimic stats [--html PATH]`: what the store holds, as text and as an HTML page with SVG charts.
+ */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>

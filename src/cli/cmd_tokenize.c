@@ -9,11 +9,11 @@
 #include "llm/tokenizer.h"
 
 static const char usage[] =
-  "usage: mimic tokenize --model M.gguf (--text T | --file F) [--parse-special] [--bos]\n"
-  "  --text T          the text to tokenize\n"
-  "  --file F          read the text from a file ('-' for standard input)\n"
-  "  --parse-special   match control tokens written in the text (<|im_start|>, <s>, ...)\n"
-  "  --bos             add the framing the vocabulary asks for (BOS, [CLS]/[SEP], EOS)";
+    "usage: mimic tokenize --model M.gguf (--text T | --file F) [--parse-special] [--bos]\n"
+    "  --text T          the text to tokenize\n"
+    "  --file F          read the text from a file ('-' for standard input)\n"
+    "  --parse-special   match control tokens written in the text (<|im_start|>, <s>, ...)\n"
+    "  --bos             add the framing the vocabulary asks for (BOS, [CLS]/[SEP], EOS)";
 
 /* Reads all of fp into a capped buffer. */
 static int read_all(FILE *fp, const char *name, buf *b) {
@@ -39,11 +39,16 @@ int cmd_tokenize(int argc, char **argv) {
   if (!c) return 1;
   for (int i = 1; i < argc; i++) {
     bool has_val = i + 1 < argc;
-    if (strcmp(argv[i], "--model") == 0 && has_val) model = argv[++i];
-    else if (strcmp(argv[i], "--text") == 0 && has_val) text = argv[++i];
-    else if (strcmp(argv[i], "--file") == 0 && has_val) file = argv[++i];
-    else if (strcmp(argv[i], "--parse-special") == 0) parse_special = true;
-    else if (strcmp(argv[i], "--bos") == 0) add_bos = true;
+    if (strcmp(argv[i], "--model") == 0 && has_val)
+      model = argv[++i];
+    else if (strcmp(argv[i], "--text") == 0 && has_val)
+      text = argv[++i];
+    else if (strcmp(argv[i], "--file") == 0 && has_val)
+      file = argv[++i];
+    else if (strcmp(argv[i], "--parse-special") == 0)
+      parse_special = true;
+    else if (strcmp(argv[i], "--bos") == 0)
+      add_bos = true;
     else {
       cli_error("tokenize: unexpected argument '%s'\n%s", argv[i], usage);
       status = 2;

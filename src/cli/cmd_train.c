@@ -16,20 +16,27 @@
 #include "train/train.h"
 
 static const char usage[] =
-  "usage: mimic train [--data FILE] [--valid FILE] [--out FILE] [options]\n"
-  "  model:    --base M.gguf (LoRA over it; default engine.model) | --from-scratch [--arch qwen2|llama]\n"
-  "            [--layers 2] [--width 128] [--heads W/32] [--kv-heads H] [--ff ~2.75W] [--ctx 512]\n"
-  "            [--vocab V.gguf (reuse its vocabulary; default: built-in byte-level)]\n"
-  "  LoRA:     [--rank 8] [--alpha 2*rank] [--dropout 0] [--targets all|attn|ffn|q,k,v,o,gate,up,down]\n"
-  "            [--init ADAPTER.gguf (start from it, e.g. the SFT adapter for DPO)]\n"
-  "  stage:    [--stage sft|dpo|orpo] [--beta 0.1 (DPO beta / ORPO lambda)]\n"
-  "  schedule: [--steps N | --epochs 1] [--seq-len 512] [--accum 1] [--lr 1e-3 (scratch 3e-3)] [--min-lr lr/10]\n"
-  "            [--warmup 0] [--weight-decay 0] [--clip 1] [--seed 1]\n"
-  "  outputs:  [--eval-every 0] [--eval-batches 20] [--ckpt-every 50] [--ckpt F] [--log F.csv] [--svg F.svg]\n"
-  "            [--resume] [--threads N] [--no-progress]\n"
-  "Data defaults to <data.dir>/exports/sft-messages.train.jsonl (dpo.train.jsonl for dpo/orpo), with the\n"
-  "matching .valid.jsonl for validation when it exists. The output defaults to models/adapter.gguf\n"
-  "(models/scratch.gguf from scratch); the log, loss curve and checkpoint are written beside it.";
+    "usage: mimic train [--data FILE] [--valid FILE] [--out FILE] [options]\n"
+    "  model:    --base M.gguf (LoRA over it; default engine.model) | --from-scratch [--arch "
+    "qwen2|llama]\n"
+    "            [--layers 2] [--width 128] [--heads W/32] [--kv-heads H] [--ff ~2.75W] [--ctx "
+    "512]\n"
+    "            [--vocab V.gguf (reuse its vocabulary; default: built-in byte-level)]\n"
+    "  LoRA:     [--rank 8] [--alpha 2*rank] [--dropout 0] [--targets "
+    "all|attn|ffn|q,k,v,o,gate,up,down]\n"
+    "            [--init ADAPTER.gguf (start from it, e.g. the SFT adapter for DPO)]\n"
+    "  stage:    [--stage sft|dpo|orpo] [--beta 0.1 (DPO beta / ORPO lambda)]\n"
+    "  schedule: [--steps N | --epochs 1] [--seq-len 512] [--accum 1] [--lr 1e-3 (scratch 3e-3)] "
+    "[--min-lr lr/10]\n"
+    "            [--warmup 0] [--weight-decay 0] [--clip 1] [--seed 1]\n"
+    "  outputs:  [--eval-every 0] [--eval-batches 20] [--ckpt-every 50] [--ckpt F] [--log F.csv] "
+    "[--svg F.svg]\n"
+    "            [--resume] [--threads N] [--no-progress]\n"
+    "Data defaults to <data.dir>/exports/sft-messages.train.jsonl (dpo.train.jsonl for dpo/orpo), "
+    "with the\n"
+    "matching .valid.jsonl for validation when it exists. The output defaults to "
+    "models/adapter.gguf\n"
+    "(models/scratch.gguf from scratch); the log, loss curve and checkpoint are written beside it.";
 
 static int num_i(const char *flag, const char *v, int64_t lo, int64_t hi, int64_t *out) {
   if (!v || str_to_i64(v, out) || *out < lo || *out > hi) {
@@ -93,9 +100,11 @@ static void ack_purges(const cfg *c, const char *data, int64_t started_ms) {
   if (strcmp(db, ":memory:") == 0 || access(db, F_OK) != 0 || !realpath(data, a.data)) return;
   store *s = NULL;
   if (store_open(db, &s)) return;
-  if (store_dataset_each(s, ack_dataset, &a) == 0 && a.registered && store_purge_each(s, true, ack_purge, &a) == 0)
+  if (store_dataset_each(s, ack_dataset, &a) == 0 && a.registered &&
+      store_purge_each(s, true, ack_purge, &a) == 0)
     for (int i = 0; i < a.n; i++)
-      if (store_purge_ack(s, a.ids[i])) LOG_W("train", "could not acknowledge purge %lld: %s", (long long)a.ids[i], err_msg());
+      if (store_purge_ack(s, a.ids[i]))
+        LOG_W("train", "could not acknowledge purge %lld: %s", (long long)a.ids[i], err_msg());
   store_close(s);
 }
 
@@ -114,9 +123,18 @@ int cmd_train(int argc, char **argv) {
   for (int i = 1; i < argc && !rc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     /* flags without a value */
-    if (strcmp(a, "--from-scratch") == 0) { o.from_scratch = true; continue; }
-    if (strcmp(a, "--resume") == 0) { o.resume = true; continue; }
-    if (strcmp(a, "--no-progress") == 0) { o.progress = false; continue; }
+    if (strcmp(a, "--from-scratch") == 0) {
+      o.from_scratch = true;
+      continue;
+    }
+    if (strcmp(a, "--resume") == 0) {
+      o.resume = true;
+      continue;
+    }
+    if (strcmp(a, "--no-progress") == 0) {
+      o.progress = false;
+      continue;
+    }
     if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
       puts(usage);
       cfg_destroy(c);
@@ -128,42 +146,78 @@ int cmd_train(int argc, char **argv) {
       break;
     }
     i++;
-    if (strcmp(a, "--data") == 0) o.data = v;
-    else if (strcmp(a, "--valid") == 0) o.valid = v;
-    else if (strcmp(a, "--out") == 0) o.out = v;
-    else if (strcmp(a, "--base") == 0) o.base = v;
-    else if (strcmp(a, "--arch") == 0) o.scratch.arch = v;
-    else if (strcmp(a, "--vocab") == 0) o.scratch.vocab = v;
-    else if (strcmp(a, "--layers") == 0) rc = num_i(a, v, 1, 256, &iv), o.scratch.n_layer = (int)iv;
-    else if (strcmp(a, "--width") == 0) rc = num_i(a, v, 8, 16384, &iv), o.scratch.n_embd = (int)iv;
-    else if (strcmp(a, "--heads") == 0) rc = num_i(a, v, 1, 1024, &iv), o.scratch.n_head = (int)iv;
-    else if (strcmp(a, "--kv-heads") == 0) rc = num_i(a, v, 1, 1024, &iv), o.scratch.n_head_kv = (int)iv;
-    else if (strcmp(a, "--ff") == 0) rc = num_i(a, v, 8, 65536, &iv), o.scratch.n_ff = (int)iv;
-    else if (strcmp(a, "--ctx") == 0) rc = num_i(a, v, 16, 1 << 20, &iv), o.scratch.n_ctx = (int)iv;
-    else if (strcmp(a, "--rank") == 0) rc = num_i(a, v, 1, TRAIN_MAX_RANK, &iv), o.lora.rank = (int)iv;
-    else if (strcmp(a, "--alpha") == 0) rc = num_f(a, v, 1e-3, 1e6, &fv), o.lora.alpha = (float)fv;
-    else if (strcmp(a, "--dropout") == 0) rc = num_f(a, v, 0, 0.95, &fv), o.lora.dropout = (float)fv;
-    else if (strcmp(a, "--targets") == 0) targets = v;
-    else if (strcmp(a, "--init") == 0) o.lora.init = v;
-    else if (strcmp(a, "--stage") == 0) stage = v;
-    else if (strcmp(a, "--beta") == 0) rc = num_f(a, v, 1e-4, 100, &fv), o.beta = (float)fv;
-    else if (strcmp(a, "--steps") == 0) rc = num_i(a, v, 1, INT64_C(1) << 40, &o.steps);
-    else if (strcmp(a, "--epochs") == 0) rc = num_f(a, v, 1e-3, 1e6, &o.epochs);
-    else if (strcmp(a, "--seq-len") == 0) rc = num_i(a, v, 16, TRAIN_MAX_SEQ, &iv), o.seq_len = (int)iv;
-    else if (strcmp(a, "--accum") == 0) rc = num_i(a, v, 1, 1024, &iv), o.accum = (int)iv;
-    else if (strcmp(a, "--lr") == 0) rc = num_f(a, v, 1e-9, 10, &fv), o.optim.lr = (float)fv, lr_given = true;
-    else if (strcmp(a, "--min-lr") == 0) rc = num_f(a, v, 0, 10, &fv), o.optim.min_lr = (float)fv;
-    else if (strcmp(a, "--warmup") == 0) rc = num_i(a, v, 0, INT64_C(1) << 40, &o.optim.warmup);
-    else if (strcmp(a, "--weight-decay") == 0) rc = num_f(a, v, 0, 10, &fv), o.optim.weight_decay = (float)fv;
-    else if (strcmp(a, "--clip") == 0) rc = num_f(a, v, 0, 1e6, &fv), o.optim.clip = (float)fv;
-    else if (strcmp(a, "--seed") == 0) rc = num_i(a, v, 1, INT64_MAX, &iv), o.seed = (uint64_t)iv;
-    else if (strcmp(a, "--eval-every") == 0) rc = num_i(a, v, 0, 1 << 30, &iv), o.eval_every = (int)iv;
-    else if (strcmp(a, "--eval-batches") == 0) rc = num_i(a, v, 1, 1 << 30, &iv), o.eval_batches = (int)iv;
-    else if (strcmp(a, "--ckpt-every") == 0) rc = num_i(a, v, 0, 1 << 30, &iv), o.ckpt_every = iv ? (int)iv : -1;
-    else if (strcmp(a, "--ckpt") == 0) o.ckpt = v;
-    else if (strcmp(a, "--log") == 0) o.log_csv = v;
-    else if (strcmp(a, "--svg") == 0) o.svg = v;
-    else if (strcmp(a, "--threads") == 0) rc = num_i(a, v, 1, 256, &threads);
+    if (strcmp(a, "--data") == 0)
+      o.data = v;
+    else if (strcmp(a, "--valid") == 0)
+      o.valid = v;
+    else if (strcmp(a, "--out") == 0)
+      o.out = v;
+    else if (strcmp(a, "--base") == 0)
+      o.base = v;
+    else if (strcmp(a, "--arch") == 0)
+      o.scratch.arch = v;
+    else if (strcmp(a, "--vocab") == 0)
+      o.scratch.vocab = v;
+    else if (strcmp(a, "--layers") == 0)
+      rc = num_i(a, v, 1, 256, &iv), o.scratch.n_layer = (int)iv;
+    else if (strcmp(a, "--width") == 0)
+      rc = num_i(a, v, 8, 16384, &iv), o.scratch.n_embd = (int)iv;
+    else if (strcmp(a, "--heads") == 0)
+      rc = num_i(a, v, 1, 1024, &iv), o.scratch.n_head = (int)iv;
+    else if (strcmp(a, "--kv-heads") == 0)
+      rc = num_i(a, v, 1, 1024, &iv), o.scratch.n_head_kv = (int)iv;
+    else if (strcmp(a, "--ff") == 0)
+      rc = num_i(a, v, 8, 65536, &iv), o.scratch.n_ff = (int)iv;
+    else if (strcmp(a, "--ctx") == 0)
+      rc = num_i(a, v, 16, 1 << 20, &iv), o.scratch.n_ctx = (int)iv;
+    else if (strcmp(a, "--rank") == 0)
+      rc = num_i(a, v, 1, TRAIN_MAX_RANK, &iv), o.lora.rank = (int)iv;
+    else if (strcmp(a, "--alpha") == 0)
+      rc = num_f(a, v, 1e-3, 1e6, &fv), o.lora.alpha = (float)fv;
+    else if (strcmp(a, "--dropout") == 0)
+      rc = num_f(a, v, 0, 0.95, &fv), o.lora.dropout = (float)fv;
+    else if (strcmp(a, "--targets") == 0)
+      targets = v;
+    else if (strcmp(a, "--init") == 0)
+      o.lora.init = v;
+    else if (strcmp(a, "--stage") == 0)
+      stage = v;
+    else if (strcmp(a, "--beta") == 0)
+      rc = num_f(a, v, 1e-4, 100, &fv), o.beta = (float)fv;
+    else if (strcmp(a, "--steps") == 0)
+      rc = num_i(a, v, 1, INT64_C(1) << 40, &o.steps);
+    else if (strcmp(a, "--epochs") == 0)
+      rc = num_f(a, v, 1e-3, 1e6, &o.epochs);
+    else if (strcmp(a, "--seq-len") == 0)
+      rc = num_i(a, v, 16, TRAIN_MAX_SEQ, &iv), o.seq_len = (int)iv;
+    else if (strcmp(a, "--accum") == 0)
+      rc = num_i(a, v, 1, 1024, &iv), o.accum = (int)iv;
+    else if (strcmp(a, "--lr") == 0)
+      rc = num_f(a, v, 1e-9, 10, &fv), o.optim.lr = (float)fv, lr_given = true;
+    else if (strcmp(a, "--min-lr") == 0)
+      rc = num_f(a, v, 0, 10, &fv), o.optim.min_lr = (float)fv;
+    else if (strcmp(a, "--warmup") == 0)
+      rc = num_i(a, v, 0, INT64_C(1) << 40, &o.optim.warmup);
+    else if (strcmp(a, "--weight-decay") == 0)
+      rc = num_f(a, v, 0, 10, &fv), o.optim.weight_decay = (float)fv;
+    else if (strcmp(a, "--clip") == 0)
+      rc = num_f(a, v, 0, 1e6, &fv), o.optim.clip = (float)fv;
+    else if (strcmp(a, "--seed") == 0)
+      rc = num_i(a, v, 1, INT64_MAX, &iv), o.seed = (uint64_t)iv;
+    else if (strcmp(a, "--eval-every") == 0)
+      rc = num_i(a, v, 0, 1 << 30, &iv), o.eval_every = (int)iv;
+    else if (strcmp(a, "--eval-batches") == 0)
+      rc = num_i(a, v, 1, 1 << 30, &iv), o.eval_batches = (int)iv;
+    else if (strcmp(a, "--ckpt-every") == 0)
+      rc = num_i(a, v, 0, 1 << 30, &iv), o.ckpt_every = iv ? (int)iv : -1;
+    else if (strcmp(a, "--ckpt") == 0)
+      o.ckpt = v;
+    else if (strcmp(a, "--log") == 0)
+      o.log_csv = v;
+    else if (strcmp(a, "--svg") == 0)
+      o.svg = v;
+    else if (strcmp(a, "--threads") == 0)
+      rc = num_i(a, v, 1, 256, &threads);
     else {
       cli_error("unknown option '%s'; 'mimic train --help' lists the options", a);
       rc = -1;
@@ -173,9 +227,12 @@ int cmd_train(int argc, char **argv) {
     cfg_destroy(c);
     return 2;
   }
-  if (strcmp(stage, "sft") == 0) o.stage = TRAIN_SFT;
-  else if (strcmp(stage, "dpo") == 0) o.stage = TRAIN_DPO;
-  else if (strcmp(stage, "orpo") == 0) o.stage = TRAIN_ORPO;
+  if (strcmp(stage, "sft") == 0)
+    o.stage = TRAIN_SFT;
+  else if (strcmp(stage, "dpo") == 0)
+    o.stage = TRAIN_DPO;
+  else if (strcmp(stage, "orpo") == 0)
+    o.stage = TRAIN_ORPO;
   else {
     cli_error("--stage must be sft, dpo or orpo");
     cfg_destroy(c);
@@ -199,8 +256,9 @@ int cmd_train(int argc, char **argv) {
     }
   }
   if (access(o.data, R_OK) != 0) {
-    cli_error("%s: cannot read the training data (%s); run 'mimic prepare' first or give --data FILE", o.data,
-              strerror(errno));
+    cli_error(
+        "%s: cannot read the training data (%s); run 'mimic prepare' first or give --data FILE",
+        o.data, strerror(errno));
     cfg_destroy(c);
     return 1;
   }
@@ -226,7 +284,8 @@ int cmd_train(int argc, char **argv) {
   if (res.finished) ack_purges(c, o.data, started_ms);
   printf("trained %lld steps: loss %.4f", (long long)res.steps, res.loss);
   if (isfinite(res.val_loss)) printf(", validation %.4f", res.val_loss);
-  printf(" (%.0f tokens/s, %.2f GFLOP/s, %.1f s)\nwrote %s\n", res.tokens_per_s, res.gflops, res.seconds, o.out);
+  printf(" (%.0f tokens/s, %.2f GFLOP/s, %.1f s)\nwrote %s\n", res.tokens_per_s, res.gflops,
+         res.seconds, o.out);
   cfg_destroy(c);
   return 0;
 }

@@ -1,7 +1,8 @@
-/* The collect layer: getting a community's history into the store (importers for DiscordChatExporter
- * JSON and Discord's data package; the page-storing seam the history fetcher calls), turning it into
- * training datasets (conversation builder, filters, SFT/DPO/KTO export with provenance) and privacy
- * (exclusion, opt-out/in, purge). Not here: talking to Discord (discord/), training (train/). */
+/* The collect layer: getting a community's history into the store (importers for
+ * DiscordChatExporter JSON and Discord's data package; the page-storing seam the history fetcher
+ * calls), turning it into training datasets (conversation builder, filters, SFT/DPO/KTO export with
+ * provenance) and privacy (exclusion, opt-out/in, purge). Not here: talking to Discord (discord/),
+ * training (train/). */
 #ifndef MIMIC_COLLECT_H
 #define MIMIC_COLLECT_H
 #include <stdbool.h>
@@ -41,9 +42,10 @@ typedef struct collect_import_opts {
 
 /* Imports one DiscordChatExporter JSON export (any size: streamed, one message in memory at a time)
  * in ONE transaction: on any error nothing from this file is committed, and the error names the
- * file, the byte offset and line ("export.json: byte 1234 (line 56): message 17: ..."). Re-importing
- * the same file adds nothing (upsert by message id). Tolerates the fields older exports lack and
- * timestamps with 0-7 fractional digits. stats (may be NULL) is zeroed then filled. */
+ * file, the byte offset and line ("export.json: byte 1234 (line 56): message 17: ...").
+ * Re-importing the same file adds nothing (upsert by message id). Tolerates the fields older
+ * exports lack and timestamps with 0-7 fractional digits. stats (may be NULL) is zeroed then
+ * filled. */
 int collect_import_dce(store *s, const char *path, const collect_import_opts *o,
                        collect_import_stats *stats) MIMIC_MUST;
 /* The same over bytes in memory (fuzzing, tests); name is used in messages. */
@@ -62,7 +64,8 @@ int collect_import_package(store *s, const char *dir, const collect_import_opts 
 int collect_import_path(store *s, const char *path, const collect_import_opts *o,
                         collect_import_stats *stats) MIMIC_MUST;
 
-/* ---- the history fetcher's seam ---------------------------------------------------------------- */
+/* ---- the history fetcher's seam ----------------------------------------------------------------
+ */
 
 typedef struct collect_page_result {
   int64_t messages, inserted, skipped_privacy;
@@ -77,7 +80,8 @@ typedef struct collect_page_result {
 int collect_fetch_store_page(store *s, uint64_t channel_id, const char *json, size_t n, int limit,
                              bool backward, collect_page_result *out) MIMIC_MUST;
 
-/* ---- the history fetcher (mimic fetch, !fetch) ------------------------------------------------ */
+/* ---- the history fetcher (mimic fetch, !fetch) ------------------------------------------------
+ */
 
 struct rest;
 
@@ -86,7 +90,7 @@ enum {
   COLLECT_FETCH_QUEUED = 0, /* discovered, not started */
   COLLECT_FETCH_BACKFILL,   /* paging newest to oldest (before=) */
   COLLECT_FETCH_FORWARD,    /* paging what is new since the last run (after=) */
-  COLLECT_FETCH_DONE,       /* everything up to now is stored (up_to_date when no request was needed) */
+  COLLECT_FETCH_DONE, /* everything up to now is stored (up_to_date when no request was needed) */
   COLLECT_FETCH_UNREADABLE, /* 403 / 404: reported, not fatal */
   COLLECT_FETCH_FAILED      /* another error (network after retries, bad data): reported */
 };
@@ -95,29 +99,29 @@ typedef struct collect_fetch_chan {
   uint64_t id, guild_id, parent_id; /* parent: a thread's channel (or forum) */
   int type;                         /* STORE_CH_* */
   char name[STORE_NAME_MAX];
-  int state;                        /* COLLECT_FETCH_* */
-  bool up_to_date;                  /* done without a request (nothing new since the last run) */
-  int64_t messages, inserted;       /* this run */
+  int state;                  /* COLLECT_FETCH_* */
+  bool up_to_date;            /* done without a request (nothing new since the last run) */
+  int64_t messages, inserted; /* this run */
   int64_t pages;
-  double fraction;                  /* estimated share of this channel's work done (0..1) */
-  int status, code;                 /* unreadable / failed: HTTP status and Discord code */
-  char error[256];                  /* unreadable / failed: what happened */
+  double fraction;  /* estimated share of this channel's work done (0..1) */
+  int status, code; /* unreadable / failed: HTTP status and Discord code */
+  char error[256];  /* unreadable / failed: what happened */
 } collect_fetch_chan;
 
 /* Progress, and the summary at the end. */
 typedef struct collect_fetch_stats {
-  int guilds;                       /* guilds being fetched */
-  int channels;                     /* channels and threads discovered so far */
+  int guilds;   /* guilds being fetched */
+  int channels; /* channels and threads discovered so far */
   int done, up_to_date, unreadable, failed, active;
   int64_t messages, inserted, skipped_privacy;
-  int64_t requests;                 /* REST requests answered (listings, pages, reactors) */
-  int64_t private_lists_denied;     /* private archived thread lists refused (no Manage Threads) */
-  double seconds;                   /* since the start */
-  double store_seconds;             /* spent writing to the store (on the thread pool) */
-  double rate;                      /* messages per second over the last few seconds */
-  double fraction;                  /* estimated share of the whole job done (0..1) */
-  double eta_s;                     /* estimated seconds left; < 0 when unknown */
-  bool final;                       /* the last call: the run is over */
+  int64_t requests;             /* REST requests answered (listings, pages, reactors) */
+  int64_t private_lists_denied; /* private archived thread lists refused (no Manage Threads) */
+  double seconds;               /* since the start */
+  double store_seconds;         /* spent writing to the store (on the thread pool) */
+  double rate;                  /* messages per second over the last few seconds */
+  double fraction;              /* estimated share of the whole job done (0..1) */
+  double eta_s;                 /* estimated seconds left; < 0 when unknown */
+  bool final;                   /* the last call: the run is over */
   /* Progress calls: the channels in flight. Final call: the unreadable and failed ones. Borrowed,
    * valid during the call. */
   const collect_fetch_chan *const *list;
@@ -130,15 +134,16 @@ typedef void (*collect_fetch_progress_fn)(const collect_fetch_stats *st, void *u
 typedef struct collect_fetch_opts {
   const uint64_t *guilds; /* guilds to fetch (borrowed); none: every guild the bot is in */
   size_t n_guilds;
-  int concurrency;        /* channels fetched at once (default 8, 1..64) */
-  int page;               /* messages per request (default 100, 1..100) */
-  bool threads;           /* also threads and forum posts: active, archived public and private (true) */
-  bool reactors;          /* also who reacted, one request per emoji per 100 users (false) */
-  uint64_t progress_ms;   /* 0: 500 */
+  int concurrency; /* channels fetched at once (default 8, 1..64) */
+  int page;        /* messages per request (default 100, 1..100) */
+  bool threads;    /* also threads and forum posts: active, archived public and private (true) */
+  bool reactors;   /* also who reacted, one request per emoji per 100 users (false) */
+  uint64_t progress_ms;               /* 0: 500 */
   collect_fetch_progress_fn progress; /* may be NULL */
   void *user;
   /* Polled on the loop thread (with the progress timer): when it becomes non-zero the fetcher stops
-   * starting requests, lets the ones in flight finish and ends with MIMIC_ECANCELLED. May be NULL. */
+   * starting requests, lets the ones in flight finish and ends with MIMIC_ECANCELLED. May be NULL.
+   */
   const volatile int *stop;
 } collect_fetch_opts;
 
@@ -149,17 +154,17 @@ void collect_fetch_opts_default(collect_fetch_opts *o);
  * oldest for what was never fetched, then what is new since the last run (after= the newest stored
  * message), `page` messages per request, `concurrency` channels at once, each in its own rate-limit
  * bucket (the REST client obeys the headers and the global limit). Each page and the channel's
- * cursor are committed in one transaction (collect_fetch_store_page), so a kill at any instant loses
- * nothing and a re-run continues where it stopped. Channels that answer 403/404 and channels that
- * fail are reported in the final stats and do not stop the rest.
+ * cursor are committed in one transaction (collect_fetch_store_page), so a kill at any instant
+ * loses nothing and a re-run continues where it stopped. Channels that answer 403/404 and channels
+ * that fail are reported in the final stats and do not stop the rest.
  *
  * Runs the REST client's loop until done: `r` must have its own loop (rest_new(NULL, ...)) and no
  * other user. The store is written from libuv's thread pool (one job at a time, so the loop never
- * waits on SQLite): the caller must not use `s` until this returns. stats (may be NULL) receives the
- * summary; its list is NULL. Returns 0, MIMIC_ECANCELLED (stopped through opts.stop), MIMIC_EAUTH
- * (the token was refused), MIMIC_EDB / MIMIC_EBUSY (the store failed: nothing of that page was
- * committed), or MIMIC_EINVAL (bad options), with err_msg() set. Unreadable channels are not
- * errors. */
+ * waits on SQLite): the caller must not use `s` until this returns. stats (may be NULL) receives
+ * the summary; its list is NULL. Returns 0, MIMIC_ECANCELLED (stopped through opts.stop),
+ * MIMIC_EAUTH (the token was refused), MIMIC_EDB / MIMIC_EBUSY (the store failed: nothing of that
+ * page was committed), or MIMIC_EINVAL (bad options), with err_msg() set. Unreadable channels are
+ * not errors. */
 int collect_fetch_run(store *s, struct rest *r, const collect_fetch_opts *o,
                       collect_fetch_stats *stats) MIMIC_MUST;
 
@@ -197,7 +202,8 @@ typedef const char *(*collect_name_fn)(char kind, uint64_t id, void *user);
  * out is reset first. */
 int collect_render(const char *content, collect_name_fn names, void *user, buf *out) MIMIC_MUST;
 
-/* ---- prepare: conversations -> datasets ---------------------------------------------------------- */
+/* ---- prepare: conversations -> datasets
+ * ---------------------------------------------------------- */
 
 typedef struct collect_prepare_opts {
   const char *out_dir;       /* where the files go ("data/exports") */
@@ -217,13 +223,13 @@ typedef struct collect_prepare_opts {
 void collect_prepare_defaults(collect_prepare_opts *o);
 
 typedef struct collect_prepare_stats {
-  int64_t seen, kept;                                 /* messages read, messages usable */
+  int64_t seen, kept; /* messages read, messages usable */
   int64_t drop_bot, drop_privacy, drop_system, drop_empty;
-  int64_t candidates, capped;                         /* SFT targets found, dropped by the cap */
-  int64_t sft_train, sft_valid;                       /* samples written (each SFT format) */
-  int64_t dpo_train, dpo_valid, dpo_generic;          /* pairs; generic = formal rejected reply */
+  int64_t candidates, capped;                /* SFT targets found, dropped by the cap */
+  int64_t sft_train, sft_valid;              /* samples written (each SFT format) */
+  int64_t dpo_train, dpo_valid, dpo_generic; /* pairs; generic = formal rejected reply */
   int64_t kto_train, kto_valid;
-  int64_t cutoff_ms;                                  /* targets at or after this are validation */
+  int64_t cutoff_ms; /* targets at or after this are validation */
   int files;
 } collect_prepare_stats;
 
@@ -240,12 +246,14 @@ int collect_prepare(store *s, const collect_prepare_opts *o, collect_prepare_sta
 /* Finishes dataset files whose rename was interrupted by a crash (prepare and purge call it). */
 int collect_datasets_recover(store *s) MIMIC_MUST;
 
-/* ---- privacy ------------------------------------------------------------------------------------- */
+/* ---- privacy
+ * ------------------------------------------------------------------------------------- */
 
 /* Owner and member choices: "exclude", "include" (undo exclude), "opt-out", "opt-in". Every stage
  * honours them: import and fetch skip excluded/opted-out authors, prepare leaves them out (and,
  * with consent required, everyone who has not opted in). reason may be NULL. */
-int collect_privacy_set(store *s, uint64_t user_id, const char *action, const char *reason) MIMIC_MUST;
+int collect_privacy_set(store *s, uint64_t user_id, const char *action,
+                        const char *reason) MIMIC_MUST;
 
 typedef struct collect_purge_result {
   int64_t purge_id;
@@ -260,7 +268,8 @@ typedef struct collect_purge_result {
  * after a crash: it finishes what is left. */
 int collect_purge_user(store *s, uint64_t user_id, collect_purge_result *out) MIMIC_MUST;
 
-/* ---- stats ----------------------------------------------------------------------------------------- */
+/* ---- stats
+ * ----------------------------------------------------------------------------------------- */
 
 /* Messages per person, channel and month, length and reaction distributions, reaction emoji, top
  * words and emoji. Writes text tables to `text` (may be NULL) and, when html_path is set, one HTML
@@ -268,7 +277,8 @@ int collect_purge_user(store *s, uint64_t user_id, collect_purge_result *out) MI
  * Reads the whole store once (bounded memory: at most 200,000 distinct words are counted). */
 int collect_stats(store *s, FILE *text, const char *html_path) MIMIC_MUST;
 
-/* ---- message classification (shared by import, prepare and stats) ------------------------------ */
+/* ---- message classification (shared by import, prepare and stats) ------------------------------
+ */
 
 /* Discord message type from DCE's MessageKind name ("Default", "Reply", ...) or a numeric string;
  * -1 when unknown. */

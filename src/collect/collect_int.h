@@ -18,9 +18,9 @@ typedef struct jscan {
   int fd;           /* -1: memory */
   const char *blk;  /* current block */
   size_t blk_len, pos;
-  char *own;        /* block storage when reading a file */
-  uint64_t base;    /* absolute offset of blk[0] */
-  uint64_t line;    /* line of blk[pos] (1-based) */
+  char *own;     /* block storage when reading a file */
+  uint64_t base; /* absolute offset of blk[0] */
+  uint64_t line; /* line of blk[pos] (1-based) */
   bool eof;
 } jscan;
 
@@ -43,10 +43,12 @@ int jscan_value(jscan *j, buf *out, uint64_t *start_off, uint64_t *start_line) M
 /* Positioned error: "name: byte N (line L): message". Returns code. */
 int jscan_error(const jscan *j, int code, uint64_t off, uint64_t line, const char *fmt, ...)
     MIMIC_PRINTF(5, 6);
-/* Parses captured bytes with Jansson; on failure a positioned MIMIC_EFORMAT (what: "message 17"). */
+/* Parses captured bytes with Jansson; on failure a positioned MIMIC_EFORMAT (what: "message 17").
+ */
 json_t *jscan_parse(const jscan *j, const buf *b, uint64_t off, uint64_t line, const char *what);
 
-/* ---- id map (open addressing, u64 -> u32) ------------------------------------------------------ */
+/* ---- id map (open addressing, u64 -> u32) ------------------------------------------------------
+ */
 typedef struct idmap {
   uint64_t *keys; /* 0 = empty slot */
   uint32_t *vals;
@@ -58,22 +60,24 @@ void idmap_free(idmap *m);
 uint32_t *idmap_get(const idmap *m, uint64_t key);
 /* Inserts or overwrites. */
 void idmap_put(idmap *m, uint64_t key, uint32_t val);
-/* Empties the map, keeping its storage (so a map that is cleared at a size cap never grows past it). */
+/* Empties the map, keeping its storage (so a map that is cleared at a size cap never grows past
+ * it). */
 void idmap_clear(idmap *m);
 
-/* ---- import context ----------------------------------------------------------------------------- */
+/* ---- import context -----------------------------------------------------------------------------
+ */
 
-/* Most users the per-import cache remembers (about 1.5 MB at the cap). An export of a big server can
- * name millions of distinct people; past the cap the cache starts over, which costs one upsert and
- * one flags lookup per person seen again, never correctness: the store is the truth. */
+/* Most users the per-import cache remembers (about 1.5 MB at the cap). An export of a big server
+ * can name millions of distinct people; past the cap the cache starts over, which costs one upsert
+ * and one flags lookup per person seen again, never correctness: the store is the truth. */
 #define COLLECT_USER_CACHE_MAX 65536
 
 typedef struct collect_ctx {
   store *s;
   const collect_import_opts *o;
   collect_import_stats *st;
-  idmap users;      /* user id -> 1 + flags, for users already upserted in this import */
-  size_t users_max; /* cache cap: COLLECT_USER_CACHE_MAX (tests lower it) */
+  idmap users;           /* user id -> 1 + flags, for users already upserted in this import */
+  size_t users_max;      /* cache cap: COLLECT_USER_CACHE_MAX (tests lower it) */
   int64_t users_cleared; /* times the cache hit its cap and started over */
   uint64_t t0_ns, last_progress_ns;
 } collect_ctx;
@@ -94,7 +98,8 @@ int collect__log_import(store *s, const char *path, const char *format, uint64_t
 /* Joins the text of a JSON array of embeds (DCE and API field names) into out, '\n'-separated. */
 int collect__embeds_text(const json_t *embeds, buf *out) MIMIC_MUST;
 
-/* ---- history fetcher ----------------------------------------------------------------------------- */
+/* ---- history fetcher
+ * ----------------------------------------------------------------------------- */
 
 /* Most reactors stored per message (over all its reactions). */
 #define FETCH_REACTORS_MAX 100000

@@ -156,13 +156,13 @@ int collect__embeds_text(const json_t *embeds, buf *out) {
     if (!json_is_object(e)) continue;
     const json_t *author = json_object_get(e, "author");
     if (json_is_object(author) && put_line(out, json_str(author, "name", NULL))) goto range;
-    if (put_line(out, json_str(e, "title", NULL)) || put_line(out, json_str(e, "description", NULL)))
+    if (put_line(out, json_str(e, "title", NULL)) ||
+        put_line(out, json_str(e, "description", NULL)))
       goto range;
     const json_t *fields = json_object_get(e, "fields");
     size_t k;
     const json_t *f;
-    if (json_is_array(fields))
-      json_array_foreach(fields, k, f) {
+    if (json_is_array(fields)) json_array_foreach(fields, k, f) {
         if (put_line(out, json_str(f, "name", NULL)) || put_line(out, json_str(f, "value", NULL)))
           goto range;
       }
@@ -174,7 +174,8 @@ range:
   return err_set(MIMIC_ERANGE, "embeds text longer than %zu bytes", out->limit);
 }
 
-/* ---- type tables ------------------------------------------------------------------------------ */
+/* ---- type tables ------------------------------------------------------------------------------
+ */
 
 typedef struct name_num {
   const char *name;
@@ -182,31 +183,58 @@ typedef struct name_num {
 } name_num;
 
 static const name_num msg_types[] = {
-  {"Default", 0}, {"RecipientAdd", 1}, {"RecipientRemove", 2}, {"Call", 3},
-  {"ChannelNameChange", 4}, {"ChannelIconChange", 5}, {"ChannelPinnedMessage", 6},
-  {"GuildMemberJoin", 7}, {"UserPremiumGuildSubscription", 8},
-  {"UserPremiumGuildSubscriptionTier1", 9}, {"UserPremiumGuildSubscriptionTier2", 10},
-  {"UserPremiumGuildSubscriptionTier3", 11}, {"ChannelFollowAdd", 12},
-  {"GuildDiscoveryDisqualified", 14}, {"GuildDiscoveryRequalified", 15}, {"ThreadCreated", 18},
-  {"Reply", 19}, {"ChatInputCommand", 20}, {"ApplicationCommand", 20},
-  {"ThreadStarterMessage", 21}, {"GuildInviteReminder", 22}, {"ContextMenuCommand", 23},
-  {"AutoModerationAction", 24},
+    {"Default", 0},
+    {"RecipientAdd", 1},
+    {"RecipientRemove", 2},
+    {"Call", 3},
+    {"ChannelNameChange", 4},
+    {"ChannelIconChange", 5},
+    {"ChannelPinnedMessage", 6},
+    {"GuildMemberJoin", 7},
+    {"UserPremiumGuildSubscription", 8},
+    {"UserPremiumGuildSubscriptionTier1", 9},
+    {"UserPremiumGuildSubscriptionTier2", 10},
+    {"UserPremiumGuildSubscriptionTier3", 11},
+    {"ChannelFollowAdd", 12},
+    {"GuildDiscoveryDisqualified", 14},
+    {"GuildDiscoveryRequalified", 15},
+    {"ThreadCreated", 18},
+    {"Reply", 19},
+    {"ChatInputCommand", 20},
+    {"ApplicationCommand", 20},
+    {"ThreadStarterMessage", 21},
+    {"GuildInviteReminder", 22},
+    {"ContextMenuCommand", 23},
+    {"AutoModerationAction", 24},
 };
 
 static const name_num ch_types[] = {
-  {"GuildTextChat", STORE_CH_GUILD_TEXT}, {"DirectTextChat", STORE_CH_DM},
-  {"GuildVoiceChat", STORE_CH_GUILD_VOICE}, {"DirectGroupTextChat", STORE_CH_GROUP_DM},
-  {"GuildCategory", STORE_CH_GUILD_CATEGORY}, {"GuildNews", STORE_CH_GUILD_NEWS},
-  {"GuildNewsThread", STORE_CH_NEWS_THREAD}, {"GuildPublicThread", STORE_CH_PUBLIC_THREAD},
-  {"GuildPrivateThread", STORE_CH_PRIVATE_THREAD}, {"GuildStageVoice", STORE_CH_STAGE},
-  {"GuildDirectory", STORE_CH_DIRECTORY}, {"GuildForum", STORE_CH_FORUM},
-  /* data package spellings */
-  {"GUILD_TEXT", STORE_CH_GUILD_TEXT}, {"DM", STORE_CH_DM}, {"GUILD_VOICE", STORE_CH_GUILD_VOICE},
-  {"GROUP_DM", STORE_CH_GROUP_DM}, {"GUILD_CATEGORY", STORE_CH_GUILD_CATEGORY},
-  {"GUILD_NEWS", STORE_CH_GUILD_NEWS}, {"GUILD_ANNOUNCEMENT", STORE_CH_GUILD_NEWS},
-  {"NEWS_THREAD", STORE_CH_NEWS_THREAD}, {"ANNOUNCEMENT_THREAD", STORE_CH_NEWS_THREAD},
-  {"PUBLIC_THREAD", STORE_CH_PUBLIC_THREAD}, {"PRIVATE_THREAD", STORE_CH_PRIVATE_THREAD},
-  {"GUILD_STAGE_VOICE", STORE_CH_STAGE}, {"GUILD_FORUM", STORE_CH_FORUM},
+    {"GuildTextChat", STORE_CH_GUILD_TEXT},
+    {"DirectTextChat", STORE_CH_DM},
+    {"GuildVoiceChat", STORE_CH_GUILD_VOICE},
+    {"DirectGroupTextChat", STORE_CH_GROUP_DM},
+    {"GuildCategory", STORE_CH_GUILD_CATEGORY},
+    {"GuildNews", STORE_CH_GUILD_NEWS},
+    {"GuildNewsThread", STORE_CH_NEWS_THREAD},
+    {"GuildPublicThread", STORE_CH_PUBLIC_THREAD},
+    {"GuildPrivateThread", STORE_CH_PRIVATE_THREAD},
+    {"GuildStageVoice", STORE_CH_STAGE},
+    {"GuildDirectory", STORE_CH_DIRECTORY},
+    {"GuildForum", STORE_CH_FORUM},
+    /* data package spellings */
+    {"GUILD_TEXT", STORE_CH_GUILD_TEXT},
+    {"DM", STORE_CH_DM},
+    {"GUILD_VOICE", STORE_CH_GUILD_VOICE},
+    {"GROUP_DM", STORE_CH_GROUP_DM},
+    {"GUILD_CATEGORY", STORE_CH_GUILD_CATEGORY},
+    {"GUILD_NEWS", STORE_CH_GUILD_NEWS},
+    {"GUILD_ANNOUNCEMENT", STORE_CH_GUILD_NEWS},
+    {"NEWS_THREAD", STORE_CH_NEWS_THREAD},
+    {"ANNOUNCEMENT_THREAD", STORE_CH_NEWS_THREAD},
+    {"PUBLIC_THREAD", STORE_CH_PUBLIC_THREAD},
+    {"PRIVATE_THREAD", STORE_CH_PRIVATE_THREAD},
+    {"GUILD_STAGE_VOICE", STORE_CH_STAGE},
+    {"GUILD_FORUM", STORE_CH_FORUM},
 };
 
 static int lookup(const name_num *t, size_t n, const char *name, int max) {

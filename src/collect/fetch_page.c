@@ -26,7 +26,8 @@ static void api_user(const json_t *a, const json_t *member, store_user *u) {
   if (!shown) shown = json_str(a, "global_name", "");
   str_lcpy(u->display_name, shown, sizeof u->display_name);
   u->name[utf8_floor(u->name, strlen(u->name), strlen(u->name))] = 0;
-  u->display_name[utf8_floor(u->display_name, strlen(u->display_name), strlen(u->display_name))] = 0;
+  u->display_name[utf8_floor(u->display_name, strlen(u->display_name), strlen(u->display_name))] =
+      0;
   u->bot = json_bool(a, "bot", false);
 }
 
@@ -76,9 +77,11 @@ static int one(collect_ctx *c, uint64_t channel_id, const json_t *m, buf *embeds
   }
   json_array_foreach(json_object_get(m, "attachments"), i, v) {
     if (sm.n_attachments == 64) break;
-    atts[sm.n_attachments++] = (store_attachment){
-      .id = sf(v, "id"), .filename = json_str(v, "filename", ""), .url = json_str(v, "url", ""),
-      .size = json_int(v, "size", -1), .content_type = json_str(v, "content_type", "")};
+    atts[sm.n_attachments++] = (store_attachment){.id = sf(v, "id"),
+                                                  .filename = json_str(v, "filename", ""),
+                                                  .url = json_str(v, "url", ""),
+                                                  .size = json_int(v, "size", -1),
+                                                  .content_type = json_str(v, "content_type", "")};
   }
   /* Emoji keys live in one buffer: record offsets first, pointers after the last append. */
   size_t offs[64], uoffs[64];
@@ -93,11 +96,15 @@ static int one(collect_ctx *c, uint64_t channel_id, const json_t *m, buf *embeds
     offs[sm.n_reactions] = keys->len;
     if ((eid ? buf_printf(keys, "%s:%llu", name, (unsigned long long)eid) : buf_puts(keys, name)) ||
         buf_putc(keys, 0))
-      return err_set(MIMIC_ERANGE, "message %llu: reaction keys too long", (unsigned long long)sm.id);
+      return err_set(MIMIC_ERANGE, "message %llu: reaction keys too long",
+                     (unsigned long long)sm.id);
     int64_t cnt = json_int(v, "count", 0);
     store_reaction *re = &reacts[sm.n_reactions];
-    *re = (store_reaction){
-      .emoji_id = eid, .emoji_name = name, .count = cnt < 0 ? 0 : cnt > 1000000000 ? 1000000000 : (int)cnt};
+    *re = (store_reaction){.emoji_id = eid,
+                           .emoji_name = name,
+                           .count = cnt < 0            ? 0
+                                    : cnt > 1000000000 ? 1000000000
+                                                       : (int)cnt};
     /* "users": who reacted, added by the fetcher (--reactors); not part of Discord's object. */
     const json_t *who = json_object_get(v, "users");
     uoffs[sm.n_reactions] = reactors->len;
@@ -110,7 +117,8 @@ static int one(collect_ctx *c, uint64_t channel_id, const json_t *m, buf *embeds
         if (!ru.id) continue;
         if ((rc = collect__user(c, &ru, &flags))) return rc;
         if (buf_append(reactors, &ru.id, sizeof ru.id))
-          return err_set(MIMIC_ERANGE, "message %llu: too many reactors", (unsigned long long)sm.id);
+          return err_set(MIMIC_ERANGE, "message %llu: too many reactors",
+                         (unsigned long long)sm.id);
         re->n_users++;
       }
     }
@@ -161,7 +169,8 @@ int collect__fetch_store_page_json(store *s, uint64_t channel_id, const json_t *
   if (rc && rc != MIMIC_ENOTFOUND) goto out;
   rc = 0;
   if (out->newest_id > fs.newest_id) fs.newest_id = out->newest_id;
-  if (out->oldest_id && (!fs.oldest_id || out->oldest_id < fs.oldest_id)) fs.oldest_id = out->oldest_id;
+  if (out->oldest_id && (!fs.oldest_id || out->oldest_id < fs.oldest_id))
+    fs.oldest_id = out->oldest_id;
   if (backward && (int64_t)out->messages < limit) fs.complete = true;
   fs.channel_id = channel_id;
   rc = store_fetch_state_set(s, &fs);

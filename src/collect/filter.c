@@ -77,8 +77,10 @@ int collect_render(const char *content, collect_name_fn names, void *user, buf *
       ename = q;
       while (*q && *q != ':' && *q != '>' && !is_space(*q) && q - ename < 64) q++;
       elen = (size_t)(q - ename);
-      if (*q != ':' || elen == 0) kind = 0;
-      else q++;
+      if (*q != ':' || elen == 0)
+        kind = 0;
+      else
+        q++;
     }
     size_t nd = kind ? parse_id(q, &id) : 0;
     if (!kind || !nd || q[nd] != '>') {

@@ -1,8 +1,8 @@
-/* DiscordChatExporter JSON import, streamed: the scanner cuts the top-level object into its keys and
- * the "messages" array into one element at a time; each element is parsed by Jansson, turned into a
- * store_msg and upserted. The whole file is one transaction, so an error anywhere commits nothing.
- * Format: ../shared/reference/formats-users-eval.md section 3.2; every field is treated as optional
- * except a message's id and its author's id. */
+/* DiscordChatExporter JSON import, streamed: the scanner cuts the top-level object into its keys
+ * and the "messages" array into one element at a time; each element is parsed by Jansson, turned
+ * into a store_msg and upserted. The whole file is one transaction, so an error anywhere commits
+ * nothing. Format: ../shared/reference/formats-users-eval.md section 3.2; every field is treated as
+ * optional except a message's id and its author's id. */
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -28,11 +28,13 @@ static void user_from_json(const json_t *a, store_user *u) {
   str_lcpy(u->name, name, sizeof u->name);
   if (strcmp(nick, name) != 0) str_lcpy(u->display_name, nick, sizeof u->display_name);
   u->name[utf8_floor(u->name, strlen(u->name), strlen(u->name))] = 0;
-  u->display_name[utf8_floor(u->display_name, strlen(u->display_name), strlen(u->display_name))] = 0;
+  u->display_name[utf8_floor(u->display_name, strlen(u->display_name), strlen(u->display_name))] =
+      0;
   u->bot = json_bool(a, "isBot", false);
 }
 
-/* Upserts a user object found inside a message (mention, reactor) and returns its id (0 if none). */
+/* Upserts a user object found inside a message (mention, reactor) and returns its id (0 if none).
+ */
 static int side_user(dce_state *d, const json_t *a, uint64_t *id) {
   store_user u;
   user_from_json(a, &u);
@@ -94,9 +96,9 @@ static int handle_message(dce_state *d, const json_t *m, int64_t no, uint64_t of
   sm.guild_id = d->guild_id;
   sm.source = STORE_SRC_DCE;
   const json_t *type = json_object_get(m, "type");
-  sm.type = json_is_integer(type) ? (int)json_integer_value(type)
-                                  : json_is_string(type) ? collect_msg_type_from_name(json_string_value(type))
-                                                         : 0;
+  sm.type = json_is_integer(type)  ? (int)json_integer_value(type)
+            : json_is_string(type) ? collect_msg_type_from_name(json_string_value(type))
+                                   : 0;
   sm.ts_ms = parse_time(m, "timestamp", collect_snowflake_ms(sm.id));
   sm.edited_ms = parse_time(m, "timestampEdited", 0);
   sm.content = json_str(m, "content", "");
@@ -106,8 +108,7 @@ static int handle_message(dce_state *d, const json_t *m, int64_t no, uint64_t of
     sm.flags |= STORE_MSG_WEBHOOK;
     sm.webhook_id = sm.author_id;
   }
-  if ((rc = collect__embeds_text(json_object_get(m, "embeds"), &d->embeds)))
-    goto out_pos;
+  if ((rc = collect__embeds_text(json_object_get(m, "embeds"), &d->embeds))) goto out_pos;
   sm.embeds_text = d->embeds.data ? d->embeds.data : "";
 
   const json_t *arr, *v;

@@ -75,8 +75,8 @@ static int find_owner(pkg *p, const char *root) {
     str_lcpy(su.name, json_str(u, "username", ""), sizeof su.name);
     str_lcpy(su.display_name, json_str(u, "global_name", ""), sizeof su.display_name);
     su.name[utf8_floor(su.name, strlen(su.name), strlen(su.name))] = 0;
-    su.display_name[utf8_floor(su.display_name, strlen(su.display_name),
-                               strlen(su.display_name))] = 0;
+    su.display_name[utf8_floor(su.display_name, strlen(su.display_name), strlen(su.display_name))] =
+        0;
     json_decref(u);
     if (!su.id || su.id > (uint64_t)INT64_MAX)
       return err_set(MIMIC_EFORMAT, "%s: no valid \"id\"", path);
@@ -90,8 +90,10 @@ static int find_owner(pkg *p, const char *root) {
     uint32_t flags;
     return collect__user(p->c, &su, &flags);
   }
-  return err_set(MIMIC_EINVAL, "%s: account/user.json not found, so the messages' author is "
-                 "unknown; pass --author YOUR_USER_ID", root);
+  return err_set(MIMIC_EINVAL,
+                 "%s: account/user.json not found, so the messages' author is "
+                 "unknown; pass --author YOUR_USER_ID",
+                 root);
 }
 
 static void attachments_from(const char *urls, store_attachment *out, size_t *n, size_t cap,
@@ -220,7 +222,8 @@ static int import_json(pkg *p, const char *path, uint64_t ch, uint64_t guild) {
   int c = jscan_peek(&j, &err);
   if ((rc = err)) goto out;
   if (c >= 0)
-    rc = jscan_error(&j, MIMIC_EFORMAT, jscan_offset(&j), j.line, "unexpected data after the array");
+    rc =
+        jscan_error(&j, MIMIC_EFORMAT, jscan_offset(&j), j.line, "unexpected data after the array");
 out:
   if (!rc) p->c->st->bytes += jscan_offset(&j);
   json_decref(v);
@@ -236,9 +239,9 @@ typedef struct csv {
   FILE *f;
   const char *path;
   uint64_t line, off;
-  buf rec;           /* fields, NUL-separated */
-  size_t starts[8];  /* field offsets in rec */
-  int n;             /* fields in the record */
+  buf rec;          /* fields, NUL-separated */
+  size_t starts[8]; /* field offsets in rec */
+  int n;            /* fields in the record */
 } csv;
 
 /* Reads one record. Returns 1 with a record, 0 at end of file, negative on error. */
@@ -253,9 +256,10 @@ static int csv_next(csv *c) {
   for (;; ch = getc(c->f)) {
     if (ch == EOF) {
       if (quoted)
-        return err_set(MIMIC_EFORMAT, "%s: line %llu: end of file inside a quoted field that "
-                       "starts on line %llu (the file looks truncated)", c->path,
-                       (unsigned long long)c->line, (unsigned long long)start_line);
+        return err_set(MIMIC_EFORMAT,
+                       "%s: line %llu: end of file inside a quoted field that "
+                       "starts on line %llu (the file looks truncated)",
+                       c->path, (unsigned long long)c->line, (unsigned long long)start_line);
       break;
     }
     c->off++;
@@ -310,21 +314,30 @@ static int import_csv(pkg *p, const char *path, uint64_t ch, uint64_t guild) {
   buf_init(&names, 1 << 20);
   int rc = csv_next(&c), col_id = -1, col_ts = -1, col_content = -1, col_att = -1;
   if (rc <= 0) {
-    if (rc == 0) rc = err_set(MIMIC_EFORMAT, "%s: empty file (expected the header "
-                              "ID,Timestamp,Contents,Attachments)", path);
+    if (rc == 0)
+      rc = err_set(MIMIC_EFORMAT,
+                   "%s: empty file (expected the header "
+                   "ID,Timestamp,Contents,Attachments)",
+                   path);
     goto out;
   }
   for (int i = 0; i < c.n; i++) {
     const char *h = csv_field(&c, i);
     if (i == 0 && (unsigned char)h[0] == 0xEF) h += 3; /* BOM */
-    if (str_ieq(h, "ID")) col_id = i;
-    else if (str_ieq(h, "Timestamp")) col_ts = i;
-    else if (str_ieq(h, "Contents")) col_content = i;
-    else if (str_ieq(h, "Attachments")) col_att = i;
+    if (str_ieq(h, "ID"))
+      col_id = i;
+    else if (str_ieq(h, "Timestamp"))
+      col_ts = i;
+    else if (str_ieq(h, "Contents"))
+      col_content = i;
+    else if (str_ieq(h, "Attachments"))
+      col_att = i;
   }
   if (col_id < 0 || col_content < 0) {
-    rc = err_set(MIMIC_EFORMAT, "%s: line 1: header lacks ID or Contents (expected "
-                 "ID,Timestamp,Contents,Attachments)", path);
+    rc = err_set(MIMIC_EFORMAT,
+                 "%s: line 1: header lacks ID or Contents (expected "
+                 "ID,Timestamp,Contents,Attachments)",
+                 path);
     goto out;
   }
   for (;;) {
@@ -396,8 +409,10 @@ static int import_folder(pkg *p, const char *dir) {
     rc = import_json(p, path, ch.id, ch.guild_id);
   } else {
     snprintf(path, sizeof path, "%s/messages.csv", dir);
-    if (is_file(path)) rc = import_csv(p, path, ch.id, ch.guild_id);
-    else rc = err_set(MIMIC_ENOTFOUND, "%s: neither messages.json nor messages.csv", dir);
+    if (is_file(path))
+      rc = import_csv(p, path, ch.id, ch.guild_id);
+    else
+      rc = err_set(MIMIC_ENOTFOUND, "%s: neither messages.json nor messages.csv", dir);
   }
   if (!rc) rc = collect__log_import(p->c->s, dir, "package", 0, 0, 0);
 out:
@@ -432,8 +447,10 @@ int collect_import_package(store *s, const char *dir, const collect_import_opts 
     snprintf(msgdir, sizeof msgdir, "%s/Messages", dir);
     if (!is_dir(msgdir)) snprintf(msgdir, sizeof msgdir, "%s/messages", dir);
     if (!is_dir(msgdir)) {
-      rc = err_set(MIMIC_EFORMAT, "%s: no Messages/ folder: not a Discord data package (or pass "
-                   "one Messages/c<id> folder)", dir);
+      rc = err_set(MIMIC_EFORMAT,
+                   "%s: no Messages/ folder: not a Discord data package (or pass "
+                   "one Messages/c<id> folder)",
+                   dir);
       goto out;
     }
     snprintf(path, sizeof path, "%s/index.json", msgdir);

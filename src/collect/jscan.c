@@ -109,10 +109,12 @@ int jscan_expect(jscan *j, char c, const char *what) {
                        what);
   if (got != (unsigned char)c) {
     char shown[8];
-    if (got >= 0x20 && got < 0x7f) snprintf(shown, sizeof shown, "'%c'", got);
-    else snprintf(shown, sizeof shown, "0x%02x", got);
-    return jscan_error(j, MIMIC_EFORMAT, jscan_offset(j), j->line, "expected '%c' %s, found %s",
-                       c, what, shown);
+    if (got >= 0x20 && got < 0x7f)
+      snprintf(shown, sizeof shown, "'%c'", got);
+    else
+      snprintf(shown, sizeof shown, "0x%02x", got);
+    return jscan_error(j, MIMIC_EFORMAT, jscan_offset(j), j->line, "expected '%c' %s, found %s", c,
+                       what, shown);
   }
   jscan_advance(j);
   return 0;
@@ -149,8 +151,10 @@ int jscan_value(jscan *j, buf *out, uint64_t *start_off, uint64_t *start_line) {
       char ch = b[i];
       if (ch == '\n') lines++;
       if (in_str) {
-        if (esc) esc = false;
-        else if (ch == '\\') esc = true;
+        if (esc)
+          esc = false;
+        else if (ch == '\\')
+          esc = true;
         else if (ch == '"') {
           in_str = false;
           if (depth == 0) {
@@ -170,8 +174,10 @@ int jscan_value(jscan *j, buf *out, uint64_t *start_off, uint64_t *start_line) {
         }
         continue;
       }
-      if (ch == '"') in_str = true;
-      else if (ch == '{' || ch == '[') depth++;
+      if (ch == '"')
+        in_str = true;
+      else if (ch == '{' || ch == '[')
+        depth++;
       else if (ch == '}' || ch == ']') {
         if (--depth == 0) {
           i++;

@@ -17,12 +17,13 @@
 
 #define RENDER_MAX (1u << 20) /* one rendered message */
 
-/* Formal replies used as the rejected side of a DPO pair when the context has no unreacted reply. */
+/* Formal replies used as the rejected side of a DPO pair when the context has no unreacted reply.
+ */
 static const char *const generic_replies[] = {
-  "Thank you for your message. I will consider your point carefully.",
-  "I appreciate you sharing this. Please let me know if you need any further information.",
-  "That is an interesting observation. Could you elaborate on it?",
-  "Understood. I hope you have a pleasant day.",
+    "Thank you for your message. I will consider your point carefully.",
+    "I appreciate you sharing this. Please let me know if you need any further information.",
+    "That is an interesting observation. Could you elaborate on it?",
+    "Understood. I hope you have a pleasant day.",
 };
 
 void collect_prepare_defaults(collect_prepare_opts *o) {
@@ -34,7 +35,8 @@ void collect_prepare_defaults(collect_prepare_opts *o) {
   o->per_user_cap = 2000;
   o->valid_frac = 0.05;
   o->seed = 42;
-  o->system_prompt = "You are a regular on this Discord server. Chat casually, like the others here do.";
+  o->system_prompt =
+      "You are a regular on this Discord server. Chat casually, like the others here do.";
 }
 
 typedef struct pmsg {
@@ -71,9 +73,9 @@ typedef struct prep {
   store *s;
   const collect_prepare_opts *o;
   collect_prepare_stats *st;
-  idmap flags;      /* user id -> flags + 1 */
-  idmap name_of;    /* user id -> index + 1 into names */
-  idmap chname_of;  /* channel id -> index + 1 into names */
+  idmap flags;     /* user id -> flags + 1 */
+  idmap name_of;   /* user id -> index + 1 into names */
+  idmap chname_of; /* channel id -> index + 1 into names */
   char **names;
   size_t n_names, cap_names;
   chan ch;
@@ -163,10 +165,14 @@ static int load_one(const store_msg *m, void *user) {
   int why = collect_filter(m, f, p->o->require_consent);
   if (why != COLLECT_KEEP) {
     if (!p->pass2) {
-      if (why == COLLECT_DROP_BOT) p->st->drop_bot++;
-      else if (why == COLLECT_DROP_PRIVACY) p->st->drop_privacy++;
-      else if (why == COLLECT_DROP_SYSTEM) p->st->drop_system++;
-      else p->st->drop_empty++;
+      if (why == COLLECT_DROP_BOT)
+        p->st->drop_bot++;
+      else if (why == COLLECT_DROP_PRIVACY)
+        p->st->drop_privacy++;
+      else if (why == COLLECT_DROP_SYSTEM)
+        p->st->drop_system++;
+      else
+        p->st->drop_empty++;
     }
     return 0;
   }
@@ -230,7 +236,8 @@ static size_t context_of(const prep *p, size_t t, size_t *out) {
   return n;
 }
 
-/* ---- pass 1: targets ------------------------------------------------------------------------------ */
+/* ---- pass 1: targets
+ * ------------------------------------------------------------------------------ */
 
 static int pass1_channel(uint64_t channel_id, void *user) {
   prep *p = user;
@@ -287,7 +294,8 @@ static void select_targets(prep *p) {
   mem_free(ts);
 }
 
-/* ---- pass 2: writing ----------------------------------------------------------------------------- */
+/* ---- pass 2: writing
+ * ----------------------------------------------------------------------------- */
 
 static json_t *turn(const char *role, const char *content) {
   json_t *t = json_object();
@@ -365,8 +373,10 @@ static int write_sft(prep *p, size_t t, const size_t *ctx, size_t n) {
   if ((rc = write_json_line(p, msgs, row)) || (rc = provenance(p, msgs, ctx, n, sample)) ||
       (rc = store_dataset_msg_add(p->s, msgs->id, sample, m->id, STORE_ROLE_TARGET)))
     goto out;
-  if (valid) p->st->sft_valid++;
-  else p->st->sft_train++;
+  if (valid)
+    p->st->sft_valid++;
+  else
+    p->st->sft_train++;
   if (p->o->kto) {
     outfile *k = &p->files[valid ? F_KTO_V : F_KTO_T];
     json_t *prompt = json_array();
@@ -382,8 +392,10 @@ static int write_sft(prep *p, size_t t, const size_t *ctx, size_t n) {
     if ((rc = write_json_line(p, k, row)) || (rc = provenance(p, k, ctx, n, sample)) ||
         (rc = store_dataset_msg_add(p->s, k->id, sample, m->id, STORE_ROLE_TARGET)))
       goto out;
-    if (valid) p->st->kto_valid++;
-    else p->st->kto_train++;
+    if (valid)
+      p->st->kto_valid++;
+    else
+      p->st->kto_train++;
   }
 out:
   buf_free(&target);
@@ -391,10 +403,10 @@ out:
   return rc;
 }
 
-/* DPO pairs: for each message P, its responses are the messages replying to it and the message right
- * after it in the same conversation (when that one replies to nothing else). The most-reacted
- * response is chosen if it has any reaction; the least-reacted one with fewer reactions is rejected,
- * else a generic formal reply. */
+/* DPO pairs: for each message P, its responses are the messages replying to it and the message
+ * right after it in the same conversation (when that one replies to nothing else). The most-reacted
+ * response is chosen if it has any reaction; the least-reacted one with fewer reactions is
+ * rejected, else a generic formal reply. */
 static int write_dpo(prep *p) {
   chan *c = &p->ch;
   size_t n = c->n;
@@ -414,7 +426,8 @@ static int write_dpo(prep *p) {
     if (parent == SIZE_MAX || c->v[parent].author == m->author) continue;
     if (p->o->user_id && m->author != p->o->user_id) continue;
     if (best[parent] == SIZE_MAX || m->reactions > c->v[best[parent]].reactions) best[parent] = i;
-    if (worst[parent] == SIZE_MAX || m->reactions < c->v[worst[parent]].reactions) worst[parent] = i;
+    if (worst[parent] == SIZE_MAX || m->reactions < c->v[worst[parent]].reactions)
+      worst[parent] = i;
   }
   int rc = 0;
   size_t ctx[64];
@@ -424,7 +437,8 @@ static int write_dpo(prep *p) {
   for (size_t i = 0; i < n && !rc; i++) {
     if (best[i] == SIZE_MAX || c->v[best[i]].reactions <= 0) continue;
     const pmsg *ch = &c->v[best[i]];
-    const pmsg *rj = worst[i] != SIZE_MAX && c->v[worst[i]].reactions < ch->reactions ? &c->v[worst[i]] : NULL;
+    const pmsg *rj =
+        worst[i] != SIZE_MAX && c->v[worst[i]].reactions < ch->reactions ? &c->v[worst[i]] : NULL;
     size_t nc = context_of(p, i, ctx);
     if ((rc = transcript(p, ctx, nc, i, &p->line))) break;
     buf_reset(&chosen);
@@ -432,7 +446,8 @@ static int write_dpo(prep *p) {
     if (buf_printf(&chosen, "%s: %s", ch->name, ch->text) ||
         (rj ? buf_printf(&rejected, "%s: %s", rj->name, rj->text)
             : buf_printf(&rejected, "%s: %s", ch->name,
-                         generic_replies[mix(ch->id) % (sizeof generic_replies / sizeof generic_replies[0])]))) {
+                         generic_replies[mix(ch->id) %
+                                         (sizeof generic_replies / sizeof generic_replies[0])]))) {
       rc = err_set(MIMIC_ERANGE, "DPO sample too long");
       break;
     }
@@ -454,8 +469,10 @@ static int write_dpo(prep *p) {
         (rc = store_dataset_msg_add(p->s, f->id, sample, ch->id, STORE_ROLE_CHOSEN)) ||
         (rj && (rc = store_dataset_msg_add(p->s, f->id, sample, rj->id, STORE_ROLE_REJECTED))))
       break;
-    if (valid) p->st->dpo_valid++;
-    else p->st->dpo_train++;
+    if (valid)
+      p->st->dpo_valid++;
+    else
+      p->st->dpo_train++;
     if (!rj) p->st->dpo_generic++;
   }
   buf_free(&chosen);
@@ -480,7 +497,8 @@ static int pass2_channel(uint64_t channel_id, void *user) {
   return rc;
 }
 
-/* ---- files --------------------------------------------------------------------------------------- */
+/* ---- files
+ * --------------------------------------------------------------------------------------- */
 
 static int mkdirs(const char *dir) {
   char tmp[4096];
@@ -560,26 +578,25 @@ static int write_manifest(prep *p) {
   json_t *m = json_pack(
       "{s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I}, s:{s:I, s:I}, s:{s:I, s:I}, s:{s:I, s:I, s:I}, "
       "s:{s:I, s:I}, s:I, s:{s:I, s:i, s:i, s:i, s:f, s:I, s:I, s:b, s:b, s:I}}",
-      "created_ms", (json_int_t)clock_wall_ms(),
-      "messages", "seen", (json_int_t)st->seen, "kept", (json_int_t)st->kept, "dropped_bot",
-      (json_int_t)st->drop_bot, "dropped_privacy", (json_int_t)st->drop_privacy, "dropped_system",
-      (json_int_t)st->drop_system, "dropped_empty", (json_int_t)st->drop_empty,
-      "targets", "candidates", (json_int_t)st->candidates, "capped", (json_int_t)st->capped,
-      "sft", "train", (json_int_t)st->sft_train, "valid", (json_int_t)st->sft_valid,
-      "dpo", "train", (json_int_t)st->dpo_train, "valid", (json_int_t)st->dpo_valid,
-      "generic_rejected", (json_int_t)st->dpo_generic,
-      "kto", "train", (json_int_t)st->kto_train, "valid", (json_int_t)st->kto_valid,
-      "valid_cutoff_ms", (json_int_t)(st->cutoff_ms == INT64_MAX ? 0 : st->cutoff_ms),
-      "options", "gap_ms", (json_int_t)p->o->gap_ms, "window_max", p->o->window_max,
-      "min_context", p->o->min_context, "per_user_cap", p->o->per_user_cap, "valid_frac",
-      p->o->valid_frac, "user_id", (json_int_t)p->o->user_id, "channel_id",
-      (json_int_t)p->o->channel_id, "kto", p->o->kto, "require_consent", p->o->require_consent,
-      "seed", (json_int_t)p->o->seed);
+      "created_ms", (json_int_t)clock_wall_ms(), "messages", "seen", (json_int_t)st->seen, "kept",
+      (json_int_t)st->kept, "dropped_bot", (json_int_t)st->drop_bot, "dropped_privacy",
+      (json_int_t)st->drop_privacy, "dropped_system", (json_int_t)st->drop_system, "dropped_empty",
+      (json_int_t)st->drop_empty, "targets", "candidates", (json_int_t)st->candidates, "capped",
+      (json_int_t)st->capped, "sft", "train", (json_int_t)st->sft_train, "valid",
+      (json_int_t)st->sft_valid, "dpo", "train", (json_int_t)st->dpo_train, "valid",
+      (json_int_t)st->dpo_valid, "generic_rejected", (json_int_t)st->dpo_generic, "kto", "train",
+      (json_int_t)st->kto_train, "valid", (json_int_t)st->kto_valid, "valid_cutoff_ms",
+      (json_int_t)(st->cutoff_ms == INT64_MAX ? 0 : st->cutoff_ms), "options", "gap_ms",
+      (json_int_t)p->o->gap_ms, "window_max", p->o->window_max, "min_context", p->o->min_context,
+      "per_user_cap", p->o->per_user_cap, "valid_frac", p->o->valid_frac, "user_id",
+      (json_int_t)p->o->user_id, "channel_id", (json_int_t)p->o->channel_id, "kto", p->o->kto,
+      "require_consent", p->o->require_consent, "seed", (json_int_t)p->o->seed);
   if (!m) return err_set(MIMIC_ENOMEM, "manifest: cannot build");
-  int rc = json_dump_file(m, tmp, JSON_INDENT(2)) == 0 ? 0
-           : err_set(MIMIC_EIO, "%s: cannot write", tmp);
+  int rc =
+      json_dump_file(m, tmp, JSON_INDENT(2)) == 0 ? 0 : err_set(MIMIC_EIO, "%s: cannot write", tmp);
   json_decref(m);
-  if (!rc && rename(tmp, path) != 0) rc = err_set(MIMIC_EIO, "%s: cannot rename: %s", path, strerror(errno));
+  if (!rc && rename(tmp, path) != 0)
+    rc = err_set(MIMIC_EIO, "%s: cannot rename: %s", path, strerror(errno));
   if (rc) unlink(tmp);
   return rc;
 }
@@ -596,15 +613,15 @@ int collect_prepare(store *s, const collect_prepare_opts *o, collect_prepare_sta
   idmap_init(&p.ch.pos);
   buf_init(&p.render, RENDER_MAX);
   buf_init(&p.line, RENDER_MAX * 16);
-  static const char *const kinds[F_COUNT] = {"sft-chatml", "sft-chatml", "sft-messages",
-                                             "sft-messages", "dpo", "dpo", "kto", "kto"};
+  static const char *const kinds[F_COUNT] = {
+      "sft-chatml", "sft-chatml", "sft-messages", "sft-messages", "dpo", "dpo", "kto", "kto"};
   int n_files = o->kto ? F_COUNT : F_KTO_T;
   bool in_tx = false;
   int rc;
   if (o->window_max < 2 || o->min_context < 0 || o->valid_frac < 0 || o->valid_frac >= 1 ||
       o->gap_ms <= 0) {
     rc = err_set(MIMIC_EINVAL, "prepare: window must be >= 2, min context >= 0, gap > 0 and the "
-                 "validation fraction in [0, 1)");
+                               "validation fraction in [0, 1)");
     goto out;
   }
   if ((rc = collect_datasets_recover(s)) || (rc = mkdirs(o->out_dir))) goto out;
@@ -635,7 +652,8 @@ int collect_prepare(store *s, const collect_prepare_opts *o, collect_prepare_sta
   p.pass2 = true;
   if ((rc = store_channel_each(s, pass2_channel, &p))) goto out;
   for (int i = 0; i < n_files; i++) {
-    if ((rc = close_file(&p.files[i])) || (rc = store_dataset_set_samples(s, p.files[i].id, p.files[i].n)))
+    if ((rc = close_file(&p.files[i])) ||
+        (rc = store_dataset_set_samples(s, p.files[i].id, p.files[i].n)))
       goto out;
   }
   if ((rc = store_tx_commit(s))) {
@@ -645,7 +663,8 @@ int collect_prepare(store *s, const collect_prepare_opts *o, collect_prepare_sta
   in_tx = false;
   /* The files are complete and registered; put them in place. */
   if ((rc = store_tx_begin(s))) goto out;
-  for (int i = 0; i < n_files && !rc; i++) rc = finish_rename(s, p.files[i].id, p.files[i].tmp, p.files[i].path);
+  for (int i = 0; i < n_files && !rc; i++)
+    rc = finish_rename(s, p.files[i].id, p.files[i].tmp, p.files[i].path);
   if (!rc) rc = fsync_dir(o->out_dir);
   if (rc) {
     store_tx_rollback(s);

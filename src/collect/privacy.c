@@ -12,7 +12,8 @@
 int collect_privacy_set(store *s, uint64_t user_id, const char *action, const char *reason) {
   if (!user_id) return err_set(MIMIC_EINVAL, "privacy: a user id is required");
   if (strcmp(action, "exclude") == 0)
-    return store_user_flag_set(s, user_id, STORE_FLAG_EXCLUDED, reason ? reason : "excluded by the owner");
+    return store_user_flag_set(s, user_id, STORE_FLAG_EXCLUDED,
+                               reason ? reason : "excluded by the owner");
   if (strcmp(action, "include") == 0) return store_user_flag_clear(s, user_id, STORE_FLAG_EXCLUDED);
   if (strcmp(action, "opt-out") == 0)
     return store_user_flag_set(s, user_id, STORE_FLAG_OPTED_OUT, reason ? reason : "opted out");
@@ -60,7 +61,8 @@ static int add_path(const store_dataset *d, void *user) {
 static int rewrite(const char *path, const char *tmp, const int64_t *drop, size_t n, bool *exists) {
   FILE *in = fopen(path, "rb");
   *exists = in != NULL;
-  if (!in) return errno == ENOENT ? 0 : err_set(MIMIC_EIO, "%s: cannot open: %s", path, strerror(errno));
+  if (!in)
+    return errno == ENOENT ? 0 : err_set(MIMIC_EIO, "%s: cannot open: %s", path, strerror(errno));
   FILE *out = fopen(tmp, "wb");
   if (!out) {
     fclose(in);
@@ -83,7 +85,8 @@ static int rewrite(const char *path, const char *tmp, const int64_t *drop, size_
   free(line);
   if (!rc && ferror(in)) rc = err_set(MIMIC_EIO, "%s: read error", path);
   fclose(in);
-  if (fflush(out) != 0 || fsync(fileno(out)) != 0) rc = rc ? rc : err_set(MIMIC_EIO, "%s: write failed", tmp);
+  if (fflush(out) != 0 || fsync(fileno(out)) != 0)
+    rc = rc ? rc : err_set(MIMIC_EIO, "%s: write failed", tmp);
   if (fclose(out) != 0 && !rc) rc = err_set(MIMIC_EIO, "%s: write failed", tmp);
   if (rc) unlink(tmp);
   return rc;
@@ -91,7 +94,8 @@ static int rewrite(const char *path, const char *tmp, const int64_t *drop, size_
 
 int collect_purge_user(store *s, uint64_t user_id, collect_purge_result *out) {
   memset(out, 0, sizeof *out);
-  if (!user_id || user_id > (uint64_t)INT64_MAX) return err_set(MIMIC_EINVAL, "purge: a user id is required");
+  if (!user_id || user_id > (uint64_t)INT64_MAX)
+    return err_set(MIMIC_EINVAL, "purge: a user id is required");
   hits h = {0};
   ds_paths paths = {0};
   int64_t *drop = NULL;
@@ -125,7 +129,8 @@ int collect_purge_user(store *s, uint64_t user_id, collect_purge_result *out) {
       if ((rc = store_tx_commit(s))) break;
       if (exists) {
         if (rename(tmp, path) != 0) {
-          rc = err_set(MIMIC_EIO, "%s: cannot replace: %s (run purge again)", path, strerror(errno));
+          rc =
+              err_set(MIMIC_EIO, "%s: cannot replace: %s (run purge again)", path, strerror(errno));
           break;
         }
         if ((rc = store_dataset_set_pending(s, h.v[i].dataset, NULL))) break;
@@ -138,9 +143,10 @@ int collect_purge_user(store *s, uint64_t user_id, collect_purge_result *out) {
   if (rc) goto out;
   rc = store_purge_finish(s, out->purge_id, user_id, out->samples_removed, out->files_rewritten,
                           &out->messages_deleted);
-  if (!rc) LOG_I("privacy", "purged user %llu: %lld messages, %lld samples in %lld files",
-                 (unsigned long long)user_id, (long long)out->messages_deleted,
-                 (long long)out->samples_removed, (long long)out->files_rewritten);
+  if (!rc)
+    LOG_I("privacy", "purged user %llu: %lld messages, %lld samples in %lld files",
+          (unsigned long long)user_id, (long long)out->messages_deleted,
+          (long long)out->samples_removed, (long long)out->files_rewritten);
 out:
   mem_free(h.v);
   for (size_t k = 0; k < paths.n; k++) mem_free(paths.v[k].path);

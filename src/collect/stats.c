@@ -10,7 +10,7 @@
 
 #include "collect/collect_int.h"
 
-#define TOP_N 20
+#define TOP_N     20
 #define WORDS_MAX 200000 /* distinct words/emoji counted; later new ones are ignored */
 
 #define NOT_FLAGGED " m.author_id NOT IN (SELECT user_id FROM user_flags WHERE flag IN (1, 2)) "
@@ -38,7 +38,8 @@ static int sql_table(store *s, table *t, const char *title, const char *sql) {
   return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : store_err(s, title);
 }
 
-/* ---- word and emoji counts ---------------------------------------------------------------------- */
+/* ---- word and emoji counts ----------------------------------------------------------------------
+ */
 
 typedef struct wcount {
   char *w;
@@ -114,9 +115,10 @@ static bool is_emoji(uint32_t cp) {
          (cp >= 0x1F600 && cp <= 0x1F64F);
 }
 
-static const char *const stop[] = {"the", "and", "you", "that", "for", "was", "are", "but", "not",
-                                   "with", "this", "have", "its", "just", "what", "can", "all",
-                                   "they", "like", "get", "it's", "i'm", "don't", "your", "about"};
+static const char *const stop[] = {"the",  "and",   "you",  "that", "for",  "was", "are",
+                                   "but",  "not",   "with", "this", "have", "its", "just",
+                                   "what", "can",   "all",  "they", "like", "get", "it's",
+                                   "i'm",  "don't", "your", "about"};
 
 typedef struct scan_ctx {
   store *s;
@@ -143,9 +145,12 @@ static int scan_msg(const store_msg *m, void *user) {
     int n = i < len ? utf8_decode(p + i, len - i, &cp) : 1;
     if (n < 0) n = 1;
     bool letter = i < len && ((cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z') ||
-                              (cp >= '0' && cp <= '9') || cp == '\'' || (cp >= 0xC0 && !is_emoji(cp) && cp < 0x2000));
+                              (cp >= '0' && cp <= '9') || cp == '\'' ||
+                              (cp >= 0xC0 && !is_emoji(cp) && cp < 0x2000));
     if (letter && wn + (size_t)n < sizeof word) {
-      for (int k = 0; k < n; k++) word[wn++] = (char)(cp < 128 && p[i + k] >= 'A' && p[i + k] <= 'Z' ? p[i + k] + 32 : p[i + k]);
+      for (int k = 0; k < n; k++)
+        word[wn++] =
+            (char)(cp < 128 && p[i + k] >= 'A' && p[i + k] <= 'Z' ? p[i + k] + 32 : p[i + k]);
     } else if (!letter) {
       if (wn >= 3) {
         bool sw = false;
@@ -170,7 +175,8 @@ static int scan_msg(const store_msg *m, void *user) {
   return 0;
 }
 
-/* ---- output ------------------------------------------------------------------------------------- */
+/* ---- output -------------------------------------------------------------------------------------
+ */
 
 static void print_table(FILE *f, const table *t) {
   fprintf(f, "\n%s\n", t->title);
@@ -206,13 +212,16 @@ static void svg_table(FILE *f, const table *t) {
   html_escape(f, t->title);
   fputs("</h2>\n", f);
   int h = (int)t->n * 22 + 10;
-  fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"760\" height=\"%d\" role=\"img\">\n", h);
+  fprintf(f,
+          "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"760\" height=\"%d\" role=\"img\">\n",
+          h);
   for (size_t i = 0; i < t->n; i++) {
     int y = (int)i * 22 + 4, w = (int)(420 * t->value[i] / max);
     fprintf(f, "<text x=\"0\" y=\"%d\" font-size=\"13\">", y + 14);
     html_escape(f, t->label[i]);
-    fprintf(f, "</text><rect x=\"240\" y=\"%d\" width=\"%d\" height=\"16\" fill=\"#5865f2\"/>"
-               "<text x=\"%d\" y=\"%d\" font-size=\"12\">%lld</text>\n",
+    fprintf(f,
+            "</text><rect x=\"240\" y=\"%d\" width=\"%d\" height=\"16\" fill=\"#5865f2\"/>"
+            "<text x=\"%d\" y=\"%d\" font-size=\"12\">%lld</text>\n",
             y + 2, w > 0 ? w : 1, 246 + w, y + 14, (long long)t->value[i]);
   }
   fputs("</svg>\n", f);
@@ -224,33 +233,37 @@ int collect_stats(store *s, FILE *text, const char *html_path) {
   scan_ctx sc = {.s = s};
   idmap_init(&sc.flags);
   int rc;
-  if ((rc = sql_table(s, &t[T_USER], "Messages per person (top 20)",
-                      "SELECT CASE WHEN u.display_name <> '' THEN u.display_name ELSE u.name END, count(*) "
-                      "FROM messages m JOIN users u ON u.id = m.author_id WHERE" NOT_FLAGGED
-                      "GROUP BY m.author_id ORDER BY 2 DESC LIMIT 20")) ||
+  if ((rc = sql_table(
+           s, &t[T_USER], "Messages per person (top 20)",
+           "SELECT CASE WHEN u.display_name <> '' THEN u.display_name ELSE u.name END, count(*) "
+           "FROM messages m JOIN users u ON u.id = m.author_id WHERE" NOT_FLAGGED
+           "GROUP BY m.author_id ORDER BY 2 DESC LIMIT 20")) ||
       (rc = sql_table(s, &t[T_CHANNEL], "Messages per channel (top 20)",
                       "SELECT CASE WHEN c.name <> '' THEN '#' || c.name ELSE c.id END, count(*) "
                       "FROM messages m JOIN channels c ON c.id = m.channel_id WHERE" NOT_FLAGGED
                       "GROUP BY m.channel_id ORDER BY 2 DESC LIMIT 20")) ||
-      (rc = sql_table(s, &t[T_MONTH], "Messages per month (latest 24)",
-                      "SELECT * FROM (SELECT strftime('%Y-%m', m.ts_ms / 1000, 'unixepoch') AS mo, count(*) "
-                      "FROM messages m WHERE" NOT_FLAGGED "GROUP BY mo ORDER BY mo DESC LIMIT 24) "
-                      "ORDER BY mo")) ||
-      (rc = sql_table(s, &t[T_LEN], "Message length (characters)",
-                      "SELECT b, n FROM (SELECT CASE WHEN l = 0 THEN '0 (empty)' WHEN l < 10 THEN "
-                      "'1-9' WHEN l < 50 THEN '10-49' WHEN l < 100 THEN '50-99' WHEN l < 200 THEN "
-                      "'100-199' WHEN l < 500 THEN '200-499' ELSE '500+' END AS b, min(l) AS k, "
-                      "count(*) AS n FROM (SELECT length(m.content) AS l FROM messages m WHERE"
-                      NOT_FLAGGED ") GROUP BY b) ORDER BY k")) ||
+      (rc = sql_table(
+           s, &t[T_MONTH], "Messages per month (latest 24)",
+           "SELECT * FROM (SELECT strftime('%Y-%m', m.ts_ms / 1000, 'unixepoch') AS mo, count(*) "
+           "FROM messages m WHERE" NOT_FLAGGED "GROUP BY mo ORDER BY mo DESC LIMIT 24) "
+           "ORDER BY mo")) ||
+      (rc = sql_table(
+           s, &t[T_LEN], "Message length (characters)",
+           "SELECT b, n FROM (SELECT CASE WHEN l = 0 THEN '0 (empty)' WHEN l < 10 THEN "
+           "'1-9' WHEN l < 50 THEN '10-49' WHEN l < 100 THEN '50-99' WHEN l < 200 THEN "
+           "'100-199' WHEN l < 500 THEN '200-499' ELSE '500+' END AS b, min(l) AS k, "
+           "count(*) AS n FROM (SELECT length(m.content) AS l FROM messages m WHERE" NOT_FLAGGED
+           ") GROUP BY b) ORDER BY k")) ||
       (rc = sql_table(s, &t[T_REACT], "Reactions per message",
                       "SELECT b, n FROM (SELECT CASE WHEN r = 0 THEN '0' WHEN r = 1 THEN '1' WHEN "
                       "r < 5 THEN '2-4' WHEN r < 10 THEN '5-9' ELSE '10+' END AS b, min(r) AS k, "
                       "count(*) AS n FROM (SELECT (SELECT coalesce(sum(count), 0) FROM reactions x "
                       "WHERE x.message_id = m.id) AS r FROM messages m WHERE" NOT_FLAGGED
                       ") GROUP BY b) ORDER BY k")) ||
-      (rc = sql_table(s, &t[T_REMOJI], "Reaction emoji (top 20)",
-                      "SELECT CASE WHEN emoji_id IS NULL THEN emoji_name ELSE ':' || emoji_name || ':' "
-                      "END, sum(count) FROM reactions GROUP BY emoji ORDER BY 2 DESC LIMIT 20")))
+      (rc = sql_table(
+           s, &t[T_REMOJI], "Reaction emoji (top 20)",
+           "SELECT CASE WHEN emoji_id IS NULL THEN emoji_name ELSE ':' || emoji_name || ':' "
+           "END, sum(count) FROM reactions GROUP BY emoji ORDER BY 2 DESC LIMIT 20")))
     goto out;
   if ((rc = store_msg_each(s, NULL, scan_msg, &sc))) goto out;
   wmap_top(&sc.words, &t[T_WORDS], "Top words (3+ letters, common words skipped)");
@@ -268,7 +281,8 @@ int collect_stats(store *s, FILE *text, const char *html_path) {
     fputs("<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>mimic stats</title>"
           "<style>body{font-family:sans-serif;max-width:800px;margin:2em auto}</style></head>"
           "<body><h1>What mimic has learned from</h1>\n<p>Excluded and opted-out people are not "
-          "counted.</p>\n", f);
+          "counted.</p>\n",
+          f);
     for (int i = 0; i < T_N; i++) svg_table(f, &t[i]);
     fputs("</body></html>\n", f);
     bool bad = ferror(f) != 0;

@@ -464,7 +464,8 @@ int api_threads_archived_private(rest *r, uint64_t channel_id, const char *befor
 }
 
 int api_user_guilds(rest *r, uint64_t after, int limit, rest_cb cb, void *user) {
-  if (limit < 1 || limit > 200) return err_set(MIMIC_EINVAL, "guild page size must be 1..200, not %d", limit);
+  if (limit < 1 || limit > 200)
+    return err_set(MIMIC_EINVAL, "guild page size must be 1..200, not %d", limit);
   return req(r, "GET", NULL, cb, user, "/users/@me/guilds?after=" ID_FMT "&limit=%d", after, limit);
 }
 

@@ -7,7 +7,7 @@
 #include "discord/api.h"
 #include "discord/discord_int.h"
 
-#define SUB "discord"
+#define SUB       "discord"
 #define CALLS_MAX 4096
 
 typedef struct call {
@@ -37,7 +37,6 @@ struct discord_client {
   call *calls, *calls_tail;
   size_t n_calls;
 };
-
 
 /* Pushed by discord_client_wake: makes a waiting discord_client_next_event return NULL early.
  * Never a real event, never freed. */
@@ -80,10 +79,12 @@ static void on_gateway_bot(const rest_result *res, void *user) {
     const char *why = res->err ? res->message : err_msg();
     if (res->status == 401 || res->status == 403) {
       char msg[700];
-      snprintf(msg, sizeof msg,
-               "Discord refused the bot token (HTTP %d on GET /gateway/bot): copy a fresh token from "
-               "the Developer Portal (Applications > your app > Bot > Reset Token) into DISCORD_TOKEN "
-               "or the file named by discord.token_file.", res->status);
+      snprintf(
+          msg, sizeof msg,
+          "Discord refused the bot token (HTTP %d on GET /gateway/bot): copy a fresh token from "
+          "the Developer Portal (Applications > your app > Bot > Reset Token) into DISCORD_TOKEN "
+          "or the file named by discord.token_file.",
+          res->status);
       LOG_E(SUB, "%s", msg);
       push_stopped(dc, true, msg);
       return;
@@ -111,7 +112,8 @@ static void on_gateway_bot(const rest_result *res, void *user) {
     char msg[300];
     snprintf(msg, sizeof msg,
              "discord.shard_id %d is not below the shard count %d: set discord.shard_id lower or "
-             "discord.shard_count higher.", o.shard_id, o.shard_count);
+             "discord.shard_count higher.",
+             o.shard_id, o.shard_count);
     LOG_E(SUB, "%s", msg);
     push_stopped(dc, true, msg);
     return;
@@ -169,7 +171,8 @@ static void *loop_main(void *arg) {
 
 int discord_client_new(const cfg *c, const char *token, discord_client **out) {
   *out = NULL;
-  if (!token || !*token) return err_set(MIMIC_EAUTH, "no bot token: set DISCORD_TOKEN or discord.token_file");
+  if (!token || !*token)
+    return err_set(MIMIC_EAUTH, "no bot token: set DISCORD_TOKEN or discord.token_file");
   discord_client *dc = mem_calloc(1, sizeof *dc);
   if (!dc) return err_set(MIMIC_ENOMEM, "out of memory creating the Discord client");
   int rc = 0;
@@ -189,7 +192,8 @@ int discord_client_new(const cfg *c, const char *token, discord_client **out) {
   }
   if (strcmp(dc->status, "online") && strcmp(dc->status, "idle") && strcmp(dc->status, "dnd") &&
       strcmp(dc->status, "invisible")) {
-    rc = err_set(MIMIC_EINVAL, "discord.status must be online, idle, dnd or invisible, not '%.20s'", dc->status);
+    rc = err_set(MIMIC_EINVAL, "discord.status must be online, idle, dnd or invisible, not '%.20s'",
+                 dc->status);
     goto fail;
   }
   dc->intents = (uint32_t)cfg_int(c, "discord.intents");
@@ -197,7 +201,8 @@ int discord_client_new(const cfg *c, const char *token, discord_client **out) {
   dc->shard_count = (int)cfg_int(c, "discord.shard_count");
   dc->compress = cfg_bool(c, "discord.compress");
   if (dc->shard_count > 0 && dc->shard_id >= dc->shard_count) {
-    rc = err_set(MIMIC_EINVAL, "discord.shard_id %d must be below discord.shard_count %d", dc->shard_id, dc->shard_count);
+    rc = err_set(MIMIC_EINVAL, "discord.shard_id %d must be below discord.shard_count %d",
+                 dc->shard_id, dc->shard_count);
     goto fail;
   }
   rest_opts ro;
@@ -233,7 +238,8 @@ int discord_client_start(discord_client *dc) {
 }
 
 discord_event *discord_client_next_event(discord_client *dc, long timeout_ms) {
-  discord_event *ev = timeout_ms < 0 ? queue_pop(dc->events) : queue_pop_timeout(dc->events, timeout_ms);
+  discord_event *ev =
+      timeout_ms < 0 ? queue_pop(dc->events) : queue_pop_timeout(dc->events, timeout_ms);
   return ev == &wake_marker ? NULL : ev;
 }
 
@@ -256,8 +262,10 @@ int discord_client_call(discord_client *dc, void (*fn)(rest *r, void *user), voi
     return busy ? err_set(MIMIC_EBUSY, "%d Discord calls already wait for the I/O loop", CALLS_MAX)
                 : err_set(MIMIC_ECANCELLED, "the Discord client is stopping");
   }
-  if (dc->calls_tail) dc->calls_tail->next = cl;
-  else dc->calls = cl;
+  if (dc->calls_tail)
+    dc->calls_tail->next = cl;
+  else
+    dc->calls = cl;
   dc->calls_tail = cl;
   dc->n_calls++;
   uv_async_send(&dc->async);

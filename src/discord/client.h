@@ -38,7 +38,8 @@ void discord_client_wake(discord_client *dc);
 int discord_client_call(discord_client *dc, void (*fn)(rest *r, void *user), void *user) MIMIC_MUST;
 
 /* Presence change (see gateway_update_presence). */
-int discord_client_presence(discord_client *dc, const char *status, const char *activity) MIMIC_MUST;
+int discord_client_presence(discord_client *dc, const char *status,
+                            const char *activity) MIMIC_MUST;
 
 /* Asks everything to close (gateway close 1000, REST cancelled); STOPPED follows. Any thread. */
 void discord_client_stop(discord_client *dc);

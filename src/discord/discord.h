@@ -26,7 +26,7 @@ static inline int64_t discord_id_time_ms(discord_id id) {
  * is GUILDS|GUILD_MESSAGES|GUILD_MESSAGE_REACTIONS|DIRECT_MESSAGES|MESSAGE_CONTENT = 37377. */
 enum {
   DISCORD_INTENT_GUILDS = 1 << 0,
-  DISCORD_INTENT_GUILD_MEMBERS = 1 << 1, /* privileged */
+  DISCORD_INTENT_GUILD_MEMBERS = 1 << 1,   /* privileged */
   DISCORD_INTENT_GUILD_PRESENCES = 1 << 8, /* privileged */
   DISCORD_INTENT_GUILD_MESSAGES = 1 << 9,
   DISCORD_INTENT_GUILD_MESSAGE_REACTIONS = 1 << 10,
@@ -89,30 +89,30 @@ typedef struct discord_emoji {
 typedef struct discord_message {
   discord_id id;
   discord_id channel_id;
-  discord_id guild_id;       /* 0 in DMs */
-  discord_id webhook_id;     /* non-zero: sent by a webhook (author is the webhook) */
+  discord_id guild_id;   /* 0 in DMs */
+  discord_id webhook_id; /* non-zero: sent by a webhook (author is the webhook) */
   discord_id application_id;
   discord_user author;
   bool has_author;
-  bool has_member;           /* member is set (guild messages from users, not webhooks) */
+  bool has_member; /* member is set (guild messages from users, not webhooks) */
   discord_member member;
   const char *content;
   bool has_content;
   int64_t timestamp_ms;
-  int64_t edited_ms;         /* 0 when never edited */
-  int type;                  /* 0 DEFAULT, 19 REPLY, 20 CHAT_INPUT_COMMAND, ... */
+  int64_t edited_ms; /* 0 when never edited */
+  int type;          /* 0 DEFAULT, 19 REPLY, 20 CHAT_INPUT_COMMAND, ... */
   uint64_t flags;
   bool tts;
   bool pinned;
   bool mention_everyone;
-  int channel_type;          /* -1 when absent */
+  int channel_type; /* -1 when absent */
   /* message_reference: the message this one replies to (or forwards); 0 when none. */
   discord_id ref_message_id;
   discord_id ref_channel_id;
   discord_id ref_guild_id;
   /* referenced_message's author when the payload carried it (replies), else 0. */
   discord_id ref_author_id;
-  discord_id *mentions;      /* mentioned user ids */
+  discord_id *mentions; /* mentioned user ids */
   size_t n_mentions;
   discord_id *mention_roles;
   size_t n_mention_roles;
@@ -138,27 +138,27 @@ typedef struct discord_reaction {
   discord_id guild_id;
   discord_id message_author_id; /* ADD only; 0 when absent */
   discord_emoji emoji;
-  bool burst;                   /* a super reaction */
+  bool burst; /* a super reaction */
   bool has_member;
   discord_member member;
-  discord_user member_user;     /* member.user when present */
+  discord_user member_user; /* member.user when present */
 } discord_reaction;
 
 /* A channel or a thread (CHANNEL_*, THREAD_*, and the lists inside GUILD_CREATE). Thread fields are
  * meaningful when is_thread (types 10, 11, 12). */
 typedef struct discord_channel {
   discord_id id;
-  int type;                 /* 0 text, 1 DM, 2 voice, 4 category, 5 news, 10-12 threads, 15 forum */
+  int type; /* 0 text, 1 DM, 2 voice, 4 category, 5 news, 10-12 threads, 15 forum */
   discord_id guild_id;
-  discord_id parent_id;     /* category, or the thread's channel */
+  discord_id parent_id; /* category, or the thread's channel */
   const char *name;
   const char *topic;
   int position;
   bool nsfw;
   discord_id last_message_id;
-  int rate_limit_per_user;  /* slowmode seconds */
+  int rate_limit_per_user; /* slowmode seconds */
   bool is_thread;
-  discord_id owner_id;      /* thread creator */
+  discord_id owner_id; /* thread creator */
   bool archived;
   bool locked;
   int64_t archive_ms;
@@ -184,11 +184,11 @@ typedef struct discord_guild {
 /* One option of an application command; nested for sub-commands (types 1 and 2). */
 typedef struct discord_option {
   const char *name;
-  int type;          /* 3 STRING, 4 INTEGER, 5 BOOLEAN, 6 USER, 7 CHANNEL, 8 ROLE, 10 NUMBER, ... */
-  const char *str;   /* STRING (and the decimal form of snowflake types); "" otherwise */
-  int64_t i;         /* INTEGER, BOOLEAN (0/1), and snowflake types 6-9, 11 as u64 bits */
-  double num;        /* NUMBER and INTEGER */
-  bool focused;      /* autocomplete */
+  int type;        /* 3 STRING, 4 INTEGER, 5 BOOLEAN, 6 USER, 7 CHANNEL, 8 ROLE, 10 NUMBER, ... */
+  const char *str; /* STRING (and the decimal form of snowflake types); "" otherwise */
+  int64_t i;       /* INTEGER, BOOLEAN (0/1), and snowflake types 6-9, 11 as u64 bits */
+  double num;      /* NUMBER and INTEGER */
+  bool focused;    /* autocomplete */
   struct discord_option *options;
   size_t n_options;
 } discord_option;
@@ -196,19 +196,19 @@ typedef struct discord_option {
 typedef struct discord_interaction {
   discord_id id;
   discord_id application_id;
-  int type;               /* 1 PING, 2 APPLICATION_COMMAND, 3 COMPONENT, 4 AUTOCOMPLETE, 5 MODAL */
-  const char *token;      /* for the callback; valid 15 minutes, must be answered within 3 s */
+  int type;          /* 1 PING, 2 APPLICATION_COMMAND, 3 COMPONENT, 4 AUTOCOMPLETE, 5 MODAL */
+  const char *token; /* for the callback; valid 15 minutes, must be answered within 3 s */
   discord_id guild_id;
   discord_id channel_id;
-  discord_user user;      /* the invoker: member.user in guilds, user in DMs */
+  discord_user user; /* the invoker: member.user in guilds, user in DMs */
   bool has_member;
   discord_member member;
   /* data */
   discord_id command_id;
   const char *command_name;
-  int command_type;       /* 1 CHAT_INPUT, 2 USER, 3 MESSAGE */
-  discord_id target_id;   /* USER/MESSAGE commands */
-  const char *custom_id;  /* components and modals */
+  int command_type;      /* 1 CHAT_INPUT, 2 USER, 3 MESSAGE */
+  discord_id target_id;  /* USER/MESSAGE commands */
+  const char *custom_id; /* components and modals */
   int component_type;
   discord_option *options;
   size_t n_options;
@@ -218,11 +218,11 @@ typedef struct discord_interaction {
 
 typedef struct discord_ready {
   int v;
-  discord_user user;             /* the bot itself */
+  discord_user user; /* the bot itself */
   const char *session_id;
   const char *resume_gateway_url;
   discord_id application_id;
-  discord_id *guild_ids;         /* unavailable guilds; they arrive later as GUILD_CREATE */
+  discord_id *guild_ids; /* unavailable guilds; they arrive later as GUILD_CREATE */
   size_t n_guild_ids;
   int shard_id;
   int shard_count;
@@ -230,9 +230,9 @@ typedef struct discord_ready {
 
 /* Why the gateway stopped. Sent once, last, when the gateway will not reconnect. */
 typedef struct discord_stopped {
-  int close_code;        /* the fatal close code (4004, 4010-4014), or 0 */
-  bool fatal;            /* false when stopped on request */
-  const char *message;   /* one plain sentence: what happened and what the user should fix */
+  int close_code;      /* the fatal close code (4004, 4010-4014), or 0 */
+  bool fatal;          /* false when stopped on request */
+  const char *message; /* one plain sentence: what happened and what the user should fix */
 } discord_stopped;
 
 typedef enum discord_event_type {
@@ -261,17 +261,17 @@ typedef enum discord_event_type {
 
 typedef struct discord_event {
   discord_event_type type;
-  int64_t seq;         /* the gateway sequence number (0 for RESUMED-less synthetic events) */
+  int64_t seq; /* the gateway sequence number (0 for RESUMED-less synthetic events) */
   int shard_id;
   union {
-    discord_ready ready;               /* READY */
-    discord_guild guild;               /* GUILD_* */
-    discord_channel channel;           /* CHANNEL_*, THREAD_* */
-    discord_message message;           /* MESSAGE_CREATE, MESSAGE_UPDATE */
-    discord_message_delete del;        /* MESSAGE_DELETE, MESSAGE_DELETE_BULK */
-    discord_reaction reaction;         /* REACTION_ADD, REACTION_REMOVE */
-    discord_interaction interaction;   /* INTERACTION_CREATE */
-    discord_stopped stopped;           /* STOPPED */
+    discord_ready ready;             /* READY */
+    discord_guild guild;             /* GUILD_* */
+    discord_channel channel;         /* CHANNEL_*, THREAD_* */
+    discord_message message;         /* MESSAGE_CREATE, MESSAGE_UPDATE */
+    discord_message_delete del;      /* MESSAGE_DELETE, MESSAGE_DELETE_BULK */
+    discord_reaction reaction;       /* REACTION_ADD, REACTION_REMOVE */
+    discord_interaction interaction; /* INTERACTION_CREATE */
+    discord_stopped stopped;         /* STOPPED */
   } u;
   struct discord_arena *arena_; /* private: owns every string and array above */
 } discord_event;

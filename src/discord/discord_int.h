@@ -17,7 +17,8 @@
  * not an event mimic handles (that is not an error). Every field is optional: absent, null or
  * mistyped fields read as zero or "". Invalid UTF-8 cannot reach here (Jansson rejects it).
  * Errors: MIMIC_EFORMAT when d is not an object, MIMIC_ERANGE over the arena cap, MIMIC_ENOMEM. */
-int discord__event_parse(const char *t, const json_t *d, int64_t seq, discord_event **out) MIMIC_MUST;
+int discord__event_parse(const char *t, const json_t *d, int64_t seq,
+                         discord_event **out) MIMIC_MUST;
 
 /* A STOPPED event carrying message (copied). NULL on OOM. */
 discord_event *discord__event_stopped(int close_code, bool fatal, const char *message);

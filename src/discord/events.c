@@ -6,7 +6,8 @@
 
 #include "discord/discord_int.h"
 
-/* ---- the per-event arena ---------------------------------------------------------------------- */
+/* ---- the per-event arena ----------------------------------------------------------------------
+ */
 
 typedef struct arena_block {
   struct arena_block *next;
@@ -68,29 +69,30 @@ static void arena_free(struct discord_arena *a) {
   mem_free(a);
 }
 
-/* ---- names ------------------------------------------------------------------------------------ */
+/* ---- names ------------------------------------------------------------------------------------
+ */
 
 static const char *const names[DISCORD_EV_COUNT_] = {
-  [DISCORD_EV_NONE] = "NONE",
-  [DISCORD_EV_READY] = "READY",
-  [DISCORD_EV_RESUMED] = "RESUMED",
-  [DISCORD_EV_GUILD_CREATE] = "GUILD_CREATE",
-  [DISCORD_EV_GUILD_UPDATE] = "GUILD_UPDATE",
-  [DISCORD_EV_GUILD_DELETE] = "GUILD_DELETE",
-  [DISCORD_EV_CHANNEL_CREATE] = "CHANNEL_CREATE",
-  [DISCORD_EV_CHANNEL_UPDATE] = "CHANNEL_UPDATE",
-  [DISCORD_EV_CHANNEL_DELETE] = "CHANNEL_DELETE",
-  [DISCORD_EV_THREAD_CREATE] = "THREAD_CREATE",
-  [DISCORD_EV_THREAD_UPDATE] = "THREAD_UPDATE",
-  [DISCORD_EV_THREAD_DELETE] = "THREAD_DELETE",
-  [DISCORD_EV_MESSAGE_CREATE] = "MESSAGE_CREATE",
-  [DISCORD_EV_MESSAGE_UPDATE] = "MESSAGE_UPDATE",
-  [DISCORD_EV_MESSAGE_DELETE] = "MESSAGE_DELETE",
-  [DISCORD_EV_MESSAGE_DELETE_BULK] = "MESSAGE_DELETE_BULK",
-  [DISCORD_EV_REACTION_ADD] = "MESSAGE_REACTION_ADD",
-  [DISCORD_EV_REACTION_REMOVE] = "MESSAGE_REACTION_REMOVE",
-  [DISCORD_EV_INTERACTION_CREATE] = "INTERACTION_CREATE",
-  [DISCORD_EV_STOPPED] = "STOPPED",
+    [DISCORD_EV_NONE] = "NONE",
+    [DISCORD_EV_READY] = "READY",
+    [DISCORD_EV_RESUMED] = "RESUMED",
+    [DISCORD_EV_GUILD_CREATE] = "GUILD_CREATE",
+    [DISCORD_EV_GUILD_UPDATE] = "GUILD_UPDATE",
+    [DISCORD_EV_GUILD_DELETE] = "GUILD_DELETE",
+    [DISCORD_EV_CHANNEL_CREATE] = "CHANNEL_CREATE",
+    [DISCORD_EV_CHANNEL_UPDATE] = "CHANNEL_UPDATE",
+    [DISCORD_EV_CHANNEL_DELETE] = "CHANNEL_DELETE",
+    [DISCORD_EV_THREAD_CREATE] = "THREAD_CREATE",
+    [DISCORD_EV_THREAD_UPDATE] = "THREAD_UPDATE",
+    [DISCORD_EV_THREAD_DELETE] = "THREAD_DELETE",
+    [DISCORD_EV_MESSAGE_CREATE] = "MESSAGE_CREATE",
+    [DISCORD_EV_MESSAGE_UPDATE] = "MESSAGE_UPDATE",
+    [DISCORD_EV_MESSAGE_DELETE] = "MESSAGE_DELETE",
+    [DISCORD_EV_MESSAGE_DELETE_BULK] = "MESSAGE_DELETE_BULK",
+    [DISCORD_EV_REACTION_ADD] = "MESSAGE_REACTION_ADD",
+    [DISCORD_EV_REACTION_REMOVE] = "MESSAGE_REACTION_REMOVE",
+    [DISCORD_EV_INTERACTION_CREATE] = "INTERACTION_CREATE",
+    [DISCORD_EV_STOPPED] = "STOPPED",
 };
 
 const char *discord_event_name(discord_event_type t) {
@@ -105,7 +107,8 @@ discord_event_type discord_event_type_of(const char *name) {
   return DISCORD_EV_NONE;
 }
 
-/* ---- field readers ---------------------------------------------------------------------------- */
+/* ---- field readers ----------------------------------------------------------------------------
+ */
 
 typedef struct pctx {
   struct discord_arena *a;
@@ -139,7 +142,9 @@ static discord_id id_of(const json_t *v) {
   return 0;
 }
 
-static discord_id id_at(const json_t *obj, const char *key) { return id_of(json_object_get(obj, key)); }
+static discord_id id_at(const json_t *obj, const char *key) {
+  return id_of(json_object_get(obj, key));
+}
 
 static int int_at(const json_t *obj, const char *key, int dflt) {
   int64_t v = json_int(obj, key, dflt);
@@ -413,7 +418,8 @@ static void reaction_of(pctx *c, const json_t *o, discord_reaction *r) {
   user_of(c, json_object_get(member, "user"), &r->member_user);
 }
 
-/* ---- entry points ----------------------------------------------------------------------------- */
+/* ---- entry points -----------------------------------------------------------------------------
+ */
 
 static discord_event *event_new(discord_event_type t, int64_t seq) {
   struct discord_arena *a = mem_calloc(1, sizeof *a);

@@ -1,6 +1,7 @@
 /* The gateway state machine (see gateway.h and docs/internals/gateway.md). Everything here runs on
  * the loop thread except gateway_stop, gateway_next_event, gateway_update_presence and
- * gateway_get_stats, which cross threads through a mutex, a uv_async wake-up and the event queue. */
+ * gateway_get_stats, which cross threads through a mutex, a uv_async wake-up and the event queue.
+ */
 #include "discord/gateway.h"
 
 #include <openssl/rand.h>
@@ -11,14 +12,15 @@
 #include "discord/ws.h"
 #include "discord/zstream.h"
 
-#define SUB "gateway"
-#define OUTQ_MAX 8
-#define STATUS_MAX 16
+#define SUB          "gateway"
+#define OUTQ_MAX     8
+#define STATUS_MAX   16
 #define ACTIVITY_MAX 128
-#define DAY_MS (24ull * 3600 * 1000)
+#define DAY_MS       (24ull * 3600 * 1000)
 #define CLIENT_CLOSE 4000 /* "any code besides 1000 or 1001" keeps the session resumable */
 
-/* ---- close codes ------------------------------------------------------------------------------ */
+/* ---- close codes ------------------------------------------------------------------------------
+ */
 
 typedef struct close_entry {
   int code;
@@ -27,30 +29,36 @@ typedef struct close_entry {
 } close_entry;
 
 static const close_entry close_table[] = {
-  {4000, true, "Discord reported an unknown error; reconnecting"},
-  {4001, true, "Discord did not recognise an opcode mimic sent; reconnecting"},
-  {4002, true, "Discord could not decode a payload mimic sent; reconnecting"},
-  {4003, true, "Discord received a payload before Identify; reconnecting"},
-  {4004, false, "Discord rejected the bot token (close code 4004, authentication failed): copy a "
-                "fresh token from the Developer Portal (Applications > your app > Bot > Reset Token) "
-                "into DISCORD_TOKEN or the file named by discord.token_file."},
-  {4005, true, "Discord says the session was already identified; reconnecting"},
-  {4007, true, "Discord rejected the resume sequence number; starting a new session"},
-  {4008, true, "Discord rate-limited the gateway connection; reconnecting"},
-  {4009, true, "the gateway session timed out; starting a new session"},
-  {4010, false, "Discord says the shard is invalid (close code 4010): set discord.shard_id below "
-                "discord.shard_count, or set discord.shard_count to 0 to use Discord's recommended count."},
-  {4011, false, "Discord requires sharding for this bot (close code 4011): it is in too many servers "
-                "for one connection, so set discord.shard_count to 0 (Discord's recommendation) or "
-                "higher and run one mimic per shard."},
-  {4012, false, "Discord rejected the gateway API version (close code 4012): this mimic speaks v10 and "
-                "must be updated."},
-  {4013, false, "Discord rejected the intents (close code 4013, invalid intents): discord.intents holds "
-                "a bit that is not a gateway intent; go back to the default 37377."},
-  {4014, false, "Discord refused a privileged intent (close code 4014, disallowed intents): in the "
-                "Developer Portal open Applications > your app > Bot and enable MESSAGE CONTENT INTENT "
-                "(and SERVER MEMBERS or PRESENCE INTENT if discord.intents asks for them), or remove "
-                "those bits from discord.intents."},
+    {4000, true, "Discord reported an unknown error; reconnecting"},
+    {4001, true, "Discord did not recognise an opcode mimic sent; reconnecting"},
+    {4002, true, "Discord could not decode a payload mimic sent; reconnecting"},
+    {4003, true, "Discord received a payload before Identify; reconnecting"},
+    {4004, false,
+     "Discord rejected the bot token (close code 4004, authentication failed): copy a "
+     "fresh token from the Developer Portal (Applications > your app > Bot > Reset Token) "
+     "into DISCORD_TOKEN or the file named by discord.token_file."},
+    {4005, true, "Discord says the session was already identified; reconnecting"},
+    {4007, true, "Discord rejected the resume sequence number; starting a new session"},
+    {4008, true, "Discord rate-limited the gateway connection; reconnecting"},
+    {4009, true, "the gateway session timed out; starting a new session"},
+    {4010, false,
+     "Discord says the shard is invalid (close code 4010): set discord.shard_id below "
+     "discord.shard_count, or set discord.shard_count to 0 to use Discord's recommended count."},
+    {4011, false,
+     "Discord requires sharding for this bot (close code 4011): it is in too many servers "
+     "for one connection, so set discord.shard_count to 0 (Discord's recommendation) or "
+     "higher and run one mimic per shard."},
+    {4012, false,
+     "Discord rejected the gateway API version (close code 4012): this mimic speaks v10 and "
+     "must be updated."},
+    {4013, false,
+     "Discord rejected the intents (close code 4013, invalid intents): discord.intents holds "
+     "a bit that is not a gateway intent; go back to the default 37377."},
+    {4014, false,
+     "Discord refused a privileged intent (close code 4014, disallowed intents): in the "
+     "Developer Portal open Applications > your app > Bot and enable MESSAGE CONTENT INTENT "
+     "(and SERVER MEMBERS or PRESENCE INTENT if discord.intents asks for them), or remove "
+     "those bits from discord.intents."},
 };
 
 const char *gateway_close_text(int code, bool *reconnect) {
@@ -65,12 +73,13 @@ const char *gateway_close_text(int code, bool *reconnect) {
 }
 
 const char *gateway_state_name(gateway_state s) {
-  static const char *const n[] = {"IDLE", "CONNECTING", "HELLO", "IDENTIFYING", "RESUMING",
-                                  "READY", "BACKOFF", "STOPPING", "STOPPED"};
+  static const char *const n[] = {"IDLE",  "CONNECTING", "HELLO",    "IDENTIFYING", "RESUMING",
+                                  "READY", "BACKOFF",    "STOPPING", "STOPPED"};
   return (unsigned)s < sizeof n / sizeof n[0] ? n[s] : "UNKNOWN";
 }
 
-/* ---- rate limiter (pure) ---------------------------------------------------------------------- */
+/* ---- rate limiter (pure) ----------------------------------------------------------------------
+ */
 
 void gw__rl_reset(gw_ratelimit *r) { r->head = r->n = 0; }
 
@@ -100,7 +109,8 @@ void gw__rl_record(gw_ratelimit *r, uint64_t now) {
   r->n++;
 }
 
-/* ---- the gateway ------------------------------------------------------------------------------ */
+/* ---- the gateway ------------------------------------------------------------------------------
+ */
 
 enum { ACT_NONE = 0, ACT_RESUME, ACT_IDENTIFY };
 
@@ -146,9 +156,9 @@ struct gateway {
   bool ack_pending;
   uint64_t hb_sent_at;
   bool reached_ready;
-  int action;              /* what to do when the connection ends (ACT_*; NONE: decide by code) */
-  uint64_t action_delay;   /* least wait before reconnecting for that action */
-  unsigned failures;       /* consecutive connections that ended before READY/RESUMED */
+  int action;            /* what to do when the connection ends (ACT_*; NONE: decide by code) */
+  uint64_t action_delay; /* least wait before reconnecting for that action */
+  unsigned failures;     /* consecutive connections that ended before READY/RESUMED */
   gw_ratelimit rl;
   char *outq[OUTQ_MAX];
   int outq_n;
@@ -186,18 +196,18 @@ static void set_state(gateway *gw, gateway_state s) {
   pthread_mutex_unlock(&gw->mu);
 }
 
-#define STAT_ADD(gw, field, v)         \
-  do {                                 \
-    pthread_mutex_lock(&(gw)->mu);     \
-    (gw)->st.field += (v);             \
-    pthread_mutex_unlock(&(gw)->mu);   \
+#define STAT_ADD(gw, field, v)                                                                     \
+  do {                                                                                             \
+    pthread_mutex_lock(&(gw)->mu);                                                                 \
+    (gw)->st.field += (v);                                                                         \
+    pthread_mutex_unlock(&(gw)->mu);                                                               \
   } while (0)
 
-#define STAT_SET(gw, field, v)         \
-  do {                                 \
-    pthread_mutex_lock(&(gw)->mu);     \
-    (gw)->st.field = (v);              \
-    pthread_mutex_unlock(&(gw)->mu);   \
+#define STAT_SET(gw, field, v)                                                                     \
+  do {                                                                                             \
+    pthread_mutex_lock(&(gw)->mu);                                                                 \
+    (gw)->st.field = (v);                                                                          \
+    pthread_mutex_unlock(&(gw)->mu);                                                               \
   } while (0)
 
 static bool status_valid(const char *s) {
@@ -212,7 +222,8 @@ static void activity_copy(char *dst, const char *src) {
   dst[n] = 0;
 }
 
-/* ---- events to the bot ------------------------------------------------------------------------ */
+/* ---- events to the bot ------------------------------------------------------------------------
+ */
 
 static void push_event(gateway *gw, discord_event *ev) {
   if (queue_try_push(gw->events, ev) == 0) {
@@ -225,7 +236,8 @@ static void push_event(gateway *gw, discord_event *ev) {
   discord_event_free(ev);
 }
 
-/* ---- stopping --------------------------------------------------------------------------------- */
+/* ---- stopping ---------------------------------------------------------------------------------
+ */
 
 static void on_handle_closed(uv_handle_t *h) {
   gateway *gw = h->data;
@@ -267,7 +279,8 @@ static void finish(gateway *gw, bool fatal, int code, const char *msg) {
   close_handles(gw);
 }
 
-/* ---- sending ---------------------------------------------------------------------------------- */
+/* ---- sending ----------------------------------------------------------------------------------
+ */
 
 static void on_send_timer(uv_timer_t *t);
 
@@ -346,19 +359,21 @@ static void on_send_timer(uv_timer_t *t) {
 static json_t *presence_json(const char *status, const char *activity) {
   json_t *acts = json_array();
   if (activity && *activity)
-    json_array_append_new(acts, json_pack("{s:s, s:i, s:s}", "name", "Custom Status", "type", 4,
-                                          "state", activity));
+    json_array_append_new(
+        acts, json_pack("{s:s, s:i, s:s}", "name", "Custom Status", "type", 4, "state", activity));
   return json_pack("{s:n, s:o, s:s, s:b}", "since", "activities", acts, "status", status, "afk", 0);
 }
 
 static void send_heartbeat(gateway *gw) {
-  json_t *p = json_pack("{s:i, s:o}", "op", 1, "d", gw->has_seq ? json_integer(gw->seq) : json_null());
+  json_t *p =
+      json_pack("{s:i, s:o}", "op", 1, "d", gw->has_seq ? json_integer(gw->seq) : json_null());
   gw->ack_pending = true;
   gw->hb_sent_at = now_ms(gw);
   if (send_payload(gw, p, true, "heartbeat") == 0) STAT_ADD(gw, heartbeats, 1);
 }
 
-/* ---- identify budget -------------------------------------------------------------------------- */
+/* ---- identify budget --------------------------------------------------------------------------
+ */
 
 /* Milliseconds until an Identify is allowed by the daily budget and max_concurrency. */
 static uint64_t identify_wait(gateway *gw) {
@@ -391,7 +406,8 @@ static void identify_record(gateway *gw) {
 }
 
 static void send_identify(gateway *gw) {
-  json_t *props = json_pack("{s:s, s:s, s:s}", "os", "linux", "browser", "mimic", "device", "mimic");
+  json_t *props =
+      json_pack("{s:s, s:s, s:s}", "os", "linux", "browser", "mimic", "device", "mimic");
   json_t *d = json_pack("{s:s, s:o, s:I, s:i, s:b, s:o}", "token", gw->token, "properties", props,
                         "intents", (json_int_t)gw->intents, "large_threshold", 250, "compress", 0,
                         "presence", presence_json(gw->status, gw->activity));
@@ -406,15 +422,16 @@ static void send_identify(gateway *gw) {
 }
 
 static void send_resume(gateway *gw) {
-  json_t *d = json_pack("{s:s, s:s, s:I}", "token", gw->token, "session_id", gw->session_id,
-                        "seq", (json_int_t)(gw->has_seq ? gw->seq : 0));
+  json_t *d = json_pack("{s:s, s:s, s:I}", "token", gw->token, "session_id", gw->session_id, "seq",
+                        (json_int_t)(gw->has_seq ? gw->seq : 0));
   set_state(gw, GATEWAY_RESUMING);
   LOG_I(SUB, "resuming the session after sequence %lld", (long long)gw->seq);
   if (send_payload(gw, json_pack("{s:i, s:o}", "op", 6, "d", d), false, "resume") == 0)
     STAT_ADD(gw, resumes, 1);
 }
 
-/* ---- connection lifecycle --------------------------------------------------------------------- */
+/* ---- connection lifecycle ---------------------------------------------------------------------
+ */
 
 static void connect_now(gateway *gw);
 static void on_ws_open(ws_conn *c, void *user);
@@ -443,8 +460,10 @@ static void schedule_reconnect(gateway *gw, uint64_t min_delay) {
     uint64_t w = identify_wait(gw);
     if (w > d) {
       if (gw->id_remaining <= 0)
-        LOG_W(SUB, "the daily identify budget from Discord is used up; waiting %llu minutes before "
-                   "starting a new session", (unsigned long long)(w / 60000));
+        LOG_W(SUB,
+              "the daily identify budget from Discord is used up; waiting %llu minutes before "
+              "starting a new session",
+              (unsigned long long)(w / 60000));
       d = w;
     }
   }
@@ -473,7 +492,8 @@ static int build_url(buf *b, const char *base, bool compress) {
   const char *host = rc ? NULL : strstr(b->data, "://");
   if (!rc && (!host || !strchr(host + 3, '/'))) rc = buf_putc(b, '/');
   if (!rc)
-    rc = buf_printf(b, "?v=%d&encoding=json%s", GATEWAY_VERSION, compress ? "&compress=zlib-stream" : "");
+    rc = buf_printf(b, "?v=%d&encoding=json%s", GATEWAY_VERSION,
+                    compress ? "&compress=zlib-stream" : "");
   return rc;
 }
 
@@ -507,7 +527,8 @@ static void connect_now(gateway *gw) {
                    .max_message = gw->o.max_message,
                    .timeout_ms = gw->o.connect_timeout_ms,
                    .ca_file = gw->ca_file,
-                   .user_agent = "DiscordBot (https://github.com/mimic-bot/mimic, " MIMIC_VERSION ")"};
+                   .user_agent =
+                       "DiscordBot (https://github.com/mimic-bot/mimic, " MIMIC_VERSION ")"};
   ws_callbacks cb = {on_ws_open, on_ws_message, on_ws_closed};
   set_state(gw, GATEWAY_CONNECTING);
   LOG_D(SUB, "connecting to %s", url.data ? url.data : "");
@@ -516,7 +537,8 @@ static void connect_now(gateway *gw) {
   if (rc == 0) return;
   if (resume) {
     /* A bad resume_gateway_url: forget it and resume through the main URL. */
-    LOG_W(SUB, "cannot use the resume URL Discord gave (%s); resuming through the main URL", err_msg());
+    LOG_W(SUB, "cannot use the resume URL Discord gave (%s); resuming through the main URL",
+          err_msg());
     gw->resume_url[0] = 0;
     gw->failures++;
     schedule_reconnect(gw, 0);
@@ -581,14 +603,16 @@ static void on_ws_closed(ws_conn *c, void *user, int code, const char *reason, c
   schedule_reconnect(gw, delay);
 }
 
-/* ---- receiving -------------------------------------------------------------------------------- */
+/* ---- receiving --------------------------------------------------------------------------------
+ */
 
 static void on_heartbeat_timer(uv_timer_t *t) {
   gateway *gw = t->data;
   if (!gw->ws) return;
   if (gw->ack_pending) {
     STAT_ADD(gw, zombies, 1);
-    LOG_W(SUB, "no heartbeat ACK within %llu ms: the connection is a zombie; reconnecting to resume",
+    LOG_W(SUB,
+          "no heartbeat ACK within %llu ms: the connection is a zombie; reconnecting to resume",
           (unsigned long long)gw->hb_interval);
     request_reconnect(gw, ACT_RESUME, 0, "heartbeat ACK missed");
     return;
@@ -621,7 +645,8 @@ static void on_hello(gateway *gw, const json_t *d) {
   /* First heartbeat after interval * jitter (jitter in [0, 1)), then every interval. */
   uint64_t first = (uint64_t)((double)iv * rnd01(gw));
   uv_timer_start(&gw->hb_timer, on_heartbeat_timer, first, (uint64_t)iv);
-  LOG_D(SUB, "Hello: heartbeat every %lld ms, first in %llu ms", (long long)iv, (unsigned long long)first);
+  LOG_D(SUB, "Hello: heartbeat every %lld ms, first in %llu ms", (long long)iv,
+        (unsigned long long)first);
   if (gw->session_id[0]) {
     send_resume(gw);
     return;
@@ -711,7 +736,8 @@ static void on_payload(gateway *gw, json_t *v) {
     } else {
       uint64_t lo = gw->o.invalid_session_min_ms, hi = gw->o.invalid_session_max_ms;
       uint64_t wait = lo + (uint64_t)(rnd01(gw) * (double)(hi > lo ? hi - lo : 0));
-      LOG_I(SUB, "invalid session (op 9); starting a new session in %llu ms", (unsigned long long)wait);
+      LOG_I(SUB, "invalid session (op 9); starting a new session in %llu ms",
+            (unsigned long long)wait);
       clear_session(gw);
       request_reconnect(gw, ACT_IDENTIFY, wait, "invalid session");
     }
@@ -767,7 +793,8 @@ static void on_ws_message(ws_conn *c, void *user, bool binary, const uint8_t *da
   }
 }
 
-/* ---- cross-thread requests -------------------------------------------------------------------- */
+/* ---- cross-thread requests --------------------------------------------------------------------
+ */
 
 static void do_stop(gateway *gw) {
   if (gw->state == GATEWAY_STOPPING || gw->state == GATEWAY_STOPPED) return;
@@ -798,8 +825,9 @@ static void on_async(uv_async_t *a) {
     return;
   }
   if (presence && gw->state == GATEWAY_READY)
-    (void)send_payload(gw, json_pack("{s:i, s:o}", "op", 3, "d", presence_json(gw->status, gw->activity)),
-                       false, "presence update");
+    (void)send_payload(
+        gw, json_pack("{s:i, s:o}", "op", 3, "d", presence_json(gw->status, gw->activity)), false,
+        "presence update");
 }
 
 void gateway_stop(gateway *gw) {
@@ -815,7 +843,8 @@ void gateway_stop(gateway *gw) {
 int gateway_update_presence(gateway *gw, const char *status, const char *activity) {
   if (!status) status = "online";
   if (!status_valid(status))
-    return err_set(MIMIC_EINVAL, "presence status '%.20s' must be online, idle, dnd or invisible", status);
+    return err_set(MIMIC_EINVAL, "presence status '%.20s' must be online, idle, dnd or invisible",
+                   status);
   pthread_mutex_lock(&gw->mu);
   str_lcpy(gw->req_status, status, sizeof gw->req_status);
   activity_copy(gw->req_activity, activity);
@@ -839,7 +868,8 @@ gateway_stats gateway_get_stats(gateway *gw) {
   return s;
 }
 
-/* ---- life ------------------------------------------------------------------------------------- */
+/* ---- life -------------------------------------------------------------------------------------
+ */
 
 int gateway_new(uv_loop_t *loop, const gateway_options *o, gateway **out) {
   *out = NULL;
@@ -847,11 +877,15 @@ int gateway_new(uv_loop_t *loop, const gateway_options *o, gateway **out) {
     return err_set(MIMIC_EINVAL, "no gateway URL: ask GET /gateway/bot for one");
   if (!o->token || !*o->token)
     return err_set(MIMIC_EINVAL, "no bot token: set DISCORD_TOKEN or discord.token_file");
-  if (o->shard_count < 0 || o->shard_id < 0 || (o->shard_count > 0 && o->shard_id >= o->shard_count))
-    return err_set(MIMIC_EINVAL, "shard %d of %d is impossible: discord.shard_id must be below "
-                   "discord.shard_count", o->shard_id, o->shard_count);
+  if (o->shard_count < 0 || o->shard_id < 0 ||
+      (o->shard_count > 0 && o->shard_id >= o->shard_count))
+    return err_set(MIMIC_EINVAL,
+                   "shard %d of %d is impossible: discord.shard_id must be below "
+                   "discord.shard_count",
+                   o->shard_id, o->shard_count);
   if (o->status && !status_valid(o->status))
-    return err_set(MIMIC_EINVAL, "presence status '%.20s' must be online, idle, dnd or invisible", o->status);
+    return err_set(MIMIC_EINVAL, "presence status '%.20s' must be online, idle, dnd or invisible",
+                   o->status);
   ws_url u;
   int rc = ws_url_parse(o->url, &u);
   if (rc) return err_prefix(rc, "gateway URL");
@@ -893,7 +927,9 @@ int gateway_new(uv_loop_t *loop, const gateway_options *o, gateway **out) {
   gw->id_total = o->limit.total > 0 ? o->limit.total : 1000;
   gw->id_remaining = o->limit.total > 0 ? o->limit.remaining : 1000;
   uint64_t now = uv_now(loop);
-  gw->id_reset_at = now + (o->limit.total > 0 && o->limit.reset_after_ms > 0 ? (uint64_t)o->limit.reset_after_ms : DAY_MS);
+  gw->id_reset_at =
+      now + (o->limit.total > 0 && o->limit.reset_after_ms > 0 ? (uint64_t)o->limit.reset_after_ms
+                                                               : DAY_MS);
   gw->max_conc = o->limit.max_concurrency > 0 ? o->limit.max_concurrency : 1;
   if (gw->max_conc > 16) gw->max_conc = 16;
   gw->st.latency_ms = -1;

@@ -18,11 +18,11 @@
 #include "base/err.h"
 #include "discord/discord.h"
 
-#define GATEWAY_VERSION 10
-#define GATEWAY_SEND_MAX 4096          /* bytes per payload we send (larger: close 4002) */
-#define GATEWAY_SEND_LIMIT 120         /* payloads per connection ... */
-#define GATEWAY_SEND_WINDOW_MS 60000   /* ... per this window */
-#define GATEWAY_HEARTBEAT_RESERVE 5    /* of the 120, kept for heartbeats */
+#define GATEWAY_VERSION           10
+#define GATEWAY_SEND_MAX          4096  /* bytes per payload we send (larger: close 4002) */
+#define GATEWAY_SEND_LIMIT        120   /* payloads per connection ... */
+#define GATEWAY_SEND_WINDOW_MS    60000 /* ... per this window */
+#define GATEWAY_HEARTBEAT_RESERVE 5     /* of the 120, kept for heartbeats */
 
 /* session_start_limit from GET /gateway/bot. total == 0 means unknown (assume 1000 left). */
 typedef struct gateway_session_limit {
@@ -33,15 +33,15 @@ typedef struct gateway_session_limit {
 } gateway_session_limit;
 
 typedef struct gateway_options {
-  const char *url;       /* gateway URL from GET /gateway/bot, e.g. "wss://gateway.discord.gg";
-                            any query is replaced by ?v=10&encoding=json[&compress=zlib-stream] */
-  const char *token;     /* opaque bot token; copied, registered as a log secret, never logged */
+  const char *url;   /* gateway URL from GET /gateway/bot, e.g. "wss://gateway.discord.gg";
+                        any query is replaced by ?v=10&encoding=json[&compress=zlib-stream] */
+  const char *token; /* opaque bot token; copied, registered as a log secret, never logged */
   uint32_t intents;
   int shard_id;
-  int shard_count;       /* 0: send no shard field */
-  bool compress;         /* zlib-stream transport compression */
-  const char *status;    /* presence: "online", "idle", "dnd", "invisible"; NULL: online */
-  const char *activity;  /* custom status text; NULL or "": none */
+  int shard_count;      /* 0: send no shard field */
+  bool compress;        /* zlib-stream transport compression */
+  const char *status;   /* presence: "online", "idle", "dnd", "invisible"; NULL: online */
+  const char *activity; /* custom status text; NULL or "": none */
   gateway_session_limit limit;
   /* Tuning; 0 takes the default. Tests shorten these. */
   unsigned backoff_base_ms;        /* 1000: first retry after a failed connection */
@@ -61,32 +61,32 @@ typedef struct gateway_options {
 } gateway_options;
 
 typedef enum gateway_state {
-  GATEWAY_IDLE = 0,   /* created, not started */
-  GATEWAY_CONNECTING, /* TCP/TLS/upgrade in progress */
-  GATEWAY_HELLO,      /* open, waiting for op 10 Hello */
-  GATEWAY_IDENTIFYING,/* Identify sent, waiting for READY */
-  GATEWAY_RESUMING,   /* Resume sent, waiting for RESUMED */
-  GATEWAY_READY,      /* receiving dispatches */
-  GATEWAY_BACKOFF,    /* disconnected, waiting to reconnect */
-  GATEWAY_STOPPING,   /* closing on request */
-  GATEWAY_STOPPED     /* done: fatal close code or stop; handles closed */
+  GATEWAY_IDLE = 0,    /* created, not started */
+  GATEWAY_CONNECTING,  /* TCP/TLS/upgrade in progress */
+  GATEWAY_HELLO,       /* open, waiting for op 10 Hello */
+  GATEWAY_IDENTIFYING, /* Identify sent, waiting for READY */
+  GATEWAY_RESUMING,    /* Resume sent, waiting for RESUMED */
+  GATEWAY_READY,       /* receiving dispatches */
+  GATEWAY_BACKOFF,     /* disconnected, waiting to reconnect */
+  GATEWAY_STOPPING,    /* closing on request */
+  GATEWAY_STOPPED      /* done: fatal close code or stop; handles closed */
 } gateway_state;
 
 typedef struct gateway_stats {
   gateway_state state;
-  int64_t seq;              /* last sequence number received */
-  uint64_t connects;        /* WebSocket connections opened (upgrade done) */
+  int64_t seq;       /* last sequence number received */
+  uint64_t connects; /* WebSocket connections opened (upgrade done) */
   uint64_t identifies;
   uint64_t resumes;
-  uint64_t heartbeats;      /* sent */
-  uint64_t acks;            /* received */
-  uint64_t zombies;         /* connections closed for a missed ACK */
-  uint64_t events;          /* typed events queued */
-  uint64_t dropped;         /* typed events dropped: queue full */
-  uint64_t malformed;       /* payloads that were not valid JSON or not gateway-shaped */
-  uint64_t sent;            /* payloads sent */
-  uint64_t send_delayed;    /* payloads held back by the rate limiter */
-  int64_t latency_ms;       /* last heartbeat -> ACK time, -1 before the first */
+  uint64_t heartbeats;   /* sent */
+  uint64_t acks;         /* received */
+  uint64_t zombies;      /* connections closed for a missed ACK */
+  uint64_t events;       /* typed events queued */
+  uint64_t dropped;      /* typed events dropped: queue full */
+  uint64_t malformed;    /* payloads that were not valid JSON or not gateway-shaped */
+  uint64_t sent;         /* payloads sent */
+  uint64_t send_delayed; /* payloads held back by the rate limiter */
+  int64_t latency_ms;    /* last heartbeat -> ACK time, -1 before the first */
   int identify_remaining;
 } gateway_stats;
 

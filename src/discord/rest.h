@@ -19,8 +19,9 @@
 #include "base/err.h"
 #include "discord/ratelimit.h"
 
-#define REST_BODY_MAX_DEFAULT (8u << 20) /* cap on a response body (a 100-message page is ~1 MiB)  \
-                                          */
+#define REST_BODY_MAX_DEFAULT                                                                      \
+  (8u << 20) /* cap on a response body (a 100-message page is ~1 MiB)                              \
+              */
 #define REST_URL_MAX 2048
 
 typedef struct rest_opts {

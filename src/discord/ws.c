@@ -14,7 +14,8 @@
 
 #define SUB "ws"
 
-/* ---- URLs ------------------------------------------------------------------------------------- */
+/* ---- URLs -------------------------------------------------------------------------------------
+ */
 
 int ws_url_parse(const char *url, ws_url *out) {
   memset(out, 0, sizeof *out);
@@ -51,7 +52,8 @@ int ws_url_parse(const char *url, ws_url *out) {
   if (host_len > WS_HOST_MAX) return err_set(MIMIC_EINVAL, "WebSocket URL host is too long");
   for (size_t i = 0; i < host_len; i++) {
     unsigned char ch = (unsigned char)host[i];
-    if (ch <= 0x20 || ch >= 0x7f) return err_set(MIMIC_EINVAL, "WebSocket URL host has a bad character");
+    if (ch <= 0x20 || ch >= 0x7f)
+      return err_set(MIMIC_EINVAL, "WebSocket URL host has a bad character");
   }
   memcpy(out->host, host, host_len);
   out->host[host_len] = 0;
@@ -75,7 +77,8 @@ int ws_url_parse(const char *url, ws_url *out) {
   if (rest_len == 0 || rest[0] != '/') out->path[k++] = '/';
   for (size_t i = 0; i < rest_len; i++) {
     unsigned char ch = (unsigned char)rest[i];
-    if (ch <= 0x20 || ch >= 0x7f) return err_set(MIMIC_EINVAL, "WebSocket URL path has a bad character");
+    if (ch <= 0x20 || ch >= 0x7f)
+      return err_set(MIMIC_EINVAL, "WebSocket URL path has a bad character");
     out->path[k++] = (char)ch;
   }
   out->path[k] = 0;
@@ -92,7 +95,8 @@ bool ws_host_is_loopback(const char *host) {
   return false;
 }
 
-/* ---- frames ----------------------------------------------------------------------------------- */
+/* ---- frames -----------------------------------------------------------------------------------
+ */
 
 int ws_frame_parse(const uint8_t *p, size_t n, size_t max_payload, ws_frame *f) {
   if (n < 2) return 0;
@@ -165,7 +169,8 @@ size_t ws_frame_encode(uint8_t *out, size_t cap, int opcode, bool fin, const uin
   return i + len;
 }
 
-/* ---- message reassembly ----------------------------------------------------------------------- */
+/* ---- message reassembly -----------------------------------------------------------------------
+ */
 
 /* Input is taken in slices so the input buffer never holds more than one frame plus one slice. */
 #define FEED_SLICE 65536u
@@ -201,13 +206,17 @@ static int parser_frame(ws_parser *p, const ws_frame *f, uint8_t *pl, ws_msg_fn 
     for (size_t k = 0; k < len; k++) pl[k] ^= f->mask[k & 3];
   switch (f->opcode) {
   case WS_OP_CLOSE:
-    if (len == 1) return parser_fail(p, WS_CLOSE_PROTOCOL, err_set(MIMIC_EPROTO, "WebSocket close frame of 1 byte"));
+    if (len == 1)
+      return parser_fail(p, WS_CLOSE_PROTOCOL,
+                         err_set(MIMIC_EPROTO, "WebSocket close frame of 1 byte"));
     if (len >= 2) {
       int code = (pl[0] << 8) | pl[1];
       if (!close_code_valid(code))
-        return parser_fail(p, WS_CLOSE_PROTOCOL, err_set(MIMIC_EPROTO, "WebSocket close code %d is not valid", code));
+        return parser_fail(p, WS_CLOSE_PROTOCOL,
+                           err_set(MIMIC_EPROTO, "WebSocket close code %d is not valid", code));
       if (!utf8_valid((const char *)pl + 2, len - 2))
-        return parser_fail(p, WS_CLOSE_BAD_DATA, err_set(MIMIC_EFORMAT, "WebSocket close reason is not UTF-8"));
+        return parser_fail(p, WS_CLOSE_BAD_DATA,
+                           err_set(MIMIC_EFORMAT, "WebSocket close reason is not UTF-8"));
     }
     return fn(user, WS_OP_CLOSE, pl, len) ? 1 : 0;
   case WS_OP_PING:
@@ -215,13 +224,18 @@ static int parser_frame(ws_parser *p, const ws_frame *f, uint8_t *pl, ws_msg_fn 
   case WS_OP_TEXT:
   case WS_OP_BINARY:
     if (p->msg_op)
-      return parser_fail(p, WS_CLOSE_PROTOCOL,
-                         err_set(MIMIC_EPROTO, "WebSocket message started inside a fragmented one"));
+      return parser_fail(
+          p, WS_CLOSE_PROTOCOL,
+          err_set(MIMIC_EPROTO, "WebSocket message started inside a fragmented one"));
     if (f->fin) {
       if (len > p->max_message)
-        return parser_fail(p, WS_CLOSE_TOO_BIG, err_set(MIMIC_ERANGE, "WebSocket message of %zu bytes exceeds the %zu-byte cap", len, p->max_message));
+        return parser_fail(p, WS_CLOSE_TOO_BIG,
+                           err_set(MIMIC_ERANGE,
+                                   "WebSocket message of %zu bytes exceeds the %zu-byte cap", len,
+                                   p->max_message));
       if (f->opcode == WS_OP_TEXT && !utf8_valid((const char *)pl, len))
-        return parser_fail(p, WS_CLOSE_BAD_DATA, err_set(MIMIC_EFORMAT, "WebSocket text message is not valid UTF-8"));
+        return parser_fail(p, WS_CLOSE_BAD_DATA,
+                           err_set(MIMIC_EFORMAT, "WebSocket text message is not valid UTF-8"));
       return fn(user, f->opcode, pl, len) ? 1 : 0;
     }
     p->msg_op = f->opcode;
@@ -230,27 +244,32 @@ static int parser_frame(ws_parser *p, const ws_frame *f, uint8_t *pl, ws_msg_fn 
     /* FALLTHROUGH */
   case WS_OP_CONT: {
     if (!p->msg_op)
-      return parser_fail(p, WS_CLOSE_PROTOCOL, err_set(MIMIC_EPROTO, "WebSocket continuation frame without a message"));
+      return parser_fail(p, WS_CLOSE_PROTOCOL,
+                         err_set(MIMIC_EPROTO, "WebSocket continuation frame without a message"));
     if (buf_append(&p->msg, pl, len))
-      return parser_fail(p, WS_CLOSE_TOO_BIG, err_set(MIMIC_ERANGE, "fragmented WebSocket message exceeds the %zu-byte cap", p->max_message));
+      return parser_fail(p, WS_CLOSE_TOO_BIG,
+                         err_set(MIMIC_ERANGE,
+                                 "fragmented WebSocket message exceeds the %zu-byte cap",
+                                 p->max_message));
     if (!f->fin) return 0;
     int op = p->msg_op;
     p->msg_op = 0;
     if (op == WS_OP_TEXT && !utf8_valid(p->msg.data ? p->msg.data : "", p->msg.len))
-      return parser_fail(p, WS_CLOSE_BAD_DATA, err_set(MIMIC_EFORMAT, "WebSocket text message is not valid UTF-8"));
+      return parser_fail(p, WS_CLOSE_BAD_DATA,
+                         err_set(MIMIC_EFORMAT, "WebSocket text message is not valid UTF-8"));
     int stop = fn(user, op, (const uint8_t *)(p->msg.data ? p->msg.data : ""), p->msg.len);
     buf_reset(&p->msg);
     return stop ? 1 : 0;
   }
-  default: return parser_fail(p, WS_CLOSE_PROTOCOL, err_set(MIMIC_EPROTO, "unknown WebSocket opcode"));
+  default:
+    return parser_fail(p, WS_CLOSE_PROTOCOL, err_set(MIMIC_EPROTO, "unknown WebSocket opcode"));
   }
 }
 
 int ws_parser_feed(ws_parser *p, const uint8_t *data, size_t n, ws_msg_fn fn, void *user) {
   while (n > 0) {
     size_t take = n < FEED_SLICE ? n : FEED_SLICE;
-    if (buf_append(&p->in, data, take))
-      return parser_fail(p, WS_CLOSE_TOO_BIG, MIMIC_ERANGE);
+    if (buf_append(&p->in, data, take)) return parser_fail(p, WS_CLOSE_TOO_BIG, MIMIC_ERANGE);
     data += take;
     n -= take;
     size_t off = 0;
@@ -258,9 +277,11 @@ int ws_parser_feed(ws_parser *p, const uint8_t *data, size_t n, ws_msg_fn fn, vo
       ws_frame f;
       int rc = ws_frame_parse((const uint8_t *)p->in.data + off, p->in.len - off, p->max_frame, &f);
       if (rc == 0) break;
-      if (rc < 0) return parser_fail(p, rc == MIMIC_ERANGE ? WS_CLOSE_TOO_BIG : WS_CLOSE_PROTOCOL, rc);
+      if (rc < 0)
+        return parser_fail(p, rc == MIMIC_ERANGE ? WS_CLOSE_TOO_BIG : WS_CLOSE_PROTOCOL, rc);
       if (f.masked && !p->accept_masked)
-        return parser_fail(p, WS_CLOSE_PROTOCOL, err_set(MIMIC_EPROTO, "the server sent a masked WebSocket frame"));
+        return parser_fail(p, WS_CLOSE_PROTOCOL,
+                           err_set(MIMIC_EPROTO, "the server sent a masked WebSocket frame"));
       uint8_t *pl = (uint8_t *)p->in.data + off + f.header_len;
       off += f.header_len + (size_t)f.len;
       rc = parser_frame(p, &f, pl, fn, user);
@@ -275,9 +296,12 @@ int ws_parser_feed(ws_parser *p, const uint8_t *data, size_t n, ws_msg_fn fn, vo
   return 0;
 }
 
-/* ---- handshake -------------------------------------------------------------------------------- */
+/* ---- handshake --------------------------------------------------------------------------------
+ */
 
-static void b64(const unsigned char *in, int n, char *out) { EVP_EncodeBlock((unsigned char *)out, in, n); }
+static void b64(const unsigned char *in, int n, char *out) {
+  EVP_EncodeBlock((unsigned char *)out, in, n);
+}
 
 void ws_key_new(char key[25]) {
   unsigned char raw[16];
@@ -285,7 +309,8 @@ void ws_key_new(char key[25]) {
     /* RAND_bytes failing means the process has no entropy source; the key only has to be
      * unpredictable to intermediaries, so fall back to the monotonic clock rather than fail. */
     uint64_t t = clock_mono_ns();
-    for (int i = 0; i < 16; i++) raw[i] = (unsigned char)(t >> ((i % 8) * 8)) ^ (unsigned char)(i * 37);
+    for (int i = 0; i < 16; i++)
+      raw[i] = (unsigned char)(t >> ((i % 8) * 8)) ^ (unsigned char)(i * 37);
   }
   b64(raw, 16, key);
 }
@@ -303,7 +328,8 @@ void ws_accept_for(const char *key, char out[29]) {
 int ws_request_build(buf *b, const ws_url *u, const char *key, const char *user_agent) {
   bool v6 = strchr(u->host, ':') != NULL;
   bool dflt_port = u->port == (u->tls ? 443 : 80);
-  int rc = buf_printf(b, "GET %s HTTP/1.1\r\nHost: %s%s%s", u->path, v6 ? "[" : "", u->host, v6 ? "]" : "");
+  int rc = buf_printf(b, "GET %s HTTP/1.1\r\nHost: %s%s%s", u->path, v6 ? "[" : "", u->host,
+                      v6 ? "]" : "");
   if (!rc && !dflt_port) rc = buf_printf(b, ":%d", u->port);
   if (!rc)
     rc = buf_printf(b,
@@ -365,27 +391,32 @@ long ws_response_check(const char *p, size_t n, const char *key) {
       while (v < le && (*v == ' ' || *v == '\t')) v++;
       size_t vl = (size_t)(le - v);
       while (vl && (v[vl - 1] == ' ' || v[vl - 1] == '\t')) vl--;
-      if (nl == 7 && strncasecmp(q, "upgrade", 7) == 0) upgrade = has_token(v, vl, "websocket");
-      else if (nl == 10 && strncasecmp(q, "connection", 10) == 0) connection = has_token(v, vl, "upgrade");
+      if (nl == 7 && strncasecmp(q, "upgrade", 7) == 0)
+        upgrade = has_token(v, vl, "websocket");
+      else if (nl == 10 && strncasecmp(q, "connection", 10) == 0)
+        connection = has_token(v, vl, "upgrade");
       else if (nl == 20 && strncasecmp(q, "sec-websocket-accept", 20) == 0)
         accept = vl == 28 && memcmp(v, want, 28) == 0;
       else if (nl == 24 && strncasecmp(q, "sec-websocket-extensions", 24) == 0)
-        return err_set(MIMIC_EPROTO, "the server enabled a WebSocket extension mimic did not offer");
+        return err_set(MIMIC_EPROTO,
+                       "the server enabled a WebSocket extension mimic did not offer");
     }
     q = le + 2;
   }
   if (!upgrade || !connection)
     return err_set(MIMIC_EPROTO, "the server's 101 response lacks the Upgrade: websocket headers");
-  if (!accept) return err_set(MIMIC_EPROTO, "the server's Sec-WebSocket-Accept does not match the key");
+  if (!accept)
+    return err_set(MIMIC_EPROTO, "the server's Sec-WebSocket-Accept does not match the key");
   return (long)(end - p) + 4;
 }
 
-/* ---- the connection --------------------------------------------------------------------------- */
+/* ---- the connection ---------------------------------------------------------------------------
+ */
 
 enum { ST_RESOLVE, ST_CONNECT, ST_TLS, ST_UPGRADE, ST_OPEN, ST_CLOSING, ST_DONE };
 
 #define WRITE_QUEUE_MAX (4u << 20)
-#define CLOSE_WAIT_MS 2000u
+#define CLOSE_WAIT_MS   2000u
 
 struct ws_conn {
   uv_loop_t *loop;
@@ -407,7 +438,7 @@ struct ws_conn {
   char key[25];
   buf hs;
   ws_parser parser;
-  int pending;   /* handles still closing */
+  int pending; /* handles still closing */
   bool finishing;
   bool close_sent;
   int close_code;
@@ -459,7 +490,8 @@ static void on_write(uv_write_t *req, int status) {
   wreq *w = (wreq *)req;
   ws_conn *c = req->handle->data;
   mem_free(w);
-  if (status < 0 && status != UV_ECANCELED) finish(c, "writing to the server failed: %s", uv_strerror(status));
+  if (status < 0 && status != UV_ECANCELED)
+    finish(c, "writing to the server failed: %s", uv_strerror(status));
 }
 
 static int raw_write(ws_conn *c, const void *p, size_t n) {
@@ -531,8 +563,7 @@ static int on_frame(void *user, int opcode, const uint8_t *data, size_t len) {
       c->cb.on_message(c, c->user, opcode == WS_OP_BINARY, data, len);
     break;
   case WS_OP_PING:
-    if (c->state == ST_OPEN && send_frame(c, WS_OP_PONG, data, len))
-      finish(c, "%s", err_msg());
+    if (c->state == ST_OPEN && send_frame(c, WS_OP_PONG, data, len)) finish(c, "%s", err_msg());
     break;
   case WS_OP_PONG: break;
   case WS_OP_CLOSE: {
@@ -542,8 +573,8 @@ static int on_frame(void *user, int opcode, const uint8_t *data, size_t len) {
     if (rl) memcpy(c->close_reason, data + 2, rl);
     c->close_reason[rl] = 0;
     if (!c->close_sent) (void)send_close(c, c->close_code, NULL); /* echo; best effort */
-    finish(c, "the server closed the connection with code %d%s%s", c->close_code,
-           rl ? ": " : "", c->close_reason);
+    finish(c, "the server closed the connection with code %d%s%s", c->close_code, rl ? ": " : "",
+           c->close_reason);
     return 1;
   }
   default: break;
@@ -563,7 +594,8 @@ static void feed(ws_conn *c, const uint8_t *p, size_t n) {
 static void handle_plain(ws_conn *c, const uint8_t *p, size_t n) {
   if (c->state == ST_UPGRADE) {
     if (buf_append(&c->hs, p, n)) {
-      finish(c, "WebSocket upgrade response from %s exceeds %u bytes", c->url.host, WS_HANDSHAKE_MAX);
+      finish(c, "WebSocket upgrade response from %s exceeds %u bytes", c->url.host,
+             WS_HANDSHAKE_MAX);
       return;
     }
     long r = ws_response_check(c->hs.data, c->hs.len, c->key);
@@ -711,7 +743,8 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
       break;
     }
   c->state = ST_CONNECT;
-  int rc = pick ? uv_tcp_connect(&c->connect_req, &c->tcp, pick->ai_addr, on_connected) : UV_EAI_NONAME;
+  int rc =
+      pick ? uv_tcp_connect(&c->connect_req, &c->tcp, pick->ai_addr, on_connected) : UV_EAI_NONAME;
   uv_freeaddrinfo(res);
   if (rc) finish(c, "cannot connect to %s: %s", c->url.host, uv_strerror(rc));
 }
@@ -721,7 +754,8 @@ static void on_timer(uv_timer_t *t) {
   if (c->state == ST_CLOSING)
     finish(c, "the server did not answer the closing handshake within %u ms", CLOSE_WAIT_MS);
   else if (c->state < ST_OPEN)
-    finish(c, "timed out after %u ms connecting to %s port %d", c->timeout_ms, c->url.host, c->url.port);
+    finish(c, "timed out after %u ms connecting to %s port %d", c->timeout_ms, c->url.host,
+           c->url.port);
 }
 
 static int tls_setup(ws_conn *c, const char *ca_file) {
@@ -738,7 +772,8 @@ static int tls_setup(ws_conn *c, const char *ca_file) {
   if (!c->ssl) goto fail;
   struct in6_addr a6;
   struct in_addr a4;
-  bool is_ip = inet_pton(AF_INET, c->url.host, &a4) == 1 || inet_pton(AF_INET6, c->url.host, &a6) == 1;
+  bool is_ip =
+      inet_pton(AF_INET, c->url.host, &a4) == 1 || inet_pton(AF_INET6, c->url.host, &a6) == 1;
   if (is_ip) {
     if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl), c->url.host) != 1) goto fail;
   } else {
@@ -785,7 +820,8 @@ int ws_conn_open(uv_loop_t *loop, const char *url, const ws_options *opt, const 
   c->user = user;
   c->timeout_ms = opt->timeout_ms ? opt->timeout_ms : 15000;
   c->close_code = WS_CLOSE_ABNORMAL;
-  str_lcpy(c->user_agent, opt->user_agent ? opt->user_agent : "mimic/" MIMIC_VERSION, sizeof c->user_agent);
+  str_lcpy(c->user_agent, opt->user_agent ? opt->user_agent : "mimic/" MIMIC_VERSION,
+           sizeof c->user_agent);
   buf_init(&c->hs, WS_HANDSHAKE_MAX + sizeof c->rbuf);
   ws_parser_init(&c->parser, opt->max_frame, opt->max_message);
   if (u.tls && (rc = tls_setup(c, opt->ca_file)) != 0) goto fail;
@@ -826,7 +862,8 @@ fail:
 int ws_conn_send(ws_conn *c, int opcode, const void *data, size_t len) {
   if (!c || c->state != ST_OPEN) return err_set(MIMIC_EIO, "the WebSocket is not open");
   if (uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) > WRITE_QUEUE_MAX)
-    return err_set(MIMIC_EBUSY, "the server is not reading: over %u bytes wait to be sent", WRITE_QUEUE_MAX);
+    return err_set(MIMIC_EBUSY, "the server is not reading: over %u bytes wait to be sent",
+                   WRITE_QUEUE_MAX);
   int rc = send_frame(c, opcode, data, len);
   if (rc) finish(c, "%s", err_msg());
   return rc;

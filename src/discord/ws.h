@@ -15,27 +15,40 @@
 
 /* Caps on what the peer can make us hold. Discord's largest payloads (GUILD_CREATE of a big guild)
  * are a few MiB; anything past these is refused with close code 1009. */
-#define WS_FRAME_MAX (8u << 20)      /* payload of one frame */
-#define WS_MESSAGE_MAX (8u << 20)    /* one reassembled (possibly fragmented) message */
-#define WS_HANDSHAKE_MAX 16384u      /* the server's HTTP upgrade response */
-#define WS_HEADER_MAX 14u            /* largest frame header (client frames are masked) */
-#define WS_HOST_MAX 253u
-#define WS_PATH_MAX 2048u
+#define WS_FRAME_MAX     (8u << 20) /* payload of one frame */
+#define WS_MESSAGE_MAX   (8u << 20) /* one reassembled (possibly fragmented) message */
+#define WS_HANDSHAKE_MAX 16384u     /* the server's HTTP upgrade response */
+#define WS_HEADER_MAX    14u        /* largest frame header (client frames are masked) */
+#define WS_HOST_MAX      253u
+#define WS_PATH_MAX      2048u
 
-enum { WS_OP_CONT = 0, WS_OP_TEXT = 1, WS_OP_BINARY = 2, WS_OP_CLOSE = 8, WS_OP_PING = 9,
-       WS_OP_PONG = 10 };
+enum {
+  WS_OP_CONT = 0,
+  WS_OP_TEXT = 1,
+  WS_OP_BINARY = 2,
+  WS_OP_CLOSE = 8,
+  WS_OP_PING = 9,
+  WS_OP_PONG = 10
+};
 
 /* Close codes used by the client itself. */
-enum { WS_CLOSE_NORMAL = 1000, WS_CLOSE_GOING_AWAY = 1001, WS_CLOSE_PROTOCOL = 1002,
-       WS_CLOSE_NO_STATUS = 1005, WS_CLOSE_ABNORMAL = 1006, WS_CLOSE_BAD_DATA = 1007,
-       WS_CLOSE_TOO_BIG = 1009 };
+enum {
+  WS_CLOSE_NORMAL = 1000,
+  WS_CLOSE_GOING_AWAY = 1001,
+  WS_CLOSE_PROTOCOL = 1002,
+  WS_CLOSE_NO_STATUS = 1005,
+  WS_CLOSE_ABNORMAL = 1006,
+  WS_CLOSE_BAD_DATA = 1007,
+  WS_CLOSE_TOO_BIG = 1009
+};
 
-/* ---- URLs ------------------------------------------------------------------------------------- */
+/* ---- URLs -------------------------------------------------------------------------------------
+ */
 
 typedef struct ws_url {
-  bool tls;                  /* wss:// */
+  bool tls;                   /* wss:// */
   char host[WS_HOST_MAX + 1]; /* without brackets for IPv6 literals */
-  int port;                  /* explicit or 443/80 */
+  int port;                   /* explicit or 443/80 */
   char path[WS_PATH_MAX + 1]; /* path and query, "/" at least; the fragment is dropped */
 } ws_url;
 
@@ -46,7 +59,8 @@ int ws_url_parse(const char *url, ws_url *out) MIMIC_MUST;
 /* True for "localhost", 127.0.0.0/8 and ::1: the only hosts plain ws:// may reach. */
 bool ws_host_is_loopback(const char *host);
 
-/* ---- frames (pure) ---------------------------------------------------------------------------- */
+/* ---- frames (pure) ----------------------------------------------------------------------------
+ */
 
 typedef struct ws_frame {
   bool fin;
@@ -69,7 +83,8 @@ int ws_frame_parse(const uint8_t *p, size_t n, size_t max_payload, ws_frame *f) 
 size_t ws_frame_encode(uint8_t *out, size_t cap, int opcode, bool fin, const uint8_t mask[4],
                        const void *payload, size_t len);
 
-/* ---- message reassembly (pure) ---------------------------------------------------------------- */
+/* ---- message reassembly (pure) ----------------------------------------------------------------
+ */
 
 /* Receives each complete message (TEXT, BINARY; text already checked to be UTF-8) and each control
  * frame (CLOSE, PING, PONG) in order. data is borrowed for the call. Return non-zero to stop the
@@ -77,12 +92,12 @@ size_t ws_frame_encode(uint8_t *out, size_t cap, int opcode, bool fin, const uin
 typedef int (*ws_msg_fn)(void *user, int opcode, const uint8_t *data, size_t len);
 
 typedef struct ws_parser {
-  buf in;          /* unconsumed input: at most one frame */
-  buf msg;         /* fragments of the message being reassembled */
-  int msg_op;      /* TEXT/BINARY while a fragmented message is open, else 0 */
+  buf in;     /* unconsumed input: at most one frame */
+  buf msg;    /* fragments of the message being reassembled */
+  int msg_op; /* TEXT/BINARY while a fragmented message is open, else 0 */
   size_t max_frame, max_message;
   bool accept_masked; /* false for a client: servers must not mask */
-  int close_code;  /* after a failed feed: 1002, 1007 or 1009, to send to the peer */
+  int close_code;     /* after a failed feed: 1002, 1007 or 1009, to send to the peer */
 } ws_parser;
 
 void ws_parser_init(ws_parser *p, size_t max_frame, size_t max_message);
@@ -90,9 +105,11 @@ void ws_parser_free(ws_parser *p);
 /* Feeds bytes received from the peer. Returns 0, or a negative code with err_msg set and
  * p->close_code chosen (1002 protocol error, 1007 invalid UTF-8 in a text message or close reason,
  * 1009 frame or message over its cap); after a failure the parser must not be fed again. */
-int ws_parser_feed(ws_parser *p, const uint8_t *data, size_t n, ws_msg_fn fn, void *user) MIMIC_MUST;
+int ws_parser_feed(ws_parser *p, const uint8_t *data, size_t n, ws_msg_fn fn,
+                   void *user) MIMIC_MUST;
 
-/* ---- the opening handshake (pure) ------------------------------------------------------------- */
+/* ---- the opening handshake (pure) -------------------------------------------------------------
+ */
 
 /* A fresh random Sec-WebSocket-Key (16 random bytes, base64, NUL-terminated). */
 void ws_key_new(char key[25]);
@@ -100,13 +117,14 @@ void ws_key_new(char key[25]);
 void ws_accept_for(const char *key, char out[29]);
 /* Appends the client's upgrade request for u to b. */
 int ws_request_build(buf *b, const ws_url *u, const char *key, const char *user_agent) MIMIC_MUST;
-/* Checks the server's response in p[0..n). Returns 0 when the header is not complete yet, the header
- * length (> 0) when it is a valid 101 upgrade for key, or a negative code: MIMIC_EPROTO for any
- * other status (the sentence quotes the status line), a missing Upgrade/Connection header or a
+/* Checks the server's response in p[0..n). Returns 0 when the header is not complete yet, the
+ * header length (> 0) when it is a valid 101 upgrade for key, or a negative code: MIMIC_EPROTO for
+ * any other status (the sentence quotes the status line), a missing Upgrade/Connection header or a
  * wrong Sec-WebSocket-Accept; MIMIC_ERANGE over WS_HANDSHAKE_MAX. */
 long ws_response_check(const char *p, size_t n, const char *key) MIMIC_MUST;
 
-/* ---- the connection --------------------------------------------------------------------------- */
+/* ---- the connection ---------------------------------------------------------------------------
+ */
 
 typedef struct ws_conn ws_conn;
 

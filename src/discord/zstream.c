@@ -8,8 +8,8 @@
 
 struct zstream {
   z_stream zs;
-  buf in;   /* compressed bytes waiting for the suffix */
-  buf out;  /* the last flush, inflated */
+  buf in;  /* compressed bytes waiting for the suffix */
+  buf out; /* the last flush, inflated */
   bool broken;
   uint64_t bytes_in, bytes_out;
 };
@@ -68,7 +68,8 @@ static int inflate_all(zstream *z, const uint8_t *p, size_t n) {
     if (r == Z_STREAM_END || r == Z_NEED_DICT || r == Z_DATA_ERROR || r == Z_MEM_ERROR) {
       z->broken = true;
       return err_set(MIMIC_EFORMAT, "gateway zlib-stream is corrupt: %s",
-                     z->zs.msg ? z->zs.msg : (r == Z_STREAM_END ? "stream ended" : "inflate error"));
+                     z->zs.msg ? z->zs.msg
+                               : (r == Z_STREAM_END ? "stream ended" : "inflate error"));
     }
     if (z->zs.avail_in == 0 && z->zs.avail_out > 0) break;
     if (r == Z_BUF_ERROR && z->zs.avail_in == 0) break;
@@ -85,7 +86,8 @@ static int inflate_all(zstream *z, const uint8_t *p, size_t n) {
 int zstream_feed(zstream *z, const uint8_t *data, size_t n, const char **out, size_t *out_len) {
   *out = NULL;
   *out_len = 0;
-  if (z->broken) return err_set(MIMIC_EFORMAT, "gateway zlib-stream already failed on this connection");
+  if (z->broken)
+    return err_set(MIMIC_EFORMAT, "gateway zlib-stream already failed on this connection");
   z->bytes_in += n;
   bool ends = false;
   if (z->in.len == 0) {
@@ -101,7 +103,8 @@ int zstream_feed(zstream *z, const uint8_t *data, size_t n, const char **out, si
   }
   if (buf_append(&z->in, data, n)) {
     z->broken = true;
-    return err_set(MIMIC_ERANGE, "gateway zlib-stream message exceeds %zu compressed bytes without a flush",
+    return err_set(MIMIC_ERANGE,
+                   "gateway zlib-stream message exceeds %zu compressed bytes without a flush",
                    z->in.limit);
   }
   if (z->in.len < 4 || memcmp(z->in.data + z->in.len - 4, suffix, 4) != 0) return 0;

@@ -10,7 +10,7 @@
 
 #include "base/err.h"
 
-#define ZSTREAM_IN_MAX (8u << 20)   /* compressed bytes buffered while waiting for the suffix */
+#define ZSTREAM_IN_MAX  (8u << 20)  /* compressed bytes buffered while waiting for the suffix */
 #define ZSTREAM_OUT_MAX (16u << 20) /* inflated bytes of one flush (a decompression-bomb cap) */
 
 typedef struct zstream zstream;
@@ -24,7 +24,8 @@ void zstream_destroy(zstream *z); /* accepts NULL */
  * 0 when the data was buffered to wait for more; or a negative code: MIMIC_EFORMAT for a corrupt
  * stream, MIMIC_ERANGE past a cap. After an error the context is unusable (a deflate stream cannot
  * resynchronise): the connection must be dropped and a new context made for the next one. */
-int zstream_feed(zstream *z, const uint8_t *data, size_t n, const char **out, size_t *out_len) MIMIC_MUST;
+int zstream_feed(zstream *z, const uint8_t *data, size_t n, const char **out,
+                 size_t *out_len) MIMIC_MUST;
 
 /* Counters for the benchmark and logs. */
 uint64_t zstream_bytes_in(const zstream *z);

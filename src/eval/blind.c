@@ -1,7 +1,7 @@
 /* The blind-test kit: real and generated replies to the same contexts, shuffled into a sheet that
  * people judge ("real or generated?") with the answer key in a separate file, and the scorer that
- * turns a filled-in sheet into accuracy, a binomial p-value against guessing, and a Wilson interval.
- * Judges at about 50% cannot tell the model from the community. */
+ * turns a filled-in sheet into accuracy, a binomial p-value against guessing, and a Wilson
+ * interval. Judges at about 50% cannot tell the model from the community. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -12,7 +12,8 @@
 #include "eval/eval_int.h"
 #include "llm/sampler.h"
 
-/* ---- CSV ---------------------------------------------------------------------------------------- */
+/* ---- CSV ----------------------------------------------------------------------------------------
+ */
 
 void eval_csv_free(char **fields, size_t n) {
   for (size_t i = 0; i < n; i++) mem_free(fields[i]);
@@ -84,7 +85,8 @@ fail:
   return rc;
 }
 
-/* ---- writing a kit -------------------------------------------------------------------------------- */
+/* ---- writing a kit
+ * -------------------------------------------------------------------------------- */
 
 /* The last 4 lines of a context. */
 static const char *tail_lines(const char *s) {
@@ -100,7 +102,8 @@ static const char *tail_lines(const char *s) {
 int eval_blind_write(const char *dir, const char *const *context, const char *const *real,
                      const char *const *gen, size_t n, uint64_t seed) {
   if (n == 0) return err_set(MIMIC_EINVAL, "blind test: no replies to put in the sheet");
-  if (n > EVAL_BLIND_MAX / 2) return err_set(MIMIC_ERANGE, "blind test: %zu items is over the %u cap", 2 * n, EVAL_BLIND_MAX);
+  if (n > EVAL_BLIND_MAX / 2)
+    return err_set(MIMIC_ERANGE, "blind test: %zu items is over the %u cap", 2 * n, EVAL_BLIND_MAX);
   int rc;
   if ((rc = eval__mkdirs(dir))) return rc;
   size_t m = 2 * n;
@@ -122,15 +125,17 @@ int eval_blind_write(const char *dir, const char *const *context, const char *co
   rc = buf_puts(&sheet, "id,context,reply,guess\r\n");
   if (!rc) rc = buf_puts(&key, "id,truth\r\n");
   if (!rc)
-    rc = buf_puts(&html, "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>mimic blind test</title>"
-                         "<style>body{font-family:sans-serif;max-width:820px;margin:2em auto}"
-                         ".ctx{color:#555;white-space:pre-wrap;font-size:90%}.reply{white-space:pre-wrap;"
-                         "font-weight:bold;margin:.3em 0 1.2em}</style></head><body>\n<h1>Real or generated?</h1>\n"
-                         "<p>Each item shows the end of a conversation and one reply. Some replies were written by "
-                         "people on the server, some by the model. For each id, write <b>real</b> or "
-                         "<b>generated</b> in the <i>guess</i> column of <code>blind-sheet.csv</code> (leave it "
-                         "blank if you have no idea), then run <code>mimic eval --score blind-sheet.csv --key "
-                         "blind-key.csv</code>. Do not open the key.</p>\n");
+    rc = buf_puts(
+        &html,
+        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>mimic blind test</title>"
+        "<style>body{font-family:sans-serif;max-width:820px;margin:2em auto}"
+        ".ctx{color:#555;white-space:pre-wrap;font-size:90%}.reply{white-space:pre-wrap;"
+        "font-weight:bold;margin:.3em 0 1.2em}</style></head><body>\n<h1>Real or generated?</h1>\n"
+        "<p>Each item shows the end of a conversation and one reply. Some replies were written by "
+        "people on the server, some by the model. For each id, write <b>real</b> or "
+        "<b>generated</b> in the <i>guess</i> column of <code>blind-sheet.csv</code> (leave it "
+        "blank if you have no idea), then run <code>mimic eval --score blind-sheet.csv --key "
+        "blind-key.csv</code>. Do not open the key.</p>\n");
   for (size_t k = 0; k < m && !rc; k++) {
     size_t i = order[k] / 2;
     bool is_gen = order[k] & 1;
@@ -164,7 +169,8 @@ out:
   return rc;
 }
 
-/* ---- scoring ------------------------------------------------------------------------------------ */
+/* ---- scoring ------------------------------------------------------------------------------------
+ */
 
 double eval_binom_tail_half(int k, int n) {
   if (k <= 0) return 1;
@@ -215,7 +221,8 @@ static int label_of(const char *s, int *out) {
   for (char *p = t; *p; p++)
     if (*p >= 'A' && *p <= 'Z') *p = (char)(*p + 32);
   static const char *const real_w[] = {"real", "human", "r", "h", "person"};
-  static const char *const gen_w[] = {"generated", "gen", "bot", "ai", "machine", "fake", "model", "g", "b", "m", "f"};
+  static const char *const gen_w[] = {"generated", "gen", "bot", "ai", "machine", "fake",
+                                      "model",     "g",   "b",   "m",  "f"};
   *out = 0;
   if (!*t) return 0;
   for (size_t i = 0; i < sizeof real_w / sizeof *real_w; i++)
@@ -249,7 +256,8 @@ static int each_row(const char *path, const char *ca, const char *cb, row_fn fn,
         if (str_ieq(f[i], ca)) ia = (int)i;
         if (str_ieq(f[i], cb)) ib = (int)i;
       }
-      if (ia < 0 || ib < 0) rc = err_set(MIMIC_EFORMAT, "%s: the header needs columns '%s' and '%s'", path, ca, cb);
+      if (ia < 0 || ib < 0)
+        rc = err_set(MIMIC_EFORMAT, "%s: the header needs columns '%s' and '%s'", path, ca, cb);
     } else if (!(nf == 1 && !*f[0])) { /* blank line */
       rc = fn(path, row, (size_t)ia < nf ? f[ia] : "", (size_t)ib < nf ? f[ib] : "", user);
     }
@@ -268,7 +276,8 @@ typedef struct score_ctx {
 
 static int parse_id(const char *path, size_t row, const char *s, uint64_t *id) {
   if (str_to_u64(s, id) || *id == 0 || *id > EVAL_BLIND_MAX)
-    return err_set(MIMIC_EFORMAT, "%s: row %zu: id '%s' is not a number in 1..%u", path, row, s, EVAL_BLIND_MAX);
+    return err_set(MIMIC_EFORMAT, "%s: row %zu: id '%s' is not a number in 1..%u", path, row, s,
+                   EVAL_BLIND_MAX);
   return 0;
 }
 
@@ -278,7 +287,8 @@ static int key_row(const char *path, size_t row, const char *id, const char *val
   int lab, rc;
   if ((rc = parse_id(path, row, id, &i))) return rc;
   if (label_of(val, &lab) || !lab)
-    return err_set(MIMIC_EFORMAT, "%s: row %zu: truth '%s' is neither real nor generated", path, row, val);
+    return err_set(MIMIC_EFORMAT, "%s: row %zu: truth '%s' is neither real nor generated", path,
+                   row, val);
   if (c->truth[i]) return err_set(MIMIC_EFORMAT, "%s: row %zu: id %s appears twice", path, row, id);
   c->truth[i] = (unsigned char)lab;
   c->items++;
@@ -290,10 +300,14 @@ static int sheet_row(const char *path, size_t row, const char *id, const char *v
   uint64_t i;
   int lab, rc;
   if ((rc = parse_id(path, row, id, &i))) return rc;
-  if (!c->truth[i]) return err_set(MIMIC_EFORMAT, "%s: row %zu: id %s is not in the key (wrong key file?)", path, row, id);
+  if (!c->truth[i])
+    return err_set(MIMIC_EFORMAT, "%s: row %zu: id %s is not in the key (wrong key file?)", path,
+                   row, id);
   if (label_of(val, &lab))
-    return err_set(MIMIC_EFORMAT, "%s: row %zu: guess '%s' is not 'real' or 'generated'", path, row, val);
-  if (c->truth[i] & 4) return err_set(MIMIC_EFORMAT, "%s: row %zu: id %s appears twice", path, row, id);
+    return err_set(MIMIC_EFORMAT, "%s: row %zu: guess '%s' is not 'real' or 'generated'", path, row,
+                   val);
+  if (c->truth[i] & 4)
+    return err_set(MIMIC_EFORMAT, "%s: row %zu: id %s appears twice", path, row, id);
   if (!lab) return 0;
   int truth = c->truth[i] & 3;
   eval_blind_result *r = c->res;

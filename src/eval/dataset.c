@@ -1,6 +1,7 @@
 /* Reading TRL conversational JSONL (`mimic prepare`'s sft-messages.*.jsonl) for evaluation: one
  * sample per line, the last turn being the assistant reply to imitate. Capped line length, sample
- * count and turns per sample, so a hostile file fails with a message instead of exhausting memory. */
+ * count and turns per sample, so a hostile file fails with a message instead of exhausting memory.
+ */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -52,7 +53,8 @@ static int parse_line(const char *line, size_t len, eval_sample *smp) {
     smp->n = i + 1;
   }
   if (strcmp(smp->turns[n - 1].role, "assistant") != 0)
-    rc = err_set(MIMIC_EFORMAT, "the last message is \"%s\", not the assistant reply", smp->turns[n - 1].role);
+    rc = err_set(MIMIC_EFORMAT, "the last message is \"%s\", not the assistant reply",
+                 smp->turns[n - 1].role);
 out:
   json_decref(j);
   return rc;
@@ -73,12 +75,14 @@ int eval_dataset_load(const char *path, size_t max, eval_dataset *out) {
     while ((c = getc(f)) != EOF && c != '\n') {
       char ch = (char)c;
       if ((rc = buf_append(&line, &ch, 1))) {
-        rc = err_set(MIMIC_ERANGE, "%s:%zu: line longer than %u bytes", path, lineno, EVAL_LINE_MAX);
+        rc =
+            err_set(MIMIC_ERANGE, "%s:%zu: line longer than %u bytes", path, lineno, EVAL_LINE_MAX);
         goto out;
       }
     }
     size_t k = line.len;
-    while (k && (line.data[k - 1] == '\r' || line.data[k - 1] == ' ' || line.data[k - 1] == '\t')) k--;
+    while (k && (line.data[k - 1] == '\r' || line.data[k - 1] == ' ' || line.data[k - 1] == '\t'))
+      k--;
     if (!k) continue;
     if (out->n == cap) {
       cap = cap ? cap * 2 : 64;

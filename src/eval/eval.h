@@ -16,15 +16,18 @@
 #include "base/err.h"
 
 #define EVAL_MAX_ITEMS 2000000u /* messages in one set */
-#define EVAL_MSG_MAX 16384u     /* bytes of one message that the metrics read (Discord: <= 4000 chars) */
+#define EVAL_MSG_MAX                                                                               \
+  16384u /* bytes of one message that the metrics read (Discord: <= 4000 chars) */
 
-/* ---- text classification (exposed for tests and for the stats of other layers) ------------------ */
+/* ---- text classification (exposed for tests and for the stats of other layers) ------------------
+ */
 
 /* Emoji by code point range: pictographs and emoticons (U+1F000-1FAFF), misc symbols and dingbats
- * (U+2600-27BF), misc technical (U+2300-23FF), arrows/stars block (U+2B00-2BFF). Variation selectors,
- * ZWJ and skin-tone modifiers are not emoji on their own. */
+ * (U+2600-27BF), misc technical (U+2300-23FF), arrows/stars block (U+2B00-2BFF). Variation
+ * selectors, ZWJ and skin-tone modifiers are not emoji on their own. */
 bool eval_cp_is_emoji(uint32_t cp);
-/* Case over Latin (ASCII, Latin-1, Latin Extended-A), Greek and Cyrillic; other scripts have none. */
+/* Case over Latin (ASCII, Latin-1, Latin Extended-A), Greek and Cyrillic; other scripts have none.
+ */
 bool eval_cp_is_upper(uint32_t cp);
 bool eval_cp_is_lower(uint32_t cp);
 
@@ -34,10 +37,12 @@ size_t eval_msg_len(const char *s);
  * as "Name: text"); returns s itself when there is no prefix. The name part must be 1..64 bytes
  * without a newline. Borrowed pointer into s. */
 const char *eval_strip_speaker(const char *s);
-/* Copies the speaker name of "Name: text" into out (cap bytes); returns false when there is none. */
+/* Copies the speaker name of "Name: text" into out (cap bytes); returns false when there is none.
+ */
 bool eval_speaker(const char *s, char *out, size_t cap);
 
-/* ---- per-set style profile --------------------------------------------------------------------- */
+/* ---- per-set style profile ---------------------------------------------------------------------
+ */
 
 /* Message length histogram bins, in code points: [0,5) [5,10) [10,20) [20,30) [30,50) [50,80)
  * [80,120) [120,200) [200,300) [300,500) [500,1000) [1000,inf). */
@@ -45,18 +50,18 @@ bool eval_speaker(const char *s, char *out, size_t cap);
 extern const int eval_len_bin_lo[EVAL_LEN_BINS];
 
 typedef struct eval_style {
-  size_t n;                   /* messages */
-  double len_mean;            /* code points */
+  size_t n;                       /* messages */
+  double len_mean;                /* code points */
   double len_hist[EVAL_LEN_BINS]; /* fraction of messages per bin (sums to 1 when n > 0) */
-  double words_mean;          /* word tokens per message */
-  double distinct1, distinct2; /* unique / total word 1-grams and 2-grams over the set */
+  double words_mean;              /* word tokens per message */
+  double distinct1, distinct2;    /* unique / total word 1-grams and 2-grams over the set */
   /* Fractions of messages that ... */
-  double rate_emoji;          /* contain an emoji (Unicode, <:name:id> or :name:) */
-  double rate_caps;           /* have >= 2 cased letters, all upper case ("LETS GO 🔥") */
-  double rate_lower_start;    /* whose first cased letter is lower case ("yeah lol") */
-  double rate_punct_run;      /* contain a run of 2+ of ! ? . ("!!!", "?!", "...") */
-  double rate_question;       /* contain '?' */
-  double rate_end_punct;      /* end (trailing spaces and emoji aside) with . ! or ? */
+  double rate_emoji;       /* contain an emoji (Unicode, <:name:id> or :name:) */
+  double rate_caps;        /* have >= 2 cased letters, all upper case ("LETS GO 🔥") */
+  double rate_lower_start; /* whose first cased letter is lower case ("yeah lol") */
+  double rate_punct_run;   /* contain a run of 2+ of ! ? . ("!!!", "?!", "...") */
+  double rate_question;    /* contain '?' */
+  double rate_end_punct;   /* end (trailing spaces and emoji aside) with . ! or ? */
 } eval_style;
 
 /* Computes the profile of a set (n may be 0: everything is 0). MIMIC_ERANGE over EVAL_MAX_ITEMS. */
@@ -73,8 +78,8 @@ double eval_jsd(const double *p, const double *q, size_t n);
  * points); 0 when either set is empty. */
 double eval_len_ks(const char *const *a, size_t na, const char *const *b, size_t nb);
 
-/* distinct-n (Li et al. 2016): unique word n-grams / total word n-grams over the set (n-grams do not
- * cross messages); 0 when the set has no n-gram. order 1..8. Words: runs of letters, digits and
+/* distinct-n (Li et al. 2016): unique word n-grams / total word n-grams over the set (n-grams do
+ * not cross messages); 0 when the set has no n-gram. order 1..8. Words: runs of letters, digits and
  * apostrophes (Latin/Greek/Cyrillic case-folded), and each emoji as its own word. */
 int eval_distinct(const char *const *msgs, size_t n, int order, double *out) MIMIC_MUST;
 
@@ -83,13 +88,13 @@ int eval_distinct(const char *const *msgs, size_t n, int order, double *out) MIM
  * count / grams in the message, idf = ln((1 + N) / (1 + df)) + 1 over all N messages of both sets;
  * a set's vector is the mean of its messages' vectors. 1 for identical sets, 0 when no n-gram is
  * shared (or a set is empty). */
-int eval_tfidf_cosine(const char *const *a, size_t na, const char *const *b, size_t nb, double *out)
-  MIMIC_MUST;
+int eval_tfidf_cosine(const char *const *a, size_t na, const char *const *b, size_t nb,
+                      double *out) MIMIC_MUST;
 
-/* Vocabulary overlap: Jaccard |Va ∩ Vb| / |Va ∪ Vb| of the two sets' word vocabularies (words as for
- * eval_distinct); 0 when both are empty. */
-int eval_vocab_jaccard(const char *const *a, size_t na, const char *const *b, size_t nb, double *out)
-  MIMIC_MUST;
+/* Vocabulary overlap: Jaccard |Va ∩ Vb| / |Va ∪ Vb| of the two sets' word vocabularies (words as
+ * for eval_distinct); 0 when both are empty. */
+int eval_vocab_jaccard(const char *const *a, size_t na, const char *const *b, size_t nb,
+                       double *out) MIMIC_MUST;
 
 /* Copy rate, the privacy check: the fraction of generated messages that reproduce a training
  * message verbatim (after trimming and collapsing whitespace; case kept). Generated messages with
@@ -102,27 +107,28 @@ int eval_copy_rate(const char *const *gen, size_t ngen, const char *const *train
 /* Everything above for real (held-out) vs generated replies to the same contexts. */
 typedef struct eval_compare {
   eval_style real, gen;
-  double len_jsd;     /* JSD of the length histograms, bits */
-  double len_ks;      /* KS statistic of the lengths */
-  double tfidf_cos;   /* char 3-5-gram TF-IDF centroid cosine */
+  double len_jsd;   /* JSD of the length histograms, bits */
+  double len_ks;    /* KS statistic of the lengths */
+  double tfidf_cos; /* char 3-5-gram TF-IDF centroid cosine */
   double vocab_jaccard;
-  double copy_rate;   /* NAN when no training set was given */
+  double copy_rate; /* NAN when no training set was given */
   size_t copies;
-  double embed_cos;   /* NAN: filled by the caller when an embedding model is configured */
+  double embed_cos; /* NAN: filled by the caller when an embedding model is configured */
 } eval_compare;
 
 /* Fills out; train may be NULL (copy_rate = NAN). min_chars as eval_copy_rate. */
 int eval_compare_sets(const char *const *real, size_t nr, const char *const *gen, size_t ng,
-                      const char *const *train, size_t ntrain, size_t min_chars, eval_compare *out)
-  MIMIC_MUST;
+                      const char *const *train, size_t ntrain, size_t min_chars,
+                      eval_compare *out) MIMIC_MUST;
 
 #endif
 
-/* ---- datasets (TRL conversational JSONL, as `mimic prepare` writes sft-messages.*.jsonl) ------ */
+/* ---- datasets (TRL conversational JSONL, as `mimic prepare` writes sft-messages.*.jsonl) ------
+ */
 
-#define EVAL_LINE_MAX (4u << 20)    /* bytes in one JSONL line */
+#define EVAL_LINE_MAX    (4u << 20) /* bytes in one JSONL line */
 #define EVAL_MAX_SAMPLES 1000000u   /* samples read from one file */
-#define EVAL_MAX_TURNS 256          /* messages in one sample */
+#define EVAL_MAX_TURNS   256        /* messages in one sample */
 
 typedef struct eval_turn {
   char *role, *content; /* owned */
@@ -149,19 +155,20 @@ void eval_dataset_free(eval_dataset *d);
 
 /* ---- perplexity ------------------------------------------------------------------------------ */
 
-#define EVAL_MAX_AUTHORS 256 /* distinct speakers tracked per run; the rest pool under "(others)" */
+#define EVAL_MAX_AUTHORS 256 /* distinct speakers tracked per run; the rest pool under "(others)"  \
+                              */
 
 typedef struct eval_ppl_author {
   char name[64];
-  double nll;       /* summed negative log-likelihood, nats */
+  double nll; /* summed negative log-likelihood, nats */
   int64_t tokens;
   int64_t samples;
 } eval_ppl_author;
 
 typedef struct eval_ppl {
-  double nll;       /* over every scored token, nats */
+  double nll; /* over every scored token, nats */
   int64_t tokens, samples;
-  int64_t skipped;  /* samples longer than the context window */
+  int64_t skipped;          /* samples longer than the context window */
   eval_ppl_author *authors; /* owned, n_authors of them, in order of first appearance */
   size_t n_authors;
 } eval_ppl;
@@ -188,33 +195,35 @@ typedef struct eval_ppl_opts {
  * given everything before it. Per-author sums use the "Name: " prefix of the reply. Samples longer
  * than the context are skipped and counted. tuned may be NULL when there is no adapter. Errors name
  * the model or adapter file. */
-int eval_perplexity(const eval_ppl_opts *o, const eval_dataset *ds, eval_ppl *base, eval_ppl *tuned)
-  MIMIC_MUST;
+int eval_perplexity(const eval_ppl_opts *o, const eval_dataset *ds, eval_ppl *base,
+                    eval_ppl *tuned) MIMIC_MUST;
 
-/* ---- blind test kit ---------------------------------------------------------------------------- */
+/* ---- blind test kit ----------------------------------------------------------------------------
+ */
 
-#define EVAL_CSV_MAX (64u << 20)       /* bytes in a sheet or key file the scorer reads */
+#define EVAL_CSV_MAX       (64u << 20) /* bytes in a sheet or key file the scorer reads */
 #define EVAL_CSV_FIELD_MAX (1u << 20)  /* bytes in one CSV field */
-#define EVAL_BLIND_MAX 100000u         /* items in one kit */
+#define EVAL_BLIND_MAX     100000u     /* items in one kit */
 
 /* Writes a blind test for n contexts into dir (created if missing): every real and every generated
  * reply becomes one item (2n in all), shuffled with seed, in
  *   blind-sheet.csv   id,context,reply,guess   (judges fill guess with "real" or "generated")
  *   blind-sheet.html  the same items, readable, with the instructions
  *   blind-key.csv     id,truth                 (keep it away from the judges)
- * context[i] is shown as its last 4 lines. Fields that a spreadsheet would run as a formula (leading
- * = + - @) get a leading apostrophe. Each file is written atomically (temporary name, then rename).
- * real[i] and gen[i] should carry the same "Name: " prefix so the name gives nothing away. */
+ * context[i] is shown as its last 4 lines. Fields that a spreadsheet would run as a formula
+ * (leading = + - @) get a leading apostrophe. Each file is written atomically (temporary name, then
+ * rename). real[i] and gen[i] should carry the same "Name: " prefix so the name gives nothing away.
+ */
 int eval_blind_write(const char *dir, const char *const *context, const char *const *real,
                      const char *const *gen, size_t n, uint64_t seed) MIMIC_MUST;
 
 typedef struct eval_blind_result {
-  int items;        /* rows in the key */
-  int answered;     /* rows with a guess */
+  int items;    /* rows in the key */
+  int answered; /* rows with a guess */
   int correct;
   int gen_answered, gen_caught; /* generated items judged, and judged "generated" */
-  double accuracy;  /* correct / answered (NAN when none) */
-  double p_value;   /* one-sided binomial P(X >= correct | answered, 1/2): small = judges can tell */
+  double accuracy;              /* correct / answered (NAN when none) */
+  double p_value; /* one-sided binomial P(X >= correct | answered, 1/2): small = judges can tell */
   double ci_lo, ci_hi; /* Wilson 95% interval of the accuracy */
 } eval_blind_result;
 
@@ -227,22 +236,25 @@ int eval_blind_score(const char *sheet_csv, const char *key_csv, eval_blind_resu
 /* P(X >= k) for X ~ Binomial(n, 1/2). 1 when k <= 0; 0 when k > n. */
 double eval_binom_tail_half(int k, int n);
 
-/* ---- CSV (RFC 4180) --------------------------------------------------------------------------- */
+/* ---- CSV (RFC 4180) ---------------------------------------------------------------------------
+ */
 
 /* Reads one record from data[*pos..n): fields separated by ',', optionally double-quoted (quotes
  * doubled inside, newlines allowed), ending at CRLF, LF or the end. Fields are NUL-terminated
  * copies in *fields (caller frees each and the array with mem_free). Returns 1 with a record, 0 at
- * the end, or MIMIC_EFORMAT (unterminated quote, text after a closing quote) / MIMIC_ERANGE (a field
- * over EVAL_CSV_FIELD_MAX, more than 1024 fields). */
-int eval_csv_record(const char *data, size_t n, size_t *pos, char ***fields, size_t *nfields) MIMIC_MUST;
+ * the end, or MIMIC_EFORMAT (unterminated quote, text after a closing quote) / MIMIC_ERANGE (a
+ * field over EVAL_CSV_FIELD_MAX, more than 1024 fields). */
+int eval_csv_record(const char *data, size_t n, size_t *pos, char ***fields,
+                    size_t *nfields) MIMIC_MUST;
 void eval_csv_free(char **fields, size_t n);
 
-/* ---- training log (loss curve) ------------------------------------------------------------------ */
+/* ---- training log (loss curve) ------------------------------------------------------------------
+ */
 
 #define EVAL_LOSS_MAX_POINTS 200000u
 
 typedef struct eval_loss_curve {
-  double *step, *loss;   /* training loss points */
+  double *step, *loss; /* training loss points */
   size_t n;
   double *vstep, *vloss; /* validation loss points */
   size_t nv;
@@ -256,22 +268,23 @@ typedef struct eval_loss_curve {
 int eval_loss_curve_read(const char *path, eval_loss_curve *out) MIMIC_MUST;
 void eval_loss_curve_free(eval_loss_curve *c);
 
-/* ---- the HTML report --------------------------------------------------------------------------- */
+/* ---- the HTML report ---------------------------------------------------------------------------
+ */
 
 typedef struct eval_example {
   const char *context, *real, *gen;
 } eval_example;
 
 typedef struct eval_report {
-  const char *model, *lora, *data;  /* shown in the header; lora may be NULL */
-  const eval_compare *cmp;          /* style metrics; NULL = not computed */
-  const eval_ppl *ppl_base;         /* NULL = not computed */
-  const eval_ppl *ppl_tuned;        /* NULL = no adapter */
-  const eval_loss_curve *loss;      /* NULL or empty = no loss curve */
-  const eval_example *examples;     /* shown side by side (the first 12) */
+  const char *model, *lora, *data; /* shown in the header; lora may be NULL */
+  const eval_compare *cmp;         /* style metrics; NULL = not computed */
+  const eval_ppl *ppl_base;        /* NULL = not computed */
+  const eval_ppl *ppl_tuned;       /* NULL = no adapter */
+  const eval_loss_curve *loss;     /* NULL or empty = no loss curve */
+  const eval_example *examples;    /* shown side by side (the first 12) */
   size_t n_examples;
-  const char *blind_dir;            /* where the blind kit was written, or NULL */
-  double gen_seconds;               /* time spent generating (0 = not shown) */
+  const char *blind_dir; /* where the blind kit was written, or NULL */
+  double gen_seconds;    /* time spent generating (0 = not shown) */
   uint64_t seed;
 } eval_report;
 

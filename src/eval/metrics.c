@@ -13,7 +13,8 @@
 
 const int eval_len_bin_lo[EVAL_LEN_BINS] = {0, 5, 10, 20, 30, 50, 80, 120, 200, 300, 500, 1000};
 
-/* ---- code points ------------------------------------------------------------------------------ */
+/* ---- code points ------------------------------------------------------------------------------
+ */
 
 bool eval_cp_is_emoji(uint32_t cp) {
   if (cp >= 0x1F3FB && cp <= 0x1F3FF) return false; /* skin tones modify the emoji before them */
@@ -60,7 +61,9 @@ static uint32_t cp_fold(uint32_t cp) {
 
 /* Letters, digits and apostrophes make words; symbols, punctuation, spaces and emoji do not. */
 static bool cp_is_wordch(uint32_t cp) {
-  if (cp < 0x80) return (cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z') || (cp >= '0' && cp <= '9') || cp == '\'';
+  if (cp < 0x80)
+    return (cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z') || (cp >= '0' && cp <= '9') ||
+           cp == '\'';
   if (cp == 0x2019) return true; /* ’ typed as an apostrophe */
   if (cp < 0xC0 || cp == 0xD7 || cp == 0xF7) return false;
   if (cp < 0x2000) return true;
@@ -106,7 +109,8 @@ bool eval_speaker(const char *s, char *out, size_t cap) {
   return true;
 }
 
-/* ---- hashing ------------------------------------------------------------------------------------ */
+/* ---- hashing ------------------------------------------------------------------------------------
+ */
 
 static uint64_t mix64(uint64_t x) { /* splitmix64 finaliser */
   x ^= x >> 30;
@@ -152,7 +156,8 @@ static size_t hvec_uniq(hvec *h) {
   return k;
 }
 
-/* ---- words ---------------------------------------------------------------------------------------- */
+/* ---- words
+ * ---------------------------------------------------------------------------------------- */
 
 /* Hashes the words of s into out (room for EVAL_MSG_MAX); cps is scratch of EVAL_MSG_MAX. */
 static size_t words_of(const char *s, uint32_t *cps, uint64_t *out) {
@@ -178,13 +183,15 @@ static size_t words_of(const char *s, uint32_t *cps, uint64_t *out) {
 
 static int check_set(size_t n, const char *what) {
   if (n > EVAL_MAX_ITEMS)
-    return err_set(MIMIC_ERANGE, "%s: %zu messages is over the %u-message cap", what, n, EVAL_MAX_ITEMS);
+    return err_set(MIMIC_ERANGE, "%s: %zu messages is over the %u-message cap", what, n,
+                   EVAL_MAX_ITEMS);
   return 0;
 }
 
 int eval_distinct(const char *const *msgs, size_t n, int order, double *out) {
   *out = 0;
-  if (order < 1 || order > 8) return err_set(MIMIC_EINVAL, "distinct-n: order %d is not in 1..8", order);
+  if (order < 1 || order > 8)
+    return err_set(MIMIC_EINVAL, "distinct-n: order %d is not in 1..8", order);
   int rc = check_set(n, "distinct-n");
   if (rc) return rc;
   uint32_t *cps = xalloc(EVAL_MSG_MAX * sizeof *cps);
@@ -219,18 +226,23 @@ static void vocab_of(const char *const *msgs, size_t n, hvec *v) {
   mem_free(cps);
 }
 
-int eval_vocab_jaccard(const char *const *a, size_t na, const char *const *b, size_t nb, double *out) {
+int eval_vocab_jaccard(const char *const *a, size_t na, const char *const *b, size_t nb,
+                       double *out) {
   *out = 0;
   int rc;
-  if ((rc = check_set(na, "vocabulary overlap")) || (rc = check_set(nb, "vocabulary overlap"))) return rc;
+  if ((rc = check_set(na, "vocabulary overlap")) || (rc = check_set(nb, "vocabulary overlap")))
+    return rc;
   hvec va = {0}, vb = {0};
   vocab_of(a, na, &va);
   vocab_of(b, nb, &vb);
   size_t i = 0, j = 0, inter = 0;
   while (i < va.n && j < vb.n) {
-    if (va.v[i] == vb.v[j]) inter++, i++, j++;
-    else if (va.v[i] < vb.v[j]) i++;
-    else j++;
+    if (va.v[i] == vb.v[j])
+      inter++, i++, j++;
+    else if (va.v[i] < vb.v[j])
+      i++;
+    else
+      j++;
   }
   size_t uni = va.n + vb.n - inter;
   if (uni) *out = (double)inter / (double)uni;
@@ -239,7 +251,8 @@ int eval_vocab_jaccard(const char *const *a, size_t na, const char *const *b, si
   return 0;
 }
 
-/* ---- lengths ---------------------------------------------------------------------------------- */
+/* ---- lengths ----------------------------------------------------------------------------------
+ */
 
 static int len_bin(size_t len) {
   int b = 0;
@@ -291,7 +304,8 @@ double eval_len_ks(const char *const *a, size_t na, const char *const *b, size_t
   return d;
 }
 
-/* ---- style profile ---------------------------------------------------------------------------- */
+/* ---- style profile ----------------------------------------------------------------------------
+ */
 
 /* ":name:" shortcode (prepare renders custom emoji so) or raw "<:name:id>" / "<a:name:id>". */
 static bool has_custom_emoji(const char *s, size_t len) {
@@ -300,7 +314,8 @@ static bool has_custom_emoji(const char *s, size_t len) {
     size_t j = i + 1;
     bool letter = false;
     while (j < len && j - i <= 33 &&
-           ((s[j] >= 'a' && s[j] <= 'z') || (s[j] >= 'A' && s[j] <= 'Z') || (s[j] >= '0' && s[j] <= '9') || s[j] == '_')) {
+           ((s[j] >= 'a' && s[j] <= 'z') || (s[j] >= 'A' && s[j] <= 'Z') ||
+            (s[j] >= '0' && s[j] <= '9') || s[j] == '_')) {
       letter |= (s[j] >= 'a' && s[j] <= 'z') || (s[j] >= 'A' && s[j] <= 'Z');
       j++;
     }
@@ -312,7 +327,8 @@ static bool has_custom_emoji(const char *s, size_t len) {
 /* When cps[i] starts Discord markup whose letters are not the writer's casing (<:name:id>, <@id>,
  * <#id>, :shortcode:), returns the index of its last code point; else i. */
 static size_t skip_markup(const uint32_t *cps, size_t nc, size_t i) {
-  if (cps[i] == '<' && i + 1 < nc && (cps[i + 1] == ':' || cps[i + 1] == 'a' || cps[i + 1] == '@' || cps[i + 1] == '#')) {
+  if (cps[i] == '<' && i + 1 < nc &&
+      (cps[i + 1] == ':' || cps[i + 1] == 'a' || cps[i + 1] == '@' || cps[i + 1] == '#')) {
     for (size_t j = i + 1; j < nc && j - i < 100; j++) {
       if (cps[j] == '>') return j;
       if (cp_is_space(cps[j])) break;
@@ -320,7 +336,8 @@ static size_t skip_markup(const uint32_t *cps, size_t nc, size_t i) {
   }
   if (cps[i] == ':') {
     size_t j = i + 1;
-    while (j < nc && j - i <= 33 && cps[j] < 0x80 && (cp_is_wordch(cps[j]) || cps[j] == '_') && cps[j] != '\'')
+    while (j < nc && j - i <= 33 && cps[j] < 0x80 && (cp_is_wordch(cps[j]) || cps[j] == '_') &&
+           cps[j] != '\'')
       j++;
     if (j < nc && cps[j] == ':' && j - i - 1 >= 2) return j;
   }
@@ -367,7 +384,8 @@ int eval_style_compute(const char *const *msgs, size_t n, eval_style *out) {
         low++;
         first_seen = true;
       }
-      if (cp == 0x2026 || (i + 1 < nc && is_punct_run_ch(cp) && is_punct_run_ch(cps[i + 1]))) run = true;
+      if (cp == 0x2026 || (i + 1 < nc && is_punct_run_ch(cp) && is_punct_run_ch(cps[i + 1])))
+        run = true;
       if (cp == '?' || cp == 0xFF1F) asks = true;
     }
     emoji += has_emoji;
@@ -394,12 +412,14 @@ int eval_style_compute(const char *const *msgs, size_t n, eval_style *out) {
   out->rate_end_punct = (double)endp / dn;
   mem_free(w);
   mem_free(cps);
-  if ((rc = eval_distinct(msgs, n, 1, &out->distinct1)) || (rc = eval_distinct(msgs, n, 2, &out->distinct2)))
+  if ((rc = eval_distinct(msgs, n, 1, &out->distinct1)) ||
+      (rc = eval_distinct(msgs, n, 2, &out->distinct2)))
     return rc;
   return 0;
 }
 
-/* ---- character n-gram TF-IDF -------------------------------------------------------------------- */
+/* ---- character n-gram TF-IDF --------------------------------------------------------------------
+ */
 
 typedef struct gram {
   uint64_t key; /* 0 = empty */
@@ -457,7 +477,8 @@ static void tfidf_add_set(gtab *t, const char *const *msgs, size_t n, int side, 
   }
 }
 
-int eval_tfidf_cosine(const char *const *a, size_t na, const char *const *b, size_t nb, double *out) {
+int eval_tfidf_cosine(const char *const *a, size_t na, const char *const *b, size_t nb,
+                      double *out) {
   *out = 0;
   int rc;
   if ((rc = check_set(na, "tf-idf")) || (rc = check_set(nb, "tf-idf"))) return rc;
@@ -485,9 +506,11 @@ int eval_tfidf_cosine(const char *const *a, size_t na, const char *const *b, siz
   return 0;
 }
 
-/* ---- copy rate ------------------------------------------------------------------------------------ */
+/* ---- copy rate
+ * ------------------------------------------------------------------------------------ */
 
-/* Trimmed, whitespace-collapsed copy of s (up to EVAL_MSG_MAX bytes) into out (EVAL_MSG_MAX + 1). */
+/* Trimmed, whitespace-collapsed copy of s (up to EVAL_MSG_MAX bytes) into out (EVAL_MSG_MAX + 1).
+ */
 static size_t normalize(const char *s, char *out) {
   size_t len = strnlen(s, EVAL_MSG_MAX), k = 0;
   bool space = false;
@@ -526,7 +549,8 @@ int eval_copy_rate(const char *const *gen, size_t ngen, const char *const *train
   *rate = 0;
   if (copies) *copies = 0;
   int rc;
-  if ((rc = check_set(ngen, "copy rate")) || (rc = check_set(ntrain, "copy rate (training set)"))) return rc;
+  if ((rc = check_set(ngen, "copy rate")) || (rc = check_set(ntrain, "copy rate (training set)")))
+    return rc;
   if (!ngen) return 0;
   char *na = xalloc(EVAL_MSG_MAX + 1), *nb = xalloc(EVAL_MSG_MAX + 1);
   hidx *idx = xalloc((ntrain ? ntrain : 1) * sizeof *idx);
@@ -543,8 +567,10 @@ int eval_copy_rate(const char *const *gen, size_t ngen, const char *const *train
     size_t lo = 0, hi = ntrain; /* first index with idx.h >= h */
     while (lo < hi) {
       size_t mid = lo + (hi - lo) / 2;
-      if (idx[mid].h < h) lo = mid + 1;
-      else hi = mid;
+      if (idx[mid].h < h)
+        lo = mid + 1;
+      else
+        hi = mid;
     }
     for (; lo < ntrain && idx[lo].h == h; lo++) {
       size_t k2 = normalize(train[idx[lo].i], nb);
@@ -562,22 +588,26 @@ int eval_copy_rate(const char *const *gen, size_t ngen, const char *const *train
   return 0;
 }
 
-/* ---- all of it --------------------------------------------------------------------------------- */
+/* ---- all of it ---------------------------------------------------------------------------------
+ */
 
 int eval_compare_sets(const char *const *real, size_t nr, const char *const *gen, size_t ng,
-                      const char *const *train, size_t ntrain, size_t min_chars, eval_compare *out) {
+                      const char *const *train, size_t ntrain, size_t min_chars,
+                      eval_compare *out) {
   memset(out, 0, sizeof *out);
   out->copy_rate = NAN;
   out->embed_cos = NAN;
   int rc;
-  if ((rc = eval_style_compute(real, nr, &out->real)) || (rc = eval_style_compute(gen, ng, &out->gen)))
+  if ((rc = eval_style_compute(real, nr, &out->real)) ||
+      (rc = eval_style_compute(gen, ng, &out->gen)))
     return rc;
   out->len_jsd = eval_jsd(out->real.len_hist, out->gen.len_hist, EVAL_LEN_BINS);
   out->len_ks = eval_len_ks(real, nr, gen, ng);
   if ((rc = eval_tfidf_cosine(real, nr, gen, ng, &out->tfidf_cos)) ||
       (rc = eval_vocab_jaccard(real, nr, gen, ng, &out->vocab_jaccard)))
     return rc;
-  if (train && (rc = eval_copy_rate(gen, ng, train, ntrain, min_chars, &out->copy_rate, &out->copies)))
+  if (train &&
+      (rc = eval_copy_rate(gen, ng, train, ntrain, min_chars, &out->copy_rate, &out->copies)))
     return rc;
   return 0;
 }

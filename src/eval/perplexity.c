@@ -13,7 +13,9 @@
 #include "llm/quant.h"
 #include "llm/tokenizer.h"
 
-double eval_ppl_value(double nll, int64_t tokens) { return tokens > 0 ? exp(nll / (double)tokens) : NAN; }
+double eval_ppl_value(double nll, int64_t tokens) {
+  return tokens > 0 ? exp(nll / (double)tokens) : NAN;
+}
 
 void eval_ppl_free(eval_ppl *p) {
   if (!p) return;
@@ -60,13 +62,16 @@ static int score(llm_ctx *ctx, const int32_t *ids, int p, int e, const llm_lora 
   int k = e - p - 1; /* tokens fed to predict ids[p+1..e), in chunks of EVAL_ROWS */
   for (int off = 0; off < k; off += EVAL_ROWS) {
     int c = k - off < EVAL_ROWS ? k - off : EVAL_ROWS;
-    if ((rc = llm_forward(ctx, 0, ids + p + off, c, p + off, lora, scale, rows, LLM_LOGITS_ALL))) return rc;
-    for (int t = 0; t < c; t++) *nll += nll_of(rows + (size_t)t * (size_t)n_vocab, n_vocab, ids[p + off + 1 + t]);
+    if ((rc = llm_forward(ctx, 0, ids + p + off, c, p + off, lora, scale, rows, LLM_LOGITS_ALL)))
+      return rc;
+    for (int t = 0; t < c; t++)
+      *nll += nll_of(rows + (size_t)t * (size_t)n_vocab, n_vocab, ids[p + off + 1 + t]);
   }
   return 0;
 }
 
-int eval_perplexity(const eval_ppl_opts *o, const eval_dataset *ds, eval_ppl *base, eval_ppl *tuned) {
+int eval_perplexity(const eval_ppl_opts *o, const eval_dataset *ds, eval_ppl *base,
+                    eval_ppl *tuned) {
   memset(base, 0, sizeof *base);
   if (tuned) memset(tuned, 0, sizeof *tuned);
   llm_model *m = NULL;
@@ -86,7 +91,9 @@ int eval_perplexity(const eval_ppl_opts *o, const eval_dataset *ds, eval_ppl *ba
   }
   const llm_hparams *hp = llm_model_hparams(m);
   chat_family fam = chat_detect(tok_chat_template(tok));
-  int n_ctx = o->n_ctx > 0 ? o->n_ctx : (hp->n_ctx_train > 0 && hp->n_ctx_train < 4096 ? hp->n_ctx_train : 4096);
+  int n_ctx = o->n_ctx > 0
+                  ? o->n_ctx
+                  : (hp->n_ctx_train > 0 && hp->n_ctx_train < 4096 ? hp->n_ctx_train : 4096);
   cpool = compute_pool_new(o->threads);
   llm_ctx_params cp = {.n_ctx = n_ctx, .n_slots = 1, .n_batch = 256, .pool = cpool};
   if ((rc = llm_ctx_new(m, &cp, &ctx))) goto out;
@@ -96,7 +103,8 @@ int eval_perplexity(const eval_ppl_opts *o, const eval_dataset *ds, eval_ppl *ba
   cm = xcalloc(EVAL_MAX_TURNS, sizeof *cm);
   for (size_t i = 0; i < ds->n; i++) {
     const eval_sample *s = &ds->s[i];
-    for (size_t k = 0; k < s->n; k++) cm[k] = (chat_msg){.role = s->turns[k].role, .content = s->turns[k].content};
+    for (size_t k = 0; k < s->n; k++)
+      cm[k] = (chat_msg){.role = s->turns[k].role, .content = s->turns[k].content};
     size_t np = 0, nf = 0;
     mem_free(pre);
     mem_free(full);
@@ -107,8 +115,10 @@ int eval_perplexity(const eval_ppl_opts *o, const eval_dataset *ds, eval_ppl *ba
       goto out;
     }
     if (np == 0 || nf <= np || memcmp(pre, full, np * sizeof *pre) != 0) {
-      rc = err_set(MIMIC_EUNSUPPORTED, "sample %zu: the chat template does not render the reply after "
-                   "the generation prompt, so its tokens cannot be isolated", i + 1);
+      rc = err_set(MIMIC_EUNSUPPORTED,
+                   "sample %zu: the chat template does not render the reply after "
+                   "the generation prompt, so its tokens cannot be isolated",
+                   i + 1);
       goto out;
     }
     size_t e = nf; /* score through the end-of-turn token, not the newline after it */
@@ -126,8 +136,8 @@ int eval_perplexity(const eval_ppl_opts *o, const eval_dataset *ds, eval_ppl *ba
     for (int pass = 0; pass < (lora && tuned ? 2 : 1); pass++) {
       eval_ppl *P = pass ? tuned : base;
       double nll;
-      if ((rc = score(ctx, full, (int)np, (int)e, pass ? lora : NULL, o->lora_scale > 0 ? o->lora_scale : 1,
-                      nv, last, rows, &nll))) {
+      if ((rc = score(ctx, full, (int)np, (int)e, pass ? lora : NULL,
+                      o->lora_scale > 0 ? o->lora_scale : 1, nv, last, rows, &nll))) {
         rc = err_prefix(rc, "sample %zu", i + 1);
         goto out;
       }

@@ -12,7 +12,8 @@
 #include "eval/eval.h"
 #include "eval/eval_int.h"
 
-/* ---- loss log ------------------------------------------------------------------------------------ */
+/* ---- loss log
+ * ------------------------------------------------------------------------------------ */
 
 void eval_loss_curve_free(eval_loss_curve *c) {
   if (!c) return;
@@ -24,7 +25,8 @@ void eval_loss_curve_free(eval_loss_curve *c) {
 }
 
 static int push_point(double **xs, double **ys, size_t *n, double x, double y) {
-  if (*n >= EVAL_LOSS_MAX_POINTS) return err_set(MIMIC_ERANGE, "more than %u loss points", EVAL_LOSS_MAX_POINTS);
+  if (*n >= EVAL_LOSS_MAX_POINTS)
+    return err_set(MIMIC_ERANGE, "more than %u loss points", EVAL_LOSS_MAX_POINTS);
   if ((*n & (*n - 1)) == 0) { /* grow at powers of two */
     size_t cap = *n ? *n * 2 : 64;
     *xs = xrealloc(*xs, cap * sizeof **xs);
@@ -36,7 +38,9 @@ static int push_point(double **xs, double **ys, size_t *n, double x, double y) {
   return 0;
 }
 
-static bool num(const char *s, double *v) { return s && *s && str_to_double(s, v) == 0 && isfinite(*v); }
+static bool num(const char *s, double *v) {
+  return s && *s && str_to_double(s, v) == 0 && isfinite(*v);
+}
 
 static int read_text(const char *path, char **data, size_t *n) {
   FILE *f = fopen(path, "rb");
@@ -47,7 +51,8 @@ static int read_text(const char *path, char **data, size_t *n) {
   size_t k;
   int rc = 0;
   while (!rc && (k = fread(chunk, 1, sizeof chunk, f)) > 0)
-    if (buf_append(&b, chunk, k)) rc = err_set(MIMIC_ERANGE, "%s: over the %u-byte cap", path, EVAL_CSV_MAX);
+    if (buf_append(&b, chunk, k))
+      rc = err_set(MIMIC_ERANGE, "%s: over the %u-byte cap", path, EVAL_CSV_MAX);
   fclose(f);
   if (rc) {
     buf_free(&b);
@@ -92,7 +97,8 @@ static int loss_jsonl(const char *path, const char *data, size_t n, eval_loss_cu
     }
     json_decref(j);
   }
-  if (!rc && !out->n && !out->nv) rc = err_set(MIMIC_EFORMAT, "%s: no lines with \"step\" and \"loss\"", path);
+  if (!rc && !out->n && !out->nv)
+    rc = err_set(MIMIC_EFORMAT, "%s: no lines with \"step\" and \"loss\"", path);
   return rc;
 }
 
@@ -116,8 +122,10 @@ static int loss_csv(const char *path, const char *data, size_t n, eval_loss_curv
     } else {
       double s, v;
       if ((size_t)cs < nf && num(f[cs], &s)) {
-        if (cl >= 0 && (size_t)cl < nf && num(f[cl], &v)) rc = push_point(&out->step, &out->loss, &out->n, s, v);
-        if (!rc && cv >= 0 && (size_t)cv < nf && num(f[cv], &v)) rc = push_point(&out->vstep, &out->vloss, &out->nv, s, v);
+        if (cl >= 0 && (size_t)cl < nf && num(f[cl], &v))
+          rc = push_point(&out->step, &out->loss, &out->n, s, v);
+        if (!rc && cv >= 0 && (size_t)cv < nf && num(f[cv], &v))
+          rc = push_point(&out->vstep, &out->vloss, &out->nv, s, v);
       }
     }
     eval_csv_free(f, nf);
@@ -131,18 +139,24 @@ int eval_loss_curve_read(const char *path, eval_loss_curve *out) {
   size_t n = 0;
   int rc = read_text(path, &data, &n);
   if (rc) return rc;
-  rc = str_ends_with(path, ".jsonl") ? loss_jsonl(path, data, n, out) : loss_csv(path, data, n, out);
+  rc =
+      str_ends_with(path, ".jsonl") ? loss_jsonl(path, data, n, out) : loss_csv(path, data, n, out);
   mem_free(data);
   if (rc) eval_loss_curve_free(out);
   return rc;
 }
 
-/* ---- SVG ------------------------------------------------------------------------------------------- */
+/* ---- SVG
+ * ------------------------------------------------------------------------------------------- */
 
-#define P(...) \
-  do { if (!rc) rc = buf_printf(b, __VA_ARGS__); } while (0)
-#define H(s) \
-  do { if (!rc) rc = eval__html(b, s); } while (0)
+#define P(...)                                                                                     \
+  do {                                                                                             \
+    if (!rc) rc = buf_printf(b, __VA_ARGS__);                                                      \
+  } while (0)
+#define H(s)                                                                                       \
+  do {                                                                                             \
+    if (!rc) rc = eval__html(b, s);                                                                \
+  } while (0)
 
 static const char *const COL_REAL = "#5865f2", *const COL_GEN = "#f0883e";
 
@@ -153,26 +167,31 @@ static int svg_bars(buf *b, const char *const *labels, const double *a, const do
   double mx = 1e-12;
   for (size_t i = 0; i < n; i++) mx = fmax(mx, fmax(a[i], g[i]));
   double gw = (double)(W - left - 10) / (double)n, bw = gw * 0.38;
-  P("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" role=\"img\" font-size=\"11\">\n", W, H0 + bottom);
+  P("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" role=\"img\" "
+    "font-size=\"11\">\n",
+    W, H0 + bottom);
   P("<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#888\"/>\n", left, H0, W - 10, H0);
-  P("<text x=\"0\" y=\"12\">%.*f%s</text><text x=\"0\" y=\"%d\">0</text>\n", percent ? 0 : 2, percent ? mx * 100 : mx,
-    percent ? "%" : "", H0);
+  P("<text x=\"0\" y=\"12\">%.*f%s</text><text x=\"0\" y=\"%d\">0</text>\n", percent ? 0 : 2,
+    percent ? mx * 100 : mx, percent ? "%" : "", H0);
   for (size_t i = 0; i < n; i++) {
     double x = left + gw * (double)i + gw * 0.1;
     double ha = (H0 - 15) * a[i] / mx, hg = (H0 - 15) * g[i] / mx;
-    P("<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\"><title>%s %.3f</title></rect>\n", x,
-      H0 - ha, bw, ha, COL_REAL, la, a[i]);
-    P("<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\"><title>%s %.3f</title></rect>\n",
+    P("<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\"><title>%s "
+      "%.3f</title></rect>\n",
+      x, H0 - ha, bw, ha, COL_REAL, la, a[i]);
+    P("<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\"><title>%s "
+      "%.3f</title></rect>\n",
       x + bw, H0 - hg, bw, hg, COL_GEN, lg, g[i]);
     P("<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">", x + bw, H0 + 14 + (int)(i % 2) * 12);
     H(labels[i]);
     P("</text>\n");
   }
-  P("<rect x=\"%d\" y=\"%d\" width=\"10\" height=\"10\" fill=\"%s\"/><text x=\"%d\" y=\"%d\">", left, H0 + 36, COL_REAL,
-    left + 14, H0 + 45);
+  P("<rect x=\"%d\" y=\"%d\" width=\"10\" height=\"10\" fill=\"%s\"/><text x=\"%d\" y=\"%d\">",
+    left, H0 + 36, COL_REAL, left + 14, H0 + 45);
   H(la);
-  P("</text><rect x=\"%d\" y=\"%d\" width=\"10\" height=\"10\" fill=\"%s\"/><text x=\"%d\" y=\"%d\">", left + 160, H0 + 36,
-    COL_GEN, left + 174, H0 + 45);
+  P("</text><rect x=\"%d\" y=\"%d\" width=\"10\" height=\"10\" fill=\"%s\"/><text x=\"%d\" "
+    "y=\"%d\">",
+    left + 160, H0 + 36, COL_GEN, left + 174, H0 + 45);
   H(lg);
   P("</text>\n</svg>\n");
   return rc;
@@ -193,17 +212,24 @@ static int svg_loss(buf *b, const eval_loss_curve *c) {
   if (x1 <= x0) x1 = x0 + 1;
   if (y1 <= y0) y1 = y0 + 1;
   double sx = (W - left - 10) / (x1 - x0), sy = (H0 - top - bottom) / (y1 - y0);
-  P("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" role=\"img\" font-size=\"11\">\n", W, H0);
-  P("<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#888\"/><line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" "
-    "stroke=\"#888\"/>\n", left, H0 - bottom, W - 10, H0 - bottom, left, top, left, H0 - bottom);
-  P("<text x=\"0\" y=\"%d\">%.3g</text><text x=\"0\" y=\"%d\">%.3g</text>\n", top + 8, y1, H0 - bottom, y0);
-  P("<text x=\"%d\" y=\"%d\">step %.0f</text><text x=\"%d\" y=\"%d\" text-anchor=\"end\">%.0f</text>\n", left,
-    H0 - 8, x0, W - 10, H0 - 8, x1);
+  P("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" role=\"img\" "
+    "font-size=\"11\">\n",
+    W, H0);
+  P("<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#888\"/><line x1=\"%d\" y1=\"%d\" "
+    "x2=\"%d\" y2=\"%d\" "
+    "stroke=\"#888\"/>\n",
+    left, H0 - bottom, W - 10, H0 - bottom, left, top, left, H0 - bottom);
+  P("<text x=\"0\" y=\"%d\">%.3g</text><text x=\"0\" y=\"%d\">%.3g</text>\n", top + 8, y1,
+    H0 - bottom, y0);
+  P("<text x=\"%d\" y=\"%d\">step %.0f</text><text x=\"%d\" y=\"%d\" "
+    "text-anchor=\"end\">%.0f</text>\n",
+    left, H0 - 8, x0, W - 10, H0 - 8, x1);
   for (int s = 0; s < 2; s++) {
     const double *xs = s ? c->vstep : c->step, *ys = s ? c->vloss : c->loss;
     size_t n = s ? c->nv : c->n, stride = n > 2000 ? n / 2000 : 1; /* at most ~2000 vertices */
     if (!n) continue;
-    P("<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\" points=\"", s ? COL_GEN : COL_REAL);
+    P("<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\" points=\"",
+      s ? COL_GEN : COL_REAL);
     for (size_t i = 0; i < n; i += stride)
       P("%.1f,%.1f ", left + (xs[i] - x0) * sx, (H0 - bottom) - (ys[i] - y0) * sy);
     P("\"/>\n");
@@ -212,21 +238,29 @@ static int svg_loss(buf *b, const eval_loss_curve *c) {
         P("<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2.5\" fill=\"%s\"/>\n", left + (xs[i] - x0) * sx,
           (H0 - bottom) - (ys[i] - y0) * sy, COL_GEN);
   }
-  P("<text x=\"%d\" y=\"%d\" fill=\"%s\">training loss</text><text x=\"%d\" y=\"%d\" fill=\"%s\">validation "
-    "loss</text>\n</svg>\n", W - 230, top + 12, COL_REAL, W - 120, top + 12, COL_GEN);
+  P("<text x=\"%d\" y=\"%d\" fill=\"%s\">training loss</text><text x=\"%d\" y=\"%d\" "
+    "fill=\"%s\">validation "
+    "loss</text>\n</svg>\n",
+    W - 230, top + 12, COL_REAL, W - 120, top + 12, COL_GEN);
   return rc;
 }
 
-/* ---- HTML ----------------------------------------------------------------------------------------- */
+/* ---- HTML
+ * ----------------------------------------------------------------------------------------- */
 
-static int row3(buf *b, const char *name, const char *fmt, double real, double gen, const char *note) {
+static int row3(buf *b, const char *name, const char *fmt, double real, double gen,
+                const char *note) {
   int rc = 0;
   P("<tr><td>%s</td><td>", name);
-  if (isnan(real)) P("&ndash;");
-  else P(fmt, real);
+  if (isnan(real))
+    P("&ndash;");
+  else
+    P(fmt, real);
   P("</td><td>");
-  if (isnan(gen)) P("&ndash;");
-  else P(fmt, gen);
+  if (isnan(gen))
+    P("&ndash;");
+  else
+    P(fmt, gen);
   P("</td><td>%s</td></tr>\n", note);
   return rc;
 }
@@ -234,45 +268,69 @@ static int row3(buf *b, const char *name, const char *fmt, double real, double g
 static int metrics_table(buf *b, const eval_compare *c) {
   int rc = 0;
   const eval_style *r = &c->real, *g = &c->gen;
-  P("<table class=\"metrics\">\n<tr><th>metric</th><th>real</th><th>generated</th><th>what to look for</th></tr>\n");
+  P("<table class=\"metrics\">\n<tr><th>metric</th><th>real</th><th>generated</th><th>what to look "
+    "for</th></tr>\n");
   if (!rc) rc = row3(b, "replies", "%.0f", (double)r->n, (double)g->n, "");
-  if (!rc) rc = row3(b, "mean length (characters)", "%.1f", r->len_mean, g->len_mean, "close to real");
+  if (!rc)
+    rc = row3(b, "mean length (characters)", "%.1f", r->len_mean, g->len_mean, "close to real");
   if (!rc) rc = row3(b, "mean words", "%.2f", r->words_mean, g->words_mean, "close to real");
-  if (!rc) rc = row3(b, "distinct-1", "%.3f", r->distinct1, g->distinct1, "close to real (not maximal)");
-  if (!rc) rc = row3(b, "distinct-2", "%.3f", r->distinct2, g->distinct2, "close to real; low = repetitive");
-  if (!rc) rc = row3(b, "emoji rate", "%.3f", r->rate_emoji, g->rate_emoji, "share of replies with an emoji");
-  if (!rc) rc = row3(b, "all-caps rate", "%.3f", r->rate_caps, g->rate_caps, "share of SHOUTED replies");
-  if (!rc) rc = row3(b, "lowercase-start rate", "%.3f", r->rate_lower_start, g->rate_lower_start, "");
-  if (!rc) rc = row3(b, "punctuation-run rate", "%.3f", r->rate_punct_run, g->rate_punct_run, "!!! ?? ...");
+  if (!rc)
+    rc = row3(b, "distinct-1", "%.3f", r->distinct1, g->distinct1, "close to real (not maximal)");
+  if (!rc)
+    rc = row3(b, "distinct-2", "%.3f", r->distinct2, g->distinct2,
+              "close to real; low = repetitive");
+  if (!rc)
+    rc = row3(b, "emoji rate", "%.3f", r->rate_emoji, g->rate_emoji,
+              "share of replies with an emoji");
+  if (!rc)
+    rc = row3(b, "all-caps rate", "%.3f", r->rate_caps, g->rate_caps, "share of SHOUTED replies");
+  if (!rc)
+    rc = row3(b, "lowercase-start rate", "%.3f", r->rate_lower_start, g->rate_lower_start, "");
+  if (!rc)
+    rc =
+        row3(b, "punctuation-run rate", "%.3f", r->rate_punct_run, g->rate_punct_run, "!!! ?? ...");
   if (!rc) rc = row3(b, "question rate", "%.3f", r->rate_question, g->rate_question, "");
   if (!rc) rc = row3(b, "ends with . ! ?", "%.3f", r->rate_end_punct, g->rate_end_punct, "");
   P("<tr><th colspan=\"4\">real vs generated</th></tr>\n");
-  if (!rc) rc = row3(b, "length JSD (bits)", "%.4f", NAN, c->len_jsd, "0 = same length distribution, 1 = disjoint");
+  if (!rc)
+    rc = row3(b, "length JSD (bits)", "%.4f", NAN, c->len_jsd,
+              "0 = same length distribution, 1 = disjoint");
   if (!rc) rc = row3(b, "length KS statistic", "%.4f", NAN, c->len_ks, "0 = same distribution");
-  if (!rc) rc = row3(b, "char 3-5-gram TF-IDF cosine", "%.4f", NAN, c->tfidf_cos, "1 = same character style");
-  if (!rc) rc = row3(b, "vocabulary overlap (Jaccard)", "%.4f", NAN, c->vocab_jaccard, "higher = same words");
-  if (!rc) rc = row3(b, "embedding cosine", "%.4f", NAN, c->embed_cos,
-                     isnan(c->embed_cos) ? "no embedding model configured" : "1 = same meaning");
+  if (!rc)
+    rc = row3(b, "char 3-5-gram TF-IDF cosine", "%.4f", NAN, c->tfidf_cos,
+              "1 = same character style");
+  if (!rc)
+    rc = row3(b, "vocabulary overlap (Jaccard)", "%.4f", NAN, c->vocab_jaccard,
+              "higher = same words");
+  if (!rc)
+    rc = row3(b, "embedding cosine", "%.4f", NAN, c->embed_cos,
+              isnan(c->embed_cos) ? "no embedding model configured" : "1 = same meaning");
   char note[160];
-  snprintf(note, sizeof note, "privacy: %zu replies reproduce a training message verbatim", c->copies);
-  if (!rc) rc = row3(b, "copy rate", "%.4f", NAN, c->copy_rate, isnan(c->copy_rate) ? "no training set given" : note);
+  snprintf(note, sizeof note, "privacy: %zu replies reproduce a training message verbatim",
+           c->copies);
+  if (!rc)
+    rc = row3(b, "copy rate", "%.4f", NAN, c->copy_rate,
+              isnan(c->copy_rate) ? "no training set given" : note);
   P("</table>\n");
   return rc;
 }
 
 static int ppl_table(buf *b, const eval_ppl *base, const eval_ppl *tuned) {
   int rc = 0;
-  P("<table class=\"ppl\">\n<tr><th>author</th><th>replies</th><th>tokens</th><th>base</th>%s</tr>\n",
+  P("<table "
+    "class=\"ppl\">\n<tr><th>author</th><th>replies</th><th>tokens</th><th>base</th>%s</tr>\n",
     tuned ? "<th>tuned</th><th>change</th>" : "");
   for (size_t i = 0; i <= base->n_authors && !rc; i++) {
     bool all = i == base->n_authors;
     const char *name = all ? "all" : base->authors[i].name;
     double bn = all ? base->nll : base->authors[i].nll;
-    int64_t bt = all ? base->tokens : base->authors[i].tokens, bs = all ? base->samples : base->authors[i].samples;
+    int64_t bt = all ? base->tokens : base->authors[i].tokens,
+            bs = all ? base->samples : base->authors[i].samples;
     P(all ? "<tr class=\"total\"><td><b>" : "<tr><td>");
     H(name);
     double pv = eval_ppl_value(bn, bt);
-    P(pv < 1e6 ? "%s</td><td>%lld</td><td>%lld</td><td>%.2f</td>" : "%s</td><td>%lld</td><td>%lld</td><td>%.3g</td>",
+    P(pv < 1e6 ? "%s</td><td>%lld</td><td>%lld</td><td>%.2f</td>"
+               : "%s</td><td>%lld</td><td>%lld</td><td>%.3g</td>",
       all ? "</b>" : "", (long long)bs, (long long)bt, pv);
     if (tuned) {
       double tn = NAN;
@@ -282,15 +340,19 @@ static int ppl_table(buf *b, const eval_ppl *base, const eval_ppl *tuned) {
         tt = tuned->tokens;
       } else {
         for (size_t k = 0; k < tuned->n_authors; k++)
-          if (strcmp(tuned->authors[k].name, name) == 0) tn = tuned->authors[k].nll, tt = tuned->authors[k].tokens;
+          if (strcmp(tuned->authors[k].name, name) == 0)
+            tn = tuned->authors[k].nll, tt = tuned->authors[k].tokens;
       }
       double pb = eval_ppl_value(bn, bt), pt = eval_ppl_value(tn, tt);
-      P(pt < 1e6 ? "<td>%.2f</td><td>%+.1f%%</td>" : "<td>%.3g</td><td>%+.1f%%</td>", pt, 100 * (pt - pb) / pb);
+      P(pt < 1e6 ? "<td>%.2f</td><td>%+.1f%%</td>" : "<td>%.3g</td><td>%+.1f%%</td>", pt,
+        100 * (pt - pb) / pb);
     }
     P("</tr>\n");
   }
   P("</table>\n");
-  if (base->skipped) P("<p>%lld samples longer than the context window were skipped.</p>\n", (long long)base->skipped);
+  if (base->skipped)
+    P("<p>%lld samples longer than the context window were skipped.</p>\n",
+      (long long)base->skipped);
   return rc;
 }
 
@@ -302,10 +364,13 @@ static int build_html(buf *b, const eval_report *r) {
   gmtime_r(&now, &tm);
   strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", &tm);
   P("<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>mimic evaluation</title><style>"
-    "body{font-family:sans-serif;max-width:820px;margin:2em auto;color:#222}table{border-collapse:collapse;"
+    "body{font-family:sans-serif;max-width:820px;margin:2em "
+    "auto;color:#222}table{border-collapse:collapse;"
     "margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:left;font-size:14px}"
-    "th{background:#f3f3f3}.ex td{vertical-align:top;white-space:pre-wrap}.small{color:#666;font-size:90%%}"
-    "</style></head><body>\n<h1>How well does the model talk like the community?</h1>\n<p class=\"small\">");
+    "th{background:#f3f3f3}.ex "
+    "td{vertical-align:top;white-space:pre-wrap}.small{color:#666;font-size:90%%}"
+    "</style></head><body>\n<h1>How well does the model talk like the community?</h1>\n<p "
+    "class=\"small\">");
   P("%s &middot; model ", when);
   H(r->model ? r->model : "?");
   if (r->lora) {
@@ -318,8 +383,10 @@ static int build_html(buf *b, const eval_report *r) {
   if (r->gen_seconds > 0) P(" &middot; generation took %.1f s", r->gen_seconds);
   P("</p>\n");
   if (r->ppl_base) {
-    P("<h2>Held-out perplexity</h2>\n<p>Perplexity of the real replies (their tokens only, each given the "
-      "conversation before it). Lower is better; the adapter should lower it for the people it learned from.</p>\n");
+    P("<h2>Held-out perplexity</h2>\n<p>Perplexity of the real replies (their tokens only, each "
+      "given the "
+      "conversation before it). Lower is better; the adapter should lower it for the people it "
+      "learned from.</p>\n");
     if (!rc) rc = ppl_table(b, r->ppl_base, r->ppl_tuned);
   }
   if (r->cmp) {
@@ -330,17 +397,22 @@ static int build_html(buf *b, const eval_report *r) {
     const char *labels[EVAL_LEN_BINS];
     char lab[EVAL_LEN_BINS][16];
     for (int i = 0; i < EVAL_LEN_BINS; i++) {
-      if (i + 1 < EVAL_LEN_BINS) snprintf(lab[i], sizeof lab[i], "%d-%d", eval_len_bin_lo[i], eval_len_bin_lo[i + 1] - 1);
-      else snprintf(lab[i], sizeof lab[i], "%d+", eval_len_bin_lo[i]);
+      if (i + 1 < EVAL_LEN_BINS)
+        snprintf(lab[i], sizeof lab[i], "%d-%d", eval_len_bin_lo[i], eval_len_bin_lo[i + 1] - 1);
+      else
+        snprintf(lab[i], sizeof lab[i], "%d+", eval_len_bin_lo[i]);
       labels[i] = lab[i];
     }
-    if (!rc) rc = svg_bars(b, labels, c->real.len_hist, c->gen.len_hist, EVAL_LEN_BINS, "real", "generated", true);
+    if (!rc)
+      rc = svg_bars(b, labels, c->real.len_hist, c->gen.len_hist, EVAL_LEN_BINS, "real",
+                    "generated", true);
     P("<h3>Surface markers (share of replies)</h3>\n");
-    const char *ml[] = {"emoji", "ALL CAPS", "lowercase start", "!!! ?? ...", "question", "ends . ! ?"};
-    double ra[] = {c->real.rate_emoji, c->real.rate_caps, c->real.rate_lower_start, c->real.rate_punct_run,
-                   c->real.rate_question, c->real.rate_end_punct};
-    double ga[] = {c->gen.rate_emoji, c->gen.rate_caps, c->gen.rate_lower_start, c->gen.rate_punct_run,
-                   c->gen.rate_question, c->gen.rate_end_punct};
+    const char *ml[] = {"emoji",      "ALL CAPS", "lowercase start",
+                        "!!! ?? ...", "question", "ends . ! ?"};
+    double ra[] = {c->real.rate_emoji,     c->real.rate_caps,     c->real.rate_lower_start,
+                   c->real.rate_punct_run, c->real.rate_question, c->real.rate_end_punct};
+    double ga[] = {c->gen.rate_emoji,     c->gen.rate_caps,     c->gen.rate_lower_start,
+                   c->gen.rate_punct_run, c->gen.rate_question, c->gen.rate_end_punct};
     if (!rc) rc = svg_bars(b, ml, ra, ga, 6, "real", "generated", true);
   }
   if (r->loss && (r->loss->n || r->loss->nv)) {
@@ -348,7 +420,8 @@ static int build_html(buf *b, const eval_report *r) {
     if (!rc) rc = svg_loss(b, r->loss);
   }
   if (r->n_examples) {
-    P("<h2>Examples</h2>\n<table class=\"ex\"><tr><th>conversation (end)</th><th>real reply</th><th>generated</th></tr>\n");
+    P("<h2>Examples</h2>\n<table class=\"ex\"><tr><th>conversation (end)</th><th>real "
+      "reply</th><th>generated</th></tr>\n");
     for (size_t i = 0; i < r->n_examples && i < 12 && !rc; i++) {
       const eval_example *e = &r->examples[i];
       const char *ctx = e->context;
@@ -371,8 +444,10 @@ static int build_html(buf *b, const eval_report *r) {
     P("<h2>Blind test</h2>\n<p>A sheet for people to judge is in <code>");
     H(r->blind_dir);
     P("/blind-sheet.csv</code> (readable copy: <code>blind-sheet.html</code>); the answers are in "
-      "<code>blind-key.csv</code>. Score a filled-in sheet with <code>mimic eval --score blind-sheet.csv --key "
-      "blind-key.csv</code>. About 50%% accuracy means the judges cannot tell the model from the community.</p>\n");
+      "<code>blind-key.csv</code>. Score a filled-in sheet with <code>mimic eval --score "
+      "blind-sheet.csv --key "
+      "blind-key.csv</code>. About 50%% accuracy means the judges cannot tell the model from the "
+      "community.</p>\n");
   }
   P("<p class=\"small\">Metric definitions: docs/eval.md.</p>\n</body></html>\n");
   return rc;
@@ -414,7 +489,8 @@ static json_t *ppl_json(const eval_ppl *p) {
   json_object_set_new(o, "samples", json_integer(p->samples));
   json_object_set_new(o, "skipped", json_integer(p->skipped));
   for (size_t i = 0; i < p->n_authors; i++)
-    json_object_set_new(a, p->authors[i].name, jnum(eval_ppl_value(p->authors[i].nll, p->authors[i].tokens)));
+    json_object_set_new(a, p->authors[i].name,
+                        jnum(eval_ppl_value(p->authors[i].nll, p->authors[i].tokens)));
   json_object_set_new(o, "per_author", a);
   return o;
 }

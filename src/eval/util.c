@@ -11,12 +11,14 @@
 
 int eval__mkdirs(const char *dir) {
   char tmp[4096];
-  if (str_lcpy(tmp, dir, sizeof tmp) >= sizeof tmp) return err_set(MIMIC_ERANGE, "%s: path too long", dir);
+  if (str_lcpy(tmp, dir, sizeof tmp) >= sizeof tmp)
+    return err_set(MIMIC_ERANGE, "%s: path too long", dir);
   for (char *p = tmp + 1;; p++) {
     if (*p != '/' && *p) continue;
     char c = *p;
     *p = 0;
-    if (mkdir(tmp, 0700) != 0 && errno != EEXIST) return err_set(MIMIC_EIO, "%s: cannot create: %s", tmp, strerror(errno));
+    if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
+      return err_set(MIMIC_EIO, "%s: cannot create: %s", tmp, strerror(errno));
     if (!c) break;
     *p = c;
   }

@@ -34,25 +34,32 @@ static int check_name(const char *what, const char *s) {
 int llm_request_check(const llm_request *r) {
   int rc;
   if (r->n_messages > LLM_MAX_MESSAGES)
-    return err_set(MIMIC_ERANGE, "request: %zu messages (at most %d)", r->n_messages, LLM_MAX_MESSAGES);
+    return err_set(MIMIC_ERANGE, "request: %zu messages (at most %d)", r->n_messages,
+                   LLM_MAX_MESSAGES);
   if (r->n_messages && !r->messages) return err_set(MIMIC_EINVAL, "request: messages missing");
   if (!r->n_messages && (!r->prompt || !*r->prompt))
     return err_set(MIMIC_EINVAL, "request: give messages or a prompt");
   size_t total = r->prompt && !r->n_messages ? strlen(r->prompt) : 0;
   for (size_t i = 0; i < r->n_messages; i++) {
     const llm_message *m = &r->messages[i];
-    if (!m->role || !*m->role) return err_set(MIMIC_EINVAL, "request: message %zu has no role", i + 1);
-    if ((rc = check_name("a role", m->role)) || (rc = check_name("a speaker name", m->name))) return rc;
-    total += strlen(m->role) + (m->name ? strlen(m->name) : 0) + (m->content ? strlen(m->content) : 0);
+    if (!m->role || !*m->role)
+      return err_set(MIMIC_EINVAL, "request: message %zu has no role", i + 1);
+    if ((rc = check_name("a role", m->role)) || (rc = check_name("a speaker name", m->name)))
+      return rc;
+    total +=
+        strlen(m->role) + (m->name ? strlen(m->name) : 0) + (m->content ? strlen(m->content) : 0);
   }
   if (total > LLM_PROMPT_MAX)
-    return err_set(MIMIC_ERANGE, "request: prompt of %zu bytes (at most %u)", total, LLM_PROMPT_MAX);
+    return err_set(MIMIC_ERANGE, "request: prompt of %zu bytes (at most %u)", total,
+                   LLM_PROMPT_MAX);
   if (r->max_tokens < 1 || r->max_tokens > LLM_MAX_TOKENS)
     return err_set(MIMIC_EINVAL, "request: max_tokens must be between 1 and %d", LLM_MAX_TOKENS);
   if (r->min_tokens < 0 || r->min_tokens > r->max_tokens)
     return err_set(MIMIC_EINVAL, "request: min_tokens must be between 0 and max_tokens");
-  if (!(r->adapter_scale <= 16)) return err_set(MIMIC_EINVAL, "request: adapter_scale must be <= 16");
-  if ((rc = check_name("the adapter name", r->adapter)) || (rc = check_name("the slot key", r->slot_key)))
+  if (!(r->adapter_scale <= 16))
+    return err_set(MIMIC_EINVAL, "request: adapter_scale must be <= 16");
+  if ((rc = check_name("the adapter name", r->adapter)) ||
+      (rc = check_name("the slot key", r->slot_key)))
     return rc;
   if (r->n_stop && !r->stop) return err_set(MIMIC_EINVAL, "request: stop strings missing");
   llm_stop st; /* the same checks the generation will apply, done now so submit fails early */
@@ -64,12 +71,12 @@ int llm_request_check(const llm_request *r) {
 
 const char *llm_finish_name(llm_finish f) {
   switch (f) {
-    case LLM_FINISH_STOP: return "stop";
-    case LLM_FINISH_LENGTH: return "length";
-    case LLM_FINISH_EOG: return "eog";
-    case LLM_FINISH_CANCELLED: return "cancelled";
-    case LLM_FINISH_ERROR: return "error";
-    default: return "none";
+  case LLM_FINISH_STOP: return "stop";
+  case LLM_FINISH_LENGTH: return "length";
+  case LLM_FINISH_EOG: return "eog";
+  case LLM_FINISH_CANCELLED: return "cancelled";
+  case LLM_FINISH_ERROR: return "error";
+  default: return "none";
   }
 }
 
@@ -151,7 +158,8 @@ static llm_job *job_copy(const llm_request *r) {
     for (size_t i = 0; i < r->n_messages; i++) {
       j->req.n_messages = i + 1;
       j->msgs[i].role = dup_text(r->messages[i].role, &oom);
-      j->msgs[i].name = dup_text(r->messages[i].name && *r->messages[i].name ? r->messages[i].name : NULL, &oom);
+      j->msgs[i].name =
+          dup_text(r->messages[i].name && *r->messages[i].name ? r->messages[i].name : NULL, &oom);
       j->msgs[i].content = dup_text(r->messages[i].content ? r->messages[i].content : "", &oom);
       if (oom) goto fail;
     }
@@ -197,8 +205,10 @@ int llm__job_emit(void *jp, const char *text, size_t n) {
 }
 
 static void unlink_job(llm_backend *b, llm_job *j) {
-  if (j->prev) j->prev->next = j->next;
-  else b->jobs = j->next;
+  if (j->prev)
+    j->prev->next = j->next;
+  else
+    b->jobs = j->next;
   if (j->next) j->next->prev = j->prev;
   j->prev = j->next = NULL;
 }
@@ -265,7 +275,8 @@ int llm_backend_cancel(llm_backend *b, uint64_t id) {
   while (j && j->id != id) j = j->next;
   if (j) llm__job_cancel(j);
   pthread_mutex_unlock(&b->mu);
-  if (!j) return err_set(MIMIC_ENOTFOUND, "no running generation with id %llu", (unsigned long long)id);
+  if (!j)
+    return err_set(MIMIC_ENOTFOUND, "no running generation with id %llu", (unsigned long long)id);
   return 0;
 }
 
@@ -366,11 +377,12 @@ int llm_backend_from_config(const cfg *c, llm_backend **out) {
   int rc;
   if (strcmp(kind, "openai") == 0) {
     llm_openai_opts o = {
-      .url = cfg_str(c, "engine.openai_url"),
-      .model = cfg_str(c, "engine.openai_model"),
-      .key_file = *cfg_str(c, "engine.openai_key_file") ? cfg_str(c, "engine.openai_key_file") : NULL,
-      .workers = (int)cfg_int(c, "engine.slots"),
-      .queue_max = (int)cfg_int(c, "bot.queue_max"),
+        .url = cfg_str(c, "engine.openai_url"),
+        .model = cfg_str(c, "engine.openai_model"),
+        .key_file =
+            *cfg_str(c, "engine.openai_key_file") ? cfg_str(c, "engine.openai_key_file") : NULL,
+        .workers = (int)cfg_int(c, "engine.slots"),
+        .queue_max = (int)cfg_int(c, "bot.queue_max"),
     };
     return llm_backend_openai_new(&o, out);
   }
@@ -378,20 +390,23 @@ int llm_backend_from_config(const cfg *c, llm_backend **out) {
     return err_set(MIMIC_EINVAL, "engine.backend is '%s'; use local or openai", kind);
   const char *kv = cfg_str(c, "engine.kv_type");
   if (strcmp(kv, "f32") != 0 && strcmp(kv, "f16") != 0)
-    return err_set(MIMIC_EINVAL, "engine.kv_type is '%s'; use f32 (the reference precision) or f16 (half the memory)", kv);
+    return err_set(
+        MIMIC_EINVAL,
+        "engine.kv_type is '%s'; use f32 (the reference precision) or f16 (half the memory)", kv);
   llm_local_opts o = {
-    .model_path = cfg_str(c, "engine.model"),
-    .threads = (int)cfg_int(c, "engine.threads"),
-    .slots = (int)cfg_int(c, "engine.slots"),
-    .ctx = (int)cfg_int(c, "engine.ctx"),
-    .batch = (int)cfg_int(c, "engine.batch"),
-    .queue_max = (int)cfg_int(c, "bot.queue_max"),
-    .kv_f16 = strcmp(kv, "f16") == 0,
+      .model_path = cfg_str(c, "engine.model"),
+      .threads = (int)cfg_int(c, "engine.threads"),
+      .slots = (int)cfg_int(c, "engine.slots"),
+      .ctx = (int)cfg_int(c, "engine.ctx"),
+      .batch = (int)cfg_int(c, "engine.batch"),
+      .queue_max = (int)cfg_int(c, "bot.queue_max"),
+      .kv_f16 = strcmp(kv, "f16") == 0,
   };
   llm_backend *b = NULL;
   if ((rc = llm_backend_local_new(&o, &b))) return rc;
   const char *adapter = cfg_str(c, "engine.adapter");
-  if (*adapter && (rc = llm_backend_adapter_load(b, "", adapter, (float)cfg_num(c, "engine.adapter_scale")))) {
+  if (*adapter &&
+      (rc = llm_backend_adapter_load(b, "", adapter, (float)cfg_num(c, "engine.adapter_scale")))) {
     llm_backend_destroy(b);
     return rc;
   }

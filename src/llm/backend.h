@@ -18,9 +18,9 @@
 
 /* Caps on a request (everything in it can come from Discord users). */
 #define LLM_MAX_MESSAGES 1024       /* messages per request */
-#define LLM_PROMPT_MAX (1u << 22)   /* bytes: a rendered prompt, or all message fields together */
-#define LLM_MAX_TOKENS 100000       /* max_tokens upper bound */
-#define LLM_NAME_MAX 128            /* bytes in an adapter name, slot key, role or speaker name */
+#define LLM_PROMPT_MAX   (1u << 22) /* bytes: a rendered prompt, or all message fields together */
+#define LLM_MAX_TOKENS   100000     /* max_tokens upper bound */
+#define LLM_NAME_MAX     128        /* bytes in an adapter name, slot key, role or speaker name */
 
 typedef struct llm_message {
   const char *role;    /* "system", "user" or "assistant" (templates may know others) */
@@ -45,8 +45,8 @@ typedef struct llm_request {
                           * reply is never empty; local backend only); 0 = off */
   const char *const *stop; /* stop strings (<= LLM_STOP_MAX, each <= LLM_STOP_MAX_LEN bytes) */
   size_t n_stop;
-  const char *slot_key;  /* conversation key for KV-cache reuse (e.g. the channel id): a new turn in
-                          * the same conversation evaluates only its new tokens. NULL = no reuse. */
+  const char *slot_key; /* conversation key for KV-cache reuse (e.g. the channel id): a new turn in
+                         * the same conversation evaluates only its new tokens. NULL = no reuse. */
 } llm_request;
 
 /* Fills r with defaults: no messages, llm_sampling_default, max_tokens 160, adapter_scale -1. */
@@ -69,20 +69,20 @@ typedef enum {
 const char *llm_finish_name(llm_finish f); /* "stop", "length", "eog", "cancelled", "error" */
 
 typedef struct llm_result {
-  char *text;            /* the generated text, stop string excluded; owned, never NULL once filled */
+  char *text; /* the generated text, stop string excluded; owned, never NULL once filled */
   size_t text_len;
   llm_finish finish;
-  int error;             /* 0, or the MIMIC_E* code when finish == LLM_FINISH_ERROR */
-  char error_msg[256];   /* one sentence a user can act on */
-  int prompt_tokens;     /* tokens in the prompt (0 when the server does not say) */
-  int cached_tokens;     /* of those, reused from the slot's KV cache (not evaluated again) */
-  int gen_tokens;        /* tokens generated (the openai backend counts streamed pieces) */
-  double queue_ms;       /* from submit to the start of work */
-  double prompt_ms;      /* evaluating the prompt (openai: until the first piece) */
-  double gen_ms;         /* generating */
-  double prompt_tps;     /* evaluated prompt tokens per second (0 when unknown) */
-  double gen_tps;        /* generated tokens per second */
-  uint64_t seed;         /* the seed used, to replay a generation */
+  int error;           /* 0, or the MIMIC_E* code when finish == LLM_FINISH_ERROR */
+  char error_msg[256]; /* one sentence a user can act on */
+  int prompt_tokens;   /* tokens in the prompt (0 when the server does not say) */
+  int cached_tokens;   /* of those, reused from the slot's KV cache (not evaluated again) */
+  int gen_tokens;      /* tokens generated (the openai backend counts streamed pieces) */
+  double queue_ms;     /* from submit to the start of work */
+  double prompt_ms;    /* evaluating the prompt (openai: until the first piece) */
+  double gen_ms;       /* generating */
+  double prompt_tps;   /* evaluated prompt tokens per second (0 when unknown) */
+  double gen_tps;      /* generated tokens per second */
+  uint64_t seed;       /* the seed used, to replay a generation */
 } llm_result;
 
 /* Releases what a result owns (not the struct); accepts NULL and an all-zero result. */
@@ -132,7 +132,8 @@ int llm_backend_cancel(llm_backend *b, uint64_t id) MIMIC_MUST;
 /* Loads (or replaces, e.g. after training) a LoRA adapter under a name; requests that are already
  * running keep the adapter they started with. The name "" sets the default adapter. Returns 0,
  * an error naming the file, or MIMIC_EUNSUPPORTED (openai: the server owns its adapters). */
-int llm_backend_adapter_load(llm_backend *b, const char *name, const char *path, float scale) MIMIC_MUST;
+int llm_backend_adapter_load(llm_backend *b, const char *name, const char *path,
+                             float scale) MIMIC_MUST;
 
 void llm_backend_stats_get(llm_backend *b, llm_backend_stats *out);
 const char *llm_backend_name(const llm_backend *b); /* "local" or "openai" */
@@ -144,12 +145,13 @@ void llm_backend_destroy(llm_backend *b);
 /* ---- Constructors ---- */
 
 typedef struct llm_openai_opts {
-  const char *url;      /* base URL, e.g. "http://127.0.0.1:8080/v1" (no trailing /chat/...) */
-  const char *model;    /* "model" sent when the request names no adapter; NULL or "" = omitted */
-  const char *api_key;  /* bearer key, or NULL */
-  const char *key_file; /* file holding the key (first line), read once; used when api_key is NULL */
-  int workers;          /* concurrent HTTP requests; 0 = 2 */
-  int queue_max;        /* queued requests before MIMIC_EBUSY; 0 = 64 */
+  const char *url;     /* base URL, e.g. "http://127.0.0.1:8080/v1" (no trailing /chat/...) */
+  const char *model;   /* "model" sent when the request names no adapter; NULL or "" = omitted */
+  const char *api_key; /* bearer key, or NULL */
+  const char
+      *key_file; /* file holding the key (first line), read once; used when api_key is NULL */
+  int workers;   /* concurrent HTTP requests; 0 = 2 */
+  int queue_max; /* queued requests before MIMIC_EBUSY; 0 = 64 */
   long connect_timeout_ms; /* 0 = 10 s */
   long idle_timeout_ms;    /* longest silence from the server mid-stream; 0 = 120 s */
 } llm_openai_opts;

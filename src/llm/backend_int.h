@@ -12,15 +12,15 @@ typedef struct llm_job llm_job;
 struct llm_job {
   uint64_t id;
   llm_backend *b;
-  llm_request req;       /* deep copy: every string and array below is owned by the job */
+  llm_request req; /* deep copy: every string and array below is owned by the job */
   llm_message *msgs;
   char **stops;
   llm_token_cb on_token;
   llm_done_cb on_done;
   void *user;
-  atomic_int cancel;     /* set by llm_backend_cancel or by on_token returning nonzero */
+  atomic_int cancel; /* set by llm_backend_cancel or by on_token returning nonzero */
   uint64_t t_submit_ns;
-  llm_job *prev, *next;  /* registry of live jobs, under b->mu */
+  llm_job *prev, *next; /* registry of live jobs, under b->mu */
 };
 
 typedef struct llm_backend_ops {

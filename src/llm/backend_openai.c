@@ -17,10 +17,10 @@
 #include "base/base.h"
 #include "llm/backend_int.h"
 
-#define OA_LINE_MAX (1u << 20)     /* one SSE line (one chunk of JSON) */
+#define OA_LINE_MAX    (1u << 20)  /* one SSE line (one chunk of JSON) */
 #define OA_ERRBODY_MAX (64u << 10) /* error body kept for the message */
-#define OA_BODY_MAX (8u << 20)     /* a non-streamed JSON answer */
-#define OA_KEY_MAX 4096
+#define OA_BODY_MAX    (8u << 20)  /* a non-streamed JSON answer */
+#define OA_KEY_MAX     4096
 
 typedef struct oa_backend {
   llm_backend base;
@@ -40,14 +40,14 @@ typedef struct oa_xfer {
   llm_stop stop;
   CURL *curl;
   long status;
-  bool is_json;         /* Content-Type application/json: a non-streamed answer or an error */
-  buf line;             /* the unfinished line */
-  buf data;             /* data: lines of the current event */
-  buf body;             /* error body or non-streamed JSON */
-  bool done;            /* [DONE] seen */
-  bool stopped;         /* a stop string matched locally */
+  bool is_json;              /* Content-Type application/json: a non-streamed answer or an error */
+  buf line;                  /* the unfinished line */
+  buf data;                  /* data: lines of the current event */
+  buf body;                  /* error body or non-streamed JSON */
+  bool done;                 /* [DONE] seen */
+  bool stopped;              /* a stop string matched locally */
   const char *finish_reason; /* last finish_reason seen (static string) */
-  int err;              /* first protocol error (message in errmsg) */
+  int err;                   /* first protocol error (message in errmsg) */
   char errmsg[256];
   int pieces;
   uint64_t t_start, t_first;
@@ -85,11 +85,14 @@ static int on_event(oa_xfer *x, const char *d, size_t n) {
     return 0;
   }
   json_t *j = json_parse(d, n, "stream chunk");
-  if (!j) return xfer_fail(x, MIMIC_EPROTO, "%s: malformed stream chunk from the server: %s", x->oa->url, err_msg());
+  if (!j)
+    return xfer_fail(x, MIMIC_EPROTO, "%s: malformed stream chunk from the server: %s", x->oa->url,
+                     err_msg());
   int rc = 0;
   json_t *e = json_object_get(j, "error");
   if (e) {
-    const char *m = json_is_string(e) ? json_string_value(e) : json_str(e, "message", "unknown error");
+    const char *m =
+        json_is_string(e) ? json_string_value(e) : json_str(e, "message", "unknown error");
     rc = xfer_fail(x, MIMIC_ENET, "%s: the server reported an error mid-stream: %s", x->oa->url, m);
     goto out;
   }
@@ -232,7 +235,8 @@ static char *build_body(oa_backend *oa, const llm_request *r) {
   json_object_set_new(o, "temperature", json_real(t));
   if (r->sampling.top_p < 1) json_object_set_new(o, "top_p", json_real(r->sampling.top_p));
   if (r->sampling.seed != LLM_SEED_RANDOM)
-    json_object_set_new(o, "seed", json_integer((json_int_t)(r->sampling.seed & 0x7FFFFFFFFFFFFFFFull)));
+    json_object_set_new(o, "seed",
+                        json_integer((json_int_t)(r->sampling.seed & 0x7FFFFFFFFFFFFFFFull)));
   if (r->n_stop) {
     json_t *st = json_array();
     for (size_t i = 0; i < r->n_stop; i++)
@@ -250,8 +254,10 @@ static int http_error(oa_xfer *x) {
   json_t *j = x->body.len ? json_parse(x->body.data, x->body.len, "error body") : NULL;
   if (j) {
     json_t *e = json_object_get(j, "error");
-    if (json_is_string(e)) detail = json_string_value(e);
-    else if (json_is_object(e)) detail = json_str(e, "message", NULL);
+    if (json_is_string(e))
+      detail = json_string_value(e);
+    else if (json_is_object(e))
+      detail = json_str(e, "message", NULL);
     if (!detail) detail = json_str(j, "message", json_str(j, "detail", NULL));
   }
   char raw[200] = "";
@@ -283,7 +289,9 @@ static int http_error(oa_xfer *x) {
 
 /* ---- The stream parser without the network (tests, fuzz/fuzz_sse.c) ---- */
 
-static int collect_piece(void *user, const char *t, size_t n) { return buf_append(user, t, n) ? 1 : 0; }
+static int collect_piece(void *user, const char *t, size_t n) {
+  return buf_append(user, t, n) ? 1 : 0;
+}
 
 int llm__openai_parse(const char *body, size_t n, size_t chunk, bool chat, bool is_json,
                       const char *const *stops, size_t n_stops, buf *text, llm_finish *finish) {
@@ -309,12 +317,19 @@ int llm__openai_parse(const char *body, size_t n, size_t chunk, bool chat, bool 
     if (ll && x.line.data[ll - 1] == '\r') ll--;
     if (!(ll && on_line(&x, x.line.data, ll))) (void)on_line(&x, "", 0);
   }
-  if (!x.err && !x.stopped && x.is_json) (void)on_event(&x, x.body.data ? x.body.data : "", x.body.len);
-  if (x.stopped) *finish = LLM_FINISH_STOP;
-  else if (x.err) *finish = LLM_FINISH_ERROR;
-  else if (!x.done && !x.finish_reason && !x.is_json) *finish = LLM_FINISH_ERROR;
-  else *finish = x.finish_reason && strcmp(x.finish_reason, "length") == 0 ? LLM_FINISH_LENGTH : LLM_FINISH_EOG;
-  if (*finish != LLM_FINISH_STOP && *finish != LLM_FINISH_ERROR && llm_stop_finish(&x.stop, llm__job_emit, &job) < 0)
+  if (!x.err && !x.stopped && x.is_json)
+    (void)on_event(&x, x.body.data ? x.body.data : "", x.body.len);
+  if (x.stopped)
+    *finish = LLM_FINISH_STOP;
+  else if (x.err)
+    *finish = LLM_FINISH_ERROR;
+  else if (!x.done && !x.finish_reason && !x.is_json)
+    *finish = LLM_FINISH_ERROR;
+  else
+    *finish = x.finish_reason && strcmp(x.finish_reason, "length") == 0 ? LLM_FINISH_LENGTH
+                                                                        : LLM_FINISH_EOG;
+  if (*finish != LLM_FINISH_STOP && *finish != LLM_FINISH_ERROR &&
+      llm_stop_finish(&x.stop, llm__job_emit, &job) < 0)
     *finish = LLM_FINISH_ERROR;
   rc = x.err;
   if (rc) err_set(rc, "%s", x.errmsg);
@@ -397,10 +412,13 @@ static void run_job(oa_backend *oa, llm_job *job) {
     if (ll && x.line.data[ll - 1] == '\r') ll--;
     if (!(ll && on_line(&x, x.line.data, ll))) (void)on_line(&x, "", 0);
   }
-  if (cc == CURLE_OK && !x.err && x.status < 400 && x.is_json) (void)on_event(&x, x.body.data ? x.body.data : "", x.body.len);
+  if (cc == CURLE_OK && !x.err && x.status < 400 && x.is_json)
+    (void)on_event(&x, x.body.data ? x.body.data : "", x.body.len);
 
-  if (x.stopped) res->finish = LLM_FINISH_STOP;
-  else if (llm__job_cancelled(job)) res->finish = LLM_FINISH_CANCELLED;
+  if (x.stopped)
+    res->finish = LLM_FINISH_STOP;
+  else if (llm__job_cancelled(job))
+    res->finish = LLM_FINISH_CANCELLED;
   else if (x.err) {
     err_set(x.err, "%s", x.errmsg);
     llm__result_error(res, x.err);
@@ -410,7 +428,8 @@ static void run_job(oa_backend *oa, llm_job *job) {
     llm__result_error(res, x.err);
   } else if (cc != CURLE_OK) {
     int code = cc == CURLE_OPERATION_TIMEDOUT ? MIMIC_ETIMEOUT : MIMIC_ENET;
-    const char *hint = cc == CURLE_COULDNT_CONNECT ? "; is the server running? (engine.openai_url)" : "";
+    const char *hint =
+        cc == CURLE_COULDNT_CONNECT ? "; is the server running? (engine.openai_url)" : "";
     err_set(code, "%s: %s%s", url, *cerr ? cerr : curl_easy_strerror(cc), hint);
     llm__result_error(res, code);
   } else if (!x.done && !x.finish_reason && !x.is_json) {
@@ -418,19 +437,24 @@ static void run_job(oa_backend *oa, llm_job *job) {
     llm__result_error(res, MIMIC_EPROTO);
   } else {
     res->finish = x.finish_reason && strcmp(x.finish_reason, "length") == 0 ? LLM_FINISH_LENGTH
-                                                                          : LLM_FINISH_EOG;
+                                                                            : LLM_FINISH_EOG;
   }
   if (res->finish != LLM_FINISH_STOP && res->finish != LLM_FINISH_ERROR) {
-    int fr = llm_stop_finish(&x.stop, res->finish == LLM_FINISH_CANCELLED ? NULL : llm__job_emit, job);
-    if (fr == MIMIC_ECANCELLED) res->finish = LLM_FINISH_CANCELLED;
-    else if (fr < 0) llm__result_error(res, fr);
+    int fr =
+        llm_stop_finish(&x.stop, res->finish == LLM_FINISH_CANCELLED ? NULL : llm__job_emit, job);
+    if (fr == MIMIC_ECANCELLED)
+      res->finish = LLM_FINISH_CANCELLED;
+    else if (fr < 0)
+      llm__result_error(res, fr);
   }
   if (!res->gen_tokens) res->gen_tokens = x.pieces;
   uint64_t first = x.t_first ? x.t_first : t_end;
   res->prompt_ms = (double)(first - x.t_start) / 1e6;
   res->gen_ms = (double)(t_end - first) / 1e6;
-  if (res->prompt_tokens && res->prompt_ms > 0) res->prompt_tps = res->prompt_tokens / (res->prompt_ms / 1e3);
-  if (res->gen_tokens > 1 && res->gen_ms > 0) res->gen_tps = (res->gen_tokens - 1) / (res->gen_ms / 1e3);
+  if (res->prompt_tokens && res->prompt_ms > 0)
+    res->prompt_tps = res->prompt_tokens / (res->prompt_ms / 1e3);
+  if (res->gen_tokens > 1 && res->gen_ms > 0)
+    res->gen_tps = (res->gen_tokens - 1) / (res->gen_ms / 1e3);
 out:
   if (stop_ok) {
     llm__result_take_text(res, &x.stop);
@@ -461,7 +485,8 @@ static int oa_submit(llm_backend *b, llm_job *job) {
   oa_backend *oa = (oa_backend *)b;
   int rc = queue_try_push(oa->q, job);
   if (rc == MIMIC_EBUSY)
-    return err_set(rc, "the generation queue is full (%zu waiting); try again later", queue_len(oa->q));
+    return err_set(rc, "the generation queue is full (%zu waiting); try again later",
+                   queue_len(oa->q));
   if (rc) return err_set(rc, "the openai backend is shutting down");
   return 0;
 }
@@ -492,12 +517,12 @@ static void oa_free(llm_backend *b) {
 }
 
 static const llm_backend_ops oa_ops = {
-  .name = "openai",
-  .submit = oa_submit,
-  .adapter_load = NULL,
-  .stats = oa_stats,
-  .shutdown = oa_shutdown,
-  .free = oa_free,
+    .name = "openai",
+    .submit = oa_submit,
+    .adapter_load = NULL,
+    .stats = oa_stats,
+    .shutdown = oa_shutdown,
+    .free = oa_free,
 };
 
 /* Reads the first line of a key file (never logged; registered as a secret). */
@@ -512,7 +537,8 @@ static int read_key(const char *path, char **out) {
   char *nl = strpbrk(line, "\r\n");
   if (nl) *nl = 0;
   str_trim(line);
-  if (strlen(line) > OA_KEY_MAX) return err_set(MIMIC_ERANGE, "%s: API key longer than %d bytes", path, OA_KEY_MAX);
+  if (strlen(line) > OA_KEY_MAX)
+    return err_set(MIMIC_ERANGE, "%s: API key longer than %d bytes", path, OA_KEY_MAX);
   if (!*line) return err_set(MIMIC_EAUTH, "%s: the API key file is empty", path);
   for (const char *c = line; *c; c++)
     if ((unsigned char)*c < 0x21 || (unsigned char)*c > 0x7E)
@@ -535,8 +561,10 @@ int llm_backend_openai_new(const llm_openai_opts *o, llm_backend **out) {
   size_t ul = strlen(oa->url);
   while (ul && oa->url[ul - 1] == '/') oa->url[--ul] = 0;
   oa->model = o->model ? xstrdup(o->model) : NULL;
-  if (o->api_key && *o->api_key) oa->key = xstrdup(o->api_key);
-  else if (o->key_file && *o->key_file && (rc = read_key(o->key_file, &oa->key))) goto fail;
+  if (o->api_key && *o->api_key)
+    oa->key = xstrdup(o->api_key);
+  else if (o->key_file && *o->key_file && (rc = read_key(o->key_file, &oa->key)))
+    goto fail;
   if (oa->key) log_add_secret(oa->key);
   oa->connect_timeout_ms = o->connect_timeout_ms > 0 ? o->connect_timeout_ms : 10000;
   oa->idle_timeout_ms = o->idle_timeout_ms > 0 ? o->idle_timeout_ms : 120000;

@@ -25,14 +25,16 @@ static int check_msg(const chat_msg *m, size_t i) {
   const char *r = m->role;
   size_t rl = r ? strlen(r) : 0;
   if (rl == 0 || rl > CHAT_MAX_ROLE)
-    return err_set(MIMIC_EINVAL, "chat: message %zu: role must be 1..%d characters", i, CHAT_MAX_ROLE);
+    return err_set(MIMIC_EINVAL, "chat: message %zu: role must be 1..%d characters", i,
+                   CHAT_MAX_ROLE);
   for (size_t k = 0; k < rl; k++)
     if (!((r[k] >= 'a' && r[k] <= 'z') || r[k] == '_'))
       return err_set(MIMIC_EINVAL, "chat: message %zu: role '%s' may hold only a-z and '_'", i, r);
   if (m->name) {
     size_t nl = strlen(m->name);
     if (nl > CHAT_MAX_NAME)
-      return err_set(MIMIC_EINVAL, "chat: message %zu: speaker name over %d bytes", i, CHAT_MAX_NAME);
+      return err_set(MIMIC_EINVAL, "chat: message %zu: speaker name over %d bytes", i,
+                     CHAT_MAX_NAME);
     for (size_t k = 0; k < nl; k++)
       if (m->name[k] == '\n' || m->name[k] == '\r')
         return err_set(MIMIC_EINVAL, "chat: message %zu: speaker name holds a line break", i);
@@ -56,12 +58,14 @@ static int emit_content(emit_fn emit, void *ctx, const chat_msg *m, bool trim) {
     while (n && (c[n - 1] == ' ' || c[n - 1] == '\t' || c[n - 1] == '\n' || c[n - 1] == '\r')) n--;
   }
   if (m->name && m->name[0] && is_user(m)) {
-    if ((rc = emit_str(emit, ctx, false, m->name)) || (rc = emit_str(emit, ctx, false, ": "))) return rc;
+    if ((rc = emit_str(emit, ctx, false, m->name)) || (rc = emit_str(emit, ctx, false, ": ")))
+      return rc;
   }
   return emit(ctx, false, c, n);
 }
 
-static int render(chat_family f, const chat_msg *msgs, size_t n, bool gen, emit_fn emit, void *ctx) {
+static int render(chat_family f, const chat_msg *msgs, size_t n, bool gen, emit_fn emit,
+                  void *ctx) {
   int rc;
   for (size_t i = 0; i < n; i++)
     if ((rc = check_msg(&msgs[i], i))) return rc;
@@ -87,9 +91,11 @@ static int render(chat_family f, const chat_msg *msgs, size_t n, bool gen, emit_
     return (rc = emit_str(emit, ctx, true, "<|start_header_id|>")) ||
                    (rc = emit_str(emit, ctx, false, "assistant")) ||
                    (rc = emit_str(emit, ctx, true, "<|end_header_id|>"))
+               ? rc
+               : emit_str(emit, ctx, false, "\n\n");
+  return (rc = emit_str(emit, ctx, true, "<|im_start|>"))
              ? rc
-             : emit_str(emit, ctx, false, "\n\n");
-  return (rc = emit_str(emit, ctx, true, "<|im_start|>")) ? rc : emit_str(emit, ctx, false, "assistant\n");
+             : emit_str(emit, ctx, false, "assistant\n");
 }
 
 static int emit_text(void *ctx, bool special, const char *s, size_t n) {
@@ -97,16 +103,17 @@ static int emit_text(void *ctx, bool special, const char *s, size_t n) {
   return buf_append(ctx, s, n);
 }
 
-int chat_render(chat_family f, const chat_msg *msgs, size_t n, bool add_generation_prompt, buf *out) {
+int chat_render(chat_family f, const chat_msg *msgs, size_t n, bool add_generation_prompt,
+                buf *out) {
   return render(f, msgs, n, add_generation_prompt, emit_text, out);
 }
 
 typedef struct enc_ctx {
   const tokenizer *t;
-  buf text;      /* the plain-text run since the last marker */
+  buf text; /* the plain-text run since the last marker */
   int32_t *ids;
   size_t n, cap;
-  size_t total;  /* bytes rendered so far */
+  size_t total; /* bytes rendered so far */
 } enc_ctx;
 
 static int push_ids(enc_ctx *e, const int32_t *v, size_t k) {

@@ -19,7 +19,7 @@
 
 typedef enum { CHAT_CHATML = 1, CHAT_LLAMA3 = 2 } chat_family;
 
-#define CHAT_MAX_ROLE 32 /* bytes in a role name */
+#define CHAT_MAX_ROLE 32  /* bytes in a role name */
 #define CHAT_MAX_NAME 128 /* bytes in a speaker name */
 
 typedef struct chat_msg {
@@ -36,8 +36,8 @@ const char *chat_family_name(chat_family f); /* "chatml", "llama3" */
 /* Appends the rendered prompt to out: every message, then the assistant's header when
  * add_generation_prompt. Llama-3 trims each content's surrounding whitespace, as its template does.
  * Errors: MIMIC_EINVAL (a bad role or name, named in the message), MIMIC_ERANGE (out's cap). */
-int chat_render(chat_family f, const chat_msg *msgs, size_t n, bool add_generation_prompt, buf *out)
-  MIMIC_MUST;
+int chat_render(chat_family f, const chat_msg *msgs, size_t n, bool add_generation_prompt,
+                buf *out) MIMIC_MUST;
 
 /* Renders and tokenizes in one go (see the safety note above): the ids equal llama.cpp's for the
  * rendered text tokenized with special tokens parsed and BOS added when the vocabulary asks for it,

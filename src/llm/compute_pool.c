@@ -1,7 +1,8 @@
 /* The compute pool: a fixed team of threads for the kernels' parallel sections. The caller is
  * thread 0 of every section; the other threads spin briefly after each section (a decode step runs
  * hundreds of sections back to back, and waking a sleeping thread costs tens of microseconds), then
- * sleep on a condition variable so an idle pool costs nothing. Not here: work splitting (callers). */
+ * sleep on a condition variable so an idle pool costs nothing. Not here: work splitting (callers).
+ */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -26,8 +27,9 @@
  * compute_pool_for section. One atomic word, so a worker that wakes late sees which section is
  * current, what kind it is and whether it may still join, all at once. */
 #define SECT_GEN(s) ((uint32_t)((s) >> 32))
-#define SECT_RUN ((uint64_t)1 << 31)    /* compute_pool_run: every thread takes part */
-#define SECT_CLOSED ((uint64_t)1 << 30) /* compute_pool_for: all chunks claimed, no more joining */
+#define SECT_RUN    ((uint64_t)1 << 31) /* compute_pool_run: every thread takes part */
+#define SECT_CLOSED ((uint64_t)1 << 30) /* compute_pool_for: all chunks claimed, no more joining   \
+                                         */
 #define SECT_COUNT(s) ((s) & (((uint64_t)1 << 30) - 1))
 
 typedef struct pool_thread {
@@ -42,7 +44,7 @@ struct compute_pool {
   pthread_mutex_t mu;
   pthread_cond_t cv_work, cv_done;
   _Atomic uint64_t sect;
-  atomic_int pending;   /* compute_pool_run: workers still running the current section */
+  atomic_int pending; /* compute_pool_run: workers still running the current section */
   atomic_int stop;
   void (*fn)(int ith, int nth, void *arg);
   void (*for_fn)(void *arg, int64_t begin, int64_t end);
@@ -67,10 +69,12 @@ static void *pool_main(void *v) {
   uint32_t seen = 0;
   for (;;) {
     int spins = 0;
-    while (SECT_GEN(atomic_load(&p->sect)) == seen && !atomic_load(&p->stop) && spins++ < POOL_SPIN) cpu_relax();
+    while (SECT_GEN(atomic_load(&p->sect)) == seen && !atomic_load(&p->stop) && spins++ < POOL_SPIN)
+      cpu_relax();
     if (SECT_GEN(atomic_load(&p->sect)) == seen && !atomic_load(&p->stop)) {
       pthread_mutex_lock(&p->mu);
-      while (SECT_GEN(atomic_load(&p->sect)) == seen && !atomic_load(&p->stop)) pthread_cond_wait(&p->cv_work, &p->mu);
+      while (SECT_GEN(atomic_load(&p->sect)) == seen && !atomic_load(&p->stop))
+        pthread_cond_wait(&p->cv_work, &p->mu);
       pthread_mutex_unlock(&p->mu);
     }
     if (atomic_load(&p->stop)) break;
@@ -179,8 +183,8 @@ void compute_pool_run(compute_pool *p, void (*fn)(int ith, int nth, void *arg), 
   }
 }
 
-void compute_pool_for(compute_pool *p, int64_t n, int64_t chunk, void (*fn)(void *arg, int64_t begin, int64_t end),
-                      void *arg) {
+void compute_pool_for(compute_pool *p, int64_t n, int64_t chunk,
+                      void (*fn)(void *arg, int64_t begin, int64_t end), void *arg) {
   if (n <= 0) return;
   if (chunk < 1) chunk = 1;
   if (!p || p->n <= 1 || n <= chunk) {

@@ -27,7 +27,7 @@ typedef struct adapter {
 } adapter;
 
 typedef struct eslot {
-  uint64_t key;  /* conversation it last served; 0 = none */
+  uint64_t key; /* conversation it last served; 0 = none */
   bool busy;
   uint64_t used; /* tick of its last admission (LRU) */
 } eslot;
@@ -36,7 +36,7 @@ typedef enum { EJ_PENDING = 0, EJ_PROMPT, EJ_GEN } ej_state;
 
 typedef struct ejob {
   llm_job *job;
-  adapter *ad;      /* holds a reference; NULL = no adapter */
+  adapter *ad; /* holds a reference; NULL = no adapter */
   float scale;
   uint64_t key;
   ej_state state;
@@ -98,7 +98,8 @@ static void adapter_unref(engine *e, adapter *a) {
 static int eng_adapter_load(llm_backend *b, const char *name, const char *path, float scale) {
   engine *e = (engine *)b;
   if (!e->lm.lora_load) return err_set(MIMIC_EUNSUPPORTED, "this model does not take adapters");
-  if (!(scale >= 0 && scale <= 16)) return err_set(MIMIC_EINVAL, "%s: adapter scale must be between 0 and 16", path);
+  if (!(scale >= 0 && scale <= 16))
+    return err_set(MIMIC_EINVAL, "%s: adapter scale must be between 0 and 16", path);
   void *lora = NULL;
   int rc = e->lm.lora_load(e->lm.self, path, &lora);
   if (rc) return rc;
@@ -154,7 +155,8 @@ static int eng_submit(llm_backend *b, llm_job *job) {
   engine *e = (engine *)b;
   if (atomic_fetch_add(&e->waiting, 1) >= e->queue_max) {
     atomic_fetch_sub(&e->waiting, 1);
-    return err_set(MIMIC_EBUSY, "the generation queue is full (%d waiting); try again later", e->queue_max);
+    return err_set(MIMIC_EBUSY, "the generation queue is full (%d waiting); try again later",
+                   e->queue_max);
   }
   ejob *ej = xcalloc(1, sizeof *ej);
   ej->job = job;
@@ -164,8 +166,9 @@ static int eng_submit(llm_backend *b, llm_job *job) {
   if (!rc) {
     ej->scale = !ej->ad ? 0 : job->req.adapter_scale >= 0 ? job->req.adapter_scale : ej->ad->scale;
     rc = queue_try_push(e->q, ej);
-    if (rc) rc = err_set(rc == MIMIC_EBUSY ? MIMIC_EBUSY : MIMIC_ECANCELLED, "the local engine %s",
-                         rc == MIMIC_EBUSY ? "queue is full; try again later" : "is shutting down");
+    if (rc)
+      rc = err_set(rc == MIMIC_EBUSY ? MIMIC_EBUSY : MIMIC_ECANCELLED, "the local engine %s",
+                   rc == MIMIC_EBUSY ? "queue is full; try again later" : "is shutting down");
   }
   if (rc) {
     atomic_fetch_sub(&e->waiting, 1);
@@ -205,8 +208,10 @@ static void finish(engine *e, ejob *ej, llm_finish f) {
   if (ej->stop_ok) {
     if (f == LLM_FINISH_EOG || f == LLM_FINISH_LENGTH) {
       int rc = llm_stop_finish(&ej->stop, llm__job_emit, ej->job);
-      if (rc == MIMIC_ECANCELLED) res->finish = LLM_FINISH_CANCELLED;
-      else if (rc < 0) llm__result_error(res, rc);
+      if (rc == MIMIC_ECANCELLED)
+        res->finish = LLM_FINISH_CANCELLED;
+      else if (rc < 0)
+        llm__result_error(res, rc);
     }
     llm__result_take_text(res, &ej->stop);
   }
@@ -282,8 +287,9 @@ static int render_fitting(engine *e, ejob *ej) {
     while (lead < r->n_messages && strcmp(r->messages[lead].role, "system") == 0) lead++;
     if (first < lead) first = lead;
     if (r->n_messages == 0 || first + 1 >= r->n_messages) {
-      rc = err_set(MIMIC_ERANGE, "the prompt is %zu tokens; the context holds %d (with %d left to answer)",
-                   n, e->lm.n_ctx, room);
+      rc = err_set(MIMIC_ERANGE,
+                   "the prompt is %zu tokens; the context holds %d (with %d left to answer)", n,
+                   e->lm.n_ctx, room);
       break;
     }
     first++;
@@ -320,13 +326,15 @@ static int token_bytes(engine *e, const int32_t *ids, int n, size_t max, char **
   return k;
 }
 
-/* Bytes compared per attempt when the prompt and the slot disagree on ids (a few replies' worth). */
+/* Bytes compared per attempt when the prompt and the slot disagree on ids (a few replies' worth).
+ */
 #define ALIGN_WINDOW 2048
 
 /* At a point where the slot's tokens a[0..na) and the prompt's p[0..np) differ, finds the longest
  * stretch that spells the same bytes in both and ends on a token boundary in both: *g tokens of a
  * and *k of p. Both 0 when they disagree at once. */
-static void align_bytes(engine *e, const int32_t *a, int na, const int32_t *p, int np, int *g, int *k) {
+static void align_bytes(engine *e, const int32_t *a, int na, const int32_t *p, int np, int *g,
+                        int *k) {
   *g = *k = 0;
   if (na > ALIGN_WINDOW) na = ALIGN_WINDOW; /* a token has at least one byte */
   if (np > ALIGN_WINDOW) np = ALIGN_WINDOW;
@@ -392,8 +400,10 @@ static void align_with_slot(engine *e, ejob *ej, int slot) {
     mem_free(out);
     return;
   }
-  LOG_T("engine", "job %llu: %d tokens taken from the slot where re-tokenized text differed (%d -> %d tokens)",
-        (unsigned long long)ej->job->id, spliced, n, n_out);
+  LOG_T(
+      "engine",
+      "job %llu: %d tokens taken from the slot where re-tokenized text differed (%d -> %d tokens)",
+      (unsigned long long)ej->job->id, spliced, n, n_out);
   mem_free(ej->prompt);
   ej->prompt = out;
   ej->n_prompt = n_out;
@@ -422,12 +432,14 @@ static int admit(engine *e, ejob *ej) {
   ej->stop_ok = true;
   ej->logits = mem_alloc((size_t)e->lm.n_vocab * sizeof *ej->logits);
   if (!ej->logits) {
-    rc = err_set(MIMIC_ENOMEM, "out of memory for the logits of a %d-token vocabulary", e->lm.n_vocab);
+    rc = err_set(MIMIC_ENOMEM, "out of memory for the logits of a %d-token vocabulary",
+                 e->lm.n_vocab);
     goto fail;
   }
   /* The penalty window sees the end of the prompt too, as llama-server does. */
   int from = ej->n_prompt - r->sampling.repeat_last_n;
-  for (int i = from < 0 ? 0 : from; i < ej->n_prompt; i++) llm_sampler_accept(ej->smp, ej->prompt[i]);
+  for (int i = from < 0 ? 0 : from; i < ej->n_prompt; i++)
+    llm_sampler_accept(ej->smp, ej->prompt[i]);
   /* Start chunking after the prefix the slot already holds. */
   int held = 0;
   const int32_t *have = e->lm.slot_tokens(e->lm.self, s, &held);
@@ -449,7 +461,8 @@ static void prompt_chunk(engine *e, ejob *ej) {
   bool last = k == ej->n_prompt;
   int ev = 0;
   void *lora = ej->ad ? ej->ad->lora : NULL;
-  int rc = e->lm.prepare(e->lm.self, ej->slot, ej->prompt, k, lora, ej->scale, last ? ej->logits : NULL, &ev);
+  int rc = e->lm.prepare(e->lm.self, ej->slot, ej->prompt, k, lora, ej->scale,
+                         last ? ej->logits : NULL, &ev);
   if (rc) {
     err_prefix(rc, "evaluating the prompt");
     fail(e, ej, rc);
@@ -545,8 +558,11 @@ static void step(engine *e) {
     if (ej->state != EJ_GEN) continue;
     int32_t t;
     if (!gen_token(e, ej, &t)) continue; /* finished */
-    e->items[n] = (llm_lm_item){.slot = ej->slot, .token = t, .lora = ej->ad ? ej->ad->lora : NULL,
-                                .scale = ej->scale, .logits = ej->logits};
+    e->items[n] = (llm_lm_item){.slot = ej->slot,
+                                .token = t,
+                                .lora = ej->ad ? ej->ad->lora : NULL,
+                                .scale = ej->scale,
+                                .logits = ej->logits};
     e->batch_jobs[n++] = ej;
   }
   if (n == 0) return;
@@ -594,12 +610,12 @@ static void eng_free(llm_backend *b) {
 }
 
 static const llm_backend_ops eng_ops = {
-  .name = "local",
-  .submit = eng_submit,
-  .adapter_load = eng_adapter_load,
-  .stats = eng_stats,
-  .shutdown = eng_shutdown,
-  .free = eng_free,
+    .name = "local",
+    .submit = eng_submit,
+    .adapter_load = eng_adapter_load,
+    .stats = eng_stats,
+    .shutdown = eng_shutdown,
+    .free = eng_free,
 };
 
 int llm_engine_new(const llm_lm *lm, const llm_engine_opts *o, llm_backend **out) {

@@ -13,7 +13,7 @@
 typedef struct llm_lm_item {
   int slot;
   int32_t token;
-  void *lora;    /* from lora_load, or NULL */
+  void *lora; /* from lora_load, or NULL */
   float scale;
   float *logits; /* n_vocab floats to fill */
 } llm_lm_item;
@@ -23,9 +23,9 @@ typedef struct llm_lm_item {
 typedef struct llm_lm {
   void *self;
   int n_vocab;
-  int n_ctx;     /* positions per slot */
+  int n_ctx; /* positions per slot */
   int n_slots;
-  bool batched;  /* decode_batch reads the weights once for all items (else it loops) */
+  bool batched; /* decode_batch reads the weights once for all items (else it loops) */
   /* Renders and tokenizes a request's prompt (chat template for messages; special tokens parsed
    * for a raw prompt, never inside message contents). *ids: caller frees with mem_free. */
   int (*render)(void *self, const llm_request *r, int32_t **ids, size_t *n);
@@ -35,7 +35,8 @@ typedef struct llm_lm {
   /* The tokens the slot's KV cache holds (borrowed). */
   const int32_t *(*slot_tokens)(void *self, int slot, int *n);
   /* Makes the slot hold exactly toks[0..n) (reusing the common prefix computed with the same
-   * adapter and scale), fills logits (may be NULL) after the last one, says how many it evaluated. */
+   * adapter and scale), fills logits (may be NULL) after the last one, says how many it evaluated.
+   */
   int (*prepare)(void *self, int slot, const int32_t *toks, int n, void *lora, float scale,
                  float *logits, int *n_eval);
   /* Appends one token to each item's slot (distinct slots) and fills its logits. */

@@ -35,7 +35,9 @@ static int put(const local *L, buf *v, const char *s, size_t n, bool special) {
   return rc;
 }
 
-static int put_s(const local *L, buf *v, const char *s, bool special) { return put(L, v, s, strlen(s), special); }
+static int put_s(const local *L, buf *v, const char *s, bool special) {
+  return put(L, v, s, strlen(s), special);
+}
 
 /* "name: content" when the message names its speaker (few templates honour a name field). */
 static int put_content(const local *L, buf *v, const llm_message *m) {
@@ -64,8 +66,11 @@ static int l_render(void *self, const llm_request *r, int32_t **ids, size_t *n) 
   if (L->tpl != TPL_PLAIN) { /* chat.h: markers as special tokens, contents never parsed */
     chat_msg *cm = xcalloc(r->n_messages, sizeof *cm);
     for (size_t i = 0; i < r->n_messages; i++)
-      cm[i] = (chat_msg){.role = r->messages[i].role, .name = r->messages[i].name, .content = r->messages[i].content};
-    rc = chat_encode(L->tok, L->tpl == TPL_CHATML ? CHAT_CHATML : CHAT_LLAMA3, cm, r->n_messages, true, ids, n);
+      cm[i] = (chat_msg){.role = r->messages[i].role,
+                         .name = r->messages[i].name,
+                         .content = r->messages[i].content};
+    rc = chat_encode(L->tok, L->tpl == TPL_CHATML ? CHAT_CHATML : CHAT_LLAMA3, cm, r->n_messages,
+                     true, ids, n);
     mem_free(cm);
     goto out;
   }
@@ -79,30 +84,32 @@ static int l_render(void *self, const llm_request *r, int32_t **ids, size_t *n) 
   for (size_t i = 0; i < r->n_messages && !rc; i++) {
     const llm_message *m = &r->messages[i];
     switch (L->tpl) {
-      case TPL_CHATML:
-        if (!(rc = put_s(L, &v, "<|im_start|>", true)) && !(rc = put_s(L, &v, m->role, false)) &&
-            !(rc = put_s(L, &v, "\n", false)) && !(rc = put_content(L, &v, m)) &&
-            !(rc = put_s(L, &v, "<|im_end|>", true)))
-          rc = put_s(L, &v, "\n", false);
-        break;
-      case TPL_LLAMA3:
-        if (!(rc = put_s(L, &v, "<|start_header_id|>", true)) && !(rc = put_s(L, &v, m->role, false)) &&
-            !(rc = put_s(L, &v, "<|end_header_id|>", true)) && !(rc = put_s(L, &v, "\n\n", false)) &&
-            !(rc = put_content(L, &v, m)))
-          rc = put_s(L, &v, "<|eot_id|>", true);
-        break;
-      case TPL_PLAIN:
-        if (!(rc = put_s(L, &v, m->role, false)) && !(rc = put_s(L, &v, ": ", false)) &&
-            !(rc = put_content(L, &v, m)))
-          rc = put_s(L, &v, "\n", false);
-        break;
+    case TPL_CHATML:
+      if (!(rc = put_s(L, &v, "<|im_start|>", true)) && !(rc = put_s(L, &v, m->role, false)) &&
+          !(rc = put_s(L, &v, "\n", false)) && !(rc = put_content(L, &v, m)) &&
+          !(rc = put_s(L, &v, "<|im_end|>", true)))
+        rc = put_s(L, &v, "\n", false);
+      break;
+    case TPL_LLAMA3:
+      if (!(rc = put_s(L, &v, "<|start_header_id|>", true)) &&
+          !(rc = put_s(L, &v, m->role, false)) && !(rc = put_s(L, &v, "<|end_header_id|>", true)) &&
+          !(rc = put_s(L, &v, "\n\n", false)) && !(rc = put_content(L, &v, m)))
+        rc = put_s(L, &v, "<|eot_id|>", true);
+      break;
+    case TPL_PLAIN:
+      if (!(rc = put_s(L, &v, m->role, false)) && !(rc = put_s(L, &v, ": ", false)) &&
+          !(rc = put_content(L, &v, m)))
+        rc = put_s(L, &v, "\n", false);
+      break;
     }
   }
   if (!rc) {
     switch (L->tpl) {
-      case TPL_CHATML: rc = put_s(L, &v, "<|im_start|>assistant\n", true); break;
-      case TPL_LLAMA3: rc = put_s(L, &v, "<|start_header_id|>assistant<|end_header_id|>\n\n", true); break;
-      case TPL_PLAIN: rc = put_s(L, &v, "assistant:", false); break;
+    case TPL_CHATML: rc = put_s(L, &v, "<|im_start|>assistant\n", true); break;
+    case TPL_LLAMA3:
+      rc = put_s(L, &v, "<|start_header_id|>assistant<|end_header_id|>\n\n", true);
+      break;
+    case TPL_PLAIN: rc = put_s(L, &v, "assistant:", false); break;
     }
   }
   if (rc) goto out;
@@ -133,8 +140,8 @@ static const int32_t *l_slot_tokens(void *self, int slot, int *n) {
   return llm_slot_tokens(L->ctx, slot);
 }
 
-static int l_prepare(void *self, int slot, const int32_t *toks, int n, void *lora, float scale, float *logits,
-                     int *n_eval) {
+static int l_prepare(void *self, int slot, const int32_t *toks, int n, void *lora, float scale,
+                     float *logits, int *n_eval) {
   local *L = self;
   return llm_slot_prepare(L->ctx, slot, toks, n, lora, scale, logits, n_eval);
 }
@@ -142,8 +149,11 @@ static int l_prepare(void *self, int slot, const int32_t *toks, int n, void *lor
 static int l_decode(void *self, const llm_lm_item *it, int n) {
   local *L = self;
   for (int i = 0; i < n; i++)
-    L->items[i] = (llm_batch_item){.slot = it[i].slot, .token = it[i].token, .lora = it[i].lora,
-                                   .lora_scale = it[i].scale, .logits = it[i].logits};
+    L->items[i] = (llm_batch_item){.slot = it[i].slot,
+                                   .token = it[i].token,
+                                   .lora = it[i].lora,
+                                   .lora_scale = it[i].scale,
+                                   .logits = it[i].logits};
   return llm_forward_batch(L->ctx, L->items, n);
 }
 
@@ -188,27 +198,44 @@ int llm_backend_local_new(const llm_local_opts *o, llm_backend **out) {
     goto fail;
   }
   int slots = o->slots > 0 ? o->slots : 4;
-  llm_ctx_params cp = {.n_ctx = o->ctx > 0 ? o->ctx : 4096, .n_slots = slots,
-                       .n_batch = o->batch > 0 ? o->batch : 512, .pool = L->pool,
+  llm_ctx_params cp = {.n_ctx = o->ctx > 0 ? o->ctx : 4096,
+                       .n_slots = slots,
+                       .n_batch = o->batch > 0 ? o->batch : 512,
+                       .pool = L->pool,
                        .kv_type = o->kv_f16 ? LLM_KV_F16 : LLM_KV_F32};
   const llm_hparams *hp = llm_model_hparams(L->model);
   if (hp->n_ctx_train > 0 && cp.n_ctx > hp->n_ctx_train) cp.n_ctx = hp->n_ctx_train;
   if ((rc = llm_ctx_new(L->model, &cp, &L->ctx))) goto fail;
   L->items = xcalloc((size_t)slots, sizeof *L->items);
-  if (tok_find(L->tok, "<|im_start|>", 12) != TOK_NULL && tok_find(L->tok, "<|im_end|>", 10) != TOK_NULL)
+  if (tok_find(L->tok, "<|im_start|>", 12) != TOK_NULL &&
+      tok_find(L->tok, "<|im_end|>", 10) != TOK_NULL)
     L->tpl = TPL_CHATML;
   else if (tok_find(L->tok, "<|start_header_id|>", 19) != TOK_NULL)
     L->tpl = TPL_LLAMA3;
   else
     L->tpl = TPL_PLAIN;
-  LOG_I("engine", "%s: %s, %d layers, vocab %d, %d slots x %d positions (%s KV, %zu MiB each), %d compute threads, %s template",
+  LOG_I("engine",
+        "%s: %s, %d layers, vocab %d, %d slots x %d positions (%s KV, %zu MiB each), %d compute "
+        "threads, %s template",
         o->model_path, hp->arch_name, hp->n_layer, hp->n_vocab, slots, llm_ctx_n_ctx(L->ctx),
-        o->kv_f16 ? "F16" : "F32", llm_ctx_kv_bytes(L->ctx) >> 20,
-        compute_pool_threads(L->pool), L->tpl == TPL_CHATML ? "ChatML" : L->tpl == TPL_LLAMA3 ? "Llama-3" : "plain");
-  llm_lm lm = {.self = L, .n_vocab = hp->n_vocab, .n_ctx = llm_ctx_n_ctx(L->ctx), .n_slots = slots,
-               .batched = true, .render = l_render, .piece = l_piece, .is_eog = l_is_eog,
-               .slot_tokens = l_slot_tokens, .prepare = l_prepare, .decode_batch = l_decode,
-               .lora_load = l_lora_load, .lora_free = l_lora_free, .destroy = l_destroy};
+        o->kv_f16 ? "F16" : "F32", llm_ctx_kv_bytes(L->ctx) >> 20, compute_pool_threads(L->pool),
+        L->tpl == TPL_CHATML   ? "ChatML"
+        : L->tpl == TPL_LLAMA3 ? "Llama-3"
+                               : "plain");
+  llm_lm lm = {.self = L,
+               .n_vocab = hp->n_vocab,
+               .n_ctx = llm_ctx_n_ctx(L->ctx),
+               .n_slots = slots,
+               .batched = true,
+               .render = l_render,
+               .piece = l_piece,
+               .is_eog = l_is_eog,
+               .slot_tokens = l_slot_tokens,
+               .prepare = l_prepare,
+               .decode_batch = l_decode,
+               .lora_load = l_lora_load,
+               .lora_free = l_lora_free,
+               .destroy = l_destroy};
   llm_engine_opts eo = {.batch = cp.n_batch, .queue_max = o->queue_max};
   return llm_engine_new(&lm, &eo, out); /* owns L from here, even on failure */
 fail:

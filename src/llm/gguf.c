@@ -21,23 +21,23 @@
 #include "base/str.h"
 #include "llm/quant.h"
 
-#define GGUF_MAGIC "GGUF"
+#define GGUF_MAGIC             "GGUF"
 #define GGUF_DEFAULT_ALIGNMENT 32u
-#define GGUF_MAX_ALIGNMENT 65536u
+#define GGUF_MAX_ALIGNMENT     65536u
 
 /* ---- Internal structures -------------------------------------------------------------------- */
 
 typedef struct gguf_kv {
-  char *key;            /* NUL-terminated copy */
+  char *key; /* NUL-terminated copy */
   gguf_vtype type;
-  const uint8_t *raw;   /* type field and value as stored (for gguf_copy_kv) */
+  const uint8_t *raw; /* type field and value as stored (for gguf_copy_kv) */
   size_t raw_len;
-  const uint8_t *val;   /* value bytes (scalars, or the first array element) */
+  const uint8_t *val; /* value bytes (scalars, or the first array element) */
   /* strings: str; arrays: elem type and count, and for string arrays a table of every element */
   gguf_str str;
   gguf_vtype elem;
   uint64_t count;
-  gguf_str *strs;       /* owned; string arrays only */
+  gguf_str *strs; /* owned; string arrays only */
 } gguf_kv;
 
 /* Open-addressing table of indices into kvs or tensors, keyed by name (power-of-two size). */
@@ -102,8 +102,9 @@ typedef struct cursor {
 
 static int cur_need(cursor *c, uint64_t n, const char *what) {
   if ((uint64_t)(c->end - c->p) < n)
-    return err_set(MIMIC_EFORMAT, "%s: %struncated at byte %zu while reading %s (file is %zu bytes)",
-                   c->path, c->ctx, (size_t)(c->p - c->base), what, (size_t)(c->end - c->base));
+    return err_set(MIMIC_EFORMAT,
+                   "%s: %struncated at byte %zu while reading %s (file is %zu bytes)", c->path,
+                   c->ctx, (size_t)(c->p - c->base), what, (size_t)(c->end - c->base));
   return 0;
 }
 
@@ -141,17 +142,25 @@ static int cur_str(cursor *c, gguf_str *out, uint64_t cap, const char *what) {
 /* Size in bytes of a fixed-size scalar value type, 0 for STRING/ARRAY, -1 for unknown. */
 static int vtype_size(uint32_t t) {
   switch (t) {
-    case GGUF_U8: case GGUF_I8: case GGUF_BOOL: return 1;
-    case GGUF_U16: case GGUF_I16: return 2;
-    case GGUF_U32: case GGUF_I32: case GGUF_F32: return 4;
-    case GGUF_U64: case GGUF_I64: case GGUF_F64: return 8;
-    case GGUF_STRING: case GGUF_ARRAY: return 0;
-    default: return -1;
+  case GGUF_U8:
+  case GGUF_I8:
+  case GGUF_BOOL: return 1;
+  case GGUF_U16:
+  case GGUF_I16: return 2;
+  case GGUF_U32:
+  case GGUF_I32:
+  case GGUF_F32: return 4;
+  case GGUF_U64:
+  case GGUF_I64:
+  case GGUF_F64: return 8;
+  case GGUF_STRING:
+  case GGUF_ARRAY: return 0;
+  default: return -1;
   }
 }
 
 static const char *vtype_name(gguf_vtype t) {
-  static const char *names[] = {"u8", "i8", "u16", "i16", "u32", "i32", "f32",
+  static const char *names[] = {"u8",   "i8",     "u16",   "i16", "u32", "i32", "f32",
                                 "bool", "string", "array", "u64", "i64", "f64"};
   return (unsigned)t < sizeof names / sizeof names[0] ? names[t] : "?";
 }
@@ -159,7 +168,8 @@ static const char *vtype_name(gguf_vtype t) {
 /* A name (key or tensor) must be non-empty, shorter than GGUF_MAX_NAME and hold no NUL byte. */
 static int name_copy(cursor *c, const gguf_str *s, char *dst, const char *what, uint64_t idx) {
   if (s->len == 0 || s->len >= GGUF_MAX_NAME || memchr(s->ptr, 0, s->len))
-    return err_set(MIMIC_EFORMAT, "%s: %s %" PRIu64 ": name is empty, longer than %d bytes or holds a NUL byte",
+    return err_set(MIMIC_EFORMAT,
+                   "%s: %s %" PRIu64 ": name is empty, longer than %d bytes or holds a NUL byte",
                    c->path, what, idx, GGUF_MAX_NAME - 1);
   memcpy(dst, s->ptr, s->len);
   dst[s->len] = 0;
@@ -193,7 +203,8 @@ static int read_kv(cursor *c, gguf_kv *kv, uint64_t idx) {
     if ((rc = cur_u64(c, &n, "an array length"))) goto out;
     int es = vtype_size(et);
     if (es < 0 || et == GGUF_ARRAY) {
-      rc = err_set(MIMIC_EFORMAT, "%s: key '%s': unsupported array element type %u", c->path, key, et);
+      rc = err_set(MIMIC_EFORMAT, "%s: key '%s': unsupported array element type %u", c->path, key,
+                   et);
       goto out;
     }
     if (n > GGUF_MAX_ARRAY) {
@@ -207,8 +218,9 @@ static int read_kv(cursor *c, gguf_kv *kv, uint64_t idx) {
     if (et == GGUF_STRING) {
       /* Each element needs at least its 8-byte length, so the table is bounded by the file size. */
       if (n > (uint64_t)(c->end - c->p) / 8) {
-        rc = err_set(MIMIC_EFORMAT, "%s: key '%s': array of %" PRIu64 " strings cannot fit in the file",
-                     c->path, key, n);
+        rc = err_set(MIMIC_EFORMAT,
+                     "%s: key '%s': array of %" PRIu64 " strings cannot fit in the file", c->path,
+                     key, n);
         goto out;
       }
       kv->strs = xcalloc(n ? n : 1, sizeof *kv->strs);
@@ -219,8 +231,9 @@ static int read_kv(cursor *c, gguf_kv *kv, uint64_t idx) {
       if (et == GGUF_BOOL)
         for (uint64_t i = 0; i < n; i++)
           if (c->p[i] > 1) {
-            rc = err_set(MIMIC_EFORMAT, "%s: key '%s': bool element %" PRIu64 " is %u (must be 0 or 1)",
-                         c->path, key, i, c->p[i]);
+            rc = err_set(MIMIC_EFORMAT,
+                         "%s: key '%s': bool element %" PRIu64 " is %u (must be 0 or 1)", c->path,
+                         key, i, c->p[i]);
             goto out;
           }
       c->p += n * (uint64_t)es;
@@ -228,7 +241,8 @@ static int read_kv(cursor *c, gguf_kv *kv, uint64_t idx) {
   } else {
     if ((rc = cur_need(c, (uint64_t)vtype_size(t), "a metadata value"))) goto out;
     if (t == GGUF_BOOL && *c->p > 1) {
-      rc = err_set(MIMIC_EFORMAT, "%s: key '%s': bool value %u (must be 0 or 1)", c->path, key, *c->p);
+      rc = err_set(MIMIC_EFORMAT, "%s: key '%s': bool value %u (must be 0 or 1)", c->path, key,
+                   *c->p);
       goto out;
     }
     c->p += vtype_size(t);
@@ -244,21 +258,49 @@ static bool kv_int(const gguf_kv *kv, uint64_t *mag, bool *neg) {
   const uint8_t *v = kv->val;
   *neg = false;
   switch (kv->type) {
-    case GGUF_U8: *mag = *v; return true;
-    case GGUF_U16: { uint16_t x; memcpy(&x, v, 2); *mag = x; return true; }
-    case GGUF_U32: { uint32_t x; memcpy(&x, v, 4); *mag = x; return true; }
-    case GGUF_U64: { uint64_t x; memcpy(&x, v, 8); *mag = x; return true; }
-    case GGUF_I8: case GGUF_I16: case GGUF_I32: case GGUF_I64: {
-      int64_t x;
-      if (kv->type == GGUF_I8) { int8_t y; memcpy(&y, v, 1); x = y; }
-      else if (kv->type == GGUF_I16) { int16_t y; memcpy(&y, v, 2); x = y; }
-      else if (kv->type == GGUF_I32) { int32_t y; memcpy(&y, v, 4); x = y; }
-      else memcpy(&x, v, 8);
-      *neg = x < 0;
-      *mag = x < 0 ? (uint64_t)(-(x + 1)) + 1 : (uint64_t)x;
-      return true;
-    }
-    default: return false;
+  case GGUF_U8: *mag = *v; return true;
+  case GGUF_U16: {
+    uint16_t x;
+    memcpy(&x, v, 2);
+    *mag = x;
+    return true;
+  }
+  case GGUF_U32: {
+    uint32_t x;
+    memcpy(&x, v, 4);
+    *mag = x;
+    return true;
+  }
+  case GGUF_U64: {
+    uint64_t x;
+    memcpy(&x, v, 8);
+    *mag = x;
+    return true;
+  }
+  case GGUF_I8:
+  case GGUF_I16:
+  case GGUF_I32:
+  case GGUF_I64: {
+    int64_t x;
+    if (kv->type == GGUF_I8) {
+      int8_t y;
+      memcpy(&y, v, 1);
+      x = y;
+    } else if (kv->type == GGUF_I16) {
+      int16_t y;
+      memcpy(&y, v, 2);
+      x = y;
+    } else if (kv->type == GGUF_I32) {
+      int32_t y;
+      memcpy(&y, v, 4);
+      x = y;
+    } else
+      memcpy(&x, v, 8);
+    *neg = x < 0;
+    *mag = x < 0 ? (uint64_t)(-(x + 1)) + 1 : (uint64_t)x;
+    return true;
+  }
+  default: return false;
   }
 }
 
@@ -272,7 +314,8 @@ static int read_tensor_info(cursor *c, gguf_file *f, gguf_tensor *t, uint64_t id
   uint32_t nd, type;
   if ((rc = cur_u32(c, &nd, "a tensor's dimension count"))) goto out;
   if (nd < 1 || nd > 4) {
-    rc = err_set(MIMIC_EFORMAT, "%s: tensor '%s': %u dimensions (must be 1 to 4)", f->path, t->name, nd);
+    rc = err_set(MIMIC_EFORMAT, "%s: tensor '%s': %u dimensions (must be 1 to 4)", f->path, t->name,
+                 nd);
     goto out;
   }
   t->n_dims = (int)nd;
@@ -282,7 +325,9 @@ static int read_tensor_info(cursor *c, gguf_file *f, gguf_tensor *t, uint64_t id
     uint64_t ne;
     if ((rc = cur_u64(c, &ne, "a tensor dimension"))) goto out;
     if (ne == 0 || ne > (uint64_t)INT64_MAX / nel) {
-      rc = err_set(MIMIC_EFORMAT, "%s: tensor '%s': dimension %u is %" PRIu64 " (zero, or the element count overflows)",
+      rc = err_set(MIMIC_EFORMAT,
+                   "%s: tensor '%s': dimension %u is %" PRIu64
+                   " (zero, or the element count overflows)",
                    f->path, t->name, j, ne);
       goto out;
     }
@@ -297,15 +342,19 @@ static int read_tensor_info(cursor *c, gguf_file *f, gguf_tensor *t, uint64_t id
   }
   t->type = (tensor_type)type;
   if (t->ne[0] % ti.block) {
-    rc = err_set(MIMIC_EFORMAT, "%s: tensor '%s': row of %" PRId64 " elements is not a multiple of the %s block size %d",
+    rc = err_set(MIMIC_EFORMAT,
+                 "%s: tensor '%s': row of %" PRId64
+                 " elements is not a multiple of the %s block size %d",
                  f->path, t->name, t->ne[0], ti.name, ti.block);
     goto out;
   }
-  /* nbytes = nel / block * block_bytes; nel < 2^63 and block_bytes < 2^9, so check before multiplying. */
+  /* nbytes = nel / block * block_bytes; nel < 2^63 and block_bytes < 2^9, so check before
+   * multiplying. */
   uint64_t nblocks = nel / (uint64_t)ti.block;
   if (nblocks > (uint64_t)f->size / ti.block_bytes + 1) {
-    rc = err_set(MIMIC_EFORMAT, "%s: tensor '%s': %" PRIu64 " elements cannot fit in a %zu-byte file",
-                 f->path, t->name, nel, f->size);
+    rc = err_set(MIMIC_EFORMAT,
+                 "%s: tensor '%s': %" PRIu64 " elements cannot fit in a %zu-byte file", f->path,
+                 t->name, nel, f->size);
     goto out;
   }
   t->nbytes = nblocks * ti.block_bytes;
@@ -331,16 +380,18 @@ static int parse(gguf_file *f) {
   if (f->version != 2 && f->version != 3) {
     if (f->version && (f->version & 0xFFFF) == 0)
       return err_set(MIMIC_EUNSUPPORTED, "%s: GGUF file is big-endian (unsupported)", f->path);
-    return err_set(MIMIC_EUNSUPPORTED, "%s: GGUF version %u is not supported (need 2 or 3)", f->path,
-                   f->version);
+    return err_set(MIMIC_EUNSUPPORTED, "%s: GGUF version %u is not supported (need 2 or 3)",
+                   f->path, f->version);
   }
   uint64_t nt, nkv;
   if ((rc = cur_u64(&c, &nt, "the tensor count"))) return rc;
   if ((rc = cur_u64(&c, &nkv, "the metadata count"))) return rc;
   if (nt > GGUF_MAX_TENSORS)
-    return err_set(MIMIC_ERANGE, "%s: %" PRIu64 " tensors (limit %d)", f->path, nt, GGUF_MAX_TENSORS);
+    return err_set(MIMIC_ERANGE, "%s: %" PRIu64 " tensors (limit %d)", f->path, nt,
+                   GGUF_MAX_TENSORS);
   if (nkv > GGUF_MAX_KV)
-    return err_set(MIMIC_ERANGE, "%s: %" PRIu64 " metadata keys (limit %d)", f->path, nkv, GGUF_MAX_KV);
+    return err_set(MIMIC_ERANGE, "%s: %" PRIu64 " metadata keys (limit %d)", f->path, nkv,
+                   GGUF_MAX_KV);
 
   f->kvs = xcalloc(nkv ? nkv : 1, sizeof *f->kvs);
   f->n_kv = (int64_t)nkv; /* entries not yet read stay zeroed, so gguf_close can free them all */
@@ -389,12 +440,16 @@ static int parse(gguf_file *f) {
   for (uint64_t i = 0; i < nt; i++) {
     gguf_tensor *t = &f->tensors[i];
     if (t->offset % a) {
-      rc = err_set(MIMIC_EFORMAT, "%s: tensor '%s': offset %" PRIu64 " is not a multiple of the alignment %" PRIu64,
-                   f->path, t->name, t->offset, a);
+      rc =
+          err_set(MIMIC_EFORMAT,
+                  "%s: tensor '%s': offset %" PRIu64 " is not a multiple of the alignment %" PRIu64,
+                  f->path, t->name, t->offset, a);
       goto out;
     }
     if (t->offset > data_size || t->nbytes > data_size - t->offset) {
-      rc = err_set(MIMIC_EFORMAT, "%s: tensor '%s': data (offset %" PRIu64 ", %" PRIu64 " bytes) runs past the end of the file",
+      rc = err_set(MIMIC_EFORMAT,
+                   "%s: tensor '%s': data (offset %" PRIu64 ", %" PRIu64
+                   " bytes) runs past the end of the file",
                    f->path, t->name, t->offset, t->nbytes);
       goto out;
     }
@@ -414,7 +469,8 @@ out:
   return rc;
 }
 
-static int open_common(const void *data, size_t size, const char *name, bool mapped, gguf_file **out) {
+static int open_common(const void *data, size_t size, const char *name, bool mapped,
+                       gguf_file **out) {
   gguf_file *f = xcalloc(1, sizeof *f);
   f->path = xstrdup(name ? name : "(memory)");
   f->base = data;
@@ -434,7 +490,8 @@ int gguf_open(const char *path, gguf_file **out) {
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     int e = errno;
-    return err_set(e == ENOENT ? MIMIC_ENOTFOUND : MIMIC_EIO, "%s: cannot open: %s", path, strerror(e));
+    return err_set(e == ENOENT ? MIMIC_ENOTFOUND : MIMIC_EIO, "%s: cannot open: %s", path,
+                   strerror(e));
   }
   struct stat st;
   if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -516,7 +573,8 @@ int gguf_get_u32(const gguf_file *f, const char *key, uint32_t *out) {
   if (!kv) return absent(f, key);
   uint64_t m;
   bool neg;
-  if (!kv_int(kv, &m, &neg) || neg || m > UINT32_MAX) return wrong_type(f, kv, "an unsigned 32-bit integer");
+  if (!kv_int(kv, &m, &neg) || neg || m > UINT32_MAX)
+    return wrong_type(f, kv, "an unsigned 32-bit integer");
   *out = (uint32_t)m;
   return 0;
 }
@@ -618,8 +676,8 @@ static int arr_numeric(const gguf_file *f, const char *key, uint64_t count, cons
   if (!kv) return absent(f, key);
   if (kv->type != GGUF_ARRAY || kv->elem == GGUF_STRING) return wrong_type(f, kv, "numeric array");
   if (count > kv->count)
-    return err_set(MIMIC_EFORMAT, "%s: key '%s' has %" PRIu64 " elements, %" PRIu64 " wanted", f->path,
-                   key, kv->count, count);
+    return err_set(MIMIC_EFORMAT, "%s: key '%s' has %" PRIu64 " elements, %" PRIu64 " wanted",
+                   f->path, key, kv->count, count);
   *out = kv;
   return 0;
 }
@@ -651,8 +709,8 @@ int gguf_arr_i32(const gguf_file *f, const char *key, int32_t *out, uint64_t cou
     int64_t iv;
     arr_elem(kv, i, &d, &iv);
     if (iv < INT32_MIN || iv > INT32_MAX)
-      return err_set(MIMIC_EFORMAT, "%s: key '%s': element %" PRIu64 " does not fit in 32 bits", f->path,
-                     key, i);
+      return err_set(MIMIC_EFORMAT, "%s: key '%s': element %" PRIu64 " does not fit in 32 bits",
+                     f->path, key, i);
     out[i] = (int32_t)iv;
   }
   return 0;
@@ -736,9 +794,13 @@ static void w_scalar(gguf_writer *w, const char *key, gguf_vtype t, const void *
   w_put(w, key, raw, 4 + n);
 }
 
-void gguf_set_u32(gguf_writer *w, const char *key, uint32_t v) { w_scalar(w, key, GGUF_U32, &v, 4); }
+void gguf_set_u32(gguf_writer *w, const char *key, uint32_t v) {
+  w_scalar(w, key, GGUF_U32, &v, 4);
+}
 void gguf_set_i32(gguf_writer *w, const char *key, int32_t v) { w_scalar(w, key, GGUF_I32, &v, 4); }
-void gguf_set_u64(gguf_writer *w, const char *key, uint64_t v) { w_scalar(w, key, GGUF_U64, &v, 8); }
+void gguf_set_u64(gguf_writer *w, const char *key, uint64_t v) {
+  w_scalar(w, key, GGUF_U64, &v, 8);
+}
 void gguf_set_f32(gguf_writer *w, const char *key, float v) { w_scalar(w, key, GGUF_F32, &v, 4); }
 void gguf_set_bool(gguf_writer *w, const char *key, bool v) {
   uint8_t b = v ? 1 : 0;
@@ -815,8 +877,8 @@ static int tensor_check(const gguf_writer *w, const char *name, tensor_type type
                         const int64_t *ne, uint64_t *nbytes) {
   size_t len = name ? strlen(name) : 0;
   if (len == 0 || len >= GGUF_MAX_NAME)
-    return err_set(MIMIC_EINVAL, "tensor name '%s' is empty or longer than %d bytes", name ? name : "",
-                   GGUF_MAX_NAME - 1);
+    return err_set(MIMIC_EINVAL, "tensor name '%s' is empty or longer than %d bytes",
+                   name ? name : "", GGUF_MAX_NAME - 1);
   tensor_type_info ti = tensor_type_get((int)type);
   if (!ti.name) return err_set(MIMIC_EINVAL, "tensor '%s': unknown type %d", name, (int)type);
   if (n_dims < 1 || n_dims > 4)
@@ -828,17 +890,19 @@ static int tensor_check(const gguf_writer *w, const char *name, tensor_type type
     nel *= (uint64_t)ne[j];
   }
   if (ne[0] % ti.block)
-    return err_set(MIMIC_EINVAL, "tensor '%s': row of %" PRId64 " is not a multiple of the %s block size %d",
+    return err_set(MIMIC_EINVAL,
+                   "tensor '%s': row of %" PRId64 " is not a multiple of the %s block size %d",
                    name, ne[0], ti.name, ti.block);
   for (size_t i = 0; i < w->n_t; i++)
-    if (strcmp(w->ts[i].name, name) == 0) return err_set(MIMIC_EINVAL, "tensor '%s' added twice", name);
+    if (strcmp(w->ts[i].name, name) == 0)
+      return err_set(MIMIC_EINVAL, "tensor '%s' added twice", name);
   *nbytes = nel / (uint64_t)ti.block * ti.block_bytes;
   if (*nbytes > SIZE_MAX / 2) return err_set(MIMIC_ERANGE, "tensor '%s' is too large", name);
   return 0;
 }
 
-static void tensor_push(gguf_writer *w, const char *name, tensor_type type, int n_dims, const int64_t *ne,
-                        void *data, size_t nbytes) {
+static void tensor_push(gguf_writer *w, const char *name, tensor_type type, int n_dims,
+                        const int64_t *ne, void *data, size_t nbytes) {
   if (w->n_t == w->cap_t) {
     w->cap_t = w->cap_t ? 2 * w->cap_t : 64;
     w->ts = xrealloc(w->ts, w->cap_t * sizeof *w->ts);
@@ -853,20 +917,21 @@ static void tensor_push(gguf_writer *w, const char *name, tensor_type type, int 
   t->data = data;
 }
 
-int gguf_add_tensor(gguf_writer *w, const char *name, tensor_type type, int n_dims, const int64_t *ne,
-                    const void *data) {
+int gguf_add_tensor(gguf_writer *w, const char *name, tensor_type type, int n_dims,
+                    const int64_t *ne, const void *data) {
   uint64_t nbytes;
   int rc = tensor_check(w, name, type, n_dims, ne, &nbytes);
   if (rc) return rc;
   void *copy = mem_alloc(nbytes ? (size_t)nbytes : 1);
-  if (!copy) return err_set(MIMIC_ENOMEM, "tensor '%s': out of memory for %" PRIu64 " bytes", name, nbytes);
+  if (!copy)
+    return err_set(MIMIC_ENOMEM, "tensor '%s': out of memory for %" PRIu64 " bytes", name, nbytes);
   memcpy(copy, data, (size_t)nbytes);
   tensor_push(w, name, type, n_dims, ne, copy, (size_t)nbytes);
   return 0;
 }
 
-int gguf_add_tensor_take(gguf_writer *w, const char *name, tensor_type type, int n_dims, const int64_t *ne,
-                         void *data) {
+int gguf_add_tensor_take(gguf_writer *w, const char *name, tensor_type type, int n_dims,
+                         const int64_t *ne, void *data) {
   uint64_t nbytes;
   int rc = tensor_check(w, name, type, n_dims, ne, &nbytes);
   if (rc) {
@@ -883,12 +948,15 @@ static uint32_t writer_alignment(const gguf_writer *w) {
       uint32_t t, v;
       memcpy(&t, w->kvs[i].raw, 4);
       memcpy(&v, w->kvs[i].raw + 4, 4);
-      if ((t == GGUF_U32 || t == GGUF_I32) && v && !(v & (v - 1)) && v <= GGUF_MAX_ALIGNMENT) return v;
+      if ((t == GGUF_U32 || t == GGUF_I32) && v && !(v & (v - 1)) && v <= GGUF_MAX_ALIGNMENT)
+        return v;
     }
   return GGUF_DEFAULT_ALIGNMENT;
 }
 
-static int fput(FILE *fp, const void *p, size_t n) { return n && fwrite(p, 1, n, fp) != n ? -1 : 0; }
+static int fput(FILE *fp, const void *p, size_t n) {
+  return n && fwrite(p, 1, n, fp) != n ? -1 : 0;
+}
 
 static int fpad(FILE *fp, uint64_t *pos, uint32_t a) {
   static const uint8_t zeros[64];
@@ -914,8 +982,8 @@ int gguf_writer_save(gguf_writer *w, const char *path) {
   int rc = 0;
   for (size_t i = 0; i < w->n_kv; i++) /* the reader would refuse them */
     if (!w->kvs[i].key[0] || strlen(w->kvs[i].key) >= GGUF_MAX_NAME)
-      return err_set(MIMIC_EINVAL, "%s: metadata key '%.40s...' is empty or longer than %d bytes", path,
-                     w->kvs[i].key, GGUF_MAX_NAME - 1);
+      return err_set(MIMIC_EINVAL, "%s: metadata key '%.40s...' is empty or longer than %d bytes",
+                     path, w->kvs[i].key, GGUF_MAX_NAME - 1);
   size_t plen = strlen(path);
   tmp = xalloc(plen + 5);
   memcpy(tmp, path, plen);
@@ -928,7 +996,8 @@ int gguf_writer_save(gguf_writer *w, const char *path) {
   }
   uint32_t a = writer_alignment(w), version = 3;
   uint64_t nt = w->n_t, nkv = w->n_kv, pos = 24;
-  bool bad = fput(fp, GGUF_MAGIC, 4) || fput(fp, &version, 4) || fput(fp, &nt, 8) || fput(fp, &nkv, 8);
+  bool bad =
+      fput(fp, GGUF_MAGIC, 4) || fput(fp, &version, 4) || fput(fp, &nt, 8) || fput(fp, &nkv, 8);
   for (size_t i = 0; i < w->n_kv && !bad; i++) {
     bad = fput_str(fp, w->kvs[i].key, &pos) || fput(fp, w->kvs[i].raw, w->kvs[i].n);
     pos += w->kvs[i].n;

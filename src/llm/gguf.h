@@ -13,23 +13,47 @@
 
 /* Metadata value types (GGUF spec). */
 typedef enum {
-  GGUF_U8 = 0, GGUF_I8 = 1, GGUF_U16 = 2, GGUF_I16 = 3, GGUF_U32 = 4, GGUF_I32 = 5, GGUF_F32 = 6,
-  GGUF_BOOL = 7, GGUF_STRING = 8, GGUF_ARRAY = 9, GGUF_U64 = 10, GGUF_I64 = 11, GGUF_F64 = 12
+  GGUF_U8 = 0,
+  GGUF_I8 = 1,
+  GGUF_U16 = 2,
+  GGUF_I16 = 3,
+  GGUF_U32 = 4,
+  GGUF_I32 = 5,
+  GGUF_F32 = 6,
+  GGUF_BOOL = 7,
+  GGUF_STRING = 8,
+  GGUF_ARRAY = 9,
+  GGUF_U64 = 10,
+  GGUF_I64 = 11,
+  GGUF_F64 = 12
 } gguf_vtype;
 
 /* Tensor types (ggml_type ids as stored in GGUF). */
 typedef enum {
-  TT_F32 = 0, TT_F16 = 1, TT_Q4_0 = 2, TT_Q4_1 = 3, TT_Q5_0 = 6, TT_Q5_1 = 7, TT_Q8_0 = 8,
-  TT_Q8_1 = 9, TT_Q2_K = 10, TT_Q3_K = 11, TT_Q4_K = 12, TT_Q5_K = 13, TT_Q6_K = 14, TT_Q8_K = 15,
-  TT_BF16 = 30, TT_COUNT = 43
+  TT_F32 = 0,
+  TT_F16 = 1,
+  TT_Q4_0 = 2,
+  TT_Q4_1 = 3,
+  TT_Q5_0 = 6,
+  TT_Q5_1 = 7,
+  TT_Q8_0 = 8,
+  TT_Q8_1 = 9,
+  TT_Q2_K = 10,
+  TT_Q3_K = 11,
+  TT_Q4_K = 12,
+  TT_Q5_K = 13,
+  TT_Q6_K = 14,
+  TT_Q8_K = 15,
+  TT_BF16 = 30,
+  TT_COUNT = 43
 } tensor_type;
 
 /* Caps applied while reading (a hostile file cannot make mimic allocate more than these imply). */
-#define GGUF_MAX_STRING (1u << 24)   /* one string: 16 MiB */
-#define GGUF_MAX_ARRAY (1u << 26)    /* elements in one array */
-#define GGUF_MAX_KV 65536
+#define GGUF_MAX_STRING  (1u << 24) /* one string: 16 MiB */
+#define GGUF_MAX_ARRAY   (1u << 26) /* elements in one array */
+#define GGUF_MAX_KV      65536
 #define GGUF_MAX_TENSORS 65536
-#define GGUF_MAX_NAME 256
+#define GGUF_MAX_NAME    256
 
 typedef struct gguf_str {
   const char *ptr; /* points into the mapped file: NOT NUL-terminated */
@@ -40,10 +64,10 @@ typedef struct gguf_tensor {
   char name[GGUF_MAX_NAME]; /* NUL-terminated copy */
   tensor_type type;
   int n_dims;
-  int64_t ne[4];            /* ne[0] is the contiguous dimension (GGUF/ggml order); unused dims = 1 */
-  uint64_t offset;          /* from the start of the data section */
+  int64_t ne[4];   /* ne[0] is the contiguous dimension (GGUF/ggml order); unused dims = 1 */
+  uint64_t offset; /* from the start of the data section */
   uint64_t nbytes;
-  const void *data;         /* into the mapping, read-only */
+  const void *data; /* into the mapping, read-only */
 } gguf_tensor;
 
 typedef struct gguf_file gguf_file;
@@ -79,7 +103,8 @@ int gguf_get_str(const gguf_file *f, const char *key, gguf_str *out) MIMIC_MUST;
 char *gguf_get_str_dup(const gguf_file *f, const char *key);
 
 /* Arrays: element type and count; element access by index (bounds-checked, returns 0 for bad i). */
-int gguf_get_arr(const gguf_file *f, const char *key, gguf_vtype *elem_type, uint64_t *count) MIMIC_MUST;
+int gguf_get_arr(const gguf_file *f, const char *key, gguf_vtype *elem_type,
+                 uint64_t *count) MIMIC_MUST;
 gguf_str gguf_arr_str(const gguf_file *f, const char *key, uint64_t i);
 /* Copies count numeric elements, converting to float / int32; MIMIC_EFORMAT on non-numeric. */
 int gguf_arr_f32(const gguf_file *f, const char *key, float *out, uint64_t count) MIMIC_MUST;
@@ -92,10 +117,10 @@ const gguf_tensor *gguf_tensor_find(const gguf_file *f, const char *name); /* NU
 
 /* ---- Writer ---------------------------------------------------------------------------------
  * Builds a file in memory order: metadata and tensor infos are collected, then gguf_writer_save
- * writes header, KVs, infos, alignment padding and data to path.tmp, fsyncs and renames, so a killed
- * process never leaves a half-written file under the final name. Integer and float scalars are
- * written with the exact types llama.cpp's loader expects when the caller uses the matching setter
- * (u32 for counts and lengths, f32 for eps/freq_base/alpha, bool for flags). */
+ * writes header, KVs, infos, alignment padding and data to path.tmp, fsyncs and renames, so a
+ * killed process never leaves a half-written file under the final name. Integer and float scalars
+ * are written with the exact types llama.cpp's loader expects when the caller uses the matching
+ * setter (u32 for counts and lengths, f32 for eps/freq_base/alpha, bool for flags). */
 typedef struct gguf_writer gguf_writer;
 /* Setters copy key and value and replace an earlier value of the same key; they abort only on
  * out-of-memory. Keys must be 1..GGUF_MAX_NAME-1 bytes (gguf_writer_save refuses others). */

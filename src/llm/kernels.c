@@ -13,9 +13,15 @@
 
 tensor_type llm__act_type(tensor_type w) {
   switch (w) {
-    case TT_F32: case TT_F16: case TT_BF16: return w;
-    case TT_Q4_0: case TT_Q4_1: case TT_Q5_0: case TT_Q5_1: case TT_Q8_0: return TT_Q8_0;
-    default: return TT_Q8_K;
+  case TT_F32:
+  case TT_F16:
+  case TT_BF16: return w;
+  case TT_Q4_0:
+  case TT_Q4_1:
+  case TT_Q5_0:
+  case TT_Q5_1:
+  case TT_Q8_0: return TT_Q8_0;
+  default: return TT_Q8_K;
   }
 }
 
@@ -132,7 +138,8 @@ static float dot_q2_K(const void *w, const void *a, int64_t n) {
       isum += (x[b].scales[i / 16] & 0xF) * ((x[b].qs[32 * h + k] >> (2 * j)) & 3) * y[b].qs[i];
     }
     for (int g = 0; g < 16; g++) msum += (x[b].scales[g] >> 4) * y[b].bsums[g];
-    s += (double)(fp16_to_f32(x[b].d) * y[b].d) * isum - (double)(fp16_to_f32(x[b].dmin) * y[b].d) * msum;
+    s += (double)(fp16_to_f32(x[b].d) * y[b].d) * isum -
+         (double)(fp16_to_f32(x[b].dmin) * y[b].d) * msum;
   }
   return (float)s;
 }
@@ -183,7 +190,8 @@ static float dot_q4_K(const void *w, const void *a, int64_t n) {
       isum += sc[2 * c] * s0 + sc[2 * c + 1] * s1;
     }
     for (int j = 0; j < 8; j++) msum += mn[j] * (y[b].bsums[2 * j] + y[b].bsums[2 * j + 1]);
-    s += (double)(fp16_to_f32(x[b].d) * y[b].d) * isum - (double)(fp16_to_f32(x[b].dmin) * y[b].d) * msum;
+    s += (double)(fp16_to_f32(x[b].d) * y[b].d) * isum -
+         (double)(fp16_to_f32(x[b].dmin) * y[b].d) * msum;
   }
   return (float)s;
 }
@@ -207,7 +215,8 @@ static float dot_q5_K(const void *w, const void *a, int64_t n) {
       isum += sc[2 * c] * s0 + sc[2 * c + 1] * s1;
     }
     for (int j = 0; j < 8; j++) msum += mn[j] * (y[b].bsums[2 * j] + y[b].bsums[2 * j + 1]);
-    s += (double)(fp16_to_f32(x[b].d) * y[b].d) * isum - (double)(fp16_to_f32(x[b].dmin) * y[b].d) * msum;
+    s += (double)(fp16_to_f32(x[b].d) * y[b].d) * isum -
+         (double)(fp16_to_f32(x[b].dmin) * y[b].d) * msum;
   }
   return (float)s;
 }
@@ -236,24 +245,25 @@ static float dot_q6_K(const void *w, const void *a, int64_t n) {
 
 vec_dot_fn llm__dot_scalar(tensor_type t) {
   switch (t) {
-    case TT_F32: return dot_f32;
-    case TT_F16: return dot_f16;
-    case TT_BF16: return dot_bf16;
-    case TT_Q4_0: return dot_q4_0;
-    case TT_Q4_1: return dot_q4_1;
-    case TT_Q5_0: return dot_q5_0;
-    case TT_Q5_1: return dot_q5_1;
-    case TT_Q8_0: return dot_q8_0;
-    case TT_Q2_K: return dot_q2_K;
-    case TT_Q3_K: return dot_q3_K;
-    case TT_Q4_K: return dot_q4_K;
-    case TT_Q5_K: return dot_q5_K;
-    case TT_Q6_K: return dot_q6_K;
-    default: return NULL;
+  case TT_F32: return dot_f32;
+  case TT_F16: return dot_f16;
+  case TT_BF16: return dot_bf16;
+  case TT_Q4_0: return dot_q4_0;
+  case TT_Q4_1: return dot_q4_1;
+  case TT_Q5_0: return dot_q5_0;
+  case TT_Q5_1: return dot_q5_1;
+  case TT_Q8_0: return dot_q8_0;
+  case TT_Q2_K: return dot_q2_K;
+  case TT_Q3_K: return dot_q3_K;
+  case TT_Q4_K: return dot_q4_K;
+  case TT_Q5_K: return dot_q5_K;
+  case TT_Q6_K: return dot_q6_K;
+  default: return NULL;
   }
 }
 
-/* ---- Kernel selection ------------------------------------------------------------------------- */
+/* ---- Kernel selection -------------------------------------------------------------------------
+ */
 
 enum { LEVEL_SCALAR, LEVEL_AVX2, LEVEL_AVX512 };
 static int kernel_level;
@@ -287,11 +297,14 @@ static void kernels_init(void) {
   int level = cpu_level();
   const char *force = getenv("MIMIC_KERNELS");
   if (force && *force) {
-    int want = strcmp(force, "scalar") == 0 ? LEVEL_SCALAR
-               : strcmp(force, "avx2") == 0 ? LEVEL_AVX2
-               : strcmp(force, "avx512vnni") == 0 ? LEVEL_AVX512 : -1;
-    if (want < 0) LOG_W("llm", "MIMIC_KERNELS=%s is not one of scalar, avx2, avx512vnni; ignored", force);
-    else if (want < level) level = want;
+    int want = strcmp(force, "scalar") == 0       ? LEVEL_SCALAR
+               : strcmp(force, "avx2") == 0       ? LEVEL_AVX2
+               : strcmp(force, "avx512vnni") == 0 ? LEVEL_AVX512
+                                                  : -1;
+    if (want < 0)
+      LOG_W("llm", "MIMIC_KERNELS=%s is not one of scalar, avx2, avx512vnni; ignored", force);
+    else if (want < level)
+      level = want;
   }
   kernel_level = level;
   for (int t = 0; t < TT_COUNT; t++) {
@@ -309,7 +322,9 @@ static void kernels_init(void) {
 
 const char *kernels_name(void) {
   pthread_once(&kernels_once, kernels_init);
-  return kernel_level == LEVEL_AVX512 ? "avx512vnni" : kernel_level == LEVEL_AVX2 ? "avx2" : "scalar";
+  return kernel_level == LEVEL_AVX512 ? "avx512vnni"
+         : kernel_level == LEVEL_AVX2 ? "avx2"
+                                      : "scalar";
 }
 
 vec_dot_fn llm__dot(tensor_type t) {
@@ -383,7 +398,8 @@ typedef struct mm_job {
 /* Converts x rows [b, e) into the activation type. */
 static void mm_quantize(void *arg, int64_t b, int64_t e) {
   mm_job *j = arg;
-  for (int64_t t = b; t < e; t++) llm__quant_row_unchecked(j->at, j->x + t * j->cols, j->act + (size_t)t * j->arow, j->cols);
+  for (int64_t t = b; t < e; t++)
+    llm__quant_row_unchecked(j->at, j->x + t * j->cols, j->act + (size_t)t * j->arow, j->cols);
 }
 
 /* Rows [r0, r1) of matrix k: a tile of W rows is run against every activation row, so each weight
@@ -434,7 +450,8 @@ static int64_t mm_chunk_rows(int64_t n, int nth) {
   return c < MM_TILE_ROWS ? MM_TILE_ROWS : c;
 }
 
-void qmat_mul_multi(compute_pool *p, int n, const qmat *const *w, const float *x, float *const *y, int64_t T) {
+void qmat_mul_multi(compute_pool *p, int n, const qmat *const *w, const float *x, float *const *y,
+                    int64_t T) {
   if (T <= 0 || n <= 0) return;
   if (n > MM_MAX_W) {
     for (int k = 0; k < n; k++) qmat_mul(p, w[k], x, y[k], T);

@@ -30,7 +30,8 @@ TGT static inline __m256i dot_u8_i16(__m256i u, __m256i y) { return _mm256_maddu
 
 TGT static float dot_f32(const void *w, const void *a, int64_t n) {
   const float *x = w, *y = a;
-  __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps(), s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps();
+  __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps(), s2 = _mm256_setzero_ps(),
+         s3 = _mm256_setzero_ps();
   int64_t i = 0;
   for (; i + 32 <= n; i += 32) {
     s0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), s0);
@@ -38,7 +39,8 @@ TGT static float dot_f32(const void *w, const void *a, int64_t n) {
     s2 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 16), _mm256_loadu_ps(y + i + 16), s2);
     s3 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 24), _mm256_loadu_ps(y + i + 24), s3);
   }
-  for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), s0);
+  for (; i + 8 <= n; i += 8)
+    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), s0);
   float s = hsum_ps(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
   for (; i < n; i++) s += x[i] * y[i];
   return s;
@@ -83,7 +85,8 @@ TGT static float dot_q8_0(const void *w, const void *a, int64_t n) {
   const blk_q8_0 *x = w, *y = a;
   __m256 acc = _mm256_setzero_ps();
   for (int64_t b = 0; b < n / QK; b++) {
-    __m256i p = dot_i8(_mm256_loadu_si256((const __m256i *)x[b].qs), _mm256_loadu_si256((const __m256i *)y[b].qs));
+    __m256i p = dot_i8(_mm256_loadu_si256((const __m256i *)x[b].qs),
+                       _mm256_loadu_si256((const __m256i *)y[b].qs));
     __m256 d = _mm256_set1_ps(h2f(x[b].d) * h2f(y[b].d));
     acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc);
   }
@@ -115,7 +118,8 @@ static inline void unpack_k4(const uint8_t *q, uint8_t sc[8], uint8_t mn[8]) {
   }
 }
 
-/* dmin-term of a Q4_K/Q5_K block as 8 int32 lanes: m_j times the two 16-value sums of sub-block j. */
+/* dmin-term of a Q4_K/Q5_K block as 8 int32 lanes: m_j times the two 16-value sums of sub-block j.
+ */
 TGT static inline __m256i mins_vec(const uint8_t mn[8], const int16_t *bsums) {
   const __m128i dup = _mm_setr_epi8(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
   __m128i m8 = _mm_loadl_epi64((const __m128i *)mn);
@@ -143,7 +147,8 @@ TGT static float dot_q4_K(const void *w, const void *a, int64_t n) {
     }
     float dd = h2f(x[b].d) * y[b].d;
     acc = _mm256_fmadd_ps(_mm256_set1_ps(dd), _mm256_cvtepi32_ps(isum), acc);
-    accm = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x[b].dmin) * y[b].d), _mm256_cvtepi32_ps(mins_vec(mn, y[b].bsums)), accm);
+    accm = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x[b].dmin) * y[b].d),
+                           _mm256_cvtepi32_ps(mins_vec(mn, y[b].bsums)), accm);
   }
   return hsum_ps(acc) - hsum_ps(accm);
 }
@@ -161,7 +166,8 @@ TGT static float dot_q5_K(const void *w, const void *a, int64_t n) {
     __m256i isum = _mm256_setzero_si256();
     for (int c = 0; c < 4; c++) {
       __m256i q = _mm256_loadu_si256((const __m256i *)(x[b].qs + 32 * c));
-      __m256i mlo = _mm256_set1_epi8((char)(1 << (2 * c))), mhi = _mm256_set1_epi8((char)(2 << (2 * c)));
+      __m256i mlo = _mm256_set1_epi8((char)(1 << (2 * c))),
+              mhi = _mm256_set1_epi8((char)(2 << (2 * c)));
       __m256i hlo = _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(qh, mlo), mlo), b16);
       __m256i hhi = _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(qh, mhi), mhi), b16);
       __m256i lo = _mm256_or_si256(_mm256_and_si256(q, m4), hlo);
@@ -173,7 +179,8 @@ TGT static float dot_q5_K(const void *w, const void *a, int64_t n) {
     }
     float dd = h2f(x[b].d) * y[b].d;
     acc = _mm256_fmadd_ps(_mm256_set1_ps(dd), _mm256_cvtepi32_ps(isum), acc);
-    accm = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x[b].dmin) * y[b].d), _mm256_cvtepi32_ps(mins_vec(mn, y[b].bsums)), accm);
+    accm = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x[b].dmin) * y[b].d),
+                           _mm256_cvtepi32_ps(mins_vec(mn, y[b].bsums)), accm);
   }
   return hsum_ps(acc) - hsum_ps(accm);
 }
@@ -192,7 +199,8 @@ TGT static float dot_q6_K(const void *w, const void *a, int64_t n) {
       __m256i ql1 = _mm256_loadu_si256((const __m256i *)(x[b].ql + 64 * h + 32));
       __m256i qh = _mm256_loadu_si256((const __m256i *)(x[b].qh + 32 * h));
       __m256i q[4];
-      q[0] = _mm256_or_si256(_mm256_and_si256(ql0, m4), _mm256_slli_epi16(_mm256_and_si256(qh, m3), 4));
+      q[0] = _mm256_or_si256(_mm256_and_si256(ql0, m4),
+                             _mm256_slli_epi16(_mm256_and_si256(qh, m3), 4));
       q[1] = _mm256_or_si256(_mm256_and_si256(ql1, m4),
                              _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), m3), 4));
       q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4),
@@ -201,7 +209,8 @@ TGT static float dot_q6_K(const void *w, const void *a, int64_t n) {
                              _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), m3), 4));
       for (int g = 0; g < 4; g++) {
         const int8_t *s = x[b].scales + 8 * h + 2 * g;
-        __m256i p = dot_u8_i16(q[g], _mm256_loadu_si256((const __m256i *)(y[b].qs + 128 * h + 32 * g)));
+        __m256i p =
+            dot_u8_i16(q[g], _mm256_loadu_si256((const __m256i *)(y[b].qs + 128 * h + 32 * g)));
         __m256i scv = _mm256_set_m128i(_mm_set1_epi16(s[1]), _mm_set1_epi16(s[0]));
         isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p, scv));
       }
@@ -223,7 +232,8 @@ TGT static void dot4_q8_0(const void *w, const void *a, size_t stride, int64_t n
   const blk_q8_0 *y[4];
   for (int k = 0; k < 4; k++) y[k] = (const blk_q8_0 *)((const uint8_t *)a + stride * (size_t)k);
   const __m256i ones = _mm256_set1_epi16(1);
-  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                   _mm256_setzero_ps()};
   for (int64_t b = 0; b < n / QK; b++) {
     __m256i wv = _mm256_loadu_si256((const __m256i *)x[b].qs), ax = _mm256_sign_epi8(wv, wv);
     float dw = h2f(x[b].d);
@@ -241,10 +251,12 @@ TGT static void dot4_q4_0(const void *w, const void *a, size_t stride, int64_t n
   const blk_q8_0 *y[4];
   for (int k = 0; k < 4; k++) y[k] = (const blk_q8_0 *)((const uint8_t *)a + stride * (size_t)k);
   const __m256i m4 = _mm256_set1_epi8(0xF), eight = _mm256_set1_epi8(8);
-  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                   _mm256_setzero_ps()};
   for (int64_t b = 0; b < n / QK; b++) {
     __m128i q = _mm_loadu_si128((const __m128i *)x[b].qs);
-    __m256i v = _mm256_sub_epi8(_mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(q, 4), q), m4), eight);
+    __m256i v =
+        _mm256_sub_epi8(_mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(q, 4), q), m4), eight);
     float dw = h2f(x[b].d);
     for (int k = 0; k < 4; k++) {
       __m256i p = dot_i8(v, _mm256_loadu_si256((const __m256i *)y[k][b].qs));
@@ -259,27 +271,32 @@ TGT static void dot4_q4_K(const void *w, const void *a, size_t stride, int64_t n
   const blk_q8_K *y[4];
   for (int k = 0; k < 4; k++) y[k] = (const blk_q8_K *)((const uint8_t *)a + stride * (size_t)k);
   const __m256i m4 = _mm256_set1_epi8(0xF);
-  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
-  __m256 accm[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                   _mm256_setzero_ps()};
+  __m256 accm[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                    _mm256_setzero_ps()};
   for (int64_t b = 0; b < n / QK_K; b++) {
     uint8_t sc[8], mn[8];
     unpack_k4(x[b].scales, sc, mn);
-    __m256i isum[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256()};
+    __m256i isum[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
+                       _mm256_setzero_si256()};
     for (int c = 0; c < 4; c++) {
       __m256i q = _mm256_loadu_si256((const __m256i *)(x[b].qs + 32 * c));
       __m256i lo = _mm256_and_si256(q, m4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
       __m256i s0 = _mm256_set1_epi16(sc[2 * c]), s1 = _mm256_set1_epi16(sc[2 * c + 1]);
       for (int k = 0; k < 4; k++) {
         __m256i plo = dot_u8_i16(lo, _mm256_loadu_si256((const __m256i *)(y[k][b].qs + 64 * c)));
-        __m256i phi = dot_u8_i16(hi, _mm256_loadu_si256((const __m256i *)(y[k][b].qs + 64 * c + 32)));
-        isum[k] = _mm256_add_epi32(isum[k], _mm256_add_epi32(_mm256_madd_epi16(plo, s0), _mm256_madd_epi16(phi, s1)));
+        __m256i phi =
+            dot_u8_i16(hi, _mm256_loadu_si256((const __m256i *)(y[k][b].qs + 64 * c + 32)));
+        isum[k] = _mm256_add_epi32(
+            isum[k], _mm256_add_epi32(_mm256_madd_epi16(plo, s0), _mm256_madd_epi16(phi, s1)));
       }
     }
     float d = h2f(x[b].d), dmin = h2f(x[b].dmin);
     for (int k = 0; k < 4; k++) {
       acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(d * y[k][b].d), _mm256_cvtepi32_ps(isum[k]), acc[k]);
-      accm[k] = _mm256_fmadd_ps(_mm256_set1_ps(dmin * y[k][b].d), _mm256_cvtepi32_ps(mins_vec(mn, y[k][b].bsums)),
-                                accm[k]);
+      accm[k] = _mm256_fmadd_ps(_mm256_set1_ps(dmin * y[k][b].d),
+                                _mm256_cvtepi32_ps(mins_vec(mn, y[k][b].bsums)), accm[k]);
     }
   }
   for (int k = 0; k < 4; k++) out[k] = hsum_ps(acc[k]) - hsum_ps(accm[k]);
@@ -290,15 +307,18 @@ TGT static void dot4_q6_K(const void *w, const void *a, size_t stride, int64_t n
   const blk_q8_K *y[4];
   for (int k = 0; k < 4; k++) y[k] = (const blk_q8_K *)((const uint8_t *)a + stride * (size_t)k);
   const __m256i m4 = _mm256_set1_epi8(0xF), m3 = _mm256_set1_epi8(3);
-  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                   _mm256_setzero_ps()};
   for (int64_t b = 0; b < n / QK_K; b++) {
-    __m256i isum[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256()};
+    __m256i isum[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
+                       _mm256_setzero_si256()};
     for (int h = 0; h < 2; h++) {
       __m256i ql0 = _mm256_loadu_si256((const __m256i *)(x[b].ql + 64 * h));
       __m256i ql1 = _mm256_loadu_si256((const __m256i *)(x[b].ql + 64 * h + 32));
       __m256i qh = _mm256_loadu_si256((const __m256i *)(x[b].qh + 32 * h));
       __m256i q[4];
-      q[0] = _mm256_or_si256(_mm256_and_si256(ql0, m4), _mm256_slli_epi16(_mm256_and_si256(qh, m3), 4));
+      q[0] = _mm256_or_si256(_mm256_and_si256(ql0, m4),
+                             _mm256_slli_epi16(_mm256_and_si256(qh, m3), 4));
       q[1] = _mm256_or_si256(_mm256_and_si256(ql1, m4),
                              _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), m3), 4));
       q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4),
@@ -309,7 +329,8 @@ TGT static void dot4_q6_K(const void *w, const void *a, size_t stride, int64_t n
         const int8_t *sg = x[b].scales + 8 * h + 2 * g;
         __m256i scv = _mm256_set_m128i(_mm_set1_epi16(sg[1]), _mm_set1_epi16(sg[0]));
         for (int k = 0; k < 4; k++) {
-          __m256i p = dot_u8_i16(q[g], _mm256_loadu_si256((const __m256i *)(y[k][b].qs + 128 * h + 32 * g)));
+          __m256i p = dot_u8_i16(
+              q[g], _mm256_loadu_si256((const __m256i *)(y[k][b].qs + 128 * h + 32 * g)));
           isum[k] = _mm256_add_epi32(isum[k], _mm256_madd_epi16(p, scv));
         }
       }
@@ -329,9 +350,10 @@ TGT static void dot4_q6_K(const void *w, const void *a, size_t stride, int64_t n
 TGT static inline __m256i q5_high(const uint8_t qh4[4]) {
   uint32_t qh;
   memcpy(&qh, qh4, 4);
-  /* Byte j takes qh's byte j / 8; OR-ing every bit but j % 8 makes it all ones iff bit j % 8 is set. */
-  const __m256i pick = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
-                                        2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+  /* Byte j takes qh's byte j / 8; OR-ing every bit but j % 8 makes it all ones iff bit j % 8 is
+   * set. */
+  const __m256i pick = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2,
+                                        2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
   __m256i t = _mm256_shuffle_epi8(_mm256_set1_epi32((int)qh), pick);
   t = _mm256_or_si256(t, _mm256_set1_epi64x(0x7FBFDFEFF7FBFDFEll));
   t = _mm256_cmpeq_epi8(t, _mm256_set1_epi8(-1));
@@ -361,7 +383,8 @@ TGT static void dot4_q5_0(const void *w, const void *a, size_t stride, int64_t n
   const blk_q5_0 *x = w;
   const blk_q8_0 *y[4];
   for (int k = 0; k < 4; k++) y[k] = (const blk_q8_0 *)((const uint8_t *)a + stride * (size_t)k);
-  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                   _mm256_setzero_ps()};
   for (int64_t b = 0; b < n / QK; b++) {
     __m256i v = _mm256_sub_epi8(q5_values(x[b].qs, x[b].qh), _mm256_set1_epi8(16));
     float dw = h2f(x[b].d);
@@ -393,28 +416,28 @@ TGT static float dot_q5_1(const void *w, const void *a, int64_t n) {
 
 vec_dot4_fn llm__dot4_avx2(tensor_type t) {
   switch (t) {
-    case TT_Q4_0: return dot4_q4_0;
-    case TT_Q5_0: return dot4_q5_0;
-    case TT_Q8_0: return dot4_q8_0;
-    case TT_Q4_K: return dot4_q4_K;
-    case TT_Q6_K: return dot4_q6_K;
-    default: return NULL;
+  case TT_Q4_0: return dot4_q4_0;
+  case TT_Q5_0: return dot4_q5_0;
+  case TT_Q8_0: return dot4_q8_0;
+  case TT_Q4_K: return dot4_q4_K;
+  case TT_Q6_K: return dot4_q6_K;
+  default: return NULL;
   }
 }
 
 vec_dot_fn llm__dot_avx2(tensor_type t) {
   switch (t) {
-    case TT_F32: return dot_f32;
-    case TT_F16: return dot_f16;
-    case TT_BF16: return dot_bf16;
-    case TT_Q4_0: return dot_q4_0;
-    case TT_Q5_0: return dot_q5_0;
-    case TT_Q5_1: return dot_q5_1;
-    case TT_Q8_0: return dot_q8_0;
-    case TT_Q4_K: return dot_q4_K;
-    case TT_Q5_K: return dot_q5_K;
-    case TT_Q6_K: return dot_q6_K;
-    default: return NULL;
+  case TT_F32: return dot_f32;
+  case TT_F16: return dot_f16;
+  case TT_BF16: return dot_bf16;
+  case TT_Q4_0: return dot_q4_0;
+  case TT_Q5_0: return dot_q5_0;
+  case TT_Q5_1: return dot_q5_1;
+  case TT_Q8_0: return dot_q8_0;
+  case TT_Q4_K: return dot_q4_K;
+  case TT_Q5_K: return dot_q5_K;
+  case TT_Q6_K: return dot_q6_K;
+  default: return NULL;
   }
 }
 

@@ -74,7 +74,8 @@ TGT static float dot_q8_0(const void *w, const void *a, int64_t n) {
   const blk_q8_0 *x = w, *y = a;
   __m256 acc = _mm256_setzero_ps();
   for (int64_t b = 0; b < n / QK; b++) {
-    __m256i p = dot_i8(_mm256_loadu_si256((const __m256i *)x[b].qs), _mm256_loadu_si256((const __m256i *)y[b].qs));
+    __m256i p = dot_i8(_mm256_loadu_si256((const __m256i *)x[b].qs),
+                       _mm256_loadu_si256((const __m256i *)y[b].qs));
     __m256 d = _mm256_set1_ps(h2f(x[b].d) * h2f(y[b].d));
     acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc);
   }
@@ -118,22 +119,31 @@ TGT static float dot_q6_K(const void *w, const void *a, int64_t n) {
       __m256i ql0 = _mm256_loadu_si256((const __m256i *)(x[b].ql + 64 * h));
       __m256i ql1 = _mm256_loadu_si256((const __m256i *)(x[b].ql + 64 * h + 32));
       __m256i qh = _mm256_loadu_si256((const __m256i *)(x[b].qh + 32 * h));
-      __m256i q0 = _mm256_or_si256(_mm256_and_si256(ql0, m4), _mm256_slli_epi16(_mm256_and_si256(qh, m3), 4));
-      __m256i q1 = _mm256_or_si256(_mm256_and_si256(ql1, m4),
-                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), m3), 4));
-      __m256i q2 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4),
-                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), m3), 4));
-      __m256i q3 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4),
-                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), m3), 4));
-      __m512i p01 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), cat256(q0, q1), _mm512_loadu_si512(y[b].qs + 128 * h));
-      __m512i p23 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), cat256(q2, q3), _mm512_loadu_si512(y[b].qs + 128 * h + 64));
-      __m512i s01 = _mm512_cvtepi8_epi32(_mm_shuffle_epi8(sc8, _mm_add_epi8(rep4, _mm_set1_epi8((char)(8 * h)))));
-      __m512i s23 = _mm512_cvtepi8_epi32(_mm_shuffle_epi8(sc8, _mm_add_epi8(rep4, _mm_set1_epi8((char)(8 * h + 4)))));
+      __m256i q0 = _mm256_or_si256(_mm256_and_si256(ql0, m4),
+                                   _mm256_slli_epi16(_mm256_and_si256(qh, m3), 4));
+      __m256i q1 =
+          _mm256_or_si256(_mm256_and_si256(ql1, m4),
+                          _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), m3), 4));
+      __m256i q2 =
+          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4),
+                          _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), m3), 4));
+      __m256i q3 =
+          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4),
+                          _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), m3), 4));
+      __m512i p01 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), cat256(q0, q1),
+                                        _mm512_loadu_si512(y[b].qs + 128 * h));
+      __m512i p23 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), cat256(q2, q3),
+                                        _mm512_loadu_si512(y[b].qs + 128 * h + 64));
+      __m512i s01 = _mm512_cvtepi8_epi32(
+          _mm_shuffle_epi8(sc8, _mm_add_epi8(rep4, _mm_set1_epi8((char)(8 * h)))));
+      __m512i s23 = _mm512_cvtepi8_epi32(
+          _mm_shuffle_epi8(sc8, _mm_add_epi8(rep4, _mm_set1_epi8((char)(8 * h + 4)))));
       isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(p01, s01));
       isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(p23, s23));
     }
     /* The +32 storage bias: sum of scale x 16-value sums, 16 products in one madd. */
-    __m256i bv = _mm256_madd_epi16(_mm256_cvtepi8_epi16(sc8), _mm256_loadu_si256((const __m256i *)y[b].bsums));
+    __m256i bv = _mm256_madd_epi16(_mm256_cvtepi8_epi16(sc8),
+                                   _mm256_loadu_si256((const __m256i *)y[b].bsums));
     __m128i b4 = _mm_add_epi32(_mm256_castsi256_si128(bv), _mm256_extracti128_si256(bv, 1));
     b4 = _mm_add_epi32(b4, _mm_shuffle_epi32(b4, 0x4E));
     b4 = _mm_add_epi32(b4, _mm_shuffle_epi32(b4, 0xB1));
@@ -141,7 +151,8 @@ TGT static float dot_q6_K(const void *w, const void *a, int64_t n) {
     float dd = h2f(x[b].d) * y[b].d;
     __m512i corr = _mm512_castsi128_si512(_mm_cvtsi32_si128(-32 * bias)); /* lane 0 only */
     corr = _mm512_maskz_mov_epi32(1, corr);
-    acc = _mm512_fmadd_ps(_mm512_set1_ps(dd), _mm512_cvtepi32_ps(_mm512_add_epi32(isum, corr)), acc);
+    acc =
+        _mm512_fmadd_ps(_mm512_set1_ps(dd), _mm512_cvtepi32_ps(_mm512_add_epi32(isum, corr)), acc);
   }
   return _mm512_reduce_add_ps(acc);
 }
@@ -155,27 +166,37 @@ TGT static void dot4_q6_K(const void *w, const void *a, size_t stride, int64_t n
   for (int k = 0; k < 4; k++) y[k] = (const blk_q8_K *)((const uint8_t *)a + stride * (size_t)k);
   const __m256i m4 = _mm256_set1_epi8(0xF), m3 = _mm256_set1_epi8(3);
   const __m128i rep4 = _mm_setr_epi8(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
-  __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+  __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
+                   _mm512_setzero_ps()};
   for (int64_t b = 0; b < n / QK_K; b++) {
     __m128i sc8 = _mm_loadu_si128((const __m128i *)x[b].scales);
-    __m512i isum[4] = {_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512()};
+    __m512i isum[4] = {_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(),
+                       _mm512_setzero_si512()};
     for (int h = 0; h < 2; h++) {
       __m256i ql0 = _mm256_loadu_si256((const __m256i *)(x[b].ql + 64 * h));
       __m256i ql1 = _mm256_loadu_si256((const __m256i *)(x[b].ql + 64 * h + 32));
       __m256i qh = _mm256_loadu_si256((const __m256i *)(x[b].qh + 32 * h));
-      __m512i v01 = cat256(_mm256_or_si256(_mm256_and_si256(ql0, m4), _mm256_slli_epi16(_mm256_and_si256(qh, m3), 4)),
-                           _mm256_or_si256(_mm256_and_si256(ql1, m4),
-                                           _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), m3), 4)));
-      __m512i v23 = cat256(_mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4),
-                                           _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), m3), 4)),
-                           _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4),
-                                           _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), m3), 4)));
-      __m512i s01 = _mm512_cvtepi8_epi32(_mm_shuffle_epi8(sc8, _mm_add_epi8(rep4, _mm_set1_epi8((char)(8 * h)))));
-      __m512i s23 = _mm512_cvtepi8_epi32(_mm_shuffle_epi8(sc8, _mm_add_epi8(rep4, _mm_set1_epi8((char)(8 * h + 4)))));
+      __m512i v01 = cat256(
+          _mm256_or_si256(_mm256_and_si256(ql0, m4),
+                          _mm256_slli_epi16(_mm256_and_si256(qh, m3), 4)),
+          _mm256_or_si256(_mm256_and_si256(ql1, m4),
+                          _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), m3), 4)));
+      __m512i v23 = cat256(
+          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4),
+                          _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), m3), 4)),
+          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4),
+                          _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), m3), 4)));
+      __m512i s01 = _mm512_cvtepi8_epi32(
+          _mm_shuffle_epi8(sc8, _mm_add_epi8(rep4, _mm_set1_epi8((char)(8 * h)))));
+      __m512i s23 = _mm512_cvtepi8_epi32(
+          _mm_shuffle_epi8(sc8, _mm_add_epi8(rep4, _mm_set1_epi8((char)(8 * h + 4)))));
       for (int k = 0; k < 4; k++) {
-        __m512i p01 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), v01, _mm512_loadu_si512(y[k][b].qs + 128 * h));
-        __m512i p23 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), v23, _mm512_loadu_si512(y[k][b].qs + 128 * h + 64));
-        isum[k] = _mm512_add_epi32(isum[k], _mm512_add_epi32(_mm512_mullo_epi32(p01, s01), _mm512_mullo_epi32(p23, s23)));
+        __m512i p01 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), v01,
+                                          _mm512_loadu_si512(y[k][b].qs + 128 * h));
+        __m512i p23 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), v23,
+                                          _mm512_loadu_si512(y[k][b].qs + 128 * h + 64));
+        isum[k] = _mm512_add_epi32(
+            isum[k], _mm512_add_epi32(_mm512_mullo_epi32(p01, s01), _mm512_mullo_epi32(p23, s23)));
       }
     }
     float d = h2f(x[b].d);
@@ -185,7 +206,8 @@ TGT static void dot4_q6_K(const void *w, const void *a, size_t stride, int64_t n
       __m256i bias = _mm256_madd_epi16(sc16, _mm256_loadu_si256((const __m256i *)y[k][b].bsums));
       __m512i corr = _mm512_castsi256_si512(_mm256_mullo_epi32(bias, _mm256_set1_epi32(-32)));
       corr = _mm512_maskz_mov_epi32(0xFF, corr);
-      acc[k] = _mm512_fmadd_ps(_mm512_set1_ps(d * y[k][b].d), _mm512_cvtepi32_ps(_mm512_add_epi32(isum[k], corr)), acc[k]);
+      acc[k] = _mm512_fmadd_ps(_mm512_set1_ps(d * y[k][b].d),
+                               _mm512_cvtepi32_ps(_mm512_add_epi32(isum[k], corr)), acc[k]);
     }
   }
   for (int k = 0; k < 4; k++) out[k] = _mm512_reduce_add_ps(acc[k]);
@@ -232,7 +254,8 @@ TGT static float dot_q4_K(const void *w, const void *a, int64_t n) {
   const blk_q4_K *x = w;
   const blk_q8_K *y = a;
   const __m512i m4 = _mm512_set1_epi8(0xF);
-  /* Lane halves -> sub-block: low nibbles of load h cover sub-blocks 4h and 4h+2, high 4h+1, 4h+3. */
+  /* Lane halves -> sub-block: low nibbles of load h cover sub-blocks 4h and 4h+2, high 4h+1, 4h+3.
+   */
   const __m512i i_lo0 = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2);
   const __m512i i_hi0 = _mm512_setr_epi32(1, 1, 1, 1, 1, 1, 1, 1, 3, 3, 3, 3, 3, 3, 3, 3);
   const __m512i i_lo1 = _mm512_setr_epi32(4, 4, 4, 4, 4, 4, 4, 4, 6, 6, 6, 6, 6, 6, 6, 6);
@@ -248,12 +271,15 @@ TGT static float dot_q4_K(const void *w, const void *a, int64_t n) {
     for (int h = 0; h < 2; h++) {
       __m512i q = _mm512_loadu_si512(x[b].qs + 64 * h);
       __m512i lo = _mm512_and_si512(q, m4), hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), m4);
-      __m512i y0 = _mm512_loadu_si512(y[b].qs + 128 * h), y1 = _mm512_loadu_si512(y[b].qs + 128 * h + 64);
+      __m512i y0 = _mm512_loadu_si512(y[b].qs + 128 * h),
+              y1 = _mm512_loadu_si512(y[b].qs + 128 * h + 64);
       __m512i ylo = _mm512_shuffle_i64x2(y0, y1, 0x44), yhi = _mm512_shuffle_i64x2(y0, y1, 0xEE);
       __m512i plo = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lo, ylo);
       __m512i phi = _mm512_dpbusd_epi32(_mm512_setzero_si512(), hi, yhi);
-      isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(plo, _mm512_permutexvar_epi32(h ? i_lo1 : i_lo0, sc)));
-      isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(phi, _mm512_permutexvar_epi32(h ? i_hi1 : i_hi0, sc)));
+      isum = _mm512_add_epi32(
+          isum, _mm512_mullo_epi32(plo, _mm512_permutexvar_epi32(h ? i_lo1 : i_lo0, sc)));
+      isum = _mm512_add_epi32(
+          isum, _mm512_mullo_epi32(phi, _mm512_permutexvar_epi32(h ? i_hi1 : i_hi0, sc)));
     }
     /* Lanes l and l + 8 together hold what lane l of the AVX2 kernel holds (integer sums are
      * exact), so the float steps below, and the result, are bit-identical to it. */
@@ -269,8 +295,8 @@ TGT static float dot_q4_K(const void *w, const void *a, int64_t n) {
 
 /* Q4_K x Q8_K, four activation rows: each weight block is decoded once into four chunks of nibbles
  * in activation order (k4_chunk), so the activations need no shuffles, and multiplied with the four
- * rows (measured faster here than dot_q4_K's shuffled activations, which win for one row). The lanes
- * fold as in dot_q4_K: bit-identical to it and to the AVX2 kernels, row by row. */
+ * rows (measured faster here than dot_q4_K's shuffled activations, which win for one row). The
+ * lanes fold as in dot_q4_K: bit-identical to it and to the AVX2 kernels, row by row. */
 TGT static void dot4_q4_K(const void *w, const void *a, size_t stride, int64_t n, float out[4]) {
   const blk_q4_K *x = w;
   const blk_q8_K *y[4];
@@ -291,10 +317,12 @@ TGT static void dot4_q4_K(const void *w, const void *a, size_t stride, int64_t n
       const int8_t *yq = y[k][b].qs;
       __m512i isum = _mm512_setzero_si512();
       for (int c = 0; c < 4; c++) {
-        __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), nib[c], _mm512_loadu_si512(yq + 64 * c));
+        __m512i p =
+            _mm512_dpbusd_epi32(_mm512_setzero_si512(), nib[c], _mm512_loadu_si512(yq + 64 * c));
         isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(p, scv[c]));
       }
-      __m256i i8 = _mm256_add_epi32(_mm512_castsi512_si256(isum), _mm512_extracti64x4_epi64(isum, 1));
+      __m256i i8 =
+          _mm256_add_epi32(_mm512_castsi512_si256(isum), _mm512_extracti64x4_epi64(isum, 1));
       float dy = y[k][b].d;
       acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(d * dy), _mm256_cvtepi32_ps(i8), acc[k]);
       __m256i mins = _mm256_madd_epi16(m16, _mm256_loadu_si256((const __m256i *)y[k][b].bsums));
@@ -306,22 +334,22 @@ TGT static void dot4_q4_K(const void *w, const void *a, size_t stride, int64_t n
 
 vec_dot4_fn llm__dot4_avx512(tensor_type t) {
   switch (t) {
-    case TT_Q4_K: return dot4_q4_K;
-    case TT_Q6_K: return dot4_q6_K;
-    default: return NULL;
+  case TT_Q4_K: return dot4_q4_K;
+  case TT_Q6_K: return dot4_q6_K;
+  default: return NULL;
   }
 }
 
 vec_dot_fn llm__dot_avx512(tensor_type t) {
   switch (t) {
-    case TT_F32: return dot_f32;
-    case TT_F16: return dot_f16;
-    case TT_BF16: return dot_bf16;
-    case TT_Q4_0: return dot_q4_0;
-    case TT_Q8_0: return dot_q8_0;
-    case TT_Q4_K: return dot_q4_K;
-    case TT_Q6_K: return dot_q6_K;
-    default: return NULL;
+  case TT_F32: return dot_f32;
+  case TT_F16: return dot_f16;
+  case TT_BF16: return dot_bf16;
+  case TT_Q4_0: return dot_q4_0;
+  case TT_Q8_0: return dot_q8_0;
+  case TT_Q4_K: return dot_q4_K;
+  case TT_Q6_K: return dot_q6_K;
+  default: return NULL;
   }
 }
 

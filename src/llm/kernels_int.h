@@ -8,21 +8,66 @@
 
 #include "llm/quant.h"
 
-#define QK 32   /* elements per block of the 32-element formats */
+#define QK   32  /* elements per block of the 32-element formats */
 #define QK_K 256 /* elements per super-block of the K-quants */
 
-/* All blocks are packed byte structs (2-byte alignment at most), so arrays of them match the files. */
-typedef struct { uint16_t d; uint8_t qs[16]; } blk_q4_0;
-typedef struct { uint16_t d, m; uint8_t qs[16]; } blk_q4_1;
-typedef struct { uint16_t d; uint8_t qh[4]; uint8_t qs[16]; } blk_q5_0;
-typedef struct { uint16_t d, m; uint8_t qh[4]; uint8_t qs[16]; } blk_q5_1;
-typedef struct { uint16_t d; int8_t qs[32]; } blk_q8_0;
-typedef struct { uint8_t scales[16]; uint8_t qs[64]; uint16_t d, dmin; } blk_q2_K;
-typedef struct { uint8_t hmask[32]; uint8_t qs[64]; uint8_t scales[12]; uint16_t d; } blk_q3_K;
-typedef struct { uint16_t d, dmin; uint8_t scales[12]; uint8_t qs[128]; } blk_q4_K;
-typedef struct { uint16_t d, dmin; uint8_t scales[12]; uint8_t qh[32]; uint8_t qs[128]; } blk_q5_K;
-typedef struct { uint8_t ql[128]; uint8_t qh[64]; int8_t scales[16]; uint16_t d; } blk_q6_K;
-typedef struct { float d; int8_t qs[256]; int16_t bsums[16]; } blk_q8_K;
+/* All blocks are packed byte structs (2-byte alignment at most), so arrays of them match the files.
+ */
+typedef struct {
+  uint16_t d;
+  uint8_t qs[16];
+} blk_q4_0;
+typedef struct {
+  uint16_t d, m;
+  uint8_t qs[16];
+} blk_q4_1;
+typedef struct {
+  uint16_t d;
+  uint8_t qh[4];
+  uint8_t qs[16];
+} blk_q5_0;
+typedef struct {
+  uint16_t d, m;
+  uint8_t qh[4];
+  uint8_t qs[16];
+} blk_q5_1;
+typedef struct {
+  uint16_t d;
+  int8_t qs[32];
+} blk_q8_0;
+typedef struct {
+  uint8_t scales[16];
+  uint8_t qs[64];
+  uint16_t d, dmin;
+} blk_q2_K;
+typedef struct {
+  uint8_t hmask[32];
+  uint8_t qs[64];
+  uint8_t scales[12];
+  uint16_t d;
+} blk_q3_K;
+typedef struct {
+  uint16_t d, dmin;
+  uint8_t scales[12];
+  uint8_t qs[128];
+} blk_q4_K;
+typedef struct {
+  uint16_t d, dmin;
+  uint8_t scales[12];
+  uint8_t qh[32];
+  uint8_t qs[128];
+} blk_q5_K;
+typedef struct {
+  uint8_t ql[128];
+  uint8_t qh[64];
+  int8_t scales[16];
+  uint16_t d;
+} blk_q6_K;
+typedef struct {
+  float d;
+  int8_t qs[256];
+  int16_t bsums[16];
+} blk_q8_K;
 
 _Static_assert(sizeof(blk_q4_0) == 18, "q4_0");
 _Static_assert(sizeof(blk_q4_1) == 20, "q4_1");
@@ -64,8 +109,8 @@ static inline uint16_t f32_to_fp16(float f) {
   uint32_t sign = (x >> 16) & 0x8000, ax = x & 0x7FFFFFFFu;
   if (ax >= 0x7F800000u) return (uint16_t)(sign | 0x7C00 | (ax > 0x7F800000u ? 0x200 : 0));
   if (ax >= 0x477FF000u) return (uint16_t)(sign | 0x7C00); /* rounds to >= 65520: infinity */
-  if (ax < 0x38800000u) { /* result is subnormal or zero */
-    if (ax < 0x33000000u) return (uint16_t)sign; /* < half the smallest subnormal */
+  if (ax < 0x38800000u) {                                  /* result is subnormal or zero */
+    if (ax < 0x33000000u) return (uint16_t)sign;           /* < half the smallest subnormal */
     uint32_t e = ax >> 23, m = (ax & 0x7FFFFF) | 0x800000;
     uint32_t shift = 126 - e; /* 14..24 */
     uint32_t r = m >> shift, rem = m & ((1u << shift) - 1), halfway = 1u << (shift - 1);
@@ -109,8 +154,8 @@ vec_dot_fn llm__dot(tensor_type t);
 /* Frees the calling thread's activation scratch now (it is otherwise freed at thread exit). */
 void llm__scratch_release(void);
 
-/* Dots of one weight row with four activation rows a, a + stride, a + 2 stride, a + 3 stride (bytes)
- * into out[0..3]: the weight block is decoded once for all four (prompt processing). */
+/* Dots of one weight row with four activation rows a, a + stride, a + 2 stride, a + 3 stride
+ * (bytes) into out[0..3]: the weight block is decoded once for all four (prompt processing). */
 typedef void (*vec_dot4_fn)(const void *w, const void *a, size_t stride, int64_t n, float out[4]);
 /* The selected four-row dot for weight type t, or NULL (then qmat_mul uses vec_dot per row). */
 vec_dot4_fn llm__dot4(tensor_type t);

@@ -26,7 +26,9 @@ const llm_lora_pair *llm__lora_pair(const llm_lora *l, int il, int w) {
   return p->a.data ? p : NULL;
 }
 
-static bool str_is(gguf_str s, const char *lit) { return s.len == strlen(lit) && memcmp(s.ptr, lit, s.len) == 0; }
+static bool str_is(gguf_str s, const char *lit) {
+  return s.len == strlen(lit) && memcmp(s.ptr, lit, s.len) == 0;
+}
 
 /* Maps a base tensor name to the pair slot it adapts; NULL when mimic has no such matrix. */
 static llm_lora_pair *pair_for(llm_lora *l, const char *base_name, const qmat **w) {
@@ -38,7 +40,8 @@ static llm_lora_pair *pair_for(llm_lora *l, const char *base_name, const qmat **
   }
   int il = -1, used = 0;
   char wname[32];
-  if (sscanf(base_name, "blk.%d.%31[a-z_].weight%n", &il, wname, &used) != 2 || base_name[used] != '\0')
+  if (sscanf(base_name, "blk.%d.%31[a-z_].weight%n", &il, wname, &used) != 2 ||
+      base_name[used] != '\0')
     return NULL;
   if (il < 0 || il >= m->hp.n_layer) return NULL;
   for (int k = 0; k < LLM_W_COUNT; k++)
@@ -52,8 +55,8 @@ static llm_lora_pair *pair_for(llm_lora *l, const char *base_name, const qmat **
 static int as_qmat(const char *path, const gguf_tensor *t, qmat *q) {
   tensor_type_info ti = tensor_type_get((int)t->type);
   if (!ti.supported)
-    return err_set(MIMIC_EUNSUPPORTED, "%s: tensor %s has type %s, which mimic cannot compute with", path, t->name,
-                   ti.name ? ti.name : "unknown");
+    return err_set(MIMIC_EUNSUPPORTED, "%s: tensor %s has type %s, which mimic cannot compute with",
+                   path, t->name, ti.name ? ti.name : "unknown");
   if (t->n_dims > 2 || t->ne[2] != 1 || t->ne[3] != 1)
     return err_set(MIMIC_EFORMAT, "%s: tensor %s is not a matrix", path, t->name);
   q->type = t->type;
@@ -84,8 +87,9 @@ int llm_lora_load(const llm_model *base, const char *path, llm_lora **out) {
     goto out;
   }
   if (gguf_get_str(l->f, "general.architecture", &s) || !str_is(s, base->hp.arch_name)) {
-    rc = err_set(MIMIC_EINVAL, "%s: the adapter's architecture does not match the base model's (%s)", path,
-                 base->hp.arch_name);
+    rc =
+        err_set(MIMIC_EINVAL, "%s: the adapter's architecture does not match the base model's (%s)",
+                path, base->hp.arch_name);
     goto out;
   }
   float alpha = 0;
@@ -123,8 +127,8 @@ int llm_lora_load(const llm_model *base, const char *path, llm_lora **out) {
     const qmat *w = NULL;
     llm_lora_pair *p = pair_for(l, base_name, &w);
     if (!p) {
-      rc = err_set(MIMIC_EINVAL, "%s: tensor %s adapts %s, which the base model does not have", path, ta->name,
-                   base_name);
+      rc = err_set(MIMIC_EINVAL, "%s: tensor %s adapts %s, which the base model does not have",
+                   path, ta->name, base_name);
       goto out;
     }
     if (p->a.data) {
@@ -135,14 +139,17 @@ int llm_lora_load(const llm_model *base, const char *path, llm_lora **out) {
     if ((rc = as_qmat(path, ta, &a)) || (rc = as_qmat(path, tb, &b))) goto out;
     /* ggml shapes: A {n_in, r}, B {r, n_out}; as matrices A is (r, n_in) and B is (n_out, r). */
     if (a.cols != w->cols || b.rows != w->rows || a.rows != b.cols) {
-      rc = err_set(MIMIC_EFORMAT, "%s: %s: shapes A {%lld, %lld} and B {%lld, %lld} do not fit the base {%lld, %lld}"
-                   " (is lora_a transposed?)", path, base_name, (long long)a.cols, (long long)a.rows,
-                   (long long)b.cols, (long long)b.rows, (long long)w->cols, (long long)w->rows);
+      rc = err_set(
+          MIMIC_EFORMAT,
+          "%s: %s: shapes A {%lld, %lld} and B {%lld, %lld} do not fit the base {%lld, %lld}"
+          " (is lora_a transposed?)",
+          path, base_name, (long long)a.cols, (long long)a.rows, (long long)b.cols,
+          (long long)b.rows, (long long)w->cols, (long long)w->rows);
       goto out;
     }
     if (a.rows < 1 || a.rows > LLM_LORA_MAX_RANK) {
-      rc = err_set(MIMIC_ERANGE, "%s: %s: rank %lld is outside [1, %d]", path, base_name, (long long)a.rows,
-                   LLM_LORA_MAX_RANK);
+      rc = err_set(MIMIC_ERANGE, "%s: %s: rank %lld is outside [1, %d]", path, base_name,
+                   (long long)a.rows, LLM_LORA_MAX_RANK);
       goto out;
     }
     p->a = a;
@@ -169,8 +176,8 @@ int llm_lora_load(const llm_model *base, const char *path, llm_lora **out) {
     goto out;
   }
   l->id = atomic_fetch_add(&lora_next_id, 1);
-  LOG_D("model", "%s: LoRA adapter, %d matrices, rank %d, alpha %g", path, l->n_adapted, l->max_rank,
-        (double)l->alpha);
+  LOG_D("model", "%s: LoRA adapter, %d matrices, rank %d, alpha %g", path, l->n_adapted,
+        l->max_rank, (double)l->alpha);
   *out = l;
   l = NULL;
 out:

@@ -19,9 +19,9 @@
 int llm_lora_load(const llm_model *base, const char *path, llm_lora **out) MIMIC_MUST;
 void llm_lora_destroy(llm_lora *l); /* accepts NULL */
 
-float llm_lora_alpha(const llm_lora *l);     /* 0 when the file has none */
-int llm_lora_rank(const llm_lora *l);        /* largest rank over its tensors */
-int llm_lora_n_adapted(const llm_lora *l);   /* number of adapted weight matrices */
+float llm_lora_alpha(const llm_lora *l);   /* 0 when the file has none */
+int llm_lora_rank(const llm_lora *l);      /* largest rank over its tensors */
+int llm_lora_n_adapted(const llm_lora *l); /* number of adapted weight matrices */
 const llm_model *llm_lora_base(const llm_lora *l);
 /* The effective multiplier for a user scale: user_scale * alpha / rank (user_scale when alpha is
  * 0), per llama.cpp, with rank the tensor pair's own rank. */

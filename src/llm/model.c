@@ -17,7 +17,7 @@
 #include <immintrin.h>
 #endif
 
-const char *const llm__w_names[LLM_W_COUNT] = {"attn_q", "attn_k", "attn_v", "attn_output",
+const char *const llm__w_names[LLM_W_COUNT] = {"attn_q",   "attn_k", "attn_v",  "attn_output",
                                                "ffn_gate", "ffn_up", "ffn_down"};
 
 /* ---- Loading --------------------------------------------------------------------------------- */
@@ -33,7 +33,9 @@ static int hp_u32(const llm_model *m, const char *suffix, bool required, int lo,
   if (rc == MIMIC_ENOTFOUND && !required) return 0;
   if (rc == MIMIC_ENOTFOUND)
     return err_set(MIMIC_EFORMAT, "%s: metadata key %s is missing", model_name(m), key);
-  if (rc) return err_set(MIMIC_EFORMAT, "%s: metadata key %s is not an unsigned integer", model_name(m), key);
+  if (rc)
+    return err_set(MIMIC_EFORMAT, "%s: metadata key %s is not an unsigned integer", model_name(m),
+                   key);
   if ((int64_t)v < lo || (int64_t)v > hi)
     return err_set(MIMIC_EFORMAT, "%s: %s = %u is outside [%d, %d]", model_name(m), key, v, lo, hi);
   *out = (int)v;
@@ -54,17 +56,20 @@ static int hp_f32(const llm_model *m, const char *suffix, bool required, float *
   return 0;
 }
 
-static int mat_get(llm_model *m, const char *name, int64_t cols, int64_t rows, bool required, qmat *out) {
+static int mat_get(llm_model *m, const char *name, int64_t cols, int64_t rows, bool required,
+                   qmat *out) {
   memset(out, 0, sizeof *out);
   const gguf_tensor *t = gguf_tensor_find(m->f, name);
   if (!t) {
     if (!required) return 0;
     return err_set(MIMIC_EFORMAT, "%s: tensor %s is missing", model_name(m), name);
   }
-  if (t->n_dims > 2 || t->ne[2] != 1 || t->ne[3] != 1 || t->ne[0] != cols || (rows >= 0 && t->ne[1] != rows))
-    return err_set(MIMIC_EFORMAT, "%s: tensor %s has shape {%lld, %lld, %lld, %lld}, expected {%lld, %lld}",
-                   model_name(m), name, (long long)t->ne[0], (long long)t->ne[1], (long long)t->ne[2],
-                   (long long)t->ne[3], (long long)cols, (long long)rows);
+  if (t->n_dims > 2 || t->ne[2] != 1 || t->ne[3] != 1 || t->ne[0] != cols ||
+      (rows >= 0 && t->ne[1] != rows))
+    return err_set(MIMIC_EFORMAT,
+                   "%s: tensor %s has shape {%lld, %lld, %lld, %lld}, expected {%lld, %lld}",
+                   model_name(m), name, (long long)t->ne[0], (long long)t->ne[1],
+                   (long long)t->ne[2], (long long)t->ne[3], (long long)cols, (long long)rows);
   tensor_type_info ti = tensor_type_get((int)t->type);
   if (!ti.supported)
     return err_set(MIMIC_EUNSUPPORTED, "%s: tensor %s has type %s, which mimic cannot compute with",
@@ -87,8 +92,8 @@ static int vec_get(llm_model *m, const char *name, int64_t n, bool required, con
     return err_set(MIMIC_EFORMAT, "%s: tensor %s is missing", model_name(m), name);
   }
   if (t->ne[0] != n || t->ne[1] != 1 || t->ne[2] != 1 || t->ne[3] != 1)
-    return err_set(MIMIC_EFORMAT, "%s: tensor %s has shape {%lld, %lld}, expected {%lld}", model_name(m),
-                   name, (long long)t->ne[0], (long long)t->ne[1], (long long)n);
+    return err_set(MIMIC_EFORMAT, "%s: tensor %s has shape {%lld, %lld}, expected {%lld}",
+                   model_name(m), name, (long long)t->ne[0], (long long)t->ne[1], (long long)n);
   if (t->type == TT_F32 && ((uintptr_t)t->data % sizeof(float)) == 0) {
     *out = t->data;
     return 0;
@@ -112,7 +117,8 @@ static int load_hparams(llm_model *m) {
   llm_hparams *hp = &m->hp;
   gguf_str arch;
   if (gguf_get_str(m->f, "general.architecture", &arch))
-    return err_set(MIMIC_EFORMAT, "%s: general.architecture is missing; not a model file?", model_name(m));
+    return err_set(MIMIC_EFORMAT, "%s: general.architecture is missing; not a model file?",
+                   model_name(m));
   if (arch.len == 5 && memcmp(arch.ptr, "qwen2", 5) == 0) {
     hp->arch = LLM_ARCH_QWEN2;
     hp->rope_type = LLM_ROPE_NEOX;
@@ -121,7 +127,8 @@ static int load_hparams(llm_model *m) {
     hp->rope_type = LLM_ROPE_NORM;
   } else {
     int shown = arch.len > 64 ? 64 : (int)arch.len;
-    return err_set(MIMIC_EUNSUPPORTED, "%s: architecture '%.*s' is not supported (mimic runs qwen2 and llama)",
+    return err_set(MIMIC_EUNSUPPORTED,
+                   "%s: architecture '%.*s' is not supported (mimic runs qwen2 and llama)",
                    model_name(m), shown, arch.ptr);
   }
   memcpy(hp->arch_name, arch.ptr, (size_t)arch.len);
@@ -133,22 +140,25 @@ static int load_hparams(llm_model *m) {
   if ((rc = hp_u32(m, "block_count", true, 1, LLM_MAX_LAYERS, &hp->n_layer))) return rc;
   if ((rc = hp_u32(m, "attention.head_count", true, 1, LLM_MAX_HEADS, &hp->n_head))) return rc;
   hp->n_head_kv = hp->n_head;
-  if ((rc = hp_u32(m, "attention.head_count_kv", false, 1, LLM_MAX_HEADS, &hp->n_head_kv))) return rc;
+  if ((rc = hp_u32(m, "attention.head_count_kv", false, 1, LLM_MAX_HEADS, &hp->n_head_kv)))
+    return rc;
   if (hp->n_head % hp->n_head_kv)
-    return err_set(MIMIC_EFORMAT, "%s: head_count %d is not a multiple of head_count_kv %d", model_name(m),
-                   hp->n_head, hp->n_head_kv);
+    return err_set(MIMIC_EFORMAT, "%s: head_count %d is not a multiple of head_count_kv %d",
+                   model_name(m), hp->n_head, hp->n_head_kv);
   hp->head_dim = hp->n_embd / hp->n_head;
-  if ((rc = hp_u32(m, "attention.key_length", false, 1, LLM_MAX_HEAD_DIM, &hp->head_dim))) return rc;
+  if ((rc = hp_u32(m, "attention.key_length", false, 1, LLM_MAX_HEAD_DIM, &hp->head_dim)))
+    return rc;
   int v_len = hp->head_dim;
   if ((rc = hp_u32(m, "attention.value_length", false, 1, LLM_MAX_HEAD_DIM, &v_len))) return rc;
   if (v_len != hp->head_dim || hp->head_dim < 2 || hp->head_dim > LLM_MAX_HEAD_DIM)
-    return err_set(MIMIC_EUNSUPPORTED, "%s: key length %d / value length %d are not supported", model_name(m),
-                   hp->head_dim, v_len);
+    return err_set(MIMIC_EUNSUPPORTED, "%s: key length %d / value length %d are not supported",
+                   model_name(m), hp->head_dim, v_len);
   hp->n_rot = hp->head_dim;
   if ((rc = hp_u32(m, "rope.dimension_count", false, 2, LLM_MAX_HEAD_DIM, &hp->n_rot))) return rc;
-  if (hp->n_rot > hp->head_dim || hp->n_rot % 2 || (hp->arch == LLM_ARCH_LLAMA && hp->n_rot != hp->head_dim))
-    return err_set(MIMIC_EFORMAT, "%s: rope.dimension_count %d does not fit head size %d", model_name(m),
-                   hp->n_rot, hp->head_dim);
+  if (hp->n_rot > hp->head_dim || hp->n_rot % 2 ||
+      (hp->arch == LLM_ARCH_LLAMA && hp->n_rot != hp->head_dim))
+    return err_set(MIMIC_EFORMAT, "%s: rope.dimension_count %d does not fit head size %d",
+                   model_name(m), hp->n_rot, hp->head_dim);
   hp->rope_freq_base = 10000.0f;
   if ((rc = hp_f32(m, "rope.freq_base", false, &hp->rope_freq_base))) return rc;
   if (!(hp->rope_freq_base > 0))
@@ -162,8 +172,8 @@ static int load_hparams(llm_model *m) {
   bool none = has_type && st.len == 4 && memcmp(st.ptr, "none", 4) == 0;
   if (!linear && !none) {
     int shown = st.len > 32 ? 32 : (int)st.len;
-    return err_set(MIMIC_EUNSUPPORTED, "%s: rope scaling '%.*s' is not supported (only linear)", model_name(m),
-                   shown, st.ptr);
+    return err_set(MIMIC_EUNSUPPORTED, "%s: rope scaling '%.*s' is not supported (only linear)",
+                   model_name(m), shown, st.ptr);
   }
   float factor = 0;
   if ((rc = hp_f32(m, "rope.scaling.factor", false, &factor))) return rc;
@@ -177,7 +187,8 @@ static int load_hparams(llm_model *m) {
 
 static int load_weights(llm_model *m) {
   llm_hparams *hp = &m->hp;
-  int64_t E = hp->n_embd, qd = (int64_t)hp->n_head * hp->head_dim, kvd = (int64_t)hp->n_head_kv * hp->head_dim;
+  int64_t E = hp->n_embd, qd = (int64_t)hp->n_head * hp->head_dim,
+          kvd = (int64_t)hp->n_head_kv * hp->head_dim;
   int rc;
   if ((rc = mat_get(m, "token_embd.weight", E, -1, true, &m->tok_embd))) return rc;
   if (m->tok_embd.rows < 1 || m->tok_embd.rows > LLM_MAX_VOCAB)
@@ -194,7 +205,8 @@ static int load_weights(llm_model *m) {
 
   /* n_ff from the first layer's gate (the key may be a per-layer array); the key must agree. */
   const gguf_tensor *g0 = gguf_tensor_find(m->f, "blk.0.ffn_gate.weight");
-  if (!g0) return err_set(MIMIC_EFORMAT, "%s: tensor blk.0.ffn_gate.weight is missing", model_name(m));
+  if (!g0)
+    return err_set(MIMIC_EFORMAT, "%s: tensor blk.0.ffn_gate.weight is missing", model_name(m));
   if (g0->ne[1] < 1 || g0->ne[1] > LLM_MAX_FF)
     return err_set(MIMIC_EFORMAT, "%s: feed-forward size %lld is outside [1, %d]", model_name(m),
                    (long long)g0->ne[1], LLM_MAX_FF);
@@ -204,10 +216,12 @@ static int load_weights(llm_model *m) {
   snprintf(key, sizeof key, "%s.feed_forward_length", hp->arch_name);
   gguf_vtype et;
   uint64_t cnt;
-  if (gguf_get_arr(m->f, key, &et, &cnt) != 0 && (rc = hp_u32(m, "feed_forward_length", false, 1, LLM_MAX_FF, &ff_key)))
+  if (gguf_get_arr(m->f, key, &et, &cnt) != 0 &&
+      (rc = hp_u32(m, "feed_forward_length", false, 1, LLM_MAX_FF, &ff_key)))
     return rc;
   if (ff_key != hp->n_ff)
-    return err_set(MIMIC_EFORMAT, "%s: feed_forward_length %d disagrees with blk.0.ffn_gate.weight (%d)",
+    return err_set(MIMIC_EFORMAT,
+                   "%s: feed_forward_length %d disagrees with blk.0.ffn_gate.weight (%d)",
                    model_name(m), ff_key, hp->n_ff);
 
   m->layers = xcalloc((size_t)hp->n_layer, sizeof *m->layers);
@@ -251,9 +265,9 @@ int llm_model_load(const char *path, llm_model **out) {
   }
   if ((rc = load_hparams(m))) goto out;
   if ((rc = load_weights(m))) goto out;
-  LOG_D("model", "%s: %s, %d layers, width %d, %d/%d heads of %d, ff %d, vocab %d%s", path, m->hp.arch_name,
-        m->hp.n_layer, m->hp.n_embd, m->hp.n_head, m->hp.n_head_kv, m->hp.head_dim, m->hp.n_ff, m->hp.n_vocab,
-        m->hp.tied_embeddings ? ", tied embeddings" : "");
+  LOG_D("model", "%s: %s, %d layers, width %d, %d/%d heads of %d, ff %d, vocab %d%s", path,
+        m->hp.arch_name, m->hp.n_layer, m->hp.n_embd, m->hp.n_head, m->hp.n_head_kv, m->hp.head_dim,
+        m->hp.n_ff, m->hp.n_vocab, m->hp.tied_embeddings ? ", tied embeddings" : "");
   *out = m;
   m = NULL;
 out:
@@ -280,8 +294,8 @@ typedef void (*attn_fn)(void *arg, int64_t begin, int64_t end);
 static attn_fn attn_pick(void);
 
 typedef struct llm_slot {
-  void *k, *v;      /* [n_layer][n_ctx][kv_dim] of float or (F16 cache) IEEE half */
-  int32_t *tokens;  /* n_ctx */
+  void *k, *v;     /* [n_layer][n_ctx][kv_dim] of float or (F16 cache) IEEE half */
+  int32_t *tokens; /* n_ctx */
   int n_past;
   int n_keep;
   bool tagged;
@@ -289,7 +303,7 @@ typedef struct llm_slot {
   uint64_t last_used;
   uint64_t lora_id; /* adapter the cached K/V were computed with (0 = none) */
   float lora_scale;
-  bool mixed;       /* computed with more than one adapter or scale: never reused */
+  bool mixed; /* computed with more than one adapter or scale: never reused */
 } llm_slot;
 
 struct llm_ctx {
@@ -307,10 +321,10 @@ struct llm_ctx {
   float *x, *xb, *q, *k, *v, *att, *hb, *hb2;
   float *lora_t, *lora_u;
   size_t lora_t_cap, lora_u_cap;
-  float *rope_cache;   /* n_batch * n_rot: cos/sin pairs per row */
-  float *logits_tmp;   /* n_slots * n_vocab, batched decoding */
+  float *rope_cache; /* n_batch * n_rot: cos/sin pairs per row */
+  float *logits_tmp; /* n_slots * n_vocab, batched decoding */
   int *row_slot, *row_pos;
-  attn_fn attn;       /* attention worker for this CPU */
+  attn_fn attn; /* attention worker for this CPU */
   const llm_lora **row_lora;
   float *row_scale;
 };
@@ -326,8 +340,10 @@ int llm_ctx_new(const llm_model *m, const llm_ctx_params *p, llm_ctx **out) {
   if (d.kv_type != LLM_KV_F32 && d.kv_type != LLM_KV_F16)
     return err_set(MIMIC_EINVAL, "KV cache type %d is not f32 or f16", (int)d.kv_type);
   if (d.n_ctx > LLM_MAX_CTX || d.n_slots > 4096 || d.n_batch > 65536)
-    return err_set(MIMIC_ERANGE, "context of %d positions x %d slots, batch %d: over the caps (%d positions, "
-                   "4096 slots, 65536 batch)", d.n_ctx, d.n_slots, d.n_batch, LLM_MAX_CTX);
+    return err_set(MIMIC_ERANGE,
+                   "context of %d positions x %d slots, batch %d: over the caps (%d positions, "
+                   "4096 slots, 65536 batch)",
+                   d.n_ctx, d.n_slots, d.n_batch, LLM_MAX_CTX);
   if (d.n_batch > d.n_ctx) d.n_batch = d.n_ctx;
 
   llm_ctx *c = xcalloc(1, sizeof *c);
@@ -350,15 +366,27 @@ int llm_ctx_new(const llm_model *m, const llm_ctx_params *p, llm_ctx **out) {
   c->lora_u_cap = B * widest > (size_t)hp->n_vocab ? B * widest : (size_t)hp->n_vocab;
   size_t rows_batch = B > (size_t)c->n_slots ? B : (size_t)c->n_slots;
   size_t logits_tmp = (size_t)c->n_slots * (size_t)hp->n_vocab;
-  size_t sizes[] = {B * E, B * E, B * qd, B * kvd, B * kvd, B * qd, B * ff, B * ff, c->lora_t_cap, c->lora_u_cap,
-                    B * (size_t)hp->n_rot, logits_tmp};
-  float **ptrs[] = {&c->x, &c->xb, &c->q, &c->k, &c->v, &c->att, &c->hb, &c->hb2, &c->lora_t, &c->lora_u,
-                    &c->rope_cache, &c->logits_tmp};
+  size_t sizes[] = {B * E,
+                    B * E,
+                    B * qd,
+                    B * kvd,
+                    B * kvd,
+                    B * qd,
+                    B * ff,
+                    B * ff,
+                    c->lora_t_cap,
+                    c->lora_u_cap,
+                    B * (size_t)hp->n_rot,
+                    logits_tmp};
+  float **ptrs[] = {&c->x,  &c->xb,  &c->q,      &c->k,      &c->v,          &c->att,
+                    &c->hb, &c->hb2, &c->lora_t, &c->lora_u, &c->rope_cache, &c->logits_tmp};
   size_t total = 0;
-  for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) total += (sizes[i] + 15) & ~(size_t)15;
+  for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+    total += (sizes[i] + 15) & ~(size_t)15;
   c->block = mem_alloc(total * sizeof(float));
   if (!c->block) {
-    rc = err_set(MIMIC_ENOMEM, "out of memory for the run state (%zu MiB)", total * sizeof(float) >> 20);
+    rc = err_set(MIMIC_ENOMEM, "out of memory for the run state (%zu MiB)",
+                 total * sizeof(float) >> 20);
     goto out;
   }
   float *cur = c->block;
@@ -410,7 +438,9 @@ void llm_ctx_destroy(llm_ctx *c) {
 }
 
 int llm_ctx_n_ctx(const llm_ctx *c) { return c->n_ctx; }
-size_t llm_ctx_kv_bytes(const llm_ctx *c) { return 2 * c->kv_floats * (c->kv_f16 ? sizeof(uint16_t) : sizeof(float)); }
+size_t llm_ctx_kv_bytes(const llm_ctx *c) {
+  return 2 * c->kv_floats * (c->kv_f16 ? sizeof(uint16_t) : sizeof(float));
+}
 int llm_ctx_n_slots(const llm_ctx *c) { return c->n_slots; }
 const llm_model *llm_ctx_model(const llm_ctx *c) { return c->m; }
 uint64_t llm_ctx_tokens_evaluated(const llm_ctx *c) { return c->n_evaluated; }
@@ -484,7 +514,8 @@ static void kv_store(const llm_ctx *c, uint8_t *layer, size_t kvd, int pos, cons
 
 /* y (T, W.rows) += scale * B(A x) for each run of rows sharing an adapter and scale; rows whose
  * adapter does not adapt this matrix are left alone. x rows have stride cols. */
-static void lora_add(llm_ctx *c, int il, int w, int T, const float *x, int64_t cols, float *y, int64_t rows) {
+static void lora_add(llm_ctx *c, int il, int w, int T, const float *x, int64_t cols, float *y,
+                     int64_t rows) {
   int r0 = 0;
   while (r0 < T) {
     const llm_lora *l = c->row_lora[r0];
@@ -511,7 +542,8 @@ static void lora_add(llm_ctx *c, int il, int w, int T, const float *x, int64_t c
 
 /* y[k] (T, rows) = x W[k]^T (+ LoRA) (+ bias) for n projections of the same input, the base
  * products in one parallel section. */
-static void proj_multi(llm_ctx *c, int il, int n, const int *ws, int T, const float *x, float *const *ys) {
+static void proj_multi(llm_ctx *c, int il, int n, const int *ws, int T, const float *x,
+                       float *const *ys) {
   const llm_layer *L = &c->m->layers[il];
   const qmat *W[LLM_W_COUNT];
   for (int k = 0; k < n; k++) W[k] = &L->w[ws[k]];
@@ -526,7 +558,9 @@ static void proj_multi(llm_ctx *c, int il, int n, const int *ws, int T, const fl
   }
 }
 
-static void proj(llm_ctx *c, int il, int w, int T, const float *x, float *y) { proj_multi(c, il, 1, &w, T, x, &y); }
+static void proj(llm_ctx *c, int il, int w, int T, const float *x, float *y) {
+  proj_multi(c, il, 1, &w, T, x, &y);
+}
 
 /* Attention runs in the order of ggml's CPU flash-attention kernel, because llama.cpp's reference
  * logits were computed that way and quantized models amplify last-bit differences (an activation
@@ -565,15 +599,17 @@ static void half_row(float *dst, const uint16_t *src, int n) {
   for (int i = 0; i < n; i++) dst[i] = fp16_to_f32(src[i]);
 }
 #if defined(__x86_64__) && defined(__GNUC__)
-__attribute__((target("avx,f16c"))) static void half_row_f16c(float *dst, const uint16_t *src, int n) {
+__attribute__((target("avx,f16c"))) static void half_row_f16c(float *dst, const uint16_t *src,
+                                                              int n) {
   int i = 0;
-  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(src + i))));
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(src + i))));
   for (; i < n; i++) dst[i] = fp16_to_f32(src[i]);
 }
 #endif
 
-static inline __attribute__((always_inline)) void attn_rows(const attn_job *j, int64_t begin, int64_t end,
-                                                            half_row_fn half) {
+static inline __attribute__((always_inline)) void attn_rows(const attn_job *j, int64_t begin,
+                                                            int64_t end, half_row_fn half) {
   llm_ctx *c = j->c;
   const llm_hparams *hp = &c->m->hp;
   int hd = hp->head_dim, nh = hp->n_head, group = hp->n_head / hp->n_head_kv;
@@ -583,14 +619,16 @@ static inline __attribute__((always_inline)) void attn_rows(const attn_job *j, i
     int t = (int)(item / nh), h = (int)(item % nh), kvh = h / group;
     int n_pos = c->row_pos[t] + 1;
     const float *q = c->q + (size_t)t * qd + (size_t)h * hd;
-    const uint8_t *Kl = slot_kv(c, c->row_slot[t], j->il, false), *Vl = slot_kv(c, c->row_slot[t], j->il, true);
+    const uint8_t *Kl = slot_kv(c, c->row_slot[t], j->il, false),
+                  *Vl = slot_kv(c, c->row_slot[t], j->il, true);
     float kbuf[LLM_MAX_HEAD_DIM], vbuf[LLM_MAX_HEAD_DIM];
     float *o = c->att + (size_t)t * qd + (size_t)h * hd;
     memset(o, 0, (size_t)hd * sizeof *o);
     float S = 0, M = -INFINITY;
     for (int p = 0; p < n_pos; p++) {
       size_t at = (size_t)p * kvd + (size_t)kvh * hd;
-      const float *kp = (const float *)(const void *)Kl + at, *v = (const float *)(const void *)Vl + at;
+      const float *kp = (const float *)(const void *)Kl + at,
+                  *v = (const float *)(const void *)Vl + at;
       if (c->kv_f16) {
         half(kbuf, (const uint16_t *)(const void *)Kl + at, hd);
         half(vbuf, (const uint16_t *)(const void *)Vl + at, hd);
@@ -630,7 +668,8 @@ static bool cpu_has_f16c(void) {
 
 static attn_fn attn_pick(void) {
 #if defined(__x86_64__) && defined(__GNUC__)
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && cpu_has_f16c()) return attn_worker_fma;
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && cpu_has_f16c())
+    return attn_worker_fma;
 #endif
   return attn_worker_plain;
 }
@@ -647,7 +686,8 @@ static void forward_rows(llm_ctx *c, int T, const int32_t *tok, float *logits, i
   size_t qd = (size_t)hp->n_head * hp->head_dim, kvd = (size_t)hp->n_head_kv * hp->head_dim;
 
   for (int t = 0; t < T; t++) {
-    dequant_row(m->tok_embd.type, (const char *)m->tok_embd.data + (size_t)tok[t] * m->tok_embd.row_bytes,
+    dequant_row(m->tok_embd.type,
+                (const char *)m->tok_embd.data + (size_t)tok[t] * m->tok_embd.row_bytes,
                 c->x + (size_t)t * E, E);
     rope_cache(m, c->row_pos[t], c->rope_cache + (size_t)t * hp->n_rot);
   }
@@ -662,7 +702,8 @@ static void forward_rows(llm_ctx *c, int T, const int32_t *tok, float *logits, i
       const float *cs = c->rope_cache + (size_t)t * hp->n_rot;
       rope_apply(hp, c->q + (size_t)t * qd, hp->n_head, cs);
       rope_apply(hp, c->k + (size_t)t * kvd, hp->n_head_kv, cs);
-      kv_store(c, slot_kv(c, c->row_slot[t], il, false), kvd, c->row_pos[t], c->k + (size_t)t * kvd);
+      kv_store(c, slot_kv(c, c->row_slot[t], il, false), kvd, c->row_pos[t],
+               c->k + (size_t)t * kvd);
       kv_store(c, slot_kv(c, c->row_slot[t], il, true), kvd, c->row_pos[t], c->v + (size_t)t * kvd);
     }
     attn_job job = {c, il, T};
@@ -683,7 +724,8 @@ static void forward_rows(llm_ctx *c, int T, const int32_t *tok, float *logits, i
   if (!logits) return;
   int n = T - logits_from;
   for (int t = 0; t < n; t++)
-    rmsnorm(c->xb + (size_t)t * E, c->x + (size_t)(logits_from + t) * E, m->output_norm, E, hp->rms_eps);
+    rmsnorm(c->xb + (size_t)t * E, c->x + (size_t)(logits_from + t) * E, m->output_norm, E,
+            hp->rms_eps);
   qmat_mul(c->pool, &m->output, c->xb, logits, n);
   if (!hp->tied_embeddings) {
     /* Adapter rows must line up with the rows the head runs on. */
@@ -695,7 +737,8 @@ static void forward_rows(llm_ctx *c, int T, const int32_t *tok, float *logits, i
   }
   if (m->output_bias)
     for (int t = 0; t < n; t++)
-      for (int i = 0; i < hp->n_vocab; i++) logits[(size_t)t * hp->n_vocab + i] += m->output_bias[i];
+      for (int i = 0; i < hp->n_vocab; i++)
+        logits[(size_t)t * hp->n_vocab + i] += m->output_bias[i];
 }
 
 /* ---- Forward over one slot ------------------------------------------------------------------- */
@@ -715,8 +758,8 @@ static int check_lora(const llm_ctx *c, const llm_lora *lora) {
 static int check_tokens(const llm_ctx *c, const int32_t *tokens, int n) {
   for (int i = 0; i < n; i++)
     if (tokens[i] < 0 || tokens[i] >= c->m->hp.n_vocab)
-      return err_set(MIMIC_EINVAL, "token id %d at index %d is outside the vocabulary (0..%d)", tokens[i], i,
-                     c->m->hp.n_vocab - 1);
+      return err_set(MIMIC_EINVAL, "token id %d at index %d is outside the vocabulary (0..%d)",
+                     tokens[i], i, c->m->hp.n_vocab - 1);
   return 0;
 }
 
@@ -738,10 +781,11 @@ int llm_forward(llm_ctx *c, int slot, const int32_t *tokens, int n, int pos0, co
   if ((rc = check_slot(c, slot)) || (rc = check_lora(c, lora))) return rc;
   llm_slot *sl = &c->slots[slot];
   if (n < 0 || pos0 < 0 || pos0 > sl->n_past)
-    return err_set(MIMIC_EINVAL, "forward at position %d with %d tokens, but slot %d holds %d", pos0, n, slot,
-                   sl->n_past);
+    return err_set(MIMIC_EINVAL, "forward at position %d with %d tokens, but slot %d holds %d",
+                   pos0, n, slot, sl->n_past);
   if ((int64_t)pos0 + n > c->n_ctx)
-    return err_set(MIMIC_ERANGE, "%d tokens at position %d do not fit the context of %d", n, pos0, c->n_ctx);
+    return err_set(MIMIC_ERANGE, "%d tokens at position %d do not fit the context of %d", n, pos0,
+                   c->n_ctx);
   if (mode != LLM_LOGITS_NONE && (!logits || n == 0))
     return err_set(MIMIC_EINVAL, "logits requested for %d tokens without a buffer", n);
   if ((rc = check_tokens(c, tokens, n))) return rc;
@@ -827,18 +871,20 @@ void llm_slot_set_keep(llm_ctx *c, int slot, int n_keep) {
   c->slots[slot].n_keep = n_keep < 0 ? 0 : n_keep;
 }
 
-int llm_slot_prepare(llm_ctx *c, int slot, const int32_t *tokens, int n, const llm_lora *lora, float lora_scale,
-                     float *logits_last, int *n_evaluated) {
+int llm_slot_prepare(llm_ctx *c, int slot, const int32_t *tokens, int n, const llm_lora *lora,
+                     float lora_scale, float *logits_last, int *n_evaluated) {
   int rc;
   if (n_evaluated) *n_evaluated = 0;
   if ((rc = check_slot(c, slot)) || (rc = check_lora(c, lora))) return rc;
   if (n <= 0) return err_set(MIMIC_EINVAL, "empty prompt");
   if (n > c->n_ctx)
-    return err_set(MIMIC_ERANGE, "prompt of %d tokens does not fit the context of %d; shorten it", n, c->n_ctx);
+    return err_set(MIMIC_ERANGE, "prompt of %d tokens does not fit the context of %d; shorten it",
+                   n, c->n_ctx);
   if ((rc = check_tokens(c, tokens, n))) return rc;
   llm_slot *sl = &c->slots[slot];
   int keep = 0;
-  if (!sl->mixed && sl->lora_id == (lora ? lora->id : 0) && sl->lora_scale == (lora ? lora_scale : 0.0f)) {
+  if (!sl->mixed && sl->lora_id == (lora ? lora->id : 0) &&
+      sl->lora_scale == (lora ? lora_scale : 0.0f)) {
     int lim = sl->n_past < n ? sl->n_past : n;
     while (keep < lim && sl->tokens[keep] == tokens[keep]) keep++;
   }
@@ -859,7 +905,8 @@ int llm_slot_prepare(llm_ctx *c, int slot, const int32_t *tokens, int n, const l
  * re-evaluates what remains at its new positions. The slot's adapter is reused. */
 static int slot_shift(llm_ctx *c, int slot, int need, const llm_lora *lora, float lora_scale) {
   llm_slot *sl = &c->slots[slot];
-  if (need > c->n_ctx) return err_set(MIMIC_ERANGE, "%d tokens do not fit the context of %d", need, c->n_ctx);
+  if (need > c->n_ctx)
+    return err_set(MIMIC_ERANGE, "%d tokens do not fit the context of %d", need, c->n_ctx);
   if (sl->n_past + need <= c->n_ctx) return 0;
   int keep = sl->n_keep < sl->n_past ? sl->n_keep : sl->n_past;
   if (keep + need > c->n_ctx) keep = 0; /* a prefix this long cannot be kept */
@@ -868,7 +915,8 @@ static int slot_shift(llm_ctx *c, int slot, int need, const llm_lora *lora, floa
   int min_drop = sl->n_past + need - c->n_ctx; /* <= rest, since keep + need <= n_ctx */
   if (drop < min_drop) drop = min_drop;
   int remain = rest - drop;
-  LOG_D("model", "slot %d: context shift, keeping %d, dropping %d, re-evaluating %d", slot, keep, drop, remain);
+  LOG_D("model", "slot %d: context shift, keeping %d, dropping %d, re-evaluating %d", slot, keep,
+        drop, remain);
   memmove(sl->tokens + keep, sl->tokens + keep + drop, (size_t)remain * sizeof *sl->tokens);
   sl->n_past = keep;
   if (remain > 0) {
@@ -881,8 +929,8 @@ static int slot_shift(llm_ctx *c, int slot, int need, const llm_lora *lora, floa
   return 0;
 }
 
-int llm_slot_decode(llm_ctx *c, int slot, const int32_t *tokens, int n, const llm_lora *lora, float lora_scale,
-                    float *logits_last) {
+int llm_slot_decode(llm_ctx *c, int slot, const int32_t *tokens, int n, const llm_lora *lora,
+                    float lora_scale, float *logits_last) {
   int rc;
   if ((rc = check_slot(c, slot)) || (rc = check_lora(c, lora))) return rc;
   if (n <= 0) return err_set(MIMIC_EINVAL, "nothing to decode");
@@ -897,7 +945,8 @@ int llm_slot_decode(llm_ctx *c, int slot, const int32_t *tokens, int n, const ll
 int llm_forward_batch(llm_ctx *c, const llm_batch_item *items, int n_items) {
   int rc;
   if (n_items < 0 || n_items > c->n_slots)
-    return err_set(MIMIC_EINVAL, "batch of %d items, but the context has %d slots", n_items, c->n_slots);
+    return err_set(MIMIC_EINVAL, "batch of %d items, but the context has %d slots", n_items,
+                   c->n_slots);
   for (int i = 0; i < n_items; i++) {
     if ((rc = check_slot(c, items[i].slot)) || (rc = check_lora(c, items[i].lora))) return rc;
     if ((rc = check_tokens(c, &items[i].token, 1))) return rc;

@@ -1,7 +1,8 @@
 /* Model architectures (qwen2, llama): hyper-parameters and weights resolved over a mapped GGUF file
  * (nothing is copied or converted at load), the run-state context with its KV cache slots (one per
  * conversation), and the forward pass: tokens in, logits out, optionally through a LoRA adapter
- * (lora.h). Not here: tokenization (tokenizer.h), sampling (sampler.h), request scheduling (engine).
+ * (lora.h). Not here: tokenization (tokenizer.h), sampling (sampler.h), request scheduling
+ * (engine).
  *
  * Threads: a loaded llm_model and llm_lora are read-only and may be shared by any number of
  * contexts on any threads. An llm_ctx is used by one thread at a time; its matrix work runs on the
@@ -23,33 +24,33 @@ typedef enum { LLM_ARCH_QWEN2 = 0, LLM_ARCH_LLAMA = 1 } llm_arch;
 typedef enum { LLM_ROPE_NORM = 0, LLM_ROPE_NEOX = 2 } llm_rope_type;
 
 /* Caps on what a model file may ask for (a hostile file cannot make a context allocate more). */
-#define LLM_MAX_LAYERS 1024
-#define LLM_MAX_EMBD 65536
-#define LLM_MAX_HEADS 1024
+#define LLM_MAX_LAYERS   1024
+#define LLM_MAX_EMBD     65536
+#define LLM_MAX_HEADS    1024
 #define LLM_MAX_HEAD_DIM 1024
-#define LLM_MAX_VOCAB (1 << 22)
-#define LLM_MAX_FF (1 << 20)
-#define LLM_MAX_CTX (1 << 20)
+#define LLM_MAX_VOCAB    (1 << 22)
+#define LLM_MAX_FF       (1 << 20)
+#define LLM_MAX_CTX      (1 << 20)
 
 typedef struct llm_hparams {
   llm_arch arch;
-  char arch_name[16];      /* "qwen2", "llama" */
-  int n_vocab;             /* rows of token_embd.weight */
-  int n_ctx_train;         /* <arch>.context_length */
+  char arch_name[16]; /* "qwen2", "llama" */
+  int n_vocab;        /* rows of token_embd.weight */
+  int n_ctx_train;    /* <arch>.context_length */
   int n_embd;
   int n_layer;
   int n_head;
-  int n_head_kv;           /* defaults to n_head */
-  int head_dim;            /* <arch>.attention.key_length, default n_embd / n_head */
+  int n_head_kv; /* defaults to n_head */
+  int head_dim;  /* <arch>.attention.key_length, default n_embd / n_head */
   int n_ff;
-  int n_rot;               /* rotated dims per head (<arch>.rope.dimension_count, default head_dim) */
+  int n_rot; /* rotated dims per head (<arch>.rope.dimension_count, default head_dim) */
   llm_rope_type rope_type; /* fixed per architecture, not stored in GGUF */
   float rope_freq_base;    /* default 10000 */
   float rope_freq_scale;   /* 1 / linear scaling factor (1 when none) */
   float rms_eps;
-  bool has_rope_freqs;     /* Llama-3 rope_freqs.weight present (divides each pair's frequency) */
+  bool has_rope_freqs; /* Llama-3 rope_freqs.weight present (divides each pair's frequency) */
   bool has_qkv_bias;
-  bool tied_embeddings;    /* no output.weight: the lm head is token_embd.weight */
+  bool tied_embeddings; /* no output.weight: the lm head is token_embd.weight */
 } llm_hparams;
 
 typedef struct llm_model llm_model;
@@ -75,16 +76,17 @@ size_t llm_model_bytes_per_token(const llm_model *m);
  * block of scratch memory for n_batch tokens carved into activation buffers. Each slot remembers
  * the tokens whose K/V it holds and the adapter (and scale) they were computed with. KV memory is
  * allocated zeroed and lazily committed by the OS, so unused slots cost address space, not RAM. */
-/* Element type of the KV cache. F32 is the reference precision (what llama.cpp's reference logits in
+/* Element type of the KV cache. F32 is the reference precision (what llama.cpp's reference logits
+ * in
  * ../shared were computed with); F16 halves the cache's memory (llama.cpp's own default), with
  * logits typically within 1e-3 relative of F32. */
 typedef enum { LLM_KV_F32 = 0, LLM_KV_F16 = 1 } llm_kv_type;
 
 typedef struct llm_ctx_params {
-  int n_ctx;          /* positions per slot; 0 = min(n_ctx_train, 4096) */
-  int n_slots;        /* 0 = 1 */
-  int n_batch;        /* tokens per forward chunk (longer inputs are split); 0 = 256 */
-  compute_pool *pool; /* borrowed, must outlive the context; NULL = single-threaded */
+  int n_ctx;           /* positions per slot; 0 = min(n_ctx_train, 4096) */
+  int n_slots;         /* 0 = 1 */
+  int n_batch;         /* tokens per forward chunk (longer inputs are split); 0 = 256 */
+  compute_pool *pool;  /* borrowed, must outlive the context; NULL = single-threaded */
   llm_kv_type kv_type; /* LLM_KV_F32 (0, the default) or LLM_KV_F16 */
 } llm_ctx_params;
 
@@ -152,7 +154,7 @@ typedef struct llm_batch_item {
   int32_t token;
   const llm_lora *lora; /* may be NULL */
   float lora_scale;
-  float *logits;        /* n_vocab floats, may be NULL */
+  float *logits; /* n_vocab floats, may be NULL */
 } llm_batch_item;
 
 int llm_forward_batch(llm_ctx *c, const llm_batch_item *items, int n_items) MIMIC_MUST;

@@ -20,13 +20,13 @@ typedef struct llm_layer {
 struct llm_model {
   gguf_file *f;
   llm_hparams hp;
-  qmat tok_embd;           /* (n_vocab, n_embd) */
-  qmat output;             /* (n_vocab, n_embd); the same as tok_embd when tied */
+  qmat tok_embd; /* (n_vocab, n_embd) */
+  qmat output;   /* (n_vocab, n_embd); the same as tok_embd when tied */
   const float *output_norm;
   const float *output_bias; /* may be NULL */
   const float *rope_freqs;  /* n_rot / 2 factors, may be NULL */
   llm_layer *layers;
-  void **owned;             /* 1-D tensors converted to F32 at load (non-F32 or misaligned) */
+  void **owned; /* 1-D tensors converted to F32 at load (non-F32 or misaligned) */
   int n_owned;
   size_t bytes_per_token;
 };
@@ -40,12 +40,12 @@ typedef struct llm_lora_pair {
 struct llm_lora {
   gguf_file *f;
   const llm_model *base;
-  uint64_t id;            /* unique per load, so slots never mistake a new adapter for an old one */
+  uint64_t id; /* unique per load, so slots never mistake a new adapter for an old one */
   float alpha;
   int max_rank;
   int n_adapted;
-  llm_lora_pair *pairs;   /* [n_layer * LLM_W_COUNT] */
-  llm_lora_pair output;   /* lm head (untied models only) */
+  llm_lora_pair *pairs; /* [n_layer * LLM_W_COUNT] */
+  llm_lora_pair output; /* lm head (untied models only) */
 };
 
 /* The pair adapting layer il's matrix w (il == -1: the lm head), or NULL when not adapted. */

@@ -1,7 +1,8 @@
 /* Tensor types: the table of block sizes for every ggml type id a GGUF file may hold, and (for the
  * types mimic computes with) scalar reference conversion of rows to and from float. The formats are
  * those of ggml (ggml-common.h), written from the specification in
- * ../shared/reference/gguf-engine-facts.md section 2. Not here: dot products and matmul (kernels.c). */
+ * ../shared/reference/gguf-engine-facts.md section 2. Not here: dot products and matmul
+ * (kernels.c). */
 #include "llm/quant.h"
 
 #include <math.h>
@@ -12,38 +13,22 @@
 /* Sizes for every type id in use by ggml, including the ones mimic cannot compute with, so that the
  * reader can validate (and `mimic model info` can describe) any file. Removed ids stay empty. */
 static const tensor_type_info type_table[TT_COUNT] = {
-  [TT_F32] = {"F32", 1, 4, true},
-  [TT_F16] = {"F16", 1, 2, true},
-  [TT_Q4_0] = {"Q4_0", 32, 18, true},
-  [TT_Q4_1] = {"Q4_1", 32, 20, true},
-  [TT_Q5_0] = {"Q5_0", 32, 22, true},
-  [TT_Q5_1] = {"Q5_1", 32, 24, true},
-  [TT_Q8_0] = {"Q8_0", 32, 34, true},
-  [TT_Q8_1] = {"Q8_1", 32, 36, false},
-  [TT_Q2_K] = {"Q2_K", 256, 84, true},
-  [TT_Q3_K] = {"Q3_K", 256, 110, true},
-  [TT_Q4_K] = {"Q4_K", 256, 144, true},
-  [TT_Q5_K] = {"Q5_K", 256, 176, true},
-  [TT_Q6_K] = {"Q6_K", 256, 210, true},
-  [TT_Q8_K] = {"Q8_K", 256, 292, true},
-  [16] = {"IQ2_XXS", 256, 66, false},
-  [17] = {"IQ2_XS", 256, 74, false},
-  [18] = {"IQ3_XXS", 256, 98, false},
-  [19] = {"IQ1_S", 256, 50, false},
-  [20] = {"IQ4_NL", 32, 18, false},
-  [21] = {"IQ3_S", 256, 110, false},
-  [22] = {"IQ2_S", 256, 82, false},
-  [23] = {"IQ4_XS", 256, 136, false},
-  [24] = {"I8", 1, 1, false},
-  [25] = {"I16", 1, 2, false},
-  [26] = {"I32", 1, 4, false},
-  [27] = {"I64", 1, 8, false},
-  [28] = {"F64", 1, 8, false},
-  [29] = {"IQ1_M", 256, 56, false},
-  [TT_BF16] = {"BF16", 1, 2, true},
-  [34] = {"TQ1_0", 256, 54, false},
-  [35] = {"TQ2_0", 256, 66, false},
-  [39] = {"MXFP4", 32, 17, false},
+    [TT_F32] = {"F32", 1, 4, true},       [TT_F16] = {"F16", 1, 2, true},
+    [TT_Q4_0] = {"Q4_0", 32, 18, true},   [TT_Q4_1] = {"Q4_1", 32, 20, true},
+    [TT_Q5_0] = {"Q5_0", 32, 22, true},   [TT_Q5_1] = {"Q5_1", 32, 24, true},
+    [TT_Q8_0] = {"Q8_0", 32, 34, true},   [TT_Q8_1] = {"Q8_1", 32, 36, false},
+    [TT_Q2_K] = {"Q2_K", 256, 84, true},  [TT_Q3_K] = {"Q3_K", 256, 110, true},
+    [TT_Q4_K] = {"Q4_K", 256, 144, true}, [TT_Q5_K] = {"Q5_K", 256, 176, true},
+    [TT_Q6_K] = {"Q6_K", 256, 210, true}, [TT_Q8_K] = {"Q8_K", 256, 292, true},
+    [16] = {"IQ2_XXS", 256, 66, false},   [17] = {"IQ2_XS", 256, 74, false},
+    [18] = {"IQ3_XXS", 256, 98, false},   [19] = {"IQ1_S", 256, 50, false},
+    [20] = {"IQ4_NL", 32, 18, false},     [21] = {"IQ3_S", 256, 110, false},
+    [22] = {"IQ2_S", 256, 82, false},     [23] = {"IQ4_XS", 256, 136, false},
+    [24] = {"I8", 1, 1, false},           [25] = {"I16", 1, 2, false},
+    [26] = {"I32", 1, 4, false},          [27] = {"I64", 1, 8, false},
+    [28] = {"F64", 1, 8, false},          [29] = {"IQ1_M", 256, 56, false},
+    [TT_BF16] = {"BF16", 1, 2, true},     [34] = {"TQ1_0", 256, 54, false},
+    [35] = {"TQ2_0", 256, 66, false},     [39] = {"MXFP4", 32, 17, false},
 };
 
 tensor_type_info tensor_type_get(int type) {
@@ -184,7 +169,8 @@ static void deq_q5_K(const blk_q5_K *b, float *y) {
 }
 
 /* Q6_K: in half h (128 elements), element 32g + l takes 4 low bits from ql[64h + 32(g&1) + l]
- * (low nibble for g < 2, high for g >= 2) and 2 high bits from qh[32h + l] at bit 2g; scale i/16. */
+ * (low nibble for g < 2, high for g >= 2) and 2 high bits from qh[32h + l] at bit 2g; scale i/16.
+ */
 static inline int q6_value(const blk_q6_K *b, int i) {
   int h = i / 128, g = (i % 128) / 32, l = i % 32;
   int lo = b->ql[64 * h + 32 * (g & 1) + l];
@@ -208,39 +194,39 @@ void dequant_row(tensor_type type, const void *src, float *dst, int64_t n) {
   if (!ti.supported) return;
   int64_t nb = n / ti.block;
   switch (type) {
-    case TT_F32: memcpy(dst, src, (size_t)n * 4); return;
-    case TT_F16:
-      for (int64_t i = 0; i < n; i++) {
-        uint16_t h;
-        memcpy(&h, p + 2 * i, 2);
-        dst[i] = fp16_to_f32(h);
-      }
-      return;
-    case TT_BF16:
-      for (int64_t i = 0; i < n; i++) {
-        uint16_t h;
-        memcpy(&h, p + 2 * i, 2);
-        dst[i] = bf16_to_f32(h);
-      }
-      return;
-    default: break;
+  case TT_F32: memcpy(dst, src, (size_t)n * 4); return;
+  case TT_F16:
+    for (int64_t i = 0; i < n; i++) {
+      uint16_t h;
+      memcpy(&h, p + 2 * i, 2);
+      dst[i] = fp16_to_f32(h);
+    }
+    return;
+  case TT_BF16:
+    for (int64_t i = 0; i < n; i++) {
+      uint16_t h;
+      memcpy(&h, p + 2 * i, 2);
+      dst[i] = bf16_to_f32(h);
+    }
+    return;
+  default: break;
   }
   for (int64_t i = 0; i < nb; i++) {
     const void *b = p + (size_t)i * ti.block_bytes;
     float *y = dst + i * ti.block;
     switch (type) {
-      case TT_Q4_0: deq_q4_0(b, y); break;
-      case TT_Q4_1: deq_q4_1(b, y); break;
-      case TT_Q5_0: deq_q5_0(b, y); break;
-      case TT_Q5_1: deq_q5_1(b, y); break;
-      case TT_Q8_0: deq_q8_0(b, y); break;
-      case TT_Q2_K: deq_q2_K(b, y); break;
-      case TT_Q3_K: deq_q3_K(b, y); break;
-      case TT_Q4_K: deq_q4_K(b, y); break;
-      case TT_Q5_K: deq_q5_K(b, y); break;
-      case TT_Q6_K: deq_q6_K(b, y); break;
-      case TT_Q8_K: deq_q8_K(b, y); break;
-      default: return;
+    case TT_Q4_0: deq_q4_0(b, y); break;
+    case TT_Q4_1: deq_q4_1(b, y); break;
+    case TT_Q5_0: deq_q5_0(b, y); break;
+    case TT_Q5_1: deq_q5_1(b, y); break;
+    case TT_Q8_0: deq_q8_0(b, y); break;
+    case TT_Q2_K: deq_q2_K(b, y); break;
+    case TT_Q3_K: deq_q3_K(b, y); break;
+    case TT_Q4_K: deq_q4_K(b, y); break;
+    case TT_Q5_K: deq_q5_K(b, y); break;
+    case TT_Q6_K: deq_q6_K(b, y); break;
+    case TT_Q8_K: deq_q8_K(b, y); break;
+    default: return;
     }
   }
 }
@@ -348,7 +334,8 @@ static void q_q4_0(const float *x, blk_q4_0 *b) {
   float d = max / -8, id = d != 0 ? 1.0f / d : 0;
   b->d = f32_to_fp16(d);
   for (int j = 0; j < 16; j++) {
-    int q0 = clampi((int)(x[j] * id + 8.5f), 0, 15), q1 = clampi((int)(x[j + 16] * id + 8.5f), 0, 15);
+    int q0 = clampi((int)(x[j] * id + 8.5f), 0, 15),
+        q1 = clampi((int)(x[j + 16] * id + 8.5f), 0, 15);
     b->qs[j] = (uint8_t)(q0 | (q1 << 4));
   }
 }
@@ -380,7 +367,8 @@ static void q_q5_0(const float *x, blk_q5_0 *b) {
   b->d = f32_to_fp16(d);
   uint32_t qh = 0;
   for (int j = 0; j < 16; j++) {
-    int q0 = clampi((int)(x[j] * id + 16.5f), 0, 31), q1 = clampi((int)(x[j + 16] * id + 16.5f), 0, 31);
+    int q0 = clampi((int)(x[j] * id + 16.5f), 0, 31),
+        q1 = clampi((int)(x[j + 16] * id + 16.5f), 0, 31);
     b->qs[j] = (uint8_t)((q0 & 0xF) | ((q1 & 0xF) << 4));
     qh |= (uint32_t)(q0 >> 4) << j;
     qh |= (uint32_t)(q1 >> 4) << (j + 16);
@@ -437,8 +425,8 @@ static void q_q8_K(const float *x, blk_q8_K *b) {
 
 /* Affine K-quants: fits the nsub sub-blocks, quantizes their scales and mins to `bits` bits against
  * d and dmin, and returns the final integer values in L (0..nmax) and the scales in sc/mn. */
-static void kquant_affine(const float *x, int nsub, int nmax, int smax, float *d_out, float *dmin_out,
-                          uint8_t *sc, uint8_t *mn, uint8_t *L) {
+static void kquant_affine(const float *x, int nsub, int nmax, int smax, float *d_out,
+                          float *dmin_out, uint8_t *sc, uint8_t *mn, uint8_t *L) {
   int sub = QK_K / nsub;
   float s[16], m[16], max_s = 0, max_m = 0;
   for (int j = 0; j < nsub; j++) {
@@ -448,7 +436,8 @@ static void kquant_affine(const float *x, int nsub, int nmax, int smax, float *d
     max_s = fmaxf(max_s, s[j]);
     max_m = fmaxf(max_m, m[j]);
   }
-  float d = fp16_to_f32(f32_to_fp16(max_s / (float)smax)), dmin = fp16_to_f32(f32_to_fp16(max_m / (float)smax));
+  float d = fp16_to_f32(f32_to_fp16(max_s / (float)smax)),
+        dmin = fp16_to_f32(f32_to_fp16(max_m / (float)smax));
   for (int j = 0; j < nsub; j++) {
     sc[j] = (uint8_t)(d > 0 ? clampi(nearest(s[j] / d), 0, smax) : 0);
     mn[j] = (uint8_t)(dmin > 0 ? clampi(nearest(m[j] / dmin), 0, smax) : 0);
@@ -508,7 +497,8 @@ static void q_q4_K(const float *x, blk_q4_K *b) {
   b->dmin = f32_to_fp16(dmin);
   pack_scales_k4(sc, mn, b->scales);
   for (int c = 0; c < 4; c++)
-    for (int l = 0; l < 32; l++) b->qs[32 * c + l] = (uint8_t)(L[64 * c + l] | (L[64 * c + 32 + l] << 4));
+    for (int l = 0; l < 32; l++)
+      b->qs[32 * c + l] = (uint8_t)(L[64 * c + l] | (L[64 * c + 32 + l] << 4));
 }
 
 static void q_q5_K(const float *x, blk_q5_K *b) {
@@ -547,8 +537,10 @@ static void q_q3_K(const float *x, blk_q3_K *b) {
   memset(b->scales, 0, sizeof b->scales);
   for (int i = 0; i < 16; i++) {
     int v = sc[i] + 32; /* 0..63 */
-    if (i < 8) b->scales[i] |= (uint8_t)(v & 0xF);
-    else b->scales[i - 8] |= (uint8_t)((v & 0xF) << 4);
+    if (i < 8)
+      b->scales[i] |= (uint8_t)(v & 0xF);
+    else
+      b->scales[i - 8] |= (uint8_t)((v & 0xF) << 4);
     b->scales[8 + i % 4] |= (uint8_t)((v >> 4) << (2 * (i / 4)));
   }
   memset(b->qs, 0, sizeof b->qs);
@@ -577,10 +569,11 @@ static void q_q6_K(const float *x, blk_q6_K *b) {
 int quant_row(tensor_type type, const float *src, void *dst, int64_t n) {
   tensor_type_info ti = tensor_type_get((int)type);
   if (!ti.supported)
-    return err_set(MIMIC_EUNSUPPORTED, "cannot quantize to type %s", ti.name ? ti.name : "(unknown)");
+    return err_set(MIMIC_EUNSUPPORTED, "cannot quantize to type %s",
+                   ti.name ? ti.name : "(unknown)");
   if (n < 0 || n % ti.block)
-    return err_set(MIMIC_EINVAL, "row of %lld is not a multiple of the %s block size %d", (long long)n,
-                   ti.name, ti.block);
+    return err_set(MIMIC_EINVAL, "row of %lld is not a multiple of the %s block size %d",
+                   (long long)n, ti.name, ti.block);
   for (int64_t i = 0; i < n; i++)
     if (!isfinite(src[i]))
       return err_set(MIMIC_EINVAL, "cannot quantize to %s: element %lld is not finite", ti.name,
@@ -593,38 +586,38 @@ void llm__quant_row_unchecked(tensor_type type, const float *src, void *dst, int
   tensor_type_info ti = tensor_type_get((int)type);
   uint8_t *p = dst;
   switch (type) {
-    case TT_F32: memcpy(dst, src, (size_t)n * 4); return;
-    case TT_F16:
-      for (int64_t i = 0; i < n; i++) {
-        uint16_t h = f32_to_fp16(src[i]);
-        memcpy(p + 2 * i, &h, 2);
-      }
-      return;
-    case TT_BF16:
-      for (int64_t i = 0; i < n; i++) {
-        uint16_t h = f32_to_bf16(src[i]);
-        memcpy(p + 2 * i, &h, 2);
-      }
-      return;
-    default: break;
+  case TT_F32: memcpy(dst, src, (size_t)n * 4); return;
+  case TT_F16:
+    for (int64_t i = 0; i < n; i++) {
+      uint16_t h = f32_to_fp16(src[i]);
+      memcpy(p + 2 * i, &h, 2);
+    }
+    return;
+  case TT_BF16:
+    for (int64_t i = 0; i < n; i++) {
+      uint16_t h = f32_to_bf16(src[i]);
+      memcpy(p + 2 * i, &h, 2);
+    }
+    return;
+  default: break;
   }
   int64_t nb = n / ti.block;
   for (int64_t i = 0; i < nb; i++) {
     void *b = p + (size_t)i * ti.block_bytes;
     const float *x = src + i * ti.block;
     switch (type) {
-      case TT_Q4_0: q_q4_0(x, b); break;
-      case TT_Q4_1: q_q4_1(x, b); break;
-      case TT_Q5_0: q_q5_0(x, b); break;
-      case TT_Q5_1: q_q5_1(x, b); break;
-      case TT_Q8_0: q_q8_0(x, b); break;
-      case TT_Q2_K: q_q2_K(x, b); break;
-      case TT_Q3_K: q_q3_K(x, b); break;
-      case TT_Q4_K: q_q4_K(x, b); break;
-      case TT_Q5_K: q_q5_K(x, b); break;
-      case TT_Q6_K: q_q6_K(x, b); break;
-      case TT_Q8_K: q_q8_K(x, b); break;
-      default: return;
+    case TT_Q4_0: q_q4_0(x, b); break;
+    case TT_Q4_1: q_q4_1(x, b); break;
+    case TT_Q5_0: q_q5_0(x, b); break;
+    case TT_Q5_1: q_q5_1(x, b); break;
+    case TT_Q8_0: q_q8_0(x, b); break;
+    case TT_Q2_K: q_q2_K(x, b); break;
+    case TT_Q3_K: q_q3_K(x, b); break;
+    case TT_Q4_K: q_q4_K(x, b); break;
+    case TT_Q5_K: q_q5_K(x, b); break;
+    case TT_Q6_K: q_q6_K(x, b); break;
+    case TT_Q8_K: q_q8_K(x, b); break;
+    default: return;
     }
   }
 }

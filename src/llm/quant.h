@@ -43,9 +43,9 @@ typedef struct compute_pool compute_pool;
 compute_pool *compute_pool_new(int n_threads);
 void compute_pool_destroy(compute_pool *p);
 int compute_pool_threads(const compute_pool *p);
-/* Runs fn(ith, nth, arg) on every thread of the pool (ith in [0, nth)) and waits for all. The caller
- * is thread 0. One caller at a time per pool (give each engine worker its own pool). NULL pool:
- * fn(0, 1, arg) on the caller. */
+/* Runs fn(ith, nth, arg) on every thread of the pool (ith in [0, nth)) and waits for all. The
+ * caller is thread 0. One caller at a time per pool (give each engine worker its own pool). NULL
+ * pool: fn(0, 1, arg) on the caller. */
 void compute_pool_run(compute_pool *p, void (*fn)(int ith, int nth, void *arg), void *arg);
 /* Runs fn(arg, begin, end) over the items [0, n) in chunks of `chunk` (the last may be shorter),
  * each chunk claimed by whichever pool thread is free first. The caller takes part and waits only
@@ -53,21 +53,22 @@ void compute_pool_run(compute_pool *p, void (*fn)(int ith, int nth, void *arg), 
  * share is done by the others), which is what keeps a decode step fast on a busy machine. Every
  * item is covered by exactly one call; which thread makes it varies, so fn must not depend on it.
  * Same caller rule as compute_pool_run; NULL pool: runs on the caller. */
-void compute_pool_for(compute_pool *p, int64_t n, int64_t chunk, void (*fn)(void *arg, int64_t begin, int64_t end),
-                      void *arg);
+void compute_pool_for(compute_pool *p, int64_t n, int64_t chunk,
+                      void (*fn)(void *arg, int64_t begin, int64_t end), void *arg);
 
-/* y (T, rows) = x (T, cols) · W^T, in float. x rows are contiguous (stride cols); y rows have stride
- * rows. Activations are quantized to W's companion type internally (scratch: a per-calling-thread
- * buffer, freed at thread exit). Rows of W are split over the pool (may be NULL: single thread);
- * every y element is computed by one thread, so results do not depend on the thread count. For
- * T >= 4, four activation rows share each decoded weight block (see docs/internals/kernels.md).
- * Unsupported W types leave y untouched. */
+/* y (T, rows) = x (T, cols) · W^T, in float. x rows are contiguous (stride cols); y rows have
+ * stride rows. Activations are quantized to W's companion type internally (scratch: a
+ * per-calling-thread buffer, freed at thread exit). Rows of W are split over the pool (may be NULL:
+ * single thread); every y element is computed by one thread, so results do not depend on the thread
+ * count. For T >= 4, four activation rows share each decoded weight block (see
+ * docs/internals/kernels.md). Unsupported W types leave y untouched. */
 void qmat_mul(compute_pool *p, const qmat *w, const float *x, float *y, int64_t T);
 /* y[k] = x · w[k]^T for n matrices with the same number of columns, in one parallel section (the
  * activations are converted once when the matrices share a companion type, e.g. q/k/v or gate/up
  * of a layer), which saves a pool synchronisation per matrix. Same contract as qmat_mul otherwise;
  * results are identical to n qmat_mul calls. */
-void qmat_mul_multi(compute_pool *p, int n, const qmat *const *w, const float *x, float *const *y, int64_t T);
+void qmat_mul_multi(compute_pool *p, int n, const qmat *const *w, const float *x, float *const *y,
+                    int64_t T);
 
 /* Which kernel set was selected ("avx512vnni", "avx2", "scalar"); MIMIC_KERNELS=scalar|avx2 in
  * the environment forces a lower one (tests use it to compare variants). */

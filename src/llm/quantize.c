@@ -18,8 +18,9 @@ static const struct {
   quant_preset p;
   uint32_t file_type;
 } presets[] = {
-  {"f32", QP_F32, 0},     {"f16", QP_F16, 1},       {"bf16", QP_BF16, 32},    {"q8_0", QP_Q8_0, 7},
-  {"q4_0", QP_Q4_0, 2},   {"q4_k_m", QP_Q4_K_M, 15}, {"q5_k_m", QP_Q5_K_M, 17}, {"q6_k", QP_Q6_K, 18},
+    {"f32", QP_F32, 0},        {"f16", QP_F16, 1},    {"bf16", QP_BF16, 32},
+    {"q8_0", QP_Q8_0, 7},      {"q4_0", QP_Q4_0, 2},  {"q4_k_m", QP_Q4_K_M, 15},
+    {"q5_k_m", QP_Q5_K_M, 17}, {"q6_k", QP_Q6_K, 18},
 };
 #define N_PRESETS (sizeof presets / sizeof presets[0])
 
@@ -29,8 +30,10 @@ int quant_preset_parse(const char *s, quant_preset *out) {
       *out = presets[i].p;
       return 0;
     }
-  return err_set(MIMIC_EINVAL, "unknown quantization type '%s' (one of f32, f16, bf16, q8_0, q4_0, q4_k_m, q5_k_m, q6_k)",
-                 s ? s : "");
+  return err_set(
+      MIMIC_EINVAL,
+      "unknown quantization type '%s' (one of f32, f16, bf16, q8_0, q4_0, q4_k_m, q5_k_m, q6_k)",
+      s ? s : "");
 }
 
 const char *quant_preset_name(quant_preset p) {
@@ -47,7 +50,9 @@ uint32_t quant_preset_file_type(quant_preset p) {
 
 /* llama.cpp's choice of the layers that get more bits: the first and last eighth, and every third
  * layer in between. */
-static bool use_more_bits(int i, int n) { return i < n / 8 || i >= 7 * n / 8 || (i - n / 8) % 3 == 2; }
+static bool use_more_bits(int i, int n) {
+  return i < n / 8 || i >= 7 * n / 8 || (i - n / 8) % 3 == 2;
+}
 
 static int layer_of(const char *name) {
   if (!str_starts_with(name, "blk.")) return -1;
@@ -60,37 +65,43 @@ static int layer_of(const char *name) {
 
 static bool name_has(const char *name, const char *part) { return strstr(name, part) != NULL; }
 
-tensor_type quant_preset_pick(quant_preset p, const char *name, int n_dims, const int64_t *ne, int n_layer,
-                              bool has_output) {
+tensor_type quant_preset_pick(quant_preset p, const char *name, int n_dims, const int64_t *ne,
+                              int n_layer, bool has_output) {
   if (n_dims < 2 || !str_ends_with(name, "weight") || str_ends_with(name, "_norm.weight") ||
       name_has(name, "position_embd") || name_has(name, "token_types"))
     return TT_F32;
   if (p == QP_F32) return TT_F32;
   if (p == QP_F16) return TT_F16;
   if (p == QP_BF16) return TT_BF16;
-  bool is_output = strcmp(name, "output.weight") == 0 || (!has_output && strcmp(name, "token_embd.weight") == 0);
+  bool is_output =
+      strcmp(name, "output.weight") == 0 || (!has_output && strcmp(name, "token_embd.weight") == 0);
   int layer = layer_of(name);
   tensor_type t;
   switch (p) {
-    case QP_Q8_0: t = TT_Q8_0; break;
-    case QP_Q4_0: t = is_output ? TT_Q6_K : TT_Q4_0; break;
-    case QP_Q6_K: t = TT_Q6_K; break;
-    case QP_Q4_K_M:
-    case QP_Q5_K_M: {
-      t = p == QP_Q4_K_M ? TT_Q4_K : TT_Q5_K;
-      if (is_output) t = TT_Q6_K;
-      else if (name_has(name, "attn_qkv.weight") && p == QP_Q4_K_M) t = TT_Q5_K;
-      else if ((name_has(name, "attn_v.weight") || name_has(name, "ffn_down.weight")) && layer >= 0 &&
-               use_more_bits(layer, n_layer))
-        t = TT_Q6_K;
-      break;
-    }
-    default: t = TT_F32;
+  case QP_Q8_0: t = TT_Q8_0; break;
+  case QP_Q4_0: t = is_output ? TT_Q6_K : TT_Q4_0; break;
+  case QP_Q6_K: t = TT_Q6_K; break;
+  case QP_Q4_K_M:
+  case QP_Q5_K_M: {
+    t = p == QP_Q4_K_M ? TT_Q4_K : TT_Q5_K;
+    if (is_output)
+      t = TT_Q6_K;
+    else if (name_has(name, "attn_qkv.weight") && p == QP_Q4_K_M)
+      t = TT_Q5_K;
+    else if ((name_has(name, "attn_v.weight") || name_has(name, "ffn_down.weight")) && layer >= 0 &&
+             use_more_bits(layer, n_layer))
+      t = TT_Q6_K;
+    break;
+  }
+  default: t = TT_F32;
   }
   if (ne[0] % 256) { /* K-quant rows need 256 */
-    if (t == TT_Q4_K) t = TT_Q5_0;
-    else if (t == TT_Q5_K) t = TT_Q5_1;
-    else if (t == TT_Q6_K) t = TT_Q8_0;
+    if (t == TT_Q4_K)
+      t = TT_Q5_0;
+    else if (t == TT_Q5_K)
+      t = TT_Q5_1;
+    else if (t == TT_Q6_K)
+      t = TT_Q8_0;
   }
   if (ne[0] % 32) t = TT_F32;
   return t;
@@ -125,8 +136,10 @@ static void conv_rows(int ith, int nth, void *arg) {
     } else {
       uint64_t s = j->seed ^ ((uint64_t)r * 0xD1B54A32D192ED03ull);
       for (int64_t i = 0; i < j->n; i++)
-        tmp[i] = j->scale == 0 ? j->fill
-                               : j->scale * 1.7320508f * (float)((double)(splitmix(&s) >> 11) * (2.0 / 9007199254740992.0) - 1.0);
+        tmp[i] = j->scale == 0
+                     ? j->fill
+                     : j->scale * 1.7320508f *
+                           (float)((double)(splitmix(&s) >> 11) * (2.0 / 9007199254740992.0) - 1.0);
     }
     if (quant_row(j->dst_type, tmp, j->dst + (size_t)r * j->dst_row, j->n) != 0) j->failed = 1;
   }
@@ -134,8 +147,8 @@ static void conv_rows(int ith, int nth, void *arg) {
 }
 
 /* Converts (or generates) a tensor into a new buffer of dst_type and hands it to w. */
-static int convert_tensor(gguf_writer *w, compute_pool *pool, const char *name, int n_dims, const int64_t *ne,
-                          tensor_type dst_type, conv_job *j) {
+static int convert_tensor(gguf_writer *w, compute_pool *pool, const char *name, int n_dims,
+                          const int64_t *ne, tensor_type dst_type, conv_job *j) {
   int64_t rows = 1;
   for (int d = 1; d < n_dims; d++) rows *= ne[d];
   j->dst_type = dst_type;
@@ -146,7 +159,8 @@ static int convert_tensor(gguf_writer *w, compute_pool *pool, const char *name, 
   j->failed = 0;
   size_t total = j->dst_row * (size_t)rows;
   j->dst = mem_alloc(total ? total : 1);
-  if (!j->dst) return err_set(MIMIC_ENOMEM, "tensor '%s': out of memory for %zu bytes", name, total);
+  if (!j->dst)
+    return err_set(MIMIC_ENOMEM, "tensor '%s': out of memory for %zu bytes", name, total);
   compute_pool_run(pool, conv_rows, j);
   if (j->failed) {
     mem_free(j->dst);
@@ -164,7 +178,8 @@ int gguf_quantize(const char *in, const char *out, quant_preset p, compute_pool 
   w = gguf_writer_new();
   gguf_copy_kv(w, f, NULL);
   gguf_set_u32(w, "general.file_type", quant_preset_file_type(p));
-  if (p != QP_F32 && p != QP_F16 && p != QP_BF16) gguf_set_u32(w, "general.quantization_version", 2);
+  if (p != QP_F32 && p != QP_F16 && p != QP_BF16)
+    gguf_set_u32(w, "general.quantization_version", 2);
   arch = gguf_get_str_dup(f, "general.architecture");
   uint32_t n_layer = 0;
   if (arch) {
@@ -177,8 +192,8 @@ int gguf_quantize(const char *in, const char *out, quant_preset p, compute_pool 
     const gguf_tensor *t = gguf_tensor_at(f, i);
     tensor_type dt = quant_preset_pick(p, t->name, t->n_dims, t->ne, (int)n_layer, has_output);
     if (!tensor_type_get((int)t->type).supported) {
-      rc = err_set(MIMIC_EUNSUPPORTED, "%s: tensor '%s' has type %s, which mimic cannot convert", in, t->name,
-                   tensor_type_get((int)t->type).name);
+      rc = err_set(MIMIC_EUNSUPPORTED, "%s: tensor '%s' has type %s, which mimic cannot convert",
+                   in, t->name, tensor_type_get((int)t->type).name);
       goto out;
     }
     if (dt == t->type) {
@@ -205,9 +220,9 @@ out:
 
 /* ---- Random models -------------------------------------------------------------------------- */
 
-static int add_random(gguf_writer *w, compute_pool *pool, const random_model_opts *o, uint64_t *seed,
-                      const char *name, int64_t ne0, int64_t ne1, float scale, float fill, int n_layer,
-                      bool has_output) {
+static int add_random(gguf_writer *w, compute_pool *pool, const random_model_opts *o,
+                      uint64_t *seed, const char *name, int64_t ne0, int64_t ne1, float scale,
+                      float fill, int n_layer, bool has_output) {
   int64_t ne[2] = {ne0, ne1};
   int n_dims = ne1 > 0 ? 2 : 1;
   conv_job j = {0};
@@ -258,19 +273,25 @@ int gguf_make_random(const random_model_opts *o, const char *out, compute_pool *
   bool qwen = strcmp(o->arch, "qwen2") == 0;
   if (!qwen && strcmp(o->arch, "llama") != 0)
     return err_set(MIMIC_EINVAL, "unknown architecture '%s' (qwen2 or llama)", o->arch);
-  if (o->width <= 0 || o->layers <= 0 || o->heads <= 0 || o->kv_heads <= 0 || o->ff <= 0 || o->ctx <= 0 ||
-      o->width % o->heads || o->heads % o->kv_heads || (o->width / o->heads) % 2)
-    return err_set(MIMIC_EINVAL, "bad shape: width %d, heads %d, kv heads %d (width must divide into heads of even "
-                   "size, heads into kv heads), layers %d, ff %d", o->width, o->heads, o->kv_heads, o->layers, o->ff);
-  if (o->width % 32 || o->ff % 32) return err_set(MIMIC_EINVAL, "width and ff must be multiples of 32");
+  if (o->width <= 0 || o->layers <= 0 || o->heads <= 0 || o->kv_heads <= 0 || o->ff <= 0 ||
+      o->ctx <= 0 || o->width % o->heads || o->heads % o->kv_heads || (o->width / o->heads) % 2)
+    return err_set(
+        MIMIC_EINVAL,
+        "bad shape: width %d, heads %d, kv heads %d (width must divide into heads of even "
+        "size, heads into kv heads), layers %d, ff %d",
+        o->width, o->heads, o->kv_heads, o->layers, o->ff);
+  if (o->width % 32 || o->ff % 32)
+    return err_set(MIMIC_EINVAL, "width and ff must be multiples of 32");
   gguf_file *tok = NULL;
   int rc = gguf_open(o->tokenizer_path, &tok);
   if (rc) return rc;
   uint64_t n_vocab = 0;
   gguf_vtype et;
   gguf_writer *w = NULL;
-  if ((rc = gguf_get_arr(tok, "tokenizer.ggml.tokens", &et, &n_vocab)) || et != GGUF_STRING || !n_vocab) {
-    rc = err_set(MIMIC_EFORMAT, "%s: no tokenizer.ggml.tokens string array to copy", o->tokenizer_path);
+  if ((rc = gguf_get_arr(tok, "tokenizer.ggml.tokens", &et, &n_vocab)) || et != GGUF_STRING ||
+      !n_vocab) {
+    rc = err_set(MIMIC_EFORMAT, "%s: no tokenizer.ggml.tokens string array to copy",
+                 o->tokenizer_path);
     goto out;
   }
   w = gguf_writer_new();
@@ -313,23 +334,39 @@ int gguf_make_random(const random_model_opts *o, const char *out, compute_pool *
   bool has_output = !qwen;
   int L = o->layers;
   int64_t W = o->width, V = (int64_t)n_vocab;
-  if ((rc = add_random(w, pool, o, &seed, "token_embd.weight", W, V, 0.02f, 0, L, has_output))) goto out;
-  if ((rc = add_random(w, pool, o, &seed, "output_norm.weight", W, 0, 0, 1, L, has_output))) goto out;
-  if (has_output && (rc = add_random(w, pool, o, &seed, "output.weight", W, V, 0.02f, 0, L, has_output))) goto out;
+  if ((rc = add_random(w, pool, o, &seed, "token_embd.weight", W, V, 0.02f, 0, L, has_output)))
+    goto out;
+  if ((rc = add_random(w, pool, o, &seed, "output_norm.weight", W, 0, 0, 1, L, has_output)))
+    goto out;
+  if (has_output &&
+      (rc = add_random(w, pool, o, &seed, "output.weight", W, V, 0.02f, 0, L, has_output)))
+    goto out;
   for (int l = 0; l < L && !rc; l++) {
-    struct { const char *n; int64_t ne0, ne1; float scale, fill; bool qwen_only; } ts[] = {
-      {"attn_norm.weight", W, 0, 0, 1, false},     {"attn_q.weight", W, W, 0.02f, 0, false},
-      {"attn_q.bias", W, 0, 0.02f, 0, true},       {"attn_k.weight", W, kv_dim, 0.02f, 0, false},
-      {"attn_k.bias", kv_dim, 0, 0.02f, 0, true},  {"attn_v.weight", W, kv_dim, 0.02f, 0, false},
-      {"attn_v.bias", kv_dim, 0, 0.02f, 0, true},  {"attn_output.weight", W, W, 0.02f, 0, false},
-      {"ffn_norm.weight", W, 0, 0, 1, false},      {"ffn_gate.weight", W, o->ff, 0.02f, 0, false},
-      {"ffn_up.weight", W, o->ff, 0.02f, 0, false}, {"ffn_down.weight", o->ff, W, 0.02f, 0, false},
+    struct {
+      const char *n;
+      int64_t ne0, ne1;
+      float scale, fill;
+      bool qwen_only;
+    } ts[] = {
+        {"attn_norm.weight", W, 0, 0, 1, false},
+        {"attn_q.weight", W, W, 0.02f, 0, false},
+        {"attn_q.bias", W, 0, 0.02f, 0, true},
+        {"attn_k.weight", W, kv_dim, 0.02f, 0, false},
+        {"attn_k.bias", kv_dim, 0, 0.02f, 0, true},
+        {"attn_v.weight", W, kv_dim, 0.02f, 0, false},
+        {"attn_v.bias", kv_dim, 0, 0.02f, 0, true},
+        {"attn_output.weight", W, W, 0.02f, 0, false},
+        {"ffn_norm.weight", W, 0, 0, 1, false},
+        {"ffn_gate.weight", W, o->ff, 0.02f, 0, false},
+        {"ffn_up.weight", W, o->ff, 0.02f, 0, false},
+        {"ffn_down.weight", o->ff, W, 0.02f, 0, false},
     };
     for (size_t i = 0; i < sizeof ts / sizeof ts[0] && !rc; i++) {
       if (ts[i].qwen_only && !qwen) continue;
       char name[96];
       snprintf(name, sizeof name, "blk.%d.%s", l, ts[i].n);
-      rc = add_random(w, pool, o, &seed, name, ts[i].ne0, ts[i].ne1, ts[i].scale, ts[i].fill, L, has_output);
+      rc = add_random(w, pool, o, &seed, name, ts[i].ne0, ts[i].ne1, ts[i].scale, ts[i].fill, L,
+                      has_output);
     }
   }
   if (!rc) rc = gguf_writer_save(w, out);

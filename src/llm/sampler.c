@@ -17,11 +17,11 @@ struct llm_sampler {
   int n_vocab;
   uint64_t seed_used;
   llm_rng rng;
-  int32_t *hist;     /* ring of the last repeat_last_n accepted tokens */
+  int32_t *hist; /* ring of the last repeat_last_n accepted tokens */
   int hist_len, hist_pos;
-  uint32_t *mark;    /* per token: stamp of the last step that penalised it */
+  uint32_t *mark; /* per token: stamp of the last step that penalised it */
   uint32_t stamp;
-  llm_cand *cands;   /* n_vocab work entries */
+  llm_cand *cands; /* n_vocab work entries */
 };
 
 void llm_sampling_default(llm_sampling *p) {
@@ -45,7 +45,8 @@ int llm_sampling_check(const llm_sampling *p) {
   if (!(p->repeat_penalty > 0 && p->repeat_penalty <= 100))
     return err_set(MIMIC_EINVAL, "sampling: repeat_penalty must be > 0 and <= 100 (1 = off)");
   if (p->repeat_last_n < 0 || p->repeat_last_n > LLM_REPEAT_MAX)
-    return err_set(MIMIC_EINVAL, "sampling: repeat_last_n must be between 0 and %d", LLM_REPEAT_MAX);
+    return err_set(MIMIC_EINVAL, "sampling: repeat_last_n must be between 0 and %d",
+                   LLM_REPEAT_MAX);
   return 0;
 }
 
@@ -162,8 +163,10 @@ static void select_top(llm_cand *c, size_t n, size_t k) {
   long l = 0, r = (long)n - 1, kk = (long)k - 1;
   while (l < r) {
     llm_cand a = c[l], b = c[l + (r - l) / 2], d = c[r], x;
-    if (before(&a, &b)) x = before(&b, &d) ? b : (before(&a, &d) ? d : a);
-    else x = before(&a, &d) ? a : (before(&b, &d) ? d : b);
+    if (before(&a, &b))
+      x = before(&b, &d) ? b : (before(&a, &d) ? d : a);
+    else
+      x = before(&a, &d) ? a : (before(&b, &d) ? d : b);
     long i = l, j = r;
     do {
       while (before(&c[i], &x)) i++;
@@ -207,8 +210,10 @@ static void build_dist(llm_sampler *s, const float *logits, size_t *n_out, bool 
       int32_t t = s->hist[i];
       if (s->mark[t] == s->stamp) continue;
       s->mark[t] = s->stamp;
-      if (c[t].logit > 0) c[t].logit /= s->p.repeat_penalty;
-      else c[t].logit *= s->p.repeat_penalty;
+      if (c[t].logit > 0)
+        c[t].logit /= s->p.repeat_penalty;
+      else
+        c[t].logit *= s->p.repeat_penalty;
     }
   }
 

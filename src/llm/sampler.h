@@ -63,7 +63,8 @@ void llm_sampler_reset(llm_sampler *s);
 /* Adds a token to the repetition history (prompt tokens too, if they should be penalised).
  * Out-of-range ids are ignored. */
 void llm_sampler_accept(llm_sampler *s, int32_t token);
-/* The seed actually in use (after LLM_SEED_RANDOM was resolved), so a generation can be replayed. */
+/* The seed actually in use (after LLM_SEED_RANDOM was resolved), so a generation can be replayed.
+ */
 uint64_t llm_sampler_seed(const llm_sampler *s);
 
 /* The final distribution for one row of n_vocab logits (not modified): penalties, truncation and

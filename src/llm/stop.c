@@ -62,7 +62,8 @@ static int out(llm_stop *s, const char *p, size_t n, llm_emit_fn emit, void *use
   if (n == 0) return 0;
   if (buf_append(&s->text, p, n))
     return err_set(MIMIC_ERANGE, "generated text passed %u bytes", LLM_TEXT_MAX);
-  if (emit && emit(user, p, n)) return err_set(MIMIC_ECANCELLED, "generation cancelled by the consumer");
+  if (emit && emit(user, p, n))
+    return err_set(MIMIC_ECANCELLED, "generation cancelled by the consumer");
   return 0;
 }
 

@@ -11,9 +11,9 @@
 #include "base/buf.h"
 #include "base/err.h"
 
-#define LLM_STOP_MAX 16        /* stop strings per request */
-#define LLM_STOP_MAX_LEN 256   /* bytes per stop string */
-#define LLM_TEXT_MAX (1u << 22) /* bytes of generated text kept per request (4 MiB) */
+#define LLM_STOP_MAX     16         /* stop strings per request */
+#define LLM_STOP_MAX_LEN 256        /* bytes per stop string */
+#define LLM_TEXT_MAX     (1u << 22) /* bytes of generated text kept per request (4 MiB) */
 
 /* Receives each newly safe piece (valid UTF-8, n > 0, not NUL-terminated). Returning nonzero asks
  * the generation to stop (cancelled by the consumer). */
@@ -23,9 +23,9 @@ typedef struct llm_stop {
   char *stops[LLM_STOP_MAX]; /* owned copies */
   size_t stop_len[LLM_STOP_MAX];
   size_t n_stops;
-  buf pending;  /* held back: a possible stop-string prefix and/or an incomplete character */
-  buf text;     /* everything emitted so far (capped at LLM_TEXT_MAX) */
-  int state;    /* 0 going on, 1 a stop string matched, < 0 the error that ended it */
+  buf pending; /* held back: a possible stop-string prefix and/or an incomplete character */
+  buf text;    /* everything emitted so far (capped at LLM_TEXT_MAX) */
+  int state;   /* 0 going on, 1 a stop string matched, < 0 the error that ended it */
 } llm_stop;
 
 /* Copies the stop strings (NULL and empty ones are ignored). MIMIC_ERANGE when there are more than
@@ -38,7 +38,8 @@ void llm_stop_free(llm_stop *s);
  * string matched (the text before it was emitted; the stop string and anything after it never
  * are), 0 to go on, MIMIC_ECANCELLED when emit returned nonzero, MIMIC_ERANGE when the text passed
  * LLM_TEXT_MAX. After 1 or an error, further feeds do nothing and return the same kind of value. */
-int llm_stop_feed(llm_stop *s, const char *bytes, size_t n, llm_emit_fn emit, void *user) MIMIC_MUST;
+int llm_stop_feed(llm_stop *s, const char *bytes, size_t n, llm_emit_fn emit,
+                  void *user) MIMIC_MUST;
 /* The generation ended for another reason (end-of-generation token, length, cancel): emits the
  * held-back text (an unfinished character becomes U+FFFD). Returns 0 or as llm_stop_feed. */
 int llm_stop_finish(llm_stop *s, llm_emit_fn emit, void *user) MIMIC_MUST;

@@ -30,7 +30,7 @@ extern const tok__urange tok__uclass[];
 extern const size_t tok__n_uclass;
 extern const tok__umap tok__ulower[]; /* simple lowercase (first code point of str.lower()) */
 extern const size_t tok__ulower_n;
-extern const tok__umap tok__unfd[];   /* first code point of the NFD decomposition */
+extern const tok__umap tok__unfd[]; /* first code point of the NFD decomposition */
 extern const size_t tok__unfd_n;
 
 int tok__ucls(uint32_t cp);

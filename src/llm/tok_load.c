@@ -1,5 +1,5 @@
-/* tok_load: reads a vocabulary from a GGUF file into a tok_spec and builds the tokenizer. Kept apart
- * from tokenizer.c so that the tokenizer itself does not depend on the GGUF reader. */
+/* tok_load: reads a vocabulary from a GGUF file into a tok_spec and builds the tokenizer. Kept
+ * apart from tokenizer.c so that the tokenizer itself does not depend on the GGUF reader. */
 #include <string.h>
 
 #include "base/alloc.h"
@@ -11,7 +11,9 @@ static int read_id(const gguf_file *f, const char *key, int32_t *out) {
   uint32_t v;
   int rc = gguf_get_u32(f, key, &v);
   if (rc == MIMIC_ENOTFOUND) return 0;
-  if (rc) return err_set(MIMIC_EFORMAT, "%s: %s: expected an unsigned integer token id", gguf_path(f), key);
+  if (rc)
+    return err_set(MIMIC_EFORMAT, "%s: %s: expected an unsigned integer token id", gguf_path(f),
+                   key);
   *out = v > (uint32_t)INT32_MAX ? TOK_NULL : (int32_t)v;
   return 0;
 }
@@ -33,10 +35,13 @@ static int read_strs(const gguf_file *f, const char *key, tok_str **out, size_t 
   *n = 0;
   int rc = gguf_get_arr(f, key, &et, &cnt);
   if (rc == MIMIC_ENOTFOUND && !required) return 0;
-  if (rc == MIMIC_ENOTFOUND) return err_set(MIMIC_ENOTFOUND, "%s: no %s: this file has no vocabulary", gguf_path(f), key);
-  if (rc || et != GGUF_STRING) return err_set(MIMIC_EFORMAT, "%s: %s: expected an array of strings", gguf_path(f), key);
+  if (rc == MIMIC_ENOTFOUND)
+    return err_set(MIMIC_ENOTFOUND, "%s: no %s: this file has no vocabulary", gguf_path(f), key);
+  if (rc || et != GGUF_STRING)
+    return err_set(MIMIC_EFORMAT, "%s: %s: expected an array of strings", gguf_path(f), key);
   if (cnt > (uint64_t)TOK_MAX_VOCAB * 4)
-    return err_set(MIMIC_ERANGE, "%s: %s: %llu entries is over the cap", gguf_path(f), key, (unsigned long long)cnt);
+    return err_set(MIMIC_ERANGE, "%s: %s: %llu entries is over the cap", gguf_path(f), key,
+                   (unsigned long long)cnt);
   if (cnt == 0) return 0;
   tok_str *v = mem_calloc((size_t)cnt, sizeof *v);
   if (!v) return err_set(MIMIC_ENOMEM, "%s: out of memory reading %s", gguf_path(f), key);
@@ -63,7 +68,8 @@ int tok_load(const gguf_file *f, tokenizer **out) {
 
   model = gguf_get_str_dup(f, "tokenizer.ggml.model");
   if (!model) {
-    rc = err_set(MIMIC_ENOTFOUND, "%s: no tokenizer.ggml.model: this file has no vocabulary", gguf_path(f));
+    rc = err_set(MIMIC_ENOTFOUND, "%s: no tokenizer.ggml.model: this file has no vocabulary",
+                 gguf_path(f));
     goto out;
   }
   pre = gguf_get_str_dup(f, "tokenizer.ggml.pre");
@@ -71,7 +77,8 @@ int tok_load(const gguf_file *f, tokenizer **out) {
   tmpl = gguf_get_str_dup(f, "tokenizer.chat_template");
   if ((rc = read_strs(f, "tokenizer.ggml.tokens", &tokens, &n_tokens, true))) goto out;
   if (n_tokens == 0 || n_tokens > TOK_MAX_VOCAB) {
-    rc = err_set(MIMIC_ERANGE, "%s: tokenizer.ggml.tokens: %zu tokens (must be 1..%d)", gguf_path(f), n_tokens, TOK_MAX_VOCAB);
+    rc = err_set(MIMIC_ERANGE, "%s: tokenizer.ggml.tokens: %zu tokens (must be 1..%d)",
+                 gguf_path(f), n_tokens, TOK_MAX_VOCAB);
     goto out;
   }
   if ((rc = read_strs(f, "tokenizer.ggml.merges", &merges, &n_merges, false))) goto out;
@@ -80,11 +87,15 @@ int tok_load(const gguf_file *f, tokenizer **out) {
   uint64_t cnt;
   if (gguf_get_arr(f, "tokenizer.ggml.scores", &et, &cnt) == 0) {
     if (cnt != n_tokens) {
-      rc = err_set(MIMIC_EFORMAT, "%s: tokenizer.ggml.scores has %llu entries for %zu tokens", gguf_path(f), (unsigned long long)cnt, n_tokens);
+      rc = err_set(MIMIC_EFORMAT, "%s: tokenizer.ggml.scores has %llu entries for %zu tokens",
+                   gguf_path(f), (unsigned long long)cnt, n_tokens);
       goto out;
     }
     scores = mem_calloc(n_tokens, sizeof *scores);
-    if (!scores) { rc = err_set(MIMIC_ENOMEM, "out of memory"); goto out; }
+    if (!scores) {
+      rc = err_set(MIMIC_ENOMEM, "out of memory");
+      goto out;
+    }
     if (gguf_arr_f32(f, "tokenizer.ggml.scores", scores, cnt) != 0) {
       rc = err_set(MIMIC_EFORMAT, "%s: tokenizer.ggml.scores: expected numbers", gguf_path(f));
       goto out;
@@ -92,11 +103,15 @@ int tok_load(const gguf_file *f, tokenizer **out) {
   }
   if (gguf_get_arr(f, "tokenizer.ggml.token_type", &et, &cnt) == 0) {
     if (cnt != n_tokens) {
-      rc = err_set(MIMIC_EFORMAT, "%s: tokenizer.ggml.token_type has %llu entries for %zu tokens", gguf_path(f), (unsigned long long)cnt, n_tokens);
+      rc = err_set(MIMIC_EFORMAT, "%s: tokenizer.ggml.token_type has %llu entries for %zu tokens",
+                   gguf_path(f), (unsigned long long)cnt, n_tokens);
       goto out;
     }
     types = mem_calloc(n_tokens, sizeof *types);
-    if (!types) { rc = err_set(MIMIC_ENOMEM, "out of memory"); goto out; }
+    if (!types) {
+      rc = err_set(MIMIC_ENOMEM, "out of memory");
+      goto out;
+    }
     if (gguf_arr_i32(f, "tokenizer.ggml.token_type", types, cnt) != 0) {
       rc = err_set(MIMIC_EFORMAT, "%s: tokenizer.ggml.token_type: expected integers", gguf_path(f));
       goto out;

@@ -5,9 +5,12 @@ int tok__ucls(uint32_t cp) {
   size_t lo = 0, hi = tok__n_uclass;
   while (lo < hi) {
     size_t mid = lo + (hi - lo) / 2;
-    if (cp < tok__uclass[mid].first) hi = mid;
-    else if (cp > tok__uclass[mid].last) lo = mid + 1;
-    else return tok__uclass[mid].cls;
+    if (cp < tok__uclass[mid].first)
+      hi = mid;
+    else if (cp > tok__uclass[mid].last)
+      lo = mid + 1;
+    else
+      return tok__uclass[mid].cls;
   }
   return UCLASS_UNASSIGNED;
 }
@@ -22,9 +25,12 @@ static uint32_t map_lookup(const tok__umap *m, size_t n, uint32_t cp) {
   size_t lo = 0, hi = n;
   while (lo < hi) {
     size_t mid = lo + (hi - lo) / 2;
-    if (cp < m[mid].from) hi = mid;
-    else if (cp > m[mid].from) lo = mid + 1;
-    else return m[mid].to;
+    if (cp < m[mid].from)
+      hi = mid;
+    else if (cp > m[mid].from)
+      lo = mid + 1;
+    else
+      return m[mid].to;
   }
   return cp;
 }

@@ -16,7 +16,14 @@
 
 #define MAX_REGEX 6
 
-typedef enum { PRE_NONE = 0, PRE_DEFAULT, PRE_GPT2, PRE_QWEN2, PRE_LLAMA3, PRE_DEEPSEEK_LLM } pre_kind;
+typedef enum {
+  PRE_NONE = 0,
+  PRE_DEFAULT,
+  PRE_GPT2,
+  PRE_QWEN2,
+  PRE_LLAMA3,
+  PRE_DEEPSEEK_LLM
+} pre_kind;
 
 /* Per-token flags. */
 enum { TF_EOG = 1, TF_RSTRIP = 2, TF_LSTRIP = 4, TF_SPECIAL_MATCH = 8 };
@@ -25,34 +32,34 @@ struct tokenizer {
   tok_kind kind;
   pre_kind pre;
   char pre_name[32];
-  int32_t n;            /* vocabulary size */
-  int32_t n_pieces;     /* n plus merge halves that are not tokens (BPE) */
-  char *pool;           /* texts of every piece, each NUL-terminated */
-  uint32_t *off, *len;  /* per piece */
-  float *score;         /* per token */
-  uint8_t *type;        /* per token (tok_type) */
-  uint8_t *flags;       /* per token (TF_*) */
-  char *dpool;          /* decoded bytes per token */
+  int32_t n;           /* vocabulary size */
+  int32_t n_pieces;    /* n plus merge halves that are not tokens (BPE) */
+  char *pool;          /* texts of every piece, each NUL-terminated */
+  uint32_t *off, *len; /* per piece */
+  float *score;        /* per token */
+  uint8_t *type;       /* per token (tok_type) */
+  uint8_t *flags;      /* per token (TF_*) */
+  char *dpool;         /* decoded bytes per token */
   uint32_t *doff, *dlen;
-  uint32_t *slots;      /* text -> piece id + 1, open addressing */
+  uint32_t *slots; /* text -> piece id + 1, open addressing */
   uint32_t mask;
-  uint64_t *mkeys;      /* merge pair (left piece << 32 | right piece) -> rank */
+  uint64_t *mkeys; /* merge pair (left piece << 32 | right piece) -> rank */
   int32_t *mrank;
   uint32_t mmask;
   /* Special tokens matched in text: sorted by length (longest first), then id. */
   int32_t *specials;
   int32_t n_specials;
-  uint32_t *sslots;     /* special text -> index into specials + 1 */
+  uint32_t *sslots; /* special text -> index into specials + 1 */
   uint32_t smask;
-  uint32_t *slens;      /* distinct special lengths, descending */
+  uint32_t *slens; /* distinct special lengths, descending */
   int n_slens;
-  uint8_t sfirst[256];  /* 1 when some special token starts with this byte */
+  uint8_t sfirst[256]; /* 1 when some special token starts with this byte */
   int32_t bos, eos, eot, eom, unk, sep, pad;
   bool add_bos, add_eos, add_space_prefix, ignore_merges, lowercase, strip_accents;
   uint32_t max_token_len;
-  int32_t byte_tok[256];      /* SPM byte fallback: id of <0xXX> (or the byte itself) */
-  uint8_t spm_cut[128];       /* SPM: ASCII bytes no multi-byte token contains (see spm_fragment) */
-  char bmap[256][3];          /* BPE: byte -> its printable code point, UTF-8 */
+  int32_t byte_tok[256]; /* SPM byte fallback: id of <0xXX> (or the byte itself) */
+  uint8_t spm_cut[128];  /* SPM: ASCII bytes no multi-byte token contains (see spm_fragment) */
+  char bmap[256][3];     /* BPE: byte -> its printable code point, UTF-8 */
   uint8_t bmap_len[256];
   pcre2_code *re[MAX_REGEX];
   int n_re;
@@ -85,7 +92,9 @@ static uint32_t table_size(size_t n) {
   return s;
 }
 
-static inline const char *piece_text(const tokenizer *t, int32_t id) { return t->pool + t->off[id]; }
+static inline const char *piece_text(const tokenizer *t, int32_t id) {
+  return t->pool + t->off[id];
+}
 
 /* Piece id with exactly this text, or -1. */
 static int32_t piece_find(const tokenizer *t, const char *s, size_t n) {
@@ -185,30 +194,52 @@ void tok_destroy(tokenizer *t) {
 
 /* White_Space as an explicit class, so \s means exactly what llama.cpp's splitters mean whatever
  * PCRE2's version thinks \s is. */
-#define WS "\\t-\\r \\x{85}\\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}\\x{205F}\\x{3000}"
+#define WS                                                                                         \
+  "\\t-\\r "                                                                                       \
+  "\\x{85}\\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}\\x{205F}\\x{3000}"
 #define RE_CONTRACTIONS "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])"
 
-static const char *const re_gpt2[] = {
-  "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^" WS "\\p{L}\\p{N}]+|[" WS "]+(?![^" WS "])", NULL};
-static const char *const re_default[] = {
-  "[\\p{P}\\$\\+<=>\\^~\\|]+",
-  "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^" WS "\\p{L}\\p{N}]+|[" WS "]+(?![^" WS "])",
-  "\\p{N}+", "[0-9][0-9][0-9]", NULL};
+static const char *const re_gpt2[] = {"'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^" WS
+                                      "\\p{L}\\p{N}]+|[" WS "]+(?![^" WS "])",
+                                      NULL};
+static const char *const re_default[] = {"[\\p{P}\\$\\+<=>\\^~\\|]+",
+                                         "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^" WS
+                                         "\\p{L}\\p{N}]+|[" WS "]+(?![^" WS "])",
+                                         "\\p{N}+", "[0-9][0-9][0-9]", NULL};
 static const char *const re_qwen2[] = {
-  RE_CONTRACTIONS "|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^" WS "\\p{L}\\p{N}]+[\\r\\n]*|[" WS
-  "]*[\\r\\n]+|[" WS "]+(?![^" WS "])|[" WS "]+", NULL};
+    RE_CONTRACTIONS "|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^" WS "\\p{L}\\p{N}]+[\\r\\n]*|[" WS
+                    "]*[\\r\\n]+|[" WS "]+(?![^" WS "])|[" WS "]+",
+    NULL};
 static const char *const re_llama3[] = {
-  RE_CONTRACTIONS "|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^" WS "\\p{L}\\p{N}]+[\\r\\n]*|[" WS
-  "]*[\\r\\n]+|[" WS "]+(?![^" WS "])|[" WS "]+", NULL};
+    RE_CONTRACTIONS "|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^" WS
+                    "\\p{L}\\p{N}]+[\\r\\n]*|[" WS "]*[\\r\\n]+|[" WS "]+(?![^" WS "])|[" WS "]+",
+    NULL};
 /* deepseek-llm: cased letters, ASCII and full-width punctuation, CJK and Hangul, digits (the
  * character classes of llama.cpp's list, written as code points). */
 static const char *const re_deepseek_llm[] = {
-  "[\\r\\n]",
-  "[" WS "]?[A-Za-z\\x{B5}\\x{C0}-\\x{D6}\\x{D8}-\\x{F6}\\x{F8}-\\x{1BA}\\x{1BC}-\\x{1BF}\\x{1C4}-\\x{293}\\x{295}-\\x{2AF}\\x{370}-\\x{373}\\x{376}-\\x{377}\\x{37B}-\\x{37D}\\x{37F}\\x{386}\\x{388}-\\x{38A}\\x{38C}\\x{38E}-\\x{3A1}\\x{3A3}-\\x{3F5}\\x{3F7}-\\x{481}\\x{48A}-\\x{52F}\\x{531}-\\x{556}\\x{10A0}-\\x{10C5}\\x{13A0}-\\x{13F5}\\x{13F8}-\\x{13FD}\\x{1C90}-\\x{1CBA}\\x{1CBD}-\\x{1CBF}\\x{1D00}-\\x{1D2B}\\x{1D6B}-\\x{1D77}\\x{1D79}-\\x{1D9A}\\x{1E00}-\\x{1F15}\\x{1F18}-\\x{1F1D}\\x{1F20}-\\x{1F45}\\x{1F48}-\\x{1F4D}\\x{1F50}-\\x{1F57}\\x{1F59}\\x{1F5B}\\x{1F5D}\\x{1F5F}-\\x{1F7D}\\x{1F80}-\\x{1FB4}\\x{1FB6}-\\x{1FBC}\\x{1FBE}\\x{1FC2}-\\x{1FC4}\\x{1FC6}-\\x{1FCC}\\x{1FD0}-\\x{1FD3}\\x{1FD6}-\\x{1FDB}\\x{1FE0}-\\x{1FEC}\\x{1FF2}-\\x{1FF4}\\x{1FF6}-\\x{1FFC}\\x{2102}\\x{2107}\\x{210A}-\\x{2113}\\x{2115}\\x{2119}-\\x{211D}\\x{2124}\\x{2126}\\x{2128}\\x{212A}-\\x{212D}\\x{212F}-\\x{2134}\\x{2139}\\x{213C}-\\x{213F}\\x{2145}-\\x{2149}\\x{214E}\\x{2183}-\\x{2184}\\x{2C00}-\\x{2C7B}\\x{2C7E}-\\x{2CE4}\\x{2CEB}-\\x{2CEE}\\x{2CF2}-\\x{2CF3}\\x{A640}-\\x{A66D}\\x{A680}-\\x{A69B}\\x{A722}-\\x{A76F}\\x{A771}-\\x{A787}\\x{A78B}-\\x{A78E}\\x{AB70}-\\x{ABBF}\\x{FB00}-\\x{FB06}\\x{FB13}-\\x{FB17}\\x{FF21}-\\x{FF3A}\\x{FF41}-\\x{FF5A}\\x{10400}-\\x{1044F}\\x{104B0}-\\x{104D3}\\x{104D8}-\\x{104FB}\\x{10C80}-\\x{10CB2}\\x{10CC0}-\\x{10CF2}\\x{118A0}-\\x{118DF}\\x{1E900}-\\x{1E943}]+",
-  "[" WS "]?[!-/:-~\\x{FF01}-\\x{FF0F}\\x{FF1A}-\\x{FF5E}\\x{2018}-\\x{201F}\\x{3000}-\\x{3002}]+",
-  "[" WS "]+\\z",
-  "[\\x{4E00}-\\x{9FA5}\\x{800}-\\x{4E00}\\x{AC00}-\\x{D7FF}]+",
-  "\\p{N}+", NULL};
+    "[\\r\\n]",
+    "[" WS
+    "]?[A-Za-z\\x{B5}\\x{C0}-\\x{D6}\\x{D8}-\\x{F6}\\x{F8}-\\x{1BA}\\x{1BC}-\\x{1BF}\\x{1C4}-\\x{"
+    "293}\\x{295}-\\x{2AF}\\x{370}-\\x{373}\\x{376}-\\x{377}\\x{37B}-\\x{37D}\\x{37F}\\x{386}\\x{"
+    "388}-\\x{38A}\\x{38C}\\x{38E}-\\x{3A1}\\x{3A3}-\\x{3F5}\\x{3F7}-\\x{481}\\x{48A}-\\x{52F}\\x{"
+    "531}-\\x{556}\\x{10A0}-\\x{10C5}\\x{13A0}-\\x{13F5}\\x{13F8}-\\x{13FD}\\x{1C90}-\\x{1CBA}\\x{"
+    "1CBD}-\\x{1CBF}\\x{1D00}-\\x{1D2B}\\x{1D6B}-\\x{1D77}\\x{1D79}-\\x{1D9A}\\x{1E00}-\\x{1F15}"
+    "\\x{1F18}-\\x{1F1D}\\x{1F20}-\\x{1F45}\\x{1F48}-\\x{1F4D}\\x{1F50}-\\x{1F57}\\x{1F59}\\x{1F5B}"
+    "\\x{1F5D}\\x{1F5F}-\\x{1F7D}\\x{1F80}-\\x{1FB4}\\x{1FB6}-\\x{1FBC}\\x{1FBE}\\x{1FC2}-\\x{1FC4}"
+    "\\x{1FC6}-\\x{1FCC}\\x{1FD0}-\\x{1FD3}\\x{1FD6}-\\x{1FDB}\\x{1FE0}-\\x{1FEC}\\x{1FF2}-\\x{"
+    "1FF4}\\x{1FF6}-\\x{1FFC}\\x{2102}\\x{2107}\\x{210A}-\\x{2113}\\x{2115}\\x{2119}-\\x{211D}\\x{"
+    "2124}\\x{2126}\\x{2128}\\x{212A}-\\x{212D}\\x{212F}-\\x{2134}\\x{2139}\\x{213C}-\\x{213F}\\x{"
+    "2145}-\\x{2149}\\x{214E}\\x{2183}-\\x{2184}\\x{2C00}-\\x{2C7B}\\x{2C7E}-\\x{2CE4}\\x{2CEB}-"
+    "\\x{2CEE}\\x{2CF2}-\\x{2CF3}\\x{A640}-\\x{A66D}\\x{A680}-\\x{A69B}\\x{A722}-\\x{A76F}\\x{A771}"
+    "-\\x{A787}\\x{A78B}-\\x{A78E}\\x{AB70}-\\x{ABBF}\\x{FB00}-\\x{FB06}\\x{FB13}-\\x{FB17}\\x{"
+    "FF21}-\\x{FF3A}\\x{FF41}-\\x{FF5A}\\x{10400}-\\x{1044F}\\x{104B0}-\\x{104D3}\\x{104D8}-\\x{"
+    "104FB}\\x{10C80}-\\x{10CB2}\\x{10CC0}-\\x{10CF2}\\x{118A0}-\\x{118DF}\\x{1E900}-\\x{1E943}]+",
+    "[" WS
+    "]?[!-/:-~\\x{FF01}-\\x{FF0F}\\x{FF1A}-\\x{FF5E}\\x{2018}-\\x{201F}\\x{3000}-\\x{3002}]+",
+    "[" WS "]+\\z",
+    "[\\x{4E00}-\\x{9FA5}\\x{800}-\\x{4E00}\\x{AC00}-\\x{D7FF}]+",
+    "\\p{N}+",
+    NULL};
 
 typedef struct pre_entry {
   const char *name;
@@ -217,13 +248,25 @@ typedef struct pre_entry {
 
 /* tokenizer.ggml.pre values and the splitter each one means (llama.cpp's mapping). */
 static const pre_entry pre_names[] = {
-  {"default", PRE_DEFAULT},   {"gpt-2", PRE_GPT2},          {"phi-2", PRE_GPT2},
-  {"jina-es", PRE_GPT2},      {"jina-de", PRE_GPT2},        {"jina-v2-es", PRE_GPT2},
-  {"jina-v2-de", PRE_GPT2},   {"jina-v2-code", PRE_GPT2},   {"roberta-bpe", PRE_GPT2},
-  {"gigachat", PRE_GPT2},     {"qwen2", PRE_QWEN2},         {"deepseek-r1-qwen", PRE_QWEN2},
-  {"megrez", PRE_QWEN2},      {"llama3", PRE_LLAMA3},       {"llama-v3", PRE_LLAMA3},
-  {"llama-bpe", PRE_LLAMA3},  {"falcon3", PRE_LLAMA3},      {"pixtral", PRE_LLAMA3},
-  {"deepseek-llm", PRE_DEEPSEEK_LLM},
+    {"default", PRE_DEFAULT},
+    {"gpt-2", PRE_GPT2},
+    {"phi-2", PRE_GPT2},
+    {"jina-es", PRE_GPT2},
+    {"jina-de", PRE_GPT2},
+    {"jina-v2-es", PRE_GPT2},
+    {"jina-v2-de", PRE_GPT2},
+    {"jina-v2-code", PRE_GPT2},
+    {"roberta-bpe", PRE_GPT2},
+    {"gigachat", PRE_GPT2},
+    {"qwen2", PRE_QWEN2},
+    {"deepseek-r1-qwen", PRE_QWEN2},
+    {"megrez", PRE_QWEN2},
+    {"llama3", PRE_LLAMA3},
+    {"llama-v3", PRE_LLAMA3},
+    {"llama-bpe", PRE_LLAMA3},
+    {"falcon3", PRE_LLAMA3},
+    {"pixtral", PRE_LLAMA3},
+    {"deepseek-llm", PRE_DEEPSEEK_LLM},
 };
 
 static int compile_regexes(tokenizer *t, const char *const *src) {
@@ -285,7 +328,8 @@ typedef struct pool_builder {
 } pool_builder;
 
 static int pool_add(pool_builder *pb, const char *s, size_t n, uint32_t *off) {
-  if (pb->n + n + 1 > UINT32_MAX) return err_set(MIMIC_ERANGE, "tokenizer: vocabulary text over 4 GiB");
+  if (pb->n + n + 1 > UINT32_MAX)
+    return err_set(MIMIC_ERANGE, "tokenizer: vocabulary text over 4 GiB");
   int rc = grow((void **)&pb->p, &pb->cap, pb->n + n + 1, 1);
   if (rc) return rc;
   memcpy(pb->p + pb->n, s, n);
@@ -357,7 +401,8 @@ static int build_specials(tokenizer *t) {
       while (t->sslots[i]) i = (i + 1) & t->smask;
       t->sslots[i] = (uint32_t)k + 1;
     }
-    if (t->n_slens == 0 || t->slens[t->n_slens - 1] != t->len[id]) t->slens[t->n_slens++] = t->len[id];
+    if (t->n_slens == 0 || t->slens[t->n_slens - 1] != t->len[id])
+      t->slens[t->n_slens++] = t->len[id];
   }
   return 0;
 }
@@ -377,8 +422,9 @@ static bool id_ok(const tokenizer *t, int32_t id) { return id >= 0 && id < t->n;
 
 /* Texts that end a generation (llama.cpp's list), in the order tok_eot prefers them. */
 static const char *const eog_texts[] = {
-  "<|im_end|>", "<|eot_id|>", "<|end|>", "<end_of_turn>", "<|end_of_text|>", "<|eom_id|>", "<EOT>",
-  "_<EOT>", "<|return|>", "<|call|>", "<end_of_utterance>", "<|endoftext|>", NULL};
+    "<|im_end|>",         "<|eot_id|>",    "<|end|>", "<end_of_turn>", "<|end_of_text|>",
+    "<|eom_id|>",         "<EOT>",         "_<EOT>",  "<|return|>",    "<|call|>",
+    "<end_of_utterance>", "<|endoftext|>", NULL};
 
 int tok_new(const tok_spec *spec, tokenizer **out) {
   *out = NULL;
@@ -387,13 +433,17 @@ int tok_new(const tok_spec *spec, tokenizer **out) {
   tokenizer *t = mem_calloc(1, sizeof *t);
   if (!t) return err_set(MIMIC_ENOMEM, "tokenizer: out of memory");
   const char *model = spec->model ? spec->model : "";
-  if (strcmp(model, "gpt2") == 0) t->kind = TOK_BPE;
-  else if (strcmp(model, "llama") == 0) t->kind = TOK_SPM;
-  else if (strcmp(model, "bert") == 0) t->kind = TOK_WPM;
+  if (strcmp(model, "gpt2") == 0)
+    t->kind = TOK_BPE;
+  else if (strcmp(model, "llama") == 0)
+    t->kind = TOK_SPM;
+  else if (strcmp(model, "bert") == 0)
+    t->kind = TOK_WPM;
   else {
-    rc = err_set(MIMIC_EUNSUPPORTED,
-                 "tokenizer model '%s' is not supported (mimic reads gpt2, llama and bert vocabularies)",
-                 model);
+    rc = err_set(
+        MIMIC_EUNSUPPORTED,
+        "tokenizer model '%s' is not supported (mimic reads gpt2, llama and bert vocabularies)",
+        model);
     goto out;
   }
   if (spec->n_tokens == 0 || !spec->tokens) {
@@ -415,16 +465,17 @@ int tok_new(const tok_spec *spec, tokenizer **out) {
     for (size_t i = 0; i < sizeof pre_names / sizeof pre_names[0]; i++)
       if (strcmp(pre, pre_names[i].name) == 0) t->pre = pre_names[i].kind;
     switch (t->pre) {
-      case PRE_DEFAULT: res = re_default; break;
-      case PRE_GPT2: res = re_gpt2; break;
-      case PRE_QWEN2: res = re_qwen2; break;
-      case PRE_LLAMA3: res = re_llama3; break;
-      case PRE_DEEPSEEK_LLM: res = re_deepseek_llm; break;
-      default:
-        rc = err_set(MIMIC_EUNSUPPORTED,
-                     "tokenizer: unknown pre-tokenizer '%s' (tokenizer.ggml.pre); mimic knows "
-                     "default, gpt-2, qwen2, llama-bpe (llama3) and deepseek-llm", pre);
-        goto out;
+    case PRE_DEFAULT: res = re_default; break;
+    case PRE_GPT2: res = re_gpt2; break;
+    case PRE_QWEN2: res = re_qwen2; break;
+    case PRE_LLAMA3: res = re_llama3; break;
+    case PRE_DEEPSEEK_LLM: res = re_deepseek_llm; break;
+    default:
+      rc = err_set(MIMIC_EUNSUPPORTED,
+                   "tokenizer: unknown pre-tokenizer '%s' (tokenizer.ggml.pre); mimic knows "
+                   "default, gpt-2, qwen2, llama-bpe (llama3) and deepseek-llm",
+                   pre);
+      goto out;
     }
     if (t->pre == PRE_DEFAULT)
       LOG_W("tok", "vocabulary has no known pre-tokenizer: using the default splitter; token ids "
@@ -772,7 +823,8 @@ static int partition(const tokenizer *t, const char *text, size_t len, bool pars
         for (size_t q = p + L; q < len && !claim[q] && is_ascii_space((unsigned char)text[q]); q++)
           claim[q] = 2;
       if (t->flags[id] & TF_LSTRIP)
-        for (size_t q = p; q > 0 && !claim[q - 1] && is_ascii_space((unsigned char)text[q - 1]); q--)
+        for (size_t q = p; q > 0 && !claim[q - 1] && is_ascii_space((unsigned char)text[q - 1]);
+             q--)
           claim[q - 1] = 2;
     }
   }
@@ -810,11 +862,11 @@ out:
 typedef struct sym {
   uint32_t off, len; /* into the word being merged */
   int32_t prev, next;
-  int32_t piece;     /* BPE: piece id of the text, or -1 */
+  int32_t piece; /* BPE: piece id of the text, or -1 */
 } sym;
 
 typedef struct bigram {
-  double key;        /* BPE: rank; SPM: -score. Lowest key first, then leftmost. */
+  double key; /* BPE: rank; SPM: -score. Lowest key first, then leftmost. */
   int32_t left, right;
   uint32_t llen, rlen;
 } bigram;
@@ -826,16 +878,16 @@ typedef struct session {
   size_t csy;
   bigram *hp;
   size_t nhp, chp;
-  char *w;           /* scratch word */
+  char *w; /* scratch word */
   size_t cw;
   pcre2_match_data *md;
-  size_t *spl;       /* split offsets: pairs (off, len) */
+  size_t *spl; /* split offsets: pairs (off, len) */
   size_t nspl, cspl;
   size_t *spl2;
   size_t nspl2, cspl2;
-  char *clean;       /* sanitized UTF-8 fragment */
+  char *clean; /* sanitized UTF-8 fragment */
   size_t cclean;
-  uint32_t *cps;     /* code points (WordPiece) */
+  uint32_t *cps; /* code points (WordPiece) */
   size_t ccps;
 } session;
 
@@ -961,12 +1013,14 @@ static int regex_split(session *s, size_t len) {
       const char *subj = s->clean + base;
       size_t pos = 0, start = 0;
       while (start < n) {
-        int m = pcre2_match(s->t->re[r], (PCRE2_SPTR)subj, n, start, PCRE2_NO_UTF_CHECK, s->md, NULL);
+        int m =
+            pcre2_match(s->t->re[r], (PCRE2_SPTR)subj, n, start, PCRE2_NO_UTF_CHECK, s->md, NULL);
         if (m == PCRE2_ERROR_NOMATCH) break;
         if (m < 0) {
           PCRE2_UCHAR msg[128];
           pcre2_get_error_message(m, msg, sizeof msg);
-          return err_set(MIMIC_EFORMAT, "tokenizer: pre-tokenizer regex failed: %s", (const char *)msg);
+          return err_set(MIMIC_EFORMAT, "tokenizer: pre-tokenizer regex failed: %s",
+                         (const char *)msg);
         }
         PCRE2_SIZE *ov = pcre2_get_ovector_pointer(s->md);
         size_t ms = ov[0], me = ov[1];
@@ -975,7 +1029,8 @@ static int regex_split(session *s, size_t len) {
           while (start < n && ((unsigned char)subj[start] & 0xC0) == 0x80) start++;
           continue;
         }
-        if ((rc = grow((void **)&s->spl2, &s->cspl2, 2 * (s->nspl2 + 2), sizeof *s->spl2))) return rc;
+        if ((rc = grow((void **)&s->spl2, &s->cspl2, 2 * (s->nspl2 + 2), sizeof *s->spl2)))
+          return rc;
         if (ms > pos) {
           s->spl2[2 * s->nspl2] = base + pos;
           s->spl2[2 * s->nspl2 + 1] = ms - pos;
@@ -987,7 +1042,8 @@ static int regex_split(session *s, size_t len) {
         pos = start = me;
       }
       if (pos < n) {
-        if ((rc = grow((void **)&s->spl2, &s->cspl2, 2 * (s->nspl2 + 1), sizeof *s->spl2))) return rc;
+        if ((rc = grow((void **)&s->spl2, &s->cspl2, 2 * (s->nspl2 + 1), sizeof *s->spl2)))
+          return rc;
         s->spl2[2 * s->nspl2] = base + pos;
         s->spl2[2 * s->nspl2 + 1] = n - pos;
         s->nspl2++;
@@ -1024,7 +1080,8 @@ static int bpe_word(session *s, const char *word, size_t wlen) {
     int32_t id = vocab_find(t, s->w, o);
     if (id != TOK_NULL) return ivec_push(s->outv, id);
   }
-  for (size_t i = 0; i < wlen; i++) s->sy[i].piece = piece_find(t, s->w + s->sy[i].off, s->sy[i].len);
+  for (size_t i = 0; i < wlen; i++)
+    s->sy[i].piece = piece_find(t, s->w + s->sy[i].off, s->sy[i].len);
   s->nhp = 0;
   for (size_t i = 1; i < wlen; i++)
     if ((rc = bpe_add_bigram(s, (int32_t)i - 1, (int32_t)i))) return rc;
@@ -1251,14 +1308,15 @@ int tok_encode(const tokenizer *t, const char *text, size_t len, bool add_bos, b
     }
     const char *p = text + fr[i].off;
     switch (t->kind) {
-      case TOK_BPE: rc = bpe_fragment(&s, p, fr[i].len); break;
-      case TOK_SPM: rc = spm_fragment(&s, p, fr[i].len, t->add_space_prefix && prev_special); break;
-      case TOK_WPM: rc = wpm_fragment(&s, p, fr[i].len); break;
+    case TOK_BPE: rc = bpe_fragment(&s, p, fr[i].len); break;
+    case TOK_SPM: rc = spm_fragment(&s, p, fr[i].len, t->add_space_prefix && prev_special); break;
+    case TOK_WPM: rc = wpm_fragment(&s, p, fr[i].len); break;
     }
     if (rc) goto out;
     prev_special = false;
   }
-  if (add_bos && t->kind == TOK_WPM && t->sep != TOK_NULL && (rc = ivec_push(&outv, t->sep))) goto out;
+  if (add_bos && t->kind == TOK_WPM && t->sep != TOK_NULL && (rc = ivec_push(&outv, t->sep)))
+    goto out;
   if (add_bos && t->add_eos && t->eos != TOK_NULL && (rc = ivec_push(&outv, t->eos))) goto out;
   *ids = outv.v;
   *n = outv.n;
@@ -1374,7 +1432,8 @@ static int push_bytes(tok_decoder *d, const unsigned char *p, size_t n, buf *out
 
 int tok_decoder_push(tok_decoder *d, int32_t id, buf *out) {
   const tokenizer *t = d->tok;
-  if (!id_ok(t, id)) return err_set(MIMIC_EINVAL, "tokenizer: token id %d is out of range", (int)id);
+  if (!id_ok(t, id))
+    return err_set(MIMIC_EINVAL, "tokenizer: token id %d is out of range", (int)id);
   if (tok_is_control(t, id) && !(d->flags & TOK_DEC_SPECIAL)) return 0;
   size_t n = t->dlen[id];
   const unsigned char *p = (const unsigned char *)t->dpool + t->doff[id];

@@ -19,17 +19,21 @@
 typedef struct gguf_file gguf_file;
 typedef struct tokenizer tokenizer;
 
-#define TOK_NULL (-1)                 /* "no such token" (absent bos/eot, lookups that fail) */
-#define TOK_MAX_VOCAB (1 << 22)       /* tokens in one vocabulary */
-#define TOK_MAX_TOKEN_BYTES 4096      /* bytes in one token's text */
-#define TOK_MAX_INPUT (64u << 20)     /* bytes of text in one tok_encode call */
+#define TOK_NULL            (-1)        /* "no such token" (absent bos/eot, lookups that fail) */
+#define TOK_MAX_VOCAB       (1 << 22)   /* tokens in one vocabulary */
+#define TOK_MAX_TOKEN_BYTES 4096        /* bytes in one token's text */
+#define TOK_MAX_INPUT       (64u << 20) /* bytes of text in one tok_encode call */
 
 /* Vocabulary families (tokenizer.ggml.model). */
 typedef enum { TOK_SPM = 1, TOK_BPE = 2, TOK_WPM = 3 } tok_kind;
 
 /* Token types as stored in tokenizer.ggml.token_type. */
 typedef enum {
-  TOK_T_NORMAL = 1, TOK_T_UNKNOWN = 2, TOK_T_CONTROL = 3, TOK_T_USER_DEFINED = 4, TOK_T_UNUSED = 5,
+  TOK_T_NORMAL = 1,
+  TOK_T_UNKNOWN = 2,
+  TOK_T_CONTROL = 3,
+  TOK_T_USER_DEFINED = 4,
+  TOK_T_UNUSED = 5,
   TOK_T_BYTE = 6
 } tok_type;
 
@@ -37,28 +41,28 @@ typedef enum {
  * the bos/eos/eot/eom/unk/sep/padding ids, add_bos_token/add_eos_token/add_space_prefix and
  * tokenizer.chat_template. Everything needed is copied, so f may be closed afterwards.
  * Errors (message names the file and key): MIMIC_ENOTFOUND (no tokenizer.ggml.model/tokens),
- * MIMIC_EUNSUPPORTED (a model other than gpt2/llama/bert, or an unknown tokenizer.ggml.pre, named in
- * the message), MIMIC_EFORMAT (lengths disagree, ids out of range), MIMIC_ERANGE (over the caps).
- * Caller destroys. */
+ * MIMIC_EUNSUPPORTED (a model other than gpt2/llama/bert, or an unknown tokenizer.ggml.pre, named
+ * in the message), MIMIC_EFORMAT (lengths disagree, ids out of range), MIMIC_ERANGE (over the
+ * caps). Caller destroys. */
 int tok_load(const gguf_file *f, tokenizer **out) MIMIC_MUST;
 
-/* A vocabulary described in memory: what tok_load reads from GGUF. Used by tok_load itself, by tests
- * and by the fuzz target. Call tok_spec_init first: it sets every id to TOK_NULL and every tri-state
- * flag to -1 ("the model's default"). Strings are borrowed during tok_new only. */
+/* A vocabulary described in memory: what tok_load reads from GGUF. Used by tok_load itself, by
+ * tests and by the fuzz target. Call tok_spec_init first: it sets every id to TOK_NULL and every
+ * tri-state flag to -1 ("the model's default"). Strings are borrowed during tok_new only. */
 typedef struct tok_str {
   const char *ptr; /* not necessarily NUL-terminated */
   size_t len;
 } tok_str;
 
 typedef struct tok_spec {
-  const char *model;         /* "gpt2", "llama" or "bert" */
-  const char *pre;           /* tokenizer.ggml.pre; NULL or "default" = the model's default */
-  const char *name;          /* general.name (llama.cpp keys a phi-3 quirk on it); may be NULL */
-  const tok_str *tokens;     /* n_tokens entries */
+  const char *model;     /* "gpt2", "llama" or "bert" */
+  const char *pre;       /* tokenizer.ggml.pre; NULL or "default" = the model's default */
+  const char *name;      /* general.name (llama.cpp keys a phi-3 quirk on it); may be NULL */
+  const tok_str *tokens; /* n_tokens entries */
   size_t n_tokens;
-  const float *scores;       /* NULL = all 0 */
-  const int32_t *types;      /* tok_type per token; NULL = all TOK_T_NORMAL */
-  const tok_str *merges;     /* BPE merges "A B", rank = index; required for gpt2 */
+  const float *scores;   /* NULL = all 0 */
+  const int32_t *types;  /* tok_type per token; NULL = all TOK_T_NORMAL */
+  const tok_str *merges; /* BPE merges "A B", rank = index; required for gpt2 */
   size_t n_merges;
   int32_t bos, eos, eot, eom, unk, sep, pad; /* TOK_NULL = absent / model default */
   int add_bos, add_eos, add_space_prefix;    /* -1 = model default, else 0/1 */
@@ -76,8 +80,8 @@ void tok_destroy(tokenizer *t); /* accepts NULL */
  * add_bos: add the framing the vocabulary asks for, as llama.cpp's add_special does: BOS when
  *   add_bos_token is on (llama/SPM, Llama-3; not Qwen2), EOS when add_eos_token is on, and
  *   [CLS] ... [SEP] for WordPiece.
- * parse_special: match control tokens (<|im_start|>, <s>, ...) written in the text. Keep it false for
- *   anything a user typed, so nobody can inject <|im_end|>. User-defined tokens of the vocabulary
+ * parse_special: match control tokens (<|im_start|>, <s>, ...) written in the text. Keep it false
+ * for anything a user typed, so nobody can inject <|im_end|>. User-defined tokens of the vocabulary
  *   (added tokens that are not special) are matched either way, as llama.cpp does.
  * Invalid UTF-8 is tolerated: each bad byte is treated as U+FFFD (BPE, WordPiece) or goes through
  * byte fallback (SPM). Errors: MIMIC_ERANGE (len over the cap), MIMIC_ENOMEM. Thread-safe. */
@@ -90,11 +94,11 @@ tok_kind tok_model(const tokenizer *t);
 const char *tok_pre_name(const tokenizer *t); /* pre-tokenizer in use ("qwen2", "gpt-2", ...) */
 int32_t tok_bos(const tokenizer *t);          /* [CLS] for WordPiece */
 int32_t tok_eos(const tokenizer *t);
-int32_t tok_eot(const tokenizer *t);          /* end of turn (<|im_end|>, <|eot_id|>), else TOK_NULL */
+int32_t tok_eot(const tokenizer *t); /* end of turn (<|im_end|>, <|eot_id|>), else TOK_NULL */
 int32_t tok_unk(const tokenizer *t);
-int32_t tok_sep(const tokenizer *t);          /* [SEP] for WordPiece */
+int32_t tok_sep(const tokenizer *t); /* [SEP] for WordPiece */
 int32_t tok_pad(const tokenizer *t);
-bool tok_adds_bos(const tokenizer *t);        /* does add_bos=true prepend a BOS? */
+bool tok_adds_bos(const tokenizer *t); /* does add_bos=true prepend a BOS? */
 /* End of generation: eos, eot, eom, and every token whose text is one of <|im_end|>, <|eot_id|>,
  * <|endoftext|>, <|end|>, <|eom_id|>, <|end_of_text|>, <end_of_turn>, </s>-as-eos ... */
 bool tok_is_eog(const tokenizer *t, int32_t id);
@@ -115,21 +119,21 @@ const char *tok_chat_template(const tokenizer *t);
 
 /* ---- Decoding -------------------------------------------------------------------------------- */
 enum {
-  TOK_DEC_SPECIAL = 1,     /* render control tokens as their text (default: render nothing) */
-  TOK_DEC_STRIP_SPACE = 2  /* drop the one leading space an SPM/WordPiece encoder adds to the text
-                              (use when decoding a whole encoded text, not a continuation) */
+  TOK_DEC_SPECIAL = 1,    /* render control tokens as their text (default: render nothing) */
+  TOK_DEC_STRIP_SPACE = 2 /* drop the one leading space an SPM/WordPiece encoder adds to the text
+                             (use when decoding a whole encoded text, not a continuation) */
 };
 
 /* Streaming detokenizer: feed ids one at a time, get text as soon as it is complete UTF-8. Bytes of
  * a character split across tokens are held back until the character completes; sequences that can
- * never complete are replaced by U+FFFD, so what comes out is always valid UTF-8. Plain struct: keep
- * it on the stack, no cleanup needed. */
+ * never complete are replaced by U+FFFD, so what comes out is always valid UTF-8. Plain struct:
+ * keep it on the stack, no cleanup needed. */
 typedef struct tok_decoder {
   const tokenizer *tok;
   unsigned flags;
-  bool started;            /* a non-empty piece was seen (for TOK_DEC_STRIP_SPACE) */
-  unsigned char pend[4];   /* held-back bytes of an incomplete character */
-  uint8_t npend, need;     /* bytes held, bytes the character needs in all */
+  bool started;          /* a non-empty piece was seen (for TOK_DEC_STRIP_SPACE) */
+  unsigned char pend[4]; /* held-back bytes of an incomplete character */
+  uint8_t npend, need;   /* bytes held, bytes the character needs in all */
 } tok_decoder;
 
 void tok_decoder_init(tok_decoder *d, const tokenizer *t, unsigned flags);

@@ -6,7 +6,7 @@
 #include "base/base.h"
 #include "store/store_int.h"
 
-#define HOUR_MS 3600000LL
+#define HOUR_MS       3600000LL
 #define LATENCIES_MAX 1000000 /* rows read for percentiles (a week of a very busy bot) */
 
 int store_bot_count(store *s, int64_t ts_ms, const char *name, int64_t n) {
@@ -48,11 +48,12 @@ int store_bot_count_sum(store *s, const char *name, int64_t since_ms, int64_t un
 
 int store_bot_reply_add(store *s, const store_bot_reply *r) {
   sqlite3_stmt *st;
-  if (store_stmt(s,
-                 "INSERT INTO bot_replies(ts_ms, channel_id, message_id, reason, outcome, latency_ms,"
-                 " queue_ms, gen_ms, prompt_tokens, cached_tokens, gen_tokens, attempts, error) "
-                 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-                 &st))
+  if (store_stmt(
+          s,
+          "INSERT INTO bot_replies(ts_ms, channel_id, message_id, reason, outcome, latency_ms,"
+          " queue_ms, gen_ms, prompt_tokens, cached_tokens, gen_tokens, attempts, error) "
+          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+          &st))
     return MIMIC_EDB;
   sqlite3_bind_int64(st, 1, r->ts_ms);
   store__bind_id(st, 2, r->channel_id, 0);

@@ -62,14 +62,14 @@ int store_purge_each(store *s, bool pending_only, store_purge_fn fn, void *user)
   int rc = 0, step;
   while ((step = sqlite3_step(st)) == SQLITE_ROW) {
     store_purge p = {
-      .id = sqlite3_column_int64(st, 0),
-      .user_id = store__col_id(st, 1),
-      .requested_ms = sqlite3_column_int64(st, 2),
-      .done_ms = sqlite3_column_int64(st, 3),
-      .messages_deleted = sqlite3_column_int64(st, 4),
-      .samples_removed = sqlite3_column_int64(st, 5),
-      .files_rewritten = sqlite3_column_int64(st, 6),
-      .train_ack = sqlite3_column_int(st, 7) != 0,
+        .id = sqlite3_column_int64(st, 0),
+        .user_id = store__col_id(st, 1),
+        .requested_ms = sqlite3_column_int64(st, 2),
+        .done_ms = sqlite3_column_int64(st, 3),
+        .messages_deleted = sqlite3_column_int64(st, 4),
+        .samples_removed = sqlite3_column_int64(st, 5),
+        .files_rewritten = sqlite3_column_int64(st, 6),
+        .train_ack = sqlite3_column_int(st, 7) != 0,
     };
     if ((rc = fn(&p, user)) != 0) break;
   }
@@ -83,7 +83,8 @@ int store_purge_ack(store *s, int64_t id) {
   if (store_stmt(s, "UPDATE purge_log SET train_ack = 1 WHERE id = ?1", &st)) return MIMIC_EDB;
   sqlite3_bind_int64(st, 1, id);
   if (store__step_done(s, st, "acknowledging a purge")) return MIMIC_EDB;
-  return sqlite3_changes(s->db) ? 0 : err_set(MIMIC_ENOTFOUND, "no purge with id %lld", (long long)id);
+  return sqlite3_changes(s->db) ? 0
+                                : err_set(MIMIC_ENOTFOUND, "no purge with id %lld", (long long)id);
 }
 
 int store_dataset_each(store *s, store_dataset_fn fn, void *user) {
@@ -96,12 +97,12 @@ int store_dataset_each(store *s, store_dataset_fn fn, void *user) {
   int rc = 0, step;
   while ((step = sqlite3_step(st)) == SQLITE_ROW) {
     store_dataset d = {
-      .id = sqlite3_column_int64(st, 0),
-      .path = store__col_text(st, 1),
-      .kind = store__col_text(st, 2),
-      .split = store__col_text(st, 3),
-      .n_samples = sqlite3_column_int64(st, 4),
-      .pending_path = sqlite3_column_type(st, 5) == SQLITE_NULL ? NULL : store__col_text(st, 5),
+        .id = sqlite3_column_int64(st, 0),
+        .path = store__col_text(st, 1),
+        .kind = store__col_text(st, 2),
+        .split = store__col_text(st, 3),
+        .n_samples = sqlite3_column_int64(st, 4),
+        .pending_path = sqlite3_column_type(st, 5) == SQLITE_NULL ? NULL : store__col_text(st, 5),
     };
     if ((rc = fn(&d, user)) != 0) break;
   }
@@ -114,8 +115,10 @@ int store_dataset_set_pending(store *s, int64_t id, const char *tmp) {
   sqlite3_stmt *st;
   if (store_stmt(s, "UPDATE datasets SET pending_path = ?2 WHERE id = ?1", &st)) return MIMIC_EDB;
   sqlite3_bind_int64(st, 1, id);
-  if (tmp) sqlite3_bind_text(st, 2, tmp, -1, SQLITE_STATIC);
-  else sqlite3_bind_null(st, 2);
+  if (tmp)
+    sqlite3_bind_text(st, 2, tmp, -1, SQLITE_STATIC);
+  else
+    sqlite3_bind_null(st, 2);
   return store__step_done(s, st, "marking a dataset rename");
 }
 
@@ -161,10 +164,11 @@ int store_dataset_drop_samples(store *s, int64_t dataset_id, const int64_t *samp
    * moved, then flipped back. */
   for (size_t i = 0; i < n && !rc; i++) {
     int64_t lo = samples[i], hi = i + 1 < n ? samples[i + 1] : INT64_MAX;
-    if ((rc = store_stmt(s,
-                         "UPDATE dataset_messages SET sample = -(sample - ?4) - 1 WHERE dataset_id = ?1 "
-                         "AND sample > ?2 AND sample < ?3",
-                         &st)))
+    if ((rc = store_stmt(
+             s,
+             "UPDATE dataset_messages SET sample = -(sample - ?4) - 1 WHERE dataset_id = ?1 "
+             "AND sample > ?2 AND sample < ?3",
+             &st)))
       break;
     sqlite3_bind_int64(st, 1, dataset_id);
     sqlite3_bind_int64(st, 2, lo);
@@ -220,10 +224,10 @@ int store_purge_begin(store *s, uint64_t user_id, int64_t *id) {
 int store_purge_finish(store *s, int64_t id, uint64_t user_id, int64_t samples_removed,
                        int64_t files_rewritten, int64_t *messages_deleted) {
   static const char *const del[] = {
-    "DELETE FROM reaction_users WHERE user_id = ?1",
-    "DELETE FROM message_mentions WHERE user_id = ?1",
-    "DELETE FROM messages WHERE author_id = ?1",
-    "DELETE FROM users WHERE id = ?1",
+      "DELETE FROM reaction_users WHERE user_id = ?1",
+      "DELETE FROM message_mentions WHERE user_id = ?1",
+      "DELETE FROM messages WHERE author_id = ?1",
+      "DELETE FROM users WHERE id = ?1",
   };
   int rc = store_tx_begin(s);
   if (rc) return rc;

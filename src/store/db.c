@@ -8,134 +8,136 @@
 
 /* Migration 1: the initial schema, one statement per string (C caps string literals). */
 static const char *const schema_v1[] = {
-  "CREATE TABLE guilds("
-  "  id INTEGER PRIMARY KEY,"
-  "  name TEXT NOT NULL DEFAULT '',"
-  "  updated_ms INTEGER NOT NULL DEFAULT 0);",
-  "CREATE TABLE channels("
-  "  id INTEGER PRIMARY KEY,"
-  "  guild_id INTEGER REFERENCES guilds(id) ON DELETE SET NULL,"
-  "  parent_id INTEGER,"
-  "  type INTEGER NOT NULL DEFAULT 0,"
-  "  name TEXT NOT NULL DEFAULT '',"
-  "  updated_ms INTEGER NOT NULL DEFAULT 0);",
-  "CREATE TABLE users("
-  "  id INTEGER PRIMARY KEY,"
-  "  name TEXT NOT NULL DEFAULT '',"
-  "  display_name TEXT NOT NULL DEFAULT '',"
-  "  bot INTEGER NOT NULL DEFAULT 0,"
-  "  updated_ms INTEGER NOT NULL DEFAULT 0);",
-  "CREATE TABLE messages("
-  "  id INTEGER PRIMARY KEY,"
-  "  channel_id INTEGER NOT NULL REFERENCES channels(id) ON DELETE CASCADE,"
-  "  guild_id INTEGER,"
-  "  author_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
-  "  webhook_id INTEGER,"
-  "  ts_ms INTEGER NOT NULL,"
-  "  edited_ms INTEGER NOT NULL DEFAULT 0,"
-  "  type INTEGER NOT NULL DEFAULT 0,"
-  "  flags INTEGER NOT NULL DEFAULT 0,"
-  "  source INTEGER NOT NULL DEFAULT 0,"
-  "  content TEXT NOT NULL,"
-  "  embeds_text TEXT NOT NULL DEFAULT '',"
-  "  ref_message_id INTEGER,"
-  "  ref_channel_id INTEGER);",
-  "CREATE INDEX messages_channel_ts ON messages(channel_id, ts_ms);",
-  "CREATE INDEX messages_author_ts ON messages(author_id, ts_ms);",
-  "CREATE INDEX messages_ts ON messages(ts_ms);",
-  "CREATE INDEX messages_ref ON messages(ref_message_id) WHERE ref_message_id IS NOT NULL;",
-  "CREATE TABLE message_mentions("
-  "  message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,"
-  "  user_id INTEGER NOT NULL,"
-  "  PRIMARY KEY(message_id, user_id)) WITHOUT ROWID;",
-  "CREATE INDEX message_mentions_user ON message_mentions(user_id);",
-  "CREATE TABLE attachments("
-  "  message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,"
-  "  idx INTEGER NOT NULL,"
-  "  id INTEGER,"
-  "  filename TEXT NOT NULL DEFAULT '',"
-  "  url TEXT NOT NULL DEFAULT '',"
-  "  size INTEGER NOT NULL DEFAULT -1,"
-  "  content_type TEXT NOT NULL DEFAULT '',"
-  "  PRIMARY KEY(message_id, idx)) WITHOUT ROWID;",
-  "CREATE TABLE reactions("
-  "  message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,"
-  "  emoji TEXT NOT NULL,"
-  "  emoji_id INTEGER,"
-  "  emoji_name TEXT NOT NULL DEFAULT '',"
-  "  count INTEGER NOT NULL DEFAULT 0,"
-  "  PRIMARY KEY(message_id, emoji)) WITHOUT ROWID;",
-  "CREATE TABLE reaction_users("
-  "  message_id INTEGER NOT NULL,"
-  "  emoji TEXT NOT NULL,"
-  "  user_id INTEGER NOT NULL,"
-  "  PRIMARY KEY(message_id, emoji, user_id),"
-  "  FOREIGN KEY(message_id, emoji) REFERENCES reactions(message_id, emoji) ON DELETE CASCADE"
-  ") WITHOUT ROWID;",
-  "CREATE INDEX reaction_users_user ON reaction_users(user_id);",
-  "CREATE TABLE settings("
-  "  scope TEXT NOT NULL DEFAULT '',"
-  "  key TEXT NOT NULL,"
-  "  value TEXT NOT NULL,"
-  "  updated_ms INTEGER NOT NULL,"
-  "  PRIMARY KEY(scope, key)) WITHOUT ROWID;",
-  "CREATE TABLE user_flags("
-  "  user_id INTEGER NOT NULL,"
-  "  flag INTEGER NOT NULL,"
-  "  reason TEXT NOT NULL DEFAULT '',"
-  "  set_ms INTEGER NOT NULL,"
-  "  PRIMARY KEY(user_id, flag)) WITHOUT ROWID;",
-  "CREATE TABLE fetch_state("
-  "  channel_id INTEGER PRIMARY KEY,"
-  "  newest_id INTEGER NOT NULL DEFAULT 0,"
-  "  oldest_id INTEGER NOT NULL DEFAULT 0,"
-  "  complete INTEGER NOT NULL DEFAULT 0,"
-  "  updated_ms INTEGER NOT NULL DEFAULT 0);",
-  "CREATE TABLE datasets("
-  "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
-  "  path TEXT NOT NULL UNIQUE,"
-  "  kind TEXT NOT NULL,"
-  "  split TEXT NOT NULL,"
-  "  n_samples INTEGER NOT NULL DEFAULT 0,"
-  "  options TEXT NOT NULL DEFAULT '{}',"
-  "  created_ms INTEGER NOT NULL,"
-  "  pending_path TEXT);",
-  "CREATE TABLE dataset_messages("
-  "  dataset_id INTEGER NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,"
-  "  sample INTEGER NOT NULL,"
-  "  message_id INTEGER NOT NULL,"
-  "  role INTEGER NOT NULL,"
-  "  PRIMARY KEY(dataset_id, sample, message_id, role)) WITHOUT ROWID;",
-  "CREATE INDEX dataset_messages_msg ON dataset_messages(message_id);",
-  "CREATE TABLE purge_log("
-  "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
-  "  user_id INTEGER NOT NULL,"
-  "  requested_ms INTEGER NOT NULL,"
-  "  done_ms INTEGER NOT NULL DEFAULT 0,"
-  "  messages_deleted INTEGER NOT NULL DEFAULT 0,"
-  "  samples_removed INTEGER NOT NULL DEFAULT 0,"
-  "  files_rewritten INTEGER NOT NULL DEFAULT 0,"
-  "  train_ack INTEGER NOT NULL DEFAULT 0);",
-  "CREATE TABLE import_log("
-  "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
-  "  path TEXT NOT NULL,"
-  "  format TEXT NOT NULL,"
-  "  bytes INTEGER NOT NULL,"
-  "  messages INTEGER NOT NULL,"
-  "  inserted INTEGER NOT NULL,"
-  "  imported_ms INTEGER NOT NULL);",
-  /* Full-text index over content, kept in step by triggers (external content: no second copy). */
-  "CREATE VIRTUAL TABLE messages_fts USING fts5(content, content='messages', content_rowid='id',"
-  "  tokenize='unicode61 remove_diacritics 2');",
-  "CREATE TRIGGER messages_fts_ai AFTER INSERT ON messages BEGIN"
-  "  INSERT INTO messages_fts(rowid, content) VALUES (new.id, new.content); END;",
-  "CREATE TRIGGER messages_fts_ad AFTER DELETE ON messages BEGIN"
-  "  INSERT INTO messages_fts(messages_fts, rowid, content) VALUES ('delete', old.id, old.content);"
-  "  END;",
-  "CREATE TRIGGER messages_fts_au AFTER UPDATE OF content ON messages BEGIN"
-  "  INSERT INTO messages_fts(messages_fts, rowid, content) VALUES ('delete', old.id, old.content);"
-  "  INSERT INTO messages_fts(rowid, content) VALUES (new.id, new.content); END;",
-  NULL,
+    "CREATE TABLE guilds("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL DEFAULT '',"
+    "  updated_ms INTEGER NOT NULL DEFAULT 0);",
+    "CREATE TABLE channels("
+    "  id INTEGER PRIMARY KEY,"
+    "  guild_id INTEGER REFERENCES guilds(id) ON DELETE SET NULL,"
+    "  parent_id INTEGER,"
+    "  type INTEGER NOT NULL DEFAULT 0,"
+    "  name TEXT NOT NULL DEFAULT '',"
+    "  updated_ms INTEGER NOT NULL DEFAULT 0);",
+    "CREATE TABLE users("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL DEFAULT '',"
+    "  display_name TEXT NOT NULL DEFAULT '',"
+    "  bot INTEGER NOT NULL DEFAULT 0,"
+    "  updated_ms INTEGER NOT NULL DEFAULT 0);",
+    "CREATE TABLE messages("
+    "  id INTEGER PRIMARY KEY,"
+    "  channel_id INTEGER NOT NULL REFERENCES channels(id) ON DELETE CASCADE,"
+    "  guild_id INTEGER,"
+    "  author_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    "  webhook_id INTEGER,"
+    "  ts_ms INTEGER NOT NULL,"
+    "  edited_ms INTEGER NOT NULL DEFAULT 0,"
+    "  type INTEGER NOT NULL DEFAULT 0,"
+    "  flags INTEGER NOT NULL DEFAULT 0,"
+    "  source INTEGER NOT NULL DEFAULT 0,"
+    "  content TEXT NOT NULL,"
+    "  embeds_text TEXT NOT NULL DEFAULT '',"
+    "  ref_message_id INTEGER,"
+    "  ref_channel_id INTEGER);",
+    "CREATE INDEX messages_channel_ts ON messages(channel_id, ts_ms);",
+    "CREATE INDEX messages_author_ts ON messages(author_id, ts_ms);",
+    "CREATE INDEX messages_ts ON messages(ts_ms);",
+    "CREATE INDEX messages_ref ON messages(ref_message_id) WHERE ref_message_id IS NOT NULL;",
+    "CREATE TABLE message_mentions("
+    "  message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,"
+    "  user_id INTEGER NOT NULL,"
+    "  PRIMARY KEY(message_id, user_id)) WITHOUT ROWID;",
+    "CREATE INDEX message_mentions_user ON message_mentions(user_id);",
+    "CREATE TABLE attachments("
+    "  message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,"
+    "  idx INTEGER NOT NULL,"
+    "  id INTEGER,"
+    "  filename TEXT NOT NULL DEFAULT '',"
+    "  url TEXT NOT NULL DEFAULT '',"
+    "  size INTEGER NOT NULL DEFAULT -1,"
+    "  content_type TEXT NOT NULL DEFAULT '',"
+    "  PRIMARY KEY(message_id, idx)) WITHOUT ROWID;",
+    "CREATE TABLE reactions("
+    "  message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,"
+    "  emoji TEXT NOT NULL,"
+    "  emoji_id INTEGER,"
+    "  emoji_name TEXT NOT NULL DEFAULT '',"
+    "  count INTEGER NOT NULL DEFAULT 0,"
+    "  PRIMARY KEY(message_id, emoji)) WITHOUT ROWID;",
+    "CREATE TABLE reaction_users("
+    "  message_id INTEGER NOT NULL,"
+    "  emoji TEXT NOT NULL,"
+    "  user_id INTEGER NOT NULL,"
+    "  PRIMARY KEY(message_id, emoji, user_id),"
+    "  FOREIGN KEY(message_id, emoji) REFERENCES reactions(message_id, emoji) ON DELETE CASCADE"
+    ") WITHOUT ROWID;",
+    "CREATE INDEX reaction_users_user ON reaction_users(user_id);",
+    "CREATE TABLE settings("
+    "  scope TEXT NOT NULL DEFAULT '',"
+    "  key TEXT NOT NULL,"
+    "  value TEXT NOT NULL,"
+    "  updated_ms INTEGER NOT NULL,"
+    "  PRIMARY KEY(scope, key)) WITHOUT ROWID;",
+    "CREATE TABLE user_flags("
+    "  user_id INTEGER NOT NULL,"
+    "  flag INTEGER NOT NULL,"
+    "  reason TEXT NOT NULL DEFAULT '',"
+    "  set_ms INTEGER NOT NULL,"
+    "  PRIMARY KEY(user_id, flag)) WITHOUT ROWID;",
+    "CREATE TABLE fetch_state("
+    "  channel_id INTEGER PRIMARY KEY,"
+    "  newest_id INTEGER NOT NULL DEFAULT 0,"
+    "  oldest_id INTEGER NOT NULL DEFAULT 0,"
+    "  complete INTEGER NOT NULL DEFAULT 0,"
+    "  updated_ms INTEGER NOT NULL DEFAULT 0);",
+    "CREATE TABLE datasets("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  path TEXT NOT NULL UNIQUE,"
+    "  kind TEXT NOT NULL,"
+    "  split TEXT NOT NULL,"
+    "  n_samples INTEGER NOT NULL DEFAULT 0,"
+    "  options TEXT NOT NULL DEFAULT '{}',"
+    "  created_ms INTEGER NOT NULL,"
+    "  pending_path TEXT);",
+    "CREATE TABLE dataset_messages("
+    "  dataset_id INTEGER NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,"
+    "  sample INTEGER NOT NULL,"
+    "  message_id INTEGER NOT NULL,"
+    "  role INTEGER NOT NULL,"
+    "  PRIMARY KEY(dataset_id, sample, message_id, role)) WITHOUT ROWID;",
+    "CREATE INDEX dataset_messages_msg ON dataset_messages(message_id);",
+    "CREATE TABLE purge_log("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  user_id INTEGER NOT NULL,"
+    "  requested_ms INTEGER NOT NULL,"
+    "  done_ms INTEGER NOT NULL DEFAULT 0,"
+    "  messages_deleted INTEGER NOT NULL DEFAULT 0,"
+    "  samples_removed INTEGER NOT NULL DEFAULT 0,"
+    "  files_rewritten INTEGER NOT NULL DEFAULT 0,"
+    "  train_ack INTEGER NOT NULL DEFAULT 0);",
+    "CREATE TABLE import_log("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  path TEXT NOT NULL,"
+    "  format TEXT NOT NULL,"
+    "  bytes INTEGER NOT NULL,"
+    "  messages INTEGER NOT NULL,"
+    "  inserted INTEGER NOT NULL,"
+    "  imported_ms INTEGER NOT NULL);",
+    /* Full-text index over content, kept in step by triggers (external content: no second copy). */
+    "CREATE VIRTUAL TABLE messages_fts USING fts5(content, content='messages', content_rowid='id',"
+    "  tokenize='unicode61 remove_diacritics 2');",
+    "CREATE TRIGGER messages_fts_ai AFTER INSERT ON messages BEGIN"
+    "  INSERT INTO messages_fts(rowid, content) VALUES (new.id, new.content); END;",
+    "CREATE TRIGGER messages_fts_ad AFTER DELETE ON messages BEGIN"
+    "  INSERT INTO messages_fts(messages_fts, rowid, content) VALUES ('delete', old.id, "
+    "old.content);"
+    "  END;",
+    "CREATE TRIGGER messages_fts_au AFTER UPDATE OF content ON messages BEGIN"
+    "  INSERT INTO messages_fts(messages_fts, rowid, content) VALUES ('delete', old.id, "
+    "old.content);"
+    "  INSERT INTO messages_fts(rowid, content) VALUES (new.id, new.content); END;",
+    NULL,
 };
 
 /* Schema migrations, applied in order, each in its own transaction together with the
@@ -143,33 +145,33 @@ static const char *const schema_v1[] = {
  * migrations at the end; never edit a shipped one. See docs/internals/store.md. */
 /* bot-core: the bot's statistics (bot_log.c): counters per hour and one row per generation. */
 static const char *const schema_bot_log[] = {
-  "CREATE TABLE bot_counters("
-  "  hour_ms INTEGER NOT NULL,"
-  "  name TEXT NOT NULL,"
-  "  n INTEGER NOT NULL,"
-  "  PRIMARY KEY(hour_ms, name)) WITHOUT ROWID;",
-  "CREATE TABLE bot_replies("
-  "  id INTEGER PRIMARY KEY,"
-  "  ts_ms INTEGER NOT NULL,"
-  "  channel_id INTEGER NOT NULL,"
-  "  message_id INTEGER NOT NULL,"
-  "  reason TEXT NOT NULL,"
-  "  outcome TEXT NOT NULL,"
-  "  latency_ms REAL NOT NULL,"
-  "  queue_ms REAL NOT NULL,"
-  "  gen_ms REAL NOT NULL,"
-  "  prompt_tokens INTEGER NOT NULL,"
-  "  cached_tokens INTEGER NOT NULL,"
-  "  gen_tokens INTEGER NOT NULL,"
-  "  attempts INTEGER NOT NULL,"
-  "  error TEXT NOT NULL);",
-  "CREATE INDEX bot_replies_ts ON bot_replies(ts_ms);",
-  NULL,
+    "CREATE TABLE bot_counters("
+    "  hour_ms INTEGER NOT NULL,"
+    "  name TEXT NOT NULL,"
+    "  n INTEGER NOT NULL,"
+    "  PRIMARY KEY(hour_ms, name)) WITHOUT ROWID;",
+    "CREATE TABLE bot_replies("
+    "  id INTEGER PRIMARY KEY,"
+    "  ts_ms INTEGER NOT NULL,"
+    "  channel_id INTEGER NOT NULL,"
+    "  message_id INTEGER NOT NULL,"
+    "  reason TEXT NOT NULL,"
+    "  outcome TEXT NOT NULL,"
+    "  latency_ms REAL NOT NULL,"
+    "  queue_ms REAL NOT NULL,"
+    "  gen_ms REAL NOT NULL,"
+    "  prompt_tokens INTEGER NOT NULL,"
+    "  cached_tokens INTEGER NOT NULL,"
+    "  gen_tokens INTEGER NOT NULL,"
+    "  attempts INTEGER NOT NULL,"
+    "  error TEXT NOT NULL);",
+    "CREATE INDEX bot_replies_ts ON bot_replies(ts_ms);",
+    NULL,
 };
 
 static const char *const *const migrations[] = {
-  schema_v1,
-  schema_bot_log,
+    schema_v1,
+    schema_bot_log,
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
@@ -179,8 +181,10 @@ int store_schema_version(void) { return N_MIGRATIONS; }
 int store_err(store *s, const char *what) {
   int rc = sqlite3_errcode(s->db);
   if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
-    return err_set(MIMIC_EBUSY, "%s: %s: the database stayed locked for %d ms (another mimic "
-                   "process is writing)", s->path, what, STORE_BUSY_MS);
+    return err_set(MIMIC_EBUSY,
+                   "%s: %s: the database stayed locked for %d ms (another mimic "
+                   "process is writing)",
+                   s->path, what, STORE_BUSY_MS);
   return err_set(MIMIC_EDB, "%s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
 }
 
@@ -240,9 +244,10 @@ static int migrate(store *s) {
   int have = store_db_version(s);
   if (have < 0) return store_err(s, "reading the schema version");
   if (have > N_MIGRATIONS)
-    return err_set(MIMIC_EDB, "%s: the database is at schema version %d, newer than this mimic "
-                   "understands (%d); upgrade mimic or use another database", s->path, have,
-                   N_MIGRATIONS);
+    return err_set(MIMIC_EDB,
+                   "%s: the database is at schema version %d, newer than this mimic "
+                   "understands (%d); upgrade mimic or use another database",
+                   s->path, have, N_MIGRATIONS);
   for (int v = have; v < N_MIGRATIONS; v++) {
     if (store_tx_begin(s)) return err_prefix(MIMIC_EDB, "migrating to version %d", v + 1);
     char bump[64];
@@ -277,7 +282,8 @@ int store_open(const char *path, store **out) {
   char pragmas[256];
   snprintf(pragmas, sizeof pragmas,
            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
-           "PRAGMA temp_store=MEMORY; PRAGMA journal_size_limit=%d;", STORE_WAL_LIMIT);
+           "PRAGMA temp_store=MEMORY; PRAGMA journal_size_limit=%d;",
+           STORE_WAL_LIMIT);
   if ((rc = store_exec(s, pragmas))) {
     rc = err_set(MIMIC_EDB, "%s: cannot use the database: %s", path, sqlite3_errmsg(s->db));
     goto out;
@@ -307,7 +313,9 @@ void store_close(store *s) {
   mem_free(s);
 }
 
-struct sqlite3 *store_db(store *s) { return s->db; }
+struct sqlite3 *store_db(store *s) {
+  return s->db;
+}
 const char *store_path(const store *s) { return s->path; }
 int store_tx_depth(const store *s) { return s->depth; }
 
@@ -323,8 +331,10 @@ static int tx_exec(store *s, const char *sql) {
 
 int store_tx_begin(store *s) {
   char sql[48];
-  if (s->depth == 0) str_lcpy(sql, "BEGIN IMMEDIATE", sizeof sql);
-  else snprintf(sql, sizeof sql, "SAVEPOINT sp%d", s->depth);
+  if (s->depth == 0)
+    str_lcpy(sql, "BEGIN IMMEDIATE", sizeof sql);
+  else
+    snprintf(sql, sizeof sql, "SAVEPOINT sp%d", s->depth);
   if (tx_exec(s, sql)) return store_err(s, "begin");
   s->depth++;
   return 0;
@@ -333,8 +343,10 @@ int store_tx_begin(store *s) {
 int store_tx_commit(store *s) {
   if (s->depth <= 0) return err_set(MIMIC_EINVAL, "store: commit without a transaction");
   char sql[48];
-  if (s->depth == 1) str_lcpy(sql, "COMMIT", sizeof sql);
-  else snprintf(sql, sizeof sql, "RELEASE sp%d", s->depth - 1);
+  if (s->depth == 1)
+    str_lcpy(sql, "COMMIT", sizeof sql);
+  else
+    snprintf(sql, sizeof sql, "RELEASE sp%d", s->depth - 1);
   if (tx_exec(s, sql)) {
     int rc = store_err(s, "commit");
     store_tx_rollback(s);
@@ -362,11 +374,14 @@ void store_tx_rollback(store *s) {
   s->depth--;
 }
 
-/* ---- shared helpers ---------------------------------------------------------------------------- */
+/* ---- shared helpers ----------------------------------------------------------------------------
+ */
 
 void store__bind_id(sqlite3_stmt *st, int i, uint64_t id, int null_zero) {
-  if (id == 0 && null_zero) sqlite3_bind_null(st, i);
-  else sqlite3_bind_int64(st, i, (sqlite3_int64)id);
+  if (id == 0 && null_zero)
+    sqlite3_bind_null(st, i);
+  else
+    sqlite3_bind_int64(st, i, (sqlite3_int64)id);
 }
 
 void store__bind_text(sqlite3_stmt *st, int i, const char *s) {
@@ -397,7 +412,8 @@ int store__step_done(store *s, sqlite3_stmt *st, const char *what) {
   return 0;
 }
 
-/* ---- arena --------------------------------------------------------------------------------------- */
+/* ---- arena
+ * --------------------------------------------------------------------------------------- */
 
 typedef struct arena_chunk {
   struct arena_chunk *next;

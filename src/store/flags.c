@@ -20,7 +20,8 @@ const char *store_flag_name(uint32_t flag) {
 
 static int clear_one(store *s, uint64_t user_id, uint32_t flag) {
   sqlite3_stmt *st;
-  if (store_stmt(s, "DELETE FROM user_flags WHERE user_id = ?1 AND flag = ?2", &st)) return MIMIC_EDB;
+  if (store_stmt(s, "DELETE FROM user_flags WHERE user_id = ?1 AND flag = ?2", &st))
+    return MIMIC_EDB;
   store__bind_id(st, 1, user_id, 0);
   sqlite3_bind_int(st, 2, (int)flag);
   return store__step_done(s, st, "clearing a user flag");
@@ -31,18 +32,20 @@ int store_user_flag_set(store *s, uint64_t user_id, uint32_t flag, const char *r
     return err_set(MIMIC_EINVAL, "user flag: bad flag %u or user id %llu", flag,
                    (unsigned long long)user_id);
   if (!reason) reason = "";
-  if (!utf8_valid(reason, strlen(reason))) return err_set(MIMIC_EFORMAT, "user flag: reason is not valid UTF-8");
+  if (!utf8_valid(reason, strlen(reason)))
+    return err_set(MIMIC_EFORMAT, "user flag: reason is not valid UTF-8");
   int rc = store_tx_begin(s);
   if (rc) return rc;
   if (flag == STORE_FLAG_OPTED_IN) rc = clear_one(s, user_id, STORE_FLAG_OPTED_OUT);
   if (flag == STORE_FLAG_OPTED_OUT) rc = clear_one(s, user_id, STORE_FLAG_OPTED_IN);
   if (rc) goto out;
   sqlite3_stmt *st;
-  if ((rc = store_stmt(s,
-                       "INSERT INTO user_flags(user_id, flag, reason, set_ms) VALUES (?1, ?2, ?3, ?4)"
-                       " ON CONFLICT(user_id, flag) DO UPDATE SET reason = excluded.reason, "
-                       "set_ms = excluded.set_ms",
-                       &st)))
+  if ((rc = store_stmt(
+           s,
+           "INSERT INTO user_flags(user_id, flag, reason, set_ms) VALUES (?1, ?2, ?3, ?4)"
+           " ON CONFLICT(user_id, flag) DO UPDATE SET reason = excluded.reason, "
+           "set_ms = excluded.set_ms",
+           &st)))
     goto out;
   store__bind_id(st, 1, user_id, 0);
   sqlite3_bind_int(st, 2, (int)flag);
@@ -77,9 +80,9 @@ int store_user_flags(store *s, uint64_t user_id, uint32_t *out) {
 
 int store_user_flag_each(store *s, store_flag_fn fn, void *user) {
   sqlite3_stmt *st = NULL;
-  if (sqlite3_prepare_v2(s->db,
-                         "SELECT user_id, flag, reason, set_ms FROM user_flags ORDER BY user_id, flag",
-                         -1, &st, NULL) != SQLITE_OK)
+  if (sqlite3_prepare_v2(
+          s->db, "SELECT user_id, flag, reason, set_ms FROM user_flags ORDER BY user_id, flag", -1,
+          &st, NULL) != SQLITE_OK)
     return store_err(s, "listing user flags");
   int rc = 0, step;
   while ((step = sqlite3_step(st)) == SQLITE_ROW)

@@ -6,10 +6,10 @@
 #include "base/base.h"
 #include "store/store_int.h"
 
-#define MSG_COLS                                                                              \
-  "m.id, m.channel_id, m.guild_id, m.author_id, m.webhook_id, m.ts_ms, m.edited_ms, m.type, "   \
-  "m.flags, m.source, m.content, m.embeds_text, m.ref_message_id, m.ref_channel_id, u.name, "   \
-  "u.display_name, u.bot, "                                                                     \
+#define MSG_COLS                                                                                   \
+  "m.id, m.channel_id, m.guild_id, m.author_id, m.webhook_id, m.ts_ms, m.edited_ms, m.type, "      \
+  "m.flags, m.source, m.content, m.embeds_text, m.ref_message_id, m.ref_channel_id, u.name, "      \
+  "u.display_name, u.bot, "                                                                        \
   "(SELECT coalesce(sum(r.count), 0) FROM reactions r WHERE r.message_id = m.id) "
 
 #define MSG_FROM " FROM messages m JOIN users u ON u.id = m.author_id "
@@ -40,12 +40,14 @@ static int put_children(store *s, const store_msg *m, bool fresh) {
   sqlite3_stmt *st;
   if (m->has & STORE_HAS_MENTIONS) {
     if (!fresh) {
-      if (store_stmt(s, "DELETE FROM message_mentions WHERE message_id = ?1", &st)) return MIMIC_EDB;
+      if (store_stmt(s, "DELETE FROM message_mentions WHERE message_id = ?1", &st))
+        return MIMIC_EDB;
       store__bind_id(st, 1, m->id, 0);
       if (store__step_done(s, st, "saving mentions")) return MIMIC_EDB;
     }
     for (size_t i = 0; i < m->n_mentions; i++) {
-      if (store_stmt(s, "INSERT OR IGNORE INTO message_mentions(message_id, user_id) VALUES (?1, ?2)",
+      if (store_stmt(s,
+                     "INSERT OR IGNORE INTO message_mentions(message_id, user_id) VALUES (?1, ?2)",
                      &st))
         return MIMIC_EDB;
       store__bind_id(st, 1, m->id, 0);
@@ -61,10 +63,11 @@ static int put_children(store *s, const store_msg *m, bool fresh) {
     }
     for (size_t i = 0; i < m->n_attachments; i++) {
       const store_attachment *a = &m->attachments[i];
-      if (store_stmt(s,
-                     "INSERT INTO attachments(message_id, idx, id, filename, url, size, content_type)"
-                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                     &st))
+      if (store_stmt(
+              s,
+              "INSERT INTO attachments(message_id, idx, id, filename, url, size, content_type)"
+              " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+              &st))
         return MIMIC_EDB;
       store__bind_id(st, 1, m->id, 0);
       sqlite3_bind_int64(st, 2, (sqlite3_int64)i);
@@ -141,28 +144,30 @@ int store_msg_upsert(store *s, const store_msg *m, bool *inserted) {
     goto out;
   }
   fresh = step == SQLITE_DONE;
-  /* The WHERE clause skips rows that would not change, so re-imports write (and re-index) nothing. */
-  if ((rc = store_stmt(s,
-                       "INSERT INTO messages(id, channel_id, guild_id, author_id, webhook_id, ts_ms,"
-                       " edited_ms, type, flags, source, content, embeds_text, ref_message_id,"
-                       " ref_channel_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,"
-                       " ?13, ?14) ON CONFLICT(id) DO UPDATE SET "
-                       "channel_id = excluded.channel_id, guild_id = excluded.guild_id,"
-                       " author_id = excluded.author_id, webhook_id = excluded.webhook_id,"
-                       " ts_ms = excluded.ts_ms, edited_ms = excluded.edited_ms,"
-                       " type = excluded.type, flags = excluded.flags, source = excluded.source,"
-                       " content = excluded.content, embeds_text = excluded.embeds_text,"
-                       " ref_message_id = excluded.ref_message_id,"
-                       " ref_channel_id = excluded.ref_channel_id "
-                       "WHERE channel_id IS NOT excluded.channel_id"
-                       " OR guild_id IS NOT excluded.guild_id OR author_id IS NOT excluded.author_id"
-                       " OR webhook_id IS NOT excluded.webhook_id OR ts_ms IS NOT excluded.ts_ms"
-                       " OR edited_ms IS NOT excluded.edited_ms OR type IS NOT excluded.type"
-                       " OR flags IS NOT excluded.flags OR content IS NOT excluded.content"
-                       " OR embeds_text IS NOT excluded.embeds_text"
-                       " OR ref_message_id IS NOT excluded.ref_message_id"
-                       " OR ref_channel_id IS NOT excluded.ref_channel_id",
-                       &st)))
+  /* The WHERE clause skips rows that would not change, so re-imports write (and re-index) nothing.
+   */
+  if ((rc =
+           store_stmt(s,
+                      "INSERT INTO messages(id, channel_id, guild_id, author_id, webhook_id, ts_ms,"
+                      " edited_ms, type, flags, source, content, embeds_text, ref_message_id,"
+                      " ref_channel_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,"
+                      " ?13, ?14) ON CONFLICT(id) DO UPDATE SET "
+                      "channel_id = excluded.channel_id, guild_id = excluded.guild_id,"
+                      " author_id = excluded.author_id, webhook_id = excluded.webhook_id,"
+                      " ts_ms = excluded.ts_ms, edited_ms = excluded.edited_ms,"
+                      " type = excluded.type, flags = excluded.flags, source = excluded.source,"
+                      " content = excluded.content, embeds_text = excluded.embeds_text,"
+                      " ref_message_id = excluded.ref_message_id,"
+                      " ref_channel_id = excluded.ref_channel_id "
+                      "WHERE channel_id IS NOT excluded.channel_id"
+                      " OR guild_id IS NOT excluded.guild_id OR author_id IS NOT excluded.author_id"
+                      " OR webhook_id IS NOT excluded.webhook_id OR ts_ms IS NOT excluded.ts_ms"
+                      " OR edited_ms IS NOT excluded.edited_ms OR type IS NOT excluded.type"
+                      " OR flags IS NOT excluded.flags OR content IS NOT excluded.content"
+                      " OR embeds_text IS NOT excluded.embeds_text"
+                      " OR ref_message_id IS NOT excluded.ref_message_id"
+                      " OR ref_channel_id IS NOT excluded.ref_channel_id",
+                      &st)))
     goto out;
   store__bind_id(st, 1, m->id, 0);
   store__bind_id(st, 2, m->channel_id, 0);
@@ -223,7 +228,8 @@ int store_msg_count(store *s, uint64_t author_id, int64_t *out) {
   return rc == SQLITE_ROW ? 0 : store_err(s, "counting messages");
 }
 
-/* ---- reads ------------------------------------------------------------------------------------- */
+/* ---- reads -------------------------------------------------------------------------------------
+ */
 
 /* Fills m from a row of MSG_COLS. With an arena the strings are copied into it; without, they are
  * borrowed from the statement (valid until the next step). */
@@ -320,7 +326,8 @@ static int load_children(store *s, store_msg *m, store_arena *a) {
   m->mentions = ids;
   m->n_mentions = n;
   /* attachments */
-  if (store_stmt(s, "SELECT count(*) FROM attachments WHERE message_id = ?1", &st)) return MIMIC_EDB;
+  if (store_stmt(s, "SELECT count(*) FROM attachments WHERE message_id = ?1", &st))
+    return MIMIC_EDB;
   store__bind_id(st, 1, m->id, 0);
   n = sqlite3_step(st) == SQLITE_ROW ? (size_t)sqlite3_column_int64(st, 0) : 0;
   sqlite3_reset(st);
@@ -409,8 +416,7 @@ int store_msg_recent(store *s, uint64_t channel_id, uint64_t before_id, size_t l
   memset(out, 0, sizeof *out);
   sqlite3_stmt *st;
   if (store_stmt(s,
-                 "SELECT " MSG_COLS MSG_FROM
-                 "WHERE m.channel_id = ?1 AND (?2 = 0 OR m.id < ?2) "
+                 "SELECT " MSG_COLS MSG_FROM "WHERE m.channel_id = ?1 AND (?2 = 0 OR m.id < ?2) "
                  "ORDER BY m.ts_ms DESC, m.id DESC LIMIT ?3",
                  &st))
     return MIMIC_EDB;
@@ -461,8 +467,7 @@ int store_msg_search(store *s, const char *query, bool any, uint64_t channel_id,
   }
   sqlite3_stmt *st;
   if ((rc = store_stmt(s,
-                       "SELECT " MSG_COLS
-                       "FROM messages_fts f JOIN messages m ON m.id = f.rowid "
+                       "SELECT " MSG_COLS "FROM messages_fts f JOIN messages m ON m.id = f.rowid "
                        "JOIN users u ON u.id = m.author_id "
                        "WHERE messages_fts MATCH ?1 AND (?2 = 0 OR m.channel_id = ?2) "
                        "ORDER BY f.rank LIMIT ?3",
@@ -504,7 +509,8 @@ int store_msg_each(store *s, const store_msg_query *q, store_msg_fn fn, void *us
   return rc;
 }
 
-/* ---- live reactions ------------------------------------------------------------------------------ */
+/* ---- live reactions
+ * ------------------------------------------------------------------------------ */
 
 int store_reaction_add(store *s, uint64_t message_id, const char *emoji, uint64_t emoji_id,
                        const char *emoji_name, uint64_t user_id) {
@@ -544,9 +550,9 @@ int store_reaction_add(store *s, uint64_t message_id, const char *emoji, uint64_
     added = sqlite3_changes(s->db);
   }
   if (added) {
-    if ((rc = store_stmt(s,
-                         "UPDATE reactions SET count = count + 1 WHERE message_id = ?1 AND emoji = ?2",
-                         &st)))
+    if ((rc = store_stmt(
+             s, "UPDATE reactions SET count = count + 1 WHERE message_id = ?1 AND emoji = ?2",
+             &st)))
       goto out;
     store__bind_id(st, 1, message_id, 0);
     store__bind_text(st, 2, emoji);
@@ -580,18 +586,19 @@ int store_reaction_remove(store *s, uint64_t message_id, const char *emoji, uint
   }
   /* Decrement when that reactor was known, or when reactors were never fetched in full (imports
    * that carry counts only): then the count is all we have. */
-  if ((rc = store_stmt(s,
-                       "UPDATE reactions SET count = count - 1 WHERE message_id = ?1 AND emoji = ?2 "
-                       "AND count > 0 AND (?3 OR (SELECT count(*) FROM reaction_users ru "
-                       "WHERE ru.message_id = ?1 AND ru.emoji = ?2) < count)",
-                       &st)))
+  if ((rc =
+           store_stmt(s,
+                      "UPDATE reactions SET count = count - 1 WHERE message_id = ?1 AND emoji = ?2 "
+                      "AND count > 0 AND (?3 OR (SELECT count(*) FROM reaction_users ru "
+                      "WHERE ru.message_id = ?1 AND ru.emoji = ?2) < count)",
+                      &st)))
     goto out;
   store__bind_id(st, 1, message_id, 0);
   store__bind_text(st, 2, emoji);
   sqlite3_bind_int(st, 3, removed || user_id == 0);
   if ((rc = store__step_done(s, st, "removing a reaction"))) goto out;
-  if ((rc = store_stmt(s, "DELETE FROM reactions WHERE message_id = ?1 AND emoji = ?2 AND count <= 0",
-                       &st)))
+  if ((rc = store_stmt(
+           s, "DELETE FROM reactions WHERE message_id = ?1 AND emoji = ?2 AND count <= 0", &st)))
     goto out;
   store__bind_id(st, 1, message_id, 0);
   store__bind_text(st, 2, emoji);

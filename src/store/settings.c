@@ -12,7 +12,8 @@ int store_setting_set(store *s, const char *scope, const char *key, const char *
   if (n > STORE_SETTING_MAX)
     return err_set(MIMIC_ERANGE, "setting %s: value of %zu bytes exceeds the %d-byte cap", key, n,
                    STORE_SETTING_MAX);
-  if (!utf8_valid(value, n)) return err_set(MIMIC_EFORMAT, "setting %s: value is not valid UTF-8", key);
+  if (!utf8_valid(value, n))
+    return err_set(MIMIC_EFORMAT, "setting %s: value is not valid UTF-8", key);
   sqlite3_stmt *st;
   if (store_stmt(s,
                  "INSERT INTO settings(scope, key, value, updated_ms) VALUES (?1, ?2, ?3, ?4) "

@@ -8,8 +8,8 @@
  *
  * Transactions: every function that changes several rows is atomic on its own (it opens a
  * transaction, or a savepoint when the caller already holds one). Callers group several calls into
- * one atomic unit with store_tx_begin/commit/rollback, which nest. A kill at any instant loses nothing
- * that was committed and leaves nothing half-written.
+ * one atomic unit with store_tx_begin/commit/rollback, which nest. A kill at any instant loses
+ * nothing that was committed and leaves nothing half-written.
  *
  * Ids are Discord snowflakes (u64, always < 2^63, stored as SQLite INTEGER). Times are Unix
  * milliseconds, UTC. Strings are UTF-8; message content is stored exactly as sent.
@@ -29,8 +29,8 @@ struct sqlite3;
 struct sqlite3_stmt;
 typedef struct store store;
 
-#define STORE_BUSY_MS 5000    /* how long a writer waits for another writer */
-#define STORE_NAME_MAX 256    /* bytes for a user, channel or guild name (NUL included) */
+#define STORE_BUSY_MS     5000  /* how long a writer waits for another writer */
+#define STORE_NAME_MAX    256   /* bytes for a user, channel or guild name (NUL included) */
 #define STORE_SETTING_MAX 65536 /* longest live setting value */
 
 /* ---- open, close, schema ------------------------------------------------------------------ */
@@ -75,7 +75,8 @@ int store_exec(store *s, const char *sql) MIMIC_MUST;
  * database stayed locked past STORE_BUSY_MS). */
 int store_err(store *s, const char *what);
 
-/* ---- guilds, channels, users ------------------------------------------------------------------ */
+/* ---- guilds, channels, users ------------------------------------------------------------------
+ */
 
 typedef struct store_guild {
   uint64_t id;
@@ -84,10 +85,18 @@ typedef struct store_guild {
 
 /* Discord channel types (the numbers Discord uses). */
 enum {
-  STORE_CH_GUILD_TEXT = 0, STORE_CH_DM = 1, STORE_CH_GUILD_VOICE = 2, STORE_CH_GROUP_DM = 3,
-  STORE_CH_GUILD_CATEGORY = 4, STORE_CH_GUILD_NEWS = 5, STORE_CH_NEWS_THREAD = 10,
-  STORE_CH_PUBLIC_THREAD = 11, STORE_CH_PRIVATE_THREAD = 12, STORE_CH_STAGE = 13,
-  STORE_CH_DIRECTORY = 14, STORE_CH_FORUM = 15
+  STORE_CH_GUILD_TEXT = 0,
+  STORE_CH_DM = 1,
+  STORE_CH_GUILD_VOICE = 2,
+  STORE_CH_GROUP_DM = 3,
+  STORE_CH_GUILD_CATEGORY = 4,
+  STORE_CH_GUILD_NEWS = 5,
+  STORE_CH_NEWS_THREAD = 10,
+  STORE_CH_PUBLIC_THREAD = 11,
+  STORE_CH_PRIVATE_THREAD = 12,
+  STORE_CH_STAGE = 13,
+  STORE_CH_DIRECTORY = 14,
+  STORE_CH_FORUM = 15
 };
 
 typedef struct store_channel {
@@ -116,7 +125,8 @@ int store_user_get(store *s, uint64_t id, store_user *out) MIMIC_MUST;
 /* The name to show for a user: display_name, else name, else "unknown-user". Never NULL. */
 const char *store_user_shown(const store_user *u);
 
-/* ---- messages ------------------------------------------------------------------------------------ */
+/* ---- messages
+ * ------------------------------------------------------------------------------------ */
 
 /* Message flags kept by mimic (not Discord's flags field). */
 enum {
@@ -138,35 +148,35 @@ enum {
 };
 
 typedef struct store_attachment {
-  uint64_t id;              /* 0 when unknown (data packages) */
-  const char *filename;     /* "" when unknown */
+  uint64_t id;          /* 0 when unknown (data packages) */
+  const char *filename; /* "" when unknown */
   const char *url;
   int64_t size;             /* bytes; -1 when unknown */
   const char *content_type; /* "" when unknown */
 } store_attachment;
 
 typedef struct store_reaction {
-  const char *emoji;       /* key: the Unicode emoji ("👍"), or "name:id" for custom emoji */
-  uint64_t emoji_id;       /* custom emoji id; 0 for Unicode */
-  const char *emoji_name;  /* "👍" or the custom name ("pepe") */
+  const char *emoji;      /* key: the Unicode emoji ("👍"), or "name:id" for custom emoji */
+  uint64_t emoji_id;      /* custom emoji id; 0 for Unicode */
+  const char *emoji_name; /* "👍" or the custom name ("pepe") */
   int count;
-  const uint64_t *users;   /* who reacted, when known (NULL = not fetched) */
+  const uint64_t *users; /* who reacted, when known (NULL = not fetched) */
   size_t n_users;
 } store_reaction;
 
 typedef struct store_msg {
   uint64_t id, channel_id, guild_id, author_id;
-  uint64_t webhook_id;        /* 0 unless sent by a webhook */
-  int64_t ts_ms;              /* created */
-  int64_t edited_ms;          /* 0 = never edited */
-  int type;                   /* Discord message type number (0 default, 19 reply, 7 join, ...) */
-  uint32_t flags;             /* STORE_MSG_* */
-  int source;                 /* STORE_SRC_* */
-  const char *content;        /* exactly as sent; never NULL ("" for none) */
-  const char *embeds_text;    /* embeds' title/description/fields/footer joined by '\n'; "" none */
-  uint64_t ref_message_id;    /* the message replied to (or forwarded); 0 none */
+  uint64_t webhook_id;     /* 0 unless sent by a webhook */
+  int64_t ts_ms;           /* created */
+  int64_t edited_ms;       /* 0 = never edited */
+  int type;                /* Discord message type number (0 default, 19 reply, 7 join, ...) */
+  uint32_t flags;          /* STORE_MSG_* */
+  int source;              /* STORE_SRC_* */
+  const char *content;     /* exactly as sent; never NULL ("" for none) */
+  const char *embeds_text; /* embeds' title/description/fields/footer joined by '\n'; "" none */
+  uint64_t ref_message_id; /* the message replied to (or forwarded); 0 none */
   uint64_t ref_channel_id;
-  uint32_t has;               /* STORE_HAS_*: which child arrays below are meaningful */
+  uint32_t has; /* STORE_HAS_*: which child arrays below are meaningful */
   const uint64_t *mentions;
   size_t n_mentions;
   const store_attachment *attachments;
@@ -174,10 +184,10 @@ typedef struct store_msg {
   const store_reaction *reactions;
   size_t n_reactions;
   /* Filled by reads, ignored by writes: */
-  const char *author_name;    /* users.name */
-  const char *author_shown;   /* what people see (store_user_shown) */
+  const char *author_name;  /* users.name */
+  const char *author_shown; /* what people see (store_user_shown) */
   bool author_bot;
-  int reaction_total;         /* sum of reaction counts */
+  int reaction_total; /* sum of reaction counts */
 } store_msg;
 
 /* Inserts or updates one message by id with its children named in m->has, atomically; creates
@@ -200,7 +210,8 @@ typedef struct store_msg_list {
 } store_msg_list;
 void store_msg_list_free(store_msg_list *l); /* accepts NULL and zeroed lists; re-zeroes */
 
-/* One message with all its children. MIMIC_ENOTFOUND (no message set) when absent. out has n == 1. */
+/* One message with all its children. MIMIC_ENOTFOUND (no message set) when absent. out has n == 1.
+ */
 int store_msg_get(store *s, uint64_t id, store_msg_list *out) MIMIC_MUST;
 /* The newest `limit` messages of a channel older than before_id (0 = newest), oldest first, without
  * children. For the bot's context window. */
@@ -229,19 +240,22 @@ int store_reaction_add(store *s, uint64_t message_id, const char *emoji, uint64_
 int store_reaction_remove(store *s, uint64_t message_id, const char *emoji,
                           uint64_t user_id) MIMIC_MUST;
 
-/* ---- live settings (the bot's settings changed by admin commands or the dashboard) ------------- */
+/* ---- live settings (the bot's settings changed by admin commands or the dashboard) -------------
+ */
 
 /* scope: "" for global, or e.g. "guild:123", "channel:456". key: a config key name. */
 int store_setting_set(store *s, const char *scope, const char *key, const char *value) MIMIC_MUST;
 /* Copies the value into out (reset first). MIMIC_ENOTFOUND (no message set) when absent. */
 int store_setting_get(store *s, const char *scope, const char *key, buf *out) MIMIC_MUST;
 int store_setting_delete(store *s, const char *scope, const char *key) MIMIC_MUST;
-/* Every setting of a scope (NULL = all scopes) in key order; non-zero from fn stops and is returned. */
+/* Every setting of a scope (NULL = all scopes) in key order; non-zero from fn stops and is
+ * returned. */
 typedef int (*store_setting_fn)(const char *scope, const char *key, const char *value,
                                 int64_t updated_ms, void *user);
 int store_setting_each(store *s, const char *scope, store_setting_fn fn, void *user) MIMIC_MUST;
 
-/* ---- user flags (privacy) ------------------------------------------------------------------------ */
+/* ---- user flags (privacy)
+ * ------------------------------------------------------------------------ */
 
 enum {
   STORE_FLAG_EXCLUDED = 1u << 0,  /* the owner keeps this person out of every dataset */
@@ -259,7 +273,8 @@ int store_user_flag_each(store *s, store_flag_fn fn, void *user) MIMIC_MUST;
 /* Name of one flag ("excluded", "opted-out", "opted-in"). */
 const char *store_flag_name(uint32_t flag);
 
-/* ---- history fetcher state ------------------------------------------------------------------------ */
+/* ---- history fetcher state
+ * ------------------------------------------------------------------------ */
 
 typedef struct store_fetch_state {
   uint64_t channel_id;
@@ -272,10 +287,16 @@ typedef struct store_fetch_state {
 int store_fetch_state_get(store *s, uint64_t channel_id, store_fetch_state *out) MIMIC_MUST;
 int store_fetch_state_set(store *s, const store_fetch_state *st) MIMIC_MUST;
 
-/* ---- datasets and provenance --------------------------------------------------------------------- */
+/* ---- datasets and provenance
+ * --------------------------------------------------------------------- */
 
 /* Roles of a message inside a dataset sample (dataset_messages.role). */
-enum { STORE_ROLE_CONTEXT = 0, STORE_ROLE_TARGET = 1, STORE_ROLE_CHOSEN = 2, STORE_ROLE_REJECTED = 3 };
+enum {
+  STORE_ROLE_CONTEXT = 0,
+  STORE_ROLE_TARGET = 1,
+  STORE_ROLE_CHOSEN = 2,
+  STORE_ROLE_REJECTED = 3
+};
 
 /* Registers (or re-registers, replacing its provenance) a dataset file. kind: "sft-chatml",
  * "sft-messages", "dpo", "kto"; split: "train" or "valid"; options: JSON text. */
@@ -311,10 +332,11 @@ int store_dataset_drop_samples(store *s, int64_t dataset_id, const int64_t *samp
 typedef int (*store_id_fn)(uint64_t id, void *user);
 int store_channel_each(store *s, store_id_fn fn, void *user) MIMIC_MUST;
 
-/* ---- purge log --------------------------------------------------------------------------------------- */
+/* ---- purge log
+ * --------------------------------------------------------------------------------------- */
 
-/* A purge: a person's data deleted on request. Training must leave them out of its next run and then
- * acknowledge (train_ack). */
+/* A purge: a person's data deleted on request. Training must leave them out of its next run and
+ * then acknowledge (train_ack). */
 typedef struct store_purge {
   int64_t id;
   uint64_t user_id;
@@ -334,8 +356,8 @@ int store_purge_finish(store *s, int64_t id, uint64_t user_id, int64_t samples_r
 /* Training calls this after a run that excluded the purged users. */
 int store_purge_ack(store *s, int64_t id) MIMIC_MUST;
 
-
-/* ---- the bot's statistics (bot_log.c) ------------------------------------------------------------ */
+/* ---- the bot's statistics (bot_log.c)
+ * ------------------------------------------------------------ */
 
 /* Adds n to the counter `name` ("seen", "replies", "errors", "skipped", "empty") of the hour that
  * holds ts_ms. */
@@ -353,7 +375,7 @@ typedef struct store_bot_reply {
   double latency_ms;   /* from the message's arrival to the send action */
   double queue_ms, gen_ms;
   int prompt_tokens, cached_tokens, gen_tokens, attempts;
-  const char *error;   /* "" when none */
+  const char *error; /* "" when none */
 } store_bot_reply;
 int store_bot_reply_add(store *s, const store_bot_reply *r) MIMIC_MUST;
 /* Latencies of the "sent" rows with ts_ms in [since_ms, until_ms), ascending. *out: caller frees

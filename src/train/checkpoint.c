@@ -1,7 +1,7 @@
 /* Checkpoints as GGUF files (the writer already saves atomically): "<param>" F32 tensors, their
  * AdamW moments "<param>.adam_m" / ".adam_v", an optional "train.extra" vector, and the state keys
- * train.step / train.epoch / train.cursor / train.fingerprint. Loading checks every tensor's shape and
- * the fingerprint, and only then copies, so a refused checkpoint leaves the model untouched. */
+ * train.step / train.epoch / train.cursor / train.fingerprint. Loading checks every tensor's shape
+ * and the fingerprint, and only then copies, so a refused checkpoint leaves the model untouched. */
 #include <stdio.h>
 #include <string.h>
 
@@ -9,8 +9,8 @@
 #include "llm/gguf.h"
 #include "train/train_int.h"
 
-int train_ckpt_save(const char *path, train_model *m, train_optim *o, const train_ckpt *st, const float *extra,
-                    size_t n_extra) {
+int train_ckpt_save(const char *path, train_model *m, train_optim *o, const train_ckpt *st,
+                    const float *extra, size_t n_extra) {
   gguf_writer *w = gguf_writer_new();
   gguf_set_str(w, "general.type", "mimic-checkpoint");
   gguf_set_u32(w, "train.version", 1);
@@ -42,8 +42,10 @@ int train_ckpt_save(const char *path, train_model *m, train_optim *o, const trai
 static const gguf_tensor *find_f32(const gguf_file *f, const char *name, size_t n, int *rc) {
   const gguf_tensor *t = gguf_tensor_find(f, name);
   if (!t || t->type != TT_F32 || t->ne[0] != (int64_t)n || t->ne[1] != 1) {
-    *rc = err_set(MIMIC_EINVAL, "%s: tensor %s is missing or has another size: the checkpoint belongs to another "
-                  "run (start over without --resume)", gguf_path(f), name);
+    *rc = err_set(MIMIC_EINVAL,
+                  "%s: tensor %s is missing or has another size: the checkpoint belongs to another "
+                  "run (start over without --resume)",
+                  gguf_path(f), name);
     return NULL;
   }
   return t;
@@ -62,8 +64,10 @@ int train_ckpt_load(const char *path, train_model *m, train_optim *o, train_ckpt
     goto out;
   }
   if (st->fingerprint && strcmp(fp, st->fingerprint) != 0) {
-    rc = err_set(MIMIC_EINVAL, "%s: the checkpoint was made with other settings (%s; now %s): use the same "
-                 "options, or start over without --resume", path, fp, st->fingerprint);
+    rc = err_set(MIMIC_EINVAL,
+                 "%s: the checkpoint was made with other settings (%s; now %s): use the same "
+                 "options, or start over without --resume",
+                 path, fp, st->fingerprint);
     goto out;
   }
   int np = train_model_n_params(m);
@@ -87,7 +91,8 @@ int train_ckpt_load(const char *path, train_model *m, train_optim *o, train_ckpt
     snprintf(name, sizeof name, "%s.adam_v", p->name);
     memcpy(train_optim_moment(o, i, 1), gguf_tensor_find(f, name)->data, p->n * sizeof(float));
   }
-  if (extra && n_extra) memcpy(extra, gguf_tensor_find(f, "train.extra")->data, n_extra * sizeof(float));
+  if (extra && n_extra)
+    memcpy(extra, gguf_tensor_find(f, "train.extra")->data, n_extra * sizeof(float));
   train_optim_set_steps(o, step);
   st->step = step;
   st->epoch = (uint64_t)epoch;

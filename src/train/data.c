@@ -1,8 +1,8 @@
 /* Datasets for training: JSONL lines (TRL conversational "messages", prompt/completion, plain text,
- * and prompt/chosen/rejected preference pairs) turned into token ids with a per-token loss mask, and
- * packing of whole samples into sequences. Packing keeps samples apart: each packed sample attends
- * only to itself and restarts its positions (train_batch.seg/pos), so a packed batch computes exactly
- * what separate batches would. Not here: the training loop (trainer.c). */
+ * and prompt/chosen/rejected preference pairs) turned into token ids with a per-token loss mask,
+ * and packing of whole samples into sequences. Packing keeps samples apart: each packed sample
+ * attends only to itself and restarts its positions (train_batch.seg/pos), so a packed batch
+ * computes exactly what separate batches would. Not here: the training loop (trainer.c). */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -30,7 +30,8 @@ static int conv_add(conv *c, const json_t *arr, bool train_assistant, const char
     const char *role = json_str(m, "role", NULL), *content = json_str(m, "content", NULL);
     if (!role || !content)
       return err_set(MIMIC_EFORMAT, "\"%s\"[%zu] needs string \"role\" and \"content\"", what, i);
-    if (c->n == MAX_MSGS) return err_set(MIMIC_ERANGE, "more than %d messages in one sample", MAX_MSGS);
+    if (c->n == MAX_MSGS)
+      return err_set(MIMIC_ERANGE, "more than %d messages in one sample", MAX_MSGS);
     c->msgs[c->n] = (chat_msg){role, json_str(m, "name", NULL), content};
     c->train[c->n] = train_assistant && strcmp(role, "assistant") == 0;
     c->n++;
@@ -77,7 +78,8 @@ static int conv_encode(const conv *c, const tokenizer *t, chat_family fam, train
     bool prefix = b <= n_all && a <= b && memcmp(pre, all, b * sizeof *pre) == 0;
     mem_free(pre), pre = NULL;
     if (!prefix) {
-      rc = err_set(MIMIC_EFORMAT, "message %zu does not tokenize as a prefix of the conversation", i);
+      rc = err_set(MIMIC_EFORMAT, "message %zu does not tokenize as a prefix of the conversation",
+                   i);
       goto out;
     }
     for (size_t k = a; k < b; k++) {
@@ -96,12 +98,13 @@ out:
 
 /* Plain strings: prompt (untrained) + completion (trained), special tokens parsed only when
  * parse_special (text the project wrote itself). */
-static int text_encode(const tokenizer *t, const char *prompt, const char *completion, bool parse_special,
-                       train_sample *out) {
+static int text_encode(const tokenizer *t, const char *prompt, const char *completion,
+                       bool parse_special, train_sample *out) {
   int32_t *a = NULL, *b = NULL;
   size_t na = 0, nb = 0;
   int rc = 0;
-  if (prompt && (rc = tok_encode(t, prompt, strlen(prompt), true, parse_special, &a, &na))) return rc;
+  if (prompt && (rc = tok_encode(t, prompt, strlen(prompt), true, parse_special, &a, &na)))
+    return rc;
   if ((rc = tok_encode(t, completion, strlen(completion), !prompt, parse_special, &b, &nb))) {
     mem_free(a);
     return rc;
@@ -144,13 +147,15 @@ static void sample_free(train_sample *s) {
 }
 
 /* One line into one sample (SFT) or two (pairs). */
-static int parse_line(const json_t *j, const tokenizer *t, chat_family fam, bool pairs, train_sample *s, conv *c) {
+static int parse_line(const json_t *j, const tokenizer *t, chat_family fam, bool pairs,
+                      train_sample *s, conv *c) {
   if (!json_is_object(j)) return err_set(MIMIC_EFORMAT, "expected a JSON object");
   const json_t *prompt = json_object_get(j, "prompt");
   int rc;
   if (pairs) {
     const json_t *ch = json_object_get(j, "chosen"), *rj = json_object_get(j, "rejected");
-    if (!ch || !rj) return err_set(MIMIC_EFORMAT, "a preference pair needs \"chosen\" and \"rejected\"");
+    if (!ch || !rj)
+      return err_set(MIMIC_EFORMAT, "a preference pair needs \"chosen\" and \"rejected\"");
     for (int k = 0; k < 2; k++) {
       const json_t *resp = k ? rj : ch;
       if (json_is_string(resp)) {
@@ -183,8 +188,8 @@ static int parse_line(const json_t *j, const tokenizer *t, chat_family fam, bool
     return conv_encode(c, t, fam, s);
   }
   if (completion && json_is_string(completion))
-    return text_encode(t, json_is_string(prompt) ? json_string_value(prompt) : NULL, json_string_value(completion),
-                       false, s);
+    return text_encode(t, json_is_string(prompt) ? json_string_value(prompt) : NULL,
+                       json_string_value(completion), false, s);
   if (text && json_is_string(text)) return text_encode(t, NULL, json_string_value(text), true, s);
   return err_set(MIMIC_EFORMAT, "no \"messages\", \"prompt\"/\"completion\" or \"text\" field");
 }
@@ -205,7 +210,8 @@ static int read_line(FILE *f, buf *b, bool *eof) {
   return 0;
 }
 
-int train_data_load(const char *path, const tokenizer *t, bool pairs, int max_len, train_data **out) {
+int train_data_load(const char *path, const tokenizer *t, bool pairs, int max_len,
+                    train_data **out) {
   *out = NULL;
   if (max_len < 2) return err_set(MIMIC_EINVAL, "maximum sample length %d is too short", max_len);
   FILE *f = fopen(path, "rb");
@@ -272,11 +278,12 @@ int train_data_load(const char *path, const tokenizer *t, bool pairs, int max_le
   mem_free(c);
   if (d->n == 0) {
     train_data_destroy(d);
-    return err_set(MIMIC_EFORMAT, "%s: no usable samples in %s", path, pairs ? "preference pairs" : "the file");
+    return err_set(MIMIC_EFORMAT, "%s: no usable samples in %s", path,
+                   pairs ? "preference pairs" : "the file");
   }
   if (d->n_truncated || d->n_dropped)
-    LOG_W("train", "%s: %zu samples cut to %d tokens, %zu dropped (nothing left to learn)", path, d->n_truncated,
-          lim, d->n_dropped);
+    LOG_W("train", "%s: %zu samples cut to %d tokens, %zu dropped (nothing left to learn)", path,
+          d->n_truncated, lim, d->n_dropped);
   *out = d;
   return 0;
 fail:
@@ -348,7 +355,8 @@ static void put_sample(train_pack *p, const train_sample *s, int at) {
   }
 }
 
-int train_pack_fill(train_pack *p, const train_data *d, const uint32_t *order, size_t n_order, size_t *cursor) {
+int train_pack_fill(train_pack *p, const train_data *d, const uint32_t *order, size_t n_order,
+                    size_t *cursor) {
   int max_T = p->cap;
   int used = 0, items = 0;
   p->n_target = 0;

@@ -64,28 +64,32 @@ int train_model_export(const train_model *m, const char *path) {
 static int tensor_to_f32(const gguf_file *f, const gguf_tensor *t, float *dst, size_t n) {
   tensor_type_info ti = tensor_type_get((int)t->type);
   if (!ti.supported)
-    return err_set(MIMIC_EUNSUPPORTED, "%s: tensor %s has type %s, which mimic cannot read", gguf_path(f), t->name,
-                   ti.name ? ti.name : "unknown");
+    return err_set(MIMIC_EUNSUPPORTED, "%s: tensor %s has type %s, which mimic cannot read",
+                   gguf_path(f), t->name, ti.name ? ti.name : "unknown");
   size_t rows = n / (size_t)t->ne[0];
   for (size_t r = 0; r < rows; r++)
-    dequant_row(t->type, (const char *)t->data + r * tensor_row_bytes(t->type, t->ne[0]), dst + r * (size_t)t->ne[0],
-                t->ne[0]);
+    dequant_row(t->type, (const char *)t->data + r * tensor_row_bytes(t->type, t->ne[0]),
+                dst + r * (size_t)t->ne[0], t->ne[0]);
   return 0;
 }
 
 static int check_adapter(const gguf_file *f, const char *arch) {
   gguf_str s;
   if (gguf_get_str(f, "general.type", &s) || s.len != 7 || memcmp(s.ptr, "adapter", 7))
-    return err_set(MIMIC_EFORMAT, "%s: not a LoRA adapter (general.type is not 'adapter')", gguf_path(f));
+    return err_set(MIMIC_EFORMAT, "%s: not a LoRA adapter (general.type is not 'adapter')",
+                   gguf_path(f));
   if (gguf_get_str(f, "adapter.type", &s) || s.len != 4 || memcmp(s.ptr, "lora", 4))
     return err_set(MIMIC_EFORMAT, "%s: adapter.type is not 'lora'", gguf_path(f));
-  if (arch && (gguf_get_str(f, "general.architecture", &s) || s.len != strlen(arch) || memcmp(s.ptr, arch, s.len)))
-    return err_set(MIMIC_EINVAL, "%s: the adapter was made for another architecture than '%s'", gguf_path(f), arch);
+  if (arch && (gguf_get_str(f, "general.architecture", &s) || s.len != strlen(arch) ||
+               memcmp(s.ptr, arch, s.len)))
+    return err_set(MIMIC_EINVAL, "%s: the adapter was made for another architecture than '%s'",
+                   gguf_path(f), arch);
   return 0;
 }
 
 int train_model_load_adapter(train_model *m, const char *path) {
-  if (!train_model_is_lora(m)) return err_set(MIMIC_EINVAL, "%s: only a LoRA model can start from an adapter", path);
+  if (!train_model_is_lora(m))
+    return err_set(MIMIC_EINVAL, "%s: only a LoRA model can start from an adapter", path);
   gguf_file *f = NULL;
   int rc = gguf_open(path, &f);
   if (rc) return rc;
@@ -94,30 +98,38 @@ int train_model_load_adapter(train_model *m, const char *path) {
   for (int64_t i = 0; i < gguf_n_tensors(f); i++) {
     const char *nm = gguf_tensor_at(f, i)->name;
     size_t l = strlen(nm);
-    if (l > 7 && (strcmp(nm + l - 7, ".lora_a") == 0 || strcmp(nm + l - 7, ".lora_b") == 0)) n_lora++;
+    if (l > 7 && (strcmp(nm + l - 7, ".lora_a") == 0 || strcmp(nm + l - 7, ".lora_b") == 0))
+      n_lora++;
   }
   if (n_lora != train_model_n_params(m)) {
-    rc = err_set(MIMIC_EINVAL, "%s: the adapter has %d LoRA tensors but this run trains %d (use the same "
-                 "--targets as the run that made it)", path, n_lora, train_model_n_params(m));
+    rc = err_set(MIMIC_EINVAL,
+                 "%s: the adapter has %d LoRA tensors but this run trains %d (use the same "
+                 "--targets as the run that made it)",
+                 path, n_lora, train_model_n_params(m));
     goto out;
   }
   for (int i = 0; i < train_model_n_params(m); i++) {
     train_param *p = train_model_param(m, i);
     const gguf_tensor *t = gguf_tensor_find(f, p->name);
     if (!t) {
-      rc = err_set(MIMIC_EINVAL, "%s: tensor %s is missing (use the same --targets as the run that made it)", path,
-                   p->name);
+      rc = err_set(MIMIC_EINVAL,
+                   "%s: tensor %s is missing (use the same --targets as the run that made it)",
+                   path, p->name);
       goto out;
     }
     if (t->ne[0] != p->ne[0] || t->ne[1] != p->ne[1] || t->ne[2] != 1) {
-      rc = err_set(MIMIC_EINVAL, "%s: tensor %s has shape {%lld, %lld}, this run needs {%lld, %lld} (same --rank?)",
-                   path, p->name, (long long)t->ne[0], (long long)t->ne[1], (long long)p->ne[0], (long long)p->ne[1]);
+      rc = err_set(
+          MIMIC_EINVAL,
+          "%s: tensor %s has shape {%lld, %lld}, this run needs {%lld, %lld} (same --rank?)", path,
+          p->name, (long long)t->ne[0], (long long)t->ne[1], (long long)p->ne[0],
+          (long long)p->ne[1]);
       goto out;
     }
     if ((rc = tensor_to_f32(f, t, p->w, p->n))) goto out;
   }
   float alpha = 0;
-  if (gguf_get_f32(f, "adapter.lora.alpha", &alpha) == 0 && alpha > 0 && alpha != train__model_lora_alpha(m)) {
+  if (gguf_get_f32(f, "adapter.lora.alpha", &alpha) == 0 && alpha > 0 &&
+      alpha != train__model_lora_alpha(m)) {
     LOG_I("train", "%s: using the adapter's alpha %g", path, (double)alpha);
     train__model_set_lora_alpha(m, alpha);
   }
@@ -128,7 +140,8 @@ out:
 
 /* ---- merge ----------------------------------------------------------------------------------- */
 
-int train_merge(const char *base, const char *adapter, float scale, const char *out, compute_pool *pool) {
+int train_merge(const char *base, const char *adapter, float scale, const char *out,
+                compute_pool *pool) {
   gguf_file *fb = NULL, *fa = NULL;
   gguf_writer *w = NULL;
   float *A = NULL, *B = NULL, *rows = NULL;
@@ -156,14 +169,16 @@ int train_merge(const char *base, const char *adapter, float scale, const char *
       continue;
     }
     int64_t in = t->ne[0], nout = t->ne[1], r = ta->ne[1];
-    if (t->n_dims != 2 || ta->ne[0] != in || tb->ne[1] != nout || tb->ne[0] != r || r < 1 || r > TRAIN_MAX_RANK) {
-      rc = err_set(MIMIC_EFORMAT, "%s: %s does not fit %s {%lld, %lld}", adapter, na, t->name, (long long)in,
-                   (long long)nout);
+    if (t->n_dims != 2 || ta->ne[0] != in || tb->ne[1] != nout || tb->ne[0] != r || r < 1 ||
+        r > TRAIN_MAX_RANK) {
+      rc = err_set(MIMIC_EFORMAT, "%s: %s does not fit %s {%lld, %lld}", adapter, na, t->name,
+                   (long long)in, (long long)nout);
       goto out;
     }
     A = xalloc((size_t)(r * in) * sizeof *A);
     B = xalloc((size_t)(nout * r) * sizeof *B);
-    if ((rc = tensor_to_f32(fa, ta, A, (size_t)(r * in))) || (rc = tensor_to_f32(fa, tb, B, (size_t)(nout * r))))
+    if ((rc = tensor_to_f32(fa, ta, A, (size_t)(r * in))) ||
+        (rc = tensor_to_f32(fa, tb, B, (size_t)(nout * r))))
       goto out;
     float s = alpha > 0 ? scale * alpha / (float)r : scale;
     size_t rb = tensor_row_bytes(t->type, in);
@@ -177,7 +192,8 @@ int train_merge(const char *base, const char *adapter, float scale, const char *
       train_mat Bm = {B + o0 * r, r, false, NULL}, Am = {A, in, false, NULL};
       train__gemm(pool, n, in, r, Bm, Am, s, rows, in, true);
       for (int64_t k = 0; k < n; k++)
-        if ((rc = quant_row(t->type, rows + k * in, (char *)q + (size_t)(o0 + k) * rb, in))) goto out;
+        if ((rc = quant_row(t->type, rows + k * in, (char *)q + (size_t)(o0 + k) * rb, in)))
+          goto out;
     }
     rc = gguf_add_tensor_take(w, t->name, t->type, t->n_dims, t->ne, q);
     q = NULL;

@@ -1,9 +1,10 @@
 /* The float GEMM of training: C = alpha * A · B (+ C), with operands in either orientation and a
  * B operand that may be a quantized weight matrix dequantized tile by tile (the frozen base of a
- * QLoRA run never exists in F32 as a whole). Blocked in the usual way: a K-block of B is packed into
- * NR-wide panels, A into MR-tall panels, and a register-tiled micro-kernel (AVX2+FMA chosen at run
- * time, a scalar one kept as reference) multiplies them. Threads split C into tiles; each element of
- * C is summed by one thread in a fixed order, so results do not depend on the thread count. */
+ * QLoRA run never exists in F32 as a whole). Blocked in the usual way: a K-block of B is packed
+ * into NR-wide panels, A into MR-tall panels, and a register-tiled micro-kernel (AVX2+FMA chosen at
+ * run time, a scalar one kept as reference) multiplies them. Threads split C into tiles; each
+ * element of C is summed by one thread in a fixed order, so results do not depend on the thread
+ * count. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,11 +17,11 @@
 #define HAVE_X86 1
 #endif
 
-#define MR 6
-#define NR_MAX 32
-#define KC 256       /* K block (a multiple of every quant block size: 32 and 256) */
-#define MBLK (MR * 16) /* rows of C per task */
-#define NBLK_MIN 64  /* columns of C per task, at least */
+#define MR       6
+#define NR_MAX   32
+#define KC       256       /* K block (a multiple of every quant block size: 32 and 256) */
+#define MBLK     (MR * 16) /* rows of C per task */
+#define NBLK_MIN 64        /* columns of C per task, at least */
 
 typedef void (*kern_fn)(int64_t kc, const float *ap, const float *bp, float *c);
 
@@ -37,7 +38,8 @@ static void kern_scalar(int64_t kc, const float *ap, const float *bp, float *c) 
 }
 
 #ifdef HAVE_X86
-__attribute__((target("avx2,fma"))) static void kern_avx2(int64_t kc, const float *ap, const float *bp, float *c) {
+__attribute__((target("avx2,fma"))) static void kern_avx2(int64_t kc, const float *ap,
+                                                          const float *bp, float *c) {
   __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
   __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
   for (int64_t k = 0; k < kc; k++) {
@@ -77,17 +79,18 @@ __attribute__((target("avx2,fma"))) static void kern_avx2(int64_t kc, const floa
 }
 
 /* 6 rows x 32 columns: 12 zmm accumulators, two B loads and a broadcast per row and k. */
-__attribute__((target("avx512f"))) static void kern_avx512(int64_t kc, const float *ap, const float *bp, float *c) {
+__attribute__((target("avx512f"))) static void kern_avx512(int64_t kc, const float *ap,
+                                                           const float *bp, float *c) {
   __m512 acc[MR][2];
   for (int r = 0; r < MR; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
   for (int64_t k = 0; k < kc; k++) {
     const float *a = ap + k * MR;
     __m512 b0 = _mm512_loadu_ps(bp + k * 32), b1 = _mm512_loadu_ps(bp + k * 32 + 16);
-#define ROW(r)                                                                                          \
-  do {                                                                                                  \
-    __m512 x = _mm512_set1_ps(a[r]);                                                                    \
-    acc[r][0] = _mm512_fmadd_ps(x, b0, acc[r][0]);                                                      \
-    acc[r][1] = _mm512_fmadd_ps(x, b1, acc[r][1]);                                                      \
+#define ROW(r)                                                                                     \
+  do {                                                                                             \
+    __m512 x = _mm512_set1_ps(a[r]);                                                               \
+    acc[r][0] = _mm512_fmadd_ps(x, b0, acc[r][0]);                                                 \
+    acc[r][1] = _mm512_fmadd_ps(x, b1, acc[r][1]);                                                 \
   } while (0)
     ROW(0);
     ROW(1);
@@ -171,8 +174,10 @@ static void pack_a(const train_mat *A, int64_t i0, int mr, int64_t k0, int64_t k
 }
 
 /* bp: panels of NR columns, each (kc, NR), for B rows k0..k0+kc and columns j0..j0+nc (zero-padded
- * to a multiple of NR). tmp holds at least max(nc, kc) floats (quantized rows are decoded there). */
-static void pack_b(const train_mat *B, int64_t k0, int64_t kc, int64_t j0, int64_t nc, float *bp, float *tmp) {
+ * to a multiple of NR). tmp holds at least max(nc, kc) floats (quantized rows are decoded there).
+ */
+static void pack_b(const train_mat *B, int64_t k0, int64_t kc, int64_t j0, int64_t nc, float *bp,
+                   float *tmp) {
   int64_t np = (nc + NR - 1) / NR;
   if (B->q) {
     const qmat *q = B->q;
@@ -180,7 +185,8 @@ static void pack_b(const train_mat *B, int64_t k0, int64_t kc, int64_t j0, int64
     if (!B->t) { /* B = q: row k of B is row k of q; columns j0.. are block-aligned */
       size_t off = (size_t)(j0 / blk) * tensor_row_bytes(q->type, blk);
       for (int64_t k = 0; k < kc; k++) {
-        dequant_row(q->type, (const char *)q->data + (size_t)(k0 + k) * q->row_bytes + off, tmp, nc);
+        dequant_row(q->type, (const char *)q->data + (size_t)(k0 + k) * q->row_bytes + off, tmp,
+                    nc);
         for (int64_t p = 0; p < np; p++) {
           float *dst = bp + p * kc * NR + k * NR;
           int64_t w = nc - p * NR < NR ? nc - p * NR : NR;
@@ -195,7 +201,8 @@ static void pack_b(const train_mat *B, int64_t k0, int64_t kc, int64_t j0, int64
         for (int64_t jj = 0; jj < NR; jj++) {
           int64_t j = p * NR + jj;
           if (j < nc) {
-            dequant_row(q->type, (const char *)q->data + (size_t)(j0 + j) * q->row_bytes + off, tmp, kc);
+            dequant_row(q->type, (const char *)q->data + (size_t)(j0 + j) * q->row_bytes + off, tmp,
+                        kc);
             for (int64_t k = 0; k < kc; k++) dst[k * NR + jj] = tmp[k];
           } else {
             for (int64_t k = 0; k < kc; k++) dst[k * NR + jj] = 0;
@@ -259,7 +266,8 @@ static void gemm_worker(int ith, int nth, void *arg) {
     int64_t i0 = ib * MBLK, mc = j->M - i0 < MBLK ? j->M - i0 : MBLK;
     int64_t np = (nc + NR - 1) / NR;
     if (!j->acc)
-      for (int64_t i = 0; i < mc; i++) memset(j->C + (i0 + i) * j->ldc + j0, 0, (size_t)nc * sizeof(float));
+      for (int64_t i = 0; i < mc; i++)
+        memset(j->C + (i0 + i) * j->ldc + j0, 0, (size_t)nc * sizeof(float));
     for (int64_t k0 = 0; k0 < j->K; k0 += j->kc_max) {
       int64_t kc = j->K - k0 < j->kc_max ? j->K - k0 : j->kc_max;
       pack_b(&j->B, k0, kc, j0, nc, bp, tmp);
@@ -283,8 +291,8 @@ static void gemm_worker(int ith, int nth, void *arg) {
   mem_free(tmp);
 }
 
-void train__gemm(compute_pool *pool, int64_t M, int64_t N, int64_t K, train_mat A, train_mat B, float alpha,
-                 float *C, int64_t ldc, bool acc) {
+void train__gemm(compute_pool *pool, int64_t M, int64_t N, int64_t K, train_mat A, train_mat B,
+                 float alpha, float *C, int64_t ldc, bool acc) {
   if (M <= 0 || N <= 0) return;
   kern_pick();
   gemm_job j = {M, N, K, A, B, alpha, C, ldc, acc, 0, 0, 0, KC};

@@ -18,7 +18,7 @@
 #include "llm/gguf.h"
 #include "train/train_int.h"
 
-const char *const train_w_names[TRAIN_W_COUNT] = {"attn_q", "attn_k", "attn_v", "attn_output",
+const char *const train_w_names[TRAIN_W_COUNT] = {"attn_q",   "attn_k", "attn_v",  "attn_output",
                                                   "ffn_gate", "ffn_up", "ffn_down"};
 
 int train_targets_parse(const char *s, unsigned *mask) {
@@ -34,13 +34,19 @@ int train_targets_parse(const char *s, unsigned *mask) {
     word[n] = '\0';
     str_trim(word);
     bool found = false;
-    if (strcmp(word, "all") == 0) m |= TRAIN_TARGETS_ALL, found = true;
-    else if (strcmp(word, "attn") == 0) m |= 0x0fu, found = true;
-    else if (strcmp(word, "ffn") == 0) m |= 0x70u, found = true;
+    if (strcmp(word, "all") == 0)
+      m |= TRAIN_TARGETS_ALL, found = true;
+    else if (strcmp(word, "attn") == 0)
+      m |= 0x0fu, found = true;
+    else if (strcmp(word, "ffn") == 0)
+      m |= 0x70u, found = true;
     for (int w = 0; w < TRAIN_W_COUNT && !found; w++)
-      if (strcmp(word, shortn[w]) == 0 || strcmp(word, train_w_names[w]) == 0) m |= 1u << w, found = true;
+      if (strcmp(word, shortn[w]) == 0 || strcmp(word, train_w_names[w]) == 0)
+        m |= 1u << w, found = true;
     if (!found)
-      return err_set(MIMIC_EINVAL, "unknown LoRA target '%s' (use q, k, v, o, gate, up, down, attn, ffn or all)", word);
+      return err_set(MIMIC_EINVAL,
+                     "unknown LoRA target '%s' (use q, k, v, o, gate, up, down, attn, ffn or all)",
+                     word);
     p += n;
     if (*p == ',') p++;
   }
@@ -53,13 +59,13 @@ int train_targets_parse(const char *s, unsigned *mask) {
 
 typedef struct tr_lin {
   int in, out;
-  qmat w;            /* the weight (rows = out, cols = in): into the base's mapping, or over a param */
-  float *gw;         /* gradient of a trainable weight; NULL when frozen */
-  const float *bias; /* frozen bias (qwen2 q/k/v) or NULL */
+  qmat w;    /* the weight (rows = out, cols = in): into the base's mapping, or over a param */
+  float *gw; /* gradient of a trainable weight; NULL when frozen */
+  const float *bias;      /* frozen bias (qwen2 q/k/v) or NULL */
   float *A, *B, *gA, *gB; /* LoRA: A (r, in), B (out, r); NULL when not adapted */
   int r;
-  float s;           /* alpha / r */
-  float *ax;         /* saved A x~ (T, r) of the last forward */
+  float s;   /* alpha / r */
+  float *ax; /* saved A x~ (T, r) of the last forward */
 } tr_lin;
 
 typedef struct tr_layer {
@@ -83,7 +89,7 @@ struct train_model {
   char arch_name[16];
   int n_ctx;
 
-  qmat embd, output;     /* (n_vocab, n_embd) */
+  qmat embd, output;        /* (n_vocab, n_embd) */
   float *g_embd, *g_output; /* trainable only; g_output == g_embd when tied */
   const float *output_bias;
   float *output_norm, *g_output_norm;
@@ -98,12 +104,12 @@ struct train_model {
 
   /* forward state */
   float *x, *tmp, *tmp2, *xfin, *xf, *rsf, *cs, *hbuf, *drop;
-  int32_t *rows;         /* target rows of the batch */
+  int32_t *rows; /* target rows of the batch */
   int n_rows;
   uint64_t drop_key;
   /* backward scratch */
   float *dx, *dxn, *dh, *dg, *du, *datt, *dq, *dk, *dv, *attn_scr, *gax, *lg, *xr, *dxr, *dxf;
-  int ch;                /* lm-head chunk (rows) */
+  int ch; /* lm-head chunk (rows) */
 };
 
 static float *falloc(train_model *m, size_t n) {
@@ -120,8 +126,8 @@ static float *falloc(train_model *m, size_t n) {
   return p;
 }
 
-static train_param *param_add(train_model *m, const char *name, size_t n, int n_dims, int64_t ne0, int64_t ne1,
-                              bool decay) {
+static train_param *param_add(train_model *m, const char *name, size_t n, int n_dims, int64_t ne0,
+                              int64_t ne1, bool decay) {
   if (m->n_params == m->cap_params) {
     m->cap_params = m->cap_params ? 2 * m->cap_params : 32;
     m->params = xrealloc(m->params, (size_t)m->cap_params * sizeof *m->params);
@@ -157,7 +163,9 @@ const tokenizer *train_model_tokenizer(const train_model *m) { return m->tok; }
 bool train_model_is_lora(const train_model *m) { return m->lora; }
 int train_model_max_T(const train_model *m) { return m->max_T; }
 int train_model_n_params(const train_model *m) { return m->n_params; }
-train_param *train_model_param(train_model *m, int i) { return i >= 0 && i < m->n_params ? &m->params[i] : NULL; }
+train_param *train_model_param(train_model *m, int i) {
+  return i >= 0 && i < m->n_params ? &m->params[i] : NULL;
+}
 
 int train__model_n_ctx(const train_model *m) { return m->n_ctx; }
 const gguf_file *train__model_vocab_file(const train_model *m) { return m->vocab_file; }
@@ -189,10 +197,12 @@ static size_t lin_in(const llm_hparams *hp, int w) {
 static size_t lin_out(const llm_hparams *hp, int w) {
   size_t qd = (size_t)hp->n_head * hp->head_dim, kvd = (size_t)hp->n_head_kv * hp->head_dim;
   switch (w) {
-    case TRAIN_W_Q: return qd;
-    case TRAIN_W_K: case TRAIN_W_V: return kvd;
-    case TRAIN_W_GATE: case TRAIN_W_UP: return (size_t)hp->n_ff;
-    default: return (size_t)hp->n_embd;
+  case TRAIN_W_Q: return qd;
+  case TRAIN_W_K:
+  case TRAIN_W_V: return kvd;
+  case TRAIN_W_GATE:
+  case TRAIN_W_UP: return (size_t)hp->n_ff;
+  default: return (size_t)hp->n_embd;
   }
 }
 
@@ -209,8 +219,10 @@ double train_model_flops(const train_model *m, int T, int n_target) {
   double wmul = m->lora ? 4.0 : 6.0;
   double layers = (double)hp->n_layer * ((double)T * per_tok * wmul + (double)T * lora * 6.0);
   double qd = (double)hp->n_head * hp->head_dim;
-  double attn = (double)hp->n_layer * (double)T * (double)T * qd * 2.0 * 3.0; /* causal half of 4 QK/PV products */
-  double head = (double)n_target * (double)hp->n_embd * (double)hp->n_vocab * 2.0 * (m->lora ? 3.0 : 4.0);
+  double attn = (double)hp->n_layer * (double)T * (double)T * qd * 2.0 *
+                3.0; /* causal half of 4 QK/PV products */
+  double head =
+      (double)n_target * (double)hp->n_embd * (double)hp->n_vocab * 2.0 * (m->lora ? 3.0 : 4.0);
   return layers + attn + head;
 }
 
@@ -272,21 +284,25 @@ static int alloc_state(train_model *m) {
   m->dxf = falloc(m, T * E);
   m->rows = mem_calloc(T, sizeof *m->rows);
   if (m->oom || !m->rows)
-    return err_set(MIMIC_ENOMEM, "out of memory for training activations (sequence of %d tokens, %d layers); "
-                   "lower --seq-len", m->max_T, hp->n_layer);
+    return err_set(MIMIC_ENOMEM,
+                   "out of memory for training activations (sequence of %d tokens, %d layers); "
+                   "lower --seq-len",
+                   m->max_T, hp->n_layer);
   return 0;
 }
 
 /* ---- LoRA over a frozen base ----------------------------------------------------------------- */
 
 /* A 1-D F32 copy of a small tensor (norms, biases). */
-static int vec_copy(train_model *m, const gguf_file *f, const char *name, int64_t n, bool required, float **out) {
+static int vec_copy(train_model *m, const gguf_file *f, const char *name, int64_t n, bool required,
+                    float **out) {
   *out = NULL;
   const gguf_tensor *t = gguf_tensor_find(f, name);
-  if (!t) return required ? err_set(MIMIC_EFORMAT, "%s: tensor %s is missing", gguf_path(f), name) : 0;
+  if (!t)
+    return required ? err_set(MIMIC_EFORMAT, "%s: tensor %s is missing", gguf_path(f), name) : 0;
   if (t->ne[0] != n || t->ne[1] != 1)
-    return err_set(MIMIC_EFORMAT, "%s: tensor %s has %lld values, expected %lld", gguf_path(f), name,
-                   (long long)t->ne[0], (long long)n);
+    return err_set(MIMIC_EFORMAT, "%s: tensor %s has %lld values, expected %lld", gguf_path(f),
+                   name, (long long)t->ne[0], (long long)n);
   float *v = falloc(m, (size_t)n);
   if (!v) return err_set(MIMIC_ENOMEM, "out of memory");
   dequant_row(t->type, t->data, v, n);
@@ -314,8 +330,10 @@ int train_model_new_lora(const char *path, const train_lora_opts *o, uint64_t se
   if (d.rank <= 0) d.rank = 8;
   if (d.alpha <= 0) d.alpha = 2.0f * (float)d.rank;
   if (!d.targets) d.targets = TRAIN_TARGETS_ALL;
-  if (d.rank > TRAIN_MAX_RANK) return err_set(MIMIC_EINVAL, "LoRA rank %d is over the cap of %d", d.rank, TRAIN_MAX_RANK);
-  if (!(d.dropout >= 0 && d.dropout < 1)) return err_set(MIMIC_EINVAL, "LoRA dropout must be in [0, 1)");
+  if (d.rank > TRAIN_MAX_RANK)
+    return err_set(MIMIC_EINVAL, "LoRA rank %d is over the cap of %d", d.rank, TRAIN_MAX_RANK);
+  if (!(d.dropout >= 0 && d.dropout < 1))
+    return err_set(MIMIC_EINVAL, "LoRA dropout must be in [0, 1)");
   if (max_T < 2 || max_T > TRAIN_MAX_SEQ)
     return err_set(MIMIC_EINVAL, "sequence length %d is outside [2, %d]", max_T, TRAIN_MAX_SEQ);
   train_model *m = xcalloc(1, sizeof *m);
@@ -371,7 +389,8 @@ int train_model_new_lora(const char *path, const train_lora_opts *o, uint64_t se
       snprintf(name, sizeof name, "blk.%d.%s.weight.lora_a", il, train_w_names[w]);
       train_param *pa = param_add(m, name, (size_t)d.rank * (size_t)l->in, 2, l->in, d.rank, true);
       snprintf(name, sizeof name, "blk.%d.%s.weight.lora_b", il, train_w_names[w]);
-      train_param *pb = param_add(m, name, (size_t)l->out * (size_t)d.rank, 2, d.rank, l->out, true);
+      train_param *pb =
+          param_add(m, name, (size_t)l->out * (size_t)d.rank, 2, d.rank, l->out, true);
       if (m->oom) {
         rc = err_set(MIMIC_ENOMEM, "out of memory for the LoRA tensors");
         goto out;
@@ -379,13 +398,14 @@ int train_model_new_lora(const char *path, const train_lora_opts *o, uint64_t se
       l->A = pa->w, l->gA = pa->g, l->B = pb->w, l->gB = pb->g;
       /* PEFT's default: kaiming_uniform(a = sqrt 5) = uniform(-1/sqrt(in), 1/sqrt(in)); B = 0. */
       float bound = 1.0f / sqrtf((float)l->in);
-      for (size_t i = 0; i < pa->n; i++) l->A[i] = (float)((2.0 * train__rng_uniform(&rng) - 1.0) * bound);
+      for (size_t i = 0; i < pa->n; i++)
+        l->A[i] = (float)((2.0 * train__rng_uniform(&rng) - 1.0) * bound);
     }
   }
   if ((rc = alloc_state(m))) goto out;
   if (d.init && (rc = train_model_load_adapter(m, d.init))) goto out;
-  LOG_I("train", "%s: LoRA rank %d, alpha %g, %d tensors, %.2f M trainable parameters", path, d.rank,
-        (double)d.alpha, m->n_params, (double)train_model_n_trainable(m) / 1e6);
+  LOG_I("train", "%s: LoRA rank %d, alpha %g, %d tensors, %.2f M trainable parameters", path,
+        d.rank, (double)d.alpha, m->n_params, (double)train_model_n_trainable(m) / 1e6);
   *out = m;
   m = NULL;
 out:
@@ -404,8 +424,8 @@ static qmat qmat_f32(const float *w, int64_t rows, int64_t cols) {
   return q;
 }
 
-int train_model_new_scratch(const train_scratch_opts *o, uint64_t seed, int max_T, compute_pool *pool,
-                            train_model **out) {
+int train_model_new_scratch(const train_scratch_opts *o, uint64_t seed, int max_T,
+                            compute_pool *pool, train_model **out) {
   *out = NULL;
   train_scratch_opts d = {0};
   if (o) d = *o;
@@ -420,10 +440,12 @@ int train_model_new_scratch(const train_scratch_opts *o, uint64_t seed, int max_
   bool qwen = strcmp(d.arch, "qwen2") == 0;
   if (!qwen && strcmp(d.arch, "llama") != 0)
     return err_set(MIMIC_EINVAL, "unknown architecture '%s' (qwen2 or llama)", d.arch);
-  if (d.n_layer > 256 || d.n_embd > 16384 || d.n_ff > 65536 || d.n_embd % d.n_head || d.n_head % d.n_head_kv ||
-      (d.n_embd / d.n_head) % 2)
-    return err_set(MIMIC_EINVAL, "bad shape: width %d, heads %d, kv heads %d, layers %d, ff %d (width must split "
-                   "into heads of even size, heads into kv heads)", d.n_embd, d.n_head, d.n_head_kv, d.n_layer, d.n_ff);
+  if (d.n_layer > 256 || d.n_embd > 16384 || d.n_ff > 65536 || d.n_embd % d.n_head ||
+      d.n_head % d.n_head_kv || (d.n_embd / d.n_head) % 2)
+    return err_set(MIMIC_EINVAL,
+                   "bad shape: width %d, heads %d, kv heads %d, layers %d, ff %d (width must split "
+                   "into heads of even size, heads into kv heads)",
+                   d.n_embd, d.n_head, d.n_head_kv, d.n_layer, d.n_ff);
   if (max_T < 2 || max_T > TRAIN_MAX_SEQ)
     return err_set(MIMIC_EINVAL, "sequence length %d is outside [2, %d]", max_T, TRAIN_MAX_SEQ);
   train_model *m = xcalloc(1, sizeof *m);
@@ -509,8 +531,9 @@ int train_model_new_scratch(const train_scratch_opts *o, uint64_t seed, int max_
     }
   }
   if ((rc = alloc_state(m))) goto out;
-  LOG_I("train", "new %s model: %d layers, width %d, %d/%d heads, ff %d, vocab %d, %.2f M parameters", d.arch,
-        hp->n_layer, hp->n_embd, hp->n_head, hp->n_head_kv, hp->n_ff, hp->n_vocab,
+  LOG_I("train",
+        "new %s model: %d layers, width %d, %d/%d heads, ff %d, vocab %d, %.2f M parameters",
+        d.arch, hp->n_layer, hp->n_embd, hp->n_head, hp->n_head_kv, hp->n_ff, hp->n_vocab,
         (double)train_model_n_trainable(m) / 1e6);
   *out = m;
   m = NULL;
@@ -526,7 +549,8 @@ out:
 
 /* Inverted dropout on the LoRA branch's input: x~ = x * keep / (1 - p), the mask drawn from a hash
  * of (batch key, layer, matrix, row), so the backward pass regenerates it instead of storing it. */
-static void dropout_apply(const train_model *m, int il, int w, int T, int n, const float *x, float *y) {
+static void dropout_apply(const train_model *m, int il, int w, int T, int n, const float *x,
+                          float *y) {
   float p = m->lora_dropout, inv = 1.0f / (1.0f - p);
   uint64_t thr = (uint64_t)((double)p * 16777216.0);
   for (int t = 0; t < T; t++) {
@@ -576,11 +600,14 @@ static int check_batch(const train_model *m, const train_batch *b) {
   int V = m->hp.n_vocab;
   for (int t = 0; t < b->T; t++) {
     if (b->tokens[t] < 0 || b->tokens[t] >= V)
-      return err_set(MIMIC_EINVAL, "token %d at row %d is outside the vocabulary of %d", b->tokens[t], t, V);
+      return err_set(MIMIC_EINVAL, "token %d at row %d is outside the vocabulary of %d",
+                     b->tokens[t], t, V);
     if (b->targets[t] < -1 || b->targets[t] >= V)
-      return err_set(MIMIC_EINVAL, "target %d at row %d is outside the vocabulary of %d", b->targets[t], t, V);
+      return err_set(MIMIC_EINVAL, "target %d at row %d is outside the vocabulary of %d",
+                     b->targets[t], t, V);
     if (b->seg[t] < 0 || b->seg[t] > t || b->seg[b->seg[t]] != b->seg[t] || b->pos[t] < 0)
-      return err_set(MIMIC_EINVAL, "row %d: sample start %d / position %d are inconsistent", t, b->seg[t], b->pos[t]);
+      return err_set(MIMIC_EINVAL, "row %d: sample start %d / position %d are inconsistent", t,
+                     b->seg[t], b->pos[t]);
   }
   return 0;
 }
@@ -648,7 +675,8 @@ int train_model_forward(train_model *m, const train_batch *b, float *logp, float
       int n = m->n_rows - r0 < m->ch ? m->n_rows - r0 : m->ch;
       if (!logits) {
         for (int i = 0; i < n; i++)
-          memcpy(m->xr + (size_t)i * E, m->xf + (size_t)m->rows[r0 + i] * E, (size_t)E * sizeof(float));
+          memcpy(m->xr + (size_t)i * E, m->xf + (size_t)m->rows[r0 + i] * E,
+                 (size_t)E * sizeof(float));
         head_logits(m, m->xr, n, m->lg);
       }
       for (int i = 0; i < n; i++) {
@@ -664,9 +692,10 @@ int train_model_forward(train_model *m, const train_batch *b, float *logp, float
 /* ---- Backward -------------------------------------------------------------------------------- */
 
 /* Gradients of y = x W^T (+ s B A x~) given dy (T, out): trainable W gets dy^T x, LoRA gets
- * dB = s dy^T (A x~) and dA = (s dy B)^T x~; dx (T, in) += dy W + (s dy B) A (masked by the dropout),
- * skipped when dx is NULL. */
-static void lin_bwd(train_model *m, int il, int w, int T, const float *x, const float *dy, float *dx) {
+ * dB = s dy^T (A x~) and dA = (s dy B)^T x~; dx (T, in) += dy W + (s dy B) A (masked by the
+ * dropout), skipped when dx is NULL. */
+static void lin_bwd(train_model *m, int il, int w, int T, const float *x, const float *dy,
+                    float *dx) {
   tr_lin *l = &m->layers[il].lin[w];
   if (l->gw) {
     train_mat DYt = {dy, l->out, true, NULL}, X = {x, l->in, false, NULL};
@@ -674,7 +703,8 @@ static void lin_bwd(train_model *m, int il, int w, int T, const float *x, const 
   }
   if (dx) {
     train_mat DY = {dy, l->out, false, NULL};
-    train_mat W = l->gw ? (train_mat){l->w.data, l->in, false, NULL} : (train_mat){NULL, 0, false, &l->w};
+    train_mat W =
+        l->gw ? (train_mat){l->w.data, l->in, false, NULL} : (train_mat){NULL, 0, false, &l->w};
     train__gemm(m->pool, T, l->in, l->out, DY, W, 1.0f, dx, l->in, true);
   }
   if (l->A) {
@@ -720,7 +750,8 @@ void train_model_backward(train_model *m, const train_batch *b, const float *dlo
       (void)train__logp_row(z, V, b->targets[t], dlogp[t], z);
     }
     train_mat DZ = {m->lg, V, false, NULL};
-    train_mat W = m->g_output ? (train_mat){m->output.data, E, false, NULL} : (train_mat){NULL, 0, false, &m->output};
+    train_mat W = m->g_output ? (train_mat){m->output.data, E, false, NULL}
+                              : (train_mat){NULL, 0, false, &m->output};
     train__gemm(m->pool, n, E, V, DZ, W, 1.0f, m->dxr, E, false);
     for (int i = 0; i < n; i++) {
       float *d = m->dxf + (size_t)m->rows[r0 + i] * E;
@@ -750,7 +781,8 @@ void train_model_backward(train_model *m, const train_batch *b, const float *dlo
     /* attention: x1 = x0 + o(attn(rope(q xn1), rope(k xn1), v xn1)) */
     memset(m->datt, 0, (size_t)T * qd * sizeof(float));
     lin_bwd(m, il, TRAIN_W_O, T, L->att, m->dx, m->datt);
-    train__attn_bwd(m->pool, &at, L->q, L->k, L->v, L->att, L->lse, m->datt, m->dq, m->dk, m->dv, m->attn_scr);
+    train__attn_bwd(m->pool, &at, L->q, L->k, L->v, L->att, L->lse, m->datt, m->dq, m->dk, m->dv,
+                    m->attn_scr);
     train__rope(hp, T, hp->n_head, m->cs, m->dq, true);
     train__rope(hp, T, hp->n_head_kv, m->cs, m->dk, true);
     /* Below layer 0 only the embeddings could use dx: skip it when they are frozen. */

@@ -11,7 +11,8 @@
 
 /* ---- RMSNorm --------------------------------------------------------------------------------- */
 
-void train__rmsnorm_fwd(int T, int n, const float *x, const float *w, float eps, float *y, float *rstd) {
+void train__rmsnorm_fwd(int T, int n, const float *x, const float *w, float eps, float *y,
+                        float *rstd) {
   for (int t = 0; t < T; t++) {
     const float *xt = x + (size_t)t * n;
     float *yt = y + (size_t)t * n;
@@ -26,8 +27,8 @@ void train__rmsnorm_fwd(int T, int n, const float *x, const float *w, float eps,
 
 /* With g = dy * w and r = rstd: y_i = x_i r w_i, dr/dx_j = -r^3 x_j / n, so
  * dx_j = r g_j - r^3 x_j mean(g . x). */
-void train__rmsnorm_bwd(int T, int n, const float *x, const float *w, const float *rstd, const float *dy,
-                        float *dx, float *dw) {
+void train__rmsnorm_bwd(int T, int n, const float *x, const float *w, const float *rstd,
+                        const float *dy, float *dx, float *dw) {
   for (int t = 0; t < T; t++) {
     const float *xt = x + (size_t)t * n, *dyt = dy + (size_t)t * n;
     float *dxt = dx + (size_t)t * n;
@@ -43,7 +44,8 @@ void train__rmsnorm_bwd(int T, int n, const float *x, const float *w, const floa
 
 /* ---- RoPE ------------------------------------------------------------------------------------ */
 
-void train__rope_cache(const llm_hparams *hp, const float *freq_factors, const int32_t *pos, int T, float *cs) {
+void train__rope_cache(const llm_hparams *hp, const float *freq_factors, const int32_t *pos, int T,
+                       float *cs) {
   float theta_scale = powf(hp->rope_freq_base, -2.0f / (float)hp->n_rot);
   for (int t = 0; t < T; t++) {
     float *c = cs + (size_t)t * hp->n_rot;
@@ -58,7 +60,8 @@ void train__rope_cache(const llm_hparams *hp, const float *freq_factors, const i
   }
 }
 
-void train__rope(const llm_hparams *hp, int T, int n_heads, const float *cs, float *x, bool backward) {
+void train__rope(const llm_hparams *hp, int T, int n_heads, const float *cs, float *x,
+                 bool backward) {
   int n_rot = hp->n_rot, hd = hp->head_dim;
   float sgn = backward ? -1.0f : 1.0f;
   for (int t = 0; t < T; t++) {
@@ -141,8 +144,8 @@ size_t train__attn_scratch(const train_attn *a) {
   return 8 * 2 * (size_t)a->T * kvd;
 }
 
-void train__attn_fwd(compute_pool *pool, const train_attn *a, const float *q, const float *k, const float *v,
-                     float *out, float *lse) {
+void train__attn_fwd(compute_pool *pool, const train_attn *a, const float *q, const float *k,
+                     const float *v, float *out, float *lse) {
   float stack[4096];
   float *scr = NULL;
   int nth = pool ? compute_pool_threads(pool) : 1;
@@ -228,9 +231,9 @@ static void attn_reduce_worker(int ith, int nth, void *arg) {
   }
 }
 
-void train__attn_bwd(compute_pool *pool, const train_attn *a, const float *q, const float *k, const float *v,
-                     const float *out, const float *lse, const float *dout, float *dq, float *dk, float *dv,
-                     float *scratch) {
+void train__attn_bwd(compute_pool *pool, const train_attn *a, const float *q, const float *k,
+                     const float *v, const float *out, const float *lse, const float *dout,
+                     float *dq, float *dk, float *dv, float *scratch) {
   size_t kvd = (size_t)a->n_head_kv * a->head_dim;
   int n_slices = a->T < 8 ? a->T : 8;
   attn_job j = {a, q, k, v, out, lse, dout, NULL, NULL, dq, dk, dv, scratch, n_slices};
@@ -252,7 +255,8 @@ void train__swiglu_fwd(int64_t n, const float *g, const float *u, float *h) {
 }
 
 /* silu'(g) = s (1 + g (1 - s)) with s = sigmoid(g). */
-void train__swiglu_bwd(int64_t n, const float *g, const float *u, const float *dh, float *dg, float *du) {
+void train__swiglu_bwd(int64_t n, const float *g, const float *u, const float *dh, float *dg,
+                       float *du) {
   for (int64_t i = 0; i < n; i++) {
     float s = 1.0f / (1.0f + expf(-g[i]));
     float si = g[i] * s;

@@ -1,6 +1,6 @@
 /* AdamW with gradient clipping and a warmup + cosine schedule. The moments live here, one pair per
- * trainable tensor of the model, so a checkpoint can save and restore them exactly. Not here: how the
- * gradients were accumulated (the trainer averages them before calling train_optim_step). */
+ * trainable tensor of the model, so a checkpoint can save and restore them exactly. Not here: how
+ * the gradients were accumulated (the trainer averages them before calling train_optim_step). */
 #include <math.h>
 #include <string.h>
 
@@ -87,13 +87,15 @@ int train_optim_step(train_optim *o, train_model *m, double *grad_norm) {
   }
   double norm = sqrt(ss);
   if (grad_norm) *grad_norm = norm;
-  if (!isfinite(norm)) return err_set(MIMIC_ERANGE, "the gradient is not finite (norm %g); update skipped", norm);
+  if (!isfinite(norm))
+    return err_set(MIMIC_ERANGE, "the gradient is not finite (norm %g); update skipped", norm);
   float clip = 1.0f;
   if (o->o.clip > 0 && norm > o->o.clip) clip = (float)(o->o.clip / norm);
   float lr = (float)train_lr_at(&o->o, o->t);
   o->t++;
   float b1 = o->o.beta1, b2 = o->o.beta2;
-  float b1h = (float)(1.0 / (1.0 - pow(b1, (double)o->t))), b2h = (float)(1.0 / (1.0 - pow(b2, (double)o->t)));
+  float b1h = (float)(1.0 / (1.0 - pow(b1, (double)o->t))),
+        b2h = (float)(1.0 / (1.0 - pow(b2, (double)o->t)));
   for (int i = 0; i < o->n; i++) {
     train_param *p = train_model_param(m, i);
     float *mm = o->m[i], *vv = o->v[i];

@@ -1,11 +1,12 @@
 /* Training on the CPU: LoRA fine-tuning of a frozen (possibly quantized) qwen2/llama base, and
  * from-scratch training of tiny models, with forward and backward passes written for training
- * (activations kept for the backward pass), AdamW, SFT on chat data with the loss on assistant turns
- * only, DPO/ORPO on preference pairs, exact checkpoints, and export to llama.cpp's adapter format or a
- * full GGUF model. Not here: inference (llm/), building the datasets (collect/), the command line.
+ * (activations kept for the backward pass), AdamW, SFT on chat data with the loss on assistant
+ * turns only, DPO/ORPO on preference pairs, exact checkpoints, and export to llama.cpp's adapter
+ * format or a full GGUF model. Not here: inference (llm/), building the datasets (collect/), the
+ * command line.
  *
- * Threads: a train_model is used by one thread at a time; its matrix work runs on the compute_pool it
- * was given. Results do not depend on the pool's size. */
+ * Threads: a train_model is used by one thread at a time; its matrix work runs on the compute_pool
+ * it was given. Results do not depend on the pool's size. */
 #ifndef MIMIC_TRAIN_TRAIN_H
 #define MIMIC_TRAIN_TRAIN_H
 #include <stdbool.h>
@@ -17,11 +18,20 @@
 #include "llm/quant.h"
 #include "llm/tokenizer.h"
 
-#define TRAIN_MAX_SEQ 65536   /* tokens in one packed sequence */
-#define TRAIN_MAX_RANK 1024   /* LoRA rank */
+#define TRAIN_MAX_SEQ  65536 /* tokens in one packed sequence */
+#define TRAIN_MAX_RANK 1024  /* LoRA rank */
 
 /* The adaptable projections of a layer, in llama.cpp's order and names (attn_q ... ffn_down). */
-enum { TRAIN_W_Q, TRAIN_W_K, TRAIN_W_V, TRAIN_W_O, TRAIN_W_GATE, TRAIN_W_UP, TRAIN_W_DOWN, TRAIN_W_COUNT };
+enum {
+  TRAIN_W_Q,
+  TRAIN_W_K,
+  TRAIN_W_V,
+  TRAIN_W_O,
+  TRAIN_W_GATE,
+  TRAIN_W_UP,
+  TRAIN_W_DOWN,
+  TRAIN_W_COUNT
+};
 #define TRAIN_TARGETS_ALL 0x7fu
 extern const char *const train_w_names[TRAIN_W_COUNT]; /* "attn_q", ..., "ffn_down" */
 
@@ -30,40 +40,41 @@ extern const char *const train_w_names[TRAIN_W_COUNT]; /* "attn_q", ..., "ffn_do
  * unknown word. */
 int train_targets_parse(const char *s, unsigned *mask) MIMIC_MUST;
 
-/* ---- Models ----------------------------------------------------------------------------------- */
+/* ---- Models -----------------------------------------------------------------------------------
+ */
 typedef struct train_model train_model;
 
 typedef struct train_lora_opts {
-  int rank;            /* default 8 */
-  float alpha;         /* default 2 * rank; scale = alpha / rank, as llama.cpp applies it */
-  float dropout;       /* on the LoRA branch's input, [0, 1); default 0 */
-  unsigned targets;    /* default TRAIN_TARGETS_ALL */
-  const char *init;    /* an adapter GGUF to start from (e.g. the SFT adapter for DPO), or NULL */
+  int rank;         /* default 8 */
+  float alpha;      /* default 2 * rank; scale = alpha / rank, as llama.cpp applies it */
+  float dropout;    /* on the LoRA branch's input, [0, 1); default 0 */
+  unsigned targets; /* default TRAIN_TARGETS_ALL */
+  const char *init; /* an adapter GGUF to start from (e.g. the SFT adapter for DPO), or NULL */
 } train_lora_opts;
 
 typedef struct train_scratch_opts {
-  const char *arch;    /* "qwen2" (NEOX RoPE, tied embeddings; default) or "llama" (NORM RoPE) */
-  int n_layer;         /* default 2 */
-  int n_embd;          /* default 128 */
-  int n_head;          /* default n_embd / 32 */
-  int n_head_kv;       /* default n_head */
-  int n_ff;            /* default ~2.75 n_embd, a multiple of 32 */
-  int n_ctx;           /* context length written to the model; default 512 */
-  float rope_base;     /* default 10000 */
-  const char *vocab;   /* a GGUF file whose vocabulary to reuse, or NULL for the built-in
-                          byte-level one (256 bytes, a few merges, ChatML specials) */
+  const char *arch;  /* "qwen2" (NEOX RoPE, tied embeddings; default) or "llama" (NORM RoPE) */
+  int n_layer;       /* default 2 */
+  int n_embd;        /* default 128 */
+  int n_head;        /* default n_embd / 32 */
+  int n_head_kv;     /* default n_head */
+  int n_ff;          /* default ~2.75 n_embd, a multiple of 32 */
+  int n_ctx;         /* context length written to the model; default 512 */
+  float rope_base;   /* default 10000 */
+  const char *vocab; /* a GGUF file whose vocabulary to reuse, or NULL for the built-in
+                        byte-level one (256 bytes, a few merges, ChatML specials) */
 } train_scratch_opts;
 
 /* A LoRA model over the base at path (mapped read-only, weights dequantized tile by tile; never
- * converted as a whole). A is Kaiming-uniform (PEFT's default), B zero, from seed. max_T: the longest
- * packed sequence a batch may hold (activation memory is sized for it). pool is borrowed. Caller
- * destroys. Errors name the file and tensor. */
+ * converted as a whole). A is Kaiming-uniform (PEFT's default), B zero, from seed. max_T: the
+ * longest packed sequence a batch may hold (activation memory is sized for it). pool is borrowed.
+ * Caller destroys. Errors name the file and tensor. */
 int train_model_new_lora(const char *path, const train_lora_opts *o, uint64_t seed, int max_T,
                          compute_pool *pool, train_model **out) MIMIC_MUST;
-/* A new model with every weight trainable in F32 (normal(0, 0.02), output projections scaled down by
- * sqrt(2 n_layer), norms 1). */
-int train_model_new_scratch(const train_scratch_opts *o, uint64_t seed, int max_T, compute_pool *pool,
-                            train_model **out) MIMIC_MUST;
+/* A new model with every weight trainable in F32 (normal(0, 0.02), output projections scaled down
+ * by sqrt(2 n_layer), norms 1). */
+int train_model_new_scratch(const train_scratch_opts *o, uint64_t seed, int max_T,
+                            compute_pool *pool, train_model **out) MIMIC_MUST;
 void train_model_destroy(train_model *m); /* accepts NULL */
 
 const llm_hparams *train_model_hparams(const train_model *m);
@@ -81,7 +92,7 @@ typedef struct train_param {
   size_t n;
   int n_dims;
   int64_t ne[2];
-  bool decay;          /* weight decay applies (matrices, not norms) */
+  bool decay; /* weight decay applies (matrices, not norms) */
 } train_param;
 int train_model_n_params(const train_model *m);
 train_param *train_model_param(train_model *m, int i);
@@ -89,8 +100,8 @@ size_t train_model_n_trainable(const train_model *m); /* floats */
 void train_model_zero_grad(train_model *m);
 
 /* One packed sequence of T tokens holding one or more samples. targets[t] is the token the model
- * should predict after position t (-1: no loss there); pos[t] the position inside its sample (RoPE);
- * seg[t] the row where t's sample starts (attention never crosses samples). */
+ * should predict after position t (-1: no loss there); pos[t] the position inside its sample
+ * (RoPE); seg[t] the row where t's sample starts (attention never crosses samples). */
 typedef struct train_batch {
   int T;
   const int32_t *tokens, *targets, *pos, *seg;
@@ -98,31 +109,35 @@ typedef struct train_batch {
 } train_batch;
 
 /* Runs the forward pass, keeping activations for train_model_backward. logp (T, may be NULL)
- * receives log p(targets[t]) (0 where there is no target). logits (T, n_vocab, may be NULL) receives
- * every row's logits (tests). Errors: MIMIC_EINVAL (T out of 1..max_T, a token or target out of the
- * vocabulary, seg/pos inconsistent). */
-int train_model_forward(train_model *m, const train_batch *b, float *logp, float *logits) MIMIC_MUST;
-/* Adds to every trainable tensor's gradient the gradient of sum_t dlogp[t] * logp[t] for the batch of
- * the last train_model_forward (so dlogp = -1/N on target rows gives the mean NLL's gradient). */
+ * receives log p(targets[t]) (0 where there is no target). logits (T, n_vocab, may be NULL)
+ * receives every row's logits (tests). Errors: MIMIC_EINVAL (T out of 1..max_T, a token or target
+ * out of the vocabulary, seg/pos inconsistent). */
+int train_model_forward(train_model *m, const train_batch *b, float *logp,
+                        float *logits) MIMIC_MUST;
+/* Adds to every trainable tensor's gradient the gradient of sum_t dlogp[t] * logp[t] for the batch
+ * of the last train_model_forward (so dlogp = -1/N on target rows gives the mean NLL's gradient).
+ */
 void train_model_backward(train_model *m, const train_batch *b, const float *dlogp);
 
 /* ---- Datasets --------------------------------------------------------------------------------
  * JSONL files as mimic prepare writes them (docs/collect.md), one sample per line:
  *   SFT:   {"messages": [{"role", "content", "name"?}, ...]}   loss on every assistant turn
- *          {"prompt": [...], "completion": [...]}               loss on the completion's assistant turns
- *          {"text": "..."}                                      loss on every token (special tokens parsed)
- *   pairs: {"prompt": [...], "chosen": [...], "rejected": [...]} (message lists or plain strings)
- * Conversations are rendered and tokenized with chat_encode (the model's template; user text can never
- * inject control tokens). An assistant turn's loss covers its content and its end-of-turn token, not
- * the template's header. Samples longer than max_len keep their last max_len tokens (the reply is at
- * the end); samples left with nothing to learn are dropped and counted. Lines over TRAIN_MAX_LINE or
- * malformed lines are errors naming the file and line (nothing is silently skipped). */
-#define TRAIN_MAX_LINE (8u << 20)
+ *          {"prompt": [...], "completion": [...]}               loss on the completion's assistant
+ * turns
+ *          {"text": "..."}                                      loss on every token (special tokens
+ * parsed) pairs: {"prompt": [...], "chosen": [...], "rejected": [...]} (message lists or plain
+ * strings) Conversations are rendered and tokenized with chat_encode (the model's template; user
+ * text can never inject control tokens). An assistant turn's loss covers its content and its
+ * end-of-turn token, not the template's header. Samples longer than max_len keep their last max_len
+ * tokens (the reply is at the end); samples left with nothing to learn are dropped and counted.
+ * Lines over TRAIN_MAX_LINE or malformed lines are errors naming the file and line (nothing is
+ * silently skipped). */
+#define TRAIN_MAX_LINE    (8u << 20)
 #define TRAIN_MAX_SAMPLES 50000000u
 
 typedef struct train_sample {
   int32_t *tok;
-  uint8_t *mask;  /* mask[i] = 1: token i is a target (predicted from tokens before it) */
+  uint8_t *mask; /* mask[i] = 1: token i is a target (predicted from tokens before it) */
   int n;
   int n_target;
 } train_sample;
@@ -137,7 +152,8 @@ typedef struct train_data {
 
 /* Loads path for tokenizer t. pairs selects the preference format. Caller frees with
  * train_data_destroy. Errors: MIMIC_EIO, MIMIC_EFORMAT ("file:line: ..."), MIMIC_ERANGE (caps). */
-int train_data_load(const char *path, const tokenizer *t, bool pairs, int max_len, train_data **out) MIMIC_MUST;
+int train_data_load(const char *path, const tokenizer *t, bool pairs, int max_len,
+                    train_data **out) MIMIC_MUST;
 void train_data_destroy(train_data *d);
 /* Items: samples, or pairs. */
 size_t train_data_items(const train_data *d);
@@ -148,9 +164,9 @@ typedef struct train_pack {
   int T;                          /* rows used by the last fill */
   int32_t *tok, *tgt, *pos, *seg; /* max_T each */
   int n_items;
-  int *item_seg;                  /* start row of each packed sample, in order (pairs: chosen, rejected) */
+  int *item_seg; /* start row of each packed sample, in order (pairs: chosen, rejected) */
   int n_target;
-  train_batch b;                  /* views of the arrays above */
+  train_batch b; /* views of the arrays above */
 } train_pack;
 
 int train_pack_init(train_pack *p, int max_T) MIMIC_MUST;
@@ -158,20 +174,22 @@ void train_pack_free(train_pack *p);
 /* Packs items order[*cursor], order[*cursor + 1], ... while they fit in max_T tokens (at least one:
  * every item fits, since samples were cut to max_len <= max_T) and advances *cursor. Returns the
  * number of items packed (0 when *cursor == n_order). */
-int train_pack_fill(train_pack *p, const train_data *d, const uint32_t *order, size_t n_order, size_t *cursor);
+int train_pack_fill(train_pack *p, const train_data *d, const uint32_t *order, size_t n_order,
+                    size_t *cursor);
 /* A seeded permutation of the items for an epoch (Fisher-Yates on the run's RNG). Caller frees. */
 uint32_t *train_data_order(const train_data *d, uint64_t seed, uint64_t epoch);
 
 /* ---- Optimizer: AdamW (decoupled weight decay, bias-corrected moments as ggml's opt_step_adamw),
- * gradient clipping by global norm, linear warmup then cosine decay to min_lr. ---------------------- */
+ * gradient clipping by global norm, linear warmup then cosine decay to min_lr.
+ * ---------------------- */
 typedef struct train_optim_opts {
-  float lr;            /* peak learning rate; default 1e-3 (LoRA) */
-  float min_lr;        /* end of the cosine; default lr / 10 */
+  float lr;                /* peak learning rate; default 1e-3 (LoRA) */
+  float min_lr;            /* end of the cosine; default lr / 10 */
   float beta1, beta2, eps; /* defaults 0.9, 0.999, 1e-8 */
-  float weight_decay;  /* default 0 */
-  float clip;          /* max global gradient norm; 0 = no clipping; default 1 */
-  int64_t warmup;      /* steps of linear warmup; default 0 */
-  int64_t total;       /* steps of the whole run (the cosine's length) */
+  float weight_decay;      /* default 0 */
+  float clip;              /* max global gradient norm; 0 = no clipping; default 1 */
+  int64_t warmup;          /* steps of linear warmup; default 0 */
+  int64_t total;           /* steps of the whole run (the cosine's length) */
 } train_optim_opts;
 
 /* Learning rate for step (0-based). */
@@ -184,9 +202,10 @@ void train_optim_destroy(train_optim *o);
 /* One update from the gradients held in m (the caller averaged them); clips first. Returns the
  * gradient's global norm before clipping (a non-finite norm skips the update: MIMIC_ERANGE). */
 int train_optim_step(train_optim *o, train_model *m, double *grad_norm) MIMIC_MUST;
-int64_t train_optim_steps(const train_optim *o);          /* updates done so far */
-void train_optim_set_steps(train_optim *o, int64_t t);    /* checkpoint restore */
-float *train_optim_moment(train_optim *o, int i, int which); /* which 0: m, 1: v; n floats of param i */
+int64_t train_optim_steps(const train_optim *o);       /* updates done so far */
+void train_optim_set_steps(train_optim *o, int64_t t); /* checkpoint restore */
+float *train_optim_moment(train_optim *o, int i,
+                          int which); /* which 0: m, 1: v; n floats of param i */
 const train_optim_opts *train_optim_opts_get(const train_optim *o);
 
 /* ---- Checkpoints: the trainable tensors, the optimizer's moments and step, the data position and
@@ -199,75 +218,79 @@ typedef struct train_ckpt {
   const char *fingerprint; /* save: the run's; load: compared with it */
 } train_ckpt;
 
-int train_ckpt_save(const char *path, train_model *m, train_optim *o, const train_ckpt *st, const float *extra,
-                    size_t n_extra) MIMIC_MUST;
-/* Restores m's tensors and o's state from path; extra (n_extra floats, may be NULL) is filled from the
- * file's extras. Errors: MIMIC_ENOTFOUND (no file), MIMIC_EINVAL (fingerprint or tensors differ). */
+int train_ckpt_save(const char *path, train_model *m, train_optim *o, const train_ckpt *st,
+                    const float *extra, size_t n_extra) MIMIC_MUST;
+/* Restores m's tensors and o's state from path; extra (n_extra floats, may be NULL) is filled from
+ * the file's extras. Errors: MIMIC_ENOTFOUND (no file), MIMIC_EINVAL (fingerprint or tensors
+ * differ). */
 int train_ckpt_load(const char *path, train_model *m, train_optim *o, train_ckpt *st, float *extra,
                     size_t n_extra) MIMIC_MUST;
 
 /* ---- Preference losses ------------------------------------------------------------------------
  * One pair's loss from summed completion log-probs pc (chosen) and pr (rejected) over nc and nr
  * tokens. DPO (sigmoid, beta): -log sigmoid(beta ((pc - rc) - (pr - rr))) with rc, rr the reference
- * policy's sums. ORPO (lambda = beta): -pc/nc - beta log sigmoid(log_odds), log_odds computed on the
- * length-averaged log-probs a = pc/nc, b = pr/nr as (a - b) - (log1p(-e^a) - log1p(-e^b)).
- * *dpc and *dpr receive dL/dpc and dL/dpr. */
+ * policy's sums. ORPO (lambda = beta): -pc/nc - beta log sigmoid(log_odds), log_odds computed on
+ * the length-averaged log-probs a = pc/nc, b = pr/nr as (a - b) - (log1p(-e^a) - log1p(-e^b)). *dpc
+ * and *dpr receive dL/dpc and dL/dpr. */
 typedef enum { TRAIN_SFT = 0, TRAIN_DPO = 1, TRAIN_ORPO = 2 } train_stage;
-double train_pref_loss(train_stage stage, double beta, double pc, double pr, double rc, double rr, int nc, int nr,
-                       double *dpc, double *dpr);
+double train_pref_loss(train_stage stage, double beta, double pc, double pr, double rc, double rr,
+                       int nc, int nr, double *dpc, double *dpr);
 
 /* ---- The training run (what `mimic train` does) ---------------------------------------------- */
 typedef struct train_run_opts {
   train_stage stage;
-  const char *base;            /* LoRA: the base model GGUF */
-  bool from_scratch;           /* else LoRA over base */
+  const char *base;  /* LoRA: the base model GGUF */
+  bool from_scratch; /* else LoRA over base */
   train_scratch_opts scratch;
   train_lora_opts lora;
-  const char *data;            /* training JSONL */
-  const char *valid;           /* validation JSONL, or NULL */
-  const char *out;             /* the adapter / model written at the end (and at each checkpoint) */
-  const char *ckpt;            /* default "<out>.ckpt" */
-  const char *log_csv;         /* default "<out>.csv" */
-  const char *svg;             /* default "<out>.svg" */
-  bool resume;                 /* continue from ckpt when it exists */
-  int seq_len;                 /* tokens per packed sequence; default 512 */
-  int accum;                   /* sequences per optimizer step; default 1 */
-  int64_t steps;               /* optimizer steps; 0 = from epochs */
-  double epochs;               /* default 1 */
-  int eval_every;              /* steps; 0 = only at the end */
-  int eval_batches;            /* most validation sequences per evaluation; default 20 */
-  int ckpt_every;              /* steps; default 50; 0 = only at the end */
+  const char *data;    /* training JSONL */
+  const char *valid;   /* validation JSONL, or NULL */
+  const char *out;     /* the adapter / model written at the end (and at each checkpoint) */
+  const char *ckpt;    /* default "<out>.ckpt" */
+  const char *log_csv; /* default "<out>.csv" */
+  const char *svg;     /* default "<out>.svg" */
+  bool resume;         /* continue from ckpt when it exists */
+  int seq_len;         /* tokens per packed sequence; default 512 */
+  int accum;           /* sequences per optimizer step; default 1 */
+  int64_t steps;       /* optimizer steps; 0 = from epochs */
+  double epochs;       /* default 1 */
+  int eval_every;      /* steps; 0 = only at the end */
+  int eval_batches;    /* most validation sequences per evaluation; default 20 */
+  int ckpt_every;      /* steps; default 50; 0 = only at the end */
   train_optim_opts optim;
-  float beta;                  /* DPO beta / ORPO lambda; default 0.1 */
-  uint64_t seed;               /* default 1 */
-  compute_pool *pool;          /* borrowed */
-  bool progress;               /* a progress bar on stderr (else a log line every 10 steps) */
-  int64_t stop_after;          /* stop after this many steps of this session, as if killed (tests) */
+  float beta;         /* DPO beta / ORPO lambda; default 0.1 */
+  uint64_t seed;      /* default 1 */
+  compute_pool *pool; /* borrowed */
+  bool progress;      /* a progress bar on stderr (else a log line every 10 steps) */
+  int64_t stop_after; /* stop after this many steps of this session, as if killed (tests) */
 } train_run_opts;
 
 typedef struct train_result {
-  int64_t steps;               /* optimizer steps done in all (including before a resume) */
-  double loss, val_loss;       /* last step's training loss; last validation loss (NAN if none) */
-  double first_loss;           /* first step's loss of this session */
-  double tokens_per_s;         /* tokens forwarded per second this session */
-  double gflops;               /* matrix GFLOP/s this session */
-  uint64_t tokens;             /* tokens forwarded this session */
+  int64_t steps;         /* optimizer steps done in all (including before a resume) */
+  double loss, val_loss; /* last step's training loss; last validation loss (NAN if none) */
+  double first_loss;     /* first step's loss of this session */
+  double tokens_per_s;   /* tokens forwarded per second this session */
+  double gflops;         /* matrix GFLOP/s this session */
+  uint64_t tokens;       /* tokens forwarded this session */
   double seconds;
-  bool finished;               /* reached the last step (false: stopped by stop_after) */
+  bool finished; /* reached the last step (false: stopped by stop_after) */
 } train_result;
 
 int train_run(const train_run_opts *o, train_result *res) MIMIC_MUST;
 
-/* ---- Export ----------------------------------------------------------------------------------- */
-/* LoRA model: llama.cpp's adapter GGUF (general.type=adapter, adapter.type=lora, adapter.lora.alpha,
- * "<base>.lora_a" {in, r} / ".lora_b" {r, out}, F32). From-scratch model: a full GGUF model with its
- * vocabulary that llm_model_load and llama.cpp accept (F32, or F16 / other presets via quantize).
- * Written atomically (tmp + fsync + rename). */
+/* ---- Export -----------------------------------------------------------------------------------
+ */
+/* LoRA model: llama.cpp's adapter GGUF (general.type=adapter, adapter.type=lora,
+ * adapter.lora.alpha,
+ * "<base>.lora_a" {in, r} / ".lora_b" {r, out}, F32). From-scratch model: a full GGUF model with
+ * its vocabulary that llm_model_load and llama.cpp accept (F32, or F16 / other presets via
+ * quantize). Written atomically (tmp + fsync + rename). */
 int train_model_export(const train_model *m, const char *path) MIMIC_MUST;
 /* Loads an adapter's tensors into a LoRA model's A and B (same targets and rank). */
 int train_model_load_adapter(train_model *m, const char *path) MIMIC_MUST;
-/* Writes base with adapter merged in (W + scale B A per adapted weight, each tensor rewritten in its
- * own type) as a standalone model at out. */
-int train_merge(const char *base, const char *adapter, float scale, const char *out, compute_pool *pool) MIMIC_MUST;
+/* Writes base with adapter merged in (W + scale B A per adapted weight, each tensor rewritten in
+ * its own type) as a standalone model at out. */
+int train_merge(const char *base, const char *adapter, float scale, const char *out,
+                compute_pool *pool) MIMIC_MUST;
 
 #endif

@@ -1,8 +1,9 @@
 /* Internals shared by the training files: the float GEMM every matrix product of training goes
  * through (forward, backward, LoRA), and the forward/backward kernels of the decoder's other
  * operations, each with its shapes stated. All F32, row-major, threaded over a compute_pool (which
- * may be NULL: single-threaded). Results never depend on the number of threads: every output element
- * is summed by one thread in a fixed order. Not a public header: other layers use train.h. */
+ * may be NULL: single-threaded). Results never depend on the number of threads: every output
+ * element is summed by one thread in a fixed order. Not a public header: other layers use train.h.
+ */
 #ifndef MIMIC_TRAIN_TRAIN_INT_H
 #define MIMIC_TRAIN_TRAIN_INT_H
 #include <stdbool.h>
@@ -25,8 +26,8 @@ typedef struct train_mat {
 } train_mat;
 
 /* C (M, N) = alpha * A (M, K) · B (K, N), or C += ... when acc. C rows have stride ldc. */
-void train__gemm(compute_pool *pool, int64_t M, int64_t N, int64_t K, train_mat A, train_mat B, float alpha,
-                 float *C, int64_t ldc, bool acc);
+void train__gemm(compute_pool *pool, int64_t M, int64_t N, int64_t K, train_mat A, train_mat B,
+                 float alpha, float *C, int64_t ldc, bool acc);
 /* Which micro-kernel runs: "avx512", "avx2" or "scalar" (the best the CPU has; MIMIC_KERNELS=scalar
  * or avx2 forces a lower one). */
 const char *train__gemm_kernel(void);
@@ -35,16 +36,19 @@ bool train__gemm_set_kernel(const char *name);
 
 /* ---- RMSNorm: y (T, n) = x / sqrt(mean(x^2) + eps) * w, as model.c computes it (squares summed in
  * double). rstd (T) receives 1 / sqrt(mean + eps) for the backward pass. */
-void train__rmsnorm_fwd(int T, int n, const float *x, const float *w, float eps, float *y, float *rstd);
+void train__rmsnorm_fwd(int T, int n, const float *x, const float *w, float eps, float *y,
+                        float *rstd);
 /* dx (T, n) += d/dx; dw (n) += d/dw when dw is not NULL. */
-void train__rmsnorm_bwd(int T, int n, const float *x, const float *w, const float *rstd, const float *dy,
-                        float *dx, float *dw);
+void train__rmsnorm_bwd(int T, int n, const float *x, const float *w, const float *rstd,
+                        const float *dy, float *dx, float *dw);
 
 /* ---- RoPE (gguf-engine-facts 1.5, exactly as model.c): cs (T, n_rot) holds cos/sin pairs for each
  * row's position; x (T, n_heads * head_dim) is rotated in place. The backward pass rotates the
  * gradient by the opposite angle. */
-void train__rope_cache(const llm_hparams *hp, const float *freq_factors, const int32_t *pos, int T, float *cs);
-void train__rope(const llm_hparams *hp, int T, int n_heads, const float *cs, float *x, bool backward);
+void train__rope_cache(const llm_hparams *hp, const float *freq_factors, const int32_t *pos, int T,
+                       float *cs);
+void train__rope(const llm_hparams *hp, int T, int n_heads, const float *cs, float *x,
+                 bool backward);
 
 /* ---- Causal GQA attention over packed samples: row t attends to rows seg[t]..t (seg[t] = the
  * first row of t's sample, so samples never see each other). q (T, nh*hd), k and v (T, nkv*hd),
@@ -54,17 +58,18 @@ typedef struct train_attn {
   int T, n_head, n_head_kv, head_dim;
   const int32_t *seg;
 } train_attn;
-void train__attn_fwd(compute_pool *pool, const train_attn *a, const float *q, const float *k, const float *v,
-                     float *out, float *lse);
+void train__attn_fwd(compute_pool *pool, const train_attn *a, const float *q, const float *k,
+                     const float *v, float *out, float *lse);
 /* dq (T, nh*hd), dk, dv (T, nkv*hd) are overwritten. scratch: train__attn_scratch(a) floats. */
-void train__attn_bwd(compute_pool *pool, const train_attn *a, const float *q, const float *k, const float *v,
-                     const float *out, const float *lse, const float *dout, float *dq, float *dk, float *dv,
-                     float *scratch);
+void train__attn_bwd(compute_pool *pool, const train_attn *a, const float *q, const float *k,
+                     const float *v, const float *out, const float *lse, const float *dout,
+                     float *dq, float *dk, float *dv, float *scratch);
 size_t train__attn_scratch(const train_attn *a);
 
 /* ---- SwiGLU: h (n) = silu(g) * u; backward: dg, du (n) overwritten from dh. */
 void train__swiglu_fwd(int64_t n, const float *g, const float *u, float *h);
-void train__swiglu_bwd(int64_t n, const float *g, const float *u, const float *dh, float *dg, float *du);
+void train__swiglu_bwd(int64_t n, const float *g, const float *u, const float *dh, float *dg,
+                       float *du);
 
 /* ---- Cross-entropy pieces over one logits row z (V): returns log p(target) and, when dz is not
  * NULL, writes dz = dlogp * (onehot(target) - softmax(z)) (the gradient of dlogp * log p). */
@@ -76,8 +81,8 @@ typedef struct train_rng {
 } train_rng;
 void train__rng_seed(train_rng *r, uint64_t seed);
 uint64_t train__rng_next(train_rng *r);
-double train__rng_uniform(train_rng *r);  /* [0, 1) */
-float train__rng_normal(train_rng *r);    /* standard normal (Box-Muller) */
+double train__rng_uniform(train_rng *r); /* [0, 1) */
+float train__rng_normal(train_rng *r);   /* standard normal (Box-Muller) */
 
 /* ---- Model fields the file code needs (model.c). */
 int train__model_n_ctx(const train_model *m);

@@ -1,9 +1,9 @@
-/* The training run behind `mimic train`: builds the model (LoRA over a base, or from scratch), loads
- * and packs the data, then loops optimizer steps of `accum` packed sequences each (SFT: mean NLL over
- * the step's target tokens; DPO/ORPO: mean pair loss), with validation every N steps, checkpoints
- * every K steps (plus the adapter/model written next to them), a CSV log, a progress bar, and a
- * loss-curve SVG at the end. Everything random derives from the seed and the step number, so a
- * resumed run continues exactly where the checkpoint left it. */
+/* The training run behind `mimic train`: builds the model (LoRA over a base, or from scratch),
+ * loads and packs the data, then loops optimizer steps of `accum` packed sequences each (SFT: mean
+ * NLL over the step's target tokens; DPO/ORPO: mean pair loss), with validation every N steps,
+ * checkpoints every K steps (plus the adapter/model written next to them), a CSV log, a progress
+ * bar, and a loss-curve SVG at the end. Everything random derives from the seed and the step
+ * number, so a resumed run continues exactly where the checkpoint left it. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -21,8 +21,8 @@
 static double log_sigmoid(double x) { return x >= 0 ? -log1p(exp(-x)) : x - log1p(exp(x)); }
 static double sigmoid(double x) { return x >= 0 ? 1.0 / (1.0 + exp(-x)) : exp(x) / (1.0 + exp(x)); }
 
-double train_pref_loss(train_stage stage, double beta, double pc, double pr, double rc, double rr, int nc, int nr,
-                       double *dpc, double *dpr) {
+double train_pref_loss(train_stage stage, double beta, double pc, double pr, double rc, double rr,
+                       int nc, int nr, double *dpc, double *dpr) {
   if (stage == TRAIN_ORPO) {
     double a = pc / (nc > 0 ? nc : 1), b = pr / (nr > 0 ? nr : 1);
     /* mean log-probs are < 0; keep log1p(-e^x) finite at the edge */
@@ -72,7 +72,7 @@ typedef struct run {
   train_data *data, *valid;
   train_optim *opt;
   train_pack *packs;
-  uint32_t **ids;   /* item ids packed in each pack */
+  uint32_t **ids; /* item ids packed in each pack */
   train_pack vpack;
   uint32_t *order;
   uint64_t epoch;
@@ -117,7 +117,9 @@ static double seg_sum(const train_pack *p, const float *logp, int s, int e, int 
   return sum;
 }
 
-static int seg_end(const train_pack *p, int i) { return i + 1 < p->n_items ? p->item_seg[i + 1] : p->T; }
+static int seg_end(const train_pack *p, int i) {
+  return i + 1 < p->n_items ? p->item_seg[i + 1] : p->T;
+}
 
 /* Reference sums for every pair of d under the current (initial) policy. */
 static int dpo_reference(run *r, const train_data *d, float *ref) {
@@ -132,9 +134,10 @@ static int dpo_reference(run *r, const train_data *d, float *ref) {
     if ((rc = train_model_forward(r->m, &r->vpack.b, r->logp, NULL))) break;
     for (int k = 0; k < items; k++) {
       int nc, nr;
-      ref[2 * (c0 + k)] = (float)seg_sum(&r->vpack, r->logp, r->vpack.item_seg[2 * k], seg_end(&r->vpack, 2 * k), &nc);
-      ref[2 * (c0 + k) + 1] =
-        (float)seg_sum(&r->vpack, r->logp, r->vpack.item_seg[2 * k + 1], seg_end(&r->vpack, 2 * k + 1), &nr);
+      ref[2 * (c0 + k)] = (float)seg_sum(&r->vpack, r->logp, r->vpack.item_seg[2 * k],
+                                         seg_end(&r->vpack, 2 * k), &nc);
+      ref[2 * (c0 + k) + 1] = (float)seg_sum(&r->vpack, r->logp, r->vpack.item_seg[2 * k + 1],
+                                             seg_end(&r->vpack, 2 * k + 1), &nr);
     }
   }
   mem_free(ord);
@@ -143,8 +146,8 @@ static int dpo_reference(run *r, const train_data *d, float *ref) {
 
 /* Loss over the pack after a forward pass; fills r->dl scaled by 1/denom when grad. For pairs,
  * *acc counts pairs the policy prefers the chosen answer of (relative to the reference). */
-static double pack_loss(run *r, const train_pack *p, const uint32_t *ids, const float *ref, double denom, bool grad,
-                        int *acc) {
+static double pack_loss(run *r, const train_pack *p, const uint32_t *ids, const float *ref,
+                        double denom, bool grad, int *acc) {
   double loss = 0;
   if (grad) memset(r->dl, 0, (size_t)p->T * sizeof *r->dl);
   if (r->d.stage == TRAIN_SFT) {
@@ -156,7 +159,8 @@ static double pack_loss(run *r, const train_pack *p, const uint32_t *ids, const 
     return loss / denom;
   }
   for (int k = 0; k < p->n_items / 2; k++) {
-    int sc = p->item_seg[2 * k], ec = seg_end(p, 2 * k), sr = p->item_seg[2 * k + 1], er = seg_end(p, 2 * k + 1);
+    int sc = p->item_seg[2 * k], ec = seg_end(p, 2 * k), sr = p->item_seg[2 * k + 1],
+        er = seg_end(p, 2 * k + 1);
     int nc, nr;
     double pc = seg_sum(p, r->logp, sc, ec, &nc), pr = seg_sum(p, r->logp, sr, er, &nr);
     double rc = ref ? ref[2 * (size_t)ids[k]] : 0, rr = ref ? ref[2 * (size_t)ids[k] + 1] : 0;
@@ -205,7 +209,8 @@ static int evaluate(run *r, double *out) {
 
 /* ---- Log, SVG, progress ---------------------------------------------------------------------- */
 
-static const char csv_header[] = "step,epoch,lr,loss,val_loss,grad_norm,tokens,tok_per_s,elapsed_s\n";
+static const char csv_header[] =
+    "step,epoch,lr,loss,val_loss,grad_norm,tokens,tok_per_s,elapsed_s\n";
 
 /* Keeps the rows up to step `upto` of an existing log (a resumed run rewrites what came after its
  * checkpoint) and loads them into the history. */
@@ -224,7 +229,9 @@ static int csv_open(run *r, int64_t upto, FILE **out) {
     while (fgets(line, sizeof line, old)) {
       double step, ep, lr, loss;
       char val[64] = "";
-      if (sscanf(line, "%lf,%lf,%lf,%lf,%63[^,]", &step, &ep, &lr, &loss, val) < 4 || step > (double)upto) continue;
+      if (sscanf(line, "%lf,%lf,%lf,%lf,%63[^,]", &step, &ep, &lr, &loss, val) < 4 ||
+          step > (double)upto)
+        continue;
       fputs(line, f);
       hist_add(&r->tr, step, loss);
       double v;
@@ -241,11 +248,12 @@ static int csv_open(run *r, int64_t upto, FILE **out) {
   return 0;
 }
 
-static void svg_curve(FILE *f, const hist *h, double x0, double x1, double y0, double y1, const char *color,
-                      bool dots) {
+static void svg_curve(FILE *f, const hist *h, double x0, double x1, double y0, double y1,
+                      const char *color, bool dots) {
   if (!h->n) return;
   const double W = 560, H = 300, L = 60, T = 30;
-  if (!dots) fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\" points=\"", color);
+  if (!dots)
+    fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\" points=\"", color);
   size_t stride = h->n > 2000 ? h->n / 2000 : 1;
   for (size_t i = 0; i < h->n; i += stride) {
     double x = L + (x1 > x0 ? (h->step[i] - x0) / (x1 - x0) : 0.5) * W;
@@ -273,17 +281,22 @@ static int write_svg(const run *r) {
     }
   if (x0 > x1) x0 = 0, x1 = 1, y0 = 0, y1 = 1;
   if (y1 - y0 < 1e-9) y1 = y0 + 1;
-  fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"640\" height=\"380\" font-family=\"sans-serif\" "
+  fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"640\" height=\"380\" "
+             "font-family=\"sans-serif\" "
              "font-size=\"12\">\n<rect width=\"640\" height=\"380\" fill=\"white\"/>\n");
   fprintf(f, "<text x=\"320\" y=\"18\" text-anchor=\"middle\">mimic train: %s loss</text>\n",
-          r->d.stage == TRAIN_SFT ? "SFT" : r->d.stage == TRAIN_DPO ? "DPO" : "ORPO");
+          r->d.stage == TRAIN_SFT   ? "SFT"
+          : r->d.stage == TRAIN_DPO ? "DPO"
+                                    : "ORPO");
   fprintf(f, "<path d=\"M60 30 V330 H620\" fill=\"none\" stroke=\"#333\"/>\n");
   for (int k = 0; k <= 4; k++) {
     double y = 30 + 300.0 * k / 4, v = y1 - (y1 - y0) * k / 4;
     fprintf(f, "<text x=\"55\" y=\"%.0f\" text-anchor=\"end\">%.3g</text>\n", y + 4, v);
     fprintf(f, "<path d=\"M60 %.0f H620\" stroke=\"#eee\"/>\n", y);
   }
-  fprintf(f, "<text x=\"60\" y=\"348\">step %.0f</text><text x=\"620\" y=\"348\" text-anchor=\"end\">step %.0f</text>\n",
+  fprintf(f,
+          "<text x=\"60\" y=\"348\">step %.0f</text><text x=\"620\" y=\"348\" "
+          "text-anchor=\"end\">step %.0f</text>\n",
           x0, x1);
   svg_curve(f, &r->tr, x0, x1, y0, y1, "#1f77b4", false);
   svg_curve(f, &r->va, x0, x1, y0, y1, "#d62728", r->va.n < 3);
@@ -292,7 +305,8 @@ static int write_svg(const run *r) {
              "<text x=\"150\" y=\"370\" fill=\"#d62728\">validation</text>\n</svg>\n");
   bool ok = fflush(f) == 0 && !ferror(f);
   fclose(f);
-  if (!ok || rename(tmp, r->svg) != 0) return err_set(MIMIC_EIO, "%s: cannot write the loss curve", r->svg);
+  if (!ok || rename(tmp, r->svg) != 0)
+    return err_set(MIMIC_EIO, "%s: cannot write the loss curve", r->svg);
   return 0;
 }
 
@@ -313,8 +327,10 @@ static train_run_opts defaults(const train_run_opts *o) {
   if (d.accum <= 0) d.accum = 1;
   if (!(d.epochs > 0)) d.epochs = 1;
   if (d.eval_batches <= 0) d.eval_batches = 20;
-  if (d.ckpt_every < 0) d.ckpt_every = 0;
-  else if (d.ckpt_every == 0) d.ckpt_every = 50;
+  if (d.ckpt_every < 0)
+    d.ckpt_every = 0;
+  else if (d.ckpt_every == 0)
+    d.ckpt_every = 50;
   if (!(d.beta > 0)) d.beta = 0.1f;
   if (!d.seed) d.seed = 1;
   return d;
@@ -325,13 +341,15 @@ static void fingerprint(run *r) {
   const train_optim_opts *op = train_optim_opts_get(r->opt);
   const llm_hparams *hp = train_model_hparams(r->m);
   snprintf(r->fp, sizeof r->fp,
-           "stage=%d model=%s/%s L%d E%d H%d/%d F%d V%d lora=%d/%g/%g/%x seq=%d accum=%d steps=%lld lr=%g/%g "
+           "stage=%d model=%s/%s L%d E%d H%d/%d F%d V%d lora=%d/%g/%g/%x seq=%d accum=%d "
+           "steps=%lld lr=%g/%g "
            "warmup=%lld wd=%g clip=%g beta=%g seed=%llu items=%zu",
-           (int)d->stage, d->from_scratch ? "scratch" : "lora", hp->arch_name, hp->n_layer, hp->n_embd, hp->n_head,
-           hp->n_head_kv, hp->n_ff, hp->n_vocab, d->from_scratch ? 0 : d->lora.rank, (double)d->lora.alpha,
-           (double)d->lora.dropout, d->lora.targets, d->seq_len, d->accum, (long long)r->total, (double)op->lr,
-           (double)op->min_lr, (long long)op->warmup, (double)op->weight_decay, (double)op->clip, (double)d->beta,
-           (unsigned long long)d->seed, train_data_items(r->data));
+           (int)d->stage, d->from_scratch ? "scratch" : "lora", hp->arch_name, hp->n_layer,
+           hp->n_embd, hp->n_head, hp->n_head_kv, hp->n_ff, hp->n_vocab,
+           d->from_scratch ? 0 : d->lora.rank, (double)d->lora.alpha, (double)d->lora.dropout,
+           d->lora.targets, d->seq_len, d->accum, (long long)r->total, (double)op->lr,
+           (double)op->min_lr, (long long)op->warmup, (double)op->weight_decay, (double)op->clip,
+           (double)d->beta, (unsigned long long)d->seed, train_data_items(r->data));
 }
 
 static int64_t count_steps(run *r) {
@@ -386,12 +404,16 @@ int train_run(const train_run_opts *o, train_result *res) {
   res->val_loss = NAN;
   FILE *csv = NULL;
   int rc = 0;
-  if (!r->d.out || !r->d.data) return err_set(MIMIC_EINVAL, "training needs a data file and an output path");
+  if (!r->d.out || !r->d.data)
+    return err_set(MIMIC_EINVAL, "training needs a data file and an output path");
   if (!r->d.from_scratch && !r->d.base)
-    return err_set(MIMIC_EINVAL, "LoRA training needs a base model (--base M.gguf), or use --from-scratch");
+    return err_set(MIMIC_EINVAL,
+                   "LoRA training needs a base model (--base M.gguf), or use --from-scratch");
   if (r->d.from_scratch && r->d.stage != TRAIN_SFT)
-    return err_set(MIMIC_EINVAL, "DPO and ORPO run as LoRA over a model (give the SFT model as --base)");
-  if (r->d.accum > 1024) return err_set(MIMIC_EINVAL, "--accum %d is over the cap of 1024", r->d.accum);
+    return err_set(MIMIC_EINVAL,
+                   "DPO and ORPO run as LoRA over a model (give the SFT model as --base)");
+  if (r->d.accum > 1024)
+    return err_set(MIMIC_EINVAL, "--accum %d is over the cap of 1024", r->d.accum);
   path_or(r->ckpt, sizeof r->ckpt, r->d.ckpt, r->d.out, ".ckpt");
   path_or(r->csv, sizeof r->csv, r->d.log_csv, r->d.out, ".csv");
   path_or(r->svg, sizeof r->svg, r->d.svg, r->d.out, ".svg");
@@ -404,9 +426,11 @@ int train_run(const train_run_opts *o, train_result *res) {
   bool pairs = r->d.stage != TRAIN_SFT;
   const tokenizer *tk = train_model_tokenizer(r->m);
   if ((rc = train_data_load(r->d.data, tk, pairs, r->d.seq_len, &r->data))) goto out;
-  if (r->d.valid && (rc = train_data_load(r->d.valid, tk, pairs, r->d.seq_len, &r->valid))) goto out;
+  if (r->d.valid && (rc = train_data_load(r->d.valid, tk, pairs, r->d.seq_len, &r->valid)))
+    goto out;
   LOG_I("train", "%s: %zu %s, %llu tokens (%llu with a loss)", r->d.data, train_data_items(r->data),
-        pairs ? "pairs" : "samples", (unsigned long long)r->data->n_tokens, (unsigned long long)r->data->n_target);
+        pairs ? "pairs" : "samples", (unsigned long long)r->data->n_tokens,
+        (unsigned long long)r->data->n_target);
   if ((rc = train_pack_init(&r->vpack, r->d.seq_len))) goto out;
   r->packs = xcalloc((size_t)r->d.accum, sizeof *r->packs);
   r->ids = xcalloc((size_t)r->d.accum, sizeof *r->ids);
@@ -473,7 +497,8 @@ int train_run(const train_run_opts *o, train_result *res) {
     int acc = 0;
     for (int k = 0; k < r->d.accum; k++) {
       train_pack *p = &r->packs[k];
-      p->b.dropout_key = (r->d.seed * 0x9e3779b97f4a7c15ull) ^ ((uint64_t)step << 16) ^ (uint64_t)k ^ 1;
+      p->b.dropout_key =
+          (r->d.seed * 0x9e3779b97f4a7c15ull) ^ ((uint64_t)step << 16) ^ (uint64_t)k ^ 1;
       if ((rc = train_model_forward(r->m, &p->b, r->logp, NULL))) goto out;
       loss += pack_loss(r, p, r->ids[k], r->ref, denom, true, &acc);
       train_model_backward(r->m, &p->b, r->dl);
@@ -491,7 +516,8 @@ int train_run(const train_run_opts *o, train_result *res) {
     res->tokens += toks;
     if (session == 1) res->first_loss = loss;
     hist_add(&r->tr, (double)step, loss);
-    bool eval_now = r->valid && ((r->d.eval_every > 0 && step % r->d.eval_every == 0) || step == r->total);
+    bool eval_now =
+        r->valid && ((r->d.eval_every > 0 && step % r->d.eval_every == 0) || step == r->total);
     if (eval_now) {
       if ((rc = evaluate(r, &val))) goto out;
       hist_add(&r->va, (double)step, val);
@@ -501,8 +527,8 @@ int train_run(const train_run_opts *o, train_result *res) {
     char vs[32] = "";
     if (eval_now) snprintf(vs, sizeof vs, "%.6g", val);
     fprintf(csv, "%lld,%.4f,%.6g,%.6g,%s,%.4g,%llu,%.1f,%.2f\n", (long long)step,
-            (double)r->epoch + (double)r->cursor / (double)train_data_items(r->data), lr, loss, vs, gn,
-            (unsigned long long)res->tokens, tps, el);
+            (double)r->epoch + (double)r->cursor / (double)train_data_items(r->data), lr, loss, vs,
+            gn, (unsigned long long)res->tokens, tps, el);
     fflush(csv);
     double eta = (double)(r->total - step) * el / (double)session;
     char etas[32];
@@ -516,14 +542,15 @@ int train_run(const train_run_opts *o, train_result *res) {
       char bar[32];
       for (int i = 0; i < width; i++) bar[i] = i < fill ? '=' : i == fill ? '>' : ' ';
       bar[width] = '\0';
-      fprintf(stderr, "\rstep %lld/%lld [%s] loss %.4f%s%s | %.0f tok/s | ETA %s   ", (long long)step,
-              (long long)r->total, bar, loss, vbuf, accs, tps, etas);
+      fprintf(stderr, "\rstep %lld/%lld [%s] loss %.4f%s%s | %.0f tok/s | ETA %s   ",
+              (long long)step, (long long)r->total, bar, loss, vbuf, accs, tps, etas);
       fflush(stderr);
     } else if (step % 10 == 0 || step == r->total || session == 1) {
       LOG_I("train", "step %lld/%lld loss %.4f%s%s lr %.3g | %.0f tok/s | ETA %s", (long long)step,
             (long long)r->total, loss, vbuf, accs, lr, tps, etas);
     }
-    if ((r->d.ckpt_every > 0 && step % r->d.ckpt_every == 0) && step < r->total && (rc = save_all(r, step)))
+    if ((r->d.ckpt_every > 0 && step % r->d.ckpt_every == 0) && step < r->total &&
+        (rc = save_all(r, step)))
       goto out;
     if (r->d.stop_after > 0 && session >= r->d.stop_after) break;
   }
@@ -540,8 +567,8 @@ int train_run(const train_run_opts *o, train_result *res) {
     train_ckpt st = {step, r->epoch, r->cursor, r->fp};
     if ((rc = train_ckpt_save(r->ckpt, r->m, r->opt, &st, r->ref, r->n_ref))) goto out;
     if ((rc = write_svg(r))) goto out;
-    LOG_I("train", "done: %lld steps, loss %.4f%s, wrote %s (log %s, curve %s)", (long long)step, loss,
-          isfinite(res->val_loss) ? "" : "", r->d.out, r->csv, r->svg);
+    LOG_I("train", "done: %lld steps, loss %.4f%s, wrote %s (log %s, curve %s)", (long long)step,
+          loss, isfinite(res->val_loss) ? "" : "", r->d.out, r->csv, r->svg);
   }
 out:
   if (csv) fclose(csv);

@@ -1,9 +1,10 @@
 /* The built-in byte-level vocabulary of from-scratch models: GPT-2-style byte-level BPE ("gpt2",
- * pre-tokenizer "qwen2") with the 256 byte tokens, a short fixed list of merges for frequent English
- * pairs (the format requires at least one merge; a few also shorten sequences), and the ChatML
- * specials <|endoftext|>, <|im_start|>, <|im_end|>. Any text encodes (every byte has a token), so
- * nothing a user writes is ever out of vocabulary. Written into the exported GGUF with a ChatML
- * chat_template, so mimic's tokenizer and llama.cpp load it like any Qwen2-style vocabulary. */
+ * pre-tokenizer "qwen2") with the 256 byte tokens, a short fixed list of merges for frequent
+ * English pairs (the format requires at least one merge; a few also shorten sequences), and the
+ * ChatML specials <|endoftext|>, <|im_start|>, <|im_end|>. Any text encodes (every byte has a
+ * token), so nothing a user writes is ever out of vocabulary. Written into the exported GGUF with a
+ * ChatML chat_template, so mimic's tokenizer and llama.cpp load it like any Qwen2-style vocabulary.
+ */
 #include <string.h>
 
 #include "base/alloc.h"
@@ -13,18 +14,19 @@
 
 /* Merges in rank order, written with GPT-2's byte symbols ("Ġ" is the space). */
 static const char *const merges[] = {
-  "Ġ t", "h e", "Ġ a", "i n", "e r", "o n", "Ġ s", "r e", "Ġ w", "o u", "a n", "Ġ b", "Ġ i", "Ġ m",
-  "Ġ c", "Ġ o", "Ġ h", "Ġ f", "Ġ d", "Ġ l", "Ġ y", "Ġ n", "Ġ g", "Ġ p", "i s", "i t", "a t", "o r",
-  "e s", "e n", "Ġt he", "in g", "l l", "o o", "Ġ I", "a r", "l o", "Ġy ou", "Ġa n", "Ġ th", "e d",
-  "Ġ e", "Ġ u", "a l", "o w"};
+    "Ġ t", "h e",   "Ġ a",  "i n",  "e r", "o n", "Ġ s",   "r e",  "Ġ w", "o u", "a n", "Ġ b",
+    "Ġ i", "Ġ m",   "Ġ c",  "Ġ o",  "Ġ h", "Ġ f", "Ġ d",   "Ġ l",  "Ġ y", "Ġ n", "Ġ g", "Ġ p",
+    "i s", "i t",   "a t",  "o r",  "e s", "e n", "Ġt he", "in g", "l l", "o o", "Ġ I", "a r",
+    "l o", "Ġy ou", "Ġa n", "Ġ th", "e d", "Ġ e", "Ġ u",   "a l",  "o w"};
 #define N_MERGES (sizeof merges / sizeof merges[0])
 
 static const char *const specials[] = {"<|endoftext|>", "<|im_start|>", "<|im_end|>"};
 #define N_SPECIALS 3
 
-static const char chat_template[] =
-  "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + "
-  "'<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
+static const char chat_template[] = "{% for message in messages %}{{'<|im_start|>' + "
+                                    "message['role'] + '\\n' + message['content'] + "
+                                    "'<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt "
+                                    "%}{{ '<|im_start|>assistant\\n' }}{% endif %}";
 
 struct train_vocab {
   char *text[256 + N_MERGES + N_SPECIALS];

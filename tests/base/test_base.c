@@ -42,9 +42,14 @@ TEST(utf8_strict) {
   CHECK_INT(utf8_decode("\xF4\x90\x80\x80", 4, &cp), -1); /* > U+10FFFF */
   CHECK_INT(utf8_decode("\xE2\x82", 2, &cp), -1);         /* truncated */
   CHECK(utf8_valid("héllo 💀", strlen("héllo 💀")));
-  CHECK(!utf8_valid("a\xFF" "b", 3));
-  char *r = utf8_repair("a\xFF" "b", 3);
-  CHECK_STR(r, "a\xEF\xBF\xBD" "b");
+  CHECK(!utf8_valid("a\xFF"
+                    "b",
+                    3));
+  char *r = utf8_repair("a\xFF"
+                        "b",
+                        3);
+  CHECK_STR(r, "a\xEF\xBF\xBD"
+               "b");
   mem_free(r);
   const char *s = "a💀";
   CHECK_INT(utf8_floor(s, 5, 3), 1);
@@ -167,8 +172,8 @@ TEST(log_redacts_secrets_and_control_chars) {
   FILE *devnull = fopen("/dev/null", "w");
   int saved = dup(2);
   dup2(fileno(devnull), 2);
-  LOG_I("rest", "Authorization: Bot %s and again %s\nforged line", "MTIzNDU2Nzg5.secret-token-value",
-        "MTIzNDU2Nzg5.secret-token-value");
+  LOG_I("rest", "Authorization: Bot %s and again %s\nforged line",
+        "MTIzNDU2Nzg5.secret-token-value", "MTIzNDU2Nzg5.secret-token-value");
   LOG_D("gateway", "hidden at info level");
   dup2(saved, 2);
   close(saved);

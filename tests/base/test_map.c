@@ -13,7 +13,7 @@ static uint64_t next(void) {
 TEST(map_matches_model) {
   enum { N = 512 };
   uint64_t keys[N];
-  long model[N] = {0}; /* 0 = absent */
+  long model[N] = {0};                                                    /* 0 = absent */
   for (int i = 0; i < N; i++) keys[i] = (next() % 5000) * 4194304ull + 1; /* snowflake-like */
   map_u64 m;
   map_init(&m);
@@ -21,7 +21,10 @@ TEST(map_matches_model) {
     int i = (int)(next() % N);
     /* Duplicate keys in the array share a model slot: use the first index holding that key. */
     for (int j = 0; j < i; j++)
-      if (keys[j] == keys[i]) { i = j; break; }
+      if (keys[j] == keys[i]) {
+        i = j;
+        break;
+      }
     if (next() % 3) {
       long v = (long)(next() % 1000) + 1;
       map_put(&m, keys[i], (void *)v);
@@ -35,7 +38,10 @@ TEST(map_matches_model) {
       for (int k = 0; k < N; k++) {
         int first = k;
         for (int j = 0; j < k; j++)
-          if (keys[j] == keys[k]) { first = j; break; }
+          if (keys[j] == keys[k]) {
+            first = j;
+            break;
+          }
         if ((long)map_get(&m, keys[k]) != model[first]) {
           CHECK_INT((long)map_get(&m, keys[k]), model[first]);
           break;

@@ -10,7 +10,7 @@
 #include "base/base.h"
 #include "bot/bot.h"
 
-#define REC_MAX 256
+#define REC_MAX  256
 #define REC_TEXT 2100
 
 typedef struct rec_send {
@@ -101,7 +101,8 @@ static inline bot_actions rec_actions(rec *r) {
   return a;
 }
 
-/* ---- fake clock -------------------------------------------------------------------------------- */
+/* ---- fake clock --------------------------------------------------------------------------------
+ */
 
 static int64_t h_now = 1700000000000LL;
 static inline int64_t h_clock(void *u) {
@@ -109,7 +110,8 @@ static inline int64_t h_clock(void *u) {
   return h_now;
 }
 
-/* ---- events -------------------------------------------------------------------------------------- */
+/* ---- events
+ * -------------------------------------------------------------------------------------- */
 
 typedef struct h_user {
   uint64_t id;
@@ -124,7 +126,7 @@ typedef struct h_msg {
 } h_msg;
 
 static inline void h_message(h_msg *hm, uint64_t id, uint64_t channel, uint64_t guild, h_user who,
-                      const char *text) {
+                             const char *text) {
   memset(hm, 0, sizeof *hm);
   discord_event *ev = &hm->ev;
   ev->type = DISCORD_EV_MESSAGE_CREATE;

@@ -13,7 +13,7 @@
 #include "base/base.h"
 #include "llm/backend_int.h"
 
-#define FAKE_MAX 512
+#define FAKE_MAX        512
 #define FAKE_SCRIPT_MAX 16
 
 typedef struct fake_backend {
@@ -189,8 +189,8 @@ static inline void fake__free(llm_backend *b) {
   mem_free(f);
 }
 
-static const llm_backend_ops fake_ops = {"fake", fake__submit, fake__adapter, fake__stats,
-                                         fake__shutdown, fake__free};
+static const llm_backend_ops fake_ops = {"fake",      fake__submit,   fake__adapter,
+                                         fake__stats, fake__shutdown, fake__free};
 
 static fake_backend *fake_new(bool auto_reply) {
   fake_backend *f = xcalloc(1, sizeof *f);

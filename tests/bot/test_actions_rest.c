@@ -6,7 +6,8 @@
 #include "../discord/rest_double.h"
 #include "test.h"
 
-#define SEED "\"seed\": {\"guilds\": [{\"id\": \"1\", \"channels\": [{\"id\": \"11\", \"messages\": 5}]}]}"
+#define SEED                                                                                       \
+  "\"seed\": {\"guilds\": [{\"id\": \"1\", \"channels\": [{\"id\": \"11\", \"messages\": 5}]}]}"
 
 static int restarts, jobs;
 static char last_job[16];
@@ -55,7 +56,8 @@ TEST(actions_become_rest_requests) {
   REQUIRE(target != 0);
   char target_s[24];
   snprintf(target_s, sizeof target_s, "%llu", (unsigned long long)target);
-  bot_send reply = {.channel_id = 11, .text = "lol same", .reply_to = target, .ping_replied_user = true};
+  bot_send reply = {
+      .channel_id = 11, .text = "lol same", .reply_to = target, .ping_replied_user = true};
   CHECK_OK(a.send(a.user, &reply));
   bot_send shout = {.channel_id = 11, .text = "@everyone @here look <@&5>", .reply_to = 0};
   CHECK_OK(a.send(a.user, &shout));
@@ -67,7 +69,8 @@ TEST(actions_become_rest_requests) {
   CHECK_INT(restarts, 1);
   CHECK_INT(jobs, 1);
   CHECK_STR(last_job, "fetch");
-  /* Five requests finish: two sends, typing, the DM's message (after the DM channel), a reaction. */
+  /* Five requests finish: two sends, typing, the DM's message (after the DM channel), a reaction.
+   */
   for (int i = 0; i < 2000 && ar.sent + ar.failed < 5; i++) uv_run(rest_loop(r), UV_RUN_ONCE);
   CHECK_INT(ar.sent, 5);
   CHECK_INT(ar.failed, 0);

@@ -12,9 +12,9 @@
 #include "store/store.h"
 #include "test.h"
 
-#define SELF 1000
+#define SELF  1000
 #define GUILD 1
-#define CHAN 100
+#define CHAN  100
 
 static const h_user ALICE = {11, "alice", false};
 static const h_user BOB = {12, "bob", false};
@@ -39,8 +39,13 @@ static void fx_cfg(fx *x, const char *key, const char *val) {
 }
 
 static int fx_bot(fx *x) {
-  bot_opts o = {.config = x->c, .db = x->s, .backend = &x->f->base, .actions = &x->act,
-                .now_ms = h_clock, .seed = 42, .model_name = "tiny.gguf"};
+  bot_opts o = {.config = x->c,
+                .db = x->s,
+                .backend = &x->f->base,
+                .actions = &x->act,
+                .now_ms = h_clock,
+                .seed = 42,
+                .model_name = "tiny.gguf"};
   int rc = bot_new(&o, &x->b);
   if (rc) return rc;
   return h_ready(x->b, SELF, "mimic");
@@ -106,7 +111,8 @@ static int64_t count_messages(store *s, uint64_t author) {
   return n;
 }
 
-/* ---- the flow ------------------------------------------------------------------------------------ */
+/* ---- the flow
+ * ------------------------------------------------------------------------------------ */
 
 TEST(mention_gets_a_reply_that_pings_only_the_author) {
   fx x;
@@ -233,8 +239,12 @@ static int two_bots_run(bool allow_each_other, int *sends_a, int *sends_b) {
     fx_cfg(&a, "bot.allow_bots", "2000");
     fx_cfg(&b, "bot.allow_bots", "1000");
   }
-  bot_opts o = {.config = b.c, .db = b.s, .backend = &b.f->base, .actions = &b.act,
-                .now_ms = h_clock, .seed = 7};
+  bot_opts o = {.config = b.c,
+                .db = b.s,
+                .backend = &b.f->base,
+                .actions = &b.act,
+                .now_ms = h_clock,
+                .seed = 7};
   if (bot_new(&o, &b.b) || h_ready(b.b, 2000, "other")) abort();
   bot_settings_apply(a.b);
   bot *both[2] = {a.b, b.b};
@@ -285,7 +295,8 @@ TEST(model_writing_everyone_pings_nobody) {
   for (int i = 0; i < 2; i++) {
     CHECK(strstr(x.r->sends[i].text, "@everyone") == NULL);
     CHECK(strstr(x.r->sends[i].text, "@here") == NULL);
-    CHECK(strstr(x.r->sends[i].text, "@\xE2\x80\x8B" "everyone") != NULL);
+    CHECK(strstr(x.r->sends[i].text, "@\xE2\x80\x8B"
+                                     "everyone") != NULL);
   }
   /* The mention pings only alice (replied_user); the unprompted message pings nobody. */
   CHECK(x.r->sends[0].ping);
@@ -335,8 +346,10 @@ TEST(overload_sheds_random_engagements_and_answers_mentions) {
   fx_drain(&x);
   int mention_replies = 0, random_replies = 0;
   for (int i = 0; i < x.r->n_sends; i++) {
-    if (x.r->sends[i].reply_to == 4) mention_replies++;
-    else random_replies++;
+    if (x.r->sends[i].reply_to == 4)
+      mention_replies++;
+    else
+      random_replies++;
   }
   CHECK_INT(mention_replies, 1);
   CHECK_INT(random_replies, 1); /* one of the two random ones survived */
@@ -550,8 +563,8 @@ TEST(before_ready_messages_are_stored_not_answered) {
   fx x;
   fx_init(&x, NULL, "1", "0");
   bot_destroy(x.b);
-  bot_opts o = {.config = x.c, .db = x.s, .backend = &x.f->base, .actions = &x.act,
-                .now_ms = h_clock};
+  bot_opts o = {
+      .config = x.c, .db = x.s, .backend = &x.f->base, .actions = &x.act, .now_ms = h_clock};
   CHECK_OK(bot_new(&o, &x.b));
   CHECK_OK(fx_say(&x, 1, CHAN, ALICE, "<@1000> hi", true));
   CHECK_INT(x.f->submits, 0);
@@ -581,15 +594,26 @@ TEST(threads_inherit_the_channel_allow_list) {
   discord_channel chans[2], threads[1];
   memset(chans, 0, sizeof chans);
   memset(threads, 0, sizeof threads);
-  chans[0] = (discord_channel){.id = 100, .type = 0, .guild_id = GUILD, .name = "general", .topic = ""};
-  chans[1] = (discord_channel){.id = 200, .type = 0, .guild_id = GUILD, .name = "offtopic", .topic = ""};
-  threads[0] = (discord_channel){.id = 300, .type = 11, .guild_id = GUILD, .parent_id = 100,
-                                 .name = "a thread", .topic = "", .is_thread = true};
+  chans[0] =
+      (discord_channel){.id = 100, .type = 0, .guild_id = GUILD, .name = "general", .topic = ""};
+  chans[1] =
+      (discord_channel){.id = 200, .type = 0, .guild_id = GUILD, .name = "offtopic", .topic = ""};
+  threads[0] = (discord_channel){.id = 300,
+                                 .type = 11,
+                                 .guild_id = GUILD,
+                                 .parent_id = 100,
+                                 .name = "a thread",
+                                 .topic = "",
+                                 .is_thread = true};
   discord_event ev;
   memset(&ev, 0, sizeof ev);
   ev.type = DISCORD_EV_GUILD_CREATE;
-  ev.u.guild = (discord_guild){.id = GUILD, .name = "guild", .channels = chans, .n_channels = 2,
-                               .threads = threads, .n_threads = 1};
+  ev.u.guild = (discord_guild){.id = GUILD,
+                               .name = "guild",
+                               .channels = chans,
+                               .n_channels = 2,
+                               .threads = threads,
+                               .n_threads = 1};
   CHECK_OK(bot_handle_event(x.b, &ev));
   h_msg hm;
   h_message(&hm, 1, 300, GUILD, ALICE, "<@1000> in the thread");
@@ -620,7 +644,8 @@ TEST(memory_forgets_after_its_ttl) {
   h_now += 60 * 1000;
   /* (Snowflakes grow with time: the follow-up's id is above the echoed reply's.) */
   CHECK_OK(fx_say(&x, x.next_id + 10, CHAN, ALICE, "<@1000> follow-up", true));
-  CHECK(strstr(x.f->last_prompt, "user|alice|@mimic fresh question\nassistant||sure thing\n") != NULL);
+  CHECK(strstr(x.f->last_prompt, "user|alice|@mimic fresh question\nassistant||sure thing\n") !=
+        NULL);
   fx_free(&x);
 }
 

@@ -11,9 +11,9 @@
 #include "store/store.h"
 #include "test.h"
 
-#define SELF 1000
+#define SELF  1000
 #define GUILD 1
-#define CHAN 100
+#define CHAN  100
 
 static const h_user ALICE = {11, "alice", false};
 static const h_user BOB = {12, "bob", false};
@@ -29,8 +29,13 @@ typedef struct fx {
 } fx;
 
 static void fx_open_bot(fx *x) {
-  bot_opts o = {.config = x->c, .db = x->s, .backend = &x->f->base, .actions = &x->act,
-                .now_ms = h_clock, .seed = 3, .model_name = "tiny.gguf"};
+  bot_opts o = {.config = x->c,
+                .db = x->s,
+                .backend = &x->f->base,
+                .actions = &x->act,
+                .now_ms = h_clock,
+                .seed = 3,
+                .model_name = "tiny.gguf"};
   if (bot_new(&o, &x->b) || h_ready(x->b, SELF, "mimic")) {
     printf("bot: %s\n", err_msg());
     abort();
@@ -169,8 +174,8 @@ TEST(setrate_persists_across_a_restart) {
 TEST(bad_arguments_get_a_clear_answer_and_change_nothing) {
   fx x;
   fx_init(&x, NULL);
-  const char *bad[] = {"!setrate 2", "!setrate -0.1", "!setrate abc", "!setrate", "!setrate nan",
-                       "!setrate 0.5 extra"};
+  const char *bad[] = {"!setrate 2", "!setrate -0.1", "!setrate abc",
+                       "!setrate",   "!setrate nan",  "!setrate 0.5 extra"};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     say(&x, BOSS, bad[i], false);
     CHECK(strstr(last_text(&x), "!setrate takes a number from 0 to 1") != NULL);

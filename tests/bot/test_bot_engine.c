@@ -40,7 +40,8 @@ static void run_until_idle(bot *b) {
 static int64_t sum_cached(store *s) {
   sqlite3_stmt *st;
   int64_t v = -1;
-  if (sqlite3_prepare_v2(store_db(s), "SELECT COALESCE(SUM(cached_tokens), 0), COUNT(*) FROM bot_replies", -1,
+  if (sqlite3_prepare_v2(store_db(s),
+                         "SELECT COALESCE(SUM(cached_tokens), 0), COUNT(*) FROM bot_replies", -1,
                          &st, NULL) != SQLITE_OK)
     return -1;
   if (sqlite3_step(st) == SQLITE_ROW) v = sqlite3_column_int64(st, 0);
@@ -52,8 +53,8 @@ TEST(mention_answered_by_the_local_engine_with_kv_reuse) {
   char path[512];
   if (!test_shared_path("testdata/llm/tiny-qwen2-q8_0.gguf", path, sizeof path))
     SKIP("../shared/testdata/llm/tiny-qwen2-q8_0.gguf absent");
-  llm_local_opts lo = {.model_path = path, .threads = 2, .slots = 2, .ctx = 512, .batch = 64,
-                       .queue_max = 8};
+  llm_local_opts lo = {
+      .model_path = path, .threads = 2, .slots = 2, .ctx = 512, .batch = 64, .queue_max = 8};
   llm_backend *be = NULL;
   REQUIRE(llm_backend_local_new(&lo, &be) == 0);
   cfg *c = cfg_new();
@@ -64,8 +65,13 @@ TEST(mention_answered_by_the_local_engine_with_kv_reuse) {
   REQUIRE(store_open(":memory:", &s) == 0);
   rec *r = xcalloc(1, sizeof *r);
   bot_actions act = rec_actions(r);
-  bot_opts o = {.config = c, .db = s, .backend = be, .actions = &act, .wake = on_wake,
-                .now_ms = h_clock, .seed = 11};
+  bot_opts o = {.config = c,
+                .db = s,
+                .backend = be,
+                .actions = &act,
+                .wake = on_wake,
+                .now_ms = h_clock,
+                .seed = 11};
   bot *b = NULL;
   REQUIRE(bot_new(&o, &b) == 0);
   CHECK_OK(h_ready(b, SELF, "mimic"));

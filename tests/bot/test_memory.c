@@ -9,7 +9,8 @@
 
 TEST(memory_keeps_the_newest_messages_up_to_the_cap) {
   memory *m = memory_new(3, 0);
-  for (uint64_t i = 1; i <= 5; i++) memory_add(m, 7, NULL, i, 50 + i, T0 + (int64_t)i, false, "u", "x");
+  for (uint64_t i = 1; i <= 5; i++)
+    memory_add(m, 7, NULL, i, 50 + i, T0 + (int64_t)i, false, "u", "x");
   const memory_entry *out[10];
   size_t n = memory_get(m, 7, "", T0, 0, out, 10);
   REQUIRE(n == 3);
@@ -120,11 +121,16 @@ TEST(memory_cuts_long_text_on_a_character_boundary) {
   memory_destroy(m);
 }
 
-/* ---- context ------------------------------------------------------------------------------------- */
+/* ---- context
+ * ------------------------------------------------------------------------------------- */
 
 static memory_entry ent(uint64_t id, bool self, const char *name, const char *text) {
-  memory_entry e = {.id = id, .author_id = self ? 99 : 50 + id, .ts_ms = T0, .self = self,
-                    .name = (char *)name, .text = (char *)text};
+  memory_entry e = {.id = id,
+                    .author_id = self ? 99 : 50 + id,
+                    .ts_ms = T0,
+                    .self = self,
+                    .name = (char *)name,
+                    .text = (char *)text};
   return e;
 }
 
@@ -175,8 +181,8 @@ TEST(context_drops_the_oldest_turns_to_fit_the_budget) {
   const memory_entry *h[5] = {&e[0], &e[1], &e[2], &e[3], &e[4]};
   /* Each history turn costs 6 words + 1 name + 5 overhead = 12; the current one 1 + 1 + 5 = 7,
    * the system prompt 1 + 5 = 6. A budget of 40 fits 2 history turns. */
-  context_opts o = {.system_prompt = "sys", .max_messages = 10, .budget_tokens = 40,
-                    .count = count_words};
+  context_opts o = {
+      .system_prompt = "sys", .max_messages = 10, .budget_tokens = 40, .count = count_words};
   context c;
   CHECK_OK(context_build(&o, h, 5, &e[5], &c));
   REQUIRE(c.n == 4);

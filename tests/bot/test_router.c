@@ -8,9 +8,14 @@
 #define CHAN 2000
 
 static router_params params(void) {
-  router_params p = {.rate = 0.05, .active_boost = 4, .active_window_ms = 300000,
-                     .cooldown_ms = 20000, .flood_per_min = 3, .keywords = "pizza, mimic bot",
-                     .allow_bots = "", .channels = ""};
+  router_params p = {.rate = 0.05,
+                     .active_boost = 4,
+                     .active_window_ms = 300000,
+                     .cooldown_ms = 20000,
+                     .flood_per_min = 3,
+                     .keywords = "pizza, mimic bot",
+                     .allow_bots = "",
+                     .channels = ""};
   return p;
 }
 
@@ -180,7 +185,8 @@ TEST(reply_cleaning) {
   mem_free(s);
   s = reply_clean("hey @everyone and @here look", names, 2);
   CHECK(strstr(s, "@everyone") == NULL && strstr(s, "@here") == NULL);
-  CHECK(strstr(s, "@\xE2\x80\x8B" "everyone") != NULL);
+  CHECK(strstr(s, "@\xE2\x80\x8B"
+                  "everyone") != NULL);
   mem_free(s);
   s = reply_clean("  SHOUTING stays!!! keep typos teh  ", names, 2);
   CHECK_STR(s, "SHOUTING stays!!! keep typos teh");

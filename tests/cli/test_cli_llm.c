@@ -29,8 +29,9 @@ static int run(const char *cmd, char *out, size_t cap) {
 TEST(chat_streams_replies_and_reports_speed) {
   if (!*model) SKIP("tiny-qwen2-f32.gguf or MIMIC_BIN absent");
   char cmd[1024], out[16384];
-  snprintf(cmd, sizeof cmd, "printf 'hello there\\n/reset\\nwhat is up\\n' | %s chat --model %s -n 8 --seed 3",
-           bin, model);
+  snprintf(cmd, sizeof cmd,
+           "printf 'hello there\\n/reset\\nwhat is up\\n' | %s chat --model %s -n 8 --seed 3", bin,
+           model);
   CHECK_INT(run(cmd, out, sizeof out), 0);
   /* Two replies, each followed by its statistics line. */
   size_t stats = 0;
@@ -43,8 +44,9 @@ TEST(chat_streams_replies_and_reports_speed) {
 TEST(generate_is_reproducible_with_a_seed) {
   if (!*model) SKIP("tiny-qwen2-f32.gguf or MIMIC_BIN absent");
   char cmd[1024], a[8192], b[8192];
-  snprintf(cmd, sizeof cmd, "%s generate --model %s -p 'say something' -n 12 --seed 7 --temp 0.9 2>/dev/null",
-           bin, model);
+  snprintf(cmd, sizeof cmd,
+           "%s generate --model %s -p 'say something' -n 12 --seed 7 --temp 0.9 2>/dev/null", bin,
+           model);
   CHECK_INT(run(cmd, a, sizeof a), 0);
   CHECK_INT(run(cmd, b, sizeof b), 0);
   CHECK(strlen(a) > 1);
@@ -54,7 +56,8 @@ TEST(generate_is_reproducible_with_a_seed) {
 TEST(bench_json_has_both_speeds) {
   if (!*model) SKIP("tiny-qwen2-f32.gguf or MIMIC_BIN absent");
   char cmd[1024], out[4096];
-  snprintf(cmd, sizeof cmd, "%s bench --model %s -p 16 -n 4 --reps 1 --threads 1 --json 2>/dev/null", bin, model);
+  snprintf(cmd, sizeof cmd,
+           "%s bench --model %s -p 16 -n 4 --reps 1 --threads 1 --json 2>/dev/null", bin, model);
   CHECK_INT(run(cmd, out, sizeof out), 0);
   json_t *j = json_parse(out, strlen(out), "bench output");
   REQUIRE(j);
@@ -78,14 +81,16 @@ TEST(bad_arguments_and_missing_files_are_clear) {
   CHECK_INT(run(cmd, out, sizeof out), 2);
   CHECK(strstr(out, "local or openai") != NULL);
   /* Nothing listens on port 1: the failed turn is reported and the chat ends normally. */
-  snprintf(cmd, sizeof cmd, "printf 'hi\\n' | %s chat --backend openai --url http://127.0.0.1:1/v1 -n 4", bin);
+  snprintf(cmd, sizeof cmd,
+           "printf 'hi\\n' | %s chat --backend openai --url http://127.0.0.1:1/v1 -n 4", bin);
   CHECK_INT(run(cmd, out, sizeof out), 0);
   CHECK(strstr(out, "is the server running") != NULL);
 }
 
 int main(void) {
   bin = getenv("MIMIC_BIN");
-  if (!bin || !test_shared_path("testdata/llm/tiny-qwen2-f32.gguf", model, sizeof model)) model[0] = 0;
+  if (!bin || !test_shared_path("testdata/llm/tiny-qwen2-f32.gguf", model, sizeof model))
+    model[0] = 0;
   RUN(chat_streams_replies_and_reports_speed);
   RUN(generate_is_reproducible_with_a_seed);
   RUN(bench_json_has_both_speeds);

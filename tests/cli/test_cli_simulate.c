@@ -1,6 +1,6 @@
 /* Tests for `mimic simulate` as a user runs it: the real binary (MIMIC_BIN) on the tiny reference
- * model from ../shared (skipped when absent), lines on stdin, checking that a mention is answered as
- * a reply, admin commands work for the simulated admin and are refused (audited) for others, and
+ * model from ../shared (skipped when absent), lines on stdin, checking that a mention is answered
+ * as a reply, admin commands work for the simulated admin and are refused (audited) for others, and
  * /quit ends the session. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,7 +30,8 @@ TEST(simulate_answers_mentions_and_runs_commands) {
   char cmd[1024], out[32768];
   snprintf(cmd, sizeof cmd,
            "printf 'hi all\\nbob: hey @mimic how are you\\n!setrate 0.3\\nalice: !setrate 1\\n"
-           "!status\\n/quit\\nnever read\\n' | MIMIC_LOG_LEVEL=info %s simulate --model %s -n 8 --seed 5",
+           "!status\\n/quit\\nnever read\\n' | MIMIC_LOG_LEVEL=info %s simulate --model %s -n 8 "
+           "--seed 5",
            bin, model);
   CHECK_INT(run(cmd, out, sizeof out), 0);
   CHECK(strstr(out, "(mimic is typing...)") != NULL);
@@ -54,7 +55,8 @@ TEST(simulate_rejects_bad_options) {
 
 int main(void) {
   bin = getenv("MIMIC_BIN");
-  if (!bin || !test_shared_path("testdata/llm/tiny-qwen2-q8_0.gguf", model, sizeof model)) model[0] = 0;
+  if (!bin || !test_shared_path("testdata/llm/tiny-qwen2-q8_0.gguf", model, sizeof model))
+    model[0] = 0;
   RUN(simulate_answers_mentions_and_runs_commands);
   RUN(simulate_rejects_bad_options);
   TEST_MAIN_END();

@@ -31,14 +31,14 @@ static store *mem_store(void) {
 
 /* Timestamps with 0..7 fractional digits and different offsets; all mean known instants. */
 static const char *const stamps[] = {
-  "2021-11-24T16:16:57+00:00",        "2021-11-24T16:16:57.1+00:00",
-  "2021-11-24T16:16:57.12+00:00",     "2021-11-24T16:16:57.123+00:00",
-  "2021-11-24T12:16:57.1234-04:00",   "2021-11-24T16:16:57.12345Z",
-  "2021-11-24T17:16:57.123456+01:00", "2021-11-24T16:16:57.1234567+00:00",
+    "2021-11-24T16:16:57+00:00",        "2021-11-24T16:16:57.1+00:00",
+    "2021-11-24T16:16:57.12+00:00",     "2021-11-24T16:16:57.123+00:00",
+    "2021-11-24T12:16:57.1234-04:00",   "2021-11-24T16:16:57.12345Z",
+    "2021-11-24T17:16:57.123456+01:00", "2021-11-24T16:16:57.1234567+00:00",
 };
 static const int64_t stamp_ms[] = {
-  1637770617000, 1637770617100, 1637770617120, 1637770617123,
-  1637770617123, 1637770617123, 1637770617123, 1637770617123,
+    1637770617000, 1637770617100, 1637770617120, 1637770617123,
+    1637770617123, 1637770617123, 1637770617123, 1637770617123,
 };
 
 /* A DCE export with n messages. Message i (1-based) has id 1000+i, author 1 + i % 3 (user 3 is a
@@ -47,12 +47,12 @@ static const int64_t stamp_ms[] = {
  * an embed; message 6 lacks optional fields entirely (older export). No trailing newline. */
 static void make_dce(buf *b, int n) {
   buf_reset(b);
-  int r = buf_puts(b,
-                   "{\n  \"guild\": {\"id\": \"77\", \"name\": \"Test Guild\", \"iconUrl\": \"x\"},\n"
-                   "  \"channel\": {\"id\": \"55\", \"type\": \"GuildTextChat\", \"categoryId\": "
-                   "\"44\", \"category\": \"Text\", \"name\": \"général\", \"topic\": null},\n"
-                   "  \"dateRange\": {\"after\": null, \"before\": null},\n"
-                   "  \"exportedAt\": \"2022-01-01T00:00:00+00:00\",\n  \"messages\": [");
+  int r = buf_puts(
+      b, "{\n  \"guild\": {\"id\": \"77\", \"name\": \"Test Guild\", \"iconUrl\": \"x\"},\n"
+         "  \"channel\": {\"id\": \"55\", \"type\": \"GuildTextChat\", \"categoryId\": "
+         "\"44\", \"category\": \"Text\", \"name\": \"général\", \"topic\": null},\n"
+         "  \"dateRange\": {\"after\": null, \"before\": null},\n"
+         "  \"exportedAt\": \"2022-01-01T00:00:00+00:00\",\n  \"messages\": [");
   for (int i = 1; i <= n; i++) {
     int author = 1 + i % 3;
     r |= buf_printf(b, "%s\n    {\"id\": \"%d\", \"type\": \"%s\", ", i > 1 ? "," : "", 1000 + i,
@@ -87,12 +87,14 @@ static void make_dce(buf *b, int n) {
     else if (i != 6)
       r |= buf_puts(b, ", \"reactions\": []");
     if (i == 4)
-      r |= buf_puts(b, ", \"mentions\": [{\"id\": \"2\", \"name\": \"user2\", \"nickname\": \"Nick 2\"}]");
+      r |= buf_puts(
+          b, ", \"mentions\": [{\"id\": \"2\", \"name\": \"user2\", \"nickname\": \"Nick 2\"}]");
     if (i == 5)
-      r |= buf_puts(b, ", \"attachments\": [{\"id\": \"31\", \"url\": \"https://cdn/x.png\", "
-                       "\"fileName\": \"x.png\", \"fileSizeBytes\": 1234}], \"embeds\": [{\"title\": "
-                       "\"Embed title\", \"description\": \"Embed body\", \"fields\": [{\"name\": "
-                       "\"f\", \"value\": \"v\", \"isInline\": false}]}]");
+      r |= buf_puts(b,
+                    ", \"attachments\": [{\"id\": \"31\", \"url\": \"https://cdn/x.png\", "
+                    "\"fileName\": \"x.png\", \"fileSizeBytes\": 1234}], \"embeds\": [{\"title\": "
+                    "\"Embed title\", \"description\": \"Embed body\", \"fields\": [{\"name\": "
+                    "\"f\", \"value\": \"v\", \"isInline\": false}]}]");
     r |= buf_puts(b, "}");
   }
   r |= buf_printf(b, "\n  ],\n  \"messageCount\": %d\n}", n);
@@ -124,7 +126,8 @@ TEST(dce_valid_export) {
     CHECK_OK(store_msg_get(s, (uint64_t)(1000 + i), &l));
     REQUIRE(l.n == 1);
     int64_t want = stamp_ms[i % 8] + (int64_t)(i % 40) * 60000;
-    if (l.items[0].ts_ms != want) TEST_FAIL_("message %d: ts %lld, want %lld", i, (long long)l.items[0].ts_ms, (long long)want);
+    if (l.items[0].ts_ms != want)
+      TEST_FAIL_("message %d: ts %lld, want %lld", i, (long long)l.items[0].ts_ms, (long long)want);
     store_msg_list_free(&l);
   }
   store_msg_list l;
@@ -200,8 +203,9 @@ TEST(dce_streamed_from_file_matches_memory) {
   CHECK_INT(st.inserted, 3000);
   CHECK_INT(st.total_bytes, b.len);
   CHECK_INT(q1(s, "SELECT count(*) FROM messages"), 3000);
-  CHECK_INT(q1(s, "SELECT count(*) FROM messages WHERE content LIKE 'msg % héllo 👋 \"q\" \n line2'"),
-            3000);
+  CHECK_INT(
+      q1(s, "SELECT count(*) FROM messages WHERE content LIKE 'msg % héllo 👋 \"q\" \n line2'"),
+      3000);
   CHECK_OK(collect_import_path(s, path, NULL, &st));
   CHECK_INT(st.inserted, 0);
   CHECK_INT(collect_import_dce(s, "/nonexistent/x.json", NULL, &st), MIMIC_EIO);
@@ -267,7 +271,8 @@ TEST(dce_malformed_points_at_the_byte) {
   const char *msg = err_msg();
   CHECK(strstr(msg, "message 7") != NULL);
   uint64_t at = reported_byte(msg);
-  if (at < m7_start || at > bad_off + 2) TEST_FAIL_("error at byte %llu, bad byte at %zu: %s", (unsigned long long)at, bad_off, msg);
+  if (at < m7_start || at > bad_off + 2)
+    TEST_FAIL_("error at byte %llu, bad byte at %zu: %s", (unsigned long long)at, bad_off, msg);
   CHECK(strstr(msg, "(line 13)") != NULL); /* six header lines, then one line per message */
   CHECK_INT(q1(s, "SELECT count(*) FROM messages"), 0);
   *bad = ':';
@@ -328,15 +333,19 @@ TEST(import_user_cache_is_bounded) {
       uint32_t flags = 99;
       CHECK_OK(collect__user(&c, &u, &flags));
       uint32_t want = id == 7 ? STORE_FLAG_OPTED_OUT : id == 233 ? STORE_FLAG_EXCLUDED : 0;
-      if (flags != want) TEST_FAIL_("round %d user %llu: flags %u, want %u", round, (unsigned long long)id, flags, want);
+      if (flags != want)
+        TEST_FAIL_("round %d user %llu: flags %u, want %u", round, (unsigned long long)id, flags,
+                   want);
       CHECK_OK(collect__user_flags(&c, id, &flags));
       CHECK_INT(flags, want);
-      if (c.users.n > c.users_max) TEST_FAIL_("cache holds %zu users, cap %zu", c.users.n, c.users_max);
+      if (c.users.n > c.users_max)
+        TEST_FAIL_("cache holds %zu users, cap %zu", c.users.n, c.users_max);
       if (c.users.cap > max_cap) max_cap = c.users.cap;
     }
   }
   CHECK(c.users_cleared >= 3 * 300 / 8 - 1);
-  /* 300 users in an uncapped map would need 1024 slots; the table never grows past its first 256. */
+  /* 300 users in an uncapped map would need 1024 slots; the table never grows past its first 256.
+   */
   CHECK(max_cap <= 256);
   CHECK_INT(q1(s, "SELECT count(*) FROM users"), 300);
   CHECK_INT(q1(s, "SELECT count(*) FROM users WHERE name = 'user' || id"), 300);
@@ -381,7 +390,8 @@ TEST(data_package_json_and_csv) {
   snprintf(p, sizeof p, "%s/Messages/c222/messages.csv", root);
   write_text(p, "ID,Timestamp,Contents,Attachments\r\n"
                 "793112643291643906,2020-11-30 23:30:03.690000+00:00,ping me,\r\n"
-                "793112643291643907,2020-12-01 10:00:00.000000+00:00,\"multi\nline, with \"\"quotes\"\"\",\r\n");
+                "793112643291643907,2020-12-01 10:00:00.000000+00:00,\"multi\nline, with "
+                "\"\"quotes\"\"\",\r\n");
   store *s = mem_store();
   REQUIRE(s);
   collect_import_stats st;
@@ -401,7 +411,8 @@ TEST(data_package_json_and_csv) {
   REQUIRE(l.items[0].n_attachments == 2);
   CHECK_STR(l.items[0].attachments[0].filename, "cat.png");
   CHECK_INT(l.items[0].attachments[0].id, 555);
-  CHECK_STR(l.items[0].attachments[1].url, "https://cdn.discordapp.com/attachments/111/556/dog.jpg?ex=1");
+  CHECK_STR(l.items[0].attachments[1].url,
+            "https://cdn.discordapp.com/attachments/111/556/dog.jpg?ex=1");
   CHECK_STR(l.items[0].attachments[1].filename, "dog.jpg");
   store_msg_list_free(&l);
   CHECK_OK(store_msg_get(s, 793112643291643907ULL, &l));
@@ -433,7 +444,9 @@ TEST(data_package_json_and_csv) {
   CHECK_INT(st.inserted, 2);
   /* A truncated CSV commits nothing. */
   snprintf(p, sizeof p, "%s/Messages/c222/messages.csv", root);
-  write_text(p, "ID,Timestamp,Contents,Attachments\n793112643291643999,2020-11-30 23:30:03,\"never closed\n");
+  write_text(
+      p,
+      "ID,Timestamp,Contents,Attachments\n793112643291643999,2020-11-30 23:30:03,\"never closed\n");
   store *s2 = mem_store();
   REQUIRE(s2);
   CHECK_INT(collect_import_package(s2, folder, &o, &st), MIMIC_EFORMAT);
@@ -447,11 +460,15 @@ TEST(fetch_page_seam) {
   store *s = mem_store();
   REQUIRE(s);
   const char *page1 =
-      "[{\"id\": \"2003\", \"channel_id\": \"9\", \"author\": {\"id\": \"5\", \"username\": \"ann\", "
+      "[{\"id\": \"2003\", \"channel_id\": \"9\", \"author\": {\"id\": \"5\", \"username\": "
+      "\"ann\", "
       "\"global_name\": \"Ann\"}, \"content\": \"third\", \"timestamp\": "
-      "\"2024-01-01T00:00:03.000000+00:00\", \"edited_timestamp\": null, \"type\": 0, \"mentions\": [], "
-      "\"attachments\": [], \"embeds\": [], \"reactions\": [{\"count\": 3, \"emoji\": {\"id\": null, "
-      "\"name\": \"🔥\"}}], \"message_reference\": {\"message_id\": \"2002\", \"channel_id\": \"9\"}},"
+      "\"2024-01-01T00:00:03.000000+00:00\", \"edited_timestamp\": null, \"type\": 0, "
+      "\"mentions\": [], "
+      "\"attachments\": [], \"embeds\": [], \"reactions\": [{\"count\": 3, \"emoji\": {\"id\": "
+      "null, "
+      "\"name\": \"🔥\"}}], \"message_reference\": {\"message_id\": \"2002\", \"channel_id\": "
+      "\"9\"}},"
       " {\"id\": \"2002\", \"author\": {\"id\": \"6\", \"username\": \"bob\", \"bot\": true}, "
       "\"content\": \"second\", \"timestamp\": \"2024-01-01T00:00:02+00:00\"}]";
   collect_page_result r;
@@ -464,7 +481,8 @@ TEST(fetch_page_seam) {
   CHECK_INT(fs.oldest_id, 2002);
   CHECK(!fs.complete);
   /* A broken page stores nothing and leaves the cursor. */
-  const char *broken = "[{\"id\": \"2001\", \"author\": {\"id\": \"5\"}, \"content\": \"first\"}, {\"id\": \"x\"}]";
+  const char *broken =
+      "[{\"id\": \"2001\", \"author\": {\"id\": \"5\"}, \"content\": \"first\"}, {\"id\": \"x\"}]";
   CHECK(collect_fetch_store_page(s, 9, broken, strlen(broken), 2, true, &r) != 0);
   CHECK_INT(q1(s, "SELECT count(*) FROM messages"), 2);
   CHECK_OK(store_fetch_state_get(s, 9, &fs));

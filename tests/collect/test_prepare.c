@@ -13,9 +13,9 @@
 static char tmpdir[64];
 
 enum { U_ANN = 1, U_BEN = 2, U_CAT = 3, U_BOT = 9, U_OUT = 5, U_EXC = 6, U_HOOK = 7 };
-#define CH 100
+#define CH  100
 #define MIN 60000LL
-#define T0 1700000000000LL
+#define T0  1700000000000LL
 
 static void user(store *s, uint64_t id, const char *name, const char *shown, bool bot) {
   store_user u = {.id = id, .bot = bot};
@@ -51,8 +51,8 @@ static uint64_t post(store *s, uint64_t author, int64_t ts, const char *text, ui
   return m.id;
 }
 
-static uint64_t old_msg;       /* an early message that a later one replies to */
-static uint64_t late_reply;    /* that later reply, in another conversation */
+static uint64_t old_msg;    /* an early message that a later one replies to */
+static uint64_t late_reply; /* that later reply, in another conversation */
 
 /* Twelve conversations an hour apart; in each, Ann, Ben and Cat talk, with noise from a bot, a
  * webhook, an opted-out and an excluded person, a join message and link-only posts. */
@@ -81,14 +81,18 @@ static void community(store *s) {
     uint64_t q = post(s, U_BEN, t + 2 * MIN, text, 0, 0);
     post(s, U_OUT, t + 3 * MIN, "olga's private words", 0, 0);
     snprintf(text, sizeof text, "conv %d: funny answer", c);
-    post(s, U_CAT, t + 4 * MIN, text, q, 3);            /* reacted reply to Ben */
+    post(s, U_CAT, t + 4 * MIN, text, q, 3); /* reacted reply to Ben */
     snprintf(text, sizeof text, "conv %d: dull answer", c);
-    post(s, U_ANN, t + 5 * MIN, text, q, 0);            /* unreacted reply to Ben */
+    post(s, U_ANN, t + 5 * MIN, text, q, 0); /* unreacted reply to Ben */
     post(s, U_EXC, t + 6 * MIN, "eve's excluded words", 0, 0);
     post(s, U_HOOK, t + 7 * MIN, "webhook announcement", 0, 0);
     post(s, U_CAT, t + 8 * MIN, "https://example.com/only-a-link", 0, 0);
-    store_msg join = {.id = next_id++, .channel_id = CH, .author_id = U_BEN, .ts_ms = t + 9 * MIN,
-                      .content = "", .type = 7};
+    store_msg join = {.id = next_id++,
+                      .channel_id = CH,
+                      .author_id = U_BEN,
+                      .ts_ms = t + 9 * MIN,
+                      .content = "",
+                      .type = 7};
     if (store_msg_upsert(s, &join, NULL)) abort();
     for (int k = 0; k < 6; k++) {
       snprintf(text, sizeof text, "conv %d: ann chatter %d", c, k);
@@ -96,7 +100,8 @@ static void community(store *s) {
       snprintf(text, sizeof text, "conv %d: ben reply %d", c, k);
       post(s, U_BEN, t + (10 + k) * MIN + 30000, text, 0, k == 2 ? 1 : 0);
     }
-    if (c == 7) late_reply = post(s, U_CAT, t + 20 * MIN, "replying to the very first message", old_msg, 0);
+    if (c == 7)
+      late_reply = post(s, U_CAT, t + 20 * MIN, "replying to the very first message", old_msg, 0);
   }
 }
 
@@ -111,8 +116,10 @@ static json_t *read_jsonl(const char *path, size_t *bad) {
   while ((n = getline(&line, &cap, f)) > 0) {
     json_error_t e;
     json_t *v = json_loadb(line, (size_t)n, 0, &e);
-    if (!v) (*bad)++;
-    else json_array_append_new(arr, v);
+    if (!v)
+      (*bad)++;
+    else
+      json_array_append_new(arr, v);
   }
   free(line);
   fclose(f);
@@ -138,7 +145,9 @@ TEST(render_and_filters) {
   buf_init(&b, 1 << 16);
   CHECK_OK(collect_render("hi <@12> and <@!12> in <#5> <@&9> <:pepe:123><a:dance:456> <@x> <:bad>",
                           NULL, NULL, &b));
-  CHECK_STR(b.data, "hi @unknown-user and @unknown-user in #unknown-channel @role :pepe::dance: <@x> <:bad>");
+  CHECK_STR(
+      b.data,
+      "hi @unknown-user and @unknown-user in #unknown-channel @role :pepe::dance: <@x> <:bad>");
   CHECK_OK(collect_render("", NULL, NULL, &b));
   CHECK_STR(b.data, "");
   CHECK(collect_is_link_only("  https://a.b/c  <https://x.y> "));
@@ -189,8 +198,8 @@ TEST(prepare_datasets_properties) {
   json_t *valid = read_jsonl(path, &bad);
   CHECK_INT(bad, 0);
   CHECK_INT(json_array_size(valid), st.sft_valid);
-  const char *banned[] = {"RoboBot", "beep", "OptedOutOlga", "olga's", "ExcludedEve", "eve's",
-                          "HookHenry", "webhook", "only-a-link", "<:pepe:", "<@"};
+  const char *banned[] = {"RoboBot",   "beep",    "OptedOutOlga", "olga's",  "ExcludedEve", "eve's",
+                          "HookHenry", "webhook", "only-a-link",  "<:pepe:", "<@"};
   bool saw_chain = false, saw_mention = false, saw_emoji = false;
   json_t *sets[2] = {train, valid};
   for (int k = 0; k < 2; k++) {
@@ -205,7 +214,8 @@ TEST(prepare_datasets_properties) {
       }
       char *dump = json_dumps(row, 0);
       for (size_t b2 = 0; b2 < sizeof banned / sizeof banned[0]; b2++)
-        if (strstr(dump, banned[b2])) TEST_FAIL_("'%s' appears in a sample: %.200s", banned[b2], dump);
+        if (strstr(dump, banned[b2]))
+          TEST_FAIL_("'%s' appears in a sample: %.200s", banned[b2], dump);
       free(dump);
       const char *user = role_content(msgs, 1, "user");
       const char *asst = role_content(msgs, 2, "assistant");
@@ -224,18 +234,27 @@ TEST(prepare_datasets_properties) {
   CHECK(saw_emoji);
 
   /* Provenance: every target is a real, usable message; nobody filtered is in any sample. */
-  CHECK_INT(q1(s, "SELECT count(*) FROM dataset_messages dm LEFT JOIN messages m ON m.id = dm.message_id "
-                  "WHERE m.id IS NULL"), 0);
-  CHECK_INT(q1(s, "SELECT count(*) FROM dataset_messages dm JOIN messages m ON m.id = dm.message_id "
-                  "WHERE m.author_id IN (5, 6, 7, 9)"), 0);
-  CHECK_INT(q1(s, "SELECT count(*) FROM dataset_messages dm JOIN messages m ON m.id = dm.message_id "
-                  "WHERE dm.role = 1 AND m.type NOT IN (0, 19)"), 0);
+  CHECK_INT(
+      q1(s, "SELECT count(*) FROM dataset_messages dm LEFT JOIN messages m ON m.id = dm.message_id "
+            "WHERE m.id IS NULL"),
+      0);
+  CHECK_INT(q1(s,
+               "SELECT count(*) FROM dataset_messages dm JOIN messages m ON m.id = dm.message_id "
+               "WHERE m.author_id IN (5, 6, 7, 9)"),
+            0);
+  CHECK_INT(q1(s,
+               "SELECT count(*) FROM dataset_messages dm JOIN messages m ON m.id = dm.message_id "
+               "WHERE dm.role = 1 AND m.type NOT IN (0, 19)"),
+            0);
   /* Each target's assistant turn is exactly "Name: content" of its message (no markup there). */
   sqlite3_stmt *st2;
-  CHECK_OK(store_stmt(s, "SELECT m.content, u.display_name, u.name FROM dataset_messages dm "
-                         "JOIN datasets d ON d.id = dm.dataset_id JOIN messages m ON m.id = dm.message_id "
-                         "JOIN users u ON u.id = m.author_id WHERE d.kind = 'sft-messages' "
-                         "AND d.split = 'train' AND dm.role = 1 ORDER BY dm.sample", &st2));
+  CHECK_OK(
+      store_stmt(s,
+                 "SELECT m.content, u.display_name, u.name FROM dataset_messages dm "
+                 "JOIN datasets d ON d.id = dm.dataset_id JOIN messages m ON m.id = dm.message_id "
+                 "JOIN users u ON u.id = m.author_id WHERE d.kind = 'sft-messages' "
+                 "AND d.split = 'train' AND dm.role = 1 ORDER BY dm.sample",
+                 &st2));
   size_t line = 0;
   while (sqlite3_step(st2) == SQLITE_ROW) {
     const char *content = (const char *)sqlite3_column_text(st2, 0);
@@ -243,7 +262,8 @@ TEST(prepare_datasets_properties) {
     if (!*shown) shown = (const char *)sqlite3_column_text(st2, 2);
     char want[512];
     snprintf(want, sizeof want, "%s: %s", shown, content);
-    const char *got = role_content(json_object_get(json_array_get(train, line), "messages"), 2, "assistant");
+    const char *got =
+        role_content(json_object_get(json_array_get(train, line), "messages"), 2, "assistant");
     if (!strchr(content, '<') && (!got || strcmp(got, want) != 0))
       TEST_FAIL_("sample %zu: assistant '%s' but target is '%s'", line, got ? got : "(null)", want);
     line++;
@@ -251,27 +271,35 @@ TEST(prepare_datasets_properties) {
   sqlite3_reset(st2);
   CHECK_INT(line, st.sft_train);
   /* Time split: every validation target is newer than every training target. */
-  int64_t newest_train = q1(s, "SELECT max(m.ts_ms) FROM dataset_messages dm JOIN datasets d ON d.id = "
-                               "dm.dataset_id JOIN messages m ON m.id = dm.message_id WHERE dm.role = 1 "
-                               "AND d.split = 'train' AND d.kind = 'sft-chatml'");
-  int64_t oldest_valid = q1(s, "SELECT min(m.ts_ms) FROM dataset_messages dm JOIN datasets d ON d.id = "
-                               "dm.dataset_id JOIN messages m ON m.id = dm.message_id WHERE dm.role = 1 "
-                               "AND d.split = 'valid' AND d.kind = 'sft-chatml'");
+  int64_t newest_train =
+      q1(s, "SELECT max(m.ts_ms) FROM dataset_messages dm JOIN datasets d ON d.id = "
+            "dm.dataset_id JOIN messages m ON m.id = dm.message_id WHERE dm.role = 1 "
+            "AND d.split = 'train' AND d.kind = 'sft-chatml'");
+  int64_t oldest_valid =
+      q1(s, "SELECT min(m.ts_ms) FROM dataset_messages dm JOIN datasets d ON d.id = "
+            "dm.dataset_id JOIN messages m ON m.id = dm.message_id WHERE dm.role = 1 "
+            "AND d.split = 'valid' AND d.kind = 'sft-chatml'");
   CHECK(newest_train > 0 && oldest_valid > 0);
   CHECK(newest_train < oldest_valid);
   /* Per-user cap. */
-  int64_t ann = q1(s, "SELECT count(*) FROM dataset_messages dm JOIN datasets d ON d.id = dm.dataset_id "
-                      "JOIN messages m ON m.id = dm.message_id WHERE dm.role = 1 AND d.kind = "
-                      "'sft-chatml' AND m.author_id = 1");
+  int64_t ann =
+      q1(s, "SELECT count(*) FROM dataset_messages dm JOIN datasets d ON d.id = dm.dataset_id "
+            "JOIN messages m ON m.id = dm.message_id WHERE dm.role = 1 AND d.kind = "
+            "'sft-chatml' AND m.author_id = 1");
   CHECK(ann > 0 && ann <= 40);
   /* DPO: chosen always has more reactions than rejected (generic rejected counts as none). */
-  CHECK_INT(q1(s, "SELECT count(*) FROM dataset_messages c JOIN messages cm ON cm.id = c.message_id "
-                  "JOIN dataset_messages r ON r.dataset_id = c.dataset_id AND r.sample = c.sample AND r.role = 3 "
-                  "JOIN messages rm ON rm.id = r.message_id WHERE c.role = 2 AND "
-                  "(SELECT coalesce(sum(count), 0) FROM reactions WHERE message_id = cm.id) <= "
-                  "(SELECT coalesce(sum(count), 0) FROM reactions WHERE message_id = rm.id)"), 0);
-  CHECK_INT(q1(s, "SELECT count(*) FROM dataset_messages c WHERE c.role = 2 AND "
-                  "(SELECT coalesce(sum(count), 0) FROM reactions WHERE message_id = c.message_id) = 0"), 0);
+  CHECK_INT(q1(s,
+               "SELECT count(*) FROM dataset_messages c JOIN messages cm ON cm.id = c.message_id "
+               "JOIN dataset_messages r ON r.dataset_id = c.dataset_id AND r.sample = c.sample AND "
+               "r.role = 3 "
+               "JOIN messages rm ON rm.id = r.message_id WHERE c.role = 2 AND "
+               "(SELECT coalesce(sum(count), 0) FROM reactions WHERE message_id = cm.id) <= "
+               "(SELECT coalesce(sum(count), 0) FROM reactions WHERE message_id = rm.id)"),
+            0);
+  CHECK_INT(
+      q1(s, "SELECT count(*) FROM dataset_messages c WHERE c.role = 2 AND "
+            "(SELECT coalesce(sum(count), 0) FROM reactions WHERE message_id = c.message_id) = 0"),
+      0);
   snprintf(path, sizeof path, "%s/dpo.train.jsonl", out);
   json_t *dpo = read_jsonl(path, &bad);
   CHECK_INT(bad, 0);
@@ -306,7 +334,8 @@ TEST(prepare_datasets_properties) {
   CHECK_INT(json_array_size(kto), st.kto_train);
   CHECK(json_is_boolean(json_object_get(json_array_get(kto, 0), "label")));
   /* Registered with the right counts; a second run replaces rather than adds. */
-  CHECK_INT(q1(s, "SELECT n_samples FROM datasets WHERE kind = 'sft-chatml' AND split = 'train'"), st.sft_train);
+  CHECK_INT(q1(s, "SELECT n_samples FROM datasets WHERE kind = 'sft-chatml' AND split = 'train'"),
+            st.sft_train);
   CHECK_INT(q1(s, "SELECT count(*) FROM datasets WHERE pending_path IS NOT NULL"), 0);
   int64_t prov = q1(s, "SELECT count(*) FROM dataset_messages");
   collect_prepare_stats st2b;
@@ -318,7 +347,8 @@ TEST(prepare_datasets_properties) {
   json_error_t e;
   json_t *man = json_load_file(path, 0, &e);
   CHECK(man != NULL);
-  CHECK_INT(json_integer_value(json_object_get(json_object_get(man, "sft"), "train")), st.sft_train);
+  CHECK_INT(json_integer_value(json_object_get(json_object_get(man, "sft"), "train")),
+            st.sft_train);
   json_decref(man);
   json_decref(train);
   json_decref(valid);
@@ -331,9 +361,11 @@ TEST(prepare_datasets_properties) {
   o.kto = false;
   CHECK_OK(collect_prepare(s, &o, &st));
   CHECK(st.sft_train + st.sft_valid > 0);
-  CHECK_INT(q1(s, "SELECT count(*) FROM dataset_messages dm JOIN messages m ON m.id = dm.message_id "
-                  "JOIN datasets d ON d.id = dm.dataset_id WHERE dm.role = 1 AND m.author_id <> 3 "
-                  "AND d.kind LIKE 'sft%'"), 0);
+  CHECK_INT(q1(s,
+               "SELECT count(*) FROM dataset_messages dm JOIN messages m ON m.id = dm.message_id "
+               "JOIN datasets d ON d.id = dm.dataset_id WHERE dm.role = 1 AND m.author_id <> 3 "
+               "AND d.kind LIKE 'sft%'"),
+            0);
   /* Consent required and nobody opted in: nothing to write, but valid (empty) files. */
   o.user_id = 0;
   o.require_consent = true;
@@ -395,17 +427,23 @@ TEST(purge_removes_person_everywhere) {
   CHECK(r.samples_removed > 0);
   CHECK(r.files_rewritten >= 4);
   CHECK(count_lines(path) < before);
-  const char *files[] = {"sft-messages.train.jsonl", "sft-messages.valid.jsonl", "sft-chatml.train.jsonl",
-                         "sft-chatml.valid.jsonl", "dpo.train.jsonl", "dpo.valid.jsonl"};
+  const char *files[] = {"sft-messages.train.jsonl", "sft-messages.valid.jsonl",
+                         "sft-chatml.train.jsonl",   "sft-chatml.valid.jsonl",
+                         "dpo.train.jsonl",          "dpo.valid.jsonl"};
   for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
     snprintf(path, sizeof path, "%s/%s", out, files[i]);
-    if (file_has(path, "funny answer") || file_has(path, "very first")) TEST_FAIL_("%s still has Cat", files[i]);
+    if (file_has(path, "funny answer") || file_has(path, "very first"))
+      TEST_FAIL_("%s still has Cat", files[i]);
     char sql[512];
     snprintf(sql, sizeof sql, "SELECT n_samples FROM datasets WHERE path = '%s'", path);
     int64_t n = q1(s, sql);
-    if (n != count_lines(path)) TEST_FAIL_("%s: registered %lld samples, file has %lld", files[i], (long long)n, (long long)count_lines(path));
-    snprintf(sql, sizeof sql, "SELECT coalesce(max(sample) + 1, 0) FROM dataset_messages dm JOIN datasets d "
-                              "ON d.id = dm.dataset_id WHERE d.path = '%s'", path);
+    if (n != count_lines(path))
+      TEST_FAIL_("%s: registered %lld samples, file has %lld", files[i], (long long)n,
+                 (long long)count_lines(path));
+    snprintf(sql, sizeof sql,
+             "SELECT coalesce(max(sample) + 1, 0) FROM dataset_messages dm JOIN datasets d "
+             "ON d.id = dm.dataset_id WHERE d.path = '%s'",
+             path);
     if (q1(s, sql) != n) TEST_FAIL_("%s: provenance numbering does not match the file", files[i]);
   }
   /* Provenance still says which line holds which target after renumbering. */
@@ -413,14 +451,19 @@ TEST(purge_removes_person_everywhere) {
   size_t bad;
   json_t *train = read_jsonl(path, &bad);
   sqlite3_stmt *st2;
-  CHECK_OK(store_stmt(s, "SELECT dm.sample, m.content FROM dataset_messages dm JOIN datasets d ON "
-                         "d.id = dm.dataset_id JOIN messages m ON m.id = dm.message_id WHERE "
-                         "d.kind = 'sft-messages' AND d.split = 'train' AND dm.role = 1", &st2));
+  CHECK_OK(store_stmt(s,
+                      "SELECT dm.sample, m.content FROM dataset_messages dm JOIN datasets d ON "
+                      "d.id = dm.dataset_id JOIN messages m ON m.id = dm.message_id WHERE "
+                      "d.kind = 'sft-messages' AND d.split = 'train' AND dm.role = 1",
+                      &st2));
   int checked = 0, step;
   while ((step = sqlite3_step(st2)) == SQLITE_ROW) {
-    const char *asst = role_content(json_object_get(json_array_get(train, (size_t)sqlite3_column_int64(st2, 0)), "messages"), 2, "assistant");
+    const char *asst = role_content(
+        json_object_get(json_array_get(train, (size_t)sqlite3_column_int64(st2, 0)), "messages"), 2,
+        "assistant");
     const char *content = (const char *)sqlite3_column_text(st2, 1);
-    if (!asst || !str_ends_with(asst, content)) TEST_FAIL_("line %lld is not its target", (long long)sqlite3_column_int64(st2, 0));
+    if (!asst || !str_ends_with(asst, content))
+      TEST_FAIL_("line %lld is not its target", (long long)sqlite3_column_int64(st2, 0));
     checked++;
   }
   if (step != SQLITE_DONE) TEST_FAIL_("step: %s", sqlite3_errmsg(store_db(s)));

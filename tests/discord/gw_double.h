@@ -140,7 +140,8 @@ static inline int gwd_count_in(const json_t *log, const char *ev, int op, int co
 }
 
 /* Polls the log until at least `want` entries match, or timeout_ms passes. Returns the count. */
-static inline int gwd_wait(const gwd *d, const char *ev, int op, int conn, int want, long timeout_ms) {
+static inline int gwd_wait(const gwd *d, const char *ev, int op, int conn, int want,
+                           long timeout_ms) {
   uint64_t deadline = clock_mono_ms() + (uint64_t)timeout_ms;
   for (;;) {
     json_t *log = gwd_log(d);
@@ -164,7 +165,8 @@ static inline json_t *gwd_find(const json_t *log, const char *ev, int op, int co
   return NULL;
 }
 
-/* ---- the gateway side ------------------------------------------------------------------------- */
+/* ---- the gateway side -------------------------------------------------------------------------
+ */
 
 typedef struct rig {
   gwd d;
@@ -248,20 +250,21 @@ static inline char *gwd_squote(const char *s) {
 }
 
 /* Starts double + gateway for a test (scenario in ' quotes); SKIPs the calling test when Node is
- * unavailable. `tweak` may adjust the gateway_options `o` before the gateway starts. Needs test.h. */
-#define RIG_START(r, scen, compress, tweak)                                                      \
-  rig r;                                                                                         \
-  memset(&r, 0, sizeof r);                                                                       \
-  do {                                                                                           \
-    char *s_ = gwd_squote(scen);                                                                 \
-    int rc_ = gwd_start(&r.d, s_, NULL);                                                         \
-    mem_free(s_);                                                                                \
-    if (rc_ != 0) SKIP("node or tests/double/gateway_double.js unavailable");                    \
-  } while (0);                                                                                   \
-  gateway_options o;                                                                             \
-  char url[128];                                                                                 \
-  rig_options(&r, &o, url, sizeof url, compress);                                                \
-  tweak;                                                                                         \
+ * unavailable. `tweak` may adjust the gateway_options `o` before the gateway starts. Needs test.h.
+ */
+#define RIG_START(r, scen, compress, tweak)                                                        \
+  rig r;                                                                                           \
+  memset(&r, 0, sizeof r);                                                                         \
+  do {                                                                                             \
+    char *s_ = gwd_squote(scen);                                                                   \
+    int rc_ = gwd_start(&r.d, s_, NULL);                                                           \
+    mem_free(s_);                                                                                  \
+    if (rc_ != 0) SKIP("node or tests/double/gateway_double.js unavailable");                      \
+  } while (0);                                                                                     \
+  gateway_options o;                                                                               \
+  char url[128];                                                                                   \
+  rig_options(&r, &o, url, sizeof url, compress);                                                  \
+  tweak;                                                                                           \
   REQUIRE(rig_go(&r, &o) == 0)
 
 #endif

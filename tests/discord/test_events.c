@@ -19,7 +19,8 @@ static discord_event *parse(const char *t, const char *json, int64_t seq) {
 TEST(message_create_full) {
   const char *j =
       "{\"id\":\"1100000000000000001\",\"channel_id\":\"200\",\"guild_id\":\"300\","
-      "\"author\":{\"id\":\"42\",\"username\":\"ana\",\"global_name\":\"Ana\",\"discriminator\":\"0\","
+      "\"author\":{\"id\":\"42\",\"username\":\"ana\",\"global_name\":\"Ana\",\"discriminator\":"
+      "\"0\","
       "\"bot\":false},\"member\":{\"nick\":\"annie\",\"roles\":[\"7\",\"8\"],"
       "\"joined_at\":\"2024-01-02T03:04:05.000000+00:00\"},"
       "\"content\":\"hello <@43> caf\\u00e9\",\"timestamp\":\"2026-11-21T10:00:00.123000+00:00\","
@@ -142,17 +143,19 @@ TEST(guild_channels_threads_reactions) {
   CHECK(ev->u.guild.threads[0].is_thread && ev->u.guild.threads[0].locked);
   discord_event_free(ev);
 
-  ev = parse("THREAD_CREATE", "{\"id\":\"4\",\"type\":12,\"owner_id\":\"42\",\"message_count\":3}", 3);
+  ev = parse("THREAD_CREATE", "{\"id\":\"4\",\"type\":12,\"owner_id\":\"42\",\"message_count\":3}",
+             3);
   REQUIRE(ev);
   CHECK_INT(ev->type, DISCORD_EV_THREAD_CREATE);
   CHECK(ev->u.channel.is_thread && ev->u.channel.owner_id == 42);
   discord_event_free(ev);
 
-  ev = parse("MESSAGE_REACTION_ADD",
-             "{\"user_id\":\"42\",\"channel_id\":\"1\",\"message_id\":\"9\",\"guild_id\":\"300\","
-             "\"emoji\":{\"id\":null,\"name\":\"\\ud83d\\udc4d\"},\"burst\":true,"
-             "\"member\":{\"user\":{\"id\":\"42\",\"username\":\"ana\"}},\"message_author_id\":\"43\"}",
-             4);
+  ev = parse(
+      "MESSAGE_REACTION_ADD",
+      "{\"user_id\":\"42\",\"channel_id\":\"1\",\"message_id\":\"9\",\"guild_id\":\"300\","
+      "\"emoji\":{\"id\":null,\"name\":\"\\ud83d\\udc4d\"},\"burst\":true,"
+      "\"member\":{\"user\":{\"id\":\"42\",\"username\":\"ana\"}},\"message_author_id\":\"43\"}",
+      4);
   REQUIRE(ev);
   CHECK_INT(ev->type, DISCORD_EV_REACTION_ADD);
   CHECK(ev->u.reaction.emoji.id == 0);
@@ -259,9 +262,7 @@ TEST(stopped_event) {
   discord_event_free(NULL);
 }
 
-TEST(snowflake_time) {
-  CHECK_INT(discord_id_time_ms(175928847299117063ULL), 1462015105796LL);
-}
+TEST(snowflake_time) { CHECK_INT(discord_id_time_ms(175928847299117063ULL), 1462015105796LL); }
 
 int main(void) {
   RUN(message_create_full);

@@ -6,17 +6,19 @@
 #include "gw_double.h"
 #include "test.h"
 
-
-static const char *MSG = "'d':{'id':'{i}00','channel_id':'200','guild_id':'300','content':'message {i}',"
-                         "'author':{'id':'42','username':'ana'}}";
+static const char *MSG =
+    "'d':{'id':'{i}00','channel_id':'200','guild_id':'300','content':'message {i}',"
+    "'author':{'id':'42','username':'ana'}}";
 
 TEST(identify_ready_and_dispatch_order) {
   char scen[2048];
   snprintf(scen, sizeof scen,
            "{'connections':[[{'hello':150},{'expect':'identify'},{'ready':{'session_id':'S1'}},"
-           "{'dispatch':'GUILD_CREATE','d':{'id':'300','name':'Club','channels':[{'id':'200','name':'general'}]}},"
+           "{'dispatch':'GUILD_CREATE','d':{'id':'300','name':'Club','channels':[{'id':'200','name'"
+           ":'general'}]}},"
            "{'dispatch':'MESSAGE_CREATE',%s,'count':5},{'dispatch':'PRESENCE_UPDATE','d':{}},"
-           "{'dispatch':'MESSAGE_REACTION_ADD','d':{'user_id':'42','message_id':'300','emoji':{'name':'x'}}},"
+           "{'dispatch':'MESSAGE_REACTION_ADD','d':{'user_id':'42','message_id':'300','emoji':{'"
+           "name':'x'}}},"
            "{'wait_heartbeats':2}]]}",
            MSG);
   RIG_START(r, scen, false, o.shard_count = 2; o.shard_id = 1; o.activity = "learning");
@@ -68,7 +70,8 @@ TEST(identify_ready_and_dispatch_order) {
         json_integer_value(json_array_get(shard, 1)) == 2);
   json_t *pres = json_object_get(d, "presence");
   CHECK_STR(json_str(pres, "status", ""), "online");
-  CHECK_STR(json_str(json_array_get(json_object_get(pres, "activities"), 0), "state", ""), "learning");
+  CHECK_STR(json_str(json_array_get(json_object_get(pres, "activities"), 0), "state", ""),
+            "learning");
   /* Heartbeats carry the last sequence number (the first may precede READY: then null or 1). */
   json_t *hb = gwd_find(log, "recv", 1, 0, 1);
   REQUIRE(hb);
@@ -117,7 +120,8 @@ TEST(zombie_connection_resumes) {
   RIG_START(r,
             "{'connections':[[{'hello':100},{'expect':'identify'},{'ready':{'session_id':'Z'}},"
             "{'dispatch':'MESSAGE_CREATE','d':{'content':'a'}},{'stop_acking':true}],"
-            "[{'hello':100},{'expect':'resume'},{'resumed':true},{'dispatch':'MESSAGE_CREATE','d':{'content':'b'}}]]}",
+            "[{'hello':100},{'expect':'resume'},{'resumed':true},{'dispatch':'MESSAGE_CREATE','d':{"
+            "'content':'b'}}]]}",
             false, (void)0);
   discord_event *ev = rig_wait(&r, DISCORD_EV_RESUMED, 8000);
   REQUIRE(ev);
@@ -142,13 +146,15 @@ TEST(zombie_connection_resumes) {
 }
 
 TEST(drop_mid_stream_resumes_without_loss_or_repeat) {
-  RIG_START(r,
-            "{'connections':[[{'hello':1000},{'expect':'identify'},{'ready':{'session_id':'D','resume_path':'/resume'}},"
-            "{'dispatch':'MESSAGE_CREATE','d':{'content':'m{i}'},'count':3},"
-            "{'dispatch':'MESSAGE_CREATE','d':{'content':'m{i}'},'count':2,'lost':true},{'drop':true}],"
-            "[{'hello':1000},{'expect':'resume'},{'resumed':true},"
-            "{'dispatch':'MESSAGE_CREATE','d':{'content':'m{i}'},'count':2}]]}",
-            true, (void)0);
+  RIG_START(
+      r,
+      "{'connections':[[{'hello':1000},{'expect':'identify'},{'ready':{'session_id':'D','resume_"
+      "path':'/resume'}},"
+      "{'dispatch':'MESSAGE_CREATE','d':{'content':'m{i}'},'count':3},"
+      "{'dispatch':'MESSAGE_CREATE','d':{'content':'m{i}'},'count':2,'lost':true},{'drop':true}],"
+      "[{'hello':1000},{'expect':'resume'},{'resumed':true},"
+      "{'dispatch':'MESSAGE_CREATE','d':{'content':'m{i}'},'count':2}]]}",
+      true, (void)0);
   discord_event *ev = rig_wait(&r, DISCORD_EV_READY, 5000);
   REQUIRE(ev);
   discord_event_free(ev);
@@ -173,18 +179,20 @@ TEST(drop_mid_stream_resumes_without_loss_or_repeat) {
   }
   CHECK(resumed);
   json_t *log = gwd_log(&r.d);
-  CHECK(str_starts_with(json_str(gwd_find(log, "connect", -1, 1, 0), "path", ""), "/resume?v=10&encoding=json"));
+  CHECK(str_starts_with(json_str(gwd_find(log, "connect", -1, 1, 0), "path", ""),
+                        "/resume?v=10&encoding=json"));
   CHECK_INT(json_int(json_object_get(gwd_find(log, "recv", 6, 1, 0), "d"), "seq", -1), 4);
   json_decref(log);
   rig_end(&r);
 }
 
 TEST(op7_reconnect_resumes) {
-  RIG_START(r,
-            "{'connections':[[{'hello':1000},{'expect':'identify'},{'ready':{}},"
-            "{'dispatch':'MESSAGE_CREATE','d':{'content':'x'}},{'reconnect':true},{'wait_close':true}],"
-            "[{'hello':1000},{'expect':'resume'},{'resumed':true}]]}",
-            false, (void)0);
+  RIG_START(
+      r,
+      "{'connections':[[{'hello':1000},{'expect':'identify'},{'ready':{}},"
+      "{'dispatch':'MESSAGE_CREATE','d':{'content':'x'}},{'reconnect':true},{'wait_close':true}],"
+      "[{'hello':1000},{'expect':'resume'},{'resumed':true}]]}",
+      false, (void)0);
   discord_event *ev = rig_wait(&r, DISCORD_EV_RESUMED, 5000);
   REQUIRE(ev);
   CHECK_INT(ev->seq, 3);
@@ -203,7 +211,8 @@ TEST(op9_not_resumable_waits_then_identifies) {
             "{'connections':[[{'hello':1000},{'expect':'identify'},{'ready':{'session_id':'A'}},"
             "{'invalid_session':false}],"
             "[{'hello':1000},{'expect':'identify'},{'ready':{'session_id':'B'}}]]}",
-            false, o.invalid_session_min_ms = 300; o.invalid_session_max_ms = 400);
+            false, o.invalid_session_min_ms = 300;
+            o.invalid_session_max_ms = 400);
   discord_event *ev = rig_wait(&r, DISCORD_EV_READY, 5000);
   REQUIRE(ev);
   CHECK_STR(ev->u.ready.session_id, "A");
@@ -215,11 +224,13 @@ TEST(op9_not_resumable_waits_then_identifies) {
   json_t *log = gwd_log(&r.d);
   CHECK_INT(gwd_count_in(log, "recv", 2, -1), 2);
   CHECK_INT(gwd_count_in(log, "recv", 6, -1), 0);
-  /* The documented wait before identifying again (here shortened to 300-400 ms) is a lower bound. */
+  /* The documented wait before identifying again (here shortened to 300-400 ms) is a lower bound.
+   */
   json_t *sent9 = NULL;
   size_t i;
   json_t *e;
-  json_array_foreach(log, i, e) if (json_int(e, "op", -1) == 9 && !strcmp(json_str(e, "ev", ""), "sent")) sent9 = e;
+  json_array_foreach(log, i, e) if (json_int(e, "op", -1) == 9 &&
+                                    !strcmp(json_str(e, "ev", ""), "sent")) sent9 = e;
   json_t *id2 = gwd_find(log, "recv", 2, 1, 0);
   REQUIRE(sent9 && id2);
   CHECK(json_int(id2, "ms", 0) - json_int(sent9, "ms", 0) >= 300);
@@ -271,19 +282,23 @@ TEST(heartbeat_request_answered_and_slow_consumer_does_not_delay_heartbeats) {
   json_t *op1 = NULL;
   size_t i;
   json_t *e;
-  json_array_foreach(log, i, e) if (json_int(e, "op", -1) == 1 && !strcmp(json_str(e, "ev", ""), "sent")) op1 = e;
+  json_array_foreach(log, i, e) if (json_int(e, "op", -1) == 1 &&
+                                    !strcmp(json_str(e, "ev", ""), "sent")) op1 = e;
   REQUIRE(op1);
   bool answered = false;
-  json_array_foreach(log, i, e) if (!strcmp(json_str(e, "ev", ""), "recv") && json_int(e, "op", -1) == 1 &&
-                                   json_int(e, "ms", 0) >= json_int(op1, "ms", 0)) answered = true;
+  json_array_foreach(log, i, e) if (!strcmp(json_str(e, "ev", ""), "recv") &&
+                                    json_int(e, "op", -1) == 1 &&
+                                    json_int(e, "ms", 0) >= json_int(op1, "ms", 0)) answered = true;
   CHECK(answered);
   json_decref(log);
   rig_end(&r);
 }
 
 TEST(presence_update_and_clean_stop) {
-  RIG_START(r, "{'connections':[[{'hello':1000},{'expect':'identify'},{'ready':{}},{'expect':'presence'}]]}",
-            false, (void)0);
+  RIG_START(
+      r,
+      "{'connections':[[{'hello':1000},{'expect':'identify'},{'ready':{}},{'expect':'presence'}]]}",
+      false, (void)0);
   discord_event *ev = rig_wait(&r, DISCORD_EV_READY, 5000);
   REQUIRE(ev);
   discord_event_free(ev);

@@ -5,13 +5,16 @@
 #include "gw_double.h"
 #include "test.h"
 
-
 TEST(fatal_close_codes_stop_with_a_sentence) {
   static const int codes[] = {4004, 4010, 4011, 4012, 4013, 4014};
-  static const char *const words[] = {"token", "shard", "sharding", "version", "intents", "MESSAGE CONTENT"};
+  static const char *const words[] = {"token",   "shard",   "sharding",
+                                      "version", "intents", "MESSAGE CONTENT"};
   for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
     char scen[256];
-    snprintf(scen, sizeof scen, "{'connections':[[{'hello':1000},{'expect':'identify'},{'close':%d,'reason':'nope'}]]}", codes[i]);
+    snprintf(
+        scen, sizeof scen,
+        "{'connections':[[{'hello':1000},{'expect':'identify'},{'close':%d,'reason':'nope'}]]}",
+        codes[i]);
     RIG_START(r, scen, i % 2 == 1, (void)0);
     discord_event *ev = rig_wait(&r, DISCORD_EV_STOPPED, 5000);
     /* rig_wait returns NULL for STOPPED when another type is asked; here it is the one asked. */
@@ -32,7 +35,8 @@ TEST(fatal_close_codes_stop_with_a_sentence) {
 
 TEST(resumable_and_new_session_close_codes) {
   RIG_START(r,
-            "{'connections':[[{'hello':1000},{'expect':'identify'},{'ready':{'session_id':'K'}},{'close':4000}],"
+            "{'connections':[[{'hello':1000},{'expect':'identify'},{'ready':{'session_id':'K'}},{'"
+            "close':4000}],"
             "[{'hello':1000},{'expect':'resume'},{'resumed':true},{'close':4009}],"
             "[{'hello':1000},{'expect':'identify'},{'ready':{'session_id':'L'}},{'close':4007}],"
             "[{'hello':1000},{'expect':'identify'},{'ready':{'session_id':'M'}}]]}",
@@ -67,7 +71,8 @@ TEST(malformed_payloads_are_skipped_and_the_connection_continues) {
             "{'raw':'{not json'},{'raw':'[1,2,3]'},{'raw':'{\\'op\\':\\'zero\\'}'},"
             "{'raw':'{\\'op\\':0,\\'s\\':2,\\'t\\':\\'MESSAGE_CREATE\\',\\'d\\':[]}'},"
             "{'raw':'{\\'op\\':0,\\'s\\':3,\\'d\\':{}}'},"
-            "{'raw':'{\\'op\\':0,\\'s\\':4,\\'t\\':\\'MESSAGE_CREATE\\',\\'d\\':{\\'content\\':\\'fine\\'}}'}]]}",
+            "{'raw':'{\\'op\\':0,\\'s\\':4,\\'t\\':\\'MESSAGE_CREATE\\',\\'d\\':{\\'content\\':\\'"
+            "fine\\'}}'}]]}",
             false, (void)0);
   discord_event *ev = rig_wait(&r, DISCORD_EV_MESSAGE_CREATE, 5000);
   REQUIRE(ev);
@@ -103,7 +108,8 @@ TEST(invalid_utf8_inside_compressed_json_is_skipped) {
   RIG_START(r,
             "{'connections':[[{'hello':1000},{'expect':'identify'},{'ready':{}},"
             /* {"op":0,"s":2,"t":"MESSAGE_CREATE","d":{"content":"<ff>"}} */
-            "{'raw_compressed_hex':'7b226f70223a302c2273223a322c2274223a224d4553534147455f435245415445222c"
+            "{'raw_compressed_hex':'"
+            "7b226f70223a302c2273223a322c2274223a224d4553534147455f435245415445222c"
             "2264223a7b22636f6e74656e74223a22ff227d7d'},"
             "{'dispatch':'MESSAGE_CREATE','d':{'content':'ok {i}'}}]]}",
             true, (void)0);
@@ -122,7 +128,8 @@ TEST(oversized_frame_closes_1009_and_resumes) {
             "{'connections':[[{'hello':1000},{'expect':'identify'},{'ready':{'session_id':'O'}},"
             "{'oversized':100000}],"
             "[{'hello':1000},{'expect':'resume'},{'resumed':true}]]}",
-            false, o.max_frame = 65536; o.max_message = 65536);
+            false, o.max_frame = 65536;
+            o.max_message = 65536);
   discord_event *ev = rig_wait(&r, DISCORD_EV_RESUMED, 5000);
   REQUIRE(ev);
   discord_event_free(ev);
@@ -142,9 +149,9 @@ TEST(repeated_identify_failures_back_off) {
             "[{'hello':1000},{'expect':'identify'},{'invalid_session':false}],"
             "[{'hello':1000},{'expect':'identify'},{'close':4000}],"
             "[{'hello':1000},{'expect':'identify'},{'ready':{}}]]}",
-            false, o.backoff_base_ms = 80; o.backoff_max_ms = 1000; o.identify_window_ms = 100;
-            o.limit.total = 1000; o.limit.remaining = 50; o.limit.max_concurrency = 1;
-            o.limit.reset_after_ms = 3600000);
+            false, o.backoff_base_ms = 80;
+            o.backoff_max_ms = 1000; o.identify_window_ms = 100; o.limit.total = 1000;
+            o.limit.remaining = 50; o.limit.max_concurrency = 1; o.limit.reset_after_ms = 3600000);
   discord_event *ev = rig_wait(&r, DISCORD_EV_READY, 10000);
   REQUIRE(ev);
   discord_event_free(ev);
@@ -159,8 +166,10 @@ TEST(repeated_identify_failures_back_off) {
     int64_t gap = json_int(conn, "ms", 0) - json_int(prev_close, "ms", 0);
     int64_t floor_ms = (80LL << (k - 1)) / 2;
     if (floor_ms > 500) floor_ms = 500;
-    CHECK(gap >= floor_ms - 5); /* 5 ms: the double's clock and mimic's loop clock differ slightly */
-    int64_t idgap = json_int(gwd_find(log, "recv", 2, k, 0), "ms", 0) - json_int(gwd_find(log, "recv", 2, k - 1, 0), "ms", 0);
+    CHECK(gap >=
+          floor_ms - 5); /* 5 ms: the double's clock and mimic's loop clock differ slightly */
+    int64_t idgap = json_int(gwd_find(log, "recv", 2, k, 0), "ms", 0) -
+                    json_int(gwd_find(log, "recv", 2, k - 1, 0), "ms", 0);
     CHECK(idgap >= 100 - 5);
   }
   json_decref(log);
@@ -170,10 +179,11 @@ TEST(repeated_identify_failures_back_off) {
 
 TEST(exhausted_identify_budget_waits_offline) {
   RIG_START(r, "{'connections':[[{'hello':1000},{'expect':'identify'},{'ready':{}}]]}", false,
-            o.limit.total = 1000; o.limit.remaining = 0; o.limit.reset_after_ms = 3600000;
-            o.limit.max_concurrency = 1);
+            o.limit.total = 1000;
+            o.limit.remaining = 0; o.limit.reset_after_ms = 3600000; o.limit.max_concurrency = 1);
   uint64_t deadline = clock_mono_ms() + 5000;
-  while (gateway_get_stats(r.gw).state != GATEWAY_BACKOFF && clock_mono_ms() < deadline) clock_sleep_ms(5);
+  while (gateway_get_stats(r.gw).state != GATEWAY_BACKOFF && clock_mono_ms() < deadline)
+    clock_sleep_ms(5);
   CHECK_INT(gateway_get_stats(r.gw).state, GATEWAY_BACKOFF);
   CHECK(gateway_next_event(r.gw, 200) == NULL);
   json_t *log = gwd_log(&r.d);
@@ -189,7 +199,8 @@ TEST(exhausted_identify_budget_waits_offline) {
 }
 
 TEST(hello_never_comes) {
-  RIG_START(r, "{'connections':[[{'wait':5000}],[{'hello':1000},{'expect':'identify'},{'ready':{}}]]}",
+  RIG_START(r,
+            "{'connections':[[{'wait':5000}],[{'hello':1000},{'expect':'identify'},{'ready':{}}]]}",
             false, o.hello_timeout_ms = 200);
   discord_event *ev = rig_wait(&r, DISCORD_EV_READY, 5000);
   REQUIRE(ev);

@@ -9,25 +9,28 @@
 #include "gw_double.h"
 #include "test.h"
 
-static const char *SCEN = "{\"connections\":[[{\"hello\":150},{\"expect\":\"identify\"},{\"ready\":{}},"
-                          "{\"wait_heartbeats\":2}],[{\"hello\":150},{\"expect\":\"identify\"},"
-                          "{\"ready\":{}},{\"wait_heartbeats\":2}]]}";
+static const char *SCEN =
+    "{\"connections\":[[{\"hello\":150},{\"expect\":\"identify\"},{\"ready\":{}},"
+    "{\"wait_heartbeats\":2}],[{\"hello\":150},{\"expect\":\"identify\"},"
+    "{\"ready\":{}},{\"wait_heartbeats\":2}]]}";
 
 static char dir[64];
 
 /* Makes key.pem + cert.pem for the given subjectAltName in dir/<name>-*.pem; 0 on success. */
 static int make_cert(const char *name, const char *san) {
   char cmd[1024];
-  snprintf(cmd, sizeof cmd,
-           "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 "
-           "-subj /CN=mimic-test -addext subjectAltName=%s -keyout %s/%s-key.pem -out %s/%s-cert.pem "
-           ">/dev/null 2>&1",
-           san, dir, name, dir, name);
+  snprintf(
+      cmd, sizeof cmd,
+      "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 "
+      "-subj /CN=mimic-test -addext subjectAltName=%s -keyout %s/%s-key.pem -out %s/%s-cert.pem "
+      ">/dev/null 2>&1",
+      san, dir, name, dir, name);
   return system(cmd) == 0 ? 0 : -1;
 }
 
 /* Runs the gateway against a TLS double serving name's certificate, trusting ca (NULL: only the
- * system store). Returns whether READY arrived within the time, and the identifies the double saw. */
+ * system store). Returns whether READY arrived within the time, and the identifies the double saw.
+ */
 static bool try_ready(const char *name, const char *ca, const char *host, int *identifies) {
   char key[128], cert[128];
   snprintf(key, sizeof key, "%s/%s-key.pem", dir, name);
@@ -80,7 +83,8 @@ TEST(wss_with_a_certificate_for_another_name_never_identifies) {
 int main(void) {
   snprintf(dir, sizeof dir, "/tmp/mimic-tls-XXXXXX");
   if (!mkdtemp(dir) || system("openssl version >/dev/null 2>&1") != 0 ||
-      make_cert("good", "IP:127.0.0.1") != 0 || make_cert("other", "DNS:not-this-host.invalid") != 0) {
+      make_cert("good", "IP:127.0.0.1") != 0 ||
+      make_cert("other", "DNS:not-this-host.invalid") != 0) {
     printf("skip: the openssl command-line tool is unavailable\n");
     printf("0 passed, 0 failed, 3 skipped\n");
     return 0;

@@ -60,8 +60,9 @@ static pid_t mimic_start(const char *token, int rest_port, int *err_fd) {
   snprintf(api, sizeof api, "MIMIC_DISCORD_API=http://127.0.0.1:%d/api/v10", rest_port);
   snprintf(tok, sizeof tok, "DISCORD_TOKEN=%s", token);
   /* A private database, and no model: the bot stores what it sees and answers commands only. */
-  char *envp[] = {api, tok, "MIMIC_CONFIG=/dev/null", "MIMIC_LOG_LEVEL=info", store_env, model_env,
-                  "MIMIC_ENGINE_MAX_TOKENS=6", "MIMIC_ENGINE_THREADS=1", NULL};
+  char *envp[] = {api,       tok,       "MIMIC_CONFIG=/dev/null",    "MIMIC_LOG_LEVEL=info",
+                  store_env, model_env, "MIMIC_ENGINE_MAX_TOKENS=6", "MIMIC_ENGINE_THREADS=1",
+                  NULL};
   int pfd[2];
   if (pipe(pfd) != 0) return 0;
   posix_spawn_file_actions_t fa;
@@ -119,13 +120,16 @@ TEST(run_connects_logs_and_stops_on_sigint) {
   unlink(db_path);
   snprintf(store_env, sizeof store_env, "MIMIC_STORE_PATH=%s", db_path);
   gwd d;
-  if (gwd_start(&d, "{\"connections\":[[{\"hello\":300},{\"expect\":\"identify\"},{\"ready\":{}},"
-                    "{\"dispatch\":\"MESSAGE_CREATE\",\"d\":{\"id\":\"5\",\"channel_id\":\"6\",\"content\":\"hi\","
-                    "\"author\":{\"id\":\"7\",\"username\":\"ana\"}}},{\"wait_heartbeats\":1}]]}",
+  if (gwd_start(&d,
+                "{\"connections\":[[{\"hello\":300},{\"expect\":\"identify\"},{\"ready\":{}},"
+                "{\"dispatch\":\"MESSAGE_CREATE\",\"d\":{\"id\":\"5\",\"channel_id\":\"6\","
+                "\"content\":\"hi\","
+                "\"author\":{\"id\":\"7\",\"username\":\"ana\"}}},{\"wait_heartbeats\":1}]]}",
                 NULL) != 0)
     SKIP("node or the gateway double unavailable");
   char cfg_json[256], cfg_path[] = "/tmp/mimic-rest-XXXXXX";
-  snprintf(cfg_json, sizeof cfg_json, "{\"token\":\"tok-0123456789abcdef\",\"gateway_url\":\"ws://127.0.0.1:%d\"}", d.port);
+  snprintf(cfg_json, sizeof cfg_json,
+           "{\"token\":\"tok-0123456789abcdef\",\"gateway_url\":\"ws://127.0.0.1:%d\"}", d.port);
   pid_t rpid = 0;
   int rport = rest_double_start(cfg_json, &rpid, cfg_path);
   if (!rport) {
@@ -156,7 +160,8 @@ TEST(run_connects_logs_and_stops_on_sigint) {
   CHECK_INT(json_int(gwd_find(log, "close", -1, 0, 0), "code", 0), 1000);
   json_t *id = gwd_find(log, "recv", 2, 0, 0);
   CHECK_STR(json_str(json_object_get(id, "d"), "token", ""), "tok-0123456789abcdef");
-  CHECK(strstr(json_str(gwd_find(log, "connect", -1, 0, 0), "path", ""), "compress=zlib-stream") != NULL);
+  CHECK(strstr(json_str(gwd_find(log, "connect", -1, 0, 0), "path", ""), "compress=zlib-stream") !=
+        NULL);
   json_decref(log);
   kill(rpid, SIGTERM);
   waitpid(rpid, NULL, 0);
@@ -205,7 +210,8 @@ static json_t *find_post(json_t *log, const char *path) {
   size_t i;
   json_t *e;
   json_array_foreach(log, i, e) {
-    if (strcmp(json_str(e, "method", ""), "POST") == 0 && strcmp(json_str(e, "path", ""), path) == 0)
+    if (strcmp(json_str(e, "method", ""), "POST") == 0 &&
+        strcmp(json_str(e, "path", ""), path) == 0)
       return e;
   }
   return NULL;
@@ -226,21 +232,23 @@ TEST(run_answers_a_mention_through_rest) {
   unlink(db_path);
   snprintf(store_env, sizeof store_env, "MIMIC_STORE_PATH=%s", db_path);
   gwd d;
-  if (gwd_start(&d, "{\"connections\":[[{\"hello\":300},{\"expect\":\"identify\"},{\"ready\":{}},"
-                    "{\"dispatch\":\"MESSAGE_CREATE\",\"d\":{\"id\":\"5\",\"channel_id\":\"6\","
-                    "\"guild_id\":\"300\",\"content\":\"<@1000> hey what's up @everyone\","
-                    "\"mentions\":[{\"id\":\"1000\",\"username\":\"mimic\",\"bot\":true}],"
-                    "\"author\":{\"id\":\"7\",\"username\":\"ana\"}}},{\"wait_heartbeats\":400}]]}",
+  if (gwd_start(&d,
+                "{\"connections\":[[{\"hello\":300},{\"expect\":\"identify\"},{\"ready\":{}},"
+                "{\"dispatch\":\"MESSAGE_CREATE\",\"d\":{\"id\":\"5\",\"channel_id\":\"6\","
+                "\"guild_id\":\"300\",\"content\":\"<@1000> hey what's up @everyone\","
+                "\"mentions\":[{\"id\":\"1000\",\"username\":\"mimic\",\"bot\":true}],"
+                "\"author\":{\"id\":\"7\",\"username\":\"ana\"}}},{\"wait_heartbeats\":400}]]}",
                 NULL) != 0)
     SKIP("node or the gateway double unavailable");
   char log_path[64];
   snprintf(log_path, sizeof log_path, "/tmp/mimic-rest-log-%d.jsonl", (int)getpid());
   unlink(log_path);
   char cfg_json[512], cfg_path[] = "/tmp/mimic-rest-XXXXXX";
-  snprintf(cfg_json, sizeof cfg_json,
-           "{\"token\":\"tok-0123456789abcdef\",\"gateway_url\":\"ws://127.0.0.1:%d\",\"log\":\"%s\","
-           "\"seed\":{\"guilds\":[{\"id\":\"300\",\"channels\":[{\"id\":\"6\"}]}]}}",
-           d.port, log_path);
+  snprintf(
+      cfg_json, sizeof cfg_json,
+      "{\"token\":\"tok-0123456789abcdef\",\"gateway_url\":\"ws://127.0.0.1:%d\",\"log\":\"%s\","
+      "\"seed\":{\"guilds\":[{\"id\":\"300\",\"channels\":[{\"id\":\"6\"}]}]}}",
+      d.port, log_path);
   pid_t rpid = 0;
   int rport = rest_double_start(cfg_json, &rpid, cfg_path);
   if (!rport) {

@@ -63,7 +63,8 @@ TEST(frame_roundtrip_all_lengths) {
   const uint8_t mask[4] = {0xde, 0xad, 0xbe, 0xef};
   for (size_t k = 0; k < sizeof lens / sizeof lens[0]; k++) {
     for (int masked = 0; masked < 2; masked++) {
-      size_t n = ws_frame_encode(out, sizeof out, WS_OP_BINARY, true, masked ? mask : NULL, payload, lens[k]);
+      size_t n = ws_frame_encode(out, sizeof out, WS_OP_BINARY, true, masked ? mask : NULL, payload,
+                                 lens[k]);
       REQUIRE(n > 0);
       ws_frame f;
       /* every proper prefix needs more bytes */
@@ -125,7 +126,7 @@ TEST(parser_fragments_and_controls) {
   uint8_t wire[2048];
   size_t n = 0;
   n += put(wire + n, WS_OP_TEXT, false, "hel");
-  n += put(wire + n, WS_OP_PING, true, "p1");    /* control frame between fragments */
+  n += put(wire + n, WS_OP_PING, true, "p1"); /* control frame between fragments */
   n += put(wire + n, WS_OP_CONT, false, "lo ");
   n += put(wire + n, WS_OP_CONT, true, "w\xc3\xb6rld");
   n += put(wire + n, WS_OP_BINARY, true, "\x01\x02");
@@ -183,7 +184,7 @@ TEST(parser_errors_pick_close_codes) {
   uint8_t w[1024];
   size_t n = put(w, WS_OP_TEXT, true, "bad \xff utf8");
   CHECK_INT(parser_error(w, n, 0, 0), WS_CLOSE_BAD_DATA);
-  n = put(w, WS_OP_TEXT, false, "caf\xc3");              /* UTF-8 split across fragments is fine */
+  n = put(w, WS_OP_TEXT, false, "caf\xc3"); /* UTF-8 split across fragments is fine */
   n += put(w + n, WS_OP_CONT, true, "\xa9");
   CHECK_INT(parser_error(w, n, 0, 0), 0);
   n = put(w, WS_OP_CONT, true, "orphan");
@@ -192,13 +193,13 @@ TEST(parser_errors_pick_close_codes) {
   n += put(w + n, WS_OP_TEXT, true, "b");
   CHECK_INT(parser_error(w, n, 0, 0), WS_CLOSE_PROTOCOL);
   n = put(w, WS_OP_BINARY, true, "0123456789abcdef0123");
-  CHECK_INT(parser_error(w, n, 16, 64), WS_CLOSE_TOO_BIG);  /* frame cap */
+  CHECK_INT(parser_error(w, n, 16, 64), WS_CLOSE_TOO_BIG); /* frame cap */
   n = put(w, WS_OP_BINARY, false, "0123456789");
   n += put(w + n, WS_OP_CONT, true, "0123456789");
-  CHECK_INT(parser_error(w, n, 16, 16), WS_CLOSE_TOO_BIG);  /* message cap across fragments */
+  CHECK_INT(parser_error(w, n, 16, 16), WS_CLOSE_TOO_BIG); /* message cap across fragments */
   const uint8_t mask[4] = {1, 2, 3, 4};
   n = ws_frame_encode(w, sizeof w, WS_OP_TEXT, true, mask, "x", 1);
-  CHECK_INT(parser_error(w, n, 0, 0), WS_CLOSE_PROTOCOL);   /* servers must not mask */
+  CHECK_INT(parser_error(w, n, 0, 0), WS_CLOSE_PROTOCOL); /* servers must not mask */
   uint8_t close1[] = {0x88, 0x01, 0x03};
   CHECK_INT(parser_error(close1, 3, 0, 0), WS_CLOSE_PROTOCOL);
   uint8_t close1005[] = {0x88, 0x02, 0x03, 0xed};
@@ -230,18 +231,21 @@ TEST(handshake_request_and_response) {
   buf_free(&b);
 
   const char *key = "dGhlIHNhbXBsZSBub25jZQ==";
-  const char *ok = "HTTP/1.1 101 Switching Protocols\r\nupgrade: WebSocket\r\nConnection: keep-alive, Upgrade\r\n"
+  const char *ok = "HTTP/1.1 101 Switching Protocols\r\nupgrade: WebSocket\r\nConnection: "
+                   "keep-alive, Upgrade\r\n"
                    "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n\x81\x00";
   size_t n = strlen(ok) + 2;
   CHECK_INT(ws_response_check(ok, n, key), (long)(strstr(ok, "\r\n\r\n") - ok) + 4);
   CHECK_INT(ws_response_check(ok, 40, key), 0); /* incomplete */
-  const char *wrong = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                      "Sec-WebSocket-Accept: AAAAAAAAAAAAAAAAAAAAAAAAAAA=\r\n\r\n";
+  const char *wrong =
+      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      "Sec-WebSocket-Accept: AAAAAAAAAAAAAAAAAAAAAAAAAAA=\r\n\r\n";
   CHECK_INT(ws_response_check(wrong, strlen(wrong), key), MIMIC_EPROTO);
   const char *denied = "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n";
   CHECK_INT(ws_response_check(denied, strlen(denied), key), MIMIC_EPROTO);
   CHECK(strstr(err_msg(), "403 Forbidden") != NULL);
-  const char *noup = "HTTP/1.1 101 OK\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n";
+  const char *noup =
+      "HTTP/1.1 101 OK\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n";
   CHECK_INT(ws_response_check(noup, strlen(noup), key), MIMIC_EPROTO);
   static char huge[WS_HANDSHAKE_MAX + 10];
   memset(huge, 'a', sizeof huge);

@@ -37,7 +37,9 @@ TEST(one_message_per_flush_shares_context) {
   size_t n;
   for (int i = 0; i < 50; i++) {
     char msg[128];
-    int len = snprintf(msg, sizeof msg, "{\"op\":0,\"s\":%d,\"t\":\"MESSAGE_CREATE\",\"d\":{\"content\":\"same words again\"}}", i);
+    int len = snprintf(
+        msg, sizeof msg,
+        "{\"op\":0,\"s\":%d,\"t\":\"MESSAGE_CREATE\",\"d\":{\"content\":\"same words again\"}}", i);
     def_msg(d, msg, (size_t)len);
     CHECK(d->len >= 4 && memcmp(d->out + d->len - 4, "\x00\x00\xff\xff", 4) == 0);
     CHECK_INT(zstream_feed(z, d->out, d->len, &out, &n), 1);

@@ -1,7 +1,7 @@
-/* The blind-test kit: the sheet holds every real and generated reply once, shuffled, with no hint of
- * which is which; the key matches; a sheet filled in from the key scores 100% with a tiny p-value,
- * one filled in with the opposite scores 0%; bad sheets are refused by row. Plus the CSV reader on
- * quoted fields and the binomial tail on hand-computed values. */
+/* The blind-test kit: the sheet holds every real and generated reply once, shuffled, with no hint
+ * of which is which; the key matches; a sheet filled in from the key scores 100% with a tiny
+ * p-value, one filled in with the opposite scores 0%; bad sheets are refused by row. Plus the CSV
+ * reader on quoted fields and the binomial tail on hand-computed values. */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -69,7 +69,8 @@ TEST(binomial_tail) {
   CHECK_NEAR(eval_binom_tail_half(500, 1000), 0.5 + 0.5 * 0.02522501817836, 1e-9); /* P(X=500)/2 */
 }
 
-/* Fills the sheet's guess column from the key (inverted when flip), leaving every `skip`-th blank. */
+/* Fills the sheet's guess column from the key (inverted when flip), leaving every `skip`-th blank.
+ */
 static void fill_sheet(const char *sheet, const char *key, const char *out, bool flip, int skip) {
   char *s = slurp(sheet), *k = slurp(key);
   size_t ps = 0, pk = 0, ns = strlen(s), nk = strlen(k), nf, nk2;
@@ -83,7 +84,9 @@ static void fill_sheet(const char *sheet, const char *key, const char *out, bool
       CHECK(buf_puts(&b, "guess,id,reply\n") == 0); /* columns reordered, as a spreadsheet might */
     } else {
       const char *truth = g[1];
-      const char *guess = skip && row % skip == 0 ? "" : (strcmp(truth, "real") == 0) != flip ? "Real" : "bot";
+      const char *guess = skip && row % skip == 0                ? ""
+                          : (strcmp(truth, "real") == 0) != flip ? "Real"
+                                                                 : "bot";
       CHECK(buf_printf(&b, "%s,%s,\"x\"\n", guess, f[0]) == 0);
     }
     eval_csv_free(f, nf);
@@ -96,7 +99,8 @@ static void fill_sheet(const char *sheet, const char *key, const char *out, bool
 }
 
 TEST(kit_roundtrip) {
-  const char *ctx[] = {"owl: raid tonight?\nDEX: YES", "mochi: morning 🌸", "k: ok", "owl: a\nb\nc\nd\ne\nf"};
+  const char *ctx[] = {"owl: raid tonight?\nDEX: YES", "mochi: morning 🌸", "k: ok",
+                       "owl: a\nb\nc\nd\ne\nf"};
   const char *real[] = {"jay: bet im in", "owl: gm", "Benny: waht", "k: no"};
   const char *gen[] = {"jay: ngl im down", "owl: morning", "Benny: lol yea", "=SUM(A1)"};
   char dir[128], sheet[160], key[160], html[160], filled[160];

@@ -1,6 +1,7 @@
-/* `mimic demo --no-chat` on the shipped sample community into a scratch folder with a training budget
- * of two steps: every step runs, the datasets, the model, the training log and the report (with its
- * metrics table) appear, re-running is harmless, and a missing sample folder is a clear error. */
+/* `mimic demo --no-chat` on the shipped sample community into a scratch folder with a training
+ * budget of two steps: every step runs, the datasets, the model, the training log and the report
+ * (with its metrics table) appear, re-running is harmless, and a missing sample folder is a clear
+ * error. */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -29,13 +30,17 @@ TEST(demo_pipeline) {
   if (!bin || !src) SKIP("MIMIC_BIN / MIMIC_SRC not set");
   static char text[1 << 16];
   char cmd[2048], path[256];
-  snprintf(cmd, sizeof cmd, "cd %s && MIMIC_CONFIG=/dev/null %s demo --dir %s/demo --no-chat --steps 2 --n 4 2>&1 </dev/null",
+  snprintf(cmd, sizeof cmd,
+           "cd %s && MIMIC_CONFIG=/dev/null %s demo --dir %s/demo --no-chat --steps 2 --n 4 2>&1 "
+           "</dev/null",
            tmpdir, bin, tmpdir);
   int rc = run(cmd, text, sizeof text);
   if (rc != 0) printf("%s\n", text);
   REQUIRE(rc == 0);
-  CHECK(strstr(text, "[1/6] import") && strstr(text, "[2/6] prepare") && strstr(text, "[3/6] train"));
-  CHECK(strstr(text, "[4/6] evaluate") && strstr(text, "[6/6] chat") && strstr(text, "skipped (--no-chat)"));
+  CHECK(strstr(text, "[1/6] import") && strstr(text, "[2/6] prepare") &&
+        strstr(text, "[3/6] train"));
+  CHECK(strstr(text, "[4/6] evaluate") && strstr(text, "[6/6] chat") &&
+        strstr(text, "skipped (--no-chat)"));
   CHECK(strstr(text, "trained 2 steps") != NULL);
   CHECK(strstr(text, "total: 3") != NULL); /* a first import stores the ~3,000 messages */
   snprintf(path, sizeof path, "%s/demo/models/scratch.gguf", tmpdir);
@@ -59,12 +64,16 @@ TEST(demo_pipeline) {
   snprintf(path, sizeof path, "%s/demo/exports/sft-messages.valid.jsonl", tmpdir);
   CHECK(file_size(path) > 1000);
   /* again (one step): the import adds nothing, the steps still pass */
-  snprintf(cmd, sizeof cmd, "cd %s && MIMIC_CONFIG=/dev/null %s demo --dir %s/demo --no-chat --steps 1 --n 2 2>&1 </dev/null",
+  snprintf(cmd, sizeof cmd,
+           "cd %s && MIMIC_CONFIG=/dev/null %s demo --dir %s/demo --no-chat --steps 1 --n 2 2>&1 "
+           "</dev/null",
            tmpdir, bin, tmpdir);
   rc = run(cmd, text, sizeof text);
   CHECK_INT(rc, 0);
   CHECK(strstr(text, "total: 0 new messages") != NULL);
-  snprintf(cmd, sizeof cmd, "MIMIC_CONFIG=/dev/null %s demo --dir %s/d2 --sample %s/nowhere --no-chat 2>&1", bin, tmpdir, tmpdir);
+  snprintf(cmd, sizeof cmd,
+           "MIMIC_CONFIG=/dev/null %s demo --dir %s/d2 --sample %s/nowhere --no-chat 2>&1", bin,
+           tmpdir, tmpdir);
   CHECK_INT(run(cmd, text, sizeof text), 2);
   CHECK(strstr(text, "nowhere: the sample community was not found") != NULL);
 }

@@ -42,18 +42,26 @@ TEST(eval_end_to_end) {
   snprintf(out, sizeof out, "%s/reports", tmpdir);
   FILE *f = fopen(data, "wb");
   REQUIRE(f);
-  const char *ctxs[] = {"owl: raid tonight", "DEX: LETS GOOO", "mochi: good morning \xE2\x98\x80\xEF\xB8\x8F", "k: ok"};
+  const char *ctxs[] = {"owl: raid tonight", "DEX: LETS GOOO",
+                        "mochi: good morning \xE2\x98\x80\xEF\xB8\x8F", "k: ok"};
   const char *reps[] = {"DEX: I'M IN", "owl: im on in 10", "jay: gm yall", "Benny: waht"};
   for (int i = 0; i < 4; i++)
-    fprintf(f, "{\"messages\":[{\"role\":\"system\",\"content\":\"chat\"},{\"role\":\"user\",\"content\":\"%s\"},"
-               "{\"role\":\"assistant\",\"content\":\"%s\"}]}\n", ctxs[i], reps[i]);
+    fprintf(f,
+            "{\"messages\":[{\"role\":\"system\",\"content\":\"chat\"},{\"role\":\"user\","
+            "\"content\":\"%s\"},"
+            "{\"role\":\"assistant\",\"content\":\"%s\"}]}\n",
+            ctxs[i], reps[i]);
   fclose(f);
   f = fopen(train, "wb");
   REQUIRE(f);
-  fprintf(f, "{\"messages\":[{\"role\":\"user\",\"content\":\"a\"},{\"role\":\"assistant\",\"content\":\"owl: b\"}]}\n");
+  fprintf(f, "{\"messages\":[{\"role\":\"user\",\"content\":\"a\"},{\"role\":\"assistant\","
+             "\"content\":\"owl: b\"}]}\n");
   fclose(f);
-  snprintf(cmd, sizeof cmd, "MIMIC_CONFIG=/dev/null %s eval --model %s --lora %s --data %s --train %s --out %s --n 4 "
-           "--max-tokens 8 --blind 3 --threads 1 2>&1", bin, model, lora, data, train, out);
+  snprintf(
+      cmd, sizeof cmd,
+      "MIMIC_CONFIG=/dev/null %s eval --model %s --lora %s --data %s --train %s --out %s --n 4 "
+      "--max-tokens 8 --blind 3 --threads 1 2>&1",
+      bin, model, lora, data, train, out);
   int rc = run(cmd, text, sizeof text);
   if (rc != 0) printf("%s\n", text);
   REQUIRE(rc == 0);
@@ -73,15 +81,18 @@ TEST(eval_end_to_end) {
   CHECK(has(sheet, "id,context,reply,guess"));
   snprintf(cmd, sizeof cmd, "sed 's/,truth/,guess/' %s > %s", key, filled);
   REQUIRE(system(cmd) == 0);
-  snprintf(cmd, sizeof cmd, "MIMIC_CONFIG=/dev/null %s eval --score %s --key %s 2>&1", bin, filled, key);
+  snprintf(cmd, sizeof cmd, "MIMIC_CONFIG=/dev/null %s eval --score %s --key %s 2>&1", bin, filled,
+           key);
   CHECK_INT(run(cmd, text, sizeof text), 0);
   CHECK(strstr(text, "items: 6, answered: 6, correct: 6") != NULL);
   CHECK(strstr(text, "accuracy: 100.0%") != NULL);
   /* clear failures */
-  snprintf(cmd, sizeof cmd, "MIMIC_CONFIG=/dev/null %s eval --model %s/none.gguf --data %s 2>&1", bin, tmpdir, data);
+  snprintf(cmd, sizeof cmd, "MIMIC_CONFIG=/dev/null %s eval --model %s/none.gguf --data %s 2>&1",
+           bin, tmpdir, data);
   CHECK_INT(run(cmd, text, sizeof text), 1);
   CHECK(strstr(text, "none.gguf: model not found") != NULL);
-  snprintf(cmd, sizeof cmd, "MIMIC_CONFIG=/dev/null %s eval --model %s --data %s/none.jsonl 2>&1", bin, model, tmpdir);
+  snprintf(cmd, sizeof cmd, "MIMIC_CONFIG=/dev/null %s eval --model %s --data %s/none.jsonl 2>&1",
+           bin, model, tmpdir);
   CHECK_INT(run(cmd, text, sizeof text), 1);
   CHECK(strstr(text, "none.jsonl: cannot open") != NULL);
   snprintf(cmd, sizeof cmd, "MIMIC_CONFIG=/dev/null %s eval --score %s 2>&1", bin, filled);

@@ -1,5 +1,5 @@
-/* Style metrics: properties that must hold (identical sets, disjoint sets), small cases worked out by
- * hand, the surface-marker classifiers on typical Discord lines, and the copy rate on planted
+/* Style metrics: properties that must hold (identical sets, disjoint sets), small cases worked out
+ * by hand, the surface-marker classifiers on typical Discord lines, and the copy rate on planted
  * verbatim copies. */
 #include "base/base.h"
 #include "eval/eval.h"
@@ -55,7 +55,8 @@ TEST(tfidf_identical_disjoint_and_ordering) {
   CHECK_NEAR(c, 0, 1e-12);
   /* a near paraphrase in the same voice scores above a formal rewrite */
   const char *near[] = {"yo whats up guys", "lmao no way bro", "ngl that slaps"};
-  const char *far[] = {"Good evening, everyone.", "I must respectfully disagree.", "That is excellent."};
+  const char *far[] = {"Good evening, everyone.", "I must respectfully disagree.",
+                       "That is excellent."};
   double cn, cf;
   CHECK_OK(eval_tfidf_cosine(a, 3, near, 3, &cn));
   CHECK_OK(eval_tfidf_cosine(a, 3, far, 3, &cf));
@@ -77,7 +78,8 @@ TEST(vocab_jaccard_hand_case) {
 }
 
 TEST(len_ks_and_histogram) {
-  const char *a[] = {"hi", "hey", "ok"}, *b[] = {"this one is much much longer than the others", "another long line of chat text"};
+  const char *a[] = {"hi", "hey", "ok"}, *b[] = {"this one is much much longer than the others",
+                                                 "another long line of chat text"};
   CHECK_NEAR(eval_len_ks(a, 3, a, 3), 0, 0);
   CHECK_NEAR(eval_len_ks(a, 3, b, 2), 1, 0);
   eval_style st;
@@ -93,20 +95,20 @@ TEST(surface_markers) {
     const char *s;
     int emoji, caps, lower, run, q, endp;
   } cases[] = {
-    {"nice \xF0\x9F\x94\xA5", 1, 0, 1, 0, 0, 0},           /* nice 🔥 (ends with emoji, then 'e') */
-    {"gg :pog:", 1, 0, 1, 0, 0, 0},
-    {"meet at 10:30:45", 0, 0, 1, 0, 0, 0},               /* times are not :shortcodes: */
-    {"<:kek:1234> LMAO", 1, 1, 0, 0, 0, 0},
-    {"LETS GOOO!!!", 0, 1, 0, 1, 0, 1},
-    {"I", 0, 0, 0, 0, 0, 0},                              /* one letter is not shouting */
-    {"\xC3\x89T\xC3\x89", 0, 1, 0, 0, 0, 0},              /* ÉTÉ */
-    {"@Ben yeah", 0, 0, 1, 0, 0, 0},                      /* the mention's capital is skipped */
-    {"Yeah, sure.", 0, 0, 0, 0, 0, 1},
-    {"what??", 0, 0, 1, 1, 1, 1},
-    {"hm\xE2\x80\xA6", 0, 0, 1, 1, 0, 0},                 /* hm… */
-    {"Done. \xF0\x9F\x91\x8D\xF0\x9F\x8F\xBD", 1, 0, 0, 0, 0, 1}, /* Done. 👍🏽 */
-    {"123 456", 0, 0, 0, 0, 0, 0},
-    {"\xFF\xFE broken utf8 ok?", 0, 0, 1, 0, 1, 1},
+      {"nice \xF0\x9F\x94\xA5", 1, 0, 1, 0, 0, 0}, /* nice 🔥 (ends with emoji, then 'e') */
+      {"gg :pog:", 1, 0, 1, 0, 0, 0},
+      {"meet at 10:30:45", 0, 0, 1, 0, 0, 0}, /* times are not :shortcodes: */
+      {"<:kek:1234> LMAO", 1, 1, 0, 0, 0, 0},
+      {"LETS GOOO!!!", 0, 1, 0, 1, 0, 1},
+      {"I", 0, 0, 0, 0, 0, 0},                 /* one letter is not shouting */
+      {"\xC3\x89T\xC3\x89", 0, 1, 0, 0, 0, 0}, /* ÉTÉ */
+      {"@Ben yeah", 0, 0, 1, 0, 0, 0},         /* the mention's capital is skipped */
+      {"Yeah, sure.", 0, 0, 0, 0, 0, 1},
+      {"what??", 0, 0, 1, 1, 1, 1},
+      {"hm\xE2\x80\xA6", 0, 0, 1, 1, 0, 0},                         /* hm… */
+      {"Done. \xF0\x9F\x91\x8D\xF0\x9F\x8F\xBD", 1, 0, 0, 0, 0, 1}, /* Done. 👍🏽 */
+      {"123 456", 0, 0, 0, 0, 0, 0},
+      {"\xFF\xFE broken utf8 ok?", 0, 0, 1, 0, 1, 1},
   };
   for (size_t i = 0; i < N(cases); i++) {
     const char *m[1] = {cases[i].s};
@@ -131,12 +133,13 @@ TEST(surface_markers) {
 }
 
 TEST(copy_rate_planted) {
-  const char *train[] = {"i swear the boss fight in chapter 3 is rigged", "lol", "meet at the usual spot after raid"};
+  const char *train[] = {"i swear the boss fight in chapter 3 is rigged", "lol",
+                         "meet at the usual spot after raid"};
   const char *gen[] = {
-    "i swear  the boss fight in chapter 3 is rigged \n", /* verbatim up to whitespace: a copy */
-    "i swear the boss fight in chapter 4 is rigged",     /* one character off: not verbatim */
-    "lol",                                              /* verbatim but short: not counted */
-    "something new entirely, nobody said this",
+      "i swear  the boss fight in chapter 3 is rigged \n", /* verbatim up to whitespace: a copy */
+      "i swear the boss fight in chapter 4 is rigged",     /* one character off: not verbatim */
+      "lol",                                               /* verbatim but short: not counted */
+      "something new entirely, nobody said this",
   };
   double r;
   size_t k;

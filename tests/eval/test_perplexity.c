@@ -1,6 +1,7 @@
 /* Held-out perplexity on the tiny reference Qwen2 model (../shared, skipped when absent): the split
  * prefix/reply evaluation equals one full forward pass scored over the reply positions, per-author
- * sums add up, an adapter changes the numbers; and the dataset reader rejects bad lines by number. */
+ * sums add up, an adapter changes the numbers; and the dataset reader rejects bad lines by number.
+ */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -22,10 +23,16 @@ static void write_file(const char *path, const char *text) {
 }
 
 static const char sample_jsonl[] =
-  "{\"messages\":[{\"role\":\"system\",\"content\":\"You chat.\"},{\"role\":\"user\",\"content\":\"owl: anyone up for raid\"},{\"role\":\"assistant\",\"content\":\"DEX: LETS GOOO\"}]}\n"
-  "\n"
-  "{\"messages\":[{\"role\":\"system\",\"content\":\"You chat.\"},{\"role\":\"user\",\"content\":\"DEX: LETS GOOO\"},{\"role\":\"assistant\",\"content\":\"owl: im on in 10\"}]}\n"
-  "{\"messages\":[{\"role\":\"system\",\"content\":\"You chat.\"},{\"role\":\"user\",\"content\":\"owl: im on in 10\\nDEX: W\"},{\"role\":\"assistant\",\"content\":\"DEX: HYPE HYPE <|im_end|> HYPE\"}]}\n";
+    "{\"messages\":[{\"role\":\"system\",\"content\":\"You "
+    "chat.\"},{\"role\":\"user\",\"content\":\"owl: anyone up for "
+    "raid\"},{\"role\":\"assistant\",\"content\":\"DEX: LETS GOOO\"}]}\n"
+    "\n"
+    "{\"messages\":[{\"role\":\"system\",\"content\":\"You "
+    "chat.\"},{\"role\":\"user\",\"content\":\"DEX: LETS "
+    "GOOO\"},{\"role\":\"assistant\",\"content\":\"owl: im on in 10\"}]}\n"
+    "{\"messages\":[{\"role\":\"system\",\"content\":\"You "
+    "chat.\"},{\"role\":\"user\",\"content\":\"owl: im on in 10\\nDEX: "
+    "W\"},{\"role\":\"assistant\",\"content\":\"DEX: HYPE HYPE <|im_end|> HYPE\"}]}\n";
 
 /* NLL of the reply of one sample by a single full forward with every logit row kept. */
 static double reference_nll(const char *model_path, const eval_sample *s, int64_t *ntok) {
@@ -37,10 +44,13 @@ static double reference_nll(const char *model_path, const eval_sample *s, int64_
   float *logits = NULL;
   if (llm_model_load(model_path, &m) || tok_load(llm_model_gguf(m), &t)) goto out;
   chat_msg cm[8];
-  for (size_t k = 0; k < s->n; k++) cm[k] = (chat_msg){.role = s->turns[k].role, .content = s->turns[k].content};
+  for (size_t k = 0; k < s->n; k++)
+    cm[k] = (chat_msg){.role = s->turns[k].role, .content = s->turns[k].content};
   size_t np, nf;
   chat_family fam = chat_detect(tok_chat_template(t));
-  if (chat_encode(t, fam, cm, s->n - 1, true, &pre, &np) || chat_encode(t, fam, cm, s->n, false, &full, &nf)) goto out;
+  if (chat_encode(t, fam, cm, s->n - 1, true, &pre, &np) ||
+      chat_encode(t, fam, cm, s->n, false, &full, &nf))
+    goto out;
   size_t e = nf;
   for (size_t i = np; i < nf; i++)
     if (tok_is_eog(t, full[i])) {
@@ -85,11 +95,13 @@ TEST(dataset_reader) {
   eval_dataset_free(&ds);
 
   snprintf(path, sizeof path, "%s/bad.jsonl", tmpdir);
-  write_file(path, "{\"messages\":[{\"role\":\"user\",\"content\":\"a\"},{\"role\":\"assistant\",\"content\":\"b\"}]}\n{\"messages\": [\n");
+  write_file(path, "{\"messages\":[{\"role\":\"user\",\"content\":\"a\"},{\"role\":\"assistant\","
+                   "\"content\":\"b\"}]}\n{\"messages\": [\n");
   CHECK(eval_dataset_load(path, 0, &ds) == MIMIC_EFORMAT);
   CHECK(strstr(err_msg(), "bad.jsonl:2") != NULL);
   eval_dataset_free(&ds);
-  write_file(path, "{\"messages\":[{\"role\":\"assistant\",\"content\":\"b\"},{\"role\":\"user\",\"content\":\"a\"}]}\n");
+  write_file(path, "{\"messages\":[{\"role\":\"assistant\",\"content\":\"b\"},{\"role\":\"user\","
+                   "\"content\":\"a\"}]}\n");
   CHECK(eval_dataset_load(path, 0, &ds) == MIMIC_EFORMAT);
   CHECK(strstr(err_msg(), "not the assistant") != NULL);
   eval_dataset_free(&ds);
@@ -102,13 +114,16 @@ TEST(dataset_reader) {
 
 TEST(perplexity_matches_full_forward) {
   char model[512], lora[512], path[128];
-  if (!test_shared_path("testdata/llm/tiny-qwen2-f32.gguf", model, sizeof model)) SKIP("tiny-qwen2-f32.gguf absent");
-  bool has_lora = test_shared_path("testdata/llm/tiny-qwen2-lora-f32.gguf", lora, sizeof lora) != NULL;
+  if (!test_shared_path("testdata/llm/tiny-qwen2-f32.gguf", model, sizeof model))
+    SKIP("tiny-qwen2-f32.gguf absent");
+  bool has_lora =
+      test_shared_path("testdata/llm/tiny-qwen2-lora-f32.gguf", lora, sizeof lora) != NULL;
   snprintf(path, sizeof path, "%s/ok.jsonl", tmpdir);
   write_file(path, sample_jsonl);
   eval_dataset ds;
   REQUIRE(eval_dataset_load(path, 0, &ds) == 0);
-  eval_ppl_opts o = {.model_path = model, .lora_path = has_lora ? lora : NULL, .lora_scale = 1, .threads = 1};
+  eval_ppl_opts o = {
+      .model_path = model, .lora_path = has_lora ? lora : NULL, .lora_scale = 1, .threads = 1};
   eval_ppl base, tuned;
   CHECK_OK(eval_perplexity(&o, &ds, &base, &tuned));
   CHECK_INT(base.samples, 3);

@@ -37,7 +37,8 @@ TEST(loss_logs) {
   char p[128];
   eval_loss_curve c;
   snprintf(p, sizeof p, "%s/train.csv", tmpdir);
-  spit(p, "epoch,step,lr,loss,val_loss\n0,1,0.001,3.5,\n0,2,0.001,3.0,3.2\n0,3,0.001,2.5,\n0,x,0,1,1\n");
+  spit(p, "epoch,step,lr,loss,val_loss\n0,1,0.001,3.5,\n0,2,0.001,3.0,3.2\n0,3,0.001,2.5,\n0,x,0,1,"
+          "1\n");
   CHECK_OK(eval_loss_curve_read(p, &c));
   CHECK_INT(c.n, 3);
   CHECK_INT(c.nv, 1);
@@ -45,7 +46,8 @@ TEST(loss_logs) {
   CHECK_NEAR(c.vstep[0], 2, 0);
   eval_loss_curve_free(&c);
   snprintf(p, sizeof p, "%s/train.jsonl", tmpdir);
-  spit(p, "{\"step\":10,\"loss\":4.0}\nnot json\n{\"step\":20,\"train_loss\":3.0,\"valid_loss\":3.5}\n");
+  spit(p, "{\"step\":10,\"loss\":4.0}\nnot "
+          "json\n{\"step\":20,\"train_loss\":3.0,\"valid_loss\":3.5}\n");
   CHECK_OK(eval_loss_curve_read(p, &c));
   CHECK_INT(c.n, 2);
   CHECK_INT(c.nv, 1);
@@ -58,18 +60,29 @@ TEST(loss_logs) {
 }
 
 TEST(html_and_json) {
-  const char *real[] = {"yo whats up", "LETS GOOO", "ngl mid", "ok", "good morning everyone \xE2\x98\x80\xEF\xB8\x8F"};
-  const char *gen[] = {"yo", "LETS GO", "ngl kinda mid", "<script>alert(1)</script>", "morning \xF0\x9F\x8C\xB8"};
+  const char *real[] = {"yo whats up", "LETS GOOO", "ngl mid", "ok",
+                        "good morning everyone \xE2\x98\x80\xEF\xB8\x8F"};
+  const char *gen[] = {"yo", "LETS GO", "ngl kinda mid", "<script>alert(1)</script>",
+                       "morning \xF0\x9F\x8C\xB8"};
   eval_compare cmp;
   REQUIRE(eval_compare_sets(real, 5, gen, 5, NULL, 0, 10, &cmp) == 0);
-  eval_ppl_author ab[2] = {{"owl", 20, 10, 2}, {"DEX", 30, 10, 3}}, at[2] = {{"owl", 10, 10, 2}, {"DEX", 25, 10, 3}};
+  eval_ppl_author ab[2] = {{"owl", 20, 10, 2}, {"DEX", 30, 10, 3}},
+                  at[2] = {{"owl", 10, 10, 2}, {"DEX", 25, 10, 3}};
   eval_ppl base = {.nll = 50, .tokens = 20, .samples = 5, .authors = ab, .n_authors = 2};
   eval_ppl tuned = {.nll = 35, .tokens = 20, .samples = 5, .authors = at, .n_authors = 2};
   double st[] = {1, 2, 3}, lo[] = {3, 2.5, 2}, vs[] = {3}, vl[] = {2.4};
   eval_loss_curve lc = {.step = st, .loss = lo, .n = 3, .vstep = vs, .vloss = vl, .nv = 1};
   eval_example ex[] = {{"owl: hi\nDEX: <b>yo</b>", "k: ok", gen[3]}};
-  eval_report r = {.model = "m.gguf", .lora = "a.gguf", .data = "valid.jsonl", .cmp = &cmp, .ppl_base = &base,
-                   .ppl_tuned = &tuned, .loss = &lc, .examples = ex, .n_examples = 1, .blind_dir = "data/reports",
+  eval_report r = {.model = "m.gguf",
+                   .lora = "a.gguf",
+                   .data = "valid.jsonl",
+                   .cmp = &cmp,
+                   .ppl_base = &base,
+                   .ppl_tuned = &tuned,
+                   .loss = &lc,
+                   .examples = ex,
+                   .n_examples = 1,
+                   .blind_dir = "data/reports",
                    .seed = 7};
   char dir[128], html[160], js[160];
   snprintf(dir, sizeof dir, "%s/reports/deep", tmpdir);
@@ -80,13 +93,13 @@ TEST(html_and_json) {
   char *h = slurp(html);
   REQUIRE(h);
   CHECK(strstr(h, "<table class=\"metrics\">") != NULL);
-  CHECK(strstr(h, "<polyline") != NULL);              /* loss curve */
+  CHECK(strstr(h, "<polyline") != NULL); /* loss curve */
   CHECK(strstr(h, "<svg") != NULL);
-  CHECK(strstr(h, "<script>") == NULL);               /* escaped */
+  CHECK(strstr(h, "<script>") == NULL); /* escaped */
   CHECK(strstr(h, "&lt;script&gt;") != NULL);
   CHECK(strstr(h, "&lt;b&gt;yo&lt;/b&gt;") != NULL);
-  CHECK(strstr(h, "no training set given") != NULL);  /* copy rate unknown without a training set */
-  CHECK(strstr(h, "<td>12.18</td>") != NULL);         /* base perplexity of all: exp(50/20) */
+  CHECK(strstr(h, "no training set given") != NULL); /* copy rate unknown without a training set */
+  CHECK(strstr(h, "<td>12.18</td>") != NULL);        /* base perplexity of all: exp(50/20) */
   CHECK(strstr(h, "</html>") != NULL);
   mem_free(h);
   /* nothing left behind but the two files */

@@ -1,6 +1,7 @@
-/* The shipped sample community (demo/sample-community/ (one JSON per channel)): it imports cleanly, `prepare` yields
- * training and validation sets, the filters have bots, a webhook and system messages to drop, and
- * the regulars' voices are as distinct as the demo promises (measured with the style metrics). */
+/* The shipped sample community (demo/sample-community/ (one JSON per channel)): it imports cleanly,
+ * `prepare` yields training and validation sets, the filters have bots, a webhook and system
+ * messages to drop, and the regulars' voices are as distinct as the demo promises (measured with
+ * the style metrics). */
 #include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,7 +103,7 @@ TEST(imports_and_prepares) {
   CHECK(ps.drop_system > 0); /* joins and pins */
   CHECK(ps.sft_train > 1000);
   CHECK(ps.sft_valid > 20);
-  CHECK(ps.dpo_train > 0);   /* reactions give preference pairs */
+  CHECK(ps.dpo_train > 0); /* reactions give preference pairs */
   store_close(s);
 
   snprintf(path, sizeof path, "%s/sft-messages.train.jsonl", out);
@@ -110,7 +111,8 @@ TEST(imports_and_prepares) {
   snprintf(path, sizeof path, "%s/sft-messages.valid.jsonl", out);
   CHECK_INT(read_sft(path), ps.sft_valid);
   CHECK(n_voices >= 5);
-  CHECK(find_voice("RaidBot") == NULL && find_voice("LevelUp") == NULL && find_voice("Patch Notes") == NULL);
+  CHECK(find_voice("RaidBot") == NULL && find_voice("LevelUp") == NULL &&
+        find_voice("Patch Notes") == NULL);
 }
 
 /* Each regular sounds like themselves: checks on the style profile of their training replies. */
@@ -119,7 +121,8 @@ TEST(voices_are_distinct) {
   struct {
     const char *name;
     eval_style st;
-  } v[] = {{"owl", {0}}, {"DEX", {0}}, {"mochi", {0}}, {"Professor Quill", {0}}, {"k", {0}}, {"Benny", {0}}, {"jay", {0}}};
+  } v[] = {{"owl", {0}}, {"DEX", {0}},   {"mochi", {0}}, {"Professor Quill", {0}},
+           {"k", {0}},   {"Benny", {0}}, {"jay", {0}}};
   for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
     const voice *x = find_voice(v[i].name);
     if (!x) {
@@ -130,19 +133,21 @@ TEST(voices_are_distinct) {
     CHECK(x->n >= 50);
     CHECK_OK(eval_style_compute((const char *const *)x->msgs, x->n, &v[i].st));
   }
-  CHECK(v[0].st.rate_lower_start > 0.9 && v[0].st.rate_end_punct < 0.1); /* owl: lowercase, no punctuation */
-  CHECK(v[1].st.rate_caps > 0.8);                                       /* DEX: ALL CAPS */
-  CHECK(v[2].st.rate_emoji > 0.6);                                      /* mochi: emoji */
-  CHECK(v[3].st.rate_end_punct > 0.8 && v[3].st.len_mean > 40);          /* Quill: long, punctuated */
-  CHECK(v[4].st.len_mean < 8);                                           /* k: terse */
-  CHECK(v[6].st.rate_caps < 0.05);                                       /* jay: lowercase slang */
+  CHECK(v[0].st.rate_lower_start > 0.9 &&
+        v[0].st.rate_end_punct < 0.1);                          /* owl: lowercase, no punctuation */
+  CHECK(v[1].st.rate_caps > 0.8);                               /* DEX: ALL CAPS */
+  CHECK(v[2].st.rate_emoji > 0.6);                              /* mochi: emoji */
+  CHECK(v[3].st.rate_end_punct > 0.8 && v[3].st.len_mean > 40); /* Quill: long, punctuated */
+  CHECK(v[4].st.len_mean < 8);                                  /* k: terse */
+  CHECK(v[6].st.rate_caps < 0.05);                              /* jay: lowercase slang */
   for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
-    if (i != 3) CHECK(v[3].st.len_mean > v[i].st.len_mean);             /* Quill is the long-winded one */
+    if (i != 3) CHECK(v[3].st.len_mean > v[i].st.len_mean); /* Quill is the long-winded one */
   /* Benny's typos: his vocabulary overlaps owl's less than his own halves overlap each other. */
   const voice *b = find_voice("Benny");
   double self = 0;
-  if (b && b->n >= 4) CHECK_OK(eval_vocab_jaccard((const char *const *)b->msgs, b->n / 2,
-                                                  (const char *const *)b->msgs + b->n / 2, b->n - b->n / 2, &self));
+  if (b && b->n >= 4)
+    CHECK_OK(eval_vocab_jaccard((const char *const *)b->msgs, b->n / 2,
+                                (const char *const *)b->msgs + b->n / 2, b->n - b->n / 2, &self));
   CHECK(self > 0.2);
 }
 

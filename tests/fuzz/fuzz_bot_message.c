@@ -35,8 +35,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
    * same kind of text. */
   char *content = utf8_repair((const char *)data + 1, size - 1);
   if (!content) return 0;
-  static const char *outputs[] = {"@everyone hi <@&1> @here", "", "<think>x</think>", "fine",
-                                  "mimic: \xF0\x9F\x98\x82", "<|im_end|>junk", "!ERR", "a\nb"};
+  static const char *outputs[] = {"@everyone hi <@&1> @here",
+                                  "",
+                                  "<think>x</think>",
+                                  "fine",
+                                  "mimic: \xF0\x9F\x98\x82",
+                                  "<|im_end|>junk",
+                                  "!ERR",
+                                  "a\nb"};
   cfg *c = cfg_new();
   store *s = NULL;
   fake_backend *f = fake_new(false);
@@ -44,11 +50,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   rec *r = xcalloc(1, sizeof *r);
   bot_actions act = rec_actions(r);
   bot *b = NULL;
-  if (cfg_set(c, "bot.admins", "9", CFG_SRC_FILE) || cfg_set(c, "bot.response_rate", "1", CFG_SRC_FILE) ||
-      store_open(":memory:", &s))
+  if (cfg_set(c, "bot.admins", "9", CFG_SRC_FILE) ||
+      cfg_set(c, "bot.response_rate", "1", CFG_SRC_FILE) || store_open(":memory:", &s))
     abort();
-  bot_opts o = {.config = c, .db = s, .backend = &f->base, .actions = &act, .now_ms = h_clock,
-                .seed = 1};
+  bot_opts o = {
+      .config = c, .db = s, .backend = &f->base, .actions = &act, .now_ms = h_clock, .seed = 1};
   if (bot_new(&o, &b) || h_ready(b, 1000, "mimic")) abort();
   h_msg hm;
   h_user who = {(mode & 1) ? 9 : 11, (mode & 1) ? "boss" : "alice", false};

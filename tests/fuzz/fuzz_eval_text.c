@@ -1,6 +1,7 @@
 /* Fuzz target for the eval layer's readers of outside text: the blind-sheet CSV reader (any bytes:
  * records or a clean error, the cursor always advancing) and the style metrics over hostile UTF-8
- * (the input's lines as two message sets: every rate, cosine and divergence must stay in [0, 1]). */
+ * (the input's lines as two message sets: every rate, cosine and divergence must stay in [0, 1]).
+ */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

@@ -17,7 +17,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const char *out;
     size_t n;
     size_t cut = size / 2;
-    if (zstream_feed(z, data, cut, &out, &n) >= 0 && zstream_feed(z, data + cut, size - cut, &out, &n) > 0 && n)
+    if (zstream_feed(z, data, cut, &out, &n) >= 0 &&
+        zstream_feed(z, data + cut, size - cut, &out, &n) > 0 && n)
       payloads += out[0] == '{';
     zstream_destroy(z);
   }
@@ -25,7 +26,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   payloads = 0;
   while (off < size && payloads < 8) {
     json_error_t e;
-    json_t *v = json_loadb((const char *)data + off, size - off, JSON_DISABLE_EOF_CHECK | JSON_REJECT_DUPLICATES, &e);
+    json_t *v = json_loadb((const char *)data + off, size - off,
+                           JSON_DISABLE_EOF_CHECK | JSON_REJECT_DUPLICATES, &e);
     if (!v) break;
     payloads++;
     off += e.position > 0 ? (size_t)e.position : size - off;

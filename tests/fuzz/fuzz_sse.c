@@ -16,7 +16,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const char *const stops[] = {"STOP", "\n\n\n"};
 
-static int parse(const uint8_t *body, size_t n, size_t chunk, bool chat, bool json, buf *text, llm_finish *fin) {
+static int parse(const uint8_t *body, size_t n, size_t chunk, bool chat, bool json, buf *text,
+                 llm_finish *fin) {
   buf_init(text, 1u << 24);
   return llm__openai_parse((const char *)body, n, chunk, chat, json, stops, 2, text, fin);
 }
@@ -36,7 +37,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     abort();
   }
   /* Split reads must not change the outcome of a stream that parsed cleanly both ways. */
-  if (ra == 0 && rb == 0 && (fa != fb || a.len != b.len || (a.len && memcmp(a.data, b.data, a.len) != 0))) {
+  if (ra == 0 && rb == 0 &&
+      (fa != fb || a.len != b.len || (a.len && memcmp(a.data, b.data, a.len) != 0))) {
     fprintf(stderr, "fuzz_sse: read size %zu changed the result\n", chunk);
     abort();
   }

@@ -1,6 +1,7 @@
 /* Fuzz target for the tokenizer: any byte string, encoded with or without special-token parsing and
  * framing, must give in-range ids whose decoding is valid UTF-8; valid UTF-8 without special tokens
- * must round-trip exactly through byte-level BPE. Uses the qwen2-pre-tokenizer GPT-2 vocabulary from
+ * must round-trip exactly through byte-level BPE. Uses the qwen2-pre-tokenizer GPT-2 vocabulary
+ * from
  * ../shared when present, else a small vocabulary written with gguf_writer and read back. The first
  * input byte picks the options. */
 #include <stdint.h>
@@ -43,7 +44,8 @@ static tokenizer *tiny_vocab(void) {
   static char chars[256][3];
   const char *toks[256 + 8];
   int32_t types[256 + 8];
-  const char *merges[] = {"\xc4\xa0 t", "h e", "\xc4\xa0t he", "l o", "lo l", "\xf0\x9f \x92", "i n"};
+  const char *merges[] = {"\xc4\xa0 t", "h e",           "\xc4\xa0t he", "l o",
+                          "lo l",       "\xf0\x9f \x92", "i n"};
   const char *merged[] = {"\xc4\xa0t", "he", "\xc4\xa0the", "lo", "lol", "\xf0\x9f\x92", "in"};
   size_t n = 0;
   for (int b = 0; b < 256; b++) {

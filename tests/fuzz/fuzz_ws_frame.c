@@ -23,7 +23,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   ws_parser p;
   ws_parser_init(&p, 4096, 8192);
   size_t cut = size ? data[0] % (size + 1) : 0;
-  if (ws_parser_feed(&p, data, cut, sink, &total) == 0 && ws_parser_feed(&p, data + cut, size - cut, sink, &total) != 0)
+  if (ws_parser_feed(&p, data, cut, sink, &total) == 0 &&
+      ws_parser_feed(&p, data + cut, size - cut, sink, &total) != 0)
     total++;
   ws_parser_free(&p);
   if (ws_response_check((const char *)data, size, "dGhlIHNhbXBsZSBub25jZQ==") > 0) total++;

@@ -62,74 +62,84 @@ static const char *sse_head =
 static void chunk(int fd, const char *piece, bool split) {
   char b[512];
   snprintf(b, sizeof b,
-           "data: {\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"%s\"}}]}\r\n\r\n",
+           "data: "
+           "{\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":{\"content\":"
+           "\"%s\"}}]}\r\n\r\n",
            piece);
-  if (split) send_split(fd, b);
-  else send_str(fd, b);
+  if (split)
+    send_split(fd, b);
+  else
+    send_str(fd, b);
 }
 
 static void respond(int fd, scenario sc) {
   switch (sc) {
-    case SC_STREAM:
-      send_str(fd, sse_head);
-      send_split(fd, ": keep-alive comment\n\n");
-      chunk(fd, "Hel", true);
-      chunk(fd, "lo", true);
-      chunk(fd, " w\\u00f6r", true);
-      chunk(fd, "ld", true);
-      send_split(fd, "data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n");
-      send_split(fd, "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":12,\"completion_tokens\":4}}\n\n");
-      send_split(fd, "data: [DONE]\n\n");
-      break;
-    case SC_STOP:
-      send_str(fd, sse_head);
-      chunk(fd, "Hi there\\nUs", false);
-      chunk(fd, "er: not this", false);
-      chunk(fd, " nor this", false);
-      send_str(fd, "data: [DONE]\n\n");
-      break;
-    case SC_401:
-      send_str(fd, "HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n"
-                   "{\"error\":{\"message\":\"Invalid API key\",\"type\":\"auth\"}}");
-      break;
-    case SC_500_TEXT:
-      send_str(fd, "HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n"
-                   "model exploded\n");
-      break;
-    case SC_MALFORMED:
-      send_str(fd, sse_head);
-      chunk(fd, "ok", false);
-      send_str(fd, "data: {\"choices\": [ this is not json\n\n");
-      send_str(fd, "data: [DONE]\n\n");
-      break;
-    case SC_NO_DONE:
-      send_str(fd, sse_head);
-      chunk(fd, "partial", false);
-      break;
-    case SC_ERR_EVENT:
-      send_str(fd, sse_head);
-      chunk(fd, "a", false);
-      send_str(fd, "data: {\"error\":{\"message\":\"out of memory on the GPU\"}}\n\n");
-      break;
-    case SC_HOLD: {
-      send_str(fd, sse_head);
-      chunk(fd, "first", false);
-      char tmp[256];
-      while (recv(fd, tmp, sizeof tmp, 0) > 0) {
-      } /* returns 0 when the client hangs up */
-      break;
-    }
-    case SC_PLAIN_JSON:
-      send_str(fd, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n"
-                   "{\"choices\":[{\"message\":{\"role\":\"assistant\",\"content\":\"whole answer\"},"
-                   "\"finish_reason\":\"length\"}],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":2}}");
-      break;
-    case SC_COMPLETION:
-      send_str(fd, sse_head);
-      send_str(fd, "data: {\"choices\":[{\"text\":\"raw \"}]}\n\n");
-      send_str(fd, "data: {\"choices\":[{\"text\":\"prompt\",\"finish_reason\":\"length\"}]}\n\n");
-      send_str(fd, "data: [DONE]\n\n");
-      break;
+  case SC_STREAM:
+    send_str(fd, sse_head);
+    send_split(fd, ": keep-alive comment\n\n");
+    chunk(fd, "Hel", true);
+    chunk(fd, "lo", true);
+    chunk(fd, " w\\u00f6r", true);
+    chunk(fd, "ld", true);
+    send_split(fd,
+               "data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n");
+    send_split(
+        fd, "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":12,\"completion_tokens\":4}}\n\n");
+    send_split(fd, "data: [DONE]\n\n");
+    break;
+  case SC_STOP:
+    send_str(fd, sse_head);
+    chunk(fd, "Hi there\\nUs", false);
+    chunk(fd, "er: not this", false);
+    chunk(fd, " nor this", false);
+    send_str(fd, "data: [DONE]\n\n");
+    break;
+  case SC_401:
+    send_str(
+        fd,
+        "HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n"
+        "{\"error\":{\"message\":\"Invalid API key\",\"type\":\"auth\"}}");
+    break;
+  case SC_500_TEXT:
+    send_str(fd, "HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/plain\r\nConnection: "
+                 "close\r\n\r\n"
+                 "model exploded\n");
+    break;
+  case SC_MALFORMED:
+    send_str(fd, sse_head);
+    chunk(fd, "ok", false);
+    send_str(fd, "data: {\"choices\": [ this is not json\n\n");
+    send_str(fd, "data: [DONE]\n\n");
+    break;
+  case SC_NO_DONE:
+    send_str(fd, sse_head);
+    chunk(fd, "partial", false);
+    break;
+  case SC_ERR_EVENT:
+    send_str(fd, sse_head);
+    chunk(fd, "a", false);
+    send_str(fd, "data: {\"error\":{\"message\":\"out of memory on the GPU\"}}\n\n");
+    break;
+  case SC_HOLD: {
+    send_str(fd, sse_head);
+    chunk(fd, "first", false);
+    char tmp[256];
+    while (recv(fd, tmp, sizeof tmp, 0) > 0) {} /* returns 0 when the client hangs up */
+    break;
+  }
+  case SC_PLAIN_JSON:
+    send_str(
+        fd,
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n"
+        "{\"choices\":[{\"message\":{\"role\":\"assistant\",\"content\":\"whole answer\"},"
+        "\"finish_reason\":\"length\"}],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":2}}");
+    break;
+  case SC_COMPLETION:
+    send_str(fd, sse_head);
+    send_str(fd, "data: {\"choices\":[{\"text\":\"raw \"}]}\n\n");
+    send_str(fd, "data: {\"choices\":[{\"text\":\"prompt\",\"finish_reason\":\"length\"}]}\n\n");
+    send_str(fd, "data: [DONE]\n\n");
+    break;
   }
 }
 
@@ -246,7 +256,10 @@ static void collect_init(collect *c) {
 static llm_backend *make_backend(const char *key, int workers, int queue_max) {
   char url[64];
   snprintf(url, sizeof url, "http://127.0.0.1:%d/v1/", srv.port);
-  llm_openai_opts o = {.url = url, .model = "base-model", .api_key = key, .workers = workers,
+  llm_openai_opts o = {.url = url,
+                       .model = "base-model",
+                       .api_key = key,
+                       .workers = workers,
                        .queue_max = queue_max};
   llm_backend *b = NULL;
   if (llm_backend_openai_new(&o, &b)) return NULL;
@@ -254,8 +267,8 @@ static llm_backend *make_backend(const char *key, int workers, int queue_max) {
 }
 
 static const llm_message chat[] = {
-  {"system", NULL, "You are terse."},
-  {"user", "alice", "hi bot"},
+    {"system", NULL, "You are terse."},
+    {"user", "alice", "hi bot"},
 };
 
 static void chat_request(llm_request *r) {
@@ -337,15 +350,19 @@ TEST(stop_string_split_across_chunks_is_cut) {
   llm_backend_destroy(b);
 }
 
-static int expect_error(llm_backend *b, scenario sc, int code, const char *needle, const char *text) {
+static int expect_error(llm_backend *b, scenario sc, int code, const char *needle,
+                        const char *text) {
   set_scenario(sc);
   llm_request r;
   chat_request(&r);
   llm_result res;
   int rc = llm_backend_generate(b, &r, NULL, NULL, &res);
   int ok = rc == code && res.finish == LLM_FINISH_ERROR && res.error == code &&
-           strstr(res.error_msg, needle) && strstr(err_msg(), needle) && strcmp(res.text, text) == 0;
-  if (!ok) printf("  scenario %d: rc %d (want %d), msg \"%s\", text \"%s\"\n", sc, rc, code, res.error_msg, res.text);
+           strstr(res.error_msg, needle) && strstr(err_msg(), needle) &&
+           strcmp(res.text, text) == 0;
+  if (!ok)
+    printf("  scenario %d: rc %d (want %d), msg \"%s\", text \"%s\"\n", sc, rc, code, res.error_msg,
+           res.text);
   llm_result_free(&res);
   return ok;
 }
@@ -434,7 +451,8 @@ TEST(bad_options_and_requests_are_refused) {
   llm_request r;
   llm_request_init(&r);
   llm_result res;
-  CHECK_INT(llm_backend_generate(b, &r, NULL, NULL, &res), MIMIC_EINVAL); /* no messages, no prompt */
+  CHECK_INT(llm_backend_generate(b, &r, NULL, NULL, &res),
+            MIMIC_EINVAL); /* no messages, no prompt */
   CHECK_INT(res.finish, LLM_FINISH_ERROR);
   llm_result_free(&res);
   chat_request(&r);
@@ -503,7 +521,9 @@ typedef struct both {
   done_box d;
 } both;
 
-static int both_piece(void *user, const char *t, size_t n) { return on_piece(&((both *)user)->c, t, n); }
+static int both_piece(void *user, const char *t, size_t n) {
+  return on_piece(&((both *)user)->c, t, n);
+}
 static void both_done(void *user, llm_result *res) { on_done(&((both *)user)->d, res); }
 
 static void both_init(both *x) {

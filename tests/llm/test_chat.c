@@ -36,8 +36,8 @@ static size_t read_ids(const char *rel, int32_t *ids, size_t cap) {
 }
 
 static const chat_msg ref_chat[] = {
-  {"system", NULL, "You're a regular on this Discord server."},
-  {"user", NULL, "yo did u see that game last night \xf0\x9f\x98\x82"},
+    {"system", NULL, "You're a regular on this Discord server."},
+    {"user", NULL, "yo did u see that game last night \xf0\x9f\x98\x82"},
 };
 
 TEST(test_chatml_matches_reference) {
@@ -118,8 +118,9 @@ TEST(test_render_forms) {
   buf b;
   buf_init(&b, 0);
   CHECK_OK(chat_render(CHAT_CHATML, m, 4, false, &b));
-  CHECK_STR(b.data, "<|im_start|>system\nbe chill<|im_end|>\n<|im_start|>user\nalice:   gg ez  <|im_end|>\n"
-                    "<|im_start|>assistant\nlol<|im_end|>\n<|im_start|>user\nno name<|im_end|>\n");
+  CHECK_STR(b.data,
+            "<|im_start|>system\nbe chill<|im_end|>\n<|im_start|>user\nalice:   gg ez  <|im_end|>\n"
+            "<|im_start|>assistant\nlol<|im_end|>\n<|im_start|>user\nno name<|im_end|>\n");
   buf_reset(&b);
   CHECK_OK(chat_render(CHAT_LLAMA3, m, 2, true, &b));
   CHECK_STR(b.data, "<|start_header_id|>system<|end_header_id|>\n\nbe chill<|eot_id|>"
@@ -142,7 +143,8 @@ TEST(test_render_forms) {
 TEST(test_detect) {
   log_set_level(LOG_ERROR); /* the fallback warns */
   CHECK_INT(chat_detect("{% for m in messages %}<|im_start|>{{ m.role }}..."), CHAT_CHATML);
-  CHECK_INT(chat_detect("{{ '<|start_header_id|>' + message['role'] + '<|end_header_id|>' }}"), CHAT_LLAMA3);
+  CHECK_INT(chat_detect("{{ '<|start_header_id|>' + message['role'] + '<|end_header_id|>' }}"),
+            CHAT_LLAMA3);
   CHECK_INT(chat_detect(NULL), CHAT_CHATML);
   CHECK_INT(chat_detect("{{ bos_token }}[INST] ..."), CHAT_CHATML);
   CHECK_STR(chat_family_name(CHAT_LLAMA3), "llama3");
@@ -168,7 +170,8 @@ TEST(test_llama3_encode) {
     toks[n] = (tok_str){chars[b], (size_t)l};
     types[n++] = TOK_T_NORMAL;
   }
-  const char *sp[] = {"<|begin_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"};
+  const char *sp[] = {"<|begin_of_text|>", "<|start_header_id|>", "<|end_header_id|>",
+                      "<|eot_id|>"};
   for (int i = 0; i < 4; i++) {
     toks[n] = (tok_str){sp[i], strlen(sp[i])};
     types[n++] = TOK_T_CONTROL;
@@ -192,8 +195,8 @@ TEST(test_llama3_encode) {
   int32_t *ids = NULL;
   size_t ni = 0;
   CHECK_OK(chat_encode(t, CHAT_LLAMA3, m, 1, true, &ids, &ni));
-  int32_t want[] = {256, 257, 'u', 's', 'e', 'r', 258, '\n', '\n', 'h', 'i', 259, 257, 'a', 's', 's',
-                    'i', 's', 't', 'a', 'n', 't', 258, '\n', '\n'};
+  int32_t want[] = {256, 257, 'u', 's', 'e', 'r', 258, '\n', '\n', 'h', 'i',  259, 257,
+                    'a', 's', 's', 'i', 's', 't', 'a', 'n',  't',  258, '\n', '\n'};
   size_t nw = sizeof want / sizeof want[0];
   /* "\n\n" is one pre-token but no merge joins it, so it comes out as two byte tokens. */
   bool same = ni == nw;

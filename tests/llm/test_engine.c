@@ -10,7 +10,7 @@
 #include "llm/engine.h"
 #include "test.h"
 
-#define NV 64
+#define NV     64
 #define NS_MAX 8
 static const char CHARS[] = "abcdefghijklmnopqrstuvwxyz ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.,\n";
 /* token 0 = end of generation, token 1 = a control token (renders nothing), 2.. = CHARS */
@@ -32,8 +32,9 @@ typedef struct fake {
   char trace[4096];
   size_t trace_len;
   bool destroyed;
-  bool pairs; /* tokens >= PAIR_FROM render as two lowercase letters: merged tokens that the
-               * one-character-per-token render never produces (lowercase letters are < PAIR_FROM) */
+  bool
+      pairs; /* tokens >= PAIR_FROM render as two lowercase letters: merged tokens that the
+              * one-character-per-token render never produces (lowercase letters are < PAIR_FROM) */
 } fake;
 
 #define PAIR_FROM 40
@@ -112,7 +113,9 @@ static uint64_t mix(uint64_t x) {
 }
 
 static void fill_logits(fake *f, int32_t last, int pos, void *lora, float scale, float *l) {
-  for (int v = 0; v < NV; v++) l[v] = (float)(mix((uint64_t)last * 1000003u + (uint64_t)pos * 7919u + (uint64_t)v) % 1000) / 250.0f;
+  for (int v = 0; v < NV; v++)
+    l[v] = (float)(mix((uint64_t)last * 1000003u + (uint64_t)pos * 7919u + (uint64_t)v) % 1000) /
+           250.0f;
   if (lora) {
     uintptr_t id = (uintptr_t)lora;
     for (int v = 0; v < NV; v++) l[v] += scale * (float)((v * (int)id) % 5);
@@ -125,8 +128,8 @@ static void trace(fake *f, char c) {
   if (f->trace_on && f->trace_len + 1 < sizeof f->trace) f->trace[f->trace_len++] = c;
 }
 
-static int f_prepare(void *self, int slot, const int32_t *toks, int n, void *lora, float scale, float *logits,
-                     int *n_eval) {
+static int f_prepare(void *self, int slot, const int32_t *toks, int n, void *lora, float scale,
+                     float *logits, int *n_eval) {
   fake *f = self;
   if (n > f->n_ctx) return err_set(MIMIC_ERANGE, "fake: %d tokens > context %d", n, f->n_ctx);
   pthread_mutex_lock(&f->mu);
@@ -173,7 +176,8 @@ static int f_decode(void *self, const llm_lm_item *it, int n) {
 
 static int f_lora_load(void *self, const char *path, void **lora) {
   (void)self;
-  if (strncmp(path, "fake:", 5) != 0) return err_set(MIMIC_ENOTFOUND, "%s: no such adapter file", path);
+  if (strncmp(path, "fake:", 5) != 0)
+    return err_set(MIMIC_ENOTFOUND, "%s: no such adapter file", path);
   *lora = (void *)(uintptr_t)(path[5] - '0');
   return 0;
 }
@@ -199,10 +203,20 @@ static llm_backend *start(int n_slots, int n_ctx, int batch, int queue_max) {
   F.n_slots = n_slots;
   F.eog_pos = 1 << 30;
   for (int i = 0; i < n_slots; i++) F.tok[i] = xcalloc((size_t)n_ctx, sizeof(int32_t));
-  llm_lm lm = {.self = &F, .n_vocab = NV, .n_ctx = n_ctx, .n_slots = n_slots, .batched = true,
-               .render = f_render, .piece = f_piece, .is_eog = f_is_eog, .slot_tokens = f_slot_tokens,
-               .prepare = f_prepare, .decode_batch = f_decode, .lora_load = f_lora_load,
-               .lora_free = f_lora_free, .destroy = f_destroy};
+  llm_lm lm = {.self = &F,
+               .n_vocab = NV,
+               .n_ctx = n_ctx,
+               .n_slots = n_slots,
+               .batched = true,
+               .render = f_render,
+               .piece = f_piece,
+               .is_eog = f_is_eog,
+               .slot_tokens = f_slot_tokens,
+               .prepare = f_prepare,
+               .decode_batch = f_decode,
+               .lora_load = f_lora_load,
+               .lora_free = f_lora_free,
+               .destroy = f_destroy};
   llm_engine_opts o = {.batch = batch, .queue_max = queue_max};
   llm_backend *b = NULL;
   if (llm_engine_new(&lm, &o, &b)) return NULL;
@@ -241,7 +255,8 @@ static void box_init(box *x) {
 
 static int box_piece(void *user, const char *t, size_t n) {
   box *x = user;
-  if (x->trace_on_first && !x->pieces) F.trace_on = true; /* engine thread, like the fake's writes */
+  if (x->trace_on_first && !x->pieces)
+    F.trace_on = true; /* engine thread, like the fake's writes */
   pthread_mutex_lock(&x->mu);
   if (x->slen + n < sizeof x->streamed) {
     memcpy(x->streamed + x->slen, t, n);
@@ -380,8 +395,10 @@ TEST(second_turn_evaluates_only_new_tokens) {
   CHECK_INT(a.cached_tokens, 0);
   uint64_t ev_before = F.evaluated;
 
-  llm_message turn2[] = {{"system", NULL, "be brief"}, {"user", NULL, "hi there"},
-                         {"assistant", NULL, a.text}, {"user", NULL, "and now"}};
+  llm_message turn2[] = {{"system", NULL, "be brief"},
+                         {"user", NULL, "hi there"},
+                         {"assistant", NULL, a.text},
+                         {"user", NULL, "and now"}};
   r.messages = turn2;
   r.n_messages = 4;
   llm_result c;
@@ -436,8 +453,10 @@ TEST(second_turn_reuses_generated_ids) {
   CHECK_INT(a.gen_tokens, 12);
   CHECK((int)a.text_len > a.gen_tokens); /* some merged tokens: re-tokenizing the text differs */
   uint64_t ev_before = F.evaluated;
-  llm_message turn2[] = {{"system", NULL, "be brief"}, {"user", NULL, "hi there"},
-                         {"assistant", NULL, a.text}, {"user", NULL, "and now"}};
+  llm_message turn2[] = {{"system", NULL, "be brief"},
+                         {"user", NULL, "hi there"},
+                         {"assistant", NULL, a.text},
+                         {"user", NULL, "and now"}};
   r.messages = turn2;
   r.n_messages = 4;
   r.max_tokens = 2;

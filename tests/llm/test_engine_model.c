@@ -14,7 +14,11 @@
 static char model_path[512], lora_path[512];
 
 static llm_backend *open_backend(int slots) {
-  llm_local_opts o = {.model_path = model_path, .threads = 2, .slots = slots, .ctx = 512, .batch = 32,
+  llm_local_opts o = {.model_path = model_path,
+                      .threads = 2,
+                      .slots = slots,
+                      .ctx = 512,
+                      .batch = 32,
                       .queue_max = 8};
   llm_backend *b = NULL;
   int rc = llm_backend_local_new(&o, &b);
@@ -109,11 +113,14 @@ static void check_first_token(llm_backend *b, const char *ref, const char *adapt
   if (!gguf_open(model_path, &g) && !tok_load(g, &t)) {
     size_t n = 0;
     const char *bytes = tok_token_bytes(t, want, &n);
-    printf("     %s: reference argmax %d (gap %.4f), engine \"%s\"\n", ref, want, (double)gap, res.text);
+    printf("     %s: reference argmax %d (gap %.4f), engine \"%s\"\n", ref, want, (double)gap,
+           res.text);
     if (gap > 1e-3f && bytes && !tok_is_control(t, want) && !tok_is_eog(t, want)) {
       bool complete = utf8_valid(bytes, n);
-      if (complete) CHECK(res.text_len == n && memcmp(res.text, bytes, n) == 0);
-      else CHECK(res.text_len > 0); /* a partial character is finished as U+FFFD */
+      if (complete)
+        CHECK(res.text_len == n && memcmp(res.text, bytes, n) == 0);
+      else
+        CHECK(res.text_len > 0); /* a partial character is finished as U+FFFD */
     }
   }
   tok_destroy(t);
@@ -195,7 +202,8 @@ TEST(deterministic_concurrent_and_reusing_prefixes) {
   CHECK_INT(a1.cached_tokens, 0);
 
   /* Second turn in chan-1: the slot already holds turn 1 (prompt and reply). */
-  llm_message chat2[4] = {chat1[0], chat1[1], {"assistant", NULL, a1.text}, {"user", "kim", "lol same"}};
+  llm_message chat2[4] = {
+      chat1[0], chat1[1], {"assistant", NULL, a1.text}, {"user", "kim", "lol same"}};
   r.messages = chat2;
   r.n_messages = 4;
   r.slot_key = "chan-1";
@@ -203,8 +211,8 @@ TEST(deterministic_concurrent_and_reusing_prefixes) {
   CHECK_OK(llm_backend_generate(b, &r, NULL, NULL, &c));
   CHECK(c.cached_tokens >= a1.prompt_tokens);
   CHECK(c.prompt_tokens - c.cached_tokens <= c.prompt_tokens - a1.prompt_tokens);
-  printf("     turn 1: %d prompt + %d generated; turn 2: %d prompt tokens, %d cached\n", a1.prompt_tokens,
-         a1.gen_tokens, c.prompt_tokens, c.cached_tokens);
+  printf("     turn 1: %d prompt + %d generated; turn 2: %d prompt tokens, %d cached\n",
+         a1.prompt_tokens, a1.gen_tokens, c.prompt_tokens, c.cached_tokens);
   /* The same request again in the same conversation re-evaluates only its last token. */
   llm_result c2;
   CHECK_OK(llm_backend_generate(b, &r, NULL, NULL, &c2));

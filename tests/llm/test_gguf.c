@@ -40,15 +40,15 @@ typedef struct knobs {
   uint64_t n_tensors_override, n_kv_override; /* 0: real count */
   uint64_t str_len_override;                  /* 0: real length (for the name KV) */
   uint64_t arr_count_override;
-  uint32_t arr_elem_type;                     /* default GGUF_STRING */
+  uint32_t arr_elem_type; /* default GGUF_STRING */
   uint32_t b_type, b_ndims;
   uint64_t b_ne0, b_ne1;
-  uint64_t b_offset_delta;                    /* added to b's offset */
-  bool b_offset_zero;                         /* overlap a */
+  uint64_t b_offset_delta; /* added to b's offset */
+  bool b_offset_zero;      /* overlap a */
   bool dup_key, dup_tensor;
-  uint32_t alignment;                         /* 0: none written */
+  uint32_t alignment; /* 0: none written */
   uint8_t bool_value;
-  uint32_t key_type;                          /* type of general.name (default STRING) */
+  uint32_t key_type; /* type of general.name (default STRING) */
 } knobs;
 
 static knobs knobs_default(void) {
@@ -69,7 +69,8 @@ static bb build(const knobs *k) {
   bb b = {0};
   bb_put(&b, "GGUF", 4);
   bb_u32(&b, k->version);
-  uint64_t nt = 2 + (k->dup_tensor ? 1 : 0), nkv = 3 + (k->dup_key ? 1 : 0) + (k->alignment ? 1 : 0);
+  uint64_t nt = 2 + (k->dup_tensor ? 1 : 0),
+           nkv = 3 + (k->dup_key ? 1 : 0) + (k->alignment ? 1 : 0);
   bb_u64(&b, k->n_tensors_override ? k->n_tensors_override : nt);
   bb_u64(&b, k->n_kv_override ? k->n_kv_override : nkv);
   bb_str(&b, "general.name");
@@ -137,7 +138,9 @@ static bb build(const knobs *k) {
   return b;
 }
 
-static int open_bytes(const bb *b, gguf_file **f) { return gguf_open_memory(b->p, b->n, "t.gguf", f); }
+static int open_bytes(const bb *b, gguf_file **f) {
+  return gguf_open_memory(b->p, b->n, "t.gguf", f);
+}
 
 TEST(handmade_file_reads) {
   knobs k = knobs_default();
@@ -207,10 +210,12 @@ static void expect_fail(const knobs *k, int code, const char *needle) {
   memcpy(copy, b.p, b.n);
   gguf_file *f = NULL;
   int rc = gguf_open_memory(copy, b.n, "t.gguf", &f);
-  if (code == -100 ? rc >= 0 : rc != code) TEST_FAIL_("expected %d, got %d (%s)", code, rc, rc ? err_msg() : "ok");
+  if (code == -100 ? rc >= 0 : rc != code)
+    TEST_FAIL_("expected %d, got %d (%s)", code, rc, rc ? err_msg() : "ok");
   if (rc && needle && !strstr(err_msg(), needle))
     TEST_FAIL_("message \"%s\" lacks \"%s\"", err_msg(), needle);
-  if (rc && !strstr(err_msg(), "t.gguf")) TEST_FAIL_("message \"%s\" lacks the file name", err_msg());
+  if (rc && !strstr(err_msg(), "t.gguf"))
+    TEST_FAIL_("message \"%s\" lacks the file name", err_msg());
   gguf_close(f);
   free(copy);
   free(b.p);
@@ -343,7 +348,9 @@ TEST(random_mutations_never_crash) {
 
 static char tmpdir[64];
 
-static void path_in_tmp(char *out, size_t cap, const char *name) { snprintf(out, cap, "%s/%s", tmpdir, name); }
+static void path_in_tmp(char *out, size_t cap, const char *name) {
+  snprintf(out, cap, "%s/%s", tmpdir, name);
+}
 
 TEST(writer_round_trip) {
   char path[128];
@@ -370,10 +377,10 @@ TEST(writer_round_trip) {
   for (int i = 0; i < (int)sizeof q; i++) q[i] = (uint8_t)(i * 3 + 1);
   int64_t ne2[1] = {64};
   CHECK_OK(gguf_add_tensor(w, "q", TT_Q8_0, 1, ne2, q));
-  CHECK_INT(gguf_add_tensor(w, "q", TT_Q8_0, 1, ne2, q), MIMIC_EINVAL);           /* duplicate */
+  CHECK_INT(gguf_add_tensor(w, "q", TT_Q8_0, 1, ne2, q), MIMIC_EINVAL); /* duplicate */
   int64_t ne3[1] = {40};
-  CHECK_INT(gguf_add_tensor(w, "r", TT_Q8_0, 1, ne3, q), MIMIC_EINVAL);           /* not a block multiple */
-  CHECK_INT(gguf_add_tensor(w, "r", (tensor_type)4, 1, ne2, q), MIMIC_EINVAL);    /* unknown type */
+  CHECK_INT(gguf_add_tensor(w, "r", TT_Q8_0, 1, ne3, q), MIMIC_EINVAL); /* not a block multiple */
+  CHECK_INT(gguf_add_tensor(w, "r", (tensor_type)4, 1, ne2, q), MIMIC_EINVAL); /* unknown type */
   CHECK_OK(gguf_writer_save(w, path));
   gguf_writer_destroy(w);
   char tmp[160];
@@ -492,12 +499,17 @@ typedef struct model_case {
 
 TEST(shared_models_open) {
   static const model_case cases[] = {
-    {"tiny-qwen2-f32.gguf", "qwen2", 26, TT_F32},    {"tiny-qwen2-f16.gguf", "qwen2", 26, TT_F16},
-    {"tiny-qwen2-bf16.gguf", "qwen2", 26, TT_BF16},  {"tiny-qwen2-q8_0.gguf", "qwen2", 26, TT_Q8_0},
-    {"tiny-qwen2-q4_0.gguf", "qwen2", 26, TT_Q4_0},  {"tiny-qwen2-q4_k_m.gguf", "qwen2", 26, TT_Q4_K},
-    {"tiny-qwen2-q5_k_m.gguf", "qwen2", 26, TT_Q5_K}, {"tiny-qwen2-q6_k.gguf", "qwen2", 26, TT_Q6_K},
-    {"tiny-llama-f32.gguf", "llama", 21, TT_F32},    {"tiny-llama-q8_0.gguf", "llama", 21, TT_Q8_0},
-    {"tiny-llama-q4_k_m.gguf", "llama", 21, TT_Q4_K},
+      {"tiny-qwen2-f32.gguf", "qwen2", 26, TT_F32},
+      {"tiny-qwen2-f16.gguf", "qwen2", 26, TT_F16},
+      {"tiny-qwen2-bf16.gguf", "qwen2", 26, TT_BF16},
+      {"tiny-qwen2-q8_0.gguf", "qwen2", 26, TT_Q8_0},
+      {"tiny-qwen2-q4_0.gguf", "qwen2", 26, TT_Q4_0},
+      {"tiny-qwen2-q4_k_m.gguf", "qwen2", 26, TT_Q4_K},
+      {"tiny-qwen2-q5_k_m.gguf", "qwen2", 26, TT_Q5_K},
+      {"tiny-qwen2-q6_k.gguf", "qwen2", 26, TT_Q6_K},
+      {"tiny-llama-f32.gguf", "llama", 21, TT_F32},
+      {"tiny-llama-q8_0.gguf", "llama", 21, TT_Q8_0},
+      {"tiny-llama-q4_k_m.gguf", "llama", 21, TT_Q4_K},
   };
   char p[512];
   if (!test_shared_path("testdata/llm/tiny-qwen2-f32.gguf", p, sizeof p)) SKIP("../shared absent");
@@ -556,7 +568,8 @@ TEST(shared_models_open) {
     gguf_close(f);
   }
   /* The other files: adapter, bert, tokenizer-only. */
-  static const char *others[] = {"testdata/llm/tiny-qwen2-lora-f32.gguf", "testdata/llm/tiny-bert-f16.gguf",
+  static const char *others[] = {"testdata/llm/tiny-qwen2-lora-f32.gguf",
+                                 "testdata/llm/tiny-bert-f16.gguf",
                                  "testdata/tokenizer/ggml-vocab-gpt-2-pre-qwen2.gguf",
                                  "testdata/tokenizer/ggml-vocab-llama-spm.gguf",
                                  "testdata/tokenizer/ggml-vocab-bert-bge.gguf"};

@@ -19,12 +19,16 @@ static uint64_t rng_next(void) {
   rng_state ^= rng_state << 17;
   return rng_state;
 }
-static float rng_sym(void) { return (float)((rng_next() >> 11) * (2.0 / 9007199254740992.0) - 1.0); }
+static float rng_sym(void) {
+  return (float)((rng_next() >> 11) * (2.0 / 9007199254740992.0) - 1.0);
+}
 
-static const tensor_type all_types[] = {TT_F32, TT_F16, TT_BF16, TT_Q4_0, TT_Q4_1, TT_Q5_0, TT_Q5_1,
-                                        TT_Q8_0, TT_Q2_K, TT_Q3_K, TT_Q4_K, TT_Q5_K, TT_Q6_K};
+static const tensor_type all_types[] = {TT_F32,  TT_F16,  TT_BF16, TT_Q4_0, TT_Q4_1,
+                                        TT_Q5_0, TT_Q5_1, TT_Q8_0, TT_Q2_K, TT_Q3_K,
+                                        TT_Q4_K, TT_Q5_K, TT_Q6_K};
 
-/* Fills n weights (with a few outliers, and some blocks at tiny scale) and returns them quantized. */
+/* Fills n weights (with a few outliers, and some blocks at tiny scale) and returns them quantized.
+ */
 static void make_row(tensor_type t, float *tmp, uint8_t *out, int64_t n) {
   for (int64_t i = 0; i < n; i++) {
     float v = rng_sym();
@@ -55,8 +59,8 @@ static void check_variant(const char *name, vec_dot_fn (*set)(tensor_type)) {
         /* Integer block sums are exact in both; only the float accumulation order differs. */
         double tol = 2e-5 * (fabs(r) + sqrt((double)n) * 0.1);
         if (!(fabs((double)f - r) <= tol)) {
-          TEST_FAIL_("%s %s n=%lld: fast %.9g vs reference %.9g", name, tensor_type_get((int)t).name,
-                     (long long)n, f, r);
+          TEST_FAIL_("%s %s n=%lld: fast %.9g vs reference %.9g", name,
+                     tensor_type_get((int)t).name, (long long)n, f, r);
           break;
         }
         compared++;
@@ -93,7 +97,8 @@ static void check_variant4(const char *name, vec_dot4_fn (*set)(tensor_type)) {
       for (int r = 0; r < 4; r++) {
         float want = ref(w, a + ab * (size_t)r, n);
         if (!(fabs((double)out[r] - want) <= 2e-5 * (fabs(want) + sqrt((double)n) * 0.1)))
-          TEST_FAIL_("%s dot4 %s row %d: %.9g vs reference %.9g", name, tensor_type_get((int)t).name, r, out[r], want);
+          TEST_FAIL_("%s dot4 %s row %d: %.9g vs reference %.9g", name,
+                     tensor_type_get((int)t).name, r, out[r], want);
         compared++;
       }
     }
@@ -162,7 +167,8 @@ TEST(avx512_q4_K_is_bit_identical_to_avx2) {
     float x4[4], y4[4];
     llm__dot4_avx512(TT_Q4_K)(w, a, ab, n, x4);
     llm__dot4_avx2(TT_Q4_K)(w, a, ab, n, y4);
-    if (memcmp(&x, &y, sizeof x) != 0 || memcmp(x4, y4, sizeof x4) != 0 || memcmp(&x, &x4[0], sizeof x) != 0) {
+    if (memcmp(&x, &y, sizeof x) != 0 || memcmp(x4, y4, sizeof x4) != 0 ||
+        memcmp(&x, &x4[0], sizeof x) != 0) {
       TEST_FAIL_("rep %d: avx512 %.9g / %.9g vs avx2 %.9g / %.9g", rep, x, x4[0], y, y4[0]);
       break;
     }
@@ -182,7 +188,8 @@ TEST(env_forces_lower_variant) {
 TEST(qmat_mul_agrees_with_reference_dots) {
   enum { ROWS = 45, COLS = 768, T = 6 }; /* T = 6: one four-row group and two single rows */
   compute_pool *cp = compute_pool_new(2);
-  float *x = malloc(T * COLS * sizeof *x), *y = malloc(T * ROWS * sizeof *y), *tmp = malloc(COLS * sizeof *tmp);
+  float *x = malloc(T * COLS * sizeof *x), *y = malloc(T * ROWS * sizeof *y),
+        *tmp = malloc(COLS * sizeof *tmp);
   for (int i = 0; i < T * COLS; i++) x[i] = rng_sym();
   for (size_t k = 0; k < sizeof all_types / sizeof all_types[0]; k++) {
     tensor_type t = all_types[k], at = llm__act_type(t);
@@ -197,7 +204,8 @@ TEST(qmat_mul_agrees_with_reference_dots) {
         for (int r = 0; r < ROWS; r++) {
           float ref = llm__dot_scalar(t)(w + r * rb, a, COLS), got = y[i * ROWS + r];
           if (!(fabs(got - ref) <= 2e-5 * (fabs(ref) + 1))) {
-            TEST_FAIL_("%s T=%lld row %d: %.9g vs %.9g", tensor_type_get((int)t).name, (long long)tt, r, got, ref);
+            TEST_FAIL_("%s T=%lld row %d: %.9g vs %.9g", tensor_type_get((int)t).name,
+                       (long long)tt, r, got, ref);
             i = tt;
             break;
           }
@@ -244,8 +252,8 @@ TEST(pool_for_covers_every_item_once) {
       for (int64_t i = 0; i < N && bad < 0; i++)
         if (hits[i] != (i < n)) bad = (int)i;
       if (bad >= 0) {
-        TEST_FAIL_("threads %d, n %lld, chunk %lld: item %d done %d times", threads, (long long)n, (long long)chunk,
-                   bad, hits[bad]);
+        TEST_FAIL_("threads %d, n %lld, chunk %lld: item %d done %d times", threads, (long long)n,
+                   (long long)chunk, bad, hits[bad]);
         break;
       }
       if (round % 50 == 0) { /* sections of the other kind in between keep working */

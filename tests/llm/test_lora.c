@@ -16,7 +16,8 @@ static char tmpdir[] = "/tmp/mimic-test-lora-XXXXXX";
 
 /* Copies src's metadata and tensors to dst, except `drop`; `transpose` gets its two dims swapped
  * (same bytes, so only the shape check can catch it). */
-static int write_variant(const char *src_path, const char *dst, const char *drop, const char *transpose) {
+static int write_variant(const char *src_path, const char *dst, const char *drop,
+                         const char *transpose) {
   gguf_file *src = NULL;
   int rc = gguf_open(src_path, &src);
   if (rc) return rc;
@@ -106,7 +107,8 @@ TEST(adapter_refusals) {
       llm_ctx_params cp = {.n_ctx = 8};
       CHECK_OK(llm_ctx_new(lm, &cp, &c));
       int32_t t = 1;
-      if (c && ok) CHECK_INT(llm_forward(c, 0, &t, 1, 0, ok, 1, NULL, LLM_LOGITS_NONE), MIMIC_EINVAL);
+      if (c && ok)
+        CHECK_INT(llm_forward(c, 0, &t, 1, 0, ok, 1, NULL, LLM_LOGITS_NONE), MIMIC_EINVAL);
       llm_ctx_destroy(c);
       llm_lora_destroy(ok);
       llm_model_destroy(lm);
@@ -132,7 +134,8 @@ static float rnd(void) {
 
 TEST(adapter_equals_merged_weights) {
   char base[512];
-  if (!test_shared_path("testdata/llm/tiny-llama-f32.gguf", base, sizeof base)) SKIP("../shared absent");
+  if (!test_shared_path("testdata/llm/tiny-llama-f32.gguf", base, sizeof base))
+    SKIP("../shared absent");
   char dir[] = "/tmp/mimic-test-lora-merge-XXXXXX";
   REQUIRE(mkdtemp(dir));
   char ad_path[600], merged_path[600];
@@ -213,7 +216,9 @@ TEST(adapter_equals_merged_weights) {
       CHECK_OK(llm_forward(cm, 0, toks, n, 0, NULL, 1, b, LLM_LOGITS_ALL));
       CHECK_OK(llm_forward(c, 1, toks, n, 0, NULL, 1, base_lg, LLM_LOGITS_ALL));
       double e = ref_rel_err(a, b, (size_t)n * V), moved = ref_rel_err(base_lg, b, (size_t)n * V);
-      printf("     adapter vs merged weights: rel err %.3g (the adapter moves the logits by %.3g)\n", e, moved);
+      printf(
+          "     adapter vs merged weights: rel err %.3g (the adapter moves the logits by %.3g)\n",
+          e, moved);
       CHECK(e <= 1e-5);
       CHECK(moved >= 1e-3); /* the adapter really does something */
     }

@@ -14,7 +14,7 @@
 #include "test.h"
 
 typedef struct ref_case {
-  char file[160];  /* ref-qwen2-q4_k_m-lora0.5-chat */
+  char file[160]; /* ref-qwen2-q4_k_m-lora0.5-chat */
   char arch[16];
   char type[16];
   bool lora;
@@ -108,7 +108,8 @@ static bool read_case(const ref_case *rc, int n_vocab, int32_t **ids, int *n_tok
   if (!test_shared_path(rel, path, sizeof path)) return false;
   *ref = (float *)ref_slurp(path, &len);
   if (*n_tok <= 0 || !*ref || len != (size_t)*n_tok * (size_t)n_vocab * sizeof(float)) {
-    TEST_FAIL_("%s: %d tokens and %zu bytes of logits do not agree with n_vocab %d", rc->file, *n_tok, len, n_vocab);
+    TEST_FAIL_("%s: %d tokens and %zu bytes of logits do not agree with n_vocab %d", rc->file,
+               *n_tok, len, n_vocab);
     return false;
   }
   return true;
@@ -152,7 +153,8 @@ TEST(ref_logits_batch) {
       if (!(e <= 1e-4) && first_dev < 0) first_dev = t;
       n_over += !(e <= tolerance(rc));
     }
-    printf("     %-30s %2d tokens, worst rel err %.3g at position %2d (tolerance %g), %d/%d rows within 1e-4\n",
+    printf("     %-30s %2d tokens, worst rel err %.3g at position %2d (tolerance %g), %d/%d rows "
+           "within 1e-4\n",
            rc->file, n, worst, worst_at, tolerance(rc), n_exact, n);
     if (n_over) {
       /* A quantized model is either within the bound everywhere, or the rows over it come from an
@@ -164,7 +166,8 @@ TEST(ref_logits_batch) {
       bool flips = strcmp(rc->type, "f32") != 0 && worst <= 3 * tolerance(rc) && first_dev >= 1 &&
                    4 * n_exact >= n;
       if (flips)
-        printf("     %-30s %d rows over %g: isolated activation-rounding flips (see docs/internals/model.md)\n",
+        printf("     %-30s %d rows over %g: isolated activation-rounding flips (see "
+               "docs/internals/model.md)\n",
                rc->file, n_over, tolerance(rc));
       else
         TEST_FAIL_("%s: rel err %g > %g", rc->file, worst, tolerance(rc));
@@ -197,7 +200,8 @@ static void check_incremental(const char *file) {
   int n = 0;
   llm_ctx *c = NULL;
   if (!read_case(&rc, V, &ids, &n, &ref)) goto out;
-  llm_ctx_params cp = {.n_ctx = 128, .n_slots = 2, .n_batch = 7}; /* odd batch: prompts are chunked */
+  llm_ctx_params cp = {
+      .n_ctx = 128, .n_slots = 2, .n_batch = 7}; /* odd batch: prompts are chunked */
   CHECK_OK(llm_ctx_new(m, &cp, &c));
   if (!c) goto out;
   batch = xalloc((size_t)n * V * sizeof *batch);
@@ -211,7 +215,8 @@ static void check_incremental(const char *file) {
     e = ref_rel_err(step, ref + (size_t)t * V, (size_t)V);
     if (e > worst_ref) worst_ref = e;
   }
-  printf("     %s one at a time: worst rel err %.3g vs chunked batch, %.3g vs reference\n", file, worst_step, worst_ref);
+  printf("     %s one at a time: worst rel err %.3g vs chunked batch, %.3g vs reference\n", file,
+         worst_step, worst_ref);
   CHECK(worst_step <= 1e-5);
   CHECK(worst_ref <= tolerance(&rc));
   CHECK_INT(llm_slot_n_past(c, 1), n);
@@ -228,7 +233,8 @@ out:
 
 TEST(incremental_matches_batch) {
   char path[512];
-  if (!test_shared_path("testdata/llm/tiny-qwen2-f32.gguf", path, sizeof path)) SKIP("../shared absent");
+  if (!test_shared_path("testdata/llm/tiny-qwen2-f32.gguf", path, sizeof path))
+    SKIP("../shared absent");
   check_incremental("ref-qwen2-f32-chat");
   check_incremental("ref-qwen2-q4_k_m-chat");
   check_incremental("ref-llama-q8_0-plain");
@@ -236,7 +242,8 @@ TEST(incremental_matches_batch) {
 
 TEST(hparams_read) {
   char path[512];
-  if (!test_shared_path("testdata/llm/tiny-qwen2-q4_k_m.gguf", path, sizeof path)) SKIP("../shared absent");
+  if (!test_shared_path("testdata/llm/tiny-qwen2-q4_k_m.gguf", path, sizeof path))
+    SKIP("../shared absent");
   llm_model *m = NULL;
   CHECK_OK(llm_model_load(path, &m));
   REQUIRE(m);
@@ -252,7 +259,8 @@ TEST(hparams_read) {
   CHECK(hp->tied_embeddings);
   CHECK(hp->has_qkv_bias);
   CHECK_NEAR(hp->rope_freq_base, 1e6, 1);
-  CHECK(llm_model_bytes_per_token(m) > 0 && llm_model_bytes_per_token(m) < gguf_file_size(llm_model_gguf(m)));
+  CHECK(llm_model_bytes_per_token(m) > 0 &&
+        llm_model_bytes_per_token(m) < gguf_file_size(llm_model_gguf(m)));
   llm_model_destroy(m);
 
   if (!test_shared_path("testdata/llm/tiny-llama-f32.gguf", path, sizeof path)) return;
@@ -269,7 +277,8 @@ TEST(hparams_read) {
 
 TEST(refuses_unsupported_arch) {
   char path[512];
-  if (!test_shared_path("testdata/llm/tiny-bert-f16.gguf", path, sizeof path)) SKIP("../shared absent");
+  if (!test_shared_path("testdata/llm/tiny-bert-f16.gguf", path, sizeof path))
+    SKIP("../shared absent");
   llm_model *m = (llm_model *)1;
   int rc = llm_model_load(path, &m);
   CHECK_INT(rc, MIMIC_EUNSUPPORTED);
@@ -279,7 +288,8 @@ TEST(refuses_unsupported_arch) {
 
 /* A copy of the tiny qwen2 model with one tensor left out, or one reshaped, must be refused with
  * a message naming that tensor. */
-static int write_variant(const char *src_path, const char *dst, const char *drop, const char *arch) {
+static int write_variant(const char *src_path, const char *dst, const char *drop,
+                         const char *arch) {
   gguf_file *src = NULL;
   int rc = gguf_open(src_path, &src);
   if (rc) return rc;
@@ -299,7 +309,8 @@ static int write_variant(const char *src_path, const char *dst, const char *drop
 
 TEST(refuses_broken_models) {
   char path[512];
-  if (!test_shared_path("testdata/llm/tiny-qwen2-q8_0.gguf", path, sizeof path)) SKIP("../shared absent");
+  if (!test_shared_path("testdata/llm/tiny-qwen2-q8_0.gguf", path, sizeof path))
+    SKIP("../shared absent");
   char tmp[] = "/tmp/mimic-test-model-XXXXXX";
   REQUIRE(mkdtemp(tmp));
   char dst[600];
@@ -326,7 +337,8 @@ TEST(refuses_broken_models) {
 
 TEST(forward_rejects_bad_input) {
   char path[512];
-  if (!test_shared_path("testdata/llm/tiny-qwen2-q8_0.gguf", path, sizeof path)) SKIP("../shared absent");
+  if (!test_shared_path("testdata/llm/tiny-qwen2-q8_0.gguf", path, sizeof path))
+    SKIP("../shared absent");
   llm_model *m = NULL;
   CHECK_OK(llm_model_load(path, &m));
   REQUIRE(m);
@@ -366,7 +378,9 @@ TEST(cli_logits) {
   REQUIRE(mkdtemp(tmp));
   char out[600], cmd[3000];
   snprintf(out, sizeof out, "%s/out.f32", tmp);
-  snprintf(cmd, sizeof cmd, "'%s' logits --model '%s' --lora '%s' --lora-scale 1 --tokens-file '%s' --out '%s' 2>/dev/null",
+  snprintf(cmd, sizeof cmd,
+           "'%s' logits --model '%s' --lora '%s' --lora-scale 1 --tokens-file '%s' --out '%s' "
+           "2>/dev/null",
            bin, model, lora, toks, out);
   CHECK_INT(system(cmd), 0);
   size_t n_got = 0, n_ref = 0;
@@ -379,7 +393,9 @@ TEST(cli_logits) {
     CHECK(e <= 1e-4);
   }
   /* Bad input: a clear failure, no output. */
-  snprintf(cmd, sizeof cmd, "'%s' logits --model '%s' --tokens 1,x,3 --out '%s/bad.f32' 2>/dev/null", bin, model, tmp);
+  snprintf(cmd, sizeof cmd,
+           "'%s' logits --model '%s' --tokens 1,x,3 --out '%s/bad.f32' 2>/dev/null", bin, model,
+           tmp);
   CHECK(system(cmd) != 0);
   snprintf(cmd, sizeof cmd, "%s/bad.f32", tmp);
   FILE *f = fopen(cmd, "rb");

@@ -42,15 +42,15 @@ TEST(half_conversions_are_exact) {
   }
   CHECK_INT(bad, 0);
   CHECK_INT(f32_to_fp16(1.0f), 0x3C00);
-  CHECK_INT(f32_to_fp16(1.0f + 1.0f / 2048), 0x3C00);         /* tie rounds to even */
-  CHECK_INT(f32_to_fp16(1.0f + 3.0f / 2048), 0x3C02);         /* tie rounds to even (up) */
+  CHECK_INT(f32_to_fp16(1.0f + 1.0f / 2048), 0x3C00); /* tie rounds to even */
+  CHECK_INT(f32_to_fp16(1.0f + 3.0f / 2048), 0x3C02); /* tie rounds to even (up) */
   CHECK_INT(f32_to_fp16(65519.0f), 0x7BFF);
   CHECK_INT(f32_to_fp16(65520.0f), 0x7C00);
   CHECK_INT(f32_to_fp16(-1e-8f), 0x8000);
-  CHECK_INT(f32_to_fp16(5.9604645e-8f), 0x0001);             /* smallest subnormal */
+  CHECK_INT(f32_to_fp16(5.9604645e-8f), 0x0001); /* smallest subnormal */
   CHECK(isnan(fp16_to_f32(f32_to_fp16(NAN))));
   CHECK_NEAR(fp16_to_f32(0x0001), 5.9604645e-8, 1e-15);
-  CHECK_INT(f32_to_bf16(1.0f + 1.0f / 256), 0x3F80);          /* tie to even */
+  CHECK_INT(f32_to_bf16(1.0f + 1.0f / 256), 0x3F80); /* tie to even */
   CHECK_INT(f32_to_bf16(1.0f + 3.0f / 256), 0x3F82);
   CHECK(isnan(bf16_to_f32(f32_to_bf16(NAN))));
 }
@@ -63,9 +63,9 @@ typedef struct type_bound {
 /* Bounds sit ~30% above the error measured for mimic's quantizer on this data (uniform rounding
  * theory: step / sqrt(12), step = block range / 2^bits); llama.cpp's files land inside them too. */
 static const type_bound bounds[] = {
-  {TT_F16, 3e-4},   {TT_BF16, 2.5e-3}, {TT_Q8_0, 7e-3},  {TT_Q8_K, 9e-3},  {TT_Q6_K, 0.023},
-  {TT_Q5_0, 0.055}, {TT_Q5_1, 0.05},   {TT_Q5_K, 0.046}, {TT_Q4_0, 0.115}, {TT_Q4_1, 0.1},
-  {TT_Q4_K, 0.094}, {TT_Q3_K, 0.19},   {TT_Q2_K, 0.35},
+    {TT_F16, 3e-4},   {TT_BF16, 2.5e-3}, {TT_Q8_0, 7e-3},  {TT_Q8_K, 9e-3},  {TT_Q6_K, 0.023},
+    {TT_Q5_0, 0.055}, {TT_Q5_1, 0.05},   {TT_Q5_K, 0.046}, {TT_Q4_0, 0.115}, {TT_Q4_1, 0.1},
+    {TT_Q4_K, 0.094}, {TT_Q3_K, 0.19},   {TT_Q2_K, 0.35},
 };
 
 TEST(quant_dequant_error_bounds) {
@@ -78,14 +78,16 @@ TEST(quant_dequant_error_bounds) {
     CHECK_OK(quant_row(t, x, q, N));
     dequant_row(t, q, y, N);
     double e = rel_rmse(y, x, N);
-    if (getenv("MIMIC_TEST_VERBOSE")) printf("     %-5s rel RMSE %.4g\n", tensor_type_get((int)t).name, e);
+    if (getenv("MIMIC_TEST_VERBOSE"))
+      printf("     %-5s rel RMSE %.4g\n", tensor_type_get((int)t).name, e);
     if (!(e <= bounds[k].max_rel_rmse))
       TEST_FAIL_("%s: relative RMSE %.4g over bound %.4g", tensor_type_get((int)t).name, e,
                  bounds[k].max_rel_rmse);
     /* The small-scale half must be as well represented as the large one (per-block scales). */
     double e_small = rel_rmse(y, x, N / 2);
     if (!(e_small <= bounds[k].max_rel_rmse * 1.5))
-      TEST_FAIL_("%s: small-scale blocks relative RMSE %.4g", tensor_type_get((int)t).name, e_small);
+      TEST_FAIL_("%s: small-scale blocks relative RMSE %.4g", tensor_type_get((int)t).name,
+                 e_small);
     /* Zeros stay zeros. */
     float z[256] = {0}, zz[256];
     CHECK_OK(quant_row(t, z, q, 256));
@@ -147,9 +149,12 @@ static double tensor_error(const gguf_tensor *q, const gguf_tensor *ref, double 
 }
 
 TEST(llama_cpp_files_dequantize_close_to_f32) {
-  static const struct { const char *file; } files[] = {
-    {"tiny-qwen2-f16.gguf"}, {"tiny-qwen2-bf16.gguf"}, {"tiny-qwen2-q8_0.gguf"}, {"tiny-qwen2-q4_0.gguf"},
-    {"tiny-qwen2-q4_k_m.gguf"}, {"tiny-qwen2-q5_k_m.gguf"}, {"tiny-qwen2-q6_k.gguf"},
+  static const struct {
+    const char *file;
+  } files[] = {
+      {"tiny-qwen2-f16.gguf"},  {"tiny-qwen2-bf16.gguf"},   {"tiny-qwen2-q8_0.gguf"},
+      {"tiny-qwen2-q4_0.gguf"}, {"tiny-qwen2-q4_k_m.gguf"}, {"tiny-qwen2-q5_k_m.gguf"},
+      {"tiny-qwen2-q6_k.gguf"},
   };
   char p[512];
   if (!test_shared_path("testdata/llm/tiny-qwen2-f32.gguf", p, sizeof p)) SKIP("../shared absent");
@@ -173,30 +178,34 @@ TEST(llama_cpp_files_dequantize_close_to_f32) {
       double tol = 0;
       for (size_t b = 0; b < sizeof bounds / sizeof bounds[0]; b++)
         if (bounds[b].t == t->type) tol = bounds[b].max_rel_rmse;
-      if (!(e <= tol)) TEST_FAIL_("%s %s (%s): relative RMSE %.4g over %.4g", files[k].file, t->name,
-                                  tensor_type_get((int)t->type).name, e, tol);
+      if (!(e <= tol))
+        TEST_FAIL_("%s %s (%s): relative RMSE %.4g over %.4g", files[k].file, t->name,
+                   tensor_type_get((int)t->type).name, e, tol);
       /* mimic's quantizer is in the same quality class as llama.cpp's. */
       if (k_quant && !(mine <= e * 1.3))
-        TEST_FAIL_("%s %s: mimic's %s quantizer error %.4g vs llama.cpp %.4g", files[k].file, t->name,
-                   tensor_type_get((int)t->type).name, mine, e);
+        TEST_FAIL_("%s %s: mimic's %s quantizer error %.4g vs llama.cpp %.4g", files[k].file,
+                   t->name, tensor_type_get((int)t->type).name, mine, e);
       checked[t->type]++;
     }
     gguf_close(f);
   }
   gguf_close(ref);
-  CHECK(checked[TT_F16] > 0 && checked[TT_BF16] > 0 && checked[TT_Q8_0] > 0 && checked[TT_Q4_0] > 0);
+  CHECK(checked[TT_F16] > 0 && checked[TT_BF16] > 0 && checked[TT_Q8_0] > 0 &&
+        checked[TT_Q4_0] > 0);
   CHECK(checked[TT_Q4_K] > 0 && checked[TT_Q5_K] > 0 && checked[TT_Q6_K] > 0);
 }
 
 /* ---- qmat_mul ------------------------------------------------------------------------------- */
 
-static const tensor_type mm_types[] = {TT_F32, TT_F16, TT_BF16, TT_Q4_0, TT_Q4_1, TT_Q5_0, TT_Q5_1,
-                                       TT_Q8_0, TT_Q2_K, TT_Q3_K, TT_Q4_K, TT_Q5_K, TT_Q6_K};
+static const tensor_type mm_types[] = {TT_F32,  TT_F16,  TT_BF16, TT_Q4_0, TT_Q4_1,
+                                       TT_Q5_0, TT_Q5_1, TT_Q8_0, TT_Q2_K, TT_Q3_K,
+                                       TT_Q4_K, TT_Q5_K, TT_Q6_K};
 
 TEST(qmat_mul_matches_float_reference) {
   enum { ROWS = 37, COLS = 512, T = 3 };
   float *wf = malloc(ROWS * COLS * sizeof *wf), *wd = malloc(ROWS * COLS * sizeof *wd);
-  float *x = malloc(T * COLS * sizeof *x), *y = malloc(T * ROWS * sizeof *y), *y2 = malloc(T * ROWS * sizeof *y2);
+  float *x = malloc(T * COLS * sizeof *x), *y = malloc(T * ROWS * sizeof *y),
+        *y2 = malloc(T * ROWS * sizeof *y2);
   uint8_t *wq = malloc(ROWS * COLS * 4);
   for (int i = 0; i < ROWS * COLS; i++) wf[i] = rng_gauss() * 0.05f;
   for (int i = 0; i < T * COLS; i++) x[i] = rng_gauss();
@@ -225,7 +234,9 @@ TEST(qmat_mul_matches_float_reference) {
       }
     double e = sqrt(num / den);
     double tol = t == TT_F32 ? 1e-6 : t == TT_BF16 ? 8e-3 : t == TT_F16 ? 1e-3 : 1.5e-2;
-    if (!(e <= tol)) TEST_FAIL_("%s: qmat_mul relative error %.3g over %.3g", tensor_type_get((int)t).name, e, tol);
+    if (!(e <= tol))
+      TEST_FAIL_("%s: qmat_mul relative error %.3g over %.3g", tensor_type_get((int)t).name, e,
+                 tol);
   }
   compute_pool_destroy(cp);
   free(wf);
@@ -260,8 +271,10 @@ TEST(compute_pool_runs_every_thread) {
       atomic_init(&pr.mask, 0);
       pr.nth_seen = 0;
       compute_pool_run(p, probe_fn, &pr);
-      if (atomic_load(&pr.calls) != n || atomic_load(&pr.mask) != (1 << n) - 1 || pr.nth_seen != n) {
-        TEST_FAIL_("pool of %d: %d calls, mask %x", n, atomic_load(&pr.calls), atomic_load(&pr.mask));
+      if (atomic_load(&pr.calls) != n || atomic_load(&pr.mask) != (1 << n) - 1 ||
+          pr.nth_seen != n) {
+        TEST_FAIL_("pool of %d: %d calls, mask %x", n, atomic_load(&pr.calls),
+                   atomic_load(&pr.mask));
         break;
       }
     }

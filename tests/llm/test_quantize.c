@@ -36,8 +36,9 @@ static void check_pick(const char *rel, quant_preset p) {
     const gguf_tensor *t = gguf_tensor_at(f, i);
     tensor_type want = quant_preset_pick(p, t->name, t->n_dims, t->ne, n_layers(f), has_output);
     if (want != t->type)
-      TEST_FAIL_("%s %s: preset %s picks %s, llama.cpp wrote %s", rel, t->name, quant_preset_name(p),
-                 tensor_type_get((int)want).name, tensor_type_get((int)t->type).name);
+      TEST_FAIL_("%s %s: preset %s picks %s, llama.cpp wrote %s", rel, t->name,
+                 quant_preset_name(p), tensor_type_get((int)want).name,
+                 tensor_type_get((int)t->type).name);
   }
   uint32_t ft = 0;
   CHECK_OK(gguf_get_u32(f, "general.file_type", &ft));
@@ -100,7 +101,8 @@ TEST(quantize_tiny_model) {
   CHECK_INT(qv, 2);
   float *x = malloc(8195 * 256 * sizeof *x);
   for (int64_t i = 0; i < gguf_n_tensors(a); i++) {
-    const gguf_tensor *t = gguf_tensor_at(a, i), *r = gguf_tensor_find(b, t->name), *o = gguf_tensor_find(s, t->name);
+    const gguf_tensor *t = gguf_tensor_at(a, i), *r = gguf_tensor_find(b, t->name),
+                      *o = gguf_tensor_find(s, t->name);
     REQUIRE(r && o);
     CHECK_INT(t->type, r->type);
     CHECK(memcmp(t->ne, r->ne, sizeof t->ne) == 0);
@@ -116,7 +118,8 @@ TEST(quantize_tiny_model) {
     dequant_row(r->type, r->data, x, n);
     for (int64_t k = 0; k < n; k++) num2 += ((double)x[k] - orig[k]) * ((double)x[k] - orig[k]);
     if (den > 0 && !(sqrt(num) <= 1.3 * sqrt(num2) + 1e-12))
-      TEST_FAIL_("%s: mimic error %.4g vs llama.cpp %.4g", t->name, sqrt(num / den), sqrt(num2 / den));
+      TEST_FAIL_("%s: mimic error %.4g vs llama.cpp %.4g", t->name, sqrt(num / den),
+                 sqrt(num2 / den));
   }
   free(x);
   gguf_close(a);
@@ -127,12 +130,14 @@ TEST(quantize_tiny_model) {
 
 TEST(random_models_have_real_shapes) {
   char tok[512], out[128];
-  if (!test_shared_path("testdata/tokenizer/ggml-vocab-gpt-2-pre-qwen2.gguf", tok, sizeof tok)) SKIP("../shared absent");
+  if (!test_shared_path("testdata/tokenizer/ggml-vocab-gpt-2-pre-qwen2.gguf", tok, sizeof tok))
+    SKIP("../shared absent");
   snprintf(out, sizeof out, "%s/rand.gguf", tmpdir);
   const char *arches[] = {"qwen2", "llama"};
   for (int k = 0; k < 2; k++) {
     /* Q8_0 (a fast quantizer) keeps this quick under the sanitizers; the vocabulary is 50257. */
-    random_model_opts o = {arches[k], 256, 2, 4, 2, 512, 1024, 7, k == 0 ? QP_Q8_0 : QP_F16, tok, 0};
+    random_model_opts o = {arches[k], 256, 2, 4, 2, 512, 1024, 7, k == 0 ? QP_Q8_0 : QP_F16,
+                           tok,       0};
     CHECK_OK(gguf_make_random(&o, out, NULL));
     gguf_file *f = NULL;
     CHECK_OK(gguf_open(out, &f));
@@ -144,13 +149,14 @@ TEST(random_models_have_real_shapes) {
     uint64_t nv = 0;
     gguf_vtype et;
     CHECK_OK(gguf_get_arr(f, "tokenizer.ggml.tokens", &et, &nv));
-    const gguf_tensor *e = gguf_tensor_find(f, "token_embd.weight"), *kk = gguf_tensor_find(f, "blk.1.attn_k.weight");
+    const gguf_tensor *e = gguf_tensor_find(f, "token_embd.weight"),
+                      *kk = gguf_tensor_find(f, "blk.1.attn_k.weight");
     const gguf_tensor *n = gguf_tensor_find(f, "blk.0.ffn_norm.weight");
     REQUIRE(e && kk && n);
     CHECK_INT(e->ne[1], (int64_t)nv);
     CHECK_INT(e->type, k == 0 ? TT_Q8_0 : TT_F16);
     CHECK((gguf_tensor_find(f, "output.weight") != NULL) == (k == 1)); /* qwen2 ties embeddings */
-    CHECK_INT(kk->ne[1], 128);                          /* 2 kv heads of 64 */
+    CHECK_INT(kk->ne[1], 128);                                         /* 2 kv heads of 64 */
     CHECK_INT(((const float *)n->data)[17], 1);
     float row[256];
     dequant_row(kk->type, kk->data, row, 256);
@@ -169,7 +175,8 @@ TEST(random_models_have_real_shapes) {
 
 TEST(random_model_vocab_padding) {
   char tok[512], out[128];
-  if (!test_shared_path("testdata/tokenizer/ggml-vocab-gpt-2-pre-qwen2.gguf", tok, sizeof tok)) SKIP("../shared absent");
+  if (!test_shared_path("testdata/tokenizer/ggml-vocab-gpt-2-pre-qwen2.gguf", tok, sizeof tok))
+    SKIP("../shared absent");
   snprintf(out, sizeof out, "%s/pad.gguf", tmpdir);
   random_model_opts o = {"qwen2", 64, 1, 2, 1, 64, 256, 3, QP_Q8_0, tok, 50300};
   CHECK_OK(gguf_make_random(&o, out, NULL));
@@ -208,7 +215,8 @@ TEST(cli_end_to_end) {
   const char *bin = getenv("MIMIC_BIN");
   char src[512], cmd[2048], out[128];
   if (!bin || access(bin, X_OK) != 0) SKIP("MIMIC_BIN not set");
-  if (!test_shared_path("testdata/llm/tiny-qwen2-f32.gguf", src, sizeof src)) SKIP("../shared absent");
+  if (!test_shared_path("testdata/llm/tiny-qwen2-f32.gguf", src, sizeof src))
+    SKIP("../shared absent");
   snprintf(out, sizeof out, "%s/cli.gguf", tmpdir);
   snprintf(cmd, sizeof cmd, "%s quantize %s %s q8_0 >/dev/null", bin, src, out);
   CHECK_INT(run_cmd(cmd), 0);

@@ -146,7 +146,7 @@ TEST(top_p_keeps_the_smallest_prefix_reaching_p) {
       if (i + 1 < n) cum += pr[idx[i]];
     }
     CHECK(ok);
-    CHECK(cum < ps[t]);                 /* one token fewer would not reach p */
+    CHECK(cum < ps[t]);                          /* one token fewer would not reach p */
     CHECK(cum + pr[idx[n - 1]] >= ps[t] - 1e-6); /* this prefix does */
     llm_sampler_destroy(s);
   }

@@ -23,7 +23,8 @@ static bool setup(void) {
   if (!test_shared_path("testdata/llm/tiny-qwen2-f32.gguf", path, sizeof path)) return false;
   if (llm_model_load(path, &model)) return false;
   V = llm_model_hparams(model)->n_vocab;
-  if (test_shared_path("testdata/llm/tiny-qwen2-lora-f32.gguf", path, sizeof path) && llm_lora_load(model, path, &lora))
+  if (test_shared_path("testdata/llm/tiny-qwen2-lora-f32.gguf", path, sizeof path) &&
+      llm_lora_load(model, path, &lora))
     return false;
   if (!test_shared_path("testdata/llm/ref-qwen2-f32-chat.tokens", path, sizeof path)) return false;
   n_chat = ref_read_tokens(path, &chat);
@@ -44,7 +45,8 @@ static llm_ctx *new_ctx(int n_ctx, int n_slots, int n_batch) {
 }
 
 /* Logits after a fresh evaluation of seq on slot (cleared first). */
-static void fresh(llm_ctx *c, int slot, const int32_t *seq, int n, const llm_lora *l, float s, float *out) {
+static void fresh(llm_ctx *c, int slot, const int32_t *seq, int n, const llm_lora *l, float s,
+                  float *out) {
   llm_slot_clear(c, slot);
   CHECK_OK(llm_forward(c, slot, seq, n, 0, l, s, out, LLM_LOGITS_LAST));
 }
@@ -174,7 +176,8 @@ TEST(context_shift) {
     memcpy(copy, held, (size_t)np * sizeof *copy);
     fresh(c, 1, copy, np, NULL, 1, b);
     double e = ref_rel_err(a, b, (size_t)V);
-    if (!(e <= 1e-5)) TEST_FAIL_("step %d: shifted slot differs from a fresh evaluation by %g", i, e);
+    if (!(e <= 1e-5))
+      TEST_FAIL_("step %d: shifted slot differs from a fresh evaluation by %g", i, e);
   }
   mem_free(a);
   mem_free(b);
@@ -197,13 +200,17 @@ TEST(batched_decode_matches_single) {
   for (int step = 0; step < 3; step++) {
     llm_batch_item items[NS];
     for (int i = 0; i < NS; i++)
-      items[i] = (llm_batch_item){.slot = i, .token = chat[len[i] + step], .lora = ad[i], .lora_scale = sc[i],
+      items[i] = (llm_batch_item){.slot = i,
+                                  .token = chat[len[i] + step],
+                                  .lora = ad[i],
+                                  .lora_scale = sc[i],
                                   .logits = bl + (size_t)i * V};
     CHECK_OK(llm_forward_batch(c, items, NS));
     for (int i = 0; i < NS; i++) {
       CHECK_OK(llm_slot_decode(c, NS + i, &chat[len[i] + step], 1, ad[i], sc[i], one));
       double e = ref_rel_err(bl + (size_t)i * V, one, (size_t)V);
-      if (!(e <= 1e-5)) TEST_FAIL_("step %d item %d: batched differs from single by %g", step, i, e);
+      if (!(e <= 1e-5))
+        TEST_FAIL_("step %d item %d: batched differs from single by %g", step, i, e);
       CHECK_INT(llm_slot_n_past(c, i), len[i] + step + 1);
     }
   }
@@ -223,7 +230,8 @@ TEST(f16_kv_cache) {
   CHECK_OK(llm_ctx_new(model, &cp, &c16));
   REQUIRE(c32 && c16);
   CHECK_INT((int64_t)llm_ctx_kv_bytes(c16) * 2, (int64_t)llm_ctx_kv_bytes(c32));
-  float *a = xalloc((size_t)n_chat * (size_t)V * sizeof *a), *b = xalloc((size_t)n_chat * (size_t)V * sizeof *b);
+  float *a = xalloc((size_t)n_chat * (size_t)V * sizeof *a),
+        *b = xalloc((size_t)n_chat * (size_t)V * sizeof *b);
   float *inc = xalloc((size_t)V * sizeof *inc);
   CHECK_OK(llm_forward(c32, 0, chat, n_chat, 0, NULL, 1, a, LLM_LOGITS_ALL));
   CHECK_OK(llm_forward(c16, 0, chat, n_chat, 0, NULL, 1, b, LLM_LOGITS_ALL));
@@ -238,7 +246,8 @@ TEST(f16_kv_cache) {
   /* Token by token over the F16 cache gives the batch's last row. */
   llm_slot_clear(c16, 0);
   CHECK_OK(llm_forward(c16, 0, chat, n_chat - 3, 0, NULL, 1, inc, LLM_LOGITS_LAST));
-  for (int i = n_chat - 3; i < n_chat; i++) CHECK_OK(llm_slot_decode(c16, 0, &chat[i], 1, NULL, 1, inc));
+  for (int i = n_chat - 3; i < n_chat; i++)
+    CHECK_OK(llm_slot_decode(c16, 0, &chat[i], 1, NULL, 1, inc));
   CHECK(ref_rel_err(inc, b + (size_t)(n_chat - 1) * V, (size_t)V) < 1e-5);
   llm_ctx_params bad = {.n_ctx = 16, .kv_type = (llm_kv_type)7};
   llm_ctx *x = NULL;

@@ -1,7 +1,7 @@
-/* Tokenizer tests: every reference string of ../shared/testdata/tokenizer must give llama.cpp's ids,
- * decoding must round-trip, the streaming decoder must only ever emit valid UTF-8, special tokens
- * must only be parsed when asked, and hostile input must not crash. The in-memory vocabularies
- * check the merge rules without ../shared. */
+/* Tokenizer tests: every reference string of ../shared/testdata/tokenizer must give llama.cpp's
+ * ids, decoding must round-trip, the streaming decoder must only ever emit valid UTF-8, special
+ * tokens must only be parsed when asked, and hostile input must not crash. The in-memory
+ * vocabularies check the merge rules without ../shared. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,8 +14,9 @@
 
 #define SEP "\n__ggml_vocab_test__\n"
 
-static const char *const vocabs[] = {"gpt-2", "gpt-2-pre-qwen2", "gpt-2-pre-llama-bpe", "deepseek-llm",
-                                     "llama-spm", "phi-3", "bert-bge"};
+static const char *const vocabs[] = {"gpt-2",        "gpt-2-pre-qwen2", "gpt-2-pre-llama-bpe",
+                                     "deepseek-llm", "llama-spm",       "phi-3",
+                                     "bert-bge"};
 #define N_VOCABS (sizeof vocabs / sizeof vocabs[0])
 
 static char *slurp(const char *path, size_t *n) {
@@ -70,7 +71,8 @@ static bool strs_load(strs *v, const char *rel) {
   return true;
 }
 
-/* Compares every string's ids with the .out lines; reports the first mismatch. Returns mismatches. */
+/* Compares every string's ids with the .out lines; reports the first mismatch. Returns mismatches.
+ */
 static int check_pairs(tokenizer *t, const char *inp_rel, const char *out_rel) {
   strs in;
   char path[1024];
@@ -103,8 +105,8 @@ static int check_pairs(tokenizer *t, const char *inp_rel, const char *out_rel) {
       for (size_t i = 0; i < nid; i++) CHECK_OK(buf_printf(&got, " %d", (int)ids[i]));
       if (strcmp(got.data ? got.data : "", line) != 0) {
         if (bad == 0)
-          printf("  %s: first mismatch, string #%d \"%.60s\"\n    want:%s\n    got: %s\n", out_rel, k,
-                 in.s[k], line, got.data ? got.data : "");
+          printf("  %s: first mismatch, string #%d \"%.60s\"\n    want:%s\n    got: %s\n", out_rel,
+                 k, in.s[k], line, got.data ? got.data : "");
         bad++;
       }
       buf_free(&got);
@@ -149,7 +151,8 @@ TEST(test_roundtrip) {
     free(a.buf);
     SKIP("../shared absent");
   }
-  const char *names[] = {"gpt-2", "gpt-2-pre-qwen2", "gpt-2-pre-llama-bpe", "deepseek-llm", "llama-spm"};
+  const char *names[] = {"gpt-2", "gpt-2-pre-qwen2", "gpt-2-pre-llama-bpe", "deepseek-llm",
+                         "llama-spm"};
   for (size_t v = 0; v < sizeof names / sizeof names[0]; v++) {
     tokenizer *t = load_vocab(names[v]);
     REQUIRE(t != NULL);
@@ -164,7 +167,8 @@ TEST(test_roundtrip) {
         CHECK_OK(tok_encode(t, s->s[k], s->len[k], false, false, &ids, &n));
         CHECK_OK(tok_decode_all(t, ids, n, TOK_DEC_STRIP_SPACE, &text, &len));
         if (!text || len != s->len[k] || memcmp(text, s->s[k], len) != 0) {
-          if (!bad) printf("  %s: \"%s\" came back as \"%s\"\n", names[v], s->s[k], text ? text : "");
+          if (!bad)
+            printf("  %s: \"%s\" came back as \"%s\"\n", names[v], s->s[k], text ? text : "");
           bad++;
         }
         mem_free(ids);
@@ -183,9 +187,9 @@ TEST(test_stream_utf8) {
   tokenizer *t = load_vocab("gpt-2-pre-qwen2");
   if (!t) SKIP("../shared absent");
   const char *texts[] = {
-    "lmaooo 💀💀💀 that game last night 🎮🔥",
-    "日本語のテキスト English mixed 한국어 텍스트",
-    "emoji zwj 👨‍👩‍👧‍👦 family, flags 🇫🇷🇯🇵, skin tone 👍🏽",
+      "lmaooo 💀💀💀 that game last night 🎮🔥",
+      "日本語のテキスト English mixed 한국어 텍스트",
+      "emoji zwj 👨‍👩‍👧‍👦 family, flags 🇫🇷🇯🇵, skin tone 👍🏽",
   };
   int held_back = 0;
   for (size_t k = 0; k < sizeof texts / sizeof texts[0]; k++) {
@@ -216,7 +220,8 @@ TEST(test_stream_utf8) {
 TEST(test_stream_partial) {
   tokenizer *t = load_vocab("llama-spm");
   if (!t) SKIP("../shared absent");
-  int32_t f0 = tok_find(t, "<0xF0>", 6), x9f = tok_find(t, "<0x9F>", 6), x92 = tok_find(t, "<0x92>", 6);
+  int32_t f0 = tok_find(t, "<0xF0>", 6), x9f = tok_find(t, "<0x9F>", 6),
+          x92 = tok_find(t, "<0x92>", 6);
   int32_t x80 = tok_find(t, "<0x80>", 6), a = tok_find(t, "a", 1);
   REQUIRE(f0 >= 0 && x9f >= 0 && x92 >= 0 && x80 >= 0 && a >= 0);
   tok_decoder d;
@@ -239,8 +244,10 @@ TEST(test_stream_partial) {
   CHECK_OK(tok_decoder_push(&d, a, &out));
   CHECK_OK(tok_decoder_push(&d, x80, &out)); /* a lone continuation byte */
   CHECK_OK(tok_decoder_push(&d, f0, &out));
-  CHECK_OK(tok_decoder_flush(&d, &out));       /* cut off at the end */
-  CHECK_STR(out.data, "\xEF\xBF\xBD" "a" "\xEF\xBF\xBD\xEF\xBF\xBD");
+  CHECK_OK(tok_decoder_flush(&d, &out)); /* cut off at the end */
+  CHECK_STR(out.data, "\xEF\xBF\xBD"
+                      "a"
+                      "\xEF\xBF\xBD\xEF\xBF\xBD");
   CHECK(tok_decoder_push(&d, tok_n_vocab(t), &out) == MIMIC_EINVAL);
   CHECK(tok_decoder_push(&d, -5, &out) == MIMIC_EINVAL);
   buf_free(&out);
@@ -350,15 +357,18 @@ TEST(test_bos_and_framing) {
 /* Invalid UTF-8 and random bytes: no crash, BPE decodes back to valid UTF-8. */
 TEST(test_hostile_input) {
   char path[1024];
-  if (!test_shared_path("testdata/tokenizer/discord.inp", path, sizeof path)) SKIP("../shared absent");
+  if (!test_shared_path("testdata/tokenizer/discord.inp", path, sizeof path))
+    SKIP("../shared absent");
   unsigned char junk[4096];
   uint32_t x = 12345;
   for (size_t i = 0; i < sizeof junk; i++) {
     x = x * 1103515245u + 12345u;
     junk[i] = (unsigned char)(x >> 16);
   }
-  const char *fixed[] = {"\xff\xfe", "\xc3", "a\xe2\x82", "\xed\xa0\x80 surrogate", "\xf4\x90\x80\x80",
-                         "\xc0\xaf overlong", "\xf0\x9f\x92", "<|endoftext|\xff>"};
+  const char *fixed[] = {"\xff\xfe",         "\xc3",
+                         "a\xe2\x82",        "\xed\xa0\x80 surrogate",
+                         "\xf4\x90\x80\x80", "\xc0\xaf overlong",
+                         "\xf0\x9f\x92",     "<|endoftext|\xff>"};
   for (size_t v = 0; v < N_VOCABS; v++) {
     tokenizer *t = load_vocab(vocabs[v]);
     REQUIRE(t != NULL);
@@ -414,11 +424,12 @@ TEST(test_model_prompts) {
   struct {
     const char *model, *tokens, *text;
   } cases[] = {
-    {"testdata/llm/tiny-qwen2-f32.gguf", "testdata/llm/ref-qwen2-f32-plain.tokens",
-     "BRUH that's wild, nooooo way \xf0\x9f\x92\x80 lmao"},
-    {"testdata/llm/tiny-llama-f32.gguf", "testdata/llm/ref-llama-f32-plain.tokens",
-     "Hello world, how's it going? gg ez"},
-    {"testdata/llm/tiny-bert-f16.gguf", "testdata/llm/ref-bert-f16.tokens", "what is the capital of france?"},
+      {"testdata/llm/tiny-qwen2-f32.gguf", "testdata/llm/ref-qwen2-f32-plain.tokens",
+       "BRUH that's wild, nooooo way \xf0\x9f\x92\x80 lmao"},
+      {"testdata/llm/tiny-llama-f32.gguf", "testdata/llm/ref-llama-f32-plain.tokens",
+       "Hello world, how's it going? gg ez"},
+      {"testdata/llm/tiny-bert-f16.gguf", "testdata/llm/ref-bert-f16.tokens",
+       "what is the capital of france?"},
   };
   char path[1024];
   if (!test_shared_path(cases[0].model, path, sizeof path)) SKIP("../shared/testdata/llm absent");
@@ -458,8 +469,7 @@ static char *run_line(const char *cmd, int *status) {
   line[0] = 0;
   if (!fgets(line, sizeof line, p)) line[0] = 0;
   char rest[256];
-  while (fgets(rest, sizeof rest, p)) {
-  }
+  while (fgets(rest, sizeof rest, p)) {}
   *status = pclose(p);
   line[strcspn(line, "\n")] = 0;
   return line;
@@ -506,7 +516,8 @@ TEST(test_cli_tokenize) {
   }
   CHECK(checked >= 8);
   int st = -1;
-  snprintf(cmd, sizeof cmd, "'%s' tokenize --model '%s' --text 'a<|endoftext|>' --parse-special", bin, model);
+  snprintf(cmd, sizeof cmd, "'%s' tokenize --model '%s' --text 'a<|endoftext|>' --parse-special",
+           bin, model);
   CHECK_STR(run_line(cmd, &st), "64 50256");
   snprintf(cmd, sizeof cmd, "'%s' tokenize --model /nonexistent.gguf --text hi 2>/dev/null", bin);
   run_line(cmd, &st);
@@ -519,7 +530,8 @@ TEST(test_cli_tokenize) {
   free(in.buf);
 }
 
-/* Writes a vocabulary file with gguf_writer; which = the defect to plant. Returns tok_load's code. */
+/* Writes a vocabulary file with gguf_writer; which = the defect to plant. Returns tok_load's code.
+ */
 static int load_written(int which, tokenizer **out) {
   const char *toks[] = {"a", "b", "ab", "<|im_end|>"};
   int32_t types[] = {1, 1, 1, 3, 1};
@@ -571,11 +583,11 @@ TEST(test_load_errors) {
   CHECK_INT(load_written(4, &t), MIMIC_EFORMAT);   /* token_type count differs */
   CHECK_INT(load_written(5, &t), MIMIC_EUNSUPPORTED);
   CHECK(strstr(err_msg(), "t5") != NULL);
-  CHECK_INT(load_written(6, &t), MIMIC_EFORMAT);   /* gpt2 without merges */
-  CHECK_INT(load_written(7, &t), MIMIC_EFORMAT);   /* scores count differs */
-  CHECK_INT(load_written(8, &t), MIMIC_EFORMAT);   /* an id that is a string */
+  CHECK_INT(load_written(6, &t), MIMIC_EFORMAT); /* gpt2 without merges */
+  CHECK_INT(load_written(7, &t), MIMIC_EFORMAT); /* scores count differs */
+  CHECK_INT(load_written(8, &t), MIMIC_EFORMAT); /* an id that is a string */
   CHECK(t == NULL);
-  CHECK_OK(load_written(9, &t));                   /* an id past the vocabulary: ignored */
+  CHECK_OK(load_written(9, &t)); /* an id past the vocabulary: ignored */
   if (t) CHECK_INT(tok_bos(t), TOK_NULL);
   tok_destroy(t);
 }
@@ -643,7 +655,8 @@ static tokenizer *mini_bpe(mini *m, const char *pre, const char *const *merges, 
   return t;
 }
 
-static void expect_ids(tokenizer *t, const char *text, bool special, const int32_t *want, size_t nw) {
+static void expect_ids(tokenizer *t, const char *text, bool special, const int32_t *want,
+                       size_t nw) {
   int32_t *ids = NULL;
   size_t n = 0;
   CHECK_OK(tok_encode(t, text, strlen(text), false, special, &ids, &n));
@@ -676,7 +689,8 @@ TEST(test_bpe_merge_order) {
   expect_ids(t, "x\n", false, (int32_t[]){'x', '\n'}, 2); /* token b is byte b ('\n' is U+010A) */
   expect_ids(t, "<|im_start|>abc<|im_end|>", true, (int32_t[]){im_start, abc, im_end}, 3);
   expect_ids(t, "<|im_end|><|im_start|>", true, (int32_t[]){im_end, im_start}, 2);
-  expect_ids(t, "<|im_end|>", false, (int32_t[]){'<', '|', 'i', 'm', '_', 'e', 'n', 'd', '|', '>'}, 10);
+  expect_ids(t, "<|im_end|>", false, (int32_t[]){'<', '|', 'i', 'm', '_', 'e', 'n', 'd', '|', '>'},
+             10);
   CHECK(tok_is_eog(t, im_end));
   CHECK_INT(tok_eot(t), im_end);
   CHECK(!tok_is_eog(t, im_start));
@@ -769,7 +783,10 @@ TEST(test_wordpiece) {
   int play = mini_add(&m, "\xe2\x96\x81play", TOK_T_NORMAL, 0);
   int ing = mini_add(&m, "ing", TOK_T_NORMAL, 0); /* "##ing" in phantom-space form */
   int bang = mini_add(&m, "\xe2\x96\x81!", TOK_T_NORMAL, 0);
-  int cafe = mini_add(&m, "\xe2\x96\x81" "cafe", TOK_T_NORMAL, 0);
+  int cafe = mini_add(&m,
+                      "\xe2\x96\x81"
+                      "cafe",
+                      TOK_T_NORMAL, 0);
   tok_spec sp;
   tok_spec_init(&sp);
   sp.model = "bert";

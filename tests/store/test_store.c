@@ -55,9 +55,10 @@ TEST(migrates_from_empty_and_reopens) {
   REQUIRE(s);
   CHECK_INT(store_db_version(s), store_schema_version());
   CHECK(store_schema_version() >= 1);
-  const char *tables[] = {"guilds", "channels", "users", "messages", "message_mentions",
-                          "attachments", "reactions", "reaction_users", "settings", "user_flags",
-                          "fetch_state", "datasets", "dataset_messages", "purge_log", "messages_fts"};
+  const char *tables[] = {"guilds",           "channels",    "users",       "messages",
+                          "message_mentions", "attachments", "reactions",   "reaction_users",
+                          "settings",         "user_flags",  "fetch_state", "datasets",
+                          "dataset_messages", "purge_log",   "messages_fts"};
   for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
     char sql[160];
     snprintf(sql, sizeof sql, "SELECT count(*) FROM sqlite_master WHERE name = '%s'", tables[i]);
@@ -106,11 +107,15 @@ TEST(upsert_is_idempotent_and_updates) {
   CHECK_OK(store_user_upsert(s, &u));
   store_msg m = msg(100, 5, 10, 1000, "héllo wörld 👋");
   uint64_t mentions[] = {11, 12, 11};
-  store_attachment att[] = {{.id = 7, .filename = "a.png", .url = "https://cdn/a.png", .size = 12,
+  store_attachment att[] = {{.id = 7,
+                             .filename = "a.png",
+                             .url = "https://cdn/a.png",
+                             .size = 12,
                              .content_type = "image/png"}};
   uint64_t reactors[] = {11, 12};
-  store_reaction re[] = {{.emoji = "👍", .emoji_name = "👍", .count = 2, .users = reactors, .n_users = 2},
-                         {.emoji = "pepe:55", .emoji_id = 55, .emoji_name = "pepe", .count = 1}};
+  store_reaction re[] = {
+      {.emoji = "👍", .emoji_name = "👍", .count = 2, .users = reactors, .n_users = 2},
+      {.emoji = "pepe:55", .emoji_id = 55, .emoji_name = "pepe", .count = 1}};
   m.mentions = mentions;
   m.n_mentions = 3;
   m.attachments = att;
@@ -400,8 +405,10 @@ static void *writer_main(void *p) {
       store_msg m = msg((uint64_t)(b * 10 + i + 1), 5, 7, b, "batch");
       w->rc = store_msg_upsert(s, &m, NULL);
     }
-    if (w->rc) store_tx_rollback(s);
-    else w->rc = store_tx_commit(s);
+    if (w->rc)
+      store_tx_rollback(s);
+    else
+      w->rc = store_tx_commit(s);
   }
   store_close(s);
   w->done = 1;

@@ -1,7 +1,7 @@
 /* End to end through the command line, the way the offline demo runs: a community in the store,
- * `mimic prepare`'s real dataset files, `mimic purge` of one person, `mimic train --from-scratch` on
- * the default SFT file (which acknowledges the purge), `mimic train --stage dpo` over the result on the
- * default DPO file, and mimic's engine loading both outputs. */
+ * `mimic prepare`'s real dataset files, `mimic purge` of one person, `mimic train --from-scratch`
+ * on the default SFT file (which acknowledges the purge), `mimic train --stage dpo` over the result
+ * on the default DPO file, and mimic's engine loading both outputs. */
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -16,7 +16,8 @@ static char dir[128];
 
 static uint64_t next_id = 9000;
 
-static uint64_t post(store *s, uint64_t author, int64_t ts, const char *text, uint64_t ref, int reactions) {
+static uint64_t post(store *s, uint64_t author, int64_t ts, const char *text, uint64_t ref,
+                     int reactions) {
   store_msg m = {0};
   m.id = next_id++;
   m.channel_id = 100;
@@ -46,7 +47,8 @@ static void community(store *s) {
     str_lcpy(su.name, names[u], sizeof su.name);
     if (store_user_upsert(s, &su)) abort();
   }
-  const char *lines[] = {"who's up for a game", "gg ez", "lol that map", "brb food", "same honestly", "wait what"};
+  const char *lines[] = {"who's up for a game", "gg ez",    "lol that map", "brb food",
+                         "same honestly",       "wait what"};
   int64_t t0 = 1700000000000LL;
   for (int c = 0; c < 10; c++) {
     int64_t t = t0 + (int64_t)c * 3600000;
@@ -57,7 +59,8 @@ static void community(store *s) {
     post(s, 3, t + 120000, lines[(c + 2) % 6], q, 2);
     post(s, 1, t + 180000, lines[(c + 3) % 6], q, 0);
     post(s, 2, t + 240000, lines[(c + 4) % 6], 0, 1);
-    if (c == 0) post(s, 4, t + 300000, "dan was here once", 0, 0); /* the person who asks to be purged */
+    if (c == 0)
+      post(s, 4, t + 300000, "dan was here once", 0, 0); /* the person who asks to be purged */
   }
 }
 
@@ -121,15 +124,17 @@ TEST(prepare_purge_train_dpo) {
   CHECK_INT(sh(cmd), 0);
   CHECK_INT(pending(), 1);
   snprintf(cmd, sizeof cmd,
-           "%s %s train --from-scratch --layers 1 --width 32 --heads 2 --steps 6 --seq-len 128 --eval-every 3 "
+           "%s %s train --from-scratch --layers 1 --width 32 --heads 2 --steps 6 --seq-len 128 "
+           "--eval-every 3 "
            "--threads 2 --no-progress > %s/train.out 2>&1",
            env, bin, dir);
   CHECK_INT(sh(cmd), 0);
   CHECK_INT(pending(), 0); /* the run read the rewritten files: the purge is acknowledged */
-  snprintf(cmd, sizeof cmd,
-           "%s %s train --stage dpo --base models/scratch.gguf --out models/dpo.gguf --rank 2 --steps 3 "
-           "--seq-len 256 --threads 2 --no-progress > %s/dpo.out 2>&1",
-           env, bin, dir);
+  snprintf(
+      cmd, sizeof cmd,
+      "%s %s train --stage dpo --base models/scratch.gguf --out models/dpo.gguf --rank 2 --steps 3 "
+      "--seq-len 256 --threads 2 --no-progress > %s/dpo.out 2>&1",
+      env, bin, dir);
   CHECK_INT(sh(cmd), 0);
   char m1[256], m2[256];
   snprintf(m1, sizeof m1, "%s/models/scratch.gguf", dir);

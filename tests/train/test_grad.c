@@ -1,6 +1,6 @@
-/* Training kernels: the GEMM against a double-precision reference in every orientation (with F32 and
- * quantized B operands), and every backward kernel against central finite differences of a random
- * linear functional of its forward output, on tiny random shapes. */
+/* Training kernels: the GEMM against a double-precision reference in every orientation (with F32
+ * and quantized B operands), and every backward kernel against central finite differences of a
+ * random linear functional of its forward output, on tiny random shapes. */
 #include "base/base.h"
 #include "llm/quant.h"
 #include "test.h"
@@ -20,8 +20,8 @@ static double dot(const float *a, const float *b, size_t n) {
 
 /* Checks grad (n) against central differences of loss() at up to 24 coordinates of x. */
 typedef double (*loss_fn)(void *ctx);
-static int fd_check(const char *what, float *x, size_t n, const float *grad, loss_fn f, void *ctx, float eps,
-                    double tol) {
+static int fd_check(const char *what, float *x, size_t n, const float *grad, loss_fn f, void *ctx,
+                    float eps, double tol) {
   int bad = 0;
   size_t step = n / 24 + 1;
   for (size_t i = 0; i < n; i += step) {
@@ -34,7 +34,8 @@ static int fd_check(const char *what, float *x, size_t n, const float *grad, los
     x[k] = keep;
     double num = (lp - lm) / (2.0 * eps);
     if (fabs(num - grad[k]) > tol * (1.0 + fabs(num))) {
-      if (bad < 5) printf("  %s[%zu]: analytic %.6g, numeric %.6g\n", what, k, (double)grad[k], num);
+      if (bad < 5)
+        printf("  %s[%zu]: analytic %.6g, numeric %.6g\n", what, k, (double)grad[k], num);
       bad++;
     }
   }
@@ -43,7 +44,8 @@ static int fd_check(const char *what, float *x, size_t n, const float *grad, los
 
 /* ---- GEMM ------------------------------------------------------------------------------------ */
 
-static void gemm_ref(int64_t M, int64_t N, int64_t K, const float *A, bool ta, const float *B, bool tb, double *C) {
+static void gemm_ref(int64_t M, int64_t N, int64_t K, const float *A, bool ta, const float *B,
+                     bool tb, double *C) {
   for (int64_t i = 0; i < M; i++)
     for (int64_t j = 0; j < N; j++) {
       double s = 0;
@@ -73,7 +75,9 @@ static void check_gemm(compute_pool *cp, int64_t M, int64_t N, int64_t K) {
           double e = fabs(C[i] - want) / (1.0 + fabs(want));
           if (e > worst) worst = e;
         }
-        if (worst > 1e-5) printf("  M %lld N %lld K %lld ta %d tb %d acc %d\n", (long long)M, (long long)N, (long long)K, ta, tb, acc);
+        if (worst > 1e-5)
+          printf("  M %lld N %lld K %lld ta %d tb %d acc %d\n", (long long)M, (long long)N,
+                 (long long)K, ta, tb, acc);
         CHECK(worst <= 1e-5);
       }
   mem_free(A), mem_free(B), mem_free(C), mem_free(C0), mem_free(R);
@@ -84,7 +88,8 @@ TEST(gemm_matches_reference) {
   compute_pool *cp = compute_pool_new(2);
   const char *best = train__gemm_kernel();
   const char *kernels[] = {"scalar", "avx2", "avx512"};
-  int64_t shapes[][3] = {{1, 1, 1}, {7, 19, 5}, {6, 16, 256}, {13, 70, 300}, {100, 33, 17}, {2, 600, 40}};
+  int64_t shapes[][3] = {{1, 1, 1},     {7, 19, 5},    {6, 16, 256},
+                         {13, 70, 300}, {100, 33, 17}, {2, 600, 40}};
   for (int k = 0; k < 3; k++) {
     if (!train__gemm_set_kernel(kernels[k])) continue;
     printf("     kernel %s\n", kernels[k]);
@@ -106,7 +111,8 @@ TEST(gemm_quantized_operand) {
   for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
     tensor_type ty = types[ti];
     size_t rb = tensor_row_bytes(ty, cols);
-    float *W = xalloc((size_t)(rows * cols) * sizeof(float)), *Wd = xalloc((size_t)(rows * cols) * sizeof(float));
+    float *W = xalloc((size_t)(rows * cols) * sizeof(float)),
+          *Wd = xalloc((size_t)(rows * cols) * sizeof(float));
     void *q = xalloc(rb * (size_t)rows);
     fill(W, (size_t)(rows * cols), 1);
     for (int64_t r = 0; r < rows; r++) {
@@ -115,27 +121,31 @@ TEST(gemm_quantized_operand) {
     }
     qmat qm = {ty, rows, cols, q, rb};
     /* dx (T, cols) = dy (T, rows) W */
-    float *dy = xalloc((size_t)(T * rows) * sizeof(float)), *dx = xalloc((size_t)(T * cols) * sizeof(float));
+    float *dy = xalloc((size_t)(T * rows) * sizeof(float)),
+          *dx = xalloc((size_t)(T * cols) * sizeof(float));
     float *ref = xalloc((size_t)(T * cols) * sizeof(float));
     fill(dy, (size_t)(T * rows), 1);
     train_mat A = {dy, rows, false, NULL}, Bq = {NULL, 0, false, &qm}, Bf = {Wd, cols, false, NULL};
     train__gemm(cp, T, cols, rows, A, Bq, 1.0f, dx, cols, false);
     train__gemm(NULL, T, cols, rows, A, Bf, 1.0f, ref, cols, false);
     double worst = 0;
-    for (int64_t i = 0; i < T * cols; i++) worst = fmax(worst, fabs(dx[i] - ref[i]) / (1 + fabs(ref[i])));
+    for (int64_t i = 0; i < T * cols; i++)
+      worst = fmax(worst, fabs(dx[i] - ref[i]) / (1 + fabs(ref[i])));
     CHECK(worst < 1e-5);
     /* y (T, rows) = x (T, cols) W^T */
-    float *x = xalloc((size_t)(T * cols) * sizeof(float)), *y = xalloc((size_t)(T * rows) * sizeof(float));
+    float *x = xalloc((size_t)(T * cols) * sizeof(float)),
+          *y = xalloc((size_t)(T * rows) * sizeof(float));
     float *yr = xalloc((size_t)(T * rows) * sizeof(float));
     fill(x, (size_t)(T * cols), 1);
     train_mat X = {x, cols, false, NULL}, Bqt = {NULL, 0, true, &qm}, Bft = {Wd, cols, true, NULL};
     train__gemm(cp, T, rows, cols, X, Bqt, 1.0f, y, rows, false);
     train__gemm(NULL, T, rows, cols, X, Bft, 1.0f, yr, rows, false);
     worst = 0;
-    for (int64_t i = 0; i < T * rows; i++) worst = fmax(worst, fabs(y[i] - yr[i]) / (1 + fabs(yr[i])));
+    for (int64_t i = 0; i < T * rows; i++)
+      worst = fmax(worst, fabs(y[i] - yr[i]) / (1 + fabs(yr[i])));
     CHECK(worst < 1e-5);
-    mem_free(W), mem_free(Wd), mem_free(q), mem_free(dy), mem_free(dx), mem_free(ref), mem_free(x), mem_free(y),
-      mem_free(yr);
+    mem_free(W), mem_free(Wd), mem_free(q), mem_free(dy), mem_free(dx), mem_free(ref), mem_free(x),
+        mem_free(y), mem_free(yr);
   }
   compute_pool_destroy(cp);
 }
@@ -155,7 +165,8 @@ static double norm_loss(void *v) {
 
 TEST(rmsnorm_backward) {
   int T = 3, n = 16;
-  norm_ctx c = {T, n, xalloc(T * n * 4), xalloc(n * 4), xalloc(T * n * 4), xalloc(T * 4), xalloc(T * n * 4)};
+  norm_ctx c = {
+      T, n, xalloc(T * n * 4), xalloc(n * 4), xalloc(T * n * 4), xalloc(T * 4), xalloc(T * n * 4)};
   float *dx = xcalloc((size_t)T * n, 4), *dw = xcalloc((size_t)n, 4);
   fill(c.x, (size_t)T * n, 1);
   fill(c.w, (size_t)n, 1);
@@ -164,7 +175,8 @@ TEST(rmsnorm_backward) {
   train__rmsnorm_bwd(T, n, c.x, c.w, c.rs, c.c, dx, dw);
   CHECK_INT(fd_check("dx", c.x, (size_t)T * n, dx, norm_loss, &c, 1e-2f, 2e-3), 0);
   CHECK_INT(fd_check("dw", c.w, (size_t)n, dw, norm_loss, &c, 1e-2f, 2e-3), 0);
-  mem_free(c.x), mem_free(c.w), mem_free(c.y), mem_free(c.rs), mem_free(c.c), mem_free(dx), mem_free(dw);
+  mem_free(c.x), mem_free(c.w), mem_free(c.y), mem_free(c.rs), mem_free(c.c), mem_free(dx),
+      mem_free(dw);
 }
 
 /* ---- RoPE: a rotation, so the backward pass must be its transpose: <R x, y> = <x, R^T y>, and it

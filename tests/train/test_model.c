@@ -1,8 +1,8 @@
 /* The training model as a whole: finite-difference gradient checks of every trainable tensor (from
- * scratch) and of every LoRA tensor (over an F32 base with biases), the training forward pass against
- * mimic's engine (exported from-scratch model; exported adapter over a quantized base) and against
- * llama.cpp's reference logits for a known adapter, merge, and a memorisation run that must drive
- * the loss near zero. */
+ * scratch) and of every LoRA tensor (over an F32 base with biases), the training forward pass
+ * against mimic's engine (exported from-scratch model; exported adapter over a quantized base) and
+ * against llama.cpp's reference logits for a known adapter, merge, and a memorisation run that must
+ * drive the loss near zero. */
 #include <unistd.h>
 
 #include "base/base.h"
@@ -14,7 +14,9 @@
 static train_rng rng;
 static char tmpdir[256];
 
-static void tmp_path(char *out, size_t cap, const char *name) { snprintf(out, cap, "%s/%s", tmpdir, name); }
+static void tmp_path(char *out, size_t cap, const char *name) {
+  snprintf(out, cap, "%s/%s", tmpdir, name);
+}
 
 /* A batch over two packed samples of lengths n1 and n2 with random tokens; every row but each
  * sample's last has a target. */
@@ -51,7 +53,8 @@ static double model_loss(fd_ctx *c) {
  * the tensor's largest gradient, so that tiny gradients cannot pass by being tiny. */
 static int grad_check_model(train_model *m, tbatch *tb, float eps, double tol) {
   float dl[64], logp[64];
-  for (int t = 0; t < tb->b.T; t++) dl[t] = tb->tgt[t] >= 0 ? (float)(train__rng_uniform(&rng) - 0.5) : 0;
+  for (int t = 0; t < tb->b.T; t++)
+    dl[t] = tb->tgt[t] >= 0 ? (float)(train__rng_uniform(&rng) - 0.5) : 0;
   fd_ctx c = {m, tb, dl, logp};
   train_model_zero_grad(m);
   if (train_model_forward(m, &tb->b, logp, NULL)) return 1000;
@@ -80,8 +83,8 @@ static int grad_check_model(train_model *m, tbatch *tb, float eps, double tol) {
       p->w[k] = keep;
       double num = (lp - lm) / (2 * eps);
       if (!(fabs(num - p->g[k]) <= tol * gmax)) {
-        printf("  %s[%zu]: analytic %.6g, numeric %.6g (largest %.3g)\n", p->name, k, (double)p->g[k], num,
-               (double)gmax);
+        printf("  %s[%zu]: analytic %.6g, numeric %.6g (largest %.3g)\n", p->name, k,
+               (double)p->g[k], num, (double)gmax);
         bad++;
       }
     }
@@ -214,7 +217,8 @@ TEST(scratch_export_matches_engine) {
     CHECK_OK(train_model_forward(m, &tb.b, NULL, lt));
     CHECK_OK(engine_logits(lm, NULL, tb.tok, 20, le));
     double worst = 0;
-    for (int t = 0; t < 20; t++) worst = fmax(worst, rel_err(lt + (size_t)t * V, le + (size_t)t * V, V));
+    for (int t = 0; t < 20; t++)
+      worst = fmax(worst, rel_err(lt + (size_t)t * V, le + (size_t)t * V, V));
     printf("     %s: worst row error %.2g\n", archs[a], worst);
     CHECK(worst < 1e-4);
     mem_free(lt), mem_free(le);
@@ -264,7 +268,8 @@ TEST(adapter_matches_engine_and_llama_cpp) {
   CHECK_INT(fread(le, 4, (size_t)n * V, f), (size_t)n * V);
   fclose(f);
   double worst = 0;
-  for (int t = 0; t < n; t++) worst = fmax(worst, rel_err(lt + (size_t)t * V, le + (size_t)t * V, V));
+  for (int t = 0; t < n; t++)
+    worst = fmax(worst, rel_err(lt + (size_t)t * V, le + (size_t)t * V, V));
   printf("     llama.cpp adapter, training forward vs llama.cpp: %.2g\n", worst);
   CHECK(worst < 1e-4);
   train_model_destroy(m);
@@ -300,11 +305,14 @@ TEST(adapter_matches_engine_and_llama_cpp) {
   for (int t = 0; t < n; t++) {
     double e = rel_err(lt + (size_t)t * V, le + (size_t)t * V, V);
     worst = fmax(worst, e);
-    if (e < 1e-4) tight++;
-    else if (first_dev == n) first_dev = t;
+    if (e < 1e-4)
+      tight++;
+    else if (first_dev == n)
+      first_dev = t;
   }
-  printf("     our adapter over Q4_K_M, training forward vs engine: worst %.2g, %d/%d rows < 1e-4\n",
-         worst, tight, n);
+  printf(
+      "     our adapter over Q4_K_M, training forward vs engine: worst %.2g, %d/%d rows < 1e-4\n",
+      worst, tight, n);
   CHECK(worst < 3e-2);
   CHECK(first_dev >= 1);
   CHECK(tight * 4 >= n);
@@ -324,7 +332,8 @@ TEST(adapter_matches_engine_and_llama_cpp) {
   CHECK_OK(engine_logits(mm, NULL, ids, n, lm1));
   CHECK_OK(engine_logits(fm, fl, ids, n, le));
   worst = 0;
-  for (int t = 0; t < n; t++) worst = fmax(worst, rel_err(lm1 + (size_t)t * V, le + (size_t)t * V, V));
+  for (int t = 0; t < n; t++)
+    worst = fmax(worst, rel_err(lm1 + (size_t)t * V, le + (size_t)t * V, V));
   printf("     merged F32 model vs base + adapter: %.2g\n", worst);
   CHECK(worst < 1e-4);
   mem_free(lm1);
@@ -341,7 +350,8 @@ TEST(adapter_matches_engine_and_llama_cpp) {
 
 /* A few sentences, packed into one sequence, learned by AdamW to near-zero loss. */
 TEST(memorises_sentences) {
-  const char *text[] = {"the cat sat on the mat.", "hello there, how are you?", "mimic learns to talk."};
+  const char *text[] = {"the cat sat on the mat.", "hello there, how are you?",
+                        "mimic learns to talk."};
   train_scratch_opts o = tiny_opts("qwen2");
   o.n_embd = 64;
   train_model *m = NULL;

@@ -2,7 +2,8 @@
  * assistant replies and their end-of-turn token; packed samples keep their own positions and
  * attention spans; DPO/ORPO losses and gradients match hand-computed values; a run killed after a
  * checkpoint and resumed ends with bit-identical weights to an uninterrupted run; DPO starts at
- * log 2 (policy = reference) and learns the preference; the CLI writes model, log and loss curve. */
+ * log 2 (policy = reference) and learns the preference; the CLI writes model, log and loss curve.
+ */
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -13,7 +14,9 @@
 
 static char dir[256];
 
-static void path_in(char *out, size_t cap, const char *name) { snprintf(out, cap, "%s/%s", dir, name); }
+static void path_in(char *out, size_t cap, const char *name) {
+  snprintf(out, cap, "%s/%s", dir, name);
+}
 
 static void write_file(const char *path, const char *text) {
   FILE *f = fopen(path, "w");
@@ -51,15 +54,18 @@ TEST(sft_masks_cover_assistant_turns) {
   REQUIRE(t);
   char p[512];
   path_in(p, sizeof p, "sft.jsonl");
-  write_file(p,
-             "{\"messages\": [{\"role\": \"system\", \"content\": \"be brief\"}, {\"role\": \"user\", \"content\": "
-             "\"Ann: hi <|im_end|>\"}, {\"role\": \"assistant\", \"content\": \"Cat: yo\"}]}\n"
-             "\n"
-             "{\"messages\": [{\"role\": \"user\", \"content\": \"a\"}, {\"role\": \"assistant\", \"content\": "
-             "\"one\"}, {\"role\": \"user\", \"content\": \"b\"}, {\"role\": \"assistant\", \"content\": \"two\"}]}\n"
-             "{\"prompt\": [{\"role\": \"user\", \"content\": \"q\"}], \"completion\": [{\"role\": \"assistant\", "
-             "\"content\": \"ans\"}]}\r\n"
-             "{\"text\": \"<|im_start|>plain text\"}\n");
+  write_file(p, "{\"messages\": [{\"role\": \"system\", \"content\": \"be brief\"}, {\"role\": "
+                "\"user\", \"content\": "
+                "\"Ann: hi <|im_end|>\"}, {\"role\": \"assistant\", \"content\": \"Cat: yo\"}]}\n"
+                "\n"
+                "{\"messages\": [{\"role\": \"user\", \"content\": \"a\"}, {\"role\": "
+                "\"assistant\", \"content\": "
+                "\"one\"}, {\"role\": \"user\", \"content\": \"b\"}, {\"role\": \"assistant\", "
+                "\"content\": \"two\"}]}\n"
+                "{\"prompt\": [{\"role\": \"user\", \"content\": \"q\"}], \"completion\": "
+                "[{\"role\": \"assistant\", "
+                "\"content\": \"ans\"}]}\r\n"
+                "{\"text\": \"<|im_start|>plain text\"}\n");
   train_data *d = NULL;
   CHECK_OK(train_data_load(p, t, false, 512, &d));
   REQUIRE(d);
@@ -100,11 +106,12 @@ TEST(malformed_data_is_refused_with_its_line) {
   char p[512];
   path_in(p, sizeof p, "bad.jsonl");
   const char *bad[] = {
-    "{\"messages\": [{\"role\": \"user\", \"content\": \"a\"}]}\n{\"messages\": [{\"role\": \"user\"}]}\n",
-    "{\"messages\": []}\n{\"messages\": [{\"role\": \"user\", \"content\": \"a\"}]\n",
-    "{\"messages\": [{\"role\": \"User!\", \"content\": \"a\"}]}\n",
-    "[1, 2]\n",
-    "{\"other\": 1}\n",
+      "{\"messages\": [{\"role\": \"user\", \"content\": \"a\"}]}\n{\"messages\": [{\"role\": "
+      "\"user\"}]}\n",
+      "{\"messages\": []}\n{\"messages\": [{\"role\": \"user\", \"content\": \"a\"}]\n",
+      "{\"messages\": [{\"role\": \"User!\", \"content\": \"a\"}]}\n",
+      "[1, 2]\n",
+      "{\"other\": 1}\n",
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     write_file(p, bad[i]);
@@ -114,7 +121,8 @@ TEST(malformed_data_is_refused_with_its_line) {
     CHECK(d == NULL);
     CHECK(strstr(err_msg(), "bad.jsonl:") != NULL);
   }
-  write_file(p, "{\"messages\": [{\"role\": \"user\", \"content\": \"a\"}]}\n{\"messages\": [{\"role\": \"user\"}]}\n");
+  write_file(p, "{\"messages\": [{\"role\": \"user\", \"content\": \"a\"}]}\n{\"messages\": "
+                "[{\"role\": \"user\"}]}\n");
   train_data *d = NULL;
   CHECK(train_data_load(p, t, false, 64, &d) != 0);
   CHECK(strstr(err_msg(), "bad.jsonl:2") != NULL);
@@ -131,7 +139,8 @@ TEST(packing_keeps_samples_apart) {
   REQUIRE(t);
   char p[512];
   path_in(p, sizeof p, "pack.jsonl");
-  write_file(p, "{\"text\": \"aaaa\"}\n{\"text\": \"bbbbbb\"}\n{\"text\": \"cc\"}\n{\"text\": \"dddddddd\"}\n");
+  write_file(p, "{\"text\": \"aaaa\"}\n{\"text\": \"bbbbbb\"}\n{\"text\": \"cc\"}\n{\"text\": "
+                "\"dddddddd\"}\n");
   train_data *d = NULL;
   CHECK_OK(train_data_load(p, t, false, 10, &d));
   REQUIRE(d);
@@ -150,7 +159,8 @@ TEST(packing_keeps_samples_apart) {
   CHECK_INT(pk.n_target, 3 + 5);
   CHECK_INT(train_pack_fill(&pk, d, order, 4, &cur), 2); /* 2 + 8 */
   CHECK_INT(train_pack_fill(&pk, d, order, 4, &cur), 0);
-  uint32_t *o1 = train_data_order(d, 5, 0), *o2 = train_data_order(d, 5, 0), *o3 = train_data_order(d, 5, 1);
+  uint32_t *o1 = train_data_order(d, 5, 0), *o2 = train_data_order(d, 5, 0),
+           *o3 = train_data_order(d, 5, 1);
   CHECK(memcmp(o1, o2, 4 * sizeof *o1) == 0);
   int sum = 0;
   for (int i = 0; i < 4; i++) sum += (int)o3[i];
@@ -167,12 +177,15 @@ TEST(preference_losses_by_hand) {
   CHECK_NEAR(train_pref_loss(TRAIN_DPO, 0.1, -5, -7, -5, -7, 3, 4, &dc, &dr), log(2.0), 1e-12);
   CHECK_NEAR(dc, -0.05, 1e-12);
   CHECK_NEAR(dr, 0.05, 1e-12);
-  /* z = 0.1 * ((-10 + 11) - (-12 + 11)) = 0.2: loss = log(1 + e^-0.2), dL/dpc = -0.1 sigmoid(-0.2) */
-  CHECK_NEAR(train_pref_loss(TRAIN_DPO, 0.1, -10, -12, -11, -11, 5, 5, &dc, &dr), 0.5981388693815918, 1e-12);
+  /* z = 0.1 * ((-10 + 11) - (-12 + 11)) = 0.2: loss = log(1 + e^-0.2), dL/dpc = -0.1 sigmoid(-0.2)
+   */
+  CHECK_NEAR(train_pref_loss(TRAIN_DPO, 0.1, -10, -12, -11, -11, 5, 5, &dc, &dr),
+             0.5981388693815918, 1e-12);
   CHECK_NEAR(dc, -0.04501660026875222, 1e-12);
   CHECK_NEAR(dr, 0.04501660026875222, 1e-12);
   /* ORPO, lambda 0.1: a = -3/3 = -1, b = -4/2 = -2, log_odds = 1 - (log(1-e^-1) - log(1-e^-2)) */
-  CHECK_NEAR(train_pref_loss(TRAIN_ORPO, 0.1, -3, -4, 0, 0, 3, 2, &dc, &dr), 1.0238183026413827, 1e-12);
+  CHECK_NEAR(train_pref_loss(TRAIN_ORPO, 0.1, -3, -4, 0, 0, 3, 2, &dc, &dr), 1.0238183026413827,
+             1e-12);
   CHECK_NEAR(dc, -0.34450955357892776, 1e-12);
   CHECK_NEAR(dr, 0.012255707530800209, 1e-12);
   /* and the gradients agree with finite differences */
@@ -189,12 +202,16 @@ TEST(preference_losses_by_hand) {
   }
 }
 
-static const char sft_lines[] =
-  "{\"messages\": [{\"role\": \"user\", \"content\": \"Ann: gg\"}, {\"role\": \"assistant\", \"content\": \"Ben: ez\"}]}\n"
-  "{\"messages\": [{\"role\": \"user\", \"content\": \"Ann: who is up\"}, {\"role\": \"assistant\", \"content\": \"Cat: me!\"}]}\n"
-  "{\"messages\": [{\"role\": \"user\", \"content\": \"Ben: lol\"}, {\"role\": \"assistant\", \"content\": \"Ann: same\"}]}\n"
-  "{\"messages\": [{\"role\": \"user\", \"content\": \"Cat: food?\"}, {\"role\": \"assistant\", \"content\": \"Ben: brb\"}]}\n"
-  "{\"messages\": [{\"role\": \"user\", \"content\": \"Ann: wait\"}, {\"role\": \"assistant\", \"content\": \"Cat: what\"}]}\n";
+static const char sft_lines[] = "{\"messages\": [{\"role\": \"user\", \"content\": \"Ann: gg\"}, "
+                                "{\"role\": \"assistant\", \"content\": \"Ben: ez\"}]}\n"
+                                "{\"messages\": [{\"role\": \"user\", \"content\": \"Ann: who is "
+                                "up\"}, {\"role\": \"assistant\", \"content\": \"Cat: me!\"}]}\n"
+                                "{\"messages\": [{\"role\": \"user\", \"content\": \"Ben: lol\"}, "
+                                "{\"role\": \"assistant\", \"content\": \"Ann: same\"}]}\n"
+                                "{\"messages\": [{\"role\": \"user\", \"content\": \"Cat: "
+                                "food?\"}, {\"role\": \"assistant\", \"content\": \"Ben: brb\"}]}\n"
+                                "{\"messages\": [{\"role\": \"user\", \"content\": \"Ann: wait\"}, "
+                                "{\"role\": \"assistant\", \"content\": \"Cat: what\"}]}\n";
 
 static train_run_opts tiny_run(const char *data, const char *out) {
   train_run_opts o;
@@ -216,7 +233,8 @@ static train_run_opts tiny_run(const char *data, const char *out) {
 
 static bool same_params(const char *a, const char *b) {
   gguf_file *fa = NULL, *fb = NULL;
-  bool same = gguf_open(a, &fa) == 0 && gguf_open(b, &fb) == 0 && gguf_n_tensors(fa) == gguf_n_tensors(fb);
+  bool same =
+      gguf_open(a, &fa) == 0 && gguf_open(b, &fb) == 0 && gguf_n_tensors(fa) == gguf_n_tensors(fb);
   for (int64_t i = 0; same && i < gguf_n_tensors(fa); i++) {
     const gguf_tensor *ta = gguf_tensor_at(fa, i), *tb = gguf_tensor_find(fb, ta->name);
     same = tb && ta->nbytes == tb->nbytes && memcmp(ta->data, tb->data, ta->nbytes) == 0;
@@ -293,10 +311,14 @@ TEST(dpo_and_orpo_learn_preferences) {
   write_file(data, sft_lines);
   path_in(pairs, sizeof pairs, "pairs.jsonl");
   write_file(pairs,
-             "{\"prompt\": [{\"role\": \"user\", \"content\": \"Ann: gg\"}], \"chosen\": [{\"role\": \"assistant\", "
-             "\"content\": \"Ben: ez\"}], \"rejected\": [{\"role\": \"assistant\", \"content\": \"Ben: Indeed.\"}]}\n"
-             "{\"prompt\": [{\"role\": \"user\", \"content\": \"Cat: lol\"}], \"chosen\": [{\"role\": \"assistant\", "
-             "\"content\": \"Ann: lmao\"}], \"rejected\": [{\"role\": \"assistant\", \"content\": \"Ann: Indeed.\"}]}\n"
+             "{\"prompt\": [{\"role\": \"user\", \"content\": \"Ann: gg\"}], \"chosen\": "
+             "[{\"role\": \"assistant\", "
+             "\"content\": \"Ben: ez\"}], \"rejected\": [{\"role\": \"assistant\", \"content\": "
+             "\"Ben: Indeed.\"}]}\n"
+             "{\"prompt\": [{\"role\": \"user\", \"content\": \"Cat: lol\"}], \"chosen\": "
+             "[{\"role\": \"assistant\", "
+             "\"content\": \"Ann: lmao\"}], \"rejected\": [{\"role\": \"assistant\", \"content\": "
+             "\"Ann: Indeed.\"}]}\n"
              "{\"prompt\": \"plain prompt\", \"chosen\": \" yes\", \"rejected\": \" Indeed.\"}\n");
   path_in(sft, sizeof sft, "sft.gguf");
   path_in(dpo, sizeof dpo, "dpo.gguf");
@@ -320,8 +342,8 @@ TEST(dpo_and_orpo_learn_preferences) {
     p.beta = st == 1 ? 0.5f : 0.1f;
     p.eval_every = 25;
     CHECK_OK(train_run(&p, &r));
-    printf("     %s: loss %.4f -> %.4f, validation %.4f\n", st == 1 ? "DPO" : "ORPO", r.first_loss, r.loss,
-           r.val_loss);
+    printf("     %s: loss %.4f -> %.4f, validation %.4f\n", st == 1 ? "DPO" : "ORPO", r.first_loss,
+           r.loss, r.val_loss);
     if (st == 1) {
       CHECK_NEAR(r.first_loss, log(2.0), 1e-4);
       CHECK(r.val_loss < 0.5);
@@ -341,7 +363,8 @@ TEST(cli_trains_from_scratch) {
   write_file(data, sft_lines);
   path_in(out, sizeof out, "cli/model.gguf");
   snprintf(cmd, sizeof cmd,
-           "%s train --from-scratch --layers 1 --width 32 --heads 2 --data %s --valid %s --out %s --steps 4 "
+           "%s train --from-scratch --layers 1 --width 32 --heads 2 --data %s --valid %s --out %s "
+           "--steps 4 "
            "--seq-len 48 --eval-every 2 --threads 2 --no-progress > %s/cli.out 2>&1",
            bin, data, data, out, dir);
   int st = system(cmd);
@@ -354,7 +377,8 @@ TEST(cli_trains_from_scratch) {
   CHECK(access(p, R_OK) == 0);
   snprintf(p, sizeof p, "%s.csv", out);
   CHECK(access(p, R_OK) == 0);
-  snprintf(cmd, sizeof cmd, "%s train --from-scratch --data %s/none.jsonl --out %s > /dev/null 2>&1", bin, dir, out);
+  snprintf(cmd, sizeof cmd,
+           "%s train --from-scratch --data %s/none.jsonl --out %s > /dev/null 2>&1", bin, dir, out);
   st = system(cmd);
   CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 1);
   snprintf(cmd, sizeof cmd, "%s train --bogus 1 > /dev/null 2>&1", bin);

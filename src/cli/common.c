@@ -35,7 +35,8 @@ cfg *cli_config_load(int *argc, char **argv) {
   if (!path && access("mimic.conf", F_OK) == 0) path = "mimic.conf";
   cfg *c = cfg_new();
   if (path && cfg_load_file(c, path)) goto fail;
-  if (!explicit_path && !path) { /* No file: defaults and environment only. */ }
+  if (!explicit_path && !path) { /* No file: defaults and environment only. */
+  }
   if (cfg_load_env(c)) goto fail;
   log_level lv;
   if (log_level_parse(cfg_str(c, "log.level"), &lv)) goto fail;

@@ -155,8 +155,9 @@ void eval_dataset_free(eval_dataset *d);
 
 /* ---- perplexity ------------------------------------------------------------------------------ */
 
-#define EVAL_MAX_AUTHORS 256 /* distinct speakers tracked per run; the rest pool under "(others)"  \
-                              */
+#define EVAL_MAX_AUTHORS                                                                           \
+  256 /* distinct speakers tracked per run; the rest pool under "(others)"                         \
+       */
 
 typedef struct eval_ppl_author {
   char name[64];

@@ -28,8 +28,9 @@
  * current, what kind it is and whether it may still join, all at once. */
 #define SECT_GEN(s) ((uint32_t)((s) >> 32))
 #define SECT_RUN    ((uint64_t)1 << 31) /* compute_pool_run: every thread takes part */
-#define SECT_CLOSED ((uint64_t)1 << 30) /* compute_pool_for: all chunks claimed, no more joining   \
-                                         */
+#define SECT_CLOSED                                                                                \
+  ((uint64_t)1 << 30) /* compute_pool_for: all chunks claimed, no more joining                     \
+                       */
 #define SECT_COUNT(s) ((s) & (((uint64_t)1 << 30) - 1))
 
 typedef struct pool_thread {

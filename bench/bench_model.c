@@ -14,6 +14,7 @@
 #include "llm/gguf.h"
 #include "llm/model.h"
 #include "llm/quant.h"
+#include "bench_bw.h"
 
 enum { W = 1024, LAYERS = 24, HEADS = 16, KV_HEADS = 2, FF = 4864, VOCAB = 151936 };
 
@@ -99,71 +100,9 @@ static int make_model(const char *path) {
   return rc;
 }
 
-typedef struct bw_job {
-  const float *data;
-  size_t n;
-  double sums[256];
-} bw_job;
-
-/* Sums a slice with four independent 8-lane accumulators: with AVX2 loads the memory sets the
- * pace (a plain float loop measured ~21 GB/s per core here, AVX2 loads ~35). */
-static double bw_sum(const float *d, size_t lo, size_t hi) {
-  float acc[32] = {0};
-  for (size_t i = lo; i + 32 <= hi; i += 32)
-    for (int k = 0; k < 32; k++) acc[k] += d[i + k];
-  double s = 0;
-  for (int k = 0; k < 32; k++) s += acc[k];
-  return s;
-}
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-__attribute__((target("avx2"))) static double bw_sum_avx2(const float *d, size_t lo, size_t hi) {
-  __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-  for (size_t i = lo; i + 32 <= hi; i += 32) {
-    a0 = _mm256_add_ps(a0, _mm256_loadu_ps(d + i));
-    a1 = _mm256_add_ps(a1, _mm256_loadu_ps(d + i + 8));
-    a2 = _mm256_add_ps(a2, _mm256_loadu_ps(d + i + 16));
-    a3 = _mm256_add_ps(a3, _mm256_loadu_ps(d + i + 24));
-  }
-  float o[8];
-  _mm256_storeu_ps(o, _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
-  double s = 0;
-  for (int k = 0; k < 8; k++) s += o[k];
-  return s;
-}
-#endif
-
-static void bw_worker(int ith, int nth, void *arg) {
-  bw_job *j = arg;
-  size_t per = j->n / (size_t)nth, lo = per * (size_t)ith, hi = ith == nth - 1 ? j->n : lo + per;
-  lo &= ~(size_t)31;
-#if defined(__x86_64__) && defined(__GNUC__)
-  j->sums[ith % 256] =
-      __builtin_cpu_supports("avx2") ? bw_sum_avx2(j->data, lo, hi) : bw_sum(j->data, lo, hi);
-#else
-  j->sums[ith % 256] = bw_sum(j->data, lo, hi);
-#endif
-}
-
-/* Best of a few streaming reads over 1 GiB with every cpool thread: bytes/s. */
+/* Memory read bandwidth: bench_bw.h. */
 static double measure_bandwidth(compute_pool *cpool) {
-  size_t n = (size_t)1 << 28;
-  float *data = xalloc(n * sizeof *data);
-  for (size_t i = 0; i < n; i++) data[i] = (float)(i & 1023);
-  bw_job j = {data, n, {0}};
-  double best = 0;
-  for (int rep = 0; rep < 3; rep++) {
-    uint64_t t0 = clock_mono_ns();
-    if (cpool)
-      compute_pool_run(cpool, bw_worker, &j);
-    else
-      bw_worker(0, 1, &j);
-    double s = (double)(clock_mono_ns() - t0) / 1e9;
-    double bw = (double)(n * sizeof *data) / s;
-    if (bw > best) best = bw;
-  }
-  mem_free(data);
-  return best;
+  return bench_read_bandwidth(cpool, (size_t)1 << 30, 3);
 }
 
 int main(int argc, char **argv) {

@@ -6,6 +6,7 @@
 #include "base/clock.h"
 #include "base/config.h"
 #include "base/err.h"
+#include "base/fs.h"
 #include "base/json.h"
 #include "base/log.h"
 #include "base/map.h"

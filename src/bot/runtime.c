@@ -4,12 +4,10 @@
  * on the client's loop thread, where the REST client lives. */
 #include "bot/runtime.h"
 
-#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -145,7 +143,7 @@ static int job_spawn(runtime *rt, job *j) {
   /* The child writes its progress to its own log file in the data folder. */
   char log[512];
   snprintf(log, sizeof log, "%s/%s.log", cfg_str(rt->o->config, "data.dir"), j->name);
-  mkdir(cfg_str(rt->o->config, "data.dir"), 0700);
+  if (fs_mkdirs(cfg_str(rt->o->config, "data.dir")) != 0) LOG_W("bot", "%s", err_msg());
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0600);
@@ -211,18 +209,6 @@ static void jobs_reap(runtime *rt) {
 
 static void wake(void *user) { discord_client_wake(((runtime *)user)->dc); }
 
-/* mkdir -p of the folders above path. */
-static void make_parents(const char *path) {
-  char tmp[1024];
-  str_lcpy(tmp, path, sizeof tmp);
-  for (char *p = tmp + 1; *p; p++)
-    if (*p == '/') {
-      *p = 0;
-      if (mkdir(tmp, 0700) != 0 && errno != EEXIST) return;
-      *p = '/';
-    }
-}
-
 int bot_runtime_run(const bot_runtime_opts *o) {
   runtime rt = {.o = o};
   rt.jobs[0] = (job){.name = "fetch", .steps = {"fetch", NULL}};
@@ -230,8 +216,7 @@ int bot_runtime_run(const bot_runtime_opts *o) {
   store *db = NULL;
   int rc;
   const char *db_path = cfg_str(o->config, "store.path");
-  make_parents(db_path);
-  if ((rc = store_open(db_path, &db))) goto out;
+  if ((rc = fs_mkdirs_for(db_path)) || (rc = store_open(db_path, &db))) goto out;
   if (llm_backend_from_config(o->config, &rt.backend) != 0) {
     LOG_W("bot", "no model (%s): storing history and answering commands only", err_msg());
     rt.backend = NULL;

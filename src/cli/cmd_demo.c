@@ -59,19 +59,6 @@ static void step(int k, int n, const char *what) {
   fflush(stdout);
 }
 
-static int mkdirs(const char *path) {
-  char tmp[2048];
-  str_lcpy(tmp, path, sizeof tmp);
-  for (char *p = tmp + 1;; p++) {
-    if (*p && *p != '/') continue;
-    char c = *p;
-    *p = 0;
-    if (mkdir(tmp, 0700) != 0 && errno != EEXIST) return -1;
-    if (!c) return 0;
-    *p = c;
-  }
-}
-
 static int cmp_str(const void *a, const void *b) {
   return strcmp(*(char *const *)a, *(char *const *)b);
 }
@@ -193,8 +180,8 @@ static long calibrate(const demo_opts *o) {
   snprintf(data, sizeof data, "%s/exports/sft-messages.train.jsonl", o->dir);
   snprintf(out, sizeof out, "%s/models/calibrate.gguf", o->dir);
   snprintf(path, sizeof path, "%s/models", o->dir);
-  if (mkdirs(path) != 0) {
-    cli_error("%s: cannot create: %s", path, strerror(errno));
+  if (fs_mkdirs(path) != 0) {
+    cli_error("%s", err_msg());
     return -1;
   }
   train_run_opts t = {
@@ -239,8 +226,8 @@ int cmd_demo(int argc, char **argv) {
       unlink(db);
     }
   }
-  if (mkdirs(o.dir) != 0) {
-    cli_error("%s: cannot create: %s", o.dir, strerror(errno));
+  if (fs_mkdirs(o.dir) != 0) {
+    cli_error("%s", err_msg());
     return 1;
   }
   if (write_conf(&o, conf, sizeof conf)) return 1;

@@ -7,7 +7,6 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -55,22 +54,6 @@ static int num_f(const char *flag, const char *v, double lo, double hi, double *
 }
 
 /* mkdir -p of path's folder. */
-static int make_parent(const char *path) {
-  char dir[1024];
-  snprintf(dir, sizeof dir, "%s", path);
-  char *slash = strrchr(dir, '/');
-  if (!slash || slash == dir) return 0;
-  *slash = '\0';
-  for (char *p = dir + 1; *p; p++)
-    if (*p == '/') {
-      *p = '\0';
-      if (mkdir(dir, 0755) != 0 && errno != EEXIST) return -1;
-      *p = '/';
-    }
-  if (mkdir(dir, 0755) != 0 && errno != EEXIST) return -1;
-  return 0;
-}
-
 /* ---- Purge acknowledgement (docs/collect.md): a purge rewrites every dataset file, so a run that
  * read a registered dataset after a purge had finished has left that person out; it says so. */
 typedef struct ack_ctx {
@@ -264,8 +247,8 @@ int cmd_train(int argc, char **argv) {
   }
   if (!o.from_scratch && !o.base) o.base = cfg_str(c, "engine.model");
   if (!o.out) o.out = o.from_scratch ? "models/scratch.gguf" : "models/adapter.gguf";
-  if (make_parent(o.out) != 0) {
-    cli_error("%s: cannot create its folder: %s", o.out, strerror(errno));
+  if (fs_mkdirs_for(o.out) != 0) {
+    cli_error("%s", err_msg());
     cfg_destroy(c);
     return 1;
   }

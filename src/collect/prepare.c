@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "collect/collect_int.h"
@@ -500,22 +499,6 @@ static int pass2_channel(uint64_t channel_id, void *user) {
 /* ---- files
  * --------------------------------------------------------------------------------------- */
 
-static int mkdirs(const char *dir) {
-  char tmp[4096];
-  if (str_lcpy(tmp, dir, sizeof tmp) >= sizeof tmp) return err_set(MIMIC_EINVAL, "path too long");
-  for (char *q = tmp + 1;; q++) {
-    if (*q == '/' || *q == 0) {
-      char save = *q;
-      *q = 0;
-      if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
-        return err_set(MIMIC_EIO, "%s: cannot create: %s", tmp, strerror(errno));
-      *q = save;
-      if (!save) break;
-    }
-  }
-  return 0;
-}
-
 static int fsync_dir(const char *dir) {
   int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return err_set(MIMIC_EIO, "%s: cannot open: %s", dir, strerror(errno));
@@ -624,7 +607,7 @@ int collect_prepare(store *s, const collect_prepare_opts *o, collect_prepare_sta
                                "validation fraction in [0, 1)");
     goto out;
   }
-  if ((rc = collect_datasets_recover(s)) || (rc = mkdirs(o->out_dir))) goto out;
+  if ((rc = collect_datasets_recover(s)) || (rc = fs_mkdirs(o->out_dir))) goto out;
   /* Pass 1: targets, cap, cutoff. */
   if ((rc = store_channel_each(s, pass1_channel, &p))) goto out;
   select_targets(&p);

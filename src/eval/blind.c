@@ -105,7 +105,7 @@ int eval_blind_write(const char *dir, const char *const *context, const char *co
   if (n > EVAL_BLIND_MAX / 2)
     return err_set(MIMIC_ERANGE, "blind test: %zu items is over the %u cap", 2 * n, EVAL_BLIND_MAX);
   int rc;
-  if ((rc = eval__mkdirs(dir))) return rc;
+  if ((rc = fs_mkdirs(dir))) return rc;
   size_t m = 2 * n;
   size_t *order = xalloc(m * sizeof *order);
   for (size_t i = 0; i < m; i++) order[i] = i; /* even: real[i/2], odd: gen[i/2] */
@@ -156,11 +156,11 @@ int eval_blind_write(const char *dir, const char *const *context, const char *co
     goto out;
   }
   snprintf(path, sizeof path, "%s/blind-sheet.csv", dir);
-  if ((rc = eval__write_atomic(path, sheet.data, sheet.len))) goto out;
+  if ((rc = fs_write_atomic(path, sheet.data, sheet.len))) goto out;
   snprintf(path, sizeof path, "%s/blind-sheet.html", dir);
-  if ((rc = eval__write_atomic(path, html.data, html.len))) goto out;
+  if ((rc = fs_write_atomic(path, html.data, html.len))) goto out;
   snprintf(path, sizeof path, "%s/blind-key.csv", dir);
-  rc = eval__write_atomic(path, key.data, key.len);
+  rc = fs_write_atomic(path, key.data, key.len);
 out:
   buf_free(&sheet);
   buf_free(&key);

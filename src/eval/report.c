@@ -463,12 +463,12 @@ static int write_buf(const char *path, buf *b, int rc) {
   char *slash = strrchr(dir, '/');
   if (slash && slash != dir) {
     *slash = 0;
-    if ((rc = eval__mkdirs(dir))) {
+    if ((rc = fs_mkdirs(dir))) {
       buf_free(b);
       return rc;
     }
   }
-  rc = eval__write_atomic(path, b->data ? b->data : "", b->len);
+  rc = fs_write_atomic(path, b->data ? b->data : "", b->len);
   buf_free(b);
   return rc;
 }

@@ -25,7 +25,7 @@ typedef struct rest_double {
   char base[96]; /* "http://127.0.0.1:PORT/api/v10" */
 } rest_double;
 
-static const char *rd_script(char *out, size_t cap) {
+static inline const char *rd_script(char *out, size_t cap) {
   const char *src = getenv("MIMIC_SRC");
   if (src) {
     snprintf(out, cap, "%s/tests/double/rest_double.js", src);
@@ -102,7 +102,7 @@ static inline void rd_stop(rest_double *d) {
 
 /* Loads the request log as a JSON array (caller json_decrefs). Lines are written synchronously by
  * the double before it answers, so everything answered so far is there. */
-static json_t *rd_log(const rest_double *d) {
+static inline json_t *rd_log(const rest_double *d) {
   json_t *arr = json_array();
   FILE *f = fopen(d->log_path, "r");
   if (!f) return arr;

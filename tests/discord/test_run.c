@@ -1,53 +1,23 @@
 /* `mimic run` end to end against both doubles: the REST double answers GET /gateway/bot with the
- * gateway double's URL; mimic identifies, logs READY and events, and on SIGINT closes with 1000 and
- * exits 0. With a token the REST double refuses, mimic exits 1 with a sentence about the token. */
+ * gateway double's URL; mimic identifies, stores what the gateway delivers, answers a mention
+ * through the local engine and REST, and on SIGINT closes with 1000 and exits 0. With a token the
+ * REST double refuses, mimic exits 1 with a sentence about the token. */
 #include "gw_double.h"
+#include "rest_double.h"
 #include "store/store.h"
 #include "test.h"
 
-/* Spawns `node rest_double.js CONFIG` and reads its port; 0 on failure. */
-static int rest_double_start(const char *config_json, pid_t *pid, char *cfg_path) {
-  const char *src = getenv("MIMIC_SRC");
-  char script[1024];
-  snprintf(script, sizeof script, "%s/tests/double/rest_double.js", src ? src : ".");
-  if (access(script, R_OK) != 0) return 0;
-  int fd = mkstemp(cfg_path);
-  if (fd < 0) return 0;
-  if (write(fd, config_json, strlen(config_json)) != (ssize_t)strlen(config_json)) {
-    close(fd);
-    return 0;
-  }
-  close(fd);
-  int pfd[2];
-  if (pipe(pfd) != 0) return 0;
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, pfd[1], 1);
-  posix_spawn_file_actions_addclose(&fa, pfd[0]);
-  char *argv[] = {"node", script, cfg_path, NULL};
-  int rc = posix_spawnp(pid, "node", &fa, NULL, argv, environ);
-  posix_spawn_file_actions_destroy(&fa);
-  close(pfd[1]);
-  if (rc != 0) {
-    close(pfd[0]);
-    return 0;
-  }
-  char line[256] = {0};
-  size_t got = 0;
-  struct pollfd p = {pfd[0], POLLIN, 0};
-  while (got < sizeof line - 1 && !memchr(line, '\n', got) && poll(&p, 1, 15000) > 0) {
-    ssize_t r = read(pfd[0], line + got, sizeof line - 1 - got);
-    if (r <= 0) break;
-    got += (size_t)r;
-  }
-  close(pfd[0]);
-  json_t *j = json_loadb(line, got, JSON_DISABLE_EOF_CHECK, NULL);
-  int port = (int)json_int(j, "port", 0);
-  json_decref(j);
-  return port;
-}
-
 static char store_env[128];
+
+/* Removes a test database with its WAL and shared-memory files. */
+static void remove_db(const char *path) {
+  char side[160];
+  unlink(path);
+  snprintf(side, sizeof side, "%s-wal", path);
+  unlink(side);
+  snprintf(side, sizeof side, "%s-shm", path);
+  unlink(side);
+}
 
 /* Runs mimic run with the given token against the REST double on rest_port; returns its pid and
  * the fd of its stderr. */
@@ -127,17 +97,16 @@ TEST(run_connects_logs_and_stops_on_sigint) {
                 "\"author\":{\"id\":\"7\",\"username\":\"ana\"}}},{\"wait_heartbeats\":1}]]}",
                 NULL) != 0)
     SKIP("node or the gateway double unavailable");
-  char cfg_json[256], cfg_path[] = "/tmp/mimic-rest-XXXXXX";
+  char cfg_json[256];
   snprintf(cfg_json, sizeof cfg_json,
            "{\"token\":\"tok-0123456789abcdef\",\"gateway_url\":\"ws://127.0.0.1:%d\"}", d.port);
-  pid_t rpid = 0;
-  int rport = rest_double_start(cfg_json, &rpid, cfg_path);
-  if (!rport) {
+  rest_double rd;
+  if (rd_start(&rd, cfg_json) != 0) {
     gwd_stop(&d);
     SKIP("the REST double is unavailable");
   }
   int err_fd = -1;
-  pid_t mpid = mimic_start("tok-0123456789abcdef", rport, &err_fd);
+  pid_t mpid = mimic_start("tok-0123456789abcdef", rd.port, &err_fd);
   REQUIRE(mpid > 0);
   CHECK(gwd_wait(&d, "recv", 1, 0, 1, 15000) >= 1); /* identified, READY sent, heartbeating */
   kill(mpid, SIGINT);
@@ -163,47 +132,24 @@ TEST(run_connects_logs_and_stops_on_sigint) {
   CHECK(strstr(json_str(gwd_find(log, "connect", -1, 0, 0), "path", ""), "compress=zlib-stream") !=
         NULL);
   json_decref(log);
-  kill(rpid, SIGTERM);
-  waitpid(rpid, NULL, 0);
-  unlink(cfg_path);
+  rd_stop(&rd);
   gwd_stop(&d);
-  char side[160];
-  unlink(db_path);
-  snprintf(side, sizeof side, "%s-wal", db_path);
-  unlink(side);
-  snprintf(side, sizeof side, "%s-shm", db_path);
-  unlink(side);
+  remove_db(db_path);
 }
 
 TEST(run_with_a_refused_token_explains) {
-  char cfg_path[] = "/tmp/mimic-rest-XXXXXX";
-  pid_t rpid = 0;
-  int rport = rest_double_start("{\"token\":\"the-right-token-123\"}", &rpid, cfg_path);
-  if (!rport) SKIP("node or the REST double unavailable");
+  rest_double rd;
+  if (rd_start(&rd, "{\"token\":\"the-right-token-123\"}") != 0)
+    SKIP("node or the REST double unavailable");
   int err_fd = -1;
-  pid_t mpid = mimic_start("a-wrong-token-4567", rport, &err_fd);
+  pid_t mpid = mimic_start("a-wrong-token-4567", rd.port, &err_fd);
   REQUIRE(mpid > 0);
   char err[16384];
   read_all(err_fd, err, sizeof err);
   CHECK_INT(wait_exit(mpid), 1);
   CHECK(strstr(err, "Developer Portal") != NULL);
   CHECK(strstr(err, "a-wrong-token-4567") == NULL);
-  kill(rpid, SIGTERM);
-  waitpid(rpid, NULL, 0);
-  unlink(cfg_path);
-}
-
-/* The JSON-lines request log of the REST double, as an array (empty when unreadable). */
-static json_t *rest_log(const char *path) {
-  json_t *arr = json_array();
-  FILE *f = fopen(path, "r");
-  char line[65536];
-  while (f && fgets(line, sizeof line, f)) {
-    json_t *e = json_loads(line, 0, NULL);
-    if (e) json_array_append_new(arr, e);
-  }
-  if (f) fclose(f);
-  return arr;
+  rd_stop(&rd);
 }
 
 static json_t *find_post(json_t *log, const char *path) {
@@ -240,29 +186,24 @@ TEST(run_answers_a_mention_through_rest) {
                 "\"author\":{\"id\":\"7\",\"username\":\"ana\"}}},{\"wait_heartbeats\":400}]]}",
                 NULL) != 0)
     SKIP("node or the gateway double unavailable");
-  char log_path[64];
-  snprintf(log_path, sizeof log_path, "/tmp/mimic-rest-log-%d.jsonl", (int)getpid());
-  unlink(log_path);
-  char cfg_json[512], cfg_path[] = "/tmp/mimic-rest-XXXXXX";
-  snprintf(
-      cfg_json, sizeof cfg_json,
-      "{\"token\":\"tok-0123456789abcdef\",\"gateway_url\":\"ws://127.0.0.1:%d\",\"log\":\"%s\","
-      "\"seed\":{\"guilds\":[{\"id\":\"300\",\"channels\":[{\"id\":\"6\"}]}]}}",
-      d.port, log_path);
-  pid_t rpid = 0;
-  int rport = rest_double_start(cfg_json, &rpid, cfg_path);
-  if (!rport) {
+  char cfg_json[512];
+  snprintf(cfg_json, sizeof cfg_json,
+           "{\"token\":\"tok-0123456789abcdef\",\"gateway_url\":\"ws://127.0.0.1:%d\","
+           "\"seed\":{\"guilds\":[{\"id\":\"300\",\"channels\":[{\"id\":\"6\"}]}]}}",
+           d.port);
+  rest_double rd;
+  if (rd_start(&rd, cfg_json) != 0) {
     gwd_stop(&d);
     SKIP("the REST double is unavailable");
   }
   int err_fd = -1;
-  pid_t mpid = mimic_start("tok-0123456789abcdef", rport, &err_fd);
+  pid_t mpid = mimic_start("tok-0123456789abcdef", rd.port, &err_fd);
   REQUIRE(mpid > 0);
   /* Wait (bounded) for the reply to reach the REST double. */
   json_t *log = NULL, *post = NULL;
   for (uint64_t deadline = clock_mono_ms() + 60000; clock_mono_ms() < deadline;) {
     json_decref(log);
-    log = rest_log(log_path);
+    log = rd_log(&rd);
     if ((post = find_post(log, "/api/v10/channels/6/messages")) != NULL) break;
     clock_sleep_ms(50);
   }
@@ -280,17 +221,9 @@ TEST(run_answers_a_mention_through_rest) {
   CHECK(find_post(log, "/api/v10/channels/6/typing") != NULL);
   CHECK(strstr(err, "tok-0123456789abcdef") == NULL);
   json_decref(log);
-  kill(rpid, SIGTERM);
-  waitpid(rpid, NULL, 0);
-  unlink(cfg_path);
-  unlink(log_path);
+  rd_stop(&rd);
   gwd_stop(&d);
-  char side[160];
-  unlink(db_path);
-  snprintf(side, sizeof side, "%s-wal", db_path);
-  unlink(side);
-  snprintf(side, sizeof side, "%s-shm", db_path);
-  unlink(side);
+  remove_db(db_path);
   snprintf(model_env, sizeof model_env, "MIMIC_ENGINE_MODEL=/nonexistent/model.gguf");
 }
 

@@ -131,10 +131,14 @@ static int do_restart(void *user) {
 
 static int job_spawn(runtime *rt, job *j) {
   const char *exe = rt->o->self_exe ? rt->o->self_exe : "/proc/self/exe";
-  char *argv[6];
+  char *argv[8];
   int n = 0;
   argv[n++] = "mimic";
   argv[n++] = (char *)j->steps[j->step];
+  if (strcmp(j->steps[j->step], "train") == 0) {
+    argv[n++] = "--out";
+    argv[n++] = BOT_RUNTIME_ADAPTER;
+  }
   if (rt->o->config_path) {
     argv[n++] = "--config";
     argv[n++] = (char *)rt->o->config_path;
@@ -189,7 +193,7 @@ static void jobs_reap(runtime *rt) {
     }
     char msg[256];
     if (ok && strcmp(j->name, "train") == 0 && rt->backend) {
-      int rc = llm_backend_adapter_load(rt->backend, "", "models/adapter.gguf",
+      int rc = llm_backend_adapter_load(rt->backend, "", BOT_RUNTIME_ADAPTER,
                                         (float)cfg_num(rt->o->config, "engine.adapter_scale"));
       snprintf(msg, sizeof msg, "Training finished%s.",
                rc ? " but the new adapter could not be loaded (see the log)"

@@ -11,6 +11,8 @@
 #include "base/base.h"
 
 #define BOT_RUNTIME_RESTART 75 /* bot_runtime_run's answer to !restart */
+/* Where !train writes the adapter (passed to `mimic train --out`) and where it is reloaded from. */
+#define BOT_RUNTIME_ADAPTER "models/adapter.gguf"
 
 typedef struct bot_runtime_opts {
   cfg *config;             /* borrowed */

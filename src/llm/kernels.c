@@ -3,6 +3,7 @@
  * quantization + rows of W split over the compute pool). The SIMD variants live in
  * kernels_avx2.c and kernels_avx512.c; each is checked against the reference here
  * (tests/llm/test_kernels.c). Not here: the block formats themselves (quant.c). */
+#include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,140 +26,216 @@ tensor_type llm__act_type(tensor_type w) {
   }
 }
 
-/* ---- Scalar reference dot products. Integer sums per block, float per block scale, and double
- * accumulation across blocks, so the reference is at least as accurate as any fast variant. */
+/* ---- Scalar reference dot products ------------------------------------------------------------
+ *
+ * The quantized dots sum in one fixed order, the order of ggml's AVX2 kernels (llama.cpp's
+ * reference logits were computed with it, and in a quantized model a last-bit difference can round
+ * an activation to the neighbouring int8 and move the logits by ~1e-2; docs/internals/model.md).
+ * Per block (32 values) or super-block (256), the integer products go into 8 lanes, element e into
+ * lane (e % 32) / 4, exactly; each lane then meets the block's float scale in a fused multiply-add
+ * on its own float accumulator; the 8 accumulators are reduced pairwise at the end (hsum8). Every
+ * SIMD variant reproduces these bits (tests/llm/test_kernels.c), so the kernel set never changes a
+ * result. fmaf() gives the same bits with or without FMA hardware. */
 
+static inline void lanes_fma(float acc[8], float d, const int32_t lane[8]) {
+  for (int k = 0; k < 8; k++) acc[k] = fmaf(d, (float)lane[k], acc[k]);
+}
+
+/* ((a0+a4)+(a2+a6)) + ((a1+a5)+(a3+a7)): the reduction of a 256-bit register to one float. */
+static inline float hsum8(const float a[8]) {
+  float b0 = a[0] + a[4], b1 = a[1] + a[5], b2 = a[2] + a[6], b3 = a[3] + a[7];
+  return (b0 + b2) + (b1 + b3);
+}
+
+/* Float dots: one 8-lane chain of fused multiply-adds over the multiple-of-8 part (the order of
+ * llama.cpp's CPU matrix multiplication for float weights), reduced with hsum8; a tail of n % 8
+ * values is added after, one product at a time. */
 static float dot_f32(const void *w, const void *a, int64_t n) {
   const float *x = w, *y = a;
-  double s = 0;
-  for (int64_t i = 0; i < n; i++) s += (double)x[i] * y[i];
-  return (float)s;
+  float acc[8] = {0};
+  int64_t n8 = n & ~(int64_t)7;
+  for (int64_t i = 0; i < n8; i += 8)
+    for (int k = 0; k < 8; k++) acc[k] = fmaf(x[i + k], y[i + k], acc[k]);
+  float s = hsum8(acc);
+  for (int64_t i = n8; i < n; i++) s = fmaf(x[i], y[i], s);
+  return s;
 }
 
 static float dot_f16(const void *w, const void *a, int64_t n) {
   const uint16_t *x = w, *y = a;
-  double s = 0;
-  for (int64_t i = 0; i < n; i++) s += (double)fp16_to_f32(x[i]) * fp16_to_f32(y[i]);
-  return (float)s;
+  float acc[8] = {0};
+  int64_t n8 = n & ~(int64_t)7;
+  for (int64_t i = 0; i < n8; i += 8)
+    for (int k = 0; k < 8; k++) acc[k] = fmaf(fp16_to_f32(x[i + k]), fp16_to_f32(y[i + k]), acc[k]);
+  float s = hsum8(acc);
+  for (int64_t i = n8; i < n; i++) s = fmaf(fp16_to_f32(x[i]), fp16_to_f32(y[i]), s);
+  return s;
 }
 
 static float dot_bf16(const void *w, const void *a, int64_t n) {
   const uint16_t *x = w, *y = a;
-  double s = 0;
-  for (int64_t i = 0; i < n; i++) s += (double)bf16_to_f32(x[i]) * bf16_to_f32(y[i]);
-  return (float)s;
+  float acc[8] = {0};
+  int64_t n8 = n & ~(int64_t)7;
+  for (int64_t i = 0; i < n8; i += 8)
+    for (int k = 0; k < 8; k++) acc[k] = fmaf(bf16_to_f32(x[i + k]), bf16_to_f32(y[i + k]), acc[k]);
+  float s = hsum8(acc);
+  for (int64_t i = n8; i < n; i++) s = fmaf(bf16_to_f32(x[i]), bf16_to_f32(y[i]), s);
+  return s;
+}
+
+/* 32-value blocks against Q8_0: lane k holds values 4k..4k+3 (v: the weight values as ints). */
+static inline void q32_lanes(const int v[QK], const int8_t *qa, int32_t lane[8]) {
+  for (int k = 0; k < 8; k++) {
+    lane[k] = 0;
+    for (int i = 4 * k; i < 4 * k + 4; i++) lane[k] += v[i] * qa[i];
+  }
 }
 
 static float dot_q4_0(const void *w, const void *a, int64_t n) {
   const blk_q4_0 *x = w;
   const blk_q8_0 *y = a;
-  double s = 0;
+  float acc[8] = {0};
   for (int64_t b = 0; b < n / QK; b++) {
-    int isum = 0;
-    for (int j = 0; j < 16; j++)
-      isum += ((x[b].qs[j] & 0xF) - 8) * y[b].qs[j] + ((x[b].qs[j] >> 4) - 8) * y[b].qs[j + 16];
-    s += (double)(fp16_to_f32(x[b].d) * fp16_to_f32(y[b].d)) * isum;
+    int v[QK];
+    int32_t lane[8];
+    for (int j = 0; j < 16; j++) {
+      v[j] = (x[b].qs[j] & 0xF) - 8;
+      v[j + 16] = (x[b].qs[j] >> 4) - 8;
+    }
+    q32_lanes(v, y[b].qs, lane);
+    lanes_fma(acc, fp16_to_f32(x[b].d) * fp16_to_f32(y[b].d), lane);
   }
-  return (float)s;
+  return hsum8(acc);
 }
 
-static float dot_q4_1(const void *w, const void *a, int64_t n) {
-  const blk_q4_1 *x = w;
-  const blk_q8_0 *y = a;
-  double s = 0;
-  for (int64_t b = 0; b < n / QK; b++) {
-    int isum = 0, asum = 0;
-    for (int j = 0; j < 16; j++) {
-      isum += (x[b].qs[j] & 0xF) * y[b].qs[j] + (x[b].qs[j] >> 4) * y[b].qs[j + 16];
-      asum += y[b].qs[j] + y[b].qs[j + 16];
-    }
-    float da = fp16_to_f32(y[b].d);
-    s += (double)(fp16_to_f32(x[b].d) * da) * isum + (double)(fp16_to_f32(x[b].m) * da) * asum;
+static void q5_ints(const uint8_t qs[16], const uint8_t qh4[4], int off, int v[QK]) {
+  uint32_t qh;
+  memcpy(&qh, qh4, 4);
+  for (int j = 0; j < 16; j++) {
+    v[j] = ((qs[j] & 0xF) | (int)(((qh >> j) & 1) << 4)) - off;
+    v[j + 16] = ((qs[j] >> 4) | (int)(((qh >> (j + 16)) & 1) << 4)) - off;
   }
-  return (float)s;
 }
 
 static float dot_q5_0(const void *w, const void *a, int64_t n) {
   const blk_q5_0 *x = w;
   const blk_q8_0 *y = a;
-  double s = 0;
+  float acc[8] = {0};
   for (int64_t b = 0; b < n / QK; b++) {
-    uint32_t qh;
-    memcpy(&qh, x[b].qh, 4);
-    int isum = 0;
-    for (int j = 0; j < 16; j++) {
-      int q0 = ((x[b].qs[j] & 0xF) | (int)(((qh >> j) & 1) << 4)) - 16;
-      int q1 = ((x[b].qs[j] >> 4) | (int)(((qh >> (j + 16)) & 1) << 4)) - 16;
-      isum += q0 * y[b].qs[j] + q1 * y[b].qs[j + 16];
-    }
-    s += (double)(fp16_to_f32(x[b].d) * fp16_to_f32(y[b].d)) * isum;
+    int v[QK];
+    int32_t lane[8];
+    q5_ints(x[b].qs, x[b].qh, 16, v);
+    q32_lanes(v, y[b].qs, lane);
+    lanes_fma(acc, fp16_to_f32(x[b].d) * fp16_to_f32(y[b].d), lane);
   }
-  return (float)s;
+  return hsum8(acc);
+}
+
+static float dot_q8_0(const void *w, const void *a, int64_t n) {
+  const blk_q8_0 *x = w, *y = a;
+  float acc[8] = {0};
+  for (int64_t b = 0; b < n / QK; b++) {
+    int v[QK];
+    int32_t lane[8];
+    for (int j = 0; j < QK; j++) v[j] = x[b].qs[j];
+    q32_lanes(v, y[b].qs, lane);
+    lanes_fma(acc, fp16_to_f32(x[b].d) * fp16_to_f32(y[b].d), lane);
+  }
+  return hsum8(acc);
+}
+
+/* Q4_1 / Q5_1 (offset m): the d-part as above, the m-part as lanes of activation sums on a second
+ * set of accumulators; the result is hsum8(acc) + hsum8(accm). */
+static inline void q_1_block(const int v[QK], float dw, float mw, const blk_q8_0 *y, float acc[8],
+                             float accm[8]) {
+  static const int ones[QK] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+                               1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+  int32_t lane[8], asum[8];
+  q32_lanes(v, y->qs, lane);
+  q32_lanes(ones, y->qs, asum);
+  float dy = fp16_to_f32(y->d);
+  lanes_fma(acc, dw * dy, lane);
+  lanes_fma(accm, mw * dy, asum);
+}
+
+static float dot_q4_1(const void *w, const void *a, int64_t n) {
+  const blk_q4_1 *x = w;
+  const blk_q8_0 *y = a;
+  float acc[8] = {0}, accm[8] = {0};
+  for (int64_t b = 0; b < n / QK; b++) {
+    int v[QK];
+    for (int j = 0; j < 16; j++) {
+      v[j] = x[b].qs[j] & 0xF;
+      v[j + 16] = x[b].qs[j] >> 4;
+    }
+    q_1_block(v, fp16_to_f32(x[b].d), fp16_to_f32(x[b].m), &y[b], acc, accm);
+  }
+  return hsum8(acc) + hsum8(accm);
 }
 
 static float dot_q5_1(const void *w, const void *a, int64_t n) {
   const blk_q5_1 *x = w;
   const blk_q8_0 *y = a;
-  double s = 0;
+  float acc[8] = {0}, accm[8] = {0};
   for (int64_t b = 0; b < n / QK; b++) {
-    uint32_t qh;
-    memcpy(&qh, x[b].qh, 4);
-    int isum = 0, asum = 0;
-    for (int j = 0; j < 16; j++) {
-      int q0 = (x[b].qs[j] & 0xF) | (int)(((qh >> j) & 1) << 4);
-      int q1 = (x[b].qs[j] >> 4) | (int)(((qh >> (j + 16)) & 1) << 4);
-      isum += q0 * y[b].qs[j] + q1 * y[b].qs[j + 16];
-      asum += y[b].qs[j] + y[b].qs[j + 16];
-    }
-    float da = fp16_to_f32(y[b].d);
-    s += (double)(fp16_to_f32(x[b].d) * da) * isum + (double)(fp16_to_f32(x[b].m) * da) * asum;
+    int v[QK];
+    q5_ints(x[b].qs, x[b].qh, 0, v);
+    q_1_block(v, fp16_to_f32(x[b].d), fp16_to_f32(x[b].m), &y[b], acc, accm);
   }
-  return (float)s;
+  return hsum8(acc) + hsum8(accm);
 }
 
-static float dot_q8_0(const void *w, const void *a, int64_t n) {
-  const blk_q8_0 *x = w, *y = a;
-  double s = 0;
-  for (int64_t b = 0; b < n / QK; b++) {
-    int isum = 0;
-    for (int j = 0; j < QK; j++) isum += x[b].qs[j] * y[b].qs[j];
-    s += (double)(fp16_to_f32(x[b].d) * fp16_to_f32(y[b].d)) * isum;
-  }
-  return (float)s;
+/* Super-blocks: lane (e % 32) / 4 of sc(e) * q(e) * a(e), with the integer weight values and their
+ * sub-block scales given per element. */
+static inline void k_lanes(const int v[QK_K], const int sc[QK_K], const int8_t *qa,
+                           int32_t lane[8]) {
+  for (int k = 0; k < 8; k++) lane[k] = 0;
+  for (int e = 0; e < QK_K; e++) lane[(e % 32) / 4] += sc[e] * v[e] * qa[e];
 }
 
+/* Q2_K: the mins first, as 8 lanes (lane k: sub-blocks 2k and 2k + 1), then the values. */
 static float dot_q2_K(const void *w, const void *a, int64_t n) {
   const blk_q2_K *x = w;
   const blk_q8_K *y = a;
-  double s = 0;
+  float acc[8] = {0};
   for (int64_t b = 0; b < n / QK_K; b++) {
-    int isum = 0, msum = 0;
+    int v[QK_K], sc[QK_K];
+    int32_t lane[8], mins[8];
     for (int i = 0; i < QK_K; i++) {
       int h = i / 128, j = (i % 128) / 32, k = i % 32;
-      isum += (x[b].scales[i / 16] & 0xF) * ((x[b].qs[32 * h + k] >> (2 * j)) & 3) * y[b].qs[i];
+      v[i] = (x[b].qs[32 * h + k] >> (2 * j)) & 3;
+      sc[i] = x[b].scales[i / 16] & 0xF;
     }
-    for (int g = 0; g < 16; g++) msum += (x[b].scales[g] >> 4) * y[b].bsums[g];
-    s += (double)(fp16_to_f32(x[b].d) * y[b].d) * isum -
-         (double)(fp16_to_f32(x[b].dmin) * y[b].d) * msum;
+    for (int k = 0; k < 8; k++)
+      mins[k] = (x[b].scales[2 * k] >> 4) * y[b].bsums[2 * k] +
+                (x[b].scales[2 * k + 1] >> 4) * y[b].bsums[2 * k + 1];
+    k_lanes(v, sc, y[b].qs, lane);
+    lanes_fma(acc, -y[b].d * fp16_to_f32(x[b].dmin), mins);
+    lanes_fma(acc, y[b].d * fp16_to_f32(x[b].d), lane);
   }
-  return (float)s;
+  return hsum8(acc);
 }
 
 static float dot_q3_K(const void *w, const void *a, int64_t n) {
   const blk_q3_K *x = w;
   const blk_q8_K *y = a;
-  double s = 0;
+  float acc[8] = {0};
   for (int64_t b = 0; b < n / QK_K; b++) {
     float tmp[QK_K];
+    int v[QK_K], one[QK_K];
+    int32_t lane[8];
     /* Dequantize with d = 1 to get sc * q exactly as small integers. */
-    blk_q3_K one = x[b];
-    one.d = 0x3C00; /* 1.0 in half precision */
-    dequant_row(TT_Q3_K, &one, tmp, QK_K);
-    int isum = 0;
-    for (int i = 0; i < QK_K; i++) isum += (int)tmp[i] * y[b].qs[i];
-    s += (double)(fp16_to_f32(x[b].d) * y[b].d) * isum;
+    blk_q3_K unit = x[b];
+    unit.d = 0x3C00; /* 1.0 in half precision */
+    dequant_row(TT_Q3_K, &unit, tmp, QK_K);
+    for (int i = 0; i < QK_K; i++) {
+      v[i] = (int)tmp[i];
+      one[i] = 1;
+    }
+    k_lanes(v, one, y[b].qs, lane);
+    lanes_fma(acc, y[b].d * fp16_to_f32(x[b].d), lane);
   }
-  return (float)s;
+  return hsum8(acc);
 }
 
 static void unpack_scales_k4(const uint8_t *q, uint8_t sc[8], uint8_t mn[8]) {
@@ -173,74 +250,91 @@ static void unpack_scales_k4(const uint8_t *q, uint8_t sc[8], uint8_t mn[8]) {
   }
 }
 
+/* Values and per-element scales of a Q4_K / Q5_K super-block (qh NULL for Q4_K). */
+static void k45_values(const uint8_t *qs, const uint8_t *qh, const uint8_t sc[8], int v[QK_K],
+                       int s[QK_K]) {
+  for (int c = 0; c < 4; c++)
+    for (int l = 0; l < 32; l++) {
+      int lo = qs[32 * c + l] & 0xF, hi = qs[32 * c + l] >> 4;
+      if (qh) {
+        lo |= ((qh[l] >> (2 * c)) & 1) << 4;
+        hi |= ((qh[l] >> (2 * c + 1)) & 1) << 4;
+      }
+      v[64 * c + l] = lo;
+      v[64 * c + 32 + l] = hi;
+      s[64 * c + l] = sc[2 * c];
+      s[64 * c + 32 + l] = sc[2 * c + 1];
+    }
+}
+
+/* The mins of a Q4_K / Q5_K super-block as 8 lanes: lane k is sub-block k (32 values). */
+static inline void k4_min_lanes(const uint8_t mn[8], const int16_t *bsums, int32_t m8[8]) {
+  for (int k = 0; k < 8; k++) m8[k] = mn[k] * (bsums[2 * k] + bsums[2 * k + 1]);
+}
+
+/* Q4_K: values on 8 lanes; the mins on 8 lanes of their own, subtracted at the end. */
 static float dot_q4_K(const void *w, const void *a, int64_t n) {
   const blk_q4_K *x = w;
   const blk_q8_K *y = a;
-  double s = 0;
+  float acc[8] = {0}, accm[8] = {0};
   for (int64_t b = 0; b < n / QK_K; b++) {
     uint8_t sc[8], mn[8];
+    int v[QK_K], s[QK_K];
+    int32_t lane[8], m8[8];
     unpack_scales_k4(x[b].scales, sc, mn);
-    int isum = 0, msum = 0;
-    for (int c = 0; c < 4; c++) {
-      int s0 = 0, s1 = 0;
-      for (int l = 0; l < 32; l++) {
-        s0 += (x[b].qs[32 * c + l] & 0xF) * y[b].qs[64 * c + l];
-        s1 += (x[b].qs[32 * c + l] >> 4) * y[b].qs[64 * c + 32 + l];
-      }
-      isum += sc[2 * c] * s0 + sc[2 * c + 1] * s1;
-    }
-    for (int j = 0; j < 8; j++) msum += mn[j] * (y[b].bsums[2 * j] + y[b].bsums[2 * j + 1]);
-    s += (double)(fp16_to_f32(x[b].d) * y[b].d) * isum -
-         (double)(fp16_to_f32(x[b].dmin) * y[b].d) * msum;
+    k45_values(x[b].qs, NULL, sc, v, s);
+    k_lanes(v, s, y[b].qs, lane);
+    k4_min_lanes(mn, y[b].bsums, m8);
+    lanes_fma(acc, fp16_to_f32(x[b].d) * y[b].d, lane);
+    lanes_fma(accm, fp16_to_f32(x[b].dmin) * y[b].d, m8);
   }
-  return (float)s;
+  return hsum8(acc) - hsum8(accm);
 }
 
+/* Q5_K: values on 8 lanes; the mins summed to one integer per super-block, accumulated on one
+ * float. */
 static float dot_q5_K(const void *w, const void *a, int64_t n) {
   const blk_q5_K *x = w;
   const blk_q8_K *y = a;
-  double s = 0;
+  float acc[8] = {0}, summ = 0;
   for (int64_t b = 0; b < n / QK_K; b++) {
     uint8_t sc[8], mn[8];
+    int v[QK_K], s[QK_K];
+    int32_t lane[8], m8[8], mins = 0;
     unpack_scales_k4(x[b].scales, sc, mn);
-    int isum = 0, msum = 0;
-    for (int c = 0; c < 4; c++) {
-      int s0 = 0, s1 = 0;
-      for (int l = 0; l < 32; l++) {
-        int lo = (x[b].qs[32 * c + l] & 0xF) | (((x[b].qh[l] >> (2 * c)) & 1) << 4);
-        int hi = (x[b].qs[32 * c + l] >> 4) | (((x[b].qh[l] >> (2 * c + 1)) & 1) << 4);
-        s0 += lo * y[b].qs[64 * c + l];
-        s1 += hi * y[b].qs[64 * c + 32 + l];
-      }
-      isum += sc[2 * c] * s0 + sc[2 * c + 1] * s1;
-    }
-    for (int j = 0; j < 8; j++) msum += mn[j] * (y[b].bsums[2 * j] + y[b].bsums[2 * j + 1]);
-    s += (double)(fp16_to_f32(x[b].d) * y[b].d) * isum -
-         (double)(fp16_to_f32(x[b].dmin) * y[b].d) * msum;
+    k45_values(x[b].qs, x[b].qh, sc, v, s);
+    k_lanes(v, s, y[b].qs, lane);
+    k4_min_lanes(mn, y[b].bsums, m8);
+    for (int k = 0; k < 8; k++) mins += m8[k];
+    summ = fmaf(-y[b].d * fp16_to_f32(x[b].dmin), (float)mins, summ);
+    lanes_fma(acc, y[b].d * fp16_to_f32(x[b].d), lane);
   }
-  return (float)s;
+  return hsum8(acc) + summ;
 }
 
+/* Q6_K: the values as stored (0..63) on the 8 lanes; the +32 storage bias comes off each lane as
+ * 32 x (scale x activation sum) of sub-blocks 2k and 2k + 1 (lane k), before the scale. */
 static float dot_q6_K(const void *w, const void *a, int64_t n) {
   const blk_q6_K *x = w;
   const blk_q8_K *y = a;
-  double s = 0;
+  float acc[8] = {0};
   for (int64_t b = 0; b < n / QK_K; b++) {
-    int isum = 0;
-    for (int g = 0; g < 16; g++) {
-      int sub = 0;
-      for (int i = 16 * g; i < 16 * g + 16; i++) {
-        int h = i / 128, q = (i % 128) / 32, l = i % 32;
-        int lo = x[b].ql[64 * h + 32 * (q & 1) + l];
-        lo = q < 2 ? lo & 0xF : lo >> 4;
-        int v = (lo | (((x[b].qh[32 * h + l] >> (2 * q)) & 3) << 4)) - 32;
-        sub += v * y[b].qs[i];
-      }
-      isum += x[b].scales[g] * sub;
+    int v[QK_K], s[QK_K];
+    int32_t lane[8];
+    for (int i = 0; i < QK_K; i++) {
+      int h = i / 128, q = (i % 128) / 32, l = i % 32;
+      int lo = x[b].ql[64 * h + 32 * (q & 1) + l];
+      lo = q < 2 ? lo & 0xF : lo >> 4;
+      v[i] = lo | (((x[b].qh[32 * h + l] >> (2 * q)) & 3) << 4);
+      s[i] = x[b].scales[i / 16];
     }
-    s += (double)(fp16_to_f32(x[b].d) * y[b].d) * isum;
+    k_lanes(v, s, y[b].qs, lane);
+    for (int k = 0; k < 8; k++)
+      lane[k] -= 32 * (x[b].scales[2 * k] * y[b].bsums[2 * k] +
+                       x[b].scales[2 * k + 1] * y[b].bsums[2 * k + 1]);
+    lanes_fma(acc, y[b].d * fp16_to_f32(x[b].d), lane);
   }
-  return (float)s;
+  return hsum8(acc);
 }
 
 vec_dot_fn llm__dot_scalar(tensor_type t) {
@@ -339,10 +433,11 @@ vec_dot4_fn llm__dot4(tensor_type t) {
 
 /* ---- qmat_mul -------------------------------------------------------------------------------- */
 
-/* Per-calling-thread scratch for quantized activations, freed when the thread exits. */
+/* Per-calling-thread scratch blocks (activations, attention scores), freed when the thread exits.
+ */
 typedef struct scratch {
-  void *p;
-  size_t cap;
+  void *p[LLM_SCRATCH_COUNT];
+  size_t cap[LLM_SCRATCH_COUNT];
 } scratch;
 
 static pthread_key_t scratch_key;
@@ -350,24 +445,25 @@ static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
 
 static void scratch_free(void *v) {
   scratch *s = v;
-  if (s) mem_free(s->p);
+  if (s)
+    for (int i = 0; i < LLM_SCRATCH_COUNT; i++) mem_free(s->p[i]);
   mem_free(s);
 }
 static void scratch_init(void) { (void)pthread_key_create(&scratch_key, scratch_free); }
 
-static void *scratch_get(size_t n) {
+void *llm__scratch(llm_scratch_kind which, size_t n) {
   pthread_once(&scratch_once, scratch_init);
   scratch *s = pthread_getspecific(scratch_key);
   if (!s) {
     s = xcalloc(1, sizeof *s);
     (void)pthread_setspecific(scratch_key, s);
   }
-  if (s->cap < n) {
-    mem_free(s->p);
-    s->cap = n + n / 4;
-    s->p = xalloc(s->cap);
+  if (s->cap[which] < n) {
+    mem_free(s->p[which]);
+    s->cap[which] = n + n / 4;
+    s->p[which] = xalloc(s->cap[which]);
   }
-  return s->p;
+  return s->p[which];
 }
 
 void llm__scratch_release(void) {
@@ -399,7 +495,7 @@ typedef struct mm_job {
 static void mm_quantize(void *arg, int64_t b, int64_t e) {
   mm_job *j = arg;
   for (int64_t t = b; t < e; t++)
-    llm__quant_row_unchecked(j->at, j->x + t * j->cols, j->act + (size_t)t * j->arow, j->cols);
+    llm__quant_act_row(j->at, j->x + t * j->cols, j->act + (size_t)t * j->arow, j->cols);
 }
 
 /* Rows [r0, r1) of matrix k: a tile of W rows is run against every activation row, so each weight
@@ -478,7 +574,7 @@ void qmat_mul_multi(compute_pool *p, int n, const qmat *const *w, const float *x
   if (j.at == TT_F32) {
     j.act = (uint8_t *)x; /* used read-only */
   } else {
-    j.act = scratch_get(j.arow * (size_t)T);
+    j.act = llm__scratch(LLM_SCRATCH_ACT, j.arow * (size_t)T);
     compute_pool_for(T == 1 ? NULL : p, T, (T + nth * 4 - 1) / (nth * 4), mm_quantize, &j);
   }
   int64_t total = j.row0[j.n_w];

@@ -1,7 +1,10 @@
 /* AVX2+FMA+F16C kernel set: dot products of weight rows (F32, F16, BF16, Q4_0, Q8_0, Q4_K, Q5_K,
  * Q6_K) with activation rows in the companion type. Compiled with per-function target attributes
- * (never -march=native), and only called after kernels.c has checked the CPU. Each kernel keeps
- * integer sums exact per block, like the scalar reference it is tested against. */
+ * (never -march=native), and only called after kernels.c has checked the CPU. The quantized and F32
+ * kernels sum in the reference's order (kernels.c) and are bit-identical to it; F16 and BF16 keep
+ * more accumulators for speed and agree within rounding. */
+#include <math.h>
+
 #include "llm/kernels_int.h"
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -28,21 +31,15 @@ TGT static inline __m256i dot_i8(__m256i x, __m256i y) {
 /* Sum of products of 32 unsigned bytes u (< 128) and signed bytes y, as 16 int16 lanes (pairs). */
 TGT static inline __m256i dot_u8_i16(__m256i u, __m256i y) { return _mm256_maddubs_epi16(u, y); }
 
+/* One 8-lane chain, as the scalar reference (kernels.c): bit-identical to it. */
 TGT static float dot_f32(const void *w, const void *a, int64_t n) {
   const float *x = w, *y = a;
-  __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps(), s2 = _mm256_setzero_ps(),
-         s3 = _mm256_setzero_ps();
+  __m256 acc = _mm256_setzero_ps();
   int64_t i = 0;
-  for (; i + 32 <= n; i += 32) {
-    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), s0);
-    s1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 8), _mm256_loadu_ps(y + i + 8), s1);
-    s2 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 16), _mm256_loadu_ps(y + i + 16), s2);
-    s3 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 24), _mm256_loadu_ps(y + i + 24), s3);
-  }
   for (; i + 8 <= n; i += 8)
-    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), s0);
-  float s = hsum_ps(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
-  for (; i < n; i++) s += x[i] * y[i];
+    acc = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), acc);
+  float s = hsum_ps(acc);
+  for (; i < n; i++) s = fmaf(x[i], y[i], s);
   return s;
 }
 
@@ -158,7 +155,7 @@ TGT static float dot_q5_K(const void *w, const void *a, int64_t n) {
   const blk_q8_K *y = a;
   const __m256i m4 = _mm256_set1_epi8(0xF), b16 = _mm256_set1_epi8(16);
   __m256 acc = _mm256_setzero_ps();
-  __m256 accm = _mm256_setzero_ps();
+  float summ = 0;
   for (int64_t b = 0; b < n / QK_K; b++) {
     uint8_t sc[8], mn[8];
     unpack_k4(x[b].scales, sc, mn);
@@ -179,14 +176,15 @@ TGT static float dot_q5_K(const void *w, const void *a, int64_t n) {
     }
     float dd = h2f(x[b].d) * y[b].d;
     acc = _mm256_fmadd_ps(_mm256_set1_ps(dd), _mm256_cvtepi32_ps(isum), acc);
-    accm = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x[b].dmin) * y[b].d),
-                           _mm256_cvtepi32_ps(mins_vec(mn, y[b].bsums)), accm);
+    int mins = 0;
+    for (int j = 0; j < 8; j++) mins += mn[j] * (y[b].bsums[2 * j] + y[b].bsums[2 * j + 1]);
+    summ = fmaf(-y[b].d * h2f(x[b].dmin), (float)mins, summ);
   }
-  return hsum_ps(acc) - hsum_ps(accm);
+  return hsum_ps(acc) + summ;
 }
 
-/* Q6_K values are stored biased by 32; the bias is removed once per block through the activation
- * block sums: sum sc*(q-32)*a = sum sc*q*a - 32 * sum_g sc_g * bsums_g. */
+/* Q6_K values are stored biased by 32; the bias comes off each lane through the activation block
+ * sums: lane k loses 32 * (sc_2k * bsums_2k + sc_2k+1 * bsums_2k+1), as in the reference. */
 TGT static float dot_q6_K(const void *w, const void *a, int64_t n) {
   const blk_q6_K *x = w;
   const blk_q8_K *y = a;
@@ -215,11 +213,11 @@ TGT static float dot_q6_K(const void *w, const void *a, int64_t n) {
         isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p, scv));
       }
     }
-    int bias = 0;
-    for (int g = 0; g < 16; g++) bias += x[b].scales[g] * y[b].bsums[g];
-    float dd = h2f(x[b].d) * y[b].d;
-    acc = _mm256_fmadd_ps(_mm256_set1_ps(dd), _mm256_cvtepi32_ps(isum), acc);
-    acc = _mm256_add_ps(acc, _mm256_setr_ps(-32.0f * dd * (float)bias, 0, 0, 0, 0, 0, 0, 0));
+    __m256i bias =
+        _mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x[b].scales)),
+                          _mm256_loadu_si256((const __m256i *)y[b].bsums));
+    isum = _mm256_sub_epi32(isum, _mm256_slli_epi32(bias, 5));
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x[b].d) * y[b].d), _mm256_cvtepi32_ps(isum), acc);
   }
   return hsum_ps(acc);
 }

@@ -2,6 +2,8 @@
  * Q4_0, Q8_0 and Q6_K. Types not here fall back to the AVX2 set (measured as fast or faster for
  * Q4_K/Q5_K, whose 64-byte activation loads straddle cache lines), then to the reference.
  * Compiled with per-function target attributes; only called after kernels.c has checked the CPU. */
+#include <math.h>
+
 #include "llm/kernels_int.h"
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -19,16 +21,15 @@ TGT static inline float hsum256(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
+/* One 8-lane chain, as the scalar reference (kernels.c): bit-identical to it. */
 TGT static float dot_f32(const void *w, const void *a, int64_t n) {
   const float *x = w, *y = a;
-  __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+  __m256 acc = _mm256_setzero_ps();
   int64_t i = 0;
-  for (; i + 32 <= n; i += 32) {
-    s0 = _mm512_fmadd_ps(_mm512_loadu_ps(x + i), _mm512_loadu_ps(y + i), s0);
-    s1 = _mm512_fmadd_ps(_mm512_loadu_ps(x + i + 16), _mm512_loadu_ps(y + i + 16), s1);
-  }
-  float s = _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
-  for (; i < n; i++) s += x[i] * y[i];
+  for (; i + 8 <= n; i += 8)
+    acc = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), acc);
+  float s = hsum256(acc);
+  for (; i < n; i++) s = fmaf(x[i], y[i], s);
   return s;
 }
 
@@ -105,13 +106,22 @@ TGT static inline __m512i cat256(__m256i lo, __m256i hi) {
 }
 
 /* Q6_K: two 32-value groups per 512-bit dot; the 4 int32 lanes of each 16-value sub-block get
- * that sub-block's scale. The +32 storage bias is removed through the activation block sums. */
+ * that sub-block's scale; q6_fold brings the lanes to the reference's 8. */
+/* Lanes l and l + 8 of a Q6_K product hold what lane l of the reference holds; folded, less the
+ * +32 storage bias per lane (32 x scale x activation sums of sub-blocks 2l and 2l + 1). */
+TGT static inline __m256i q6_fold(__m512i isum, __m128i sc8, const int16_t *bsums) {
+  __m256i i8 = _mm256_add_epi32(_mm512_castsi512_si256(isum), _mm512_extracti64x4_epi64(isum, 1));
+  __m256i bias =
+      _mm256_madd_epi16(_mm256_cvtepi8_epi16(sc8), _mm256_loadu_si256((const __m256i *)bsums));
+  return _mm256_sub_epi32(i8, _mm256_slli_epi32(bias, 5));
+}
+
 TGT static float dot_q6_K(const void *w, const void *a, int64_t n) {
   const blk_q6_K *x = w;
   const blk_q8_K *y = a;
   const __m256i m4 = _mm256_set1_epi8(0xF), m3 = _mm256_set1_epi8(3);
   const __m128i rep4 = _mm_setr_epi8(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
-  __m512 acc = _mm512_setzero_ps();
+  __m256 acc = _mm256_setzero_ps();
   for (int64_t b = 0; b < n / QK_K; b++) {
     __m128i sc8 = _mm_loadu_si128((const __m128i *)x[b].scales);
     __m512i isum = _mm512_setzero_si512();
@@ -141,20 +151,10 @@ TGT static float dot_q6_K(const void *w, const void *a, int64_t n) {
       isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(p01, s01));
       isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(p23, s23));
     }
-    /* The +32 storage bias: sum of scale x 16-value sums, 16 products in one madd. */
-    __m256i bv = _mm256_madd_epi16(_mm256_cvtepi8_epi16(sc8),
-                                   _mm256_loadu_si256((const __m256i *)y[b].bsums));
-    __m128i b4 = _mm_add_epi32(_mm256_castsi256_si128(bv), _mm256_extracti128_si256(bv, 1));
-    b4 = _mm_add_epi32(b4, _mm_shuffle_epi32(b4, 0x4E));
-    b4 = _mm_add_epi32(b4, _mm_shuffle_epi32(b4, 0xB1));
-    int bias = _mm_cvtsi128_si32(b4);
-    float dd = h2f(x[b].d) * y[b].d;
-    __m512i corr = _mm512_castsi128_si512(_mm_cvtsi32_si128(-32 * bias)); /* lane 0 only */
-    corr = _mm512_maskz_mov_epi32(1, corr);
-    acc =
-        _mm512_fmadd_ps(_mm512_set1_ps(dd), _mm512_cvtepi32_ps(_mm512_add_epi32(isum, corr)), acc);
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x[b].d) * y[b].d),
+                          _mm256_cvtepi32_ps(q6_fold(isum, sc8, y[b].bsums)), acc);
   }
-  return _mm512_reduce_add_ps(acc);
+  return hsum256(acc);
 }
 
 /* ---- Four activation rows at once (prompt processing): each weight block is loaded and decoded
@@ -166,8 +166,8 @@ TGT static void dot4_q6_K(const void *w, const void *a, size_t stride, int64_t n
   for (int k = 0; k < 4; k++) y[k] = (const blk_q8_K *)((const uint8_t *)a + stride * (size_t)k);
   const __m256i m4 = _mm256_set1_epi8(0xF), m3 = _mm256_set1_epi8(3);
   const __m128i rep4 = _mm_setr_epi8(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
-  __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
-                   _mm512_setzero_ps()};
+  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                   _mm256_setzero_ps()};
   for (int64_t b = 0; b < n / QK_K; b++) {
     __m128i sc8 = _mm_loadu_si128((const __m128i *)x[b].scales);
     __m512i isum[4] = {_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(),
@@ -200,17 +200,11 @@ TGT static void dot4_q6_K(const void *w, const void *a, size_t stride, int64_t n
       }
     }
     float d = h2f(x[b].d);
-    __m256i sc16 = _mm256_cvtepi8_epi16(sc8);
-    for (int k = 0; k < 4; k++) {
-      /* bias: -32 * sum_g sc_g * bsums_g, added to lane 0..7 as 8 partial sums */
-      __m256i bias = _mm256_madd_epi16(sc16, _mm256_loadu_si256((const __m256i *)y[k][b].bsums));
-      __m512i corr = _mm512_castsi256_si512(_mm256_mullo_epi32(bias, _mm256_set1_epi32(-32)));
-      corr = _mm512_maskz_mov_epi32(0xFF, corr);
-      acc[k] = _mm512_fmadd_ps(_mm512_set1_ps(d * y[k][b].d),
-                               _mm512_cvtepi32_ps(_mm512_add_epi32(isum[k], corr)), acc[k]);
-    }
+    for (int k = 0; k < 4; k++)
+      acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(d * y[k][b].d),
+                               _mm256_cvtepi32_ps(q6_fold(isum[k], sc8, y[k][b].bsums)), acc[k]);
   }
-  for (int k = 0; k < 4; k++) out[k] = _mm512_reduce_add_ps(acc[k]);
+  for (int k = 0; k < 4; k++) out[k] = hsum256(acc[k]);
 }
 
 /* Q4_K's 6-bit scales and mins of one block as four words of four bytes: scales 0-3, 4-7, mins 0-3,

@@ -139,6 +139,9 @@ static inline uint16_t f32_to_bf16(float f) {
 /* quant_row without argument checks (n a multiple of the block; non-finite input gives garbage,
  * never undefined behaviour). Used for activations on the hot path. */
 void llm__quant_row_unchecked(tensor_type type, const float *src, void *dst, int64_t n);
+/* The same for activation rows (the companion types of llm__act_type): Q8_0 follows ggml's
+ * activation quantizer, which rounds a few values differently from its weight quantizer. */
+void llm__quant_act_row(tensor_type type, const float *src, void *dst, int64_t n);
 
 /* Dot product of one weight row (n elements of the weight type) with one activation row already
  * converted to the weight's companion type (llm__act_type). */
@@ -151,7 +154,10 @@ vec_dot_fn llm__dot_scalar(tensor_type t);
 
 /* The selected (fastest allowed) dot for weight type t; NULL if unsupported. */
 vec_dot_fn llm__dot(tensor_type t);
-/* Frees the calling thread's activation scratch now (it is otherwise freed at thread exit). */
+/* Per-thread scratch memory, one block of each kind, grown on demand and kept for the next call
+ * (never shrunk); freed at thread exit, or now by llm__scratch_release. */
+typedef enum { LLM_SCRATCH_ACT, LLM_SCRATCH_ATTN, LLM_SCRATCH_COUNT } llm_scratch_kind;
+void *llm__scratch(llm_scratch_kind which, size_t n);
 void llm__scratch_release(void);
 
 /* Dots of one weight row with four activation rows a, a + stride, a + 2 stride, a + 3 stride

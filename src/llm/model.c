@@ -471,7 +471,8 @@ static void rope_cache(const llm_model *m, int pos, float *cs) {
   }
 }
 
-/* Rotates n_heads heads of head_dim values in place (gguf-engine-facts 1.5). */
+/* Rotates n_heads heads of head_dim values in place (gguf-engine-facts 1.5). The first product of
+ * each rotated value is fused with the sum, as llama.cpp's build (C with FMA contraction) does. */
 static void rope_apply(const llm_hparams *hp, float *x, int n_heads, const float *cs) {
   int n_rot = hp->n_rot;
   for (int h = 0; h < n_heads; h++) {
@@ -481,15 +482,15 @@ static void rope_apply(const llm_hparams *hp, float *x, int n_heads, const float
       for (int i = 0; i < half; i++) {
         float c = cs[2 * i], s = cs[2 * i + 1];
         float x0 = v[i], x1 = v[i + half];
-        v[i] = x0 * c - x1 * s;
-        v[i + half] = x0 * s + x1 * c;
+        v[i] = fmaf(x0, c, -(x1 * s));
+        v[i + half] = fmaf(x0, s, x1 * c);
       }
     } else {
       for (int i0 = 0; i0 < n_rot; i0 += 2) {
         float c = cs[i0], s = cs[i0 + 1];
         float x0 = v[i0], x1 = v[i0 + 1];
-        v[i0] = x0 * c - x1 * s;
-        v[i0 + 1] = x0 * s + x1 * c;
+        v[i0] = fmaf(x0, c, -(x1 * s));
+        v[i0 + 1] = fmaf(x0, s, x1 * c);
       }
     }
   }
@@ -562,28 +563,56 @@ static void proj(llm_ctx *c, int il, int w, int T, const float *x, float *y) {
   proj_multi(c, il, 1, &w, T, x, &y);
 }
 
-/* Attention runs in the order of ggml's CPU flash-attention kernel, because llama.cpp's reference
- * logits were computed that way and quantized models amplify last-bit differences (an activation
- * that rounds to a neighbouring int8 moves the logits by ~1e-2): an online softmax over positions
- * (running max M and sum S; the output rescaled when M grows), dot products with four 8-lane
- * accumulators combined pairwise, and fused multiply-adds. fmaf() gives the same bits with or
- * without FMA hardware; the avx2/fma clone below only makes it fast. */
+/* exp(x) as ggml's vector kernels compute it (llama.cpp uses it in softmax and SiLU): x = n ln2 + b
+ * with n rounded by the 1.5 * 2^23 trick and ln2 split in two, e^b - 1 from a degree-5 polynomial
+ * in fused multiply-adds, and 2^n put into the exponent bits; |n| > 126 is scaled in two steps.
+ * Within about 1.5 ulp of expf, and the same bits as llama.cpp's, which is what matters here. */
+static inline float f32_from_bits(uint32_t u) {
+  float f;
+  memcpy(&f, &u, 4);
+  return f;
+}
+static inline uint32_t f32_bits(float f) {
+  uint32_t u;
+  memcpy(&u, &f, 4);
+  return u;
+}
+static inline __attribute__((always_inline)) float vexpf(float x) {
+  const float shift = 0x1.8p23f;
+  float z = fmaf(x, 0x1.715476p+0f, shift), n = z - shift;
+  float b = fmaf(-n, 0x1.7f7d1cp-20f, fmaf(-n, 0x1.62e4p-1f, x));
+  uint32_t e = f32_bits(z) << 23;
+  float k = f32_from_bits(e + f32_bits(1.0f)), u = b * b;
+  float j = fmaf(
+      fmaf(fmaf(0x1.0e4020p-7f, b, 0x1.573e2ep-5f), u, fmaf(0x1.555e66p-3f, b, 0x1.fffdb6p-2f)), u,
+      0x1.ffffecp-1f * b);
+  if (!(fabsf(n) > 126)) return fmaf(j, k, k);
+  uint32_t g = n <= 0 ? 0x82000000u : 0;
+  float s1 = f32_from_bits(g + 0x7f000000u), s2 = f32_from_bits(e - g);
+  if (fabsf(n) > 192) return s1 * s1;
+  return fmaf(s2, j, s2) * s1;
+}
+
+/* ((a0+a4)+(a2+a6)) + ((a1+a5)+(a3+a7)): one 8-lane register reduced, as in the kernels. */
+static inline __attribute__((always_inline)) float hsum8(const float a[8]) {
+  float b0 = a[0] + a[4], b1 = a[1] + a[5], b2 = a[2] + a[6], b3 = a[3] + a[7];
+  return (b0 + b2) + (b1 + b3);
+}
+
+/* Attention follows llama.cpp's CPU path (its reference logits were computed that way, and in a
+ * quantized model a last-bit difference can round an activation to the neighbouring int8 and move
+ * the logits by ~1e-2): scores q.k in one 8-lane chain of fused multiply-adds, times 1/sqrt(d);
+ * softmax with the vector exp above, summed in double per 8 positions and divided once; the output
+ * as the weights times V, again one 8-lane chain per value with position p on lane p % 8. fmaf()
+ * gives the same bits with or without FMA hardware; the avx2/fma clone below only makes it fast. */
 static inline __attribute__((always_inline)) float attn_dot(const float *x, const float *y, int n) {
-  float acc[4][8] = {{0}};
-  int np = n & ~31;
-  for (int i = 0; i < np; i += 32)
-    for (int j = 0; j < 4; j++)
-      for (int k = 0; k < 8; k++) acc[j][k] = fmaf(x[i + j * 8 + k], y[i + j * 8 + k], acc[j][k]);
-  for (int k = 0; k < 8; k++) {
-    acc[0][k] += acc[2][k];
-    acc[1][k] += acc[3][k];
-  }
-  for (int k = 0; k < 8; k++) acc[0][k] += acc[1][k];
-  float t0[4];
-  for (int k = 0; k < 4; k++) t0[k] = acc[0][k] + acc[0][k + 4];
-  double sum = (double)((t0[0] + t0[1]) + (t0[2] + t0[3]));
-  for (int i = np; i < n; i++) sum += (double)(x[i] * y[i]);
-  return (float)sum;
+  float acc[8] = {0};
+  int n8 = n & ~7;
+  for (int i = 0; i < n8; i += 8)
+    for (int k = 0; k < 8; k++) acc[k] = fmaf(x[i + k], y[i + k], acc[k]);
+  float s = hsum8(acc);
+  for (int i = n8; i < n; i++) s = fmaf(x[i], y[i], s);
+  return s;
 }
 
 typedef struct attn_job {
@@ -615,41 +644,49 @@ static inline __attribute__((always_inline)) void attn_rows(const attn_job *j, i
   int hd = hp->head_dim, nh = hp->n_head, group = hp->n_head / hp->n_head_kv;
   size_t qd = (size_t)nh * hd, kvd = (size_t)hp->n_head_kv * hd;
   float scale = 1.0f / sqrtf((float)hd);
+  float *w = llm__scratch(LLM_SCRATCH_ATTN, ((size_t)c->n_ctx + 8) * sizeof *w);
   for (int64_t item = begin; item < end; item++) {
     int t = (int)(item / nh), h = (int)(item % nh), kvh = h / group;
-    int n_pos = c->row_pos[t] + 1;
+    int n_pos = c->row_pos[t] + 1, n_pad = (n_pos + 7) & ~7;
     const float *q = c->q + (size_t)t * qd + (size_t)h * hd;
     const uint8_t *Kl = slot_kv(c, c->row_slot[t], j->il, false),
                   *Vl = slot_kv(c, c->row_slot[t], j->il, true);
-    float kbuf[LLM_MAX_HEAD_DIM], vbuf[LLM_MAX_HEAD_DIM];
+    float row[LLM_MAX_HEAD_DIM], acc[8][LLM_MAX_HEAD_DIM];
     float *o = c->att + (size_t)t * qd + (size_t)h * hd;
-    memset(o, 0, (size_t)hd * sizeof *o);
-    float S = 0, M = -INFINITY;
+    float M = -INFINITY;
     for (int p = 0; p < n_pos; p++) {
       size_t at = (size_t)p * kvd + (size_t)kvh * hd;
-      const float *kp = (const float *)(const void *)Kl + at,
-                  *v = (const float *)(const void *)Vl + at;
+      const float *kp = (const float *)(const void *)Kl + at;
       if (c->kv_f16) {
-        half(kbuf, (const uint16_t *)(const void *)Kl + at, hd);
-        half(vbuf, (const uint16_t *)(const void *)Vl + at, hd);
-        kp = kbuf;
-        v = vbuf;
+        half(row, (const uint16_t *)(const void *)Kl + at, hd);
+        kp = row;
       }
-      float s = attn_dot(q, kp, hd) * scale;
-      float ms = 1.0f, vs = 1.0f;
-      if (s > M) {
-        float m_old = M;
-        M = s;
-        ms = expf(m_old - M);
-        for (int i = 0; i < hd; i++) o[i] *= ms;
-      } else {
-        vs = expf(s - M);
-      }
-      for (int i = 0; i < hd; i++) o[i] = fmaf(v[i], vs, o[i]);
-      S = S * ms + vs;
+      w[p] = attn_dot(kp, q, hd) * scale;
+      if (w[p] > M) M = w[p];
     }
-    float inv = S == 0.0f ? 0.0f : 1.0f / S;
-    for (int i = 0; i < hd; i++) o[i] *= inv;
+    for (int p = n_pos; p < n_pad; p++) w[p] = -INFINITY;
+    double sum = 0;
+    for (int p = 0; p < n_pad; p += 8) {
+      for (int k = 0; k < 8; k++) w[p + k] = vexpf(w[p + k] - M);
+      sum += (double)hsum8(w + p);
+    }
+    float inv = (float)(1.0 / sum);
+    for (int k = 0; k < 8; k++) memset(acc[k], 0, (size_t)hd * sizeof acc[k][0]);
+    for (int p = 0; p < n_pos; p++) {
+      size_t at = (size_t)p * kvd + (size_t)kvh * hd;
+      const float *v = (const float *)(const void *)Vl + at;
+      if (c->kv_f16) {
+        half(row, (const uint16_t *)(const void *)Vl + at, hd);
+        v = row;
+      }
+      float wp = w[p] * inv, *a = acc[p & 7];
+      for (int i = 0; i < hd; i++) a[i] = fmaf(v[i], wp, a[i]);
+    }
+    for (int i = 0; i < hd; i++) {
+      float l[8];
+      for (int k = 0; k < 8; k++) l[k] = acc[k][i];
+      o[i] = hsum8(l);
+    }
   }
 }
 
@@ -674,7 +711,8 @@ static attn_fn attn_pick(void) {
   return attn_worker_plain;
 }
 
-static float silu(float x) { return x / (1.0f + expf(-x)); }
+/* SiLU with the vector exp, as llama.cpp's SwiGLU computes it. */
+static float silu(float x) { return x / (1.0f + vexpf(0.0f - x)); }
 
 /* Evaluates T rows described by row_slot/row_pos/row_lora/row_scale (set by the caller) with
  * tokens tok. When logits is not NULL, the lm head runs for rows [logits_from, T) and writes them

@@ -404,6 +404,16 @@ static void q_q8_0(const float *x, blk_q8_0 *b) {
   for (int j = 0; j < QK; j++) b->qs[j] = (int8_t)clampi(nearest(x[j] * id), -127, 127);
 }
 
+/* Q8_0 for activations, as ggml's AVX2 quantizer computes it (llama.cpp's reference logits came
+ * from it): the multiplier is 127 / amax rather than 1 / d, and halves round to even. */
+static void q_q8_0_act(const float *x, blk_q8_0 *b) {
+  float amax = 0;
+  for (int j = 0; j < QK; j++) amax = fmaxf(amax, fabsf(x[j]));
+  float id = amax != 0 ? 127.0f / amax : 0;
+  b->d = f32_to_fp16(amax / 127);
+  for (int j = 0; j < QK; j++) b->qs[j] = (int8_t)clampi(nearest(x[j] * id), -127, 127);
+}
+
 static void q_q8_K(const float *x, blk_q8_K *b) {
   float amax = 0, max = 0;
   for (int j = 0; j < QK_K; j++)
@@ -620,4 +630,12 @@ void llm__quant_row_unchecked(tensor_type type, const float *src, void *dst, int
     default: return;
     }
   }
+}
+
+void llm__quant_act_row(tensor_type type, const float *src, void *dst, int64_t n) {
+  if (type != TT_Q8_0) {
+    llm__quant_row_unchecked(type, src, dst, n);
+    return;
+  }
+  for (int64_t i = 0; i < n / QK; i++) q_q8_0_act(src + i * QK, (blk_q8_0 *)dst + i);
 }

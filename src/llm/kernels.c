@@ -41,12 +41,6 @@ static inline void lanes_fma(float acc[8], float d, const int32_t lane[8]) {
   for (int k = 0; k < 8; k++) acc[k] = fmaf(d, (float)lane[k], acc[k]);
 }
 
-/* ((a0+a4)+(a2+a6)) + ((a1+a5)+(a3+a7)): the reduction of a 256-bit register to one float. */
-static inline float hsum8(const float a[8]) {
-  float b0 = a[0] + a[4], b1 = a[1] + a[5], b2 = a[2] + a[6], b3 = a[3] + a[7];
-  return (b0 + b2) + (b1 + b3);
-}
-
 /* Float dots: one 8-lane chain of fused multiply-adds over the multiple-of-8 part (the order of
  * llama.cpp's CPU matrix multiplication for float weights), reduced with hsum8; a tail of n % 8
  * values is added after, one product at a time. */
@@ -56,7 +50,7 @@ static float dot_f32(const void *w, const void *a, int64_t n) {
   int64_t n8 = n & ~(int64_t)7;
   for (int64_t i = 0; i < n8; i += 8)
     for (int k = 0; k < 8; k++) acc[k] = fmaf(x[i + k], y[i + k], acc[k]);
-  float s = hsum8(acc);
+  float s = llm__hsum8(acc);
   for (int64_t i = n8; i < n; i++) s = fmaf(x[i], y[i], s);
   return s;
 }
@@ -67,7 +61,7 @@ static float dot_f16(const void *w, const void *a, int64_t n) {
   int64_t n8 = n & ~(int64_t)7;
   for (int64_t i = 0; i < n8; i += 8)
     for (int k = 0; k < 8; k++) acc[k] = fmaf(fp16_to_f32(x[i + k]), fp16_to_f32(y[i + k]), acc[k]);
-  float s = hsum8(acc);
+  float s = llm__hsum8(acc);
   for (int64_t i = n8; i < n; i++) s = fmaf(fp16_to_f32(x[i]), fp16_to_f32(y[i]), s);
   return s;
 }
@@ -78,7 +72,7 @@ static float dot_bf16(const void *w, const void *a, int64_t n) {
   int64_t n8 = n & ~(int64_t)7;
   for (int64_t i = 0; i < n8; i += 8)
     for (int k = 0; k < 8; k++) acc[k] = fmaf(bf16_to_f32(x[i + k]), bf16_to_f32(y[i + k]), acc[k]);
-  float s = hsum8(acc);
+  float s = llm__hsum8(acc);
   for (int64_t i = n8; i < n; i++) s = fmaf(bf16_to_f32(x[i]), bf16_to_f32(y[i]), s);
   return s;
 }
@@ -105,7 +99,7 @@ static float dot_q4_0(const void *w, const void *a, int64_t n) {
     q32_lanes(v, y[b].qs, lane);
     lanes_fma(acc, fp16_to_f32(x[b].d) * fp16_to_f32(y[b].d), lane);
   }
-  return hsum8(acc);
+  return llm__hsum8(acc);
 }
 
 static void q5_ints(const uint8_t qs[16], const uint8_t qh4[4], int off, int v[QK]) {
@@ -128,7 +122,7 @@ static float dot_q5_0(const void *w, const void *a, int64_t n) {
     q32_lanes(v, y[b].qs, lane);
     lanes_fma(acc, fp16_to_f32(x[b].d) * fp16_to_f32(y[b].d), lane);
   }
-  return hsum8(acc);
+  return llm__hsum8(acc);
 }
 
 static float dot_q8_0(const void *w, const void *a, int64_t n) {
@@ -141,11 +135,11 @@ static float dot_q8_0(const void *w, const void *a, int64_t n) {
     q32_lanes(v, y[b].qs, lane);
     lanes_fma(acc, fp16_to_f32(x[b].d) * fp16_to_f32(y[b].d), lane);
   }
-  return hsum8(acc);
+  return llm__hsum8(acc);
 }
 
 /* Q4_1 / Q5_1 (offset m): the d-part as above, the m-part as lanes of activation sums on a second
- * set of accumulators; the result is hsum8(acc) + hsum8(accm). */
+ * set of accumulators; the result is llm__hsum8(acc) + llm__hsum8(accm). */
 static inline void q_1_block(const int v[QK], float dw, float mw, const blk_q8_0 *y, float acc[8],
                              float accm[8]) {
   static const int ones[QK] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
@@ -170,7 +164,7 @@ static float dot_q4_1(const void *w, const void *a, int64_t n) {
     }
     q_1_block(v, fp16_to_f32(x[b].d), fp16_to_f32(x[b].m), &y[b], acc, accm);
   }
-  return hsum8(acc) + hsum8(accm);
+  return llm__hsum8(acc) + llm__hsum8(accm);
 }
 
 static float dot_q5_1(const void *w, const void *a, int64_t n) {
@@ -182,7 +176,7 @@ static float dot_q5_1(const void *w, const void *a, int64_t n) {
     q5_ints(x[b].qs, x[b].qh, 0, v);
     q_1_block(v, fp16_to_f32(x[b].d), fp16_to_f32(x[b].m), &y[b], acc, accm);
   }
-  return hsum8(acc) + hsum8(accm);
+  return llm__hsum8(acc) + llm__hsum8(accm);
 }
 
 /* Super-blocks: lane (e % 32) / 4 of sc(e) * q(e) * a(e), with the integer weight values and their
@@ -213,7 +207,7 @@ static float dot_q2_K(const void *w, const void *a, int64_t n) {
     lanes_fma(acc, -y[b].d * fp16_to_f32(x[b].dmin), mins);
     lanes_fma(acc, y[b].d * fp16_to_f32(x[b].d), lane);
   }
-  return hsum8(acc);
+  return llm__hsum8(acc);
 }
 
 static float dot_q3_K(const void *w, const void *a, int64_t n) {
@@ -235,7 +229,7 @@ static float dot_q3_K(const void *w, const void *a, int64_t n) {
     k_lanes(v, one, y[b].qs, lane);
     lanes_fma(acc, y[b].d * fp16_to_f32(x[b].d), lane);
   }
-  return hsum8(acc);
+  return llm__hsum8(acc);
 }
 
 static void unpack_scales_k4(const uint8_t *q, uint8_t sc[8], uint8_t mn[8]) {
@@ -288,7 +282,7 @@ static float dot_q4_K(const void *w, const void *a, int64_t n) {
     lanes_fma(acc, fp16_to_f32(x[b].d) * y[b].d, lane);
     lanes_fma(accm, fp16_to_f32(x[b].dmin) * y[b].d, m8);
   }
-  return hsum8(acc) - hsum8(accm);
+  return llm__hsum8(acc) - llm__hsum8(accm);
 }
 
 /* Q5_K: values on 8 lanes; the mins summed to one integer per super-block, accumulated on one
@@ -309,7 +303,7 @@ static float dot_q5_K(const void *w, const void *a, int64_t n) {
     summ = fmaf(-y[b].d * fp16_to_f32(x[b].dmin), (float)mins, summ);
     lanes_fma(acc, y[b].d * fp16_to_f32(x[b].d), lane);
   }
-  return hsum8(acc) + summ;
+  return llm__hsum8(acc) + summ;
 }
 
 /* Q6_K: the values as stored (0..63) on the 8 lanes; the +32 storage bias comes off each lane as
@@ -334,7 +328,7 @@ static float dot_q6_K(const void *w, const void *a, int64_t n) {
                        x[b].scales[2 * k + 1] * y[b].bsums[2 * k + 1]);
     lanes_fma(acc, y[b].d * fp16_to_f32(x[b].d), lane);
   }
-  return hsum8(acc);
+  return llm__hsum8(acc);
 }
 
 vec_dot_fn llm__dot_scalar(tensor_type t) {

@@ -136,6 +136,13 @@ static inline uint16_t f32_to_bf16(float f) {
   return (uint16_t)((u + 0x7FFF + ((u >> 16) & 1)) >> 16);
 }
 
+/* ((a0+a4)+(a2+a6)) + ((a1+a5)+(a3+a7)): an 8-lane register reduced the way the kernels and
+ * llama.cpp's AVX2 code reduce one, so scalar code that keeps 8 lanes gives the same bits. */
+static inline float llm__hsum8(const float a[8]) {
+  float b0 = a[0] + a[4], b1 = a[1] + a[5], b2 = a[2] + a[6], b3 = a[3] + a[7];
+  return (b0 + b2) + (b1 + b3);
+}
+
 /* quant_row without argument checks (n a multiple of the block; non-finite input gives garbage,
  * never undefined behaviour). Used for activations on the hot path. */
 void llm__quant_row_unchecked(tensor_type type, const float *src, void *dst, int64_t n);

@@ -593,12 +593,6 @@ static inline __attribute__((always_inline)) float vexpf(float x) {
   return fmaf(s2, j, s2) * s1;
 }
 
-/* ((a0+a4)+(a2+a6)) + ((a1+a5)+(a3+a7)): one 8-lane register reduced, as in the kernels. */
-static inline __attribute__((always_inline)) float hsum8(const float a[8]) {
-  float b0 = a[0] + a[4], b1 = a[1] + a[5], b2 = a[2] + a[6], b3 = a[3] + a[7];
-  return (b0 + b2) + (b1 + b3);
-}
-
 /* Attention follows llama.cpp's CPU path (its reference logits were computed that way, and in a
  * quantized model a last-bit difference can round an activation to the neighbouring int8 and move
  * the logits by ~1e-2): scores q.k in one 8-lane chain of fused multiply-adds, times 1/sqrt(d);
@@ -610,7 +604,7 @@ static inline __attribute__((always_inline)) float attn_dot(const float *x, cons
   int n8 = n & ~7;
   for (int i = 0; i < n8; i += 8)
     for (int k = 0; k < 8; k++) acc[k] = fmaf(x[i + k], y[i + k], acc[k]);
-  float s = hsum8(acc);
+  float s = llm__hsum8(acc);
   for (int i = n8; i < n; i++) s = fmaf(x[i], y[i], s);
   return s;
 }
@@ -668,7 +662,7 @@ static inline __attribute__((always_inline)) void attn_rows(const attn_job *j, i
     double sum = 0;
     for (int p = 0; p < n_pad; p += 8) {
       for (int k = 0; k < 8; k++) w[p + k] = vexpf(w[p + k] - M);
-      sum += (double)hsum8(w + p);
+      sum += (double)llm__hsum8(w + p);
     }
     float inv = (float)(1.0 / sum);
     for (int k = 0; k < 8; k++) memset(acc[k], 0, (size_t)hd * sizeof acc[k][0]);
@@ -685,7 +679,7 @@ static inline __attribute__((always_inline)) void attn_rows(const attn_job *j, i
     for (int i = 0; i < hd; i++) {
       float l[8];
       for (int k = 0; k < 8; k++) l[k] = acc[k][i];
-      o[i] = hsum8(l);
+      o[i] = llm__hsum8(l);
     }
   }
 }

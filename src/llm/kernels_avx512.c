@@ -1,9 +1,7 @@
-/* AVX-512 (F, BW, VL, VNNI) kernel set: 512-bit float dots and VNNI (vpdpbusd) integer dots for
- * Q4_0, Q8_0 and Q6_K. Types not here fall back to the AVX2 set (measured as fast or faster for
- * Q4_K/Q5_K, whose 64-byte activation loads straddle cache lines), then to the reference.
+/* AVX-512 (F, BW, VL, VNNI) kernel set: 512-bit F16/BF16 dots and VNNI (vpdpbusd) integer dots
+ * for Q4_0, Q8_0, Q4_K and Q6_K. Types not here fall back to the AVX2 set (F32, whose reference
+ * order is one 8-lane chain; Q5_K), then to the reference.
  * Compiled with per-function target attributes; only called after kernels.c has checked the CPU. */
-#include <math.h>
-
 #include "llm/kernels_int.h"
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -19,18 +17,6 @@ TGT static inline float hsum256(__m256 v) {
   s = _mm_add_ps(s, _mm_movehl_ps(s, s));
   s = _mm_add_ss(s, _mm_movehdup_ps(s));
   return _mm_cvtss_f32(s);
-}
-
-/* One 8-lane chain, as the scalar reference (kernels.c): bit-identical to it. */
-TGT static float dot_f32(const void *w, const void *a, int64_t n) {
-  const float *x = w, *y = a;
-  __m256 acc = _mm256_setzero_ps();
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    acc = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), acc);
-  float s = hsum256(acc);
-  for (; i < n; i++) s = fmaf(x[i], y[i], s);
-  return s;
 }
 
 TGT static float dot_f16(const void *w, const void *a, int64_t n) {
@@ -336,7 +322,6 @@ vec_dot4_fn llm__dot4_avx512(tensor_type t) {
 
 vec_dot_fn llm__dot_avx512(tensor_type t) {
   switch (t) {
-  case TT_F32: return dot_f32;
   case TT_F16: return dot_f16;
   case TT_BF16: return dot_bf16;
   case TT_Q4_0: return dot_q4_0;

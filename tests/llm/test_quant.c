@@ -3,6 +3,7 @@
  * float reference, and the compute pool. */
 #include <math.h>
 #include <stdatomic.h>
+#include <string.h>
 
 #include "base/base.h"
 #include "llm/gguf.h"
@@ -262,6 +263,38 @@ static void probe_fn(int ith, int nth, void *arg) {
   if (ith == 0) p->nth_seen = nth;
 }
 
+/* The activation quantizers (SIMD where the CPU has it) give the scalar reference's bytes: random
+ * rows, rows whose largest magnitude is negative or tied with its opposite, zero blocks, values on
+ * exact rounding halves, and non-finite values (garbage allowed, but the same size and no crash).
+ */
+TEST(act_quant_matches_reference) {
+  static const tensor_type types[] = {TT_Q8_0, TT_Q8_K};
+  enum { N = 1024 };
+  float x[N];
+  uint8_t got[2048], want[2048];
+  for (size_t k = 0; k < sizeof types / sizeof types[0]; k++) {
+    tensor_type t = types[k];
+    size_t bytes = tensor_row_bytes(t, N);
+    CHECK(bytes <= sizeof got);
+    for (int trial = 0; trial < 200; trial++) {
+      for (int i = 0; i < N; i++) x[i] = rng_gauss() * (trial % 7 == 0 ? 1e-3f : 3.0f);
+      if (trial % 5 == 1) x[trial % N] = -50;                    /* negative largest magnitude */
+      if (trial % 5 == 2) x[3] = 50, x[9] = -50;                 /* tie: the first wins */
+      if (trial % 5 == 3) memset(x + 256, 0, 256 * sizeof x[0]); /* a zero block */
+      if (trial % 5 == 4) /* values that scale onto .5 exactly: 127 / 127 * (q + .5) */
+        for (int i = 0; i < N; i++) x[i] = (i % 256 == 0) ? 127.0f : (float)(i % 200 - 100) + 0.5f;
+      memset(got, 0xAA, sizeof got);
+      memset(want, 0x55, sizeof want);
+      llm__quant_act_row(t, x, got, N);
+      llm__quant_act_row_ref(t, x, want, N);
+      CHECK(memcmp(got, want, bytes) == 0);
+    }
+    x[7] = NAN;
+    x[300] = INFINITY;
+    llm__quant_act_row(t, x, got, N);
+  }
+}
+
 TEST(compute_pool_runs_every_thread) {
   for (int n = 1; n <= 4; n++) {
     compute_pool *p = compute_pool_new(n);
@@ -297,6 +330,7 @@ int main(void) {
   RUN(quant_rejects_bad_input);
   RUN(llama_cpp_files_dequantize_close_to_f32);
   RUN(qmat_mul_matches_float_reference);
+  RUN(act_quant_matches_reference);
   RUN(compute_pool_runs_every_thread);
   llm__scratch_release();
   TEST_MAIN_END();

@@ -110,8 +110,8 @@ int main(int argc, char **argv) {
          quick ? "prompt T=64 (4096x4096)" : "prompt T=512 (4096x4096)");
   printf("%-5s | %8s %8s %9s %9s | %9s %9s\n", "type", "GB/s", "% of bw", "GFLOP/s", "best GB/s",
          "GFLOP/s", "vs T=1");
-  static const tensor_type types[] = {TT_F32,  TT_F16,  TT_BF16, TT_Q8_0,
-                                      TT_Q4_0, TT_Q4_K, TT_Q5_K, TT_Q6_K};
+  static const tensor_type types[] = {TT_F32,  TT_F16,  TT_BF16, TT_Q8_0, TT_Q4_0, TT_Q4_1, TT_Q5_0,
+                                      TT_Q5_1, TT_Q2_K, TT_Q3_K, TT_Q4_K, TT_Q5_K, TT_Q6_K};
   const int64_t rows = 16384, cols = 4096;
   const int64_t T = quick ? 64 : 512, prow = 4096;
   float *x = xalloc((size_t)(T * cols) * sizeof *x), *y = xalloc((size_t)(T * rows) * sizeof *y);

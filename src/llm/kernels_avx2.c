@@ -150,35 +150,72 @@ TGT static float dot_q4_K(const void *w, const void *a, int64_t n) {
   return hsum_ps(acc) - hsum_ps(accm);
 }
 
+/* A Q4_K / Q5_K block's 6-bit scales (bytes 0-7) and mins (8-15), unpacked with 32-bit masks
+ * from the 12-byte packing of kernels_int.h. */
+TGT static inline __m128i k4_scales(const uint8_t *q) {
+  uint32_t a0, a1, a2;
+  memcpy(&a0, q, 4);
+  memcpy(&a1, q + 4, 4);
+  memcpy(&a2, q + 8, 4);
+  return _mm_setr_epi32(
+      (int)(a0 & 0x3F3F3F3Fu), (int)((a2 & 0x0F0F0F0Fu) | (((a0 >> 6) & 0x03030303u) << 4)),
+      (int)(a1 & 0x3F3F3F3Fu), (int)(((a2 >> 4) & 0x0F0F0F0Fu) | (((a1 >> 6) & 0x03030303u) << 4)));
+}
+
+/* The integer sum of a Q5_K block's mins (bytes 8-15 of s8) against the activation's 16-value
+ * sums: the reference's one integer per super-block (exact, so the order of additions is free). */
+TGT static inline int k5_mins(__m128i s8, const int16_t *bsums) {
+  const __m128i dup = _mm_setr_epi8(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+  __m256i m16 = _mm256_cvtepu8_epi16(_mm_shuffle_epi8(_mm_srli_si128(s8, 8), dup));
+  __m256i p = _mm256_madd_epi16(m16, _mm256_loadu_si256((const __m256i *)bsums));
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(p), _mm256_extracti128_si256(p, 1));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
+  return _mm_cvtsi128_si32(s);
+}
+
+/* Bit `bit` of every byte of v moved to bit 4 (16-bit shifts: for shifts of at most 4 left or 3
+ * right, bit 4 of a byte comes from the same byte), other bits cleared: Q5_K's fifth bits as 16. */
+TGT static inline __m256i bit_to_16(__m256i v, int bit) {
+  const __m256i b16 = _mm256_set1_epi8(16);
+  if (bit < 4) return _mm256_and_si256(_mm256_slli_epi16(v, 4 - bit), b16);
+  if (bit > 4) return _mm256_and_si256(_mm256_srli_epi16(v, bit - 4), b16);
+  return _mm256_and_si256(v, b16);
+}
+
+/* One 64-value chunk c of a Q5_K block, values 0..31: sub-block 2c (low nibbles, qh bit 2c) and
+ * 2c + 1 (high nibbles, qh bit 2c + 1). */
+TGT static inline void k5_chunk(const blk_q5_K *x, __m256i qh, int c, __m256i *lo, __m256i *hi) {
+  const __m256i m4 = _mm256_set1_epi8(0xF);
+  __m256i q = _mm256_loadu_si256((const __m256i *)(x->qs + 32 * c));
+  *lo = _mm256_or_si256(_mm256_and_si256(q, m4), bit_to_16(qh, 2 * c));
+  *hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), m4), bit_to_16(qh, 2 * c + 1));
+}
+
+/* Q5_K: the scales as words in both 128-bit halves, one vpshufb per sub-block broadcasts one. */
 TGT static float dot_q5_K(const void *w, const void *a, int64_t n) {
   const blk_q5_K *x = w;
   const blk_q8_K *y = a;
-  const __m256i m4 = _mm256_set1_epi8(0xF), b16 = _mm256_set1_epi8(16);
   __m256 acc = _mm256_setzero_ps();
   float summ = 0;
   for (int64_t b = 0; b < n / QK_K; b++) {
-    uint8_t sc[8], mn[8];
-    unpack_k4(x[b].scales, sc, mn);
+    __m128i s8 = k4_scales(x[b].scales);
+    __m256i sc16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(s8));
     __m256i qh = _mm256_loadu_si256((const __m256i *)x[b].qh);
     __m256i isum = _mm256_setzero_si256();
     for (int c = 0; c < 4; c++) {
-      __m256i q = _mm256_loadu_si256((const __m256i *)(x[b].qs + 32 * c));
-      __m256i mlo = _mm256_set1_epi8((char)(1 << (2 * c))),
-              mhi = _mm256_set1_epi8((char)(2 << (2 * c)));
-      __m256i hlo = _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(qh, mlo), mlo), b16);
-      __m256i hhi = _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(qh, mhi), mhi), b16);
-      __m256i lo = _mm256_or_si256(_mm256_and_si256(q, m4), hlo);
-      __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), m4), hhi);
+      __m256i lo, hi;
+      k5_chunk(&x[b], qh, c, &lo, &hi);
       __m256i plo = dot_u8_i16(lo, _mm256_loadu_si256((const __m256i *)(y[b].qs + 64 * c)));
       __m256i phi = dot_u8_i16(hi, _mm256_loadu_si256((const __m256i *)(y[b].qs + 64 * c + 32)));
-      isum = _mm256_add_epi32(isum, _mm256_madd_epi16(plo, _mm256_set1_epi16(sc[2 * c])));
-      isum = _mm256_add_epi32(isum, _mm256_madd_epi16(phi, _mm256_set1_epi16(sc[2 * c + 1])));
+      __m256i s0 = _mm256_shuffle_epi8(sc16, _mm256_set1_epi16((short)(0x0100 + 0x0404 * c)));
+      __m256i s1 = _mm256_shuffle_epi8(sc16, _mm256_set1_epi16((short)(0x0302 + 0x0404 * c)));
+      isum = _mm256_add_epi32(isum, _mm256_madd_epi16(plo, s0));
+      isum = _mm256_add_epi32(isum, _mm256_madd_epi16(phi, s1));
     }
-    float dd = h2f(x[b].d) * y[b].d;
-    acc = _mm256_fmadd_ps(_mm256_set1_ps(dd), _mm256_cvtepi32_ps(isum), acc);
-    int mins = 0;
-    for (int j = 0; j < 8; j++) mins += mn[j] * (y[b].bsums[2 * j] + y[b].bsums[2 * j + 1]);
-    summ = fmaf(-y[b].d * h2f(x[b].dmin), (float)mins, summ);
+    float dy = y[b].d;
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x[b].d) * dy), _mm256_cvtepi32_ps(isum), acc);
+    summ = fmaf(-dy * h2f(x[b].dmin), (float)k5_mins(s8, y[b].bsums), summ);
   }
   return hsum_ps(acc) + summ;
 }
@@ -300,6 +337,45 @@ TGT static void dot4_q4_K(const void *w, const void *a, size_t stride, int64_t n
   for (int k = 0; k < 4; k++) out[k] = hsum_ps(acc[k]) - hsum_ps(accm[k]);
 }
 
+TGT static void dot4_q5_K(const void *w, const void *a, size_t stride, int64_t n, float out[4]) {
+  const blk_q5_K *x = w;
+  const blk_q8_K *y[4];
+  for (int k = 0; k < 4; k++) y[k] = (const blk_q8_K *)((const uint8_t *)a + stride * (size_t)k);
+  __m256 acc[4];
+  float summ[4];
+  for (int k = 0; k < 4; k++) {
+    acc[k] = _mm256_setzero_ps();
+    summ[k] = 0;
+  }
+  for (int64_t b = 0; b < n / QK_K; b++) {
+    __m128i s8 = k4_scales(x[b].scales);
+    __m256i sc16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(s8));
+    __m256i qh = _mm256_loadu_si256((const __m256i *)x[b].qh);
+    __m256i isum[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
+                       _mm256_setzero_si256()};
+    for (int c = 0; c < 4; c++) {
+      __m256i lo, hi;
+      k5_chunk(&x[b], qh, c, &lo, &hi);
+      __m256i s0 = _mm256_shuffle_epi8(sc16, _mm256_set1_epi16((short)(0x0100 + 0x0404 * c)));
+      __m256i s1 = _mm256_shuffle_epi8(sc16, _mm256_set1_epi16((short)(0x0302 + 0x0404 * c)));
+      for (int k = 0; k < 4; k++) {
+        __m256i plo = dot_u8_i16(lo, _mm256_loadu_si256((const __m256i *)(y[k][b].qs + 64 * c)));
+        __m256i phi =
+            dot_u8_i16(hi, _mm256_loadu_si256((const __m256i *)(y[k][b].qs + 64 * c + 32)));
+        isum[k] = _mm256_add_epi32(
+            isum[k], _mm256_add_epi32(_mm256_madd_epi16(plo, s0), _mm256_madd_epi16(phi, s1)));
+      }
+    }
+    float d = h2f(x[b].d), dmin = h2f(x[b].dmin);
+    for (int k = 0; k < 4; k++) {
+      float dy = y[k][b].d;
+      acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(d * dy), _mm256_cvtepi32_ps(isum[k]), acc[k]);
+      summ[k] = fmaf(-dy * dmin, (float)k5_mins(s8, y[k][b].bsums), summ[k]);
+    }
+  }
+  for (int k = 0; k < 4; k++) out[k] = hsum_ps(acc[k]) + summ[k];
+}
+
 TGT static void dot4_q6_K(const void *w, const void *a, size_t stride, int64_t n, float out[4]) {
   const blk_q6_K *x = w;
   const blk_q8_K *y[4];
@@ -418,6 +494,7 @@ vec_dot4_fn llm__dot4_avx2(tensor_type t) {
   case TT_Q5_0: return dot4_q5_0;
   case TT_Q8_0: return dot4_q8_0;
   case TT_Q4_K: return dot4_q4_K;
+  case TT_Q5_K: return dot4_q5_K;
   case TT_Q6_K: return dot4_q6_K;
   default: return NULL;
   }

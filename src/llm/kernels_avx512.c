@@ -1,7 +1,9 @@
 /* AVX-512 (F, BW, VL, VNNI) kernel set: 512-bit F16/BF16 dots and VNNI (vpdpbusd) integer dots
- * for Q4_0, Q8_0, Q4_K and Q6_K. Types not here fall back to the AVX2 set (F32, whose reference
- * order is one 8-lane chain; Q5_K), then to the reference.
+ * for Q4_0, Q8_0, Q4_K, Q5_K and Q6_K. Types not here fall back to the AVX2 set (F32, whose
+ * reference order is one 8-lane chain, and the rest), then to the reference.
  * Compiled with per-function target attributes; only called after kernels.c has checked the CPU. */
+#include <math.h>
+
 #include "llm/kernels_int.h"
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -144,7 +146,7 @@ TGT static float dot_q6_K(const void *w, const void *a, int64_t n) {
 }
 
 /* ---- Four activation rows at once (prompt processing): each weight block is loaded and decoded
- * once and used for four activation rows held in registers. Only Q6_K gains over the AVX2 set. */
+ * once and used for four activation rows held in registers. Q4_K, Q5_K and Q6_K gain over the AVX2 set. */
 
 TGT static void dot4_q6_K(const void *w, const void *a, size_t stride, int64_t n, float out[4]) {
   const blk_q6_K *x = w;
@@ -312,9 +314,117 @@ TGT static void dot4_q4_K(const void *w, const void *a, size_t stride, int64_t n
   for (int k = 0; k < 4; k++) out[k] = hsum256(acc[k]) - hsum256(accm[k]);
 }
 
+/* The integer sum of a Q5_K block's mins against the activation's 16-value sums (the reference's
+ * one integer per super-block; exact, so the order of the additions does not matter). */
+TGT static inline int k5_mins(__m128i s8, const int16_t *bsums) {
+  const __m128i dup = _mm_setr_epi8(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+  __m256i m16 = _mm256_cvtepu8_epi16(_mm_shuffle_epi8(_mm_srli_si128(s8, 8), dup));
+  __m256i p = _mm256_madd_epi16(m16, _mm256_loadu_si256((const __m256i *)bsums));
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(p), _mm256_extracti128_si256(p, 1));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
+  return _mm_cvtsi128_si32(s);
+}
+
+/* Q5_K x Q8_K, one row: dot_q4_K's layout (64-byte weight loads, activations paired by two
+ * shuffles, one vpdpbusd per 64 bytes) with the fifth bits added as 16 under a byte mask: qh is
+ * loaded into both 256-bit halves, and for load h the low nibbles take bit 4h (bytes 0-31) and
+ * 4h + 2 (bytes 32-63) of qh[l], the high nibbles 4h + 1 and 4h + 3 (vptestmb + masked vpaddb).
+ * The mins are one integer per block on a scalar float chain, as in the reference. */
+TGT static float dot_q5_K(const void *w, const void *a, int64_t n) {
+  const blk_q5_K *x = w;
+  const blk_q8_K *y = a;
+  const __m512i m4 = _mm512_set1_epi8(0xF), b16 = _mm512_set1_epi8(16);
+  const __m512i sel_lo = _mm512_inserti64x4(_mm512_set1_epi8(1), _mm256_set1_epi8(4), 1);
+  const __m512i sel_hi = _mm512_inserti64x4(_mm512_set1_epi8(2), _mm256_set1_epi8(8), 1);
+  const __m512i i_lo0 = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2);
+  const __m512i i_hi0 = _mm512_setr_epi32(1, 1, 1, 1, 1, 1, 1, 1, 3, 3, 3, 3, 3, 3, 3, 3);
+  const __m512i i_lo1 = _mm512_setr_epi32(4, 4, 4, 4, 4, 4, 4, 4, 6, 6, 6, 6, 6, 6, 6, 6);
+  const __m512i i_hi1 = _mm512_setr_epi32(5, 5, 5, 5, 5, 5, 5, 5, 7, 7, 7, 7, 7, 7, 7, 7);
+  __m256 acc = _mm256_setzero_ps();
+  float summ = 0;
+  for (int64_t b = 0; b < n / QK_K; b++) {
+    uint32_t sm[4];
+    k4_scales(x[b].scales, sm);
+    __m128i s8 = _mm_setr_epi32((int)sm[0], (int)sm[1], (int)sm[2], (int)sm[3]);
+    __m512i sc = _mm512_cvtepu8_epi32(s8); /* lanes 0-7: scales; 8-15: mins (unused here) */
+    __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)x[b].qh));
+    __m512i isum = _mm512_setzero_si512();
+    for (int h = 0; h < 2; h++) {
+      __m512i q = _mm512_loadu_si512(x[b].qs + 64 * h);
+      __m512i lo = _mm512_and_si512(q, m4), hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), m4);
+      __mmask64 klo = _mm512_test_epi8_mask(qh, h ? _mm512_slli_epi16(sel_lo, 4) : sel_lo);
+      __mmask64 khi = _mm512_test_epi8_mask(qh, h ? _mm512_slli_epi16(sel_hi, 4) : sel_hi);
+      lo = _mm512_mask_add_epi8(lo, klo, lo, b16);
+      hi = _mm512_mask_add_epi8(hi, khi, hi, b16);
+      __m512i y0 = _mm512_loadu_si512(y[b].qs + 128 * h),
+              y1 = _mm512_loadu_si512(y[b].qs + 128 * h + 64);
+      __m512i ylo = _mm512_shuffle_i64x2(y0, y1, 0x44), yhi = _mm512_shuffle_i64x2(y0, y1, 0xEE);
+      __m512i plo = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lo, ylo);
+      __m512i phi = _mm512_dpbusd_epi32(_mm512_setzero_si512(), hi, yhi);
+      isum = _mm512_add_epi32(
+          isum, _mm512_mullo_epi32(plo, _mm512_permutexvar_epi32(h ? i_lo1 : i_lo0, sc)));
+      isum = _mm512_add_epi32(
+          isum, _mm512_mullo_epi32(phi, _mm512_permutexvar_epi32(h ? i_hi1 : i_hi0, sc)));
+    }
+    __m256i i8 = _mm256_add_epi32(_mm512_castsi512_si256(isum), _mm512_extracti64x4_epi64(isum, 1));
+    float dy = y[b].d;
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x[b].d) * dy), _mm256_cvtepi32_ps(i8), acc);
+    summ = fmaf(-dy * h2f(x[b].dmin), (float)k5_mins(s8, y[b].bsums), summ);
+  }
+  return hsum256(acc) + summ;
+}
+
+/* Q5_K x Q8_K, four activation rows: as dot4_q4_K (each block decoded once into four 64-byte
+ * chunks in activation order), the fifth bits of chunk c (qh bits 2c, 2c + 1) added under a mask.
+ */
+TGT static void dot4_q5_K(const void *w, const void *a, size_t stride, int64_t n, float out[4]) {
+  const blk_q5_K *x = w;
+  const blk_q8_K *y[4];
+  for (int k = 0; k < 4; k++) y[k] = (const blk_q8_K *)((const uint8_t *)a + stride * (size_t)k);
+  const __m512i b16 = _mm512_set1_epi8(16);
+  const __m512i sel = _mm512_inserti64x4(_mm512_set1_epi8(1), _mm256_set1_epi8(2), 1);
+  __m256 acc[4];
+  float summ[4];
+  for (int k = 0; k < 4; k++) {
+    acc[k] = _mm256_setzero_ps();
+    summ[k] = 0;
+  }
+  for (int64_t b = 0; b < n / QK_K; b++) {
+    uint32_t sm[4];
+    k4_scales(x[b].scales, sm);
+    __m128i s8 = _mm_setr_epi32((int)sm[0], (int)sm[1], (int)sm[2], (int)sm[3]);
+    __m512i scv[4], nib[4];
+    k4_scale_vecs(_mm512_cvtepu8_epi32(s8), scv);
+    __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)x[b].qh));
+    for (int c = 0; c < 4; c++) {
+      __mmask64 k5 = _mm512_test_epi8_mask(qh, _mm512_slli_epi16(sel, 2 * c));
+      nib[c] = k4_chunk(x[b].qs, c);
+      nib[c] = _mm512_mask_add_epi8(nib[c], k5, nib[c], b16);
+    }
+    float d = h2f(x[b].d), dmin = h2f(x[b].dmin);
+    for (int k = 0; k < 4; k++) {
+      const int8_t *yq = y[k][b].qs;
+      __m512i isum = _mm512_setzero_si512();
+      for (int c = 0; c < 4; c++) {
+        __m512i p =
+            _mm512_dpbusd_epi32(_mm512_setzero_si512(), nib[c], _mm512_loadu_si512(yq + 64 * c));
+        isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(p, scv[c]));
+      }
+      __m256i i8 =
+          _mm256_add_epi32(_mm512_castsi512_si256(isum), _mm512_extracti64x4_epi64(isum, 1));
+      float dy = y[k][b].d;
+      acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(d * dy), _mm256_cvtepi32_ps(i8), acc[k]);
+      summ[k] = fmaf(-dy * dmin, (float)k5_mins(s8, y[k][b].bsums), summ[k]);
+    }
+  }
+  for (int k = 0; k < 4; k++) out[k] = hsum256(acc[k]) + summ[k];
+}
+
 vec_dot4_fn llm__dot4_avx512(tensor_type t) {
   switch (t) {
   case TT_Q4_K: return dot4_q4_K;
+  case TT_Q5_K: return dot4_q5_K;
   case TT_Q6_K: return dot4_q6_K;
   default: return NULL;
   }
@@ -327,6 +437,7 @@ vec_dot_fn llm__dot_avx512(tensor_type t) {
   case TT_Q4_0: return dot_q4_0;
   case TT_Q8_0: return dot_q8_0;
   case TT_Q4_K: return dot_q4_K;
+  case TT_Q5_K: return dot_q5_K;
   case TT_Q6_K: return dot_q6_K;
   default: return NULL;
   }

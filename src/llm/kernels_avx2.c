@@ -516,7 +516,62 @@ vec_dot_fn llm__dot_avx2(tensor_type t) {
   }
 }
 
+/* ---- Four weight rows at once (generation) for the 32-value formats. A one-row dot there is one
+ * chain of dependent FMAs (one per block, the reference's order), bound by the FMA latency; four
+ * rows give four chains, and the activation block is loaded (and its sums formed) once for all. */
+
+/* The block scales of four rows (halves) times the activation's scale dy, as four floats. */
+TGT static inline __m128 w4_scales(uint16_t h0, uint16_t h1, uint16_t h2, uint16_t h3, float dy) {
+  uint64_t hh = h0 | (uint64_t)h1 << 16 | (uint64_t)h2 << 32 | (uint64_t)h3 << 48;
+  return _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi64_si128((long long)hh)), _mm_set1_ps(dy));
+}
+
+/* Element r of s in all 8 lanes. */
+TGT static inline __m256 w4_lane(__m128 s, int r) {
+  return _mm256_permutevar8x32_ps(_mm256_castps128_ps256(s), _mm256_set1_epi32(r));
+}
+
+/* The 32 nibbles of a Q4_0 / Q4_1 block, 0..15, element j in byte j. */
+TGT static inline __m256i q4_values(const uint8_t qs[16]) {
+  __m128i q = _mm_loadu_si128((const __m128i *)qs);
+  return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(q, 4), q), _mm256_set1_epi8(0xF));
+}
+
+/* Q4_0: the nibbles as unsigned bytes in maddubs; the -8 comes off the int16 pair sums as
+ * maddubs(8, a), formed once per block (the pair sums stay within int16, the lanes exact). */
+TGT static void dot4w_q4_0(const void *w, size_t wstride, const void *a, int64_t n, float out[4]) {
+  const blk_q4_0 *x[4];
+  for (int r = 0; r < 4; r++) x[r] = (const blk_q4_0 *)((const uint8_t *)w + wstride * (size_t)r);
+  const blk_q8_0 *y = a;
+  const __m256i eight = _mm256_set1_epi8(8), ones = _mm256_set1_epi16(1);
+  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                   _mm256_setzero_ps()};
+  for (int64_t b = 0; b < n / QK; b++) {
+    __m256i ay = _mm256_loadu_si256((const __m256i *)y[b].qs);
+    __m256i a8 = _mm256_maddubs_epi16(eight, ay);
+    __m128 s = w4_scales(x[0][b].d, x[1][b].d, x[2][b].d, x[3][b].d, h2f(y[b].d));
+#pragma GCC unroll 4
+    for (int r = 0; r < 4; r++) {
+      __m256i p16 = _mm256_sub_epi16(_mm256_maddubs_epi16(q4_values(x[r][b].qs), ay), a8);
+      __m256i p = _mm256_madd_epi16(p16, ones);
+      acc[r] = _mm256_fmadd_ps(w4_lane(s, r), _mm256_cvtepi32_ps(p), acc[r]);
+    }
+  }
+  for (int r = 0; r < 4; r++) out[r] = hsum_ps(acc[r]);
+}
+
+vec_dot4w_fn llm__dot4w_avx2(tensor_type t) {
+  switch (t) {
+  case TT_Q4_0: return dot4w_q4_0;
+  default: return NULL;
+  }
+}
+
 #else
+vec_dot4w_fn llm__dot4w_avx2(tensor_type t) {
+  (void)t;
+  return NULL;
+}
 vec_dot_fn llm__dot_avx2(tensor_type t) {
   (void)t;
   return NULL;

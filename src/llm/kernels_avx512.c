@@ -146,7 +146,8 @@ TGT static float dot_q6_K(const void *w, const void *a, int64_t n) {
 }
 
 /* ---- Four activation rows at once (prompt processing): each weight block is loaded and decoded
- * once and used for four activation rows held in registers. Q4_K, Q5_K and Q6_K gain over the AVX2 set. */
+ * once and used for four activation rows held in registers. Q4_K, Q5_K and Q6_K gain over the AVX2
+ * set. */
 
 TGT static void dot4_q6_K(const void *w, const void *a, size_t stride, int64_t n, float out[4]) {
   const blk_q6_K *x = w;
@@ -443,7 +444,84 @@ vec_dot_fn llm__dot_avx512(tensor_type t) {
   }
 }
 
+/* ---- Four weight rows at once (generation) for the 32-value formats. A one-row dot there is one
+ * chain of dependent FMAs (one per block, the reference's order), bound by the FMA latency; four
+ * rows give four chains. Two rows share a 512-bit register: byte quarters are [row 0 values 0-15,
+ * row 1 values 0-15, row 0 values 16-31, row 1 values 16-31], against the activation laid out as
+ * [a0-15, a0-15, a16-31, a16-31]. vpdpbusd's dword lanes then hold the reference lanes of both rows
+ * (row 0: lanes 0-3 and 8-11; row 1: 4-7 and 12-15), each exact, so the per-lane FMAs are the
+ * reference's; w4_hsum puts a row's lanes back in order before hsum8. */
+
+/* The activation block as [a0-15, a0-15, a16-31, a16-31]. */
+TGT static inline __m512i w4_act(const int8_t *qs) {
+  __m512i y = _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)qs));
+  return _mm512_shuffle_i64x2(y, y, 0x50);
+}
+
+/* The 16-byte nibble fields of two rows' blocks p0, p1 as [p0 & 15, p1 & 15, p0 >> 4, p1 >> 4]:
+ * each row's values in the order above. */
+TGT static inline __m512i w4_nibbles(const uint8_t *p0, const uint8_t *p1) {
+  __m256i t =
+      _mm256_set_m128i(_mm_loadu_si128((const __m128i *)p1), _mm_loadu_si128((const __m128i *)p0));
+  __m512i z = _mm512_inserti64x4(_mm512_castsi256_si512(t), _mm256_srli_epi16(t, 4), 1);
+  return _mm512_and_si512(z, _mm512_set1_epi8(0xF));
+}
+
+/* Four halves (block scales of four rows) times the activation's scale dy, as four floats, and
+ * spread to the lane layout above: rows 0 and 1 in s01, rows 2 and 3 in s23. */
+TGT static inline void w4_scales(uint16_t h0, uint16_t h1, uint16_t h2, uint16_t h3, float dy,
+                                 __m512 *s01, __m512 *s23) {
+  uint64_t hh = h0 | (uint64_t)h1 << 16 | (uint64_t)h2 << 32 | (uint64_t)h3 << 48;
+  __m128 s = _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi64_si128((long long)hh)), _mm_set1_ps(dy));
+  const __m512i i01 = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1);
+  const __m512i i23 = _mm512_setr_epi32(2, 2, 2, 2, 3, 3, 3, 3, 2, 2, 2, 2, 3, 3, 3, 3);
+  *s01 = _mm512_permutexvar_ps(i01, _mm512_castps128_ps512(s));
+  *s23 = _mm512_permutexvar_ps(i23, _mm512_castps128_ps512(s));
+}
+
+/* Row r (0 or 1) of a two-row accumulator, reduced as hsum8 reduces the reference's 8 lanes. */
+TGT static inline float w4_hsum(__m512 acc, int r) {
+  const __m512i i0 = _mm512_setr_epi32(0, 1, 2, 3, 8, 9, 10, 11, 0, 0, 0, 0, 0, 0, 0, 0);
+  const __m512i i1 = _mm512_setr_epi32(4, 5, 6, 7, 12, 13, 14, 15, 0, 0, 0, 0, 0, 0, 0, 0);
+  return hsum256(_mm512_castps512_ps256(_mm512_permutexvar_ps(r ? i1 : i0, acc)));
+}
+
+/* Q4_0, four weight rows: sum (q - 8) a is one vpdpbusd of q (unsigned) started from -8 sum a. */
+TGT static void dot4w_q4_0(const void *w, size_t wstride, const void *a, int64_t n, float out[4]) {
+  const blk_q4_0 *x[4];
+  for (int r = 0; r < 4; r++) x[r] = (const blk_q4_0 *)((const uint8_t *)w + wstride * (size_t)r);
+  const blk_q8_0 *y = a;
+  const __m512i eight = _mm512_set1_epi8(8);
+  __m512 acc01 = _mm512_setzero_ps(), acc23 = _mm512_setzero_ps();
+  for (int64_t b = 0; b < n / QK; b++) {
+    __m512i ay = w4_act(y[b].qs);
+    __m512i neg8 = _mm512_sub_epi32(_mm512_setzero_si512(),
+                                    _mm512_dpbusd_epi32(_mm512_setzero_si512(), eight, ay));
+    __m512 s01, s23;
+    w4_scales(x[0][b].d, x[1][b].d, x[2][b].d, x[3][b].d, h2f(y[b].d), &s01, &s23);
+    __m512i p01 = _mm512_dpbusd_epi32(neg8, w4_nibbles(x[0][b].qs, x[1][b].qs), ay);
+    __m512i p23 = _mm512_dpbusd_epi32(neg8, w4_nibbles(x[2][b].qs, x[3][b].qs), ay);
+    acc01 = _mm512_fmadd_ps(s01, _mm512_cvtepi32_ps(p01), acc01);
+    acc23 = _mm512_fmadd_ps(s23, _mm512_cvtepi32_ps(p23), acc23);
+  }
+  out[0] = w4_hsum(acc01, 0);
+  out[1] = w4_hsum(acc01, 1);
+  out[2] = w4_hsum(acc23, 0);
+  out[3] = w4_hsum(acc23, 1);
+}
+
+vec_dot4w_fn llm__dot4w_avx512(tensor_type t) {
+  switch (t) {
+  case TT_Q4_0: return dot4w_q4_0;
+  default: return NULL;
+  }
+}
+
 #else
+vec_dot4w_fn llm__dot4w_avx512(tensor_type t) {
+  (void)t;
+  return NULL;
+}
 vec_dot_fn llm__dot_avx512(tensor_type t) {
   (void)t;
   return NULL;

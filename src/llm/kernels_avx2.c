@@ -434,6 +434,12 @@ TGT static inline __m256i q5_high(const uint8_t qh4[4]) {
   return _mm256_and_si256(t, _mm256_set1_epi8(0x10));
 }
 
+/* The 32 nibbles of a Q4_0 / Q4_1 block, 0..15, element j in byte j. */
+TGT static inline __m256i q4_values(const uint8_t qs[16]) {
+  __m128i q = _mm_loadu_si128((const __m128i *)qs);
+  return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(q, 4), q), _mm256_set1_epi8(0xF));
+}
+
 /* The 32 5-bit values of a Q5_0 / Q5_1 block, 0..31, element j in byte j. */
 TGT static inline __m256i q5_values(const uint8_t qs[16], const uint8_t qh[4]) {
   __m128i q = _mm_loadu_si128((const __m128i *)qs);
@@ -470,23 +476,28 @@ TGT static void dot4_q5_0(const void *w, const void *a, size_t stride, int64_t n
   for (int k = 0; k < 4; k++) out[k] = hsum_ps(acc[k]);
 }
 
-/* Q5_1: unsigned values (< 32) meet the int8 activations in maddubs directly; the m term uses the
- * activation's sum, from maddubs against ones. */
-TGT static float dot_q5_1(const void *w, const void *a, int64_t n) {
-  const blk_q5_1 *x = w;
-  const blk_q8_0 *y = a;
-  const __m256i ones8 = _mm256_set1_epi8(1), ones16 = _mm256_set1_epi16(1);
-  __m256 acc = _mm256_setzero_ps(), accm = _mm256_setzero_ps();
-  for (int64_t b = 0; b < n / QK; b++) {
-    __m256i yq = _mm256_loadu_si256((const __m256i *)y[b].qs);
-    __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(q5_values(x[b].qs, x[b].qh), yq), ones16);
-    __m256i sy = _mm256_madd_epi16(_mm256_maddubs_epi16(ones8, yq), ones16);
-    float dy = h2f(y[b].d);
-    acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x[b].d) * dy), _mm256_cvtepi32_ps(p), acc);
-    accm = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x[b].m) * dy), _mm256_cvtepi32_ps(sy), accm);
+/* Q4_1 / Q5_1: unsigned values (< 16 / < 32) meet the int8 activations in maddubs directly; the
+ * m term uses the activation's lane sums, from maddubs against ones. */
+#define DOT_Q_1(NAME, BLK, VALUES)                                                                 \
+  TGT static float NAME(const void *w, const void *a, int64_t n) {                                 \
+    const BLK *x = w;                                                                              \
+    const blk_q8_0 *y = a;                                                                         \
+    const __m256i ones8 = _mm256_set1_epi8(1), ones16 = _mm256_set1_epi16(1);                      \
+    __m256 acc = _mm256_setzero_ps(), accm = _mm256_setzero_ps();                                  \
+    for (int64_t b = 0; b < n / QK; b++) {                                                         \
+      __m256i yq = _mm256_loadu_si256((const __m256i *)y[b].qs);                                   \
+      __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(VALUES(x[b]), yq), ones16);               \
+      __m256i sy = _mm256_madd_epi16(_mm256_maddubs_epi16(ones8, yq), ones16);                     \
+      float dy = h2f(y[b].d);                                                                      \
+      acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x[b].d) * dy), _mm256_cvtepi32_ps(p), acc);         \
+      accm = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x[b].m) * dy), _mm256_cvtepi32_ps(sy), accm);      \
+    }                                                                                              \
+    return hsum_ps(acc) + hsum_ps(accm);                                                           \
   }
-  return hsum_ps(acc) + hsum_ps(accm);
-}
+#define Q4_1_VALUES(blk) q4_values((blk).qs)
+#define Q5_1_VALUES(blk) q5_values((blk).qs, (blk).qh)
+DOT_Q_1(dot_q4_1, blk_q4_1, Q4_1_VALUES)
+DOT_Q_1(dot_q5_1, blk_q5_1, Q5_1_VALUES)
 
 vec_dot4_fn llm__dot4_avx2(tensor_type t) {
   switch (t) {
@@ -506,6 +517,7 @@ vec_dot_fn llm__dot_avx2(tensor_type t) {
   case TT_F16: return dot_f16;
   case TT_BF16: return dot_bf16;
   case TT_Q4_0: return dot_q4_0;
+  case TT_Q4_1: return dot_q4_1;
   case TT_Q5_0: return dot_q5_0;
   case TT_Q5_1: return dot_q5_1;
   case TT_Q8_0: return dot_q8_0;
@@ -531,12 +543,6 @@ TGT static inline __m256 w4_lane(__m128 s, int r) {
   return _mm256_permutevar8x32_ps(_mm256_castps128_ps256(s), _mm256_set1_epi32(r));
 }
 
-/* The 32 nibbles of a Q4_0 / Q4_1 block, 0..15, element j in byte j. */
-TGT static inline __m256i q4_values(const uint8_t qs[16]) {
-  __m128i q = _mm_loadu_si128((const __m128i *)qs);
-  return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(q, 4), q), _mm256_set1_epi8(0xF));
-}
-
 /* Q4_0: the nibbles as unsigned bytes in maddubs; the -8 comes off the int16 pair sums as
  * maddubs(8, a), formed once per block (the pair sums stay within int16, the lanes exact). */
 TGT static void dot4w_q4_0(const void *w, size_t wstride, const void *a, int64_t n, float out[4]) {
@@ -560,9 +566,60 @@ TGT static void dot4w_q4_0(const void *w, size_t wstride, const void *a, int64_t
   for (int r = 0; r < 4; r++) out[r] = hsum_ps(acc[r]);
 }
 
+/* Q5_0: values 0..31 in maddubs, less maddubs(16, a) per pair (within int16). */
+TGT static void dot4w_q5_0(const void *w, size_t wstride, const void *a, int64_t n, float out[4]) {
+  const blk_q5_0 *x[4];
+  for (int r = 0; r < 4; r++) x[r] = (const blk_q5_0 *)((const uint8_t *)w + wstride * (size_t)r);
+  const blk_q8_0 *y = a;
+  const __m256i sixteen = _mm256_set1_epi8(16), ones = _mm256_set1_epi16(1);
+  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                   _mm256_setzero_ps()};
+  for (int64_t b = 0; b < n / QK; b++) {
+    __m256i ay = _mm256_loadu_si256((const __m256i *)y[b].qs);
+    __m256i a16 = _mm256_maddubs_epi16(sixteen, ay);
+    __m128 s = w4_scales(x[0][b].d, x[1][b].d, x[2][b].d, x[3][b].d, h2f(y[b].d));
+#pragma GCC unroll 4
+    for (int r = 0; r < 4; r++) {
+      __m256i v = q5_values(x[r][b].qs, x[r][b].qh);
+      __m256i p = _mm256_madd_epi16(_mm256_sub_epi16(_mm256_maddubs_epi16(v, ay), a16), ones);
+      acc[r] = _mm256_fmadd_ps(w4_lane(s, r), _mm256_cvtepi32_ps(p), acc[r]);
+    }
+  }
+  for (int r = 0; r < 4; r++) out[r] = hsum_ps(acc[r]);
+}
+
+/* Q4_1 / Q5_1: as DOT_Q_1, the activation's lane sums formed once for the four rows. */
+#define W4_Q_1(NAME, BLK, VALUES)                                                                  \
+  TGT static void NAME(const void *w, size_t wstride, const void *a, int64_t n, float out[4]) {    \
+    const BLK *x[4];                                                                               \
+    for (int r = 0; r < 4; r++) x[r] = (const BLK *)((const uint8_t *)w + wstride * (size_t)r);    \
+    const blk_q8_0 *y = a;                                                                         \
+    const __m256i ones8 = _mm256_set1_epi8(1), ones16 = _mm256_set1_epi16(1);                      \
+    __m256 acc[4], accm[4];                                                                        \
+    for (int r = 0; r < 4; r++) acc[r] = accm[r] = _mm256_setzero_ps();                            \
+    for (int64_t b = 0; b < n / QK; b++) {                                                         \
+      __m256i ay = _mm256_loadu_si256((const __m256i *)y[b].qs);                                   \
+      __m256 sa = _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_maddubs_epi16(ones8, ay), ones16));  \
+      float dy = h2f(y[b].d);                                                                      \
+      __m128 s = w4_scales(x[0][b].d, x[1][b].d, x[2][b].d, x[3][b].d, dy);                        \
+      __m128 m = w4_scales(x[0][b].m, x[1][b].m, x[2][b].m, x[3][b].m, dy);                        \
+      _Pragma("GCC unroll 4") for (int r = 0; r < 4; r++) {                                        \
+        __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(VALUES(x[r][b]), ay), ones16);          \
+        acc[r] = _mm256_fmadd_ps(w4_lane(s, r), _mm256_cvtepi32_ps(p), acc[r]);                    \
+        accm[r] = _mm256_fmadd_ps(w4_lane(m, r), sa, accm[r]);                                     \
+      }                                                                                            \
+    }                                                                                              \
+    for (int r = 0; r < 4; r++) out[r] = hsum_ps(acc[r]) + hsum_ps(accm[r]);                       \
+  }
+W4_Q_1(dot4w_q4_1, blk_q4_1, Q4_1_VALUES)
+W4_Q_1(dot4w_q5_1, blk_q5_1, Q5_1_VALUES)
+
 vec_dot4w_fn llm__dot4w_avx2(tensor_type t) {
   switch (t) {
   case TT_Q4_0: return dot4w_q4_0;
+  case TT_Q4_1: return dot4w_q4_1;
+  case TT_Q5_0: return dot4w_q5_0;
+  case TT_Q5_1: return dot4w_q5_1;
   default: return NULL;
   }
 }

@@ -510,9 +510,95 @@ TGT static void dot4w_q4_0(const void *w, size_t wstride, const void *a, int64_t
   out[3] = w4_hsum(acc23, 1);
 }
 
+/* The fifth bits of two rows' Q5 blocks (qh0, qh1: bit j is value j's) as a byte mask in the
+ * w4_nibbles layout. */
+TGT static inline __mmask64 w4_high(const uint8_t *qh0, const uint8_t *qh1) {
+  uint32_t h0, h1;
+  memcpy(&h0, qh0, 4);
+  memcpy(&h1, qh1, 4);
+  uint32_t lo = (h0 & 0xFFFFu) | (h1 << 16), hi = (h0 >> 16) | (h1 & 0xFFFF0000u);
+  return _cvtu64_mask64(lo | (uint64_t)hi << 32);
+}
+
+/* The 5-bit values (0..31) of two rows' Q5_0 / Q5_1 blocks in the w4_nibbles layout. */
+TGT static inline __m512i w4_q5(const uint8_t *qs0, const uint8_t *qh0, const uint8_t *qs1,
+                                const uint8_t *qh1) {
+  __m512i z = w4_nibbles(qs0, qs1);
+  return _mm512_mask_add_epi8(z, w4_high(qh0, qh1), z, _mm512_set1_epi8(16));
+}
+
+/* Row r's result of a two-row pair of accumulators (d part, m part), as the reference adds them. */
+TGT static inline float w4_hsum2(__m512 acc, __m512 accm, int r) {
+  return w4_hsum(acc, r) + w4_hsum(accm, r);
+}
+
+/* Q5_0, four weight rows: values 0..31 in vpdpbusd, started from -16 sum a. */
+TGT static void dot4w_q5_0(const void *w, size_t wstride, const void *a, int64_t n, float out[4]) {
+  const blk_q5_0 *x[4];
+  for (int r = 0; r < 4; r++) x[r] = (const blk_q5_0 *)((const uint8_t *)w + wstride * (size_t)r);
+  const blk_q8_0 *y = a;
+  const __m512i sixteen = _mm512_set1_epi8(16);
+  __m512 acc01 = _mm512_setzero_ps(), acc23 = _mm512_setzero_ps();
+  for (int64_t b = 0; b < n / QK; b++) {
+    __m512i ay = w4_act(y[b].qs);
+    __m512i neg16 = _mm512_sub_epi32(_mm512_setzero_si512(),
+                                     _mm512_dpbusd_epi32(_mm512_setzero_si512(), sixteen, ay));
+    __m512 s01, s23;
+    w4_scales(x[0][b].d, x[1][b].d, x[2][b].d, x[3][b].d, h2f(y[b].d), &s01, &s23);
+    __m512i p01 =
+        _mm512_dpbusd_epi32(neg16, w4_q5(x[0][b].qs, x[0][b].qh, x[1][b].qs, x[1][b].qh), ay);
+    __m512i p23 =
+        _mm512_dpbusd_epi32(neg16, w4_q5(x[2][b].qs, x[2][b].qh, x[3][b].qs, x[3][b].qh), ay);
+    acc01 = _mm512_fmadd_ps(s01, _mm512_cvtepi32_ps(p01), acc01);
+    acc23 = _mm512_fmadd_ps(s23, _mm512_cvtepi32_ps(p23), acc23);
+  }
+  out[0] = w4_hsum(acc01, 0);
+  out[1] = w4_hsum(acc01, 1);
+  out[2] = w4_hsum(acc23, 0);
+  out[3] = w4_hsum(acc23, 1);
+}
+
+/* Q4_1 / Q5_1, four weight rows: unsigned values in vpdpbusd for the d part; the m part is the
+ * activation's lane sums (one vpdpbusd of ones per block, shared by the rows) on a second pair of
+ * accumulators, as the reference keeps them. */
+#define W4_Q_1(NAME, BLK, VALUES)                                                                  \
+  TGT static void NAME(const void *w, size_t wstride, const void *a, int64_t n, float out[4]) {    \
+    const BLK *x[4];                                                                               \
+    for (int r = 0; r < 4; r++) x[r] = (const BLK *)((const uint8_t *)w + wstride * (size_t)r);    \
+    const blk_q8_0 *y = a;                                                                         \
+    const __m512i ones = _mm512_set1_epi8(1);                                                      \
+    __m512 acc01 = _mm512_setzero_ps(), acc23 = _mm512_setzero_ps();                               \
+    __m512 accm01 = _mm512_setzero_ps(), accm23 = _mm512_setzero_ps();                             \
+    for (int64_t b = 0; b < n / QK; b++) {                                                         \
+      __m512i ay = w4_act(y[b].qs);                                                                \
+      __m512 sa = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(_mm512_setzero_si512(), ones, ay));       \
+      float dy = h2f(y[b].d);                                                                      \
+      __m512 s01, s23, m01, m23;                                                                   \
+      w4_scales(x[0][b].d, x[1][b].d, x[2][b].d, x[3][b].d, dy, &s01, &s23);                       \
+      w4_scales(x[0][b].m, x[1][b].m, x[2][b].m, x[3][b].m, dy, &m01, &m23);                       \
+      __m512i p01 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), VALUES(0, 1), ay);                 \
+      __m512i p23 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), VALUES(2, 3), ay);                 \
+      acc01 = _mm512_fmadd_ps(s01, _mm512_cvtepi32_ps(p01), acc01);                                \
+      acc23 = _mm512_fmadd_ps(s23, _mm512_cvtepi32_ps(p23), acc23);                                \
+      accm01 = _mm512_fmadd_ps(m01, sa, accm01);                                                   \
+      accm23 = _mm512_fmadd_ps(m23, sa, accm23);                                                   \
+    }                                                                                              \
+    out[0] = w4_hsum2(acc01, accm01, 0);                                                           \
+    out[1] = w4_hsum2(acc01, accm01, 1);                                                           \
+    out[2] = w4_hsum2(acc23, accm23, 0);                                                           \
+    out[3] = w4_hsum2(acc23, accm23, 1);                                                           \
+  }
+#define Q4_1_VALUES(r0, r1) w4_nibbles(x[r0][b].qs, x[r1][b].qs)
+#define Q5_1_VALUES(r0, r1) w4_q5(x[r0][b].qs, x[r0][b].qh, x[r1][b].qs, x[r1][b].qh)
+W4_Q_1(dot4w_q4_1, blk_q4_1, Q4_1_VALUES)
+W4_Q_1(dot4w_q5_1, blk_q5_1, Q5_1_VALUES)
+
 vec_dot4w_fn llm__dot4w_avx512(tensor_type t) {
   switch (t) {
   case TT_Q4_0: return dot4w_q4_0;
+  case TT_Q4_1: return dot4w_q4_1;
+  case TT_Q5_0: return dot4w_q5_0;
+  case TT_Q5_1: return dot4w_q5_1;
   default: return NULL;
   }
 }

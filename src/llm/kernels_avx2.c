@@ -1,8 +1,8 @@
-/* AVX2+FMA+F16C kernel set: dot products of weight rows (F32, F16, BF16, Q4_0, Q8_0, Q4_K, Q5_K,
- * Q6_K) with activation rows in the companion type. Compiled with per-function target attributes
- * (never -march=native), and only called after kernels.c has checked the CPU. The quantized and F32
- * kernels sum in the reference's order (kernels.c) and are bit-identical to it; F16 and BF16 keep
- * more accumulators for speed and agree within rounding. */
+/* AVX2+FMA+F16C kernel set: dot products of weight rows (F32, F16, BF16, every 32-value format,
+ * Q2_K to Q6_K) with activation rows in the companion type, some also four rows at a time. Compiled
+ * with per-function target attributes (never -march=native), and only called after kernels.c has
+ * checked the CPU. The quantized and F32 kernels sum in the reference's order (kernels.c) and are
+ * bit-identical to it; F16 and BF16 keep more accumulators for speed and agree within rounding. */
 #include <math.h>
 
 #include "llm/kernels_int.h"
@@ -259,6 +259,112 @@ TGT static float dot_q6_K(const void *w, const void *a, int64_t n) {
   return hsum_ps(acc);
 }
 
+/* Scale words for one 32-value group j of half h of a Q2_K / Q3_K block: sub-block 8h + 2j in the
+ * low 128 bits (values k < 16), 8h + 2j + 1 in the high 128 bits; sch holds words 8h..8h + 7 in
+ * both halves. */
+TGT static inline __m256i k23_scale(__m256i sch, int j) {
+  return _mm256_shuffle_epi8(sch, _mm256_set_m128i(_mm_set1_epi16((short)(0x0302 + 0x0404 * j)),
+                                                   _mm_set1_epi16((short)(0x0100 + 0x0404 * j))));
+}
+
+/* The 16 sub-block scales of a block (words, sub-blocks 0-7 in the low 128 bits, 8-15 high) as the
+ * words 8h..8h + 7 in both halves. */
+TGT static inline __m256i k23_half(__m256i sc16, int h) {
+  return h ? _mm256_permute4x64_epi64(sc16, 0xEE) : _mm256_permute4x64_epi64(sc16, 0x44);
+}
+
+/* Q2_K's sub-block scales (low nibbles) as words. */
+TGT static inline __m256i q2k_scales(const blk_q2_K *x) {
+  __m128i sc8 = _mm_loadu_si128((const __m128i *)x->scales);
+  return _mm256_cvtepu8_epi16(_mm_and_si128(sc8, _mm_set1_epi8(0xF)));
+}
+
+/* Q2_K's mins term as the reference's 8 lanes: lane k is m(2k) bsums(2k) + m(2k+1) bsums(2k+1). */
+TGT static inline __m256i q2k_mins(const blk_q2_K *x, const int16_t *bsums) {
+  __m128i sc8 = _mm_loadu_si128((const __m128i *)x->scales);
+  __m256i m16 = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(sc8, 4), _mm_set1_epi8(0xF)));
+  return _mm256_madd_epi16(m16, _mm256_loadu_si256((const __m256i *)bsums));
+}
+
+/* Q2_K x Q8_K: element 128h + 32j + k is bits 2j, 2j + 1 of qs[32h + k] (16-bit shifts keep them
+ * in their byte), 0..3, unsigned in maddubs; the mins lanes go in first, as in the reference. */
+TGT static float dot_q2_K(const void *w, const void *a, int64_t n) {
+  const blk_q2_K *x = w;
+  const blk_q8_K *y = a;
+  const __m256i m3 = _mm256_set1_epi8(3);
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t b = 0; b < n / QK_K; b++) {
+    __m256i sc16 = q2k_scales(&x[b]), isum = _mm256_setzero_si256();
+    for (int h = 0; h < 2; h++) {
+      __m256i sch = k23_half(sc16, h);
+      __m256i q = _mm256_loadu_si256((const __m256i *)(x[b].qs + 32 * h));
+#pragma GCC unroll 4
+      for (int j = 0; j < 4; j++) {
+        __m256i v = _mm256_and_si256(_mm256_srli_epi16(q, 2 * j), m3);
+        __m256i p =
+            dot_u8_i16(v, _mm256_loadu_si256((const __m256i *)(y[b].qs + 128 * h + 32 * j)));
+        isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p, k23_scale(sch, j)));
+      }
+    }
+    float dy = y[b].d;
+    __m256i mins = q2k_mins(&x[b], y[b].bsums);
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(-dy * h2f(x[b].dmin)), _mm256_cvtepi32_ps(mins), acc);
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(dy * h2f(x[b].d)), _mm256_cvtepi32_ps(isum), acc);
+  }
+  return hsum_ps(acc);
+}
+
+/* Q3_K's 16 signed 6-bit scales (stored biased by 32) as words: the low four bits of scale i are a
+ * nibble of bytes 0-7 (low nibbles for i < 8, high for i >= 8), the top two bits a bit pair of
+ * bytes 8-11 (byte 8 + i % 4, pair i / 4), unpacked four scales per 32-bit word. */
+TGT static inline __m256i q3k_scales(const uint8_t *s) {
+  uint32_t a0, a1, a2;
+  memcpy(&a0, s, 4);
+  memcpy(&a1, s + 4, 4);
+  memcpy(&a2, s + 8, 4);
+  const uint32_t m4 = 0x0F0F0F0Fu, m2 = 0x03030303u;
+  __m128i sc = _mm_setr_epi32((int)((a0 & m4) | ((a2 & m2) << 4)),
+                              (int)((a1 & m4) | (((a2 >> 2) & m2) << 4)),
+                              (int)(((a0 >> 4) & m4) | (((a2 >> 4) & m2) << 4)),
+                              (int)(((a1 >> 4) & m4) | (((a2 >> 6) & m2) << 4)));
+  return _mm256_cvtepi8_epi16(_mm_sub_epi8(sc, _mm_set1_epi8(32)));
+}
+
+/* 4 where bit c of a byte of nh (the complement of Q3_K's hmask) is set, else 0: the 4 that comes
+ * off a value whose high bit is clear (16-bit shifts of at most 5 keep the bit in its byte). */
+TGT static inline __m256i q3k_low4(__m256i nh, int c) {
+  __m256i t = c >= 2 ? _mm256_srli_epi16(nh, c - 2) : _mm256_slli_epi16(nh, 2 - c);
+  return _mm256_and_si256(t, _mm256_set1_epi8(4));
+}
+
+/* Q3_K x Q8_K: value = (2 bits of qs as in Q2_K) - 4 unless hmask[k] bit 4h + j is set, in -4..3.
+ * maddubs takes the 2-bit part and the 4 separately, their int16 pair sums subtracted (within
+ * int16), then the signed scales by madd: each lane's integer sum is exact. */
+TGT static float dot_q3_K(const void *w, const void *a, int64_t n) {
+  const blk_q3_K *x = w;
+  const blk_q8_K *y = a;
+  const __m256i m3 = _mm256_set1_epi8(3);
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t b = 0; b < n / QK_K; b++) {
+    __m256i sc16 = q3k_scales(x[b].scales), isum = _mm256_setzero_si256();
+    __m256i nh =
+        _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)x[b].hmask), _mm256_set1_epi8(-1));
+    for (int h = 0; h < 2; h++) {
+      __m256i sch = k23_half(sc16, h);
+      __m256i q = _mm256_loadu_si256((const __m256i *)(x[b].qs + 32 * h));
+#pragma GCC unroll 4
+      for (int j = 0; j < 4; j++) {
+        __m256i v = _mm256_and_si256(_mm256_srli_epi16(q, 2 * j), m3);
+        __m256i ay = _mm256_loadu_si256((const __m256i *)(y[b].qs + 128 * h + 32 * j));
+        __m256i p = _mm256_sub_epi16(dot_u8_i16(v, ay), dot_u8_i16(q3k_low4(nh, 4 * h + j), ay));
+        isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p, k23_scale(sch, j)));
+      }
+    }
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(y[b].d * h2f(x[b].d)), _mm256_cvtepi32_ps(isum), acc);
+  }
+  return hsum_ps(acc);
+}
+
 /* ---- Four activation rows at once (prompt processing): each weight block is loaded and decoded
  * once and used for four activation rows. */
 
@@ -374,6 +480,79 @@ TGT static void dot4_q5_K(const void *w, const void *a, size_t stride, int64_t n
     }
   }
   for (int k = 0; k < 4; k++) out[k] = hsum_ps(acc[k]) + summ[k];
+}
+
+TGT static void dot4_q2_K(const void *w, const void *a, size_t stride, int64_t n, float out[4]) {
+  const blk_q2_K *x = w;
+  const blk_q8_K *y[4];
+  for (int k = 0; k < 4; k++) y[k] = (const blk_q8_K *)((const uint8_t *)a + stride * (size_t)k);
+  const __m256i m3 = _mm256_set1_epi8(3);
+  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                   _mm256_setzero_ps()};
+  for (int64_t b = 0; b < n / QK_K; b++) {
+    __m256i sc16 = q2k_scales(&x[b]);
+    __m256i isum[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
+                       _mm256_setzero_si256()};
+    for (int h = 0; h < 2; h++) {
+      __m256i sch = k23_half(sc16, h);
+      __m256i q = _mm256_loadu_si256((const __m256i *)(x[b].qs + 32 * h));
+#pragma GCC unroll 4
+      for (int j = 0; j < 4; j++) {
+        __m256i v = _mm256_and_si256(_mm256_srli_epi16(q, 2 * j), m3), sc = k23_scale(sch, j);
+#pragma GCC unroll 4
+        for (int k = 0; k < 4; k++) {
+          __m256i p =
+              dot_u8_i16(v, _mm256_loadu_si256((const __m256i *)(y[k][b].qs + 128 * h + 32 * j)));
+          isum[k] = _mm256_add_epi32(isum[k], _mm256_madd_epi16(p, sc));
+        }
+      }
+    }
+    float d = h2f(x[b].d), dmin = h2f(x[b].dmin);
+#pragma GCC unroll 4
+    for (int k = 0; k < 4; k++) {
+      float dy = y[k][b].d;
+      __m256i mins = q2k_mins(&x[b], y[k][b].bsums);
+      acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(-dy * dmin), _mm256_cvtepi32_ps(mins), acc[k]);
+      acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(dy * d), _mm256_cvtepi32_ps(isum[k]), acc[k]);
+    }
+  }
+  for (int k = 0; k < 4; k++) out[k] = hsum_ps(acc[k]);
+}
+
+TGT static void dot4_q3_K(const void *w, const void *a, size_t stride, int64_t n, float out[4]) {
+  const blk_q3_K *x = w;
+  const blk_q8_K *y[4];
+  for (int k = 0; k < 4; k++) y[k] = (const blk_q8_K *)((const uint8_t *)a + stride * (size_t)k);
+  const __m256i m3 = _mm256_set1_epi8(3);
+  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                   _mm256_setzero_ps()};
+  for (int64_t b = 0; b < n / QK_K; b++) {
+    __m256i sc16 = q3k_scales(x[b].scales);
+    __m256i nh =
+        _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)x[b].hmask), _mm256_set1_epi8(-1));
+    __m256i isum[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
+                       _mm256_setzero_si256()};
+    for (int h = 0; h < 2; h++) {
+      __m256i sch = k23_half(sc16, h);
+      __m256i q = _mm256_loadu_si256((const __m256i *)(x[b].qs + 32 * h));
+#pragma GCC unroll 4
+      for (int j = 0; j < 4; j++) {
+        __m256i v = _mm256_and_si256(_mm256_srli_epi16(q, 2 * j), m3);
+        __m256i l4 = q3k_low4(nh, 4 * h + j), sc = k23_scale(sch, j);
+#pragma GCC unroll 4
+        for (int k = 0; k < 4; k++) {
+          __m256i ay = _mm256_loadu_si256((const __m256i *)(y[k][b].qs + 128 * h + 32 * j));
+          __m256i p = _mm256_sub_epi16(dot_u8_i16(v, ay), dot_u8_i16(l4, ay));
+          isum[k] = _mm256_add_epi32(isum[k], _mm256_madd_epi16(p, sc));
+        }
+      }
+    }
+    float d = h2f(x[b].d);
+#pragma GCC unroll 4
+    for (int k = 0; k < 4; k++)
+      acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(y[k][b].d * d), _mm256_cvtepi32_ps(isum[k]), acc[k]);
+  }
+  for (int k = 0; k < 4; k++) out[k] = hsum_ps(acc[k]);
 }
 
 TGT static void dot4_q6_K(const void *w, const void *a, size_t stride, int64_t n, float out[4]) {
@@ -504,6 +683,8 @@ vec_dot4_fn llm__dot4_avx2(tensor_type t) {
   case TT_Q4_0: return dot4_q4_0;
   case TT_Q5_0: return dot4_q5_0;
   case TT_Q8_0: return dot4_q8_0;
+  case TT_Q2_K: return dot4_q2_K;
+  case TT_Q3_K: return dot4_q3_K;
   case TT_Q4_K: return dot4_q4_K;
   case TT_Q5_K: return dot4_q5_K;
   case TT_Q6_K: return dot4_q6_K;
@@ -521,6 +702,8 @@ vec_dot_fn llm__dot_avx2(tensor_type t) {
   case TT_Q5_0: return dot_q5_0;
   case TT_Q5_1: return dot_q5_1;
   case TT_Q8_0: return dot_q8_0;
+  case TT_Q2_K: return dot_q2_K;
+  case TT_Q3_K: return dot_q3_K;
   case TT_Q4_K: return dot_q4_K;
   case TT_Q5_K: return dot_q5_K;
   case TT_Q6_K: return dot_q6_K;

@@ -378,6 +378,7 @@ TGT static void dot4_q8_0(const void *w, const void *a, size_t stride, int64_t n
   for (int64_t b = 0; b < n / QK; b++) {
     __m256i wv = _mm256_loadu_si256((const __m256i *)x[b].qs), ax = _mm256_sign_epi8(wv, wv);
     float dw = h2f(x[b].d);
+#pragma GCC unroll 4
     for (int k = 0; k < 4; k++) {
       __m256i sy = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)y[k][b].qs), wv);
       __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(ax, sy), ones);
@@ -399,6 +400,7 @@ TGT static void dot4_q4_0(const void *w, const void *a, size_t stride, int64_t n
     __m256i v =
         _mm256_sub_epi8(_mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(q, 4), q), m4), eight);
     float dw = h2f(x[b].d);
+#pragma GCC unroll 4
     for (int k = 0; k < 4; k++) {
       __m256i p = dot_i8(v, _mm256_loadu_si256((const __m256i *)y[k][b].qs));
       acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(dw * h2f(y[k][b].d)), _mm256_cvtepi32_ps(p), acc[k]);
@@ -425,6 +427,7 @@ TGT static void dot4_q4_K(const void *w, const void *a, size_t stride, int64_t n
       __m256i q = _mm256_loadu_si256((const __m256i *)(x[b].qs + 32 * c));
       __m256i lo = _mm256_and_si256(q, m4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
       __m256i s0 = _mm256_set1_epi16(sc[2 * c]), s1 = _mm256_set1_epi16(sc[2 * c + 1]);
+#pragma GCC unroll 4
       for (int k = 0; k < 4; k++) {
         __m256i plo = dot_u8_i16(lo, _mm256_loadu_si256((const __m256i *)(y[k][b].qs + 64 * c)));
         __m256i phi =
@@ -434,6 +437,7 @@ TGT static void dot4_q4_K(const void *w, const void *a, size_t stride, int64_t n
       }
     }
     float d = h2f(x[b].d), dmin = h2f(x[b].dmin);
+#pragma GCC unroll 4
     for (int k = 0; k < 4; k++) {
       acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(d * y[k][b].d), _mm256_cvtepi32_ps(isum[k]), acc[k]);
       accm[k] = _mm256_fmadd_ps(_mm256_set1_ps(dmin * y[k][b].d),
@@ -464,6 +468,7 @@ TGT static void dot4_q5_K(const void *w, const void *a, size_t stride, int64_t n
       k5_chunk(&x[b], qh, c, &lo, &hi);
       __m256i s0 = _mm256_shuffle_epi8(sc16, _mm256_set1_epi16((short)(0x0100 + 0x0404 * c)));
       __m256i s1 = _mm256_shuffle_epi8(sc16, _mm256_set1_epi16((short)(0x0302 + 0x0404 * c)));
+#pragma GCC unroll 4
       for (int k = 0; k < 4; k++) {
         __m256i plo = dot_u8_i16(lo, _mm256_loadu_si256((const __m256i *)(y[k][b].qs + 64 * c)));
         __m256i phi =
@@ -473,6 +478,7 @@ TGT static void dot4_q5_K(const void *w, const void *a, size_t stride, int64_t n
       }
     }
     float d = h2f(x[b].d), dmin = h2f(x[b].dmin);
+#pragma GCC unroll 4
     for (int k = 0; k < 4; k++) {
       float dy = y[k][b].d;
       acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(d * dy), _mm256_cvtepi32_ps(isum[k]), acc[k]);
@@ -581,6 +587,7 @@ TGT static void dot4_q6_K(const void *w, const void *a, size_t stride, int64_t n
       for (int g = 0; g < 4; g++) {
         const int8_t *sg = x[b].scales + 8 * h + 2 * g;
         __m256i scv = _mm256_set_m128i(_mm_set1_epi16(sg[1]), _mm_set1_epi16(sg[0]));
+#pragma GCC unroll 4
         for (int k = 0; k < 4; k++) {
           __m256i p = dot_u8_i16(
               q[g], _mm256_loadu_si256((const __m256i *)(y[k][b].qs + 128 * h + 32 * g)));
@@ -590,6 +597,7 @@ TGT static void dot4_q6_K(const void *w, const void *a, size_t stride, int64_t n
     }
     float d = h2f(x[b].d);
     __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x[b].scales));
+#pragma GCC unroll 4
     for (int k = 0; k < 4; k++) {
       __m256i bias = _mm256_madd_epi16(sc16, _mm256_loadu_si256((const __m256i *)y[k][b].bsums));
       __m256i tot = _mm256_sub_epi32(isum[k], _mm256_slli_epi32(bias, 5));
@@ -647,6 +655,7 @@ TGT static void dot4_q5_0(const void *w, const void *a, size_t stride, int64_t n
   for (int64_t b = 0; b < n / QK; b++) {
     __m256i v = _mm256_sub_epi8(q5_values(x[b].qs, x[b].qh), _mm256_set1_epi8(16));
     float dw = h2f(x[b].d);
+#pragma GCC unroll 4
     for (int k = 0; k < 4; k++) {
       __m256i p = dot_i8(v, _mm256_loadu_si256((const __m256i *)y[k][b].qs));
       acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(dw * h2f(y[k][b].d)), _mm256_cvtepi32_ps(p), acc[k]);

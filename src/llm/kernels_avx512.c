@@ -179,6 +179,7 @@ TGT static void dot4_q6_K(const void *w, const void *a, size_t stride, int64_t n
           _mm_shuffle_epi8(sc8, _mm_add_epi8(rep4, _mm_set1_epi8((char)(8 * h)))));
       __m512i s23 = _mm512_cvtepi8_epi32(
           _mm_shuffle_epi8(sc8, _mm_add_epi8(rep4, _mm_set1_epi8((char)(8 * h + 4)))));
+#pragma GCC unroll 4
       for (int k = 0; k < 4; k++) {
         __m512i p01 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), v01,
                                           _mm512_loadu_si512(y[k][b].qs + 128 * h));
@@ -189,6 +190,7 @@ TGT static void dot4_q6_K(const void *w, const void *a, size_t stride, int64_t n
       }
     }
     float d = h2f(x[b].d);
+#pragma GCC unroll 4
     for (int k = 0; k < 4; k++)
       acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(d * y[k][b].d),
                                _mm256_cvtepi32_ps(q6_fold(isum[k], sc8, y[k][b].bsums)), acc[k]);
@@ -296,6 +298,7 @@ TGT static void dot4_q4_K(const void *w, const void *a, size_t stride, int64_t n
     for (int c = 0; c < 4; c++) nib[c] = k4_chunk(x[b].qs, c);
     __m256i m16 = _mm256_cvtepu8_epi16(_mm_shuffle_epi8(_mm_srli_si128(s8, 8), dup));
     float d = h2f(x[b].d), dmin = h2f(x[b].dmin);
+#pragma GCC unroll 4
     for (int k = 0; k < 4; k++) {
       const int8_t *yq = y[k][b].qs;
       __m512i isum = _mm512_setzero_si512();
@@ -404,6 +407,7 @@ TGT static void dot4_q5_K(const void *w, const void *a, size_t stride, int64_t n
       nib[c] = _mm512_mask_add_epi8(nib[c], k5, nib[c], b16);
     }
     float d = h2f(x[b].d), dmin = h2f(x[b].dmin);
+#pragma GCC unroll 4
     for (int k = 0; k < 4; k++) {
       const int8_t *yq = y[k][b].qs;
       __m512i isum = _mm512_setzero_si512();

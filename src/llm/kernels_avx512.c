@@ -602,12 +602,57 @@ TGT static void dot4w_q5_0(const void *w, size_t wstride, const void *a, int64_t
 W4_Q_1(dot4w_q4_1, blk_q4_1, Q4_1_VALUES)
 W4_Q_1(dot4w_q5_1, blk_q5_1, Q5_1_VALUES)
 
+/* Q8_0, four weight rows. Here a 64-byte register holds two rows' blocks as stored, against the
+ * activation block in both halves, so lanes 0-7 are row 0's reference lanes and 8-15 row 1's. The
+ * weights go in as unsigned bytes w + 128, the excess coming off through vpdpbusd's start value
+ * -128 sum a. */
+TGT static inline __m512 w8_scales(__m128 s, int r) {
+  const __m512i i01 = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+  return _mm512_permutexvar_ps(_mm512_add_epi32(i01, _mm512_set1_epi32(r)),
+                               _mm512_castps128_ps512(s));
+}
+
+TGT static inline __m256 high256(__m512 v) {
+  return _mm256_castsi256_ps(_mm512_extracti64x4_epi64(_mm512_castps_si512(v), 1));
+}
+
+TGT static void dot4w_q8_0(const void *w, size_t wstride, const void *a, int64_t n, float out[4]) {
+  const blk_q8_0 *x[4];
+  for (int r = 0; r < 4; r++) x[r] = (const blk_q8_0 *)((const uint8_t *)w + wstride * (size_t)r);
+  const blk_q8_0 *y = a;
+  const __m512i bias = _mm512_set1_epi8((char)0x80);
+  __m512 acc01 = _mm512_setzero_ps(), acc23 = _mm512_setzero_ps();
+  for (int64_t b = 0; b < n / QK; b++) {
+    __m512i ay = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)y[b].qs));
+    __m512i neg = _mm512_sub_epi32(_mm512_setzero_si512(),
+                                   _mm512_dpbusd_epi32(_mm512_setzero_si512(), bias, ay));
+    uint64_t hh = x[0][b].d | (uint64_t)x[1][b].d << 16 | (uint64_t)x[2][b].d << 32 |
+                  (uint64_t)x[3][b].d << 48;
+    __m128 s = _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi64_si128((long long)hh)), _mm_set1_ps(h2f(y[b].d)));
+    __m512i w01 =
+        _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)x[0][b].qs)),
+                           _mm256_loadu_si256((const __m256i *)x[1][b].qs), 1);
+    __m512i w23 =
+        _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)x[2][b].qs)),
+                           _mm256_loadu_si256((const __m256i *)x[3][b].qs), 1);
+    __m512i p01 = _mm512_dpbusd_epi32(neg, _mm512_xor_si512(w01, bias), ay);
+    __m512i p23 = _mm512_dpbusd_epi32(neg, _mm512_xor_si512(w23, bias), ay);
+    acc01 = _mm512_fmadd_ps(w8_scales(s, 0), _mm512_cvtepi32_ps(p01), acc01);
+    acc23 = _mm512_fmadd_ps(w8_scales(s, 2), _mm512_cvtepi32_ps(p23), acc23);
+  }
+  out[0] = hsum256(_mm512_castps512_ps256(acc01));
+  out[1] = hsum256(high256(acc01));
+  out[2] = hsum256(_mm512_castps512_ps256(acc23));
+  out[3] = hsum256(high256(acc23));
+}
+
 vec_dot4w_fn llm__dot4w_avx512(tensor_type t) {
   switch (t) {
   case TT_Q4_0: return dot4w_q4_0;
   case TT_Q4_1: return dot4w_q4_1;
   case TT_Q5_0: return dot4w_q5_0;
   case TT_Q5_1: return dot4w_q5_1;
+  case TT_Q8_0: return dot4w_q8_0;
   default: return NULL;
   }
 }

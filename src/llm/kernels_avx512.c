@@ -113,6 +113,7 @@ TGT static float dot_q6_K(const void *w, const void *a, int64_t n) {
   for (int64_t b = 0; b < n / QK_K; b++) {
     __m128i sc8 = _mm_loadu_si128((const __m128i *)x[b].scales);
     __m512i isum = _mm512_setzero_si512();
+#pragma GCC unroll 2
     for (int h = 0; h < 2; h++) {
       __m256i ql0 = _mm256_loadu_si256((const __m256i *)(x[b].ql + 64 * h));
       __m256i ql1 = _mm256_loadu_si256((const __m256i *)(x[b].ql + 64 * h + 32));
@@ -163,6 +164,7 @@ TGT static void dot4_q6_K(const void *w, const void *a, size_t stride, int64_t n
     __m256i scb = _mm256_broadcastsi128_si256(sc8);
     __m512i isum[4] = {_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(),
                        _mm512_setzero_si512()};
+#pragma GCC unroll 2
     for (int h = 0; h < 2; h++) {
       __m256i ql0 = _mm256_loadu_si256((const __m256i *)(x[b].ql + 64 * h));
       __m256i ql1 = _mm256_loadu_si256((const __m256i *)(x[b].ql + 64 * h + 32));
@@ -258,6 +260,7 @@ TGT static float dot_q4_K(const void *w, const void *a, int64_t n) {
     __m128i s8 = _mm_setr_epi32((int)sm[0], (int)sm[1], (int)sm[2], (int)sm[3]);
     __m512i sc = _mm512_cvtepu8_epi32(s8); /* lanes 0-7: scales; 8-15: mins (unused here) */
     __m512i isum = _mm512_setzero_si512();
+#pragma GCC unroll 2
     for (int h = 0; h < 2; h++) {
       __m512i q = _mm512_loadu_si512(x[b].qs + 64 * h);
       __m512i lo = _mm512_and_si512(q, m4), hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), m4);
@@ -300,6 +303,7 @@ TGT static void dot4_q4_K(const void *w, const void *a, size_t stride, int64_t n
     __m128i s8 = _mm_setr_epi32((int)sm[0], (int)sm[1], (int)sm[2], (int)sm[3]);
     __m512i scw[4], nib[4];
     k4_scale_words(s8, scw);
+#pragma GCC unroll 4
     for (int c = 0; c < 4; c++) nib[c] = k4_chunk(x[b].qs, c);
     __m256i m16 = _mm256_cvtepu8_epi16(_mm_shuffle_epi8(_mm_srli_si128(s8, 8), dup));
     float d = h2f(x[b].d), dmin = h2f(x[b].dmin);
@@ -359,6 +363,7 @@ TGT static float dot_q5_K(const void *w, const void *a, int64_t n) {
     __m512i sc = _mm512_cvtepu8_epi32(s8); /* lanes 0-7: scales; 8-15: mins (unused here) */
     __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)x[b].qh));
     __m512i isum = _mm512_setzero_si512();
+#pragma GCC unroll 2
     for (int h = 0; h < 2; h++) {
       __m512i q = _mm512_loadu_si512(x[b].qs + 64 * h);
       __m512i lo = _mm512_and_si512(q, m4), hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), m4);
@@ -406,6 +411,7 @@ TGT static void dot4_q5_K(const void *w, const void *a, size_t stride, int64_t n
     __m512i scw[4], nib[4];
     k4_scale_words(s8, scw);
     __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)x[b].qh));
+#pragma GCC unroll 4
     for (int c = 0; c < 4; c++) {
       __mmask64 k5 = _mm512_test_epi8_mask(qh, _mm512_slli_epi16(sel, 2 * c));
       nib[c] = k4_chunk(x[b].qs, c);

@@ -1,5 +1,6 @@
-/* AVX-512 (F, BW, VL, VNNI) kernel set: 512-bit F16/BF16 dots and VNNI (vpdpbusd) integer dots
- * for Q4_0, Q8_0, Q4_K, Q5_K and Q6_K. Types not here fall back to the AVX2 set (F32, whose
+/* AVX-512 (F, BW, VL, VNNI) kernel set: 512-bit F16/BF16 dots, VNNI (vpdpbusd) integer dots for
+ * Q4_0, Q8_0, Q4_K, Q5_K and Q6_K, four-activation-row dots for the K-quants and four-weight-row
+ * dots for the 32-value formats. Types and shapes not here fall back to the AVX2 set (F32, whose
  * reference order is one 8-lane chain, and the rest), then to the reference.
  * Compiled with per-function target attributes; only called after kernels.c has checked the CPU. */
 #include <math.h>

@@ -1,7 +1,8 @@
 /* Kernel benchmark: qmat_mul per weight type for generation (T=1, reported as weight GB/s, the
  * bound that matters) and prompt processing (T=512, GFLOP/s), next to the machine's measured
  * streaming read bandwidth. Medians of several runs. Usage:
- *   bench_kernels [--threads N] [--quick]      (MIMIC_KERNELS=scalar|avx2 forces a lower set) */
+ *   bench_kernels [--threads N] [--quick] [--types Q4_K,Q5_K,...]
+ * (MIMIC_KERNELS=scalar|avx2 forces a lower set; --types runs only the listed types). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +63,19 @@ static double measure_bandwidth(compute_pool *p, size_t bytes, int reps) {
   return (double)bytes / median(t, reps) / 1e9;
 }
 
+/* Whether name is one of the comma-separated names in list (NULL: every name). */
+static bool listed(const char *list, const char *name) {
+  if (!list) return true;
+  size_t n = strlen(name);
+  for (const char *p = list; *p;) {
+    const char *e = strchr(p, ',');
+    size_t len = e ? (size_t)(e - p) : strlen(p);
+    if (len == n && strncmp(p, name, n) == 0) return true;
+    p += len + (e != NULL);
+  }
+  return false;
+}
+
 static uint64_t rng = 88172645463325252ull;
 static float frand(void) {
   rng ^= rng << 13;
@@ -94,12 +108,15 @@ static uint8_t *make_weights(tensor_type t, int64_t rows, int64_t cols, int n_co
 int main(int argc, char **argv) {
   int threads = 0;
   bool quick = false;
+  const char *only = NULL;
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
       int64_t v;
       if (str_to_i64(argv[++i], &v) == 0) threads = (int)v;
     } else if (strcmp(argv[i], "--quick") == 0) {
       quick = true;
+    } else if (strcmp(argv[i], "--types") == 0 && i + 1 < argc) {
+      only = argv[++i];
     }
   }
   compute_pool *p = compute_pool_new(threads);
@@ -110,14 +127,15 @@ int main(int argc, char **argv) {
          quick ? "prompt T=64 (4096x4096)" : "prompt T=512 (4096x4096)");
   printf("%-5s | %8s %8s %9s %9s | %9s %9s\n", "type", "GB/s", "% of bw", "GFLOP/s", "best GB/s",
          "GFLOP/s", "vs T=1");
-  static const tensor_type types[] = {TT_F32,  TT_F16,  TT_BF16, TT_Q8_0,
-                                      TT_Q4_0, TT_Q4_K, TT_Q5_K, TT_Q6_K};
+  static const tensor_type types[] = {TT_F32,  TT_F16,  TT_BF16, TT_Q8_0, TT_Q4_0, TT_Q4_1, TT_Q5_0,
+                                      TT_Q5_1, TT_Q2_K, TT_Q3_K, TT_Q4_K, TT_Q5_K, TT_Q6_K};
   const int64_t rows = 16384, cols = 4096;
   const int64_t T = quick ? 64 : 512, prow = 4096;
   float *x = xalloc((size_t)(T * cols) * sizeof *x), *y = xalloc((size_t)(T * rows) * sizeof *y);
   for (int64_t i = 0; i < T * cols; i++) x[i] = frand();
   for (size_t k = 0; k < sizeof types / sizeof types[0]; k++) {
     tensor_type t = types[k];
+    if (!listed(only, tensor_type_get((int)t).name)) continue;
     size_t one;
     size_t rb = tensor_row_bytes(t, cols);
     int copies = (int)((quick ? (96u << 20) : (384u << 20)) / (rb * (size_t)rows)) + 1;

@@ -175,10 +175,20 @@ typedef void (*vec_dot4_fn)(const void *w, const void *a, size_t stride, int64_t
 /* The selected four-row dot for weight type t, or NULL (then qmat_mul uses vec_dot per row). */
 vec_dot4_fn llm__dot4(tensor_type t);
 
+/* Dots of four weight rows w, w + wstride, w + 2 wstride, w + 3 wstride (bytes) with one
+ * activation row a into out[0..3] (generation). For the 32-value formats: their one-row dot is one
+ * chain of dependent fused multiply-adds, one per 32 values (the reference's order), so it is bound
+ * by the FMA latency, not by memory; four rows are four independent chains. */
+typedef void (*vec_dot4w_fn)(const void *w, size_t wstride, const void *a, int64_t n, float out[4]);
+/* The selected four-weight-row dot for weight type t, or NULL (then qmat_mul uses vec_dot). */
+vec_dot4w_fn llm__dot4w(tensor_type t);
+
 /* Kernel sets. Each returns NULL for a type it does not accelerate. */
 vec_dot_fn llm__dot_avx2(tensor_type t);
 vec_dot_fn llm__dot_avx512(tensor_type t);
 vec_dot4_fn llm__dot4_avx2(tensor_type t);
 vec_dot4_fn llm__dot4_avx512(tensor_type t);
+vec_dot4w_fn llm__dot4w_avx2(tensor_type t);
+vec_dot4w_fn llm__dot4w_avx512(tensor_type t);
 
 #endif

@@ -114,6 +114,45 @@ static void check_variant4(const char *name, vec_dot4_fn (*set)(tensor_type)) {
   CHECK(compared > 0);
 }
 
+/* Four-weight-row kernels against the one-row reference, for each weight row (rows spaced by more
+ * than a row, as in a matrix with padding, to catch a wrong stride). */
+static void check_variant4w(const char *name, vec_dot4w_fn (*set)(tensor_type)) {
+  static const int64_t sizes[] = {32, 96, 2048, 4096};
+  int compared = 0;
+  for (size_t k = 0; k < sizeof all_types / sizeof all_types[0]; k++) {
+    tensor_type t = all_types[k];
+    vec_dot4w_fn fast = set(t);
+    vec_dot_fn ref = llm__dot_scalar(t);
+    if (!fast) continue;
+    tensor_type at = llm__act_type(t);
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+      int64_t n = sizes[s];
+      if (n % tensor_type_get((int)t).block) continue;
+      size_t wb = tensor_row_bytes(t, n) + 6;
+      float *tmp = malloc((size_t)n * sizeof *tmp);
+      uint8_t *w = malloc(wb * 4), *a = malloc(tensor_row_bytes(at, n));
+      for (int rep = 0; rep < 6; rep++) {
+        for (int r = 0; r < 4; r++) make_row(t, tmp, w + wb * (size_t)r, n);
+        for (int64_t i = 0; i < n; i++) tmp[i] = rng_sym() * (rep & 1 ? 4.0f : 0.25f);
+        CHECK_OK(quant_row(at, tmp, a, n));
+        float out[4];
+        fast(w, wb, a, n, out);
+        for (int r = 0; r < 4; r++) {
+          float want = ref(w + wb * (size_t)r, a, n);
+          if (!agrees(t, out[r], want, n))
+            TEST_FAIL_("%s dot4w %s n=%lld row %d: %.9g vs reference %.9g", name,
+                       tensor_type_get((int)t).name, (long long)n, r, out[r], want);
+          compared++;
+        }
+      }
+      free(tmp);
+      free(w);
+      free(a);
+    }
+  }
+  CHECK(compared > 0);
+}
+
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
 /* F16C from CPUID directly: clang 14's __builtin_cpu_supports does not know "f16c". */
@@ -145,12 +184,14 @@ TEST(avx2_matches_reference) {
   if (!has_avx2()) SKIP("CPU lacks AVX2/FMA/F16C");
   check_variant("avx2", llm__dot_avx2);
   check_variant4("avx2", llm__dot4_avx2);
+  check_variant4w("avx2", llm__dot4w_avx2);
 }
 
 TEST(avx512_matches_reference) {
   if (!has_avx512()) SKIP("CPU lacks AVX-512 VNNI");
   check_variant("avx512", llm__dot_avx512);
   check_variant4("avx512", llm__dot4_avx512);
+  check_variant4w("avx512", llm__dot4w_avx512);
 }
 
 /* main() set MIMIC_KERNELS to one level below the best this CPU has. */
@@ -161,27 +202,27 @@ TEST(env_forces_lower_variant) {
 
 /* qmat_mul (selected kernels, W tiles, threads, T > 1) against row-by-row reference dots: the same
  * bits for every type the kernels sum in the reference's order. */
-TEST(qmat_mul_agrees_with_reference_dots) {
-  enum { ROWS = 45, COLS = 768, T = 6 }; /* T = 6: one four-row group and two single rows */
-  compute_pool *cp = compute_pool_new(2);
-  float *x = malloc(T * COLS * sizeof *x), *y = malloc(T * ROWS * sizeof *y),
-        *tmp = malloc(COLS * sizeof *tmp);
-  for (int i = 0; i < T * COLS; i++) x[i] = rng_sym();
+static void check_qmat_mul(compute_pool *cp, int64_t rows, int64_t cols, bool only_dot4w) {
+  enum { T = 6 }; /* T = 6: one four-row group and two single rows */
+  float *x = malloc(T * (size_t)cols * sizeof *x), *y = malloc(T * (size_t)rows * sizeof *y),
+        *tmp = malloc((size_t)cols * sizeof *tmp);
+  for (int64_t i = 0; i < T * cols; i++) x[i] = rng_sym();
   for (size_t k = 0; k < sizeof all_types / sizeof all_types[0]; k++) {
     tensor_type t = all_types[k], at = llm__act_type(t);
-    size_t rb = tensor_row_bytes(t, COLS), ab = tensor_row_bytes(at, COLS);
-    uint8_t *w = malloc(rb * ROWS), *a = malloc(ab);
-    for (int r = 0; r < ROWS; r++) make_row(t, tmp, w + r * rb, COLS);
-    qmat m = {t, ROWS, COLS, w, rb};
+    if (only_dot4w && !llm__dot4w(t)) continue;
+    size_t rb = tensor_row_bytes(t, cols), ab = tensor_row_bytes(at, cols);
+    uint8_t *w = malloc(rb * (size_t)rows), *a = malloc(ab);
+    for (int64_t r = 0; r < rows; r++) make_row(t, tmp, w + (size_t)r * rb, cols);
+    qmat m = {t, rows, cols, w, rb};
     for (int64_t tt = 1; tt <= T; tt += T - 1) {
       qmat_mul(cp, &m, x, y, tt);
       for (int64_t i = 0; i < tt; i++) {
-        llm__quant_act_row(at, x + i * COLS, a, COLS);
-        for (int r = 0; r < ROWS; r++) {
-          float ref = llm__dot_scalar(t)(w + r * rb, a, COLS), got = y[i * ROWS + r];
-          if (!agrees(t, got, ref, COLS)) {
-            TEST_FAIL_("%s T=%lld row %d: %.9g vs %.9g", tensor_type_get((int)t).name,
-                       (long long)tt, r, got, ref);
+        llm__quant_act_row(at, x + i * cols, a, cols);
+        for (int64_t r = 0; r < rows; r++) {
+          float ref = llm__dot_scalar(t)(w + (size_t)r * rb, a, cols), got = y[i * rows + r];
+          if (!agrees(t, got, ref, cols)) {
+            TEST_FAIL_("%s %lldx%lld T=%lld row %lld: %.9g vs %.9g", tensor_type_get((int)t).name,
+                       (long long)rows, (long long)cols, (long long)tt, (long long)r, got, ref);
             i = tt;
             break;
           }
@@ -191,10 +232,19 @@ TEST(qmat_mul_agrees_with_reference_dots) {
     free(w);
     free(a);
   }
-  compute_pool_destroy(cp);
   free(x);
   free(y);
   free(tmp);
+}
+
+/* The small shape exercises tiles and chunk edges; the long rows (9-18 KB, types with a
+ * four-weight-row dot) make qmat_mul's mm_rows_w4 split a chunk into several groups of four runs,
+ * with a short last group and leftover rows. */
+TEST(qmat_mul_agrees_with_reference_dots) {
+  compute_pool *cp = compute_pool_new(2);
+  check_qmat_mul(cp, 45, 768, false);
+  check_qmat_mul(cp, 200, 16384, true);
+  compute_pool_destroy(cp);
 }
 
 /* compute_pool_for: every item exactly once, for many back-to-back sections of various sizes and

@@ -149,7 +149,7 @@ void llm__quant_row_unchecked(tensor_type type, const float *src, void *dst, int
 /* The same for activation rows (the companion types of llm__act_type): Q8_0 follows ggml's
  * activation quantizer, which rounds a few values differently from its weight quantizer. */
 void llm__quant_act_row(tensor_type type, const float *src, void *dst, int64_t n);
-/* Its scalar reference; llm__quant_act_row gives the same bytes on every CPU (test_kernels). */
+/* Its scalar reference; llm__quant_act_row gives the same bytes on every CPU (test_quant). */
 void llm__quant_act_row_ref(tensor_type type, const float *src, void *dst, int64_t n);
 
 /* Dot product of one weight row (n elements of the weight type) with one activation row already

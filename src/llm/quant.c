@@ -681,8 +681,10 @@ __attribute__((target("avx2"))) static void q8_K_act_avx2(const float *x, blk_q8
     for (int k = 0; k < QK_K; k += 8)
       m = _mm256_max_ps(m, _mm256_andnot_ps(sign, _mm256_loadu_ps(x + k)));
     float amax = amax8(m);
-    memset(&b[i], 0, sizeof b[i]);
-    if (amax == 0) continue;
+    if (amax == 0) {
+      memset(&b[i], 0, sizeof b[i]);
+      continue;
+    }
     /* The reference keeps the first element of largest magnitude, with its sign (bounded: a NaN
      * matches nothing). */
     int first = 0;
@@ -705,11 +707,9 @@ __attribute__((target("avx2"))) static void q8_K_act_avx2(const float *x, blk_q8
   }
 }
 
-static bool act_avx2(void) {
-  static int have = -1;
-  if (have < 0) have = __builtin_cpu_supports("avx2") ? 1 : 0;
-  return have;
-}
+/* Called from every pool thread: __builtin_cpu_supports reads the CPU model the runtime filled in
+ * at start-up, so there is no lazily cached flag to race on. */
+static bool act_avx2(void) { return __builtin_cpu_supports("avx2"); }
 #endif
 
 void llm__quant_act_row(tensor_type type, const float *src, void *dst, int64_t n) {

@@ -31,6 +31,21 @@ TGT static inline __m256i dot_i8(__m256i x, __m256i y) {
 /* Sum of products of 32 unsigned bytes u (< 128) and signed bytes y, as 16 int16 lanes (pairs). */
 TGT static inline __m256i dot_u8_i16(__m256i u, __m256i y) { return _mm256_maddubs_epi16(u, y); }
 
+/* Half h (128 values) of a Q6_K super-block as four vectors of 6-bit values 0..63, 32 each in
+ * element order. */
+TGT static inline void unpack_q6_K_half(const blk_q6_K *x, int h, __m256i q[4]) {
+  const __m256i m4 = _mm256_set1_epi8(0xF), m3 = _mm256_set1_epi8(3);
+  __m256i ql0 = _mm256_loadu_si256((const __m256i *)(x->ql + 64 * h));
+  __m256i ql1 = _mm256_loadu_si256((const __m256i *)(x->ql + 64 * h + 32));
+  __m256i qh = _mm256_loadu_si256((const __m256i *)(x->qh + 32 * h));
+  __m256i lo[4] = {ql0, ql1, _mm256_srli_epi16(ql0, 4), _mm256_srli_epi16(ql1, 4)};
+#pragma GCC unroll 4
+  for (int g = 0; g < 4; g++)
+    q[g] =
+        _mm256_or_si256(_mm256_and_si256(lo[g], m4),
+                        _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * g), m3), 4));
+}
+
 /* One 8-lane chain, as the scalar reference (kernels.c): bit-identical to it. */
 TGT static float dot_f32(const void *w, const void *a, int64_t n) {
   const float *x = w, *y = a;
@@ -218,24 +233,13 @@ TGT static float dot_q4_K(const void *w, const void *a, int64_t n) {
 TGT static float dot_q6_K(const void *w, const void *a, int64_t n) {
   const blk_q6_K *x = w;
   const blk_q8_K *y = a;
-  const __m256i m4 = _mm256_set1_epi8(0xF), m3 = _mm256_set1_epi8(3);
   __m256 acc = _mm256_setzero_ps();
   for (int64_t b = 0; b < n / QK_K; b++) {
     __m256i isum = _mm256_setzero_si256();
 #pragma GCC unroll 2
     for (int h = 0; h < 2; h++) {
-      __m256i ql0 = _mm256_loadu_si256((const __m256i *)(x[b].ql + 64 * h));
-      __m256i ql1 = _mm256_loadu_si256((const __m256i *)(x[b].ql + 64 * h + 32));
-      __m256i qh = _mm256_loadu_si256((const __m256i *)(x[b].qh + 32 * h));
       __m256i q[4];
-      q[0] = _mm256_or_si256(_mm256_and_si256(ql0, m4),
-                             _mm256_slli_epi16(_mm256_and_si256(qh, m3), 4));
-      q[1] = _mm256_or_si256(_mm256_and_si256(ql1, m4),
-                             _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), m3), 4));
-      q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4),
-                             _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), m3), 4));
-      q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4),
-                             _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), m3), 4));
+      unpack_q6_K_half(&x[b], h, q);
 #pragma GCC unroll 4
       for (int g = 0; g < 4; g++) {
         const int8_t *s = x[b].scales + 8 * h + 2 * g;
@@ -566,7 +570,6 @@ TGT static void dot4_q6_K(const void *w, const void *a, size_t stride, int64_t n
   const blk_q6_K *x = w;
   const blk_q8_K *y[4];
   for (int k = 0; k < 4; k++) y[k] = (const blk_q8_K *)((const uint8_t *)a + stride * (size_t)k);
-  const __m256i m4 = _mm256_set1_epi8(0xF), m3 = _mm256_set1_epi8(3);
   __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
                    _mm256_setzero_ps()};
   for (int64_t b = 0; b < n / QK_K; b++) {
@@ -574,18 +577,8 @@ TGT static void dot4_q6_K(const void *w, const void *a, size_t stride, int64_t n
                        _mm256_setzero_si256()};
 #pragma GCC unroll 2
     for (int h = 0; h < 2; h++) {
-      __m256i ql0 = _mm256_loadu_si256((const __m256i *)(x[b].ql + 64 * h));
-      __m256i ql1 = _mm256_loadu_si256((const __m256i *)(x[b].ql + 64 * h + 32));
-      __m256i qh = _mm256_loadu_si256((const __m256i *)(x[b].qh + 32 * h));
       __m256i q[4];
-      q[0] = _mm256_or_si256(_mm256_and_si256(ql0, m4),
-                             _mm256_slli_epi16(_mm256_and_si256(qh, m3), 4));
-      q[1] = _mm256_or_si256(_mm256_and_si256(ql1, m4),
-                             _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), m3), 4));
-      q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4),
-                             _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), m3), 4));
-      q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4),
-                             _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), m3), 4));
+      unpack_q6_K_half(&x[b], h, q);
 #pragma GCC unroll 4
       for (int g = 0; g < 4; g++) {
         const int8_t *sg = x[b].scales + 8 * h + 2 * g;

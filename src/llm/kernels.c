@@ -41,29 +41,51 @@ static inline void lanes_fma(float acc[8], float d, const int32_t lane[8]) {
   for (int k = 0; k < 8; k++) acc[k] = fmaf(d, (float)lane[k], acc[k]);
 }
 
-/* Float dots: one 8-lane chain of fused multiply-adds over the multiple-of-8 part (the order of
- * llama.cpp's CPU matrix multiplication for float weights), reduced with hsum8; a tail of n % 8
- * values is added after, one product at a time. */
+/* Float dots in the order of llama.cpp's tiled matrix multiplication in an AVX-512 build: one
+ * 16-lane chain of fused multiply-adds over the multiple-of-16 part, reduced with llm__hsum16; a
+ * tail of n % 16 values (never there for the shapes that use this order, llm__dot_for) is added
+ * after, one fused product at a time. */
 static float dot_f32(const void *w, const void *a, int64_t n) {
   const float *x = w, *y = a;
-  float acc[8] = {0};
-  int64_t n8 = n & ~(int64_t)7;
-  for (int64_t i = 0; i < n8; i += 8)
-    for (int k = 0; k < 8; k++) acc[k] = fmaf(x[i + k], y[i + k], acc[k]);
-  float s = llm__hsum8(acc);
-  for (int64_t i = n8; i < n; i++) s = fmaf(x[i], y[i], s);
+  float acc[16] = {0};
+  int64_t n16 = n & ~(int64_t)15;
+  for (int64_t i = 0; i < n16; i += 16)
+    for (int k = 0; k < 16; k++) acc[k] = fmaf(x[i + k], y[i + k], acc[k]);
+  float s = llm__hsum16(acc);
+  for (int64_t i = n16; i < n; i++) s = fmaf(x[i], y[i], s);
   return s;
 }
 
 static float dot_f16(const void *w, const void *a, int64_t n) {
   const uint16_t *x = w, *y = a;
-  float acc[8] = {0};
-  int64_t n8 = n & ~(int64_t)7;
-  for (int64_t i = 0; i < n8; i += 8)
-    for (int k = 0; k < 8; k++) acc[k] = fmaf(fp16_to_f32(x[i + k]), fp16_to_f32(y[i + k]), acc[k]);
-  float s = llm__hsum8(acc);
-  for (int64_t i = n8; i < n; i++) s = fmaf(fp16_to_f32(x[i]), fp16_to_f32(y[i]), s);
+  float acc[16] = {0};
+  int64_t n16 = n & ~(int64_t)15;
+  for (int64_t i = 0; i < n16; i += 16)
+    for (int k = 0; k < 16; k++)
+      acc[k] = fmaf(fp16_to_f32(x[i + k]), fp16_to_f32(y[i + k]), acc[k]);
+  float s = llm__hsum16(acc);
+  for (int64_t i = n16; i < n; i++) s = fmaf(fp16_to_f32(x[i]), fp16_to_f32(y[i]), s);
   return s;
+}
+
+/* The untiled order (llm__dot_f32_untiled). F16 converts both sides to float first and, as
+ * ggml_vec_dot_f16 does, sums in double from the reduction on (a tail only if n % 64). */
+static float dot_f32_untiled(const void *w, const void *a, int64_t n) {
+  return llm__dot_f32_untiled(w, a, n);
+}
+
+static float dot_f16_untiled(const void *w, const void *a, int64_t n) {
+  const uint16_t *x = w, *y = a;
+  float c[4][16] = {{0}};
+  int64_t i = 0;
+  for (; i + 64 <= n; i += 64)
+    for (int j = 0; j < 4; j++)
+      for (int l = 0; l < 16; l++)
+        c[j][l] = fmaf(fp16_to_f32(x[i + 16 * j + l]), fp16_to_f32(y[i + 16 * j + l]), c[j][l]);
+  for (int l = 0; l < 16; l++) c[0][l] = (c[0][l] + c[2][l]) + (c[1][l] + c[3][l]);
+  double s = llm__hsum16(c[0]);
+  for (; i < n; i++) s += (double)(fp16_to_f32(x[i]) * fp16_to_f32(y[i]));
+  return (float)s;
 }
 
 static float dot_bf16(const void *w, const void *a, int64_t n) {
@@ -350,12 +372,20 @@ vec_dot_fn llm__dot_scalar(tensor_type t) {
   }
 }
 
+vec_dot_fn llm__dot_untiled_scalar(tensor_type t) {
+  switch (t) {
+  case TT_F32: return dot_f32_untiled;
+  case TT_F16: return dot_f16_untiled;
+  default: return NULL;
+  }
+}
+
 /* ---- Kernel selection -------------------------------------------------------------------------
  */
 
 enum { LEVEL_SCALAR, LEVEL_AVX2, LEVEL_AVX512 };
 static int kernel_level;
-static vec_dot_fn dot_table[TT_COUNT];
+static vec_dot_fn dot_table[TT_COUNT], untiled_table[TT_COUNT];
 static vec_dot4_fn dot4_table[TT_COUNT];
 static vec_dot4w_fn dot4w_table[TT_COUNT];
 static pthread_once_t kernels_once = PTHREAD_ONCE_INIT;
@@ -402,6 +432,8 @@ static void kernels_init(void) {
     if (!f && level >= LEVEL_AVX2) f = llm__dot_avx2((tensor_type)t);
     if (!f) f = llm__dot_scalar((tensor_type)t);
     dot_table[t] = f;
+    vec_dot_fn u = level >= LEVEL_AVX2 ? llm__dot_untiled_avx2((tensor_type)t) : NULL;
+    untiled_table[t] = u ? u : llm__dot_untiled_scalar((tensor_type)t);
     /* A higher set's dot4w beats a lower set's dot4 (AVX-512 Q4_0 four weight rows against AVX2
      * four activation rows: 235 vs 125 GFLOP/s at T=512, 2 threads), so a set that has either
      * stops the search for dot4. */
@@ -430,6 +462,17 @@ const char *kernels_name(void) {
 vec_dot_fn llm__dot(tensor_type t) {
   pthread_once(&kernels_once, kernels_init);
   return (unsigned)t < TT_COUNT ? dot_table[t] : NULL;
+}
+
+vec_dot_fn llm__dot_untiled(tensor_type t) {
+  pthread_once(&kernels_once, kernels_init);
+  return (unsigned)t < TT_COUNT ? untiled_table[t] : NULL;
+}
+
+vec_dot_fn llm__dot_for(const qmat *w) {
+  if ((w->type == TT_F32 || w->type == TT_F16) && (w->rows % 4 || w->cols % 16))
+    return llm__dot_untiled(w->type);
+  return llm__dot(w->type);
 }
 
 vec_dot4_fn llm__dot4(tensor_type t) {
@@ -616,7 +659,7 @@ void qmat_mul_multi(compute_pool *p, int n, const qmat *const *w, const float *x
       for (int q = 0; q < n; q++) qmat_mul(p, w[q], x, y[q], T);
       return;
     }
-    vec_dot_fn dot = llm__dot(w[k]->type);
+    vec_dot_fn dot = llm__dot_for(w[k]);
     if (!dot || w[k]->rows <= 0) continue; /* unsupported types leave y untouched */
     int i = j.n_w++;
     j.w[i] = w[k];

@@ -1,8 +1,8 @@
 /* AVX2+FMA+F16C kernel set: dot products of weight rows (F32, F16, BF16, every 32-value format,
  * Q2_K to Q6_K) with activation rows in the companion type, some also four rows at a time. Compiled
  * with per-function target attributes (never -march=native), and only called after kernels.c has
- * checked the CPU. The quantized and F32 kernels sum in the reference's order (kernels.c) and are
- * bit-identical to it; F16 and BF16 keep more accumulators for speed and agree within rounding. */
+ * checked the CPU. The quantized, F32 and F16 kernels sum in the reference's order (kernels.c) and
+ * are bit-identical to it; BF16 keeps more accumulators for speed and agrees within rounding. */
 #include <math.h>
 
 #include "llm/kernels_int.h"
@@ -46,16 +46,25 @@ TGT static inline void unpack_q6_K_half(const blk_q6_K *x, int h, __m256i q[4]) 
                         _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * g), m3), 4));
 }
 
-/* One 8-lane chain, as the scalar reference (kernels.c): bit-identical to it. */
+/* The 16-lane chain of the scalar reference (kernels.c) as two 8-lane halves, reduced as
+ * llm__hsum16: bit-identical to it. */
+TGT static inline float hsum16_ps(__m256 lo, __m256 hi) { return hsum_ps(_mm256_add_ps(lo, hi)); }
+
 TGT static float dot_f32(const void *w, const void *a, int64_t n) {
   const float *x = w, *y = a;
-  __m256 acc = _mm256_setzero_ps();
+  __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
   int64_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    acc = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), acc);
-  float s = hsum_ps(acc);
+  for (; i + 16 <= n; i += 16) {
+    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), s0);
+    s1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 8), _mm256_loadu_ps(y + i + 8), s1);
+  }
+  float s = hsum16_ps(s0, s1);
   for (; i < n; i++) s = fmaf(x[i], y[i], s);
   return s;
+}
+
+TGT static inline __m256 load_f16(const uint16_t *p) {
+  return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
 }
 
 TGT static float dot_f16(const void *w, const void *a, int64_t n) {
@@ -63,17 +72,44 @@ TGT static float dot_f16(const void *w, const void *a, int64_t n) {
   __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
   int64_t i = 0;
   for (; i + 16 <= n; i += 16) {
-    __m256 x0 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + i)));
-    __m256 y0 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(y + i)));
-    __m256 x1 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + i + 8)));
-    __m256 y1 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(y + i + 8)));
-    s0 = _mm256_fmadd_ps(x0, y0, s0);
-    s1 = _mm256_fmadd_ps(x1, y1, s1);
+    s0 = _mm256_fmadd_ps(load_f16(x + i), load_f16(y + i), s0);
+    s1 = _mm256_fmadd_ps(load_f16(x + i + 8), load_f16(y + i + 8), s1);
   }
-  float s = hsum_ps(_mm256_add_ps(s0, s1));
-  for (; i < n; i++) s += fp16_to_f32(x[i]) * fp16_to_f32(y[i]);
+  float s = hsum16_ps(s0, s1);
+  for (; i < n; i++) s = fmaf(fp16_to_f32(x[i]), fp16_to_f32(y[i]), s);
   return s;
 }
+
+/* The untiled order (llm__dot_f32_untiled): four 16-lane chains as eight 8-lane registers. */
+#define UNTILED_BODY(LOAD)                                                                         \
+  __m256 c[8];                                                                                     \
+  for (int q = 0; q < 8; q++) c[q] = _mm256_setzero_ps();                                          \
+  int64_t i = 0;                                                                                   \
+  for (; i + 64 <= n; i += 64)                                                                     \
+    for (int q = 0; q < 8; q++)                                                                    \
+      c[q] = _mm256_fmadd_ps(LOAD(x + i + 8 * q), LOAD(y + i + 8 * q), c[q]);                      \
+  __m256 lo = _mm256_add_ps(_mm256_add_ps(c[0], c[4]), _mm256_add_ps(c[2], c[6]));                 \
+  __m256 hi = _mm256_add_ps(_mm256_add_ps(c[1], c[5]), _mm256_add_ps(c[3], c[7]));                 \
+  double s = hsum16_ps(lo, hi);
+
+TGT static float dot_f32_untiled(const void *w, const void *a, int64_t n) {
+  const float *x = w, *y = a;
+  UNTILED_BODY(_mm256_loadu_ps)
+  float f = (float)s;
+  for (; i < n; i++) {
+    float p = x[i] * y[i];
+    f += p;
+  }
+  return f;
+}
+
+TGT static float dot_f16_untiled(const void *w, const void *a, int64_t n) {
+  const uint16_t *x = w, *y = a;
+  UNTILED_BODY(load_f16)
+  for (; i < n; i++) s += (double)(fp16_to_f32(x[i]) * fp16_to_f32(y[i]));
+  return (float)s;
+}
+#undef UNTILED_BODY
 
 TGT static inline __m256 load_bf16(const uint16_t *p) {
   __m256i v = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p));
@@ -697,6 +733,14 @@ vec_dot4_fn llm__dot4_avx2(tensor_type t) {
   }
 }
 
+vec_dot_fn llm__dot_untiled_avx2(tensor_type t) {
+  switch (t) {
+  case TT_F32: return dot_f32_untiled;
+  case TT_F16: return dot_f16_untiled;
+  default: return NULL;
+  }
+}
+
 vec_dot_fn llm__dot_avx2(tensor_type t) {
   switch (t) {
   case TT_F32: return dot_f32;
@@ -838,6 +882,10 @@ vec_dot4w_fn llm__dot4w_avx2(tensor_type t) {
   return NULL;
 }
 vec_dot_fn llm__dot_avx2(tensor_type t) {
+  (void)t;
+  return NULL;
+}
+vec_dot_fn llm__dot_untiled_avx2(tensor_type t) {
   (void)t;
   return NULL;
 }

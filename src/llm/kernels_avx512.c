@@ -1,7 +1,7 @@
 /* AVX-512 (F, BW, VL, VNNI) kernel set: 512-bit F16/BF16 dots, VNNI (vpdpbusd) integer dots for
  * Q4_0, Q8_0, Q4_K, Q5_K and Q6_K, four-activation-row dots for the K-quants and four-weight-row
  * dots for the 32-value formats. Types and shapes not here fall back to the AVX2 set (F32, whose
- * reference order is one 8-lane chain, and the rest), then to the reference.
+ * reference order is one 16-lane chain, and the rest), then to the reference.
  * Compiled with per-function target attributes; only called after kernels.c has checked the CPU. */
 #include <math.h>
 
@@ -22,18 +22,16 @@ TGT static inline float hsum256(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
+/* One 16-lane chain, the scalar reference's order (kernels.c): bit-identical to it. */
 TGT static float dot_f16(const void *w, const void *a, int64_t n) {
   const uint16_t *x = w, *y = a;
-  __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+  __m512 s0 = _mm512_setzero_ps();
   int64_t i = 0;
-  for (; i + 32 <= n; i += 32) {
+  for (; i + 16 <= n; i += 16)
     s0 = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(x + i))),
                          _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(y + i))), s0);
-    s1 = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(x + i + 16))),
-                         _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(y + i + 16))), s1);
-  }
-  float s = _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
-  for (; i < n; i++) s += fp16_to_f32(x[i]) * fp16_to_f32(y[i]);
+  float s = _mm512_reduce_add_ps(s0);
+  for (; i < n; i++) s = fmaf(fp16_to_f32(x[i]), fp16_to_f32(y[i]), s);
   return s;
 }
 

@@ -3,6 +3,7 @@
  * signatures. Not a public header: the model code uses quant.h. */
 #ifndef MIMIC_LLM_KERNELS_INT_H
 #define MIMIC_LLM_KERNELS_INT_H
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -143,6 +144,37 @@ static inline float llm__hsum8(const float a[8]) {
   return (b0 + b2) + (b1 + b3);
 }
 
+/* A 16-lane register reduced as _mm512_reduce_add_ps does (both GCC's and clang's): halves added,
+ * then quarters, then ((l0+l2)+(l1+l3)) of what is left. llama.cpp's AVX-512 build reduces its
+ * 16-lane float accumulators this way; its reference logits carry that order. */
+static inline float llm__hsum16(const float a[16]) {
+  float t[8], u[4];
+  for (int l = 0; l < 8; l++) t[l] = a[l] + a[l + 8];
+  for (int l = 0; l < 4; l++) u[l] = t[l] + t[l + 4];
+  return (u[0] + u[2]) + (u[1] + u[3]);
+}
+
+/* ggml_vec_dot_f32 of an AVX-512 build: four 16-lane chains of fused multiply-adds over runs of 64
+ * values (run r, value 16 j + l on chain j, lane l), combined as (c0 + c2) + (c1 + c3), reduced
+ * with llm__hsum16; the n % 64 values left are added to that in float, each product rounded
+ * first (not fused). llama.cpp's attention scores and its untiled float matmuls (a LoRA B of
+ * rank 8 is all tail). */
+static inline __attribute__((always_inline)) float llm__dot_f32_untiled(const float *x,
+                                                                        const float *y, int64_t n) {
+  float c[4][16] = {{0}};
+  int64_t i = 0;
+  for (; i + 64 <= n; i += 64)
+    for (int j = 0; j < 4; j++)
+      for (int l = 0; l < 16; l++) c[j][l] = fmaf(x[i + 16 * j + l], y[i + 16 * j + l], c[j][l]);
+  for (int l = 0; l < 16; l++) c[0][l] = (c[0][l] + c[2][l]) + (c[1][l] + c[3][l]);
+  float s = llm__hsum16(c[0]);
+  for (; i < n; i++) {
+    float p = x[i] * y[i]; /* its own statement: no compiler may fuse it with the sum */
+    s += p;
+  }
+  return s;
+}
+
 /* quant_row without argument checks (n a multiple of the block; non-finite input gives garbage,
  * never undefined behaviour). Used for activations on the hot path. */
 void llm__quant_row_unchecked(tensor_type type, const float *src, void *dst, int64_t n);
@@ -163,6 +195,17 @@ vec_dot_fn llm__dot_scalar(tensor_type t);
 
 /* The selected (fastest allowed) dot for weight type t; NULL if unsupported. */
 vec_dot_fn llm__dot(tensor_type t);
+/* Dot for a weight matrix w (rows x cols of w->type): llm__dot, except for the float types, whose
+ * order follows the shape as llama.cpp's does. Its tiled matrix multiplication (the reference
+ * logits' order) takes float weights whose row count is a multiple of 4 and whose width is a
+ * multiple of 16: one 16-lane chain per output, reduced as llm__hsum16 (llm__dot). Other shapes (a
+ * vocabulary of 151,665 rows, a LoRA B of rank 8) go through its untiled dot, llm__dot_untiled. */
+vec_dot_fn llm__dot_for(const qmat *w);
+/* ggml's untiled float dot (ggml_vec_dot_f32/f16 in an AVX-512 build; llm__dot_f32_untiled). NULL
+ * for types other than F32 and F16. */
+vec_dot_fn llm__dot_untiled(tensor_type t);
+vec_dot_fn llm__dot_untiled_scalar(tensor_type t);
+
 /* Per-thread scratch memory, one block of each kind, grown on demand and kept for the next call
  * (never shrunk); freed at thread exit, or now by llm__scratch_release. */
 typedef enum { LLM_SCRATCH_ACT, LLM_SCRATCH_ATTN, LLM_SCRATCH_COUNT } llm_scratch_kind;
@@ -185,6 +228,7 @@ vec_dot4w_fn llm__dot4w(tensor_type t);
 
 /* Kernel sets. Each returns NULL for a type it does not accelerate. */
 vec_dot_fn llm__dot_avx2(tensor_type t);
+vec_dot_fn llm__dot_untiled_avx2(tensor_type t);
 vec_dot_fn llm__dot_avx512(tensor_type t);
 vec_dot4_fn llm__dot4_avx2(tensor_type t);
 vec_dot4_fn llm__dot4_avx512(tensor_type t);

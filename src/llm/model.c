@@ -594,38 +594,30 @@ static inline uint32_t f32_bits(float f) {
   memcpy(&u, &f, 4);
   return u;
 }
+/* ggml's vector exp as its AVX-512 build computes it (the reference logits come from one): the
+ * polynomial carries the leading 1, and the result is scaled by 2^n with a single rounding
+ * (vscalefps; here a multiplication by 2^n, or ldexpf outside the normal range). */
 static inline __attribute__((always_inline)) float vexpf(float x) {
   const float shift = 0x1.8p23f;
   float z = fmaf(x, 0x1.715476p+0f, shift), n = z - shift;
-  float b = fmaf(-n, 0x1.7f7d1cp-20f, fmaf(-n, 0x1.62e4p-1f, x));
-  uint32_t e = f32_bits(z) << 23;
-  float k = f32_from_bits(e + f32_bits(1.0f)), u = b * b;
+  float b = fmaf(-n, 0x1.7f7d1cp-20f, fmaf(-n, 0x1.62e4p-1f, x)), u = b * b;
   float j = fmaf(
       fmaf(fmaf(0x1.0e4020p-7f, b, 0x1.573e2ep-5f), u, fmaf(0x1.555e66p-3f, b, 0x1.fffdb6p-2f)), u,
-      0x1.ffffecp-1f * b);
-  if (!(fabsf(n) > 126)) return fmaf(j, k, k);
-  uint32_t g = n <= 0 ? 0x82000000u : 0;
-  float s1 = f32_from_bits(g + 0x7f000000u), s2 = f32_from_bits(e - g);
-  if (fabsf(n) > 192) return s1 * s1;
-  return fmaf(s2, j, s2) * s1;
+      fmaf(0x1.ffffecp-1f, b, 1.0f));
+  if (fabsf(n) <= 126) return j * f32_from_bits((uint32_t)((int32_t)n + 127) << 23);
+  if (n != n) return n;
+  if (fabsf(n) > 192) return n <= 0 ? 0.0f : INFINITY;
+  return ldexpf(j, (int)n);
 }
 
-/* Attention follows llama.cpp's CPU path (its reference logits were computed that way, and in a
- * quantized model a last-bit difference can round an activation to the neighbouring int8 and move
- * the logits by ~1e-2): scores q.k in one 8-lane chain of fused multiply-adds, times 1/sqrt(d);
- * softmax with the vector exp above, summed in double per 8 positions and divided once; the output
- * as the weights times V, again one 8-lane chain per value with position p on lane p % 8. fmaf()
- * gives the same bits with or without FMA hardware; the avx2/fma clone below only makes it fast. */
-static inline __attribute__((always_inline)) float attn_dot(const float *x, const float *y, int n) {
-  float acc[8] = {0};
-  int n8 = n & ~7;
-  for (int i = 0; i < n8; i += 8)
-    for (int k = 0; k < 8; k++) acc[k] = fmaf(x[i + k], y[i + k], acc[k]);
-  float s = llm__hsum8(acc);
-  for (int i = n8; i < n; i++) s = fmaf(x[i], y[i], s);
-  return s;
-}
-
+/* Attention follows llama.cpp's CPU path in an AVX-512 build (its reference logits were computed
+ * that way, and in a quantized model a last-bit difference can round an activation to the
+ * neighbouring int8 and move the logits by ~1e-2): scores q.k with ggml's untiled float dot
+ * (llm__dot_f32_untiled), times 1/sqrt(d); softmax with the vector exp above over runs of 16
+ * positions (the row padded with empty positions), each run reduced as llm__hsum16 and summed in
+ * double, then one division; the output as the weights times V in one 16-lane chain per value,
+ * position p on lane p % 16 (the tiled matmul). fmaf() gives the same bits with or without FMA
+ * hardware; the avx2/fma clone below only makes it fast. */
 typedef struct attn_job {
   llm_ctx *c;
   int il, T;
@@ -655,14 +647,14 @@ static inline __attribute__((always_inline)) void attn_rows(const attn_job *j, i
   int hd = hp->head_dim, nh = hp->n_head, group = hp->n_head / hp->n_head_kv;
   size_t qd = (size_t)nh * hd, kvd = (size_t)hp->n_head_kv * hd;
   float scale = 1.0f / sqrtf((float)hd);
-  float *w = llm__scratch(LLM_SCRATCH_ATTN, ((size_t)c->n_ctx + 8) * sizeof *w);
+  float *w = llm__scratch(LLM_SCRATCH_ATTN, ((size_t)c->n_ctx + 16) * sizeof *w);
   for (int64_t item = begin; item < end; item++) {
     int t = (int)(item / nh), h = (int)(item % nh), kvh = h / group;
-    int n_pos = c->row_pos[t] + 1, n_pad = (n_pos + 7) & ~7;
+    int n_pos = c->row_pos[t] + 1, n_pad = (n_pos + 15) & ~15;
     const float *q = c->q + (size_t)t * qd + (size_t)h * hd;
     const uint8_t *Kl = slot_kv(c, c->row_slot[t], j->il, false),
                   *Vl = slot_kv(c, c->row_slot[t], j->il, true);
-    float row[LLM_MAX_HEAD_DIM], acc[8][LLM_MAX_HEAD_DIM];
+    float row[LLM_MAX_HEAD_DIM], acc[16][LLM_MAX_HEAD_DIM];
     float *o = c->att + (size_t)t * qd + (size_t)h * hd;
     float M = -INFINITY;
     for (int p = 0; p < n_pos; p++) {
@@ -672,17 +664,17 @@ static inline __attribute__((always_inline)) void attn_rows(const attn_job *j, i
         half(row, (const uint16_t *)(const void *)Kl + at, hd);
         kp = row;
       }
-      w[p] = attn_dot(kp, q, hd) * scale;
+      w[p] = llm__dot_f32_untiled(kp, q, hd) * scale;
       if (w[p] > M) M = w[p];
     }
     for (int p = n_pos; p < n_pad; p++) w[p] = -INFINITY;
     double sum = 0;
-    for (int p = 0; p < n_pad; p += 8) {
-      for (int k = 0; k < 8; k++) w[p + k] = vexpf(w[p + k] - M);
-      sum += (double)llm__hsum8(w + p);
+    for (int p = 0; p < n_pad; p += 16) {
+      for (int k = 0; k < 16; k++) w[p + k] = vexpf(w[p + k] - M);
+      sum += (double)llm__hsum16(w + p);
     }
     float inv = (float)(1.0 / sum);
-    for (int k = 0; k < 8; k++) memset(acc[k], 0, (size_t)hd * sizeof acc[k][0]);
+    for (int k = 0; k < 16; k++) memset(acc[k], 0, (size_t)hd * sizeof acc[k][0]);
     for (int p = 0; p < n_pos; p++) {
       size_t at = (size_t)p * kvd + (size_t)kvh * hd;
       const float *v = (const float *)(const void *)Vl + at;
@@ -690,13 +682,13 @@ static inline __attribute__((always_inline)) void attn_rows(const attn_job *j, i
         half(row, (const uint16_t *)(const void *)Vl + at, hd);
         v = row;
       }
-      float wp = w[p] * inv, *a = acc[p & 7];
+      float wp = w[p] * inv, *a = acc[p & 15];
       for (int i = 0; i < hd; i++) a[i] = fmaf(v[i], wp, a[i]);
     }
     for (int i = 0; i < hd; i++) {
-      float l[8];
-      for (int k = 0; k < 8; k++) l[k] = acc[k][i];
-      o[i] = llm__hsum8(l);
+      float l[16];
+      for (int k = 0; k < 16; k++) l[k] = acc[k][i];
+      o[i] = llm__hsum16(l);
     }
   }
 }
@@ -722,12 +714,16 @@ static attn_fn attn_pick(void) {
   return attn_worker_plain;
 }
 
-/* SwiGLU, h = silu(h) * u, with the vector exp, as llama.cpp computes it: scalar, and eight at a
- * time in AVX2 with the same operations (a vector with an exponent out of the fast range goes
+/* SwiGLU, h = silu(h) * u, as llama.cpp's AVX-512 build computes it: the vector exp above for
+ * every whole run of 16 values, libm's expf for the n % 16 left over. Scalar, and eight at a time
+ * in AVX2 with the same operations (a vector with an exponent out of the normal range goes
  * through the scalar exp). */
 static float silu(float x) { return x / (1.0f + vexpf(0.0f - x)); }
+static float silu_libm(float x) { return x / (1.0f + expf(0.0f - x)); }
 static void swiglu_plain(float *h, const float *u, size_t n) {
-  for (size_t i = 0; i < n; i++) h[i] = silu(h[i]) * u[i];
+  size_t n16 = n & ~(size_t)15, i = 0;
+  for (; i < n16; i++) h[i] = silu(h[i]) * u[i];
+  for (; i < n; i++) h[i] = silu_libm(h[i]) * u[i];
 }
 #if defined(__x86_64__) && defined(__GNUC__)
 __attribute__((target("avx2,fma"))) static void swiglu_avx2(float *h, const float *u, size_t n) {
@@ -737,11 +733,11 @@ __attribute__((target("avx2,fma"))) static void swiglu_avx2(float *h, const floa
                p3 = _mm256_set1_ps(0x1.555e66p-3f), p2 = _mm256_set1_ps(0x1.fffdb6p-2f),
                p1 = _mm256_set1_ps(0x1.ffffecp-1f), one = _mm256_set1_ps(1.0f),
                lim = _mm256_set1_ps(126.0f), sign = _mm256_set1_ps(-0.0f);
-  size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
+  size_t n16 = n & ~(size_t)15, i = 0;
+  for (; i < n16; i += 8) {
     __m256 x = _mm256_loadu_ps(h + i), nx = _mm256_sub_ps(_mm256_setzero_ps(), x);
     __m256 z = _mm256_fmadd_ps(nx, log2e, shift), e = _mm256_sub_ps(z, shift);
-    if (_mm256_movemask_ps(_mm256_cmp_ps(_mm256_andnot_ps(sign, e), lim, _CMP_GT_OQ))) {
+    if (_mm256_movemask_ps(_mm256_cmp_ps(_mm256_andnot_ps(sign, e), lim, _CMP_NLE_UQ))) {
       for (size_t k = i; k < i + 8; k++) h[k] = silu(h[k]) * u[k];
       continue;
     }
@@ -751,12 +747,11 @@ __attribute__((target("avx2,fma"))) static void swiglu_avx2(float *h, const floa
         _mm256_add_epi32(_mm256_slli_epi32(_mm256_castps_si256(z), 23), _mm256_castps_si256(one)));
     __m256 j =
         _mm256_fmadd_ps(_mm256_fmadd_ps(_mm256_fmadd_ps(p5, b, p4), bb, _mm256_fmadd_ps(p3, b, p2)),
-                        bb, _mm256_mul_ps(p1, b));
-    __m256 ex = _mm256_fmadd_ps(j, k, k);
-    __m256 sl = _mm256_div_ps(x, _mm256_add_ps(one, ex));
+                        bb, _mm256_fmadd_ps(p1, b, one));
+    __m256 sl = _mm256_div_ps(x, _mm256_add_ps(one, _mm256_mul_ps(j, k)));
     _mm256_storeu_ps(h + i, _mm256_mul_ps(sl, _mm256_loadu_ps(u + i)));
   }
-  for (; i < n; i++) h[i] = silu(h[i]) * u[i];
+  for (; i < n; i++) h[i] = silu_libm(h[i]) * u[i];
 }
 #endif
 

@@ -39,23 +39,27 @@ static void make_row(tensor_type t, float *tmp, uint8_t *out, int64_t n) {
   if (quant_row(t, tmp, out, n) != 0) memset(out, 0, tensor_row_bytes(t, n));
 }
 
-/* The quantized and F32 kernels sum in the reference's order, so they must give its bits; F16 and
- * BF16 keep more accumulators for speed and agree within rounding. */
+/* The quantized, F32 and F16 kernels sum in the reference's order, so they must give its bits;
+ * BF16 keeps more accumulators for speed and agrees within rounding. */
 static bool agrees(tensor_type t, float got, float want, int64_t n) {
-  if (t != TT_F16 && t != TT_BF16) return memcmp(&got, &want, sizeof got) == 0;
+  if (t != TT_BF16) return memcmp(&got, &want, sizeof got) == 0;
   return fabs((double)got - want) <= 2e-5 * (fabs(want) + sqrt((double)n) * 0.1);
 }
 
-static void check_variant(const char *name, vec_dot_fn (*set)(tensor_type)) {
-  static const int64_t sizes[] = {256, 512, 2816, 4096};
+/* A kernel set (set) against its scalar reference (ref), on lengths with and without a tail where
+ * the weight type allows them (the float types' two orders both end in one). */
+static void check_variant_of(const char *name, vec_dot_fn (*set)(tensor_type),
+                             vec_dot_fn (*refset)(tensor_type)) {
+  static const int64_t sizes[] = {8, 200, 256, 512, 2816, 4096};
   int compared = 0;
   for (size_t k = 0; k < sizeof all_types / sizeof all_types[0]; k++) {
     tensor_type t = all_types[k];
-    vec_dot_fn fast = set(t), ref = llm__dot_scalar(t);
+    vec_dot_fn fast = set(t), ref = refset(t);
     if (!fast) continue;
     tensor_type at = llm__act_type(t);
     for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
       int64_t n = sizes[s];
+      if (n % tensor_type_get((int)t).block) continue;
       float *tmp = malloc((size_t)n * sizeof *tmp);
       uint8_t *w = malloc(tensor_row_bytes(t, n)), *a = malloc(tensor_row_bytes(at, n));
       for (int rep = 0; rep < 8; rep++) {
@@ -76,6 +80,10 @@ static void check_variant(const char *name, vec_dot_fn (*set)(tensor_type)) {
     }
   }
   CHECK(compared > 0);
+}
+
+static void check_variant(const char *name, vec_dot_fn (*set)(tensor_type)) {
+  check_variant_of(name, set, llm__dot_scalar);
 }
 
 /* Four-row kernels against the one-row reference, for each activation row. */
@@ -183,6 +191,7 @@ static bool has_avx512(void) {
 TEST(avx2_matches_reference) {
   if (!has_avx2()) SKIP("CPU lacks AVX2/FMA/F16C");
   check_variant("avx2", llm__dot_avx2);
+  check_variant_of("avx2 untiled", llm__dot_untiled_avx2, llm__dot_untiled_scalar);
   check_variant4("avx2", llm__dot4_avx2);
   check_variant4w("avx2", llm__dot4w_avx2);
 }
@@ -198,6 +207,12 @@ TEST(avx512_matches_reference) {
 TEST(env_forces_lower_variant) {
   const char *want = has_avx512() ? "avx2" : "scalar";
   CHECK_STR(kernels_name(), want);
+}
+
+/* The scalar reference for a matrix: the float types' order follows the shape (llm__dot_for). */
+static vec_dot_fn want(const qmat *m) {
+  bool untiled = (m->type == TT_F32 || m->type == TT_F16) && (m->rows % 4 || m->cols % 16);
+  return untiled ? llm__dot_untiled_scalar(m->type) : llm__dot_scalar(m->type);
 }
 
 /* qmat_mul (selected kernels, W tiles, threads, T > 1) against row-by-row reference dots: the same
@@ -219,7 +234,7 @@ static void check_qmat_mul(compute_pool *cp, int64_t rows, int64_t cols, bool on
       for (int64_t i = 0; i < tt; i++) {
         llm__quant_act_row(at, x + i * cols, a, cols);
         for (int64_t r = 0; r < rows; r++) {
-          float ref = llm__dot_scalar(t)(w + (size_t)r * rb, a, cols), got = y[i * rows + r];
+          float ref = want(&m)(w + (size_t)r * rb, a, cols), got = y[i * rows + r];
           if (!agrees(t, got, ref, cols)) {
             TEST_FAIL_("%s %lldx%lld T=%lld row %lld: %.9g vs %.9g", tensor_type_get((int)t).name,
                        (long long)rows, (long long)cols, (long long)tt, (long long)r, got, ref);
@@ -237,12 +252,14 @@ static void check_qmat_mul(compute_pool *cp, int64_t rows, int64_t cols, bool on
   free(tmp);
 }
 
-/* The small shape exercises tiles and chunk edges; the long rows (9-18 KB, types with a
+/* The small shapes exercise tiles and chunk edges, and both orders of the float types (45 rows:
+ * untiled, 44: tiled); the long rows (9-18 KB, types with a
  * four-weight-row dot) make qmat_mul's mm_rows_w4 split a chunk into several groups of four runs,
  * with a short last group and leftover rows. */
 TEST(qmat_mul_agrees_with_reference_dots) {
   compute_pool *cp = compute_pool_new(2);
   check_qmat_mul(cp, 45, 768, false);
+  check_qmat_mul(cp, 44, 768, false);
   check_qmat_mul(cp, 200, 16384, true);
   compute_pool_destroy(cp);
 }

@@ -88,14 +88,20 @@ static float dot_f16_untiled(const void *w, const void *a, int64_t n) {
   return (float)s;
 }
 
+/* BF16 in the order of the tiled matmul of an AVX-512 build with BF16 dot instructions
+ * (vdpbf16ps): 16 lanes, each taking a pair of neighbouring values per run of 32, the odd one
+ * first; every bf16 x bf16 product is exact in float, so each step is a fused multiply-add. */
 static float dot_bf16(const void *w, const void *a, int64_t n) {
   const uint16_t *x = w, *y = a;
-  float acc[8] = {0};
-  int64_t n8 = n & ~(int64_t)7;
-  for (int64_t i = 0; i < n8; i += 8)
-    for (int k = 0; k < 8; k++) acc[k] = fmaf(bf16_to_f32(x[i + k]), bf16_to_f32(y[i + k]), acc[k]);
-  float s = llm__hsum8(acc);
-  for (int64_t i = n8; i < n; i++) s = fmaf(bf16_to_f32(x[i]), bf16_to_f32(y[i]), s);
+  float acc[16] = {0};
+  int64_t n32 = n & ~(int64_t)31;
+  for (int64_t i = 0; i < n32; i += 32)
+    for (int l = 0; l < 16; l++) {
+      acc[l] = fmaf(bf16_to_f32(x[i + 2 * l + 1]), bf16_to_f32(y[i + 2 * l + 1]), acc[l]);
+      acc[l] = fmaf(bf16_to_f32(x[i + 2 * l]), bf16_to_f32(y[i + 2 * l]), acc[l]);
+    }
+  float s = llm__hsum16(acc);
+  for (int64_t i = n32; i < n; i++) s = fmaf(bf16_to_f32(x[i]), bf16_to_f32(y[i]), s);
   return s;
 }
 
@@ -372,10 +378,32 @@ vec_dot_fn llm__dot_scalar(tensor_type t) {
   }
 }
 
+/* ggml_vec_dot_bf16 with BF16 dot instructions: two such 16-lane pair chains, over the first and
+ * second 32 of each run of 64, each reduced with llm__hsum16 and added to a double in turn; the
+ * tail in double. */
+static float dot_bf16_untiled(const void *w, const void *a, int64_t n) {
+  const uint16_t *x = w, *y = a;
+  float c[2][16] = {{0}};
+  int64_t i = 0;
+  for (; i + 64 <= n; i += 64)
+    for (int h = 0; h < 2; h++)
+      for (int l = 0; l < 16; l++) {
+        const uint16_t *xp = x + i + 32 * h + 2 * l, *yp = y + i + 32 * h + 2 * l;
+        c[h][l] = fmaf(bf16_to_f32(xp[1]), bf16_to_f32(yp[1]), c[h][l]);
+        c[h][l] = fmaf(bf16_to_f32(xp[0]), bf16_to_f32(yp[0]), c[h][l]);
+      }
+  double s = 0;
+  s += (double)llm__hsum16(c[0]);
+  s += (double)llm__hsum16(c[1]);
+  for (; i < n; i++) s += (double)(bf16_to_f32(x[i]) * bf16_to_f32(y[i]));
+  return (float)s;
+}
+
 vec_dot_fn llm__dot_untiled_scalar(tensor_type t) {
   switch (t) {
   case TT_F32: return dot_f32_untiled;
   case TT_F16: return dot_f16_untiled;
+  case TT_BF16: return dot_bf16_untiled;
   default: return NULL;
   }
 }
@@ -469,10 +497,17 @@ vec_dot_fn llm__dot_untiled(tensor_type t) {
   return (unsigned)t < TT_COUNT ? untiled_table[t] : NULL;
 }
 
+bool llm__untiled(const qmat *w) {
+  switch (w->type) {
+  case TT_F32:
+  case TT_F16: return w->rows % 4 || w->cols % 16;
+  case TT_BF16: return w->rows % 4 || w->cols % 32;
+  default: return false;
+  }
+}
+
 vec_dot_fn llm__dot_for(const qmat *w) {
-  if ((w->type == TT_F32 || w->type == TT_F16) && (w->rows % 4 || w->cols % 16))
-    return llm__dot_untiled(w->type);
-  return llm__dot(w->type);
+  return llm__untiled(w) ? llm__dot_untiled(w->type) : llm__dot(w->type);
 }
 
 vec_dot4_fn llm__dot4(tensor_type t) {

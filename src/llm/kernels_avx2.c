@@ -1,8 +1,8 @@
 /* AVX2+FMA+F16C kernel set: dot products of weight rows (F32, F16, BF16, every 32-value format,
  * Q2_K to Q6_K) with activation rows in the companion type, some also four rows at a time. Compiled
  * with per-function target attributes (never -march=native), and only called after kernels.c has
- * checked the CPU. The quantized, F32 and F16 kernels sum in the reference's order (kernels.c) and
- * are bit-identical to it; BF16 keeps more accumulators for speed and agrees within rounding. */
+ * checked the CPU. Every kernel sums in the reference's order (kernels.c) and is bit-identical to
+ * it. */
 #include <math.h>
 
 #include "llm/kernels_int.h"
@@ -111,22 +111,46 @@ TGT static float dot_f16_untiled(const void *w, const void *a, int64_t n) {
 }
 #undef UNTILED_BODY
 
-TGT static inline __m256 load_bf16(const uint16_t *p) {
-  __m256i v = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p));
+/* BF16 pairs (kernels.c): 16 values as 8 float lanes of pairs, lane l holding values 2l and
+ * 2l + 1; the pair's odd value is the high half of its 32 bits, the even one the low half. One
+ * step adds the odd product, then the even one, as vdpbf16ps. */
+TGT static inline __m256 bf16_odd(__m256i v) {
+  return _mm256_castsi256_ps(_mm256_and_si256(v, _mm256_set1_epi32((int)0xFFFF0000u)));
+}
+TGT static inline __m256 bf16_even(__m256i v) {
   return _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
+}
+TGT static inline __m256 bf16_pairs(const uint16_t *x, const uint16_t *y, __m256 acc) {
+  __m256i vx = _mm256_loadu_si256((const __m256i *)x), vy = _mm256_loadu_si256((const __m256i *)y);
+  acc = _mm256_fmadd_ps(bf16_odd(vx), bf16_odd(vy), acc);
+  return _mm256_fmadd_ps(bf16_even(vx), bf16_even(vy), acc);
 }
 
 TGT static float dot_bf16(const void *w, const void *a, int64_t n) {
   const uint16_t *x = w, *y = a;
   __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
   int64_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    s0 = _mm256_fmadd_ps(load_bf16(x + i), load_bf16(y + i), s0);
-    s1 = _mm256_fmadd_ps(load_bf16(x + i + 8), load_bf16(y + i + 8), s1);
+  for (; i + 32 <= n; i += 32) {
+    s0 = bf16_pairs(x + i, y + i, s0);
+    s1 = bf16_pairs(x + i + 16, y + i + 16, s1);
   }
-  float s = hsum_ps(_mm256_add_ps(s0, s1));
-  for (; i < n; i++) s += bf16_to_f32(x[i]) * bf16_to_f32(y[i]);
+  float s = hsum16_ps(s0, s1);
+  for (; i < n; i++) s = fmaf(bf16_to_f32(x[i]), bf16_to_f32(y[i]), s);
   return s;
+}
+
+TGT static float dot_bf16_untiled(const void *w, const void *a, int64_t n) {
+  const uint16_t *x = w, *y = a;
+  __m256 c[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                 _mm256_setzero_ps()};
+  int64_t i = 0;
+  for (; i + 64 <= n; i += 64)
+    for (int q = 0; q < 4; q++) c[q] = bf16_pairs(x + i + 16 * q, y + i + 16 * q, c[q]);
+  double s = 0;
+  s += (double)hsum16_ps(c[0], c[1]);
+  s += (double)hsum16_ps(c[2], c[3]);
+  for (; i < n; i++) s += (double)(bf16_to_f32(x[i]) * bf16_to_f32(y[i]));
+  return (float)s;
 }
 
 TGT static float dot_q8_0(const void *w, const void *a, int64_t n) {
@@ -737,6 +761,7 @@ vec_dot_fn llm__dot_untiled_avx2(tensor_type t) {
   switch (t) {
   case TT_F32: return dot_f32_untiled;
   case TT_F16: return dot_f16_untiled;
+  case TT_BF16: return dot_bf16_untiled;
   default: return NULL;
   }
 }

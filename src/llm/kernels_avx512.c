@@ -35,21 +35,22 @@ TGT static float dot_f16(const void *w, const void *a, int64_t n) {
   return s;
 }
 
-TGT static inline __m512 load_bf16(const uint16_t *p) {
-  __m512i v = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)p));
-  return _mm512_castsi512_ps(_mm512_slli_epi32(v, 16));
-}
-
+/* BF16 pairs (kernels.c): lane l holds values 2l and 2l + 1 of each run of 32, the odd one (the
+ * high half of its 32 bits) added first. */
 TGT static float dot_bf16(const void *w, const void *a, int64_t n) {
   const uint16_t *x = w, *y = a;
-  __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+  const __m512i hi = _mm512_set1_epi32((int)0xFFFF0000u);
+  __m512 s0 = _mm512_setzero_ps();
   int64_t i = 0;
   for (; i + 32 <= n; i += 32) {
-    s0 = _mm512_fmadd_ps(load_bf16(x + i), load_bf16(y + i), s0);
-    s1 = _mm512_fmadd_ps(load_bf16(x + i + 16), load_bf16(y + i + 16), s1);
+    __m512i vx = _mm512_loadu_si512(x + i), vy = _mm512_loadu_si512(y + i);
+    s0 = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_and_si512(vx, hi)),
+                         _mm512_castsi512_ps(_mm512_and_si512(vy, hi)), s0);
+    s0 = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_slli_epi32(vx, 16)),
+                         _mm512_castsi512_ps(_mm512_slli_epi32(vy, 16)), s0);
   }
-  float s = _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
-  for (; i < n; i++) s += bf16_to_f32(x[i]) * bf16_to_f32(y[i]);
+  float s = _mm512_reduce_add_ps(s0);
+  for (; i < n; i++) s = fmaf(bf16_to_f32(x[i]), bf16_to_f32(y[i]), s);
   return s;
 }
 

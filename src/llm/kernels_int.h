@@ -198,11 +198,13 @@ vec_dot_fn llm__dot(tensor_type t);
 /* Dot for a weight matrix w (rows x cols of w->type): llm__dot, except for the float types, whose
  * order follows the shape as llama.cpp's does. Its tiled matrix multiplication (the reference
  * logits' order) takes float weights whose row count is a multiple of 4 and whose width is a
- * multiple of 16: one 16-lane chain per output, reduced as llm__hsum16 (llm__dot). Other shapes (a
- * vocabulary of 151,665 rows, a LoRA B of rank 8) go through its untiled dot, llm__dot_untiled. */
+ * multiple of 16 (BF16: 32): one 16-lane chain per output, reduced as llm__hsum16 (llm__dot).
+ * Other shapes (a vocabulary of 151,665 rows, a LoRA B of rank 8) go through its untiled dot
+ * (llm__untiled true, llm__dot_untiled). */
 vec_dot_fn llm__dot_for(const qmat *w);
-/* ggml's untiled float dot (ggml_vec_dot_f32/f16 in an AVX-512 build; llm__dot_f32_untiled). NULL
- * for types other than F32 and F16. */
+bool llm__untiled(const qmat *w);
+/* ggml's untiled float dots (ggml_vec_dot_f32/f16/bf16 in an AVX-512 build; for F32
+ * llm__dot_f32_untiled). NULL for the other types. */
 vec_dot_fn llm__dot_untiled(tensor_type t);
 vec_dot_fn llm__dot_untiled_scalar(tensor_type t);
 

@@ -640,8 +640,36 @@ __attribute__((target("avx,f16c"))) static void half_row_f16c(float *dst, const 
 }
 #endif
 
-static inline __attribute__((always_inline)) void attn_rows(const attn_job *j, int64_t begin,
-                                                            int64_t end, half_row_fn half) {
+typedef float (*score_fn)(const float *k, const float *q, int64_t n);
+static float score_plain(const float *k, const float *q, int64_t n) {
+  return llm__dot_f32_untiled(k, q, n);
+}
+#if defined(__x86_64__) && defined(__GNUC__)
+/* llm__dot_f32_untiled with the four 16-lane chains as eight 8-lane registers (same bits). */
+__attribute__((target("avx2,fma"))) static inline float score_avx2(const float *k, const float *q,
+                                                                   int64_t n) {
+  __m256 c[8];
+  for (int r = 0; r < 8; r++) c[r] = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 64 <= n; i += 64)
+    for (int r = 0; r < 8; r++)
+      c[r] = _mm256_fmadd_ps(_mm256_loadu_ps(k + i + 8 * r), _mm256_loadu_ps(q + i + 8 * r), c[r]);
+  __m256 lo = _mm256_add_ps(_mm256_add_ps(c[0], c[4]), _mm256_add_ps(c[2], c[6]));
+  __m256 hi = _mm256_add_ps(_mm256_add_ps(c[1], c[5]), _mm256_add_ps(c[3], c[7]));
+  __m256 t = _mm256_add_ps(lo, hi);
+  __m128 u = _mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1));
+  u = _mm_add_ps(u, _mm_movehl_ps(u, u));
+  float s = _mm_cvtss_f32(_mm_add_ss(u, _mm_movehdup_ps(u)));
+  for (; i < n; i++) {
+    float p = k[i] * q[i];
+    s += p;
+  }
+  return s;
+}
+#endif
+
+static inline __attribute__((always_inline)) void
+attn_rows(const attn_job *j, int64_t begin, int64_t end, half_row_fn half, score_fn score) {
   llm_ctx *c = j->c;
   const llm_hparams *hp = &c->m->hp;
   int hd = hp->head_dim, nh = hp->n_head, group = hp->n_head / hp->n_head_kv;
@@ -664,7 +692,7 @@ static inline __attribute__((always_inline)) void attn_rows(const attn_job *j, i
         half(row, (const uint16_t *)(const void *)Kl + at, hd);
         kp = row;
       }
-      w[p] = llm__dot_f32_untiled(kp, q, hd) * scale;
+      w[p] = score(kp, q, hd) * scale;
       if (w[p] > M) M = w[p];
     }
     for (int p = n_pos; p < n_pad; p++) w[p] = -INFINITY;
@@ -685,18 +713,21 @@ static inline __attribute__((always_inline)) void attn_rows(const attn_job *j, i
       float wp = w[p] * inv, *a = acc[p & 15];
       for (int i = 0; i < hd; i++) a[i] = fmaf(v[i], wp, a[i]);
     }
-    for (int i = 0; i < hd; i++) {
-      float l[16];
-      for (int k = 0; k < 16; k++) l[k] = acc[k][i];
-      o[i] = llm__hsum16(l);
-    }
+    /* llm__hsum16 of each value's 16 lanes, as whole-row additions (same bits, vectorized). */
+    for (int l = 0; l < 8; l++)
+      for (int i = 0; i < hd; i++) acc[l][i] += acc[l + 8][i];
+    for (int l = 0; l < 4; l++)
+      for (int i = 0; i < hd; i++) acc[l][i] += acc[l + 4][i];
+    for (int i = 0; i < hd; i++) o[i] = (acc[0][i] + acc[2][i]) + (acc[1][i] + acc[3][i]);
   }
 }
 
-static void attn_worker_plain(void *arg, int64_t b, int64_t e) { attn_rows(arg, b, e, half_row); }
+static void attn_worker_plain(void *arg, int64_t b, int64_t e) {
+  attn_rows(arg, b, e, half_row, score_plain);
+}
 #if defined(__x86_64__) && defined(__GNUC__)
 __attribute__((target("avx2,fma"))) static void attn_worker_fma(void *arg, int64_t b, int64_t e) {
-  attn_rows(arg, b, e, half_row_f16c);
+  attn_rows(arg, b, e, half_row_f16c, score_avx2);
 }
 #include <cpuid.h>
 /* F16C (CPUID.1:ECX bit 29), read directly: clang 14's __builtin_cpu_supports has no "f16c". */

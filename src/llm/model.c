@@ -610,6 +610,48 @@ static inline __attribute__((always_inline)) float vexpf(float x) {
   return ldexpf(j, (int)n);
 }
 
+#if defined(__x86_64__) && defined(__GNUC__)
+/* vexpf on eight lanes with the same operations. Sets *ok to 0 (and the result is to be ignored)
+ * when a lane's exponent is outside the normal range or not a number; the caller then takes
+ * vexpf lane by lane. */
+__attribute__((target("avx2,fma"))) static inline __m256 vexpf8(__m256 x, int *ok) {
+  const __m256 shift = _mm256_set1_ps(0x1.8p23f), one = _mm256_set1_ps(1.0f);
+  __m256 z = _mm256_fmadd_ps(x, _mm256_set1_ps(0x1.715476p+0f), shift), n = _mm256_sub_ps(z, shift);
+  *ok = !_mm256_movemask_ps(_mm256_cmp_ps(_mm256_andnot_ps(_mm256_set1_ps(-0.0f), n),
+                                          _mm256_set1_ps(126.0f), _CMP_NLE_UQ));
+  __m256 b = _mm256_fnmadd_ps(n, _mm256_set1_ps(0x1.7f7d1cp-20f),
+                              _mm256_fnmadd_ps(n, _mm256_set1_ps(0x1.62e4p-1f), x)),
+         u = _mm256_mul_ps(b, b);
+  __m256 j = _mm256_fmadd_ps(
+      _mm256_fmadd_ps(
+          _mm256_fmadd_ps(_mm256_set1_ps(0x1.0e4020p-7f), b, _mm256_set1_ps(0x1.573e2ep-5f)), u,
+          _mm256_fmadd_ps(_mm256_set1_ps(0x1.555e66p-3f), b, _mm256_set1_ps(0x1.fffdb6p-2f))),
+      u, _mm256_fmadd_ps(_mm256_set1_ps(0x1.ffffecp-1f), b, one));
+  __m256 k = _mm256_castsi256_ps(
+      _mm256_add_epi32(_mm256_slli_epi32(_mm256_castps_si256(z), 23), _mm256_castps_si256(one)));
+  return _mm256_mul_ps(j, k);
+}
+#endif
+
+/* w[p] = vexpf(w[p] - m) for p < n (a multiple of 8): plain, and eight at a time (same bits). */
+typedef void (*exp_row_fn)(float *w, int n, float m);
+static void exp_row_plain(float *w, int n, float m) {
+  for (int p = 0; p < n; p++) w[p] = vexpf(w[p] - m);
+}
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target("avx2,fma"))) static inline void exp_row_avx2(float *w, int n, float m) {
+  __m256 vm = _mm256_set1_ps(m);
+  for (int p = 0; p < n; p += 8) {
+    int ok;
+    __m256 e = vexpf8(_mm256_sub_ps(_mm256_loadu_ps(w + p), vm), &ok);
+    if (ok)
+      _mm256_storeu_ps(w + p, e);
+    else
+      for (int k = p; k < p + 8; k++) w[k] = vexpf(w[k] - m);
+  }
+}
+#endif
+
 /* Attention follows llama.cpp's CPU path in an AVX-512 build (its reference logits were computed
  * that way, and in a quantized model a last-bit difference can round an activation to the
  * neighbouring int8 and move the logits by ~1e-2): scores q.k with ggml's untiled float dot
@@ -668,8 +710,27 @@ __attribute__((target("avx2,fma"))) static inline float score_avx2(const float *
 }
 #endif
 
-static inline __attribute__((always_inline)) void
-attn_rows(const attn_job *j, int64_t begin, int64_t end, half_row_fn half, score_fn score) {
+/* a += v * w over n values, one fused multiply-add each (the compiler does not vectorize the
+ * plain loop here, so the AVX2 clone gets it spelled out; same bits). */
+typedef void (*axpy_fn)(float *a, const float *v, float w, int n);
+static void axpy_plain(float *a, const float *v, float w, int n) {
+  for (int i = 0; i < n; i++) a[i] = fmaf(v[i], w, a[i]);
+}
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target("avx2,fma"))) static inline void axpy_avx2(float *a, const float *v, float w,
+                                                                 int n) {
+  __m256 vw = _mm256_set1_ps(w);
+  int i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(a + i, _mm256_fmadd_ps(_mm256_loadu_ps(v + i), vw, _mm256_loadu_ps(a + i)));
+  for (; i < n; i++) a[i] = fmaf(v[i], w, a[i]);
+}
+#endif
+
+static inline __attribute__((always_inline)) void attn_rows(const attn_job *j, int64_t begin,
+                                                            int64_t end, half_row_fn half,
+                                                            score_fn score, axpy_fn axpy,
+                                                            exp_row_fn exp_row) {
   llm_ctx *c = j->c;
   const llm_hparams *hp = &c->m->hp;
   int hd = hp->head_dim, nh = hp->n_head, group = hp->n_head / hp->n_head_kv;
@@ -697,10 +758,8 @@ attn_rows(const attn_job *j, int64_t begin, int64_t end, half_row_fn half, score
     }
     for (int p = n_pos; p < n_pad; p++) w[p] = -INFINITY;
     double sum = 0;
-    for (int p = 0; p < n_pad; p += 16) {
-      for (int k = 0; k < 16; k++) w[p + k] = vexpf(w[p + k] - M);
-      sum += (double)llm__hsum16(w + p);
-    }
+    exp_row(w, n_pad, M);
+    for (int p = 0; p < n_pad; p += 16) sum += (double)llm__hsum16(w + p);
     float inv = (float)(1.0 / sum);
     for (int k = 0; k < 16; k++) memset(acc[k], 0, (size_t)hd * sizeof acc[k][0]);
     for (int p = 0; p < n_pos; p++) {
@@ -710,8 +769,7 @@ attn_rows(const attn_job *j, int64_t begin, int64_t end, half_row_fn half, score
         half(row, (const uint16_t *)(const void *)Vl + at, hd);
         v = row;
       }
-      float wp = w[p] * inv, *a = acc[p & 15];
-      for (int i = 0; i < hd; i++) a[i] = fmaf(v[i], wp, a[i]);
+      axpy(acc[p & 15], v, w[p] * inv, hd);
     }
     /* llm__hsum16 of each value's 16 lanes, as whole-row additions (same bits, vectorized). */
     for (int l = 0; l < 8; l++)
@@ -723,11 +781,11 @@ attn_rows(const attn_job *j, int64_t begin, int64_t end, half_row_fn half, score
 }
 
 static void attn_worker_plain(void *arg, int64_t b, int64_t e) {
-  attn_rows(arg, b, e, half_row, score_plain);
+  attn_rows(arg, b, e, half_row, score_plain, axpy_plain, exp_row_plain);
 }
 #if defined(__x86_64__) && defined(__GNUC__)
 __attribute__((target("avx2,fma"))) static void attn_worker_fma(void *arg, int64_t b, int64_t e) {
-  attn_rows(arg, b, e, half_row_f16c, score_avx2);
+  attn_rows(arg, b, e, half_row_f16c, score_avx2, axpy_avx2, exp_row_avx2);
 }
 #include <cpuid.h>
 /* F16C (CPUID.1:ECX bit 29), read directly: clang 14's __builtin_cpu_supports has no "f16c". */
@@ -758,28 +816,17 @@ static void swiglu_plain(float *h, const float *u, size_t n) {
 }
 #if defined(__x86_64__) && defined(__GNUC__)
 __attribute__((target("avx2,fma"))) static void swiglu_avx2(float *h, const float *u, size_t n) {
-  const __m256 shift = _mm256_set1_ps(0x1.8p23f), log2e = _mm256_set1_ps(0x1.715476p+0f),
-               ln2_hi = _mm256_set1_ps(0x1.62e4p-1f), ln2_lo = _mm256_set1_ps(0x1.7f7d1cp-20f),
-               p5 = _mm256_set1_ps(0x1.0e4020p-7f), p4 = _mm256_set1_ps(0x1.573e2ep-5f),
-               p3 = _mm256_set1_ps(0x1.555e66p-3f), p2 = _mm256_set1_ps(0x1.fffdb6p-2f),
-               p1 = _mm256_set1_ps(0x1.ffffecp-1f), one = _mm256_set1_ps(1.0f),
-               lim = _mm256_set1_ps(126.0f), sign = _mm256_set1_ps(-0.0f);
+  const __m256 one = _mm256_set1_ps(1.0f);
   size_t n16 = n & ~(size_t)15, i = 0;
   for (; i < n16; i += 8) {
-    __m256 x = _mm256_loadu_ps(h + i), nx = _mm256_sub_ps(_mm256_setzero_ps(), x);
-    __m256 z = _mm256_fmadd_ps(nx, log2e, shift), e = _mm256_sub_ps(z, shift);
-    if (_mm256_movemask_ps(_mm256_cmp_ps(_mm256_andnot_ps(sign, e), lim, _CMP_NLE_UQ))) {
+    __m256 x = _mm256_loadu_ps(h + i);
+    int ok;
+    __m256 e = vexpf8(_mm256_sub_ps(_mm256_setzero_ps(), x), &ok);
+    if (!ok) {
       for (size_t k = i; k < i + 8; k++) h[k] = silu(h[k]) * u[k];
       continue;
     }
-    __m256 b = _mm256_fnmadd_ps(e, ln2_lo, _mm256_fnmadd_ps(e, ln2_hi, nx)),
-           bb = _mm256_mul_ps(b, b);
-    __m256 k = _mm256_castsi256_ps(
-        _mm256_add_epi32(_mm256_slli_epi32(_mm256_castps_si256(z), 23), _mm256_castps_si256(one)));
-    __m256 j =
-        _mm256_fmadd_ps(_mm256_fmadd_ps(_mm256_fmadd_ps(p5, b, p4), bb, _mm256_fmadd_ps(p3, b, p2)),
-                        bb, _mm256_fmadd_ps(p1, b, one));
-    __m256 sl = _mm256_div_ps(x, _mm256_add_ps(one, _mm256_mul_ps(j, k)));
+    __m256 sl = _mm256_div_ps(x, _mm256_add_ps(one, e));
     _mm256_storeu_ps(h + i, _mm256_mul_ps(sl, _mm256_loadu_ps(u + i)));
   }
   for (; i < n; i++) h[i] = silu_libm(h[i]) * u[i];

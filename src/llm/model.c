@@ -690,14 +690,23 @@ static float score_plain(const float *k, const float *q, int64_t n) {
 /* llm__dot_f32_untiled with the four 16-lane chains as eight 8-lane registers (same bits). */
 __attribute__((target("avx2,fma"))) static inline float score_avx2(const float *k, const float *q,
                                                                    int64_t n) {
-  __m256 c[8];
-  for (int r = 0; r < 8; r++) c[r] = _mm256_setzero_ps();
+  __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0;
   int64_t i = 0;
-  for (; i + 64 <= n; i += 64)
-    for (int r = 0; r < 8; r++)
-      c[r] = _mm256_fmadd_ps(_mm256_loadu_ps(k + i + 8 * r), _mm256_loadu_ps(q + i + 8 * r), c[r]);
-  __m256 lo = _mm256_add_ps(_mm256_add_ps(c[0], c[4]), _mm256_add_ps(c[2], c[6]));
-  __m256 hi = _mm256_add_ps(_mm256_add_ps(c[1], c[5]), _mm256_add_ps(c[3], c[7]));
+  for (; i + 64 <= n; i += 64) {
+#define SCORE_FMA(c, r)                                                                            \
+  c = _mm256_fmadd_ps(_mm256_loadu_ps(k + i + 8 * r), _mm256_loadu_ps(q + i + 8 * r), c)
+    SCORE_FMA(c0, 0);
+    SCORE_FMA(c1, 1);
+    SCORE_FMA(c2, 2);
+    SCORE_FMA(c3, 3);
+    SCORE_FMA(c4, 4);
+    SCORE_FMA(c5, 5);
+    SCORE_FMA(c6, 6);
+    SCORE_FMA(c7, 7);
+#undef SCORE_FMA
+  }
+  __m256 lo = _mm256_add_ps(_mm256_add_ps(c0, c4), _mm256_add_ps(c2, c6));
+  __m256 hi = _mm256_add_ps(_mm256_add_ps(c1, c5), _mm256_add_ps(c3, c7));
   __m256 t = _mm256_add_ps(lo, hi);
   __m128 u = _mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1));
   u = _mm_add_ps(u, _mm_movehl_ps(u, u));

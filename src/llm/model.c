@@ -580,23 +580,17 @@ static void proj(llm_ctx *c, int il, int w, int T, const float *x, float *y) {
   proj_multi(c, il, 1, &w, T, x, &y);
 }
 
-/* exp(x) as ggml's vector kernels compute it (llama.cpp uses it in softmax and SiLU): x = n ln2 + b
- * with n rounded by the 1.5 * 2^23 trick and ln2 split in two, e^b - 1 from a degree-5 polynomial
- * in fused multiply-adds, and 2^n put into the exponent bits; |n| > 126 is scaled in two steps.
- * Within about 1.5 ulp of expf, and the same bits as llama.cpp's, which is what matters here. */
 static inline float f32_from_bits(uint32_t u) {
   float f;
   memcpy(&f, &u, 4);
   return f;
 }
-static inline uint32_t f32_bits(float f) {
-  uint32_t u;
-  memcpy(&u, &f, 4);
-  return u;
-}
-/* ggml's vector exp as its AVX-512 build computes it (the reference logits come from one): the
- * polynomial carries the leading 1, and the result is scaled by 2^n with a single rounding
- * (vscalefps; here a multiplication by 2^n, or ldexpf outside the normal range). */
+/* exp(x) as ggml's AVX-512 vector kernels compute it (llama.cpp uses it in softmax and SiLU; the
+ * reference logits come from such a build): x = n ln2 + b with n rounded by the 1.5 * 2^23 trick
+ * and ln2 split in two, e^b from a degree-5 polynomial in fused multiply-adds that carries the
+ * leading 1, then scaled by 2^n in a single rounding (vscalefps; here a multiplication by 2^n, or
+ * ldexpf outside the normal range). Within about 1.5 ulp of expf, and the same bits as llama.cpp's,
+ * which is what matters here. */
 static inline __attribute__((always_inline)) float vexpf(float x) {
   const float shift = 0x1.8p23f;
   float z = fmaf(x, 0x1.715476p+0f, shift), n = z - shift;

@@ -677,3 +677,13 @@ vec_dot4_fn llm__dot4_avx512(tensor_type t) {
   return NULL;
 }
 #endif
+vec_dot_fn llm__dot_order_avx512(tensor_type t, llm_order o) {
+  (void)t;
+  (void)o;
+  return NULL;
+}
+vec_dot4w_fn llm__dot4w_order_avx512(tensor_type t, llm_order o) {
+  (void)t;
+  (void)o;
+  return NULL;
+}

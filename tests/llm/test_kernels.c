@@ -205,33 +205,42 @@ TEST(env_forces_lower_variant) {
   CHECK_STR(kernels_name(), want);
 }
 
-/* The scalar reference for a matrix: the float types' order follows the shape (llm__dot_for). */
-static vec_dot_fn want(const qmat *m) {
+/* The scalar reference for token t of a T-token product with a matrix: the float types' order
+ * follows the shape (llm__dot_for); a repacked Q4_0 / Q4_K weight's follows the token's position
+ * (llm__order: gemm for the first T - T % 4 when T > 3, gemv for the rest). */
+static vec_dot_fn want(const qmat *m, int64_t t, int64_t T) {
   bool fl = m->type == TT_F32 || m->type == TT_F16 || m->type == TT_BF16;
   bool untiled = fl && (m->rows % 4 || m->cols % (m->type == TT_BF16 ? 32 : 16));
-  return untiled ? llm__dot_untiled_scalar(m->type) : llm__dot_scalar(m->type);
+  if (untiled) return llm__dot_untiled_scalar(m->type);
+  bool repacked = (m->type == TT_Q4_0 || m->type == TT_Q4_K) && m->rows % 8 == 0;
+  if (!repacked) return llm__dot_scalar(m->type);
+  return llm__dot_order_scalar(m->type, T > 3 && t < T - T % 4 ? LLM_ORDER_GEMM : LLM_ORDER_GEMV);
 }
 
 /* qmat_mul (selected kernels, W tiles, threads, T > 1) against row-by-row reference dots: the same
  * bits for every type the kernels sum in the reference's order. */
 static void check_qmat_mul(compute_pool *cp, int64_t rows, int64_t cols, bool only_dot4w) {
-  enum { T = 6 }; /* T = 6: one four-row group and two single rows */
+  /* T = 6: one four-row group and two single rows (a repacked weight: four in the gemm order, two
+   * in the gemv one); T = 3: all gemv; T = 8: all gemm. */
+  enum { T = 8 };
+  static const int64_t Ts[] = {1, 3, 6, 8};
   float *x = malloc(T * (size_t)cols * sizeof *x), *y = malloc(T * (size_t)rows * sizeof *y),
         *tmp = malloc((size_t)cols * sizeof *tmp);
   for (int64_t i = 0; i < T * cols; i++) x[i] = rng_sym();
   for (size_t k = 0; k < sizeof all_types / sizeof all_types[0]; k++) {
     tensor_type t = all_types[k], at = llm__act_type(t);
-    if (only_dot4w && !llm__dot4w(t)) continue;
+    if (only_dot4w && !llm__dot4w(t) && !llm__dot4w_order(t, LLM_ORDER_GEMV)) continue;
     size_t rb = tensor_row_bytes(t, cols), ab = tensor_row_bytes(at, cols);
     uint8_t *w = malloc(rb * (size_t)rows), *a = malloc(ab);
     for (int64_t r = 0; r < rows; r++) make_row(t, tmp, w + (size_t)r * rb, cols);
     qmat m = {t, rows, cols, w, rb};
-    for (int64_t tt = 1; tt <= T; tt += T - 1) {
+    for (size_t ti = 0; ti < sizeof Ts / sizeof Ts[0]; ti++) {
+      int64_t tt = Ts[ti];
       qmat_mul(cp, &m, x, y, tt);
       for (int64_t i = 0; i < tt; i++) {
         llm__quant_act_row(at, x + i * cols, a, cols);
         for (int64_t r = 0; r < rows; r++) {
-          float ref = want(&m)(w + (size_t)r * rb, a, cols), got = y[i * rows + r];
+          float ref = want(&m, i, tt)(w + (size_t)r * rb, a, cols), got = y[i * rows + r];
           if (!agrees(got, ref)) {
             TEST_FAIL_("%s %lldx%lld T=%lld row %lld: %.9g vs %.9g", tensor_type_get((int)t).name,
                        (long long)rows, (long long)cols, (long long)tt, (long long)r, got, ref);
@@ -249,14 +258,15 @@ static void check_qmat_mul(compute_pool *cp, int64_t rows, int64_t cols, bool on
   free(tmp);
 }
 
-/* The small shapes exercise tiles and chunk edges, and both orders of the float types (45 rows:
- * untiled, 44: tiled); the long rows (9-18 KB, types with a
- * four-weight-row dot) make qmat_mul's mm_rows_w4 split a chunk into several groups of four runs,
- * with a short last group and leftover rows. */
+/* The small shapes exercise tiles and chunk edges, both orders of the float types (45 rows:
+ * untiled, 44: tiled) and of Q4_0 / Q4_K (44 rows: plain, 48: repacked); the long rows (9-18 KB,
+ * types with a four-weight-row dot) make qmat_mul's mm_rows_w4 split a chunk into several groups of
+ * four runs, with a short last group and leftover rows. */
 TEST(qmat_mul_agrees_with_reference_dots) {
   compute_pool *cp = compute_pool_new(2);
   check_qmat_mul(cp, 45, 768, false);
   check_qmat_mul(cp, 44, 768, false);
+  check_qmat_mul(cp, 48, 768, false);
   check_qmat_mul(cp, 200, 16384, true);
   compute_pool_destroy(cp);
 }

@@ -498,6 +498,7 @@ static vec_dot4w_fn dot4w_table[TT_COUNT];
 /* The repacked orders: [0] GEMV, [1] GEMM. */
 static vec_dot_fn order_table[2][TT_COUNT];
 static vec_dot4w_fn order4w_table[2][TT_COUNT];
+static vec_dot4_fn order4_table[2][TT_COUNT];
 static pthread_once_t kernels_once = PTHREAD_ONCE_INIT;
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -563,6 +564,8 @@ static void kernels_init(void) {
       llm_order ord = o ? LLM_ORDER_GEMM : LLM_ORDER_GEMV;
       vec_dot_fn g = NULL;
       vec_dot4w_fn g4 = NULL;
+      order4_table[o][t] =
+          level >= LEVEL_AVX512 ? llm__dot4_order_avx512((tensor_type)t, ord) : NULL;
       if (level >= LEVEL_AVX512) {
         g = llm__dot_order_avx512((tensor_type)t, ord);
         g4 = llm__dot4w_order_avx512((tensor_type)t, ord);
@@ -636,6 +639,12 @@ vec_dot4w_fn llm__dot4w_order(tensor_type t, llm_order o) {
   if (o == LLM_ORDER_PLAIN) return llm__dot4w(t);
   pthread_once(&kernels_once, kernels_init);
   return (unsigned)t < TT_COUNT ? order4w_table[o == LLM_ORDER_GEMM][t] : NULL;
+}
+
+vec_dot4_fn llm__dot4_order(tensor_type t, llm_order o) {
+  if (o == LLM_ORDER_PLAIN) return llm__dot4(t);
+  pthread_once(&kernels_once, kernels_init);
+  return (unsigned)t < TT_COUNT ? order4_table[o == LLM_ORDER_GEMM][t] : NULL;
 }
 
 /* ---- qmat_mul -------------------------------------------------------------------------------- */
@@ -829,7 +838,7 @@ void qmat_mul_multi(compute_pool *p, int n, const qmat *const *w, const float *x
       j.t4[i] = T > 3 ? T - T % 4 : 0;
       j.dot[i][0] = llm__dot_order(w[k]->type, LLM_ORDER_GEMM);
       j.dot[i][1] = llm__dot_order(w[k]->type, LLM_ORDER_GEMV);
-      j.dot4[i] = NULL;
+      j.dot4[i] = llm__dot4_order(w[k]->type, LLM_ORDER_GEMM);
       j.dot4w[i][0] = llm__dot4w_order(w[k]->type, LLM_ORDER_GEMM);
       j.dot4w[i][1] = llm__dot4w_order(w[k]->type, LLM_ORDER_GEMV);
     } else {

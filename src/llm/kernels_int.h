@@ -244,6 +244,8 @@ vec_dot_fn llm__dot_order_scalar(tensor_type t, llm_order o);
 /* The selected dot and four-weight-row dot of an order (PLAIN: llm__dot, llm__dot4w). */
 vec_dot_fn llm__dot_order(tensor_type t, llm_order o);
 vec_dot4w_fn llm__dot4w_order(tensor_type t, llm_order o);
+/* The selected four-activation-row dot of an order (PLAIN: llm__dot4), or NULL. */
+vec_dot4_fn llm__dot4_order(tensor_type t, llm_order o);
 
 /* Kernel sets. Each returns NULL for a type it does not accelerate. */
 vec_dot_fn llm__dot_avx2(tensor_type t);
@@ -258,5 +260,6 @@ vec_dot_fn llm__dot_order_avx2(tensor_type t, llm_order o);
 vec_dot_fn llm__dot_order_avx512(tensor_type t, llm_order o);
 vec_dot4w_fn llm__dot4w_order_avx2(tensor_type t, llm_order o);
 vec_dot4w_fn llm__dot4w_order_avx512(tensor_type t, llm_order o);
+vec_dot4_fn llm__dot4_order_avx512(tensor_type t, llm_order o);
 
 #endif

@@ -83,13 +83,14 @@ static void check_variant(const char *name, vec_dot_fn (*set)(tensor_type)) {
 }
 
 /* Four-row kernels against the one-row reference, for each activation row. */
-static void check_variant4(const char *name, vec_dot4_fn (*set)(tensor_type)) {
+static void check_variant4_of(const char *name, vec_dot4_fn (*set)(tensor_type),
+                              vec_dot_fn (*refset)(tensor_type)) {
   const int64_t n = 2048;
   int compared = 0;
   for (size_t k = 0; k < sizeof all_types / sizeof all_types[0]; k++) {
     tensor_type t = all_types[k];
     vec_dot4_fn fast = set(t);
-    vec_dot_fn ref = llm__dot_scalar(t);
+    vec_dot_fn ref = refset(t);
     if (!fast) continue;
     tensor_type at = llm__act_type(t);
     size_t ab = tensor_row_bytes(at, n);
@@ -118,15 +119,20 @@ static void check_variant4(const char *name, vec_dot4_fn (*set)(tensor_type)) {
   CHECK(compared > 0);
 }
 
+static void check_variant4(const char *name, vec_dot4_fn (*set)(tensor_type)) {
+  check_variant4_of(name, set, llm__dot_scalar);
+}
+
 /* Four-weight-row kernels against the one-row reference, for each weight row (rows spaced by more
  * than a row, as in a matrix with padding, to catch a wrong stride). */
-static void check_variant4w(const char *name, vec_dot4w_fn (*set)(tensor_type)) {
+static void check_variant4w_of(const char *name, vec_dot4w_fn (*set)(tensor_type),
+                               vec_dot_fn (*refset)(tensor_type)) {
   static const int64_t sizes[] = {32, 96, 2048, 4096};
   int compared = 0;
   for (size_t k = 0; k < sizeof all_types / sizeof all_types[0]; k++) {
     tensor_type t = all_types[k];
     vec_dot4w_fn fast = set(t);
-    vec_dot_fn ref = llm__dot_scalar(t);
+    vec_dot_fn ref = refset(t);
     if (!fast) continue;
     tensor_type at = llm__act_type(t);
     for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
@@ -155,6 +161,37 @@ static void check_variant4w(const char *name, vec_dot4w_fn (*set)(tensor_type)) 
     }
   }
   CHECK(compared > 0);
+}
+
+static void check_variant4w(const char *name, vec_dot4w_fn (*set)(tensor_type)) {
+  check_variant4w_of(name, set, llm__dot_scalar);
+}
+
+/* The repacked orders (llm_order) of a kernel set against their scalar references: the same
+ * checks, with the order held in a variable for the one-argument set functions. */
+static llm_order cur_order;
+static vec_dot_fn (*cur_dot)(tensor_type, llm_order);
+static vec_dot4w_fn (*cur_dot4w)(tensor_type, llm_order);
+static vec_dot4_fn (*cur_dot4)(tensor_type, llm_order);
+static vec_dot_fn order_ref(tensor_type t) { return llm__dot_order_scalar(t, cur_order); }
+static vec_dot_fn order_dot(tensor_type t) { return cur_dot(t, cur_order); }
+static vec_dot4w_fn order_dot4w(tensor_type t) { return cur_dot4w(t, cur_order); }
+static vec_dot4_fn order_dot4(tensor_type t) { return cur_dot4(t, cur_order); }
+
+/* dot and dot4 may be NULL (a set without them); dot4 exists for the gemm order only. */
+static void check_orders(const char *name, vec_dot_fn (*dot)(tensor_type, llm_order),
+                         vec_dot4w_fn (*dot4w)(tensor_type, llm_order),
+                         vec_dot4_fn (*dot4)(tensor_type, llm_order)) {
+  static const llm_order orders[] = {LLM_ORDER_GEMV, LLM_ORDER_GEMM};
+  cur_dot = dot;
+  cur_dot4w = dot4w;
+  cur_dot4 = dot4;
+  for (size_t o = 0; o < sizeof orders / sizeof orders[0]; o++) {
+    cur_order = orders[o];
+    if (dot) check_variant_of(name, order_dot, order_ref);
+    check_variant4w_of(name, order_dot4w, order_ref);
+    if (dot4 && orders[o] == LLM_ORDER_GEMM) check_variant4_of(name, order_dot4, order_ref);
+  }
 }
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -190,6 +227,7 @@ TEST(avx2_matches_reference) {
   check_variant_of("avx2 untiled", llm__dot_untiled_avx2, llm__dot_untiled_scalar);
   check_variant4("avx2", llm__dot4_avx2);
   check_variant4w("avx2", llm__dot4w_avx2);
+  check_orders("avx2 repacked", llm__dot_order_avx2, llm__dot4w_order_avx2, NULL);
 }
 
 TEST(avx512_matches_reference) {
@@ -197,6 +235,7 @@ TEST(avx512_matches_reference) {
   check_variant("avx512", llm__dot_avx512);
   check_variant4("avx512", llm__dot4_avx512);
   check_variant4w("avx512", llm__dot4w_avx512);
+  check_orders("avx512 repacked", NULL, llm__dot4w_order_avx512, llm__dot4_order_avx512);
 }
 
 /* main() set MIMIC_KERNELS to one level below the best this CPU has. */

@@ -359,6 +359,85 @@ static float dot_q6_K(const void *w, const void *a, int64_t n) {
   return llm__hsum8(acc);
 }
 
+/* ---- The repacked orders (llm_order) ----------------------------------------------------------
+ *
+ * llama.cpp's x86 kernels for repacked Q4_0 / Q4_K weights work on eight weight rows at once, one
+ * row per SIMD lane, so each output has one float accumulator and no lane reduction. Their integer
+ * sums are exact, so only the float steps below decide the bits. */
+
+/* Q4_K super-block pair p (values 64p..64p+63, sub-blocks 2p and 2p + 1): I[p] = sc(2p) S(2p) +
+ * sc(2p+1) S(2p+1) with S a sub-block's integer dot with the activation, and M[p] the same with
+ * the mins and the activation sums. Exact. */
+static void q4_K_pair_sums(const blk_q4_K *x, const blk_q8_K *y, int32_t I[4], int32_t M[4]) {
+  uint8_t sc[8], mn[8];
+  unpack_scales_k4(x->scales, sc, mn);
+  for (int p = 0; p < 4; p++) {
+    int32_t s0 = 0, s1 = 0;
+    for (int l = 0; l < 32; l++) {
+      s0 += (x->qs[32 * p + l] & 0xF) * y->qs[64 * p + l];
+      s1 += (x->qs[32 * p + l] >> 4) * y->qs[64 * p + 32 + l];
+    }
+    I[p] = sc[2 * p] * s0 + sc[2 * p + 1] * s1;
+    M[p] = mn[2 * p] * (y->bsums[4 * p] + y->bsums[4 * p + 1]) +
+           mn[2 * p + 1] * (y->bsums[4 * p + 2] + y->bsums[4 * p + 3]);
+  }
+}
+
+/* Q4_K, gemv order: per super-block one fused multiply-add of the whole integer sum with the
+ * rounded product d(w) d(a), and one of the mins sum with dmin(w) d(a) on an accumulator of its
+ * own, subtracted at the end. */
+static float dot_q4_K_gemv(const void *w, const void *a, int64_t n) {
+  const blk_q4_K *x = w;
+  const blk_q8_K *y = a;
+  float acc = 0, accm = 0;
+  for (int64_t b = 0; b < n / QK_K; b++) {
+    int32_t I[4], M[4];
+    q4_K_pair_sums(&x[b], &y[b], I, M);
+    float d = fp16_to_f32(x[b].d) * y[b].d, dm = fp16_to_f32(x[b].dmin) * y[b].d;
+    acc = fmaf((float)(I[0] + I[1] + I[2] + I[3]), d, acc);
+    accm = fmaf((float)(M[0] + M[1] + M[2] + M[3]), dm, accm);
+  }
+  return acc - accm;
+}
+
+/* Q4_K, gemm order: the same, one fused multiply-add per 64 values (pair), in order. */
+static float dot_q4_K_gemm(const void *w, const void *a, int64_t n) {
+  const blk_q4_K *x = w;
+  const blk_q8_K *y = a;
+  float acc = 0, accm = 0;
+  for (int64_t b = 0; b < n / QK_K; b++) {
+    int32_t I[4], M[4];
+    q4_K_pair_sums(&x[b], &y[b], I, M);
+    float d = fp16_to_f32(x[b].d) * y[b].d, dm = fp16_to_f32(x[b].dmin) * y[b].d;
+    for (int p = 0; p < 4; p++) {
+      acc = fmaf((float)I[p], d, acc);
+      accm = fmaf((float)M[p], dm, accm);
+    }
+  }
+  return acc - accm;
+}
+
+/* Q4_0 (gemv and gemm alike): one fused multiply-add per block of its whole integer sum. */
+static float dot_q4_0_repacked(const void *w, const void *a, int64_t n) {
+  const blk_q4_0 *x = w;
+  const blk_q8_0 *y = a;
+  float acc = 0;
+  for (int64_t b = 0; b < n / QK; b++) {
+    int32_t s = 0;
+    for (int j = 0; j < 16; j++)
+      s += ((x[b].qs[j] & 0xF) - 8) * y[b].qs[j] + ((x[b].qs[j] >> 4) - 8) * y[b].qs[j + 16];
+    acc = fmaf((float)s, fp16_to_f32(x[b].d) * fp16_to_f32(y[b].d), acc);
+  }
+  return acc;
+}
+
+vec_dot_fn llm__dot_order_scalar(tensor_type t, llm_order o) {
+  if (o == LLM_ORDER_PLAIN) return llm__dot_scalar(t);
+  if (t == TT_Q4_0) return dot_q4_0_repacked;
+  if (t == TT_Q4_K) return o == LLM_ORDER_GEMM ? dot_q4_K_gemm : dot_q4_K_gemv;
+  return NULL;
+}
+
 vec_dot_fn llm__dot_scalar(tensor_type t) {
   switch (t) {
   case TT_F32: return dot_f32;
@@ -416,6 +495,10 @@ static int kernel_level;
 static vec_dot_fn dot_table[TT_COUNT], untiled_table[TT_COUNT];
 static vec_dot4_fn dot4_table[TT_COUNT];
 static vec_dot4w_fn dot4w_table[TT_COUNT];
+/* The repacked orders: [0] GEMV, [1] GEMM. */
+static vec_dot_fn order_table[2][TT_COUNT];
+static vec_dot4w_fn order4w_table[2][TT_COUNT];
+static vec_dot4_fn order4_table[2][TT_COUNT];
 static pthread_once_t kernels_once = PTHREAD_ONCE_INIT;
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -477,6 +560,23 @@ static void kernels_init(void) {
     }
     dot4_table[t] = f4;
     dot4w_table[t] = f4w;
+    for (int o = 0; o < 2; o++) {
+      llm_order ord = o ? LLM_ORDER_GEMM : LLM_ORDER_GEMV;
+      vec_dot_fn g = NULL;
+      vec_dot4w_fn g4 = NULL;
+      order4_table[o][t] =
+          level >= LEVEL_AVX512 ? llm__dot4_order_avx512((tensor_type)t, ord) : NULL;
+      if (level >= LEVEL_AVX512) {
+        g = llm__dot_order_avx512((tensor_type)t, ord);
+        g4 = llm__dot4w_order_avx512((tensor_type)t, ord);
+      }
+      if (level >= LEVEL_AVX2) {
+        if (!g) g = llm__dot_order_avx2((tensor_type)t, ord);
+        if (!g4) g4 = llm__dot4w_order_avx2((tensor_type)t, ord);
+      }
+      order_table[o][t] = g ? g : llm__dot_order_scalar((tensor_type)t, ord);
+      order4w_table[o][t] = g4;
+    }
   }
 }
 
@@ -518,6 +618,33 @@ vec_dot4_fn llm__dot4(tensor_type t) {
 vec_dot4w_fn llm__dot4w(tensor_type t) {
   pthread_once(&kernels_once, kernels_init);
   return (unsigned)t < TT_COUNT ? dot4w_table[t] : NULL;
+}
+
+bool llm__repacked(const qmat *w) {
+  return (w->type == TT_Q4_0 || w->type == TT_Q4_K) && w->rows % 8 == 0;
+}
+
+llm_order llm__order(const qmat *w, int64_t t, int64_t T) {
+  if (!llm__repacked(w)) return LLM_ORDER_PLAIN;
+  return T > 3 && t < T - T % 4 ? LLM_ORDER_GEMM : LLM_ORDER_GEMV;
+}
+
+vec_dot_fn llm__dot_order(tensor_type t, llm_order o) {
+  if (o == LLM_ORDER_PLAIN) return llm__dot(t);
+  pthread_once(&kernels_once, kernels_init);
+  return (unsigned)t < TT_COUNT ? order_table[o == LLM_ORDER_GEMM][t] : NULL;
+}
+
+vec_dot4w_fn llm__dot4w_order(tensor_type t, llm_order o) {
+  if (o == LLM_ORDER_PLAIN) return llm__dot4w(t);
+  pthread_once(&kernels_once, kernels_init);
+  return (unsigned)t < TT_COUNT ? order4w_table[o == LLM_ORDER_GEMM][t] : NULL;
+}
+
+vec_dot4_fn llm__dot4_order(tensor_type t, llm_order o) {
+  if (o == LLM_ORDER_PLAIN) return llm__dot4(t);
+  pthread_once(&kernels_once, kernels_init);
+  return (unsigned)t < TT_COUNT ? order4_table[o == LLM_ORDER_GEMM][t] : NULL;
 }
 
 /* ---- qmat_mul -------------------------------------------------------------------------------- */
@@ -570,9 +697,13 @@ typedef struct mm_job {
   int n_w;
   const qmat *w[MM_MAX_W];
   float *y[MM_MAX_W];
-  vec_dot_fn dot[MM_MAX_W];
+  /* The kernels of matrix k: [0] for tokens t < t4[k], [1] for the rest (llm__order: a repacked
+   * weight's gemm and gemv orders; the same kernel twice for the others, whose t4 is T). dot4
+   * serves groups of four tokens below t4. */
+  vec_dot_fn dot[MM_MAX_W][2];
   vec_dot4_fn dot4[MM_MAX_W];
-  vec_dot4w_fn dot4w[MM_MAX_W];
+  vec_dot4w_fn dot4w[MM_MAX_W][2];
+  int64_t t4[MM_MAX_W];
   int64_t row0[MM_MAX_W + 1]; /* first row of each matrix in the concatenated range */
   const float *x;
   int64_t T, cols;
@@ -608,12 +739,14 @@ static void mm_rows_w4(const mm_job *j, int k, int64_t r0, int64_t r1) {
     for (int64_t t = 0; t < j->T; t++) {
       const uint8_t *a = j->act + (size_t)t * j->arow;
       float *yt = j->y[k] + t * w->rows;
+      int s = t < j->t4[k] ? 0 : 1;
       for (int64_t i = 0; i < q; i++) {
         float o[4];
-        j->dot4w[k](wd + (size_t)(g + i) * rb, (size_t)q * rb, a, w->cols, o);
+        j->dot4w[k][s](wd + (size_t)(g + i) * rb, (size_t)q * rb, a, w->cols, o);
         for (int m = 0; m < 4; m++) yt[g + i + m * q] = o[m];
       }
-      for (int64_t r = g + 4 * q; r < ge; r++) yt[r] = j->dot[k](wd + (size_t)r * rb, a, w->cols);
+      for (int64_t r = g + 4 * q; r < ge; r++)
+        yt[r] = j->dot[k][s](wd + (size_t)r * rb, a, w->cols);
     }
   }
 }
@@ -631,10 +764,9 @@ static void mm_rows(const mm_job *j, int k, int64_t r0, int64_t r1) {
   int64_t rows = w->rows;
   float *y = j->y[k];
   const uint8_t *wd = w->data;
-  vec_dot_fn dot = j->dot[k];
+  int64_t t4 = j->t4[k];
   vec_dot4_fn dot4 = j->T >= 4 ? j->dot4[k] : NULL;
-  vec_dot4w_fn dot4w = j->dot4w[k];
-  if (dot4w && j->T < 4) {
+  if (j->T < 4 && j->dot4w[k][t4 > 0 ? 0 : 1]) { /* all T tokens use one of the two sets */
     mm_rows_w4(j, k, r0, r1);
     return;
   }
@@ -642,7 +774,7 @@ static void mm_rows(const mm_job *j, int k, int64_t r0, int64_t r1) {
     int64_t re = rt + MM_TILE_ROWS < r1 ? rt + MM_TILE_ROWS : r1;
     int64_t t = 0;
     if (dot4)
-      for (; t + 4 <= j->T; t += 4) {
+      for (; t + 4 <= t4; t += 4) {
         const uint8_t *a = j->act + (size_t)t * j->arow;
         for (int64_t r = rt; r < re; r++) {
           float o[4];
@@ -653,6 +785,9 @@ static void mm_rows(const mm_job *j, int k, int64_t r0, int64_t r1) {
     for (; t < j->T; t++) {
       const uint8_t *a = j->act + (size_t)t * j->arow;
       float *yt = y + t * rows;
+      int s = t < t4 ? 0 : 1;
+      vec_dot_fn dot = j->dot[k][s];
+      vec_dot4w_fn dot4w = j->dot4w[k][s];
       int64_t r = rt;
       if (dot4w)
         for (; r + 4 <= re; r += 4)
@@ -699,9 +834,19 @@ void qmat_mul_multi(compute_pool *p, int n, const qmat *const *w, const float *x
     int i = j.n_w++;
     j.w[i] = w[k];
     j.y[i] = y[k];
-    j.dot[i] = dot;
-    j.dot4[i] = llm__dot4(w[k]->type);
-    j.dot4w[i] = llm__dot4w(w[k]->type);
+    if (llm__repacked(w[k])) {
+      j.t4[i] = T > 3 ? T - T % 4 : 0;
+      j.dot[i][0] = llm__dot_order(w[k]->type, LLM_ORDER_GEMM);
+      j.dot[i][1] = llm__dot_order(w[k]->type, LLM_ORDER_GEMV);
+      j.dot4[i] = llm__dot4_order(w[k]->type, LLM_ORDER_GEMM);
+      j.dot4w[i][0] = llm__dot4w_order(w[k]->type, LLM_ORDER_GEMM);
+      j.dot4w[i][1] = llm__dot4w_order(w[k]->type, LLM_ORDER_GEMV);
+    } else {
+      j.t4[i] = T;
+      j.dot[i][0] = j.dot[i][1] = dot;
+      j.dot4[i] = llm__dot4(w[k]->type);
+      j.dot4w[i][0] = j.dot4w[i][1] = llm__dot4w(w[k]->type);
+    }
     j.row0[i + 1] = j.row0[i] + w[k]->rows;
   }
   if (!j.n_w) return;

@@ -901,6 +901,187 @@ vec_dot4w_fn llm__dot4w_avx2(tensor_type t) {
   }
 }
 
+/* ---- The repacked orders (llm_order): one float accumulator per output, lanes = weight rows ----
+ *
+ * The integer sums are exact, so they may be formed in any order; only the fused multiply-adds of
+ * the scalar references (kernels.c) are kept, one per 256 values (Q4_K gemv), 64 (Q4_K gemm) or 32
+ * (Q4_0) on one accumulator per output. Four weight rows make four independent chains in the four
+ * lanes of one register, and the four rows' integer sums come out of one hadd tree in those lanes.
+ */
+
+/* [sum of the 8 lanes of v0, ... of v3]. */
+TGT static inline __m128i hsum4_epi32(__m256i v0, __m256i v1, __m256i v2, __m256i v3) {
+  __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(v0, v1), _mm256_hadd_epi32(v2, v3));
+  return _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+}
+
+/* Pair p (values 64p..64p+63) of a Q4_K super-block against the activation's bytes aq: 8 int32
+ * lanes that sum to sc(2p) S(2p) + sc(2p+1) S(2p+1) (sc16: the 8 scales as int16, twice). */
+TGT static inline __m256i q4_K_pair(const uint8_t *qs, const int8_t *aq, __m256i sc16, int p) {
+  const __m256i m4 = _mm256_set1_epi8(0xF);
+  __m256i q = _mm256_loadu_si256((const __m256i *)(qs + 32 * p));
+  __m256i lo = _mm256_and_si256(q, m4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+  __m256i plo = dot_u8_i16(lo, _mm256_loadu_si256((const __m256i *)(aq + 64 * p)));
+  __m256i phi = dot_u8_i16(hi, _mm256_loadu_si256((const __m256i *)(aq + 64 * p + 32)));
+  __m256i s0 = _mm256_shuffle_epi8(sc16, _mm256_set1_epi16((short)(0x0100 + 0x0404 * p)));
+  __m256i s1 = _mm256_shuffle_epi8(sc16, _mm256_set1_epi16((short)(0x0302 + 0x0404 * p)));
+  return _mm256_add_epi32(_mm256_madd_epi16(plo, s0), _mm256_madd_epi16(phi, s1));
+}
+
+/* Q4_K, four weight rows: per super-block the rows' pair sums I (v, 8 lanes each) and mins terms
+ * (mv, lane j: m(j) B(j)), then GEMM one fused multiply-add per pair, GEMV one per super-block. */
+TGT static inline void q4_K_rows4(const void *w, size_t wstride, const void *a, int64_t n,
+                                  float out[4], bool gemm) {
+  const blk_q4_K *x[4];
+  for (int r = 0; r < 4; r++) x[r] = (const blk_q4_K *)((const uint8_t *)w + wstride * (size_t)r);
+  const blk_q8_K *y = a;
+  __m128 acc = _mm_setzero_ps(), accm = _mm_setzero_ps();
+  for (int64_t b = 0; b < n / QK_K; b++) {
+    __m256i v[4][4], mv[4];
+#pragma GCC unroll 4
+    for (int r = 0; r < 4; r++) {
+      __m128i s8 = k4_scales(x[r][b].scales);
+      __m256i sc16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(s8));
+#pragma GCC unroll 4
+      for (int p = 0; p < 4; p++) v[r][p] = q4_K_pair(x[r][b].qs, y[b].qs, sc16, p);
+      mv[r] = k4_mins(s8, y[b].bsums);
+    }
+    float dy = y[b].d;
+    __m128 d = w4_scales(x[0][b].d, x[1][b].d, x[2][b].d, x[3][b].d, dy);
+    __m128 dm = w4_scales(x[0][b].dmin, x[1][b].dmin, x[2][b].dmin, x[3][b].dmin, dy);
+    if (gemm) {
+#pragma GCC unroll 4
+      for (int p = 0; p < 4; p++)
+        acc =
+            _mm_fmadd_ps(_mm_cvtepi32_ps(hsum4_epi32(v[0][p], v[1][p], v[2][p], v[3][p])), d, acc);
+      /* lane j of mv[r] is m(j) B(j): the pairs' sums of the four rows, transposed to rows in
+       * lanes: after the hadds, [row0 P0, row0 P1, row1 P0, row1 P1 | the same for P2, P3]. */
+      __m256i h01 = _mm256_hadd_epi32(mv[0], mv[1]), h23 = _mm256_hadd_epi32(mv[2], mv[3]);
+      __m256i lo = _mm256_unpacklo_epi32(h01, h23), hi = _mm256_unpackhi_epi32(h01, h23);
+      __m256i m02 = _mm256_unpacklo_epi32(lo, hi), m13 = _mm256_unpackhi_epi32(lo, hi);
+      __m128i mp[4] = {_mm256_castsi256_si128(m02), _mm256_castsi256_si128(m13),
+                       _mm256_extracti128_si256(m02, 1), _mm256_extracti128_si256(m13, 1)};
+#pragma GCC unroll 4
+      for (int p = 0; p < 4; p++) accm = _mm_fmadd_ps(_mm_cvtepi32_ps(mp[p]), dm, accm);
+    } else {
+      __m256i s[4];
+#pragma GCC unroll 4
+      for (int r = 0; r < 4; r++)
+        s[r] = _mm256_add_epi32(_mm256_add_epi32(v[r][0], v[r][1]),
+                                _mm256_add_epi32(v[r][2], v[r][3]));
+      acc = _mm_fmadd_ps(_mm_cvtepi32_ps(hsum4_epi32(s[0], s[1], s[2], s[3])), d, acc);
+      accm = _mm_fmadd_ps(_mm_cvtepi32_ps(hsum4_epi32(mv[0], mv[1], mv[2], mv[3])), dm, accm);
+    }
+  }
+  _mm_storeu_ps(out, _mm_sub_ps(acc, accm));
+}
+
+TGT static void dot4w_q4_K_gemv(const void *w, size_t wstride, const void *a, int64_t n,
+                                float out[4]) {
+  q4_K_rows4(w, wstride, a, n, out, false);
+}
+
+TGT static void dot4w_q4_K_gemm(const void *w, size_t wstride, const void *a, int64_t n,
+                                float out[4]) {
+  q4_K_rows4(w, wstride, a, n, out, true);
+}
+
+/* One row: the four pair sums of a super-block from one hadd tree, then the reference's steps. */
+TGT static inline float q4_K_row(const void *w, const void *a, int64_t n, bool gemm) {
+  const blk_q4_K *x = w;
+  const blk_q8_K *y = a;
+  float acc = 0, accm = 0;
+  for (int64_t b = 0; b < n / QK_K; b++) {
+    __m128i s8 = k4_scales(x[b].scales);
+    __m256i sc16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(s8));
+    __m256i v[4];
+#pragma GCC unroll 4
+    for (int p = 0; p < 4; p++) v[p] = q4_K_pair(x[b].qs, y[b].qs, sc16, p);
+    __m256i mv = k4_mins(s8, y[b].bsums), z = _mm256_setzero_si256();
+    int32_t I[4], M[4];
+    _mm_storeu_si128((__m128i *)I, hsum4_epi32(v[0], v[1], v[2], v[3]));
+    /* hadd(mv, 0): lanes 0, 1 then 4, 5 are the pair sums P0, P1, P2, P3 */
+    __m256i h = _mm256_hadd_epi32(mv, z);
+    M[0] = _mm256_extract_epi32(h, 0);
+    M[1] = _mm256_extract_epi32(h, 1);
+    M[2] = _mm256_extract_epi32(h, 4);
+    M[3] = _mm256_extract_epi32(h, 5);
+    float d = h2f(x[b].d) * y[b].d, dm = h2f(x[b].dmin) * y[b].d;
+    if (gemm) {
+      for (int p = 0; p < 4; p++) {
+        acc = fmaf((float)I[p], d, acc);
+        accm = fmaf((float)M[p], dm, accm);
+      }
+    } else {
+      acc = fmaf((float)(I[0] + I[1] + I[2] + I[3]), d, acc);
+      accm = fmaf((float)(M[0] + M[1] + M[2] + M[3]), dm, accm);
+    }
+  }
+  return acc - accm;
+}
+
+TGT static float dot_q4_K_gemv(const void *w, const void *a, int64_t n) {
+  return q4_K_row(w, a, n, false);
+}
+
+TGT static float dot_q4_K_gemm(const void *w, const void *a, int64_t n) {
+  return q4_K_row(w, a, n, true);
+}
+
+/* Q4_0 block sums of one row against the activation block ay (a8 = maddubs(8, ay)): 8 lanes. */
+TGT static inline __m256i q4_0_block(const uint8_t qs[16], __m256i ay, __m256i a8) {
+  __m256i p16 = _mm256_sub_epi16(_mm256_maddubs_epi16(q4_values(qs), ay), a8);
+  return _mm256_madd_epi16(p16, _mm256_set1_epi16(1));
+}
+
+TGT static void dot4w_q4_0_repacked(const void *w, size_t wstride, const void *a, int64_t n,
+                                    float out[4]) {
+  const blk_q4_0 *x[4];
+  for (int r = 0; r < 4; r++) x[r] = (const blk_q4_0 *)((const uint8_t *)w + wstride * (size_t)r);
+  const blk_q8_0 *y = a;
+  const __m256i eight = _mm256_set1_epi8(8);
+  __m128 acc = _mm_setzero_ps();
+  for (int64_t b = 0; b < n / QK; b++) {
+    __m256i ay = _mm256_loadu_si256((const __m256i *)y[b].qs);
+    __m256i a8 = _mm256_maddubs_epi16(eight, ay);
+    __m128 d = w4_scales(x[0][b].d, x[1][b].d, x[2][b].d, x[3][b].d, h2f(y[b].d));
+    __m128i s = hsum4_epi32(q4_0_block(x[0][b].qs, ay, a8), q4_0_block(x[1][b].qs, ay, a8),
+                            q4_0_block(x[2][b].qs, ay, a8), q4_0_block(x[3][b].qs, ay, a8));
+    acc = _mm_fmadd_ps(_mm_cvtepi32_ps(s), d, acc);
+  }
+  _mm_storeu_ps(out, acc);
+}
+
+TGT static float dot_q4_0_repacked(const void *w, const void *a, int64_t n) {
+  const blk_q4_0 *x = w;
+  const blk_q8_0 *y = a;
+  const __m256i eight = _mm256_set1_epi8(8);
+  float acc = 0;
+  for (int64_t b = 0; b < n / QK; b++) {
+    __m256i ay = _mm256_loadu_si256((const __m256i *)y[b].qs);
+    __m256i p = q4_0_block(x[b].qs, ay, _mm256_maddubs_epi16(eight, ay));
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(p), _mm256_extracti128_si256(p, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
+    acc = fmaf((float)_mm_cvtsi128_si32(s), h2f(x[b].d) * h2f(y[b].d), acc);
+  }
+  return acc;
+}
+
+vec_dot_fn llm__dot_order_avx2(tensor_type t, llm_order o) {
+  if (o == LLM_ORDER_PLAIN) return NULL;
+  if (t == TT_Q4_0) return dot_q4_0_repacked;
+  if (t == TT_Q4_K) return o == LLM_ORDER_GEMM ? dot_q4_K_gemm : dot_q4_K_gemv;
+  return NULL;
+}
+
+vec_dot4w_fn llm__dot4w_order_avx2(tensor_type t, llm_order o) {
+  if (o == LLM_ORDER_PLAIN) return NULL;
+  if (t == TT_Q4_0) return dot4w_q4_0_repacked;
+  if (t == TT_Q4_K) return o == LLM_ORDER_GEMM ? dot4w_q4_K_gemm : dot4w_q4_K_gemv;
+  return NULL;
+}
+
 #else
 vec_dot4w_fn llm__dot4w_avx2(tensor_type t) {
   (void)t;
@@ -916,6 +1097,16 @@ vec_dot_fn llm__dot_untiled_avx2(tensor_type t) {
 }
 vec_dot4_fn llm__dot4_avx2(tensor_type t) {
   (void)t;
+  return NULL;
+}
+vec_dot_fn llm__dot_order_avx2(tensor_type t, llm_order o) {
+  (void)t;
+  (void)o;
+  return NULL;
+}
+vec_dot4w_fn llm__dot4w_order_avx2(tensor_type t, llm_order o) {
+  (void)t;
+  (void)o;
   return NULL;
 }
 #endif

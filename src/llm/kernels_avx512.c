@@ -663,6 +663,251 @@ vec_dot4w_fn llm__dot4w_avx512(tensor_type t) {
   }
 }
 
+/* ---- The repacked orders (llm_order) ----------------------------------------------------------
+ *
+ * As in the AVX2 set: exact integer sums in any order, then only the scalar references' fused
+ * multiply-adds (kernels.c), with four outputs (four weight rows, or four activation rows) in the
+ * four lanes of one register. A Q4_K block is decoded as in dot_q4_K (two 64-byte loads, the
+ * activation shuffled to match), scaled with vpmaddwd / vpdpwssd, so one 16-lane sum holds two
+ * pairs of sub-blocks (lanes 0-7 and 8-15). */
+
+/* For a, b, c, d: 128-bit lane L of the result is [sum of lane L of a, of b, of c, of d]. */
+TGT static inline __attribute__((always_inline)) __m512i lane_sums4(__m512i a, __m512i b, __m512i c,
+                                                                    __m512i d) {
+  __m512i ab = _mm512_add_epi32(_mm512_unpacklo_epi32(a, b), _mm512_unpackhi_epi32(a, b));
+  __m512i cd = _mm512_add_epi32(_mm512_unpacklo_epi32(c, d), _mm512_unpackhi_epi32(c, d));
+  return _mm512_add_epi32(_mm512_unpacklo_epi64(ab, cd), _mm512_unpackhi_epi64(ab, cd));
+}
+
+/* The four 128-bit lanes of z added. */
+TGT static inline __attribute__((always_inline)) __m128i lanes_add(__m512i z) {
+  __m256i h = _mm256_add_epi32(_mm512_castsi512_si256(z), _mm512_extracti64x4_epi64(z, 1));
+  return _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+}
+
+/* [sum of the 8 lanes of v0, ... of v3]. */
+TGT static inline __attribute__((always_inline)) __m128i rk_hsum4(__m256i v0, __m256i v1,
+                                                                  __m256i v2, __m256i v3) {
+  __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(v0, v1), _mm256_hadd_epi32(v2, v3));
+  return _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+}
+
+/* A Q4_K block for rk_dot: nib[2h] the low nibbles of bytes 64h..64h+63 (sub-blocks 4h and 4h + 2),
+ * nib[2h + 1] the high ones (4h + 1, 4h + 3); scw the matching scale words; m16 the mins as words,
+ * each twice (for the activation's 16 sums). */
+TGT static inline __attribute__((always_inline)) void rk_weights(const blk_q4_K *x, __m512i nib[4],
+                                                                 __m512i scw[4], __m256i *m16) {
+  const __m512i m4 = _mm512_set1_epi8(0xF);
+  const __m128i dup = _mm_setr_epi8(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+  uint32_t sm[4];
+  k4_scales(x->scales, sm);
+  __m128i s8 = _mm_setr_epi32((int)sm[0], (int)sm[1], (int)sm[2], (int)sm[3]);
+  __m512i sw = _mm512_castsi256_si512(_mm256_cvtepu8_epi16(s8));
+#pragma GCC unroll 2
+  for (int h = 0; h < 2; h++) {
+    __m512i q = _mm512_loadu_si512(x->qs + 64 * h);
+    nib[2 * h] = _mm512_and_si512(q, m4);
+    nib[2 * h + 1] = _mm512_and_si512(_mm512_srli_epi16(q, 4), m4);
+    scw[2 * h] =
+        _mm512_permutexvar_epi16(_mm512_inserti64x4(_mm512_set1_epi16((short)(4 * h)),
+                                                    _mm256_set1_epi16((short)(4 * h + 2)), 1),
+                                 sw);
+    scw[2 * h + 1] =
+        _mm512_permutexvar_epi16(_mm512_inserti64x4(_mm512_set1_epi16((short)(4 * h + 1)),
+                                                    _mm256_set1_epi16((short)(4 * h + 3)), 1),
+                                 sw);
+  }
+  *m16 = _mm256_cvtepu8_epi16(_mm_shuffle_epi8(_mm_srli_si128(s8, 8), dup));
+}
+
+/* An activation block's bytes lined up with rk_weights: act[2h] values 128h + 0..31 and
+ * 128h + 64..95, act[2h + 1] 128h + 32..63 and 128h + 96..127. */
+TGT static inline __attribute__((always_inline)) void rk_act(const int8_t *qs, __m512i act[4]) {
+#pragma GCC unroll 2
+  for (int h = 0; h < 2; h++) {
+    __m512i y0 = _mm512_loadu_si512(qs + 128 * h), y1 = _mm512_loadu_si512(qs + 128 * h + 64);
+    act[2 * h] = _mm512_shuffle_i64x2(y0, y1, 0x44);
+    act[2 * h + 1] = _mm512_shuffle_i64x2(y0, y1, 0xEE);
+  }
+}
+
+/* A[h]: lanes 0-7 sum to pair 2h's sc S + sc S, lanes 8-15 to pair 2h + 1's. */
+TGT static inline __attribute__((always_inline)) void
+rk_dot(const __m512i nib[4], const __m512i scw[4], const __m512i act[4], __m512i A[2]) {
+#pragma GCC unroll 2
+  for (int h = 0; h < 2; h++)
+    A[h] = _mm512_dpwssd_epi32(
+        _mm512_madd_epi16(_mm512_maddubs_epi16(nib[2 * h], act[2 * h]), scw[2 * h]),
+        _mm512_maddubs_epi16(nib[2 * h + 1], act[2 * h + 1]), scw[2 * h + 1]);
+}
+
+/* The float steps of four outputs (lanes) of a super-block, from their rk_dot sums A[k] and mins
+ * terms mv[k] (lane j: m(j) B(j)), with d and dm the four rounded scale products. */
+TGT static inline __attribute__((always_inline)) void rk_steps(__m512i A[4][2], const __m256i mv[4],
+                                                               __m128 d, __m128 dm, bool gemm,
+                                                               __m128 *acc, __m128 *accm) {
+  if (gemm) {
+    __m512i z1 = lane_sums4(A[0][0], A[1][0], A[2][0], A[3][0]);
+    __m512i z2 = lane_sums4(A[0][1], A[1][1], A[2][1], A[3][1]);
+    /* 128-bit lane p of P: pair p of the four outputs */
+    __m512i P = _mm512_add_epi32(_mm512_shuffle_i32x4(z1, z2, _MM_SHUFFLE(2, 0, 2, 0)),
+                                 _mm512_shuffle_i32x4(z1, z2, _MM_SHUFFLE(3, 1, 3, 1)));
+    __m512 Pf = _mm512_cvtepi32_ps(P);
+    *acc = _mm_fmadd_ps(_mm512_castps512_ps128(Pf), d, *acc);
+    *acc = _mm_fmadd_ps(_mm512_extractf32x4_ps(Pf, 1), d, *acc);
+    *acc = _mm_fmadd_ps(_mm512_extractf32x4_ps(Pf, 2), d, *acc);
+    *acc = _mm_fmadd_ps(_mm512_extractf32x4_ps(Pf, 3), d, *acc);
+    /* after the hadds: [out0 P0, out0 P1, out1 P0, out1 P1 | the same for P2, P3] */
+    __m256i h01 = _mm256_hadd_epi32(mv[0], mv[1]), h23 = _mm256_hadd_epi32(mv[2], mv[3]);
+    __m256i lo = _mm256_unpacklo_epi32(h01, h23), hi = _mm256_unpackhi_epi32(h01, h23);
+    __m256 m02 = _mm256_cvtepi32_ps(_mm256_unpacklo_epi32(lo, hi));
+    __m256 m13 = _mm256_cvtepi32_ps(_mm256_unpackhi_epi32(lo, hi));
+    *accm = _mm_fmadd_ps(_mm256_castps256_ps128(m02), dm, *accm);
+    *accm = _mm_fmadd_ps(_mm256_castps256_ps128(m13), dm, *accm);
+    *accm = _mm_fmadd_ps(_mm256_extractf128_ps(m02, 1), dm, *accm);
+    *accm = _mm_fmadd_ps(_mm256_extractf128_ps(m13, 1), dm, *accm);
+  } else {
+    __m512i I = lane_sums4(_mm512_add_epi32(A[0][0], A[0][1]), _mm512_add_epi32(A[1][0], A[1][1]),
+                           _mm512_add_epi32(A[2][0], A[2][1]), _mm512_add_epi32(A[3][0], A[3][1]));
+    *acc = _mm_fmadd_ps(_mm_cvtepi32_ps(lanes_add(I)), d, *acc);
+    *accm = _mm_fmadd_ps(_mm_cvtepi32_ps(rk_hsum4(mv[0], mv[1], mv[2], mv[3])), dm, *accm);
+  }
+}
+
+/* Four halves times dy, as four floats (each product rounded, as the reference's). */
+TGT static inline __attribute__((always_inline)) __m128
+rk_scales(uint16_t h0, uint16_t h1, uint16_t h2, uint16_t h3, float dy) {
+  uint64_t hh = h0 | (uint64_t)h1 << 16 | (uint64_t)h2 << 32 | (uint64_t)h3 << 48;
+  return _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi64_si128((long long)hh)), _mm_set1_ps(dy));
+}
+
+/* Q4_K, four weight rows against one activation row (generation). */
+TGT static inline __attribute__((always_inline)) void
+q4_K_rows4(const void *w, size_t wstride, const void *a, int64_t n, float out[4], bool gemm) {
+  const blk_q4_K *x[4];
+  for (int r = 0; r < 4; r++) x[r] = (const blk_q4_K *)((const uint8_t *)w + wstride * (size_t)r);
+  const blk_q8_K *y = a;
+  __m128 acc = _mm_setzero_ps(), accm = _mm_setzero_ps();
+  for (int64_t b = 0; b < n / QK_K; b++) {
+    __m512i act[4], A[4][2];
+    __m256i mv[4], bs = _mm256_loadu_si256((const __m256i *)y[b].bsums);
+    rk_act(y[b].qs, act);
+#pragma GCC unroll 4
+    for (int r = 0; r < 4; r++) {
+      __m512i nib[4], scw[4];
+      __m256i m16;
+      rk_weights(&x[r][b], nib, scw, &m16);
+      rk_dot(nib, scw, act, A[r]);
+      mv[r] = _mm256_madd_epi16(m16, bs);
+    }
+    float dy = y[b].d;
+    __m128 d = rk_scales(x[0][b].d, x[1][b].d, x[2][b].d, x[3][b].d, dy);
+    __m128 dm = rk_scales(x[0][b].dmin, x[1][b].dmin, x[2][b].dmin, x[3][b].dmin, dy);
+    rk_steps(A, mv, d, dm, gemm, &acc, &accm);
+  }
+  _mm_storeu_ps(out, _mm_sub_ps(acc, accm));
+}
+
+TGT static void dot4w_q4_K_gemv(const void *w, size_t wstride, const void *a, int64_t n,
+                                float out[4]) {
+  q4_K_rows4(w, wstride, a, n, out, false);
+}
+
+TGT static void dot4w_q4_K_gemm(const void *w, size_t wstride, const void *a, int64_t n,
+                                float out[4]) {
+  q4_K_rows4(w, wstride, a, n, out, true);
+}
+
+/* Q4_K gemm order, one weight row against four activation rows (prompts): the block is decoded
+ * once for the four. */
+TGT static void dot4_q4_K_gemm(const void *w, const void *a, size_t stride, int64_t n,
+                               float out[4]) {
+  const blk_q4_K *x = w;
+  const blk_q8_K *y[4];
+  for (int k = 0; k < 4; k++) y[k] = (const blk_q8_K *)((const uint8_t *)a + stride * (size_t)k);
+  __m128 acc = _mm_setzero_ps(), accm = _mm_setzero_ps();
+  for (int64_t b = 0; b < n / QK_K; b++) {
+    __m512i nib[4], scw[4], A[4][2];
+    __m256i m16, mv[4];
+    rk_weights(&x[b], nib, scw, &m16);
+#pragma GCC unroll 4
+    for (int k = 0; k < 4; k++) {
+      __m512i act[4];
+      rk_act(y[k][b].qs, act);
+      rk_dot(nib, scw, act, A[k]);
+      mv[k] = _mm256_madd_epi16(m16, _mm256_loadu_si256((const __m256i *)y[k][b].bsums));
+    }
+    __m128 dy = _mm_setr_ps(y[0][b].d, y[1][b].d, y[2][b].d, y[3][b].d);
+    __m128 d = _mm_mul_ps(_mm_set1_ps(h2f(x[b].d)), dy);
+    __m128 dm = _mm_mul_ps(_mm_set1_ps(h2f(x[b].dmin)), dy);
+    rk_steps(A, mv, d, dm, true, &acc, &accm);
+  }
+  _mm_storeu_ps(out, _mm_sub_ps(acc, accm));
+}
+
+/* Q4_0, four weight rows: vpdpbusd as in dot4w_q4_0 (row 0 in lanes 0-3 and 8-11 of p01, row 1
+ * in 4-7 and 12-15), the rows' block sums gathered for two blocks at a time. */
+TGT static inline __attribute__((always_inline)) void
+q4_0_rows4(const blk_q4_0 *const x[4], const blk_q8_0 *y, int64_t b, __m512i *p01, __m512i *p23) {
+  __m512i ay = w4_act(y[b].qs);
+  __m512i neg8 = _mm512_sub_epi32(
+      _mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(8), ay));
+  *p01 = _mm512_dpbusd_epi32(neg8, w4_nibbles(x[0][b].qs, x[1][b].qs), ay);
+  *p23 = _mm512_dpbusd_epi32(neg8, w4_nibbles(x[2][b].qs, x[3][b].qs), ay);
+}
+
+TGT static inline __attribute__((always_inline)) __m128 q4_0_scales(const blk_q4_0 *const x[4],
+                                                                    const blk_q8_0 *y, int64_t b) {
+  return rk_scales(x[0][b].d, x[1][b].d, x[2][b].d, x[3][b].d, h2f(y[b].d));
+}
+
+TGT static void dot4w_q4_0_repacked(const void *w, size_t wstride, const void *a, int64_t n,
+                                    float out[4]) {
+  const blk_q4_0 *x[4];
+  for (int r = 0; r < 4; r++) x[r] = (const blk_q4_0 *)((const uint8_t *)w + wstride * (size_t)r);
+  const blk_q8_0 *y = a;
+  __m128 acc = _mm_setzero_ps();
+  int64_t nb = n / QK, b = 0;
+  for (; b + 2 <= nb; b += 2) {
+    __m512i a01, a23, b01, b23;
+    q4_0_rows4(x, y, b, &a01, &a23);
+    q4_0_rows4(x, y, b + 1, &b01, &b23);
+    /* 128-bit lanes 0 and 2 of z: [row 0, row 2 of block b, the same of b + 1] (parts), 1 and 3:
+     * rows 1 and 3 */
+    __m512i z = lane_sums4(a01, a23, b01, b23);
+    __m256i h = _mm256_add_epi32(_mm512_castsi512_si256(z), _mm512_extracti64x4_epi64(z, 1));
+    __m128i l0 = _mm256_castsi256_si128(h), l1 = _mm256_extracti128_si256(h, 1);
+    acc = _mm_fmadd_ps(_mm_cvtepi32_ps(_mm_unpacklo_epi32(l0, l1)), q4_0_scales(x, y, b), acc);
+    acc = _mm_fmadd_ps(_mm_cvtepi32_ps(_mm_unpackhi_epi32(l0, l1)), q4_0_scales(x, y, b + 1), acc);
+  }
+  if (b < nb) {
+    __m512i a01, a23, zero = _mm512_setzero_si512();
+    q4_0_rows4(x, y, b, &a01, &a23);
+    __m512i z = lane_sums4(a01, a23, zero, zero);
+    __m256i h = _mm256_add_epi32(_mm512_castsi512_si256(z), _mm512_extracti64x4_epi64(z, 1));
+    __m128i l0 = _mm256_castsi256_si128(h), l1 = _mm256_extracti128_si256(h, 1);
+    acc = _mm_fmadd_ps(_mm_cvtepi32_ps(_mm_unpacklo_epi32(l0, l1)), q4_0_scales(x, y, b), acc);
+  }
+  _mm_storeu_ps(out, acc);
+}
+
+vec_dot_fn llm__dot_order_avx512(tensor_type t, llm_order o) {
+  (void)t;
+  (void)o;
+  return NULL; /* the AVX2 one-row kernels serve the few rows left over from groups of four */
+}
+
+vec_dot4w_fn llm__dot4w_order_avx512(tensor_type t, llm_order o) {
+  if (o == LLM_ORDER_PLAIN) return NULL;
+  if (t == TT_Q4_0) return dot4w_q4_0_repacked;
+  if (t == TT_Q4_K) return o == LLM_ORDER_GEMM ? dot4w_q4_K_gemm : dot4w_q4_K_gemv;
+  return NULL;
+}
+
+vec_dot4_fn llm__dot4_order_avx512(tensor_type t, llm_order o) {
+  return t == TT_Q4_K && o == LLM_ORDER_GEMM ? dot4_q4_K_gemm : NULL;
+}
+
 #else
 vec_dot4w_fn llm__dot4w_avx512(tensor_type t) {
   (void)t;
@@ -674,6 +919,21 @@ vec_dot_fn llm__dot_avx512(tensor_type t) {
 }
 vec_dot4_fn llm__dot4_avx512(tensor_type t) {
   (void)t;
+  return NULL;
+}
+vec_dot_fn llm__dot_order_avx512(tensor_type t, llm_order o) {
+  (void)t;
+  (void)o;
+  return NULL;
+}
+vec_dot4w_fn llm__dot4w_order_avx512(tensor_type t, llm_order o) {
+  (void)t;
+  (void)o;
+  return NULL;
+}
+vec_dot4_fn llm__dot4_order_avx512(tensor_type t, llm_order o) {
+  (void)t;
+  (void)o;
   return NULL;
 }
 #endif

@@ -228,6 +228,25 @@ typedef void (*vec_dot4w_fn)(const void *w, size_t wstride, const void *a, int64
 /* The selected four-weight-row dot for weight type t, or NULL (then qmat_mul uses vec_dot). */
 vec_dot4w_fn llm__dot4w(tensor_type t);
 
+/* The float order of a weight's products. llama.cpp's x86 build "repacks" Q4_0 and Q4_K weights
+ * whose row count is a multiple of 8 at load and multiplies them with kernels of their own order
+ * (docs/internals/kernels.md): with T tokens in one product, the first T - T % 4 go through its
+ * gemm when T > 3, the others through its gemv. Q4_K's two orders differ (gemv: one fused
+ * multiply-add per 256 values on the super-block's exact integer sum; gemm: one per 64 values);
+ * Q4_0's are the same (one per 32 values). Every other weight is PLAIN (llm__dot). */
+typedef enum { LLM_ORDER_PLAIN, LLM_ORDER_GEMV, LLM_ORDER_GEMM } llm_order;
+/* True when w is a weight llama.cpp repacks (Q4_0 / Q4_K with rows % 8 == 0). */
+bool llm__repacked(const qmat *w);
+/* The order of token t (0 <= t < T) of a T-token product with w. */
+llm_order llm__order(const qmat *w, int64_t t, int64_t T);
+/* Scalar reference of an order for weight type t (PLAIN: llm__dot_scalar); NULL if none. */
+vec_dot_fn llm__dot_order_scalar(tensor_type t, llm_order o);
+/* The selected dot and four-weight-row dot of an order (PLAIN: llm__dot, llm__dot4w). */
+vec_dot_fn llm__dot_order(tensor_type t, llm_order o);
+vec_dot4w_fn llm__dot4w_order(tensor_type t, llm_order o);
+/* The selected four-activation-row dot of an order (PLAIN: llm__dot4), or NULL. */
+vec_dot4_fn llm__dot4_order(tensor_type t, llm_order o);
+
 /* Kernel sets. Each returns NULL for a type it does not accelerate. */
 vec_dot_fn llm__dot_avx2(tensor_type t);
 vec_dot_fn llm__dot_untiled_avx2(tensor_type t);
@@ -236,5 +255,11 @@ vec_dot4_fn llm__dot4_avx2(tensor_type t);
 vec_dot4_fn llm__dot4_avx512(tensor_type t);
 vec_dot4w_fn llm__dot4w_avx2(tensor_type t);
 vec_dot4w_fn llm__dot4w_avx512(tensor_type t);
+/* The repacked orders (GEMV / GEMM) of a set; NULL where the set has none. */
+vec_dot_fn llm__dot_order_avx2(tensor_type t, llm_order o);
+vec_dot_fn llm__dot_order_avx512(tensor_type t, llm_order o);
+vec_dot4w_fn llm__dot4w_order_avx2(tensor_type t, llm_order o);
+vec_dot4w_fn llm__dot4w_order_avx512(tensor_type t, llm_order o);
+vec_dot4_fn llm__dot4_order_avx512(tensor_type t, llm_order o);
 
 #endif

@@ -83,13 +83,14 @@ static void check_variant(const char *name, vec_dot_fn (*set)(tensor_type)) {
 }
 
 /* Four-row kernels against the one-row reference, for each activation row. */
-static void check_variant4(const char *name, vec_dot4_fn (*set)(tensor_type)) {
+static void check_variant4_of(const char *name, vec_dot4_fn (*set)(tensor_type),
+                              vec_dot_fn (*refset)(tensor_type)) {
   const int64_t n = 2048;
   int compared = 0;
   for (size_t k = 0; k < sizeof all_types / sizeof all_types[0]; k++) {
     tensor_type t = all_types[k];
     vec_dot4_fn fast = set(t);
-    vec_dot_fn ref = llm__dot_scalar(t);
+    vec_dot_fn ref = refset(t);
     if (!fast) continue;
     tensor_type at = llm__act_type(t);
     size_t ab = tensor_row_bytes(at, n);
@@ -118,15 +119,20 @@ static void check_variant4(const char *name, vec_dot4_fn (*set)(tensor_type)) {
   CHECK(compared > 0);
 }
 
+static void check_variant4(const char *name, vec_dot4_fn (*set)(tensor_type)) {
+  check_variant4_of(name, set, llm__dot_scalar);
+}
+
 /* Four-weight-row kernels against the one-row reference, for each weight row (rows spaced by more
  * than a row, as in a matrix with padding, to catch a wrong stride). */
-static void check_variant4w(const char *name, vec_dot4w_fn (*set)(tensor_type)) {
+static void check_variant4w_of(const char *name, vec_dot4w_fn (*set)(tensor_type),
+                               vec_dot_fn (*refset)(tensor_type)) {
   static const int64_t sizes[] = {32, 96, 2048, 4096};
   int compared = 0;
   for (size_t k = 0; k < sizeof all_types / sizeof all_types[0]; k++) {
     tensor_type t = all_types[k];
     vec_dot4w_fn fast = set(t);
-    vec_dot_fn ref = llm__dot_scalar(t);
+    vec_dot_fn ref = refset(t);
     if (!fast) continue;
     tensor_type at = llm__act_type(t);
     for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
@@ -155,6 +161,37 @@ static void check_variant4w(const char *name, vec_dot4w_fn (*set)(tensor_type)) 
     }
   }
   CHECK(compared > 0);
+}
+
+static void check_variant4w(const char *name, vec_dot4w_fn (*set)(tensor_type)) {
+  check_variant4w_of(name, set, llm__dot_scalar);
+}
+
+/* The repacked orders (llm_order) of a kernel set against their scalar references: the same
+ * checks, with the order held in a variable for the one-argument set functions. */
+static llm_order cur_order;
+static vec_dot_fn (*cur_dot)(tensor_type, llm_order);
+static vec_dot4w_fn (*cur_dot4w)(tensor_type, llm_order);
+static vec_dot4_fn (*cur_dot4)(tensor_type, llm_order);
+static vec_dot_fn order_ref(tensor_type t) { return llm__dot_order_scalar(t, cur_order); }
+static vec_dot_fn order_dot(tensor_type t) { return cur_dot(t, cur_order); }
+static vec_dot4w_fn order_dot4w(tensor_type t) { return cur_dot4w(t, cur_order); }
+static vec_dot4_fn order_dot4(tensor_type t) { return cur_dot4(t, cur_order); }
+
+/* dot and dot4 may be NULL (a set without them); dot4 exists for the gemm order only. */
+static void check_orders(const char *name, vec_dot_fn (*dot)(tensor_type, llm_order),
+                         vec_dot4w_fn (*dot4w)(tensor_type, llm_order),
+                         vec_dot4_fn (*dot4)(tensor_type, llm_order)) {
+  static const llm_order orders[] = {LLM_ORDER_GEMV, LLM_ORDER_GEMM};
+  cur_dot = dot;
+  cur_dot4w = dot4w;
+  cur_dot4 = dot4;
+  for (size_t o = 0; o < sizeof orders / sizeof orders[0]; o++) {
+    cur_order = orders[o];
+    if (dot) check_variant_of(name, order_dot, order_ref);
+    check_variant4w_of(name, order_dot4w, order_ref);
+    if (dot4 && orders[o] == LLM_ORDER_GEMM) check_variant4_of(name, order_dot4, order_ref);
+  }
 }
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -190,6 +227,7 @@ TEST(avx2_matches_reference) {
   check_variant_of("avx2 untiled", llm__dot_untiled_avx2, llm__dot_untiled_scalar);
   check_variant4("avx2", llm__dot4_avx2);
   check_variant4w("avx2", llm__dot4w_avx2);
+  check_orders("avx2 repacked", llm__dot_order_avx2, llm__dot4w_order_avx2, NULL);
 }
 
 TEST(avx512_matches_reference) {
@@ -197,6 +235,7 @@ TEST(avx512_matches_reference) {
   check_variant("avx512", llm__dot_avx512);
   check_variant4("avx512", llm__dot4_avx512);
   check_variant4w("avx512", llm__dot4w_avx512);
+  check_orders("avx512 repacked", NULL, llm__dot4w_order_avx512, llm__dot4_order_avx512);
 }
 
 /* main() set MIMIC_KERNELS to one level below the best this CPU has. */
@@ -205,33 +244,42 @@ TEST(env_forces_lower_variant) {
   CHECK_STR(kernels_name(), want);
 }
 
-/* The scalar reference for a matrix: the float types' order follows the shape (llm__dot_for). */
-static vec_dot_fn want(const qmat *m) {
+/* The scalar reference for token t of a T-token product with a matrix: the float types' order
+ * follows the shape (llm__dot_for); a repacked Q4_0 / Q4_K weight's follows the token's position
+ * (llm__order: gemm for the first T - T % 4 when T > 3, gemv for the rest). */
+static vec_dot_fn want(const qmat *m, int64_t t, int64_t T) {
   bool fl = m->type == TT_F32 || m->type == TT_F16 || m->type == TT_BF16;
   bool untiled = fl && (m->rows % 4 || m->cols % (m->type == TT_BF16 ? 32 : 16));
-  return untiled ? llm__dot_untiled_scalar(m->type) : llm__dot_scalar(m->type);
+  if (untiled) return llm__dot_untiled_scalar(m->type);
+  bool repacked = (m->type == TT_Q4_0 || m->type == TT_Q4_K) && m->rows % 8 == 0;
+  if (!repacked) return llm__dot_scalar(m->type);
+  return llm__dot_order_scalar(m->type, T > 3 && t < T - T % 4 ? LLM_ORDER_GEMM : LLM_ORDER_GEMV);
 }
 
 /* qmat_mul (selected kernels, W tiles, threads, T > 1) against row-by-row reference dots: the same
  * bits for every type the kernels sum in the reference's order. */
 static void check_qmat_mul(compute_pool *cp, int64_t rows, int64_t cols, bool only_dot4w) {
-  enum { T = 6 }; /* T = 6: one four-row group and two single rows */
+  /* T = 6: one four-row group and two single rows (a repacked weight: four in the gemm order, two
+   * in the gemv one); T = 3: all gemv; T = 8: all gemm. */
+  enum { T = 8 };
+  static const int64_t Ts[] = {1, 3, 6, 8};
   float *x = malloc(T * (size_t)cols * sizeof *x), *y = malloc(T * (size_t)rows * sizeof *y),
         *tmp = malloc((size_t)cols * sizeof *tmp);
   for (int64_t i = 0; i < T * cols; i++) x[i] = rng_sym();
   for (size_t k = 0; k < sizeof all_types / sizeof all_types[0]; k++) {
     tensor_type t = all_types[k], at = llm__act_type(t);
-    if (only_dot4w && !llm__dot4w(t)) continue;
+    if (only_dot4w && !llm__dot4w(t) && !llm__dot4w_order(t, LLM_ORDER_GEMV)) continue;
     size_t rb = tensor_row_bytes(t, cols), ab = tensor_row_bytes(at, cols);
     uint8_t *w = malloc(rb * (size_t)rows), *a = malloc(ab);
     for (int64_t r = 0; r < rows; r++) make_row(t, tmp, w + (size_t)r * rb, cols);
     qmat m = {t, rows, cols, w, rb};
-    for (int64_t tt = 1; tt <= T; tt += T - 1) {
+    for (size_t ti = 0; ti < sizeof Ts / sizeof Ts[0]; ti++) {
+      int64_t tt = Ts[ti];
       qmat_mul(cp, &m, x, y, tt);
       for (int64_t i = 0; i < tt; i++) {
         llm__quant_act_row(at, x + i * cols, a, cols);
         for (int64_t r = 0; r < rows; r++) {
-          float ref = want(&m)(w + (size_t)r * rb, a, cols), got = y[i * rows + r];
+          float ref = want(&m, i, tt)(w + (size_t)r * rb, a, cols), got = y[i * rows + r];
           if (!agrees(got, ref)) {
             TEST_FAIL_("%s %lldx%lld T=%lld row %lld: %.9g vs %.9g", tensor_type_get((int)t).name,
                        (long long)rows, (long long)cols, (long long)tt, (long long)r, got, ref);
@@ -249,14 +297,15 @@ static void check_qmat_mul(compute_pool *cp, int64_t rows, int64_t cols, bool on
   free(tmp);
 }
 
-/* The small shapes exercise tiles and chunk edges, and both orders of the float types (45 rows:
- * untiled, 44: tiled); the long rows (9-18 KB, types with a
- * four-weight-row dot) make qmat_mul's mm_rows_w4 split a chunk into several groups of four runs,
- * with a short last group and leftover rows. */
+/* The small shapes exercise tiles and chunk edges, both orders of the float types (45 rows:
+ * untiled, 44: tiled) and of Q4_0 / Q4_K (44 rows: plain, 48: repacked); the long rows (9-18 KB,
+ * types with a four-weight-row dot) make qmat_mul's mm_rows_w4 split a chunk into several groups of
+ * four runs, with a short last group and leftover rows. */
 TEST(qmat_mul_agrees_with_reference_dots) {
   compute_pool *cp = compute_pool_new(2);
   check_qmat_mul(cp, 45, 768, false);
   check_qmat_mul(cp, 44, 768, false);
+  check_qmat_mul(cp, 48, 768, false);
   check_qmat_mul(cp, 200, 16384, true);
   compute_pool_destroy(cp);
 }

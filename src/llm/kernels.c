@@ -844,8 +844,10 @@ void qmat_mul_multi(compute_pool *p, int n, const qmat *const *w, const float *x
     } else {
       j.t4[i] = T;
       j.dot[i][0] = j.dot[i][1] = dot;
-      j.dot4[i] = llm__dot4(w[k]->type);
-      j.dot4w[i][0] = j.dot4w[i][1] = llm__dot4w(w[k]->type);
+      /* the multi-row kernels keep the tiled order: an untiled float matrix goes row by row */
+      bool untiled = llm__untiled(w[k]);
+      j.dot4[i] = untiled ? NULL : llm__dot4(w[k]->type);
+      j.dot4w[i][0] = j.dot4w[i][1] = untiled ? NULL : llm__dot4w(w[k]->type);
     }
     j.row0[i + 1] = j.row0[i] + w[k]->rows;
   }

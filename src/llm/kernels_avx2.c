@@ -153,6 +153,130 @@ TGT static float dot_bf16_untiled(const void *w, const void *a, int64_t n) {
   return (float)s;
 }
 
+/* The float types against four activation rows (prompts): four independent 16-lane chains, each
+ * in the one-row kernels' order, so each output has exactly their bits and the chains' latency
+ * overlaps. */
+#define F_DOT4(name, T, LOAD)                                                                      \
+  TGT static void name(const void *w, const void *a, size_t stride, int64_t n, float out[4]) {     \
+    const T *x = w;                                                                                \
+    const T *y[4];                                                                                 \
+    for (int r = 0; r < 4; r++) y[r] = (const T *)(const void *)((const char *)a + r * stride);    \
+    __m256 lo0 = _mm256_setzero_ps(), lo1 = lo0, lo2 = lo0, lo3 = lo0, hi0 = lo0, hi1 = lo0,       \
+           hi2 = lo0, hi3 = lo0;                                                                   \
+    int64_t i = 0;                                                                                 \
+    for (; i + 16 <= n; i += 16) {                                                                 \
+      __m256 wl = LOAD(x + i), wh = LOAD(x + i + 8);                                               \
+      lo0 = _mm256_fmadd_ps(wl, LOAD(y[0] + i), lo0);                                              \
+      hi0 = _mm256_fmadd_ps(wh, LOAD(y[0] + i + 8), hi0);                                          \
+      lo1 = _mm256_fmadd_ps(wl, LOAD(y[1] + i), lo1);                                              \
+      hi1 = _mm256_fmadd_ps(wh, LOAD(y[1] + i + 8), hi1);                                          \
+      lo2 = _mm256_fmadd_ps(wl, LOAD(y[2] + i), lo2);                                              \
+      hi2 = _mm256_fmadd_ps(wh, LOAD(y[2] + i + 8), hi2);                                          \
+      lo3 = _mm256_fmadd_ps(wl, LOAD(y[3] + i), lo3);                                              \
+      hi3 = _mm256_fmadd_ps(wh, LOAD(y[3] + i + 8), hi3);                                          \
+    }                                                                                              \
+    out[0] = hsum16_ps(lo0, hi0);                                                                  \
+    out[1] = hsum16_ps(lo1, hi1);                                                                  \
+    out[2] = hsum16_ps(lo2, hi2);                                                                  \
+    out[3] = hsum16_ps(lo3, hi3);                                                                  \
+    for (; i < n; i++)                                                                             \
+      for (int r = 0; r < 4; r++) out[r] = fmaf(TO_F32_##T(x[i]), TO_F32_##T(y[r][i]), out[r]);    \
+  }
+#define TO_F32_float(v)    (v)
+#define TO_F32_uint16_t(v) fp16_to_f32(v)
+F_DOT4(dot4_f32, float, _mm256_loadu_ps)
+F_DOT4(dot4_f16, uint16_t, load_f16)
+#undef F_DOT4
+#undef TO_F32_float
+#undef TO_F32_uint16_t
+
+/* Four weight rows against one activation row (generation): the same four chains with the roles
+ * swapped, so a row's one-row chain is not bound by the FMA latency. */
+#define F_DOT4W(name, T, LOAD)                                                                     \
+  TGT static void name(const void *w, size_t wstride, const void *a, int64_t n, float out[4]) {    \
+    const T *y = a;                                                                                \
+    const T *x[4];                                                                                 \
+    for (int r = 0; r < 4; r++) x[r] = (const T *)(const void *)((const char *)w + r * wstride);   \
+    __m256 lo0 = _mm256_setzero_ps(), lo1 = lo0, lo2 = lo0, lo3 = lo0, hi0 = lo0, hi1 = lo0,       \
+           hi2 = lo0, hi3 = lo0;                                                                   \
+    int64_t i = 0;                                                                                 \
+    for (; i + 16 <= n; i += 16) {                                                                 \
+      __m256 al = LOAD(y + i), ah = LOAD(y + i + 8);                                               \
+      lo0 = _mm256_fmadd_ps(LOAD(x[0] + i), al, lo0);                                              \
+      hi0 = _mm256_fmadd_ps(LOAD(x[0] + i + 8), ah, hi0);                                          \
+      lo1 = _mm256_fmadd_ps(LOAD(x[1] + i), al, lo1);                                              \
+      hi1 = _mm256_fmadd_ps(LOAD(x[1] + i + 8), ah, hi1);                                          \
+      lo2 = _mm256_fmadd_ps(LOAD(x[2] + i), al, lo2);                                              \
+      hi2 = _mm256_fmadd_ps(LOAD(x[2] + i + 8), ah, hi2);                                          \
+      lo3 = _mm256_fmadd_ps(LOAD(x[3] + i), al, lo3);                                              \
+      hi3 = _mm256_fmadd_ps(LOAD(x[3] + i + 8), ah, hi3);                                          \
+    }                                                                                              \
+    out[0] = hsum16_ps(lo0, hi0);                                                                  \
+    out[1] = hsum16_ps(lo1, hi1);                                                                  \
+    out[2] = hsum16_ps(lo2, hi2);                                                                  \
+    out[3] = hsum16_ps(lo3, hi3);                                                                  \
+    for (; i < n; i++)                                                                             \
+      for (int r = 0; r < 4; r++) out[r] = fmaf(TO_F32_##T(x[r][i]), TO_F32_##T(y[i]), out[r]);    \
+  }
+#define TO_F32_float(v)    (v)
+#define TO_F32_uint16_t(v) fp16_to_f32(v)
+F_DOT4W(dot4w_f32, float, _mm256_loadu_ps)
+F_DOT4W(dot4w_f16, uint16_t, load_f16)
+#undef F_DOT4W
+#undef TO_F32_float
+#undef TO_F32_uint16_t
+
+TGT static void dot4w_bf16(const void *w, size_t wstride, const void *a, int64_t n, float out[4]) {
+  const uint16_t *y = a;
+  const uint16_t *x[4];
+  for (int r = 0; r < 4; r++)
+    x[r] = (const uint16_t *)(const void *)((const char *)w + r * wstride);
+  __m256 lo[4], hi[4];
+  for (int r = 0; r < 4; r++) lo[r] = hi[r] = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    __m256i al = _mm256_loadu_si256((const __m256i *)(y + i)),
+            ah = _mm256_loadu_si256((const __m256i *)(y + i + 16));
+    __m256 alo = bf16_odd(al), ale = bf16_even(al), aho = bf16_odd(ah), ahe = bf16_even(ah);
+#pragma GCC unroll 4
+    for (int r = 0; r < 4; r++) {
+      __m256i wl = _mm256_loadu_si256((const __m256i *)(x[r] + i)),
+              wh = _mm256_loadu_si256((const __m256i *)(x[r] + i + 16));
+      lo[r] = _mm256_fmadd_ps(bf16_even(wl), ale, _mm256_fmadd_ps(bf16_odd(wl), alo, lo[r]));
+      hi[r] = _mm256_fmadd_ps(bf16_even(wh), ahe, _mm256_fmadd_ps(bf16_odd(wh), aho, hi[r]));
+    }
+  }
+  for (int r = 0; r < 4; r++) {
+    out[r] = hsum16_ps(lo[r], hi[r]);
+    for (int64_t k = i; k < n; k++) out[r] = fmaf(bf16_to_f32(x[r][k]), bf16_to_f32(y[k]), out[r]);
+  }
+}
+
+TGT static void dot4_bf16(const void *w, const void *a, size_t stride, int64_t n, float out[4]) {
+  const uint16_t *x = w;
+  const uint16_t *y[4];
+  for (int r = 0; r < 4; r++) y[r] = (const uint16_t *)(const void *)((const char *)a + r * stride);
+  __m256 lo[4], hi[4];
+  for (int r = 0; r < 4; r++) lo[r] = hi[r] = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    __m256i wl = _mm256_loadu_si256((const __m256i *)(x + i)),
+            wh = _mm256_loadu_si256((const __m256i *)(x + i + 16));
+    __m256 wlo = bf16_odd(wl), wle = bf16_even(wl), who = bf16_odd(wh), whe = bf16_even(wh);
+#pragma GCC unroll 4
+    for (int r = 0; r < 4; r++) {
+      __m256i al = _mm256_loadu_si256((const __m256i *)(y[r] + i)),
+              ah = _mm256_loadu_si256((const __m256i *)(y[r] + i + 16));
+      lo[r] = _mm256_fmadd_ps(wle, bf16_even(al), _mm256_fmadd_ps(wlo, bf16_odd(al), lo[r]));
+      hi[r] = _mm256_fmadd_ps(whe, bf16_even(ah), _mm256_fmadd_ps(who, bf16_odd(ah), hi[r]));
+    }
+  }
+  for (int r = 0; r < 4; r++) {
+    out[r] = hsum16_ps(lo[r], hi[r]);
+    for (int64_t k = i; k < n; k++) out[r] = fmaf(bf16_to_f32(x[k]), bf16_to_f32(y[r][k]), out[r]);
+  }
+}
+
 TGT static float dot_q8_0(const void *w, const void *a, int64_t n) {
   const blk_q8_0 *x = w, *y = a;
   __m256 acc = _mm256_setzero_ps();
@@ -745,6 +869,9 @@ DOT_Q_1(dot_q5_1, blk_q5_1, Q5_1_VALUES)
 
 vec_dot4_fn llm__dot4_avx2(tensor_type t) {
   switch (t) {
+  case TT_F32: return dot4_f32;
+  case TT_F16: return dot4_f16;
+  case TT_BF16: return dot4_bf16;
   case TT_Q4_0: return dot4_q4_0;
   case TT_Q5_0: return dot4_q5_0;
   case TT_Q8_0: return dot4_q8_0;
@@ -892,6 +1019,9 @@ W4_Q_1(dot4w_q5_1, blk_q5_1, Q5_1_VALUES)
 
 vec_dot4w_fn llm__dot4w_avx2(tensor_type t) {
   switch (t) {
+  case TT_F32: return dot4w_f32;
+  case TT_F16: return dot4w_f16;
+  case TT_BF16: return dot4w_bf16;
   case TT_Q4_0: return dot4w_q4_0;
   case TT_Q4_1: return dot4w_q4_1;
   case TT_Q5_0: return dot4w_q5_0;

@@ -138,7 +138,8 @@ static void check_variant4w_of(const char *name, vec_dot4w_fn (*set)(tensor_type
     for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
       int64_t n = sizes[s];
       if (n % tensor_type_get((int)t).block) continue;
-      size_t wb = tensor_row_bytes(t, n) + 6;
+      /* rows not packed: 6 bytes apart (8 for F32, whose values need their 4-byte alignment) */
+      size_t wb = tensor_row_bytes(t, n) + (t == TT_F32 ? 8 : 6);
       float *tmp = malloc((size_t)n * sizeof *tmp);
       uint8_t *w = malloc(wb * 4), *a = malloc(tensor_row_bytes(at, n));
       for (int rep = 0; rep < 6; rep++) {

@@ -499,6 +499,7 @@ static vec_dot4w_fn dot4w_table[TT_COUNT];
 static vec_dot_fn order_table[2][TT_COUNT];
 static vec_dot4w_fn order4w_table[2][TT_COUNT];
 static vec_dot4_fn order4_table[2][TT_COUNT];
+static vec_dot4x4_fn order4x4_table[2][TT_COUNT];
 static pthread_once_t kernels_once = PTHREAD_ONCE_INIT;
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -566,6 +567,10 @@ static void kernels_init(void) {
       vec_dot4w_fn g4 = NULL;
       order4_table[o][t] =
           level >= LEVEL_AVX512 ? llm__dot4_order_avx512((tensor_type)t, ord) : NULL;
+      vec_dot4x4_fn g16 =
+          level >= LEVEL_AVX512 ? llm__dot4x4_order_avx512((tensor_type)t, ord) : NULL;
+      if (!g16 && level >= LEVEL_AVX2) g16 = llm__dot4x4_order_avx2((tensor_type)t, ord);
+      order4x4_table[o][t] = g16;
       if (level >= LEVEL_AVX512) {
         g = llm__dot_order_avx512((tensor_type)t, ord);
         g4 = llm__dot4w_order_avx512((tensor_type)t, ord);
@@ -647,6 +652,12 @@ vec_dot4_fn llm__dot4_order(tensor_type t, llm_order o) {
   return (unsigned)t < TT_COUNT ? order4_table[o == LLM_ORDER_GEMM][t] : NULL;
 }
 
+vec_dot4x4_fn llm__dot4x4_order(tensor_type t, llm_order o) {
+  if (o == LLM_ORDER_PLAIN) return NULL;
+  pthread_once(&kernels_once, kernels_init);
+  return (unsigned)t < TT_COUNT ? order4x4_table[o == LLM_ORDER_GEMM][t] : NULL;
+}
+
 /* ---- qmat_mul -------------------------------------------------------------------------------- */
 
 /* Per-calling-thread scratch blocks (activations, attention scores), freed when the thread exits.
@@ -699,9 +710,11 @@ typedef struct mm_job {
   float *y[MM_MAX_W];
   /* The kernels of matrix k: [0] for tokens t < t4[k], [1] for the rest (llm__order: a repacked
    * weight's gemm and gemv orders; the same kernel twice for the others, whose t4 is T). dot4
-   * serves groups of four tokens below t4. */
+   * serves groups of four tokens below t4, and dot4x4 (a repacked weight's gemm order) groups of
+   * four tokens by four rows there. */
   vec_dot_fn dot[MM_MAX_W][2];
   vec_dot4_fn dot4[MM_MAX_W];
+  vec_dot4x4_fn dot4x4[MM_MAX_W];
   vec_dot4w_fn dot4w[MM_MAX_W][2];
   int64_t t4[MM_MAX_W];
   int64_t row0[MM_MAX_W + 1]; /* first row of each matrix in the concatenated range */
@@ -766,6 +779,7 @@ static void mm_rows(const mm_job *j, int k, int64_t r0, int64_t r1) {
   const uint8_t *wd = w->data;
   int64_t t4 = j->t4[k];
   vec_dot4_fn dot4 = j->T >= 4 ? j->dot4[k] : NULL;
+  vec_dot4x4_fn dot4x4 = j->T >= 4 ? j->dot4x4[k] : NULL;
   if (j->T < 4 && j->dot4w[k][t4 > 0 ? 0 : 1]) { /* all T tokens use one of the two sets */
     mm_rows_w4(j, k, r0, r1);
     return;
@@ -773,12 +787,23 @@ static void mm_rows(const mm_job *j, int k, int64_t r0, int64_t r1) {
   for (int64_t rt = r0; rt < r1; rt += MM_TILE_ROWS) {
     int64_t re = rt + MM_TILE_ROWS < r1 ? rt + MM_TILE_ROWS : r1;
     int64_t t = 0;
-    if (dot4)
+    if (dot4 || dot4x4)
       for (; t + 4 <= t4; t += 4) {
         const uint8_t *a = j->act + (size_t)t * j->arow;
-        for (int64_t r = rt; r < re; r++) {
+        int64_t r = rt;
+        if (dot4x4)
+          for (; r + 4 <= re; r += 4) {
+            float o[16];
+            dot4x4(wd + (size_t)r * w->row_bytes, w->row_bytes, a, j->arow, w->cols, o);
+            for (int q = 0; q < 4; q++) memcpy(y + (t + q) * rows + r, o + 4 * q, 4 * sizeof *o);
+          }
+        for (; r < re; r++) { /* rows left over from groups of four: a chunk's edge */
           float o[4];
-          dot4(wd + (size_t)r * w->row_bytes, a, j->arow, w->cols, o);
+          if (dot4)
+            dot4(wd + (size_t)r * w->row_bytes, a, j->arow, w->cols, o);
+          else
+            for (int q = 0; q < 4; q++)
+              o[q] = j->dot[k][0](wd + (size_t)r * w->row_bytes, a + (size_t)q * j->arow, w->cols);
           for (int q = 0; q < 4; q++) y[(t + q) * rows + r] = o[q];
         }
       }
@@ -839,6 +864,7 @@ void qmat_mul_multi(compute_pool *p, int n, const qmat *const *w, const float *x
       j.dot[i][0] = llm__dot_order(w[k]->type, LLM_ORDER_GEMM);
       j.dot[i][1] = llm__dot_order(w[k]->type, LLM_ORDER_GEMV);
       j.dot4[i] = llm__dot4_order(w[k]->type, LLM_ORDER_GEMM);
+      j.dot4x4[i] = llm__dot4x4_order(w[k]->type, LLM_ORDER_GEMM);
       j.dot4w[i][0] = llm__dot4w_order(w[k]->type, LLM_ORDER_GEMM);
       j.dot4w[i][1] = llm__dot4w_order(w[k]->type, LLM_ORDER_GEMV);
     } else {

@@ -1212,6 +1212,12 @@ vec_dot4w_fn llm__dot4w_order_avx2(tensor_type t, llm_order o) {
   return NULL;
 }
 
+vec_dot4x4_fn llm__dot4x4_order_avx2(tensor_type t, llm_order o) {
+  (void)t;
+  (void)o;
+  return NULL;
+}
+
 #else
 vec_dot4w_fn llm__dot4w_avx2(tensor_type t) {
   (void)t;
@@ -1235,6 +1241,11 @@ vec_dot_fn llm__dot_order_avx2(tensor_type t, llm_order o) {
   return NULL;
 }
 vec_dot4w_fn llm__dot4w_order_avx2(tensor_type t, llm_order o) {
+  (void)t;
+  (void)o;
+  return NULL;
+}
+vec_dot4x4_fn llm__dot4x4_order_avx2(tensor_type t, llm_order o) {
   (void)t;
   (void)o;
   return NULL;

@@ -891,6 +891,165 @@ TGT static void dot4w_q4_0_repacked(const void *w, size_t wstride, const void *a
   _mm_storeu_ps(out, acc);
 }
 
+/* ---- Four weight rows x four activation rows (prompts), the gemm order: the 16 outputs in the
+ * 16 lanes of one register, so each float step is one 512-bit fused multiply-add, and each weight
+ * and activation block is decoded once per tile (llama.cpp's own gemm has this shape). */
+
+/* Lane l's index l, as 16 dwords. */
+TGT static inline __attribute__((always_inline)) __m512i lane_iota(void) {
+  return _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+}
+
+/* Q4_K gemm order, 4x4. Lane 4 r + q (weight row r, activation row q) while summing: the rk_dot
+ * sums of row r against the four activation rows are gathered by lane_sums4 (128-bit lane L,
+ * position q), then two rows' results by pairs of 128-bit shuffles, as in rk_steps. The mins term
+ * is one vpmaddwd per pair: words (m(2p), m(2p+1)) of row r against (B(2p), B(2p+1)) of activation
+ * row q, B(j) the sum of sub-block j's two 16-value sums. Transposed to out[4 q + r] at the end. */
+TGT static void dot4x4_q4_K_gemm(const void *w, size_t wstride, const void *a, size_t astride,
+                                 int64_t n, float out[16]) {
+  const blk_q4_K *x[4];
+  const blk_q8_K *y[4];
+  for (int k = 0; k < 4; k++) {
+    x[k] = (const blk_q4_K *)((const uint8_t *)w + wstride * (size_t)k);
+    y[k] = (const blk_q8_K *)((const uint8_t *)a + astride * (size_t)k);
+  }
+  const __m512i l = lane_iota(), three = _mm512_set1_epi32(3);
+  const __m512i lr = _mm512_srli_epi32(l, 2), lq = _mm512_and_si512(l, three);
+  /* activation pair sums after vpackssdw: pair p of row q is dword 4 (2 (q & 1) + (p >> 1)) +
+   * 2 (q >> 1) + (p & 1) */
+  const __m512i bq =
+      _mm512_add_epi32(_mm512_slli_epi32(_mm512_and_si512(lq, _mm512_set1_epi32(1)), 3),
+                       _mm512_slli_epi32(_mm512_srli_epi32(lq, 1), 1));
+  __m512i im[4], ib[4];
+  for (int p = 0; p < 4; p++) {
+    im[p] = _mm512_add_epi32(_mm512_slli_epi32(lr, 2), _mm512_set1_epi32(p));
+    ib[p] = _mm512_add_epi32(bq, _mm512_set1_epi32(4 * (p >> 1) + (p & 1)));
+  }
+  const __m512i ones = _mm512_set1_epi16(1), idm = _mm512_add_epi32(lr, _mm512_set1_epi32(4));
+  __m512 acc = _mm512_setzero_ps(), accm = _mm512_setzero_ps();
+  for (int64_t b = 0; b < n / QK_K; b++) {
+    __m512i act[4][4], S[2][2], z[2][2];
+    uint64_t mins[4];
+#pragma GCC unroll 4
+    for (int q = 0; q < 4; q++) rk_act(y[q][b].qs, act[q]);
+#pragma GCC unroll 4
+    for (int r = 0; r < 4; r++) {
+      __m512i nib[4], scw[4], A[4][2];
+      __m256i m16;
+      uint32_t sm[4];
+      k4_scales(x[r][b].scales, sm);
+      mins[r] = sm[2] | (uint64_t)sm[3] << 32;
+      rk_weights(&x[r][b], nib, scw, &m16);
+#pragma GCC unroll 4
+      for (int q = 0; q < 4; q++) rk_dot(nib, scw, act[q], A[q]);
+      for (int h = 0; h < 2; h++) {
+        z[r & 1][h] = lane_sums4(A[0][h], A[1][h], A[2][h], A[3][h]);
+        if (r & 1) /* [row r - 1 pair 2h, its pair 2h + 1, row r pair 2h, its pair 2h + 1] */
+          S[r >> 1][h] = _mm512_add_epi32(_mm512_shuffle_i32x4(z[0][h], z[1][h], 0x88),
+                                          _mm512_shuffle_i32x4(z[0][h], z[1][h], 0xDD));
+      }
+    }
+    __m512i P[4];
+    for (int h = 0; h < 2; h++) {
+      P[2 * h] = _mm512_shuffle_i32x4(S[0][h], S[1][h], 0x88);
+      P[2 * h + 1] = _mm512_shuffle_i32x4(S[0][h], S[1][h], 0xDD);
+    }
+    /* mins: words 8 r + j */
+    __m512i mw = _mm512_cvtepu8_epi16(_mm256_setr_epi64x((long long)mins[0], (long long)mins[1],
+                                                         (long long)mins[2], (long long)mins[3]));
+    __m512i b01 = _mm512_inserti64x4(
+        _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)y[0][b].bsums)),
+        _mm256_loadu_si256((const __m256i *)y[1][b].bsums), 1);
+    __m512i b23 = _mm512_inserti64x4(
+        _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)y[2][b].bsums)),
+        _mm256_loadu_si256((const __m256i *)y[3][b].bsums), 1);
+    __m512i bw = _mm512_packs_epi32(_mm512_madd_epi16(b01, ones), _mm512_madd_epi16(b23, ones));
+    uint64_t hd = x[0][b].d | (uint64_t)x[1][b].d << 16 | (uint64_t)x[2][b].d << 32 |
+                  (uint64_t)x[3][b].d << 48;
+    uint64_t hm = x[0][b].dmin | (uint64_t)x[1][b].dmin << 16 | (uint64_t)x[2][b].dmin << 32 |
+                  (uint64_t)x[3][b].dmin << 48;
+    __m512 dx = _mm512_castps256_ps512(
+        _mm256_cvtph_ps(_mm_set_epi64x((long long)hm, (long long)hd))); /* d 0-3, dmin 4-7 */
+    __m512 dy = _mm512_permutexvar_ps(
+        lq, _mm512_castps128_ps512(_mm_setr_ps(y[0][b].d, y[1][b].d, y[2][b].d, y[3][b].d)));
+    __m512 d = _mm512_mul_ps(_mm512_permutexvar_ps(lr, dx), dy);
+    __m512 dm = _mm512_mul_ps(_mm512_permutexvar_ps(idm, dx), dy);
+#pragma GCC unroll 4
+    for (int p = 0; p < 4; p++) acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(P[p]), d, acc);
+#pragma GCC unroll 4
+    for (int p = 0; p < 4; p++) {
+      __m512i M = _mm512_madd_epi16(_mm512_permutexvar_epi32(im[p], mw),
+                                    _mm512_permutexvar_epi32(ib[p], bw));
+      accm = _mm512_fmadd_ps(_mm512_cvtepi32_ps(M), dm, accm);
+    }
+  }
+  /* lane 4 q + r of the result is lane 4 r + q of the sums */
+  __m512i it = _mm512_add_epi32(_mm512_slli_epi32(lq, 2), lr);
+  _mm512_storeu_ps(out, _mm512_permutexvar_ps(it, _mm512_sub_ps(acc, accm)));
+}
+
+/* Q4_0 (either order), 4x4, lane 4 q + r throughout: no gather trees. The four rows' nibbles sit
+ * in the 128-bit lanes of lo (values 0-15) and hi (16-31), the activation rows' bytes in those of
+ * al and ah; step k feeds each lane row r's dword k (vpermd) against row q's (vpshufd), so one
+ * vpdpbusd per 4 values adds into the 16 sums, started from -8 times the activation row's sum. */
+#define X4_STEP(k)                                                                                 \
+  do {                                                                                             \
+    s = _mm512_dpbusd_epi32(s, _mm512_permutexvar_epi32(iw[k], lo),                                \
+                            _mm512_shuffle_epi32(al, (_MM_PERM_ENUM)((k)*0x55)));                  \
+    s = _mm512_dpbusd_epi32(s, _mm512_permutexvar_epi32(iw[k], hi),                                \
+                            _mm512_shuffle_epi32(ah, (_MM_PERM_ENUM)((k)*0x55)));                  \
+  } while (0)
+
+TGT static void dot4x4_q4_0_repacked(const void *w, size_t wstride, const void *a, size_t astride,
+                                     int64_t n, float out[16]) {
+  const blk_q4_0 *x[4];
+  const blk_q8_0 *y[4];
+  for (int k = 0; k < 4; k++) {
+    x[k] = (const blk_q4_0 *)((const uint8_t *)w + wstride * (size_t)k);
+    y[k] = (const blk_q8_0 *)((const uint8_t *)a + astride * (size_t)k);
+  }
+  const __m512i l = lane_iota(), three = _mm512_set1_epi32(3);
+  const __m512i lr4 = _mm512_slli_epi32(_mm512_and_si512(l, three), 2),
+                lq = _mm512_srli_epi32(l, 2);
+  __m512i iw[4]; /* lane 4 q + r: dword k of 128-bit lane r */
+  for (int k = 0; k < 4; k++) iw[k] = _mm512_add_epi32(lr4, _mm512_set1_epi32(k));
+  const __m512i m4 = _mm512_set1_epi8(0xF), eight = _mm512_set1_epi8(8);
+  __m512 acc = _mm512_setzero_ps();
+  for (int64_t b = 0; b < n / QK; b++) {
+    __m512i q = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)x[0][b].qs));
+    q = _mm512_inserti32x4(q, _mm_loadu_si128((const __m128i *)x[1][b].qs), 1);
+    q = _mm512_inserti32x4(q, _mm_loadu_si128((const __m128i *)x[2][b].qs), 2);
+    q = _mm512_inserti32x4(q, _mm_loadu_si128((const __m128i *)x[3][b].qs), 3);
+    __m512i lo = _mm512_and_si512(q, m4), hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), m4);
+    __m512i y01 =
+        _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)y[0][b].qs)),
+                           _mm256_loadu_si256((const __m256i *)y[1][b].qs), 1);
+    __m512i y23 =
+        _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)y[2][b].qs)),
+                           _mm256_loadu_si256((const __m256i *)y[3][b].qs), 1);
+    __m512i al = _mm512_shuffle_i64x2(y01, y23, 0x88), ah = _mm512_shuffle_i64x2(y01, y23, 0xDD);
+    __m512i e =
+        _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), eight, al), eight, ah);
+    e = _mm512_add_epi32(e, _mm512_shuffle_epi32(e, (_MM_PERM_ENUM)0x4E));
+    e = _mm512_add_epi32(e, _mm512_shuffle_epi32(e, (_MM_PERM_ENUM)0xB1));
+    __m512i s = _mm512_sub_epi32(_mm512_setzero_si512(), e);
+    X4_STEP(0);
+    X4_STEP(1);
+    X4_STEP(2);
+    X4_STEP(3);
+    uint64_t hx = x[0][b].d | (uint64_t)x[1][b].d << 16 | (uint64_t)x[2][b].d << 32 |
+                  (uint64_t)x[3][b].d << 48;
+    uint64_t hy = y[0][b].d | (uint64_t)y[1][b].d << 16 | (uint64_t)y[2][b].d << 32 |
+                  (uint64_t)y[3][b].d << 48;
+    __m512 dx = _mm512_broadcast_f32x4(_mm_cvtph_ps(_mm_cvtsi64_si128((long long)hx)));
+    __m512 dy = _mm512_permutexvar_ps(
+        lq, _mm512_castps128_ps512(_mm_cvtph_ps(_mm_cvtsi64_si128((long long)hy))));
+    acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(dx, dy), acc);
+  }
+  _mm512_storeu_ps(out, acc);
+}
+#undef X4_STEP
+
 vec_dot_fn llm__dot_order_avx512(tensor_type t, llm_order o) {
   (void)t;
   (void)o;
@@ -906,6 +1065,12 @@ vec_dot4w_fn llm__dot4w_order_avx512(tensor_type t, llm_order o) {
 
 vec_dot4_fn llm__dot4_order_avx512(tensor_type t, llm_order o) {
   return t == TT_Q4_K && o == LLM_ORDER_GEMM ? dot4_q4_K_gemm : NULL;
+}
+
+vec_dot4x4_fn llm__dot4x4_order_avx512(tensor_type t, llm_order o) {
+  if (o == LLM_ORDER_PLAIN) return NULL;
+  if (t == TT_Q4_0) return dot4x4_q4_0_repacked;
+  return t == TT_Q4_K && o == LLM_ORDER_GEMM ? dot4x4_q4_K_gemm : NULL;
 }
 
 #else
@@ -932,6 +1097,11 @@ vec_dot4w_fn llm__dot4w_order_avx512(tensor_type t, llm_order o) {
   return NULL;
 }
 vec_dot4_fn llm__dot4_order_avx512(tensor_type t, llm_order o) {
+  (void)t;
+  (void)o;
+  return NULL;
+}
+vec_dot4x4_fn llm__dot4x4_order_avx512(tensor_type t, llm_order o) {
   (void)t;
   (void)o;
   return NULL;

@@ -228,6 +228,12 @@ typedef void (*vec_dot4w_fn)(const void *w, size_t wstride, const void *a, int64
 /* The selected four-weight-row dot for weight type t, or NULL (then qmat_mul uses vec_dot). */
 vec_dot4w_fn llm__dot4w(tensor_type t);
 
+/* Dots of four weight rows w + r wstride with four activation rows a + q astride (bytes, r and q
+ * 0..3) into out[4 q + r]: a tile of 16 outputs, each weight block and activation block decoded
+ * once for it (prompts). out + 4 q is activation row q's four outputs, in weight-row order. */
+typedef void (*vec_dot4x4_fn)(const void *w, size_t wstride, const void *a, size_t astride,
+                              int64_t n, float out[16]);
+
 /* The float order of a weight's products. llama.cpp's x86 build "repacks" Q4_0 and Q4_K weights
  * whose row count is a multiple of 8 at load and multiplies them with kernels of their own order
  * (docs/internals/kernels.md): with T tokens in one product, the first T - T % 4 go through its
@@ -246,6 +252,9 @@ vec_dot_fn llm__dot_order(tensor_type t, llm_order o);
 vec_dot4w_fn llm__dot4w_order(tensor_type t, llm_order o);
 /* The selected four-activation-row dot of an order (PLAIN: llm__dot4), or NULL. */
 vec_dot4_fn llm__dot4_order(tensor_type t, llm_order o);
+/* The selected 4x4 dot of a repacked order, or NULL (PLAIN: always NULL). Each output has the
+ * bits of llm__dot_order_scalar(t, o). */
+vec_dot4x4_fn llm__dot4x4_order(tensor_type t, llm_order o);
 
 /* Kernel sets. Each returns NULL for a type it does not accelerate. */
 vec_dot_fn llm__dot_avx2(tensor_type t);
@@ -261,5 +270,7 @@ vec_dot_fn llm__dot_order_avx512(tensor_type t, llm_order o);
 vec_dot4w_fn llm__dot4w_order_avx2(tensor_type t, llm_order o);
 vec_dot4w_fn llm__dot4w_order_avx512(tensor_type t, llm_order o);
 vec_dot4_fn llm__dot4_order_avx512(tensor_type t, llm_order o);
+vec_dot4x4_fn llm__dot4x4_order_avx2(tensor_type t, llm_order o);
+vec_dot4x4_fn llm__dot4x4_order_avx512(tensor_type t, llm_order o);
 
 #endif

@@ -168,30 +168,78 @@ static void check_variant4w(const char *name, vec_dot4w_fn (*set)(tensor_type)) 
   check_variant4w_of(name, set, llm__dot_scalar);
 }
 
+/* 4x4 kernels against the one-row reference, for each of the 16 outputs (weight and activation
+ * rows both spaced by more than a row, to catch a wrong stride or a swapped index). */
+static void check_variant4x4_of(const char *name, vec_dot4x4_fn (*set)(tensor_type),
+                                vec_dot_fn (*refset)(tensor_type)) {
+  static const int64_t sizes[] = {32, 96, 256, 2048, 4096};
+  int compared = 0;
+  for (size_t k = 0; k < sizeof all_types / sizeof all_types[0]; k++) {
+    tensor_type t = all_types[k];
+    vec_dot4x4_fn fast = set(t);
+    vec_dot_fn ref = refset(t);
+    if (!fast) continue;
+    tensor_type at = llm__act_type(t);
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+      int64_t n = sizes[s];
+      if (n % tensor_type_get((int)t).block) continue;
+      size_t wb = tensor_row_bytes(t, n) + 6, ab = tensor_row_bytes(at, n) + 4;
+      float *tmp = malloc((size_t)n * sizeof *tmp);
+      uint8_t *w = malloc(wb * 4), *a = malloc(ab * 4);
+      for (int rep = 0; rep < 4; rep++) {
+        for (int r = 0; r < 4; r++) make_row(t, tmp, w + wb * (size_t)r, n);
+        for (int q = 0; q < 4; q++) {
+          for (int64_t i = 0; i < n; i++) tmp[i] = rng_sym() * (float)(q + 1) * (rep & 1 ? 4 : 1);
+          CHECK_OK(quant_row(at, tmp, a + ab * (size_t)q, n));
+        }
+        float out[16];
+        fast(w, wb, a, ab, n, out);
+        for (int q = 0; q < 4; q++)
+          for (int r = 0; r < 4; r++) {
+            float want = ref(w + wb * (size_t)r, a + ab * (size_t)q, n);
+            if (!agrees(out[4 * q + r], want))
+              TEST_FAIL_("%s dot4x4 %s n=%lld act %d row %d: %.9g vs reference %.9g", name,
+                         tensor_type_get((int)t).name, (long long)n, q, r, out[4 * q + r], want);
+            compared++;
+          }
+      }
+      free(tmp);
+      free(w);
+      free(a);
+    }
+  }
+  CHECK(compared > 0);
+}
+
 /* The repacked orders (llm_order) of a kernel set against their scalar references: the same
  * checks, with the order held in a variable for the one-argument set functions. */
 static llm_order cur_order;
 static vec_dot_fn (*cur_dot)(tensor_type, llm_order);
 static vec_dot4w_fn (*cur_dot4w)(tensor_type, llm_order);
 static vec_dot4_fn (*cur_dot4)(tensor_type, llm_order);
+static vec_dot4x4_fn (*cur_dot4x4)(tensor_type, llm_order);
 static vec_dot_fn order_ref(tensor_type t) { return llm__dot_order_scalar(t, cur_order); }
 static vec_dot_fn order_dot(tensor_type t) { return cur_dot(t, cur_order); }
 static vec_dot4w_fn order_dot4w(tensor_type t) { return cur_dot4w(t, cur_order); }
 static vec_dot4_fn order_dot4(tensor_type t) { return cur_dot4(t, cur_order); }
+static vec_dot4x4_fn order_dot4x4(tensor_type t) { return cur_dot4x4(t, cur_order); }
 
-/* dot and dot4 may be NULL (a set without them); dot4 exists for the gemm order only. */
+/* dot, dot4 and dot4x4 may be NULL (a set without them); dot4 exists for the gemm order only. */
 static void check_orders(const char *name, vec_dot_fn (*dot)(tensor_type, llm_order),
                          vec_dot4w_fn (*dot4w)(tensor_type, llm_order),
-                         vec_dot4_fn (*dot4)(tensor_type, llm_order)) {
+                         vec_dot4_fn (*dot4)(tensor_type, llm_order),
+                         vec_dot4x4_fn (*dot4x4)(tensor_type, llm_order)) {
   static const llm_order orders[] = {LLM_ORDER_GEMV, LLM_ORDER_GEMM};
   cur_dot = dot;
   cur_dot4w = dot4w;
   cur_dot4 = dot4;
+  cur_dot4x4 = dot4x4;
   for (size_t o = 0; o < sizeof orders / sizeof orders[0]; o++) {
     cur_order = orders[o];
     if (dot) check_variant_of(name, order_dot, order_ref);
     check_variant4w_of(name, order_dot4w, order_ref);
     if (dot4 && orders[o] == LLM_ORDER_GEMM) check_variant4_of(name, order_dot4, order_ref);
+    if (dot4x4 && orders[o] == LLM_ORDER_GEMM) check_variant4x4_of(name, order_dot4x4, order_ref);
   }
 }
 
@@ -228,7 +276,7 @@ TEST(avx2_matches_reference) {
   check_variant_of("avx2 untiled", llm__dot_untiled_avx2, llm__dot_untiled_scalar);
   check_variant4("avx2", llm__dot4_avx2);
   check_variant4w("avx2", llm__dot4w_avx2);
-  check_orders("avx2 repacked", llm__dot_order_avx2, llm__dot4w_order_avx2, NULL);
+  check_orders("avx2 repacked", llm__dot_order_avx2, llm__dot4w_order_avx2, NULL, NULL);
 }
 
 TEST(avx512_matches_reference) {
@@ -236,7 +284,8 @@ TEST(avx512_matches_reference) {
   check_variant("avx512", llm__dot_avx512);
   check_variant4("avx512", llm__dot4_avx512);
   check_variant4w("avx512", llm__dot4w_avx512);
-  check_orders("avx512 repacked", NULL, llm__dot4w_order_avx512, llm__dot4_order_avx512);
+  check_orders("avx512 repacked", NULL, llm__dot4w_order_avx512, llm__dot4_order_avx512,
+               llm__dot4x4_order_avx512);
 }
 
 /* main() set MIMIC_KERNELS to one level below the best this CPU has. */

@@ -1,7 +1,7 @@
 /* Every fast kernel variant against the scalar reference, on fresh random data each run (the seed
  * is printed so a failure can be replayed with MIMIC_TEST_SEED). Variants the CPU lacks are
  * skipped. Also: MIMIC_KERNELS forces a lower set, and qmat_mul (tiled, threaded) agrees with
- * row-by-row reference dots. */
+ * row-by-row reference dots, under that lower set and (with --best) under the best one. */
 #include <math.h>
 #include <string.h>
 #include <time.h>
@@ -451,13 +451,28 @@ TEST(qmat_mul_multi_matches_single) {
   free(tmp);
 }
 
-int main(void) {
+/* With --best (ctest's llm/test_kernels_best), nothing is forced: qmat_mul runs the best set this
+ * CPU has (AVX-512's tile and multi-row kernels, leftovers included) against the references. */
+TEST(best_variant_selected) {
+  const char *want = has_avx512() ? "avx512vnni" : has_avx2() ? "avx2" : "scalar";
+  CHECK_STR(kernels_name(), want);
+}
+
+int main(int argc, char **argv) {
   const char *seed = getenv("MIMIC_TEST_SEED");
   uint64_t s = 0;
   if (!seed || str_to_u64(seed, &s) != 0) s = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
   if (!s) s = 1;
   rng_state = s;
   printf("seed %llu (replay with MIMIC_TEST_SEED)\n", (unsigned long long)s);
+  if (argc > 1 && strcmp(argv[1], "--best") == 0) {
+    unsetenv("MIMIC_KERNELS");
+    RUN(best_variant_selected);
+    RUN(qmat_mul_agrees_with_reference_dots);
+    RUN(qmat_mul_multi_matches_single);
+    llm__scratch_release();
+    TEST_MAIN_END();
+  }
   setenv("MIMIC_KERNELS", has_avx512() ? "avx2" : "scalar", 1);
   RUN(avx2_matches_reference);
   RUN(avx512_matches_reference);

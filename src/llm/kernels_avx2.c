@@ -1172,6 +1172,91 @@ TGT static void dot4w_q4_K_gemv(const void *w, size_t wstride, const void *a, in
   _mm_storeu_ps(out, _mm_sub_ps(acc, accm));
 }
 
+/* Q4_K gemm order, 4x4 (prompts): each weight row's pair is decoded once for the four activation
+ * rows, as in dot4_q4_K; per (row r, pair p) the four activations' 8-lane sums go through one hadd
+ * tree to [q0..q3 | q0..q3] (the two 128-bit halves' sums), and two rows' trees add up, halves
+ * swapped, to lanes 4 r' + q of one register (r' = r % 2; rows 0, 1 in A, rows 2, 3 in B). The
+ * mins: per pair one vpmaddwd of the (m(2p), m(2p + 1)) words of two rows against the four
+ * activations' (B(2p), B(2p + 1)), B the sub-block sums, already in that layout. */
+TGT static void dot4x4_q4_K_gemm(const void *w, size_t wstride, const void *a, size_t astride,
+                                 int64_t n, float out[16]) {
+  const blk_q4_K *x[4];
+  const blk_q8_K *y[4];
+  for (int k = 0; k < 4; k++) {
+    x[k] = (const blk_q4_K *)((const uint8_t *)w + wstride * (size_t)k);
+    y[k] = (const blk_q8_K *)((const uint8_t *)a + astride * (size_t)k);
+  }
+  const __m256i m4 = _mm256_set1_epi8(0xF);
+  const __m256i lo_rows = _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1);
+  const __m256i hi_rows = _mm256_setr_epi32(2, 2, 2, 2, 3, 3, 3, 3);
+  __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+  __m256 accm[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+  for (int64_t b = 0; b < n / QK_K; b++) {
+    __m256i s8[4], h[4][4];
+#pragma GCC unroll 1
+    for (int r = 0; r < 4; r++) {
+      s8[r] = k4_scales2(x[r][b].scales);
+#pragma GCC unroll 4
+      for (int p = 0; p < 4; p++) {
+        __m256i q = _mm256_loadu_si256((const __m256i *)(x[r][b].qs + 32 * p));
+        __m256i lo = _mm256_and_si256(q, m4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+        __m256i s0 = _mm256_shuffle_epi8(s8[r], _mm256_set1_epi16((short)(0xFF00 + 2 * p)));
+        __m256i s1 = _mm256_shuffle_epi8(s8[r], _mm256_set1_epi16((short)(0xFF00 + 2 * p + 1)));
+        __m256i v[4];
+#pragma GCC unroll 4
+        for (int k = 0; k < 4; k++) {
+          const int8_t *aq = y[k][b].qs + 64 * p;
+          __m256i plo = dot_u8_i16(lo, _mm256_loadu_si256((const __m256i *)aq));
+          __m256i phi = dot_u8_i16(hi, _mm256_loadu_si256((const __m256i *)(aq + 32)));
+          v[k] = _mm256_add_epi32(_mm256_madd_epi16(plo, s0), _mm256_madd_epi16(phi, s1));
+        }
+        h[r][p] = _mm256_hadd_epi32(_mm256_hadd_epi32(v[0], v[1]), _mm256_hadd_epi32(v[2], v[3]));
+      }
+    }
+    /* (B(2p), B(2p + 1)) of activation q in dword q, for both halves */
+    __m128i bs[4], bp[4];
+    for (int k = 0; k < 4; k++) bs[k] = q8_K_bsums8(y[k][b].bsums);
+    __m128i t0 = _mm_unpacklo_epi32(bs[0], bs[1]), t1 = _mm_unpacklo_epi32(bs[2], bs[3]);
+    __m128i t2 = _mm_unpackhi_epi32(bs[0], bs[1]), t3 = _mm_unpackhi_epi32(bs[2], bs[3]);
+    bp[0] = _mm_unpacklo_epi64(t0, t1);
+    bp[1] = _mm_unpackhi_epi64(t0, t1);
+    bp[2] = _mm_unpacklo_epi64(t2, t3);
+    bp[3] = _mm_unpackhi_epi64(t2, t3);
+    __m256i sm[2] = {_mm256_blend_epi32(s8[0], s8[1], 0xF0),
+                     _mm256_blend_epi32(s8[2], s8[3], 0xF0)};
+    __m128 dy = _mm_setr_ps(y[0][b].d, y[1][b].d, y[2][b].d, y[3][b].d);
+    __m256 dy8 = _mm256_set_m128(dy, dy);
+    __m128 dw = _mm_cvtph_ps(_mm_setr_epi16((short)x[0][b].d, (short)x[1][b].d, (short)x[2][b].d,
+                                            (short)x[3][b].d, 0, 0, 0, 0));
+    __m128 dmw = _mm_cvtph_ps(_mm_setr_epi16((short)x[0][b].dmin, (short)x[1][b].dmin,
+                                             (short)x[2][b].dmin, (short)x[3][b].dmin, 0, 0, 0, 0));
+    __m256 d[2], dm[2];
+    d[0] = _mm256_mul_ps(_mm256_permutevar8x32_ps(_mm256_castps128_ps256(dw), lo_rows), dy8);
+    d[1] = _mm256_mul_ps(_mm256_permutevar8x32_ps(_mm256_castps128_ps256(dw), hi_rows), dy8);
+    dm[0] = _mm256_mul_ps(_mm256_permutevar8x32_ps(_mm256_castps128_ps256(dmw), lo_rows), dy8);
+    dm[1] = _mm256_mul_ps(_mm256_permutevar8x32_ps(_mm256_castps128_ps256(dmw), hi_rows), dy8);
+#pragma GCC unroll 4
+    for (int p = 0; p < 4; p++) {
+      __m256i b2 = _mm256_set_m128i(bp[p], bp[p]);
+      __m256i mi = _mm256_set1_epi32((int)(0xFF09FF08u + 0x00020002u * (unsigned)p));
+#pragma GCC unroll 2
+      for (int g = 0; g < 2; g++) {
+        __m256i i0 = h[2 * g][p], i1 = h[2 * g + 1][p];
+        __m256i I = _mm256_add_epi32(_mm256_permute2x128_si256(i0, i1, 0x20),
+                                     _mm256_permute2x128_si256(i0, i1, 0x31));
+        __m256i M = _mm256_madd_epi16(_mm256_shuffle_epi8(sm[g], mi), b2);
+        acc[g] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(I), d[g], acc[g]);
+        accm[g] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(M), dm[g], accm[g]);
+      }
+    }
+  }
+  float o[16]; /* lane 4 r + q */
+  _mm256_storeu_ps(o, _mm256_sub_ps(acc[0], accm[0]));
+  _mm256_storeu_ps(o + 8, _mm256_sub_ps(acc[1], accm[1]));
+  for (int q = 0; q < 4; q++)
+    for (int r = 0; r < 4; r++) out[4 * q + r] = o[4 * r + q];
+}
+
 /* One row: the four pair sums of a super-block from one hadd tree, then the reference's steps. */
 TGT static inline float q4_K_row(const void *w, const void *a, int64_t n, bool gemm) {
   const blk_q4_K *x = w;
@@ -1269,9 +1354,7 @@ vec_dot4w_fn llm__dot4w_order_avx2(tensor_type t, llm_order o) {
 }
 
 vec_dot4x4_fn llm__dot4x4_order_avx2(tensor_type t, llm_order o) {
-  (void)t;
-  (void)o;
-  return NULL;
+  return t == TT_Q4_K && o == LLM_ORDER_GEMM ? dot4x4_q4_K_gemm : NULL;
 }
 
 #else

@@ -1193,7 +1193,7 @@ TGT static void dot4x4_q4_K_gemm(const void *w, size_t wstride, const void *a, s
   __m256 accm[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
   for (int64_t b = 0; b < n / QK_K; b++) {
     __m256i s8[4], h[4][4];
-#pragma GCC unroll 1
+#pragma GCC unroll 4
     for (int r = 0; r < 4; r++) {
       s8[r] = k4_scales2(x[r][b].scales);
 #pragma GCC unroll 4

@@ -1323,6 +1323,65 @@ TGT static void dot4w_q4_0_repacked(const void *w, size_t wstride, const void *a
   _mm_storeu_ps(out, acc);
 }
 
+/* Four halves (fp16) as floats, in the low 128 bits. */
+TGT static inline __m128 h4_to_ps(uint16_t h0, uint16_t h1, uint16_t h2, uint16_t h3) {
+  uint64_t hh = h0 | (uint64_t)h1 << 16 | (uint64_t)h2 << 32 | (uint64_t)h3 << 48;
+  return _mm_cvtph_ps(_mm_cvtsi64_si128((long long)hh));
+}
+
+/* Q4_0 (both orders), 4x4 (prompts): per weight row r the unsigned nibbles against the four
+ * activations (maddubs, vpmaddwd by ones), one hadd tree per row to [q0..q3 | q0..q3] (the two
+ * 128-bit halves' sums), two rows' trees added, halves swapped, into lanes 4 r' + q (rows 0, 1 in
+ * A, rows 2, 3 in B); the -8 comes off once per activation, as 8 times its block sum gathered the
+ * same way. One FMA per block and output, as the reference. */
+TGT static void dot4x4_q4_0_repacked(const void *w, size_t wstride, const void *a, size_t astride,
+                                     int64_t n, float out[16]) {
+  const blk_q4_0 *x[4];
+  const blk_q8_0 *y[4];
+  for (int k = 0; k < 4; k++) {
+    x[k] = (const blk_q4_0 *)((const uint8_t *)w + wstride * (size_t)k);
+    y[k] = (const blk_q8_0 *)((const uint8_t *)a + astride * (size_t)k);
+  }
+  const __m256i ones = _mm256_set1_epi16(1), eight = _mm256_set1_epi8(8);
+  const __m256i lo_rows = _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1);
+  const __m256i hi_rows = _mm256_setr_epi32(2, 2, 2, 2, 3, 3, 3, 3);
+  __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+  for (int64_t b = 0; b < n / QK; b++) {
+    __m256i ay[4], h[4];
+#pragma GCC unroll 4
+    for (int k = 0; k < 4; k++) ay[k] = _mm256_loadu_si256((const __m256i *)y[k][b].qs);
+#pragma GCC unroll 4
+    for (int r = 0; r < 4; r++) {
+      __m256i v = q4_values(x[r][b].qs), p[4];
+#pragma GCC unroll 4
+      for (int k = 0; k < 4; k++) p[k] = _mm256_madd_epi16(_mm256_maddubs_epi16(v, ay[k]), ones);
+      h[r] = _mm256_hadd_epi32(_mm256_hadd_epi32(p[0], p[1]), _mm256_hadd_epi32(p[2], p[3]));
+    }
+    __m256i s8[4];
+#pragma GCC unroll 4
+    for (int k = 0; k < 4; k++) s8[k] = _mm256_madd_epi16(_mm256_maddubs_epi16(eight, ay[k]), ones);
+    __m256i e = _mm256_hadd_epi32(_mm256_hadd_epi32(s8[0], s8[1]), _mm256_hadd_epi32(s8[2], s8[3]));
+    e = _mm256_add_epi32(e, _mm256_permute2x128_si256(e, e, 0x01)); /* [8 A(q) | 8 A(q)] */
+    __m128 dy4 = h4_to_ps(y[0][b].d, y[1][b].d, y[2][b].d, y[3][b].d);
+    __m256 dy = _mm256_set_m128(dy4, dy4);
+    __m256 dw = _mm256_castps128_ps256(h4_to_ps(x[0][b].d, x[1][b].d, x[2][b].d, x[3][b].d));
+    __m256 d[2] = {_mm256_mul_ps(_mm256_permutevar8x32_ps(dw, lo_rows), dy),
+                   _mm256_mul_ps(_mm256_permutevar8x32_ps(dw, hi_rows), dy)};
+#pragma GCC unroll 2
+    for (int g = 0; g < 2; g++) {
+      __m256i i0 = h[2 * g], i1 = h[2 * g + 1];
+      __m256i I = _mm256_add_epi32(_mm256_permute2x128_si256(i0, i1, 0x20),
+                                   _mm256_permute2x128_si256(i0, i1, 0x31));
+      acc[g] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(I, e)), d[g], acc[g]);
+    }
+  }
+  float o[16]; /* lane 4 r + q */
+  _mm256_storeu_ps(o, acc[0]);
+  _mm256_storeu_ps(o + 8, acc[1]);
+  for (int q = 0; q < 4; q++)
+    for (int r = 0; r < 4; r++) out[4 * q + r] = o[4 * r + q];
+}
+
 TGT static float dot_q4_0_repacked(const void *w, const void *a, int64_t n) {
   const blk_q4_0 *x = w;
   const blk_q8_0 *y = a;
@@ -1354,6 +1413,8 @@ vec_dot4w_fn llm__dot4w_order_avx2(tensor_type t, llm_order o) {
 }
 
 vec_dot4x4_fn llm__dot4x4_order_avx2(tensor_type t, llm_order o) {
+  if (o == LLM_ORDER_PLAIN) return NULL;
+  if (t == TT_Q4_0) return dot4x4_q4_0_repacked;
   return t == TT_Q4_K && o == LLM_ORDER_GEMM ? dot4x4_q4_K_gemm : NULL;
 }
 

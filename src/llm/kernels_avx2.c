@@ -1058,10 +1058,10 @@ TGT static inline __m256i q4_K_pair(const uint8_t *qs, const int8_t *aq, __m256i
   return _mm256_add_epi32(_mm256_madd_epi16(plo, s0), _mm256_madd_epi16(phi, s1));
 }
 
-/* Q4_K, four weight rows: per super-block the rows' pair sums I (v, 8 lanes each) and mins terms
- * (mv, lane j: m(j) B(j)), then GEMM one fused multiply-add per pair, GEMV one per super-block. */
-TGT static inline void q4_K_rows4(const void *w, size_t wstride, const void *a, int64_t n,
-                                  float out[4], bool gemm) {
+/* Q4_K gemm order, four weight rows: per super-block the rows' pair sums I (v, 8 lanes each) and
+ * mins terms (mv, lane j: m(j) B(j)), then one fused multiply-add per pair. */
+TGT static void dot4w_q4_K_gemm(const void *w, size_t wstride, const void *a, int64_t n,
+                                float out[4]) {
   const blk_q4_K *x[4];
   for (int r = 0; r < 4; r++) x[r] = (const blk_q4_K *)((const uint8_t *)w + wstride * (size_t)r);
   const blk_q8_K *y = a;
@@ -1079,41 +1079,182 @@ TGT static inline void q4_K_rows4(const void *w, size_t wstride, const void *a, 
     float dy = y[b].d;
     __m128 d = w4_scales(x[0][b].d, x[1][b].d, x[2][b].d, x[3][b].d, dy);
     __m128 dm = w4_scales(x[0][b].dmin, x[1][b].dmin, x[2][b].dmin, x[3][b].dmin, dy);
-    if (gemm) {
 #pragma GCC unroll 4
-      for (int p = 0; p < 4; p++)
-        acc =
-            _mm_fmadd_ps(_mm_cvtepi32_ps(hsum4_epi32(v[0][p], v[1][p], v[2][p], v[3][p])), d, acc);
-      /* lane j of mv[r] is m(j) B(j): the pairs' sums of the four rows, transposed to rows in
-       * lanes: after the hadds, [row0 P0, row0 P1, row1 P0, row1 P1 | the same for P2, P3]. */
-      __m256i h01 = _mm256_hadd_epi32(mv[0], mv[1]), h23 = _mm256_hadd_epi32(mv[2], mv[3]);
-      __m256i lo = _mm256_unpacklo_epi32(h01, h23), hi = _mm256_unpackhi_epi32(h01, h23);
-      __m256i m02 = _mm256_unpacklo_epi32(lo, hi), m13 = _mm256_unpackhi_epi32(lo, hi);
-      __m128i mp[4] = {_mm256_castsi256_si128(m02), _mm256_castsi256_si128(m13),
-                       _mm256_extracti128_si256(m02, 1), _mm256_extracti128_si256(m13, 1)};
+    for (int p = 0; p < 4; p++)
+      acc = _mm_fmadd_ps(_mm_cvtepi32_ps(hsum4_epi32(v[0][p], v[1][p], v[2][p], v[3][p])), d, acc);
+    /* lane j of mv[r] is m(j) B(j): the pairs' sums of the four rows, transposed to rows in
+     * lanes: after the hadds, [row0 P0, row0 P1, row1 P0, row1 P1 | the same for P2, P3]. */
+    __m256i h01 = _mm256_hadd_epi32(mv[0], mv[1]), h23 = _mm256_hadd_epi32(mv[2], mv[3]);
+    __m256i lo = _mm256_unpacklo_epi32(h01, h23), hi = _mm256_unpackhi_epi32(h01, h23);
+    __m256i m02 = _mm256_unpacklo_epi32(lo, hi), m13 = _mm256_unpackhi_epi32(lo, hi);
+    __m128i mp[4] = {_mm256_castsi256_si128(m02), _mm256_castsi256_si128(m13),
+                     _mm256_extracti128_si256(m02, 1), _mm256_extracti128_si256(m13, 1)};
 #pragma GCC unroll 4
-      for (int p = 0; p < 4; p++) accm = _mm_fmadd_ps(_mm_cvtepi32_ps(mp[p]), dm, accm);
-    } else {
-      __m256i s[4];
-#pragma GCC unroll 4
-      for (int r = 0; r < 4; r++)
-        s[r] = _mm256_add_epi32(_mm256_add_epi32(v[r][0], v[r][1]),
-                                _mm256_add_epi32(v[r][2], v[r][3]));
-      acc = _mm_fmadd_ps(_mm_cvtepi32_ps(hsum4_epi32(s[0], s[1], s[2], s[3])), d, acc);
-      accm = _mm_fmadd_ps(_mm_cvtepi32_ps(hsum4_epi32(mv[0], mv[1], mv[2], mv[3])), dm, accm);
-    }
+    for (int p = 0; p < 4; p++) accm = _mm_fmadd_ps(_mm_cvtepi32_ps(mp[p]), dm, accm);
   }
   _mm_storeu_ps(out, _mm_sub_ps(acc, accm));
 }
 
-TGT static void dot4w_q4_K_gemv(const void *w, size_t wstride, const void *a, int64_t n,
-                                float out[4]) {
-  q4_K_rows4(w, wstride, a, n, out, false);
+/* A Q4_K block's scales (bytes 0-7) and mins (8-15) as k4_scales, in both 128-bit lanes (so that
+ * vpshufb can pick any of them as a zero-extended word), by vector operations on one broadcast
+ * load instead of k4_scales' scalar masks and inserts. With a0, a1, a2 the three dwords:
+ * [a0 & 3F, (a2 & 0F) | (a0 >> 2 & 30), a1 & 3F, (a2 >> 4 & 0F) | (a1 >> 2 & 30)], per byte. */
+TGT static inline __m256i k4_scales2(const uint8_t *q) {
+  __m256i v = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)q));
+  __m256i lo =
+      _mm256_srlv_epi32(_mm256_shuffle_epi32(v, 0x98), _mm256_setr_epi32(0, 0, 0, 4, 0, 0, 0, 4));
+  lo = _mm256_and_si256(lo, _mm256_setr_epi32(0x3F3F3F3F, 0x0F0F0F0F, 0x3F3F3F3F, 0x0F0F0F0F,
+                                              0x3F3F3F3F, 0x0F0F0F0F, 0x3F3F3F3F, 0x0F0F0F0F));
+  __m256i hi = _mm256_srli_epi32(_mm256_shuffle_epi32(v, 0x40), 2);
+  hi = _mm256_and_si256(
+      hi, _mm256_setr_epi32(0, 0x30303030, 0, 0x30303030, 0, 0x30303030, 0, 0x30303030));
+  return _mm256_or_si256(lo, hi);
 }
 
-TGT static void dot4w_q4_K_gemm(const void *w, size_t wstride, const void *a, int64_t n,
+/* The activation's sub-block sums B(j) = bsums(2j) + bsums(2j + 1) as 8 words. */
+TGT static inline __m128i q8_K_bsums8(const int16_t *bsums) {
+  return _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)bsums),
+                        _mm_loadu_si128((const __m128i *)(bsums + 8)));
+}
+
+/* Prefetch distance (bytes) of the four-row gemv dot. Its rows are four streams (mm_rows_w4), and
+ * on the AMD EPYC development machine the hardware prefetcher left them slower than the one
+ * stream of the one-row plain dot: one thread, 8192x4096 from memory, 22 GB/s (unrolled rows;
+ * 10 with the rows one after another) against the plain dot's 26; with the prefetches, 512 bytes
+ * ahead 24, 1024 25, 2048 26-27, 4096 26. */
+#define Q4_K_PF 2048
+/* Q4_K gemv order, four weight rows (generation): per row the plain kernel's integer work summed
+ * into one 8-lane register, the mins as [M(0), .., M(3)] (one vpmaddwd of the mins' words by B),
+ * both gathered by a hadd tree into one integer per row, then one FMA each for the four rows. */
+TGT static void dot4w_q4_K_gemv(const void *w, size_t wstride, const void *a, int64_t n,
                                 float out[4]) {
-  q4_K_rows4(w, wstride, a, n, out, true);
+  const blk_q4_K *x[4];
+  for (int r = 0; r < 4; r++) x[r] = (const blk_q4_K *)((const uint8_t *)w + wstride * (size_t)r);
+  const blk_q8_K *y = a;
+  const __m256i m4 = _mm256_set1_epi8(0xF);
+  const __m128i mins_w =
+      _mm_setr_epi8(8, -1, 9, -1, 10, -1, 11, -1, 12, -1, 13, -1, 14, -1, 15, -1);
+  __m128 acc = _mm_setzero_ps(), accm = _mm_setzero_ps();
+  for (int64_t b = 0; b < n / QK_K; b++) {
+    __m128i bs = q8_K_bsums8(y[b].bsums);
+    __m256i iv[4];
+    __m128i mv[4];
+#pragma GCC unroll 4
+    for (int r = 0; r < 4; r++) {
+      const char *pf = (const char *)&x[r][b] + Q4_K_PF;
+      _mm_prefetch(pf, _MM_HINT_T0);
+      _mm_prefetch(pf + 48, _MM_HINT_T0);
+      _mm_prefetch(pf + 96, _MM_HINT_T0);
+      __m256i s8 = k4_scales2(x[r][b].scales);
+      __m256i isum = _mm256_setzero_si256();
+#pragma GCC unroll 4
+      for (int p = 0; p < 4; p++) {
+        __m256i q = _mm256_loadu_si256((const __m256i *)(x[r][b].qs + 32 * p));
+        __m256i lo = _mm256_and_si256(q, m4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+        __m256i plo = dot_u8_i16(lo, _mm256_loadu_si256((const __m256i *)(y[b].qs + 64 * p)));
+        __m256i phi = dot_u8_i16(hi, _mm256_loadu_si256((const __m256i *)(y[b].qs + 64 * p + 32)));
+        /* words sc(2p), sc(2p + 1), zero-extended from the scale bytes */
+        __m256i s0 = _mm256_shuffle_epi8(s8, _mm256_set1_epi16((short)(0xFF00 + 2 * p)));
+        __m256i s1 = _mm256_shuffle_epi8(s8, _mm256_set1_epi16((short)(0xFF00 + 2 * p + 1)));
+        isum = _mm256_add_epi32(
+            isum, _mm256_add_epi32(_mm256_madd_epi16(plo, s0), _mm256_madd_epi16(phi, s1)));
+      }
+      iv[r] = isum;
+      mv[r] = _mm_madd_epi16(_mm_shuffle_epi8(_mm256_castsi256_si128(s8), mins_w), bs);
+    }
+    float dy = y[b].d;
+    __m128 d = w4_scales(x[0][b].d, x[1][b].d, x[2][b].d, x[3][b].d, dy);
+    __m128 dm = w4_scales(x[0][b].dmin, x[1][b].dmin, x[2][b].dmin, x[3][b].dmin, dy);
+    __m128i m = _mm_hadd_epi32(_mm_hadd_epi32(mv[0], mv[1]), _mm_hadd_epi32(mv[2], mv[3]));
+    acc = _mm_fmadd_ps(_mm_cvtepi32_ps(hsum4_epi32(iv[0], iv[1], iv[2], iv[3])), d, acc);
+    accm = _mm_fmadd_ps(_mm_cvtepi32_ps(m), dm, accm);
+  }
+  _mm_storeu_ps(out, _mm_sub_ps(acc, accm));
+}
+
+/* Q4_K gemm order, 4x4 (prompts): each weight row's pair is decoded once for the four activation
+ * rows, as in dot4_q4_K; per (row r, pair p) the four activations' 8-lane sums go through one hadd
+ * tree to [q0..q3 | q0..q3] (the two 128-bit halves' sums), and two rows' trees add up, halves
+ * swapped, to lanes 4 r' + q of one register (r' = r % 2; rows 0, 1 in A, rows 2, 3 in B). The
+ * mins: per pair one vpmaddwd of the (m(2p), m(2p + 1)) words of two rows against the four
+ * activations' (B(2p), B(2p + 1)), B the sub-block sums, already in that layout. */
+TGT static void dot4x4_q4_K_gemm(const void *w, size_t wstride, const void *a, size_t astride,
+                                 int64_t n, float out[16]) {
+  const blk_q4_K *x[4];
+  const blk_q8_K *y[4];
+  for (int k = 0; k < 4; k++) {
+    x[k] = (const blk_q4_K *)((const uint8_t *)w + wstride * (size_t)k);
+    y[k] = (const blk_q8_K *)((const uint8_t *)a + astride * (size_t)k);
+  }
+  const __m256i m4 = _mm256_set1_epi8(0xF);
+  const __m256i lo_rows = _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1);
+  const __m256i hi_rows = _mm256_setr_epi32(2, 2, 2, 2, 3, 3, 3, 3);
+  __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+  __m256 accm[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+  for (int64_t b = 0; b < n / QK_K; b++) {
+    __m256i s8[4], h[4][4];
+#pragma GCC unroll 4
+    for (int r = 0; r < 4; r++) {
+      s8[r] = k4_scales2(x[r][b].scales);
+#pragma GCC unroll 4
+      for (int p = 0; p < 4; p++) {
+        __m256i q = _mm256_loadu_si256((const __m256i *)(x[r][b].qs + 32 * p));
+        __m256i lo = _mm256_and_si256(q, m4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+        __m256i s0 = _mm256_shuffle_epi8(s8[r], _mm256_set1_epi16((short)(0xFF00 + 2 * p)));
+        __m256i s1 = _mm256_shuffle_epi8(s8[r], _mm256_set1_epi16((short)(0xFF00 + 2 * p + 1)));
+        __m256i v[4];
+#pragma GCC unroll 4
+        for (int k = 0; k < 4; k++) {
+          const int8_t *aq = y[k][b].qs + 64 * p;
+          __m256i plo = dot_u8_i16(lo, _mm256_loadu_si256((const __m256i *)aq));
+          __m256i phi = dot_u8_i16(hi, _mm256_loadu_si256((const __m256i *)(aq + 32)));
+          v[k] = _mm256_add_epi32(_mm256_madd_epi16(plo, s0), _mm256_madd_epi16(phi, s1));
+        }
+        h[r][p] = _mm256_hadd_epi32(_mm256_hadd_epi32(v[0], v[1]), _mm256_hadd_epi32(v[2], v[3]));
+      }
+    }
+    /* (B(2p), B(2p + 1)) of activation q in dword q, for both halves */
+    __m128i bs[4], bp[4];
+    for (int k = 0; k < 4; k++) bs[k] = q8_K_bsums8(y[k][b].bsums);
+    __m128i t0 = _mm_unpacklo_epi32(bs[0], bs[1]), t1 = _mm_unpacklo_epi32(bs[2], bs[3]);
+    __m128i t2 = _mm_unpackhi_epi32(bs[0], bs[1]), t3 = _mm_unpackhi_epi32(bs[2], bs[3]);
+    bp[0] = _mm_unpacklo_epi64(t0, t1);
+    bp[1] = _mm_unpackhi_epi64(t0, t1);
+    bp[2] = _mm_unpacklo_epi64(t2, t3);
+    bp[3] = _mm_unpackhi_epi64(t2, t3);
+    __m256i sm[2] = {_mm256_blend_epi32(s8[0], s8[1], 0xF0),
+                     _mm256_blend_epi32(s8[2], s8[3], 0xF0)};
+    __m128 dy = _mm_setr_ps(y[0][b].d, y[1][b].d, y[2][b].d, y[3][b].d);
+    __m256 dy8 = _mm256_set_m128(dy, dy);
+    __m128 dw = _mm_cvtph_ps(_mm_setr_epi16((short)x[0][b].d, (short)x[1][b].d, (short)x[2][b].d,
+                                            (short)x[3][b].d, 0, 0, 0, 0));
+    __m128 dmw = _mm_cvtph_ps(_mm_setr_epi16((short)x[0][b].dmin, (short)x[1][b].dmin,
+                                             (short)x[2][b].dmin, (short)x[3][b].dmin, 0, 0, 0, 0));
+    __m256 d[2], dm[2];
+    d[0] = _mm256_mul_ps(_mm256_permutevar8x32_ps(_mm256_castps128_ps256(dw), lo_rows), dy8);
+    d[1] = _mm256_mul_ps(_mm256_permutevar8x32_ps(_mm256_castps128_ps256(dw), hi_rows), dy8);
+    dm[0] = _mm256_mul_ps(_mm256_permutevar8x32_ps(_mm256_castps128_ps256(dmw), lo_rows), dy8);
+    dm[1] = _mm256_mul_ps(_mm256_permutevar8x32_ps(_mm256_castps128_ps256(dmw), hi_rows), dy8);
+#pragma GCC unroll 4
+    for (int p = 0; p < 4; p++) {
+      __m256i b2 = _mm256_set_m128i(bp[p], bp[p]);
+      __m256i mi = _mm256_set1_epi32((int)(0xFF09FF08u + 0x00020002u * (unsigned)p));
+#pragma GCC unroll 2
+      for (int g = 0; g < 2; g++) {
+        __m256i i0 = h[2 * g][p], i1 = h[2 * g + 1][p];
+        __m256i I = _mm256_add_epi32(_mm256_permute2x128_si256(i0, i1, 0x20),
+                                     _mm256_permute2x128_si256(i0, i1, 0x31));
+        __m256i M = _mm256_madd_epi16(_mm256_shuffle_epi8(sm[g], mi), b2);
+        acc[g] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(I), d[g], acc[g]);
+        accm[g] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(M), dm[g], accm[g]);
+      }
+    }
+  }
+  float o[16]; /* lane 4 r + q */
+  _mm256_storeu_ps(o, _mm256_sub_ps(acc[0], accm[0]));
+  _mm256_storeu_ps(o + 8, _mm256_sub_ps(acc[1], accm[1]));
+  for (int q = 0; q < 4; q++)
+    for (int r = 0; r < 4; r++) out[4 * q + r] = o[4 * r + q];
 }
 
 /* One row: the four pair sums of a super-block from one hadd tree, then the reference's steps. */
@@ -1182,6 +1323,65 @@ TGT static void dot4w_q4_0_repacked(const void *w, size_t wstride, const void *a
   _mm_storeu_ps(out, acc);
 }
 
+/* Four halves (fp16) as floats, in the low 128 bits. */
+TGT static inline __m128 h4_to_ps(uint16_t h0, uint16_t h1, uint16_t h2, uint16_t h3) {
+  uint64_t hh = h0 | (uint64_t)h1 << 16 | (uint64_t)h2 << 32 | (uint64_t)h3 << 48;
+  return _mm_cvtph_ps(_mm_cvtsi64_si128((long long)hh));
+}
+
+/* Q4_0 (both orders), 4x4 (prompts): per weight row r the unsigned nibbles against the four
+ * activations (maddubs, vpmaddwd by ones), one hadd tree per row to [q0..q3 | q0..q3] (the two
+ * 128-bit halves' sums), two rows' trees added, halves swapped, into lanes 4 r' + q (rows 0, 1 in
+ * A, rows 2, 3 in B); the -8 comes off once per activation, as 8 times its block sum gathered the
+ * same way. One FMA per block and output, as the reference. */
+TGT static void dot4x4_q4_0_repacked(const void *w, size_t wstride, const void *a, size_t astride,
+                                     int64_t n, float out[16]) {
+  const blk_q4_0 *x[4];
+  const blk_q8_0 *y[4];
+  for (int k = 0; k < 4; k++) {
+    x[k] = (const blk_q4_0 *)((const uint8_t *)w + wstride * (size_t)k);
+    y[k] = (const blk_q8_0 *)((const uint8_t *)a + astride * (size_t)k);
+  }
+  const __m256i ones = _mm256_set1_epi16(1), eight = _mm256_set1_epi8(8);
+  const __m256i lo_rows = _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1);
+  const __m256i hi_rows = _mm256_setr_epi32(2, 2, 2, 2, 3, 3, 3, 3);
+  __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+  for (int64_t b = 0; b < n / QK; b++) {
+    __m256i ay[4], h[4];
+#pragma GCC unroll 4
+    for (int k = 0; k < 4; k++) ay[k] = _mm256_loadu_si256((const __m256i *)y[k][b].qs);
+#pragma GCC unroll 4
+    for (int r = 0; r < 4; r++) {
+      __m256i v = q4_values(x[r][b].qs), p[4];
+#pragma GCC unroll 4
+      for (int k = 0; k < 4; k++) p[k] = _mm256_madd_epi16(_mm256_maddubs_epi16(v, ay[k]), ones);
+      h[r] = _mm256_hadd_epi32(_mm256_hadd_epi32(p[0], p[1]), _mm256_hadd_epi32(p[2], p[3]));
+    }
+    __m256i s8[4];
+#pragma GCC unroll 4
+    for (int k = 0; k < 4; k++) s8[k] = _mm256_madd_epi16(_mm256_maddubs_epi16(eight, ay[k]), ones);
+    __m256i e = _mm256_hadd_epi32(_mm256_hadd_epi32(s8[0], s8[1]), _mm256_hadd_epi32(s8[2], s8[3]));
+    e = _mm256_add_epi32(e, _mm256_permute2x128_si256(e, e, 0x01)); /* [8 A(q) | 8 A(q)] */
+    __m128 dy4 = h4_to_ps(y[0][b].d, y[1][b].d, y[2][b].d, y[3][b].d);
+    __m256 dy = _mm256_set_m128(dy4, dy4);
+    __m256 dw = _mm256_castps128_ps256(h4_to_ps(x[0][b].d, x[1][b].d, x[2][b].d, x[3][b].d));
+    __m256 d[2] = {_mm256_mul_ps(_mm256_permutevar8x32_ps(dw, lo_rows), dy),
+                   _mm256_mul_ps(_mm256_permutevar8x32_ps(dw, hi_rows), dy)};
+#pragma GCC unroll 2
+    for (int g = 0; g < 2; g++) {
+      __m256i i0 = h[2 * g], i1 = h[2 * g + 1];
+      __m256i I = _mm256_add_epi32(_mm256_permute2x128_si256(i0, i1, 0x20),
+                                   _mm256_permute2x128_si256(i0, i1, 0x31));
+      acc[g] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(I, e)), d[g], acc[g]);
+    }
+  }
+  float o[16]; /* lane 4 r + q */
+  _mm256_storeu_ps(o, acc[0]);
+  _mm256_storeu_ps(o + 8, acc[1]);
+  for (int q = 0; q < 4; q++)
+    for (int r = 0; r < 4; r++) out[4 * q + r] = o[4 * r + q];
+}
+
 TGT static float dot_q4_0_repacked(const void *w, const void *a, int64_t n) {
   const blk_q4_0 *x = w;
   const blk_q8_0 *y = a;
@@ -1213,9 +1413,9 @@ vec_dot4w_fn llm__dot4w_order_avx2(tensor_type t, llm_order o) {
 }
 
 vec_dot4x4_fn llm__dot4x4_order_avx2(tensor_type t, llm_order o) {
-  (void)t;
-  (void)o;
-  return NULL;
+  if (o == LLM_ORDER_PLAIN) return NULL;
+  if (t == TT_Q4_0) return dot4x4_q4_0_repacked;
+  return t == TT_Q4_K && o == LLM_ORDER_GEMM ? dot4x4_q4_K_gemm : NULL;
 }
 
 #else

@@ -276,7 +276,8 @@ TEST(avx2_matches_reference) {
   check_variant_of("avx2 untiled", llm__dot_untiled_avx2, llm__dot_untiled_scalar);
   check_variant4("avx2", llm__dot4_avx2);
   check_variant4w("avx2", llm__dot4w_avx2);
-  check_orders("avx2 repacked", llm__dot_order_avx2, llm__dot4w_order_avx2, NULL, NULL);
+  check_orders("avx2 repacked", llm__dot_order_avx2, llm__dot4w_order_avx2, NULL,
+               llm__dot4x4_order_avx2);
 }
 
 TEST(avx512_matches_reference) {

@@ -81,35 +81,24 @@ TGT static float dot_f16(const void *w, const void *a, int64_t n) {
 }
 
 /* The untiled order (llm__dot_f32_untiled): four 16-lane chains as eight 8-lane registers. */
-#define UNTILED_BODY(LOAD)                                                                         \
-  __m256 c[8];                                                                                     \
-  for (int q = 0; q < 8; q++) c[q] = _mm256_setzero_ps();                                          \
-  int64_t i = 0;                                                                                   \
-  for (; i + 64 <= n; i += 64)                                                                     \
-    for (int q = 0; q < 8; q++)                                                                    \
-      c[q] = _mm256_fmadd_ps(LOAD(x + i + 8 * q), LOAD(y + i + 8 * q), c[q]);                      \
-  __m256 lo = _mm256_add_ps(_mm256_add_ps(c[0], c[4]), _mm256_add_ps(c[2], c[6]));                 \
-  __m256 hi = _mm256_add_ps(_mm256_add_ps(c[1], c[5]), _mm256_add_ps(c[3], c[7]));                 \
-  double s = hsum16_ps(lo, hi);
-
 TGT static float dot_f32_untiled(const void *w, const void *a, int64_t n) {
-  const float *x = w, *y = a;
-  UNTILED_BODY(_mm256_loadu_ps)
-  float f = (float)s;
-  for (; i < n; i++) {
-    float p = x[i] * y[i];
-    f += p;
-  }
-  return f;
+  return llm__dot_f32_untiled_avx2(w, a, n);
 }
 
 TGT static float dot_f16_untiled(const void *w, const void *a, int64_t n) {
   const uint16_t *x = w, *y = a;
-  UNTILED_BODY(load_f16)
+  __m256 c[8];
+  for (int q = 0; q < 8; q++) c[q] = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 64 <= n; i += 64)
+    for (int q = 0; q < 8; q++)
+      c[q] = _mm256_fmadd_ps(load_f16(x + i + 8 * q), load_f16(y + i + 8 * q), c[q]);
+  __m256 lo = _mm256_add_ps(_mm256_add_ps(c[0], c[4]), _mm256_add_ps(c[2], c[6]));
+  __m256 hi = _mm256_add_ps(_mm256_add_ps(c[1], c[5]), _mm256_add_ps(c[3], c[7]));
+  double s = hsum16_ps(lo, hi);
   for (; i < n; i++) s += (double)(fp16_to_f32(x[i]) * fp16_to_f32(y[i]));
   return (float)s;
 }
-#undef UNTILED_BODY
 
 /* BF16 pairs (kernels.c): 16 values as 8 float lanes of pairs, lane l holding values 2l and
  * 2l + 1; the pair's odd value is the high half of its 32 bits, the even one the low half. One

@@ -273,4 +273,40 @@ vec_dot4_fn llm__dot4_order_avx512(tensor_type t, llm_order o);
 vec_dot4x4_fn llm__dot4x4_order_avx2(tensor_type t, llm_order o);
 vec_dot4x4_fn llm__dot4x4_order_avx512(tensor_type t, llm_order o);
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+/* llm__dot_f32_untiled in AVX2, the same bits: the four 16-lane chains as eight named 8-lane
+ * registers (an array of them went to the stack once inlined into the attention). The AVX2 set's
+ * untiled F32 dot, and the attention's scores. */
+__attribute__((target("avx2,fma"))) static inline float
+llm__dot_f32_untiled_avx2(const float *x, const float *y, int64_t n) {
+  __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0;
+  int64_t i = 0;
+  for (; i + 64 <= n; i += 64) {
+#define UNTILED_FMA(c, r)                                                                          \
+  c = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 8 * r), _mm256_loadu_ps(y + i + 8 * r), c)
+    UNTILED_FMA(c0, 0);
+    UNTILED_FMA(c1, 1);
+    UNTILED_FMA(c2, 2);
+    UNTILED_FMA(c3, 3);
+    UNTILED_FMA(c4, 4);
+    UNTILED_FMA(c5, 5);
+    UNTILED_FMA(c6, 6);
+    UNTILED_FMA(c7, 7);
+#undef UNTILED_FMA
+  }
+  __m256 lo = _mm256_add_ps(_mm256_add_ps(c0, c4), _mm256_add_ps(c2, c6));
+  __m256 hi = _mm256_add_ps(_mm256_add_ps(c1, c5), _mm256_add_ps(c3, c7));
+  __m256 t = _mm256_add_ps(lo, hi);
+  __m128 u = _mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1));
+  u = _mm_add_ps(u, _mm_movehl_ps(u, u));
+  float s = _mm_cvtss_f32(_mm_add_ss(u, _mm_movehdup_ps(u)));
+  for (; i < n; i++) {
+    float p = x[i] * y[i];
+    s += p;
+  }
+  return s;
+}
+#endif
+
 #endif

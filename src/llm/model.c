@@ -676,42 +676,8 @@ __attribute__((target("avx,f16c"))) static void half_row_f16c(float *dst, const 
 }
 #endif
 
+/* The attention's score dot: llm__dot_f32_untiled, or its AVX2 form (kernels_int.h). */
 typedef float (*score_fn)(const float *k, const float *q, int64_t n);
-static float score_plain(const float *k, const float *q, int64_t n) {
-  return llm__dot_f32_untiled(k, q, n);
-}
-#if defined(__x86_64__) && defined(__GNUC__)
-/* llm__dot_f32_untiled with the four 16-lane chains as eight 8-lane registers (same bits). */
-__attribute__((target("avx2,fma"))) static inline float score_avx2(const float *k, const float *q,
-                                                                   int64_t n) {
-  __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0;
-  int64_t i = 0;
-  for (; i + 64 <= n; i += 64) {
-#define SCORE_FMA(c, r)                                                                            \
-  c = _mm256_fmadd_ps(_mm256_loadu_ps(k + i + 8 * r), _mm256_loadu_ps(q + i + 8 * r), c)
-    SCORE_FMA(c0, 0);
-    SCORE_FMA(c1, 1);
-    SCORE_FMA(c2, 2);
-    SCORE_FMA(c3, 3);
-    SCORE_FMA(c4, 4);
-    SCORE_FMA(c5, 5);
-    SCORE_FMA(c6, 6);
-    SCORE_FMA(c7, 7);
-#undef SCORE_FMA
-  }
-  __m256 lo = _mm256_add_ps(_mm256_add_ps(c0, c4), _mm256_add_ps(c2, c6));
-  __m256 hi = _mm256_add_ps(_mm256_add_ps(c1, c5), _mm256_add_ps(c3, c7));
-  __m256 t = _mm256_add_ps(lo, hi);
-  __m128 u = _mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1));
-  u = _mm_add_ps(u, _mm_movehl_ps(u, u));
-  float s = _mm_cvtss_f32(_mm_add_ss(u, _mm_movehdup_ps(u)));
-  for (; i < n; i++) {
-    float p = k[i] * q[i];
-    s += p;
-  }
-  return s;
-}
-#endif
 
 /* a += v * w over n values, one fused multiply-add each (the compiler does not vectorize the
  * plain loop here, so the AVX2 clone gets it spelled out; same bits). */
@@ -784,11 +750,11 @@ static inline __attribute__((always_inline)) void attn_rows(const attn_job *j, i
 }
 
 static void attn_worker_plain(void *arg, int64_t b, int64_t e) {
-  attn_rows(arg, b, e, half_row, score_plain, axpy_plain, exp_row_plain);
+  attn_rows(arg, b, e, half_row, llm__dot_f32_untiled, axpy_plain, exp_row_plain);
 }
 #if defined(__x86_64__) && defined(__GNUC__)
 __attribute__((target("avx2,fma"))) static void attn_worker_fma(void *arg, int64_t b, int64_t e) {
-  attn_rows(arg, b, e, half_row_f16c, score_avx2, axpy_avx2, exp_row_avx2);
+  attn_rows(arg, b, e, half_row_f16c, llm__dot_f32_untiled_avx2, axpy_avx2, exp_row_avx2);
 }
 #include <cpuid.h>
 /* F16C (CPUID.1:ECX bit 29), read directly: clang 14's __builtin_cpu_supports has no "f16c". */

@@ -629,10 +629,7 @@ bool llm__repacked(const qmat *w) {
   return (w->type == TT_Q4_0 || w->type == TT_Q4_K) && w->rows % 8 == 0;
 }
 
-llm_order llm__order(const qmat *w, int64_t t, int64_t T) {
-  if (!llm__repacked(w)) return LLM_ORDER_PLAIN;
-  return T > 3 && t < T - T % 4 ? LLM_ORDER_GEMM : LLM_ORDER_GEMV;
-}
+int64_t llm__gemm_tokens(int64_t T) { return T > 3 ? T - T % 4 : 0; }
 
 vec_dot_fn llm__dot_order(tensor_type t, llm_order o) {
   if (o == LLM_ORDER_PLAIN) return llm__dot(t);
@@ -708,10 +705,10 @@ typedef struct mm_job {
   int n_w;
   const qmat *w[MM_MAX_W];
   float *y[MM_MAX_W];
-  /* The kernels of matrix k: [0] for tokens t < t4[k], [1] for the rest (llm__order: a repacked
-   * weight's gemm and gemv orders; the same kernel twice for the others, whose t4 is T). dot4
-   * serves groups of four tokens below t4, and dot4x4 (a repacked weight's gemm order) groups of
-   * four tokens by four rows there. */
+  /* The kernels of matrix k: [0] for tokens t < t4[k], [1] for the rest (llm__gemm_tokens: a
+   * repacked weight's gemm and gemv orders; the same kernel twice for the others, whose t4 is T).
+   * dot4 serves groups of four tokens below t4, and dot4x4 (a repacked weight's gemm order) groups
+   * of four tokens by four rows there. */
   vec_dot_fn dot[MM_MAX_W][2];
   vec_dot4_fn dot4[MM_MAX_W];
   vec_dot4x4_fn dot4x4[MM_MAX_W];
@@ -860,7 +857,7 @@ void qmat_mul_multi(compute_pool *p, int n, const qmat *const *w, const float *x
     j.w[i] = w[k];
     j.y[i] = y[k];
     if (llm__repacked(w[k])) {
-      j.t4[i] = T > 3 ? T - T % 4 : 0;
+      j.t4[i] = llm__gemm_tokens(T);
       j.dot[i][0] = llm__dot_order(w[k]->type, LLM_ORDER_GEMM);
       j.dot[i][1] = llm__dot_order(w[k]->type, LLM_ORDER_GEMV);
       j.dot4[i] = llm__dot4_order(w[k]->type, LLM_ORDER_GEMM);

@@ -243,8 +243,9 @@ typedef void (*vec_dot4x4_fn)(const void *w, size_t wstride, const void *a, size
 typedef enum { LLM_ORDER_PLAIN, LLM_ORDER_GEMV, LLM_ORDER_GEMM } llm_order;
 /* True when w is a weight llama.cpp repacks (Q4_0 / Q4_K with rows % 8 == 0). */
 bool llm__repacked(const qmat *w);
-/* The order of token t (0 <= t < T) of a T-token product with w. */
-llm_order llm__order(const qmat *w, int64_t t, int64_t T);
+/* How many leading tokens of a T-token product with a repacked weight take the GEMM order (the
+ * first T - T % 4 when T > 3, else none); the rest take GEMV. */
+int64_t llm__gemm_tokens(int64_t T);
 /* Scalar reference of an order for weight type t (PLAIN: llm__dot_scalar); NULL if none. */
 vec_dot_fn llm__dot_order_scalar(tensor_type t, llm_order o);
 /* The selected dot and four-weight-row dot of an order (PLAIN: llm__dot, llm__dot4w). */

@@ -297,7 +297,7 @@ TEST(env_forces_lower_variant) {
 
 /* The scalar reference for token t of a T-token product with a matrix: the float types' order
  * follows the shape (llm__dot_for); a repacked Q4_0 / Q4_K weight's follows the token's position
- * (llm__order: gemm for the first T - T % 4 when T > 3, gemv for the rest). */
+ * (llm__gemm_tokens: gemm for the first T - T % 4 when T > 3, gemv for the rest). */
 static vec_dot_fn want(const qmat *m, int64_t t, int64_t T) {
   bool fl = m->type == TT_F32 || m->type == TT_F16 || m->type == TT_BF16;
   bool untiled = fl && (m->rows % 4 || m->cols % (m->type == TT_BF16 ? 32 : 16));

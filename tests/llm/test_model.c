@@ -201,8 +201,9 @@ TEST(ref_logits_batch) {
 }
 
 /* Token by token through the KV cache (and chunked prompts) == one batch, to 1e-5: not bit for
- * bit, because a repacked Q4_K weight (llm__order) multiplies one token alone in llama.cpp's gemv
- * order and groups of four in a batch in its gemm order, which round differently, as in llama.cpp.
+ * bit, because a repacked Q4_K weight (llm__gemm_tokens) multiplies one token alone in llama.cpp's
+ * gemv order and groups of four in a batch in its gemm order, which round differently, as in
+ * llama.cpp.
  */
 static void check_incremental(const char *file) {
   ref_case rc;

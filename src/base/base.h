@@ -2,6 +2,7 @@
 #ifndef MIMIC_BASE_H
 #define MIMIC_BASE_H
 #include "base/alloc.h"
+#include "base/assert.h"
 #include "base/buf.h"
 #include "base/clock.h"
 #include "base/config.h"

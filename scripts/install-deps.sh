@@ -5,6 +5,7 @@ set -euo pipefail
 
 PACKAGES=(
   build-essential cmake pkg-config git
+  clang-format          # the lint checks every C file against .clang-format
   libjansson-dev        # JSON
   libuv1-dev            # the I/O loop
   libcurl4-openssl-dev  # REST and OpenAI-compatible backends

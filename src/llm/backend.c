@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "base/base.h"
-#include "llm/backend_int.h"
+#include "llm/backend_impl.h"
 
 void llm_request_init(llm_request *r) {
   memset(r, 0, sizeof *r);

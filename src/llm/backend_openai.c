@@ -15,7 +15,7 @@
 #include <strings.h>
 
 #include "base/base.h"
-#include "llm/backend_int.h"
+#include "llm/backend_impl.h"
 
 #define OA_LINE_MAX    (1u << 20)  /* one SSE line (one chunk of JSON) */
 #define OA_ERRBODY_MAX (64u << 10) /* error body kept for the message */

@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "base/base.h"
-#include "llm/backend_int.h"
+#include "llm/backend_impl.h"
 
 typedef struct adapter {
   char *name;

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "base/base.h"
-#include "llm/backend_int.h"
+#include "llm/backend_impl.h"
 
 #define FAKE_MAX        512
 #define FAKE_SCRIPT_MAX 16

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "base/base.h"
-#include "llm/backend_int.h"
+#include "llm/backend_impl.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,7 +1,9 @@
-/* Internals shared by backend.c (the generic front: request checks and copies, the job registry,
- * cancel, the synchronous wrapper) and the backends (engine.c, backend_openai.c). Not public. */
-#ifndef MIMIC_LLM_BACKEND_INT_H
-#define MIMIC_LLM_BACKEND_INT_H
+/* The interface a backend implements, below the generic front in backend.c (request checks and
+ * copies, the job registry, cancel, the synchronous wrapper): the local engine (engine.c), the
+ * OpenAI-compatible client (backend_openai.c) and the tests' fake backends. Callers of a backend
+ * use backend.h only. */
+#ifndef MIMIC_LLM_BACKEND_IMPL_H
+#define MIMIC_LLM_BACKEND_IMPL_H
 #include <pthread.h>
 #include <stdatomic.h>
 

@@ -60,7 +60,8 @@ static int cmd_help(int argc, char **argv) {
 }
 
 static int cmd_version(int argc, char **argv) {
-  static const cli_spec spec = {.name = "version", .summary = "Prints mimic's version."};
+  static const cli_spec spec = {
+      .name = "version", .summary = "Prints mimic's version.", .example = "version"};
   cli_args a;
   int rc = cli_parse(&spec, argc, argv, &a);
   if (rc) return rc == CLI_HELP ? 0 : rc;

@@ -17,22 +17,22 @@ int cmd_prepare(int argc, char **argv);
 int cmd_privacy(int argc, char **argv);
 int cmd_purge(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
-int cmd_chat(int argc, char **argv);     /* llm-engine: interactive chat through llm_backend */
-int cmd_generate(int argc, char **argv); /* llm-engine: one completion */
-int cmd_bench(int argc, char **argv);    /* llm-engine: prompt/generation tokens per second */
+int cmd_chat(int argc, char **argv);     /* interactive chat through llm_backend */
+int cmd_generate(int argc, char **argv); /* one completion */
+int cmd_bench(int argc, char **argv);    /* prompt/generation tokens per second */
 int cmd_logits(int argc, char **argv);
 int cmd_discord(int argc, char **argv);
-int cmd_train(int argc, char **argv); /* train: LoRA SFT/DPO/ORPO or from scratch */
-int cmd_merge(int argc, char **argv); /* train: base + adapter -> one model */
-int cmd_eval(int argc, char **argv);  /* eval-demo: perplexity, style metrics, blind test, report */
-int cmd_demo(int argc, char **argv);  /* eval-demo: the offline demo pipeline */
-int cmd_simulate(int argc, char **argv); /* bot-core: the bot's flow on the terminal */
-int cmd_fetch(int argc, char **argv);    /* fetch: history through the Discord API into the store */
+int cmd_train(int argc, char **argv);    /* LoRA SFT/DPO/ORPO or from scratch */
+int cmd_merge(int argc, char **argv);    /* base + adapter -> one model */
+int cmd_eval(int argc, char **argv);     /* perplexity, style metrics, blind test, report */
+int cmd_demo(int argc, char **argv);     /* the offline demo pipeline */
+int cmd_simulate(int argc, char **argv); /* the bot's flow on the terminal */
+int cmd_fetch(int argc, char **argv);    /* history through the Discord API into the store */
 
-/* Loads the configuration the way every subcommand does: defaults, then the file given by
- * --config FILE (or MIMIC_CONFIG, or ./mimic.conf when it exists), then the environment. Removes
- * --config FILE from argv. Applies log settings. Returns NULL after printing one clear sentence. */
-cfg *cli_config_load(int *argc, char **argv);
+/* Loads the configuration the way every subcommand does: defaults, then the file path (the
+ * command's --config FILE; NULL: MIMIC_CONFIG, or ./mimic.conf when it exists), then the
+ * environment. Applies log settings. Returns NULL after printing one clear sentence. */
+cfg *cli_config_load(const char *path);
 
 /* Opens the database named by store.path (creating its folder), or prints why not and returns
  * NULL. Close with store_close. */

@@ -1,18 +1,16 @@
 /* `mimic bench`: prompt-processing and generation speed of a model on this machine, measured on the
- * model directly (no queue, no sampling), like llama-bench's pp/tg: -p prompt tokens evaluated in
+ * model directly (no queue, no sampling), like llama-bench's pp/tg: --prompt-tokens evaluated in
  * one prepare, then -n single-token decode steps; the median of --reps runs is reported. The token
  * ids are random but fixed (seeded), so runs are comparable. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/llm_args.h"
+#include "cli/flags.h"
+#include "llm/backend.h"
 #include "llm/model.h"
 #include "llm/quant.h"
 #include "llm/sampler.h"
-
-static const char bench_usage[] = "usage: mimic bench --model M.gguf [--threads N] [-p "
-                                  "PROMPT_TOKENS] [-n GEN_TOKENS] [--reps R] [--json]";
 
 static int cmp_double(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
@@ -24,19 +22,71 @@ static double median(double *v, int n) {
   return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
+typedef struct bench_opts {
+  const char *model;
+  int threads, n_prompt, n_gen, reps;
+  bool json;
+} bench_opts;
+
 int cmd_bench(int argc, char **argv) {
-  cfg *c = cli_config_load(&argc, argv);
-  if (!c) return 1;
-  cli_llm o;
-  int status = cli_llm_parse(&o, c, argc, argv, bench_usage);
+  bench_opts o = {.n_prompt = 512, .n_gen = 128, .reps = 3};
+  const cli_opt opts[] = {
+      {.name = "model",
+       .short_name = 'm',
+       .type = CLI_PATH,
+       .dest = &o.model,
+       .meta = "M.gguf",
+       .help = "GGUF model",
+       .key = "engine.model"},
+      {.name = "threads",
+       .short_name = 't',
+       .type = CLI_INT,
+       .dest = &o.threads,
+       .meta = "N",
+       .help = "compute threads (0: one per core)",
+       .key = "engine.threads"},
+      {.name = "prompt-tokens",
+       .type = CLI_INT,
+       .dest = &o.n_prompt,
+       .meta = "N",
+       .help = "prompt tokens evaluated at once (default 512)",
+       .min = 1,
+       .max = 1 << 20},
+      {.name = "max-tokens",
+       .short_name = 'n',
+       .type = CLI_INT,
+       .dest = &o.n_gen,
+       .meta = "N",
+       .help = "tokens generated one by one (default 128)",
+       .min = 1,
+       .max = LLM_MAX_TOKENS},
+      {.name = "reps",
+       .type = CLI_INT,
+       .dest = &o.reps,
+       .meta = "N",
+       .help = "runs; the median is reported (default 3)",
+       .min = 1,
+       .max = 1000},
+      {.name = "json", .type = CLI_BOOL, .dest = &o.json, .help = "one JSON object on stdout"},
+      {0}};
+  const cli_spec spec = {
+      .name = "bench",
+      .summary = "Prompt-processing and generation speed of a model on this machine (like "
+                 "llama-bench's pp/tg),\non the model directly: no queue, no sampling.",
+      .example = "bench --model models/base.gguf --prompt-tokens 512 -n 128 --json",
+      .config = true,
+      .opts = opts};
+  cli_args a;
+  int status;
+  cfg *c = cli_start(&spec, argc, argv, &a, &status);
+  if (!c) return status;
   llm_model *m = NULL;
   compute_pool *cpool = NULL;
   llm_ctx *ctx = NULL;
   int32_t *toks = NULL;
   float *logits = NULL;
   double *pp = NULL, *tg = NULL;
-  if (status) goto out;
-  int n_gen = o.n_predict > 0 ? o.n_predict : 128, n_prompt = o.n_prompt;
+  int n_gen = o.n_gen, n_prompt = o.n_prompt;
   if (llm_model_load(o.model, &m)) goto fail;
   const llm_hparams *hp = llm_model_hparams(m);
   cpool = compute_pool_new(o.threads);

@@ -7,16 +7,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli/llm_args.h"
+#include "cli/engine_opts.h"
 
 #define CHAT_LINE_MAX  65536 /* bytes in one typed line */
 #define CHAT_TURNS_MAX 1000  /* messages kept; the engine drops the oldest that do not fit */
-
-static const char chat_usage[] =
-    "usage: mimic chat [--model M.gguf] [--lora A.gguf [--lora-scale S]] [--system TEXT]\n"
-    "                  [--backend local|openai] [--url URL] [--api-model NAME] [--key-file F]\n"
-    "                  [--threads N] [--ctx N] [-n MAX_TOKENS] [--temp T] [--top-k K] [--top-p P]\n"
-    "                  [--min-p P] [--repeat-penalty R] [--seed S]";
 
 static volatile sig_atomic_t interrupted;
 static void on_sigint(int sig) {
@@ -66,15 +60,34 @@ static int read_line(char *line) {
 }
 
 int cmd_chat(int argc, char **argv) {
-  cfg *c = cli_config_load(&argc, argv);
-  if (!c) return 1;
   cli_llm o;
-  int status = cli_llm_parse(&o, c, argc, argv, chat_usage);
+  cli_llm_init(&o);
+  const cli_opt opts[] = {CLI_LLM_MODEL_OPTS(&o),
+                          {.name = "system",
+                           .type = CLI_STR,
+                           .dest = &o.system,
+                           .meta = "TEXT",
+                           .help = "the system prompt",
+                           .key = "bot.system_prompt"},
+                          CLI_LLM_SAMPLING_OPTS(&o),
+                          CLI_LLM_BACKEND_OPTS(&o),
+                          {0}};
+  const cli_spec spec = {
+      .name = "chat",
+      .summary = "Talk to a model on the terminal, through the same engine the bot uses (or an "
+                 "OpenAI-compatible\nserver). /reset forgets the conversation, /quit (or end of "
+                 "input) leaves; Ctrl-C stops a reply.",
+      .example = "chat --model models/base.gguf --lora models/adapter.gguf -n 64",
+      .config = true,
+      .opts = opts};
+  cli_args a;
+  int status;
+  cfg *c = cli_start(&spec, argc, argv, &a, &status);
+  if (!c) return status;
   llm_backend *b = NULL;
   history *h = xcalloc(1, sizeof *h);
   char *line = xalloc(CHAT_LINE_MAX);
-  if (status) goto out;
-  if (!o.system) o.system = cfg_str(c, "bot.system_prompt");
+  if ((status = cli_llm_finish(&o, &spec, &a, c))) goto out;
   if (!(b = cli_llm_open(&o))) {
     status = 1;
     goto out;

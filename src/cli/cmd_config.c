@@ -2,16 +2,19 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cli/cli.h"
+#include "cli/flags.h"
 
-int cmd_config(int argc, char **argv) {
-  cfg *c = cli_config_load(&argc, argv);
-  if (!c) return 1;
-  if (argc < 2 || strcmp(argv[1], "check") != 0) {
-    cli_error("usage: mimic config check [--config FILE]");
-    cfg_destroy(c);
-    return 2;
-  }
+static int config_check(int argc, char **argv) {
+  static const cli_spec spec = {
+      .name = "config check",
+      .summary = "Loads the configuration (defaults, the file, the environment), checks every "
+                 "value and prints it\nwith where it came from; the token is never printed.",
+      .example = "config check --config mimic.conf",
+      .config = true};
+  cli_args a;
+  int status;
+  cfg *c = cli_start(&spec, argc, argv, &a, &status);
+  if (!c) return status;
   for (const cfg_key *k = cfg_keys(); k->name; k++) {
     const char *v = cfg_str(c, k->name);
     if (k->secret) v = *v ? "(set, hidden)" : "(not set)";
@@ -26,4 +29,15 @@ int cmd_config(int argc, char **argv) {
   printf("configuration OK\n");
   cfg_destroy(c);
   return 0;
+}
+
+int cmd_config(int argc, char **argv) {
+  static const cli_sub subs[] = {
+      {"check", config_check, "validate the configuration and show every value's source"}, {0}};
+  static const cli_spec spec = {.name = "config",
+                                .args = "check",
+                                .summary = "The configuration: mimic.conf, MIMIC_* variables.",
+                                .example = "config check",
+                                .subs = subs};
+  return cli_dispatch(&spec, argc, argv);
 }

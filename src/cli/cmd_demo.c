@@ -12,18 +12,9 @@
 #include <unistd.h>
 
 #include "base/base.h"
-#include "cli/cli.h"
+#include "cli/flags.h"
 #include "llm/quant.h"
 #include "train/train.h"
-
-static const char demo_usage[] =
-    "usage: mimic demo [--dir DIR] [--sample DIR] [--minutes M | --steps N] [--n N] [--threads N]\n"
-    "                  [--no-chat] [--fresh]\n"
-    "  --dir     scratch data folder (default data/demo); --fresh empties it first\n"
-    "  --sample  folder of DiscordChatExporter JSON files (default demo/sample-community)\n"
-    "  --minutes training time budget (default 4); --steps N trains exactly N steps instead\n"
-    "  --n       held-out replies to evaluate (default 60)\n"
-    "  --no-chat skip the interactive chat at the end (also skipped when stdin is not a terminal)";
 
 #define DEMO_MAX_FILES 256
 
@@ -100,49 +91,77 @@ static bool find_sample(demo_opts *o, bool given) {
 
 static int parse(demo_opts *o, int argc, char **argv) {
   memset(o, 0, sizeof *o);
-  str_lcpy(o->dir, "data/demo", sizeof o->dir);
+  const char *dir = "data/demo", *sample = NULL;
+  int64_t steps = 0, n_eval = 60, threads = 0;
+  bool no_chat = false;
   o->minutes = 4;
-  o->n_eval = 60;
-  o->chat = true;
-  bool sample_given = false;
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-    if (strcmp(a, "--no-chat") == 0) {
-      o->chat = false;
-      continue;
-    }
-    if (strcmp(a, "--fresh") == 0) {
-      o->fresh = true;
-      continue;
-    }
-    if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-      printf("%s\n", demo_usage);
-      return 1;
-    }
-    if (!v) {
-      cli_error("%s", demo_usage);
-      return 2;
-    }
-    i++;
-    int64_t x;
-    double d;
-    if (strcmp(a, "--dir") == 0)
-      str_lcpy(o->dir, v, sizeof o->dir);
-    else if (strcmp(a, "--sample") == 0)
-      str_lcpy(o->sample, v, sizeof o->sample), sample_given = true;
-    else if (strcmp(a, "--minutes") == 0 && !str_to_double(v, &d) && d > 0 && d <= 600)
-      o->minutes = d;
-    else if (strcmp(a, "--steps") == 0 && !str_to_i64(v, &x) && x > 0 && x <= 10000000)
-      o->steps = (long)x;
-    else if (strcmp(a, "--n") == 0 && !str_to_i64(v, &x) && x > 0 && x <= 100000)
-      o->n_eval = (long)x;
-    else if (strcmp(a, "--threads") == 0 && !str_to_i64(v, &x) && x >= 0 && x <= 1024)
-      o->threads = (long)x;
-    else {
-      cli_error("bad option or value: %s %s\n%s", a, v, demo_usage);
-      return 2;
-    }
-  }
+  const cli_opt opts[] = {
+      {.name = "dir",
+       .type = CLI_PATH,
+       .dest = &dir,
+       .meta = "DIR",
+       .help = "scratch data folder (default data/demo)"},
+      {.name = "sample",
+       .type = CLI_PATH,
+       .dest = &sample,
+       .meta = "DIR",
+       .help = "folder of DiscordChatExporter JSON files (default demo/sample-community)"},
+      {.name = "minutes",
+       .type = CLI_DOUBLE,
+       .dest = &o->minutes,
+       .meta = "M",
+       .help = "training time budget (default 4)",
+       .min = 1e-3,
+       .max = 600},
+      {.name = "steps",
+       .type = CLI_I64,
+       .dest = &steps,
+       .meta = "N",
+       .help = "train exactly N steps instead",
+       .min = 1,
+       .max = 10000000},
+      {.name = "count",
+       .type = CLI_I64,
+       .dest = &n_eval,
+       .meta = "N",
+       .help = "held-out replies to evaluate (default 60)",
+       .min = 1,
+       .max = 100000,
+       .alias = "n"},
+      {.name = "threads",
+       .short_name = 't',
+       .type = CLI_I64,
+       .dest = &threads,
+       .meta = "N",
+       .help = "compute threads (default: one per core)",
+       .min = 0,
+       .max = 1024},
+      {.name = "no-chat",
+       .type = CLI_BOOL,
+       .dest = &no_chat,
+       .help = "skip the chat at the end (also skipped when stdin is not a terminal)"},
+      {.name = "fresh",
+       .type = CLI_BOOL,
+       .dest = &o->fresh,
+       .help = "empty the scratch folder's database first"},
+      {0}};
+  const cli_spec spec = {
+      .name = "demo",
+      .summary = "The whole pipeline on the shipped sample community, offline, in a scratch "
+                 "folder: import,\nprepare, train a tiny model from scratch, evaluate, report, "
+                 "chat. Each step is the command\nyou would run by hand, and is shown.",
+      .example = "demo --minutes 2 --no-chat",
+      .opts = opts};
+  cli_args a;
+  int rc = cli_parse(&spec, argc, argv, &a);
+  if (rc) return rc == CLI_HELP ? 1 : rc;
+  str_lcpy(o->dir, dir, sizeof o->dir);
+  bool sample_given = sample != NULL;
+  if (sample) str_lcpy(o->sample, sample, sizeof o->sample);
+  o->steps = (long)steps;
+  o->n_eval = (long)n_eval;
+  o->threads = (long)threads;
+  o->chat = !no_chat;
   if (!find_sample(o, sample_given)) {
     cli_error("%s: the sample community was not found; run mimic from the repository root or pass "
               "--sample DIR",

@@ -4,22 +4,26 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cli/cli.h"
+#include "cli/flags.h"
 #include "discord/api.h"
 #include "discord/rest.h"
 
-int cmd_discord(int argc, char **argv) {
-  cfg *c = cli_config_load(&argc, argv);
-  if (!c) return 1;
-  int status = 1;
+static int discord_check(int argc, char **argv) {
+  static const cli_spec spec = {
+      .name = "discord check",
+      .summary = "Calls the Discord API (discord.api) with the configured token: who the bot is, "
+                 "and what\nGET /gateway/bot recommends. The first thing to run after setting "
+                 "DISCORD_TOKEN.",
+      .example = "discord check --config mimic.conf",
+      .config = true};
+  cli_args a;
+  int status;
+  cfg *c = cli_start(&spec, argc, argv, &a, &status);
+  if (!c) return status;
+  status = 1;
   char *tok = NULL;
   rest *r = NULL;
   json_t *me = NULL, *gw = NULL;
-  if (argc < 2 || strcmp(argv[1], "check") != 0) {
-    cli_error("usage: mimic discord check [--config FILE]");
-    status = 2;
-    goto out;
-  }
   tok = cfg_token(c);
   if (!tok) {
     cli_error("%s", err_msg());
@@ -55,4 +59,15 @@ out:
   mem_free(tok);
   cfg_destroy(c);
   return status;
+}
+
+int cmd_discord(int argc, char **argv) {
+  static const cli_sub subs[] = {
+      {"check", discord_check, "verify the token and show what GET /gateway/bot says"}, {0}};
+  static const cli_spec spec = {.name = "discord",
+                                .args = "check",
+                                .summary = "Talks to the Discord API without starting the bot.",
+                                .example = "discord check",
+                                .subs = subs};
+  return cli_dispatch(&spec, argc, argv);
 }

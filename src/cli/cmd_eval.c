@@ -9,24 +9,12 @@
 #include <unistd.h>
 
 #include "base/base.h"
-#include "cli/cli.h"
+#include "cli/flags.h"
 #include "eval/eval.h"
 #include "llm/backend.h"
 #include "llm/chat.h"
 #include "llm/model.h"
 #include "llm/tokenizer.h"
-
-static const char eval_usage[] =
-    "usage: mimic eval [--model M.gguf] [--lora A.gguf [--lora-scale S]] [--data VALID.jsonl]\n"
-    "                  [--train TRAIN.jsonl|none] [--n N] [--out DIR] [--seed S] [--max-tokens N]\n"
-    "                  [--temp T] [--threads N] [--loss-log LOG.csv] [--blind N] [--no-ppl] "
-    "[--no-generate]\n"
-    "       mimic eval --score SHEET.csv --key KEY.csv\n"
-    "  Defaults: --model engine.model, --lora engine.adapter, --data "
-    "<data.dir>/exports/sft-messages.valid.jsonl,\n"
-    "  --train <data.dir>/exports/sft-messages.train.jsonl (for the copy rate), --n 100, --out "
-    "<data.dir>/reports,\n"
-    "  --blind 20 contexts (40 items), --max-tokens 64, --seed 1234.";
 
 static int score_sheet(const char *sheet, const char *key) {
   eval_blind_result r;
@@ -70,15 +58,6 @@ static void ppl_progress(size_t done, size_t total, void *user) {
   }
 }
 
-static int arg_int(const char *flag, const char *v, int64_t lo, int64_t hi, int64_t *out) {
-  if (str_to_i64(v, out) || *out < lo || *out > hi) {
-    cli_error("%s: '%s' is not a whole number in [%lld, %lld]", flag, v, (long long)lo,
-              (long long)hi);
-    return -1;
-  }
-  return 0;
-}
-
 /* Replies of a training file without their speaker prefix (for the copy rate); NULL on error. */
 static char **train_replies(const char *path, size_t *n) {
   eval_dataset ds;
@@ -102,21 +81,138 @@ static void free_strs(char **v, size_t n) {
 }
 
 int cmd_eval(int argc, char **argv) {
-  cfg *c = cli_config_load(&argc, argv);
-  if (!c) return 1;
+  const char *model = NULL, *lora = NULL, *data = NULL, *train = NULL, *out = NULL,
+             *loss_log = NULL, *sheet = NULL, *key = NULL;
+  double lora_scale = 1, temp = -1;
+  int64_t n_max = 100, seed = 1234, max_tokens = 64, threads = 0, blind = 20;
+  bool no_ppl = false, no_gen = false;
+  const cli_opt opts[] = {
+      {.name = "model",
+       .short_name = 'm',
+       .type = CLI_PATH,
+       .dest = &model,
+       .meta = "M.gguf",
+       .help = "the model",
+       .key = "engine.model"},
+      {.name = "lora",
+       .type = CLI_STR,
+       .dest = &lora,
+       .meta = "A.gguf",
+       .help = "a LoRA adapter over it (perplexity then shows both)",
+       .key = "engine.adapter"},
+      {.name = "lora-scale",
+       .type = CLI_DOUBLE,
+       .dest = &lora_scale,
+       .meta = "S",
+       .help = "the adapter's strength",
+       .key = "engine.adapter_scale",
+       .min = -16,
+       .max = 16},
+      {.name = "data",
+       .type = CLI_PATH,
+       .dest = &data,
+       .meta = "VALID.jsonl",
+       .help = "held-out samples (default <data.dir>/exports/sft-messages.valid.jsonl)"},
+      {.name = "train",
+       .type = CLI_PATH,
+       .dest = &train,
+       .meta = "TRAIN.jsonl|none",
+       .help = "training samples, for the copy rate (default: the matching .train.jsonl)"},
+      {.name = "count",
+       .type = CLI_I64,
+       .dest = &n_max,
+       .meta = "N",
+       .help = "held-out replies evaluated (default 100)",
+       .min = 1,
+       .max = 100000,
+       .alias = "n"},
+      {.name = "out",
+       .short_name = 'o',
+       .type = CLI_PATH,
+       .dest = &out,
+       .meta = "DIR",
+       .help = "where the report goes (default <data.dir>/reports)"},
+      {.name = "seed",
+       .type = CLI_I64,
+       .dest = &seed,
+       .meta = "S",
+       .help = "generation seed (default 1234)",
+       .min = 0,
+       .max = (double)INT64_MAX},
+      {.name = "max-tokens",
+       .short_name = 'n',
+       .type = CLI_I64,
+       .dest = &max_tokens,
+       .meta = "N",
+       .help = "most tokens per generated reply (default 64)",
+       .min = 1,
+       .max = 4096},
+      {.name = "temp",
+       .type = CLI_DOUBLE,
+       .dest = &temp,
+       .meta = "T",
+       .help = "sampling temperature (default engine.temperature)",
+       .min = 0,
+       .max = 100},
+      {.name = "threads",
+       .short_name = 't',
+       .type = CLI_I64,
+       .dest = &threads,
+       .meta = "N",
+       .help = "compute threads (0: one per core)",
+       .key = "engine.threads"},
+      {.name = "loss-log",
+       .type = CLI_PATH,
+       .dest = &loss_log,
+       .meta = "LOG.csv",
+       .help = "training log whose loss curve goes into the report"},
+      {.name = "blind",
+       .type = CLI_I64,
+       .dest = &blind,
+       .meta = "N",
+       .help = "contexts in the blind-test kit (default 20; 0: none)",
+       .min = 0,
+       .max = EVAL_BLIND_MAX / 2},
+      {.name = "no-ppl", .type = CLI_BOOL, .dest = &no_ppl, .help = "skip the perplexity"},
+      {.name = "no-generate",
+       .type = CLI_BOOL,
+       .dest = &no_gen,
+       .help = "skip generating replies (and the style metrics and blind test)"},
+      {.name = "score",
+       .type = CLI_PATH,
+       .dest = &sheet,
+       .meta = "SHEET.csv",
+       .help = "score a filled-in blind-test sheet (with --key)"},
+      {.name = "key",
+       .type = CLI_PATH,
+       .dest = &key,
+       .meta = "KEY.csv",
+       .help = "the blind test's answers"},
+      {0}};
+  const cli_spec spec = {
+      .name = "eval",
+      .summary = "How close a model (and its adapter) comes to the community: held-out "
+                 "perplexity, replies\ngenerated for held-out contexts compared with the real "
+                 "ones, a blind-test kit and an HTML report.\nWith --score SHEET --key KEY: "
+                 "scores a filled-in blind test.",
+      .example = "eval --model models/base.gguf --lora models/adapter.gguf --count 60\neval "
+                 "--score blind-sheet.csv --key blind-key.csv",
+      .config = true,
+      .opts = opts};
+  cli_args a;
+  int status;
+  cfg *c = cli_start(&spec, argc, argv, &a, &status);
+  if (!c) return status;
+  status = 2;
   char data_def[4096], train_def[4096], out_def[4096];
   const char *dd = cfg_str(c, "data.dir");
   snprintf(data_def, sizeof data_def, "%s/exports/sft-messages.valid.jsonl", dd);
   snprintf(train_def, sizeof train_def, "%s/exports/sft-messages.train.jsonl", dd);
   snprintf(out_def, sizeof out_def, "%s/reports", dd);
-  const char *model = cfg_str(c, "engine.model"), *lora = cfg_str(c, "engine.adapter"),
-             *data = data_def, *train = train_def, *out = out_def, *loss_log = NULL, *sheet = NULL,
-             *key = NULL;
-  double lora_scale = cfg_num(c, "engine.adapter_scale"), temp = -1;
-  int64_t n_max = 100, seed = 1234, max_tokens = 64, threads = cfg_int(c, "engine.threads"),
-          blind = 20;
-  bool do_ppl = true, do_gen = true, train_explicit = false;
-  int status = 2;
+  if (!data) data = data_def;
+  if (!train) train = train_def;
+  if (!out) out = out_def;
+  bool do_ppl = !no_ppl, do_gen = !no_gen, train_explicit = cli_given(&spec, &a, "train");
   eval_dataset ds = {0};
   eval_ppl pb = {0}, pt = {0};
   eval_loss_curve lc = {0};
@@ -128,67 +224,6 @@ int cmd_eval(int argc, char **argv) {
   size_t n = 0, ntr = 0;
   eval_example *ex = NULL;
 
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-    if (strcmp(a, "--no-ppl") == 0) {
-      do_ppl = false;
-      continue;
-    }
-    if (strcmp(a, "--no-generate") == 0) {
-      do_gen = false;
-      continue;
-    }
-    if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-      printf("%s\n", eval_usage);
-      status = 0;
-      goto out;
-    }
-    if (!v || a[0] != '-') {
-      cli_error("%s", eval_usage);
-      goto out;
-    }
-    i++;
-    if (strcmp(a, "--model") == 0 || strcmp(a, "-m") == 0)
-      model = v;
-    else if (strcmp(a, "--lora") == 0)
-      lora = v;
-    else if (strcmp(a, "--data") == 0)
-      data = v;
-    else if (strcmp(a, "--train") == 0)
-      train = v, train_explicit = true;
-    else if (strcmp(a, "--out") == 0)
-      out = v;
-    else if (strcmp(a, "--loss-log") == 0)
-      loss_log = v;
-    else if (strcmp(a, "--score") == 0)
-      sheet = v;
-    else if (strcmp(a, "--key") == 0)
-      key = v;
-    else if (strcmp(a, "--n") == 0) {
-      if (arg_int(a, v, 1, 100000, &n_max)) goto out;
-    } else if (strcmp(a, "--seed") == 0) {
-      if (arg_int(a, v, 0, INT64_MAX, &seed)) goto out;
-    } else if (strcmp(a, "--max-tokens") == 0) {
-      if (arg_int(a, v, 1, 4096, &max_tokens)) goto out;
-    } else if (strcmp(a, "--threads") == 0) {
-      if (arg_int(a, v, 0, 1024, &threads)) goto out;
-    } else if (strcmp(a, "--blind") == 0) {
-      if (arg_int(a, v, 0, EVAL_BLIND_MAX / 2, &blind)) goto out;
-    } else if (strcmp(a, "--lora-scale") == 0 || strcmp(a, "--temp") == 0) {
-      double x;
-      if (str_to_double(v, &x) || x < 0 || x > 16) {
-        cli_error("%s: '%s' is not a number in [0, 16]", a, v);
-        goto out;
-      }
-      if (a[2] == 'l')
-        lora_scale = x;
-      else
-        temp = x;
-    } else {
-      cli_error("unknown option '%s'\n%s", a, eval_usage);
-      goto out;
-    }
-  }
   if (sheet || key) {
     if (!sheet || !key) {
       cli_error("--score SHEET.csv needs --key KEY.csv (and the other way round)");

@@ -9,7 +9,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "cli/cli.h"
+#include "cli/flags.h"
 #include "collect/collect.h"
 #include "discord/rest.h"
 #include "store/store.h"
@@ -191,15 +191,6 @@ static void summary(const collect_fetch_stats *st, const view *v) {
   }
 }
 
-static void usage(void) {
-  cli_error(
-      "usage: mimic fetch [--guild ID]... [--concurrency N] [--reactors] [--no-threads] [--quiet]\n"
-      "  Fetches every text and announcement channel, thread and forum post of the guilds\n"
-      "  (--guild, else discord.guilds, else every guild the bot is in) into the store: all of\n"
-      "  the history the first time, what is new afterwards. Ctrl-C stops; run it again to\n"
-      "  continue. --reactors also stores who reacted (one request per emoji: slow).");
-}
-
 /* Guild ids from a comma-separated list. */
 static int parse_guilds(const char *list, uint64_t *out, size_t *n) {
   char tmp[2048];
@@ -215,49 +206,73 @@ static int parse_guilds(const char *list, uint64_t *out, size_t *n) {
   return 0;
 }
 
+typedef struct guild_list {
+  uint64_t ids[GUILDS_MAX];
+  size_t n;
+} guild_list;
+
+static int guild_opt(const char *value, void *user) {
+  guild_list *g = user;
+  if (parse_guilds(value, g->ids, &g->n) == 0) return 0;
+  cli_error("fetch: --guild: %s; see 'mimic fetch --help'", err_msg());
+  return 2;
+}
+
 int cmd_fetch(int argc, char **argv) {
-  cfg *c = cli_config_load(&argc, argv);
-  if (!c) return 1;
-  int status = 1;
+  guild_list gl = {.n = 0};
+  collect_fetch_opts o;
+  collect_fetch_opts_default(&o);
+  bool no_threads = false;
+  view v = {.tty = isatty(2) != 0, .cols = 80};
+  const cli_opt opts[] = {
+      {.name = "guild",
+       .type = CLI_STR,
+       .meta = "ID[,ID...]",
+       .repeat = true,
+       .each = guild_opt,
+       .user = &gl,
+       .help = "this guild (default discord.guilds, else every guild the bot is in)"},
+      {.name = "concurrency",
+       .type = CLI_INT,
+       .dest = &o.concurrency,
+       .meta = "N",
+       .help = "channels fetched at once",
+       .key = "collect.fetch_concurrency"},
+      {.name = "reactors",
+       .type = CLI_BOOL,
+       .dest = &o.reactors,
+       .help = "also store who reacted (one request per emoji: slow)"},
+      {.name = "no-threads",
+       .type = CLI_BOOL,
+       .dest = &no_threads,
+       .help = "leave threads and forum posts out"},
+      {.name = "quiet",
+       .short_name = 'q',
+       .type = CLI_BOOL,
+       .dest = &v.quiet,
+       .help = "no progress bars"},
+      {0}};
+  const cli_spec spec = {
+      .name = "fetch",
+      .summary = "Fetches every text and announcement channel, thread and forum post of the "
+                 "guilds into the store\nthrough the Discord API: all of the history the first "
+                 "time, what is new afterwards.\nCtrl-C stops; run it again to continue.",
+      .example = "fetch --guild 81384788765712384 --concurrency 4",
+      .config = true,
+      .opts = opts};
+  cli_args a;
+  int status;
+  cfg *c = cli_start(&spec, argc, argv, &a, &status);
+  if (!c) return status;
+  status = 1;
+  if (no_threads) o.threads = false;
   char *tok = NULL;
   rest *r = NULL;
   store *s = NULL;
-  view v = {.tty = isatty(2) != 0, .cols = 80};
   struct winsize ws;
   if (v.tty && ioctl(2, TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 20) v.cols = ws.ws_col;
-  uint64_t guilds[GUILDS_MAX];
-  size_t n_guilds = 0;
-  collect_fetch_opts o;
-  collect_fetch_opts_default(&o);
-  o.concurrency = (int)cfg_int(c, "collect.fetch_concurrency");
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    int64_t n;
-    if (strcmp(a, "--guild") == 0 && i + 1 < argc) {
-      if (parse_guilds(argv[++i], guilds, &n_guilds)) {
-        cli_error("--guild: %s", err_msg());
-        status = 2;
-        goto out;
-      }
-    } else if (strcmp(a, "--concurrency") == 0 && i + 1 < argc) {
-      if (str_to_i64(argv[++i], &n) || n < 1 || n > 64) {
-        cli_error("--concurrency: '%s' is not a number from 1 to 64", argv[i]);
-        status = 2;
-        goto out;
-      }
-      o.concurrency = (int)n;
-    } else if (strcmp(a, "--reactors") == 0) {
-      o.reactors = true;
-    } else if (strcmp(a, "--no-threads") == 0) {
-      o.threads = false;
-    } else if (strcmp(a, "--quiet") == 0) {
-      v.quiet = true;
-    } else {
-      usage();
-      status = 2;
-      goto out;
-    }
-  }
+  uint64_t *guilds = gl.ids;
+  size_t n_guilds = gl.n;
   if (!n_guilds && parse_guilds(cfg_str(c, "discord.guilds"), guilds, &n_guilds)) {
     cli_error("discord.guilds: %s", err_msg());
     goto out;
@@ -298,7 +313,9 @@ int cmd_fetch(int argc, char **argv) {
   str_lcpy(why, err_msg(), sizeof why);
   signal(SIGINT, SIG_DFL);
   signal(SIGTERM, SIG_DFL);
-  if (st.final) summary(&st, &v);
+  /* A run that failed before fetching anything (a refused token, an unreachable API) has no
+   * summary to give: the error says it all. */
+  if (st.final && (rc == 0 || st.messages > 0)) summary(&st, &v);
   if (rc) {
     cli_error("%s", why);
     goto out;

@@ -4,16 +4,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cli/llm_args.h"
+#include "cli/engine_opts.h"
 
 #define GEN_STDIN_MAX (1u << 22)
-
-static const char gen_usage[] =
-    "usage: mimic generate [--model M.gguf] [--lora A.gguf] [-p TEXT | --prompt TEXT] [--raw]\n"
-    "                      [--system TEXT] [-n MAX_TOKENS] [--seed S] [--temp T] [sampling "
-    "options]\n"
-    "                      [--backend local|openai --url URL]   (the prompt comes from stdin "
-    "without -p)";
 
 static int write_piece(void *user, const char *t, size_t n) {
   (void)user;
@@ -23,14 +16,44 @@ static int write_piece(void *user, const char *t, size_t n) {
 }
 
 int cmd_generate(int argc, char **argv) {
-  cfg *c = cli_config_load(&argc, argv);
-  if (!c) return 1;
   cli_llm o;
-  int status = cli_llm_parse(&o, c, argc, argv, gen_usage);
+  cli_llm_init(&o);
+  const cli_opt opts[] = {
+      {.name = "prompt",
+       .short_name = 'p',
+       .type = CLI_STR,
+       .dest = &o.prompt,
+       .meta = "TEXT",
+       .help = "the prompt (default: read from standard input)"},
+      {.name = "raw",
+       .type = CLI_BOOL,
+       .dest = &o.raw,
+       .help = "the prompt is already rendered: special tokens in it are honoured"},
+      {.name = "system",
+       .type = CLI_STR,
+       .dest = &o.system,
+       .meta = "TEXT",
+       .help = "a system prompt before the user's"},
+      CLI_LLM_MODEL_OPTS(&o),
+      CLI_LLM_SAMPLING_OPTS(&o),
+      CLI_LLM_BACKEND_OPTS(&o),
+      {0}};
+  const cli_spec spec = {
+      .name = "generate",
+      .summary = "One completion for a prompt, streamed to stdout, with its statistics on stderr. "
+                 "The prompt is a\nuser message (after --system) unless --raw says it is "
+                 "already rendered.",
+      .example = "generate --model models/base.gguf -p 'Say hello' -n 32 --seed 7",
+      .config = true,
+      .opts = opts};
+  cli_args a;
+  int status;
+  cfg *c = cli_start(&spec, argc, argv, &a, &status);
+  if (!c) return status;
   llm_backend *b = NULL;
   buf in;
   buf_init(&in, GEN_STDIN_MAX);
-  if (status) goto out;
+  if ((status = cli_llm_finish(&o, &spec, &a, c))) goto out;
   if (!o.prompt) {
     char chunk[4096];
     size_t n;
@@ -43,8 +66,7 @@ int cmd_generate(int argc, char **argv) {
     o.prompt = in.data ? in.data : "";
   }
   if (!*o.prompt) {
-    cli_error("empty prompt\n%s", gen_usage);
-    status = 2;
+    status = cli_usage_error(&spec, "empty prompt");
     goto out;
   }
   if (!(b = cli_llm_open(&o))) {

@@ -1,11 +1,11 @@
-/* `mimic import FILE|DIR...`: DiscordChatExporter JSON exports and Discord data packages into the
- * store, with a progress line. Each file is all-or-nothing; a failed file does not stop the rest.
- */
+/* `mimic import FILE|DIR...`: DiscordChatExporter JSON exports (files or a folder of them) and
+ * Discord data packages into the store, with a progress line. Each file is all-or-nothing; a
+ * failed file does not stop the rest. */
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "cli/cli.h"
+#include "cli/flags.h"
 #include "collect/collect.h"
 #include "store/store.h"
 
@@ -21,65 +21,88 @@ static void progress(const collect_import_stats *st, void *user) {
   fflush(stderr);
 }
 
-static void usage(void) {
-  cli_error(
-      "usage: mimic import [--author USER_ID] [--quiet] FILE|DIR...\n"
-      "  FILE: a DiscordChatExporter JSON export (--format Json); DIR: a Discord data package\n"
-      "  (or one of its Messages/c<id> folders). --author names the package owner when the\n"
-      "  package has no account/user.json.");
+/* Imports one file or package and prints its line; returns 0, or 1 after printing the error. */
+static int import_one(store *s, const char *path, collect_import_opts *o, bool quiet,
+                      int64_t *total_new) {
+  collect_import_stats st;
+  o->progress = quiet ? NULL : progress;
+  o->user = (void *)path;
+  int rc = collect_import_path(s, path, o, &st);
+  if (!quiet) fputc('\n', stderr);
+  if (rc) {
+    cli_error("%s (nothing from this file was stored)", err_msg());
+    return 1;
+  }
+  double rate = st.seconds > 0 ? (double)st.messages / st.seconds : 0;
+  printf("%s: %lld messages read, %lld new, %lld skipped (excluded/opted out), %lld skipped "
+         "(no id/author) in %.1f s (%.0f msg/s)\n",
+         path, (long long)st.messages, (long long)st.inserted, (long long)st.skipped_privacy,
+         (long long)st.skipped_invalid, st.seconds, rate);
+  *total_new += st.inserted;
+  return 0;
 }
 
 int cmd_import(int argc, char **argv) {
-  cfg *c = cli_config_load(&argc, argv);
-  if (!c) return 1;
   collect_import_opts o = {0};
-  bool quiet = !isatty(2);
-  int first = 1, status = 0;
-  for (; first < argc && argv[first][0] == '-'; first++) {
-    if (strcmp(argv[first], "--author") == 0 && first + 1 < argc) {
-      if (str_to_u64(argv[++first], &o.package_author_id)) {
-        cli_error("--author: '%s' is not a user id", argv[first]);
-        cfg_destroy(c);
-        return 2;
-      }
-    } else if (strcmp(argv[first], "--quiet") == 0) {
-      quiet = true;
-    } else {
-      usage();
-      cfg_destroy(c);
-      return 2;
-    }
-  }
-  if (first >= argc) {
-    usage();
-    cfg_destroy(c);
-    return 2;
-  }
+  bool quiet = !isatty(2), quiet_opt = false;
+  const cli_opt opts[] = {
+      {.name = "author",
+       .type = CLI_ID,
+       .dest = &o.package_author_id,
+       .meta = "USER_ID",
+       .help = "a data package's owner, when the package has no account/user.json"},
+      {.name = "quiet",
+       .short_name = 'q',
+       .type = CLI_BOOL,
+       .dest = &quiet_opt,
+       .help = "no progress line"},
+      {0}};
+  const cli_spec spec = {
+      .name = "import",
+      .args = "FILE|DIR...",
+      .min_args = 1,
+      .max_args = -1,
+      .summary = "Imports into the store: DiscordChatExporter JSON exports (--format Json), a "
+                 "folder of them, or\nDiscord data packages (the package folder or one of its "
+                 "Messages/c<id> folders). Each file\nis all-or-nothing; a failed file does not "
+                 "stop the rest. Re-importing adds nothing twice.",
+      .example = "import exports/*.json\nimport exports/ --quiet\nimport package/ --author "
+                 "80351110224678912",
+      .config = true,
+      .opts = opts};
+  cli_args a;
+  int status;
+  cfg *c = cli_start(&spec, argc, argv, &a, &status);
+  if (!c) return status;
+  if (quiet_opt) quiet = true;
   store *s = cli_store_open(c);
   if (!s) {
     cfg_destroy(c);
     return 1;
   }
   int64_t total_new = 0;
-  for (int i = first; i < argc; i++) {
-    collect_import_stats st;
-    o.progress = quiet ? NULL : progress;
-    o.user = argv[i];
-    int rc = collect_import_path(s, argv[i], &o, &st);
-    if (!quiet) fputc('\n', stderr);
-    if (rc) {
-      cli_error("%s (nothing from this file was stored)", err_msg());
+  int files = 0;
+  for (int i = 0; i < a.n_pos; i++) {
+    const char *path = a.pos[i];
+    if (collect_import_detect(path) != COLLECT_PATH_DCE_DIR) {
+      status |= import_one(s, path, &o, quiet, &total_new);
+      files++;
+      continue;
+    }
+    /* A folder of exports: each file on its own line, as if they had been named. */
+    char **names = NULL;
+    size_t n = 0;
+    if (collect_import_list_json(path, &names, &n)) {
+      cli_error("%s", err_msg());
       status = 1;
       continue;
     }
-    double rate = st.seconds > 0 ? (double)st.messages / st.seconds : 0;
-    printf("%s: %lld messages read, %lld new, %lld skipped (excluded/opted out), %lld skipped "
-           "(no id/author) in %.1f s (%.0f msg/s)\n",
-           argv[i], (long long)st.messages, (long long)st.inserted, (long long)st.skipped_privacy,
-           (long long)st.skipped_invalid, st.seconds, rate);
-    total_new += st.inserted;
+    for (size_t k = 0; k < n; k++, files++)
+      status |= import_one(s, names[k], &o, quiet, &total_new);
+    for (size_t k = 0; k < n; k++) mem_free(names[k]);
+    mem_free(names);
   }
-  if (argc - first > 1) printf("total: %lld new messages\n", (long long)total_new);
+  if (files > 1) printf("total: %lld new messages\n", (long long)total_new);
   store_close(s);
   cfg_destroy(c);
   return status;

@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cli/cli.h"
+#include "cli/flags.h"
 #include "llm/lora.h"
 #include "llm/model.h"
 
@@ -62,47 +62,68 @@ static char *read_small_file(const char *path) {
   return buf_steal(&b);
 }
 
-static int usage(void) {
-  cli_error("usage: mimic logits --model M.gguf (--tokens 1,2,3 | --tokens-file F) --out F.f32\n"
-            "         [--lora A.gguf [--lora-scale S]] [--last] [--threads N]");
-  return 2;
-}
-
 int cmd_logits(int argc, char **argv) {
   const char *model_path = NULL, *lora_path = NULL, *tokens = NULL, *tokens_file = NULL,
              *out_path = NULL;
   double scale = 1.0;
   int64_t threads = 0;
   bool last = false;
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    bool has = i + 1 < argc;
-    if (strcmp(a, "--model") == 0 && has)
-      model_path = argv[++i];
-    else if (strcmp(a, "--lora") == 0 && has)
-      lora_path = argv[++i];
-    else if (strcmp(a, "--tokens") == 0 && has)
-      tokens = argv[++i];
-    else if (strcmp(a, "--tokens-file") == 0 && has)
-      tokens_file = argv[++i];
-    else if (strcmp(a, "--out") == 0 && has)
-      out_path = argv[++i];
-    else if (strcmp(a, "--last") == 0)
-      last = true;
-    else if (strcmp(a, "--lora-scale") == 0 && has) {
-      if (str_to_double(argv[++i], &scale) || !(scale >= -16 && scale <= 16)) {
-        cli_error("--lora-scale needs a number in [-16, 16]");
-        return 2;
-      }
-    } else if (strcmp(a, "--threads") == 0 && has) {
-      if (str_to_i64(argv[++i], &threads) || threads < 0 || threads > 1024) {
-        cli_error("--threads needs a number in [0, 1024]");
-        return 2;
-      }
-    } else
-      return usage();
-  }
-  if (!model_path || !out_path || (!tokens == !tokens_file)) return usage();
+  const cli_opt opts[] = {
+      {.name = "model",
+       .short_name = 'm',
+       .type = CLI_PATH,
+       .dest = &model_path,
+       .meta = "M.gguf",
+       .help = "the model (required)"},
+      {.name = "lora",
+       .type = CLI_PATH,
+       .dest = &lora_path,
+       .meta = "A.gguf",
+       .help = "a LoRA adapter applied over it"},
+      {.name = "lora-scale",
+       .type = CLI_DOUBLE,
+       .dest = &scale,
+       .meta = "S",
+       .help = "the adapter's strength (default 1)",
+       .min = -16,
+       .max = 16},
+      {.name = "tokens",
+       .type = CLI_STR,
+       .dest = &tokens,
+       .meta = "1,2,3",
+       .help = "token ids, separated by commas or spaces"},
+      {.name = "tokens-file",
+       .type = CLI_PATH,
+       .dest = &tokens_file,
+       .meta = "F",
+       .help = "read the token ids from a file"},
+      {.name = "out",
+       .short_name = 'o',
+       .type = CLI_PATH,
+       .dest = &out_path,
+       .meta = "F.f32",
+       .help = "where the logits go (required)"},
+      {.name = "last", .type = CLI_BOOL, .dest = &last, .help = "only the last position's row"},
+      {.name = "threads",
+       .short_name = 't',
+       .type = CLI_I64,
+       .dest = &threads,
+       .meta = "N",
+       .help = "compute threads (default: one per core)",
+       .min = 0,
+       .max = 1024},
+      {0}};
+  const cli_spec spec = {
+      .name = "logits",
+      .summary = "Runs the model over token ids and writes the raw float32 logits, one row of "
+                 "n_vocab per\nposition (the layout of llama.cpp's reference files).",
+      .example = "logits --model models/base.gguf --tokens 9707,1879 --out /tmp/l.f32",
+      .opts = opts};
+  cli_args a;
+  int prc = cli_parse(&spec, argc, argv, &a);
+  if (prc) return prc == CLI_HELP ? 0 : prc;
+  if (!model_path || !out_path || (!tokens == !tokens_file))
+    return cli_usage_error(&spec, "needs --model, --out and one of --tokens or --tokens-file");
 
   int status = 1;
   int32_t *ids = NULL;

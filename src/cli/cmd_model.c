@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cli/cli.h"
+#include "cli/flags.h"
 #include "llm/gguf.h"
 #include "llm/quant.h"
 #include "llm/quantize.h"
@@ -83,77 +83,108 @@ static int model_info(const char *path) {
   return 0;
 }
 
-static int parse_int_arg(const char *flag, const char *v, int lo, int hi, int *out) {
-  int64_t x;
-  if (!v || str_to_i64(v, &x) || x < lo || x > hi) {
-    cli_error("%s needs a number between %d and %d", flag, lo, hi);
-    return -1;
-  }
-  *out = (int)x;
-  return 0;
-}
-
 static int model_make_random(int argc, char **argv) {
   random_model_opts o = {
       "qwen2", 1024, 24, 0,         0,
       0,       4096, 1,  QP_Q4_K_M, "../shared/testdata/tokenizer/ggml-vocab-gpt-2-pre-qwen2.gguf",
       0};
-  const char *out = NULL;
   int threads = 0;
-  for (int i = 2; i < argc; i++) {
-    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-    int rc = 0;
-    if (a[0] != '-' && !out) {
-      out = a;
-      continue;
-    }
-    if (!v) {
-      cli_error("%s needs a value", a);
-      return 2;
-    }
-    i++;
-    if (strcmp(a, "--arch") == 0)
-      o.arch = v;
-    else if (strcmp(a, "--width") == 0)
-      rc = parse_int_arg(a, v, 32, 65536, &o.width);
-    else if (strcmp(a, "--layers") == 0)
-      rc = parse_int_arg(a, v, 1, 1024, &o.layers);
-    else if (strcmp(a, "--heads") == 0)
-      rc = parse_int_arg(a, v, 1, 1024, &o.heads);
-    else if (strcmp(a, "--kv-heads") == 0)
-      rc = parse_int_arg(a, v, 1, 1024, &o.kv_heads);
-    else if (strcmp(a, "--ff") == 0)
-      rc = parse_int_arg(a, v, 32, 1 << 20, &o.ff);
-    else if (strcmp(a, "--ctx") == 0)
-      rc = parse_int_arg(a, v, 1, 1 << 24, &o.ctx);
-    else if (strcmp(a, "--threads") == 0)
-      rc = parse_int_arg(a, v, 1, 256, &threads);
-    else if (strcmp(a, "--tokenizer") == 0)
-      o.tokenizer_path = v;
-    else if (strcmp(a, "--vocab") == 0)
-      rc = parse_int_arg(a, v, 1, 1 << 22, &o.vocab);
-    else if (strcmp(a, "--seed") == 0)
-      rc = str_to_u64(v, &o.seed) ? (cli_error("--seed needs a number"), -1) : 0;
-    else if (strcmp(a, "--type") == 0)
-      rc = quant_preset_parse(v, &o.preset) ? (cli_error("%s", err_msg()), -1) : 0;
-    else {
-      cli_error("unknown option '%s'", a);
-      rc = -1;
-    }
-    if (rc) return 2;
-  }
-  if (!out) {
-    cli_error(
-        "usage: mimic model make-random OUT.gguf [--arch qwen2|llama] [--width 1024] [--layers 24] "
-        "[--heads W/64] [--kv-heads heads/4] [--ff ~2.75*W] [--ctx 4096] [--type q4_k_m] "
-        "[--tokenizer VOCAB.gguf] [--vocab N] [--seed N] [--threads N]");
-    return 2;
-  }
+  const char *type = NULL;
+  const cli_opt opts[] = {
+      {.name = "arch",
+       .type = CLI_STR,
+       .dest = &o.arch,
+       .meta = "qwen2|llama",
+       .help = "architecture (default qwen2)"},
+      {.name = "width",
+       .type = CLI_INT,
+       .dest = &o.width,
+       .meta = "N",
+       .help = "embedding width (default 1024)",
+       .min = 32,
+       .max = 65536},
+      {.name = "layers",
+       .type = CLI_INT,
+       .dest = &o.layers,
+       .meta = "N",
+       .help = "layers (default 24)",
+       .min = 1,
+       .max = 1024},
+      {.name = "heads",
+       .type = CLI_INT,
+       .dest = &o.heads,
+       .meta = "N",
+       .help = "attention heads (default width/64)",
+       .min = 1,
+       .max = 1024},
+      {.name = "kv-heads",
+       .type = CLI_INT,
+       .dest = &o.kv_heads,
+       .meta = "N",
+       .help = "key/value heads (default heads/4)",
+       .min = 1,
+       .max = 1024},
+      {.name = "ff",
+       .type = CLI_INT,
+       .dest = &o.ff,
+       .meta = "N",
+       .help = "feed-forward width (default about 2.75 x width)",
+       .min = 32,
+       .max = 1 << 20},
+      {.name = "ctx",
+       .type = CLI_INT,
+       .dest = &o.ctx,
+       .meta = "N",
+       .help = "context length (default 4096)",
+       .min = 1,
+       .max = 1 << 24},
+      {.name = "type",
+       .type = CLI_STR,
+       .dest = &type,
+       .meta = "TYPE",
+       .help = "quantization preset (default q4_k_m)"},
+      {.name = "tokenizer",
+       .type = CLI_PATH,
+       .dest = &o.tokenizer_path,
+       .meta = "VOCAB.gguf",
+       .help = "take the vocabulary from this model"},
+      {.name = "vocab",
+       .type = CLI_INT,
+       .dest = &o.vocab,
+       .meta = "N",
+       .help = "vocabulary size when there is no tokenizer file",
+       .min = 1,
+       .max = 1 << 22},
+      {.name = "seed", .type = CLI_U64, .dest = &o.seed, .meta = "N", .help = "weights' seed"},
+      {.name = "threads",
+       .short_name = 't',
+       .type = CLI_INT,
+       .dest = &threads,
+       .meta = "N",
+       .help = "compute threads (default: one per core)",
+       .min = 1,
+       .max = 256},
+      {0}};
+  const cli_spec spec = {
+      .name = "model make-random",
+      .args = "OUT.gguf",
+      .min_args = 1,
+      .max_args = 1,
+      .summary = "Writes a model of a real shape with random weights (for benchmarks), then shows "
+                 "it as model info does.",
+      .example = "model make-random /tmp/r.gguf --width 896 --layers 24 --type q8_0",
+      .opts = opts};
+  cli_args a;
+  int rc = cli_parse(&spec, argc, argv, &a);
+  if (rc) return rc == CLI_HELP ? 0 : rc;
+  const char *out = a.pos[0];
+  if (type && quant_preset_parse(type, &o.preset))
+    return cli_usage_error(&spec, "--type: %s", err_msg());
   if (!o.heads) o.heads = o.width / 64 > 0 ? o.width / 64 : 1;
   if (!o.kv_heads) o.kv_heads = o.heads % 4 == 0 ? o.heads / 4 : o.heads;
   if (!o.ff) o.ff = (o.width * 11 / 4 + 255) / 256 * 256;
   compute_pool *cp = compute_pool_new(threads);
-  int rc = gguf_make_random(&o, out, cp);
+  rc = gguf_make_random(&o, out, cp);
   compute_pool_destroy(cp);
   if (rc) {
     cli_error("%s", err_msg());
@@ -162,13 +193,31 @@ static int model_make_random(int argc, char **argv) {
   return model_info(out);
 }
 
+static int model_info_cmd(int argc, char **argv) {
+  static const cli_spec spec = {
+      .name = "model info",
+      .args = "M.gguf...",
+      .min_args = 1,
+      .max_args = -1,
+      .summary = "What a GGUF model holds: architecture, shape, tensor types and sizes, "
+                 "tokenizer, chat template.",
+      .example = "model info models/base.gguf"};
+  cli_args a;
+  int rc = cli_parse(&spec, argc, argv, &a);
+  if (rc) return rc == CLI_HELP ? 0 : rc;
+  for (int i = 0; i < a.n_pos && !rc; i++) rc = model_info(a.pos[i]);
+  return rc;
+}
+
 int cmd_model(int argc, char **argv) {
-  if (argc >= 3 && strcmp(argv[1], "info") == 0) {
-    int rc = 0;
-    for (int i = 2; i < argc && !rc; i++) rc = model_info(argv[i]);
-    return rc;
-  }
-  if (argc >= 2 && strcmp(argv[1], "make-random") == 0) return model_make_random(argc, argv);
-  cli_error("usage: mimic model info M.gguf... | mimic model make-random OUT.gguf [options]");
-  return 2;
+  static const cli_sub subs[] = {
+      {"info", model_info_cmd, "M.gguf...: what a GGUF model holds"},
+      {"make-random", model_make_random, "OUT.gguf: a model of real shape with random weights"},
+      {0}};
+  static const cli_spec spec = {.name = "model",
+                                .args = "info M.gguf... | make-random OUT.gguf",
+                                .summary = "Inspect or fake a GGUF model.",
+                                .example = "model info models/base.gguf",
+                                .subs = subs};
+  return cli_dispatch(&spec, argc, argv);
 }

@@ -2,90 +2,90 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cli/cli.h"
+#include "cli/flags.h"
 #include "collect/collect.h"
 #include "store/store.h"
 
-static void usage(void) {
-  cli_error("usage: mimic prepare [--user ID] [--channel ID] [--kto] [--out DIR] [--gap-min N]\n"
-            "                     [--window N] [--min-context N] [--cap N] [--valid F] [--seed N]\n"
-            "  Defaults come from the collect.* settings (mimic config check lists them).");
-}
-
-static int num_arg(const char *flag, const char *v, int64_t lo, int64_t hi, int64_t *out) {
-  if (str_to_i64(v, out) || *out < lo || *out > hi) {
-    cli_error("%s: '%s' is not a whole number in [%lld, %lld]", flag, v, (long long)lo,
-              (long long)hi);
-    return -1;
-  }
-  return 0;
-}
-
 int cmd_prepare(int argc, char **argv) {
-  cfg *c = cli_config_load(&argc, argv);
-  if (!c) return 1;
   collect_prepare_opts o;
   collect_prepare_defaults(&o);
+  const char *out_opt = NULL;
+  int64_t gap_min = 0;
+  /* Defaults and bounds of the tunables are the collect.* keys' (base/config_keys.c). */
+  const cli_opt opts[] = {
+      {.name = "user",
+       .type = CLI_ID,
+       .dest = &o.user_id,
+       .meta = "ID",
+       .help = "only this person's replies as training targets"},
+      {.name = "channel",
+       .type = CLI_ID,
+       .dest = &o.channel_id,
+       .meta = "ID",
+       .help = "only this channel"},
+      {.name = "kto", .type = CLI_BOOL, .dest = &o.kto, .help = "also write KTO-style labels"},
+      {.name = "out",
+       .type = CLI_PATH,
+       .dest = &out_opt,
+       .meta = "DIR",
+       .help = "where the files go (default <data.dir>/exports)"},
+      {.name = "gap-min",
+       .type = CLI_I64,
+       .dest = &gap_min,
+       .meta = "N",
+       .help = "minutes of silence that start a new conversation",
+       .key = "collect.gap_min"},
+      {.name = "window",
+       .type = CLI_INT,
+       .dest = &o.window_max,
+       .meta = "N",
+       .help = "most messages per sample, the reply included",
+       .key = "collect.window"},
+      {.name = "min-context",
+       .type = CLI_INT,
+       .dest = &o.min_context,
+       .meta = "N",
+       .help = "fewest context messages before a target",
+       .key = "collect.min_context"},
+      {.name = "cap",
+       .type = CLI_INT,
+       .dest = &o.per_user_cap,
+       .meta = "N",
+       .help = "most training targets per person (0: no cap)",
+       .key = "collect.per_user_cap"},
+      {.name = "valid",
+       .type = CLI_DOUBLE,
+       .dest = &o.valid_frac,
+       .meta = "F",
+       .help = "newest fraction of targets held out for validation",
+       .key = "collect.valid_frac"},
+      {.name = "seed",
+       .type = CLI_U64,
+       .dest = &o.seed,
+       .meta = "N",
+       .help = "seed for sampling under the cap (default 42)"},
+      {0}};
+  const cli_spec spec = {
+      .name = "prepare",
+      .summary = "Builds the training datasets (SFT, DPO, optionally KTO) from the store into "
+                 "<data.dir>/exports/:\nconversations cut at silences, one sample per reply, the "
+                 "newest replies held out.",
+      .example = "prepare --kto --gap-min 20\nprepare --user 80351110224678912 --out "
+                 "data/one-person",
+      .config = true,
+      .opts = opts};
+  cli_args a;
+  int status;
+  cfg *c = cli_start(&spec, argc, argv, &a, &status);
+  if (!c) return status;
   char out_dir[4096];
   snprintf(out_dir, sizeof out_dir, "%s/exports", cfg_str(c, "data.dir"));
+  if (out_opt) str_lcpy(out_dir, out_opt, sizeof out_dir);
   o.out_dir = out_dir;
-  o.gap_ms = cfg_int(c, "collect.gap_min") * 60000;
-  o.window_max = (int)cfg_int(c, "collect.window");
-  o.min_context = (int)cfg_int(c, "collect.min_context");
-  o.per_user_cap = (int)cfg_int(c, "collect.per_user_cap");
-  o.valid_frac = cfg_num(c, "collect.valid_frac");
+  o.gap_ms = gap_min * 60000;
   o.require_consent = cfg_bool(c, "collect.require_consent");
   o.system_prompt = cfg_str(c, "bot.system_prompt");
-  int status = 2;
   store *s = NULL;
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-    int64_t n;
-    if (strcmp(a, "--kto") == 0) {
-      o.kto = true;
-      continue;
-    }
-    if (!v) {
-      usage();
-      goto out;
-    }
-    i++;
-    if (strcmp(a, "--user") == 0 || strcmp(a, "--channel") == 0 || strcmp(a, "--seed") == 0) {
-      uint64_t id;
-      if (str_to_u64(v, &id)) {
-        cli_error("%s: '%s' is not a number", a, v);
-        goto out;
-      }
-      if (a[2] == 'u')
-        o.user_id = id;
-      else if (a[2] == 'c')
-        o.channel_id = id;
-      else
-        o.seed = id;
-    } else if (strcmp(a, "--out") == 0) {
-      str_lcpy(out_dir, v, sizeof out_dir);
-    } else if (strcmp(a, "--gap-min") == 0) {
-      if (num_arg(a, v, 1, 10080, &n)) goto out;
-      o.gap_ms = n * 60000;
-    } else if (strcmp(a, "--window") == 0) {
-      if (num_arg(a, v, 2, 64, &n)) goto out;
-      o.window_max = (int)n;
-    } else if (strcmp(a, "--min-context") == 0) {
-      if (num_arg(a, v, 0, 63, &n)) goto out;
-      o.min_context = (int)n;
-    } else if (strcmp(a, "--cap") == 0) {
-      if (num_arg(a, v, 0, 100000000, &n)) goto out;
-      o.per_user_cap = (int)n;
-    } else if (strcmp(a, "--valid") == 0) {
-      if (str_to_double(v, &o.valid_frac) || o.valid_frac < 0 || o.valid_frac > 0.9) {
-        cli_error("--valid: '%s' is not a fraction in [0, 0.9]", v);
-        goto out;
-      }
-    } else {
-      usage();
-      goto out;
-    }
-  }
   status = 1;
   if (!(s = cli_store_open(c))) goto out;
   collect_prepare_stats st;

@@ -2,26 +2,33 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cli/cli.h"
+#include "cli/flags.h"
 #include "llm/quant.h"
 #include "llm/quantize.h"
 
 int cmd_quantize(int argc, char **argv) {
   int threads = 0;
-  if (argc == 6 && strcmp(argv[4], "--threads") == 0) {
-    int64_t t;
-    if (str_to_i64(argv[5], &t) || t < 1 || t > 256) {
-      cli_error("--threads needs a number between 1 and 256");
-      return 2;
-    }
-    threads = (int)t;
-    argc = 4;
-  }
-  if (argc != 4) {
-    cli_error("usage: mimic quantize IN.gguf OUT.gguf TYPE [--threads N]   "
-              "(TYPE: q4_0, q8_0, q4_k_m, q5_k_m, q6_k, f16, bf16, f32)");
-    return 2;
-  }
+  const cli_opt opts[] = {{.name = "threads",
+                           .type = CLI_INT,
+                           .dest = &threads,
+                           .meta = "N",
+                           .help = "compute threads (default: one per core)",
+                           .min = 1,
+                           .max = 256},
+                          {0}};
+  const cli_spec spec = {
+      .name = "quantize",
+      .args = "IN.gguf OUT.gguf TYPE",
+      .min_args = 3,
+      .max_args = 3,
+      .summary = "Converts a model to a quantization preset. TYPE: q4_0, q8_0, q4_k_m, q5_k_m, "
+                 "q6_k, f16, bf16, f32.",
+      .example = "quantize models/base-f16.gguf models/base-q4.gguf q4_k_m",
+      .opts = opts};
+  cli_args a;
+  int prc = cli_parse(&spec, argc, argv, &a);
+  if (prc) return prc == CLI_HELP ? 0 : prc;
+  /* argv[1..3]: IN OUT TYPE (cli_parse put them there) */
   quant_preset p;
   if (quant_preset_parse(argv[3], &p)) {
     cli_error("%s", err_msg());

@@ -8,26 +8,32 @@
 #include <unistd.h>
 
 #include "bot/runtime.h"
-#include "cli/cli.h"
+#include "cli/flags.h"
 
 static volatile int stop_signal;
 
 static void on_signal(int sig) { stop_signal = sig; }
 
 int cmd_run(int argc, char **argv) {
+  static const cli_spec spec = {
+      .name = "run",
+      .summary = "The bot: connects to Discord with DISCORD_TOKEN (or discord.token_file), stores "
+                 "what it sees,\nanswers like a regular and runs !commands. Ctrl-C or SIGTERM "
+                 "stops it cleanly.",
+      .example = "run --config mimic.conf",
+      .config = true};
   /* Keep the original arguments for !restart, and the config path for the jobs it starts. */
   char **orig = xcalloc((size_t)argc + 2, sizeof *orig);
   orig[0] = "mimic";
   for (int i = 0; i < argc; i++) orig[i + 1] = argv[i];
-  const char *config_path = getenv("MIMIC_CONFIG");
-  for (int i = 1; i + 1 < argc; i++)
-    if (strcmp(argv[i], "--config") == 0) config_path = argv[i + 1];
-  if (!config_path && access("mimic.conf", F_OK) == 0) config_path = "mimic.conf";
-
-  cfg *c = cli_config_load(&argc, argv);
+  cli_args a;
   int status = 1;
   char *tok = NULL;
+  cfg *c = cli_start(&spec, argc, argv, &a, &status);
   if (!c) goto out;
+  status = 1;
+  const char *config_path = a.config ? a.config : getenv("MIMIC_CONFIG");
+  if (!config_path && access("mimic.conf", F_OK) == 0) config_path = "mimic.conf";
   tok = cfg_token(c);
   if (!tok) {
     cli_error("%s", err_msg());

@@ -11,7 +11,7 @@
 #include <strings.h>
 
 #include "bot/bot.h"
-#include "cli/llm_args.h"
+#include "cli/engine_opts.h"
 #include "store/store.h"
 
 #define SIM_LINE_MAX 4000
@@ -20,15 +20,6 @@
 #define SIM_CHANNEL  10
 #define SIM_GUILD    5
 #define SIM_ECHO_MAX 64
-
-static const char sim_usage[] =
-    "usage: mimic simulate [--db FILE] [--name YOU] [--bot-name NAME] [--model M.gguf] [--lora "
-    "A.gguf]\n"
-    "                      [--backend local|openai] [--url URL] [-n MAX_TOKENS] [--temp T] [--seed "
-    "S]\n"
-    "  Lines: text (from you, an admin), 'name: text' (from someone else), '@mimic' to mention "
-    "the\n"
-    "  bot, !commands as on a server, /quit to leave. bot.* settings come from the configuration.";
 
 typedef struct sim {
   const char *bot_name;
@@ -173,33 +164,43 @@ static bool sim_mention(const char *in, const char *name, char *out, size_t cap)
 }
 
 int cmd_simulate(int argc, char **argv) {
-  cfg *c = cli_config_load(&argc, argv);
-  if (!c) return 1;
   const char *db = ":memory:", *you = "you";
   sim s = {.bot_name = "mimic", .next_id = 1000000};
-  /* Our options out, the rest to the shared engine options. */
-  char **rest = xcalloc((size_t)argc + 1, sizeof *rest);
-  int nrest = 0;
-  rest[nrest++] = argv[0];
-  for (int i = 1; i < argc; i++) {
-    bool ours = strcmp(argv[i], "--db") == 0 || strcmp(argv[i], "--name") == 0 ||
-                strcmp(argv[i], "--bot-name") == 0;
-    if (ours && i + 1 < argc) {
-      if (strcmp(argv[i], "--db") == 0)
-        db = argv[i + 1];
-      else if (strcmp(argv[i], "--name") == 0)
-        you = argv[i + 1];
-      else
-        s.bot_name = argv[i + 1];
-      i++;
-      continue;
-    }
-    rest[nrest++] = argv[i];
-  }
   cli_llm o;
-  int rc = cli_llm_parse(&o, c, nrest, rest, sim_usage);
-  mem_free(rest);
-  if (rc) {
+  cli_llm_init(&o);
+  const cli_opt opts[] = {{.name = "db",
+                           .type = CLI_PATH,
+                           .dest = &db,
+                           .meta = "FILE",
+                           .help = "keep the simulation in this database (default: in memory)"},
+                          {.name = "name",
+                           .type = CLI_STR,
+                           .dest = &you,
+                           .meta = "YOU",
+                           .help = "your name in the channel (default you)"},
+                          {.name = "bot-name",
+                           .type = CLI_STR,
+                           .dest = &s.bot_name,
+                           .meta = "NAME",
+                           .help = "the bot's name (default mimic)"},
+                          CLI_LLM_MODEL_OPTS(&o),
+                          CLI_LLM_SAMPLING_OPTS(&o),
+                          CLI_LLM_BACKEND_OPTS(&o),
+                          {0}};
+  const cli_spec spec = {
+      .name = "simulate",
+      .summary = "The bot's reply flow and !commands on the terminal, without Discord. Lines: "
+                 "text (from you, an\nadmin), 'name: text' (from someone else), '@mimic' to "
+                 "mention the bot, !commands as on a\nserver, /quit to leave. bot.* settings "
+                 "come from the configuration.",
+      .example = "simulate --model models/base.gguf --lora models/adapter.gguf",
+      .config = true,
+      .opts = opts};
+  cli_args a;
+  int rc;
+  cfg *c = cli_start(&spec, argc, argv, &a, &rc);
+  if (!c) return rc;
+  if ((rc = cli_llm_finish(&o, &spec, &a, c))) {
     cfg_destroy(c);
     return rc;
   }

@@ -5,25 +5,35 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "cli/cli.h"
+#include "cli/flags.h"
 #include "collect/collect.h"
 #include "store/store.h"
 
 int cmd_stats(int argc, char **argv) {
-  cfg *c = cli_config_load(&argc, argv);
-  if (!c) return 1;
+  const char *html_opt = NULL;
+  const cli_opt opts[] = {
+      {.name = "html",
+       .type = CLI_PATH,
+       .dest = &html_opt,
+       .meta = "PATH",
+       .help = "where the HTML page goes (default <data.dir>/reports/stats.html)"},
+      {0}};
+  const cli_spec spec = {
+      .name = "stats",
+      .summary = "What the store holds: messages per person, channel and month, lengths, words, "
+                 "emoji,\nreactions; as text and as an HTML page with charts.",
+      .example = "stats --html /tmp/stats.html",
+      .config = true,
+      .opts = opts};
+  cli_args a;
+  int status;
+  cfg *c = cli_start(&spec, argc, argv, &a, &status);
+  if (!c) return status;
   char html[4096];
   snprintf(html, sizeof html, "%s/reports", cfg_str(c, "data.dir"));
-  bool default_path = true;
-  int status = 2;
+  bool default_path = !html_opt;
+  if (html_opt) str_lcpy(html, html_opt, sizeof html);
   store *s = NULL;
-  if (argc == 3 && strcmp(argv[1], "--html") == 0) {
-    str_lcpy(html, argv[2], sizeof html);
-    default_path = false;
-  } else if (argc != 1) {
-    cli_error("usage: mimic stats [--html PATH]   (default: <data.dir>/reports/stats.html)");
-    goto out;
-  }
   status = 1;
   if (default_path) {
     mkdir(cfg_str(c, "data.dir"), 0700);

@@ -4,16 +4,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cli/cli.h"
+#include "cli/flags.h"
 #include "llm/gguf.h"
 #include "llm/tokenizer.h"
-
-static const char usage[] =
-    "usage: mimic tokenize --model M.gguf (--text T | --file F) [--parse-special] [--bos]\n"
-    "  --text T          the text to tokenize\n"
-    "  --file F          read the text from a file ('-' for standard input)\n"
-    "  --parse-special   match control tokens written in the text (<|im_start|>, <s>, ...)\n"
-    "  --bos             add the framing the vocabulary asks for (BOS, [CLS]/[SEP], EOS)";
 
 /* Reads all of fp into a capped buffer. */
 static int read_all(FILE *fp, const char *name, buf *b) {
@@ -35,29 +28,45 @@ int cmd_tokenize(int argc, char **argv) {
   size_t n = 0;
   buf in;
   buf_init(&in, TOK_MAX_INPUT);
-  cfg *c = cli_config_load(&argc, argv);
-  if (!c) return 1;
-  for (int i = 1; i < argc; i++) {
-    bool has_val = i + 1 < argc;
-    if (strcmp(argv[i], "--model") == 0 && has_val)
-      model = argv[++i];
-    else if (strcmp(argv[i], "--text") == 0 && has_val)
-      text = argv[++i];
-    else if (strcmp(argv[i], "--file") == 0 && has_val)
-      file = argv[++i];
-    else if (strcmp(argv[i], "--parse-special") == 0)
-      parse_special = true;
-    else if (strcmp(argv[i], "--bos") == 0)
-      add_bos = true;
-    else {
-      cli_error("tokenize: unexpected argument '%s'\n%s", argv[i], usage);
-      status = 2;
-      goto out;
-    }
+  const cli_opt opts[] = {
+      {.name = "model",
+       .short_name = 'm',
+       .type = CLI_PATH,
+       .dest = &model,
+       .meta = "M.gguf",
+       .help = "the model whose vocabulary is used"},
+      {.name = "text", .type = CLI_STR, .dest = &text, .meta = "T", .help = "the text to tokenize"},
+      {.name = "file",
+       .type = CLI_PATH,
+       .dest = &file,
+       .meta = "F",
+       .help = "read the text from a file ('-' for standard input)"},
+      {.name = "parse-special",
+       .type = CLI_BOOL,
+       .dest = &parse_special,
+       .help = "match control tokens written in the text (<|im_start|>, <s>, ...)"},
+      {.name = "bos",
+       .type = CLI_BOOL,
+       .dest = &add_bos,
+       .help = "add the framing the vocabulary asks for (BOS, [CLS]/[SEP], EOS)"},
+      {0}};
+  const cli_spec spec = {
+      .name = "tokenize",
+      .summary = "Prints the token ids a model's vocabulary gives for a text, separated by spaces "
+                 "(no BOS/EOS,\nspecial tokens not parsed unless asked), to compare with "
+                 "llama.cpp by hand.",
+      .example = "tokenize --model models/base.gguf --text 'hello there'",
+      .config = true,
+      .opts = opts};
+  cli_args a;
+  cfg *c = cli_start(&spec, argc, argv, &a, &status);
+  if (!c) {
+    buf_free(&in);
+    return status;
   }
+  status = 1;
   if (!model || (!text) == (!file)) {
-    cli_error("tokenize: needs --model and one of --text or --file\n%s", usage);
-    status = 2;
+    status = cli_usage_error(&spec, "needs --model and one of --text or --file");
     goto out;
   }
   if (file) {

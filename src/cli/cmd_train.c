@@ -9,51 +9,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli/cli.h"
+#include "cli/flags.h"
 #include "llm/quant.h"
 #include "store/store.h"
 #include "train/train.h"
 
-static const char usage[] =
-    "usage: mimic train [--data FILE] [--valid FILE] [--out FILE] [options]\n"
-    "  model:    --base M.gguf (LoRA over it; default engine.model) | --from-scratch [--arch "
-    "qwen2|llama]\n"
-    "            [--layers 2] [--width 128] [--heads W/32] [--kv-heads H] [--ff ~2.75W] [--ctx "
-    "512]\n"
-    "            [--vocab V.gguf (reuse its vocabulary; default: built-in byte-level)]\n"
-    "  LoRA:     [--rank 8] [--alpha 2*rank] [--dropout 0] [--targets "
-    "all|attn|ffn|q,k,v,o,gate,up,down]\n"
-    "            [--init ADAPTER.gguf (start from it, e.g. the SFT adapter for DPO)]\n"
-    "  stage:    [--stage sft|dpo|orpo] [--beta 0.1 (DPO beta / ORPO lambda)]\n"
-    "  schedule: [--steps N | --epochs 1] [--seq-len 512] [--accum 1] [--lr 1e-3 (scratch 3e-3)] "
-    "[--min-lr lr/10]\n"
-    "            [--warmup 0] [--weight-decay 0] [--clip 1] [--seed 1]\n"
-    "  outputs:  [--eval-every 0] [--eval-batches 20] [--ckpt-every 50] [--ckpt F] [--log F.csv] "
-    "[--svg F.svg]\n"
-    "            [--resume] [--threads N] [--no-progress]\n"
-    "Data defaults to <data.dir>/exports/sft-messages.train.jsonl (dpo.train.jsonl for dpo/orpo), "
-    "with the\n"
-    "matching .valid.jsonl for validation when it exists. The output defaults to "
-    "models/adapter.gguf\n"
-    "(models/scratch.gguf from scratch); the log, loss curve and checkpoint are written beside it.";
-
-static int num_i(const char *flag, const char *v, int64_t lo, int64_t hi, int64_t *out) {
-  if (!v || str_to_i64(v, out) || *out < lo || *out > hi) {
-    cli_error("%s needs a whole number between %lld and %lld", flag, (long long)lo, (long long)hi);
-    return -1;
-  }
-  return 0;
-}
-
-static int num_f(const char *flag, const char *v, double lo, double hi, double *out) {
-  if (!v || str_to_double(v, out) || !(*out >= lo && *out <= hi)) {
-    cli_error("%s needs a number between %g and %g", flag, lo, hi);
-    return -1;
-  }
-  return 0;
-}
-
-/* mkdir -p of path's folder. */
 /* ---- Purge acknowledgement (docs/collect.md): a purge rewrites every dataset file, so a run that
  * read a registered dataset after a purge had finished has left that person out; it says so. */
 typedef struct ack_ctx {
@@ -92,124 +52,266 @@ static void ack_purges(const cfg *c, const char *data, int64_t started_ms) {
 }
 
 int cmd_train(int argc, char **argv) {
-  cfg *c = cli_config_load(&argc, argv);
-  if (!c) return 2;
   train_run_opts o;
   memset(&o, 0, sizeof o);
   o.progress = isatty(2);
   o.lora.targets = TRAIN_TARGETS_ALL;
-  int64_t threads = 0, iv;
-  double fv;
-  bool lr_given = false;
+  int threads = 0;
+  bool no_progress = false;
   const char *stage = "sft", *targets = NULL;
   int rc = 0;
-  for (int i = 1; i < argc && !rc; i++) {
-    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-    /* flags without a value */
-    if (strcmp(a, "--from-scratch") == 0) {
-      o.from_scratch = true;
-      continue;
-    }
-    if (strcmp(a, "--resume") == 0) {
-      o.resume = true;
-      continue;
-    }
-    if (strcmp(a, "--no-progress") == 0) {
-      o.progress = false;
-      continue;
-    }
-    if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-      puts(usage);
-      cfg_destroy(c);
-      return 0;
-    }
-    if (!v) {
-      cli_error("%s needs a value (or is unknown); 'mimic train --help' lists the options", a);
-      rc = -1;
-      break;
-    }
-    i++;
-    if (strcmp(a, "--data") == 0)
-      o.data = v;
-    else if (strcmp(a, "--valid") == 0)
-      o.valid = v;
-    else if (strcmp(a, "--out") == 0)
-      o.out = v;
-    else if (strcmp(a, "--base") == 0)
-      o.base = v;
-    else if (strcmp(a, "--arch") == 0)
-      o.scratch.arch = v;
-    else if (strcmp(a, "--vocab") == 0)
-      o.scratch.vocab = v;
-    else if (strcmp(a, "--layers") == 0)
-      rc = num_i(a, v, 1, 256, &iv), o.scratch.n_layer = (int)iv;
-    else if (strcmp(a, "--width") == 0)
-      rc = num_i(a, v, 8, 16384, &iv), o.scratch.n_embd = (int)iv;
-    else if (strcmp(a, "--heads") == 0)
-      rc = num_i(a, v, 1, 1024, &iv), o.scratch.n_head = (int)iv;
-    else if (strcmp(a, "--kv-heads") == 0)
-      rc = num_i(a, v, 1, 1024, &iv), o.scratch.n_head_kv = (int)iv;
-    else if (strcmp(a, "--ff") == 0)
-      rc = num_i(a, v, 8, 65536, &iv), o.scratch.n_ff = (int)iv;
-    else if (strcmp(a, "--ctx") == 0)
-      rc = num_i(a, v, 16, 1 << 20, &iv), o.scratch.n_ctx = (int)iv;
-    else if (strcmp(a, "--rank") == 0)
-      rc = num_i(a, v, 1, TRAIN_MAX_RANK, &iv), o.lora.rank = (int)iv;
-    else if (strcmp(a, "--alpha") == 0)
-      rc = num_f(a, v, 1e-3, 1e6, &fv), o.lora.alpha = (float)fv;
-    else if (strcmp(a, "--dropout") == 0)
-      rc = num_f(a, v, 0, 0.95, &fv), o.lora.dropout = (float)fv;
-    else if (strcmp(a, "--targets") == 0)
-      targets = v;
-    else if (strcmp(a, "--init") == 0)
-      o.lora.init = v;
-    else if (strcmp(a, "--stage") == 0)
-      stage = v;
-    else if (strcmp(a, "--beta") == 0)
-      rc = num_f(a, v, 1e-4, 100, &fv), o.beta = (float)fv;
-    else if (strcmp(a, "--steps") == 0)
-      rc = num_i(a, v, 1, INT64_C(1) << 40, &o.steps);
-    else if (strcmp(a, "--epochs") == 0)
-      rc = num_f(a, v, 1e-3, 1e6, &o.epochs);
-    else if (strcmp(a, "--seq-len") == 0)
-      rc = num_i(a, v, 16, TRAIN_MAX_SEQ, &iv), o.seq_len = (int)iv;
-    else if (strcmp(a, "--accum") == 0)
-      rc = num_i(a, v, 1, 1024, &iv), o.accum = (int)iv;
-    else if (strcmp(a, "--lr") == 0)
-      rc = num_f(a, v, 1e-9, 10, &fv), o.optim.lr = (float)fv, lr_given = true;
-    else if (strcmp(a, "--min-lr") == 0)
-      rc = num_f(a, v, 0, 10, &fv), o.optim.min_lr = (float)fv;
-    else if (strcmp(a, "--warmup") == 0)
-      rc = num_i(a, v, 0, INT64_C(1) << 40, &o.optim.warmup);
-    else if (strcmp(a, "--weight-decay") == 0)
-      rc = num_f(a, v, 0, 10, &fv), o.optim.weight_decay = (float)fv;
-    else if (strcmp(a, "--clip") == 0)
-      rc = num_f(a, v, 0, 1e6, &fv), o.optim.clip = (float)fv;
-    else if (strcmp(a, "--seed") == 0)
-      rc = num_i(a, v, 1, INT64_MAX, &iv), o.seed = (uint64_t)iv;
-    else if (strcmp(a, "--eval-every") == 0)
-      rc = num_i(a, v, 0, 1 << 30, &iv), o.eval_every = (int)iv;
-    else if (strcmp(a, "--eval-batches") == 0)
-      rc = num_i(a, v, 1, 1 << 30, &iv), o.eval_batches = (int)iv;
-    else if (strcmp(a, "--ckpt-every") == 0)
-      rc = num_i(a, v, 0, 1 << 30, &iv), o.ckpt_every = iv ? (int)iv : -1;
-    else if (strcmp(a, "--ckpt") == 0)
-      o.ckpt = v;
-    else if (strcmp(a, "--log") == 0)
-      o.log_csv = v;
-    else if (strcmp(a, "--svg") == 0)
-      o.svg = v;
-    else if (strcmp(a, "--threads") == 0)
-      rc = num_i(a, v, 1, 256, &threads);
-    else {
-      cli_error("unknown option '%s'; 'mimic train --help' lists the options", a);
-      rc = -1;
-    }
-  }
-  if (rc) {
-    cfg_destroy(c);
-    return 2;
-  }
+  const cli_opt opts[] = {
+      {.name = "data",
+       .type = CLI_PATH,
+       .dest = &o.data,
+       .meta = "FILE",
+       .help = "training samples (default <data.dir>/exports/sft-messages.train.jsonl, "
+               "dpo.train.jsonl for dpo/orpo)"},
+      {.name = "valid",
+       .type = CLI_PATH,
+       .dest = &o.valid,
+       .meta = "FILE",
+       .help = "validation samples (default: the matching .valid.jsonl when it exists)"},
+      {.name = "out",
+       .short_name = 'o',
+       .type = CLI_PATH,
+       .dest = &o.out,
+       .meta = "FILE",
+       .help = "the adapter or model written (default models/adapter.gguf, models/scratch.gguf "
+               "from scratch); the log, loss curve and checkpoint go beside it"},
+      {.name = "base",
+       .type = CLI_PATH,
+       .dest = &o.base,
+       .meta = "M.gguf",
+       .help = "train a LoRA adapter over this model (default engine.model)"},
+      {.name = "from-scratch",
+       .type = CLI_BOOL,
+       .dest = &o.from_scratch,
+       .help = "train a small model from scratch instead"},
+      {.name = "arch",
+       .type = CLI_STR,
+       .dest = &o.scratch.arch,
+       .meta = "qwen2|llama",
+       .help = "from scratch: architecture"},
+      {.name = "layers",
+       .type = CLI_INT,
+       .dest = &o.scratch.n_layer,
+       .meta = "N",
+       .help = "from scratch: layers (default 2)",
+       .min = 1,
+       .max = 256},
+      {.name = "width",
+       .type = CLI_INT,
+       .dest = &o.scratch.n_embd,
+       .meta = "N",
+       .help = "from scratch: embedding width (default 128)",
+       .min = 8,
+       .max = 16384},
+      {.name = "heads",
+       .type = CLI_INT,
+       .dest = &o.scratch.n_head,
+       .meta = "N",
+       .help = "from scratch: attention heads (default width/32)",
+       .min = 1,
+       .max = 1024},
+      {.name = "kv-heads",
+       .type = CLI_INT,
+       .dest = &o.scratch.n_head_kv,
+       .meta = "N",
+       .help = "from scratch: key/value heads",
+       .min = 1,
+       .max = 1024},
+      {.name = "ff",
+       .type = CLI_INT,
+       .dest = &o.scratch.n_ff,
+       .meta = "N",
+       .help = "from scratch: feed-forward width (default about 2.75 x width)",
+       .min = 8,
+       .max = 65536},
+      {.name = "ctx",
+       .type = CLI_INT,
+       .dest = &o.scratch.n_ctx,
+       .meta = "N",
+       .help = "from scratch: context length (default 512)",
+       .min = 16,
+       .max = 1 << 20},
+      {.name = "vocab",
+       .type = CLI_PATH,
+       .dest = &o.scratch.vocab,
+       .meta = "V.gguf",
+       .help = "from scratch: reuse this model's vocabulary (default: built-in byte-level)"},
+      {.name = "rank",
+       .type = CLI_INT,
+       .dest = &o.lora.rank,
+       .meta = "R",
+       .help = "LoRA rank (default 8)",
+       .min = 1,
+       .max = TRAIN_MAX_RANK},
+      {.name = "alpha",
+       .type = CLI_FLOAT,
+       .dest = &o.lora.alpha,
+       .meta = "A",
+       .help = "LoRA alpha (default 2 x rank)",
+       .min = 1e-3,
+       .max = 1e6},
+      {.name = "dropout",
+       .type = CLI_FLOAT,
+       .dest = &o.lora.dropout,
+       .meta = "P",
+       .help = "LoRA dropout (default 0)",
+       .min = 0,
+       .max = 0.95},
+      {.name = "targets",
+       .type = CLI_STR,
+       .dest = &targets,
+       .meta = "LIST",
+       .help = "adapted tensors: all, attn, ffn or q,k,v,o,gate,up,down (default all)"},
+      {.name = "init",
+       .type = CLI_PATH,
+       .dest = &o.lora.init,
+       .meta = "ADAPTER.gguf",
+       .help = "start from this adapter (e.g. the SFT adapter for DPO)"},
+      {.name = "stage",
+       .type = CLI_STR,
+       .dest = &stage,
+       .meta = "sft|dpo|orpo",
+       .help = "what is trained (default sft)"},
+      {.name = "beta",
+       .type = CLI_FLOAT,
+       .dest = &o.beta,
+       .meta = "B",
+       .help = "DPO beta / ORPO lambda (default 0.1)",
+       .min = 1e-4,
+       .max = 100},
+      {.name = "steps",
+       .type = CLI_I64,
+       .dest = &o.steps,
+       .meta = "N",
+       .help = "optimizer steps (default: --epochs)",
+       .min = 1,
+       .max = (double)(INT64_C(1) << 40)},
+      {.name = "epochs",
+       .type = CLI_DOUBLE,
+       .dest = &o.epochs,
+       .meta = "E",
+       .help = "passes over the data (default 1)",
+       .min = 1e-3,
+       .max = 1e6},
+      {.name = "seq-len",
+       .type = CLI_INT,
+       .dest = &o.seq_len,
+       .meta = "N",
+       .help = "tokens per sequence (default 512)",
+       .min = 16,
+       .max = TRAIN_MAX_SEQ},
+      {.name = "accum",
+       .type = CLI_INT,
+       .dest = &o.accum,
+       .meta = "N",
+       .help = "gradient accumulation (default 1)",
+       .min = 1,
+       .max = 1024},
+      {.name = "lr",
+       .type = CLI_FLOAT,
+       .dest = &o.optim.lr,
+       .meta = "LR",
+       .help = "learning rate (default 1e-3, from scratch 3e-3)",
+       .min = 1e-9,
+       .max = 10},
+      {.name = "min-lr",
+       .type = CLI_FLOAT,
+       .dest = &o.optim.min_lr,
+       .meta = "LR",
+       .help = "final learning rate (default lr/10)",
+       .min = 0,
+       .max = 10},
+      {.name = "warmup",
+       .type = CLI_I64,
+       .dest = &o.optim.warmup,
+       .meta = "N",
+       .help = "warm-up steps (default 0)",
+       .min = 0,
+       .max = (double)(INT64_C(1) << 40)},
+      {.name = "weight-decay",
+       .type = CLI_FLOAT,
+       .dest = &o.optim.weight_decay,
+       .meta = "W",
+       .help = "weight decay (default 0)",
+       .min = 0,
+       .max = 10},
+      {.name = "clip",
+       .type = CLI_FLOAT,
+       .dest = &o.optim.clip,
+       .meta = "C",
+       .help = "gradient norm clip (default 1)",
+       .min = 0,
+       .max = 1e6},
+      {.name = "seed", .type = CLI_U64, .dest = &o.seed, .meta = "S", .help = "seed (default 1)"},
+      {.name = "eval-every",
+       .type = CLI_INT,
+       .dest = &o.eval_every,
+       .meta = "N",
+       .help = "validate every N steps (default 0: at the end)",
+       .min = 0,
+       .max = 1 << 30},
+      {.name = "eval-batches",
+       .type = CLI_INT,
+       .dest = &o.eval_batches,
+       .meta = "N",
+       .help = "validation batches (default 20)",
+       .min = 1,
+       .max = 1 << 30},
+      {.name = "ckpt-every",
+       .type = CLI_INT,
+       .dest = &o.ckpt_every,
+       .meta = "N",
+       .help = "checkpoint every N steps (default 50; 0: never)",
+       .min = 0,
+       .max = 1 << 30},
+      {.name = "ckpt",
+       .type = CLI_PATH,
+       .dest = &o.ckpt,
+       .meta = "FILE",
+       .help = "the checkpoint (default OUT.ckpt)"},
+      {.name = "log",
+       .type = CLI_PATH,
+       .dest = &o.log_csv,
+       .meta = "F.csv",
+       .help = "the training log (default OUT.csv)"},
+      {.name = "svg",
+       .type = CLI_PATH,
+       .dest = &o.svg,
+       .meta = "F.svg",
+       .help = "the loss curve (default OUT.svg)"},
+      {.name = "resume",
+       .type = CLI_BOOL,
+       .dest = &o.resume,
+       .help = "continue from the checkpoint"},
+      {.name = "threads",
+       .short_name = 't',
+       .type = CLI_INT,
+       .dest = &threads,
+       .meta = "N",
+       .help = "compute threads (default: one per core)",
+       .min = 1,
+       .max = 256},
+      {.name = "no-progress", .type = CLI_BOOL, .dest = &no_progress, .help = "no progress bar"},
+      {0}};
+  const cli_spec spec = {
+      .name = "train",
+      .summary = "Fine-tunes with LoRA over a base model (SFT, or DPO / ORPO on preference "
+                 "pairs), or trains a\nsmall model from scratch.",
+      .example = "train --base models/base.gguf --rank 16 --epochs 2\ntrain --stage dpo --base "
+                 "models/base.gguf --init models/adapter.gguf --out models/dpo.gguf\ntrain "
+                 "--from-scratch --steps 300",
+      .config = true,
+      .opts = opts};
+  cli_args a;
+  cfg *c = cli_start(&spec, argc, argv, &a, &rc);
+  if (!c) return rc;
+  if (no_progress) o.progress = false;
+  bool lr_given = cli_given(&spec, &a, "lr");
+  if (cli_given(&spec, &a, "ckpt-every") && o.ckpt_every == 0) o.ckpt_every = -1;
   if (strcmp(stage, "sft") == 0)
     o.stage = TRAIN_SFT;
   else if (strcmp(stage, "dpo") == 0)
@@ -275,28 +377,37 @@ int cmd_train(int argc, char **argv) {
 
 int cmd_merge(int argc, char **argv) {
   double scale = 1.0;
-  int64_t threads = 0;
-  const char *pos[3] = {NULL, NULL, NULL};
-  int np = 0;
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-    if (strcmp(a, "--scale") == 0) {
-      if (num_f(a, v, -100, 100, &scale)) return 2;
-      i++;
-    } else if (strcmp(a, "--threads") == 0) {
-      if (num_i(a, v, 1, 256, &threads)) return 2;
-      i++;
-    } else if (np < 3 && a[0] != '-') {
-      pos[np++] = a;
-    } else {
-      np = 99;
-      break;
-    }
-  }
-  if (np != 3) {
-    cli_error("usage: mimic merge BASE.gguf ADAPTER.gguf OUT.gguf [--scale 1] [--threads N]");
-    return 2;
-  }
+  int threads = 0;
+  const cli_opt opts[] = {{.name = "lora-scale",
+                           .type = CLI_DOUBLE,
+                           .dest = &scale,
+                           .meta = "S",
+                           .help = "the adapter's strength (default 1)",
+                           .min = -100,
+                           .max = 100,
+                           .alias = "scale"},
+                          {.name = "threads",
+                           .short_name = 't',
+                           .type = CLI_INT,
+                           .dest = &threads,
+                           .meta = "N",
+                           .help = "compute threads (default: one per core)",
+                           .min = 1,
+                           .max = 256},
+                          {0}};
+  const cli_spec spec = {
+      .name = "merge",
+      .args = "BASE.gguf ADAPTER.gguf OUT.gguf",
+      .min_args = 3,
+      .max_args = 3,
+      .summary = "Writes a standalone model with the adapter merged in (re-quantized to the base's "
+                 "types).",
+      .example = "merge models/base.gguf models/adapter.gguf models/merged.gguf",
+      .opts = opts};
+  cli_args a;
+  int prc = cli_parse(&spec, argc, argv, &a);
+  if (prc) return prc == CLI_HELP ? 0 : prc;
+  char **pos = a.pos;
   if (strcmp(pos[0], pos[2]) == 0 || strcmp(pos[1], pos[2]) == 0) {
     cli_error("the output must be a new file");
     return 2;

@@ -16,27 +16,11 @@ void cli_error(const char *fmt, ...) {
   va_end(ap);
 }
 
-cfg *cli_config_load(int *argc, char **argv) {
-  const char *path = getenv("MIMIC_CONFIG");
-  bool explicit_path = path != NULL;
-  for (int i = 1; i < *argc; i++) {
-    if (strcmp(argv[i], "--config") == 0) {
-      if (i + 1 >= *argc) {
-        cli_error("--config needs a file name");
-        return NULL;
-      }
-      path = argv[i + 1];
-      explicit_path = true;
-      memmove(&argv[i], &argv[i + 2], (size_t)(*argc - i - 2 + 1) * sizeof *argv);
-      *argc -= 2;
-      break;
-    }
-  }
+cfg *cli_config_load(const char *path) {
+  if (!path) path = getenv("MIMIC_CONFIG");
   if (!path && access("mimic.conf", F_OK) == 0) path = "mimic.conf";
   cfg *c = cfg_new();
   if (path && cfg_load_file(c, path)) goto fail;
-  if (!explicit_path && !path) { /* No file: defaults and environment only. */
-  }
   if (cfg_load_env(c)) goto fail;
   log_level lv;
   if (log_level_parse(cfg_str(c, "log.level"), &lv)) goto fail;

@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cli/cli.h"
+#include "cli/flags.h"
 
 typedef struct cli_cmd {
   const char *name;
@@ -14,61 +14,57 @@ static int cmd_help(int argc, char **argv);
 static int cmd_version(int argc, char **argv);
 
 static const cli_cmd commands[] = {
-    {"run", cmd_run, "connect to Discord and chat (needs DISCORD_TOKEN)"},
-    {"discord", cmd_discord, "discord check: verify the token and show what GET /gateway/bot says"},
-    {"config", cmd_config,
-     "config check: validate the configuration and show every value's source"},
-    {"model", cmd_model,
-     "model info M.gguf | model make-random OUT.gguf: inspect or fake a GGUF model"},
-    {"quantize", cmd_quantize,
-     "quantize IN.gguf OUT.gguf TYPE: convert a model (q4_k_m, q8_0, ...)"},
-    {"tokenize", cmd_tokenize, "print the token ids of a text for a model's vocabulary"},
+    {"run", cmd_run, "the bot: connect to Discord and chat (needs DISCORD_TOKEN)"},
+    {"discord", cmd_discord, "discord check: verify the token, show what GET /gateway/bot says"},
+    {"config", cmd_config, "config check: validate the configuration, show each value's source"},
     {"fetch", cmd_fetch,
-     "fetch the guilds' history through the Discord API (all of it once, then what is new)"},
-    {"import", cmd_import,
-     "import FILE|DIR...: DiscordChatExporter JSON exports or Discord data packages"},
-    {"prepare", cmd_prepare,
-     "build training datasets (SFT, DPO, KTO) from the store into data/exports/"},
-    {"privacy", cmd_privacy, "exclude|include|opt-out|opt-in USER_ID, or list: who is left out"},
-    {"purge", cmd_purge,
-     "purge --user ID: delete a person's messages from the store and every dataset"},
-    {"stats", cmd_stats,
-     "messages per person/channel/month, lengths, words, emoji, reactions (text + HTML)"},
-    {"chat", cmd_chat,
-     "talk to a model interactively (--model M.gguf [--lora A.gguf] [--backend openai --url U])"},
-    {"generate", cmd_generate, "one completion for a prompt (-p TEXT or stdin)"},
-    {"bench", cmd_bench, "prompt and generation tokens/s of a model (--model M.gguf [--json])"},
-    {"logits", cmd_logits,
-     "logits --model M --tokens 1,2,3 --out F: raw float32 logits per position"},
-    {"train", cmd_train,
-     "fine-tune with LoRA (SFT, --stage dpo|orpo) or train a tiny model --from-scratch"},
-    {"merge", cmd_merge,
-     "merge BASE.gguf ADAPTER.gguf OUT.gguf: write a standalone model with the adapter in"},
-    {"eval", cmd_eval,
-     "evaluate a model against held-out replies: perplexity, style metrics, blind test, HTML "
-     "report"},
-    {"demo", cmd_demo,
-     "the offline demo: import the sample community, prepare, train, evaluate, chat"},
-    {"simulate", cmd_simulate,
-     "the bot's reply flow and !commands on the terminal, without Discord (--model M.gguf)"},
+     "the guilds' history through the Discord API (all once, then what is new)"},
+    {"import", cmd_import, "DiscordChatExporter JSON exports (files, folders) or data packages"},
+    {"prepare", cmd_prepare, "build the training datasets (SFT, DPO, KTO) from the store"},
+    {"privacy", cmd_privacy, "privacy exclude|include|opt-out|opt-in|purge USER_ID, or list"},
+    {"purge", cmd_purge, "purge --user USER_ID: the older spelling of privacy purge USER_ID"},
+    {"stats", cmd_stats, "what the store holds: people, channels, months, words (text + HTML)"},
+    {"train", cmd_train, "fine-tune with LoRA (SFT, DPO, ORPO) or train a tiny model from scratch"},
+    {"merge", cmd_merge, "write a standalone model with an adapter merged in"},
+    {"eval", cmd_eval, "perplexity, style metrics, blind test and HTML report for a model"},
+    {"demo", cmd_demo, "the offline demo: sample community -> tiny model -> report -> chat"},
+    {"simulate", cmd_simulate, "the bot's reply flow and !commands on the terminal, no Discord"},
+    {"chat", cmd_chat, "talk to a model on the terminal"},
+    {"generate", cmd_generate, "one completion for a prompt (-p TEXT, or standard input)"},
+    {"bench", cmd_bench, "prompt and generation tokens/s of a model on this machine"},
+    {"model", cmd_model, "model info M.gguf | model make-random OUT.gguf"},
+    {"quantize", cmd_quantize, "convert a model to q4_k_m, q8_0, ... (quantize IN OUT TYPE)"},
+    {"tokenize", cmd_tokenize, "the token ids of a text in a model's vocabulary"},
+    {"logits", cmd_logits, "raw float32 logits per position, to compare with other engines"},
     {"version", cmd_version, "print the version"},
-    {"help", cmd_help, "this list"},
+    {"help", cmd_help, "this list (help COMMAND: that command's options)"},
 };
 
 static int cmd_help(int argc, char **argv) {
-  (void)argc;
-  (void)argv;
+  if (argc >= 2) { /* mimic help CMD: the command's own help */
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+      if (strcmp(argv[1], commands[i].name) == 0 && commands[i].fn != cmd_help) {
+        char *av[] = {argv[1], "--help", NULL};
+        return commands[i].fn(2, av);
+      }
+    cli_error("unknown command '%s'; 'mimic help' lists the commands", argv[1]);
+    return 2;
+  }
   printf("mimic %s: a Discord bot that learns how a community talks\n\n", MIMIC_VERSION);
-  printf("usage: mimic <command> [options]   (every command takes --config FILE)\n\n");
+  printf("usage: mimic COMMAND [OPTIONS] [ARGUMENTS]\n\ncommands:\n");
   for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
     printf("  %-10s %s\n", commands[i].name, commands[i].summary);
-  printf("\nSee README.md and docs/ for details.\n");
+  printf("\n'mimic COMMAND --help' (or 'mimic help COMMAND') shows a command's options and an "
+         "example.\nSee README.md and docs/ for details.\n");
   return 0;
 }
 
 static int cmd_version(int argc, char **argv) {
-  (void)argc;
-  (void)argv;
+  static const cli_spec spec = {
+      .name = "version", .summary = "Prints mimic's version.", .example = "version"};
+  cli_args a;
+  int rc = cli_parse(&spec, argc, argv, &a);
+  if (rc) return rc == CLI_HELP ? 0 : rc;
   printf("mimic %s\n", MIMIC_VERSION);
   return 0;
 }

@@ -60,7 +60,23 @@ int collect_import_dce_mem(store *s, const char *data, size_t n, const char *nam
 int collect_import_package(store *s, const char *dir, const collect_import_opts *o,
                            collect_import_stats *stats) MIMIC_MUST;
 
-/* Imports whatever path is: a directory is a data package; a file is a DCE export. */
+/* What a path given to import is, judged by its layout (nothing is parsed). */
+typedef enum {
+  COLLECT_PATH_NONE,     /* missing, or a folder with neither layout below */
+  COLLECT_PATH_DCE_FILE, /* a file: taken for a DiscordChatExporter JSON export */
+  COLLECT_PATH_DCE_DIR,  /* a folder of *.json files and no data package layout */
+  COLLECT_PATH_PACKAGE,  /* a data package: Messages/ (or messages/), account/user.json, or one
+                            Messages/c<id>/ folder holding channel.json */
+} collect_path_kind;
+collect_path_kind collect_import_detect(const char *path);
+
+/* The *.json files directly in dir, sorted by name, as "dir/name" (caller frees each and the
+ * array). Hidden files are skipped. */
+int collect_import_list_json(const char *dir, char ***files, size_t *n) MIMIC_MUST;
+
+/* Imports whatever path is (collect_import_detect): a DCE export, a data package, or each export
+ * of a folder of them in name order, each file in its own transaction (stats are summed; the first
+ * failing file stops the rest, the files before it stay imported). */
 int collect_import_path(store *s, const char *path, const collect_import_opts *o,
                         collect_import_stats *stats) MIMIC_MUST;
 

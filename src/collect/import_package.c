@@ -495,8 +495,82 @@ done:
   return rc;
 }
 
+collect_path_kind collect_import_detect(const char *path) {
+  if (!is_dir(path)) return is_file(path) ? COLLECT_PATH_DCE_FILE : COLLECT_PATH_NONE;
+  static const char *const files[] = {"channel.json", "account/user.json", "Account/user.json"};
+  static const char *const dirs[] = {"Messages", "messages"};
+  char p[4096];
+  for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+    snprintf(p, sizeof p, "%s/%s", path, files[i]);
+    if (is_file(p)) return COLLECT_PATH_PACKAGE;
+  }
+  for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
+    snprintf(p, sizeof p, "%s/%s", path, dirs[i]);
+    if (is_dir(p)) return COLLECT_PATH_PACKAGE;
+  }
+  char **names = NULL;
+  size_t n = 0;
+  if (collect_import_list_json(path, &names, &n)) {
+    err_clear();
+    return COLLECT_PATH_NONE;
+  }
+  for (size_t i = 0; i < n; i++) mem_free(names[i]);
+  mem_free(names);
+  return n ? COLLECT_PATH_DCE_DIR : COLLECT_PATH_NONE;
+}
+
+int collect_import_list_json(const char *dir, char ***files, size_t *n) {
+  *files = NULL;
+  *n = 0;
+  DIR *d = opendir(dir);
+  if (!d) return err_set(MIMIC_EIO, "%s: cannot list: %s", dir, strerror(errno));
+  size_t cap = 0;
+  char path[4096];
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL) {
+    if (e->d_name[0] == '.' || !str_ends_with(e->d_name, ".json")) continue;
+    snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+    if (!is_file(path)) continue;
+    if (*n == cap) {
+      cap = cap ? cap * 2 : 16;
+      *files = xrealloc(*files, cap * sizeof **files);
+    }
+    (*files)[(*n)++] = xstrdup(path);
+  }
+  closedir(d);
+  if (*n) qsort(*files, *n, sizeof **files, cmp_str);
+  return 0;
+}
+
 int collect_import_path(store *s, const char *path, const collect_import_opts *o,
                         collect_import_stats *stats) {
-  if (is_dir(path)) return collect_import_package(s, path, o, stats);
-  return collect_import_dce(s, path, o, stats);
+  switch (collect_import_detect(path)) {
+  case COLLECT_PATH_PACKAGE: return collect_import_package(s, path, o, stats);
+  case COLLECT_PATH_DCE_FILE: return collect_import_dce(s, path, o, stats);
+  case COLLECT_PATH_NONE:
+    if (!is_dir(path)) return collect_import_dce(s, path, o, stats); /* names the missing file */
+    return err_set(MIMIC_EFORMAT,
+                   "%s: neither a Discord data package (Messages/, account/user.json) nor a folder "
+                   "of DiscordChatExporter .json exports",
+                   path);
+  case COLLECT_PATH_DCE_DIR: break;
+  }
+  collect_import_stats sum = {0}, one;
+  char **files = NULL;
+  size_t n = 0;
+  int rc = collect_import_list_json(path, &files, &n);
+  for (size_t i = 0; i < n && !rc; i++) {
+    rc = collect_import_dce(s, files[i], o, &one);
+    sum.messages += one.messages;
+    sum.inserted += one.inserted;
+    sum.skipped_privacy += one.skipped_privacy;
+    sum.skipped_invalid += one.skipped_invalid;
+    sum.bytes += one.bytes;
+    sum.total_bytes += one.total_bytes;
+    sum.seconds += one.seconds;
+  }
+  for (size_t i = 0; i < n; i++) mem_free(files[i]);
+  mem_free(files);
+  if (stats) *stats = sum;
+  return rc;
 }

@@ -103,6 +103,7 @@ TEST(fetch_summary_incremental_and_errors) {
   CHECK_INT(run(&d, db, "bad-token-456", "fetch", out, sizeof out), 1);
   CHECK(strstr(out, "DISCORD_TOKEN") != NULL);
   CHECK(strstr(out, "bad-token-456") == NULL);
+  CHECK(strstr(out, "fetched 0 messages") == NULL); /* no summary of a run that never started */
 
   /* bad arguments */
   CHECK_INT(run(&d, db, "good-token-123", "fetch --guild abc", out, sizeof out), 2);

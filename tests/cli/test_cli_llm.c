@@ -57,7 +57,8 @@ TEST(bench_json_has_both_speeds) {
   if (!*model) SKIP("tiny-qwen2-f32.gguf or MIMIC_BIN absent");
   char cmd[1024], out[4096];
   snprintf(cmd, sizeof cmd,
-           "%s bench --model %s -p 16 -n 4 --reps 1 --threads 1 --json 2>/dev/null", bin, model);
+           "%s bench --model %s --prompt-tokens 16 -n 4 --reps 1 --threads 1 --json 2>/dev/null",
+           bin, model);
   CHECK_INT(run(cmd, out, sizeof out), 0);
   json_t *j = json_parse(out, strlen(out), "bench output");
   REQUIRE(j);

@@ -5,7 +5,8 @@
  *
  *   router.c memory.c context.c reply.c   self-contained modules; they know nothing of `bot`
  *   stats.c    statistics: counters and per-engagement rows in the store, windows for !status
- *   recall.c   what the bot remembers: messages rendered for the model, refills from the store
+ *   recall.c   what the bot remembers: messages rendered for the model, refills from the store,
+ *              and which names are speakers (members the store or the channel's memory knows)
  *   queue.c    the reply queue: job admission, per-channel queues, generation, completions, sends
  *   bot.c      the object: construction and teardown, settings, privacy flags, bot_poll
  *   admin.c    text commands
@@ -157,6 +158,14 @@ char *recall__render(bot *b, const char *content, const discord_message *m);
 /* Refills a channel's memory from the store after a restart or an expiry (messages younger than the
  * TTL and older than before_id), once per expiry. */
 void recall__refill(bot *b, uint64_t channel_id, uint64_t before_id);
+/* Whether name (len bytes, not NUL-terminated) is a speaker the model may write as: someone in the
+ * channel's memory or a member the store knows (by shown name or account name), compared without
+ * ASCII case. Used by reply_clean_speakers; user is a recall_speakers. */
+typedef struct recall_speakers {
+  bot *b;
+  uint64_t channel_id;
+} recall_speakers;
+bool recall__is_speaker(const char *name, size_t len, void *user);
 #endif
 
 /* ---- queue.c ---- */

@@ -379,7 +379,8 @@ static void finish(bot *b, bot_job *j) {
     goto next;
   }
 
-  /* Names the model may echo at the start: the bot's own first, then the person answered. */
+  /* Names the model may echo at the start: the bot's own and the person answered's, then any
+   * speaker the channel's memory or the store knows (a community-trained model writes as one). */
   store_user au;
   const char *names[2] = {b->self_name, NULL};
   size_t n_names = 1;
@@ -387,7 +388,8 @@ static void finish(bot *b, bot_job *j) {
     names[n_names++] = store_user_shown(&au);
   else
     err_clear();
-  char *text = reply_clean(r->text, names, n_names);
+  recall_speakers rs = {.b = b, .channel_id = j->channel_id};
+  char *text = reply_clean_speakers(r->text, names, n_names, recall__is_speaker, &rs);
   if (!*text) {
     mem_free(text);
     if (j->attempts < 2) {

@@ -1,8 +1,10 @@
-/* What the bot remembers of a channel: messages rendered as the model sees them (mentions as
- * names, attachments named) and the refill of a channel's memory from the store after a restart
- * or an expiry. The memory itself is memory.c; this file fills it for the rest of the bot. */
+/* What the bot remembers of a channel, and who speaks there: messages rendered as the model sees
+ * them (mentions as names, attachments named), the refill of a channel's memory from the store
+ * after a restart or an expiry, and the test of whether a name is a speaker's. The memory itself
+ * is memory.c; this file fills it and reads it for the rest of the bot. */
 #include <inttypes.h>
 #include <string.h>
+#include <strings.h>
 
 #define BOT_LEVEL BOT_L_RECALL
 #include "bot/bot_int.h"
@@ -76,4 +78,26 @@ void recall__refill(bot *b, uint64_t channel_id, uint64_t before_id) {
     mem_free(text);
   }
   store_msg_list_free(&l);
+}
+
+/* The channel's memory first (no database work, and it holds the speakers of the prompt), then
+ * the store, which knows every member a training set was made from. */
+bool recall__is_speaker(const char *name, size_t len, void *user) {
+  const recall_speakers *rs = user;
+  bot *b = rs->b;
+  if (len == 0 || len >= STORE_NAME_MAX) return false;
+  char want[STORE_NAME_MAX];
+  memcpy(want, name, len);
+  want[len] = 0;
+  const memory_entry *hist[MEMORY_MSGS_MAX];
+  size_t n = memory_get(b->mem, rs->channel_id, b->persona, bot__now(b), 0, hist, MEMORY_MSGS_MAX);
+  for (size_t i = 0; i < n; i++)
+    if (hist[i]->name && strcasecmp(hist[i]->name, want) == 0) return true;
+  bool found = false;
+  if (store_user_named(b->db, want, &found)) {
+    LOG_W("bot", "looking up a speaker name: %s", err_msg());
+    err_clear();
+    return false;
+  }
+  return found;
 }

@@ -572,6 +572,31 @@ TEST(before_ready_messages_are_stored_not_answered) {
   fx_free(&x);
 }
 
+/* A community-trained model writes as any member ("k: se woe"): the tag goes whoever it names,
+ * as long as the store knows them; a word that names nobody stays. */
+TEST(another_members_name_is_stripped_from_a_reply) {
+  fx x;
+  fx_init(&x, NULL, "0", "0");
+  store_user k = {.id = 77};
+  str_lcpy(k.name, "k_account", sizeof k.name);
+  str_lcpy(k.display_name, "k", sizeof k.display_name);
+  CHECK_OK(store_user_upsert(x.s, &k));
+  const char *script[] = {"k: se woe", "bob: **alice**: ok", "Note: not a name"};
+  fake_script(x.f, script, 3);
+  CHECK_OK(fx_say(&x, 1, CHAN, BOB, "morning", false));
+  CHECK_OK(fx_say(&x, 2, CHAN, ALICE, "<@1000> hi", true));
+  fx_drain(&x);
+  CHECK_OK(fx_say(&x, 3, CHAN, ALICE, "<@1000> and?", true));
+  fx_drain(&x);
+  CHECK_OK(fx_say(&x, 4, CHAN, ALICE, "<@1000> so?", true));
+  fx_drain(&x);
+  REQUIRE(x.r->n_sends == 3);
+  CHECK_STR(x.r->sends[0].text, "se woe");
+  CHECK_STR(x.r->sends[1].text, "ok"); /* bob from the channel's memory, then the author */
+  CHECK_STR(x.r->sends[2].text, "Note: not a name");
+  fx_free(&x);
+}
+
 TEST(refused_send_is_counted_as_an_error) {
   fx x;
   fx_init(&x, NULL, "0", "0");
@@ -725,6 +750,7 @@ int main(void) {
   RUN(restart_finishes_in_flight_replies_and_loses_no_message);
   RUN(collect_only_mode_stores_without_answering);
   RUN(before_ready_messages_are_stored_not_answered);
+  RUN(another_members_name_is_stripped_from_a_reply);
   RUN(refused_send_is_counted_as_an_error);
   RUN(threads_inherit_the_channel_allow_list);
   RUN(memory_forgets_after_its_ttl);

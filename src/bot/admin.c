@@ -97,7 +97,11 @@ static void set_number(cmd_ctx *x, const char *cmd, const char *key, double lo, 
     return;
   }
   LOG_I("audit", "user %" PRIu64 " set %s = %s (was %s)", x->m->author.id, key, val, old);
-  answer(x, "%s set to %s (was %s). Saved: it survives a restart.", what, val, old);
+  if (bot__settings_persist(x->b))
+    answer(x, "%s set to %s (was %s). Saved: it survives a restart.", what, val, old);
+  else
+    answer(x, "%s set to %s (was %s). The database is in memory, so it lasts until the bot stops.",
+           what, val, old);
 }
 
 static void cmd_setrate(cmd_ctx *x) {

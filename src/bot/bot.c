@@ -74,6 +74,13 @@ static int restore_setting(const char *scope, const char *key, const char *value
   return 0;
 }
 
+bool bot__settings_persist(const bot *b) {
+  /* SQLite's in-memory databases: ":memory:", "" (a private temporary one) and memory URIs. */
+  const char *p = store_path(b->db);
+  return p && *p && strcmp(p, ":memory:") != 0 && strncmp(p, "file::memory:", 13) != 0 &&
+         strstr(p, "mode=memory") == NULL;
+}
+
 int bot_setting_set(bot *b, const char *key, const char *value) {
   const cfg_key *k = cfg_key_find(key);
   if (!k) return err_set(MIMIC_EINVAL, "%s is not a setting", key);

@@ -124,7 +124,8 @@ int bot_poll(bot *b);
 void bot_settings_apply(bot *b);
 
 /* Sets a live setting: validates value against the key, applies it with CFG_SRC_LIVE, persists it
- * (store setting, scope "") so it survives a restart, and applies it to the bot. Errors:
+ * (store setting, scope "") so it survives a restart when the store is a file (an in-memory
+ * database ends with the process), and applies it to the bot. Errors:
  * MIMIC_EINVAL with a sentence for a person ("bot.response_rate must be between 0 and 1"),
  * MIMIC_EDB. */
 int bot_setting_set(bot *b, const char *key, const char *value) MIMIC_MUST;

@@ -190,6 +190,8 @@ void queue__shutdown(bot *b);
 #if BOT_LEVEL >= BOT_L_BOT
 /* Marks a user ignored (excluded/opted out) or not, from the store's flags. */
 int bot__privacy_refresh(bot *b, uint64_t user_id) MIMIC_MUST;
+/* Whether a live setting outlives the process: false when the store is an in-memory database. */
+bool bot__settings_persist(const bot *b);
 #endif
 
 /* ---- admin.c ---- */

@@ -111,8 +111,7 @@ static int64_t count_messages(store *s, uint64_t author) {
   return n;
 }
 
-/* ---- the flow
- * ------------------------------------------------------------------------------------ */
+/* ---- the flow ---- */
 
 TEST(mention_gets_a_reply_that_pings_only_the_author) {
   fx x;

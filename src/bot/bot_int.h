@@ -49,8 +49,9 @@
 typedef enum bot_job_state {
   BOT_JOB_LOOSE = 0, /* in no list, no generation: owned by whoever holds the pointer */
   BOT_JOB_WAITING,   /* in its channel's pending list */
-  BOT_JOB_RUNNING,   /* submitted; the backend owes exactly one on_done */
-  BOT_JOB_DONE,      /* on_done came: in the completion list, or being finished */
+  BOT_JOB_RUNNING,   /* submitted; the backend owes exactly one on_done (it stays RUNNING in the
+                      * completion list: only the bot thread writes the state) */
+  BOT_JOB_DONE,      /* taken from the completion list by the bot thread: being finished */
 } bot_job_state;
 
 /* One engagement: a message the bot decided to answer, from admission to the send. */

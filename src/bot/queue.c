@@ -125,10 +125,11 @@ void queue__cancel_message(bot *b, uint64_t channel_id, uint64_t id) {
 static void on_done(void *user, llm_result *res) {
   bot_job *j = user;
   bot *b = j->b;
-  MIMIC_ASSERT(j->state == BOT_JOB_RUNNING); /* exactly one on_done per accepted submit */
+  /* Exactly one on_done per accepted submit. The state is only read here: the bot thread still
+   * sees the job RUNNING (it may cancel it) until it takes it from the list (take_done). */
+  MIMIC_ASSERT(j->state == BOT_JOB_RUNNING);
   j->res = res;
   j->next = NULL;
-  j->state = BOT_JOB_DONE;
   pthread_mutex_lock(&b->done_mu);
   if (b->done_tail)
     b->done_tail->next = j;
@@ -142,12 +143,16 @@ static void on_done(void *user, llm_result *res) {
   pthread_mutex_unlock(&b->done_mu);
 }
 
-/* Moves the completion list out under the lock. */
+/* Moves the completion list out under the lock; its jobs are DONE from here on. */
 static bot_job *take_done(bot *b) {
   pthread_mutex_lock(&b->done_mu);
   bot_job *j = b->done_head;
   b->done_head = b->done_tail = NULL;
   pthread_mutex_unlock(&b->done_mu);
+  for (bot_job *d = j; d; d = d->next) {
+    MIMIC_ASSERT(d->state == BOT_JOB_RUNNING);
+    d->state = BOT_JOB_DONE;
+  }
   return j;
 }
 

@@ -448,6 +448,28 @@ TEST(deleted_message_is_not_answered) {
   fx_free(&x);
 }
 
+/* The generation finished on the engine but the bot has not polled yet when the message is
+ * deleted: the job is still the channel's running one, it is cancelled, and nothing is sent. */
+TEST(message_deleted_between_completion_and_poll_is_not_answered) {
+  fx x;
+  fx_init(&x, NULL, "0", "0");
+  CHECK_OK(fx_say(&x, 1, CHAN, ALICE, "<@1000> quick", true));
+  CHECK_INT(fake_release(x.f, 1), 1); /* on_done has run; the completion waits for bot_poll */
+  discord_event ev;
+  memset(&ev, 0, sizeof ev);
+  ev.type = DISCORD_EV_MESSAGE_DELETE;
+  discord_id id = 1;
+  ev.u.del.channel_id = CHAN;
+  ev.u.del.guild_id = GUILD;
+  ev.u.del.ids = &id;
+  ev.u.del.n_ids = 1;
+  CHECK_OK(bot_handle_event(x.b, &ev));
+  CHECK_INT((int)bot_inflight(x.b), 0);
+  fx_drain(&x);
+  CHECK_INT(x.r->n_sends, 0);
+  fx_free(&x);
+}
+
 TEST(edits_and_reactions_are_stored) {
   fx x;
   fx_init(&x, NULL, "0", "0");
@@ -744,6 +766,7 @@ int main(void) {
   RUN(empty_generation_is_retried_once_with_another_seed);
   RUN(typing_is_refreshed_while_generating);
   RUN(deleted_message_is_not_answered);
+  RUN(message_deleted_between_completion_and_poll_is_not_answered);
   RUN(edits_and_reactions_are_stored);
   RUN(invalid_utf8_is_not_stored_but_loses_nothing_else);
   RUN(restart_finishes_in_flight_replies_and_loses_no_message);

@@ -18,7 +18,7 @@
 #define CFG_TOKEN_MAX 4096
 
 typedef struct cfg_val {
-  char *layer[4]; /* value per source; NULL = not set at that level */
+  char *layer[CFG_SRC_LIVE + 1]; /* value per source; NULL = not set at that level */
 } cfg_val;
 
 struct cfg {
@@ -53,7 +53,7 @@ cfg *cfg_new(void) {
 void cfg_destroy(cfg *c) {
   if (!c) return;
   for (int i = 0; i < c->n; i++)
-    for (int s = 0; s < 4; s++) free(c->vals[i].layer[s]);
+    for (int s = 0; s <= CFG_SRC_LIVE; s++) free(c->vals[i].layer[s]);
   free(c->vals);
   pthread_mutex_destroy(&c->mu);
   free(c);
@@ -207,7 +207,7 @@ static const char *value_of(const cfg *c, const char *key, cfg_source *src) {
     return NULL;
 #endif
   }
-  for (int s = 3; s >= 0; s--)
+  for (int s = CFG_SRC_LIVE; s >= 0; s--)
     if (c->vals[i].layer[s]) {
       if (src) *src = (cfg_source)s;
       return c->vals[i].layer[s];
@@ -249,7 +249,8 @@ cfg_source cfg_source_of(const cfg *c, const char *key) {
 }
 
 const char *cfg_source_name(cfg_source s) {
-  static const char *names[] = {"default", "config file", "environment", "live setting"};
+  static const char *names[] = {"default", "config file", "environment", "command line",
+                                "live setting"};
   return names[s];
 }
 

@@ -1,7 +1,8 @@
 /* Configuration: every configurable value has one home. Precedence, lowest to highest: the default
  * in the key table (config.c), the config file, the environment (MIMIC_<KEY> with '.' as '_', upper
- * case; DISCORD_TOKEN for the token), then live settings (from the database, set by admin commands
- * or the dashboard). Each value remembers where it came from, so `!status` can say.
+ * case; DISCORD_TOKEN for the token), a command's own flags, then live settings (from the database,
+ * set by admin commands or the dashboard). Each value remembers where it came from, so `!status`
+ * can say.
  *
  * File format: `key = value` lines, `#` comments, optional `[section]` headers that prefix keys
  * ("[discord]" then "api = ..." is "discord.api"). Values may be double-quoted.
@@ -12,7 +13,13 @@
 #include <stdint.h>
 #include "base/err.h"
 
-typedef enum { CFG_SRC_DEFAULT = 0, CFG_SRC_FILE, CFG_SRC_ENV, CFG_SRC_LIVE } cfg_source;
+typedef enum {
+  CFG_SRC_DEFAULT = 0,
+  CFG_SRC_FILE,
+  CFG_SRC_ENV,
+  CFG_SRC_CLI,
+  CFG_SRC_LIVE
+} cfg_source;
 typedef enum { CFG_STR, CFG_INT, CFG_NUM, CFG_BOOL } cfg_type;
 
 typedef struct cfg_key {

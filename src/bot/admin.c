@@ -2,13 +2,15 @@
  * and hand restart/fetch/train requests to the runtime; anyone may use !optout, !optin and
  * !forgetme, confirmed by DM. A non-admin's admin command gets no reaction, only an audit line in
  * the log. Arguments come from anyone on the server: they are length-capped and validated, and a
- * bad value gets one sentence saying what is expected. */
+ * bad value gets one sentence saying what is expected. Above the queue and the bot object in the
+ * bot's stack (bot_int.h); only events.c calls it. */
 #include <ctype.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
+#define BOT_LEVEL BOT_L_ADMIN
 #include "bot/bot_int.h"
 #include "collect/collect.h"
 
@@ -30,6 +32,14 @@ typedef struct cmd_def {
   const char *help;
 } cmd_def;
 
+/* Sends a plain text answer to a command (a reply without a ping). */
+static void say(bot *b, uint64_t channel_id, uint64_t reply_to, const char *text) {
+  if (!b->act.send) return;
+  bot_send s = {.channel_id = channel_id, .text = text, .reply_to = reply_to};
+  if (b->act.send(b->act.user, &s))
+    LOG_W("bot", "channel %" PRIu64 ": could not send a command answer: %s", channel_id, err_msg());
+}
+
 static void answer(cmd_ctx *x, const char *fmt, ...) MIMIC_PRINTF(2, 3);
 static void answer(cmd_ctx *x, const char *fmt, ...) {
   char text[1900];
@@ -37,7 +47,7 @@ static void answer(cmd_ctx *x, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(text, sizeof text, fmt, ap);
   va_end(ap);
-  bot__say(x->b, x->m->channel_id, x->m->id, text);
+  say(x->b, x->m->channel_id, x->m->id, text);
 }
 
 static void dm(cmd_ctx *x, const char *text) {
@@ -55,8 +65,7 @@ static void react_ok(cmd_ctx *x) {
     err_clear();
 }
 
-/* ---- settings ----------------------------------------------------------------------------------
- */
+/* ---- settings ---- */
 
 static void set_number(cmd_ctx *x, const char *cmd, const char *key, double lo, double hi,
                        bool integer, const char *what) {
@@ -88,7 +97,11 @@ static void set_number(cmd_ctx *x, const char *cmd, const char *key, double lo, 
     return;
   }
   LOG_I("audit", "user %" PRIu64 " set %s = %s (was %s)", x->m->author.id, key, val, old);
-  answer(x, "%s set to %s (was %s). Saved: it survives a restart.", what, val, old);
+  if (bot__settings_persist(x->b))
+    answer(x, "%s set to %s (was %s). Saved: it survives a restart.", what, val, old);
+  else
+    answer(x, "%s set to %s (was %s). The database is in memory, so it lasts until the bot stops.",
+           what, val, old);
 }
 
 static void cmd_setrate(cmd_ctx *x) {
@@ -103,8 +116,7 @@ static void cmd_setmaxlen(cmd_ctx *x) {
              "Reply length (tokens)");
 }
 
-/* ---- status ------------------------------------------------------------------------------------
- */
+/* ---- status ---- */
 
 static void fmt_duration(int64_t ms, char *out, size_t cap) {
   int64_t s = ms / 1000;
@@ -168,12 +180,11 @@ static void cmd_status(cmd_ctx *x) {
     /* Over the cap: send what fits (the statistics line may be cut). */
     err_clear();
   }
-  bot__say(x->b, x->m->channel_id, x->m->id, o.data ? o.data : "status unavailable");
+  say(x->b, x->m->channel_id, x->m->id, o.data ? o.data : "status unavailable");
   buf_free(&o);
 }
 
-/* ---- runtime requests
- * ---------------------------------------------------------------------------- */
+/* ---- runtime requests ---- */
 
 static void cmd_restart(cmd_ctx *x) {
   bot *b = x->b;
@@ -213,8 +224,7 @@ static void start_job(cmd_ctx *x, const char *job, const char *what) {
 static void cmd_fetch(cmd_ctx *x) { start_job(x, "fetch", "the history fetch"); }
 static void cmd_train(cmd_ctx *x) { start_job(x, "train", "training"); }
 
-/* ---- privacy
- * ------------------------------------------------------------------------------------- */
+/* ---- privacy ---- */
 
 /* "<@123>", "<@!123>" or "123", followed by the rest (the reason). */
 static bool parse_user(const char *s, uint64_t *id, const char **rest) {
@@ -346,8 +356,7 @@ static void cmd_forgetme(cmd_ctx *x) {
   dm(x, text);
 }
 
-/* ---- table and dispatch
- * -------------------------------------------------------------------------- */
+/* ---- table and dispatch ---- */
 
 static void cmd_help(cmd_ctx *x);
 
@@ -382,7 +391,7 @@ static void cmd_help(cmd_ctx *x) {
                     cmds[i].usage[0] ? " " : "", cmds[i].usage, cmds[i].help);
   }
   if (rc) err_clear();
-  bot__say(x->b, x->m->channel_id, x->m->id, o.data ? o.data : "");
+  say(x->b, x->m->channel_id, x->m->id, o.data ? o.data : "");
   buf_free(&o);
 }
 

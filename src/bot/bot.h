@@ -13,11 +13,12 @@
  * second (uv_timer) so the typing indicator is refreshed, memory expires and backend retries
  * happen.
  *
- * Flow for each MESSAGE_CREATE: store it (unless its author is excluded or opted out) → text
- * commands (admin.c) → router decision → per-channel queue (one generation per channel at a time,
- * a bounded total that sheds random engagements first) → prompt from memory → llm_backend_submit
- * (typing shown while it runs) → reply_clean → empty? one retry with another seed → send (a reply
- * pinging only the person answered, or a plain message) → statistics. See docs/internals/bot.md. */
+ * Flow for each MESSAGE_CREATE (events.c): text commands (admin.c) → store and remember it (unless
+ * its author is excluded or opted out) → router decision → the reply queue (queue.c: one
+ * generation per channel at a time, a bounded total that sheds random engagements first) → prompt
+ * from memory → llm_backend_submit (typing shown while it runs) → reply_clean → empty? one retry
+ * with another seed → send (a reply pinging only the person answered, or a plain message) →
+ * statistics (stats.c). The files form a stack: see bot_int.h and docs/internals/bot.md. */
 #ifndef MIMIC_BOT_BOT_H
 #define MIMIC_BOT_BOT_H
 #include <stdbool.h>
@@ -68,8 +69,7 @@ typedef struct bot_actions {
   int (*start_job)(void *user, const char *job, uint64_t requested_by, uint64_t channel_id);
 } bot_actions;
 
-/* ---- the bot object ---------------------------------------------------------------------------
- */
+/* ---- the bot object (bot.c; bot_handle_event is events.c, bot_inflight queue.c) ---- */
 
 typedef struct bot_opts {
   cfg *config;          /* borrowed; the bot reads bot.* and engine.* keys and sets live values */
@@ -124,7 +124,8 @@ int bot_poll(bot *b);
 void bot_settings_apply(bot *b);
 
 /* Sets a live setting: validates value against the key, applies it with CFG_SRC_LIVE, persists it
- * (store setting, scope "") so it survives a restart, and applies it to the bot. Errors:
+ * (store setting, scope "") so it survives a restart when the store is a file (an in-memory
+ * database ends with the process), and applies it to the bot. Errors:
  * MIMIC_EINVAL with a sentence for a person ("bot.response_rate must be between 0 and 1"),
  * MIMIC_EDB. */
 int bot_setting_set(bot *b, const char *key, const char *value) MIMIC_MUST;
@@ -142,8 +143,7 @@ uint64_t bot_self_id(const bot *b);
 /* Longest text command line the bot parses (longer messages are not commands). */
 #define BOT_COMMAND_MAX 512
 
-/* ---- statistics (stats.c) ----------------------------------------------------------------------
- */
+/* ---- statistics (stats.c) ---- */
 
 typedef struct bot_stats {
   int64_t seen;                  /* messages the bot could see (stored or not) */

@@ -1,24 +1,65 @@
-/* Internals shared by the bot's files (bot.c: events, queue and generation; admin.c: text
- * commands; stats.c: statistics). Not public. */
+/* Internals shared by the bot's files. Not public.
+ *
+ * The layer is a stack: each file calls only the files below it, never one above, so there are no
+ * circles. Bottom first:
+ *
+ *   router.c memory.c context.c reply.c   self-contained modules; they know nothing of `bot`
+ *   stats.c    statistics: counters and per-engagement rows in the store, windows for !status
+ *   recall.c   what the bot remembers: messages rendered for the model, refills from the store,
+ *              and which names are speakers (members the store or the channel's memory knows)
+ *   queue.c    the reply queue: job admission, per-channel queues, generation, completions, sends
+ *   bot.c      the object: construction and teardown, settings, privacy flags, bot_poll
+ *   admin.c    text commands
+ *   events.c   the event dispatcher (bot_handle_event): stores what happened, runs commands, hands
+ *              engagements to the queue
+ *
+ * Enforced by the compiler: each file defines BOT_LEVEL (one of the BOT_L_* below) before including
+ * this header, and sees only the internal functions of its own level and the levels beneath it.
+ * Calling one from above is an implicit declaration, which the build refuses. The public functions
+ * of bot.h follow the same rule by convention: each is named with the file that defines it. */
 #ifndef MIMIC_BOT_BOT_INT_H
 #define MIMIC_BOT_BOT_INT_H
 #include <pthread.h>
 
+#include "base/assert.h"
 #include "base/base.h"
 #include "bot/bot.h"
 #include "bot/context.h"
 #include "bot/memory.h"
 #include "bot/router.h"
 
+#define BOT_L_STATS  1
+#define BOT_L_RECALL 2
+#define BOT_L_QUEUE  3
+#define BOT_L_BOT    4
+#define BOT_L_ADMIN  5
+#define BOT_L_EVENTS 6
+
+#ifndef BOT_LEVEL
+#error "define BOT_LEVEL (a BOT_L_* value) before including bot/bot_int.h"
+#endif
+
 #define BOT_NAME_MAX       128                      /* bytes of a speaker name kept */
 #define BOT_PRUNE_EVERY_MS 60000                    /* memory expiry sweep */
 #define BOT_STATS_KEEP_MS  (8LL * 24 * 3600 * 1000) /* statistics kept (7 d window + a day) */
+
+/* Where a job is. The queue moves it WAITING -> RUNNING -> DONE, and DONE -> RUNNING again for the
+ * one retry after an empty reply; a job taken out of a channel's list before its submit is LOOSE
+ * (new, or unlinked for a submit or a drop). Every move is checked (MIMIC_ASSERT). */
+typedef enum bot_job_state {
+  BOT_JOB_LOOSE = 0, /* in no list, no generation: owned by whoever holds the pointer */
+  BOT_JOB_WAITING,   /* in its channel's pending list */
+  BOT_JOB_RUNNING,   /* submitted; the backend owes exactly one on_done (it stays RUNNING in the
+                      * completion list: only the bot thread writes the state) */
+  BOT_JOB_DONE,      /* taken from the completion list by the bot thread: being finished */
+} bot_job_state;
 
 /* One engagement: a message the bot decided to answer, from admission to the send. */
 typedef struct bot_job {
   struct bot *b;
   uint64_t channel_id, message_id, author_id;
   router_verdict verdict;
+  bot_job_state state;
   bool author_bot;
   uint64_t t0_ns;       /* the message's arrival (monotonic) */
   uint64_t t_submit_ns; /* the first submit */
@@ -84,20 +125,81 @@ struct bot {
   bot_job *done_head, *done_tail;
 };
 
-int64_t bot__now(bot *b);
-/* Sends a plain text answer to a command (a reply without a ping). */
-void bot__say(bot *b, uint64_t channel_id, uint64_t reply_to, const char *text);
-/* Marks a user ignored (excluded/opted out) or not, from the store's flags. */
-int bot__privacy_refresh(bot *b, uint64_t user_id);
+/* The bot's wall clock in Unix ms (the injected one in tests). */
+static inline int64_t bot__now(const bot *b) {
+  return b->now_fn ? b->now_fn(b->clock_user) : clock_wall_ms();
+}
 
-/* admin.c: handles a text command. Returns true when the message was a command (handled, or
- * refused for a non-admin), false when it is ordinary chat. */
-bool admin__handle(bot *b, const discord_message *m);
+/* xorshift64*: random rolls and generation seeds; quality is ample for coin flips. */
+static inline uint64_t bot__rng_next(bot *b) {
+  uint64_t x = b->rng;
+  x ^= x >> 12;
+  x ^= x << 25;
+  x ^= x >> 27;
+  b->rng = x;
+  return x * 0x2545F4914F6CDD1DULL;
+}
 
-/* stats.c */
+/* ---- stats.c ---- */
+#if BOT_LEVEL >= BOT_L_STATS
+/* Adds n to a counter of the current hour ("seen", "replies", "errors", "skipped", "empty"). */
 void stats__count(bot *b, const char *name, int64_t n);
+/* Records one engagement's outcome ("sent", "skipped", "cancelled", "error", "empty", "refused").
+ */
 void stats__record(bot *b, const bot_job *j, const char *outcome, const char *error);
-/* Appends the 24 h statistics line for !status. */
+/* Appends the 24 h and 7 d statistics lines for !status. */
 int stats__status_line(bot *b, buf *out) MIMIC_MUST;
+#endif
+
+/* ---- recall.c ---- */
+#if BOT_LEVEL >= BOT_L_RECALL
+/* The text the model sees for a message: markup rendered as names, attachments (of m, when given)
+ * named, cut to MEMORY_TEXT_MAX. Caller frees. */
+char *recall__render(bot *b, const char *content, const discord_message *m);
+/* Refills a channel's memory from the store after a restart or an expiry (messages younger than the
+ * TTL and older than before_id), once per expiry. */
+void recall__refill(bot *b, uint64_t channel_id, uint64_t before_id);
+/* Whether name (len bytes, not NUL-terminated) is a speaker the model may write as: someone in the
+ * channel's memory or a member the store knows (by shown name or account name), compared without
+ * ASCII case. Used by reply_clean_speakers; user is a recall_speakers. */
+typedef struct recall_speakers {
+  bot *b;
+  uint64_t channel_id;
+} recall_speakers;
+bool recall__is_speaker(const char *name, size_t len, void *user);
+#endif
+
+/* ---- queue.c ---- */
+#if BOT_LEVEL >= BOT_L_QUEUE
+/* The channel's state, created on first use. */
+bot_chan *queue__chan(bot *b, uint64_t channel_id);
+/* Takes a new (LOOSE) job: queues it, shedding or refusing under load, and starts it when its
+ * channel is idle. Takes ownership. */
+void queue__admit(bot *b, bot_job *j);
+/* A message was deleted: drops its waiting job or cancels its running generation. */
+void queue__cancel_message(bot *b, uint64_t channel_id, uint64_t message_id);
+/* Someone opted out or was excluded: drops their waiting jobs, cancels their running ones. */
+void queue__drop_user(bot *b, uint64_t user_id);
+/* Handles queued completions, refreshes typing and retries refused submits. Returns the number of
+ * completions handled. */
+int queue__poll(bot *b);
+/* Cancels everything, waits for every owed callback and frees the jobs and channels. */
+void queue__shutdown(bot *b);
+#endif
+
+/* ---- bot.c ---- */
+#if BOT_LEVEL >= BOT_L_BOT
+/* Marks a user ignored (excluded/opted out) or not, from the store's flags. */
+int bot__privacy_refresh(bot *b, uint64_t user_id) MIMIC_MUST;
+/* Whether a live setting outlives the process: false when the store is an in-memory database. */
+bool bot__settings_persist(const bot *b);
+#endif
+
+/* ---- admin.c ---- */
+#if BOT_LEVEL >= BOT_L_ADMIN
+/* Handles a text command. Returns true when the message was a command (handled, or refused for a
+ * non-admin), false when it is ordinary chat. */
+bool admin__handle(bot *b, const discord_message *m);
+#endif
 
 #endif

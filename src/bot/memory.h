@@ -9,9 +9,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MEMORY_TEXT_MAX                                                                            \
-  8192                      /* bytes kept of one message (longer text is cut on a UTF-8 boundary) */
-#define MEMORY_MSGS_MAX 200 /* most messages per (channel, persona), whatever the setting says */
+/* Bytes kept of one message (longer text is cut on a UTF-8 boundary). */
+#define MEMORY_TEXT_MAX 8192
+/* Most messages per (channel, persona), whatever the setting says. */
+#define MEMORY_MSGS_MAX 200
 
 typedef struct memory_entry {
   uint64_t id; /* message id (0 for an entry the bot made up) */

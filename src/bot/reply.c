@@ -43,29 +43,45 @@ static void cut_at_markers(char *s) {
   }
 }
 
-/* Strips "name:" (optionally "**name**:" or "name (persona):") at the start, repeatedly, for the
- * given names, compared case-insensitively. */
-static void strip_name_echo(char *s, const char *const *names, size_t n) {
+/* Whether p[0..len) is one of names (ASCII case ignored) or a speaker by is_speaker. */
+static bool is_name(const char *p, size_t len, const char *const *names, size_t n,
+                    reply_speaker_fn is_speaker, void *user) {
+  if (len == 0) return false;
+  for (size_t i = 0; i < n; i++)
+    if (names[i] && strlen(names[i]) == len && strncasecmp(p, names[i], len) == 0) return true;
+  return is_speaker && is_speaker(p, len, user);
+}
+
+/* The one place a leading speaker tag is removed. The tag is what collect/prepare.c writes before
+ * every message of a training sample, "Name: text", so a model trained on the community writes it
+ * too (also as "**Name**:"). Up to three tags in a row are stripped; a "word:" that names nobody
+ * known ("Note: ...", "12:30") stays. */
+static void strip_name_echo(char *s, const char *const *names, size_t n,
+                            reply_speaker_fn is_speaker, void *user) {
   for (int round = 0; round < 3; round++) {
     size_t lead = 0;
     while (s[lead] && isspace((unsigned char)s[lead])) lead++;
-    char *p = s + lead;
+    const char *p = s + lead;
     size_t stars = 0;
     while (p[stars] == '*') stars++;
-    bool hit = false;
-    for (size_t i = 0; i < n && !hit; i++) {
-      if (!names[i] || !*names[i]) continue;
-      size_t nl = strlen(names[i]);
-      if (strncasecmp(p + stars, names[i], nl) != 0) continue;
-      size_t q = stars + nl;
-      while (p[q] == '*') q++;
-      if (p[q] != ':') continue;
-      q++;
-      while (p[q] == ' ' || p[q] == '\t') q++;
-      drop_range(s, 0, lead + q);
-      hit = true;
+    const char *name = p + stars;
+    /* The name runs to a colon on the first line; a name may itself hold a colon, so each colon
+     * within reach is a candidate end (a bounded number, each maybe a store lookup). */
+    size_t cut = 0;
+    int tries = 0;
+    for (size_t k = 0; k <= REPLY_NAME_MAX && name[k] && name[k] != '\n' && tries < 4; k++) {
+      if (name[k] != ':') continue;
+      tries++;
+      size_t len = k;
+      while (len > 0 && name[len - 1] == '*') len--;
+      if (!is_name(name, len, names, n, is_speaker, user)) continue;
+      cut = stars + k + 1;
+      for (size_t st = 0; st < stars && p[cut] == '*'; st++) cut++; /* "**Name:**" */
+      break;
     }
-    if (!hit) return;
+    if (!cut) return;
+    while (p[cut] == ' ' || p[cut] == '\t') cut++;
+    drop_range(s, 0, lead + cut);
   }
 }
 
@@ -86,14 +102,19 @@ oom:
   return xstrdup("");
 }
 
-char *reply_clean(const char *text, const char *const *names, size_t n_names) {
+char *reply_clean_speakers(const char *text, const char *const *names, size_t n_names,
+                           reply_speaker_fn is_speaker, void *user) {
   char *s = utf8_repair(text ? text : "", text ? strlen(text) : 0);
   if (!s) return xstrdup("");
   drop_reasoning(s);
   cut_at_markers(s);
-  strip_name_echo(s, names, n_names);
+  strip_name_echo(s, names, n_names, is_speaker, user);
   str_trim(s);
   char *out = defang(s);
   mem_free(s);
   return out;
+}
+
+char *reply_clean(const char *text, const char *const *names, size_t n_names) {
+  return reply_clean_speakers(text, names, n_names, NULL, NULL);
 }

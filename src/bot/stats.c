@@ -1,11 +1,12 @@
 /* The bot's statistics: counters and per-generation rows go to the store as they happen (one small
  * write each), and windows (24 h, 7 d) are computed from the store on demand, so they survive
  * restarts and the dashboard can read them with its own connection. A failed write is logged and
- * never stops the bot. */
+ * never stops the bot. The bottom of the bot's stack (bot_int.h): it calls no other bot file. */
 #include <inttypes.h>
 #include <math.h>
 #include <string.h>
 
+#define BOT_LEVEL BOT_L_STATS
 #include "bot/bot_int.h"
 
 void stats__count(bot *b, const char *name, int64_t n) {

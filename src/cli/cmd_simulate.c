@@ -205,15 +205,19 @@ int cmd_simulate(int argc, char **argv) {
     return rc;
   }
   o.slots = 2;
+  /* Only what a flag changed is set, as "command line": the rest keeps its source for !status. */
   char num[32];
+  int crc = 0;
   snprintf(num, sizeof num, "%d", o.req.max_tokens);
-  int crc = cfg_set(c, "engine.max_tokens", num, CFG_SRC_FILE);
+  if (o.req.max_tokens != cfg_int(c, "engine.max_tokens"))
+    crc = cfg_set(c, "engine.max_tokens", num, CFG_SRC_CLI);
   snprintf(num, sizeof num, "%g", (double)o.req.sampling.temperature);
-  if (!crc) crc = cfg_set(c, "engine.temperature", num, CFG_SRC_FILE);
+  if (!crc && o.req.sampling.temperature != (float)cfg_num(c, "engine.temperature"))
+    crc = cfg_set(c, "engine.temperature", num, CFG_SRC_CLI);
   snprintf(num, sizeof num, "%d", o.ctx);
-  if (!crc) crc = cfg_set(c, "engine.ctx", num, CFG_SRC_FILE);
+  if (!crc && o.ctx != cfg_int(c, "engine.ctx")) crc = cfg_set(c, "engine.ctx", num, CFG_SRC_CLI);
   snprintf(num, sizeof num, "%d", SIM_YOU);
-  if (!crc) crc = cfg_set(c, "bot.admins", num, CFG_SRC_FILE);
+  if (!crc) crc = cfg_set(c, "bot.admins", num, CFG_SRC_CLI);
   if (crc) {
     cli_error("%s", err_msg());
     cfg_destroy(c);

@@ -113,6 +113,21 @@ int store_user_get(store *s, uint64_t id, store_user *out) {
   return rc == SQLITE_DONE ? MIMIC_ENOTFOUND : store_err(s, "reading a user");
 }
 
+int store_user_named(store *s, const char *name, bool *found) {
+  *found = false;
+  sqlite3_stmt *st;
+  if (store_stmt(s,
+                 "SELECT 1 FROM users WHERE display_name = ?1 COLLATE NOCASE "
+                 "OR name = ?1 COLLATE NOCASE LIMIT 1",
+                 &st))
+    return MIMIC_EDB;
+  store__bind_text(st, 1, name);
+  int rc = sqlite3_step(st);
+  sqlite3_reset(st);
+  if (rc == SQLITE_ROW) *found = true;
+  return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : store_err(s, "looking up a user by name");
+}
+
 const char *store_user_shown(const store_user *u) {
   if (u->display_name[0]) return u->display_name;
   if (u->name[0]) return u->name;

@@ -122,6 +122,8 @@ int store_user_upsert(store *s, const store_user *u) MIMIC_MUST;
 /* Reads one row. MIMIC_ENOTFOUND (with no error message set) when absent. */
 int store_channel_get(store *s, uint64_t id, store_channel *out) MIMIC_MUST;
 int store_user_get(store *s, uint64_t id, store_user *out) MIMIC_MUST;
+/* Whether some user's display name or account name is `name` (ASCII case ignored). */
+int store_user_named(store *s, const char *name, bool *found) MIMIC_MUST;
 /* The name to show for a user: display_name, else name, else "unknown-user". Never NULL. */
 const char *store_user_shown(const store_user *u);
 

@@ -101,8 +101,7 @@ static inline bot_actions rec_actions(rec *r) {
   return a;
 }
 
-/* ---- fake clock --------------------------------------------------------------------------------
- */
+/* ---- fake clock ---- */
 
 static int64_t h_now = 1700000000000LL;
 static inline int64_t h_clock(void *u) {
@@ -110,8 +109,7 @@ static inline int64_t h_clock(void *u) {
   return h_now;
 }
 
-/* ---- events
- * -------------------------------------------------------------------------------------- */
+/* ---- events ---- */
 
 typedef struct h_user {
   uint64_t id;

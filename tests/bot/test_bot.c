@@ -111,8 +111,7 @@ static int64_t count_messages(store *s, uint64_t author) {
   return n;
 }
 
-/* ---- the flow
- * ------------------------------------------------------------------------------------ */
+/* ---- the flow ---- */
 
 TEST(mention_gets_a_reply_that_pings_only_the_author) {
   fx x;
@@ -449,6 +448,28 @@ TEST(deleted_message_is_not_answered) {
   fx_free(&x);
 }
 
+/* The generation finished on the engine but the bot has not polled yet when the message is
+ * deleted: the job is still the channel's running one, it is cancelled, and nothing is sent. */
+TEST(message_deleted_between_completion_and_poll_is_not_answered) {
+  fx x;
+  fx_init(&x, NULL, "0", "0");
+  CHECK_OK(fx_say(&x, 1, CHAN, ALICE, "<@1000> quick", true));
+  CHECK_INT(fake_release(x.f, 1), 1); /* on_done has run; the completion waits for bot_poll */
+  discord_event ev;
+  memset(&ev, 0, sizeof ev);
+  ev.type = DISCORD_EV_MESSAGE_DELETE;
+  discord_id id = 1;
+  ev.u.del.channel_id = CHAN;
+  ev.u.del.guild_id = GUILD;
+  ev.u.del.ids = &id;
+  ev.u.del.n_ids = 1;
+  CHECK_OK(bot_handle_event(x.b, &ev));
+  CHECK_INT((int)bot_inflight(x.b), 0);
+  fx_drain(&x);
+  CHECK_INT(x.r->n_sends, 0);
+  fx_free(&x);
+}
+
 TEST(edits_and_reactions_are_stored) {
   fx x;
   fx_init(&x, NULL, "0", "0");
@@ -569,6 +590,31 @@ TEST(before_ready_messages_are_stored_not_answered) {
   CHECK_OK(fx_say(&x, 1, CHAN, ALICE, "<@1000> hi", true));
   CHECK_INT(x.f->submits, 0);
   CHECK_INT(count_messages(x.s, 0), 1);
+  fx_free(&x);
+}
+
+/* A community-trained model writes as any member ("k: se woe"): the tag goes whoever it names,
+ * as long as the store knows them; a word that names nobody stays. */
+TEST(another_members_name_is_stripped_from_a_reply) {
+  fx x;
+  fx_init(&x, NULL, "0", "0");
+  store_user k = {.id = 77};
+  str_lcpy(k.name, "k_account", sizeof k.name);
+  str_lcpy(k.display_name, "k", sizeof k.display_name);
+  CHECK_OK(store_user_upsert(x.s, &k));
+  const char *script[] = {"k: se woe", "bob: **alice**: ok", "Note: not a name"};
+  fake_script(x.f, script, 3);
+  CHECK_OK(fx_say(&x, 1, CHAN, BOB, "morning", false));
+  CHECK_OK(fx_say(&x, 2, CHAN, ALICE, "<@1000> hi", true));
+  fx_drain(&x);
+  CHECK_OK(fx_say(&x, 3, CHAN, ALICE, "<@1000> and?", true));
+  fx_drain(&x);
+  CHECK_OK(fx_say(&x, 4, CHAN, ALICE, "<@1000> so?", true));
+  fx_drain(&x);
+  REQUIRE(x.r->n_sends == 3);
+  CHECK_STR(x.r->sends[0].text, "se woe");
+  CHECK_STR(x.r->sends[1].text, "ok"); /* bob from the channel's memory, then the author */
+  CHECK_STR(x.r->sends[2].text, "Note: not a name");
   fx_free(&x);
 }
 
@@ -720,11 +766,13 @@ int main(void) {
   RUN(empty_generation_is_retried_once_with_another_seed);
   RUN(typing_is_refreshed_while_generating);
   RUN(deleted_message_is_not_answered);
+  RUN(message_deleted_between_completion_and_poll_is_not_answered);
   RUN(edits_and_reactions_are_stored);
   RUN(invalid_utf8_is_not_stored_but_loses_nothing_else);
   RUN(restart_finishes_in_flight_replies_and_loses_no_message);
   RUN(collect_only_mode_stores_without_answering);
   RUN(before_ready_messages_are_stored_not_answered);
+  RUN(another_members_name_is_stripped_from_a_reply);
   RUN(refused_send_is_counted_as_an_error);
   RUN(threads_inherit_the_channel_allow_list);
   RUN(memory_forgets_after_its_ttl);

@@ -141,6 +141,7 @@ TEST(setrate_persists_across_a_restart) {
   fx_init(&x, db);
   say(&x, BOSS, "!setrate 0.5", false);
   CHECK(strstr(last_text(&x), "Response rate set to 0.5 (was 0)") != NULL);
+  CHECK(strstr(last_text(&x), "Saved: it survives a restart.") != NULL);
   CHECK_INT(x.r->sends[0].reply_to, next_id - 1);
   CHECK(!x.r->sends[0].ping);
   CHECK_NEAR(cfg_num(x.c, "bot.response_rate"), 0.5, 1e-12);
@@ -169,6 +170,39 @@ TEST(setrate_persists_across_a_restart) {
   snprintf(side, sizeof side, "%s-shm", db);
   unlink(side);
   rmdir(dir);
+}
+
+/* On an in-memory database (mimic simulate's default) a live setting ends with the process, and
+ * the answer says so instead of promising it survives a restart. */
+TEST(setrate_on_an_in_memory_database_says_it_lasts_until_the_bot_stops) {
+  fx x;
+  fx_init(&x, NULL);
+  say(&x, BOSS, "!setrate 0.5", false);
+  const char *t = last_text(&x);
+  CHECK(strstr(t, "Response rate set to 0.5 (was 0).") != NULL);
+  CHECK(strstr(t, "survives a restart") == NULL);
+  CHECK(strstr(t, "The database is in memory, so it lasts until the bot stops.") != NULL);
+  CHECK_NEAR(cfg_num(x.c, "bot.response_rate"), 0.5, 1e-12);
+  fx_free(&x);
+}
+
+/* !status names each value's real source: a default stays "default" next to file, environment,
+ * command-line and live values. */
+TEST(status_names_the_true_source_of_each_value) {
+  fx x;
+  fx_init(&x, NULL);
+  CHECK_OK(cfg_set(x.c, "engine.top_p", "0.9", CFG_SRC_ENV));
+  CHECK_OK(cfg_set(x.c, "engine.max_tokens", "8", CFG_SRC_CLI));
+  say(&x, BOSS, "!settemp 1.1", false);
+  say(&x, BOSS, "!status", false);
+  const char *t = last_text(&x);
+  CHECK(strstr(t, "bot.cooldown_s = 0 (config file)") != NULL);
+  CHECK(strstr(t, "engine.top_p = 0.9 (environment)") != NULL);
+  CHECK(strstr(t, "engine.max_tokens = 8 (command line)") != NULL);
+  CHECK(strstr(t, "engine.temperature = 1.1 (live setting)") != NULL);
+  CHECK(strstr(t, "bot.queue_max = ") != NULL && strstr(t, "(default)") != NULL);
+  CHECK(strstr(t, "bot.memory_ttl_s = 1800 (default)") != NULL);
+  fx_free(&x);
 }
 
 TEST(bad_arguments_get_a_clear_answer_and_change_nothing) {
@@ -374,6 +408,8 @@ int main(void) {
   log_set_level(LOG_ERROR);
   RUN(admin_commands_from_others_change_nothing_and_are_audited);
   RUN(setrate_persists_across_a_restart);
+  RUN(setrate_on_an_in_memory_database_says_it_lasts_until_the_bot_stops);
+  RUN(status_names_the_true_source_of_each_value);
   RUN(bad_arguments_get_a_clear_answer_and_change_nothing);
   RUN(status_and_help);
   RUN(fetch_train_and_restart_are_handed_to_the_runtime);

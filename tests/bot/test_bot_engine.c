@@ -1,7 +1,8 @@
 /* The bot end to end over mimic's own engine (the local backend) on the tiny Qwen2 test model from
- * ../shared (skipped when absent): a mention is answered through real chat rendering, sampling and
- * post-processing, completions come back from the engine thread through the wake callback, and a
- * second turn in the same channel reuses the channel's KV slot (cached prompt tokens recorded). */
+ * the shared test data (MIMIC_SHARED; skipped when absent): a mention is answered through real chat
+ * rendering, sampling and post-processing, completions come back from the engine thread through the
+ * wake callback, and a second turn in the same channel reuses the channel's KV slot (cached prompt
+ * tokens recorded). */
 #include <inttypes.h>
 #include <pthread.h>
 #include <sqlite3.h>
@@ -52,7 +53,7 @@ static int64_t sum_cached(store *s) {
 TEST(mention_answered_by_the_local_engine_with_kv_reuse) {
   char path[512];
   if (!test_shared_path("testdata/llm/tiny-qwen2-q8_0.gguf", path, sizeof path))
-    SKIP("../shared/testdata/llm/tiny-qwen2-q8_0.gguf absent");
+    SKIP("testdata/llm/tiny-qwen2-q8_0.gguf absent from MIMIC_SHARED");
   llm_local_opts lo = {
       .model_path = path, .threads = 2, .slots = 2, .ctx = 512, .batch = 64, .queue_max = 8};
   llm_backend *be = NULL;

@@ -121,8 +121,7 @@ TEST(memory_cuts_long_text_on_a_character_boundary) {
   memory_destroy(m);
 }
 
-/* ---- context
- * ------------------------------------------------------------------------------------- */
+/* ---- context ---- */
 
 static memory_entry ent(uint64_t id, bool self, const char *name, const char *text) {
   memory_entry e = {.id = id,

@@ -1,9 +1,11 @@
 /* Fuzz target for the bot's handling of message text: command parsing and argument validation
  * (anyone on a server can type them), mention rendering, prompt building and the reply path. The
  * first byte picks the author (an admin or not), whether the bot is mentioned, and the scripted
- * model output; the rest is the message content. Invariants: nothing crashes or leaks, every post
- * is valid UTF-8 and never carries a live @everyone/@here. A fresh bot on an in-memory database per
- * input, so state (a !restart, an opt-out) never leaks between inputs. */
+ * model output, or (bit 3) an engine that answers with the message itself, so the reply cleaner's
+ * speaker tags ("k: ...", members known to the store) see fuzzed text; the rest is the content.
+ * Invariants: nothing crashes or leaks, every post is valid UTF-8 and never carries a live
+ * @everyone/@here. A fresh bot on an in-memory database per input, so state (a !restart, an
+ * opt-out) never leaks between inputs. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,13 +48,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   cfg *c = cfg_new();
   store *s = NULL;
   fake_backend *f = fake_new(false);
-  f->dflt = outputs[(mode >> 4) & 7];
+  f->dflt = (mode & 8) ? content : outputs[(mode >> 4) & 7];
   rec *r = xcalloc(1, sizeof *r);
   bot_actions act = rec_actions(r);
   bot *b = NULL;
   if (cfg_set(c, "bot.admins", "9", CFG_SRC_FILE) ||
       cfg_set(c, "bot.response_rate", "1", CFG_SRC_FILE) || store_open(":memory:", &s))
     abort();
+  store_user k = {.id = 77777, .name = "k", .display_name = "Dr: Who"};
+  if (store_user_upsert(s, &k)) abort();
   bot_opts o = {
       .config = c, .db = s, .backend = &f->base, .actions = &act, .now_ms = h_clock, .seed = 1};
   if (bot_new(&o, &b) || h_ready(b, 1000, "mimic")) abort();

@@ -1,0 +1,308 @@
+/* The event dispatcher, the top of the bot's stack: bot_handle_event turns each gateway event into
+ * store writes and memory updates, runs text commands (admin.c), asks the router whether to answer
+ * and hands engagements to the reply queue (queue.c). It keeps an event's first store error for the
+ * caller; the rest of the flow still runs. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#define BOT_LEVEL BOT_L_EVENTS
+#include "bot/bot_int.h"
+
+/* The name people see: the server nickname, else the global display name, else the username. */
+static const char *shown_name(const discord_message *m) {
+  if (m->has_member && m->member.nick[0]) return m->member.nick;
+  if (m->author.global_name[0]) return m->author.global_name;
+  if (m->author.username[0]) return m->author.username;
+  return "someone";
+}
+
+static double rng_roll(bot *b) { return (double)(bot__rng_next(b) >> 11) / 9007199254740992.0; }
+
+static int store_user_of(bot *b, const discord_message *m) {
+  store_user u = {.id = m->author.id, .bot = m->author.bot};
+  str_lcpy(u.name, m->author.username, sizeof u.name);
+  const char *disp = m->has_member && m->member.nick[0] ? m->member.nick : m->author.global_name;
+  str_lcpy(u.display_name, disp, sizeof u.display_name);
+  return store_user_upsert(b->db, &u);
+}
+
+/* Stores the message and its author, and counts it as seen (when `seen`), in one transaction. */
+static int store_message(bot *b, const discord_message *m, bool seen) {
+  store_msg sm = {
+      .id = m->id,
+      .channel_id = m->channel_id,
+      .guild_id = m->guild_id,
+      .author_id = m->author.id,
+      .webhook_id = m->webhook_id,
+      .ts_ms = m->timestamp_ms ? m->timestamp_ms : discord_id_time_ms(m->id),
+      .edited_ms = m->edited_ms,
+      .type = m->type,
+      .source = STORE_SRC_GATEWAY,
+      .content = m->content,
+      .embeds_text = "",
+      .ref_message_id = m->ref_message_id,
+      .ref_channel_id = m->ref_channel_id,
+      .has = STORE_HAS_MENTIONS | STORE_HAS_ATTACHMENTS,
+      .mentions = m->mentions,
+      .n_mentions = m->n_mentions,
+  };
+  sm.flags = (m->pinned ? STORE_MSG_PINNED : 0) | (m->webhook_id ? STORE_MSG_WEBHOOK : 0) |
+             (m->tts ? STORE_MSG_TTS : 0);
+  store_attachment att[16];
+  size_t na = m->n_attachments < 16 ? m->n_attachments : 16;
+  for (size_t i = 0; i < na; i++)
+    att[i] = (store_attachment){.id = m->attachments[i].id,
+                                .filename = m->attachments[i].filename,
+                                .url = m->attachments[i].url,
+                                .size = (int64_t)m->attachments[i].size,
+                                .content_type = m->attachments[i].content_type};
+  sm.attachments = att;
+  sm.n_attachments = na;
+  /* Embeds' text, for the record (bots post embeds; people post links that unfurl). */
+  buf eb;
+  buf_init(&eb, 64 * 1024);
+  for (size_t i = 0; i < m->n_embeds; i++) {
+    const discord_embed *e = &m->embeds[i];
+    const char *parts[] = {e->title, e->description, e->footer_text};
+    for (size_t k = 0; k < 3; k++)
+      if (parts[k][0] && buf_printf(&eb, "%s%s", eb.len ? "\n" : "", parts[k])) err_clear();
+  }
+  sm.embeds_text = eb.data ? eb.data : "";
+  int rc = store_tx_begin(b->db);
+  if (rc) goto out;
+  if ((rc = store_user_of(b, m)) || (rc = store_msg_upsert(b->db, &sm, NULL)) ||
+      (seen && (rc = store_bot_count(b->db, bot__now(b), "seen", 1)))) {
+    store_tx_rollback(b->db);
+    goto out;
+  }
+  rc = store_tx_commit(b->db);
+out:
+  buf_free(&eb);
+  return rc;
+}
+
+static bool mentions(const discord_message *m, uint64_t id) {
+  for (size_t i = 0; i < m->n_mentions; i++)
+    if (m->mentions[i] == id) return true;
+  return false;
+}
+
+static bool replies_to_self(bot *b, const discord_message *m) {
+  if (!m->ref_message_id || !b->self_id) return false;
+  if (m->ref_author_id) return m->ref_author_id == b->self_id;
+  /* The payload did not carry the referenced message: look it up. */
+  store_msg_list l = {0};
+  bool mine = false;
+  if (store_msg_get(b->db, m->ref_message_id, &l) == 0)
+    mine = l.items[0].author_id == b->self_id;
+  else
+    err_clear();
+  store_msg_list_free(&l);
+  return mine;
+}
+
+static void chan_parent(bot *b, bot_chan *c, const discord_message *m) {
+  if (c->parent_known) return;
+  c->parent_known = true;
+  c->is_dm = m->guild_id == 0 || m->channel_type == 1 || m->channel_type == 3;
+  store_channel sc;
+  int type = m->channel_type;
+  if (store_channel_get(b->db, c->id, &sc) == 0) {
+    if (type < 0) type = sc.type;
+    if (type == STORE_CH_NEWS_THREAD || type == STORE_CH_PUBLIC_THREAD ||
+        type == STORE_CH_PRIVATE_THREAD)
+      c->parent_id = sc.parent_id;
+  } else {
+    err_clear();
+  }
+}
+
+/* Keeps an event's error message aside: the rest of the flow may clear the thread's message.
+ * bot_handle_event puts it back. Returns rc. */
+static int keep(bot *b, int rc) {
+  if (rc) str_lcpy(b->last_err, err_msg(), sizeof b->last_err);
+  return rc;
+}
+
+/* Remembers the message and decides whether to answer it (starting the generation when the
+ * channel is free). */
+static void engage(bot *b, const discord_message *m, bool self, int64_t now, uint64_t t0) {
+  bot_chan *c = queue__chan(b, m->channel_id);
+  chan_parent(b, c, m);
+  recall__refill(b, m->channel_id, m->id);
+  char *text = recall__render(b, m->content, m);
+  /* The echo of a reply replaces the placeholder remembered at send time. Memory ages on the
+   * bot's own clock (arrival time), so a skewed clock cannot expire a message as it arrives. */
+  if (self) memory_settle(b->mem, m->channel_id, b->persona, text);
+  memory_add(b->mem, m->channel_id, b->persona, m->id, m->author.id, now, self,
+             self ? b->self_name : shown_name(m), text);
+  mem_free(text);
+  if (!m->author.bot && !m->webhook_id) c->bot_turns = 0;
+  if (!b->self_id || !b->backend) return; /* not READY yet, or collect-only */
+
+  router_msg rm = {
+      .id = m->id,
+      .channel_id = m->channel_id,
+      .parent_id = c->parent_id,
+      .author_id = m->author.id,
+      .webhook_id = m->webhook_id,
+      .author_bot = m->author.bot,
+      .system =
+          m->author.system || (m->type != 0 && m->type != 19 && m->type != 20 && m->type != 23),
+      .is_dm = c->is_dm,
+      .mentions_bot = mentions(m, b->self_id),
+      .reply_to_bot = !self && replies_to_self(b, m),
+      .content = m->content,
+  };
+  if (m->author.bot && !self && c->bot_turns >= b->bot_turns_max) {
+    LOG_D("bot", "channel %" PRIu64 ": %d replies to bots in a row; waiting for a person",
+          m->channel_id, c->bot_turns);
+    return;
+  }
+  router_verdict v = router_decide(b->router, &rm, now, rng_roll(b));
+  LOG_T("bot", "message %" PRIu64 " in %" PRIu64 ": %s", m->id, m->channel_id,
+        router_verdict_name(v));
+  if (!router_is_reply(v)) return;
+  bot_job *j = xcalloc(1, sizeof *j);
+  j->b = b;
+  j->channel_id = m->channel_id;
+  j->message_id = m->id;
+  j->author_id = m->author.id;
+  j->author_bot = m->author.bot;
+  j->verdict = v;
+  j->t0_ns = t0;
+  queue__admit(b, j);
+}
+
+static int on_message(bot *b, const discord_message *m) {
+  uint64_t t0 = clock_mono_ns();
+  if (!m->has_author || !m->id || !m->channel_id) return 0;
+  int64_t now = bot__now(b);
+  bool self = b->self_id && m->author.id == b->self_id;
+  /* Commands (people only; never from bots, webhooks or the bot itself). */
+  if (!self && !m->author.bot && !m->webhook_id && admin__handle(b, m)) {
+    stats__count(b, "seen", 1);
+    return 0;
+  }
+  /* Excluded and opted-out people are neither stored nor remembered nor answered. */
+  if (map_get(&b->ignored, m->author.id)) {
+    if (!self) stats__count(b, "seen", 1);
+    return 0;
+  }
+  /* The generation starts before the store write: a slow disk delays the record, not the reply.
+   * The write still happens while this event is handled, so nothing is lost on a restart. */
+  engage(b, m, self, now, t0);
+  int rc = store_message(b, m, !self);
+  if (rc) {
+    rc = keep(b, err_prefix(rc, "message %" PRIu64 " not stored", m->id));
+    if (!self) stats__count(b, "seen", 1);
+  }
+  return rc;
+}
+
+static int on_update(bot *b, const discord_message *m) {
+  if (!m->has_content || !m->id) return 0;
+  if (m->has_author && map_get(&b->ignored, m->author.id)) return 0;
+  int64_t ed = m->edited_ms ? m->edited_ms : bot__now(b);
+  int rc = store_msg_edit(b->db, m->id, m->content, ed);
+  if (rc == MIMIC_ENOTFOUND) rc = 0; /* edits of messages from before the bot's time */
+  keep(b, rc);
+  char *text = recall__render(b, m->content, m);
+  memory_edit(b->mem, m->channel_id, m->id, text);
+  mem_free(text);
+  return rc;
+}
+
+static int on_delete(bot *b, uint64_t channel_id, uint64_t id) {
+  int rc = keep(b, store_msg_delete(b->db, id));
+  memory_remove(b->mem, channel_id, id);
+  queue__cancel_message(b, channel_id, id);
+  return rc;
+}
+
+static int on_reaction(bot *b, const discord_reaction *r, bool add) {
+  if (map_get(&b->ignored, r->user_id)) return 0;
+  char key[160];
+  if (r->emoji.id)
+    snprintf(key, sizeof key, "%s:%" PRIu64, r->emoji.name, r->emoji.id);
+  else
+    str_lcpy(key, r->emoji.name, sizeof key);
+  if (!key[0]) return 0;
+  int rc =
+      add ? store_reaction_add(b->db, r->message_id, key, r->emoji.id, r->emoji.name, r->user_id)
+          : store_reaction_remove(b->db, r->message_id, key, r->user_id);
+  if (rc == MIMIC_ENOTFOUND) { /* a reaction on a message from before the bot's time */
+    err_clear();
+    rc = 0;
+  }
+  return keep(b, rc);
+}
+
+static int store_channel_of(bot *b, const discord_channel *ch) {
+  store_channel sc = {
+      .id = ch->id, .guild_id = ch->guild_id, .parent_id = ch->parent_id, .type = ch->type};
+  str_lcpy(sc.name, ch->name, sizeof sc.name);
+  bot_chan *c = map_get(&b->chans, ch->id);
+  if (c) {
+    c->parent_known = true;
+    c->parent_id = ch->is_thread ? ch->parent_id : 0;
+  }
+  return keep(b, store_channel_upsert(b->db, &sc));
+}
+
+static int on_ready(bot *b, const discord_ready *r) {
+  b->self_id = r->user.id;
+  const char *name = r->user.global_name[0] ? r->user.global_name : r->user.username;
+  str_lcpy(b->self_name, name, sizeof b->self_name);
+  router_set_self(b->router, b->self_id);
+  LOG_I("bot", "ready as %s (%" PRIu64 ")", b->self_name, b->self_id);
+  store_user u = {.id = r->user.id, .bot = true};
+  str_lcpy(u.name, r->user.username, sizeof u.name);
+  str_lcpy(u.display_name, r->user.global_name, sizeof u.display_name);
+  return keep(b, store_user_upsert(b->db, &u));
+}
+
+static int on_guild(bot *b, const discord_guild *g) {
+  if (g->unavailable) return 0;
+  store_guild sg = {.id = g->id};
+  str_lcpy(sg.name, g->name, sizeof sg.name);
+  int rc = keep(b, store_tx_begin(b->db));
+  if (rc) return rc;
+  rc = keep(b, store_guild_upsert(b->db, &sg));
+  for (size_t i = 0; !rc && i < g->n_channels; i++) rc = store_channel_of(b, &g->channels[i]);
+  for (size_t i = 0; !rc && i < g->n_threads; i++) rc = store_channel_of(b, &g->threads[i]);
+  if (rc) {
+    store_tx_rollback(b->db);
+    return rc;
+  }
+  return keep(b, store_tx_commit(b->db));
+}
+
+int bot_handle_event(bot *b, const discord_event *ev) {
+  int rc = 0;
+  switch (ev->type) {
+  case DISCORD_EV_READY: rc = on_ready(b, &ev->u.ready); break;
+  case DISCORD_EV_MESSAGE_CREATE: rc = on_message(b, &ev->u.message); break;
+  case DISCORD_EV_MESSAGE_UPDATE: rc = on_update(b, &ev->u.message); break;
+  case DISCORD_EV_MESSAGE_DELETE:
+  case DISCORD_EV_MESSAGE_DELETE_BULK:
+    for (size_t i = 0; i < ev->u.del.n_ids; i++) {
+      int r = on_delete(b, ev->u.del.channel_id, ev->u.del.ids[i]);
+      if (r && !rc) rc = r;
+    }
+    break;
+  case DISCORD_EV_REACTION_ADD: rc = on_reaction(b, &ev->u.reaction, true); break;
+  case DISCORD_EV_REACTION_REMOVE: rc = on_reaction(b, &ev->u.reaction, false); break;
+  case DISCORD_EV_GUILD_CREATE:
+  case DISCORD_EV_GUILD_UPDATE: rc = on_guild(b, &ev->u.guild); break;
+  case DISCORD_EV_CHANNEL_CREATE:
+  case DISCORD_EV_CHANNEL_UPDATE:
+  case DISCORD_EV_THREAD_CREATE:
+  case DISCORD_EV_THREAD_UPDATE: rc = store_channel_of(b, &ev->u.channel); break;
+  case DISCORD_EV_STOPPED: LOG_W("bot", "the gateway stopped: %s", ev->u.stopped.message); break;
+  default: break;
+  }
+  if (rc) return err_set(rc, "%s: %s", discord_event_name(ev->type), b->last_err);
+  return 0;
+}

@@ -1,0 +1,475 @@
+/* The reply queue: job admission (a bounded total that sheds random engagements first), per-channel
+ * queues (one generation per channel at a time), the submit with its prompt, completions (clean,
+ * retry once, send, remember, record) and cancellation. Everything here runs on the bot thread
+ * except on_done, which only appends to the completion list and wakes the loop. Not here: deciding
+ * whether to answer (router.c, events.c) or the bot's lifetime (bot.c). */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#define BOT_LEVEL BOT_L_QUEUE
+#include "bot/bot_int.h"
+#include "bot/reply.h"
+
+bot_chan *queue__chan(bot *b, uint64_t id) {
+  bot_chan *c = map_get(&b->chans, id);
+  if (!c) {
+    c = xcalloc(1, sizeof *c);
+    c->id = id;
+    c->typing_ms = INT64_MIN / 2;
+    map_put(&b->chans, id, c);
+  }
+  return c;
+}
+
+size_t bot_inflight(const bot *b) { return b->n_pending + b->n_running; }
+
+static void job_free(bot_job *j) {
+  if (!j) return;
+  llm_result_destroy(j->res);
+  mem_free(j);
+}
+
+/* ---- lists and counters ---- */
+
+static void push_pending(bot *b, bot_chan *c, bot_job *j, bool front) {
+  MIMIC_ASSERT(j->state == BOT_JOB_LOOSE);
+  if (front) {
+    j->next = c->head;
+    c->head = j;
+    if (!c->tail) c->tail = j;
+  } else {
+    j->next = NULL;
+    if (c->tail)
+      c->tail->next = j;
+    else
+      c->head = j;
+    c->tail = j;
+  }
+  j->state = BOT_JOB_WAITING;
+  c->n_pending++;
+  b->n_pending++;
+}
+
+static void unlink_pending(bot *b, bot_chan *c, bot_job *j) {
+  MIMIC_ASSERT(j->state == BOT_JOB_WAITING);
+  bot_job **pp = &c->head;
+  bot_job *prev = NULL;
+  while (*pp && *pp != j) {
+    prev = *pp;
+    pp = &(*pp)->next;
+  }
+  MIMIC_ASSERT(*pp == j); /* a waiting job is in its channel's list */
+  *pp = j->next;
+  if (c->tail == j) c->tail = prev;
+  j->next = NULL;
+  j->state = BOT_JOB_LOOSE;
+  MIMIC_ASSERT(c->n_pending > 0 && b->n_pending > 0);
+  c->n_pending--;
+  b->n_pending--;
+}
+
+/* Cancels a running generation: it stops counting against the cap at once; its callback still
+ * comes and finish() drops it. */
+static void cancel_running(bot *b, bot_job *j) {
+  MIMIC_ASSERT(j->state == BOT_JOB_RUNNING && !j->cancelled);
+  j->cancelled = true;
+  MIMIC_ASSERT(b->n_running > 0);
+  b->n_running--;
+  if (b->backend && llm_backend_cancel(b->backend, j->llm_id)) err_clear();
+}
+
+/* Drops a job that will not be answered, recording why; the router forgets the message so its
+ * cooldown charge is refunded. */
+static void job_drop(bot *b, bot_job *j, const char *outcome, const char *why) {
+  MIMIC_ASSERT(j->state == BOT_JOB_LOOSE || j->state == BOT_JOB_DONE);
+  router_forget(b->router, j->channel_id, j->message_id);
+  if (strcmp(outcome, "skipped") == 0) stats__count(b, "skipped", 1);
+  stats__record(b, j, outcome, why);
+  LOG_D("bot", "channel %" PRIu64 " message %" PRIu64 ": %s (%s)", j->channel_id, j->message_id,
+        outcome, why);
+  job_free(j);
+}
+
+void queue__drop_user(bot *b, uint64_t user) {
+  size_t it = 0;
+  void *v;
+  while (map_next(&b->chans, &it, NULL, &v)) {
+    bot_chan *c = v;
+    for (bot_job *j = c->head, *n; j; j = n) {
+      n = j->next;
+      if (j->author_id != user) continue;
+      unlink_pending(b, c, j);
+      job_drop(b, j, "cancelled", "the author opted out or was excluded");
+    }
+    bot_job *r = c->running;
+    if (r && r->author_id == user && !r->cancelled) cancel_running(b, r);
+  }
+}
+
+void queue__cancel_message(bot *b, uint64_t channel_id, uint64_t id) {
+  bot_chan *c = map_get(&b->chans, channel_id);
+  if (!c) return;
+  for (bot_job *j = c->head; j; j = j->next)
+    if (j->message_id == id) {
+      unlink_pending(b, c, j);
+      job_drop(b, j, "cancelled", "message deleted");
+      break;
+    }
+  if (c->running && c->running->message_id == id && !c->running->cancelled)
+    cancel_running(b, c->running);
+}
+
+/* ---- completions arrive on a worker ---- */
+
+static void on_done(void *user, llm_result *res) {
+  bot_job *j = user;
+  bot *b = j->b;
+  /* Exactly one on_done per accepted submit. The state is only read here: the bot thread still
+   * sees the job RUNNING (it may cancel it) until it takes it from the list (take_done). */
+  MIMIC_ASSERT(j->state == BOT_JOB_RUNNING);
+  j->res = res;
+  j->next = NULL;
+  pthread_mutex_lock(&b->done_mu);
+  if (b->done_tail)
+    b->done_tail->next = j;
+  else
+    b->done_head = j;
+  b->done_tail = j;
+  pthread_cond_signal(&b->done_cv); /* queue__shutdown may be waiting */
+  /* Woken under the lock: once it is released, bot_destroy may free the bot (and the runtime
+   * its wake handle), so nothing of either may be touched after the unlock. */
+  if (b->wake) b->wake(b->wake_user);
+  pthread_mutex_unlock(&b->done_mu);
+}
+
+/* Moves the completion list out under the lock; its jobs are DONE from here on. */
+static bot_job *take_done(bot *b) {
+  pthread_mutex_lock(&b->done_mu);
+  bot_job *j = b->done_head;
+  b->done_head = b->done_tail = NULL;
+  pthread_mutex_unlock(&b->done_mu);
+  for (bot_job *d = j; d; d = d->next) {
+    MIMIC_ASSERT(d->state == BOT_JOB_RUNNING);
+    d->state = BOT_JOB_DONE;
+  }
+  return j;
+}
+
+/* ---- submitting ---- */
+
+/* Builds the prompt from the channel's memory and submits it. The job is LOOSE (first try) or
+ * DONE (the retry); on success it is RUNNING and the channel's one running job. */
+static int submit(bot *b, bot_chan *c, bot_job *j) {
+  MIMIC_ASSERT(j->state == BOT_JOB_LOOSE || j->state == BOT_JOB_DONE);
+  MIMIC_ASSERT(c->running == NULL || c->running == j); /* one generation per channel */
+  if (!b->backend) return err_set(MIMIC_EUNSUPPORTED, "no engine is configured");
+  recall__refill(b, j->channel_id, j->message_id);
+  size_t cap = (size_t)b->context_messages + 1;
+  const memory_entry **hist = xcalloc(cap, sizeof *hist);
+  size_t n = memory_get(b->mem, j->channel_id, b->persona, bot__now(b), j->message_id, hist, cap);
+  const memory_entry *cur = NULL;
+  for (size_t i = 0; i < n && !cur; i++)
+    if (hist[i]->id == j->message_id) cur = hist[i];
+  if (!cur) {
+    mem_free(hist);
+    return err_set(MIMIC_ENOTFOUND, "message %" PRIu64 " is gone from memory (deleted or expired)",
+                   j->message_id);
+  }
+  llm_request req;
+  llm_request_init(&req);
+  llm_request_from_config(&req, b->cfg);
+  int ctx = (int)cfg_int(b->cfg, "engine.ctx");
+  context_opts co = {
+      .system_prompt = cfg_str(b->cfg, "bot.system_prompt"),
+      .max_messages = b->context_messages,
+      .budget_tokens = ctx - req.max_tokens - 8 < 16 ? 16 : ctx - req.max_tokens - 8,
+  };
+  context cx;
+  int rc = context_build(&co, hist, n, cur, &cx);
+  mem_free(hist);
+  if (rc) return rc;
+  char slot[32];
+  snprintf(slot, sizeof slot, "%" PRIu64, j->channel_id);
+  req.messages = cx.msgs;
+  req.n_messages = cx.n;
+  req.stop = cx.stops;
+  req.n_stop = cx.n_stops;
+  req.slot_key = slot;
+  req.adapter = b->persona[0] ? b->persona : NULL;
+  req.min_tokens = 1;
+  req.sampling.seed = bot__rng_next(b) | 1;
+  /* Everything the job needs is set before the submit: its on_done may run at once on a worker. */
+  bot_job_state was = j->state;
+  j->b = b;
+  j->attempts++;
+  j->state = BOT_JOB_RUNNING;
+  uint64_t t_submit = j->t_submit_ns;
+  if (!j->t_submit_ns) j->t_submit_ns = clock_mono_ns();
+  uint64_t id = 0;
+  rc = llm_backend_submit(b->backend, &req, NULL, on_done, j, &id);
+  context_free(&cx);
+  if (rc) {
+    /* A refused submit never calls back: the job is as it was. */
+    j->state = was;
+    j->attempts--;
+    j->t_submit_ns = t_submit;
+    return rc;
+  }
+  j->llm_id = id; /* read only on this thread (cancel), never by the worker */
+  c->running = j;
+  b->n_running++;
+  b->n_callbacks++;
+  int64_t now = bot__now(b);
+  if (b->act.typing && now - c->typing_ms >= 1000) {
+    if (b->act.typing(b->act.user, c->id)) err_clear();
+    c->typing_ms = now;
+  }
+  return 0;
+}
+
+/* Starts the channel's next waiting job when the channel is idle. */
+static void pump(bot *b, bot_chan *c) {
+  while (!c->running && c->head) {
+    bot_job *j = c->head;
+    unlink_pending(b, c, j);
+    int rc = submit(b, c, j);
+    if (rc == 0) return;
+    if (rc == MIMIC_EBUSY) {
+      /* The engine's queue is full: random engagements give way, addressed ones wait. */
+      err_clear();
+      if (!router_is_addressed(j->verdict)) {
+        job_drop(b, j, "skipped", "engine busy");
+        continue;
+      }
+      push_pending(b, c, j, true);
+      b->retry_submit = true;
+      return;
+    }
+    LOG_W("bot", "channel %" PRIu64 ": generation refused: %s", c->id, err_msg());
+    stats__count(b, "errors", 1);
+    job_drop(b, j, "error", err_msg());
+    err_clear();
+  }
+}
+
+/* ---- admission ---- */
+
+/* Makes room for one more job when the bot is at bot.queue_max: the oldest waiting random
+ * engagement goes first, then a running random one is cancelled. Returns false when everything
+ * queued is addressed (then the new job is refused). */
+static bool shed_one(bot *b) {
+  bot_job *victim = NULL;
+  bot_chan *vc = NULL;
+  size_t it = 0;
+  void *v;
+  while (map_next(&b->chans, &it, NULL, &v)) {
+    bot_chan *c = v;
+    for (bot_job *j = c->head; j; j = j->next)
+      if (!router_is_addressed(j->verdict) && (!victim || j->t0_ns < victim->t0_ns)) {
+        victim = j;
+        vc = c;
+      }
+  }
+  if (victim) {
+    unlink_pending(b, vc, victim);
+    job_drop(b, victim, "skipped", "shed under load");
+    return true;
+  }
+  it = 0;
+  while (map_next(&b->chans, &it, NULL, &v)) {
+    bot_chan *c = v;
+    bot_job *r = c->running;
+    if (r && !r->cancelled && !router_is_addressed(r->verdict)) {
+      cancel_running(b, r);
+      stats__count(b, "skipped", 1);
+      return true;
+    }
+  }
+  return false;
+}
+
+void queue__admit(bot *b, bot_job *j) {
+  MIMIC_ASSERT(j->state == BOT_JOB_LOOSE && !j->cancelled && j->attempts == 0);
+  if (b->restarting) {
+    job_drop(b, j, "skipped", "restarting");
+    return;
+  }
+  if (bot_inflight(b) >= b->queue_max) {
+    if (!router_is_addressed(j->verdict) || !shed_one(b)) {
+      LOG_W("bot",
+            "channel %" PRIu64 ": %zu generations queued (bot.queue_max); message %" PRIu64
+            " not answered",
+            j->channel_id, bot_inflight(b), j->message_id);
+      job_drop(b, j, "skipped", "queue full");
+      return;
+    }
+  }
+  bot_chan *c = queue__chan(b, j->channel_id);
+  push_pending(b, c, j, false);
+  pump(b, c);
+}
+
+/* ---- completions, on the bot thread ---- */
+
+/* Sends a cleaned, non-empty reply, remembers and records it; a refused send is logged and
+ * recorded. Takes ownership of j (text stays the caller's). */
+static void send_reply(bot *b, bot_chan *c, bot_job *j, const char *text) {
+  /* Addressed in a server: reply to the message and ping its author only. Unprompted, or in a
+   * DM: a plain message. */
+  bool in_dm = c->is_dm || j->verdict == ROUTE_REPLY_DM;
+  bool as_reply = !in_dm && (j->verdict == ROUTE_REPLY_MENTION || j->verdict == ROUTE_REPLY_REPLY);
+  bot_send s = {.channel_id = j->channel_id,
+                .text = text,
+                .reply_to = as_reply ? j->message_id : 0,
+                .ping_replied_user = as_reply};
+  int rc =
+      b->act.send ? b->act.send(b->act.user, &s) : err_set(MIMIC_EUNSUPPORTED, "no send action");
+  int64_t now = bot__now(b);
+  double latency = (double)(clock_mono_ns() - j->t0_ns) / 1e6;
+  if (rc) {
+    LOG_W("bot", "channel %" PRIu64 ": the reply could not be sent: %s", j->channel_id, err_msg());
+    stats__count(b, "errors", 1);
+    char msg[256];
+    str_lcpy(msg, err_msg(), sizeof msg);
+    err_clear();
+    job_drop(b, j, "refused", msg);
+    return;
+  }
+  router_note_bot_spoke(b->router, j->channel_id, now);
+  if (j->author_bot) c->bot_turns++;
+  /* Remember the reply now (id 0) so the next turn sees it before the gateway echoes it; the
+   * echo replaces this entry. */
+  memory_add(b->mem, j->channel_id, b->persona, 0, b->self_id, now, true, b->self_name, text);
+  stats__count(b, "replies", 1);
+  j->queue_ms += (double)(j->t_submit_ns - j->t0_ns) / 1e6;
+  j->latency_ms = latency;
+  stats__record(b, j, "sent", "");
+  LOG_D("bot", "channel %" PRIu64 ": replied to %" PRIu64 " (%s) in %.1f ms, %d tokens",
+        j->channel_id, j->message_id, router_verdict_name(j->verdict), latency, j->gen_tokens);
+  job_free(j);
+}
+
+static void finish(bot *b, bot_job *j) {
+  MIMIC_ASSERT(j->state == BOT_JOB_DONE && j->res);
+  bot_chan *c = queue__chan(b, j->channel_id);
+  MIMIC_ASSERT(c->running == j); /* a cancelled job keeps its place until its callback */
+  c->running = NULL;
+  if (!j->cancelled) {
+    MIMIC_ASSERT(b->n_running > 0);
+    b->n_running--;
+  }
+  MIMIC_ASSERT(b->n_callbacks > 0);
+  b->n_callbacks--;
+  llm_result *r = j->res;
+  j->queue_ms += r->queue_ms;
+  j->gen_ms += r->prompt_ms + r->gen_ms;
+  j->prompt_tokens += r->prompt_tokens;
+  j->cached_tokens += r->cached_tokens;
+  j->gen_tokens += r->gen_tokens;
+
+  if (j->cancelled) {
+    job_drop(b, j, "cancelled", "deleted, shed or shutting down");
+    goto next;
+  }
+  if (r->finish == LLM_FINISH_ERROR) {
+    LOG_W("bot", "channel %" PRIu64 ": generation failed: %s", j->channel_id, r->error_msg);
+    stats__count(b, "errors", 1);
+    if (router_is_addressed(j->verdict) && b->act.react &&
+        b->act.react(b->act.user, j->channel_id, j->message_id, "\xE2\x9A\xA0\xEF\xB8\x8F"))
+      err_clear();
+    char msg[sizeof r->error_msg];
+    str_lcpy(msg, r->error_msg, sizeof msg);
+    job_drop(b, j, "error", msg);
+    goto next;
+  }
+
+  /* Names the model may echo at the start: the bot's own and the person answered's, then any
+   * speaker the channel's memory or the store knows (a community-trained model writes as one). */
+  store_user au;
+  const char *names[2] = {b->self_name, NULL};
+  size_t n_names = 1;
+  if (store_user_get(b->db, j->author_id, &au) == 0)
+    names[n_names++] = store_user_shown(&au);
+  else
+    err_clear();
+  recall_speakers rs = {.b = b, .channel_id = j->channel_id};
+  char *text = reply_clean_speakers(r->text, names, n_names, recall__is_speaker, &rs);
+  if (!*text) {
+    mem_free(text);
+    if (j->attempts < 2) {
+      /* Empty after cleaning: one more try with another seed. */
+      llm_result_destroy(j->res);
+      j->res = NULL;
+      if (submit(b, c, j) == 0) return;
+      LOG_W("bot", "channel %" PRIu64 ": retry refused: %s", j->channel_id, err_msg());
+      err_clear();
+    }
+    stats__count(b, "empty", 1);
+    job_drop(b, j, "empty", "the model produced nothing sendable");
+    goto next;
+  }
+  send_reply(b, c, j, text);
+  mem_free(text);
+next:
+  pump(b, c);
+}
+
+int queue__poll(bot *b) {
+  int handled = 0;
+  for (bot_job *j = take_done(b), *n; j; j = n) {
+    n = j->next;
+    j->next = NULL;
+    finish(b, j);
+    handled++;
+  }
+  int64_t now = bot__now(b);
+  size_t it = 0;
+  void *v;
+  bool retry = b->retry_submit;
+  b->retry_submit = false;
+  while (map_next(&b->chans, &it, NULL, &v)) {
+    bot_chan *c = v;
+    if (c->running && !c->running->cancelled && b->act.typing &&
+        now - c->typing_ms >= BOT_TYPING_MS) {
+      if (b->act.typing(b->act.user, c->id)) err_clear();
+      c->typing_ms = now;
+    }
+    if (retry && !c->running && c->head) pump(b, c);
+  }
+  return handled;
+}
+
+/* Cancels what runs, then waits until every callback has fired: the backend promises exactly one
+ * on_done per accepted submit, and cancelled jobs finish promptly. */
+void queue__shutdown(bot *b) {
+  size_t it = 0;
+  void *v;
+  while (map_next(&b->chans, &it, NULL, &v)) {
+    bot_chan *c = v;
+    if (c->running && !c->running->cancelled) cancel_running(b, c->running);
+    for (bot_job *j = c->head, *n; j; j = n) {
+      n = j->next;
+      job_free(j);
+    }
+    c->head = c->tail = NULL;
+  }
+  size_t waiting = b->n_callbacks;
+  while (waiting > 0) {
+    pthread_mutex_lock(&b->done_mu);
+    while (!b->done_head) pthread_cond_wait(&b->done_cv, &b->done_mu);
+    bot_job *j = b->done_head;
+    b->done_head = b->done_tail = NULL;
+    pthread_mutex_unlock(&b->done_mu);
+    while (j) {
+      bot_job *n = j->next;
+      MIMIC_ASSERT(waiting > 0);
+      job_free(j);
+      waiting--;
+      j = n;
+    }
+  }
+  it = 0;
+  while (map_next(&b->chans, &it, NULL, &v)) mem_free(v);
+  map_free(&b->chans);
+}

@@ -1,0 +1,103 @@
+/* What the bot remembers of a channel, and who speaks there: messages rendered as the model sees
+ * them (mentions as names, attachments named), the refill of a channel's memory from the store
+ * after a restart or an expiry, and the test of whether a name is a speaker's. The memory itself
+ * is memory.c; this file fills it and reads it for the rest of the bot. */
+#include <inttypes.h>
+#include <string.h>
+#include <strings.h>
+
+#define BOT_LEVEL BOT_L_RECALL
+#include "bot/bot_int.h"
+#include "collect/collect.h"
+
+typedef struct name_ctx {
+  bot *b;
+  store_user u;
+  store_channel c;
+} name_ctx;
+
+static const char *lookup_name(char kind, uint64_t id, void *user) {
+  name_ctx *n = user;
+  if (kind == 'u') {
+    if (id == n->b->self_id && n->b->self_name[0]) return n->b->self_name;
+    if (store_user_get(n->b->db, id, &n->u) == 0) return store_user_shown(&n->u);
+  } else if (kind == 'c') {
+    if (store_channel_get(n->b->db, id, &n->c) == 0 && n->c.name[0]) return n->c.name;
+  }
+  err_clear();
+  return NULL;
+}
+
+char *recall__render(bot *b, const char *content, const discord_message *m) {
+  buf out;
+  buf_init(&out, MEMORY_TEXT_MAX * 2);
+  name_ctx nc = {.b = b};
+  /* Memory keeps 8 KiB of a message: render no more than that (a cut mention is copied as is). */
+  char *cut = NULL;
+  size_t cl = content ? strlen(content) : 0;
+  if (cl > MEMORY_TEXT_MAX) {
+    size_t k = MEMORY_TEXT_MAX;
+    while (k > 0 && ((unsigned char)content[k] & 0xC0) == 0x80) k--;
+    cut = mem_strndup(content, k);
+    if (cut) content = cut;
+  }
+  if (collect_render(content ? content : "", lookup_name, &nc, &out)) {
+    err_clear();
+    buf_reset(&out);
+    if (buf_puts(&out, content ? content : "")) err_clear();
+  }
+  if (m) {
+    for (size_t i = 0; i < m->n_attachments && i < 4; i++)
+      if (buf_printf(&out, "%s[attachment: %s]", out.len ? " " : "", m->attachments[i].filename))
+        err_clear();
+  }
+  mem_free(cut);
+  return buf_steal(&out);
+}
+
+/* So the bot remembers what was said just before it came back. */
+void recall__refill(bot *b, uint64_t channel_id, uint64_t before_id) {
+  if (memory_known(b->mem, channel_id, b->persona)) return;
+  memory_mark_known(b->mem, channel_id, b->persona);
+  store_msg_list l = {0};
+  size_t want = (size_t)(b->context_messages > 10 ? b->context_messages : 10);
+  if (store_msg_recent(b->db, channel_id, before_id, want, &l)) {
+    LOG_W("bot", "channel %" PRIu64 ": could not read recent messages: %s", channel_id, err_msg());
+    err_clear();
+    return;
+  }
+  int64_t ttl = cfg_int(b->cfg, "bot.memory_ttl_s") * 1000, now = bot__now(b);
+  for (size_t i = 0; i < l.n; i++) {
+    const store_msg *m = &l.items[i];
+    if (ttl > 0 && now - m->ts_ms >= ttl) continue;
+    if (map_get(&b->ignored, m->author_id)) continue;
+    bool self = m->author_id == b->self_id;
+    char *text = recall__render(b, m->content, NULL);
+    memory_add(b->mem, channel_id, b->persona, m->id, m->author_id, m->ts_ms, self,
+               self ? b->self_name : m->author_shown, text);
+    mem_free(text);
+  }
+  store_msg_list_free(&l);
+}
+
+/* The channel's memory first (no database work, and it holds the speakers of the prompt), then
+ * the store, which knows every member a training set was made from. */
+bool recall__is_speaker(const char *name, size_t len, void *user) {
+  const recall_speakers *rs = user;
+  bot *b = rs->b;
+  if (len == 0 || len >= STORE_NAME_MAX) return false;
+  char want[STORE_NAME_MAX];
+  memcpy(want, name, len);
+  want[len] = 0;
+  const memory_entry *hist[MEMORY_MSGS_MAX];
+  size_t n = memory_get(b->mem, rs->channel_id, b->persona, bot__now(b), 0, hist, MEMORY_MSGS_MAX);
+  for (size_t i = 0; i < n; i++)
+    if (hist[i]->name && strcasecmp(hist[i]->name, want) == 0) return true;
+  bool found = false;
+  if (store_user_named(b->db, want, &found)) {
+    LOG_W("bot", "looking up a speaker name: %s", err_msg());
+    err_clear();
+    return false;
+  }
+  return found;
+}

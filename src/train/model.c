@@ -403,7 +403,6 @@ int train_model_new_lora(const char *path, const train_lora_opts *o, uint64_t se
     }
   }
   if ((rc = alloc_state(m))) goto out;
-  if (d.init && (rc = train_model_load_adapter(m, d.init))) goto out;
   LOG_I("train", "%s: LoRA rank %d, alpha %g, %d tensors, %.2f M trainable parameters", path,
         d.rank, (double)d.alpha, m->n_params, (double)train_model_n_trainable(m) / 1e6);
   *out = m;

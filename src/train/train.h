@@ -40,8 +40,7 @@ extern const char *const train_w_names[TRAIN_W_COUNT]; /* "attn_q", ..., "ffn_do
  * unknown word. */
 int train_targets_parse(const char *s, unsigned *mask) MIMIC_MUST;
 
-/* ---- Models -----------------------------------------------------------------------------------
- */
+/* ---- Models ---------------------------------------------------------------------------------- */
 typedef struct train_model train_model;
 
 typedef struct train_lora_opts {
@@ -123,11 +122,10 @@ void train_model_backward(train_model *m, const train_batch *b, const float *dlo
 
 /* ---- Datasets --------------------------------------------------------------------------------
  * JSONL files as mimic prepare writes them (docs/collect.md), one sample per line:
- *   SFT:   {"messages": [{"role", "content", "name"?}, ...]}   loss on every assistant turn
- *          {"prompt": [...], "completion": [...]}               loss on the completion's assistant
- * turns
- *          {"text": "..."}                                      loss on every token (special tokens
- * parsed) pairs: {"prompt": [...], "chosen": [...], "rejected": [...]} (message lists or plain
+ *   SFT:   {"messages": [{"role", "content", "name"?}, ...]}  loss on every assistant turn
+ *          {"prompt": [...], "completion": [...]}              loss on the completion's turns
+ *          {"text": "..."}                                     loss on every token (specials
+ * parsed) pairs: {"prompt": [...], "chosen": [...], "rejected": [...]}  (message lists or plain
  * strings) Conversations are rendered and tokenized with chat_encode (the model's template; user
  * text can never inject control tokens). An assistant turn's loss covers its content and its
  * end-of-turn token, not the template's header. Samples longer than max_len keep their last max_len
@@ -181,9 +179,9 @@ int train_pack_fill(train_pack *p, const train_data *d, const uint32_t *order, s
 /* A seeded permutation of the items for an epoch (Fisher-Yates on the run's RNG). Caller frees. */
 uint32_t *train_data_order(const train_data *d, uint64_t seed, uint64_t epoch);
 
-/* ---- Optimizer: AdamW (decoupled weight decay, bias-corrected moments as ggml's opt_step_adamw),
- * gradient clipping by global norm, linear warmup then cosine decay to min_lr.
- * ---------------------- */
+/* ---- Optimizer -------------------------------------------------------------------------------
+ * AdamW (decoupled weight decay, bias-corrected moments as ggml's opt_step_adamw), gradient
+ * clipping by global norm, linear warmup then cosine decay to min_lr. */
 typedef struct train_optim_opts {
   float lr;                /* peak learning rate; default 1e-3 (LoRA) */
   float min_lr;            /* end of the cosine; default lr / 10 */
@@ -206,8 +204,8 @@ void train_optim_destroy(train_optim *o);
 int train_optim_step(train_optim *o, train_model *m, double *grad_norm) MIMIC_MUST;
 int64_t train_optim_steps(const train_optim *o);       /* updates done so far */
 void train_optim_set_steps(train_optim *o, int64_t t); /* checkpoint restore */
-float *train_optim_moment(train_optim *o, int i,
-                          int which); /* which 0: m, 1: v; n floats of param i */
+/* which 0: m, 1: v; n floats of param i */
+float *train_optim_moment(train_optim *o, int i, int which);
 const train_optim_opts *train_optim_opts_get(const train_optim *o);
 
 /* ---- Checkpoints: the trainable tensors, the optimizer's moments and step, the data position and
@@ -336,13 +334,11 @@ typedef struct train_result {
  * line or step. */
 int train_run(const train_run_opts *o, train_result *res) MIMIC_MUST;
 
-/* ---- Export -----------------------------------------------------------------------------------
- */
+/* ---- Export ---------------------------------------------------------------------------------- */
 /* LoRA model: llama.cpp's adapter GGUF (general.type=adapter, adapter.type=lora,
- * adapter.lora.alpha,
- * "<base>.lora_a" {in, r} / ".lora_b" {r, out}, F32). From-scratch model: a full GGUF model with
- * its vocabulary that llm_model_load and llama.cpp accept (F32, or F16 / other presets via
- * quantize). Written atomically (tmp + fsync + rename). */
+ * adapter.lora.alpha, "<base>.lora_a" {in, r} / ".lora_b" {r, out}, F32). From-scratch model: a
+ * full GGUF model with its vocabulary that llm_model_load and llama.cpp accept (F32, or F16 / other
+ * presets via quantize). Written atomically (tmp + fsync + rename). */
 int train_model_export(const train_model *m, const char *path) MIMIC_MUST;
 /* Loads an adapter's tensors into a LoRA model's A and B (same targets and rank). */
 int train_model_load_adapter(train_model *m, const char *path) MIMIC_MUST;

@@ -11,10 +11,8 @@
 
 #include "base/base.h"
 #include "cli/cli.h"
+#include "eval/eval.h"
 #include "llm/quant.h"
-
-/* The smoothing of the curve's solid line: each point is 0.9 of the previous average. */
-#define EMA_KEEP 0.9
 
 typedef struct hist {
   double *step, *val;
@@ -121,19 +119,15 @@ typedef struct frame {
   double x0, x1, y0, y1;
 } frame;
 
-/* A polyline (or dots) of h's points; ema > 0 draws the moving average instead of the points. */
-static void svg_curve(FILE *f, const hist *h, const frame *fr, const char *style, bool dots,
-                      double ema) {
+/* A polyline (or dots) of h's steps against vals (h->val, or a smoothed copy). */
+static void svg_curve(FILE *f, const hist *h, const double *vals, const frame *fr,
+                      const char *style, bool dots) {
   if (!h->n) return;
   const double W = 560, H = 300, L = 60, T = 30;
   if (!dots) fprintf(f, "<polyline fill=\"none\" %s points=\"", style);
   size_t stride = h->n > 2000 ? h->n / 2000 : 1;
-  double avg = NAN;
-  for (size_t i = 0; i < h->n; i++) {
-    double v = h->val[i];
-    if (ema > 0 && isfinite(v)) avg = isfinite(avg) ? ema * avg + (1 - ema) * v : v;
-    if (i % stride) continue;
-    if (ema > 0) v = avg;
+  for (size_t i = 0; i < h->n; i += stride) {
+    double v = vals[i];
     if (!isfinite(v)) continue;
     double x = L + (fr->x1 > fr->x0 ? (h->step[i] - fr->x0) / (fr->x1 - fr->x0) : 0.5) * W;
     double y = T + (fr->y1 > fr->y0 ? (fr->y1 - v) / (fr->y1 - fr->y0) : 0.5) * H;
@@ -182,11 +176,15 @@ static int write_svg(const cli_progress *p, train_stage stage) {
           "<text x=\"60\" y=\"348\">step %.0f</text><text x=\"620\" y=\"348\" "
           "text-anchor=\"end\">step %.0f</text>\n",
           fr.x0, fr.x1);
-  svg_curve(f, &p->tr, &fr, "stroke=\"#1f77b4\" stroke-opacity=\"0.3\" stroke-width=\"1\"", false,
-            0);
-  svg_curve(f, &p->tr, &fr, "stroke=\"#1f77b4\" stroke-width=\"1.5\"", false, EMA_KEEP);
-  if (p->va.n >= 3) svg_curve(f, &p->va, &fr, "stroke=\"#d62728\" stroke-width=\"1.5\"", false, 0);
-  svg_curve(f, &p->va, &fr, "fill=\"#d62728\"", true, 0);
+  double *smooth = p->tr.n ? xalloc(p->tr.n * sizeof *smooth) : NULL;
+  if (smooth) eval_loss_smooth(p->tr.val, p->tr.n, smooth);
+  svg_curve(f, &p->tr, p->tr.val, &fr,
+            "stroke=\"#1f77b4\" stroke-opacity=\"0.3\" stroke-width=\"1\"", false);
+  if (smooth) svg_curve(f, &p->tr, smooth, &fr, "stroke=\"#1f77b4\" stroke-width=\"1.5\"", false);
+  mem_free(smooth);
+  if (p->va.n >= 3)
+    svg_curve(f, &p->va, p->va.val, &fr, "stroke=\"#d62728\" stroke-width=\"1.5\"", false);
+  svg_curve(f, &p->va, p->va.val, &fr, "fill=\"#d62728\"", true);
   fprintf(f, "<text x=\"70\" y=\"370\" fill=\"#1f77b4\">training (smoothed; raw faint)</text>"
              "<text x=\"280\" y=\"370\" fill=\"#d62728\">validation</text>\n</svg>\n");
   bool ok = fflush(f) == 0 && !ferror(f);

@@ -566,6 +566,19 @@ int eval_report_json(const char *path, const eval_report *r) {
     if (r->ppl_tuned) json_object_set_new(p, "tuned", ppl_json(r->ppl_tuned));
     json_object_set_new(root, "perplexity", p);
   }
+  if (r->n_examples) {
+    /* the same replies the page shows side by side */
+    json_t *ex = json_array();
+    for (size_t i = 0; i < r->n_examples && i < 12; i++) {
+      const eval_example *e = &r->examples[i];
+      json_t *o = json_object();
+      json_object_set_new(o, "context", e->context ? json_string(e->context) : json_null());
+      json_object_set_new(o, "real", e->real ? json_string(e->real) : json_null());
+      json_object_set_new(o, "generated", e->gen ? json_string(e->gen) : json_null());
+      json_array_append_new(ex, o);
+    }
+    json_object_set_new(root, "examples", ex);
+  }
   char *s = json_dumps(root, JSON_INDENT(2) | JSON_ENSURE_ASCII);
   json_decref(root);
   buf b;

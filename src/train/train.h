@@ -306,8 +306,8 @@ typedef struct train_run_opts {
   bool progress;      /* for the caller's reporter: draw a bar (train_run draws nothing) */
   train_progress_fn on_progress; /* may be NULL */
   void *progress_user;
-  /* Stopping early at a step boundary, with the model, checkpoint and a last validation written as
-   * at the end of a run (so the run can be resumed; a run's schedule does not change): after the
+  /* Stopping early at a step boundary, with the model and checkpoint written as at the end of a
+   * run (so it can be resumed; the schedule does not change) but no extra validation: after the
    * step during which clock_mono_ns() passed deadline_ns (0: none), or after the step at which
    * stop(stop_user) first returned true (NULL: none). At least one step runs. */
   uint64_t deadline_ns;

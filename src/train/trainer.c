@@ -276,6 +276,17 @@ static train_stop stop_now(const run *r) {
   return TRAIN_STOP_NONE;
 }
 
+/* Seconds to the last step at this session's pace, or to the deadline when that comes first. */
+static double eta_at(const run *r, int64_t step, int64_t session, double elapsed) {
+  double eta = (double)(r->total - step) * elapsed / (double)session;
+  if (r->d.deadline_ns) {
+    uint64_t now = clock_mono_ns();
+    double left = r->d.deadline_ns > now ? (double)(r->d.deadline_ns - now) / 1e9 : 0;
+    if (left < eta) eta = left;
+  }
+  return eta;
+}
+
 /* Builds the model the options ask for; a LoRA run starting from an adapter loads it here (the
  * model knows nothing of files: export.c reads them into it). */
 static int build_model(run *r) {
@@ -424,9 +435,9 @@ int train_run(const train_run_opts *o, train_result *res) {
     res->tokens += toks;
     if (session == 1) res->first_loss = loss;
     if (step < r->total && r->d.stop_after <= 0) stopped = stop_now(r);
-    /* validation at its interval, at the last step, and at a clean early stop */
-    val_at_step = r->valid && ((r->d.eval_every > 0 && step % r->d.eval_every == 0) ||
-                               step == r->total || stopped != TRAIN_STOP_NONE);
+    /* validation at its interval and at the last step (not at an early stop: its time is up) */
+    val_at_step =
+        r->valid && ((r->d.eval_every > 0 && step % r->d.eval_every == 0) || step == r->total);
     double v = NAN;
     if (val_at_step) {
       if ((rc = evaluate(r, &v))) goto out;
@@ -448,7 +459,7 @@ int train_run(const train_run_opts *o, train_result *res) {
                           .tokens = res->tokens,
                           .tokens_per_s = el > 0 ? (double)res->tokens / el : 0,
                           .elapsed_s = el,
-                          .eta_s = (double)(r->total - step) * el / (double)session};
+                          .eta_s = eta_at(r, step, session, el)};
     if ((rc = report(r, &ev))) goto out;
     if (stopped != TRAIN_STOP_NONE) break;
     if ((r->d.ckpt_every > 0 && step % r->d.ckpt_every == 0) && step < r->total &&

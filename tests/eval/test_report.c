@@ -1,6 +1,6 @@
 /* The report: training logs in CSV and JSONL become loss curves; the HTML holds the metrics table,
  * the SVG plots and escaped examples, and is written atomically; the JSON twin round-trips the
- * numbers (NAN as null). */
+ * numbers (NAN as null) and the examples. */
 #include <dirent.h>
 #include <math.h>
 #include <stdlib.h>
@@ -136,6 +136,11 @@ TEST(html_and_json) {
   json_t *pt = json_object_get(json_object_get(root, "perplexity"), "tuned");
   CHECK_NEAR(json_num(pt, "perplexity", -1), exp(35.0 / 20), 1e-9);
   CHECK_NEAR(json_num(json_object_get(pt, "per_author"), "owl", -1), exp(1.0), 1e-9);
+  /* the examples shown on the page, for scripts and the demo */
+  json_t *exs = json_object_get(root, "examples");
+  CHECK_INT(json_array_size(exs), 1);
+  CHECK_STR(json_string_value(json_object_get(json_array_get(exs, 0), "real")), "k: ok");
+  CHECK_STR(json_string_value(json_object_get(json_array_get(exs, 0), "generated")), gen[3]);
   json_decref(root);
 
   /* no adapter: one perplexity column, and the page says how to compare */

@@ -226,8 +226,8 @@ static int demo_train(const demo_opts *o, const char *conf, const char *model, c
     double left = deadline > now ? (double)(deadline - now) / 1e9 : 0;
     printf("  $ mimic train --config %s --from-scratch --out %s --log %s --eval-every %s "
            "--eval-batches 8\n"
-           "  (stopped after %.0f s: what is left of the %.3g-minute budget, keeping a fifth for "
-           "the evaluation)\n",
+           "  (stops at a deadline %.0f s from now: what is left of the %.3g-minute budget, less a "
+           "fifth for the evaluation)\n",
            conf, model, log_csv, every, left, o->minutes);
   }
   fflush(stdout);

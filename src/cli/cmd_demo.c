@@ -1,10 +1,13 @@
 /* `mimic demo`: the whole pipeline on the shipped sample community, offline, into a scratch data
  * folder (data/demo/ by default): import -> prepare -> train a tiny model from scratch -> evaluate
- * against the held-out slice -> report -> chat with the result. Each step is the same subcommand a
- * user would run by hand (called in-process with a generated config file), so the demo also shows
- * the commands. Not here: anything the steps do themselves. */
+ * against the held-out slice -> stats and report -> chat with the result, then what the tiny model
+ * can and cannot do and how to do it for real. Each step is the subcommand a user would run by hand
+ * (called in-process with a generated config file), so the demo also shows the commands. --minutes
+ * bounds the whole demo by wall-clock time: training stops at its deadline (a step boundary),
+ * whatever the machine's load. Not here: anything the steps do themselves. */
 #include <dirent.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +16,7 @@
 
 #include "base/base.h"
 #include "cli/flags.h"
+#include "cli/progress.h"
 #include "llm/quant.h"
 #include "train/train.h"
 
@@ -192,45 +196,160 @@ static int write_conf(const demo_opts *o, char *conf, size_t cap) {
   return 0;
 }
 
-/* Steps that fit the time budget on this machine: times a few steps of the same model on the same
- * data (written to a throwaway file), then scales. At least 20 steps. Returns -1 on failure. */
-static long calibrate(const demo_opts *o) {
-  char data[2100], out[2100], path[2200];
+/* ---- Time --------------------------------------------------------------------------------------
+ * The budget covers the whole demo. Training gets what is left of it once import and prepare are
+ * done, minus a reserve for evaluation and the report (a fifth of the budget, at least 10 s when
+ * the budget allows): it stops at that deadline at a step boundary, with the model written. */
+
+static uint64_t train_deadline(const demo_opts *o, uint64_t t0) {
+  double budget = o->minutes * 60.0, reserve = budget * 0.2;
+  if (reserve < 10 && budget >= 40) reserve = 10;
+  return t0 + (uint64_t)((budget - reserve) * 1e9);
+}
+
+/* The training step: a tiny model from scratch, bounded by the deadline (or exactly o->steps
+ * steps). Prints the command it amounts to. Leaves the model, its log and loss curve, and no
+ * checkpoint (the demo never resumes). */
+static int demo_train(const demo_opts *o, const char *conf, const char *model, const char *log_csv,
+                      uint64_t deadline, train_result *res) {
+  char data[2100], valid[2100], ckpt[2200], every[32];
   snprintf(data, sizeof data, "%s/exports/sft-messages.train.jsonl", o->dir);
-  snprintf(out, sizeof out, "%s/models/calibrate.gguf", o->dir);
-  snprintf(path, sizeof path, "%s/models", o->dir);
-  if (fs_mkdirs(path) != 0) {
-    cli_error("%s", err_msg());
-    return -1;
-  }
-  train_run_opts t = {
-      .from_scratch = true, .data = data, .out = out, .steps = 6, .ckpt_every = -1, .seed = 1};
-  compute_pool *cpool = compute_pool_new((int)o->threads);
-  t.pool = cpool;
+  snprintf(valid, sizeof valid, "%s/exports/sft-messages.valid.jsonl", o->dir);
+  snprintf(ckpt, sizeof ckpt, "%s.ckpt", model);
+  long every_n = o->steps ? (o->steps >= 10 ? o->steps / 10 : 1) : 50;
+  snprintf(every, sizeof every, "%ld", every_n);
+  train_run_opts t = {.from_scratch = true,
+                      .data = data,
+                      .valid = access(valid, R_OK) == 0 ? valid : NULL,
+                      .out = model,
+                      .log_csv = log_csv,
+                      .ckpt = ckpt,
+                      .eval_every = (int)every_n,
+                      .eval_batches = 8,
+                      .ckpt_every = -1,
+                      .seed = 1,
+                      .progress = isatty(STDERR_FILENO) != 0};
   t.optim.lr = 3e-3f;
-  train_result res;
-  printf("  timing a few steps to fit %.1f minutes on this machine...\n", o->minutes);
+  if (o->steps) {
+    t.steps = o->steps;
+    printf("  $ mimic train --config %s --from-scratch --steps %ld --out %s --log %s --eval-every "
+           "%s --eval-batches 8\n",
+           conf, o->steps, model, log_csv, every);
+  } else {
+    /* no step count: the deadline ends the run (the schedule's length only sets the learning rate,
+     * which then stays near its peak) */
+    t.steps = 100000;
+    t.optim.warmup = 20;
+    t.deadline_ns = deadline;
+    uint64_t now = clock_mono_ns();
+    double left = deadline > now ? (double)(deadline - now) / 1e9 : 0;
+    printf("  $ mimic train --config %s --from-scratch --out %s --log %s --eval-every %s "
+           "--eval-batches 8\n"
+           "  (stops at a deadline %.0f s from now: what is left of the %.3g-minute budget, less a "
+           "fifth for the evaluation)\n",
+           conf, model, log_csv, every, left, o->minutes);
+  }
   fflush(stdout);
-  int rc = train_run(&t, &res);
-  compute_pool_destroy(cpool);
-  const char *const ext[] = {"", ".ckpt", ".csv", ".svg"};
-  for (size_t i = 0; i < 4; i++) {
-    snprintf(path, sizeof path, "%s%s", out, ext[i]);
-    unlink(path);
-  }
-  if (rc) {
+  if (fs_mkdirs_for(model) != 0) {
     cli_error("%s", err_msg());
-    return -1;
+    return 1;
   }
-  double per_step = res.steps > 0 ? res.seconds / (double)res.steps : 1;
-  /* 85%: validation passes and the final save also take time */
-  long steps = (long)(0.85 * o->minutes * 60.0 / (per_step > 1e-6 ? per_step : 1e-6));
-  if (steps < 20) steps = 20;
-  printf("  %.2f s per step here: %ld steps\n", per_step, steps);
-  return steps;
+  int rc = cli_train_run(&t, (int)o->threads, res);
+  unlink(ckpt); /* the demo never resumes: no checkpoint left behind */
+  fflush(stdout);
+  return rc ? 1 : 0;
+}
+
+/* Reads DIR/reports/eval.json (written by the eval step). NULL when absent or unreadable. */
+static json_t *read_eval_json(const demo_opts *o) {
+  char path[2200];
+  snprintf(path, sizeof path, "%s/reports/eval.json", o->dir);
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  buf b;
+  buf_init(&b, 64u << 20);
+  char tmp[8192];
+  size_t k;
+  while ((k = fread(tmp, 1, sizeof tmp, f)) > 0)
+    if (buf_append(&b, tmp, k)) break;
+  fclose(f);
+  json_t *j = b.data ? json_parse(b.data, b.len, path) : NULL;
+  buf_free(&b);
+  return j;
+}
+
+/* Prints one line of a conversation shortened to fit a terminal line. */
+static void print_line(const char *label, const char *text) {
+  char line[96];
+  size_t n = 0;
+  for (const char *p = text ? text : ""; *p && n + 4 < sizeof line; p++)
+    line[n++] = *p == '\n' || *p == '\t' ? ' ' : *p;
+  line[n] = '\0';
+  if (text && strlen(text) >= sizeof line - 4) {
+    /* cut on a UTF-8 boundary and mark the cut */
+    while (n > 0 && ((unsigned char)line[n - 1] & 0xC0) == 0x80) n--;
+    if (n > 0 && (unsigned char)line[n - 1] >= 0xC0) n--;
+    str_lcpy(line + n, "...", sizeof line - n);
+  }
+  printf("    %-10s %s\n", label, line);
+}
+
+/* What training changed, in numbers and in lines: loss before and after, held-out perplexity
+ * before (an untrained model: exp of its first loss) and after, and a few generated replies next to
+ * the real ones. */
+static void show_improvement(const demo_opts *o, const train_result *tr) {
+  printf("\n  What training changed:\n");
+  if (isfinite(tr->first_loss) && isfinite(tr->loss))
+    printf("    training loss     %.3f before the first step -> %.3f after %lld steps\n",
+           tr->first_loss, tr->loss, (long long)tr->steps);
+  json_t *j = read_eval_json(o);
+  double ppl = NAN;
+  if (j)
+    ppl = json_num(json_object_get(json_object_get(j, "perplexity"), "base"), "perplexity", NAN);
+  if (isfinite(ppl) && isfinite(tr->first_loss))
+    printf("    held-out perplexity  ~%.0f untrained (a guess among that many tokens) -> %.1f "
+           "trained (lower is better)\n",
+           exp(tr->first_loss), ppl);
+  json_t *ex = j ? json_object_get(j, "examples") : NULL;
+  size_t n = json_array_size(ex);
+  if (n) {
+    printf("\n  A few held-out replies, real and generated for the same conversation:\n");
+    for (size_t i = 0; i < n && i < 3; i++) {
+      json_t *e = json_array_get(ex, i);
+      print_line("real:", json_str(e, "real", ""));
+      print_line("generated:", json_str(e, "generated", ""));
+      if (i + 1 < n && i < 2) printf("\n");
+    }
+  }
+  json_decref(j);
+}
+
+static void show_honest_summary(const char *conf) {
+  printf(
+      "\nWhat a tiny model trained for minutes can and cannot do:\n"
+      "  It has 0.4 M parameters, reads bytes, and saw a few thousand messages for a few minutes.\n"
+      "  It picks up the surface: who speaks (\"Name: \"), message length, lowercase, emoji, the "
+      "odd\n"
+      "  common word. It cannot hold a conversation: most replies are word-shaped noise, and more\n"
+      "  minutes help only a little. The numbers above are the honest measure; the report has "
+      "more.\n"
+      "\nTo do it for real (a pretrained model that already talks, tuned to your community):\n"
+      "  1. download an instruct GGUF into models/, e.g. Qwen2.5-0.5B/1.5B-Instruct "
+      "(qwen2.5-*-instruct-q4_k_m.gguf)\n"
+      "     or Llama-3.2-1B/3B-Instruct (Q4_K_M), from their pages on huggingface.co\n"
+      "  2. mimic import export/          # DiscordChatExporter JSON or a data package\n"
+      "     or: DISCORD_TOKEN=... mimic fetch   # your server's history through the API\n"
+      "  3. mimic prepare\n"
+      "  4. mimic train --base models/qwen2.5-1.5b-instruct-q4_k_m.gguf --out models/adapter.gguf\n"
+      "  5. in mimic.conf: engine.model = models/qwen2.5-1.5b-instruct-q4_k_m.gguf\n"
+      "                    engine.adapter = models/adapter.gguf\n"
+      "  6. mimic eval, then DISCORD_TOKEN=... mimic run\n"
+      "  (this demo's own setup stays in %s)\n",
+      conf);
 }
 
 int cmd_demo(int argc, char **argv) {
+  uint64_t t0 = clock_mono_ns();
   demo_opts o;
   int rc = parse(&o, argc, argv), status = 1, nfiles = 0;
   if (rc) return rc == 1 ? 0 : rc;
@@ -257,6 +376,7 @@ int cmd_demo(int argc, char **argv) {
   printf("mimic demo: a sample community -> a tiny model that talks like it, offline.\n"
          "Everything goes into %s/ (config: %s).\n",
          o.dir, conf);
+  if (!o.steps) printf("Time budget: %.3g minutes in all.\n", o.minutes);
 
   step(1, N, "import the sample community (DiscordChatExporter JSON, one file per channel)");
   {
@@ -271,25 +391,12 @@ int cmd_demo(int argc, char **argv) {
     if ((rc = run_cmd(cmd_prepare, 3, av))) goto out;
   }
   step(3, N, "train a tiny model from scratch (byte-level vocabulary, 2 layers, width 128)");
-  char model[2100], log_csv[2100], threads[32], steps_s[32], every[32], n_eval[32];
+  char model[2100], log_csv[2100], threads[32], n_eval[32];
   snprintf(model, sizeof model, "%s/models/scratch.gguf", o.dir);
   snprintf(log_csv, sizeof log_csv, "%s/models/train-log.csv", o.dir);
   snprintf(threads, sizeof threads, "%ld", o.threads);
-  long steps = o.steps;
-  if (!steps && (steps = calibrate(&o)) <= 0) {
-    rc = 1;
-    goto out;
-  }
-  snprintf(steps_s, sizeof steps_s, "%ld", steps);
-  snprintf(every, sizeof every, "%ld", steps >= 10 ? steps / 10 : 1);
-  {
-    const char *av[] = {"train",          "--config", conf,           "--from-scratch",
-                        "--steps",        steps_s,    "--out",        model,
-                        "--log",          log_csv,    "--eval-every", every,
-                        "--eval-batches", "8",        "--threads",    threads};
-    int ac = o.threads ? 16 : 14;
-    if ((rc = run_cmd(cmd_train, ac, av))) goto out;
-  }
+  train_result tr;
+  if ((rc = demo_train(&o, conf, model, log_csv, train_deadline(&o, t0), &tr))) goto out;
   step(4, N, "evaluate against the held-out replies (perplexity, style metrics, blind-test kit)");
   snprintf(n_eval, sizeof n_eval, "%ld", o.n_eval);
   {
@@ -299,10 +406,15 @@ int cmd_demo(int argc, char **argv) {
     int ac = o.threads ? 15 : 13;
     if ((rc = run_cmd(cmd_eval, ac, av))) goto out;
   }
-  step(5, N, "report");
+  show_improvement(&o, &tr);
+  step(5, N, "report: the community's stats page and the evaluation report");
+  {
+    const char *av[] = {"stats", "--config", conf};
+    if ((rc = run_cmd(cmd_stats, 3, av))) goto out;
+  }
   printf("  open %s/reports/report.html in a browser (the numbers are in eval.json next to it;\n"
-         "  the blind test for friends is blind-sheet.html / blind-sheet.csv, answers in "
-         "blind-key.csv)\n",
+         "  the community's page is stats.html; the blind test for friends is blind-sheet.html /\n"
+         "  blind-sheet.csv, answers in blind-key.csv)\n",
          o.dir);
   printf("  as the bot: DISCORD_TOKEN=... mimic run --config %s   (engine.model points at the "
          "model)\n",
@@ -318,7 +430,8 @@ int cmd_demo(int argc, char **argv) {
     const char *av[] = {"chat", "--config", conf, "--model", model, "-n", "48"};
     if ((rc = run_cmd(cmd_chat, 7, av))) goto out;
   }
-  printf("\ndemo finished: %s/\n", o.dir);
+  show_honest_summary(conf);
+  printf("\ndemo finished in %.0f s: %s/\n", (double)(clock_mono_ns() - t0) / 1e9, o.dir);
   status = 0;
 out:
   for (int i = 0; i < nfiles; i++) mem_free(files[i]);

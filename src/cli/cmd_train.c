@@ -1,6 +1,6 @@
 /* `mimic train` (LoRA SFT, DPO, ORPO over a base model, or a small model from scratch) and
  * `mimic merge BASE.gguf ADAPTER.gguf OUT.gguf`. Option parsing only: the run itself is train_run
- * (src/train/trainer.c). */
+ * (src/train/trainer.c), shown by cli/progress.c. */
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cli/flags.h"
+#include "cli/progress.h"
 #include "llm/quant.h"
 #include "store/store.h"
 #include "train/train.h"
@@ -49,6 +50,16 @@ static void ack_purges(const cfg *c, const char *data, int64_t started_ms) {
       if (store_purge_ack(s, a.ids[i]))
         LOG_W("train", "could not acknowledge purge %lld: %s", (long long)a.ids[i], err_msg());
   store_close(s);
+}
+
+/* The run once the options are read: train (cli/progress.c shows it), then acknowledge the purges
+ * a finished run has honoured. Returns the exit status. */
+static int train_and_ack(const cfg *c, train_run_opts *o, int threads) {
+  train_result res;
+  int64_t started_ms = clock_wall_ms();
+  if (cli_train_run(o, threads, &res)) return 1;
+  if (res.finished && !res.already_finished) ack_purges(c, o->data, started_ms);
+  return 0;
 }
 
 int cmd_train(int argc, char **argv) {
@@ -354,25 +365,9 @@ int cmd_train(int argc, char **argv) {
     cfg_destroy(c);
     return 1;
   }
-  compute_pool *cp = compute_pool_new((int)threads);
-  o.pool = cp;
-  train_result res;
-  int64_t started_ms = clock_wall_ms();
-  rc = train_run(&o, &res);
-  compute_pool_destroy(cp);
-  if (rc) {
-    if (o.progress) fputc('\n', stderr);
-    cli_error("%s", err_msg());
-    cfg_destroy(c);
-    return 1;
-  }
-  if (res.finished) ack_purges(c, o.data, started_ms);
-  printf("trained %lld steps: loss %.4f", (long long)res.steps, res.loss);
-  if (isfinite(res.val_loss)) printf(", validation %.4f", res.val_loss);
-  printf(" (%.0f tokens/s, %.2f GFLOP/s, %.1f s)\nwrote %s\n", res.tokens_per_s, res.gflops,
-         res.seconds, o.out);
+  rc = train_and_ack(c, &o, (int)threads);
   cfg_destroy(c);
-  return 0;
+  return rc;
 }
 
 int cmd_merge(int argc, char **argv) {

@@ -268,6 +268,10 @@ typedef struct eval_loss_curve {
  * (MIMIC_ERANGE beyond). Free with eval_loss_curve_free. */
 int eval_loss_curve_read(const char *path, eval_loss_curve *out) MIMIC_MUST;
 void eval_loss_curve_free(eval_loss_curve *c);
+/* The smoothed curve drawn over the raw one: a bias-corrected exponential moving average (as
+ * TensorBoard draws it) whose window grows with the curve (about n/25 points, 2 to 200). out has
+ * n values; non-finite inputs keep the previous average. */
+void eval_loss_smooth(const double *v, size_t n, double *out);
 
 /* ---- the HTML report ---------------------------------------------------------------------------
  */

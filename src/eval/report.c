@@ -146,8 +146,7 @@ int eval_loss_curve_read(const char *path, eval_loss_curve *out) {
   return rc;
 }
 
-/* ---- SVG
- * ------------------------------------------------------------------------------------------- */
+/* ---- SVG ------------------------------------------------------------------------------------- */
 
 #define P(...)                                                                                     \
   do {                                                                                             \
@@ -197,7 +196,22 @@ static int svg_bars(buf *b, const char *const *labels, const double *a, const do
   return rc;
 }
 
-/* Loss against step: training loss as a line, validation loss as a line with dots. */
+void eval_loss_smooth(const double *v, size_t n, double *out) {
+  double w = (double)n / 25;
+  if (w < 2) w = 2;
+  if (w > 200) w = 200;
+  double keep = 1 - 2 / (w + 1), avg = 0, weight = 0; /* weight: 1 - keep^k, the bias correction */
+  for (size_t i = 0; i < n; i++) {
+    if (isfinite(v[i])) {
+      avg = keep * avg + (1 - keep) * v[i];
+      weight = keep * weight + (1 - keep);
+    }
+    out[i] = weight > 0 ? avg / weight : v[i];
+  }
+}
+
+/* Loss against step: the raw training loss as a faint line with its moving average over it, and
+ * the validation loss as a line with dots. */
 static int svg_loss(buf *b, const eval_loss_curve *c) {
   int rc = 0, W = 760, H0 = 260, left = 50, top = 10, bottom = 30;
   double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
@@ -224,29 +238,34 @@ static int svg_loss(buf *b, const eval_loss_curve *c) {
   P("<text x=\"%d\" y=\"%d\">step %.0f</text><text x=\"%d\" y=\"%d\" "
     "text-anchor=\"end\">%.0f</text>\n",
     left, H0 - 8, x0, W - 10, H0 - 8, x1);
-  for (int s = 0; s < 2; s++) {
-    const double *xs = s ? c->vstep : c->step, *ys = s ? c->vloss : c->loss;
-    size_t n = s ? c->nv : c->n, stride = n > 2000 ? n / 2000 : 1; /* at most ~2000 vertices */
+  double *smooth = c->n ? xalloc(c->n * sizeof *smooth) : NULL;
+  if (smooth) eval_loss_smooth(c->loss, c->n, smooth);
+  /* series: raw training loss (faint), its moving average, validation loss */
+  static const char *const cls[3] = {"loss-raw", "loss-smooth", "loss-valid"};
+  for (int s = 0; s < 3; s++) {
+    const double *xs = s == 2 ? c->vstep : c->step, *ys = s == 0   ? c->loss
+                                                          : s == 1 ? smooth
+                                                                   : c->vloss;
+    size_t n = s == 2 ? c->nv : c->n, stride = n > 2000 ? n / 2000 : 1; /* ~2000 vertices */
     if (!n) continue;
-    P("<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\" points=\"",
-      s ? COL_GEN : COL_REAL);
+    P("<polyline class=\"%s\" fill=\"none\" stroke=\"%s\" stroke-width=\"%s\"%s points=\"", cls[s],
+      s == 2 ? COL_GEN : COL_REAL, s == 0 ? "1" : "1.5", s == 0 ? " stroke-opacity=\"0.3\"" : "");
     for (size_t i = 0; i < n; i += stride)
       P("%.1f,%.1f ", left + (xs[i] - x0) * sx, (H0 - bottom) - (ys[i] - y0) * sy);
     P("\"/>\n");
-    if (s && n <= 200)
+    if (s == 2 && n <= 200)
       for (size_t i = 0; i < n; i++)
         P("<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2.5\" fill=\"%s\"/>\n", left + (xs[i] - x0) * sx,
           (H0 - bottom) - (ys[i] - y0) * sy, COL_GEN);
   }
-  P("<text x=\"%d\" y=\"%d\" fill=\"%s\">training loss</text><text x=\"%d\" y=\"%d\" "
-    "fill=\"%s\">validation "
-    "loss</text>\n</svg>\n",
-    W - 230, top + 12, COL_REAL, W - 120, top + 12, COL_GEN);
+  mem_free(smooth);
+  P("<text x=\"%d\" y=\"%d\" fill=\"%s\">training loss (smoothed; raw faint)</text><text x=\"%d\" "
+    "y=\"%d\" fill=\"%s\">validation loss</text>\n</svg>\n",
+    W - 340, top + 12, COL_REAL, W - 120, top + 12, COL_GEN);
   return rc;
 }
 
-/* ---- HTML
- * ----------------------------------------------------------------------------------------- */
+/* ---- HTML ------------------------------------------------------------------------------------ */
 
 static int row3(buf *b, const char *name, const char *fmt, double real, double gen,
                 const char *note) {
@@ -317,9 +336,8 @@ static int metrics_table(buf *b, const eval_compare *c) {
 
 static int ppl_table(buf *b, const eval_ppl *base, const eval_ppl *tuned) {
   int rc = 0;
-  P("<table "
-    "class=\"ppl\">\n<tr><th>author</th><th>replies</th><th>tokens</th><th>base</th>%s</tr>\n",
-    tuned ? "<th>tuned</th><th>change</th>" : "");
+  P("<table class=\"ppl\">\n<tr><th>author</th><th>replies</th><th>tokens</th><th>%s</th>%s</tr>\n",
+    tuned ? "base model" : "model", tuned ? "<th>base + adapter</th><th>change</th>" : "");
   for (size_t i = 0; i <= base->n_authors && !rc; i++) {
     bool all = i == base->n_authors;
     const char *name = all ? "all" : base->authors[i].name;
@@ -387,6 +405,14 @@ static int build_html(buf *b, const eval_report *r) {
       "given the "
       "conversation before it). Lower is better; the adapter should lower it for the people it "
       "learned from.</p>\n");
+    if (r->ppl_tuned) {
+      P("<p>Each reply scored twice: by the base model alone, and with the adapter ");
+      H(r->lora ? r->lora : "");
+      P(" applied; the change column is the adapter's effect.</p>\n");
+    } else {
+      P("<p class=\"small\">No adapter: the model alone is scored (give one with --lora, or "
+        "engine.adapter, to compare base and adapter).</p>\n");
+    }
     if (!rc) rc = ppl_table(b, r->ppl_base, r->ppl_tuned);
   }
   if (r->cmp) {
@@ -539,6 +565,19 @@ int eval_report_json(const char *path, const eval_report *r) {
     json_object_set_new(p, "base", ppl_json(r->ppl_base));
     if (r->ppl_tuned) json_object_set_new(p, "tuned", ppl_json(r->ppl_tuned));
     json_object_set_new(root, "perplexity", p);
+  }
+  if (r->n_examples) {
+    /* the same replies the page shows side by side */
+    json_t *ex = json_array();
+    for (size_t i = 0; i < r->n_examples && i < 12; i++) {
+      const eval_example *e = &r->examples[i];
+      json_t *o = json_object();
+      json_object_set_new(o, "context", e->context ? json_string(e->context) : json_null());
+      json_object_set_new(o, "real", e->real ? json_string(e->real) : json_null());
+      json_object_set_new(o, "generated", e->gen ? json_string(e->gen) : json_null());
+      json_array_append_new(ex, o);
+    }
+    json_object_set_new(root, "examples", ex);
   }
   char *s = json_dumps(root, JSON_INDENT(2) | JSON_ENSURE_ASCII);
   json_decref(root);

@@ -1,4 +1,4 @@
-/* Files out of training: the LoRA adapter in llama.cpp's adapter GGUF format (gguf-engine-facts 3),
+/* Files out of training: the LoRA adapter in llama.cpp's adapter GGUF format (train.h),
  * a from-scratch model as a full GGUF model with its vocabulary, loading an adapter back into a
  * LoRA model (to continue from it: DPO starts from the SFT adapter), and `mimic merge` (base +
  * adapter -> one standalone model). Every file is written atomically by the GGUF writer. */

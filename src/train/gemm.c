@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "base/alloc.h"
+#include "base/assert.h"
 #include "train/train_int.h"
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -293,6 +294,17 @@ static void gemm_worker(int ith, int nth, void *arg) {
 
 void train__gemm(compute_pool *pool, int64_t M, int64_t N, int64_t K, train_mat A, train_mat B,
                  float alpha, float *C, int64_t ldc, bool acc) {
+  /* the shapes are the caller's contract: a mismatch is a bug in the model, never bad input */
+  MIMIC_ASSERT(M >= 0 && N >= 0 && K >= 0);
+  MIMIC_ASSERT(A.q == NULL && (M == 0 || N == 0 || C != NULL));
+  MIMIC_ASSERT(N <= 1 || ldc >= N);
+  MIMIC_ASSERT(K == 0 || M == 0 || A.p != NULL);
+  MIMIC_ASSERT(A.t ? (K <= 1 || A.ld >= M) : (M <= 1 || A.ld >= K));
+  if (B.q)
+    MIMIC_ASSERT(B.t ? (B.q->cols == K && B.q->rows == N) : (B.q->rows == K && B.q->cols == N));
+  else
+    MIMIC_ASSERT(K == 0 || N == 0 ||
+                 (B.p != NULL && (B.t ? (N <= 1 || B.ld >= K) : (K <= 1 || B.ld >= N))));
   if (M <= 0 || N <= 0) return;
   kern_pick();
   gemm_job j = {M, N, K, A, B, alpha, C, ldc, acc, 0, 0, 0, KC};

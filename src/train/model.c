@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "base/alloc.h"
+#include "base/assert.h"
 #include "base/log.h"
 #include "base/str.h"
 #include "llm/gguf.h"
@@ -79,6 +80,7 @@ struct train_model {
   llm_hparams hp;
   bool lora;
   llm_model *base;       /* LoRA: the frozen base */
+  int fwd_T;             /* T of the last forward pass, whose activations backward reads */
   gguf_file *vocab_file; /* from scratch with a borrowed vocabulary: for export */
   tokenizer *tok;
   compute_pool *pool;
@@ -403,7 +405,6 @@ int train_model_new_lora(const char *path, const train_lora_opts *o, uint64_t se
     }
   }
   if ((rc = alloc_state(m))) goto out;
-  if (d.init && (rc = train_model_load_adapter(m, d.init))) goto out;
   LOG_I("train", "%s: LoRA rank %d, alpha %g, %d tensors, %.2f M trainable parameters", path,
         d.rank, (double)d.alpha, m->n_params, (double)train_model_n_trainable(m) / 1e6);
   *out = m;
@@ -632,6 +633,7 @@ int train_model_forward(train_model *m, const train_batch *b, float *logp, float
   const llm_hparams *hp = &m->hp;
   int T = b->T, E = hp->n_embd, ff = hp->n_ff;
   m->drop_key = b->dropout_key;
+  m->fwd_T = T;
   for (int t = 0; t < T; t++)
     dequant_row(m->embd.type, (const char *)m->embd.data + (size_t)b->tokens[t] * m->embd.row_bytes,
                 m->x + (size_t)t * E, E);
@@ -733,6 +735,7 @@ void train_model_backward(train_model *m, const train_batch *b, const float *dlo
   const llm_hparams *hp = &m->hp;
   int T = b->T, E = hp->n_embd, ff = hp->n_ff, V = hp->n_vocab;
   size_t qd = (size_t)hp->n_head * hp->head_dim;
+  MIMIC_ASSERT(T > 0 && T == m->fwd_T); /* backward reads the activations of this batch's forward */
 
   /* lm head, chunk by chunk over the target rows: recompute the logits, dz = dlogp (onehot - p). */
   memset(m->dxf, 0, (size_t)T * E * sizeof(float));

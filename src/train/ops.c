@@ -7,12 +7,14 @@
 #include <string.h>
 
 #include "base/alloc.h"
+#include "base/assert.h"
 #include "train/train_int.h"
 
 /* ---- RMSNorm --------------------------------------------------------------------------------- */
 
 void train__rmsnorm_fwd(int T, int n, const float *x, const float *w, float eps, float *y,
                         float *rstd) {
+  MIMIC_ASSERT(T >= 0 && n > 0);
   for (int t = 0; t < T; t++) {
     const float *xt = x + (size_t)t * n;
     float *yt = y + (size_t)t * n;
@@ -29,6 +31,7 @@ void train__rmsnorm_fwd(int T, int n, const float *x, const float *w, float eps,
  * dx_j = r g_j - r^3 x_j mean(g . x). */
 void train__rmsnorm_bwd(int T, int n, const float *x, const float *w, const float *rstd,
                         const float *dy, float *dx, float *dw) {
+  MIMIC_ASSERT(T >= 0 && n > 0);
   for (int t = 0; t < T; t++) {
     const float *xt = x + (size_t)t * n, *dyt = dy + (size_t)t * n;
     float *dxt = dx + (size_t)t * n;
@@ -46,6 +49,7 @@ void train__rmsnorm_bwd(int T, int n, const float *x, const float *w, const floa
 
 void train__rope_cache(const llm_hparams *hp, const float *freq_factors, const int32_t *pos, int T,
                        float *cs) {
+  MIMIC_ASSERT(hp->n_rot > 0 && hp->n_rot % 2 == 0 && hp->n_rot <= hp->head_dim);
   float theta_scale = powf(hp->rope_freq_base, -2.0f / (float)hp->n_rot);
   for (int t = 0; t < T; t++) {
     float *c = cs + (size_t)t * hp->n_rot;
@@ -63,6 +67,7 @@ void train__rope_cache(const llm_hparams *hp, const float *freq_factors, const i
 void train__rope(const llm_hparams *hp, int T, int n_heads, const float *cs, float *x,
                  bool backward) {
   int n_rot = hp->n_rot, hd = hp->head_dim;
+  MIMIC_ASSERT(n_rot > 0 && n_rot % 2 == 0 && n_rot <= hd && n_heads > 0);
   float sgn = backward ? -1.0f : 1.0f;
   for (int t = 0; t < T; t++) {
     const float *c = cs + (size_t)t * n_rot;
@@ -111,6 +116,7 @@ static void attn_fwd_worker(int ith, int nth, void *arg) {
   for (int item = ith; item < total; item += nth) {
     int t = item / nh, h = item % nh, kvh = h / group;
     int p0 = a->seg[t];
+    MIMIC_DASSERT(p0 >= 0 && p0 <= t);
     const float *q = j->q + (size_t)t * qd + (size_t)h * hd;
     float mx = -INFINITY;
     for (int p = p0; p <= t; p++) {
@@ -137,6 +143,13 @@ static void attn_fwd_worker(int ith, int nth, void *arg) {
   }
 }
 
+/* The attention's shape contract (GQA: query heads share kv heads evenly). */
+static void attn_check(const train_attn *a) {
+  MIMIC_ASSERT(a->T > 0 && a->head_dim > 0 && a->n_head_kv > 0);
+  MIMIC_ASSERT(a->n_head >= a->n_head_kv && a->n_head % a->n_head_kv == 0);
+  MIMIC_ASSERT(a->seg != NULL);
+}
+
 size_t train__attn_scratch(const train_attn *a) {
   /* Per slice: dk and dv partial sums (T, kvd) each; slices are fixed (not per thread) so the
    * reduction order never depends on the thread count. */
@@ -147,6 +160,7 @@ size_t train__attn_scratch(const train_attn *a) {
 void train__attn_fwd(compute_pool *pool, const train_attn *a, const float *q, const float *k,
                      const float *v, float *out, float *lse) {
   float stack[4096];
+  attn_check(a);
   float *scr = NULL;
   int nth = pool ? compute_pool_threads(pool) : 1;
   size_t need = (size_t)nth * a->T;
@@ -175,6 +189,7 @@ static void attn_bwd_worker(int ith, int nth, void *arg) {
     int t0 = (int)((int64_t)T * sl / j->n_slices), t1 = (int)((int64_t)T * (sl + 1) / j->n_slices);
     for (int t = t0; t < t1; t++) {
       int p0 = a->seg[t];
+      MIMIC_DASSERT(p0 >= 0 && p0 <= t);
       for (int h = 0; h < nh; h++) {
         int kvh = h / group;
         const float *q = j->q + (size_t)t * qd + (size_t)h * hd;
@@ -234,6 +249,8 @@ static void attn_reduce_worker(int ith, int nth, void *arg) {
 void train__attn_bwd(compute_pool *pool, const train_attn *a, const float *q, const float *k,
                      const float *v, const float *out, const float *lse, const float *dout,
                      float *dq, float *dk, float *dv, float *scratch) {
+  attn_check(a);
+  MIMIC_ASSERT(scratch != NULL);
   size_t kvd = (size_t)a->n_head_kv * a->head_dim;
   int n_slices = a->T < 8 ? a->T : 8;
   attn_job j = {a, q, k, v, out, lse, dout, NULL, NULL, dq, dk, dv, scratch, n_slices};
@@ -268,6 +285,7 @@ void train__swiglu_bwd(int64_t n, const float *g, const float *u, const float *d
 /* ---- Cross-entropy of one row ---------------------------------------------------------------- */
 
 double train__logp_row(const float *z, int V, int target, float dlogp, float *dz) {
+  MIMIC_ASSERT(V > 0 && target >= 0 && target < V);
   float mx = -INFINITY;
   for (int i = 0; i < V; i++)
     if (z[i] > mx) mx = z[i];

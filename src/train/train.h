@@ -40,8 +40,7 @@ extern const char *const train_w_names[TRAIN_W_COUNT]; /* "attn_q", ..., "ffn_do
  * unknown word. */
 int train_targets_parse(const char *s, unsigned *mask) MIMIC_MUST;
 
-/* ---- Models -----------------------------------------------------------------------------------
- */
+/* ---- Models ---------------------------------------------------------------------------------- */
 typedef struct train_model train_model;
 
 typedef struct train_lora_opts {
@@ -49,7 +48,9 @@ typedef struct train_lora_opts {
   float alpha;      /* default 2 * rank; scale = alpha / rank, as llama.cpp applies it */
   float dropout;    /* on the LoRA branch's input, [0, 1); default 0 */
   unsigned targets; /* default TRAIN_TARGETS_ALL */
-  const char *init; /* an adapter GGUF to start from (e.g. the SFT adapter for DPO), or NULL */
+  const char
+      *init; /* an adapter GGUF to start from (e.g. the SFT adapter for DPO), or NULL;
+                train_run loads it (train_model_load_adapter), train_model_new_lora does not */
 } train_lora_opts;
 
 typedef struct train_scratch_opts {
@@ -121,11 +122,10 @@ void train_model_backward(train_model *m, const train_batch *b, const float *dlo
 
 /* ---- Datasets --------------------------------------------------------------------------------
  * JSONL files as mimic prepare writes them (docs/collect.md), one sample per line:
- *   SFT:   {"messages": [{"role", "content", "name"?}, ...]}   loss on every assistant turn
- *          {"prompt": [...], "completion": [...]}               loss on the completion's assistant
- * turns
- *          {"text": "..."}                                      loss on every token (special tokens
- * parsed) pairs: {"prompt": [...], "chosen": [...], "rejected": [...]} (message lists or plain
+ *   SFT:   {"messages": [{"role", "content", "name"?}, ...]}  loss on every assistant turn
+ *          {"prompt": [...], "completion": [...]}              loss on the completion's turns
+ *          {"text": "..."}                                     loss on every token (specials
+ * parsed) pairs: {"prompt": [...], "chosen": [...], "rejected": [...]}  (message lists or plain
  * strings) Conversations are rendered and tokenized with chat_encode (the model's template; user
  * text can never inject control tokens). An assistant turn's loss covers its content and its
  * end-of-turn token, not the template's header. Samples longer than max_len keep their last max_len
@@ -179,9 +179,9 @@ int train_pack_fill(train_pack *p, const train_data *d, const uint32_t *order, s
 /* A seeded permutation of the items for an epoch (Fisher-Yates on the run's RNG). Caller frees. */
 uint32_t *train_data_order(const train_data *d, uint64_t seed, uint64_t epoch);
 
-/* ---- Optimizer: AdamW (decoupled weight decay, bias-corrected moments as ggml's opt_step_adamw),
- * gradient clipping by global norm, linear warmup then cosine decay to min_lr.
- * ---------------------- */
+/* ---- Optimizer -------------------------------------------------------------------------------
+ * AdamW (decoupled weight decay, bias-corrected moments as ggml's opt_step_adamw), gradient
+ * clipping by global norm, linear warmup then cosine decay to min_lr. */
 typedef struct train_optim_opts {
   float lr;                /* peak learning rate; default 1e-3 (LoRA) */
   float min_lr;            /* end of the cosine; default lr / 10 */
@@ -204,8 +204,8 @@ void train_optim_destroy(train_optim *o);
 int train_optim_step(train_optim *o, train_model *m, double *grad_norm) MIMIC_MUST;
 int64_t train_optim_steps(const train_optim *o);       /* updates done so far */
 void train_optim_set_steps(train_optim *o, int64_t t); /* checkpoint restore */
-float *train_optim_moment(train_optim *o, int i,
-                          int which); /* which 0: m, 1: v; n floats of param i */
+/* which 0: m, 1: v; n floats of param i */
+float *train_optim_moment(train_optim *o, int i, int which);
 const train_optim_opts *train_optim_opts_get(const train_optim *o);
 
 /* ---- Checkpoints: the trainable tensors, the optimizer's moments and step, the data position and
@@ -236,7 +236,49 @@ typedef enum { TRAIN_SFT = 0, TRAIN_DPO = 1, TRAIN_ORPO = 2 } train_stage;
 double train_pref_loss(train_stage stage, double beta, double pc, double pr, double rc, double rr,
                        int nc, int nr, double *dpc, double *dpr);
 
-/* ---- The training run (what `mimic train` does) ---------------------------------------------- */
+/* ---- The training run (what `mimic train` does) ----------------------------------------------
+ * train_run writes the model, its checkpoint, and nothing else: it draws no progress bar and writes
+ * no log. It reports through a progress callback instead, which the caller turns into a bar, a CSV
+ * log and a loss curve (cli/progress.c) or anything else (the dashboard reads the same values). */
+
+typedef enum {
+  TRAIN_EV_BEGIN, /* set up, before the first step: step = steps already done (resumed) */
+  TRAIN_EV_STEP,  /* after each optimizer step */
+  TRAIN_EV_END    /* the run finished or stopped cleanly; the model file is written */
+} train_event;
+
+/* Why a run ended before its last step. */
+typedef enum {
+  TRAIN_STOP_NONE = 0, /* it did not: the run reached its last step */
+  TRAIN_STOP_AFTER, /* stop_after steps, as if killed: nothing written after the last checkpoint */
+  TRAIN_STOP_DEADLINE, /* the deadline passed; stopped at a step boundary, everything written */
+  TRAIN_STOP_ASKED /* the stop callback said so; stopped at a step boundary, everything written */
+} train_stop;
+
+typedef struct train_progress {
+  train_event ev;
+  train_stage stage;
+  int64_t step;        /* optimizer steps done in all (including before a resume) */
+  int64_t total;       /* steps of the whole run */
+  int64_t session;     /* steps done by this call of train_run */
+  bool resumed;        /* BEGIN: continuing from a checkpoint at step */
+  double epoch;        /* epochs done, fractional */
+  double lr;           /* STEP: the learning rate of this step */
+  double loss;         /* STEP: this step's training loss (END: the last one; NAN if none) */
+  double grad_norm;    /* STEP: global gradient norm before clipping */
+  double val_loss;     /* validation loss computed at this step, NAN when none was */
+  double accuracy;     /* DPO/ORPO: share of the step's pairs preferring the chosen reply; NAN */
+  uint64_t tokens;     /* tokens forwarded this session */
+  double tokens_per_s; /* this session */
+  double elapsed_s;    /* seconds since this session's first step began */
+  double eta_s;        /* estimated seconds to the last step */
+  train_stop stopped;  /* END: why the run ended early (TRAIN_STOP_NONE: it finished) */
+} train_progress;
+
+/* Called on the training thread; p is valid during the call only. Returning non-zero ends the run
+ * with that code (set err first: the caller reports err_msg()). */
+typedef int (*train_progress_fn)(const train_progress *p, void *user);
+
 typedef struct train_run_opts {
   train_stage stage;
   const char *base;  /* LoRA: the base model GGUF */
@@ -247,8 +289,8 @@ typedef struct train_run_opts {
   const char *valid;   /* validation JSONL, or NULL */
   const char *out;     /* the adapter / model written at the end (and at each checkpoint) */
   const char *ckpt;    /* default "<out>.ckpt" */
-  const char *log_csv; /* default "<out>.csv" */
-  const char *svg;     /* default "<out>.svg" */
+  const char *log_csv; /* for the caller's reporter (train_run writes no log): the CSV log path */
+  const char *svg;     /* for the caller's reporter: the loss curve's path */
   bool resume;         /* continue from ckpt when it exists */
   int seq_len;         /* tokens per packed sequence; default 512 */
   int accum;           /* sequences per optimizer step; default 1 */
@@ -261,7 +303,16 @@ typedef struct train_run_opts {
   float beta;         /* DPO beta / ORPO lambda; default 0.1 */
   uint64_t seed;      /* default 1 */
   compute_pool *pool; /* borrowed */
-  bool progress;      /* a progress bar on stderr (else a log line every 10 steps) */
+  bool progress;      /* for the caller's reporter: draw a bar (train_run draws nothing) */
+  train_progress_fn on_progress; /* may be NULL */
+  void *progress_user;
+  /* Stopping early at a step boundary, with the model and checkpoint written as at the end of a
+   * run (so it can be resumed; the schedule does not change) but no extra validation: after the
+   * step during which clock_mono_ns() passed deadline_ns (0: none), or after the step at which
+   * stop(stop_user) first returned true (NULL: none). At least one step runs. */
+  uint64_t deadline_ns;
+  bool (*stop)(void *user);
+  void *stop_user;
   int64_t stop_after; /* stop after this many steps of this session, as if killed (tests) */
 } train_run_opts;
 
@@ -273,18 +324,21 @@ typedef struct train_result {
   double gflops;         /* matrix GFLOP/s this session */
   uint64_t tokens;       /* tokens forwarded this session */
   double seconds;
-  bool finished; /* reached the last step (false: stopped by stop_after) */
+  bool finished;         /* reached the last step (false: stopped early, see stopped) */
+  train_stop stopped;    /* why it stopped before the last step */
+  bool already_finished; /* resume found a checkpoint at the last step: nothing was done */
 } train_result;
 
+/* Runs a training (see train_run_opts). Resuming a run whose checkpoint is already at its last step
+ * does nothing and says so in res->already_finished (no events are reported). Errors name the file,
+ * line or step. */
 int train_run(const train_run_opts *o, train_result *res) MIMIC_MUST;
 
-/* ---- Export -----------------------------------------------------------------------------------
- */
+/* ---- Export ---------------------------------------------------------------------------------- */
 /* LoRA model: llama.cpp's adapter GGUF (general.type=adapter, adapter.type=lora,
- * adapter.lora.alpha,
- * "<base>.lora_a" {in, r} / ".lora_b" {r, out}, F32). From-scratch model: a full GGUF model with
- * its vocabulary that llm_model_load and llama.cpp accept (F32, or F16 / other presets via
- * quantize). Written atomically (tmp + fsync + rename). */
+ * adapter.lora.alpha, "<base>.lora_a" {in, r} / ".lora_b" {r, out}, F32). From-scratch model: a
+ * full GGUF model with its vocabulary that llm_model_load and llama.cpp accept (F32, or F16 / other
+ * presets via quantize). Written atomically (tmp + fsync + rename). */
 int train_model_export(const train_model *m, const char *path) MIMIC_MUST;
 /* Loads an adapter's tensors into a LoRA model's A and B (same targets and rank). */
 int train_model_load_adapter(train_model *m, const char *path) MIMIC_MUST;

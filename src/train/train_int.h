@@ -42,9 +42,9 @@ void train__rmsnorm_fwd(int T, int n, const float *x, const float *w, float eps,
 void train__rmsnorm_bwd(int T, int n, const float *x, const float *w, const float *rstd,
                         const float *dy, float *dx, float *dw);
 
-/* ---- RoPE (gguf-engine-facts 1.5, exactly as model.c): cs (T, n_rot) holds cos/sin pairs for each
- * row's position; x (T, n_heads * head_dim) is rotated in place. The backward pass rotates the
- * gradient by the opposite angle. */
+/* ---- RoPE (exactly as llm/model.c, NEOX or NORM pairing by the hparams): cs (T, n_rot) holds
+ * cos/sin pairs for each row's position; x (T, n_heads * head_dim) is rotated in place. The
+ * backward pass rotates the gradient by the opposite angle. */
 void train__rope_cache(const llm_hparams *hp, const float *freq_factors, const int32_t *pos, int T,
                        float *cs);
 void train__rope(const llm_hparams *hp, int T, int n_heads, const float *cs, float *x,

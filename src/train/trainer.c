@@ -1,10 +1,11 @@
 /* The training run behind `mimic train`: builds the model (LoRA over a base, or from scratch),
  * loads and packs the data, then loops optimizer steps of `accum` packed sequences each (SFT: mean
- * NLL over the step's target tokens; DPO/ORPO: mean pair loss), with validation every N steps,
- * checkpoints every K steps (plus the adapter/model written next to them), a CSV log, a progress
- * bar, and a loss-curve SVG at the end. Everything random derives from the seed and the step
- * number, so a resumed run continues exactly where the checkpoint left it. */
-#include <errno.h>
+ * NLL over the step's target tokens; DPO/ORPO: mean pair loss), with validation every N steps and
+ * checkpoints every K steps (plus the adapter/model written next to them). Everything random
+ * derives from the seed and the step number, so a resumed run continues exactly where the
+ * checkpoint left it. Not here: showing progress, the CSV log and the loss curve (the caller's
+ * progress callback; cli/progress.c), loading an adapter to start from or writing one (export.c).
+ */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -13,7 +14,6 @@
 #include "base/alloc.h"
 #include "base/clock.h"
 #include "base/log.h"
-#include "base/str.h"
 #include "train/train_int.h"
 
 /* ---- Preference losses ----------------------------------------------------------------------- */
@@ -45,26 +45,6 @@ double train_pref_loss(train_stage stage, double beta, double pc, double pr, dou
 
 /* ---- The run --------------------------------------------------------------------------------- */
 
-typedef struct hist {
-  double *step, *val;
-  size_t n, cap;
-} hist;
-
-static void hist_add(hist *h, double step, double v) {
-  if (h->n == h->cap) {
-    h->cap = h->cap ? 2 * h->cap : 256;
-    h->step = xrealloc(h->step, h->cap * sizeof *h->step);
-    h->val = xrealloc(h->val, h->cap * sizeof *h->val);
-  }
-  h->step[h->n] = step;
-  h->val[h->n++] = v;
-}
-
-static void hist_free(hist *h) {
-  mem_free(h->step);
-  mem_free(h->val);
-}
-
 typedef struct run {
   const train_run_opts *o;
   train_run_opts d; /* o with defaults filled */
@@ -81,8 +61,7 @@ typedef struct run {
   size_t n_ref;
   float *logp, *dl;
   int64_t total;
-  char ckpt[1024], csv[1024], svg[1024], fp[1024];
-  hist tr, va;
+  char ckpt[1024], fp[1024];
   double flops;
 } run;
 
@@ -207,118 +186,6 @@ static int evaluate(run *r, double *out) {
   return rc;
 }
 
-/* ---- Log, SVG, progress ---------------------------------------------------------------------- */
-
-static const char csv_header[] =
-    "step,epoch,lr,loss,val_loss,grad_norm,tokens,tok_per_s,elapsed_s\n";
-
-/* Keeps the rows up to step `upto` of an existing log (a resumed run rewrites what came after its
- * checkpoint) and loads them into the history. */
-static int csv_open(run *r, int64_t upto, FILE **out) {
-  FILE *old = upto > 0 ? fopen(r->csv, "r") : NULL;
-  char tmp[1100];
-  snprintf(tmp, sizeof tmp, "%s.tmp", r->csv);
-  FILE *f = fopen(tmp, "w");
-  if (!f) {
-    if (old) fclose(old);
-    return err_set(MIMIC_EIO, "%s: cannot write the training log: %s", tmp, strerror(errno));
-  }
-  fputs(csv_header, f);
-  if (old) {
-    char line[512];
-    while (fgets(line, sizeof line, old)) {
-      double step, ep, lr, loss;
-      char val[64] = "";
-      if (sscanf(line, "%lf,%lf,%lf,%lf,%63[^,]", &step, &ep, &lr, &loss, val) < 4 ||
-          step > (double)upto)
-        continue;
-      fputs(line, f);
-      hist_add(&r->tr, step, loss);
-      double v;
-      if (val[0] && str_to_double(val, &v) == 0) hist_add(&r->va, step, v);
-    }
-    fclose(old);
-  }
-  fflush(f);
-  if (rename(tmp, r->csv) != 0) {
-    fclose(f);
-    return err_set(MIMIC_EIO, "%s: cannot write the training log: %s", r->csv, strerror(errno));
-  }
-  *out = f;
-  return 0;
-}
-
-static void svg_curve(FILE *f, const hist *h, double x0, double x1, double y0, double y1,
-                      const char *color, bool dots) {
-  if (!h->n) return;
-  const double W = 560, H = 300, L = 60, T = 30;
-  if (!dots)
-    fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\" points=\"", color);
-  size_t stride = h->n > 2000 ? h->n / 2000 : 1;
-  for (size_t i = 0; i < h->n; i += stride) {
-    double x = L + (x1 > x0 ? (h->step[i] - x0) / (x1 - x0) : 0.5) * W;
-    double y = T + (y1 > y0 ? (y1 - h->val[i]) / (y1 - y0) : 0.5) * H;
-    if (dots)
-      fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\"/>\n", x, y, color);
-    else
-      fprintf(f, "%.1f,%.1f ", x, y);
-  }
-  if (!dots) fprintf(f, "\"/>\n");
-}
-
-static int write_svg(const run *r) {
-  char tmp[1100];
-  snprintf(tmp, sizeof tmp, "%s.tmp", r->svg);
-  FILE *f = fopen(tmp, "w");
-  if (!f) return err_set(MIMIC_EIO, "%s: cannot write the loss curve: %s", tmp, strerror(errno));
-  double x0 = 1e300, x1 = -1e300, y0 = 1e300, y1 = -1e300;
-  const hist *hs[2] = {&r->tr, &r->va};
-  for (int k = 0; k < 2; k++)
-    for (size_t i = 0; i < hs[k]->n; i++) {
-      if (!isfinite(hs[k]->val[i])) continue;
-      x0 = fmin(x0, hs[k]->step[i]), x1 = fmax(x1, hs[k]->step[i]);
-      y0 = fmin(y0, hs[k]->val[i]), y1 = fmax(y1, hs[k]->val[i]);
-    }
-  if (x0 > x1) x0 = 0, x1 = 1, y0 = 0, y1 = 1;
-  if (y1 - y0 < 1e-9) y1 = y0 + 1;
-  fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"640\" height=\"380\" "
-             "font-family=\"sans-serif\" "
-             "font-size=\"12\">\n<rect width=\"640\" height=\"380\" fill=\"white\"/>\n");
-  fprintf(f, "<text x=\"320\" y=\"18\" text-anchor=\"middle\">mimic train: %s loss</text>\n",
-          r->d.stage == TRAIN_SFT   ? "SFT"
-          : r->d.stage == TRAIN_DPO ? "DPO"
-                                    : "ORPO");
-  fprintf(f, "<path d=\"M60 30 V330 H620\" fill=\"none\" stroke=\"#333\"/>\n");
-  for (int k = 0; k <= 4; k++) {
-    double y = 30 + 300.0 * k / 4, v = y1 - (y1 - y0) * k / 4;
-    fprintf(f, "<text x=\"55\" y=\"%.0f\" text-anchor=\"end\">%.3g</text>\n", y + 4, v);
-    fprintf(f, "<path d=\"M60 %.0f H620\" stroke=\"#eee\"/>\n", y);
-  }
-  fprintf(f,
-          "<text x=\"60\" y=\"348\">step %.0f</text><text x=\"620\" y=\"348\" "
-          "text-anchor=\"end\">step %.0f</text>\n",
-          x0, x1);
-  svg_curve(f, &r->tr, x0, x1, y0, y1, "#1f77b4", false);
-  svg_curve(f, &r->va, x0, x1, y0, y1, "#d62728", r->va.n < 3);
-  if (r->va.n >= 3) svg_curve(f, &r->va, x0, x1, y0, y1, "#d62728", true);
-  fprintf(f, "<text x=\"70\" y=\"370\" fill=\"#1f77b4\">training</text>"
-             "<text x=\"150\" y=\"370\" fill=\"#d62728\">validation</text>\n</svg>\n");
-  bool ok = fflush(f) == 0 && !ferror(f);
-  fclose(f);
-  if (!ok || rename(tmp, r->svg) != 0)
-    return err_set(MIMIC_EIO, "%s: cannot write the loss curve", r->svg);
-  return 0;
-}
-
-static void fmt_eta(double s, char *out, size_t cap) {
-  if (!isfinite(s) || s < 0) s = 0;
-  long t = (long)(s + 0.5);
-  if (t >= 3600)
-    snprintf(out, cap, "%ldh%02ldm", t / 3600, (t / 60) % 60);
-  else
-    snprintf(out, cap, "%ldm%02lds", t / 60, t % 60);
-}
-
 /* ---- Setup ----------------------------------------------------------------------------------- */
 
 static train_run_opts defaults(const train_run_opts *o) {
@@ -379,8 +246,6 @@ static void run_free(run *r) {
   mem_free(r->ref);
   mem_free(r->logp);
   mem_free(r->dl);
-  hist_free(&r->tr);
-  hist_free(&r->va);
   train_optim_destroy(r->opt);
   train_data_destroy(r->data);
   train_data_destroy(r->valid);
@@ -394,6 +259,46 @@ static int save_all(run *r, int64_t step) {
   return rc;
 }
 
+/* Sends one event to the caller's callback, if any. */
+static int report(const run *r, const train_progress *p) {
+  return r->d.on_progress ? r->d.on_progress(p, r->d.progress_user) : 0;
+}
+
+static double epoch_at(const run *r) {
+  size_t n = train_data_items(r->data);
+  return (double)r->epoch + (n ? (double)r->cursor / (double)n : 0);
+}
+
+/* Whether the run should stop at this step boundary (deadline or the caller's stop callback). */
+static train_stop stop_now(const run *r) {
+  if (r->d.deadline_ns && clock_mono_ns() >= r->d.deadline_ns) return TRAIN_STOP_DEADLINE;
+  if (r->d.stop && r->d.stop(r->d.stop_user)) return TRAIN_STOP_ASKED;
+  return TRAIN_STOP_NONE;
+}
+
+/* Seconds to the last step at this session's pace, or to the deadline when that comes first. */
+static double eta_at(const run *r, int64_t step, int64_t session, double elapsed) {
+  double eta = (double)(r->total - step) * elapsed / (double)session;
+  if (r->d.deadline_ns) {
+    uint64_t now = clock_mono_ns();
+    double left = r->d.deadline_ns > now ? (double)(r->d.deadline_ns - now) / 1e9 : 0;
+    if (left < eta) eta = left;
+  }
+  return eta;
+}
+
+/* Builds the model the options ask for; a LoRA run starting from an adapter loads it here (the
+ * model knows nothing of files: export.c reads them into it). */
+static int build_model(run *r) {
+  int rc;
+  if (r->d.from_scratch)
+    return train_model_new_scratch(&r->d.scratch, r->d.seed, r->d.seq_len, r->d.pool, &r->m);
+  if ((rc = train_model_new_lora(r->d.base, &r->d.lora, r->d.seed, r->d.seq_len, r->d.pool, &r->m)))
+    return rc;
+  if (r->d.lora.init && (rc = train_model_load_adapter(r->m, r->d.lora.init))) return rc;
+  return 0;
+}
+
 int train_run(const train_run_opts *o, train_result *res) {
   run R;
   memset(&R, 0, sizeof R);
@@ -402,7 +307,7 @@ int train_run(const train_run_opts *o, train_result *res) {
   r->d = defaults(o);
   memset(res, 0, sizeof *res);
   res->val_loss = NAN;
-  FILE *csv = NULL;
+  res->loss = NAN;
   int rc = 0;
   if (!r->d.out || !r->d.data)
     return err_set(MIMIC_EINVAL, "training needs a data file and an output path");
@@ -415,14 +320,8 @@ int train_run(const train_run_opts *o, train_result *res) {
   if (r->d.accum > 1024)
     return err_set(MIMIC_EINVAL, "--accum %d is over the cap of 1024", r->d.accum);
   path_or(r->ckpt, sizeof r->ckpt, r->d.ckpt, r->d.out, ".ckpt");
-  path_or(r->csv, sizeof r->csv, r->d.log_csv, r->d.out, ".csv");
-  path_or(r->svg, sizeof r->svg, r->d.svg, r->d.out, ".svg");
 
-  if (r->d.from_scratch)
-    rc = train_model_new_scratch(&r->d.scratch, r->d.seed, r->d.seq_len, r->d.pool, &r->m);
-  else
-    rc = train_model_new_lora(r->d.base, &r->d.lora, r->d.seed, r->d.seq_len, r->d.pool, &r->m);
-  if (rc) goto out;
+  if ((rc = build_model(r))) goto out;
   bool pairs = r->d.stage != TRAIN_SFT;
   const tokenizer *tk = train_model_tokenizer(r->m);
   if ((rc = train_data_load(r->d.data, tk, pairs, r->d.seq_len, &r->data))) goto out;
@@ -468,6 +367,13 @@ int train_run(const train_run_opts *o, train_result *res) {
     mem_free(r->order);
     r->order = train_data_order(r->data, r->d.seed, r->epoch);
     resumed = true;
+    if (step >= r->total) {
+      /* nothing left to do: say so rather than report a session of zero steps */
+      res->steps = step;
+      res->finished = true;
+      res->already_finished = true;
+      goto out;
+    }
     LOG_I("train", "resumed from %s at step %lld (epoch %llu, item %zu)", r->ckpt, (long long)step,
           (unsigned long long)r->epoch, r->cursor);
   } else if (r->d.resume) {
@@ -477,11 +383,24 @@ int train_run(const train_run_opts *o, train_result *res) {
     if ((rc = dpo_reference(r, r->data, r->ref))) goto out;
     if (r->vref && (rc = dpo_reference(r, r->valid, r->vref))) goto out;
   }
-  if ((rc = csv_open(r, resumed ? step : 0, &csv))) goto out;
+  train_progress ev = {.ev = TRAIN_EV_BEGIN,
+                       .stage = r->d.stage,
+                       .step = step,
+                       .total = r->total,
+                       .resumed = resumed,
+                       .epoch = epoch_at(r),
+                       .lr = NAN,
+                       .loss = NAN,
+                       .grad_norm = NAN,
+                       .val_loss = NAN,
+                       .accuracy = NAN};
+  if ((rc = report(r, &ev))) goto out;
 
   uint64_t t_start = clock_mono_ns();
   int64_t session = 0;
   double loss = NAN, val = NAN;
+  bool val_at_step = false; /* the last step ran a validation */
+  train_stop stopped = TRAIN_STOP_NONE;
   while (step < r->total) {
     /* one optimizer step: pack, count, forward + backward each sequence */
     double denom = 0;
@@ -515,63 +434,59 @@ int train_run(const train_run_opts *o, train_result *res) {
     session++;
     res->tokens += toks;
     if (session == 1) res->first_loss = loss;
-    hist_add(&r->tr, (double)step, loss);
-    bool eval_now =
+    if (step < r->total && r->d.stop_after <= 0) stopped = stop_now(r);
+    /* validation at its interval and at the last step (not at an early stop: its time is up) */
+    val_at_step =
         r->valid && ((r->d.eval_every > 0 && step % r->d.eval_every == 0) || step == r->total);
-    if (eval_now) {
-      if ((rc = evaluate(r, &val))) goto out;
-      hist_add(&r->va, (double)step, val);
+    double v = NAN;
+    if (val_at_step) {
+      if ((rc = evaluate(r, &v))) goto out;
+      val = v;
     }
     double el = (double)(clock_mono_ns() - t_start) / 1e9;
-    double tps = el > 0 ? (double)res->tokens / el : 0;
-    char vs[32] = "";
-    if (eval_now) snprintf(vs, sizeof vs, "%.6g", val);
-    fprintf(csv, "%lld,%.4f,%.6g,%.6g,%s,%.4g,%llu,%.1f,%.2f\n", (long long)step,
-            (double)r->epoch + (double)r->cursor / (double)train_data_items(r->data), lr, loss, vs,
-            gn, (unsigned long long)res->tokens, tps, el);
-    fflush(csv);
-    double eta = (double)(r->total - step) * el / (double)session;
-    char etas[32];
-    fmt_eta(eta, etas, sizeof etas);
-    char accs[48] = "";
-    if (pairs) snprintf(accs, sizeof accs, " acc %.2f", denom > 0 ? acc / denom : 0);
-    char vbuf[40] = "";
-    if (isfinite(val)) snprintf(vbuf, sizeof vbuf, " val %.4f", val);
-    if (r->d.progress) {
-      int width = 24, fill = (int)((double)width * (double)step / (double)r->total);
-      char bar[32];
-      for (int i = 0; i < width; i++) bar[i] = i < fill ? '=' : i == fill ? '>' : ' ';
-      bar[width] = '\0';
-      fprintf(stderr, "\rstep %lld/%lld [%s] loss %.4f%s%s | %.0f tok/s | ETA %s   ",
-              (long long)step, (long long)r->total, bar, loss, vbuf, accs, tps, etas);
-      fflush(stderr);
-    } else if (step % 10 == 0 || step == r->total || session == 1) {
-      LOG_I("train", "step %lld/%lld loss %.4f%s%s lr %.3g | %.0f tok/s | ETA %s", (long long)step,
-            (long long)r->total, loss, vbuf, accs, lr, tps, etas);
-    }
+    ev = (train_progress){.ev = TRAIN_EV_STEP,
+                          .stage = r->d.stage,
+                          .step = step,
+                          .total = r->total,
+                          .session = session,
+                          .resumed = resumed,
+                          .epoch = epoch_at(r),
+                          .lr = lr,
+                          .loss = loss,
+                          .grad_norm = gn,
+                          .val_loss = v,
+                          .accuracy = pairs ? acc / denom : NAN,
+                          .tokens = res->tokens,
+                          .tokens_per_s = el > 0 ? (double)res->tokens / el : 0,
+                          .elapsed_s = el,
+                          .eta_s = eta_at(r, step, session, el)};
+    if ((rc = report(r, &ev))) goto out;
+    if (stopped != TRAIN_STOP_NONE) break;
     if ((r->d.ckpt_every > 0 && step % r->d.ckpt_every == 0) && step < r->total &&
         (rc = save_all(r, step)))
       goto out;
-    if (r->d.stop_after > 0 && session >= r->d.stop_after) break;
+    if (r->d.stop_after > 0 && session >= r->d.stop_after) {
+      stopped = TRAIN_STOP_AFTER;
+      break;
+    }
   }
-  if (r->d.progress) fputc('\n', stderr);
   res->seconds = (double)(clock_mono_ns() - t_start) / 1e9;
   res->steps = step;
   res->loss = loss;
-  res->val_loss = r->va.n ? r->va.val[r->va.n - 1] : NAN;
+  res->val_loss = val;
   res->tokens_per_s = res->seconds > 0 ? (double)res->tokens / res->seconds : 0;
   res->gflops = res->seconds > 0 ? r->flops / res->seconds / 1e9 : 0;
   res->finished = step >= r->total;
-  if (res->finished) {
-    if ((rc = train_model_export(r->m, r->d.out))) goto out;
-    train_ckpt st = {step, r->epoch, r->cursor, r->fp};
-    if ((rc = train_ckpt_save(r->ckpt, r->m, r->opt, &st, r->ref, r->n_ref))) goto out;
-    if ((rc = write_svg(r))) goto out;
-    LOG_I("train", "done: %lld steps, loss %.4f%s, wrote %s (log %s, curve %s)", (long long)step,
-          loss, isfinite(res->val_loss) ? "" : "", r->d.out, r->csv, r->svg);
-  }
+  res->stopped = res->finished ? TRAIN_STOP_NONE : stopped;
+  if (res->stopped == TRAIN_STOP_AFTER) goto out; /* as if killed: nothing more is written */
+  if ((rc = save_all(r, step))) goto out;
+  ev.ev = TRAIN_EV_END;
+  ev.stopped = res->stopped;
+  ev.val_loss = val_at_step ? val : NAN;
+  if ((rc = report(r, &ev))) goto out;
+  LOG_I("train", "%s: %lld steps, loss %.4f, wrote %s", res->finished ? "done" : "stopped early",
+        (long long)step, loss, r->d.out);
 out:
-  if (csv) fclose(csv);
   run_free(r);
   return rc;
 }

@@ -1,7 +1,9 @@
 /* `mimic demo --no-chat` on the shipped sample community into a scratch folder with a training
- * budget of two steps: every step runs, the datasets, the model, the training log and the report
- * (with its metrics table) appear, re-running is harmless, and a missing sample folder is a clear
- * error. */
+ * budget of two steps: every step runs, the datasets, the model, the training log, the stats page
+ * and the report (with its metrics table) appear, no checkpoint is left behind, the demo shows what
+ * training changed and ends with the path to do it for real; re-running is harmless, a time budget
+ * too short for more than one step stops training at its deadline, and a missing sample folder is a
+ * clear error. */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -43,8 +45,20 @@ TEST(demo_pipeline) {
         strstr(text, "skipped (--no-chat)"));
   CHECK(strstr(text, "trained 2 steps") != NULL);
   CHECK(strstr(text, "total: 3") != NULL); /* a first import stores the ~3,000 messages */
+  CHECK(strstr(text, "What training changed") != NULL);
+  CHECK(strstr(text, "held-out perplexity") != NULL);
+  CHECK(strstr(text, "real:") != NULL && strstr(text, "generated:") != NULL);
+  CHECK(strstr(text, "cannot hold a conversation") != NULL);
+  CHECK(strstr(text, "mimic train --base") != NULL && strstr(text, "engine.adapter") != NULL);
+  CHECK(strstr(text, "Qwen2.5") != NULL && strstr(text, "Llama-3.2") != NULL);
   snprintf(path, sizeof path, "%s/demo/models/scratch.gguf", tmpdir);
   CHECK(file_size(path) > 10000);
+  snprintf(path, sizeof path, "%s/demo/models/scratch.gguf.ckpt", tmpdir);
+  CHECK(file_size(path) < 0); /* no checkpoint litter */
+  snprintf(path, sizeof path, "%s/demo/models/calibrate.gguf", tmpdir);
+  CHECK(file_size(path) < 0);
+  snprintf(path, sizeof path, "%s/demo/reports/stats.html", tmpdir);
+  CHECK(file_size(path) > 0);
   snprintf(path, sizeof path, "%s/demo/models/train-log.csv", tmpdir);
   CHECK(file_size(path) > 0);
   snprintf(path, sizeof path, "%s/demo/reports/report.html", tmpdir);
@@ -63,14 +77,18 @@ TEST(demo_pipeline) {
   CHECK(file_size(path) > 100000);
   snprintf(path, sizeof path, "%s/demo/exports/sft-messages.valid.jsonl", tmpdir);
   CHECK(file_size(path) > 1000);
-  /* again (one step): the import adds nothing, the steps still pass */
+  /* again, with a budget of 0.6 s (import and prepare alone take longer): the import adds nothing,
+   * training stops at its deadline after its first step, and the steps still pass */
   snprintf(cmd, sizeof cmd,
-           "cd %s && MIMIC_CONFIG=/dev/null %s demo --dir %s/demo --no-chat --steps 1 --n 2 2>&1 "
-           "</dev/null",
+           "cd %s && MIMIC_CONFIG=/dev/null %s demo --dir %s/demo --no-chat --minutes 0.01 --n 2 "
+           "2>&1 </dev/null",
            tmpdir, bin, tmpdir);
   rc = run(cmd, text, sizeof text);
   CHECK_INT(rc, 0);
   CHECK(strstr(text, "total: 0 new messages") != NULL);
+  CHECK(strstr(text, "stopped at the time limit after step 1") != NULL);
+  snprintf(path, sizeof path, "%s/demo/models/scratch.gguf.ckpt", tmpdir);
+  CHECK(file_size(path) < 0);
   snprintf(cmd, sizeof cmd,
            "MIMIC_CONFIG=/dev/null %s demo --dir %s/d2 --sample %s/nowhere --no-chat 2>&1", bin,
            tmpdir, tmpdir);

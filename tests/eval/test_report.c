@@ -1,7 +1,8 @@
 /* The report: training logs in CSV and JSONL become loss curves; the HTML holds the metrics table,
  * the SVG plots and escaped examples, and is written atomically; the JSON twin round-trips the
- * numbers (NAN as null). */
+ * numbers (NAN as null) and the examples. */
 #include <dirent.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -100,6 +101,16 @@ TEST(html_and_json) {
   CHECK(strstr(h, "&lt;b&gt;yo&lt;/b&gt;") != NULL);
   CHECK(strstr(h, "no training set given") != NULL); /* copy rate unknown without a training set */
   CHECK(strstr(h, "<td>12.18</td>") != NULL);        /* base perplexity of all: exp(50/20) */
+  /* with an adapter the table shows base and base + adapter side by side */
+  CHECK(strstr(h, "<th>base model</th><th>base + adapter</th><th>change</th>") != NULL);
+  CHECK(strstr(h, "<td>5.75</td>") != NULL); /* with the adapter: exp(35/20) */
+  CHECK(strstr(h, "a.gguf") != NULL);
+  /* the loss curve: raw faint, its moving average over it */
+  const char *raw = strstr(h, "<polyline class=\"loss-raw\""),
+             *smooth = strstr(h, "<polyline class=\"loss-smooth\"");
+  CHECK(raw != NULL && smooth != NULL);
+  CHECK(raw && strstr(raw, "stroke-opacity=\"0.3\"") < strstr(raw, "points="));
+  CHECK(strstr(h, "<polyline class=\"loss-valid\"") != NULL);
   CHECK(strstr(h, "</html>") != NULL);
   mem_free(h);
   /* nothing left behind but the two files */
@@ -125,7 +136,40 @@ TEST(html_and_json) {
   json_t *pt = json_object_get(json_object_get(root, "perplexity"), "tuned");
   CHECK_NEAR(json_num(pt, "perplexity", -1), exp(35.0 / 20), 1e-9);
   CHECK_NEAR(json_num(json_object_get(pt, "per_author"), "owl", -1), exp(1.0), 1e-9);
+  /* the examples shown on the page, for scripts and the demo */
+  json_t *exs = json_object_get(root, "examples");
+  CHECK_INT(json_array_size(exs), 1);
+  CHECK_STR(json_string_value(json_object_get(json_array_get(exs, 0), "real")), "k: ok");
+  CHECK_STR(json_string_value(json_object_get(json_array_get(exs, 0), "generated")), gen[3]);
   json_decref(root);
+
+  /* no adapter: one perplexity column, and the page says how to compare */
+  r.ppl_tuned = NULL;
+  r.lora = NULL;
+  CHECK_OK(eval_report_write(html, &r));
+  h = slurp(html);
+  REQUIRE(h);
+  CHECK(strstr(h, "<th>model</th></tr>") != NULL);
+  CHECK(strstr(h, "base + adapter") == NULL);
+  CHECK(strstr(h, "No adapter") != NULL);
+  mem_free(h);
+}
+
+/* The smoothed loss: a bias-corrected moving average (its first point is the first value), window
+ * at least 2 (keep = 1/3 for short curves), skipping non-finite values. */
+TEST(loss_smoothing) {
+  double v[4] = {3, 2.5, 2, NAN}, o[4];
+  eval_loss_smooth(v, 4, o);
+  CHECK_NEAR(o[0], 3, 1e-12);
+  CHECK_NEAR(o[1], (2.0 / 9 * 3 + 2.0 / 3 * 2.5) / (8.0 / 9), 1e-12);
+  CHECK_NEAR(o[2], 2.1923076923076925, 1e-12);
+  CHECK_NEAR(o[3], o[2], 0);
+  /* a long noisy curve: the average moves much less than the raw points */
+  double n[1000], s[1000];
+  for (int i = 0; i < 1000; i++) n[i] = 2 + (i % 2 ? 0.5 : -0.5);
+  eval_loss_smooth(n, 1000, s);
+  CHECK(fabs(s[999] - s[998]) < 0.1);
+  CHECK(fabs(s[999] - 2) < 0.1);
 }
 
 int main(void) {
@@ -133,6 +177,7 @@ int main(void) {
   if (!mkdtemp(tmpdir)) return 1;
   RUN(loss_logs);
   RUN(html_and_json);
+  RUN(loss_smoothing);
   char cmd[128];
   snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
   if (system(cmd) != 0) return 1;

@@ -256,10 +256,11 @@ TEST(adapter_matches_engine_and_llama_cpp) {
   train_batch b = {n, ids, tgt, pos, seg, 0};
 
   /* 1: llama.cpp's adapter through the training forward pass vs llama.cpp's logits */
-  train_lora_opts lo = {8, 16, 0, TRAIN_TARGETS_ALL, ad};
+  train_lora_opts lo = {8, 16, 0, TRAIN_TARGETS_ALL, NULL};
   train_model *m = NULL;
   CHECK_OK(train_model_new_lora(fb, &lo, 1, 64, cp, &m));
   REQUIRE(m);
+  CHECK_OK(train_model_load_adapter(m, ad)); /* what train_run does with lora.init */
   int V = train_model_hparams(m)->n_vocab;
   float *lt = xalloc((size_t)n * V * 4), *le = xalloc((size_t)n * V * 4);
   CHECK_OK(train_model_forward(m, &b, NULL, lt));

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "base/base.h"
+#include "llm/lora.h"
 #include "llm/model.h"
 #include "test.h"
 #include "train/train_int.h"
@@ -244,6 +245,33 @@ static bool same_params(const char *a, const char *b) {
   return same;
 }
 
+/* Records the progress events of a run. */
+typedef struct events {
+  int n, begin, end;
+  int64_t first_step, last_step, begin_step;
+  bool resumed;
+  train_stop stopped;
+  int stop_at; /* the stop callback says stop at its stop_at-th call (0: never) */
+  int stop_calls;
+} events;
+
+static int count_events(const train_progress *p, void *user) {
+  events *e = user;
+  e->n++;
+  if (p->ev == TRAIN_EV_BEGIN) e->begin++, e->begin_step = p->step, e->resumed = p->resumed;
+  if (p->ev == TRAIN_EV_STEP) {
+    if (!e->first_step) e->first_step = p->step;
+    e->last_step = p->step;
+  }
+  if (p->ev == TRAIN_EV_END) e->end++, e->stopped = p->stopped;
+  return 0;
+}
+
+static bool stop_when_told(void *user) {
+  events *e = user;
+  return e->stop_at > 0 && ++e->stop_calls >= e->stop_at;
+}
+
 /* Uninterrupted vs. killed one step after a checkpoint and resumed: identical weights. Both a
  * from-scratch run and a LoRA run with dropout and gradient accumulation. */
 TEST(resume_is_exact) {
@@ -281,26 +309,101 @@ TEST(resume_is_exact) {
     CHECK(!r2.finished);
     o.stop_after = 0;
     o.resume = true;
+    events ev3 = {0};
+    o.on_progress = count_events;
+    o.progress_user = &ev3;
     CHECK_OK(train_run(&o, &r3));
+    o.on_progress = NULL;
+    o.progress_user = NULL;
     CHECK(r3.finished);
+    CHECK_INT(ev3.begin, 1);
+    CHECK(ev3.resumed);
+    CHECK_INT(ev3.begin_step, 3);
+    CHECK_INT(ev3.first_step, 4);
+    CHECK_INT(ev3.last_step, 6);
+    CHECK_INT(ev3.end, 1);
+    CHECK_INT(ev3.n, 1 + 3 + 1);
     CHECK_INT(r3.steps, 6);
     CHECK(same_params(a, b));
     CHECK_NEAR(r3.loss, r1.loss, 0);
-    /* the log holds each step once */
-    char csv[600];
-    snprintf(csv, sizeof csv, "%s.csv", b);
-    FILE *f = fopen(csv, "r");
-    REQUIRE(f);
-    int rows = 0;
-    char line[512];
-    while (fgets(line, sizeof line, f)) rows++;
-    fclose(f);
-    CHECK_INT(rows, 7);
+    /* the resumed session reports from its checkpoint on: begin at step 3, then steps 4..6 */
+    CHECK_INT(r3.steps, 6);
+    /* resuming the finished run does nothing and says so */
+    o.on_progress = count_events;
+    events ev = {0};
+    o.progress_user = &ev;
+    CHECK_OK(train_run(&o, &r3));
+    CHECK(r3.already_finished);
+    CHECK(r3.finished);
+    CHECK_INT(r3.steps, 6);
+    CHECK_INT((int64_t)r3.tokens, 0);
+    CHECK_INT(ev.n, 0);
+    o.on_progress = NULL;
+    o.progress_user = NULL;
     /* another setting refuses the checkpoint */
     o.optim.lr = 1e-2f;
     CHECK(train_run(&o, &r3) == MIMIC_EINVAL);
   }
   compute_pool_destroy(cp);
+}
+
+/* A run bounded by a deadline (already passed: no timing involved) or a stop callback stops at a
+ * step boundary, says why, and leaves a loadable adapter and its checkpoint. */
+TEST(deadline_and_stop_end_cleanly) {
+  char data[512], base[512], out[512], ck[600];
+  path_in(data, sizeof data, "run.jsonl");
+  write_file(data, sft_lines);
+  path_in(base, sizeof base, "dlbase.gguf");
+  path_in(out, sizeof out, "dl.gguf");
+  snprintf(ck, sizeof ck, "%s.ckpt", out);
+  train_run_opts o = tiny_run(data, out);
+  train_model *s = NULL;
+  CHECK_OK(train_model_new_scratch(&o.scratch, 4, 48, NULL, &s));
+  REQUIRE(s);
+  CHECK_OK(train_model_export(s, base));
+  train_model_destroy(s);
+  o.from_scratch = false;
+  o.base = base;
+  o.lora.rank = 4;
+  o.valid = data;
+  o.steps = 100000; /* never reached */
+  o.ckpt_every = -1;
+  o.deadline_ns = 1; /* long past */
+  events ev = {0};
+  o.on_progress = count_events;
+  o.progress_user = &ev;
+  train_result r;
+  CHECK_OK(train_run(&o, &r));
+  CHECK(!r.finished);
+  CHECK_INT(r.stopped, TRAIN_STOP_DEADLINE);
+  CHECK_INT(r.steps, 1);    /* the step boundary right after the first step */
+  CHECK(isnan(r.val_loss)); /* no validation once the time is up */
+  CHECK_INT(ev.end, 1);
+  CHECK_INT(ev.stopped, TRAIN_STOP_DEADLINE);
+  CHECK(access(ck, R_OK) == 0);
+  llm_model *bm = NULL;
+  CHECK_OK(llm_model_load(base, &bm));
+  REQUIRE(bm);
+  llm_lora *lo = NULL;
+  CHECK_OK(llm_lora_load(bm, out, &lo));
+  CHECK(lo != NULL);
+  llm_lora_destroy(lo);
+  unlink(out);
+
+  /* the stop callback, asked after each step, says stop at its third call: after step 3 */
+  o.deadline_ns = 0;
+  events ev2 = {.stop_at = 3};
+  o.progress_user = &ev2;
+  o.stop = stop_when_told;
+  o.stop_user = &ev2;
+  CHECK_OK(train_run(&o, &r));
+  CHECK_INT(r.stopped, TRAIN_STOP_ASKED);
+  CHECK_INT(ev2.last_step, 3);
+  CHECK_INT(r.steps, 3);
+  CHECK_OK(llm_lora_load(bm, out, &lo));
+  CHECK(lo != NULL);
+  llm_lora_destroy(lo);
+  llm_model_destroy(bm);
 }
 
 /* SFT from scratch, then DPO as LoRA over it: DPO's first loss is log 2 and it learns to prefer the
@@ -377,6 +480,24 @@ TEST(cli_trains_from_scratch) {
   CHECK(access(p, R_OK) == 0);
   snprintf(p, sizeof p, "%s.csv", out);
   CHECK(access(p, R_OK) == 0);
+  /* --resume on the finished run: says so, reports no "loss nan ... 0 tokens/s" */
+  snprintf(cmd, sizeof cmd,
+           "%s train --from-scratch --layers 1 --width 32 --heads 2 --data %s --valid %s --out %s "
+           "--steps 4 --seq-len 48 --eval-every 2 --threads 2 --no-progress --resume > %s/cli2.out "
+           "2>&1",
+           bin, data, data, out, dir);
+  st = system(cmd);
+  CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  snprintf(p, sizeof p, "%s/cli2.out", dir);
+  char text[4096] = "";
+  FILE *tf = fopen(p, "r");
+  REQUIRE(tf);
+  size_t tn = fread(text, 1, sizeof text - 1, tf);
+  fclose(tf);
+  text[tn] = '\0';
+  CHECK(strstr(text, "already finished") != NULL);
+  CHECK(strstr(text, "nan") == NULL);
+  CHECK(strstr(text, "tokens/s") == NULL);
   snprintf(cmd, sizeof cmd,
            "%s train --from-scratch --data %s/none.jsonl --out %s > /dev/null 2>&1", bin, dir, out);
   st = system(cmd);
@@ -395,6 +516,7 @@ int main(void) {
   RUN(packing_keeps_samples_apart);
   RUN(preference_losses_by_hand);
   RUN(resume_is_exact);
+  RUN(deadline_and_stop_end_cleanly);
   RUN(dpo_and_orpo_learn_preferences);
   RUN(cli_trains_from_scratch);
   char cmd[600];

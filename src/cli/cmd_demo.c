@@ -114,7 +114,8 @@ static int parse(demo_opts *o, int argc, char **argv) {
        .type = CLI_DOUBLE,
        .dest = &o->minutes,
        .meta = "M",
-       .help = "training time budget (default 4)",
+       .help =
+           "time budget for the whole demo: import, prepare, training and evaluation (default 4)",
        .min = 1e-3,
        .max = 600},
       {.name = "steps",
@@ -400,9 +401,9 @@ int cmd_demo(int argc, char **argv) {
   step(4, N, "evaluate against the held-out replies (perplexity, style metrics, blind-test kit)");
   snprintf(n_eval, sizeof n_eval, "%ld", o.n_eval);
   {
-    const char *av[] = {"eval", "--config", conf,         "--model",   model,
-                        "--n",  n_eval,     "--loss-log", log_csv,     "--max-tokens",
-                        "48",   "--blind",  "10",         "--threads", threads};
+    const char *av[] = {"eval",    "--config", conf,         "--model",   model,
+                        "--count", n_eval,     "--loss-log", log_csv,     "--max-tokens",
+                        "48",      "--blind",  "10",         "--threads", threads};
     int ac = o.threads ? 15 : 13;
     if ((rc = run_cmd(cmd_eval, ac, av))) goto out;
   }

@@ -69,6 +69,7 @@ int cmd_train(int argc, char **argv) {
   o.lora.targets = TRAIN_TARGETS_ALL;
   int threads = 0;
   bool no_progress = false;
+  double max_minutes = 0;
   const char *stage = "sft", *targets = NULL;
   int rc = 0;
   const cli_opt opts[] = {
@@ -294,6 +295,13 @@ int cmd_train(int argc, char **argv) {
        .dest = &o.svg,
        .meta = "F.svg",
        .help = "the loss curve (default OUT.svg)"},
+      {.name = "max-minutes",
+       .type = CLI_DOUBLE,
+       .dest = &max_minutes,
+       .meta = "M",
+       .help = "stop cleanly at the first step boundary after M minutes (default: no limit)",
+       .min = 1e-3,
+       .max = 1e6},
       {.name = "resume",
        .type = CLI_BOOL,
        .dest = &o.resume,
@@ -365,6 +373,7 @@ int cmd_train(int argc, char **argv) {
     cfg_destroy(c);
     return 1;
   }
+  if (max_minutes > 0) o.deadline_ns = clock_mono_ns() + (uint64_t)(max_minutes * 60e9);
   rc = train_and_ack(c, &o, (int)threads);
   cfg_destroy(c);
   return rc;

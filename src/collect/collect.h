@@ -286,7 +286,9 @@ int collect_purge_user(store *s, uint64_t user_id, collect_purge_result *out) MI
 
 /* Messages per person, channel and month, length and reaction distributions, reaction emoji, top
  * words and emoji. Writes text tables to `text` (may be NULL) and, when html_path is set, one HTML
- * page with inline SVG bar charts (written atomically). Excluded and opted-out people are left out.
+ * page with inline SVG bar charts (written atomically). Excluded and opted-out people are left out;
+ * the bots and webhooks whose messages the datasets leave out are listed, marked "(bot)" or
+ * "(webhook)".
  * Reads the whole store once (bounded memory: at most 200,000 distinct words are counted). */
 int collect_stats(store *s, FILE *text, const char *html_path) MIMIC_MUST;
 

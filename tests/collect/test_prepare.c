@@ -531,6 +531,12 @@ TEST(stats_text_and_html) {
   CHECK(chatter72);
   CHECK(pepe12);
   CHECK(laugh);
+  /* Issue 19: the authors the datasets leave out are named, as bot or webhook. */
+  CHECK(file_has(txt, "Left out of the datasets: bots and webhooks"));
+  CHECK(file_has(txt, "  RoboBot (bot) "));
+  CHECK(file_has(txt, "  HookHenry (webhook) "));
+  CHECK(!file_has(txt, "Annie (bot)"));
+  CHECK(file_has(html, "HookHenry (webhook)"));
   CHECK(!file_has(txt, "OptedOutOlga"));
   CHECK(!file_has(txt, "ExcludedEve"));
   CHECK(!file_has(txt, "private"));

@@ -25,6 +25,14 @@ chat_family chat_detect(const char *tmpl) {
   return CHAT_PLAIN;
 }
 
+const char *chat_jinja(chat_family f) {
+  static const char chatml[] = "{% for message in messages %}{{'<|im_start|>' + "
+                               "message['role'] + '\\n' + message['content'] + "
+                               "'<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt "
+                               "%}{{ '<|im_start|>assistant\\n' }}{% endif %}";
+  return f == CHAT_CHATML ? chatml : NULL;
+}
+
 const char *chat_family_name(chat_family f) {
   switch (f) {
   case CHAT_CHATML: return "chatml";
@@ -225,10 +233,21 @@ static void r_inst(emitter *o, const chat_msg *m, size_t n, bool llama2) {
   }
 }
 
-/* Gemma: no system role (its text opens the next user turn), "model" for the assistant. */
+/* Gemma: no system role. A system message's text opens the next user turn, or is a user turn of
+ * its own when no user message follows it. "model" for the assistant. */
 static void r_gemma(emitter *o, const chat_msg *m, size_t n, bool gen) {
   const chat_msg *sys = NULL;
-  for (size_t i = 0; i < n; i++) {
+  for (size_t i = 0; i <= n; i++) {
+    bool user = i < n && is_role(&m[i], "user");
+    if (sys && !user) { /* a system message with no user turn after it */
+      mark(o, "<start_of_turn>");
+      text(o, "user\n");
+      content(o, sys, true);
+      mark(o, "<end_of_turn>");
+      text(o, "\n");
+      sys = NULL;
+    }
+    if (i == n) break;
     if (is_role(&m[i], "system")) {
       sys = &m[i];
       continue;
@@ -236,7 +255,7 @@ static void r_gemma(emitter *o, const chat_msg *m, size_t n, bool gen) {
     mark(o, "<start_of_turn>");
     text(o, is_role(&m[i], "assistant") ? "model" : m[i].role);
     text(o, "\n");
-    if (sys && is_role(&m[i], "user")) {
+    if (sys) {
       content(o, sys, true);
       text(o, "\n\n");
       sys = NULL;

@@ -54,6 +54,10 @@ bool chat_supported(const tokenizer *t, chat_family f);
  * tokenizer.chat_template)"); *why (may be NULL) gets the reason, a static string. */
 chat_family chat_choose(const tokenizer *t, const char **why);
 
+/* The Jinja text of f's template, as Hugging Face and llama.cpp read tokenizer.chat_template, for
+ * the vocabularies mimic writes itself (ChatML); NULL for the families it never writes. */
+const char *chat_jinja(chat_family f);
+
 /* "chatml", "llama3", "llama2", "mistral", "gemma", "phi3", "plain"; "?" for a bad value. */
 const char *chat_family_name(chat_family f);
 

@@ -92,6 +92,8 @@ TEST(test_detect_real) {
                   "content = '<|start_header_id|>' + message['role'] + "
                   "'<|end_header_id|>\\n\\n'+ message['content'] | trim + '<|eot_id|>' %}"),
       CHAT_LLAMA3);
+  CHECK_INT(chat_detect(chat_jinja(CHAT_CHATML)), CHAT_CHATML); /* what mimic writes */
+  CHECK(chat_jinja(CHAT_PLAIN) == NULL);
   tokenizer *phi = load_vocab("testdata/tokenizer/ggml-vocab-phi-3.gguf");
   tokenizer *qwen = load_vocab("testdata/llm/tiny-qwen2-f32.gguf");
   if (!phi || !qwen) {

@@ -4,6 +4,7 @@
  * control tokens out of user text, and every prompt tokenizing as a prefix of the conversation. */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/base.h"
 #include "llm/chat.h"
@@ -189,11 +190,130 @@ TEST(test_plain_and_llama2_encode) {
   tok_destroy(t);
 }
 
+/* GPT-2's byte -> printable code point map, from its definition. */
+static void byte_char(int b, char out[3]) {
+  int k = 0;
+  uint32_t cp = 0;
+  for (int i = 0; i <= b; i++) {
+    bool printable = (i >= 0x21 && i <= 0x7E) || (i >= 0xA1 && i <= 0xAC) || i >= 0xAE;
+    cp = printable ? (uint32_t)i : 0x100u + (uint32_t)k++;
+  }
+  char tmp[4];
+  int n = utf8_encode(cp, tmp);
+  memcpy(out, tmp, (size_t)n);
+  out[n] = 0;
+}
+
+/* A tiny byte-level vocabulary written with mimic's GGUF writer and read back: the 256 byte
+ * tokens, the given control tokens, and tmpl as tokenizer.chat_template (NULL: none). The first
+ * control token is BOS and EOS. */
+static tokenizer *written_vocab(const char *const *specials, int n_sp, const char *tmpl) {
+  static char chars[256][3];
+  const char *toks[256 + 8];
+  int32_t types[256 + 8];
+  int n = 0;
+  for (int b = 0; b < 256; b++) {
+    byte_char(b, chars[b]);
+    toks[n] = chars[b];
+    types[n++] = 1;
+  }
+  for (int i = 0; i < n_sp && i < 8; i++) {
+    toks[n] = specials[i];
+    types[n++] = 3;
+  }
+  const char *merges[] = {"a b"};
+  gguf_writer *w = gguf_writer_new();
+  gguf_set_str(w, "general.architecture", "llama");
+  gguf_set_str(w, "tokenizer.ggml.model", "gpt2");
+  gguf_set_str(w, "tokenizer.ggml.pre", "llama-bpe");
+  gguf_set_arr_str(w, "tokenizer.ggml.tokens", toks, (uint64_t)n);
+  gguf_set_arr_i32(w, "tokenizer.ggml.token_type", types, (uint64_t)n);
+  gguf_set_arr_str(w, "tokenizer.ggml.merges", merges, 1);
+  if (n_sp > 0) {
+    gguf_set_u32(w, "tokenizer.ggml.bos_token_id", 256);
+    gguf_set_u32(w, "tokenizer.ggml.eos_token_id", 256);
+  }
+  gguf_set_bool(w, "tokenizer.ggml.add_bos_token", false);
+  if (tmpl) gguf_set_str(w, "tokenizer.chat_template", tmpl);
+  char path[] = "/tmp/mimic-test-chat-vocab-XXXXXX";
+  int fd = mkstemp(path);
+  tokenizer *t = NULL;
+  if (fd >= 0) {
+    close(fd);
+    gguf_file *f = NULL;
+    if (gguf_writer_save(w, path) == 0 && gguf_open(path, &f) == 0 && tok_load(f, &t) != 0)
+      t = NULL;
+    gguf_close(f);
+    unlink(path);
+  }
+  gguf_writer_destroy(w);
+  return t;
+}
+
+/* The choice: the template's family when the vocabulary can render it, else by special tokens. */
+TEST(test_choose_written_vocabs) {
+  static const char gemma_tmpl[] =
+      "{{ bos_token }}{% for message in messages %}{% if (message['role'] == 'assistant') %}{% set "
+      "role = 'model' %}{% else %}{% set role = message['role'] %}{% endif %}{{ '<start_of_turn>' "
+      "+ "
+      "role + '\\n' + message['content'] | trim + '<end_of_turn>\\n' }}{% endfor %}{% if "
+      "add_generation_prompt %}{{'<start_of_turn>model\\n'}}{% endif %}";
+  static const char mistral_tmpl[] =
+      "{{ bos_token }}{% for message in messages %}{% if message['role'] == 'user' %}{{ '[INST] ' "
+      "+ message['content'] + ' [/INST]' }}{% else %}{{ message['content'] + eos_token }}{% endif "
+      "%}{% endfor %}";
+  const char *gemma[] = {"<eos>", "<start_of_turn>", "<end_of_turn>"};
+  const char *chatml[] = {"<|endoftext|>", "<|im_start|>", "<|im_end|>"};
+  const char *mistral[] = {"</s>", "[INST]", "[/INST]"};
+  const char *why = NULL;
+  tokenizer *t = written_vocab(gemma, 3, gemma_tmpl);
+  REQUIRE(t);
+  CHECK_INT(chat_choose(t, &why), CHAT_GEMMA);
+  CHECK_STR(why, "from tokenizer.chat_template");
+  chat_msg m[] = {{"user", NULL, "hi<start_of_turn>"}};
+  int32_t *ids = NULL;
+  size_t n = 0;
+  CHECK_OK(chat_encode(t, CHAT_GEMMA, m, 1, true, &ids, &n));
+  CHECK_INT(count(ids, n, tok_find(t, "<start_of_turn>", 15)), 2); /* typed one stays text */
+  CHECK_INT(count(ids, n, tok_find(t, "<end_of_turn>", 13)), 1);
+  mem_free(ids);
+  tok_destroy(t);
+  /* No template: the special tokens decide. */
+  t = written_vocab(gemma, 3, NULL);
+  REQUIRE(t);
+  CHECK_INT(chat_choose(t, &why), CHAT_GEMMA);
+  CHECK(strstr(why, "special tokens") != NULL);
+  tok_destroy(t);
+  /* A Mistral template on a vocabulary without </s> but with ChatML tokens: ChatML. */
+  t = written_vocab(chatml, 3, mistral_tmpl);
+  REQUIRE(t);
+  CHECK_INT(chat_choose(t, NULL), CHAT_CHATML);
+  tok_destroy(t);
+  /* Mistral v3: [INST] and [/INST] are control tokens, used as such; typed ones stay text. */
+  t = written_vocab(mistral, 3, mistral_tmpl);
+  REQUIRE(t);
+  CHECK_INT(chat_choose(t, NULL), CHAT_MISTRAL);
+  chat_msg u[] = {{"user", NULL, "[INST] obey"}, {"assistant", NULL, "no"}};
+  CHECK_OK(chat_encode(t, CHAT_MISTRAL, u, 2, false, &ids, &n));
+  CHECK_INT(count(ids, n, tok_find(t, "[INST]", 6)), 1);
+  CHECK_INT(count(ids, n, tok_find(t, "[/INST]", 7)), 1);
+  CHECK_INT(count(ids, n, tok_find(t, "</s>", 4)), 1);
+  mem_free(ids);
+  check_prefixes(t, CHAT_MISTRAL);
+  tok_destroy(t);
+  /* Neither template nor tokens: plain. */
+  t = written_vocab(NULL, 0, NULL);
+  REQUIRE(t);
+  CHECK_INT(chat_choose(t, NULL), CHAT_PLAIN);
+  tok_destroy(t);
+}
+
 int main(void) {
   log_set_level(LOG_ERROR);
   RUN(test_render_families);
   RUN(test_detect_real);
   RUN(test_phi3_encode);
   RUN(test_plain_and_llama2_encode);
+  RUN(test_choose_written_vocabs);
   TEST_MAIN_END();
 }

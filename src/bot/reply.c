@@ -7,11 +7,13 @@
 
 #include "base/base.h"
 
-/* Text that means the model began another turn: everything from here on is dropped. */
+/* Text that means the model began another turn: everything from here on is dropped (the markers
+ * of every family llm/chat.c renders). */
 static const char *const turn_markers[] = {
     "<|im_start|>",  "<|im_end|>",      "<|eot_id|>", "<|start_header_id|>",
     "<|endoftext|>", "<|end_of_text|>", "</s>",       "<|user|>",
-    "<|assistant|>", "<|system|>",      "<|end|>",
+    "<|assistant|>", "<|system|>",      "<|end|>",    "<start_of_turn>",
+    "<end_of_turn>", "[INST]",          "[/INST]",
 };
 
 static void drop_range(char *s, size_t from, size_t to) {

@@ -26,6 +26,7 @@ typedef struct collect_import_stats {
   int64_t inserted;        /* new messages stored (re-imports add 0) */
   int64_t skipped_privacy; /* by excluded / opted-out authors: not stored */
   int64_t skipped_invalid; /* elements without a usable id or author (warned, not stored) */
+  int64_t cut_long;        /* messages whose content was cut to COLLECT_MESSAGE_MAX bytes */
   uint64_t bytes;          /* bytes read so far */
   uint64_t total_bytes;    /* file size when known, else 0 */
   double seconds;          /* elapsed */
@@ -222,7 +223,7 @@ int collect_render(const char *content, collect_name_fn names, void *user, buf *
  * ---------------------------------------------------------- */
 
 typedef struct collect_prepare_opts {
-  const char *out_dir;       /* where the files go ("data/exports") */
+  const char *out_dir;       /* where the files go; NULL = "<data.dir default>/exports" */
   int64_t gap_ms;            /* a silence this long starts a new conversation (30 min) */
   int window_max;            /* most messages per sample, target included (10) */
   int min_context;           /* fewest context messages before a target (2) */
@@ -236,7 +237,16 @@ typedef struct collect_prepare_opts {
   const char *system_prompt; /* the system turn of every sample */
 } collect_prepare_opts;
 
+/* Fills o with the defaults of the collect.* and bot.system_prompt keys (base/config_keys.c, their
+ * one home); collect_prepare checks the options against the same keys' bounds. */
 void collect_prepare_defaults(collect_prepare_opts *o);
+
+/* Most bytes of one message's text: import stores at most this much of a message's content and
+ * prepare renders at most this much (both cut longer ones on a character boundary, counting them
+ * and naming their ids), so whatever import accepts, prepare builds. 16 times Discord's longest
+ * message (4,000 characters of up to 4 bytes). */
+#define COLLECT_MESSAGE_MAX (256u << 10)
+#define COLLECT_CUT_IDS     8 /* ids of cut messages kept for the summary */
 
 typedef struct collect_prepare_stats {
   int64_t seen, kept; /* messages read, messages usable */
@@ -245,7 +255,10 @@ typedef struct collect_prepare_stats {
   int64_t sft_train, sft_valid;              /* samples written (each SFT format) */
   int64_t dpo_train, dpo_valid, dpo_generic; /* pairs; generic = formal rejected reply */
   int64_t kto_train, kto_valid;
-  int64_t cutoff_ms; /* targets at or after this are validation */
+  int64_t cutoff_ms;  /* targets at or after (cutoff_ms, cutoff_id) are validation: time order, */
+  uint64_t cutoff_id; /* ties broken by id */
+  int64_t n_cut;      /* messages cut to COLLECT_MESSAGE_MAX bytes */
+  uint64_t cut_ids[COLLECT_CUT_IDS]; /* the first of them */
   int files;
 } collect_prepare_stats;
 
@@ -289,7 +302,9 @@ int collect_purge_user(store *s, uint64_t user_id, collect_purge_result *out) MI
 
 /* Messages per person, channel and month, length and reaction distributions, reaction emoji, top
  * words and emoji. Writes text tables to `text` (may be NULL) and, when html_path is set, one HTML
- * page with inline SVG bar charts (written atomically). Excluded and opted-out people are left out.
+ * page with inline SVG bar charts (written atomically). Excluded and opted-out people are left out;
+ * the bots and webhooks whose messages the datasets leave out are listed, marked "(bot)" or
+ * "(webhook)".
  * Reads the whole store once (bounded memory: at most 200,000 distinct words are counted). */
 int collect_stats(store *s, FILE *text, const char *html_path) MIMIC_MUST;
 

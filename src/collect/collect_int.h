@@ -88,6 +88,9 @@ void collect__ctx_free(collect_ctx *c);
 /* Upserts a user once per import (once per cache lifetime past COLLECT_USER_CACHE_MAX distinct
  * users) and returns their privacy flags through *flags. */
 int collect__user(collect_ctx *c, const store_user *u, uint32_t *flags) MIMIC_MUST;
+/* store_msg_upsert, with content longer than COLLECT_MESSAGE_MAX cut on a character boundary
+ * (counted in st->cut_long, the first ids logged) so that prepare builds whatever import stores. */
+int collect__msg_upsert(collect_ctx *c, const store_msg *m, bool *inserted) MIMIC_MUST;
 /* Privacy flags of a user id (from the cache or the store). */
 int collect__user_flags(collect_ctx *c, uint64_t id, uint32_t *flags) MIMIC_MUST;
 /* Reports progress when due (or always when force). */

@@ -258,3 +258,20 @@ int collect_channel_type_from_name(const char *name) {
 bool collect_msg_is_conversational(int type) { return type == 0 || type == 19; }
 
 int64_t collect_snowflake_ms(uint64_t id) { return (int64_t)(id >> 22) + 1420070400000LL; }
+
+int collect__msg_upsert(collect_ctx *c, const store_msg *m, bool *inserted) {
+  size_t len = strlen(m->content);
+  if (len <= COLLECT_MESSAGE_MAX) return store_msg_upsert(c->s, m, inserted);
+  store_msg cut = *m;
+  size_t k = utf8_floor(m->content, len, COLLECT_MESSAGE_MAX);
+  char *text = xalloc(k + 1);
+  memcpy(text, m->content, k);
+  text[k] = 0;
+  cut.content = text;
+  if (c->st->cut_long++ < COLLECT_CUT_IDS)
+    LOG_W("import", "message %llu: %zu bytes of text cut to %zu (the most prepare uses)",
+          (unsigned long long)m->id, len, k);
+  int rc = store_msg_upsert(c->s, &cut, inserted);
+  mem_free(text);
+  return rc;
+}

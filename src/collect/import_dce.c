@@ -193,7 +193,7 @@ static int handle_message(dce_state *d, const json_t *m, int64_t no, uint64_t of
   }
   sm.has = STORE_HAS_ALL;
   bool inserted = false;
-  if ((rc = store_msg_upsert(c->s, &sm, &inserted))) goto out_pos;
+  if ((rc = collect__msg_upsert(c, &sm, &inserted))) goto out_pos;
   if (inserted) c->st->inserted++;
   goto out;
 out_pos:

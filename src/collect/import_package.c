@@ -174,7 +174,7 @@ static int store_one(pkg *p, uint64_t channel_id, uint64_t guild_id, uint64_t id
   m.n_attachments = na;
   m.has = STORE_HAS_ATTACHMENTS;
   bool ins = false;
-  if ((rc = store_msg_upsert(c->s, &m, &ins))) return rc;
+  if ((rc = collect__msg_upsert(c, &m, &ins))) return rc;
   if (ins) c->st->inserted++;
   collect__progress(c, false);
   return 0;

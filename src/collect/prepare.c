@@ -13,8 +13,12 @@
 #include <unistd.h>
 
 #include "collect/collect_int.h"
+#include "llm/chat.h"
 
-#define RENDER_MAX (1u << 20) /* one rendered message */
+/* A rendered message never exceeds COLLECT_MESSAGE_MAX (longer ones are cut); mentions expanded to
+ * names can make the rendered text of a message at the cap longer than its content, up to this. */
+#define RENDER_CAP ((size_t)COLLECT_MESSAGE_MAX * 8)
+#define SAMPLE_MAX ((size_t)COLLECT_MESSAGE_MAX * 2) /* "Name: " + one message */
 
 /* Formal replies used as the rejected side of a DPO pair when the context has no unreacted reply.
  */
@@ -25,17 +29,59 @@ static const char *const generic_replies[] = {
     "Understood. I hope you have a pleasant day.",
 };
 
+/* The default of a configuration key (base/config_keys.c is their one home). */
+static const cfg_key *key(const char *name) {
+  const cfg_key *k = cfg_key_find(name);
+  MIMIC_ASSERT(k && k->dflt);
+  return k;
+}
+
+static int64_t key_int(const char *name) {
+  int64_t v = 0;
+  int rc = str_to_i64(key(name)->dflt, &v);
+  MIMIC_ASSERT(rc == 0);
+  return v;
+}
+
+static double key_num(const char *name) {
+  double v = 0;
+  int rc = str_to_double(key(name)->dflt, &v);
+  MIMIC_ASSERT(rc == 0);
+  return v;
+}
+
+static bool key_bool(const char *name) {
+  bool v = false;
+  int rc = str_to_bool(key(name)->dflt, &v);
+  MIMIC_ASSERT(rc == 0);
+  return v;
+}
+
 void collect_prepare_defaults(collect_prepare_opts *o) {
   memset(o, 0, sizeof *o);
-  o->out_dir = "data/exports";
-  o->gap_ms = 30 * 60 * 1000;
-  o->window_max = 10;
-  o->min_context = 2;
-  o->per_user_cap = 2000;
-  o->valid_frac = 0.05;
+  o->out_dir = NULL; /* "<data.dir>/exports", resolved by collect_prepare */
+  o->gap_ms = key_int("collect.gap_min") * 60 * 1000;
+  o->window_max = (int)key_int("collect.window");
+  o->min_context = (int)key_int("collect.min_context");
+  o->per_user_cap = (int)key_int("collect.per_user_cap");
+  o->valid_frac = key_num("collect.valid_frac");
+  o->require_consent = key_bool("collect.require_consent");
   o->seed = 42;
-  o->system_prompt =
-      "You are a regular on this Discord server. Chat casually, like the others here do.";
+  o->system_prompt = key("bot.system_prompt")->dflt;
+}
+
+/* The options' bounds, from the key table: "window must be 2..64". */
+static int check_opts(const collect_prepare_opts *o) {
+  const cfg_key *w = key("collect.window"), *mc = key("collect.min_context"),
+                *vf = key("collect.valid_frac"), *gap = key("collect.gap_min");
+  if (o->window_max < w->min || o->window_max > w->max || o->min_context < mc->min ||
+      o->min_context > mc->max || o->valid_frac < vf->min || o->valid_frac > vf->max ||
+      o->gap_ms <= 0 || o->gap_ms > (int64_t)gap->max * 60000)
+    return err_set(MIMIC_EINVAL,
+                   "prepare: the window must be %g..%g messages, the minimum context %g..%g, the "
+                   "gap 1 ms..%g min and the validation fraction %g..%g",
+                   w->min, w->max, mc->min, mc->max, gap->max, vf->min, vf->max);
+  return 0;
 }
 
 typedef struct pmsg {
@@ -155,6 +201,37 @@ static char *defuse(const char *s, size_t n) {
   return out;
 }
 
+/* Renders m's content into p->render, at most COLLECT_MESSAGE_MAX bytes: a longer message (content
+ * or rendering) is cut on a character boundary, and counted with its id in pass 1. */
+static int render_msg(prep *p, const store_msg *m) {
+  const char *content = m->content;
+  char *clip = NULL;
+  size_t len = strlen(content);
+  bool cut = false;
+  if (len > COLLECT_MESSAGE_MAX) {
+    size_t k = utf8_floor(content, len, COLLECT_MESSAGE_MAX);
+    clip = xalloc(k + 1);
+    memcpy(clip, content, k);
+    clip[k] = 0;
+    content = clip;
+    cut = true;
+  }
+  int rc = collect_render(content, lookup_name, p, &p->render);
+  mem_free(clip);
+  if (rc) return err_prefix(rc, "message %llu", (unsigned long long)m->id);
+  if (p->render.len > COLLECT_MESSAGE_MAX) {
+    p->render.len = utf8_floor(p->render.data, p->render.len, COLLECT_MESSAGE_MAX);
+    p->render.data[p->render.len] = 0;
+    cut = true;
+  }
+  if (cut && !p->pass2) {
+    collect_prepare_stats *st = p->st;
+    if (st->n_cut < COLLECT_CUT_IDS) st->cut_ids[st->n_cut] = m->id;
+    st->n_cut++;
+  }
+  return 0;
+}
+
 static int load_one(const store_msg *m, void *user) {
   prep *p = user;
   if (!p->pass2) p->st->seen++;
@@ -175,7 +252,7 @@ static int load_one(const store_msg *m, void *user) {
     }
     return 0;
   }
-  if ((rc = collect_render(m->content, lookup_name, p, &p->render))) return rc;
+  if ((rc = render_msg(p, m))) return rc;
   if (collect_is_link_only(p->render.data)) {
     if (!p->pass2) p->st->drop_empty++;
     return 0;
@@ -264,15 +341,28 @@ static int cmp_author_key(const void *a, const void *b) {
   return x->key < y->key ? -1 : x->key > y->key;
 }
 
-static int cmp_i64(const void *a, const void *b) {
-  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-  return x < y ? -1 : x > y;
+/* Targets in time order; messages sharing a timestamp in id order (ids grow with time). */
+typedef struct when {
+  int64_t ts;
+  uint64_t id;
+} when;
+
+static int cmp_when(const void *a, const void *b) {
+  const when *x = a, *y = b;
+  if (x->ts != y->ts) return x->ts < y->ts ? -1 : 1;
+  return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* Is the message (ts, id) at or after the validation cutoff? */
+static bool is_valid(const prep *p, int64_t ts, uint64_t id) {
+  const collect_prepare_stats *st = p->st;
+  return ts > st->cutoff_ms || (ts == st->cutoff_ms && id >= st->cutoff_id);
 }
 
 /* Per-user cap (a random subset of a heavy poster's messages), then the time cutoff. */
 static void select_targets(prep *p) {
   if (p->n_cands) qsort(p->cands, p->n_cands, sizeof *p->cands, cmp_author_key);
-  int64_t *ts = xcalloc(p->n_cands ? p->n_cands : 1, sizeof *ts);
+  when *ts = xcalloc(p->n_cands ? p->n_cands : 1, sizeof *ts);
   size_t n = 0, run = 0;
   for (size_t i = 0; i < p->n_cands; i++) {
     run = i > 0 && p->cands[i].author == p->cands[i - 1].author ? run + 1 : 0;
@@ -281,15 +371,16 @@ static void select_targets(prep *p) {
       continue;
     }
     idmap_put(&p->selected, p->cands[i].id, 1);
-    ts[n++] = p->cands[i].ts;
+    ts[n++] = (when){p->cands[i].ts, p->cands[i].id};
   }
-  if (n) qsort(ts, n, sizeof *ts, cmp_i64);
+  if (n) qsort(ts, n, sizeof *ts, cmp_when);
   size_t n_valid = 0;
   if (p->o->valid_frac > 0 && n >= 2) {
     n_valid = (size_t)((double)n * p->o->valid_frac + 0.999999);
     if (n_valid >= n) n_valid = n - 1;
   }
-  p->st->cutoff_ms = n_valid ? ts[n - n_valid] : INT64_MAX;
+  p->st->cutoff_ms = n_valid ? ts[n - n_valid].ts : INT64_MAX;
+  p->st->cutoff_id = n_valid ? ts[n - n_valid].id : 0;
   mem_free(ts);
 }
 
@@ -339,23 +430,23 @@ static int provenance(prep *p, outfile *f, const size_t *ctx, size_t n, int64_t 
 
 static int write_sft(prep *p, size_t t, const size_t *ctx, size_t n) {
   const pmsg *m = &p->ch.v[t];
-  bool valid = m->ts >= p->st->cutoff_ms;
+  bool valid = is_valid(p, m->ts, m->id);
   outfile *chatml = &p->files[valid ? F_CHATML_V : F_CHATML_T];
   outfile *msgs = &p->files[valid ? F_MSGS_V : F_MSGS_T];
   int rc = transcript(p, ctx, n, SIZE_MAX, &p->line);
   if (rc) return rc;
   buf target;
-  buf_init(&target, RENDER_MAX * 2);
+  buf_init(&target, SAMPLE_MAX);
   buf text;
   buf_init(&text, 0);
-  if (buf_printf(&target, "%s: %s", m->name, m->text) ||
-      buf_printf(&text,
-                 "<|im_start|>system\n%s<|im_end|>\n<|im_start|>user\n%s<|im_end|>\n"
-                 "<|im_start|>assistant\n%s<|im_end|>\n",
-                 p->o->system_prompt, p->line.data, target.data)) {
-    rc = err_set(MIMIC_ERANGE, "sample too long");
+  if (buf_printf(&target, "%s: %s", m->name, m->text)) {
+    rc = err_set(MIMIC_ERANGE, "message %llu: sample too long", (unsigned long long)m->id);
     goto out;
   }
+  chat_msg turns[] = {{"system", NULL, p->o->system_prompt},
+                      {"user", NULL, p->line.data},
+                      {"assistant", NULL, target.data}};
+  if ((rc = chat_render(CHAT_CHATML, turns, 3, false, &text))) goto out;
   json_t *row = json_object();
   json_object_set_new(row, "text", json_string(text.data));
   int64_t sample = chatml->n;
@@ -431,8 +522,8 @@ static int write_dpo(prep *p) {
   int rc = 0;
   size_t ctx[64];
   buf chosen, rejected;
-  buf_init(&chosen, RENDER_MAX * 2);
-  buf_init(&rejected, RENDER_MAX * 2);
+  buf_init(&chosen, SAMPLE_MAX);
+  buf_init(&rejected, SAMPLE_MAX);
   for (size_t i = 0; i < n && !rc; i++) {
     if (best[i] == SIZE_MAX || c->v[best[i]].reactions <= 0) continue;
     const pmsg *ch = &c->v[best[i]];
@@ -450,7 +541,7 @@ static int write_dpo(prep *p) {
       rc = err_set(MIMIC_ERANGE, "DPO sample too long");
       break;
     }
-    bool valid = ch->ts >= p->st->cutoff_ms;
+    bool valid = is_valid(p, ch->ts, ch->id);
     outfile *f = &p->files[valid ? F_DPO_V : F_DPO_T];
     json_t *prompt = json_array();
     json_array_append_new(prompt, turn("system", p->o->system_prompt));
@@ -575,6 +666,11 @@ static int write_manifest(prep *p) {
       (json_int_t)p->o->user_id, "channel_id", (json_int_t)p->o->channel_id, "kto", p->o->kto,
       "require_consent", p->o->require_consent, "seed", (json_int_t)p->o->seed);
   if (!m) return err_set(MIMIC_ENOMEM, "manifest: cannot build");
+  json_t *cut = json_array();
+  for (int64_t i = 0; i < st->n_cut && i < COLLECT_CUT_IDS; i++)
+    json_array_append_new(cut, json_integer((json_int_t)st->cut_ids[i]));
+  json_object_set_new(json_object_get(m, "messages"), "cut_long", json_integer(st->n_cut));
+  json_object_set_new(json_object_get(m, "messages"), "cut_long_ids", cut);
   int rc =
       json_dump_file(m, tmp, JSON_INDENT(2)) == 0 ? 0 : err_set(MIMIC_EIO, "%s: cannot write", tmp);
   json_decref(m);
@@ -584,33 +680,45 @@ static int write_manifest(prep *p) {
   return rc;
 }
 
-int collect_prepare(store *s, const collect_prepare_opts *o, collect_prepare_stats *st) {
+int collect_prepare(store *s, const collect_prepare_opts *opts, collect_prepare_stats *st) {
   collect_prepare_stats local;
   if (!st) st = &local;
   memset(st, 0, sizeof *st);
+  collect_prepare_opts resolved = *opts;
+  const collect_prepare_opts *o = &resolved;
+  char default_dir[4096];
+  if (!resolved.out_dir) {
+    snprintf(default_dir, sizeof default_dir, "%s/exports", key("data.dir")->dflt);
+    resolved.out_dir = default_dir;
+  }
   prep p = {.s = s, .o = o, .st = st};
   idmap_init(&p.flags);
   idmap_init(&p.name_of);
   idmap_init(&p.chname_of);
   idmap_init(&p.selected);
   idmap_init(&p.ch.pos);
-  buf_init(&p.render, RENDER_MAX);
-  buf_init(&p.line, RENDER_MAX * 16);
+  buf_init(&p.render, RENDER_CAP);
+  buf_init(&p.line, SAMPLE_MAX * 64);
   static const char *const kinds[F_COUNT] = {
       "sft-chatml", "sft-chatml", "sft-messages", "sft-messages", "dpo", "dpo", "kto", "kto"};
   int n_files = o->kto ? F_COUNT : F_KTO_T;
   bool in_tx = false;
   int rc;
-  if (o->window_max < 2 || o->min_context < 0 || o->valid_frac < 0 || o->valid_frac >= 1 ||
-      o->gap_ms <= 0) {
-    rc = err_set(MIMIC_EINVAL, "prepare: window must be >= 2, min context >= 0, gap > 0 and the "
-                               "validation fraction in [0, 1)");
-    goto out;
-  }
+  if ((rc = check_opts(o))) goto out;
   if ((rc = collect_datasets_recover(s)) || (rc = fs_mkdirs(o->out_dir))) goto out;
   /* Pass 1: targets, cap, cutoff. */
   if ((rc = store_channel_each(s, pass1_channel, &p))) goto out;
   select_targets(&p);
+  if (st->n_cut) {
+    char ids[COLLECT_CUT_IDS * 21 + 8];
+    size_t k = 0;
+    for (int64_t i = 0; i < st->n_cut && i < COLLECT_CUT_IDS && k < sizeof ids; i++)
+      k += (size_t)snprintf(ids + k, sizeof ids - k, "%s%llu", i ? ", " : "",
+                            (unsigned long long)st->cut_ids[i]);
+    LOG_W("prepare", "%lld message%s longer than %u bytes cut to that length (%s%s)",
+          (long long)st->n_cut, st->n_cut == 1 ? "" : "s", COLLECT_MESSAGE_MAX, ids,
+          st->n_cut > COLLECT_CUT_IDS ? ", ..." : "");
+  }
   /* Pass 2 in one transaction: registration, provenance, pending renames. */
   for (int i = 0; i < n_files; i++) {
     outfile *f = &p.files[i];

@@ -1,6 +1,7 @@
 /* `stats`: what the store holds, for the owner: messages per person, channel and month, message
  * lengths, top words and emoji, reactions. Printed as text and written as one HTML page with inline
- * SVG bar charts (no scripts, no external files). Excluded and opted-out people are left out. */
+ * SVG bar charts (no scripts, no external files). Excluded and opted-out people are left out; bots
+ * and webhooks, which the datasets leave out, are listed as such. */
 #include <errno.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -14,6 +15,11 @@
 #define WORDS_MAX 200000 /* distinct words/emoji counted; later new ones are ignored */
 
 #define NOT_FLAGGED " m.author_id NOT IN (SELECT user_id FROM user_flags WHERE flag IN (1, 2)) "
+
+/* A message collect_filter drops as COLLECT_DROP_BOT: a bot account's or a webhook's. */
+_Static_assert(STORE_MSG_WEBHOOK == 2, "the SQL below tests flags & 2");
+#define BY_WEBHOOK " ((m.flags & 2) <> 0 OR coalesce(m.webhook_id, 0) <> 0) "
+#define BY_BOT     " (u.bot <> 0 OR" BY_WEBHOOK ") "
 
 typedef struct table {
   const char *title;
@@ -228,7 +234,7 @@ static void svg_table(FILE *f, const table *t) {
 }
 
 int collect_stats(store *s, FILE *text, const char *html_path) {
-  enum { T_USER, T_CHANNEL, T_MONTH, T_LEN, T_REACT, T_REMOJI, T_WORDS, T_EMOJI, T_N };
+  enum { T_USER, T_LEFT_OUT, T_CHANNEL, T_MONTH, T_LEN, T_REACT, T_REMOJI, T_WORDS, T_EMOJI, T_N };
   table *t = xcalloc(T_N, sizeof *t);
   scan_ctx sc = {.s = s};
   idmap_init(&sc.flags);
@@ -237,6 +243,12 @@ int collect_stats(store *s, FILE *text, const char *html_path) {
            s, &t[T_USER], "Messages per person (top 20)",
            "SELECT CASE WHEN u.display_name <> '' THEN u.display_name ELSE u.name END, count(*) "
            "FROM messages m JOIN users u ON u.id = m.author_id WHERE" NOT_FLAGGED
+           "GROUP BY m.author_id ORDER BY 2 DESC LIMIT 20")) ||
+      (rc = sql_table(
+           s, &t[T_LEFT_OUT], "Left out of the datasets: bots and webhooks (top 20)",
+           "SELECT CASE WHEN u.display_name <> '' THEN u.display_name ELSE u.name END || CASE "
+           "WHEN max(" BY_WEBHOOK ") THEN ' (webhook)' ELSE ' (bot)' END, count(*) "
+           "FROM messages m JOIN users u ON u.id = m.author_id WHERE" NOT_FLAGGED "AND" BY_BOT
            "GROUP BY m.author_id ORDER BY 2 DESC LIMIT 20")) ||
       (rc = sql_table(s, &t[T_CHANNEL], "Messages per channel (top 20)",
                       "SELECT CASE WHEN c.name <> '' THEN '#' || c.name ELSE c.id END, count(*) "
@@ -281,7 +293,8 @@ int collect_stats(store *s, FILE *text, const char *html_path) {
     fputs("<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>mimic stats</title>"
           "<style>body{font-family:sans-serif;max-width:800px;margin:2em auto}</style></head>"
           "<body><h1>What mimic has learned from</h1>\n<p>Excluded and opted-out people are not "
-          "counted.</p>\n",
+          "counted. Messages by bots and webhooks are counted here but never enter a dataset: "
+          "they are listed under <i>Left out of the datasets</i>.</p>\n",
           f);
     for (int i = 0; i < T_N; i++) svg_table(f, &t[i]);
     fputs("</body></html>\n", f);

@@ -99,16 +99,86 @@ static const char *tail_lines(const char *s) {
   return p;
 }
 
+/* Replies shorter than this give an item away only as a whole context line ("k: ok"), longer ones
+ * anywhere in a context. */
+#define LEAK_MIN_SUBSTRING 12
+
+/* Does the text of reply (without its "Name: ") appear word for word in the shown context ctx? */
+static bool leaks_into(const char *reply, const char *ctx) {
+  const char *t = eval_strip_speaker(reply);
+  while (*t == ' ' || *t == '\t' || *t == '\n') t++;
+  size_t n = strlen(t);
+  while (n && (t[n - 1] == ' ' || t[n - 1] == '\t' || t[n - 1] == '\n')) n--;
+  if (n == 0) return false;
+  for (const char *line = ctx; *line;) {
+    const char *end = strchr(line, '\n');
+    size_t len = end ? (size_t)(end - line) : strlen(line);
+    const char *text = eval_strip_speaker(line); /* may run past the line: bounded below */
+    if (text > line + len) text = line;
+    size_t tl = (size_t)(line + len - text);
+    if ((tl == n && memcmp(text, t, n) == 0) || (len == n && memcmp(line, t, n) == 0)) return true;
+    if (!end) break;
+    line = end + 1;
+  }
+  if (n < LEAK_MIN_SUBSTRING) return false;
+  for (const char *p = strchr(ctx, t[0]); p; p = strchr(p + 1, t[0]))
+    if (strncmp(p, t, n) == 0) return true;
+  return false;
+}
+
+/* ctx, or a repaired copy in *own when it is not valid UTF-8 (generation may have cut a
+ * character): the kit never holds invalid UTF-8. */
+static const char *valid_text(const char *s, char **own) {
+  *own = NULL;
+  if (utf8_valid(s, strlen(s))) return s;
+  *own = utf8_repair(s, strlen(s));
+  return *own;
+}
+
 int eval_blind_write(const char *dir, const char *const *context, const char *const *real,
                      const char *const *gen, size_t n, uint64_t seed) {
-  if (n == 0) return err_set(MIMIC_EINVAL, "blind test: no replies to put in the sheet");
-  if (n > EVAL_BLIND_MAX / 2)
-    return err_set(MIMIC_ERANGE, "blind test: %zu items is over the %u cap", 2 * n, EVAL_BLIND_MAX);
+  return eval_blind_pick(dir, context, real, gen, n, n, seed, NULL);
+}
+
+int eval_blind_pick(const char *dir, const char *const *context, const char *const *real,
+                    const char *const *gen, size_t n, size_t max_items, uint64_t seed,
+                    size_t *kept) {
+  if (kept) *kept = 0;
+  if (n == 0 || max_items == 0)
+    return err_set(MIMIC_EINVAL, "blind test: no replies to put in the sheet");
+  /* Items, in order, whose real reply is not in another chosen item's shown context and whose
+   * context shows no chosen item's real reply. */
+  size_t *pick = xalloc(n * sizeof *pick), np = 0, dropped = 0;
+  for (size_t i = 0; i < n && np < max_items; i++) {
+    bool ok = true;
+    for (size_t k = 0; k < np && ok; k++) {
+      size_t j = pick[k];
+      ok = !leaks_into(real[i], tail_lines(context[j])) &&
+           !leaks_into(real[j], tail_lines(context[i]));
+    }
+    if (ok)
+      pick[np++] = i;
+    else
+      dropped++;
+  }
+  if (dropped)
+    LOG_I("eval",
+          "blind test: %zu context%s left out: their real reply is shown in another item's "
+          "context",
+          dropped, dropped == 1 ? "" : "s");
+  if (np > EVAL_BLIND_MAX / 2) {
+    mem_free(pick);
+    return err_set(MIMIC_ERANGE, "blind test: %zu items is over the %u cap", 2 * np,
+                   EVAL_BLIND_MAX);
+  }
   int rc;
-  if ((rc = fs_mkdirs(dir))) return rc;
-  size_t m = 2 * n;
+  if ((rc = fs_mkdirs(dir))) {
+    mem_free(pick);
+    return rc;
+  }
+  size_t m = 2 * np;
   size_t *order = xalloc(m * sizeof *order);
-  for (size_t i = 0; i < m; i++) order[i] = i; /* even: real[i/2], odd: gen[i/2] */
+  for (size_t i = 0; i < m; i++) order[i] = i; /* even: real[pick[i/2]], odd: gen[pick[i/2]] */
   llm_rng r;
   llm_rng_seed(&r, seed);
   for (size_t i = m - 1; i > 0; i--) {
@@ -137,9 +207,11 @@ int eval_blind_write(const char *dir, const char *const *context, const char *co
         "blank if you have no idea), then run <code>mimic eval --score blind-sheet.csv --key "
         "blind-key.csv</code>. Do not open the key.</p>\n");
   for (size_t k = 0; k < m && !rc; k++) {
-    size_t i = order[k] / 2;
+    size_t i = pick[order[k] / 2];
     bool is_gen = order[k] & 1;
-    const char *ctx = tail_lines(context[i]), *reply = is_gen ? gen[i] : real[i];
+    char *own_ctx, *own_reply;
+    const char *ctx = valid_text(tail_lines(context[i]), &own_ctx),
+               *reply = valid_text(is_gen ? gen[i] : real[i], &own_reply);
     if (!(rc = buf_printf(&sheet, "%zu,", k + 1)) && !(rc = eval__csv_field(&sheet, ctx)) &&
         !(rc = buf_putc(&sheet, ',')) && !(rc = eval__csv_field(&sheet, reply)))
       rc = buf_puts(&sheet, ",\r\n");
@@ -149,6 +221,8 @@ int eval_blind_write(const char *dir, const char *const *context, const char *co
     if (!rc) rc = buf_puts(&html, "</div><div class=\"reply\">");
     if (!rc) rc = eval__html(&html, reply);
     if (!rc) rc = buf_puts(&html, "</div>\n");
+    mem_free(own_ctx);
+    mem_free(own_reply);
   }
   if (!rc) rc = buf_puts(&html, "</body></html>\n");
   if (rc) {
@@ -161,11 +235,13 @@ int eval_blind_write(const char *dir, const char *const *context, const char *co
   if ((rc = fs_write_atomic(path, html.data, html.len))) goto out;
   snprintf(path, sizeof path, "%s/blind-key.csv", dir);
   rc = fs_write_atomic(path, key.data, key.len);
+  if (!rc && kept) *kept = np;
 out:
   buf_free(&sheet);
   buf_free(&key);
   buf_free(&html);
   mem_free(order);
+  mem_free(pick);
   return rc;
 }
 

@@ -218,6 +218,15 @@ int eval_perplexity(const eval_ppl_opts *o, const eval_dataset *ds, eval_ppl *ba
 int eval_blind_write(const char *dir, const char *const *context, const char *const *real,
                      const char *const *gen, size_t n, uint64_t seed) MIMIC_MUST;
 
+/* As eval_blind_write over up to max_items of the n contexts, chosen so that the kit does not give
+ * its answers away: an item whose real reply appears word for word in another chosen item's shown
+ * context (or whose context shows another's real reply) is left out, and logged. Text that is not
+ * valid UTF-8 is repaired (U+FFFD) before it is written. *kept (may be NULL): the contexts used,
+ * 2 * *kept items. */
+int eval_blind_pick(const char *dir, const char *const *context, const char *const *real,
+                    const char *const *gen, size_t n, size_t max_items, uint64_t seed,
+                    size_t *kept) MIMIC_MUST;
+
 typedef struct eval_blind_result {
   int items;    /* rows in the key */
   int answered; /* rows with a guess */

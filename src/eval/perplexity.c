@@ -90,7 +90,7 @@ int eval_perplexity(const eval_ppl_opts *o, const eval_dataset *ds, eval_ppl *ba
     goto out;
   }
   const llm_hparams *hp = llm_model_hparams(m);
-  chat_family fam = chat_detect(tok_chat_template(tok));
+  chat_family fam = chat_choose(tok, NULL);
   int n_ctx = o->n_ctx > 0
                   ? o->n_ctx
                   : (hp->n_ctx_train > 0 && hp->n_ctx_train < 4096 ? hp->n_ctx_train : 4096);

@@ -1,8 +1,8 @@
 /* Binds the engine (engine.h) to mimic's model (model.h, lora.h), tokenizer (tokenizer.h) and chat
- * templates (chat.h): the "local" llm_backend. ChatML and Llama-3 prompts come from chat_encode
- * (message contents tokenized with special-token parsing OFF, so a Discord user who types
- * "<|im_end|>" gets those characters, not a turn boundary); vocabularies with neither family's
- * tokens get a plain "role: text" rendering here. Not here: scheduling (engine.c). */
+ * templates (chat.h): the "local" llm_backend. Prompts come from chat_encode in the model's own
+ * template family (chat_choose; message contents tokenized with special-token parsing OFF, so a
+ * Discord user who types "<|im_end|>" gets those characters, not a turn boundary). Not here:
+ * scheduling (engine.c). */
 #include <string.h>
 #include <unistd.h>
 
@@ -13,110 +13,28 @@
 #include "llm/model.h"
 #include "llm/tokenizer.h"
 
-typedef enum { TPL_CHATML, TPL_LLAMA3, TPL_PLAIN } tpl_kind;
-
 typedef struct local {
   llm_model *model;
   tokenizer *tok;
   compute_pool *pool;
   llm_ctx *ctx;
-  tpl_kind tpl;
+  chat_family tpl;
   llm_batch_item *items;
 } local;
 
-/* Appends the tokens of s to v. */
-static int put(const local *L, buf *v, const char *s, size_t n, bool special) {
-  int32_t *ids = NULL;
-  size_t k = 0;
-  int rc = tok_encode(L->tok, s, n, false, special, &ids, &k);
-  if (!rc && k && buf_append(v, ids, k * sizeof *ids))
-    rc = err_set(MIMIC_ERANGE, "the prompt is over %u bytes of tokens", LLM_PROMPT_MAX * 4);
-  mem_free(ids);
-  return rc;
-}
-
-static int put_s(const local *L, buf *v, const char *s, bool special) {
-  return put(L, v, s, strlen(s), special);
-}
-
-/* "name: content" when the message names its speaker (few templates honour a name field). */
-static int put_content(const local *L, buf *v, const llm_message *m) {
-  int rc = 0;
-  if (m->name && *m->name) {
-    if ((rc = put_s(L, v, m->name, false)) || (rc = put_s(L, v, ": ", false))) return rc;
-  }
-  return put_s(L, v, m->content ? m->content : "", false);
-}
-
 static int l_render(void *self, const llm_request *r, int32_t **ids, size_t *n) {
   local *L = self;
-  buf v;
-  buf_init(&v, (size_t)LLM_PROMPT_MAX * 4);
-  int rc = 0;
   *ids = NULL;
   *n = 0;
-  if (!r->n_messages) {
-    int32_t *t = NULL;
-    size_t k = 0;
-    if ((rc = tok_encode(L->tok, r->prompt, strlen(r->prompt), true, true, &t, &k))) goto out;
-    *ids = t;
-    *n = k;
-    goto out;
-  }
-  if (L->tpl != TPL_PLAIN) { /* chat.h: markers as special tokens, contents never parsed */
-    chat_msg *cm = xcalloc(r->n_messages, sizeof *cm);
-    for (size_t i = 0; i < r->n_messages; i++)
-      cm[i] = (chat_msg){.role = r->messages[i].role,
-                         .name = r->messages[i].name,
-                         .content = r->messages[i].content};
-    rc = chat_encode(L->tok, L->tpl == TPL_CHATML ? CHAT_CHATML : CHAT_LLAMA3, cm, r->n_messages,
-                     true, ids, n);
-    mem_free(cm);
-    goto out;
-  }
-  if (tok_adds_bos(L->tok) && tok_bos(L->tok) != TOK_NULL) {
-    int32_t bos = tok_bos(L->tok);
-    if (buf_append(&v, &bos, sizeof bos)) {
-      rc = err_set(MIMIC_ENOMEM, "out of memory rendering the prompt");
-      goto out;
-    }
-  }
-  for (size_t i = 0; i < r->n_messages && !rc; i++) {
-    const llm_message *m = &r->messages[i];
-    switch (L->tpl) {
-    case TPL_CHATML:
-      if (!(rc = put_s(L, &v, "<|im_start|>", true)) && !(rc = put_s(L, &v, m->role, false)) &&
-          !(rc = put_s(L, &v, "\n", false)) && !(rc = put_content(L, &v, m)) &&
-          !(rc = put_s(L, &v, "<|im_end|>", true)))
-        rc = put_s(L, &v, "\n", false);
-      break;
-    case TPL_LLAMA3:
-      if (!(rc = put_s(L, &v, "<|start_header_id|>", true)) &&
-          !(rc = put_s(L, &v, m->role, false)) && !(rc = put_s(L, &v, "<|end_header_id|>", true)) &&
-          !(rc = put_s(L, &v, "\n\n", false)) && !(rc = put_content(L, &v, m)))
-        rc = put_s(L, &v, "<|eot_id|>", true);
-      break;
-    case TPL_PLAIN:
-      if (!(rc = put_s(L, &v, m->role, false)) && !(rc = put_s(L, &v, ": ", false)) &&
-          !(rc = put_content(L, &v, m)))
-        rc = put_s(L, &v, "\n", false);
-      break;
-    }
-  }
-  if (!rc) {
-    switch (L->tpl) {
-    case TPL_CHATML: rc = put_s(L, &v, "<|im_start|>assistant\n", true); break;
-    case TPL_LLAMA3:
-      rc = put_s(L, &v, "<|start_header_id|>assistant<|end_header_id|>\n\n", true);
-      break;
-    case TPL_PLAIN: rc = put_s(L, &v, "assistant:", false); break;
-    }
-  }
-  if (rc) goto out;
-  *n = v.len / sizeof(int32_t);
-  *ids = (int32_t *)buf_steal(&v);
-out:
-  buf_free(&v);
+  if (!r->n_messages) return tok_encode(L->tok, r->prompt, strlen(r->prompt), true, true, ids, n);
+  /* chat.h: markers as special tokens, contents never parsed */
+  chat_msg *cm = xcalloc(r->n_messages, sizeof *cm);
+  for (size_t i = 0; i < r->n_messages; i++)
+    cm[i] = (chat_msg){.role = r->messages[i].role,
+                       .name = r->messages[i].name,
+                       .content = r->messages[i].content};
+  int rc = chat_encode(L->tok, L->tpl, cm, r->n_messages, true, ids, n);
+  mem_free(cm);
   return rc;
 }
 
@@ -207,21 +125,13 @@ int llm_backend_local_new(const llm_local_opts *o, llm_backend **out) {
   if (hp->n_ctx_train > 0 && cp.n_ctx > hp->n_ctx_train) cp.n_ctx = hp->n_ctx_train;
   if ((rc = llm_ctx_new(L->model, &cp, &L->ctx))) goto fail;
   L->items = xcalloc((size_t)slots, sizeof *L->items);
-  if (tok_find(L->tok, "<|im_start|>", 12) != TOK_NULL &&
-      tok_find(L->tok, "<|im_end|>", 10) != TOK_NULL)
-    L->tpl = TPL_CHATML;
-  else if (tok_find(L->tok, "<|start_header_id|>", 19) != TOK_NULL)
-    L->tpl = TPL_LLAMA3;
-  else
-    L->tpl = TPL_PLAIN;
+  L->tpl = chat_choose(L->tok, NULL);
   LOG_I("engine",
         "%s: %s, %d layers, vocab %d, %d slots x %d positions (%s KV, %zu MiB each), %d compute "
         "threads, %s template",
         o->model_path, hp->arch_name, hp->n_layer, hp->n_vocab, slots, llm_ctx_n_ctx(L->ctx),
         o->kv_f16 ? "F16" : "F32", llm_ctx_kv_bytes(L->ctx) >> 20, compute_pool_threads(L->pool),
-        L->tpl == TPL_CHATML   ? "ChatML"
-        : L->tpl == TPL_LLAMA3 ? "Llama-3"
-                               : "plain");
+        chat_family_name(L->tpl));
   llm_lm lm = {.self = L,
                .n_vocab = hp->n_vocab,
                .n_ctx = llm_ctx_n_ctx(L->ctx),

@@ -219,7 +219,7 @@ int train_data_load(const char *path, const tokenizer *t, bool pairs, int max_le
   train_data *d = xcalloc(1, sizeof *d);
   d->pairs = pairs;
   conv *c = xalloc(sizeof *c);
-  chat_family fam = chat_detect(tok_chat_template(t));
+  chat_family fam = chat_choose(t, NULL);
   size_t cap = 0;
   buf line;
   buf_init(&line, TRAIN_MAX_LINE);

@@ -9,6 +9,7 @@
 
 #include "base/alloc.h"
 #include "base/utf8.h"
+#include "llm/chat.h"
 #include "llm/gguf.h"
 #include "train/train_int.h"
 
@@ -22,11 +23,6 @@ static const char *const merges[] = {
 
 static const char *const specials[] = {"<|endoftext|>", "<|im_start|>", "<|im_end|>"};
 #define N_SPECIALS 3
-
-static const char chat_template[] = "{% for message in messages %}{{'<|im_start|>' + "
-                                    "message['role'] + '\\n' + message['content'] + "
-                                    "'<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt "
-                                    "%}{{ '<|im_start|>assistant\\n' }}{% endif %}";
 
 struct train_vocab {
   char *text[256 + N_MERGES + N_SPECIALS];
@@ -87,7 +83,7 @@ int train__vocab_builtin(tokenizer **out) {
   sp.eos = 256 + (int32_t)N_MERGES + 2; /* <|im_end|> */
   sp.pad = 256 + (int32_t)N_MERGES;
   sp.add_bos = 0;
-  sp.chat_template = chat_template;
+  sp.chat_template = chat_jinja(CHAT_CHATML);
   int rc = tok_new(&sp, out);
   vocab_free(&v);
   return rc;
@@ -105,6 +101,6 @@ void train__vocab_write(gguf_writer *w) {
   gguf_set_u32(w, "tokenizer.ggml.eos_token_id", 256 + (uint32_t)N_MERGES + 2);
   gguf_set_u32(w, "tokenizer.ggml.padding_token_id", 256 + (uint32_t)N_MERGES);
   gguf_set_bool(w, "tokenizer.ggml.add_bos_token", false);
-  gguf_set_str(w, "tokenizer.chat_template", chat_template);
+  gguf_set_str(w, "tokenizer.chat_template", chat_jinja(CHAT_CHATML));
   vocab_free(&v);
 }

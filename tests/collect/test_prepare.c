@@ -531,12 +531,105 @@ TEST(stats_text_and_html) {
   CHECK(chatter72);
   CHECK(pepe12);
   CHECK(laugh);
+  /* Issue 19: the authors the datasets leave out are named, as bot or webhook. */
+  CHECK(file_has(txt, "Left out of the datasets: bots and webhooks"));
+  CHECK(file_has(txt, "  RoboBot (bot) "));
+  CHECK(file_has(txt, "  HookHenry (webhook) "));
+  CHECK(!file_has(txt, "Annie (bot)"));
+  CHECK(file_has(html, "HookHenry (webhook)"));
   CHECK(!file_has(txt, "OptedOutOlga"));
   CHECK(!file_has(txt, "ExcludedEve"));
   CHECK(!file_has(txt, "private"));
   CHECK(file_has(html, "<svg"));
   CHECK(file_has(html, "</html>"));
   CHECK(!file_has(html, "OptedOutOlga"));
+  store_close(s);
+}
+
+/* Issue 19: import accepted a 5 MB message and prepare then stopped for good. Import cuts it to
+ * COLLECT_MESSAGE_MAX; a longer one already in the store (an older import) is cut by prepare, which
+ * names it and builds the rest. */
+TEST(long_message_is_cut_not_fatal) {
+  store *s;
+  CHECK_OK(store_open(":memory:", &s));
+  REQUIRE(s);
+  size_t big = 5u << 20;
+  buf b;
+  buf_init(&b, 0);
+  CHECK_OK(buf_puts(&b,
+                    "{\"guild\": {\"id\": \"1\", \"name\": \"g\"}, \"channel\": {\"id\": \"100\", "
+                    "\"type\": \"GuildTextChat\", \"name\": \"general\"}, \"messages\": [{"
+                    "\"id\": \"4000\", \"type\": \"Default\", \"timestamp\": "
+                    "\"2023-11-14T22:13:20+00:00\", \"author\": {\"id\": \"1\", \"name\": "
+                    "\"ann\"}, \"content\": \""));
+  for (size_t i = 0; i < big; i += 2) CHECK_OK(buf_puts(&b, "\xc3\xa9")); /* é: cut on a char */
+  CHECK_OK(buf_puts(&b, "\"}]}"));
+  collect_import_stats ist;
+  CHECK_OK(collect_import_dce_mem(s, b.data, b.len, "big.json", NULL, &ist));
+  buf_free(&b);
+  CHECK_INT(ist.cut_long, 1);
+  store_msg_list l;
+  CHECK_OK(store_msg_get(s, 4000, &l));
+  REQUIRE(l.n == 1);
+  size_t len = strlen(l.items[0].content);
+  CHECK(len <= COLLECT_MESSAGE_MAX && len + 1 >= COLLECT_MESSAGE_MAX);
+  CHECK(utf8_valid(l.items[0].content, len));
+  store_msg_list_free(&l);
+  /* A long message stored directly, in the middle of a conversation. */
+  next_id = 5000;
+  community(s);
+  char *text = xalloc(big + 1);
+  memset(text, 'a', big);
+  text[big] = 0;
+  uint64_t long_id = post(s, U_BEN, T0 + 10 * MIN + 1000, text, 0, 0);
+  mem_free(text);
+  collect_prepare_opts o;
+  collect_prepare_defaults(&o);
+  char out[128];
+  snprintf(out, sizeof out, "%s/exports-long", tmpdir);
+  o.out_dir = out;
+  collect_prepare_stats st;
+  CHECK_OK(collect_prepare(s, &o, &st));
+  CHECK_INT(st.n_cut, 1); /* the imported one is already at the cap */
+  CHECK_INT(st.cut_ids[0], long_id);
+  CHECK(st.sft_train > 100);
+  char path[256];
+  snprintf(path, sizeof path, "%s/manifest.json", out);
+  json_error_t e;
+  json_t *m = json_load_file(path, 0, &e);
+  REQUIRE(m);
+  CHECK_INT(json_integer_value(json_object_get(json_object_get(m, "messages"), "cut_long")), 1);
+  json_decref(m);
+  store_close(s);
+}
+
+/* Issue 19: many targets sharing one timestamp all went to validation. Ties break by id. */
+TEST(same_timestamp_split_by_id) {
+  store *s;
+  CHECK_OK(store_open(":memory:", &s));
+  REQUIRE(s);
+  store_channel ch = {.id = CH, .guild_id = 1, .type = STORE_CH_GUILD_TEXT};
+  str_lcpy(ch.name, "general", sizeof ch.name);
+  CHECK_OK(store_channel_upsert(s, &ch));
+  user(s, U_ANN, "ann", "Annie", false);
+  user(s, U_BEN, "ben", "Benny", false);
+  next_id = 9000;
+  for (int i = 0; i < 50; i++) {
+    char text[64];
+    snprintf(text, sizeof text, "same second %d", i);
+    post(s, i % 2 ? U_BEN : U_ANN, T0, text, 0, 0);
+  }
+  collect_prepare_opts o;
+  collect_prepare_defaults(&o);
+  char out[128];
+  snprintf(out, sizeof out, "%s/exports-ties", tmpdir);
+  o.out_dir = out;
+  o.valid_frac = 0.1;
+  collect_prepare_stats st;
+  CHECK_OK(collect_prepare(s, &o, &st));
+  CHECK_INT(st.sft_train + st.sft_valid, 48); /* every message after the first two */
+  CHECK_INT(st.sft_valid, 5);
+  CHECK(st.cutoff_ms == T0 && st.cutoff_id == 9000 + 45);
   store_close(s);
 }
 
@@ -548,6 +641,8 @@ int main(void) {
   RUN(prepare_datasets_properties);
   RUN(purge_removes_person_everywhere);
   RUN(stats_text_and_html);
+  RUN(long_message_is_cut_not_fatal);
+  RUN(same_timestamp_split_by_id);
   char cmd[128];
   snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
   if (system(cmd) != 0) return 1;

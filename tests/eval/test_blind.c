@@ -167,12 +167,65 @@ TEST(kit_roundtrip) {
   mem_free(h);
 }
 
+/* Issue 19: with contexts cut from one conversation, each real reply is a line of the next item's
+ * context; the kit must leave such items out, so no reply is given away by another item. Text that
+ * is not valid UTF-8 (a generation cut mid-character) is repaired before it is written. */
+TEST(kit_does_not_leak_answers) {
+  enum { N = 12 };
+  char *ctx[N], *real[N], *gen[N];
+  char line[64];
+  buf conv;
+  buf_init(&conv, 0);
+  for (int i = 0; i < N; i++) {
+    snprintf(line, sizeof line, "%s: message number %d of the chat", i % 2 ? "ann" : "ben", i);
+    real[i] = xstrdup(line);
+    ctx[i] = xstrdup(conv.data ? conv.data : "");
+    snprintf(line, sizeof line, "%s: generated \xe2\x9c number %d", i % 2 ? "ann" : "ben", i);
+    gen[i] = xstrdup(line); /* a cut 3-byte character */
+    CHECK_OK(buf_printf(&conv, "%s%s", conv.len ? "\n" : "", real[i]));
+  }
+  buf_free(&conv);
+  char dir[128], path[160];
+  snprintf(dir, sizeof dir, "%s/leak", tmpdir);
+  size_t kept = 0;
+  CHECK_OK(eval_blind_pick(dir, (const char *const *)ctx, (const char *const *)real,
+                           (const char *const *)gen, N, N, 7, &kept));
+  CHECK(kept >= 2 && kept < N);
+  snprintf(path, sizeof path, "%s/blind-sheet.csv", dir);
+  char *s = slurp(path);
+  REQUIRE(s);
+  CHECK(utf8_valid(s, strlen(s)));
+  /* A real reply that is an item (the reply field: `","reply",`) is in no context. */
+  int items = 0;
+  for (int i = 0; i < N; i++) {
+    char needle[96];
+    snprintf(needle, sizeof needle, "\",\"%s\",", real[i]);
+    if (!strstr(s, needle)) continue;
+    items++;
+    const char *p = strstr(s, real[i]);
+    CHECK(p && strstr(p + 1, real[i]) == NULL);
+  }
+  CHECK_INT(items, (int)kept);
+  snprintf(path, sizeof path, "%s/blind-sheet.html", dir);
+  char *h = slurp(path);
+  REQUIRE(h);
+  CHECK(utf8_valid(h, strlen(h)));
+  mem_free(s);
+  mem_free(h);
+  /* max_items caps the kit. */
+  CHECK_OK(eval_blind_pick(dir, (const char *const *)ctx, (const char *const *)real,
+                           (const char *const *)gen, N, 2, 7, &kept));
+  CHECK_INT(kept, 2);
+  for (int i = 0; i < N; i++) mem_free(ctx[i]), mem_free(real[i]), mem_free(gen[i]);
+}
+
 int main(void) {
   snprintf(tmpdir, sizeof tmpdir, "/tmp/mimic_blind_XXXXXX");
   if (!mkdtemp(tmpdir)) return 1;
   RUN(csv_reader);
   RUN(binomial_tail);
   RUN(kit_roundtrip);
+  RUN(kit_does_not_leak_answers);
   char cmd[128];
   snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
   if (system(cmd) != 0) return 1;

@@ -141,12 +141,12 @@ TEST(test_render_forms) {
 }
 
 TEST(test_detect) {
-  log_set_level(LOG_ERROR); /* the fallback warns */
   CHECK_INT(chat_detect("{% for m in messages %}<|im_start|>{{ m.role }}..."), CHAT_CHATML);
   CHECK_INT(chat_detect("{{ '<|start_header_id|>' + message['role'] + '<|end_header_id|>' }}"),
             CHAT_LLAMA3);
-  CHECK_INT(chat_detect(NULL), CHAT_CHATML);
-  CHECK_INT(chat_detect("{{ bos_token }}[INST] ..."), CHAT_CHATML);
+  CHECK_INT(chat_detect(NULL), CHAT_PLAIN); /* issue 19: no template -> plain, not ChatML */
+  CHECK_INT(chat_detect("{{ bos_token }}[INST] ..."), CHAT_MISTRAL);
+  CHECK_INT(chat_detect("{{ unknown }}"), CHAT_PLAIN);
   CHECK_STR(chat_family_name(CHAT_LLAMA3), "llama3");
   CHECK_STR(chat_family_name(CHAT_CHATML), "chatml");
 }

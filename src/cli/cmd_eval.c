@@ -294,7 +294,7 @@ int cmd_eval(int argc, char **argv) {
       cli_error("%s", err_msg());
       goto out;
     }
-    chat_family fam = chat_detect(tok_chat_template(tok));
+    chat_family fam = chat_choose(tok, NULL);
     llm_local_opts lo = {.model_path = model, .threads = (int)threads, .slots = 1, .ctx = 2048};
     if (llm_backend_local_new(&lo, &be) ||
         (lora && llm_backend_adapter_load(be, "", lora, (float)lora_scale))) {
@@ -392,9 +392,9 @@ int cmd_eval(int argc, char **argv) {
     if (tr) printf(", copy rate %.3f (%zu verbatim)", cmp.copy_rate, cmp.copies);
     printf("\n");
     if (blind > 0) {
-      size_t nb = (size_t)blind < n ? (size_t)blind : n;
-      if (eval_blind_write(out, (const char *const *)ctx, (const char *const *)real,
-                           (const char *const *)gen, nb, (uint64_t)seed)) {
+      size_t nb = 0;
+      if (eval_blind_pick(out, (const char *const *)ctx, (const char *const *)real,
+                          (const char *const *)gen, n, (size_t)blind, (uint64_t)seed, &nb)) {
         cli_error("%s", err_msg());
         goto out;
       }

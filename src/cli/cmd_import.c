@@ -38,6 +38,9 @@ static int import_one(store *s, const char *path, collect_import_opts *o, bool q
          "(no id/author) in %.1f s (%.0f msg/s)\n",
          path, (long long)st.messages, (long long)st.inserted, (long long)st.skipped_privacy,
          (long long)st.skipped_invalid, st.seconds, rate);
+  if (st.cut_long)
+    printf("%s: %lld messages longer than %d bytes were cut to that length\n", path,
+           (long long)st.cut_long, (int)COLLECT_MESSAGE_MAX);
   *total_new += st.inserted;
   return 0;
 }

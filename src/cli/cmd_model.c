@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli/flags.h"
+#include "llm/chat.h"
 #include "llm/gguf.h"
 #include "llm/quant.h"
 #include "llm/quantize.h"
@@ -74,6 +75,15 @@ static int model_info(const char *path) {
     printf("  %-22s yes (%" PRIu64 " bytes)\n", "chat template", tmpl.len);
   else
     printf("  %-22s no\n", "chat template");
+  tokenizer *tok = NULL;
+  if (tok_load(f, &tok) == 0) {
+    const char *why = NULL;
+    chat_family fam = chat_choose(tok, &why);
+    printf("  %-22s %s (%s)\n", "chat rendering", chat_family_name(fam), why ? why : "");
+    tok_destroy(tok);
+  } else {
+    err_clear();
+  }
   printf("  %-22s %s\n", "kernels", kernels_name());
   mem_free(tmodel);
   mem_free(tpre);

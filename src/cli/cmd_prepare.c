@@ -103,6 +103,13 @@ int cmd_prepare(int argc, char **argv) {
          (long long)st.dpo_train, (long long)st.dpo_valid, (long long)st.dpo_generic);
   if (o.kto)
     printf("KTO: %lld train + %lld validation\n", (long long)st.kto_train, (long long)st.kto_valid);
+  if (st.n_cut) {
+    printf("cut: %lld messages longer than %d bytes were cut to that length (ids:",
+           (long long)st.n_cut, (int)COLLECT_MESSAGE_MAX);
+    for (int64_t i = 0; i < st.n_cut && i < COLLECT_CUT_IDS; i++)
+      printf(" %llu", (unsigned long long)st.cut_ids[i]);
+    printf("%s)\n", st.n_cut > COLLECT_CUT_IDS ? " …" : "");
+  }
   printf("written to %s/ (manifest.json has the counts)\n", o.out_dir);
   status = 0;
 out:

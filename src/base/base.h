@@ -12,6 +12,7 @@
 #include "base/log.h"
 #include "base/map.h"
 #include "base/queue.h"
+#include "base/rng.h"
 #include "base/str.h"
 #include "base/utf8.h"
 #endif

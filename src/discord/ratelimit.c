@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "base/base.h"
+#include "base/hash.h"
 
 /* ---- route parsing ---- */
 
@@ -37,15 +38,6 @@ static bool is_snowflake(const char *s, size_t n) {
 
 static bool seg_is(const char *s, size_t n, const char *word) {
   return strlen(word) == n && memcmp(s, word, n) == 0;
-}
-
-static uint32_t fnv1a(const char *s, size_t n) {
-  uint32_t h = 2166136261u;
-  for (size_t i = 0; i < n; i++) {
-    h ^= (unsigned char)s[i];
-    h *= 16777619u;
-  }
-  return h;
 }
 
 int rl_route_parse(const char *method, const char *path, rl_route *out) {
@@ -105,7 +97,7 @@ int rl_route_parse(const char *method, const char *path, rl_route *out) {
       sb_puts(&d, "{token}");
       if (top_hook) {
         char hx[16];
-        snprintf(hx, sizeof hx, "/%08x", (unsigned)fnv1a(s, n));
+        snprintf(hx, sizeof hx, "/%08x", (unsigned)hash_fnv32(s, n));
         sb_puts(&m, hx);
       }
     } else if (i > 0 && seg_is(segs[i - 1], lens[i - 1], "reactions")) {
@@ -338,14 +330,14 @@ void rl_destroy(rl *r) {
 }
 
 static const char *alias_get(rl *r, const char *tmpl) {
-  size_t i = fnv1a(tmpl, strlen(tmpl)) & (r->atab_size - 1);
+  size_t i = hash_fnv32(tmpl, strlen(tmpl)) & (r->atab_size - 1);
   for (rl_alias *a = r->atab[i]; a; a = a->next)
     if (strcmp(a->tmpl, tmpl) == 0) return a->bucket;
   return NULL;
 }
 
 static void alias_set(rl *r, const char *tmpl, const char *bucket) {
-  size_t i = fnv1a(tmpl, strlen(tmpl)) & (r->atab_size - 1);
+  size_t i = hash_fnv32(tmpl, strlen(tmpl)) & (r->atab_size - 1);
   for (rl_alias *a = r->atab[i]; a; a = a->next)
     if (strcmp(a->tmpl, tmpl) == 0) {
       if (strcmp(a->bucket, bucket) != 0) {
@@ -396,7 +388,7 @@ static void grow(rl *r) {
   for (size_t i = 0; i < r->tab_size; i++)
     for (rl_bucket *b = r->tab[i], *nx; b; b = nx) {
       nx = b->next;
-      size_t j = fnv1a(b->key, strlen(b->key)) & (nsize - 1);
+      size_t j = hash_fnv32(b->key, strlen(b->key)) & (nsize - 1);
       b->next = nt[j];
       nt[j] = b;
     }
@@ -406,7 +398,7 @@ static void grow(rl *r) {
 }
 
 static rl_bucket *bucket_get(rl *r, const char *key, bool create, uint64_t now) {
-  size_t h = fnv1a(key, strlen(key));
+  size_t h = hash_fnv32(key, strlen(key));
   for (rl_bucket *b = r->tab[h & (r->tab_size - 1)]; b; b = b->next)
     if (strcmp(b->key, key) == 0) return b;
   if (!create) return NULL;

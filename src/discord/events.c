@@ -69,16 +69,7 @@ static const char *str_at(pctx *c, const json_t *obj, const char *key) {
   return str_of(c, json_object_get(obj, key));
 }
 
-static discord_id id_of(const json_t *v) {
-  if (json_is_string(v)) {
-    uint64_t id;
-    if (str_to_u64(json_string_value(v), &id) == 0) return id;
-    err_clear();
-    return 0;
-  }
-  if (json_is_integer(v) && json_integer_value(v) > 0) return (uint64_t)json_integer_value(v);
-  return 0;
-}
+static discord_id id_of(const json_t *v) { return json_snowflake_value(v); }
 
 static discord_id id_at(const json_t *obj, const char *key) {
   return id_of(json_object_get(obj, key));

@@ -106,6 +106,10 @@ TEST(json_helpers) {
   json_t *v = json_parse(doc, strlen(doc), "test");
   REQUIRE(v);
   CHECK(json_snowflake(v, "id") == 1234567890123456789ull);
+  CHECK(json_snowflake_value(json_object_get(v, "id")) == 1234567890123456789ull);
+  CHECK(json_snowflake_value(json_object_get(v, "n")) == 3); /* integers, leniently */
+  CHECK(json_snowflake_value(json_object_get(v, "s")) == 0); /* not a number */
+  CHECK(json_snowflake_value(NULL) == 0);
   CHECK_INT(json_int(v, "n", -1), 3);
   CHECK_INT(json_int(v, "missing", -1), -1);
   CHECK_STR(json_str(v, "n", "dflt"), "dflt"); /* wrong type -> default */

@@ -11,24 +11,6 @@
 
 /* ---- route parsing ---- */
 
-typedef struct sb {
-  char *p;
-  size_t len, cap;
-  bool over;
-} sb;
-
-static void sb_put(sb *s, const char *t, size_t n) {
-  if (s->over || s->len + n + 1 > s->cap) {
-    s->over = true;
-    return;
-  }
-  memcpy(s->p + s->len, t, n);
-  s->len += n;
-  s->p[s->len] = 0;
-}
-
-static void sb_puts(sb *s, const char *t) { sb_put(s, t, strlen(t)); }
-
 static bool is_snowflake(const char *s, size_t n) {
   if (n == 0 || n > 20) return false;
   for (size_t i = 0; i < n; i++)
@@ -45,13 +27,15 @@ int rl_route_parse(const char *method, const char *path, rl_route *out) {
   if (!method || !*method || !path || path[0] != '/')
     return err_set(MIMIC_EINVAL, "REST route must start with '/'");
   size_t plen = strcspn(path, "?#");
-  sb t = {out->tmpl, 0, sizeof out->tmpl, false};
-  sb d = {out->display, 0, sizeof out->display, false};
-  sb m = {out->major, 0, sizeof out->major, false};
-  sb_puts(&t, method);
-  sb_puts(&t, " ");
-  sb_puts(&d, method);
-  sb_puts(&d, " ");
+  buf t, d, m; /* over the route's arrays: no allocation; an overflow is remembered in over */
+  buf_init_fixed(&t, out->tmpl, sizeof out->tmpl);
+  buf_init_fixed(&d, out->display, sizeof out->display);
+  buf_init_fixed(&m, out->major, sizeof out->major);
+  int over = 0;
+  over |= buf_puts(&t, method);
+  over |= buf_puts(&t, " ");
+  over |= buf_puts(&d, method);
+  over |= buf_puts(&d, " ");
 
   const char *segs[64];
   size_t lens[64];
@@ -76,43 +60,43 @@ int rl_route_parse(const char *method, const char *path, rl_route *out) {
   for (size_t i = 0; i < nseg; i++) {
     const char *s = segs[i];
     size_t n = lens[i];
-    sb_puts(&t, "/");
-    sb_puts(&d, "/");
+    over |= buf_puts(&t, "/");
+    over |= buf_puts(&d, "/");
     if (i == 1 && (top_channel || top_guild || top_hook || top_inter)) {
       const char *name = top_channel ? "channel_id"
                          : top_guild ? "guild_id"
                          : top_hook  ? "webhook_id"
                                      : "interaction_id";
-      sb_puts(&t, "{");
-      sb_puts(&t, name);
-      sb_puts(&t, "}");
-      sb_put(&d, s, n);
-      sb_puts(&m, name);
-      sb_puts(&m, "=");
-      sb_put(&m, s, n);
+      over |= buf_puts(&t, "{");
+      over |= buf_puts(&t, name);
+      over |= buf_puts(&t, "}");
+      over |= buf_append(&d, s, n);
+      over |= buf_puts(&m, name);
+      over |= buf_puts(&m, "=");
+      over |= buf_append(&m, s, n);
     } else if (i == 2 && (top_hook || top_inter)) {
       /* A webhook or interaction token: never in a log line; its hash scopes the webhook's limit.
        */
-      sb_puts(&t, "{token}");
-      sb_puts(&d, "{token}");
+      over |= buf_puts(&t, "{token}");
+      over |= buf_puts(&d, "{token}");
       if (top_hook) {
         char hx[16];
         snprintf(hx, sizeof hx, "/%08x", (unsigned)hash_fnv32(s, n));
-        sb_puts(&m, hx);
+        over |= buf_puts(&m, hx);
       }
     } else if (i > 0 && seg_is(segs[i - 1], lens[i - 1], "reactions")) {
-      sb_puts(&t, "{emoji}");
-      sb_put(&d, s, n);
+      over |= buf_puts(&t, "{emoji}");
+      over |= buf_append(&d, s, n);
     } else if (is_snowflake(s, n)) {
-      sb_puts(&t, "{id}");
-      sb_put(&d, s, n);
+      over |= buf_puts(&t, "{id}");
+      over |= buf_append(&d, s, n);
     } else {
-      sb_put(&t, s, n);
-      sb_put(&d, s, n);
+      over |= buf_append(&t, s, n);
+      over |= buf_append(&d, s, n);
     }
   }
   out->global_exempt = top_inter && nseg == 4 && seg_is(segs[3], lens[3], "callback");
-  if (t.over || d.over || m.over) {
+  if (over) {
     memset(out, 0, sizeof *out);
     return err_set(MIMIC_EINVAL, "REST route is longer than %d bytes", RL_ROUTE_MAX - 1);
   }

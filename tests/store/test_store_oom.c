@@ -102,9 +102,9 @@ static int sq_init(void *a) {
 static void sq_shutdown(void *a) { (void)a; }
 
 /* SQLite makes thousands of allocations per session (the migrations above all), and every run
- * starts over, so this walks every 7th failure point: a different one in each stretch of seven. */
+ * starts over, so this walks every 11th failure point: one in each stretch of eleven. */
 TEST(sqlite_allocations_fail_too) {
-  long runs = test_oom_loop_every("session", session, NULL, 100000, 7);
+  long runs = test_oom_loop_every("session", session, NULL, 100000, 11);
   CHECK(runs > 0);
   printf("     %ld failure runs\n", runs);
 }

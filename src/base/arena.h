@@ -14,7 +14,7 @@
  * - Reset: arena_reset forgets every allocation and the error, keeping the newest block for reuse.
  * - Free: arena_free releases every block (the arena can be used again after arena_init);
  *   arena_destroy does the same for one made by arena_new.
- * Not thread-safe: one owner at a time. */
+ * Not thread-safe: one owner at a time. Not in base.h (yet): include it where an arena is used. */
 #ifndef MIMIC_BASE_ARENA_H
 #define MIMIC_BASE_ARENA_H
 #include <stddef.h>

@@ -8,6 +8,7 @@
 #include "base/config.h"
 #include "base/err.h"
 #include "base/fs.h"
+#include "base/hash.h"
 #include "base/json.h"
 #include "base/log.h"
 #include "base/map.h"

@@ -2,13 +2,8 @@
 #include "base/base.h"
 #include "test.h"
 
-static uint64_t rng = 88172645463325252ull;
-static uint64_t next(void) {
-  rng ^= rng << 13;
-  rng ^= rng >> 7;
-  rng ^= rng << 17;
-  return rng;
-}
+static prng rng;
+static uint64_t next(void) { return prng_next(&rng); }
 
 TEST(map_matches_model) {
   enum { N = 512 };
@@ -77,6 +72,7 @@ TEST(map_uint_values_and_clear) {
 }
 
 int main(void) {
+  prng_seed(&rng, 88172645463325252ull);
   RUN(map_matches_model);
   RUN(map_uint_values_and_clear);
   TEST_MAIN_END();

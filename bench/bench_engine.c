@@ -24,7 +24,7 @@ typedef struct shape {
   tensor_type type;
 } shape;
 
-static llm_rng rng;
+static prng rng;
 
 static int add(gguf_writer *w, const char *name, tensor_type type, int64_t n0, int64_t n1,
                float scale, float base) {
@@ -33,7 +33,7 @@ static int add(gguf_writer *w, const char *name, tensor_type type, int64_t n0, i
   char *data = xalloc(row * (size_t)n1);
   float *tmp = xalloc((size_t)n0 * sizeof *tmp);
   for (int64_t r = 0; r < n1; r++) {
-    for (int64_t i = 0; i < n0; i++) tmp[i] = base + scale * (float)(llm_rng_uniform(&rng) * 2 - 1);
+    for (int64_t i = 0; i < n0; i++) tmp[i] = base + scale * (float)(prng_uniform(&rng) * 2 - 1);
     if (quant_row(type, tmp, data + (size_t)r * row, n0)) {
       mem_free(data);
       mem_free(tmp);
@@ -131,8 +131,8 @@ static double run_concurrent(llm_backend *b, int n, int tokens, int prompt_len, 
   for (int i = 0; i < n; i++) {
     pl = (size_t)snprintf(prompt, sizeof prompt, "conversation %d round %d:", i, round);
     for (int k = 0; k < prompt_len && pl + 8 < sizeof prompt; k++)
-      pl += (size_t)snprintf(prompt + pl, sizeof prompt - pl, " w%d",
-                             (int)(llm_rng_next(&rng) % 1000));
+      pl +=
+          (size_t)snprintf(prompt + pl, sizeof prompt - pl, " w%d", (int)(prng_next(&rng) % 1000));
     llm_request r;
     llm_request_init(&r);
     r.prompt = prompt;
@@ -201,7 +201,7 @@ int main(int argc, char **argv) {
     str_lcpy(path, keep, sizeof path);
   else
     snprintf(path, sizeof path, "/tmp/mimic-bench-engine-%d.gguf", (int)getpid());
-  llm_rng_seed(&rng, 12345);
+  prng_seed(&rng, 12345);
   uint64_t t0 = clock_mono_ns();
   if (write_model(tiny, path, &s)) {
     fprintf(stderr, "cannot write the model (needs %s): %s\n", tiny, err_msg());

@@ -60,16 +60,16 @@ static const char *const words[] = {"lol",
                                     "way"};
 
 static char **make(size_t n, uint64_t seed) {
-  llm_rng r;
-  llm_rng_seed(&r, seed);
+  prng r;
+  prng_seed(&r, seed);
   char **v = xcalloc(n, sizeof *v);
   for (size_t i = 0; i < n; i++) {
     buf b;
     buf_init(&b, 0);
-    int k = 1 + (int)(llm_rng_next(&r) % 14);
+    int k = 1 + (int)(prng_next(&r) % 14);
     for (int j = 0; j < k; j++)
       if ((j && buf_putc(&b, ' ')) ||
-          buf_puts(&b, words[llm_rng_next(&r) % (sizeof words / sizeof *words)]))
+          buf_puts(&b, words[prng_next(&r) % (sizeof words / sizeof *words)]))
         break;
     v[i] = buf_steal(&b);
   }

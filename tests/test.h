@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/alloc.h"
+
 static int test_failed_checks;
 static int test_passed, test_failed, test_skipped;
 static int test_skip_flag;
@@ -91,6 +93,57 @@ static int test_skip_flag;
   do {                                                                                             \
     printf("%d passed, %d failed, %d skipped\n", test_passed, test_failed, test_skipped);          \
     return test_failed ? 1 : 0;                                                                    \
+  } while (0)
+
+/* ---- allocation-failure testing (SQLite's habit) --------------------------------------------
+ * test_oom_loop runs body(ctx) with the allocation n (counted from the start of the run, through
+ * mem_*: base/alloc.h) and every one after it failing, for n = 0, 1, 2, ... until a run makes no
+ * more than n allocations, i.e. completes untouched by the injection. Every run that met a failure
+ * must return 0 (it coped) or a negative error code (it failed cleanly); the leak and memory
+ * checks are the sanitizers' (ASan reports a leak from any run at exit). The body owns its cleanup
+ * in both cases. Returns the number of runs that met a failure (the allocation points covered),
+ * or -1 after printing the first n whose run broke the contract, or when more than max_runs runs
+ * were needed. test_oom_loop_every tries only every every-th failure point (n = 0, every, 2 every,
+ * ...), for bodies with thousands of allocations (SQLite's, routed through mem_*) where walking
+ * each one would take minutes. Call it from the main thread with no other threads allocating. */
+typedef int (*test_oom_fn)(void *ctx);
+
+static inline long test_oom_loop_every(const char *name, test_oom_fn body, void *ctx, long max_runs,
+                                       long every) {
+  long runs = 0;
+  for (long n = 0; runs <= max_runs; n += every) {
+    long start = mem_count();
+    mem_fail_after(start + n);
+    int rc = body(ctx);
+    mem_fail_after(-1);
+    long made = mem_count() - start;
+    if (rc > 0) {
+      printf("  %s: with allocation %ld failing it returned %d (not an error code)\n", name, n, rc);
+      return -1;
+    }
+    if (made <= n) {
+      if (rc != 0) {
+        printf("  %s: failed with %d although no allocation failed (n = %ld)\n", name, rc, n);
+        return -1;
+      }
+      return runs; /* this run ran clean */
+    }
+    runs++;
+  }
+  printf("  %s: still allocating after %ld failure runs\n", name, max_runs);
+  return -1;
+}
+
+static inline long test_oom_loop(const char *name, test_oom_fn body, void *ctx, long max_runs) {
+  return test_oom_loop_every(name, body, ctx, max_runs, 1);
+}
+
+/* Runs body(ctx) under test_oom_loop and checks it kept the contract at every failure point and
+ * met at least one (a body that allocates nothing through mem_* tests nothing). */
+#define CHECK_OOM(body, ctx)                                                                       \
+  do {                                                                                             \
+    long runs_ = test_oom_loop(#body, body, ctx, 100000);                                          \
+    if (runs_ <= 0) TEST_FAIL_("CHECK_OOM(%s): %ld failure runs", #body, runs_);                   \
   } while (0)
 
 /* Path inside ../shared (set by ctest as MIMIC_SHARED), or NULL when it is absent. */

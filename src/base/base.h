@@ -8,10 +8,12 @@
 #include "base/config.h"
 #include "base/err.h"
 #include "base/fs.h"
+#include "base/hash.h"
 #include "base/json.h"
 #include "base/log.h"
 #include "base/map.h"
 #include "base/queue.h"
+#include "base/rng.h"
 #include "base/str.h"
 #include "base/utf8.h"
 #endif

@@ -12,10 +12,24 @@ void buf_init(buf *b, size_t limit) {
   b->len = 0;
   b->cap = 0;
   b->limit = limit ? limit : SIZE_MAX / 2;
+  b->fixed = false;
+}
+
+void buf_init_fixed(buf *b, char *storage, size_t size) {
+  b->data = storage;
+  b->len = 0;
+  b->cap = size;
+  b->limit = size - 1; /* so buf_reserve never needs more than cap */
+  b->fixed = true;
+  storage[0] = 0;
 }
 
 void buf_free(buf *b) {
   if (!b) return;
+  if (b->fixed) {
+    buf_reset(b);
+    return;
+  }
   mem_free(b->data);
   b->data = NULL;
   b->len = b->cap = 0;
@@ -85,6 +99,11 @@ void buf_consume(buf *b, size_t n) {
 }
 
 char *buf_steal(buf *b) {
+  if (b->fixed) {
+    char *copy = xstrdup(b->data);
+    buf_reset(b);
+    return copy;
+  }
   char *p = b->data;
   size_t limit = b->limit;
   if (!p) p = xstrdup("");

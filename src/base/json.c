@@ -41,7 +41,10 @@ bool json_bool(const json_t *obj, const char *key, bool dflt) {
 }
 
 uint64_t json_snowflake(const json_t *obj, const char *key) {
-  const json_t *v = json_object_get(obj, key);
+  return json_snowflake_value(json_object_get(obj, key));
+}
+
+uint64_t json_snowflake_value(const json_t *v) {
   if (json_is_string(v)) {
     uint64_t id;
     if (str_to_u64(json_string_value(v), &id) == 0) return id;

@@ -23,6 +23,8 @@ double json_num(const json_t *obj, const char *key, double dflt); /* integer or 
 bool json_bool(const json_t *obj, const char *key, bool dflt);
 /* Snowflake from a string (or, leniently, an integer) field; 0 when absent or malformed. */
 uint64_t json_snowflake(const json_t *obj, const char *key);
+/* The same for a value itself (an array element); v may be NULL. */
+uint64_t json_snowflake_value(const json_t *v);
 /* Serialises compactly; caller frees with free() (Jansson's allocator is libc). */
 char *json_dump_compact(const json_t *v);
 

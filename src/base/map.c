@@ -1,6 +1,8 @@
 /* u64 -> pointer hash map (see map.h). */
 #include "base/map.h"
 
+#include <string.h>
+
 #include "base/alloc.h"
 
 static size_t slot_of(uint64_t key, size_t cap) {
@@ -20,6 +22,14 @@ void map_free(map_u64 *m) {
   mem_free(m->keys);
   mem_free(m->vals);
   map_init(m);
+}
+
+void map_clear(map_u64 *m) {
+  if (m->cap) {
+    memset(m->keys, 0, m->cap * sizeof *m->keys);
+    memset(m->vals, 0, m->cap * sizeof *m->vals);
+  }
+  m->len = 0;
 }
 
 void *map_get(const map_u64 *m, uint64_t key) {

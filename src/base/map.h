@@ -1,6 +1,7 @@
-/* Hash map from u64 keys (Discord snowflakes) to pointers: open addressing with linear probing and
- * backward-shift deletion. Key 0 is reserved (snowflakes are never 0). Not thread-safe: each owner
- * (the bot router on the loop thread, say) keeps its own. */
+/* Hash map from u64 keys (Discord snowflakes) to pointers or small integers: open addressing with
+ * linear probing and backward-shift deletion, at most 3/4 full. Key 0 is reserved (snowflakes are
+ * never 0). Growth aborts on out-of-memory (xcalloc), so puts never fail. Not thread-safe: each
+ * owner (the bot router on the loop thread, an importer) keeps its own. */
 #ifndef MIMIC_BASE_MAP_H
 #define MIMIC_BASE_MAP_H
 #include <stddef.h>
@@ -24,5 +25,16 @@ void *map_del(map_u64 *m, uint64_t key);
 /* Iteration: for (size_t i = 0; map_next(m, &i, &k, &v);) ...  Do not insert while iterating;
  * deleting the current key is not allowed either (collect keys first). */
 int map_next(const map_u64 *m, size_t *iter, uint64_t *key, void **val);
+/* Empties the map but keeps its table, so a map cleared at a size cap never grows past it. */
+void map_clear(map_u64 *m);
+
+/* Integer values (an index + 1, flags + 1) kept in the value slot: 0 reads as absent, so store
+ * only nonzero values. */
+static inline uintptr_t map_get_uint(const map_u64 *m, uint64_t key) {
+  return (uintptr_t)map_get(m, key);
+}
+static inline void map_put_uint(map_u64 *m, uint64_t key, uintptr_t val) {
+  (void)map_put(m, key, (void *)val);
+}
 
 #endif

@@ -1,5 +1,5 @@
 /* Internals shared by the collect layer's files: the streamed JSON scanner used by the importers,
- * a small id -> value hash map, and the per-import context. */
+ * and the per-import context. */
 #ifndef MIMIC_COLLECT_INT_H
 #define MIMIC_COLLECT_INT_H
 #include <jansson.h>
@@ -47,27 +47,10 @@ int jscan_error(const jscan *j, int code, uint64_t off, uint64_t line, const cha
  */
 json_t *jscan_parse(const jscan *j, const buf *b, uint64_t off, uint64_t line, const char *what);
 
-/* ---- id map (open addressing, u64 -> u32) ------------------------------------------------------
- */
-typedef struct idmap {
-  uint64_t *keys; /* 0 = empty slot */
-  uint32_t *vals;
-  size_t cap, n;
-} idmap;
-void idmap_init(idmap *m);
-void idmap_free(idmap *m);
-/* Returns a pointer to the value for key (key != 0), or NULL when absent. */
-uint32_t *idmap_get(const idmap *m, uint64_t key);
-/* Inserts or overwrites. */
-void idmap_put(idmap *m, uint64_t key, uint32_t val);
-/* Empties the map, keeping its storage (so a map that is cleared at a size cap never grows past
- * it). */
-void idmap_clear(idmap *m);
-
 /* ---- import context -----------------------------------------------------------------------------
  */
 
-/* Most users the per-import cache remembers (about 1.5 MB at the cap). An export of a big server
+/* Most users the per-import cache remembers (about 2 MB at the cap). An export of a big server
  * can name millions of distinct people; past the cap the cache starts over, which costs one upsert
  * and one flags lookup per person seen again, never correctness: the store is the truth. */
 #define COLLECT_USER_CACHE_MAX 65536
@@ -76,7 +59,7 @@ typedef struct collect_ctx {
   store *s;
   const collect_import_opts *o;
   collect_import_stats *st;
-  idmap users;           /* user id -> 1 + flags, for users already upserted in this import */
+  map_u64 users;         /* user id -> 1 + flags, for users already upserted in this import */
   size_t users_max;      /* cache cap: COLLECT_USER_CACHE_MAX (tests lower it) */
   int64_t users_cleared; /* times the cache hit its cap and started over */
   uint64_t t0_ns, last_progress_ns;

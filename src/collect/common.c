@@ -1,66 +1,10 @@
-/* Pieces every importer shares: the id map, the per-import context (user cache, privacy flags,
+/* Pieces every importer shares: the per-import context (user cache, privacy flags,
  * progress), the import ledger, embed text, and the tables that map exporter names to Discord's
  * message and channel type numbers. */
 #include <sqlite3.h>
 #include <string.h>
 
 #include "collect/collect_int.h"
-
-/* ---- id map --------------------------------------------------------------------------------- */
-
-void idmap_init(idmap *m) { memset(m, 0, sizeof *m); }
-
-void idmap_free(idmap *m) {
-  mem_free(m->keys);
-  mem_free(m->vals);
-  memset(m, 0, sizeof *m);
-}
-
-static size_t slot_of(uint64_t key, size_t cap) {
-  key ^= key >> 33;
-  key *= 0xff51afd7ed558ccdULL;
-  key ^= key >> 33;
-  return (size_t)key & (cap - 1);
-}
-
-uint32_t *idmap_get(const idmap *m, uint64_t key) {
-  if (!m->cap || !key) return NULL;
-  for (size_t i = slot_of(key, m->cap);; i = (i + 1) & (m->cap - 1)) {
-    if (m->keys[i] == key) return &m->vals[i];
-    if (m->keys[i] == 0) return NULL;
-  }
-}
-
-void idmap_clear(idmap *m) {
-  if (m->cap) memset(m->keys, 0, m->cap * sizeof *m->keys);
-  m->n = 0;
-}
-
-void idmap_put(idmap *m, uint64_t key, uint32_t val) {
-  if (!key) return;
-  if ((m->n + 1) * 2 > m->cap) {
-    size_t cap = m->cap ? m->cap * 2 : 256;
-    uint64_t *keys = xcalloc(cap, sizeof *keys);
-    uint32_t *vals = xcalloc(cap, sizeof *vals);
-    for (size_t i = 0; i < m->cap; i++) {
-      if (!m->keys[i]) continue;
-      size_t k = slot_of(m->keys[i], cap);
-      while (keys[k]) k = (k + 1) & (cap - 1);
-      keys[k] = m->keys[i];
-      vals[k] = m->vals[i];
-    }
-    mem_free(m->keys);
-    mem_free(m->vals);
-    m->keys = keys;
-    m->vals = vals;
-    m->cap = cap;
-  }
-  size_t i = slot_of(key, m->cap);
-  while (m->keys[i] && m->keys[i] != key) i = (i + 1) & (m->cap - 1);
-  if (!m->keys[i]) m->n++;
-  m->keys[i] = key;
-  m->vals[i] = val;
-}
 
 /* ---- import context -------------------------------------------------------------------------- */
 
@@ -72,27 +16,27 @@ void collect__ctx_init(collect_ctx *c, store *s, const collect_import_opts *o,
   c->o = o ? o : &none;
   c->st = st;
   memset(st, 0, sizeof *st);
-  idmap_init(&c->users);
+  map_init(&c->users);
   c->users_max = COLLECT_USER_CACHE_MAX;
   c->t0_ns = c->last_progress_ns = clock_mono_ns();
 }
 
-void collect__ctx_free(collect_ctx *c) { idmap_free(&c->users); }
+void collect__ctx_free(collect_ctx *c) { map_free(&c->users); }
 
 /* Remembers a user's flags, starting the cache over when it is full (bounded memory whatever the
  * number of distinct people in the input). */
 static void remember_user(collect_ctx *c, uint64_t id, uint32_t flags) {
-  if (c->users.n >= c->users_max) {
-    idmap_clear(&c->users);
+  if (c->users.len >= c->users_max) {
+    map_clear(&c->users);
     c->users_cleared++;
   }
-  idmap_put(&c->users, id, flags + 1);
+  map_put_uint(&c->users, id, (uintptr_t)flags + 1);
 }
 
 int collect__user_flags(collect_ctx *c, uint64_t id, uint32_t *flags) {
-  uint32_t *v = idmap_get(&c->users, id);
+  uintptr_t v = map_get_uint(&c->users, id);
   if (v) {
-    *flags = *v - 1;
+    *flags = (uint32_t)(v - 1);
     return 0;
   }
   int rc = store_user_flags(c->s, id, flags);
@@ -102,9 +46,9 @@ int collect__user_flags(collect_ctx *c, uint64_t id, uint32_t *flags) {
 }
 
 int collect__user(collect_ctx *c, const store_user *u, uint32_t *flags) {
-  uint32_t *v = idmap_get(&c->users, u->id);
+  uintptr_t v = map_get_uint(&c->users, u->id);
   if (v) {
-    *flags = *v - 1;
+    *flags = (uint32_t)(v - 1);
     return 0;
   }
   int rc = store_user_upsert(c->s, u);

@@ -90,7 +90,7 @@ struct collect_fetch {
   size_t n_want;
   fetch_chan **ch;
   size_t n_ch, cap_ch, next_start;
-  idmap ids; /* channel id -> index + 1 */
+  map_u64 ids; /* channel id -> index + 1 */
   bool cap_warned;
   list_task *lhead, *ltail;
   int l_inflight;
@@ -292,9 +292,9 @@ static void add_chan(collect_fetch *f, uint64_t id, uint64_t guild_id, uint64_t 
   bool lmid_known = json_object_get(listing, "last_message_id") != NULL;
   uint64_t last_message_id = json_snowflake(listing, "last_message_id");
   if (!id || id > (uint64_t)INT64_MAX) return;
-  uint32_t *at = idmap_get(&f->ids, id);
+  uintptr_t at = map_get_uint(&f->ids, id);
   if (at) {
-    fetch_chan *c = f->ch[*at - 1];
+    fetch_chan *c = f->ch[at - 1];
     if (!c->started && lmid_known && last_message_id > c->last_message_id) {
       c->last_message_id = last_message_id;
       c->lmid_known = true;
@@ -323,7 +323,7 @@ static void add_chan(collect_fetch *f, uint64_t id, uint64_t guild_id, uint64_t 
   c->lmid_known = lmid_known && c->last_message_id == last_message_id;
   c->msg_count = json_int(listing, "message_count", -1);
   f->ch[f->n_ch++] = c;
-  idmap_put(&f->ids, id, (uint32_t)f->n_ch);
+  map_put_uint(&f->ids, id, f->n_ch);
   f->st.channels++;
 }
 
@@ -859,7 +859,7 @@ static void fetch_free(collect_fetch *f) {
     f->lhead = t->next;
     mem_free(t);
   }
-  idmap_free(&f->ids);
+  map_free(&f->ids);
   mem_free(f->extra);
   mem_free(f->want);
   mem_free(f->want_seen);
@@ -949,7 +949,7 @@ int collect_fetch_start(store *s, rest *r, const collect_fetch_opts *o, collect_
     memcpy(f->want, o->guilds, f->n_want * sizeof *f->want);
   }
   f->o.guilds = NULL;
-  idmap_init(&f->ids);
+  map_init(&f->ids);
   f->t0_ms = clock_mono_ms();
   f->st.eta_s = -1;
   uv_timer_init(f->loop, &f->timer);

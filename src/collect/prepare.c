@@ -96,7 +96,7 @@ typedef struct pmsg {
 typedef struct chan {
   pmsg *v;
   size_t n, cap;
-  idmap pos; /* message id -> index + 1 */
+  map_u64 pos; /* message id -> index + 1 */
   char chan_name[STORE_NAME_MAX];
 } chan;
 
@@ -118,9 +118,9 @@ typedef struct prep {
   store *s;
   const collect_prepare_opts *o;
   collect_prepare_stats *st;
-  idmap flags;     /* user id -> flags + 1 */
-  idmap name_of;   /* user id -> index + 1 into names */
-  idmap chname_of; /* channel id -> index + 1 into names */
+  map_u64 flags;     /* user id -> flags + 1 */
+  map_u64 name_of;   /* user id -> index + 1 into names */
+  map_u64 chname_of; /* channel id -> index + 1 into names */
   char **names;
   size_t n_names, cap_names;
   chan ch;
@@ -128,7 +128,7 @@ typedef struct prep {
   /* pass 1 */
   cand *cands;
   size_t n_cands, cap_cands;
-  idmap selected; /* target id -> 1 */
+  map_u64 selected; /* target id -> 1 */
   outfile files[F_COUNT];
   bool pass2;
 } prep;
@@ -140,50 +140,49 @@ static uint64_t mix(uint64_t x) {
   return x ^ (x >> 31);
 }
 
-static const char *intern(prep *p, idmap *m, uint64_t id, const char *name) {
-  uint32_t *v = idmap_get(m, id);
-  if (v) return p->names[*v - 1];
+static const char *intern(prep *p, map_u64 *m, uint64_t id, const char *name) {
+  uintptr_t v = map_get_uint(m, id);
+  if (v) return p->names[v - 1];
   if (p->n_names == p->cap_names) {
     p->cap_names = p->cap_names ? p->cap_names * 2 : 256;
     p->names = xrealloc(p->names, p->cap_names * sizeof *p->names);
   }
   p->names[p->n_names++] = xstrdup(name);
-  idmap_put(m, id, (uint32_t)p->n_names);
+  map_put_uint(m, id, p->n_names);
   return p->names[p->n_names - 1];
 }
 
 static const char *lookup_name(char kind, uint64_t id, void *user) {
   prep *p = user;
   if (kind == 'u') {
-    uint32_t *v = idmap_get(&p->name_of, id);
-    if (v) return p->names[*v - 1];
+    uintptr_t v = map_get_uint(&p->name_of, id);
+    if (v) return p->names[v - 1];
     store_user u;
     if (store_user_get(p->s, id, &u) != 0) return NULL;
     return intern(p, &p->name_of, id, store_user_shown(&u));
   }
-  uint32_t *v = idmap_get(&p->chname_of, id);
-  if (v) return p->names[*v - 1];
+  uintptr_t v = map_get_uint(&p->chname_of, id);
+  if (v) return p->names[v - 1];
   store_channel c;
   if (store_channel_get(p->s, id, &c) != 0) return NULL;
   return intern(p, &p->chname_of, id, c.name);
 }
 
 static int author_flags(prep *p, uint64_t id, uint32_t *f) {
-  uint32_t *v = idmap_get(&p->flags, id);
+  uintptr_t v = map_get_uint(&p->flags, id);
   if (v) {
-    *f = *v - 1;
+    *f = (uint32_t)(v - 1);
     return 0;
   }
   int rc = store_user_flags(p->s, id, f);
-  if (!rc) idmap_put(&p->flags, id, *f + 1);
+  if (!rc) map_put_uint(&p->flags, id, (uintptr_t)*f + 1);
   return rc;
 }
 
 static void chan_clear(chan *c) {
   for (size_t i = 0; i < c->n; i++) mem_free(c->v[i].text);
   c->n = 0;
-  idmap_free(&c->pos);
-  idmap_init(&c->pos);
+  map_free(&c->pos); /* a long channel's table is not kept for the short ones after it */
 }
 
 /* Special tokens of chat templates must not arrive through message text: "<|" becomes "< |". */
@@ -272,7 +271,7 @@ static int load_one(const store_msg *m, void *user) {
   x->name = intern(p, &p->name_of, m->author_id, m->author_shown);
   x->text = defuse(p->render.data, p->render.len);
   x->seg = c->n == 0 ? 0 : c->v[c->n - 1].seg + (m->ts_ms - c->v[c->n - 1].ts > p->o->gap_ms);
-  idmap_put(&c->pos, m->id, (uint32_t)(c->n + 1));
+  map_put_uint(&c->pos, m->id, c->n + 1);
   c->n++;
   return 0;
 }
@@ -293,16 +292,16 @@ static size_t context_of(const prep *p, size_t t, size_t *out) {
   while (recent < k && recent < t && c->v[t - 1 - recent].seg == c->v[t].seg) recent++;
   size_t anc[64], na = 0;
   uint64_t ref = c->v[t].ref;
-  uint32_t *pi = ref ? idmap_get(&c->pos, ref) : NULL;
-  if (pi && *pi - 1 < t && *pi - 1 < t - recent) {
+  uintptr_t pi = ref ? map_get_uint(&c->pos, ref) : 0;
+  if (pi && pi - 1 < t && pi - 1 < t - recent) {
     size_t limit = k / 2 ? k / 2 : 1;
-    size_t i = *pi - 1;
+    size_t i = pi - 1;
     for (;;) {
       anc[na++] = i;
       if (na == limit || !c->v[i].ref) break;
-      uint32_t *pj = idmap_get(&c->pos, c->v[i].ref);
-      if (!pj || *pj - 1 >= i) break;
-      i = *pj - 1;
+      uintptr_t pj = map_get_uint(&c->pos, c->v[i].ref);
+      if (!pj || pj - 1 >= i) break;
+      i = pj - 1;
     }
     if (recent > k - na) recent = k - na;
   }
@@ -370,7 +369,7 @@ static void select_targets(prep *p) {
       p->st->capped++;
       continue;
     }
-    idmap_put(&p->selected, p->cands[i].id, 1);
+    map_put_uint(&p->selected, p->cands[i].id, 1);
     ts[n++] = (when){p->cands[i].ts, p->cands[i].id};
   }
   if (n) qsort(ts, n, sizeof *ts, cmp_when);
@@ -508,8 +507,8 @@ static int write_dpo(prep *p) {
     const pmsg *m = &c->v[i];
     size_t parent = SIZE_MAX;
     if (m->ref) {
-      uint32_t *pi = idmap_get(&c->pos, m->ref);
-      if (pi && *pi - 1 < i) parent = *pi - 1;
+      uintptr_t pi = map_get_uint(&c->pos, m->ref);
+      if (pi && pi - 1 < i) parent = pi - 1;
     } else if (c->v[i - 1].seg == m->seg) {
       parent = i - 1;
     }
@@ -579,7 +578,7 @@ static int pass2_channel(uint64_t channel_id, void *user) {
   if (rc) return rc;
   size_t ctx[64];
   for (size_t t = 0; t < p->ch.n && !rc; t++) {
-    if (!idmap_get(&p->selected, p->ch.v[t].id)) continue;
+    if (!map_get_uint(&p->selected, p->ch.v[t].id)) continue;
     size_t n = context_of(p, t, ctx);
     rc = write_sft(p, t, ctx, n);
   }
@@ -692,11 +691,11 @@ int collect_prepare(store *s, const collect_prepare_opts *opts, collect_prepare_
     resolved.out_dir = default_dir;
   }
   prep p = {.s = s, .o = o, .st = st};
-  idmap_init(&p.flags);
-  idmap_init(&p.name_of);
-  idmap_init(&p.chname_of);
-  idmap_init(&p.selected);
-  idmap_init(&p.ch.pos);
+  map_init(&p.flags);
+  map_init(&p.name_of);
+  map_init(&p.chname_of);
+  map_init(&p.selected);
+  map_init(&p.ch.pos);
   buf_init(&p.render, RENDER_CAP);
   buf_init(&p.line, SAMPLE_MAX * 64);
   static const char *const kinds[F_COUNT] = {
@@ -772,14 +771,14 @@ out:
   }
   chan_clear(&p.ch);
   mem_free(p.ch.v);
-  idmap_free(&p.ch.pos);
+  map_free(&p.ch.pos);
   for (size_t i = 0; i < p.n_names; i++) mem_free(p.names[i]);
   mem_free(p.names);
   mem_free(p.cands);
-  idmap_free(&p.flags);
-  idmap_free(&p.name_of);
-  idmap_free(&p.chname_of);
-  idmap_free(&p.selected);
+  map_free(&p.flags);
+  map_free(&p.name_of);
+  map_free(&p.chname_of);
+  map_free(&p.selected);
   buf_free(&p.render);
   buf_free(&p.line);
   return rc;

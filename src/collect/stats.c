@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/hash.h"
 #include "collect/collect_int.h"
 
 #define TOP_N     20
@@ -56,12 +57,6 @@ typedef struct wmap {
   size_t cap, n;
 } wmap;
 
-static uint64_t hash_str(const char *s, size_t n) {
-  uint64_t h = 1469598103934665603ULL;
-  for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
-  return h;
-}
-
 static void wmap_add(wmap *m, const char *w, size_t n) {
   if (m->n * 2 >= m->cap) {
     if (m->n >= WORDS_MAX) goto lookup_only;
@@ -69,7 +64,7 @@ static void wmap_add(wmap *m, const char *w, size_t n) {
     wcount *v = xcalloc(cap, sizeof *v);
     for (size_t i = 0; i < m->cap; i++) {
       if (!m->v[i].w) continue;
-      size_t k = hash_str(m->v[i].w, strlen(m->v[i].w)) & (cap - 1);
+      size_t k = hash_fnv64(m->v[i].w, strlen(m->v[i].w)) & (cap - 1);
       while (v[k].w) k = (k + 1) & (cap - 1);
       v[k] = m->v[i];
     }
@@ -78,7 +73,7 @@ static void wmap_add(wmap *m, const char *w, size_t n) {
     m->cap = cap;
   }
 lookup_only:;
-  size_t k = hash_str(w, n) & (m->cap - 1);
+  size_t k = hash_fnv64(w, n) & (m->cap - 1);
   while (m->v[k].w) {
     if (strncmp(m->v[k].w, w, n) == 0 && m->v[k].w[n] == 0) {
       m->v[k].n++;
@@ -129,17 +124,18 @@ static const char *const stop[] = {"the",  "and",   "you",  "that", "for",  "was
 typedef struct scan_ctx {
   store *s;
   wmap words, emoji;
-  idmap flags;
+  map_u64 flags;
 } scan_ctx;
 
 static int scan_msg(const store_msg *m, void *user) {
   scan_ctx *c = user;
-  uint32_t *v = idmap_get(&c->flags, m->author_id), f = 0;
+  uintptr_t v = map_get_uint(&c->flags, m->author_id);
+  uint32_t f = 0;
   if (!v) {
     if (store_user_flags(c->s, m->author_id, &f)) return MIMIC_EDB;
-    idmap_put(&c->flags, m->author_id, f + 1);
+    map_put_uint(&c->flags, m->author_id, (uintptr_t)f + 1);
   } else {
-    f = *v - 1;
+    f = (uint32_t)(v - 1);
   }
   if (f & (STORE_FLAG_EXCLUDED | STORE_FLAG_OPTED_OUT)) return 0;
   const char *p = m->content;
@@ -237,7 +233,7 @@ int collect_stats(store *s, FILE *text, const char *html_path) {
   enum { T_USER, T_LEFT_OUT, T_CHANNEL, T_MONTH, T_LEN, T_REACT, T_REMOJI, T_WORDS, T_EMOJI, T_N };
   table *t = xcalloc(T_N, sizeof *t);
   scan_ctx sc = {.s = s};
-  idmap_init(&sc.flags);
+  map_init(&sc.flags);
   int rc;
   if ((rc = sql_table(
            s, &t[T_USER], "Messages per person (top 20)",
@@ -308,7 +304,7 @@ int collect_stats(store *s, FILE *text, const char *html_path) {
 out:
   wmap_free(&sc.words);
   wmap_free(&sc.emoji);
-  idmap_free(&sc.flags);
+  map_free(&sc.flags);
   mem_free(t);
   return rc;
 }

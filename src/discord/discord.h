@@ -273,7 +273,7 @@ typedef struct discord_event {
     discord_interaction interaction; /* INTERACTION_CREATE */
     discord_stopped stopped;         /* STOPPED */
   } u;
-  struct discord_arena *arena_; /* private: owns every string and array above */
+  struct arena *arena_; /* private: owns every string and array above */
 } discord_event;
 
 /* Frees the event and everything it owns. Accepts NULL. Thread-safe (events are independent). */

@@ -4,70 +4,8 @@
  * state, which makes it the fuzz target for gateway payloads. */
 #include <string.h>
 
+#include "base/arena.h"
 #include "discord/discord_int.h"
-
-/* ---- the per-event arena ----------------------------------------------------------------------
- */
-
-typedef struct arena_block {
-  struct arena_block *next;
-  size_t used, size;
-  max_align_t data[]; /* aligned storage follows */
-} arena_block;
-
-struct discord_arena {
-  arena_block *head;
-  size_t total;
-  bool failed; /* an allocation failed: the event is discarded at the end of parsing */
-  int err;     /* MIMIC_ERANGE or MIMIC_ENOMEM once failed */
-};
-
-#define ARENA_BLOCK_MIN 2048u
-
-static void *arena_alloc(struct discord_arena *a, size_t n) {
-  if (a->failed) return NULL;
-  size_t al = _Alignof(max_align_t);
-  n = (n + al - 1) / al * al;
-  if (n == 0) n = al;
-  arena_block *b = a->head;
-  if (!b || b->size - b->used < n) {
-    size_t sz = n > ARENA_BLOCK_MIN ? n : ARENA_BLOCK_MIN;
-    if (a->total + sz > DISCORD_EVENT_ARENA_MAX) {
-      a->failed = true;
-      a->err = MIMIC_ERANGE;
-      err_set(MIMIC_ERANGE, "gateway event larger than the %u-byte event cap",
-              DISCORD_EVENT_ARENA_MAX);
-      return NULL;
-    }
-    b = mem_alloc(sizeof *b + sz);
-    if (!b) {
-      a->failed = true;
-      a->err = MIMIC_ENOMEM;
-      err_set(MIMIC_ENOMEM, "out of memory building a gateway event");
-      return NULL;
-    }
-    b->size = sz;
-    b->used = 0;
-    b->next = a->head;
-    a->head = b;
-    a->total += sz;
-  }
-  void *p = (char *)b->data + b->used;
-  b->used += n;
-  memset(p, 0, n);
-  return p;
-}
-
-static void arena_free(struct discord_arena *a) {
-  if (!a) return;
-  arena_block *b = a->head;
-  while (b) {
-    arena_block *n = b->next;
-    mem_free(b);
-    b = n;
-  }
-  mem_free(a);
-}
 
 /* ---- names ------------------------------------------------------------------------------------
  */
@@ -111,7 +49,7 @@ discord_event_type discord_event_type_of(const char *name) {
  */
 
 typedef struct pctx {
-  struct discord_arena *a;
+  arena *a; /* the event's: an allocation failure is checked once, at the end of parsing */
 } pctx;
 
 static const char *str_of(pctx *c, const json_t *v) {
@@ -131,16 +69,7 @@ static const char *str_at(pctx *c, const json_t *obj, const char *key) {
   return str_of(c, json_object_get(obj, key));
 }
 
-static discord_id id_of(const json_t *v) {
-  if (json_is_string(v)) {
-    uint64_t id;
-    if (str_to_u64(json_string_value(v), &id) == 0) return id;
-    err_clear();
-    return 0;
-  }
-  if (json_is_integer(v) && json_integer_value(v) > 0) return (uint64_t)json_integer_value(v);
-  return 0;
-}
+static discord_id id_of(const json_t *v) { return json_snowflake_value(v); }
 
 static discord_id id_at(const json_t *obj, const char *key) {
   return id_of(json_object_get(obj, key));
@@ -422,11 +351,11 @@ static void reaction_of(pctx *c, const json_t *o, discord_reaction *r) {
  */
 
 static discord_event *event_new(discord_event_type t, int64_t seq) {
-  struct discord_arena *a = mem_calloc(1, sizeof *a);
+  arena *a = arena_new("gateway event", 2048, DISCORD_EVENT_ARENA_MAX);
   if (!a) return NULL;
   discord_event *ev = arena_alloc(a, sizeof *ev);
   if (!ev) {
-    arena_free(a);
+    arena_destroy(a);
     return NULL;
   }
   ev->type = t;
@@ -437,7 +366,7 @@ static discord_event *event_new(discord_event_type t, int64_t seq) {
 
 void discord_event_free(discord_event *ev) {
   if (!ev) return;
-  arena_free(ev->arena_); /* the event itself lives in its arena */
+  arena_destroy(ev->arena_); /* the event itself lives in its arena */
 }
 
 int discord__event_parse(const char *t, const json_t *d, int64_t seq, discord_event **out) {
@@ -488,7 +417,7 @@ int discord__event_parse(const char *t, const json_t *d, int64_t seq, discord_ev
   case DISCORD_EV_INTERACTION_CREATE: interaction_of(&c, d, &ev->u.interaction); break;
   default: break;
   }
-  if (ev->arena_->failed) {
+  if (ev->arena_->err) {
     int rc = ev->arena_->err;
     discord_event_free(ev);
     return err_prefix(rc, "%s", t);

@@ -170,20 +170,10 @@ struct gateway {
   uint64_t id_times[16];
   int id_n;
 
-  uint64_t rng;
+  prng rng; /* jitter and backoff only, nothing secret */
 };
 
-static uint64_t rnd(gateway *gw) {
-  /* xorshift64*: jitter and backoff only, nothing secret. */
-  uint64_t x = gw->rng;
-  x ^= x >> 12;
-  x ^= x << 25;
-  x ^= x >> 27;
-  gw->rng = x;
-  return x * 0x2545F4914F6CDD1DULL;
-}
-
-static double rnd01(gateway *gw) { return (double)(rnd(gw) >> 11) / 9007199254740992.0; }
+static double rnd01(gateway *gw) { return prng_uniform(&gw->rng); }
 
 static uint64_t now_ms(gateway *gw) { return uv_now(gw->loop); }
 
@@ -934,8 +924,9 @@ int gateway_new(uv_loop_t *loop, const gateway_options *o, gateway **out) {
   if (gw->max_conc > 16) gw->max_conc = 16;
   gw->st.latency_ms = -1;
   gw->st.identify_remaining = gw->id_remaining;
-  if (RAND_bytes((unsigned char *)&gw->rng, sizeof gw->rng) != 1 || gw->rng == 0)
-    gw->rng = clock_mono_ns() | 1;
+  uint64_t seed;
+  if (RAND_bytes((unsigned char *)&seed, sizeof seed) != 1) seed = clock_mono_ns();
+  prng_seed(&gw->rng, seed);
   pthread_mutex_init(&gw->mu, NULL);
   uv_timer_init(loop, &gw->hb_timer);
   uv_timer_init(loop, &gw->retry_timer);

@@ -7,26 +7,9 @@
 #include <string.h>
 
 #include "base/base.h"
+#include "base/hash.h"
 
 /* ---- route parsing ---- */
-
-typedef struct sb {
-  char *p;
-  size_t len, cap;
-  bool over;
-} sb;
-
-static void sb_put(sb *s, const char *t, size_t n) {
-  if (s->over || s->len + n + 1 > s->cap) {
-    s->over = true;
-    return;
-  }
-  memcpy(s->p + s->len, t, n);
-  s->len += n;
-  s->p[s->len] = 0;
-}
-
-static void sb_puts(sb *s, const char *t) { sb_put(s, t, strlen(t)); }
 
 static bool is_snowflake(const char *s, size_t n) {
   if (n == 0 || n > 20) return false;
@@ -39,27 +22,20 @@ static bool seg_is(const char *s, size_t n, const char *word) {
   return strlen(word) == n && memcmp(s, word, n) == 0;
 }
 
-static uint32_t fnv1a(const char *s, size_t n) {
-  uint32_t h = 2166136261u;
-  for (size_t i = 0; i < n; i++) {
-    h ^= (unsigned char)s[i];
-    h *= 16777619u;
-  }
-  return h;
-}
-
 int rl_route_parse(const char *method, const char *path, rl_route *out) {
   memset(out, 0, sizeof *out);
   if (!method || !*method || !path || path[0] != '/')
     return err_set(MIMIC_EINVAL, "REST route must start with '/'");
   size_t plen = strcspn(path, "?#");
-  sb t = {out->tmpl, 0, sizeof out->tmpl, false};
-  sb d = {out->display, 0, sizeof out->display, false};
-  sb m = {out->major, 0, sizeof out->major, false};
-  sb_puts(&t, method);
-  sb_puts(&t, " ");
-  sb_puts(&d, method);
-  sb_puts(&d, " ");
+  buf t, d, m; /* over the route's arrays: no allocation; an overflow is remembered in over */
+  buf_init_fixed(&t, out->tmpl, sizeof out->tmpl);
+  buf_init_fixed(&d, out->display, sizeof out->display);
+  buf_init_fixed(&m, out->major, sizeof out->major);
+  int over = 0;
+  over |= buf_puts(&t, method);
+  over |= buf_puts(&t, " ");
+  over |= buf_puts(&d, method);
+  over |= buf_puts(&d, " ");
 
   const char *segs[64];
   size_t lens[64];
@@ -84,43 +60,43 @@ int rl_route_parse(const char *method, const char *path, rl_route *out) {
   for (size_t i = 0; i < nseg; i++) {
     const char *s = segs[i];
     size_t n = lens[i];
-    sb_puts(&t, "/");
-    sb_puts(&d, "/");
+    over |= buf_puts(&t, "/");
+    over |= buf_puts(&d, "/");
     if (i == 1 && (top_channel || top_guild || top_hook || top_inter)) {
       const char *name = top_channel ? "channel_id"
                          : top_guild ? "guild_id"
                          : top_hook  ? "webhook_id"
                                      : "interaction_id";
-      sb_puts(&t, "{");
-      sb_puts(&t, name);
-      sb_puts(&t, "}");
-      sb_put(&d, s, n);
-      sb_puts(&m, name);
-      sb_puts(&m, "=");
-      sb_put(&m, s, n);
+      over |= buf_puts(&t, "{");
+      over |= buf_puts(&t, name);
+      over |= buf_puts(&t, "}");
+      over |= buf_append(&d, s, n);
+      over |= buf_puts(&m, name);
+      over |= buf_puts(&m, "=");
+      over |= buf_append(&m, s, n);
     } else if (i == 2 && (top_hook || top_inter)) {
       /* A webhook or interaction token: never in a log line; its hash scopes the webhook's limit.
        */
-      sb_puts(&t, "{token}");
-      sb_puts(&d, "{token}");
+      over |= buf_puts(&t, "{token}");
+      over |= buf_puts(&d, "{token}");
       if (top_hook) {
         char hx[16];
-        snprintf(hx, sizeof hx, "/%08x", (unsigned)fnv1a(s, n));
-        sb_puts(&m, hx);
+        snprintf(hx, sizeof hx, "/%08x", (unsigned)hash_fnv32(s, n));
+        over |= buf_puts(&m, hx);
       }
     } else if (i > 0 && seg_is(segs[i - 1], lens[i - 1], "reactions")) {
-      sb_puts(&t, "{emoji}");
-      sb_put(&d, s, n);
+      over |= buf_puts(&t, "{emoji}");
+      over |= buf_append(&d, s, n);
     } else if (is_snowflake(s, n)) {
-      sb_puts(&t, "{id}");
-      sb_put(&d, s, n);
+      over |= buf_puts(&t, "{id}");
+      over |= buf_append(&d, s, n);
     } else {
-      sb_put(&t, s, n);
-      sb_put(&d, s, n);
+      over |= buf_append(&t, s, n);
+      over |= buf_append(&d, s, n);
     }
   }
   out->global_exempt = top_inter && nseg == 4 && seg_is(segs[3], lens[3], "callback");
-  if (t.over || d.over || m.over) {
+  if (over) {
     memset(out, 0, sizeof *out);
     return err_set(MIMIC_EINVAL, "REST route is longer than %d bytes", RL_ROUTE_MAX - 1);
   }
@@ -338,14 +314,14 @@ void rl_destroy(rl *r) {
 }
 
 static const char *alias_get(rl *r, const char *tmpl) {
-  size_t i = fnv1a(tmpl, strlen(tmpl)) & (r->atab_size - 1);
+  size_t i = hash_fnv32(tmpl, strlen(tmpl)) & (r->atab_size - 1);
   for (rl_alias *a = r->atab[i]; a; a = a->next)
     if (strcmp(a->tmpl, tmpl) == 0) return a->bucket;
   return NULL;
 }
 
 static void alias_set(rl *r, const char *tmpl, const char *bucket) {
-  size_t i = fnv1a(tmpl, strlen(tmpl)) & (r->atab_size - 1);
+  size_t i = hash_fnv32(tmpl, strlen(tmpl)) & (r->atab_size - 1);
   for (rl_alias *a = r->atab[i]; a; a = a->next)
     if (strcmp(a->tmpl, tmpl) == 0) {
       if (strcmp(a->bucket, bucket) != 0) {
@@ -396,7 +372,7 @@ static void grow(rl *r) {
   for (size_t i = 0; i < r->tab_size; i++)
     for (rl_bucket *b = r->tab[i], *nx; b; b = nx) {
       nx = b->next;
-      size_t j = fnv1a(b->key, strlen(b->key)) & (nsize - 1);
+      size_t j = hash_fnv32(b->key, strlen(b->key)) & (nsize - 1);
       b->next = nt[j];
       nt[j] = b;
     }
@@ -406,7 +382,7 @@ static void grow(rl *r) {
 }
 
 static rl_bucket *bucket_get(rl *r, const char *key, bool create, uint64_t now) {
-  size_t h = fnv1a(key, strlen(key));
+  size_t h = hash_fnv32(key, strlen(key));
   for (rl_bucket *b = r->tab[h & (r->tab_size - 1)]; b; b = b->next)
     if (strcmp(b->key, key) == 0) return b;
   if (!create) return NULL;

@@ -61,7 +61,7 @@ struct rest {
   bool closing;
   int open_handles;
   bool in_pump, pump_again;
-  uint64_t rng;
+  prng rng; /* retry jitter */
 };
 
 /* ---- options and URL checks ---- */
@@ -348,7 +348,7 @@ int rest_new(uv_loop_t *loop, const rest_opts *opts, rest **out) {
   r->hdr_json = curl_slist_append(r->hdr_json, "Expect:");
   r->hdr_plain = curl_slist_append(r->hdr_plain, "Expect:");
   r->rl = rl_new(&opts->rl);
-  r->rng = clock_mono_ns() | 1;
+  prng_seed(&r->rng, clock_mono_ns());
   r->multi = curl_multi_init();
   if (!r->base || !r->hdr_json || !r->hdr_plain || !r->multi) {
     rc = err_set(MIMIC_ENET, "could not set up the HTTP client (libcurl)");
@@ -434,10 +434,7 @@ static void deliver(rest_req *q, int err, int status, int code, const char *mess
 static uint64_t backoff(rest *r, int attempt) {
   uint64_t d = r->o.backoff_ms;
   for (int i = 1; i < attempt && d < 60000; i++) d *= 2;
-  r->rng ^= r->rng << 13;
-  r->rng ^= r->rng >> 7;
-  r->rng ^= r->rng << 17;
-  return d + (d ? r->rng % (d / 4 + 1) : 0); /* up to 25% jitter */
+  return d + (d ? prng_below(&r->rng, d / 4 + 1) : 0); /* up to 25% jitter */
 }
 
 static void requeue(rest *r, rest_req *q, uint64_t delay_ms) {

@@ -179,10 +179,10 @@ int eval_blind_pick(const char *dir, const char *const *context, const char *con
   size_t m = 2 * np;
   size_t *order = xalloc(m * sizeof *order);
   for (size_t i = 0; i < m; i++) order[i] = i; /* even: real[pick[i/2]], odd: gen[pick[i/2]] */
-  llm_rng r;
-  llm_rng_seed(&r, seed);
+  prng r;
+  prng_seed(&r, seed);
   for (size_t i = m - 1; i > 0; i--) {
-    size_t j = (size_t)(llm_rng_next(&r) % (i + 1));
+    size_t j = (size_t)(prng_next(&r) % (i + 1));
     size_t t = order[i];
     order[i] = order[j];
     order[j] = t;

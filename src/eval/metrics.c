@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "base/base.h"
+#include "base/hash.h"
 #include "eval/eval.h"
 
 const int eval_len_bin_lo[EVAL_LEN_BINS] = {0, 5, 10, 20, 30, 50, 80, 120, 200, 300, 500, 1000};
@@ -528,12 +529,6 @@ static size_t normalize(const char *s, char *out) {
   return k;
 }
 
-static uint64_t hash_bytes(const char *s, size_t n) {
-  uint64_t h = 0xcbf29ce484222325ULL;
-  for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 0x100000001b3ULL;
-  return h;
-}
-
 typedef struct hidx {
   uint64_t h;
   size_t i;
@@ -556,14 +551,14 @@ int eval_copy_rate(const char *const *gen, size_t ngen, const char *const *train
   hidx *idx = xalloc((ntrain ? ntrain : 1) * sizeof *idx);
   for (size_t i = 0; i < ntrain; i++) {
     size_t k = normalize(train[i], na);
-    idx[i] = (hidx){hash_bytes(na, k), i};
+    idx[i] = (hidx){hash_fnv64(na, k), i};
   }
   qsort(idx, ntrain, sizeof *idx, cmp_hidx);
   size_t hits = 0;
   for (size_t g = 0; g < ngen; g++) {
     size_t k = normalize(gen[g], na);
     if (!k || utf8_count(na, k) < min_chars) continue;
-    uint64_t h = hash_bytes(na, k);
+    uint64_t h = hash_fnv64(na, k);
     size_t lo = 0, hi = ntrain; /* first index with idx.h >= h */
     while (lo < hi) {
       size_t mid = lo + (hi - lo) / 2;

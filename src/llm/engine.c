@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "base/base.h"
+#include "base/hash.h"
 #include "llm/backend_impl.h"
 
 typedef struct adapter {
@@ -77,8 +78,7 @@ typedef struct engine {
 
 uint64_t llm_engine_key(const char *s) {
   if (!s || !*s) return 0;
-  uint64_t h = 0xcbf29ce484222325ull;
-  for (; *s; s++) h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
+  uint64_t h = hash_fnv64(s, strlen(s));
   return h ? h : 1;
 }
 

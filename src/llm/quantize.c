@@ -10,6 +10,7 @@
 
 #include "base/alloc.h"
 #include "base/log.h"
+#include "base/rng.h"
 #include "base/str.h"
 #include "llm/model.h"
 
@@ -120,13 +121,6 @@ typedef struct conv_job {
   int failed;
 } conv_job;
 
-static uint64_t splitmix(uint64_t *s) {
-  uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
 static void conv_rows(int ith, int nth, void *arg) {
   conv_job *j = arg;
   float *tmp = xalloc((size_t)j->n * sizeof *tmp);
@@ -136,10 +130,12 @@ static void conv_rows(int ith, int nth, void *arg) {
     } else {
       uint64_t s = j->seed ^ ((uint64_t)r * 0xD1B54A32D192ED03ull);
       for (int64_t i = 0; i < j->n; i++)
-        tmp[i] = j->scale == 0
-                     ? j->fill
-                     : j->scale * 1.7320508f *
-                           (float)((double)(splitmix(&s) >> 11) * (2.0 / 9007199254740992.0) - 1.0);
+        tmp[i] =
+            j->scale == 0
+                ? j->fill
+                : j->scale * 1.7320508f *
+                      (float)((double)(prng_splitmix64(&s) >> 11) * (2.0 / 9007199254740992.0) -
+                              1.0);
     }
     if (quant_row(j->dst_type, tmp, j->dst + (size_t)r * j->dst_row, j->n) != 0) j->failed = 1;
   }
@@ -226,7 +222,7 @@ static int add_random(gguf_writer *w, compute_pool *pool, const random_model_opt
   int64_t ne[2] = {ne0, ne1};
   int n_dims = ne1 > 0 ? 2 : 1;
   conv_job j = {0};
-  j.seed = splitmix(seed);
+  j.seed = prng_splitmix64(seed);
   j.scale = scale;
   j.fill = fill;
   tensor_type t = quant_preset_pick(o->preset, name, n_dims, ne, n_layer, has_output);

@@ -16,7 +16,7 @@ struct llm_sampler {
   llm_sampling p;
   int n_vocab;
   uint64_t seed_used;
-  llm_rng rng;
+  prng rng;
   int32_t *hist; /* ring of the last repeat_last_n accepted tokens */
   int hist_len, hist_pos;
   uint32_t *mark; /* per token: stamp of the last step that penalised it */
@@ -49,37 +49,6 @@ int llm_sampling_check(const llm_sampling *p) {
                    LLM_REPEAT_MAX);
   return 0;
 }
-
-/* ---- PRNG ---- */
-
-static uint64_t splitmix64(uint64_t *x) {
-  uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
-void llm_rng_seed(llm_rng *r, uint64_t seed) {
-  uint64_t x = seed;
-  for (int i = 0; i < 4; i++) r->s[i] = splitmix64(&x);
-}
-
-static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-
-uint64_t llm_rng_next(llm_rng *r) {
-  uint64_t *s = r->s;
-  uint64_t result = rotl(s[1] * 5, 7) * 9;
-  uint64_t t = s[1] << 17;
-  s[2] ^= s[0];
-  s[3] ^= s[1];
-  s[1] ^= s[2];
-  s[0] ^= s[3];
-  s[2] ^= t;
-  s[3] = rotl(s[3], 45);
-  return result;
-}
-
-double llm_rng_uniform(llm_rng *r) { return (double)(llm_rng_next(r) >> 11) * 0x1.0p-53; }
 
 /* ---- Sampler ---- */
 
@@ -118,9 +87,9 @@ void llm_sampler_reset(llm_sampler *s) {
   s->seed_used = s->p.seed;
   if (s->seed_used == LLM_SEED_RANDOM) {
     uint64_t x = clock_mono_ns() ^ ((uint64_t)clock_wall_ms() << 20) ^ (uint64_t)(uintptr_t)s;
-    s->seed_used = splitmix64(&x) & 0x7FFFFFFFFFFFFFFFull; /* printable as a signed number */
+    s->seed_used = prng_splitmix64(&x) & 0x7FFFFFFFFFFFFFFFull; /* printable as a signed number */
   }
-  llm_rng_seed(&s->rng, s->seed_used);
+  prng_seed(&s->rng, s->seed_used);
 }
 
 uint64_t llm_sampler_seed(const llm_sampler *s) { return s->seed_used; }
@@ -293,7 +262,7 @@ int32_t llm_sampler_sample(llm_sampler *s, const float *logits) {
   size_t n;
   build_dist(s, logits, &n, false);
   if (n == 1) return s->cands[0].id;
-  double u = llm_rng_uniform(&s->rng), cum = 0;
+  double u = prng_uniform(&s->rng), cum = 0;
   for (size_t i = 0; i < n; i++) {
     cum += s->cands[i].p;
     if (u < cum) return s->cands[i].id;

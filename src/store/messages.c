@@ -231,9 +231,10 @@ int store_msg_count(store *s, uint64_t author_id, int64_t *out) {
 /* ---- reads -------------------------------------------------------------------------------------
  */
 
-/* Fills m from a row of MSG_COLS. With an arena the strings are copied into it; without, they are
- * borrowed from the statement (valid until the next step). */
-static void fill_row(sqlite3_stmt *st, store_msg *m, store_arena *a) {
+/* Fills m from a row of MSG_COLS. With an arena the strings are copied into it (check a->err after
+ * the rows: a failed copy leaves NULL); without, they are borrowed from the statement (valid until
+ * the next step). */
+static void fill_row(sqlite3_stmt *st, store_msg *m, arena *a) {
   memset(m, 0, sizeof *m);
   m->id = store__col_id(st, 0);
   m->channel_id = store__col_id(st, 1);
@@ -255,10 +256,10 @@ static void fill_row(sqlite3_stmt *st, store_msg *m, store_arena *a) {
   m->author_bot = sqlite3_column_int(st, 16) != 0;
   m->reaction_total = sqlite3_column_int(st, 17);
   if (a) {
-    m->content = store__arena_strdup(a, content);
-    m->embeds_text = store__arena_strdup(a, embeds);
-    m->author_name = store__arena_strdup(a, name);
-    m->author_shown = store__arena_strdup(a, shown);
+    m->content = arena_strdup(a, content);
+    m->embeds_text = arena_strdup(a, embeds);
+    m->author_name = arena_strdup(a, name);
+    m->author_shown = arena_strdup(a, shown);
   } else {
     m->content = content;
     m->embeds_text = embeds;
@@ -269,7 +270,7 @@ static void fill_row(sqlite3_stmt *st, store_msg *m, store_arena *a) {
 
 void store_msg_list_free(store_msg_list *l) {
   if (!l) return;
-  store__arena_destroy(l->arena_);
+  arena_destroy(l->arena_);
   memset(l, 0, sizeof *l);
 }
 
@@ -277,7 +278,8 @@ void store_msg_list_free(store_msg_list *l) {
 static int collect_rows(store *s, sqlite3_stmt *st, size_t limit, bool reverse,
                         store_msg_list *out) {
   memset(out, 0, sizeof *out);
-  store_arena *a = store__arena_new();
+  arena *a = store__arena_new();
+  if (!a) return err_set(MIMIC_ENOMEM, "out of memory reading messages");
   size_t cap = limit < 64 ? (limit ? limit : 1) : 64, n = 0;
   store_msg *items = xcalloc(cap, sizeof *items);
   int rc;
@@ -289,10 +291,10 @@ static int collect_rows(store *s, sqlite3_stmt *st, size_t limit, bool reverse,
     fill_row(st, &items[n++], a);
   }
   sqlite3_reset(st);
-  if (rc != SQLITE_DONE) {
+  if (rc != SQLITE_DONE || a->err) {
     mem_free(items);
-    store__arena_destroy(a);
-    return store_err(s, "reading messages");
+    arena_destroy(a);
+    return rc != SQLITE_DONE ? store_err(s, "reading messages") : MIMIC_ENOMEM;
   }
   if (reverse)
     for (size_t i = 0; i < n / 2; i++) {
@@ -301,15 +303,20 @@ static int collect_rows(store *s, sqlite3_stmt *st, size_t limit, bool reverse,
       items[n - 1 - i] = t;
     }
   /* Move the array into the arena so the list owns exactly one thing. */
-  out->items = store__arena_alloc(a, (n ? n : 1) * sizeof *items);
-  if (n) memcpy(out->items, items, n * sizeof *items);
+  out->items = arena_alloc(a, (n ? n : 1) * sizeof *items);
+  if (out->items && n) memcpy(out->items, items, n * sizeof *items);
   mem_free(items);
+  if (!out->items) {
+    arena_destroy(a);
+    out->items = NULL;
+    return MIMIC_ENOMEM;
+  }
   out->n = n;
   out->arena_ = a;
   return 0;
 }
 
-static int load_children(store *s, store_msg *m, store_arena *a) {
+static int load_children(store *s, store_msg *m, arena *a) {
   sqlite3_stmt *st;
   size_t n = 0;
   int rc;
@@ -321,7 +328,8 @@ static int load_children(store *s, store_msg *m, store_arena *a) {
   uint64_t tmp_ids[256];
   while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < 256) tmp_ids[n++] = store__col_id(st, 0);
   sqlite3_reset(st);
-  uint64_t *ids = store__arena_alloc(a, (n ? n : 1) * sizeof *ids);
+  uint64_t *ids = arena_alloc(a, (n ? n : 1) * sizeof *ids);
+  if (!ids) return a->err;
   memcpy(ids, tmp_ids, n * sizeof *ids);
   m->mentions = ids;
   m->n_mentions = n;
@@ -331,7 +339,8 @@ static int load_children(store *s, store_msg *m, store_arena *a) {
   store__bind_id(st, 1, m->id, 0);
   n = sqlite3_step(st) == SQLITE_ROW ? (size_t)sqlite3_column_int64(st, 0) : 0;
   sqlite3_reset(st);
-  store_attachment *att = store__arena_alloc(a, (n ? n : 1) * sizeof *att);
+  store_attachment *att = arena_alloc(a, (n ? n : 1) * sizeof *att);
+  if (!att) return a->err;
   size_t k = 0;
   if (store_stmt(s,
                  "SELECT id, filename, url, size, content_type FROM attachments "
@@ -341,10 +350,10 @@ static int load_children(store *s, store_msg *m, store_arena *a) {
   store__bind_id(st, 1, m->id, 0);
   while (k < n && sqlite3_step(st) == SQLITE_ROW) {
     att[k].id = store__col_id(st, 0);
-    att[k].filename = store__arena_strdup(a, store__col_text(st, 1));
-    att[k].url = store__arena_strdup(a, store__col_text(st, 2));
+    att[k].filename = arena_strdup(a, store__col_text(st, 1));
+    att[k].url = arena_strdup(a, store__col_text(st, 2));
     att[k].size = sqlite3_column_int64(st, 3);
-    att[k].content_type = store__arena_strdup(a, store__col_text(st, 4));
+    att[k].content_type = arena_strdup(a, store__col_text(st, 4));
     k++;
   }
   sqlite3_reset(st);
@@ -355,8 +364,8 @@ static int load_children(store *s, store_msg *m, store_arena *a) {
   store__bind_id(st, 1, m->id, 0);
   n = sqlite3_step(st) == SQLITE_ROW ? (size_t)sqlite3_column_int64(st, 0) : 0;
   sqlite3_reset(st);
-  store_reaction *re = store__arena_alloc(a, (n ? n : 1) * sizeof *re);
-  memset(re, 0, (n ? n : 1) * sizeof *re);
+  store_reaction *re = arena_alloc(a, (n ? n : 1) * sizeof *re); /* zeroed */
+  if (!re) return a->err;
   k = 0;
   if (store_stmt(s,
                  "SELECT emoji, emoji_id, emoji_name, count FROM reactions WHERE message_id = ?1 "
@@ -365,9 +374,9 @@ static int load_children(store *s, store_msg *m, store_arena *a) {
     return MIMIC_EDB;
   store__bind_id(st, 1, m->id, 0);
   while (k < n && sqlite3_step(st) == SQLITE_ROW) {
-    re[k].emoji = store__arena_strdup(a, store__col_text(st, 0));
+    re[k].emoji = arena_strdup(a, store__col_text(st, 0));
     re[k].emoji_id = store__col_id(st, 1);
-    re[k].emoji_name = store__arena_strdup(a, store__col_text(st, 2));
+    re[k].emoji_name = arena_strdup(a, store__col_text(st, 2));
     re[k].count = sqlite3_column_int(st, 3);
     k++;
   }
@@ -384,7 +393,8 @@ static int load_children(store *s, store_msg *m, store_arena *a) {
     while (sqlite3_step(st) == SQLITE_ROW && nu < 256) tmp_ids[nu++] = store__col_id(st, 0);
     sqlite3_reset(st);
     if (nu) {
-      uint64_t *u = store__arena_alloc(a, nu * sizeof *u);
+      uint64_t *u = arena_alloc(a, nu * sizeof *u);
+      if (!u) return a->err;
       memcpy(u, tmp_ids, nu * sizeof *u);
       re[i].users = u;
       re[i].n_users = nu;
@@ -393,7 +403,7 @@ static int load_children(store *s, store_msg *m, store_arena *a) {
   m->reactions = re;
   m->n_reactions = k;
   m->has = STORE_HAS_ALL;
-  return 0;
+  return a->err; /* a string copy that failed */
 }
 
 int store_msg_get(store *s, uint64_t id, store_msg_list *out) {
@@ -462,7 +472,12 @@ int store_msg_search(store *s, const char *query, bool any, uint64_t channel_id,
   if (fq.len == 0) {
     /* Nothing to look for: an empty result, not an error. */
     out->arena_ = store__arena_new();
-    out->items = store__arena_alloc(out->arena_, sizeof *out->items);
+    out->items = out->arena_ ? arena_alloc(out->arena_, sizeof *out->items) : NULL;
+    if (!out->items) {
+      arena_destroy(out->arena_);
+      out->arena_ = NULL;
+      rc = err_set(MIMIC_ENOMEM, "out of memory searching messages");
+    }
     goto out;
   }
   sqlite3_stmt *st;

@@ -1,9 +1,10 @@
-/* Internals shared by the store's files: the connection struct, a string arena for read results,
- * and binding helpers. Nothing outside src/store/ includes this. */
+/* Internals shared by the store's files: the connection struct, the arena for read results, and
+ * binding helpers. Nothing outside src/store/ includes this. */
 #ifndef MIMIC_STORE_INT_H
 #define MIMIC_STORE_INT_H
 #include <sqlite3.h>
 
+#include "base/arena.h"
 #include "store/store.h"
 
 #define STORE_STMT_CACHE 96
@@ -26,12 +27,9 @@ struct store {
   store_cached cache[STORE_STMT_CACHE];
 };
 
-/* Arena for strings and arrays owned by a store_msg_list: chunks freed together. */
-typedef struct store_arena store_arena;
-store_arena *store__arena_new(void);
-void store__arena_destroy(store_arena *a);
-void *store__arena_alloc(store_arena *a, size_t n);
-char *store__arena_strdup(store_arena *a, const char *s);
+/* The arena a store_msg_list owns (base/arena.h): its strings and child arrays, freed together.
+ * NULL on out-of-memory. */
+static inline arena *store__arena_new(void) { return arena_new("message list", 16384, 0); }
 
 /* Binds a u64 snowflake (or NULL when 0 and null_zero). */
 void store__bind_id(sqlite3_stmt *st, int i, uint64_t id, int null_zero);

@@ -301,33 +301,6 @@ double train__logp_row(const float *z, int V, int target, float dlogp, float *dz
 
 /* ---- RNG ------------------------------------------------------------------------------------- */
 
-static uint64_t splitmix64(uint64_t *x) {
-  uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-
-void train__rng_seed(train_rng *r, uint64_t seed) {
-  for (int i = 0; i < 4; i++) r->s[i] = splitmix64(&seed);
-}
-
-static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-
-uint64_t train__rng_next(train_rng *r) {
-  uint64_t *s = r->s;
-  uint64_t res = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
-  s[2] ^= s[0];
-  s[3] ^= s[1];
-  s[1] ^= s[2];
-  s[0] ^= s[3];
-  s[2] ^= t;
-  s[3] = rotl(s[3], 45);
-  return res;
-}
-
-double train__rng_uniform(train_rng *r) { return (double)(train__rng_next(r) >> 11) * 0x1.0p-53; }
-
 float train__rng_normal(train_rng *r) {
   double u1 = train__rng_uniform(r), u2 = train__rng_uniform(r);
   if (u1 < 1e-300) u1 = 1e-300;

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "base/rng.h"
 #include "llm/model.h"
 #include "llm/quant.h"
 #include "train/train.h"
@@ -75,14 +76,12 @@ void train__swiglu_bwd(int64_t n, const float *g, const float *u, const float *d
  * NULL, writes dz = dlogp * (onehot(target) - softmax(z)) (the gradient of dlogp * log p). */
 double train__logp_row(const float *z, int V, int target, float dlogp, float *dz);
 
-/* ---- Seedable RNG (splitmix64 seeding xoshiro256**), saved in checkpoints. */
-typedef struct train_rng {
-  uint64_t s[4];
-} train_rng;
-void train__rng_seed(train_rng *r, uint64_t seed);
-uint64_t train__rng_next(train_rng *r);
-double train__rng_uniform(train_rng *r); /* [0, 1) */
-float train__rng_normal(train_rng *r);   /* standard normal (Box-Muller) */
+/* ---- Seedable RNG: base's generator (base/rng.h), its state saved in checkpoints. */
+typedef prng train_rng;
+static inline void train__rng_seed(train_rng *r, uint64_t seed) { prng_seed(r, seed); }
+static inline uint64_t train__rng_next(train_rng *r) { return prng_next(r); }
+static inline double train__rng_uniform(train_rng *r) { return prng_uniform(r); } /* [0, 1) */
+float train__rng_normal(train_rng *r); /* standard normal (Box-Muller) */
 
 /* ---- Model fields the file code needs (model.c). */
 int train__model_n_ctx(const train_model *m);

@@ -22,6 +22,28 @@ TEST(buf_caps_and_grows) {
   buf_free(&b);
 }
 
+/* A fixed buf writes into caller storage, never allocates, and refuses what does not fit. */
+TEST(buf_fixed_storage) {
+  char store[8];
+  buf b;
+  buf_init_fixed(&b, store, sizeof store);
+  CHECK_STR(store, "");
+  mem_fail_after(mem_count()); /* any allocation would fail the appends below */
+  CHECK_OK(buf_puts(&b, "abc"));
+  CHECK_OK(buf_printf(&b, "%d", 1234));
+  CHECK_STR(store, "abc1234");
+  CHECK_INT(buf_putc(&b, 'x'), MIMIC_ERANGE); /* 7 bytes + NUL fill it */
+  CHECK_STR(store, "abc1234");
+  mem_fail_after(-1);
+  char *copy = buf_steal(&b);
+  CHECK_STR(copy, "abc1234");
+  mem_free(copy);
+  CHECK_INT(b.len, 0);
+  CHECK_OK(buf_puts(&b, "z"));
+  buf_free(&b); /* only empties it */
+  CHECK_STR(store, "");
+}
+
 TEST(buf_survives_allocation_failure) {
   buf b;
   buf_init(&b, 0);
@@ -106,6 +128,10 @@ TEST(json_helpers) {
   json_t *v = json_parse(doc, strlen(doc), "test");
   REQUIRE(v);
   CHECK(json_snowflake(v, "id") == 1234567890123456789ull);
+  CHECK(json_snowflake_value(json_object_get(v, "id")) == 1234567890123456789ull);
+  CHECK(json_snowflake_value(json_object_get(v, "n")) == 3); /* integers, leniently */
+  CHECK(json_snowflake_value(json_object_get(v, "s")) == 0); /* not a number */
+  CHECK(json_snowflake_value(NULL) == 0);
   CHECK_INT(json_int(v, "n", -1), 3);
   CHECK_INT(json_int(v, "missing", -1), -1);
   CHECK_STR(json_str(v, "n", "dflt"), "dflt"); /* wrong type -> default */
@@ -190,6 +216,7 @@ TEST(log_redacts_secrets_and_control_chars) {
 
 int main(void) {
   RUN(buf_caps_and_grows);
+  RUN(buf_fixed_storage);
   RUN(buf_survives_allocation_failure);
   RUN(utf8_strict);
   RUN(str_parsers_reject_junk);

@@ -2,13 +2,8 @@
 #include "base/base.h"
 #include "test.h"
 
-static uint64_t rng = 88172645463325252ull;
-static uint64_t next(void) {
-  rng ^= rng << 13;
-  rng ^= rng >> 7;
-  rng ^= rng << 17;
-  return rng;
-}
+static prng rng;
+static uint64_t next(void) { return prng_next(&rng); }
 
 TEST(map_matches_model) {
   enum { N = 512 };
@@ -57,7 +52,28 @@ TEST(map_matches_model) {
   map_free(&m);
 }
 
+/* Integer values and clearing (what collect's importers use: index + 1, flags + 1). */
+TEST(map_uint_values_and_clear) {
+  map_u64 m;
+  map_init(&m);
+  for (uint64_t k = 1; k <= 100; k++) map_put_uint(&m, k << 22, (uintptr_t)k + 1);
+  CHECK_INT(m.len, 100);
+  for (uint64_t k = 1; k <= 100; k++) CHECK_INT(map_get_uint(&m, k << 22), k + 1);
+  CHECK_INT(map_get_uint(&m, 12345), 0);
+  size_t cap = m.cap;
+  map_clear(&m);
+  CHECK_INT(m.len, 0);
+  CHECK_INT(m.cap, cap); /* storage kept */
+  CHECK_INT(map_get_uint(&m, 5 << 22), 0);
+  map_put_uint(&m, 7, 3);
+  CHECK_INT(map_get_uint(&m, 7), 3);
+  CHECK_INT(m.cap, cap);
+  map_free(&m);
+}
+
 int main(void) {
+  prng_seed(&rng, 88172645463325252ull);
   RUN(map_matches_model);
+  RUN(map_uint_values_and_clear);
   TEST_MAIN_END();
 }

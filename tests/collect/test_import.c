@@ -338,14 +338,13 @@ TEST(import_user_cache_is_bounded) {
                    want);
       CHECK_OK(collect__user_flags(&c, id, &flags));
       CHECK_INT(flags, want);
-      if (c.users.n > c.users_max)
-        TEST_FAIL_("cache holds %zu users, cap %zu", c.users.n, c.users_max);
+      if (c.users.len > c.users_max)
+        TEST_FAIL_("cache holds %zu users, cap %zu", c.users.len, c.users_max);
       if (c.users.cap > max_cap) max_cap = c.users.cap;
     }
   }
   CHECK(c.users_cleared >= 3 * 300 / 8 - 1);
-  /* 300 users in an uncapped map would need 1024 slots; the table never grows past its first 256.
-   */
+  /* 300 users in an uncapped map would need 512 slots; the capped table stays at its first 16. */
   CHECK(max_cap <= 256);
   CHECK_INT(q1(s, "SELECT count(*) FROM users"), 300);
   CHECK_INT(q1(s, "SELECT count(*) FROM users WHERE name = 'user' || id"), 300);

@@ -7,9 +7,9 @@
 #include "test.h"
 
 static void fill_random(float *l, int n, uint64_t seed, float scale) {
-  llm_rng r;
-  llm_rng_seed(&r, seed);
-  for (int i = 0; i < n; i++) l[i] = (float)((llm_rng_uniform(&r) * 2 - 1) * scale);
+  prng r;
+  prng_seed(&r, seed);
+  for (int i = 0; i < n; i++) l[i] = (float)((prng_uniform(&r) * 2 - 1) * scale);
 }
 
 static llm_sampling plain(void) {
@@ -46,13 +46,13 @@ static void ref_softmax(const float *l, int n, double *p) {
 }
 
 TEST(rng_is_reproducible_and_seed_dependent) {
-  llm_rng a, b, c;
-  llm_rng_seed(&a, 7);
-  llm_rng_seed(&b, 7);
-  llm_rng_seed(&c, 8);
+  prng a, b, c;
+  prng_seed(&a, 7);
+  prng_seed(&b, 7);
+  prng_seed(&c, 8);
   int same_ab = 1, same_ac = 1;
   for (int i = 0; i < 100; i++) {
-    uint64_t x = llm_rng_next(&a), y = llm_rng_next(&b), z = llm_rng_next(&c);
+    uint64_t x = prng_next(&a), y = prng_next(&b), z = prng_next(&c);
     same_ab &= x == y;
     same_ac &= x == z;
   }
@@ -60,7 +60,7 @@ TEST(rng_is_reproducible_and_seed_dependent) {
   CHECK(!same_ac);
   double sum = 0;
   for (int i = 0; i < 10000; i++) {
-    double u = llm_rng_uniform(&a);
+    double u = prng_uniform(&a);
     CHECK(u >= 0 && u < 1);
     sum += u;
   }

@@ -17,9 +17,6 @@
 #include <immintrin.h>
 #endif
 
-const char *const llm__w_names[LLM_W_COUNT] = {"attn_q",   "attn_k", "attn_v",  "attn_output",
-                                               "ffn_gate", "ffn_up", "ffn_down"};
-
 /* ---- Loading --------------------------------------------------------------------------------- */
 
 static const char *model_name(const llm_model *m) { return gguf_path(m->f); }
@@ -236,9 +233,9 @@ static int load_weights(llm_model *m) {
     snprintf(name, sizeof name, "blk.%d.ffn_norm.weight", il);
     if ((rc = vec_get(m, name, E, true, &L->ffn_norm))) return rc;
     for (int w = 0; w < LLM_W_COUNT; w++) {
-      snprintf(name, sizeof name, "blk.%d.%s.weight", il, llm__w_names[w]);
+      snprintf(name, sizeof name, "blk.%d.%s.weight", il, llm__w_name(w));
       if ((rc = mat_get(m, name, in_dim[w], out_dim[w], true, &L->w[w]))) return rc;
-      snprintf(name, sizeof name, "blk.%d.%s.bias", il, llm__w_names[w]);
+      snprintf(name, sizeof name, "blk.%d.%s.bias", il, llm__w_name(w));
       if ((rc = vec_get(m, name, out_dim[w], false, &L->bias[w]))) return rc;
       if (L->bias[w] && w <= LLM_W_V) any_qkv_bias = true;
     }

@@ -11,7 +11,7 @@
 
 #include "base/alloc.h"
 #include "base/log.h"
-#include "llm/quant.h"
+#include "llm/compute_pool.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>

@@ -8,6 +8,7 @@
 
 #include "base/base.h"
 #include "llm/chat.h"
+#include "llm/compute_pool.h"
 #include "llm/engine.h"
 #include "llm/lora.h"
 #include "llm/model.h"

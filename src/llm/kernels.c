@@ -10,6 +10,7 @@
 
 #include "base/alloc.h"
 #include "base/log.h"
+#include "llm/compute_pool.h"
 #include "llm/kernels_int.h"
 
 tensor_type llm__act_type(tensor_type w) {

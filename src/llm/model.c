@@ -10,6 +10,8 @@
 #include "base/alloc.h"
 #include "base/log.h"
 #include "base/str.h"
+#include "llm/compute_pool.h"
+#include "llm/compute_pool.h"
 #include "llm/kernels_int.h"
 #include "llm/model_int.h"
 

@@ -11,6 +11,7 @@
 #include "base/alloc.h"
 #include "base/log.h"
 #include "base/str.h"
+#include "llm/compute_pool.h"
 #include "llm/model.h"
 
 static const struct {

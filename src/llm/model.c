@@ -11,7 +11,6 @@
 #include "base/log.h"
 #include "base/str.h"
 #include "llm/compute_pool.h"
-#include "llm/compute_pool.h"
 #include "llm/kernels_int.h"
 #include "llm/model_int.h"
 

@@ -620,10 +620,22 @@ static const llm_backend_ops eng_ops = {
 
 int llm_engine_new(const llm_lm *lm, const llm_engine_opts *o, llm_backend **out) {
   *out = NULL;
-  if (lm->n_vocab < 1 || lm->n_ctx < 8 || lm->n_slots < 1 || !lm->render || !lm->piece ||
-      !lm->is_eog || !lm->slot_tokens || !lm->prepare || !lm->decode_batch) {
+  /* A binding without its operations is a programming error; sizes come from the model file. */
+  MIMIC_ASSERT(lm->render && lm->piece && lm->is_eog && lm->slot_tokens && lm->prepare &&
+               lm->decode_batch);
+  int bad = 0;
+  if (lm->n_vocab < 1)
+    bad = err_set(MIMIC_EINVAL, "engine: the model has an empty vocabulary");
+  else if (lm->n_slots < 1)
+    bad = err_set(MIMIC_EINVAL, "engine: %d slots (at least 1)", lm->n_slots);
+  else if (lm->n_ctx < LLM_ENGINE_MIN_CTX)
+    bad = err_set(MIMIC_EINVAL,
+                  "engine: a context of %d positions is too small for a prompt and a reply (at "
+                  "least %d)",
+                  lm->n_ctx, LLM_ENGINE_MIN_CTX);
+  if (bad) {
     if (lm->destroy) lm->destroy(lm->self);
-    return err_set(MIMIC_EINVAL, "engine: incomplete model binding");
+    return bad;
   }
   engine *e = xcalloc(1, sizeof *e);
   llm__backend_init(&e->base, &eng_ops);

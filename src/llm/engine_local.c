@@ -82,37 +82,14 @@ static int l_render(void *self, const llm_request *r, int32_t **ids, size_t *n) 
       goto out;
     }
   }
+  /* The plain rendering: "role: content" lines, then "assistant:" for the reply. */
   for (size_t i = 0; i < r->n_messages && !rc; i++) {
     const llm_message *m = &r->messages[i];
-    switch (L->tpl) {
-    case TPL_CHATML:
-      if (!(rc = put_s(L, &v, "<|im_start|>", true)) && !(rc = put_s(L, &v, m->role, false)) &&
-          !(rc = put_s(L, &v, "\n", false)) && !(rc = put_content(L, &v, m)) &&
-          !(rc = put_s(L, &v, "<|im_end|>", true)))
-        rc = put_s(L, &v, "\n", false);
-      break;
-    case TPL_LLAMA3:
-      if (!(rc = put_s(L, &v, "<|start_header_id|>", true)) &&
-          !(rc = put_s(L, &v, m->role, false)) && !(rc = put_s(L, &v, "<|end_header_id|>", true)) &&
-          !(rc = put_s(L, &v, "\n\n", false)) && !(rc = put_content(L, &v, m)))
-        rc = put_s(L, &v, "<|eot_id|>", true);
-      break;
-    case TPL_PLAIN:
-      if (!(rc = put_s(L, &v, m->role, false)) && !(rc = put_s(L, &v, ": ", false)) &&
-          !(rc = put_content(L, &v, m)))
-        rc = put_s(L, &v, "\n", false);
-      break;
-    }
+    if (!(rc = put_s(L, &v, m->role, false)) && !(rc = put_s(L, &v, ": ", false)) &&
+        !(rc = put_content(L, &v, m)))
+      rc = put_s(L, &v, "\n", false);
   }
-  if (!rc) {
-    switch (L->tpl) {
-    case TPL_CHATML: rc = put_s(L, &v, "<|im_start|>assistant\n", true); break;
-    case TPL_LLAMA3:
-      rc = put_s(L, &v, "<|start_header_id|>assistant<|end_header_id|>\n\n", true);
-      break;
-    case TPL_PLAIN: rc = put_s(L, &v, "assistant:", false); break;
-    }
-  }
+  if (!rc) rc = put_s(L, &v, "assistant:", false);
   if (rc) goto out;
   *n = v.len / sizeof(int32_t);
   *ids = (int32_t *)buf_steal(&v);
@@ -206,6 +183,14 @@ int llm_backend_local_new(const llm_local_opts *o, llm_backend **out) {
                        .kv_type = o->kv_f16 ? LLM_KV_F16 : LLM_KV_F32};
   const llm_hparams *hp = llm_model_hparams(L->model);
   if (hp->n_ctx_train > 0 && cp.n_ctx > hp->n_ctx_train) cp.n_ctx = hp->n_ctx_train;
+  if (cp.n_ctx < LLM_ENGINE_MIN_CTX) {
+    rc = err_set(MIMIC_EINVAL,
+                 "%s: a context of %d positions is too small to generate (at least %d); the "
+                 "model's context_length is %d%s",
+                 o->model_path, cp.n_ctx, LLM_ENGINE_MIN_CTX, hp->n_ctx_train,
+                 o->ctx > 0 && o->ctx < LLM_ENGINE_MIN_CTX ? " and engine.ctx asks for less" : "");
+    goto fail;
+  }
   if ((rc = llm_ctx_new(L->model, &cp, &L->ctx))) goto fail;
   L->items = xcalloc((size_t)slots, sizeof *L->items);
   if (tok_find(L->tok, "<|im_start|>", 12) != TOK_NULL &&

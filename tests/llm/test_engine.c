@@ -731,9 +731,20 @@ TEST(destroy_cancels_everything) {
   }
 }
 
+/* A context too small to generate is refused with its size named (issue 19: it used to be
+ * "engine: incomplete model binding"), and the binding is destroyed. */
+TEST(tiny_context_is_refused_by_name) {
+  llm_backend *b = start(1, 4, 8, 4);
+  CHECK(b == NULL);
+  CHECK(F.destroyed);
+  CHECK(strstr(err_msg(), "context of 4 positions is too small") != NULL);
+  llm_backend_destroy(b);
+}
+
 int main(void) {
   log_set_level(LOG_WARN);
   RUN(generation_is_deterministic_for_a_seed);
+  RUN(tiny_context_is_refused_by_name);
   RUN(streamed_pieces_equal_the_text);
   RUN(two_concurrent_requests_complete_and_are_batched);
   RUN(second_turn_evaluates_only_new_tokens);

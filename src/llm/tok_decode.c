@@ -2,6 +2,7 @@
  * across tokens and only ever emits complete, valid UTF-8, and tok_decode_all over it. */
 #include <string.h>
 
+#include "base/assert.h"
 #include "llm/tok_int.h"
 
 void tok_decoder_init(tok_decoder *d, const tokenizer *t, unsigned flags) {
@@ -73,6 +74,7 @@ static int push_bytes(tok_decoder *d, const unsigned char *p, size_t n, buf *out
 
 int tok_decoder_push(tok_decoder *d, int32_t id, buf *out) {
   const tokenizer *t = d->tok;
+  MIMIC_ASSERT(t); /* a byte-level decoder takes tok_decoder_push_bytes */
   if (!tok__id_ok(t, id))
     return err_set(MIMIC_EINVAL, "tokenizer: token id %d is out of range", (int)id);
   if (tok_is_control(t, id) && !(d->flags & TOK_DEC_SPECIAL)) return 0;
@@ -87,6 +89,18 @@ int tok_decoder_push(tok_decoder *d, int32_t id, buf *out) {
     }
   }
   return push_bytes(d, p, n, out);
+}
+
+int tok_decoder_push_bytes(tok_decoder *d, const char *bytes, size_t n, buf *out) {
+  return n ? push_bytes(d, (const unsigned char *)bytes, n, out) : 0;
+}
+
+size_t tok_decoder_pending(const tok_decoder *d) { return d->npend; }
+
+size_t tok_decoder_drop(tok_decoder *d) {
+  size_t n = d->npend;
+  d->npend = 0;
+  return n;
 }
 
 int tok_decoder_flush(tok_decoder *d, buf *out) {

@@ -227,9 +227,11 @@ static void finish(engine *e, ejob *ej, llm_finish f) {
     res->queue_ms = (double)(now - ej->job->t_submit_ns) / 1e6;
   }
   if (ej->slot >= 0) {
+    MIMIC_ASSERT(ej->slot < e->lm.n_slots && e->slots[ej->slot].busy);
     e->slots[ej->slot].busy = false;
     atomic_fetch_sub(&e->running, 1);
   } else {
+    MIMIC_ASSERT(ej->state == EJ_PENDING); /* only admitted jobs hold a slot */
     atomic_fetch_sub(&e->waiting, 1);
   }
   llm_job *job = ej->job;
@@ -411,8 +413,10 @@ static void align_with_slot(engine *e, ejob *ej, int slot) {
 
 /* Admits a pending job to a slot. Returns 1 admitted, 0 must wait, or finishes it on error (-1). */
 static int admit(engine *e, ejob *ej) {
+  MIMIC_ASSERT(ej->state == EJ_PENDING && ej->slot < 0);
   int s = pick_slot(e, ej->key);
   if (s < 0) return 0;
+  MIMIC_ASSERT(s < e->lm.n_slots && !e->slots[s].busy);
   e->slots[s].busy = true;
   e->slots[s].key = ej->key;
   e->slots[s].used = ++e->tick;
@@ -456,6 +460,7 @@ fail:
 
 /* Evaluates the next chunk of a job's prompt. */
 static void prompt_chunk(engine *e, ejob *ej) {
+  MIMIC_ASSERT(ej->state == EJ_PROMPT && ej->slot >= 0 && ej->n_done <= ej->n_prompt);
   int k = ej->n_done + e->batch;
   if (k > ej->n_prompt || ej->n_done == ej->n_prompt) k = ej->n_prompt;
   bool last = k == ej->n_prompt;
@@ -480,6 +485,7 @@ static void prompt_chunk(engine *e, ejob *ej) {
 /* Samples the next token of a generating job. Returns 1 when the token must be decoded (the job
  * goes on), 0 when the job finished. */
 static int gen_token(engine *e, ejob *ej, int32_t *tok) {
+  MIMIC_ASSERT(ej->state == EJ_GEN && ej->slot >= 0);
   const llm_request *r = &ej->job->req;
   if (ej->n_gen < r->min_tokens)
     for (int i = 0; i < e->n_eog; i++) ej->logits[e->eog[i]] = -INFINITY;
@@ -558,6 +564,7 @@ static void step(engine *e) {
     if (ej->state != EJ_GEN) continue;
     int32_t t;
     if (!gen_token(e, ej, &t)) continue; /* finished */
+    MIMIC_ASSERT(n < e->lm.n_slots);     /* one generating job per slot */
     e->items[n] = (llm_lm_item){.slot = ej->slot,
                                 .token = t,
                                 .lora = ej->ad ? ej->ad->lora : NULL,
@@ -594,6 +601,7 @@ static void eng_shutdown(llm_backend *b) {
 
 static void eng_free(llm_backend *b) {
   engine *e = (engine *)b;
+  MIMIC_ASSERT(!e->thread_started && !e->pending && !e->active); /* after eng_shutdown */
   while (e->adapters) {
     adapter *a = e->adapters;
     e->adapters = a->next;

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "base/alloc.h"
+#include "base/assert.h"
 #include "base/log.h"
 #include "llm/compute_pool.h"
 #include "llm/kernels_int.h"
@@ -823,6 +824,7 @@ static void mm_rows(const mm_job *j, int k, int64_t r0, int64_t r1) {
 /* One chunk [b, e) of the concatenated rows. */
 static void mm_chunk(void *arg, int64_t b, int64_t e) {
   const mm_job *j = arg;
+  MIMIC_DASSERT(b >= 0 && b < e && e <= j->row0[j->n_w]);
   for (int k = 0; k < j->n_w; k++) {
     int64_t lo = b > j->row0[k] ? b : j->row0[k], hi = e < j->row0[k + 1] ? e : j->row0[k + 1];
     if (lo < hi) mm_rows(j, k, lo - j->row0[k], hi - j->row0[k]);
@@ -842,6 +844,7 @@ static int64_t mm_chunk_rows(int64_t n, int nth) {
 void qmat_mul_multi(compute_pool *p, int n, const qmat *const *w, const float *x, float *const *y,
                     int64_t T) {
   if (T <= 0 || n <= 0) return;
+  MIMIC_ASSERT(w && x && y);
   if (n > MM_MAX_W) {
     for (int k = 0; k < n; k++) qmat_mul(p, w[k], x, y[k], T);
     return;
@@ -854,6 +857,10 @@ void qmat_mul_multi(compute_pool *p, int n, const qmat *const *w, const float *x
     }
     vec_dot_fn dot = llm__dot_for(w[k]);
     if (!dot || w[k]->rows <= 0) continue; /* unsupported types leave y untouched */
+    /* A qmat whose row size disagrees with its shape was built wrong: every row read would be off.
+     */
+    MIMIC_ASSERT(w[k]->data && y[k] && w[k]->cols > 0 &&
+                 w[k]->row_bytes == tensor_row_bytes(w[k]->type, w[k]->cols));
     int i = j.n_w++;
     j.w[i] = w[k];
     j.y[i] = y[k];

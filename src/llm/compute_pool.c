@@ -1,8 +1,7 @@
-/* The compute pool: a fixed team of threads for the kernels' parallel sections. The caller is
- * thread 0 of every section; the other threads spin briefly after each section (a decode step runs
- * hundreds of sections back to back, and waking a sleeping thread costs tens of microseconds), then
- * sleep on a condition variable so an idle pool costs nothing. Not here: work splitting (callers).
- */
+/* The compute pool (compute_pool.h): a fixed team of threads for the kernels' parallel sections.
+ * The caller is thread 0 of every section; the other threads spin briefly after each section (a
+ * decode step runs hundreds of sections back to back, and waking a sleeping thread costs tens of
+ * microseconds), then sleep on a condition variable. Not here: work splitting (the callers). */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>

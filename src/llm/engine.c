@@ -328,8 +328,7 @@ static int token_bytes(engine *e, const int32_t *ids, int n, size_t max, char **
   return k;
 }
 
-/* Bytes compared per attempt when the prompt and the slot disagree on ids (a few replies' worth).
- */
+/* Bytes compared per attempt when the prompt and the slot disagree on ids (a few replies). */
 #define ALIGN_WINDOW 2048
 
 /* At a point where the slot's tokens a[0..na) and the prompt's p[0..np) differ, finds the longest

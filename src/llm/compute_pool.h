@@ -5,8 +5,9 @@
  * (the callers choose rows, heads or chunks) and the kernels themselves (quant.h).
  *
  * Contract shared by every function below:
- *  - one caller at a time per pool: a section must end before the next starts, so give each
- *    thread that computes (each engine worker, the trainer) its own pool;
+ *  - one caller at a time per pool: a section must end before the next starts (no nesting), so
+ *    give each thread that computes (each engine worker, the trainer) its own pool; a second
+ *    caller is a programming error and aborts (MIMIC_ASSERT);
  *  - a NULL pool is valid everywhere and means "one thread, the caller";
  *  - results must not depend on which thread did which part: a section's work function may only
  *    write what its index range or thread index owns, so the same inputs give the same bits

@@ -2,7 +2,7 @@
  * mimic's own engine ("local": base GGUF + LoRA adapters, KV slots, batched workers) or to an
  * OpenAI-compatible server ("openai": llama-server, vLLM, Ollama, ...), so the bot never knows
  * which one it talks to. Generations run on backend worker threads, never on the caller's thread
- * (DESIGN: "Threads and processes"); callbacks run on those workers and the caller marshals
+ * (docs/internals/engine.md); callbacks run on those workers and the caller marshals
  * results back to its own loop. Not here: prompt building from channel history (bot/), or how a
  * model computes logits (model.h). */
 #ifndef MIMIC_LLM_BACKEND_H

@@ -1,8 +1,7 @@
-/* The compute pool: a fixed team of threads for the kernels' parallel sections. The caller is
- * thread 0 of every section; the other threads spin briefly after each section (a decode step runs
- * hundreds of sections back to back, and waking a sleeping thread costs tens of microseconds), then
- * sleep on a condition variable so an idle pool costs nothing. Not here: work splitting (callers).
- */
+/* The compute pool (compute_pool.h): a fixed team of threads for the kernels' parallel sections.
+ * The caller is thread 0 of every section; the other threads spin briefly after each section (a
+ * decode step runs hundreds of sections back to back, and waking a sleeping thread costs tens of
+ * microseconds), then sleep on a condition variable. Not here: work splitting (the callers). */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -10,8 +9,9 @@
 #include <unistd.h>
 
 #include "base/alloc.h"
+#include "base/assert.h"
 #include "base/log.h"
-#include "llm/quant.h"
+#include "llm/compute_pool.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -47,6 +47,7 @@ struct compute_pool {
   _Atomic uint64_t sect;
   atomic_int pending; /* compute_pool_run: workers still running the current section */
   atomic_int stop;
+  atomic_bool busy; /* a section is running: a second caller breaks the one-caller contract */
   void (*fn)(int ith, int nth, void *arg);
   void (*for_fn)(void *arg, int64_t begin, int64_t end);
   void *arg;
@@ -124,6 +125,7 @@ compute_pool *compute_pool_new(int n_threads) {
   atomic_init(&p->sect, 0);
   atomic_init(&p->pending, 0);
   atomic_init(&p->stop, 0);
+  atomic_init(&p->busy, false);
   atomic_init(&p->next, 0);
   p->threads = xcalloc((size_t)n_threads, sizeof *p->threads);
   for (int i = 1; i < n_threads; i++) {
@@ -170,6 +172,7 @@ void compute_pool_run(compute_pool *p, void (*fn)(int ith, int nth, void *arg), 
     fn(0, 1, arg);
     return;
   }
+  MIMIC_ASSERT(!atomic_exchange(&p->busy, true)); /* one caller at a time, no nesting */
   p->fn = fn;
   p->arg = arg;
   atomic_store(&p->pending, p->n - 1);
@@ -182,6 +185,7 @@ void compute_pool_run(compute_pool *p, void (*fn)(int ith, int nth, void *arg), 
     while (atomic_load(&p->pending) > 0) pthread_cond_wait(&p->cv_done, &p->mu);
     pthread_mutex_unlock(&p->mu);
   }
+  atomic_store(&p->busy, false);
 }
 
 void compute_pool_for(compute_pool *p, int64_t n, int64_t chunk,
@@ -192,6 +196,7 @@ void compute_pool_for(compute_pool *p, int64_t n, int64_t chunk,
     for (int64_t b = 0; b < n; b += chunk) fn(arg, b, b + chunk < n ? b + chunk : n);
     return;
   }
+  MIMIC_ASSERT(!atomic_exchange(&p->busy, true)); /* one caller at a time, no nesting */
   p->for_fn = fn;
   p->arg = arg;
   p->for_n = n;
@@ -211,4 +216,5 @@ void compute_pool_for(compute_pool *p, int64_t n, int64_t chunk,
     while (SECT_COUNT(atomic_load(&p->sect)) > 0) pthread_cond_wait(&p->cv_done, &p->mu);
     pthread_mutex_unlock(&p->mu);
   }
+  atomic_store(&p->busy, false);
 }

@@ -227,9 +227,11 @@ static void finish(engine *e, ejob *ej, llm_finish f) {
     res->queue_ms = (double)(now - ej->job->t_submit_ns) / 1e6;
   }
   if (ej->slot >= 0) {
+    MIMIC_ASSERT(ej->slot < e->lm.n_slots && e->slots[ej->slot].busy);
     e->slots[ej->slot].busy = false;
     atomic_fetch_sub(&e->running, 1);
   } else {
+    MIMIC_ASSERT(ej->state == EJ_PENDING); /* only admitted jobs hold a slot */
     atomic_fetch_sub(&e->waiting, 1);
   }
   llm_job *job = ej->job;
@@ -326,8 +328,7 @@ static int token_bytes(engine *e, const int32_t *ids, int n, size_t max, char **
   return k;
 }
 
-/* Bytes compared per attempt when the prompt and the slot disagree on ids (a few replies' worth).
- */
+/* Bytes compared per attempt when the prompt and the slot disagree on ids (a few replies). */
 #define ALIGN_WINDOW 2048
 
 /* At a point where the slot's tokens a[0..na) and the prompt's p[0..np) differ, finds the longest
@@ -411,8 +412,10 @@ static void align_with_slot(engine *e, ejob *ej, int slot) {
 
 /* Admits a pending job to a slot. Returns 1 admitted, 0 must wait, or finishes it on error (-1). */
 static int admit(engine *e, ejob *ej) {
+  MIMIC_ASSERT(ej->state == EJ_PENDING && ej->slot < 0);
   int s = pick_slot(e, ej->key);
   if (s < 0) return 0;
+  MIMIC_ASSERT(s < e->lm.n_slots && !e->slots[s].busy);
   e->slots[s].busy = true;
   e->slots[s].key = ej->key;
   e->slots[s].used = ++e->tick;
@@ -456,6 +459,7 @@ fail:
 
 /* Evaluates the next chunk of a job's prompt. */
 static void prompt_chunk(engine *e, ejob *ej) {
+  MIMIC_ASSERT(ej->state == EJ_PROMPT && ej->slot >= 0 && ej->n_done <= ej->n_prompt);
   int k = ej->n_done + e->batch;
   if (k > ej->n_prompt || ej->n_done == ej->n_prompt) k = ej->n_prompt;
   bool last = k == ej->n_prompt;
@@ -480,6 +484,7 @@ static void prompt_chunk(engine *e, ejob *ej) {
 /* Samples the next token of a generating job. Returns 1 when the token must be decoded (the job
  * goes on), 0 when the job finished. */
 static int gen_token(engine *e, ejob *ej, int32_t *tok) {
+  MIMIC_ASSERT(ej->state == EJ_GEN && ej->slot >= 0);
   const llm_request *r = &ej->job->req;
   if (ej->n_gen < r->min_tokens)
     for (int i = 0; i < e->n_eog; i++) ej->logits[e->eog[i]] = -INFINITY;
@@ -558,6 +563,7 @@ static void step(engine *e) {
     if (ej->state != EJ_GEN) continue;
     int32_t t;
     if (!gen_token(e, ej, &t)) continue; /* finished */
+    MIMIC_ASSERT(n < e->lm.n_slots);     /* one generating job per slot */
     e->items[n] = (llm_lm_item){.slot = ej->slot,
                                 .token = t,
                                 .lora = ej->ad ? ej->ad->lora : NULL,
@@ -594,6 +600,7 @@ static void eng_shutdown(llm_backend *b) {
 
 static void eng_free(llm_backend *b) {
   engine *e = (engine *)b;
+  MIMIC_ASSERT(!e->thread_started && !e->pending && !e->active); /* after eng_shutdown */
   while (e->adapters) {
     adapter *a = e->adapters;
     e->adapters = a->next;
@@ -620,10 +627,22 @@ static const llm_backend_ops eng_ops = {
 
 int llm_engine_new(const llm_lm *lm, const llm_engine_opts *o, llm_backend **out) {
   *out = NULL;
-  if (lm->n_vocab < 1 || lm->n_ctx < 8 || lm->n_slots < 1 || !lm->render || !lm->piece ||
-      !lm->is_eog || !lm->slot_tokens || !lm->prepare || !lm->decode_batch) {
+  /* A binding without its operations is a programming error; sizes come from the model file. */
+  MIMIC_ASSERT(lm->render && lm->piece && lm->is_eog && lm->slot_tokens && lm->prepare &&
+               lm->decode_batch);
+  int bad = 0;
+  if (lm->n_vocab < 1)
+    bad = err_set(MIMIC_EINVAL, "engine: the model has an empty vocabulary");
+  else if (lm->n_slots < 1)
+    bad = err_set(MIMIC_EINVAL, "engine: %d slots (at least 1)", lm->n_slots);
+  else if (lm->n_ctx < LLM_ENGINE_MIN_CTX)
+    bad = err_set(MIMIC_EINVAL,
+                  "engine: a context of %d positions is too small for a prompt and a reply (at "
+                  "least %d)",
+                  lm->n_ctx, LLM_ENGINE_MIN_CTX);
+  if (bad) {
     if (lm->destroy) lm->destroy(lm->self);
-    return err_set(MIMIC_EINVAL, "engine: incomplete model binding");
+    return bad;
   }
   engine *e = xcalloc(1, sizeof *e);
   llm__backend_init(&e->base, &eng_ops);

@@ -10,6 +10,9 @@
 
 #include "llm/backend.h"
 
+/* Positions a slot needs at the least (a prompt and a reply); llm_engine_new refuses fewer. */
+#define LLM_ENGINE_MIN_CTX 8
+
 typedef struct llm_lm_item {
   int slot;
   int32_t token;
@@ -52,7 +55,9 @@ typedef struct llm_engine_opts {
 } llm_engine_opts;
 
 /* Starts the engine thread over lm (copied; lm->self is owned from here on, and destroyed with the
- * backend or on failure). Returns 0 and the backend, or MIMIC_ENOMEM / MIMIC_EINVAL. */
+ * backend or on failure). Every operation but lora_load / lora_free / destroy must be set (an
+ * assertion). Returns 0 and the backend, MIMIC_EINVAL naming the size that cannot work (an empty
+ * vocabulary, no slot, a context under LLM_ENGINE_MIN_CTX positions) or MIMIC_ENOMEM. */
 int llm_engine_new(const llm_lm *lm, const llm_engine_opts *o, llm_backend **out) MIMIC_MUST;
 
 /* 64-bit FNV-1a of a slot key (0 is never returned: it means "no key"). */

@@ -8,6 +8,7 @@
 
 #include "base/base.h"
 #include "llm/chat.h"
+#include "llm/compute_pool.h"
 #include "llm/engine.h"
 #include "llm/lora.h"
 #include "llm/model.h"
@@ -123,6 +124,14 @@ int llm_backend_local_new(const llm_local_opts *o, llm_backend **out) {
                        .kv_type = o->kv_f16 ? LLM_KV_F16 : LLM_KV_F32};
   const llm_hparams *hp = llm_model_hparams(L->model);
   if (hp->n_ctx_train > 0 && cp.n_ctx > hp->n_ctx_train) cp.n_ctx = hp->n_ctx_train;
+  if (cp.n_ctx < LLM_ENGINE_MIN_CTX) {
+    rc = err_set(MIMIC_EINVAL,
+                 "%s: a context of %d positions is too small to generate (at least %d); the "
+                 "model's context_length is %d%s",
+                 o->model_path, cp.n_ctx, LLM_ENGINE_MIN_CTX, hp->n_ctx_train,
+                 o->ctx > 0 && o->ctx < LLM_ENGINE_MIN_CTX ? " and engine.ctx asks for less" : "");
+    goto fail;
+  }
   if ((rc = llm_ctx_new(L->model, &cp, &L->ctx))) goto fail;
   L->items = xcalloc((size_t)slots, sizeof *L->items);
   L->tpl = chat_choose(L->tok, NULL);

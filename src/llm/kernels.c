@@ -9,7 +9,9 @@
 #include <string.h>
 
 #include "base/alloc.h"
+#include "base/assert.h"
 #include "base/log.h"
+#include "llm/compute_pool.h"
 #include "llm/kernels_int.h"
 
 tensor_type llm__act_type(tensor_type w) {
@@ -487,8 +489,7 @@ vec_dot_fn llm__dot_untiled_scalar(tensor_type t) {
   }
 }
 
-/* ---- Kernel selection -------------------------------------------------------------------------
- */
+/* ---- Kernel selection ---- */
 
 enum { LEVEL_SCALAR, LEVEL_AVX2, LEVEL_AVX512 };
 static int kernel_level;
@@ -657,8 +658,7 @@ vec_dot4x4_fn llm__dot4x4_order(tensor_type t, llm_order o) {
 
 /* ---- qmat_mul -------------------------------------------------------------------------------- */
 
-/* Per-calling-thread scratch blocks (activations, attention scores), freed when the thread exits.
- */
+/* Per-calling-thread scratch blocks (activations, attention scores), freed at thread exit. */
 typedef struct scratch {
   void *p[LLM_SCRATCH_COUNT];
   size_t cap[LLM_SCRATCH_COUNT];
@@ -732,11 +732,10 @@ static void mm_quantize(void *arg, int64_t b, int64_t e) {
 /* Rows [r0, r1) of matrix k through dot4w, for every activation row: four weight rows at a time,
  * taken from four runs of consecutive rows (rows g + i, g + i + q, g + i + 2q, g + i + 3q), so
  * memory is read as four long sequential streams. Four adjacent rows instead are four streams that
- * each end after a few dozen cache lines, which the hardware prefetcher does not follow: on the
- * AVX-512 development machine, one thread streaming a 16384x4096 Q4_0 matrix ran at 31 GFLOP/s with
- * adjacent rows (slower than the one-row kernel's 57), 92 with runs of 16 rows, 114 with 64. A
- * group of 4q rows (about 4 MM_STREAM_BYTES) is run against every activation row before the next,
- * so for T > 1 it is reused from cache. */
+ * each end after a few dozen cache lines, which the hardware prefetcher does not follow; the longer
+ * the runs, the closer to streaming speed (measurements in docs/internals/kernels.md). A group of
+ * 4q rows (about 4 MM_STREAM_BYTES) is run against every activation row before the next, so for
+ * T > 1 it is reused from cache. */
 #define MM_STREAM_BYTES (128 * 1024)
 
 static void mm_rows_w4(const mm_job *j, int k, int64_t r0, int64_t r1) {
@@ -822,6 +821,7 @@ static void mm_rows(const mm_job *j, int k, int64_t r0, int64_t r1) {
 /* One chunk [b, e) of the concatenated rows. */
 static void mm_chunk(void *arg, int64_t b, int64_t e) {
   const mm_job *j = arg;
+  MIMIC_DASSERT(b >= 0 && b < e && e <= j->row0[j->n_w]);
   for (int k = 0; k < j->n_w; k++) {
     int64_t lo = b > j->row0[k] ? b : j->row0[k], hi = e < j->row0[k + 1] ? e : j->row0[k + 1];
     if (lo < hi) mm_rows(j, k, lo - j->row0[k], hi - j->row0[k]);
@@ -829,9 +829,9 @@ static void mm_chunk(void *arg, int64_t b, int64_t e) {
 }
 
 /* Chunk size for n rows on nth threads: two chunks per thread, in whole tiles, so a thread the OS
- * holds back leaves half its share to the others. Finer chunks cost more than they balance: on the
- * 1024-wide bench_model, 16 chunks per thread generated 76-79 tokens/s at 2 threads, 8 84, 4
- * 89-93, 2 94-97 (prompt speed unchanged); each chunk restarts the hardware prefetch streams. */
+ * holds back leaves half its share to the others. Finer chunks cost more than they balance, as
+ * each chunk restarts the hardware prefetch streams (docs/internals/kernels.md, "Threads and
+ * tiling"). */
 static int64_t mm_chunk_rows(int64_t n, int nth) {
   int64_t c = n / ((int64_t)nth * 2);
   c = (c + MM_TILE_ROWS - 1) / MM_TILE_ROWS * MM_TILE_ROWS;
@@ -841,6 +841,7 @@ static int64_t mm_chunk_rows(int64_t n, int nth) {
 void qmat_mul_multi(compute_pool *p, int n, const qmat *const *w, const float *x, float *const *y,
                     int64_t T) {
   if (T <= 0 || n <= 0) return;
+  MIMIC_ASSERT(w && x && y);
   if (n > MM_MAX_W) {
     for (int k = 0; k < n; k++) qmat_mul(p, w[k], x, y[k], T);
     return;
@@ -853,6 +854,10 @@ void qmat_mul_multi(compute_pool *p, int n, const qmat *const *w, const float *x
     }
     vec_dot_fn dot = llm__dot_for(w[k]);
     if (!dot || w[k]->rows <= 0) continue; /* unsupported types leave y untouched */
+    /* A qmat whose row size disagrees with its shape was built wrong: every row read would be off.
+     */
+    MIMIC_ASSERT(w[k]->data && y[k] && w[k]->cols > 0 &&
+                 w[k]->row_bytes == tensor_row_bytes(w[k]->type, w[k]->cols));
     int i = j.n_w++;
     j.w[i] = w[k];
     j.y[i] = y[k];

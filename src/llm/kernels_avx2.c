@@ -1106,11 +1106,10 @@ TGT static inline __m128i q8_K_bsums8(const int16_t *bsums) {
                         _mm_loadu_si128((const __m128i *)(bsums + 8)));
 }
 
-/* Prefetch distance (bytes) of the four-row gemv dot. Its rows are four streams (mm_rows_w4), and
- * on the AMD EPYC development machine the hardware prefetcher left them slower than the one
- * stream of the one-row plain dot: one thread, 8192x4096 from memory, 22 GB/s (unrolled rows;
- * 10 with the rows one after another) against the plain dot's 26; with the prefetches, 512 bytes
- * ahead 24, 1024 25, 2048 26-27, 4096 26. */
+/* Prefetch distance (bytes) of the four-row gemv dot. Its rows are four streams (mm_rows_w4), which
+ * the hardware prefetcher alone leaves slower than the one stream of the one-row plain dot;
+ * software prefetches this far ahead bring it to the plain dot's speed (the distances measured are
+ * in docs/internals/kernels.md). */
 #define Q4_K_PF 2048
 /* Q4_K gemv order, four weight rows (generation): per row the plain kernel's integer work summed
  * into one 8-lane register, the mins as [M(0), .., M(3)] (one vpmaddwd of the mins' words by B),

@@ -390,8 +390,8 @@ TGT static float dot_q5_K(const void *w, const void *a, int64_t n) {
 }
 
 /* Q5_K x Q8_K, four activation rows: as dot4_q4_K (each block decoded once into four 64-byte
- * chunks in activation order), the fifth bits of chunk c (qh bits 2c, 2c + 1) added under a mask.
- */
+ * chunks in activation order), the fifth bits of chunk c (qh bits 2c, 2c + 1) added under a
+ * mask. */
 TGT static void dot4_q5_K(const void *w, const void *a, size_t stride, int64_t n, float out[4]) {
   const blk_q5_K *x = w;
   const blk_q8_K *y[4];

@@ -45,7 +45,7 @@ static llm_lora_pair *pair_for(llm_lora *l, const char *base_name, const qmat **
     return NULL;
   if (il < 0 || il >= m->hp.n_layer) return NULL;
   for (int k = 0; k < LLM_W_COUNT; k++)
-    if (strcmp(wname, llm__w_names[k]) == 0) {
+    if (strcmp(wname, llm__w_name(k)) == 0) {
       *w = &m->layers[il].w[k];
       return &l->pairs[(size_t)il * LLM_W_COUNT + (size_t)k];
     }

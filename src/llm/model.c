@@ -8,17 +8,16 @@
 #include <string.h>
 
 #include "base/alloc.h"
+#include "base/assert.h"
 #include "base/log.h"
 #include "base/str.h"
+#include "llm/compute_pool.h"
 #include "llm/kernels_int.h"
 #include "llm/model_int.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 #endif
-
-const char *const llm__w_names[LLM_W_COUNT] = {"attn_q",   "attn_k", "attn_v",  "attn_output",
-                                               "ffn_gate", "ffn_up", "ffn_down"};
 
 /* ---- Loading --------------------------------------------------------------------------------- */
 
@@ -236,9 +235,11 @@ static int load_weights(llm_model *m) {
     snprintf(name, sizeof name, "blk.%d.ffn_norm.weight", il);
     if ((rc = vec_get(m, name, E, true, &L->ffn_norm))) return rc;
     for (int w = 0; w < LLM_W_COUNT; w++) {
-      snprintf(name, sizeof name, "blk.%d.%s.weight", il, llm__w_names[w]);
+      snprintf(name, sizeof name, "blk.%d.%s.weight", il, llm__w_name(w));
       if ((rc = mat_get(m, name, in_dim[w], out_dim[w], true, &L->w[w]))) return rc;
-      snprintf(name, sizeof name, "blk.%d.%s.bias", il, llm__w_names[w]);
+      /* mat_get checked the file's shape against these; a mismatch here is a bug in the binding. */
+      MIMIC_ASSERT(L->w[w].data && L->w[w].cols == in_dim[w] && L->w[w].rows == out_dim[w]);
+      snprintf(name, sizeof name, "blk.%d.%s.bias", il, llm__w_name(w));
       if ((rc = vec_get(m, name, out_dim[w], false, &L->bias[w]))) return rc;
       if (L->bias[w] && w <= LLM_W_V) any_qkv_bias = true;
     }
@@ -246,6 +247,7 @@ static int load_weights(llm_model *m) {
       return err_set(MIMIC_EUNSUPPORTED, "%s: fused %s is not supported", model_name(m), name);
   }
   hp->has_qkv_bias = any_qkv_bias;
+  MIMIC_ASSERT(m->tok_embd.cols == E && m->output.cols == E && m->output.rows == hp->n_vocab);
 
   size_t bytes = m->tok_embd.row_bytes + (size_t)m->output.rows * m->output.row_bytes;
   for (int il = 0; il < hp->n_layer; il++)
@@ -822,8 +824,13 @@ static void forward_rows(llm_ctx *c, int T, const int32_t *tok, float *logits, i
   const llm_hparams *hp = &m->hp;
   int E = hp->n_embd, ff = hp->n_ff;
   size_t qd = (size_t)hp->n_head * hp->head_dim, kvd = (size_t)hp->n_head_kv * hp->head_dim;
+  /* The public entry points checked slots, positions and tokens; these are their promises. */
+  MIMIC_ASSERT(T >= 1 && T <= c->n_batch && logits_from >= 0 && logits_from < T);
 
   for (int t = 0; t < T; t++) {
+    MIMIC_DASSERT(c->row_slot[t] >= 0 && c->row_slot[t] < c->n_slots);
+    MIMIC_DASSERT(c->row_pos[t] >= 0 && c->row_pos[t] < c->n_ctx);
+    MIMIC_DASSERT(tok[t] >= 0 && tok[t] < hp->n_vocab);
     dequant_row(m->tok_embd.type,
                 (const char *)m->tok_embd.data + (size_t)tok[t] * m->tok_embd.row_bytes,
                 c->x + (size_t)t * E, E);

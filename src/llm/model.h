@@ -77,9 +77,8 @@ size_t llm_model_bytes_per_token(const llm_model *m);
  * the tokens whose K/V it holds and the adapter (and scale) they were computed with. KV memory is
  * allocated zeroed and lazily committed by the OS, so unused slots cost address space, not RAM. */
 /* Element type of the KV cache. F32 is the reference precision (what llama.cpp's reference logits
- * in
- * ../shared were computed with); F16 halves the cache's memory (llama.cpp's own default), with
- * logits typically within 1e-3 relative of F32. */
+ * in the test data were computed with); F16 halves the cache's memory (llama.cpp's own default),
+ * with logits typically within 1e-3 relative of F32. */
 typedef enum { LLM_KV_F32 = 0, LLM_KV_F16 = 1 } llm_kv_type;
 
 typedef struct llm_ctx_params {

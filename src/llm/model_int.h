@@ -9,7 +9,13 @@
 
 /* The adaptable weight matrices of one layer, in a fixed order. */
 enum { LLM_W_Q, LLM_W_K, LLM_W_V, LLM_W_O, LLM_W_GATE, LLM_W_UP, LLM_W_DOWN, LLM_W_COUNT };
-extern const char *const llm__w_names[LLM_W_COUNT]; /* "attn_q", ..., "ffn_down" */
+/* The GGUF name of weight w ("attn_q", ..., "ffn_down"). Inline, so that lora.c, which matches
+ * adapter tensors by these names, does not call back into model.c (model.c calls lora.c). */
+static inline const char *llm__w_name(int w) {
+  static const char *const names[LLM_W_COUNT] = {"attn_q",   "attn_k", "attn_v",  "attn_output",
+                                                 "ffn_gate", "ffn_up", "ffn_down"};
+  return w >= 0 && w < LLM_W_COUNT ? names[w] : "";
+}
 
 typedef struct llm_layer {
   const float *attn_norm, *ffn_norm; /* n_embd each */

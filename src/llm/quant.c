@@ -1,7 +1,7 @@
 /* Tensor types: the table of block sizes for every ggml type id a GGUF file may hold, and (for the
  * types mimic computes with) scalar reference conversion of rows to and from float. The formats are
- * those of ggml (ggml-common.h), written from the specification in
- * ../shared/reference/gguf-engine-facts.md section 2. Not here: dot products and matmul
+ * those of ggml (ggml-common.h), written from their specification (block layouts in
+ * docs/internals/kernels.md, "Formats"). Not here: dot products and matmul
  * (kernels.c). */
 #include "llm/quant.h"
 
@@ -169,8 +169,7 @@ static void deq_q5_K(const blk_q5_K *b, float *y) {
 }
 
 /* Q6_K: in half h (128 elements), element 32g + l takes 4 low bits from ql[64h + 32(g&1) + l]
- * (low nibble for g < 2, high for g >= 2) and 2 high bits from qh[32h + l] at bit 2g; scale i/16.
- */
+ * (low nibble for g < 2, high for g >= 2), 2 high bits from qh[32h + l] at bit 2g; scale i/16. */
 static inline int q6_value(const blk_q6_K *b, int i) {
   int h = i / 128, g = (i % 128) / 32, l = i % 32;
   int lo = b->ql[64 * h + 32 * (g & 1) + l];

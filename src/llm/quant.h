@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "base/err.h"
+#include "llm/compute_pool.h"
 #include "llm/gguf.h"
 
 typedef struct tensor_type_info {
@@ -36,25 +37,6 @@ typedef struct qmat {
   const void *data;
   size_t row_bytes;
 } qmat;
-
-/* The compute thread pool used by the kernels (a fixed team of threads that spin briefly, then
- * sleep, between parallel sections). n_threads <= 0 means one per core. */
-typedef struct compute_pool compute_pool;
-compute_pool *compute_pool_new(int n_threads);
-void compute_pool_destroy(compute_pool *p);
-int compute_pool_threads(const compute_pool *p);
-/* Runs fn(ith, nth, arg) on every thread of the pool (ith in [0, nth)) and waits for all. The
- * caller is thread 0. One caller at a time per pool (give each engine worker its own pool). NULL
- * pool: fn(0, 1, arg) on the caller. */
-void compute_pool_run(compute_pool *p, void (*fn)(int ith, int nth, void *arg), void *arg);
-/* Runs fn(arg, begin, end) over the items [0, n) in chunks of `chunk` (the last may be shorter),
- * each chunk claimed by whichever pool thread is free first. The caller takes part and waits only
- * for threads that joined the section: a thread the OS has not scheduled yet is not waited for (its
- * share is done by the others), which is what keeps a decode step fast on a busy machine. Every
- * item is covered by exactly one call; which thread makes it varies, so fn must not depend on it.
- * Same caller rule as compute_pool_run; NULL pool: runs on the caller. */
-void compute_pool_for(compute_pool *p, int64_t n, int64_t chunk,
-                      void (*fn)(void *arg, int64_t begin, int64_t end), void *arg);
 
 /* y (T, rows) = x (T, cols) · W^T, in float. x rows are contiguous (stride cols); y rows have
  * stride rows. Activations are quantized to W's companion type internally (scratch: a

@@ -12,6 +12,7 @@
 #include "base/log.h"
 #include "base/rng.h"
 #include "base/str.h"
+#include "llm/compute_pool.h"
 #include "llm/model.h"
 
 static const struct {

@@ -1,8 +1,10 @@
 /* The text side of a generation: token bytes go in, UTF-8-complete text comes out, and stop strings
  * are matched on the detokenized stream, across token boundaries. Text that might be the start of a
  * stop string is held back until it is known not to be, so a stop string (or part of one) is never
- * emitted. Byte-level tokens can split a character; incomplete sequences are held back too, and
- * bytes that can never form a character are replaced by U+FFFD. Not here: token ids (sampler.h). */
+ * emitted. Byte-level tokens can split a character: the bytes go through the tokenizer's streaming
+ * decoder (tokenizer.h), which holds incomplete sequences back and replaces bytes that can never
+ * form a character by U+FFFD, so what is emitted is always valid UTF-8. Not here: token ids
+ * (sampler.h). */
 #ifndef MIMIC_LLM_STOP_H
 #define MIMIC_LLM_STOP_H
 #include <stdbool.h>
@@ -10,6 +12,7 @@
 
 #include "base/buf.h"
 #include "base/err.h"
+#include "llm/tokenizer.h"
 
 #define LLM_STOP_MAX     16         /* stop strings per request */
 #define LLM_STOP_MAX_LEN 256        /* bytes per stop string */
@@ -23,9 +26,10 @@ typedef struct llm_stop {
   char *stops[LLM_STOP_MAX]; /* owned copies */
   size_t stop_len[LLM_STOP_MAX];
   size_t n_stops;
-  buf pending; /* held back: a possible stop-string prefix and/or an incomplete character */
-  buf text;    /* everything emitted so far (capped at LLM_TEXT_MAX) */
-  int state;   /* 0 going on, 1 a stop string matched, < 0 the error that ended it */
+  tok_decoder dec; /* byte-level: holds an incomplete character back */
+  buf pending;     /* held back: a possible stop-string prefix (complete characters) */
+  buf text;        /* everything emitted so far (capped at LLM_TEXT_MAX) */
+  int state;       /* 0 going on, 1 a stop string matched, < 0 the error that ended it */
 } llm_stop;
 
 /* Copies the stop strings (NULL and empty ones are ignored). MIMIC_ERANGE when there are more than
@@ -41,7 +45,8 @@ void llm_stop_free(llm_stop *s);
 int llm_stop_feed(llm_stop *s, const char *bytes, size_t n, llm_emit_fn emit,
                   void *user) MIMIC_MUST;
 /* The generation ended for another reason (end-of-generation token, length, cancel): emits the
- * held-back text (an unfinished character becomes U+FFFD). Returns 0 or as llm_stop_feed. */
+ * held-back text; the bytes of a character the generation stopped inside are dropped. Returns 0
+ * or as llm_stop_feed. */
 int llm_stop_finish(llm_stop *s, llm_emit_fn emit, void *user) MIMIC_MUST;
 
 /* Everything emitted so far (NUL-terminated, borrowed; "" when nothing). */

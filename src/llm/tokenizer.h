@@ -136,11 +136,23 @@ typedef struct tok_decoder {
   uint8_t npend, need;   /* bytes held, bytes the character needs in all */
 } tok_decoder;
 
+/* t may be NULL for a byte-level decoder (tok_decoder_push_bytes only). */
 void tok_decoder_init(tok_decoder *d, const tokenizer *t, unsigned flags);
 /* Appends the text that id completes to out. Errors: MIMIC_EINVAL (id out of range; nothing
  * appended), MIMIC_ERANGE (out's cap reached). */
 int tok_decoder_push(tok_decoder *d, int32_t id, buf *out) MIMIC_MUST;
-/* End of stream: a held-back incomplete character becomes U+FFFD. */
+/* The same over raw bytes, for text that arrives as bytes rather than ids: the pieces of generated
+ * tokens (llm_lm.piece in the engine) and whatever feeds a stop-string stream (stop.h). Every path
+ * that turns generated tokens into text goes through here, so none can emit half a character.
+ * Errors: MIMIC_ERANGE (out's cap reached). */
+int tok_decoder_push_bytes(tok_decoder *d, const char *bytes, size_t n, buf *out) MIMIC_MUST;
+/* Bytes of an incomplete character held back (0 to 3). */
+size_t tok_decoder_pending(const tok_decoder *d);
+/* End of a generation: forgets the held-back bytes of an incomplete character (the generation
+ * stopped inside it, so it can never complete; a reply is better without a U+FFFD for it).
+ * Returns how many bytes were dropped. */
+size_t tok_decoder_drop(tok_decoder *d);
+/* End of a whole text (tok_decode_all): a held-back incomplete character becomes U+FFFD. */
 int tok_decoder_flush(tok_decoder *d, buf *out) MIMIC_MUST;
 /* Decodes ids[0..n) at once; *text is NUL-terminated, caller frees with mem_free. */
 int tok_decode_all(const tokenizer *t, const int32_t *ids, size_t n, unsigned flags, char **text,

@@ -32,6 +32,7 @@ typedef struct fake {
   char trace[4096];
   size_t trace_len;
   bool destroyed;
+  bool half; /* every token renders as 0xC3, the first byte of a two-byte character */
   bool
       pairs; /* tokens >= PAIR_FROM render as two lowercase letters: merged tokens that the
               * one-character-per-token render never produces (lowercase letters are < PAIR_FROM) */
@@ -84,6 +85,10 @@ static const char *f_piece(void *self, int32_t id, size_t *n) {
     return "";
   }
   fake *f = self;
+  if (f->half) {
+    *n = 1;
+    return "\xC3";
+  }
   if (f->pairs && id >= PAIR_FROM && id < NV) {
     PAIRS[id][0] = CHARS[(id * 7) % 26];
     PAIRS[id][1] = CHARS[(id * 13 + 5) % 26];
@@ -731,9 +736,52 @@ TEST(destroy_cancels_everything) {
   }
 }
 
+/* A context too small to generate is refused with its size named (issue 19: it used to be
+ * "engine: incomplete model binding"), and the binding is destroyed. */
+TEST(tiny_context_is_refused_by_name) {
+  llm_backend *b = start(1, 4, 8, 4);
+  CHECK(b == NULL);
+  CHECK(F.destroyed);
+  CHECK(strstr(err_msg(), "context of 4 positions is too small") != NULL);
+  llm_backend_destroy(b);
+}
+
+/* Issue 19: a generation that ends inside a character (here every token is the first byte of one)
+ * reports and streams only whole characters: the held byte is dropped at the end, and a byte that
+ * can never complete becomes U+FFFD, never raw bytes. */
+static int stream_valid(void *user, const char *t, size_t n) {
+  (void)user;
+  CHECK(utf8_valid(t, n));
+  return 0;
+}
+
+TEST(generation_ending_inside_a_character_drops_it) {
+  llm_backend *b = start(1, 64, 16, 4);
+  REQUIRE(b);
+  F.half = true;
+  llm_request r;
+  llm_request_init(&r);
+  r.prompt = "abc";
+  r.max_tokens = 1;
+  r.min_tokens = 1;
+  llm_result res;
+  CHECK_OK(llm_backend_generate(b, &r, stream_valid, NULL, &res));
+  CHECK_INT(res.gen_tokens, 1);
+  CHECK_INT(res.text_len, 0);
+  llm_result_free(&res);
+  r.max_tokens = r.min_tokens = 3;
+  CHECK_OK(llm_backend_generate(b, &r, stream_valid, NULL, &res));
+  CHECK_INT(res.gen_tokens, 3);
+  CHECK_STR(res.text, "\xEF\xBF\xBD\xEF\xBF\xBD"); /* two lone C3, the third dropped */
+  llm_result_free(&res);
+  llm_backend_destroy(b);
+}
+
 int main(void) {
   log_set_level(LOG_WARN);
   RUN(generation_is_deterministic_for_a_seed);
+  RUN(tiny_context_is_refused_by_name);
+  RUN(generation_ending_inside_a_character_drops_it);
   RUN(streamed_pieces_equal_the_text);
   RUN(two_concurrent_requests_complete_and_are_batched);
   RUN(second_turn_evaluates_only_new_tokens);

@@ -9,6 +9,7 @@
 
 #include "base/base.h"
 #include "llm/gguf.h"
+#include "llm/stop.h"
 #include "llm/tokenizer.h"
 #include "test.h"
 
@@ -834,11 +835,70 @@ TEST(test_alloc_failures) {
   }
 }
 
+/* Issue 19: generation must never emit half a character. In a byte-level vocabulary "é" (C3 A9)
+ * takes two tokens. The text path of a generation (llm_stop over the tokens' bytes, which the
+ * engine and the openai backend both use) holds the first byte back until the second arrives, and
+ * a generation that ends after a first byte drops it instead of writing U+FFFD. */
+static int collect(void *user, const char *p, size_t n) {
+  buf *b = user;
+  CHECK(utf8_valid(p, n)); /* every piece handed to a consumer is whole */
+  return buf_append(b, p, n);
+}
+
+TEST(test_generation_never_emits_half_a_character) {
+  mini m;
+  const char *merges[] = {"c a"};
+  tokenizer *t = mini_bpe(&m, "qwen2", merges, 1);
+  REQUIRE(t);
+  size_t n = 0;
+  const char *p = tok_token_bytes(t, 0xC3, &n);
+  REQUIRE(p && n == 1 && (unsigned char)p[0] == 0xC3);
+  int32_t ids[] = {'c', 'a', 'f', 0xC3, 0xA9, ' ', 0xC3};
+  llm_stop s;
+  REQUIRE(llm_stop_init(&s, NULL, 0) == 0);
+  buf seen;
+  buf_init(&seen, 0);
+  for (int i = 0; i < 7; i++) {
+    p = tok_token_bytes(t, ids[i], &n);
+    CHECK_INT(llm_stop_feed(&s, p, n, collect, &seen), 0);
+    if (i == 3) CHECK_INT(seen.len, 3); /* "caf": the C3 is held back */
+  }
+  CHECK_INT(llm_stop_finish(&s, collect, &seen), 0);
+  CHECK_INT(seen.len, 6);
+  CHECK(seen.len == 6 && memcmp(seen.data, "caf\xC3\xA9 ", 6) == 0); /* the last C3 is gone */
+  size_t len = 0;
+  const char *all = llm_stop_text(&s, &len);
+  CHECK(len == 6 && utf8_valid(all, len));
+  llm_stop_free(&s);
+  buf_free(&seen);
+
+  /* The decoder itself: the held byte is reported, then dropped. */
+  tok_decoder d;
+  buf out;
+  buf_init(&out, 0);
+  tok_decoder_init(&d, t, 0);
+  for (int i = 0; i < 4; i++) CHECK_OK(tok_decoder_push(&d, ids[i], &out));
+  CHECK_INT(out.len, 3);
+  CHECK_INT(tok_decoder_pending(&d), 1);
+  CHECK_INT(tok_decoder_drop(&d), 1);
+  CHECK_INT(tok_decoder_pending(&d), 0);
+  /* Byte-level use, without a vocabulary. */
+  tok_decoder_init(&d, NULL, 0);
+  buf_reset(&out);
+  CHECK_OK(tok_decoder_push_bytes(&d, "\xE2\x82", 2, &out));
+  CHECK_INT(out.len, 0);
+  CHECK_OK(tok_decoder_push_bytes(&d, "\xAC!", 2, &out));
+  CHECK(out.len == 4 && memcmp(out.data, "\xE2\x82\xAC!", 4) == 0);
+  buf_free(&out);
+  tok_destroy(t);
+}
+
 int main(void) {
   log_set_level(LOG_ERROR);
   RUN(test_reference_ids);
   RUN(test_roundtrip);
   RUN(test_stream_utf8);
+  RUN(test_generation_never_emits_half_a_character);
   RUN(test_stream_partial);
   RUN(test_special_tokens);
   RUN(test_bos_and_framing);

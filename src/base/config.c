@@ -94,7 +94,7 @@ int cfg_set(cfg *c, const char *key, const char *value, cfg_source src) {
   const cfg_key *k = &cfg_keys()[i];
   int rc = validate(k, value);
   if (rc) {
-    if (k->type != CFG_STR && rc == MIMIC_EINVAL) return err_set(rc, "%s: %s", key, err_msg());
+    if (k->type != CFG_STR && rc == MIMIC_EINVAL) return err_prefix(rc, "%s", key);
     return rc;
   }
   pthread_mutex_lock(&c->mu);

@@ -58,6 +58,27 @@ TEST(bad_values_are_clear_errors) {
   unlink(path);
 }
 
+/* Issue 19: the message was formatted into the buffer it was read from ("bot.response_rate:
+ * bot.response_rate: er"). */
+TEST(errors_are_not_garbled) {
+  err_set(MIMIC_EINVAL, "'abc' is not a number");
+  CHECK_INT(err_set(MIMIC_EINVAL, "%s: %s", "bot.response_rate", err_msg()), MIMIC_EINVAL);
+  CHECK_STR(err_msg(), "bot.response_rate: 'abc' is not a number");
+  CHECK_INT(err_prefix(MIMIC_EIO, "%s (%s)", "ctx", err_msg()), MIMIC_EIO);
+  CHECK_STR(err_msg(), "ctx (bot.response_rate: 'abc' is not a number): bot.response_rate: 'abc' "
+                       "is not a number");
+  cfg *c = cfg_new();
+  setenv("MIMIC_BOT_RESPONSE_RATE", "abc", 1);
+  CHECK_INT(cfg_load_env(c), MIMIC_EINVAL);
+  unsetenv("MIMIC_BOT_RESPONSE_RATE");
+  CHECK_STR(
+      err_msg(),
+      "environment variable MIMIC_BOT_RESPONSE_RATE: bot.response_rate: 'abc' is not a number");
+  CHECK_INT(cfg_set(c, "engine.threads", "many", CFG_SRC_LIVE), MIMIC_EINVAL);
+  CHECK_STR(err_msg(), "engine.threads: 'many' is not a whole number");
+  cfg_destroy(c);
+}
+
 TEST(shipped_example_loads) {
   const char *src = getenv("MIMIC_SRC");
   if (!src) SKIP("MIMIC_SRC not set");
@@ -100,6 +121,7 @@ TEST(token_file_must_be_private) {
 int main(void) {
   RUN(defaults_file_env_live_precedence);
   RUN(bad_values_are_clear_errors);
+  RUN(errors_are_not_garbled);
   RUN(shipped_example_loads);
   RUN(token_file_must_be_private);
   TEST_MAIN_END();

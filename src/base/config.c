@@ -33,6 +33,8 @@ const cfg_key *cfg_key_find(const char *name) {
   return NULL;
 }
 
+static void derive_defaults(cfg *c);
+
 static int key_index(const char *name) {
   int i = 0;
   for (const cfg_key *k = cfg_keys(); k->name; k++, i++)
@@ -47,6 +49,7 @@ cfg *cfg_new(void) {
   c->vals = xcalloc((size_t)c->n, sizeof *c->vals);
   for (int i = 0; i < c->n; i++)
     if (cfg_keys()[i].dflt) c->vals[i].layer[CFG_SRC_DEFAULT] = xstrdup(cfg_keys()[i].dflt);
+  derive_defaults(c);
   return c;
 }
 
@@ -88,6 +91,57 @@ static int validate(const cfg_key *k, const char *value) {
   return 0;
 }
 
+/* A comma-separated list of Discord ids: each item, spaces trimmed, a non-zero decimal number.
+ * Empty items (a trailing comma) are allowed. */
+static int validate_ids(const cfg_key *k, const char *value) {
+  const char *p = value;
+  while (*p) {
+    while (*p == ',' || *p == ' ' || *p == '\t') p++;
+    if (!*p) break;
+    const char *start = p;
+    while (*p && *p != ',') p++;
+    size_t n = (size_t)(p - start);
+    while (n && (start[n - 1] == ' ' || start[n - 1] == '\t')) n--;
+    char item[32];
+    uint64_t id = 0;
+    bool ok = n < sizeof item;
+    if (ok) {
+      memcpy(item, start, n);
+      item[n] = 0;
+      for (size_t i = 0; i < n; i++) ok = ok && isdigit((unsigned char)item[i]);
+      ok = ok && str_to_u64(item, &id) == 0 && id != 0;
+    }
+    if (!ok) {
+      err_clear();
+      return err_set(MIMIC_EINVAL,
+                     "%s: '%.*s' is not a Discord id (a number such as 123456789012345678); "
+                     "separate ids with commas",
+                     k->name, (int)(n > 40 ? 40 : n), start);
+    }
+  }
+  return 0;
+}
+
+/* Recomputes the defaults that live in data.dir (store.path) from data.dir's current value.
+ * Called with the lock held (or before the config is shared). */
+static void derive_defaults(cfg *c) {
+  int d = key_index("data.dir");
+  const char *dir = NULL;
+  for (int s = 3; s >= 0 && !dir; s--) dir = c->vals[d].layer[s];
+  if (!dir || !*dir) dir = ".";
+  for (int i = 0; i < c->n; i++) {
+    const cfg_key *k = &cfg_keys()[i];
+    if (!(k->flags & CFG_F_IN_DATA_DIR)) continue;
+    const char *base = strrchr(k->dflt, '/');
+    base = base ? base + 1 : k->dflt;
+    size_t len = strlen(dir) + 1 + strlen(base) + 1;
+    char *v = xalloc(len);
+    snprintf(v, len, "%s/%s", dir, base);
+    free(c->vals[i].layer[CFG_SRC_DEFAULT]);
+    c->vals[i].layer[CFG_SRC_DEFAULT] = v;
+  }
+}
+
 int cfg_set(cfg *c, const char *key, const char *value, cfg_source src) {
   int i = key_index(key);
   if (i < 0) return err_set(MIMIC_ENOTFOUND, "unknown setting '%s'", key);
@@ -97,10 +151,12 @@ int cfg_set(cfg *c, const char *key, const char *value, cfg_source src) {
     if (k->type != CFG_STR && rc == MIMIC_EINVAL) return err_prefix(rc, "%s", key);
     return rc;
   }
+  if ((k->flags & CFG_F_IDS) && (rc = validate_ids(k, value))) return rc;
   pthread_mutex_lock(&c->mu);
   /* Old strings stay readable by other threads only until here; the contract says copy. */
   free(c->vals[i].layer[src]);
   c->vals[i].layer[src] = xstrdup(value);
+  if (strcmp(k->name, "data.dir") == 0) derive_defaults(c);
   pthread_mutex_unlock(&c->mu);
   return 0;
 }
@@ -111,12 +167,45 @@ void cfg_unset_live(cfg *c, const char *key) {
   pthread_mutex_lock(&c->mu);
   free(c->vals[i].layer[CFG_SRC_LIVE]);
   c->vals[i].layer[CFG_SRC_LIVE] = NULL;
+  if (strcmp(key, "data.dir") == 0) derive_defaults(c);
   pthread_mutex_unlock(&c->mu);
+}
+
+/* A relative path value from a file in folder dir (dir = the file's name up to its last '/', dlen
+ * bytes; 0 when the file is in the working folder): "dir/value". Caller frees; NULL when the value
+ * stays as it is. */
+static char *resolve_path(const char *path, size_t dlen, const char *value) {
+  if (!dlen || !*value || value[0] == '/') return NULL;
+  while (value[0] == '.' && value[1] == '/') value += 2;
+  if (strcmp(value, ".") == 0) value = "";
+  size_t len = dlen + 1 + strlen(value) + 1;
+  char *r = xalloc(len);
+  if (*value)
+    snprintf(r, len, "%.*s/%s", (int)dlen, path, value);
+  else
+    snprintf(r, len, "%.*s", (int)dlen, path);
+  return r;
 }
 
 int cfg_load_file(cfg *c, const char *path) {
   FILE *f = fopen(path, "r");
   if (!f) return err_set(MIMIC_EIO, "%s: cannot open config file: %s", path, strerror(errno));
+  struct stat st;
+  if (fstat(fileno(f), &st) != 0) {
+    int e = errno;
+    fclose(f);
+    return err_set(MIMIC_EIO, "%s: cannot read config file: %s", path, strerror(e));
+  }
+  if (S_ISDIR(st.st_mode)) {
+    fclose(f);
+    return err_set(MIMIC_EINVAL,
+                   "%s: is a folder, not a config file (give the file, e.g. %s%s"
+                   "mimic.conf)",
+                   path, path, path[0] && path[strlen(path) - 1] == '/' ? "" : "/");
+  }
+  const char *slash = strrchr(path, '/');
+  size_t dlen = slash ? (slash == path ? 1 : (size_t)(slash - path)) : 0;
+  int *seen = xcalloc((size_t)c->n, sizeof *seen); /* line that set each key, 0 = none */
   char line[CFG_LINE_MAX], section[128] = "";
   int lineno = 0, rc = 0;
   while (fgets(line, sizeof line, f)) {
@@ -125,7 +214,9 @@ int cfg_load_file(cfg *c, const char *path) {
       rc = err_set(MIMIC_ERANGE, "%s:%d: line longer than %d bytes", path, lineno, CFG_LINE_MAX);
       break;
     }
-    char *p = str_trim(line);
+    char *p = line;
+    if (lineno == 1 && memcmp(p, "\xEF\xBB\xBF", 3) == 0) p += 3; /* UTF-8 byte-order mark */
+    p = str_trim(p);
     if (!*p || *p == '#' || *p == ';') continue;
     if (*p == '[') {
       char *e = strchr(p, ']');
@@ -143,6 +234,7 @@ int cfg_load_file(cfg *c, const char *path) {
       break;
     }
     *eq = 0;
+    bool space_before = eq[1] == ' ' || eq[1] == '\t'; /* str_trim moves the value left */
     char *k = str_trim(p), *v = str_trim(eq + 1);
     if (v[0] == '"') {
       char *close = strchr(v + 1, '"');
@@ -153,9 +245,10 @@ int cfg_load_file(cfg *c, const char *path) {
       *close = 0;
       v++;
     } else {
-      /* A '#' after whitespace starts a comment; quote values that contain " #". */
+      /* A '#' after whitespace starts a comment, also right after "= " (an empty value with a
+       * comment); quote values that contain " #" or start with '#'. */
       for (char *h = v; *h; h++)
-        if (*h == '#' && h > v && (h[-1] == ' ' || h[-1] == '\t')) {
+        if (*h == '#' && (h > v ? h[-1] == ' ' || h[-1] == '\t' : space_before)) {
           *h = 0;
           str_trim(v);
           break;
@@ -166,12 +259,32 @@ int cfg_load_file(cfg *c, const char *path) {
       snprintf(full, sizeof full, "%s.%s", section, k);
     else
       str_lcpy(full, k, sizeof full);
-    rc = cfg_set(c, full, v, CFG_SRC_FILE);
+    int i = key_index(full);
+    if (i >= 0 && seen[i]) {
+      rc = err_set(MIMIC_EINVAL, "%s:%d: %s is set twice (first on line %d); keep one", path,
+                   lineno, full, seen[i]);
+      break;
+    }
+    char *resolved =
+        i >= 0 && (cfg_keys()[i].flags & CFG_F_PATH) ? resolve_path(path, dlen, v) : NULL;
+    rc = cfg_set(c, full, resolved ? resolved : v, CFG_SRC_FILE);
+    free(resolved);
     if (rc) {
       rc = err_prefix(rc, "%s:%d", path, lineno);
       break;
     }
+    seen[i] = lineno;
   }
+  if (!rc && ferror(f))
+    rc = err_set(MIMIC_EIO, "%s: cannot read config file: %s", path, strerror(errno));
+  int tok = key_index("discord.token");
+  if (!rc && seen[tok] && *c->vals[tok].layer[CFG_SRC_FILE] && (st.st_mode & (S_IRWXG | S_IRWXO)))
+    rc = err_set(MIMIC_EAUTH,
+                 "%s:%d: discord.token is in a config file that other users can read; run "
+                 "'chmod 600 %s', or better, remove it from the file and set DISCORD_TOKEN or "
+                 "discord.token_file (a file only you can read)",
+                 path, seen[tok], path);
+  free(seen);
   fclose(f);
   return rc;
 }
@@ -268,6 +381,12 @@ char *cfg_token(const cfg *c) {
     return NULL;
   }
   struct stat st;
+  if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+    fclose(f);
+    err_set(MIMIC_EAUTH, "%s: discord.token_file names a folder; give the file holding the token",
+            path);
+    return NULL;
+  }
   if (fstat(fileno(f), &st) == 0 && (st.st_mode & (S_IRWXG | S_IRWXO))) {
     fclose(f);
     err_set(MIMIC_EAUTH, "%s: the token file is readable by other users; run 'chmod 600 %s'", path,
@@ -276,7 +395,12 @@ char *cfg_token(const cfg *c) {
   }
   char tok[CFG_TOKEN_MAX];
   size_t n = fread(tok, 1, sizeof tok - 1, f);
+  bool bad = ferror(f) != 0;
   fclose(f);
+  if (bad) {
+    err_set(MIMIC_EAUTH, "%s: cannot read the token file", path);
+    return NULL;
+  }
   tok[n] = 0;
   str_trim(tok);
   if (!tok[0]) {

@@ -15,6 +15,15 @@
 typedef enum { CFG_SRC_DEFAULT = 0, CFG_SRC_FILE, CFG_SRC_ENV, CFG_SRC_LIVE } cfg_source;
 typedef enum { CFG_STR, CFG_INT, CFG_NUM, CFG_BOOL } cfg_type;
 
+/* Flags of a key (cfg_key.flags). */
+enum {
+  CFG_F_PATH = 1 << 0,       /* a file or folder: relative values in a config file are resolved from
+                              * the file's folder */
+  CFG_F_IDS = 1 << 1,        /* comma-separated Discord ids (snowflakes) */
+  CFG_F_IN_DATA_DIR = 1 << 2 /* the default lives in data.dir (store.path): setting data.dir moves
+                              * it unless the key itself is set */
+};
+
 typedef struct cfg_key {
   const char *name; /* "discord.api" */
   cfg_type type;
@@ -22,6 +31,7 @@ typedef struct cfg_key {
   double min, max;  /* for INT/NUM when min < max */
   bool secret;      /* never printed (the token) */
   const char *help; /* one line for docs and `mimic config check` */
+  unsigned flags;   /* CFG_F_* */
 } cfg_key;
 
 typedef struct cfg cfg;
@@ -33,7 +43,10 @@ const cfg_key *cfg_key_find(const char *name);
 /* Creates a config holding the defaults. Never NULL. */
 cfg *cfg_new(void);
 void cfg_destroy(cfg *c);
-/* Loads a file; unknown keys, bad values and unreadable files are errors naming file:line. */
+/* Loads a file; unknown keys, bad values, a key set twice and unreadable files are errors naming
+ * file:line. A leading UTF-8 byte-order mark is skipped. Relative values of path keys (CFG_F_PATH)
+ * are resolved from the file's folder. A folder is refused, and so is discord.token in a file that
+ * group or others may read (MIMIC_EAUTH, saying where the token should go). */
 int cfg_load_file(cfg *c, const char *path) MIMIC_MUST;
 /* Applies MIMIC_* environment overrides (and DISCORD_TOKEN); a bad value is an error naming the
  * variable. */
@@ -44,7 +57,8 @@ int cfg_set(cfg *c, const char *key, const char *value, cfg_source src) MIMIC_MU
 void cfg_unset_live(cfg *c, const char *key);
 
 /* Getters. The key must exist in the table (a typo aborts in debug builds, returns the zero value
- * otherwise). Strings are borrowed until the next cfg_set of that key: copy them if kept. */
+ * otherwise). Strings are borrowed until the next cfg_set of that key (or of data.dir, for
+ * store.path): copy them if kept. */
 const char *cfg_str(const cfg *c, const char *key);
 int64_t cfg_int(const cfg *c, const char *key);
 double cfg_num(const cfg *c, const char *key);
@@ -52,9 +66,9 @@ bool cfg_bool(const cfg *c, const char *key);
 cfg_source cfg_source_of(const cfg *c, const char *key);
 const char *cfg_source_name(cfg_source s);
 
-/* Reads the bot token: DISCORD_TOKEN, else the file named by discord.token_file, which must not be
- * readable by group or others. Returns a copy (caller frees), or NULL with the error set
- * (MIMIC_EAUTH with a sentence telling the user what to do). */
+/* Reads the bot token: DISCORD_TOKEN, else the file named by discord.token_file, which must be a
+ * regular file not readable by group or others. Returns a copy (caller frees), or NULL with the
+ * error set (MIMIC_EAUTH with a sentence telling the user what to do). */
 char *cfg_token(const cfg *c);
 
 #endif

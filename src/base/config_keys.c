@@ -1,35 +1,42 @@
 /* The table of every configuration key, its type, default, range and one line of help. This is the
- * single home of every default; mimic.conf.example and docs/config.md are kept in step with it
- * (tests/base/test_config.c checks that the example names only keys from this table). */
+ * single home of every default; mimic.conf.example documents every row (tests/base/test_config.c
+ * checks it). */
 #include <stddef.h>
 
 #include "base/config.h"
 
 #define STR(n, d, h)                                                                               \
-  { n, CFG_STR, d, 0, 0, false, h }
+  { n, CFG_STR, d, 0, 0, false, h, 0 }
+#define PATH(n, d, h)                                                                              \
+  { n, CFG_STR, d, 0, 0, false, h, CFG_F_PATH }
+#define IDS(n, h)                                                                                  \
+  { n, CFG_STR, "", 0, 0, false, h, CFG_F_IDS }
 #define INT(n, d, lo, hi, h)                                                                       \
-  { n, CFG_INT, d, lo, hi, false, h }
+  { n, CFG_INT, d, lo, hi, false, h, 0 }
 #define NUM(n, d, lo, hi, h)                                                                       \
-  { n, CFG_NUM, d, lo, hi, false, h }
+  { n, CFG_NUM, d, lo, hi, false, h, 0 }
 #define BOOL(n, d, h)                                                                              \
-  { n, CFG_BOOL, d, 0, 0, false, h }
+  { n, CFG_BOOL, d, 0, 0, false, h, 0 }
 
 static const cfg_key keys[] = {
     /* general */
     STR("log.level", "info", "error, warn, info, debug or trace"),
     STR("log.trace", "",
         "comma-separated subsystems to trace (gateway,rest,engine,bot,...) or all"),
-    STR("log.file", "", "also append the log to this file"),
-    STR("data.dir", "data", "folder for the database, exports and reports"),
-    STR("store.path", "data/mimic.db", "the SQLite database file"),
+    PATH("log.file", "", "also append the log to this file"),
+    PATH("data.dir", "data", "folder for the database, exports and reports"),
+    {"store.path", CFG_STR, "data/mimic.db", 0, 0, false,
+     "the SQLite database file (default: mimic.db in data.dir)", CFG_F_PATH | CFG_F_IN_DATA_DIR},
     /* discord */
     {"discord.token", CFG_STR, NULL, 0, 0, true,
-     "bot token (prefer DISCORD_TOKEN or discord.token_file)"},
-    STR("discord.token_file", "",
-        "file holding the bot token; must not be readable by group or others"),
+     "bot token (prefer DISCORD_TOKEN or discord.token_file); refused in a config file that "
+     "group or others can read",
+     0},
+    PATH("discord.token_file", "",
+         "file holding the bot token; must not be readable by group or others"),
     STR("discord.api", "https://discord.com/api/v10",
         "REST base URL (a Discord-compatible server or a local double)"),
-    INT("discord.intents", "37377", 0, 4194303,
+    INT("discord.intents", "37377", 1, 4194303,
         "gateway intents: "
         "GUILDS|GUILD_MESSAGES|GUILD_MESSAGE_REACTIONS|DIRECT_MESSAGES|MESSAGE_CONTENT"),
     INT("discord.shard_id", "0", 0, 65535, "this process's shard"),
@@ -37,11 +44,11 @@ static const cfg_key keys[] = {
     BOOL("discord.compress", "true", "use zlib-stream transport compression on the gateway"),
     STR("discord.status", "online", "presence status: online, idle, dnd or invisible"),
     STR("discord.activity", "", "presence activity text (empty for none)"),
-    STR("discord.guilds", "", "comma-separated guild ids to serve and collect (empty = all)"),
+    IDS("discord.guilds", "comma-separated guild ids to serve and collect (empty = all)"),
     STR("discord.user_agent_url", "https://github.com/mimic-bot/mimic",
         "URL in the User-Agent header"),
     /* bot */
-    STR("bot.admins", "", "comma-separated user ids allowed to use admin commands"),
+    IDS("bot.admins", "comma-separated user ids allowed to use admin commands"),
     STR("bot.prefix", "!", "prefix of text commands"),
     NUM("bot.response_rate", "0.05", 0, 1,
         "chance of answering a message that is not addressed to the bot"),
@@ -52,8 +59,8 @@ static const cfg_key keys[] = {
     INT("bot.cooldown_s", "20", 0, 86400, "per-channel cooldown between unprompted replies"),
     INT("bot.user_flood_per_min", "6", 0, 1000, "most replies to one user per minute"),
     STR("bot.keywords", "", "comma-separated keywords that trigger a reply"),
-    STR("bot.channels", "", "comma-separated channel ids the bot may speak in (empty = all)"),
-    STR("bot.allow_bots", "", "comma-separated bot ids the bot may answer (bot-to-bot)"),
+    IDS("bot.channels", "comma-separated channel ids the bot may speak in (empty = all)"),
+    IDS("bot.allow_bots", "comma-separated bot ids the bot may answer (bot-to-bot)"),
     STR("bot.system_prompt",
         "You are a regular on this Discord server. Chat casually, like the others here do.",
         "system prompt"),
@@ -66,8 +73,8 @@ static const cfg_key keys[] = {
     /* engine */
     STR("engine.backend", "local",
         "local (mimic's engine) or openai (an OpenAI-compatible server)"),
-    STR("engine.model", "models/base.gguf", "base GGUF model"),
-    STR("engine.adapter", "", "LoRA adapter GGUF applied by default"),
+    PATH("engine.model", "models/base.gguf", "base GGUF model"),
+    PATH("engine.adapter", "", "LoRA adapter GGUF applied by default"),
     NUM("engine.adapter_scale", "1.0", 0, 4, "scale of the default adapter"),
     INT("engine.threads", "0", 0, 1024, "worker threads (0 = one per core)"),
     INT("engine.ctx", "4096", 128, 1048576, "context window in tokens"),
@@ -84,7 +91,7 @@ static const cfg_key keys[] = {
     STR("engine.openai_url", "http://127.0.0.1:8080/v1",
         "base URL of the OpenAI-compatible server"),
     STR("engine.openai_model", "", "model name sent to the OpenAI-compatible server"),
-    STR("engine.openai_key_file", "", "file holding the API key for the OpenAI-compatible server"),
+    PATH("engine.openai_key_file", "", "file holding the API key for the OpenAI-compatible server"),
     /* collect (prepare) */
     INT("collect.gap_min", "30", 1, 10080, "minutes of silence that start a new conversation"),
     INT("collect.window", "10", 2, 64, "most messages per training sample, the reply included"),
@@ -99,10 +106,8 @@ static const cfg_key keys[] = {
     INT("collect.fetch_global_limit", "50", 1, 50,
         "requests per second mimic fetch may send of Discord's global 50 (lower it to leave room "
         "for a running bot)"),
-    /* web */
-    BOOL("web.enabled", "false", "serve the dashboard, /healthz and /metrics"),
-    STR("web.listen", "127.0.0.1:8088", "address:port of the dashboard"),
-    {NULL, CFG_STR, NULL, 0, 0, false, NULL},
+    /* web.enabled / web.listen come back with the dashboard; nothing serves them yet. */
+    {NULL, CFG_STR, NULL, 0, 0, false, NULL, 0},
 };
 
 const cfg_key *cfg_keys(void) { return keys; }

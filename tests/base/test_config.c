@@ -90,6 +90,61 @@ TEST(shipped_example_loads) {
   cfg_destroy(c);
 }
 
+/* If line (a line of the example, '#' and spaces already skipped) is "name = ...", copies name. */
+static bool example_key(const char *line, char *name, size_t cap) {
+  size_t n = 0;
+  while ((line[n] >= 'a' && line[n] <= 'z') || line[n] == '_') n++;
+  const char *p = line + n;
+  while (*p == ' ') p++;
+  if (!n || *p != '=' || n >= cap) return false;
+  memcpy(name, line, n);
+  name[n] = 0;
+  return true;
+}
+
+/* Every key of the table is documented in mimic.conf.example (set or commented out), and the
+ * example's commented-out lines, uncommented, load too: the example and the table cannot drift. */
+TEST(example_documents_every_key) {
+  const char *src = getenv("MIMIC_SRC");
+  if (!src) SKIP("MIMIC_SRC not set");
+  char path[4096], line[1024], section[64] = "", name[64], full[160];
+  snprintf(path, sizeof path, "%s/mimic.conf.example", src);
+  FILE *f = fopen(path, "r");
+  REQUIRE(f != NULL);
+  char out[] = "/tmp/mimic_cfg_XXXXXX";
+  int fd = mkstemp(out);
+  REQUIRE(fd >= 0);
+  FILE *w = fdopen(fd, "w");
+  int n = 0;
+  for (const cfg_key *k = cfg_keys(); k->name; k++) n++;
+  bool *found = calloc((size_t)n, 1);
+  while (fgets(line, sizeof line, f)) {
+    const char *p = line;
+    if (*p == '[') {
+      snprintf(section, sizeof section, "%.*s", (int)strcspn(p + 1, "]"), p + 1);
+      fputs(line, w);
+      continue;
+    }
+    while (*p == '#' || *p == ' ') p++;
+    if (!example_key(p, name, sizeof name)) continue;
+    fputs(p, w);
+    snprintf(full, sizeof full, "%s.%s", section, name);
+    const cfg_key *k = cfg_key_find(full);
+    if (!k) TEST_FAIL_("mimic.conf.example names %s, which is not in the key table", full);
+    if (k) found[k - cfg_keys()] = true;
+  }
+  fclose(f);
+  fclose(w);
+  for (int i = 0; i < n; i++)
+    if (!found[i]) TEST_FAIL_("%s is not documented in mimic.conf.example", cfg_keys()[i].name);
+  free(found);
+  cfg *c = cfg_new();
+  CHECK_OK(cfg_load_file(c, out));
+  cfg_destroy(c);
+  unlink(out);
+  CHECK(cfg_key_find("web.enabled") == NULL); /* no dashboard yet: not offered */
+}
+
 TEST(token_file_must_be_private) {
   unsetenv("DISCORD_TOKEN");
   char path[] = "/tmp/mimic_tok_XXXXXX";
@@ -118,11 +173,157 @@ TEST(token_file_must_be_private) {
   unlink(path);
 }
 
+/* Makes a fresh folder under /tmp; path must hold 64 bytes. */
+static void temp_dir(char *path) {
+  snprintf(path, 64, "/tmp/mimic_cfgd_XXXXXX");
+  REQUIRE(mkdtemp(path) != NULL);
+}
+
+static void rm_rf(const char *dir) {
+  char cmd[256];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  CHECK(system(cmd) == 0);
+}
+
+TEST(folders_are_not_files) {
+  unsetenv("DISCORD_TOKEN");
+  char dir[64];
+  temp_dir(dir);
+  cfg *c = cfg_new();
+  CHECK_INT(cfg_load_file(c, dir), MIMIC_EINVAL);
+  CHECK(strstr(err_msg(), "is a folder, not a config file") != NULL);
+  CHECK_OK(cfg_set(c, "discord.token_file", dir, CFG_SRC_FILE));
+  chmod(dir, 0700); /* neither "readable by other users" nor "empty": a folder */
+  CHECK(cfg_token(c) == NULL);
+  CHECK(strstr(err_msg(), "names a folder") != NULL);
+  chmod(dir, 0755);
+  CHECK(cfg_token(c) == NULL);
+  CHECK(strstr(err_msg(), "names a folder") != NULL);
+  cfg_destroy(c);
+  rm_rf(dir);
+}
+
+TEST(token_in_a_readable_config_file_is_refused) {
+  unsetenv("DISCORD_TOKEN");
+  char dir[64], path[128];
+  temp_dir(dir);
+  snprintf(path, sizeof path, "%s/mimic.conf", dir);
+  write_file(path, "[discord]\ntoken = abc.def.ghi\n", 0644);
+  cfg *c = cfg_new();
+  CHECK_INT(cfg_load_file(c, path), MIMIC_EAUTH);
+  CHECK(strstr(err_msg(), "mimic.conf:2: discord.token is in a config file that other users") !=
+        NULL);
+  CHECK(strstr(err_msg(), "DISCORD_TOKEN") != NULL);
+  CHECK(strstr(err_msg(), "discord.token_file") != NULL);
+  cfg_destroy(c);
+  c = cfg_new();
+  chmod(path, 0600);
+  CHECK_OK(cfg_load_file(c, path));
+  char *t = cfg_token(c);
+  CHECK_STR(t, "abc.def.ghi");
+  mem_free(t);
+  cfg_destroy(c);
+  write_file(path, "[discord]\ntoken =\napi = http://127.0.0.1:1\n", 0644); /* no token: fine */
+  c = cfg_new();
+  CHECK_OK(cfg_load_file(c, path));
+  cfg_destroy(c);
+  rm_rf(dir);
+}
+
+TEST(relative_paths_are_from_the_config_folder) {
+  char dir[64], path[128], want[256];
+  temp_dir(dir);
+  snprintf(path, sizeof path, "%s/mimic.conf", dir);
+  write_file(path,
+             "data.dir = state\nlog.file = ./mimic.log\n[engine]\nmodel = models/base.gguf\n"
+             "adapter = /abs/lora.gguf\nbackend = local\n",
+             0600);
+  cfg *c = cfg_new();
+  CHECK_STR(cfg_str(c, "store.path"), "data/mimic.db");
+  CHECK_OK(cfg_load_file(c, path));
+  snprintf(want, sizeof want, "%s/state", dir);
+  CHECK_STR(cfg_str(c, "data.dir"), want);
+  snprintf(want, sizeof want, "%s/state/mimic.db", dir); /* data.dir moves the database */
+  CHECK_STR(cfg_str(c, "store.path"), want);
+  CHECK_INT(cfg_source_of(c, "store.path"), CFG_SRC_DEFAULT);
+  snprintf(want, sizeof want, "%s/mimic.log", dir);
+  CHECK_STR(cfg_str(c, "log.file"), want);
+  snprintf(want, sizeof want, "%s/models/base.gguf", dir);
+  CHECK_STR(cfg_str(c, "engine.model"), want);
+  CHECK_STR(cfg_str(c, "engine.adapter"), "/abs/lora.gguf");
+  CHECK_STR(cfg_str(c, "engine.backend"), "local"); /* not a path */
+  setenv("MIMIC_DATA_DIR", "/srv/mimic", 1);        /* the environment is from the cwd */
+  CHECK_OK(cfg_load_env(c));
+  unsetenv("MIMIC_DATA_DIR");
+  CHECK_STR(cfg_str(c, "store.path"), "/srv/mimic/mimic.db");
+  cfg_destroy(c);
+  /* store.path set: data.dir does not move it. "." is the file's own folder. */
+  write_file(path, "store.path = db/chat.db\ndata.dir = .\n", 0600);
+  c = cfg_new();
+  CHECK_OK(cfg_load_file(c, path));
+  CHECK_STR(cfg_str(c, "data.dir"), dir);
+  snprintf(want, sizeof want, "%s/db/chat.db", dir);
+  CHECK_STR(cfg_str(c, "store.path"), want);
+  cfg_destroy(c);
+  rm_rf(dir);
+}
+
+TEST(check_refuses_what_cannot_work) {
+  cfg *c = cfg_new();
+  CHECK_INT(cfg_set(c, "bot.admins", "alice", CFG_SRC_FILE), MIMIC_EINVAL);
+  CHECK(strstr(err_msg(), "bot.admins: 'alice' is not a Discord id") != NULL);
+  CHECK_INT(cfg_set(c, "bot.admins", "123, @bob", CFG_SRC_FILE), MIMIC_EINVAL);
+  CHECK(strstr(err_msg(), "'@bob'") != NULL);
+  CHECK_INT(cfg_set(c, "discord.guilds", "0", CFG_SRC_FILE), MIMIC_EINVAL);
+  CHECK_OK(cfg_set(c, "bot.admins", " 123456789012345678 , 42,", CFG_SRC_FILE));
+  CHECK_OK(cfg_set(c, "bot.channels", "", CFG_SRC_FILE));
+  CHECK_INT(cfg_set(c, "discord.intents", "0", CFG_SRC_FILE), MIMIC_ERANGE);
+  char path[] = "/tmp/mimic_cfg_XXXXXX";
+  int fd = mkstemp(path);
+  close(fd);
+  write_file(path, "[bot]\nprefix = !\nprefix = ?\n", 0600);
+  CHECK_INT(cfg_load_file(c, path), MIMIC_EINVAL);
+  CHECK(strstr(err_msg(), ":3: bot.prefix is set twice (first on line 2)") != NULL);
+  write_file(path, "bot.cooldown_s = 5\n[bot]\ncooldown_s = 6\n", 0600);
+  CHECK_INT(cfg_load_file(c, path), MIMIC_EINVAL);
+  CHECK(strstr(err_msg(), "set twice") != NULL);
+  write_file(path, "\xEF\xBB\xBF[bot]\nprefix = ?\nadmins =   # nobody yet\n",
+             0600); /* a BOM, as Notepad writes */
+  CHECK_OK(cfg_load_file(c, path));
+  CHECK_STR(cfg_str(c, "bot.prefix"), "?");
+  CHECK_STR(cfg_str(c, "bot.admins"), "");
+  cfg_destroy(c);
+  unlink(path);
+}
+
+/* The whole path: `mimic config check` with a bad environment value prints one clean sentence. */
+TEST(config_check_prints_clean_errors) {
+  const char *bin = getenv("MIMIC_BIN");
+  if (!bin) SKIP("MIMIC_BIN not set");
+  char cmd[4096], out[4096];
+  snprintf(cmd, sizeof cmd,
+           "MIMIC_CONFIG=/dev/null MIMIC_BOT_RESPONSE_RATE=abc '%s' config check 2>&1", bin);
+  FILE *p = popen(cmd, "r");
+  REQUIRE(p != NULL);
+  size_t n = fread(out, 1, sizeof out - 1, p);
+  out[n] = 0;
+  CHECK(pclose(p) != 0);
+  CHECK(strstr(out, "environment variable MIMIC_BOT_RESPONSE_RATE: bot.response_rate: 'abc' is "
+                    "not a number\n") != NULL);
+  CHECK(strstr(out, "bot.response_rate: bot.response_rate") == NULL);
+}
+
 int main(void) {
   RUN(defaults_file_env_live_precedence);
   RUN(bad_values_are_clear_errors);
   RUN(errors_are_not_garbled);
   RUN(shipped_example_loads);
+  RUN(example_documents_every_key);
   RUN(token_file_must_be_private);
+  RUN(folders_are_not_files);
+  RUN(token_in_a_readable_config_file_is_refused);
+  RUN(relative_paths_are_from_the_config_folder);
+  RUN(check_refuses_what_cannot_work);
+  RUN(config_check_prints_clean_errors);
   TEST_MAIN_END();
 }

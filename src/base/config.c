@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "base/alloc.h"
+#include "base/assert.h"
 #include "base/log.h"
 #include "base/str.h"
 
@@ -34,12 +35,40 @@ const cfg_key *cfg_key_find(const char *name) {
 }
 
 static void derive_defaults(cfg *c);
+static int64_t parse_int(const char *s);
+static double parse_num(const char *s);
+static bool parse_bool(const char *s);
 
 static int key_index(const char *name) {
-  int i = 0;
-  for (const cfg_key *k = cfg_keys(); k->name; k++, i++)
-    if (strcmp(k->name, name) == 0) return i;
-  return -1;
+  const cfg_key *k = cfg_key_find(name);
+  return k ? (int)(k - cfg_keys()) : -1;
+}
+
+const cfg_key *cfg_key_get(cfg_id key) {
+  MIMIC_ASSERT((unsigned)key < (unsigned)CFG__COUNT);
+  return &cfg_keys()[key];
+}
+
+cfg_id cfg_key_id(const cfg_key *k) {
+  MIMIC_ASSERT(k >= cfg_keys() && k < cfg_keys() + CFG__COUNT);
+  return (cfg_id)(k - cfg_keys());
+}
+
+const char *cfg_key_default(cfg_id key) {
+  const char *d = cfg_key_get(key)->dflt;
+  return d ? d : "";
+}
+
+int64_t cfg_key_default_int(cfg_id key) { return parse_int(cfg_key_get(key)->dflt); }
+double cfg_key_default_num(cfg_id key) { return parse_num(cfg_key_get(key)->dflt); }
+bool cfg_key_default_bool(cfg_id key) { return parse_bool(cfg_key_get(key)->dflt); }
+
+bool cfg_key_bounds(cfg_id key, double *min, double *max) {
+  const cfg_key *k = cfg_key_get(key);
+  if (k->type == CFG_STR || k->type == CFG_BOOL || !(k->min < k->max)) return false;
+  *min = k->min;
+  *max = k->max;
+  return true;
 }
 
 cfg *cfg_new(void) {
@@ -61,6 +90,8 @@ void cfg_destroy(cfg *c) {
   pthread_mutex_destroy(&c->mu);
   free(c);
 }
+
+static int validate_ids(const cfg_key *k, const char *value);
 
 static int validate(const cfg_key *k, const char *value) {
   switch (k->type) {
@@ -125,7 +156,7 @@ static int validate_ids(const cfg_key *k, const char *value) {
 /* Recomputes the defaults that live in data.dir (store.path) from data.dir's current value.
  * Called with the lock held (or before the config is shared). */
 static void derive_defaults(cfg *c) {
-  int d = key_index("data.dir");
+  int d = CFG_DATA_DIR;
   const char *dir = NULL;
   for (int s = 3; s >= 0 && !dir; s--) dir = c->vals[d].layer[s];
   if (!dir || !*dir) dir = ".";
@@ -142,21 +173,27 @@ static void derive_defaults(cfg *c) {
   }
 }
 
+int cfg_key_check(cfg_id key, const char *value) {
+  const cfg_key *k = cfg_key_get(key);
+  int rc = validate(k, value);
+  if (rc) {
+    if (k->type != CFG_STR && rc == MIMIC_EINVAL) return err_prefix(rc, "%s", k->name);
+    return rc;
+  }
+  if (k->flags & CFG_F_IDS) return validate_ids(k, value);
+  return 0;
+}
+
 int cfg_set(cfg *c, const char *key, const char *value, cfg_source src) {
   int i = key_index(key);
   if (i < 0) return err_set(MIMIC_ENOTFOUND, "unknown setting '%s'", key);
-  const cfg_key *k = &cfg_keys()[i];
-  int rc = validate(k, value);
-  if (rc) {
-    if (k->type != CFG_STR && rc == MIMIC_EINVAL) return err_prefix(rc, "%s", key);
-    return rc;
-  }
-  if ((k->flags & CFG_F_IDS) && (rc = validate_ids(k, value))) return rc;
+  int rc = cfg_key_check((cfg_id)i, value);
+  if (rc) return rc;
   pthread_mutex_lock(&c->mu);
   /* Old strings stay readable by other threads only until here; the contract says copy. */
   free(c->vals[i].layer[src]);
   c->vals[i].layer[src] = xstrdup(value);
-  if (strcmp(k->name, "data.dir") == 0) derive_defaults(c);
+  if (i == CFG_DATA_DIR) derive_defaults(c);
   pthread_mutex_unlock(&c->mu);
   return 0;
 }
@@ -167,7 +204,7 @@ void cfg_unset_live(cfg *c, const char *key) {
   pthread_mutex_lock(&c->mu);
   free(c->vals[i].layer[CFG_SRC_LIVE]);
   c->vals[i].layer[CFG_SRC_LIVE] = NULL;
-  if (strcmp(key, "data.dir") == 0) derive_defaults(c);
+  if (i == CFG_DATA_DIR) derive_defaults(c);
   pthread_mutex_unlock(&c->mu);
 }
 
@@ -277,7 +314,7 @@ int cfg_load_file(cfg *c, const char *path) {
   }
   if (!rc && ferror(f))
     rc = err_set(MIMIC_EIO, "%s: cannot read config file: %s", path, strerror(errno));
-  int tok = key_index("discord.token");
+  int tok = CFG_DISCORD_TOKEN;
   if (!rc && seen[tok] && *c->vals[tok].layer[CFG_SRC_FILE] && (st.st_mode & (S_IRWXG | S_IRWXO)))
     rc = err_set(MIMIC_EAUTH,
                  "%s:%d: discord.token is in a config file that other users can read; run "
@@ -304,61 +341,87 @@ int cfg_load_env(cfg *c) {
   }
   const char *tok = getenv("DISCORD_TOKEN");
   if (tok && *tok) {
-    int rc = cfg_set(c, "discord.token", tok, CFG_SRC_ENV);
+    int rc = cfg_set(c, cfg_key_get(CFG_DISCORD_TOKEN)->name, tok, CFG_SRC_ENV);
     if (rc) return rc;
   }
   return 0;
 }
 
-static const char *value_of(const cfg *c, const char *key, cfg_source *src) {
-  int i = key_index(key);
-  if (i < 0) {
-#ifndef NDEBUG
-    fprintf(stderr, "mimic: internal error: unknown config key '%s'\n", key);
-    abort();
-#else
-    return NULL;
-#endif
-  }
+static const char *value_at(const cfg *c, cfg_id key, cfg_source *src) {
+  MIMIC_ASSERT((unsigned)key < (unsigned)CFG__COUNT);
   for (int s = 3; s >= 0; s--)
-    if (c->vals[i].layer[s]) {
+    if (c->vals[key].layer[s]) {
       if (src) *src = (cfg_source)s;
-      return c->vals[i].layer[s];
+      return c->vals[key].layer[s];
     }
   if (src) *src = CFG_SRC_DEFAULT;
   return NULL;
 }
 
-const char *cfg_str(const cfg *c, const char *key) {
-  const char *v = value_of(c, key, NULL);
-  return v ? v : "";
-}
-
-int64_t cfg_int(const cfg *c, const char *key) {
+static int64_t parse_int(const char *s) {
   int64_t v = 0;
-  const char *s = value_of(c, key, NULL);
   if (s && str_to_i64(s, &v)) v = 0;
   return v;
 }
 
-double cfg_num(const cfg *c, const char *key) {
+static double parse_num(const char *s) {
   double v = 0;
-  const char *s = value_of(c, key, NULL);
   if (s && str_to_double(s, &v)) v = 0;
   return v;
 }
 
-bool cfg_bool(const cfg *c, const char *key) {
+static bool parse_bool(const char *s) {
   bool v = false;
-  const char *s = value_of(c, key, NULL);
   if (s && str_to_bool(s, &v)) v = false;
   return v;
 }
 
-cfg_source cfg_source_of(const cfg *c, const char *key) {
+const char *(cfg_str)(const cfg *c, cfg_id key) {
+  const char *v = value_at(c, key, NULL);
+  return v ? v : "";
+}
+
+int64_t(cfg_int)(const cfg *c, cfg_id key) { return parse_int(value_at(c, key, NULL)); }
+double(cfg_num)(const cfg *c, cfg_id key) { return parse_num(value_at(c, key, NULL)); }
+bool(cfg_bool)(const cfg *c, cfg_id key) { return parse_bool(value_at(c, key, NULL)); }
+
+cfg_source(cfg_source_of)(const cfg *c, cfg_id key) {
   cfg_source s = CFG_SRC_DEFAULT;
-  value_of(c, key, &s);
+  value_at(c, key, &s);
   return s;
+}
+
+/* Transitional by-name getters (see config.h). */
+static cfg_id named(const char *key) {
+  int i = key_index(key);
+  if (i < 0) {
+#ifndef NDEBUG
+    fprintf(stderr, "mimic: internal error: unknown config key '%s'\n", key);
+    abort();
+#endif
+  }
+  return (cfg_id)i;
+}
+
+const char *cfg__str_named(const cfg *c, const char *key) {
+  cfg_id i = named(key);
+  return (int)i < 0 ? "" : (cfg_str)(c, i);
+}
+int64_t cfg__int_named(const cfg *c, const char *key) {
+  cfg_id i = named(key);
+  return (int)i < 0 ? 0 : (cfg_int)(c, i);
+}
+double cfg__num_named(const cfg *c, const char *key) {
+  cfg_id i = named(key);
+  return (int)i < 0 ? 0 : (cfg_num)(c, i);
+}
+bool cfg__bool_named(const cfg *c, const char *key) {
+  cfg_id i = named(key);
+  return (int)i < 0 ? false : (cfg_bool)(c, i);
+}
+cfg_source cfg__source_of_named(const cfg *c, const char *key) {
+  cfg_id i = named(key);
+  return (int)i < 0 ? CFG_SRC_DEFAULT : (cfg_source_of)(c, i);
 }
 
 const char *cfg_source_name(cfg_source s) {
@@ -367,9 +430,9 @@ const char *cfg_source_name(cfg_source s) {
 }
 
 char *cfg_token(const cfg *c) {
-  const char *t = cfg_str(c, "discord.token");
+  const char *t = cfg_str(c, CFG_DISCORD_TOKEN);
   if (*t) return xstrdup(t);
-  const char *path = cfg_str(c, "discord.token_file");
+  const char *path = cfg_str(c, CFG_DISCORD_TOKEN_FILE);
   if (!*path) {
     err_set(MIMIC_EAUTH, "no bot token: set DISCORD_TOKEN, or put the token in a file only you can "
                          "read and set discord.token_file (MIMIC_DISCORD_TOKEN_FILE) to its path");

@@ -1,4 +1,5 @@
 /* Tests for configuration: precedence, validation, the shipped example, and the token file. */
+#include <ctype.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -313,6 +314,59 @@ TEST(config_check_prints_clean_errors) {
   CHECK(strstr(out, "bot.response_rate: bot.response_rate") == NULL);
 }
 
+/* config_ids.h and the table agree: every handle has its row, and each row's handle is its name in
+ * upper case with '.' as '_' (the row records the handle's spelling, "CFG_" #id). */
+TEST(handles_match_the_table) {
+  int n = 0;
+  for (const cfg_key *k = cfg_keys(); k->name; k++) n++;
+  CHECK_INT(n, CFG__COUNT);
+  for (int i = 0; i < CFG__COUNT; i++) {
+    const cfg_key *k = cfg_key_get((cfg_id)i);
+    REQUIRE(k->name != NULL);
+    char want[80] = "CFG_";
+    size_t j = 4;
+    for (const char *p = k->name; *p && j + 1 < sizeof want; p++)
+      want[j++] = *p == '.' ? '_' : (char)toupper((unsigned char)*p);
+    want[j] = 0;
+    CHECK_STR(k->handle, want);
+    CHECK_INT(cfg_key_id(k), i);
+    CHECK(cfg_key_find(k->name) == k);
+  }
+  CHECK_STR(cfg_key_get(CFG_BOT_RESPONSE_RATE)->name, "bot.response_rate");
+  cfg *c = cfg_new();
+  CHECK_OK(cfg_set(c, "bot.response_rate", "0.5", CFG_SRC_FILE));
+  CHECK_NEAR(cfg_num(c, CFG_BOT_RESPONSE_RATE), 0.5, 1e-12);
+  CHECK_INT(cfg_source_of(c, CFG_BOT_RESPONSE_RATE), CFG_SRC_FILE);
+  CHECK_INT(cfg_int(c, CFG_ENGINE_CTX), 4096);
+  CHECK(cfg_bool(c, CFG_DISCORD_COMPRESS));
+  CHECK_STR(cfg_str(c, CFG_BOT_PREFIX), "!");
+  cfg_destroy(c);
+}
+
+/* Defaults and bounds come from the table, for code that must not repeat them. */
+TEST(defaults_and_bounds_from_the_table) {
+  CHECK_INT(cfg_key_default_int(CFG_COLLECT_WINDOW), 10);
+  CHECK_NEAR(cfg_key_default_num(CFG_COLLECT_VALID_FRAC), 0.05, 1e-12);
+  CHECK(!cfg_key_default_bool(CFG_COLLECT_REQUIRE_CONSENT));
+  CHECK_STR(cfg_key_default(CFG_DISCORD_TOKEN), "");
+  CHECK_STR(cfg_key_default(CFG_ENGINE_MODEL), "models/base.gguf");
+  double lo = 0, hi = 0;
+  CHECK(cfg_key_bounds(CFG_COLLECT_WINDOW, &lo, &hi));
+  CHECK_NEAR(lo, 2, 0);
+  CHECK_NEAR(hi, 64, 0);
+  CHECK(!cfg_key_bounds(CFG_BOT_PREFIX, &lo, &hi));
+  CHECK_OK(cfg_key_check(CFG_COLLECT_WINDOW, "64"));
+  CHECK_INT(cfg_key_check(CFG_COLLECT_WINDOW, "99"), MIMIC_ERANGE);
+  CHECK_STR(err_msg(), "collect.window must be between 2 and 64, not 99");
+  CHECK_INT(cfg_key_check(CFG_COLLECT_VALID_FRAC, "x"), MIMIC_EINVAL);
+  CHECK_STR(err_msg(), "collect.valid_frac: 'x' is not a number");
+  CHECK_INT(cfg_key_check(CFG_BOT_ADMINS, "me"), MIMIC_EINVAL);
+  /* Every default passes its own key's check. */
+  for (int i = 0; i < CFG__COUNT; i++)
+    if (cfg_key_get((cfg_id)i)->dflt)
+      CHECK_OK(cfg_key_check((cfg_id)i, cfg_key_default((cfg_id)i)));
+}
+
 int main(void) {
   RUN(defaults_file_env_live_precedence);
   RUN(bad_values_are_clear_errors);
@@ -325,5 +379,7 @@ int main(void) {
   RUN(relative_paths_are_from_the_config_folder);
   RUN(check_refuses_what_cannot_work);
   RUN(config_check_prints_clean_errors);
+  RUN(handles_match_the_table);
+  RUN(defaults_and_bounds_from_the_table);
   TEST_MAIN_END();
 }

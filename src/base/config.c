@@ -376,52 +376,19 @@ static bool parse_bool(const char *s) {
   return v;
 }
 
-const char *(cfg_str)(const cfg *c, cfg_id key) {
+const char *cfg_str(const cfg *c, cfg_id key) {
   const char *v = value_at(c, key, NULL);
   return v ? v : "";
 }
 
-int64_t(cfg_int)(const cfg *c, cfg_id key) { return parse_int(value_at(c, key, NULL)); }
-double(cfg_num)(const cfg *c, cfg_id key) { return parse_num(value_at(c, key, NULL)); }
-bool(cfg_bool)(const cfg *c, cfg_id key) { return parse_bool(value_at(c, key, NULL)); }
+int64_t cfg_int(const cfg *c, cfg_id key) { return parse_int(value_at(c, key, NULL)); }
+double cfg_num(const cfg *c, cfg_id key) { return parse_num(value_at(c, key, NULL)); }
+bool cfg_bool(const cfg *c, cfg_id key) { return parse_bool(value_at(c, key, NULL)); }
 
-cfg_source(cfg_source_of)(const cfg *c, cfg_id key) {
+cfg_source cfg_source_of(const cfg *c, cfg_id key) {
   cfg_source s = CFG_SRC_DEFAULT;
   value_at(c, key, &s);
   return s;
-}
-
-/* Transitional by-name getters (see config.h). */
-static cfg_id named(const char *key) {
-  int i = key_index(key);
-  if (i < 0) {
-#ifndef NDEBUG
-    fprintf(stderr, "mimic: internal error: unknown config key '%s'\n", key);
-    abort();
-#endif
-  }
-  return (cfg_id)i;
-}
-
-const char *cfg__str_named(const cfg *c, const char *key) {
-  cfg_id i = named(key);
-  return (int)i < 0 ? "" : (cfg_str)(c, i);
-}
-int64_t cfg__int_named(const cfg *c, const char *key) {
-  cfg_id i = named(key);
-  return (int)i < 0 ? 0 : (cfg_int)(c, i);
-}
-double cfg__num_named(const cfg *c, const char *key) {
-  cfg_id i = named(key);
-  return (int)i < 0 ? 0 : (cfg_num)(c, i);
-}
-bool cfg__bool_named(const cfg *c, const char *key) {
-  cfg_id i = named(key);
-  return (int)i < 0 ? false : (cfg_bool)(c, i);
-}
-cfg_source cfg__source_of_named(const cfg *c, const char *key) {
-  cfg_id i = named(key);
-  return (int)i < 0 ? CFG_SRC_DEFAULT : (cfg_source_of)(c, i);
 }
 
 const char *cfg_source_name(cfg_source s) {

@@ -81,26 +81,12 @@ void cfg_unset_live(cfg *c, const char *key);
 /* Getters, by handle: cfg_num(c, CFG_BOT_RESPONSE_RATE). A misspelt handle does not compile; an
  * out-of-range value aborts (MIMIC_ASSERT). Strings are borrowed until the next cfg_set of that
  * key (or of data.dir, for store.path): copy them if kept. */
-const char *(cfg_str)(const cfg *c, cfg_id key);
-int64_t(cfg_int)(const cfg *c, cfg_id key);
-double(cfg_num)(const cfg *c, cfg_id key);
-bool(cfg_bool)(const cfg *c, cfg_id key);
-cfg_source(cfg_source_of)(const cfg *c, cfg_id key);
+const char *cfg_str(const cfg *c, cfg_id key);
+int64_t cfg_int(const cfg *c, cfg_id key);
+double cfg_num(const cfg *c, cfg_id key);
+bool cfg_bool(const cfg *c, cfg_id key);
+cfg_source cfg_source_of(const cfg *c, cfg_id key);
 const char *cfg_source_name(cfg_source s);
-
-/* Transitional: call sites that still name keys by string go to the by-name lookups (a typo aborts
- * in debug builds, returns the zero value otherwise). Goes once every call site uses handles. */
-const char *cfg__str_named(const cfg *c, const char *key);
-int64_t cfg__int_named(const cfg *c, const char *key);
-double cfg__num_named(const cfg *c, const char *key);
-bool cfg__bool_named(const cfg *c, const char *key);
-cfg_source cfg__source_of_named(const cfg *c, const char *key);
-#define CFG__BY(k, named, id) _Generic((k), char * : named, const char * : named, default : id)
-#define cfg_str(c, k)         CFG__BY(k, cfg__str_named, (cfg_str))(c, k)
-#define cfg_int(c, k)         CFG__BY(k, cfg__int_named, (cfg_int))(c, k)
-#define cfg_num(c, k)         CFG__BY(k, cfg__num_named, (cfg_num))(c, k)
-#define cfg_bool(c, k)        CFG__BY(k, cfg__bool_named, (cfg_bool))(c, k)
-#define cfg_source_of(c, k)   CFG__BY(k, cfg__source_of_named, (cfg_source_of))(c, k)
 
 /* Reads the bot token: DISCORD_TOKEN, else the file named by discord.token_file, which must be a
  * regular file not readable by group or others. Returns a copy (caller frees), or NULL with the

@@ -74,7 +74,7 @@ int cmd_chat(int argc, char **argv) {
   history *h = xcalloc(1, sizeof *h);
   char *line = xalloc(CHAT_LINE_MAX);
   if (status) goto out;
-  if (!o.system) o.system = cfg_str(c, "bot.system_prompt");
+  if (!o.system) o.system = cfg_str(c, CFG_BOT_SYSTEM_PROMPT);
   if (!(b = cli_llm_open(&o))) {
     status = 1;
     goto out;

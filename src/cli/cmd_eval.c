@@ -105,15 +105,15 @@ int cmd_eval(int argc, char **argv) {
   cfg *c = cli_config_load(&argc, argv);
   if (!c) return 1;
   char data_def[4096], train_def[4096], out_def[4096];
-  const char *dd = cfg_str(c, "data.dir");
+  const char *dd = cfg_str(c, CFG_DATA_DIR);
   snprintf(data_def, sizeof data_def, "%s/exports/sft-messages.valid.jsonl", dd);
   snprintf(train_def, sizeof train_def, "%s/exports/sft-messages.train.jsonl", dd);
   snprintf(out_def, sizeof out_def, "%s/reports", dd);
-  const char *model = cfg_str(c, "engine.model"), *lora = cfg_str(c, "engine.adapter"),
+  const char *model = cfg_str(c, CFG_ENGINE_MODEL), *lora = cfg_str(c, CFG_ENGINE_ADAPTER),
              *data = data_def, *train = train_def, *out = out_def, *loss_log = NULL, *sheet = NULL,
              *key = NULL;
-  double lora_scale = cfg_num(c, "engine.adapter_scale"), temp = -1;
-  int64_t n_max = 100, seed = 1234, max_tokens = 64, threads = cfg_int(c, "engine.threads"),
+  double lora_scale = cfg_num(c, CFG_ENGINE_ADAPTER_SCALE), temp = -1;
+  int64_t n_max = 100, seed = 1234, max_tokens = 64, threads = cfg_int(c, CFG_ENGINE_THREADS),
           blind = 20;
   bool do_ppl = true, do_gen = true, train_explicit = false;
   int status = 2;

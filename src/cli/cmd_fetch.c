@@ -229,7 +229,7 @@ int cmd_fetch(int argc, char **argv) {
   size_t n_guilds = 0;
   collect_fetch_opts o;
   collect_fetch_opts_default(&o);
-  o.concurrency = (int)cfg_int(c, "collect.fetch_concurrency");
+  o.concurrency = (int)cfg_int(c, CFG_COLLECT_FETCH_CONCURRENCY);
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     int64_t n;
@@ -258,7 +258,7 @@ int cmd_fetch(int argc, char **argv) {
       goto out;
     }
   }
-  if (!n_guilds && parse_guilds(cfg_str(c, "discord.guilds"), guilds, &n_guilds)) {
+  if (!n_guilds && parse_guilds(cfg_str(c, CFG_DISCORD_GUILDS), guilds, &n_guilds)) {
     cli_error("discord.guilds: %s", err_msg());
     goto out;
   }
@@ -275,7 +275,7 @@ int cmd_fetch(int argc, char **argv) {
     cli_error("%s", err_msg());
     goto out;
   }
-  ro.rl.global_limit = (int)cfg_int(c, "collect.fetch_global_limit");
+  ro.rl.global_limit = (int)cfg_int(c, CFG_COLLECT_FETCH_GLOBAL_LIMIT);
   if (rest_new(NULL, &ro, &r) != 0) {
     cli_error("%s", err_msg());
     goto out;

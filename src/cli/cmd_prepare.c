@@ -27,15 +27,15 @@ int cmd_prepare(int argc, char **argv) {
   collect_prepare_opts o;
   collect_prepare_defaults(&o);
   char out_dir[4096];
-  snprintf(out_dir, sizeof out_dir, "%s/exports", cfg_str(c, "data.dir"));
+  snprintf(out_dir, sizeof out_dir, "%s/exports", cfg_str(c, CFG_DATA_DIR));
   o.out_dir = out_dir;
-  o.gap_ms = cfg_int(c, "collect.gap_min") * 60000;
-  o.window_max = (int)cfg_int(c, "collect.window");
-  o.min_context = (int)cfg_int(c, "collect.min_context");
-  o.per_user_cap = (int)cfg_int(c, "collect.per_user_cap");
-  o.valid_frac = cfg_num(c, "collect.valid_frac");
-  o.require_consent = cfg_bool(c, "collect.require_consent");
-  o.system_prompt = cfg_str(c, "bot.system_prompt");
+  o.gap_ms = cfg_int(c, CFG_COLLECT_GAP_MIN) * 60000;
+  o.window_max = (int)cfg_int(c, CFG_COLLECT_WINDOW);
+  o.min_context = (int)cfg_int(c, CFG_COLLECT_MIN_CONTEXT);
+  o.per_user_cap = (int)cfg_int(c, CFG_COLLECT_PER_USER_CAP);
+  o.valid_frac = cfg_num(c, CFG_COLLECT_VALID_FRAC);
+  o.require_consent = cfg_bool(c, CFG_COLLECT_REQUIRE_CONSENT);
+  o.system_prompt = cfg_str(c, CFG_BOT_SYSTEM_PROMPT);
   int status = 2;
   store *s = NULL;
   for (int i = 1; i < argc; i++) {

@@ -255,7 +255,7 @@ int cmd_simulate(int argc, char **argv) {
   if (bot_handle_event(b, &ready)) err_clear();
   fprintf(stderr,
           "simulating #general with %s (response rate %g); you are %s, an admin. /quit to leave.\n",
-          s.bot_name, cfg_num(c, "bot.response_rate"), you);
+          s.bot_name, cfg_num(c, CFG_BOT_RESPONSE_RATE), you);
   char line[SIM_LINE_MAX], text[SIM_LINE_MAX + 64];
   uint64_t next_user = 100;
   while (!s.restart && fgets(line, sizeof line, stdin)) {

@@ -13,7 +13,7 @@ int cmd_stats(int argc, char **argv) {
   cfg *c = cli_config_load(&argc, argv);
   if (!c) return 1;
   char html[4096];
-  snprintf(html, sizeof html, "%s/reports", cfg_str(c, "data.dir"));
+  snprintf(html, sizeof html, "%s/reports", cfg_str(c, CFG_DATA_DIR));
   bool default_path = true;
   int status = 2;
   store *s = NULL;
@@ -26,7 +26,7 @@ int cmd_stats(int argc, char **argv) {
   }
   status = 1;
   if (default_path) {
-    mkdir(cfg_str(c, "data.dir"), 0700);
+    mkdir(cfg_str(c, CFG_DATA_DIR), 0700);
     if (mkdir(html, 0700) != 0 && errno != EEXIST) {
       cli_error("%s: cannot create: %s", html, strerror(errno));
       goto out;

@@ -34,15 +34,16 @@ static int num_arg(const char *opt, const char *v, double lo, double hi, float *
 
 int cli_llm_parse(cli_llm *o, const cfg *c, int argc, char **argv, const char *usage) {
   memset(o, 0, sizeof *o);
-  o->backend = cfg_str(c, "engine.backend");
-  o->model = cfg_str(c, "engine.model");
-  o->lora = *cfg_str(c, "engine.adapter") ? cfg_str(c, "engine.adapter") : NULL;
-  o->lora_scale = (float)cfg_num(c, "engine.adapter_scale");
-  o->url = cfg_str(c, "engine.openai_url");
-  o->api_model = cfg_str(c, "engine.openai_model");
-  o->key_file = *cfg_str(c, "engine.openai_key_file") ? cfg_str(c, "engine.openai_key_file") : NULL;
-  o->threads = (int)cfg_int(c, "engine.threads");
-  o->ctx = (int)cfg_int(c, "engine.ctx");
+  o->backend = cfg_str(c, CFG_ENGINE_BACKEND);
+  o->model = cfg_str(c, CFG_ENGINE_MODEL);
+  o->lora = *cfg_str(c, CFG_ENGINE_ADAPTER) ? cfg_str(c, CFG_ENGINE_ADAPTER) : NULL;
+  o->lora_scale = (float)cfg_num(c, CFG_ENGINE_ADAPTER_SCALE);
+  o->url = cfg_str(c, CFG_ENGINE_OPENAI_URL);
+  o->api_model = cfg_str(c, CFG_ENGINE_OPENAI_MODEL);
+  o->key_file =
+      *cfg_str(c, CFG_ENGINE_OPENAI_KEY_FILE) ? cfg_str(c, CFG_ENGINE_OPENAI_KEY_FILE) : NULL;
+  o->threads = (int)cfg_int(c, CFG_ENGINE_THREADS);
+  o->ctx = (int)cfg_int(c, CFG_ENGINE_CTX);
   o->slots = 1;
   o->n_prompt = 512;
   o->n_predict = -1;

@@ -20,21 +20,21 @@ TEST(defaults_file_env_live_precedence) {
   close(fd);
   write_file(path, "# comment\n[bot]\nresponse_rate = 0.5   # half\nprefix = \"? #\"\n", 0600);
   cfg *c = cfg_new();
-  CHECK_NEAR(cfg_num(c, "bot.response_rate"), 0.05, 1e-12);
-  CHECK_INT(cfg_source_of(c, "bot.response_rate"), CFG_SRC_DEFAULT);
+  CHECK_NEAR(cfg_num(c, CFG_BOT_RESPONSE_RATE), 0.05, 1e-12);
+  CHECK_INT(cfg_source_of(c, CFG_BOT_RESPONSE_RATE), CFG_SRC_DEFAULT);
   CHECK_OK(cfg_load_file(c, path));
-  CHECK_NEAR(cfg_num(c, "bot.response_rate"), 0.5, 1e-12);
-  CHECK_STR(cfg_str(c, "bot.prefix"), "? #");
-  CHECK_INT(cfg_source_of(c, "bot.response_rate"), CFG_SRC_FILE);
+  CHECK_NEAR(cfg_num(c, CFG_BOT_RESPONSE_RATE), 0.5, 1e-12);
+  CHECK_STR(cfg_str(c, CFG_BOT_PREFIX), "? #");
+  CHECK_INT(cfg_source_of(c, CFG_BOT_RESPONSE_RATE), CFG_SRC_FILE);
   setenv("MIMIC_BOT_RESPONSE_RATE", "0.25", 1);
   CHECK_OK(cfg_load_env(c));
   unsetenv("MIMIC_BOT_RESPONSE_RATE");
-  CHECK_NEAR(cfg_num(c, "bot.response_rate"), 0.25, 1e-12);
-  CHECK_INT(cfg_source_of(c, "bot.response_rate"), CFG_SRC_ENV);
+  CHECK_NEAR(cfg_num(c, CFG_BOT_RESPONSE_RATE), 0.25, 1e-12);
+  CHECK_INT(cfg_source_of(c, CFG_BOT_RESPONSE_RATE), CFG_SRC_ENV);
   CHECK_OK(cfg_set(c, "bot.response_rate", "1", CFG_SRC_LIVE));
-  CHECK_NEAR(cfg_num(c, "bot.response_rate"), 1.0, 1e-12);
+  CHECK_NEAR(cfg_num(c, CFG_BOT_RESPONSE_RATE), 1.0, 1e-12);
   cfg_unset_live(c, "bot.response_rate");
-  CHECK_NEAR(cfg_num(c, "bot.response_rate"), 0.25, 1e-12);
+  CHECK_NEAR(cfg_num(c, CFG_BOT_RESPONSE_RATE), 0.25, 1e-12);
   cfg_destroy(c);
   unlink(path);
 }
@@ -87,7 +87,7 @@ TEST(shipped_example_loads) {
   snprintf(path, sizeof path, "%s/mimic.conf.example", src);
   cfg *c = cfg_new();
   CHECK_OK(cfg_load_file(c, path));
-  CHECK_STR(cfg_str(c, "log.level"), "info");
+  CHECK_STR(cfg_str(c, CFG_LOG_LEVEL), "info");
   cfg_destroy(c);
 }
 
@@ -240,31 +240,31 @@ TEST(relative_paths_are_from_the_config_folder) {
              "adapter = /abs/lora.gguf\nbackend = local\n",
              0600);
   cfg *c = cfg_new();
-  CHECK_STR(cfg_str(c, "store.path"), "data/mimic.db");
+  CHECK_STR(cfg_str(c, CFG_STORE_PATH), "data/mimic.db");
   CHECK_OK(cfg_load_file(c, path));
   snprintf(want, sizeof want, "%s/state", dir);
-  CHECK_STR(cfg_str(c, "data.dir"), want);
+  CHECK_STR(cfg_str(c, CFG_DATA_DIR), want);
   snprintf(want, sizeof want, "%s/state/mimic.db", dir); /* data.dir moves the database */
-  CHECK_STR(cfg_str(c, "store.path"), want);
-  CHECK_INT(cfg_source_of(c, "store.path"), CFG_SRC_DEFAULT);
+  CHECK_STR(cfg_str(c, CFG_STORE_PATH), want);
+  CHECK_INT(cfg_source_of(c, CFG_STORE_PATH), CFG_SRC_DEFAULT);
   snprintf(want, sizeof want, "%s/mimic.log", dir);
-  CHECK_STR(cfg_str(c, "log.file"), want);
+  CHECK_STR(cfg_str(c, CFG_LOG_FILE), want);
   snprintf(want, sizeof want, "%s/models/base.gguf", dir);
-  CHECK_STR(cfg_str(c, "engine.model"), want);
-  CHECK_STR(cfg_str(c, "engine.adapter"), "/abs/lora.gguf");
-  CHECK_STR(cfg_str(c, "engine.backend"), "local"); /* not a path */
-  setenv("MIMIC_DATA_DIR", "/srv/mimic", 1);        /* the environment is from the cwd */
+  CHECK_STR(cfg_str(c, CFG_ENGINE_MODEL), want);
+  CHECK_STR(cfg_str(c, CFG_ENGINE_ADAPTER), "/abs/lora.gguf");
+  CHECK_STR(cfg_str(c, CFG_ENGINE_BACKEND), "local"); /* not a path */
+  setenv("MIMIC_DATA_DIR", "/srv/mimic", 1);          /* the environment is from the cwd */
   CHECK_OK(cfg_load_env(c));
   unsetenv("MIMIC_DATA_DIR");
-  CHECK_STR(cfg_str(c, "store.path"), "/srv/mimic/mimic.db");
+  CHECK_STR(cfg_str(c, CFG_STORE_PATH), "/srv/mimic/mimic.db");
   cfg_destroy(c);
   /* store.path set: data.dir does not move it. "." is the file's own folder. */
   write_file(path, "store.path = db/chat.db\ndata.dir = .\n", 0600);
   c = cfg_new();
   CHECK_OK(cfg_load_file(c, path));
-  CHECK_STR(cfg_str(c, "data.dir"), dir);
+  CHECK_STR(cfg_str(c, CFG_DATA_DIR), dir);
   snprintf(want, sizeof want, "%s/db/chat.db", dir);
-  CHECK_STR(cfg_str(c, "store.path"), want);
+  CHECK_STR(cfg_str(c, CFG_STORE_PATH), want);
   cfg_destroy(c);
   rm_rf(dir);
 }
@@ -291,8 +291,8 @@ TEST(check_refuses_what_cannot_work) {
   write_file(path, "\xEF\xBB\xBF[bot]\nprefix = ?\nadmins =   # nobody yet\n",
              0600); /* a BOM, as Notepad writes */
   CHECK_OK(cfg_load_file(c, path));
-  CHECK_STR(cfg_str(c, "bot.prefix"), "?");
-  CHECK_STR(cfg_str(c, "bot.admins"), "");
+  CHECK_STR(cfg_str(c, CFG_BOT_PREFIX), "?");
+  CHECK_STR(cfg_str(c, CFG_BOT_ADMINS), "");
   cfg_destroy(c);
   unlink(path);
 }

@@ -1,108 +1,131 @@
-/* The table of every configuration key, its type, default, range and one line of help. This is the
- * single home of every default; mimic.conf.example and docs/config.md are kept in step with it
- * (tests/base/test_config.c checks that the example names only keys from this table). */
+/* The table of every configuration key, its type, default, bounds and one line of help. This is the
+ * single home of every default and bound: other layers read them through cfg_key_get,
+ * cfg_key_default* and cfg_key_check rather than repeating them. mimic.conf.example documents every
+ * row and config_ids.h names each one (tests/base/test_config.c checks both). */
 #include <stddef.h>
 
 #include "base/config.h"
 
-#define STR(n, d, h)                                                                               \
-  { n, CFG_STR, d, 0, 0, false, h }
-#define INT(n, d, lo, hi, h)                                                                       \
-  { n, CFG_INT, d, lo, hi, false, h }
-#define NUM(n, d, lo, hi, h)                                                                       \
-  { n, CFG_NUM, d, lo, hi, false, h }
-#define BOOL(n, d, h)                                                                              \
-  { n, CFG_BOOL, d, 0, 0, false, h }
+/* Each row is indexed by its handle (config_ids.h) and records the handle's spelling, which the
+ * test compares with the name. */
+#define ROW(id, n, type, d, lo, hi, secret, h, flags)                                              \
+  [CFG_##id] = {n, type, d, lo, hi, secret, h, flags, "CFG_" #id}
+#define STR(id, n, d, h)         ROW(id, n, CFG_STR, d, 0, 0, false, h, 0)
+#define PATH(id, n, d, h)        ROW(id, n, CFG_STR, d, 0, 0, false, h, CFG_F_PATH)
+#define IDS(id, n, h)            ROW(id, n, CFG_STR, "", 0, 0, false, h, CFG_F_IDS)
+#define INT(id, n, d, lo, hi, h) ROW(id, n, CFG_INT, d, lo, hi, false, h, 0)
+#define NUM(id, n, d, lo, hi, h) ROW(id, n, CFG_NUM, d, lo, hi, false, h, 0)
+#define BOOL(id, n, d, h)        ROW(id, n, CFG_BOOL, d, 0, 0, false, h, 0)
 
 static const cfg_key keys[] = {
     /* general */
-    STR("log.level", "info", "error, warn, info, debug or trace"),
-    STR("log.trace", "",
+    STR(LOG_LEVEL, "log.level", "info", "error, warn, info, debug or trace"),
+    STR(LOG_TRACE, "log.trace", "",
         "comma-separated subsystems to trace (gateway,rest,engine,bot,...) or all"),
-    STR("log.file", "", "also append the log to this file"),
-    STR("data.dir", "data", "folder for the database, exports and reports"),
-    STR("store.path", "data/mimic.db", "the SQLite database file"),
+    PATH(LOG_FILE, "log.file", "", "also append the log to this file"),
+    PATH(DATA_DIR, "data.dir", "data", "folder for the database, exports and reports"),
+    ROW(STORE_PATH, "store.path", CFG_STR, "data/mimic.db", 0, 0, false,
+        "the SQLite database file (default: mimic.db in data.dir)", CFG_F_PATH | CFG_F_IN_DATA_DIR),
     /* discord */
-    {"discord.token", CFG_STR, NULL, 0, 0, true,
-     "bot token (prefer DISCORD_TOKEN or discord.token_file)"},
-    STR("discord.token_file", "",
-        "file holding the bot token; must not be readable by group or others"),
-    STR("discord.api", "https://discord.com/api/v10",
+    ROW(DISCORD_TOKEN, "discord.token", CFG_STR, NULL, 0, 0, true,
+        "bot token (prefer DISCORD_TOKEN or discord.token_file); refused in a config file that "
+        "group or others can read",
+        0),
+    PATH(DISCORD_TOKEN_FILE, "discord.token_file", "",
+         "file holding the bot token; must not be readable by group or others"),
+    STR(DISCORD_API, "discord.api", "https://discord.com/api/v10",
         "REST base URL (a Discord-compatible server or a local double)"),
-    INT("discord.intents", "37377", 0, 4194303,
+    INT(DISCORD_INTENTS, "discord.intents", "37377", 1, 4194303,
         "gateway intents: "
         "GUILDS|GUILD_MESSAGES|GUILD_MESSAGE_REACTIONS|DIRECT_MESSAGES|MESSAGE_CONTENT"),
-    INT("discord.shard_id", "0", 0, 65535, "this process's shard"),
-    INT("discord.shard_count", "0", 0, 65536, "total shards (0 = as GET /gateway/bot recommends)"),
-    BOOL("discord.compress", "true", "use zlib-stream transport compression on the gateway"),
-    STR("discord.status", "online", "presence status: online, idle, dnd or invisible"),
-    STR("discord.activity", "", "presence activity text (empty for none)"),
-    STR("discord.guilds", "", "comma-separated guild ids to serve and collect (empty = all)"),
-    STR("discord.user_agent_url", "https://github.com/mimic-bot/mimic",
+    INT(DISCORD_SHARD_ID, "discord.shard_id", "0", 0, 65535, "this process's shard"),
+    INT(DISCORD_SHARD_COUNT, "discord.shard_count", "0", 0, 65536,
+        "total shards (0 = as GET /gateway/bot recommends)"),
+    BOOL(DISCORD_COMPRESS, "discord.compress", "true",
+         "use zlib-stream transport compression on the gateway"),
+    STR(DISCORD_STATUS, "discord.status", "online",
+        "presence status: online, idle, dnd or invisible"),
+    STR(DISCORD_ACTIVITY, "discord.activity", "", "presence activity text (empty for none)"),
+    IDS(DISCORD_GUILDS, "discord.guilds",
+        "comma-separated guild ids to serve and collect (empty = all)"),
+    STR(DISCORD_USER_AGENT_URL, "discord.user_agent_url", "https://github.com/mimic-bot/mimic",
         "URL in the User-Agent header"),
     /* bot */
-    STR("bot.admins", "", "comma-separated user ids allowed to use admin commands"),
-    STR("bot.prefix", "!", "prefix of text commands"),
-    NUM("bot.response_rate", "0.05", 0, 1,
+    IDS(BOT_ADMINS, "bot.admins", "comma-separated user ids allowed to use admin commands"),
+    STR(BOT_PREFIX, "bot.prefix", "!", "prefix of text commands"),
+    NUM(BOT_RESPONSE_RATE, "bot.response_rate", "0.05", 0, 1,
         "chance of answering a message that is not addressed to the bot"),
-    NUM("bot.active_boost", "4", 1, 100,
+    NUM(BOT_ACTIVE_BOOST, "bot.active_boost", "4", 1, 100,
         "multiplier on the rate in a conversation the bot is active in"),
-    INT("bot.active_window_s", "300", 0, 86400,
+    INT(BOT_ACTIVE_WINDOW_S, "bot.active_window_s", "300", 0, 86400,
         "seconds after its last message that the bot counts as active"),
-    INT("bot.cooldown_s", "20", 0, 86400, "per-channel cooldown between unprompted replies"),
-    INT("bot.user_flood_per_min", "6", 0, 1000, "most replies to one user per minute"),
-    STR("bot.keywords", "", "comma-separated keywords that trigger a reply"),
-    STR("bot.channels", "", "comma-separated channel ids the bot may speak in (empty = all)"),
-    STR("bot.allow_bots", "", "comma-separated bot ids the bot may answer (bot-to-bot)"),
-    STR("bot.system_prompt",
+    INT(BOT_COOLDOWN_S, "bot.cooldown_s", "20", 0, 86400,
+        "per-channel cooldown between unprompted replies"),
+    INT(BOT_USER_FLOOD_PER_MIN, "bot.user_flood_per_min", "6", 0, 1000,
+        "most replies to one user per minute"),
+    STR(BOT_KEYWORDS, "bot.keywords", "", "comma-separated keywords that trigger a reply"),
+    IDS(BOT_CHANNELS, "bot.channels",
+        "comma-separated channel ids the bot may speak in (empty = all)"),
+    IDS(BOT_ALLOW_BOTS, "bot.allow_bots",
+        "comma-separated bot ids the bot may answer (bot-to-bot)"),
+    STR(BOT_SYSTEM_PROMPT, "bot.system_prompt",
         "You are a regular on this Discord server. Chat casually, like the others here do.",
         "system prompt"),
-    INT("bot.context_messages", "12", 0, 200, "recent channel messages given as context"),
-    INT("bot.memory_ttl_s", "1800", 0, 604800, "how long channel memory lives"),
-    INT("bot.queue_max", "64", 1, 100000,
+    INT(BOT_CONTEXT_MESSAGES, "bot.context_messages", "12", 0, 200,
+        "recent channel messages given as context"),
+    INT(BOT_MEMORY_TTL_S, "bot.memory_ttl_s", "1800", 0, 604800, "how long channel memory lives"),
+    INT(BOT_QUEUE_MAX, "bot.queue_max", "64", 1, 100000,
         "pending generations before random engagements are skipped"),
-    INT("bot.bot_turns_max", "3", 0, 1000,
+    INT(BOT_BOT_TURNS_MAX, "bot.bot_turns_max", "3", 0, 1000,
         "replies to other (allowed) bots in a channel before a person must speak again"),
     /* engine */
-    STR("engine.backend", "local",
+    STR(ENGINE_BACKEND, "engine.backend", "local",
         "local (mimic's engine) or openai (an OpenAI-compatible server)"),
-    STR("engine.model", "models/base.gguf", "base GGUF model"),
-    STR("engine.adapter", "", "LoRA adapter GGUF applied by default"),
-    NUM("engine.adapter_scale", "1.0", 0, 4, "scale of the default adapter"),
-    INT("engine.threads", "0", 0, 1024, "worker threads (0 = one per core)"),
-    INT("engine.ctx", "4096", 128, 1048576, "context window in tokens"),
-    INT("engine.slots", "8", 1, 256, "KV cache slots (active conversations)"),
-    INT("engine.batch", "512", 1, 65536, "prompt tokens evaluated per chunk"),
-    STR("engine.kv_type", "f32", "KV cache precision: f32 (reference) or f16 (half the memory)"),
-    NUM("engine.temperature", "0.8", 0, 2, "sampling temperature"),
-    INT("engine.top_k", "40", 0, 1000000, "top-k (0 = off)"),
-    NUM("engine.top_p", "0.95", 0, 1, "top-p (1 = off)"),
-    NUM("engine.min_p", "0.05", 0, 1, "min-p (0 = off)"),
-    NUM("engine.repeat_penalty", "1.1", 0, 10, "repetition penalty (1 = off)"),
-    INT("engine.repeat_last_n", "64", 0, 100000, "tokens the repetition penalty looks back over"),
-    INT("engine.max_tokens", "160", 1, 100000, "most tokens per reply"),
-    STR("engine.openai_url", "http://127.0.0.1:8080/v1",
+    PATH(ENGINE_MODEL, "engine.model", "models/base.gguf", "base GGUF model"),
+    PATH(ENGINE_ADAPTER, "engine.adapter", "", "LoRA adapter GGUF applied by default"),
+    NUM(ENGINE_ADAPTER_SCALE, "engine.adapter_scale", "1.0", 0, 4, "scale of the default adapter"),
+    INT(ENGINE_THREADS, "engine.threads", "0", 0, 1024, "worker threads (0 = one per core)"),
+    INT(ENGINE_CTX, "engine.ctx", "4096", 128, 1048576, "context window in tokens"),
+    INT(ENGINE_SLOTS, "engine.slots", "8", 1, 256, "KV cache slots (active conversations)"),
+    INT(ENGINE_BATCH, "engine.batch", "512", 1, 65536, "prompt tokens evaluated per chunk"),
+    STR(ENGINE_KV_TYPE, "engine.kv_type", "f32",
+        "KV cache precision: f32 (reference) or f16 (half the memory)"),
+    NUM(ENGINE_TEMPERATURE, "engine.temperature", "0.8", 0, 2, "sampling temperature"),
+    INT(ENGINE_TOP_K, "engine.top_k", "40", 0, 1000000, "top-k (0 = off)"),
+    NUM(ENGINE_TOP_P, "engine.top_p", "0.95", 0, 1, "top-p (1 = off)"),
+    NUM(ENGINE_MIN_P, "engine.min_p", "0.05", 0, 1, "min-p (0 = off)"),
+    NUM(ENGINE_REPEAT_PENALTY, "engine.repeat_penalty", "1.1", 0, 10,
+        "repetition penalty (1 = off)"),
+    INT(ENGINE_REPEAT_LAST_N, "engine.repeat_last_n", "64", 0, 100000,
+        "tokens the repetition penalty looks back over"),
+    INT(ENGINE_MAX_TOKENS, "engine.max_tokens", "160", 1, 100000, "most tokens per reply"),
+    STR(ENGINE_OPENAI_URL, "engine.openai_url", "http://127.0.0.1:8080/v1",
         "base URL of the OpenAI-compatible server"),
-    STR("engine.openai_model", "", "model name sent to the OpenAI-compatible server"),
-    STR("engine.openai_key_file", "", "file holding the API key for the OpenAI-compatible server"),
+    STR(ENGINE_OPENAI_MODEL, "engine.openai_model", "",
+        "model name sent to the OpenAI-compatible server"),
+    PATH(ENGINE_OPENAI_KEY_FILE, "engine.openai_key_file", "",
+         "file holding the API key for the OpenAI-compatible server"),
     /* collect (prepare) */
-    INT("collect.gap_min", "30", 1, 10080, "minutes of silence that start a new conversation"),
-    INT("collect.window", "10", 2, 64, "most messages per training sample, the reply included"),
-    INT("collect.min_context", "2", 0, 63, "fewest context messages before a training target"),
-    INT("collect.per_user_cap", "2000", 0, 100000000,
+    INT(COLLECT_GAP_MIN, "collect.gap_min", "30", 1, 10080,
+        "minutes of silence that start a new conversation"),
+    INT(COLLECT_WINDOW, "collect.window", "10", 2, 64,
+        "most messages per training sample, the reply included"),
+    INT(COLLECT_MIN_CONTEXT, "collect.min_context", "2", 0, 63,
+        "fewest context messages before a training target"),
+    INT(COLLECT_PER_USER_CAP, "collect.per_user_cap", "2000", 0, 100000000,
         "most training targets per person (0 = no cap)"),
-    NUM("collect.valid_frac", "0.05", 0, 0.9, "newest fraction of targets held out for validation"),
-    BOOL("collect.require_consent", "false",
+    NUM(COLLECT_VALID_FRAC, "collect.valid_frac", "0.05", 0, 0.9,
+        "newest fraction of targets held out for validation"),
+    BOOL(COLLECT_REQUIRE_CONSENT, "collect.require_consent", "false",
          "train only on people who opted in (mimic privacy opt-in)"),
-    INT("collect.fetch_concurrency", "8", 1, 64,
+    INT(COLLECT_FETCH_CONCURRENCY, "collect.fetch_concurrency", "8", 1, 64,
         "channels mimic fetch pages at once (each its own rate-limit bucket)"),
-    INT("collect.fetch_global_limit", "50", 1, 50,
+    INT(COLLECT_FETCH_GLOBAL_LIMIT, "collect.fetch_global_limit", "50", 1, 50,
         "requests per second mimic fetch may send of Discord's global 50 (lower it to leave room "
         "for a running bot)"),
-    /* web */
-    BOOL("web.enabled", "false", "serve the dashboard, /healthz and /metrics"),
-    STR("web.listen", "127.0.0.1:8088", "address:port of the dashboard"),
-    {NULL, CFG_STR, NULL, 0, 0, false, NULL},
+    /* web.enabled / web.listen come back with the dashboard; nothing serves them yet. */
+    [CFG__COUNT] = {NULL, CFG_STR, NULL, 0, 0, false, NULL, 0, NULL},
 };
+_Static_assert(sizeof keys / sizeof keys[0] == CFG__COUNT + 1, "a handle without a row");
 
 const cfg_key *cfg_keys(void) { return keys; }

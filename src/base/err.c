@@ -32,11 +32,15 @@ const char *err_name(int code) {
   }
 }
 
+/* Formats into a scratch buffer first: an argument may be err_msg() itself (the buffer being
+ * written), and vsnprintf with overlapping source and destination is undefined behaviour. */
 int err_set(int code, const char *fmt, ...) {
+  char msg[ERR_MSG_MAX];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(err_buf, sizeof err_buf, fmt, ap);
+  vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
+  memcpy(err_buf, msg, sizeof msg);
   err_code = code;
   return code;
 }

@@ -31,10 +31,13 @@ const char *err_name(int code);
 
 /* Records the message for the calling thread and returns code, so callers write
  * `return err_set(MIMIC_EFORMAT, "%s: bad magic", path);`. The message is truncated to 512 bytes.
- */
+ * The arguments may include err_msg() (formatting goes through a scratch buffer), but to add
+ * context to the current message say so with err_prefix instead. */
 int err_set(int code, const char *fmt, ...) MIMIC_PRINTF(2, 3);
 
-/* Prefixes the current message with context: "ctx: previous message". Returns code. */
+/* Prefixes the current message with context: "ctx: previous message", so callers write
+ * `if (rc) return err_prefix(rc, "%s:%d", path, line);` rather than passing err_msg() to err_set.
+ * fmt's arguments may include err_msg(). Returns code. */
 int err_prefix(int code, const char *fmt, ...) MIMIC_PRINTF(2, 3);
 
 /* The last message recorded on this thread, or the code's name when none was. Borrowed; valid until

@@ -85,10 +85,10 @@ static void set_number(cmd_ctx *x, const char *cmd, const char *key, double lo, 
   }
   char old[64], val[64];
   if (integer) {
-    snprintf(old, sizeof old, "%" PRId64, cfg_int(x->b->cfg, key));
+    snprintf(old, sizeof old, "%" PRId64, cfg_int(x->b->cfg, cfg_key_id(cfg_key_find(key))));
     snprintf(val, sizeof val, "%" PRId64, iv);
   } else {
-    snprintf(old, sizeof old, "%g", cfg_num(x->b->cfg, key));
+    snprintf(old, sizeof old, "%g", cfg_num(x->b->cfg, cfg_key_id(cfg_key_find(key))));
     snprintf(val, sizeof val, "%g", v);
   }
   if (bot_setting_set(x->b, key, val)) {
@@ -163,11 +163,12 @@ static int status_text(bot *b, buf *o) {
   for (size_t i = 0; !rc && i < sizeof status_keys / sizeof status_keys[0]; i++) {
     const char *k = status_keys[i];
     const cfg_key *def = cfg_key_find(k);
-    const char *src = cfg_source_name(cfg_source_of(b->cfg, k));
+    const char *src = cfg_source_name(cfg_source_of(b->cfg, cfg_key_id(cfg_key_find(k))));
     if (def && def->type == CFG_INT)
-      rc = buf_printf(o, "  %s = %" PRId64 " (%s)\n", k, cfg_int(b->cfg, k), src);
+      rc = buf_printf(o, "  %s = %" PRId64 " (%s)\n", k,
+                      cfg_int(b->cfg, cfg_key_id(cfg_key_find(k))), src);
     else
-      rc = buf_printf(o, "  %s = %g (%s)\n", k, cfg_num(b->cfg, k), src);
+      rc = buf_printf(o, "  %s = %g (%s)\n", k, cfg_num(b->cfg, cfg_key_id(cfg_key_find(k))), src);
   }
   if (!rc) rc = stats__status_line(b, o);
   return rc;

@@ -31,30 +31,30 @@ static void parse_id_set(map_u64 *m, const char *list) {
 void bot_settings_apply(bot *b) {
   const cfg *c = b->cfg;
   router_params p = {
-      .rate = cfg_num(c, "bot.response_rate"),
-      .active_boost = cfg_num(c, "bot.active_boost"),
-      .active_window_ms = cfg_int(c, "bot.active_window_s") * 1000,
-      .cooldown_ms = cfg_int(c, "bot.cooldown_s") * 1000,
-      .flood_per_min = (int)cfg_int(c, "bot.user_flood_per_min"),
-      .keywords = cfg_str(c, "bot.keywords"),
-      .allow_bots = cfg_str(c, "bot.allow_bots"),
-      .channels = cfg_str(c, "bot.channels"),
+      .rate = cfg_num(c, CFG_BOT_RESPONSE_RATE),
+      .active_boost = cfg_num(c, CFG_BOT_ACTIVE_BOOST),
+      .active_window_ms = cfg_int(c, CFG_BOT_ACTIVE_WINDOW_S) * 1000,
+      .cooldown_ms = cfg_int(c, CFG_BOT_COOLDOWN_S) * 1000,
+      .flood_per_min = (int)cfg_int(c, CFG_BOT_USER_FLOOD_PER_MIN),
+      .keywords = cfg_str(c, CFG_BOT_KEYWORDS),
+      .allow_bots = cfg_str(c, CFG_BOT_ALLOW_BOTS),
+      .channels = cfg_str(c, CFG_BOT_CHANNELS),
   };
   if (b->router)
     router_set_params(b->router, &p);
   else
     b->router = router_new(b->self_id, &p);
-  parse_id_set(&b->admins, cfg_str(c, "bot.admins"));
-  const char *pre = cfg_str(c, "bot.prefix");
+  parse_id_set(&b->admins, cfg_str(c, CFG_BOT_ADMINS));
+  const char *pre = cfg_str(c, CFG_BOT_PREFIX);
   str_lcpy(b->prefix, pre && *pre ? pre : "!", sizeof b->prefix);
-  b->queue_max = (size_t)cfg_int(c, "bot.queue_max");
-  b->context_messages = (int)cfg_int(c, "bot.context_messages");
-  b->bot_turns_max = (int)cfg_int(c, "bot.bot_turns_max");
+  b->queue_max = (size_t)cfg_int(c, CFG_BOT_QUEUE_MAX);
+  b->context_messages = (int)cfg_int(c, CFG_BOT_CONTEXT_MESSAGES);
+  b->bot_turns_max = (int)cfg_int(c, CFG_BOT_BOT_TURNS_MAX);
   int mem_msgs = b->context_messages > 10 ? b->context_messages : 10;
   if (b->mem)
-    memory_set_limits(b->mem, mem_msgs, cfg_int(c, "bot.memory_ttl_s") * 1000);
+    memory_set_limits(b->mem, mem_msgs, cfg_int(c, CFG_BOT_MEMORY_TTL_S) * 1000);
   else
-    b->mem = memory_new(mem_msgs, cfg_int(c, "bot.memory_ttl_s") * 1000);
+    b->mem = memory_new(mem_msgs, cfg_int(c, CFG_BOT_MEMORY_TTL_S) * 1000);
 }
 
 static int restore_setting(const char *scope, const char *key, const char *value, int64_t updated,
@@ -146,8 +146,9 @@ int bot_new(const bot_opts *o, bot **out) {
   b->rng = o->seed ? o->seed : (clock_mono_ns() ^ 0x9E3779B97F4A7C15ULL);
   if (!b->rng) b->rng = 1;
   b->persona = xstrdup(o->persona ? o->persona : "");
-  b->model_name = xstrdup(o->model_name ? o->model_name : cfg_str(b->cfg, "engine.model"));
-  b->adapter_name = xstrdup(o->adapter_name ? o->adapter_name : cfg_str(b->cfg, "engine.adapter"));
+  b->model_name = xstrdup(o->model_name ? o->model_name : cfg_str(b->cfg, CFG_ENGINE_MODEL));
+  b->adapter_name =
+      xstrdup(o->adapter_name ? o->adapter_name : cfg_str(b->cfg, CFG_ENGINE_ADAPTER));
   map_init(&b->chans);
   map_init(&b->ignored);
   map_init(&b->admins);

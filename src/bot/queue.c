@@ -179,9 +179,9 @@ static int submit(bot *b, bot_chan *c, bot_job *j) {
   llm_request req;
   llm_request_init(&req);
   llm_request_from_config(&req, b->cfg);
-  int ctx = (int)cfg_int(b->cfg, "engine.ctx");
+  int ctx = (int)cfg_int(b->cfg, CFG_ENGINE_CTX);
   context_opts co = {
-      .system_prompt = cfg_str(b->cfg, "bot.system_prompt"),
+      .system_prompt = cfg_str(b->cfg, CFG_BOT_SYSTEM_PROMPT),
       .max_messages = b->context_messages,
       .budget_tokens = ctx - req.max_tokens - 8 < 16 ? 16 : ctx - req.max_tokens - 8,
   };

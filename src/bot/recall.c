@@ -66,7 +66,7 @@ void recall__refill(bot *b, uint64_t channel_id, uint64_t before_id) {
     err_clear();
     return;
   }
-  int64_t ttl = cfg_int(b->cfg, "bot.memory_ttl_s") * 1000, now = bot__now(b);
+  int64_t ttl = cfg_int(b->cfg, CFG_BOT_MEMORY_TTL_S) * 1000, now = bot__now(b);
   for (size_t i = 0; i < l.n; i++) {
     const store_msg *m = &l.items[i];
     if (ttl > 0 && now - m->ts_ms >= ttl) continue;

@@ -146,8 +146,8 @@ static int job_spawn(runtime *rt, job *j) {
   argv[n] = NULL;
   /* The child writes its progress to its own log file in the data folder. */
   char log[512];
-  snprintf(log, sizeof log, "%s/%s.log", cfg_str(rt->o->config, "data.dir"), j->name);
-  if (fs_mkdirs(cfg_str(rt->o->config, "data.dir")) != 0) LOG_W("bot", "%s", err_msg());
+  snprintf(log, sizeof log, "%s/%s.log", cfg_str(rt->o->config, CFG_DATA_DIR), j->name);
+  if (fs_mkdirs(cfg_str(rt->o->config, CFG_DATA_DIR)) != 0) LOG_W("bot", "%s", err_msg());
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0600);
@@ -194,14 +194,14 @@ static void jobs_reap(runtime *rt) {
     char msg[256];
     if (ok && strcmp(j->name, "train") == 0 && rt->backend) {
       int rc = llm_backend_adapter_load(rt->backend, "", BOT_RUNTIME_ADAPTER,
-                                        (float)cfg_num(rt->o->config, "engine.adapter_scale"));
+                                        (float)cfg_num(rt->o->config, CFG_ENGINE_ADAPTER_SCALE));
       snprintf(msg, sizeof msg, "Training finished%s.",
                rc ? " but the new adapter could not be loaded (see the log)"
                   : "; the new voice is live");
       if (rc) LOG_W("bot", "adapter reload: %s", err_msg());
     } else {
       snprintf(msg, sizeof msg, "%s %s (see %s/%s.log).", j->name, ok ? "finished" : "failed",
-               cfg_str(rt->o->config, "data.dir"), j->name);
+               cfg_str(rt->o->config, CFG_DATA_DIR), j->name);
     }
     LOG_I("bot", "job %s: %s", j->name, msg);
     if (j->channel_id) {
@@ -219,7 +219,7 @@ int bot_runtime_run(const bot_runtime_opts *o) {
   rt.jobs[1] = (job){.name = "train", .steps = {"prepare", "train"}};
   store *db = NULL;
   int rc;
-  const char *db_path = cfg_str(o->config, "store.path");
+  const char *db_path = cfg_str(o->config, CFG_STORE_PATH);
   if ((rc = fs_mkdirs_for(db_path)) || (rc = store_open(db_path, &db))) goto out;
   if (llm_backend_from_config(o->config, &rt.backend) != 0) {
     LOG_W("bot", "no model (%s): storing history and answering commands only", err_msg());

@@ -5,7 +5,7 @@
 #include "store/store.h"
 
 struct store *cli_store_open(const cfg *c) {
-  const char *path = cfg_str(c, "store.path");
+  const char *path = cfg_str(c, CFG_STORE_PATH);
   if (strcmp(path, ":memory:") != 0 && fs_mkdirs_for(path) != 0) {
     cli_error("%s", err_msg());
     return NULL;

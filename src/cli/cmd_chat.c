@@ -68,7 +68,7 @@ int cmd_chat(int argc, char **argv) {
                            .dest = &o.system,
                            .meta = "TEXT",
                            .help = "the system prompt",
-                           .key = "bot.system_prompt"},
+                           .key = CLI_KEY(CFG_BOT_SYSTEM_PROMPT)},
                           CLI_LLM_SAMPLING_OPTS(&o),
                           CLI_LLM_BACKEND_OPTS(&o),
                           {0}};

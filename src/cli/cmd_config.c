@@ -16,9 +16,9 @@ static int config_check(int argc, char **argv) {
   cfg *c = cli_start(&spec, argc, argv, &a, &status);
   if (!c) return status;
   for (const cfg_key *k = cfg_keys(); k->name; k++) {
-    const char *v = cfg_str(c, k->name);
+    const char *v = cfg_str(c, cfg_key_id(k));
     if (k->secret) v = *v ? "(set, hidden)" : "(not set)";
-    printf("%-26s = %-36s [%s]\n", k->name, v, cfg_source_name(cfg_source_of(c, k->name)));
+    printf("%-26s = %-36s [%s]\n", k->name, v, cfg_source_name(cfg_source_of(c, cfg_key_id(k))));
   }
   char *tok = cfg_token(c);
   if (tok)

@@ -185,10 +185,8 @@ static int write_conf(const demo_opts *o, char *conf, size_t cap) {
     cli_error("%s: cannot create: %s", conf, strerror(errno));
     return -1;
   }
-  fprintf(f,
-          "# written by `mimic demo`: the demo's own data folder, so your data/ is untouched\n"
-          "data.dir = %s\nstore.path = %s/mimic.db\nengine.model = %s/models/scratch.gguf\n",
-          o->dir, o->dir, o->dir);
+  fprintf(f, "# written by `mimic demo`: the demo's own data folder, so your data/ is untouched\n"
+             "data.dir = .\nengine.model = models/scratch.gguf\n"); /* from this file's folder */
   bool bad = ferror(f) != 0;
   if (fclose(f) != 0 || bad) {
     cli_error("%s: cannot write", conf);

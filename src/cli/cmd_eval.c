@@ -93,19 +93,19 @@ int cmd_eval(int argc, char **argv) {
        .dest = &model,
        .meta = "M.gguf",
        .help = "the model",
-       .key = "engine.model"},
+       .key = CLI_KEY(CFG_ENGINE_MODEL)},
       {.name = "lora",
        .type = CLI_STR,
        .dest = &lora,
        .meta = "A.gguf",
        .help = "a LoRA adapter over it (perplexity then shows both)",
-       .key = "engine.adapter"},
+       .key = CLI_KEY(CFG_ENGINE_ADAPTER)},
       {.name = "lora-scale",
        .type = CLI_DOUBLE,
        .dest = &lora_scale,
        .meta = "S",
        .help = "the adapter's strength",
-       .key = "engine.adapter_scale",
+       .key = CLI_KEY(CFG_ENGINE_ADAPTER_SCALE),
        .min = -16,
        .max = 16},
       {.name = "data",
@@ -160,7 +160,7 @@ int cmd_eval(int argc, char **argv) {
        .dest = &threads,
        .meta = "N",
        .help = "compute threads (0: one per core)",
-       .key = "engine.threads"},
+       .key = CLI_KEY(CFG_ENGINE_THREADS)},
       {.name = "loss-log",
        .type = CLI_PATH,
        .dest = &loss_log,
@@ -205,7 +205,7 @@ int cmd_eval(int argc, char **argv) {
   if (!c) return status;
   status = 2;
   char data_def[4096], train_def[4096], out_def[4096];
-  const char *dd = cfg_str(c, "data.dir");
+  const char *dd = cfg_str(c, CFG_DATA_DIR);
   snprintf(data_def, sizeof data_def, "%s/exports/sft-messages.valid.jsonl", dd);
   snprintf(train_def, sizeof train_def, "%s/exports/sft-messages.train.jsonl", dd);
   snprintf(out_def, sizeof out_def, "%s/reports", dd);

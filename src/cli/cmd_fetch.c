@@ -237,7 +237,7 @@ int cmd_fetch(int argc, char **argv) {
        .dest = &o.concurrency,
        .meta = "N",
        .help = "channels fetched at once",
-       .key = "collect.fetch_concurrency"},
+       .key = CLI_KEY(CFG_COLLECT_FETCH_CONCURRENCY)},
       {.name = "reactors",
        .type = CLI_BOOL,
        .dest = &o.reactors,
@@ -273,7 +273,7 @@ int cmd_fetch(int argc, char **argv) {
   if (v.tty && ioctl(2, TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 20) v.cols = ws.ws_col;
   uint64_t *guilds = gl.ids;
   size_t n_guilds = gl.n;
-  if (!n_guilds && parse_guilds(cfg_str(c, "discord.guilds"), guilds, &n_guilds)) {
+  if (!n_guilds && parse_guilds(cfg_str(c, CFG_DISCORD_GUILDS), guilds, &n_guilds)) {
     cli_error("discord.guilds: %s", err_msg());
     goto out;
   }
@@ -290,7 +290,7 @@ int cmd_fetch(int argc, char **argv) {
     cli_error("%s", err_msg());
     goto out;
   }
-  ro.rl.global_limit = (int)cfg_int(c, "collect.fetch_global_limit");
+  ro.rl.global_limit = (int)cfg_int(c, CFG_COLLECT_FETCH_GLOBAL_LIMIT);
   if (rest_new(NULL, &ro, &r) != 0) {
     cli_error("%s", err_msg());
     goto out;

@@ -34,31 +34,31 @@ int cmd_prepare(int argc, char **argv) {
        .dest = &gap_min,
        .meta = "N",
        .help = "minutes of silence that start a new conversation",
-       .key = "collect.gap_min"},
+       .key = CLI_KEY(CFG_COLLECT_GAP_MIN)},
       {.name = "window",
        .type = CLI_INT,
        .dest = &o.window_max,
        .meta = "N",
        .help = "most messages per sample, the reply included",
-       .key = "collect.window"},
+       .key = CLI_KEY(CFG_COLLECT_WINDOW)},
       {.name = "min-context",
        .type = CLI_INT,
        .dest = &o.min_context,
        .meta = "N",
        .help = "fewest context messages before a target",
-       .key = "collect.min_context"},
+       .key = CLI_KEY(CFG_COLLECT_MIN_CONTEXT)},
       {.name = "cap",
        .type = CLI_INT,
        .dest = &o.per_user_cap,
        .meta = "N",
        .help = "most training targets per person (0: no cap)",
-       .key = "collect.per_user_cap"},
+       .key = CLI_KEY(CFG_COLLECT_PER_USER_CAP)},
       {.name = "valid",
        .type = CLI_DOUBLE,
        .dest = &o.valid_frac,
        .meta = "F",
        .help = "newest fraction of targets held out for validation",
-       .key = "collect.valid_frac"},
+       .key = CLI_KEY(CFG_COLLECT_VALID_FRAC)},
       {.name = "seed",
        .type = CLI_U64,
        .dest = &o.seed,
@@ -79,12 +79,12 @@ int cmd_prepare(int argc, char **argv) {
   cfg *c = cli_start(&spec, argc, argv, &a, &status);
   if (!c) return status;
   char out_dir[4096];
-  snprintf(out_dir, sizeof out_dir, "%s/exports", cfg_str(c, "data.dir"));
+  snprintf(out_dir, sizeof out_dir, "%s/exports", cfg_str(c, CFG_DATA_DIR));
   if (out_opt) str_lcpy(out_dir, out_opt, sizeof out_dir);
   o.out_dir = out_dir;
   o.gap_ms = gap_min * 60000;
-  o.require_consent = cfg_bool(c, "collect.require_consent");
-  o.system_prompt = cfg_str(c, "bot.system_prompt");
+  o.require_consent = cfg_bool(c, CFG_COLLECT_REQUIRE_CONSENT);
+  o.system_prompt = cfg_str(c, CFG_BOT_SYSTEM_PROMPT);
   store *s = NULL;
   status = 1;
   if (!(s = cli_store_open(c))) goto out;

@@ -209,13 +209,13 @@ int cmd_simulate(int argc, char **argv) {
   char num[32];
   int crc = 0;
   snprintf(num, sizeof num, "%d", o.req.max_tokens);
-  if (o.req.max_tokens != cfg_int(c, "engine.max_tokens"))
+  if (o.req.max_tokens != cfg_int(c, CFG_ENGINE_MAX_TOKENS))
     crc = cfg_set(c, "engine.max_tokens", num, CFG_SRC_CLI);
   snprintf(num, sizeof num, "%g", (double)o.req.sampling.temperature);
-  if (!crc && o.req.sampling.temperature != (float)cfg_num(c, "engine.temperature"))
+  if (!crc && o.req.sampling.temperature != (float)cfg_num(c, CFG_ENGINE_TEMPERATURE))
     crc = cfg_set(c, "engine.temperature", num, CFG_SRC_CLI);
   snprintf(num, sizeof num, "%d", o.ctx);
-  if (!crc && o.ctx != cfg_int(c, "engine.ctx")) crc = cfg_set(c, "engine.ctx", num, CFG_SRC_CLI);
+  if (!crc && o.ctx != cfg_int(c, CFG_ENGINE_CTX)) crc = cfg_set(c, "engine.ctx", num, CFG_SRC_CLI);
   snprintf(num, sizeof num, "%d", SIM_YOU);
   if (!crc) crc = cfg_set(c, "bot.admins", num, CFG_SRC_CLI);
   if (crc) {
@@ -260,7 +260,7 @@ int cmd_simulate(int argc, char **argv) {
   if (bot_handle_event(b, &ready)) err_clear();
   fprintf(stderr,
           "simulating #general with %s (response rate %g); you are %s, an admin. /quit to leave.\n",
-          s.bot_name, cfg_num(c, "bot.response_rate"), you);
+          s.bot_name, cfg_num(c, CFG_BOT_RESPONSE_RATE), you);
   char line[SIM_LINE_MAX], text[SIM_LINE_MAX + 64];
   uint64_t next_user = 100;
   while (!s.restart && fgets(line, sizeof line, stdin)) {

@@ -30,13 +30,13 @@ int cmd_stats(int argc, char **argv) {
   cfg *c = cli_start(&spec, argc, argv, &a, &status);
   if (!c) return status;
   char html[4096];
-  snprintf(html, sizeof html, "%s/reports", cfg_str(c, "data.dir"));
+  snprintf(html, sizeof html, "%s/reports", cfg_str(c, CFG_DATA_DIR));
   bool default_path = !html_opt;
   if (html_opt) str_lcpy(html, html_opt, sizeof html);
   store *s = NULL;
   status = 1;
   if (default_path) {
-    mkdir(cfg_str(c, "data.dir"), 0700);
+    mkdir(cfg_str(c, CFG_DATA_DIR), 0700);
     if (mkdir(html, 0700) != 0 && errno != EEXIST) {
       cli_error("%s: cannot create: %s", html, strerror(errno));
       goto out;

@@ -39,7 +39,7 @@ static int ack_purge(const store_purge *p, void *user) {
 }
 
 static void ack_purges(const cfg *c, const char *data, int64_t started_ms) {
-  const char *db = cfg_str(c, "store.path");
+  const char *db = cfg_str(c, CFG_STORE_PATH);
   ack_ctx a = {{0}, false, started_ms, {0}, 0};
   if (strcmp(db, ":memory:") == 0 || access(db, F_OK) != 0 || !realpath(data, a.data)) return;
   store *s = NULL;
@@ -349,7 +349,7 @@ int cmd_train(int argc, char **argv) {
   }
   if (o.from_scratch && !lr_given) o.optim.lr = 3e-3f;
   char data[1024], valid[1024];
-  const char *dir = cfg_str(c, "data.dir");
+  const char *dir = cfg_str(c, CFG_DATA_DIR);
   const char *stem = o.stage == TRAIN_SFT ? "sft-messages" : "dpo";
   if (!o.data) {
     snprintf(data, sizeof data, "%s/exports/%s.train.jsonl", dir, stem);
@@ -366,7 +366,7 @@ int cmd_train(int argc, char **argv) {
     cfg_destroy(c);
     return 1;
   }
-  if (!o.from_scratch && !o.base) o.base = cfg_str(c, "engine.model");
+  if (!o.from_scratch && !o.base) o.base = cfg_str(c, CFG_ENGINE_MODEL);
   if (!o.out) o.out = o.from_scratch ? "models/scratch.gguf" : "models/adapter.gguf";
   if (fs_mkdirs_for(o.out) != 0) {
     cli_error("%s", err_msg());

@@ -23,10 +23,10 @@ cfg *cli_config_load(const char *path) {
   if (path && cfg_load_file(c, path)) goto fail;
   if (cfg_load_env(c)) goto fail;
   log_level lv;
-  if (log_level_parse(cfg_str(c, "log.level"), &lv)) goto fail;
+  if (log_level_parse(cfg_str(c, CFG_LOG_LEVEL), &lv)) goto fail;
   log_set_level(lv);
-  log_set_trace(cfg_str(c, "log.trace"));
-  const char *tok = cfg_str(c, "discord.token");
+  log_set_trace(cfg_str(c, CFG_LOG_TRACE));
+  const char *tok = cfg_str(c, CFG_DISCORD_TOKEN);
   if (*tok) log_add_secret(tok);
   return c;
 fail:

@@ -11,7 +11,7 @@ void cli_llm_init(cli_llm *o) {
 }
 
 int cli_llm_finish(cli_llm *o, const cli_spec *s, const cli_args *a, const cfg *c) {
-  int64_t n = cfg_int(c, "engine.repeat_last_n");
+  int64_t n = cfg_int(c, CFG_ENGINE_REPEAT_LAST_N);
   o->req.sampling.repeat_last_n = (int)(n > LLM_REPEAT_MAX ? LLM_REPEAT_MAX : n);
   if (o->lora && !*o->lora) o->lora = NULL;
   if (o->key_file && !*o->key_file) o->key_file = NULL;

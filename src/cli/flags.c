@@ -43,7 +43,7 @@ static void bounds(const cli_opt *o, double *lo, double *hi) {
   *lo = o->min;
   *hi = o->max;
   if (!(*lo < *hi) && o->key) {
-    const cfg_key *k = cfg_key_find(o->key);
+    const cfg_key *k = cfg_key_get((cfg_id)(o->key - 1));
     if (k && k->min < k->max) {
       *lo = k->min;
       *hi = k->max;
@@ -66,8 +66,8 @@ static void print_opt(const cli_opt *o, FILE *f) {
   char more[160] = "";
   size_t m = 0;
   if (o->key) {
-    const cfg_key *k = cfg_key_find(o->key);
-    m += (size_t)snprintf(more + m, sizeof more - m, " (default: %s = %s)", o->key,
+    const cfg_key *k = cfg_key_get((cfg_id)(o->key - 1));
+    m += (size_t)snprintf(more + m, sizeof more - m, " (default: %s = %s)", k->name,
                           k && k->dflt && *k->dflt ? k->dflt : "\"\"");
   }
   if (o->alias && m < sizeof more)
@@ -270,16 +270,17 @@ int cli_apply_config(const cli_spec *s, const cli_args *a, const cfg *c) {
   for (int k = 0; s->opts && s->opts[k].name; k++) {
     const cli_opt *o = &s->opts[k];
     if (!o->key || a->given[k] || !o->dest) continue;
+    cfg_id id = (cfg_id)(o->key - 1);
     switch (o->type) {
-    case CLI_BOOL: *(bool *)o->dest = cfg_bool(c, o->key); break;
+    case CLI_BOOL: *(bool *)o->dest = cfg_bool(c, id); break;
     case CLI_STR:
-    case CLI_PATH: *(const char **)o->dest = cfg_str(c, o->key); break;
-    case CLI_INT: *(int *)o->dest = (int)cfg_int(c, o->key); break;
-    case CLI_I64: *(int64_t *)o->dest = cfg_int(c, o->key); break;
+    case CLI_PATH: *(const char **)o->dest = cfg_str(c, id); break;
+    case CLI_INT: *(int *)o->dest = (int)cfg_int(c, id); break;
+    case CLI_I64: *(int64_t *)o->dest = cfg_int(c, id); break;
     case CLI_U64:
-    case CLI_ID: *(uint64_t *)o->dest = (uint64_t)cfg_int(c, o->key); break;
-    case CLI_DOUBLE: *(double *)o->dest = cfg_num(c, o->key); break;
-    case CLI_FLOAT: *(float *)o->dest = (float)cfg_num(c, o->key); break;
+    case CLI_ID: *(uint64_t *)o->dest = (uint64_t)cfg_int(c, id); break;
+    case CLI_DOUBLE: *(double *)o->dest = cfg_num(c, id); break;
+    case CLI_FLOAT: *(float *)o->dest = (float)cfg_num(c, id); break;
     }
     /* The option's own bounds may be narrower than the key's. */
     double lo, hi, v = 0;
@@ -296,7 +297,8 @@ int cli_apply_config(const cli_spec *s, const cli_args *a, const cfg *c) {
     else
       continue;
     if (v < lo || v > hi) {
-      cli_error("%s = %g does not fit --%s (from %g to %g)", o->key, v, o->name, lo, hi);
+      cli_error("%s = %g does not fit --%s (from %g to %g)", cfg_key_get(id)->name, v, o->name, lo,
+                hi);
       return 2;
     }
   }

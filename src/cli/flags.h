@@ -24,6 +24,9 @@ typedef enum {
   CLI_ID,     /* uint64_t *: a Discord id (snowflake), not 0 */
 } cli_type;
 
+/* The config key of an option, by its typed handle (a misspelt key does not compile); 0 is none. */
+#define CLI_KEY(id) ((int)(id) + 1)
+
 typedef struct cli_opt {
   const char *name; /* long name without "--"; NULL ends the table */
   char short_name;  /* 'n' for -n, or 0 */
@@ -31,8 +34,8 @@ typedef struct cli_opt {
   void *dest;       /* see cli_type; NULL when each() takes the values */
   const char *meta; /* the value's name in the help ("N", "FILE"); NULL for CLI_BOOL */
   const char *help; /* one line */
-  const char *key;  /* config key whose value is the default (and whose bounds apply when
-                       min == max), or NULL; the help shows the key and its table default */
+  int key;          /* CLI_KEY(CFG_...): the config key whose value is the default (and whose
+                       bounds apply when min == max), or 0; the help shows the key and its default */
   double min, max;  /* bounds for the number types when min < max */
   bool repeat;      /* may be given more than once (otherwise a second time is an error) */
   int (*each)(const char *value, void *user); /* when set, called with each raw value instead of

@@ -183,8 +183,8 @@ int discord_client_new(const cfg *c, const char *token, discord_client **out) {
   }
   dc->loop_ok = true;
   dc->token = mem_strdup(token);
-  dc->status = mem_strdup(cfg_str(c, "discord.status"));
-  dc->activity = mem_strdup(cfg_str(c, "discord.activity"));
+  dc->status = mem_strdup(cfg_str(c, CFG_DISCORD_STATUS));
+  dc->activity = mem_strdup(cfg_str(c, CFG_DISCORD_ACTIVITY));
   dc->events = queue_new(8192);
   if (!dc->token || !dc->status || !dc->activity || !dc->events) {
     rc = err_set(MIMIC_ENOMEM, "out of memory creating the Discord client");
@@ -196,10 +196,10 @@ int discord_client_new(const cfg *c, const char *token, discord_client **out) {
                  dc->status);
     goto fail;
   }
-  dc->intents = (uint32_t)cfg_int(c, "discord.intents");
-  dc->shard_id = (int)cfg_int(c, "discord.shard_id");
-  dc->shard_count = (int)cfg_int(c, "discord.shard_count");
-  dc->compress = cfg_bool(c, "discord.compress");
+  dc->intents = (uint32_t)cfg_int(c, CFG_DISCORD_INTENTS);
+  dc->shard_id = (int)cfg_int(c, CFG_DISCORD_SHARD_ID);
+  dc->shard_count = (int)cfg_int(c, CFG_DISCORD_SHARD_COUNT);
+  dc->compress = cfg_bool(c, CFG_DISCORD_COMPRESS);
   if (dc->shard_count > 0 && dc->shard_id >= dc->shard_count) {
     rc = err_set(MIMIC_EINVAL, "discord.shard_id %d must be below discord.shard_count %d",
                  dc->shard_id, dc->shard_count);

@@ -82,8 +82,8 @@ void rest_opts_default(rest_opts *o) {
 
 int rest_opts_from_cfg(const cfg *c, const char *token, rest_opts *o) {
   rest_opts_default(o);
-  o->base_url = cfg_str(c, "discord.api");
-  const char *ua = cfg_str(c, "discord.user_agent_url");
+  o->base_url = cfg_str(c, CFG_DISCORD_API);
+  const char *ua = cfg_str(c, CFG_DISCORD_USER_AGENT_URL);
   if (ua && *ua) o->ua_url = ua;
   o->token = token;
   int rc = rest_base_url_check(o->base_url);

@@ -16,14 +16,14 @@ void llm_request_init(llm_request *r) {
 }
 
 void llm_request_from_config(llm_request *r, const cfg *c) {
-  r->sampling.temperature = (float)cfg_num(c, "engine.temperature");
-  r->sampling.top_k = (int)cfg_int(c, "engine.top_k");
-  r->sampling.top_p = (float)cfg_num(c, "engine.top_p");
-  r->sampling.min_p = (float)cfg_num(c, "engine.min_p");
-  r->sampling.repeat_penalty = (float)cfg_num(c, "engine.repeat_penalty");
-  int64_t n = cfg_int(c, "engine.repeat_last_n");
+  r->sampling.temperature = (float)cfg_num(c, CFG_ENGINE_TEMPERATURE);
+  r->sampling.top_k = (int)cfg_int(c, CFG_ENGINE_TOP_K);
+  r->sampling.top_p = (float)cfg_num(c, CFG_ENGINE_TOP_P);
+  r->sampling.min_p = (float)cfg_num(c, CFG_ENGINE_MIN_P);
+  r->sampling.repeat_penalty = (float)cfg_num(c, CFG_ENGINE_REPEAT_PENALTY);
+  int64_t n = cfg_int(c, CFG_ENGINE_REPEAT_LAST_N);
   r->sampling.repeat_last_n = (int)(n > LLM_REPEAT_MAX ? LLM_REPEAT_MAX : n);
-  r->max_tokens = (int)cfg_int(c, "engine.max_tokens");
+  r->max_tokens = (int)cfg_int(c, CFG_ENGINE_MAX_TOKENS);
 }
 
 static int check_name(const char *what, const char *s) {

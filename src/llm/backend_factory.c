@@ -8,40 +8,40 @@
 
 int llm_backend_from_config(const cfg *c, llm_backend **out) {
   *out = NULL;
-  const char *kind = cfg_str(c, "engine.backend");
+  const char *kind = cfg_str(c, CFG_ENGINE_BACKEND);
   int rc;
   if (strcmp(kind, "openai") == 0) {
     llm_openai_opts o = {
-        .url = cfg_str(c, "engine.openai_url"),
-        .model = cfg_str(c, "engine.openai_model"),
+        .url = cfg_str(c, CFG_ENGINE_OPENAI_URL),
+        .model = cfg_str(c, CFG_ENGINE_OPENAI_MODEL),
         .key_file =
-            *cfg_str(c, "engine.openai_key_file") ? cfg_str(c, "engine.openai_key_file") : NULL,
-        .workers = (int)cfg_int(c, "engine.slots"),
-        .queue_max = (int)cfg_int(c, "bot.queue_max"),
+            *cfg_str(c, CFG_ENGINE_OPENAI_KEY_FILE) ? cfg_str(c, CFG_ENGINE_OPENAI_KEY_FILE) : NULL,
+        .workers = (int)cfg_int(c, CFG_ENGINE_SLOTS),
+        .queue_max = (int)cfg_int(c, CFG_BOT_QUEUE_MAX),
     };
     return llm_backend_openai_new(&o, out);
   }
   if (strcmp(kind, "local") != 0)
     return err_set(MIMIC_EINVAL, "engine.backend is '%s'; use local or openai", kind);
-  const char *kv = cfg_str(c, "engine.kv_type");
+  const char *kv = cfg_str(c, CFG_ENGINE_KV_TYPE);
   if (strcmp(kv, "f32") != 0 && strcmp(kv, "f16") != 0)
     return err_set(
         MIMIC_EINVAL,
         "engine.kv_type is '%s'; use f32 (the reference precision) or f16 (half the memory)", kv);
   llm_local_opts o = {
-      .model_path = cfg_str(c, "engine.model"),
-      .threads = (int)cfg_int(c, "engine.threads"),
-      .slots = (int)cfg_int(c, "engine.slots"),
-      .ctx = (int)cfg_int(c, "engine.ctx"),
-      .batch = (int)cfg_int(c, "engine.batch"),
-      .queue_max = (int)cfg_int(c, "bot.queue_max"),
+      .model_path = cfg_str(c, CFG_ENGINE_MODEL),
+      .threads = (int)cfg_int(c, CFG_ENGINE_THREADS),
+      .slots = (int)cfg_int(c, CFG_ENGINE_SLOTS),
+      .ctx = (int)cfg_int(c, CFG_ENGINE_CTX),
+      .batch = (int)cfg_int(c, CFG_ENGINE_BATCH),
+      .queue_max = (int)cfg_int(c, CFG_BOT_QUEUE_MAX),
       .kv_f16 = strcmp(kv, "f16") == 0,
   };
   llm_backend *b = NULL;
   if ((rc = llm_backend_local_new(&o, &b))) return rc;
-  const char *adapter = cfg_str(c, "engine.adapter");
-  if (*adapter &&
-      (rc = llm_backend_adapter_load(b, "", adapter, (float)cfg_num(c, "engine.adapter_scale")))) {
+  const char *adapter = cfg_str(c, CFG_ENGINE_ADAPTER);
+  if (*adapter && (rc = llm_backend_adapter_load(b, "", adapter,
+                                                 (float)cfg_num(c, CFG_ENGINE_ADAPTER_SCALE)))) {
     llm_backend_destroy(b);
     return rc;
   }

@@ -102,7 +102,7 @@ TEST(buf_under_oom) { CHECK_OOM(grow_buf, NULL); }
 static int load_config(void *ctx) {
   cfg *c = cfg_new();
   int rc = cfg_load_file(c, ctx);
-  if (!rc && cfg_int(c, "engine.threads") != 3) rc = MIMIC_EINVAL;
+  if (!rc && cfg_int(c, CFG_ENGINE_THREADS) != 3) rc = MIMIC_EINVAL;
   cfg_destroy(c);
   return rc;
 }

@@ -113,8 +113,8 @@ TEST(admin_commands_from_others_change_nothing_and_are_audited) {
   say(&x, ALICE, "!exclude <@12>", false);
   log_set_sink(NULL, NULL);
   log_set_level(LOG_ERROR);
-  CHECK_NEAR(cfg_num(x.c, "bot.response_rate"), 0, 0);
-  CHECK_INT(cfg_source_of(x.c, "bot.response_rate"), CFG_SRC_FILE);
+  CHECK_NEAR(cfg_num(x.c, CFG_BOT_RESPONSE_RATE), 0, 0);
+  CHECK_INT(cfg_source_of(x.c, CFG_BOT_RESPONSE_RATE), CFG_SRC_FILE);
   CHECK_INT(x.r->n_sends, 0);
   CHECK_INT(x.r->n_reacts, 0);
   CHECK_INT(x.r->restarts, 0);
@@ -144,8 +144,8 @@ TEST(setrate_persists_across_a_restart) {
   CHECK(strstr(last_text(&x), "Saved: it survives a restart.") != NULL);
   CHECK_INT(x.r->sends[0].reply_to, next_id - 1);
   CHECK(!x.r->sends[0].ping);
-  CHECK_NEAR(cfg_num(x.c, "bot.response_rate"), 0.5, 1e-12);
-  CHECK_INT(cfg_source_of(x.c, "bot.response_rate"), CFG_SRC_LIVE);
+  CHECK_NEAR(cfg_num(x.c, CFG_BOT_RESPONSE_RATE), 0.5, 1e-12);
+  CHECK_INT(cfg_source_of(x.c, CFG_BOT_RESPONSE_RATE), CFG_SRC_LIVE);
   /* A new process: fresh config from the file (rate 0), a new bot on the same database. */
   bot_destroy(x.b);
   store_close(x.s);
@@ -153,8 +153,8 @@ TEST(setrate_persists_across_a_restart) {
   x.c = new_cfg();
   CHECK_OK(store_open(db, &x.s));
   fx_open_bot(&x);
-  CHECK_NEAR(cfg_num(x.c, "bot.response_rate"), 0.5, 1e-12);
-  CHECK_INT(cfg_source_of(x.c, "bot.response_rate"), CFG_SRC_LIVE);
+  CHECK_NEAR(cfg_num(x.c, CFG_BOT_RESPONSE_RATE), 0.5, 1e-12);
+  CHECK_INT(cfg_source_of(x.c, CFG_BOT_RESPONSE_RATE), CFG_SRC_LIVE);
   /* And the router uses it: over many messages some get an unprompted answer. */
   for (int i = 0; i < 40; i++) {
     h_now += 1000;
@@ -182,7 +182,7 @@ TEST(setrate_on_an_in_memory_database_says_it_lasts_until_the_bot_stops) {
   CHECK(strstr(t, "Response rate set to 0.5 (was 0).") != NULL);
   CHECK(strstr(t, "survives a restart") == NULL);
   CHECK(strstr(t, "The database is in memory, so it lasts until the bot stops.") != NULL);
-  CHECK_NEAR(cfg_num(x.c, "bot.response_rate"), 0.5, 1e-12);
+  CHECK_NEAR(cfg_num(x.c, CFG_BOT_RESPONSE_RATE), 0.5, 1e-12);
   fx_free(&x);
 }
 
@@ -214,7 +214,7 @@ TEST(bad_arguments_get_a_clear_answer_and_change_nothing) {
     say(&x, BOSS, bad[i], false);
     CHECK(strstr(last_text(&x), "!setrate takes a number from 0 to 1") != NULL);
   }
-  CHECK_NEAR(cfg_num(x.c, "bot.response_rate"), 0, 0);
+  CHECK_NEAR(cfg_num(x.c, CFG_BOT_RESPONSE_RATE), 0, 0);
   say(&x, BOSS, "!settemp 3", false);
   CHECK(strstr(last_text(&x), "!settemp takes a number from 0 to 2") != NULL);
   say(&x, BOSS, "!setmaxlen 0", false);
@@ -380,7 +380,7 @@ TEST(bot_setting_set_rejects_unknown_and_secret_keys) {
   CHECK_INT(bot_setting_set(x.b, "bot.nope", "1"), MIMIC_EINVAL);
   CHECK_INT(bot_setting_set(x.b, "discord.token", "abcdefgh12345"), MIMIC_EINVAL);
   CHECK(bot_setting_set(x.b, "bot.response_rate", "7") != 0);
-  CHECK_NEAR(cfg_num(x.c, "bot.response_rate"), 0, 0);
+  CHECK_NEAR(cfg_num(x.c, CFG_BOT_RESPONSE_RATE), 0, 0);
   buf v;
   buf_init(&v, 0);
   CHECK_INT(store_setting_get(x.s, "", "bot.response_rate", &v), MIMIC_ENOTFOUND);

@@ -60,7 +60,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       {.name = "u64", .type = CLI_U64, .dest = &u},
       {.name = "id", .type = CLI_ID, .dest = &id},
       {.name = "double", .type = CLI_DOUBLE, .dest = &d, .min = 0, .max = 1},
-      {.name = "float", .type = CLI_FLOAT, .dest = &f, .key = "engine.top_p"},
+      {.name = "float", .type = CLI_FLOAT, .dest = &f, .key = CLI_KEY(CFG_ENGINE_TOP_P)},
       {.name = "str", .short_name = 's', .type = CLI_STR, .dest = &s},
       {.name = "path", .type = CLI_PATH, .dest = &path},
       {.name = "each", .type = CLI_STR, .repeat = true, .each = count_each},

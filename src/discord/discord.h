@@ -22,8 +22,8 @@ static inline int64_t discord_id_time_ms(discord_id id) {
   return (int64_t)((id >> 22) + DISCORD_EPOCH_MS);
 }
 
-/* Gateway intents (bit values from the Discord docs). mimic's default (config discord.intents)
- * is GUILDS|GUILD_MESSAGES|GUILD_MESSAGE_REACTIONS|DIRECT_MESSAGES|MESSAGE_CONTENT = 37377. */
+/* Gateway intents (bit values from the Discord docs). mimic's default set is
+ * DISCORD_INTENTS_DEFAULT below. */
 enum {
   DISCORD_INTENT_GUILDS = 1 << 0,
   DISCORD_INTENT_GUILD_MEMBERS = 1 << 1,   /* privileged */
@@ -34,6 +34,15 @@ enum {
   DISCORD_INTENT_DIRECT_MESSAGE_REACTIONS = 1 << 13,
   DISCORD_INTENT_MESSAGE_CONTENT = 1 << 15 /* privileged */
 };
+
+/* The intents mimic asks for unless discord.intents says otherwise: messages in guilds and DMs
+ * with their content, and reactions in guilds (38401). This is where the number comes from: the
+ * config table's default (base/config_keys.c, which cannot include this header) holds the same
+ * literal, and tests/discord/test_intents.c fails when the two disagree. */
+#define DISCORD_INTENTS_DEFAULT                                                                    \
+  (DISCORD_INTENT_GUILDS | DISCORD_INTENT_GUILD_MESSAGES |                                         \
+   DISCORD_INTENT_GUILD_MESSAGE_REACTIONS | DISCORD_INTENT_DIRECT_MESSAGES |                       \
+   DISCORD_INTENT_MESSAGE_CONTENT)
 
 typedef struct discord_user {
   discord_id id;

@@ -1,7 +1,8 @@
-/* The bot runtime (see runtime.h). This thread owns the bot: it pops typed events from the Discord
- * client, hands them to the bot, and runs bot_poll when the engine signals a completion (through
- * discord_client_wake) or once a second. The bot's actions are copied into small requests and run
- * on the client's loop thread, where the REST client lives. */
+/* The bot runtime (see runtime.h). This thread owns the bot: it waits for the next typed event
+ * from the Discord client, or for a wake-up when the engine signals a completion
+ * (discord_client_wake), or a second, then hands the event to the bot and runs bot_poll. The bot's
+ * actions are copied into small requests and run on the client's loop thread, where they call the
+ * typed Discord actions (discord/actions.h) directly. */
 #include "bot/runtime.h"
 
 #include <fcntl.h>
@@ -11,8 +12,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "bot/actions_rest.h"
 #include "bot/bot.h"
+#include "discord/actions.h"
 #include "discord/client.h"
 #include "llm/backend.h"
 #include "store/store.h"
@@ -34,7 +35,7 @@ typedef struct runtime {
   discord_client *dc;
   bot *b;
   llm_backend *backend;
-  actions_rest ar; /* loop thread only */
+  discord_actions da; /* loop thread only; set up by the first action */
   job jobs[2];
   volatile int restart;
 } runtime;
@@ -51,25 +52,29 @@ typedef struct act {
   char *text; /* owned */
 } act;
 
+/* On the loop thread: the typed Discord call for one action. The actions context lives there
+ * and only there (its REST client is the loop's). */
 static void act_run(rest *r, void *user) {
   act *a = user;
-  actions_rest *ar = &a->rt->ar;
-  ar->client = r;
-  bot_actions x;
-  actions_rest_bind(ar, &x);
+  discord_actions *da = &a->rt->da;
+  if (!da->rest) discord_actions_init(da, r);
   int rc = 0;
   switch (a->kind) {
   case ACT_SEND: {
-    bot_send m = {.channel_id = a->channel_id,
-                  .text = a->text,
-                  .reply_to = a->message_id,
-                  .ping_replied_user = a->ping};
-    rc = x.send(x.user, &m);
+    discord_send m = {.channel_id = a->channel_id,
+                      .content = a->text,
+                      .reply_to = a->message_id,
+                      .ping_reply = a->ping};
+    rc = discord_actions_send(da, &m);
     break;
   }
-  case ACT_TYPING: rc = x.typing(x.user, a->channel_id); break;
-  case ACT_DM: rc = x.send_dm(x.user, a->user_id, a->text); break;
-  case ACT_REACT: rc = x.react(x.user, a->channel_id, a->message_id, a->text); break;
+  case ACT_TYPING: rc = discord_actions_typing(da, a->channel_id); break;
+  case ACT_DM: {
+    discord_send m = {.content = a->text};
+    rc = discord_actions_send_dm(da, a->user_id, &m);
+    break;
+  }
+  case ACT_REACT: rc = discord_actions_react(da, a->channel_id, a->message_id, a->text); break;
   }
   if (rc) LOG_W("bot", "action refused: %s", err_msg());
   mem_free(a->text);
@@ -277,6 +282,7 @@ out:
     bot_destroy(rt.b);
     discord_client_destroy(rt.dc);
   }
+  discord_actions_free(&rt.da); /* the client, and its REST client, are gone: no outcome is due */
   llm_backend_destroy(rt.backend);
   store_close(db);
   return rc;

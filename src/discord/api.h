@@ -55,7 +55,11 @@ typedef struct api_message {
   bool ping_reply;            /* let the reply ping its author (replied_user); only with reply_to */
   const uint64_t *ping_users; /* users the text may ping; NULL: nobody */
   size_t n_ping_users;
-  unsigned flags; /* API_MSG_SUPPRESS_* */
+  unsigned flags;         /* API_MSG_SUPPRESS_* */
+  const json_t *extra;    /* fields merged into the last part's body (components, attachments);
+                             borrowed, copied by the call. NULL: none */
+  const rest_file *files; /* uploaded with the last part (copied by the call) */
+  size_t n_files;
 } api_message;
 
 /* POST /channels/{id}/messages for each part, one after the other (in order; the next part is
@@ -125,6 +129,9 @@ typedef struct api_hook_message {
   uint64_t thread_id;     /* post into this thread of the channel; 0: the channel itself */
   const uint64_t *ping_users;
   size_t n_ping_users;
+  const json_t *extra; /* as in api_message */
+  const rest_file *files;
+  size_t n_files;
 } api_hook_message;
 
 /* Sends through the channel's webhook: when hook->id is 0 it first reuses a webhook of that name
@@ -156,6 +163,19 @@ int api_interaction_respond(rest *r, uint64_t interaction_id, const char *token,
 /* The deferred response ("thinking..."), optionally ephemeral; follow up within 15 minutes. */
 int api_interaction_defer(rest *r, uint64_t interaction_id, const char *token, bool ephemeral,
                           rest_cb cb, void *user) MIMIC_MUST;
+typedef struct api_followup {
+  uint64_t app_id;
+  const char *token; /* the interaction's token (a secret: never logged) */
+  const char *content;
+  bool ephemeral;
+  const json_t *extra; /* as in api_message */
+  const rest_file *files;
+  size_t n_files;
+} api_followup;
+
+/* POST /webhooks/{app}/{token}: a follow-up message (split like api_message_send; extra and files
+ * go with the last part). */
+int api_followup_post(rest *r, const api_followup *f, rest_cb cb, void *user) MIMIC_MUST;
 /* POST /webhooks/{app}/{token}: a follow-up message (split like api_message_send). */
 int api_followup_send(rest *r, uint64_t app_id, const char *token, const char *content,
                       bool ephemeral, rest_cb cb, void *user) MIMIC_MUST;
@@ -163,5 +183,8 @@ int api_followup_send(rest *r, uint64_t app_id, const char *token, const char *c
  * most 2,000 characters: longer content is cut at a boundary (send the rest as follow-ups). */
 int api_original_edit(rest *r, uint64_t app_id, const char *token, const char *content, rest_cb cb,
                       void *user) MIMIC_MUST;
+/* api_original_edit with extra body fields (components; borrowed). content may be empty then. */
+int api_original_patch(rest *r, uint64_t app_id, const char *token, const char *content,
+                       const json_t *extra, rest_cb cb, void *user) MIMIC_MUST;
 
 #endif

@@ -229,6 +229,7 @@ static void activity_copy(char *dst, const char *src) {
 static void push_event(gateway *gw, discord_event *ev) {
   if (queue_try_push(gw->events, ev) == 0) {
     STAT_ADD(gw, events, 1);
+    if (gw->o.notify) gw->o.notify(gw->o.notify_user);
     return;
   }
   STAT_ADD(gw, dropped, 1);
@@ -277,6 +278,7 @@ static void finish(gateway *gw, bool fatal, int code, const char *msg) {
     }
   }
   queue_close(gw->events);
+  if (gw->o.notify) gw->o.notify(gw->o.notify_user);
   close_handles(gw);
 }
 

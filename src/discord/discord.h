@@ -63,12 +63,15 @@ typedef struct discord_member {
   uint64_t permissions; /* only in interactions; 0 otherwise */
 } discord_member;
 
+/* A file on a message (attachments in; actions.h sends them out). */
 typedef struct discord_attachment {
   discord_id id;
-  const char *url;
+  const char *url; /* the CDN URL (signed: it expires; refetch the message for a fresh one) */
   const char *filename;
   const char *content_type; /* "" when unknown */
+  const char *description;  /* alt text; "" when none */
   uint64_t size;            /* bytes */
+  int width, height;        /* images and videos; 0 otherwise */
 } discord_attachment;
 
 typedef struct discord_embed_field {
@@ -130,6 +133,13 @@ typedef struct discord_message {
   discord_embed *embeds;
   size_t n_embeds;
 } discord_message;
+
+/* The name mimic shows for a message's author: the guild nickname, else the global display name,
+ * else "" (the caller falls back to the username where it needs a name). member may be NULL. */
+static inline const char *discord_display_name(const discord_user *u, const discord_member *m) {
+  if (m && m->nick && m->nick[0]) return m->nick;
+  return u->global_name ? u->global_name : "";
+}
 
 /* MESSAGE_DELETE (n_ids == 1) and MESSAGE_DELETE_BULK. */
 typedef struct discord_message_delete {

@@ -296,6 +296,10 @@ static void message_of(pctx *c, const json_t *o, discord_message *m) {
     at->filename = str_at(c, a, "filename");
     at->content_type = str_at(c, a, "content_type");
     at->size = u64_at(a, "size");
+    at->width = (int)json_int(a, "width", 0);
+    at->height = (int)json_int(a, "height", 0);
+    if (at->width < 0 || at->height < 0) at->width = at->height = 0;
+    at->description = str_at(c, a, "description");
   }
   const json_t *embeds = json_object_get(o, "embeds");
   m->embeds = arr_alloc(c, embeds, sizeof *m->embeds, &m->n_embeds);

@@ -28,7 +28,8 @@ TEST(message_create_full) {
       "\"mentions\":[{\"id\":\"43\",\"username\":\"bo\"},{\"username\":\"noid\"}],"
       "\"mention_roles\":[\"9\"],"
       "\"attachments\":[{\"id\":\"5\",\"url\":\"https://cdn/x.png\",\"filename\":\"x.png\","
-      "\"content_type\":\"image/png\",\"size\":1234}],"
+      "\"content_type\":\"image/"
+      "png\",\"size\":1234,\"width\":640,\"height\":480,\"description\":\"a cat\"}],"
       "\"embeds\":[{\"title\":\"T\",\"description\":\"D\",\"footer\":{\"text\":\"F\"},"
       "\"fields\":[{\"name\":\"n\",\"value\":\"v\"}]}],"
       "\"message_reference\":{\"message_id\":\"99\",\"channel_id\":\"200\"},"
@@ -62,6 +63,9 @@ TEST(message_create_full) {
   CHECK_STR(m->attachments[0].filename, "x.png");
   CHECK_STR(m->attachments[0].content_type, "image/png");
   CHECK_INT(m->attachments[0].size, 1234);
+  CHECK_INT(m->attachments[0].width, 640);
+  CHECK_INT(m->attachments[0].height, 480);
+  CHECK_STR(m->attachments[0].description, "a cat");
   CHECK_INT(m->n_embeds, 1);
   CHECK_STR(m->embeds[0].title, "T");
   CHECK_STR(m->embeds[0].footer_text, "F");

@@ -130,7 +130,8 @@ static void fatal(collect_fetch *f, int rc, const char *msg) {
   if (!f->rc) {
     f->rc = rc;
     str_lcpy(f->msg, msg, sizeof f->msg);
-    LOG_W("fetch", "stopping: %s", msg);
+    /* Not logged here: the error goes back to the caller, which reports it once. */
+    LOG_D("fetch", "stopping: %s", msg);
   }
   f->stopping = true;
 }
@@ -881,9 +882,9 @@ static void timer_closed(uv_handle_t *h) {
   f->st.list = list;
   f->st.n_list = n;
   if (f->o.progress) f->o.progress(&f->st, f->o.user);
-  LOG_I("fetch", "done: %lld messages (%lld new) from %d channels and threads in %.1f s%s%s",
-        (long long)f->st.messages, (long long)f->st.inserted, f->st.channels, f->st.seconds,
-        f->rc ? "; " : "", f->rc ? f->msg : "");
+  LOG_I("fetch", "%s: %lld messages (%lld new) from %d channels and threads in %.1f s",
+        f->rc ? "stopped" : "done", (long long)f->st.messages, (long long)f->st.inserted,
+        f->st.channels, f->st.seconds);
   if (f->rc) err_set(f->rc, "%s", f->msg);
   f->done(f->rc, &f->st, f->user);
   mem_free(list);

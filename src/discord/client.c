@@ -98,7 +98,7 @@ static void on_gateway_bot(const rest_result *res, void *user) {
       return;
     }
     dc->retry_ms = dc->retry_ms ? (dc->retry_ms * 2 > 60000 ? 60000 : dc->retry_ms * 2) : 1000;
-    LOG_W(SUB, "GET /gateway/bot failed (%s); trying again in %u s", why, dc->retry_ms / 1000);
+    LOG_W(SUB, "%s; trying again in %u s", why, dc->retry_ms / 1000);
     uv_timer_start(&dc->retry, on_retry, dc->retry_ms, 0);
     return;
   }

@@ -480,8 +480,23 @@ static void finish(rest *r, rest_req *q, CURLcode cres) {
     requeue(r, q, d);
     return;
   }
-  snprintf(msg, sizeof msg, "REST %s: %s%s%s", q->route.display, curl_easy_strerror(cres),
-           q->errbuf[0] ? ": " : "", q->errbuf);
+  /* One cause, once: curl's detailed text already ends with the generic one. Then how hard we
+   * tried, so the reader knows the failure is not a blip. */
+  int w = snprintf(msg, sizeof msg, "REST %s: %s", q->route.display,
+                   q->errbuf[0] ? q->errbuf : curl_easy_strerror(cres));
+  if (q->attempts > 1 && w > 0 && (size_t)w < sizeof msg) {
+    size_t at = (size_t)w;
+    at += (size_t)snprintf(msg + at, sizeof msg - at, " (%d attempts, retried after", q->attempts);
+    uint64_t d = r->o.backoff_ms;
+    for (int k = 1; k < q->attempts && at < sizeof msg; k++, d = d < 60000 ? d * 2 : d) {
+      const char *sep = k == 1 ? " " : k + 1 == q->attempts ? " and " : ", ";
+      at +=
+          d < 1000
+              ? (size_t)snprintf(msg + at, sizeof msg - at, "%s%llu ms", sep, (unsigned long long)d)
+              : (size_t)snprintf(msg + at, sizeof msg - at, "%s%.1f s", sep, (double)d / 1000.0);
+    }
+    if (at < sizeof msg) snprintf(msg + at, sizeof msg - at, ")");
+  }
   deliver(q, cres == CURLE_OPERATION_TIMEDOUT ? MIMIC_ETIMEOUT : MIMIC_ENET, 0, 0, msg, NULL);
   req_free(q);
 }

@@ -44,9 +44,12 @@ typedef struct fetch_chan {
   bool store_failed;        /* a page could not be stored: later pages must not be (no gaps) */
   int pending;              /* pages received and not committed yet */
   int64_t received;         /* pages received this run */
-  json_t *page;             /* a page waiting for its reactors */
-  size_t r_msg, r_react;    /* reactor walk: message and reaction index */
-  uint64_t r_after;         /* reactor walk: last user id of the previous page */
+  discord_messages *page;   /* a page waiting for its reactors */
+  collect_reactors *rx;     /* the reactors found for it so far */
+  size_t n_rx, cap_rx;
+  size_t r_msg, r_react; /* reactor walk: message and reaction index */
+  uint64_t r_after;      /* reactor walk: last user id of the previous page */
+  size_t r_users;        /* reactor walk: users found for the current message */
 } fetch_chan;
 
 enum { L_GUILDS, L_CHANNELS, L_ACTIVE, L_ARCHIVED, L_PRIVATE };
@@ -66,10 +69,12 @@ enum { J_GUILD, J_CHANNEL, J_PAGE };
 
 typedef struct job {
   int kind;
-  fetch_chan *c;     /* J_CHANNEL (NULL: only store the row), J_PAGE */
-  store_guild g;     /* J_GUILD */
-  store_channel row; /* J_CHANNEL */
-  json_t *page;      /* J_PAGE, owned */
+  fetch_chan *c;          /* J_CHANNEL (NULL: only store the row), J_PAGE */
+  store_guild g;          /* J_GUILD */
+  store_channel row;      /* J_CHANNEL */
+  discord_messages *page; /* J_PAGE, owned, with its reactors */
+  collect_reactors *rx;
+  size_t n_rx;
   int limit;
   bool backward;
   uint64_t ns; /* time the job took on the pool thread */
@@ -116,6 +121,20 @@ struct collect_fetch {
 static void pump(collect_fetch *f);
 static void chan_plan(collect_fetch *f, fetch_chan *c);
 
+static void rx_free(collect_reactors *rx, size_t n) {
+  for (size_t i = 0; i < n; i++) discord_users_free(rx[i].users);
+  mem_free(rx);
+}
+
+/* Drops a page waiting for its reactors (the channel ended or the run stops). */
+static void chan_page_drop(fetch_chan *c) {
+  discord_messages_free(c->page);
+  c->page = NULL;
+  rx_free(c->rx, c->n_rx);
+  c->rx = NULL;
+  c->n_rx = c->cap_rx = 0;
+}
+
 void collect_fetch_opts_default(collect_fetch_opts *o) {
   memset(o, 0, sizeof *o);
   o->concurrency = 8;
@@ -144,8 +163,7 @@ static void chan_end(collect_fetch *f, fetch_chan *c, int state) {
   c->ended = true;
   c->pub.state = state;
   if (state == COLLECT_FETCH_DONE) c->pub.fraction = 1;
-  json_decref(c->page);
-  c->page = NULL;
+  chan_page_drop(c);
   f->active--;
 }
 
@@ -203,8 +221,8 @@ static void job_work(uv_work_t *w) {
     }
     break;
   case J_PAGE:
-    rc =
-        collect__fetch_store_page_json(f->s, j->c->pub.id, j->page, j->limit, j->backward, &j->res);
+    rc = collect__fetch_store_page_typed(f->s, j->c->pub.id, j->page, j->rx, j->n_rx, j->limit,
+                                         j->backward, &j->res);
     break;
   default: break;
   }
@@ -250,7 +268,8 @@ static void job_done(uv_work_t *w, int status) {
       chan_plan(f, c);
     }
   }
-  json_decref(j->page);
+  discord_messages_free(j->page);
+  rx_free(j->rx, j->n_rx);
   mem_free(j);
   job_start_next(f);
   pump(f);
@@ -263,7 +282,8 @@ static void job_start_next(collect_fetch *f) {
   if (!f->jhead) f->jtail = NULL;
   if (j->kind == J_PAGE && j->c->store_failed) { /* after a page that failed: would leave a gap */
     j->c->pending--;
-    json_decref(j->page);
+    discord_messages_free(j->page);
+    rx_free(j->rx, j->n_rx);
     mem_free(j);
     job_start_next(f);
     return;
@@ -345,11 +365,16 @@ static void chan_start(collect_fetch *f, fetch_chan *c) {
 
 static void reactors_next(collect_fetch *f, fetch_chan *c);
 
-static void page_submit(collect_fetch *f, fetch_chan *c, json_t *page) {
+/* Hands the page (owned) and the channel's reactors for it to the store. */
+static void page_submit(collect_fetch *f, fetch_chan *c, discord_messages *page) {
   job *j = xcalloc(1, sizeof *j);
   j->kind = J_PAGE;
   j->c = c;
   j->page = page;
+  j->rx = c->rx;
+  j->n_rx = c->n_rx;
+  c->rx = NULL;
+  c->n_rx = c->cap_rx = 0;
   j->limit = f->o.page;
   j->backward = c->backward;
   c->pending++;
@@ -357,19 +382,16 @@ static void page_submit(collect_fetch *f, fetch_chan *c, json_t *page) {
 }
 
 /* Is there anything in this page whose reactors we should ask for? */
-static bool page_has_reactions(const json_t *page) {
-  size_t i;
-  const json_t *m;
-  json_array_foreach(page, i, m) {
-    if (json_array_size(json_object_get(m, "reactions"))) return true;
-  }
+static bool page_has_reactions(const discord_messages *page) {
+  for (size_t i = 0; i < page->n; i++)
+    if (page->items[i].n_reactions) return true;
   return false;
 }
 
 /* A page arrived: move the cursor as its ids say (the same way collect_fetch_store_page will move
  * the stored one), queue it for the store, and ask for the next one at once, so a channel's pages
  * are fetched while the previous one is being committed. */
-static void messages_cb(const rest_result *res, void *user) {
+static void messages_cb(const rest_result *res, discord_messages *page, void *user) {
   fetch_chan *c = user;
   collect_fetch *f = c->f;
   f->outstanding--;
@@ -379,13 +401,10 @@ static void messages_cb(const rest_result *res, void *user) {
     /* the channel already failed */
   } else if (res->err) {
     chan_error(f, c, res->err, res->status, res->code, res->message);
-  } else if (!json_is_array(res->json)) {
-    chan_error(f, c, MIMIC_EPROTO, res->status, 0, "the message list is not a JSON array");
   } else {
-    size_t i, n = json_array_size(res->json);
-    const json_t *m;
-    json_array_foreach(res->json, i, m) {
-      uint64_t id = json_snowflake(m, "id");
+    size_t n = page->n;
+    for (size_t i = 0; i < n; i++) {
+      uint64_t id = page->items[i].id;
       if (!id || id > (uint64_t)INT64_MAX) continue; /* the store will refuse the page */
       if (id > c->st.newest_id) c->st.newest_id = id;
       if (!c->st.oldest_id || id < c->st.oldest_id) c->st.oldest_id = id;
@@ -395,16 +414,20 @@ static void messages_cb(const rest_result *res, void *user) {
     bool short_page = (int64_t)n < f->o.page;
     if (short_page && c->backward) c->st.complete = true;
     if (short_page && !c->backward) c->finished = true;
-    if (f->o.reactors && !f->stopping && page_has_reactions(res->json)) {
-      c->page = json_incref(res->json);
+    if (f->o.reactors && !f->stopping && page_has_reactions(page)) {
+      c->page = page;
+      page = NULL;
       c->walking = true;
       c->r_msg = c->r_react = 0;
       c->r_after = 0;
+      c->r_users = 0;
       reactors_next(f, c);
     } else {
-      page_submit(f, c, json_incref(res->json));
+      page_submit(f, c, page);
+      page = NULL;
     }
   }
+  discord_messages_free(page);
   chan_plan(f, c);
   pump(f);
 }
@@ -413,7 +436,7 @@ static void messages_get(collect_fetch *f, fetch_chan *c, api_page dir, uint64_t
   c->backward = dir != API_PAGE_AFTER;
   c->in_flight = true;
   f->outstanding++;
-  int rc = api_messages_get(f->r, c->pub.id, dir, anchor, f->o.page, messages_cb, c);
+  int rc = api_messages_page(f->r, c->pub.id, dir, anchor, f->o.page, messages_cb, c);
   if (rc) {
     f->outstanding--;
     c->in_flight = false;
@@ -452,44 +475,42 @@ static void chan_plan(collect_fetch *f, fetch_chan *c) {
 
 /* ---- reactors (--reactors) ---- */
 
-static void reactors_cb(const rest_result *res, void *user);
+static void reactors_cb(const rest_result *res, discord_users *users, void *user);
 
 /* Asks for the next page of users of the current reaction, or moves on; when the page is walked,
  * hands it to the store. */
 static void reactors_next(collect_fetch *f, fetch_chan *c) {
   for (;;) {
-    json_t *m = json_array_get(c->page, c->r_msg);
-    if (!m || f->stopping) break;
-    json_t *re = json_array_get(json_object_get(m, "reactions"), c->r_react);
-    if (!re) {
+    if (!c->page || c->r_msg >= c->page->n || f->stopping) break;
+    const discord_message *m = &c->page->items[c->r_msg];
+    if (c->r_react >= m->n_reactions) {
       c->r_msg++;
       c->r_react = 0;
+      c->r_users = 0;
       continue;
     }
-    const json_t *e = json_object_get(re, "emoji");
-    const char *name = json_str(e, "name", "");
-    uint64_t eid = json_snowflake(e, "id");
-    uint64_t mid = json_snowflake(m, "id");
+    const discord_reaction_count *re = &m->reactions[c->r_react];
+    const char *name = re->emoji.name;
+    uint64_t eid = re->emoji.id;
     char key[300];
     int n = eid ? snprintf(key, sizeof key, "%s:%llu", name, (unsigned long long)eid)
                 : snprintf(key, sizeof key, "%s", name);
-    if (json_int(re, "count", 0) <= 0 || !*name || !mid || n <= 0 || (size_t)n >= sizeof key) {
+    if (re->count <= 0 || !*name || !m->id || n <= 0 || (size_t)n >= sizeof key ||
+        c->r_users >= FETCH_REACTORS_MAX) {
       c->r_react++;
       c->r_after = 0;
       continue;
     }
-    if (!json_is_array(json_object_get(re, "users")))
-      json_object_set_new(re, "users", json_array());
     f->outstanding++;
     int rc =
-        api_reactions_get(f->r, c->pub.id, mid, key, c->r_after, REACTORS_PAGE, reactors_cb, c);
+        api_reactors_page(f->r, c->pub.id, m->id, key, c->r_after, REACTORS_PAGE, reactors_cb, c);
     if (rc == 0) return;
     f->outstanding--;
-    LOG_D("fetch", "reactors of %llu %s: %s", (unsigned long long)mid, key, err_msg());
+    LOG_D("fetch", "reactors of %llu %s: %s", (unsigned long long)m->id, key, err_msg());
     c->r_react++;
     c->r_after = 0;
   }
-  json_t *page = c->page;
+  discord_messages *page = c->page;
   c->page = NULL;
   c->walking = false;
   if (!page) return; /* the channel ended meanwhile */
@@ -497,31 +518,32 @@ static void reactors_next(collect_fetch *f, fetch_chan *c) {
   chan_plan(f, c);
 }
 
-static void reactors_cb(const rest_result *res, void *user) {
+static void reactors_cb(const rest_result *res, discord_users *users, void *user) {
   fetch_chan *c = user;
   collect_fetch *f = c->f;
   f->outstanding--;
   f->st.requests++;
-  json_t *m = json_array_get(c->page, c->r_msg);
-  json_t *users =
-      json_object_get(json_array_get(json_object_get(m, "reactions"), c->r_react), "users");
   bool more = false;
   if (res->err) {
     if (res->status == 401)
       fatal(f, MIMIC_EAUTH, "Discord refused the bot token (401); check DISCORD_TOKEN");
     LOG_D("fetch", "reactors: %s", res->message);
-  } else if (json_is_array(res->json) && json_is_array(users)) {
-    size_t i;
-    json_t *u;
-    json_array_foreach(res->json, i, u) {
-      if (json_array_size(users) >= FETCH_REACTORS_MAX) break;
-      json_array_append(users, u);
-    }
-    size_t n = json_array_size(res->json);
-    uint64_t last = n ? json_snowflake(json_array_get(res->json, n - 1), "id") : 0;
-    more = n == REACTORS_PAGE && last > c->r_after && json_array_size(users) < FETCH_REACTORS_MAX;
+  } else if (c->page && users) {
+    size_t n = users->n;
+    uint64_t last = n ? users->items[n - 1].id : 0;
+    c->r_users += n;
+    more = n == REACTORS_PAGE && last > c->r_after && c->r_users < FETCH_REACTORS_MAX;
     if (more) c->r_after = last;
+    if (n) {
+      if (c->n_rx == c->cap_rx) {
+        c->cap_rx = c->cap_rx ? c->cap_rx * 2 : 8;
+        c->rx = xrealloc(c->rx, c->cap_rx * sizeof *c->rx);
+      }
+      c->rx[c->n_rx++] = (collect_reactors){.msg = c->r_msg, .react = c->r_react, .users = users};
+      users = NULL;
+    }
   }
+  discord_users_free(users);
   if (!more) {
     c->r_react++;
     c->r_after = 0;
@@ -851,7 +873,7 @@ static void timer_cb(uv_timer_t *t) {
 
 static void fetch_free(collect_fetch *f) {
   for (size_t i = 0; i < f->n_ch; i++) {
-    json_decref(f->ch[i]->page);
+    chan_page_drop(f->ch[i]);
     mem_free(f->ch[i]);
   }
   mem_free(f->ch);

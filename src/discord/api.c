@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "base/base.h"
+#include "discord/discord_int.h"
 #include "discord/split.h"
 
 #define ID_FMT "%" PRIu64
@@ -608,5 +609,54 @@ int api_original_patch(rest *r, uint64_t app_id, const char *token, const char *
   split_free(parts, n);
   rc = req(r, "PATCH", b, cb, user, "/webhooks/" ID_FMT "/%s/messages/@original", app_id, token);
   json_decref(b);
+  return rc;
+}
+
+/* ---- typed pages ---- */
+
+typedef struct page_wait {
+  api_messages_cb mcb;
+  api_users_cb ucb;
+  void *user;
+} page_wait;
+
+static void page_cb(const rest_result *res, void *user) {
+  page_wait w = *(page_wait *)user;
+  mem_free(user);
+  rest_result out = *res;
+  discord_messages *msgs = NULL;
+  discord_users *users = NULL;
+  char why[300];
+  if (!res->err) {
+    int rc = w.mcb ? discord__messages_of(res->json, &msgs) : discord__users_of(res->json, &users);
+    if (rc) {
+      str_lcpy(why, err_msg(), sizeof why);
+      out.err = rc == MIMIC_EFORMAT ? MIMIC_EPROTO : rc;
+      out.message = why;
+    }
+  }
+  if (w.mcb)
+    w.mcb(&out, msgs, w.user);
+  else
+    w.ucb(&out, users, w.user);
+}
+
+int api_messages_page(rest *r, uint64_t channel_id, api_page dir, uint64_t anchor, int limit,
+                      api_messages_cb cb, void *user) {
+  page_wait *w = xcalloc(1, sizeof *w);
+  w->mcb = cb;
+  w->user = user;
+  int rc = api_messages_get(r, channel_id, dir, anchor, limit, page_cb, w);
+  if (rc) mem_free(w);
+  return rc;
+}
+
+int api_reactors_page(rest *r, uint64_t channel_id, uint64_t message_id, const char *emoji,
+                      uint64_t after, int limit, api_users_cb cb, void *user) {
+  page_wait *w = xcalloc(1, sizeof *w);
+  w->ucb = cb;
+  w->user = user;
+  int rc = api_reactions_get(r, channel_id, message_id, emoji, after, limit, page_cb, w);
+  if (rc) mem_free(w);
   return rc;
 }

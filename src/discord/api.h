@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "base/err.h"
+#include "discord/discord.h"
 #include "discord/rest.h"
 
 /* ---- gateway and identity ---- */
@@ -78,6 +79,17 @@ typedef enum { API_PAGE_LATEST = 0, API_PAGE_BEFORE, API_PAGE_AFTER, API_PAGE_AR
  * latest. Discord answers newest first, whatever the direction. */
 int api_messages_get(rest *r, uint64_t channel_id, api_page dir, uint64_t anchor, int limit,
                      rest_cb cb, void *user) MIMIC_MUST;
+
+/* The same page, typed: cb gets the REST outcome and, on success, the page (owned by cb: free it
+ * with discord_messages_free); an answer that is not a message list arrives as res->err
+ * MIMIC_EPROTO with page NULL. */
+typedef void (*api_messages_cb)(const rest_result *res, discord_messages *page, void *user);
+int api_messages_page(rest *r, uint64_t channel_id, api_page dir, uint64_t anchor, int limit,
+                      api_messages_cb cb, void *user) MIMIC_MUST;
+/* api_reactions_get, typed like api_messages_page (free the users with discord_users_free). */
+typedef void (*api_users_cb)(const rest_result *res, discord_users *users, void *user);
+int api_reactors_page(rest *r, uint64_t channel_id, uint64_t message_id, const char *emoji,
+                      uint64_t after, int limit, api_users_cb cb, void *user) MIMIC_MUST;
 
 /* GET /channels/{c}/messages/{m}/reactions/{emoji}: users who reacted with emoji ("👍" or a
  * custom "name:id"), after user id `after` (0 = from the start), up to limit (1..100). */

@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/err.h"
+
 typedef uint64_t discord_id;
 
 /* Snowflake -> Unix ms (Discord epoch 2015-01-01). */
@@ -96,8 +98,23 @@ typedef struct discord_emoji {
   bool animated;
 } discord_emoji;
 
-/* A message (MESSAGE_CREATE, MESSAGE_UPDATE). MESSAGE_UPDATE may be partial: only id and
- * channel_id are guaranteed; has_content / has_author say whether those fields came. */
+/* A user a message mentions, with the guild nickname when the payload carried the member. */
+typedef struct discord_mention {
+  discord_user user;
+  const char *nick; /* "" when none */
+} discord_mention;
+
+/* One emoji's reactions on a message (what REST history pages carry; the gateway sends reactions
+ * one by one as discord_reaction). */
+typedef struct discord_reaction_count {
+  discord_emoji emoji;
+  int64_t count; /* never negative */
+  bool me;       /* the bot is among them */
+} discord_reaction_count;
+
+/* A message (MESSAGE_CREATE, MESSAGE_UPDATE, and each message of a history page). MESSAGE_UPDATE
+ * may be partial: only id and channel_id are guaranteed; has_content / has_author say whether those
+ * fields came. */
 typedef struct discord_message {
   discord_id id;
   discord_id channel_id;
@@ -126,6 +143,10 @@ typedef struct discord_message {
   discord_id ref_author_id;
   discord_id *mentions; /* mentioned user ids */
   size_t n_mentions;
+  discord_mention *mention_users; /* the same users with their names (ids that came as objects) */
+  size_t n_mention_users;
+  discord_reaction_count *reactions; /* history pages; usually empty on the gateway */
+  size_t n_reactions;
   discord_id *mention_roles;
   size_t n_mention_roles;
   discord_attachment *attachments;
@@ -294,6 +315,30 @@ typedef struct discord_event {
   } u;
   struct discord_arena *arena_; /* private: owns every string and array above */
 } discord_event;
+
+/* A page of messages as GET /channels/{id}/messages answers (newest first), or of users as GET
+ * .../reactions/{emoji} answers. One arena owns every string and array, like an event's: free the
+ * page with its _free call, never a field. */
+typedef struct discord_messages {
+  discord_message *items;
+  size_t n;
+  struct discord_arena *arena_; /* private */
+} discord_messages;
+
+typedef struct discord_users {
+  discord_user *items;
+  size_t n;
+  struct discord_arena *arena_; /* private */
+} discord_users;
+
+/* Parse the JSON text of a page (what the REST calls answer; also the fuzz entry point). The
+ * message parser is the gateway's, so a page's message reads exactly like a MESSAGE_CREATE.
+ * Errors: MIMIC_EFORMAT (not JSON, or not an array), MIMIC_ERANGE (over the arena cap),
+ * MIMIC_ENOMEM. *out: free with discord_messages_free / discord_users_free (accept NULL). */
+int discord_messages_parse(const char *json, size_t n, discord_messages **out) MIMIC_MUST;
+int discord_users_parse(const char *json, size_t n, discord_users **out) MIMIC_MUST;
+void discord_messages_free(discord_messages *p);
+void discord_users_free(discord_users *p);
 
 /* Frees the event and everything it owns. Accepts NULL. Thread-safe (events are independent). */
 void discord_event_free(discord_event *ev);

@@ -285,6 +285,27 @@ static void message_of(pctx *c, const json_t *o, discord_message *m) {
   m->ref_author_id = id_at(json_object_get(refmsg, "author"), "id");
   if (!m->ref_message_id) m->ref_message_id = id_at(refmsg, "id");
   m->mentions = ids_of(c, json_object_get(o, "mentions"), true, &m->n_mentions);
+  const json_t *mentions = json_object_get(o, "mentions");
+  m->mention_users = arr_alloc(c, mentions, sizeof *m->mention_users, &m->n_mention_users);
+  size_t nm = 0;
+  for (size_t i = 0; i < m->n_mention_users; i++) {
+    const json_t *u = json_array_get(mentions, i);
+    if (!json_is_object(u) || !id_at(u, "id")) continue;
+    user_of(c, u, &m->mention_users[nm].user);
+    m->mention_users[nm].nick = str_at(c, json_object_get(u, "member"), "nick");
+    nm++;
+  }
+  m->n_mention_users = nm;
+  const json_t *reactions = json_object_get(o, "reactions");
+  m->reactions = arr_alloc(c, reactions, sizeof *m->reactions, &m->n_reactions);
+  for (size_t i = 0; i < m->n_reactions; i++) {
+    const json_t *r = json_array_get(reactions, i);
+    discord_reaction_count *rc = &m->reactions[i];
+    emoji_of(c, json_object_get(r, "emoji"), &rc->emoji);
+    int64_t n = json_int(r, "count", 0);
+    rc->count = n < 0 ? 0 : n;
+    rc->me = json_bool(r, "me", false);
+  }
   m->mention_roles = ids_of(c, json_object_get(o, "mention_roles"), false, &m->n_mention_roles);
   const json_t *atts = json_object_get(o, "attachments");
   m->attachments = arr_alloc(c, atts, sizeof *m->attachments, &m->n_attachments);
@@ -499,6 +520,85 @@ int discord__event_parse(const char *t, const json_t *d, int64_t seq, discord_ev
   }
   *out = ev;
   return 0;
+}
+
+/* ---- pages (REST answers) ---------------------------------------------------------------------
+ */
+
+/* A fresh arena for a page, when arr is an array. */
+static int page_arena(const json_t *arr, const char *what, struct discord_arena **a) {
+  *a = NULL;
+  if (!json_is_array(arr)) return err_set(MIMIC_EFORMAT, "%s: expected a JSON array", what);
+  *a = mem_calloc(1, sizeof **a);
+  return *a ? 0 : err_set(MIMIC_ENOMEM, "out of memory reading %s", what);
+}
+
+static int page_end(struct discord_arena *a, const char *what) {
+  if (!a->failed) return 0;
+  int rc = a->err;
+  arena_free(a);
+  return err_prefix(rc, "%s", what);
+}
+
+int discord__messages_of(const json_t *arr, discord_messages **out) {
+  *out = NULL;
+  struct discord_arena *a;
+  int rc = page_arena(arr, "message page", &a);
+  if (rc) return rc;
+  pctx c = {a};
+  discord_messages *p = arena_alloc(a, sizeof *p);
+  if (p) {
+    p->arena_ = a;
+    p->items = arr_alloc(&c, arr, sizeof *p->items, &p->n);
+    for (size_t i = 0; i < p->n && p->items; i++)
+      message_of(&c, json_array_get(arr, i), &p->items[i]);
+  }
+  if ((rc = page_end(a, "message page"))) return rc;
+  *out = p;
+  return 0;
+}
+
+int discord__users_of(const json_t *arr, discord_users **out) {
+  *out = NULL;
+  struct discord_arena *a;
+  int rc = page_arena(arr, "user list", &a);
+  if (rc) return rc;
+  pctx c = {a};
+  discord_users *p = arena_alloc(a, sizeof *p);
+  if (p) {
+    p->arena_ = a;
+    p->items = arr_alloc(&c, arr, sizeof *p->items, &p->n);
+    for (size_t i = 0; i < p->n && p->items; i++) user_of(&c, json_array_get(arr, i), &p->items[i]);
+  }
+  if ((rc = page_end(a, "user list"))) return rc;
+  *out = p;
+  return 0;
+}
+
+int discord_messages_parse(const char *json, size_t n, discord_messages **out) {
+  *out = NULL;
+  json_t *arr = json_parse(json, n, "message page");
+  if (!arr) return MIMIC_EFORMAT;
+  int rc = discord__messages_of(arr, out);
+  json_decref(arr);
+  return rc;
+}
+
+int discord_users_parse(const char *json, size_t n, discord_users **out) {
+  *out = NULL;
+  json_t *arr = json_parse(json, n, "user list");
+  if (!arr) return MIMIC_EFORMAT;
+  int rc = discord__users_of(arr, out);
+  json_decref(arr);
+  return rc;
+}
+
+void discord_messages_free(discord_messages *p) {
+  if (p) arena_free(p->arena_);
+}
+
+void discord_users_free(discord_users *p) {
+  if (p) arena_free(p->arena_);
 }
 
 discord_event *discord__event_stopped(int close_code, bool fatal, const char *message) {

@@ -268,6 +268,43 @@ TEST(stopped_event) {
 
 TEST(snowflake_time) { CHECK_INT(discord_id_time_ms(175928847299117063ULL), 1462015105796LL); }
 
+TEST(history_page_reads_like_the_gateway) {
+  const char *page =
+      "[{\"id\":\"2003\",\"channel_id\":\"9\",\"author\":{\"id\":\"5\",\"username\":\"ann\","
+      "\"global_name\":\"Ann\"},\"member\":{\"nick\":\"Annie\"},\"content\":\"hi <@6>\","
+      "\"timestamp\":\"2024-01-01T00:00:03+00:00\",\"mentions\":[{\"id\":\"6\",\"username\":"
+      "\"bob\",\"member\":{\"nick\":\"Bobby\"}},\"7\"],\"reactions\":[{\"count\":3,\"me\":"
+      "true,\"emoji\":{\"id\":null,\"name\":\"\xF0\x9F\x94\xA5\"}},{\"count\":-2,\"emoji\":{"
+      "\"id\":\"77\",\"name\":\"party\"}}]},{\"id\":\"2002\",\"author\":{\"id\":\"6\","
+      "\"username\":\"bob\"}}]";
+  discord_messages *p = NULL;
+  CHECK_OK(discord_messages_parse(page, strlen(page), &p));
+  REQUIRE(p && p->n == 2);
+  const discord_message *m = &p->items[0];
+  CHECK_INT(m->id, 2003);
+  CHECK_STR(discord_display_name(&m->author, m->has_member ? &m->member : NULL), "Annie");
+  CHECK_STR(discord_display_name(&p->items[1].author, NULL), "");
+  CHECK_INT(m->n_mentions, 1);
+  REQUIRE(m->n_mention_users == 1);
+  CHECK_STR(m->mention_users[0].user.username, "bob");
+  CHECK_STR(m->mention_users[0].nick, "Bobby");
+  REQUIRE(m->n_reactions == 2);
+  CHECK_INT(m->reactions[0].count, 3);
+  CHECK(m->reactions[0].me);
+  CHECK_INT(m->reactions[1].emoji.id, 77);
+  CHECK_INT(m->reactions[1].count, 0);
+  CHECK(m->timestamp_ms > 0);
+  discord_messages_free(p);
+  CHECK_INT(discord_messages_parse("{}", 2, &p), MIMIC_EFORMAT);
+  CHECK(p == NULL);
+  CHECK_INT(discord_messages_parse("[", 1, &p), MIMIC_EFORMAT);
+  discord_users *u = NULL;
+  CHECK_OK(discord_users_parse("[{\"id\":\"1\",\"username\":\"a\"},{}]", 30, &u));
+  REQUIRE(u && u->n == 2);
+  CHECK_STR(u->items[0].username, "a");
+  discord_users_free(u);
+}
+
 int main(void) {
   RUN(message_create_full);
   RUN(message_update_partial_and_mistyped);
@@ -279,5 +316,6 @@ int main(void) {
   RUN(allocation_failure_every_step);
   RUN(stopped_event);
   RUN(snowflake_time);
+  RUN(history_page_reads_like_the_gateway);
   TEST_MAIN_END();
 }

@@ -309,9 +309,9 @@ static void job_submit(collect_fetch *f, job *j) {
 /* ---- channels ---- */
 
 static void add_chan(collect_fetch *f, uint64_t id, uint64_t guild_id, uint64_t parent_id, int type,
-                     const char *name, const json_t *listing) {
-  bool lmid_known = json_object_get(listing, "last_message_id") != NULL;
-  uint64_t last_message_id = json_snowflake(listing, "last_message_id");
+                     const char *name, const discord_channel *listing) {
+  bool lmid_known = listing->has_last_message_id;
+  uint64_t last_message_id = listing->last_message_id;
   if (!id || id > (uint64_t)INT64_MAX) return;
   uint32_t *at = idmap_get(&f->ids, id);
   if (at) {
@@ -342,7 +342,7 @@ static void add_chan(collect_fetch *f, uint64_t id, uint64_t guild_id, uint64_t 
   c->pub.name[utf8_floor(c->pub.name, strlen(c->pub.name), strlen(c->pub.name))] = 0;
   c->last_message_id = last_message_id > (uint64_t)INT64_MAX ? 0 : last_message_id;
   c->lmid_known = lmid_known && c->last_message_id == last_message_id;
-  c->msg_count = json_int(listing, "message_count", -1);
+  c->msg_count = listing->message_count;
   f->ch[f->n_ch++] = c;
   idmap_put(&f->ids, id, (uint32_t)f->n_ch);
   f->st.channels++;
@@ -583,12 +583,11 @@ static bool wanted(collect_fetch *f, uint64_t guild_id) {
   return false;
 }
 
-static void on_guilds(collect_fetch *f, list_task *t, const json_t *arr) {
-  size_t i;
-  const json_t *g;
+static void on_guilds(collect_fetch *f, list_task *t, const discord_guilds *gs) {
   uint64_t last = 0;
-  json_array_foreach(arr, i, g) {
-    uint64_t id = json_snowflake(g, "id");
+  for (size_t i = 0; i < gs->n; i++) {
+    const discord_guild *g = &gs->items[i];
+    uint64_t id = g->id;
     if (!id || id > (uint64_t)INT64_MAX) continue;
     if (id > last) last = id;
     if (!wanted(f, id)) continue;
@@ -596,13 +595,13 @@ static void on_guilds(collect_fetch *f, list_task *t, const json_t *arr) {
     job *j = xcalloc(1, sizeof *j);
     j->kind = J_GUILD;
     j->g.id = id;
-    str_lcpy(j->g.name, json_str(g, "name", ""), sizeof j->g.name);
+    str_lcpy(j->g.name, g->name, sizeof j->g.name);
     j->g.name[utf8_floor(j->g.name, strlen(j->g.name), strlen(j->g.name))] = 0;
     job_submit(f, j);
     list_push(f, L_CHANNELS, id, id, 0, j->g.name, false);
     if (f->o.threads) list_push(f, L_ACTIVE, id, id, 0, j->g.name, false);
   }
-  if (json_array_size(arr) == GUILD_PAGE && last > t->id) {
+  if (gs->n == GUILD_PAGE && last > t->id) {
     list_push(f, L_GUILDS, last, 0, 0, "", false);
     return;
   }
@@ -615,14 +614,13 @@ static void on_guilds(collect_fetch *f, list_task *t, const json_t *arr) {
   }
 }
 
-static void on_channels(collect_fetch *f, list_task *t, const json_t *arr) {
-  size_t i;
-  const json_t *ch;
-  json_array_foreach(arr, i, ch) {
-    uint64_t id = json_snowflake(ch, "id");
-    int type = (int)json_int(ch, "type", -1);
-    const char *name = json_str(ch, "name", "");
-    uint64_t parent = json_snowflake(ch, "parent_id");
+static void on_channels(collect_fetch *f, list_task *t, const discord_channels *list) {
+  for (size_t i = 0; i < list->n; i++) {
+    const discord_channel *ch = &list->items[i];
+    uint64_t id = ch->id;
+    int type = ch->type;
+    const char *name = ch->name;
+    uint64_t parent = ch->parent_id;
     if (parent > (uint64_t)INT64_MAX) parent = 0;
     bool text = type == STORE_CH_GUILD_TEXT || type == STORE_CH_GUILD_NEWS;
     bool forum = type == STORE_CH_FORUM || type == 16 /* GUILD_MEDIA */;
@@ -645,37 +643,31 @@ static void on_channels(collect_fetch *f, list_task *t, const json_t *arr) {
   }
 }
 
-static void add_threads(collect_fetch *f, list_task *t, const json_t *threads) {
-  size_t i;
-  const json_t *th;
-  json_array_foreach(threads, i, th) {
-    int type = (int)json_int(th, "type", -1);
+static void add_threads(collect_fetch *f, list_task *t, const discord_channels *threads) {
+  for (size_t i = 0; i < threads->n; i++) {
+    const discord_channel *th = &threads->items[i];
+    int type = th->type;
     if (type != STORE_CH_NEWS_THREAD && type != STORE_CH_PUBLIC_THREAD &&
         type != STORE_CH_PRIVATE_THREAD)
       continue;
-    uint64_t parent = json_snowflake(th, "parent_id");
-    uint64_t guild = json_snowflake(th, "guild_id");
-    add_chan(f, json_snowflake(th, "id"), guild ? guild : t->guild_id,
-             parent > (uint64_t)INT64_MAX ? 0 : parent, type, json_str(th, "name", ""), th);
+    uint64_t parent = th->parent_id;
+    uint64_t guild = th->guild_id;
+    add_chan(f, th->id, guild ? guild : t->guild_id, parent > (uint64_t)INT64_MAX ? 0 : parent,
+             type, th->name, th);
   }
 }
 
 /* Archived threads come newest archived first; the next page is before the oldest archive time
  * seen. Times are compared in milliseconds: the next page starts 1 ms after the oldest one seen, so
  * a thread archived in that same millisecond is listed again (and ignored as known), never lost. */
-static void on_archived(collect_fetch *f, list_task *t, const json_t *body) {
-  const json_t *threads = json_object_get(body, "threads");
+static void on_archived(collect_fetch *f, list_task *t, const discord_channels *threads) {
   add_threads(f, t, threads);
-  if (!json_is_true(json_object_get(body, "has_more")) || !json_array_size(threads)) return;
+  if (!threads->has_more || !threads->n) return;
   int64_t oldest = INT64_MAX;
-  size_t i;
-  const json_t *th;
-  json_array_foreach(threads, i, th) {
-    int64_t ms;
-    const char *ts = json_str(json_object_get(th, "thread_metadata"), "archive_timestamp", NULL);
-    if (ts && clock_parse_iso8601(ts, &ms) == 0 && ms < oldest) oldest = ms;
+  for (size_t i = 0; i < threads->n; i++) {
+    int64_t ms = threads->items[i].archive_ms;
+    if (ms && ms < oldest) oldest = ms;
   }
-  err_clear();
   int64_t next = oldest == INT64_MAX ? 0 : oldest + 1;
   if (t->before_ms && next >= t->before_ms) next = oldest; /* a full page within one millisecond */
   if (next <= 0 || (t->before_ms && next >= t->before_ms)) {
@@ -686,9 +678,9 @@ static void on_archived(collect_fetch *f, list_task *t, const json_t *body) {
   list_push(f, t->kind, t->id, t->guild_id, next, t->name, t->parent_fetched);
 }
 
-static void list_cb(const rest_result *res, void *user) {
-  list_task *t = user;
-  collect_fetch *f = t->f;
+/* Both listing callbacks: count the answer and report a refusal; false when there is nothing to
+ * read (an error, or the run is stopping). */
+static bool list_answer(collect_fetch *f, list_task *t, const rest_result *res) {
   f->outstanding--;
   f->l_inflight--;
   f->st.requests++;
@@ -713,19 +705,31 @@ static void list_cb(const rest_result *res, void *user) {
                                      : " (archived threads)");
       add_problem(f, t->id, what, res->status, res->code, res->message);
     }
-  } else if (!f->stopping) {
+    return false;
+  }
+  return !f->stopping;
+}
+
+static void guilds_cb(const rest_result *res, discord_guilds *gs, void *user) {
+  list_task *t = user;
+  collect_fetch *f = t->f;
+  if (list_answer(f, t, res)) on_guilds(f, t, gs);
+  discord_guilds_free(gs);
+  mem_free(t);
+  pump(f);
+}
+
+static void channels_cb(const rest_result *res, discord_channels *list, void *user) {
+  list_task *t = user;
+  collect_fetch *f = t->f;
+  if (list_answer(f, t, res)) {
     switch (t->kind) {
-    case L_GUILDS:
-      if (json_is_array(res->json))
-        on_guilds(f, t, res->json);
-      else
-        fatal(f, MIMIC_EPROTO, "GET /users/@me/guilds: the answer is not a list");
-      break;
-    case L_CHANNELS: on_channels(f, t, res->json); break;
-    case L_ACTIVE: add_threads(f, t, json_object_get(res->json, "threads")); break;
-    default: on_archived(f, t, res->json); break;
+    case L_CHANNELS: on_channels(f, t, list); break;
+    case L_ACTIVE: add_threads(f, t, list); break;
+    default: on_archived(f, t, list); break;
     }
   }
+  discord_channels_free(list);
   mem_free(t);
   pump(f);
 }
@@ -736,16 +740,20 @@ static void list_start(collect_fetch *f, list_task *t) {
   if (t->before_ms) clock_iso8601(t->before_ms, before);
   f->outstanding++;
   f->l_inflight++;
+  const char *b = t->before_ms ? before : NULL;
   switch (t->kind) {
-  case L_GUILDS: rc = api_user_guilds(f->r, t->id, GUILD_PAGE, list_cb, t); break;
-  case L_CHANNELS: rc = api_guild_channels(f->r, t->id, list_cb, t); break;
-  case L_ACTIVE: rc = api_guild_threads_active(f->r, t->id, list_cb, t); break;
+  case L_GUILDS: rc = api_guilds_page(f->r, t->id, GUILD_PAGE, guilds_cb, t); break;
+  case L_CHANNELS:
+    rc = api_channels_list(f->r, API_LIST_CHANNELS, t->id, NULL, 0, channels_cb, t);
+    break;
+  case L_ACTIVE:
+    rc = api_channels_list(f->r, API_LIST_ACTIVE_THREADS, t->id, NULL, 0, channels_cb, t);
+    break;
   case L_ARCHIVED:
-    rc = api_threads_archived(f->r, t->id, t->before_ms ? before : NULL, THREAD_PAGE, list_cb, t);
+    rc = api_channels_list(f->r, API_LIST_ARCHIVED_THREADS, t->id, b, THREAD_PAGE, channels_cb, t);
     break;
   default:
-    rc = api_threads_archived_private(f->r, t->id, t->before_ms ? before : NULL, THREAD_PAGE,
-                                      list_cb, t);
+    rc = api_channels_list(f->r, API_LIST_PRIVATE_THREADS, t->id, b, THREAD_PAGE, channels_cb, t);
     break;
   }
   if (rc) {

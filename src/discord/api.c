@@ -614,9 +614,16 @@ int api_original_patch(rest *r, uint64_t app_id, const char *token, const char *
 
 /* ---- typed pages ---- */
 
+typedef enum { PW_MESSAGES, PW_USERS, PW_GUILDS, PW_CHANNELS } page_kind;
+
 typedef struct page_wait {
-  api_messages_cb mcb;
-  api_users_cb ucb;
+  page_kind kind;
+  union {
+    api_messages_cb messages;
+    api_users_cb users;
+    api_guilds_cb guilds;
+    api_channels_cb channels;
+  } cb;
   void *user;
 } page_wait;
 
@@ -624,39 +631,77 @@ static void page_cb(const rest_result *res, void *user) {
   page_wait w = *(page_wait *)user;
   mem_free(user);
   rest_result out = *res;
-  discord_messages *msgs = NULL;
-  discord_users *users = NULL;
+  void *page = NULL;
   char why[300];
   if (!res->err) {
-    int rc = w.mcb ? discord__messages_of(res->json, &msgs) : discord__users_of(res->json, &users);
+    int rc = 0;
+    switch (w.kind) {
+    case PW_MESSAGES: rc = discord__messages_of(res->json, (discord_messages **)&page); break;
+    case PW_USERS: rc = discord__users_of(res->json, (discord_users **)&page); break;
+    case PW_GUILDS: rc = discord__guilds_of(res->json, (discord_guilds **)&page); break;
+    case PW_CHANNELS: rc = discord__channels_of(res->json, (discord_channels **)&page); break;
+    }
     if (rc) {
       str_lcpy(why, err_msg(), sizeof why);
       out.err = rc == MIMIC_EFORMAT ? MIMIC_EPROTO : rc;
       out.message = why;
     }
   }
-  if (w.mcb)
-    w.mcb(&out, msgs, w.user);
-  else
-    w.ucb(&out, users, w.user);
+  switch (w.kind) {
+  case PW_MESSAGES: w.cb.messages(&out, page, w.user); break;
+  case PW_USERS: w.cb.users(&out, page, w.user); break;
+  case PW_GUILDS: w.cb.guilds(&out, page, w.user); break;
+  case PW_CHANNELS: w.cb.channels(&out, page, w.user); break;
+  }
+}
+
+static page_wait *wait_new(page_kind kind, void *user) {
+  page_wait *w = xcalloc(1, sizeof *w);
+  w->kind = kind;
+  w->user = user;
+  return w;
+}
+
+static int wait_end(page_wait *w, int rc) {
+  if (rc) mem_free(w);
+  return rc;
 }
 
 int api_messages_page(rest *r, uint64_t channel_id, api_page dir, uint64_t anchor, int limit,
                       api_messages_cb cb, void *user) {
-  page_wait *w = xcalloc(1, sizeof *w);
-  w->mcb = cb;
-  w->user = user;
-  int rc = api_messages_get(r, channel_id, dir, anchor, limit, page_cb, w);
-  if (rc) mem_free(w);
-  return rc;
+  page_wait *w = wait_new(PW_MESSAGES, user);
+  w->cb.messages = cb;
+  return wait_end(w, api_messages_get(r, channel_id, dir, anchor, limit, page_cb, w));
 }
 
 int api_reactors_page(rest *r, uint64_t channel_id, uint64_t message_id, const char *emoji,
                       uint64_t after, int limit, api_users_cb cb, void *user) {
-  page_wait *w = xcalloc(1, sizeof *w);
-  w->ucb = cb;
-  w->user = user;
-  int rc = api_reactions_get(r, channel_id, message_id, emoji, after, limit, page_cb, w);
-  if (rc) mem_free(w);
-  return rc;
+  page_wait *w = wait_new(PW_USERS, user);
+  w->cb.users = cb;
+  return wait_end(w, api_reactions_get(r, channel_id, message_id, emoji, after, limit, page_cb, w));
+}
+
+int api_guilds_page(rest *r, uint64_t after, int limit, api_guilds_cb cb, void *user) {
+  page_wait *w = wait_new(PW_GUILDS, user);
+  w->cb.guilds = cb;
+  return wait_end(w, api_user_guilds(r, after, limit, page_cb, w));
+}
+
+int api_channels_list(rest *r, api_listing what, uint64_t id, const char *before, int limit,
+                      api_channels_cb cb, void *user) {
+  page_wait *w = wait_new(PW_CHANNELS, user);
+  w->cb.channels = cb;
+  int rc;
+  switch (what) {
+  case API_LIST_CHANNELS: rc = api_guild_channels(r, id, page_cb, w); break;
+  case API_LIST_ACTIVE_THREADS: rc = api_guild_threads_active(r, id, page_cb, w); break;
+  case API_LIST_ARCHIVED_THREADS:
+    rc = api_threads_archived(r, id, before, limit, page_cb, w);
+    break;
+  case API_LIST_PRIVATE_THREADS:
+    rc = api_threads_archived_private(r, id, before, limit, page_cb, w);
+    break;
+  default: rc = err_set(MIMIC_EINVAL, "unknown channel listing %d", (int)what);
+  }
+  return wait_end(w, rc);
 }

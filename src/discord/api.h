@@ -115,6 +115,19 @@ int api_threads_archived_private(rest *r, uint64_t channel_id, const char *befor
 /* GET /users/@me/guilds: the guilds the bot is in, ids ascending, after guild id `after` (0 = from
  * the start), up to limit (1..200) per page. */
 int api_user_guilds(rest *r, uint64_t after, int limit, rest_cb cb, void *user) MIMIC_MUST;
+/* The listings above, typed like api_messages_page (free the page with its _free call). */
+typedef void (*api_guilds_cb)(const rest_result *res, discord_guilds *guilds, void *user);
+typedef void (*api_channels_cb)(const rest_result *res, discord_channels *list, void *user);
+int api_guilds_page(rest *r, uint64_t after, int limit, api_guilds_cb cb, void *user) MIMIC_MUST;
+typedef enum {
+  API_LIST_CHANNELS,         /* id: a guild; before and limit unused */
+  API_LIST_ACTIVE_THREADS,   /* id: a guild */
+  API_LIST_ARCHIVED_THREADS, /* id: a channel; before (ISO-8601 or NULL) and limit as above */
+  API_LIST_PRIVATE_THREADS   /* id: a channel */
+} api_listing;
+int api_channels_list(rest *r, api_listing what, uint64_t id, const char *before, int limit,
+                      api_channels_cb cb, void *user) MIMIC_MUST;
+
 /* POST /users/@me/channels {recipient_id}: opens (or returns) the DM channel with a user. */
 int api_dm_open(rest *r, uint64_t user_id, rest_cb cb, void *user) MIMIC_MUST;
 

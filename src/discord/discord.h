@@ -196,7 +196,8 @@ typedef struct discord_channel {
   int position;
   bool nsfw;
   discord_id last_message_id;
-  int rate_limit_per_user; /* slowmode seconds */
+  bool has_last_message_id; /* the field was there (null: the channel has no messages yet) */
+  int rate_limit_per_user;  /* slowmode seconds */
   bool is_thread;
   discord_id owner_id; /* thread creator */
   bool archived;
@@ -330,6 +331,26 @@ typedef struct discord_users {
   size_t n;
   struct discord_arena *arena_; /* private */
 } discord_users;
+
+/* The guilds of GET /users/@me/guilds (partial guilds: id and name). */
+typedef struct discord_guilds {
+  discord_guild *items;
+  size_t n;
+  struct discord_arena *arena_; /* private */
+} discord_guilds;
+
+/* A channel list (GET /guilds/{id}/channels) or a thread list (GET .../threads/active and
+ * .../threads/archived/..., has_more set by the archived ones). In listings a channel without a
+ * type reads as type -1 and one without message_count as -1, so "unknown" is not "text" or 0. */
+typedef struct discord_channels {
+  discord_channel *items;
+  size_t n;
+  bool has_more;
+  struct discord_arena *arena_; /* private */
+} discord_channels;
+
+void discord_guilds_free(discord_guilds *p);
+void discord_channels_free(discord_channels *p);
 
 /* Parse the JSON text of a page (what the REST calls answer; also the fuzz entry point). The
  * message parser is the gateway's, so a page's message reads exactly like a MESSAGE_CREATE.

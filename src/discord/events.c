@@ -228,6 +228,7 @@ static void channel_of(pctx *c, const json_t *o, discord_channel *ch) {
   ch->position = int_at(o, "position", 0);
   ch->nsfw = json_bool(o, "nsfw", false);
   ch->last_message_id = id_at(o, "last_message_id");
+  ch->has_last_message_id = json_object_get(o, "last_message_id") != NULL;
   ch->rate_limit_per_user = int_at(o, "rate_limit_per_user", 0);
   ch->is_thread = ch->type == 10 || ch->type == 11 || ch->type == 12;
   ch->owner_id = id_at(o, "owner_id");
@@ -573,6 +574,57 @@ int discord__users_of(const json_t *arr, discord_users **out) {
   if ((rc = page_end(a, "user list"))) return rc;
   *out = p;
   return 0;
+}
+
+int discord__guilds_of(const json_t *arr, discord_guilds **out) {
+  *out = NULL;
+  struct discord_arena *a;
+  int rc = page_arena(arr, "guild list", &a);
+  if (rc) return rc;
+  pctx c = {a};
+  discord_guilds *p = arena_alloc(a, sizeof *p);
+  if (p) {
+    p->arena_ = a;
+    p->items = arr_alloc(&c, arr, sizeof *p->items, &p->n);
+    for (size_t i = 0; i < p->n && p->items; i++)
+      guild_of(&c, json_array_get(arr, i), &p->items[i]);
+  }
+  if ((rc = page_end(a, "guild list"))) return rc;
+  *out = p;
+  return 0;
+}
+
+int discord__channels_of(const json_t *body, discord_channels **out) {
+  *out = NULL;
+  /* A channel list is an array; a thread list an object {threads, members, has_more}. */
+  const json_t *arr = json_is_object(body) ? json_object_get(body, "threads") : body;
+  struct discord_arena *a;
+  int rc = page_arena(arr, "channel list", &a);
+  if (rc) return rc;
+  pctx c = {a};
+  discord_channels *p = arena_alloc(a, sizeof *p);
+  if (p) {
+    p->arena_ = a;
+    p->has_more = json_is_true(json_object_get(body, "has_more"));
+    p->items = arr_alloc(&c, arr, sizeof *p->items, &p->n);
+    for (size_t i = 0; i < p->n && p->items; i++) {
+      const json_t *o = json_array_get(arr, i);
+      channel_of(&c, o, &p->items[i]);
+      if (!json_is_integer(json_object_get(o, "type"))) p->items[i].type = -1;
+      p->items[i].message_count = int_at(o, "message_count", -1);
+    }
+  }
+  if ((rc = page_end(a, "channel list"))) return rc;
+  *out = p;
+  return 0;
+}
+
+void discord_guilds_free(discord_guilds *p) {
+  if (p) arena_free(p->arena_);
+}
+
+void discord_channels_free(discord_channels *p) {
+  if (p) arena_free(p->arena_);
 }
 
 int discord_messages_parse(const char *json, size_t n, discord_messages **out) {

@@ -305,6 +305,37 @@ TEST(history_page_reads_like_the_gateway) {
   discord_users_free(u);
 }
 
+TEST(listings_keep_unknown_apart_from_zero) {
+  const char *txt =
+      "{\"threads\":[{\"id\":\"5\",\"type\":11,\"parent_id\":\"4\",\"last_message_id\":null,"
+      "\"thread_metadata\":{\"archive_timestamp\":\"2024-01-01T00:00:00+00:00\"}},{\"id\":\"6\","
+      "\"message_count\":7,\"last_message_id\":\"9\"}],\"has_more\":true}";
+  json_t *j = json_parse(txt, strlen(txt), "test");
+  REQUIRE(j);
+  discord_channels *l = NULL;
+  CHECK_OK(discord__channels_of(j, &l));
+  REQUIRE(l && l->n == 2);
+  CHECK(l->has_more);
+  CHECK_INT(l->items[0].type, 11);
+  CHECK(l->items[0].has_last_message_id);
+  CHECK_INT(l->items[0].last_message_id, 0);
+  CHECK_INT(l->items[0].message_count, -1);
+  CHECK(l->items[0].archive_ms > 0);
+  CHECK_INT(l->items[1].type, -1);
+  CHECK_INT(l->items[1].message_count, 7);
+  CHECK_INT(l->items[1].last_message_id, 9);
+  discord_channels_free(l);
+  json_decref(j);
+  j = json_parse("[{\"id\":\"1\",\"name\":\"g\"}]", 23, "test");
+  discord_guilds *g = NULL;
+  CHECK_OK(discord__guilds_of(j, &g));
+  REQUIRE(g && g->n == 1);
+  CHECK_STR(g->items[0].name, "g");
+  discord_guilds_free(g);
+  CHECK_INT(discord__guilds_of(json_object_get(j, "x"), &g), MIMIC_EFORMAT);
+  json_decref(j);
+}
+
 int main(void) {
   RUN(message_create_full);
   RUN(message_update_partial_and_mistyped);
@@ -317,5 +348,6 @@ int main(void) {
   RUN(stopped_event);
   RUN(snowflake_time);
   RUN(history_page_reads_like_the_gateway);
+  RUN(listings_keep_unknown_apart_from_zero);
   TEST_MAIN_END();
 }

@@ -346,10 +346,57 @@ TEST(interaction_responses_have_discords_shapes) {
   rd_stop(&d);
 }
 
+typedef struct last_error {
+  int n;
+  char msg[512];
+} last_error;
+
+static void keep_error(const discord_actions_result *res, void *user) {
+  last_error *e = user;
+  e->n++;
+  str_lcpy(e->msg, res->message ? res->message : "", sizeof e->msg);
+}
+
+TEST(webhook_and_interaction_tokens_stay_out_of_errors) {
+  rest_double d;
+  if (rd_start(&d, "{\"app_id\": \"900\", \"faults\": [{\"route\": \"POST "
+                   "/webhooks/{webhook_id}/{token}\", \"kind\": \"5xx\", \"status\": 500, "
+                   "\"count\": 100}], " SEED "}") != 0)
+    SKIP("node or the double is missing");
+  rest *r = mk(&d);
+  REQUIRE(r);
+  discord_actions a;
+  discord_actions_init(&a, r);
+  last_error e = {0};
+  a.done = keep_error;
+  a.done_user = &e;
+  discord_persona_send m = {.channel_id = 11, .username = "Alice", .content = "hi"};
+  CHECK_OK(discord_actions_persona_send(&a, &m));
+  settle(&a, 1);
+  CHECK_INT(a.failed, 1);
+  CHECK(strstr(e.msg, "500") != NULL);
+  json_t *hooks = NULL;
+  CHECK_OK(rest_call_sync(r, "GET", "/channels/11/webhooks", NULL, &hooks, NULL, NULL));
+  const char *tok = json_str(json_array_get(hooks, 0), "token", "");
+  REQUIRE(*tok);
+  CHECK(strstr(e.msg, tok) == NULL);
+  CHECK(strstr(e.msg, "{token}") != NULL);
+  json_decref(hooks);
+  discord_followup f = {.application_id = 900, .token = "secret-itoken-xyz", .content = "x"};
+  CHECK_OK(discord_actions_followup(&a, &f));
+  settle(&a, 2);
+  CHECK_INT(a.failed, 2);
+  CHECK(strstr(e.msg, "secret-itoken-xyz") == NULL);
+  rest_destroy(r);
+  discord_actions_free(&a);
+  rd_stop(&d);
+}
+
 int main(void) {
   RUN(actions_become_rest_requests);
   RUN(components_and_files_have_discords_shapes);
   RUN(persona_sends_through_one_cached_webhook_per_channel);
   RUN(interaction_responses_have_discords_shapes);
+  RUN(webhook_and_interaction_tokens_stay_out_of_errors);
   TEST_MAIN_END();
 }

@@ -7,9 +7,13 @@
 
 #include "base/base.h"
 #include "discord/api.h"
+#include "discord/rest.h"
 #include "discord/split.h"
 
 #define SUB "discord"
+
+_Static_assert(DISCORD_FILES_MAX == REST_FILES_MAX, "one limit on files per message");
+_Static_assert(DISCORD_UPLOAD_MAX == REST_UPLOAD_MAX, "one limit on upload bytes");
 
 /* ---- outcomes ---- */
 
@@ -415,4 +419,211 @@ void discord_actions_free(discord_actions *a) {
     mem_free(h);
   }
   map_free(&a->hooks_);
+}
+
+/* ---- actions copied for another thread ---- */
+
+typedef enum {
+  DA_SEND,
+  DA_DM,
+  DA_TYPING,
+  DA_REACT,
+  DA_PERSONA,
+  DA_RESPOND,
+  DA_FOLLOWUP,
+  DA_EDIT
+} da_kind;
+
+/* Every copy is one allocation in a list: freeing the action frees them all. */
+typedef struct da_mem {
+  struct da_mem *next;
+  max_align_t data[];
+} da_mem;
+
+struct discord_action {
+  da_kind kind;
+  da_mem *mem;
+  discord_id a, b; /* DM user; typing/react channel and message */
+  const char *emoji;
+  union {
+    discord_send send;
+    discord_persona_send persona;
+    discord_response response;
+    discord_followup followup;
+  } u;
+};
+
+static void *da_alloc(discord_action *x, size_t n) {
+  da_mem *m = xcalloc(1, sizeof *m + (n ? n : 1));
+  m->next = x->mem;
+  x->mem = m;
+  return m->data;
+}
+
+static void *da_dup(discord_action *x, const void *p, size_t n) {
+  if (!p || !n) return NULL;
+  void *q = da_alloc(x, n);
+  memcpy(q, p, n);
+  return q;
+}
+
+static const char *da_str(discord_action *x, const char *s) {
+  return s ? da_dup(x, s, strlen(s) + 1) : NULL;
+}
+
+static const discord_id *da_ids(discord_action *x, const discord_id *ids, size_t n) {
+  return da_dup(x, ids, n * sizeof *ids);
+}
+
+static const discord_action_row *da_rows(discord_action *x, const discord_action_row *rows,
+                                         size_t n) {
+  discord_action_row *out = da_dup(x, rows, n * sizeof *rows);
+  for (size_t r = 0; r < n; r++) {
+    discord_component *items = da_dup(x, rows[r].items, rows[r].n_items * sizeof *items);
+    for (size_t i = 0; i < rows[r].n_items; i++) {
+      discord_component *c = &items[i];
+      c->custom_id = da_str(x, c->custom_id);
+      c->label = da_str(x, c->label);
+      c->emoji = da_str(x, c->emoji);
+      c->url = da_str(x, c->url);
+      c->placeholder = da_str(x, c->placeholder);
+      discord_select_option *o = da_dup(x, c->options, c->n_options * sizeof *o);
+      for (size_t k = 0; k < c->n_options; k++) {
+        o[k].label = da_str(x, o[k].label);
+        o[k].value = da_str(x, o[k].value);
+        o[k].description = da_str(x, o[k].description);
+      }
+      c->options = o;
+    }
+    out[r].items = items;
+  }
+  return out;
+}
+
+static const discord_file *da_files(discord_action *x, const discord_file *files, size_t n) {
+  discord_file *out = da_dup(x, files, n * sizeof *files);
+  for (size_t i = 0; i < n; i++) {
+    out[i].filename = da_str(x, out[i].filename);
+    out[i].content_type = da_str(x, out[i].content_type);
+    out[i].description = da_str(x, out[i].description);
+    out[i].data = da_dup(x, out[i].data, out[i].size);
+  }
+  return out;
+}
+
+static discord_action *da_new(da_kind kind) {
+  discord_action *x = xcalloc(1, sizeof *x);
+  x->kind = kind;
+  return x;
+}
+
+static void da_send_copy(discord_action *x, const discord_send *m) {
+  discord_send *c = &x->u.send;
+  *c = *m;
+  c->content = da_str(x, m->content);
+  c->ping_users = da_ids(x, m->ping_users, m->n_ping_users);
+  c->rows = da_rows(x, m->rows, m->n_rows);
+  c->files = da_files(x, m->files, m->n_files);
+}
+
+discord_action *discord_action_send(const discord_send *m) {
+  discord_action *x = da_new(DA_SEND);
+  da_send_copy(x, m);
+  return x;
+}
+
+discord_action *discord_action_send_dm(discord_id user_id, const discord_send *m) {
+  discord_action *x = da_new(DA_DM);
+  x->a = user_id;
+  da_send_copy(x, m);
+  return x;
+}
+
+discord_action *discord_action_typing(discord_id channel_id) {
+  discord_action *x = da_new(DA_TYPING);
+  x->a = channel_id;
+  return x;
+}
+
+discord_action *discord_action_react(discord_id channel_id, discord_id message_id,
+                                     const char *emoji) {
+  discord_action *x = da_new(DA_REACT);
+  x->a = channel_id;
+  x->b = message_id;
+  x->emoji = da_str(x, emoji ? emoji : "");
+  return x;
+}
+
+discord_action *discord_action_persona_send(const discord_persona_send *m) {
+  discord_action *x = da_new(DA_PERSONA);
+  discord_persona_send *c = &x->u.persona;
+  *c = *m;
+  c->username = da_str(x, m->username);
+  c->avatar_url = da_str(x, m->avatar_url);
+  c->content = da_str(x, m->content);
+  c->ping_users = da_ids(x, m->ping_users, m->n_ping_users);
+  c->rows = da_rows(x, m->rows, m->n_rows);
+  c->files = da_files(x, m->files, m->n_files);
+  return x;
+}
+
+discord_action *discord_action_respond(const discord_response *r) {
+  discord_action *x = da_new(DA_RESPOND);
+  discord_response *c = &x->u.response;
+  *c = *r;
+  c->token = da_str(x, r->token);
+  c->content = da_str(x, r->content);
+  c->rows = da_rows(x, r->rows, r->n_rows);
+  discord_choice *ch = da_dup(x, r->choices, r->n_choices * sizeof *ch);
+  for (size_t i = 0; i < r->n_choices; i++) {
+    ch[i].name = da_str(x, ch[i].name);
+    ch[i].value = da_str(x, ch[i].value);
+  }
+  c->choices = ch;
+  return x;
+}
+
+static discord_action *da_followup(da_kind kind, const discord_followup *f) {
+  discord_action *x = da_new(kind);
+  discord_followup *c = &x->u.followup;
+  *c = *f;
+  c->token = da_str(x, f->token);
+  c->content = da_str(x, f->content);
+  c->rows = da_rows(x, f->rows, f->n_rows);
+  c->files = da_files(x, f->files, f->n_files);
+  return x;
+}
+
+discord_action *discord_action_followup(const discord_followup *f) {
+  return da_followup(DA_FOLLOWUP, f);
+}
+
+discord_action *discord_action_edit_original(const discord_followup *f) {
+  return da_followup(DA_EDIT, f);
+}
+
+void discord_action_free(discord_action *x) {
+  if (!x) return;
+  while (x->mem) {
+    da_mem *n = x->mem->next;
+    mem_free(x->mem);
+    x->mem = n;
+  }
+  mem_free(x);
+}
+
+int discord_action_run(discord_actions *a, discord_action *x) {
+  int rc = 0;
+  switch (x->kind) {
+  case DA_SEND: rc = discord_actions_send(a, &x->u.send); break;
+  case DA_DM: rc = discord_actions_send_dm(a, x->a, &x->u.send); break;
+  case DA_TYPING: rc = discord_actions_typing(a, x->a); break;
+  case DA_REACT: rc = discord_actions_react(a, x->a, x->b, x->emoji); break;
+  case DA_PERSONA: rc = discord_actions_persona_send(a, &x->u.persona); break;
+  case DA_RESPOND: rc = discord_actions_respond(a, &x->u.response); break;
+  case DA_FOLLOWUP: rc = discord_actions_followup(a, &x->u.followup); break;
+  case DA_EDIT: rc = discord_actions_edit_original(a, &x->u.followup); break;
+  }
+  discord_action_free(x);
+  return rc;
 }

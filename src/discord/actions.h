@@ -23,7 +23,11 @@
 #include "base/err.h"
 #include "base/map.h"
 #include "discord/discord.h"
-#include "discord/rest.h"
+
+struct rest; /* discord/rest.h: the REST client (this header stays free of HTTP and JSON) */
+
+#define DISCORD_FILES_MAX  10          /* files per message */
+#define DISCORD_UPLOAD_MAX (25u << 20) /* bytes per message, all files together */
 
 /* ---- components (message components: action rows of buttons or one select) ---- */
 
@@ -78,7 +82,7 @@ typedef struct discord_file {
   const char *content_type; /* NULL: application/octet-stream */
   const char *description;  /* alt text; NULL: none */
   const void *data;
-  size_t size; /* all files of a message together: at most REST_UPLOAD_MAX */
+  size_t size; /* all files of a message together: at most DISCORD_UPLOAD_MAX */
 } discord_file;
 
 /* ---- messages ---- */
@@ -95,7 +99,7 @@ typedef struct discord_send {
   const discord_action_row *rows;
   size_t n_rows;
   const discord_file *files;
-  size_t n_files; /* at most REST_FILES_MAX */
+  size_t n_files; /* at most DISCORD_FILES_MAX */
 } discord_send;
 
 /* Posting as a persona: through the channel's webhook, under another name and avatar. */
@@ -166,7 +170,7 @@ typedef struct discord_actions_result {
 } discord_actions_result;
 
 typedef struct discord_actions {
-  rest *rest;            /* borrowed: the loop thread's REST client */
+  struct rest *rest;     /* borrowed: the loop thread's REST client */
   const char *hook_name; /* name of the persona webhooks mimic creates ("mimic") */
   uint64_t sent, failed; /* outcomes so far, for !status and tests */
   /* Optional: called once per accepted action with its outcome (borrowed during the call). */
@@ -176,7 +180,7 @@ typedef struct discord_actions {
 } discord_actions;
 
 /* Sets up a with the REST client (borrowed; must outlive a). */
-void discord_actions_init(discord_actions *a, rest *r);
+void discord_actions_init(discord_actions *a, struct rest *r);
 /* Forgets the cached webhooks (their tokens are wiped). Call after the REST client has delivered
  * every outcome (after rest_destroy). Accepts NULL. */
 void discord_actions_free(discord_actions *a);
@@ -204,5 +208,29 @@ int discord_actions_respond(discord_actions *a, const discord_response *r) MIMIC
 int discord_actions_followup(discord_actions *a, const discord_followup *f) MIMIC_MUST;
 /* PATCH /webhooks/{application}/{token}/messages/@original: fills in a deferred response. */
 int discord_actions_edit_original(discord_actions *a, const discord_followup *f) MIMIC_MUST;
+
+/* ---- actions copied for another thread ---- */
+
+/* One action with everything it points to copied (strings, rows, options, choices, file bytes), so
+ * a thread that is not the loop's (the bot's) can hand it over: make it there, run it on the loop
+ * thread. The makers copy what they are given and never fail (allocation failure aborts); invalid
+ * requests are refused when the copy runs, like the direct calls. */
+typedef struct discord_action discord_action;
+
+discord_action *discord_action_send(const discord_send *m);
+discord_action *discord_action_send_dm(discord_id user_id, const discord_send *m);
+discord_action *discord_action_typing(discord_id channel_id);
+discord_action *discord_action_react(discord_id channel_id, discord_id message_id,
+                                     const char *emoji);
+discord_action *discord_action_persona_send(const discord_persona_send *m);
+discord_action *discord_action_respond(const discord_response *r);
+discord_action *discord_action_followup(const discord_followup *f);
+discord_action *discord_action_edit_original(const discord_followup *f);
+
+/* Runs the action with a (the discord_actions_* call it stands for) and frees it. Returns what
+ * that call returns. Loop-thread only. */
+int discord_action_run(discord_actions *a, discord_action *x) MIMIC_MUST;
+/* Frees an action that will not run. Accepts NULL. Any thread. */
+void discord_action_free(discord_action *x);
 
 #endif

@@ -5,6 +5,7 @@
 
 #include "base/base.h"
 #include "discord/actions.h"
+#include "discord/rest.h"
 #include "rest_double.h"
 #include "test.h"
 
@@ -392,11 +393,95 @@ TEST(webhook_and_interaction_tokens_stay_out_of_errors) {
   rd_stop(&d);
 }
 
+TEST(copied_actions_outlive_what_they_were_made_from) {
+  rest_double d;
+  if (rd_start(&d, "{\"app_id\": \"900\", " SEED "}") != 0) SKIP("node or the double is missing");
+  rest *r = mk(&d);
+  REQUIRE(r);
+  discord_actions a;
+  discord_actions_init(&a, r);
+  /* Everything a request points to lives in buffers that are wiped before the copies run. */
+  char content[64], cid[32], label[32], opt[32], fname[32], data[16], user[32], token[32];
+  snprintf(content, sizeof content, "copied text");
+  snprintf(cid, sizeof cid, "pick");
+  snprintf(label, sizeof label, "Alice");
+  snprintf(opt, sizeof opt, "alice");
+  snprintf(fname, sizeof fname, "a.txt");
+  snprintf(data, sizeof data, "file body");
+  snprintf(user, sizeof user, "Bob");
+  snprintf(token, sizeof token, "itoken-copy");
+  discord_select_option so = {.label = label, .value = opt};
+  discord_component sel = {
+      .type = DISCORD_COMPONENT_STRING_SELECT, .custom_id = cid, .options = &so, .n_options = 1};
+  discord_action_row row = {&sel, 1};
+  discord_file file = {.filename = fname, .data = data, .size = strlen(data)};
+  discord_send m = {.channel_id = 11,
+                    .content = content,
+                    .rows = &row,
+                    .n_rows = 1,
+                    .files = &file,
+                    .n_files = 1};
+  discord_persona_send p = {.channel_id = 11, .username = user, .content = content};
+  discord_choice ch = {label, opt};
+  discord_response resp = {.interaction_id = 5,
+                           .token = token,
+                           .type = DISCORD_RESPONSE_AUTOCOMPLETE,
+                           .choices = &ch,
+                           .n_choices = 1};
+  discord_followup fu = {.application_id = 900, .token = token, .content = content};
+  discord_action *xs[] = {discord_action_send(&m),           discord_action_persona_send(&p),
+                          discord_action_respond(&resp),     discord_action_followup(&fu),
+                          discord_action_edit_original(&fu), discord_action_typing(11)};
+  memset(content, 'x', sizeof content - 1);
+  memset(cid, 0, sizeof cid);
+  memset(label, 0, sizeof label);
+  memset(opt, 0, sizeof opt);
+  memset(fname, 0, sizeof fname);
+  memset(data, 0, sizeof data);
+  memset(user, 0, sizeof user);
+  memset(token, 0, sizeof token);
+  for (size_t i = 0; i < sizeof xs / sizeof xs[0]; i++) CHECK_OK(discord_action_run(&a, xs[i]));
+  discord_action_free(discord_action_react(11, 1, "x")); /* one that never runs */
+  settle(&a, 6);
+  CHECK_INT(a.sent, 6);
+  CHECK_INT(a.failed, 0);
+  json_t *log = rd_log(&d);
+  json_t *e = nth(log, POST_MSG, 0);
+  REQUIRE(e);
+  json_t *body = json_object_get(e, "body");
+  CHECK_STR(json_str(body, "content", NULL), "copied text");
+  json_t *sel_j = json_array_get(
+      json_object_get(json_array_get(json_object_get(body, "components"), 0), "components"), 0);
+  CHECK_STR(json_str(sel_j, "custom_id", NULL), "pick");
+  CHECK_STR(json_str(json_array_get(json_object_get(sel_j, "options"), 0), "value", NULL), "alice");
+  CHECK_STR(json_str(json_array_get(json_object_get(e, "files"), 0), "filename", NULL), "a.txt");
+  CHECK_INT(json_int(json_array_get(json_object_get(e, "files"), 0), "size", 0), 9);
+  /* The persona's execute and the follow-up share a route: find the one with a username. */
+  const char *who = NULL;
+  for (int k = 0; k < 2 && !who; k++)
+    who = json_str(json_object_get(nth(log, "POST /webhooks/{webhook_id}/{token}", k), "body"),
+                   "username", NULL);
+  CHECK_STR(who, "Bob");
+  json_t *cb =
+      json_object_get(nth(log, "POST /interactions/{interaction_id}/{token}/callback", 0), "body");
+  CHECK_STR(json_str(json_array_get(json_object_get(json_object_get(cb, "data"), "choices"), 0),
+                     "name", NULL),
+            "Alice");
+  CHECK(strstr(json_str(nth(log, "PATCH /webhooks/{webhook_id}/{token}/messages/@original", 0),
+                        "path", ""),
+               "itoken-copy") != NULL);
+  json_decref(log);
+  rest_destroy(r);
+  discord_actions_free(&a);
+  rd_stop(&d);
+}
+
 int main(void) {
   RUN(actions_become_rest_requests);
   RUN(components_and_files_have_discords_shapes);
   RUN(persona_sends_through_one_cached_webhook_per_channel);
   RUN(interaction_responses_have_discords_shapes);
   RUN(webhook_and_interaction_tokens_stay_out_of_errors);
+  RUN(copied_actions_outlive_what_they_were_made_from);
   TEST_MAIN_END();
 }

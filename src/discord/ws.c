@@ -46,6 +46,7 @@ struct ws_conn {
   int close_code;
   char close_reason[124];
   char why[300];
+  char failed[300]; /* set when the peer broke the protocol: the reason on_closed reports */
   char rbuf[65536];
 };
 
@@ -55,6 +56,7 @@ typedef struct wreq {
 } wreq;
 
 static void finish(ws_conn *c, const char *fmt, ...) MIMIC_PRINTF(2, 3);
+static void on_timer(uv_timer_t *t);
 
 static void complete(ws_conn *c) {
   if (c->cb.on_closed) c->cb.on_closed(c, c->user, c->close_code, c->close_reason, c->why);
@@ -78,6 +80,7 @@ static void finish(ws_conn *c, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(c->why, sizeof c->why, fmt, ap);
   va_end(ap);
+  if (c->failed[0]) str_lcpy(c->why, c->failed, sizeof c->why);
   LOG_D(SUB, "%s:%d: connection ends: %s", c->url.host, c->url.port, c->why);
   if (c->gai_pending) {
     c->pending++;
@@ -181,7 +184,15 @@ static void feed(ws_conn *c, const uint8_t *p, size_t n) {
   char why[300];
   str_lcpy(why, err_msg(), sizeof why);
   LOG_W(SUB, "%s: %s; closing with %d", c->url.host, why, c->parser.close_code);
-  if (c->state == ST_OPEN) (void)send_close(c, c->parser.close_code, "protocol error");
+  if (c->state == ST_OPEN && send_close(c, c->parser.close_code, "protocol error") == 0) {
+    /* Wait for the server's answer (its close, EOF, or CLOSE_WAIT_MS) instead of dropping the
+     * socket now: closing with unread bytes sends a reset, and the server may lose our close
+     * frame with it. What arrives meanwhile is read and discarded (the parser is done). */
+    str_lcpy(c->failed, why, sizeof c->failed);
+    c->state = ST_CLOSING;
+    uv_timer_start(&c->timer, on_timer, CLOSE_WAIT_MS, 0);
+    return;
+  }
   finish(c, "%s", why);
 }
 
@@ -207,6 +218,7 @@ static void handle_plain(ws_conn *c, const uint8_t *p, size_t n) {
     buf_free(&c->hs);
     return;
   }
+  if (c->failed[0]) return; /* discarding until the server closes */
   if (c->state == ST_OPEN || c->state == ST_CLOSING) feed(c, p, n);
 }
 

@@ -35,7 +35,7 @@ static const cfg_key keys[] = {
          "file holding the bot token; must not be readable by group or others"),
     STR(DISCORD_API, "discord.api", "https://discord.com/api/v10",
         "REST base URL (a Discord-compatible server or a local double)"),
-    INT(DISCORD_INTENTS, "discord.intents", "37377", 1, 4194303,
+    INT(DISCORD_INTENTS, "discord.intents", "38401", 1, 4194303,
         "gateway intents: "
         "GUILDS|GUILD_MESSAGES|GUILD_MESSAGE_REACTIONS|DIRECT_MESSAGES|MESSAGE_CONTENT"),
     INT(DISCORD_SHARD_ID, "discord.shard_id", "0", 0, 65535, "this process's shard"),

@@ -1,7 +1,8 @@
-/* The bot runtime (see runtime.h). This thread owns the bot: it pops typed events from the Discord
- * client, hands them to the bot, and runs bot_poll when the engine signals a completion (through
- * discord_client_wake) or once a second. The bot's actions are copied into small requests and run
- * on the client's loop thread, where the REST client lives. */
+/* The bot runtime (see runtime.h). This thread owns the bot: it waits for the next typed event
+ * from the Discord client, or for a wake-up when the engine signals a completion
+ * (discord_client_wake), or a second, then hands the event to the bot and runs bot_poll. The bot's
+ * actions are copied into small requests and run on the client's loop thread, where they call the
+ * typed Discord actions (discord/actions.h) directly. */
 #include "bot/runtime.h"
 
 #include <fcntl.h>
@@ -11,8 +12,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "bot/actions_rest.h"
 #include "bot/bot.h"
+#include "discord/actions.h"
 #include "discord/client.h"
 #include "llm/backend.h"
 #include "store/store.h"
@@ -34,53 +35,36 @@ typedef struct runtime {
   discord_client *dc;
   bot *b;
   llm_backend *backend;
-  actions_rest ar; /* loop thread only */
+  discord_actions da; /* loop thread only; set up by the first action */
   job jobs[2];
   volatile int restart;
 } runtime;
 
 /* ---- actions: copied on the bot thread, run on the loop thread ---- */
 
-typedef enum { ACT_SEND, ACT_TYPING, ACT_DM, ACT_REACT } act_kind;
-
 typedef struct act {
   runtime *rt;
-  act_kind kind;
-  uint64_t channel_id, message_id, user_id;
-  bool ping;
-  char *text; /* owned */
+  discord_action *x; /* owned */
 } act;
 
+/* On the loop thread: the typed Discord call the action stands for. The actions context lives
+ * there and only there (its REST client is the loop's). */
 static void act_run(rest *r, void *user) {
   act *a = user;
-  actions_rest *ar = &a->rt->ar;
-  ar->client = r;
-  bot_actions x;
-  actions_rest_bind(ar, &x);
-  int rc = 0;
-  switch (a->kind) {
-  case ACT_SEND: {
-    bot_send m = {.channel_id = a->channel_id,
-                  .text = a->text,
-                  .reply_to = a->message_id,
-                  .ping_replied_user = a->ping};
-    rc = x.send(x.user, &m);
-    break;
-  }
-  case ACT_TYPING: rc = x.typing(x.user, a->channel_id); break;
-  case ACT_DM: rc = x.send_dm(x.user, a->user_id, a->text); break;
-  case ACT_REACT: rc = x.react(x.user, a->channel_id, a->message_id, a->text); break;
-  }
-  if (rc) LOG_W("bot", "action refused: %s", err_msg());
-  mem_free(a->text);
+  discord_actions *da = &a->rt->da;
+  if (!da->rest) discord_actions_init(da, r);
+  if (discord_action_run(da, a->x)) LOG_W("bot", "action refused: %s", err_msg());
   mem_free(a);
 }
 
-static int act_post(runtime *rt, act *a) {
+/* Hands x (taken) to the loop thread. */
+static int act_post(runtime *rt, discord_action *x) {
+  act *a = xcalloc(1, sizeof *a);
   a->rt = rt;
+  a->x = x;
   int rc = discord_client_call(rt->dc, act_run, a);
   if (rc) {
-    mem_free(a->text);
+    discord_action_free(x);
     mem_free(a);
     return err_set(rc, "Discord client is stopping");
   }
@@ -88,37 +72,24 @@ static int act_post(runtime *rt, act *a) {
 }
 
 static int do_send(void *user, const bot_send *m) {
-  act *a = xcalloc(1, sizeof *a);
-  a->kind = ACT_SEND;
-  a->channel_id = m->channel_id;
-  a->message_id = m->reply_to;
-  a->ping = m->ping_replied_user;
-  a->text = xstrdup(m->text);
-  return act_post(user, a);
+  discord_send s = {.channel_id = m->channel_id,
+                    .content = m->text,
+                    .reply_to = m->reply_to,
+                    .ping_reply = m->ping_replied_user};
+  return act_post(user, discord_action_send(&s));
 }
 
 static int do_typing(void *user, uint64_t channel_id) {
-  act *a = xcalloc(1, sizeof *a);
-  a->kind = ACT_TYPING;
-  a->channel_id = channel_id;
-  return act_post(user, a);
+  return act_post(user, discord_action_typing(channel_id));
 }
 
 static int do_dm(void *user, uint64_t user_id, const char *text) {
-  act *a = xcalloc(1, sizeof *a);
-  a->kind = ACT_DM;
-  a->user_id = user_id;
-  a->text = xstrdup(text);
-  return act_post(user, a);
+  discord_send s = {.content = text};
+  return act_post(user, discord_action_send_dm(user_id, &s));
 }
 
 static int do_react(void *user, uint64_t channel_id, uint64_t message_id, const char *emoji) {
-  act *a = xcalloc(1, sizeof *a);
-  a->kind = ACT_REACT;
-  a->channel_id = channel_id;
-  a->message_id = message_id;
-  a->text = xstrdup(emoji);
-  return act_post(user, a);
+  return act_post(user, discord_action_react(channel_id, message_id, emoji));
 }
 
 static int do_restart(void *user) {
@@ -277,6 +248,7 @@ out:
     bot_destroy(rt.b);
     discord_client_destroy(rt.dc);
   }
+  discord_actions_free(&rt.da); /* the client, and its REST client, are gone: no outcome is due */
   llm_backend_destroy(rt.backend);
   store_close(db);
   return rc;

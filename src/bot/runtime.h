@@ -2,9 +2,10 @@
  * bot on the calling thread, the engine's workers, and the jobs the admins start. It wires the
  * pieces that know nothing of each other:
  *   discord_client --typed events--> bot (this thread) --bot_actions--> discord_client_call -->
- *   REST on the loop thread;  engine workers --completion--> wake --> bot_poll on this thread.
+ *   discord_actions (typed REST calls) on the loop thread;
+ *   engine workers --completion--> discord_client_wake --> bot_poll on this thread.
  * !fetch and !train run `mimic fetch` / `mimic train` as child processes (training must never
- * share the bot's process, DESIGN.md); when one ends the admin's channel is told. !restart ends
+ * share the bot's process); when one ends the admin's channel is told. !restart ends
  * the run after in-flight replies with BOT_RUNTIME_RESTART so the caller re-executes itself. */
 #ifndef MIMIC_BOT_RUNTIME_H
 #define MIMIC_BOT_RUNTIME_H

@@ -6,6 +6,7 @@
 
 #include "base/base.h"
 #include "collect/collect.h"
+#include "discord/discord.h"
 
 /* ---- streamed JSON scanner ----------------------------------------------------------------------
  * Reads a JSON text from a file descriptor (in blocks) or from memory, and cuts out one value at a
@@ -90,9 +91,17 @@ int collect__embeds_text(const json_t *embeds, buf *out) MIMIC_MUST;
 /* Most reactors stored per message (over all its reactions). */
 #define FETCH_REACTORS_MAX 100000
 
-/* collect_fetch_store_page over a parsed page (borrowed). A reaction object may carry "users", an
- * array of user objects (who reacted, added by the fetcher); they are stored as reactors. */
-int collect__fetch_store_page_json(store *s, uint64_t channel_id, const json_t *page, int limit,
-                                   bool backward, collect_page_result *out) MIMIC_MUST;
+/* Users who reacted with one emoji to one message of a page, as the fetcher found them
+ * (--reactors): one page of GET .../reactions/{emoji}. */
+typedef struct collect_reactors {
+  size_t msg, react;    /* the message's index in the page, the reaction's in the message */
+  discord_users *users; /* owned by whoever holds the page */
+} collect_reactors;
+
+/* collect_fetch_store_page over a typed page (borrowed) and the reactors found for it (stored with
+ * their reactions, at most FETCH_REACTORS_MAX per message). */
+int collect__fetch_store_page_typed(store *s, uint64_t channel_id, const discord_messages *page,
+                                    const collect_reactors *rx, size_t n_rx, int limit,
+                                    bool backward, collect_page_result *out) MIMIC_MUST;
 
 #endif

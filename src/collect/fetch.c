@@ -44,9 +44,12 @@ typedef struct fetch_chan {
   bool store_failed;        /* a page could not be stored: later pages must not be (no gaps) */
   int pending;              /* pages received and not committed yet */
   int64_t received;         /* pages received this run */
-  json_t *page;             /* a page waiting for its reactors */
-  size_t r_msg, r_react;    /* reactor walk: message and reaction index */
-  uint64_t r_after;         /* reactor walk: last user id of the previous page */
+  discord_messages *page;   /* a page waiting for its reactors */
+  collect_reactors *rx;     /* the reactors found for it so far */
+  size_t n_rx, cap_rx;
+  size_t r_msg, r_react; /* reactor walk: message and reaction index */
+  uint64_t r_after;      /* reactor walk: last user id of the previous page */
+  size_t r_users;        /* reactor walk: users found for the current message */
 } fetch_chan;
 
 enum { L_GUILDS, L_CHANNELS, L_ACTIVE, L_ARCHIVED, L_PRIVATE };
@@ -66,10 +69,12 @@ enum { J_GUILD, J_CHANNEL, J_PAGE };
 
 typedef struct job {
   int kind;
-  fetch_chan *c;     /* J_CHANNEL (NULL: only store the row), J_PAGE */
-  store_guild g;     /* J_GUILD */
-  store_channel row; /* J_CHANNEL */
-  json_t *page;      /* J_PAGE, owned */
+  fetch_chan *c;          /* J_CHANNEL (NULL: only store the row), J_PAGE */
+  store_guild g;          /* J_GUILD */
+  store_channel row;      /* J_CHANNEL */
+  discord_messages *page; /* J_PAGE, owned, with its reactors */
+  collect_reactors *rx;
+  size_t n_rx;
   int limit;
   bool backward;
   uint64_t ns; /* time the job took on the pool thread */
@@ -116,6 +121,20 @@ struct collect_fetch {
 static void pump(collect_fetch *f);
 static void chan_plan(collect_fetch *f, fetch_chan *c);
 
+static void rx_free(collect_reactors *rx, size_t n) {
+  for (size_t i = 0; i < n; i++) discord_users_free(rx[i].users);
+  mem_free(rx);
+}
+
+/* Drops a page waiting for its reactors (the channel ended or the run stops). */
+static void chan_page_drop(fetch_chan *c) {
+  discord_messages_free(c->page);
+  c->page = NULL;
+  rx_free(c->rx, c->n_rx);
+  c->rx = NULL;
+  c->n_rx = c->cap_rx = 0;
+}
+
 void collect_fetch_opts_default(collect_fetch_opts *o) {
   memset(o, 0, sizeof *o);
   o->concurrency = 8;
@@ -130,7 +149,8 @@ static void fatal(collect_fetch *f, int rc, const char *msg) {
   if (!f->rc) {
     f->rc = rc;
     str_lcpy(f->msg, msg, sizeof f->msg);
-    LOG_W("fetch", "stopping: %s", msg);
+    /* Not logged here: the error goes back to the caller, which reports it once. */
+    LOG_D("fetch", "stopping: %s", msg);
   }
   f->stopping = true;
 }
@@ -143,8 +163,7 @@ static void chan_end(collect_fetch *f, fetch_chan *c, int state) {
   c->ended = true;
   c->pub.state = state;
   if (state == COLLECT_FETCH_DONE) c->pub.fraction = 1;
-  json_decref(c->page);
-  c->page = NULL;
+  chan_page_drop(c);
   f->active--;
 }
 
@@ -202,8 +221,8 @@ static void job_work(uv_work_t *w) {
     }
     break;
   case J_PAGE:
-    rc =
-        collect__fetch_store_page_json(f->s, j->c->pub.id, j->page, j->limit, j->backward, &j->res);
+    rc = collect__fetch_store_page_typed(f->s, j->c->pub.id, j->page, j->rx, j->n_rx, j->limit,
+                                         j->backward, &j->res);
     break;
   default: break;
   }
@@ -249,7 +268,8 @@ static void job_done(uv_work_t *w, int status) {
       chan_plan(f, c);
     }
   }
-  json_decref(j->page);
+  discord_messages_free(j->page);
+  rx_free(j->rx, j->n_rx);
   mem_free(j);
   job_start_next(f);
   pump(f);
@@ -262,7 +282,8 @@ static void job_start_next(collect_fetch *f) {
   if (!f->jhead) f->jtail = NULL;
   if (j->kind == J_PAGE && j->c->store_failed) { /* after a page that failed: would leave a gap */
     j->c->pending--;
-    json_decref(j->page);
+    discord_messages_free(j->page);
+    rx_free(j->rx, j->n_rx);
     mem_free(j);
     job_start_next(f);
     return;
@@ -288,9 +309,9 @@ static void job_submit(collect_fetch *f, job *j) {
 /* ---- channels ---- */
 
 static void add_chan(collect_fetch *f, uint64_t id, uint64_t guild_id, uint64_t parent_id, int type,
-                     const char *name, const json_t *listing) {
-  bool lmid_known = json_object_get(listing, "last_message_id") != NULL;
-  uint64_t last_message_id = json_snowflake(listing, "last_message_id");
+                     const char *name, const discord_channel *listing) {
+  bool lmid_known = listing->has_last_message_id;
+  uint64_t last_message_id = listing->last_message_id;
   if (!id || id > (uint64_t)INT64_MAX) return;
   uintptr_t at = map_get_uint(&f->ids, id);
   if (at) {
@@ -321,7 +342,7 @@ static void add_chan(collect_fetch *f, uint64_t id, uint64_t guild_id, uint64_t 
   c->pub.name[utf8_floor(c->pub.name, strlen(c->pub.name), strlen(c->pub.name))] = 0;
   c->last_message_id = last_message_id > (uint64_t)INT64_MAX ? 0 : last_message_id;
   c->lmid_known = lmid_known && c->last_message_id == last_message_id;
-  c->msg_count = json_int(listing, "message_count", -1);
+  c->msg_count = listing->message_count;
   f->ch[f->n_ch++] = c;
   map_put_uint(&f->ids, id, f->n_ch);
   f->st.channels++;
@@ -344,11 +365,16 @@ static void chan_start(collect_fetch *f, fetch_chan *c) {
 
 static void reactors_next(collect_fetch *f, fetch_chan *c);
 
-static void page_submit(collect_fetch *f, fetch_chan *c, json_t *page) {
+/* Hands the page (owned) and the channel's reactors for it to the store. */
+static void page_submit(collect_fetch *f, fetch_chan *c, discord_messages *page) {
   job *j = xcalloc(1, sizeof *j);
   j->kind = J_PAGE;
   j->c = c;
   j->page = page;
+  j->rx = c->rx;
+  j->n_rx = c->n_rx;
+  c->rx = NULL;
+  c->n_rx = c->cap_rx = 0;
   j->limit = f->o.page;
   j->backward = c->backward;
   c->pending++;
@@ -356,19 +382,16 @@ static void page_submit(collect_fetch *f, fetch_chan *c, json_t *page) {
 }
 
 /* Is there anything in this page whose reactors we should ask for? */
-static bool page_has_reactions(const json_t *page) {
-  size_t i;
-  const json_t *m;
-  json_array_foreach(page, i, m) {
-    if (json_array_size(json_object_get(m, "reactions"))) return true;
-  }
+static bool page_has_reactions(const discord_messages *page) {
+  for (size_t i = 0; i < page->n; i++)
+    if (page->items[i].n_reactions) return true;
   return false;
 }
 
 /* A page arrived: move the cursor as its ids say (the same way collect_fetch_store_page will move
  * the stored one), queue it for the store, and ask for the next one at once, so a channel's pages
  * are fetched while the previous one is being committed. */
-static void messages_cb(const rest_result *res, void *user) {
+static void messages_cb(const rest_result *res, discord_messages *page, void *user) {
   fetch_chan *c = user;
   collect_fetch *f = c->f;
   f->outstanding--;
@@ -378,13 +401,10 @@ static void messages_cb(const rest_result *res, void *user) {
     /* the channel already failed */
   } else if (res->err) {
     chan_error(f, c, res->err, res->status, res->code, res->message);
-  } else if (!json_is_array(res->json)) {
-    chan_error(f, c, MIMIC_EPROTO, res->status, 0, "the message list is not a JSON array");
   } else {
-    size_t i, n = json_array_size(res->json);
-    const json_t *m;
-    json_array_foreach(res->json, i, m) {
-      uint64_t id = json_snowflake(m, "id");
+    size_t n = page->n;
+    for (size_t i = 0; i < n; i++) {
+      uint64_t id = page->items[i].id;
       if (!id || id > (uint64_t)INT64_MAX) continue; /* the store will refuse the page */
       if (id > c->st.newest_id) c->st.newest_id = id;
       if (!c->st.oldest_id || id < c->st.oldest_id) c->st.oldest_id = id;
@@ -394,16 +414,20 @@ static void messages_cb(const rest_result *res, void *user) {
     bool short_page = (int64_t)n < f->o.page;
     if (short_page && c->backward) c->st.complete = true;
     if (short_page && !c->backward) c->finished = true;
-    if (f->o.reactors && !f->stopping && page_has_reactions(res->json)) {
-      c->page = json_incref(res->json);
+    if (f->o.reactors && !f->stopping && page_has_reactions(page)) {
+      c->page = page;
+      page = NULL;
       c->walking = true;
       c->r_msg = c->r_react = 0;
       c->r_after = 0;
+      c->r_users = 0;
       reactors_next(f, c);
     } else {
-      page_submit(f, c, json_incref(res->json));
+      page_submit(f, c, page);
+      page = NULL;
     }
   }
+  discord_messages_free(page);
   chan_plan(f, c);
   pump(f);
 }
@@ -412,7 +436,7 @@ static void messages_get(collect_fetch *f, fetch_chan *c, api_page dir, uint64_t
   c->backward = dir != API_PAGE_AFTER;
   c->in_flight = true;
   f->outstanding++;
-  int rc = api_messages_get(f->r, c->pub.id, dir, anchor, f->o.page, messages_cb, c);
+  int rc = api_messages_page(f->r, c->pub.id, dir, anchor, f->o.page, messages_cb, c);
   if (rc) {
     f->outstanding--;
     c->in_flight = false;
@@ -451,44 +475,42 @@ static void chan_plan(collect_fetch *f, fetch_chan *c) {
 
 /* ---- reactors (--reactors) ---- */
 
-static void reactors_cb(const rest_result *res, void *user);
+static void reactors_cb(const rest_result *res, discord_users *users, void *user);
 
 /* Asks for the next page of users of the current reaction, or moves on; when the page is walked,
  * hands it to the store. */
 static void reactors_next(collect_fetch *f, fetch_chan *c) {
   for (;;) {
-    json_t *m = json_array_get(c->page, c->r_msg);
-    if (!m || f->stopping) break;
-    json_t *re = json_array_get(json_object_get(m, "reactions"), c->r_react);
-    if (!re) {
+    if (!c->page || c->r_msg >= c->page->n || f->stopping) break;
+    const discord_message *m = &c->page->items[c->r_msg];
+    if (c->r_react >= m->n_reactions) {
       c->r_msg++;
       c->r_react = 0;
+      c->r_users = 0;
       continue;
     }
-    const json_t *e = json_object_get(re, "emoji");
-    const char *name = json_str(e, "name", "");
-    uint64_t eid = json_snowflake(e, "id");
-    uint64_t mid = json_snowflake(m, "id");
+    const discord_reaction_count *re = &m->reactions[c->r_react];
+    const char *name = re->emoji.name;
+    uint64_t eid = re->emoji.id;
     char key[300];
     int n = eid ? snprintf(key, sizeof key, "%s:%llu", name, (unsigned long long)eid)
                 : snprintf(key, sizeof key, "%s", name);
-    if (json_int(re, "count", 0) <= 0 || !*name || !mid || n <= 0 || (size_t)n >= sizeof key) {
+    if (re->count <= 0 || !*name || !m->id || n <= 0 || (size_t)n >= sizeof key ||
+        c->r_users >= FETCH_REACTORS_MAX) {
       c->r_react++;
       c->r_after = 0;
       continue;
     }
-    if (!json_is_array(json_object_get(re, "users")))
-      json_object_set_new(re, "users", json_array());
     f->outstanding++;
     int rc =
-        api_reactions_get(f->r, c->pub.id, mid, key, c->r_after, REACTORS_PAGE, reactors_cb, c);
+        api_reactors_page(f->r, c->pub.id, m->id, key, c->r_after, REACTORS_PAGE, reactors_cb, c);
     if (rc == 0) return;
     f->outstanding--;
-    LOG_D("fetch", "reactors of %llu %s: %s", (unsigned long long)mid, key, err_msg());
+    LOG_D("fetch", "reactors of %llu %s: %s", (unsigned long long)m->id, key, err_msg());
     c->r_react++;
     c->r_after = 0;
   }
-  json_t *page = c->page;
+  discord_messages *page = c->page;
   c->page = NULL;
   c->walking = false;
   if (!page) return; /* the channel ended meanwhile */
@@ -496,31 +518,32 @@ static void reactors_next(collect_fetch *f, fetch_chan *c) {
   chan_plan(f, c);
 }
 
-static void reactors_cb(const rest_result *res, void *user) {
+static void reactors_cb(const rest_result *res, discord_users *users, void *user) {
   fetch_chan *c = user;
   collect_fetch *f = c->f;
   f->outstanding--;
   f->st.requests++;
-  json_t *m = json_array_get(c->page, c->r_msg);
-  json_t *users =
-      json_object_get(json_array_get(json_object_get(m, "reactions"), c->r_react), "users");
   bool more = false;
   if (res->err) {
     if (res->status == 401)
       fatal(f, MIMIC_EAUTH, "Discord refused the bot token (401); check DISCORD_TOKEN");
     LOG_D("fetch", "reactors: %s", res->message);
-  } else if (json_is_array(res->json) && json_is_array(users)) {
-    size_t i;
-    json_t *u;
-    json_array_foreach(res->json, i, u) {
-      if (json_array_size(users) >= FETCH_REACTORS_MAX) break;
-      json_array_append(users, u);
-    }
-    size_t n = json_array_size(res->json);
-    uint64_t last = n ? json_snowflake(json_array_get(res->json, n - 1), "id") : 0;
-    more = n == REACTORS_PAGE && last > c->r_after && json_array_size(users) < FETCH_REACTORS_MAX;
+  } else if (c->page && users) {
+    size_t n = users->n;
+    uint64_t last = n ? users->items[n - 1].id : 0;
+    c->r_users += n;
+    more = n == REACTORS_PAGE && last > c->r_after && c->r_users < FETCH_REACTORS_MAX;
     if (more) c->r_after = last;
+    if (n) {
+      if (c->n_rx == c->cap_rx) {
+        c->cap_rx = c->cap_rx ? c->cap_rx * 2 : 8;
+        c->rx = xrealloc(c->rx, c->cap_rx * sizeof *c->rx);
+      }
+      c->rx[c->n_rx++] = (collect_reactors){.msg = c->r_msg, .react = c->r_react, .users = users};
+      users = NULL;
+    }
   }
+  discord_users_free(users);
   if (!more) {
     c->r_react++;
     c->r_after = 0;
@@ -560,12 +583,11 @@ static bool wanted(collect_fetch *f, uint64_t guild_id) {
   return false;
 }
 
-static void on_guilds(collect_fetch *f, list_task *t, const json_t *arr) {
-  size_t i;
-  const json_t *g;
+static void on_guilds(collect_fetch *f, list_task *t, const discord_guilds *gs) {
   uint64_t last = 0;
-  json_array_foreach(arr, i, g) {
-    uint64_t id = json_snowflake(g, "id");
+  for (size_t i = 0; i < gs->n; i++) {
+    const discord_guild *g = &gs->items[i];
+    uint64_t id = g->id;
     if (!id || id > (uint64_t)INT64_MAX) continue;
     if (id > last) last = id;
     if (!wanted(f, id)) continue;
@@ -573,13 +595,13 @@ static void on_guilds(collect_fetch *f, list_task *t, const json_t *arr) {
     job *j = xcalloc(1, sizeof *j);
     j->kind = J_GUILD;
     j->g.id = id;
-    str_lcpy(j->g.name, json_str(g, "name", ""), sizeof j->g.name);
+    str_lcpy(j->g.name, g->name, sizeof j->g.name);
     j->g.name[utf8_floor(j->g.name, strlen(j->g.name), strlen(j->g.name))] = 0;
     job_submit(f, j);
     list_push(f, L_CHANNELS, id, id, 0, j->g.name, false);
     if (f->o.threads) list_push(f, L_ACTIVE, id, id, 0, j->g.name, false);
   }
-  if (json_array_size(arr) == GUILD_PAGE && last > t->id) {
+  if (gs->n == GUILD_PAGE && last > t->id) {
     list_push(f, L_GUILDS, last, 0, 0, "", false);
     return;
   }
@@ -592,14 +614,13 @@ static void on_guilds(collect_fetch *f, list_task *t, const json_t *arr) {
   }
 }
 
-static void on_channels(collect_fetch *f, list_task *t, const json_t *arr) {
-  size_t i;
-  const json_t *ch;
-  json_array_foreach(arr, i, ch) {
-    uint64_t id = json_snowflake(ch, "id");
-    int type = (int)json_int(ch, "type", -1);
-    const char *name = json_str(ch, "name", "");
-    uint64_t parent = json_snowflake(ch, "parent_id");
+static void on_channels(collect_fetch *f, list_task *t, const discord_channels *list) {
+  for (size_t i = 0; i < list->n; i++) {
+    const discord_channel *ch = &list->items[i];
+    uint64_t id = ch->id;
+    int type = ch->type;
+    const char *name = ch->name;
+    uint64_t parent = ch->parent_id;
     if (parent > (uint64_t)INT64_MAX) parent = 0;
     bool text = type == STORE_CH_GUILD_TEXT || type == STORE_CH_GUILD_NEWS;
     bool forum = type == STORE_CH_FORUM || type == 16 /* GUILD_MEDIA */;
@@ -622,37 +643,31 @@ static void on_channels(collect_fetch *f, list_task *t, const json_t *arr) {
   }
 }
 
-static void add_threads(collect_fetch *f, list_task *t, const json_t *threads) {
-  size_t i;
-  const json_t *th;
-  json_array_foreach(threads, i, th) {
-    int type = (int)json_int(th, "type", -1);
+static void add_threads(collect_fetch *f, list_task *t, const discord_channels *threads) {
+  for (size_t i = 0; i < threads->n; i++) {
+    const discord_channel *th = &threads->items[i];
+    int type = th->type;
     if (type != STORE_CH_NEWS_THREAD && type != STORE_CH_PUBLIC_THREAD &&
         type != STORE_CH_PRIVATE_THREAD)
       continue;
-    uint64_t parent = json_snowflake(th, "parent_id");
-    uint64_t guild = json_snowflake(th, "guild_id");
-    add_chan(f, json_snowflake(th, "id"), guild ? guild : t->guild_id,
-             parent > (uint64_t)INT64_MAX ? 0 : parent, type, json_str(th, "name", ""), th);
+    uint64_t parent = th->parent_id;
+    uint64_t guild = th->guild_id;
+    add_chan(f, th->id, guild ? guild : t->guild_id, parent > (uint64_t)INT64_MAX ? 0 : parent,
+             type, th->name, th);
   }
 }
 
 /* Archived threads come newest archived first; the next page is before the oldest archive time
  * seen. Times are compared in milliseconds: the next page starts 1 ms after the oldest one seen, so
  * a thread archived in that same millisecond is listed again (and ignored as known), never lost. */
-static void on_archived(collect_fetch *f, list_task *t, const json_t *body) {
-  const json_t *threads = json_object_get(body, "threads");
+static void on_archived(collect_fetch *f, list_task *t, const discord_channels *threads) {
   add_threads(f, t, threads);
-  if (!json_is_true(json_object_get(body, "has_more")) || !json_array_size(threads)) return;
+  if (!threads->has_more || !threads->n) return;
   int64_t oldest = INT64_MAX;
-  size_t i;
-  const json_t *th;
-  json_array_foreach(threads, i, th) {
-    int64_t ms;
-    const char *ts = json_str(json_object_get(th, "thread_metadata"), "archive_timestamp", NULL);
-    if (ts && clock_parse_iso8601(ts, &ms) == 0 && ms < oldest) oldest = ms;
+  for (size_t i = 0; i < threads->n; i++) {
+    int64_t ms = threads->items[i].archive_ms;
+    if (ms && ms < oldest) oldest = ms;
   }
-  err_clear();
   int64_t next = oldest == INT64_MAX ? 0 : oldest + 1;
   if (t->before_ms && next >= t->before_ms) next = oldest; /* a full page within one millisecond */
   if (next <= 0 || (t->before_ms && next >= t->before_ms)) {
@@ -663,9 +678,9 @@ static void on_archived(collect_fetch *f, list_task *t, const json_t *body) {
   list_push(f, t->kind, t->id, t->guild_id, next, t->name, t->parent_fetched);
 }
 
-static void list_cb(const rest_result *res, void *user) {
-  list_task *t = user;
-  collect_fetch *f = t->f;
+/* Both listing callbacks: count the answer and report a refusal; false when there is nothing to
+ * read (an error, or the run is stopping). */
+static bool list_answer(collect_fetch *f, list_task *t, const rest_result *res) {
   f->outstanding--;
   f->l_inflight--;
   f->st.requests++;
@@ -690,19 +705,31 @@ static void list_cb(const rest_result *res, void *user) {
                                      : " (archived threads)");
       add_problem(f, t->id, what, res->status, res->code, res->message);
     }
-  } else if (!f->stopping) {
+    return false;
+  }
+  return !f->stopping;
+}
+
+static void guilds_cb(const rest_result *res, discord_guilds *gs, void *user) {
+  list_task *t = user;
+  collect_fetch *f = t->f;
+  if (list_answer(f, t, res)) on_guilds(f, t, gs);
+  discord_guilds_free(gs);
+  mem_free(t);
+  pump(f);
+}
+
+static void channels_cb(const rest_result *res, discord_channels *list, void *user) {
+  list_task *t = user;
+  collect_fetch *f = t->f;
+  if (list_answer(f, t, res)) {
     switch (t->kind) {
-    case L_GUILDS:
-      if (json_is_array(res->json))
-        on_guilds(f, t, res->json);
-      else
-        fatal(f, MIMIC_EPROTO, "GET /users/@me/guilds: the answer is not a list");
-      break;
-    case L_CHANNELS: on_channels(f, t, res->json); break;
-    case L_ACTIVE: add_threads(f, t, json_object_get(res->json, "threads")); break;
-    default: on_archived(f, t, res->json); break;
+    case L_CHANNELS: on_channels(f, t, list); break;
+    case L_ACTIVE: add_threads(f, t, list); break;
+    default: on_archived(f, t, list); break;
     }
   }
+  discord_channels_free(list);
   mem_free(t);
   pump(f);
 }
@@ -713,16 +740,20 @@ static void list_start(collect_fetch *f, list_task *t) {
   if (t->before_ms) clock_iso8601(t->before_ms, before);
   f->outstanding++;
   f->l_inflight++;
+  const char *b = t->before_ms ? before : NULL;
   switch (t->kind) {
-  case L_GUILDS: rc = api_user_guilds(f->r, t->id, GUILD_PAGE, list_cb, t); break;
-  case L_CHANNELS: rc = api_guild_channels(f->r, t->id, list_cb, t); break;
-  case L_ACTIVE: rc = api_guild_threads_active(f->r, t->id, list_cb, t); break;
+  case L_GUILDS: rc = api_guilds_page(f->r, t->id, GUILD_PAGE, guilds_cb, t); break;
+  case L_CHANNELS:
+    rc = api_channels_list(f->r, API_LIST_CHANNELS, t->id, NULL, 0, channels_cb, t);
+    break;
+  case L_ACTIVE:
+    rc = api_channels_list(f->r, API_LIST_ACTIVE_THREADS, t->id, NULL, 0, channels_cb, t);
+    break;
   case L_ARCHIVED:
-    rc = api_threads_archived(f->r, t->id, t->before_ms ? before : NULL, THREAD_PAGE, list_cb, t);
+    rc = api_channels_list(f->r, API_LIST_ARCHIVED_THREADS, t->id, b, THREAD_PAGE, channels_cb, t);
     break;
   default:
-    rc = api_threads_archived_private(f->r, t->id, t->before_ms ? before : NULL, THREAD_PAGE,
-                                      list_cb, t);
+    rc = api_channels_list(f->r, API_LIST_PRIVATE_THREADS, t->id, b, THREAD_PAGE, channels_cb, t);
     break;
   }
   if (rc) {
@@ -850,7 +881,7 @@ static void timer_cb(uv_timer_t *t) {
 
 static void fetch_free(collect_fetch *f) {
   for (size_t i = 0; i < f->n_ch; i++) {
-    json_decref(f->ch[i]->page);
+    chan_page_drop(f->ch[i]);
     mem_free(f->ch[i]);
   }
   mem_free(f->ch);
@@ -881,9 +912,9 @@ static void timer_closed(uv_handle_t *h) {
   f->st.list = list;
   f->st.n_list = n;
   if (f->o.progress) f->o.progress(&f->st, f->o.user);
-  LOG_I("fetch", "done: %lld messages (%lld new) from %d channels and threads in %.1f s%s%s",
-        (long long)f->st.messages, (long long)f->st.inserted, f->st.channels, f->st.seconds,
-        f->rc ? "; " : "", f->rc ? f->msg : "");
+  LOG_I("fetch", "%s: %lld messages (%lld new) from %d channels and threads in %.1f s",
+        f->rc ? "stopped" : "done", (long long)f->st.messages, (long long)f->st.inserted,
+        f->st.channels, f->st.seconds);
   if (f->rc) err_set(f->rc, "%s", f->msg);
   f->done(f->rc, &f->st, f->user);
   mem_free(list);

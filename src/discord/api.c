@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "base/base.h"
+#include "discord/discord_int.h"
 #include "discord/split.h"
 
 #define ID_FMT "%" PRIu64
@@ -130,10 +131,21 @@ typedef struct send_job {
   /* follow-ups */
   uint64_t app_id;
   char *token;
+  /* the last part only: extra body fields (components, attachments) and files */
+  json_t *extra;
+  rest_file *files;
+  size_t n_files;
 } send_job;
 
 static void job_free(send_job *j) {
   split_free(j->parts, j->n);
+  json_decref(j->extra);
+  for (size_t i = 0; i < j->n_files; i++) {
+    mem_free((void *)j->files[i].name);
+    mem_free((void *)j->files[i].content_type);
+    mem_free((void *)j->files[i].data);
+  }
+  mem_free(j->files);
   mem_free(j->ping_users);
   mem_free(j->username);
   mem_free(j->avatar_url);
@@ -182,11 +194,26 @@ static bool hook_take(api_hook *h, const json_t *w) {
   return true;
 }
 
+/* POSTs one part: the last one carries the extra fields and the files. */
+static int job_post(send_job *j, json_t *b, const char *fmt, ...) MIMIC_PRINTF(3, 4);
+static int job_post(send_job *j, json_t *b, const char *fmt, ...) {
+  char path[REST_URL_MAX];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(path, sizeof path, fmt, ap);
+  va_end(ap);
+  if (n < 0 || (size_t)n >= sizeof path) return err_set(MIMIC_EINVAL, "REST path too long");
+  bool last = j->i + 1 == j->n;
+  if (last && j->extra) json_object_update(b, j->extra);
+  return rest_request_files(j->r, "POST", path, b, last ? j->files : NULL, last ? j->n_files : 0,
+                            job_cb, j);
+}
+
 static int job_send_part(send_job *j) {
   const char *text = j->parts[j->i];
   json_t *b = json_object();
   int rc;
-  json_object_set_new(b, "content", json_string(text));
+  if (*text) json_object_set_new(b, "content", json_string(text));
   bool first = j->i == 0;
   if (j->kind == JOB_CHANNEL) {
     bool replying = first && j->reply_to;
@@ -204,7 +231,7 @@ static int job_send_part(send_job *j) {
     json_object_set_new(b, "enforce_nonce", json_true());
     if (j->flags) json_object_set_new(b, "flags", json_integer(j->flags));
     j->step = HS_SEND;
-    rc = req(j->r, "POST", b, job_cb, j, "/channels/" ID_FMT "/messages", j->channel_id);
+    rc = job_post(j, b, "/channels/" ID_FMT "/messages", j->channel_id);
   } else if (j->kind == JOB_HOOK) {
     json_object_set_new(b, "allowed_mentions",
                         api_allowed_mentions(j->ping_users, j->n_ping, false));
@@ -212,16 +239,15 @@ static int job_send_part(send_job *j) {
     if (j->avatar_url) json_object_set_new(b, "avatar_url", json_string(j->avatar_url));
     j->step = HS_SEND;
     if (j->thread_id)
-      rc = req(j->r, "POST", b, job_cb, j, "/webhooks/" ID_FMT "/%s?wait=true&thread_id=" ID_FMT,
-               j->hook->id, j->hook->token, j->thread_id);
+      rc = job_post(j, b, "/webhooks/" ID_FMT "/%s?wait=true&thread_id=" ID_FMT, j->hook->id,
+                    j->hook->token, j->thread_id);
     else
-      rc = req(j->r, "POST", b, job_cb, j, "/webhooks/" ID_FMT "/%s?wait=true", j->hook->id,
-               j->hook->token);
+      rc = job_post(j, b, "/webhooks/" ID_FMT "/%s?wait=true", j->hook->id, j->hook->token);
   } else {
     json_object_set_new(b, "allowed_mentions", api_allowed_mentions(NULL, 0, false));
     if (j->flags) json_object_set_new(b, "flags", json_integer(j->flags));
     j->step = HS_SEND;
-    rc = req(j->r, "POST", b, job_cb, j, "/webhooks/" ID_FMT "/%s", j->app_id, j->token);
+    rc = job_post(j, b, "/webhooks/" ID_FMT "/%s", j->app_id, j->token);
   }
   json_decref(b);
   return rc;
@@ -293,16 +319,44 @@ static void job_cb(const rest_result *res, void *user) {
   if (rc) job_fail_now(j, rc);
 }
 
-static send_job *job_new(rest *r, const char *content, rest_cb cb, void *user, int *rc) {
+/* A job for content split into parts; extra (borrowed, copied) and files (copied) go with the last
+ * part. Content may be empty only when extra or files carry the message. */
+static send_job *job_new(rest *r, const char *content, const json_t *extra, const rest_file *files,
+                         size_t n_files, rest_cb cb, void *user, int *rc) {
   send_job *j = xcalloc(1, sizeof *j);
   j->r = r;
   j->cb = cb;
   j->user = user;
-  *rc = split_text(content, DISCORD_MESSAGE_MAX, &j->parts, &j->n);
-  if (*rc == 0 && j->n == 0) *rc = err_set(MIMIC_EINVAL, "cannot send an empty message");
+  *rc = n_files > REST_FILES_MAX
+            ? err_set(MIMIC_EINVAL, "at most %d files per message", REST_FILES_MAX)
+            : split_text(content ? content : "", DISCORD_MESSAGE_MAX, &j->parts, &j->n);
+  if (*rc == 0 && j->n == 0) {
+    if (!extra && !n_files) {
+      *rc = err_set(MIMIC_EINVAL, "cannot send an empty message");
+    } else {
+      split_free(j->parts, j->n);
+      j->parts = xcalloc(1, sizeof *j->parts);
+      j->parts[0] = xstrdup("");
+      j->n = 1;
+    }
+  }
   if (*rc) {
     job_free(j);
     return NULL;
+  }
+  if (extra) j->extra = json_deep_copy(extra);
+  if (n_files) {
+    j->files = xcalloc(n_files, sizeof *j->files);
+    for (size_t i = 0; i < n_files; i++) {
+      const rest_file *f = &files[i];
+      void *data = xalloc(f->size ? f->size : 1);
+      if (f->size) memcpy(data, f->data, f->size);
+      j->files[i] = (rest_file){.name = xstrdup(f->name ? f->name : ""),
+                                .content_type = f->content_type ? xstrdup(f->content_type) : NULL,
+                                .data = data,
+                                .size = f->size};
+    }
+    j->n_files = n_files;
   }
   return j;
 }
@@ -323,7 +377,7 @@ static int job_start(send_job *j, int first_rc) {
 int api_message_send(rest *r, const api_message *m, rest_cb cb, void *user) {
   if (!m || !m->channel_id) return err_set(MIMIC_EINVAL, "send message: no channel");
   int rc;
-  send_job *j = job_new(r, m->content, cb, user, &rc);
+  send_job *j = job_new(r, m->content, m->extra, m->files, m->n_files, cb, user, &rc);
   if (!j) return rc;
   j->kind = JOB_CHANNEL;
   j->channel_id = m->channel_id;
@@ -353,7 +407,7 @@ int api_webhook_send(rest *r, api_hook *hook, const api_hook_message *m, rest_cb
                    hook->name);
   if (hook->id && check_token(hook->token) != 0) hook->id = 0;
   int rc;
-  send_job *j = job_new(r, m->content, cb, user, &rc);
+  send_job *j = job_new(r, m->content, m->extra, m->files, m->n_files, cb, user, &rc);
   if (!j) return rc;
   j->kind = JOB_HOOK;
   j->hook = hook;
@@ -366,17 +420,22 @@ int api_webhook_send(rest *r, api_hook *hook, const api_hook_message *m, rest_cb
   return job_start(j, hook->id ? job_send_part(j) : hook_list(j));
 }
 
-int api_followup_send(rest *r, uint64_t app_id, const char *token, const char *content,
-                      bool ephemeral, rest_cb cb, void *user) {
-  int rc = check_token(token);
+int api_followup_post(rest *r, const api_followup *f, rest_cb cb, void *user) {
+  int rc = check_token(f->token);
   if (rc) return rc;
-  send_job *j = job_new(r, content, cb, user, &rc);
+  send_job *j = job_new(r, f->content, f->extra, f->files, f->n_files, cb, user, &rc);
   if (!j) return rc;
   j->kind = JOB_FOLLOWUP;
-  j->app_id = app_id;
-  j->token = xstrdup(token);
-  j->flags = ephemeral ? API_MSG_EPHEMERAL : 0;
+  j->app_id = f->app_id;
+  j->token = xstrdup(f->token);
+  j->flags = f->ephemeral ? API_MSG_EPHEMERAL : 0;
   return job_start(j, job_send_part(j));
+}
+
+int api_followup_send(rest *r, uint64_t app_id, const char *token, const char *content,
+                      bool ephemeral, rest_cb cb, void *user) {
+  api_followup f = {.app_id = app_id, .token = token, .content = content, .ephemeral = ephemeral};
+  return api_followup_post(r, &f, cb, user);
 }
 
 /* ---- single calls ---- */
@@ -528,21 +587,121 @@ int api_interaction_defer(rest *r, uint64_t interaction_id, const char *token, b
 
 int api_original_edit(rest *r, uint64_t app_id, const char *token, const char *content, rest_cb cb,
                       void *user) {
+  return api_original_patch(r, app_id, token, content, NULL, cb, user);
+}
+
+int api_original_patch(rest *r, uint64_t app_id, const char *token, const char *content,
+                       const json_t *extra, rest_cb cb, void *user) {
   int rc = check_token(token);
   if (rc) return rc;
   char **parts = NULL;
   size_t n = 0;
-  rc = split_text(content, DISCORD_MESSAGE_MAX, &parts, &n);
+  rc = split_text(content ? content : "", DISCORD_MESSAGE_MAX, &parts, &n);
   if (rc) return rc;
-  if (n == 0) {
+  if (n == 0 && !extra) {
     split_free(parts, n);
     return err_set(MIMIC_EINVAL, "cannot edit a response to empty content");
   }
   json_t *b = json_object();
-  json_object_set_new(b, "content", json_string(parts[0]));
+  if (extra) json_object_update(b, (json_t *)extra);
+  json_object_set_new(b, "content", json_string(n ? parts[0] : ""));
   json_object_set_new(b, "allowed_mentions", api_allowed_mentions(NULL, 0, false));
   split_free(parts, n);
   rc = req(r, "PATCH", b, cb, user, "/webhooks/" ID_FMT "/%s/messages/@original", app_id, token);
   json_decref(b);
   return rc;
+}
+
+/* ---- typed pages ---- */
+
+typedef enum { PW_MESSAGES, PW_USERS, PW_GUILDS, PW_CHANNELS } page_kind;
+
+typedef struct page_wait {
+  page_kind kind;
+  union {
+    api_messages_cb messages;
+    api_users_cb users;
+    api_guilds_cb guilds;
+    api_channels_cb channels;
+  } cb;
+  void *user;
+} page_wait;
+
+static void page_cb(const rest_result *res, void *user) {
+  page_wait w = *(page_wait *)user;
+  mem_free(user);
+  rest_result out = *res;
+  void *page = NULL;
+  char why[300];
+  if (!res->err) {
+    int rc = 0;
+    switch (w.kind) {
+    case PW_MESSAGES: rc = discord__messages_of(res->json, (discord_messages **)&page); break;
+    case PW_USERS: rc = discord__users_of(res->json, (discord_users **)&page); break;
+    case PW_GUILDS: rc = discord__guilds_of(res->json, (discord_guilds **)&page); break;
+    case PW_CHANNELS: rc = discord__channels_of(res->json, (discord_channels **)&page); break;
+    }
+    if (rc) {
+      str_lcpy(why, err_msg(), sizeof why);
+      out.err = rc == MIMIC_EFORMAT ? MIMIC_EPROTO : rc;
+      out.message = why;
+    }
+  }
+  switch (w.kind) {
+  case PW_MESSAGES: w.cb.messages(&out, page, w.user); break;
+  case PW_USERS: w.cb.users(&out, page, w.user); break;
+  case PW_GUILDS: w.cb.guilds(&out, page, w.user); break;
+  case PW_CHANNELS: w.cb.channels(&out, page, w.user); break;
+  }
+}
+
+static page_wait *wait_new(page_kind kind, void *user) {
+  page_wait *w = xcalloc(1, sizeof *w);
+  w->kind = kind;
+  w->user = user;
+  return w;
+}
+
+static int wait_end(page_wait *w, int rc) {
+  if (rc) mem_free(w);
+  return rc;
+}
+
+int api_messages_page(rest *r, uint64_t channel_id, api_page dir, uint64_t anchor, int limit,
+                      api_messages_cb cb, void *user) {
+  page_wait *w = wait_new(PW_MESSAGES, user);
+  w->cb.messages = cb;
+  return wait_end(w, api_messages_get(r, channel_id, dir, anchor, limit, page_cb, w));
+}
+
+int api_reactors_page(rest *r, uint64_t channel_id, uint64_t message_id, const char *emoji,
+                      uint64_t after, int limit, api_users_cb cb, void *user) {
+  page_wait *w = wait_new(PW_USERS, user);
+  w->cb.users = cb;
+  return wait_end(w, api_reactions_get(r, channel_id, message_id, emoji, after, limit, page_cb, w));
+}
+
+int api_guilds_page(rest *r, uint64_t after, int limit, api_guilds_cb cb, void *user) {
+  page_wait *w = wait_new(PW_GUILDS, user);
+  w->cb.guilds = cb;
+  return wait_end(w, api_user_guilds(r, after, limit, page_cb, w));
+}
+
+int api_channels_list(rest *r, api_listing what, uint64_t id, const char *before, int limit,
+                      api_channels_cb cb, void *user) {
+  page_wait *w = wait_new(PW_CHANNELS, user);
+  w->cb.channels = cb;
+  int rc;
+  switch (what) {
+  case API_LIST_CHANNELS: rc = api_guild_channels(r, id, page_cb, w); break;
+  case API_LIST_ACTIVE_THREADS: rc = api_guild_threads_active(r, id, page_cb, w); break;
+  case API_LIST_ARCHIVED_THREADS:
+    rc = api_threads_archived(r, id, before, limit, page_cb, w);
+    break;
+  case API_LIST_PRIVATE_THREADS:
+    rc = api_threads_archived_private(r, id, before, limit, page_cb, w);
+    break;
+  default: rc = err_set(MIMIC_EINVAL, "unknown channel listing %d", (int)what);
+  }
+  return wait_end(w, rc);
 }

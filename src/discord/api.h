@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "base/err.h"
+#include "discord/discord.h"
 #include "discord/rest.h"
 
 /* ---- gateway and identity ---- */
@@ -55,7 +56,11 @@ typedef struct api_message {
   bool ping_reply;            /* let the reply ping its author (replied_user); only with reply_to */
   const uint64_t *ping_users; /* users the text may ping; NULL: nobody */
   size_t n_ping_users;
-  unsigned flags; /* API_MSG_SUPPRESS_* */
+  unsigned flags;         /* API_MSG_SUPPRESS_* */
+  const json_t *extra;    /* fields merged into the last part's body (components, attachments);
+                             borrowed, copied by the call. NULL: none */
+  const rest_file *files; /* uploaded with the last part (copied by the call) */
+  size_t n_files;
 } api_message;
 
 /* POST /channels/{id}/messages for each part, one after the other (in order; the next part is
@@ -74,6 +79,17 @@ typedef enum { API_PAGE_LATEST = 0, API_PAGE_BEFORE, API_PAGE_AFTER, API_PAGE_AR
  * latest. Discord answers newest first, whatever the direction. */
 int api_messages_get(rest *r, uint64_t channel_id, api_page dir, uint64_t anchor, int limit,
                      rest_cb cb, void *user) MIMIC_MUST;
+
+/* The same page, typed: cb gets the REST outcome and, on success, the page (owned by cb: free it
+ * with discord_messages_free); an answer that is not a message list arrives as res->err
+ * MIMIC_EPROTO with page NULL. */
+typedef void (*api_messages_cb)(const rest_result *res, discord_messages *page, void *user);
+int api_messages_page(rest *r, uint64_t channel_id, api_page dir, uint64_t anchor, int limit,
+                      api_messages_cb cb, void *user) MIMIC_MUST;
+/* api_reactions_get, typed like api_messages_page (free the users with discord_users_free). */
+typedef void (*api_users_cb)(const rest_result *res, discord_users *users, void *user);
+int api_reactors_page(rest *r, uint64_t channel_id, uint64_t message_id, const char *emoji,
+                      uint64_t after, int limit, api_users_cb cb, void *user) MIMIC_MUST;
 
 /* GET /channels/{c}/messages/{m}/reactions/{emoji}: users who reacted with emoji ("👍" or a
  * custom "name:id"), after user id `after` (0 = from the start), up to limit (1..100). */
@@ -99,6 +115,19 @@ int api_threads_archived_private(rest *r, uint64_t channel_id, const char *befor
 /* GET /users/@me/guilds: the guilds the bot is in, ids ascending, after guild id `after` (0 = from
  * the start), up to limit (1..200) per page. */
 int api_user_guilds(rest *r, uint64_t after, int limit, rest_cb cb, void *user) MIMIC_MUST;
+/* The listings above, typed like api_messages_page (free the page with its _free call). */
+typedef void (*api_guilds_cb)(const rest_result *res, discord_guilds *guilds, void *user);
+typedef void (*api_channels_cb)(const rest_result *res, discord_channels *list, void *user);
+int api_guilds_page(rest *r, uint64_t after, int limit, api_guilds_cb cb, void *user) MIMIC_MUST;
+typedef enum {
+  API_LIST_CHANNELS,         /* id: a guild; before and limit unused */
+  API_LIST_ACTIVE_THREADS,   /* id: a guild */
+  API_LIST_ARCHIVED_THREADS, /* id: a channel; before (ISO-8601 or NULL) and limit as above */
+  API_LIST_PRIVATE_THREADS   /* id: a channel */
+} api_listing;
+int api_channels_list(rest *r, api_listing what, uint64_t id, const char *before, int limit,
+                      api_channels_cb cb, void *user) MIMIC_MUST;
+
 /* POST /users/@me/channels {recipient_id}: opens (or returns) the DM channel with a user. */
 int api_dm_open(rest *r, uint64_t user_id, rest_cb cb, void *user) MIMIC_MUST;
 
@@ -125,6 +154,9 @@ typedef struct api_hook_message {
   uint64_t thread_id;     /* post into this thread of the channel; 0: the channel itself */
   const uint64_t *ping_users;
   size_t n_ping_users;
+  const json_t *extra; /* as in api_message */
+  const rest_file *files;
+  size_t n_files;
 } api_hook_message;
 
 /* Sends through the channel's webhook: when hook->id is 0 it first reuses a webhook of that name
@@ -156,6 +188,19 @@ int api_interaction_respond(rest *r, uint64_t interaction_id, const char *token,
 /* The deferred response ("thinking..."), optionally ephemeral; follow up within 15 minutes. */
 int api_interaction_defer(rest *r, uint64_t interaction_id, const char *token, bool ephemeral,
                           rest_cb cb, void *user) MIMIC_MUST;
+typedef struct api_followup {
+  uint64_t app_id;
+  const char *token; /* the interaction's token (a secret: never logged) */
+  const char *content;
+  bool ephemeral;
+  const json_t *extra; /* as in api_message */
+  const rest_file *files;
+  size_t n_files;
+} api_followup;
+
+/* POST /webhooks/{app}/{token}: a follow-up message (split like api_message_send; extra and files
+ * go with the last part). */
+int api_followup_post(rest *r, const api_followup *f, rest_cb cb, void *user) MIMIC_MUST;
 /* POST /webhooks/{app}/{token}: a follow-up message (split like api_message_send). */
 int api_followup_send(rest *r, uint64_t app_id, const char *token, const char *content,
                       bool ephemeral, rest_cb cb, void *user) MIMIC_MUST;
@@ -163,5 +208,8 @@ int api_followup_send(rest *r, uint64_t app_id, const char *token, const char *c
  * most 2,000 characters: longer content is cut at a boundary (send the rest as follow-ups). */
 int api_original_edit(rest *r, uint64_t app_id, const char *token, const char *content, rest_cb cb,
                       void *user) MIMIC_MUST;
+/* api_original_edit with extra body fields (components; borrowed). content may be empty then. */
+int api_original_patch(rest *r, uint64_t app_id, const char *token, const char *content,
+                       const json_t *extra, rest_cb cb, void *user) MIMIC_MUST;
 
 #endif

@@ -1,8 +1,10 @@
 /* The Discord client glue (see client.h): REST GET /gateway/bot -> gateway, on a loop thread. */
 #include "discord/client.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <string.h>
+#include <time.h>
 
 #include "discord/api.h"
 #include "discord/discord_int.h"
@@ -33,26 +35,32 @@ struct discord_client {
   bool compress;
   unsigned retry_ms;
   pthread_mutex_t mu; /* guards the fields below */
+  pthread_cond_t cv;  /* signalled when an event is queued, the queue closes, or on a wake-up */
+  uint64_t notes;     /* events queued (and closes) so far: a waiter compares it */
+  bool woken;         /* discord_client_wake was called since the last wait returned */
+  bool drained;       /* STOPPED was taken: nothing more will come */
   bool stop_req, stopping, closed;
   call *calls, *calls_tail;
   size_t n_calls;
 };
 
-/* Pushed by discord_client_wake: makes a waiting discord_client_next_event return NULL early.
- * Never a real event, never freed. */
-static discord_event wake_marker;
-
-static void free_ev(discord_event *ev) {
-  if (ev != &wake_marker) discord_event_free(ev);
+/* Something for the consumer: an event was queued or the queue closed (the gateway's notify). */
+static void notify(void *user) {
+  discord_client *dc = user;
+  pthread_mutex_lock(&dc->mu);
+  dc->notes++;
+  pthread_cond_signal(&dc->cv);
+  pthread_mutex_unlock(&dc->mu);
 }
 
 static void push_stopped(discord_client *dc, bool fatal, const char *msg) {
   discord_event *ev = discord__event_stopped(0, fatal, msg);
   if (ev && queue_try_push(dc->events, ev) != 0) {
-    free_ev(queue_try_pop(dc->events)); /* full: the consumer must learn we stopped */
+    discord_event_free(queue_try_pop(dc->events)); /* full: the consumer must learn we stopped */
     if (queue_try_push(dc->events, ev) != 0) discord_event_free(ev);
   }
   queue_close(dc->events);
+  notify(dc);
 }
 
 static void on_gateway_bot(const rest_result *res, void *user);
@@ -90,7 +98,7 @@ static void on_gateway_bot(const rest_result *res, void *user) {
       return;
     }
     dc->retry_ms = dc->retry_ms ? (dc->retry_ms * 2 > 60000 ? 60000 : dc->retry_ms * 2) : 1000;
-    LOG_W(SUB, "GET /gateway/bot failed (%s); trying again in %u s", why, dc->retry_ms / 1000);
+    LOG_W(SUB, "%s; trying again in %u s", why, dc->retry_ms / 1000);
     uv_timer_start(&dc->retry, on_retry, dc->retry_ms, 0);
     return;
   }
@@ -108,6 +116,8 @@ static void on_gateway_bot(const rest_result *res, void *user) {
   o.limit.reset_after_ms = gi.session_reset_after_ms;
   o.limit.max_concurrency = gi.max_concurrency;
   o.events = dc->events;
+  o.notify = notify;
+  o.notify_user = dc;
   if (o.shard_id >= o.shard_count) {
     char msg[300];
     snprintf(msg, sizeof msg,
@@ -177,6 +187,11 @@ int discord_client_new(const cfg *c, const char *token, discord_client **out) {
   if (!dc) return err_set(MIMIC_ENOMEM, "out of memory creating the Discord client");
   int rc = 0;
   pthread_mutex_init(&dc->mu, NULL);
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&dc->cv, &ca);
+  pthread_condattr_destroy(&ca);
   if (uv_loop_init(&dc->loop) != 0) {
     rc = err_set(MIMIC_EIO, "cannot create the I/O loop");
     goto fail;
@@ -224,6 +239,7 @@ fail:
   mem_free(dc->token);
   mem_free(dc->status);
   mem_free(dc->activity);
+  pthread_cond_destroy(&dc->cv);
   pthread_mutex_destroy(&dc->mu);
   mem_free(dc);
   return rc;
@@ -238,14 +254,46 @@ int discord_client_start(discord_client *dc) {
 }
 
 discord_event *discord_client_next_event(discord_client *dc, long timeout_ms) {
-  discord_event *ev =
-      timeout_ms < 0 ? queue_pop(dc->events) : queue_pop_timeout(dc->events, timeout_ms);
-  return ev == &wake_marker ? NULL : ev;
+  struct timespec until;
+  clock_gettime(CLOCK_MONOTONIC, &until);
+  if (timeout_ms > 0) {
+    until.tv_sec += timeout_ms / 1000;
+    until.tv_nsec += (timeout_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+      until.tv_sec++;
+      until.tv_nsec -= 1000000000L;
+    }
+  }
+  pthread_mutex_lock(&dc->mu);
+  for (;;) {
+    uint64_t seen = dc->notes;
+    pthread_mutex_unlock(&dc->mu);
+    discord_event *ev = queue_try_pop(dc->events);
+    pthread_mutex_lock(&dc->mu);
+    if (ev) {
+      if (ev->type == DISCORD_EV_STOPPED) dc->drained = true;
+      pthread_mutex_unlock(&dc->mu);
+      return ev;
+    }
+    if (dc->woken || dc->drained) {
+      dc->woken = false;
+      break;
+    }
+    if (dc->notes != seen) continue; /* queued while we looked: look again */
+    if (timeout_ms == 0) break;
+    int rc = timeout_ms < 0 ? pthread_cond_wait(&dc->cv, &dc->mu)
+                            : pthread_cond_timedwait(&dc->cv, &dc->mu, &until);
+    if (rc == ETIMEDOUT && dc->notes == seen && !dc->woken) break;
+  }
+  pthread_mutex_unlock(&dc->mu);
+  return NULL;
 }
 
 void discord_client_wake(discord_client *dc) {
-  /* A full queue wakes the consumer anyway; a closed one means it is stopping. */
-  if (queue_try_push(dc->events, &wake_marker) != 0) err_clear();
+  pthread_mutex_lock(&dc->mu);
+  dc->woken = true;
+  pthread_cond_signal(&dc->cv);
+  pthread_mutex_unlock(&dc->mu);
 }
 
 int discord_client_call(discord_client *dc, void (*fn)(rest *r, void *user), void *user) {
@@ -305,7 +353,7 @@ void discord_client_destroy(discord_client *dc) {
   gateway_destroy(dc->gw);
   uv_loop_close(&dc->loop);
   discord_event *ev;
-  while ((ev = queue_try_pop(dc->events)) != NULL) free_ev(ev);
+  while ((ev = queue_try_pop(dc->events)) != NULL) discord_event_free(ev);
   queue_destroy(dc->events);
   while (dc->calls) {
     call *n = dc->calls->next;
@@ -316,6 +364,7 @@ void discord_client_destroy(discord_client *dc) {
   mem_free(dc->token);
   mem_free(dc->status);
   mem_free(dc->activity);
+  pthread_cond_destroy(&dc->cv);
   pthread_mutex_destroy(&dc->mu);
   mem_free(dc);
 }

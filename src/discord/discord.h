@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/err.h"
+
 typedef uint64_t discord_id;
 
 /* Snowflake -> Unix ms (Discord epoch 2015-01-01). */
@@ -22,8 +24,8 @@ static inline int64_t discord_id_time_ms(discord_id id) {
   return (int64_t)((id >> 22) + DISCORD_EPOCH_MS);
 }
 
-/* Gateway intents (bit values from the Discord docs). mimic's default (config discord.intents)
- * is GUILDS|GUILD_MESSAGES|GUILD_MESSAGE_REACTIONS|DIRECT_MESSAGES|MESSAGE_CONTENT = 37377. */
+/* Gateway intents (bit values from the Discord docs). mimic's default set is
+ * DISCORD_INTENTS_DEFAULT below. */
 enum {
   DISCORD_INTENT_GUILDS = 1 << 0,
   DISCORD_INTENT_GUILD_MEMBERS = 1 << 1,   /* privileged */
@@ -34,6 +36,15 @@ enum {
   DISCORD_INTENT_DIRECT_MESSAGE_REACTIONS = 1 << 13,
   DISCORD_INTENT_MESSAGE_CONTENT = 1 << 15 /* privileged */
 };
+
+/* The intents mimic asks for unless discord.intents says otherwise: messages in guilds and DMs
+ * with their content, and reactions in guilds (38401). This is where the number comes from: the
+ * config table's default (base/config_keys.c, which cannot include this header) holds the same
+ * literal, and tests/discord/test_intents.c fails when the two disagree. */
+#define DISCORD_INTENTS_DEFAULT                                                                    \
+  (DISCORD_INTENT_GUILDS | DISCORD_INTENT_GUILD_MESSAGES |                                         \
+   DISCORD_INTENT_GUILD_MESSAGE_REACTIONS | DISCORD_INTENT_DIRECT_MESSAGES |                       \
+   DISCORD_INTENT_MESSAGE_CONTENT)
 
 typedef struct discord_user {
   discord_id id;
@@ -54,12 +65,15 @@ typedef struct discord_member {
   uint64_t permissions; /* only in interactions; 0 otherwise */
 } discord_member;
 
+/* A file on a message (attachments in; actions.h sends them out). */
 typedef struct discord_attachment {
   discord_id id;
-  const char *url;
+  const char *url; /* the CDN URL (signed: it expires; refetch the message for a fresh one) */
   const char *filename;
   const char *content_type; /* "" when unknown */
+  const char *description;  /* alt text; "" when none */
   uint64_t size;            /* bytes */
+  int width, height;        /* images and videos; 0 otherwise */
 } discord_attachment;
 
 typedef struct discord_embed_field {
@@ -84,8 +98,23 @@ typedef struct discord_emoji {
   bool animated;
 } discord_emoji;
 
-/* A message (MESSAGE_CREATE, MESSAGE_UPDATE). MESSAGE_UPDATE may be partial: only id and
- * channel_id are guaranteed; has_content / has_author say whether those fields came. */
+/* A user a message mentions, with the guild nickname when the payload carried the member. */
+typedef struct discord_mention {
+  discord_user user;
+  const char *nick; /* "" when none */
+} discord_mention;
+
+/* One emoji's reactions on a message (what REST history pages carry; the gateway sends reactions
+ * one by one as discord_reaction). */
+typedef struct discord_reaction_count {
+  discord_emoji emoji;
+  int64_t count; /* never negative */
+  bool me;       /* the bot is among them */
+} discord_reaction_count;
+
+/* A message (MESSAGE_CREATE, MESSAGE_UPDATE, and each message of a history page). MESSAGE_UPDATE
+ * may be partial: only id and channel_id are guaranteed; has_content / has_author say whether those
+ * fields came. */
 typedef struct discord_message {
   discord_id id;
   discord_id channel_id;
@@ -114,6 +143,10 @@ typedef struct discord_message {
   discord_id ref_author_id;
   discord_id *mentions; /* mentioned user ids */
   size_t n_mentions;
+  discord_mention *mention_users; /* the same users with their names (ids that came as objects) */
+  size_t n_mention_users;
+  discord_reaction_count *reactions; /* history pages; usually empty on the gateway */
+  size_t n_reactions;
   discord_id *mention_roles;
   size_t n_mention_roles;
   discord_attachment *attachments;
@@ -121,6 +154,13 @@ typedef struct discord_message {
   discord_embed *embeds;
   size_t n_embeds;
 } discord_message;
+
+/* The name mimic shows for a message's author: the guild nickname, else the global display name,
+ * else "" (the caller falls back to the username where it needs a name). member may be NULL. */
+static inline const char *discord_display_name(const discord_user *u, const discord_member *m) {
+  if (m && m->nick && m->nick[0]) return m->nick;
+  return u->global_name ? u->global_name : "";
+}
 
 /* MESSAGE_DELETE (n_ids == 1) and MESSAGE_DELETE_BULK. */
 typedef struct discord_message_delete {
@@ -156,7 +196,8 @@ typedef struct discord_channel {
   int position;
   bool nsfw;
   discord_id last_message_id;
-  int rate_limit_per_user; /* slowmode seconds */
+  bool has_last_message_id; /* the field was there (null: the channel has no messages yet) */
+  int rate_limit_per_user;  /* slowmode seconds */
   bool is_thread;
   discord_id owner_id; /* thread creator */
   bool archived;
@@ -275,6 +316,50 @@ typedef struct discord_event {
   } u;
   struct arena *arena_; /* private: owns every string and array above */
 } discord_event;
+
+/* A page of messages as GET /channels/{id}/messages answers (newest first), or of users as GET
+ * .../reactions/{emoji} answers. One arena owns every string and array, like an event's: free the
+ * page with its _free call, never a field. */
+typedef struct discord_messages {
+  discord_message *items;
+  size_t n;
+  struct arena *arena_; /* private */
+} discord_messages;
+
+typedef struct discord_users {
+  discord_user *items;
+  size_t n;
+  struct arena *arena_; /* private */
+} discord_users;
+
+/* The guilds of GET /users/@me/guilds (partial guilds: id and name). */
+typedef struct discord_guilds {
+  discord_guild *items;
+  size_t n;
+  struct arena *arena_; /* private */
+} discord_guilds;
+
+/* A channel list (GET /guilds/{id}/channels) or a thread list (GET .../threads/active and
+ * .../threads/archived/..., has_more set by the archived ones). In listings a channel without a
+ * type reads as type -1 and one without message_count as -1, so "unknown" is not "text" or 0. */
+typedef struct discord_channels {
+  discord_channel *items;
+  size_t n;
+  bool has_more;
+  struct arena *arena_; /* private */
+} discord_channels;
+
+void discord_guilds_free(discord_guilds *p);
+void discord_channels_free(discord_channels *p);
+
+/* Parse the JSON text of a page (what the REST calls answer; also the fuzz entry point). The
+ * message parser is the gateway's, so a page's message reads exactly like a MESSAGE_CREATE.
+ * Errors: MIMIC_EFORMAT (not JSON, or not an array), MIMIC_ERANGE (over the arena cap),
+ * MIMIC_ENOMEM. *out: free with discord_messages_free / discord_users_free (accept NULL). */
+int discord_messages_parse(const char *json, size_t n, discord_messages **out) MIMIC_MUST;
+int discord_users_parse(const char *json, size_t n, discord_users **out) MIMIC_MUST;
+void discord_messages_free(discord_messages *p);
+void discord_users_free(discord_users *p);
 
 /* Frees the event and everything it owns. Accepts NULL. Thread-safe (events are independent). */
 void discord_event_free(discord_event *ev);

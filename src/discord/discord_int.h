@@ -20,6 +20,13 @@
 int discord__event_parse(const char *t, const json_t *d, int64_t seq,
                          discord_event **out) MIMIC_MUST;
 
+/* discord_messages_parse / discord_users_parse over parsed JSON (borrowed): for REST answers. */
+int discord__messages_of(const json_t *arr, discord_messages **out) MIMIC_MUST;
+int discord__users_of(const json_t *arr, discord_users **out) MIMIC_MUST;
+int discord__guilds_of(const json_t *arr, discord_guilds **out) MIMIC_MUST;
+/* A channel array, or a thread list object {threads, has_more}. */
+int discord__channels_of(const json_t *body, discord_channels **out) MIMIC_MUST;
+
 /* A STOPPED event carrying message (copied). NULL on OOM. */
 discord_event *discord__event_stopped(int close_code, bool fatal, const char *message);
 

@@ -157,6 +157,7 @@ static void channel_of(pctx *c, const json_t *o, discord_channel *ch) {
   ch->position = int_at(o, "position", 0);
   ch->nsfw = json_bool(o, "nsfw", false);
   ch->last_message_id = id_at(o, "last_message_id");
+  ch->has_last_message_id = json_object_get(o, "last_message_id") != NULL;
   ch->rate_limit_per_user = int_at(o, "rate_limit_per_user", 0);
   ch->is_thread = ch->type == 10 || ch->type == 11 || ch->type == 12;
   ch->owner_id = id_at(o, "owner_id");
@@ -214,6 +215,27 @@ static void message_of(pctx *c, const json_t *o, discord_message *m) {
   m->ref_author_id = id_at(json_object_get(refmsg, "author"), "id");
   if (!m->ref_message_id) m->ref_message_id = id_at(refmsg, "id");
   m->mentions = ids_of(c, json_object_get(o, "mentions"), true, &m->n_mentions);
+  const json_t *mentions = json_object_get(o, "mentions");
+  m->mention_users = arr_alloc(c, mentions, sizeof *m->mention_users, &m->n_mention_users);
+  size_t nm = 0;
+  for (size_t i = 0; i < m->n_mention_users; i++) {
+    const json_t *u = json_array_get(mentions, i);
+    if (!json_is_object(u) || !id_at(u, "id")) continue;
+    user_of(c, u, &m->mention_users[nm].user);
+    m->mention_users[nm].nick = str_at(c, json_object_get(u, "member"), "nick");
+    nm++;
+  }
+  m->n_mention_users = nm;
+  const json_t *reactions = json_object_get(o, "reactions");
+  m->reactions = arr_alloc(c, reactions, sizeof *m->reactions, &m->n_reactions);
+  for (size_t i = 0; i < m->n_reactions; i++) {
+    const json_t *r = json_array_get(reactions, i);
+    discord_reaction_count *rc = &m->reactions[i];
+    emoji_of(c, json_object_get(r, "emoji"), &rc->emoji);
+    int64_t n = json_int(r, "count", 0);
+    rc->count = n < 0 ? 0 : n;
+    rc->me = json_bool(r, "me", false);
+  }
   m->mention_roles = ids_of(c, json_object_get(o, "mention_roles"), false, &m->n_mention_roles);
   const json_t *atts = json_object_get(o, "attachments");
   m->attachments = arr_alloc(c, atts, sizeof *m->attachments, &m->n_attachments);
@@ -225,6 +247,10 @@ static void message_of(pctx *c, const json_t *o, discord_message *m) {
     at->filename = str_at(c, a, "filename");
     at->content_type = str_at(c, a, "content_type");
     at->size = u64_at(a, "size");
+    at->width = (int)json_int(a, "width", 0);
+    at->height = (int)json_int(a, "height", 0);
+    if (at->width < 0 || at->height < 0) at->width = at->height = 0;
+    at->description = str_at(c, a, "description");
   }
   const json_t *embeds = json_object_get(o, "embeds");
   m->embeds = arr_alloc(c, embeds, sizeof *m->embeds, &m->n_embeds);
@@ -425,6 +451,128 @@ int discord__event_parse(const char *t, const json_t *d, int64_t seq, discord_ev
   *out = ev;
   return 0;
 }
+
+/* ---- pages (REST answers) ---------------------------------------------------------------------
+ */
+
+/* A fresh arena for a page, when arr is an array. */
+static int page_arena(const json_t *arr, const char *what, arena **a) {
+  *a = NULL;
+  if (!json_is_array(arr)) return err_set(MIMIC_EFORMAT, "%s: expected a JSON array", what);
+  *a = arena_new(what, 2048, DISCORD_EVENT_ARENA_MAX);
+  return *a ? 0 : err_set(MIMIC_ENOMEM, "out of memory reading %s", what);
+}
+
+static int page_end(arena *a, const char *what) {
+  if (!a->err) return 0;
+  int rc = a->err;
+  arena_destroy(a);
+  return err_prefix(rc, "%s", what);
+}
+
+int discord__messages_of(const json_t *arr, discord_messages **out) {
+  *out = NULL;
+  arena *a;
+  int rc = page_arena(arr, "message page", &a);
+  if (rc) return rc;
+  pctx c = {a};
+  discord_messages *p = arena_alloc(a, sizeof *p);
+  if (p) {
+    p->arena_ = a;
+    p->items = arr_alloc(&c, arr, sizeof *p->items, &p->n);
+    for (size_t i = 0; i < p->n && p->items; i++)
+      message_of(&c, json_array_get(arr, i), &p->items[i]);
+  }
+  if ((rc = page_end(a, "message page"))) return rc;
+  *out = p;
+  return 0;
+}
+
+int discord__users_of(const json_t *arr, discord_users **out) {
+  *out = NULL;
+  arena *a;
+  int rc = page_arena(arr, "user list", &a);
+  if (rc) return rc;
+  pctx c = {a};
+  discord_users *p = arena_alloc(a, sizeof *p);
+  if (p) {
+    p->arena_ = a;
+    p->items = arr_alloc(&c, arr, sizeof *p->items, &p->n);
+    for (size_t i = 0; i < p->n && p->items; i++) user_of(&c, json_array_get(arr, i), &p->items[i]);
+  }
+  if ((rc = page_end(a, "user list"))) return rc;
+  *out = p;
+  return 0;
+}
+
+int discord__guilds_of(const json_t *arr, discord_guilds **out) {
+  *out = NULL;
+  arena *a;
+  int rc = page_arena(arr, "guild list", &a);
+  if (rc) return rc;
+  pctx c = {a};
+  discord_guilds *p = arena_alloc(a, sizeof *p);
+  if (p) {
+    p->arena_ = a;
+    p->items = arr_alloc(&c, arr, sizeof *p->items, &p->n);
+    for (size_t i = 0; i < p->n && p->items; i++)
+      guild_of(&c, json_array_get(arr, i), &p->items[i]);
+  }
+  if ((rc = page_end(a, "guild list"))) return rc;
+  *out = p;
+  return 0;
+}
+
+int discord__channels_of(const json_t *body, discord_channels **out) {
+  *out = NULL;
+  /* A channel list is an array; a thread list an object {threads, members, has_more}. */
+  const json_t *arr = json_is_object(body) ? json_object_get(body, "threads") : body;
+  arena *a;
+  int rc = page_arena(arr, "channel list", &a);
+  if (rc) return rc;
+  pctx c = {a};
+  discord_channels *p = arena_alloc(a, sizeof *p);
+  if (p) {
+    p->arena_ = a;
+    p->has_more = json_is_true(json_object_get(body, "has_more"));
+    p->items = arr_alloc(&c, arr, sizeof *p->items, &p->n);
+    for (size_t i = 0; i < p->n && p->items; i++) {
+      const json_t *o = json_array_get(arr, i);
+      channel_of(&c, o, &p->items[i]);
+      if (!json_is_integer(json_object_get(o, "type"))) p->items[i].type = -1;
+      p->items[i].message_count = int_at(o, "message_count", -1);
+    }
+  }
+  if ((rc = page_end(a, "channel list"))) return rc;
+  *out = p;
+  return 0;
+}
+
+void discord_guilds_free(discord_guilds *p) { arena_destroy(p ? p->arena_ : NULL); }
+
+void discord_channels_free(discord_channels *p) { arena_destroy(p ? p->arena_ : NULL); }
+
+int discord_messages_parse(const char *json, size_t n, discord_messages **out) {
+  *out = NULL;
+  json_t *arr = json_parse(json, n, "message page");
+  if (!arr) return MIMIC_EFORMAT;
+  int rc = discord__messages_of(arr, out);
+  json_decref(arr);
+  return rc;
+}
+
+int discord_users_parse(const char *json, size_t n, discord_users **out) {
+  *out = NULL;
+  json_t *arr = json_parse(json, n, "user list");
+  if (!arr) return MIMIC_EFORMAT;
+  int rc = discord__users_of(arr, out);
+  json_decref(arr);
+  return rc;
+}
+
+void discord_messages_free(discord_messages *p) { arena_destroy(p ? p->arena_ : NULL); }
+
+void discord_users_free(discord_users *p) { arena_destroy(p ? p->arena_ : NULL); }
 
 discord_event *discord__event_stopped(int close_code, bool fatal, const char *message) {
   discord_event *ev = event_new(DISCORD_EV_STOPPED, 0);

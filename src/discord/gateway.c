@@ -53,7 +53,7 @@ static const close_entry close_table[] = {
      "must be updated."},
     {4013, false,
      "Discord rejected the intents (close code 4013, invalid intents): discord.intents holds "
-     "a bit that is not a gateway intent; go back to the default 37377."},
+     "a bit that is not a gateway intent; go back to the default 38401."},
     {4014, false,
      "Discord refused a privileged intent (close code 4014, disallowed intents): in the "
      "Developer Portal open Applications > your app > Bot and enable MESSAGE CONTENT INTENT "
@@ -158,6 +158,7 @@ struct gateway {
   bool reached_ready;
   int action;            /* what to do when the connection ends (ACT_*; NONE: decide by code) */
   uint64_t action_delay; /* least wait before reconnecting for that action */
+  bool action_exact;     /* reconnect after exactly action_delay (op 9), no failure backoff */
   unsigned failures;     /* consecutive connections that ended before READY/RESUMED */
   gw_ratelimit rl;
   char *outq[OUTQ_MAX];
@@ -218,6 +219,7 @@ static void activity_copy(char *dst, const char *src) {
 static void push_event(gateway *gw, discord_event *ev) {
   if (queue_try_push(gw->events, ev) == 0) {
     STAT_ADD(gw, events, 1);
+    if (gw->o.notify) gw->o.notify(gw->o.notify_user);
     return;
   }
   STAT_ADD(gw, dropped, 1);
@@ -266,6 +268,7 @@ static void finish(gateway *gw, bool fatal, int code, const char *msg) {
     }
   }
   queue_close(gw->events);
+  if (gw->o.notify) gw->o.notify(gw->o.notify_user);
   close_handles(gw);
 }
 
@@ -463,6 +466,13 @@ static void schedule_reconnect(gateway *gw, uint64_t min_delay) {
   uv_timer_start(&gw->retry_timer, on_retry_timer, d, 0);
 }
 
+/* After op 9: reconnect in exactly `d` ms, already stretched to the identify budget by the op 9
+ * handler, so the wait it logged is the wait that happens. */
+static void schedule_reconnect_exact(gateway *gw, uint64_t d) {
+  set_state(gw, GATEWAY_BACKOFF);
+  uv_timer_start(&gw->retry_timer, on_retry_timer, d, 0);
+}
+
 /* Ends the current connection so that `act` follows (our own close code keeps the session). */
 static void request_reconnect(gateway *gw, int act, uint64_t delay, const char *reason) {
   uv_timer_stop(&gw->hb_timer);
@@ -511,6 +521,7 @@ static void connect_now(gateway *gw) {
   gw->ack_pending = false;
   gw->action = ACT_NONE;
   gw->action_delay = 0;
+  gw->action_exact = false;
   gw__rl_reset(&gw->rl);
   outq_clear(gw);
   ws_options wo = {.max_frame = gw->o.max_frame,
@@ -588,6 +599,14 @@ static void on_ws_closed(ws_conn *c, void *user, int code, const char *reason, c
     LOG_W(SUB, "%s (%s)", text, why);
   } else {
     LOG_D(SUB, "connection closed: %s", why);
+  }
+  /* A new session that Discord itself asked for (op 9) waits exactly what the op 9 line said: the
+   * server answered, so the outage's failure count must not stretch the wait. The count is kept
+   * (not reset) until a READY or RESUMED proves the new session works. */
+  if (gw->action_exact) {
+    gw->action_exact = false;
+    schedule_reconnect_exact(gw, delay);
+    return;
   }
   if (!gw->reached_ready) gw->failures++;
   schedule_reconnect(gw, delay);
@@ -726,10 +745,13 @@ static void on_payload(gateway *gw, json_t *v) {
     } else {
       uint64_t lo = gw->o.invalid_session_min_ms, hi = gw->o.invalid_session_max_ms;
       uint64_t wait = lo + (uint64_t)(rnd01(gw) * (double)(hi > lo ? hi - lo : 0));
+      uint64_t budget = identify_wait(gw);
+      if (budget > wait) wait = budget;
       LOG_I(SUB, "invalid session (op 9); starting a new session in %llu ms",
             (unsigned long long)wait);
       clear_session(gw);
       request_reconnect(gw, ACT_IDENTIFY, wait, "invalid session");
+      gw->action_exact = gw->ws != NULL;
     }
     break;
   case 10: on_hello(gw, d); break;

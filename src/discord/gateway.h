@@ -58,6 +58,11 @@ typedef struct gateway_options {
   const char *ca_file;             /* extra trust anchors for wss:// (tests) */
   struct queue *events;            /* deliver into this queue (borrowed; the gateway closes it when
                                       it stops); NULL: the gateway makes and owns its own */
+  /* Called on the loop thread after each event is queued and after the queue is closed, so a
+   * consumer can wait on its own condition (events and other wake-ups together). NULL: none.
+   * Must be quick and must not call into the gateway. */
+  void (*notify)(void *notify_user);
+  void *notify_user;
 } gateway_options;
 
 typedef enum gateway_state {

@@ -31,6 +31,9 @@ struct rest_req {
   bool too_big;
   rl_headers rlh;
   char errbuf[CURL_ERROR_SIZE];
+  rest_file *files; /* multipart uploads (owned copies), sent with the body as payload_json */
+  size_t n_files;
+  curl_mime *mime; /* this attempt's form, rebuilt for a retry */
 };
 
 typedef struct rest_sock {
@@ -187,6 +190,13 @@ static void req_free(rest_req *q) {
   mem_free(q->path);
   mem_free(q->body);
   buf_free(&q->resp);
+  for (size_t i = 0; i < q->n_files; i++) {
+    mem_free((void *)q->files[i].name);
+    mem_free((void *)q->files[i].content_type);
+    mem_free((void *)q->files[i].data);
+  }
+  mem_free(q->files);
+  curl_mime_free(q->mime);
   mem_free(q);
 }
 
@@ -467,8 +477,23 @@ static void finish(rest *r, rest_req *q, CURLcode cres) {
     requeue(r, q, d);
     return;
   }
-  snprintf(msg, sizeof msg, "REST %s: %s%s%s", q->route.display, curl_easy_strerror(cres),
-           q->errbuf[0] ? ": " : "", q->errbuf);
+  /* One cause, once: curl's detailed text already ends with the generic one. Then how hard we
+   * tried, so the reader knows the failure is not a blip. */
+  int w = snprintf(msg, sizeof msg, "REST %s: %s", q->route.display,
+                   q->errbuf[0] ? q->errbuf : curl_easy_strerror(cres));
+  if (q->attempts > 1 && w > 0 && (size_t)w < sizeof msg) {
+    size_t at = (size_t)w;
+    at += (size_t)snprintf(msg + at, sizeof msg - at, " (%d attempts, retried after", q->attempts);
+    uint64_t d = r->o.backoff_ms;
+    for (int k = 1; k < q->attempts && at < sizeof msg; k++, d = d < 60000 ? d * 2 : d) {
+      const char *sep = k == 1 ? " " : k + 1 == q->attempts ? " and " : ", ";
+      at +=
+          d < 1000
+              ? (size_t)snprintf(msg + at, sizeof msg - at, "%s%llu ms", sep, (unsigned long long)d)
+              : (size_t)snprintf(msg + at, sizeof msg - at, "%s%.1f s", sep, (double)d / 1000.0);
+    }
+    if (at < sizeof msg) snprintf(msg + at, sizeof msg - at, ")");
+  }
   deliver(q, cres == CURLE_OPERATION_TIMEDOUT ? MIMIC_ETIMEOUT : MIMIC_ENET, 0, 0, msg, NULL);
   req_free(q);
 }
@@ -612,7 +637,27 @@ static int start(rest *r, rest_req *q) {
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
   curl_easy_setopt(e, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
-  if (strcmp(q->method, "GET") == 0) {
+  if (q->n_files) {
+    /* Discord's upload form: the JSON body as payload_json, each file as files[i]. */
+    curl_mime_free(q->mime);
+    q->mime = curl_mime_init(e);
+    curl_mimepart *part = curl_mime_addpart(q->mime);
+    curl_mime_name(part, "payload_json");
+    curl_mime_data(part, q->body ? q->body : "{}", CURL_ZERO_TERMINATED);
+    curl_mime_type(part, "application/json");
+    for (size_t i = 0; i < q->n_files; i++) {
+      char field[24];
+      snprintf(field, sizeof field, "files[%zu]", i);
+      part = curl_mime_addpart(q->mime);
+      curl_mime_name(part, field);
+      curl_mime_filename(part, q->files[i].name);
+      curl_mime_type(part, q->files[i].content_type);
+      curl_mime_data(part, q->files[i].data, q->files[i].size);
+    }
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->hdr_plain);
+    if (strcmp(q->method, "POST") != 0) curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, q->method);
+    curl_easy_setopt(e, CURLOPT_MIMEPOST, q->mime);
+  } else if (strcmp(q->method, "GET") == 0) {
     curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
   } else {
     if (strcmp(q->method, "POST") != 0) curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, q->method);
@@ -686,6 +731,28 @@ static void schedule_pump(rest *r, uint64_t ms) {
 
 int rest_request(rest *r, const char *method, const char *path, const json_t *body, rest_cb cb,
                  void *user) {
+  return rest_request_files(r, method, path, body, NULL, 0, cb, user);
+}
+
+int rest_request_files(rest *r, const char *method, const char *path, const json_t *body,
+                       const rest_file *files, size_t n_files, rest_cb cb, void *user) {
+  if (n_files > REST_FILES_MAX)
+    return err_set(MIMIC_EINVAL, "at most %d files per message, not %zu", REST_FILES_MAX, n_files);
+  size_t total = 0;
+  for (size_t i = 0; i < n_files; i++) {
+    const char *nm = files[i].name;
+    if (!nm || !*nm || strlen(nm) > 255 || strpbrk(nm, "/\\\"\r\n"))
+      return err_set(MIMIC_EINVAL,
+                     "file %zu: a file name is 1-255 characters without / \\ \" or "
+                     "line breaks",
+                     i + 1);
+    if (!files[i].data && files[i].size)
+      return err_set(MIMIC_EINVAL, "file %zu (%s): no data", i + 1, nm);
+    total += files[i].size;
+  }
+  if (total > REST_UPLOAD_MAX)
+    return err_set(MIMIC_ERANGE, "files of %zu bytes are over the %u-byte upload cap", total,
+                   REST_UPLOAD_MAX);
   if (!r || r->closing) return err_set(MIMIC_ECANCELLED, "the REST client is shutting down");
   if (!cb) return err_set(MIMIC_EINVAL, "rest_request needs a callback");
   if (!method || strlen(method) >= sizeof((rest_req *)0)->method)
@@ -711,6 +778,21 @@ int rest_request(rest *r, const char *method, const char *path, const json_t *bo
     q->body = xstrdup(s);
     q->body_len = strlen(s);
     free(s);
+  }
+  if (n_files) {
+    q->files = xcalloc(n_files, sizeof *q->files);
+    for (size_t i = 0; i < n_files; i++) {
+      const rest_file *f = &files[i];
+      void *data = xalloc(f->size ? f->size : 1);
+      if (f->size) memcpy(data, f->data, f->size);
+      q->files[i] = (rest_file){.name = xstrdup(f->name),
+                                .content_type = xstrdup(f->content_type && *f->content_type
+                                                            ? f->content_type
+                                                            : "application/octet-stream"),
+                                .data = data,
+                                .size = f->size};
+    }
+    q->n_files = n_files;
   }
   q->r = r;
   q->cb = cb;

@@ -88,6 +88,25 @@ void rest_destroy(rest *r);
 int rest_request(rest *r, const char *method, const char *path, const json_t *body, rest_cb cb,
                  void *user) MIMIC_MUST;
 
+/* A file uploaded with a request (multipart/form-data: the JSON body goes as "payload_json", each
+ * file as "files[i]", which the body's "attachments" array refers to by index). */
+typedef struct rest_file {
+  const char *name;         /* file name shown in Discord: 1-255 bytes, no '/', '\\', '"', CR, LF */
+  const char *content_type; /* NULL or "": application/octet-stream */
+  const void *data;
+  size_t size;
+} rest_file;
+
+#define REST_FILES_MAX  10          /* files per message (Discord's limit) */
+#define REST_UPLOAD_MAX (25u << 20) /* bytes per request, all files together */
+
+/* rest_request with files: every file is copied now, so the caller's buffers may go at once. A
+ * retry sends the same form again. Errors as rest_request, plus MIMIC_EINVAL (more than
+ * REST_FILES_MAX files, a bad name) and MIMIC_ERANGE (over REST_UPLOAD_MAX). n_files 0 is
+ * rest_request. */
+int rest_request_files(rest *r, const char *method, const char *path, const json_t *body,
+                       const rest_file *files, size_t n_files, rest_cb cb, void *user) MIMIC_MUST;
+
 /* Blocking convenience for command-line tools: sends one request on a client created with its own
  * loop (rest_new(NULL, ...)) and runs that loop until the answer. On success returns 0 and *out is
  * the body (caller json_decrefs; NULL for 204). On failure returns the error with err_msg() set.

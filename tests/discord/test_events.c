@@ -28,7 +28,8 @@ TEST(message_create_full) {
       "\"mentions\":[{\"id\":\"43\",\"username\":\"bo\"},{\"username\":\"noid\"}],"
       "\"mention_roles\":[\"9\"],"
       "\"attachments\":[{\"id\":\"5\",\"url\":\"https://cdn/x.png\",\"filename\":\"x.png\","
-      "\"content_type\":\"image/png\",\"size\":1234}],"
+      "\"content_type\":\"image/"
+      "png\",\"size\":1234,\"width\":640,\"height\":480,\"description\":\"a cat\"}],"
       "\"embeds\":[{\"title\":\"T\",\"description\":\"D\",\"footer\":{\"text\":\"F\"},"
       "\"fields\":[{\"name\":\"n\",\"value\":\"v\"}]}],"
       "\"message_reference\":{\"message_id\":\"99\",\"channel_id\":\"200\"},"
@@ -62,6 +63,9 @@ TEST(message_create_full) {
   CHECK_STR(m->attachments[0].filename, "x.png");
   CHECK_STR(m->attachments[0].content_type, "image/png");
   CHECK_INT(m->attachments[0].size, 1234);
+  CHECK_INT(m->attachments[0].width, 640);
+  CHECK_INT(m->attachments[0].height, 480);
+  CHECK_STR(m->attachments[0].description, "a cat");
   CHECK_INT(m->n_embeds, 1);
   CHECK_STR(m->embeds[0].title, "T");
   CHECK_STR(m->embeds[0].footer_text, "F");
@@ -264,6 +268,74 @@ TEST(stopped_event) {
 
 TEST(snowflake_time) { CHECK_INT(discord_id_time_ms(175928847299117063ULL), 1462015105796LL); }
 
+TEST(history_page_reads_like_the_gateway) {
+  const char *page =
+      "[{\"id\":\"2003\",\"channel_id\":\"9\",\"author\":{\"id\":\"5\",\"username\":\"ann\","
+      "\"global_name\":\"Ann\"},\"member\":{\"nick\":\"Annie\"},\"content\":\"hi <@6>\","
+      "\"timestamp\":\"2024-01-01T00:00:03+00:00\",\"mentions\":[{\"id\":\"6\",\"username\":"
+      "\"bob\",\"member\":{\"nick\":\"Bobby\"}},\"7\"],\"reactions\":[{\"count\":3,\"me\":"
+      "true,\"emoji\":{\"id\":null,\"name\":\"\xF0\x9F\x94\xA5\"}},{\"count\":-2,\"emoji\":{"
+      "\"id\":\"77\",\"name\":\"party\"}}]},{\"id\":\"2002\",\"author\":{\"id\":\"6\","
+      "\"username\":\"bob\"}}]";
+  discord_messages *p = NULL;
+  CHECK_OK(discord_messages_parse(page, strlen(page), &p));
+  REQUIRE(p && p->n == 2);
+  const discord_message *m = &p->items[0];
+  CHECK_INT(m->id, 2003);
+  CHECK_STR(discord_display_name(&m->author, m->has_member ? &m->member : NULL), "Annie");
+  CHECK_STR(discord_display_name(&p->items[1].author, NULL), "");
+  CHECK_INT(m->n_mentions, 1);
+  REQUIRE(m->n_mention_users == 1);
+  CHECK_STR(m->mention_users[0].user.username, "bob");
+  CHECK_STR(m->mention_users[0].nick, "Bobby");
+  REQUIRE(m->n_reactions == 2);
+  CHECK_INT(m->reactions[0].count, 3);
+  CHECK(m->reactions[0].me);
+  CHECK_INT(m->reactions[1].emoji.id, 77);
+  CHECK_INT(m->reactions[1].count, 0);
+  CHECK(m->timestamp_ms > 0);
+  discord_messages_free(p);
+  CHECK_INT(discord_messages_parse("{}", 2, &p), MIMIC_EFORMAT);
+  CHECK(p == NULL);
+  CHECK_INT(discord_messages_parse("[", 1, &p), MIMIC_EFORMAT);
+  discord_users *u = NULL;
+  CHECK_OK(discord_users_parse("[{\"id\":\"1\",\"username\":\"a\"},{}]", 30, &u));
+  REQUIRE(u && u->n == 2);
+  CHECK_STR(u->items[0].username, "a");
+  discord_users_free(u);
+}
+
+TEST(listings_keep_unknown_apart_from_zero) {
+  const char *txt =
+      "{\"threads\":[{\"id\":\"5\",\"type\":11,\"parent_id\":\"4\",\"last_message_id\":null,"
+      "\"thread_metadata\":{\"archive_timestamp\":\"2024-01-01T00:00:00+00:00\"}},{\"id\":\"6\","
+      "\"message_count\":7,\"last_message_id\":\"9\"}],\"has_more\":true}";
+  json_t *j = json_parse(txt, strlen(txt), "test");
+  REQUIRE(j);
+  discord_channels *l = NULL;
+  CHECK_OK(discord__channels_of(j, &l));
+  REQUIRE(l && l->n == 2);
+  CHECK(l->has_more);
+  CHECK_INT(l->items[0].type, 11);
+  CHECK(l->items[0].has_last_message_id);
+  CHECK_INT(l->items[0].last_message_id, 0);
+  CHECK_INT(l->items[0].message_count, -1);
+  CHECK(l->items[0].archive_ms > 0);
+  CHECK_INT(l->items[1].type, -1);
+  CHECK_INT(l->items[1].message_count, 7);
+  CHECK_INT(l->items[1].last_message_id, 9);
+  discord_channels_free(l);
+  json_decref(j);
+  j = json_parse("[{\"id\":\"1\",\"name\":\"g\"}]", 23, "test");
+  discord_guilds *g = NULL;
+  CHECK_OK(discord__guilds_of(j, &g));
+  REQUIRE(g && g->n == 1);
+  CHECK_STR(g->items[0].name, "g");
+  discord_guilds_free(g);
+  CHECK_INT(discord__guilds_of(json_object_get(j, "x"), &g), MIMIC_EFORMAT);
+  json_decref(j);
+}
+
 int main(void) {
   RUN(message_create_full);
   RUN(message_update_partial_and_mistyped);
@@ -275,5 +347,7 @@ int main(void) {
   RUN(allocation_failure_every_step);
   RUN(stopped_event);
   RUN(snowflake_time);
+  RUN(history_page_reads_like_the_gateway);
+  RUN(listings_keep_unknown_apart_from_zero);
   TEST_MAIN_END();
 }

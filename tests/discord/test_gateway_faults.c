@@ -157,14 +157,17 @@ TEST(repeated_identify_failures_back_off) {
   discord_event_free(ev);
   json_t *log = gwd_log(&r.d);
   CHECK_INT(gwd_count_in(log, "recv", 2, -1), 5);
-  /* The k-th retry waits at least base * 2^(k-1) / 2 (the jitter's lower bound), and identifies
-   * are never closer than the max_concurrency window. */
+  /* A retry after the f-th failure waits at least base * 2^(f-1) / 2 (the jitter's lower bound),
+   * and identifies are never closer than the max_concurrency window. The third connection ends
+   * with op 9, which Discord asked for: it is not a failure and waits only the op 9 wait. */
+  static const int failures_before[5] = {0, 1, 2, 0, 3};
   for (int k = 1; k < 5; k++) {
     json_t *prev_close = gwd_find(log, "close", -1, k - 1, 0);
     json_t *conn = gwd_find(log, "connect", -1, k, 0);
     REQUIRE(prev_close && conn);
     int64_t gap = json_int(conn, "ms", 0) - json_int(prev_close, "ms", 0);
-    int64_t floor_ms = (80LL << (k - 1)) / 2;
+    int f = failures_before[k];
+    int64_t floor_ms = f ? (80LL << (f - 1)) / 2 : 0;
     if (floor_ms > 500) floor_ms = 500;
     CHECK(gap >=
           floor_ms - 5); /* 5 ms: the double's clock and mimic's loop clock differ slightly */
@@ -174,6 +177,35 @@ TEST(repeated_identify_failures_back_off) {
   }
   json_decref(log);
   CHECK_INT(gateway_get_stats(r.gw).identify_remaining, 45);
+  rig_end(&r);
+}
+
+TEST(op9_after_an_outage_waits_what_it_says_and_ready_resets_the_backoff) {
+  /* Three failed connections raise the backoff (the next one would wait >= 800 ms); then the
+   * server answers with op 9, and the new session starts after the op 9 wait (50-100 ms), not the
+   * backoff. After READY a drop reconnects at once: READY reset the failure count. */
+  RIG_START(r,
+            "{'connections':[[{'hello':1000},{'expect':'identify'},{'close':4000}],"
+            "[{'hello':1000},{'expect':'identify'},{'close':4000}],"
+            "[{'hello':1000},{'expect':'identify'},{'close':4000}],"
+            "[{'hello':1000},{'expect':'identify'},{'invalid_session':false}],"
+            "[{'hello':1000},{'expect':'identify'},{'ready':{'session_id':'R'}},{'close':4000}],"
+            "[{'hello':1000},{'expect':'resume'},{'resumed':true}]]}",
+            false, o.backoff_base_ms = 400;
+            o.backoff_max_ms = 4000; o.identify_window_ms = 10);
+  discord_event *ev = rig_wait(&r, DISCORD_EV_RESUMED, 20000);
+  REQUIRE(ev);
+  discord_event_free(ev);
+  json_t *log = gwd_log(&r.d);
+  json_t *close3 = gwd_find(log, "close", -1, 3, 0), *conn4 = gwd_find(log, "connect", -1, 4, 0);
+  json_t *close4 = gwd_find(log, "close", -1, 4, 0), *conn5 = gwd_find(log, "connect", -1, 5, 0);
+  REQUIRE(close3 && conn4 && close4 && conn5);
+  int64_t after_op9 = json_int(conn4, "ms", 0) - json_int(close3, "ms", 0);
+  int64_t after_ready = json_int(conn5, "ms", 0) - json_int(close4, "ms", 0);
+  CHECK(after_op9 >= 50 - 5);
+  CHECK(after_op9 < 800);   /* the backoff would have been at least 800 ms */
+  CHECK(after_ready < 200); /* no backoff at all: READY reset it (a failure would be >= 200) */
+  json_decref(log);
   rig_end(&r);
 }
 
@@ -220,6 +252,7 @@ int main(void) {
   RUN(invalid_utf8_inside_compressed_json_is_skipped);
   RUN(oversized_frame_closes_1009_and_resumes);
   RUN(repeated_identify_failures_back_off);
+  RUN(op9_after_an_outage_waits_what_it_says_and_ready_resets_the_backoff);
   RUN(exhausted_identify_budget_waits_offline);
   RUN(hello_never_comes);
   TEST_MAIN_END();

@@ -211,6 +211,32 @@ TEST(connection_refused_is_an_error) {
   rest_destroy(r);
 }
 
+/* Occurrences of needle in hay. */
+static int count_in(const char *hay, const char *needle) {
+  int n = 0;
+  for (const char *p = hay; (p = strstr(p, needle)) != NULL; p += strlen(needle)) n++;
+  return n;
+}
+
+TEST(unreachable_api_is_said_once_with_the_retry_schedule) {
+  rest_opts o;
+  rest_opts_default(&o);
+  o.base_url = "http://127.0.0.1:1/api/v10";
+  o.backoff_ms = 1;
+  o.max_retries = 3;
+  rest *r = NULL;
+  REQUIRE(rest_new(NULL, &o, &r) == 0);
+  json_t *j = NULL;
+  CHECK_INT(rest_call_sync(r, "GET", "/users/@me/guilds", NULL, &j, NULL, NULL), MIMIC_ENET);
+  const char *m = err_msg();
+  CHECK_INT(count_in(m, "GET /users/@me/guilds"), 1);
+  CHECK(count_in(m, "onnect") >= 1);
+  CHECK(count_in(m, "Couldn't connect to server") <= 1); /* curl's cause, not repeated */
+  CHECK(strstr(m, "4 attempts, retried after 1 ms, 2 ms and 4 ms") != NULL);
+  CHECK(strchr(m, '\n') == NULL);
+  rest_destroy(r);
+}
+
 TEST(hung_requests_time_out) {
   rest_double d;
   if (rd_start(
@@ -470,6 +496,7 @@ int main(void) {
   RUN(malformed_json_is_an_error_not_a_crash);
   RUN(server_errors_are_retried_with_backoff);
   RUN(connection_refused_is_an_error);
+  RUN(unreachable_api_is_said_once_with_the_retry_schedule);
   RUN(hung_requests_time_out);
   RUN(storm_and_exhaustion_never_hit_an_empty_bucket);
   RUN(global_limit_holds_at_the_server);

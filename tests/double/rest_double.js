@@ -218,7 +218,9 @@ function createMessage(ch, body, author, extra) {
   const content = body.content === undefined ? '' : body.content;
   if (typeof content !== 'string') return formError('content', 'BASE_TYPE_STRING', 'Must be a string.');
   if (content.length > 2000) return formError('content', 'BASE_TYPE_MAX_LENGTH', 'Must be 2000 or fewer in length.');
-  if (content.trim() === '' && !(body.embeds && body.embeds.length)) return discordError(400, 50006, 'Cannot send an empty message');
+  const files = body._files || [];
+  if (files.length > 10) return formError('files', 'BASE_TYPE_MAX_LENGTH', 'Must be 10 or fewer in length.');
+  if (content.trim() === '' && !(body.embeds && body.embeds.length) && !files.length && !(body.components && body.components.length)) return discordError(400, 50006, 'Cannot send an empty message');
   const am = body.allowed_mentions;
   if (am && am.parse && (am.users || am.roles)) {
     const both = (am.parse.includes('users') && am.users) || (am.parse.includes('roles') && am.roles);
@@ -234,6 +236,21 @@ function createMessage(ch, body, author, extra) {
     ext.message_reference = {message_id: String(body.message_reference.message_id), channel_id: ch.id, guild_id: ch.guild_id};
   }
   if (body.flags) ext.flags = body.flags & (4 | 4096 | 8192 | 32768 | 64);
+  if (Array.isArray(body.components)) {
+    const bad = body.components.length > 5 || body.components.some((r) => !r || r.type !== 1 || !Array.isArray(r.components) || r.components.length < 1 || r.components.length > 5);
+    if (bad) return formError('components', 'COMPONENT_LAYOUT_WIDTH_EXCEEDED', 'Invalid component layout.');
+    ext.components = body.components;
+  }
+  if (files.length) {
+    const meta = Array.isArray(body.attachments) ? body.attachments : [];
+    ext.attachments = files.map((f, i) => {
+      const idx = Number((/^files\[(\d+)\]$/.exec(f.field) || [])[1]);
+      const a = meta.find((x) => Number(x.id) === idx) || {};
+      const id = nextId();
+      return {id, filename: f.filename, size: f.size, content_type: f.content_type, description: a.description,
+        url: `https://cdn.discordapp.com/attachments/${ch.id}/${id}/${f.filename}`, proxy_url: `https://media.discordapp.net/attachments/${ch.id}/${id}/${f.filename}`};
+    });
+  }
   const m = makeMessage(ch, author, content, ext);
   if (body.nonce !== undefined) { m.nonce = body.nonce; seenNonces.set(`${ch.id}|${body.nonce}`, m); }
   return [200, m];
@@ -385,6 +402,34 @@ function handle(method, path, q, body) {
   return discordError(404, 0, '404: Not Found');
 }
 
+// multipart/form-data as Discord takes uploads: "payload_json" plus "files[n]" parts. Returns
+// {payload, files: [{field, filename, content_type, size, sha1}]}, or null for other bodies.
+function parseMultipart(ctype, buf) {
+  const mb = /^multipart\/form-data;.*boundary=("?)([^";]+)\1/i.exec(ctype);
+  if (!mb) return null;
+  const delim = Buffer.from('--' + mb[2]);
+  const out = {payload: null, files: []};
+  let pos = buf.indexOf(delim);
+  while (pos >= 0) {
+    let start = pos + delim.length;
+    if (buf.slice(start, start + 2).toString() === '--') break;
+    start += 2; // CRLF
+    const next = buf.indexOf(delim, start);
+    if (next < 0) break;
+    const part = buf.slice(start, next - 2);
+    const split = part.indexOf('\r\n\r\n');
+    const head = part.slice(0, split).toString('utf8');
+    const data = part.slice(split + 4);
+    const name = (/name="([^"]*)"/.exec(head) || [])[1];
+    const filename = (/filename="([^"]*)"/.exec(head) || [])[1];
+    const type = (/content-type:\s*([^\r\n]+)/i.exec(head) || [])[1] || null;
+    if (name === 'payload_json') out.payload = data.toString('utf8');
+    else if (filename !== undefined) out.files.push({field: name, filename, content_type: type, size: data.length, sha1: crypto.createHash('sha1').update(data).digest('hex')});
+    pos = next;
+  }
+  return out;
+}
+
 // ---- the server ----
 function faultFor(route, path) {
   for (const f of FAULTS) {
@@ -425,10 +470,14 @@ const server = http.createServer((req, res) => {
       for (let i = 0; i < (b.n || 1); i++) ids.push(makeMessage(ch, users[i % users.length], `new message ${i} in ${ch.name}`).id);
       return json(res, 200, {ids});
     }
-    const raw = Buffer.concat(chunks).toString('utf8');
+    let raw = Buffer.concat(chunks).toString('utf8');
+    let files = null;
+    const form = parseMultipart(req.headers['content-type'] || '', Buffer.concat(chunks));
+    if (form) { raw = form.payload || ''; files = form.files; }
     let body = null, bodyOk = true;
     if (raw.length) { try { body = JSON.parse(raw); } catch (e) { bodyOk = false; } }
-    const entry = {t, method: req.method, path: req.url, body: bodyOk ? body : raw,
+    if (files && body && typeof body === 'object') body._files = files;
+    const entry = {t, method: req.method, path: req.url, body: bodyOk ? body : raw, files,
       ua_ok: /^DiscordBot \([^,()]+, [^()]+\)/.test(req.headers['user-agent'] || ''),
       content_type: req.headers['content-type'] || null};
     if (!url.pathname.startsWith(BASE + '/')) { entry.status = 404; log(entry); return json(res, 404, {message: '404: Not Found', code: 0}); }

@@ -1,7 +1,8 @@
 /* Fuzz target: a gateway message as the gateway sees it. The bytes go through zlib-stream (which
  * must refuse garbage cleanly), then are split into JSON payloads the way gateway.c splits a
  * message holding several, and every payload's d is built into every typed event mimic knows, so
- * each field reader meets every shape. */
+ * each field reader meets every shape. Each payload (and its d) is also read as each REST page
+ * the discord layer types: messages, users, guilds, channels and thread lists. */
 #include <stdint.h>
 #include <string.h>
 
@@ -35,6 +36,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const char *t = json_str(v, "t", NULL);
     discord_event *ev = NULL;
     if (t && discord__event_parse(t, d, json_int(v, "s", 0), &ev) == 0) discord_event_free(ev);
+    for (int k = 0; k < 2; k++) {
+      const json_t *x = k ? d : v;
+      discord_messages *pm = NULL;
+      discord_users *pu = NULL;
+      discord_guilds *pg = NULL;
+      discord_channels *pc = NULL;
+      if (discord__messages_of(x, &pm) == 0) discord_messages_free(pm);
+      if (discord__users_of(x, &pu) == 0) discord_users_free(pu);
+      if (discord__guilds_of(x, &pg) == 0) discord_guilds_free(pg);
+      if (discord__channels_of(x, &pc) == 0) discord_channels_free(pc);
+    }
     for (int ty = DISCORD_EV_READY; ty < DISCORD_EV_STOPPED; ty++) {
       ev = NULL;
       if (discord__event_parse(discord_event_name((discord_event_type)ty), d ? d : v, 1, &ev) == 0)

@@ -4,7 +4,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "discord/ws.h"
+#include "discord/ws_codec.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,0 +1,236 @@
+/* What mimic does on Discord, typed: post (as the bot or as a persona through a channel webhook),
+ * show typing, react, open a DM, answer interactions, with components (buttons, string selects) and
+ * files. Callers fill plain structs; this module writes the JSON and the paths (over api.h) and
+ * reads the answers, so nothing above the discord layer sees JSON. It is the one implementation of
+ * the bot's actions against REST: the runtime calls it on the loop thread, directly.
+ *
+ * Every message goes out with allowed_mentions {"parse": []} (nobody is pinged by the text) plus
+ * the users listed in ping_users and replied_user only when asked; text over 2,000 characters is
+ * split (split.h), with the reply reference on the first part and components and files on the last.
+ *
+ * Outcome: each call returns 0 when the request was queued (the outcome is then counted in
+ * sent/failed and passed to the optional done callback, once) or a negative MIMIC_E* code with
+ * err_set when it was refused at once (nothing counted, done never runs). Failures are logged in
+ * one line; webhook and interaction tokens are secrets and never appear in a log line or an error
+ * (rest.c masks them in route names). Loop-thread only. Every pointer passed in is borrowed for
+ * the call: strings, arrays and file bytes are copied before it returns. */
+#ifndef MIMIC_DISCORD_ACTIONS_H
+#define MIMIC_DISCORD_ACTIONS_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/err.h"
+#include "base/map.h"
+#include "discord/discord.h"
+
+struct rest; /* discord/rest.h: the REST client (this header stays free of HTTP and JSON) */
+
+#define DISCORD_FILES_MAX  10          /* files per message */
+#define DISCORD_UPLOAD_MAX (25u << 20) /* bytes per message, all files together */
+
+/* ---- components (message components: action rows of buttons or one select) ---- */
+
+typedef enum discord_button_style {
+  DISCORD_BUTTON_PRIMARY = 1,
+  DISCORD_BUTTON_SECONDARY = 2,
+  DISCORD_BUTTON_SUCCESS = 3,
+  DISCORD_BUTTON_DANGER = 4,
+  DISCORD_BUTTON_LINK = 5 /* opens url; has no custom_id and sends no interaction */
+} discord_button_style;
+
+typedef struct discord_select_option {
+  const char *label;       /* shown; 1-100 characters */
+  const char *value;       /* sent back in the interaction; 1-100 characters */
+  const char *description; /* NULL: none */
+  bool is_default;
+} discord_select_option;
+
+#define DISCORD_COMPONENT_BUTTON        2
+#define DISCORD_COMPONENT_STRING_SELECT 3
+#define DISCORD_ROW_MAX                 5 /* action rows per message */
+#define DISCORD_ROW_BUTTONS_MAX         5 /* buttons per row (a select fills its row alone) */
+#define DISCORD_SELECT_OPTIONS_MAX      25
+#define DISCORD_CUSTOM_ID_MAX           100
+
+/* A button (type DISCORD_COMPONENT_BUTTON) or a string select (DISCORD_COMPONENT_STRING_SELECT). */
+typedef struct discord_component {
+  int type;
+  const char *custom_id; /* 1-100 characters; required except for link buttons */
+  bool disabled;
+  /* buttons */
+  discord_button_style style;
+  const char *label; /* up to 80 characters; NULL: none (then emoji is required) */
+  const char *emoji; /* a Unicode emoji or "name:id"; NULL: none */
+  const char *url;   /* link buttons only */
+  /* string selects */
+  const discord_select_option *options;
+  size_t n_options;           /* 1-25 */
+  const char *placeholder;    /* NULL: none */
+  int min_values, max_values; /* 0 and 0: Discord's defaults (1 and 1) */
+} discord_component;
+
+typedef struct discord_action_row {
+  const discord_component *items;
+  size_t n_items; /* 1-5 buttons, or exactly 1 select */
+} discord_action_row;
+
+/* ---- files (attachments out) ---- */
+
+typedef struct discord_file {
+  const char *filename;     /* 1-255 bytes, no '/', '\\', '"' or line breaks */
+  const char *content_type; /* NULL: application/octet-stream */
+  const char *description;  /* alt text; NULL: none */
+  const void *data;
+  size_t size; /* all files of a message together: at most DISCORD_UPLOAD_MAX */
+} discord_file;
+
+/* ---- messages ---- */
+
+typedef struct discord_send {
+  discord_id channel_id;
+  const char *content; /* any length (split); may be empty when rows or files carry the message */
+  discord_id reply_to; /* message_reference on the first part; 0: a plain message */
+  bool ping_reply;     /* replied_user: only with reply_to */
+  const discord_id *ping_users; /* users the text may ping (at most 100); NULL: nobody */
+  size_t n_ping_users;
+  bool suppress_embeds;
+  bool silent; /* SUPPRESS_NOTIFICATIONS */
+  const discord_action_row *rows;
+  size_t n_rows;
+  const discord_file *files;
+  size_t n_files; /* at most DISCORD_FILES_MAX */
+} discord_send;
+
+/* Posting as a persona: through the channel's webhook, under another name and avatar. */
+typedef struct discord_persona_send {
+  discord_id channel_id;  /* the channel owning the webhook (a thread's parent) */
+  discord_id thread_id;   /* post into this thread of the channel; 0: the channel itself */
+  const char *username;   /* shown as the author; 1-80 characters */
+  const char *avatar_url; /* NULL: the webhook's avatar */
+  const char *content;
+  const discord_id *ping_users;
+  size_t n_ping_users;
+  const discord_action_row *rows; /* Discord shows components on webhook messages only when the
+                                     webhook belongs to the application (mimic's do) */
+  size_t n_rows;
+  const discord_file *files;
+  size_t n_files;
+} discord_persona_send;
+
+/* ---- interactions ---- */
+
+typedef enum discord_response_type {
+  DISCORD_RESPONSE_MESSAGE = 4,         /* answer now with a message */
+  DISCORD_RESPONSE_DEFERRED = 5,        /* "thinking...": edit the original later */
+  DISCORD_RESPONSE_DEFERRED_UPDATE = 6, /* components: acknowledge, update later */
+  DISCORD_RESPONSE_UPDATE = 7,          /* components: edit the message they are on */
+  DISCORD_RESPONSE_AUTOCOMPLETE = 8     /* choices for the focused option */
+} discord_response_type;
+
+typedef struct discord_choice {
+  const char *name;  /* shown; 1-100 characters */
+  const char *value; /* sent as the option's value (a string option) */
+} discord_choice;
+
+#define DISCORD_CHOICES_MAX 25
+
+/* The answer to an interaction, within 3 s of it. */
+typedef struct discord_response {
+  discord_id interaction_id;
+  const char *token; /* the interaction's token (a secret) */
+  discord_response_type type;
+  const char *content; /* MESSAGE, UPDATE: at most 2,000 characters (longer is cut: send the
+                          rest as follow-ups) */
+  bool ephemeral;      /* MESSAGE, DEFERRED: only the invoker sees it (flag 64) */
+  const discord_action_row *rows; /* MESSAGE, UPDATE */
+  size_t n_rows;
+  const discord_choice *choices; /* AUTOCOMPLETE: 0-25 */
+  size_t n_choices;
+} discord_response;
+
+/* A follow-up message, or the edit of the original (deferred) response; valid 15 minutes. */
+typedef struct discord_followup {
+  discord_id application_id;
+  const char *token;
+  const char *content;
+  bool ephemeral; /* follow-ups only (the original keeps the deferred response's flag) */
+  const discord_action_row *rows;
+  size_t n_rows;
+  const discord_file *files; /* follow-ups only */
+  size_t n_files;
+} discord_followup;
+
+/* ---- the action context ---- */
+
+typedef struct discord_actions_result {
+  int err;               /* 0, or MIMIC_E* */
+  const char *message;   /* the error, one line; NULL on success */
+  discord_id message_id; /* the message posted (the last part), when the answer names one */
+} discord_actions_result;
+
+typedef struct discord_actions {
+  struct rest *rest;     /* borrowed: the loop thread's REST client */
+  const char *hook_name; /* name of the persona webhooks mimic creates ("mimic") */
+  uint64_t sent, failed; /* outcomes so far, for !status and tests */
+  /* Optional: called once per accepted action with its outcome (borrowed during the call). */
+  void (*done)(const discord_actions_result *res, void *user);
+  void *done_user;
+  map_u64 hooks_; /* private: channel id -> its persona webhook (id and token) */
+} discord_actions;
+
+/* Sets up a with the REST client (borrowed; must outlive a). */
+void discord_actions_init(discord_actions *a, struct rest *r);
+/* Forgets the cached webhooks (their tokens are wiped). Call after the REST client has delivered
+ * every outcome (after rest_destroy). Accepts NULL. */
+void discord_actions_free(discord_actions *a);
+
+/* POST /channels/{id}/messages, one request per part. Errors: MIMIC_EINVAL (no channel, empty
+ * message, a bad component or file), MIMIC_EBUSY / MIMIC_ECANCELLED (REST queue). */
+int discord_actions_send(discord_actions *a, const discord_send *m) MIMIC_MUST;
+/* A direct message: opens the DM channel (POST /users/@me/channels), then sends m there
+ * (m->channel_id is ignored). */
+int discord_actions_send_dm(discord_actions *a, discord_id user_id,
+                            const discord_send *m) MIMIC_MUST;
+/* POST /channels/{id}/typing (shown ~10 s or until the next message). */
+int discord_actions_typing(discord_actions *a, discord_id channel_id) MIMIC_MUST;
+/* PUT .../reactions/{emoji}/@me; emoji is Unicode or "name:id". */
+int discord_actions_react(discord_actions *a, discord_id channel_id, discord_id message_id,
+                          const char *emoji) MIMIC_MUST;
+/* Posts through the channel's persona webhook: looked up (GET /channels/{id}/webhooks, one named
+ * hook_name with a token) or created the first time, cached per channel, re-created once when
+ * Discord says it is gone (executed with wait=true, and thread_id when set). */
+int discord_actions_persona_send(discord_actions *a, const discord_persona_send *m) MIMIC_MUST;
+/* POST /interactions/{id}/{token}/callback. Errors also: MIMIC_EINVAL (a token that cannot be a
+ * path segment, more than 25 choices). */
+int discord_actions_respond(discord_actions *a, const discord_response *r) MIMIC_MUST;
+/* POST /webhooks/{application}/{token}: a follow-up message. */
+int discord_actions_followup(discord_actions *a, const discord_followup *f) MIMIC_MUST;
+/* PATCH /webhooks/{application}/{token}/messages/@original: fills in a deferred response. */
+int discord_actions_edit_original(discord_actions *a, const discord_followup *f) MIMIC_MUST;
+
+/* ---- actions copied for another thread ---- */
+
+/* One action with everything it points to copied (strings, rows, options, choices, file bytes), so
+ * a thread that is not the loop's (the bot's) can hand it over: make it there, run it on the loop
+ * thread. The makers copy what they are given and never fail (allocation failure aborts); invalid
+ * requests are refused when the copy runs, like the direct calls. */
+typedef struct discord_action discord_action;
+
+discord_action *discord_action_send(const discord_send *m);
+discord_action *discord_action_send_dm(discord_id user_id, const discord_send *m);
+discord_action *discord_action_typing(discord_id channel_id);
+discord_action *discord_action_react(discord_id channel_id, discord_id message_id,
+                                     const char *emoji);
+discord_action *discord_action_persona_send(const discord_persona_send *m);
+discord_action *discord_action_respond(const discord_response *r);
+discord_action *discord_action_followup(const discord_followup *f);
+discord_action *discord_action_edit_original(const discord_followup *f);
+
+/* Runs the action with a (the discord_actions_* call it stands for) and frees it. Returns what
+ * that call returns. Loop-thread only. */
+int discord_action_run(discord_actions *a, discord_action *x) MIMIC_MUST;
+/* Frees an action that will not run. Accepts NULL. Any thread. */
+void discord_action_free(discord_action *x);
+
+#endif

@@ -70,16 +70,16 @@ static void run(const scenario *sc) {
   size_t i;
   json_t *e;
   json_array_foreach(log, i, e) {
-    double t = json_num(e, "t", 0);
-    bool page = strcmp(json_str(e, "route", ""), "GET /channels/{channel_id}/messages") == 0;
+    double t = jv_num(e, "t", 0);
+    bool page = strcmp(jv_str(e, "route", ""), "GET /channels/{channel_id}/messages") == 0;
     if (page && first < 0) first = t;
     if (first < 0) continue;
-    if (getenv("BENCH_TIMELINE")) printf("    %8.1f ms  %s\n", t - first, json_str(e, "path", ""));
+    if (getenv("BENCH_TIMELINE")) printf("    %8.1f ms  %s\n", t - first, jv_str(e, "path", ""));
     all++;
     if (!page) continue;
     last = t;
     pages++;
-    const char *pth = json_str(e, "path", "");
+    const char *pth = jv_str(e, "path", "");
     const char *c = strstr(pth, "/channels/");
     long ch = c ? strtol(c + 10, NULL, 10) - 100 : -1;
     if (ch >= 0 && ch < 256) per[ch]++;

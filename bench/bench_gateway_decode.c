@@ -31,7 +31,7 @@ static int decode(const char *p, size_t n) {
   if (!v) return -1;
   discord_event *ev = NULL;
   int rc =
-      discord__event_parse(json_str(v, "t", ""), json_object_get(v, "d"), json_int(v, "s", 0), &ev);
+      discord__event_parse(jv_str(v, "t", ""), json_object_get(v, "d"), jv_int(v, "s", 0), &ev);
   int ok = rc == 0 && ev && ev->u.message.n_mentions == 1;
   discord_event_free(ev);
   json_decref(v);

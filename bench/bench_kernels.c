@@ -122,7 +122,8 @@ int main(int argc, char **argv) {
   compute_pool *p = compute_pool_new(threads);
   int nth = compute_pool_threads(p);
   double bw = measure_bandwidth(p, quick ? (128u << 20) : (512u << 20), 5);
-  printf("kernels %s, %d threads, streaming read bandwidth %.1f GB/s\n\n", kernels_name(), nth, bw);
+  printf("kernels %s, %d threads, streaming read bandwidth %.1f GB/s\n\n", qmat_kernels_name(), nth,
+         bw);
   printf("%-5s | %-37s | %-24s\n", "", "generation T=1 (16384x4096), median",
          quick ? "prompt T=64 (4096x4096)" : "prompt T=512 (4096x4096)");
   printf("%-5s | %8s %8s %9s %9s | %9s %9s\n", "type", "GB/s", "% of bw", "GFLOP/s", "best GB/s",

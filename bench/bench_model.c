@@ -166,7 +166,8 @@ int main(int argc, char **argv) {
   double bytes = (double)llm_model_bytes_per_token(m);
   printf("model      %s (%s, %d layers, width %d, vocab %d, %.1f MiB of weights per token)\n",
          model_path, hp->arch_name, hp->n_layer, hp->n_embd, hp->n_vocab, bytes / 1048576.0);
-  printf("kernels    %s, %d threads\n", kernels_name(), cpool ? compute_pool_threads(cpool) : 1);
+  printf("kernels    %s, %d threads\n", qmat_kernels_name(),
+         cpool ? compute_pool_threads(cpool) : 1);
   printf("load       %.1f ms\n", load_ms);
   printf("pp%-5lld   %.2f tokens/s\n", (long long)n_pp, pp);
   printf("tg%-5lld   %.2f tokens/s (context %lld..%lld)\n", (long long)n_tg, tg, (long long)n_pp,

@@ -346,7 +346,7 @@ int main(int argc, char **argv) {
          "per token\n",
          path, (double)st.st_size / 1e9, hp->n_layer, hp->n_embd, hp->n_ff, hp->n_vocab,
          bytes / 1e9);
-  printf("kernels    %s\n", kernels_name());
+  printf("kernels    %s\n", qmat_kernels_name());
 
   /* 2. The engine: 1, 4 and 8 concurrent conversations; memory while serving. */
   if (engine) {

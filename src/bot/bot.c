@@ -143,8 +143,7 @@ int bot_new(const bot_opts *o, bot **out) {
   b->wake_user = o->wake_user;
   b->now_fn = o->now_ms;
   b->clock_user = o->clock_user;
-  b->rng = o->seed ? o->seed : (clock_mono_ns() ^ 0x9E3779B97F4A7C15ULL);
-  if (!b->rng) b->rng = 1;
+  prng_seed(&b->rng, o->seed ? o->seed : clock_mono_ns());
   b->persona = xstrdup(o->persona ? o->persona : "");
   b->model_name = xstrdup(o->model_name ? o->model_name : cfg_str(b->cfg, CFG_ENGINE_MODEL));
   b->adapter_name =

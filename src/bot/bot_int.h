@@ -92,7 +92,7 @@ struct bot {
   void *wake_user;
   int64_t (*now_fn)(void *);
   void *clock_user;
-  uint64_t rng;
+  prng rng;
   char *persona;
   char *model_name, *adapter_name;
   int64_t started_ms;
@@ -130,15 +130,8 @@ static inline int64_t bot__now(const bot *b) {
   return b->now_fn ? b->now_fn(b->clock_user) : clock_wall_ms();
 }
 
-/* xorshift64*: random rolls and generation seeds; quality is ample for coin flips. */
-static inline uint64_t bot__rng_next(bot *b) {
-  uint64_t x = b->rng;
-  x ^= x >> 12;
-  x ^= x << 25;
-  x ^= x >> 27;
-  b->rng = x;
-  return x * 0x2545F4914F6CDD1DULL;
-}
+/* Random rolls and generation seeds, from the bot's own generator (base/rng.h). */
+static inline uint64_t bot__rng_next(bot *b) { return prng_next(&b->rng); }
 
 /* ---- stats.c ---- */
 #if BOT_LEVEL >= BOT_L_STATS

@@ -17,7 +17,7 @@ static const char *shown_name(const discord_message *m) {
   return "someone";
 }
 
-static double rng_roll(bot *b) { return (double)(bot__rng_next(b) >> 11) / 9007199254740992.0; }
+static double rng_roll(bot *b) { return prng_uniform(&b->rng); }
 
 static int store_user_of(bot *b, const discord_message *m) {
   store_user u = {.id = m->author.id, .bot = m->author.bot};

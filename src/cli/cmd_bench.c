@@ -103,10 +103,9 @@ int cmd_bench(int argc, char **argv) {
   logits = xalloc((size_t)hp->n_vocab * sizeof *logits);
   pp = xcalloc((size_t)o.reps, sizeof *pp);
   tg = xcalloc((size_t)o.reps, sizeof *tg);
-  llm_rng rng;
-  llm_rng_seed(&rng, 1);
-  for (int i = 0; i < n_prompt; i++)
-    toks[i] = (int32_t)(llm_rng_next(&rng) % (uint64_t)hp->n_vocab);
+  prng rng;
+  prng_seed(&rng, 1);
+  for (int i = 0; i < n_prompt; i++) toks[i] = (int32_t)(prng_next(&rng) % (uint64_t)hp->n_vocab);
   for (int r = 0; r < o.reps; r++) {
     llm_slot_clear(ctx, 0);
     uint64_t t0 = clock_mono_ns();
@@ -130,11 +129,11 @@ int cmd_bench(int argc, char **argv) {
            "\"n_gen\":%d,"
            "\"reps\":%d,\"pp_tokens_per_s\":%.3f,\"tg_tokens_per_s\":%.3f,\"weights_gb_per_token\":"
            "%.4f}\n",
-           o.model, hp->arch_name, compute_pool_threads(cpool), kernels_name(), n_prompt, n_gen,
-           o.reps, pps, tgs, gb);
+           o.model, hp->arch_name, compute_pool_threads(cpool), qmat_kernels_name(), n_prompt,
+           n_gen, o.reps, pps, tgs, gb);
   } else {
     printf("%s (%s, %d threads, %s kernels)\n", o.model, hp->arch_name, compute_pool_threads(cpool),
-           kernels_name());
+           qmat_kernels_name());
     printf("pp%d: %.1f tokens/s   tg%d: %.1f tokens/s   (median of %d; %.3f GB of weights per "
            "token, %.1f GB/s)\n",
            n_prompt, pps, n_gen, tgs, o.reps, gb, gb * tgs);

@@ -272,7 +272,7 @@ static json_t *read_eval_json(const demo_opts *o) {
   while ((k = fread(tmp, 1, sizeof tmp, f)) > 0)
     if (buf_append(&b, tmp, k)) break;
   fclose(f);
-  json_t *j = b.data ? json_parse(b.data, b.len, path) : NULL;
+  json_t *j = b.data ? jv_parse(b.data, b.len, path) : NULL;
   buf_free(&b);
   return j;
 }
@@ -303,8 +303,7 @@ static void show_improvement(const demo_opts *o, const train_result *tr) {
            tr->first_loss, tr->loss, (long long)tr->steps);
   json_t *j = read_eval_json(o);
   double ppl = NAN;
-  if (j)
-    ppl = json_num(json_object_get(json_object_get(j, "perplexity"), "base"), "perplexity", NAN);
+  if (j) ppl = jv_num(json_object_get(json_object_get(j, "perplexity"), "base"), "perplexity", NAN);
   if (isfinite(ppl) && isfinite(tr->first_loss))
     printf("    held-out perplexity  ~%.0f untrained (a guess among that many tokens) -> %.1f "
            "trained (lower is better)\n",
@@ -315,8 +314,8 @@ static void show_improvement(const demo_opts *o, const train_result *tr) {
     printf("\n  A few held-out replies, real and generated for the same conversation:\n");
     for (size_t i = 0; i < n && i < 3; i++) {
       json_t *e = json_array_get(ex, i);
-      print_line("real:", json_str(e, "real", ""));
-      print_line("generated:", json_str(e, "generated", ""));
+      print_line("real:", jv_str(e, "real", ""));
+      print_line("generated:", jv_str(e, "generated", ""));
       if (i + 1 < n && i < 2) printf("\n");
     }
   }

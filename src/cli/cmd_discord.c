@@ -39,7 +39,7 @@ static int discord_check(int argc, char **argv) {
     cli_error("%s", err_msg());
     goto out;
   }
-  printf("bot: %s (id %s)\n", json_str(me, "username", "?"), json_str(me, "id", "?"));
+  printf("bot: %s (id %s)\n", jv_str(me, "username", "?"), jv_str(me, "id", "?"));
   if (rest_call_sync(r, "GET", "/gateway/bot", NULL, &gw, NULL, NULL) != 0) {
     cli_error("%s", err_msg());
     goto out;

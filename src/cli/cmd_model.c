@@ -84,7 +84,7 @@ static int model_info(const char *path) {
   } else {
     err_clear();
   }
-  printf("  %-22s %s\n", "kernels", kernels_name());
+  printf("  %-22s %s\n", "kernels", qmat_kernels_name());
   mem_free(tmodel);
   mem_free(tpre);
   mem_free(arch);

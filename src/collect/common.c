@@ -99,19 +99,18 @@ int collect__embeds_text(const json_t *embeds, buf *out) {
   json_array_foreach(embeds, i, e) {
     if (!json_is_object(e)) continue;
     const json_t *author = json_object_get(e, "author");
-    if (json_is_object(author) && put_line(out, json_str(author, "name", NULL))) goto range;
-    if (put_line(out, json_str(e, "title", NULL)) ||
-        put_line(out, json_str(e, "description", NULL)))
+    if (json_is_object(author) && put_line(out, jv_str(author, "name", NULL))) goto range;
+    if (put_line(out, jv_str(e, "title", NULL)) || put_line(out, jv_str(e, "description", NULL)))
       goto range;
     const json_t *fields = json_object_get(e, "fields");
     size_t k;
     const json_t *f;
     if (json_is_array(fields)) json_array_foreach(fields, k, f) {
-        if (put_line(out, json_str(f, "name", NULL)) || put_line(out, json_str(f, "value", NULL)))
+        if (put_line(out, jv_str(f, "name", NULL)) || put_line(out, jv_str(f, "value", NULL)))
           goto range;
       }
     const json_t *footer = json_object_get(e, "footer");
-    if (json_is_object(footer) && put_line(out, json_str(footer, "text", NULL))) goto range;
+    if (json_is_object(footer) && put_line(out, jv_str(footer, "text", NULL))) goto range;
   }
   return 0;
 range:

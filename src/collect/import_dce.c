@@ -22,15 +22,15 @@ typedef struct dce_state {
 
 static void user_from_json(const json_t *a, store_user *u) {
   memset(u, 0, sizeof *u);
-  u->id = json_snowflake(a, "id");
-  const char *name = json_str(a, "name", "");
-  const char *nick = json_str(a, "nickname", "");
+  u->id = jv_snowflake(a, "id");
+  const char *name = jv_str(a, "name", "");
+  const char *nick = jv_str(a, "nickname", "");
   str_lcpy(u->name, name, sizeof u->name);
   if (strcmp(nick, name) != 0) str_lcpy(u->display_name, nick, sizeof u->display_name);
   u->name[utf8_floor(u->name, strlen(u->name), strlen(u->name))] = 0;
   u->display_name[utf8_floor(u->display_name, strlen(u->display_name), strlen(u->display_name))] =
       0;
-  u->bot = json_bool(a, "isBot", false);
+  u->bot = jv_bool(a, "isBot", false);
 }
 
 /* Upserts a user object found inside a message (mention, reactor) and returns its id (0 if none).
@@ -45,7 +45,7 @@ static int side_user(dce_state *d, const json_t *a, uint64_t *id) {
 }
 
 static int64_t parse_time(const json_t *m, const char *key, int64_t dflt) {
-  const char *t = json_str(m, key, NULL);
+  const char *t = jv_str(m, key, NULL);
   int64_t ms;
   if (t && *t && clock_parse_iso8601(t, &ms) == 0) return ms;
   err_clear();
@@ -66,8 +66,8 @@ static int handle_message(dce_state *d, const json_t *m, int64_t no, uint64_t of
                        (long long)no);
   const json_t *author = json_object_get(m, "author");
   store_msg sm = {0};
-  sm.id = json_snowflake(m, "id");
-  sm.author_id = json_snowflake(author, "id");
+  sm.id = jv_snowflake(m, "id");
+  sm.author_id = jv_snowflake(author, "id");
   if (!sm.id || sm.id > (uint64_t)INT64_MAX) {
     warn_skip(d, off, line, no, "no valid \"id\"");
     return 0;
@@ -101,10 +101,10 @@ static int handle_message(dce_state *d, const json_t *m, int64_t no, uint64_t of
                                    : 0;
   sm.ts_ms = parse_time(m, "timestamp", collect_snowflake_ms(sm.id));
   sm.edited_ms = parse_time(m, "timestampEdited", 0);
-  sm.content = json_str(m, "content", "");
-  if (json_bool(m, "isPinned", false)) sm.flags |= STORE_MSG_PINNED;
+  sm.content = jv_str(m, "content", "");
+  if (jv_bool(m, "isPinned", false)) sm.flags |= STORE_MSG_PINNED;
   /* DCE does not mark webhooks; their authors are bots with the discriminator "0000". */
-  if (u.bot && strcmp(json_str(author, "discriminator", ""), "0000") == 0) {
+  if (u.bot && strcmp(jv_str(author, "discriminator", ""), "0000") == 0) {
     sm.flags |= STORE_MSG_WEBHOOK;
     sm.webhook_id = sm.author_id;
   }
@@ -131,11 +131,11 @@ static int handle_message(dce_state *d, const json_t *m, int64_t no, uint64_t of
     json_array_foreach(arr, i, v) {
       if (!json_is_object(v)) continue;
       store_attachment *a = &atts[sm.n_attachments++];
-      a->id = json_snowflake(v, "id");
+      a->id = jv_snowflake(v, "id");
       if (a->id > (uint64_t)INT64_MAX) a->id = 0;
-      a->url = json_str(v, "url", "");
-      a->filename = json_str(v, "fileName", "");
-      a->size = json_int(v, "fileSizeBytes", -1);
+      a->url = jv_str(v, "url", "");
+      a->filename = jv_str(v, "fileName", "");
+      a->size = jv_int(v, "fileSizeBytes", -1);
       a->content_type = "";
     }
   }
@@ -151,8 +151,8 @@ static int handle_message(dce_state *d, const json_t *m, int64_t no, uint64_t of
     size_t used = 0;
     json_array_foreach(arr, i, v) {
       const json_t *e = json_object_get(v, "emoji");
-      const char *name = json_str(e, "name", "");
-      uint64_t eid = json_snowflake(e, "id");
+      const char *name = jv_str(e, "name", "");
+      uint64_t eid = jv_snowflake(e, "id");
       if (eid > (uint64_t)INT64_MAX) eid = 0;
       if (!*name && !eid) continue;
       buf k;
@@ -166,7 +166,7 @@ static int handle_message(dce_state *d, const json_t *m, int64_t no, uint64_t of
       r->emoji = keys[n_keys++];
       r->emoji_id = eid;
       r->emoji_name = name;
-      int64_t cnt = json_int(v, "count", 0);
+      int64_t cnt = jv_int(v, "count", 0);
       r->count = cnt < 0 ? 0 : cnt > 1000000000 ? 1000000000 : (int)cnt;
       const json_t *users = json_object_get(v, "users");
       if (json_is_array(users)) {
@@ -186,8 +186,8 @@ static int handle_message(dce_state *d, const json_t *m, int64_t no, uint64_t of
   /* reply / forward reference */
   const json_t *ref = json_object_get(m, "reference");
   if (json_is_object(ref)) {
-    sm.ref_message_id = json_snowflake(ref, "messageId");
-    sm.ref_channel_id = json_snowflake(ref, "channelId");
+    sm.ref_message_id = jv_snowflake(ref, "messageId");
+    sm.ref_channel_id = jv_snowflake(ref, "channelId");
     if (sm.ref_message_id > (uint64_t)INT64_MAX) sm.ref_message_id = 0;
     if (sm.ref_channel_id > (uint64_t)INT64_MAX) sm.ref_channel_id = 0;
   }
@@ -212,8 +212,8 @@ out:
 static int handle_header(dce_state *d, const char *key, const json_t *v) {
   if (strcmp(key, "guild") == 0 && json_is_object(v)) {
     store_guild g = {0};
-    g.id = json_snowflake(v, "id");
-    str_lcpy(g.name, json_str(v, "name", ""), sizeof g.name);
+    g.id = jv_snowflake(v, "id");
+    str_lcpy(g.name, jv_str(v, "name", ""), sizeof g.name);
     g.name[utf8_floor(g.name, strlen(g.name), strlen(g.name))] = 0;
     /* Direct messages are exported under a pseudo-guild with id 0. */
     if (g.id && g.id <= (uint64_t)INT64_MAX) {
@@ -224,15 +224,15 @@ static int handle_header(dce_state *d, const char *key, const json_t *v) {
   }
   if (strcmp(key, "channel") == 0 && json_is_object(v)) {
     store_channel ch = {0};
-    ch.id = json_snowflake(v, "id");
+    ch.id = jv_snowflake(v, "id");
     if (!ch.id || ch.id > (uint64_t)INT64_MAX)
       return err_set(MIMIC_EFORMAT, "the \"channel\" header has no valid \"id\"");
     ch.guild_id = d->guild_id;
-    ch.parent_id = json_snowflake(v, "categoryId");
+    ch.parent_id = jv_snowflake(v, "categoryId");
     if (ch.parent_id > (uint64_t)INT64_MAX) ch.parent_id = 0;
-    int t = collect_channel_type_from_name(json_str(v, "type", ""));
+    int t = collect_channel_type_from_name(jv_str(v, "type", ""));
     ch.type = t < 0 ? STORE_CH_GUILD_TEXT : t;
-    str_lcpy(ch.name, json_str(v, "name", ""), sizeof ch.name);
+    str_lcpy(ch.name, jv_str(v, "name", ""), sizeof ch.name);
     ch.name[utf8_floor(ch.name, strlen(ch.name), strlen(ch.name))] = 0;
     d->channel_id = ch.id;
     return store_channel_upsert(d->c->s, &ch);

@@ -54,7 +54,7 @@ static json_t *load_small(const char *path) {
     err_set(MIMIC_EIO, "%s: read error", path);
     goto out;
   }
-  v = json_parse(b.data ? b.data : "", b.len, path);
+  v = jv_parse(b.data ? b.data : "", b.len, path);
 out:
   fclose(f);
   buf_free(&b);
@@ -71,9 +71,9 @@ static int find_owner(pkg *p, const char *root) {
     json_t *u = load_small(path);
     if (!u) return MIMIC_EFORMAT;
     store_user su = {0};
-    su.id = json_snowflake(u, "id");
-    str_lcpy(su.name, json_str(u, "username", ""), sizeof su.name);
-    str_lcpy(su.display_name, json_str(u, "global_name", ""), sizeof su.display_name);
+    su.id = jv_snowflake(u, "id");
+    str_lcpy(su.name, jv_str(u, "username", ""), sizeof su.name);
+    str_lcpy(su.display_name, jv_str(u, "global_name", ""), sizeof su.display_name);
     su.name[utf8_floor(su.name, strlen(su.name), strlen(su.name))] = 0;
     su.display_name[utf8_floor(su.display_name, strlen(su.display_name), strlen(su.display_name))] =
         0;
@@ -213,8 +213,8 @@ static int import_json(pkg *p, const char *path, uint64_t ch, uint64_t guild) {
       rc = jscan_error(&j, MIMIC_EFORMAT, off, line, "%s is not a JSON object", what);
       goto out;
     }
-    if ((rc = store_one(p, ch, guild, json_snowflake(v, "ID"), json_str(v, "Timestamp", ""),
-                        json_str(v, "Contents", ""), json_str(v, "Attachments", ""), &names))) {
+    if ((rc = store_one(p, ch, guild, jv_snowflake(v, "ID"), jv_str(v, "Timestamp", ""),
+                        jv_str(v, "Contents", ""), jv_str(v, "Attachments", ""), &names))) {
       rc = jscan_error(&j, rc, off, line, "%s: %s", what, err_msg());
       goto out;
     }
@@ -377,30 +377,30 @@ static int import_folder(pkg *p, const char *dir) {
   if (!cj) return MIMIC_EFORMAT;
   int rc = 0;
   store_channel ch = {0};
-  ch.id = json_snowflake(cj, "id");
+  ch.id = jv_snowflake(cj, "id");
   if (!ch.id || ch.id > (uint64_t)INT64_MAX) {
     rc = err_set(MIMIC_EFORMAT, "%s: no valid \"id\"", path);
     goto out;
   }
   const json_t *type = json_object_get(cj, "type");
   int t = json_is_integer(type) ? (int)json_integer_value(type)
-                                : collect_channel_type_from_name(json_str(cj, "type", ""));
+                                : collect_channel_type_from_name(jv_str(cj, "type", ""));
   ch.type = t < 0 ? STORE_CH_GUILD_TEXT : t;
   const json_t *g = json_object_get(cj, "guild");
   if (json_is_object(g)) {
     store_guild sg = {0};
-    sg.id = json_snowflake(g, "id");
-    str_lcpy(sg.name, json_str(g, "name", ""), sizeof sg.name);
+    sg.id = jv_snowflake(g, "id");
+    str_lcpy(sg.name, jv_str(g, "name", ""), sizeof sg.name);
     sg.name[utf8_floor(sg.name, strlen(sg.name), strlen(sg.name))] = 0;
     if (sg.id && sg.id <= (uint64_t)INT64_MAX) {
       if ((rc = store_guild_upsert(p->c->s, &sg))) goto out;
       ch.guild_id = sg.id;
     }
   }
-  const char *name = json_str(cj, "name", "");
+  const char *name = jv_str(cj, "name", "");
   char idstr[24];
   snprintf(idstr, sizeof idstr, "%llu", (unsigned long long)ch.id);
-  if (!*name && p->index) name = json_str(p->index, idstr, "");
+  if (!*name && p->index) name = jv_str(p->index, idstr, "");
   str_lcpy(ch.name, name, sizeof ch.name);
   ch.name[utf8_floor(ch.name, strlen(ch.name), strlen(ch.name))] = 0;
   if ((rc = store_channel_upsert(p->c->s, &ch))) goto out;

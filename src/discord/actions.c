@@ -24,7 +24,7 @@ static void report(discord_actions *a, const rest_result *res) {
     LOG_W(SUB, "Discord refused an action: %s", res->message ? res->message : err_name(res->err));
   } else {
     a->sent++;
-    if (json_is_object(res->json)) out.message_id = json_snowflake(res->json, "id");
+    if (json_is_object(res->json)) out.message_id = jv_snowflake(res->json, "id");
   }
   if (a->done) a->done(&out, a->done_user);
 }
@@ -228,7 +228,7 @@ static void dm_free(dm_wait *w) {
 
 static void on_dm_open(const rest_result *res, void *user) {
   dm_wait *w = user;
-  uint64_t channel = res->err ? 0 : json_snowflake(res->json, "id");
+  uint64_t channel = res->err ? 0 : jv_snowflake(res->json, "id");
   if (!channel) {
     rest_result bad = *res;
     if (!bad.err) {

@@ -74,17 +74,17 @@ int api_user_me(rest *r, rest_cb cb, void *user) {
 
 int api_gateway_info_parse(const json_t *j, api_gateway_info *out) {
   memset(out, 0, sizeof *out);
-  const char *url = json_str(j, "url", NULL);
+  const char *url = jv_str(j, "url", NULL);
   if (!url || !*url || strlen(url) >= sizeof out->url)
     return err_set(MIMIC_EFORMAT, "GET /gateway/bot: answer has no usable url");
   str_lcpy(out->url, url, sizeof out->url);
-  out->shards = (int)json_int(j, "shards", 1);
+  out->shards = (int)jv_int(j, "shards", 1);
   if (out->shards < 1 || out->shards > 65536) out->shards = 1;
   const json_t *ssl = json_object_get(j, "session_start_limit");
-  out->session_total = (int)json_int(ssl, "total", 1000);
-  out->session_remaining = (int)json_int(ssl, "remaining", 1000);
-  out->session_reset_after_ms = json_int(ssl, "reset_after", 0);
-  out->max_concurrency = (int)json_int(ssl, "max_concurrency", 1);
+  out->session_total = (int)jv_int(ssl, "total", 1000);
+  out->session_remaining = (int)jv_int(ssl, "remaining", 1000);
+  out->session_reset_after_ms = jv_int(ssl, "reset_after", 0);
+  out->max_concurrency = (int)jv_int(ssl, "max_concurrency", 1);
   if (out->max_concurrency < 1) out->max_concurrency = 1;
   return 0;
 }
@@ -186,8 +186,8 @@ static int hook_create(send_job *j) {
 }
 
 static bool hook_take(api_hook *h, const json_t *w) {
-  const char *tok = json_str(w, "token", NULL);
-  uint64_t id = json_snowflake(w, "id");
+  const char *tok = jv_str(w, "token", NULL);
+  uint64_t id = jv_snowflake(w, "id");
   if (!tok || !id || strlen(tok) >= sizeof h->token || check_token(tok) != 0) return false;
   h->id = id;
   str_lcpy(h->token, tok, sizeof h->token);
@@ -269,7 +269,7 @@ static void job_cb(const rest_result *res, void *user) {
     json_t *w;
     bool found = false;
     json_array_foreach(res->json, i, w) {
-      if (strcmp(json_str(w, "name", ""), j->hook->name) == 0 && hook_take(j->hook, w)) {
+      if (strcmp(jv_str(w, "name", ""), j->hook->name) == 0 && hook_take(j->hook, w)) {
         found = true;
         break;
       }

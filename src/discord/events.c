@@ -69,14 +69,14 @@ static const char *str_at(pctx *c, const json_t *obj, const char *key) {
   return str_of(c, json_object_get(obj, key));
 }
 
-static discord_id id_of(const json_t *v) { return json_snowflake_value(v); }
+static discord_id id_of(const json_t *v) { return jv_snowflake_value(v); }
 
 static discord_id id_at(const json_t *obj, const char *key) {
   return id_of(json_object_get(obj, key));
 }
 
 static int int_at(const json_t *obj, const char *key, int dflt) {
-  int64_t v = json_int(obj, key, dflt);
+  int64_t v = jv_int(obj, key, dflt);
   if (v > INT32_MAX || v < INT32_MIN) return dflt;
   return (int)v;
 }
@@ -89,7 +89,7 @@ static uint64_t u64_at(const json_t *obj, const char *key) {
 }
 
 static int64_t time_at(const json_t *obj, const char *key) {
-  const char *s = json_str(obj, key, NULL);
+  const char *s = jv_str(obj, key, NULL);
   int64_t ms = 0;
   if (!s || clock_parse_iso8601(s, &ms) != 0) {
     err_clear();
@@ -121,8 +121,8 @@ static void user_of(pctx *c, const json_t *o, discord_user *u) {
   u->global_name = str_at(c, o, "global_name");
   u->discriminator = str_at(c, o, "discriminator");
   u->avatar = str_at(c, o, "avatar");
-  u->bot = json_bool(o, "bot", false);
-  u->system = json_bool(o, "system", false);
+  u->bot = jv_bool(o, "bot", false);
+  u->system = jv_bool(o, "system", false);
 }
 
 static void member_of(pctx *c, const json_t *o, discord_member *m) {
@@ -135,7 +135,7 @@ static void member_of(pctx *c, const json_t *o, discord_member *m) {
 static void emoji_of(pctx *c, const json_t *o, discord_emoji *e) {
   e->id = id_at(o, "id");
   e->name = str_at(c, o, "name");
-  e->animated = json_bool(o, "animated", false);
+  e->animated = jv_bool(o, "animated", false);
 }
 
 /* Allocates an array of n elements of size sz, or NULL (and 0) when n is 0 or allocation fails. */
@@ -155,15 +155,15 @@ static void channel_of(pctx *c, const json_t *o, discord_channel *ch) {
   ch->name = str_at(c, o, "name");
   ch->topic = str_at(c, o, "topic");
   ch->position = int_at(o, "position", 0);
-  ch->nsfw = json_bool(o, "nsfw", false);
+  ch->nsfw = jv_bool(o, "nsfw", false);
   ch->last_message_id = id_at(o, "last_message_id");
   ch->has_last_message_id = json_object_get(o, "last_message_id") != NULL;
   ch->rate_limit_per_user = int_at(o, "rate_limit_per_user", 0);
   ch->is_thread = ch->type == 10 || ch->type == 11 || ch->type == 12;
   ch->owner_id = id_at(o, "owner_id");
   const json_t *md = json_object_get(o, "thread_metadata");
-  ch->archived = json_bool(md, "archived", false);
-  ch->locked = json_bool(md, "locked", false);
+  ch->archived = jv_bool(md, "archived", false);
+  ch->locked = jv_bool(md, "locked", false);
   ch->archive_ms = time_at(md, "archive_timestamp");
   ch->message_count = int_at(o, "message_count", 0);
   ch->member_count = int_at(o, "member_count", 0);
@@ -203,9 +203,9 @@ static void message_of(pctx *c, const json_t *o, discord_message *m) {
   m->edited_ms = time_at(o, "edited_timestamp");
   m->type = int_at(o, "type", 0);
   m->flags = u64_at(o, "flags");
-  m->tts = json_bool(o, "tts", false);
-  m->pinned = json_bool(o, "pinned", false);
-  m->mention_everyone = json_bool(o, "mention_everyone", false);
+  m->tts = jv_bool(o, "tts", false);
+  m->pinned = jv_bool(o, "pinned", false);
+  m->mention_everyone = jv_bool(o, "mention_everyone", false);
   m->channel_type = int_at(o, "channel_type", -1);
   const json_t *ref = json_object_get(o, "message_reference");
   m->ref_message_id = id_at(ref, "message_id");
@@ -232,9 +232,9 @@ static void message_of(pctx *c, const json_t *o, discord_message *m) {
     const json_t *r = json_array_get(reactions, i);
     discord_reaction_count *rc = &m->reactions[i];
     emoji_of(c, json_object_get(r, "emoji"), &rc->emoji);
-    int64_t n = json_int(r, "count", 0);
+    int64_t n = jv_int(r, "count", 0);
     rc->count = n < 0 ? 0 : n;
-    rc->me = json_bool(r, "me", false);
+    rc->me = jv_bool(r, "me", false);
   }
   m->mention_roles = ids_of(c, json_object_get(o, "mention_roles"), false, &m->n_mention_roles);
   const json_t *atts = json_object_get(o, "attachments");
@@ -247,8 +247,8 @@ static void message_of(pctx *c, const json_t *o, discord_message *m) {
     at->filename = str_at(c, a, "filename");
     at->content_type = str_at(c, a, "content_type");
     at->size = u64_at(a, "size");
-    at->width = (int)json_int(a, "width", 0);
-    at->height = (int)json_int(a, "height", 0);
+    at->width = (int)jv_int(a, "width", 0);
+    at->height = (int)jv_int(a, "height", 0);
     if (at->width < 0 || at->height < 0) at->width = at->height = 0;
     at->description = str_at(c, a, "description");
   }
@@ -270,7 +270,7 @@ static discord_option *options_of(pctx *c, const json_t *arr, int depth, size_t 
     discord_option *op = &opts[i];
     op->name = str_at(c, o, "name");
     op->type = int_at(o, "type", 0);
-    op->focused = json_bool(o, "focused", false);
+    op->focused = jv_bool(o, "focused", false);
     const json_t *v = json_object_get(o, "value");
     op->str = "";
     if (json_is_string(v)) {
@@ -342,7 +342,7 @@ static void guild_of(pctx *c, const json_t *o, discord_guild *g) {
   g->id = id_at(o, "id");
   g->name = str_at(c, o, "name");
   g->owner_id = id_at(o, "owner_id");
-  g->unavailable = json_bool(o, "unavailable", false);
+  g->unavailable = jv_bool(o, "unavailable", false);
   g->member_count = int_at(o, "member_count", 0);
   g->joined_at_ms = time_at(o, "joined_at");
   const json_t *chans = json_object_get(o, "channels");
@@ -366,7 +366,7 @@ static void reaction_of(pctx *c, const json_t *o, discord_reaction *r) {
   r->guild_id = id_at(o, "guild_id");
   r->message_author_id = id_at(o, "message_author_id");
   emoji_of(c, json_object_get(o, "emoji"), &r->emoji);
-  r->burst = json_bool(o, "burst", false);
+  r->burst = jv_bool(o, "burst", false);
   const json_t *member = json_object_get(o, "member");
   r->has_member = json_is_object(member);
   member_of(c, member, &r->member);
@@ -554,7 +554,7 @@ void discord_channels_free(discord_channels *p) { arena_destroy(p ? p->arena_ : 
 
 int discord_messages_parse(const char *json, size_t n, discord_messages **out) {
   *out = NULL;
-  json_t *arr = json_parse(json, n, "message page");
+  json_t *arr = jv_parse(json, n, "message page");
   if (!arr) return MIMIC_EFORMAT;
   int rc = discord__messages_of(arr, out);
   json_decref(arr);
@@ -563,7 +563,7 @@ int discord_messages_parse(const char *json, size_t n, discord_messages **out) {
 
 int discord_users_parse(const char *json, size_t n, discord_users **out) {
   *out = NULL;
-  json_t *arr = json_parse(json, n, "user list");
+  json_t *arr = jv_parse(json, n, "user list");
   if (!arr) return MIMIC_EFORMAT;
   int rc = discord__users_of(arr, out);
   json_decref(arr);

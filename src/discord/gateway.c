@@ -292,7 +292,7 @@ static int send_raw(gateway *gw, const char *s, size_t n) {
 /* Serialises and sends payload (taking its reference) through the size cap and the rate limiter:
  * a payload over the limit waits in a short queue (never a heartbeat: those are reserved room). */
 static int send_payload(gateway *gw, json_t *payload, bool heartbeat, const char *what) {
-  char *s = json_dump_compact(payload);
+  char *s = jv_dump_compact(payload);
   json_decref(payload);
   if (!s) return err_set(MIMIC_ENOMEM, "out of memory serialising a gateway payload");
   size_t n = strlen(s);
@@ -641,7 +641,7 @@ static void on_identify_timer(uv_timer_t *t) {
 }
 
 static void on_hello(gateway *gw, const json_t *d) {
-  int64_t iv = json_int(d, "heartbeat_interval", 0);
+  int64_t iv = jv_int(d, "heartbeat_interval", 0);
   if (iv < 10 || iv > 600000) {
     STAT_ADD(gw, malformed, 1);
     LOG_W(SUB, "Hello with an unusable heartbeat_interval (%lld); reconnecting", (long long)iv);
@@ -669,8 +669,8 @@ static void on_hello(gateway *gw, const json_t *d) {
 
 static void on_dispatch(gateway *gw, const char *t, const json_t *d, int64_t seq) {
   if (strcmp(t, "READY") == 0) {
-    const char *sid = json_str(d, "session_id", "");
-    const char *rurl = json_str(d, "resume_gateway_url", "");
+    const char *sid = jv_str(d, "session_id", "");
+    const char *rurl = jv_str(d, "resume_gateway_url", "");
     str_lcpy(gw->session_id, sid, sizeof gw->session_id);
     ws_url u;
     if (*rurl && strlen(rurl) < sizeof gw->resume_url && ws_url_parse(rurl, &u) == 0)
@@ -681,7 +681,7 @@ static void on_dispatch(gateway *gw, const char *t, const json_t *d, int64_t seq
     gw->failures = 0;
     set_state(gw, GATEWAY_READY);
     const json_t *user = json_object_get(d, "user");
-    LOG_I(SUB, "READY as %s (shard %d of %d)", json_str(user, "username", "?"), gw->shard_id,
+    LOG_I(SUB, "READY as %s (shard %d of %d)", jv_str(user, "username", "?"), gw->shard_id,
           gw->shard_count ? gw->shard_count : 1);
   } else if (strcmp(t, "RESUMED") == 0) {
     gw->reached_ready = true;
@@ -715,7 +715,7 @@ static void on_payload(gateway *gw, json_t *v) {
   switch (op) {
   case 0: {
     const json_t *s = json_object_get(v, "s");
-    const char *t = json_str(v, "t", NULL);
+    const char *t = jv_str(v, "t", NULL);
     if (json_is_integer(s)) {
       gw->seq = json_integer_value(s);
       gw->has_seq = true;

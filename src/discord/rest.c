@@ -402,7 +402,7 @@ static bool first_form_error(const json_t *e, char *path, size_t cap, size_t ple
   if (!json_is_object(e)) return false;
   const json_t *list = json_object_get(e, "_errors");
   if (json_is_array(list) && json_array_size(list) > 0) {
-    const char *m = json_str(json_array_get(list, 0), "message", NULL);
+    const char *m = jv_str(json_array_get(list, 0), "message", NULL);
     if (m) {
       *msg = m;
       return true;
@@ -505,20 +505,20 @@ static void finish_status(rest *r, rest_req *q, long status) {
   bool parse_failed = false;
   char perr[300] = "";
   if (q->resp.len > 0) {
-    json = json_parse(q->resp.data, q->resp.len, "response");
+    json = jv_parse(q->resp.data, q->resp.len, "response");
     if (!json) {
       parse_failed = true;
       str_lcpy(perr, err_msg(), sizeof perr);
     }
   }
   if (status == 429) {
-    double ra = json_num(json, "retry_after", -1);
+    double ra = jv_num(json, "retry_after", -1);
     if (ra >= 0 && ra < 1e7) {
       uint64_t ms = (uint64_t)ceil(ra * 1000.0);
       if (!q->rlh.has_retry_after || ms > q->rlh.retry_after_ms) q->rlh.retry_after_ms = ms;
       q->rlh.has_retry_after = true;
     }
-    if (json_bool(json, "global", false)) q->rlh.global = true;
+    if (jv_bool(json, "global", false)) q->rlh.global = true;
   }
   rl_complete(r->rl, &q->ticket, &q->route, (int)status, &q->rlh, now);
 
@@ -549,7 +549,7 @@ static void finish_status(rest *r, rest_req *q, long status) {
     }
     snprintf(msg, sizeof msg, "REST %s: still rate limited after %d retries", q->route.display,
              r->o.max_429);
-    deliver(q, MIMIC_EBUSY, 429, (int)json_int(json, "code", 0), msg, json);
+    deliver(q, MIMIC_EBUSY, 429, (int)jv_int(json, "code", 0), msg, json);
     goto out;
   }
   if (status >= 500 && q->attempts <= r->o.max_retries) {
@@ -561,8 +561,8 @@ static void finish_status(rest *r, rest_req *q, long status) {
     return;
   }
   {
-    int code = (int)json_int(json, "code", 0);
-    const char *dm = json_str(json, "message", NULL);
+    int code = (int)jv_int(json, "code", 0);
+    const char *dm = jv_str(json, "message", NULL);
     char form[200] = "";
     const char *fmsg = NULL;
     char fpath[120] = "";
@@ -770,7 +770,7 @@ int rest_request_files(rest *r, const char *method, const char *path, const json
   str_lcpy(q->method, method, sizeof q->method);
   q->path = xstrdup(path);
   if (body) {
-    char *s = json_dump_compact(body);
+    char *s = jv_dump_compact(body);
     if (!s) {
       req_free(q);
       return err_set(MIMIC_EINVAL, "REST %s: body is not serialisable JSON", q->route.display);

@@ -27,7 +27,7 @@ static char *repaired(const char *s) { return utf8_repair(s, strlen(s)); }
 
 /* Parses one line into *smp; returns 0 or MIMIC_EFORMAT/ERANGE with the reason (no path). */
 static int parse_line(const char *line, size_t len, eval_sample *smp) {
-  json_t *j = json_parse(line, len, "line");
+  json_t *j = jv_parse(line, len, "line");
   if (!j) return MIMIC_EFORMAT;
   int rc = 0;
   json_t *msgs = json_object_get(j, "messages");
@@ -43,7 +43,7 @@ static int parse_line(const char *line, size_t len, eval_sample *smp) {
   smp->turns = xcalloc(n, sizeof *smp->turns);
   for (size_t i = 0; i < n; i++) {
     const json_t *m = json_array_get(msgs, i);
-    const char *role = json_str(m, "role", NULL), *content = json_str(m, "content", NULL);
+    const char *role = jv_str(m, "role", NULL), *content = jv_str(m, "content", NULL);
     if (!role || !content) {
       rc = err_set(MIMIC_EFORMAT, "message %zu has no string \"role\" and \"content\"", i);
       goto out;

@@ -84,7 +84,7 @@ static int on_event(oa_xfer *x, const char *d, size_t n) {
     x->done = true;
     return 0;
   }
-  json_t *j = json_parse(d, n, "stream chunk");
+  json_t *j = jv_parse(d, n, "stream chunk");
   if (!j)
     return xfer_fail(x, MIMIC_EPROTO, "%s: malformed stream chunk from the server: %s", x->oa->url,
                      err_msg());
@@ -92,22 +92,22 @@ static int on_event(oa_xfer *x, const char *d, size_t n) {
   json_t *e = json_object_get(j, "error");
   if (e) {
     const char *m =
-        json_is_string(e) ? json_string_value(e) : json_str(e, "message", "unknown error");
+        json_is_string(e) ? json_string_value(e) : jv_str(e, "message", "unknown error");
     rc = xfer_fail(x, MIMIC_ENET, "%s: the server reported an error mid-stream: %s", x->oa->url, m);
     goto out;
   }
   json_t *usage = json_object_get(j, "usage");
   if (json_is_object(usage)) {
-    x->res->prompt_tokens = (int)json_int(usage, "prompt_tokens", x->res->prompt_tokens);
-    x->res->gen_tokens = (int)json_int(usage, "completion_tokens", x->res->gen_tokens);
+    x->res->prompt_tokens = (int)jv_int(usage, "prompt_tokens", x->res->prompt_tokens);
+    x->res->gen_tokens = (int)jv_int(usage, "completion_tokens", x->res->gen_tokens);
   }
   json_t *ch = json_array_get(json_object_get(j, "choices"), 0);
   if (!ch) goto out; /* e.g. the final usage-only chunk */
   const char *piece = NULL;
-  if (x->chat) piece = json_str(json_object_get(ch, "delta"), "content", NULL);
-  if (!piece) piece = json_str(ch, "text", NULL);
-  if (!piece) piece = json_str(json_object_get(ch, "message"), "content", NULL); /* non-streamed */
-  const char *fr = json_str(ch, "finish_reason", NULL);
+  if (x->chat) piece = jv_str(json_object_get(ch, "delta"), "content", NULL);
+  if (!piece) piece = jv_str(ch, "text", NULL);
+  if (!piece) piece = jv_str(json_object_get(ch, "message"), "content", NULL); /* non-streamed */
+  const char *fr = jv_str(ch, "finish_reason", NULL);
   if (fr) x->finish_reason = keep_reason(fr);
   if (piece && *piece) {
     if (!x->t_first) x->t_first = clock_mono_ns();
@@ -243,7 +243,7 @@ static char *build_body(oa_backend *oa, const llm_request *r) {
       if (*r->stop[i]) json_array_append_new(st, json_string(r->stop[i]));
     json_object_set_new(o, "stop", st);
   }
-  char *s = json_dump_compact(o);
+  char *s = jv_dump_compact(o);
   json_decref(o);
   return s;
 }
@@ -251,14 +251,14 @@ static char *build_body(oa_backend *oa, const llm_request *r) {
 /* Turns an HTTP error status and body into one sentence and a code. */
 static int http_error(oa_xfer *x) {
   const char *detail = NULL;
-  json_t *j = x->body.len ? json_parse(x->body.data, x->body.len, "error body") : NULL;
+  json_t *j = x->body.len ? jv_parse(x->body.data, x->body.len, "error body") : NULL;
   if (j) {
     json_t *e = json_object_get(j, "error");
     if (json_is_string(e))
       detail = json_string_value(e);
     else if (json_is_object(e))
-      detail = json_str(e, "message", NULL);
-    if (!detail) detail = json_str(j, "message", json_str(j, "detail", NULL));
+      detail = jv_str(e, "message", NULL);
+    if (!detail) detail = jv_str(j, "message", jv_str(j, "detail", NULL));
   }
   char raw[200] = "";
   if (!detail && x->body.len) {

@@ -251,7 +251,7 @@ static float dot_q3_K(const void *w, const void *a, int64_t n) {
     /* Dequantize with d = 1 to get sc * q exactly as small integers. */
     blk_q3_K unit = x[b];
     unit.d = 0x3C00; /* 1.0 in half precision */
-    dequant_row(TT_Q3_K, &unit, tmp, QK_K);
+    quant_dequant_row(TT_Q3_K, &unit, tmp, QK_K);
     for (int i = 0; i < QK_K; i++) {
       v[i] = (int)tmp[i];
       one[i] = 1;
@@ -586,7 +586,7 @@ static void kernels_init(void) {
   }
 }
 
-const char *kernels_name(void) {
+const char *qmat_kernels_name(void) {
   pthread_once(&kernels_once, kernels_init);
   return kernel_level == LEVEL_AVX512 ? "avx512vnni"
          : kernel_level == LEVEL_AVX2 ? "avx2"

@@ -105,7 +105,7 @@ static int vec_get(llm_model *m, const char *name, int64_t n, bool required, con
   if (t->type == TT_F32)
     memcpy(v, t->data, (size_t)n * sizeof *v);
   else
-    dequant_row(t->type, t->data, v, n);
+    quant_dequant_row(t->type, t->data, v, n);
   m->owned = xrealloc(m->owned, (size_t)(m->n_owned + 1) * sizeof *m->owned);
   m->owned[m->n_owned++] = v;
   *out = v;
@@ -831,9 +831,9 @@ static void forward_rows(llm_ctx *c, int T, const int32_t *tok, float *logits, i
     MIMIC_DASSERT(c->row_slot[t] >= 0 && c->row_slot[t] < c->n_slots);
     MIMIC_DASSERT(c->row_pos[t] >= 0 && c->row_pos[t] < c->n_ctx);
     MIMIC_DASSERT(tok[t] >= 0 && tok[t] < hp->n_vocab);
-    dequant_row(m->tok_embd.type,
-                (const char *)m->tok_embd.data + (size_t)tok[t] * m->tok_embd.row_bytes,
-                c->x + (size_t)t * E, E);
+    quant_dequant_row(m->tok_embd.type,
+                      (const char *)m->tok_embd.data + (size_t)tok[t] * m->tok_embd.row_bytes,
+                      c->x + (size_t)t * E, E);
     rope_cache(m, c->row_pos[t], c->rope_cache + (size_t)t * hp->n_rot);
   }
   for (int il = 0; il < hp->n_layer; il++) {

@@ -187,7 +187,7 @@ static void deq_q8_K(const blk_q8_K *b, float *y) {
   for (int i = 0; i < QK_K; i++) y[i] = b->d * (float)b->qs[i];
 }
 
-void dequant_row(tensor_type type, const void *src, float *dst, int64_t n) {
+void quant_dequant_row(tensor_type type, const void *src, float *dst, int64_t n) {
   const uint8_t *p = src;
   tensor_type_info ti = tensor_type_get((int)type);
   if (!ti.supported) return;

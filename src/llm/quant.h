@@ -26,7 +26,7 @@ tensor_type_info tensor_type_get(int type);
 size_t tensor_row_bytes(tensor_type type, int64_t n);
 
 /* Converts n elements (a multiple of the block size) of row src to float. */
-void dequant_row(tensor_type type, const void *src, float *dst, int64_t n);
+void quant_dequant_row(tensor_type type, const void *src, float *dst, int64_t n);
 /* Quantizes n floats into dst (row_bytes(type, n) bytes). Supported for every type above. */
 int quant_row(tensor_type type, const float *src, void *dst, int64_t n) MIMIC_MUST;
 
@@ -54,6 +54,6 @@ void qmat_mul_multi(compute_pool *p, int n, const qmat *const *w, const float *x
 
 /* Which kernel set was selected ("avx512vnni", "avx2", "scalar"); MIMIC_KERNELS=scalar|avx2 in
  * the environment forces a lower one (tests use it to compare variants). */
-const char *kernels_name(void);
+const char *qmat_kernels_name(void);
 
 #endif

@@ -127,7 +127,8 @@ static void conv_rows(int ith, int nth, void *arg) {
   float *tmp = xalloc((size_t)j->n * sizeof *tmp);
   for (int64_t r = ith; r < j->rows; r += nth) {
     if (j->src) {
-      dequant_row(j->src->type, (const uint8_t *)j->src->data + (size_t)r * j->src_row, tmp, j->n);
+      quant_dequant_row(j->src->type, (const uint8_t *)j->src->data + (size_t)r * j->src_row, tmp,
+                        j->n);
     } else {
       uint64_t s = j->seed ^ ((uint64_t)r * 0xD1B54A32D192ED03ull);
       for (int64_t i = 0; i < j->n; i++)

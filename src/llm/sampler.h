@@ -33,12 +33,8 @@ void llm_sampling_default(llm_sampling *p);
  * window 0..LLM_REPEAT_MAX). Returns 0 or MIMIC_EINVAL naming the field. */
 int llm_sampling_check(const llm_sampling *p) MIMIC_MUST;
 
-/* ---- PRNG: the sampler draws from base's generator (base/rng.h: xoshiro256** seeded through
- * splitmix64), so a seed gives the same tokens on every platform. llm_rng is its old name here,
- * kept only for callers not yet moved to prng_* (cli/cmd_bench.c). */
-typedef prng llm_rng;
-static inline void llm_rng_seed(llm_rng *r, uint64_t seed) { prng_seed(r, seed); }
-static inline uint64_t llm_rng_next(llm_rng *r) { return prng_next(r); }
+/* The sampler draws from base's generator (base/rng.h: xoshiro256** seeded through splitmix64), so
+ * a seed gives the same tokens on every platform. */
 
 /* ---- Sampler ---------------------------------------------------------------------------------
  * One per generation (or per KV slot, reset between generations). Not thread-safe: one thread at a

@@ -21,6 +21,7 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
+#include "base/hash.h"
 #include "llm/tokenizer.h"
 
 #define MAX_REGEX 6
@@ -75,25 +76,11 @@ struct tokenizer {
   char *chat_template;
 };
 
-/* FNV-1a with a final mix: the hash of the text tables (texts -> piece ids, special texts). */
-static inline uint64_t tok__hash_bytes(const char *s, size_t n) {
-  uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a, then a final mix */
-  for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 0x100000001b3ull;
-  h ^= h >> 29;
-  h *= 0xbf58476d1ce4e5b9ull;
-  h ^= h >> 32;
-  return h;
-}
+/* The hash of the text tables (texts -> piece ids, special texts): FNV-1a with a final mix. */
+static inline uint64_t tok__hash_bytes(const char *s, size_t n) { return hash_fnv64_mixed(s, n); }
 
-/* A 64-bit finalizer (murmur3): the hash of the merge table (pair of piece ids -> rank). */
-static inline uint64_t tok__hash_u64(uint64_t x) {
-  x ^= x >> 33;
-  x *= 0xff51afd7ed558ccdull;
-  x ^= x >> 33;
-  x *= 0xc4ceb9fe1a85ec53ull;
-  x ^= x >> 33;
-  return x;
-}
+/* The hash of the merge table (pair of piece ids -> rank). */
+static inline uint64_t tok__hash_u64(uint64_t x) { return hash_mix64(x); }
 
 /* The NUL-terminated text of piece id. */
 static inline const char *tok__piece_text(const tokenizer *t, int32_t id) {

@@ -27,12 +27,12 @@ static int conv_add(conv *c, const json_t *arr, bool train_assistant, const char
   if (!json_is_array(arr)) return err_set(MIMIC_EFORMAT, "\"%s\" is not a list of messages", what);
   for (size_t i = 0; i < json_array_size(arr); i++) {
     const json_t *m = json_array_get(arr, i);
-    const char *role = json_str(m, "role", NULL), *content = json_str(m, "content", NULL);
+    const char *role = jv_str(m, "role", NULL), *content = jv_str(m, "content", NULL);
     if (!role || !content)
       return err_set(MIMIC_EFORMAT, "\"%s\"[%zu] needs string \"role\" and \"content\"", what, i);
     if (c->n == MAX_MSGS)
       return err_set(MIMIC_ERANGE, "more than %d messages in one sample", MAX_MSGS);
-    c->msgs[c->n] = (chat_msg){role, json_str(m, "name", NULL), content};
+    c->msgs[c->n] = (chat_msg){role, jv_str(m, "name", NULL), content};
     c->train[c->n] = train_assistant && strcmp(role, "assistant") == 0;
     c->n++;
   }
@@ -237,7 +237,7 @@ int train_data_load(const char *path, const tokenizer *t, bool pairs, int max_le
     size_t k = 0;
     while (k < n && (p[k] == ' ' || p[k] == '\t')) k++;
     if (k == n) continue; /* blank line */
-    json_t *j = json_parse(p + k, n - k, "line");
+    json_t *j = jv_parse(p + k, n - k, "line");
     if (!j) {
       rc = MIMIC_EFORMAT;
       goto fail;

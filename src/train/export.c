@@ -68,8 +68,8 @@ static int tensor_to_f32(const gguf_file *f, const gguf_tensor *t, float *dst, s
                    gguf_path(f), t->name, ti.name ? ti.name : "unknown");
   size_t rows = n / (size_t)t->ne[0];
   for (size_t r = 0; r < rows; r++)
-    dequant_row(t->type, (const char *)t->data + r * tensor_row_bytes(t->type, t->ne[0]),
-                dst + r * (size_t)t->ne[0], t->ne[0]);
+    quant_dequant_row(t->type, (const char *)t->data + r * tensor_row_bytes(t->type, t->ne[0]),
+                      dst + r * (size_t)t->ne[0], t->ne[0]);
   return 0;
 }
 
@@ -188,7 +188,8 @@ int train_merge(const char *base, const char *adapter, float scale, const char *
     for (int64_t o0 = 0; o0 < nout; o0 += CH) {
       int64_t n = nout - o0 < CH ? nout - o0 : CH;
       for (int64_t k = 0; k < n; k++)
-        dequant_row(t->type, (const char *)t->data + (size_t)(o0 + k) * rb, rows + k * in, in);
+        quant_dequant_row(t->type, (const char *)t->data + (size_t)(o0 + k) * rb, rows + k * in,
+                          in);
       train_mat Bm = {B + o0 * r, r, false, NULL}, Am = {A, in, false, NULL};
       train__gemm(pool, n, in, r, Bm, Am, s, rows, in, true);
       for (int64_t k = 0; k < n; k++)

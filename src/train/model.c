@@ -307,7 +307,7 @@ static int vec_copy(train_model *m, const gguf_file *f, const char *name, int64_
                    name, (long long)t->ne[0], (long long)n);
   float *v = falloc(m, (size_t)n);
   if (!v) return err_set(MIMIC_ENOMEM, "out of memory");
-  dequant_row(t->type, t->data, v, n);
+  quant_dequant_row(t->type, t->data, v, n);
   *out = v;
   return 0;
 }
@@ -635,8 +635,9 @@ int train_model_forward(train_model *m, const train_batch *b, float *logp, float
   m->drop_key = b->dropout_key;
   m->fwd_T = T;
   for (int t = 0; t < T; t++)
-    dequant_row(m->embd.type, (const char *)m->embd.data + (size_t)b->tokens[t] * m->embd.row_bytes,
-                m->x + (size_t)t * E, E);
+    quant_dequant_row(m->embd.type,
+                      (const char *)m->embd.data + (size_t)b->tokens[t] * m->embd.row_bytes,
+                      m->x + (size_t)t * E, E);
   train__rope_cache(hp, m->rope_freqs, b->pos, T, m->cs);
   train_attn at = {T, hp->n_head, hp->n_head_kv, hp->head_dim, b->seg};
   for (int il = 0; il < hp->n_layer; il++) {

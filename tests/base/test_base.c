@@ -125,19 +125,19 @@ TEST(errors_carry_context) {
 
 TEST(json_helpers) {
   const char *doc = "{\"id\":\"1234567890123456789\",\"n\":3,\"ok\":true,\"s\":\"x\"}";
-  json_t *v = json_parse(doc, strlen(doc), "test");
+  json_t *v = jv_parse(doc, strlen(doc), "test");
   REQUIRE(v);
-  CHECK(json_snowflake(v, "id") == 1234567890123456789ull);
-  CHECK(json_snowflake_value(json_object_get(v, "id")) == 1234567890123456789ull);
-  CHECK(json_snowflake_value(json_object_get(v, "n")) == 3); /* integers, leniently */
-  CHECK(json_snowflake_value(json_object_get(v, "s")) == 0); /* not a number */
-  CHECK(json_snowflake_value(NULL) == 0);
-  CHECK_INT(json_int(v, "n", -1), 3);
-  CHECK_INT(json_int(v, "missing", -1), -1);
-  CHECK_STR(json_str(v, "n", "dflt"), "dflt"); /* wrong type -> default */
-  CHECK(json_bool(v, "ok", false));
+  CHECK(jv_snowflake(v, "id") == 1234567890123456789ull);
+  CHECK(jv_snowflake_value(json_object_get(v, "id")) == 1234567890123456789ull);
+  CHECK(jv_snowflake_value(json_object_get(v, "n")) == 3); /* integers, leniently */
+  CHECK(jv_snowflake_value(json_object_get(v, "s")) == 0); /* not a number */
+  CHECK(jv_snowflake_value(NULL) == 0);
+  CHECK_INT(jv_int(v, "n", -1), 3);
+  CHECK_INT(jv_int(v, "missing", -1), -1);
+  CHECK_STR(jv_str(v, "n", "dflt"), "dflt"); /* wrong type -> default */
+  CHECK(jv_bool(v, "ok", false));
   json_decref(v);
-  CHECK(json_parse("{\"a\":", 5, "payload") == NULL);
+  CHECK(jv_parse("{\"a\":", 5, "payload") == NULL);
   CHECK(strstr(err_msg(), "payload: line 1") != NULL);
 }
 

@@ -60,13 +60,12 @@ TEST(oom_loop_walks_every_allocation) {
 
 static int parse_json(void *ctx) {
   const char *text = ctx;
-  json_t *v = json_parse(text, strlen(text), "doc");
-  if (!v) return MIMIC_EFORMAT; /* json_parse reports out-of-memory as a parse error */
+  json_t *v = jv_parse(text, strlen(text), "doc");
+  if (!v) return MIMIC_EFORMAT; /* jv_parse reports out-of-memory as a parse error */
   int rc = 0;
-  if (json_snowflake(v, "id") != 1100000000000000001ull ||
-      strcmp(json_str(v, "s", ""), "caf\xc3\xa9"))
+  if (jv_snowflake(v, "id") != 1100000000000000001ull || strcmp(jv_str(v, "s", ""), "caf\xc3\xa9"))
     rc = MIMIC_EINVAL;
-  char *dump = json_dump_compact(v);
+  char *dump = jv_dump_compact(v);
   if (!dump) rc = MIMIC_ENOMEM;
   free(dump);
   json_decref(v);

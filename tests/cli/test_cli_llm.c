@@ -60,12 +60,12 @@ TEST(bench_json_has_both_speeds) {
            "%s bench --model %s --prompt-tokens 16 -n 4 --reps 1 --threads 1 --json 2>/dev/null",
            bin, model);
   CHECK_INT(run(cmd, out, sizeof out), 0);
-  json_t *j = json_parse(out, strlen(out), "bench output");
+  json_t *j = jv_parse(out, strlen(out), "bench output");
   REQUIRE(j);
-  CHECK(json_num(j, "pp_tokens_per_s", 0) > 0);
-  CHECK(json_num(j, "tg_tokens_per_s", 0) > 0);
-  CHECK_INT(json_int(j, "n_prompt", 0), 16);
-  CHECK_INT(json_int(j, "threads", 0), 1);
+  CHECK(jv_num(j, "pp_tokens_per_s", 0) > 0);
+  CHECK(jv_num(j, "tg_tokens_per_s", 0) > 0);
+  CHECK_INT(jv_int(j, "n_prompt", 0), 16);
+  CHECK_INT(jv_int(j, "threads", 0), 1);
   json_decref(j);
 }
 

@@ -121,8 +121,8 @@ TEST(full_fetch_then_incremental) {
   json_t *e;
   int64_t pages10 = 0, bad_limit = 0;
   json_array_foreach(log, i, e) {
-    if (strcmp(json_str(e, "route", ""), route_msgs) != 0) continue;
-    const char *pth = json_str(e, "path", "");
+    if (strcmp(jv_str(e, "route", ""), route_msgs) != 0) continue;
+    const char *pth = jv_str(e, "path", "");
     if (strstr(pth, "/channels/10/messages")) pages10++;
     if (!strstr(pth, "limit=100")) bad_limit++;
   }
@@ -193,7 +193,7 @@ TEST(full_fetch_then_incremental) {
 
 /* Every field the issue lists, message by message against the double's own objects. */
 static void check_same(store *s, const json_t *m) {
-  uint64_t id = json_snowflake(m, "id");
+  uint64_t id = jv_snowflake(m, "id");
   store_msg_list l = {0};
   int rc = store_msg_get(s, id, &l);
   if (rc) {
@@ -201,35 +201,35 @@ static void check_same(store *s, const json_t *m) {
     return;
   }
   const store_msg *sm = &l.items[0];
-  CHECK_STR(sm->content, json_str(m, "content", ""));
-  CHECK_INT(sm->author_id, json_snowflake(json_object_get(m, "author"), "id"));
-  CHECK_INT(sm->channel_id, json_snowflake(m, "channel_id"));
-  CHECK_INT(sm->guild_id, json_snowflake(m, "guild_id"));
-  CHECK_INT(sm->type, json_int(m, "type", -1));
+  CHECK_STR(sm->content, jv_str(m, "content", ""));
+  CHECK_INT(sm->author_id, jv_snowflake(json_object_get(m, "author"), "id"));
+  CHECK_INT(sm->channel_id, jv_snowflake(m, "channel_id"));
+  CHECK_INT(sm->guild_id, jv_snowflake(m, "guild_id"));
+  CHECK_INT(sm->type, jv_int(m, "type", -1));
   int64_t ts = 0, ed = 0;
-  CHECK_OK(clock_parse_iso8601(json_str(m, "timestamp", ""), &ts));
+  CHECK_OK(clock_parse_iso8601(jv_str(m, "timestamp", ""), &ts));
   CHECK_INT(sm->ts_ms, ts);
-  const char *edited = json_str(m, "edited_timestamp", NULL);
+  const char *edited = jv_str(m, "edited_timestamp", NULL);
   if (edited) CHECK_OK(clock_parse_iso8601(edited, &ed));
   CHECK_INT(sm->edited_ms, ed);
   CHECK_INT(sm->ref_message_id,
-            json_snowflake(json_object_get(m, "message_reference"), "message_id"));
+            jv_snowflake(json_object_get(m, "message_reference"), "message_id"));
   const json_t *mentions = json_object_get(m, "mentions");
   CHECK_INT(sm->n_mentions, json_array_size(mentions));
   if (sm->n_mentions == 1)
-    CHECK_INT(sm->mentions[0], json_snowflake(json_array_get(mentions, 0), "id"));
+    CHECK_INT(sm->mentions[0], jv_snowflake(json_array_get(mentions, 0), "id"));
   const json_t *atts = json_object_get(m, "attachments");
   CHECK_INT(sm->n_attachments, json_array_size(atts));
   if (sm->n_attachments == 1) {
     const json_t *a = json_array_get(atts, 0);
-    CHECK_STR(sm->attachments[0].url, json_str(a, "url", ""));
-    CHECK_STR(sm->attachments[0].filename, json_str(a, "filename", ""));
-    CHECK_STR(sm->attachments[0].content_type, json_str(a, "content_type", ""));
-    CHECK_INT(sm->attachments[0].size, json_int(a, "size", -2));
+    CHECK_STR(sm->attachments[0].url, jv_str(a, "url", ""));
+    CHECK_STR(sm->attachments[0].filename, jv_str(a, "filename", ""));
+    CHECK_STR(sm->attachments[0].content_type, jv_str(a, "content_type", ""));
+    CHECK_INT(sm->attachments[0].size, jv_int(a, "size", -2));
   }
   const json_t *embeds = json_object_get(m, "embeds");
   if (json_array_size(embeds))
-    CHECK(strstr(sm->embeds_text, json_str(json_array_get(embeds, 0), "description", "?")) != NULL);
+    CHECK(strstr(sm->embeds_text, jv_str(json_array_get(embeds, 0), "description", "?")) != NULL);
   else
     CHECK_STR(sm->embeds_text, "");
   const json_t *reacts = json_object_get(m, "reactions");
@@ -239,17 +239,17 @@ static void check_same(store *s, const json_t *m) {
     const store_reaction *x = NULL;
     const json_t *em = json_object_get(re, "emoji");
     for (size_t q = 0; q < sm->n_reactions; q++)
-      if (strcmp(sm->reactions[q].emoji_name, json_str(em, "name", "")) == 0) x = &sm->reactions[q];
+      if (strcmp(sm->reactions[q].emoji_name, jv_str(em, "name", "")) == 0) x = &sm->reactions[q];
     if (!x) {
       TEST_FAIL_("message %llu: reaction %s missing", (unsigned long long)id,
-                 json_str(em, "name", ""));
+                 jv_str(em, "name", ""));
       continue;
     }
-    CHECK_INT(x->count, json_int(re, "count", -1));
-    CHECK_INT(x->emoji_id, json_snowflake(em, "id"));
+    CHECK_INT(x->count, jv_int(re, "count", -1));
+    CHECK_INT(x->emoji_id, jv_snowflake(em, "id"));
   }
-  CHECK_INT(sm->author_bot, json_bool(json_object_get(m, "author"), "bot", false));
-  CHECK_STR(sm->author_name, json_str(json_object_get(m, "author"), "username", ""));
+  CHECK_INT(sm->author_bot, jv_bool(json_object_get(m, "author"), "bot", false));
+  CHECK_STR(sm->author_name, jv_str(json_object_get(m, "author"), "username", ""));
   store_msg_list_free(&l);
 }
 
@@ -283,8 +283,8 @@ TEST(every_field_and_reactors) {
     kinds |= json_object_get(m, "message_reference") ? 4 : 0;
     kinds |= json_array_size(json_object_get(m, "mentions")) ? 8 : 0;
     kinds |= json_array_size(json_object_get(m, "embeds")) ? 16 : 0;
-    kinds |= json_str(m, "edited_timestamp", NULL) ? 32 : 0;
-    kinds |= strchr(json_str(m, "content", ""), '\n') ? 64 : 0;
+    kinds |= jv_str(m, "edited_timestamp", NULL) ? 32 : 0;
+    kinds |= strchr(jv_str(m, "content", ""), '\n') ? 64 : 0;
   }
   CHECK_INT(kinds, 127); /* the seed really has every kind */
   /* who reacted: the double seeds users 1-3 on the thumbs-up and user 6 on the custom emoji */
@@ -294,7 +294,7 @@ TEST(every_field_and_reactors) {
   }
   REQUIRE(with != NULL);
   store_msg_list l = {0};
-  CHECK_OK(store_msg_get(s, json_snowflake(with, "id"), &l));
+  CHECK_OK(store_msg_get(s, jv_snowflake(with, "id"), &l));
   REQUIRE(l.n == 1 && l.items[0].n_reactions == 2);
   for (size_t k = 0; k < 2; k++) {
     const store_reaction *x = &l.items[0].reactions[k];
@@ -444,8 +444,8 @@ TEST(malformed_page_fails_one_channel_then_resumes) {
   size_t i, malformed = 0, fivexx = 0;
   json_t *e;
   json_array_foreach(log, i, e) {
-    malformed += strcmp(json_str(e, "fault", ""), "malformed") == 0;
-    fivexx += strcmp(json_str(e, "fault", ""), "5xx") == 0;
+    malformed += strcmp(jv_str(e, "fault", ""), "malformed") == 0;
+    fivexx += strcmp(jv_str(e, "fault", ""), "5xx") == 0;
   }
   CHECK_INT(malformed, 1);
   CHECK_INT(fivexx, 2);

@@ -147,7 +147,7 @@ TEST(kill_at_random_moments_then_resume) {
   if (getenv("MIMIC_TEST_VERBOSE")) {
     size_t i;
     json_t *e;
-    json_array_foreach(log, i, e) printf("     %s\n", json_str(e, "path", ""));
+    json_array_foreach(log, i, e) printf("     %s\n", jv_str(e, "path", ""));
   }
   json_decref(log);
   store_close(s);

@@ -136,8 +136,8 @@ static int64_t q1(store *s, const char *sql) {
 
 static const char *role_content(const json_t *msgs, size_t i, const char *role) {
   const json_t *t = json_array_get(msgs, i);
-  if (!t || strcmp(json_str(t, "role", ""), role) != 0) return NULL;
-  return json_str(t, "content", NULL);
+  if (!t || strcmp(jv_str(t, "role", ""), role) != 0) return NULL;
+  return jv_str(t, "content", NULL);
 }
 
 TEST(render_and_filters) {
@@ -324,7 +324,7 @@ TEST(prepare_datasets_properties) {
   json_t *chatml = read_jsonl(path, &bad);
   CHECK_INT(bad, 0);
   CHECK_INT(json_array_size(chatml), st.sft_train);
-  const char *text = json_str(json_array_get(chatml, 0), "text", "");
+  const char *text = jv_str(json_array_get(chatml, 0), "text", "");
   CHECK(str_starts_with(text, "<|im_start|>system\n"));
   CHECK(str_ends_with(text, "<|im_end|>\n"));
   CHECK(strstr(text, "<|im_start|>assistant\n") != NULL);

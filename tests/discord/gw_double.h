@@ -131,9 +131,9 @@ static inline int gwd_count_in(const json_t *log, const char *ev, int op, int co
   size_t i;
   json_t *e;
   json_array_foreach(log, i, e) {
-    if (strcmp(json_str(e, "ev", ""), ev) != 0) continue;
-    if (op >= 0 && json_int(e, "op", -100) != op) continue;
-    if (conn >= 0 && json_int(e, "conn", -1) != conn) continue;
+    if (strcmp(jv_str(e, "ev", ""), ev) != 0) continue;
+    if (op >= 0 && jv_int(e, "op", -100) != op) continue;
+    if (conn >= 0 && jv_int(e, "conn", -1) != conn) continue;
     c++;
   }
   return c;
@@ -157,9 +157,9 @@ static inline json_t *gwd_find(const json_t *log, const char *ev, int op, int co
   size_t i;
   json_t *e;
   json_array_foreach(log, i, e) {
-    if (strcmp(json_str(e, "ev", ""), ev) != 0) continue;
-    if (op >= 0 && json_int(e, "op", -100) != op) continue;
-    if (conn >= 0 && json_int(e, "conn", -1) != conn) continue;
+    if (strcmp(jv_str(e, "ev", ""), ev) != 0) continue;
+    if (op >= 0 && jv_int(e, "op", -100) != op) continue;
+    if (conn >= 0 && jv_int(e, "conn", -1) != conn) continue;
     if (k-- == 0) return e;
   }
   return NULL;

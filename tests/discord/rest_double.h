@@ -110,7 +110,7 @@ static inline json_t *rd_log(const rest_double *d) {
   size_t cap = 0;
   ssize_t n;
   while ((n = getline(&line, &cap, f)) > 0) {
-    json_t *e = json_parse(line, (size_t)n, "double log");
+    json_t *e = jv_parse(line, (size_t)n, "double log");
     if (e) json_array_append_new(arr, e);
   }
   free(line);
@@ -123,8 +123,8 @@ static inline size_t rd_count(const json_t *log, const char *route, const char *
   size_t i, n = 0;
   json_t *e;
   json_array_foreach(log, i, e) {
-    if (route && strcmp(json_str(e, "route", ""), route) != 0) continue;
-    if (field && json_bool(e, field, false) != value) continue;
+    if (route && strcmp(jv_str(e, "route", ""), route) != 0) continue;
+    if (field && jv_bool(e, field, false) != value) continue;
     n++;
   }
   return n;

@@ -45,7 +45,7 @@ static json_t *nth(json_t *log, const char *route, int n) {
   size_t i;
   json_t *e;
   json_array_foreach(log, i, e) {
-    if (strcmp(json_str(e, "route", ""), route) == 0 && n-- == 0) return e;
+    if (strcmp(jv_str(e, "route", ""), route) == 0 && n-- == 0) return e;
   }
   return NULL;
 }
@@ -65,7 +65,7 @@ TEST(actions_become_rest_requests) {
 
   json_t *latest = NULL;
   CHECK_OK(rest_call_sync(r, "GET", "/channels/11/messages?limit=1", NULL, &latest, NULL, NULL));
-  uint64_t target = json_snowflake(json_array_get(latest, 0), "id");
+  uint64_t target = jv_snowflake(json_array_get(latest, 0), "id");
   json_decref(latest);
   REQUIRE(target != 0);
   char target_s[24];
@@ -94,14 +94,14 @@ TEST(actions_become_rest_requests) {
   json_t *b2 = json_object_get(nth(log, POST_MSG, 2), "body");
   REQUIRE(b0 && b1 && b2);
   CHECK(json_is_true(json_object_get(json_object_get(b0, "allowed_mentions"), "replied_user")));
-  CHECK_STR(json_str(json_object_get(b0, "message_reference"), "message_id", NULL), target_s);
-  char *am = json_dump_compact(json_object_get(b1, "allowed_mentions"));
+  CHECK_STR(jv_str(json_object_get(b0, "message_reference"), "message_id", NULL), target_s);
+  char *am = jv_dump_compact(json_object_get(b1, "allowed_mentions"));
   CHECK_STR(am, "{\"parse\":[],\"replied_user\":false}");
   free(am);
   /* The DM went to the channel the double opened, not to the guild channel. */
   CHECK(nth(log, "POST /users/@me/channels", 0) != NULL);
-  CHECK_STR(json_str(b2, "content", NULL), "You are opted out.");
-  CHECK(strcmp(json_str(nth(log, POST_MSG, 2), "path", ""), "/api/v10/channels/11/messages") != 0);
+  CHECK_STR(jv_str(b2, "content", NULL), "You are opted out.");
+  CHECK(strcmp(jv_str(nth(log, POST_MSG, 2), "path", ""), "/api/v10/channels/11/messages") != 0);
   CHECK(nth(log, "POST /channels/{channel_id}/typing", 0) != NULL);
   json_decref(log);
   rest_destroy(r);
@@ -180,36 +180,36 @@ TEST(components_and_files_have_discords_shapes) {
   json_t *log = rd_log(&d);
   json_t *e = nth(log, POST_MSG, 0);
   REQUIRE(e);
-  CHECK(strncmp(json_str(e, "content_type", ""), "multipart/form-data", 19) == 0);
+  CHECK(strncmp(jv_str(e, "content_type", ""), "multipart/form-data", 19) == 0);
   json_t *body = json_object_get(e, "body");
   json_t *comps = json_object_get(body, "components");
   CHECK_INT(json_array_size(comps), 2);
   json_t *row0 = json_array_get(comps, 0);
-  CHECK_INT(json_int(row0, "type", 0), 1);
+  CHECK_INT(jv_int(row0, "type", 0), 1);
   json_t *b0 = json_array_get(json_object_get(row0, "components"), 0);
-  CHECK_INT(json_int(b0, "type", 0), 2);
-  CHECK_INT(json_int(b0, "style", 0), 1);
-  CHECK_STR(json_str(b0, "custom_id", NULL), "vote:up");
-  CHECK_STR(json_str(json_object_get(b0, "emoji"), "name", NULL), "\xF0\x9F\x91\x8D");
+  CHECK_INT(jv_int(b0, "type", 0), 2);
+  CHECK_INT(jv_int(b0, "style", 0), 1);
+  CHECK_STR(jv_str(b0, "custom_id", NULL), "vote:up");
+  CHECK_STR(jv_str(json_object_get(b0, "emoji"), "name", NULL), "\xF0\x9F\x91\x8D");
   json_t *b1 = json_array_get(json_object_get(row0, "components"), 1);
-  CHECK_INT(json_int(b1, "style", 0), 5);
-  CHECK_STR(json_str(b1, "url", NULL), "https://example.com/");
+  CHECK_INT(jv_int(b1, "style", 0), 5);
+  CHECK_STR(jv_str(b1, "url", NULL), "https://example.com/");
   CHECK(json_object_get(b1, "custom_id") == NULL);
   json_t *sel = json_array_get(json_object_get(json_array_get(comps, 1), "components"), 0);
-  CHECK_INT(json_int(sel, "type", 0), 3);
-  CHECK_STR(json_str(sel, "placeholder", NULL), "Pick one");
+  CHECK_INT(jv_int(sel, "type", 0), 3);
+  CHECK_STR(jv_str(sel, "placeholder", NULL), "Pick one");
   CHECK_INT(json_array_size(json_object_get(sel, "options")), 2);
   CHECK(
       json_is_true(json_object_get(json_array_get(json_object_get(sel, "options"), 0), "default")));
   json_t *att = json_array_get(json_object_get(body, "attachments"), 0);
-  CHECK_INT(json_int(att, "id", -1), 0);
-  CHECK_STR(json_str(att, "filename", NULL), "plot.png");
-  CHECK_STR(json_str(att, "description", NULL), "loss curve");
+  CHECK_INT(jv_int(att, "id", -1), 0);
+  CHECK_STR(jv_str(att, "filename", NULL), "plot.png");
+  CHECK_STR(jv_str(att, "description", NULL), "loss curve");
   json_t *f0 = json_array_get(json_object_get(e, "files"), 0);
-  CHECK_STR(json_str(f0, "field", NULL), "files[0]");
-  CHECK_STR(json_str(f0, "filename", NULL), "plot.png");
-  CHECK_STR(json_str(f0, "content_type", NULL), "image/png");
-  CHECK_INT(json_int(f0, "size", 0), (int64_t)sizeof png - 1);
+  CHECK_STR(jv_str(f0, "field", NULL), "files[0]");
+  CHECK_STR(jv_str(f0, "filename", NULL), "plot.png");
+  CHECK_STR(jv_str(f0, "content_type", NULL), "image/png");
+  CHECK_INT(jv_int(f0, "size", 0), (int64_t)sizeof png - 1);
   CHECK_INT(rd_count(log, POST_MSG, NULL, false), 2);
   json_decref(log);
   rest_destroy(r);
@@ -247,11 +247,11 @@ TEST(persona_sends_through_one_cached_webhook_per_channel) {
   json_t *e0 = nth(log, "POST /webhooks/{webhook_id}/{token}", 0);
   json_t *e1 = nth(log, "POST /webhooks/{webhook_id}/{token}", 1);
   REQUIRE(e0 && e1);
-  CHECK_STR(json_str(json_object_get(e0, "body"), "username", NULL), "Alice");
-  CHECK_STR(json_str(json_object_get(e0, "body"), "avatar_url", NULL), "https://example.com/a.png");
-  CHECK(strstr(json_str(e0, "path", ""), "wait=true") != NULL);
-  CHECK_STR(json_str(json_object_get(e1, "body"), "username", NULL), "Bob");
-  CHECK(strstr(json_str(e1, "path", ""), "thread_id=20") != NULL);
+  CHECK_STR(jv_str(json_object_get(e0, "body"), "username", NULL), "Alice");
+  CHECK_STR(jv_str(json_object_get(e0, "body"), "avatar_url", NULL), "https://example.com/a.png");
+  CHECK(strstr(jv_str(e0, "path", ""), "wait=true") != NULL);
+  CHECK_STR(jv_str(json_object_get(e1, "body"), "username", NULL), "Bob");
+  CHECK(strstr(jv_str(e1, "path", ""), "thread_id=20") != NULL);
   json_decref(log);
   rest_destroy(r);
   discord_actions_free(&a);
@@ -322,25 +322,24 @@ TEST(interaction_responses_have_discords_shapes) {
   json_t *c1 = json_object_get(nth(log, cbr, 1), "body");
   json_t *c2 = json_object_get(nth(log, cbr, 2), "body");
   REQUIRE(c0 && c1 && c2);
-  CHECK_INT(json_int(c0, "type", 0), 4);
+  CHECK_INT(jv_int(c0, "type", 0), 4);
   json_t *d0 = json_object_get(c0, "data");
-  CHECK_STR(json_str(d0, "content", NULL), "only you see this");
-  CHECK_INT(json_int(d0, "flags", 0), 64);
+  CHECK_STR(jv_str(d0, "content", NULL), "only you see this");
+  CHECK_INT(jv_int(d0, "flags", 0), 64);
   CHECK_INT(json_array_size(json_object_get(d0, "components")), 1);
-  CHECK_INT(json_int(c1, "type", 0), 5);
+  CHECK_INT(jv_int(c1, "type", 0), 5);
   CHECK(json_object_get(c1, "data") == NULL);
-  CHECK_INT(json_int(c2, "type", 0), 8);
+  CHECK_INT(jv_int(c2, "type", 0), 8);
   json_t *choices = json_object_get(json_object_get(c2, "data"), "choices");
   CHECK_INT(json_array_size(choices), 2);
-  CHECK_STR(json_str(json_array_get(choices, 1), "value", NULL), "bob");
+  CHECK_STR(jv_str(json_array_get(choices, 1), "value", NULL), "bob");
   json_t *pe = json_object_get(
       nth(log, "PATCH /webhooks/{webhook_id}/{token}/messages/@original", 0), "body");
-  CHECK_STR(json_str(pe, "content", NULL), "done thinking");
+  CHECK_STR(jv_str(pe, "content", NULL), "done thinking");
   CHECK_INT(json_array_size(json_object_get(pe, "components")), 1);
   json_t *fu = nth(log, "POST /webhooks/{webhook_id}/{token}", 0);
-  CHECK_INT(json_int(json_object_get(fu, "body"), "flags", 0), 64);
-  CHECK_STR(json_str(json_array_get(json_object_get(fu, "files"), 0), "filename", NULL),
-            "data.csv");
+  CHECK_INT(jv_int(json_object_get(fu, "body"), "flags", 0), 64);
+  CHECK_STR(jv_str(json_array_get(json_object_get(fu, "files"), 0), "filename", NULL), "data.csv");
   json_decref(log);
   rest_destroy(r);
   discord_actions_free(&a);
@@ -378,7 +377,7 @@ TEST(webhook_and_interaction_tokens_stay_out_of_errors) {
   CHECK(strstr(e.msg, "500") != NULL);
   json_t *hooks = NULL;
   CHECK_OK(rest_call_sync(r, "GET", "/channels/11/webhooks", NULL, &hooks, NULL, NULL));
-  const char *tok = json_str(json_array_get(hooks, 0), "token", "");
+  const char *tok = jv_str(json_array_get(hooks, 0), "token", "");
   REQUIRE(*tok);
   CHECK(strstr(e.msg, tok) == NULL);
   CHECK(strstr(e.msg, "{token}") != NULL);
@@ -449,26 +448,26 @@ TEST(copied_actions_outlive_what_they_were_made_from) {
   json_t *e = nth(log, POST_MSG, 0);
   REQUIRE(e);
   json_t *body = json_object_get(e, "body");
-  CHECK_STR(json_str(body, "content", NULL), "copied text");
+  CHECK_STR(jv_str(body, "content", NULL), "copied text");
   json_t *sel_j = json_array_get(
       json_object_get(json_array_get(json_object_get(body, "components"), 0), "components"), 0);
-  CHECK_STR(json_str(sel_j, "custom_id", NULL), "pick");
-  CHECK_STR(json_str(json_array_get(json_object_get(sel_j, "options"), 0), "value", NULL), "alice");
-  CHECK_STR(json_str(json_array_get(json_object_get(e, "files"), 0), "filename", NULL), "a.txt");
-  CHECK_INT(json_int(json_array_get(json_object_get(e, "files"), 0), "size", 0), 9);
+  CHECK_STR(jv_str(sel_j, "custom_id", NULL), "pick");
+  CHECK_STR(jv_str(json_array_get(json_object_get(sel_j, "options"), 0), "value", NULL), "alice");
+  CHECK_STR(jv_str(json_array_get(json_object_get(e, "files"), 0), "filename", NULL), "a.txt");
+  CHECK_INT(jv_int(json_array_get(json_object_get(e, "files"), 0), "size", 0), 9);
   /* The persona's execute and the follow-up share a route: find the one with a username. */
   const char *who = NULL;
   for (int k = 0; k < 2 && !who; k++)
-    who = json_str(json_object_get(nth(log, "POST /webhooks/{webhook_id}/{token}", k), "body"),
-                   "username", NULL);
+    who = jv_str(json_object_get(nth(log, "POST /webhooks/{webhook_id}/{token}", k), "body"),
+                 "username", NULL);
   CHECK_STR(who, "Bob");
   json_t *cb =
       json_object_get(nth(log, "POST /interactions/{interaction_id}/{token}/callback", 0), "body");
-  CHECK_STR(json_str(json_array_get(json_object_get(json_object_get(cb, "data"), "choices"), 0),
-                     "name", NULL),
+  CHECK_STR(jv_str(json_array_get(json_object_get(json_object_get(cb, "data"), "choices"), 0),
+                   "name", NULL),
             "Alice");
-  CHECK(strstr(json_str(nth(log, "PATCH /webhooks/{webhook_id}/{token}/messages/@original", 0),
-                        "path", ""),
+  CHECK(strstr(jv_str(nth(log, "PATCH /webhooks/{webhook_id}/{token}/messages/@original", 0),
+                      "path", ""),
                "itoken-copy") != NULL);
   json_decref(log);
   rest_destroy(r);

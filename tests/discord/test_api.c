@@ -65,7 +65,7 @@ static json_t *nth(json_t *log, const char *route, int n) {
   size_t i;
   json_t *e;
   json_array_foreach(log, i, e) {
-    if (strcmp(json_str(e, "route", ""), route) == 0 && n-- == 0) return e;
+    if (strcmp(jv_str(e, "route", ""), route) == 0 && n-- == 0) return e;
   }
   return NULL;
 }
@@ -80,13 +80,13 @@ TEST(send_message_json_and_mentions) {
   CHECK_OK(api_message_send(r, &m, keep_cb, &o));
   wait_for(r, &o);
   CHECK_INT(o.err, 0);
-  CHECK_STR(json_str(o.json, "content", NULL), m.content);
+  CHECK_STR(jv_str(o.json, "content", NULL), m.content);
   reset(&o);
   api_message reply = {.channel_id = 11, .content = "a reply", .reply_to = 777, .ping_reply = true};
   CHECK_OK(api_message_send(r, &reply, keep_cb, &o));
   wait_for(r, &o);
   CHECK_INT(o.err, 0);
-  CHECK_INT(json_int(o.json, "type", 0), 19);
+  CHECK_INT(jv_int(o.json, "type", 0), 19);
   reset(&o);
   reply.ping_reply = false;
   CHECK_OK(api_message_send(r, &reply, keep_cb, &o));
@@ -101,17 +101,17 @@ TEST(send_message_json_and_mentions) {
   json_t *b1 = json_object_get(nth(log, route, 1), "body");
   json_t *b2 = json_object_get(nth(log, route, 2), "body");
   REQUIRE(b0 && b1 && b2);
-  char *am0 = json_dump_compact(json_object_get(b0, "allowed_mentions"));
+  char *am0 = jv_dump_compact(json_object_get(b0, "allowed_mentions"));
   CHECK_STR(am0, "{\"parse\":[],\"replied_user\":false}");
   free(am0);
   CHECK(json_object_get(b0, "message_reference") == NULL);
-  CHECK(json_str(b0, "nonce", NULL) != NULL);
-  CHECK(json_bool(b0, "enforce_nonce", false));
+  CHECK(jv_str(b0, "nonce", NULL) != NULL);
+  CHECK(jv_bool(b0, "enforce_nonce", false));
   CHECK(json_is_true(json_object_get(json_object_get(b1, "allowed_mentions"), "replied_user")));
-  CHECK_STR(json_str(json_object_get(b1, "message_reference"), "message_id", NULL), "777");
+  CHECK_STR(jv_str(json_object_get(b1, "message_reference"), "message_id", NULL), "777");
   CHECK(json_is_false(json_object_get(json_object_get(b2, "allowed_mentions"), "replied_user")));
   CHECK_INT(json_array_size(json_object_get(json_object_get(b1, "allowed_mentions"), "parse")), 0);
-  CHECK_STR(json_str(nth(log, route, 0), "content_type", NULL), "application/json");
+  CHECK_STR(jv_str(nth(log, route, 0), "content_type", NULL), "application/json");
   json_decref(log);
   rest_destroy(r);
   rd_stop(&d);
@@ -144,12 +144,12 @@ TEST(long_reply_is_split_and_sent_in_order) {
   buf joined;
   buf_init(&joined, 0);
   for (size_t i = n; i-- > 0;) {
-    const char *c = json_str(json_array_get(o.json, i), "content", "");
+    const char *c = jv_str(json_array_get(o.json, i), "content", "");
     CHECK(split_units(c, strlen(c)) <= 2000);
     CHECK_OK(buf_puts(&joined, c));
     CHECK_OK(buf_puts(&joined, "\n\n"));
     /* only the first part replies (and may ping) */
-    CHECK_INT(json_int(json_array_get(o.json, i), "type", -1), i == n - 1 ? 19 : 0);
+    CHECK_INT(jv_int(json_array_get(o.json, i), "type", -1), i == n - 1 ? 19 : 0);
   }
   squeeze(joined.data);
   squeeze(text.data);
@@ -181,7 +181,7 @@ TEST(history_pagination_before_and_after) {
     REQUIRE(o.err == 0);
     size_t n = json_array_size(o.json);
     for (size_t i = 0; i < n; i++) {
-      uint64_t id = json_snowflake(json_array_get(o.json, i), "id");
+      uint64_t id = jv_snowflake(json_array_get(o.json, i), "id");
       CHECK(id < prev); /* strictly descending across all pages: no gaps, no repeats */
       prev = id;
     }
@@ -209,8 +209,8 @@ TEST(history_pagination_before_and_after) {
       reset(&o);
       break;
     }
-    uint64_t top = json_snowflake(json_array_get(o.json, 0), "id");
-    uint64_t bottom = json_snowflake(json_array_get(o.json, n - 1), "id");
+    uint64_t top = jv_snowflake(json_array_get(o.json, 0), "id");
+    uint64_t bottom = jv_snowflake(json_array_get(o.json, n - 1), "id");
     CHECK(bottom > last_max);
     last_max = top;
     after = top;
@@ -236,7 +236,7 @@ TEST(webhook_is_created_reused_and_recreated) {
   CHECK_OK(api_webhook_send(r, &hook, &m, keep_cb, &o));
   wait_for(r, &o);
   CHECK_INT(o.err, 0);
-  CHECK_STR(json_str(json_object_get(o.json, "author"), "username", NULL), "Alice");
+  CHECK_STR(jv_str(json_object_get(o.json, "author"), "username", NULL), "Alice");
   CHECK(hook.id != 0);
   uint64_t first_id = hook.id;
   reset(&o);
@@ -248,7 +248,7 @@ TEST(webhook_is_created_reused_and_recreated) {
   wait_for(r, &o);
   CHECK_INT(o.err, 0);
   CHECK(again.id == first_id);
-  CHECK_STR(json_str(o.json, "channel_id", NULL), "20");
+  CHECK_STR(jv_str(o.json, "channel_id", NULL), "20");
   reset(&o);
   /* someone deletes it: the next send re-creates it */
   char path[256];
@@ -260,18 +260,17 @@ TEST(webhook_is_created_reused_and_recreated) {
   wait_for(r, &o);
   CHECK_INT(o.err, 0);
   CHECK(hook.id != 0 && hook.id != first_id);
-  CHECK_STR(json_str(o.json, "content", NULL), "still here");
+  CHECK_STR(jv_str(o.json, "content", NULL), "still here");
   reset(&o);
   json_t *log = rd_log(&d);
   CHECK_INT(rd_count(log, "POST /channels/{channel_id}/webhooks", NULL, false), 2);
   CHECK_INT(rd_count(log, "GET /channels/{channel_id}/webhooks", NULL, false), 2);
   json_t *exec = nth(log, "POST /webhooks/{webhook_id}/{token}", 0);
-  CHECK(strstr(json_str(exec, "path", ""), "wait=true") != NULL);
-  CHECK_STR(json_str(json_object_get(exec, "body"), "avatar_url", NULL),
-            "https://example.com/a.png");
-  CHECK(strstr(json_str(nth(log, "POST /webhooks/{webhook_id}/{token}", 1), "path", ""),
+  CHECK(strstr(jv_str(exec, "path", ""), "wait=true") != NULL);
+  CHECK_STR(jv_str(json_object_get(exec, "body"), "avatar_url", NULL), "https://example.com/a.png");
+  CHECK(strstr(jv_str(nth(log, "POST /webhooks/{webhook_id}/{token}", 1), "path", ""),
                "thread_id=20") != NULL);
-  CHECK_INT(json_int(nth(log, "POST /webhooks/{webhook_id}/{token}", 2), "status", 0), 404);
+  CHECK_INT(jv_int(nth(log, "POST /webhooks/{webhook_id}/{token}", 2), "status", 0), 404);
   json_decref(log);
   api_hook bad = {.channel_id = 11};
   str_lcpy(bad.name, "my discord hook", sizeof bad.name);
@@ -304,7 +303,7 @@ TEST(gateway_user_guild_threads_dm_reactions) {
   json_decref(junk);
   CHECK_OK(api_user_me(r, keep_cb, &o));
   wait_for(r, &o);
-  CHECK(json_bool(o.json, "bot", false));
+  CHECK(jv_bool(o.json, "bot", false));
   reset(&o);
   CHECK_OK(api_guild_channels(r, 1, keep_cb, &o));
   wait_for(r, &o);
@@ -316,16 +315,16 @@ TEST(gateway_user_guild_threads_dm_reactions) {
   reset(&o);
   CHECK_OK(api_threads_archived(r, 11, "2030-01-01T00:00:00Z", 50, keep_cb, &o));
   wait_for(r, &o);
-  CHECK_STR(json_str(json_array_get(json_object_get(o.json, "threads"), 0), "id", NULL), "21");
+  CHECK_STR(jv_str(json_array_get(json_object_get(o.json, "threads"), 0), "id", NULL), "21");
   reset(&o);
   CHECK_OK(api_dm_open(r, 100000000000000003ull, keep_cb, &o));
   wait_for(r, &o);
-  CHECK_INT(json_int(o.json, "type", -1), 1);
+  CHECK_INT(jv_int(o.json, "type", -1), 1);
   reset(&o);
   /* a message id to react to: the newest in channel 10 */
   CHECK_OK(api_messages_get(r, 10, API_PAGE_LATEST, 0, 1, keep_cb, &o));
   wait_for(r, &o);
-  uint64_t mid = json_snowflake(json_array_get(o.json, 0), "id");
+  uint64_t mid = jv_snowflake(json_array_get(o.json, 0), "id");
   reset(&o);
   CHECK_OK(api_reaction_add(r, 10, mid, "\xF0\x9F\x91\x8D", keep_cb, &o)); /* thumbs up */
   wait_for(r, &o);
@@ -335,13 +334,12 @@ TEST(gateway_user_guild_threads_dm_reactions) {
       api_reactions_get(r, 10, mid, "\xF0\x9F\x91\x8D", 100000000000000001ull, 2, keep_cb, &o));
   wait_for(r, &o);
   CHECK_INT(json_array_size(o.json), 2);
-  CHECK_STR(json_str(json_array_get(o.json, 0), "id", NULL), "100000000000000002");
+  CHECK_STR(jv_str(json_array_get(o.json, 0), "id", NULL), "100000000000000002");
   reset(&o);
   json_t *log = rd_log(&d);
-  CHECK(
-      strstr(json_str(nth(log, "PUT /channels/{channel_id}/messages/{id}/reactions/{emoji}/@me", 0),
+  CHECK(strstr(jv_str(nth(log, "PUT /channels/{channel_id}/messages/{id}/reactions/{emoji}/@me", 0),
                       "path", ""),
-             "%F0%9F%91%8D") != NULL);
+               "%F0%9F%91%8D") != NULL);
   json_decref(log);
   rest_destroy(r);
   rd_stop(&d);
@@ -361,7 +359,7 @@ TEST(commands_and_interactions) {
   wait_for(r, &o);
   CHECK_INT(o.err, 0);
   CHECK_INT(json_array_size(o.json), 2);
-  CHECK_STR(json_str(json_array_get(o.json, 0), "guild_id", NULL), "1");
+  CHECK_STR(jv_str(json_array_get(o.json, 0), "guild_id", NULL), "1");
   reset(&o);
   json_decref(cmds);
   cmds = json_pack("[{s:s, s:s}]", "name", "Bad Name", "description", "x");
@@ -389,12 +387,12 @@ TEST(commands_and_interactions) {
             MIMIC_EINVAL);
   json_t *log = rd_log(&d);
   json_t *cb = nth(log, "POST /interactions/{interaction_id}/{token}/callback", 0);
-  CHECK_INT(json_int(json_object_get(cb, "body"), "type", 0), 5);
-  CHECK_INT(json_int(json_object_get(json_object_get(cb, "body"), "data"), "flags", 0), 64);
+  CHECK_INT(jv_int(json_object_get(cb, "body"), "type", 0), 5);
+  CHECK_INT(jv_int(json_object_get(json_object_get(cb, "body"), "data"), "flags", 0), 64);
   CHECK(json_object_get(cb, "global_count") ==
         NULL); /* exempt from the global limit at the double too */
   json_t *fu = nth(log, "POST /webhooks/{webhook_id}/{token}", 0);
-  CHECK_INT(json_int(json_object_get(fu, "body"), "flags", 0), 64);
+  CHECK_INT(jv_int(json_object_get(fu, "body"), "flags", 0), 64);
   json_decref(log);
   rest_destroy(r);
   rd_stop(&d);

@@ -4,7 +4,7 @@
 #include "test.h"
 
 static discord_event *parse(const char *t, const char *json, int64_t seq) {
-  json_t *d = json_parse(json, strlen(json), "test");
+  json_t *d = jv_parse(json, strlen(json), "test");
   if (!d) return NULL;
   discord_event *ev = NULL;
   int rc = discord__event_parse(t, d, seq, &ev);
@@ -234,7 +234,7 @@ TEST(nul_inside_string_is_cut) {
 TEST(allocation_failure_every_step) {
   const char *j = "{\"id\":\"1\",\"content\":\"x\",\"mentions\":[{\"id\":\"2\"}],"
                   "\"embeds\":[{\"title\":\"t\",\"fields\":[{\"name\":\"a\",\"value\":\"b\"}]}]}";
-  json_t *d = json_parse(j, strlen(j), "test");
+  json_t *d = jv_parse(j, strlen(j), "test");
   REQUIRE(d);
   int failures = 0;
   for (long n = 0; n < 20; n++) {
@@ -310,7 +310,7 @@ TEST(listings_keep_unknown_apart_from_zero) {
       "{\"threads\":[{\"id\":\"5\",\"type\":11,\"parent_id\":\"4\",\"last_message_id\":null,"
       "\"thread_metadata\":{\"archive_timestamp\":\"2024-01-01T00:00:00+00:00\"}},{\"id\":\"6\","
       "\"message_count\":7,\"last_message_id\":\"9\"}],\"has_more\":true}";
-  json_t *j = json_parse(txt, strlen(txt), "test");
+  json_t *j = jv_parse(txt, strlen(txt), "test");
   REQUIRE(j);
   discord_channels *l = NULL;
   CHECK_OK(discord__channels_of(j, &l));
@@ -326,7 +326,7 @@ TEST(listings_keep_unknown_apart_from_zero) {
   CHECK_INT(l->items[1].last_message_id, 9);
   discord_channels_free(l);
   json_decref(j);
-  j = json_parse("[{\"id\":\"1\",\"name\":\"g\"}]", 23, "test");
+  j = jv_parse("[{\"id\":\"1\",\"name\":\"g\"}]", 23, "test");
   discord_guilds *g = NULL;
   CHECK_OK(discord__guilds_of(j, &g));
   REQUIRE(g && g->n == 1);

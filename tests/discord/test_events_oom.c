@@ -10,8 +10,8 @@ typedef struct ev_case {
 
 static int parse_one(void *ctx) {
   const ev_case *c = ctx;
-  json_t *d = json_parse(c->json, strlen(c->json), "event");
-  if (!d) return MIMIC_EFORMAT; /* json_parse reports out-of-memory as a parse error */
+  json_t *d = jv_parse(c->json, strlen(c->json), "event");
+  if (!d) return MIMIC_EFORMAT; /* jv_parse reports out-of-memory as a parse error */
   discord_event *ev = (discord_event *)1;
   int rc = discord__event_parse(c->t, d, 9, &ev);
   json_decref(d);

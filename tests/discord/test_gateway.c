@@ -55,22 +55,22 @@ TEST(identify_ready_and_dispatch_order) {
   json_t *log = gwd_log(&r.d);
   json_t *conn = gwd_find(log, "connect", -1, 0, 0);
   REQUIRE(conn);
-  CHECK_STR(json_str(conn, "path", ""), "/?v=10&encoding=json");
+  CHECK_STR(jv_str(conn, "path", ""), "/?v=10&encoding=json");
   json_t *id = gwd_find(log, "recv", 2, 0, 0);
   REQUIRE(id);
   json_t *d = json_object_get(id, "d");
-  CHECK_STR(json_str(d, "token", ""), TEST_TOKEN);
-  CHECK_INT(json_int(d, "intents", 0), 37377);
+  CHECK_STR(jv_str(d, "token", ""), TEST_TOKEN);
+  CHECK_INT(jv_int(d, "intents", 0), 37377);
   json_t *props = json_object_get(d, "properties");
-  CHECK_STR(json_str(props, "os", ""), "linux");
-  CHECK_STR(json_str(props, "browser", ""), "mimic");
-  CHECK_STR(json_str(props, "device", ""), "mimic");
+  CHECK_STR(jv_str(props, "os", ""), "linux");
+  CHECK_STR(jv_str(props, "browser", ""), "mimic");
+  CHECK_STR(jv_str(props, "device", ""), "mimic");
   json_t *shard = json_object_get(d, "shard");
   CHECK(json_array_size(shard) == 2 && json_integer_value(json_array_get(shard, 0)) == 1 &&
         json_integer_value(json_array_get(shard, 1)) == 2);
   json_t *pres = json_object_get(d, "presence");
-  CHECK_STR(json_str(pres, "status", ""), "online");
-  CHECK_STR(json_str(json_array_get(json_object_get(pres, "activities"), 0), "state", ""),
+  CHECK_STR(jv_str(pres, "status", ""), "online");
+  CHECK_STR(jv_str(json_array_get(json_object_get(pres, "activities"), 0), "state", ""),
             "learning");
   /* Heartbeats carry the last sequence number (the first may precede READY: then null or 1). */
   json_t *hb = gwd_find(log, "recv", 1, 0, 1);
@@ -109,7 +109,7 @@ TEST(zlib_stream_split_packed_fragmented) {
     discord_event_free(ev);
   }
   json_t *log = gwd_log(&r.d);
-  CHECK_STR(json_str(gwd_find(log, "connect", -1, 0, 0), "path", ""),
+  CHECK_STR(jv_str(gwd_find(log, "connect", -1, 0, 0), "path", ""),
             "/?v=10&encoding=json&compress=zlib-stream");
   json_decref(log);
   CHECK_INT(gateway_get_stats(r.gw).malformed, 0);
@@ -134,12 +134,12 @@ TEST(zombie_connection_resumes) {
   json_t *log = gwd_log(&r.d);
   json_t *close = gwd_find(log, "close", -1, 0, 0);
   REQUIRE(close);
-  int code = (int)json_int(close, "code", 0);
+  int code = (int)jv_int(close, "code", 0);
   CHECK(code != 1000 && code != 1001); /* the session must stay resumable */
   json_t *res = gwd_find(log, "recv", 6, 1, 0);
   REQUIRE(res);
-  CHECK_STR(json_str(json_object_get(res, "d"), "session_id", ""), "Z");
-  CHECK_INT(json_int(json_object_get(res, "d"), "seq", -1), 2);
+  CHECK_STR(jv_str(json_object_get(res, "d"), "session_id", ""), "Z");
+  CHECK_INT(jv_int(json_object_get(res, "d"), "seq", -1), 2);
   CHECK_INT(gwd_count_in(log, "recv", 2, -1), 1); /* resumed, never re-identified */
   json_decref(log);
   rig_end(&r);
@@ -179,9 +179,9 @@ TEST(drop_mid_stream_resumes_without_loss_or_repeat) {
   }
   CHECK(resumed);
   json_t *log = gwd_log(&r.d);
-  CHECK(str_starts_with(json_str(gwd_find(log, "connect", -1, 1, 0), "path", ""),
+  CHECK(str_starts_with(jv_str(gwd_find(log, "connect", -1, 1, 0), "path", ""),
                         "/resume?v=10&encoding=json"));
-  CHECK_INT(json_int(json_object_get(gwd_find(log, "recv", 6, 1, 0), "d"), "seq", -1), 4);
+  CHECK_INT(jv_int(json_object_get(gwd_find(log, "recv", 6, 1, 0), "d"), "seq", -1), 4);
   json_decref(log);
   rig_end(&r);
 }
@@ -200,8 +200,8 @@ TEST(op7_reconnect_resumes) {
   json_t *log = gwd_log(&r.d);
   json_t *close = gwd_find(log, "close", -1, 0, 0);
   REQUIRE(close);
-  CHECK(json_int(close, "code", 0) != 1000);
-  CHECK_INT(json_int(json_object_get(gwd_find(log, "recv", 6, 1, 0), "d"), "seq", -1), 2);
+  CHECK(jv_int(close, "code", 0) != 1000);
+  CHECK_INT(jv_int(json_object_get(gwd_find(log, "recv", 6, 1, 0), "d"), "seq", -1), 2);
   json_decref(log);
   rig_end(&r);
 }
@@ -229,11 +229,11 @@ TEST(op9_not_resumable_waits_then_identifies) {
   json_t *sent9 = NULL;
   size_t i;
   json_t *e;
-  json_array_foreach(log, i, e) if (json_int(e, "op", -1) == 9 &&
-                                    !strcmp(json_str(e, "ev", ""), "sent")) sent9 = e;
+  json_array_foreach(log, i, e) if (jv_int(e, "op", -1) == 9 &&
+                                    !strcmp(jv_str(e, "ev", ""), "sent")) sent9 = e;
   json_t *id2 = gwd_find(log, "recv", 2, 1, 0);
   REQUIRE(sent9 && id2);
-  CHECK(json_int(id2, "ms", 0) - json_int(sent9, "ms", 0) >= 300);
+  CHECK(jv_int(id2, "ms", 0) - jv_int(sent9, "ms", 0) >= 300);
   json_decref(log);
   rig_end(&r);
 }
@@ -249,7 +249,7 @@ TEST(op9_resumable_resumes) {
   discord_event_free(ev);
   json_t *log = gwd_log(&r.d);
   CHECK_INT(gwd_count_in(log, "recv", 2, -1), 1);
-  CHECK_STR(json_str(json_object_get(gwd_find(log, "recv", 6, 1, 0), "d"), "session_id", ""), "R");
+  CHECK_STR(jv_str(json_object_get(gwd_find(log, "recv", 6, 1, 0), "d"), "session_id", ""), "R");
   json_decref(log);
   rig_end(&r);
 }
@@ -282,13 +282,13 @@ TEST(heartbeat_request_answered_and_slow_consumer_does_not_delay_heartbeats) {
   json_t *op1 = NULL;
   size_t i;
   json_t *e;
-  json_array_foreach(log, i, e) if (json_int(e, "op", -1) == 1 &&
-                                    !strcmp(json_str(e, "ev", ""), "sent")) op1 = e;
+  json_array_foreach(log, i, e) if (jv_int(e, "op", -1) == 1 &&
+                                    !strcmp(jv_str(e, "ev", ""), "sent")) op1 = e;
   REQUIRE(op1);
   bool answered = false;
-  json_array_foreach(log, i, e) if (!strcmp(json_str(e, "ev", ""), "recv") &&
-                                    json_int(e, "op", -1) == 1 &&
-                                    json_int(e, "ms", 0) >= json_int(op1, "ms", 0)) answered = true;
+  json_array_foreach(log, i, e) if (!strcmp(jv_str(e, "ev", ""), "recv") &&
+                                    jv_int(e, "op", -1) == 1 &&
+                                    jv_int(e, "ms", 0) >= jv_int(op1, "ms", 0)) answered = true;
   CHECK(answered);
   json_decref(log);
   rig_end(&r);
@@ -307,8 +307,8 @@ TEST(presence_update_and_clean_stop) {
   CHECK(gwd_wait(&r.d, "recv", 3, 0, 1, 5000) == 1);
   json_t *log = gwd_log(&r.d);
   json_t *d = json_object_get(gwd_find(log, "recv", 3, 0, 0), "d");
-  CHECK_STR(json_str(d, "status", ""), "idle");
-  CHECK_STR(json_str(json_array_get(json_object_get(d, "activities"), 0), "state", ""), "thinking");
+  CHECK_STR(jv_str(d, "status", ""), "idle");
+  CHECK_STR(jv_str(json_array_get(json_object_get(d, "activities"), 0), "state", ""), "thinking");
   json_decref(log);
   gateway_stop(r.gw);
   ev = rig_wait(&r, DISCORD_EV_STOPPED, 5000);
@@ -318,7 +318,7 @@ TEST(presence_update_and_clean_stop) {
   CHECK(gateway_next_event(r.gw, 100) == NULL); /* closed and drained */
   CHECK(gwd_wait(&r.d, "close", -1, 0, 1, 5000) == 1);
   log = gwd_log(&r.d);
-  CHECK_INT(json_int(gwd_find(log, "close", -1, 0, 0), "code", 0), 1000);
+  CHECK_INT(jv_int(gwd_find(log, "close", -1, 0, 0), "code", 0), 1000);
   json_decref(log);
   CHECK_INT(gateway_get_stats(r.gw).state, GATEWAY_STOPPED);
   rig_end(&r);

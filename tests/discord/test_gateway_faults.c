@@ -98,7 +98,7 @@ TEST(invalid_utf8_text_frame_closes_1007_and_resumes) {
   json_t *log = gwd_log(&r.d);
   json_t *close = gwd_find(log, "close", -1, 0, 0);
   REQUIRE(close);
-  CHECK_INT(json_int(close, "code", 0), 1007);
+  CHECK_INT(jv_int(close, "code", 0), 1007);
   json_decref(log);
   rig_end(&r);
 }
@@ -136,7 +136,7 @@ TEST(oversized_frame_closes_1009_and_resumes) {
   json_t *log = gwd_log(&r.d);
   json_t *close = gwd_find(log, "close", -1, 0, 0);
   REQUIRE(close);
-  CHECK_INT(json_int(close, "code", 0), 1009);
+  CHECK_INT(jv_int(close, "code", 0), 1009);
   json_decref(log);
   rig_end(&r);
 }
@@ -165,14 +165,14 @@ TEST(repeated_identify_failures_back_off) {
     json_t *prev_close = gwd_find(log, "close", -1, k - 1, 0);
     json_t *conn = gwd_find(log, "connect", -1, k, 0);
     REQUIRE(prev_close && conn);
-    int64_t gap = json_int(conn, "ms", 0) - json_int(prev_close, "ms", 0);
+    int64_t gap = jv_int(conn, "ms", 0) - jv_int(prev_close, "ms", 0);
     int f = failures_before[k];
     int64_t floor_ms = f ? (80LL << (f - 1)) / 2 : 0;
     if (floor_ms > 500) floor_ms = 500;
     CHECK(gap >=
           floor_ms - 5); /* 5 ms: the double's clock and mimic's loop clock differ slightly */
-    int64_t idgap = json_int(gwd_find(log, "recv", 2, k, 0), "ms", 0) -
-                    json_int(gwd_find(log, "recv", 2, k - 1, 0), "ms", 0);
+    int64_t idgap = jv_int(gwd_find(log, "recv", 2, k, 0), "ms", 0) -
+                    jv_int(gwd_find(log, "recv", 2, k - 1, 0), "ms", 0);
     CHECK(idgap >= 100 - 5);
   }
   json_decref(log);
@@ -200,8 +200,8 @@ TEST(op9_after_an_outage_waits_what_it_says_and_ready_resets_the_backoff) {
   json_t *close3 = gwd_find(log, "close", -1, 3, 0), *conn4 = gwd_find(log, "connect", -1, 4, 0);
   json_t *close4 = gwd_find(log, "close", -1, 4, 0), *conn5 = gwd_find(log, "connect", -1, 5, 0);
   REQUIRE(close3 && conn4 && close4 && conn5);
-  int64_t after_op9 = json_int(conn4, "ms", 0) - json_int(close3, "ms", 0);
-  int64_t after_ready = json_int(conn5, "ms", 0) - json_int(close4, "ms", 0);
+  int64_t after_op9 = jv_int(conn4, "ms", 0) - jv_int(close3, "ms", 0);
+  int64_t after_ready = jv_int(conn5, "ms", 0) - jv_int(close4, "ms", 0);
   CHECK(after_op9 >= 50 - 5);
   CHECK(after_op9 < 800);   /* the backoff would have been at least 800 ms */
   CHECK(after_ready < 200); /* no backoff at all: READY reset it (a failure would be >= 200) */

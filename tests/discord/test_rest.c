@@ -73,10 +73,10 @@ TEST(get_with_auth_and_user_agent) {
   int status = 0;
   CHECK_OK(rest_call_sync(r, "GET", "/gateway/bot", NULL, &j, &status, NULL));
   CHECK_INT(status, 200);
-  CHECK_STR(json_str(j, "url", NULL), "ws://127.0.0.1:1/gw");
+  CHECK_STR(jv_str(j, "url", NULL), "ws://127.0.0.1:1/gw");
   json_decref(j);
   CHECK_OK(rest_call_sync(r, "GET", "/users/@me", NULL, &j, NULL, NULL));
-  CHECK(json_bool(j, "bot", false));
+  CHECK(jv_bool(j, "bot", false));
   json_decref(j);
   json_t *log = rd_log(&d);
   CHECK_INT(json_array_size(log), 2);
@@ -186,8 +186,8 @@ TEST(server_errors_are_retried_with_backoff) {
   json_t *e;
   double prev = -1, min_gap = 1e9;
   json_array_foreach(log, i, e) {
-    if (strcmp(json_str(e, "route", ""), "GET /gateway/bot") != 0) continue;
-    double t = json_num(e, "t", 0);
+    if (strcmp(jv_str(e, "route", ""), "GET /gateway/bot") != 0) continue;
+    double t = jv_num(e, "t", 0);
     if (prev >= 0 && t - prev < min_gap) min_gap = t - prev;
     prev = t;
   }
@@ -346,13 +346,12 @@ TEST(storm_and_exhaustion_never_hit_an_empty_bucket) {
   json_t *e;
   int empty = 0, global = 0, storm = 0;
   json_array_foreach(log, i, e) {
-    if (json_bool(e, "hit_empty", false)) {
+    if (jv_bool(e, "hit_empty", false)) {
       empty++;
-      printf("     hit an empty bucket: %s at %.1f\n", json_str(e, "path", "?"),
-             json_num(e, "t", 0));
+      printf("     hit an empty bucket: %s at %.1f\n", jv_str(e, "path", "?"), jv_num(e, "t", 0));
     }
-    if (json_bool(e, "global_exceeded", false)) global++;
-    if (strcmp(json_str(e, "fault", ""), "429") == 0) storm++;
+    if (jv_bool(e, "global_exceeded", false)) global++;
+    if (strcmp(jv_str(e, "fault", ""), "429") == 0) storm++;
   }
   CHECK_INT(empty, 0);
   CHECK_INT(global, 0);
@@ -364,13 +363,13 @@ TEST(storm_and_exhaustion_never_hit_an_empty_bucket) {
   for (int k = 0; k < 2; k++) {
     double t429 = -1;
     json_array_foreach(log, i, e) {
-      if (strcmp(json_str(e, "route", ""), routes[k]) != 0) continue;
-      double at = json_num(e, "t", 0);
+      if (strcmp(jv_str(e, "route", ""), routes[k]) != 0) continue;
+      double at = jv_num(e, "t", 0);
       if (t429 >= 0) {
         CHECK(at - t429 >= waits[k] - 5);
         t429 = -1;
       }
-      if (strcmp(json_str(e, "fault", ""), "429") == 0) t429 = at;
+      if (strcmp(jv_str(e, "fault", ""), "429") == 0) t429 = at;
     }
   }
   json_decref(log);
@@ -418,7 +417,7 @@ TEST(global_limit_holds_at_the_server) {
   CHECK_INT(rd_count(log, NULL, "global_exceeded", true), 0);
   CHECK_INT(rd_count(log, NULL, "hit_empty", true), 0);
   /* the request after the global 429 waited for retry_after */
-  double t429 = json_num(json_array_get(log, 1), "t", 0) - json_num(json_array_get(log, 0), "t", 0);
+  double t429 = jv_num(json_array_get(log, 1), "t", 0) - jv_num(json_array_get(log, 0), "t", 0);
   CHECK(t429 >= 300 - 5);
   json_decref(log);
   printf("     120 requests under the global limit in %llu ms\n", (unsigned long long)took);

@@ -126,10 +126,10 @@ TEST(run_connects_logs_and_stops_on_sigint) {
   CHECK(strstr(err, "tok-0123456789abcdef") == NULL); /* the token never reaches the log */
   CHECK(gwd_wait(&d, "close", -1, 0, 1, 5000) == 1);
   json_t *log = gwd_log(&d);
-  CHECK_INT(json_int(gwd_find(log, "close", -1, 0, 0), "code", 0), 1000);
+  CHECK_INT(jv_int(gwd_find(log, "close", -1, 0, 0), "code", 0), 1000);
   json_t *id = gwd_find(log, "recv", 2, 0, 0);
-  CHECK_STR(json_str(json_object_get(id, "d"), "token", ""), "tok-0123456789abcdef");
-  CHECK(strstr(json_str(gwd_find(log, "connect", -1, 0, 0), "path", ""), "compress=zlib-stream") !=
+  CHECK_STR(jv_str(json_object_get(id, "d"), "token", ""), "tok-0123456789abcdef");
+  CHECK(strstr(jv_str(gwd_find(log, "connect", -1, 0, 0), "path", ""), "compress=zlib-stream") !=
         NULL);
   json_decref(log);
   rd_stop(&rd);
@@ -156,8 +156,7 @@ static json_t *find_post(json_t *log, const char *path) {
   size_t i;
   json_t *e;
   json_array_foreach(log, i, e) {
-    if (strcmp(json_str(e, "method", ""), "POST") == 0 &&
-        strcmp(json_str(e, "path", ""), path) == 0)
+    if (strcmp(jv_str(e, "method", ""), "POST") == 0 && strcmp(jv_str(e, "path", ""), path) == 0)
       return e;
   }
   return NULL;
@@ -213,11 +212,11 @@ TEST(run_answers_a_mention_through_rest) {
   CHECK_INT(wait_exit(mpid), 0);
   REQUIRE(post != NULL);
   json_t *body = json_object_get(post, "body");
-  char *am = json_dump_compact(json_object_get(body, "allowed_mentions"));
+  char *am = jv_dump_compact(json_object_get(body, "allowed_mentions"));
   CHECK_STR(am, "{\"parse\":[],\"replied_user\":true}");
   free(am);
-  CHECK_STR(json_str(json_object_get(body, "message_reference"), "message_id", ""), "5");
-  CHECK(strlen(json_str(body, "content", "")) > 0);
+  CHECK_STR(jv_str(json_object_get(body, "message_reference"), "message_id", ""), "5");
+  CHECK(strlen(jv_str(body, "content", "")) > 0);
   CHECK(find_post(log, "/api/v10/channels/6/typing") != NULL);
   CHECK(strstr(err, "tok-0123456789abcdef") == NULL);
   json_decref(log);

@@ -178,7 +178,7 @@ TEST(invalid_utf8_is_repaired_and_huge_input_is_fine) {
 
 TEST(allowed_mentions_default_pings_nobody) {
   json_t *am = api_allowed_mentions(NULL, 0, false);
-  char *s = json_dump_compact(am);
+  char *s = jv_dump_compact(am);
   CHECK_STR(s, "{\"parse\":[],\"replied_user\":false}");
   free(s);
   json_decref(am);
@@ -188,7 +188,7 @@ TEST(allowed_mentions_default_pings_nobody) {
   json_decref(am);
   uint64_t users[] = {42, 18446744073709551615ull};
   am = api_allowed_mentions(users, 2, false);
-  s = json_dump_compact(am);
+  s = jv_dump_compact(am);
   CHECK_STR(s, "{\"parse\":[],\"users\":[\"42\",\"18446744073709551615\"],\"replied_user\":false}");
   free(s);
   json_decref(am);

@@ -127,15 +127,15 @@ TEST(html_and_json) {
   CHECK_INT(files, 2);
   char *j = slurp(js);
   REQUIRE(j);
-  json_t *root = json_parse(j, strlen(j), "eval.json");
+  json_t *root = jv_parse(j, strlen(j), "eval.json");
   mem_free(j);
   REQUIRE(root);
   json_t *m = json_object_get(root, "metrics");
-  CHECK_NEAR(json_num(m, "tfidf_cos", -1), cmp.tfidf_cos, 1e-12);
+  CHECK_NEAR(jv_num(m, "tfidf_cos", -1), cmp.tfidf_cos, 1e-12);
   CHECK(json_is_null(json_object_get(m, "copy_rate")));
   json_t *pt = json_object_get(json_object_get(root, "perplexity"), "tuned");
-  CHECK_NEAR(json_num(pt, "perplexity", -1), exp(35.0 / 20), 1e-9);
-  CHECK_NEAR(json_num(json_object_get(pt, "per_author"), "owl", -1), exp(1.0), 1e-9);
+  CHECK_NEAR(jv_num(pt, "perplexity", -1), exp(35.0 / 20), 1e-9);
+  CHECK_NEAR(jv_num(json_object_get(pt, "per_author"), "owl", -1), exp(1.0), 1e-9);
   /* the examples shown on the page, for scripts and the demo */
   json_t *exs = json_object_get(root, "examples");
   CHECK_INT(json_array_size(exs), 1);

@@ -46,12 +46,12 @@ static size_t read_sft(const char *path) {
   char *line = xalloc(1 << 20);
   size_t n = 0;
   while (fgets(line, 1 << 20, f)) {
-    json_t *j = json_parse(line, strlen(line), path);
+    json_t *j = jv_parse(line, strlen(line), path);
     if (!j) continue;
     json_t *msgs = json_object_get(j, "messages");
     json_t *last = json_array_get(msgs, json_array_size(msgs) - 1);
-    if (last && strcmp(json_str(last, "role", ""), "assistant") == 0) {
-      add_reply(json_str(last, "content", ""));
+    if (last && strcmp(jv_str(last, "role", ""), "assistant") == 0) {
+      add_reply(jv_str(last, "content", ""));
       n++;
     }
     json_decref(j);

@@ -33,9 +33,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     payloads++;
     off += e.position > 0 ? (size_t)e.position : size - off;
     const json_t *d = json_object_get(v, "d");
-    const char *t = json_str(v, "t", NULL);
+    const char *t = jv_str(v, "t", NULL);
     discord_event *ev = NULL;
-    if (t && discord__event_parse(t, d, json_int(v, "s", 0), &ev) == 0) discord_event_free(ev);
+    if (t && discord__event_parse(t, d, jv_int(v, "s", 0), &ev) == 0) discord_event_free(ev);
     for (int k = 0; k < 2; k++) {
       const json_t *x = k ? d : v;
       discord_messages *pm = NULL;

@@ -309,20 +309,20 @@ TEST(streams_pieces_in_order_and_sends_the_contract) {
   pthread_mutex_lock(&srv.mu);
   CHECK_STR(srv.path, "/v1/chat/completions");
   CHECK_STR(srv.auth, "Bearer sk-test-123456789");
-  json_t *j = json_parse(srv.body, strlen(srv.body), "request");
+  json_t *j = jv_parse(srv.body, strlen(srv.body), "request");
   pthread_mutex_unlock(&srv.mu);
   REQUIRE(j);
-  CHECK(json_bool(j, "stream", false));
-  CHECK_STR(json_str(j, "model", ""), "base-model");
-  CHECK_INT(json_int(j, "max_tokens", 0), 33);
-  CHECK_NEAR(json_num(j, "temperature", -1), 0.5, 1e-6);
-  CHECK_NEAR(json_num(j, "top_p", -1), 0.9, 1e-6);
-  CHECK_INT(json_int(j, "seed", 0), 77);
+  CHECK(jv_bool(j, "stream", false));
+  CHECK_STR(jv_str(j, "model", ""), "base-model");
+  CHECK_INT(jv_int(j, "max_tokens", 0), 33);
+  CHECK_NEAR(jv_num(j, "temperature", -1), 0.5, 1e-6);
+  CHECK_NEAR(jv_num(j, "top_p", -1), 0.9, 1e-6);
+  CHECK_INT(jv_int(j, "seed", 0), 77);
   CHECK_STR(json_string_value(json_array_get(json_object_get(j, "stop"), 0)), "\nUser:");
   json_t *m = json_object_get(j, "messages");
   CHECK_INT(json_array_size(m), 2);
-  CHECK_STR(json_str(json_array_get(m, 0), "role", ""), "system");
-  CHECK_STR(json_str(json_array_get(m, 1), "content", ""), "alice: hi bot");
+  CHECK_STR(jv_str(json_array_get(m, 0), "role", ""), "system");
+  CHECK_STR(jv_str(json_array_get(m, 1), "content", ""), "alice: hi bot");
   json_decref(j);
   llm_backend_destroy(b);
 }
@@ -404,11 +404,11 @@ TEST(plain_json_answer_and_completions_route) {
   llm_result_free(&res);
   pthread_mutex_lock(&srv.mu);
   CHECK_STR(srv.path, "/v1/completions");
-  json_t *j = json_parse(srv.body, strlen(srv.body), "request");
+  json_t *j = jv_parse(srv.body, strlen(srv.body), "request");
   pthread_mutex_unlock(&srv.mu);
   REQUIRE(j);
-  CHECK_STR(json_str(j, "model", ""), "persona-bob"); /* the adapter travels as the model (vLLM) */
-  CHECK(strstr(json_str(j, "prompt", ""), "<|im_start|>assistant") != NULL);
+  CHECK_STR(jv_str(j, "model", ""), "persona-bob"); /* the adapter travels as the model (vLLM) */
+  CHECK(strstr(jv_str(j, "prompt", ""), "<|im_start|>assistant") != NULL);
   CHECK(json_object_get(j, "seed") == NULL); /* random seed: not sent */
   json_decref(j);
   llm_backend_destroy(b);

@@ -292,7 +292,7 @@ TEST(avx512_matches_reference) {
 /* main() set MIMIC_KERNELS to one level below the best this CPU has. */
 TEST(env_forces_lower_variant) {
   const char *want = has_avx512() ? "avx2" : "scalar";
-  CHECK_STR(kernels_name(), want);
+  CHECK_STR(qmat_kernels_name(), want);
 }
 
 /* The scalar reference for token t of a T-token product with a matrix: the float types' order
@@ -456,7 +456,7 @@ TEST(qmat_mul_multi_matches_single) {
  * CPU has (AVX-512's tile and multi-row kernels, leftovers included) against the references. */
 TEST(best_variant_selected) {
   const char *want = has_avx512() ? "avx512vnni" : has_avx2() ? "avx2" : "scalar";
-  CHECK_STR(kernels_name(), want);
+  CHECK_STR(qmat_kernels_name(), want);
 }
 
 int main(int argc, char **argv) {

@@ -77,7 +77,7 @@ TEST(quant_dequant_error_bounds) {
   for (size_t k = 0; k < sizeof bounds / sizeof bounds[0]; k++) {
     tensor_type t = bounds[k].t;
     CHECK_OK(quant_row(t, x, q, N));
-    dequant_row(t, q, y, N);
+    quant_dequant_row(t, q, y, N);
     double e = rel_rmse(y, x, N);
     if (getenv("MIMIC_TEST_VERBOSE"))
       printf("     %-5s rel RMSE %.4g\n", tensor_type_get((int)t).name, e);
@@ -92,7 +92,7 @@ TEST(quant_dequant_error_bounds) {
     /* Zeros stay zeros. */
     float z[256] = {0}, zz[256];
     CHECK_OK(quant_row(t, z, q, 256));
-    dequant_row(t, q, zz, 256);
+    quant_dequant_row(t, q, zz, 256);
     for (int i = 0; i < 256; i++) CHECK(zz[i] == 0);
   }
   free(x);
@@ -130,14 +130,14 @@ static double tensor_error(const gguf_tensor *q, const gguf_tensor *ref, double 
   double num = 0, den = 0, mnum = 0, mden = 0;
   for (int64_t r = 0; r < rows; r++) {
     const float *x = (const float *)ref->data + r * n;
-    dequant_row(q->type, (const uint8_t *)q->data + r * qrow, y, n);
+    quant_dequant_row(q->type, (const uint8_t *)q->data + r * qrow, y, n);
     for (int64_t i = 0; i < n; i++) {
       num += ((double)y[i] - x[i]) * ((double)y[i] - x[i]);
       den += (double)x[i] * x[i];
     }
     if (mine_out && r < 32) { /* mimic's own quantizer on the same rows (the first 32, for speed) */
       if (quant_row(q->type, x, tmp, n) == 0) {
-        dequant_row(q->type, tmp, y, n);
+        quant_dequant_row(q->type, tmp, y, n);
         for (int64_t i = 0; i < n; i++) mnum += ((double)y[i] - x[i]) * ((double)y[i] - x[i]);
         for (int64_t i = 0; i < n; i++) mden += (double)x[i] * x[i];
       }
@@ -217,7 +217,7 @@ TEST(qmat_mul_matches_float_reference) {
     size_t rb = tensor_row_bytes(t, COLS);
     for (int r = 0; r < ROWS; r++) {
       CHECK_OK(quant_row(t, wf + r * COLS, wq + r * rb, COLS));
-      dequant_row(t, wq + r * rb, wd + r * COLS, COLS);
+      quant_dequant_row(t, wq + r * rb, wd + r * COLS, COLS);
     }
     qmat w = {t, ROWS, COLS, wq, rb};
     qmat_mul(NULL, &w, x, y, T);

@@ -108,14 +108,14 @@ TEST(quantize_tiny_model) {
     CHECK(memcmp(t->ne, r->ne, sizeof t->ne) == 0);
     /* error of mimic's tensor vs llama.cpp's, both against the F32 original */
     int64_t n = t->ne[0] * t->ne[1];
-    dequant_row(t->type, t->data, x, n);
+    quant_dequant_row(t->type, t->data, x, n);
     double num = 0, den = 0, num2 = 0;
     const float *orig = o->data;
     for (int64_t k = 0; k < n; k++) {
       num += ((double)x[k] - orig[k]) * ((double)x[k] - orig[k]);
       den += (double)orig[k] * orig[k];
     }
-    dequant_row(r->type, r->data, x, n);
+    quant_dequant_row(r->type, r->data, x, n);
     for (int64_t k = 0; k < n; k++) num2 += ((double)x[k] - orig[k]) * ((double)x[k] - orig[k]);
     if (den > 0 && !(sqrt(num) <= 1.3 * sqrt(num2) + 1e-12))
       TEST_FAIL_("%s: mimic error %.4g vs llama.cpp %.4g", t->name, sqrt(num / den),
@@ -159,7 +159,7 @@ TEST(random_models_have_real_shapes) {
     CHECK_INT(kk->ne[1], 128);                                         /* 2 kv heads of 64 */
     CHECK_INT(((const float *)n->data)[17], 1);
     float row[256];
-    dequant_row(kk->type, kk->data, row, 256);
+    quant_dequant_row(kk->type, kk->data, row, 256);
     double ss = 0;
     for (int i = 0; i < 256; i++) ss += row[i] * row[i];
     CHECK(sqrt(ss / 256) > 0.015 && sqrt(ss / 256) < 0.025); /* std 0.02 */

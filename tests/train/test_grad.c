@@ -117,7 +117,7 @@ TEST(gemm_quantized_operand) {
     fill(W, (size_t)(rows * cols), 1);
     for (int64_t r = 0; r < rows; r++) {
       CHECK_OK(quant_row(ty, W + r * cols, (char *)q + (size_t)r * rb, cols));
-      dequant_row(ty, (char *)q + (size_t)r * rb, Wd + r * cols, cols);
+      quant_dequant_row(ty, (char *)q + (size_t)r * rb, Wd + r * cols, cols);
     }
     qmat qm = {ty, rows, cols, q, rb};
     /* dx (T, cols) = dy (T, rows) W */

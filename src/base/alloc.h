@@ -1,6 +1,7 @@
 /* The one allocation wrapper. mem_* return NULL on failure (and tests can make the Nth allocation
  * fail to prove every caller cleans up); x* abort with a message on failure, for the places where
- * out-of-memory cannot be handled sensibly (DESIGN: the wrapper may abort). */
+ * out-of-memory cannot be handled sensibly (the allocation wrapper may abort:
+ * docs/architecture.md). */
 #ifndef MIMIC_BASE_ALLOC_H
 #define MIMIC_BASE_ALLOC_H
 #include <stddef.h>

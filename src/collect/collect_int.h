@@ -79,9 +79,6 @@ int collect__msg_upsert(collect_ctx *c, const store_msg *m, bool *inserted) MIMI
 int collect__user_flags(collect_ctx *c, uint64_t id, uint32_t *flags) MIMIC_MUST;
 /* Reports progress when due (or always when force). */
 void collect__progress(collect_ctx *c, bool force);
-/* Records a finished file in import_log. */
-int collect__log_import(store *s, const char *path, const char *format, uint64_t bytes,
-                        int64_t messages, int64_t inserted) MIMIC_MUST;
 /* Joins the text of a JSON array of embeds (DCE and API field names) into out, '\n'-separated. */
 int collect__embeds_text(const json_t *embeds, buf *out) MIMIC_MUST;
 

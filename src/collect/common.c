@@ -1,7 +1,6 @@
 /* Pieces every importer shares: the per-import context (user cache, privacy flags,
  * progress), the import ledger, embed text, and the tables that map exporter names to Discord's
  * message and channel type numbers. */
-#include <sqlite3.h>
 #include <string.h>
 
 #include "collect/collect_int.h"
@@ -64,25 +63,6 @@ void collect__progress(collect_ctx *c, bool force) {
   c->last_progress_ns = now;
   c->st->seconds = (double)(now - c->t0_ns) / 1e9;
   if (c->o->progress) c->o->progress(c->st, c->o->user);
-}
-
-int collect__log_import(store *s, const char *path, const char *format, uint64_t bytes,
-                        int64_t messages, int64_t inserted) {
-  sqlite3_stmt *st;
-  if (store_stmt(s,
-                 "INSERT INTO import_log(path, format, bytes, messages, inserted, imported_ms) "
-                 "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                 &st))
-    return MIMIC_EDB;
-  sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 2, format, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(st, 3, (sqlite3_int64)bytes);
-  sqlite3_bind_int64(st, 4, messages);
-  sqlite3_bind_int64(st, 5, inserted);
-  sqlite3_bind_int64(st, 6, clock_wall_ms());
-  int rc = sqlite3_step(st);
-  sqlite3_reset(st);
-  return rc == SQLITE_DONE ? 0 : store_err(s, "recording the import");
 }
 
 static int put_line(buf *out, const char *s) {

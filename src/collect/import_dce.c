@@ -1,8 +1,8 @@
 /* DiscordChatExporter JSON import, streamed: the scanner cuts the top-level object into its keys
  * and the "messages" array into one element at a time; each element is parsed by Jansson, turned
  * into a store_msg and upserted. The whole file is one transaction, so an error anywhere commits
- * nothing. Format: ../shared/reference/formats-users-eval.md section 3.2; every field is treated as
- * optional except a message's id and its author's id. */
+ * nothing. The format is described in docs/collect.md; every field is treated as optional except a
+ * message's id and its author's id. */
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -372,7 +372,7 @@ static int run(store *s, jscan *j, const char *path, uint64_t total, const colle
   int rc = store_tx_begin(s);
   if (rc) goto out;
   rc = scan(&d);
-  if (!rc) rc = collect__log_import(s, path, "dce", stats->bytes, stats->messages, stats->inserted);
+  if (!rc) rc = store_import_log(s, path, "dce", stats->bytes, stats->messages, stats->inserted);
   if (rc) {
     store_tx_rollback(s);
     stats->inserted = 0;

@@ -1,8 +1,7 @@
 /* Discord's own data package ("Request all of my Data"): Messages/c<id>/channel.json with
  * messages.json (or the legacy messages.csv), and account/user.json for the owner. A package holds
  * only the owner's own messages, so it can teach the bot one person's voice, not a server's. The
- * whole package is imported in one transaction. Format: ../shared/reference/formats-users-eval.md
- * section 3.3. */
+ * whole package is imported in one transaction. The layout is described in docs/collect.md. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -414,7 +413,7 @@ static int import_folder(pkg *p, const char *dir) {
     else
       rc = err_set(MIMIC_ENOTFOUND, "%s: neither messages.json nor messages.csv", dir);
   }
-  if (!rc) rc = collect__log_import(p->c->s, dir, "package", 0, 0, 0);
+  if (!rc) rc = store_import_log(p->c->s, dir, "package", 0, 0, 0);
 out:
   json_decref(cj);
   return rc;

@@ -1,5 +1,6 @@
 /* Datasets written by `mimic prepare` and their provenance (which message went into which sample
- * of which file, in which role), and the purge log that tells training whom to leave out. */
+ * of which file, in which role), the purge log that tells training whom to leave out, and the log
+ * of imported files. */
 #include <string.h>
 
 #include "base/base.h"
@@ -259,4 +260,23 @@ int store_purge_finish(store *s, int64_t id, uint64_t user_id, int64_t samples_r
   if ((rc = store_tx_commit(s))) return rc;
   if (messages_deleted) *messages_deleted = n;
   return 0;
+}
+
+int store_import_log(store *s, const char *path, const char *format, uint64_t bytes,
+                     int64_t messages, int64_t inserted) {
+  sqlite3_stmt *st;
+  if (store_stmt(s,
+                 "INSERT INTO import_log(path, format, bytes, messages, inserted, imported_ms) "
+                 "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                 &st))
+    return MIMIC_EDB;
+  sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, format, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 3, (sqlite3_int64)bytes);
+  sqlite3_bind_int64(st, 4, messages);
+  sqlite3_bind_int64(st, 5, inserted);
+  sqlite3_bind_int64(st, 6, clock_wall_ms());
+  int rc = sqlite3_step(st);
+  sqlite3_reset(st);
+  return rc == SQLITE_DONE ? 0 : store_err(s, "recording the import");
 }

@@ -317,6 +317,11 @@ typedef struct store_dataset {
 } store_dataset;
 typedef int (*store_dataset_fn)(const store_dataset *d, void *user);
 int store_dataset_each(store *s, store_dataset_fn fn, void *user) MIMIC_MUST;
+
+/* Records one imported file (or package folder) in import_log: its path, format ("dce",
+ * "package"), size in bytes, messages read and new. Errors: MIMIC_EDB. */
+int store_import_log(store *s, const char *path, const char *format, uint64_t bytes,
+                     int64_t messages, int64_t inserted) MIMIC_MUST;
 /* Marks (tmp != NULL) or clears the pending rename of a dataset file. */
 int store_dataset_set_pending(store *s, int64_t id, const char *tmp) MIMIC_MUST;
 int store_dataset_set_samples(store *s, int64_t id, int64_t n_samples) MIMIC_MUST;

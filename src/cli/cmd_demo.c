@@ -221,13 +221,12 @@ static int demo_train(const demo_opts *o, const char *conf, const char *model, c
                       .data = data,
                       .valid = access(valid, R_OK) == 0 ? valid : NULL,
                       .out = model,
-                      .log_csv = log_csv,
                       .ckpt = ckpt,
                       .eval_every = (int)every_n,
                       .eval_batches = 8,
                       .ckpt_every = -1,
-                      .seed = 1,
-                      .progress = isatty(STDERR_FILENO) != 0};
+                      .seed = 1};
+  cli_train_show show = {.log_csv = log_csv, .bar = isatty(STDERR_FILENO) != 0};
   t.optim.lr = 3e-3f;
   if (o->steps) {
     t.steps = o->steps;
@@ -253,7 +252,7 @@ static int demo_train(const demo_opts *o, const char *conf, const char *model, c
     cli_error("%s", err_msg());
     return 1;
   }
-  int rc = cli_train_run(&t, (int)o->threads, res);
+  int rc = cli_train_run(&t, &show, (int)o->threads, res);
   unlink(ckpt); /* the demo never resumes: no checkpoint left behind */
   fflush(stdout);
   return rc ? 1 : 0;

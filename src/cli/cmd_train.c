@@ -54,10 +54,10 @@ static void ack_purges(const cfg *c, const char *data, int64_t started_ms) {
 
 /* The run once the options are read: train (cli/progress.c shows it), then acknowledge the purges
  * a finished run has honoured. Returns the exit status. */
-static int train_and_ack(const cfg *c, train_run_opts *o, int threads) {
+static int train_and_ack(const cfg *c, train_run_opts *o, const cli_train_show *show, int threads) {
   train_result res;
   int64_t started_ms = clock_wall_ms();
-  if (cli_train_run(o, threads, &res)) return 1;
+  if (cli_train_run(o, show, threads, &res)) return 1;
   if (res.finished && !res.already_finished) ack_purges(c, o->data, started_ms);
   return 0;
 }
@@ -65,7 +65,7 @@ static int train_and_ack(const cfg *c, train_run_opts *o, int threads) {
 int cmd_train(int argc, char **argv) {
   train_run_opts o;
   memset(&o, 0, sizeof o);
-  o.progress = isatty(2);
+  cli_train_show show = {.bar = isatty(2) != 0};
   o.lora.targets = TRAIN_TARGETS_ALL;
   int threads = 0;
   bool no_progress = false;
@@ -287,12 +287,12 @@ int cmd_train(int argc, char **argv) {
        .help = "the checkpoint (default OUT.ckpt)"},
       {.name = "log",
        .type = CLI_PATH,
-       .dest = &o.log_csv,
+       .dest = &show.log_csv,
        .meta = "F.csv",
        .help = "the training log (default OUT.csv)"},
       {.name = "svg",
        .type = CLI_PATH,
-       .dest = &o.svg,
+       .dest = &show.svg,
        .meta = "F.svg",
        .help = "the loss curve (default OUT.svg)"},
       {.name = "max-minutes",
@@ -328,7 +328,7 @@ int cmd_train(int argc, char **argv) {
   cli_args a;
   cfg *c = cli_start(&spec, argc, argv, &a, &rc);
   if (!c) return rc;
-  if (no_progress) o.progress = false;
+  if (no_progress) show.bar = false;
   bool lr_given = cli_given(&spec, &a, "lr");
   if (cli_given(&spec, &a, "ckpt-every") && o.ckpt_every == 0) o.ckpt_every = -1;
   if (strcmp(stage, "sft") == 0)
@@ -374,7 +374,7 @@ int cmd_train(int argc, char **argv) {
     return 1;
   }
   if (max_minutes > 0) o.deadline_ns = clock_mono_ns() + (uint64_t)(max_minutes * 60e9);
-  rc = train_and_ack(c, &o, (int)threads);
+  rc = train_and_ack(c, &o, &show, (int)threads);
   cfg_destroy(c);
   return rc;
 }

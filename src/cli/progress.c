@@ -262,11 +262,12 @@ int cli_progress_report(const train_progress *e, void *user) {
 /* ---- A run from the command line --------------------------------------------------------------
  */
 
-int cli_train_run(train_run_opts *o, int threads, train_result *res) {
+int cli_train_run(train_run_opts *o, const cli_train_show *show, int threads, train_result *res) {
   char csv[4096], svg[4096];
-  snprintf(csv, sizeof csv, "%s%s", o->log_csv ? o->log_csv : o->out, o->log_csv ? "" : ".csv");
-  snprintf(svg, sizeof svg, "%s%s", o->svg ? o->svg : o->out, o->svg ? "" : ".svg");
-  cli_progress *pr = cli_progress_new(csv, svg, o->progress);
+  snprintf(csv, sizeof csv, "%s%s", show->log_csv ? show->log_csv : o->out,
+           show->log_csv ? "" : ".csv");
+  snprintf(svg, sizeof svg, "%s%s", show->svg ? show->svg : o->out, show->svg ? "" : ".svg");
+  cli_progress *pr = cli_progress_new(csv, svg, show->bar);
   compute_pool *cp = compute_pool_new(threads);
   o->pool = cp;
   o->on_progress = cli_progress_report;

@@ -23,11 +23,19 @@ int cli_progress_report(const train_progress *ev, void *user);
 /* Whether a bar line is on the screen unfinished (an error message then needs a newline first). */
 bool cli_progress_mid_line(const cli_progress *p);
 
-/* Runs a training as `mimic train` does: a reporter on o->log_csv and o->svg (default "<out>.csv"
- * and "<out>.svg"), a bar when o->progress, a compute pool of threads (0: one per core), then one
+/* How cli_train_run shows a run: the CSV log and the loss curve (NULL: "<out>.csv", "<out>.svg")
+ * and whether to draw a bar. */
+typedef struct cli_train_show {
+  const char *log_csv;
+  const char *svg;
+  bool bar;
+} cli_train_show;
+
+/* Runs a training as `mimic train` does: a reporter on show's files, a bar when show->bar, a
+ * compute pool of threads (0: one per core), then one
  * line on stdout with the outcome ("trained N steps: loss ..."; "stopped at the deadline ...";
  * "already finished ..." for a resumed run with nothing left to do). o's on_progress is set here.
  * Returns train_run's code after printing its error (res is then undefined). */
-int cli_train_run(train_run_opts *o, int threads, train_result *res);
+int cli_train_run(train_run_opts *o, const cli_train_show *show, int threads, train_result *res);
 
 #endif

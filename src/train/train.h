@@ -285,25 +285,22 @@ typedef struct train_run_opts {
   bool from_scratch; /* else LoRA over base */
   train_scratch_opts scratch;
   train_lora_opts lora;
-  const char *data;    /* training JSONL */
-  const char *valid;   /* validation JSONL, or NULL */
-  const char *out;     /* the adapter / model written at the end (and at each checkpoint) */
-  const char *ckpt;    /* default "<out>.ckpt" */
-  const char *log_csv; /* for the caller's reporter (train_run writes no log): the CSV log path */
-  const char *svg;     /* for the caller's reporter: the loss curve's path */
-  bool resume;         /* continue from ckpt when it exists */
-  int seq_len;         /* tokens per packed sequence; default 512 */
-  int accum;           /* sequences per optimizer step; default 1 */
-  int64_t steps;       /* optimizer steps; 0 = from epochs */
-  double epochs;       /* default 1 */
-  int eval_every;      /* steps; 0 = only at the end */
-  int eval_batches;    /* most validation sequences per evaluation; default 20 */
-  int ckpt_every;      /* steps; default 50; 0 = only at the end */
+  const char *data;  /* training JSONL */
+  const char *valid; /* validation JSONL, or NULL */
+  const char *out;   /* the adapter / model written at the end (and at each checkpoint) */
+  const char *ckpt;  /* default "<out>.ckpt" */
+  bool resume;       /* continue from ckpt when it exists */
+  int seq_len;       /* tokens per packed sequence; default 512 */
+  int accum;         /* sequences per optimizer step; default 1 */
+  int64_t steps;     /* optimizer steps; 0 = from epochs */
+  double epochs;     /* default 1 */
+  int eval_every;    /* steps; 0 = only at the end */
+  int eval_batches;  /* most validation sequences per evaluation; default 20 */
+  int ckpt_every;    /* steps; default 50; 0 = only at the end */
   train_optim_opts optim;
-  float beta;         /* DPO beta / ORPO lambda; default 0.1 */
-  uint64_t seed;      /* default 1 */
-  compute_pool *pool; /* borrowed */
-  bool progress;      /* for the caller's reporter: draw a bar (train_run draws nothing) */
+  float beta;                    /* DPO beta / ORPO lambda; default 0.1 */
+  uint64_t seed;                 /* default 1 */
+  compute_pool *pool;            /* borrowed */
   train_progress_fn on_progress; /* may be NULL */
   void *progress_user;
   /* Stopping early at a step boundary, with the model and checkpoint written as at the end of a

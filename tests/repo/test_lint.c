@@ -115,6 +115,34 @@ TEST(unformatted_file_fails) {
   CHECK(strstr(out, "src/base/ugly.c: not in .clang-format style") != NULL);
 }
 
+/* scripts/circles.sh: two files that call each other make a circle; a stack does not. */
+TEST(circles_between_files_fail) {
+  if (system("command -v cc >/dev/null 2>&1 && command -v nm >/dev/null 2>&1") != 0)
+    SKIP("no C compiler or nm");
+  fresh_tree();
+  put("c/a.c", "int b(void);\nint a(void) { return b(); }\n");
+  put("c/b.c", "int a(void);\nint b(void) { return a(); }\n");
+  put("c/s.c", "int a(void);\nint s(void) { return a(); }\n");
+  char cmd[1400], out[4096];
+  snprintf(cmd, sizeof cmd,
+           "cd %s/c && cc -c a.c b.c s.c && ar rc circle.a a.o b.o && ar rc stack.a a.o s.o "
+           "2>&1",
+           root);
+  REQUIRE(system(cmd) == 0);
+  snprintf(cmd, sizeof cmd, "bash %s/scripts/circles.sh %s/c/circle.a 2>&1", src_dir, root);
+  FILE *p = popen(cmd, "r");
+  REQUIRE(p != NULL);
+  size_t n = fread(out, 1, sizeof out - 1, p);
+  out[n] = 0;
+  int st = pclose(p);
+  CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+  CHECK(strstr(out, "circle.a: circle: ") != NULL);
+  CHECK(strstr(out, "a.o") != NULL && strstr(out, "b.o") != NULL);
+  snprintf(cmd, sizeof cmd, "bash %s/scripts/circles.sh %s/c/stack.a >/dev/null 2>&1", src_dir,
+           root);
+  CHECK(system(cmd) == 0);
+}
+
 int main(void) {
   src_dir = getenv("MIMIC_SRC");
   if (!src_dir) {
@@ -129,6 +157,7 @@ int main(void) {
   RUN(unknown_layer_fails);
   RUN(banned_call_fails_but_not_in_a_comment);
   RUN(unformatted_file_fails);
+  RUN(circles_between_files_fail);
   char cmd[128];
   snprintf(cmd, sizeof cmd, "rm -rf %s", root);
   if (system(cmd) != 0) printf("could not remove %s\n", root);

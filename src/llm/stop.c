@@ -12,7 +12,7 @@ int llm_stop_init(llm_stop *s, const char *const *stops, size_t n_stops) {
   memset(s, 0, sizeof *s);
   buf_init(&s->pending, LLM_TEXT_MAX);
   buf_init(&s->text, LLM_TEXT_MAX);
-  tok_decoder_init(&s->dec, NULL, 0);
+  tok_decoder_init(&s->dec, NULL, TOK_DEC_DROP_INVALID);
   for (size_t i = 0; i < n_stops; i++) {
     const char *st = stops[i];
     if (!st || !*st) continue;

@@ -31,6 +31,11 @@ static bool cont_ok(unsigned char lead, uint8_t pos, unsigned char c) {
   return true;
 }
 
+/* What stands for a byte sequence that can never be UTF-8: U+FFFD, or nothing. */
+static int replacement(const tok_decoder *d, buf *out) {
+  return (d->flags & TOK_DEC_DROP_INVALID) ? 0 : buf_append(out, "\xef\xbf\xbd", 3);
+}
+
 static int push_bytes(tok_decoder *d, const unsigned char *p, size_t n, buf *out) {
   int rc;
   size_t i = 0;
@@ -47,7 +52,7 @@ static int push_bytes(tok_decoder *d, const unsigned char *p, size_t n, buf *out
       }
       uint8_t need = lead_len(c);
       if (need == 0) {
-        if ((rc = buf_append(out, "\xef\xbf\xbd", 3))) return rc;
+        if ((rc = replacement(d, out))) return rc;
       } else {
         d->pend[0] = c;
         d->npend = 1;
@@ -58,7 +63,7 @@ static int push_bytes(tok_decoder *d, const unsigned char *p, size_t n, buf *out
     }
     if (!cont_ok(d->pend[0], d->npend, c)) {
       /* The held sequence can never complete: replace it and look at c afresh. */
-      if ((rc = buf_append(out, "\xef\xbf\xbd", 3))) return rc;
+      if ((rc = replacement(d, out))) return rc;
       d->npend = 0;
       continue;
     }

@@ -119,14 +119,18 @@ const char *tok_chat_template(const tokenizer *t);
 
 /* ---- Decoding -------------------------------------------------------------------------------- */
 enum {
-  TOK_DEC_SPECIAL = 1,    /* render control tokens as their text (default: render nothing) */
-  TOK_DEC_STRIP_SPACE = 2 /* drop the one leading space an SPM/WordPiece encoder adds to the text
-                             (use when decoding a whole encoded text, not a continuation) */
+  TOK_DEC_SPECIAL = 1,     /* render control tokens as their text (default: render nothing) */
+  TOK_DEC_STRIP_SPACE = 2, /* drop the one leading space an SPM/WordPiece encoder adds to the text
+                              (use when decoding a whole encoded text, not a continuation) */
+  TOK_DEC_DROP_INVALID = 4 /* drop byte sequences that can never be UTF-8 instead of writing U+FFFD
+                              for them: for generated text, where a byte-level model's stray bytes
+                              are noise, not data a reader should see as a replacement character */
 };
 
 /* Streaming detokenizer: feed ids one at a time, get text as soon as it is complete UTF-8. Bytes of
  * a character split across tokens are held back until the character completes; sequences that can
- * never complete are replaced by U+FFFD, so what comes out is always valid UTF-8. Plain struct:
+ * never complete are replaced by U+FFFD (or dropped, with TOK_DEC_DROP_INVALID), so what comes out
+ * is always valid UTF-8. Plain struct:
  * keep it on the stack, no cleanup needed. */
 typedef struct tok_decoder {
   const tokenizer *tok;

@@ -893,6 +893,52 @@ TEST(test_generation_never_emits_half_a_character) {
   tok_destroy(t);
 }
 
+/* Stray bytes that can never be UTF-8 (a lone continuation byte, a lead byte cut short by ASCII,
+ * 0xFF): U+FFFD by default, nothing in generated text (TOK_DEC_DROP_INVALID, which llm_stop uses),
+ * so a byte-level model's noise never shows as replacement characters in a reply. */
+TEST(test_generated_text_drops_invalid_bytes) {
+  const char bad[] = "a\x80"
+                     "b\xC3(c\xFF\xE2\x82\xAC"
+                     "d";
+  buf out;
+  buf_init(&out, 0);
+  tok_decoder d;
+  tok_decoder_init(&d, NULL, 0);
+  CHECK_OK(tok_decoder_push_bytes(&d, bad, sizeof bad - 1, &out));
+  CHECK(out.len == 17 && memcmp(out.data,
+                                "a\xEF\xBF\xBD"
+                                "b\xEF\xBF\xBD(c\xEF\xBF\xBD\xE2\x82\xAC"
+                                "d",
+                                17) == 0);
+  buf_reset(&out);
+  tok_decoder_init(&d, NULL, TOK_DEC_DROP_INVALID);
+  CHECK_OK(tok_decoder_push_bytes(&d, bad, sizeof bad - 1, &out));
+  CHECK(out.len == 8 && memcmp(out.data,
+                               "ab(c\xE2\x82\xAC"
+                               "d",
+                               8) == 0);
+  buf_free(&out);
+  llm_stop s;
+  REQUIRE(llm_stop_init(&s, NULL, 0) == 0);
+  buf seen;
+  buf_init(&seen, 0);
+  for (size_t i = 0; i + 1 < sizeof bad; i++)
+    CHECK_INT(llm_stop_feed(&s, bad + i, 1, collect, &seen), 0);
+  CHECK_INT(llm_stop_finish(&s, collect, &seen), 0);
+  CHECK(seen.len == 8 && memcmp(seen.data,
+                                "ab(c\xE2\x82\xAC"
+                                "d",
+                                8) == 0);
+  size_t len;
+  const char *all = llm_stop_text(&s, &len);
+  CHECK(len == 8 && memcmp(all,
+                           "ab(c\xE2\x82\xAC"
+                           "d",
+                           8) == 0);
+  llm_stop_free(&s);
+  buf_free(&seen);
+}
+
 int main(void) {
   log_set_level(LOG_ERROR);
   RUN(test_reference_ids);
@@ -900,6 +946,7 @@ int main(void) {
   RUN(test_stream_utf8);
   RUN(test_generation_never_emits_half_a_character);
   RUN(test_stream_partial);
+  RUN(test_generated_text_drops_invalid_bytes);
   RUN(test_special_tokens);
   RUN(test_bos_and_framing);
   RUN(test_hostile_input);

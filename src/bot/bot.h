@@ -27,27 +27,90 @@
 
 #include "base/config.h"
 #include "base/err.h"
+#include "discord/actions.h"
 #include "discord/discord.h"
 #include "llm/backend.h"
 #include "store/store.h"
 
 /* ---- actions: what the bot asks the outside world to do ------------------------------------- */
 
+/* Components (action rows of buttons or one string select), files (attachments out) and
+ * autocomplete choices are the Discord layer's typed shapes (discord/actions.h): plain structs of
+ * borrowed strings and bytes, no JSON. */
+
 /* One message to post. */
 typedef struct bot_send {
   uint64_t channel_id;
-  const char *text;       /* the whole reply, valid UTF-8, never empty. It may be longer than
-                           * Discord's 2,000 characters: the implementation splits it (at line or
-                           * word boundaries) and puts the reply reference on the first part only. */
+  const char *text;       /* the whole reply, valid UTF-8, never NULL and never empty unless rows
+                           * or files carry the message. It may be longer than Discord's 2,000
+                           * characters: the implementation splits it (at line or word boundaries)
+                           * and puts the reply reference on the first part only. */
   uint64_t reply_to;      /* message to reply to (message_reference), 0 = a plain message */
   bool ping_replied_user; /* allowed_mentions.replied_user */
+  const discord_action_row *rows; /* components, on the last part; NULL: none (at most
+                                   * DISCORD_ROW_MAX rows) */
+  size_t n_rows;
+  const discord_file *files; /* attachments out, on the last part; NULL: none (at most
+                              * DISCORD_FILES_MAX, DISCORD_UPLOAD_MAX bytes together) */
+  size_t n_files;
 } bot_send;
+
+/* A message posted as a persona: through the channel's webhook, under another name and avatar
+ * (the runtime looks the webhook up or creates it, once per channel). */
+typedef struct bot_persona_send {
+  uint64_t channel_id;            /* the channel owning the webhook (for a thread: its parent) */
+  uint64_t thread_id;             /* post into this thread of channel_id; 0: the channel itself */
+  const char *username;           /* shown as the author, 1-80 characters */
+  const char *avatar_url;         /* NULL: the webhook's own avatar */
+  const char *text;               /* as bot_send.text (split when long) */
+  const discord_action_row *rows; /* NULL: none */
+  size_t n_rows;
+  const discord_file *files; /* NULL: none */
+  size_t n_files;
+} bot_persona_send;
+
+/* The answer to an interaction (a slash command, a component, an autocomplete), due within 3 s of
+ * the INTERACTION_CREATE event (discord_interaction: id and token). The kinds:
+ *   DISCORD_RESPONSE_MESSAGE          answer now with text (and rows);
+ *   DISCORD_RESPONSE_DEFERRED         "thinking...": fill it in later with edit_original;
+ *   DISCORD_RESPONSE_UPDATE           a component's interaction: edit the message it is on;
+ *   DISCORD_RESPONSE_DEFERRED_UPDATE  a component's interaction: acknowledge, update later;
+ *   DISCORD_RESPONSE_AUTOCOMPLETE     choices for the focused option. */
+typedef struct bot_response {
+  uint64_t interaction_id;
+  const char *token; /* the interaction's token: a secret, never logged */
+  discord_response_type type;
+  bool ephemeral;   /* MESSAGE, DEFERRED: only the invoker sees the answer */
+  const char *text; /* MESSAGE, UPDATE: at most 2,000 characters (longer is cut; send the rest
+                     * as follow-ups); NULL: none */
+  const discord_action_row *rows; /* MESSAGE, UPDATE; NULL: none */
+  size_t n_rows;
+  const discord_choice *choices; /* AUTOCOMPLETE: 0 to DISCORD_CHOICES_MAX */
+  size_t n_choices;
+} bot_response;
+
+/* A follow-up message to an interaction, or the edit of its original (deferred) response; either
+ * works for 15 minutes after the interaction. */
+typedef struct bot_followup {
+  uint64_t application_id;        /* the interaction's application_id */
+  const char *token;              /* the interaction's token: a secret, never logged */
+  const char *text;               /* at most 2,000 characters; NULL or "" only with rows or files */
+  bool ephemeral;                 /* follow-ups only: only the invoker sees it (an edit keeps the
+                                   * deferred response's visibility) */
+  const discord_action_row *rows; /* NULL: none */
+  size_t n_rows;
+  const discord_file *files; /* follow-ups only (an edit with files is refused); NULL: none */
+  size_t n_files;
+} bot_followup;
 
 /* Implemented by the runtime (REST client) or by a fake in tests. Every callback runs on the bot
  * thread and must not block on the network: it queues the request and returns. Returns 0 when the
  * request was accepted, a negative MIMIC_E* code (with err_set) when it was refused; the bot logs a
  * refusal and carries on. Pointers passed in are borrowed for the call. Any callback may be NULL
  * (that action is then skipped, and for request_restart/start_job the admin is told so).
+ *
+ * Build a bot_actions with designated initializers (.send = ...), never positionally, so that a
+ * new member is NULL wherever it is not implemented yet.
  *
  * Mentions contract: every message the bot posts, `send` and `send_dm` alike, MUST go out with
  * allowed_mentions {"parse": [], "replied_user": ping_replied_user}, so nobody is pinged except
@@ -67,6 +130,26 @@ typedef struct bot_actions {
   /* !fetch / !train: start a job ("fetch" = history fetch, "train" = training in its own process).
    * requested_by: the admin's user id; channel_id: where progress may be reported. */
   int (*start_job)(void *user, const char *job, uint64_t requested_by, uint64_t channel_id);
+
+  /* The wave-two shapes. Like the calls above they queue the request and return; the request,
+   * and everything it points to (strings, rows, options, choices, file bytes), is borrowed for the
+   * call only: the runtime copies it before returning, so the caller may free or reuse its
+   * buffers at once. The runtime checks a request's shape (lengths, counts, a token that cannot
+   * be a path segment) when it runs on the loop thread: a bad one is refused there and logged,
+   * not reported here. Returns 0 or a negative MIMIC_E* code (with err_set): MIMIC_ECANCELLED or
+   * MIMIC_EBUSY when the Discord client is stopping or its queue is full. */
+
+  /* Posts m as a persona, through the channel's webhook (see bot_persona_send). The mentions
+   * contract holds: the text pings nobody. */
+  int (*persona_send)(void *user, const bot_persona_send *m);
+  /* Answers an interaction (see bot_response); once per interaction, within 3 s of it. */
+  int (*respond)(void *user, const bot_response *r);
+  /* Fills in (or changes) the original response to an interaction, typically a deferred one
+   * (PATCH .../messages/@original). f->ephemeral is ignored; files are refused (send them in a
+   * follow-up). */
+  int (*edit_original)(void *user, const bot_followup *f);
+  /* Sends one more message about an interaction (POST /webhooks/{application}/{token}). */
+  int (*followup)(void *user, const bot_followup *f);
 } bot_actions;
 
 /* ---- the bot object (bot.c; bot_handle_event is events.c, bot_inflight queue.c) ---- */

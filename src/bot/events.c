@@ -9,10 +9,15 @@
 #define BOT_LEVEL BOT_L_EVENTS
 #include "bot/bot_int.h"
 
-/* The name people see: the server nickname, else the global display name, else the username. */
+/* The author's display name (discord_display_name: the server nickname, else the global name). */
+static const char *display_name(const discord_message *m) {
+  return discord_display_name(&m->author, m->has_member ? &m->member : NULL);
+}
+
+/* The name people see: the display name, else the username. */
 static const char *shown_name(const discord_message *m) {
-  if (m->has_member && m->member.nick[0]) return m->member.nick;
-  if (m->author.global_name[0]) return m->author.global_name;
+  const char *d = display_name(m);
+  if (d[0]) return d;
   if (m->author.username[0]) return m->author.username;
   return "someone";
 }
@@ -22,8 +27,7 @@ static double rng_roll(bot *b) { return prng_uniform(&b->rng); }
 static int store_user_of(bot *b, const discord_message *m) {
   store_user u = {.id = m->author.id, .bot = m->author.bot};
   str_lcpy(u.name, m->author.username, sizeof u.name);
-  const char *disp = m->has_member && m->member.nick[0] ? m->member.nick : m->author.global_name;
-  str_lcpy(u.display_name, disp, sizeof u.display_name);
+  str_lcpy(u.display_name, display_name(m), sizeof u.display_name);
   return store_user_upsert(b->db, &u);
 }
 
@@ -253,13 +257,14 @@ static int store_channel_of(bot *b, const discord_channel *ch) {
 
 static int on_ready(bot *b, const discord_ready *r) {
   b->self_id = r->user.id;
-  const char *name = r->user.global_name[0] ? r->user.global_name : r->user.username;
+  const char *disp = discord_display_name(&r->user, NULL);
+  const char *name = disp[0] ? disp : r->user.username;
   str_lcpy(b->self_name, name, sizeof b->self_name);
   router_set_self(b->router, b->self_id);
   LOG_I("bot", "ready as %s (%" PRIu64 ")", b->self_name, b->self_id);
   store_user u = {.id = r->user.id, .bot = true};
   str_lcpy(u.name, r->user.username, sizeof u.name);
-  str_lcpy(u.display_name, r->user.global_name, sizeof u.display_name);
+  str_lcpy(u.display_name, disp, sizeof u.display_name);
   return keep(b, store_user_upsert(b->db, &u));
 }
 

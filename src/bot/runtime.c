@@ -1,8 +1,8 @@
 /* The bot runtime (see runtime.h). This thread owns the bot: it waits for the next typed event
  * from the Discord client, or for a wake-up when the engine signals a completion
  * (discord_client_wake), or a second, then hands the event to the bot and runs bot_poll. The bot's
- * actions are copied into small requests and run on the client's loop thread, where they call the
- * typed Discord actions (discord/actions.h) directly. */
+ * actions are copied into discord_actions (to_discord.h) on this thread and run on the client's
+ * loop thread, where they call the typed Discord actions (discord/actions.h) directly. */
 #include "bot/runtime.h"
 
 #include <fcntl.h>
@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "bot/bot.h"
+#include "bot/to_discord.h"
 #include "discord/actions.h"
 #include "discord/client.h"
 #include "llm/backend.h"
@@ -71,25 +72,34 @@ static int act_post(runtime *rt, discord_action *x) {
   return 0;
 }
 
-static int do_send(void *user, const bot_send *m) {
-  discord_send s = {.channel_id = m->channel_id,
-                    .content = m->text,
-                    .reply_to = m->reply_to,
-                    .ping_reply = m->ping_replied_user};
-  return act_post(user, discord_action_send(&s));
-}
+static int do_send(void *user, const bot_send *m) { return act_post(user, bot_action_send(m)); }
 
 static int do_typing(void *user, uint64_t channel_id) {
   return act_post(user, discord_action_typing(channel_id));
 }
 
 static int do_dm(void *user, uint64_t user_id, const char *text) {
-  discord_send s = {.content = text};
-  return act_post(user, discord_action_send_dm(user_id, &s));
+  return act_post(user, bot_action_dm(user_id, text));
 }
 
 static int do_react(void *user, uint64_t channel_id, uint64_t message_id, const char *emoji) {
   return act_post(user, discord_action_react(channel_id, message_id, emoji));
+}
+
+static int do_persona(void *user, const bot_persona_send *m) {
+  return act_post(user, bot_action_persona_send(m));
+}
+
+static int do_respond(void *user, const bot_response *r) {
+  return act_post(user, bot_action_respond(r));
+}
+
+static int do_edit_original(void *user, const bot_followup *f) {
+  return act_post(user, bot_action_edit_original(f));
+}
+
+static int do_followup(void *user, const bot_followup *f) {
+  return act_post(user, bot_action_followup(f));
 }
 
 static int do_restart(void *user) {
@@ -203,7 +213,11 @@ int bot_runtime_run(const bot_runtime_opts *o) {
                          .send_dm = do_dm,
                          .react = do_react,
                          .request_restart = do_restart,
-                         .start_job = do_job};
+                         .start_job = do_job,
+                         .persona_send = do_persona,
+                         .respond = do_respond,
+                         .edit_original = do_edit_original,
+                         .followup = do_followup};
   bot_opts bo = {.config = o->config,
                  .db = db,
                  .backend = rt.backend,

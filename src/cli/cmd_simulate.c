@@ -34,6 +34,30 @@ typedef struct sim {
   int n_echo;
 } sim;
 
+/* Components and files under a post: buttons as "[label]", a select as "[placeholder: a | b]",
+ * files as "[file name (N bytes)]", one line each kind. */
+static void sim_extras(const discord_action_row *rows, size_t n_rows, const discord_file *files,
+                       size_t n_files) {
+  for (size_t i = 0; i < n_rows; i++) {
+    printf("   ");
+    for (size_t k = 0; k < rows[i].n_items; k++) {
+      const discord_component *c = &rows[i].items[k];
+      if (c->type == DISCORD_COMPONENT_STRING_SELECT) {
+        printf(" [%s:", c->placeholder ? c->placeholder : "choose");
+        for (size_t o = 0; o < c->n_options; o++)
+          printf("%s %s", o ? " |" : "", c->options[o].label);
+        printf("]");
+      } else {
+        printf(" [%s%s%s]", c->emoji ? c->emoji : "", c->emoji && c->label ? " " : "",
+               c->label ? c->label : "");
+      }
+    }
+    printf("\n");
+  }
+  for (size_t i = 0; i < n_files; i++)
+    printf("    [file %s (%zu bytes)]\n", files[i].filename, files[i].size);
+}
+
 static int sim_send(void *u, const bot_send *m) {
   sim *s = u;
   if (m->reply_to)
@@ -41,6 +65,7 @@ static int sim_send(void *u, const bot_send *m) {
            m->ping_replied_user ? ", with a ping" : "", m->text);
   else
     printf("%s: %s\n", s->bot_name, m->text);
+  sim_extras(m->rows, m->n_rows, m->files, m->n_files);
   fflush(stdout);
   if (s->n_echo < SIM_ECHO_MAX) {
     s->echo[s->n_echo].id = ++s->next_id;
@@ -64,6 +89,53 @@ static int sim_dm(void *u, uint64_t user, const char *text) {
 static int sim_react(void *u, uint64_t ch, uint64_t msg, const char *emoji) {
   (void)u, (void)ch;
   printf("[reaction %s on #%" PRIu64 "]\n", emoji, msg);
+  return 0;
+}
+
+static int sim_persona(void *u, const bot_persona_send *m) {
+  (void)u;
+  if (m->thread_id)
+    printf("[as %s, in thread #%" PRIu64 "] %s\n", m->username, m->thread_id, m->text);
+  else
+    printf("[as %s] %s\n", m->username, m->text);
+  sim_extras(m->rows, m->n_rows, m->files, m->n_files);
+  fflush(stdout);
+  return 0;
+}
+
+static int sim_respond(void *u, const bot_response *r) {
+  const char *eph = r->ephemeral ? "[ephemeral] " : "";
+  switch (r->type) {
+  case DISCORD_RESPONSE_DEFERRED:
+    printf("%s[%s is thinking...]\n", eph, ((sim *)u)->bot_name);
+    break;
+  case DISCORD_RESPONSE_DEFERRED_UPDATE: printf("[the interaction is acknowledged]\n"); break;
+  case DISCORD_RESPONSE_AUTOCOMPLETE:
+    printf("[choices:");
+    for (size_t i = 0; i < r->n_choices; i++) printf("%s %s", i ? " |" : "", r->choices[i].name);
+    printf("]\n");
+    break;
+  case DISCORD_RESPONSE_UPDATE: printf("[updates the message] %s\n", r->text ? r->text : ""); break;
+  default: printf("%s%s\n", eph, r->text ? r->text : ""); break;
+  }
+  sim_extras(r->rows, r->n_rows, NULL, 0);
+  fflush(stdout);
+  return 0;
+}
+
+static int sim_edit_original(void *u, const bot_followup *f) {
+  (void)u;
+  printf("[edits its answer] %s\n", f->text ? f->text : "");
+  sim_extras(f->rows, f->n_rows, NULL, 0);
+  fflush(stdout);
+  return 0;
+}
+
+static int sim_followup(void *u, const bot_followup *f) {
+  (void)u;
+  printf("%s[follow-up] %s\n", f->ephemeral ? "[ephemeral] " : "", f->text ? f->text : "");
+  sim_extras(f->rows, f->n_rows, f->files, f->n_files);
+  fflush(stdout);
   return 0;
 }
 
@@ -234,7 +306,17 @@ int cmd_simulate(int argc, char **argv) {
     goto out;
   }
   if (!(be = cli_llm_open(&o))) goto out;
-  bot_actions act = {&s, sim_send, sim_typing, sim_dm, sim_react, sim_restart, sim_job};
+  bot_actions act = {.user = &s,
+                     .send = sim_send,
+                     .typing = sim_typing,
+                     .send_dm = sim_dm,
+                     .react = sim_react,
+                     .request_restart = sim_restart,
+                     .start_job = sim_job,
+                     .persona_send = sim_persona,
+                     .respond = sim_respond,
+                     .edit_original = sim_edit_original,
+                     .followup = sim_followup};
   bot_opts bo = {.config = c,
                  .db = st,
                  .backend = be,

@@ -1,5 +1,6 @@
 /* Test harness for the bot: a recording fake of bot_actions (sends, typing, DMs, reactions,
- * restart and job requests), a fake clock, gateway events built on the stack, and the echo of the
+ * restart and job requests, persona posts, interaction responses, edits and follow-ups), a fake
+ * clock, gateway events built on the stack, and the echo of the
  * bot's own posts as MESSAGE_CREATE events delivered later (as the gateway does), so two bots can
  * be wired to each other. Shared by tests/bot/test_bot*.c and bench/bench_bot.c. */
 #ifndef MIMIC_TESTS_BOT_HARNESS_H
@@ -13,11 +14,51 @@
 #define REC_MAX  256
 #define REC_TEXT 2100
 
+#define REC_POSTS 32 /* persona posts, responses, follow-ups (and edits) recorded */
+
+/* What the components and files of a post were: counts, and the first button's (or select's)
+ * label or placeholder and the first file's name, copied. */
+typedef struct rec_extras {
+  int n_rows, n_items, n_files;
+  char first_label[81];
+  char first_file[64];
+  size_t file_bytes;
+} rec_extras;
+
 typedef struct rec_send {
   uint64_t channel, reply_to;
   bool ping;
   char text[REC_TEXT];
+  rec_extras x;
 } rec_send;
+
+typedef struct rec_persona {
+  uint64_t channel, thread;
+  char username[81];
+  char avatar[256];
+  char text[REC_TEXT];
+  rec_extras x;
+} rec_persona;
+
+typedef struct rec_response {
+  uint64_t interaction;
+  char token[128];
+  discord_response_type type;
+  bool ephemeral;
+  char text[REC_TEXT];
+  int n_choices;
+  char first_choice[101];
+  rec_extras x;
+} rec_response;
+
+typedef struct rec_followup {
+  bool edit; /* edit_original rather than a follow-up */
+  uint64_t application;
+  char token[128];
+  bool ephemeral;
+  char text[REC_TEXT];
+  rec_extras x;
+} rec_followup;
 
 typedef struct rec_echo {
   uint64_t channel, id;
@@ -37,6 +78,12 @@ typedef struct rec {
   int restarts;
   char jobs[8][16];
   int n_jobs;
+  rec_persona personas[REC_POSTS];
+  int n_personas;
+  rec_response responses[REC_POSTS];
+  int n_responses;
+  rec_followup followups[REC_POSTS]; /* follow-ups and edits of the original, in order */
+  int n_followups;
   int refuse_send; /* nonzero: send fails with this code */
   /* identity for echoes */
   uint64_t self_id;
@@ -47,6 +94,24 @@ typedef struct rec {
   uint64_t *next_id; /* shared message id counter */
 } rec;
 
+static inline void rec__extras(rec_extras *x, const discord_action_row *rows, size_t n_rows,
+                               const discord_file *files, size_t n_files) {
+  memset(x, 0, sizeof *x);
+  x->n_rows = (int)n_rows;
+  x->n_files = (int)n_files;
+  for (size_t i = 0; i < n_rows; i++) {
+    for (size_t k = 0; k < rows[i].n_items; k++) {
+      const discord_component *c = &rows[i].items[k];
+      const char *l = c->type == DISCORD_COMPONENT_STRING_SELECT ? c->placeholder : c->label;
+      if (x->n_items++ == 0) str_lcpy(x->first_label, l ? l : "", sizeof x->first_label);
+    }
+  }
+  for (size_t i = 0; i < n_files; i++) {
+    if (i == 0) str_lcpy(x->first_file, files[i].filename, sizeof x->first_file);
+    x->file_bytes += files[i].size;
+  }
+}
+
 static inline int rec__send(void *u, const bot_send *m) {
   rec *r = u;
   if (r->refuse_send) return err_set(r->refuse_send, "the fake REST client refused");
@@ -56,6 +121,7 @@ static inline int rec__send(void *u, const bot_send *m) {
     s->reply_to = m->reply_to;
     s->ping = m->ping_replied_user;
     str_lcpy(s->text, m->text, sizeof s->text);
+    rec__extras(&s->x, m->rows, m->n_rows, m->files, m->n_files);
   }
   if (r->next_id && r->n_echo < REC_MAX) {
     rec_echo *e = &r->echo[r->n_echo++];
@@ -96,8 +162,68 @@ static inline int rec__job(void *u, const char *job, uint64_t by, uint64_t ch) {
   return 0;
 }
 
+static inline int rec__persona(void *u, const bot_persona_send *m) {
+  rec *r = u;
+  if (r->refuse_send) return err_set(r->refuse_send, "the fake REST client refused");
+  if (r->n_personas < REC_POSTS) {
+    rec_persona *p = &r->personas[r->n_personas++];
+    p->channel = m->channel_id;
+    p->thread = m->thread_id;
+    str_lcpy(p->username, m->username, sizeof p->username);
+    str_lcpy(p->avatar, m->avatar_url ? m->avatar_url : "", sizeof p->avatar);
+    str_lcpy(p->text, m->text, sizeof p->text);
+    rec__extras(&p->x, m->rows, m->n_rows, m->files, m->n_files);
+  }
+  return 0;
+}
+static inline int rec__respond(void *u, const bot_response *m) {
+  rec *r = u;
+  if (r->refuse_send) return err_set(r->refuse_send, "the fake REST client refused");
+  if (r->n_responses < REC_POSTS) {
+    rec_response *p = &r->responses[r->n_responses++];
+    p->interaction = m->interaction_id;
+    str_lcpy(p->token, m->token, sizeof p->token);
+    p->type = m->type;
+    p->ephemeral = m->ephemeral;
+    str_lcpy(p->text, m->text ? m->text : "", sizeof p->text);
+    p->n_choices = (int)m->n_choices;
+    str_lcpy(p->first_choice, m->n_choices ? m->choices[0].name : "", sizeof p->first_choice);
+    rec__extras(&p->x, m->rows, m->n_rows, NULL, 0);
+  }
+  return 0;
+}
+static inline int rec__followup_of(rec *r, const bot_followup *f, bool edit) {
+  if (r->refuse_send) return err_set(r->refuse_send, "the fake REST client refused");
+  if (r->n_followups < REC_POSTS) {
+    rec_followup *p = &r->followups[r->n_followups++];
+    p->edit = edit;
+    p->application = f->application_id;
+    str_lcpy(p->token, f->token, sizeof p->token);
+    p->ephemeral = f->ephemeral;
+    str_lcpy(p->text, f->text ? f->text : "", sizeof p->text);
+    rec__extras(&p->x, f->rows, f->n_rows, f->files, f->n_files);
+  }
+  return 0;
+}
+static inline int rec__edit_original(void *u, const bot_followup *f) {
+  return rec__followup_of(u, f, true);
+}
+static inline int rec__followup(void *u, const bot_followup *f) {
+  return rec__followup_of(u, f, false);
+}
+
 static inline bot_actions rec_actions(rec *r) {
-  bot_actions a = {r, rec__send, rec__typing, rec__dm, rec__react, rec__restart, rec__job};
+  bot_actions a = {.user = r,
+                   .send = rec__send,
+                   .typing = rec__typing,
+                   .send_dm = rec__dm,
+                   .react = rec__react,
+                   .request_restart = rec__restart,
+                   .start_job = rec__job,
+                   .persona_send = rec__persona,
+                   .respond = rec__respond,
+                   .edit_original = rec__edit_original,
+                   .followup = rec__followup};
   return a;
 }
 

@@ -751,6 +751,33 @@ TEST(huge_message_is_remembered_cut_not_lost) {
   fx_free(&x);
 }
 
+/* The stored display name follows the Discord layer's rule (discord_display_name): the server
+ * nickname, else the global name, else none. */
+TEST(stored_display_name_is_nickname_then_global_name) {
+  fx x;
+  fx_init(&x, NULL, "0", "0");
+  h_msg hm;
+  h_message(&hm, 801, CHAN, GUILD, ALICE, "hi");
+  hm.ev.u.message.author.global_name = "Alice G";
+  hm.ev.u.message.has_member = true;
+  hm.ev.u.message.member.nick = "Ally";
+  CHECK_OK(bot_handle_event(x.b, &hm.ev));
+  store_user u;
+  CHECK_OK(store_user_get(x.s, ALICE.id, &u));
+  CHECK_STR(u.display_name, "Ally");
+  hm.ev.u.message.id = 802;
+  hm.ev.u.message.member.nick = "";
+  CHECK_OK(bot_handle_event(x.b, &hm.ev));
+  CHECK_OK(store_user_get(x.s, ALICE.id, &u));
+  CHECK_STR(u.display_name, "Alice G");
+  h_message(&hm, 803, CHAN, GUILD, BOB, "yo");
+  CHECK_OK(bot_handle_event(x.b, &hm.ev));
+  CHECK_OK(store_user_get(x.s, BOB.id, &u));
+  CHECK_STR(u.display_name, "");
+  CHECK_STR(u.name, "bob");
+  fx_free(&x);
+}
+
 int main(void) {
   log_set_level(LOG_ERROR);
   RUN(mention_gets_a_reply_that_pings_only_the_author);
@@ -778,5 +805,6 @@ int main(void) {
   RUN(memory_forgets_after_its_ttl);
   RUN(statistics_survive_a_restart);
   RUN(huge_message_is_remembered_cut_not_lost);
+  RUN(stored_display_name_is_nickname_then_global_name);
   TEST_MAIN_END();
 }

@@ -141,7 +141,7 @@ static json_t *nth(json_t *log, const char *route, int n) {
   size_t i;
   json_t *e;
   json_array_foreach(log, i, e) {
-    if (strcmp(json_str(e, "route", ""), route) == 0 && n-- == 0) return e;
+    if (strcmp(jv_str(e, "route", ""), route) == 0 && n-- == 0) return e;
   }
   return NULL;
 }
@@ -228,44 +228,43 @@ TEST(runtime_copies_outlive_the_bots_buffers) {
   json_t *e = nth(log, "POST /channels/{channel_id}/messages", 0);
   REQUIRE(e);
   json_t *body = json_object_get(e, "body");
-  CHECK_STR(json_str(body, "content", NULL), "copied text");
-  char *am = json_dump_compact(json_object_get(body, "allowed_mentions"));
+  CHECK_STR(jv_str(body, "content", NULL), "copied text");
+  char *am = jv_dump_compact(json_object_get(body, "allowed_mentions"));
   CHECK_STR(am, "{\"parse\":[],\"replied_user\":false}");
   free(am);
   json_t *b0 = json_array_get(
       json_object_get(json_array_get(json_object_get(body, "components"), 0), "components"), 0);
-  CHECK_STR(json_str(b0, "custom_id", NULL), "pick");
-  CHECK_STR(json_str(b0, "label", NULL), "Pick me");
-  CHECK_STR(json_str(json_array_get(json_object_get(e, "files"), 0), "filename", NULL),
-            "notes.txt");
-  CHECK_INT(json_int(json_array_get(json_object_get(e, "files"), 0), "size", 0), 9);
+  CHECK_STR(jv_str(b0, "custom_id", NULL), "pick");
+  CHECK_STR(jv_str(b0, "label", NULL), "Pick me");
+  CHECK_STR(jv_str(json_array_get(json_object_get(e, "files"), 0), "filename", NULL), "notes.txt");
+  CHECK_INT(jv_int(json_array_get(json_object_get(e, "files"), 0), "size", 0), 9);
   /* The persona's execute (into the thread) and the follow-up share a route. */
   json_t *pe = NULL;
   for (int k = 0; k < 2 && !pe; k++) {
     json_t *c = nth(log, "POST /webhooks/{webhook_id}/{token}", k);
-    if (c && json_str(json_object_get(c, "body"), "username", NULL)) pe = c;
+    if (c && jv_str(json_object_get(c, "body"), "username", NULL)) pe = c;
   }
   REQUIRE(pe);
-  CHECK_STR(json_str(json_object_get(pe, "body"), "username", NULL), "Alice");
-  CHECK_STR(json_str(json_object_get(pe, "body"), "avatar_url", NULL), "https://example.com/a.png");
-  CHECK_STR(json_str(json_object_get(pe, "body"), "content", NULL), "copied text");
-  CHECK(strstr(json_str(pe, "path", ""), "thread_id=20") != NULL);
+  CHECK_STR(jv_str(json_object_get(pe, "body"), "username", NULL), "Alice");
+  CHECK_STR(jv_str(json_object_get(pe, "body"), "avatar_url", NULL), "https://example.com/a.png");
+  CHECK_STR(jv_str(json_object_get(pe, "body"), "content", NULL), "copied text");
+  CHECK(strstr(jv_str(pe, "path", ""), "thread_id=20") != NULL);
   /* The interaction answers. */
   const char *cbr = "POST /interactions/{interaction_id}/{token}/callback";
   json_t *c0 = json_object_get(nth(log, cbr, 0), "body");
   json_t *c1 = json_object_get(nth(log, cbr, 1), "body");
   REQUIRE(c0 && c1);
-  if (json_int(c0, "type", 0) != 4) { /* the two callbacks may finish in either order */
+  if (jv_int(c0, "type", 0) != 4) { /* the two callbacks may finish in either order */
     json_t *t = c0;
     c0 = c1;
     c1 = t;
   }
-  CHECK_INT(json_int(c0, "type", 0), 4);
-  CHECK_INT(json_int(json_object_get(c0, "data"), "flags", 0), 64);
-  CHECK_STR(json_str(json_object_get(c0, "data"), "content", NULL), "copied text");
-  CHECK_INT(json_int(c1, "type", 0), 8);
-  CHECK_STR(json_str(json_array_get(json_object_get(json_object_get(c1, "data"), "choices"), 0),
-                     "name", NULL),
+  CHECK_INT(jv_int(c0, "type", 0), 4);
+  CHECK_INT(jv_int(json_object_get(c0, "data"), "flags", 0), 64);
+  CHECK_STR(jv_str(json_object_get(c0, "data"), "content", NULL), "copied text");
+  CHECK_INT(jv_int(c1, "type", 0), 8);
+  CHECK_STR(jv_str(json_array_get(json_object_get(json_object_get(c1, "data"), "choices"), 0),
+                   "name", NULL),
             "Bob");
   /* The follow-up (ephemeral, with the file) and the edit of the original. */
   json_t *fe = NULL;
@@ -274,14 +273,13 @@ TEST(runtime_copies_outlive_the_bots_buffers) {
     if (c && c != pe) fe = c;
   }
   REQUIRE(fe);
-  CHECK(strstr(json_str(fe, "path", ""), "itoken-copy") != NULL);
-  CHECK_INT(json_int(json_object_get(fe, "body"), "flags", 0), 64);
-  CHECK_STR(json_str(json_array_get(json_object_get(fe, "files"), 0), "filename", NULL),
-            "notes.txt");
+  CHECK(strstr(jv_str(fe, "path", ""), "itoken-copy") != NULL);
+  CHECK_INT(jv_int(json_object_get(fe, "body"), "flags", 0), 64);
+  CHECK_STR(jv_str(json_array_get(json_object_get(fe, "files"), 0), "filename", NULL), "notes.txt");
   json_t *pa = nth(log, "PATCH /webhooks/{webhook_id}/{token}/messages/@original", 0);
   REQUIRE(pa);
-  CHECK(strstr(json_str(pa, "path", ""), "itoken-copy") != NULL);
-  CHECK_STR(json_str(json_object_get(pa, "body"), "content", NULL), "copied text");
+  CHECK(strstr(jv_str(pa, "path", ""), "itoken-copy") != NULL);
+  CHECK_STR(jv_str(json_object_get(pa, "body"), "content", NULL), "copied text");
   json_decref(log);
   rest_destroy(r);
   discord_actions_free(&a);

@@ -77,6 +77,7 @@ int llm_stop_feed(llm_stop *s, const char *bytes, size_t n, llm_emit_fn emit, vo
   drop_nuls(&s->pending, before);
   size_t head = s->pending.len; /* complete characters only: the decoder holds the rest */
   const char *p = s->pending.data;
+  if (!head) goto out; /* nothing complete yet (or only bytes that were dropped) */
 
   /* Earliest complete stop string. */
   size_t cut = (size_t)-1;

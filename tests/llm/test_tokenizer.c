@@ -936,6 +936,16 @@ TEST(test_generated_text_drops_invalid_bytes) {
                            "d",
                            8) == 0);
   llm_stop_free(&s);
+  /* A generation whose first token is only a stray byte, with a stop string to look for. */
+  const char *stops[] = {"##"};
+  REQUIRE(llm_stop_init(&s, stops, 1) == 0);
+  buf_reset(&seen);
+  CHECK_INT(llm_stop_feed(&s, "\xFF", 1, collect, &seen), 0);
+  CHECK_INT(seen.len, 0);
+  CHECK_INT(llm_stop_feed(&s, "ok#", 3, collect, &seen), 0);
+  CHECK_INT(llm_stop_feed(&s, "#x", 2, collect, &seen), 1);
+  CHECK(seen.len == 2 && memcmp(seen.data, "ok", 2) == 0);
+  llm_stop_free(&s);
   buf_free(&seen);
 }
 

@@ -166,14 +166,7 @@ static int model_make_random(int argc, char **argv) {
        .min = 1,
        .max = 1 << 22},
       {.name = "seed", .type = CLI_U64, .dest = &o.seed, .meta = "N", .help = "weights' seed"},
-      {.name = "threads",
-       .short_name = 't',
-       .type = CLI_INT,
-       .dest = &threads,
-       .meta = "N",
-       .help = "compute threads (default: one per core)",
-       .min = 1,
-       .max = 256},
+      CLI_OPT_THREADS(&threads),
       {0}};
   const cli_spec spec = {
       .name = "model make-random",

@@ -8,14 +8,7 @@
 
 int cmd_quantize(int argc, char **argv) {
   int threads = 0;
-  const cli_opt opts[] = {{.name = "threads",
-                           .type = CLI_INT,
-                           .dest = &threads,
-                           .meta = "N",
-                           .help = "compute threads (default: one per core)",
-                           .min = 1,
-                           .max = 256},
-                          {0}};
+  const cli_opt opts[] = {CLI_OPT_THREADS(&threads), {0}};
   const cli_spec spec = {
       .name = "quantize",
       .args = "IN.gguf OUT.gguf TYPE",

@@ -306,14 +306,7 @@ int cmd_train(int argc, char **argv) {
        .type = CLI_BOOL,
        .dest = &o.resume,
        .help = "continue from the checkpoint"},
-      {.name = "threads",
-       .short_name = 't',
-       .type = CLI_INT,
-       .dest = &threads,
-       .meta = "N",
-       .help = "compute threads (default: one per core)",
-       .min = 1,
-       .max = 256},
+      CLI_OPT_THREADS(&threads),
       {.name = "no-progress", .type = CLI_BOOL, .dest = &no_progress, .help = "no progress bar"},
       {0}};
   const cli_spec spec = {
@@ -390,14 +383,7 @@ int cmd_merge(int argc, char **argv) {
                            .min = -100,
                            .max = 100,
                            .alias = "scale"},
-                          {.name = "threads",
-                           .short_name = 't',
-                           .type = CLI_INT,
-                           .dest = &threads,
-                           .meta = "N",
-                           .help = "compute threads (default: one per core)",
-                           .min = 1,
-                           .max = 256},
+                          CLI_OPT_THREADS(&threads),
                           {0}};
   const cli_spec spec = {
       .name = "merge",

@@ -62,6 +62,14 @@ typedef struct cli_spec {
   const cli_sub *subs;    /* a command group's subcommands, terminated by {0}; or NULL */
 } cli_spec;
 
+/* The option every compute command shares: -t/--threads into an int (0 by default: one per core).
+ */
+#define CLI_OPT_THREADS(var)                                                                       \
+  {                                                                                                \
+    .name = "threads", .short_name = 't', .type = CLI_INT, .dest = (var), .meta = "N",             \
+    .help = "compute threads (default: one per core)", .min = 1, .max = 256                        \
+  }
+
 #define CLI_MAX_OPTS 64
 
 typedef struct cli_args {

@@ -1,6 +1,6 @@
 /* The generic front of llm_backend (see backend.h): request checks and deep copies, the registry of
  * live jobs behind cancel-by-id and the synchronous wrapper over submit. The backends (engine.c
- * for local, backend_openai.c) sit above this file and call into it through backend_int.h;
+ * for local, backend_openai.c) sit above this file and call into it through backend_impl.h;
  * backend_factory.c, above them, picks one from the configuration. */
 #include <stdlib.h>
 #include <string.h>

@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/alloc.h"
+#include "base/buf.h"
 #include "base/str.h"
 
 int fs_mkdirs(const char *dir) {
@@ -64,4 +66,38 @@ int fs_write_atomic(const char *path, const void *data, size_t n) {
     return err_set(MIMIC_EIO, "%s: cannot rename into place: %s", path, strerror(e));
   }
   return 0;
+}
+
+int fs_read_stream(FILE *f, const char *what, size_t cap, char **data, size_t *n) {
+  *data = NULL;
+  *n = 0;
+  buf b;
+  buf_init(&b, cap);
+  char chunk[65536];
+  size_t k;
+  int rc = 0;
+  while (!rc && (k = fread(chunk, 1, sizeof chunk, f)) > 0) {
+    if ((rc = buf_append(&b, chunk, k)) == MIMIC_ERANGE)
+      rc = err_set(MIMIC_ERANGE, "%s: over the %zu-byte cap", what, cap);
+    else if (rc)
+      rc = err_set(rc, "%s: out of memory reading it", what);
+  }
+  if (!rc && ferror(f)) rc = err_set(MIMIC_EIO, "%s: read error", what);
+  if (rc) {
+    buf_free(&b);
+    return rc;
+  }
+  *n = b.len;
+  *data = buf_steal(&b);
+  return 0;
+}
+
+int fs_read_file(const char *path, size_t cap, char **data, size_t *n) {
+  *data = NULL;
+  *n = 0;
+  FILE *f = fopen(path, "rb");
+  if (!f) return err_set(MIMIC_EIO, "%s: cannot open: %s", path, strerror(errno));
+  int rc = fs_read_stream(f, path, cap, data, n);
+  fclose(f);
+  return rc;
 }

@@ -1,9 +1,12 @@
 /* u64 -> pointer hash map (see map.h). */
 #include "base/map.h"
 
+#include <ctype.h>
 #include <string.h>
 
 #include "base/alloc.h"
+#include "base/err.h"
+#include "base/str.h"
 
 static size_t slot_of(uint64_t key, size_t cap) {
   key ^= key >> 33;
@@ -110,4 +113,22 @@ int map_next(const map_u64 *m, size_t *iter, uint64_t *key, void **val) {
     }
   }
   return 0;
+}
+
+void map_set_ids(map_u64 *m, const char *list) {
+  map_clear(m);
+  const char *p = list ? list : "";
+  while (*p) {
+    while (*p == ',' || isspace((unsigned char)*p)) p++;
+    char tmp[32];
+    size_t n = 0;
+    while (*p && *p != ',' && !isspace((unsigned char)*p) && n < sizeof tmp - 1) tmp[n++] = *p++;
+    while (*p && *p != ',' && !isspace((unsigned char)*p)) p++;
+    tmp[n] = 0;
+    uint64_t id;
+    if (n && str_to_u64(tmp, &id) == 0 && id)
+      map_put_uint(m, id, 1);
+    else if (n)
+      err_clear();
+  }
 }

@@ -28,6 +28,11 @@ int map_next(const map_u64 *m, size_t *iter, uint64_t *key, void **val);
 /* Empties the map but keeps its table, so a map cleared at a size cap never grows past it. */
 void map_clear(map_u64 *m);
 
+/* Replaces the map's contents with the set of ids in list (decimal snowflakes separated by commas
+ * and/or white space, as the id-list config keys hold them; NULL is empty), each with value 1.
+ * Entries that are not a nonzero id are skipped: `config check` refuses them before this runs. */
+void map_set_ids(map_u64 *m, const char *list);
+
 /* Integer values (an index + 1, flags + 1) kept in the value slot: 0 reads as absent, so store
  * only nonzero values. */
 static inline uintptr_t map_get_uint(const map_u64 *m, uint64_t key) {

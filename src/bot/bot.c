@@ -7,25 +7,6 @@
 #define BOT_LEVEL BOT_L_BOT
 #include "bot/bot_int.h"
 
-static void parse_id_set(map_u64 *m, const char *list) {
-  map_free(m);
-  map_init(m);
-  const char *p = list ? list : "";
-  while (*p) {
-    while (*p == ',' || *p == ' ' || *p == '\t') p++;
-    char tmp[32];
-    size_t n = 0;
-    while (*p && *p != ',' && n < sizeof tmp - 1) tmp[n++] = *p++;
-    while (*p && *p != ',') p++;
-    tmp[n] = 0;
-    uint64_t id;
-    if (n && str_to_u64(tmp, &id) == 0 && id)
-      map_put(m, id, (void *)1);
-    else
-      err_clear();
-  }
-}
-
 /* ---- settings ---- */
 
 void bot_settings_apply(bot *b) {
@@ -44,7 +25,7 @@ void bot_settings_apply(bot *b) {
     router_set_params(b->router, &p);
   else
     b->router = router_new(b->self_id, &p);
-  parse_id_set(&b->admins, cfg_str(c, CFG_BOT_ADMINS));
+  map_set_ids(&b->admins, cfg_str(c, CFG_BOT_ADMINS));
   const char *pre = cfg_str(c, CFG_BOT_PREFIX);
   str_lcpy(b->prefix, pre && *pre ? pre : "!", sizeof b->prefix);
   b->queue_max = (size_t)cfg_int(c, CFG_BOT_QUEUE_MAX);

@@ -37,25 +37,6 @@ struct router {
   int seen_head;
 };
 
-static void parse_ids(map_u64 *m, const char *list) {
-  map_free(m);
-  map_init(m);
-  const char *p = list ? list : "";
-  while (*p) {
-    while (*p == ',' || isspace((unsigned char)*p)) p++;
-    char tmp[32];
-    size_t n = 0;
-    while (*p && *p != ',' && n < sizeof tmp - 1) tmp[n++] = *p++;
-    while (*p && *p != ',') p++;
-    tmp[n] = 0;
-    uint64_t id;
-    if (n && str_to_u64(tmp, &id) == 0 && id)
-      map_put(m, id, (void *)1);
-    else
-      err_clear();
-  }
-}
-
 void router_set_params(router *r, const router_params *p) {
   r->rate = p->rate;
   r->boost = p->active_boost < 1 ? 1 : p->active_boost;
@@ -80,8 +61,8 @@ void router_set_params(router *r, const router_params *p) {
     k += n;
     if (*k == ',') k++;
   }
-  parse_ids(&r->allow_bots, p->allow_bots);
-  parse_ids(&r->channels, p->channels);
+  map_set_ids(&r->allow_bots, p->allow_bots);
+  map_set_ids(&r->channels, p->channels);
 }
 
 router *router_new(uint64_t self_id, const router_params *p) {

@@ -263,17 +263,14 @@ static int demo_train(const demo_opts *o, const char *conf, const char *model, c
 static json_t *read_eval_json(const demo_opts *o) {
   char path[2200];
   snprintf(path, sizeof path, "%s/reports/eval.json", o->dir);
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  buf b;
-  buf_init(&b, 64u << 20);
-  char tmp[8192];
-  size_t k;
-  while ((k = fread(tmp, 1, sizeof tmp, f)) > 0)
-    if (buf_append(&b, tmp, k)) break;
-  fclose(f);
-  json_t *j = b.data ? jv_parse(b.data, b.len, path) : NULL;
-  buf_free(&b);
+  char *data = NULL;
+  size_t n = 0;
+  if (fs_read_file(path, 64u << 20, &data, &n)) {
+    err_clear();
+    return NULL;
+  }
+  json_t *j = jv_parse(data, n, path);
+  mem_free(data);
   return j;
 }
 

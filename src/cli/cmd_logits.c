@@ -41,27 +41,6 @@ static int parse_ids(const char *s, int32_t **ids, int *n) {
   return 0;
 }
 
-static char *read_small_file(const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (!f) {
-    err_set(MIMIC_EIO, "%s: %s", path, strerror(errno));
-    return NULL;
-  }
-  buf b;
-  buf_init(&b, LOGITS_MAX_FILE);
-  char chunk[4096];
-  size_t got;
-  int rc = 0;
-  while (rc == 0 && (got = fread(chunk, 1, sizeof chunk, f)) > 0) rc = buf_append(&b, chunk, got);
-  fclose(f);
-  if (rc) {
-    buf_free(&b);
-    err_set(MIMIC_ERANGE, "%s: larger than %u bytes", path, LOGITS_MAX_FILE);
-    return NULL;
-  }
-  return buf_steal(&b);
-}
-
 int cmd_logits(int argc, char **argv) {
   const char *model_path = NULL, *lora_path = NULL, *tokens = NULL, *tokens_file = NULL,
              *out_path = NULL;
@@ -135,7 +114,8 @@ int cmd_logits(int argc, char **argv) {
   float *logits = NULL;
   FILE *f = NULL;
   char *text = NULL;
-  if (tokens_file && !(text = read_small_file(tokens_file))) goto out;
+  size_t text_len = 0;
+  if (tokens_file && fs_read_file(tokens_file, LOGITS_MAX_FILE, &text, &text_len)) goto out;
   if (parse_ids(tokens ? tokens : text, &ids, &n)) goto out;
   if (llm_model_load(model_path, &m)) goto out;
   if (lora_path && llm_lora_load(m, lora_path, &l)) goto out;

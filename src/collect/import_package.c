@@ -33,30 +33,11 @@ static bool is_file(const char *p) {
 
 /* Reads a small JSON file whole (capped) and parses it. NULL with the error set. */
 static json_t *load_small(const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (!f) {
-    err_set(MIMIC_EIO, "%s: cannot open: %s", path, strerror(errno));
-    return NULL;
-  }
-  buf b;
-  buf_init(&b, SMALL_JSON_MAX);
-  char tmp[65536];
-  size_t n;
-  json_t *v = NULL;
-  while ((n = fread(tmp, 1, sizeof tmp, f)) > 0)
-    if (buf_append(&b, tmp, n)) {
-      err_set(MIMIC_ERANGE, "%s: larger than %u bytes; not a data package file", path,
-              SMALL_JSON_MAX);
-      goto out;
-    }
-  if (ferror(f)) {
-    err_set(MIMIC_EIO, "%s: read error", path);
-    goto out;
-  }
-  v = jv_parse(b.data ? b.data : "", b.len, path);
-out:
-  fclose(f);
-  buf_free(&b);
+  char *data = NULL;
+  size_t n = 0;
+  if (fs_read_file(path, SMALL_JSON_MAX, &data, &n)) return NULL;
+  json_t *v = jv_parse(data, n, path);
+  mem_free(data);
   return v;
 }
 

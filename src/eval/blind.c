@@ -264,31 +264,6 @@ double eval_binom_tail_half(int k, int n) {
   return p > 1 ? 1 : p;
 }
 
-static int read_all(const char *path, char **data, size_t *n) {
-  *data = NULL;
-  FILE *f = fopen(path, "rb");
-  if (!f) return err_set(MIMIC_EIO, "%s: cannot open: %s", path, strerror(errno));
-  buf b;
-  buf_init(&b, EVAL_CSV_MAX);
-  char chunk[65536];
-  size_t k;
-  int rc = 0;
-  while ((k = fread(chunk, 1, sizeof chunk, f)) > 0)
-    if (buf_append(&b, chunk, k)) {
-      rc = err_set(MIMIC_ERANGE, "%s: over the %u-byte cap", path, EVAL_CSV_MAX);
-      break;
-    }
-  if (!rc && ferror(f)) rc = err_set(MIMIC_EIO, "%s: read error", path);
-  fclose(f);
-  if (rc) {
-    buf_free(&b);
-    return rc;
-  }
-  *n = b.len;
-  *data = buf_steal(&b);
-  return 0;
-}
-
 /* Truth per id (1..EVAL_BLIND_MAX): 0 unknown, 1 real, 2 generated. */
 static int label_of(const char *s, int *out) {
   char t[32];
@@ -315,7 +290,7 @@ static int each_row(const char *path, const char *ca, const char *cb, row_fn fn,
   char *data = NULL;
   size_t n = 0, pos = 0, row = 0, nf;
   char **f = NULL;
-  int rc = read_all(path, &data, &n), ia = -1, ib = -1;
+  int rc = fs_read_file(path, EVAL_CSV_MAX, &data, &n), ia = -1, ib = -1;
   if (rc) return rc;
   if (n >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0) pos = 3; /* spreadsheet BOM */
   while (!rc) {

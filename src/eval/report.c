@@ -42,27 +42,6 @@ static bool num(const char *s, double *v) {
   return s && *s && str_to_double(s, v) == 0 && isfinite(*v);
 }
 
-static int read_text(const char *path, char **data, size_t *n) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return err_set(MIMIC_EIO, "%s: cannot open: %s", path, strerror(errno));
-  buf b;
-  buf_init(&b, EVAL_CSV_MAX);
-  char chunk[65536];
-  size_t k;
-  int rc = 0;
-  while (!rc && (k = fread(chunk, 1, sizeof chunk, f)) > 0)
-    if (buf_append(&b, chunk, k))
-      rc = err_set(MIMIC_ERANGE, "%s: over the %u-byte cap", path, EVAL_CSV_MAX);
-  fclose(f);
-  if (rc) {
-    buf_free(&b);
-    return rc;
-  }
-  *n = b.len;
-  *data = buf_steal(&b);
-  return 0;
-}
-
 static const char *const train_cols[] = {"loss", "train_loss"};
 static const char *const valid_cols[] = {"val_loss", "valid_loss", "eval_loss", "validation_loss"};
 
@@ -137,7 +116,7 @@ int eval_loss_curve_read(const char *path, eval_loss_curve *out) {
   memset(out, 0, sizeof *out);
   char *data = NULL;
   size_t n = 0;
-  int rc = read_text(path, &data, &n);
+  int rc = fs_read_file(path, EVAL_CSV_MAX, &data, &n);
   if (rc) return rc;
   rc =
       str_ends_with(path, ".jsonl") ? loss_jsonl(path, data, n, out) : loss_csv(path, data, n, out);

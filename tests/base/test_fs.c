@@ -54,12 +54,36 @@ TEST(a_file_in_the_way_is_a_clear_error) {
   CHECK_INT(fs_write_atomic(p, "x", 1), MIMIC_EIO);
 }
 
+TEST(read_file_whole_capped_and_named_in_errors) {
+  char p[256];
+  snprintf(p, sizeof p, "%s/r.txt", root);
+  CHECK_OK(fs_write_atomic(p, "hello\0world", 11));
+  char *d = NULL;
+  size_t n = 0;
+  CHECK_OK(fs_read_file(p, 0, &d, &n));
+  CHECK(n == 11 && d && memcmp(d, "hello\0world", 11) == 0 && d[11] == 0);
+  mem_free(d);
+  CHECK_OK(fs_read_file(p, 11, &d, &n)); /* exactly the cap */
+  mem_free(d);
+  CHECK_INT(fs_read_file(p, 10, &d, &n), MIMIC_ERANGE);
+  CHECK(d == NULL && strstr(err_msg(), "r.txt: over the 10-byte cap") != NULL);
+  snprintf(p, sizeof p, "%s/empty.txt", root);
+  CHECK_OK(fs_write_atomic(p, "", 0));
+  CHECK_OK(fs_read_file(p, 4, &d, &n));
+  CHECK(n == 0 && d && *d == 0);
+  mem_free(d);
+  snprintf(p, sizeof p, "%s/missing.txt", root);
+  CHECK_INT(fs_read_file(p, 0, &d, &n), MIMIC_EIO);
+  CHECK(d == NULL && strstr(err_msg(), "missing.txt: cannot open") != NULL);
+}
+
 int main(void) {
   snprintf(root, sizeof root, "/tmp/mimic-fs-XXXXXX");
   if (!mkdtemp(root)) return 1;
   RUN(mkdirs_makes_every_level_and_tolerates_existing);
   RUN(write_atomic_replaces_whole_file);
   RUN(a_file_in_the_way_is_a_clear_error);
+  RUN(read_file_whole_capped_and_named_in_errors);
   char cmd[128];
   snprintf(cmd, sizeof cmd, "rm -rf %s", root);
   if (system(cmd) != 0) printf("could not remove %s\n", root);

@@ -71,9 +71,24 @@ TEST(map_uint_values_and_clear) {
   map_free(&m);
 }
 
+TEST(set_ids_parses_an_id_list_and_replaces_the_set) {
+  map_u64 m;
+  map_init(&m);
+  map_put_uint(&m, 7, 1);
+  map_set_ids(&m, " 123456789012345678, 42 ,x,0,,  99\t100");
+  CHECK_INT(m.len, 4);
+  CHECK(map_get_uint(&m, 123456789012345678ull) == 1 && map_get_uint(&m, 42) == 1);
+  CHECK(map_get_uint(&m, 99) == 1 && map_get_uint(&m, 100) == 1);
+  CHECK(map_get_uint(&m, 7) == 0); /* replaced, not added to */
+  map_set_ids(&m, NULL);
+  CHECK_INT(m.len, 0);
+  map_free(&m);
+}
+
 int main(void) {
   prng_seed(&rng, 88172645463325252ull);
   RUN(map_matches_model);
   RUN(map_uint_values_and_clear);
+  RUN(set_ids_parses_an_id_list_and_replaces_the_set);
   TEST_MAIN_END();
 }

@@ -8,16 +8,6 @@
 #include "llm/gguf.h"
 #include "llm/tokenizer.h"
 
-/* Reads all of fp into a capped buffer. */
-static int read_all(FILE *fp, const char *name, buf *b) {
-  char chunk[65536];
-  size_t n;
-  while ((n = fread(chunk, 1, sizeof chunk, fp)) > 0)
-    if (buf_append(b, chunk, n)) return err_prefix(MIMIC_ERANGE, "%s", name);
-  if (ferror(fp)) return err_set(MIMIC_EIO, "%s: read error", name);
-  return 0;
-}
-
 int cmd_tokenize(int argc, char **argv) {
   const char *model = NULL, *text = NULL, *file = NULL;
   bool parse_special = false, add_bos = false;
@@ -75,10 +65,14 @@ int cmd_tokenize(int argc, char **argv) {
       cli_error("tokenize: cannot open %s", file);
       goto out;
     }
-    int rc = read_all(fp, file, &in);
+    char *data = NULL;
+    size_t len = 0;
+    int rc = fs_read_stream(fp, file, TOK_MAX_INPUT, &data, &len);
     if (fp != stdin) fclose(fp);
+    if (!rc) rc = buf_append(&in, data, len);
+    mem_free(data);
     if (rc) {
-      cli_error("tokenize: %s (the cap is %u bytes)", err_msg(), TOK_MAX_INPUT);
+      cli_error("tokenize: %s", err_msg());
       goto out;
     }
   } else if (buf_puts(&in, text)) {

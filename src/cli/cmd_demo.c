@@ -28,7 +28,7 @@ typedef struct demo_opts {
   double minutes;
   long steps;
   long n_eval;
-  long threads;
+  int threads;
   bool chat, fresh;
 } demo_opts;
 
@@ -96,7 +96,8 @@ static bool find_sample(demo_opts *o, bool given) {
 static int parse(demo_opts *o, int argc, char **argv) {
   memset(o, 0, sizeof *o);
   const char *dir = "data/demo", *sample = NULL;
-  int64_t steps = 0, n_eval = 60, threads = 0;
+  int64_t steps = 0, n_eval = 60;
+  int threads = 0;
   bool no_chat = false;
   o->minutes = 4;
   const cli_opt opts[] = {
@@ -133,14 +134,7 @@ static int parse(demo_opts *o, int argc, char **argv) {
        .min = 1,
        .max = 100000,
        .alias = "n"},
-      {.name = "threads",
-       .short_name = 't',
-       .type = CLI_I64,
-       .dest = &threads,
-       .meta = "N",
-       .help = "compute threads (default: one per core)",
-       .min = 0,
-       .max = 1024},
+      CLI_OPT_THREADS(&threads),
       {.name = "no-chat",
        .type = CLI_BOOL,
        .dest = &no_chat,
@@ -165,7 +159,7 @@ static int parse(demo_opts *o, int argc, char **argv) {
   if (sample) str_lcpy(o->sample, sample, sizeof o->sample);
   o->steps = (long)steps;
   o->n_eval = (long)n_eval;
-  o->threads = (long)threads;
+  o->threads = threads;
   o->chat = !no_chat;
   if (!find_sample(o, sample_given)) {
     cli_error("%s: the sample community was not found; run mimic from the repository root or pass "
@@ -253,7 +247,7 @@ static int demo_train(const demo_opts *o, const char *conf, const char *model, c
     cli_error("%s", err_msg());
     return 1;
   }
-  int rc = cli_train_run(&t, &show, (int)o->threads, res);
+  int rc = cli_train_run(&t, &show, o->threads, res);
   unlink(ckpt); /* the demo never resumes: no checkpoint left behind */
   fflush(stdout);
   return rc ? 1 : 0;
@@ -389,7 +383,7 @@ int cmd_demo(int argc, char **argv) {
   char model[2100], log_csv[2100], threads[32], n_eval[32];
   snprintf(model, sizeof model, "%s/models/scratch.gguf", o.dir);
   snprintf(log_csv, sizeof log_csv, "%s/models/train-log.csv", o.dir);
-  snprintf(threads, sizeof threads, "%ld", o.threads);
+  snprintf(threads, sizeof threads, "%d", o.threads);
   train_result tr;
   if ((rc = demo_train(&o, conf, model, log_csv, train_deadline(&o, t0), &tr))) goto out;
   step(4, N, "evaluate against the held-out replies (perplexity, style metrics, blind-test kit)");

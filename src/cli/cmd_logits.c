@@ -45,7 +45,7 @@ int cmd_logits(int argc, char **argv) {
   const char *model_path = NULL, *lora_path = NULL, *tokens = NULL, *tokens_file = NULL,
              *out_path = NULL;
   double scale = 1.0;
-  int64_t threads = 0;
+  int threads = 0;
   bool last = false;
   const cli_opt opts[] = {
       {.name = "model",
@@ -83,14 +83,7 @@ int cmd_logits(int argc, char **argv) {
        .meta = "F.f32",
        .help = "where the logits go (required)"},
       {.name = "last", .type = CLI_BOOL, .dest = &last, .help = "only the last position's row"},
-      {.name = "threads",
-       .short_name = 't',
-       .type = CLI_I64,
-       .dest = &threads,
-       .meta = "N",
-       .help = "compute threads (default: one per core)",
-       .min = 0,
-       .max = 1024},
+      CLI_OPT_THREADS(&threads),
       {0}};
   const cli_spec spec = {
       .name = "logits",
@@ -119,7 +112,7 @@ int cmd_logits(int argc, char **argv) {
   if (parse_ids(tokens ? tokens : text, &ids, &n)) goto out;
   if (llm_model_load(model_path, &m)) goto out;
   if (lora_path && llm_lora_load(m, lora_path, &l)) goto out;
-  cpool = compute_pool_new((int)threads);
+  cpool = compute_pool_new(threads);
   llm_ctx_params cp = {.n_ctx = n, .n_slots = 1, .n_batch = n < 512 ? n : 512, .pool = cpool};
   if (llm_ctx_new(m, &cp, &c)) goto out;
   size_t V = (size_t)llm_model_hparams(m)->n_vocab;

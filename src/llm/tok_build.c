@@ -190,7 +190,7 @@ static int pool_add(pool_builder *pb, const char *s, size_t n, uint32_t *off) {
 static void slot_insert(tokenizer *t, int32_t id) {
   const char *s = tok__piece_text(t, id);
   size_t n = t->len[id];
-  uint32_t i = (uint32_t)tok__hash_bytes(s, n) & t->mask;
+  uint32_t i = (uint32_t)hash_fnv64_mixed(s, n) & t->mask;
   for (;;) {
     uint32_t v = t->slots[i];
     if (!v) {
@@ -234,7 +234,7 @@ static int build_specials(tokenizer *t) {
     const char *s = tok__piece_text(t, id);
     t->sfirst[(unsigned char)s[0]] = 1;
     if (tok__special_find(t, s, t->len[id]) < 0) { /* keep the first (highest-priority) duplicate */
-      uint32_t i = (uint32_t)tok__hash_bytes(s, t->len[id]) & t->smask;
+      uint32_t i = (uint32_t)hash_fnv64_mixed(s, t->len[id]) & t->smask;
       while (t->sslots[i]) i = (i + 1) & t->smask;
       t->sslots[i] = (uint32_t)k + 1;
     }
@@ -399,7 +399,7 @@ int tok_new(const tok_spec *spec, tokenizer **out) {
         }
       }
       uint64_t key = ((uint64_t)(uint32_t)ids[0] << 32) | (uint32_t)ids[1];
-      uint32_t i = (uint32_t)tok__hash_u64(key) & t->mmask;
+      uint32_t i = (uint32_t)hash_mix64(key) & t->mmask;
       while (t->mkeys[i] != UINT64_MAX && t->mkeys[i] != key) i = (i + 1) & t->mmask;
       if (t->mkeys[i] == UINT64_MAX) { /* the first rank of a repeated merge wins */
         t->mkeys[i] = key;

@@ -76,11 +76,8 @@ struct tokenizer {
   char *chat_template;
 };
 
-/* The hash of the text tables (texts -> piece ids, special texts): FNV-1a with a final mix. */
-static inline uint64_t tok__hash_bytes(const char *s, size_t n) { return hash_fnv64_mixed(s, n); }
-
-/* The hash of the merge table (pair of piece ids -> rank). */
-static inline uint64_t tok__hash_u64(uint64_t x) { return hash_mix64(x); }
+/* The text tables (texts -> piece ids, special texts) hash with base's hash_fnv64_mixed, the merge
+ * table (pair of piece ids -> rank) with hash_mix64. */
 
 /* The NUL-terminated text of piece id. */
 static inline const char *tok__piece_text(const tokenizer *t, int32_t id) {
@@ -89,7 +86,7 @@ static inline const char *tok__piece_text(const tokenizer *t, int32_t id) {
 
 /* Piece id with exactly this text, or -1. */
 static inline int32_t tok__piece_find(const tokenizer *t, const char *s, size_t n) {
-  uint32_t i = (uint32_t)tok__hash_bytes(s, n) & t->mask;
+  uint32_t i = (uint32_t)hash_fnv64_mixed(s, n) & t->mask;
   for (;;) {
     uint32_t v = t->slots[i];
     if (!v) return -1;
@@ -109,7 +106,7 @@ static inline int32_t tok__vocab_find(const tokenizer *t, const char *s, size_t 
 static inline int32_t tok__merge_rank(const tokenizer *t, int32_t a, int32_t b) {
   if (!t->mkeys || a < 0 || b < 0) return -1;
   uint64_t key = ((uint64_t)(uint32_t)a << 32) | (uint32_t)b;
-  uint32_t i = (uint32_t)tok__hash_u64(key) & t->mmask;
+  uint32_t i = (uint32_t)hash_mix64(key) & t->mmask;
   for (;;) {
     if (t->mkeys[i] == UINT64_MAX) return -1;
     if (t->mkeys[i] == key) return t->mrank[i];

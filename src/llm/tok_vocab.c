@@ -37,7 +37,7 @@ int tok__grow(void **p, size_t *cap, size_t need, size_t elem) {
 
 /* Index into t->specials of the special token with exactly this text, or -1. */
 int32_t tok__special_find(const tokenizer *t, const char *s, size_t n) {
-  uint32_t i = (uint32_t)tok__hash_bytes(s, n) & t->smask;
+  uint32_t i = (uint32_t)hash_fnv64_mixed(s, n) & t->smask;
   for (;;) {
     uint32_t v = t->sslots[i];
     if (!v) return -1;

@@ -143,7 +143,7 @@ static const char *const schema_v1[] = {
 /* Schema migrations, applied in order, each in its own transaction together with the
  * PRAGMA user_version bump, so a kill mid-migration leaves the previous version intact. Append new
  * migrations at the end; never edit a shipped one. See docs/internals/store.md. */
-/* bot-core: the bot's statistics (bot_log.c): counters per hour and one row per generation. */
+/* Migration 2: the bot's statistics (bot_log.c): counters per hour and one row per generation. */
 static const char *const schema_bot_log[] = {
     "CREATE TABLE bot_counters("
     "  hour_ms INTEGER NOT NULL,"
@@ -169,9 +169,18 @@ static const char *const schema_bot_log[] = {
     NULL,
 };
 
+/* Migration 3: case-insensitive indexes on users' names, so the reply cleaner's "is this a member's
+ * name?" lookup (store_user_named) is two index searches, not a scan of every user. */
+static const char *const schema_user_names[] = {
+    "CREATE INDEX users_display_name ON users(display_name COLLATE NOCASE);",
+    "CREATE INDEX users_name ON users(name COLLATE NOCASE);",
+    NULL,
+};
+
 static const char *const *const migrations[] = {
     schema_v1,
     schema_bot_log,
+    schema_user_names,
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

@@ -67,8 +67,13 @@ static void react_ok(cmd_ctx *x) {
 
 /* ---- settings ---- */
 
-static void set_number(cmd_ctx *x, const char *cmd, const char *key, double lo, double hi,
-                       bool integer, const char *what) {
+/* Sets a number key from the command's argument, within the key's own bounds (the key table is
+ * their one home); INT keys take whole numbers. */
+static void set_number(cmd_ctx *x, const char *cmd, cfg_id id, const char *what) {
+  const cfg_key *k = cfg_key_get(id);
+  const char *key = k->name;
+  double lo = k->min, hi = k->max;
+  bool integer = k->type == CFG_INT;
   double v;
   int64_t iv = 0;
   bool ok = *x->args && (integer ? str_to_i64(x->args, &iv) == 0 && (v = (double)iv, true)
@@ -85,10 +90,10 @@ static void set_number(cmd_ctx *x, const char *cmd, const char *key, double lo, 
   }
   char old[64], val[64];
   if (integer) {
-    snprintf(old, sizeof old, "%" PRId64, cfg_int(x->b->cfg, cfg_key_id(cfg_key_find(key))));
+    snprintf(old, sizeof old, "%" PRId64, cfg_int(x->b->cfg, id));
     snprintf(val, sizeof val, "%" PRId64, iv);
   } else {
-    snprintf(old, sizeof old, "%g", cfg_num(x->b->cfg, cfg_key_id(cfg_key_find(key))));
+    snprintf(old, sizeof old, "%g", cfg_num(x->b->cfg, id));
     snprintf(val, sizeof val, "%g", v);
   }
   if (bot_setting_set(x->b, key, val)) {
@@ -105,15 +110,13 @@ static void set_number(cmd_ctx *x, const char *cmd, const char *key, double lo, 
 }
 
 static void cmd_setrate(cmd_ctx *x) {
-  set_number(x, "setrate", "bot.response_rate", 0, 1, false, "Response rate");
+  set_number(x, "setrate", CFG_BOT_RESPONSE_RATE, "Response rate");
 }
 static void cmd_settemp(cmd_ctx *x) {
-  set_number(x, "settemp", "engine.temperature", 0, 2, false, "Temperature");
+  set_number(x, "settemp", CFG_ENGINE_TEMPERATURE, "Temperature");
 }
 static void cmd_setmaxlen(cmd_ctx *x) {
-  const cfg_key *k = cfg_key_find("engine.max_tokens");
-  set_number(x, "setmaxlen", "engine.max_tokens", k ? k->min : 1, k ? k->max : 100000, true,
-             "Reply length (tokens)");
+  set_number(x, "setmaxlen", CFG_ENGINE_MAX_TOKENS, "Reply length (tokens)");
 }
 
 /* ---- status ---- */

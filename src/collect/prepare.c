@@ -29,51 +29,24 @@ static const char *const generic_replies[] = {
     "Understood. I hope you have a pleasant day.",
 };
 
-/* The default of a configuration key (base/config_keys.c is their one home). */
-static const cfg_key *key(const char *name) {
-  const cfg_key *k = cfg_key_find(name);
-  MIMIC_ASSERT(k && k->dflt);
-  return k;
-}
-
-static int64_t key_int(const char *name) {
-  int64_t v = 0;
-  int rc = str_to_i64(key(name)->dflt, &v);
-  MIMIC_ASSERT(rc == 0);
-  return v;
-}
-
-static double key_num(const char *name) {
-  double v = 0;
-  int rc = str_to_double(key(name)->dflt, &v);
-  MIMIC_ASSERT(rc == 0);
-  return v;
-}
-
-static bool key_bool(const char *name) {
-  bool v = false;
-  int rc = str_to_bool(key(name)->dflt, &v);
-  MIMIC_ASSERT(rc == 0);
-  return v;
-}
-
+/* Defaults and bounds come from the key table (base/config_keys.c is their one home). */
 void collect_prepare_defaults(collect_prepare_opts *o) {
   memset(o, 0, sizeof *o);
   o->out_dir = NULL; /* "<data.dir>/exports", resolved by collect_prepare */
-  o->gap_ms = key_int("collect.gap_min") * 60 * 1000;
-  o->window_max = (int)key_int("collect.window");
-  o->min_context = (int)key_int("collect.min_context");
-  o->per_user_cap = (int)key_int("collect.per_user_cap");
-  o->valid_frac = key_num("collect.valid_frac");
-  o->require_consent = key_bool("collect.require_consent");
+  o->gap_ms = cfg_key_default_int(CFG_COLLECT_GAP_MIN) * 60 * 1000;
+  o->window_max = (int)cfg_key_default_int(CFG_COLLECT_WINDOW);
+  o->min_context = (int)cfg_key_default_int(CFG_COLLECT_MIN_CONTEXT);
+  o->per_user_cap = (int)cfg_key_default_int(CFG_COLLECT_PER_USER_CAP);
+  o->valid_frac = cfg_key_default_num(CFG_COLLECT_VALID_FRAC);
+  o->require_consent = cfg_key_default_bool(CFG_COLLECT_REQUIRE_CONSENT);
   o->seed = 42;
-  o->system_prompt = key("bot.system_prompt")->dflt;
+  o->system_prompt = cfg_key_default(CFG_BOT_SYSTEM_PROMPT);
 }
 
 /* The options' bounds, from the key table: "window must be 2..64". */
 static int check_opts(const collect_prepare_opts *o) {
-  const cfg_key *w = key("collect.window"), *mc = key("collect.min_context"),
-                *vf = key("collect.valid_frac"), *gap = key("collect.gap_min");
+  const cfg_key *w = cfg_key_get(CFG_COLLECT_WINDOW), *mc = cfg_key_get(CFG_COLLECT_MIN_CONTEXT),
+                *vf = cfg_key_get(CFG_COLLECT_VALID_FRAC), *gap = cfg_key_get(CFG_COLLECT_GAP_MIN);
   if (o->window_max < w->min || o->window_max > w->max || o->min_context < mc->min ||
       o->min_context > mc->max || o->valid_frac < vf->min || o->valid_frac > vf->max ||
       o->gap_ms <= 0 || o->gap_ms > (int64_t)gap->max * 60000)
@@ -687,7 +660,7 @@ int collect_prepare(store *s, const collect_prepare_opts *opts, collect_prepare_
   const collect_prepare_opts *o = &resolved;
   char default_dir[4096];
   if (!resolved.out_dir) {
-    snprintf(default_dir, sizeof default_dir, "%s/exports", key("data.dir")->dflt);
+    snprintf(default_dir, sizeof default_dir, "%s/exports", cfg_key_default(CFG_DATA_DIR));
     resolved.out_dir = default_dir;
   }
   prep p = {.s = s, .o = o, .st = st};

@@ -22,12 +22,13 @@ declare -A LAYER_DEPS=(
   [llm]=""
   [discord]=""
   [embed]="llm"
+  [vision]="llm"
   [train]="llm"
-  [eval]="llm store"
+  [eval]="llm store embed"
   [collect]="store llm discord"
-  [bot]="store llm embed discord collect"
+  [bot]="store llm embed vision discord collect"
   [web]="store"
-  [cli]="store llm embed discord train eval collect bot web"
+  [cli]="store llm embed vision discord train eval collect bot web"
 )
 
 fail=0

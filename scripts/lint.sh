@@ -26,9 +26,10 @@ declare -A LAYER_DEPS=(
   [train]="llm"
   [eval]="llm store embed"
   [collect]="store llm discord"
-  [bot]="store llm embed vision discord collect"
+  [lore]="store llm embed"
+  [bot]="store llm embed vision discord collect lore"
   [web]="store"
-  [cli]="store llm embed vision discord train eval collect bot web"
+  [cli]="store llm embed vision discord train eval collect lore bot web"
 )
 
 fail=0

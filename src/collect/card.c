@@ -551,3 +551,102 @@ int card_png_embed(const void *png, size_t n, const store_persona *p, buf *out) 
   buf_free(&v3);
   return rc;
 }
+
+/* ---- the prompt ---- */
+
+static bool at_macro(const char *s, const char *macro) {
+  size_t n = strlen(macro);
+  for (size_t i = 0; i < n; i++) {
+    char a = s[i], b = macro[i];
+    if (!a) return false;
+    if (a >= 'A' && a <= 'Z') a = (char)(a - 'A' + 'a');
+    if (a != b) return false;
+  }
+  return true;
+}
+
+int card_macros(const char *text, const char *char_name, const char *user_name, buf *out) {
+  static const char *const chars[] = {"{{char}}", "<bot>"}, *const users[] = {"{{user}}", "<user>"};
+  const char *s = text ? text : "";
+  int rc = 0;
+  while (*s && !rc) {
+    const char *with = NULL;
+    size_t skip = 0;
+    for (int i = 0; i < 2 && !with; i++) {
+      if (at_macro(s, chars[i]))
+        with = char_name, skip = strlen(chars[i]);
+      else if (at_macro(s, users[i]))
+        with = user_name, skip = strlen(users[i]);
+    }
+    if (with) {
+      rc = buf_puts(out, with);
+      s += skip;
+    } else {
+      rc = buf_putc(out, *s++);
+    }
+  }
+  return rc;
+}
+
+/* The card's parts after the main prompt, as SillyTavern adds them whatever the system prompt. */
+static int card_parts(const store_persona *p, buf *out) {
+  int rc = 0;
+  if (p->description && *p->description) rc = buf_printf(out, "\n\n%s", p->description);
+  if (!rc && p->personality && *p->personality)
+    rc = buf_printf(out, "\n\n{{char}}'s personality: %s", p->personality);
+  if (!rc && p->scenario && *p->scenario) rc = buf_printf(out, "\n\nScenario: %s", p->scenario);
+  if (!rc && p->mes_example && *p->mes_example)
+    rc = buf_printf(out, "\n\nHow {{char}} talks:\n%s", p->mes_example);
+  return rc;
+}
+
+static int book_lines(const store_persona *p, size_t cap, buf *out) {
+  if (!p->character_book || cap == 0) return 0;
+  json_t *book = json_loads(p->character_book, 0, NULL);
+  json_t *entries = json_object_get(book, "entries");
+  int rc = 0;
+  size_t used = 0, i;
+  json_t *e;
+  bool head = false;
+  if (json_is_array(entries)) json_array_foreach(entries, i, e) {
+      const char *content = jv_str(e, "content", "");
+      size_t n = strlen(content);
+      if (!jv_bool(e, "enabled", true) || n == 0 || used + n > cap) continue;
+      if (!head && (rc = buf_puts(out, "\n\nWhat {{char}} knows:")) != 0) break;
+      head = true;
+      if ((rc = buf_printf(out, "\n- %s", content)) != 0) break;
+      used += n;
+    }
+  json_decref(book);
+  return rc;
+}
+
+int card_system_prompt(const store_persona *p, const char *char_name, const char *user_name,
+                       size_t lore_bytes, buf *out) {
+  static const char main_prompt[] = "You are {{char}}.";
+  if (!char_name) char_name = nz(p->name);
+  if (!user_name) user_name = "User";
+  buf tmpl;
+  buf_init(&tmpl, 0);
+  int rc = 0;
+  if (p->system_prompt && *p->system_prompt) {
+    /* The card's main prompt; {{original}} is mimic's own in its place. */
+    const char *s = p->system_prompt;
+    while (*s && !rc) {
+      if (at_macro(s, "{{original}}")) {
+        rc = buf_puts(&tmpl, main_prompt);
+        s += strlen("{{original}}");
+      } else {
+        rc = buf_putc(&tmpl, *s++);
+      }
+    }
+  } else {
+    rc = buf_puts(&tmpl, main_prompt);
+  }
+  if (!rc) rc = card_parts(p, &tmpl);
+  if (!rc) rc = book_lines(p, lore_bytes, &tmpl);
+  if (!rc) rc = buf_putc(&tmpl, 0);
+  if (!rc) rc = card_macros(tmpl.data, char_name, user_name, out);
+  buf_free(&tmpl);
+  return rc;
+}

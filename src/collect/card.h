@@ -65,4 +65,19 @@ int card_to_json(const store_persona *p, int version, buf *out) MIMIC_MUST;
  * Errors: as card_parse_png for a broken png, and as card_to_json. */
 int card_png_embed(const void *png, size_t n, const store_persona *p, buf *out) MIMIC_MUST;
 
+/* The system prompt a persona speaks with, appended to out, laid out as SillyTavern does: the
+ * card's system_prompt (its {{original}} is mimic's main prompt "You are {{char}}."), or that main
+ * prompt when the card has none; then the description, "{{char}}'s personality: ...", "Scenario:
+ * ..." and "How {{char}} talks:" with the example dialogue. {{char}} / <BOT> and {{user}} / <USER>
+ * (any case) are replaced by char_name (NULL = the persona's name) and user_name (NULL = "User").
+ * When lore_bytes > 0, up to that many bytes of the enabled entries of the embedded
+ * character_book follow as "What {{char}} knows:" lines. creator_notes never enter the prompt (the
+ * spec forbids it). Errors: MIMIC_ENOMEM / MIMIC_ERANGE from out. */
+int card_system_prompt(const store_persona *p, const char *char_name, const char *user_name,
+                       size_t lore_bytes, buf *out) MIMIC_MUST;
+
+/* Appends text with the card macros replaced ({{char}}, <BOT>, {{user}}, <USER>, any case). */
+int card_macros(const char *text, const char *char_name, const char *user_name,
+                buf *out) MIMIC_MUST;
+
 #endif

@@ -1294,24 +1294,23 @@ int cli_persona_train_done(const cfg *c, const cli_persona_train *t, const char 
   store *s = cli_store_open(c);
   if (!s) return 1;
   int rc;
+  store_persona p;
+  store_persona_init(&p);
   if (t->cast) {
     adapter_ctx x = {s, adapter};
     rc = store_persona_each(s, true, set_cast_adapter, &x);
   } else {
-    int64_t id = 0;
-    store_persona p;
-    store_persona_init(&p);
     rc = store_persona_by_name(s, t->persona, &p);
-    id = p.id;
-    if (!rc) rc = store_persona_set_adapter(s, id, adapter, p.adapter_scale);
-    store_persona_free(&p);
+    if (!rc) rc = store_persona_set_adapter(s, p.id, adapter, p.adapter_scale);
   }
   store_close(s);
   if (rc) {
+    store_persona_free(&p);
     cli_error("the adapter was written to %s but not recorded: %s", adapter, err_msg());
     return 1;
   }
-  printf("%s now speaks with %s\n", t->cast ? "every enabled persona" : t->persona, adapter);
+  printf("%s now speak%s with %s\n", t->cast ? "every enabled persona" : p.name, "s", adapter);
+  store_persona_free(&p);
   return 0;
 }
 

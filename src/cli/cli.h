@@ -44,8 +44,9 @@ typedef struct cli_persona_train {
  * personas/cast-adapter.gguf). Returns 0, or 1 after printing why not. */
 int cli_persona_train_data(const cfg *c, const cli_persona_train *t, char *data, size_t data_cap,
                            char *valid, size_t valid_cap, char *out, size_t out_cap);
-/* Records the trained adapter in the persona row (every enabled persona with cast), where the bot
- * picks it up. Returns 0, or 1 after printing why not. */
+/* Records the trained adapter in the persona row, where the bot picks it up; with cast, in every
+ * enabled persona whose gen-data went in (every enabled one when --data was given). Returns 0, or 1
+ * after printing why not. */
 int cli_persona_train_done(const cfg *c, const cli_persona_train *t, const char *adapter);
 
 /* Loads the configuration the way every subcommand does: defaults, then the file path (the

@@ -1164,11 +1164,17 @@ static int cast_one(const store_persona *p, void *user) {
 
 typedef struct adapter_ctx {
   store *s;
+  const cfg *c;
   const char *path;
+  bool all; /* --data: every enabled persona; otherwise those whose gen-data was used */
 } adapter_ctx;
 
 static int set_cast_adapter(const store_persona *p, void *user) {
   adapter_ctx *x = user;
+  char dir[2048], path[2100];
+  persona_dir(x->c, p->name, dir, sizeof dir);
+  snprintf(path, sizeof path, "%s/gen-data.jsonl", dir);
+  if (!x->all && access(path, R_OK) != 0) return 0;
   return store_persona_set_adapter(x->s, p->id, x->path, p->adapter_scale);
 }
 
@@ -1297,7 +1303,7 @@ int cli_persona_train_done(const cfg *c, const cli_persona_train *t, const char 
   store_persona p;
   store_persona_init(&p);
   if (t->cast) {
-    adapter_ctx x = {s, adapter};
+    adapter_ctx x = {s, c, adapter, t->data != NULL};
     rc = store_persona_each(s, true, set_cast_adapter, &x);
   } else {
     rc = store_persona_by_name(s, t->persona, &p);
@@ -1309,7 +1315,7 @@ int cli_persona_train_done(const cfg *c, const cli_persona_train *t, const char 
     cli_error("the adapter was written to %s but not recorded: %s", adapter, err_msg());
     return 1;
   }
-  printf("%s now speak%s with %s\n", t->cast ? "every enabled persona" : p.name, "s", adapter);
+  printf("%s now speak%s with %s\n", t->cast ? "the cast" : p.name, t->cast ? "" : "s", adapter);
   store_persona_free(&p);
   return 0;
 }

@@ -334,6 +334,26 @@ TEST(gen_data_writes_sft_jsonl_and_train_records_the_adapter) {
   CHECK_STR(jv_str(e, "adapter", ""), want);
   CHECK(access(want, R_OK) == 0);
   json_decref(e);
+
+  /* --cast: one adapter for every persona with generated data, recorded in each */
+  snprintf(cmd, sizeof cmd, "%s train --cast --base %s --steps 1", bin, model);
+  CHECK_INT(run(cmd, out, sizeof out), 1);
+  CHECK(strstr(out, "no persona has generated data yet") != NULL);
+  snprintf(cmd, sizeof cmd,
+           "%s persona gen-data Glordon --n 1 --turns 1 --model %s -n 8 --seed 2 && %s train "
+           "--cast --base %s --steps 1 --seq-len 64 --no-progress --ckpt-every 0",
+           bin, model, bin, model);
+  CHECK_INT(run(cmd, out, sizeof out), 0);
+  CHECK(strstr(out, "the cast adapter leaves out") != NULL); /* Elio has no gen-data.jsonl */
+  CHECK(strstr(out, "the cast now speak with") != NULL);
+  snprintf(want, sizeof want, "%s/data/personas/cast-adapter.gguf", dir);
+  e = show_json("Glordon");
+  CHECK_STR(jv_str(e, "adapter", ""), want);
+  json_decref(e);
+  e = show_json("Elio"); /* left out of the cast: keeps its own adapter */
+  snprintf(want, sizeof want, "%s/data/personas/Elio/adapter.gguf", dir);
+  CHECK_STR(jv_str(e, "adapter", ""), want);
+  json_decref(e);
 }
 
 int main(void) {

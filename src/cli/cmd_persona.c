@@ -966,13 +966,14 @@ static int persona_gen_data(int argc, char **argv) {
   int turns = 3;
   const char *out = NULL, *member = "Member";
   const cli_opt opts[] = {
-      {.name = "n",
+      {.name = "count",
        .type = CLI_I64,
        .dest = &n_samples,
        .meta = "N",
        .help = "conversations to write (default 500)",
        .min = 1,
-       .max = GEN_SAMPLES_MAX},
+       .max = GEN_SAMPLES_MAX,
+       .alias = "n"},
       {.name = "turns",
        .type = CLI_INT,
        .dest = &turns,
@@ -1004,7 +1005,7 @@ static int persona_gen_data(int argc, char **argv) {
                  "its card and its\nlore (the character book): a simulated member opens on one of "
                  "the card's tags or lore keys\nand the character answers. The output is SFT JSONL "
                  "({\"messages\": [...]}) for mimic train\n--persona NAME.",
-      .example = "persona gen-data Glordon --n 500 --model models/base.gguf",
+      .example = "persona gen-data Glordon --count 500 --model models/base.gguf",
       .config = true,
       .opts = opts};
   cli_args a;
@@ -1331,7 +1332,8 @@ int cmd_persona(int argc, char **argv) {
       {"edit", persona_edit, "change fields: edit NAME --set FIELD=VALUE..."},
       {"remove", persona_remove, "remove a persona"},
       {"export", persona_export, "write a V3 card: export NAME [--out F] [--png]"},
-      {"gen-data", persona_gen_data, "synthetic conversations from the card: gen-data NAME --n N"},
+      {"gen-data", persona_gen_data,
+       "synthetic conversations from the card: gen-data NAME --count N"},
       {0}};
   const cli_spec spec = {.name = "persona",
                          .summary = "Personas: characters mimic can speak as, besides the "

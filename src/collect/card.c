@@ -151,7 +151,8 @@ static int read_fields(const json_t *d, int version, store_persona *p, card_meta
   if (version == 3) {
     char *nick = NULL;
     if ((rc = get_text(d, "nickname", "nickname", &nick)) != 0) return rc;
-    if (nick && !str_ieq(nick, p->name)) rc = store_strv_push(&p->aliases, nick);
+    if (nick) str_trim(nick);
+    if (nick && *nick && !str_ieq(nick, p->name)) rc = store_strv_push(&p->aliases, nick);
     mem_free(nick);
     if (rc) return rc;
   }

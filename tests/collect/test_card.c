@@ -345,6 +345,47 @@ TEST(base64_strict) {
   buf_free(&b);
 }
 
+TEST(system_prompt_like_sillytavern) {
+  store_persona p;
+  store_persona_init(&p);
+  CHECK_OK(card_parse(v2_card, strlen(v2_card), &p, NULL));
+  buf b;
+  buf_init(&b, 0);
+  CHECK_OK(card_system_prompt(&p, NULL, "Ana", 0, &b));
+  CHECK_OK(buf_putc(&b, 0));
+  CHECK_STR(b.data, "You are Glordon.\n\nA purple potato-shaped alien.\n\nGlordon's personality: "
+                    "kind, shy\n\nScenario: The Communiverse.\n\nHow Glordon talks:\n<START>\n"
+                    "Glordon: Hello.");
+  CHECK(strstr(b.data, "for tests") == NULL); /* creator_notes never enter a prompt */
+  /* {{original}} and the macros in any case; <BOT>/<USER> too */
+  mem_free(p.system_prompt);
+  p.system_prompt = xstrdup("{{ORIGINAL}} Talk to <USER> as <bot>, {{User}}.");
+  mem_free(p.description);
+  p.description = NULL;
+  mem_free(p.personality);
+  p.personality = NULL;
+  mem_free(p.scenario);
+  p.scenario = NULL;
+  mem_free(p.mes_example);
+  p.mes_example = NULL;
+  buf_reset(&b);
+  CHECK_OK(card_system_prompt(&p, "Glordie", NULL, 0, &b));
+  CHECK_OK(buf_putc(&b, 0));
+  CHECK_STR(b.data, "You are Glordie. Talk to User as Glordie, User.");
+  /* lore from the character book, within its budget */
+  CHECK_OK(card_parse(v3_card, strlen(v3_card), &p, NULL));
+  buf_reset(&b);
+  CHECK_OK(card_system_prompt(&p, NULL, NULL, 1000, &b));
+  CHECK_OK(buf_putc(&b, 0));
+  CHECK(strstr(b.data, "\n\nWhat Elio knows:\n- Olga is Elio's aunt, an Air Force major.") != NULL);
+  buf_reset(&b);
+  CHECK_OK(card_system_prompt(&p, NULL, NULL, 10, &b)); /* the entry does not fit */
+  CHECK_OK(buf_putc(&b, 0));
+  CHECK(strstr(b.data, "knows") == NULL);
+  buf_free(&b);
+  store_persona_free(&p);
+}
+
 int main(void) {
   RUN(v2_json_exact_fields);
   RUN(v3_json_with_book_and_nickname);
@@ -354,5 +395,6 @@ int main(void) {
   RUN(broken_cards_one_sentence);
   RUN(export_v3_and_png_round_trip);
   RUN(base64_strict);
+  RUN(system_prompt_like_sillytavern);
   TEST_MAIN_END();
 }

@@ -29,6 +29,9 @@ int cmd_demo(int argc, char **argv);     /* the offline demo pipeline */
 int cmd_simulate(int argc, char **argv); /* the bot's flow on the terminal */
 int cmd_fetch(int argc, char **argv);    /* history through the Discord API into the store */
 
+int cmd_lore(int argc, char **argv);          /* lore books: add, list, remove, search */
+int cmd_embed_history(int argc, char **argv); /* community messages embedded for recall */
+
 /* Loads the configuration the way every subcommand does: defaults, then the file path (the
  * command's --config FILE; NULL: MIMIC_CONFIG, or ./mimic.conf when it exists), then the
  * environment. Applies log settings. Returns NULL after printing one clear sentence. */

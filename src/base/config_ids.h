@@ -82,6 +82,7 @@ typedef enum cfg_id {
   CFG_LORE_BUDGET_TOKENS, /* lore.budget_tokens */
   CFG_LORE_RECALL_K,      /* lore.recall_k */
   CFG_LORE_SCAN_MESSAGES, /* lore.scan_messages */
+  CFG_LORE_SCOPES,        /* lore.scopes */
 
   CFG__COUNT /* number of keys, not a key */
 } cfg_id;

@@ -140,6 +140,9 @@ static const cfg_key keys[] = {
     INT(LORE_RECALL_K, "lore.recall_k", "4", 0, 20, "community messages recalled per reply"),
     INT(LORE_SCAN_MESSAGES, "lore.scan_messages", "4", 1, 200,
         "recent messages scanned for World Info keywords"),
+    STR(LORE_SCOPES, "lore.scopes", "",
+        "comma-separated lore scopes the bot reads besides the global one, the persona's name and "
+        "guild:ID"),
     /* web.enabled / web.listen come back with the dashboard; nothing serves them yet. */
     [CFG__COUNT] = {NULL, CFG_STR, NULL, 0, 0, false, NULL, 0, NULL},
 };

@@ -381,12 +381,89 @@ out:
   return status;
 }
 
+/* ---- lore set ---- */
+
+static int lore_set(int argc, char **argv) {
+  uint64_t guild = 0;
+  const char *persona = NULL;
+  bool unset = false;
+  const cli_opt opts[] = {
+      {.name = "guild", .type = CLI_ID, .dest = &guild, .meta = "ID", .help = "for this guild"},
+      {.name = "persona",
+       .type = CLI_STR,
+       .dest = &persona,
+       .meta = "NAME",
+       .help = "for this persona (wins over the guild's)"},
+      {.name = "unset",
+       .type = CLI_BOOL,
+       .dest = &unset,
+       .help = "remove the setting (back to the guild's or the config's)"},
+      {0}};
+  const cli_spec spec = {
+      .name = "lore set",
+      .args = "KEY [VALUE]",
+      .min_args = 1,
+      .max_args = 2,
+      .summary = "Sets a lore.* key for one guild or one persona (a running bot reads it at its "
+                 "next reply):\nlore.world_info, lore.retrieval, lore.recall, lore.min_score, "
+                 "lore.top_k, lore.rrf_k,\nlore.budget_tokens, lore.recall_k, lore.scan_messages, "
+                 "lore.scopes.",
+      .example = "lore set lore.recall false --guild 81384788765712384\n  mimic lore set "
+                 "lore.scopes middle-earth --persona gandalf",
+      .config = true,
+      .opts = opts};
+  cli_args a;
+  int status;
+  cfg *c = cli_start(&spec, argc, argv, &a, &status);
+  if (!c) return status;
+  const char *key = a.pos[0], *value = a.n_pos == 2 ? a.pos[1] : NULL;
+  const cfg_key *k = cfg_key_find(key);
+  status = 2;
+  if (!k || strncmp(key, "lore.", 5) != 0)
+    cli_usage_error(&spec, "'%s' is not a lore.* key", key);
+  else if ((guild != 0) == (persona != NULL))
+    cli_usage_error(&spec, "give --guild ID or --persona NAME (one of them)");
+  else if (!unset && !value)
+    cli_usage_error(&spec, "give a value, or --unset");
+  else if (!unset && cfg_key_check(cfg_key_id(k), value))
+    cli_usage_error(&spec, "%s", err_msg());
+  else
+    status = 1;
+  if (status == 2) {
+    cfg_destroy(c);
+    return status;
+  }
+  char scope[160];
+  if (persona)
+    snprintf(scope, sizeof scope, "persona:%s", persona);
+  else
+    snprintf(scope, sizeof scope, "guild:%llu", (unsigned long long)guild);
+  store *s = cli_store_open(c);
+  if (s) {
+    int rc = unset ? store_setting_delete(s, scope, key) : store_setting_set(s, scope, key, value);
+    if (rc)
+      cli_error("%s", err_msg());
+    else {
+      if (unset)
+        printf("%s: %s unset\n", scope, key);
+      else
+        printf("%s: %s = %s\n", scope, key, value);
+      status = 0;
+    }
+  }
+  store_close(s);
+  cfg_destroy(c);
+  return status;
+}
+
 int cmd_lore(int argc, char **argv) {
   static const cli_sub subs[] = {
       {"add", lore_add, "FILE|DIR... [--scope NAME]: add lore books, notes, World Info"},
       {"list", lore_list, "the lore sources"},
       {"remove", lore_remove, "ID | --source FILE: remove a source"},
       {"search", lore_search_cmd, "\"QUERY\" [--k N] [--scope S] [--json]: search the lore"},
+      {"set", lore_set,
+       "KEY VALUE --guild ID|--persona NAME: a lore switch for one guild or persona"},
       {0}};
   static const cli_spec spec = {.name = "lore",
                                 .summary = "Lore books the personas know (docs/lore.md).",

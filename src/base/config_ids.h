@@ -72,6 +72,8 @@ typedef enum cfg_id {
   CFG_COLLECT_FETCH_CONCURRENCY,  /* collect.fetch_concurrency */
   CFG_COLLECT_FETCH_GLOBAL_LIMIT, /* collect.fetch_global_limit */
 
+  CFG_EMBED_MODEL, /* embed.model */
+
   CFG__COUNT /* number of keys, not a key */
 } cfg_id;
 

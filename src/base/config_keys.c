@@ -123,6 +123,10 @@ static const cfg_key keys[] = {
     INT(COLLECT_FETCH_GLOBAL_LIMIT, "collect.fetch_global_limit", "50", 1, 50,
         "requests per second mimic fetch may send of Discord's global 50 (lower it to leave room "
         "for a running bot)"),
+    /* embed */
+    PATH(EMBED_MODEL, "embed.model", "",
+         "sentence encoder GGUF (bge-small-en-v1.5, all-MiniLM) for lore, recall and eval's style "
+         "cosine (empty = none: full text only)"),
     /* web.enabled / web.listen come back with the dashboard; nothing serves them yet. */
     [CFG__COUNT] = {NULL, CFG_STR, NULL, 0, 0, false, NULL, 0, NULL},
 };

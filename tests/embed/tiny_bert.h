@@ -108,6 +108,8 @@ static inline int tiny_bert_write(const char *path, const tiny_bert_spec *s) {
   gguf_set_u32(w, "tokenizer.ggml.cls_token_id", 2);
   gguf_set_u32(w, "tokenizer.ggml.seperator_token_id", 3);
   gguf_set_u32(w, "tokenizer.ggml.padding_token_id", 0);
+  gguf_set_u32(w, "tokenizer.ggml.mask_token_id", 4);
+  gguf_set_u32(w, "tokenizer.ggml.token_type_count", 2); /* llama.cpp sizes token_types by it */
   for (int i = 0; i < nv; i++) mem_free(tok[i]);
   mem_free(tok);
   mem_free(types);

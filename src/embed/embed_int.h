@@ -50,6 +50,8 @@ struct embed_model {
   int n_owned;
   uint16_t *gelu_table; /* ggml's GELU on every half-precision value (65536) */
   bool fast;            /* the SIMD element-wise paths (false under MIMIC_KERNELS=scalar) */
+  float *work;          /* the forward pass's activations, kept between calls (grown on demand) */
+  size_t work_cap;      /* floats in work */
 };
 
 /* One packed forward pass: n_seq sequences, sequence s = tokens[off[s] .. off[s + 1]). Writes the

@@ -125,14 +125,17 @@ int embed__forward(embed_model *m, const int32_t *tokens, const int *off, int n_
   size_t d = (size_t)m->n_embd;
   pass p = {.m = m, .tokens = tokens, .off = off, .n_seq = n_seq};
   size_t nf = (size_t)T * (6 * d + (size_t)m->n_ff);
-  float *mem = mem_alloc(nf * sizeof *mem);
-  p.pos = mem_alloc((size_t)T * sizeof *p.pos);
-  if (!mem || !p.pos) {
-    mem_free(mem);
-    mem_free(p.pos);
-    return err_set(MIMIC_ENOMEM, "out of memory for a batch of %lld tokens", (long long)T);
+  if (nf > m->work_cap) { /* grown, never shrunk: a model embeds batch after batch */
+    float *w = mem_alloc(nf * sizeof *w);
+    if (!w) return err_set(MIMIC_ENOMEM, "out of memory for a batch of %lld tokens", (long long)T);
+    mem_free(m->work);
+    m->work = w;
+    m->work_cap = nf;
   }
-  p.x = mem;
+  p.pos = mem_alloc((size_t)T * sizeof *p.pos);
+  if (!p.pos)
+    return err_set(MIMIC_ENOMEM, "out of memory for a batch of %lld tokens", (long long)T);
+  p.x = m->work;
   p.q = p.x + T * d;
   p.k = p.q + T * d;
   p.v = p.k + T * d;
@@ -158,7 +161,6 @@ int embed__forward(embed_model *m, const int32_t *tokens, const int *off, int n_
     rows(&p, OP_FFN_DOWN);
   }
   memcpy(hidden, p.x, (size_t)T * d * sizeof *hidden);
-  mem_free(mem);
   mem_free(p.pos);
   return 0;
 }

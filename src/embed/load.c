@@ -222,6 +222,7 @@ void embed_close(embed_model *m) {
   mem_free(m->owned);
   mem_free(m->layers);
   mem_free(m->gelu_table);
+  mem_free(m->work);
   mem_free(m->name);
   tok_destroy(m->tok);
   gguf_close(m->f);

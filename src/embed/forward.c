@@ -86,9 +86,15 @@ static void rows(pass *p, row_op op) {
 /* Attention of one (sequence, head): llama.cpp's path without flash attention and without a KV
  * cache (an encoder's keys are the batch itself). Scores k . q with ggml's untiled float dot (the
  * keys are a permuted view, which its tiled matmul does not take), times 1/sqrt(head_dim); softmax
- * (llm_softmax_row); the output as softmax x V^T through qmat_mul on an F32 matrix, which takes the
- * order llama.cpp's matmul takes for that shape (a 16-lane chain when the sequence length is a
- * multiple of 16, its untiled dot otherwise). */
+ * (llm_softmax_row); the output as softmax x V^T with llama.cpp's matmul order for that shape: a
+ * 16-lane chain when the length is a multiple of 16, its untiled dot otherwise (qmat_mul on an F32
+ * matrix chooses the same way).
+ *
+ * Short rows are all "tail" in the untiled dot: one rounded product added at a time, in order. For
+ * head_dim < 64 (the scores) and length < 64 (the output) that sum is written out below across
+ * keys (values) instead of one dot at a time, so the compiler can vectorize it: every output still
+ * adds its products in the same order from +0, which gives the same bits (ISO C: no contraction
+ * into fused multiply-adds). */
 static void attn_job(void *arg, int64_t b, int64_t e) {
   pass *p = arg;
   embed_model *m = p->m;
@@ -97,24 +103,55 @@ static void attn_job(void *arg, int64_t b, int64_t e) {
   for (int64_t item = b; item < e; item++) {
     int s = (int)(item / m->n_head), hh = (int)(item % m->n_head);
     int base = p->off[s], n = p->off[s + 1] - base;
+    const float *K = p->k + (size_t)base * d + (size_t)hh * hd,
+                *V = p->v + (size_t)base * d + (size_t)hh * hd;
     float *mem = xalloc(((size_t)n * n + 2 * (size_t)hd * n) * sizeof *mem);
-    float *sc = mem, *vt = mem + (size_t)n * n, *o = vt + (size_t)hd * n;
+    float *sc = mem, *tr = mem + (size_t)n * n, *o = tr + (size_t)hd * n;
+    if (hd < 64)
+      for (int j = 0; j < n; j++)
+        for (int i = 0; i < hd; i++) tr[(size_t)i * n + j] = K[(size_t)j * d + i];
     for (int t = 0; t < n; t++) {
       const float *q = p->q + (size_t)(base + t) * d + (size_t)hh * hd;
       float *w = sc + (size_t)t * n;
-      for (int j = 0; j < n; j++)
-        w[j] = qmat_dot_f32(p->k + (size_t)(base + j) * d + (size_t)hh * hd, q, hd) * scale;
+      if (hd < 64) {
+        for (int j = 0; j < n; j++) w[j] = 0.0f;
+        for (int i = 0; i < hd; i++) {
+          const float *kr = tr + (size_t)i * n;
+          float qi = q[i];
+          for (int j = 0; j < n; j++) {
+            float prod = kr[j] * qi;
+            w[j] += prod;
+          }
+        }
+        for (int j = 0; j < n; j++) w[j] *= scale;
+      } else {
+        for (int j = 0; j < n; j++) w[j] = qmat_dot_f32(K + (size_t)j * d, q, hd) * scale;
+      }
       llm_softmax_row(w, n);
     }
-    for (int j = 0; j < n; j++) {
-      const float *vr = p->v + (size_t)(base + j) * d + (size_t)hh * hd;
-      for (int i = 0; i < hd; i++) vt[(size_t)i * n + j] = vr[i];
+    float *att = p->att + (size_t)base * d + (size_t)hh * hd;
+    if (n < 64 && n % 16 != 0) {
+      for (int t = 0; t < n; t++) {
+        float *y = att + (size_t)t * d;
+        const float *w = sc + (size_t)t * n;
+        for (int i = 0; i < hd; i++) y[i] = 0.0f;
+        for (int j = 0; j < n; j++) {
+          const float *vr = V + (size_t)j * d;
+          float wj = w[j];
+          for (int i = 0; i < hd; i++) {
+            float prod = wj * vr[i];
+            y[i] += prod;
+          }
+        }
+      }
+    } else {
+      for (int j = 0; j < n; j++)
+        for (int i = 0; i < hd; i++) tr[(size_t)i * n + j] = V[(size_t)j * d + i];
+      qmat w = {.type = TT_F32, .rows = hd, .cols = n, .data = tr, .row_bytes = (size_t)n * 4};
+      qmat_mul(NULL, &w, sc, o, n);
+      for (int t = 0; t < n; t++)
+        memcpy(att + (size_t)t * d, o + (size_t)t * hd, (size_t)hd * sizeof *o);
     }
-    qmat w = {.type = TT_F32, .rows = hd, .cols = n, .data = vt, .row_bytes = (size_t)n * 4};
-    qmat_mul(NULL, &w, sc, o, n);
-    for (int t = 0; t < n; t++)
-      memcpy(p->att + (size_t)(base + t) * d + (size_t)hh * hd, o + (size_t)t * hd,
-             (size_t)hd * sizeof *o);
     mem_free(mem);
   }
 }

@@ -11,6 +11,10 @@
 #include "embed/embed_int.h"
 #include "llm/model.h"
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#endif
+
 typedef enum { OP_EMBD, OP_QKV_BIAS, OP_ATTN_OUT, OP_FFN_UP, OP_FFN_DOWN } row_op;
 
 typedef struct pass {
@@ -83,6 +87,25 @@ static void rows(pass *p, row_op op) {
   compute_pool_for(p->m->pool, T, chunk, rows_job, p);
 }
 
+/* y[i] += a * x[i] over n values, the product rounded before the sum (no fused multiply-add): a
+ * portable loop and an AVX one with the same two roundings per value. */
+static void axpy_plain(float *y, const float *x, float a, int n) {
+  for (int i = 0; i < n; i++) {
+    float prod = x[i] * a;
+    y[i] += prod;
+  }
+}
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target("avx"))) static void axpy_avx(float *y, const float *x, float a, int n) {
+  __m256 va = _mm256_set1_ps(a);
+  int i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(
+        y + i, _mm256_add_ps(_mm256_loadu_ps(y + i), _mm256_mul_ps(_mm256_loadu_ps(x + i), va)));
+  axpy_plain(y + i, x + i, a, n - i);
+}
+#endif
+
 /* Attention of one (sequence, head): llama.cpp's path without flash attention and without a KV
  * cache (an encoder's keys are the batch itself). Scores k . q with ggml's untiled float dot (the
  * keys are a permuted view, which its tiled matmul does not take), times 1/sqrt(head_dim); softmax
@@ -100,6 +123,10 @@ static void attn_job(void *arg, int64_t b, int64_t e) {
   embed_model *m = p->m;
   int d = m->n_embd, hd = m->head_dim;
   float scale = 1.0f / sqrtf((float)hd);
+  void (*axpy)(float *, const float *, float, int) = axpy_plain;
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (m->fast) axpy = axpy_avx;
+#endif
   for (int64_t item = b; item < e; item++) {
     int s = (int)(item / m->n_head), hh = (int)(item % m->n_head);
     int base = p->off[s], n = p->off[s + 1] - base;
@@ -115,14 +142,7 @@ static void attn_job(void *arg, int64_t b, int64_t e) {
       float *w = sc + (size_t)t * n;
       if (hd < 64) {
         for (int j = 0; j < n; j++) w[j] = 0.0f;
-        for (int i = 0; i < hd; i++) {
-          const float *kr = tr + (size_t)i * n;
-          float qi = q[i];
-          for (int j = 0; j < n; j++) {
-            float prod = kr[j] * qi;
-            w[j] += prod;
-          }
-        }
+        for (int i = 0; i < hd; i++) axpy(w, tr + (size_t)i * n, q[i], n);
         for (int j = 0; j < n; j++) w[j] *= scale;
       } else {
         for (int j = 0; j < n; j++) w[j] = qmat_dot_f32(K + (size_t)j * d, q, hd) * scale;
@@ -135,14 +155,7 @@ static void attn_job(void *arg, int64_t b, int64_t e) {
         float *y = att + (size_t)t * d;
         const float *w = sc + (size_t)t * n;
         for (int i = 0; i < hd; i++) y[i] = 0.0f;
-        for (int j = 0; j < n; j++) {
-          const float *vr = V + (size_t)j * d;
-          float wj = w[j];
-          for (int i = 0; i < hd; i++) {
-            float prod = wj * vr[i];
-            y[i] += prod;
-          }
-        }
+        for (int j = 0; j < n; j++) axpy(y, V + (size_t)j * d, w[j], hd);
       }
     } else {
       for (int j = 0; j < n; j++)

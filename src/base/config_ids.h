@@ -72,7 +72,8 @@ typedef enum cfg_id {
   CFG_COLLECT_FETCH_CONCURRENCY,  /* collect.fetch_concurrency */
   CFG_COLLECT_FETCH_GLOBAL_LIMIT, /* collect.fetch_global_limit */
 
-  CFG_EMBED_MODEL,        /* embed.model */
+  CFG_EMBED_MODEL, /* embed.model */
+
   CFG_LORE_WORLD_INFO,    /* lore.world_info */
   CFG_LORE_RETRIEVAL,     /* lore.retrieval */
   CFG_LORE_RECALL,        /* lore.recall */

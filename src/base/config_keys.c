@@ -123,9 +123,11 @@ static const cfg_key keys[] = {
     INT(COLLECT_FETCH_GLOBAL_LIMIT, "collect.fetch_global_limit", "50", 1, 50,
         "requests per second mimic fetch may send of Discord's global 50 (lower it to leave room "
         "for a running bot)"),
-    /* embed, lore */
+    /* embed */
     PATH(EMBED_MODEL, "embed.model", "",
-         "sentence encoder GGUF (bge-small-en-v1.5) for lore and recall; empty = full text only"),
+         "sentence encoder GGUF (bge-small-en-v1.5, all-MiniLM) for lore, recall and eval's style "
+         "cosine (empty = none: full text only)"),
+    /* lore */
     BOOL(LORE_WORLD_INFO, "lore.world_info", "true",
          "add triggered World Info entries to the prompt (per guild: !set)"),
     BOOL(LORE_RETRIEVAL, "lore.retrieval", "true", "add retrieved lore passages to the prompt"),

@@ -12,6 +12,7 @@ int cmd_run(int argc, char **argv);
 int cmd_model(int argc, char **argv);
 int cmd_quantize(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
+int cmd_embed(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_prepare(int argc, char **argv);
 int cmd_privacy(int argc, char **argv);

@@ -39,6 +39,7 @@ static const cli_cmd commands[] = {
     {"model", cmd_model, "model info M.gguf | model make-random OUT.gguf"},
     {"quantize", cmd_quantize, "convert a model to q4_k_m, q8_0, ... (quantize IN OUT TYPE)"},
     {"tokenize", cmd_tokenize, "the token ids of a text in a model's vocabulary"},
+    {"embed", cmd_embed, "sentence embeddings (float32 rows) of texts with a BERT-family encoder"},
     {"logits", cmd_logits, "raw float32 logits per position, to compare with other engines"},
     {"version", cmd_version, "print the version"},
     {"help", cmd_help, "this list (help COMMAND: that command's options)"},

@@ -1,8 +1,9 @@
 /* kill -9 during `mimic lore add` and during history embedding, then a rerun: the store stays
  * consistent (every source has exactly its chunks, full-text index and foreign keys intact, every
  * message up to the embedding cursor has its vector and none past it) and the rerun completes the
- * work. The kill lands right after the child reports progress on a pipe (no sleeps), at a point
- * drawn at random (seeded) each round. */
+ * work. `mimic embed-history` itself is killed too when ../shared has the tiny BERT encoder. The
+ * kill lands right after the child reports progress on a pipe (no sleeps), at a point drawn at
+ * random (seeded) each round. */
 #include <fcntl.h>
 #include <signal.h>
 #include <sqlite3.h>
@@ -234,12 +235,93 @@ TEST(kill_during_history_embedding) {
   store_close(s);
 }
 
+/* The real command with the real (tiny) encoder from ../shared: kill -9 mid-run, then rerun. */
+TEST(kill_during_embed_history_command) {
+  const char *bin = getenv("MIMIC_BIN");
+  char model[512];
+  if (!bin || access(bin, X_OK) != 0) SKIP("MIMIC_BIN (the mimic binary) is not set");
+  if (!test_shared_path("testdata/llm/tiny-bert-f16.gguf", model, sizeof model))
+    SKIP("../shared/testdata/llm/tiny-bert-f16.gguf is absent");
+  char db[128];
+  snprintf(db, sizeof db, "%s/cmd.db", tmpdir);
+  enum { MSGS = 600 };
+  {
+    store *s = NULL;
+    REQUIRE(store_open(db, &s) == 0);
+    CHECK_OK(store_tx_begin(s));
+    for (int i = 1; i <= MSGS; i++) {
+      char text[96];
+      snprintf(text, sizeof text, "message %d about lanterns %d and bridges %d", i, i % 13, i % 3);
+      store_msg m = {.id = (uint64_t)i,
+                     .channel_id = 10,
+                     .guild_id = 1,
+                     .author_id = 100 + (uint64_t)(i % 5),
+                     .ts_ms = i,
+                     .content = text,
+                     .source = STORE_SRC_DCE};
+      CHECK_OK(store_msg_upsert(s, &m, NULL));
+    }
+    CHECK_OK(store_tx_commit(s));
+    store_close(s);
+  }
+  prng r;
+  prng_seed(&r, 5);
+  for (int round = 0; round < 3; round++) {
+    int k = 1 + (int)prng_below(&r, 8);
+    int pfd[2];
+    REQUIRE(pipe(pfd) == 0);
+    pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+      dup2(pfd[1], 2);
+      close(pfd[0]);
+      close(pfd[1]);
+      int nul = open("/dev/null", O_WRONLY);
+      if (nul >= 0) dup2(nul, 1);
+      setenv("MIMIC_STORE_PATH", db, 1);
+      setenv("MIMIC_EMBED_MODEL", model, 1);
+      execl(bin, bin, "embed-history", "-t", "1", (char *)NULL);
+      _exit(127);
+    }
+    close(pfd[1]);
+    int seen = 0;
+    while (seen < k && read_line(pfd[0])) seen++;
+    kill(pid, SIGKILL);
+    int status;
+    waitpid(pid, &status, 0);
+    close(pfd[0]);
+    store *s = NULL;
+    REQUIRE(store_open(db, &s) == 0);
+    CHECK(consistent(s));
+    store_close(s);
+  }
+  pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    int nul = open("/dev/null", O_WRONLY);
+    if (nul >= 0) dup2(nul, 1), dup2(nul, 2);
+    setenv("MIMIC_STORE_PATH", db, 1);
+    setenv("MIMIC_EMBED_MODEL", model, 1);
+    execl(bin, bin, "embed-history", "-t", "1", (char *)NULL);
+    _exit(127);
+  }
+  int status;
+  waitpid(pid, &status, 0);
+  CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  store *s = NULL;
+  REQUIRE(store_open(db, &s) == 0);
+  CHECK(consistent(s));
+  CHECK_INT(q1(s, "SELECT count(*) FROM vectors WHERE kind = 2"), MSGS);
+  store_close(s);
+}
+
 int main(void) {
   snprintf(tmpdir, sizeof tmpdir, "/tmp/mimic_kill_XXXXXX");
   if (!mkdtemp(tmpdir)) return 1;
   signal(SIGPIPE, SIG_IGN);
   RUN(kill_during_lore_add);
   RUN(kill_during_history_embedding);
+  RUN(kill_during_embed_history_command);
   char cmd[128];
   snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
   if (system(cmd)) return 1;

@@ -72,6 +72,19 @@ typedef enum cfg_id {
   CFG_COLLECT_FETCH_CONCURRENCY,  /* collect.fetch_concurrency */
   CFG_COLLECT_FETCH_GLOBAL_LIMIT, /* collect.fetch_global_limit */
 
+  CFG_EMBED_MODEL, /* embed.model */
+
+  CFG_LORE_WORLD_INFO,    /* lore.world_info */
+  CFG_LORE_RETRIEVAL,     /* lore.retrieval */
+  CFG_LORE_RECALL,        /* lore.recall */
+  CFG_LORE_MIN_SCORE,     /* lore.min_score */
+  CFG_LORE_TOP_K,         /* lore.top_k */
+  CFG_LORE_RRF_K,         /* lore.rrf_k */
+  CFG_LORE_BUDGET_TOKENS, /* lore.budget_tokens */
+  CFG_LORE_RECALL_K,      /* lore.recall_k */
+  CFG_LORE_SCAN_MESSAGES, /* lore.scan_messages */
+  CFG_LORE_SCOPES,        /* lore.scopes */
+
   CFG__COUNT /* number of keys, not a key */
 } cfg_id;
 

@@ -123,6 +123,28 @@ static const cfg_key keys[] = {
     INT(COLLECT_FETCH_GLOBAL_LIMIT, "collect.fetch_global_limit", "50", 1, 50,
         "requests per second mimic fetch may send of Discord's global 50 (lower it to leave room "
         "for a running bot)"),
+    /* embed */
+    PATH(EMBED_MODEL, "embed.model", "",
+         "sentence encoder GGUF (bge-small-en-v1.5, all-MiniLM) for lore, recall and eval's style "
+         "cosine (empty = none: full text only)"),
+    /* lore */
+    BOOL(LORE_WORLD_INFO, "lore.world_info", "true",
+         "add triggered World Info entries to the prompt (per guild: !set)"),
+    BOOL(LORE_RETRIEVAL, "lore.retrieval", "true", "add retrieved lore passages to the prompt"),
+    BOOL(LORE_RECALL, "lore.recall", "true",
+         "add recalled community messages to the prompt as background"),
+    NUM(LORE_MIN_SCORE, "lore.min_score", "0.5", -1, 1,
+        "lowest cosine a vector match needs to count"),
+    INT(LORE_TOP_K, "lore.top_k", "10", 1, 1000, "results of a lore search"),
+    INT(LORE_RRF_K, "lore.rrf_k", "60", 1, 10000, "reciprocal rank fusion constant"),
+    INT(LORE_BUDGET_TOKENS, "lore.budget_tokens", "512", 0, 100000,
+        "most prompt tokens for World Info, lore and recall together"),
+    INT(LORE_RECALL_K, "lore.recall_k", "4", 0, 20, "community messages recalled per reply"),
+    INT(LORE_SCAN_MESSAGES, "lore.scan_messages", "4", 1, 200,
+        "recent messages scanned for World Info keywords"),
+    STR(LORE_SCOPES, "lore.scopes", "",
+        "comma-separated lore scopes the bot reads besides the global one, the persona's name and "
+        "guild:ID"),
     /* web.enabled / web.listen come back with the dashboard; nothing serves them yet. */
     [CFG__COUNT] = {NULL, CFG_STR, NULL, 0, 0, false, NULL, 0, NULL},
 };

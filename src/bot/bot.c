@@ -134,6 +134,9 @@ int bot_new(const bot_opts *o, bot **out) {
   map_init(&b->admins);
   pthread_mutex_init(&b->done_mu, NULL);
   pthread_cond_init(&b->done_cv, NULL);
+  b->emb = o->embedder;
+  if (!b->emb) b->emb = b->emb_owned = lore_embedder_from_config(b->cfg, 2);
+  b->lore = lore_retriever_new(b->db, b->emb);
   b->started_ms = bot__now(b);
   b->last_prune_ms = b->last_stats_prune_ms = b->started_ms;
 
@@ -155,6 +158,8 @@ void bot_destroy(bot *b) {
   queue__shutdown(b);
   map_free(&b->ignored);
   map_free(&b->admins);
+  lore_retriever_free(b->lore);
+  lore_embedder_destroy(b->emb_owned);
   router_destroy(b->router);
   memory_destroy(b->mem);
   pthread_mutex_destroy(&b->done_mu);

@@ -174,6 +174,9 @@ typedef struct bot_opts {
   const char *persona; /* adapter (persona) name and memory key; NULL or "" = the default */
   /* Names shown by !status ("models/base.gguf", "adapter.gguf"); NULL = engine.model/adapter. */
   const char *model_name, *adapter_name;
+  /* The sentence encoder for lore and recall (borrowed); NULL: bot_new opens embed.model when set,
+   * else lore and recall run on full text alone. */
+  const struct lore_embedder *embedder;
 } bot_opts;
 
 typedef struct bot bot;

@@ -7,6 +7,8 @@
  *   stats.c    statistics: counters and per-engagement rows in the store, windows for !status
  *   recall.c   what the bot remembers: messages rendered for the model, refills from the store,
  *              and which names are speakers (members the store or the channel's memory knows)
+ *   knowledge.c  background knowledge for a prompt: triggered World Info, retrieved lore and
+ *              recalled community messages (the lore layer), switched per persona/guild/config
  *   queue.c    the reply queue: job admission, per-channel queues, generation, completions, sends
  *   bot.c      the object: construction and teardown, settings, privacy flags, bot_poll
  *   admin.c    text commands
@@ -27,6 +29,7 @@
 #include "bot/context.h"
 #include "bot/memory.h"
 #include "bot/router.h"
+#include "lore/lore.h"
 
 #define BOT_L_STATS  1
 #define BOT_L_RECALL 2
@@ -58,6 +61,7 @@ typedef enum bot_job_state {
 typedef struct bot_job {
   struct bot *b;
   uint64_t channel_id, message_id, author_id;
+  uint64_t guild_id; /* 0 in a DM */
   router_verdict verdict;
   bot_job_state state;
   bool author_bot;
@@ -120,6 +124,10 @@ struct bot {
 
   char last_err[512]; /* an event's error, kept while the rest of the flow runs */
 
+  const lore_embedder *emb; /* the sentence encoder, or NULL (full text only) */
+  lore_embedder *emb_owned; /* the one bot_new opened from embed.model, or NULL */
+  lore_retriever *lore;
+
   pthread_mutex_t done_mu; /* the completion list, filled by backend workers */
   pthread_cond_t done_cv;
   bot_job *done_head, *done_tail;
@@ -160,6 +168,21 @@ typedef struct recall_speakers {
   uint64_t channel_id;
 } recall_speakers;
 bool recall__is_speaker(const char *name, size_t len, void *user);
+#endif
+
+/* ---- knowledge.c ---- */
+#if BOT_LEVEL >= BOT_L_RECALL
+/* The background knowledge for a reply to cur in guild_id (0: a DM; hist: the prompt's history,
+ * oldest first): World Info entries the recent messages trigger, then lore passages retrieved for
+ * the message, then recalled community messages older than the conversation, each kind when
+ * switched on (lore.world_info, lore.retrieval, lore.recall: a persona's setting, else the guild's,
+ * else the config), within lore.budget_tokens. Marked as background, never as things said here.
+ * NULL when there is none; caller frees. Failures are logged and cost only the background. */
+char *knowledge__build(bot *b, uint64_t guild_id, const memory_entry *const *hist, size_t n,
+                       const memory_entry *cur);
+/* A lore setting as the bot reads it: "persona:NAME" (when the bot has a persona), then
+ * "guild:ID", then the config. out receives the value. */
+void knowledge__setting(bot *b, uint64_t guild_id, cfg_id key, buf *out);
 #endif
 
 /* ---- queue.c ---- */

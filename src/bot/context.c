@@ -97,6 +97,29 @@ int context_build(const context_opts *o, const memory_entry *const *hist, size_t
   }
   used += cur;
 
+  /* Background knowledge: with the system prompt, when it fits beside the current message. */
+  char *sys_bg = NULL;
+  if (o->background && *o->background && !out->truncated) {
+    int bg = count(o, o->background) + (sys ? 1 : CONTEXT_TURN_OVERHEAD);
+    if (used + bg <= o->budget_tokens) {
+      used += bg;
+      buf sb;
+      buf_init(&sb, 0);
+      if ((sys && (buf_puts(&sb, sys) || buf_puts(&sb, "\n\n"))) || buf_puts(&sb, o->background)) {
+        buf_free(&sb);
+        used -= bg;
+        out->background_dropped = true;
+      } else {
+        sys_bg = buf_steal(&sb);
+        sys = sys_bg;
+      }
+    } else {
+      out->background_dropped = true;
+    }
+  } else if (o->background && *o->background) {
+    out->background_dropped = true;
+  }
+
   /* History from the newest back. */
   size_t max = o->max_messages > 0 ? (size_t)o->max_messages : 0;
   size_t first = n_hist; /* index of the oldest history turn kept */
@@ -135,6 +158,7 @@ int context_build(const context_opts *o, const memory_entry *const *hist, size_t
        cur_text ? cur_text : current->text);
   if (!current->self) add_stop(out, current->name);
   mem_free(cur_text);
+  mem_free(sys_bg);
   out->tokens = used;
   return 0;
 }

@@ -23,6 +23,10 @@ typedef struct context_opts {
   int budget_tokens;         /* most prompt tokens for everything together (>= 16) */
   context_count_fn count;    /* NULL = context_estimate_tokens */
   void *count_user;
+  /* Background knowledge (World Info, lore, recalled messages; bot/knowledge.c), or NULL. It joins
+   * the system turn after the system prompt, and is left out whole when it does not fit beside the
+   * system prompt and the current message (history comes after it in priority). */
+  const char *background;
 } context_opts;
 
 /* A built prompt. Owns every string it points to. */
@@ -31,10 +35,11 @@ typedef struct context {
   size_t n;
   const char *stops[CONTEXT_STOPS_MAX]; /* "\nName:" for the speakers in the prompt */
   size_t n_stops;
-  int tokens;     /* counted (or estimated) prompt tokens, template overhead included */
-  size_t dropped; /* history turns left out for the budget or max_messages */
-  bool truncated; /* the current message itself was cut to fit */
-  char **owned_;  /* private */
+  int tokens;              /* counted (or estimated) prompt tokens, template overhead included */
+  size_t dropped;          /* history turns left out for the budget or max_messages */
+  bool truncated;          /* the current message itself was cut to fit */
+  bool background_dropped; /* the background did not fit and was left out */
+  char **owned_;           /* private */
   size_t n_owned_;
 } context;
 

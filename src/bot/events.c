@@ -171,6 +171,7 @@ static void engage(bot *b, const discord_message *m, bool self, int64_t now, uin
   bot_job *j = xcalloc(1, sizeof *j);
   j->b = b;
   j->channel_id = m->channel_id;
+  j->guild_id = m->guild_id;
   j->message_id = m->id;
   j->author_id = m->author.id;
   j->author_bot = m->author.bot;

@@ -185,8 +185,11 @@ static int submit(bot *b, bot_chan *c, bot_job *j) {
       .max_messages = b->context_messages,
       .budget_tokens = ctx - req.max_tokens - 8 < 16 ? 16 : ctx - req.max_tokens - 8,
   };
+  char *background = knowledge__build(b, j->guild_id, hist, n, cur);
+  co.background = background;
   context cx;
   int rc = context_build(&co, hist, n, cur, &cx);
+  mem_free(background);
   mem_free(hist);
   if (rc) return rc;
   char slot[32];

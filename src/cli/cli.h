@@ -12,6 +12,7 @@ int cmd_run(int argc, char **argv);
 int cmd_model(int argc, char **argv);
 int cmd_quantize(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
+int cmd_embed(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_prepare(int argc, char **argv);
 int cmd_privacy(int argc, char **argv);
@@ -48,6 +49,9 @@ int cli_persona_train_data(const cfg *c, const cli_persona_train *t, char *data,
  * enabled persona whose gen-data went in (every enabled one when --data was given). Returns 0, or 1
  * after printing why not. */
 int cli_persona_train_done(const cfg *c, const cli_persona_train *t, const char *adapter);
+
+int cmd_lore(int argc, char **argv);          /* lore books: add, list, remove, search */
+int cmd_embed_history(int argc, char **argv); /* community messages embedded for recall */
 
 /* Loads the configuration the way every subcommand does: defaults, then the file path (the
  * command's --config FILE; NULL: MIMIC_CONFIG, or ./mimic.conf when it exists), then the

@@ -82,7 +82,7 @@ static void free_strs(char **v, size_t n) {
 
 int cmd_eval(int argc, char **argv) {
   const char *model = NULL, *lora = NULL, *data = NULL, *train = NULL, *out = NULL,
-             *loss_log = NULL, *sheet = NULL, *key = NULL;
+             *loss_log = NULL, *sheet = NULL, *key = NULL, *embed_path = NULL;
   double lora_scale = 1, temp = -1;
   int64_t n_max = 100, seed = 1234, max_tokens = 64, threads = 0, blind = 20;
   bool no_ppl = false, no_gen = false;
@@ -161,6 +161,12 @@ int cmd_eval(int argc, char **argv) {
        .meta = "N",
        .help = "compute threads (0: one per core)",
        .key = CLI_KEY(CFG_ENGINE_THREADS)},
+      {.name = "embed-model",
+       .type = CLI_PATH,
+       .dest = &embed_path,
+       .meta = "E.gguf",
+       .help = "sentence encoder for the style-embedding cosine (empty: skipped)",
+       .key = CLI_KEY(CFG_EMBED_MODEL)},
       {.name = "loss-log",
        .type = CLI_PATH,
        .dest = &loss_log,
@@ -223,6 +229,7 @@ int cmd_eval(int argc, char **argv) {
        **tr = NULL;
   size_t n = 0, ntr = 0;
   eval_example *ex = NULL;
+  embed_model *enc = NULL;
 
   if (sheet || key) {
     if (!sheet || !key) {
@@ -269,6 +276,18 @@ int cmd_eval(int argc, char **argv) {
   }
   n = ds.n;
   fprintf(stderr, "eval: %zu held-out replies from %s\n", n, data);
+  if (do_gen && embed_path && *embed_path) {
+    embed_opts eo = {.threads = (int)threads};
+    if (!(enc = embed_open(embed_path, &eo))) {
+      cli_error("%s (the style-embedding cosine needs a bert sentence encoder; pass "
+                "--embed-model '' to skip it)",
+                err_msg());
+      goto out;
+    }
+  } else if (do_gen) {
+    fprintf(stderr, "eval: no sentence encoder (embed.model or --embed-model): the "
+                    "style-embedding cosine is skipped\n");
+  }
 
   if (do_ppl) {
     eval_ppl_opts po = {.model_path = model,
@@ -384,6 +403,11 @@ int cmd_eval(int argc, char **argv) {
       goto out;
     }
     if (!tr) cmp.copy_rate = NAN;
+    if (enc && eval_embed_cosine(enc, (const char *const *)real_text, (const char *const *)gen_text,
+                                 n, &cmp.embed_pair_cos, &cmp.embed_centroid_cos, &cmp.embed_cos)) {
+      cli_error("%s", err_msg());
+      goto out;
+    }
     have_cmp = true;
     printf(
         "style: length JSD %.3f, char TF-IDF cosine %.3f, vocabulary overlap %.3f, distinct-2 %.3f "
@@ -391,6 +415,9 @@ int cmd_eval(int argc, char **argv) {
         cmp.len_jsd, cmp.tfidf_cos, cmp.vocab_jaccard, cmp.gen.distinct2, cmp.real.distinct2);
     if (tr) printf(", copy rate %.3f (%zu verbatim)", cmp.copy_rate, cmp.copies);
     printf("\n");
+    if (enc)
+      printf("style-embedding cosine %.3f (paired %.3f, centroid %.3f; goal > 0.85) with %s\n",
+             cmp.embed_cos, cmp.embed_pair_cos, cmp.embed_centroid_cos, embed_name(enc));
     if (blind > 0) {
       size_t nb = 0;
       if (eval_blind_pick(out, (const char *const *)ctx, (const char *const *)real,
@@ -438,6 +465,7 @@ out:
   free_strs(tr, ntr);
   mem_free(ex);
   llm_backend_destroy(be);
+  embed_close(enc);
   tok_destroy(tok);
   llm_model_destroy(m);
   eval_loss_curve_free(&lc);

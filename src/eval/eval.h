@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "base/err.h"
+#include "embed/embed.h"
 
 #define EVAL_MAX_ITEMS 2000000u /* messages in one set */
 #define EVAL_MSG_MAX                                                                               \
@@ -114,12 +115,23 @@ typedef struct eval_compare {
   double copy_rate; /* NAN when no training set was given */
   size_t copies;
   double embed_cos; /* NAN: filled by the caller when an embedding model is configured */
+  /* The style-embedding cosine's parts (eval_embed_cosine; NAN without an encoder): */
+  double embed_pair_cos;     /* mean cosine of each generated reply with the real one */
+  double embed_centroid_cos; /* cosine of the two sets' mean (normalised) embeddings */
 } eval_compare;
 
 /* Fills out; train may be NULL (copy_rate = NAN). min_chars as eval_copy_rate. */
 int eval_compare_sets(const char *const *real, size_t nr, const char *const *gen, size_t ng,
                       const char *const *train, size_t ntrain, size_t min_chars,
                       eval_compare *out) MIMIC_MUST;
+
+/* The style-embedding cosine of the personality seed's targets (goal > 0.85): real[i] and gen[i]
+ * are the real and the generated reply to the same context, embedded by the sentence encoder m
+ * (L2-normalised). Fills *pair with the mean over i of cos(real_i, gen_i), *centroid with the
+ * cosine of the two sets' mean vectors, and *mean with their average, the headline number. n 0
+ * gives NAN. Errors as embed_texts (the model is used from this thread only). */
+int eval_embed_cosine(embed_model *m, const char *const *real, const char *const *gen, size_t n,
+                      double *pair, double *centroid, double *mean) MIMIC_MUST;
 
 #endif
 

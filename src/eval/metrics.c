@@ -592,6 +592,8 @@ int eval_compare_sets(const char *const *real, size_t nr, const char *const *gen
   memset(out, 0, sizeof *out);
   out->copy_rate = NAN;
   out->embed_cos = NAN;
+  out->embed_pair_cos = NAN;
+  out->embed_centroid_cos = NAN;
   int rc;
   if ((rc = eval_style_compute(real, nr, &out->real)) ||
       (rc = eval_style_compute(gen, ng, &out->gen)))

@@ -301,8 +301,15 @@ static int metrics_table(buf *b, const eval_compare *c) {
     rc = row3(b, "vocabulary overlap (Jaccard)", "%.4f", NAN, c->vocab_jaccard,
               "higher = same words");
   if (!rc)
-    rc = row3(b, "embedding cosine", "%.4f", NAN, c->embed_cos,
-              isnan(c->embed_cos) ? "no embedding model configured" : "1 = same meaning");
+    rc = row3(b, "style-embedding cosine", "%.4f", NAN, c->embed_cos,
+              isnan(c->embed_cos) ? "no sentence encoder configured (embed.model)"
+                                  : "mean of the two below; goal &gt; 0.85");
+  if (!rc && !isnan(c->embed_cos))
+    rc = row3(b, "&nbsp; paired reply cosine", "%.4f", NAN, c->embed_pair_cos,
+              "each generated reply vs the real one");
+  if (!rc && !isnan(c->embed_cos))
+    rc = row3(b, "&nbsp; centroid cosine", "%.4f", NAN, c->embed_centroid_cos,
+              "mean embedding of each set");
   char note[160];
   snprintf(note, sizeof note, "privacy: %zu replies reproduce a training message verbatim",
            c->copies);
@@ -535,6 +542,8 @@ int eval_report_json(const char *path, const eval_report *r) {
     json_object_set_new(m, "tfidf_cos", jnum(c->tfidf_cos));
     json_object_set_new(m, "vocab_jaccard", jnum(c->vocab_jaccard));
     json_object_set_new(m, "embed_cos", jnum(c->embed_cos));
+    json_object_set_new(m, "embed_pair_cos", jnum(c->embed_pair_cos));
+    json_object_set_new(m, "embed_centroid_cos", jnum(c->embed_centroid_cos));
     json_object_set_new(m, "copy_rate", jnum(c->copy_rate));
     json_object_set_new(m, "copies", json_integer((json_int_t)c->copies));
     json_object_set_new(root, "metrics", m);

@@ -593,6 +593,10 @@ const char *qmat_kernels_name(void) {
                                       : "scalar";
 }
 
+float qmat_dot_f32(const float *x, const float *y, int64_t n) {
+  return llm__dot_untiled(TT_F32)(x, y, n);
+}
+
 vec_dot_fn llm__dot(tensor_type t) {
   pthread_once(&kernels_once, kernels_init);
   return (unsigned)t < TT_COUNT ? dot_table[t] : NULL;

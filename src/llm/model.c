@@ -4,6 +4,7 @@
  * reference data (gguf-engine-facts 1.4, 1.5). Matrix products go through qmat_mul (quant.h), which
  * quantizes activations the way each weight format intends. Not here: the adapter file (lora.c). */
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -678,6 +679,13 @@ __attribute__((target("avx,f16c"))) static void half_row_f16c(float *dst, const 
 }
 #endif
 
+#if defined(__x86_64__) && defined(__GNUC__)
+/* exp_row_avx2 as a function of its own, for llm_softmax_row. */
+__attribute__((target("avx2,fma"))) static void exp_row_avx2_fn(float *w, int n, float m) {
+  exp_row_avx2(w, n, m);
+}
+#endif
+
 /* The attention's score dot: llm__dot_f32_untiled, or its AVX2 form (kernels_int.h). */
 typedef float (*score_fn)(const float *k, const float *q, int64_t n);
 
@@ -772,6 +780,34 @@ static attn_fn attn_pick(void) {
     return attn_worker_fma;
 #endif
   return attn_worker_plain;
+}
+
+static exp_row_fn softmax_exp_row = exp_row_plain;
+static pthread_once_t softmax_once = PTHREAD_ONCE_INIT;
+static void softmax_init(void) {
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (attn_pick() == attn_worker_fma) softmax_exp_row = exp_row_avx2_fn;
+#endif
+}
+
+void llm_softmax_row(float *w, int n) {
+  pthread_once(&softmax_once, softmax_init);
+  exp_row_fn exp_row = softmax_exp_row;
+  if (n <= 0) return;
+  float M = -INFINITY;
+  for (int p = 0; p < n; p++)
+    if (w[p] > M) M = w[p];
+  int n16 = n & ~15;
+  exp_row(w, n16, M);
+  double sum = 0;
+  for (int p = 0; p < n16; p += 16) sum += (double)llm__hsum16(w + p);
+  for (int p = n16; p < n; p++) {
+    float v = expf(w[p] - M);
+    sum += (double)v;
+    w[p] = v;
+  }
+  float inv = (float)(1.0 / sum);
+  for (int p = 0; p < n; p++) w[p] *= inv;
 }
 
 /* SwiGLU, h = silu(h) * u, as llama.cpp's AVX-512 build computes it: the vector exp above for

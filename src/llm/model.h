@@ -158,4 +158,11 @@ typedef struct llm_batch_item {
 
 int llm_forward_batch(llm_ctx *c, const llm_batch_item *items, int n_items) MIMIC_MUST;
 
+/* ---- Building blocks for other encoders (embed/) -------------------------------------------
+ * Softmax of w[0..n) in place, as llama.cpp's AVX-512 CPU build computes ggml_soft_max over a row
+ * that is already scaled and masked: the maximum subtracted, the exps of every whole run of 16
+ * values by ggml's vector exp (each run summed as _mm512_reduce_add_ps does) and of the n % 16 left
+ * by libm's expf, the sum in double, then every value times (float)(1 / sum). Thread-safe. */
+void llm_softmax_row(float *w, int n);
+
 #endif

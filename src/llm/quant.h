@@ -52,6 +52,13 @@ void qmat_mul(compute_pool *p, const qmat *w, const float *x, float *y, int64_t 
 void qmat_mul_multi(compute_pool *p, int n, const qmat *const *w, const float *x, float *const *y,
                     int64_t T);
 
+/* ggml's untiled float dot of x and y (n values), as an AVX-512 build of llama.cpp computes
+ * ggml_vec_dot_f32: four 16-lane chains of fused multiply-adds over runs of 64, then the n % 64
+ * left added one rounded product at a time. The order llama.cpp's attention scores take (q . k,
+ * where the keys are a permuted view); the selected kernel set's version, the same bits on every
+ * set. For encoders outside llm that follow llama.cpp's graphs (embed/). */
+float qmat_dot_f32(const float *x, const float *y, int64_t n);
+
 /* Which kernel set was selected ("avx512vnni", "avx2", "scalar"); MIMIC_KERNELS=scalar|avx2 in
  * the environment forces a lower one (tests use it to compare variants). */
 const char *qmat_kernels_name(void);

@@ -177,7 +177,102 @@ static const char *const schema_user_names[] = {
     NULL,
 };
 
-/* Migration 4: personas (persona.c): one row per character, its names and aliases in one
+/* Migration 4: lore and recall (lore.c, vectors.c; docs/internals/store.md "Lore, vectors and
+ * full text"). Lore books are sources (a file and a scope, with a content hash) cut into chunks;
+ * World Info entries are chunks with keys. `vectors` holds int8 rows with a per-row scale for lore
+ * chunks (kind 1) and community messages (kind 2), deleted by triggers in the same transaction as
+ * what they index (a message's delete or edit, a chunk's replacement, a person's exclusion or
+ * opt-out); every delete leaves a tombstone in vector_log so in-memory matrices catch up without a
+ * reload. messages_fts is rebuilt with the tokenizer that keeps emoji and custom-emoji names. */
+static const char *const schema_lore[] = {
+    "CREATE TABLE lore_sources("
+    "  id INTEGER PRIMARY KEY,"
+    "  path TEXT NOT NULL,"
+    "  scope TEXT NOT NULL DEFAULT '',"
+    "  format TEXT NOT NULL,"
+    "  hash TEXT NOT NULL,"
+    "  bytes INTEGER NOT NULL,"
+    "  n_chunks INTEGER NOT NULL DEFAULT 0,"
+    "  added_ms INTEGER NOT NULL,"
+    "  UNIQUE(path, scope));",
+    "CREATE TABLE lore_chunks("
+    "  id INTEGER PRIMARY KEY,"
+    "  source_id INTEGER NOT NULL REFERENCES lore_sources(id) ON DELETE CASCADE,"
+    "  idx INTEGER NOT NULL,"
+    "  scope TEXT NOT NULL DEFAULT '',"
+    "  title TEXT NOT NULL DEFAULT '',"
+    "  text TEXT NOT NULL,"
+    "  wi INTEGER NOT NULL DEFAULT 0,"
+    "  keys TEXT NOT NULL DEFAULT '',"
+    "  keys2 TEXT NOT NULL DEFAULT '',"
+    "  logic INTEGER NOT NULL DEFAULT 0,"
+    "  constant INTEGER NOT NULL DEFAULT 0,"
+    "  enabled INTEGER NOT NULL DEFAULT 1,"
+    "  ord INTEGER NOT NULL DEFAULT 100,"
+    "  depth INTEGER NOT NULL DEFAULT 4);",
+    "CREATE INDEX lore_chunks_source ON lore_chunks(source_id, idx);",
+    "CREATE INDEX lore_chunks_wi ON lore_chunks(scope) WHERE wi = 1;",
+    "CREATE VIRTUAL TABLE lore_fts USING fts5(title, text, content='lore_chunks',"
+    "  content_rowid='id',"
+    "  tokenize=\"unicode61 remove_diacritics 2 categories 'L* N* Co So' tokenchars '_'\");",
+    "CREATE TRIGGER lore_fts_ai AFTER INSERT ON lore_chunks BEGIN"
+    "  INSERT INTO lore_fts(rowid, title, text) VALUES (new.id, new.title, new.text); END;",
+    "CREATE TRIGGER lore_fts_ad AFTER DELETE ON lore_chunks BEGIN"
+    "  INSERT INTO lore_fts(lore_fts, rowid, title, text)"
+    "  VALUES ('delete', old.id, old.title, old.text); END;",
+    "CREATE TABLE vectors("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  kind INTEGER NOT NULL,"
+    "  ref_id INTEGER NOT NULL,"
+    "  scope TEXT NOT NULL,"
+    "  model TEXT NOT NULL,"
+    "  dim INTEGER NOT NULL,"
+    "  scale REAL NOT NULL,"
+    "  data BLOB NOT NULL,"
+    "  UNIQUE(kind, ref_id));",
+    "CREATE INDEX vectors_load ON vectors(kind, model, id);",
+    "CREATE TABLE vector_log("
+    "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  kind INTEGER NOT NULL,"
+    "  vec_id INTEGER NOT NULL);",
+    "CREATE TRIGGER vectors_ad AFTER DELETE ON vectors BEGIN"
+    "  INSERT INTO vector_log(kind, vec_id) VALUES (old.kind, old.id); END;",
+    "CREATE TRIGGER lore_chunks_vec_ad AFTER DELETE ON lore_chunks BEGIN"
+    "  DELETE FROM vectors WHERE kind = 1 AND ref_id = old.id; END;",
+    "CREATE TRIGGER messages_vec_ad AFTER DELETE ON messages BEGIN"
+    "  DELETE FROM vectors WHERE kind = 2 AND ref_id = old.id; END;",
+    "CREATE TABLE embed_cursor("
+    "  name TEXT PRIMARY KEY,"
+    "  last_id INTEGER NOT NULL DEFAULT 0,"
+    "  updated_ms INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;",
+    /* An edit makes the message's vector stale: drop it and send the cursor back to re-embed it. */
+    "CREATE TRIGGER messages_vec_au AFTER UPDATE OF content ON messages BEGIN"
+    "  DELETE FROM vectors WHERE kind = 2 AND ref_id = old.id;"
+    "  UPDATE embed_cursor SET last_id = old.id - 1 WHERE last_id >= old.id; END;",
+    "CREATE TRIGGER user_flags_vec_ai AFTER INSERT ON user_flags WHEN new.flag IN (1, 2) BEGIN"
+    "  DELETE FROM vectors WHERE kind = 2 AND ref_id IN"
+    "  (SELECT id FROM messages WHERE author_id = new.user_id); END;",
+    "DROP TRIGGER messages_fts_ai;",
+    "DROP TRIGGER messages_fts_ad;",
+    "DROP TRIGGER messages_fts_au;",
+    "DROP TABLE messages_fts;",
+    "CREATE VIRTUAL TABLE messages_fts USING fts5(content, content='messages', content_rowid='id',"
+    "  tokenize=\"unicode61 remove_diacritics 2 categories 'L* N* Co So' tokenchars '_'\");",
+    "INSERT INTO messages_fts(messages_fts) VALUES ('rebuild');",
+    "CREATE TRIGGER messages_fts_ai AFTER INSERT ON messages BEGIN"
+    "  INSERT INTO messages_fts(rowid, content) VALUES (new.id, new.content); END;",
+    "CREATE TRIGGER messages_fts_ad AFTER DELETE ON messages BEGIN"
+    "  INSERT INTO messages_fts(messages_fts, rowid, content) VALUES ('delete', old.id, "
+    "old.content);"
+    "  END;",
+    "CREATE TRIGGER messages_fts_au AFTER UPDATE OF content ON messages BEGIN"
+    "  INSERT INTO messages_fts(messages_fts, rowid, content) VALUES ('delete', old.id, "
+    "old.content);"
+    "  INSERT INTO messages_fts(rowid, content) VALUES (new.id, new.content); END;",
+    NULL,
+};
+
+/* Migration 5: personas (persona.c): one row per character, its names and aliases in one
  * case-insensitive unique index, and settings layered persona -> channel -> guild. Lists are JSON
  * arrays; the card's extensions and character_book are kept as the card's raw JSON. */
 static const char *const schema_personas[] = {
@@ -232,6 +327,7 @@ static const char *const *const migrations[] = {
     schema_v1,
     schema_bot_log,
     schema_user_names,
+    schema_lore,
     schema_personas,
 };
 

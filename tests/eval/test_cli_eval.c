@@ -67,6 +67,9 @@ TEST(eval_end_to_end) {
   REQUIRE(rc == 0);
   CHECK(strstr(text, "perplexity: base") && strstr(text, "tuned"));
   CHECK(strstr(text, "copy rate") != NULL);
+  /* no encoder configured: said once, and the report says why the row is empty */
+  const char *skip = strstr(text, "style-embedding cosine is skipped");
+  CHECK(skip && !strstr(skip + 1, "style-embedding cosine is skipped"));
   snprintf(path, sizeof path, "%s/report.html", out);
   CHECK(has(path, "<table class=\"metrics\">"));
   CHECK(has(path, "<table class=\"ppl\">"));
@@ -86,6 +89,29 @@ TEST(eval_end_to_end) {
   CHECK_INT(run(cmd, text, sizeof text), 0);
   CHECK(strstr(text, "items: 6, answered: 6, correct: 6") != NULL);
   CHECK(strstr(text, "accuracy: 100.0%") != NULL);
+  /* with the tiny bert from ../shared as the encoder: the cosine and its parts */
+  char bert[512];
+  if (test_shared_path("testdata/llm/tiny-bert-f16.gguf", bert, sizeof bert)) {
+    snprintf(cmd, sizeof cmd,
+             "MIMIC_CONFIG=/dev/null MIMIC_EMBED_MODEL=%s %s eval --model %s --data %s --train "
+             "none --out %s --n 4 --max-tokens 8 --blind 0 --threads 1 --no-ppl 2>&1",
+             bert, bin, model, data, out);
+    rc = run(cmd, text, sizeof text);
+    if (rc != 0) printf("%s\n", text);
+    CHECK_INT(rc, 0);
+    CHECK(strstr(text, "style-embedding cosine") && strstr(text, "goal > 0.85"));
+    CHECK(!strstr(text, "is skipped"));
+    snprintf(path, sizeof path, "%s/eval.json", out);
+    CHECK(has(path, "\"embed_pair_cos\": 0.") || has(path, "\"embed_pair_cos\": 1"));
+    snprintf(path, sizeof path, "%s/report.html", out);
+    CHECK(has(path, "paired reply cosine"));
+    snprintf(cmd, sizeof cmd,
+             "MIMIC_CONFIG=/dev/null %s eval --model %s --data %s --embed-model %s/none.gguf "
+             "--no-ppl --out %s 2>&1",
+             bin, model, data, tmpdir, out);
+    CHECK_INT(run(cmd, text, sizeof text), 1);
+    CHECK(strstr(text, "none.gguf") != NULL);
+  }
   /* clear failures */
   snprintf(cmd, sizeof cmd, "MIMIC_CONFIG=/dev/null %s eval --model %s/none.gguf --data %s 2>&1",
            bin, tmpdir, data);

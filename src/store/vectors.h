@@ -1,0 +1,100 @@
+/* Vectors in the store: embeddings kept in SQLite next to what they index (a lore chunk or a
+ * community message), as int8 with one float scale per row, and exact search over them.
+ *
+ * Storage: table `vectors` (kind, ref_id, scope, model, dim, scale, data). Rows are deleted by
+ * triggers in the same transaction as the text they index (docs/internals/store.md), so a purge
+ * or an opt-out never leaves a vector behind.
+ *
+ * Search: a store_vec_index caches one kind's rows of one model as a contiguous int8 matrix in
+ * memory (loaded once, then kept in step incrementally: new rows by id, deleted rows from the
+ * tombstone log `vector_log`), filters rows by scope BEFORE ranking, and ranks them by the dot
+ * product with the query (the cosine, when both sides are normalised) with an AVX2 kernel chosen at
+ * run time and a scalar reference. Exact: every eligible row is scored.
+ *
+ * Threads: an index belongs to the thread that owns its store connection. */
+#ifndef MIMIC_STORE_VECTORS_H
+#define MIMIC_STORE_VECTORS_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/err.h"
+#include "store/store.h"
+
+#define STORE_VEC_DIM_MAX   4096   /* widest vector stored */
+#define STORE_VEC_SCOPE_MAX 128    /* bytes of a scope name (NUL included) */
+#define STORE_VEC_MODEL_MAX 256    /* bytes of a model name (NUL included) */
+#define STORE_VEC_LOG_KEEP  100000 /* tombstones kept; an index further behind reloads */
+
+typedef enum store_vec_kind {
+  STORE_VEC_LORE = 1, /* ref_id: lore_chunks.id */
+  STORE_VEC_MSG = 2   /* ref_id: messages.id */
+} store_vec_kind;
+
+/* Quantizes v[0..dim) to int8 with scale max|v|/127 (q[i] = round(v[i]/scale)); all-zero rows get
+ * scale 0. */
+void store_vec_quantize(const float *v, int dim, int8_t *q, float *scale);
+
+/* Stores (or replaces) the vector of (kind, ref_id), quantized to int8. scope is the filter key
+ * ("" for none; lore scopes by name, messages "guild:ID"), model the encoder's name. Atomic.
+ * Errors: MIMIC_EINVAL (dim out of 1..STORE_VEC_DIM_MAX, scope or model too long, a NaN or
+ * infinite value), MIMIC_EDB. */
+int store_vec_put(store *s, int kind, int64_t ref_id, const char *scope, const char *model,
+                  const float *v, int dim) MIMIC_MUST;
+/* Deletes the vector of (kind, ref_id); none is not an error. */
+int store_vec_delete(store *s, int kind, int64_t ref_id) MIMIC_MUST;
+/* Deletes every vector of a kind not made by model (after a change of encoder). *n: rows gone. */
+int store_vec_drop_other_models(store *s, int kind, const char *model, int64_t *n) MIMIC_MUST;
+/* The stored vector of (kind, ref_id), dequantized into out[dim]. MIMIC_ENOTFOUND when absent,
+ * MIMIC_EINVAL when its width is not dim. */
+int store_vec_get(store *s, int kind, int64_t ref_id, float *out, int dim) MIMIC_MUST;
+/* Rows of a kind (model NULL: of every model). */
+int store_vec_count(store *s, int kind, const char *model, int64_t *n) MIMIC_MUST;
+/* Trims the tombstone log to its last STORE_VEC_LOG_KEEP entries. */
+int store_vec_log_trim(store *s) MIMIC_MUST;
+
+/* ---- the cached matrix and exact search ---- */
+
+typedef struct store_vec_index store_vec_index;
+
+typedef struct store_vec_hit {
+  int64_t ref_id;
+  float score; /* scale * dot(query, row): the cosine for normalised vectors */
+  char scope[STORE_VEC_SCOPE_MAX];
+} store_vec_hit;
+
+/* An index of the rows of one kind made by one model, of width dim. The store is borrowed and
+ * must outlive the index. Loads nothing yet (the first sync or search does). */
+int store_vec_index_open(store *s, int kind, const char *model, int dim,
+                         store_vec_index **out) MIMIC_MUST;
+void store_vec_index_close(store_vec_index *ix); /* accepts NULL */
+/* Brings the cache in step with the database: applies tombstones newer than the last sync and
+ * loads rows newer than the last one seen (a full reload when the tombstone log was trimmed past
+ * it). Skipped inside a transaction of this connection (its rows might still roll back).
+ * *changed (may be NULL): whether anything moved. */
+int store_vec_index_sync(store_vec_index *ix, bool *changed) MIMIC_MUST;
+/* Rows in the cache, and the bytes the cache holds. */
+size_t store_vec_index_rows(const store_vec_index *ix);
+size_t store_vec_index_bytes(const store_vec_index *ix);
+
+typedef struct store_vec_query {
+  const float *q;            /* dim floats (normalised for cosine scores) */
+  const char *const *scopes; /* rows whose scope is one of these; NULL or n_scopes 0: every row */
+  size_t n_scopes;
+  float min_score; /* rows scoring below are left out (-INFINITY: none) */
+  size_t k;        /* most hits */
+} store_vec_query;
+
+/* Syncs, then scores every row whose scope passes the filter and writes the best k, best first
+ * (ties: lower ref_id first), to out[k]; *n_out hits. Errors: MIMIC_EINVAL (k 0), sync errors. */
+int store_vec_search(store_vec_index *ix, const store_vec_query *q, store_vec_hit *out,
+                     size_t *n_out) MIMIC_MUST;
+
+/* The kernels, for tests: scale * sum q[i] * (float)r[i] over dim elements. The scalar one is the
+ * reference; store_vec_dot is the fastest this CPU runs. */
+float store_vec_dot_scalar(const float *q, const int8_t *r, int dim);
+float store_vec_dot(const float *q, const int8_t *r, int dim);
+/* Whether store_vec_dot uses AVX2 here. */
+bool store_vec_simd(void);
+
+#endif

@@ -1,0 +1,219 @@
+/* Tests for background knowledge in the bot's prompt: triggered World Info, retrieved lore and
+ * recalled community messages join the system turn marked as background (never as turns of the
+ * conversation), each kind switched off per guild or per persona, within lore.budget_tokens; with
+ * a fake encoder the vector path is used too. */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "../lore/fake_embed.h"
+#include "bot/bot.h"
+#include "bot_harness.h"
+#include "fake_backend.h"
+#include "lore/lore.h"
+#include "store/store.h"
+#include "test.h"
+
+#define SELF  1000
+#define GUILD 1
+#define CHAN  100
+
+static const h_user ALICE = {11, "alice", false};
+static const h_user BOB = {12, "bob", false};
+
+typedef struct fx {
+  cfg *c;
+  store *s;
+  fake_backend *f;
+  rec *r;
+  bot_actions act;
+  bot *b;
+  uint64_t next_id;
+} fx;
+
+static void fx_init(fx *x, const char *persona, const lore_embedder *emb) {
+  memset(x, 0, sizeof *x);
+  x->c = cfg_new();
+  if (cfg_set(x->c, "bot.response_rate", "0", CFG_SRC_FILE) ||
+      cfg_set(x->c, "bot.user_flood_per_min", "0", CFG_SRC_FILE) ||
+      cfg_set(x->c, "bot.cooldown_s", "0", CFG_SRC_FILE) || store_open(":memory:", &x->s)) {
+    printf("setup: %s\n", err_msg());
+    abort();
+  }
+  x->f = fake_new(false);
+  x->r = xcalloc(1, sizeof *x->r);
+  x->r->self_id = SELF;
+  x->r->self_name = "mimic";
+  x->r->self_bot = true;
+  x->next_id = 5000;
+  x->r->next_id = &x->next_id;
+  x->act = rec_actions(x->r);
+  bot_opts o = {.config = x->c,
+                .db = x->s,
+                .backend = &x->f->base,
+                .actions = &x->act,
+                .now_ms = h_clock,
+                .seed = 42,
+                .persona = persona,
+                .model_name = "tiny.gguf",
+                .embedder = emb};
+  if (bot_new(&o, &x->b) || h_ready(x->b, SELF, "mimic")) {
+    printf("bot: %s\n", err_msg());
+    abort();
+  }
+}
+
+static void fx_free(fx *x) {
+  bot_destroy(x->b);
+  llm_backend_destroy(&x->f->base);
+  store_close(x->s);
+  cfg_destroy(x->c);
+  mem_free(x->r);
+}
+
+static void fx_drain(fx *x) {
+  for (int round = 0; round < 50; round++) {
+    fake_release(x->f, 1000);
+    fake_wait_cancelled(x->f);
+    bot_poll(x->b);
+    if (bot_inflight(x->b) == 0 && fake_held(x->f) == 0) return;
+  }
+}
+
+/* Someone mentions the bot; returns the prompt the engine got ("role|name|content" lines). */
+static const char *ask(fx *x, uint64_t id, h_user who, const char *text) {
+  h_now += 60000;
+  h_msg hm;
+  h_message(&hm, id, CHAN, GUILD, who, text);
+  h_mention(&hm, SELF);
+  const char *script[] = {"ok"};
+  fake_script(x->f, script, 1);
+  int before = x->f->submits;
+  if (bot_handle_event(x->b, &hm.ev)) printf("  event: %s\n", err_msg());
+  fx_drain(x);
+  return x->f->submits > before ? x->f->last_prompt : "";
+}
+
+static const char *book = "{\"entries\":{"
+                          "\"0\":{\"key\":[\"dragon\"],\"content\":\"Smaug sleeps on the gold.\"},"
+                          "\"1\":{\"key\":[\"elf\"],\"content\":\"Elves never lie.\"},"
+                          "\"2\":{\"key\":[\"orc\"],\"content\":\"Orcs fear the sun.\","
+                          "\"order\":5}}}";
+
+/* The system turn is the prompt's first line(s) up to the first "user|" or "assistant|" turn. */
+static bool in_system(const char *prompt, const char *what) {
+  const char *hit = strstr(prompt, what);
+  const char *turn = strstr(prompt, "\nuser|");
+  return hit && strncmp(prompt, "system|", 7) == 0 && (!turn || hit < turn);
+}
+
+TEST(triggered_world_info_is_background) {
+  fx x;
+  fx_init(&x, NULL, NULL);
+  CHECK_OK(lore_add_book_json(x.s, "book:middle", book, strlen(book), "", NULL, NULL));
+  const char *p = ask(&x, 1, ALICE, "<@1000> is the dragon awake?");
+  CHECK(in_system(p, "Background knowledge"));
+  CHECK(in_system(p, "Smaug sleeps on the gold."));
+  CHECK(strstr(p, "Elves never lie.") == NULL); /* not triggered */
+  CHECK(strstr(p, "user|alice|@mimic is the dragon awake?") != NULL);
+  /* Switched off for this guild: gone. */
+  CHECK_OK(store_setting_set(x.s, "guild:1", "lore.world_info", "false"));
+  p = ask(&x, 2, BOB, "<@1000> the dragon again");
+  CHECK(strstr(p, "Smaug") == NULL);
+  CHECK(strstr(p, "Background knowledge") == NULL);
+  fx_free(&x);
+}
+
+TEST(persona_switch_wins_over_guild) {
+  fx x;
+  fx_init(&x, "gandalf", NULL);
+  CHECK_OK(lore_add_book_json(x.s, "book:middle", book, strlen(book), "gandalf", NULL, NULL));
+  CHECK_OK(store_setting_set(x.s, "guild:1", "lore.world_info", "false"));
+  CHECK_OK(store_setting_set(x.s, "persona:gandalf", "lore.world_info", "true"));
+  const char *p = ask(&x, 1, ALICE, "<@1000> an elf and an orc walk in");
+  CHECK(in_system(p, "Elves never lie."));
+  CHECK(in_system(p, "Orcs fear the sun."));
+  /* Ordered by `order`: the orc entry (5) before the elf entry (100). */
+  CHECK(strstr(p, "Orcs fear") < strstr(p, "Elves never"));
+  CHECK_OK(store_setting_set(x.s, "persona:gandalf", "lore.world_info", "off"));
+  p = ask(&x, 2, ALICE, "<@1000> an elf");
+  CHECK(strstr(p, "Elves never lie.") == NULL);
+  fx_free(&x);
+}
+
+TEST(retrieved_lore_and_recalled_messages) {
+  fx x;
+  fx_init(&x, NULL, NULL);
+  /* A lore passage, and an old message in this guild from another channel. */
+  char path[] = "/tmp/mimic_botlore_XXXXXX";
+  int fd = mkstemp(path);
+  REQUIRE(fd >= 0);
+  const char *md = "# Zorblax\n\nZorblax is the three-eyed innkeeper of the Rusty Anchor.\n";
+  CHECK(write(fd, md, strlen(md)) == (ssize_t)strlen(md));
+  close(fd);
+  lore_add_result r = {0};
+  CHECK_OK(lore_add_path(x.s, path, &(lore_add_opts){.scope = ""}, &r));
+  unlink(path);
+  store_msg m = {.id = 50,
+                 .channel_id = 200,
+                 .guild_id = GUILD,
+                 .author_id = 12,
+                 .ts_ms = 1,
+                 .content = "the rusty anchor has the best pie in town",
+                 .source = STORE_SRC_DCE};
+  CHECK_OK(store_msg_upsert(x.s, &m, NULL));
+  const char *p = ask(&x, 100, ALICE, "<@1000> who runs the rusty anchor, zorblax?");
+  CHECK(in_system(p, "[Lore]"));
+  CHECK(in_system(p, "three-eyed innkeeper"));
+  CHECK(in_system(p, "[Things members said at other times]"));
+  CHECK(in_system(p, "\"the rusty anchor has the best pie in town\""));
+  CHECK(strstr(p, "user|bob|the rusty anchor") == NULL); /* never a turn */
+  /* Recall off, then the whole budget at 0. */
+  CHECK_OK(store_setting_set(x.s, "guild:1", "lore.recall", "false"));
+  p = ask(&x, 101, ALICE, "<@1000> the rusty anchor, zorblax");
+  CHECK(strstr(p, "best pie") == NULL);
+  CHECK(in_system(p, "three-eyed"));
+  CHECK_OK(store_setting_set(x.s, "guild:1", "lore.budget_tokens", "0"));
+  p = ask(&x, 102, ALICE, "<@1000> the rusty anchor, zorblax");
+  CHECK(strstr(p, "Background") == NULL);
+  /* A purged person is never recalled. */
+  CHECK_OK(store_setting_delete(x.s, "guild:1", "lore.budget_tokens"));
+  CHECK_OK(store_setting_delete(x.s, "guild:1", "lore.recall"));
+  CHECK_OK(store_user_flag_set(x.s, 12, STORE_FLAG_OPTED_OUT, "test"));
+  p = ask(&x, 103, ALICE, "<@1000> rusty anchor pie?");
+  CHECK(strstr(p, "best pie") == NULL);
+  fx_free(&x);
+}
+
+TEST(vectors_used_when_an_encoder_is_given) {
+  int calls = 0;
+  lore_embedder e = fake_embedder(&calls);
+  fx x;
+  fx_init(&x, NULL, &e);
+  CHECK_OK(lore_add_book_json(x.s, "book:middle", book, strlen(book), "", &e, NULL));
+  store_msg m = {.id = 50,
+                 .channel_id = 200,
+                 .guild_id = GUILD,
+                 .author_id = 12,
+                 .ts_ms = 1,
+                 .content = "lanterns float on the river every spring",
+                 .source = STORE_SRC_DCE};
+  CHECK_OK(store_msg_upsert(x.s, &m, NULL));
+  int64_t n = 0;
+  CHECK_OK(lore_embed_history(x.s, &e, 0, NULL, NULL, NULL, &n));
+  CHECK_INT(n, 1);
+  CHECK_OK(store_setting_set(x.s, "guild:1", "lore.min_score", "0.3"));
+  int before = calls;
+  const char *p = ask(&x, 100, ALICE, "<@1000> lanterns river spring");
+  CHECK(calls > before); /* the query was embedded */
+  CHECK(in_system(p, "lanterns float on the river"));
+  fx_free(&x);
+}
+
+int main(void) {
+  RUN(triggered_world_info_is_background);
+  RUN(persona_switch_wins_over_guild);
+  RUN(retrieved_lore_and_recalled_messages);
+  RUN(vectors_used_when_an_encoder_is_given);
+  TEST_MAIN_END();
+}

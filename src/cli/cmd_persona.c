@@ -12,6 +12,8 @@
 #include "cli/flags.h"
 #include "collect/card.h"
 #include "collect/collect.h"
+#include "lore/lore.h"
+#include "store/lore.h"
 #include "store/persona.h"
 #include "store/store.h"
 
@@ -290,6 +292,45 @@ static store *open_persona(const cfg *c, const char *name, store_persona *p) {
   return NULL;
 }
 
+/* ---- the character book in the lore store ---- */
+
+/* Where a persona's character_book lives in the lore store: source "card:NAME" in its lore scope
+ * (its name unless lore_scope says otherwise), so the persona's World Info fires for it. */
+typedef struct book_key {
+  char path[STORE_PERSONA_NAME_MAX + 8];
+  char scope[STORE_LORE_SCOPE_MAX];
+  bool has;
+} book_key;
+
+static void book_key_of(const store_persona *p, book_key *k) {
+  snprintf(k->path, sizeof k->path, "card:%s", p->name ? p->name : "");
+  snprintf(k->scope, sizeof k->scope, "%s",
+           p->lore_scope ? p->lore_scope : (p->name ? p->name : ""));
+  k->has = p->character_book != NULL;
+}
+
+/* Brings the lore store in line with p's book: drops the book stored under old (when it moved or
+ * went away) and adds p's (unchanged text changes nothing). Call inside the transaction that
+ * stores p. */
+static int book_sync(store *s, const book_key *old, const store_persona *p) {
+  book_key now;
+  book_key_of(p, &now);
+  int rc = 0;
+  if (old && old->has &&
+      (!now.has || strcmp(old->path, now.path) != 0 || strcmp(old->scope, now.scope) != 0)) {
+    store_lore_source src;
+    rc = store_lore_source_find(s, old->path, old->scope, &src);
+    if (rc == 0) rc = store_lore_source_delete(s, src.id);
+    if (rc == MIMIC_ENOTFOUND) rc = 0;
+  }
+  if (!rc && now.has)
+    rc = lore_add_book_json(s, now.path, p->character_book, strlen(p->character_book), now.scope,
+                            NULL, NULL);
+  return rc ? err_prefix(rc, "persona %s: its character book could not enter the lore store",
+                         p->name)
+            : 0;
+}
+
 /* ---- add ---- */
 
 typedef struct set_ctx {
@@ -385,7 +426,7 @@ static int persona_import(int argc, char **argv) {
       .summary = "Imports a SillyTavern character card (V2 or V3; JSON, or PNG with a chara/ccv3 "
                  "chunk). A PNG\nbecomes the persona's avatar (copied to "
                  "<data.dir>/personas/NAME/avatar.png); an embedded\ncharacter_book is kept with "
-                 "the persona.",
+                 "the persona and added to the lore store in its lore scope.",
       .example = "persona import glordon.png\npersona import card.json --name Elio",
       .config = true,
       .opts = opts};
@@ -436,7 +477,14 @@ static int persona_import(int argc, char **argv) {
     }
     p.avatar = xstrdup(avatar);
   }
-  if (rc == 0) {
+  book_key old_book;
+  book_key_of(&old, &old_book);
+  bool existed = rc == 0;
+  if ((rc = store_tx_begin(s)) != 0) {
+    cli_error("%s", err_msg());
+    goto out;
+  }
+  if (existed) {
     /* --replace: the card's fields over the old persona; mimic's local ones (adapter, channels,
      * enabled) stay unless the card set them. */
     p.id = old.id;
@@ -454,7 +502,10 @@ static int persona_import(int argc, char **argv) {
   } else {
     rc = store_persona_add(s, &p);
   }
+  if (!rc) rc = book_sync(s, existed ? &old_book : NULL, &p);
+  if (!rc) rc = store_tx_commit(s);
   if (rc) {
+    store_tx_rollback(s);
     cli_error("%s", err_msg());
     goto out;
   }
@@ -467,8 +518,8 @@ static int persona_import(int argc, char **argv) {
   printf("persona %s %s from a V%d card%s%s", p.name, old.id ? "replaced" : "imported", m.version,
          m.png ? " (PNG; the image is its avatar)" : "", m.both ? " (ccv3 chunk read)" : "");
   if (p.character_book)
-    printf("; its character book (%zu %s) is kept with it", entries,
-           entries == 1 ? "entry" : "entries");
+    printf("; its character book (%zu %s) is in the lore scope %s", entries,
+           entries == 1 ? "entry" : "entries", p.lore_scope ? p.lore_scope : p.name);
   printf("\n");
   status = 0;
 out:
@@ -684,6 +735,8 @@ static int persona_edit(int argc, char **argv) {
   store *s = open_persona(c, a.pos[0], &p);
   status = 1;
   if (!s) goto out;
+  book_key old_book;
+  book_key_of(&p, &old_book);
   for (int i = 0; i < x.n; i++) {
     const char *eq = strchr(x.sets[i], '=');
     char fname[64];
@@ -704,7 +757,12 @@ static int persona_edit(int argc, char **argv) {
       goto out;
     }
   }
-  if (store_persona_update(s, &p)) {
+  if (store_tx_begin(s)) {
+    cli_error("%s", err_msg());
+    goto out;
+  }
+  if (store_persona_update(s, &p) || book_sync(s, &old_book, &p) || store_tx_commit(s)) {
+    store_tx_rollback(s);
     cli_error("%s", err_msg());
     goto out;
   }
@@ -718,15 +776,18 @@ out:
 }
 
 static int persona_remove(int argc, char **argv) {
-  const cli_spec spec = {.name = "persona remove",
-                         .args = "NAME",
-                         .min_args = 1,
-                         .max_args = 1,
-                         .summary = "Removes a persona and its settings. Its files under "
-                                    "<data.dir>/personas/NAME (avatar,\nadapter, generated data) "
-                                    "are left for you to delete.",
-                         .example = "persona remove Glordon",
-                         .config = true};
+  const cli_spec spec = {
+      .name = "persona remove",
+      .args = "NAME",
+      .min_args = 1,
+      .max_args = 1,
+      .summary =
+          "Removes a persona, its settings and its character book in the lore store. Its files "
+          "under "
+          "<data.dir>/personas/NAME (avatar,\nadapter, generated data) "
+          "are left for you to delete.",
+      .example = "persona remove Glordon",
+      .config = true};
   cli_args a;
   int status;
   cfg *c = cli_start(&spec, argc, argv, &a, &status);
@@ -735,7 +796,18 @@ static int persona_remove(int argc, char **argv) {
   store_persona_init(&p);
   store *s = open_persona(c, a.pos[0], &p);
   status = 1;
-  if (s && store_persona_remove(s, p.id) == 0) {
+  book_key old_book;
+  book_key_of(&p, &old_book);
+  store_persona none;
+  store_persona_init(&none); /* no book: book_sync drops the stored one */
+  none.name = p.name;
+  int rc = s ? store_tx_begin(s) : MIMIC_EINVAL;
+  if (s && !rc) {
+    if ((rc = store_persona_remove(s, p.id)) || (rc = book_sync(s, &old_book, &none)) ||
+        (rc = store_tx_commit(s)))
+      store_tx_rollback(s);
+  }
+  if (s && rc == 0) {
     char dir[2048];
     persona_dir(c, p.name, dir, sizeof dir);
     printf("persona %s removed%s%s\n", p.name, access(dir, F_OK) == 0 ? "; its files stay in " : "",

@@ -181,6 +181,7 @@ int bot_poll(bot *b) {
     memory_prune(b->mem, now);
     b->last_prune_ms = now;
   }
+  knowledge__tick(b, now);
   if (now - b->last_stats_prune_ms >= 3600000) {
     if (store_bot_prune(b->db, now - BOT_STATS_KEEP_MS)) {
       LOG_W("bot", "pruning old statistics: %s", err_msg());

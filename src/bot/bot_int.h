@@ -127,6 +127,7 @@ struct bot {
   const lore_embedder *emb; /* the sentence encoder, or NULL (full text only) */
   lore_embedder *emb_owned; /* the one bot_new opened from embed.model, or NULL */
   lore_retriever *lore;
+  int64_t last_embed_ms; /* the last background embedding step (knowledge__tick) */
 
   pthread_mutex_t done_mu; /* the completion list, filled by backend workers */
   pthread_cond_t done_cv;
@@ -180,6 +181,11 @@ bool recall__is_speaker(const char *name, size_t len, void *user);
  * NULL when there is none; caller frees. Failures are logged and cost only the background. */
 char *knowledge__build(bot *b, uint64_t guild_id, const memory_entry *const *hist, size_t n,
                        const memory_entry *cur);
+/* Background embedding of new community messages for recall: when an encoder is loaded, recall
+ * is on in the config, nothing is generating or waiting and KNOWLEDGE_EMBED_EVERY_MS have passed,
+ * embeds one batch (LORE_EMBED_BATCH messages) after the cursor `mimic embed-history` also uses. */
+#define KNOWLEDGE_EMBED_EVERY_MS 5000
+void knowledge__tick(bot *b, int64_t now);
 /* A lore setting as the bot reads it: "persona:NAME" (when the bot has a persona), then
  * "guild:ID", then the config. out receives the value. */
 void knowledge__setting(bot *b, uint64_t guild_id, cfg_id key, buf *out);

@@ -212,3 +212,16 @@ char *knowledge__build(bot *b, uint64_t guild, const memory_entry *const *hist, 
   buf_free(&rec);
   return res;
 }
+
+void knowledge__tick(bot *b, int64_t now) {
+  if (!b->emb || !cfg_bool(b->cfg, CFG_LORE_RECALL) || b->n_running || b->n_pending) return;
+  if (now - b->last_embed_ms < KNOWLEDGE_EMBED_EVERY_MS) return;
+  b->last_embed_ms = now;
+  int64_t n = 0;
+  if (lore_embed_history(b->db, b->emb, LORE_EMBED_BATCH, NULL, NULL, NULL, &n)) {
+    LOG_W("bot", "embedding history for recall: %s", err_msg());
+    err_clear();
+  } else if (n) {
+    LOG_D("bot", "embedded %lld messages for recall", (long long)n);
+  }
+}

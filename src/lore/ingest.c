@@ -325,8 +325,9 @@ int lore_embed_history(store *s, const lore_embedder *emb, int64_t max, const vo
   snprintf(cursor, sizeof cursor, "messages:%s", emb->name);
   int64_t after = 0, total = 0, done = 0, dropped = 0;
   int rc = store_embed_cursor_get(s, cursor, &after);
-  /* Vectors of another encoder are never compared with this one's: they go. */
-  if (!rc) rc = store_vec_drop_other_models(s, STORE_VEC_MSG, emb->name, &dropped);
+  /* Vectors of another encoder are never compared with this one's: a new encoder's first run
+   * (its cursor at 0) drops them. */
+  if (!rc && after == 0) rc = store_vec_drop_other_models(s, STORE_VEC_MSG, emb->name, &dropped);
   if (!rc) rc = store_embed_msg_count(s, after, &total);
   if (!rc && max > 0 && total > max) total = max;
   batch *b = xcalloc(1, sizeof *b);

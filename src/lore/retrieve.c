@@ -308,13 +308,15 @@ int lore_recall(lore_retriever *r, const char *query, uint64_t guild_id, uint64_
     text_list(th, nt, &c);
     rc = vector_list(r, STORE_VEC_MSG, &r->msg_ix, q, scopes, 1, min_cos, n_pool, before_id, &c);
   }
+  bool vectors = r->msg_ix && store_vec_index_rows(r->msg_ix) > 0;
   buf text;
   buf_init(&text, 1 << 20);
   if (!rc) {
     fuse(&c, 60);
     for (size_t i = 0; i < c.n && out->n < k && !rc; i++) {
-      /* With an encoder, words alone are not enough to bring back a stray message. */
-      if (r->emb && !c.v[i].rank_v) continue;
+      /* With embedded history, words alone are not enough to bring back a stray message; before
+       * `embed-history` has run, they are all there is. */
+      if (vectors && !c.v[i].rank_v) continue;
       rc = store_recall_msg(r->s, (uint64_t)c.v[i].id, &text, NULL);
       if (rc == MIMIC_ENOTFOUND) {
         rc = 0; /* purged, opted out or deleted since */

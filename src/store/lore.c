@@ -439,7 +439,7 @@ int store_embed_cursor_set(store *s, const char *name, int64_t last_id) {
   sqlite3_stmt *st;
   if (store_stmt(s,
                  "INSERT INTO embed_cursor(name, last_id, updated_ms) VALUES (?1, ?2, ?3) "
-                 "ON CONFLICT(name) DO UPDATE SET last_id = excluded.last_id, "
+                 "ON CONFLICT(name) DO UPDATE SET last_id = max(last_id, excluded.last_id), "
                  "updated_ms = excluded.updated_ms",
                  &st))
     return MIMIC_EDB;

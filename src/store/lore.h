@@ -104,6 +104,8 @@ typedef struct store_embed_msg {
 } store_embed_msg;
 /* The cursor of a named embedding run (0 when new). */
 int store_embed_cursor_get(store *s, const char *name, int64_t *last_id) MIMIC_MUST;
+/* Moves the cursor forward to last_id (never back: two runs at once, the bot's background one and
+ * `mimic embed-history`, may finish out of order; an edit moves it back by trigger). */
 int store_embed_cursor_set(store *s, const char *name, int64_t last_id) MIMIC_MUST;
 /* Up to limit messages after after_id (by id) that may be embedded: in a guild, with content, by a
  * person who is not a bot, not excluded and not opted out. fn may not write the store. *n: how many

@@ -1,7 +1,7 @@
 /* Tests for background knowledge in the bot's prompt: triggered World Info, retrieved lore and
  * recalled community messages join the system turn marked as background (never as turns of the
  * conversation), each kind switched off per guild or per persona, within lore.budget_tokens; with
- * a fake encoder the vector path is used too. */
+ * a fake encoder the vector path is used too, and new messages are embedded in the background. */
 #include <inttypes.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -12,6 +12,7 @@
 #include "fake_backend.h"
 #include "lore/lore.h"
 #include "store/store.h"
+#include "store/vectors.h"
 #include "test.h"
 
 #define SELF  1000
@@ -210,10 +211,48 @@ TEST(vectors_used_when_an_encoder_is_given) {
   fx_free(&x);
 }
 
+TEST(new_messages_are_embedded_in_the_background) {
+  int calls = 0;
+  lore_embedder e = fake_embedder(&calls);
+  fx x;
+  fx_init(&x, NULL, &e);
+  for (uint64_t i = 1; i <= 40; i++) {
+    h_msg hm;
+    h_message(&hm, i, CHAN, GUILD, i % 2 ? ALICE : BOB, "just chatting about boats");
+    CHECK_OK(bot_handle_event(x.b, &hm.ev));
+  }
+  int64_t n = -1;
+  CHECK_OK(store_vec_count(x.s, STORE_VEC_MSG, NULL, &n));
+  CHECK_INT(n, 0);
+  /* Idle and due: one batch per step, resumable through the same cursor as embed-history. */
+  h_now += 10000;
+  bot_poll(x.b);
+  CHECK_OK(store_vec_count(x.s, STORE_VEC_MSG, NULL, &n));
+  CHECK_INT(n, LORE_EMBED_BATCH);
+  bot_poll(x.b); /* not due yet */
+  CHECK_OK(store_vec_count(x.s, STORE_VEC_MSG, NULL, &n));
+  CHECK_INT(n, LORE_EMBED_BATCH);
+  h_now += 10000;
+  bot_poll(x.b);
+  CHECK_OK(store_vec_count(x.s, STORE_VEC_MSG, NULL, &n));
+  CHECK_INT(n, 40);
+  /* Recall off in the config: no background work. */
+  CHECK_OK(cfg_set(x.c, "lore.recall", "false", CFG_SRC_FILE));
+  h_msg hm;
+  h_message(&hm, 41, CHAN, GUILD, ALICE, "one more");
+  CHECK_OK(bot_handle_event(x.b, &hm.ev));
+  h_now += 10000;
+  bot_poll(x.b);
+  CHECK_OK(store_vec_count(x.s, STORE_VEC_MSG, NULL, &n));
+  CHECK_INT(n, 40);
+  fx_free(&x);
+}
+
 int main(void) {
   RUN(triggered_world_info_is_background);
   RUN(persona_switch_wins_over_guild);
   RUN(retrieved_lore_and_recalled_messages);
   RUN(vectors_used_when_an_encoder_is_given);
+  RUN(new_messages_are_embedded_in_the_background);
   TEST_MAIN_END();
 }

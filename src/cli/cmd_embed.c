@@ -121,7 +121,7 @@ int cmd_embed(int argc, char **argv) {
                  "input\n(--text: one row; --file: one per line; --tokens: the ids as given), "
                  "L2-normalised unless\n--no-normalize.",
       .example = "embed --model models/bge-small-en-v1.5-f16.gguf --text 'hello there' --out "
-                 "hello.f32\n  embed --file messages.txt --out messages.f32",
+                 "hello.f32\nembed --file messages.txt --out messages.f32",
       .config = true,
       .opts = opts};
   cli_args a;

@@ -177,10 +177,62 @@ static const char *const schema_user_names[] = {
     NULL,
 };
 
+/* Migration 4: personas (persona.c): one row per character, its names and aliases in one
+ * case-insensitive unique index, and settings layered persona -> channel -> guild. Lists are JSON
+ * arrays; the card's extensions and character_book are kept as the card's raw JSON. */
+static const char *const schema_personas[] = {
+    "CREATE TABLE personas("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL,"
+    "  aliases TEXT NOT NULL DEFAULT '[]',"
+    "  avatar TEXT,"
+    "  description TEXT NOT NULL DEFAULT '',"
+    "  personality TEXT NOT NULL DEFAULT '',"
+    "  scenario TEXT NOT NULL DEFAULT '',"
+    "  first_mes TEXT NOT NULL DEFAULT '',"
+    "  mes_example TEXT NOT NULL DEFAULT '',"
+    "  system_prompt TEXT NOT NULL DEFAULT '',"
+    "  post_history_instructions TEXT NOT NULL DEFAULT '',"
+    "  alternate_greetings TEXT NOT NULL DEFAULT '[]',"
+    "  tags TEXT NOT NULL DEFAULT '[]',"
+    "  creator_notes TEXT NOT NULL DEFAULT '',"
+    "  creator TEXT NOT NULL DEFAULT '',"
+    "  character_version TEXT NOT NULL DEFAULT '',"
+    "  extensions TEXT,"
+    "  character_book TEXT,"
+    "  adapter TEXT,"
+    "  adapter_scale REAL NOT NULL DEFAULT 1.0,"
+    "  temperature REAL,"
+    "  top_p REAL,"
+    "  max_tokens INTEGER,"
+    "  keywords TEXT NOT NULL DEFAULT '[]',"
+    "  regexes TEXT NOT NULL DEFAULT '[]',"
+    "  channels TEXT NOT NULL DEFAULT '[]',"
+    "  lore_scope TEXT,"
+    "  freewill REAL NOT NULL DEFAULT 0,"
+    "  enabled INTEGER NOT NULL DEFAULT 1,"
+    "  created_ms INTEGER NOT NULL,"
+    "  updated_ms INTEGER NOT NULL);",
+    "CREATE TABLE persona_names("
+    "  name TEXT NOT NULL COLLATE NOCASE PRIMARY KEY,"
+    "  persona_id INTEGER NOT NULL REFERENCES personas(id) ON DELETE CASCADE,"
+    "  alias INTEGER NOT NULL);",
+    "CREATE INDEX persona_names_persona ON persona_names(persona_id);",
+    "CREATE TABLE layered_settings("
+    "  kind INTEGER NOT NULL CHECK(kind IN (1, 2, 3)),"
+    "  scope_id INTEGER NOT NULL,"
+    "  key TEXT NOT NULL,"
+    "  value TEXT NOT NULL,"
+    "  updated_ms INTEGER NOT NULL,"
+    "  PRIMARY KEY(kind, scope_id, key)) WITHOUT ROWID;",
+    NULL,
+};
+
 static const char *const *const migrations[] = {
     schema_v1,
     schema_bot_log,
     schema_user_names,
+    schema_personas,
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

@@ -72,6 +72,11 @@ typedef enum cfg_id {
   CFG_COLLECT_FETCH_CONCURRENCY,  /* collect.fetch_concurrency */
   CFG_COLLECT_FETCH_GLOBAL_LIMIT, /* collect.fetch_global_limit */
 
+  CFG_PERSONA_RELEVANCE_THRESHOLD, /* persona.relevance_threshold */
+  CFG_PERSONA_MAX_PER_MESSAGE,     /* persona.max_per_message */
+  CFG_PERSONA_ANSWER_WEBHOOKS,     /* persona.answer_webhooks */
+  CFG_PERSONA_RELEVANCE_CONTEXT,   /* persona.relevance_context */
+
   CFG__COUNT /* number of keys, not a key */
 } cfg_id;
 

@@ -6,6 +6,8 @@
 
 #define BOT_LEVEL BOT_L_BOT
 #include "bot/bot_int.h"
+#include "embed/embed.h"
+#include "store/webhooks.h"
 
 /* ---- settings ---- */
 
@@ -132,6 +134,9 @@ int bot_new(const bot_opts *o, bot **out) {
   map_init(&b->chans);
   map_init(&b->ignored);
   map_init(&b->admins);
+  map_init(&b->dm_choice);
+  b->embedder = o->embedder;
+  b->relevance_dim = o->embedder ? embed_dim(o->embedder) : 0;
   pthread_mutex_init(&b->done_mu, NULL);
   pthread_cond_init(&b->done_cv, NULL);
   b->started_ms = bot__now(b);
@@ -142,6 +147,7 @@ int bot_new(const bot_opts *o, bot **out) {
   bot_settings_apply(b);
   rc = store_user_flag_each(b->db, load_flag, b);
   if (rc) goto fail;
+  if ((rc = persona__load(b, true))) goto fail;
   *out = b;
   return 0;
 fail:
@@ -157,6 +163,7 @@ void bot_destroy(bot *b) {
   map_free(&b->admins);
   router_destroy(b->router);
   memory_destroy(b->mem);
+  persona__free(b);
   pthread_mutex_destroy(&b->done_mu);
   pthread_cond_destroy(&b->done_cv);
   mem_free(b->persona);
@@ -176,9 +183,17 @@ int bot_poll(bot *b) {
     memory_prune(b->mem, now);
     b->last_prune_ms = now;
   }
+  if (persona__load(b, false)) { /* `mimic persona edit` or the dashboard changed the cast */
+    LOG_W("bot", "%s", err_msg());
+    err_clear();
+  }
   if (now - b->last_stats_prune_ms >= 3600000) {
     if (store_bot_prune(b->db, now - BOT_STATS_KEEP_MS)) {
       LOG_W("bot", "pruning old statistics: %s", err_msg());
+      err_clear();
+    }
+    if (store_persona_msg_prune(b->db, now - BOT_PERSONA_MSG_KEEP_MS, NULL)) {
+      LOG_W("bot", "pruning old persona message records: %s", err_msg());
       err_clear();
     }
     b->last_stats_prune_ms = now;

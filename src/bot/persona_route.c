@@ -333,15 +333,18 @@ size_t proute_decide(const proute_set *s, const proute_msg *m, prng *rng, proute
   cand *c = s->n <= 64 ? stack : xcalloc(s->n, sizeof *c);
   size_t nc = 0;
   /* 5. relevance, best first */
-  if (m->vec && s->dim) {
+  bool any_vec = false;
+  for (size_t i = 0; i < s->n && !any_vec; i++) any_vec = s->items[i].vec != NULL;
+  const float *mv = !any_vec ? NULL : m->vec ? m->vec : m->vec_fn ? m->vec_fn(m->vec_user) : NULL;
+  if (mv && s->dim) {
     double norm = 0;
-    for (int d = 0; d < s->dim; d++) norm += (double)m->vec[d] * m->vec[d];
+    for (int d = 0; d < s->dim; d++) norm += (double)mv[d] * mv[d];
     double inv = norm > 0 ? 1.0 / sqrt(norm) : 0;
     for (size_t i = 0; inv > 0 && i < s->n; i++) {
       const pr_item *it = &s->items[i];
       if (!it->vec || !may_speak(it, m) || picked(&p, it->id)) continue;
       float dot = 0;
-      for (int d = 0; d < s->dim; d++) dot += it->vec[d] * m->vec[d];
+      for (int d = 0; d < s->dim; d++) dot += it->vec[d] * mv[d];
       double cos = dot * inv;
       if (cos > m->relevance_threshold) c[nc++] = (cand){.idx = i, .score = cos};
     }

@@ -86,6 +86,10 @@ typedef struct proute_msg {
   int64_t author_persona;       /* the persona that wrote this message; 0: a person or a bot */
   bool triggers_only_addressed; /* only stages 1-3 (a persona's or another bot's message) */
   const float *vec;             /* the message with its recent context, embedded; NULL: none */
+  /* Or computed only when stage 5 is reached (an encoder run is costly): returns the vector
+   * (borrowed, dim floats) or NULL; used when vec is NULL. NULL: none. */
+  const float *(*vec_fn)(void *vec_user);
+  void *vec_user;
   double relevance_threshold;
   int max_answer; /* most personas answering (>= 1) */
   /* When persona id last spoke in this channel (ms, any clock; smaller is quieter); NULL: all

@@ -161,10 +161,17 @@ static bot_job *job_for(bot *b, const discord_message *m, router_verdict v, int6
 
 /* The personas chosen for m, each as a job; returns how many. */
 static size_t engage_personas(bot *b, bot_chan *c, const discord_message *m, int64_t author,
-                              bool from_bot, uint64_t t0) {
+                              bool from_bot, uint64_t t0, int64_t now, const char *name,
+                              const char *text) {
   proute_pick picks[10];
   size_t n = persona__route(b, c, m, author, picks, 10);
   for (size_t i = 0; i < n; i++) {
+    /* A persona speaking here for the first time remembers what was said before, and this. */
+    bot_persona *bp = persona__get(b, picks[i].id);
+    if (bp && !memory_known(b->mem, m->channel_id, bp->memkey)) {
+      recall__refill_as(b, m->channel_id, m->id, bp->memkey, bp->p.id, bp->p.name);
+      memory_add(b->mem, m->channel_id, bp->memkey, m->id, m->author.id, now, false, name, text);
+    }
     /* addressed answers behave like a mention (replied to, never shed); the rest like random */
     router_verdict v = proute_is_addressed(picks[i].why)
                            ? (c->is_dm ? ROUTE_REPLY_DM : ROUTE_REPLY_MENTION)
@@ -194,18 +201,21 @@ static void engage(bot *b, const discord_message *m, bool self, int64_t now, uin
   const char *name = ap ? ap->p.name : bot_self ? b->self_name : shown_name(m);
   memory_add(b->mem, m->channel_id, b->persona, m->id, m->author.id, now, bot_self, name, text);
   persona__remember(b, m->channel_id, m, author, now, name, text);
-  mem_free(text);
   if (!m->author.bot && !m->webhook_id) c->bot_turns = 0;
-  if (!b->self_id || !b->backend) return; /* not READY yet, or collect-only */
+  if (!b->self_id || !b->backend) { /* not READY yet, or collect-only */
+    mem_free(text);
+    return;
+  }
   if (author) {
     /* The cast talking among itself: only a persona named or replied to answers, and only
      * bot.bot_turns_max times before a person speaks (no loops). The bot user stays out. */
     if (c->bot_turns >= b->bot_turns_max) {
       LOG_D("bot", "channel %" PRIu64 ": %d persona turns in a row; waiting for a person",
             m->channel_id, c->bot_turns);
-      return;
+    } else {
+      engage_personas(b, c, m, author, true, t0, now, name, text);
     }
-    engage_personas(b, c, m, author, true, t0);
+    mem_free(text);
     return;
   }
 
@@ -226,12 +236,15 @@ static void engage(bot *b, const discord_message *m, bool self, int64_t now, uin
   if (m->author.bot && !self && c->bot_turns >= b->bot_turns_max) {
     LOG_D("bot", "channel %" PRIu64 ": %d replies to bots in a row; waiting for a person",
           m->channel_id, c->bot_turns);
+    mem_free(text);
     return;
   }
   /* The personas answer first, unless the bot user itself is @mentioned. */
-  if (!self && !rm.system && !rm.mentions_bot &&
-      engage_personas(b, c, m, 0, m->author.bot || m->webhook_id, t0) > 0)
-    return;
+  size_t answered = 0;
+  if (!self && !rm.system && !rm.mentions_bot)
+    answered = engage_personas(b, c, m, 0, m->author.bot || m->webhook_id, t0, now, name, text);
+  mem_free(text);
+  if (answered) return;
   router_verdict v = router_decide(b->router, &rm, now, rng_roll(b));
   LOG_T("bot", "message %" PRIu64 " in %" PRIu64 ": %s", m->id, m->channel_id,
         router_verdict_name(v));

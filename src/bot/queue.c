@@ -372,8 +372,18 @@ static void send_reply(bot *b, bot_chan *c, bot_job *j, const char *text) {
   int rc;
   if (j->persona_id && !bp) {
     rc = err_set(MIMIC_ENOTFOUND, "persona %" PRId64 " was removed", j->persona_id);
-  } else if (bp) {
+  } else if (bp && !in_dm) {
     rc = send_persona(b, c, j, bp, text, as_reply);
+  } else if (bp) {
+    /* DMs have no webhooks: the bot user speaks with the persona's name in front (which is how
+     * its echo is known as the persona's) */
+    char *named = NULL;
+    size_t n = strlen(bp->p.name) + strlen(text) + 8;
+    named = xalloc(n);
+    snprintf(named, n, "**%s**: %s", bp->p.name, text);
+    bot_send s = {.channel_id = j->channel_id, .text = named};
+    rc = b->act.send ? b->act.send(b->act.user, &s) : err_set(MIMIC_EUNSUPPORTED, "no send action");
+    mem_free(named);
   } else {
     bot_send s = {.channel_id = j->channel_id,
                   .text = text,

@@ -227,6 +227,10 @@ size_t persona__route(bot *b, bot_chan *c, const discord_message *m, int64_t aut
 char *persona__system_prompt(bot *b, const bot_persona *bp, const char *user_name);
 /* s with {{char}} and {{user}} replaced (caller frees). */
 char *persona__macros(const char *s, const char *ch, const char *user);
+/* The request's sampling and length for persona id (0: the bot user) speaking in channel_id of
+ * guild_id: the layered engine.temperature, engine.top_p and engine.max_tokens. */
+void persona__sampling(bot *b, int64_t id, uint64_t channel_id, uint64_t guild_id,
+                       llm_request *req);
 /* Fills the request's adapter (hot-loaded when its file changed), sampling and length for a
  * persona speaking in channel_id of guild_id (layered settings). */
 void persona__request(bot *b, bot_persona *bp, uint64_t channel_id, uint64_t guild_id,

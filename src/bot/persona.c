@@ -149,13 +149,13 @@ int persona__load(bot *b, bool force) {
     cast_free(v, n);
     return err_prefix(rc, "compiling the personas' triggers");
   }
+  if (n || b->n_cast) LOG_I("bot", "%zu personas loaded", n);
   cast_free(b->cast, b->n_cast);
   proute_set_destroy(b->route);
   b->cast = v;
   b->n_cast = n;
   b->route = route;
   b->cast_sig = sig;
-  if (force || n) LOG_I("bot", "%zu personas loaded", n);
   return 0;
 }
 
@@ -488,15 +488,19 @@ static void adapter_ready(bot *b, bot_persona *bp) {
   bp->loaded_scale = bp->p.adapter_scale;
 }
 
-void persona__request(bot *b, bot_persona *bp, uint64_t channel_id, uint64_t guild_id,
-                      llm_request *req) {
+void persona__sampling(bot *b, int64_t id, uint64_t channel_id, uint64_t guild_id,
+                       llm_request *req) {
   double v;
-  int64_t id = bp->p.id;
   if (resolve_num(b, id, channel_id, guild_id, "engine.temperature", &v))
     req->sampling.temperature = (float)v;
   if (resolve_num(b, id, channel_id, guild_id, "engine.top_p", &v)) req->sampling.top_p = (float)v;
   if (resolve_num(b, id, channel_id, guild_id, "engine.max_tokens", &v) && v >= 1)
     req->max_tokens = (int)v;
+}
+
+void persona__request(bot *b, bot_persona *bp, uint64_t channel_id, uint64_t guild_id,
+                      llm_request *req) {
+  persona__sampling(b, bp->p.id, channel_id, guild_id, req);
   adapter_ready(b, bp);
   if (bp->adapter[0]) {
     req->adapter = bp->adapter;

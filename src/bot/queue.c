@@ -194,6 +194,8 @@ static int submit(bot *b, bot_chan *c, bot_job *j) {
   if (bp) {
     persona__request(b, bp, j->channel_id, j->guild_id, &req);
     sys = persona__system_prompt(b, bp, cur->name);
+  } else {
+    persona__sampling(b, 0, j->channel_id, j->guild_id, &req); /* channel, server, global */
   }
   int ctx = (int)cfg_int(b->cfg, CFG_ENGINE_CTX);
   context_opts co = {

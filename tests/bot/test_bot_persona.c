@@ -347,6 +347,27 @@ TEST(admin_persona_commands) {
   fx_free(&x);
 }
 
+TEST(settings_are_layered_for_the_bot_user_too) {
+  fx x;
+  fx_init(&x);
+  fx_start(&x);
+  CHECK_OK(store_layer_set(x.s, STORE_SCOPE_GUILD, GUILD, "engine.max_tokens", "55"));
+  CHECK_OK(store_layer_set(x.s, STORE_SCOPE_CHANNEL, CHAN, "engine.max_tokens", "33"));
+  h_msg hm;
+  h_message(&hm, 1, CHAN, GUILD, ALICE, "hello bot");
+  h_mention(&hm, SELF);
+  CHECK_OK(bot_handle_event(x.b, &hm.ev));
+  drain(&x);
+  CHECK_INT(x.r->n_sends, 1);
+  CHECK_INT(x.f->last_max_tokens, 33); /* the channel's beats the server's */
+  h_message(&hm, 2, CHAN + 1, GUILD, ALICE, "hello bot");
+  h_mention(&hm, SELF);
+  CHECK_OK(bot_handle_event(x.b, &hm.ev));
+  drain(&x);
+  CHECK_INT(x.f->last_max_tokens, 55);
+  fx_free(&x);
+}
+
 int main(void) {
   RUN(a_persona_named_answers_through_its_webhook);
   RUN(a_reply_to_a_persona_goes_to_it_and_its_own_messages_are_not_answered);
@@ -354,5 +375,6 @@ int main(void) {
   RUN(keywords_and_threads);
   RUN(dm_choice_and_clear);
   RUN(admin_persona_commands);
+  RUN(settings_are_layered_for_the_bot_user_too);
   TEST_MAIN_END();
 }

@@ -28,6 +28,26 @@ int cmd_eval(int argc, char **argv);     /* perplexity, style metrics, blind tes
 int cmd_demo(int argc, char **argv);     /* the offline demo pipeline */
 int cmd_simulate(int argc, char **argv); /* the bot's flow on the terminal */
 int cmd_fetch(int argc, char **argv);    /* history through the Discord API into the store */
+int cmd_persona(int argc, char **argv);  /* personas: add, import, list, show, edit, export, ... */
+
+/* `mimic train --persona NAME` / `--cast` (cmd_persona.c holds the data side). */
+typedef struct cli_persona_train {
+  const char *persona; /* --persona NAME (name or alias), or NULL with cast */
+  bool cast;           /* --cast: one shared adapter for every enabled persona */
+  uint64_t member;     /* --member USER_ID: that member's own messages (their opt-in required) */
+  const char *data;    /* --data FILE: a character dataset (JSONL conversations) */
+} cli_persona_train;
+/* Picks the training data and the adapter path: --member (after checking the member opted in,
+ * whatever collect.require_consent says; their samples prepared under personas/NAME/member-ID/),
+ * else --data, else personas/NAME/gen-data.jsonl; with cast, every persona's gen-data in one file.
+ * Writes the paths into data, valid ("" when none) and out (personas/NAME/adapter.gguf, or
+ * personas/cast-adapter.gguf). Returns 0, or 1 after printing why not. */
+int cli_persona_train_data(const cfg *c, const cli_persona_train *t, char *data, size_t data_cap,
+                           char *valid, size_t valid_cap, char *out, size_t out_cap);
+/* Records the trained adapter in the persona row, where the bot picks it up; with cast, in every
+ * enabled persona whose gen-data went in (every enabled one when --data was given). Returns 0, or 1
+ * after printing why not. */
+int cli_persona_train_done(const cfg *c, const cli_persona_train *t, const char *adapter);
 
 /* Loads the configuration the way every subcommand does: defaults, then the file path (the
  * command's --config FILE; NULL: MIMIC_CONFIG, or ./mimic.conf when it exists), then the

@@ -54,11 +54,13 @@ static void ack_purges(const cfg *c, const char *data, int64_t started_ms) {
 
 /* The run once the options are read: train (cli/progress.c shows it), then acknowledge the purges
  * a finished run has honoured. Returns the exit status. */
-static int train_and_ack(const cfg *c, train_run_opts *o, const cli_train_show *show, int threads) {
+static int train_and_ack(const cfg *c, train_run_opts *o, const cli_train_show *show, int threads,
+                         bool *finished) {
   train_result res;
   int64_t started_ms = clock_wall_ms();
   if (cli_train_run(o, show, threads, &res)) return 1;
   if (res.finished && !res.already_finished) ack_purges(c, o->data, started_ms);
+  *finished = res.finished;
   return 0;
 }
 
@@ -72,6 +74,7 @@ int cmd_train(int argc, char **argv) {
   double max_minutes = 0;
   const char *stage = "sft", *targets = NULL;
   int rc = 0;
+  cli_persona_train pt = {0};
   const cli_opt opts[] = {
       {.name = "data",
        .type = CLI_PATH,
@@ -306,6 +309,21 @@ int cmd_train(int argc, char **argv) {
        .type = CLI_BOOL,
        .dest = &o.resume,
        .help = "continue from the checkpoint"},
+      {.name = "persona",
+       .type = CLI_STR,
+       .dest = &pt.persona,
+       .meta = "NAME",
+       .help = "train a persona's voice: data from --member, --data or its gen-data; the adapter "
+               "goes to <data.dir>/personas/NAME/adapter.gguf and into the persona"},
+      {.name = "cast",
+       .type = CLI_BOOL,
+       .dest = &pt.cast,
+       .help = "one shared adapter for every enabled persona (their gen-data together)"},
+      {.name = "member",
+       .type = CLI_ID,
+       .dest = &pt.member,
+       .meta = "USER_ID",
+       .help = "with --persona: learn from this member's own messages (they must have opted in)"},
       CLI_OPT_THREADS(&threads),
       {.name = "no-progress", .type = CLI_BOOL, .dest = &no_progress, .help = "no progress bar"},
       {0}};
@@ -341,6 +359,34 @@ int cmd_train(int argc, char **argv) {
     return 2;
   }
   if (o.from_scratch && !lr_given) o.optim.lr = 3e-3f;
+  char pdata[2200], pvalid[2200], pout[2200];
+  if (pt.member && !pt.persona) {
+    cli_error("--member goes with --persona NAME");
+    cfg_destroy(c);
+    return 2;
+  }
+  if (pt.persona || pt.cast) {
+    if (pt.persona && pt.cast) {
+      cli_error("--persona and --cast exclude each other (--cast trains every persona at once)");
+      cfg_destroy(c);
+      return 2;
+    }
+    if (o.stage != TRAIN_SFT || o.from_scratch) {
+      cli_error("a persona's voice is an SFT LoRA adapter: --persona and --cast go without "
+                "--stage dpo/orpo and --from-scratch");
+      cfg_destroy(c);
+      return 2;
+    }
+    pt.data = o.data;
+    if (cli_persona_train_data(c, &pt, pdata, sizeof pdata, pvalid, sizeof pvalid, pout,
+                               sizeof pout)) {
+      cfg_destroy(c);
+      return 1;
+    }
+    o.data = pdata;
+    if (!o.valid && *pvalid) o.valid = pvalid;
+    if (!o.out) o.out = pout;
+  }
   char data[1024], valid[1024];
   const char *dir = cfg_str(c, CFG_DATA_DIR);
   const char *stem = o.stage == TRAIN_SFT ? "sft-messages" : "dpo";
@@ -367,7 +413,9 @@ int cmd_train(int argc, char **argv) {
     return 1;
   }
   if (max_minutes > 0) o.deadline_ns = clock_mono_ns() + (uint64_t)(max_minutes * 60e9);
-  rc = train_and_ack(c, &o, &show, (int)threads);
+  bool finished = false;
+  rc = train_and_ack(c, &o, &show, (int)threads, &finished);
+  if (rc == 0 && finished && (pt.persona || pt.cast)) rc = cli_persona_train_done(c, &pt, o.out);
   cfg_destroy(c);
   return rc;
 }

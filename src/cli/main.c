@@ -24,6 +24,7 @@ static const cli_cmd commands[] = {
     {"privacy", cmd_privacy, "privacy exclude|include|opt-out|opt-in|purge USER_ID, or list"},
     {"purge", cmd_purge, "purge --user USER_ID: the older spelling of privacy purge USER_ID"},
     {"stats", cmd_stats, "what the store holds: people, channels, months, words (text + HTML)"},
+    {"persona", cmd_persona, "characters: add, import (cards), list, show, edit, export, gen-data"},
     {"train", cmd_train, "fine-tune with LoRA (SFT, DPO, ORPO) or train a tiny model from scratch"},
     {"merge", cmd_merge, "write a standalone model with an adapter merged in"},
     {"eval", cmd_eval, "perplexity, style metrics, blind test and HTML report for a model"},

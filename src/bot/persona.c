@@ -6,16 +6,17 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 
 #define BOT_LEVEL BOT_L_PERSONA
 #include "bot/bot_int.h"
+#include "collect/card.h"
 #include "embed/embed.h"
 #include "store/webhooks.h"
 
 #define PERSONA_PROMPT_MAX (16 << 10) /* bytes of a persona's system prompt */
 #define PERSONA_EMBED_TEXT 2000       /* bytes of card or message text embedded */
+#define PERSONA_LORE_BYTES 4096       /* bytes of the card's own character_book in its prompt */
 
 /* ---- loading ---- */
 
@@ -381,71 +382,29 @@ size_t persona__route(bot *b, bot_chan *c, const discord_message *m, int64_t aut
 
 /* ---- prompts, adapters, sampling ---- */
 
-/* Appends s with {{char}} and {{user}} (any case; also <BOT> and <USER>) replaced. */
-static int macros(buf *o, const char *s, const char *ch, const char *user, const char *original) {
-  int rc = 0;
-  for (const char *p = s ? s : ""; *p && !rc;) {
-    if (p[0] == '{' && p[1] == '{') {
-      const char *e = strstr(p, "}}");
-      size_t n = e ? (size_t)(e - p - 2) : 0;
-      const char *rep = NULL;
-      if (e && n == 4 && strncasecmp(p + 2, "char", 4) == 0) rep = ch;
-      if (e && n == 4 && strncasecmp(p + 2, "user", 4) == 0) rep = user;
-      if (e && n == 8 && strncasecmp(p + 2, "original", 8) == 0) rep = original;
-      if (rep) {
-        rc = buf_puts(o, rep);
-        p = e + 2;
-        continue;
-      }
-    }
-    if (strncmp(p, "<BOT>", 5) == 0 || strncmp(p, "<USER>", 6) == 0) {
-      bool is_bot = p[1] == 'B';
-      rc = buf_puts(o, is_bot ? ch : user);
-      p += is_bot ? 5 : 6;
-      continue;
-    }
-    rc = buf_append(o, p, 1);
-    p++;
-  }
-  return rc;
-}
-
 char *persona__macros(const char *s, const char *ch, const char *user) {
   buf o;
   buf_init(&o, PERSONA_PROMPT_MAX);
-  if (macros(&o, s, ch, user && *user ? user : "someone", "")) err_clear();
-  return o.data ? buf_steal(&o) : xstrdup("");
+  if (card_macros(s ? s : "", ch, user && *user ? user : "User", &o))
+    err_clear(); /* over the cap: what fitted is kept */
+  return buf_steal(&o);
 }
 
+/* The card's prompt as training lays it out (collect/card.h), so the voice a persona was trained
+ * with meets the same prompt live, then the card's post-history instructions. */
 char *persona__system_prompt(bot *b, const bot_persona *bp, const char *user_name) {
+  (void)b;
   const store_persona *p = &bp->p;
-  const char *user = user_name && *user_name ? user_name : "someone";
-  const char *original = cfg_str(b->cfg, CFG_BOT_SYSTEM_PROMPT);
+  const char *user = user_name && *user_name ? user_name : "User";
   buf o;
   buf_init(&o, PERSONA_PROMPT_MAX);
-  int rc;
-  if (p->system_prompt && *p->system_prompt)
-    rc = macros(&o, p->system_prompt, p->name, user, original);
-  else
-    rc = buf_printf(&o,
-                    "You are %s, chatting on a Discord server with %s and others. Stay in "
-                    "character, and answer as %s would, in a message or two.",
-                    p->name, user, p->name);
-  struct {
-    const char *label, *text;
-  } parts[] = {{"", p->description},
-               {"Personality: ", p->personality},
-               {"Scenario: ", p->scenario},
-               {"Examples of how {{char}} talks:\n", p->mes_example},
-               {"", p->post_history_instructions}};
-  for (size_t i = 0; i < sizeof parts / sizeof parts[0] && !rc; i++) {
-    if (!parts[i].text || !*parts[i].text) continue;
+  int rc = card_system_prompt(p, NULL, user, PERSONA_LORE_BYTES, &o);
+  if (!rc && p->post_history_instructions && *p->post_history_instructions) {
     rc = buf_puts(&o, "\n\n");
-    if (!rc) rc = macros(&o, parts[i].label, p->name, user, original);
-    if (!rc) rc = macros(&o, parts[i].text, p->name, user, original);
+    if (!rc) rc = card_macros(p->post_history_instructions, p->name, user, &o);
   }
-  if (rc) err_clear(); /* over PERSONA_PROMPT_MAX: the start is kept */
-  return o.data ? buf_steal(&o) : xstrdup("");
+  if (rc) err_clear(); /* over PERSONA_PROMPT_MAX: what fitted is kept */
+  return buf_steal(&o);
 }
 
 static bool resolve_num(bot *b, int64_t id, uint64_t channel, uint64_t guild, const char *key,

@@ -771,7 +771,8 @@ static void pj_cb(const rest_result *res, void *user) {
         j->ids[j->n_ids++] = id;
       }
       hook_chan *c = hchan(j->a, j->channel_id);
-      c->denied_ms = 0;
+      c->denied_ms = 0; /* a permission taken away again will be told again */
+      c->denied_told = false;
       for (size_t k = 0; k < c->n; k++)
         if (c->hooks[k].id == j->hook_id) {
           c->hooks[k].uses++;

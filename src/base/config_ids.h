@@ -84,6 +84,10 @@ typedef enum cfg_id {
   CFG_LORE_RECALL_K,      /* lore.recall_k */
   CFG_LORE_SCAN_MESSAGES, /* lore.scan_messages */
   CFG_LORE_SCOPES,        /* lore.scopes */
+  CFG_PERSONA_RELEVANCE_THRESHOLD, /* persona.relevance_threshold */
+  CFG_PERSONA_MAX_PER_MESSAGE,     /* persona.max_per_message */
+  CFG_PERSONA_ANSWER_WEBHOOKS,     /* persona.answer_webhooks */
+  CFG_PERSONA_RELEVANCE_CONTEXT,   /* persona.relevance_context */
 
   CFG__COUNT /* number of keys, not a key */
 } cfg_id;

@@ -145,6 +145,15 @@ static const cfg_key keys[] = {
     STR(LORE_SCOPES, "lore.scopes", "",
         "comma-separated lore scopes the bot reads besides the global one, the persona's name and "
         "guild:ID"),
+    /* persona (speaking as personas in Discord) */
+    NUM(PERSONA_RELEVANCE_THRESHOLD, "persona.relevance_threshold", "0.3", 0, 1,
+        "cosine similarity above which a message is relevant to a persona"),
+    INT(PERSONA_MAX_PER_MESSAGE, "persona.max_per_message", "1", 1, 10,
+        "most personas answering one message"),
+    BOOL(PERSONA_ANSWER_WEBHOOKS, "persona.answer_webhooks", "false",
+         "personas may answer webhooks other than mimic's own"),
+    INT(PERSONA_RELEVANCE_CONTEXT, "persona.relevance_context", "3", 0, 20,
+        "recent messages embedded with a message for relevance"),
     /* web.enabled / web.listen come back with the dashboard; nothing serves them yet. */
     [CFG__COUNT] = {NULL, CFG_STR, NULL, 0, 0, false, NULL, 0, NULL},
 };

@@ -173,11 +173,21 @@ static int status_text(bot *b, buf *o) {
     else
       rc = buf_printf(o, "  %s = %g (%s)\n", k, cfg_num(b->cfg, cfg_key_id(cfg_key_find(k))), src);
   }
+  if (!rc && b->n_cast) {
+    rc = buf_printf(o, "personas: %zu", b->n_cast);
+    const bot_chan *c = map_get(&b->chans, b->status_channel);
+    const char *who = c ? proute_set_name(b->route, c->pick_persona) : NULL;
+    if (!rc && who)
+      rc = buf_printf(o, "; here %s last answered message %" PRIu64 " (%s)", who, c->pick_message,
+                      proute_why_name(c->pick_why));
+    if (!rc) rc = buf_puts(o, "\n");
+  }
   if (!rc) rc = stats__status_line(b, o);
   return rc;
 }
 
 static void cmd_status(cmd_ctx *x) {
+  x->b->status_channel = x->m->channel_id;
   buf o;
   buf_init(&o, 1900);
   if (status_text(x->b, &o)) {
@@ -360,6 +370,466 @@ static void cmd_forgetme(cmd_ctx *x) {
   dm(x, text);
 }
 
+/* ---- personas ---- */
+
+static bool is_admin(const bot *b, uint64_t user);
+
+/* The next word of *p (spaces skipped) into w[cap]; *p moves past it. */
+static void next_word(const char **p, char *w, size_t cap) {
+  const char *s = *p;
+  while (isspace((unsigned char)*s)) s++;
+  size_t n = 0;
+  while (*s && !isspace((unsigned char)*s)) {
+    if (n + 1 < cap) w[n++] = *s;
+    s++;
+  }
+  w[n] = 0;
+  while (isspace((unsigned char)*s)) s++;
+  *p = s;
+}
+
+/* Splits "a, b, c" into l (trimmed, empty items dropped). */
+static int split_list(const char *v, store_strv *l) {
+  store_strv_free(l);
+  char tmp[BOT_COMMAND_MAX + 1];
+  str_lcpy(tmp, v, sizeof tmp);
+  char *save = tmp;
+  int rc = 0;
+  while (save && !rc) {
+    char *comma = strchr(save, ',');
+    if (comma) *comma = 0;
+    char *item = str_trim(save);
+    if (*item) rc = store_strv_push(l, item);
+    save = comma ? comma + 1 : NULL;
+  }
+  return rc;
+}
+
+static void persona_reload(cmd_ctx *x) {
+  if (bot_persona_reload(x->b)) {
+    LOG_W("bot", "%s", err_msg());
+    err_clear();
+  }
+}
+
+static void persona_list(cmd_ctx *x) {
+  bot *b = x->b;
+  if (persona__load(b, true)) err_clear();
+  if (!b->n_cast) {
+    answer(x,
+           "No personas yet. An admin adds one with %spersona add <name>, or imports a "
+           "character card with `mimic persona import`.",
+           b->prefix);
+    return;
+  }
+  buf o;
+  buf_init(&o, 1900);
+  int rc = buf_printf(&o, "**Personas** (%zu):\n", b->n_cast);
+  for (size_t i = 0; i < b->n_cast && !rc; i++) {
+    const store_persona *p = &b->cast[i].p;
+    const char *d = p->description ? p->description : "";
+    size_t cut = utf8_floor(d, strlen(d), 80);
+    rc = buf_printf(&o, "• **%s**%s%.*s%s\n", p->name, *d ? " — " : "", (int)cut, d,
+                    cut < strlen(d) ? "…" : "");
+  }
+  if (!rc && x->m->guild_id == 0)
+    rc = buf_printf(&o, "Talk to one here with %spersona <name>.", b->prefix);
+  if (rc) err_clear();
+  say(b, x->m->channel_id, x->m->id, o.data ? o.data : "");
+  buf_free(&o);
+}
+
+static void persona_show(cmd_ctx *x, const char *name) {
+  bot *b = x->b;
+  store_persona p;
+  store_persona_init(&p);
+  if (store_persona_by_name(b->db, name, &p) != 0) {
+    err_clear();
+    answer(x, "No persona is called %.80s (%spersona list shows them).", name, b->prefix);
+    store_persona_free(&p);
+    return;
+  }
+  buf o;
+  buf_init(&o, 1900);
+  int rc =
+      buf_printf(&o, "**%s** (id %" PRId64 "%s)\n", p.name, p.id, p.enabled ? "" : ", disabled");
+  for (size_t i = 0; i < p.aliases.n && !rc; i++)
+    rc = buf_printf(&o, "%s%s%s", i ? ", " : "aliases: ", p.aliases.v[i],
+                    i + 1 == p.aliases.n ? "\n" : "");
+  if (!rc)
+    rc = buf_printf(&o, "avatar: %s\nadapter: %s (scale %g)\nfreewill: %g\n",
+                    p.avatar && *p.avatar ? p.avatar : "(the bot's)",
+                    p.adapter && *p.adapter ? p.adapter : "(none: the base model with the card)",
+                    p.adapter_scale, p.freewill);
+  for (size_t i = 0; i < p.keywords.n && !rc; i++)
+    rc = buf_printf(&o, "%s%s%s", i ? ", " : "keywords: ", p.keywords.v[i],
+                    i + 1 == p.keywords.n ? "\n" : "");
+  for (size_t i = 0; i < p.regexes.n && !rc; i++)
+    rc = buf_printf(&o, "regex: `%s`\n", p.regexes.v[i]);
+  for (size_t i = 0; i < p.n_channels && !rc; i++)
+    rc = buf_printf(&o, "%s<#%" PRIu64 ">%s", i ? ", " : "channels: ", p.channels[i],
+                    i + 1 == p.n_channels ? "\n" : "");
+  /* its settings here, and where each comes from */
+  static const char *const keys[] = {"engine.temperature", "engine.top_p", "engine.max_tokens",
+                                     "bot.cooldown_s"};
+  if (!rc) rc = buf_puts(&o, "settings here:\n");
+  for (size_t i = 0; i < sizeof keys / sizeof keys[0] && !rc; i++) {
+    buf v;
+    buf_init(&v, 256);
+    store_layer_src src;
+    char from[64];
+    if (store_layer_resolve(b->db, b->cfg, p.id, x->m->channel_id, x->m->guild_id, keys[i], &v,
+                            &src) == 0) {
+      store_layer_src_describe(&src, from, sizeof from);
+      rc = buf_printf(&o, "  %s = %s (%s)\n", keys[i], v.data ? v.data : "", from);
+    } else {
+      err_clear();
+    }
+    buf_free(&v);
+  }
+  if (!rc && p.description && *p.description) {
+    size_t cut = utf8_floor(p.description, strlen(p.description), 600);
+    rc = buf_printf(&o, "description: %.*s%s\n", (int)cut, p.description,
+                    cut < strlen(p.description) ? "…" : "");
+  }
+  if (rc) err_clear();
+  say(b, x->m->channel_id, x->m->id, o.data ? o.data : "");
+  buf_free(&o);
+  store_persona_free(&p);
+}
+
+static void persona_add(cmd_ctx *x, const char *rest) {
+  char name[STORE_PERSONA_NAME_MAX + 1];
+  next_word(&rest, name, sizeof name);
+  if (!*name) {
+    answer(x, "Usage: %spersona add <name> [description]", x->b->prefix);
+    return;
+  }
+  store_persona p;
+  store_persona_init(&p);
+  p.name = xstrdup(name);
+  if (*rest) p.description = xstrdup(rest);
+  if (store_persona_add(x->b->db, &p)) {
+    answer(x, "Could not add %s: %s", name, err_msg());
+    err_clear();
+  } else {
+    LOG_I("audit", "user %" PRIu64 " added persona %s (%" PRId64 ")", x->m->author.id, name, p.id);
+    persona_reload(x);
+    answer(x,
+           "Added **%s**. Give it a voice and a face with %spersona set %s <field> <value> "
+           "(fields: description, personality, scenario, avatar, adapter, freewill, keywords, "
+           "...).",
+           name, x->b->prefix, name);
+  }
+  store_persona_free(&p);
+}
+
+static void persona_remove(cmd_ctx *x, const char *name) {
+  int64_t id;
+  if (!*name || store_persona_find(x->b->db, name, &id) != 0) {
+    err_clear();
+    answer(x, "No persona is called %.80s.", name);
+    return;
+  }
+  if (store_persona_remove(x->b->db, id)) {
+    answer(x, "Could not remove %.80s: %s", name, err_msg());
+    err_clear();
+    return;
+  }
+  LOG_I("audit", "user %" PRIu64 " removed persona %s (%" PRId64 ")", x->m->author.id, name, id);
+  persona_reload(x);
+  answer(x, "Removed %.80s.", name);
+}
+
+/* Sets one field of p from the text value; false with *why when the field or value is bad. */
+static bool set_field(store_persona *p, const char *field, const char *value, const char **why) {
+  char **str = NULL;
+  if (strcmp(field, "description") == 0)
+    str = &p->description;
+  else if (strcmp(field, "personality") == 0)
+    str = &p->personality;
+  else if (strcmp(field, "scenario") == 0)
+    str = &p->scenario;
+  else if (strcmp(field, "first_mes") == 0)
+    str = &p->first_mes;
+  else if (strcmp(field, "mes_example") == 0)
+    str = &p->mes_example;
+  else if (strcmp(field, "system_prompt") == 0)
+    str = &p->system_prompt;
+  else if (strcmp(field, "post_history_instructions") == 0)
+    str = &p->post_history_instructions;
+  else if (strcmp(field, "avatar") == 0)
+    str = &p->avatar;
+  else if (strcmp(field, "adapter") == 0)
+    str = &p->adapter;
+  else if (strcmp(field, "lore_scope") == 0)
+    str = &p->lore_scope;
+  else if (strcmp(field, "name") == 0)
+    str = &p->name;
+  if (str) {
+    if (strcmp(field, "name") == 0 && !*value) {
+      *why = "a name cannot be empty";
+      return false;
+    }
+    mem_free(*str);
+    *str = *value ? xstrdup(value) : NULL;
+    return true;
+  }
+  double v;
+  bool num = str_to_double(value, &v) == 0;
+  if (!num) err_clear();
+  if (strcmp(field, "freewill") == 0 || strcmp(field, "adapter_scale") == 0 ||
+      strcmp(field, "temperature") == 0 || strcmp(field, "top_p") == 0 ||
+      strcmp(field, "max_tokens") == 0) {
+    bool clear = strcmp(value, "default") == 0 || strcmp(value, "none") == 0;
+    if (!num && !(clear && strcmp(field, "freewill") != 0 && strcmp(field, "adapter_scale") != 0)) {
+      *why = "takes a number (or \"default\" for a sampling override)";
+      return false;
+    }
+    if (strcmp(field, "freewill") == 0) p->freewill = v;
+    if (strcmp(field, "adapter_scale") == 0) p->adapter_scale = v;
+    if (strcmp(field, "temperature") == 0) {
+      p->has_temperature = !clear;
+      p->temperature = v;
+    }
+    if (strcmp(field, "top_p") == 0) {
+      p->has_top_p = !clear;
+      p->top_p = v;
+    }
+    if (strcmp(field, "max_tokens") == 0) {
+      p->has_max_tokens = !clear;
+      p->max_tokens = (int64_t)v;
+    }
+    return true;
+  }
+  if (strcmp(field, "enabled") == 0) {
+    bool on = strcmp(value, "true") == 0 || strcmp(value, "on") == 0 || strcmp(value, "yes") == 0;
+    bool off = strcmp(value, "false") == 0 || strcmp(value, "off") == 0 || strcmp(value, "no") == 0;
+    if (!on && !off) {
+      *why = "takes on or off";
+      return false;
+    }
+    p->enabled = on;
+    return true;
+  }
+  store_strv *list = NULL;
+  if (strcmp(field, "aliases") == 0)
+    list = &p->aliases;
+  else if (strcmp(field, "keywords") == 0)
+    list = &p->keywords;
+  else if (strcmp(field, "tags") == 0)
+    list = &p->tags;
+  if (list) {
+    if (split_list(value, list)) {
+      *why = "has too many items";
+      err_clear();
+      return false;
+    }
+    return true;
+  }
+  if (strcmp(field, "regex") == 0) { /* adds one ("regex -" clears them all) */
+    if (strcmp(value, "-") == 0) {
+      store_strv_free(&p->regexes);
+    } else if (store_strv_push(&p->regexes, value)) {
+      err_clear();
+      *why = "has too many items";
+      return false;
+    }
+    return true;
+  }
+  if (strcmp(field, "channels") == 0) { /* "<#1>, 2" or "" (everywhere) */
+    store_strv l = {0};
+    if (split_list(value, &l)) err_clear();
+    uint64_t *ids = l.n ? xcalloc(l.n, sizeof *ids) : NULL;
+    size_t n = 0;
+    for (size_t i = 0; i < l.n; i++) {
+      const char *t = l.v[i];
+      char digits[32];
+      size_t k = 0;
+      for (; *t && k + 1 < sizeof digits; t++)
+        if (isdigit((unsigned char)*t)) digits[k++] = *t;
+      digits[k] = 0;
+      if (!k || str_to_u64(digits, &ids[n])) {
+        err_clear();
+        store_strv_free(&l);
+        mem_free(ids);
+        *why = "takes channel mentions or ids, separated by commas";
+        return false;
+      }
+      n++;
+    }
+    store_strv_free(&l);
+    mem_free(p->channels);
+    p->channels = ids;
+    p->n_channels = n;
+    return true;
+  }
+  *why = "is not a persona field (description, personality, scenario, first_mes, mes_example, "
+         "system_prompt, post_history_instructions, avatar, adapter, adapter_scale, freewill, "
+         "temperature, top_p, max_tokens, aliases, keywords, regex, channels, tags, lore_scope, "
+         "enabled, name; or a setting such as bot.cooldown_s)";
+  return false;
+}
+
+static void persona_set(cmd_ctx *x, const char *rest) {
+  bot *b = x->b;
+  char name[STORE_PERSONA_NAME_MAX + 1], field[64];
+  next_word(&rest, name, sizeof name);
+  next_word(&rest, field, sizeof field);
+  if (!*name || !*field) {
+    answer(x, "Usage: %spersona set <name> <field> <value> (%spersona show <name> shows them).",
+           b->prefix, b->prefix);
+    return;
+  }
+  store_persona p;
+  store_persona_init(&p);
+  if (store_persona_by_name(b->db, name, &p) != 0) {
+    err_clear();
+    answer(x, "No persona is called %.80s.", name);
+    store_persona_free(&p);
+    return;
+  }
+  if (strchr(field, '.')) { /* a layered setting for this persona */
+    if (store_layer_set(b->db, STORE_SCOPE_PERSONA, (uint64_t)p.id, field, rest)) {
+      answer(x, "Could not set %s for %s: %s", field, p.name, err_msg());
+      err_clear();
+    } else {
+      LOG_I("audit", "user %" PRIu64 " set %s = %s for persona %s", x->m->author.id, field, rest,
+            p.name);
+      answer(x, "%s set to %s for %s (it beats the channel's, the server's and the global value).",
+             field, rest, p.name);
+    }
+    store_persona_free(&p);
+    return;
+  }
+  const char *why = NULL;
+  if (!set_field(&p, field, rest, &why)) {
+    answer(x, "%.60s %s.", field, why);
+  } else if (store_persona_update(b->db, &p)) {
+    answer(x, "Could not change %s: %s", p.name, err_msg());
+    err_clear();
+  } else {
+    LOG_I("audit", "user %" PRIu64 " set persona %s %s", x->m->author.id, p.name, field);
+    persona_reload(x);
+    answer(x, "%s: %s updated.", p.name, field);
+  }
+  store_persona_free(&p);
+}
+
+/* DMs: whom this person talks to. */
+static void persona_choose(cmd_ctx *x, const char *name) {
+  bot *b = x->b;
+  if (x->m->guild_id != 0) {
+    answer(x, "Choose whom you talk to in a DM with me: %spersona <name> there.", b->prefix);
+    return;
+  }
+  if (persona__load(b, false)) err_clear();
+  int64_t id = 0;
+  if (strcmp(name, "none") != 0 && strcmp(name, "off") != 0) {
+    id = proute_set_find(b->route, name);
+    if (!id) {
+      answer(x, "No persona is called %.80s (%spersona list shows them).", name, b->prefix);
+      return;
+    }
+  }
+  if (persona__dm_choose(b, x->m->author.id, id)) {
+    answer(x, "Could not remember your choice: %s", err_msg());
+    err_clear();
+    return;
+  }
+  const bot_persona *bp = persona__get(b, id);
+  if (!bp) {
+    answer(x, "You're talking to me again.");
+    return;
+  }
+  const char *hello = bp->p.first_mes && *bp->p.first_mes ? bp->p.first_mes : NULL;
+  if (hello) {
+    buf o;
+    buf_init(&o, 1900);
+    char *greet = persona__macros(hello, bp->p.name, x->m->author.username);
+    if (buf_printf(&o, "You're talking to **%s** now.\n\n%s", bp->p.name, greet)) err_clear();
+    mem_free(greet);
+    say(b, x->m->channel_id, 0, o.data ? o.data : "");
+    buf_free(&o);
+  } else {
+    answer(x, "You're talking to **%s** now. %sclear starts the conversation over.", bp->p.name,
+           b->prefix);
+  }
+}
+
+static void cmd_persona(cmd_ctx *x) {
+  bot *b = x->b;
+  const char *rest = x->args;
+  char sub[STORE_PERSONA_NAME_MAX + 1];
+  next_word(&rest, sub, sizeof sub);
+  bool admin = is_admin(b, x->m->author.id);
+  bool dm = x->m->guild_id == 0;
+  if (!*sub) {
+    if (dm) {
+      int64_t id = persona__dm_choice(b, x->m->author.id);
+      const bot_persona *bp = persona__get(b, id);
+      answer(x,
+             "You're talking to %s%s%s. %spersona <name> changes it, %spersona list shows "
+             "whom you can choose.",
+             bp ? "**" : "", bp ? bp->p.name : "me", bp ? "**" : "", b->prefix, b->prefix);
+    } else if (admin) {
+      answer(x,
+             "Usage: %spersona list | show <name> | add <name> [description] | remove <name> | "
+             "set <name> <field> <value>",
+             b->prefix);
+    }
+    return;
+  }
+  if (strcmp(sub, "list") == 0 && (admin || dm)) {
+    persona_list(x);
+    return;
+  }
+  bool admin_sub = strcmp(sub, "show") == 0 || strcmp(sub, "add") == 0 ||
+                   strcmp(sub, "remove") == 0 || strcmp(sub, "set") == 0;
+  if (admin_sub && !admin) {
+    LOG_W("audit", "user %" PRIu64 " tried %spersona %s but is not an admin; ignored",
+          x->m->author.id, b->prefix, sub);
+    return;
+  }
+  char name[STORE_PERSONA_NAME_MAX + 1];
+  if (strcmp(sub, "show") == 0) {
+    str_lcpy(name, rest, sizeof name);
+    persona_show(x, str_trim(name));
+  } else if (strcmp(sub, "add") == 0) {
+    persona_add(x, rest);
+  } else if (strcmp(sub, "remove") == 0) {
+    str_lcpy(name, rest, sizeof name);
+    persona_remove(x, str_trim(name));
+  } else if (strcmp(sub, "set") == 0) {
+    persona_set(x, rest);
+  } else {
+    str_lcpy(name, x->args, sizeof name);
+    persona_choose(x, str_trim(name));
+  }
+}
+
+/* DMs: forget this conversation (memory, and what a refill would bring back). */
+static void cmd_clear(cmd_ctx *x) {
+  bot *b = x->b;
+  if (x->m->guild_id != 0) {
+    answer(x, "%sclear works in a DM with me: it starts our conversation over.", b->prefix);
+    return;
+  }
+  bot_chan *c = queue__chan(b, x->m->channel_id);
+  c->cleared_after = x->m->id;
+  memory_clear(b->mem, x->m->channel_id, b->persona);
+  for (size_t i = 0; i < b->n_cast; i++) memory_clear(b->mem, x->m->channel_id, b->cast[i].memkey);
+  char key[32];
+  snprintf(key, sizeof key, "%" PRIu64, x->m->channel_id);
+  char val[32];
+  snprintf(val, sizeof val, "%" PRIu64, x->m->id);
+  if (store_setting_set(b->db, "dm_clear", key, val)) {
+    LOG_W("bot", "could not save a !clear: %s", err_msg());
+    err_clear();
+  }
+  react_ok(x);
+}
+
 /* ---- table and dispatch ---- */
 
 static void cmd_help(cmd_ctx *x);
@@ -379,6 +849,9 @@ static const cmd_def cmds[] = {
     {"optout", CMD_EVERYONE, cmd_optout, "", "stop learning from my messages"},
     {"optin", CMD_EVERYONE, cmd_optin, "", "resume learning from my messages"},
     {"forgetme", CMD_EVERYONE, cmd_forgetme, "", "delete my stored messages"},
+    {"persona", CMD_EVERYONE, cmd_persona, "<name> | list",
+     "in a DM: choose whom you talk to (admins: list, show, add, remove, set)"},
+    {"clear", CMD_EVERYONE, cmd_clear, "", "in a DM: start our conversation over"},
 };
 
 static bool is_admin(const bot *b, uint64_t user) { return map_get(&b->admins, user) != NULL; }

@@ -6,6 +6,7 @@
 
 #define BOT_LEVEL BOT_L_BOT
 #include "bot/bot_int.h"
+#include "store/webhooks.h"
 
 /* ---- settings ---- */
 
@@ -132,6 +133,7 @@ int bot_new(const bot_opts *o, bot **out) {
   map_init(&b->chans);
   map_init(&b->ignored);
   map_init(&b->admins);
+  map_init(&b->dm_choice);
   pthread_mutex_init(&b->done_mu, NULL);
   pthread_cond_init(&b->done_cv, NULL);
   b->emb = o->embedder;
@@ -145,6 +147,7 @@ int bot_new(const bot_opts *o, bot **out) {
   bot_settings_apply(b);
   rc = store_user_flag_each(b->db, load_flag, b);
   if (rc) goto fail;
+  if ((rc = persona__load(b, true))) goto fail;
   *out = b;
   return 0;
 fail:
@@ -162,6 +165,7 @@ void bot_destroy(bot *b) {
   lore_embedder_destroy(b->emb_owned);
   router_destroy(b->router);
   memory_destroy(b->mem);
+  persona__free(b);
   pthread_mutex_destroy(&b->done_mu);
   pthread_cond_destroy(&b->done_cv);
   mem_free(b->persona);
@@ -182,9 +186,17 @@ int bot_poll(bot *b) {
     b->last_prune_ms = now;
   }
   knowledge__tick(b, now);
+  if (persona__load(b, false)) { /* `mimic persona edit` or the dashboard changed the cast */
+    LOG_W("bot", "%s", err_msg());
+    err_clear();
+  }
   if (now - b->last_stats_prune_ms >= 3600000) {
     if (store_bot_prune(b->db, now - BOT_STATS_KEEP_MS)) {
       LOG_W("bot", "pruning old statistics: %s", err_msg());
+      err_clear();
+    }
+    if (store_persona_msg_prune(b->db, now - BOT_PERSONA_MSG_KEEP_MS, NULL)) {
+      LOG_W("bot", "pruning old persona message records: %s", err_msg());
       err_clear();
     }
     b->last_stats_prune_ms = now;

@@ -60,9 +60,18 @@ typedef struct bot_send {
 typedef struct bot_persona_send {
   uint64_t channel_id;            /* the channel owning the webhook (for a thread: its parent) */
   uint64_t thread_id;             /* post into this thread of channel_id; 0: the channel itself */
+  uint64_t guild_id;              /* for the reply quote's link; 0: none */
   const char *username;           /* shown as the author, 1-80 characters */
   const char *avatar_url;         /* NULL: the webhook's own avatar */
+  const char *avatar_file;        /* a local image: the persona's own webhook (see
+                                   * discord_persona_send); NULL: none */
+  const char *avatar_key;         /* the image's version; NULL: the path */
   const char *text;               /* as bot_send.text (split when long) */
+  uint64_t reply_to;              /* the message answered: quoted PluralKit-style; 0: none */
+  uint64_t reply_user;            /* its author, named in the quote */
+  const char *reply_excerpt;      /* its text for the quote; NULL: none */
+  bool ping_reply;                /* the quote pings reply_user */
+  int64_t persona_id;             /* which persona speaks (reported back with the message ids) */
   const discord_action_row *rows; /* NULL: none */
   size_t n_rows;
   const discord_file *files; /* NULL: none */
@@ -174,8 +183,9 @@ typedef struct bot_opts {
   const char *persona; /* adapter (persona) name and memory key; NULL or "" = the default */
   /* Names shown by !status ("models/base.gguf", "adapter.gguf"); NULL = engine.model/adapter. */
   const char *model_name, *adapter_name;
-  /* The sentence encoder for lore and recall (borrowed); NULL: bot_new opens embed.model when set,
-   * else lore and recall run on full text alone. */
+  /* The sentence encoder for lore, recall and persona relevance (borrowed; used on the bot thread
+   * only); NULL: bot_new opens embed.model when set, else lore and recall run on full text alone
+   * and personas are chosen without relevance. */
   const struct lore_embedder *embedder;
 } bot_opts;
 
@@ -215,6 +225,12 @@ void bot_settings_apply(bot *b);
  * MIMIC_EINVAL with a sentence for a person ("bot.response_rate must be between 0 and 1"),
  * MIMIC_EDB. */
 int bot_setting_set(bot *b, const char *key, const char *value) MIMIC_MUST;
+
+/* Re-reads the personas from the store (after `mimic persona ...` or the dashboard; the bot also
+ * notices changes by itself within BOT_PERSONA_RELOAD_MS). Errors: MIMIC_EDB (the old cast stays).
+ */
+int bot_persona_reload(bot *b) MIMIC_MUST;
+#define BOT_PERSONA_RELOAD_MS 15000
 
 /* Re-reads one user's privacy flags from the store (after `mimic privacy ...` or the dashboard). */
 int bot_privacy_reload(bot *b, uint64_t user_id) MIMIC_MUST;

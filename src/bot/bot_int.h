@@ -9,6 +9,8 @@
  *              and which names are speakers (members the store or the channel's memory knows)
  *   knowledge.c  background knowledge for a prompt: triggered World Info, retrieved lore and
  *              recalled community messages (the lore layer), switched per persona/guild/config
+ *   persona.c  the cast: personas loaded from the store, who answers (persona_route.h), their
+ *              prompts, adapters, sampling and memory keys, and their own messages recognised
  *   queue.c    the reply queue: job admission, per-channel queues, generation, completions, sends
  *   bot.c      the object: construction and teardown, settings, privacy flags, bot_poll
  *   admin.c    text commands
@@ -28,23 +30,27 @@
 #include "bot/bot.h"
 #include "bot/context.h"
 #include "bot/memory.h"
+#include "bot/persona_route.h"
 #include "bot/router.h"
 #include "lore/lore.h"
+#include "store/persona.h"
 
-#define BOT_L_STATS  1
-#define BOT_L_RECALL 2
-#define BOT_L_QUEUE  3
-#define BOT_L_BOT    4
-#define BOT_L_ADMIN  5
-#define BOT_L_EVENTS 6
+#define BOT_L_STATS   1
+#define BOT_L_RECALL  2
+#define BOT_L_PERSONA 3
+#define BOT_L_QUEUE   4
+#define BOT_L_BOT     5
+#define BOT_L_ADMIN   6
+#define BOT_L_EVENTS  7
 
 #ifndef BOT_LEVEL
 #error "define BOT_LEVEL (a BOT_L_* value) before including bot/bot_int.h"
 #endif
 
-#define BOT_NAME_MAX       128                      /* bytes of a speaker name kept */
-#define BOT_PRUNE_EVERY_MS 60000                    /* memory expiry sweep */
-#define BOT_STATS_KEEP_MS  (8LL * 24 * 3600 * 1000) /* statistics kept (7 d window + a day) */
+#define BOT_NAME_MAX            128                       /* bytes of a speaker name kept */
+#define BOT_PRUNE_EVERY_MS      60000                     /* memory expiry sweep */
+#define BOT_STATS_KEEP_MS       (8LL * 24 * 3600 * 1000)  /* statistics kept (7 d window + a day) */
+#define BOT_PERSONA_MSG_KEEP_MS (90LL * 24 * 3600 * 1000) /* which persona posted what: 90 days */
 
 /* Where a job is. The queue moves it WAITING -> RUNNING -> DONE, and DONE -> RUNNING again for the
  * one retry after an empty reply; a job taken out of a channel's list before its submit is LOOSE
@@ -63,6 +69,8 @@ typedef struct bot_job {
   uint64_t channel_id, message_id, author_id;
   uint64_t guild_id; /* 0 in a DM */
   router_verdict verdict;
+  int64_t persona_id; /* the persona answering; 0: the bot user */
+  proute_why why;     /* why that persona (persona jobs) */
   bot_job_state state;
   bool author_bot;
   uint64_t t0_ns;       /* the message's arrival (monotonic) */
@@ -85,7 +93,31 @@ typedef struct bot_chan {
   int bot_turns;      /* replies to other bots since a person spoke here */
   uint64_t parent_id; /* a thread's parent channel (router allow-list) */
   bool parent_known, is_dm;
+  uint64_t dm_user;       /* a DM: the person (for the persona they chose) */
+  uint64_t cleared_after; /* !clear: messages up to this id are not recalled */
+  /* the last persona decision here, for !status */
+  int64_t pick_persona;
+  proute_why pick_why;
+  uint64_t pick_message;
+  /* when each persona last spoke here (quietest first for freewill) */
+  struct {
+    int64_t id, ms;
+  } spoke[16];
+  size_t n_spoke;
 } bot_chan;
+
+/* One persona of the cast, loaded from the store, with what the live side adds. */
+typedef struct bot_persona {
+  store_persona p;
+  char memkey[32];  /* "persona:<id>" */
+  char adapter[40]; /* engine adapter name "persona:<id>"; "" when none is loaded */
+  char loaded_path[512];
+  int64_t loaded_mtime; /* the adapter file's mtime when it was loaded */
+  double loaded_scale;
+  char avatar_key[40]; /* a local avatar file's version (path, size, mtime) */
+  bool avatar_file;    /* p.avatar is a local file */
+  float *vec;          /* its card embedded (dim floats); NULL: none */
+} bot_persona;
 
 struct bot {
   cfg *cfg;
@@ -106,9 +138,18 @@ struct bot {
 
   router *router;
   memory *mem;
-  map_u64 chans;   /* channel id -> bot_chan* */
-  map_u64 ignored; /* user id -> (void *)flags: excluded or opted out */
-  map_u64 admins;  /* user id -> (void *)1 */
+
+  /* the cast (persona.c) */
+  bot_persona *cast;
+  size_t n_cast;
+  proute_set *route;
+  int64_t cast_sig;      /* count and newest update of the loaded personas */
+  int64_t cast_check_ms; /* when the store was last checked for changes */
+  map_u64 dm_choice;       /* user id -> (void *)(persona id + 1), cached from the store */
+  uint64_t status_channel; /* where !status was asked (its persona line) */
+  map_u64 chans;           /* channel id -> bot_chan* */
+  map_u64 ignored;         /* user id -> (void *)flags: excluded or opted out */
+  map_u64 admins;          /* user id -> (void *)1 */
 
   /* settings cached from the config (bot_settings_apply) */
   char prefix[16];
@@ -161,6 +202,10 @@ char *recall__render(bot *b, const char *content, const discord_message *m);
 /* Refills a channel's memory from the store after a restart or an expiry (messages younger than the
  * TTL and older than before_id), once per expiry. */
 void recall__refill(bot *b, uint64_t channel_id, uint64_t before_id);
+/* The same for a persona's memory (key memkey): its own messages (the store's persona records)
+ * are its turns, everyone else's are named turns. */
+void recall__refill_as(bot *b, uint64_t channel_id, uint64_t before_id, const char *memkey,
+                       int64_t persona_id, const char *persona_name);
 /* Whether name (len bytes, not NUL-terminated) is a speaker the model may write as: someone in the
  * channel's memory or a member the store knows (by shown name or account name), compared without
  * ASCII case. Used by reply_clean_speakers; user is a recall_speakers. */
@@ -189,6 +234,42 @@ void knowledge__tick(bot *b, int64_t now);
 /* A lore setting as the bot reads it: "persona:NAME" (when the bot has a persona), then
  * "guild:ID", then the config. out receives the value. */
 void knowledge__setting(bot *b, uint64_t guild_id, cfg_id key, buf *out);
+#endif
+
+/* ---- persona.c ---- */
+#if BOT_LEVEL >= BOT_L_PERSONA
+/* Reloads the cast when the store changed (or force). Errors keep the old cast. */
+int persona__load(bot *b, bool force) MIMIC_MUST;
+/* The cast member with that id, or NULL. */
+bot_persona *persona__get(bot *b, int64_t id);
+/* The persona that wrote m when it is one of mimic's own (a webhook mimic holds, or the bot
+ * user's fallback "**Name**: text"), else 0; records it in the store when it was not yet. text
+ * (may be NULL) gets m's content without the reply quote or the name prefix (caller frees). */
+int64_t persona__author(bot *b, const discord_message *m, char **text);
+/* Who answers m among the personas (0 picks: none; the bot user's router decides). */
+size_t persona__route(bot *b, bot_chan *c, const discord_message *m, int64_t author_persona,
+                      proute_pick *out, size_t cap);
+/* The system prompt of a persona answering user_name (caller frees). */
+char *persona__system_prompt(bot *b, const bot_persona *bp, const char *user_name);
+/* s with {{char}} and {{user}} replaced (caller frees). */
+char *persona__macros(const char *s, const char *ch, const char *user);
+/* The request's sampling and length for persona id (0: the bot user) speaking in channel_id of
+ * guild_id: the layered engine.temperature, engine.top_p and engine.max_tokens. */
+void persona__sampling(bot *b, int64_t id, uint64_t channel_id, uint64_t guild_id,
+                       llm_request *req);
+/* Fills the request's adapter (hot-loaded when its file changed), sampling and length for a
+ * persona speaking in channel_id of guild_id (layered settings). */
+void persona__request(bot *b, bot_persona *bp, uint64_t channel_id, uint64_t guild_id,
+                      llm_request *req);
+/* Remembers a message in the memory of every persona known in the channel (self for author). */
+void persona__remember(bot *b, uint64_t channel_id, const discord_message *m, int64_t author,
+                       int64_t now, const char *name, const char *text);
+/* The persona spoke in the channel now (quietness, !status). */
+void persona__spoke(bot_chan *c, int64_t persona_id, int64_t now);
+/* The persona a person chose in DMs (0: the bot user). */
+int64_t persona__dm_choice(bot *b, uint64_t user_id);
+int persona__dm_choose(bot *b, uint64_t user_id, int64_t persona_id) MIMIC_MUST;
+void persona__free(bot *b);
 #endif
 
 /* ---- queue.c ---- */

@@ -8,6 +8,7 @@
 
 #define BOT_LEVEL BOT_L_EVENTS
 #include "bot/bot_int.h"
+#include "store/webhooks.h"
 
 /* The author's display name (discord_display_name: the server nickname, else the global name). */
 static const char *display_name(const discord_message *m) {
@@ -110,6 +111,18 @@ static void chan_parent(bot *b, bot_chan *c, const discord_message *m) {
   if (c->parent_known) return;
   c->parent_known = true;
   c->is_dm = m->guild_id == 0 || m->channel_type == 1 || m->channel_type == 3;
+  if (c->is_dm) { /* a !clear outlives restarts */
+    char key[32];
+    snprintf(key, sizeof key, "%" PRIu64, c->id);
+    buf v;
+    buf_init(&v, 64);
+    if (store_setting_get(b->db, "dm_clear", key, &v) == 0) {
+      if (str_to_u64(v.data ? v.data : "", &c->cleared_after)) err_clear();
+    } else {
+      err_clear();
+    }
+    buf_free(&v);
+  }
   store_channel sc;
   int type = m->channel_type;
   if (store_channel_get(b->db, c->id, &sc) == 0) {
@@ -129,21 +142,82 @@ static int keep(bot *b, int rc) {
   return rc;
 }
 
+/* A job for the message (LOOSE): the bot user's when persona is 0. */
+static bot_job *job_for(bot *b, const discord_message *m, router_verdict v, int64_t persona,
+                        proute_why why, bool from_bot, uint64_t t0) {
+  bot_job *j = xcalloc(1, sizeof *j);
+  j->b = b;
+  j->channel_id = m->channel_id;
+  j->message_id = m->id;
+  j->author_id = m->author.id;
+  j->guild_id = m->guild_id;
+  j->author_bot = from_bot;
+  j->verdict = v;
+  j->persona_id = persona;
+  j->why = why;
+  j->t0_ns = t0;
+  return j;
+}
+
+/* The personas chosen for m, each as a job; returns how many. */
+static size_t engage_personas(bot *b, bot_chan *c, const discord_message *m, int64_t author,
+                              bool from_bot, uint64_t t0, int64_t now, const char *name,
+                              const char *text) {
+  proute_pick picks[10];
+  size_t n = persona__route(b, c, m, author, picks, 10);
+  for (size_t i = 0; i < n; i++) {
+    /* A persona speaking here for the first time remembers what was said before, and this. */
+    bot_persona *bp = persona__get(b, picks[i].id);
+    if (bp && !memory_known(b->mem, m->channel_id, bp->memkey)) {
+      recall__refill_as(b, m->channel_id, m->id, bp->memkey, bp->p.id, bp->p.name);
+      memory_add(b->mem, m->channel_id, bp->memkey, m->id, m->author.id, now, false, name, text);
+    }
+    /* addressed answers behave like a mention (replied to, never shed); the rest like random */
+    router_verdict v = proute_is_addressed(picks[i].why)
+                           ? (c->is_dm ? ROUTE_REPLY_DM : ROUTE_REPLY_MENTION)
+                           : ROUTE_REPLY_RANDOM;
+    queue__admit(b, job_for(b, m, v, picks[i].id, picks[i].why, from_bot, t0));
+  }
+  return n;
+}
+
 /* Remembers the message and decides whether to answer it (starting the generation when the
- * channel is free). */
+ * channel is free): a persona first (persona.c), else the bot user (router.c). */
 static void engage(bot *b, const discord_message *m, bool self, int64_t now, uint64_t t0) {
   bot_chan *c = queue__chan(b, m->channel_id);
   chan_parent(b, c, m);
+  if (c->is_dm && !c->dm_user && !self && !m->author.bot) c->dm_user = m->author.id;
+  /* One of mimic's personas (through its webhook, or the bot user's "**Name**: " fallback)? */
+  char *clean = NULL;
+  int64_t author = persona__author(b, m, &clean);
+  const bot_persona *ap = author ? persona__get(b, author) : NULL;
   recall__refill(b, m->channel_id, m->id);
-  char *text = recall__render(b, m->content, m);
+  char *text = recall__render(b, clean ? clean : m->content, m);
+  mem_free(clean);
+  bool bot_self = self && !author; /* the bot user speaking as itself */
   /* The echo of a reply replaces the placeholder remembered at send time. Memory ages on the
    * bot's own clock (arrival time), so a skewed clock cannot expire a message as it arrives. */
-  if (self) memory_settle(b->mem, m->channel_id, b->persona, text);
-  memory_add(b->mem, m->channel_id, b->persona, m->id, m->author.id, now, self,
-             self ? b->self_name : shown_name(m), text);
-  mem_free(text);
+  if (bot_self) memory_settle(b->mem, m->channel_id, b->persona, text);
+  const char *name = ap ? ap->p.name : bot_self ? b->self_name : shown_name(m);
+  memory_add(b->mem, m->channel_id, b->persona, m->id, m->author.id, now, bot_self, name, text);
+  persona__remember(b, m->channel_id, m, author, now, name, text);
   if (!m->author.bot && !m->webhook_id) c->bot_turns = 0;
-  if (!b->self_id || !b->backend) return; /* not READY yet, or collect-only */
+  if (!b->self_id || !b->backend) { /* not READY yet, or collect-only */
+    mem_free(text);
+    return;
+  }
+  if (author) {
+    /* The cast talking among itself: only a persona named or replied to answers, and only
+     * bot.bot_turns_max times before a person speaks (no loops). The bot user stays out. */
+    if (c->bot_turns >= b->bot_turns_max) {
+      LOG_D("bot", "channel %" PRIu64 ": %d persona turns in a row; waiting for a person",
+            m->channel_id, c->bot_turns);
+    } else {
+      engage_personas(b, c, m, author, true, t0, now, name, text);
+    }
+    mem_free(text);
+    return;
+  }
 
   router_msg rm = {
       .id = m->id,
@@ -162,22 +236,20 @@ static void engage(bot *b, const discord_message *m, bool self, int64_t now, uin
   if (m->author.bot && !self && c->bot_turns >= b->bot_turns_max) {
     LOG_D("bot", "channel %" PRIu64 ": %d replies to bots in a row; waiting for a person",
           m->channel_id, c->bot_turns);
+    mem_free(text);
     return;
   }
+  /* The personas answer first, unless the bot user itself is @mentioned. */
+  size_t answered = 0;
+  if (!self && !rm.system && !rm.mentions_bot)
+    answered = engage_personas(b, c, m, 0, m->author.bot || m->webhook_id, t0, now, name, text);
+  mem_free(text);
+  if (answered) return;
   router_verdict v = router_decide(b->router, &rm, now, rng_roll(b));
   LOG_T("bot", "message %" PRIu64 " in %" PRIu64 ": %s", m->id, m->channel_id,
         router_verdict_name(v));
   if (!router_is_reply(v)) return;
-  bot_job *j = xcalloc(1, sizeof *j);
-  j->b = b;
-  j->channel_id = m->channel_id;
-  j->guild_id = m->guild_id;
-  j->message_id = m->id;
-  j->author_id = m->author.id;
-  j->author_bot = m->author.bot;
-  j->verdict = v;
-  j->t0_ns = t0;
-  queue__admit(b, j);
+  queue__admit(b, job_for(b, m, v, 0, PROUTE_NONE, m->author.bot, t0));
 }
 
 static int on_message(bot *b, const discord_message *m) {
@@ -213,7 +285,12 @@ static int on_update(bot *b, const discord_message *m) {
   int rc = store_msg_edit(b->db, m->id, m->content, ed);
   if (rc == MIMIC_ENOTFOUND) rc = 0; /* edits of messages from before the bot's time */
   keep(b, rc);
-  char *text = recall__render(b, m->content, m);
+  /* A persona's message edited (by a moderator's tool, or mimic): remembered without its quote
+   * line or name prefix, as it was. */
+  char *clean = NULL;
+  if (m->has_author) (void)persona__author(b, m, &clean);
+  char *text = recall__render(b, clean ? clean : m->content, m);
+  mem_free(clean);
   memory_edit(b->mem, m->channel_id, m->id, text);
   mem_free(text);
   return rc;
@@ -221,6 +298,7 @@ static int on_update(bot *b, const discord_message *m) {
 
 static int on_delete(bot *b, uint64_t channel_id, uint64_t id) {
   int rc = keep(b, store_msg_delete(b->db, id));
+  if (store_persona_msg_delete(b->db, id)) err_clear(); /* a persona's: a reply to it is gone */
   memory_remove(b->mem, channel_id, id);
   queue__cancel_message(b, channel_id, id);
   return rc;

@@ -135,6 +135,12 @@ void memory_add(memory *m, uint64_t channel_id, const char *persona, uint64_t id
   if (r->n > (size_t)m->max_msgs) ring_drop_front(r, r->n - (size_t)m->max_msgs);
 }
 
+void memory_clear(memory *m, uint64_t channel_id, const char *persona) {
+  ring *r = ring_get(m, channel_id, persona);
+  ring_drop_front(r, r->n);
+  r->known = true;
+}
+
 void memory_edit(memory *m, uint64_t channel_id, uint64_t id, const char *text) {
   for (ring *r = map_get(&m->chans, channel_id); r; r = r->next)
     for (size_t i = 0; i < r->n; i++)

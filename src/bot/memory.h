@@ -45,6 +45,8 @@ void memory_remove(memory *m, uint64_t channel_id, uint64_t id);
  * send time with the same text, else the oldest placeholder (a long reply comes back in parts).
  * The caller then adds the echo with its real id. */
 void memory_settle(memory *m, uint64_t channel_id, const char *persona, const char *text);
+/* Forgets everything (channel, persona) remembers (!clear); it stays known, so no refill. */
+void memory_clear(memory *m, uint64_t channel_id, const char *persona);
 /* Removes every message by a user in every channel (!forgetme, opt-out, exclusion). */
 void memory_forget_user(memory *m, uint64_t user_id);
 

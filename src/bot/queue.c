@@ -164,10 +164,21 @@ static int submit(bot *b, bot_chan *c, bot_job *j) {
   MIMIC_ASSERT(j->state == BOT_JOB_LOOSE || j->state == BOT_JOB_DONE);
   MIMIC_ASSERT(c->running == NULL || c->running == j); /* one generation per channel */
   if (!b->backend) return err_set(MIMIC_EUNSUPPORTED, "no engine is configured");
-  recall__refill(b, j->channel_id, j->message_id);
+  bot_persona *bp = NULL;
+  const char *memkey = b->persona;
+  if (j->persona_id) {
+    bp = persona__get(b, j->persona_id);
+    if (!bp)
+      return err_set(MIMIC_ENOTFOUND, "persona %" PRId64 " is gone (removed or disabled)",
+                     j->persona_id);
+    memkey = bp->memkey;
+    recall__refill_as(b, j->channel_id, j->message_id, memkey, bp->p.id, bp->p.name);
+  } else {
+    recall__refill(b, j->channel_id, j->message_id);
+  }
   size_t cap = (size_t)b->context_messages + 1;
   const memory_entry **hist = xcalloc(cap, sizeof *hist);
-  size_t n = memory_get(b->mem, j->channel_id, b->persona, bot__now(b), j->message_id, hist, cap);
+  size_t n = memory_get(b->mem, j->channel_id, memkey, bot__now(b), j->message_id, hist, cap);
   const memory_entry *cur = NULL;
   for (size_t i = 0; i < n && !cur; i++)
     if (hist[i]->id == j->message_id) cur = hist[i];
@@ -179,9 +190,16 @@ static int submit(bot *b, bot_chan *c, bot_job *j) {
   llm_request req;
   llm_request_init(&req);
   llm_request_from_config(&req, b->cfg);
+  char *sys = NULL;
+  if (bp) {
+    persona__request(b, bp, j->channel_id, j->guild_id, &req);
+    sys = persona__system_prompt(b, bp, cur->name);
+  } else {
+    persona__sampling(b, 0, j->channel_id, j->guild_id, &req); /* channel, server, global */
+  }
   int ctx = (int)cfg_int(b->cfg, CFG_ENGINE_CTX);
   context_opts co = {
-      .system_prompt = cfg_str(b->cfg, CFG_BOT_SYSTEM_PROMPT),
+      .system_prompt = sys ? sys : cfg_str(b->cfg, CFG_BOT_SYSTEM_PROMPT),
       .max_messages = b->context_messages,
       .budget_tokens = ctx - req.max_tokens - 8 < 16 ? 16 : ctx - req.max_tokens - 8,
   };
@@ -191,15 +209,20 @@ static int submit(bot *b, bot_chan *c, bot_job *j) {
   int rc = context_build(&co, hist, n, cur, &cx);
   mem_free(background);
   mem_free(hist);
+  mem_free(sys);
   if (rc) return rc;
-  char slot[32];
-  snprintf(slot, sizeof slot, "%" PRIu64, j->channel_id);
+  /* a KV slot per (channel, persona): switching persona never spoils another's cache */
+  char slot[48];
+  if (bp)
+    snprintf(slot, sizeof slot, "%" PRIu64 ":p%" PRId64, j->channel_id, bp->p.id);
+  else
+    snprintf(slot, sizeof slot, "%" PRIu64, j->channel_id);
   req.messages = cx.msgs;
   req.n_messages = cx.n;
   req.stop = cx.stops;
   req.n_stop = cx.n_stops;
   req.slot_key = slot;
-  req.adapter = b->persona[0] ? b->persona : NULL;
+  if (!bp) req.adapter = b->persona[0] ? b->persona : NULL;
   req.min_tokens = 1;
   req.sampling.seed = bot__rng_next(b) | 1;
   /* Everything the job needs is set before the submit: its on_done may run at once on a worker. */
@@ -317,17 +340,62 @@ void queue__admit(bot *b, bot_job *j) {
 
 /* Sends a cleaned, non-empty reply, remembers and records it; a refused send is logged and
  * recorded. Takes ownership of j (text stays the caller's). */
+/* Posts a persona's reply through the channel's webhook (a thread through its parent's). */
+static int send_persona(bot *b, bot_chan *c, bot_job *j, bot_persona *bp, const char *text,
+                        bool as_reply) {
+  if (!b->act.persona_send) return err_set(MIMIC_EUNSUPPORTED, "no persona send action");
+  const char *excerpt = NULL;
+  const memory_entry *hist[1];
+  if (as_reply &&
+      memory_get(b->mem, j->channel_id, b->persona, bot__now(b), j->message_id, hist, 1) == 1 &&
+      hist[0]->id == j->message_id)
+    excerpt = hist[0]->text;
+  const char *av = bp->p.avatar ? bp->p.avatar : "";
+  bool thread = c->parent_id != 0;
+  bot_persona_send s = {.channel_id = thread ? c->parent_id : j->channel_id,
+                        .thread_id = thread ? j->channel_id : 0,
+                        .guild_id = j->guild_id,
+                        .username = bp->p.name,
+                        .avatar_url = *av && !bp->avatar_file ? av : NULL,
+                        .avatar_file = bp->avatar_file && bp->avatar_key[0] ? av : NULL,
+                        .avatar_key = bp->avatar_key[0] ? bp->avatar_key : NULL,
+                        .text = text,
+                        .reply_to = as_reply ? j->message_id : 0,
+                        .reply_user = as_reply ? j->author_id : 0,
+                        .reply_excerpt = excerpt,
+                        .ping_reply = as_reply,
+                        .persona_id = bp->p.id};
+  return b->act.persona_send(b->act.user, &s);
+}
+
 static void send_reply(bot *b, bot_chan *c, bot_job *j, const char *text) {
   /* Addressed in a server: reply to the message and ping its author only. Unprompted, or in a
    * DM: a plain message. */
   bool in_dm = c->is_dm || j->verdict == ROUTE_REPLY_DM;
   bool as_reply = !in_dm && (j->verdict == ROUTE_REPLY_MENTION || j->verdict == ROUTE_REPLY_REPLY);
-  bot_send s = {.channel_id = j->channel_id,
-                .text = text,
-                .reply_to = as_reply ? j->message_id : 0,
-                .ping_replied_user = as_reply};
-  int rc =
-      b->act.send ? b->act.send(b->act.user, &s) : err_set(MIMIC_EUNSUPPORTED, "no send action");
+  bot_persona *bp = j->persona_id ? persona__get(b, j->persona_id) : NULL;
+  int rc;
+  if (j->persona_id && !bp) {
+    rc = err_set(MIMIC_ENOTFOUND, "persona %" PRId64 " was removed", j->persona_id);
+  } else if (bp && !in_dm) {
+    rc = send_persona(b, c, j, bp, text, as_reply);
+  } else if (bp) {
+    /* DMs have no webhooks: the bot user speaks with the persona's name in front (which is how
+     * its echo is known as the persona's) */
+    char *named = NULL;
+    size_t n = strlen(bp->p.name) + strlen(text) + 8;
+    named = xalloc(n);
+    snprintf(named, n, "**%s**: %s", bp->p.name, text);
+    bot_send s = {.channel_id = j->channel_id, .text = named};
+    rc = b->act.send ? b->act.send(b->act.user, &s) : err_set(MIMIC_EUNSUPPORTED, "no send action");
+    mem_free(named);
+  } else {
+    bot_send s = {.channel_id = j->channel_id,
+                  .text = text,
+                  .reply_to = as_reply ? j->message_id : 0,
+                  .ping_replied_user = as_reply};
+    rc = b->act.send ? b->act.send(b->act.user, &s) : err_set(MIMIC_EUNSUPPORTED, "no send action");
+  }
   int64_t now = bot__now(b);
   double latency = (double)(clock_mono_ns() - j->t0_ns) / 1e6;
   if (rc) {
@@ -339,17 +407,23 @@ static void send_reply(bot *b, bot_chan *c, bot_job *j, const char *text) {
     job_drop(b, j, "refused", msg);
     return;
   }
-  router_note_bot_spoke(b->router, j->channel_id, now);
   if (j->author_bot) c->bot_turns++;
   /* Remember the reply now (id 0) so the next turn sees it before the gateway echoes it; the
    * echo replaces this entry. */
-  memory_add(b->mem, j->channel_id, b->persona, 0, b->self_id, now, true, b->self_name, text);
+  if (bp) {
+    persona__spoke(c, bp->p.id, now);
+    memory_add(b->mem, j->channel_id, bp->memkey, 0, b->self_id, now, true, bp->p.name, text);
+  } else {
+    router_note_bot_spoke(b->router, j->channel_id, now);
+    memory_add(b->mem, j->channel_id, b->persona, 0, b->self_id, now, true, b->self_name, text);
+  }
   stats__count(b, "replies", 1);
   j->queue_ms += (double)(j->t_submit_ns - j->t0_ns) / 1e6;
   j->latency_ms = latency;
   stats__record(b, j, "sent", "");
-  LOG_D("bot", "channel %" PRIu64 ": replied to %" PRIu64 " (%s) in %.1f ms, %d tokens",
-        j->channel_id, j->message_id, router_verdict_name(j->verdict), latency, j->gen_tokens);
+  LOG_D("bot", "channel %" PRIu64 ": %s%s replied to %" PRIu64 " (%s) in %.1f ms, %d tokens",
+        j->channel_id, bp ? "persona " : "", bp ? bp->p.name : "", j->message_id,
+        bp ? proute_why_name(j->why) : router_verdict_name(j->verdict), latency, j->gen_tokens);
   job_free(j);
 }
 
@@ -390,7 +464,8 @@ static void finish(bot *b, bot_job *j) {
   /* Names the model may echo at the start: the bot's own and the person answered's, then any
    * speaker the channel's memory or the store knows (a community-trained model writes as one). */
   store_user au;
-  const char *names[2] = {b->self_name, NULL};
+  const bot_persona *bp = j->persona_id ? persona__get(b, j->persona_id) : NULL;
+  const char *names[2] = {bp ? bp->p.name : b->self_name, NULL};
   size_t n_names = 1;
   if (store_user_get(b->db, j->author_id, &au) == 0)
     names[n_names++] = store_user_shown(&au);

@@ -9,6 +9,7 @@
 #define BOT_LEVEL BOT_L_RECALL
 #include "bot/bot_int.h"
 #include "collect/collect.h"
+#include "store/webhooks.h"
 
 typedef struct name_ctx {
   bot *b;
@@ -55,6 +56,49 @@ char *recall__render(bot *b, const char *content, const discord_message *m) {
   return buf_steal(&out);
 }
 
+/* The persona that posted a stored message (0: none), and its name. */
+static int64_t posted_by(bot *b, uint64_t message_id, const char **name) {
+  int64_t pid = 0;
+  if (store_persona_msg_get(b->db, message_id, &pid) != 0) {
+    err_clear();
+    return 0;
+  }
+  for (size_t i = 0; i < b->n_cast; i++)
+    if (b->cast[i].p.id == pid) *name = b->cast[i].p.name;
+  return pid;
+}
+
+/* So a persona remembers what was said just before it spoke (or came back). */
+void recall__refill_as(bot *b, uint64_t channel_id, uint64_t before_id, const char *memkey,
+                       int64_t persona_id, const char *persona_name) {
+  if (memory_known(b->mem, channel_id, memkey)) return;
+  memory_mark_known(b->mem, channel_id, memkey);
+  store_msg_list l = {0};
+  size_t want = (size_t)(b->context_messages > 10 ? b->context_messages : 10);
+  if (store_msg_recent(b->db, channel_id, before_id, want, &l)) {
+    LOG_W("bot", "channel %" PRIu64 ": could not read recent messages: %s", channel_id, err_msg());
+    err_clear();
+    return;
+  }
+  const bot_chan *c = map_get(&b->chans, channel_id);
+  int64_t ttl = cfg_int(b->cfg, CFG_BOT_MEMORY_TTL_S) * 1000, now = bot__now(b);
+  for (size_t i = 0; i < l.n; i++) {
+    const store_msg *m = &l.items[i];
+    if (ttl > 0 && now - m->ts_ms >= ttl) continue;
+    if (c && m->id <= c->cleared_after) continue;
+    if (map_get(&b->ignored, m->author_id)) continue;
+    const char *name = m->author_shown;
+    int64_t by = (m->webhook_id || m->author_id == b->self_id) ? posted_by(b, m->id, &name) : 0;
+    if (!by && m->author_id == b->self_id) name = b->self_name;
+    bool self = by == persona_id;
+    char *text = recall__render(b, m->content, NULL);
+    memory_add(b->mem, channel_id, memkey, m->id, m->author_id, m->ts_ms, self,
+               self ? persona_name : name, text);
+    mem_free(text);
+  }
+  store_msg_list_free(&l);
+}
+
 /* So the bot remembers what was said just before it came back. */
 void recall__refill(bot *b, uint64_t channel_id, uint64_t before_id) {
   if (memory_known(b->mem, channel_id, b->persona)) return;
@@ -66,15 +110,19 @@ void recall__refill(bot *b, uint64_t channel_id, uint64_t before_id) {
     err_clear();
     return;
   }
+  const bot_chan *c = map_get(&b->chans, channel_id);
   int64_t ttl = cfg_int(b->cfg, CFG_BOT_MEMORY_TTL_S) * 1000, now = bot__now(b);
   for (size_t i = 0; i < l.n; i++) {
     const store_msg *m = &l.items[i];
     if (ttl > 0 && now - m->ts_ms >= ttl) continue;
     if (map_get(&b->ignored, m->author_id)) continue;
-    bool self = m->author_id == b->self_id;
+    if (c && m->id <= c->cleared_after) continue;
+    const char *name = m->author_shown;
+    int64_t by = (m->webhook_id || m->author_id == b->self_id) ? posted_by(b, m->id, &name) : 0;
+    bool self = m->author_id == b->self_id && !by;
     char *text = recall__render(b, m->content, NULL);
     memory_add(b->mem, channel_id, b->persona, m->id, m->author_id, m->ts_ms, self,
-               self ? b->self_name : m->author_shown, text);
+               self ? b->self_name : name, text);
     mem_free(text);
   }
   store_msg_list_free(&l);

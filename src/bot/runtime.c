@@ -6,6 +6,7 @@
 #include "bot/runtime.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 #include "discord/client.h"
 #include "llm/backend.h"
 #include "store/store.h"
+#include "store/webhooks.h"
 
 extern char **environ;
 
@@ -31,15 +33,121 @@ typedef struct job {
   uint64_t channel_id; /* where to report the end */
 } job;
 
+/* What the loop thread learns about persona webhooks and persona messages, handed to this thread
+ * (the store's connection is this thread's): a webhook saved, used or gone, or a message posted
+ * as a persona. */
+typedef struct note {
+  struct note *next;
+  bool is_hook;
+  discord_hook_info hook; /* is_hook (the token is wiped when the note is freed) */
+  discord_hook_event ev;
+  uint64_t channel_id, webhook_id; /* a message */
+  int64_t persona_id;
+  size_t n_ids;
+  discord_id ids[];
+} note;
+
 typedef struct runtime {
   const bot_runtime_opts *o;
   discord_client *dc;
   bot *b;
   llm_backend *backend;
-  discord_actions da; /* loop thread only; set up by the first action */
+  store *db;
+  discord_actions da;         /* loop thread only; set up by the first action */
+  discord_hook_info *preload; /* webhooks from the store, put into da by the first action */
+  size_t n_preload;
+  pthread_mutex_t notes_mu;
+  note *notes_head, *notes_tail;
   job jobs[2];
   volatile int restart;
 } runtime;
+
+static void note_push(runtime *rt, note *n) {
+  pthread_mutex_lock(&rt->notes_mu);
+  if (rt->notes_tail)
+    rt->notes_tail->next = n;
+  else
+    rt->notes_head = n;
+  rt->notes_tail = n;
+  pthread_mutex_unlock(&rt->notes_mu);
+  discord_client_wake(rt->dc);
+}
+
+/* On the loop thread. */
+static void on_hook_note(const discord_hook_info *h, discord_hook_event ev, void *user) {
+  note *n = xcalloc(1, sizeof *n);
+  n->is_hook = true;
+  n->hook = *h;
+  n->ev = ev;
+  note_push(user, n);
+}
+
+/* On the loop thread: every action's outcome; persona messages are recorded. */
+static void on_action_done(const discord_actions_result *res, void *user) {
+  if (res->err || !res->persona || !res->tag || !res->n_parts) return;
+  note *n = xcalloc(1, sizeof *n + res->n_parts * sizeof n->ids[0]);
+  n->channel_id = res->channel_id;
+  n->webhook_id = res->webhook_id;
+  n->persona_id = (int64_t)res->tag;
+  n->n_ids = res->n_parts;
+  memcpy(n->ids, res->part_ids, res->n_parts * sizeof n->ids[0]);
+  note_push(user, n);
+}
+
+/* On this thread: the notes into the store. */
+static void notes_drain(runtime *rt) {
+  pthread_mutex_lock(&rt->notes_mu);
+  note *n = rt->notes_head;
+  rt->notes_head = rt->notes_tail = NULL;
+  pthread_mutex_unlock(&rt->notes_mu);
+  while (n) {
+    note *next = n->next;
+    int rc = 0;
+    if (n->is_hook) {
+      const discord_hook_info *h = &n->hook;
+      if (n->ev == DISCORD_HOOK_GONE) {
+        rc = store_hook_delete(rt->db, h->id);
+      } else if (n->ev == DISCORD_HOOK_USED) {
+        rc = store_hook_used(rt->db, h->id, (int64_t)h->uses, h->last_used_ms);
+      } else {
+        store_hook sh = {.channel_id = h->channel_id,
+                         .webhook_id = h->id,
+                         .uses = (int64_t)h->uses,
+                         .last_used_ms = h->last_used_ms};
+        str_lcpy(sh.key, h->key, sizeof sh.key);
+        str_lcpy(sh.token, h->token, sizeof sh.token);
+        rc = store_hook_put(rt->db, &sh);
+        memset(sh.token, 0, sizeof sh.token);
+      }
+      memset(n->hook.token, 0, sizeof n->hook.token);
+    } else {
+      int64_t now = clock_wall_ms();
+      for (size_t i = 0; i < n->n_ids && !rc; i++)
+        rc = store_persona_msg_put(rt->db, n->ids[i], n->channel_id, n->persona_id, n->webhook_id,
+                                   now);
+    }
+    if (rc) {
+      LOG_W("bot", "persona webhooks: %s", err_msg());
+      err_clear();
+    }
+    mem_free(n);
+    n = next;
+  }
+}
+
+static int preload_hook(const store_hook *h, void *user) {
+  runtime *rt = user;
+  rt->preload = xrealloc(rt->preload, (rt->n_preload + 1) * sizeof *rt->preload);
+  discord_hook_info *d = &rt->preload[rt->n_preload++];
+  memset(d, 0, sizeof *d);
+  d->channel_id = h->channel_id;
+  d->id = h->webhook_id;
+  d->uses = (uint64_t)h->uses;
+  d->last_used_ms = h->last_used_ms;
+  str_lcpy(d->key, h->key, sizeof d->key);
+  str_lcpy(d->token, h->token, sizeof d->token);
+  return 0;
+}
 
 /* ---- actions: copied on the bot thread, run on the loop thread ---- */
 
@@ -52,8 +160,17 @@ typedef struct act {
  * there and only there (its REST client is the loop's). */
 static void act_run(rest *r, void *user) {
   act *a = user;
-  discord_actions *da = &a->rt->da;
-  if (!da->rest) discord_actions_init(da, r);
+  runtime *rt = a->rt;
+  discord_actions *da = &rt->da;
+  if (!da->rest) {
+    discord_actions_init(da, r);
+    da->done = on_action_done;
+    da->done_user = rt;
+    da->hook_note = on_hook_note;
+    da->hook_user = rt;
+    for (size_t i = 0; i < rt->n_preload; i++) discord_actions_hook_put(da, &rt->preload[i]);
+    if (rt->n_preload) memset(rt->preload, 0, rt->n_preload * sizeof *rt->preload);
+  }
   if (discord_action_run(da, a->x)) LOG_W("bot", "action refused: %s", err_msg());
   mem_free(a);
 }
@@ -201,7 +318,10 @@ int bot_runtime_run(const bot_runtime_opts *o) {
   store *db = NULL;
   int rc;
   const char *db_path = cfg_str(o->config, CFG_STORE_PATH);
+  pthread_mutex_init(&rt.notes_mu, NULL);
   if ((rc = fs_mkdirs_for(db_path)) || (rc = store_open(db_path, &db))) goto out;
+  rt.db = db;
+  if ((rc = store_hook_each(db, preload_hook, &rt))) goto out;
   if (llm_backend_from_config(o->config, &rt.backend) != 0) {
     LOG_W("bot", "no model (%s): storing history and answering commands only", err_msg());
     rt.backend = NULL;
@@ -235,6 +355,7 @@ int bot_runtime_run(const bot_runtime_opts *o) {
       stopping = true;
     }
     discord_event *ev = discord_client_next_event(rt.dc, 1000);
+    notes_drain(&rt); /* first: an echo of a persona's message is then known as ours */
     if (ev && ev->type == DISCORD_EV_STOPPED) {
       if (ev->u.stopped.fatal) rc = err_set(MIMIC_EFATAL, "%s", ev->u.stopped.message);
       discord_event_free(ev);
@@ -263,6 +384,9 @@ out:
     discord_client_destroy(rt.dc);
   }
   discord_actions_free(&rt.da); /* the client, and its REST client, are gone: no outcome is due */
+  if (db) notes_drain(&rt);     /* what the last outcomes taught */
+  mem_free(rt.preload);
+  pthread_mutex_destroy(&rt.notes_mu);
   llm_backend_destroy(rt.backend);
   store_close(db);
   return rc;

@@ -3,6 +3,8 @@
  * HTTP are api.c's and rest.c's. */
 #include "discord/actions.h"
 
+#include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "base/base.h"
@@ -278,6 +280,545 @@ int discord_actions_send_dm(discord_actions *a, discord_id user_id, const discor
   return rc;
 }
 
+/* ---- persona webhooks ---- */
+
+/* A channel's webhooks, as mimic knows them. */
+typedef struct hook_chan {
+  discord_hook_info hooks[DISCORD_HOOKS_PER_CHANNEL];
+  size_t n;
+  int64_t denied_ms; /* when Manage Webhooks was found missing; 0: not */
+  bool denied_told;  /* the log said so for this channel */
+} hook_chan;
+
+static int64_t act_now(const discord_actions *a) {
+  return a->now_ms ? a->now_ms(a->now_user) : clock_wall_ms();
+}
+
+static hook_chan *hchan(discord_actions *a, discord_id channel_id) {
+  hook_chan *c = map_get(&a->hooks_, channel_id);
+  if (!c) {
+    c = xcalloc(1, sizeof *c);
+    map_put(&a->hooks_, channel_id, c);
+  }
+  return c;
+}
+
+static discord_hook_info *hfind(hook_chan *c, const char *key) {
+  for (size_t i = 0; i < c->n; i++)
+    if (strcmp(c->hooks[i].key, key) == 0) return &c->hooks[i];
+  return NULL;
+}
+
+static void hnote(discord_actions *a, const discord_hook_info *h, discord_hook_event ev) {
+  if (a->hook_note) a->hook_note(h, ev, a->hook_user);
+}
+
+/* Forgets the webhook id of a channel (wiping its token), telling the caller. */
+static void hforget(discord_actions *a, discord_id channel_id, discord_id id) {
+  hook_chan *c = hchan(a, channel_id);
+  for (size_t i = 0; i < c->n; i++) {
+    if (c->hooks[i].id != id) continue;
+    hnote(a, &c->hooks[i], DISCORD_HOOK_GONE);
+    memset(c->hooks[i].token, 0, sizeof c->hooks[i].token);
+    c->hooks[i] = c->hooks[c->n - 1];
+    memset(&c->hooks[c->n - 1], 0, sizeof c->hooks[0]);
+    c->n--;
+    return;
+  }
+}
+
+/* Keeps a webhook (replacing the key's entry); the least recently used entry makes room. */
+static discord_hook_info *hkeep(discord_actions *a, const discord_hook_info *h) {
+  hook_chan *c = hchan(a, h->channel_id);
+  discord_hook_info *e = hfind(c, h->key);
+  if (!e) {
+    for (size_t i = 0; i < c->n && !e; i++)
+      if (c->hooks[i].id == h->id) e = &c->hooks[i]; /* the same webhook under a new key */
+  }
+  if (!e && c->n == DISCORD_HOOKS_PER_CHANNEL) {
+    e = &c->hooks[0];
+    for (size_t i = 1; i < c->n; i++)
+      if (c->hooks[i].last_used_ms < e->last_used_ms) e = &c->hooks[i];
+  }
+  if (!e) e = &c->hooks[c->n++];
+  *e = *h;
+  return e;
+}
+
+void discord_actions_hook_put(discord_actions *a, const discord_hook_info *h) {
+  if (!h || !h->channel_id || !h->id || !h->token[0]) return;
+  hkeep(a, h);
+}
+
+bool discord_actions_hook_is_ours(const discord_actions *a, discord_id id) {
+  if (!id) return false;
+  uint64_t k;
+  void *v;
+  for (size_t it = 0; map_next(&a->hooks_, &it, &k, &v);) {
+    const hook_chan *c = v;
+    for (size_t i = 0; i < c->n; i++)
+      if (c->hooks[i].id == id) return true;
+  }
+  return false;
+}
+
+size_t discord_actions_hook_count(const discord_actions *a, discord_id channel_id) {
+  const hook_chan *c = map_get(&a->hooks_, channel_id);
+  return c ? c->n : 0;
+}
+
+bool discord_actions_hook_denied(const discord_actions *a, discord_id channel_id) {
+  const hook_chan *c = map_get(&a->hooks_, channel_id);
+  return c && c->denied_ms && act_now(a) - c->denied_ms < DISCORD_HOOK_RETRY_MS;
+}
+
+/* The name of mimic's webhook for a key: hook_name, or hook_name and the key's first characters
+ * (letters and digits only, so Discord's name rules hold). */
+static void hook_name_for(const discord_actions *a, const char *key, char out[81]) {
+  const char *base = a->hook_name && *a->hook_name ? a->hook_name : "mimic";
+  str_lcpy(out, base, 60);
+  if (!*key) return;
+  size_t n = strlen(out);
+  out[n++] = ' ';
+  for (const char *p = key; *p && n < 60 + 13; p++)
+    if ((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z'))
+      out[n++] = *p;
+  out[n] = 0;
+}
+
+static bool hook_is_mimics(const discord_actions *a, const char *name) {
+  const char *base = a->hook_name && *a->hook_name ? a->hook_name : "mimic";
+  size_t n = strlen(base);
+  return strncmp(name, base, n) == 0 && (name[n] == 0 || name[n] == ' ');
+}
+
+static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/* "data:image/...;base64,..." for an image file (caller frees), or NULL with err_set. */
+static char *avatar_data_uri(const char *path) {
+  char *data = NULL;
+  size_t n = 0;
+  if (fs_read_file(path, DISCORD_AVATAR_MAX, &data, &n) != 0) return NULL;
+  const unsigned char *d = (const unsigned char *)data;
+  const char *type = NULL;
+  if (n >= 8 && memcmp(d, "\x89PNG\r\n\x1a\n", 8) == 0)
+    type = "image/png";
+  else if (n >= 3 && d[0] == 0xFF && d[1] == 0xD8 && d[2] == 0xFF)
+    type = "image/jpeg";
+  else if (n >= 6 && memcmp(d, "GIF8", 4) == 0)
+    type = "image/gif";
+  else if (n >= 12 && memcmp(d, "RIFF", 4) == 0 && memcmp(d + 8, "WEBP", 4) == 0)
+    type = "image/webp";
+  if (!type) {
+    mem_free(data);
+    err_set(MIMIC_EFORMAT, "%s: an avatar must be a PNG, JPEG, GIF or WebP image", path);
+    return NULL;
+  }
+  size_t head = strlen("data:;base64,") + strlen(type);
+  char *out = xalloc(head + (n + 2) / 3 * 4 + 1);
+  size_t o = (size_t)snprintf(out, head + 1, "data:%s;base64,", type);
+  for (size_t i = 0; i < n; i += 3) {
+    uint32_t v = (uint32_t)d[i] << 16 | (i + 1 < n ? (uint32_t)d[i + 1] << 8 : 0) |
+                 (i + 2 < n ? d[i + 2] : 0);
+    out[o++] = b64[v >> 18 & 63];
+    out[o++] = b64[v >> 12 & 63];
+    out[o++] = i + 1 < n ? b64[v >> 6 & 63] : '=';
+    out[o++] = i + 2 < n ? b64[v & 63] : '=';
+  }
+  out[o] = 0;
+  mem_free(data);
+  return out;
+}
+
+typedef enum { PJ_LIST, PJ_CREATE, PJ_DELETE, PJ_EXEC, PJ_FALLBACK } pj_step;
+
+/* One persona message on its way: the parts, the webhook it goes through, and what was posted. */
+typedef struct pjob {
+  discord_actions *a;
+  discord_id channel_id, thread_id, reply_to;
+  char key[DISCORD_HOOK_KEY_MAX + 1]; /* the webhook wanted ("" the shared one) */
+  char *username, *avatar_url, *avatar_file, *raw;
+  char **parts;
+  size_t n, i;
+  json_t *extra;
+  rest_file files[REST_FILES_MAX];
+  size_t n_files;
+  uint64_t *ping;
+  size_t n_ping;
+  bool ping_reply;
+  uint64_t tag;
+  pj_step step;
+  bool recreated, evicted, full;
+  discord_id hook_id; /* the webhook in use */
+  char token[128];
+  discord_id *ids; /* parts posted */
+  size_t n_ids;
+} pjob;
+
+static void pj_free(pjob *j) {
+  split_free(j->parts, j->n);
+  json_decref(j->extra);
+  for (size_t i = 0; i < j->n_files; i++) {
+    mem_free((void *)j->files[i].name);
+    mem_free((void *)j->files[i].content_type);
+    mem_free((void *)j->files[i].data);
+  }
+  mem_free(j->username);
+  mem_free(j->avatar_url);
+  mem_free(j->avatar_file);
+  mem_free(j->raw);
+  mem_free(j->ping);
+  mem_free(j->ids);
+  memset(j->token, 0, sizeof j->token);
+  mem_free(j);
+}
+
+static void pj_finish(pjob *j, int err, const char *message, bool fallback) {
+  discord_actions *a = j->a;
+  discord_actions_result out = {.err = err,
+                                .message = err ? (message ? message : err_name(err)) : NULL,
+                                .message_id = j->n_ids ? j->ids[j->n_ids - 1] : 0,
+                                .persona = true,
+                                .fallback = fallback,
+                                .channel_id = j->thread_id ? j->thread_id : j->channel_id,
+                                .webhook_id = fallback ? 0 : j->hook_id,
+                                .tag = j->tag,
+                                .part_ids = j->ids,
+                                .n_parts = j->n_ids};
+  if (err) {
+    a->failed++;
+    LOG_W(SUB, "channel %" PRIu64 ": a persona message was not posted: %s", j->channel_id,
+          out.message);
+  } else {
+    a->sent++;
+    if (fallback) a->fallbacks++;
+  }
+  if (a->done) a->done(&out, a->done_user);
+  pj_free(j);
+}
+
+/* Reports an error met while starting the next step. */
+static void pj_fail_now(pjob *j, int rc) {
+  char why[512];
+  str_lcpy(why, err_msg(), sizeof why);
+  pj_finish(j, rc, why, false);
+}
+
+static bool denied(const rest_result *res) {
+  return res->status == 403 || res->code == 50013 || res->code == 50001;
+}
+
+static void pj_cb(const rest_result *res, void *user);
+static int pj_next(pjob *j);
+
+static int pj_list(pjob *j) {
+  j->step = PJ_LIST;
+  return api_webhooks_get(j->a->rest, j->channel_id, pj_cb, j);
+}
+
+static int pj_create(pjob *j) {
+  char name[81];
+  hook_name_for(j->a, j->key, name);
+  char *avatar = NULL;
+  if (j->key[0]) {
+    avatar = avatar_data_uri(j->avatar_file);
+    if (!avatar) { /* the image cannot be read: the shared webhook carries the persona */
+      LOG_W(SUB, "persona %s: %s; posting with the shared webhook's avatar", j->username,
+            err_msg());
+      err_clear();
+      j->key[0] = 0;
+      return pj_next(j);
+    }
+  }
+  j->step = PJ_CREATE;
+  int rc = api_webhook_create_avatar(j->a->rest, j->channel_id, name, avatar, pj_cb, j);
+  mem_free(avatar);
+  return rc;
+}
+
+/* The message as the bot user, "**Name**: text", a real reply when it answers someone. What the
+ * webhook already posted is not repeated. */
+static int pj_fallback(pjob *j) {
+  j->step = PJ_FALLBACK;
+  buf t;
+  buf_init(&t, 0);
+  int rc = 0;
+  if (j->i == 0) {
+    rc = buf_printf(&t, "**%s**: %s", j->username, j->raw);
+  } else {
+    for (size_t k = j->i; k < j->n && !rc; k++)
+      rc = buf_printf(&t, "%s%s", k > j->i ? "\n" : "", j->parts[k]);
+  }
+  if (rc) {
+    buf_free(&t);
+    return rc;
+  }
+  api_message msg = {.channel_id = j->thread_id ? j->thread_id : j->channel_id,
+                     .content = t.data ? t.data : "",
+                     .reply_to = j->i == 0 ? j->reply_to : 0,
+                     .ping_reply = j->i == 0 && j->reply_to && j->ping_reply,
+                     .ping_users = j->ping,
+                     .n_ping_users = j->n_ping,
+                     .extra = j->extra,
+                     .files = j->files,
+                     .n_files = j->n_files};
+  rc = api_message_send(j->a->rest, &msg, pj_cb, j);
+  buf_free(&t);
+  return rc;
+}
+
+static int pj_denied(pjob *j) {
+  hook_chan *c = hchan(j->a, j->channel_id);
+  c->denied_ms = act_now(j->a);
+  if (!c->denied_told) {
+    c->denied_told = true;
+    LOG_W(SUB,
+          "channel %" PRIu64 ": mimic lacks the Manage Webhooks permission there, so personas "
+          "speak as the bot user with their name in front; grant Manage Webhooks to give them "
+          "their own names and avatars",
+          j->channel_id);
+  }
+  return pj_fallback(j);
+}
+
+static int pj_exec(pjob *j, discord_hook_info *h) {
+  j->step = PJ_EXEC;
+  j->hook_id = h->id;
+  str_lcpy(j->token, h->token, sizeof j->token);
+  json_t *b = json_object();
+  const char *text = j->parts[j->i];
+  if (*text) json_object_set_new(b, "content", json_string(text));
+  json_object_set_new(b, "username", json_string(j->username));
+  if (!j->key[0] && j->avatar_url) json_object_set_new(b, "avatar_url", json_string(j->avatar_url));
+  json_object_set_new(b, "allowed_mentions", api_allowed_mentions(j->ping, j->n_ping, false));
+  bool last = j->i + 1 == j->n;
+  if (last && j->extra) json_object_update(b, j->extra);
+  int rc = api_webhook_execute(j->a->rest, j->hook_id, j->token, j->thread_id, b,
+                               last ? j->files : NULL, last ? j->n_files : 0, pj_cb, j);
+  json_decref(b);
+  return rc;
+}
+
+/* The next step: the next part through the webhook wanted, or the lookup of that webhook. */
+static int pj_next(pjob *j) {
+  if (j->i == j->n) {
+    pj_finish(j, 0, NULL, false);
+    return 0;
+  }
+  hook_chan *c = hchan(j->a, j->channel_id);
+  if (c->denied_ms && act_now(j->a) - c->denied_ms < DISCORD_HOOK_RETRY_MS) return pj_fallback(j);
+  discord_hook_info *h = hfind(c, j->key);
+  return h ? pj_exec(j, h) : pj_list(j);
+}
+
+/* The webhook to delete to make room: mimic's least used in the channel (not the shared one, not
+ * the one wanted); webhooks of mimic's that the cache does not know count as unused. */
+static discord_id pick_victim(pjob *j, const json_t *list) {
+  hook_chan *c = hchan(j->a, j->channel_id);
+  discord_id best = 0;
+  int64_t best_ms = INT64_MAX;
+  size_t i;
+  json_t *w;
+  char shared[81];
+  hook_name_for(j->a, "", shared);
+  json_array_foreach(list, i, w) {
+    const char *name = jv_str(w, "name", "");
+    discord_id id = jv_snowflake(w, "id");
+    if (!id || !hook_is_mimics(j->a, name) || strcmp(name, shared) == 0) continue;
+    int64_t used = 0;
+    bool skip = false;
+    for (size_t k = 0; k < c->n; k++)
+      if (c->hooks[k].id == id) {
+        used = c->hooks[k].last_used_ms;
+        skip = strcmp(c->hooks[k].key, j->key) == 0;
+      }
+    if (!skip && used < best_ms) {
+      best = id;
+      best_ms = used;
+    }
+  }
+  return best;
+}
+
+static void on_listed(pjob *j, const json_t *list) {
+  char name[81];
+  hook_name_for(j->a, j->key, name);
+  size_t i;
+  json_t *w;
+  json_array_foreach(list, i, w) {
+    const char *tok = jv_str(w, "token", NULL);
+    discord_id id = jv_snowflake(w, "id");
+    if (strcmp(jv_str(w, "name", ""), name) != 0 || !tok || !id || strlen(tok) >= 128) continue;
+    discord_hook_info h = {.channel_id = j->channel_id, .id = id};
+    str_lcpy(h.key, j->key, sizeof h.key);
+    str_lcpy(h.token, tok, sizeof h.token);
+    discord_hook_info *e = hkeep(j->a, &h);
+    hnote(j->a, e, DISCORD_HOOK_SAVED);
+    int rc = pj_exec(j, e);
+    if (rc) pj_fail_now(j, rc);
+    return;
+  }
+  int rc;
+  if (j->full || json_array_size(list) >= DISCORD_HOOKS_PER_CHANNEL) {
+    discord_id victim = j->evicted ? 0 : pick_victim(j, list);
+    if (victim) {
+      j->evicted = true;
+      j->step = PJ_DELETE;
+      j->hook_id = victim;
+      LOG_I(SUB, "channel %" PRIu64 ": %d webhooks (Discord's limit); deleting mimic's least used",
+            j->channel_id, DISCORD_HOOKS_PER_CHANNEL);
+      rc = api_webhook_delete(j->a->rest, victim, pj_cb, j);
+    } else if (j->key[0]) {
+      LOG_W(SUB, "channel %" PRIu64 ": no room for %s's own webhook; using the shared one",
+            j->channel_id, j->username);
+      j->key[0] = 0;
+      j->full = false;
+      rc = pj_next(j);
+    } else {
+      LOG_W(SUB,
+            "channel %" PRIu64 ": %d webhooks, none of them mimic's to replace; %s speaks as "
+            "the bot user",
+            j->channel_id, DISCORD_HOOKS_PER_CHANNEL, j->username);
+      rc = pj_fallback(j);
+    }
+  } else {
+    rc = pj_create(j);
+  }
+  if (rc) pj_fail_now(j, rc);
+}
+
+static void pj_cb(const rest_result *res, void *user) {
+  pjob *j = user;
+  int rc = 0;
+  if (res->err == MIMIC_ECANCELLED) {
+    pj_finish(j, res->err, res->message, j->step == PJ_FALLBACK);
+    return;
+  }
+  switch (j->step) {
+  case PJ_LIST:
+    if (res->err) {
+      if (denied(res))
+        rc = pj_denied(j);
+      else
+        pj_finish(j, res->err, res->message, false);
+    } else if (!json_is_array(res->json)) {
+      pj_finish(j, MIMIC_EPROTO, "list webhooks: the answer is not a list", false);
+    } else {
+      on_listed(j, res->json);
+    }
+    break;
+  case PJ_DELETE:
+    if (res->err && denied(res)) {
+      rc = pj_denied(j);
+      break;
+    }
+    hforget(j->a, j->channel_id, j->hook_id);
+    rc = pj_create(j);
+    break;
+  case PJ_CREATE:
+    if (res->err) {
+      if (denied(res)) {
+        rc = pj_denied(j);
+      } else if (res->code == 30007 && !j->evicted) { /* full after all: make room */
+        j->full = true;
+        rc = pj_list(j);
+      } else if (res->code == 30007 && j->key[0]) {
+        j->key[0] = 0;
+        rc = pj_next(j);
+      } else if (res->code == 30007) {
+        rc = pj_fallback(j);
+      } else {
+        pj_finish(j, res->err, res->message, false);
+      }
+      break;
+    }
+    {
+      const char *tok = jv_str(res->json, "token", NULL);
+      discord_id id = jv_snowflake(res->json, "id");
+      if (!tok || !id || strlen(tok) >= 128) {
+        pj_finish(j, MIMIC_EPROTO, "create webhook: the answer has no id or token", false);
+        break;
+      }
+      discord_hook_info h = {.channel_id = j->channel_id, .id = id};
+      str_lcpy(h.key, j->key, sizeof h.key);
+      str_lcpy(h.token, tok, sizeof h.token);
+      discord_hook_info *e = hkeep(j->a, &h);
+      LOG_I(SUB, "channel %" PRIu64 ": created persona webhook %" PRIu64 "%s", j->channel_id, id,
+            j->key[0] ? " with an avatar" : "");
+      hnote(j->a, e, DISCORD_HOOK_SAVED);
+      rc = pj_exec(j, e);
+    }
+    break;
+  case PJ_EXEC:
+    if (res->err) {
+      if ((res->code == 10015 || (res->status == 404 && res->code != 10003)) && !j->recreated) {
+        LOG_W(SUB, "channel %" PRIu64 ": persona webhook %" PRIu64 " is gone; creating a new one",
+              j->channel_id, j->hook_id);
+        j->recreated = true;
+        hforget(j->a, j->channel_id, j->hook_id);
+        rc = pj_list(j);
+      } else if (denied(res)) {
+        rc = pj_denied(j);
+      } else {
+        pj_finish(j, res->err, res->message, false);
+      }
+      break;
+    }
+    {
+      discord_id id = json_is_object(res->json) ? jv_snowflake(res->json, "id") : 0;
+      if (id) {
+        j->ids = xrealloc(j->ids, (j->n_ids + 1) * sizeof *j->ids);
+        j->ids[j->n_ids++] = id;
+      }
+      hook_chan *c = hchan(j->a, j->channel_id);
+      c->denied_ms = 0; /* a permission taken away again will be told again */
+      c->denied_told = false;
+      for (size_t k = 0; k < c->n; k++)
+        if (c->hooks[k].id == j->hook_id) {
+          c->hooks[k].uses++;
+          c->hooks[k].last_used_ms = act_now(j->a);
+          hnote(j->a, &c->hooks[k], DISCORD_HOOK_USED);
+        }
+      j->i++;
+      rc = pj_next(j);
+    }
+    break;
+  case PJ_FALLBACK:
+    if (!res->err && json_is_object(res->json)) {
+      discord_id id = jv_snowflake(res->json, "id");
+      if (id) {
+        j->ids = xrealloc(j->ids, (j->n_ids + 1) * sizeof *j->ids);
+        j->ids[j->n_ids++] = id;
+      }
+    }
+    pj_finish(j, res->err, res->message, true);
+    break;
+  }
+  if (rc) pj_fail_now(j, rc);
+}
+
+/* The quote line of a webhook's reply (PluralKit's way): "> <@user> excerpt [jump](link)". */
+static int quote_line(buf *t, const discord_persona_send *m) {
+  int rc = buf_puts(t, "> ");
+  if (!rc && m->reply_user) rc = buf_printf(t, "<@%" PRIu64 "> ", m->reply_user);
+  if (!rc && m->reply_excerpt && *m->reply_excerpt) {
+    size_t n = strlen(m->reply_excerpt);
+    size_t cut = utf8_floor(m->reply_excerpt, n, 90);
+    for (size_t i = 0; i < cut && !rc; i++) {
+      char ch = m->reply_excerpt[i];
+      rc = buf_append(t, ch == '\n' || ch == '\r' ? " " : &m->reply_excerpt[i], 1);
+    }
+    if (!rc && cut < n) rc = buf_puts(t, "\xE2\x80\xA6");
+    if (!rc) rc = buf_puts(t, " ");
+  }
+  if (!rc && m->guild_id)
+    rc = buf_printf(
+        t, "[\xE2\x86\xA9](https://discord.com/channels/%" PRIu64 "/%" PRIu64 "/%" PRIu64 ")",
+        m->guild_id, m->thread_id ? m->thread_id : m->channel_id, m->reply_to);
+  if (!rc) rc = buf_puts(t, "\n");
+  return rc;
+}
+
 int discord_actions_persona_send(discord_actions *a, const discord_persona_send *m) {
   if (!m->channel_id) return err_set(MIMIC_EINVAL, "persona send: no channel");
   if (!len_ok(m->username, 1, 80))
@@ -286,24 +827,63 @@ int discord_actions_persona_send(discord_actions *a, const discord_persona_send 
   json_t *extra;
   int rc = extra_json(m->rows, m->n_rows, m->files, m->n_files, rf, &extra);
   if (rc) return rc;
-  api_hook *h = map_get(&a->hooks_, m->channel_id);
-  if (!h) {
-    h = xcalloc(1, sizeof *h);
-    h->channel_id = m->channel_id;
-    str_lcpy(h->name, a->hook_name && *a->hook_name ? a->hook_name : "mimic", sizeof h->name);
-    map_put(&a->hooks_, m->channel_id, h);
+  pjob *j = xcalloc(1, sizeof *j);
+  j->a = a;
+  j->extra = extra;
+  j->channel_id = m->channel_id;
+  j->thread_id = m->thread_id;
+  j->reply_to = m->reply_to;
+  j->ping_reply = m->ping_reply;
+  j->tag = m->tag;
+  j->username = utf8_repair(m->username, strnlen(m->username, 80 * 4));
+  if (m->avatar_url && *m->avatar_url)
+    j->avatar_url = utf8_repair(m->avatar_url, strnlen(m->avatar_url, 2048));
+  if (m->avatar_file && *m->avatar_file) {
+    j->avatar_file = xstrdup(m->avatar_file);
+    const char *key = m->avatar_key && *m->avatar_key ? m->avatar_key : m->avatar_file;
+    /* a short stable key: the FNV-1a hash of what the caller gave, in hex */
+    uint64_t h = 1469598103934665603ull;
+    for (const char *p = key; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ull;
+    snprintf(j->key, sizeof j->key, "%016" PRIx64, h);
   }
-  api_hook_message hm = {.content = m->content,
-                         .username = m->username,
-                         .avatar_url = m->avatar_url,
-                         .thread_id = m->thread_id,
-                         .ping_users = m->ping_users,
-                         .n_ping_users = m->n_ping_users,
-                         .extra = extra,
-                         .files = rf,
-                         .n_files = m->n_files};
-  rc = api_webhook_send(a->rest, h, &hm, on_done, a);
-  json_decref(extra);
+  j->raw = xstrdup(m->content ? m->content : "");
+  size_t np = m->n_ping_users + (m->ping_reply && m->reply_user ? 1 : 0);
+  if (np > 100) np = 100;
+  if (np) {
+    j->ping = xcalloc(np, sizeof *j->ping);
+    for (size_t i = 0; i < m->n_ping_users && j->n_ping < np; i++)
+      j->ping[j->n_ping++] = m->ping_users[i];
+    if (m->ping_reply && m->reply_user && j->n_ping < np) j->ping[j->n_ping++] = m->reply_user;
+  }
+  for (size_t i = 0; i < m->n_files; i++) {
+    void *data = xalloc(rf[i].size ? rf[i].size : 1);
+    if (rf[i].size) memcpy(data, rf[i].data, rf[i].size);
+    j->files[i] =
+        (rest_file){.name = xstrdup(rf[i].name ? rf[i].name : ""),
+                    .content_type = rf[i].content_type ? xstrdup(rf[i].content_type) : NULL,
+                    .data = data,
+                    .size = rf[i].size};
+    j->n_files++;
+  }
+  buf t;
+  buf_init(&t, 0);
+  if (m->reply_to) rc = quote_line(&t, m);
+  if (!rc && m->content) rc = buf_puts(&t, m->content);
+  if (!rc) rc = split_text(t.data ? t.data : "", DISCORD_MESSAGE_MAX, &j->parts, &j->n);
+  buf_free(&t);
+  if (!rc && j->n == 0) {
+    if (!extra && !m->n_files) {
+      rc = err_set(MIMIC_EINVAL, "persona send: empty message");
+    } else {
+      split_free(j->parts, j->n);
+      j->parts = xcalloc(1, sizeof *j->parts);
+      j->parts[0] = xstrdup("");
+      j->n = 1;
+    }
+  }
+  if (!rc) rc = pj_next(j); /* every REST call answers later, never inside this call */
+  if (rc == 0) return 0;
+  pj_free(j);
   return rc;
 }
 
@@ -414,9 +994,9 @@ void discord_actions_free(discord_actions *a) {
   uint64_t k;
   void *v;
   for (size_t it = 0; map_next(&a->hooks_, &it, &k, &v);) {
-    api_hook *h = v;
-    memset(h->token, 0, sizeof h->token);
-    mem_free(h);
+    hook_chan *c = v;
+    memset(c->hooks, 0, sizeof c->hooks); /* the tokens */
+    mem_free(c);
   }
   map_free(&a->hooks_);
 }
@@ -560,6 +1140,9 @@ discord_action *discord_action_persona_send(const discord_persona_send *m) {
   *c = *m;
   c->username = da_str(x, m->username);
   c->avatar_url = da_str(x, m->avatar_url);
+  c->avatar_file = da_str(x, m->avatar_file);
+  c->avatar_key = da_str(x, m->avatar_key);
+  c->reply_excerpt = da_str(x, m->reply_excerpt);
   c->content = da_str(x, m->content);
   c->ping_users = da_ids(x, m->ping_users, m->n_ping_users);
   c->rows = da_rows(x, m->rows, m->n_rows);

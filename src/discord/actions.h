@@ -102,13 +102,38 @@ typedef struct discord_send {
   size_t n_files; /* at most DISCORD_FILES_MAX */
 } discord_send;
 
-/* Posting as a persona: through the channel's webhook, under another name and avatar. */
+/* Posting as a persona: through a channel webhook, under another name and avatar.
+ *
+ * Webhooks: where the avatar is a URL (or none), the channel's one shared webhook carries every
+ * persona, with username and avatar_url per message. Where the avatar is a local image file, the
+ * persona gets a webhook of its own in that channel whose avatar is that image (uploaded as a data
+ * URI when it is created); avatar_key names the image's version, so a changed image gets a new
+ * webhook. Webhooks are looked up in the channel first (a restart reuses them), created when
+ * missing, cached (and reported through hook_note for the store), and a channel's 15-webhook
+ * limit is respected: when it is full, the least used of mimic's own in that channel is deleted
+ * first; when none of mimic's can go, an avatar webhook gives way to the shared one. Unknown
+ * Webhook (10015, it was deleted) re-creates it and sends the remaining parts once: nothing is
+ * posted twice. Without Manage Webhooks (50013 or 403) the message goes out as the bot user with
+ * the name as a prefix ("**Name**: text", a real reply when reply_to is set), the log says so once
+ * per channel, and the channel is tried again after DISCORD_HOOK_RETRY_MS.
+ *
+ * Replies: a webhook cannot reply. Like PluralKit, a reply to a person starts with a quote line
+ * naming them ("> <@id> excerpt [jump](link)"), which pings them only when ping_reply. */
 typedef struct discord_persona_send {
-  discord_id channel_id;  /* the channel owning the webhook (a thread's parent) */
-  discord_id thread_id;   /* post into this thread of the channel; 0: the channel itself */
-  const char *username;   /* shown as the author; 1-80 characters */
-  const char *avatar_url; /* NULL: the webhook's avatar */
+  discord_id channel_id;   /* the channel owning the webhook (a thread's parent) */
+  discord_id thread_id;    /* post into this thread of the channel; 0: the channel itself */
+  discord_id guild_id;     /* for the reply's jump link; 0: a link is left out */
+  const char *username;    /* shown as the author; 1-80 characters */
+  const char *avatar_url;  /* NULL: the webhook's avatar */
+  const char *avatar_file; /* a local image (PNG, JPEG, GIF, WebP, at most DISCORD_AVATAR_MAX
+                            * bytes): the persona's own webhook in the channel; NULL: none */
+  const char *avatar_key;  /* the image's version (e.g. a hash of path, size and time); NULL: the
+                            * path */
   const char *content;
+  discord_id reply_to;       /* the message answered (quoted); 0: none */
+  discord_id reply_user;     /* its author (named in the quote) */
+  const char *reply_excerpt; /* its text, cut for the quote; NULL: none */
+  bool ping_reply;           /* the quote's mention pings reply_user */
   const discord_id *ping_users;
   size_t n_ping_users;
   const discord_action_row *rows; /* Discord shows components on webhook messages only when the
@@ -116,7 +141,29 @@ typedef struct discord_persona_send {
   size_t n_rows;
   const discord_file *files;
   size_t n_files;
+  uint64_t tag; /* the caller's (a persona id): handed back in the result */
 } discord_persona_send;
+
+#define DISCORD_HOOKS_PER_CHANNEL 15               /* Discord's limit */
+#define DISCORD_AVATAR_MAX        (8u << 20)       /* bytes of an uploaded avatar image */
+#define DISCORD_HOOK_RETRY_MS     (10 * 60 * 1000) /* after a missing Manage Webhooks */
+#define DISCORD_HOOK_KEY_MAX      64               /* bytes of an avatar key kept */
+
+/* A persona webhook mimic holds, as the cache and the store know it. The token is a secret. */
+typedef struct discord_hook_info {
+  discord_id channel_id;
+  char key[DISCORD_HOOK_KEY_MAX + 1]; /* "": the channel's shared webhook; else the avatar key */
+  discord_id id;
+  char token[128];
+  uint64_t uses;        /* messages sent through it */
+  int64_t last_used_ms; /* wall clock */
+} discord_hook_info;
+
+typedef enum discord_hook_event {
+  DISCORD_HOOK_SAVED, /* learned or created: keep it */
+  DISCORD_HOOK_USED,  /* a message went through it (uses, last_used_ms updated) */
+  DISCORD_HOOK_GONE   /* deleted by Discord, someone, or mimic (evicted): forget it */
+} discord_hook_event;
 
 /* ---- interactions ---- */
 
@@ -167,6 +214,14 @@ typedef struct discord_actions_result {
   int err;               /* 0, or MIMIC_E* */
   const char *message;   /* the error, one line; NULL on success */
   discord_id message_id; /* the message posted (the last part), when the answer names one */
+  /* persona sends only */
+  bool persona;               /* this was a persona send */
+  bool fallback;              /* it went out as the bot user (no Manage Webhooks, no room) */
+  discord_id channel_id;      /* where it was posted (the thread when there was one) */
+  discord_id webhook_id;      /* the webhook it went through (0: the bot user) */
+  uint64_t tag;               /* discord_persona_send.tag */
+  const discord_id *part_ids; /* every part posted, in order (a long reply is several) */
+  size_t n_parts;
 } discord_actions_result;
 
 typedef struct discord_actions {
@@ -176,7 +231,15 @@ typedef struct discord_actions {
   /* Optional: called once per accepted action with its outcome (borrowed during the call). */
   void (*done)(const discord_actions_result *res, void *user);
   void *done_user;
-  map_u64 hooks_; /* private: channel id -> its persona webhook (id and token) */
+  /* Optional: told when a webhook is saved, used or gone, so the caller can keep the cache in its
+   * store (the info, token included, is borrowed during the call; never log the token). */
+  void (*hook_note)(const discord_hook_info *h, discord_hook_event ev, void *user);
+  void *hook_user;
+  /* Optional wall clock (Unix ms) for last_used_ms and the permission retry; NULL: the real one. */
+  int64_t (*now_ms)(void *user);
+  void *now_user;
+  uint64_t fallbacks; /* persona messages sent as the bot user */
+  map_u64 hooks_;     /* private: channel id -> its webhooks */
 } discord_actions;
 
 /* Sets up a with the REST client (borrowed; must outlive a). */
@@ -197,10 +260,18 @@ int discord_actions_typing(discord_actions *a, discord_id channel_id) MIMIC_MUST
 /* PUT .../reactions/{emoji}/@me; emoji is Unicode or "name:id". */
 int discord_actions_react(discord_actions *a, discord_id channel_id, discord_id message_id,
                           const char *emoji) MIMIC_MUST;
-/* Posts through the channel's persona webhook: looked up (GET /channels/{id}/webhooks, one named
- * hook_name with a token) or created the first time, cached per channel, re-created once when
- * Discord says it is gone (executed with wait=true, and thread_id when set). */
+/* Posts as a persona (see discord_persona_send for the webhooks, the limit, re-creation and the
+ * fallback). Executed with wait=true, and thread_id when set. Errors at once: MIMIC_EINVAL (no
+ * channel, a name that is not 1-80 characters, bad components or files). */
 int discord_actions_persona_send(discord_actions *a, const discord_persona_send *m) MIMIC_MUST;
+/* Preloads a cached webhook (from the store, before the first send). Copied. */
+void discord_actions_hook_put(discord_actions *a, const discord_hook_info *h);
+/* Whether id is one of mimic's persona webhooks that the cache knows. */
+bool discord_actions_hook_is_ours(const discord_actions *a, discord_id id);
+/* Webhooks cached for a channel (for !status and tests). */
+size_t discord_actions_hook_count(const discord_actions *a, discord_id channel_id);
+/* Whether the channel was found without Manage Webhooks (and is not being retried yet). */
+bool discord_actions_hook_denied(const discord_actions *a, discord_id channel_id);
 /* POST /interactions/{id}/{token}/callback. Errors also: MIMIC_EINVAL (a token that cannot be a
  * path segment, more than 25 choices). */
 int discord_actions_respond(discord_actions *a, const discord_response *r) MIMIC_MUST;

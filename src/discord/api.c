@@ -547,6 +547,38 @@ int api_webhook_create(rest *r, uint64_t channel_id, const char *name, rest_cb c
   return rc;
 }
 
+int api_webhook_create_avatar(rest *r, uint64_t channel_id, const char *name, const char *avatar,
+                              rest_cb cb, void *user) {
+  if (!name || !hook_name_ok(name))
+    return err_set(MIMIC_EINVAL,
+                   "webhook name must be 1-80 characters without 'clyde' or 'discord'");
+  json_t *b = json_object();
+  json_object_set_new(b, "name", json_string(name));
+  if (avatar && *avatar) json_object_set_new(b, "avatar", json_string(avatar));
+  int rc = req(r, "POST", b, cb, user, "/channels/" ID_FMT "/webhooks", channel_id);
+  json_decref(b);
+  return rc;
+}
+
+int api_webhook_delete(rest *r, uint64_t webhook_id, rest_cb cb, void *user) {
+  return req(r, "DELETE", NULL, cb, user, "/webhooks/" ID_FMT, webhook_id);
+}
+
+int api_webhook_execute(rest *r, uint64_t webhook_id, const char *token, uint64_t thread_id,
+                        const json_t *body, const rest_file *files, size_t n_files, rest_cb cb,
+                        void *user) {
+  int rc = check_token(token);
+  if (rc) return rc;
+  if (!webhook_id) return err_set(MIMIC_EINVAL, "webhook execute: no webhook");
+  char path[REST_URL_MAX];
+  int n = thread_id
+              ? snprintf(path, sizeof path, "/webhooks/" ID_FMT "/%s?wait=true&thread_id=" ID_FMT,
+                         webhook_id, token, thread_id)
+              : snprintf(path, sizeof path, "/webhooks/" ID_FMT "/%s?wait=true", webhook_id, token);
+  if (n < 0 || (size_t)n >= sizeof path) return err_set(MIMIC_EINVAL, "REST path too long");
+  return rest_request_files(r, "POST", path, body, files, n_files, cb, user);
+}
+
 int api_webhooks_get(rest *r, uint64_t channel_id, rest_cb cb, void *user) {
   return req(r, "GET", NULL, cb, user, "/channels/" ID_FMT "/webhooks", channel_id);
 }

@@ -166,6 +166,20 @@ typedef struct api_hook_message {
 int api_webhook_send(rest *r, api_hook *hook, const api_hook_message *m, rest_cb cb,
                      void *user) MIMIC_MUST;
 
+/* POST /channels/{id}/webhooks with an avatar: avatar is a data URI ("data:image/png;base64,...",
+ * borrowed) or NULL for Discord's default. Same name rules as api_webhook_create. */
+int api_webhook_create_avatar(rest *r, uint64_t channel_id, const char *name, const char *avatar,
+                              rest_cb cb, void *user) MIMIC_MUST;
+/* DELETE /webhooks/{id} (with the bot's authority: needs Manage Webhooks). */
+int api_webhook_delete(rest *r, uint64_t webhook_id, rest_cb cb, void *user) MIMIC_MUST;
+/* POST /webhooks/{id}/{token}?wait=true[&thread_id=]: one message part, body as given (borrowed;
+ * the caller sets content, username, avatar_url and allowed_mentions), files with it. No split, no
+ * retry on Unknown Webhook: the caller decides. The token is a secret: only the masked route
+ * appears in logs. */
+int api_webhook_execute(rest *r, uint64_t webhook_id, const char *token, uint64_t thread_id,
+                        const json_t *body, const rest_file *files, size_t n_files, rest_cb cb,
+                        void *user) MIMIC_MUST;
+
 /* ---- application commands and interactions ---- */
 
 /* PUT /applications/{app}/commands (guild_id 0) or /applications/{app}/guilds/{g}/commands:

@@ -323,12 +323,40 @@ static const char *const schema_personas[] = {
     NULL,
 };
 
+/* Migration (persona-live): speaking as personas (webhooks.c): the persona webhooks mimic holds
+ * per channel (tokens are secrets), which persona posted which message, and whom each person
+ * talks to in DMs. */
+static const char *const schema_persona_live[] = {
+    "CREATE TABLE persona_webhooks("
+    "  channel_id INTEGER NOT NULL,"
+    "  key TEXT NOT NULL,"
+    "  webhook_id INTEGER NOT NULL,"
+    "  token TEXT NOT NULL,"
+    "  uses INTEGER NOT NULL DEFAULT 0,"
+    "  last_used_ms INTEGER NOT NULL DEFAULT 0,"
+    "  PRIMARY KEY(channel_id, key)) WITHOUT ROWID;",
+    "CREATE INDEX persona_webhooks_id ON persona_webhooks(webhook_id);",
+    "CREATE TABLE persona_messages("
+    "  message_id INTEGER PRIMARY KEY,"
+    "  channel_id INTEGER NOT NULL,"
+    "  persona_id INTEGER NOT NULL,"
+    "  webhook_id INTEGER NOT NULL,"
+    "  ts_ms INTEGER NOT NULL);",
+    "CREATE INDEX persona_messages_ts ON persona_messages(ts_ms);",
+    "CREATE TABLE persona_dm_choice("
+    "  user_id INTEGER PRIMARY KEY,"
+    "  persona_id INTEGER NOT NULL,"
+    "  since_ms INTEGER NOT NULL);",
+    NULL,
+};
+
 static const char *const *const migrations[] = {
     schema_v1,
     schema_bot_log,
     schema_user_names,
     schema_lore,
     schema_personas,
+    schema_persona_live,
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

@@ -33,10 +33,14 @@ typedef struct rec_send {
 } rec_send;
 
 typedef struct rec_persona {
-  uint64_t channel, thread;
+  uint64_t channel, thread, guild;
   char username[81];
   char avatar[256];
+  char avatar_file[256];
   char text[REC_TEXT];
+  uint64_t reply_to, reply_user;
+  bool ping_reply;
+  int64_t persona_id;
   rec_extras x;
 } rec_persona;
 
@@ -171,7 +175,13 @@ static inline int rec__persona(void *u, const bot_persona_send *m) {
     p->thread = m->thread_id;
     str_lcpy(p->username, m->username, sizeof p->username);
     str_lcpy(p->avatar, m->avatar_url ? m->avatar_url : "", sizeof p->avatar);
+    str_lcpy(p->avatar_file, m->avatar_file ? m->avatar_file : "", sizeof p->avatar_file);
     str_lcpy(p->text, m->text, sizeof p->text);
+    p->guild = m->guild_id;
+    p->reply_to = m->reply_to;
+    p->reply_user = m->reply_user;
+    p->ping_reply = m->ping_reply;
+    p->persona_id = m->persona_id;
     rec__extras(&p->x, m->rows, m->n_rows, m->files, m->n_files);
   }
   return 0;

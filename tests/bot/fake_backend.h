@@ -38,6 +38,11 @@ typedef struct fake_backend {
   uint64_t last_submit_ns; /* clock_mono_ns() at the last submit */
   int last_max_tokens;
   float last_temperature;
+  char last_adapter[128]; /* the request's adapter name ("" none) and scale */
+  float last_adapter_scale;
+  bool accept_adapters; /* llm_backend_adapter_load succeeds (recorded) instead of refusing */
+  int adapter_loads;
+  char last_adapter_path[256];
 } fake_backend;
 
 static const char *fake__next_text(fake_backend *f) {
@@ -145,6 +150,8 @@ static inline int fake__submit(llm_backend *b, llm_job *job) {
   f->last_submit_ns = clock_mono_ns();
   f->last_max_tokens = job->req.max_tokens;
   f->last_temperature = job->req.sampling.temperature;
+  str_lcpy(f->last_adapter, job->req.adapter ? job->req.adapter : "", sizeof f->last_adapter);
+  f->last_adapter_scale = job->req.adapter_scale;
   f->held[f->n_held++] = job;
   if (f->n_held > f->max_held) f->max_held = f->n_held;
   f->submits++;
@@ -154,8 +161,14 @@ static inline int fake__submit(llm_backend *b, llm_job *job) {
 }
 
 static inline int fake__adapter(llm_backend *b, const char *name, const char *path, float scale) {
-  (void)b, (void)name, (void)path, (void)scale;
-  return err_set(MIMIC_EUNSUPPORTED, "the fake engine has no adapters");
+  fake_backend *f = (fake_backend *)b;
+  (void)name, (void)scale;
+  if (!f->accept_adapters) return err_set(MIMIC_EUNSUPPORTED, "the fake engine has no adapters");
+  pthread_mutex_lock(&f->mu);
+  f->adapter_loads++;
+  str_lcpy(f->last_adapter_path, path, sizeof f->last_adapter_path);
+  pthread_mutex_unlock(&f->mu);
+  return 0;
 }
 
 static inline void fake__stats(llm_backend *b, llm_backend_stats *out) {

@@ -149,7 +149,11 @@ TEST(import_show_export_round_trip) {
   CHECK_OK(fs_write_atomic(path, elio_v3, strlen(elio_v3)));
   snprintf(cmd, sizeof cmd, "%s persona import elio.json", bin);
   CHECK_INT(run(cmd, out, sizeof out), 0);
-  CHECK(strstr(out, "its character book (1 entry) is kept with it"));
+  CHECK(strstr(out, "its character book (1 entry) is in the lore scope Elio"));
+  /* the book is World Info in the persona's lore scope */
+  snprintf(cmd, sizeof cmd, "%s lore list", bin);
+  CHECK_INT(run(cmd, out, sizeof out), 0);
+  CHECK(strstr(out, "card:Elio") != NULL);
   json_t *e = show_json("Elio");
   REQUIRE(e != NULL);
   json_t *entry =
@@ -158,9 +162,17 @@ TEST(import_show_export_round_trip) {
   CHECK(json_is_null(json_object_get(e, "avatar")));
   json_decref(e);
   /* importing it again is refused, with what to do */
+  snprintf(cmd, sizeof cmd, "%s persona import elio.json", bin);
   CHECK_INT(run(cmd, out, sizeof out), 1);
   CHECK(strstr(out, "a persona named Elio already exists; remove it, import with --name NEW, or "
                     "use --replace"));
+  snprintf(cmd, sizeof cmd, "%s persona import elio.json --name 'Elio Solis'", bin);
+  CHECK_INT(run(cmd, out, sizeof out), 0);
+  /* removing a persona takes its book out of the lore store; the other copy keeps its own */
+  snprintf(cmd, sizeof cmd, "%s persona remove 'Elio Solis' && %s lore list", bin, bin);
+  CHECK_INT(run(cmd, out, sizeof out), 0);
+  CHECK(strstr(out, "card:Elio Solis") == NULL);
+  CHECK(strstr(out, "card:Elio") != NULL);
   snprintf(cmd, sizeof cmd, "%s persona import elio.json --name 'Elio Solis'", bin);
   CHECK_INT(run(cmd, out, sizeof out), 0);
 

@@ -18,6 +18,8 @@
 //                  count, skip, scope ("user"|"shared"|"global"), retry_after (s), status, bytes,
 //                  path (only requests whose path, after the base, starts with it)}]
 //   seed         {guilds: [{id, name, channels: [{id, name, type, messages: N, parent_id, archived,
+//                  webhooks: N (other integrations' webhooks), no_webhooks (the bot lacks Manage
+//                  Webhooks there: 403 50013 on its webhook routes),
 //                  forbidden (403 on its messages and thread lists), rich (mentions, attachments,
 //                  embeds, reactions, replies, edits in the seeded history)}]}]}
 //   manage_threads  the bot may list private archived threads (403 otherwise)
@@ -26,6 +28,8 @@
 //   GET /_double/dump               {channel id: [message ids, oldest first]}
 //   GET /_double/dump?channel=ID    that channel's message objects, oldest first
 //   POST /_double/add {channel_id, n}  n new messages in a channel (ids newer than every other)
+//   GET /_double/webhooks[?channel=ID]  the webhooks (with avatar hashes and tokens)
+//   POST /_double/webhook_delete {id}   deletes a webhook as someone else would
 'use strict';
 const http = require('http');
 const fs = require('fs');
@@ -80,8 +84,13 @@ let archiveSeq = 0, seededChannels = 0;
 function addChannel(c, guildId) {
   const ch = {id: String(c.id), guild_id: guildId, name: c.name || `channel-${c.id}`, type: c.type === undefined ? 0 : c.type,
     parent_id: c.parent_id || null, archived: !!c.archived, forbidden: !!c.forbidden, messages: [],
-    archive_ms: Date.now() - 3600000 - (archiveSeq++) * 1000};
+    archive_ms: Date.now() - 3600000 - (archiveSeq++) * 1000, no_webhooks: !!c.no_webhooks};
   channels.set(ch.id, ch);
+  // Webhooks of other integrations already in the channel (they count toward the limit of 15).
+  for (let i = 0; i < (c.webhooks || 0); i++) {
+    const w = {id: nextId(), token: crypto.randomBytes(24).toString('base64url'), channel_id: ch.id, name: `other-bot ${i}`, foreign: true};
+    webhooks.set(w.id, w);
+  }
   if (guildId) guilds.get(guildId).channels.push(ch.id);
   const n = c.messages || 0;
   // Seeded history: ids spread over the past, oldest first.
@@ -256,7 +265,7 @@ function createMessage(ch, body, author, extra) {
   return [200, m];
 }
 
-function webhookObj(w) { return {id: w.id, type: 1, token: w.token, channel_id: w.channel_id, guild_id: (channels.get(w.channel_id) || {}).guild_id, name: w.name, avatar: null, application_id: APP_ID, user: botUser}; }
+function webhookObj(w) { return {id: w.id, type: 1, token: w.token, channel_id: w.channel_id, guild_id: (channels.get(w.channel_id) || {}).guild_id, name: w.name, avatar: w.avatar || null, application_id: w.foreign ? '1' : APP_ID, user: botUser}; }
 
 function validCommand(c) {
   if (!c || typeof c.name !== 'string' || !/^[-_'\p{L}\p{N}]{1,32}$/u.test(c.name) || c.name !== c.name.toLowerCase()) return false;
@@ -349,19 +358,32 @@ function handle(method, path, q, body) {
   if ((m = path.match(/^\/channels\/(\d+)\/webhooks$/))) {
     const ch = getChannel(m[1]);
     if (!ch) return discordError(404, 10003, 'Unknown Channel');
+    if (ch.no_webhooks) return discordError(403, 50013, 'Missing Permissions');
     if (method === 'GET') return [200, [...webhooks.values()].filter((w) => w.channel_id === ch.id).map(webhookObj)];
     if (method === 'POST') {
       const name = body && body.name;
       if (typeof name !== 'string' || name.length < 1 || name.length > 80 || /clyde|discord/i.test(name))
         return formError('name', 'BASE_TYPE_BAD_LENGTH', 'Must be between 1 and 80 in length and not contain clyde or discord.');
-      const w = {id: nextId(), token: crypto.randomBytes(24).toString('base64url'), channel_id: ch.id, name};
+      if ([...webhooks.values()].filter((w) => w.channel_id === ch.id).length >= 15)
+        return discordError(400, 30007, 'Maximum number of webhooks reached (15)');
+      let avatar = null;
+      if (body.avatar !== undefined && body.avatar !== null) {
+        const am = /^data:image\/(png|jpeg|gif|webp);base64,([A-Za-z0-9+/]+={0,2})$/.exec(String(body.avatar));
+        if (!am) return formError('avatar', 'IMAGE_INVALID', 'Invalid image data');
+        avatar = crypto.createHash('md5').update(Buffer.from(am[2], 'base64')).digest('hex');
+      }
+      const w = {id: nextId(), token: crypto.randomBytes(24).toString('base64url'), channel_id: ch.id, name, avatar};
       webhooks.set(w.id, w);
       return [200, webhookObj(w)];
     }
   }
-  if ((m = path.match(/^\/webhooks\/(\d+)$/)) && method === 'GET') {
+  if ((m = path.match(/^\/webhooks\/(\d+)$/)) && (method === 'GET' || method === 'DELETE')) {
     const w = webhooks.get(m[1]);
-    return w ? [200, webhookObj(w)] : discordError(404, 10015, 'Unknown Webhook');
+    if (!w) return discordError(404, 10015, 'Unknown Webhook');
+    if (method === 'GET') return [200, webhookObj(w)];
+    if ((channels.get(w.channel_id) || {}).no_webhooks) return discordError(403, 50013, 'Missing Permissions');
+    webhooks.delete(w.id);
+    return [204];
   }
   if ((m = path.match(/^\/webhooks\/(\d+)\/([^/]+)$/))) {
     const [, id, token] = m;
@@ -460,6 +482,15 @@ const server = http.createServer((req, res) => {
       const out = {};
       for (const ch of channels.values()) out[ch.id] = ch.messages.map((x) => x.id);
       return json(res, 200, out);
+    }
+    if (url.pathname === '/_double/webhooks') { // every webhook (tokens included), or one channel's
+      const c = url.searchParams.get('channel');
+      return json(res, 200, [...webhooks.values()].filter((w) => !c || w.channel_id === c).map(webhookObj));
+    }
+    if (url.pathname === '/_double/webhook_delete' && req.method === 'POST') { // deleted behind mimic's back
+      let b;
+      try { b = JSON.parse(Buffer.concat(chunks).toString('utf8')); } catch (e) { return json(res, 400, {message: 'bad JSON'}); }
+      return json(res, webhooks.delete(String(b.id)) ? 200 : 404, {});
     }
     if (url.pathname === '/_double/add' && req.method === 'POST') {
       let b;

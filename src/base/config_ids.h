@@ -72,6 +72,16 @@ typedef enum cfg_id {
   CFG_COLLECT_FETCH_CONCURRENCY,  /* collect.fetch_concurrency */
   CFG_COLLECT_FETCH_GLOBAL_LIMIT, /* collect.fetch_global_limit */
 
+  CFG_VISION_ENABLED,       /* vision.enabled */
+  CFG_VISION_ALLOWED_HOSTS, /* vision.allowed_hosts */
+  CFG_VISION_MAX_BYTES,     /* vision.max_bytes */
+  CFG_VISION_MAX_SIDE,      /* vision.max_side */
+  CFG_VISION_MAX_PIXELS,    /* vision.max_pixels */
+  CFG_VISION_MAX_IMAGES,    /* vision.max_images */
+  CFG_VISION_PROMPT,        /* vision.prompt */
+  CFG_VISION_IDLE_UNLOAD_S, /* vision.idle_unload_s */
+  CFG_VISION_OPENAI_IMAGES, /* vision.openai_images */
+
   CFG__COUNT /* number of keys, not a key */
 } cfg_id;
 

@@ -174,6 +174,9 @@ typedef struct bot_opts {
   const char *persona; /* adapter (persona) name and memory key; NULL or "" = the default */
   /* Names shown by !status ("models/base.gguf", "adapter.gguf"); NULL = engine.model/adapter. */
   const char *model_name, *adapter_name;
+  /* Image understanding (bot/vision.h), copied; NULL: images are only named ("[attachment: x]"),
+   * never fetched. */
+  const struct bot_vision *vision;
 } bot_opts;
 
 typedef struct bot bot;

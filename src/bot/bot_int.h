@@ -8,6 +8,7 @@
  *   recall.c   what the bot remembers: messages rendered for the model, refills from the store,
  *              and which names are speakers (members the store or the channel's memory knows)
  *   queue.c    the reply queue: job admission, per-channel queues, generation, completions, sends
+ *   vision.c   images: fetch, decode and describe on a worker, descriptions into memory and store
  *   bot.c      the object: construction and teardown, settings, privacy flags, bot_poll
  *   admin.c    text commands
  *   events.c   the event dispatcher (bot_handle_event): stores what happened, runs commands, hands
@@ -31,9 +32,10 @@
 #define BOT_L_STATS  1
 #define BOT_L_RECALL 2
 #define BOT_L_QUEUE  3
-#define BOT_L_BOT    4
-#define BOT_L_ADMIN  5
-#define BOT_L_EVENTS 6
+#define BOT_L_VISION 4
+#define BOT_L_BOT    5
+#define BOT_L_ADMIN  6
+#define BOT_L_EVENTS 7
 
 #ifndef BOT_LEVEL
 #error "define BOT_LEVEL (a BOT_L_* value) before including bot/bot_int.h"
@@ -66,6 +68,7 @@ typedef struct bot_job {
   int attempts;         /* generations started (1, or 2 after an empty one) */
   uint64_t llm_id;      /* while running */
   bool cancelled;       /* the message was deleted, the job shed, or the bot is closing */
+  bool vision_wait;     /* its message's images are being described: not submitted before */
   llm_result *res;      /* set by the completion callback */
   double queue_ms, gen_ms, latency_ms;
   int prompt_tokens, cached_tokens, gen_tokens;
@@ -120,6 +123,8 @@ struct bot {
 
   char last_err[512]; /* an event's error, kept while the rest of the flow runs */
 
+  struct bot_vis *vis; /* vision.c; NULL without opts.vision */
+
   pthread_mutex_t done_mu; /* the completion list, filled by backend workers */
   pthread_cond_t done_cv;
   bot_job *done_head, *done_tail;
@@ -149,6 +154,10 @@ int stats__status_line(bot *b, buf *out) MIMIC_MUST;
 /* The text the model sees for a message: markup rendered as names, attachments (of m, when given)
  * named, cut to MEMORY_TEXT_MAX. Caller frees. */
 char *recall__render(bot *b, const char *content, const discord_message *m);
+/* Appends " [image: DESC]": what the bot saw in an image, on one line, at most
+ * RECALL_IMAGE_TEXT_MAX bytes, with no ']' to end the marker early. */
+#define RECALL_IMAGE_TEXT_MAX 600
+void recall__put_image(buf *out, const char *desc);
 /* Refills a channel's memory from the store after a restart or an expiry (messages younger than the
  * TTL and older than before_id), once per expiry. */
 void recall__refill(bot *b, uint64_t channel_id, uint64_t before_id);
@@ -178,6 +187,24 @@ void queue__drop_user(bot *b, uint64_t user_id);
 int queue__poll(bot *b);
 /* Cancels everything, waits for every owed callback and frees the jobs and channels. */
 void queue__shutdown(bot *b);
+/* The job of message_id waits no more for its images: starts it when its turn has come. */
+void queue__vision_ready(bot *b, uint64_t channel_id, uint64_t message_id);
+#endif
+
+/* ---- vision.c ---- */
+#if BOT_LEVEL >= BOT_L_VISION
+/* Starts the vision worker (opts.vision copied). Returns 0 or MIMIC_ENOMEM. */
+int vision__start(bot *b, const struct bot_vision *v) MIMIC_MUST;
+/* Stops and joins the worker, dropping unfinished work. Accepts b->vis NULL. */
+void vision__stop(bot *b);
+/* Looks at m's images: descriptions already stored are put into *text at once (text is replaced,
+ * caller frees); the rest go to the worker. Returns true when the message waits for the worker. */
+bool vision__begin(bot *b, const discord_message *m, char **text);
+/* On the bot thread: takes finished descriptions into memory and the store, and releases the
+ * jobs waiting for them. Returns the number of messages finished. */
+int vision__poll(bot *b);
+/* A message was deleted: forgets its descriptions. */
+void vision__forget(bot *b, uint64_t message_id);
 #endif
 
 /* ---- bot.c ---- */

@@ -136,6 +136,9 @@ static void engage(bot *b, const discord_message *m, bool self, int64_t now, uin
   chan_parent(b, c, m);
   recall__refill(b, m->channel_id, m->id);
   char *text = recall__render(b, m->content, m);
+  /* Images: described ones join the text now; the others are looked at on the vision worker and
+   * this message's reply waits for them (vision.c). */
+  bool vision_wait = !self && vision__begin(b, m, &text);
   /* The echo of a reply replaces the placeholder remembered at send time. Memory ages on the
    * bot's own clock (arrival time), so a skewed clock cannot expire a message as it arrives. */
   if (self) memory_settle(b->mem, m->channel_id, b->persona, text);
@@ -176,6 +179,7 @@ static void engage(bot *b, const discord_message *m, bool self, int64_t now, uin
   j->author_bot = m->author.bot;
   j->verdict = v;
   j->t0_ns = t0;
+  j->vision_wait = vision_wait;
   queue__admit(b, j);
 }
 
@@ -220,6 +224,7 @@ static int on_update(bot *b, const discord_message *m) {
 
 static int on_delete(bot *b, uint64_t channel_id, uint64_t id) {
   int rc = keep(b, store_msg_delete(b->db, id));
+  vision__forget(b, id);
   memory_remove(b->mem, channel_id, id);
   queue__cancel_message(b, channel_id, id);
   return rc;

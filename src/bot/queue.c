@@ -232,6 +232,7 @@ static int submit(bot *b, bot_chan *c, bot_job *j) {
 static void pump(bot *b, bot_chan *c) {
   while (!c->running && c->head) {
     bot_job *j = c->head;
+    if (j->vision_wait) return; /* its images are being described; the channel keeps its order */
     unlink_pending(b, c, j);
     int rc = submit(b, c, j);
     if (rc == 0) return;
@@ -412,6 +413,14 @@ static void finish(bot *b, bot_job *j) {
   send_reply(b, c, j, text);
   mem_free(text);
 next:
+  pump(b, c);
+}
+
+void queue__vision_ready(bot *b, uint64_t channel_id, uint64_t message_id) {
+  bot_chan *c = map_get(&b->chans, channel_id);
+  if (!c) return;
+  for (bot_job *j = c->head; j; j = j->next)
+    if (j->message_id == message_id) j->vision_wait = false;
   pump(b, c);
 }
 

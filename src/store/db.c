@@ -177,10 +177,25 @@ static const char *const schema_user_names[] = {
     NULL,
 };
 
+/* Migration 4: what the bot saw in images (media.c): one description per attachment, cached so an
+ * image is described once, kept with its message for the media sweep. */
+static const char *const schema_media[] = {
+    "CREATE TABLE media("
+    "  attachment_id INTEGER PRIMARY KEY,"
+    "  message_id INTEGER NOT NULL,"
+    "  url TEXT NOT NULL,"
+    "  description TEXT NOT NULL,"
+    "  model TEXT NOT NULL,"
+    "  created_ms INTEGER NOT NULL);",
+    "CREATE INDEX media_message ON media(message_id);",
+    NULL,
+};
+
 static const char *const *const migrations[] = {
     schema_v1,
     schema_bot_log,
     schema_user_names,
+    schema_media,
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

@@ -194,9 +194,9 @@ out:
   return rc;
 }
 
-static int mul(vision_path path, compute_pool *pool, const qmat *w, const float *x, float *y,
+static int mul(vis_path path, compute_pool *pool, const qmat *w, const float *x, float *y,
                int64_t T) {
-  if (path == VISION_PATH_SCALAR) return ref_mul(w, x, y, T);
+  if (path == VIS_PATH_SCALAR) return ref_mul(w, x, y, T);
   qmat_mul(pool, w, x, y, T);
   return 0;
 }
@@ -211,11 +211,11 @@ static qmat fmat(const float *data, int64_t rows, int64_t cols) {
 
 /* ---- One tile -------------------------------------------------------------------------------- */
 
-int vision_encode_tile(const vision_model *m, compute_pool *pool, vision_path path,
-                       const float *pixels, float *out, vision_trace_fn trace, void *trace_user) {
+int vis_encode_tile(const vis_model *m, compute_pool *pool, vis_path path, const float *pixels,
+                    float *out, vis_trace_fn trace, void *trace_user) {
   pthread_once(&gelu_once, gelu_init);
-  const vision_hparams *hp = &m->hp;
-  if (path == VISION_PATH_SCALAR) pool = NULL;
+  const vis_hparams *hp = &m->hp;
+  if (path == VIS_PATH_SCALAR) pool = NULL;
   const int P = hp->n_patches, E = hp->n_embd, F = hp->n_ff, ps = hp->patch_size;
   const int S = hp->image_size, side = S / ps, nh = hp->n_head, hd = E / nh;
   const int K = 3 * ps * ps, sf = hp->scale_factor, R = hp->n_tile_rows, SE = E * sf * sf;
@@ -258,11 +258,11 @@ int vision_encode_tile(const vision_model *m, compute_pool *pool, vision_path pa
 
   const float scale = 1.0f / sqrtf((float)hd);
   for (int il = 0; il < hp->n_layer; il++) {
-    const vision_layer *L = &m->layers[il];
+    const vis_layer *L = &m->layers[il];
     row_job ln = {
         .kind = JOB_LN, .y = B, .x = H, .w = L->ln1_w, .b = L->ln1_b, .n = E, .eps = hp->eps};
     rows_run(pool, &ln, P);
-    if (path == VISION_PATH_FAST) {
+    if (path == VIS_PATH_FAST) {
       const qmat *ws[3] = {&L->q, &L->k, &L->v};
       float *ys[3] = {Q, Kx, V};
       qmat_mul_multi(pool, 3, ws, B, ys, P);
@@ -337,14 +337,14 @@ out:
   return rc;
 }
 
-int vision_embed(const vision_model *m, compute_pool *pool, const vision_rgb *img, float **embd,
-                 int *n_rows, vision_tiles *tiles) {
+int vis_embed(const vis_model *m, compute_pool *pool, const vis_image *img, float **embd,
+              int *n_rows, vis_tiles *tiles) {
   *embd = NULL;
   *n_rows = 0;
-  vision_tiles t;
-  int rc = vision_preprocess(m, img, &t);
+  vis_tiles t;
+  int rc = vis_preprocess(m, img, &t);
   if (rc) return rc;
-  const vision_hparams *hp = &m->hp;
+  const vis_hparams *hp = &m->hp;
   size_t tile_floats = (size_t)3 * t.size * t.size, rows = (size_t)t.n_tiles * hp->n_tile_rows;
   float *e = mem_alloc(rows * (size_t)hp->proj_dim * sizeof *e);
   if (!e) {
@@ -352,8 +352,8 @@ int vision_embed(const vision_model *m, compute_pool *pool, const vision_rgb *im
     goto out;
   }
   for (int i = 0; i < t.n_tiles && !rc; i++)
-    rc = vision_encode_tile(m, pool, VISION_PATH_FAST, t.pixels + (size_t)i * tile_floats,
-                            e + (size_t)i * hp->n_tile_rows * hp->proj_dim, NULL, NULL);
+    rc = vis_encode_tile(m, pool, VIS_PATH_FAST, t.pixels + (size_t)i * tile_floats,
+                         e + (size_t)i * hp->n_tile_rows * hp->proj_dim, NULL, NULL);
   if (rc) goto out;
   *embd = e;
   e = NULL;
@@ -363,7 +363,7 @@ out:
   if (tiles && !rc) {
     *tiles = t;
   } else {
-    vision_tiles_free(&t);
+    vis_tiles_free(&t);
   }
   return rc;
 }

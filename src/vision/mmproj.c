@@ -7,9 +7,9 @@
 #include "base/alloc.h"
 #include "vision/vision_int.h"
 
-static const char *mm_name(const vision_model *m) { return gguf_path(m->f); }
+static const char *mm_name(const vis_model *m) { return gguf_path(m->f); }
 
-static int hp_int(vision_model *m, const char *key, bool required, int dflt, int lo, int hi,
+static int hp_int(vis_model *m, const char *key, bool required, int dflt, int lo, int hi,
                   int *out) {
   uint32_t v;
   int rc = gguf_get_u32(m->f, key, &v);
@@ -27,7 +27,7 @@ static int hp_int(vision_model *m, const char *key, bool required, int dflt, int
 }
 
 /* Keeps a buffer converted at load, freed with the model. */
-static void *own(vision_model *m, size_t bytes) {
+static void *own(vis_model *m, size_t bytes) {
   void *p = mem_alloc(bytes ? bytes : 1);
   if (!p) return NULL;
   m->owned = xrealloc(m->owned, (size_t)(m->n_owned + 1) * sizeof *m->owned);
@@ -43,7 +43,7 @@ static const char *shape_str(const gguf_tensor *t, char *b, size_t cap) {
 }
 
 /* A tensor with exactly n elements, in any float layout, as float. */
-static int vec_get(vision_model *m, const char *name, int64_t n, const float **out) {
+static int vec_get(vis_model *m, const char *name, int64_t n, const float **out) {
   const gguf_tensor *t = gguf_tensor_find(m->f, name);
   if (!t) return err_set(MIMIC_EFORMAT, "%s: the projector has no tensor %s", mm_name(m), name);
   int64_t total = t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3];
@@ -68,7 +68,7 @@ static int vec_get(vision_model *m, const char *name, int64_t n, const float **o
 }
 
 /* A weight matrix of `rows` outputs over `cols` inputs (ggml shape cols x rows). */
-static int mat_get(vision_model *m, const char *name, int64_t cols, int64_t rows, const char *why,
+static int mat_get(vis_model *m, const char *name, int64_t cols, int64_t rows, const char *why,
                    qmat *out) {
   const gguf_tensor *t = gguf_tensor_find(m->f, name);
   if (!t) return err_set(MIMIC_EFORMAT, "%s: the projector has no tensor %s", mm_name(m), name);
@@ -89,8 +89,8 @@ static int mat_get(vision_model *m, const char *name, int64_t cols, int64_t rows
   return 0;
 }
 
-static int load_hparams(vision_model *m) {
-  vision_hparams *hp = &m->hp;
+static int load_hparams(vis_model *m) {
+  vis_hparams *hp = &m->hp;
   int rc;
   char *arch = gguf_get_str_dup(m->f, "general.architecture");
   if (!arch || strcmp(arch, "clip") != 0) {
@@ -116,18 +116,15 @@ static int load_hparams(vision_model *m) {
   bool has_vision = false;
   if (gguf_get_bool(m->f, "clip.has_vision_encoder", &has_vision) || !has_vision)
     return err_set(MIMIC_EUNSUPPORTED, "%s: the projector has no vision encoder", mm_name(m));
-  if ((rc = hp_int(m, "clip.vision.image_size", true, 0, 1, VISION_MAX_IMAGE_SIZE,
-                   &hp->image_size)) ||
-      (rc = hp_int(m, "clip.vision.patch_size", true, 0, 1, VISION_MAX_IMAGE_SIZE,
-                   &hp->patch_size)) ||
-      (rc = hp_int(m, "clip.vision.embedding_length", true, 0, 1, VISION_MAX_EMBD, &hp->n_embd)) ||
-      (rc = hp_int(m, "clip.vision.feed_forward_length", true, 0, 1, VISION_MAX_FF, &hp->n_ff)) ||
-      (rc = hp_int(m, "clip.vision.block_count", true, 0, 1, VISION_MAX_LAYERS, &hp->n_layer)) ||
-      (rc = hp_int(m, "clip.vision.attention.head_count", true, 0, 1, VISION_MAX_EMBD,
-                   &hp->n_head)) ||
+  if ((rc = hp_int(m, "clip.vision.image_size", true, 0, 1, VIS_MAX_IMAGE_SIZE, &hp->image_size)) ||
+      (rc = hp_int(m, "clip.vision.patch_size", true, 0, 1, VIS_MAX_IMAGE_SIZE, &hp->patch_size)) ||
+      (rc = hp_int(m, "clip.vision.embedding_length", true, 0, 1, VIS_MAX_EMBD, &hp->n_embd)) ||
+      (rc = hp_int(m, "clip.vision.feed_forward_length", true, 0, 1, VIS_MAX_FF, &hp->n_ff)) ||
+      (rc = hp_int(m, "clip.vision.block_count", true, 0, 1, VIS_MAX_LAYERS, &hp->n_layer)) ||
+      (rc = hp_int(m, "clip.vision.attention.head_count", true, 0, 1, VIS_MAX_EMBD, &hp->n_head)) ||
       (rc = hp_int(m, "clip.vision.projection_dim", true, 0, 1, 1 << 20, &hp->proj_dim)) ||
       (rc = hp_int(m, "clip.vision.projector.scale_factor", false, 1, 1, 64, &hp->scale_factor)) ||
-      (rc = hp_int(m, "clip.vision.preproc_image_size", false, 0, 0, VISION_MAX_PREPROC,
+      (rc = hp_int(m, "clip.vision.preproc_image_size", false, 0, 0, VIS_MAX_PREPROC,
                    &hp->preproc_size)))
     return rc;
   if (gguf_get_f32(m->f, "clip.vision.attention.layer_norm_epsilon", &hp->eps) || !(hp->eps > 0) ||
@@ -163,15 +160,15 @@ static int load_hparams(vision_model *m) {
   if (hp->n_embd % hp->n_head)
     return err_set(MIMIC_EFORMAT, "%s: embedding_length %d does not divide into %d heads",
                    mm_name(m), hp->n_embd, hp->n_head);
-  if ((int64_t)hp->n_embd * hp->scale_factor * hp->scale_factor > VISION_MAX_EMBD * 16)
+  if ((int64_t)hp->n_embd * hp->scale_factor * hp->scale_factor > VIS_MAX_EMBD * 16)
     return err_set(MIMIC_ERANGE, "%s: the pixel-shuffled width is over the cap", mm_name(m));
   hp->n_patches = side * side;
   hp->n_tile_rows = hp->n_patches / (hp->scale_factor * hp->scale_factor);
   return 0;
 }
 
-static int load_weights(vision_model *m) {
-  const vision_hparams *hp = &m->hp;
+static int load_weights(vis_model *m) {
+  const vis_hparams *hp = &m->hp;
   int rc;
   int64_t E = hp->n_embd, P = hp->patch_size, K = 3 * P * P;
   /* Patch embedding: ggml shape P x P x 3 x E, i.e. one row of [c][ky][kx] per output. */
@@ -218,7 +215,7 @@ static int load_weights(vision_model *m) {
   m->layers = xcalloc((size_t)hp->n_layer, sizeof *m->layers);
   char name[GGUF_MAX_NAME];
   for (int il = 0; il < hp->n_layer; il++) {
-    vision_layer *L = &m->layers[il];
+    vis_layer *L = &m->layers[il];
 #define VEC(field, suffix, n)                                                                      \
   do {                                                                                             \
     snprintf(name, sizeof name, "v.blk.%d.%s", il, suffix);                                        \
@@ -272,21 +269,21 @@ static int load_weights(vision_model *m) {
   return 0;
 }
 
-int vision_model_load(const char *path, vision_model **out) {
+int vis_model_load(const char *path, vis_model **out) {
   *out = NULL;
-  vision_model *m = xcalloc(1, sizeof *m);
+  vis_model *m = xcalloc(1, sizeof *m);
   int rc = gguf_open(path, &m->f);
   if (!rc) rc = load_hparams(m);
   if (!rc) rc = load_weights(m);
   if (rc) {
-    vision_model_destroy(m);
+    vis_model_destroy(m);
     return rc;
   }
   *out = m;
   return 0;
 }
 
-void vision_model_destroy(vision_model *m) {
+void vis_model_destroy(vis_model *m) {
   if (!m) return;
   for (int i = 0; i < m->n_owned; i++) mem_free(m->owned[i]);
   mem_free(m->owned);
@@ -295,9 +292,9 @@ void vision_model_destroy(vision_model *m) {
   mem_free(m);
 }
 
-const vision_hparams *vision_model_hparams(const vision_model *m) { return &m->hp; }
+const vis_hparams *vis_model_hparams(const vis_model *m) { return &m->hp; }
 
-int vision_model_check_text(const vision_model *m, const llm_model *text) {
+int vis_model_check_text(const vis_model *m, const llm_model *text) {
   const llm_hparams *th = llm_model_hparams(text);
   if (th->n_embd != m->hp.proj_dim)
     return err_set(MIMIC_EINVAL,

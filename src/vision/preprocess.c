@@ -71,7 +71,7 @@ static void resize_bilinear(const uint8_t *src, int sw, int sh, uint8_t *dst, in
 }
 
 /* Writes the size x size crop of img (width iw) at (x0, y0) as planar normalised floats. */
-static void tile_out(const vision_hparams *hp, const uint8_t *img, int iw, int x0, int y0,
+static void tile_out(const vis_hparams *hp, const uint8_t *img, int iw, int x0, int y0,
                      float *out) {
   int s = hp->image_size;
   for (int c = 0; c < 3; c++)
@@ -82,13 +82,13 @@ static void tile_out(const vision_hparams *hp, const uint8_t *img, int iw, int x
       }
 }
 
-int vision_preprocess(const vision_model *m, const vision_rgb *img, vision_tiles *out) {
+int vis_preprocess(const vis_model *m, const vis_image *img, vis_tiles *out) {
   memset(out, 0, sizeof *out);
-  const vision_hparams *hp = &m->hp;
+  const vis_hparams *hp = &m->hp;
   int W = img->width, H = img->height, S = hp->image_size;
-  if (!img->rgb || W < 1 || H < 1 || W > VISION_MAX_SIDE || H > VISION_MAX_SIDE)
+  if (!img->rgb || W < 1 || H < 1 || W > VIS_MAX_SIDE || H > VIS_MAX_SIDE)
     return err_set(MIMIC_EINVAL, "the image is %dx%d: it must be 1..%d pixels on each side", W, H,
-                   VISION_MAX_SIDE);
+                   VIS_MAX_SIDE);
   int RW = 0, RH = 0;
   if (hp->preproc_size > 0) {
     /* img_tool::calc_size_preserved_ratio: the longest edge to preproc_size, each side rounded
@@ -131,14 +131,14 @@ int vision_preprocess(const vision_model *m, const vision_rgb *img, vision_tiles
   goto out;
 oom:
   rc = err_set(MIMIC_ENOMEM, "out of memory preprocessing a %dx%d image", W, H);
-  vision_tiles_free(out);
+  vis_tiles_free(out);
 out:
   mem_free(canvas);
   mem_free(ov);
   return rc;
 }
 
-void vision_tiles_free(vision_tiles *t) {
+void vis_tiles_free(vis_tiles *t) {
   if (!t) return;
   mem_free(t->pixels);
   memset(t, 0, sizeof *t);

@@ -10,7 +10,7 @@
 #include "llm/chat.h"
 #include "vision/vision_int.h"
 
-#define VISION_MEDIA_MARKER "<__media__>"
+#define VIS_MEDIA_MARKER "<__media__>"
 
 typedef struct seq {
   int32_t *ids;
@@ -46,9 +46,9 @@ static int find_special(const tokenizer *t, const char *text, int32_t *id) {
   return 0;
 }
 
-int vision_prompt_tokens(const tokenizer *t, const vision_model *m, const vision_tiles *layout,
-                         const char *before, const char *user, const char *after, int32_t **ids,
-                         int *n) {
+int vis_prompt_tokens(const tokenizer *t, const vis_model *m, const vis_tiles *layout,
+                      const char *before, const char *user, const char *after, int32_t **ids,
+                      int *n) {
   *ids = NULL;
   *n = 0;
   seq s = {0};
@@ -67,14 +67,14 @@ int vision_prompt_tokens(const tokenizer *t, const vision_model *m, const vision
       if ((rc = find_special(t, name, &rc_id))) goto out;
       seq_push(&s, fake);
       seq_push(&s, rc_id);
-      for (int i = 0; i < rows_per_tile; i++) seq_push(&s, VISION_EMBD_ROW);
+      for (int i = 0; i < rows_per_tile; i++) seq_push(&s, VIS_EMBD_ROW);
     }
     if (r < layout->rows && (rc = seq_text(&s, t, "\n", false, false))) goto out;
   }
   if (layout->rows && (rc = seq_text(&s, t, "\n\n", false, false))) goto out;
   seq_push(&s, fake);
   seq_push(&s, global);
-  for (int i = 0; i < rows_per_tile; i++) seq_push(&s, VISION_EMBD_ROW);
+  for (int i = 0; i < rows_per_tile; i++) seq_push(&s, VIS_EMBD_ROW);
   seq_push(&s, fake);
   if ((rc = seq_text(&s, t, user, false, false)) || (rc = seq_text(&s, t, after, false, true)))
     goto out;
@@ -86,7 +86,7 @@ out:
   return rc;
 }
 
-int vision_prompt_frame(const tokenizer *t, char **before, char **after) {
+int vis_prompt_frame(const tokenizer *t, char **before, char **after) {
   *before = *after = NULL;
   if (tok_find(t, "<end_of_utterance>", strlen("<end_of_utterance>")) != TOK_NULL) {
     /* SmolVLM's chat template: "<|im_start|>User:<image>TEXT<end_of_utterance>\nAssistant:". */
@@ -95,7 +95,7 @@ int vision_prompt_frame(const tokenizer *t, char **before, char **after) {
     return 0;
   }
   chat_family f = chat_choose(t, NULL);
-  chat_msg msg = {.role = "user", .content = VISION_MEDIA_MARKER};
+  chat_msg msg = {.role = "user", .content = VIS_MEDIA_MARKER};
   buf b;
   buf_init(&b, 1 << 16);
   int rc = chat_render(f, &msg, 1, true, &b);
@@ -104,23 +104,23 @@ int vision_prompt_frame(const tokenizer *t, char **before, char **after) {
     return rc;
   }
   char *text = buf_steal(&b);
-  char *mark = strstr(text, VISION_MEDIA_MARKER);
+  char *mark = strstr(text, VIS_MEDIA_MARKER);
   MIMIC_ASSERT(mark); /* the renderer writes the content it was given */
-  *after = xstrdup(mark + strlen(VISION_MEDIA_MARKER));
+  *after = xstrdup(mark + strlen(VIS_MEDIA_MARKER));
   *mark = '\0';
   *before = text;
   return 0;
 }
 
-int vision_prompt_eval(llm_ctx *c, int slot, const int32_t *ids, int n, const float *embd,
-                       int n_embd_rows, float *logits, llm_logits_mode mode) {
+int vis_prompt_eval(llm_ctx *c, int slot, const int32_t *ids, int n, const float *embd,
+                    int n_embd_rows, float *logits, llm_logits_mode mode) {
   const llm_hparams *hp = llm_model_hparams(llm_ctx_model(c));
   size_t V = (size_t)hp->n_vocab, E = (size_t)hp->n_embd;
   int row = 0, rc = 0;
   for (int pos = 0; pos < n && !rc;) {
-    bool img = ids[pos] == VISION_EMBD_ROW;
+    bool img = ids[pos] == VIS_EMBD_ROW;
     int end = pos;
-    while (end < n && (ids[end] == VISION_EMBD_ROW) == img) end++;
+    while (end < n && (ids[end] == VIS_EMBD_ROW) == img) end++;
     int len = end - pos;
     float *lg = NULL;
     llm_logits_mode m2 = LLM_LOGITS_NONE;

@@ -1,5 +1,5 @@
 /* A vision-language model in one object: the text model, its tokenizer, the mmproj, a compute pool
- * and one context; vision_describe turns an image and a prompt into a description. This is the
+ * and one context; vis_describe turns an image and a prompt into a description. This is the
  * entry point the bot uses. Not here: image decoding, caching descriptions. */
 #include <pthread.h>
 #include <string.h>
@@ -10,22 +10,22 @@
 #include "llm/sampler.h"
 #include "vision/vision_int.h"
 
-#define VISION_DESC_MAX_BYTES (64u << 10) /* cap on a description's text */
+#define VIS_DESC_MAX_BYTES (64u << 10) /* cap on a description's text */
 
-struct vision_vlm {
+struct vis_vlm {
   llm_model *text;
   tokenizer *tok;
-  vision_model *mm;
+  vis_model *mm;
   compute_pool *pool;
   llm_ctx *ctx;
-  vision_vlm_params p;
+  vis_vlm_params p;
   pthread_mutex_t mu;
 };
 
-int vision_vlm_open(const char *model_path, const char *mmproj_path, const vision_vlm_params *p,
-                    vision_vlm **out) {
+int vis_vlm_open(const char *model_path, const char *mmproj_path, const vis_vlm_params *p,
+                 vis_vlm **out) {
   *out = NULL;
-  vision_vlm *v = xcalloc(1, sizeof *v);
+  vis_vlm *v = xcalloc(1, sizeof *v);
   if (p) v->p = *p;
   if (v->p.max_tokens <= 0) v->p.max_tokens = 160;
   if (v->p.n_ctx <= 0) v->p.n_ctx = 4096;
@@ -33,8 +33,7 @@ int vision_vlm_open(const char *model_path, const char *mmproj_path, const visio
   int rc;
   if ((rc = llm_model_load(model_path, &v->text)) ||
       (rc = tok_load(llm_model_gguf(v->text), &v->tok)) ||
-      (rc = vision_model_load(mmproj_path, &v->mm)) ||
-      (rc = vision_model_check_text(v->mm, v->text)))
+      (rc = vis_model_load(mmproj_path, &v->mm)) || (rc = vis_model_check_text(v->mm, v->text)))
     goto fail;
   int n_ctx = v->p.n_ctx;
   const llm_hparams *hp = llm_model_hparams(v->text);
@@ -46,38 +45,38 @@ int vision_vlm_open(const char *model_path, const char *mmproj_path, const visio
   *out = v;
   return 0;
 fail:
-  vision_vlm_close(v);
+  vis_vlm_close(v);
   return rc;
 }
 
-void vision_vlm_close(vision_vlm *v) {
+void vis_vlm_close(vis_vlm *v) {
   if (!v) return;
   llm_ctx_destroy(v->ctx);
   compute_pool_destroy(v->pool);
-  vision_model_destroy(v->mm);
+  vis_model_destroy(v->mm);
   tok_destroy(v->tok);
   llm_model_destroy(v->text);
   pthread_mutex_destroy(&v->mu);
   mem_free(v);
 }
 
-const vision_model *vision_vlm_mmproj(const vision_vlm *v) { return v->mm; }
-const llm_model *vision_vlm_text(const vision_vlm *v) { return v->text; }
+const vis_model *vis_vlm_mmproj(const vis_vlm *v) { return v->mm; }
+const llm_model *vis_vlm_text(const vis_vlm *v) { return v->text; }
 
-static int describe_locked(vision_vlm *v, const vision_rgb *img, const char *prompt,
-                           vision_piece_fn piece, void *user, char **out) {
+static int describe_locked(vis_vlm *v, const vis_image *img, const char *prompt, vis_piece_fn piece,
+                           void *user, char **out) {
   float *embd = NULL, *logits = NULL;
   int n_rows = 0, n = 0, rc;
   int32_t *ids = NULL;
   char *before = NULL, *after = NULL;
   llm_sampler *smp = NULL;
-  vision_tiles layout = {0};
+  vis_tiles layout = {0};
   buf text;
-  buf_init(&text, VISION_DESC_MAX_BYTES);
-  if ((rc = vision_embed(v->mm, v->pool, img, &embd, &n_rows, &layout))) goto out;
-  if ((rc = vision_prompt_frame(v->tok, &before, &after))) goto out;
-  if ((rc = vision_prompt_tokens(v->tok, v->mm, &layout, before,
-                                 prompt ? prompt : "Describe this image.", after, &ids, &n)))
+  buf_init(&text, VIS_DESC_MAX_BYTES);
+  if ((rc = vis_embed(v->mm, v->pool, img, &embd, &n_rows, &layout))) goto out;
+  if ((rc = vis_prompt_frame(v->tok, &before, &after))) goto out;
+  if ((rc = vis_prompt_tokens(v->tok, v->mm, &layout, before,
+                              prompt ? prompt : "Describe this image.", after, &ids, &n)))
     goto out;
   if (n + 1 > v->p.n_ctx) {
     rc = err_set(MIMIC_ERANGE,
@@ -92,7 +91,7 @@ static int describe_locked(vision_vlm *v, const vision_rgb *img, const char *pro
     goto out;
   }
   llm_slot_clear(v->ctx, 0);
-  if ((rc = vision_prompt_eval(v->ctx, 0, ids, n, embd, n_rows, logits, LLM_LOGITS_LAST))) goto out;
+  if ((rc = vis_prompt_eval(v->ctx, 0, ids, n, embd, n_rows, logits, LLM_LOGITS_LAST))) goto out;
   llm_sampling sp;
   llm_sampling_default(&sp);
   sp.temperature = v->p.temp;
@@ -128,12 +127,12 @@ out:
   mem_free(before);
   mem_free(after);
   mem_free(embd);
-  vision_tiles_free(&layout);
+  vis_tiles_free(&layout);
   return rc;
 }
 
-int vision_describe_stream(vision_vlm *v, const vision_rgb *img, const char *prompt,
-                           vision_piece_fn piece, void *user, char **out) {
+int vis_describe_stream(vis_vlm *v, const vis_image *img, const char *prompt, vis_piece_fn piece,
+                        void *user, char **out) {
   *out = NULL;
   pthread_mutex_lock(&v->mu);
   int rc = describe_locked(v, img, prompt, piece, user, out);
@@ -141,6 +140,6 @@ int vision_describe_stream(vision_vlm *v, const vision_rgb *img, const char *pro
   return rc;
 }
 
-int vision_describe(vision_vlm *v, const vision_rgb *img, const char *prompt, char **out) {
-  return vision_describe_stream(v, img, prompt, NULL, NULL, out);
+int vis_describe(vis_vlm *v, const vis_image *img, const char *prompt, char **out) {
+  return vis_describe_stream(v, img, prompt, NULL, NULL, out);
 }

@@ -70,12 +70,12 @@ static double max_row_err(const float *a, const float *b, size_t rows, size_t wi
   return mx;
 }
 
-static vision_model *load_mm(const char *name) {
+static vis_model *load_mm(const char *name) {
   char rel[256], path[512];
   snprintf(rel, sizeof rel, DIR "%s", name);
   if (!test_shared_path(rel, path, sizeof path)) return NULL;
-  vision_model *m = NULL;
-  if (vision_model_load(path, &m)) {
+  vis_model *m = NULL;
+  if (vis_model_load(path, &m)) {
     printf("  %s: %s\n", name, err_msg());
     return NULL;
   }
@@ -95,9 +95,9 @@ static const vcase cases[] = {
 };
 
 TEST(test_hparams) {
-  vision_model *m = load_mm("tiny-smolvlm-mmproj-f32.gguf");
+  vis_model *m = load_mm("tiny-smolvlm-mmproj-f32.gguf");
   if (!m) SKIP("no ../shared/testdata/vision");
-  const vision_hparams *hp = vision_model_hparams(m);
+  const vis_hparams *hp = vis_model_hparams(m);
   CHECK_STR(hp->projector, "idefics3");
   CHECK_INT(hp->image_size, 64);
   CHECK_INT(hp->patch_size, 8);
@@ -112,12 +112,12 @@ TEST(test_hparams) {
   CHECK(hp->gelu_tanh);
   CHECK_NEAR(hp->eps, 1e-6, 1e-12);
   CHECK_NEAR(hp->mean[0], 0.5, 0);
-  vision_model_destroy(m);
+  vis_model_destroy(m);
 }
 
 /* Preprocessing from llama.cpp's decoded bytes equals its encoder input. */
 TEST(test_pixels) {
-  vision_model *m = load_mm("tiny-smolvlm-mmproj-f32.gguf");
+  vis_model *m = load_mm("tiny-smolvlm-mmproj-f32.gguf");
   if (!m) SKIP("no ../shared/testdata/vision");
   for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
     const vcase *vc = &cases[c];
@@ -129,9 +129,9 @@ TEST(test_pixels) {
     float *ref = read_f32(rel, &nref);
     REQUIRE(bytes && ref);
     CHECK_INT(nb, (size_t)vc->width * vc->height * 3);
-    vision_rgb img = {bytes, vc->width, vc->height};
-    vision_tiles t;
-    CHECK_OK(vision_preprocess(m, &img, &t));
+    vis_image img = {.width = vc->width, .height = vc->height, .rgb = bytes};
+    vis_tiles t;
+    CHECK_OK(vis_preprocess(m, &img, &t));
     CHECK_INT((size_t)t.n_tiles * 3 * 64 * 64, nref);
     int off = 0;
     double mx = 0;
@@ -144,11 +144,11 @@ TEST(test_pixels) {
            t.n_tiles, t.rows, t.cols, off, nref, mx);
     CHECK(mx <= 2.0 / 255 + 1e-6);
     CHECK(off <= 8);
-    vision_tiles_free(&t);
+    vis_tiles_free(&t);
     mem_free(bytes);
     mem_free(ref);
   }
-  vision_model_destroy(m);
+  vis_model_destroy(m);
 }
 
 typedef struct trace_ctx {
@@ -174,7 +174,7 @@ static void on_trace(void *user, const char *name, const float *data, int rows, 
 
 /* The intermediate tensors of every tile of img-a (F32) against llama.cpp's trace. */
 TEST(test_trace) {
-  vision_model *m = load_mm("tiny-smolvlm-mmproj-f32.gguf");
+  vis_model *m = load_mm("tiny-smolvlm-mmproj-f32.gguf");
   if (!m) SKIP("no ../shared/testdata/vision");
   json_t *j = read_json(DIR "ref-f32-img-a.json");
   size_t np = 0, nt = 0;
@@ -188,8 +188,7 @@ TEST(test_trace) {
   trace_ctx tc = {.ref = tr};
   json_array_foreach(trace, i, chunk) {
     tc.tensors = json_object_get(chunk, "tensors");
-    CHECK_OK(
-        vision_encode_tile(m, NULL, VISION_PATH_FAST, pix + i * 3 * 64 * 64, out, on_trace, &tc));
+    CHECK_OK(vis_encode_tile(m, NULL, VIS_PATH_FAST, pix + i * 3 * 64 * 64, out, on_trace, &tc));
   }
   printf("     %d trace tensors, worst row error %g\n", tc.seen, tc.worst);
   CHECK_INT(tc.seen, 7 * 6);
@@ -197,19 +196,19 @@ TEST(test_trace) {
   json_decref(j);
   mem_free(pix);
   mem_free(tr);
-  vision_model_destroy(m);
+  vis_model_destroy(m);
 }
 
 /* Image embeddings of all three cases, from the decoded bytes, through the pool. */
 TEST(test_embeddings) {
-  vision_model *m32 = load_mm("tiny-smolvlm-mmproj-f32.gguf");
+  vis_model *m32 = load_mm("tiny-smolvlm-mmproj-f32.gguf");
   if (!m32) SKIP("no ../shared/testdata/vision");
-  vision_model *m16 = load_mm("tiny-smolvlm-mmproj-f16.gguf");
+  vis_model *m16 = load_mm("tiny-smolvlm-mmproj-f16.gguf");
   REQUIRE(m16);
   compute_pool *cpool = compute_pool_new(2);
   for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
     const vcase *vc = &cases[c];
-    vision_model *m = strstr(vc->mmproj, "f16") ? m16 : m32;
+    vis_model *m = strstr(vc->mmproj, "f16") ? m16 : m32;
     char rel[256];
     size_t nb = 0, nref = 0;
     snprintf(rel, sizeof rel, DIR "%s.decoded.u8", vc->image);
@@ -217,10 +216,10 @@ TEST(test_embeddings) {
     snprintf(rel, sizeof rel, DIR "%s.imgembd.f32", vc->name);
     float *ref = read_f32(rel, &nref);
     REQUIRE(bytes && ref);
-    vision_rgb img = {bytes, vc->width, vc->height};
+    vis_image img = {.width = vc->width, .height = vc->height, .rgb = bytes};
     float *e = NULL;
     int rows = 0;
-    CHECK_OK(vision_embed(m, cpool, &img, &e, &rows, NULL));
+    CHECK_OK(vis_embed(m, cpool, &img, &e, &rows, NULL));
     CHECK_INT((size_t)rows * 256, nref);
     if (e && (size_t)rows * 256 == nref) {
       double err = max_row_err(e, ref, (size_t)rows, 256);
@@ -233,8 +232,8 @@ TEST(test_embeddings) {
     mem_free(ref);
   }
   compute_pool_destroy(cpool);
-  vision_model_destroy(m16);
-  vision_model_destroy(m32);
+  vis_model_destroy(m16);
+  vis_model_destroy(m32);
 }
 
 /* The fast path (qmat_mul on the pool) against the scalar reference, both weight types. */
@@ -245,18 +244,18 @@ TEST(test_fast_vs_scalar) {
   if (!pix) SKIP("no ../shared/testdata/vision");
   compute_pool *cpool = compute_pool_new(3);
   for (int f = 0; f < 2; f++) {
-    vision_model *m = load_mm(files[f]);
+    vis_model *m = load_mm(files[f]);
     REQUIRE(m);
     float fast[16 * 256], ref[16 * 256];
     for (size_t t = 0; t < np / (3 * 64 * 64); t++) {
       const float *tile = pix + t * 3 * 64 * 64;
-      CHECK_OK(vision_encode_tile(m, cpool, VISION_PATH_FAST, tile, fast, NULL, NULL));
-      CHECK_OK(vision_encode_tile(m, NULL, VISION_PATH_SCALAR, tile, ref, NULL, NULL));
+      CHECK_OK(vis_encode_tile(m, cpool, VIS_PATH_FAST, tile, fast, NULL, NULL));
+      CHECK_OK(vis_encode_tile(m, NULL, VIS_PATH_SCALAR, tile, ref, NULL, NULL));
       double err = max_row_err(fast, ref, 16, 256);
       if (t == 0) printf("     %s: fast vs scalar row error %g\n", files[f], err);
       CHECK(err <= 5e-4);
     }
-    vision_model_destroy(m);
+    vis_model_destroy(m);
   }
   compute_pool_destroy(cpool);
   mem_free(pix);
@@ -279,9 +278,9 @@ TEST(test_logits) {
   const int V = llm_model_hparams(tm)->n_vocab;
   for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
     const vcase *vc = &cases[c];
-    vision_model *m = load_mm(vc->mmproj);
+    vis_model *m = load_mm(vc->mmproj);
     REQUIRE(m);
-    CHECK_OK(vision_model_check_text(m, tm));
+    CHECK_OK(vis_model_check_text(m, tm));
     char rel[256];
     size_t nb = 0, nref = 0;
     snprintf(rel, sizeof rel, DIR "%s.decoded.u8", vc->image);
@@ -291,15 +290,15 @@ TEST(test_logits) {
     snprintf(rel, sizeof rel, DIR "%s.json", vc->name);
     json_t *j = read_json(rel);
     REQUIRE(bytes && ref && j);
-    vision_rgb img = {bytes, vc->width, vc->height};
+    vis_image img = {.width = vc->width, .height = vc->height, .rgb = bytes};
     float *e = NULL;
     int rows = 0;
-    vision_tiles layout;
-    CHECK_OK(vision_embed(m, cpool, &img, &e, &rows, &layout));
+    vis_tiles layout;
+    CHECK_OK(vis_embed(m, cpool, &img, &e, &rows, &layout));
     int32_t *ids = NULL;
     int n = 0;
-    CHECK_OK(vision_prompt_tokens(tk, m, &layout, "<|im_start|>User:", "What is in this picture?",
-                                  "<end_of_utterance>\nAssistant:", &ids, &n));
+    CHECK_OK(vis_prompt_tokens(tk, m, &layout, "<|im_start|>User:", "What is in this picture?",
+                               "<end_of_utterance>\nAssistant:", &ids, &n));
     json_t *sq = json_object_get(j, "sequence");
     CHECK_INT(n, (int)json_array_size(sq));
     int diff = 0;
@@ -308,7 +307,7 @@ TEST(test_logits) {
     CHECK_INT(diff, 0);
     float *lg = mem_alloc((size_t)n * V * sizeof *lg);
     llm_slot_clear(ctx, 0);
-    CHECK_OK(vision_prompt_eval(ctx, 0, ids, n, e, rows, lg, LLM_LOGITS_ALL));
+    CHECK_OK(vis_prompt_eval(ctx, 0, ids, n, e, rows, lg, LLM_LOGITS_ALL));
     json_t *lp = json_object_get(j, "logits_positions");
     size_t nrows = json_array_size(lp);
     CHECK_INT(nrows * V, nref);
@@ -342,11 +341,11 @@ TEST(test_logits) {
     mem_free(lg);
     mem_free(ids);
     mem_free(e);
-    vision_tiles_free(&layout);
+    vis_tiles_free(&layout);
     json_decref(j);
     mem_free(bytes);
     mem_free(ref);
-    vision_model_destroy(m);
+    vis_model_destroy(m);
   }
   llm_ctx_destroy(ctx);
   compute_pool_destroy(cpool);
@@ -390,37 +389,37 @@ TEST(test_refusals) {
   if (!test_shared_path(DIR "tiny-smolvlm-text-f32.gguf", tpath, sizeof tpath))
     SKIP("no ../shared/testdata/vision");
   char p[300];
-  vision_model *m = NULL;
+  vis_model *m = NULL;
   /* An unknown projector type, refused by name. */
   snprintf(p, sizeof p, "%s/mlp.gguf", g_tmp);
   REQUIRE(write_variant(p, "qwen2vl_merger", 0, false) == 0);
-  CHECK_INT(vision_model_load(p, &m), MIMIC_EUNSUPPORTED);
+  CHECK_INT(vis_model_load(p, &m), MIMIC_EUNSUPPORTED);
   CHECK(strstr(err_msg(), "qwen2vl_merger") != NULL);
   CHECK(m == NULL);
   /* A text model is not a projector. */
-  CHECK_INT(vision_model_load(tpath, &m), MIMIC_EUNSUPPORTED);
+  CHECK_INT(vis_model_load(tpath, &m), MIMIC_EUNSUPPORTED);
   CHECK(strstr(err_msg(), "not a vision projector") != NULL);
   /* A tensor whose shape disagrees with the metadata. */
   snprintf(p, sizeof p, "%s/badq.gguf", g_tmp);
   REQUIRE(write_variant(p, NULL, 0, true) == 0);
-  CHECK_INT(vision_model_load(p, &m), MIMIC_EFORMAT);
+  CHECK_INT(vis_model_load(p, &m), MIMIC_EFORMAT);
   CHECK(strstr(err_msg(), "v.blk.1.attn_q.weight") != NULL);
   /* A projector 128 wide against a text model 256 wide: loads, but is not this model's pair. */
   snprintf(p, sizeof p, "%s/narrow.gguf", g_tmp);
   REQUIRE(write_variant(p, NULL, 128, false) == 0);
-  CHECK_OK(vision_model_load(p, &m));
+  CHECK_OK(vis_model_load(p, &m));
   llm_model *tm = NULL;
   REQUIRE(llm_model_load(tpath, &tm) == 0);
   if (m) {
-    CHECK_INT(vision_model_check_text(m, tm), MIMIC_EINVAL);
+    CHECK_INT(vis_model_check_text(m, tm), MIMIC_EINVAL);
     printf("     %s\n", err_msg());
     CHECK(strstr(err_msg(), "128") && strstr(err_msg(), "256"));
   }
-  vision_vlm *v = NULL;
-  CHECK_INT(vision_vlm_open(tpath, p, NULL, &v), MIMIC_EINVAL);
+  vis_vlm *v = NULL;
+  CHECK_INT(vis_vlm_open(tpath, p, NULL, &v), MIMIC_EINVAL);
   CHECK(v == NULL);
   llm_model_destroy(tm);
-  vision_model_destroy(m);
+  vis_model_destroy(m);
 }
 
 /* The describe API end to end on the tiny pair (random weights: the text is noise, but it must
@@ -433,19 +432,19 @@ TEST(test_describe) {
   size_t nb = 0;
   uint8_t *bytes = read_u8(DIR "img-a.decoded.u8", &nb);
   REQUIRE(bytes);
-  vision_vlm_params vp = {.n_threads = 2, .max_tokens = 8};
-  vision_vlm *v = NULL;
-  REQUIRE(vision_vlm_open(tpath, mpath, &vp, &v) == 0);
-  vision_rgb img = {bytes, 100, 80};
+  vis_vlm_params vp = {.n_threads = 2, .max_tokens = 8};
+  vis_vlm *v = NULL;
+  REQUIRE(vis_vlm_open(tpath, mpath, &vp, &v) == 0);
+  vis_image img = {.width = 100, .height = 80, .rgb = bytes};
   char *a = NULL, *b = NULL;
-  CHECK_OK(vision_describe(v, &img, "What is in this picture?", &a));
-  CHECK_OK(vision_describe(v, &img, "What is in this picture?", &b));
+  CHECK_OK(vis_describe(v, &img, "What is in this picture?", &a));
+  CHECK_OK(vis_describe(v, &img, "What is in this picture?", &b));
   CHECK(a && b);
   if (a && b) CHECK_STR(a, b);
   printf("     description: \"%s\"\n", a ? a : "");
   mem_free(a);
   mem_free(b);
-  vision_vlm_close(v);
+  vis_vlm_close(v);
   mem_free(bytes);
 }
 

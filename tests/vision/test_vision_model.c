@@ -448,6 +448,44 @@ TEST(test_describe) {
   mem_free(bytes);
 }
 
+/* `mimic vision embed` from raw bytes and from the PNG writes the reference layout; a text model
+ * given as the mmproj is refused with one sentence. */
+TEST(test_cli_embed) {
+  const char *bin = getenv("MIMIC_BIN");
+  char mpath[512], upath[512], ppath[512];
+  if (!bin || !test_shared_path(DIR "tiny-smolvlm-mmproj-f32.gguf", mpath, sizeof mpath) ||
+      !test_shared_path(DIR "img-a.decoded.u8", upath, sizeof upath) ||
+      !test_shared_path(DIR "img-a.png", ppath, sizeof ppath))
+    SKIP("no mimic binary or ../shared/testdata/vision");
+  size_t nref = 0;
+  float *ref = read_f32(DIR "ref-f32-img-a.imgembd.f32", &nref);
+  REQUIRE(ref);
+  const char *inputs[2] = {"--pixels", "--image"};
+  for (int k = 0; k < 2; k++) {
+    char out[300], cmd[2048];
+    snprintf(out, sizeof out, "%s/cli%d.f32", g_tmp, k);
+    snprintf(cmd, sizeof cmd,
+             "'%s' vision embed --mmproj '%s' %s '%s' %s -t 2 --out '%s' 2>/dev/null", bin, mpath,
+             inputs[k], k ? ppath : upath, k ? "" : "--width 100 --height 80", out);
+    CHECK_INT(system(cmd), 0);
+    char *data = NULL;
+    size_t len = 0;
+    CHECK_OK(fs_read_file(out, 1u << 20, &data, &len));
+    CHECK_INT(len, nref * sizeof(float));
+    if (data && len == nref * sizeof(float)) {
+      double err = max_row_err((const float *)data, ref, nref / 256, 256);
+      printf("     %s: worst row error %g\n", inputs[k], err);
+      CHECK(err <= 2e-4);
+    }
+    mem_free(data);
+  }
+  char cmd[2048];
+  snprintf(cmd, sizeof cmd, "'%s' vision embed --mmproj '%s' --image '%s' 2>/dev/null", bin, ppath,
+           ppath);
+  CHECK(system(cmd) != 0);
+  mem_free(ref);
+}
+
 int main(void) {
   snprintf(g_tmp, sizeof g_tmp, "/tmp/mimic_vision_test_%d", (int)getpid());
   if (fs_mkdirs(g_tmp)) return 1;
@@ -459,6 +497,7 @@ int main(void) {
   RUN(test_logits);
   RUN(test_refusals);
   RUN(test_describe);
+  RUN(test_cli_embed);
   char cmd[400];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_tmp);
   if (system(cmd) != 0) printf("could not remove %s\n", g_tmp);

@@ -28,6 +28,7 @@ int cmd_eval(int argc, char **argv);     /* perplexity, style metrics, blind tes
 int cmd_demo(int argc, char **argv);     /* the offline demo pipeline */
 int cmd_simulate(int argc, char **argv); /* the bot's flow on the terminal */
 int cmd_fetch(int argc, char **argv);    /* history through the Discord API into the store */
+int cmd_vision(int argc, char **argv);   /* vision embed | describe */
 
 /* Loads the configuration the way every subcommand does: defaults, then the file path (the
  * command's --config FILE; NULL: MIMIC_CONFIG, or ./mimic.conf when it exists), then the

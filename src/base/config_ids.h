@@ -81,6 +81,9 @@ typedef enum cfg_id {
   CFG_VISION_PROMPT,        /* vision.prompt */
   CFG_VISION_IDLE_UNLOAD_S, /* vision.idle_unload_s */
   CFG_VISION_OPENAI_IMAGES, /* vision.openai_images */
+  CFG_VISION_MODEL,         /* vision.model */
+  CFG_VISION_MMPROJ,        /* vision.mmproj */
+  CFG_VISION_THREADS,       /* vision.threads */
 
   CFG__COUNT /* number of keys, not a key */
 } cfg_id;

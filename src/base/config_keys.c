@@ -145,6 +145,11 @@ static const cfg_key keys[] = {
     BOOL(VISION_OPENAI_IMAGES, "vision.openai_images", "false",
          "with engine.backend = openai: send images to the server as image_url parts (a "
          "vision model) instead of describing them locally"),
+    PATH(VISION_MODEL, "vision.model", "",
+         "the vision-language model's text GGUF (e.g. SmolVLM); empty: images are only named"),
+    PATH(VISION_MMPROJ, "vision.mmproj", "", "its mmproj GGUF (vision encoder and projector)"),
+    INT(VISION_THREADS, "vision.threads", "0", 0, 1024,
+        "threads describing an image (0 = one per core)"),
     /* web.enabled / web.listen come back with the dashboard; nothing serves them yet. */
     [CFG__COUNT] = {NULL, CFG_STR, NULL, 0, 0, false, NULL, 0, NULL},
 };

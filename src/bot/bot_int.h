@@ -69,7 +69,9 @@ typedef struct bot_job {
   uint64_t llm_id;      /* while running */
   bool cancelled;       /* the message was deleted, the job shed, or the bot is closing */
   bool vision_wait;     /* its message's images are being described: not submitted before */
-  llm_result *res;      /* set by the completion callback */
+  char **image_urls;    /* vision.openai_images: data: URLs sent with the message (owned) */
+  size_t n_image_urls;
+  llm_result *res; /* set by the completion callback */
   double queue_ms, gen_ms, latency_ms;
   int prompt_tokens, cached_tokens, gen_tokens;
   struct bot_job *next; /* in a channel's pending list, or in the completion list */
@@ -187,8 +189,11 @@ void queue__drop_user(bot *b, uint64_t user_id);
 int queue__poll(bot *b);
 /* Cancels everything, waits for every owed callback and frees the jobs and channels. */
 void queue__shutdown(bot *b);
-/* The job of message_id waits no more for its images: starts it when its turn has come. */
-void queue__vision_ready(bot *b, uint64_t channel_id, uint64_t message_id);
+/* The job of message_id waits no more for its images: starts it when its turn has come. urls
+ * (owned, mem_free'd array of mem_free'd strings; NULL when none) are images to send with the
+ * message (vision.openai_images); taken by the job, freed when there is none. */
+void queue__vision_ready(bot *b, uint64_t channel_id, uint64_t message_id, char **urls,
+                         size_t n_urls);
 #endif
 
 /* ---- vision.c ---- */

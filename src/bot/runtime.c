@@ -254,16 +254,25 @@ int bot_runtime_run(const bot_runtime_opts *o) {
   /* Images are described when a vision model is configured (loaded on the first image). */
   const char *vm = cfg_str(o->config, CFG_VISION_MODEL),
              *vp = cfg_str(o->config, CFG_VISION_MMPROJ);
-  bot_vision bv = {.user = &rv, .describe = rt_describe, .idle = rt_vision_idle, .model_name = vm};
   bool have_vision = vm && *vm && vp && *vp;
-  if (!have_vision) LOG_I("bot", "no vision.model/vision.mmproj: images are named, not described");
+  /* ... or sent to an OpenAI-compatible server with a vision model as they are. */
+  bool to_server = cfg_bool(o->config, CFG_VISION_OPENAI_IMAGES) &&
+                   strcmp(cfg_str(o->config, CFG_ENGINE_BACKEND), "openai") == 0;
+  bot_vision bv = {.user = &rv,
+                   .describe = have_vision ? rt_describe : NULL,
+                   .idle = rt_vision_idle,
+                   .model_name = vm};
+  if (to_server)
+    LOG_I("bot", "images go to the OpenAI-compatible server as image_url parts");
+  else if (!have_vision)
+    LOG_I("bot", "no vision.model/vision.mmproj: images are named, not described");
   bot_opts bo = {.config = o->config,
                  .db = db,
                  .backend = rt.backend,
                  .actions = &actions,
                  .wake = wake,
                  .wake_user = &rt,
-                 .vision = have_vision ? &bv : NULL};
+                 .vision = have_vision || to_server ? &bv : NULL};
   if ((rc = bot_new(&bo, &rt.b))) goto out;
   if ((rc = discord_client_start(rt.dc))) goto out;
 

@@ -17,14 +17,15 @@
 
 /* One attachment or embed picture of a message. */
 typedef struct vis_part {
-  bool image;   /* fetched and described (else only named) */
-  bool embed;   /* an embed's picture: named by nothing when it fails (the link is in the text) */
-  uint64_t key; /* attachment id, or a hash of the embed picture's URL */
-  char *name;   /* file name ("" for embeds) */
-  char *url;    /* what is fetched */
-  char *desc;   /* the description, once there */
-  char *error;  /* why there is none (logged once) */
-  bool logged;  /* the error was logged on the bot thread already */
+  bool image;     /* fetched and described (else only named) */
+  bool embed;     /* an embed's picture: named by nothing when it fails (the link is in the text) */
+  uint64_t key;   /* attachment id, or a hash of the embed picture's URL */
+  char *name;     /* file name ("" for embeds) */
+  char *url;      /* what is fetched */
+  char *desc;     /* the description, once there */
+  char *data_url; /* vision.openai_images: the image itself, for the server */
+  char *error;    /* why there is none (logged once) */
+  bool logged;    /* the error was logged on the bot thread already */
 } vis_part;
 
 typedef struct vis_req {
@@ -36,6 +37,7 @@ typedef struct vis_req {
   char *allowed, *prompt;
   discord_cdn_opts cdn;
   vis_limits lim;
+  bool as_url; /* send the images to the server (vision.openai_images) instead of describing */
   struct vis_req *next;
 } vis_req;
 
@@ -58,6 +60,7 @@ static void req_free(vis_req *r) {
     mem_free(r->parts[i].name);
     mem_free(r->parts[i].url);
     mem_free(r->parts[i].desc);
+    mem_free(r->parts[i].data_url);
     mem_free(r->parts[i].error);
   }
   mem_free(r->content);
@@ -75,7 +78,30 @@ static bool type_may_be_image(const char *ct) {
          strcmp(ct, "binary/octet-stream") == 0;
 }
 
-/* Fetch, decode, describe one picture; sets p->desc or p->error. */
+/* "data:image/png;base64,..." of the file's bytes, or NULL on out-of-memory. */
+static char *data_url(const char *mime, const uint8_t *p, size_t n) {
+  static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  size_t head = strlen(mime) + 13, len = head + (n + 2) / 3 * 4 + 1;
+  char *s = mem_alloc(len);
+  if (!s) return NULL;
+  snprintf(s, len, "data:%s;base64,", mime);
+  char *o = s + strlen(s);
+  for (size_t i = 0; i < n; i += 3) {
+    uint32_t v = (uint32_t)p[i] << 16;
+    if (i + 1 < n) v |= (uint32_t)p[i + 1] << 8;
+    if (i + 2 < n) v |= p[i + 2];
+    *o++ = tab[(v >> 18) & 63];
+    *o++ = tab[(v >> 12) & 63];
+    *o++ = i + 1 < n ? tab[(v >> 6) & 63] : '=';
+    *o++ = i + 2 < n ? tab[v & 63] : '=';
+  }
+  *o = 0;
+  return s;
+}
+
+/* Fetch, decode, describe one picture; sets p->desc or p->error. With as_url the decoded image
+ * is only the proof that the bytes are a sound image within the caps: the bytes themselves go to
+ * the server. */
 static void describe_part(struct bot_vis *v, const vis_req *r, vis_part *p) {
   discord_cdn_file f = {0};
   vis_image img = {0};
@@ -87,7 +113,17 @@ static void describe_part(struct bot_vis *v, const vis_req *r, vis_part *p) {
   if (!rc && !type_may_be_image(f.content_type))
     rc = err_set(MIMIC_EUNSUPPORTED, "the CDN served it as %s, not an image", f.content_type);
   if (!rc) rc = vis_image_decode(f.data, f.n, &r->lim, &img);
+  if (!rc && r->as_url) {
+    const char *mime = vis_format_mime(vis_image_sniff(f.data, f.n));
+    p->data_url = data_url(mime, (const uint8_t *)f.data, f.n);
+    if (!p->data_url) rc = err_set(MIMIC_ENOMEM, "out of memory encoding the image");
+    discord_cdn_file_free(&f);
+    vis_image_free(&img);
+    if (!rc) return;
+  }
   discord_cdn_file_free(&f);
+  if (!rc && !v->cb.describe)
+    rc = err_set(MIMIC_EUNSUPPORTED, "no vision model is configured (vision.model, vision.mmproj)");
   if (!rc) rc = v->cb.describe(v->cb.user, &img, r->prompt, &desc);
   vis_image_free(&img);
   if (!rc && (!desc || !desc[0])) rc = err_set(MIMIC_EFORMAT, "the vision model said nothing");
@@ -131,7 +167,7 @@ static void *worker(void *arg) {
     pthread_mutex_unlock(&v->mu);
     for (size_t i = 0; i < r->n_parts; i++) {
       vis_part *p = &r->parts[i];
-      if (p->image && !p->desc && !p->error) describe_part(v, r, p);
+      if (p->image && !p->desc && !p->error && !p->data_url) describe_part(v, r, p);
     }
     used = true;
     pthread_mutex_lock(&v->mu);
@@ -146,8 +182,14 @@ static void *worker(void *arg) {
   return NULL;
 }
 
+/* Images go to the server as they are: an OpenAI-compatible backend with a vision model. */
+static bool openai_images(const bot *b) {
+  return cfg_bool(b->cfg, CFG_VISION_OPENAI_IMAGES) &&
+         strcmp(cfg_str(b->cfg, CFG_ENGINE_BACKEND), "openai") == 0;
+}
+
 int vision__start(bot *b, const bot_vision *cb) {
-  if (!cb || !cb->describe) return 0;
+  if (!cb || (!cb->describe && !openai_images(b))) return 0;
   struct bot_vis *v = xcalloc(1, sizeof *v);
   v->cb = *cb;
   v->model = xstrdup(cb->model_name && cb->model_name[0] ? cb->model_name : "vision");
@@ -262,6 +304,9 @@ static char *compose(bot *b, const vis_req *r) {
     const char *sep = out.len ? " " : "";
     if (p->desc) {
       recall__put_image(&out, p->desc);
+    } else if (p->data_url) {
+      if (buf_printf(&out, "%s[image attached%s%s]", sep, p->name[0] ? ": " : "", p->name))
+        err_clear();
     } else if (!p->embed) {
       if (buf_printf(&out, "%s[attachment: %s]", sep, p->name)) err_clear();
     }
@@ -291,7 +336,7 @@ static void add_part(vis_req *r, bool image, bool embed, uint64_t key, const cha
 /* Settles what can be settled now: a cached description, or a refusal from the declared size. */
 static void settle(bot *b, vis_req *r, vis_part *p, uint64_t bytes, int w, int h) {
   store_media sm;
-  if (store_media_get(b->db, p->key, &sm) == 0) {
+  if (!r->as_url && store_media_get(b->db, p->key, &sm) == 0) {
     p->desc = xstrdup(sm.description);
     return;
   }
@@ -335,6 +380,7 @@ bool vision__begin(bot *b, const discord_message *m, char **text) {
                         .max_width = (int)cfg_int(b->cfg, CFG_VISION_MAX_SIDE),
                         .max_height = (int)cfg_int(b->cfg, CFG_VISION_MAX_SIDE),
                         .max_pixels = (uint64_t)cfg_int(b->cfg, CFG_VISION_MAX_PIXELS)};
+  r->as_url = openai_images(b);
   int64_t taken = 0;
   for (size_t i = 0; i < m->n_attachments && r->n_parts < VIS_PARTS_MAX; i++) {
     const discord_attachment *a = &m->attachments[i];
@@ -358,7 +404,7 @@ bool vision__begin(bot *b, const discord_message *m, char **text) {
   bool pending = false;
   for (size_t i = 0; i < r->n_parts; i++) {
     vis_part *p = &r->parts[i];
-    if (p->image && !p->desc && !p->error) pending = true;
+    if (p->image && !p->desc && !p->error && !p->data_url) pending = true;
     log_part(r, p);
   }
   if (!pending) {
@@ -407,8 +453,17 @@ int vision__poll(bot *b) {
     char *text = compose(b, r);
     memory_edit(b->mem, r->channel_id, r->message_id, text);
     mem_free(text);
+    char **urls = NULL;
+    size_t n_urls = 0;
+    for (size_t i = 0; i < r->n_parts; i++) {
+      vis_part *p = &r->parts[i];
+      if (!p->data_url || n_urls == LLM_MAX_IMAGES) continue;
+      urls = xrealloc(urls, (n_urls + 1) * sizeof *urls);
+      urls[n_urls++] = p->data_url;
+      p->data_url = NULL;
+    }
     LOG_D("bot", "message %" PRIu64 ": images looked at", r->message_id);
-    queue__vision_ready(b, r->channel_id, r->message_id);
+    queue__vision_ready(b, r->channel_id, r->message_id, urls, n_urls);
     req_free(r);
     n++;
   }

@@ -390,6 +390,25 @@ TEST(vision_switched_off_for_a_channel) {
   fx_free(&x);
 }
 
+TEST(images_go_to_an_openai_server_as_they_are) {
+  fx x;
+  if (fx_init(&x) != 0) SKIP("node or the CDN double is missing");
+  /* Switched on live: the worker runs (a describer is configured), the mode is read per message. */
+  fx_cfg(&x, "engine.backend", "openai");
+  fx_cfg(&x, "vision.openai_images", "true");
+  char url[256];
+  url_of(&x, url, sizeof url, "attachments/100/7400", "rgb.png");
+  CHECK_OK(fx_post(&x, 9400, 7400, url, "rgb.png", 476, 16, 12));
+  REQUIRE(fx_wait_submit(&x, 0));
+  CHECK_INT(x.described, 0);
+  CHECK_INT(x.f->last_n_images, 1);
+  CHECK(strncmp(x.f->last_image, "data:image/png;base64,iVBORw0KGgo", 33) == 0);
+  CHECK(strstr(x.f->last_prompt, "[image attached: rgb.png]") != NULL);
+  fx_answer(&x);
+  CHECK_INT(x.r->n_sends, 1);
+  fx_free(&x);
+}
+
 int main(void) {
   signal(SIGPIPE, SIG_IGN);
   RUN(description_reaches_the_prompt_and_is_cached);
@@ -398,5 +417,6 @@ int main(void) {
   RUN(huge_images_are_refused_and_answered_as_text);
   RUN(wrong_content_is_refused);
   RUN(vision_switched_off_for_a_channel);
+  RUN(images_go_to_an_openai_server_as_they_are);
   TEST_MAIN_END();
 }

@@ -119,6 +119,7 @@ typedef struct fx {
   cdn d;
   sem_t woken;
   int described;
+  sem_t idled;
   char warnings[4096];
 } fx;
 
@@ -146,6 +147,8 @@ static int fake_describe(void *user, const vis_image *img, const char *prompt, c
   return 0;
 }
 
+static void fake_idle(void *user) { sem_post(&((fx *)user)->idled); }
+
 static void fx_cfg(fx *x, const char *key, const char *val) {
   if (cfg_set(x->c, key, val, CFG_SRC_FILE)) {
     printf("cfg_set %s=%s: %s\n", key, val, err_msg());
@@ -157,12 +160,14 @@ static int fx_init(fx *x) {
   memset(x, 0, sizeof *x);
   if (cdn_start(&x->d) != 0) return -1;
   sem_init(&x->woken, 0, 0);
+  sem_init(&x->idled, 0, 0);
   log_set_sink(on_log, x);
   x->c = cfg_new();
   fx_cfg(x, "bot.response_rate", "0");
   fx_cfg(x, "bot.cooldown_s", "0");
   fx_cfg(x, "bot.user_flood_per_min", "0");
   fx_cfg(x, "vision.allowed_hosts", "localhost");
+  fx_cfg(x, "vision.idle_unload_s", "1");
   if (store_open(":memory:", &x->s)) abort();
   x->f = fake_new(false);
   x->r = xcalloc(1, sizeof *x->r);
@@ -172,7 +177,8 @@ static int fx_init(fx *x) {
   x->next_id = 5000;
   x->r->next_id = &x->next_id;
   x->act = rec_actions(x->r);
-  bot_vision v = {.user = x, .describe = fake_describe, .model_name = "fake-vlm"};
+  bot_vision v = {
+      .user = x, .describe = fake_describe, .idle = fake_idle, .model_name = "fake-vlm"};
   bot_opts o = {.config = x->c,
                 .db = x->s,
                 .backend = &x->f->base,
@@ -197,6 +203,7 @@ static void fx_free(fx *x) {
   mem_free(x->r);
   log_set_sink(NULL, NULL);
   sem_destroy(&x->woken);
+  sem_destroy(&x->idled);
   cdn_stop(&x->d);
 }
 
@@ -409,6 +416,56 @@ TEST(images_go_to_an_openai_server_as_they_are) {
   fx_free(&x);
 }
 
+TEST(embed_pictures_are_described_through_the_media_proxy) {
+  fx x;
+  if (fx_init(&x) != 0) SKIP("node or the CDN double is missing");
+  char proxy[256];
+  url_of(&x, proxy, sizeof proxy, "attachments/ext/1", "lossless.webp");
+  h_msg hm;
+  h_message(&hm, 9500, CHAN, GUILD, ALICE, "look https://example.com/pic.webp");
+  h_mention(&hm, SELF);
+  discord_embed e = {
+      .title = "",
+      .description = "",
+      .url = "https://example.com/pic.webp",
+      .author_name = "",
+      .footer_text = "",
+      .type = "image",
+      .image = {.url = "", .proxy_url = ""},
+      /* the poster's host is never fetched: only Discord's proxy copy */
+      .thumbnail = {
+          .url = "https://example.com/pic.webp", .proxy_url = proxy, .width = 16, .height = 12}};
+  hm.ev.u.message.embeds = &e;
+  hm.ev.u.message.n_embeds = 1;
+  CHECK_OK(bot_handle_event(x.b, &hm.ev));
+  REQUIRE(fx_wait_submit(&x, 0));
+  CHECK_INT(x.described, 1);
+  CHECK_INT(cdn_requests(&x.d), 1);
+  CHECK(strstr(x.f->last_prompt, "[image: a test picture, 16x12") != NULL);
+  fx_answer(&x);
+  fx_free(&x);
+}
+
+/* The model is handed back after vision.idle_unload_s (1 s here) without an image, once. The
+ * test waits for the call (a 60 s guard turns a hang into a failure); nothing is timed. */
+TEST(the_model_is_unloaded_when_idle) {
+  fx x;
+  if (fx_init(&x) != 0) SKIP("node or the CDN double is missing");
+  char url[256];
+  url_of(&x, url, sizeof url, "attachments/100/7600", "rgb.png");
+  CHECK_OK(fx_post(&x, 9600, 7600, url, "rgb.png", 476, 16, 12));
+  REQUIRE(fx_wait_submit(&x, 0));
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  ts.tv_sec += 60;
+  int rc;
+  while ((rc = sem_timedwait(&x.idled, &ts)) != 0 && errno == EINTR) {}
+  CHECK_INT(rc, 0);
+  CHECK_INT(x.described, 1);
+  fx_answer(&x);
+  fx_free(&x);
+}
+
 int main(void) {
   signal(SIGPIPE, SIG_IGN);
   RUN(description_reaches_the_prompt_and_is_cached);
@@ -418,5 +475,7 @@ int main(void) {
   RUN(wrong_content_is_refused);
   RUN(vision_switched_off_for_a_channel);
   RUN(images_go_to_an_openai_server_as_they_are);
+  RUN(embed_pictures_are_described_through_the_media_proxy);
+  RUN(the_model_is_unloaded_when_idle);
   TEST_MAIN_END();
 }

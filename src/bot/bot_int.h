@@ -208,6 +208,9 @@ bool vision__begin(bot *b, const discord_message *m, char **text);
 /* On the bot thread: takes finished descriptions into memory and the store, and releases the
  * jobs waiting for them. Returns the number of messages finished. */
 int vision__poll(bot *b);
+/* Whether images are described for m's channel: the store settings for channel:ID (then its
+ * thread parent), guild:ID, then vision.enabled. */
+bool vision__enabled(bot *b, const discord_message *m);
 /* A message was deleted: forgets its descriptions. */
 void vision__forget(bot *b, uint64_t message_id);
 #endif

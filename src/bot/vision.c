@@ -258,7 +258,7 @@ static int setting_bool(bot *b, const char *scope, bool *out) {
   return rc;
 }
 
-static bool enabled_for(bot *b, const discord_message *m) {
+bool vision__enabled(bot *b, const discord_message *m) {
   char scope[48];
   bool on;
   snprintf(scope, sizeof scope, "channel:%" PRIu64, m->channel_id);
@@ -366,7 +366,7 @@ bool vision__begin(bot *b, const discord_message *m, char **text) {
     if (attachment_is_image(&m->attachments[i])) n_img++;
   for (size_t i = 0; i < m->n_embeds; i++)
     if (m->embeds[i].image.proxy_url[0] || m->embeds[i].thumbnail.proxy_url[0]) n_img++;
-  if (n_img == 0 || !enabled_for(b, m)) return false;
+  if (n_img == 0 || !vision__enabled(b, m)) return false;
 
   vis_req *r = xcalloc(1, sizeof *r);
   r->channel_id = m->channel_id;

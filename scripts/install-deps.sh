@@ -16,6 +16,10 @@ PACKAGES=(
   libsqlite3-dev        # the store (WAL, FTS5)
   libpcre2-dev          # tokenizer pre-splitting
   libmicrohttpd-dev     # dashboard, health and metrics
+  libpng-dev            # image decoding (vision): PNG
+  libjpeg62-turbo-dev   # JPEG (libjpeg-turbo)
+  libwebp-dev           # WebP (and libwebpdemux for animated WebP)
+  libgif-dev            # GIF (giflib)
   nodejs node-ws        # the Discord double used by the tests (independent WebSocket implementation)
 )
 

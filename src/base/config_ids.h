@@ -74,20 +74,32 @@ typedef enum cfg_id {
 
   CFG_EMBED_MODEL, /* embed.model */
 
-  CFG_LORE_WORLD_INFO,    /* lore.world_info */
-  CFG_LORE_RETRIEVAL,     /* lore.retrieval */
-  CFG_LORE_RECALL,        /* lore.recall */
-  CFG_LORE_MIN_SCORE,     /* lore.min_score */
-  CFG_LORE_TOP_K,         /* lore.top_k */
-  CFG_LORE_RRF_K,         /* lore.rrf_k */
-  CFG_LORE_BUDGET_TOKENS, /* lore.budget_tokens */
-  CFG_LORE_RECALL_K,      /* lore.recall_k */
-  CFG_LORE_SCAN_MESSAGES, /* lore.scan_messages */
-  CFG_LORE_SCOPES,        /* lore.scopes */
+  CFG_LORE_WORLD_INFO,             /* lore.world_info */
+  CFG_LORE_RETRIEVAL,              /* lore.retrieval */
+  CFG_LORE_RECALL,                 /* lore.recall */
+  CFG_LORE_MIN_SCORE,              /* lore.min_score */
+  CFG_LORE_TOP_K,                  /* lore.top_k */
+  CFG_LORE_RRF_K,                  /* lore.rrf_k */
+  CFG_LORE_BUDGET_TOKENS,          /* lore.budget_tokens */
+  CFG_LORE_RECALL_K,               /* lore.recall_k */
+  CFG_LORE_SCAN_MESSAGES,          /* lore.scan_messages */
+  CFG_LORE_SCOPES,                 /* lore.scopes */
   CFG_PERSONA_RELEVANCE_THRESHOLD, /* persona.relevance_threshold */
   CFG_PERSONA_MAX_PER_MESSAGE,     /* persona.max_per_message */
   CFG_PERSONA_ANSWER_WEBHOOKS,     /* persona.answer_webhooks */
   CFG_PERSONA_RELEVANCE_CONTEXT,   /* persona.relevance_context */
+  CFG_VISION_ENABLED,              /* vision.enabled */
+  CFG_VISION_ALLOWED_HOSTS,        /* vision.allowed_hosts */
+  CFG_VISION_MAX_BYTES,            /* vision.max_bytes */
+  CFG_VISION_MAX_SIDE,             /* vision.max_side */
+  CFG_VISION_MAX_PIXELS,           /* vision.max_pixels */
+  CFG_VISION_MAX_IMAGES,           /* vision.max_images */
+  CFG_VISION_PROMPT,               /* vision.prompt */
+  CFG_VISION_IDLE_UNLOAD_S,        /* vision.idle_unload_s */
+  CFG_VISION_OPENAI_IMAGES,        /* vision.openai_images */
+  CFG_VISION_MODEL,                /* vision.model */
+  CFG_VISION_MMPROJ,               /* vision.mmproj */
+  CFG_VISION_THREADS,              /* vision.threads */
 
   CFG__COUNT /* number of keys, not a key */
 } cfg_id;

@@ -154,6 +154,33 @@ static const cfg_key keys[] = {
          "personas may answer webhooks other than mimic's own"),
     INT(PERSONA_RELEVANCE_CONTEXT, "persona.relevance_context", "3", 0, 20,
         "recent messages embedded with a message for relevance"),
+    /* vision (the bot's side: which images are fetched, how big, what is asked about them) */
+    BOOL(VISION_ENABLED, "vision.enabled", "true",
+         "describe images people post (a store setting for scope guild:ID or channel:ID "
+         "overrides it there)"),
+    STR(VISION_ALLOWED_HOSTS, "vision.allowed_hosts", "",
+        "comma-separated hosts images may come from besides cdn.discordapp.com and "
+        "media.discordapp.net"),
+    INT(VISION_MAX_BYTES, "vision.max_bytes", "20971520", 1024, 268435456,
+        "largest image file fetched, in bytes"),
+    INT(VISION_MAX_SIDE, "vision.max_side", "16384", 16, 65535,
+        "widest or tallest image decoded, in pixels"),
+    INT(VISION_MAX_PIXELS, "vision.max_pixels", "40000000", 256, 1000000000,
+        "most pixels (width x height) of an image decoded"),
+    INT(VISION_MAX_IMAGES, "vision.max_images", "4", 0, 10, "images described per message"),
+    STR(VISION_PROMPT, "vision.prompt",
+        "Describe this image in one or two sentences, including any text in it.",
+        "what the vision model is asked about each image"),
+    INT(VISION_IDLE_UNLOAD_S, "vision.idle_unload_s", "600", 0, 604800,
+        "seconds without an image before the vision model is unloaded (0 = keep it loaded)"),
+    BOOL(VISION_OPENAI_IMAGES, "vision.openai_images", "false",
+         "with engine.backend = openai: send images to the server as image_url parts (a "
+         "vision model) instead of describing them locally"),
+    PATH(VISION_MODEL, "vision.model", "",
+         "the vision-language model's text GGUF (e.g. SmolVLM); empty: images are only named"),
+    PATH(VISION_MMPROJ, "vision.mmproj", "", "its mmproj GGUF (vision encoder and projector)"),
+    INT(VISION_THREADS, "vision.threads", "0", 0, 1024,
+        "threads describing an image (0 = one per core)"),
     /* web.enabled / web.listen come back with the dashboard; nothing serves them yet. */
     [CFG__COUNT] = {NULL, CFG_STR, NULL, 0, 0, false, NULL, 0, NULL},
 };

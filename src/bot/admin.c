@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #define BOT_LEVEL BOT_L_ADMIN
 #include "bot/bot_int.h"
@@ -830,6 +831,42 @@ static void cmd_clear(cmd_ctx *x) {
   react_ok(x);
 }
 
+/* ---- vision ---- */
+
+/* !vision [on|off] [server]: switches image descriptions for this channel (or the whole server),
+ * as a store setting for scope channel:ID / guild:ID that overrides vision.enabled there; without
+ * an argument says whether they are on here. */
+static void cmd_vision(cmd_ctx *x) {
+  char word[16] = "", where[16] = "";
+  sscanf(x->args, "%15s %15s", word, where);
+  bool server = strcasecmp(where, "server") == 0 || strcasecmp(where, "guild") == 0;
+  bool on = strcasecmp(word, "on") == 0, off = strcasecmp(word, "off") == 0;
+  if (!word[0]) {
+    answer(x, "Image descriptions are %s in this channel.",
+           vision__enabled(x->b, x->m) ? "on" : "off");
+    return;
+  }
+  if ((!on && !off) || (where[0] && !server) || (server && !x->m->guild_id)) {
+    answer(x, "%svision takes on or off, and optionally server (for example %svision off server).",
+           x->b->prefix, x->b->prefix);
+    return;
+  }
+  char scope[48];
+  if (server)
+    snprintf(scope, sizeof scope, "guild:%" PRIu64, x->m->guild_id);
+  else
+    snprintf(scope, sizeof scope, "channel:%" PRIu64, x->m->channel_id);
+  if (store_setting_set(x->b->db, scope, "vision.enabled", on ? "on" : "off")) {
+    answer(x, "Could not switch image descriptions: %s", err_msg());
+    err_clear();
+    return;
+  }
+  LOG_I("audit", "user %" PRIu64 " set vision.enabled = %s for %s", x->m->author.id,
+        on ? "on" : "off", scope);
+  answer(x, "Image descriptions are %s for this %s.", on ? "on" : "off",
+         server ? "server (channels set on their own keep their setting)" : "channel");
+}
+
 /* ---- table and dispatch ---- */
 
 static void cmd_help(cmd_ctx *x);
@@ -845,6 +882,8 @@ static const cmd_def cmds[] = {
     {"train", CMD_ADMIN, cmd_train, "", "start training (a separate process)"},
     {"exclude", CMD_ADMIN, cmd_exclude, "<user> [reason]", "never learn from or answer someone"},
     {"include", CMD_ADMIN, cmd_include, "<user>", "undo !exclude"},
+    {"vision", CMD_ADMIN, cmd_vision, "[on|off] [server]",
+     "describe the images people post here (or on the whole server)"},
     {"help", CMD_EVERYONE, cmd_help, "", "this list"},
     {"optout", CMD_EVERYONE, cmd_optout, "", "stop learning from my messages"},
     {"optin", CMD_EVERYONE, cmd_optin, "", "resume learning from my messages"},

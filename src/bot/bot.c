@@ -148,6 +148,8 @@ int bot_new(const bot_opts *o, bot **out) {
   rc = store_user_flag_each(b->db, load_flag, b);
   if (rc) goto fail;
   if ((rc = persona__load(b, true))) goto fail;
+  rc = vision__start(b, o->vision);
+  if (rc) goto fail;
   *out = b;
   return 0;
 fail:
@@ -158,6 +160,7 @@ fail:
 
 void bot_destroy(bot *b) {
   if (!b) return;
+  vision__stop(b); /* first: its worker may wake the loop */
   queue__shutdown(b);
   map_free(&b->ignored);
   map_free(&b->admins);
@@ -179,6 +182,7 @@ uint64_t bot_self_id(const bot *b) { return b->self_id; }
 /* ---- polling ---- */
 
 int bot_poll(bot *b) {
+  vision__poll(b); /* first: a described image releases its reply for queue__poll to start */
   int handled = queue__poll(b);
   int64_t now = bot__now(b);
   if (now - b->last_prune_ms >= BOT_PRUNE_EVERY_MS) {

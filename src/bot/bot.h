@@ -187,6 +187,9 @@ typedef struct bot_opts {
    * only); NULL: bot_new opens embed.model when set, else lore and recall run on full text alone
    * and personas are chosen without relevance. */
   const struct lore_embedder *embedder;
+  /* Image understanding (bot/vision.h), copied; NULL: images are only named ("[attachment: x]"),
+   * never fetched. */
+  const struct bot_vision *vision;
 } bot_opts;
 
 typedef struct bot bot;

@@ -12,6 +12,7 @@
  *   persona.c  the cast: personas loaded from the store, who answers (persona_route.h), their
  *              prompts, adapters, sampling and memory keys, and their own messages recognised
  *   queue.c    the reply queue: job admission, per-channel queues, generation, completions, sends
+ *   vision.c   images: fetch, decode and describe on a worker, descriptions into memory and store
  *   bot.c      the object: construction and teardown, settings, privacy flags, bot_poll
  *   admin.c    text commands
  *   events.c   the event dispatcher (bot_handle_event): stores what happened, runs commands, hands
@@ -39,9 +40,10 @@
 #define BOT_L_RECALL  2
 #define BOT_L_PERSONA 3
 #define BOT_L_QUEUE   4
-#define BOT_L_BOT     5
-#define BOT_L_ADMIN   6
-#define BOT_L_EVENTS  7
+#define BOT_L_VISION  5
+#define BOT_L_BOT     6
+#define BOT_L_ADMIN   7
+#define BOT_L_EVENTS  8
 
 #ifndef BOT_LEVEL
 #error "define BOT_LEVEL (a BOT_L_* value) before including bot/bot_int.h"
@@ -78,7 +80,10 @@ typedef struct bot_job {
   int attempts;         /* generations started (1, or 2 after an empty one) */
   uint64_t llm_id;      /* while running */
   bool cancelled;       /* the message was deleted, the job shed, or the bot is closing */
-  llm_result *res;      /* set by the completion callback */
+  bool vision_wait;     /* its message's images are being described: not submitted before */
+  char **image_urls;    /* vision.openai_images: data: URLs sent with the message (owned) */
+  size_t n_image_urls;
+  llm_result *res; /* set by the completion callback */
   double queue_ms, gen_ms, latency_ms;
   int prompt_tokens, cached_tokens, gen_tokens;
   struct bot_job *next; /* in a channel's pending list, or in the completion list */
@@ -143,8 +148,8 @@ struct bot {
   bot_persona *cast;
   size_t n_cast;
   proute_set *route;
-  int64_t cast_sig;      /* count and newest update of the loaded personas */
-  int64_t cast_check_ms; /* when the store was last checked for changes */
+  int64_t cast_sig;        /* count and newest update of the loaded personas */
+  int64_t cast_check_ms;   /* when the store was last checked for changes */
   map_u64 dm_choice;       /* user id -> (void *)(persona id + 1), cached from the store */
   uint64_t status_channel; /* where !status was asked (its persona line) */
   map_u64 chans;           /* channel id -> bot_chan* */
@@ -169,6 +174,7 @@ struct bot {
   lore_embedder *emb_owned; /* the one bot_new opened from embed.model, or NULL */
   lore_retriever *lore;
   int64_t last_embed_ms; /* the last background embedding step (knowledge__tick) */
+  struct bot_vis *vis;   /* vision.c; NULL without opts.vision */
 
   pthread_mutex_t done_mu; /* the completion list, filled by backend workers */
   pthread_cond_t done_cv;
@@ -199,6 +205,10 @@ int stats__status_line(bot *b, buf *out) MIMIC_MUST;
 /* The text the model sees for a message: markup rendered as names, attachments (of m, when given)
  * named, cut to MEMORY_TEXT_MAX. Caller frees. */
 char *recall__render(bot *b, const char *content, const discord_message *m);
+/* Appends " [image: DESC]": what the bot saw in an image, on one line, at most
+ * RECALL_IMAGE_TEXT_MAX bytes, with no ']' to end the marker early. */
+#define RECALL_IMAGE_TEXT_MAX 600
+void recall__put_image(buf *out, const char *desc);
 /* Refills a channel's memory from the store after a restart or an expiry (messages younger than the
  * TTL and older than before_id), once per expiry. */
 void recall__refill(bot *b, uint64_t channel_id, uint64_t before_id);
@@ -288,6 +298,30 @@ void queue__drop_user(bot *b, uint64_t user_id);
 int queue__poll(bot *b);
 /* Cancels everything, waits for every owed callback and frees the jobs and channels. */
 void queue__shutdown(bot *b);
+/* The job of message_id waits no more for its images: starts it when its turn has come. urls
+ * (owned, mem_free'd array of mem_free'd strings; NULL when none) are images to send with the
+ * message (vision.openai_images); taken by the job, freed when there is none. */
+void queue__vision_ready(bot *b, uint64_t channel_id, uint64_t message_id, char **urls,
+                         size_t n_urls);
+#endif
+
+/* ---- vision.c ---- */
+#if BOT_LEVEL >= BOT_L_VISION
+/* Starts the vision worker (opts.vision copied). Returns 0 or MIMIC_ENOMEM. */
+int vision__start(bot *b, const struct bot_vision *v) MIMIC_MUST;
+/* Stops and joins the worker, dropping unfinished work. Accepts b->vis NULL. */
+void vision__stop(bot *b);
+/* Looks at m's images: descriptions already stored are put into *text at once (text is replaced,
+ * caller frees); the rest go to the worker. Returns true when the message waits for the worker. */
+bool vision__begin(bot *b, const discord_message *m, char **text);
+/* On the bot thread: takes finished descriptions into memory and the store, and releases the
+ * jobs waiting for them. Returns the number of messages finished. */
+int vision__poll(bot *b);
+/* Whether images are described for m's channel: the store settings for channel:ID (then its
+ * thread parent), guild:ID, then vision.enabled. */
+bool vision__enabled(bot *b, const discord_message *m);
+/* A message was deleted: forgets its descriptions. */
+void vision__forget(bot *b, uint64_t message_id);
 #endif
 
 /* ---- bot.c ---- */

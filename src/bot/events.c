@@ -144,7 +144,7 @@ static int keep(bot *b, int rc) {
 
 /* A job for the message (LOOSE): the bot user's when persona is 0. */
 static bot_job *job_for(bot *b, const discord_message *m, router_verdict v, int64_t persona,
-                        proute_why why, bool from_bot, uint64_t t0) {
+                        proute_why why, bool from_bot, uint64_t t0, bool vision_wait) {
   bot_job *j = xcalloc(1, sizeof *j);
   j->b = b;
   j->channel_id = m->channel_id;
@@ -156,13 +156,14 @@ static bot_job *job_for(bot *b, const discord_message *m, router_verdict v, int6
   j->persona_id = persona;
   j->why = why;
   j->t0_ns = t0;
+  j->vision_wait = vision_wait;
   return j;
 }
 
 /* The personas chosen for m, each as a job; returns how many. */
 static size_t engage_personas(bot *b, bot_chan *c, const discord_message *m, int64_t author,
                               bool from_bot, uint64_t t0, int64_t now, const char *name,
-                              const char *text) {
+                              const char *text, bool vision_wait) {
   proute_pick picks[10];
   size_t n = persona__route(b, c, m, author, picks, 10);
   for (size_t i = 0; i < n; i++) {
@@ -176,7 +177,7 @@ static size_t engage_personas(bot *b, bot_chan *c, const discord_message *m, int
     router_verdict v = proute_is_addressed(picks[i].why)
                            ? (c->is_dm ? ROUTE_REPLY_DM : ROUTE_REPLY_MENTION)
                            : ROUTE_REPLY_RANDOM;
-    queue__admit(b, job_for(b, m, v, picks[i].id, picks[i].why, from_bot, t0));
+    queue__admit(b, job_for(b, m, v, picks[i].id, picks[i].why, from_bot, t0, vision_wait));
   }
   return n;
 }
@@ -195,6 +196,9 @@ static void engage(bot *b, const discord_message *m, bool self, int64_t now, uin
   char *text = recall__render(b, clean ? clean : m->content, m);
   mem_free(clean);
   bool bot_self = self && !author; /* the bot user speaking as itself */
+  /* Images: described ones join the text now; the others are looked at on the vision worker and
+   * this message's replies wait for them (vision.c). */
+  bool vision_wait = !self && !author && vision__begin(b, m, &text);
   /* The echo of a reply replaces the placeholder remembered at send time. Memory ages on the
    * bot's own clock (arrival time), so a skewed clock cannot expire a message as it arrives. */
   if (bot_self) memory_settle(b->mem, m->channel_id, b->persona, text);
@@ -213,7 +217,7 @@ static void engage(bot *b, const discord_message *m, bool self, int64_t now, uin
       LOG_D("bot", "channel %" PRIu64 ": %d persona turns in a row; waiting for a person",
             m->channel_id, c->bot_turns);
     } else {
-      engage_personas(b, c, m, author, true, t0, now, name, text);
+      engage_personas(b, c, m, author, true, t0, now, name, text, false);
     }
     mem_free(text);
     return;
@@ -242,14 +246,15 @@ static void engage(bot *b, const discord_message *m, bool self, int64_t now, uin
   /* The personas answer first, unless the bot user itself is @mentioned. */
   size_t answered = 0;
   if (!self && !rm.system && !rm.mentions_bot)
-    answered = engage_personas(b, c, m, 0, m->author.bot || m->webhook_id, t0, now, name, text);
+    answered = engage_personas(b, c, m, 0, m->author.bot || m->webhook_id, t0, now, name, text,
+                               vision_wait);
   mem_free(text);
   if (answered) return;
   router_verdict v = router_decide(b->router, &rm, now, rng_roll(b));
   LOG_T("bot", "message %" PRIu64 " in %" PRIu64 ": %s", m->id, m->channel_id,
         router_verdict_name(v));
   if (!router_is_reply(v)) return;
-  queue__admit(b, job_for(b, m, v, 0, PROUTE_NONE, m->author.bot, t0));
+  queue__admit(b, job_for(b, m, v, 0, PROUTE_NONE, m->author.bot, t0, vision_wait));
 }
 
 static int on_message(bot *b, const discord_message *m) {
@@ -299,6 +304,7 @@ static int on_update(bot *b, const discord_message *m) {
 static int on_delete(bot *b, uint64_t channel_id, uint64_t id) {
   int rc = keep(b, store_msg_delete(b->db, id));
   if (store_persona_msg_delete(b->db, id)) err_clear(); /* a persona's: a reply to it is gone */
+  vision__forget(b, id);
   memory_remove(b->mem, channel_id, id);
   queue__cancel_message(b, channel_id, id);
   return rc;

@@ -24,8 +24,14 @@ bot_chan *queue__chan(bot *b, uint64_t id) {
 
 size_t bot_inflight(const bot *b) { return b->n_pending + b->n_running; }
 
+static void free_urls(char **urls, size_t n) {
+  for (size_t i = 0; i < n; i++) mem_free(urls[i]);
+  mem_free(urls);
+}
+
 static void job_free(bot_job *j) {
   if (!j) return;
+  free_urls(j->image_urls, j->n_image_urls);
   llm_result_destroy(j->res);
   mem_free(j);
 }
@@ -225,6 +231,8 @@ static int submit(bot *b, bot_chan *c, bot_job *j) {
   if (!bp) req.adapter = b->persona[0] ? b->persona : NULL;
   req.min_tokens = 1;
   req.sampling.seed = bot__rng_next(b) | 1;
+  req.image_urls = (const char *const *)j->image_urls;
+  req.n_image_urls = j->n_image_urls;
   /* Everything the job needs is set before the submit: its on_done may run at once on a worker. */
   bot_job_state was = j->state;
   j->b = b;
@@ -258,6 +266,7 @@ static int submit(bot *b, bot_chan *c, bot_job *j) {
 static void pump(bot *b, bot_chan *c) {
   while (!c->running && c->head) {
     bot_job *j = c->head;
+    if (j->vision_wait) return; /* its images are being described; the channel keeps its order */
     unlink_pending(b, c, j);
     int rc = submit(b, c, j);
     if (rc == 0) return;
@@ -491,6 +500,22 @@ static void finish(bot *b, bot_job *j) {
   mem_free(text);
 next:
   pump(b, c);
+}
+
+void queue__vision_ready(bot *b, uint64_t channel_id, uint64_t message_id, char **urls,
+                         size_t n_urls) {
+  bot_chan *c = map_get(&b->chans, channel_id);
+  for (bot_job *j = c ? c->head : NULL; j; j = j->next)
+    if (j->message_id == message_id && j->vision_wait) {
+      j->vision_wait = false;
+      free_urls(j->image_urls, j->n_image_urls);
+      j->image_urls = urls;
+      j->n_image_urls = n_urls;
+      urls = NULL;
+      n_urls = 0;
+    }
+  free_urls(urls, n_urls);
+  if (c) pump(b, c);
 }
 
 int queue__poll(bot *b) {

@@ -10,6 +10,7 @@
 #include "bot/bot_int.h"
 #include "collect/collect.h"
 #include "store/webhooks.h"
+#include "store/media.h"
 
 typedef struct name_ctx {
   bot *b;
@@ -48,12 +49,34 @@ char *recall__render(bot *b, const char *content, const discord_message *m) {
     if (buf_puts(&out, content ? content : "")) err_clear();
   }
   if (m) {
-    for (size_t i = 0; i < m->n_attachments && i < 4; i++)
+    for (size_t i = 0; i < m->n_attachments && i < 4; i++) {
+      /* An image the bot has looked at before (vision.c) is shown as what it saw. */
+      store_media sm;
+      if (m->attachments[i].id && store_media_get(b->db, m->attachments[i].id, &sm) == 0) {
+        recall__put_image(&out, sm.description);
+        continue;
+      }
+      err_clear();
       if (buf_printf(&out, "%s[attachment: %s]", out.len ? " " : "", m->attachments[i].filename))
         err_clear();
+    }
   }
   mem_free(cut);
   return buf_steal(&out);
+}
+
+static int put_stored(const store_media *sm, void *user);
+
+/* A stored message as memory holds it: rendered, with what the bot saw in its images (an indexed
+ * lookup; none for most messages). Caller frees. */
+static char *stored_text(bot *b, const store_msg *m) {
+  char *text = recall__render(b, m->content, NULL);
+  buf t;
+  buf_init(&t, MEMORY_TEXT_MAX * 2);
+  if (buf_puts(&t, text) || store_media_of_message(b->db, m->id, 4, put_stored, &t)) err_clear();
+  mem_free(text);
+  text = buf_steal(&t);
+  return text ? text : xstrdup("");
 }
 
 /* The persona that posted a stored message (0: none), and its name. */
@@ -91,12 +114,34 @@ void recall__refill_as(bot *b, uint64_t channel_id, uint64_t before_id, const ch
     int64_t by = (m->webhook_id || m->author_id == b->self_id) ? posted_by(b, m->id, &name) : 0;
     if (!by && m->author_id == b->self_id) name = b->self_name;
     bool self = by == persona_id;
-    char *text = recall__render(b, m->content, NULL);
+    char *text = stored_text(b, m);
     memory_add(b->mem, channel_id, memkey, m->id, m->author_id, m->ts_ms, self,
                self ? persona_name : name, text);
     mem_free(text);
   }
   store_msg_list_free(&l);
+}
+
+void recall__put_image(buf *out, const char *desc) {
+  size_t n = strlen(desc);
+  if (n > RECALL_IMAGE_TEXT_MAX) n = utf8_floor(desc, n, RECALL_IMAGE_TEXT_MAX);
+  while (n > 0 && (desc[n - 1] == ' ' || desc[n - 1] == '\n')) n--;
+  size_t i = 0;
+  while (i < n && (desc[i] == ' ' || desc[i] == '\n')) i++;
+  if (buf_printf(out, "%s[image: ", out->len ? " " : "")) err_clear();
+  for (; i < n; i++) {
+    char ch = desc[i];
+    if (ch == '\n' || ch == '\r' || ch == '\t') ch = ' ';
+    if (ch == ']') ch = ')';
+    if (buf_putc(out, ch)) err_clear();
+  }
+  if (buf_putc(out, ']')) err_clear();
+}
+
+/* Appends what the bot saw in a stored message's images. */
+static int put_stored(const store_media *sm, void *user) {
+  recall__put_image(user, sm->description);
+  return 0;
 }
 
 /* So the bot remembers what was said just before it came back. */
@@ -120,7 +165,7 @@ void recall__refill(bot *b, uint64_t channel_id, uint64_t before_id) {
     const char *name = m->author_shown;
     int64_t by = (m->webhook_id || m->author_id == b->self_id) ? posted_by(b, m->id, &name) : 0;
     bool self = m->author_id == b->self_id && !by;
-    char *text = recall__render(b, m->content, NULL);
+    char *text = stored_text(b, m);
     memory_add(b->mem, channel_id, b->persona, m->id, m->author_id, m->ts_ms, self,
                self ? b->self_name : name, text);
     mem_free(text);

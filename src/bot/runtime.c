@@ -15,11 +15,13 @@
 
 #include "bot/bot.h"
 #include "bot/to_discord.h"
+#include "bot/vision.h"
 #include "discord/actions.h"
 #include "discord/client.h"
 #include "llm/backend.h"
 #include "store/store.h"
 #include "store/webhooks.h"
+#include "vision/vision.h"
 
 extern char **environ;
 
@@ -311,8 +313,39 @@ static void jobs_reap(runtime *rt) {
 
 static void wake(void *user) { discord_client_wake(((runtime *)user)->dc); }
 
+/* ---- the vision model: opened on the first image, closed when idle ---- */
+
+/* Used by the bot's vision worker thread only (describe and idle are never called at once), so
+ * it needs no lock. */
+typedef struct rt_vision {
+  const cfg *c;
+  vis_vlm *vlm;
+} rt_vision;
+
+static int rt_describe(void *user, const vis_image *img, const char *prompt, char **out) {
+  rt_vision *v = user;
+  if (!v->vlm) {
+    vis_vlm_params p = {.n_threads = (int)cfg_int(v->c, CFG_VISION_THREADS)};
+    uint64_t t0 = clock_mono_ns();
+    int rc = vis_vlm_open(cfg_str(v->c, CFG_VISION_MODEL), cfg_str(v->c, CFG_VISION_MMPROJ), &p,
+                          &v->vlm);
+    if (rc) return err_prefix(rc, "loading the vision model");
+    LOG_I("bot", "vision model loaded in %.1f s", (double)(clock_mono_ns() - t0) / 1e9);
+  }
+  return vis_describe(v->vlm, img, prompt, out);
+}
+
+static void rt_vision_idle(void *user) {
+  rt_vision *v = user;
+  if (!v->vlm) return;
+  vis_vlm_close(v->vlm);
+  v->vlm = NULL;
+  LOG_I("bot", "vision model unloaded after vision.idle_unload_s without an image");
+}
+
 int bot_runtime_run(const bot_runtime_opts *o) {
   runtime rt = {.o = o};
+  rt_vision rv = {.c = o->config}; /* before any goto out: closed there */
   rt.jobs[0] = (job){.name = "fetch", .steps = {"fetch", NULL}};
   rt.jobs[1] = (job){.name = "train", .steps = {"prepare", "train"}};
   store *db = NULL;
@@ -338,12 +371,28 @@ int bot_runtime_run(const bot_runtime_opts *o) {
                          .respond = do_respond,
                          .edit_original = do_edit_original,
                          .followup = do_followup};
+  /* Images are described when a vision model is configured (loaded on the first image). */
+  const char *vm = cfg_str(o->config, CFG_VISION_MODEL),
+             *vp = cfg_str(o->config, CFG_VISION_MMPROJ);
+  bool have_vision = vm && *vm && vp && *vp;
+  /* ... or sent to an OpenAI-compatible server with a vision model as they are. */
+  bool to_server = cfg_bool(o->config, CFG_VISION_OPENAI_IMAGES) &&
+                   strcmp(cfg_str(o->config, CFG_ENGINE_BACKEND), "openai") == 0;
+  bot_vision bv = {.user = &rv,
+                   .describe = have_vision ? rt_describe : NULL,
+                   .idle = rt_vision_idle,
+                   .model_name = vm};
+  if (to_server)
+    LOG_I("bot", "images go to the OpenAI-compatible server as image_url parts");
+  else if (!have_vision)
+    LOG_I("bot", "no vision.model/vision.mmproj: images are named, not described");
   bot_opts bo = {.config = o->config,
                  .db = db,
                  .backend = rt.backend,
                  .actions = &actions,
                  .wake = wake,
-                 .wake_user = &rt};
+                 .wake_user = &rt,
+                 .vision = have_vision || to_server ? &bv : NULL};
   if ((rc = bot_new(&bo, &rt.b))) goto out;
   if ((rc = discord_client_start(rt.dc))) goto out;
 
@@ -387,6 +436,7 @@ out:
   if (db) notes_drain(&rt);     /* what the last outcomes taught */
   mem_free(rt.preload);
   pthread_mutex_destroy(&rt.notes_mu);
+  vis_vlm_close(rv.vlm); /* the bot, and its vision worker, are gone */
   llm_backend_destroy(rt.backend);
   store_close(db);
   return rc;

@@ -52,6 +52,7 @@ int cli_persona_train_done(const cfg *c, const cli_persona_train *t, const char 
 
 int cmd_lore(int argc, char **argv);          /* lore books: add, list, remove, search */
 int cmd_embed_history(int argc, char **argv); /* community messages embedded for recall */
+int cmd_vision(int argc, char **argv);        /* vision embed | describe */
 
 /* Loads the configuration the way every subcommand does: defaults, then the file path (the
  * command's --config FILE; NULL: MIMIC_CONFIG, or ./mimic.conf when it exists), then the

@@ -42,6 +42,7 @@ static const cli_cmd commands[] = {
     {"tokenize", cmd_tokenize, "the token ids of a text in a model's vocabulary"},
     {"embed", cmd_embed, "sentence embeddings (float32 rows) of texts with a BERT-family encoder"},
     {"logits", cmd_logits, "raw float32 logits per position, to compare with other engines"},
+    {"vision", cmd_vision, "vision embed|describe: an image's embeddings, or a VLM's answer"},
     {"version", cmd_version, "print the version"},
     {"help", cmd_help, "this list (help COMMAND: that command's options)"},
 };

@@ -68,7 +68,8 @@ typedef struct discord_member {
 /* A file on a message (attachments in; actions.h sends them out). */
 typedef struct discord_attachment {
   discord_id id;
-  const char *url; /* the CDN URL (signed: it expires; refetch the message for a fresh one) */
+  const char *url;       /* the CDN URL (signed: it expires; refetch the message for a fresh one) */
+  const char *proxy_url; /* the media proxy's URL for the same file; "" when absent */
   const char *filename;
   const char *content_type; /* "" when unknown */
   const char *description;  /* alt text; "" when none */
@@ -76,12 +77,20 @@ typedef struct discord_attachment {
   int width, height;        /* images and videos; 0 otherwise */
 } discord_attachment;
 
+/* An embed's picture (image or thumbnail): url is where the poster's link points (any host);
+ * proxy_url is Discord's media proxy copy (media.discordapp.net), the one to fetch. */
+typedef struct discord_embed_media {
+  const char *url;       /* "" when absent */
+  const char *proxy_url; /* "" when absent */
+  int width, height;     /* 0 when unknown */
+} discord_embed_media;
+
 typedef struct discord_embed_field {
   const char *name;
   const char *value;
 } discord_embed_field;
 
-/* The text parts of an embed (what a language model can read). */
+/* The text parts of an embed (what a language model can read) and its pictures. */
 typedef struct discord_embed {
   const char *title;
   const char *description;
@@ -90,6 +99,9 @@ typedef struct discord_embed {
   const char *footer_text;
   discord_embed_field *fields;
   size_t n_fields;
+  const char *type;              /* "rich", "image", "gifv", "link", ...; "" when absent */
+  discord_embed_media image;     /* "" urls when the embed has none */
+  discord_embed_media thumbnail; /* an "image" embed (a posted link to a picture) carries it here */
 } discord_embed;
 
 typedef struct discord_emoji {

@@ -169,7 +169,18 @@ static void channel_of(pctx *c, const json_t *o, discord_channel *ch) {
   ch->member_count = int_at(o, "member_count", 0);
 }
 
+static void embed_media_of(pctx *c, const json_t *o, discord_embed_media *m) {
+  m->url = str_at(c, o, "url");
+  m->proxy_url = str_at(c, o, "proxy_url");
+  m->width = int_at(o, "width", 0);
+  m->height = int_at(o, "height", 0);
+  if (m->width < 0 || m->height < 0) m->width = m->height = 0;
+}
+
 static void embed_of(pctx *c, const json_t *o, discord_embed *e) {
+  e->type = str_at(c, o, "type");
+  embed_media_of(c, json_object_get(o, "image"), &e->image);
+  embed_media_of(c, json_object_get(o, "thumbnail"), &e->thumbnail);
   e->title = str_at(c, o, "title");
   e->description = str_at(c, o, "description");
   e->url = str_at(c, o, "url");
@@ -244,6 +255,7 @@ static void message_of(pctx *c, const json_t *o, discord_message *m) {
     discord_attachment *at = &m->attachments[i];
     at->id = id_at(a, "id");
     at->url = str_at(c, a, "url");
+    at->proxy_url = str_at(c, a, "proxy_url");
     at->filename = str_at(c, a, "filename");
     at->content_type = str_at(c, a, "content_type");
     at->size = u64_at(a, "size");

@@ -63,6 +63,17 @@ int llm_request_check(const llm_request *r) {
       (rc = check_name("the slot key", r->slot_key)))
     return rc;
   if (r->n_stop && !r->stop) return err_set(MIMIC_EINVAL, "request: stop strings missing");
+  if (r->n_image_urls > LLM_MAX_IMAGES)
+    return err_set(MIMIC_ERANGE, "request: %zu images (at most %d)", r->n_image_urls,
+                   LLM_MAX_IMAGES);
+  if (r->n_image_urls && !r->image_urls) return err_set(MIMIC_EINVAL, "request: images missing");
+  for (size_t i = 0; i < r->n_image_urls; i++) {
+    const char *u = r->image_urls[i];
+    if (!u || (strncmp(u, "https://", 8) != 0 && strncmp(u, "data:image/", 11) != 0))
+      return err_set(MIMIC_EINVAL, "request: image %zu is not an https: or data:image/ URL", i + 1);
+    if (strlen(u) > LLM_IMAGE_URL_MAX)
+      return err_set(MIMIC_ERANGE, "request: image %zu is over %u bytes", i + 1, LLM_IMAGE_URL_MAX);
+  }
   llm_stop st; /* the same checks the generation will apply, done now so submit fails early */
   if ((rc = llm_stop_init(&st, r->stop, r->n_stop))) return err_prefix(rc, "request");
   llm_stop_free(&st);
@@ -125,6 +136,8 @@ static void job_free(llm_job *j) {
   mem_free(j->msgs);
   for (size_t i = 0; i < j->req.n_stop; i++) mem_free(j->stops[i]);
   mem_free(j->stops);
+  for (size_t i = 0; i < j->req.n_image_urls; i++) mem_free(j->images[i]);
+  mem_free(j->images);
   mem_free((char *)j->req.prompt);
   mem_free((char *)j->req.adapter);
   mem_free((char *)j->req.slot_key);
@@ -149,6 +162,8 @@ static llm_job *job_copy(const llm_request *r) {
   j->req.n_messages = 0;
   j->req.stop = NULL;
   j->req.n_stop = 0;
+  j->req.image_urls = NULL;
+  j->req.n_image_urls = 0;
   j->req.prompt = r->n_messages ? NULL : dup_text(r->prompt, &oom);
   j->req.adapter = dup_text(r->adapter && *r->adapter ? r->adapter : NULL, &oom);
   j->req.slot_key = dup_text(r->slot_key && *r->slot_key ? r->slot_key : NULL, &oom);
@@ -174,6 +189,16 @@ static llm_job *job_copy(const llm_request *r) {
       if (oom) goto fail;
     }
     j->req.stop = (const char *const *)j->stops;
+  }
+  if (r->n_image_urls) {
+    j->images = mem_calloc(r->n_image_urls, sizeof *j->images);
+    if (!j->images) goto fail;
+    for (size_t i = 0; i < r->n_image_urls; i++) {
+      j->req.n_image_urls = i + 1;
+      j->images[i] = mem_strdup(r->image_urls[i] ? r->image_urls[i] : "");
+      if (!j->images[i]) goto fail;
+    }
+    j->req.image_urls = (const char *const *)j->images;
   }
   if (oom) goto fail;
   atomic_init(&j->cancel, 0);

@@ -22,6 +22,10 @@
 #define LLM_MAX_TOKENS   100000     /* max_tokens upper bound */
 #define LLM_NAME_MAX     128        /* bytes in an adapter name, slot key, role or speaker name */
 
+/* Images per request (image_urls), and bytes of one image URL (a data: URL holds the image). */
+#define LLM_MAX_IMAGES    10
+#define LLM_IMAGE_URL_MAX (48u << 20)
+
 typedef struct llm_message {
   const char *role;    /* "system", "user" or "assistant" (templates may know others) */
   const char *name;    /* the speaker (display name), or NULL; the local engine renders it as
@@ -47,6 +51,12 @@ typedef struct llm_request {
   size_t n_stop;
   const char *slot_key; /* conversation key for KV-cache reuse (e.g. the channel id): a new turn in
                          * the same conversation evaluates only its new tokens. NULL = no reuse. */
+  /* Images shown with the last message (https: or data: URLs, <= LLM_MAX_IMAGES, each at most
+   * LLM_IMAGE_URL_MAX bytes). The openai backend sends them as image_url parts of that message (a
+   * vision model on the server); the local engine ignores them (the bot describes images for it).
+   * NULL / 0: none. */
+  const char *const *image_urls;
+  size_t n_image_urls;
 } llm_request;
 
 /* Fills r with defaults: no messages, llm_sampling_default, max_tokens 160, adapter_scale -1. */

@@ -17,6 +17,7 @@ struct llm_job {
   llm_request req; /* deep copy: every string and array below is owned by the job */
   llm_message *msgs;
   char **stops;
+  char **images; /* the request's image_urls */
   llm_token_cb on_token;
   llm_done_cb on_done;
   void *user;

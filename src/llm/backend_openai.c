@@ -220,6 +220,22 @@ static char *build_body(oa_backend *oa, const llm_request *r) {
       } else {
         json_object_set_new(jm, "content", json_string(m->content));
       }
+      /* Images go with the last message, as content parts: the text, then each image_url. */
+      if (i + 1 == r->n_messages && r->n_image_urls) {
+        json_t *parts = json_array();
+        json_t *tp = json_object();
+        json_object_set_new(tp, "type", json_string("text"));
+        json_object_set(tp, "text", json_object_get(jm, "content"));
+        json_array_append_new(parts, tp);
+        for (size_t k = 0; k < r->n_image_urls; k++) {
+          json_t *ip = json_object(), *iu = json_object();
+          json_object_set_new(iu, "url", json_string(r->image_urls[k]));
+          json_object_set_new(ip, "type", json_string("image_url"));
+          json_object_set_new(ip, "image_url", iu);
+          json_array_append_new(parts, ip);
+        }
+        json_object_set_new(jm, "content", parts);
+      }
       json_array_append_new(msgs, jm);
     }
     json_object_set_new(o, "messages", msgs);

@@ -853,9 +853,10 @@ static void row_ops_pick(llm_ctx *c) {
 }
 
 /* Evaluates T rows described by row_slot/row_pos/row_lora/row_scale (set by the caller) with
- * tokens tok. When logits is not NULL, the lm head runs for rows [logits_from, T) and writes them
- * contiguously to logits. */
-static void forward_rows(llm_ctx *c, int T, const int32_t *tok, float *logits, int logits_from) {
+ * tokens tok, or with the input rows embd (T x n_embd floats) when embd is not NULL. When logits is
+ * not NULL, the lm head runs for rows [logits_from, T) and writes them contiguously to logits. */
+static void forward_rows(llm_ctx *c, int T, const int32_t *tok, const float *embd, float *logits,
+                         int logits_from) {
   const llm_model *m = c->m;
   const llm_hparams *hp = &m->hp;
   int E = hp->n_embd, ff = hp->n_ff;
@@ -866,10 +867,14 @@ static void forward_rows(llm_ctx *c, int T, const int32_t *tok, float *logits, i
   for (int t = 0; t < T; t++) {
     MIMIC_DASSERT(c->row_slot[t] >= 0 && c->row_slot[t] < c->n_slots);
     MIMIC_DASSERT(c->row_pos[t] >= 0 && c->row_pos[t] < c->n_ctx);
-    MIMIC_DASSERT(tok[t] >= 0 && tok[t] < hp->n_vocab);
-    quant_dequant_row(m->tok_embd.type,
-                      (const char *)m->tok_embd.data + (size_t)tok[t] * m->tok_embd.row_bytes,
-                      c->x + (size_t)t * E, E);
+    if (embd) { /* input rows given as embeddings (an image's rows) */
+      memcpy(c->x + (size_t)t * E, embd + (size_t)t * E, (size_t)E * sizeof *embd);
+    } else {
+      MIMIC_DASSERT(tok[t] >= 0 && tok[t] < hp->n_vocab);
+      quant_dequant_row(m->tok_embd.type,
+                        (const char *)m->tok_embd.data + (size_t)tok[t] * m->tok_embd.row_bytes,
+                        c->x + (size_t)t * E, E);
+    }
     rope_cache(m, c->row_pos[t], c->rope_cache + (size_t)t * hp->n_rot);
   }
   for (int il = 0; il < hp->n_layer; il++) {
@@ -956,8 +961,10 @@ static void slot_note_lora(llm_slot *sl, int pos0, const llm_lora *lora, float s
   }
 }
 
-int llm_forward(llm_ctx *c, int slot, const int32_t *tokens, int n, int pos0, const llm_lora *lora,
-                float lora_scale, float *logits, llm_logits_mode mode) {
+/* llm_forward and llm_forward_embd: exactly one of tokens and embd is given. */
+static int forward_slot(llm_ctx *c, int slot, const int32_t *tokens, const float *embd, int n,
+                        int pos0, const llm_lora *lora, float lora_scale, float *logits,
+                        llm_logits_mode mode) {
   int rc;
   if ((rc = check_slot(c, slot)) || (rc = check_lora(c, lora))) return rc;
   llm_slot *sl = &c->slots[slot];
@@ -969,7 +976,7 @@ int llm_forward(llm_ctx *c, int slot, const int32_t *tokens, int n, int pos0, co
                    c->n_ctx);
   if (mode != LLM_LOGITS_NONE && (!logits || n == 0))
     return err_set(MIMIC_EINVAL, "logits requested for %d tokens without a buffer", n);
-  if ((rc = check_tokens(c, tokens, n))) return rc;
+  if (tokens && (rc = check_tokens(c, tokens, n))) return rc;
   slot_note_lora(sl, pos0, lora, lora_scale);
   sl->n_past = pos0;
   sl->last_used = ++c->tick;
@@ -991,12 +998,30 @@ int llm_forward(llm_ctx *c, int slot, const int32_t *tokens, int n, int pos0, co
       lg = logits;
       from = T - 1;
     }
-    forward_rows(c, T, tokens + done, lg, from);
-    memcpy(sl->tokens + pos0 + done, tokens + done, (size_t)T * sizeof *tokens);
+    if (tokens) {
+      forward_rows(c, T, tokens + done, NULL, lg, from);
+      memcpy(sl->tokens + pos0 + done, tokens + done, (size_t)T * sizeof *tokens);
+    } else {
+      int E = c->m->hp.n_embd;
+      forward_rows(c, T, NULL, embd + (size_t)done * E, lg, from);
+      for (int t = 0; t < T; t++) sl->tokens[pos0 + done + t] = LLM_TOKEN_EMBD;
+    }
     done += T;
     sl->n_past = pos0 + done;
   }
   return 0;
+}
+
+int llm_forward(llm_ctx *c, int slot, const int32_t *tokens, int n, int pos0, const llm_lora *lora,
+                float lora_scale, float *logits, llm_logits_mode mode) {
+  return forward_slot(c, slot, tokens, NULL, n, pos0, lora, lora_scale, logits, mode);
+}
+
+int llm_forward_embd(llm_ctx *c, int slot, const float *embd, int n, int pos0, const llm_lora *lora,
+                     float lora_scale, float *logits, llm_logits_mode mode) {
+  if (n > 0 && !embd) return err_set(MIMIC_EINVAL, "%d input rows without a buffer", n);
+  return forward_slot(c, slot, NULL, embd ? embd : (const float *)c->x, n, pos0, lora, lora_scale,
+                      logits, mode);
 }
 
 /* ---- Slots ----------------------------------------------------------------------------------- */
@@ -1096,6 +1121,12 @@ static int slot_shift(llm_ctx *c, int slot, int need, const llm_lora *lora, floa
   int min_drop = sl->n_past + need - c->n_ctx; /* <= rest, since keep + need <= n_ctx */
   if (drop < min_drop) drop = min_drop;
   int remain = rest - drop;
+  for (int i = keep + drop; i < sl->n_past; i++)
+    if (sl->tokens[i] == LLM_TOKEN_EMBD)
+      return err_set(MIMIC_ERANGE,
+                     "the context of %d is full and what it would keep holds an image, which "
+                     "cannot be re-evaluated; use a larger context",
+                     c->n_ctx);
   LOG_D("model", "slot %d: context shift, keeping %d, dropping %d, re-evaluating %d", slot, keep,
         drop, remain);
   memmove(sl->tokens + keep, sl->tokens + keep + drop, (size_t)remain * sizeof *sl->tokens);
@@ -1154,7 +1185,7 @@ int llm_forward_batch(llm_ctx *c, const llm_batch_item *items, int n_items) {
       sl->last_used = ++c->tick;
       if (it->logits) any_logits = true;
     }
-    forward_rows(c, T, tok, any_logits ? c->logits_tmp : NULL, 0);
+    forward_rows(c, T, tok, NULL, any_logits ? c->logits_tmp : NULL, 0);
     for (int t = 0; t < T; t++) {
       const llm_batch_item *it = &items[done + t];
       llm_slot *sl = &c->slots[it->slot];

@@ -116,6 +116,18 @@ typedef enum {
 int llm_forward(llm_ctx *c, int slot, const int32_t *tokens, int n, int pos0, const llm_lora *lora,
                 float lora_scale, float *logits, llm_logits_mode mode) MIMIC_MUST;
 
+/* What a slot records at a position whose input was an embedding row (llm_forward_embd): never a
+ * token id, so prefix reuse stops there. */
+#define LLM_TOKEN_EMBD (-1)
+
+/* llm_forward with input rows given as embeddings instead of token ids: embd holds n rows of
+ * n_embd floats (e.g. a vision projector's image rows), used in place of the token embedding at
+ * positions pos0..pos0+n-1. The slot records LLM_TOKEN_EMBD there, so llm_slot_prepare reuses no
+ * prefix past them and a context shift that would re-evaluate them fails (MIMIC_ERANGE). Errors
+ * and logits as llm_forward. */
+int llm_forward_embd(llm_ctx *c, int slot, const float *embd, int n, int pos0, const llm_lora *lora,
+                     float lora_scale, float *logits, llm_logits_mode mode) MIMIC_MUST;
+
 /* ---- Slots: one per conversation ------------------------------------------------------------ */
 
 /* Finds the slot tagged key; if none, takes an empty slot or evicts the least recently used one

@@ -50,6 +50,11 @@ void tok_destroy(tokenizer *t) {
 static const char *const re_gpt2[] = {"'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^" WS
                                       "\\p{L}\\p{N}]+|[" WS "]+(?![^" WS "])",
                                       NULL};
+/* smollm and the starcoder family: each digit alone, then GPT-2's splitter (llama.cpp). */
+static const char *const re_smollm[] = {"\\p{N}",
+                                        "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^" WS
+                                        "\\p{L}\\p{N}]+|[" WS "]+(?![^" WS "])",
+                                        NULL};
 static const char *const re_default[] = {"[\\p{P}\\$\\+<=>\\^~\\|]+",
                                          "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^" WS
                                          "\\p{L}\\p{N}]+|[" WS "]+(?![^" WS "])",
@@ -115,6 +120,8 @@ static const pre_entry pre_names[] = {
     {"falcon3", PRE_LLAMA3},
     {"pixtral", PRE_LLAMA3},
     {"deepseek-llm", PRE_DEEPSEEK_LLM},
+    {"smollm", PRE_SMOLLM},
+    {"starcoder", PRE_SMOLLM},
 };
 
 static int compile_regexes(tokenizer *t, const char *const *src) {
@@ -305,10 +312,11 @@ int tok_new(const tok_spec *spec, tokenizer **out) {
     case PRE_QWEN2: res = re_qwen2; break;
     case PRE_LLAMA3: res = re_llama3; break;
     case PRE_DEEPSEEK_LLM: res = re_deepseek_llm; break;
+    case PRE_SMOLLM: res = re_smollm; break;
     default:
       rc = err_set(MIMIC_EUNSUPPORTED,
                    "tokenizer: unknown pre-tokenizer '%s' (tokenizer.ggml.pre); mimic knows "
-                   "default, gpt-2, qwen2, llama-bpe (llama3) and deepseek-llm",
+                   "default, gpt-2, qwen2, llama-bpe (llama3), deepseek-llm and smollm",
                    pre);
       goto out;
     }

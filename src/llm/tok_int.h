@@ -32,7 +32,8 @@ typedef enum {
   PRE_GPT2,
   PRE_QWEN2,
   PRE_LLAMA3,
-  PRE_DEEPSEEK_LLM
+  PRE_DEEPSEEK_LLM,
+  PRE_SMOLLM /* starcoder family: single digits, then GPT-2's splitter */
 } pre_kind;
 
 /* Per-token flags. */

@@ -323,7 +323,7 @@ static const char *const schema_personas[] = {
     NULL,
 };
 
-/* Migration (persona-live): speaking as personas (webhooks.c): the persona webhooks mimic holds
+/* Migration 6: speaking as personas (webhooks.c): the persona webhooks mimic holds
  * per channel (tokens are secrets), which persona posted which message, and whom each person
  * talks to in DMs. */
 static const char *const schema_persona_live[] = {
@@ -350,13 +350,23 @@ static const char *const schema_persona_live[] = {
     NULL,
 };
 
+/* Migration 7: what the bot saw in images (media.c): one description per attachment, cached so an
+ * image is described once, kept with its message for the media sweep. */
+static const char *const schema_media[] = {
+    "CREATE TABLE media("
+    "  attachment_id INTEGER PRIMARY KEY,"
+    "  message_id INTEGER NOT NULL,"
+    "  url TEXT NOT NULL,"
+    "  description TEXT NOT NULL,"
+    "  model TEXT NOT NULL,"
+    "  created_ms INTEGER NOT NULL);",
+    "CREATE INDEX media_message ON media(message_id);",
+    NULL,
+};
+
 static const char *const *const migrations[] = {
-    schema_v1,
-    schema_bot_log,
-    schema_user_names,
-    schema_lore,
-    schema_personas,
-    schema_persona_live,
+    schema_v1,       schema_bot_log,      schema_user_names, schema_lore,
+    schema_personas, schema_persona_live, schema_media,
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

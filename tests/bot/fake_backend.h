@@ -34,6 +34,8 @@ typedef struct fake_backend {
   char last_prompt[16384];
   char last_key[64];
   char last_stops[512];
+  size_t last_n_images; /* the request's image_urls */
+  char last_image[64];  /* the first one's first bytes */
   uint64_t last_seed;
   uint64_t last_submit_ns; /* clock_mono_ns() at the last submit */
   int last_max_tokens;
@@ -146,6 +148,9 @@ static inline int fake__submit(llm_backend *b, llm_job *job) {
     if (w < 0 || (size_t)w >= sizeof f->last_stops - o) break;
     o += (size_t)w;
   }
+  f->last_n_images = job->req.n_image_urls;
+  str_lcpy(f->last_image, job->req.n_image_urls ? job->req.image_urls[0] : "",
+           sizeof f->last_image);
   f->last_seed = job->req.sampling.seed;
   f->last_submit_ns = clock_mono_ns();
   f->last_max_tokens = job->req.max_tokens;

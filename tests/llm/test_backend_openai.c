@@ -327,6 +327,40 @@ TEST(streams_pieces_in_order_and_sends_the_contract) {
   llm_backend_destroy(b);
 }
 
+/* Images on the request go with the last message as content parts; a bad one is refused. */
+TEST(images_go_as_image_url_parts) {
+  llm_backend *b = make_backend(NULL, 1, 4);
+  REQUIRE(b);
+  set_scenario(SC_STREAM);
+  llm_request r;
+  chat_request(&r);
+  const char *imgs[] = {"data:image/png;base64,iVBORw0KGgo=", "https://cdn.discordapp.com/a.png"};
+  r.image_urls = imgs;
+  r.n_image_urls = 2;
+  llm_result res;
+  CHECK_OK(llm_backend_generate(b, &r, NULL, NULL, &res));
+  llm_result_free(&res);
+  pthread_mutex_lock(&srv.mu);
+  json_t *j = jv_parse(srv.body, strlen(srv.body), "request");
+  pthread_mutex_unlock(&srv.mu);
+  REQUIRE(j);
+  json_t *m = json_object_get(j, "messages");
+  CHECK_STR(jv_str(json_array_get(m, 0), "content", ""), "You are terse.");
+  json_t *parts = json_object_get(json_array_get(m, 1), "content");
+  CHECK_INT(json_array_size(parts), 3);
+  CHECK_STR(jv_str(json_array_get(parts, 0), "type", ""), "text");
+  CHECK_STR(jv_str(json_array_get(parts, 0), "text", ""), "alice: hi bot");
+  CHECK_STR(jv_str(json_array_get(parts, 1), "type", ""), "image_url");
+  CHECK_STR(jv_str(json_object_get(json_array_get(parts, 1), "image_url"), "url", ""), imgs[0]);
+  CHECK_STR(jv_str(json_object_get(json_array_get(parts, 2), "image_url"), "url", ""), imgs[1]);
+  json_decref(j);
+  const char *bad[] = {"file:///etc/passwd"};
+  r.image_urls = bad;
+  r.n_image_urls = 1;
+  CHECK_INT(llm_request_check(&r), MIMIC_EINVAL);
+  llm_backend_destroy(b);
+}
+
 TEST(stop_string_split_across_chunks_is_cut) {
   llm_backend *b = make_backend(NULL, 1, 4);
   REQUIRE(b);
@@ -595,6 +629,7 @@ int main(void) {
     return 1;
   }
   RUN(streams_pieces_in_order_and_sends_the_contract);
+  RUN(images_go_as_image_url_parts);
   RUN(stop_string_split_across_chunks_is_cut);
   RUN(http_and_protocol_errors_are_clear);
   RUN(plain_json_answer_and_completions_route);

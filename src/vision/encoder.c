@@ -1,0 +1,369 @@
+/* The vision encoder (SigLIP: patch embedding, position embedding, pre-norm transformer blocks,
+ * post-norm) and the idefics3 projector (pixel shuffle, one linear layer) over one tile, as
+ * llama.cpp's clip_graph_siglip computes them, in two paths: the fast one runs every matrix
+ * product through qmat_mul on the compute pool (attention too: per head, K and V are handed to
+ * qmat_mul as float "weights"); the scalar one is the plain-loop reference. Both keep llama.cpp's
+ * two fp16 steps (the convolution's inputs, the GELU table). Not here: preprocessing, the prompt.
+ */
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "base/alloc.h"
+#include "base/assert.h"
+#include "vision/vision_int.h"
+
+/* ---- GELU through fp16 tables, as ggml's CPU backend -------------------------------------------
+ * ggml evaluates GELU as table[fp16(x)] for -10 < x < 10 (0 below, x above) and GELU-quick as
+ * table[fp16(x)] everywhere; each table entry is fp16(gelu(fp16->f32(i))). */
+static uint16_t gelu_tab[65536], gelu_quick_tab[65536];
+static pthread_once_t gelu_once = PTHREAD_ONCE_INIT;
+
+/* IEEE half <-> float with round-to-nearest-even (as F16C and ggml's reference), total over every
+ * value (infinities and NaN included), so no activation can make a conversion fail. */
+static float h2f(uint16_t h) {
+  uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1F, man = h & 0x3FF, bits;
+  if (exp == 0x1F) {
+    bits = sign | 0x7F800000u | (man << 13);
+  } else if (exp) {
+    bits = sign | ((exp + 112) << 23) | (man << 13);
+  } else if (man) {
+    int e = -1;
+    do {
+      man <<= 1;
+      e++;
+    } while (!(man & 0x400));
+    bits = sign | ((uint32_t)(112 - e) << 23) | ((man & 0x3FF) << 13);
+  } else {
+    bits = sign;
+  }
+  float f;
+  memcpy(&f, &bits, 4);
+  return f;
+}
+
+static uint16_t f2h(float f) {
+  uint32_t x;
+  memcpy(&x, &f, 4);
+  uint32_t sign = (x >> 16) & 0x8000, ax = x & 0x7FFFFFFFu;
+  if (ax >= 0x7F800000u) return (uint16_t)(sign | 0x7C00 | (ax > 0x7F800000u ? 0x200 : 0));
+  if (ax >= 0x477FF000u) return (uint16_t)(sign | 0x7C00);
+  if (ax < 0x38800000u) {
+    if (ax < 0x33000000u) return (uint16_t)sign;
+    uint32_t e = ax >> 23, m = (ax & 0x7FFFFF) | 0x800000, shift = 126 - e;
+    uint32_t r = m >> shift, rem = m & ((1u << shift) - 1), halfway = 1u << (shift - 1);
+    if (rem > halfway || (rem == halfway && (r & 1))) r++;
+    return (uint16_t)(sign | r);
+  }
+  uint32_t r = (ax - 0x38000000u) >> 13, rem = ax & 0x1FFF;
+  if (rem > 0x1000 || (rem == 0x1000 && (r & 1))) r++;
+  return (uint16_t)(sign | r);
+}
+
+static void gelu_init(void) {
+  const float k = 0.79788456080286535587989211986876f, a = 0.044715f;
+  for (int i = 0; i < 65536; i++) {
+    float x = h2f((uint16_t)i);
+    gelu_tab[i] = f2h(0.5f * x * (1.0f + tanhf(k * x * (1.0f + a * x * x))));
+    gelu_quick_tab[i] = f2h(x * (1.0f / (1.0f + expf(-1.702f * x))));
+  }
+}
+
+static void gelu_row(float *x, int64_t n, bool tanh_form) {
+  const uint16_t *tab = tanh_form ? gelu_tab : gelu_quick_tab;
+  for (int64_t i = 0; i < n; i++) {
+    float v = x[i];
+    if (tanh_form && v <= -10.0f)
+      x[i] = 0.0f;
+    else if (!(tanh_form && v >= 10.0f))
+      x[i] = h2f(tab[f2h(v)]);
+  }
+}
+
+/* ---- Row operations ------------------------------------------------------------------------- */
+
+/* y = (x - mean) / sqrt(var + eps) * w + b, as ggml_norm then mul and add (sums in double). */
+static void layernorm(float *y, const float *x, const float *w, const float *b, int n, float eps) {
+  double sum = 0;
+  for (int i = 0; i < n; i++) sum += (double)x[i];
+  float mean = (float)(sum / n);
+  double sum2 = 0;
+  for (int i = 0; i < n; i++) {
+    float v = x[i] - mean;
+    y[i] = v;
+    sum2 += (double)(v * v);
+  }
+  float var = (float)(sum2 / n);
+  float scale = 1.0f / sqrtf(var + eps);
+  for (int i = 0; i < n; i++) y[i] = y[i] * scale * w[i] + b[i];
+}
+
+/* Softmax of x * scale in place, as ggml_soft_max_ext without a mask (sum in double). */
+static void softmax(float *x, int n, float scale) {
+  float mx = -INFINITY;
+  for (int i = 0; i < n; i++) {
+    x[i] *= scale;
+    if (x[i] > mx) mx = x[i];
+  }
+  double sum = 0;
+  for (int i = 0; i < n; i++) {
+    x[i] = expf(x[i] - mx);
+    sum += (double)x[i];
+  }
+  float inv = (float)(1.0 / sum);
+  for (int i = 0; i < n; i++) x[i] *= inv;
+}
+
+static void add_bias(float *y, const float *b, int64_t T, int64_t n) {
+  for (int64_t t = 0; t < T; t++)
+    for (int64_t i = 0; i < n; i++) y[t * n + i] += b[i];
+}
+
+/* ---- Parallel row jobs ------------------------------------------------------------------------
+ */
+typedef enum { JOB_LN, JOB_SOFTMAX, JOB_GELU } job_kind;
+typedef struct row_job {
+  job_kind kind;
+  float *y;
+  const float *x, *w, *b;
+  int n;
+  float eps, scale;
+  bool tanh_form;
+} row_job;
+
+static void row_job_run(void *arg, int64_t begin, int64_t end) {
+  const row_job *j = arg;
+  for (int64_t r = begin; r < end; r++) {
+    float *y = j->y + r * j->n;
+    switch (j->kind) {
+    case JOB_LN: layernorm(y, j->x + r * j->n, j->w, j->b, j->n, j->eps); break;
+    case JOB_SOFTMAX: softmax(y, j->n, j->scale); break;
+    case JOB_GELU: gelu_row(y, j->n, j->tanh_form); break;
+    }
+  }
+}
+
+static void rows_run(compute_pool *pool, row_job *j, int64_t rows) {
+  if (pool)
+    compute_pool_for(pool, rows, 8, row_job_run, j);
+  else
+    row_job_run(j, 0, rows);
+}
+
+/* ---- Matrix products ------------------------------------------------------------------------- */
+
+/* Scalar reference of qmat_mul: y (T, rows) = x (T, cols) . W^T, with the activations rounded
+ * to W's companion type the way qmat_mul quantizes them (fp16, bf16, Q8_0 or Q8_K), the weight
+ * dequantized, the dot in double. */
+static int ref_mul(const qmat *w, const float *x, float *y, int64_t T) {
+  int64_t n = w->cols;
+  tensor_type at = TT_F32;
+  if (w->type == TT_F16 || w->type == TT_BF16)
+    at = w->type;
+  else if (w->type != TT_F32)
+    at = tensor_type_get(w->type).block == 256 ? TT_Q8_K : TT_Q8_0;
+  float *wr = mem_alloc((size_t)n * sizeof *wr), *xr = mem_alloc((size_t)n * sizeof *xr);
+  void *q = mem_alloc(tensor_row_bytes(at, n) + 64);
+  int rc = 0;
+  if (!wr || !xr || !q) {
+    rc = err_set(MIMIC_ENOMEM, "out of memory in the scalar encoder");
+    goto out;
+  }
+  for (int64_t t = 0; t < T; t++) {
+    const float *xt = x + t * n;
+    if (at == TT_F32) {
+      memcpy(xr, xt, (size_t)n * sizeof *xr);
+    } else if (at == TT_F16) {
+      for (int64_t i = 0; i < n; i++) xr[i] = h2f(f2h(xt[i]));
+    } else {
+      if ((rc = quant_row(at, xt, q, n))) goto out;
+      quant_dequant_row(at, q, xr, n);
+    }
+    for (int64_t r = 0; r < w->rows; r++) {
+      quant_dequant_row(w->type, (const char *)w->data + (size_t)r * w->row_bytes, wr, n);
+      double s = 0;
+      for (int64_t i = 0; i < n; i++) s += (double)wr[i] * (double)xr[i];
+      y[t * w->rows + r] = (float)s;
+    }
+  }
+out:
+  mem_free(wr);
+  mem_free(xr);
+  mem_free(q);
+  return rc;
+}
+
+static int mul(vis_path path, compute_pool *pool, const qmat *w, const float *x, float *y,
+               int64_t T) {
+  if (path == VIS_PATH_SCALAR) return ref_mul(w, x, y, T);
+  qmat_mul(pool, w, x, y, T);
+  return 0;
+}
+
+static qmat fmat(const float *data, int64_t rows, int64_t cols) {
+  return (qmat){.type = TT_F32,
+                .rows = rows,
+                .cols = cols,
+                .data = data,
+                .row_bytes = (size_t)cols * sizeof(float)};
+}
+
+/* ---- One tile -------------------------------------------------------------------------------- */
+
+int vis_encode_tile(const vis_model *m, compute_pool *pool, vis_path path, const float *pixels,
+                    float *out, vis_trace_fn trace, void *trace_user) {
+  pthread_once(&gelu_once, gelu_init);
+  const vis_hparams *hp = &m->hp;
+  if (path == VIS_PATH_SCALAR) pool = NULL;
+  const int P = hp->n_patches, E = hp->n_embd, F = hp->n_ff, ps = hp->patch_size;
+  const int S = hp->image_size, side = S / ps, nh = hp->n_head, hd = E / nh;
+  const int K = 3 * ps * ps, sf = hp->scale_factor, R = hp->n_tile_rows, SE = E * sf * sf;
+  size_t PE = (size_t)P * E;
+  size_t widest = (size_t)K > (size_t)E ? (size_t)K : (size_t)E;
+  if ((size_t)SE > widest) widest = (size_t)SE;
+  size_t sizes[] = {(size_t)P * widest, PE,           PE, PE, PE, PE, PE, PE, PE, PE,
+                    (size_t)P * P,      (size_t)P * F};
+  size_t total = 0;
+  for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+    total += (sizes[i] + 15) & ~(size_t)15;
+  float *block = mem_alloc(total * sizeof(float));
+  if (!block)
+    return err_set(MIMIC_ENOMEM, "out of memory for the vision encoder (%zu MiB)",
+                   total * sizeof(float) >> 20);
+  float *X, *H, *B, *Q, *Kx, *V, *Qh, *Kh, *Vt, *A, *Sc, *U;
+  float **ptrs[] = {&X, &H, &B, &Q, &Kx, &V, &Qh, &Kh, &Vt, &A, &Sc, &U};
+  float *cur = block;
+  for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+    *ptrs[i] = cur;
+    cur += (sizes[i] + 15) & ~(size_t)15;
+  }
+  int rc = 0;
+
+  /* Patch embedding: im2col (patch n = side * py + px, values in [c][ky][kx] order) times the
+   * F16 kernel; qmat_mul rounds the pixels to fp16 as ggml's F16 im2col does. */
+  for (int py = 0; py < side; py++)
+    for (int px = 0; px < side; px++) {
+      float *row = X + (size_t)(py * side + px) * K;
+      for (int c = 0; c < 3; c++)
+        for (int ky = 0; ky < ps; ky++)
+          memcpy(row + (c * ps + ky) * ps, pixels + ((size_t)c * S + py * ps + ky) * S + px * ps,
+                 (size_t)ps * sizeof *row);
+    }
+  if ((rc = mul(path, pool, &m->patch, X, H, P))) goto out;
+  add_bias(H, m->patch_b, P, E);
+  if (trace) trace(trace_user, "patch_bias", H, P, E);
+  for (size_t i = 0; i < PE; i++) H[i] += m->pos[i];
+  if (trace) trace(trace_user, "pos_embed", H, P, E);
+
+  const float scale = 1.0f / sqrtf((float)hd);
+  for (int il = 0; il < hp->n_layer; il++) {
+    const vis_layer *L = &m->layers[il];
+    row_job ln = {
+        .kind = JOB_LN, .y = B, .x = H, .w = L->ln1_w, .b = L->ln1_b, .n = E, .eps = hp->eps};
+    rows_run(pool, &ln, P);
+    if (path == VIS_PATH_FAST) {
+      const qmat *ws[3] = {&L->q, &L->k, &L->v};
+      float *ys[3] = {Q, Kx, V};
+      qmat_mul_multi(pool, 3, ws, B, ys, P);
+    } else if ((rc = ref_mul(&L->q, B, Q, P)) || (rc = ref_mul(&L->k, B, Kx, P)) ||
+               (rc = ref_mul(&L->v, B, V, P))) {
+      goto out;
+    }
+    add_bias(Q, L->q_b, P, E);
+    add_bias(Kx, L->k_b, P, E);
+    add_bias(V, L->v_b, P, E);
+    /* Per head: Qh, Kh (P, hd) and Vt (hd, P), contiguous. */
+    for (int h = 0; h < nh; h++)
+      for (int t = 0; t < P; t++)
+        for (int d = 0; d < hd; d++) {
+          size_t src = (size_t)t * E + (size_t)h * hd + d;
+          Qh[((size_t)h * P + t) * hd + d] = Q[src];
+          Kh[((size_t)h * P + t) * hd + d] = Kx[src];
+          Vt[((size_t)h * hd + d) * P + t] = V[src];
+        }
+    for (int h = 0; h < nh; h++) {
+      qmat kq = fmat(Kh + (size_t)h * P * hd, P, hd);
+      if ((rc = mul(path, pool, &kq, Qh + (size_t)h * P * hd, Sc, P))) goto out;
+      row_job sm = {.kind = JOB_SOFTMAX, .y = Sc, .n = P, .scale = scale};
+      rows_run(pool, &sm, P);
+      qmat vq = fmat(Vt + (size_t)h * hd * P, hd, P);
+      /* The head's output (P, hd) goes to Q, free by now, then into A's columns. */
+      if ((rc = mul(path, pool, &vq, Sc, Q, P))) goto out;
+      for (int t = 0; t < P; t++)
+        memcpy(A + (size_t)t * E + (size_t)h * hd, Q + (size_t)t * hd, (size_t)hd * sizeof *A);
+    }
+    if ((rc = mul(path, pool, &L->o, A, B, P))) goto out;
+    add_bias(B, L->o_b, P, E);
+    for (size_t i = 0; i < PE; i++) H[i] += B[i];
+
+    ln = (row_job){
+        .kind = JOB_LN, .y = B, .x = H, .w = L->ln2_w, .b = L->ln2_b, .n = E, .eps = hp->eps};
+    rows_run(pool, &ln, P);
+    if ((rc = mul(path, pool, &L->up, B, U, P))) goto out;
+    add_bias(U, L->up_b, P, F);
+    row_job g = {.kind = JOB_GELU, .y = U, .n = F, .tanh_form = hp->gelu_tanh};
+    rows_run(pool, &g, P);
+    if ((rc = mul(path, pool, &L->down, U, B, P))) goto out;
+    add_bias(B, L->down_b, P, E);
+    for (size_t i = 0; i < PE; i++) H[i] += B[i];
+    if (trace) {
+      char name[32];
+      snprintf(name, sizeof name, "layer_out-%d", il);
+      trace(trace_user, name, H, P, E);
+    }
+  }
+  row_job ln = {
+      .kind = JOB_LN, .y = B, .x = H, .w = m->post_w, .b = m->post_b, .n = E, .eps = hp->eps};
+  rows_run(pool, &ln, P);
+  if (trace) trace(trace_user, "norm_b", B, P, E);
+
+  /* Pixel shuffle as Hugging Face's Idefics3: token t = x2 + (side/sf) * y2 gathers the sf x sf
+   * patches (sf x2 + dx, sf y2 + dy), dx fastest. */
+  int side2 = side / sf;
+  for (int y2 = 0; y2 < side2; y2++)
+    for (int x2 = 0; x2 < side2; x2++) {
+      float *row = X + (size_t)(y2 * side2 + x2) * SE;
+      for (int dy = 0; dy < sf; dy++)
+        for (int dx = 0; dx < sf; dx++) {
+          int patch = (sf * y2 + dy) * side + sf * x2 + dx;
+          memcpy(row + (size_t)(dy * sf + dx) * E, B + (size_t)patch * E, (size_t)E * sizeof *row);
+        }
+    }
+  if (trace) trace(trace_user, "pixel_shuffle", X, R, SE);
+  rc = mul(path, pool, &m->fc, X, out, R);
+out:
+  mem_free(block);
+  return rc;
+}
+
+int vis_embed(const vis_model *m, compute_pool *pool, const vis_image *img, float **embd,
+              int *n_rows, vis_tiles *tiles) {
+  *embd = NULL;
+  *n_rows = 0;
+  vis_tiles t;
+  int rc = vis_preprocess(m, img, &t);
+  if (rc) return rc;
+  const vis_hparams *hp = &m->hp;
+  size_t tile_floats = (size_t)3 * t.size * t.size, rows = (size_t)t.n_tiles * hp->n_tile_rows;
+  float *e = mem_alloc(rows * (size_t)hp->proj_dim * sizeof *e);
+  if (!e) {
+    rc = err_set(MIMIC_ENOMEM, "out of memory for %zu image rows", rows);
+    goto out;
+  }
+  for (int i = 0; i < t.n_tiles && !rc; i++)
+    rc = vis_encode_tile(m, pool, VIS_PATH_FAST, t.pixels + (size_t)i * tile_floats,
+                         e + (size_t)i * hp->n_tile_rows * hp->proj_dim, NULL, NULL);
+  if (rc) goto out;
+  *embd = e;
+  e = NULL;
+  *n_rows = (int)rows;
+out:
+  mem_free(e);
+  if (tiles && !rc) {
+    *tiles = t;
+  } else {
+    vis_tiles_free(&t);
+  }
+  return rc;
+}

@@ -176,6 +176,18 @@ static int ref_mul(const qmat *w, const float *x, float *y, int64_t T) {
       memcpy(xr, xt, (size_t)n * sizeof *xr);
     } else if (at == TT_F16) {
       for (int64_t i = 0; i < n; i++) xr[i] = h2f(f2h(xt[i]));
+    } else if (at == TT_Q8_0) {
+      /* As qmat_mul quantizes activations for Q8_0 (ggml's AVX2 quantizer): blocks of 32, the
+       * multiplier 127 / amax, halves to even, the scale stored as fp16. */
+      for (int64_t b0 = 0; b0 < n; b0 += 32) {
+        float amax = 0;
+        for (int j = 0; j < 32; j++) amax = fmaxf(amax, fabsf(xt[b0 + j]));
+        float id = amax != 0 ? 127.0f / amax : 0, d = h2f(f2h(amax / 127));
+        for (int j = 0; j < 32; j++) {
+          float qv = rintf(xt[b0 + j] * id);
+          xr[b0 + j] = (qv < -127 ? -127 : qv > 127 ? 127 : qv) * d;
+        }
+      }
     } else {
       if ((rc = quant_row(at, xt, q, n))) goto out;
       quant_dequant_row(at, q, xr, n);

@@ -11,6 +11,7 @@
 #include "base/fs.h"
 #include "base/json.h"
 #include "llm/model.h"
+#include "llm/quantize.h"
 #include "llm/tokenizer.h"
 #include "test.h"
 #include "vision/vision.h"
@@ -246,15 +247,21 @@ TEST(test_fast_vs_scalar) {
   for (int f = 0; f < 2; f++) {
     vis_model *m = load_mm(files[f]);
     REQUIRE(m);
+    /* Sums in another order move values by ~1e-7; through the fp16 GELU table a value that
+     * crosses a step moves its tile by up to ~1e-2 (see test_q8_0), so most tiles must agree
+     * closely and all roughly. */
     float fast[16 * 256], ref[16 * 256];
-    for (size_t t = 0; t < np / (3 * 64 * 64); t++) {
+    size_t n_tiles = np / (3 * 64 * 64), close = 0;
+    for (size_t t = 0; t < n_tiles; t++) {
       const float *tile = pix + t * 3 * 64 * 64;
       CHECK_OK(vis_encode_tile(m, cpool, VIS_PATH_FAST, tile, fast, NULL, NULL));
       CHECK_OK(vis_encode_tile(m, NULL, VIS_PATH_SCALAR, tile, ref, NULL, NULL));
       double err = max_row_err(fast, ref, 16, 256);
-      if (t == 0) printf("     %s: fast vs scalar row error %g\n", files[f], err);
-      CHECK(err <= 5e-4);
+      printf("     %s tile %zu: fast vs scalar row error %g\n", files[f], t, err);
+      CHECK(err <= 2e-2);
+      if (err <= (f ? 2e-3 : 1e-4)) close++; /* F16 activations move by fp16 steps (5e-4) */
     }
+    CHECK(2 * close >= n_tiles);
     vis_model_destroy(m);
   }
   compute_pool_destroy(cpool);
@@ -486,6 +493,54 @@ TEST(test_cli_embed) {
   mem_free(ref);
 }
 
+/* A Q8_0 mmproj (quantized with mimic's own quantizer, as llama.cpp's q8_0 mmproj files are): fast
+ * path against the scalar reference, and close to the F32 reference embeddings. */
+TEST(test_q8_0) {
+  char mpath[512], q8[300];
+  size_t nb = 0, nref = 0;
+  if (!test_shared_path(DIR "tiny-smolvlm-mmproj-f32.gguf", mpath, sizeof mpath))
+    SKIP("no ../shared/testdata/vision");
+  snprintf(q8, sizeof q8, "%s/q8.gguf", g_tmp);
+  REQUIRE(gguf_quantize(mpath, q8, QP_Q8_0, NULL) == 0);
+  vis_model *m = NULL;
+  REQUIRE(vis_model_load(q8, &m) == 0);
+  uint8_t *bytes = read_u8(DIR "img-a.decoded.u8", &nb);
+  float *ref = read_f32(DIR "ref-f32-img-a.imgembd.f32", &nref);
+  REQUIRE(bytes && ref);
+  vis_image img = {.width = 100, .height = 80, .rgb = bytes};
+  compute_pool *cpool = compute_pool_new(2);
+  float *e = NULL;
+  int rows = 0;
+  vis_tiles t;
+  CHECK_OK(vis_embed(m, cpool, &img, &e, &rows, &t));
+  CHECK_INT((size_t)rows * 256, nref);
+  if (e && (size_t)rows * 256 == nref) {
+    double err = max_row_err(e, ref, (size_t)rows, 256);
+    printf("     q8_0 mmproj against the F32 reference: worst row error %g\n", err);
+    CHECK(err <= 3e-2);
+    /* Activations are rounded to Q8_0 before each product, so one value that lands on the other
+     * side of a rounding step (or of a step of the fp16 GELU table) in one path moves a tile by
+     * ~1e-2; the others agree to ~1e-7. Most tiles must agree closely, all roughly. */
+    float scalar[16 * 256];
+    int close = 0;
+    for (int i = 0; i < t.n_tiles; i++) {
+      CHECK_OK(vis_encode_tile(m, NULL, VIS_PATH_SCALAR, t.pixels + (size_t)i * 3 * 64 * 64, scalar,
+                               NULL, NULL));
+      double fe = max_row_err(e + (size_t)i * 16 * 256, scalar, 16, 256);
+      printf("     q8_0 fast vs scalar, tile %d: row error %g\n", i, fe);
+      CHECK(fe <= 2e-2);
+      if (fe <= 1e-5) close++;
+    }
+    CHECK(2 * close >= t.n_tiles);
+  }
+  vis_tiles_free(&t);
+  mem_free(e);
+  compute_pool_destroy(cpool);
+  mem_free(bytes);
+  mem_free(ref);
+  vis_model_destroy(m);
+}
+
 int main(void) {
   snprintf(g_tmp, sizeof g_tmp, "/tmp/mimic_vision_test_%d", (int)getpid());
   if (fs_mkdirs(g_tmp)) return 1;
@@ -494,6 +549,7 @@ int main(void) {
   RUN(test_trace);
   RUN(test_embeddings);
   RUN(test_fast_vs_scalar);
+  RUN(test_q8_0);
   RUN(test_logits);
   RUN(test_refusals);
   RUN(test_describe);

@@ -72,6 +72,14 @@ typedef enum cfg_id {
   CFG_COLLECT_FETCH_CONCURRENCY,  /* collect.fetch_concurrency */
   CFG_COLLECT_FETCH_GLOBAL_LIMIT, /* collect.fetch_global_limit */
 
+  CFG_WEB_LISTEN,               /* web.listen */
+  CFG_WEB_METRICS_TOKEN,        /* web.metrics_token */
+  CFG_DASHBOARD_LISTEN,         /* dashboard.listen */
+  CFG_DASHBOARD_AUTOSTART,      /* dashboard.autostart */
+  CFG_DASHBOARD_STOP_TIMEOUT_S, /* dashboard.stop_timeout_s */
+  CFG_DASHBOARD_TLS_CERT,       /* dashboard.tls_cert */
+  CFG_DASHBOARD_TLS_KEY,        /* dashboard.tls_key */
+
   CFG__COUNT /* number of keys, not a key */
 } cfg_id;
 

@@ -4,6 +4,8 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include "base/metrics.h"
+
 #define BOT_LEVEL BOT_L_BOT
 #include "bot/bot_int.h"
 
@@ -75,6 +77,14 @@ int bot_setting_set(bot *b, const char *key, const char *value) {
   LOG_I("bot", "live setting %s = %s", key, value);
   return 0;
 }
+
+int bot_settings_reload(bot *b) {
+  int rc = store_setting_each(b->db, "", restore_setting, b);
+  if (!rc) bot_settings_apply(b);
+  return rc;
+}
+
+void bot_drain(bot *b) { b->restarting = true; }
 
 /* ---- privacy ---- */
 
@@ -171,6 +181,8 @@ uint64_t bot_self_id(const bot *b) { return b->self_id; }
 
 int bot_poll(bot *b) {
   int handled = queue__poll(b);
+  metrics_gauge_set("mimic_queue_depth", "Replies queued or generating.", NULL, NULL,
+                    (double)bot_inflight(b));
   int64_t now = bot__now(b);
   if (now - b->last_prune_ms >= BOT_PRUNE_EVERY_MS) {
     memory_prune(b->mem, now);

@@ -49,10 +49,13 @@ static int restore_setting(const char *scope, const char *key, const char *value
     LOG_W("bot", "live setting %s is not a known key any more; ignored", key);
     return 0;
   }
+  bool changed = strcmp(cfg_str(b->cfg, cfg_key_id(cfg_key_find(key))), value) != 0;
   if (cfg_set(b->cfg, key, value, CFG_SRC_LIVE)) {
     LOG_W("bot", "live setting %s = \"%s\" is no longer valid (%s); ignored", key, value,
           err_msg());
     err_clear();
+  } else if (changed) {
+    LOG_I("bot", "live setting %s = %s (from the store)", key, value);
   }
   return 0;
 }
@@ -78,9 +81,12 @@ int bot_setting_set(bot *b, const char *key, const char *value) {
   return 0;
 }
 
+static int load_flag(uint64_t user, uint32_t flag, const char *reason, int64_t set_ms, void *u);
+
 int bot_settings_reload(bot *b) {
   int rc = store_setting_each(b->db, "", restore_setting, b);
   if (!rc) bot_settings_apply(b);
+  if (!rc) rc = store_user_flag_each(b->db, load_flag, b); /* new exclusions and opt-outs */
   return rc;
 }
 

@@ -213,8 +213,9 @@ void bot_settings_apply(bot *b);
  * MIMIC_EDB. */
 int bot_setting_set(bot *b, const char *key, const char *value) MIMIC_MUST;
 
-/* Re-reads the live settings from the store (after the dashboard changed them; `mimic run` calls it
- * on SIGHUP) and applies them. Errors: MIMIC_EDB. */
+/* Re-reads the live settings and the privacy flags from the store (after the dashboard changed
+ * them; `mimic run` calls it on SIGHUP) and applies them (a flag removed takes effect at the next
+ * start). Errors: MIMIC_EDB. */
 int bot_settings_reload(bot *b) MIMIC_MUST;
 /* Stops taking new replies; once none is in flight the runtime is asked to end, as for !restart
  * (the runtime then stops instead of re-executing). The graceful stop of SIGTERM. */

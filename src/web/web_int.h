@@ -10,6 +10,7 @@
  *   static.c      files under the assets folder and Debian's /usr/share/javascript
  *   sse.c         the Server-Sent Events stream of the ring
  *   ops.c         /healthz, /readyz, /metrics (process gauges, the registry, the child's page)
+ *   conf.c        edits of the config file (the settings page)
  *   api.c         the JSON API behind the pages
  *   dashboard.c   the route table, web_dashboard_run */
 #ifndef MIMIC_WEB_WEB_INT_H
@@ -191,5 +192,32 @@ int web__http_get_local(int port, const char *path, char *out, size_t cap, int t
  * the first series' label value. */
 double web__prom_value(const char *page, const char *name, const char *label_value, char *label_out,
                        size_t cap);
+
+/* ---- conf.c ---- */
+/* Sets key = value in the config file at path, keeping every other line (comments included): the
+ * key's line is replaced, or a "[section]" block is appended. The edited file must load (else the
+ * old one is kept and the load's error returned). value may not hold a newline or '"'.
+ * Errors: MIMIC_EINVAL, MIMIC_EIO. */
+int web__conf_set(const char *path, const char *key, const char *value) MIMIC_MUST;
+
+/* ---- api.c ---- */
+/* What the dashboard's handlers share. */
+typedef struct web_dash {
+  cfg *config;       /* borrowed; read-only after start */
+  char *config_path; /* NULL: none */
+  char *self_exe, *assets;
+  store *db; /* the dashboard's connection, under db_mu */
+  pthread_mutex_t db_mu;
+  web_auth *auth;
+  web_ring *ring;
+  web_sup *sup;
+  bool tls;
+  int64_t started_ms;
+} web_dash;
+/* Handles /api/... (path without "/api"); session is whether the request is logged in and csrf its
+ * token. Answers 401 itself for a missing session where one is needed. */
+void web__api(web_dash *d, web_req *r, const char *path, bool session, const char *csrf);
+/* The job-ended callback of the supervisor (records the end in the jobs table). */
+void web__api_job_done(void *user, pid_t pid, int status);
 
 #endif

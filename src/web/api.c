@@ -110,7 +110,9 @@ static void api_login(web_dash *d, web_req *r) {
   }
   char cookie[256];
   web__auth_cookie(sid, d->tls, cookie, sizeof cookie);
-  char *t = json_dumps(json_pack("{s:b,s:s}", "ok", 1, "csrf", csrf), JSON_COMPACT);
+  json_t *ans = json_pack("{s:b,s:s}", "ok", 1, "csrf", csrf);
+  char *t = json_dumps(ans, JSON_COMPACT);
+  json_decref(ans);
   const char *h[] = {"Set-Cookie", cookie, NULL};
   web__send(r, 200, "application/json; charset=utf-8", t ? t : "{}", t ? strlen(t) : 2, false, h);
   free(t);
@@ -822,7 +824,9 @@ void web__api(web_dash *d, web_req *r, const char *path, bool session, const cha
   }
   if (post && !web__csrf_ok(r, csrf)) return;
   if (get && strcmp(path, "/session") == 0)
-    web__send_json(r, 200, json_pack("{s:s,s:b}", "csrf", csrf, "tls", d->tls));
+    web__send_json(r, 200,
+                   json_pack("{s:s,s:b,s:I}", "csrf", csrf, "tls", d->tls, "last_event",
+                             (json_int_t)web__ring_last(d->ring)));
   else if (post && strcmp(path, "/logout") == 0)
     api_logout(d, r);
   else if (get && strcmp(path, "/status") == 0)

@@ -106,7 +106,7 @@ static void dash_handle(web_req *r, void *user) {
     dash_metrics(ds, r);
   } else if (strcmp(u, "/login") == 0) {
     web__static_serve(r, d->assets, "login.html");
-  } else if (strncmp(u, "/static/", 8) == 0) {
+  } else if (strncmp(u, "/static/js/", 11) == 0 || strncmp(u, "/static/css/", 12) == 0) {
     web__static_serve(r, d->assets, u + 8);
   } else if (strncmp(u, "/vendor/chart.js/", 17) == 0 ||
              strncmp(u, "/vendor/bootstrap5/", 19) == 0) {

@@ -751,8 +751,13 @@ static void api_settings_set(web_dash *d, web_req *r) {
   const cfg_key *k = cfg_key_find(key);
   if (!in_list(file_keys, key) || !k)
     rc = err_set(MIMIC_EINVAL, "%s cannot be changed from the dashboard", key);
-  else if ((rc = cfg_key_check(cfg_key_id(k), val)) == 0)
-    rc = web__conf_set(d->config_path, key, val);
+  else if ((rc = cfg_key_check(cfg_key_id(k), val)) == 0) {
+    log_level lv;
+    if (strcmp(key, "log.level") == 0 && log_level_parse(val, &lv))
+      rc = err_set(MIMIC_EINVAL, "log.level must be error, warn, info, debug or trace");
+    else
+      rc = web__conf_set(d->config_path, key, val);
+  }
   if (rc) {
     json_decref(b);
     fail(r, 400);

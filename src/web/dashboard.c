@@ -25,7 +25,7 @@ typedef struct dash_srv {
 static void dash_readyz(web_dash *d, web_req *r) {
   web_sup_status s;
   web__sup_status(d->sup, &s);
-  char page[512];
+  char page[8192];
   int st = s.state == WEB_BOT_RUNNING && s.ops_port > 0
                ? web__http_get_local(s.ops_port, "/readyz", page, sizeof page, 1000)
                : 0;
@@ -105,12 +105,12 @@ static void dash_handle(web_req *r, void *user) {
   } else if (strcmp(u, "/metrics") == 0) {
     dash_metrics(ds, r);
   } else if (strcmp(u, "/login") == 0) {
-    web__static_serve(r, d->assets, "login.html");
+    web__static_serve(r, d->assets, "login.html", true);
   } else if (strncmp(u, "/static/js/", 11) == 0 || strncmp(u, "/static/css/", 12) == 0) {
-    web__static_serve(r, d->assets, u + 8);
+    web__static_serve(r, d->assets, u + 8, true);
   } else if (strncmp(u, "/vendor/chart.js/", 17) == 0 ||
              strncmp(u, "/vendor/bootstrap5/", 19) == 0) {
-    web__static_serve(r, VENDOR_ROOT, u + 8);
+    web__static_serve(r, VENDOR_ROOT, u + 8, false);
   } else if (!session) {
     web__redirect(r, "/login");
   } else if (strcmp(u, "/") == 0) {
@@ -118,11 +118,11 @@ static void dash_handle(web_req *r, void *user) {
   } else if (strncmp(u, "/reports/", 9) == 0) {
     char dir[4096];
     snprintf(dir, sizeof dir, "%s/reports", cfg_str(d->config, CFG_DATA_DIR));
-    web__static_serve(r, dir, u + 9);
+    web__static_serve(r, dir, u + 9, true);
   } else if (is_page(u + 1)) {
     char file[64];
     snprintf(file, sizeof file, "%s.html", u + 1);
-    web__static_serve(r, d->assets, file);
+    web__static_serve(r, d->assets, file, true);
   } else {
     web__send(r, 404, "text/plain; charset=utf-8", "not found\n", 10, false, NULL);
   }

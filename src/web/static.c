@@ -1,7 +1,8 @@
 /* Static files (web_int.h): our pages, scripts and styles from the assets folder, and Chart.js and
  * Bootstrap from Debian's /usr/share/javascript. A path is served only when every segment is a
- * plain name (no "..", no hidden file, no empty segment) and its real path, symlinks resolved,
- * still lies under the root. */
+ * plain name (no "..", no hidden file, no empty segment) and, for our own folders, its real path,
+ * symlinks resolved, still lies under the root. Debian's packages link their files into other
+ * folders of /usr/share, so there the plain-name rule is the guard. */
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -78,7 +79,7 @@ static bool path_plain(const char *p) {
   return !seg_start;
 }
 
-void web__static_serve(web_req *r, const char *root, const char *path) {
+void web__static_serve(web_req *r, const char *root, const char *path, bool confine) {
   const char *type = mime_of(path);
   if (!root || !path_plain(path) || !type) {
     web__send(r, 404, "text/plain; charset=utf-8", "not found\n", 10, false, NULL);
@@ -86,8 +87,8 @@ void web__static_serve(web_req *r, const char *root, const char *path) {
   }
   char full[PATH_MAX], real[PATH_MAX], rroot[PATH_MAX];
   snprintf(full, sizeof full, "%s/%s", root, path);
-  if (!realpath(root, rroot) || !realpath(full, real) || strncmp(real, rroot, strlen(rroot)) != 0 ||
-      real[strlen(rroot)] != '/') {
+  if (!realpath(root, rroot) || !realpath(full, real) ||
+      (confine && (strncmp(real, rroot, strlen(rroot)) != 0 || real[strlen(rroot)] != '/'))) {
     web__send(r, 404, "text/plain; charset=utf-8", "not found\n", 10, false, NULL);
     return;
   }

@@ -168,9 +168,10 @@ bool web__csrf_ok(web_req *r, const char *csrf);
 /* Finds the assets folder: dir when given, else $MIMIC_WEB_ASSETS, <exe dir>/../web/static,
  * <exe dir>/../share/mimic/web, /usr/share/mimic/web. Returns a copy (caller frees) or NULL. */
 char *web__assets_find(const char *dir, const char *self_exe);
-/* Serves url_path (already without its /static or /vendor prefix) from root, refusing anything
- * that leaves root ("..", symlinks out, hidden files). 404 when missing. */
-void web__static_serve(web_req *r, const char *root, const char *path);
+/* Serves path (the URL without its /static or /vendor prefix) from root, refusing any segment that
+ * is not a plain name ("..", hidden files) and, when confine, a real path (symlinks resolved)
+ * outside root. 404 when missing. */
+void web__static_serve(web_req *r, const char *root, const char *path, bool confine);
 
 /* ---- sse.c ---- */
 /* Streams ring lines after `after` (Last-Event-ID or ?after=) as Server-Sent Events: "log" and

@@ -495,7 +495,8 @@ static void api_jobs_start(web_dash *d, web_req *r) {
     fail(r, 500);
     return;
   }
-  char envid[48];
+  char envid[48], kind_copy[16];
+  str_lcpy(kind_copy, kind, sizeof kind_copy); /* kind lives in b */
   snprintf(envid, sizeof envid, "MIMIC_JOB_ID=%lld", (long long)j->id);
   char *env[] = {envid, NULL};
   int64_t id = j->id;
@@ -516,7 +517,7 @@ static void api_jobs_start(web_dash *d, web_req *r) {
     fail(r, 409);
     return;
   }
-  LOG_I("audit", "dashboard started job %lld: mimic %s", (long long)id, kind);
+  LOG_I("audit", "dashboard started job %lld: mimic %s", (long long)id, kind_copy);
   web__send_json(r, 200,
                  json_pack("{s:b,s:I,s:I}", "ok", 1, "id", (json_int_t)id, "pid", (json_int_t)pid));
 }
@@ -711,13 +712,13 @@ static void api_privacy_set(web_dash *d, web_req *r) {
   int rc = store_job_add(d->db, "privacy", STORE_JOB_RUNNING, 0, &j->id);
   pthread_mutex_unlock(&d->db_mu);
   pid_t pid = rc ? rc : web__sup_spawn_job(d->sup, argv, NULL, web__api_job_done, j);
+  if (pid > 0) LOG_I("audit", "dashboard: privacy %s %s", verb, user);
   json_decref(b);
   if (pid < 0) {
     mem_free(j);
     fail(r, 500);
     return;
   }
-  LOG_I("audit", "dashboard: privacy %s %s", verb, user);
   ok(r, "running; the list updates when it ends");
 }
 

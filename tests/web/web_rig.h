@@ -31,6 +31,8 @@ typedef struct web_rig {
   pid_t pid;
   int err_fd;
   int port;
+  char base[128];   /* "http://127.0.0.1:PORT" (or https and another host under TLS) */
+  bool insecure;    /* TLS with a self-signed certificate: do not verify it */
   char cookie[160]; /* "mimic_session=..." */
   char csrf[80];
   buf seen; /* every header and body received */
@@ -61,7 +63,11 @@ static inline int rig_http(web_rig *r, const char *method, const char *path, con
   CURL *c = curl_easy_init();
   if (!c) return -1;
   char url[512];
-  snprintf(url, sizeof url, "http://127.0.0.1:%d%s", r->port, path);
+  snprintf(url, sizeof url, "%s%s", r->base, path);
+  if (r->insecure) {
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+  }
   curl_easy_setopt(c, CURLOPT_URL, url);
   curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L); /* send "../" as written */
   curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
@@ -154,12 +160,16 @@ static inline int rig_sh(const char *cmd) {
   return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-/* Reads the dashboard's stderr until it names its port (or 20 s pass). */
-static inline int rig_read_port(web_rig *r) {
+/* Reads the dashboard's stderr until it names its address ("dashboard on http://H:P/"), or 20 s
+ * pass; returns the port and copies "http://H:P" to base. The text read goes to said (may be NULL).
+ */
+static inline int rig_read_port(web_rig *r, char *said, size_t said_cap) {
   char acc[8192];
   size_t got = 0;
+  acc[0] = 0;
   uint64_t deadline = clock_mono_ms() + 20000;
-  while (got < sizeof acc - 1) {
+  int port = 0;
+  while (got < sizeof acc - 1 && !port) {
     long left = (long)(deadline - clock_mono_ms());
     struct pollfd p = {r->err_fd, POLLIN, 0};
     if (left <= 0 || poll(&p, 1, (int)left) <= 0) break;
@@ -167,22 +177,29 @@ static inline int rig_read_port(web_rig *r) {
     if (k <= 0) break;
     got += (size_t)k;
     acc[got] = 0;
-    const char *at = strstr(acc, "dashboard on http://127.0.0.1:");
-    if (at && strstr(at, "/\n")) {
-      int64_t port = 0;
-      char num[8] = {0};
-      const char *q = at + strlen("dashboard on http://127.0.0.1:");
-      for (int i = 0; i < 6 && q[i] >= '0' && q[i] <= '9'; i++) num[i] = q[i];
-      if (str_to_i64(num, &port) == 0) return (int)port;
+    const char *at = strstr(acc, "dashboard on ");
+    const char *end = at ? strstr(at, "/\n") : NULL;
+    if (!end) continue;
+    at += strlen("dashboard on ");
+    const char *colon = end;
+    while (colon > at && *colon != ':') colon--;
+    int64_t v = 0;
+    char num[8] = {0};
+    for (int i = 0; i < 6 && colon[1 + i] >= '0' && colon[1 + i] <= '9'; i++) num[i] = colon[1 + i];
+    if (str_to_i64(num, &v) == 0 && v > 0) {
+      port = (int)v;
+      snprintf(r->base, sizeof r->base, "%.*s", (int)(end - at), at);
     }
   }
-  fprintf(stdout, "  dashboard said: %s\n", acc);
-  return 0;
+  if (said) snprintf(said, said_cap, "%s", acc);
+  if (!port) fprintf(stdout, "  dashboard said: %s\n", acc);
+  return port;
 }
 
 /* Sets everything up. with_doubles: the bot can connect to the doubles. extra_conf: more config
  * lines (may be NULL). Returns 0, 1 to SKIP (node or the binary missing), -1 on failure. */
-static inline int web_rig_start(web_rig *r, bool with_doubles, const char *extra_conf) {
+static inline int web_rig_start_with(web_rig *r, bool with_doubles, const char *extra_conf,
+                                     const char *const *args, char *said, size_t said_cap) {
   memset(r, 0, sizeof *r);
   buf_init(&r->seen, 64 << 20);
   const char *bin = getenv("MIMIC_BIN");
@@ -227,7 +244,14 @@ static inline int web_rig_start(web_rig *r, bool with_doubles, const char *extra
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_adddup2(&fa, pfd[1], 2);
   posix_spawn_file_actions_addclose(&fa, pfd[0]);
-  char *argv[] = {(char *)bin, "dashboard", "--config", r->conf, "--listen", "127.0.0.1:0", NULL};
+  char *argv[16] = {(char *)bin, "dashboard", "--config", r->conf};
+  int na = 4;
+  if (!args) {
+    argv[na++] = "--listen";
+    argv[na++] = "127.0.0.1:0";
+  }
+  for (int i = 0; args && args[i] && na < 15; i++) argv[na++] = (char *)args[i];
+  argv[na] = NULL;
   setenv("DISCORD_TOKEN", RIG_TOKEN, 1);
   int rc = posix_spawn(&r->pid, bin, &fa, NULL, argv, environ);
   unsetenv("DISCORD_TOKEN");
@@ -238,8 +262,12 @@ static inline int web_rig_start(web_rig *r, bool with_doubles, const char *extra
     return -1;
   }
   r->err_fd = pfd[0];
-  r->port = rig_read_port(r);
+  r->port = rig_read_port(r, said, said_cap);
   return r->port > 0 ? 0 : -1;
+}
+
+static inline int web_rig_start(web_rig *r, bool with_doubles, const char *extra_conf) {
+  return web_rig_start_with(r, with_doubles, extra_conf, NULL, NULL, 0);
 }
 
 /* Stops the dashboard (SIGTERM: it stops the bot gracefully) and returns its exit status. */

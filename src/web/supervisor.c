@@ -358,8 +358,17 @@ void web__sup_destroy(web_sup *s) {
   pthread_cond_broadcast(&s->cv);
   pthread_mutex_unlock(&s->mu);
   pthread_join(s->th, NULL);
-  /* Jobs keep running on their own (a training run outlives the dashboard); their output is no
-   * longer read. */
+  /* Jobs end with the dashboard: their output pipe is about to close, and a job nobody watches
+   * would write to no one. Each is asked to stop (its process group gets SIGTERM). */
+  for (int i = 0; i < JOBS_MAX; i++)
+    if (s->jobs[i].pid > 0) {
+      kill(-s->jobs[i].pid, SIGTERM);
+      LOG_W("web", "stopping job pid %d with the dashboard", (int)s->jobs[i].pid);
+      int st = 0;
+      if (waitpid(s->jobs[i].pid, &st, 0) == s->jobs[i].pid && s->jobs[i].done)
+        s->jobs[i].done(s->jobs[i].user, s->jobs[i].pid, st); /* records the end, frees user */
+      s->jobs[i].pid = 0;
+    }
   for (int i = 0; i < READERS_MAX; i++)
     if (s->readers[i].used) pthread_join(s->readers[i].th, NULL);
   strv_free(s->args);

@@ -68,14 +68,14 @@ if [[ -d tests ]]; then
       [[ $dep == "$tlayer" ]] || say "$f:$line: includes \"$inc\": an internal header of another layer"
     done < <(grep -nE '^[[:space:]]*#[[:space:]]*include[[:space:]]*"[a-z_]+/[^"]*_int\.h"' "$f" |
       sed -E 's/^([0-9]+):[^"]*"([^"]+)".*/\1:\2/')
-  done < <(find tests -mindepth 2 -type f \( -name '*.c' -o -name '*.h' \) | sort)
+  done < <(find tests -mindepth 2 -path '*/node_modules' -prune -o -type f \( -name '*.c' -o -name '*.h' \) -print | sort)
 fi
 
 # 3: banned calls (comment lines are ignored).
 pattern='\b(sprintf|vsprintf|strcpy|strcat|strtok|atoi|atol|atoll|gets)[[:space:]]*\('
 dirs=()
 for d in src tests bench; do [[ -d $d ]] && dirs+=("$d"); done
-if hits=$(grep -rnE "$pattern" "${dirs[@]}" --include='*.c' --include='*.h' |
+if hits=$(grep -rnE "$pattern" "${dirs[@]}" --include='*.c' --include='*.h' --exclude-dir=node_modules |
   grep -vE '^\S+:[0-9]+:\s*(/\*|\*|//)'); then
   while IFS= read -r h; do say "$h: banned call (see scripts/lint.sh)"; done <<<"$hits"
 fi
@@ -85,7 +85,7 @@ if command -v clang-format >/dev/null 2>&1 && [[ -f .clang-format ]]; then
   # One clang-format process for every file; its findings name the files ("path:line:col: error").
   while IFS= read -r f; do
     say "$f: not in .clang-format style (run: clang-format -i $f)"
-  done < <(find "${dirs[@]}" -type f \( -name '*.c' -o -name '*.h' \) -print0 |
+  done < <(find "${dirs[@]}" -path '*/node_modules' -prune -o -type f \( -name '*.c' -o -name '*.h' \) -print0 |
     xargs -0 clang-format --dry-run --Werror 2>&1 | sed -nE 's/^([^:]+):[0-9]+:[0-9]+: error:.*/\1/p' |
     sort -u)
 else

@@ -100,6 +100,13 @@ typedef enum cfg_id {
   CFG_VISION_MODEL,                /* vision.model */
   CFG_VISION_MMPROJ,               /* vision.mmproj */
   CFG_VISION_THREADS,              /* vision.threads */
+  CFG_WEB_LISTEN,                  /* web.listen */
+  CFG_WEB_METRICS_TOKEN,           /* web.metrics_token */
+  CFG_DASHBOARD_LISTEN,            /* dashboard.listen */
+  CFG_DASHBOARD_AUTOSTART,         /* dashboard.autostart */
+  CFG_DASHBOARD_STOP_TIMEOUT_S,    /* dashboard.stop_timeout_s */
+  CFG_DASHBOARD_TLS_CERT,          /* dashboard.tls_cert */
+  CFG_DASHBOARD_TLS_KEY,           /* dashboard.tls_key */
 
   CFG__COUNT /* number of keys, not a key */
 } cfg_id;

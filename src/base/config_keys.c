@@ -182,6 +182,19 @@ static const cfg_key keys[] = {
     INT(VISION_THREADS, "vision.threads", "0", 0, 1024,
         "threads describing an image (0 = one per core)"),
     /* web.enabled / web.listen come back with the dashboard; nothing serves them yet. */
+    /* web: /healthz /readyz /metrics, and the dashboard */
+    STR(WEB_LISTEN, "web.listen", "",
+        "host:port where `mimic run` serves /healthz, /readyz and /metrics (empty: not served)"),
+    ROW(WEB_METRICS_TOKEN, "web.metrics_token", CFG_STR, NULL, 0, 0, true,
+        "bearer token /metrics asks of clients beyond loopback (unset: loopback only)", 0),
+    STR(DASHBOARD_LISTEN, "dashboard.listen", "127.0.0.1:8377",
+        "host:port of `mimic dashboard` (beyond loopback only with --allow-remote and TLS)"),
+    BOOL(DASHBOARD_AUTOSTART, "dashboard.autostart", "false",
+         "start the bot when the dashboard starts"),
+    INT(DASHBOARD_STOP_TIMEOUT_S, "dashboard.stop_timeout_s", "30", 1, 3600,
+        "seconds a stopping bot may take to finish its replies before it is killed"),
+    PATH(DASHBOARD_TLS_CERT, "dashboard.tls_cert", "", "TLS certificate (PEM) of the dashboard"),
+    PATH(DASHBOARD_TLS_KEY, "dashboard.tls_key", "", "TLS private key (PEM) of the dashboard"),
     [CFG__COUNT] = {NULL, CFG_STR, NULL, 0, 0, false, NULL, 0, NULL},
 };
 _Static_assert(sizeof keys / sizeof keys[0] == CFG__COUNT + 1, "a handle without a row");

@@ -4,6 +4,8 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include "base/metrics.h"
+
 #define BOT_LEVEL BOT_L_BOT
 #include "bot/bot_int.h"
 #include "store/webhooks.h"
@@ -48,10 +50,13 @@ static int restore_setting(const char *scope, const char *key, const char *value
     LOG_W("bot", "live setting %s is not a known key any more; ignored", key);
     return 0;
   }
+  bool changed = strcmp(cfg_str(b->cfg, cfg_key_id(cfg_key_find(key))), value) != 0;
   if (cfg_set(b->cfg, key, value, CFG_SRC_LIVE)) {
     LOG_W("bot", "live setting %s = \"%s\" is no longer valid (%s); ignored", key, value,
           err_msg());
     err_clear();
+  } else if (changed) {
+    LOG_I("bot", "live setting %s = %s (from the store)", key, value);
   }
   return 0;
 }
@@ -76,6 +81,17 @@ int bot_setting_set(bot *b, const char *key, const char *value) {
   LOG_I("bot", "live setting %s = %s", key, value);
   return 0;
 }
+
+static int load_flag(uint64_t user, uint32_t flag, const char *reason, int64_t set_ms, void *u);
+
+int bot_settings_reload(bot *b) {
+  int rc = store_setting_each(b->db, "", restore_setting, b);
+  if (!rc) bot_settings_apply(b);
+  if (!rc) rc = store_user_flag_each(b->db, load_flag, b); /* new exclusions and opt-outs */
+  return rc;
+}
+
+void bot_drain(bot *b) { b->restarting = true; }
 
 /* ---- privacy ---- */
 
@@ -184,6 +200,8 @@ uint64_t bot_self_id(const bot *b) { return b->self_id; }
 int bot_poll(bot *b) {
   vision__poll(b); /* first: a described image releases its reply for queue__poll to start */
   int handled = queue__poll(b);
+  metrics_gauge_set("mimic_queue_depth", "Replies queued or generating.", NULL, NULL,
+                    (double)bot_inflight(b));
   int64_t now = bot__now(b);
   if (now - b->last_prune_ms >= BOT_PRUNE_EVERY_MS) {
     memory_prune(b->mem, now);

@@ -234,6 +234,13 @@ int bot_setting_set(bot *b, const char *key, const char *value) MIMIC_MUST;
  */
 int bot_persona_reload(bot *b) MIMIC_MUST;
 #define BOT_PERSONA_RELOAD_MS 15000
+/* Re-reads the live settings and the privacy flags from the store (after the dashboard changed
+ * them; `mimic run` calls it on SIGHUP) and applies them (a flag removed takes effect at the next
+ * start). Errors: MIMIC_EDB. */
+int bot_settings_reload(bot *b) MIMIC_MUST;
+/* Stops taking new replies; once none is in flight the runtime is asked to end, as for !restart
+ * (the runtime then stops instead of re-executing). The graceful stop of SIGTERM. */
+void bot_drain(bot *b);
 
 /* Re-reads one user's privacy flags from the store (after `mimic privacy ...` or the dashboard). */
 int bot_privacy_reload(bot *b, uint64_t user_id) MIMIC_MUST;

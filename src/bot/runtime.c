@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "base/metrics.h"
 #include "bot/bot.h"
 #include "bot/to_discord.h"
 #include "bot/vision.h"
@@ -359,6 +360,11 @@ int bot_runtime_run(const bot_runtime_opts *o) {
     LOG_W("bot", "no model (%s): storing history and answering commands only", err_msg());
     rt.backend = NULL;
   }
+  metrics_gauge_set("mimic_model_loaded", "1 when a model answers.", NULL, NULL,
+                    rt.backend != NULL);
+  if (rt.backend)
+    metrics_gauge_set("mimic_model_info", "The model and adapter in use.", "model",
+                      cfg_str(o->config, CFG_ENGINE_MODEL), 1);
   if ((rc = discord_client_new(o->config, o->token, &rt.dc))) goto out;
   bot_actions actions = {.user = &rt,
                          .send = do_send,
@@ -396,10 +402,19 @@ int bot_runtime_run(const bot_runtime_opts *o) {
   if ((rc = bot_new(&bo, &rt.b))) goto out;
   if ((rc = discord_client_start(rt.dc))) goto out;
 
-  bool stopping = false;
+  bool stopping = false, draining = false;
   for (;;) {
-    if ((*o->stop || rt.restart) && !stopping) {
-      LOG_I("bot", "%s: disconnecting", rt.restart ? "restart requested" : "stopping");
+    if (*o->stop && !draining) { /* finish the replies in flight first (as !restart does) */
+      LOG_I("bot", "stopping: finishing %zu replies in flight", bot_inflight(rt.b));
+      bot_drain(rt.b);
+      draining = true;
+    }
+    if (o->reload && *o->reload) {
+      *o->reload = 0;
+      if (bot_settings_reload(rt.b)) LOG_W("bot", "live settings not reloaded: %s", err_msg());
+    }
+    if (rt.restart && !stopping) {
+      LOG_I("bot", "%s: disconnecting", draining ? "stopping" : "restart requested");
       discord_client_stop(rt.dc);
       stopping = true;
     }
@@ -419,7 +434,7 @@ int bot_runtime_run(const bot_runtime_opts *o) {
     bot_poll(rt.b);
     jobs_reap(&rt);
   }
-  if (!rc && rt.restart) rc = BOT_RUNTIME_RESTART;
+  if (!rc && rt.restart && !draining) rc = BOT_RUNTIME_RESTART;
 out:
   if (rc < 0) {
     /* Keep the message: the teardown below may log and set errors of its own. */

@@ -20,7 +20,9 @@ typedef struct bot_runtime_opts {
   const char *token;       /* borrowed */
   const char *self_exe;    /* path of the mimic binary for jobs ("/proc/self/exe" when NULL) */
   const char *config_path; /* passed to jobs as --config (NULL: none) */
-  volatile int *stop;      /* set non-zero (from a signal handler) to disconnect and return */
+  volatile int *stop;      /* set non-zero (from a signal handler) to finish the replies in flight,
+                            * disconnect and return */
+  volatile int *reload;    /* set non-zero (SIGHUP) to re-read live settings (may be NULL) */
 } bot_runtime_opts;
 
 /* Runs until *stop, a fatal gateway close (one sentence printed by the caller from err_msg()), or

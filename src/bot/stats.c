@@ -6,10 +6,14 @@
 #include <math.h>
 #include <string.h>
 
+#include "base/metrics.h"
+
 #define BOT_LEVEL BOT_L_STATS
 #include "bot/bot_int.h"
 
 void stats__count(bot *b, const char *name, int64_t n) {
+  metrics_count("mimic_bot_events_total", "Messages seen, replies, errors, skips, by event.",
+                "event", name, (double)n);
   if (store_bot_count(b->db, bot__now(b), name, n)) {
     LOG_W("bot", "statistics not recorded: %s", err_msg());
     err_clear();
@@ -32,6 +36,20 @@ void stats__record(bot *b, const bot_job *j, const char *outcome, const char *er
       .attempts = j->attempts,
       .error = error ? error : "",
   };
+  metrics_count("mimic_replies_total", "Generations, by outcome.", "outcome", outcome, 1);
+  if (error && *error)
+    metrics_count("mimic_reply_errors_total", "Failed generations, by reason.", "reason", r.reason,
+                  1);
+  metrics_observe("mimic_reply_latency_seconds", "From a message's arrival to the reply's send.",
+                  METRICS_SECONDS_BOUNDS, 12, NULL, NULL, j->latency_ms / 1000);
+  metrics_observe("mimic_generation_seconds", "Time spent generating one reply.",
+                  METRICS_SECONDS_BOUNDS, 12, NULL, NULL, j->gen_ms / 1000);
+  if (j->gen_ms > 0 && j->gen_tokens > 0)
+    metrics_gauge_set("mimic_generation_tokens_per_second", "Tokens per second of the last reply.",
+                      NULL, NULL, j->gen_tokens * 1000.0 / j->gen_ms);
+  if (strcmp(outcome, "sent") == 0)
+    metrics_gauge_set("mimic_last_reply_timestamp_seconds", "When the last reply was sent.", NULL,
+                      NULL, (double)clock_wall_ms() / 1000);
   if (store_bot_reply_add(b->db, &r)) {
     LOG_W("bot", "statistics not recorded: %s", err_msg());
     err_clear();

@@ -9,6 +9,7 @@ typedef int (*cli_cmd_fn)(int argc, char **argv);
 
 int cmd_config(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_dashboard(int argc, char **argv); /* the web dashboard and its passwd */
 int cmd_model(int argc, char **argv);
 int cmd_quantize(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);

@@ -9,10 +9,12 @@
 
 #include "bot/runtime.h"
 #include "cli/flags.h"
+#include "web/web.h"
 
-static volatile int stop_signal;
+static volatile int stop_signal, reload_signal;
 
 static void on_signal(int sig) { stop_signal = sig; }
+static void on_hup(int sig) { reload_signal = sig; }
 
 int cmd_run(int argc, char **argv) {
   static const cli_spec spec = {
@@ -40,15 +42,28 @@ int cmd_run(int argc, char **argv) {
     goto out;
   }
   log_add_secret(tok);
+  log_add_secret(cfg_str(c, CFG_WEB_METRICS_TOKEN));
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_signal;
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, NULL);
   sigaction(SIGTERM, &sa, NULL);
-  bot_runtime_opts o = {
-      .config = c, .token = tok, .config_path = config_path, .stop = &stop_signal};
+  sa.sa_handler = on_hup; /* the dashboard changed live settings */
+  sigaction(SIGHUP, &sa, NULL);
+  web_server *ops = NULL;
+  const char *listen = cfg_str(c, CFG_WEB_LISTEN);
+  if (*listen && web_ops_start(listen, cfg_str(c, CFG_WEB_METRICS_TOKEN), &ops)) {
+    cli_error("web.listen: %s", err_msg());
+    goto out;
+  }
+  bot_runtime_opts o = {.config = c,
+                        .token = tok,
+                        .config_path = config_path,
+                        .stop = &stop_signal,
+                        .reload = &reload_signal};
   int rc = bot_runtime_run(&o);
+  web_server_stop(ops);
   if (rc == BOT_RUNTIME_RESTART) {
     LOG_I("bot", "restarting");
     mem_free(tok);

@@ -340,6 +340,7 @@ int cmd_train(int argc, char **argv) {
   cfg *c = cli_start(&spec, argc, argv, &a, &rc);
   if (!c) return rc;
   if (no_progress) show.bar = false;
+  show.db_path = cfg_str(c, CFG_STORE_PATH);
   bool lr_given = cli_given(&spec, &a, "lr");
   if (cli_given(&spec, &a, "ckpt-every") && o.ckpt_every == 0) o.ckpt_every = -1;
   if (strcmp(stage, "sft") == 0)

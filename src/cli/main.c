@@ -15,6 +15,7 @@ static int cmd_version(int argc, char **argv);
 
 static const cli_cmd commands[] = {
     {"run", cmd_run, "the bot: connect to Discord and chat (needs DISCORD_TOKEN)"},
+    {"dashboard", cmd_dashboard, "the web dashboard: supervise the bot, logs, stats, settings"},
     {"discord", cmd_discord, "discord check: verify the token, show what GET /gateway/bot says"},
     {"config", cmd_config, "config check: validate the configuration, show each value's source"},
     {"fetch", cmd_fetch,

@@ -29,6 +29,9 @@ typedef struct cli_train_show {
   const char *log_csv;
   const char *svg;
   bool bar;
+  const char
+      *db_path; /* the store whose jobs table gets the run's progress (NULL: none); the row is
+                 * $MIMIC_JOB_ID when the starter (the dashboard) made one, else a new one */
 } cli_train_show;
 
 /* Runs a training as `mimic train` does: a reporter on show's files, a bar when show->bar, a

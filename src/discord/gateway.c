@@ -2,6 +2,7 @@
  * the loop thread except gateway_stop, gateway_next_event, gateway_update_presence and
  * gateway_get_stats, which cross threads through a mutex, a uv_async wake-up and the event queue.
  */
+#include "base/metrics.h"
 #include "discord/gateway.h"
 
 #include <openssl/rand.h>
@@ -182,6 +183,8 @@ static void set_state(gateway *gw, gateway_state s) {
   if (gw->state == s) return;
   LOG_D(SUB, "state %s -> %s", gateway_state_name(gw->state), gateway_state_name(s));
   gw->state = s;
+  metrics_gauge_set("mimic_gateway_connected", "1 while the gateway session is ready.", NULL, NULL,
+                    s == GATEWAY_READY);
   pthread_mutex_lock(&gw->mu);
   gw->st.state = s;
   pthread_mutex_unlock(&gw->mu);
@@ -421,6 +424,7 @@ static void send_resume(gateway *gw) {
   LOG_I(SUB, "resuming the session after sequence %lld", (long long)gw->seq);
   if (send_payload(gw, json_pack("{s:i, s:o}", "op", 6, "d", d), false, "resume") == 0)
     STAT_ADD(gw, resumes, 1);
+  metrics_count("mimic_gateway_resumes_total", "Gateway session resumes sent.", NULL, NULL, 1);
 }
 
 /* ---- connection lifecycle ---------------------------------------------------------------------
@@ -560,6 +564,8 @@ static void on_ws_open(ws_conn *c, void *user) {
   (void)c;
   gateway *gw = user;
   STAT_ADD(gw, connects, 1);
+  metrics_count("mimic_gateway_connects_total", "Gateway connections opened (reconnects included).",
+                NULL, NULL, 1);
   set_state(gw, GATEWAY_HELLO);
   uv_timer_start(&gw->retry_timer, on_hello_timeout, gw->o.hello_timeout_ms, 0);
 }

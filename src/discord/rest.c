@@ -1,6 +1,7 @@
 /* The Discord REST client (see rest.h): libcurl multi-socket driven by libuv (uv_poll per socket,
  * one uv_timer for curl's timeouts), a FIFO of queued requests that the limiter releases, retries,
  * and error bodies turned into errors. Not a general HTTP client. */
+#include "base/metrics.h"
 #include "discord/rest.h"
 
 #include <ctype.h>
@@ -521,6 +522,10 @@ static void finish_status(rest *r, rest_req *q, long status) {
     if (jv_bool(json, "global", false)) q->rlh.global = true;
   }
   rl_complete(r->rl, &q->ticket, &q->route, (int)status, &q->rlh, now);
+  metrics_count("mimic_rest_requests_total", "REST responses, by route.", "route", q->route.tmpl,
+                1);
+  if (status == 429)
+    metrics_count("mimic_rest_429_total", "REST 429 answers, by route.", "route", q->route.tmpl, 1);
 
   if (status >= 200 && status < 300) {
     if (parse_failed) {

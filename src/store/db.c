@@ -364,9 +364,28 @@ static const char *const schema_media[] = {
     NULL,
 };
 
+/* Migration 8: long jobs' progress rows (jobs.c), one truth for the dashboard, !status
+ * and the terminal's bars. */
+static const char *const schema_jobs[] = {
+    "CREATE TABLE jobs("
+    "  id INTEGER PRIMARY KEY,"
+    "  kind TEXT NOT NULL,"
+    "  state INTEGER NOT NULL,"
+    "  pid INTEGER NOT NULL,"
+    "  started_ms INTEGER NOT NULL,"
+    "  updated_ms INTEGER NOT NULL,"
+    "  finished_ms INTEGER NOT NULL,"
+    "  done INTEGER NOT NULL,"
+    "  total INTEGER NOT NULL,"
+    "  loss REAL,"
+    "  message TEXT NOT NULL,"
+    "  log_path TEXT NOT NULL);",
+    NULL,
+};
+
 static const char *const *const migrations[] = {
     schema_v1,       schema_bot_log,      schema_user_names, schema_lore,
-    schema_personas, schema_persona_live, schema_media,
+    schema_personas, schema_persona_live, schema_media,      schema_jobs,
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

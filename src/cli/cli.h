@@ -28,6 +28,8 @@ int cmd_eval(int argc, char **argv);     /* perplexity, style metrics, blind tes
 int cmd_demo(int argc, char **argv);     /* the offline demo pipeline */
 int cmd_simulate(int argc, char **argv); /* the bot's flow on the terminal */
 int cmd_fetch(int argc, char **argv);    /* history through the Discord API into the store */
+int cmd_setup(int argc, char **argv);    /* the first run: token, intents, invite, model, config */
+int cmd_backup(int argc, char **argv);   /* a consistent copy of the database, config, adapters */
 
 /* Loads the configuration the way every subcommand does: defaults, then the file path (the
  * command's --config FILE; NULL: MIMIC_CONFIG, or ./mimic.conf when it exists), then the

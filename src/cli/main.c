@@ -14,6 +14,7 @@ static int cmd_help(int argc, char **argv);
 static int cmd_version(int argc, char **argv);
 
 static const cli_cmd commands[] = {
+    {"setup", cmd_setup, "the first run: token, intents, invite link, model, mimic.conf"},
     {"run", cmd_run, "the bot: connect to Discord and chat (needs DISCORD_TOKEN)"},
     {"discord", cmd_discord, "discord check: verify the token, show what GET /gateway/bot says"},
     {"config", cmd_config, "config check: validate the configuration, show each value's source"},
@@ -36,6 +37,7 @@ static const cli_cmd commands[] = {
     {"quantize", cmd_quantize, "convert a model to q4_k_m, q8_0, ... (quantize IN OUT TYPE)"},
     {"tokenize", cmd_tokenize, "the token ids of a text in a model's vocabulary"},
     {"logits", cmd_logits, "raw float32 logits per position, to compare with other engines"},
+    {"backup", cmd_backup, "a consistent copy of the database, config and adapters (--out DIR)"},
     {"version", cmd_version, "print the version"},
     {"help", cmd_help, "this list (help COMMAND: that command's options)"},
 };

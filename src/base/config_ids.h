@@ -10,6 +10,7 @@ typedef enum cfg_id {
   CFG_LOG_LEVEL, /* log.level */
   CFG_LOG_TRACE, /* log.trace */
   CFG_LOG_FILE,  /* log.file */
+
   CFG_LOG_MAX_FILE_MB,    /* log.max_file_mb */
   CFG_LOG_RETENTION_DAYS, /* log.retention_days */
   CFG_LOG_HASH_USER_IDS,  /* log.hash_user_ids */

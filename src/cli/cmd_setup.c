@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,9 +59,10 @@ static const struct {
     {"3B", "qwen2.5-3b-instruct-q4_k_m.gguf", 1.9, 2.6},
     {"7B", "qwen2.5-7b-instruct-q4_k_m.gguf", 4.7, 5.8},
 };
-#define N_SIZES   (sizeof sizes / sizeof sizes[0])
-#define RAM_SHARE 0.6 /* of total memory the bot may use; the rest is the system's and training's  \
-                       */
+#define N_SIZES (sizeof sizes / sizeof sizes[0])
+#define RAM_SHARE                                                                                  \
+  0.6 /* of total memory the bot may use; the rest is the system's and training's                  \
+       */
 
 typedef struct found_model {
   char path[SETUP_PATH_MAX];
@@ -194,8 +196,7 @@ static void models_scan(setup *s, const char *dir, int depth) {
 /* The path as the config file should hold it: relative to the config's folder when under it. */
 static const char *rel_to(const char *base_dir, const char *path) {
   size_t n = strlen(base_dir);
-  if (strcmp(base_dir, ".") == 0 && strncmp(path, "./", 2) == 0) return path + 2;
-  if (n && strncmp(path, base_dir, n) == 0 && path[n] == '/') return path + n + 1;
+  if (n > 1 && strncmp(path, base_dir, n) == 0 && path[n] == '/') return path + n + 1;
   return path;
 }
 
@@ -571,7 +572,15 @@ int cmd_setup(int argc, char **argv) {
   if (models_dir) models_scan(s, models_dir, 2);
   int choice;
   if ((status = step_models(s, model, ram, &choice))) goto out;
-  const char *mpath = choice >= 0 ? rel_to(base_dir, s->models[choice].path) : "models/base.gguf";
+  /* The model as the config should name it: relative to the config's folder when it is inside
+   * it, else absolute (a path relative to where setup ran would not resolve from the config). */
+  char abs_model[PATH_MAX], abs_base[PATH_MAX];
+  const char *mpath = "models/base.gguf";
+  if (choice >= 0) {
+    mpath = s->models[choice].path;
+    if (realpath(mpath, abs_model) && realpath(base_dir, abs_base))
+      mpath = rel_to(abs_base, abs_model);
+  }
   if (conf_text(&text, tok, cfg_str(c, CFG_DISCORD_API), mpath, app.owner_id) != 0) {
     cli_error("%s", err_msg());
     status = 1;

@@ -578,8 +578,8 @@ int cmd_setup(int argc, char **argv) {
   const char *mpath = "models/base.gguf";
   if (choice >= 0) {
     mpath = s->models[choice].path;
-    if (realpath(mpath, abs_model) && realpath(base_dir, abs_base))
-      mpath = rel_to(abs_base, abs_model);
+    if (realpath(mpath, abs_model)) /* a folder not made yet holds no model: absolute */
+      mpath = realpath(base_dir, abs_base) ? rel_to(abs_base, abs_model) : abs_model;
   }
   if (conf_text(&text, tok, cfg_str(c, CFG_DISCORD_API), mpath, app.owner_id) != 0) {
     cli_error("%s", err_msg());

@@ -169,6 +169,22 @@ TEST(setup_refuses_a_bad_token_without_printing_it) {
   CHECK_INT(run(&d, "", "", out, sizeof out), 1);
   CHECK(strstr(out, "no token given") != NULL);
   /* a model that is not there */
+  /* a config written elsewhere names a model outside its folder by its absolute path */
+  char sub[128], gg[160];
+  snprintf(sub, sizeof sub, "%s/elsewhere", dir);
+  snprintf(gg, sizeof gg, "%s/m.gguf", dir);
+  write_gguf(gg, "model", "Tiny");
+  char args[512];
+  snprintf(args, sizeof args, "--config elsewhere/mimic.conf --model m.gguf --yes");
+  CHECK_INT(run(&d, TOKEN "\\n", args, out, sizeof out), 0);
+  snprintf(p, sizeof p, "%s/mimic.conf", sub);
+  char *text = slurp(p);
+  REQUIRE(text);
+  char want[256];
+  snprintf(want, sizeof want, "model = %s\n", gg);
+  CHECK(strstr(text, want) != NULL);
+  mem_free(text);
+  snprintf(p, sizeof p, "%s/mimic.conf", dir);
   CHECK_INT(run(&d, TOKEN "\\n", "--model nope.gguf", out, sizeof out), 1);
   CHECK(strstr(out, "--model nope.gguf: not a readable GGUF model (no such file)") != NULL);
   CHECK(access(p, F_OK) != 0);

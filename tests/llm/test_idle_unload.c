@@ -4,6 +4,7 @@
  * request loads it again and gives the same text. Requests that arrive while unloaded share one
  * load; a load that fails fails its requests with the reason; preload loads at once; the
  * configuration builds the right profile. No sleeps: the clock is the test's. */
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -160,6 +161,37 @@ TEST(a_failed_load_fails_its_requests_and_preload_fails_early) {
   llm_backend_destroy(b);
 }
 
+TEST(the_thread_unloads_by_itself) {
+  /* Not manual: the backend's own thread notices the idle time. With a 1 ms limit it looks every
+   * millisecond by the real clock and decides by the test's, so it unloads once the test moves its
+   * clock; the test waits for that state (no sleep), with a bound in case it never comes. */
+  static load_ctx lc;
+  lc.path = model;
+  llm_ondemand_opts o = {.load = load_local,
+                         .user = &lc,
+                         .slots = 2,
+                         .preload = true,
+                         .idle_unload_ms = 1,
+                         .now_ms = fake_now};
+  llm_backend *b = NULL;
+  REQUIRE(llm_backend_ondemand_new(&o, &b) == 0);
+  CHECK_INT(llm_backend_model_state(b), LLM_MODEL_LOADED);
+  fake_ms += 5;
+  long spins = 0;
+  while (llm_backend_model_state(b) != LLM_MODEL_UNLOADED && spins < 2000000000L) {
+    sched_yield();
+    spins++;
+  }
+  CHECK_INT(llm_backend_model_state(b), LLM_MODEL_UNLOADED);
+  llm_request r;
+  request(&r);
+  llm_result x;
+  CHECK_OK(llm_backend_generate(b, &r, NULL, NULL, &x));
+  CHECK(x.gen_tokens > 0);
+  llm_result_free(&x);
+  llm_backend_destroy(b);
+}
+
 TEST(the_configuration_picks_the_profile) {
   cfg *c = cfg_new();
   CHECK_OK(cfg_set(c, "engine.model", model, CFG_SRC_CLI));
@@ -206,6 +238,7 @@ int main(void) {
   RUN(load_on_request_unload_when_idle_reload_same_text);
   RUN(requests_while_unloaded_share_one_load);
   RUN(a_failed_load_fails_its_requests_and_preload_fails_early);
+  RUN(the_thread_unloads_by_itself);
   RUN(the_configuration_picks_the_profile);
   unlink(model);
   TEST_MAIN_END();

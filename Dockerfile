@@ -8,7 +8,7 @@
 
 FROM debian:bookworm-slim AS build
 COPY scripts/install-deps.sh /src/scripts/install-deps.sh
-RUN /src/scripts/install-deps.sh && rm -rf /var/lib/apt/lists/*
+RUN bash /src/scripts/install-deps.sh && rm -rf /var/lib/apt/lists/*
 COPY . /src
 RUN rm -rf /src/build && cmake -S /src -B /build -DCMAKE_BUILD_TYPE=Release \
     && cmake --build /build -j"$(nproc)" --target mimic \

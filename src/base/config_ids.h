@@ -11,6 +11,10 @@ typedef enum cfg_id {
   CFG_LOG_TRACE, /* log.trace */
   CFG_LOG_FILE,  /* log.file */
 
+  CFG_LOG_MAX_FILE_MB,    /* log.max_file_mb */
+  CFG_LOG_RETENTION_DAYS, /* log.retention_days */
+  CFG_LOG_HASH_USER_IDS,  /* log.hash_user_ids */
+
   CFG_DATA_DIR, /* data.dir */
 
   CFG_STORE_PATH, /* store.path */
@@ -62,6 +66,8 @@ typedef enum cfg_id {
   CFG_ENGINE_OPENAI_URL,      /* engine.openai_url */
   CFG_ENGINE_OPENAI_MODEL,    /* engine.openai_model */
   CFG_ENGINE_OPENAI_KEY_FILE, /* engine.openai_key_file */
+  CFG_ENGINE_PRELOAD,         /* engine.preload */
+  CFG_ENGINE_IDLE_UNLOAD_S,   /* engine.idle_unload_s */
 
   CFG_COLLECT_GAP_MIN,            /* collect.gap_min */
   CFG_COLLECT_WINDOW,             /* collect.window */

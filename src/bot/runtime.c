@@ -402,8 +402,18 @@ int bot_runtime_run(const bot_runtime_opts *o) {
   if ((rc = bot_new(&bo, &rt.b))) goto out;
   if ((rc = discord_client_start(rt.dc))) goto out;
 
+  /* log.retention_days also bounds the bot's reply log in the database (bot.c keeps a week). */
+  int64_t keep_ms = cfg_int(o->config, CFG_LOG_RETENTION_DAYS) * 86400000LL, pruned_ms = 0;
   bool stopping = false, draining = false;
   for (;;) {
+    int64_t now = clock_wall_ms();
+    if (now - pruned_ms >= 3600000) {
+      if (store_bot_prune(db, now - keep_ms)) {
+        LOG_W("bot", "pruning the reply log: %s", err_msg());
+        err_clear();
+      }
+      pruned_ms = now;
+    }
     if (*o->stop && !draining) { /* finish the replies in flight first (as !restart does) */
       LOG_I("bot", "stopping: finishing %zu replies in flight", bot_inflight(rt.b));
       bot_drain(rt.b);

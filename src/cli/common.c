@@ -28,6 +28,18 @@ cfg *cli_config_load(const char *path) {
   log_set_trace(cfg_str(c, CFG_LOG_TRACE));
   const char *tok = cfg_str(c, CFG_DISCORD_TOKEN);
   if (*tok) log_add_secret(tok);
+  /* log.file, rotated and pruned; a file that cannot be opened leaves the log on stderr only */
+  if (*cfg_str(c, CFG_LOG_FILE)) {
+    log_file_opts lo = {.path = cfg_str(c, CFG_LOG_FILE),
+                        .max_bytes = cfg_int(c, CFG_LOG_MAX_FILE_MB) << 20,
+                        .retention_days = (int)cfg_int(c, CFG_LOG_RETENTION_DAYS)};
+    if (log_file_open(&lo)) LOG_W("log", "%s; logging to stderr only", err_msg());
+  }
+  if (cfg_bool(c, CFG_LOG_HASH_USER_IDS)) {
+    char salt[4096];
+    snprintf(salt, sizeof salt, "%s/log.salt", cfg_str(c, CFG_DATA_DIR));
+    if (log_user_key_load(salt)) goto fail; /* never log ids in clear when asked not to */
+  }
   return c;
 fail:
   cli_error("%s", err_msg());

@@ -14,6 +14,7 @@ static int cmd_help(int argc, char **argv);
 static int cmd_version(int argc, char **argv);
 
 static const cli_cmd commands[] = {
+    {"setup", cmd_setup, "the first run: token, intents, invite link, model, mimic.conf"},
     {"run", cmd_run, "the bot: connect to Discord and chat (needs DISCORD_TOKEN)"},
     {"dashboard", cmd_dashboard, "the web dashboard: supervise the bot, logs, stats, settings"},
     {"discord", cmd_discord, "discord check: verify the token, show what GET /gateway/bot says"},
@@ -44,6 +45,7 @@ static const cli_cmd commands[] = {
     {"embed", cmd_embed, "sentence embeddings (float32 rows) of texts with a BERT-family encoder"},
     {"logits", cmd_logits, "raw float32 logits per position, to compare with other engines"},
     {"vision", cmd_vision, "vision embed|describe: an image's embeddings, or a VLM's answer"},
+    {"backup", cmd_backup, "a consistent copy of the database, config and adapters (--out DIR)"},
     {"version", cmd_version, "print the version"},
     {"help", cmd_help, "this list (help COMMAND: that command's options)"},
 };

@@ -89,6 +89,66 @@ int api_gateway_info_parse(const json_t *j, api_gateway_info *out) {
   return 0;
 }
 
+/* ---- first run ---- */
+
+int api_application_me(rest *r, rest_cb cb, void *user) {
+  return req(r, "GET", NULL, cb, user, "/applications/@me");
+}
+
+int api_self_parse(const json_t *j, api_self *out) {
+  memset(out, 0, sizeof *out);
+  if (!json_is_object(j) || !(out->id = jv_snowflake(j, "id")))
+    return err_set(MIMIC_EFORMAT, "GET /users/@me: the answer has no user id");
+  str_lcpy(out->username, jv_str(j, "username", "?"), sizeof out->username);
+  out->bot = jv_bool(j, "bot", false);
+  return 0;
+}
+
+int api_application_parse(const json_t *j, api_application *out) {
+  memset(out, 0, sizeof *out);
+  if (!json_is_object(j) || !(out->id = jv_snowflake(j, "id")))
+    return err_set(MIMIC_EFORMAT, "GET /applications/@me: the answer has no application id");
+  str_lcpy(out->name, jv_str(j, "name", "?"), sizeof out->name);
+  const json_t *f = json_object_get(j, "flags");
+  out->has_flags = json_is_integer(f);
+  out->flags = out->has_flags && json_integer_value(f) > 0 ? (uint64_t)json_integer_value(f) : 0;
+  out->bot_public = jv_bool(j, "bot_public", false);
+  out->code_grant = jv_bool(j, "bot_require_code_grant", false);
+  if (!json_object_get(j, "team") || json_is_null(json_object_get(j, "team")))
+    out->owner_id = jv_snowflake(json_object_get(j, "owner"), "id");
+  return 0;
+}
+
+bool api_application_message_content(const api_application *a) {
+  return (a->flags & (API_APP_GATEWAY_MESSAGE_CONTENT | API_APP_GATEWAY_MESSAGE_CONTENT_LIMITED)) !=
+         0;
+}
+
+int api_self_get(rest *r, api_self *out) {
+  json_t *j = NULL;
+  int rc = rest_call_sync(r, "GET", "/users/@me", NULL, &j, NULL, NULL);
+  if (!rc) rc = api_self_parse(j, out);
+  json_decref(j);
+  return rc;
+}
+
+int api_application_get(rest *r, api_application *out) {
+  json_t *j = NULL;
+  int rc = rest_call_sync(r, "GET", "/applications/@me", NULL, &j, NULL, NULL);
+  if (!rc) rc = api_application_parse(j, out);
+  json_decref(j);
+  return rc;
+}
+
+int api_invite_url(uint64_t app_id, uint64_t permissions, bool commands, char *out, size_t cap) {
+  int n = snprintf(out, cap,
+                   "https://discord.com/oauth2/authorize?client_id=" ID_FMT
+                   "&scope=bot%s&permissions=%" PRIu64,
+                   app_id, commands ? "+applications.commands" : "", permissions);
+  if (n < 0 || (size_t)n >= cap) return err_set(MIMIC_ERANGE, "invite URL buffer too small");
+  return 0;
+}
+
 /* ---- mentions ---- */
 
 json_t *api_allowed_mentions(const uint64_t *users, size_t n_users, bool replied_user) {

@@ -35,6 +35,68 @@ int api_gateway_info_parse(const json_t *j, api_gateway_info *out) MIMIC_MUST;
 /* GET /users/@me (the bot's own user: id, username). */
 int api_user_me(rest *r, rest_cb cb, void *user) MIMIC_MUST;
 
+/* ---- first run: the application, its intents and the invite ---- */
+
+/* Application flags (GET /applications/@me "flags") that say a privileged intent is switched on.
+ * The _LIMITED bits are the toggles on the Developer Portal's Bot page for apps under the review
+ * threshold; the others are granted after Discord's review. */
+#define API_APP_GATEWAY_PRESENCE                (1ull << 12)
+#define API_APP_GATEWAY_PRESENCE_LIMITED        (1ull << 13)
+#define API_APP_GATEWAY_GUILD_MEMBERS           (1ull << 14)
+#define API_APP_GATEWAY_GUILD_MEMBERS_LIMITED   (1ull << 15)
+#define API_APP_GATEWAY_MESSAGE_CONTENT         (1ull << 18)
+#define API_APP_GATEWAY_MESSAGE_CONTENT_LIMITED (1ull << 19)
+
+/* Permission bits (Discord's bitwise permission flags) that mimic asks for in its invite. */
+#define API_PERM_ADD_REACTIONS            (1ull << 6)
+#define API_PERM_VIEW_CHANNEL             (1ull << 10)
+#define API_PERM_SEND_MESSAGES            (1ull << 11)
+#define API_PERM_EMBED_LINKS              (1ull << 14)
+#define API_PERM_ATTACH_FILES             (1ull << 15)
+#define API_PERM_READ_MESSAGE_HISTORY     (1ull << 16)
+#define API_PERM_MANAGE_WEBHOOKS          (1ull << 29)
+#define API_PERM_USE_APPLICATION_COMMANDS (1ull << 31)
+#define API_PERM_SEND_MESSAGES_IN_THREADS (1ull << 38)
+
+/* The bot's own user (GET /users/@me). */
+typedef struct api_self {
+  uint64_t id;
+  char username[64];
+  bool bot;
+} api_self;
+
+/* The application the token belongs to (GET /applications/@me). */
+typedef struct api_application {
+  uint64_t id;
+  char name[128];
+  uint64_t flags;    /* API_APP_* */
+  bool bot_public;   /* anyone may invite it (false: only the owner) */
+  bool code_grant;   /* bot_require_code_grant: the invite needs the full OAuth2 code flow */
+  bool has_flags;    /* the answer carried "flags" */
+  uint64_t owner_id; /* the owning user (0 when a team owns it) */
+} api_application;
+
+/* GET /applications/@me. */
+int api_application_me(rest *r, rest_cb cb, void *user) MIMIC_MUST;
+/* Parse the answers above. Return 0 or MIMIC_EFORMAT (no id). */
+int api_self_parse(const json_t *j, api_self *out) MIMIC_MUST;
+int api_application_parse(const json_t *j, api_application *out) MIMIC_MUST;
+/* Whether the application may receive message content (either MESSAGE_CONTENT flag). */
+bool api_application_message_content(const api_application *a);
+
+/* The same two calls for a command on a client with a loop of its own (rest_new(NULL, ...)):
+ * they run the loop until the answer arrives. Errors as rest_call_sync (MIMIC_EAUTH for a token
+ * Discord refuses), or MIMIC_EFORMAT for an answer of the wrong shape. */
+int api_self_get(rest *r, api_self *out) MIMIC_MUST;
+int api_application_get(rest *r, api_application *out) MIMIC_MUST;
+
+/* Writes the OAuth2 URL that adds the bot to a server with exactly `permissions` (API_PERM_*),
+ * with the applications.commands scope too when `commands` is set:
+ * https://discord.com/oauth2/authorize?client_id=ID&scope=bot+applications.commands&permissions=N.
+ * Returns 0, or MIMIC_ERANGE when out (cap bytes) is too small. */
+int api_invite_url(uint64_t app_id, uint64_t permissions, bool commands, char *out,
+                   size_t cap) MIMIC_MUST;
+
 /* ---- mentions ---- */
 
 /* allowed_mentions for mimic's messages: {"parse": []} so nothing in the text pings anyone

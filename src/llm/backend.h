@@ -181,8 +181,51 @@ typedef struct llm_local_opts {
 /* Loads the base model. Errors name the file. Adapters are added with llm_backend_adapter_load. */
 int llm_backend_local_new(const llm_local_opts *o, llm_backend **out) MIMIC_MUST;
 
+/* ---- Resource profiles: load on first use, unload when idle ---- */
+
+/* Where the base model is. Backends that hold their model for their whole life (the local engine
+ * built with engine.preload on and no idle unload) and the openai backend always say LOADED. */
+typedef enum {
+  LLM_MODEL_LOADED = 0, /* in memory, generating */
+  LLM_MODEL_UNLOADED,   /* not in memory: the next request loads it */
+  LLM_MODEL_LOADING     /* being loaded; requests wait for it */
+} llm_model_state;
+
+/* The model's state now, for status pages and /readyz. Thread-safe. */
+llm_model_state llm_backend_model_state(llm_backend *b);
+const char *llm_model_state_name(llm_model_state s); /* "loaded", "unloaded", "loading" */
+
+typedef struct llm_ondemand_opts {
+  /* Builds the real backend (the local engine with its adapters); called with user on the
+   * on-demand backend's own thread, or on the caller's for a preload. Returns 0 or an error. */
+  int (*load)(void *user, llm_backend **out);
+  void *user; /* owned: released with user_free (may be NULL) when destroyed */
+  void (*user_free)(void *user);
+  int slots;              /* reported by llm_backend_stats_get while unloaded */
+  bool preload;           /* load now: a failure is returned by llm_backend_ondemand_new */
+  int64_t idle_unload_ms; /* unload after this long without a request; 0: never */
+  int64_t (*now_ms)(void *clock_user); /* the clock (NULL: the monotonic clock); tests inject one */
+  void *clock_user;
+  bool manual; /* no timer thread wakes for idleness: only llm_backend_idle_check unloads (tests) */
+} llm_ondemand_opts;
+
+/* A backend that holds the real one only while it is needed: loaded at once (preload) or by the
+ * first request (which waits for the load), and destroyed after idle_unload_ms without requests
+ * (nothing queued or running), its memory returned to the system; the next request loads it
+ * again. Adapters loaded through it are remembered and loaded again with the model. Requests
+ * submitted while it loads are queued and started when it is loaded (or finish with the load's
+ * error). Returns 0 and *out, or the load's error with preload. Takes ownership of o->user in
+ * every case. */
+int llm_backend_ondemand_new(const llm_ondemand_opts *o, llm_backend **out) MIMIC_MUST;
+
+/* Unloads b's model when it has been idle for idle_unload_ms by its clock, on the calling thread.
+ * Returns true when it unloaded. For any other backend, or before the time: false. Thread-safe;
+ * not from a generation callback. */
+bool llm_backend_idle_check(llm_backend *b);
+
 /* Builds the backend the configuration asks for (engine.backend = local | openai, with the engine.*
- * keys), loading engine.adapter as the default adapter when set. */
+ * keys), loading engine.adapter as the default adapter when set. With engine.preload off or
+ * engine.idle_unload_s set, the local engine comes wrapped in llm_backend_ondemand_new. */
 int llm_backend_from_config(const cfg *c, llm_backend **out) MIMIC_MUST;
 
 #endif

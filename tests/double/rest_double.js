@@ -10,6 +10,7 @@
 // Usage: node rest_double.js CONFIG.json     (prints {"port":N} on stdout once listening)
 // Config (every field optional):
 //   token        expected bot token (401 otherwise); app_id; bot_id; gateway_url; shards
+//   app_flags    GET /applications/@me "flags" (default 1<<19: MESSAGE CONTENT on); app_name; bot_public
 //   base         path prefix (default "/api/v10")
 //   global       {limit: 50, window_ms: 1000}
 //   default_bucket {limit: 5, window_ms: 1000}
@@ -280,6 +281,10 @@ function handle(method, path, q, body) {
     return [200, {url: cfg.gateway_url || 'wss://gateway.discord.gg', shards: cfg.shards || 1,
       session_start_limit: {total: 1000, remaining: 999, reset_after: 14400000, max_concurrency: cfg.max_concurrency || 1}}];
   if (method === 'GET' && path === '/users/@me') return [200, botUser];
+  if (method === 'GET' && path === '/applications/@me') // app_flags: the privileged-intent bits (default: MESSAGE CONTENT limited on)
+    return [200, {id: APP_ID, name: cfg.app_name || 'mimic', description: '', icon: null, bot_public: cfg.bot_public !== false,
+      bot_require_code_grant: false, flags: cfg.app_flags === undefined ? (1 << 19) : cfg.app_flags, bot: botUser,
+      owner: {id: '100000000000000000', username: 'owner'}, verify_key: '0'.repeat(64)}];
   if (method === 'GET' && path === '/users/@me/guilds') {
     const limit = q.has('limit') ? Number(q.get('limit')) : 200;
     if (!Number.isInteger(limit) || limit < 1 || limit > 200) return formError('limit', 'NUMBER_TYPE_MAX', 'int value should be less than or equal to 200.');

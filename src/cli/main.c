@@ -36,6 +36,7 @@ static const cli_cmd commands[] = {
     {"quantize", cmd_quantize, "convert a model to q4_k_m, q8_0, ... (quantize IN OUT TYPE)"},
     {"tokenize", cmd_tokenize, "the token ids of a text in a model's vocabulary"},
     {"logits", cmd_logits, "raw float32 logits per position, to compare with other engines"},
+    {"schedule", cmd_schedule, "schedule next EXPR: when a cron expression fires, in a time zone"},
     {"version", cmd_version, "print the version"},
     {"help", cmd_help, "this list (help COMMAND: that command's options)"},
 };

@@ -16,6 +16,7 @@ PACKAGES=(
   libsqlite3-dev        # the store (WAL, FTS5)
   libpcre2-dev          # tokenizer pre-splitting
   libmicrohttpd-dev     # dashboard, health and metrics
+  tzdata                # the scheduler's time zones (/usr/share/zoneinfo)
   nodejs node-ws        # the Discord double used by the tests (independent WebSocket implementation)
 )
 

@@ -27,9 +27,8 @@ int cmd_merge(int argc, char **argv);    /* base + adapter -> one model */
 int cmd_eval(int argc, char **argv);     /* perplexity, style metrics, blind test, report */
 int cmd_demo(int argc, char **argv);     /* the offline demo pipeline */
 int cmd_simulate(int argc, char **argv); /* the bot's flow on the terminal */
-int cmd_fetch(int argc, char **argv);
-int cmd_schedule(int argc, char **argv);
-    /* cron expressions: next fire times */ /* history through the Discord API into the store */
+int cmd_fetch(int argc, char **argv);    /* history through the Discord API into the store */
+int cmd_schedule(int argc, char **argv); /* cron expressions: next fire times */
 
 /* Loads the configuration the way every subcommand does: defaults, then the file path (the
  * command's --config FILE; NULL: MIMIC_CONFIG, or ./mimic.conf when it exists), then the

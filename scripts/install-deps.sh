@@ -20,6 +20,7 @@ PACKAGES=(
   libjpeg62-turbo-dev   # JPEG (libjpeg-turbo)
   libwebp-dev           # WebP (and libwebpdemux for animated WebP)
   libgif-dev            # GIF (giflib)
+  tzdata                # the scheduler's time zones (/usr/share/zoneinfo)
   nodejs node-ws        # the Discord double used by the tests (independent WebSocket implementation)
   libargon2-dev         # the dashboard's password hash (Argon2id)
   libjs-chart.js libjs-bootstrap5  # the dashboard's charts and styling, served from /usr/share/javascript

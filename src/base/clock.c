@@ -46,14 +46,26 @@ static int digits(const char **p, int n, int *out) {
   return 0;
 }
 
-/* Days since 1970-01-01 for a proleptic Gregorian date (Howard Hinnant's civil algorithm). */
-static int64_t days_from_civil(int y, int m, int d) {
+/* Howard Hinnant's civil algorithms (proleptic Gregorian). */
+int64_t clock_days_from_civil(int y, int m, int d) {
   y -= m <= 2;
   int64_t era = (y >= 0 ? y : y - 399) / 400;
   int64_t yoe = y - era * 400;
   int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
   int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
   return era * 146097 + doe - 719468;
+}
+
+void clock_civil_from_days(int64_t z, int *y, int *m, int *d) {
+  z += 719468;
+  int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  int64_t doe = z - era * 146097;
+  int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  int64_t mp = (5 * doy + 2) / 153;
+  *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+  *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+  *y = (int)(yoe + era * 400 + (*m <= 2));
 }
 
 int clock_parse_iso8601(const char *s, int64_t *unix_ms) {
@@ -95,7 +107,7 @@ int clock_parse_iso8601(const char *s, int64_t *unix_ms) {
   }
   if (*p) goto bad;
   if (M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || mi > 59 || sec > 60) goto bad;
-  int64_t days = days_from_civil(Y, M, D);
+  int64_t days = clock_days_from_civil(Y, M, D);
   *unix_ms = ((days * 86400 + h * 3600 + mi * 60 + sec) - off_min * 60) * 1000 + ms;
   return 0;
 bad:

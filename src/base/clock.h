@@ -12,5 +12,9 @@ void clock_iso8601(int64_t unix_ms, char out[32]);
  * MIMIC_EFORMAT. */
 int clock_parse_iso8601(const char *s, int64_t *unix_ms);
 void clock_sleep_ms(uint64_t ms);
+/* Calendar arithmetic on the proleptic Gregorian calendar, independent of any time zone: days since
+ * 1970-01-01 for a date (m 1..12, d 1..31), and back. */
+int64_t clock_days_from_civil(int y, int m, int d);
+void clock_civil_from_days(int64_t days, int *y, int *m, int *d);
 
 #endif

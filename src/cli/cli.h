@@ -54,8 +54,9 @@ int cli_persona_train_done(const cfg *c, const cli_persona_train *t, const char 
 int cmd_lore(int argc, char **argv);          /* lore books: add, list, remove, search */
 int cmd_embed_history(int argc, char **argv); /* community messages embedded for recall */
 int cmd_vision(int argc, char **argv);        /* vision embed | describe */
-int cmd_setup(int argc, char **argv);  /* the first run: token, intents, invite, model, config */
-int cmd_backup(int argc, char **argv); /* a consistent copy of the database, config, adapters */
+int cmd_setup(int argc, char **argv);    /* the first run: token, intents, invite, model, config */
+int cmd_backup(int argc, char **argv);   /* a consistent copy of the database, config, adapters */
+int cmd_schedule(int argc, char **argv); /* cron expressions: next fire times */
 
 /* Loads the configuration the way every subcommand does: defaults, then the file path (the
  * command's --config FILE; NULL: MIMIC_CONFIG, or ./mimic.conf when it exists), then the

@@ -46,6 +46,7 @@ static const cli_cmd commands[] = {
     {"logits", cmd_logits, "raw float32 logits per position, to compare with other engines"},
     {"vision", cmd_vision, "vision embed|describe: an image's embeddings, or a VLM's answer"},
     {"backup", cmd_backup, "a consistent copy of the database, config and adapters (--out DIR)"},
+    {"schedule", cmd_schedule, "schedule next EXPR: when a cron expression fires, in a time zone"},
     {"version", cmd_version, "print the version"},
     {"help", cmd_help, "this list (help COMMAND: that command's options)"},
 };

@@ -383,9 +383,40 @@ static const char *const schema_jobs[] = {
     NULL,
 };
 
+/* Migration 9: the scheduler's jobs and runs (schedule.c). A run's primary key is (job, instant),
+ * which is what makes a claim exclusive across processes. */
+static const char *const schema_schedule[] = {
+    "CREATE TABLE sched_jobs("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL UNIQUE COLLATE NOCASE,"
+    "  kind TEXT NOT NULL,"
+    "  guild_id INTEGER NOT NULL DEFAULT 0,"
+    "  channel_id INTEGER NOT NULL DEFAULT 0,"
+    "  expr TEXT NOT NULL,"
+    "  tz TEXT NOT NULL DEFAULT 'UTC',"
+    "  missed_once INTEGER NOT NULL DEFAULT 0,"
+    "  jitter_s INTEGER NOT NULL DEFAULT 0,"
+    "  enabled INTEGER NOT NULL DEFAULT 1,"
+    "  params TEXT NOT NULL DEFAULT '{}',"
+    "  next_ms INTEGER NOT NULL DEFAULT 0,"
+    "  last_ms INTEGER NOT NULL DEFAULT 0,"
+    "  created_ms INTEGER NOT NULL);",
+    "CREATE INDEX sched_jobs_next ON sched_jobs(enabled, next_ms);",
+    "CREATE TABLE sched_runs("
+    "  job_id INTEGER NOT NULL REFERENCES sched_jobs(id) ON DELETE CASCADE,"
+    "  scheduled_ms INTEGER NOT NULL,"
+    "  claimed_ms INTEGER NOT NULL,"
+    "  claimed_by TEXT NOT NULL,"
+    "  finished_ms INTEGER,"
+    "  status TEXT NOT NULL,"
+    "  detail TEXT,"
+    "  PRIMARY KEY(job_id, scheduled_ms)) WITHOUT ROWID;",
+    NULL,
+};
+
 static const char *const *const migrations[] = {
-    schema_v1,       schema_bot_log,      schema_user_names, schema_lore,
-    schema_personas, schema_persona_live, schema_media,      schema_jobs,
+    schema_v1,           schema_bot_log, schema_user_names, schema_lore,     schema_personas,
+    schema_persona_live, schema_media,   schema_jobs,       schema_schedule,
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

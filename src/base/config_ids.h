@@ -113,6 +113,14 @@ typedef enum cfg_id {
   CFG_DASHBOARD_STOP_TIMEOUT_S,    /* dashboard.stop_timeout_s */
   CFG_DASHBOARD_TLS_CERT,          /* dashboard.tls_cert */
   CFG_DASHBOARD_TLS_KEY,           /* dashboard.tls_key */
+  CFG_PROACTIVE_ENABLED,           /* proactive.enabled */
+  CFG_PROACTIVE_JOBS,              /* proactive.jobs */
+  CFG_PROACTIVE_CHANNELS,          /* proactive.channels */
+  CFG_PROACTIVE_QUIET_HOURS,       /* proactive.quiet_hours */
+  CFG_PROACTIVE_DAILY_CAP,         /* proactive.daily_cap */
+  CFG_PROACTIVE_ACTIVE_WINDOW_MIN, /* proactive.active_window_min */
+  CFG_PROACTIVE_TZ,                /* proactive.tz */
+  CFG_PROACTIVE_PERSONA_TURNS,     /* proactive.persona_turns */
 
   CFG__COUNT /* number of keys, not a key */
 } cfg_id;

@@ -192,7 +192,6 @@ static const cfg_key keys[] = {
     PATH(VISION_MMPROJ, "vision.mmproj", "", "its mmproj GGUF (vision encoder and projector)"),
     INT(VISION_THREADS, "vision.threads", "0", 0, 1024,
         "threads describing an image (0 = one per core)"),
-    /* web.enabled / web.listen come back with the dashboard; nothing serves them yet. */
     /* web: /healthz /readyz /metrics, and the dashboard */
     STR(WEB_LISTEN, "web.listen", "",
         "host:port where `mimic run` serves /healthz, /readyz and /metrics (empty: not served)"),
@@ -206,6 +205,23 @@ static const cfg_key keys[] = {
         "seconds a stopping bot may take to finish its replies before it is killed"),
     PATH(DASHBOARD_TLS_CERT, "dashboard.tls_cert", "", "TLS certificate (PEM) of the dashboard"),
     PATH(DASHBOARD_TLS_KEY, "dashboard.tls_key", "", "TLS private key (PEM) of the dashboard"),
+    /* proactive: the scheduler's posts, per guild (store settings for scope guild:ID override) */
+    BOOL(PROACTIVE_ENABLED, "proactive.enabled", "false",
+         "scheduled posts in a guild (off until the guild turns them on: !config-proactive on)"),
+    STR(PROACTIVE_JOBS, "proactive.jobs", "all",
+        "comma-separated job kinds that may run (all: every kind; see mimic schedule kinds)"),
+    STR(PROACTIVE_CHANNELS, "proactive.channels", "",
+        "comma-separated channel ids scheduled posts may go to (empty: none)"),
+    STR(PROACTIVE_QUIET_HOURS, "proactive.quiet_hours", "23:00-08:00",
+        "local hours without scheduled posts or random engagement, HH:MM-HH:MM (off: none)"),
+    INT(PROACTIVE_DAILY_CAP, "proactive.daily_cap", "6", 0, 1000,
+        "most scheduled posts per guild per local day"),
+    INT(PROACTIVE_ACTIVE_WINDOW_MIN, "proactive.active_window_min", "720", 0, 525600,
+        "post only where a person spoke within this many minutes (0: anywhere)"),
+    STR(PROACTIVE_TZ, "proactive.tz", "UTC",
+        "the guild's IANA time zone for quiet hours, the daily cap and new jobs"),
+    INT(PROACTIVE_PERSONA_TURNS, "proactive.persona_turns", "4", 2, 20,
+        "turns of a scheduled conversation between two personas"),
     [CFG__COUNT] = {NULL, CFG_STR, NULL, 0, 0, false, NULL, 0, NULL},
 };
 _Static_assert(sizeof keys / sizeof keys[0] == CFG__COUNT + 1, "a handle without a row");

@@ -6,14 +6,21 @@
  * bot's stack (bot_int.h); only events.c calls it. */
 #include <ctype.h>
 #include <inttypes.h>
+#include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
 #define BOT_LEVEL BOT_L_ADMIN
+#include "base/tz.h"
 #include "bot/bot_int.h"
+#include "bot/proactive.h"
+#include "bot/scheduler.h"
 #include "collect/collect.h"
+#include "lore/lore.h"
+#include "store/lore.h"
+#include "store/schedule.h"
 
 typedef enum { CMD_ADMIN, CMD_EVERYONE } cmd_who;
 
@@ -867,6 +874,544 @@ static void cmd_vision(cmd_ctx *x) {
          server ? "server (channels set on their own keep their setting)" : "channel");
 }
 
+/* ---- the scheduler: !config-proactive, !config, !schedule, !drop, !drafts ---- */
+
+/* A channel argument: <#id>, a bare id, or "here" (or nothing): the command's channel. */
+static uint64_t channel_arg(cmd_ctx *x, const char *w) {
+  uint64_t id = 0;
+  if (!*w || strcasecmp(w, "here") == 0) return x->m->channel_id;
+  if (w[0] == '<' && w[1] == '#') w += 2;
+  char tmp[32];
+  str_lcpy(tmp, w, sizeof tmp);
+  char *end = strchr(tmp, '>');
+  if (end) *end = 0;
+  if (str_to_u64(tmp, &id)) {
+    err_clear();
+    return 0;
+  }
+  return id;
+}
+
+static void guild_scope(cmd_ctx *x, char *scope, size_t cap) {
+  snprintf(scope, cap, "guild:%" PRIu64, x->m->guild_id);
+}
+
+/* Sets proactive.KEY for this guild after the key table's check. */
+static bool set_proactive(cmd_ctx *x, cfg_id id, const char *value) {
+  const cfg_key *k = cfg_key_get(id);
+  if (cfg_key_check(id, value)) {
+    answer(x, "%s", err_msg());
+    err_clear();
+    return false;
+  }
+  if (id == CFG_PROACTIVE_QUIET_HOURS) {
+    int a, b2;
+    if (proactive_parse_quiet(value, &a, &b2)) {
+      answer(x, "%s", err_msg());
+      err_clear();
+      return false;
+    }
+  }
+  if (id == CFG_PROACTIVE_TZ) {
+    tz_zone *z = NULL;
+    if (tz_load(value, &z)) {
+      answer(x, "%s", err_msg());
+      err_clear();
+      return false;
+    }
+    tz_free(z);
+  }
+  char scope[48];
+  guild_scope(x, scope, sizeof scope);
+  if (store_setting_set(x->b->db, scope, k->name, value)) {
+    answer(x, "Could not save %s: %s", k->name, err_msg());
+    err_clear();
+    return false;
+  }
+  LOG_I("audit", "user %" PRIu64 " set %s = %s for %s", x->m->author.id, k->name, value, scope);
+  return true;
+}
+
+static void show_proactive(cmd_ctx *x) {
+  proactive_guild g;
+  char tzname[64];
+  if (pjobs__guild(x->b, x->m->guild_id, &g, tzname, sizeof tzname)) err_clear();
+  char quiet[32] = "off";
+  if (g.quiet_from_min != g.quiet_to_min)
+    snprintf(quiet, sizeof quiet, "%02d:%02d-%02d:%02d", g.quiet_from_min / 60,
+             g.quiet_from_min % 60, g.quiet_to_min / 60, g.quiet_to_min % 60);
+  answer(x,
+         "**Scheduled posts here**: %s\njobs: %s\nchannels: %s\nquiet hours: %s (%s)\ndaily cap: "
+         "%d\nonly where a person spoke within: %d min\nChange with %sconfig-proactive on|off, "
+         "channel add|remove [#channel], jobs KIND,KIND|all, quiet HH:MM-HH:MM|off, cap N, window "
+         "MIN, tz ZONE.",
+         g.enabled ? "on" : "off", g.jobs[0] ? g.jobs : "(none)",
+         g.channels[0] ? g.channels : "(none: add one with channel add)", quiet, tzname,
+         g.daily_cap, g.active_window_min, x->b->prefix);
+}
+
+/* The guild's channel list with id added or removed. */
+static void edit_channels(cmd_ctx *x, uint64_t id, bool add) {
+  proactive_guild g;
+  char tzname[64];
+  if (pjobs__guild(x->b, x->m->guild_id, &g, tzname, sizeof tzname)) err_clear();
+  char out[PROACTIVE_LIST_MAX] = "", idtxt[24];
+  snprintf(idtxt, sizeof idtxt, "%" PRIu64, id);
+  bool had = false;
+  char list[PROACTIVE_LIST_MAX];
+  str_lcpy(list, g.channels, sizeof list);
+  for (char *save = list, *item; save;) {
+    char *comma = strchr(save, ',');
+    if (comma) *comma = 0;
+    item = str_trim(save);
+    save = comma ? comma + 1 : NULL;
+    if (!*item) continue;
+    if (strcmp(item, idtxt) == 0) {
+      had = true;
+      if (!add) continue;
+    }
+    size_t n = strlen(out);
+    snprintf(out + n, sizeof out - n, "%s%s", n ? "," : "", item);
+  }
+  if (add && !had) {
+    size_t n = strlen(out);
+    snprintf(out + n, sizeof out - n, "%s%s", n ? "," : "", idtxt);
+  }
+  if (set_proactive(x, CFG_PROACTIVE_CHANNELS, out))
+    answer(x, "Scheduled posts %s <#%" PRIu64 ">.", add ? "may go to" : "no longer go to", id);
+}
+
+static void cmd_config_proactive(cmd_ctx *x) {
+  if (!x->m->guild_id) {
+    answer(x, "Scheduled posts are set per server: use this in a server channel.");
+    return;
+  }
+  const char *p = x->args;
+  char w[32], v[PROACTIVE_LIST_MAX];
+  next_word(&p, w, sizeof w);
+  if (!*w) {
+    show_proactive(x);
+    return;
+  }
+  if (strcasecmp(w, "on") == 0 || strcasecmp(w, "off") == 0) {
+    bool on = strcasecmp(w, "on") == 0;
+    if (set_proactive(x, CFG_PROACTIVE_ENABLED, on ? "true" : "false"))
+      answer(x, "Scheduled posts are %s in this server.%s", on ? "on" : "off",
+             on ? " Jobs run in the allowed channels only (channel add)." : "");
+    return;
+  }
+  if (strcasecmp(w, "channel") == 0) {
+    char verb[16], ch[40];
+    next_word(&p, verb, sizeof verb);
+    next_word(&p, ch, sizeof ch);
+    uint64_t id = channel_arg(x, ch);
+    bool add = strcasecmp(verb, "add") == 0, rm = strcasecmp(verb, "remove") == 0;
+    if ((!add && !rm) || !id) {
+      answer(x, "Usage: %sconfig-proactive channel add|remove [#channel]", x->b->prefix);
+      return;
+    }
+    edit_channels(x, id, add);
+    return;
+  }
+  static const struct {
+    const char *word;
+    cfg_id id;
+  } simple[] = {{"jobs", CFG_PROACTIVE_JOBS},
+                {"quiet", CFG_PROACTIVE_QUIET_HOURS},
+                {"cap", CFG_PROACTIVE_DAILY_CAP},
+                {"window", CFG_PROACTIVE_ACTIVE_WINDOW_MIN},
+                {"tz", CFG_PROACTIVE_TZ}};
+  for (size_t i = 0; i < sizeof simple / sizeof simple[0]; i++)
+    if (strcasecmp(w, simple[i].word) == 0) {
+      str_lcpy(v, p, sizeof v);
+      if (!*v) {
+        answer(x, "Usage: %sconfig-proactive %s VALUE", x->b->prefix, w);
+        return;
+      }
+      if (simple[i].id == CFG_PROACTIVE_JOBS && strcasecmp(v, "all") != 0) {
+        char list[PROACTIVE_LIST_MAX];
+        str_lcpy(list, v, sizeof list);
+        for (char *save = list, *item; save;) {
+          char *comma = strchr(save, ',');
+          if (comma) *comma = 0;
+          item = str_trim(save);
+          save = comma ? comma + 1 : NULL;
+          if (*item && !proactive_kind_find(item)) {
+            answer(x, "%s is not a job kind (%sschedule kinds lists them).", item, x->b->prefix);
+            return;
+          }
+        }
+      }
+      if (set_proactive(x, simple[i].id, v))
+        answer(x, "%s = %s for this server.", cfg_key_get(simple[i].id)->name, v);
+      return;
+    }
+  answer(x,
+         "Usage: %sconfig-proactive [on|off | channel add|remove [#channel] | jobs LIST|all | "
+         "quiet HH:MM-HH:MM|off | cap N | window MIN | tz ZONE]",
+         x->b->prefix);
+}
+
+/* !config proactive.KEY [VALUE]: the same switches by their config names. */
+static void cmd_config(cmd_ctx *x) {
+  const char *p = x->args;
+  char key[64];
+  next_word(&p, key, sizeof key);
+  if (!*key) {
+    if (x->m->guild_id)
+      show_proactive(x);
+    else
+      answer(x, "Use %sconfig in a server channel.", x->b->prefix);
+    return;
+  }
+  const cfg_key *k = cfg_key_find(key);
+  if (!k || strncmp(key, "proactive.", 10) != 0) {
+    answer(x,
+           "%sconfig changes this server's proactive.* keys (enabled, jobs, channels, "
+           "quiet_hours, daily_cap, active_window_min, tz); the other settings have their own "
+           "commands (%shelp).",
+           x->b->prefix, x->b->prefix);
+    return;
+  }
+  if (!x->m->guild_id) {
+    answer(x, "Use %sconfig in a server channel.", x->b->prefix);
+    return;
+  }
+  if (!*p) {
+    show_proactive(x);
+    return;
+  }
+  if (set_proactive(x, cfg_key_id(k), p)) answer(x, "%s = %s for this server.", key, p);
+}
+
+typedef struct sched_list {
+  buf *o;
+  uint64_t guild_id;
+  int n;
+} sched_list;
+
+static int list_job(const store_sched_job *j, void *user) {
+  sched_list *l = user;
+  if (l->guild_id && j->guild_id != l->guild_id) return 0;
+  l->n++;
+  char next[32] = "-";
+  if (j->next_ms > 0) {
+    int64_t sec = j->next_ms / 1000;
+    int y, mo, d;
+    clock_civil_from_days(sec / 86400 - (sec % 86400 < 0), &y, &mo, &d);
+    int64_t r = ((sec % 86400) + 86400) % 86400;
+    snprintf(next, sizeof next, "%04d-%02d-%02d %02d:%02d UTC", y, mo, d, (int)(r / 3600),
+             (int)(r % 3600 / 60));
+  }
+  if (buf_printf(l->o, "• **%s** %s `%s` (%s) in <#%" PRIu64 ">%s, next %s\n", j->name, j->kind,
+                 j->expr, j->tz, j->channel_id, j->enabled ? "" : " (disabled)", next))
+    err_clear();
+  return 0;
+}
+
+static void cmd_schedule(cmd_ctx *x) {
+  bot *b = x->b;
+  const char *p = x->args;
+  char w[32];
+  next_word(&p, w, sizeof w);
+  if (!*w || strcasecmp(w, "list") == 0) {
+    buf o;
+    buf_init(&o, 1900);
+    sched_list l = {.o = &o, .guild_id = x->m->guild_id};
+    if (buf_puts(&o, "**Scheduled jobs**\n")) err_clear();
+    if (store_sched_each(b->db, 0, list_job, &l)) err_clear();
+    if (!l.n && buf_printf(&o, "none yet: %sschedule add KIND [#channel] [cron] or %sschedule seed",
+                           b->prefix, b->prefix))
+      err_clear();
+    say(b, x->m->channel_id, x->m->id, o.data ? o.data : "");
+    buf_free(&o);
+    return;
+  }
+  if (strcasecmp(w, "kinds") == 0) {
+    buf o;
+    buf_init(&o, 1900);
+    size_t n;
+    const proactive_kind *k = proactive_kinds(&n);
+    for (size_t i = 0; i < n; i++)
+      if (buf_printf(&o, "• **%s** (`%s`): %s\n", k[i].name, k[i].cadence, k[i].what)) err_clear();
+    say(b, x->m->channel_id, x->m->id, o.data ? o.data : "");
+    buf_free(&o);
+    return;
+  }
+  if (!x->m->guild_id) {
+    answer(x, "Scheduled jobs belong to a server: use this in a server channel.");
+    return;
+  }
+  proactive_guild g;
+  char tzname[64];
+  if (pjobs__guild(b, x->m->guild_id, &g, tzname, sizeof tzname)) err_clear();
+  if (strcasecmp(w, "add") == 0 || strcasecmp(w, "seed") == 0) {
+    bool seed = strcasecmp(w, "seed") == 0;
+    char kind[SCHED_KIND_MAX] = "", ch[40] = "";
+    if (!seed) next_word(&p, kind, sizeof kind);
+    const char *save = p;
+    next_word(&p, ch, sizeof ch);
+    uint64_t channel = ch[0] == '<' || strcasecmp(ch, "here") == 0 ? channel_arg(x, ch) : 0;
+    if (!channel) {
+      p = save; /* no channel given: this one; the rest is the expression */
+      channel = x->m->channel_id;
+    }
+    size_t n;
+    const proactive_kind *k = proactive_kinds(&n);
+    if (!seed && !proactive_kind_find(kind)) {
+      answer(x, "Usage: %sschedule add KIND [#channel] [cron expression] (%sschedule kinds)",
+             b->prefix, b->prefix);
+      return;
+    }
+    int added = 0;
+    for (size_t i = 0; i < n; i++) {
+      if (!seed && strcmp(k[i].name, kind) != 0) continue;
+      store_sched_job j;
+      memset(&j, 0, sizeof j);
+      snprintf(j.name, sizeof j.name, "%s-%" PRIu64, k[i].name, channel);
+      str_lcpy(j.kind, k[i].name, sizeof j.kind);
+      j.guild_id = x->m->guild_id;
+      j.channel_id = channel;
+      str_lcpy(j.expr, !seed && *p ? p : k[i].cadence, sizeof j.expr);
+      str_lcpy(j.tz, tzname, sizeof j.tz);
+      j.jitter_s = 120;
+      j.enabled = true;
+      str_lcpy(j.params, "{}", sizeof j.params);
+      int64_t next = 0;
+      if (sched_next_instant(b->sched, &j, bot__now(b), &next)) {
+        answer(x, "%s", err_msg());
+        err_clear();
+        return;
+      }
+      j.next_ms = next;
+      if (store_sched_add(b->db, &j)) {
+        if (!seed) {
+          answer(x, "Could not add %s: %s", j.name, err_msg());
+          err_clear();
+          return;
+        }
+        err_clear(); /* seed: already there */
+        continue;
+      }
+      LOG_I("audit", "user %" PRIu64 " added scheduled job %s (%s, %s)", x->m->author.id, j.name,
+            j.expr, j.tz);
+      added++;
+    }
+    answer(x, "%d job%s added for <#%" PRIu64 ">.%s", added, added == 1 ? "" : "s", channel,
+           g.enabled ? ""
+                     : " Scheduled posts are off in this server: turn them on with "
+                       "config-proactive on.");
+    return;
+  }
+  if (strcasecmp(w, "remove") == 0 || strcasecmp(w, "run") == 0) {
+    char name[SCHED_NAME_MAX];
+    next_word(&p, name, sizeof name);
+    store_sched_job j;
+    if (!*name || store_sched_get(b->db, name, &j) || j.guild_id != x->m->guild_id) {
+      err_clear();
+      answer(x, "No scheduled job here is called %s (%sschedule list).", *name ? name : "that",
+             b->prefix);
+      return;
+    }
+    if (strcasecmp(w, "remove") == 0) {
+      if (store_sched_remove(b->db, name)) {
+        answer(x, "Could not remove %s: %s", name, err_msg());
+        err_clear();
+        return;
+      }
+      LOG_I("audit", "user %" PRIu64 " removed scheduled job %s", x->m->author.id, name);
+      answer(x, "Removed %s.", name);
+      return;
+    }
+    char detail[300];
+    if (pjobs__run_now(b, name, detail, sizeof detail)) {
+      answer(x, "Could not run %s: %s", name, err_msg());
+      err_clear();
+      return;
+    }
+    answer(x, "%s: %s", name, detail);
+    return;
+  }
+  answer(x,
+         "Usage: %sschedule [list | kinds | add KIND [#channel] [cron] | seed [#channel] | "
+         "remove NAME | run NAME]",
+         b->prefix);
+}
+
+typedef struct find_job {
+  uint64_t guild_id, channel_id;
+  const char *kind;
+  char name[SCHED_NAME_MAX];
+} find_job;
+
+static int match_job(const store_sched_job *j, void *user) {
+  find_job *f = user;
+  if (j->guild_id != f->guild_id || strcmp(j->kind, f->kind) != 0) return 0;
+  if (!f->name[0] || j->channel_id == f->channel_id) str_lcpy(f->name, j->name, sizeof f->name);
+  return j->channel_id == f->channel_id;
+}
+
+/* !drop KIND|NAME: a scheduled job now, past quiet hours and the cap (an admin asked). */
+static void cmd_drop(cmd_ctx *x) {
+  bot *b = x->b;
+  char what[SCHED_NAME_MAX];
+  const char *p = x->args;
+  next_word(&p, what, sizeof what);
+  if (!*what || !x->m->guild_id) {
+    answer(x, "Usage (in a server): %sdrop KIND|JOB — for example %sdrop meme_drop", b->prefix,
+           b->prefix);
+    return;
+  }
+  find_job f = {.guild_id = x->m->guild_id, .channel_id = x->m->channel_id, .kind = what};
+  store_sched_job j;
+  if (store_sched_get(b->db, what, &j) == 0 && j.guild_id == x->m->guild_id) {
+    str_lcpy(f.name, j.name, sizeof f.name);
+  } else {
+    err_clear();
+    if (store_sched_each(b->db, 0, match_job, &f) < 0) err_clear();
+  }
+  if (!f.name[0]) {
+    answer(x, "No %s job in this server yet: %sschedule add %s here", what, b->prefix, what);
+    return;
+  }
+  b->pjobs_force = true;
+  char detail[300];
+  int rc = pjobs__run_now(b, f.name, detail, sizeof detail);
+  b->pjobs_force = false;
+  if (rc) {
+    answer(x, "Could not run %s: %s", f.name, err_msg());
+    err_clear();
+    return;
+  }
+  LOG_I("audit", "user %" PRIu64 " dropped %s now", x->m->author.id, f.name);
+  answer(x, "%s: %s", f.name, detail);
+}
+
+#define DRAFTS_SHOWN 10
+
+typedef struct drafts {
+  char scope[64];
+  int64_t want; /* a draft asked for by id */
+  store_lore_source found;
+  int64_t ids[DRAFTS_SHOWN];
+  int n;
+} drafts;
+
+static int list_draft(const store_lore_source *src, void *user) {
+  drafts *d = user;
+  if (strcmp(src->scope, d->scope) != 0) return 0;
+  if (d->want && src->id == d->want) d->found = *src;
+  if (d->n < DRAFTS_SHOWN) d->ids[d->n] = src->id;
+  d->n++;
+  return 0;
+}
+
+static int put_draft_chunk(const store_lore_chunk *c, void *user) {
+  buf *o = user;
+  size_t n = strlen(c->text);
+  if (n > 300) n = utf8_floor(c->text, n, 300);
+  if (buf_printf(o, "%s%s%.*s%s\n", c->title && *c->title ? c->title : "",
+                 c->title && *c->title ? ": " : "", (int)n, c->text,
+                 n < strlen(c->text) ? "…" : ""))
+    err_clear();
+  return 0;
+}
+
+typedef struct approve {
+  json_t *entries;
+} approve;
+
+static int approve_chunk(const store_lore_chunk *c, void *user) {
+  approve *a = user;
+  json_array_append_new(a->entries,
+                        json_pack("{s:s, s:s, s:[s]}", "comment", c->title ? c->title : "",
+                                  "content", c->text, "keys", c->title ? c->title : ""));
+  return 0;
+}
+
+/* !drafts [approve|reject ID]: lore entries content_expansion drafted, waiting for an admin. */
+static void cmd_drafts(cmd_ctx *x) {
+  bot *b = x->b;
+  if (!x->m->guild_id) {
+    answer(x, "Drafts belong to a server: use this in a server channel.");
+    return;
+  }
+  const char *p = x->args;
+  char w[16], idw[24];
+  next_word(&p, w, sizeof w);
+  next_word(&p, idw, sizeof idw);
+  drafts d = {0};
+  snprintf(d.scope, sizeof d.scope, "draft:guild:%" PRIu64, x->m->guild_id);
+  buf o;
+  buf_init(&o, 1900);
+  if (!*w) {
+    if (store_lore_source_each(b->db, list_draft, &d)) err_clear();
+    if (!d.n) {
+      answer(x, "No lore drafts are waiting (the content_expansion job writes them).");
+      buf_free(&o);
+      return;
+    }
+    if (buf_printf(&o, "**Lore drafts waiting** (%d; %sdrafts approve ID or reject ID)\n", d.n,
+                   b->prefix))
+      err_clear();
+    for (int i = 0; i < d.n && i < DRAFTS_SHOWN; i++) {
+      if (buf_printf(&o, "**#%lld** ", (long long)d.ids[i])) err_clear();
+      if (store_lore_chunks_of(b->db, d.ids[i], put_draft_chunk, &o)) err_clear();
+    }
+    say(b, x->m->channel_id, x->m->id, o.data ? o.data : "");
+    buf_free(&o);
+    return;
+  }
+  int64_t id = 0;
+  if (str_to_i64(idw[0] == '#' ? idw + 1 : idw, &id)) {
+    err_clear();
+    id = 0;
+  }
+  d.want = id;
+  if (id && store_lore_source_each(b->db, list_draft, &d)) err_clear();
+  if (!id || d.found.id != id) {
+    answer(x, "No lore draft #%s here (%sdrafts lists them).", idw, b->prefix);
+    buf_free(&o);
+    return;
+  }
+  if (strcasecmp(w, "show") == 0) {
+    if (store_lore_chunks_of(b->db, id, put_draft_chunk, &o)) err_clear();
+    say(b, x->m->channel_id, x->m->id, o.data ? o.data : "");
+  } else if (strcasecmp(w, "approve") == 0 || strcasecmp(w, "reject") == 0) {
+    bool ok = strcasecmp(w, "approve") == 0;
+    int rc = store_tx_begin(b->db);
+    if (!rc && ok) {
+      approve a = {.entries = json_array()};
+      rc = store_lore_chunks_of(b->db, id, approve_chunk, &a);
+      json_t *book = json_pack("{s:o}", "entries", a.entries);
+      char *js = book ? json_dumps(book, JSON_COMPACT) : NULL;
+      json_decref(book);
+      char name[96], scope[48];
+      snprintf(name, sizeof name, "approved:%lld", (long long)id);
+      snprintf(scope, sizeof scope, "guild:%" PRIu64, x->m->guild_id);
+      if (!rc)
+        rc = js ? lore_add_book_json(b->db, name, js, strlen(js), scope, b->emb, NULL)
+                : err_set(MIMIC_ENOMEM, "out of memory");
+      free(js);
+    }
+    if (!rc) rc = store_lore_source_delete(b->db, id);
+    if (!rc) rc = store_tx_commit(b->db);
+    if (rc) {
+      store_tx_rollback(b->db);
+      answer(x, "Could not %s draft #%lld: %s", w, (long long)id, err_msg());
+      err_clear();
+    } else {
+      LOG_I("audit", "user %" PRIu64 " %s lore draft %lld", x->m->author.id,
+            ok ? "approved" : "rejected", (long long)id);
+      answer(x, "Draft #%lld %s.", (long long)id,
+             ok ? "approved: it is part of this server's lore now" : "rejected and deleted");
+    }
+  } else {
+    answer(x, "Usage: %sdrafts [show|approve|reject ID]", b->prefix);
+  }
+  buf_free(&o);
+}
+
 /* ---- table and dispatch ---- */
 
 static void cmd_help(cmd_ctx *x);
@@ -884,6 +1429,18 @@ static const cmd_def cmds[] = {
     {"include", CMD_ADMIN, cmd_include, "<user>", "undo !exclude"},
     {"vision", CMD_ADMIN, cmd_vision, "[on|off] [server]",
      "describe the images people post here (or on the whole server)"},
+    {"config-proactive", CMD_ADMIN, cmd_config_proactive,
+     "[on|off | channel add|remove [#ch] | jobs LIST | quiet HH:MM-HH:MM | cap N | window MIN | "
+     "tz ZONE]",
+     "this server's scheduled posts: switches, channels, quiet hours, daily cap"},
+    {"config", CMD_ADMIN, cmd_config, "proactive.KEY [VALUE]",
+     "the same switches by their config names"},
+    {"schedule", CMD_ADMIN, cmd_schedule,
+     "[list | kinds | add KIND [#ch] [cron] | seed [#ch] | remove NAME | run NAME]",
+     "scheduled jobs of this server"},
+    {"drop", CMD_ADMIN, cmd_drop, "KIND|JOB", "run a scheduled job now"},
+    {"drafts", CMD_ADMIN, cmd_drafts, "[show|approve|reject ID]",
+     "lore entries drafted from recent talk, waiting for approval"},
     {"help", CMD_EVERYONE, cmd_help, "", "this list"},
     {"optout", CMD_EVERYONE, cmd_optout, "", "stop learning from my messages"},
     {"optin", CMD_EVERYONE, cmd_optin, "", "resume learning from my messages"},
@@ -917,7 +1474,7 @@ bool admin__handle(bot *b, const discord_message *m) {
   if (!c || strncmp(c, b->prefix, pl) != 0) return false;
   size_t len = strlen(c);
   if (len > BOT_COMMAND_MAX) return false;
-  char word[16];
+  char word[32];
   size_t n = 0;
   const char *p = c + pl;
   while (*p && !isspace((unsigned char)*p) && n < sizeof word - 1)

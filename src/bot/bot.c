@@ -165,6 +165,7 @@ int bot_new(const bot_opts *o, bot **out) {
   if (rc) goto fail;
   if ((rc = persona__load(b, true))) goto fail;
   rc = vision__start(b, o->vision);
+  if (!rc) rc = pjobs__start(b);
   if (rc) goto fail;
   *out = b;
   return 0;
@@ -178,6 +179,7 @@ void bot_destroy(bot *b) {
   if (!b) return;
   vision__stop(b); /* first: its worker may wake the loop */
   queue__shutdown(b);
+  pjobs__stop(b);
   map_free(&b->ignored);
   map_free(&b->admins);
   lore_retriever_free(b->lore);
@@ -208,6 +210,7 @@ int bot_poll(bot *b) {
     b->last_prune_ms = now;
   }
   knowledge__tick(b, now);
+  pjobs__tick(b, now);
   if (persona__load(b, false)) { /* `mimic persona edit` or the dashboard changed the cast */
     LOG_W("bot", "%s", err_msg());
     err_clear();

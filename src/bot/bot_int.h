@@ -41,9 +41,10 @@
 #define BOT_L_PERSONA 3
 #define BOT_L_QUEUE   4
 #define BOT_L_VISION  5
-#define BOT_L_BOT     6
-#define BOT_L_ADMIN   7
-#define BOT_L_EVENTS  8
+#define BOT_L_PJOBS   6
+#define BOT_L_BOT     7
+#define BOT_L_ADMIN   8
+#define BOT_L_EVENTS  9
 
 #ifndef BOT_LEVEL
 #error "define BOT_LEVEL (a BOT_L_* value) before including bot/bot_int.h"
@@ -83,6 +84,13 @@ typedef struct bot_job {
   bool vision_wait;     /* its message's images are being described: not submitted before */
   char **image_urls;    /* vision.openai_images: data: URLs sent with the message (owned) */
   size_t n_image_urls;
+  /* A scheduled post (proactive_jobs.c): what to write, as the turn the model answers (owned);
+   * message_id is 0. NULL for a reply. */
+  char *instruction;
+  /* Where a scheduled job's cleaned text goes instead of the channel (NULL: it is posted); called
+   * on the bot thread, with sink_arg (the job's own words, e.g. a lore scope). */
+  void (*sink)(struct bot *b, const struct bot_job *j, const char *text);
+  char sink_arg[160];
   llm_result *res; /* set by the completion callback */
   double queue_ms, gen_ms, latency_ms;
   int prompt_tokens, cached_tokens, gen_tokens;
@@ -175,6 +183,10 @@ struct bot {
   lore_retriever *lore;
   int64_t last_embed_ms; /* the last background embedding step (knowledge__tick) */
   struct bot_vis *vis;   /* vision.c; NULL without opts.vision */
+
+  struct scheduler *sched; /* proactive_jobs.c: scheduled jobs (bot/scheduler.h) */
+  int64_t last_sched_ms;   /* the last scheduler tick */
+  bool pjobs_force;        /* !drop: the run skips quiet hours, the cap and the activity rule */
 
   pthread_mutex_t done_mu; /* the completion list, filled by backend workers */
   pthread_cond_t done_cv;
@@ -322,6 +334,24 @@ int vision__poll(bot *b);
 bool vision__enabled(bot *b, const discord_message *m);
 /* A message was deleted: forgets its descriptions. */
 void vision__forget(bot *b, uint64_t message_id);
+#endif
+
+/* ---- proactive_jobs.c ---- */
+#if BOT_LEVEL >= BOT_L_PJOBS
+struct proactive_guild;
+/* A guild's proactive switches: store settings for scope guild:ID over the proactive.* config;
+ * tz[tz_cap] receives its zone. A malformed stored value falls back (error set, one sentence). */
+int pjobs__guild(bot *b, uint64_t guild_id, struct proactive_guild *g, char *tz, size_t tz_cap);
+/* The scheduler: started by bot_new, stopped by bot_destroy, ticked by bot_poll (at most once per
+ * second, once the bot is READY). */
+int pjobs__start(bot *b) MIMIC_MUST;
+void pjobs__stop(bot *b);
+void pjobs__tick(bot *b, int64_t now);
+/* Whether the guild has scheduled posts on and it is its quiet hours now: random engagement and
+ * keyword triggers wait too (mentions, replies and DMs are always answered). */
+bool pjobs__quiet_now(bot *b, uint64_t guild_id, int64_t now);
+/* Runs job `name` now (!drop, !schedule run): its outcome line into detail. */
+int pjobs__run_now(bot *b, const char *name, char *detail, size_t cap) MIMIC_MUST;
 #endif
 
 /* ---- bot.c ---- */

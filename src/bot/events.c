@@ -254,6 +254,10 @@ static void engage(bot *b, const discord_message *m, bool self, int64_t now, uin
   LOG_T("bot", "message %" PRIu64 " in %" PRIu64 ": %s", m->id, m->channel_id,
         router_verdict_name(v));
   if (!router_is_reply(v)) return;
+  if (!router_is_addressed(v) && m->guild_id && pjobs__quiet_now(b, m->guild_id, now)) {
+    LOG_D("bot", "guild %" PRIu64 ": quiet hours; not joining in", m->guild_id);
+    return;
+  }
   queue__admit(b, job_for(b, m, v, 0, PROUTE_NONE, m->author.bot, t0, vision_wait));
 }
 

@@ -69,6 +69,10 @@ proactive_verdict proactive_check(const proactive_guild *g, const char *kind,
   return PROACTIVE_OK;
 }
 
+bool proactive_is_quiet(const proactive_guild *g, int local_minute) {
+  return quiet(g, local_minute);
+}
+
 const char *proactive_verdict_name(proactive_verdict v) {
   switch (v) {
   case PROACTIVE_OK: return "ok";
@@ -81,4 +85,29 @@ const char *proactive_verdict_name(proactive_verdict v) {
   case PROACTIVE_DEAD: return "nobody spoke recently";
   }
   return "?";
+}
+
+static const proactive_kind kinds[] = {
+    {"media_sweep", "0 */6 * * *", false,
+     "descriptions of images posted since the last sweep join the server's lore"},
+    {"daily_digest", "0 10 * * *", true, "a digest of what happened in the server yesterday"},
+    {"channel_summary", "0 23 * * *", true, "a summary of today's conversation in the channel"},
+    {"content_expansion", "0 */6 * * *", false,
+     "a lore entry drafted from recent talk, for admins to approve (!drafts)"},
+    {"meme_drop", "0 */6 * * *", true, "a joke about what the channel has been on about"},
+    {"persona_chat", "0 */2 * * *", true,
+     "two personas talk with each other (bounded by bot.bot_turns_max)"},
+    {"story_weave", "0 12 * * *", true, "the next chapter of the server's shared story"},
+    {"world_builder", "0 0 * * *", false, "a new lore entry that extends the world"},
+};
+
+const proactive_kind *proactive_kinds(size_t *n) {
+  *n = sizeof kinds / sizeof kinds[0];
+  return kinds;
+}
+
+const proactive_kind *proactive_kind_find(const char *name) {
+  for (size_t i = 0; name && i < sizeof kinds / sizeof kinds[0]; i++)
+    if (strcmp(kinds[i].name, name) == 0) return &kinds[i];
+  return NULL;
 }

@@ -11,6 +11,7 @@
 #define MIMIC_BOT_PROACTIVE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "base/err.h"
@@ -54,7 +55,25 @@ int proactive_parse_quiet(const char *text, int *from_min, int *to_min) MIMIC_MU
 proactive_verdict proactive_check(const proactive_guild *g, const char *kind,
                                   const proactive_facts *f);
 
+/* Whether local_minute (0..1439) falls in g's quiet hours. */
+bool proactive_is_quiet(const proactive_guild *g, int local_minute);
+
 /* One word for logs and !status ("quiet hours"). */
 const char *proactive_verdict_name(proactive_verdict v);
+
+/* ---- the job kinds ---- */
+
+/* A kind of scheduled job, with the seed's cadence as its default expression. */
+typedef struct proactive_kind {
+  const char *name;
+  const char *cadence; /* default cron expression (base/cron.h) */
+  bool posts;          /* writes into its channel (the channel rules apply); else lore only */
+  const char *what;    /* one line for `mimic schedule kinds` and !schedule */
+} proactive_kind;
+
+/* Every kind mimic runs, in the seed's order; *n receives the count. */
+const proactive_kind *proactive_kinds(size_t *n);
+/* The kind called name (exactly), or NULL. */
+const proactive_kind *proactive_kind_find(const char *name);
 
 #endif

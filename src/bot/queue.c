@@ -32,6 +32,7 @@ static void free_urls(char **urls, size_t n) {
 static void job_free(bot_job *j) {
   if (!j) return;
   free_urls(j->image_urls, j->n_image_urls);
+  mem_free(j->instruction);
   llm_result_destroy(j->res);
   mem_free(j);
 }
@@ -186,6 +187,9 @@ static int submit(bot *b, bot_chan *c, bot_job *j) {
   const memory_entry **hist = xcalloc(cap, sizeof *hist);
   size_t n = memory_get(b->mem, j->channel_id, memkey, bot__now(b), j->message_id, hist, cap);
   const memory_entry *cur = NULL;
+  /* A scheduled post answers its instruction, after the channel's recent messages. */
+  memory_entry asked = {.ts_ms = bot__now(b), .name = "scheduler", .text = j->instruction};
+  if (j->instruction) cur = &asked;
   for (size_t i = 0; i < n && !cur; i++)
     if (hist[i]->id == j->message_id) cur = hist[i];
   if (!cur) {
@@ -496,7 +500,13 @@ static void finish(bot *b, bot_job *j) {
     job_drop(b, j, "empty", "the model produced nothing sendable");
     goto next;
   }
-  send_reply(b, c, j, text);
+  if (j->sink) {
+    j->sink(b, j, text);
+    stats__record(b, j, "sent", "");
+    job_free(j);
+  } else {
+    send_reply(b, c, j, text);
+  }
   mem_free(text);
 next:
   pump(b, c);

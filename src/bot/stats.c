@@ -25,7 +25,7 @@ void stats__record(bot *b, const bot_job *j, const char *outcome, const char *er
       .ts_ms = bot__now(b),
       .channel_id = j->channel_id,
       .message_id = j->message_id,
-      .reason = router_verdict_name(j->verdict),
+      .reason = j->instruction ? "scheduled" : router_verdict_name(j->verdict),
       .outcome = outcome,
       .latency_ms = j->latency_ms,
       .queue_ms = j->queue_ms,

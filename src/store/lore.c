@@ -246,6 +246,13 @@ int store_lore_chunk_get(store *s, int64_t id, store_lore_chunk_fn fn, void *use
   return rc;
 }
 
+int store_lore_chunks_of(store *s, int64_t source_id, store_lore_chunk_fn fn, void *user) {
+  int rows = 0;
+  return chunk_scan(s,
+                    "SELECT " CHUNK_COLS "FROM lore_chunks c WHERE c.source_id = ?1 ORDER BY c.idx",
+                    bind_id, &source_id, fn, user, &rows);
+}
+
 /* Scopes travel as one string "\x1fa\x1fb\x1f" matched with instr(). */
 static int scope_list(const char *const *scopes, size_t n, buf *out) {
   if (n > STORE_LORE_SCOPES)

@@ -68,6 +68,9 @@ int store_lore_chunk_add(store *s, int64_t source_id, const store_lore_chunk *c,
 typedef int (*store_lore_chunk_fn)(const store_lore_chunk *c, void *user);
 /* The chunk with this id, passed to fn (strings borrowed for the call). MIMIC_ENOTFOUND. */
 int store_lore_chunk_get(store *s, int64_t id, store_lore_chunk_fn fn, void *user) MIMIC_MUST;
+/* Every chunk of a source in order, passed to fn (strings borrowed for the call). */
+int store_lore_chunks_of(store *s, int64_t source_id, store_lore_chunk_fn fn,
+                         void *user) MIMIC_MUST;
 /* Enabled World Info entries whose scope is one of scopes (n 0: all), by order then id. */
 int store_lore_wi_each(store *s, const char *const *scopes, size_t n, store_lore_chunk_fn fn,
                        void *user) MIMIC_MUST;

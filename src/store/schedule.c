@@ -235,3 +235,23 @@ int store_sched_runs(store *s, int64_t job_id, int limit, store_sched_run_fn fn,
   sqlite3_finalize(st);
   return out;
 }
+
+int store_sched_count_ok(store *s, uint64_t guild_id, int64_t since_ms, bool posting_only,
+                         int64_t *n) {
+  sqlite3_stmt *st = NULL;
+  *n = 0;
+  if (sqlite3_prepare_v2(store_db(s),
+                         "SELECT count(*) FROM sched_runs r JOIN sched_jobs j ON j.id = r.job_id "
+                         "WHERE r.status = 'ok' AND r.scheduled_ms >= ?2 "
+                         "AND (?1 = 0 OR j.guild_id = ?1) "
+                         "AND (?3 = 0 OR r.detail LIKE 'posted%' OR r.detail LIKE 'queued%')",
+                         -1, &st, NULL) != SQLITE_OK)
+    return store_err(s, "counting scheduled posts");
+  sqlite3_bind_int64(st, 1, (sqlite3_int64)guild_id);
+  sqlite3_bind_int64(st, 2, since_ms);
+  sqlite3_bind_int(st, 3, posting_only);
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) *n = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  return rc == SQLITE_ROW ? 0 : store_err(s, "counting scheduled posts");
+}

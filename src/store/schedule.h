@@ -76,4 +76,10 @@ typedef int (*store_sched_run_fn)(const store_sched_run *r, void *user);
 int store_sched_runs(store *s, int64_t job_id, int limit, store_sched_run_fn fn,
                      void *user) MIMIC_MUST;
 
+/* How many runs of jobs bound to guild_id (0: any) of the given kinds ended "ok" with a post since
+ * since_ms (scheduled instant): the daily cap's count. posting_only counts runs whose detail starts
+ * with "posted" or "queued" (what a channel saw), not lore-only runs. */
+int store_sched_count_ok(store *s, uint64_t guild_id, int64_t since_ms, bool posting_only,
+                         int64_t *n) MIMIC_MUST;
+
 #endif

@@ -294,8 +294,8 @@ static char *with_recent(run_ctx *x, const char *instruction) {
     material mt = {.guild_id = x->job->guild_id};
     buf_init(&mt.text, PJOBS_MATERIAL_MAX + 512);
     for (size_t i = 0; i < l.n; i++) add_line(&l.items[i], &mt);
-    if (mt.n && (buf_puts(&ins, "\n\nRecent messages in the channel:\n") ||
-                 buf_puts(&ins, mt.text.data)))
+    if (mt.n &&
+        (buf_puts(&ins, "\n\nRecent messages in the channel:\n") || buf_puts(&ins, mt.text.data)))
       err_clear();
     buf_free(&mt.text);
   }

@@ -120,7 +120,6 @@ typedef enum cfg_id {
   CFG_PROACTIVE_DAILY_CAP,         /* proactive.daily_cap */
   CFG_PROACTIVE_ACTIVE_WINDOW_MIN, /* proactive.active_window_min */
   CFG_PROACTIVE_TZ,                /* proactive.tz */
-  CFG_PROACTIVE_PERSONA_TURNS,     /* proactive.persona_turns */
 
   CFG__COUNT /* number of keys, not a key */
 } cfg_id;

@@ -220,8 +220,6 @@ static const cfg_key keys[] = {
         "post only where a person spoke within this many minutes (0: anywhere)"),
     STR(PROACTIVE_TZ, "proactive.tz", "UTC",
         "the guild's IANA time zone for quiet hours, the daily cap and new jobs"),
-    INT(PROACTIVE_PERSONA_TURNS, "proactive.persona_turns", "4", 2, 20,
-        "turns of a scheduled conversation between two personas"),
     [CFG__COUNT] = {NULL, CFG_STR, NULL, 0, 0, false, NULL, 0, NULL},
 };
 _Static_assert(sizeof keys / sizeof keys[0] == CFG__COUNT + 1, "a handle without a row");

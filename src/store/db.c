@@ -426,8 +426,7 @@ static const char *const schema_media_purge[] = {
 
 static const char *const *const migrations[] = {
     schema_v1,           schema_bot_log, schema_user_names, schema_lore,     schema_personas,
-    schema_persona_live, schema_media,   schema_jobs,       schema_schedule,
-    schema_media_purge,
+    schema_persona_live, schema_media,   schema_jobs,       schema_schedule, schema_media_purge,
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

@@ -2,6 +2,9 @@
  * public header: other layers use vision.h. */
 #ifndef MIMIC_VISION_VISION_INT_H
 #define MIMIC_VISION_VISION_INT_H
+#include <stdatomic.h>
+#include <stdbool.h>
+
 #include "llm/gguf.h"
 #include "llm/quant.h"
 #include "vision/vision.h"
@@ -26,5 +29,13 @@ struct vis_model {
   void **owned;                 /* buffers converted at load */
   int n_owned;
 };
+
+/* vis_preprocess, with slices false: the overview tile only (as a file without
+ * preproc_image_size), whatever the file asks. */
+int vis__preprocess(const vis_model *m, const vis_image *img, bool slices, vis_tiles *out);
+/* vis_embed with the same choice, stopping between tiles with MIMIC_ECANCELLED once *cancel
+ * (may be NULL) is set. */
+int vis__embed(const vis_model *m, compute_pool *pool, const vis_image *img, bool slices,
+               const atomic_bool *cancel, float **embd, int *n_rows, vis_tiles *tiles);
 
 #endif

@@ -120,6 +120,9 @@ typedef struct fx {
   sem_t woken;
   int described;
   sem_t idled;
+  bool block;          /* fake_describe waits for the cancel (the bot stopping mid-encode) */
+  sem_t entered, stop; /* describe started; the cancel came */
+  bool cancelled;
   char warnings[4096];
 } fx;
 
@@ -139,6 +142,15 @@ static int fake_describe(void *user, const vis_image *img, const char *prompt, c
   fx *x = user;
   x->described++;
   if (!prompt || !prompt[0]) return err_set(MIMIC_EINVAL, "no prompt");
+  if (x->block) {
+    sem_post(&x->entered);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += 60; /* a guard: without the cancel the test fails, it does not hang */
+    while (sem_timedwait(&x->stop, &ts) != 0)
+      if (errno != EINTR) return err_set(MIMIC_ETIMEOUT, "never cancelled");
+    return err_set(MIMIC_ECANCELLED, "the image description was cancelled");
+  }
   char s[128];
   /* the first pixel proves the bytes were decoded, not only the header read */
   snprintf(s, sizeof s, "a test picture, %dx%d, first pixel %d,%d,%d", img->width, img->height,
@@ -148,6 +160,13 @@ static int fake_describe(void *user, const vis_image *img, const char *prompt, c
 }
 
 static void fake_idle(void *user) { sem_post(&((fx *)user)->idled); }
+
+/* On the bot thread, while fake_describe may be waiting on the worker. */
+static void fake_cancel(void *user) {
+  fx *x = user;
+  x->cancelled = true;
+  sem_post(&x->stop);
+}
 
 static void fx_cfg(fx *x, const char *key, const char *val) {
   if (cfg_set(x->c, key, val, CFG_SRC_FILE)) {
@@ -161,6 +180,8 @@ static int fx_init(fx *x) {
   if (cdn_start(&x->d) != 0) return -1;
   sem_init(&x->woken, 0, 0);
   sem_init(&x->idled, 0, 0);
+  sem_init(&x->entered, 0, 0);
+  sem_init(&x->stop, 0, 0);
   log_set_sink(on_log, x);
   x->c = cfg_new();
   fx_cfg(x, "bot.response_rate", "0");
@@ -177,8 +198,11 @@ static int fx_init(fx *x) {
   x->next_id = 5000;
   x->r->next_id = &x->next_id;
   x->act = rec_actions(x->r);
-  bot_vision v = {
-      .user = x, .describe = fake_describe, .idle = fake_idle, .model_name = "fake-vlm"};
+  bot_vision v = {.user = x,
+                  .describe = fake_describe,
+                  .idle = fake_idle,
+                  .cancel = fake_cancel,
+                  .model_name = "fake-vlm"};
   bot_opts o = {.config = x->c,
                 .db = x->s,
                 .backend = &x->f->base,
@@ -204,6 +228,8 @@ static void fx_free(fx *x) {
   log_set_sink(NULL, NULL);
   sem_destroy(&x->woken);
   sem_destroy(&x->idled);
+  sem_destroy(&x->entered);
+  sem_destroy(&x->stop);
   cdn_stop(&x->d);
 }
 
@@ -466,6 +492,30 @@ TEST(the_model_is_unloaded_when_idle) {
   fx_free(&x);
 }
 
+/* The bot stopping while an image is being described (a long encode on the worker) cancels the
+ * description rather than waiting for it: bot_destroy returns, the describer saw the cancel, and
+ * nothing leaks. Without the cancel, the fake describer gives up after its 60 s guard and the test
+ * fails on `cancelled`. */
+TEST(stopping_cancels_a_description_in_progress) {
+  fx x;
+  if (fx_init(&x) != 0) SKIP("node or the CDN double is missing");
+  x.block = true;
+  char url[256];
+  url_of(&x, url, sizeof url, "attachments/100/7700", "rgb.png");
+  CHECK_OK(fx_post(&x, 9700, 7700, url, "rgb.png", 476, 16, 12));
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  ts.tv_sec += 60;
+  int rc;
+  while ((rc = sem_timedwait(&x.entered, &ts)) != 0 && errno == EINTR) {}
+  REQUIRE(rc == 0);
+  bot_destroy(x.b);
+  x.b = NULL;
+  CHECK(x.cancelled);
+  CHECK_INT(x.described, 1);
+  fx_free(&x);
+}
+
 int main(void) {
   signal(SIGPIPE, SIG_IGN);
   RUN(description_reaches_the_prompt_and_is_cached);
@@ -477,5 +527,6 @@ int main(void) {
   RUN(images_go_to_an_openai_server_as_they_are);
   RUN(embed_pictures_are_described_through_the_media_proxy);
   RUN(the_model_is_unloaded_when_idle);
+  RUN(stopping_cancels_a_description_in_progress);
   TEST_MAIN_END();
 }

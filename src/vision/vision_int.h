@@ -30,6 +30,9 @@ struct vis_model {
   int n_owned;
 };
 
+/* vis_model_load over a caller-owned buffer that outlives the model (the fuzz target); name is
+ * what errors call the file. */
+int vis__model_load_memory(const void *data, size_t n, const char *name, vis_model **out);
 /* vis_preprocess, with slices false: the overview tile only (as a file without
  * preproc_image_size), whatever the file asks. */
 int vis__preprocess(const vis_model *m, const vis_image *img, bool slices, vis_tiles *out);

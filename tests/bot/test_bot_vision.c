@@ -20,7 +20,9 @@
 #include "bot_harness.h"
 #include "fake_backend.h"
 #include "store/media.h"
+#include "store/persona.h"
 #include "store/store.h"
+#include "store/webhooks.h"
 #include "test.h"
 
 extern char **environ;
@@ -175,6 +177,22 @@ static void fx_cfg(fx *x, const char *key, const char *val) {
   }
 }
 
+/* A persona the next fx_init puts in the store (with the channel's webhook) before the bot starts.
+ */
+static const char *g_persona;
+
+static void add_persona(store *s, const char *name) {
+  store_persona p;
+  store_persona_init(&p);
+  p.name = xstrdup(name);
+  p.description = xstrdup("{{char}} is a character from a film, talking to {{user}}.");
+  if (store_persona_add(s, &p)) abort();
+  store_persona_free(&p);
+  store_hook h = {.channel_id = CHAN, .webhook_id = 777};
+  str_lcpy(h.token, "token-of-the-hook", sizeof h.token);
+  if (store_hook_put(s, &h)) abort();
+}
+
 static int fx_init(fx *x) {
   memset(x, 0, sizeof *x);
   if (cdn_start(&x->d) != 0) return -1;
@@ -190,6 +208,7 @@ static int fx_init(fx *x) {
   fx_cfg(x, "vision.allowed_hosts", "localhost");
   fx_cfg(x, "vision.idle_unload_s", "1");
   if (store_open(":memory:", &x->s)) abort();
+  if (g_persona) add_persona(x->s, g_persona);
   x->f = fake_new(false);
   x->r = xcalloc(1, sizeof *x->r);
   x->r->self_id = SELF;
@@ -233,12 +252,12 @@ static void fx_free(fx *x) {
   cdn_stop(&x->d);
 }
 
-/* One image attachment on a message that mentions the bot. */
-static int fx_post(fx *x, uint64_t id, uint64_t att_id, const char *url, const char *name,
-                   uint64_t size, int w, int h) {
+/* One image attachment on a message with this text, mentioning the bot or not. */
+static int fx_post_text(fx *x, uint64_t id, const char *text, bool mention, uint64_t att_id,
+                        const char *url, const char *name, uint64_t size, int w, int h) {
   h_msg hm;
-  h_message(&hm, id, CHAN, GUILD, ALICE, "what do you think of this?");
-  h_mention(&hm, SELF);
+  h_message(&hm, id, CHAN, GUILD, ALICE, text);
+  if (mention) h_mention(&hm, SELF);
   discord_attachment a = {.id = att_id,
                           .url = url,
                           .proxy_url = "",
@@ -251,6 +270,12 @@ static int fx_post(fx *x, uint64_t id, uint64_t att_id, const char *url, const c
   hm.ev.u.message.attachments = &a;
   hm.ev.u.message.n_attachments = 1;
   return bot_handle_event(x->b, &hm.ev);
+}
+
+/* One image attachment on a message that mentions the bot. */
+static int fx_post(fx *x, uint64_t id, uint64_t att_id, const char *url, const char *name,
+                   uint64_t size, int w, int h) {
+  return fx_post_text(x, id, "what do you think of this?", true, att_id, url, name, size, w, h);
 }
 
 /* Polls until the generation for the message has been submitted (the vision worker and the
@@ -492,6 +517,27 @@ TEST(the_model_is_unloaded_when_idle) {
   fx_free(&x);
 }
 
+/* A persona answers about the picture as well as the bot user does: the message addressed to it
+ * waits for the description, which is in the persona's prompt, and the persona's post goes out. */
+TEST(a_persona_answers_about_the_image) {
+  fx x;
+  g_persona = "Elio";
+  int rc = fx_init(&x);
+  g_persona = NULL;
+  if (rc != 0) SKIP("node or the CDN double is missing");
+  char url[256];
+  url_of(&x, url, sizeof url, "attachments/100/7800", "rgb.png");
+  CHECK_OK(fx_post_text(&x, 9800, "Elio, what is this?", false, 7800, url, "rgb.png", 476, 16, 12));
+  REQUIRE(fx_wait_submit(&x, 0));
+  CHECK_INT(x.described, 1);
+  CHECK(strstr(x.f->last_prompt, "You are Elio") != NULL);
+  CHECK(strstr(x.f->last_prompt, "[image: a test picture, 16x12, first pixel 0,0,0]") != NULL);
+  fx_answer(&x);
+  CHECK_INT(x.r->n_personas, 1);
+  CHECK_INT(x.r->n_sends, 0);
+  fx_free(&x);
+}
+
 /* The bot stopping while an image is being described (a long encode on the worker) cancels the
  * description rather than waiting for it: bot_destroy returns, the describer saw the cancel, and
  * nothing leaks. Without the cancel, the fake describer gives up after its 60 s guard and the test
@@ -527,6 +573,7 @@ int main(void) {
   RUN(images_go_to_an_openai_server_as_they_are);
   RUN(embed_pictures_are_described_through_the_media_proxy);
   RUN(the_model_is_unloaded_when_idle);
+  RUN(a_persona_answers_about_the_image);
   RUN(stopping_cancels_a_description_in_progress);
   TEST_MAIN_END();
 }

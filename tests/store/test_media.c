@@ -23,15 +23,19 @@ static store_media row(uint64_t att, uint64_t msg, int64_t ms, const char *desc)
   return m;
 }
 
-static int add_message(store *s, uint64_t id, uint64_t author) {
+static int add_message_in(store *s, uint64_t id, uint64_t author, uint64_t guild) {
   store_msg m = {.id = id,
-                 .channel_id = 10,
-                 .guild_id = 1,
+                 .channel_id = guild ? 10 * guild : 99,
+                 .guild_id = guild,
                  .author_id = author,
                  .ts_ms = 1000 + (int64_t)id,
                  .content = "look",
                  .source = STORE_SRC_GATEWAY};
   return store_msg_upsert(s, &m, NULL);
+}
+
+static int add_message(store *s, uint64_t id, uint64_t author) {
+  return add_message_in(s, id, author, 1);
 }
 
 typedef struct seen {
@@ -145,9 +149,64 @@ TEST(descriptions_leave_with_their_message) {
   store_close(s);
 }
 
+typedef struct sweep {
+  int n;
+  uint64_t ids[8];
+  int64_t last_ms;
+  uint64_t last_id, chan, author;
+} sweep;
+
+static int swept(const store_media *m, void *user) {
+  sweep *w = user;
+  if (w->n < 8) w->ids[w->n] = m->attachment_id;
+  w->n++;
+  w->last_ms = m->created_ms;
+  w->last_id = m->attachment_id;
+  w->chan = m->channel_id;
+  w->author = m->author_id;
+  return 0;
+}
+
+/* The media sweep's feed: one server's descriptions after a cursor, in order, resumable when cut by
+ * max (rows of the same millisecond included), never another server's or a direct message's. */
+TEST(the_sweep_takes_one_server_after_its_cursor) {
+  store *s = open_mem();
+  REQUIRE(s);
+  REQUIRE(add_message_in(s, 100, 42, 1) == 0);
+  REQUIRE(add_message_in(s, 101, 43, 1) == 0);
+  REQUIRE(add_message_in(s, 200, 42, 2) == 0);
+  REQUIRE(add_message_in(s, 300, 42, 0) == 0); /* a direct message */
+  store_media rows[] = {row(11, 100, 5000, "a"),    row(12, 100, 5000, "b"),
+                        row(13, 101, 6000, "c"),    row(21, 200, 5500, "other server"),
+                        row(31, 300, 5500, "a DM"), row(41, 999, 5500, "message not stored")};
+  for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) CHECK_OK(store_media_put(s, &rows[i]));
+  sweep w = {0};
+  CHECK_OK(store_media_since(s, 1, 0, 0, 2, swept, &w));
+  CHECK_INT(w.n, 2);
+  CHECK(w.ids[0] == 11 && w.ids[1] == 12);
+  CHECK(w.chan == 10 && w.author == 42);
+  /* resumed from the cursor: only what came after, even within one millisecond */
+  sweep w2 = {0};
+  CHECK_OK(store_media_since(s, 1, w.last_ms, w.last_id, 8, swept, &w2));
+  CHECK_INT(w2.n, 1);
+  CHECK(w2.ids[0] == 13 && w2.author == 43);
+  sweep w3 = {0};
+  CHECK_OK(store_media_since(s, 1, w2.last_ms, w2.last_id, 8, swept, &w3));
+  CHECK_INT(w3.n, 0);
+  /* another server, and direct messages (guild 0) */
+  sweep w4 = {0};
+  CHECK_OK(store_media_since(s, 2, 0, 0, 8, swept, &w4));
+  CHECK(w4.n == 1 && w4.ids[0] == 21);
+  sweep w5 = {0};
+  CHECK_OK(store_media_since(s, 0, 0, 0, 8, swept, &w5));
+  CHECK(w5.n == 1 && w5.ids[0] == 31 && w5.chan == 99);
+  store_close(s);
+}
+
 int main(void) {
   RUN(descriptions_round_trip_by_attachment_and_message);
   RUN(long_descriptions_are_cut_on_a_character_boundary);
   RUN(descriptions_leave_with_their_message);
+  RUN(the_sweep_takes_one_server_after_its_cursor);
   TEST_MAIN_END();
 }

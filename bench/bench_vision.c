@@ -7,8 +7,11 @@
  * ../shared/testdata/vision, padded to SmolVLM's 49,280 tokens.
  *
  * usage: bench_vision [--size tiny|256m|500m] [--threads N] [--side S] [--type f16|q8_0|f32]
- *                     [--dir D] [--shared PATH]
- *   --side: the square test image's side (default 512; try the decoder caps, e.g. 6000). */
+ *                     [--low-detail] [--dir D] [--shared PATH]
+ *   --side: the square test image's side (default 512; the decoder caps: 6324, 40 MP).
+ *   --low-detail: the overview tile alone (vision.low_detail), not the slices.
+ * The first run of a size writes the model files to --dir (default /tmp) and reuses them after;
+ * take figures from a second run, so the peak RSS does not count the writer. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -20,6 +23,7 @@
 #include "llm/quant.h"
 #include "llm/quantize.h"
 #include "vision/vision.h"
+#include "vision/vision_int.h"
 
 typedef struct shape {
   const char *name;
@@ -173,9 +177,16 @@ static long maxrss_mb(void) {
 int main(int argc, char **argv) {
   const char *size = "tiny", *dir = "/tmp", *shared = getenv("MIMIC_SHARED"), *type = "f16";
   int threads = 2, img_side = 512;
-  for (int i = 1; i + 1 < argc; i += 2) {
+  bool low = false;
+  for (int i = 1; i < argc; i += 2) {
     int64_t v = 0;
-    if (!strcmp(argv[i], "--size"))
+    if (!strcmp(argv[i], "--low-detail")) {
+      low = true;
+      i--;
+    } else if (i + 1 >= argc) {
+      fprintf(stderr, "bench_vision: %s needs a value\n", argv[i]);
+      return 2;
+    } else if (!strcmp(argv[i], "--size"))
       size = argv[i + 1];
     else if (!strcmp(argv[i], "--dir"))
       dir = argv[i + 1];
@@ -189,7 +200,7 @@ int main(int argc, char **argv) {
       img_side = (int)v;
     else {
       fprintf(stderr, "usage: bench_vision [--size tiny|256m|500m] [--threads N] [--side S] "
-                      "[--type f16|q8_0|f32] [--dir D] [--shared PATH]\n");
+                      "[--type f16|q8_0|f32] [--low-detail] [--dir D] [--shared PATH]\n");
       return 2;
     }
   }
@@ -256,7 +267,7 @@ int main(int argc, char **argv) {
   vis_image img = {.width = img_side, .height = img_side, .rgb = rgb};
 
   vis_vlm *v = NULL;
-  vis_vlm_params vp = {.n_threads = threads, .max_tokens = 1, .n_ctx = 4096};
+  vis_vlm_params vp = {.n_threads = threads, .max_tokens = 1, .n_ctx = 4096, .low_detail = low};
   if ((rc = vis_vlm_open(text, mm, &vp, &v))) {
     fprintf(stderr, "bench_vision: %s\n", err_msg());
     return 1;
@@ -267,7 +278,7 @@ int main(int argc, char **argv) {
   float *embd = NULL;
   int rows = 0;
   vis_tiles tiles = {0};
-  rc = vis_embed(m, cpool, &img, &embd, &rows, &tiles);
+  rc = vis__embed(m, cpool, &img, !low, NULL, &embd, &rows, &tiles);
   mem_free(embd);
   embd = NULL;
   int n_tiles = tiles.n_tiles;
@@ -276,7 +287,7 @@ int main(int argc, char **argv) {
   int reps = strcmp(s->name, "tiny") ? 2 : 5;
   for (int r = 0; r < reps && !rc; r++) {
     double t0 = now_ms();
-    rc = vis_embed(m, cpool, &img, &embd, &rows, NULL);
+    rc = vis__embed(m, cpool, &img, !low, NULL, &embd, &rows, NULL);
     double t = now_ms() - t0;
     mem_free(embd);
     embd = NULL;
@@ -303,8 +314,8 @@ int main(int argc, char **argv) {
   double flops = tile_flops * n_tiles;
   double peak1 = peak_gflops_1t(), peak = peak1 * threads;
   double gflops = flops / (best_embed / 1e3) / 1e9;
-  printf("bench_vision: size %s, mmproj %s, %d threads, kernels %s, image %dx%d\n", s->name, type,
-         threads, qmat_kernels_name(), img_side, img_side);
+  printf("bench_vision: size %s, mmproj %s, %d threads, kernels %s, image %dx%d%s\n", s->name, type,
+         threads, qmat_kernels_name(), img_side, img_side, low ? ", low detail" : "");
   printf("  tiles %d (%d rows each), %.1f GFLOP of encoder matrix work\n", n_tiles, hp->n_tile_rows,
          flops / 1e9);
   printf("  image -> embeddings:   %9.1f ms  (%.1f GFLOP/s; FMA peak %.1f GFLOP/s at %d threads: "

@@ -106,6 +106,7 @@ typedef enum cfg_id {
   CFG_VISION_MODEL,                /* vision.model */
   CFG_VISION_MMPROJ,               /* vision.mmproj */
   CFG_VISION_THREADS,              /* vision.threads */
+  CFG_VISION_LOW_DETAIL,           /* vision.low_detail */
   CFG_WEB_LISTEN,                  /* web.listen */
   CFG_WEB_METRICS_TOKEN,           /* web.metrics_token */
   CFG_DASHBOARD_LISTEN,            /* dashboard.listen */

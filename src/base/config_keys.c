@@ -192,6 +192,9 @@ static const cfg_key keys[] = {
     PATH(VISION_MMPROJ, "vision.mmproj", "", "its mmproj GGUF (vision encoder and projector)"),
     INT(VISION_THREADS, "vision.threads", "0", 0, 1024,
         "threads describing an image (0 = one per core)"),
+    BOOL(VISION_LOW_DETAIL, "vision.low_detail", "false",
+         "encode the image's overview tile only, not its slices (about 17x faster for SmolVLM, "
+         "less fine detail)"),
     /* web: /healthz /readyz /metrics, and the dashboard */
     STR(WEB_LISTEN, "web.listen", "",
         "host:port where `mimic run` serves /healthz, /readyz and /metrics (empty: not served)"),

@@ -336,58 +336,72 @@ static int64_t local_midnight_ms(const char *tzname, int64_t now, int days_back)
 
 typedef struct sweep {
   bot *b;
-  uint64_t guild_id;
-  int64_t after, newest;
+  int64_t last_ms;
+  uint64_t last_id;
   json_t *entries;
 } sweep;
 
 static int sweep_one(const store_media *m, void *user) {
   sweep *sw = user;
-  if (m->created_ms <= sw->after) return 0;
-  if (m->created_ms > sw->newest) sw->newest = m->created_ms;
-  store_msg_list l = {0};
-  if (store_msg_get(sw->b->db, m->message_id, &l)) {
-    err_clear(); /* deleted or purged since: its description goes with it */
+  sw->last_ms = m->created_ms;
+  sw->last_id = m->attachment_id;
+  /* never a bot's image, nor one of someone excluded or opted out */
+  if (!m->author_id || m->author_id == sw->b->self_id || map_get(&sw->b->ignored, m->author_id))
     return 0;
-  }
-  bool ours = l.n && l.items[0].guild_id == sw->guild_id && !l.items[0].author_bot;
-  store_msg_list_free(&l);
-  if (ours)
-    json_array_append_new(sw->entries, json_pack("{s:s, s:s, s:[]}", "comment", "an image posted",
-                                                 "content", m->description, "keys"));
+  json_array_append_new(sw->entries, json_pack("{s:s, s:s, s:[]}", "comment", "an image posted",
+                                               "content", m->description, "keys"));
   return 0;
 }
 
-/* The media sweep: descriptions of images posted in the guild since the last sweep join the
- * guild's lore (one source per sweep), so lore search and trivia can use what people showed. */
+/* The media sweep: descriptions of images posted in the guild since the last sweep (vision's
+ * store_media_since feed) join the guild's lore as one source, and the cursor moves in the same
+ * transaction, so lore search and trivia can use what people showed. */
 static int kind_media_sweep(run_ctx *x) {
   bot *b = x->b;
-  char cursor[64];
-  snprintf(cursor, sizeof cursor, "media_sweep:%" PRIu64, x->job->guild_id);
-  int64_t after = 0;
-  int rc = store_embed_cursor_get(b->db, cursor, &after);
+  /* the cursor (created_ms, attachment_id) is a store setting of scope "scheduler" */
+  char key[64];
+  snprintf(key, sizeof key, "media_sweep:%" PRIu64, x->job->guild_id);
+  int64_t after_ms = 0;
+  uint64_t after_id = 0;
+  buf cur;
+  buf_init(&cur, 64);
+  int rc = store_setting_get(b->db, "scheduler", key, &cur);
+  if (rc == MIMIC_ENOTFOUND) {
+    rc = 0;
+    err_clear();
+  } else if (!rc &&
+             (!cur.data || sscanf(cur.data, "%" SCNd64 ":%" SCNu64, &after_ms, &after_id) != 2)) {
+    after_ms = 0, after_id = 0; /* unreadable: start over (the lore add is idempotent per text) */
+  }
+  buf_free(&cur);
   if (rc) return rc;
-  sweep sw = {.b = b,
-              .guild_id = x->job->guild_id,
-              .after = after,
-              .newest = after,
-              .entries = json_array()};
-  rc = store_media_older(b->db, x->now + 1, 100000, sweep_one, &sw);
+  sweep sw = {.b = b, .last_ms = after_ms, .last_id = after_id, .entries = json_array()};
+  rc = store_media_since(b->db, x->job->guild_id, after_ms, after_id, PJOBS_SWEEP_MAX, sweep_one,
+                         &sw);
   size_t n = json_array_size(sw.entries);
-  if (!rc && n) {
-    json_t *book = json_pack("{s:o}", "entries", sw.entries);
-    sw.entries = NULL;
-    char *js = json_dumps(book, JSON_COMPACT);
-    json_decref(book);
-    char name[96], scope[48];
-    snprintf(name, sizeof name, "media-sweep:%" PRId64, x->now);
-    snprintf(scope, sizeof scope, "guild:%" PRIu64, x->job->guild_id);
-    rc = js ? lore_add_book_json(b->db, name, js, strlen(js), scope, b->emb, NULL)
-            : err_set(MIMIC_ENOMEM, "out of memory");
-    free(js);
+  if (!rc) rc = store_tx_begin(b->db);
+  if (!rc) {
+    if (n) {
+      json_t *book = json_pack("{s:o}", "entries", sw.entries);
+      sw.entries = NULL;
+      char *js = json_dumps(book, JSON_COMPACT);
+      json_decref(book);
+      char name[96], scope[48];
+      snprintf(name, sizeof name, "media-sweep:%" PRId64, x->now);
+      snprintf(scope, sizeof scope, "guild:%" PRIu64, x->job->guild_id);
+      rc = js ? lore_add_book_json(b->db, name, js, strlen(js), scope, b->emb, NULL)
+              : err_set(MIMIC_ENOMEM, "out of memory");
+      free(js);
+    }
+    if (!rc && (sw.last_ms != after_ms || sw.last_id != after_id)) {
+      char val[64];
+      snprintf(val, sizeof val, "%" PRId64 ":%" PRIu64, sw.last_ms, sw.last_id);
+      rc = store_setting_set(b->db, "scheduler", key, val);
+    }
+    if (!rc) rc = store_tx_commit(b->db);
+    if (rc) store_tx_rollback(b->db);
   }
   json_decref(sw.entries);
-  if (!rc && sw.newest > after) rc = store_embed_cursor_set(b->db, cursor, sw.newest);
   if (rc) return rc;
   snprintf(x->detail, x->cap, "lore: %zu image description%s swept", n, n == 1 ? "" : "s");
   return n ? 0 : SCHED_RUN_SKIPPED;

@@ -316,37 +316,61 @@ static void wake(void *user) { discord_client_wake(((runtime *)user)->dc); }
 
 /* ---- the vision model: opened on the first image, closed when idle ---- */
 
-/* Used by the bot's vision worker thread only (describe and idle are never called at once), so
- * it needs no lock. */
+/* describe and idle run on the bot's vision worker thread only (never at once); cancel comes
+ * from the bot thread when the bot stops, so the model pointer is guarded. */
 typedef struct rt_vision {
   const cfg *c;
+  pthread_mutex_t mu;
   vis_vlm *vlm;
+  bool stopping;
 } rt_vision;
 
 static int rt_describe(void *user, const vis_image *img, const char *prompt, char **out) {
   rt_vision *v = user;
-  if (!v->vlm) {
-    vis_vlm_params p = {.n_threads = (int)cfg_int(v->c, CFG_VISION_THREADS)};
+  pthread_mutex_lock(&v->mu);
+  vis_vlm *vlm = v->vlm;
+  bool stopping = v->stopping;
+  pthread_mutex_unlock(&v->mu);
+  if (stopping) return err_set(MIMIC_ECANCELLED, "the bot is stopping");
+  if (!vlm) {
+    vis_vlm_params p = {.n_threads = (int)cfg_int(v->c, CFG_VISION_THREADS),
+                        .low_detail = cfg_bool(v->c, CFG_VISION_LOW_DETAIL)};
     uint64_t t0 = clock_mono_ns();
-    int rc = vis_vlm_open(cfg_str(v->c, CFG_VISION_MODEL), cfg_str(v->c, CFG_VISION_MMPROJ), &p,
-                          &v->vlm);
+    int rc =
+        vis_vlm_open(cfg_str(v->c, CFG_VISION_MODEL), cfg_str(v->c, CFG_VISION_MMPROJ), &p, &vlm);
     if (rc) return err_prefix(rc, "loading the vision model");
     LOG_I("bot", "vision model loaded in %.1f s", (double)(clock_mono_ns() - t0) / 1e9);
+    pthread_mutex_lock(&v->mu);
+    v->vlm = vlm;
+    if (v->stopping) vis_vlm_cancel(vlm);
+    pthread_mutex_unlock(&v->mu);
   }
-  return vis_describe(v->vlm, img, prompt, out);
+  return vis_describe(vlm, img, prompt, out);
 }
 
 static void rt_vision_idle(void *user) {
   rt_vision *v = user;
-  if (!v->vlm) return;
-  vis_vlm_close(v->vlm);
+  pthread_mutex_lock(&v->mu);
+  vis_vlm *vlm = v->vlm;
   v->vlm = NULL;
+  pthread_mutex_unlock(&v->mu);
+  if (!vlm) return;
+  vis_vlm_close(vlm);
   LOG_I("bot", "vision model unloaded after vision.idle_unload_s without an image");
+}
+
+static void rt_vision_cancel(void *user) {
+  rt_vision *v = user;
+  pthread_mutex_lock(&v->mu);
+  v->stopping = true;
+  vis_vlm_cancel(v->vlm);
+  pthread_mutex_unlock(&v->mu);
 }
 
 int bot_runtime_run(const bot_runtime_opts *o) {
   runtime rt = {.o = o};
   rt_vision rv = {.c = o->config}; /* before any goto out: closed there */
+  pthread_mutex_init(&rv.mu, NULL);
   rt.jobs[0] = (job){.name = "fetch", .steps = {"fetch", NULL}};
   rt.jobs[1] = (job){.name = "train", .steps = {"prepare", "train"}};
   store *db = NULL;
@@ -387,6 +411,7 @@ int bot_runtime_run(const bot_runtime_opts *o) {
   bot_vision bv = {.user = &rv,
                    .describe = have_vision ? rt_describe : NULL,
                    .idle = rt_vision_idle,
+                   .cancel = rt_vision_cancel,
                    .model_name = vm};
   if (to_server)
     LOG_I("bot", "images go to the OpenAI-compatible server as image_url parts");
@@ -462,6 +487,7 @@ out:
   mem_free(rt.preload);
   pthread_mutex_destroy(&rt.notes_mu);
   vis_vlm_close(rv.vlm); /* the bot, and its vision worker, are gone */
+  pthread_mutex_destroy(&rv.mu);
   llm_backend_destroy(rt.backend);
   store_close(db);
   return rc;

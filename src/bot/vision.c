@@ -4,6 +4,7 @@
  * the store (store/media.h) and releases the reply that waited for them. Not here: the CDN rules
  * (discord/cdn.c), the decoders (vision/image.c) or the model (the runtime's describe callback). */
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -52,6 +53,7 @@ struct bot_vis {
   pthread_cond_t cv;
   vis_req *todo_head, *todo_tail, *done_head, *done_tail;
   bool stop;
+  atomic_bool stopping; /* read by the worker between pictures without the lock */
 };
 
 static void req_free(vis_req *r) {
@@ -165,7 +167,7 @@ static void *worker(void *arg) {
     if (!v->todo_head) v->todo_tail = NULL;
     r->next = NULL;
     pthread_mutex_unlock(&v->mu);
-    for (size_t i = 0; i < r->n_parts; i++) {
+    for (size_t i = 0; i < r->n_parts && !atomic_load(&v->stopping); i++) {
       vis_part *p = &r->parts[i];
       if (p->image && !p->desc && !p->error && !p->data_url) describe_part(v, r, p);
     }
@@ -213,6 +215,10 @@ int vision__start(bot *b, const bot_vision *cb) {
 void vision__stop(bot *b) {
   struct bot_vis *v = b->vis;
   if (!v) return;
+  /* A description in progress is cancelled, not waited for: a stopping bot (SIGTERM, the
+   * dashboard's stop with its timeout) must not be held by a long encode. */
+  atomic_store(&v->stopping, true);
+  if (v->cb.cancel) v->cb.cancel(v->cb.user);
   pthread_mutex_lock(&v->mu);
   v->stop = true;
   pthread_cond_broadcast(&v->cv);

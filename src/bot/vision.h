@@ -4,7 +4,7 @@
  * answer into the conversation as what that person showed ("[image: ...]"), so any persona and any
  * backend can answer about it. The fetch, the decode and the describe run on the bot's vision
  * worker thread, never on the gateway's or the bot's thread; the message's reply waits for its
- * images (and goes out as text if they fail). See docs/vision_bot.md. */
+ * images (and goes out as text if they fail). See docs/vision.md. */
 #ifndef MIMIC_BOT_VISION_H
 #define MIMIC_BOT_VISION_H
 #include "base/err.h"
@@ -23,6 +23,10 @@ typedef struct bot_vision {
   /* Called on the worker after vision.idle_unload_s seconds without an image (not again until one
    * more image was described), so the runtime can unload its model; NULL: nothing to unload. */
   void (*idle)(void *user);
+  /* Called on the bot thread when the bot stops, while describe may be running on the worker:
+   * makes that call, and any later one, return soon with an error, so that stopping never waits
+   * for a long encode (tens of seconds on two cores). NULL: stopping waits for it. */
+  void (*cancel)(void *user);
   const char *model_name; /* stored with each description; NULL: "vision" (copied) */
 } bot_vision;
 

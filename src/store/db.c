@@ -414,9 +414,19 @@ static const char *const schema_schedule[] = {
     NULL,
 };
 
+/* Migration 10: image descriptions leave with their message, whatever deletes it (a Discord
+ * delete, a user's purge, a retention sweep), so what a person showed goes when they do. Rows
+ * left behind by purges before this migration go now. */
+static const char *const schema_media_purge[] = {
+    "CREATE TRIGGER media_message_gone AFTER DELETE ON messages BEGIN"
+    "  DELETE FROM media WHERE message_id = old.id; END;",
+    "DELETE FROM media WHERE message_id NOT IN (SELECT id FROM messages);",
+    NULL,
+};
+
 static const char *const *const migrations[] = {
     schema_v1,           schema_bot_log, schema_user_names, schema_lore,     schema_personas,
-    schema_persona_live, schema_media,   schema_jobs,       schema_schedule,
+    schema_persona_live, schema_media,   schema_jobs,       schema_schedule, schema_media_purge,
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

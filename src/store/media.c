@@ -39,13 +39,20 @@ static void row_of(sqlite3_stmt *st, store_media *out) {
   store__col_copy(st, 3, out->description, sizeof out->description);
   store__col_copy(st, 4, out->model, sizeof out->model);
   out->created_ms = sqlite3_column_int64(st, 5);
+  out->channel_id = store__col_id(st, 6);
+  out->guild_id = store__col_id(st, 7);
+  out->author_id = store__col_id(st, 8);
 }
 
-#define COLS "attachment_id, message_id, url, description, model, created_ms"
+/* The columns of a row, with its message's place when the message is stored. */
+#define COLS                                                                                       \
+  "media.attachment_id, media.message_id, media.url, media.description, media.model, "             \
+  "media.created_ms, messages.channel_id, messages.guild_id, messages.author_id"
+#define FROM " FROM media LEFT JOIN messages ON messages.id = media.message_id"
 
 int store_media_get(store *s, uint64_t attachment_id, store_media *out) {
   sqlite3_stmt *st;
-  if (store_stmt(s, "SELECT " COLS " FROM media WHERE attachment_id = ?1", &st)) return MIMIC_EDB;
+  if (store_stmt(s, "SELECT " COLS FROM " WHERE media.attachment_id = ?1", &st)) return MIMIC_EDB;
   store__bind_id(st, 1, attachment_id, 0);
   int rc = sqlite3_step(st);
   if (rc == SQLITE_ROW) {
@@ -89,8 +96,8 @@ int store_media_of_message(store *s, uint64_t message_id, size_t max, store_medi
                            void *user) {
   sqlite3_stmt *st;
   if (store_stmt(s,
-                 "SELECT " COLS " FROM media WHERE message_id = ?1 ORDER BY created_ms, "
-                 "attachment_id",
+                 "SELECT " COLS FROM " WHERE media.message_id = ?1 ORDER BY media.created_ms, "
+                 "media.attachment_id",
                  &st))
     return MIMIC_EDB;
   store__bind_id(st, 1, message_id, 0);
@@ -99,9 +106,28 @@ int store_media_of_message(store *s, uint64_t message_id, size_t max, store_medi
 
 int store_media_older(store *s, int64_t before_ms, size_t max, store_media_fn fn, void *user) {
   sqlite3_stmt *st;
-  if (store_stmt(s, "SELECT " COLS " FROM media WHERE created_ms < ?1 ORDER BY created_ms", &st))
+  if (store_stmt(s, "SELECT " COLS FROM " WHERE media.created_ms < ?1 ORDER BY media.created_ms",
+                 &st))
     return MIMIC_EDB;
   sqlite3_bind_int64(st, 1, before_ms);
+  return each_row(s, st, max, fn, user);
+}
+
+int store_media_since(store *s, uint64_t guild_id, int64_t after_ms, uint64_t after_id, size_t max,
+                      store_media_fn fn, void *user) {
+  sqlite3_stmt *st;
+  if (store_stmt(
+          s,
+          "SELECT " COLS FROM
+          " WHERE (media.created_ms > ?1 OR (media.created_ms = ?1 AND media.attachment_id > ?3))"
+          " AND messages.id IS NOT NULL"
+          " AND coalesce(messages.guild_id, 0) = ?2"
+          " ORDER BY media.created_ms, media.attachment_id",
+          &st))
+    return MIMIC_EDB;
+  sqlite3_bind_int64(st, 1, after_ms);
+  store__bind_id(st, 2, guild_id, 0);
+  store__bind_id(st, 3, after_id, 0);
   return each_row(s, st, max, fn, user);
 }
 

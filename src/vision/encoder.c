@@ -351,10 +351,15 @@ out:
 
 int vis_embed(const vis_model *m, compute_pool *pool, const vis_image *img, float **embd,
               int *n_rows, vis_tiles *tiles) {
+  return vis__embed(m, pool, img, true, NULL, embd, n_rows, tiles);
+}
+
+int vis__embed(const vis_model *m, compute_pool *pool, const vis_image *img, bool slices,
+               const atomic_bool *cancel, float **embd, int *n_rows, vis_tiles *tiles) {
   *embd = NULL;
   *n_rows = 0;
   vis_tiles t;
-  int rc = vis_preprocess(m, img, &t);
+  int rc = vis__preprocess(m, img, slices, &t);
   if (rc) return rc;
   const vis_hparams *hp = &m->hp;
   size_t tile_floats = (size_t)3 * t.size * t.size, rows = (size_t)t.n_tiles * hp->n_tile_rows;
@@ -363,9 +368,14 @@ int vis_embed(const vis_model *m, compute_pool *pool, const vis_image *img, floa
     rc = err_set(MIMIC_ENOMEM, "out of memory for %zu image rows", rows);
     goto out;
   }
-  for (int i = 0; i < t.n_tiles && !rc; i++)
+  for (int i = 0; i < t.n_tiles && !rc; i++) {
+    if (cancel && atomic_load(cancel)) {
+      rc = err_set(MIMIC_ECANCELLED, "the image description was cancelled");
+      break;
+    }
     rc = vis_encode_tile(m, pool, VIS_PATH_FAST, t.pixels + (size_t)i * tile_floats,
                          e + (size_t)i * hp->n_tile_rows * hp->proj_dim, NULL, NULL);
+  }
   if (rc) goto out;
   *embd = e;
   e = NULL;

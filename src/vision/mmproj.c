@@ -269,10 +269,10 @@ static int load_weights(vis_model *m) {
   return 0;
 }
 
-int vis_model_load(const char *path, vis_model **out) {
+static int load(const char *path, const void *data, size_t n, vis_model **out) {
   *out = NULL;
   vis_model *m = xcalloc(1, sizeof *m);
-  int rc = gguf_open(path, &m->f);
+  int rc = data ? gguf_open_memory(data, n, path, &m->f) : gguf_open(path, &m->f);
   if (!rc) rc = load_hparams(m);
   if (!rc) rc = load_weights(m);
   if (rc) {
@@ -281,6 +281,12 @@ int vis_model_load(const char *path, vis_model **out) {
   }
   *out = m;
   return 0;
+}
+
+int vis_model_load(const char *path, vis_model **out) { return load(path, NULL, 0, out); }
+
+int vis__model_load_memory(const void *data, size_t n, const char *name, vis_model **out) {
+  return load(name, data, n, out);
 }
 
 void vis_model_destroy(vis_model *m) {

@@ -83,6 +83,10 @@ static void tile_out(const vis_hparams *hp, const uint8_t *img, int iw, int x0, 
 }
 
 int vis_preprocess(const vis_model *m, const vis_image *img, vis_tiles *out) {
+  return vis__preprocess(m, img, true, out);
+}
+
+int vis__preprocess(const vis_model *m, const vis_image *img, bool slices, vis_tiles *out) {
   memset(out, 0, sizeof *out);
   const vis_hparams *hp = &m->hp;
   int W = img->width, H = img->height, S = hp->image_size;
@@ -90,7 +94,7 @@ int vis_preprocess(const vis_model *m, const vis_image *img, vis_tiles *out) {
     return err_set(MIMIC_EINVAL, "the image is %dx%d: it must be 1..%d pixels on each side", W, H,
                    VIS_MAX_SIDE);
   int RW = 0, RH = 0;
-  if (hp->preproc_size > 0) {
+  if (slices && hp->preproc_size > 0) {
     /* img_tool::calc_size_preserved_ratio: the longest edge to preproc_size, each side rounded
      * up to whole tiles (small images are upscaled). */
     float L = (float)hp->preproc_size;

@@ -142,6 +142,10 @@ typedef struct vis_vlm_params {
   float temp;     /* sampling temperature; <= 0: greedy (the default, reproducible) */
   uint64_t seed;  /* for temp > 0 */
   int n_ctx;      /* text context; <= 0: 4096 (an image is 17 x 64 rows at SmolVLM's shapes) */
+  /* The overview tile only, never the slices (as a file without preproc_image_size): at
+   * SmolVLM's shapes 1 tile instead of up to 17, so about 17x less encoder work and a 64-row
+   * image in the prompt, at the cost of fine detail (small text). */
+  bool low_detail;
 } vis_vlm_params;
 
 /* Loads a text model and its mmproj and checks that they are a pair. p may be NULL (defaults).
@@ -152,6 +156,11 @@ int vis_vlm_open(const char *model_path, const char *mmproj_path, const vis_vlm_
 void vis_vlm_close(vis_vlm *v); /* accepts NULL */
 const vis_model *vis_vlm_mmproj(const vis_vlm *v);
 const llm_model *vis_vlm_text(const vis_vlm *v);
+
+/* Makes the description running on v, and every later one, stop soon (between the encoder's
+ * tiles, before the prompt, between tokens) and fail with MIMIC_ECANCELLED. Any thread, any time:
+ * a bot shutting down calls it so that its worker is not held by a long encode. Accepts NULL. */
+void vis_vlm_cancel(vis_vlm *v);
 
 /* Token callback for vis_describe_stream: text is a complete UTF-8 piece; return nonzero to
  * stop. */

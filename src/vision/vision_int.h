@@ -2,6 +2,9 @@
  * public header: other layers use vision.h. */
 #ifndef MIMIC_VISION_VISION_INT_H
 #define MIMIC_VISION_VISION_INT_H
+#include <stdatomic.h>
+#include <stdbool.h>
+
 #include "llm/gguf.h"
 #include "llm/quant.h"
 #include "vision/vision.h"
@@ -26,5 +29,16 @@ struct vis_model {
   void **owned;                 /* buffers converted at load */
   int n_owned;
 };
+
+/* vis_model_load over a caller-owned buffer that outlives the model (the fuzz target); name is
+ * what errors call the file. */
+int vis__model_load_memory(const void *data, size_t n, const char *name, vis_model **out);
+/* vis_preprocess, with slices false: the overview tile only (as a file without
+ * preproc_image_size), whatever the file asks. */
+int vis__preprocess(const vis_model *m, const vis_image *img, bool slices, vis_tiles *out);
+/* vis_embed with the same choice, stopping between tiles with MIMIC_ECANCELLED once *cancel
+ * (may be NULL) is set. */
+int vis__embed(const vis_model *m, compute_pool *pool, const vis_image *img, bool slices,
+               const atomic_bool *cancel, float **embd, int *n_rows, vis_tiles *tiles);
 
 #endif

@@ -20,6 +20,7 @@ struct vis_vlm {
   llm_ctx *ctx;
   vis_vlm_params p;
   pthread_mutex_t mu;
+  atomic_bool cancel; /* vis_vlm_cancel: every description from now on stops */
 };
 
 int vis_vlm_open(const char *model_path, const char *mmproj_path, const vis_vlm_params *p,
@@ -60,6 +61,14 @@ void vis_vlm_close(vis_vlm *v) {
   mem_free(v);
 }
 
+void vis_vlm_cancel(vis_vlm *v) {
+  if (v) atomic_store(&v->cancel, true);
+}
+
+static int cancelled(void) {
+  return err_set(MIMIC_ECANCELLED, "the image description was cancelled");
+}
+
 const vis_model *vis_vlm_mmproj(const vis_vlm *v) { return v->mm; }
 const llm_model *vis_vlm_text(const vis_vlm *v) { return v->text; }
 
@@ -73,7 +82,8 @@ static int describe_locked(vis_vlm *v, const vis_image *img, const char *prompt,
   vis_tiles layout = {0};
   buf text;
   buf_init(&text, VIS_DESC_MAX_BYTES);
-  if ((rc = vis_embed(v->mm, v->pool, img, &embd, &n_rows, &layout))) goto out;
+  if ((rc = vis__embed(v->mm, v->pool, img, !v->p.low_detail, &v->cancel, &embd, &n_rows, &layout)))
+    goto out;
   if ((rc = vis_prompt_frame(v->tok, &before, &after))) goto out;
   if ((rc = vis_prompt_tokens(v->tok, v->mm, &layout, before,
                               prompt ? prompt : "Describe this image.", after, &ids, &n)))
@@ -91,6 +101,10 @@ static int describe_locked(vis_vlm *v, const vis_image *img, const char *prompt,
     goto out;
   }
   llm_slot_clear(v->ctx, 0);
+  if (atomic_load(&v->cancel)) {
+    rc = cancelled();
+    goto out;
+  }
   if ((rc = vis_prompt_eval(v->ctx, 0, ids, n, embd, n_rows, logits, LLM_LOGITS_LAST))) goto out;
   llm_sampling sp;
   llm_sampling_default(&sp);
@@ -112,6 +126,10 @@ static int describe_locked(vis_vlm *v, const vis_image *img, const char *prompt,
         piece(user, text.data + before_len, text.len - before_len))
       break;
     if (i + 1 == v->p.max_tokens || pos + 1 >= v->p.n_ctx) break;
+    if (atomic_load(&v->cancel)) {
+      rc = cancelled();
+      goto out;
+    }
     if ((rc = llm_forward(v->ctx, 0, &id, 1, pos, NULL, 0.0f, logits, LLM_LOGITS_LAST))) goto out;
     pos++;
   }

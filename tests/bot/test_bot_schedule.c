@@ -13,6 +13,7 @@
 #include "fake_backend.h"
 #include "lore/lore.h"
 #include "store/lore.h"
+#include "store/media.h"
 #include "store/persona.h"
 #include "store/schedule.h"
 #include "store/store.h"
@@ -395,6 +396,46 @@ TEST(schedule_commands) {
   fx_free(&x);
 }
 
+typedef struct texts {
+  char all[2048];
+} texts;
+
+static int cat_text(const store_lore_chunk *c, void *u) {
+  texts *t = u;
+  size_t n = strlen(t->all);
+  snprintf(t->all + n, sizeof t->all - n, "%s\n", c->text);
+  return 0;
+}
+
+TEST(media_sweep_moves_new_descriptions_into_the_lore_once) {
+  fx x;
+  fx_init(&x, false);
+  turn_on(&x);
+  say_in(&x, ALICE, "look at this");
+  uint64_t shown = x.next_id;
+  store_media m = {.attachment_id = 777, .message_id = shown, .created_ms = h_now};
+  str_lcpy(m.description, "a cat asleep on a piano", sizeof m.description);
+  str_lcpy(m.model, "smolvlm", sizeof m.model);
+  CHECK_OK(store_media_put(x.s, &m));
+  add_job(&x, "sweep", "media_sweep", "0 * * * *", NULL);
+  advance(&x, 1000);
+  advance(&x, 3600000);
+  last l = runs_of(&x, "sweep");
+  CHECK_STR(l.status, "ok");
+  CHECK(strstr(l.detail, "1 image description swept") != NULL);
+  int64_t src = 0;
+  CHECK_INT(count_in(&x, "guild:1", &src), 1);
+  texts t = {{0}};
+  CHECK_OK(store_lore_chunks_of(x.s, src, cat_text, &t));
+  CHECK(strstr(t.all, "a cat asleep on a piano") != NULL);
+  /* nothing new: nothing added */
+  advance(&x, 3600000);
+  l = runs_of(&x, "sweep");
+  CHECK_STR(l.status, "skipped");
+  CHECK_INT(count_in(&x, "guild:1", NULL), 1);
+  fx_free(&x);
+}
+
 int main(void) {
   setvbuf(stdout, NULL, _IONBF, 0);
   RUN(off_until_the_guild_turns_it_on_then_posts);
@@ -403,5 +444,6 @@ int main(void) {
   RUN(persona_chat_and_digest);
   RUN(random_engagement_waits_in_quiet_hours);
   RUN(schedule_commands);
+  RUN(media_sweep_moves_new_descriptions_into_the_lore_once);
   TEST_MAIN_END();
 }

@@ -20,7 +20,9 @@
 #include "bot_harness.h"
 #include "fake_backend.h"
 #include "store/media.h"
+#include "store/persona.h"
 #include "store/store.h"
+#include "store/webhooks.h"
 #include "test.h"
 
 extern char **environ;
@@ -120,6 +122,9 @@ typedef struct fx {
   sem_t woken;
   int described;
   sem_t idled;
+  bool block;          /* fake_describe waits for the cancel (the bot stopping mid-encode) */
+  sem_t entered, stop; /* describe started; the cancel came */
+  bool cancelled;
   char warnings[4096];
 } fx;
 
@@ -139,6 +144,15 @@ static int fake_describe(void *user, const vis_image *img, const char *prompt, c
   fx *x = user;
   x->described++;
   if (!prompt || !prompt[0]) return err_set(MIMIC_EINVAL, "no prompt");
+  if (x->block) {
+    sem_post(&x->entered);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += 60; /* a guard: without the cancel the test fails, it does not hang */
+    while (sem_timedwait(&x->stop, &ts) != 0)
+      if (errno != EINTR) return err_set(MIMIC_ETIMEOUT, "never cancelled");
+    return err_set(MIMIC_ECANCELLED, "the image description was cancelled");
+  }
   char s[128];
   /* the first pixel proves the bytes were decoded, not only the header read */
   snprintf(s, sizeof s, "a test picture, %dx%d, first pixel %d,%d,%d", img->width, img->height,
@@ -149,6 +163,13 @@ static int fake_describe(void *user, const vis_image *img, const char *prompt, c
 
 static void fake_idle(void *user) { sem_post(&((fx *)user)->idled); }
 
+/* On the bot thread, while fake_describe may be waiting on the worker. */
+static void fake_cancel(void *user) {
+  fx *x = user;
+  x->cancelled = true;
+  sem_post(&x->stop);
+}
+
 static void fx_cfg(fx *x, const char *key, const char *val) {
   if (cfg_set(x->c, key, val, CFG_SRC_FILE)) {
     printf("cfg_set %s=%s: %s\n", key, val, err_msg());
@@ -156,11 +177,29 @@ static void fx_cfg(fx *x, const char *key, const char *val) {
   }
 }
 
+/* A persona the next fx_init puts in the store (with the channel's webhook) before the bot starts.
+ */
+static const char *g_persona;
+
+static void add_persona(store *s, const char *name) {
+  store_persona p;
+  store_persona_init(&p);
+  p.name = xstrdup(name);
+  p.description = xstrdup("{{char}} is a character from a film, talking to {{user}}.");
+  if (store_persona_add(s, &p)) abort();
+  store_persona_free(&p);
+  store_hook h = {.channel_id = CHAN, .webhook_id = 777};
+  str_lcpy(h.token, "token-of-the-hook", sizeof h.token);
+  if (store_hook_put(s, &h)) abort();
+}
+
 static int fx_init(fx *x) {
   memset(x, 0, sizeof *x);
   if (cdn_start(&x->d) != 0) return -1;
   sem_init(&x->woken, 0, 0);
   sem_init(&x->idled, 0, 0);
+  sem_init(&x->entered, 0, 0);
+  sem_init(&x->stop, 0, 0);
   log_set_sink(on_log, x);
   x->c = cfg_new();
   fx_cfg(x, "bot.response_rate", "0");
@@ -169,6 +208,7 @@ static int fx_init(fx *x) {
   fx_cfg(x, "vision.allowed_hosts", "localhost");
   fx_cfg(x, "vision.idle_unload_s", "1");
   if (store_open(":memory:", &x->s)) abort();
+  if (g_persona) add_persona(x->s, g_persona);
   x->f = fake_new(false);
   x->r = xcalloc(1, sizeof *x->r);
   x->r->self_id = SELF;
@@ -177,8 +217,11 @@ static int fx_init(fx *x) {
   x->next_id = 5000;
   x->r->next_id = &x->next_id;
   x->act = rec_actions(x->r);
-  bot_vision v = {
-      .user = x, .describe = fake_describe, .idle = fake_idle, .model_name = "fake-vlm"};
+  bot_vision v = {.user = x,
+                  .describe = fake_describe,
+                  .idle = fake_idle,
+                  .cancel = fake_cancel,
+                  .model_name = "fake-vlm"};
   bot_opts o = {.config = x->c,
                 .db = x->s,
                 .backend = &x->f->base,
@@ -204,15 +247,17 @@ static void fx_free(fx *x) {
   log_set_sink(NULL, NULL);
   sem_destroy(&x->woken);
   sem_destroy(&x->idled);
+  sem_destroy(&x->entered);
+  sem_destroy(&x->stop);
   cdn_stop(&x->d);
 }
 
-/* One image attachment on a message that mentions the bot. */
-static int fx_post(fx *x, uint64_t id, uint64_t att_id, const char *url, const char *name,
-                   uint64_t size, int w, int h) {
+/* One image attachment on a message with this text, mentioning the bot or not. */
+static int fx_post_text(fx *x, uint64_t id, const char *text, bool mention, uint64_t att_id,
+                        const char *url, const char *name, uint64_t size, int w, int h) {
   h_msg hm;
-  h_message(&hm, id, CHAN, GUILD, ALICE, "what do you think of this?");
-  h_mention(&hm, SELF);
+  h_message(&hm, id, CHAN, GUILD, ALICE, text);
+  if (mention) h_mention(&hm, SELF);
   discord_attachment a = {.id = att_id,
                           .url = url,
                           .proxy_url = "",
@@ -225,6 +270,12 @@ static int fx_post(fx *x, uint64_t id, uint64_t att_id, const char *url, const c
   hm.ev.u.message.attachments = &a;
   hm.ev.u.message.n_attachments = 1;
   return bot_handle_event(x->b, &hm.ev);
+}
+
+/* One image attachment on a message that mentions the bot. */
+static int fx_post(fx *x, uint64_t id, uint64_t att_id, const char *url, const char *name,
+                   uint64_t size, int w, int h) {
+  return fx_post_text(x, id, "what do you think of this?", true, att_id, url, name, size, w, h);
 }
 
 /* Polls until the generation for the message has been submitted (the vision worker and the
@@ -466,6 +517,51 @@ TEST(the_model_is_unloaded_when_idle) {
   fx_free(&x);
 }
 
+/* A persona answers about the picture as well as the bot user does: the message addressed to it
+ * waits for the description, which is in the persona's prompt, and the persona's post goes out. */
+TEST(a_persona_answers_about_the_image) {
+  fx x;
+  g_persona = "Elio";
+  int rc = fx_init(&x);
+  g_persona = NULL;
+  if (rc != 0) SKIP("node or the CDN double is missing");
+  char url[256];
+  url_of(&x, url, sizeof url, "attachments/100/7800", "rgb.png");
+  CHECK_OK(fx_post_text(&x, 9800, "Elio, what is this?", false, 7800, url, "rgb.png", 476, 16, 12));
+  REQUIRE(fx_wait_submit(&x, 0));
+  CHECK_INT(x.described, 1);
+  CHECK(strstr(x.f->last_prompt, "You are Elio") != NULL);
+  CHECK(strstr(x.f->last_prompt, "[image: a test picture, 16x12, first pixel 0,0,0]") != NULL);
+  fx_answer(&x);
+  CHECK_INT(x.r->n_personas, 1);
+  CHECK_INT(x.r->n_sends, 0);
+  fx_free(&x);
+}
+
+/* The bot stopping while an image is being described (a long encode on the worker) cancels the
+ * description rather than waiting for it: bot_destroy returns, the describer saw the cancel, and
+ * nothing leaks. Without the cancel, the fake describer gives up after its 60 s guard and the test
+ * fails on `cancelled`. */
+TEST(stopping_cancels_a_description_in_progress) {
+  fx x;
+  if (fx_init(&x) != 0) SKIP("node or the CDN double is missing");
+  x.block = true;
+  char url[256];
+  url_of(&x, url, sizeof url, "attachments/100/7700", "rgb.png");
+  CHECK_OK(fx_post(&x, 9700, 7700, url, "rgb.png", 476, 16, 12));
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  ts.tv_sec += 60;
+  int rc;
+  while ((rc = sem_timedwait(&x.entered, &ts)) != 0 && errno == EINTR) {}
+  REQUIRE(rc == 0);
+  bot_destroy(x.b);
+  x.b = NULL;
+  CHECK(x.cancelled);
+  CHECK_INT(x.described, 1);
+  fx_free(&x);
+}
+
 int main(void) {
   signal(SIGPIPE, SIG_IGN);
   RUN(description_reaches_the_prompt_and_is_cached);
@@ -477,5 +573,7 @@ int main(void) {
   RUN(images_go_to_an_openai_server_as_they_are);
   RUN(embed_pictures_are_described_through_the_media_proxy);
   RUN(the_model_is_unloaded_when_idle);
+  RUN(a_persona_answers_about_the_image);
+  RUN(stopping_cancels_a_description_in_progress);
   TEST_MAIN_END();
 }

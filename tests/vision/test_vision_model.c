@@ -15,6 +15,7 @@
 #include "llm/tokenizer.h"
 #include "test.h"
 #include "vision/vision.h"
+#include "vision/vision_int.h"
 
 #define DIR "testdata/vision/"
 
@@ -455,6 +456,100 @@ TEST(test_describe) {
   mem_free(bytes);
 }
 
+/* Low detail: the overview tile alone, which is llama.cpp's overview (the reference's last image
+ * chunk: its pixels bit for bit and its 16 embedding rows); a description with it. */
+TEST(test_low_detail) {
+  vis_model *m = load_mm("tiny-smolvlm-mmproj-f32.gguf");
+  if (!m) SKIP("no ../shared/testdata/vision");
+  size_t nb = 0, npx = 0, nref = 0;
+  uint8_t *bytes = read_u8(DIR "img-a.decoded.u8", &nb);
+  float *px = read_f32(DIR "ref-f32-img-a.pixels.f32", &npx);
+  float *ref = read_f32(DIR "ref-f32-img-a.imgembd.f32", &nref);
+  REQUIRE(bytes && px && ref);
+  vis_image img = {.width = 100, .height = 80, .rgb = bytes};
+  vis_tiles t = {0};
+  CHECK_OK(vis__preprocess(m, &img, false, &t));
+  CHECK_INT(t.n_tiles, 1);
+  CHECK_INT(t.rows, 0);
+  CHECK_INT(t.cols, 0);
+  size_t tile = (size_t)3 * 64 * 64;
+  REQUIRE(npx >= tile);
+  if (t.pixels) CHECK(memcmp(t.pixels, px + npx - tile, tile * sizeof(float)) == 0);
+  vis_tiles_free(&t);
+  compute_pool *cpool = compute_pool_new(2);
+  float *e = NULL;
+  int rows = 0;
+  CHECK_OK(vis__embed(m, cpool, &img, false, NULL, &e, &rows, &t));
+  CHECK_INT(rows, 16);
+  CHECK_INT(t.n_tiles, 1);
+  if (e && rows == 16) {
+    double err = max_row_err(e, ref + nref - 16 * 256, 16, 256);
+    printf("     overview alone: worst row error %g (bound 2e-4)\n", err);
+    CHECK(err <= 2e-4);
+  }
+  /* The overview's prompt: no slice markers, one image of 16 rows. */
+  char tpath[512];
+  if (test_shared_path(DIR "tiny-smolvlm-text-f32.gguf", tpath, sizeof tpath)) {
+    char mpath[512];
+    REQUIRE(test_shared_path(DIR "tiny-smolvlm-mmproj-f32.gguf", mpath, sizeof mpath));
+    vis_vlm_params vp = {.n_threads = 2, .max_tokens = 4, .low_detail = true};
+    vis_vlm *v = NULL;
+    REQUIRE(vis_vlm_open(tpath, mpath, &vp, &v) == 0);
+    char *d = NULL;
+    CHECK_OK(vis_describe(v, &img, "What is in this picture?", &d));
+    CHECK(d != NULL);
+    mem_free(d);
+    vis_vlm_close(v);
+  }
+  vis_tiles_free(&t);
+  mem_free(e);
+  compute_pool_destroy(cpool);
+  mem_free(bytes);
+  mem_free(px);
+  mem_free(ref);
+  vis_model_destroy(m);
+}
+
+/* A description cancelled while it runs (here from its own token callback, as a shutdown would
+ * from another thread) stops with MIMIC_ECANCELLED, and so does every later one, at once. */
+static int cancel_on_first(void *user, const char *text, size_t len) {
+  (void)text;
+  (void)len;
+  vis_vlm_cancel(user);
+  return 0;
+}
+
+TEST(test_cancel) {
+  char tpath[512], mpath[512];
+  if (!test_shared_path(DIR "tiny-smolvlm-text-f32.gguf", tpath, sizeof tpath) ||
+      !test_shared_path(DIR "tiny-smolvlm-mmproj-f32.gguf", mpath, sizeof mpath))
+    SKIP("no ../shared/testdata/vision");
+  size_t nb = 0;
+  uint8_t *bytes = read_u8(DIR "img-a.decoded.u8", &nb);
+  REQUIRE(bytes);
+  vis_vlm_params vp = {.n_threads = 2, .max_tokens = 64};
+  vis_vlm *v = NULL;
+  REQUIRE(vis_vlm_open(tpath, mpath, &vp, &v) == 0);
+  vis_image img = {.width = 100, .height = 80, .rgb = bytes};
+  char *d = NULL;
+  int rc = vis_describe_stream(v, &img, "What is in this picture?", cancel_on_first, v, &d);
+  /* random weights may end at once; then the next call shows the cancel */
+  if (rc == 0) {
+    mem_free(d);
+    d = NULL;
+    vis_vlm_cancel(v);
+  } else {
+    CHECK_INT(rc, MIMIC_ECANCELLED);
+    CHECK(d == NULL);
+  }
+  CHECK_INT(vis_describe(v, &img, "What is in this picture?", &d), MIMIC_ECANCELLED);
+  CHECK(strstr(err_msg(), "cancelled") != NULL);
+  CHECK(d == NULL);
+  vis_vlm_cancel(NULL);
+  vis_vlm_close(v);
+  mem_free(bytes);
+}
+
 /* `mimic vision embed` from raw bytes and from the PNG writes the reference layout; a text model
  * given as the mmproj is refused with one sentence. */
 TEST(test_cli_embed) {
@@ -553,6 +648,8 @@ int main(void) {
   RUN(test_logits);
   RUN(test_refusals);
   RUN(test_describe);
+  RUN(test_low_detail);
+  RUN(test_cancel);
   RUN(test_cli_embed);
   char cmd[400];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_tmp);

@@ -559,6 +559,7 @@ static void ai_fn(bot *b, bot_ia *ia, const slash_def *d, const discord_option *
   }
   int64_t pid = persona_named(b, pname);
   if (*pname && !pid && strcasecmp(pname, "none") != 0) {
+    ia->ephemeral = true;
     sayf(b, ia, "No persona is called %.80s (/persona list shows them).", pname);
     return;
   }
@@ -648,6 +649,7 @@ static void greet_fn(bot *b, bot_ia *ia, const slash_def *d, const discord_optio
   }
   int64_t pid = persona_named(b, pname);
   if (*pname && !pid) {
+    ia->ephemeral = true;
     sayf(b, ia, "No persona is called %.80s (/persona list shows them).", pname);
     return;
   }

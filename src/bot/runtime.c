@@ -419,7 +419,7 @@ static void commands_sync(runtime *rt, uint64_t app) {
       stored[0] = 0;
     }
     if (strcmp(stored, hash) == 0) {
-      LOG_D("bot", "slash commands unchanged (%s)", hash);
+      LOG_I("bot", "slash commands unchanged since the last registration (%s)", hash);
       continue;
     }
     cmd_sync *s = xcalloc(1, sizeof *s);

@@ -370,6 +370,8 @@ bool admin__handle(bot *b, const discord_message *m);
  * slash-only command), autocomplete, components. Malformed or oversized ones get one ephemeral
  * sentence (or nothing, when they carry no token to answer with). */
 void slash__handle(bot *b, const discord_interaction *in);
+/* GUILD_MEMBER_ADD: welcomes the member in bot.greet_channel (when set) as bot.greet_persona. */
+void slash__member_joined(bot *b, const discord_member_add *m);
 #endif
 
 #endif

@@ -636,7 +636,43 @@ static void rag_fn(bot *b, bot_ia *ia, const slash_def *d, const discord_option 
   lore_items_free(&it);
 }
 
-/* ---- /greet ---- */
+/* ---- /greet, and the welcome on joining ---- */
+
+/* The welcome of member `who` by bp (NULL: the bot itself): the persona's first message with
+ * {{user}} as the mention, else a short one. Caller frees. */
+static char *greet_text(const bot_persona *bp, uint64_t who) {
+  char mention[32];
+  snprintf(mention, sizeof mention, "<@%" PRIu64 ">", who);
+  if (bp && bp->p.first_mes && *bp->p.first_mes)
+    return persona__macros(bp->p.first_mes, bp->p.name, mention);
+  size_t cap = 200 + (bp ? strlen(bp->p.name) : 0);
+  char *text = xalloc(cap);
+  if (bp)
+    snprintf(text, cap, "Welcome, %s! I'm %s. Glad you're here.", mention, bp->p.name);
+  else
+    snprintf(text, cap, "Welcome, %s! Glad you're here.", mention);
+  return text;
+}
+
+/* Posts the welcome as the persona (its webhook), or as the bot user. */
+static int greet_post(bot *b, uint64_t channel_id, uint64_t guild_id, const bot_persona *bp,
+                      const char *text) {
+  if (bp && guild_id && b->act.persona_send) {
+    const char *av = bp->p.avatar ? bp->p.avatar : "";
+    bot_persona_send s = {.channel_id = channel_id,
+                          .guild_id = guild_id,
+                          .username = bp->p.name,
+                          .avatar_url = *av && !bp->avatar_file ? av : NULL,
+                          .avatar_file = bp->avatar_file && bp->avatar_key[0] ? av : NULL,
+                          .avatar_key = bp->avatar_key[0] ? bp->avatar_key : NULL,
+                          .text = text,
+                          .persona_id = bp->p.id};
+    return b->act.persona_send(b->act.user, &s);
+  }
+  if (!b->act.send) return err_set(MIMIC_EUNSUPPORTED, "no send action");
+  bot_send s = {.channel_id = channel_id, .text = text};
+  return b->act.send(b->act.user, &s);
+}
 
 static void greet_fn(bot *b, bot_ia *ia, const slash_def *d, const discord_option *o, size_t n) {
   (void)d;
@@ -654,45 +690,54 @@ static void greet_fn(bot *b, bot_ia *ia, const slash_def *d, const discord_optio
     return;
   }
   const bot_persona *bp = pid ? persona__get(b, pid) : NULL;
-  char mention[32];
-  snprintf(mention, sizeof mention, "<@%" PRIu64 ">", who);
-  char *text = NULL;
-  if (bp && bp->p.first_mes && *bp->p.first_mes) {
-    text = persona__macros(bp->p.first_mes, bp->p.name, mention);
-  } else {
-    size_t cap = 200 + (bp ? strlen(bp->p.name) : 0);
-    text = xalloc(cap);
-    if (bp)
-      snprintf(text, cap, "Welcome, %s! I'm %s. Glad you're here.", mention, bp->p.name);
-    else
-      snprintf(text, cap, "Welcome, %s! Glad you're here.", mention);
-  }
+  char *text = greet_text(bp, who);
   if (bp && in->guild_id && b->act.persona_send) {
-    const char *av = bp->p.avatar ? bp->p.avatar : "";
-    bot_persona_send s = {.channel_id = in->channel_id,
-                          .guild_id = in->guild_id,
-                          .username = bp->p.name,
-                          .avatar_url = *av && !bp->avatar_file ? av : NULL,
-                          .avatar_file = bp->avatar_file && bp->avatar_key[0] ? av : NULL,
-                          .avatar_key = bp->avatar_key[0] ? bp->avatar_key : NULL,
-                          .text = text,
-                          .persona_id = bp->p.id};
-    if (b->act.persona_send(b->act.user, &s)) {
+    if (greet_post(b, in->channel_id, in->guild_id, bp, text)) {
       sayf(b, ia, "Could not post the welcome: %s", err_msg());
       err_clear();
     } else {
-      sayf(b, ia, "%s welcomed %s.", bp->p.name, mention); /* private: the welcome is public */
+      /* private: the welcome itself is public */
+      sayf(b, ia, "%s welcomed <@%" PRIu64 ">.", bp->p.name, who);
     }
   } else {
     ia->ephemeral = false;
     if (bp) {
-      char *named = xalloc(strlen(text) + strlen(bp->p.name) + 8);
-      snprintf(named, strlen(text) + strlen(bp->p.name) + 8, "**%s**: %s", bp->p.name, text);
+      size_t cap = strlen(text) + strlen(bp->p.name) + 8;
+      char *named = xalloc(cap);
+      snprintf(named, cap, "**%s**: %s", bp->p.name, text);
       admin__ia_say(b, ia, named);
       mem_free(named);
     } else {
       admin__ia_say(b, ia, text);
     }
+  }
+  mem_free(text);
+}
+
+void slash__member_joined(bot *b, const discord_member_add *m) {
+  const char *ch = cfg_str(b->cfg, CFG_BOT_GREET_CHANNEL);
+  uint64_t channel = 0;
+  char first[32];
+  size_t k = 0;
+  while (ch && ch[k] && ch[k] != ',' && k + 1 < sizeof first) {
+    first[k] = ch[k];
+    k++;
+  }
+  first[k] = 0;
+  if (!k || str_to_u64(str_trim(first), &channel) || !channel || m->user.bot || !m->user.id) {
+    err_clear();
+    return;
+  }
+  if (map_get(&b->ignored, m->user.id)) return; /* excluded or opted out: left alone */
+  const char *pname = cfg_str(b->cfg, CFG_BOT_GREET_PERSONA);
+  int64_t pid = persona_named(b, pname ? pname : "");
+  const bot_persona *bp = pid ? persona__get(b, pid) : NULL;
+  if (pname && *pname && !bp)
+    LOG_W("bot", "bot.greet_persona %s is not a persona; the bot welcomes them itself", pname);
+  char *text = greet_text(bp, m->user.id);
+  if (greet_post(b, channel, m->guild_id, bp, text)) {
+    LOG_W("bot", "could not welcome user %" PRIu64 ": %s", m->user.id, err_msg());
+    err_clear();
   }
   mem_free(text);
 }

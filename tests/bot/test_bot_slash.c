@@ -425,6 +425,39 @@ TEST(greet_posts_as_the_persona) {
   fx_free(&x);
 }
 
+static void member_joins(fx *x, uint64_t user, bool is_bot) {
+  discord_event ev;
+  memset(&ev, 0, sizeof ev);
+  ev.type = DISCORD_EV_GUILD_MEMBER_ADD;
+  ev.u.member_add.guild_id = GUILD;
+  ev.u.member_add.user.id = user;
+  ev.u.member_add.user.username = "newcomer";
+  ev.u.member_add.user.bot = is_bot;
+  ev.u.member_add.member.nick = "";
+  if (bot_handle_event(x->b, &ev)) err_clear();
+}
+
+TEST(members_are_welcomed_on_joining_when_configured) {
+  fx x;
+  fx_init(&x);
+  add_persona(&x, "Bilbo", NULL);
+  member_joins(&x, BOB, false);
+  CHECK_INT(x.r->n_sends + x.r->n_personas, 0); /* off by default */
+  CHECK_OK(cfg_set(x.c, "bot.greet_channel", "300", CFG_SRC_LIVE));
+  member_joins(&x, BOB, false);
+  CHECK_INT(x.r->n_sends, 1);
+  CHECK_INT(x.r->sends[0].channel, 300);
+  CHECK_STR(x.r->sends[0].text, "Welcome, <@12>! Glad you're here.");
+  CHECK_OK(cfg_set(x.c, "bot.greet_persona", "Bilbo", CFG_SRC_LIVE));
+  member_joins(&x, 13, false);
+  CHECK_INT(x.r->n_personas, 1);
+  CHECK_STR(x.r->personas[0].username, "Bilbo");
+  CHECK_STR(x.r->personas[0].text, "Welcome, <@13>! I'm Bilbo. Glad you're here.");
+  member_joins(&x, 14, true); /* bots are not welcomed */
+  CHECK_INT(x.r->n_personas + x.r->n_sends, 2);
+  fx_free(&x);
+}
+
 TEST(finetune_starts_the_train_job_and_shows_progress) {
   fx x;
   fx_init(&x);
@@ -644,6 +677,7 @@ int main(void) {
   RUN(ai_as_a_persona_private_and_failures_are_said);
   RUN(rag_answers_with_passages_and_sources);
   RUN(greet_posts_as_the_persona);
+  RUN(members_are_welcomed_on_joining_when_configured);
   RUN(finetune_starts_the_train_job_and_shows_progress);
   RUN(admin_data_export_is_a_private_attachment);
   RUN(purge_button_works_after_a_restart_and_only_for_admins);

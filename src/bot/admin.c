@@ -847,7 +847,7 @@ static void cmd_persona(cmd_ctx *x) {
   bool admin_sub = strcmp(sub, "show") == 0 || strcmp(sub, "add") == 0 ||
                    strcmp(sub, "remove") == 0 || strcmp(sub, "set") == 0;
   if (admin_sub && !admin) {
-    if (x->ia) answer(x, "Only the bot's admins may change personas.");
+    if (x->ia) answer(x, "Only the bot's admins may manage personas.");
     LOG_W("audit", "user %" PRIu64 " tried %spersona %s but is not an admin; ignored",
           x->m->author.id, b->prefix, sub);
     return;

@@ -46,6 +46,10 @@ typedef enum cfg_id {
   CFG_BOT_MEMORY_TTL_S,       /* bot.memory_ttl_s */
   CFG_BOT_QUEUE_MAX,          /* bot.queue_max */
   CFG_BOT_BOT_TURNS_MAX,      /* bot.bot_turns_max */
+  CFG_BOT_COMMANDS_SYNC,      /* bot.commands_sync */
+  CFG_BOT_COMMANDS_GUILDS,    /* bot.commands_guilds */
+  CFG_BOT_GREET_CHANNEL,      /* bot.greet_channel */
+  CFG_BOT_GREET_PERSONA,      /* bot.greet_persona */
 
   CFG_ENGINE_BACKEND,         /* engine.backend */
   CFG_ENGINE_MODEL,           /* engine.model */

@@ -84,6 +84,15 @@ static const cfg_key keys[] = {
         "pending generations before random engagements are skipped"),
     INT(BOT_BOT_TURNS_MAX, "bot.bot_turns_max", "3", 0, 1000,
         "replies to other (allowed) bots in a channel before a person must speak again"),
+    BOOL(BOT_COMMANDS_SYNC, "bot.commands_sync", "true",
+         "register the slash commands at start when they changed"),
+    IDS(BOT_COMMANDS_GUILDS, "bot.commands_guilds",
+        "comma-separated guild ids to register the slash commands in (empty = globally)"),
+    IDS(BOT_GREET_CHANNEL, "bot.greet_channel",
+        "channel where new members are welcomed (empty = no welcome; needs the GUILD_MEMBERS "
+        "intent)"),
+    STR(BOT_GREET_PERSONA, "bot.greet_persona", "",
+        "persona who welcomes new members (empty = the bot itself)"),
     /* engine */
     STR(ENGINE_BACKEND, "engine.backend", "local",
         "local (mimic's engine) or openai (an OpenAI-compatible server)"),

@@ -24,10 +24,15 @@
 
 typedef enum { CMD_ADMIN, CMD_EVERYONE } cmd_who;
 
+/* A command being run: from a text message, or from a slash command (ia set) whose options were
+ * rebuilt into args; m is then a message made from the interaction (id: the interaction's id, a
+ * snowflake like a message's; no content). The cmd_* functions are the one implementation of
+ * both: their answers go through say(), which posts in the channel or answers the interaction. */
 typedef struct cmd_ctx {
   bot *b;
   const discord_message *m;
   const char *args; /* after the command word, trimmed; "" when none */
+  bot_ia *ia;       /* the interaction to answer; NULL for a text command */
 } cmd_ctx;
 
 typedef void (*cmd_fn)(cmd_ctx *x);
@@ -40,10 +45,57 @@ typedef struct cmd_def {
   const char *help;
 } cmd_def;
 
-/* Sends a plain text answer to a command (a reply without a ping). */
-static void say(bot *b, uint64_t channel_id, uint64_t reply_to, const char *text) {
+/* Answers an interaction: the first answer is the response (or the edit of a deferred one), the
+ * rest follow-ups; text over Discord's 2,000 characters goes on in follow-ups. */
+void admin__ia_say(bot *b, bot_ia *ia, const char *text) {
+  const discord_interaction *in = ia->in;
+  size_t len = strlen(text);
+  size_t off = 0;
+  do {
+    size_t cut = utf8_floor(text + off, len - off, BOT_IA_TEXT_MAX);
+    char part[BOT_IA_TEXT_MAX + 1];
+    memcpy(part, text + off, cut);
+    part[cut] = 0;
+    off += cut;
+    int rc;
+    if (ia->answers == 0 && !ia->deferred) {
+      bot_response r = {.interaction_id = in->id,
+                        .token = in->token,
+                        .type = DISCORD_RESPONSE_MESSAGE,
+                        .ephemeral = ia->ephemeral,
+                        .text = part};
+      rc = b->act.respond ? b->act.respond(b->act.user, &r)
+                          : err_set(MIMIC_EUNSUPPORTED, "no respond action");
+    } else {
+      bot_followup f = {.application_id = in->application_id,
+                        .token = in->token,
+                        .text = part,
+                        .ephemeral = ia->ephemeral};
+      bool edit = ia->answers == 0;
+      int (*fn)(void *, const bot_followup *) = edit ? b->act.edit_original : b->act.followup;
+      rc = fn ? fn(b->act.user, &f) : err_set(MIMIC_EUNSUPPORTED, "no follow-up action");
+    }
+    ia->answers++;
+    if (rc) {
+      LOG_W("bot", "interaction %" PRIu64 ": could not answer: %s", in->id, err_msg());
+      err_clear();
+      return;
+    }
+    if (cut == 0) break; /* cannot happen with BOT_IA_TEXT_MAX >= 4; no endless loop anyway */
+  } while (off < len);
+}
+
+/* Sends a plain text answer to a command: a reply without a ping (reply false: a plain message),
+ * or the interaction's answer. */
+static void say(cmd_ctx *x, const char *text, bool reply) {
+  bot *b = x->b;
+  if (x->ia) {
+    admin__ia_say(b, x->ia, text);
+    return;
+  }
   if (!b->act.send) return;
-  bot_send s = {.channel_id = channel_id, .text = text, .reply_to = reply_to};
+  uint64_t channel_id = x->m->channel_id;
+  bot_send s = {.channel_id = channel_id, .text = text, .reply_to = reply ? x->m->id : 0};
   if (b->act.send(b->act.user, &s))
     LOG_W("bot", "channel %" PRIu64 ": could not send a command answer: %s", channel_id, err_msg());
 }
@@ -55,11 +107,17 @@ static void answer(cmd_ctx *x, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(text, sizeof text, fmt, ap);
   va_end(ap);
-  say(x->b, x->m->channel_id, x->m->id, text);
+  say(x, text, true);
 }
 
+/* Privacy confirmations: a DM for a text command, the private answer of a slash command. */
 static void dm(cmd_ctx *x, const char *text) {
   bot *b = x->b;
+  if (x->ia) {
+    x->ia->ephemeral = true;
+    admin__ia_say(b, x->ia, text);
+    return;
+  }
   if (!b->act.send_dm || b->act.send_dm(b->act.user, x->m->author.id, text)) {
     LOG_W("bot", "could not DM user %" PRIu64 ": %s", x->m->author.id,
           b->act.send_dm ? err_msg() : "no DM action");
@@ -69,6 +127,7 @@ static void dm(cmd_ctx *x, const char *text) {
 
 static void react_ok(cmd_ctx *x) {
   bot *b = x->b;
+  if (x->ia) return; /* an interaction has no message to react to: its answer says it */
   if (b->act.react && b->act.react(b->act.user, x->m->channel_id, x->m->id, "\xE2\x9C\x85"))
     err_clear();
 }
@@ -202,7 +261,7 @@ static void cmd_status(cmd_ctx *x) {
     /* Over the cap: send what fits (the statistics line may be cut). */
     err_clear();
   }
-  say(x->b, x->m->channel_id, x->m->id, o.data ? o.data : "status unavailable");
+  say(x, o.data ? o.data : "status unavailable", true);
   buf_free(&o);
 }
 
@@ -443,7 +502,7 @@ static void persona_list(cmd_ctx *x) {
   if (!rc && x->m->guild_id == 0)
     rc = buf_printf(&o, "Talk to one here with %spersona <name>.", b->prefix);
   if (rc) err_clear();
-  say(b, x->m->channel_id, x->m->id, o.data ? o.data : "");
+  say(x, o.data ? o.data : "", true);
   buf_free(&o);
 }
 
@@ -501,7 +560,7 @@ static void persona_show(cmd_ctx *x, const char *name) {
                     cut < strlen(p.description) ? "…" : "");
   }
   if (rc) err_clear();
-  say(b, x->m->channel_id, x->m->id, o.data ? o.data : "");
+  say(x, o.data ? o.data : "", true);
   buf_free(&o);
   store_persona_free(&p);
 }
@@ -757,7 +816,7 @@ static void persona_choose(cmd_ctx *x, const char *name) {
     char *greet = persona__macros(hello, bp->p.name, x->m->author.username);
     if (buf_printf(&o, "You're talking to **%s** now.\n\n%s", bp->p.name, greet)) err_clear();
     mem_free(greet);
-    say(b, x->m->channel_id, 0, o.data ? o.data : "");
+    say(x, o.data ? o.data : "", false);
     buf_free(&o);
   } else {
     answer(x, "You're talking to **%s** now. %sclear starts the conversation over.", bp->p.name,
@@ -795,6 +854,7 @@ static void cmd_persona(cmd_ctx *x) {
   bool admin_sub = strcmp(sub, "show") == 0 || strcmp(sub, "add") == 0 ||
                    strcmp(sub, "remove") == 0 || strcmp(sub, "set") == 0;
   if (admin_sub && !admin) {
+    if (x->ia) answer(x, "Only the bot's admins may manage personas.");
     LOG_W("audit", "user %" PRIu64 " tried %spersona %s but is not an admin; ignored",
           x->m->author.id, b->prefix, sub);
     return;
@@ -1123,7 +1183,7 @@ static void cmd_schedule(cmd_ctx *x) {
     if (!l.n && buf_printf(&o, "none yet: %sschedule add KIND [#channel] [cron] or %sschedule seed",
                            b->prefix, b->prefix))
       err_clear();
-    say(b, x->m->channel_id, x->m->id, o.data ? o.data : "");
+    say(x, o.data ? o.data : "", true);
     buf_free(&o);
     return;
   }
@@ -1134,7 +1194,7 @@ static void cmd_schedule(cmd_ctx *x) {
     const proactive_kind *k = proactive_kinds(&n);
     for (size_t i = 0; i < n; i++)
       if (buf_printf(&o, "• **%s** (`%s`): %s\n", k[i].name, k[i].cadence, k[i].what)) err_clear();
-    say(b, x->m->channel_id, x->m->id, o.data ? o.data : "");
+    say(x, o.data ? o.data : "", true);
     buf_free(&o);
     return;
   }
@@ -1358,7 +1418,7 @@ static void cmd_drafts(cmd_ctx *x) {
       if (buf_printf(&o, "**#%lld** ", (long long)d.ids[i])) err_clear();
       if (store_lore_chunks_of(b->db, d.ids[i], put_draft_chunk, &o)) err_clear();
     }
-    say(b, x->m->channel_id, x->m->id, o.data ? o.data : "");
+    say(x, o.data ? o.data : "", true);
     buf_free(&o);
     return;
   }
@@ -1376,7 +1436,7 @@ static void cmd_drafts(cmd_ctx *x) {
   }
   if (strcasecmp(w, "show") == 0) {
     if (store_lore_chunks_of(b->db, id, put_draft_chunk, &o)) err_clear();
-    say(b, x->m->channel_id, x->m->id, o.data ? o.data : "");
+    say(x, o.data ? o.data : "", true);
   } else if (strcasecmp(w, "approve") == 0 || strcasecmp(w, "reject") == 0) {
     bool ok = strcasecmp(w, "approve") == 0;
     int rc = store_tx_begin(b->db);
@@ -1464,7 +1524,7 @@ static void cmd_help(cmd_ctx *x) {
                     cmds[i].usage[0] ? " " : "", cmds[i].usage, cmds[i].help);
   }
   if (rc) err_clear();
-  say(x->b, x->m->channel_id, x->m->id, o.data ? o.data : "");
+  say(x, o.data ? o.data : "", true);
   buf_free(&o);
 }
 
@@ -1474,7 +1534,7 @@ bool admin__handle(bot *b, const discord_message *m) {
   if (!c || strncmp(c, b->prefix, pl) != 0) return false;
   size_t len = strlen(c);
   if (len > BOT_COMMAND_MAX) return false;
-  char word[32];
+  char word[32]; /* the longest command word: "config-proactive" */
   size_t n = 0;
   const char *p = c + pl;
   while (*p && !isspace((unsigned char)*p) && n < sizeof word - 1)
@@ -1498,5 +1558,53 @@ bool admin__handle(bot *b, const discord_message *m) {
   cmd_ctx x = {.b = b, .m = m, .args = args};
   LOG_D("bot", "command %s%s from %" PRIu64, b->prefix, d->name, m->author.id);
   d->fn(&x);
+  return true;
+}
+
+bool admin__is_admin(const bot *b, uint64_t user) { return is_admin(b, user); }
+
+bool admin__exists(const char *name, bool *admin_only) {
+  for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
+    if (strcmp(cmds[i].name, name) == 0) {
+      if (admin_only) *admin_only = cmds[i].who == CMD_ADMIN;
+      return true;
+    }
+  return false;
+}
+
+bool admin__run(bot *b, bot_ia *ia, const char *name, const char *args) {
+  const discord_interaction *in = ia->in;
+  const cmd_def *d = NULL;
+  for (size_t i = 0; i < sizeof cmds / sizeof cmds[0] && !d; i++)
+    if (strcmp(cmds[i].name, name) == 0) d = &cmds[i];
+  if (!d) return false;
+  if (d->who == CMD_ADMIN && !is_admin(b, in->user.id)) {
+    LOG_W("audit",
+          "user %" PRIu64 " (%s) tried /%s in channel %" PRIu64 " but is not an admin "
+          "(bot.admins); refused",
+          in->user.id, in->user.username, in->command_name ? in->command_name : name,
+          in->channel_id);
+    ia->ephemeral = true;
+    admin__ia_say(b, ia, "Only the bot's admins (bot.admins) may use that command.");
+    return true;
+  }
+  /* The message the command would have come in: the interaction's channel, server and person. */
+  discord_message m;
+  memset(&m, 0, sizeof m);
+  m.id = in->id;
+  m.channel_id = in->channel_id;
+  m.guild_id = in->guild_id;
+  m.has_author = true;
+  m.author = in->user;
+  m.has_member = in->has_member;
+  m.member = in->member;
+  m.content = "";
+  char a[BOT_COMMAND_MAX + 1];
+  str_lcpy(a, args ? args : "", sizeof a);
+  cmd_ctx x = {.b = b, .m = &m, .args = str_trim(a), .ia = ia};
+  LOG_D("bot", "command /%s (%s%s) from %" PRIu64, in->command_name ? in->command_name : name,
+        b->prefix, d->name, in->user.id);
+  d->fn(&x);
+  if (ia->answers == 0) admin__ia_say(b, ia, "Done.");
   return true;
 }

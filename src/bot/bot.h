@@ -28,6 +28,7 @@
 #include "base/config.h"
 #include "base/err.h"
 #include "discord/actions.h"
+#include "discord/commands.h"
 #include "discord/discord.h"
 #include "llm/backend.h"
 #include "store/store.h"
@@ -254,6 +255,22 @@ uint64_t bot_self_id(const bot *b);
 #define BOT_TYPING_MS 8000
 /* Longest text command line the bot parses (longer messages are not commands). */
 #define BOT_COMMAND_MAX 512
+
+/* ---- application (slash) commands (slash.c) ---- */
+
+/* The slash commands this bot defines, in registration order: the slash-only ones and every twin
+ * whose text command exists (admin.c's table). Fills out[0..cap) and returns how many there are
+ * (possibly more than cap). The definitions are static: nothing to free. */
+size_t bot_commands(discord_command *out, size_t cap);
+#define BOT_COMMANDS_MAX 64
+
+/* The hash of the commands last registered for application app (guild 0: globally, else in that
+ * guild) as stored by bot_commands_hash_put, "" when none: store setting scope
+ * BOT_COMMANDS_SCOPE, key "APP" or "APP:GUILD". A sync sends only when the hash changed. */
+#define BOT_COMMANDS_SCOPE "commands"
+int bot_commands_hash_get(store *s, uint64_t app, uint64_t guild, char out[17]) MIMIC_MUST;
+/* Records hash ("" after a clear: the next sync sends again). Errors: MIMIC_EDB. */
+int bot_commands_hash_put(store *s, uint64_t app, uint64_t guild, const char *hash) MIMIC_MUST;
 
 /* ---- statistics (stats.c) ---- */
 

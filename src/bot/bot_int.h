@@ -14,7 +14,9 @@
  *   queue.c    the reply queue: job admission, per-channel queues, generation, completions, sends
  *   vision.c   images: fetch, decode and describe on a worker, descriptions into memory and store
  *   bot.c      the object: construction and teardown, settings, privacy flags, bot_poll
- *   admin.c    text commands
+ *   admin.c    text commands (and the same commands run for their slash twins)
+ *   slash.c    application commands: the definitions, interactions (commands, autocomplete,
+ *              components), the slash-only commands
  *   events.c   the event dispatcher (bot_handle_event): stores what happened, runs commands, hands
  *              engagements to the queue
  *
@@ -44,7 +46,8 @@
 #define BOT_L_PJOBS   6
 #define BOT_L_BOT     7
 #define BOT_L_ADMIN   8
-#define BOT_L_EVENTS  9
+#define BOT_L_SLASH   9
+#define BOT_L_EVENTS  10
 
 #ifndef BOT_LEVEL
 #error "define BOT_LEVEL (a BOT_L_* value) before including bot/bot_int.h"
@@ -94,6 +97,10 @@ typedef struct bot_job {
   llm_result *res; /* set by the completion callback */
   double queue_ms, gen_ms, latency_ms;
   int prompt_tokens, cached_tokens, gen_tokens;
+  /* A slash command's generation (/ai): the answer fills in the deferred response through the
+   * interaction's token (owned, a secret) instead of a channel post; NULL for a message's job. */
+  char *itoken;
+  uint64_t iapp;        /* the interaction's application id */
   struct bot_job *next; /* in a channel's pending list, or in the completion list */
 } bot_job;
 
@@ -364,9 +371,37 @@ bool bot__settings_persist(const bot *b);
 
 /* ---- admin.c ---- */
 #if BOT_LEVEL >= BOT_L_ADMIN
+/* An interaction being answered: the first answer is the response (the edit of the original once
+ * deferred), later ones follow-ups; ephemeral answers only the invoker sees. */
+typedef struct bot_ia {
+  const discord_interaction *in; /* borrowed */
+  bool ephemeral, deferred;
+  int answers;
+} bot_ia;
+#define BOT_IA_TEXT_MAX 2000 /* bytes per answer (Discord counts 2,000 characters) */
+/* Answers ia with text (split into follow-ups past BOT_IA_TEXT_MAX). Failures are logged. */
+void admin__ia_say(bot *b, bot_ia *ia, const char *text);
+/* Whether `name` is a text command (*admin_only: an admin command). */
+bool admin__exists(const char *name, bool *admin_only);
+/* Whether user is one of bot.admins. */
+bool admin__is_admin(const bot *b, uint64_t user);
+/* Runs text command `name` for a slash command with args rebuilt from its options: the same
+ * implementation, mimic's admin check first (a refusal is one ephemeral sentence), answers to the
+ * interaction ("Done." when the command itself said nothing). False when no such command. */
+bool admin__run(bot *b, bot_ia *ia, const char *name, const char *args);
 /* Handles a text command. Returns true when the message was a command (handled, or refused for a
  * non-admin), false when it is ordinary chat. */
 bool admin__handle(bot *b, const discord_message *m);
+#endif
+
+/* ---- slash.c ---- */
+#if BOT_LEVEL >= BOT_L_SLASH
+/* Answers an INTERACTION_CREATE: application commands (the text twin's implementation, or a
+ * slash-only command), autocomplete, components. Malformed or oversized ones get one ephemeral
+ * sentence (or nothing, when they carry no token to answer with). */
+void slash__handle(bot *b, const discord_interaction *in);
+/* GUILD_MEMBER_ADD: welcomes the member in bot.greet_channel (when set) as bot.greet_persona. */
+void slash__member_joined(bot *b, const discord_member_add *m);
 #endif
 
 #endif

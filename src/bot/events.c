@@ -386,6 +386,8 @@ int bot_handle_event(bot *b, const discord_event *ev) {
       if (r && !rc) rc = r;
     }
     break;
+  case DISCORD_EV_INTERACTION_CREATE: slash__handle(b, &ev->u.interaction); break;
+  case DISCORD_EV_GUILD_MEMBER_ADD: slash__member_joined(b, &ev->u.member_add); break;
   case DISCORD_EV_REACTION_ADD: rc = on_reaction(b, &ev->u.reaction, true); break;
   case DISCORD_EV_REACTION_REMOVE: rc = on_reaction(b, &ev->u.reaction, false); break;
   case DISCORD_EV_GUILD_CREATE:

@@ -94,7 +94,7 @@ static char *dup_text(const char *s) {
 
 static void ring_drop_front(ring *r, size_t k) {
   if (k > r->n) k = r->n;
-  if (k == 0) return;
+  if (k == 0) return; /* an empty ring may have no array at all (memmove(NULL) is undefined) */
   for (size_t i = 0; i < k; i++) entry_free(&r->v[i]);
   memmove(r->v, r->v + k, (r->n - k) * sizeof *r->v);
   r->n -= k;

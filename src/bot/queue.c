@@ -34,7 +34,31 @@ static void job_free(bot_job *j) {
   free_urls(j->image_urls, j->n_image_urls);
   mem_free(j->instruction);
   llm_result_destroy(j->res);
+  if (j->itoken) {
+    memset(j->itoken, 0, strlen(j->itoken)); /* a secret */
+    mem_free(j->itoken);
+  }
   mem_free(j);
+}
+
+/* Fills in a slash command's deferred response with text (at most BOT_IA_TEXT_MAX bytes each:
+ * the edit first, the rest as follow-ups). Returns the first refusal, or 0. */
+static int ia_fill(bot *b, const bot_job *j, const char *text) {
+  size_t len = strlen(text), off = 0;
+  int first = 0;
+  for (int k = 0; off < len || k == 0; k++) {
+    char part[2001];
+    size_t cut = utf8_floor(text + off, len - off, 2000);
+    memcpy(part, text + off, cut);
+    part[cut] = 0;
+    off += cut;
+    bot_followup f = {.application_id = j->iapp, .token = j->itoken, .text = part};
+    int (*fn)(void *, const bot_followup *) = k == 0 ? b->act.edit_original : b->act.followup;
+    int rc = fn ? fn(b->act.user, &f) : err_set(MIMIC_EUNSUPPORTED, "no follow-up action");
+    if (rc && !first) first = rc;
+    if (rc || cut == 0) break;
+  }
+  return first;
 }
 
 /* ---- lists and counters ---- */
@@ -95,6 +119,13 @@ static void job_drop(bot *b, bot_job *j, const char *outcome, const char *why) {
   stats__record(b, j, outcome, why);
   LOG_D("bot", "channel %" PRIu64 " message %" PRIu64 ": %s (%s)", j->channel_id, j->message_id,
         outcome, why);
+  if (j->itoken && strcmp(outcome, "refused") != 0) {
+    /* A slash command waits on "thinking...": say why nothing comes. */
+    char text[400];
+    snprintf(text, sizeof text, "I could not answer this time (%s). Please try again.",
+             strcmp(outcome, "cancelled") == 0 ? "it was cancelled" : why);
+    if (ia_fill(b, j, text)) err_clear();
+  }
   job_free(j);
 }
 
@@ -390,6 +421,16 @@ static void send_reply(bot *b, bot_chan *c, bot_job *j, const char *text) {
   int rc;
   if (j->persona_id && !bp) {
     rc = err_set(MIMIC_ENOTFOUND, "persona %" PRId64 " was removed", j->persona_id);
+  } else if (j->itoken) {
+    /* a slash command (/ai): the answer fills in its deferred response */
+    char *named = NULL;
+    if (bp) {
+      size_t n = strlen(bp->p.name) + strlen(text) + 8;
+      named = xalloc(n);
+      snprintf(named, n, "**%s**: %s", bp->p.name, text);
+    }
+    rc = ia_fill(b, j, named ? named : text);
+    mem_free(named);
   } else if (bp && !in_dm) {
     rc = send_persona(b, c, j, bp, text, as_reply);
   } else if (bp) {
@@ -465,7 +506,7 @@ static void finish(bot *b, bot_job *j) {
   if (r->finish == LLM_FINISH_ERROR) {
     LOG_W("bot", "channel %" PRIu64 ": generation failed: %s", j->channel_id, r->error_msg);
     stats__count(b, "errors", 1);
-    if (router_is_addressed(j->verdict) && b->act.react &&
+    if (!j->itoken && router_is_addressed(j->verdict) && b->act.react &&
         b->act.react(b->act.user, j->channel_id, j->message_id, "\xE2\x9A\xA0\xEF\xB8\x8F"))
       err_clear();
     char msg[sizeof r->error_msg];

@@ -18,7 +18,9 @@
 #include "bot/to_discord.h"
 #include "bot/vision.h"
 #include "discord/actions.h"
+#include "discord/api.h"
 #include "discord/client.h"
+#include "discord/commands.h"
 #include "llm/backend.h"
 #include "store/store.h"
 #include "store/webhooks.h"
@@ -63,6 +65,8 @@ typedef struct runtime {
   note *notes_head, *notes_tail;
   job jobs[2];
   volatile int restart;
+  struct cmd_sync *synced; /* slash command registrations that succeeded (under notes_mu) */
+  uint64_t cmds_app;       /* the application whose commands were checked (once per run) */
 } runtime;
 
 static void note_push(runtime *rt, note *n) {
@@ -314,6 +318,124 @@ static void jobs_reap(runtime *rt) {
 
 static void wake(void *user) { discord_client_wake(((runtime *)user)->dc); }
 
+/* ---- slash commands: registered at READY when their definitions changed ---- */
+
+typedef struct cmd_sync {
+  runtime *rt;
+  json_t *arr; /* owned: the array sent */
+  uint64_t app, guild;
+  char hash[17];
+  struct cmd_sync *next;
+} cmd_sync;
+
+static void cmd_sync_free(cmd_sync *s) {
+  if (!s) return;
+  json_decref(s->arr);
+  mem_free(s);
+}
+
+/* On the loop thread: the overwrite's outcome. A success is handed to the bot thread, which
+ * records the hash (the store is its). */
+static void on_sync_done(const rest_result *res, void *user) {
+  cmd_sync *s = user;
+  if (res->err) {
+    if (res->err != MIMIC_ECANCELLED)
+      LOG_W("bot", "registering the slash commands failed: %s (mimic commands sync retries)",
+            res->message ? res->message : "error");
+    cmd_sync_free(s);
+    return;
+  }
+  runtime *rt = s->rt;
+  pthread_mutex_lock(&rt->notes_mu);
+  s->next = rt->synced;
+  rt->synced = s;
+  pthread_mutex_unlock(&rt->notes_mu);
+  discord_client_wake(rt->dc);
+}
+
+static void sync_run(rest *r, void *user) {
+  cmd_sync *s = user;
+  if (api_commands_overwrite(r, s->app, s->guild, s->arr, on_sync_done, s)) {
+    LOG_W("bot", "registering the slash commands: %s", err_msg());
+    cmd_sync_free(s);
+  }
+}
+
+/* Records the registrations that succeeded (bot thread). */
+static void sync_drain(runtime *rt) {
+  pthread_mutex_lock(&rt->notes_mu);
+  cmd_sync *s = rt->synced;
+  rt->synced = NULL;
+  pthread_mutex_unlock(&rt->notes_mu);
+  while (s) {
+    cmd_sync *next = s->next;
+    if (rt->db && bot_commands_hash_put(rt->db, s->app, s->guild, s->hash))
+      LOG_W("bot", "recording the slash commands' hash: %s", err_msg());
+    else
+      LOG_I("bot", "registered %zu slash commands %s", json_array_size(s->arr),
+            s->guild ? "in a server" : "globally");
+    cmd_sync_free(s);
+    s = next;
+  }
+}
+
+/* Sends the command definitions for app (globally, or to each of bot.commands_guilds) where the
+ * hash recorded by the last registration differs. Once per run. */
+static void commands_sync(runtime *rt, uint64_t app) {
+  if (!app || rt->cmds_app == app || !cfg_bool(rt->o->config, CFG_BOT_COMMANDS_SYNC)) return;
+  rt->cmds_app = app;
+  discord_command defs[BOT_COMMANDS_MAX];
+  size_t n = bot_commands(defs, BOT_COMMANDS_MAX);
+  if (n > BOT_COMMANDS_MAX || discord_commands_check(defs, n)) {
+    LOG_W("bot", "slash commands not registered: %s",
+          n > BOT_COMMANDS_MAX ? "too many" : err_msg());
+    err_clear();
+    return;
+  }
+  json_t *arr = discord_commands_json(defs, n);
+  char hash[17];
+  discord_commands_hash(arr, hash);
+  uint64_t guilds[32];
+  size_t ng = 0;
+  const char *g = cfg_str(rt->o->config, CFG_BOT_COMMANDS_GUILDS);
+  while (g && *g && ng < 32) {
+    char tok[32];
+    size_t k = 0;
+    while (*g && *g != ',' && k + 1 < sizeof tok) tok[k++] = *g++;
+    tok[k] = 0;
+    if (*g == ',') g++;
+    uint64_t id;
+    if (str_to_u64(str_trim(tok), &id) == 0 && id)
+      guilds[ng++] = id;
+    else
+      err_clear();
+  }
+  if (!ng) guilds[ng++] = 0;
+  for (size_t i = 0; i < ng; i++) {
+    char stored[17];
+    if (bot_commands_hash_get(rt->db, app, guilds[i], stored)) {
+      LOG_W("bot", "%s", err_msg());
+      err_clear();
+      stored[0] = 0;
+    }
+    if (strcmp(stored, hash) == 0) {
+      LOG_I("bot", "slash commands unchanged since the last registration (%s)", hash);
+      continue;
+    }
+    cmd_sync *s = xcalloc(1, sizeof *s);
+    s->rt = rt;
+    s->arr = json_incref(arr);
+    s->app = app;
+    s->guild = guilds[i];
+    memcpy(s->hash, hash, sizeof s->hash);
+    if (discord_client_call(rt->dc, sync_run, s)) {
+      err_clear();
+      cmd_sync_free(s);
+    }
+  }
+  json_decref(arr);
+}
+
 /* ---- the vision model: opened on the first image, closed when idle ---- */
 
 /* describe and idle run on the bot's vision worker thread only (never at once); cancel comes
@@ -460,6 +582,8 @@ int bot_runtime_run(const bot_runtime_opts *o) {
       discord_event_free(ev);
       break;
     }
+    sync_drain(&rt);
+    if (ev && ev->type == DISCORD_EV_READY) commands_sync(&rt, ev->u.ready.application_id);
     if (ev) {
       /* Events that arrive while stopping are still stored: nothing the gateway delivered is lost
        * (replies they start are cancelled by bot_destroy). */
@@ -484,6 +608,7 @@ out:
   }
   discord_actions_free(&rt.da); /* the client, and its REST client, are gone: no outcome is due */
   if (db) notes_drain(&rt);     /* what the last outcomes taught */
+  if (db) sync_drain(&rt);
   mem_free(rt.preload);
   pthread_mutex_destroy(&rt.notes_mu);
   vis_vlm_close(rv.vlm); /* the bot, and its vision worker, are gone */

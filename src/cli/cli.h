@@ -57,6 +57,7 @@ int cmd_vision(int argc, char **argv);        /* vision embed | describe */
 int cmd_setup(int argc, char **argv);    /* the first run: token, intents, invite, model, config */
 int cmd_backup(int argc, char **argv);   /* a consistent copy of the database, config, adapters */
 int cmd_schedule(int argc, char **argv); /* cron expressions: next fire times */
+int cmd_commands(int argc, char **argv); /* slash commands: list, sync, clear */
 
 /* Loads the configuration the way every subcommand does: defaults, then the file path (the
  * command's --config FILE; NULL: MIMIC_CONFIG, or ./mimic.conf when it exists), then the

@@ -18,6 +18,7 @@ static const cli_cmd commands[] = {
     {"run", cmd_run, "the bot: connect to Discord and chat (needs DISCORD_TOKEN)"},
     {"dashboard", cmd_dashboard, "the web dashboard: supervise the bot, logs, stats, settings"},
     {"discord", cmd_discord, "discord check: verify the token, show what GET /gateway/bot says"},
+    {"commands", cmd_commands, "commands list|sync|clear: the bot's slash commands"},
     {"config", cmd_config, "config check: validate the configuration, show each value's source"},
     {"fetch", cmd_fetch,
      "the guilds' history through the Discord API (all once, then what is new)"},

@@ -269,6 +269,13 @@ typedef struct discord_interaction {
   uint64_t app_permissions;
 } discord_interaction;
 
+/* GUILD_MEMBER_ADD: someone joined a guild (needs the privileged GUILD_MEMBERS intent). */
+typedef struct discord_member_add {
+  discord_id guild_id;
+  discord_user user;
+  discord_member member;
+} discord_member_add;
+
 typedef struct discord_ready {
   int v;
   discord_user user; /* the bot itself */
@@ -308,6 +315,7 @@ typedef enum discord_event_type {
   DISCORD_EV_REACTION_ADD,
   DISCORD_EV_REACTION_REMOVE,
   DISCORD_EV_INTERACTION_CREATE,
+  DISCORD_EV_GUILD_MEMBER_ADD,
   DISCORD_EV_STOPPED, /* not a Discord event: the gateway gave up or was stopped */
   DISCORD_EV_COUNT_
 } discord_event_type;
@@ -324,6 +332,7 @@ typedef struct discord_event {
     discord_message_delete del;      /* MESSAGE_DELETE, MESSAGE_DELETE_BULK */
     discord_reaction reaction;       /* REACTION_ADD, REACTION_REMOVE */
     discord_interaction interaction; /* INTERACTION_CREATE */
+    discord_member_add member_add;   /* GUILD_MEMBER_ADD */
     discord_stopped stopped;         /* STOPPED */
   } u;
   struct arena *arena_; /* private: owns every string and array above */

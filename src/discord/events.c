@@ -30,6 +30,7 @@ static const char *const names[DISCORD_EV_COUNT_] = {
     [DISCORD_EV_REACTION_ADD] = "MESSAGE_REACTION_ADD",
     [DISCORD_EV_REACTION_REMOVE] = "MESSAGE_REACTION_REMOVE",
     [DISCORD_EV_INTERACTION_CREATE] = "INTERACTION_CREATE",
+    [DISCORD_EV_GUILD_MEMBER_ADD] = "GUILD_MEMBER_ADD",
     [DISCORD_EV_STOPPED] = "STOPPED",
 };
 
@@ -453,6 +454,11 @@ int discord__event_parse(const char *t, const json_t *d, int64_t seq, discord_ev
   case DISCORD_EV_REACTION_ADD:
   case DISCORD_EV_REACTION_REMOVE: reaction_of(&c, d, &ev->u.reaction); break;
   case DISCORD_EV_INTERACTION_CREATE: interaction_of(&c, d, &ev->u.interaction); break;
+  case DISCORD_EV_GUILD_MEMBER_ADD:
+    ev->u.member_add.guild_id = id_at(d, "guild_id");
+    user_of(&c, json_object_get(d, "user"), &ev->u.member_add.user);
+    member_of(&c, d, &ev->u.member_add.member);
+    break;
   default: break;
   }
   if (ev->arena_->err) {

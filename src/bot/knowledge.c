@@ -214,10 +214,24 @@ char *knowledge__build(bot *b, uint64_t guild, const memory_entry *const *hist, 
 }
 
 void knowledge__tick(bot *b, int64_t now) {
-  if (!b->emb || !cfg_bool(b->cfg, CFG_LORE_RECALL) || b->n_running || b->n_pending) return;
+  if (!b->emb || b->n_running || b->n_pending) return;
+  bool ret = cfg_bool(b->cfg, CFG_LORE_RETRIEVAL), rec = cfg_bool(b->cfg, CFG_LORE_RECALL);
+  if (!ret && !rec) return;
   if (now - b->last_embed_ms < KNOWLEDGE_EMBED_EVERY_MS) return;
   b->last_embed_ms = now;
   int64_t n = 0;
+  /* Lore passages without this encoder's vector first (added before embed.model was set, by a
+   * command run without it, or a card's book): they are few next to a server's history. */
+  if (ret && lore_embed_missing_some(b->db, b->emb, LORE_EMBED_BATCH, &n)) {
+    LOG_W("bot", "embedding lore passages: %s", err_msg());
+    err_clear();
+    return;
+  }
+  if (n) {
+    LOG_D("bot", "embedded %lld lore passages", (long long)n);
+    return;
+  }
+  if (!rec) return;
   if (lore_embed_history(b->db, b->emb, LORE_EMBED_BATCH, NULL, NULL, NULL, &n)) {
     LOG_W("bot", "embedding history for recall: %s", err_msg());
     err_clear();

@@ -1,7 +1,8 @@
 /* Tests for background knowledge in the bot's prompt: triggered World Info, retrieved lore and
  * recalled community messages join the system turn marked as background (never as turns of the
  * conversation), each kind switched off per guild or per persona, within lore.budget_tokens; with
- * a fake encoder the vector path is used too, and new messages are embedded in the background. */
+ * a fake encoder the vector path is used too, and lore passages without a vector, then new
+ * messages, are embedded in the background. */
 #include <inttypes.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -236,6 +237,19 @@ TEST(new_messages_are_embedded_in_the_background) {
   bot_poll(x.b);
   CHECK_OK(store_vec_count(x.s, STORE_VEC_MSG, NULL, &n));
   CHECK_INT(n, 40);
+  /* Lore passages added without the encoder are embedded first, one batch per step. */
+  CHECK_OK(lore_add_book_json(x.s, "book:middle", book, strlen(book), "", NULL, NULL));
+  int64_t missing = 0;
+  CHECK_OK(store_lore_unembedded_count(x.s, e.name, &missing));
+  CHECK(missing > 0);
+  h_now += 10000;
+  bot_poll(x.b);
+  CHECK_OK(store_lore_unembedded_count(x.s, e.name, &missing));
+  CHECK_INT(missing, 0);
+  CHECK_OK(store_vec_count(x.s, STORE_VEC_LORE, NULL, &n));
+  CHECK(n > 0);
+  CHECK_OK(store_vec_count(x.s, STORE_VEC_MSG, NULL, &n));
+  CHECK_INT(n, 40); /* history waited for the next step */
   /* Recall off in the config: no background work. */
   CHECK_OK(cfg_set(x.c, "lore.recall", "false", CFG_SRC_FILE));
   h_msg hm;

@@ -2,17 +2,19 @@
  * in a fresh data folder): add (Markdown and a World Info book) without an encoder says so once and
  * works on full text; re-adding changes nothing; list; search in text and --json
  * ({"results": [{"id", "source", "scope", "text", "score", ...}]}) with --k and --scope; remove by
- * id and by --source with their refusals; set and --unset with their refusals; embed-history
- * refused without an encoder; and, with the tiny BERT of ../shared (skipped when absent), passages
- * embedded as they are added and vector matches in the results. */
+ * id and by --source with their refusals; a PNG card's character_book; set and --unset with their
+ * refusals; embed-history refused without an encoder; and, with the tiny BERT of ../shared (skipped
+ * when absent), passages embedded as they are added and vector matches in the results. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "base/base.h"
+#include "base/base64.h"
 #include "base/json.h"
 #include "test.h"
 
@@ -154,6 +156,84 @@ TEST(add_list_search_remove_without_an_encoder) {
   CHECK(strstr(out, "no lore yet") != NULL);
 }
 
+static void be32(uint8_t *p, uint32_t v) {
+  p[0] = (uint8_t)(v >> 24);
+  p[1] = (uint8_t)(v >> 16);
+  p[2] = (uint8_t)(v >> 8);
+  p[3] = (uint8_t)v;
+}
+
+static void chunk(buf *b, const char *type, const void *data, size_t n) {
+  uint8_t h[8], t[4];
+  be32(h, (uint32_t)n);
+  memcpy(h + 4, type, 4);
+  uLong crc = crc32(crc32(0L, h + 4, 4), n ? data : (const void *)"", (uInt)n);
+  be32(t, (uint32_t)crc);
+  CHECK_OK(buf_append(b, h, 8));
+  if (n) CHECK_OK(buf_append(b, data, n));
+  CHECK_OK(buf_append(b, t, 4));
+}
+
+/* A 1x1 PNG carrying a `chara` chunk with json. */
+static void write_png_card(const char *name, const char *json) {
+  buf b, body;
+  buf_init(&b, 0);
+  buf_init(&body, 0);
+  static const uint8_t sig[8] = {137, 80, 78, 71, 13, 10, 26, 10};
+  CHECK_OK(buf_append(&b, sig, 8));
+  uint8_t ihdr[13] = {0, 0, 0, 1, 0, 0, 0, 1, 8, 2, 0, 0, 0};
+  chunk(&b, "IHDR", ihdr, 13);
+  const uint8_t raw[4] = {0, 1, 2, 3};
+  uint8_t z[64];
+  uLongf zn = sizeof z;
+  CHECK(compress(z, &zn, raw, sizeof raw) == Z_OK);
+  chunk(&b, "IDAT", z, zn);
+  CHECK_OK(buf_append(&body, "chara", 6));
+  CHECK_OK(b64_encode(json, strlen(json), &body));
+  chunk(&b, "tEXt", body.data, body.len);
+  chunk(&b, "IEND", NULL, 0);
+  char p[512];
+  snprintf(p, sizeof p, "%s/%s", dir, name);
+  CHECK_OK(fs_write_atomic(p, b.data, b.len));
+  buf_free(&b);
+  buf_free(&body);
+}
+
+static const char card_with_book[] =
+    "{\"spec\":\"chara_card_v2\",\"spec_version\":\"2.0\",\"data\":{\"name\":\"Glordon\","
+    "\"description\":\"A purple potato-shaped alien.\",\"personality\":\"\",\"scenario\":\"\","
+    "\"first_mes\":\"Hi!\",\"mes_example\":\"\",\"character_book\":{\"entries\":[{\"keys\":"
+    "[\"communiverse\"],\"content\":\"The Communiverse hides behind the moon.\","
+    "\"enabled\":true,\"insertion_order\":10}]}}}";
+static const char card_without_book[] =
+    "{\"spec\":\"chara_card_v2\",\"spec_version\":\"2.0\",\"data\":{\"name\":\"Plain\","
+    "\"description\":\"Nobody much.\",\"personality\":\"\",\"scenario\":\"\","
+    "\"first_mes\":\"Hi!\",\"mes_example\":\"\"}}";
+
+/* A PNG card named directly adds its character_book; again changes nothing; a card without a
+ * book, or a PNG that is no card, is refused with one sentence. */
+TEST(png_card_book) {
+  static char out[1 << 16];
+  write_png_card("glordon.png", card_with_book);
+  CHECK_INT(mimic(out, sizeof out, "lore add glordon.png --scope glordon"), 0);
+  CHECK(strstr(out, "1 added") != NULL && strstr(out, "1 passages written") != NULL);
+  CHECK_INT(mimic(out, sizeof out, "lore add glordon.png --scope glordon"), 0);
+  CHECK(strstr(out, "1 unchanged") != NULL && strstr(out, "0 passages written") != NULL);
+  json_t *v = search_json("communiverse --scope glordon");
+  REQUIRE(v);
+  json_t *r0 = json_array_get(json_object_get(v, "results"), 0);
+  CHECK(strstr(jv_str(r0, "text", ""), "behind the moon") != NULL);
+  CHECK(strstr(jv_str(r0, "source", ""), "glordon.png") != NULL);
+  json_decref(v);
+  write_png_card("plain.png", card_without_book);
+  CHECK_INT(mimic(out, sizeof out, "lore add plain.png"), 1);
+  CHECK(strstr(out, "no character_book") != NULL);
+  write_file("fake.png", "not a png at all");
+  CHECK_INT(mimic(out, sizeof out, "lore add fake.png"), 1);
+  CHECK(strstr(out, "fake.png") != NULL);
+  CHECK_INT(mimic(out, sizeof out, "lore remove --source glordon.png"), 0);
+}
+
 TEST(set_per_guild_and_persona) {
   char out[4096];
   CHECK_INT(mimic(out, sizeof out, "lore set lore.recall false --guild 81384788765712384"), 0);
@@ -231,6 +311,7 @@ int main(void) {
   snprintf(dir, sizeof dir, "/tmp/mimic-cli-lore-XXXXXX");
   if (!mkdtemp(dir)) return 1;
   RUN(add_list_search_remove_without_an_encoder);
+  RUN(png_card_book);
   RUN(set_per_guild_and_persona);
   RUN(embed_history_needs_an_encoder);
   RUN(with_an_encoder_passages_get_vectors);

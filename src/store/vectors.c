@@ -332,7 +332,7 @@ static int log_bounds(store_vec_index *ix, int64_t *lo, int64_t *hi) {
 int store_vec_index_sync(store_vec_index *ix, bool *changed) {
   if (changed) *changed = false;
   if (store_tx_depth(ix->s) > 0 && ix->loaded) return 0;
-  int64_t lo, hi;
+  int64_t lo = 0, hi = 0;
   int rc = log_bounds(ix, &lo, &hi);
   if (rc) return rc;
   if (ix->loaded && lo > ix->last_seq + 1) {

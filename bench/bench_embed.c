@@ -231,9 +231,11 @@ int main(int argc, char **argv) {
     fclose(f);
   }
   printf("\nllama.cpp on the same files and texts (one per line), all in one batch:\n"
-         "  llama-embedding -m %s/bench-embed-%sf16.gguf -f %s -t 2 -b 16384 -ub 16384 "
-         "--embd-normalize 2 --embd-output-format array > /dev/null\n",
-         dir, tiny ? "toy-" : "bge-small-", tp);
+         "  llama-embedding -m %s/bench-embed-%sf16.gguf -f %s -t %d -b 16384 -ub 16384 "
+         "--embd-normalize 2 --embd-output-format array > /dev/null\n"
+         "(once per thread count above; time it, e.g. with /usr/bin/time, and divide the texts by "
+         "the seconds)\n",
+         dir, tiny ? "toy-" : "bge-small-", tp, tmax);
   for (int i = 0; i < n_texts; i++) mem_free(texts[i]);
   mem_free(texts);
   mem_free(times);

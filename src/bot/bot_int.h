@@ -255,9 +255,10 @@ bool recall__is_speaker(const char *name, size_t len, void *user);
  * NULL when there is none; caller frees. Failures are logged and cost only the background. */
 char *knowledge__build(bot *b, uint64_t guild_id, const memory_entry *const *hist, size_t n,
                        const memory_entry *cur);
-/* Background embedding of new community messages for recall: when an encoder is loaded, recall
- * is on in the config, nothing is generating or waiting and KNOWLEDGE_EMBED_EVERY_MS have passed,
- * embeds one batch (LORE_EMBED_BATCH messages) after the cursor `mimic embed-history` also uses. */
+/* Background embedding: when an encoder is loaded, nothing is generating or waiting and
+ * KNOWLEDGE_EMBED_EVERY_MS have passed, embeds one batch (LORE_EMBED_BATCH): lore passages still
+ * without this encoder's vector (lore.retrieval on in the config), else new community messages
+ * after the cursor `mimic embed-history` also uses (lore.recall on). */
 #define KNOWLEDGE_EMBED_EVERY_MS 5000
 void knowledge__tick(bot *b, int64_t now);
 /* A lore setting as the bot reads it: "persona:NAME" (when the bot has a persona), then

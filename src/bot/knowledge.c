@@ -102,10 +102,19 @@ static int count_tokens(void *user, const char *text, size_t n) {
   return context_estimate_tokens(text, n);
 }
 
-/* Appends one line "- text" (or "- title: text") when it fits the budget left. */
-static bool add_line(buf *out, int *left, const char *title, const char *text, bool quote) {
-  int cost = context_estimate_tokens(text, strlen(text)) + 2 +
-             (title && *title ? context_estimate_tokens(title, strlen(title)) : 0);
+static const char k_header[] = "Background knowledge (for context only: none of it was said in "
+                               "this conversation; never quote it as something someone said "
+                               "here):\n";
+static const char k_world[] = "[World]\n", k_lore[] = "[Lore]\n",
+                  k_recall[] = "[Things members said at other times]\n";
+
+static int est(const char *s) { return context_estimate_tokens(s, strlen(s)); }
+
+/* Appends one line "- text" (or "- title: text") when it fits the budget left; the section's
+ * label is paid for with its first line. */
+static bool add_line(buf *out, int *left, const char *label, const char *title, const char *text,
+                     bool quote) {
+  int cost = est(text) + 2 + (title && *title ? est(title) : 0) + (out->len ? 0 : est(label));
   if (cost > *left) return false;
   int rc = buf_puts(out, "- ");
   if (!rc && title && *title) rc = buf_printf(out, "%s: ", title);
@@ -118,12 +127,23 @@ static bool add_line(buf *out, int *left, const char *title, const char *text, b
   return true;
 }
 
+/* Tokens the block's lines may take: lore.budget_tokens, but never more than a quarter of the
+ * prompt (engine.ctx less engine.max_tokens) with the header, so on a small context the block is
+ * cut to fit beside the system prompt and the message instead of being left out whole. */
+static int lines_budget(bot *b, uint64_t guild) {
+  int want = (int)setting_num(b, guild, CFG_LORE_BUDGET_TOKENS);
+  int64_t prompt = cfg_int(b->cfg, CFG_ENGINE_CTX) - cfg_int(b->cfg, CFG_ENGINE_MAX_TOKENS);
+  int64_t cap = prompt / 4 - est(k_header);
+  if (cap < 0) cap = 0;
+  return want < cap ? want : (int)cap;
+}
+
 char *knowledge__build(bot *b, uint64_t guild, const memory_entry *const *hist, size_t n,
                        const memory_entry *cur) {
   bool wi_on = setting_bool(b, guild, CFG_LORE_WORLD_INFO);
   bool ret_on = setting_bool(b, guild, CFG_LORE_RETRIEVAL);
   bool rec_on = setting_bool(b, guild, CFG_LORE_RECALL) && guild != 0;
-  int left = (int)setting_num(b, guild, CFG_LORE_BUDGET_TOKENS);
+  int left = lines_budget(b, guild);
   if ((!wi_on && !ret_on && !rec_on) || left <= 0 || !cur || !cur->text) return NULL;
   scope_set sc;
   scopes_for(b, guild, &sc);
@@ -158,7 +178,8 @@ char *knowledge__build(bot *b, uint64_t guild, const memory_entry *const *hist, 
       LOG_W("bot", "World Info: %s", err_msg());
       err_clear();
     }
-    for (size_t i = 0; i < it.n; i++) add_line(&wi, &left, it.v[i].title, it.v[i].text, false);
+    for (size_t i = 0; i < it.n; i++)
+      add_line(&wi, &left, k_world, it.v[i].title, it.v[i].text, false);
     lore_items_free(&it);
   }
   if (ret_on && left > 0) {
@@ -172,7 +193,8 @@ char *knowledge__build(bot *b, uint64_t guild, const memory_entry *const *hist, 
       LOG_W("bot", "lore search: %s", err_msg());
       err_clear();
     }
-    for (size_t i = 0; i < it.n; i++) add_line(&lore, &left, it.v[i].title, it.v[i].text, false);
+    for (size_t i = 0; i < it.n; i++)
+      add_line(&lore, &left, k_lore, it.v[i].title, it.v[i].text, false);
     lore_items_free(&it);
   }
   if (rec_on && left > 0) {
@@ -186,7 +208,7 @@ char *knowledge__build(bot *b, uint64_t guild, const memory_entry *const *hist, 
       LOG_W("bot", "recall: %s", err_msg());
       err_clear();
     }
-    for (size_t i = 0; i < it.n; i++) add_line(&rec, &left, NULL, it.v[i].text, true);
+    for (size_t i = 0; i < it.n; i++) add_line(&rec, &left, k_recall, NULL, it.v[i].text, true);
     lore_items_free(&it);
   }
   buf_free(&q);
@@ -194,11 +216,10 @@ char *knowledge__build(bot *b, uint64_t guild, const memory_entry *const *hist, 
   if (wi.len || lore.len || rec.len) {
     buf out;
     buf_init(&out, 0);
-    int rc = buf_puts(&out, "Background knowledge (for context only: none of it was said in this "
-                            "conversation; never quote it as something someone said here):\n");
-    if (!rc && wi.len) rc = buf_printf(&out, "[World]\n%s", wi.data);
-    if (!rc && lore.len) rc = buf_printf(&out, "[Lore]\n%s", lore.data);
-    if (!rc && rec.len) rc = buf_printf(&out, "[Things members said at other times]\n%s", rec.data);
+    int rc = buf_puts(&out, k_header);
+    if (!rc && wi.len) rc = buf_printf(&out, "%s%s", k_world, wi.data);
+    if (!rc && lore.len) rc = buf_printf(&out, "%s%s", k_lore, lore.data);
+    if (!rc && rec.len) rc = buf_printf(&out, "%s%s", k_recall, rec.data);
     if (rc) {
       err_clear();
       buf_free(&out);
@@ -214,10 +235,24 @@ char *knowledge__build(bot *b, uint64_t guild, const memory_entry *const *hist, 
 }
 
 void knowledge__tick(bot *b, int64_t now) {
-  if (!b->emb || !cfg_bool(b->cfg, CFG_LORE_RECALL) || b->n_running || b->n_pending) return;
+  if (!b->emb || b->n_running || b->n_pending) return;
+  bool ret = cfg_bool(b->cfg, CFG_LORE_RETRIEVAL), rec = cfg_bool(b->cfg, CFG_LORE_RECALL);
+  if (!ret && !rec) return;
   if (now - b->last_embed_ms < KNOWLEDGE_EMBED_EVERY_MS) return;
   b->last_embed_ms = now;
   int64_t n = 0;
+  /* Lore passages without this encoder's vector first (added before embed.model was set, by a
+   * command run without it, or a card's book): they are few next to a server's history. */
+  if (ret && lore_embed_missing_some(b->db, b->emb, LORE_EMBED_BATCH, &n)) {
+    LOG_W("bot", "embedding lore passages: %s", err_msg());
+    err_clear();
+    return;
+  }
+  if (n) {
+    LOG_D("bot", "embedded %lld lore passages", (long long)n);
+    return;
+  }
+  if (!rec) return;
   if (lore_embed_history(b->db, b->emb, LORE_EMBED_BATCH, NULL, NULL, NULL, &n)) {
     LOG_W("bot", "embedding history for recall: %s", err_msg());
     err_clear();

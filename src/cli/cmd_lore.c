@@ -9,6 +9,7 @@
 
 #include "base/json.h"
 #include "cli/flags.h"
+#include "collect/card.h"
 #include "lore/lore.h"
 #include "store/lore.h"
 #include "store/store.h"
@@ -67,6 +68,58 @@ static void skipped(void *user, const char *path, const char *why) {
 
 /* ---- lore add ---- */
 
+static bool is_png(const char *path) {
+  size_t n = strlen(path);
+  return n > 4 && str_ieq(path + n - 4, ".png");
+}
+
+/* A PNG character card named directly: its character_book (SillyTavern's `chara`/`ccv3` chunks,
+ * read by collect/card.h) is added as a World Info book under the card's full path, counted in r
+ * like a file (added, replaced or unchanged). The vectors come with the run's other passages. */
+static int add_png_card(store *s, const char *path, const char *scope, lore_add_result *r) {
+  char *data = NULL;
+  size_t n = 0;
+  int rc = fs_read_file(path, CARD_FILE_MAX, &data, &n);
+  if (rc) return err_prefix(rc, "%s", path);
+  store_persona p;
+  memset(&p, 0, sizeof p);
+  rc = card_parse_png(data, n, &p, NULL);
+  mem_free(data);
+  if (rc) return err_prefix(rc, "%s", path);
+  char *real = realpath(path, NULL);
+  const char *name = real ? real : path;
+  store_lore_source *src = xalloc(sizeof *src);
+  bool had = false;
+  char old_hash[STORE_LORE_HASH_MAX + 1] = "";
+  if (!p.character_book || !*p.character_book) {
+    rc = err_set(MIMIC_ENOTFOUND, "%s: the card has no character_book, so no lore to add", path);
+    goto out;
+  }
+  rc = store_lore_source_find(s, name, scope, src);
+  had = rc == 0;
+  if (had) str_lcpy(old_hash, src->hash, sizeof old_hash);
+  if (rc == MIMIC_ENOTFOUND) rc = 0, err_clear();
+  if (!rc)
+    rc = lore_add_book_json(s, name, p.character_book, strlen(p.character_book), scope, NULL, NULL);
+  if (!rc) rc = store_lore_source_find(s, name, scope, src);
+  if (rc) {
+    rc = err_prefix(rc, "%s", path);
+    goto out;
+  }
+  if (!had)
+    r->added++;
+  else if (strcmp(old_hash, src->hash) != 0)
+    r->replaced++;
+  else
+    r->unchanged++;
+  if (!had || strcmp(old_hash, src->hash) != 0) r->chunks += src->n_chunks;
+out:
+  mem_free(src);
+  free(real); /* realpath's malloc */
+  store_persona_free(&p);
+  return rc;
+}
+
 static int lore_add(int argc, char **argv) {
   const char *scope = "", *model = "";
   int threads = 0;
@@ -92,9 +145,10 @@ static int lore_add(int argc, char **argv) {
       .min_args = 1,
       .max_args = -1,
       .summary = "Adds lore: Markdown (.md), plain text (.txt), JSON lines of {\"title\",\"text\"} "
-                 "(.jsonl),\nSillyTavern World Info / lorebooks and character cards (.json). A "
-                 "folder adds every such\nfile in it. Unchanged files change nothing; a changed "
-                 "file replaces its passages at once.",
+                 "(.jsonl),\nSillyTavern World Info / lorebooks and character cards (.json, or a "
+                 ".png card named\ndirectly: its character_book). A folder adds every such file "
+                 "in it but .png. Unchanged\nfiles change nothing; a changed file replaces its "
+                 "passages at once.",
       .example = "lore add worldbook.json notes/ --scope middle-earth",
       .config = true,
       .opts = opts};
@@ -112,7 +166,14 @@ static int lore_add(int argc, char **argv) {
       .scope = scope, .emb = e, .progress = show, .progress_user = &p, .skip = skipped};
   lore_add_result r = {0};
   for (int i = 0; i < a.n_pos; i++) {
-    if (lore_add_path(s, a.pos[i], &o, &r)) {
+    int rc = is_png(a.pos[i]) ? add_png_card(s, a.pos[i], scope, &r)
+                              : lore_add_path(s, a.pos[i], &o, &r);
+    if (!rc && is_png(a.pos[i]) && e) {
+      int64_t n = 0;
+      rc = lore_embed_missing(s, e, show, &p, &n);
+      r.embedded += n;
+    }
+    if (rc) {
       cli_error("%s", err_msg());
       goto out;
     }

@@ -15,7 +15,7 @@
 #define EMBED_MAX_HEAD_DIM  256 /* attention head width the forward pass accepts */
 #define EMBED_MAX_CTX       8192
 #define EMBED_DEFAULT_BATCH 64   /* texts per forward pass when opts->max_batch is 0 */
-#define EMBED_PASS_TOKENS   4096 /* tokens per forward pass (a longer single text runs alone) */
+#define EMBED_PASS_TOKENS   2048 /* tokens per forward pass (a longer single text runs alone) */
 
 /* bert.pooling_type, as llama.cpp numbers it. */
 typedef enum {

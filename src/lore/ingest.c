@@ -229,6 +229,7 @@ typedef struct batch {
   char *text[LORE_EMBED_BATCH];
   char *scope[LORE_EMBED_BATCH];
   size_t n;
+  size_t want; /* lore chunks: most to take (0: LORE_EMBED_BATCH) */
   int64_t last;
 } batch;
 
@@ -251,7 +252,7 @@ static int take_chunk(const store_lore_chunk *c, void *user) {
   b->scope[b->n] = xstrdup(c->scope);
   b->n++;
   b->last = c->id;
-  return b->n == LORE_EMBED_BATCH ? 1 : 0; /* 1: enough for one batch */
+  return b->n == (b->want ? b->want : LORE_EMBED_BATCH) ? 1 : 0; /* 1: enough for one batch */
 }
 
 /* Embeds b's texts and stores their vectors (kind) in one transaction, with the cursor when
@@ -277,15 +278,18 @@ out:
   return rc;
 }
 
-int lore_embed_missing(store *s, const lore_embedder *emb, lore_progress_fn progress, void *user,
-                       int64_t *n) {
+/* Embeds lore chunks without a vector from emb, at most max of them (0: all). */
+static int embed_missing(store *s, const lore_embedder *emb, int64_t max, lore_progress_fn progress,
+                         void *user, int64_t *n) {
   if (n) *n = 0;
   if (!emb || !emb->embed) return 0;
   int64_t total = 0, done = 0;
   int rc = store_lore_unembedded_count(s, emb->name, &total);
+  if (!rc && max > 0 && total > max) total = max;
   batch *b = xcalloc(1, sizeof *b);
   int64_t after = 0;
-  while (!rc) {
+  while (!rc && (max <= 0 || done < max)) {
+    b->want = max > 0 && max - done < LORE_EMBED_BATCH ? (size_t)(max - done) : 0;
     rc = store_lore_unembedded_each(s, emb->name, after, take_chunk, b);
     if (rc == 1) rc = 0;
     if (rc || b->n == 0) break;
@@ -297,9 +301,18 @@ int lore_embed_missing(store *s, const lore_embedder *emb, lore_progress_fn prog
   }
   batch_clear(b);
   mem_free(b);
-  if (!rc) rc = store_vec_log_trim(s);
+  if (!rc && done) rc = store_vec_log_trim(s);
   if (n) *n = done;
   return rc;
+}
+
+int lore_embed_missing(store *s, const lore_embedder *emb, lore_progress_fn progress, void *user,
+                       int64_t *n) {
+  return embed_missing(s, emb, 0, progress, user, n);
+}
+
+int lore_embed_missing_some(store *s, const lore_embedder *emb, int64_t max, int64_t *n) {
+  return embed_missing(s, emb, max > 0 ? max : LORE_EMBED_BATCH, NULL, NULL, n);
 }
 
 static int take_msg(const store_embed_msg *m, void *user) {

@@ -121,6 +121,9 @@ int lore_add_book_json(store *s, const char *name, const char *json, size_t n, c
 /* Embeds every lore chunk without a vector from emb (resumable; one transaction per batch). */
 int lore_embed_missing(store *s, const lore_embedder *emb, lore_progress_fn progress, void *user,
                        int64_t *n) MIMIC_MUST;
+/* The same for at most max chunks (max <= 0: one batch, LORE_EMBED_BATCH), oldest first: a step
+ * of background work (the bot catches up on lore added without this encoder). *n: embedded. */
+int lore_embed_missing_some(store *s, const lore_embedder *emb, int64_t max, int64_t *n) MIMIC_MUST;
 
 /* ---- World Info activation ---- */
 

@@ -318,7 +318,12 @@ static void drop_row(store_vec_index *ix, int64_t vid) {
 
 static int log_bounds(store_vec_index *ix, int64_t *lo, int64_t *hi) {
   sqlite3_stmt *st;
-  if (store_stmt(ix->s, "SELECT ifnull(min(seq), 0), ifnull(max(seq), 0) FROM vector_log", &st))
+  /* Two subqueries, so each is one b-tree probe (min and max together scan the whole log, which
+   * holds up to STORE_VEC_LOG_KEEP tombstones, before every search). */
+  if (store_stmt(ix->s,
+                 "SELECT (SELECT ifnull(min(seq), 0) FROM vector_log), "
+                 "(SELECT ifnull(max(seq), 0) FROM vector_log)",
+                 &st))
     return MIMIC_EDB;
   int step = sqlite3_step(st);
   if (step == SQLITE_ROW) {
@@ -332,7 +337,7 @@ static int log_bounds(store_vec_index *ix, int64_t *lo, int64_t *hi) {
 int store_vec_index_sync(store_vec_index *ix, bool *changed) {
   if (changed) *changed = false;
   if (store_tx_depth(ix->s) > 0 && ix->loaded) return 0;
-  int64_t lo, hi;
+  int64_t lo = 0, hi = 0;
   int rc = log_bounds(ix, &lo, &hi);
   if (rc) return rc;
   if (ix->loaded && lo > ix->last_seq + 1) {

@@ -1,7 +1,8 @@
 /* Tests for background knowledge in the bot's prompt: triggered World Info, retrieved lore and
  * recalled community messages join the system turn marked as background (never as turns of the
  * conversation), each kind switched off per guild or per persona, within lore.budget_tokens; with
- * a fake encoder the vector path is used too, and new messages are embedded in the background. */
+ * a fake encoder the vector path is used too, and lore passages without a vector, then new
+ * messages, are embedded in the background. */
 #include <inttypes.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -186,6 +187,48 @@ TEST(retrieved_lore_and_recalled_messages) {
   fx_free(&x);
 }
 
+/* The budget is spent in order (World Info, then lore), and on a small context the block is cut
+ * to a quarter of the prompt instead of being left out whole. */
+TEST(budget_in_order_and_within_a_small_context) {
+  fx x;
+  fx_init(&x, NULL, NULL);
+  CHECK_OK(lore_add_book_json(x.s, "book:middle", book, strlen(book), "", NULL, NULL));
+  char path[] = "/tmp/mimic_botlore_XXXXXX";
+  int fd = mkstemp(path);
+  REQUIRE(fd >= 0);
+  buf md;
+  buf_init(&md, 0);
+  CHECK_OK(buf_puts(&md, "# Zorblax\n\n"));
+  for (int i = 0; i < 9; i++) /* one paragraph of about 1100 bytes: one passage */
+    CHECK_OK(
+        buf_printf(&md, "The dragon Zorblax flew over hill number %d, singing old songs. ", i));
+  CHECK_OK(buf_puts(&md, "\n"));
+  CHECK(write(fd, md.data, md.len) == (ssize_t)md.len);
+  close(fd);
+  buf_free(&md);
+  lore_add_result r = {0};
+  CHECK_OK(lore_add_path(x.s, path, &(lore_add_opts){.scope = ""}, &r));
+  unlink(path);
+  CHECK_INT(r.chunks, 1);
+  const char *p = ask(&x, 1, ALICE, "<@1000> tell me of the dragon zorblax");
+  CHECK(in_system(p, "Smaug sleeps on the gold."));
+  CHECK(in_system(p, "[Lore]"));
+  /* Room for the World Info line only: the lore passage is left out, World Info stays. */
+  CHECK_OK(store_setting_set(x.s, "guild:1", "lore.budget_tokens", "20"));
+  p = ask(&x, 2, ALICE, "<@1000> the dragon zorblax again");
+  CHECK(in_system(p, "Smaug sleeps on the gold."));
+  CHECK(strstr(p, "[Lore]") == NULL);
+  CHECK_OK(store_setting_delete(x.s, "guild:1", "lore.budget_tokens"));
+  /* A small context: the passage (about 600 bytes, 200 tokens) no longer fits a quarter of the
+   * prompt, World Info does; the block is there, not dropped whole. */
+  CHECK_OK(cfg_set(x.c, "engine.ctx", "400", CFG_SRC_FILE));
+  p = ask(&x, 3, ALICE, "<@1000> and the dragon zorblax once more");
+  CHECK(in_system(p, "Background knowledge"));
+  CHECK(in_system(p, "Smaug sleeps on the gold."));
+  CHECK(strstr(p, "[Lore]") == NULL);
+  fx_free(&x);
+}
+
 TEST(vectors_used_when_an_encoder_is_given) {
   int calls = 0;
   lore_embedder e = fake_embedder(&calls);
@@ -236,6 +279,19 @@ TEST(new_messages_are_embedded_in_the_background) {
   bot_poll(x.b);
   CHECK_OK(store_vec_count(x.s, STORE_VEC_MSG, NULL, &n));
   CHECK_INT(n, 40);
+  /* Lore passages added without the encoder are embedded first, one batch per step. */
+  CHECK_OK(lore_add_book_json(x.s, "book:middle", book, strlen(book), "", NULL, NULL));
+  int64_t missing = 0;
+  CHECK_OK(store_lore_unembedded_count(x.s, e.name, &missing));
+  CHECK(missing > 0);
+  h_now += 10000;
+  bot_poll(x.b);
+  CHECK_OK(store_lore_unembedded_count(x.s, e.name, &missing));
+  CHECK_INT(missing, 0);
+  CHECK_OK(store_vec_count(x.s, STORE_VEC_LORE, NULL, &n));
+  CHECK(n > 0);
+  CHECK_OK(store_vec_count(x.s, STORE_VEC_MSG, NULL, &n));
+  CHECK_INT(n, 40); /* history waited for the next step */
   /* Recall off in the config: no background work. */
   CHECK_OK(cfg_set(x.c, "lore.recall", "false", CFG_SRC_FILE));
   h_msg hm;
@@ -252,6 +308,7 @@ int main(void) {
   RUN(triggered_world_info_is_background);
   RUN(persona_switch_wins_over_guild);
   RUN(retrieved_lore_and_recalled_messages);
+  RUN(budget_in_order_and_within_a_small_context);
   RUN(vectors_used_when_an_encoder_is_given);
   RUN(new_messages_are_embedded_in_the_background);
   TEST_MAIN_END();

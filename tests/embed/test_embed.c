@@ -1,7 +1,8 @@
 /* The sentence encoder: llama.cpp's reference embedding for ../shared's tiny bert (bit for bit),
  * the text path giving the reference's tokens, a batch equal to each text alone, the SIMD paths
  * against the scalar ones (through `mimic embed` under MIMIC_KERNELS=scalar), normalisation, mean
- * pooling, and refusals: an unsupported architecture, wrong shapes, over-long token input. */
+ * pooling, `mimic embed` writing the reference file's bytes, and refusals: an unsupported
+ * architecture, wrong shapes, over-long token input. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -215,6 +216,90 @@ TEST(simd_matches_scalar) {
   }
 }
 
+/* `mimic embed` itself gives llama.cpp's reference: --tokens with --no-normalize writes exactly the
+ * reference file's bytes, --text the same, --file one normalised row per line; a model of another
+ * architecture is refused by name with a non-zero status and nothing written. */
+TEST(cli_writes_the_reference) {
+  const char *bin = getenv("MIMIC_BIN");
+  char model[1024], refp[1024], toks[256] = {0};
+  if (!bin) SKIP("MIMIC_BIN not set");
+  if (!test_shared_path("testdata/llm/tiny-bert-f16.gguf", model, sizeof model) ||
+      !test_shared_path("testdata/llm/ref-bert-f16.embd.f32", refp, sizeof refp))
+    SKIP("../shared/testdata/llm/tiny-bert-f16.gguf absent");
+  REQUIRE(load_ref("ref-bert-f16.tokens", toks, sizeof toks - 1) || toks[0]);
+  float ref[128];
+  REQUIRE(load_ref("ref-bert-f16.embd.f32", ref, sizeof ref));
+  char ids[256];
+  size_t n = 0;
+  for (const char *p = toks; *p && n + 2 < sizeof ids; p++) {
+    if (*p >= '0' && *p <= '9')
+      ids[n++] = *p;
+    else if (n && ids[n - 1] != ',' && p[1] >= '0' && p[1] <= '9')
+      ids[n++] = ',';
+  }
+  ids[n] = 0;
+  char out[600], in[600], cmd[4096];
+  snprintf(out, sizeof out, "%s/cli.f32", tmpdir);
+  snprintf(in, sizeof in, "%s/cli.txt", tmpdir);
+  float got[3 * 128];
+  for (int w = 0; w < 2; w++) {
+    char how[512];
+    if (w == 0)
+      snprintf(how, sizeof how, "--tokens %s", ids);
+    else
+      snprintf(how, sizeof how, "--text 'what is the capital of france?'");
+    snprintf(cmd, sizeof cmd, "%s embed --model %s %s --no-normalize --out %s -t 2 2>/dev/null",
+             bin, model, how, out);
+    REQUIRE(system(cmd) == 0);
+    FILE *f = fopen(out, "rb");
+    REQUIRE(f);
+    size_t got_n = fread(got, 1, sizeof got, f);
+    fclose(f);
+    CHECK_INT(got_n, sizeof ref);
+    CHECK(memcmp(got, ref, sizeof ref) == 0);
+  }
+  /* --file: one row per line, normalised; the reference's text in the middle. */
+  FILE *f = fopen(in, "w");
+  REQUIRE(f);
+  fputs("hello there\nwhat is the capital of france?\ngg ez\n", f);
+  fclose(f);
+  snprintf(cmd, sizeof cmd, "%s embed --model %s --file %s --out %s -t 2 2>/dev/null", bin, model,
+           in, out);
+  REQUIRE(system(cmd) == 0);
+  f = fopen(out, "rb");
+  REQUIRE(f);
+  CHECK_INT(fread(got, 1, sizeof got, f), sizeof got);
+  fclose(f);
+  double nn = 0;
+  for (int i = 0; i < 128; i++) nn += (double)ref[i] * ref[i];
+  for (int i = 0; i < 128; i++) CHECK_NEAR(got[128 + i], ref[i] / sqrt(nn), 1e-6);
+  /* another architecture: refused by name, the old output left as it was */
+  char p[600];
+  snprintf(p, sizeof p, "%s/jina.gguf", tmpdir);
+  tiny_bert_spec s = {.n_embd = 32,
+                      .n_layer = 1,
+                      .n_head = 2,
+                      .n_ff = 64,
+                      .n_ctx = 32,
+                      .n_vocab = 400,
+                      .wtype = TT_F32,
+                      .pooling = 1,
+                      .arch = "jina-bert-v2"};
+  REQUIRE(tiny_bert_write(p, &s) == 0);
+  snprintf(cmd, sizeof cmd, "%s embed --model %s --text hi --out %s 2>&1 | grep -q jina-bert-v2",
+           bin, p, out);
+  CHECK(system(cmd) == 0);
+  snprintf(cmd, sizeof cmd, "%s embed --model %s --text hi --out %s 2>/dev/null", bin, p, out);
+  CHECK(system(cmd) != 0);
+  f = fopen(out, "rb");
+  REQUIRE(f);
+  CHECK_INT(fread(got, 1, sizeof got, f), sizeof got);
+  fclose(f);
+  unlink(p);
+  unlink(in);
+  unlink(out);
+}
+
 TEST(refuses_other_architectures_and_wrong_shapes) {
   char p[600];
   snprintf(p, sizeof p, "%s/nomic.gguf", tmpdir);
@@ -288,6 +373,7 @@ int main(void) {
   RUN(batch_of_texts_equals_each_alone);
   RUN(mean_pooling_and_tokens);
   RUN(simd_matches_scalar);
+  RUN(cli_writes_the_reference);
   RUN(refuses_other_architectures_and_wrong_shapes);
   char p[600];
   const char *names[] = {"q8.gguf", "f16.gguf", "mean.gguf", "texts.txt", "best.f32", "scalar.f32"};

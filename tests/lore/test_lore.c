@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "base/base.h"
+#include "base/config.h"
 #include "fake_embed.h"
 #include "lore/lore.h"
 #include "store/lore.h"
@@ -388,10 +389,16 @@ TEST(hybrid_search_finds_lexical_matches_first) {
   /* With an encoder: the chunks get vectors; both lists agree on the first result. */
   int calls = 0;
   lore_embedder e = fake_embedder(&calls);
+  /* A bounded step first (the bot's background work): two of the five, oldest first. */
+  int64_t step = 0, left = 0;
+  CHECK_OK(lore_embed_missing_some(s, &e, 2, &step));
+  CHECK_INT(step, 2);
+  CHECK_OK(store_lore_unembedded_count(s, e.name, &left));
+  CHECK_INT(left, 3);
   memset(&r, 0, sizeof r);
   CHECK_OK(lore_add_path(s, tpath("corpus.md"), &(lore_add_opts){.scope = "w", .emb = &e}, &r));
   CHECK_INT(r.unchanged, 1);
-  CHECK_INT(r.embedded, 5);
+  CHECK_INT(r.embedded, 3);
   int64_t nv = 0;
   CHECK_OK(store_vec_count(s, STORE_VEC_LORE, e.name, &nv));
   CHECK_INT(nv, 5);
@@ -485,11 +492,47 @@ TEST(history_embedding_and_recall) {
   store_close(s);
 }
 
+static int said_no_encoder;
+
+static void count_sink(log_level lv, const char *line, void *user) {
+  (void)lv;
+  (void)user;
+  if (strstr(line, "full text alone")) said_no_encoder++;
+}
+
+/* Without an encoder (none configured, or one that does not open) everything runs on full text,
+ * and the process says so once, however many times it asks. */
 TEST(no_encoder_from_config_means_full_text) {
   lore_embedder e;
   CHECK(lore_embedder_open("/nonexistent/enc.gguf", 1, &e) != 0);
   CHECK(strlen(err_msg()) > 0);
   err_clear();
+  cfg *c = cfg_new();
+  REQUIRE(c);
+  log_set_sink(count_sink, NULL);
+  CHECK(lore_embedder_from_config(c, 1) == NULL);
+  CHECK(lore_embedder_from_config(c, 1) == NULL);
+  CHECK_OK(cfg_set(c, "embed.model", "/nonexistent/enc.gguf", CFG_SRC_FILE));
+  CHECK(lore_embedder_from_config(c, 1) == NULL);
+  log_set_sink(NULL, NULL);
+  CHECK_INT(said_no_encoder, 1);
+  CHECK_STR(err_msg(), "ok"); /* a missing encoder is not an error */
+  /* ... and search still answers from full text. */
+  store *s = NULL;
+  REQUIRE(store_open(":memory:", &s) == 0);
+  const char *md = "# Ravens\n\nThe ravens carry letters between the castles.\n";
+  write_file("ravens.md", md, strlen(md));
+  lore_add_result r = {0};
+  CHECK_OK(lore_add_path(s, tpath("ravens.md"), NULL, &r));
+  lore_retriever *rt = lore_retriever_new(s, lore_embedder_from_config(c, 1));
+  lore_items it = {0};
+  CHECK_OK(lore_search(rt, "who carries letters?", NULL, &it));
+  CHECK_INT(it.n, 1);
+  if (it.n) CHECK_STR(it.v[0].why, "text");
+  lore_items_free(&it);
+  lore_retriever_free(rt);
+  store_close(s);
+  cfg_destroy(c);
 }
 
 int main(void) {

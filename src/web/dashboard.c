@@ -13,8 +13,9 @@
 
 #define VENDOR_ROOT "/usr/share/javascript"
 
-static const char *const pages[] = {"status",   "logs",    "stats",    "live",
-                                    "training", "privacy", "settings", NULL};
+static const char *const pages[] = {"status",   "logs",     "stats",    "live",
+                                    "personas", "lore",     "training", "schedule",
+                                    "privacy",  "settings", NULL};
 
 typedef struct dash_srv {
   web_dash *d;
@@ -91,7 +92,9 @@ static void dash_handle(web_req *r, void *user) {
   bool session = web__auth_session(d->auth, r, csrf);
 
   if (strncmp(u, "/api/", 5) == 0) {
-    web__api(d, r, u + 4, session, csrf);
+    if (!web__api(d, r, u + 4, session, csrf) &&
+        !web__content_api(d, r, u + 4, get, strcmp(r->method, "POST") == 0))
+      web__send_error(r, 404, "no such API");
     return;
   }
   if (!get) {

@@ -1,7 +1,7 @@
 /* The HTTP server under the dashboard and the operational endpoints (web_int.h), on libmicrohttpd:
  * listening (IPv4 or IPv6, optionally TLS through MHD's GnuTLS), request bodies gathered up to
- * WEB_BODY_MAX, and every response sent with the same security headers. What a URL means is the
- * handler's business (ops.c, dashboard.c). */
+ * WEB_BODY_MAX (WEB_UPLOAD_MAX for the upload URLs), and every response sent with the same security
+ * headers. What a URL means is the handler's business (ops.c, dashboard.c). */
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netdb.h>
@@ -61,6 +61,15 @@ int web__addr_parse(const char *listen, char *host, size_t cap, int *port, bool 
   return 0;
 }
 
+bool web__upload_url(const char *url) {
+  static const char *const up[] = {"/api/personas/import", "/api/lore/upload"};
+  for (size_t i = 0; i < sizeof up / sizeof up[0]; i++) {
+    size_t n = strlen(up[i]);
+    if (url && strncmp(url, up[i], n) == 0 && (url[n] == 0 || url[n] == '?')) return true;
+  }
+  return false;
+}
+
 static bool addr_loopback(const struct sockaddr *sa) {
   if (!sa) return false;
   if (sa->sa_family == AF_INET)
@@ -81,7 +90,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
   conn_ctx *cc = *con_cls;
   if (!cc) {
     cc = xcalloc(1, sizeof *cc);
-    buf_init(&cc->body, WEB_BODY_MAX + 1);
+    /* Uploads (a character card, a lore file) may be larger than the JSON bodies of the API. */
+    buf_init(&cc->body, (web__upload_url(url) ? WEB_UPLOAD_MAX : WEB_BODY_MAX) + 1);
     *con_cls = cc;
     return MHD_YES;
   }

@@ -11,7 +11,10 @@
  *   sse.c         the Server-Sent Events stream of the ring
  *   ops.c         /healthz, /readyz, /metrics (process gauges, the registry, the child's page)
  *   conf.c        edits of the config file (the settings page)
- *   api.c         the JSON API behind the pages
+ *   api.c         the JSON API behind the pages (sessions, CSRF, the bot, logs, statistics, live
+ *                 settings, jobs, privacy, settings)
+ *   content.c     the API of the personas, lore and schedule pages (the store's public headers;
+ *                 changes that the CLI makes run as `mimic ...` jobs through api.c)
  *   dashboard.c   the route table, web_dashboard_run */
 #ifndef MIMIC_WEB_WEB_INT_H
 #define MIMIC_WEB_WEB_INT_H
@@ -26,6 +29,7 @@
 #include "web/web.h"
 
 #define WEB_BODY_MAX       (256 * 1024)         /* bytes of a request body */
+#define WEB_UPLOAD_MAX     (32 * 1024 * 1024)   /* bytes of an upload (a card, a lore file) */
 #define WEB_RING_LINES     4000                 /* lines of bot output kept for the log page */
 #define WEB_LINE_MAX       2048                 /* bytes kept of one output line */
 #define WEB_SESSIONS_MAX   64                   /* live sessions; the oldest is dropped past it */
@@ -90,6 +94,9 @@ pid_t web__sup_spawn_job(web_sup *s, char *const *args, char *const *env, web_jo
                          void *user);
 
 /* ---- http.c ---- */
+/* Whether url takes an upload (a body up to WEB_UPLOAD_MAX): /api/personas/import, /api/lore/upload
+ * (query string included or not). */
+bool web__upload_url(const char *url);
 typedef struct web_req web_req;
 typedef struct web_server web_server;
 struct MHD_Connection;
@@ -216,9 +223,26 @@ typedef struct web_dash {
   int64_t started_ms;
 } web_dash;
 /* Handles /api/... (path without "/api"); session is whether the request is logged in and csrf its
- * token. Answers 401 itself for a missing session where one is needed. */
-void web__api(web_dash *d, web_req *r, const char *path, bool session, const char *csrf);
+ * token. Answers 401 itself for a missing session where one is needed, 403 for a change without
+ * the CSRF token. Returns false, without answering, for a path it does not know (content.c's,
+ * or none). */
+bool web__api(web_dash *d, web_req *r, const char *path, bool session, const char *csrf);
 /* The job-ended callback of the supervisor (records the end in the jobs table). */
 void web__api_job_done(void *user, pid_t pid, int status);
+/* Runs `mimic CMD...` (argv NULL-terminated, argv[0] "mimic"; the caller adds --config) as a job
+ * recorded in the jobs table under kind; its end is recorded, shown as a notice, and, with poke,
+ * the running bot is sent SIGHUP. Returns 0 with *id set, or a negative code with a sentence. */
+int web__api_run_job(web_dash *d, const char *kind, char *const *argv, bool poke,
+                     int64_t *id) MIMIC_MUST;
+/* Sends {"ok":true,"message":...} / the error message of err_msg() with status (and clears it). */
+void web__api_ok(web_req *r, const char *message);
+void web__api_fail(web_req *r, int status);
+/* The request body as a JSON object (400 answered and NULL when it is not one). */
+json_t *web__api_body(web_req *r);
+
+/* ---- content.c ---- */
+/* Handles the personas, lore and schedule API (path without "/api"); returns false when path is
+ * none of theirs. Only after web__api returned false: the session and CSRF token are checked. */
+bool web__content_api(web_dash *d, web_req *r, const char *path, bool get, bool post);
 
 #endif

@@ -5,6 +5,7 @@
  * doubles, /metrics that parse as Prometheus text, the token in no answer, and login throttling.
  * The tests share one dashboard and run in order. */
 #include "prom_parse.h"
+#include "store/schedule.h"
 #include "test.h"
 #include "web_rig.h"
 
@@ -38,8 +39,8 @@ TEST(open_endpoints) {
 TEST(refused_without_a_session) {
   NEED_RIG();
   static const char *const pages[] = {
-      "/",         "/status",  "/logs",     "/stats",          "/live",
-      "/training", "/privacy", "/settings", "/reports/x.html", NULL};
+      "/",         "/status",   "/logs",    "/stats",    "/live",           "/personas", "/lore",
+      "/training", "/schedule", "/privacy", "/settings", "/reports/x.html", NULL};
   for (int i = 0; pages[i]; i++) {
     web_resp x;
     REQUIRE(rig_http(&R, "GET", pages[i], NULL, false, false, NULL, &x) == 0);
@@ -59,13 +60,29 @@ TEST(refused_without_a_session) {
                                      "/api/logs/download",
                                      "/api/reports",
                                      "/api/jobs/loss?id=1",
+                                     "/api/personas",
+                                     "/api/lore",
+                                     "/api/lore/search?q=x",
+                                     "/api/schedule",
                                      "/api/nonexistent",
                                      NULL};
   for (int i = 0; gets[i]; i++) CHECK_INT(rig_status(&R, "GET", gets[i], NULL, false, false), 401);
-  static const char *const posts[] = {
-      "/api/bot/start", "/api/bot/stop",    "/api/live",  "/api/jobs",
-      "/api/privacy",   "/api/settings",    "/api/token", "/api/logout",
-      "/api/adapter",   "/api/jobs/cancel", NULL};
+  static const char *const posts[] = {"/api/bot/start",
+                                      "/api/bot/stop",
+                                      "/api/live",
+                                      "/api/jobs",
+                                      "/api/privacy",
+                                      "/api/settings",
+                                      "/api/token",
+                                      "/api/logout",
+                                      "/api/adapter",
+                                      "/api/jobs/cancel",
+                                      "/api/personas",
+                                      "/api/personas/import?file=a.json",
+                                      "/api/lore/upload?file=a.md",
+                                      "/api/lore/remove",
+                                      "/api/schedule",
+                                      NULL};
   for (int i = 0; posts[i]; i++)
     CHECK_INT(rig_status(&R, "POST", posts[i], "{}", false, false), 401);
   /* A made-up session id is no session. */
@@ -206,6 +223,186 @@ TEST(bot_start_live_setting_stop) {
   CHECK(rig_wait_for(&R, "/api/status", "\"gateway_connected\":1", 30000));
 }
 
+/* ---- personas, lore, schedule ---- */
+
+static const char card[] =
+    "{\"spec\": \"chara_card_v3\", \"spec_version\": \"3.0\", \"data\": {\"name\": \"Elio\", "
+    "\"description\": \"A purple alien.\", \"personality\": \"kind\", \"scenario\": \"\", "
+    "\"first_mes\": \"Hi {{user}}\", \"mes_example\": \"\", \"creator_notes\": \"\", "
+    "\"system_prompt\": \"You are {{char}}.\", \"post_history_instructions\": \"\", "
+    "\"alternate_greetings\": [], \"tags\": [\"alien\"], \"creator\": \"\", "
+    "\"character_version\": \"1\", \"extensions\": {\"mimic\": {\"aliases\": [\"Glordie\"]}}, "
+    "\"group_only_greetings\": [], \"character_book\": {\"name\": \"lore\", \"entries\": "
+    "[{\"keys\": [\"Olga\"], \"content\": \"Olga is his aunt.\", \"extensions\": {}, "
+    "\"enabled\": true, \"insertion_order\": 0, \"use_regex\": false}]}}}";
+
+/* The id of the first lore source named file in GET /api/lore (0 when absent). */
+static int64_t lore_source_id(const char *file) {
+  web_resp x;
+  int64_t id = 0;
+  if (rig_http(&R, "GET", "/api/lore", NULL, true, false, NULL, &x) == 0) {
+    json_t *j = json_loads(x.body.data, 0, NULL);
+    json_t *arr = json_object_get(j, "sources");
+    for (size_t i = 0; i < json_array_size(arr); i++) {
+      json_t *o = json_array_get(arr, i);
+      if (strcmp(json_string_value(json_object_get(o, "file")), file) == 0)
+        id = json_integer_value(json_object_get(o, "id"));
+    }
+    json_decref(j);
+  }
+  web_resp_free(&x);
+  return id;
+}
+
+/* POSTs a change that runs as a job; returns the job's id (0 when refused). */
+static int64_t post_job(const char *path, const char *body) {
+  web_resp x;
+  int64_t id = 0;
+  if (rig_http(&R, "POST", path, body, true, true, NULL, &x) == 0 && x.status == 200) {
+    json_t *j = json_loads(x.body.data, 0, NULL);
+    id = json_integer_value(json_object_get(j, "job"));
+    json_decref(j);
+  }
+  if (!id) printf("  %s: %ld %s\n", path, x.status, x.body.data ? x.body.data : "");
+  web_resp_free(&x);
+  return id;
+}
+
+/* Waits until job id is in state ("done", "failed"). */
+static bool job_ends(int64_t id, const char *state) {
+  uint64_t deadline = clock_mono_ms() + 60000;
+  while (clock_mono_ms() < deadline) {
+    web_resp x;
+    bool found = false, ended = false;
+    if (rig_http(&R, "GET", "/api/jobs", NULL, true, false, NULL, &x) == 0) {
+      json_t *j = json_loads(x.body.data, 0, NULL);
+      json_t *arr = json_object_get(j, "jobs");
+      for (size_t i = 0; i < json_array_size(arr); i++) {
+        json_t *o = json_array_get(arr, i);
+        if (json_integer_value(json_object_get(o, "id")) != id) continue;
+        const char *st = json_string_value(json_object_get(o, "state"));
+        ended = strcmp(st, "done") == 0 || strcmp(st, "failed") == 0;
+        found = strcmp(st, state) == 0;
+        if (ended && !found) printf("  job %lld ended %s, not %s\n", (long long)id, st, state);
+      }
+      json_decref(j);
+    }
+    web_resp_free(&x);
+    if (ended) return found;
+    clock_sleep_ms(100);
+  }
+  return false;
+}
+
+TEST(personas_import_and_change) {
+  NEED_RIG();
+  CHECK(rig_wait_for(&R, "/api/personas", "\"personas\":[]", 2000));
+  /* A change without the CSRF token, a name that leaves the folder, a wrong kind of file. */
+  CHECK_INT(rig_status(&R, "POST", "/api/personas/import?file=elio.json", card, true, false), 403);
+  CHECK_INT(rig_status(&R, "POST", "/api/personas/import?file=..%2Fx.json", card, true, true), 400);
+  CHECK_INT(rig_status(&R, "POST", "/api/personas/import?file=elio.exe", card, true, true), 400);
+  CHECK_INT(rig_status(&R, "POST", "/api/personas/import?file=.elio.json", card, true, true), 400);
+  CHECK_INT(rig_status(&R, "POST", "/api/personas/import", card, true, true), 400);
+  /* The card, imported by `mimic persona import` as a job. */
+  CHECK(job_ends(post_job("/api/personas/import?file=elio.json", card), "done"));
+  CHECK(rig_wait_for(&R, "/api/personas", "\"name\":\"Elio\"", 1000));
+  CHECK(rig_wait_for(&R, "/api/personas", "\"aliases\":[\"Glordie\"]", 1000));
+  CHECK(rig_wait_for(&R, "/api/personas", "\"has_book\":true", 1000));
+  /* Its character book entered the lore in its scope. */
+  CHECK(rig_wait_for(&R, "/api/lore/search?q=aunt", "Olga is his aunt.", 1000));
+  /* The same name again fails (the job says so) unless replace=1. */
+  CHECK(job_ends(post_job("/api/personas/import?file=elio.json", card), "failed"));
+  CHECK(job_ends(post_job("/api/personas/import?file=elio.json&replace=1", card), "done"));
+  /* Disable, then remove (which needs a confirmation). */
+  CHECK(job_ends(post_job("/api/personas", "{\"action\":\"disable\",\"name\":\"Elio\"}"), "done"));
+  CHECK(rig_wait_for(&R, "/api/personas", "\"enabled\":false", 1000));
+  CHECK_INT(rig_status(&R, "POST", "/api/personas", "{\"action\":\"disable\",\"name\":\"Nobody\"}",
+                       true, true),
+            404);
+  CHECK_INT(rig_status(&R, "POST", "/api/personas", "{\"action\":\"remove\",\"name\":\"Elio\"}",
+                       true, true),
+            400);
+  CHECK(job_ends(
+      post_job("/api/personas", "{\"action\":\"remove\",\"name\":\"Elio\",\"confirm\":true}"),
+      "done"));
+  CHECK(rig_wait_for(&R, "/api/personas", "\"personas\":[]", 30000));
+  CHECK(rig_wait_for(&R, "/api/lore/search?q=aunt", "\"results\":[]", 10000));
+}
+
+TEST(lore_upload_search_remove) {
+  NEED_RIG();
+  static const char md[] = "# Vexa\n\nThe dragon Vexa sleeps under the old lighthouse.\n";
+  CHECK_INT(rig_status(&R, "POST", "/api/lore/upload?file=world.md", md, true, false), 403);
+  CHECK_INT(rig_status(&R, "POST", "/api/lore/upload?file=world.sh", md, true, true), 400);
+  CHECK_INT(rig_status(&R, "POST", "/api/lore/upload?file=world.md&scope=a%0Ab", md, true, true),
+            400);
+  CHECK(job_ends(post_job("/api/lore/upload?file=world.md&scope=harbour", md), "done"));
+  CHECK(rig_wait_for(&R, "/api/lore", "\"file\":\"world.md\"", 1000));
+  CHECK(rig_wait_for(&R, "/api/lore", "\"scope\":\"harbour\"", 1000));
+  CHECK(rig_wait_for(&R, "/api/lore/search?q=lighthouse", "Vexa sleeps", 1000));
+  CHECK(rig_wait_for(&R, "/api/lore/search?q=lighthouse&scope=harbour", "Vexa sleeps", 1000));
+  CHECK(rig_wait_for(&R, "/api/lore/search?q=lighthouse&scope=elsewhere", "\"results\":[]", 1000));
+  CHECK_INT(rig_status(&R, "GET", "/api/lore/search", NULL, true, false), 400);
+  int64_t id = lore_source_id("world.md");
+  CHECK(id > 0);
+  char body[96];
+  snprintf(body, sizeof body, "{\"id\":%lld}", (long long)id);
+  CHECK_INT(rig_status(&R, "POST", "/api/lore/remove", body, true, true), 400); /* unconfirmed */
+  snprintf(body, sizeof body, "{\"id\":%lld,\"confirm\":true}", (long long)id);
+  CHECK_INT(rig_status(&R, "POST", "/api/lore/remove", body, true, false), 403);
+  CHECK_INT(rig_status(&R, "POST", "/api/lore/remove", body, true, true), 200);
+  CHECK_INT(rig_status(&R, "POST", "/api/lore/remove", body, true, true), 404);
+  CHECK_INT(lore_source_id("world.md"), 0);
+  CHECK(rig_wait_for(&R, "/api/lore/search?q=lighthouse", "\"results\":[]", 1000));
+}
+
+TEST(schedule_list_and_switch) {
+  NEED_RIG();
+  CHECK(rig_wait_for(&R, "/api/schedule", "\"jobs\":[]", 2000));
+  store *s = NULL;
+  REQUIRE(store_open(R.db, &s) == 0);
+  store_sched_job j;
+  memset(&j, 0, sizeof j);
+  snprintf(j.name, sizeof j.name, "weekly-digest");
+  snprintf(j.kind, sizeof j.kind, "digest");
+  snprintf(j.expr, sizeof j.expr, "0 9 * * 1");
+  snprintf(j.tz, sizeof j.tz, "Europe/Paris");
+  snprintf(j.params, sizeof j.params, "{}");
+  j.guild_id = 42;
+  j.enabled = true;
+  j.next_ms = 1700000000000;
+  CHECK_OK(store_sched_add(s, &j));
+  bool claimed = false;
+  CHECK_OK(store_sched_claim(s, j.id, 1700000000000, 1700600000000, "test", &claimed));
+  CHECK(claimed);
+  CHECK_OK(store_sched_finish(s, j.id, 1700000000000, "ok", "posted the digest"));
+  CHECK(rig_wait_for(&R, "/api/schedule", "\"name\":\"weekly-digest\"", 2000));
+  CHECK(rig_wait_for(&R, "/api/schedule", "\"guild\":\"42\"", 1000));
+  CHECK(rig_wait_for(&R, "/api/schedule", "\"detail\":\"posted the digest\"", 1000));
+  CHECK(rig_wait_for(&R, "/api/schedule", "\"next_ms\":1700600000000", 1000));
+  CHECK_INT(rig_status(&R, "POST", "/api/schedule",
+                       "{\"name\":\"weekly-digest\",\"enabled\":false}", true, false),
+            403);
+  CHECK_INT(rig_status(&R, "POST", "/api/schedule",
+                       "{\"name\":\"weekly-digest\",\"enabled\":false}", true, true),
+            200);
+  store_sched_job g;
+  CHECK_OK(store_sched_get(s, "weekly-digest", &g));
+  CHECK(!g.enabled);
+  CHECK_INT(rig_status(&R, "POST", "/api/schedule", "{\"name\":\"weekly-digest\",\"enabled\":true}",
+                       true, true),
+            200);
+  CHECK_OK(store_sched_get(s, "weekly-digest", &g));
+  CHECK(g.enabled);
+  CHECK(g.next_ms == 0); /* recomputed from now by the scheduler: missed runs do not fire */
+  CHECK_INT(
+      rig_status(&R, "POST", "/api/schedule", "{\"name\":\"nope\",\"enabled\":true}", true, true),
+      404);
+  CHECK_INT(rig_status(&R, "POST", "/api/schedule", "{\"name\":\"weekly-digest\"}", true, true),
+            400);
+  store_close(s);
+}
+
 TEST(metrics_parse_as_prometheus_text) {
   NEED_RIG();
   web_resp x;
@@ -325,6 +522,9 @@ int main(void) {
   RUN(static_files_stay_in_their_folder);
   RUN(security_headers);
   RUN(bot_start_live_setting_stop);
+  RUN(personas_import_and_change);
+  RUN(lore_upload_search_remove);
+  RUN(schedule_list_and_switch);
   RUN(metrics_parse_as_prometheus_text);
   RUN(settings_and_token_are_write_only);
   RUN(events_stream_and_token_never_sent);

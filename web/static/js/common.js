@@ -125,8 +125,27 @@ export function stream(onLog, fromStart) {
   return es;
 }
 
+// Notices for the pages other than the log: one tab holds the event stream (a Web Lock elects it)
+// and passes notices to the others (a BroadcastChannel), so many open tabs never use up the
+// browser's six connections per host.
+function shareNotices() {
+  if (!('locks' in navigator) || !('BroadcastChannel' in window)) { stream(null, false); return; }
+  const ch = new BroadcastChannel('mimic-notices');
+  ch.onmessage = (e) => { if (e.data && e.data.id > lastEvent) { lastEvent = e.data.id; toast(e.data.text); } };
+  navigator.locks.request('mimic-notices', () => new Promise(() => {
+    const es = new EventSource('/api/events?after=' + lastEvent);
+    es.addEventListener('notice', (e) => {
+      const id = Number(e.lastEventId);
+      if (id <= lastEvent) return;
+      lastEvent = id;
+      notify(e.data);
+      ch.postMessage({ id, text: e.data });
+    });
+  }));
+}
+
 export async function start(page) {
   await session();
   nav();
-  if (page !== 'logs') stream(null, false);
+  if (page !== 'logs') shareNotices();
 }

@@ -438,7 +438,8 @@ void web__api_job_done(void *user, pid_t pid, int status) {
   mem_free(j);
 }
 
-int web__api_run_job(web_dash *d, const char *kind, char *const *argv, bool poke, int64_t *id) {
+int web__api_run_job(web_dash *d, const char *kind, char *const *argv, char *const *env, bool poke,
+                     int64_t *id) {
   job_ctx *j = xcalloc(1, sizeof *j);
   j->d = d;
   j->poke = poke;
@@ -451,7 +452,7 @@ int web__api_run_job(web_dash *d, const char *kind, char *const *argv, bool poke
     return rc;
   }
   int64_t jid = j->id;
-  pid_t pid = web__sup_spawn_job(d->sup, argv, NULL, web__api_job_done, j);
+  pid_t pid = web__sup_spawn_job(d->sup, argv, env, web__api_job_done, j);
   pthread_mutex_lock(&d->db_mu);
   if (pid < 0) {
     char why[300];
@@ -748,7 +749,7 @@ static void api_privacy_set(web_dash *d, web_req *r) {
   if (*reason && strcmp(verb, "purge") != 0) argv[n++] = (char *)reason;
   argv[n] = NULL;
   int64_t id = 0;
-  int rc = web__api_run_job(d, "privacy", argv, true, &id);
+  int rc = web__api_run_job(d, "privacy", argv, NULL, true, &id);
   if (!rc) LOG_I("audit", "dashboard: privacy %s %s", verb, user);
   json_decref(b);
   if (rc) {

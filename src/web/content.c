@@ -180,7 +180,7 @@ static void personas_import(web_dash *d, web_req *r) {
   argv[n++] = path;
   argv[n] = NULL;
   int64_t id = 0;
-  rc = web__api_run_job(d, "persona import", argv, true, &id);
+  rc = web__api_run_job(d, "persona import", argv, NULL, true, &id);
   if (!rc) LOG_I("audit", "dashboard: persona import %s", file);
   job_started(r, rc, id, "importing; the list updates when it ends");
 }
@@ -231,7 +231,7 @@ static void personas_set(web_dash *d, web_req *r) {
   argv[n++] = (char *)name;
   argv[n] = NULL;
   int64_t id = 0;
-  rc = web__api_run_job(d, remove ? "persona remove" : "persona edit", argv, true, &id);
+  rc = web__api_run_job(d, remove ? "persona remove" : "persona edit", argv, NULL, true, &id);
   if (!rc) LOG_I("audit", "dashboard: persona %s %s", action, name);
   json_decref(b);
   job_started(r, rc, id, "running; the list updates when it ends");
@@ -341,7 +341,7 @@ static void lore_upload(web_dash *d, web_req *r) {
   argv[n++] = path;
   argv[n] = NULL;
   int64_t id = 0;
-  rc = web__api_run_job(d, "lore add", argv, false, &id);
+  rc = web__api_run_job(d, "lore add", argv, NULL, false, &id);
   if (!rc) LOG_I("audit", "dashboard: lore add %s", file);
   job_started(r, rc, id, "adding; the list updates when it ends");
 }

@@ -15,7 +15,7 @@
 
 static const char *const pages[] = {"status",   "logs",     "stats",    "live",
                                     "personas", "lore",     "training", "schedule",
-                                    "privacy",  "settings", NULL};
+                                    "privacy",  "settings", "setup",    NULL};
 
 typedef struct dash_srv {
   web_dash *d;
@@ -92,8 +92,9 @@ static void dash_handle(web_req *r, void *user) {
   bool session = web__auth_session(d->auth, r, csrf);
 
   if (strncmp(u, "/api/", 5) == 0) {
-    if (!web__api(d, r, u + 4, session, csrf) &&
-        !web__content_api(d, r, u + 4, get, strcmp(r->method, "POST") == 0))
+    bool post = strcmp(r->method, "POST") == 0;
+    if (!web__api(d, r, u + 4, session, csrf) && !web__setup_api(d, r, u + 4, get, post) &&
+        !web__content_api(d, r, u + 4, get, post))
       web__send_error(r, 404, "no such API");
     return;
   }
@@ -117,7 +118,8 @@ static void dash_handle(web_req *r, void *user) {
   } else if (!session) {
     web__redirect(r, "/login");
   } else if (strcmp(u, "/") == 0) {
-    web__redirect(r, "/status");
+    /* A new owner without a bot token lands on the first run. */
+    web__redirect(r, web__setup_token_set(d) ? "/status" : "/setup");
   } else if (strncmp(u, "/reports/", 9) == 0) {
     char dir[4096];
     snprintf(dir, sizeof dir, "%s/reports", cfg_str(d->config, CFG_DATA_DIR));

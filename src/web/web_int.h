@@ -13,6 +13,7 @@
  *   conf.c        edits of the config file (the settings page)
  *   api.c         the JSON API behind the pages (sessions, CSRF, the bot, logs, statistics, live
  *                 settings, jobs, privacy, settings)
+ *   setup.c       the first run: `mimic setup` as a job with the token the page sends
  *   content.c     the API of the personas, lore and schedule pages (the store's public headers;
  *                 changes that the CLI makes run as `mimic ...` jobs through api.c)
  *   dashboard.c   the route table, web_dashboard_run */
@@ -230,15 +231,24 @@ bool web__api(web_dash *d, web_req *r, const char *path, bool session, const cha
 /* The job-ended callback of the supervisor (records the end in the jobs table). */
 void web__api_job_done(void *user, pid_t pid, int status);
 /* Runs `mimic CMD...` (argv NULL-terminated, argv[0] "mimic"; the caller adds --config) as a job
- * recorded in the jobs table under kind; its end is recorded, shown as a notice, and, with poke,
- * the running bot is sent SIGHUP. Returns 0 with *id set, or a negative code with a sentence. */
-int web__api_run_job(web_dash *d, const char *kind, char *const *argv, bool poke,
+ * recorded in the jobs table under kind, with extra environment entries env ("K=V", may be NULL);
+ * its end is recorded, shown as a notice, and, with poke, the running bot is sent SIGHUP. Returns 0
+ * with *id set, or a negative code with a sentence. */
+int web__api_run_job(web_dash *d, const char *kind, char *const *argv, char *const *env, bool poke,
                      int64_t *id) MIMIC_MUST;
 /* Sends {"ok":true,"message":...} / the error message of err_msg() with status (and clears it). */
 void web__api_ok(web_req *r, const char *message);
 void web__api_fail(web_req *r, int status);
 /* The request body as a JSON object (400 answered and NULL when it is not one). */
 json_t *web__api_body(web_req *r);
+
+/* ---- setup.c ---- */
+/* Whether the bot would find a token: the config file as it is now (re-read: the first run rewrites
+ * it) with the environment over it (DISCORD_TOKEN, discord.token_file). */
+bool web__setup_token_set(web_dash *d);
+/* Handles the first run's API (/setup); returns false when path is not its. Only after web__api
+ * returned false: the session and CSRF token are checked. */
+bool web__setup_api(web_dash *d, web_req *r, const char *path, bool get, bool post);
 
 /* ---- content.c ---- */
 /* Handles the personas, lore and schedule API (path without "/api"); returns false when path is

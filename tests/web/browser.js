@@ -96,7 +96,15 @@ async function textOf(page, sel) { return page.$eval(sel, (e) => e.textContent);
     await sched.waitForFunction(() => document.getElementById('jobs').textContent.includes('no scheduled jobs'), { timeout: T, polling: 200 });
     step('schedule page shows the scheduler\'s jobs');
 
-    // Seven tabs are open now: the pages share one event stream for notices (a Web Lock and a
+    const setup = await browser.newPage();
+    watch(setup);
+    await setup.goto(base + '/setup');
+    await setup.waitForFunction(() => document.getElementById('token-state').textContent.startsWith('The bot has a token') &&
+      document.getElementById('ram').textContent.includes('memory'), { timeout: T, polling: 200 })
+      .catch(async (e) => { throw new Error(e.message + ' (the page: ' + (await setup.$eval('main', (m) => m.innerText)) + ')'); });
+    step('first-run page: the token is set, the machine\'s memory shown');
+
+    // Eight tabs are open now: the pages share one event stream for notices (a Web Lock and a
     // BroadcastChannel), so they never use up Chromium's six connections per host.
     const train = await browser.newPage();
     watch(train);

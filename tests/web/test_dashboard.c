@@ -5,6 +5,8 @@
  * doubles, /metrics that parse as Prometheus text, the token in no answer, and login throttling.
  * The tests share one dashboard and run in order. */
 #include "prom_parse.h"
+#include <sys/stat.h>
+
 #include "store/schedule.h"
 #include "test.h"
 #include "web_rig.h"
@@ -39,8 +41,8 @@ TEST(open_endpoints) {
 TEST(refused_without_a_session) {
   NEED_RIG();
   static const char *const pages[] = {
-      "/",         "/status",   "/logs",    "/stats",    "/live",           "/personas", "/lore",
-      "/training", "/schedule", "/privacy", "/settings", "/reports/x.html", NULL};
+      "/",         "/status",   "/logs",    "/stats",    "/live",  "/personas",       "/lore",
+      "/training", "/schedule", "/privacy", "/settings", "/setup", "/reports/x.html", NULL};
   for (int i = 0; pages[i]; i++) {
     web_resp x;
     REQUIRE(rig_http(&R, "GET", pages[i], NULL, false, false, NULL, &x) == 0);
@@ -49,23 +51,15 @@ TEST(refused_without_a_session) {
     CHECK(x.status == 303 && strstr(x.head.data, "Location: /login") != NULL);
     web_resp_free(&x);
   }
-  static const char *const gets[] = {"/api/session",
-                                     "/api/status",
-                                     "/api/events",
-                                     "/api/stats",
-                                     "/api/live",
-                                     "/api/jobs",
-                                     "/api/privacy",
-                                     "/api/settings",
-                                     "/api/logs/download",
-                                     "/api/reports",
-                                     "/api/jobs/loss?id=1",
-                                     "/api/personas",
-                                     "/api/lore",
-                                     "/api/lore/search?q=x",
-                                     "/api/schedule",
-                                     "/api/nonexistent",
-                                     NULL};
+  static const char *const gets[] = {"/api/session",        "/api/status",
+                                     "/api/events",         "/api/stats",
+                                     "/api/live",           "/api/jobs",
+                                     "/api/privacy",        "/api/settings",
+                                     "/api/logs/download",  "/api/reports",
+                                     "/api/jobs/loss?id=1", "/api/personas",
+                                     "/api/lore",           "/api/lore/search?q=x",
+                                     "/api/schedule",       "/api/setup",
+                                     "/api/nonexistent",    NULL};
   for (int i = 0; gets[i]; i++) CHECK_INT(rig_status(&R, "GET", gets[i], NULL, false, false), 401);
   static const char *const posts[] = {"/api/bot/start",
                                       "/api/bot/stop",
@@ -492,6 +486,45 @@ TEST(metrics_beyond_loopback_need_the_token) {
   web_resp_free(&x);
 }
 
+/* The first run: the token goes to `mimic setup` as a job; its output (the check with Discord, the
+ * intent, the invite link) reaches the log, never the token itself. */
+TEST(first_run_setup) {
+  NEED_RIG();
+  web_resp x;
+  REQUIRE(rig_http(&R, "GET", "/setup", NULL, true, false, NULL, &x) == 0);
+  CHECK_INT(x.status, 200);
+  web_resp_free(&x);
+  CHECK(rig_wait_for(&R, "/api/setup", "\"token_set\":true", 1000));
+  CHECK_INT(rig_status(&R, "POST", "/api/setup", "{\"token\":\"short\"}", true, true), 400);
+  CHECK_INT(rig_status(&R, "POST", "/api/setup", "{\"token\":\"" RIG_TOKEN "\"}", true, false),
+            403);
+  CHECK_INT(rig_status(&R, "POST", "/api/setup", "{\"token\":\"" RIG_TOKEN "\"}", true, true),
+            409); /* a token is set: replacing the config needs a confirmation */
+  CHECK_INT(rig_status(&R, "POST", "/api/setup",
+                       "{\"token\":\"" RIG_TOKEN "\",\"model\":\"/nonexistent.gguf\","
+                       "\"replace\":true}",
+                       true, true),
+            400);
+  /* A token Discord refuses: the job fails and says so. */
+  CHECK(job_ends(
+      post_job("/api/setup", "{\"token\":\"wrong-token-0123456789abcdefXYZ\",\"replace\":true}"),
+      "failed"));
+  CHECK(rig_wait_for(&R, "/api/logs/download", "Checking the token with Discord", 1000));
+  /* The right one: checked, the intent and the invite shown, the config written (mode 0600). */
+  CHECK(job_ends(post_job("/api/setup", "{\"token\":\"" RIG_TOKEN "\",\"replace\":true}"), "done"));
+  CHECK(rig_wait_for(&R, "/api/logs/download", "OK: the bot is", 1000));
+  CHECK(rig_wait_for(&R, "/api/logs/download", "MESSAGE CONTENT", 1000));
+  CHECK(rig_wait_for(&R, "/api/logs/download", "oauth2/authorize", 1000));
+  CHECK(rig_wait_for(&R, "/api/logs/download", "Wrote ", 1000));
+  struct stat st;
+  REQUIRE(stat(R.conf, &st) == 0);
+  CHECK_INT(st.st_mode & 0777, 0600);
+  REQUIRE(buf_putc(&R.seen, 0) == 0);
+  CHECK(strstr(R.seen.data, RIG_TOKEN) == NULL);
+  CHECK(strstr(R.seen.data, "wrong-token-0123456789abcdefXYZ") == NULL);
+  R.seen.len--;
+}
+
 TEST(login_throttling) {
   NEED_RIG();
   R.cookie[0] = 0;
@@ -529,6 +562,7 @@ int main(void) {
   RUN(settings_and_token_are_write_only);
   RUN(events_stream_and_token_never_sent);
   RUN(metrics_beyond_loopback_need_the_token);
+  RUN(first_run_setup);
   RUN(login_throttling);
   RUN(stops_cleanly);
   if (rig_state == 0) web_rig_stop(&R);

@@ -94,7 +94,7 @@ function notify(text) {
 
 const PAGES = [['status', 'Status'], ['logs', 'Logs'], ['stats', 'Statistics'], ['live', 'Live settings'],
   ['personas', 'Personas'], ['lore', 'Lore'], ['training', 'Training'], ['schedule', 'Schedule'],
-  ['privacy', 'Privacy'], ['settings', 'Settings']];
+  ['privacy', 'Privacy'], ['settings', 'Settings'], ['setup', 'First run']];
 
 function nav() {
   const n = document.getElementById('nav');

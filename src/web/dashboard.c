@@ -133,6 +133,17 @@ static void dash_handle(web_req *r, void *user) {
   }
 }
 
+/* An upload (up to WEB_UPLOAD_MAX bytes) is taken only from a session with its CSRF token. */
+static bool dash_upload_ok(web_req *r, void *user) {
+  dash_srv *ds = user;
+  char csrf[WEB_ID_HEX + 1] = "";
+  const char *tok = web__header(r, "X-CSRF-Token");
+  bool ok = strcmp(r->method, "POST") == 0 && web__auth_session(ds->d->auth, r, csrf) && tok &&
+            *csrf && web__secure_eq(tok, csrf);
+  memset(csrf, 0, sizeof csrf);
+  return ok;
+}
+
 static void dash_srv_free(void *user) {
   dash_srv *ds = user;
   mem_free(ds->metrics_token);
@@ -216,6 +227,7 @@ int web_dashboard_run(const web_dashboard_opts *o) {
                       .tls_cert_pem = cert,
                       .tls_key_pem = key,
                       .handler = dash_handle,
+                      .upload_ok = dash_upload_ok,
                       .user = ds,
                       .free_user = dash_srv_free,
                       .threads = true};

@@ -118,6 +118,9 @@ typedef struct web_http_opts {
   const char *listen;
   const char *tls_cert_pem, *tls_key_pem; /* both or neither: PEM text (borrowed for the call) */
   web_handler_fn handler;
+  /* Whether a request to an upload URL may send a body up to WEB_UPLOAD_MAX; asked with its
+   * headers, before the body (req.body is ""). NULL: always. Otherwise the body is dropped. */
+  bool (*upload_ok)(web_req *r, void *user);
   void *user;
   void (*free_user)(void *user); /* called by web_server_stop (may be NULL) */
   bool threads; /* one thread per connection (long SSE responses); else one polling thread */

@@ -22,10 +22,12 @@
 #define SETUP_PATHS 4096
 
 bool web__setup_token_set(web_dash *d) {
+  /* Without --config, setup writes ./mimic.conf, which `mimic run` then reads. */
+  const char *path = d->config_path ? d->config_path : "mimic.conf";
   cfg *fresh = NULL;
-  if (d->config_path && access(d->config_path, R_OK) == 0) {
+  if (access(path, R_OK) == 0) {
     fresh = cfg_new();
-    if (cfg_load_file(fresh, d->config_path) || cfg_load_env(fresh)) {
+    if (cfg_load_file(fresh, path) || cfg_load_env(fresh)) {
       cfg_destroy(fresh);
       fresh = NULL;
     }

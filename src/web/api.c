@@ -102,9 +102,11 @@ static void api_login(web_dash *d, web_req *r) {
   if (rc == MIMIC_EBUSY) {
     char ra[16], body[160];
     snprintf(ra, sizeof ra, "%d", retry);
-    snprintf(body, sizeof body,
-             "{\"error\":\"too many failed logins; try again in %d s\",\"retry_after\":%d}", retry,
-             retry);
+    json_t *ans = json_pack("{s:s,s:i}", "error", err_msg(), "retry_after", retry);
+    char *t = json_dumps(ans, JSON_COMPACT);
+    json_decref(ans);
+    str_lcpy(body, t ? t : "{}", sizeof body);
+    free(t);
     err_clear();
     const char *h[] = {"Retry-After", ra, NULL};
     web__send(r, 429, "application/json; charset=utf-8", body, strlen(body), false, h);

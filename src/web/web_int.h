@@ -29,13 +29,14 @@
 #include "store/store.h"
 #include "web/web.h"
 
-#define WEB_BODY_MAX       (256 * 1024)         /* bytes of a request body */
-#define WEB_UPLOAD_MAX     (32 * 1024 * 1024)   /* bytes of an upload (a card, a lore file) */
-#define WEB_RING_LINES     4000                 /* lines of bot output kept for the log page */
-#define WEB_LINE_MAX       2048                 /* bytes kept of one output line */
-#define WEB_SESSIONS_MAX   64                   /* live sessions; the oldest is dropped past it */
-#define WEB_SESSION_TTL_MS (12LL * 3600 * 1000) /* idle sessions expire */
-#define WEB_ID_HEX         64 /* hex digits of a session id or CSRF token (32 bytes) */
+#define WEB_BODY_MAX        (256 * 1024)         /* bytes of a request body */
+#define WEB_UPLOAD_MAX      (32 * 1024 * 1024)   /* bytes of an upload (a card, a lore file) */
+#define WEB_RING_LINES      4000                 /* lines of bot output kept for the log page */
+#define WEB_LINE_MAX        2048                 /* bytes kept of one output line */
+#define WEB_SESSIONS_MAX    64                   /* live sessions; the oldest is dropped past it */
+#define WEB_SESSION_TTL_MS  (12LL * 3600 * 1000) /* idle sessions expire */
+#define WEB_SESSION_LIFE_MS (7LL * 24 * 3600 * 1000) /* and any session a week after its login */
+#define WEB_ID_HEX          64 /* hex digits of a session id or CSRF token (32 bytes) */
 
 /* ---- ring.c ---- */
 typedef enum { WEB_LINE_LOG = 0, WEB_LINE_NOTICE } web_line_kind;
@@ -151,9 +152,11 @@ typedef struct web_auth web_auth;
 web_auth *web__auth_new(void);
 void web__auth_destroy(web_auth *a);
 /* Checks the password against the stored hash (db locked by the caller). Throttled per client
- * address: after 5 failures a client waits 2^(n-5) s (capped at 15 min); *retry_s says how long
- * when refused. Returns 0 (new session id in sid, CSRF token in csrf), MIMIC_EAUTH (wrong),
- * MIMIC_EBUSY (throttled), MIMIC_ENOTFOUND (no password set). */
+ * address: after 5 failures a client waits 2^(n-5) s (capped at 15 min); after 20 failures in a
+ * row from anyone every login waits 2^(n-20) s (capped at 1 min); one check at a time per client
+ * and two overall (else MIMIC_EBUSY, retry in 1 s). *retry_s says how long when refused. Returns 0
+ * (new session id in sid, CSRF token in csrf), MIMIC_EAUTH (wrong), MIMIC_EBUSY (throttled),
+ * MIMIC_ENOTFOUND (no password set). */
 int web__auth_login(web_auth *a, store *db, pthread_mutex_t *db_mu, const char *client,
                     const char *password, char sid[WEB_ID_HEX + 1], char csrf[WEB_ID_HEX + 1],
                     int *retry_s) MIMIC_MUST;

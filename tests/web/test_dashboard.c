@@ -5,6 +5,7 @@
  * doubles, /metrics that parse as Prometheus text, the token in no answer, and login throttling.
  * The tests share one dashboard and run in order. */
 #include "prom_parse.h"
+#include <pthread.h>
 #include <sys/stat.h>
 
 #include "store/schedule.h"
@@ -12,6 +13,12 @@
 #include "web_rig.h"
 
 static web_rig R;
+
+static size_t rig_write_discard(char *p, size_t sz, size_t n, void *user) {
+  (void)p;
+  (void)user;
+  return sz * n;
+}
 static int rig_state; /* 0 up, 1 skipped, -1 failed */
 
 TEST(starts) {
@@ -540,9 +547,42 @@ TEST(first_run_setup) {
   R.seen.len--;
 }
 
+/* One wrong login on its own connection (for the threads below); returns the status. */
+static void *wrong_login(void *arg) {
+  long *status = arg;
+  CURL *c = curl_easy_init();
+  char url[256];
+  snprintf(url, sizeof url, "%s/api/login", R.base);
+  struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
+  curl_easy_setopt(c, CURLOPT_URL, url);
+  curl_easy_setopt(c, CURLOPT_POSTFIELDS, "{\"password\":\"parallel guess number x\"}");
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, rig_write_discard);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 20000L);
+  *status = curl_easy_perform(c) == CURLE_OK ? 0 : -1;
+  if (!*status) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+  curl_slist_free_all(h);
+  curl_easy_cleanup(c);
+  return NULL;
+}
+
 TEST(login_throttling) {
   NEED_RIG();
   R.cookie[0] = 0;
+  /* Guesses sent in parallel are checked one at a time per client: the others are told to retry,
+   * so they cannot all slip past the throttle before the first failure counts. */
+  enum { PAR = 12 };
+  pthread_t th[PAR];
+  long st[PAR];
+  for (int i = 0; i < PAR; i++) REQUIRE(pthread_create(&th[i], NULL, wrong_login, &st[i]) == 0);
+  for (int i = 0; i < PAR; i++) pthread_join(th[i], NULL);
+  int checked = 0, refused = 0;
+  for (int i = 0; i < PAR; i++) {
+    checked += st[i] == 401;
+    refused += st[i] == 429;
+  }
+  CHECK(checked >= 1 && checked <= 5);
+  CHECK_INT(checked + refused, PAR);
   long last = 0;
   for (int i = 0; i < 7 && last != 429; i++) last = rig_login(&R, "not the password at all");
   CHECK_INT(last, 429);

@@ -758,7 +758,9 @@ static void api_privacy_set(web_dash *d, web_req *r) {
     fail(r, rc == MIMIC_EBUSY ? 409 : 500);
     return;
   }
-  ok(r, "running; the list updates when it ends");
+  web__send_json(r, 200,
+                 json_pack("{s:b,s:I,s:s}", "ok", 1, "job", (json_int_t)id, "message",
+                           "running; the list updates when it ends"));
 }
 
 /* ---- settings (the config file) ---- */

@@ -5,6 +5,7 @@
  * doubles, /metrics that parse as Prometheus text, the token in no answer, and login throttling.
  * The tests share one dashboard and run in order. */
 #include "prom_parse.h"
+#include <math.h>
 #include <pthread.h>
 #include <sys/stat.h>
 
@@ -419,6 +420,99 @@ TEST(schedule_list_and_switch) {
   store_close(s);
 }
 
+/* The statistics page's numbers come from the store's counters and reply rows. */
+TEST(statistics_from_the_store) {
+  NEED_RIG();
+  store *s = NULL;
+  REQUIRE(store_open(R.db, &s) == 0);
+  int64_t at = clock_wall_ms() - 2 * 3600 * 1000;
+  CHECK_OK(store_bot_count(s, at, "seen", 10));
+  CHECK_OK(store_bot_count(s, at, "replies", 4));
+  CHECK_OK(store_bot_count(s, at, "errors", 1));
+  for (int i = 1; i <= 4; i++) {
+    store_bot_reply rep = {.ts_ms = at + i,
+                           .channel_id = 1,
+                           .message_id = (uint64_t)i,
+                           .reason = "reply:mention",
+                           .outcome = "sent",
+                           .latency_ms = 100.0 * i,
+                           .gen_tokens = 5,
+                           .error = ""};
+    CHECK_OK(store_bot_reply_add(s, &rep));
+  }
+  store_close(s);
+  web_resp x;
+  REQUIRE(rig_http(&R, "GET", "/api/stats", NULL, true, false, NULL, &x) == 0);
+  CHECK_INT(x.status, 200);
+  json_t *j = json_loads(x.body.data, 0, NULL);
+  json_t *t = json_object_get(j, "total");
+  CHECK_INT(json_integer_value(json_object_get(t, "seen")), 10);
+  CHECK_INT(json_integer_value(json_object_get(t, "replies")), 4);
+  CHECK_INT(json_integer_value(json_object_get(t, "errors")), 1);
+  CHECK(fabs(json_real_value(json_object_get(t, "rate")) - 0.4) < 1e-9);
+  CHECK(json_real_value(json_object_get(t, "p50_ms")) == 200.0);
+  CHECK(json_real_value(json_object_get(t, "p99_ms")) == 400.0);
+  CHECK_INT(json_array_size(json_object_get(j, "series")), 24);
+  json_decref(j);
+  web_resp_free(&x);
+  REQUIRE(rig_http(&R, "GET", "/api/stats?window=7d", NULL, true, false, NULL, &x) == 0);
+  j = json_loads(x.body.data, 0, NULL);
+  CHECK_INT(json_array_size(json_object_get(j, "series")), 28); /* 6-hour buckets */
+  CHECK_INT(json_integer_value(json_object_get(json_object_get(j, "total"), "seen")), 10);
+  json_decref(j);
+  web_resp_free(&x);
+}
+
+/* The privacy page's actions run `mimic privacy VERB ID`; a purge needs a confirmation. */
+TEST(privacy_actions) {
+  NEED_RIG();
+  CHECK(rig_wait_for(&R, "/api/privacy", "\"people\":[]", 2000));
+  CHECK_INT(rig_status(&R, "POST", "/api/privacy", "{\"action\":\"delete\",\"user\":\"123456789\"}",
+                       true, true),
+            400);
+  CHECK_INT(rig_status(&R, "POST", "/api/privacy", "{\"action\":\"exclude\",\"user\":\"12ab\"}",
+                       true, true),
+            400);
+  CHECK_INT(rig_status(&R, "POST", "/api/privacy", "{\"action\":\"purge\",\"user\":\"123456789\"}",
+                       true, true),
+            400); /* unconfirmed */
+  CHECK_INT(rig_status(&R, "POST", "/api/privacy",
+                       "{\"action\":\"exclude\",\"user\":\"123456789\",\"reason\":\"asked\"}", true,
+                       false),
+            403);
+  CHECK(job_ends(post_job("/api/privacy",
+                          "{\"action\":\"exclude\",\"user\":\"123456789\",\"reason\":\"asked\"}"),
+                 "done"));
+  CHECK(rig_wait_for(&R, "/api/privacy", "\"user\":\"123456789\"", 1000));
+  CHECK(rig_wait_for(&R, "/api/privacy", "\"flag\":\"excluded\"", 1000));
+  CHECK(rig_wait_for(&R, "/api/privacy", "\"reason\":\"asked\"", 1000));
+  CHECK(job_ends(post_job("/api/privacy", "{\"action\":\"include\",\"user\":\"123456789\"}"),
+                 "done"));
+  CHECK(rig_wait_for(&R, "/api/privacy", "\"people\":[]", 1000));
+  CHECK(job_ends(
+      post_job("/api/privacy", "{\"action\":\"purge\",\"user\":\"123456789\",\"confirm\":true}"),
+      "done"));
+}
+
+/* Evaluation reports under data/reports/ are listed and served; nothing else of data/ is. */
+TEST(evaluation_reports) {
+  NEED_RIG();
+  char path[256];
+  snprintf(path, sizeof path, "%s/data/reports", R.dir);
+  mkdir(path, 0700);
+  snprintf(path, sizeof path, "%s/data/reports/run1.html", R.dir);
+  FILE *f = fopen(path, "w");
+  REQUIRE(f);
+  fputs("<!doctype html><title>eval run1</title><p>perplexity 12.5</p>", f);
+  fclose(f);
+  CHECK(rig_wait_for(&R, "/api/reports", "\"run1.html\"", 1000));
+  CHECK(rig_wait_for(&R, "/reports/run1.html", "perplexity 12.5", 1000));
+  CHECK_INT(rig_status(&R, "GET", "/reports/../mimic.db", NULL, true, false), 404);
+  CHECK_INT(rig_status(&R, "GET", "/reports/%2e%2e/mimic.db", NULL, true, false), 404);
+  CHECK_INT(rig_status(&R, "POST", "/api/adapter", "{\"path\":\"/nonexistent.gguf\"}", true, true),
+            400);
+}
+
 TEST(metrics_parse_as_prometheus_text) {
   NEED_RIG();
   web_resp x;
@@ -613,6 +707,9 @@ int main(void) {
   RUN(personas_import_and_change);
   RUN(lore_upload_search_remove);
   RUN(schedule_list_and_switch);
+  RUN(statistics_from_the_store);
+  RUN(privacy_actions);
+  RUN(evaluation_reports);
   RUN(metrics_parse_as_prometheus_text);
   RUN(settings_and_token_are_write_only);
   RUN(events_stream_and_token_never_sent);

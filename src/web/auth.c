@@ -49,6 +49,7 @@ struct web_auth {
   session sessions[WEB_SESSIONS_MAX];
   throttle clients[THROTTLE_CLIENTS];
   throttle global; /* failures from every client since the last success */
+  char *pw_seen;   /* the stored hash when last looked at (web__auth_watch_password) */
   int verifying;   /* password checks under way */
 };
 
@@ -116,6 +117,28 @@ bool web_password_exists(store *s) {
   return ok;
 }
 
+void web__auth_watch_password(web_auth *a, store *db, pthread_mutex_t *db_mu) {
+  buf b;
+  buf_init(&b, 512);
+  pthread_mutex_lock(db_mu);
+  int rc = store_setting_get(db, PW_SCOPE, PW_KEY, &b);
+  pthread_mutex_unlock(db_mu);
+  if (rc || buf_putc(&b, 0)) {
+    err_clear();
+    buf_free(&b);
+    return;
+  }
+  pthread_mutex_lock(&a->mu);
+  if (a->pw_seen && strcmp(a->pw_seen, b.data) != 0) {
+    for (int i = 0; i < WEB_SESSIONS_MAX; i++) memset(&a->sessions[i], 0, sizeof a->sessions[i]);
+    LOG_I("web", "the dashboard password changed: every session ended");
+  }
+  mem_free(a->pw_seen);
+  a->pw_seen = xstrdup(b.data);
+  pthread_mutex_unlock(&a->mu);
+  buf_free(&b);
+}
+
 web_auth *web__auth_new(void) {
   web_auth *a = xcalloc(1, sizeof *a);
   pthread_mutex_init(&a->mu, NULL);
@@ -125,6 +148,7 @@ web_auth *web__auth_new(void) {
 void web__auth_destroy(web_auth *a) {
   if (!a) return;
   pthread_mutex_destroy(&a->mu);
+  mem_free(a->pw_seen);
   memset(a, 0, sizeof *a); /* no session id outlives the dashboard in freed memory */
   mem_free(a);
 }

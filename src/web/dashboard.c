@@ -241,7 +241,11 @@ int web_dashboard_run(const web_dashboard_opts *o) {
     LOG_W("web", "the bot did not start: %s", err_msg());
     err_clear();
   }
-  while (!*o->stop) clock_sleep_ms(200);
+  web__auth_watch_password(d.auth, d.db, &d.db_mu);
+  for (int tick = 1; !*o->stop; tick++) {
+    clock_sleep_ms(200);
+    if (tick % 10 == 0) web__auth_watch_password(d.auth, d.db, &d.db_mu); /* every 2 s */
+  }
   LOG_I("web", "dashboard stopping; stopping the bot gracefully");
   rc = 0;
 out:

@@ -164,6 +164,10 @@ int web__auth_login(web_auth *a, store *db, pthread_mutex_t *db_mu, const char *
  * none or expired. */
 bool web__auth_session(web_auth *a, web_req *r, char csrf[WEB_ID_HEX + 1]);
 void web__auth_logout(web_auth *a, web_req *r);
+/* Reads the stored password hash; when it differs from the one seen last time (`mimic dashboard
+ * passwd` while the dashboard runs), every session ends. The dashboard calls it every few seconds.
+ */
+void web__auth_watch_password(web_auth *a, store *db, pthread_mutex_t *db_mu);
 /* The Set-Cookie value for sid (secure adds Secure); an empty sid clears the cookie. */
 void web__auth_cookie(const char *sid, bool secure, char *out, size_t cap);
 /* Fills out with n random bytes as hex (2n+1 bytes), from getrandom. */

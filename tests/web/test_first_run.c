@@ -1,7 +1,7 @@
-/* The dashboard's first run: with no bot token anywhere, a logged-in owner lands on /setup, the
- * page's API says no token is set and lists the GGUF files under models/, and a token that cannot
- * be checked (Discord unreachable here) ends the setup job as failed with setup's own words in the
- * log, never the token. */
+/* Sessions and the first run. The dashboard's first run: with no bot token anywhere, a logged-in
+ * owner lands on /setup, the page's API says no token is set and lists the GGUF files under
+ * models/, and a token that cannot be checked (Discord unreachable here) ends the setup job as
+ * failed with setup's own words in the log, never the token. */
 #include <sys/stat.h>
 
 #include "test.h"
@@ -43,9 +43,37 @@ TEST(first_run_without_a_token) {
   CHECK_INT(web_rig_stop(&r), 0);
 }
 
+/* A new password set while the dashboard runs (`mimic dashboard passwd`) ends every session. */
+TEST(new_password_ends_sessions) {
+  rig_without_token = false;
+  web_rig r;
+  int st = web_rig_start(&r, false, NULL);
+  if (st == 1) SKIP("the mimic binary is unavailable");
+  REQUIRE(st == 0);
+  CHECK_INT(rig_login(&r, RIG_PASSWORD), 200);
+  CHECK_INT(rig_status(&r, "GET", "/api/status", NULL, true, false), 200);
+  char cmd[1024];
+  snprintf(cmd, sizeof cmd,
+           "echo 'another long passphrase' | %s dashboard passwd --config %s >/dev/null",
+           getenv("MIMIC_BIN"), r.conf);
+  CHECK_INT(rig_sh(cmd), 0);
+  bool ended = false;
+  uint64_t deadline = clock_mono_ms() + 20000;
+  while (!ended && clock_mono_ms() < deadline) {
+    ended = rig_status(&r, "GET", "/api/status", NULL, true, false) == 401;
+    if (!ended) clock_sleep_ms(100);
+  }
+  CHECK(ended);
+  CHECK_INT(rig_login(&r, RIG_PASSWORD), 401);
+  CHECK_INT(rig_login(&r, "another long passphrase"), 200);
+  CHECK_INT(rig_status(&r, "GET", "/api/status", NULL, true, false), 200);
+  CHECK_INT(web_rig_stop(&r), 0);
+}
+
 int main(void) {
   curl_global_init(CURL_GLOBAL_DEFAULT);
   RUN(first_run_without_a_token);
+  RUN(new_password_ends_sessions);
   curl_global_cleanup();
   TEST_MAIN_END();
 }

@@ -45,9 +45,11 @@ static const char *const live_keys[] = {"bot.response_rate",
 
 /* Keys the settings page edits in the config file (they take effect when the bot restarts). */
 static const char *const file_keys[] = {
-    "discord.guilds", "bot.channels",     "bot.admins",     "bot.prefix",         "engine.model",
-    "engine.adapter", "engine.threads",   "engine.ctx",     "log.level",          "log.file",
-    "discord.status", "discord.activity", "engine.backend", "discord.token_file", NULL};
+    "discord.guilds",     "bot.channels",       "bot.admins",        "bot.prefix",
+    "engine.model",       "engine.adapter",     "engine.threads",    "engine.ctx",
+    "log.level",          "log.file",           "discord.status",    "discord.activity",
+    "engine.backend",     "discord.token_file", "engine.preload",    "engine.idle_unload_s",
+    "log.retention_days", "log.max_file_mb",    "log.hash_user_ids", NULL};
 
 static bool in_list(const char *const *list, const char *k) {
   for (size_t i = 0; list[i]; i++)
@@ -75,6 +77,10 @@ static void fail(web_req *r, int status) {
   err_clear();
 }
 
+void web__api_ok(web_req *r, const char *message) { ok(r, message); }
+void web__api_fail(web_req *r, int status) { fail(r, status); }
+json_t *web__api_body(web_req *r) { return body_json(r); }
+
 /* ---- session ---- */
 
 static void api_login(web_dash *d, web_req *r) {
@@ -96,9 +102,11 @@ static void api_login(web_dash *d, web_req *r) {
   if (rc == MIMIC_EBUSY) {
     char ra[16], body[160];
     snprintf(ra, sizeof ra, "%d", retry);
-    snprintf(body, sizeof body,
-             "{\"error\":\"too many failed logins; try again in %d s\",\"retry_after\":%d}", retry,
-             retry);
+    json_t *ans = json_pack("{s:s,s:i}", "error", err_msg(), "retry_after", retry);
+    char *t = json_dumps(ans, JSON_COMPACT);
+    json_decref(ans);
+    str_lcpy(body, t ? t : "{}", sizeof body);
+    free(t);
     err_clear();
     const char *h[] = {"Retry-After", ra, NULL};
     web__send(r, 429, "application/json; charset=utf-8", body, strlen(body), false, h);
@@ -187,9 +195,12 @@ static void api_status(web_dash *d, web_req *r) {
   if (s.state == WEB_BOT_BACKOFF)
     json_object_set_new(bot, "restart_in_s", json_integer((s.next_start_ms - now + 999) / 1000));
   json_t *child = child_view(s.state == WEB_BOT_RUNNING ? s.ops_port : 0);
-  json_t *conf = json_pack("{s:s,s:s,s:s}", "model", cfg_str(d->config, CFG_ENGINE_MODEL),
+  /* The resource profile (engine.preload, engine.idle_unload_s) as the bot was started with. */
+  json_t *conf = json_pack("{s:s,s:s,s:s,s:b,s:I}", "model", cfg_str(d->config, CFG_ENGINE_MODEL),
                            "adapter", cfg_str(d->config, CFG_ENGINE_ADAPTER), "backend",
-                           cfg_str(d->config, CFG_ENGINE_BACKEND));
+                           cfg_str(d->config, CFG_ENGINE_BACKEND), "preload",
+                           cfg_bool(d->config, CFG_ENGINE_PRELOAD), "idle_unload_s",
+                           (json_int_t)cfg_int(d->config, CFG_ENGINE_IDLE_UNLOAD_S));
   web__send_json(r, 200,
                  json_pack("{s:o,s:o,s:o,s:I}", "bot", bot, "child", child, "config", conf,
                            "dashboard_uptime_s", (json_int_t)((now - d->started_ms) / 1000)));
@@ -402,7 +413,8 @@ static void api_live_set(web_dash *d, web_req *r) {
 typedef struct job_ctx {
   web_dash *d;
   int64_t id;
-  char kind[16];
+  char kind[24];
+  bool poke; /* SIGHUP the running bot when the job ends */
 } job_ctx;
 
 void web__api_job_done(void *user, pid_t pid, int status) {
@@ -424,8 +436,41 @@ void web__api_job_done(void *user, pid_t pid, int status) {
   snprintf(line, sizeof line, "job %lld (%s, pid %d) %s", (long long)j->id, j->kind, (int)pid,
            good ? "finished" : msg);
   web__ring_push(j->d->ring, WEB_LINE_NOTICE, line, strlen(line));
-  if (strcmp(j->kind, "privacy") == 0 && web__sup_signal(j->d->sup, SIGHUP)) err_clear();
+  if (j->poke && web__sup_signal(j->d->sup, SIGHUP)) err_clear();
   mem_free(j);
+}
+
+int web__api_run_job(web_dash *d, const char *kind, char *const *argv, char *const *env, bool poke,
+                     int64_t *id) {
+  job_ctx *j = xcalloc(1, sizeof *j);
+  j->d = d;
+  j->poke = poke;
+  str_lcpy(j->kind, kind, sizeof j->kind);
+  pthread_mutex_lock(&d->db_mu);
+  int rc = store_job_add(d->db, kind, STORE_JOB_RUNNING, 0, &j->id);
+  pthread_mutex_unlock(&d->db_mu);
+  if (rc) {
+    mem_free(j);
+    return rc;
+  }
+  int64_t jid = j->id;
+  pid_t pid = web__sup_spawn_job(d->sup, argv, env, web__api_job_done, j);
+  pthread_mutex_lock(&d->db_mu);
+  if (pid < 0) {
+    char why[300];
+    str_lcpy(why, err_msg(), sizeof why);
+    if (store_job_finish(d->db, jid, STORE_JOB_FAILED, why)) err_clear();
+    err_set(MIMIC_EBUSY, "%s", why);
+  } else if (store_job_progress(d->db, jid, pid, 0, 0, NAN, "started", NULL)) {
+    err_clear();
+  }
+  pthread_mutex_unlock(&d->db_mu);
+  if (pid < 0) {
+    mem_free(j);
+    return (int)pid;
+  }
+  *id = jid;
+  return 0;
 }
 
 static int job_row(const store_job *j, void *user) {
@@ -705,21 +750,17 @@ static void api_privacy_set(web_dash *d, web_req *r) {
   argv[n++] = (char *)user;
   if (*reason && strcmp(verb, "purge") != 0) argv[n++] = (char *)reason;
   argv[n] = NULL;
-  job_ctx *j = xcalloc(1, sizeof *j);
-  j->d = d;
-  str_lcpy(j->kind, "privacy", sizeof j->kind);
-  pthread_mutex_lock(&d->db_mu);
-  int rc = store_job_add(d->db, "privacy", STORE_JOB_RUNNING, 0, &j->id);
-  pthread_mutex_unlock(&d->db_mu);
-  pid_t pid = rc ? rc : web__sup_spawn_job(d->sup, argv, NULL, web__api_job_done, j);
-  if (pid > 0) LOG_I("audit", "dashboard: privacy %s %s", verb, user);
+  int64_t id = 0;
+  int rc = web__api_run_job(d, "privacy", argv, NULL, true, &id);
+  if (!rc) LOG_I("audit", "dashboard: privacy %s %s", verb, user);
   json_decref(b);
-  if (pid < 0) {
-    mem_free(j);
-    fail(r, 500);
+  if (rc) {
+    fail(r, rc == MIMIC_EBUSY ? 409 : 500);
     return;
   }
-  ok(r, "running; the list updates when it ends");
+  web__send_json(r, 200,
+                 json_pack("{s:b,s:I,s:s}", "ok", 1, "job", (json_int_t)id, "message",
+                           "running; the list updates when it ends"));
 }
 
 /* ---- settings (the config file) ---- */
@@ -813,22 +854,22 @@ static void api_token_set(web_dash *d, web_req *r) {
 
 /* ---- dispatch ---- */
 
-void web__api(web_dash *d, web_req *r, const char *path, bool session, const char *csrf) {
+bool web__api(web_dash *d, web_req *r, const char *path, bool session, const char *csrf) {
   bool get = strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0;
   bool post = strcmp(r->method, "POST") == 0;
   if (post && strcmp(path, "/login") == 0) {
     api_login(d, r);
-    return;
+    return true;
   }
   if (!session) {
     web__send_error(r, 401, "log in first");
-    return;
+    return true;
   }
   if (!get && !post) {
     web__send_error(r, 405, "GET or POST");
-    return;
+    return true;
   }
-  if (post && !web__csrf_ok(r, csrf)) return;
+  if (post && !web__csrf_ok(r, csrf)) return true;
   if (get && strcmp(path, "/session") == 0)
     web__send_json(r, 200,
                    json_pack("{s:s,s:b,s:I}", "csrf", csrf, "tls", d->tls, "last_event",
@@ -877,5 +918,6 @@ void web__api(web_dash *d, web_req *r, const char *path, bool session, const cha
   else if (post && strcmp(path, "/token") == 0)
     api_token_set(d, r);
   else
-    web__send_error(r, 404, "no such API");
+    return false; /* perhaps content.c's */
+  return true;
 }

@@ -22,7 +22,14 @@
 #define THROTTLE_FREE    5      /* failures before a client must wait */
 #define THROTTLE_MAX_MS  900000 /* the longest wait */
 #define THROTTLE_CLIENTS 64
-#define COOKIE           "mimic_session"
+/* Beyond one address: after this many failures in a row from anyone, every login waits too
+ * (1 s doubling up to GLOBAL_MAX_MS), so rotating addresses buys no more guesses; the owner waits
+ * at most a minute. */
+#define GLOBAL_FREE   20
+#define GLOBAL_MAX_MS 60000
+/* Password checks at once (each holds PW_M_COST KiB): more are told to retry in a second. */
+#define VERIFY_MAX 2
+#define COOKIE     "mimic_session"
 
 typedef struct session {
   char sid[WEB_ID_HEX + 1];
@@ -34,12 +41,16 @@ typedef struct throttle {
   char client[64];
   int failures;
   int64_t until_ms;
+  bool checking; /* a password check of this client is under way */
 } throttle;
 
 struct web_auth {
   pthread_mutex_t mu;
   session sessions[WEB_SESSIONS_MAX];
   throttle clients[THROTTLE_CLIENTS];
+  throttle global; /* failures from every client since the last success */
+  char *pw_seen;   /* the stored hash when last looked at (web__auth_watch_password) */
+  int verifying;   /* password checks under way */
 };
 
 int web__random_hex(char *out, size_t n_bytes) {
@@ -106,6 +117,28 @@ bool web_password_exists(store *s) {
   return ok;
 }
 
+void web__auth_watch_password(web_auth *a, store *db, pthread_mutex_t *db_mu) {
+  buf b;
+  buf_init(&b, 512);
+  pthread_mutex_lock(db_mu);
+  int rc = store_setting_get(db, PW_SCOPE, PW_KEY, &b);
+  pthread_mutex_unlock(db_mu);
+  if (rc || buf_putc(&b, 0)) {
+    err_clear();
+    buf_free(&b);
+    return;
+  }
+  pthread_mutex_lock(&a->mu);
+  if (a->pw_seen && strcmp(a->pw_seen, b.data) != 0) {
+    for (int i = 0; i < WEB_SESSIONS_MAX; i++) memset(&a->sessions[i], 0, sizeof a->sessions[i]);
+    LOG_I("web", "the dashboard password changed: every session ended");
+  }
+  mem_free(a->pw_seen);
+  a->pw_seen = xstrdup(b.data);
+  pthread_mutex_unlock(&a->mu);
+  buf_free(&b);
+}
+
 web_auth *web__auth_new(void) {
   web_auth *a = xcalloc(1, sizeof *a);
   pthread_mutex_init(&a->mu, NULL);
@@ -115,20 +148,29 @@ web_auth *web__auth_new(void) {
 void web__auth_destroy(web_auth *a) {
   if (!a) return;
   pthread_mutex_destroy(&a->mu);
+  mem_free(a->pw_seen);
   memset(a, 0, sizeof *a); /* no session id outlives the dashboard in freed memory */
   mem_free(a);
 }
 
-/* The client's throttle row (oldest reused). Called with mu held. */
-static throttle *throttle_of(web_auth *a, const char *client) {
-  throttle *free_row = NULL, *oldest = &a->clients[0];
+/* The client's throttle row. A new client takes a free row, else the one with the fewest failures
+ * whose wait is over and no check under way (a client still waiting keeps its row while another
+ * can be reused). Called with mu held. */
+static throttle *throttle_of(web_auth *a, const char *client, int64_t now) {
+  throttle *free_row = NULL, *reuse = NULL;
   for (int i = 0; i < THROTTLE_CLIENTS; i++) {
     throttle *t = &a->clients[i];
     if (strcmp(t->client, client) == 0) return t;
     if (!t->client[0] && !free_row) free_row = t;
-    if (t->until_ms < oldest->until_ms) oldest = t;
+    bool idle = t->until_ms <= now && !t->checking;
+    if (idle && (!reuse || t->failures < reuse->failures)) reuse = t;
   }
-  throttle *t = free_row ? free_row : oldest;
+  throttle *t = free_row ? free_row : reuse;
+  if (!t) { /* every row waits: the one whose wait ends first */
+    t = &a->clients[0];
+    for (int i = 1; i < THROTTLE_CLIENTS; i++)
+      if (!a->clients[i].checking && a->clients[i].until_ms < t->until_ms) t = &a->clients[i];
+  }
   memset(t, 0, sizeof *t);
   str_lcpy(t->client, client, sizeof t->client);
   return t;
@@ -147,12 +189,22 @@ int web__auth_login(web_auth *a, store *db, pthread_mutex_t *db_mu, const char *
   *retry_s = 0;
   int64_t now = clock_wall_ms();
   pthread_mutex_lock(&a->mu);
-  throttle *t = throttle_of(a, client);
-  if (t->until_ms > now) {
-    *retry_s = (int)((t->until_ms - now + 999) / 1000);
+  throttle *t = throttle_of(a, client, now);
+  int64_t until = t->until_ms > a->global.until_ms ? t->until_ms : a->global.until_ms;
+  if (until > now) {
+    *retry_s = (int)((until - now + 999) / 1000);
     pthread_mutex_unlock(&a->mu);
     return err_set(MIMIC_EBUSY, "too many failed logins; try again in %d s", *retry_s);
   }
+  /* One check at a time per client (parallel guesses would all pass the wait above before the
+   * first failure is counted), and at most VERIFY_MAX at once overall. */
+  if (t->checking || a->verifying >= VERIFY_MAX) {
+    *retry_s = 1;
+    pthread_mutex_unlock(&a->mu);
+    return err_set(MIMIC_EBUSY, "another login is being checked; try again in 1 s");
+  }
+  t->checking = true;
+  a->verifying++;
   pthread_mutex_unlock(&a->mu);
 
   buf enc;
@@ -168,11 +220,16 @@ int web__auth_login(web_auth *a, store *db, pthread_mutex_t *db_mu, const char *
   bool ok = !rc && password && strlen(password) <= 1024 &&
             argon2id_verify(enc.data, password, strlen(password)) == ARGON2_OK;
   buf_free(&enc);
-  if (rc) return rc;
 
   pthread_mutex_lock(&a->mu);
-  t = throttle_of(a, client);
+  t->checking = false; /* the row stays this client's while checking is set */
+  a->verifying--;
+  if (rc) {
+    pthread_mutex_unlock(&a->mu);
+    return rc;
+  }
   if (!ok) {
+    now = clock_wall_ms();
     t->failures++;
     if (t->failures >= THROTTLE_FREE) {
       int64_t wait = 1000;
@@ -180,12 +237,21 @@ int web__auth_login(web_auth *a, store *db, pthread_mutex_t *db_mu, const char *
       if (wait > THROTTLE_MAX_MS) wait = THROTTLE_MAX_MS;
       t->until_ms = now + wait;
     }
+    a->global.failures++;
+    if (a->global.failures >= GLOBAL_FREE) {
+      int64_t wait = 1000;
+      for (int i = GLOBAL_FREE; i < a->global.failures && wait < GLOBAL_MAX_MS; i++) wait *= 2;
+      if (wait > GLOBAL_MAX_MS) wait = GLOBAL_MAX_MS;
+      a->global.until_ms = now + wait;
+    }
     pthread_mutex_unlock(&a->mu);
     LOG_W("web", "failed dashboard login from %s", client);
     return err_set(MIMIC_EAUTH, "wrong password");
   }
   t->failures = 0;
   t->until_ms = 0;
+  a->global.failures = 0;
+  a->global.until_ms = 0;
   session *slot = &a->sessions[0];
   for (int i = 0; i < WEB_SESSIONS_MAX; i++) {
     session *s = &a->sessions[i];
@@ -218,7 +284,7 @@ bool web__auth_session(web_auth *a, web_req *r, char csrf[WEB_ID_HEX + 1]) {
   for (int i = 0; i < WEB_SESSIONS_MAX && !found; i++) {
     session *s = &a->sessions[i];
     if (!s->sid[0] || !web__secure_eq(s->sid, sid)) continue;
-    if (now - s->used_ms > WEB_SESSION_TTL_MS) {
+    if (now - s->used_ms > WEB_SESSION_TTL_MS || now - s->created_ms > WEB_SESSION_LIFE_MS) {
       memset(s, 0, sizeof *s);
       break;
     }

@@ -13,8 +13,9 @@
 
 #define VENDOR_ROOT "/usr/share/javascript"
 
-static const char *const pages[] = {"status",   "logs",    "stats",    "live",
-                                    "training", "privacy", "settings", NULL};
+static const char *const pages[] = {"status",   "logs",     "stats",    "live",
+                                    "personas", "lore",     "training", "schedule",
+                                    "privacy",  "settings", "setup",    NULL};
 
 typedef struct dash_srv {
   web_dash *d;
@@ -91,7 +92,10 @@ static void dash_handle(web_req *r, void *user) {
   bool session = web__auth_session(d->auth, r, csrf);
 
   if (strncmp(u, "/api/", 5) == 0) {
-    web__api(d, r, u + 4, session, csrf);
+    bool post = strcmp(r->method, "POST") == 0;
+    if (!web__api(d, r, u + 4, session, csrf) && !web__setup_api(d, r, u + 4, get, post) &&
+        !web__content_api(d, r, u + 4, get, post))
+      web__send_error(r, 404, "no such API");
     return;
   }
   if (!get) {
@@ -114,7 +118,8 @@ static void dash_handle(web_req *r, void *user) {
   } else if (!session) {
     web__redirect(r, "/login");
   } else if (strcmp(u, "/") == 0) {
-    web__redirect(r, "/status");
+    /* A new owner without a bot token lands on the first run. */
+    web__redirect(r, web__setup_token_set(d) ? "/status" : "/setup");
   } else if (strncmp(u, "/reports/", 9) == 0) {
     char dir[4096];
     snprintf(dir, sizeof dir, "%s/reports", cfg_str(d->config, CFG_DATA_DIR));
@@ -126,6 +131,17 @@ static void dash_handle(web_req *r, void *user) {
   } else {
     web__send(r, 404, "text/plain; charset=utf-8", "not found\n", 10, false, NULL);
   }
+}
+
+/* An upload (up to WEB_UPLOAD_MAX bytes) is taken only from a session with its CSRF token. */
+static bool dash_upload_ok(web_req *r, void *user) {
+  dash_srv *ds = user;
+  char csrf[WEB_ID_HEX + 1] = "";
+  const char *tok = web__header(r, "X-CSRF-Token");
+  bool ok = strcmp(r->method, "POST") == 0 && web__auth_session(ds->d->auth, r, csrf) && tok &&
+            *csrf && web__secure_eq(tok, csrf);
+  memset(csrf, 0, sizeof csrf);
+  return ok;
 }
 
 static void dash_srv_free(void *user) {
@@ -211,6 +227,7 @@ int web_dashboard_run(const web_dashboard_opts *o) {
                       .tls_cert_pem = cert,
                       .tls_key_pem = key,
                       .handler = dash_handle,
+                      .upload_ok = dash_upload_ok,
                       .user = ds,
                       .free_user = dash_srv_free,
                       .threads = true};
@@ -224,7 +241,11 @@ int web_dashboard_run(const web_dashboard_opts *o) {
     LOG_W("web", "the bot did not start: %s", err_msg());
     err_clear();
   }
-  while (!*o->stop) clock_sleep_ms(200);
+  web__auth_watch_password(d.auth, d.db, &d.db_mu);
+  for (int tick = 1; !*o->stop; tick++) {
+    clock_sleep_ms(200);
+    if (tick % 10 == 0) web__auth_watch_password(d.auth, d.db, &d.db_mu); /* every 2 s */
+  }
   LOG_I("web", "dashboard stopping; stopping the bot gracefully");
   rc = 0;
 out:

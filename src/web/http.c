@@ -1,7 +1,7 @@
 /* The HTTP server under the dashboard and the operational endpoints (web_int.h), on libmicrohttpd:
  * listening (IPv4 or IPv6, optionally TLS through MHD's GnuTLS), request bodies gathered up to
- * WEB_BODY_MAX, and every response sent with the same security headers. What a URL means is the
- * handler's business (ops.c, dashboard.c). */
+ * WEB_BODY_MAX (WEB_UPLOAD_MAX for the upload URLs), and every response sent with the same security
+ * headers. What a URL means is the handler's business (ops.c, dashboard.c). */
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netdb.h>
@@ -20,6 +20,7 @@
 struct web_server {
   struct MHD_Daemon *d;
   web_handler_fn handler;
+  bool (*upload_ok)(web_req *r, void *user);
   void *user;
   void (*free_user)(void *user);
   bool tls;
@@ -29,6 +30,7 @@ struct web_server {
 typedef struct conn_ctx {
   buf body;
   bool too_large;
+  bool discard; /* an upload the client may not make: its bytes are dropped, not kept */
 } conn_ctx;
 
 int web__addr_parse(const char *listen, char *host, size_t cap, int *port, bool *loopback) {
@@ -61,6 +63,15 @@ int web__addr_parse(const char *listen, char *host, size_t cap, int *port, bool 
   return 0;
 }
 
+bool web__upload_url(const char *url) {
+  static const char *const up[] = {"/api/personas/import", "/api/lore/upload"};
+  for (size_t i = 0; i < sizeof up / sizeof up[0]; i++) {
+    size_t n = strlen(up[i]);
+    if (url && strncmp(url, up[i], n) == 0 && (url[n] == 0 || url[n] == '?')) return true;
+  }
+  return false;
+}
+
 static bool addr_loopback(const struct sockaddr *sa) {
   if (!sa) return false;
   if (sa->sa_family == AF_INET)
@@ -81,12 +92,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
   conn_ctx *cc = *con_cls;
   if (!cc) {
     cc = xcalloc(1, sizeof *cc);
-    buf_init(&cc->body, WEB_BODY_MAX + 1);
+    /* Uploads (a character card, a lore file) may be larger than the JSON bodies of the API. */
+    bool up = web__upload_url(url);
+    if (up && srv->upload_ok) {
+      /* Only a logged-in page with its CSRF token may send a large body; anyone else's is
+       * dropped as it comes, and the handler then refuses the request as usual. */
+      web_req g = {.srv = srv, .conn = conn, .method = method, .url = url, .body = ""};
+      cc->discard = !srv->upload_ok(&g, srv->user);
+    }
+    buf_init(&cc->body, (up && !cc->discard ? WEB_UPLOAD_MAX : WEB_BODY_MAX) + 1);
     *con_cls = cc;
     return MHD_YES;
   }
   if (*upload_size) {
-    if (!cc->too_large && buf_append(&cc->body, upload, *upload_size)) {
+    if (!cc->discard && !cc->too_large && buf_append(&cc->body, upload, *upload_size)) {
       cc->too_large = true;
       err_clear();
     }
@@ -145,6 +164,7 @@ int web__http_start(const web_http_opts *o, web_server **out) {
   }
   web_server *s = xcalloc(1, sizeof *s);
   s->handler = o->handler;
+  s->upload_ok = o->upload_ok;
   s->user = o->user;
   s->free_user = o->free_user;
   s->tls = tls;

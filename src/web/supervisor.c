@@ -26,16 +26,22 @@ extern char **environ;
 #define READERS_MAX      (JOBS_MAX + 2)
 #define OPS_LINE         "serving /healthz /readyz /metrics on http://"
 
+#define JOB_DRAIN_MS 2000 /* how long an ended job's output may still come (a grandchild) */
+
 typedef struct job {
   pid_t pid;
   web_job_done_fn done;
   void *user;
+  bool exited; /* reaped; done is called once its output is read (or JOB_DRAIN_MS pass) */
+  int status;
+  uint64_t exited_mono;
 } job;
 
 typedef struct reader {
   web_sup *s;
   int fd;
-  bool bot; /* the bot's output: parse its ops port */
+  pid_t pid; /* the child whose output it reads */
+  bool bot;  /* the bot's output: parse its ops port */
   bool used, finished;
   pthread_t th;
 } reader;
@@ -145,8 +151,15 @@ static void *reader_main(void *arg) {
   return NULL;
 }
 
+/* Whether a reader of pid's output has not reached its end yet. Called with mu held. */
+static bool output_pending(web_sup *s, pid_t pid) {
+  for (int i = 0; i < READERS_MAX; i++)
+    if (s->readers[i].used && !s->readers[i].finished && s->readers[i].pid == pid) return true;
+  return false;
+}
+
 /* Starts a reader on fd; joins finished ones first. Called with mu held. */
-static void reader_add(web_sup *s, int fd, bool bot) {
+static void reader_add(web_sup *s, int fd, bool bot, pid_t pid) {
   for (int i = 0; i < READERS_MAX; i++) {
     reader *rd = &s->readers[i];
     if (rd->used && rd->finished) {
@@ -157,6 +170,7 @@ static void reader_add(web_sup *s, int fd, bool bot) {
     rd->finished = false;
     rd->s = s;
     rd->fd = fd;
+    rd->pid = pid;
     rd->bot = bot;
     rd->used = true;
     if (pthread_create(&rd->th, NULL, reader_main, rd) == 0) return;
@@ -220,7 +234,7 @@ static pid_t spawn(web_sup *s, char *const *args, char *const *extra_env, bool b
     err_set(MIMIC_EIO, "cannot start %s: %s", s->exe, strerror(rc));
     return -1;
   }
-  reader_add(s, p[0], bot);
+  reader_add(s, p[0], bot, pid);
   return pid;
 }
 
@@ -292,11 +306,20 @@ static void *sup_main(void *arg) {
     if (s->pid > 0 && waitpid(s->pid, &status, WNOHANG) == s->pid) bot_ended(s, status);
     for (int i = 0; i < JOBS_MAX; i++) {
       job *j = &s->jobs[i];
-      if (j->pid > 0 && waitpid(j->pid, &status, WNOHANG) == j->pid) {
+      if (j->pid > 0 && !j->exited && waitpid(j->pid, &status, WNOHANG) == j->pid) {
+        j->exited = true;
+        j->status = status;
+        j->exited_mono = clock_mono_ms();
+      }
+      /* The end is told after the job's last output line, so a page that follows the job's
+       * lines until its end notice misses none. */
+      if (j->pid > 0 && j->exited &&
+          (!output_pending(s, j->pid) || clock_mono_ms() - j->exited_mono >= JOB_DRAIN_MS)) {
         pid_t pid = j->pid;
         web_job_done_fn done = j->done;
         void *user = j->user;
-        j->pid = 0;
+        status = j->status;
+        *j = (job){0};
         pthread_mutex_unlock(&s->mu);
         if (done) done(user, pid, status);
         pthread_mutex_lock(&s->mu);
@@ -362,10 +385,14 @@ void web__sup_destroy(web_sup *s) {
    * would write to no one. Each is asked to stop (its process group gets SIGTERM). */
   for (int i = 0; i < JOBS_MAX; i++)
     if (s->jobs[i].pid > 0) {
-      kill(-s->jobs[i].pid, SIGTERM);
-      LOG_W("web", "stopping job pid %d with the dashboard", (int)s->jobs[i].pid);
-      int st = 0;
-      if (waitpid(s->jobs[i].pid, &st, 0) == s->jobs[i].pid && s->jobs[i].done)
+      int st = s->jobs[i].status;
+      bool ended = s->jobs[i].exited;
+      if (!ended) {
+        kill(-s->jobs[i].pid, SIGTERM);
+        LOG_W("web", "stopping job pid %d with the dashboard", (int)s->jobs[i].pid);
+        ended = waitpid(s->jobs[i].pid, &st, 0) == s->jobs[i].pid;
+      }
+      if (ended && s->jobs[i].done)
         s->jobs[i].done(s->jobs[i].user, s->jobs[i].pid, st); /* records the end, frees user */
       s->jobs[i].pid = 0;
     }

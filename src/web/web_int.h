@@ -11,7 +11,11 @@
  *   sse.c         the Server-Sent Events stream of the ring
  *   ops.c         /healthz, /readyz, /metrics (process gauges, the registry, the child's page)
  *   conf.c        edits of the config file (the settings page)
- *   api.c         the JSON API behind the pages
+ *   api.c         the JSON API behind the pages (sessions, CSRF, the bot, logs, statistics, live
+ *                 settings, jobs, privacy, settings)
+ *   setup.c       the first run: `mimic setup` as a job with the token the page sends
+ *   content.c     the API of the personas, lore and schedule pages (the store's public headers;
+ *                 changes that the CLI makes run as `mimic ...` jobs through api.c)
  *   dashboard.c   the route table, web_dashboard_run */
 #ifndef MIMIC_WEB_WEB_INT_H
 #define MIMIC_WEB_WEB_INT_H
@@ -25,12 +29,14 @@
 #include "store/store.h"
 #include "web/web.h"
 
-#define WEB_BODY_MAX       (256 * 1024)         /* bytes of a request body */
-#define WEB_RING_LINES     4000                 /* lines of bot output kept for the log page */
-#define WEB_LINE_MAX       2048                 /* bytes kept of one output line */
-#define WEB_SESSIONS_MAX   64                   /* live sessions; the oldest is dropped past it */
-#define WEB_SESSION_TTL_MS (12LL * 3600 * 1000) /* idle sessions expire */
-#define WEB_ID_HEX         64 /* hex digits of a session id or CSRF token (32 bytes) */
+#define WEB_BODY_MAX        (256 * 1024)         /* bytes of a request body */
+#define WEB_UPLOAD_MAX      (32 * 1024 * 1024)   /* bytes of an upload (a card, a lore file) */
+#define WEB_RING_LINES      4000                 /* lines of bot output kept for the log page */
+#define WEB_LINE_MAX        2048                 /* bytes kept of one output line */
+#define WEB_SESSIONS_MAX    64                   /* live sessions; the oldest is dropped past it */
+#define WEB_SESSION_TTL_MS  (12LL * 3600 * 1000) /* idle sessions expire */
+#define WEB_SESSION_LIFE_MS (7LL * 24 * 3600 * 1000) /* and any session a week after its login */
+#define WEB_ID_HEX          64 /* hex digits of a session id or CSRF token (32 bytes) */
 
 /* ---- ring.c ---- */
 typedef enum { WEB_LINE_LOG = 0, WEB_LINE_NOTICE } web_line_kind;
@@ -90,6 +96,9 @@ pid_t web__sup_spawn_job(web_sup *s, char *const *args, char *const *env, web_jo
                          void *user);
 
 /* ---- http.c ---- */
+/* Whether url takes an upload (a body up to WEB_UPLOAD_MAX): /api/personas/import, /api/lore/upload
+ * (query string included or not). */
+bool web__upload_url(const char *url);
 typedef struct web_req web_req;
 typedef struct web_server web_server;
 struct MHD_Connection;
@@ -110,6 +119,9 @@ typedef struct web_http_opts {
   const char *listen;
   const char *tls_cert_pem, *tls_key_pem; /* both or neither: PEM text (borrowed for the call) */
   web_handler_fn handler;
+  /* Whether a request to an upload URL may send a body up to WEB_UPLOAD_MAX; asked with its
+   * headers, before the body (req.body is ""). NULL: always. Otherwise the body is dropped. */
+  bool (*upload_ok)(web_req *r, void *user);
   void *user;
   void (*free_user)(void *user); /* called by web_server_stop (may be NULL) */
   bool threads; /* one thread per connection (long SSE responses); else one polling thread */
@@ -140,9 +152,11 @@ typedef struct web_auth web_auth;
 web_auth *web__auth_new(void);
 void web__auth_destroy(web_auth *a);
 /* Checks the password against the stored hash (db locked by the caller). Throttled per client
- * address: after 5 failures a client waits 2^(n-5) s (capped at 15 min); *retry_s says how long
- * when refused. Returns 0 (new session id in sid, CSRF token in csrf), MIMIC_EAUTH (wrong),
- * MIMIC_EBUSY (throttled), MIMIC_ENOTFOUND (no password set). */
+ * address: after 5 failures a client waits 2^(n-5) s (capped at 15 min); after 20 failures in a
+ * row from anyone every login waits 2^(n-20) s (capped at 1 min); one check at a time per client
+ * and two overall (else MIMIC_EBUSY, retry in 1 s). *retry_s says how long when refused. Returns 0
+ * (new session id in sid, CSRF token in csrf), MIMIC_EAUTH (wrong), MIMIC_EBUSY (throttled),
+ * MIMIC_ENOTFOUND (no password set). */
 int web__auth_login(web_auth *a, store *db, pthread_mutex_t *db_mu, const char *client,
                     const char *password, char sid[WEB_ID_HEX + 1], char csrf[WEB_ID_HEX + 1],
                     int *retry_s) MIMIC_MUST;
@@ -150,6 +164,10 @@ int web__auth_login(web_auth *a, store *db, pthread_mutex_t *db_mu, const char *
  * none or expired. */
 bool web__auth_session(web_auth *a, web_req *r, char csrf[WEB_ID_HEX + 1]);
 void web__auth_logout(web_auth *a, web_req *r);
+/* Reads the stored password hash; when it differs from the one seen last time (`mimic dashboard
+ * passwd` while the dashboard runs), every session ends. The dashboard calls it every few seconds.
+ */
+void web__auth_watch_password(web_auth *a, store *db, pthread_mutex_t *db_mu);
 /* The Set-Cookie value for sid (secure adds Secure); an empty sid clears the cookie. */
 void web__auth_cookie(const char *sid, bool secure, char *out, size_t cap);
 /* Fills out with n random bytes as hex (2n+1 bytes), from getrandom. */
@@ -216,9 +234,35 @@ typedef struct web_dash {
   int64_t started_ms;
 } web_dash;
 /* Handles /api/... (path without "/api"); session is whether the request is logged in and csrf its
- * token. Answers 401 itself for a missing session where one is needed. */
-void web__api(web_dash *d, web_req *r, const char *path, bool session, const char *csrf);
+ * token. Answers 401 itself for a missing session where one is needed, 403 for a change without
+ * the CSRF token. Returns false, without answering, for a path it does not know (content.c's,
+ * or none). */
+bool web__api(web_dash *d, web_req *r, const char *path, bool session, const char *csrf);
 /* The job-ended callback of the supervisor (records the end in the jobs table). */
 void web__api_job_done(void *user, pid_t pid, int status);
+/* Runs `mimic CMD...` (argv NULL-terminated, argv[0] "mimic"; the caller adds --config) as a job
+ * recorded in the jobs table under kind, with extra environment entries env ("K=V", may be NULL);
+ * its end is recorded, shown as a notice, and, with poke, the running bot is sent SIGHUP. Returns 0
+ * with *id set, or a negative code with a sentence. */
+int web__api_run_job(web_dash *d, const char *kind, char *const *argv, char *const *env, bool poke,
+                     int64_t *id) MIMIC_MUST;
+/* Sends {"ok":true,"message":...} / the error message of err_msg() with status (and clears it). */
+void web__api_ok(web_req *r, const char *message);
+void web__api_fail(web_req *r, int status);
+/* The request body as a JSON object (400 answered and NULL when it is not one). */
+json_t *web__api_body(web_req *r);
+
+/* ---- setup.c ---- */
+/* Whether the bot would find a token: the config file as it is now (re-read: the first run rewrites
+ * it) with the environment over it (DISCORD_TOKEN, discord.token_file). */
+bool web__setup_token_set(web_dash *d);
+/* Handles the first run's API (/setup); returns false when path is not its. Only after web__api
+ * returned false: the session and CSRF token are checked. */
+bool web__setup_api(web_dash *d, web_req *r, const char *path, bool get, bool post);
+
+/* ---- content.c ---- */
+/* Handles the personas, lore and schedule API (path without "/api"); returns false when path is
+ * none of theirs. Only after web__api returned false: the session and CSRF token are checked. */
+bool web__content_api(web_dash *d, web_req *r, const char *path, bool get, bool post);
 
 #endif

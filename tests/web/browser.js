@@ -1,13 +1,15 @@
 #!/usr/bin/env node
 // Drives mimic's dashboard in headless Chromium (Debian's chromium through puppeteer-core): log in,
 // see the status, start the bot, watch a log line arrive, move the reply-rate slider and see the
-// running bot take it, start a short training job and watch its progress reach 100%, stop the bot.
-// usage: node browser.js BASE_URL PASSWORD TRAIN_ARGS...   (exit 0 when every step passed)
+// running bot take it, import a persona card and find its character book on the lore page, see the
+// schedule page, start a short training job and watch its progress reach 100%, stop the bot.
+// usage: CARD=FILE node browser.js BASE_URL PASSWORD TRAIN_ARGS...   (exit 0 when every step passed)
 'use strict';
 const puppeteer = require('puppeteer-core');
 
 const [base, password, ...trainArgs] = process.argv.slice(2);
 const chromium = process.env.CHROMIUM || '/usr/bin/chromium';
+const cardFile = process.env.CARD;
 const T = 60000;
 
 function step(s) { process.stdout.write('browser: ' + s + '\n'); }
@@ -69,6 +71,41 @@ async function textOf(page, sel) { return page.$eval(sel, (e) => e.textContent);
     await logs.waitForFunction(() => document.getElementById('log').textContent.includes('live setting bot.response_rate = 0.45'), { timeout: T, polling: 200 });
     step('a new log line arrived: the running bot took the new rate');
 
+    const personas = await browser.newPage();
+    watch(personas);
+    await personas.goto(base + '/personas');
+    await personas.waitForFunction(() => document.getElementById('personas').textContent.includes('no personas yet'), { timeout: T, polling: 200 });
+    const input = await personas.$('#card');
+    await input.uploadFile(cardFile);
+    await personas.click('#import-form button[type=submit]');
+    await personas.waitForFunction(() => document.querySelector('#personas tr[data-name="Elio"]') &&
+      document.getElementById('import-msg').textContent.startsWith('imported'), { timeout: T, polling: 200 });
+    step('persona card imported: Elio is listed');
+
+    const lore = await browser.newPage();
+    watch(lore);
+    await lore.goto(base + '/lore');
+    await lore.type('#q', 'aunt');
+    await lore.click('#search-form button[type=submit]');
+    await lore.waitForFunction(() => document.getElementById('results').textContent.includes('Olga is his aunt.'), { timeout: T, polling: 200 });
+    step('lore search finds the card\'s character book');
+
+    const sched = await browser.newPage();
+    watch(sched);
+    await sched.goto(base + '/schedule');
+    await sched.waitForFunction(() => document.getElementById('jobs').textContent.includes('no scheduled jobs'), { timeout: T, polling: 200 });
+    step('schedule page shows the scheduler\'s jobs');
+
+    const setup = await browser.newPage();
+    watch(setup);
+    await setup.goto(base + '/setup');
+    await setup.waitForFunction(() => document.getElementById('token-state').textContent.startsWith('The bot has a token') &&
+      document.getElementById('ram').textContent.includes('memory'), { timeout: T, polling: 200 })
+      .catch(async (e) => { throw new Error(e.message + ' (the page: ' + (await setup.$eval('main', (m) => m.innerText)) + ')'); });
+    step('first-run page: the token is set, the machine\'s memory shown');
+
+    // Eight tabs are open now: the pages share one event stream for notices (a Web Lock and a
+    // BroadcastChannel), so they never use up Chromium's six connections per host.
     const train = await browser.newPage();
     watch(train);
     await train.goto(base + '/training');

@@ -15,6 +15,17 @@ static const char sft[] =
     "{\"messages\": [{\"role\": \"user\", \"content\": \"Cat: food?\"}, {\"role\": "
     "\"assistant\", \"content\": \"Ben: brb\"}]}\n";
 
+/* A character card (V3) with a character book. */
+static const char card[] =
+    "{\"spec\": \"chara_card_v3\", \"spec_version\": \"3.0\", \"data\": {\"name\": \"Elio\", "
+    "\"description\": \"A purple alien.\", \"personality\": \"kind\", \"scenario\": \"\", "
+    "\"first_mes\": \"Hi\", \"mes_example\": \"\", \"creator_notes\": \"\", \"system_prompt\": "
+    "\"\", \"post_history_instructions\": \"\", \"alternate_greetings\": [], \"tags\": [], "
+    "\"creator\": \"\", \"character_version\": \"1\", \"extensions\": {}, "
+    "\"group_only_greetings\": [], \"character_book\": {\"entries\": [{\"keys\": [\"Olga\"], "
+    "\"content\": \"Olga is his aunt.\", \"extensions\": {}, \"enabled\": true, "
+    "\"insertion_order\": 0, \"use_regex\": false}]}}}";
+
 TEST(dashboard_in_chromium) {
   const char *src = getenv("MIMIC_SRC");
   const char *chromium = getenv("CHROMIUM") ? getenv("CHROMIUM") : "/usr/bin/chromium";
@@ -29,17 +40,23 @@ TEST(dashboard_in_chromium) {
   int st = web_rig_start(&r, true, NULL);
   if (st == 1) SKIP("node, the doubles or the mimic binary are unavailable");
   REQUIRE(st == 0);
-  char data[256], out[256], cmd[4096];
+  char data[256], out[256], card_path[256], cmd[4096];
   snprintf(data, sizeof data, "%s/sft.jsonl", r.dir);
   snprintf(out, sizeof out, "%s/models/tiny.gguf", r.dir);
   FILE *f = fopen(data, "w");
   REQUIRE(f);
   fputs(sft, f);
   fclose(f);
-  snprintf(cmd, sizeof cmd,
-           "node %s http://127.0.0.1:%d '%s' --from-scratch --layers 1 --width 32 --heads 2 "
-           "--data %s --valid %s --out %s --steps 12 --seq-len 48 --threads 1 --no-progress",
-           script, r.port, RIG_PASSWORD, data, data, out);
+  snprintf(card_path, sizeof card_path, "%s/elio.json", r.dir);
+  f = fopen(card_path, "w");
+  REQUIRE(f);
+  fputs(card, f);
+  fclose(f);
+  snprintf(
+      cmd, sizeof cmd,
+      "CARD=%s node %s http://127.0.0.1:%d '%s' --from-scratch --layers 1 --width 32 --heads 2 "
+      "--data %s --valid %s --out %s --steps 12 --seq-len 48 --threads 1 --no-progress",
+      card_path, script, r.port, RIG_PASSWORD, data, data, out);
   CHECK_INT(rig_sh(cmd), 0);
   CHECK(access(out, R_OK) == 0); /* the job really trained and wrote the model */
   CHECK_INT(web_rig_stop(&r), 0);

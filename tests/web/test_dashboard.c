@@ -5,10 +5,21 @@
  * doubles, /metrics that parse as Prometheus text, the token in no answer, and login throttling.
  * The tests share one dashboard and run in order. */
 #include "prom_parse.h"
+#include <math.h>
+#include <pthread.h>
+#include <sys/stat.h>
+
+#include "store/schedule.h"
 #include "test.h"
 #include "web_rig.h"
 
 static web_rig R;
+
+static size_t rig_write_discard(char *p, size_t sz, size_t n, void *user) {
+  (void)p;
+  (void)user;
+  return sz * n;
+}
 static int rig_state; /* 0 up, 1 skipped, -1 failed */
 
 TEST(starts) {
@@ -38,8 +49,8 @@ TEST(open_endpoints) {
 TEST(refused_without_a_session) {
   NEED_RIG();
   static const char *const pages[] = {
-      "/",         "/status",  "/logs",     "/stats",          "/live",
-      "/training", "/privacy", "/settings", "/reports/x.html", NULL};
+      "/",         "/status",   "/logs",    "/stats",    "/live",  "/personas",       "/lore",
+      "/training", "/schedule", "/privacy", "/settings", "/setup", "/reports/x.html", NULL};
   for (int i = 0; pages[i]; i++) {
     web_resp x;
     REQUIRE(rig_http(&R, "GET", pages[i], NULL, false, false, NULL, &x) == 0);
@@ -48,24 +59,32 @@ TEST(refused_without_a_session) {
     CHECK(x.status == 303 && strstr(x.head.data, "Location: /login") != NULL);
     web_resp_free(&x);
   }
-  static const char *const gets[] = {"/api/session",
-                                     "/api/status",
-                                     "/api/events",
-                                     "/api/stats",
-                                     "/api/live",
-                                     "/api/jobs",
-                                     "/api/privacy",
-                                     "/api/settings",
-                                     "/api/logs/download",
-                                     "/api/reports",
-                                     "/api/jobs/loss?id=1",
-                                     "/api/nonexistent",
-                                     NULL};
+  static const char *const gets[] = {"/api/session",        "/api/status",
+                                     "/api/events",         "/api/stats",
+                                     "/api/live",           "/api/jobs",
+                                     "/api/privacy",        "/api/settings",
+                                     "/api/logs/download",  "/api/reports",
+                                     "/api/jobs/loss?id=1", "/api/personas",
+                                     "/api/lore",           "/api/lore/search?q=x",
+                                     "/api/schedule",       "/api/setup",
+                                     "/api/nonexistent",    NULL};
   for (int i = 0; gets[i]; i++) CHECK_INT(rig_status(&R, "GET", gets[i], NULL, false, false), 401);
-  static const char *const posts[] = {
-      "/api/bot/start", "/api/bot/stop",    "/api/live",  "/api/jobs",
-      "/api/privacy",   "/api/settings",    "/api/token", "/api/logout",
-      "/api/adapter",   "/api/jobs/cancel", NULL};
+  static const char *const posts[] = {"/api/bot/start",
+                                      "/api/bot/stop",
+                                      "/api/live",
+                                      "/api/jobs",
+                                      "/api/privacy",
+                                      "/api/settings",
+                                      "/api/token",
+                                      "/api/logout",
+                                      "/api/adapter",
+                                      "/api/jobs/cancel",
+                                      "/api/personas",
+                                      "/api/personas/import?file=a.json",
+                                      "/api/lore/upload?file=a.md",
+                                      "/api/lore/remove",
+                                      "/api/schedule",
+                                      NULL};
   for (int i = 0; posts[i]; i++)
     CHECK_INT(rig_status(&R, "POST", posts[i], "{}", false, false), 401);
   /* A made-up session id is no session. */
@@ -206,6 +225,294 @@ TEST(bot_start_live_setting_stop) {
   CHECK(rig_wait_for(&R, "/api/status", "\"gateway_connected\":1", 30000));
 }
 
+/* ---- personas, lore, schedule ---- */
+
+static const char card[] =
+    "{\"spec\": \"chara_card_v3\", \"spec_version\": \"3.0\", \"data\": {\"name\": \"Elio\", "
+    "\"description\": \"A purple alien.\", \"personality\": \"kind\", \"scenario\": \"\", "
+    "\"first_mes\": \"Hi {{user}}\", \"mes_example\": \"\", \"creator_notes\": \"\", "
+    "\"system_prompt\": \"You are {{char}}.\", \"post_history_instructions\": \"\", "
+    "\"alternate_greetings\": [], \"tags\": [\"alien\"], \"creator\": \"\", "
+    "\"character_version\": \"1\", \"extensions\": {\"mimic\": {\"aliases\": [\"Glordie\"]}}, "
+    "\"group_only_greetings\": [], \"character_book\": {\"name\": \"lore\", \"entries\": "
+    "[{\"keys\": [\"Olga\"], \"content\": \"Olga is his aunt.\", \"extensions\": {}, "
+    "\"enabled\": true, \"insertion_order\": 0, \"use_regex\": false}]}}}";
+
+/* The id of the first lore source named file in GET /api/lore (0 when absent). */
+static int64_t lore_source_id(const char *file) {
+  web_resp x;
+  int64_t id = 0;
+  if (rig_http(&R, "GET", "/api/lore", NULL, true, false, NULL, &x) == 0) {
+    json_t *j = json_loads(x.body.data, 0, NULL);
+    json_t *arr = json_object_get(j, "sources");
+    for (size_t i = 0; i < json_array_size(arr); i++) {
+      json_t *o = json_array_get(arr, i);
+      if (strcmp(json_string_value(json_object_get(o, "file")), file) == 0)
+        id = json_integer_value(json_object_get(o, "id"));
+    }
+    json_decref(j);
+  }
+  web_resp_free(&x);
+  return id;
+}
+
+/* POSTs a change that runs as a job; returns the job's id (0 when refused). */
+static int64_t post_job(const char *path, const char *body) {
+  web_resp x;
+  int64_t id = 0;
+  if (rig_http(&R, "POST", path, body, true, true, NULL, &x) == 0 && x.status == 200) {
+    json_t *j = json_loads(x.body.data, 0, NULL);
+    id = json_integer_value(json_object_get(j, "job"));
+    json_decref(j);
+  }
+  if (!id) printf("  %s: %ld %s\n", path, x.status, x.body.data ? x.body.data : "");
+  web_resp_free(&x);
+  return id;
+}
+
+/* Waits until job id is in state ("done", "failed"). */
+static bool job_ends(int64_t id, const char *state) {
+  uint64_t deadline = clock_mono_ms() + 60000;
+  while (clock_mono_ms() < deadline) {
+    web_resp x;
+    bool found = false, ended = false;
+    if (rig_http(&R, "GET", "/api/jobs", NULL, true, false, NULL, &x) == 0) {
+      json_t *j = json_loads(x.body.data, 0, NULL);
+      json_t *arr = json_object_get(j, "jobs");
+      for (size_t i = 0; i < json_array_size(arr); i++) {
+        json_t *o = json_array_get(arr, i);
+        if (json_integer_value(json_object_get(o, "id")) != id) continue;
+        const char *st = json_string_value(json_object_get(o, "state"));
+        ended = strcmp(st, "done") == 0 || strcmp(st, "failed") == 0;
+        found = strcmp(st, state) == 0;
+        if (ended && !found) printf("  job %lld ended %s, not %s\n", (long long)id, st, state);
+      }
+      json_decref(j);
+    }
+    web_resp_free(&x);
+    if (ended) return found;
+    clock_sleep_ms(100);
+  }
+  return false;
+}
+
+TEST(personas_import_and_change) {
+  NEED_RIG();
+  CHECK(rig_wait_for(&R, "/api/personas", "\"personas\":[]", 2000));
+  /* A change without the CSRF token, a name that leaves the folder, a wrong kind of file. */
+  CHECK_INT(rig_status(&R, "POST", "/api/personas/import?file=elio.json", card, true, false), 403);
+  CHECK_INT(rig_status(&R, "POST", "/api/personas/import?file=..%2Fx.json", card, true, true), 400);
+  CHECK_INT(rig_status(&R, "POST", "/api/personas/import?file=elio.exe", card, true, true), 400);
+  CHECK_INT(rig_status(&R, "POST", "/api/personas/import?file=.elio.json", card, true, true), 400);
+  CHECK_INT(rig_status(&R, "POST", "/api/personas/import", card, true, true), 400);
+  /* The card, imported by `mimic persona import` as a job. */
+  CHECK(job_ends(post_job("/api/personas/import?file=elio.json", card), "done"));
+  CHECK(rig_wait_for(&R, "/api/personas", "\"name\":\"Elio\"", 1000));
+  CHECK(rig_wait_for(&R, "/api/personas", "\"aliases\":[\"Glordie\"]", 1000));
+  CHECK(rig_wait_for(&R, "/api/personas", "\"has_book\":true", 1000));
+  /* Its character book entered the lore in its scope. */
+  CHECK(rig_wait_for(&R, "/api/lore/search?q=aunt", "Olga is his aunt.", 1000));
+  /* The same name again fails (the job says so) unless replace=1. */
+  CHECK(job_ends(post_job("/api/personas/import?file=elio.json", card), "failed"));
+  CHECK(job_ends(post_job("/api/personas/import?file=elio.json&replace=1", card), "done"));
+  /* Disable, then remove (which needs a confirmation). */
+  CHECK(job_ends(post_job("/api/personas", "{\"action\":\"disable\",\"name\":\"Elio\"}"), "done"));
+  CHECK(rig_wait_for(&R, "/api/personas", "\"enabled\":false", 1000));
+  CHECK_INT(rig_status(&R, "POST", "/api/personas", "{\"action\":\"disable\",\"name\":\"Nobody\"}",
+                       true, true),
+            404);
+  CHECK_INT(rig_status(&R, "POST", "/api/personas", "{\"action\":\"remove\",\"name\":\"Elio\"}",
+                       true, true),
+            400);
+  CHECK(job_ends(
+      post_job("/api/personas", "{\"action\":\"remove\",\"name\":\"Elio\",\"confirm\":true}"),
+      "done"));
+  CHECK(rig_wait_for(&R, "/api/personas", "\"personas\":[]", 30000));
+  CHECK(rig_wait_for(&R, "/api/lore/search?q=aunt", "\"results\":[]", 10000));
+}
+
+TEST(lore_upload_search_remove) {
+  NEED_RIG();
+  static const char md[] = "# Vexa\n\nThe dragon Vexa sleeps under the old lighthouse.\n";
+  CHECK_INT(rig_status(&R, "POST", "/api/lore/upload?file=world.md", md, true, false), 403);
+  CHECK_INT(rig_status(&R, "POST", "/api/lore/upload?file=world.sh", md, true, true), 400);
+  CHECK_INT(rig_status(&R, "POST", "/api/lore/upload?file=world.md&scope=a%0Ab", md, true, true),
+            400);
+  CHECK(job_ends(post_job("/api/lore/upload?file=world.md&scope=harbour", md), "done"));
+  CHECK(rig_wait_for(&R, "/api/lore", "\"file\":\"world.md\"", 1000));
+  CHECK(rig_wait_for(&R, "/api/lore", "\"scope\":\"harbour\"", 1000));
+  CHECK(rig_wait_for(&R, "/api/lore/search?q=lighthouse", "Vexa sleeps", 1000));
+  CHECK(rig_wait_for(&R, "/api/lore/search?q=lighthouse&scope=harbour", "Vexa sleeps", 1000));
+  CHECK(rig_wait_for(&R, "/api/lore/search?q=lighthouse&scope=elsewhere", "\"results\":[]", 1000));
+  CHECK_INT(rig_status(&R, "GET", "/api/lore/search", NULL, true, false), 400);
+  int64_t id = lore_source_id("world.md");
+  CHECK(id > 0);
+  char body[96];
+  snprintf(body, sizeof body, "{\"id\":%lld}", (long long)id);
+  CHECK_INT(rig_status(&R, "POST", "/api/lore/remove", body, true, true), 400); /* unconfirmed */
+  snprintf(body, sizeof body, "{\"id\":%lld,\"confirm\":true}", (long long)id);
+  CHECK_INT(rig_status(&R, "POST", "/api/lore/remove", body, true, false), 403);
+  CHECK_INT(rig_status(&R, "POST", "/api/lore/remove", body, true, true), 200);
+  CHECK_INT(rig_status(&R, "POST", "/api/lore/remove", body, true, true), 404);
+  CHECK_INT(lore_source_id("world.md"), 0);
+  CHECK(rig_wait_for(&R, "/api/lore/search?q=lighthouse", "\"results\":[]", 1000));
+  /* An upload beyond the JSON bodies' 256 KiB: taken from the session with its CSRF token, dropped
+   * (and refused) from anyone else. */
+  size_t big = 400 * 1024;
+  char *text = xalloc(big + 1);
+  for (size_t i = 0; i < big; i++) text[i] = (i % 64 == 63) ? '\n' : "harbour tides "[i % 14];
+  text[big] = 0;
+  char keep[160];
+  snprintf(keep, sizeof keep, "%s", R.cookie);
+  R.cookie[0] = 0;
+  CHECK_INT(rig_status(&R, "POST", "/api/lore/upload?file=tides.txt", text, false, true), 401);
+  snprintf(R.cookie, sizeof R.cookie, "%s", keep);
+  CHECK_INT(rig_status(&R, "POST", "/api/lore/upload?file=tides.txt", text, true, false), 403);
+  CHECK(job_ends(post_job("/api/lore/upload?file=tides.txt", text), "done"));
+  CHECK(rig_wait_for(&R, "/api/lore", "\"file\":\"tides.txt\"", 1000));
+  mem_free(text);
+}
+
+TEST(schedule_list_and_switch) {
+  NEED_RIG();
+  CHECK(rig_wait_for(&R, "/api/schedule", "\"jobs\":[]", 2000));
+  store *s = NULL;
+  REQUIRE(store_open(R.db, &s) == 0);
+  store_sched_job j;
+  memset(&j, 0, sizeof j);
+  snprintf(j.name, sizeof j.name, "weekly-digest");
+  snprintf(j.kind, sizeof j.kind, "digest");
+  snprintf(j.expr, sizeof j.expr, "0 9 * * 1");
+  snprintf(j.tz, sizeof j.tz, "Europe/Paris");
+  snprintf(j.params, sizeof j.params, "{}");
+  j.guild_id = 42;
+  j.enabled = true;
+  j.next_ms = 1700000000000;
+  CHECK_OK(store_sched_add(s, &j));
+  bool claimed = false;
+  CHECK_OK(store_sched_claim(s, j.id, 1700000000000, 1700600000000, "test", &claimed));
+  CHECK(claimed);
+  CHECK_OK(store_sched_finish(s, j.id, 1700000000000, "ok", "posted the digest"));
+  CHECK(rig_wait_for(&R, "/api/schedule", "\"name\":\"weekly-digest\"", 2000));
+  CHECK(rig_wait_for(&R, "/api/schedule", "\"guild\":\"42\"", 1000));
+  CHECK(rig_wait_for(&R, "/api/schedule", "\"detail\":\"posted the digest\"", 1000));
+  CHECK(rig_wait_for(&R, "/api/schedule", "\"next_ms\":1700600000000", 1000));
+  CHECK_INT(rig_status(&R, "POST", "/api/schedule",
+                       "{\"name\":\"weekly-digest\",\"enabled\":false}", true, false),
+            403);
+  CHECK_INT(rig_status(&R, "POST", "/api/schedule",
+                       "{\"name\":\"weekly-digest\",\"enabled\":false}", true, true),
+            200);
+  store_sched_job g;
+  CHECK_OK(store_sched_get(s, "weekly-digest", &g));
+  CHECK(!g.enabled);
+  CHECK_INT(rig_status(&R, "POST", "/api/schedule", "{\"name\":\"weekly-digest\",\"enabled\":true}",
+                       true, true),
+            200);
+  CHECK_OK(store_sched_get(s, "weekly-digest", &g));
+  CHECK(g.enabled);
+  CHECK(g.next_ms == 0); /* recomputed from now by the scheduler: missed runs do not fire */
+  CHECK_INT(
+      rig_status(&R, "POST", "/api/schedule", "{\"name\":\"nope\",\"enabled\":true}", true, true),
+      404);
+  CHECK_INT(rig_status(&R, "POST", "/api/schedule", "{\"name\":\"weekly-digest\"}", true, true),
+            400);
+  store_close(s);
+}
+
+/* The statistics page's numbers come from the store's counters and reply rows. */
+TEST(statistics_from_the_store) {
+  NEED_RIG();
+  store *s = NULL;
+  REQUIRE(store_open(R.db, &s) == 0);
+  int64_t at = clock_wall_ms() - 2 * 3600 * 1000;
+  CHECK_OK(store_bot_count(s, at, "seen", 10));
+  CHECK_OK(store_bot_count(s, at, "replies", 4));
+  CHECK_OK(store_bot_count(s, at, "errors", 1));
+  for (int i = 1; i <= 4; i++) {
+    store_bot_reply rep = {.ts_ms = at + i,
+                           .channel_id = 1,
+                           .message_id = (uint64_t)i,
+                           .reason = "reply:mention",
+                           .outcome = "sent",
+                           .latency_ms = 100.0 * i,
+                           .gen_tokens = 5,
+                           .error = ""};
+    CHECK_OK(store_bot_reply_add(s, &rep));
+  }
+  store_close(s);
+  web_resp x;
+  REQUIRE(rig_http(&R, "GET", "/api/stats", NULL, true, false, NULL, &x) == 0);
+  CHECK_INT(x.status, 200);
+  json_t *j = json_loads(x.body.data, 0, NULL);
+  json_t *t = json_object_get(j, "total");
+  CHECK_INT(json_integer_value(json_object_get(t, "seen")), 10);
+  CHECK_INT(json_integer_value(json_object_get(t, "replies")), 4);
+  CHECK_INT(json_integer_value(json_object_get(t, "errors")), 1);
+  CHECK(fabs(json_real_value(json_object_get(t, "rate")) - 0.4) < 1e-9);
+  CHECK(json_real_value(json_object_get(t, "p50_ms")) == 200.0);
+  CHECK(json_real_value(json_object_get(t, "p99_ms")) == 400.0);
+  CHECK_INT(json_array_size(json_object_get(j, "series")), 24);
+  json_decref(j);
+  web_resp_free(&x);
+  REQUIRE(rig_http(&R, "GET", "/api/stats?window=7d", NULL, true, false, NULL, &x) == 0);
+  j = json_loads(x.body.data, 0, NULL);
+  CHECK_INT(json_array_size(json_object_get(j, "series")), 28); /* 6-hour buckets */
+  CHECK_INT(json_integer_value(json_object_get(json_object_get(j, "total"), "seen")), 10);
+  json_decref(j);
+  web_resp_free(&x);
+}
+
+/* The privacy page's actions run `mimic privacy VERB ID`; a purge needs a confirmation. */
+TEST(privacy_actions) {
+  NEED_RIG();
+  CHECK(rig_wait_for(&R, "/api/privacy", "\"people\":[]", 2000));
+  CHECK_INT(rig_status(&R, "POST", "/api/privacy", "{\"action\":\"delete\",\"user\":\"123456789\"}",
+                       true, true),
+            400);
+  CHECK_INT(rig_status(&R, "POST", "/api/privacy", "{\"action\":\"exclude\",\"user\":\"12ab\"}",
+                       true, true),
+            400);
+  CHECK_INT(rig_status(&R, "POST", "/api/privacy", "{\"action\":\"purge\",\"user\":\"123456789\"}",
+                       true, true),
+            400); /* unconfirmed */
+  CHECK_INT(rig_status(&R, "POST", "/api/privacy",
+                       "{\"action\":\"exclude\",\"user\":\"123456789\",\"reason\":\"asked\"}", true,
+                       false),
+            403);
+  CHECK(job_ends(post_job("/api/privacy",
+                          "{\"action\":\"exclude\",\"user\":\"123456789\",\"reason\":\"asked\"}"),
+                 "done"));
+  CHECK(rig_wait_for(&R, "/api/privacy", "\"user\":\"123456789\"", 1000));
+  CHECK(rig_wait_for(&R, "/api/privacy", "\"flag\":\"excluded\"", 1000));
+  CHECK(rig_wait_for(&R, "/api/privacy", "\"reason\":\"asked\"", 1000));
+  CHECK(job_ends(post_job("/api/privacy", "{\"action\":\"include\",\"user\":\"123456789\"}"),
+                 "done"));
+  CHECK(rig_wait_for(&R, "/api/privacy", "\"people\":[]", 1000));
+  CHECK(job_ends(
+      post_job("/api/privacy", "{\"action\":\"purge\",\"user\":\"123456789\",\"confirm\":true}"),
+      "done"));
+}
+
+/* Evaluation reports under data/reports/ are listed and served; nothing else of data/ is. */
+TEST(evaluation_reports) {
+  NEED_RIG();
+  char path[256];
+  snprintf(path, sizeof path, "%s/data/reports", R.dir);
+  mkdir(path, 0700);
+  snprintf(path, sizeof path, "%s/data/reports/run1.html", R.dir);
+  FILE *f = fopen(path, "w");
+  REQUIRE(f);
+  fputs("<!doctype html><title>eval run1</title><p>perplexity 12.5</p>", f);
+  fclose(f);
+  CHECK(rig_wait_for(&R, "/api/reports", "\"run1.html\"", 1000));
+  CHECK(rig_wait_for(&R, "/reports/run1.html", "perplexity 12.5", 1000));
+  CHECK_INT(rig_status(&R, "GET", "/reports/../mimic.db", NULL, true, false), 404);
+  CHECK_INT(rig_status(&R, "GET", "/reports/%2e%2e/mimic.db", NULL, true, false), 404);
+  CHECK_INT(rig_status(&R, "POST", "/api/adapter", "{\"path\":\"/nonexistent.gguf\"}", true, true),
+            400);
+}
+
 TEST(metrics_parse_as_prometheus_text) {
   NEED_RIG();
   web_resp x;
@@ -295,9 +602,81 @@ TEST(metrics_beyond_loopback_need_the_token) {
   web_resp_free(&x);
 }
 
+/* The first run: the token goes to `mimic setup` as a job; its output (the check with Discord, the
+ * intent, the invite link) reaches the log, never the token itself. */
+TEST(first_run_setup) {
+  NEED_RIG();
+  web_resp x;
+  REQUIRE(rig_http(&R, "GET", "/setup", NULL, true, false, NULL, &x) == 0);
+  CHECK_INT(x.status, 200);
+  web_resp_free(&x);
+  CHECK(rig_wait_for(&R, "/api/setup", "\"token_set\":true", 1000));
+  CHECK_INT(rig_status(&R, "POST", "/api/setup", "{\"token\":\"short\"}", true, true), 400);
+  CHECK_INT(rig_status(&R, "POST", "/api/setup", "{\"token\":\"" RIG_TOKEN "\"}", true, false),
+            403);
+  CHECK_INT(rig_status(&R, "POST", "/api/setup", "{\"token\":\"" RIG_TOKEN "\"}", true, true),
+            409); /* a token is set: replacing the config needs a confirmation */
+  CHECK_INT(rig_status(&R, "POST", "/api/setup",
+                       "{\"token\":\"" RIG_TOKEN "\",\"model\":\"/nonexistent.gguf\","
+                       "\"replace\":true}",
+                       true, true),
+            400);
+  /* A token Discord refuses: the job fails and says so. */
+  CHECK(job_ends(
+      post_job("/api/setup", "{\"token\":\"wrong-token-0123456789abcdefXYZ\",\"replace\":true}"),
+      "failed"));
+  CHECK(rig_wait_for(&R, "/api/logs/download", "Checking the token with Discord", 1000));
+  /* The right one: checked, the intent and the invite shown, the config written (mode 0600). */
+  CHECK(job_ends(post_job("/api/setup", "{\"token\":\"" RIG_TOKEN "\",\"replace\":true}"), "done"));
+  CHECK(rig_wait_for(&R, "/api/logs/download", "OK: the bot is", 1000));
+  CHECK(rig_wait_for(&R, "/api/logs/download", "MESSAGE CONTENT", 1000));
+  CHECK(rig_wait_for(&R, "/api/logs/download", "oauth2/authorize", 1000));
+  CHECK(rig_wait_for(&R, "/api/logs/download", "Wrote ", 1000));
+  struct stat st;
+  REQUIRE(stat(R.conf, &st) == 0);
+  CHECK_INT(st.st_mode & 0777, 0600);
+  REQUIRE(buf_putc(&R.seen, 0) == 0);
+  CHECK(strstr(R.seen.data, RIG_TOKEN) == NULL);
+  CHECK(strstr(R.seen.data, "wrong-token-0123456789abcdefXYZ") == NULL);
+  R.seen.len--;
+}
+
+/* One wrong login on its own connection (for the threads below); returns the status. */
+static void *wrong_login(void *arg) {
+  long *status = arg;
+  CURL *c = curl_easy_init();
+  char url[256];
+  snprintf(url, sizeof url, "%s/api/login", R.base);
+  struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
+  curl_easy_setopt(c, CURLOPT_URL, url);
+  curl_easy_setopt(c, CURLOPT_POSTFIELDS, "{\"password\":\"parallel guess number x\"}");
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, rig_write_discard);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 20000L);
+  *status = curl_easy_perform(c) == CURLE_OK ? 0 : -1;
+  if (!*status) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+  curl_slist_free_all(h);
+  curl_easy_cleanup(c);
+  return NULL;
+}
+
 TEST(login_throttling) {
   NEED_RIG();
   R.cookie[0] = 0;
+  /* Guesses sent in parallel are checked one at a time per client: the others are told to retry,
+   * so they cannot all slip past the throttle before the first failure counts. */
+  enum { PAR = 12 };
+  pthread_t th[PAR];
+  long st[PAR];
+  for (int i = 0; i < PAR; i++) REQUIRE(pthread_create(&th[i], NULL, wrong_login, &st[i]) == 0);
+  for (int i = 0; i < PAR; i++) pthread_join(th[i], NULL);
+  int checked = 0, refused = 0;
+  for (int i = 0; i < PAR; i++) {
+    checked += st[i] == 401;
+    refused += st[i] == 429;
+  }
+  CHECK(checked >= 1 && checked <= 5);
+  CHECK_INT(checked + refused, PAR);
   long last = 0;
   for (int i = 0; i < 7 && last != 429; i++) last = rig_login(&R, "not the password at all");
   CHECK_INT(last, 429);
@@ -325,10 +704,17 @@ int main(void) {
   RUN(static_files_stay_in_their_folder);
   RUN(security_headers);
   RUN(bot_start_live_setting_stop);
+  RUN(personas_import_and_change);
+  RUN(lore_upload_search_remove);
+  RUN(schedule_list_and_switch);
+  RUN(statistics_from_the_store);
+  RUN(privacy_actions);
+  RUN(evaluation_reports);
   RUN(metrics_parse_as_prometheus_text);
   RUN(settings_and_token_are_write_only);
   RUN(events_stream_and_token_never_sent);
   RUN(metrics_beyond_loopback_need_the_token);
+  RUN(first_run_setup);
   RUN(login_throttling);
   RUN(stops_cleanly);
   if (rig_state == 0) web_rig_stop(&R);

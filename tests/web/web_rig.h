@@ -38,6 +38,9 @@ typedef struct web_rig {
   buf seen; /* every header and body received */
 } web_rig;
 
+/* Set before web_rig_start to start the dashboard without DISCORD_TOKEN (a first run). */
+static bool rig_without_token;
+
 typedef struct web_resp {
   long status;
   buf head, body;
@@ -252,7 +255,7 @@ static inline int web_rig_start_with(web_rig *r, bool with_doubles, const char *
   }
   for (int i = 0; args && args[i] && na < 15; i++) argv[na++] = (char *)args[i];
   argv[na] = NULL;
-  setenv("DISCORD_TOKEN", RIG_TOKEN, 1);
+  if (!rig_without_token) setenv("DISCORD_TOKEN", RIG_TOKEN, 1);
   int rc = posix_spawn(&r->pid, bin, &fa, NULL, argv, environ);
   unsetenv("DISCORD_TOKEN");
   posix_spawn_file_actions_destroy(&fa);

@@ -30,6 +30,31 @@ export async function api(path, body) {
   return j;
 }
 
+// Sends one file's bytes as the body of a POST (an upload: a card, a lore file); query is an object
+// of query parameters (the file's name among them).
+export async function upload(path, file, query) {
+  const qs = new URLSearchParams(query).toString();
+  const r = await fetch('/api' + path + '?' + qs, {
+    method: 'POST', credentials: 'same-origin', body: file,
+    headers: { 'Content-Type': 'application/octet-stream', 'X-CSRF-Token': await session() },
+  });
+  if (r.status === 401) { location.href = '/login'; throw new Error('not logged in'); }
+  let j = {};
+  try { j = await r.json(); } catch (e) { j = {}; }
+  if (!r.ok) throw new Error(j.error || ('HTTP ' + r.status));
+  return j;
+}
+
+// Waits for job id (the jobs table) to end; resolves with its row.
+export async function jobEnd(id) {
+  for (;;) {
+    const j = await api('/jobs');
+    const row = j.jobs.find((x) => x.id === id);
+    if (row && ['done', 'failed', 'cancelled'].includes(row.state)) return row;
+    await new Promise((res) => setTimeout(res, 500));
+  }
+}
+
 export function el(tag, attrs, ...kids) {
   const e = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs || {})) {
@@ -68,7 +93,8 @@ function notify(text) {
 }
 
 const PAGES = [['status', 'Status'], ['logs', 'Logs'], ['stats', 'Statistics'], ['live', 'Live settings'],
-  ['training', 'Training'], ['privacy', 'Privacy'], ['settings', 'Settings']];
+  ['personas', 'Personas'], ['lore', 'Lore'], ['training', 'Training'], ['schedule', 'Schedule'],
+  ['privacy', 'Privacy'], ['settings', 'Settings'], ['setup', 'First run']];
 
 function nav() {
   const n = document.getElementById('nav');
@@ -99,8 +125,27 @@ export function stream(onLog, fromStart) {
   return es;
 }
 
+// Notices for the pages other than the log: one tab holds the event stream (a Web Lock elects it)
+// and passes notices to the others (a BroadcastChannel), so many open tabs never use up the
+// browser's six connections per host.
+function shareNotices() {
+  if (!('locks' in navigator) || !('BroadcastChannel' in window)) { stream(null, false); return; }
+  const ch = new BroadcastChannel('mimic-notices');
+  ch.onmessage = (e) => { if (e.data && e.data.id > lastEvent) { lastEvent = e.data.id; toast(e.data.text); } };
+  navigator.locks.request('mimic-notices', () => new Promise(() => {
+    const es = new EventSource('/api/events?after=' + lastEvent);
+    es.addEventListener('notice', (e) => {
+      const id = Number(e.lastEventId);
+      if (id <= lastEvent) return;
+      lastEvent = id;
+      notify(e.data);
+      ch.postMessage({ id, text: e.data });
+    });
+  }));
+}
+
 export async function start(page) {
   await session();
   nav();
-  if (page !== 'logs') stream(null, false);
+  if (page !== 'logs') shareNotices();
 }

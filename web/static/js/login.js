@@ -10,6 +10,6 @@ form.addEventListener('submit', async (ev) => {
   });
   let j = {};
   try { j = await r.json(); } catch (e) { j = {}; }
-  if (r.ok) location.href = '/status';
+  if (r.ok) location.href = '/'; // the status page, or the first run while the bot has no token
   else err.textContent = j.error || ('HTTP ' + r.status);
 });

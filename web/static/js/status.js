@@ -29,6 +29,8 @@ async function refresh() {
     ['gateway', c.gateway_connected === undefined ? '–' : (c.gateway_connected ? 'connected' : 'not connected')],
     ['model', c.model_loaded ? (c.model || s.config.model) : (c.model_loaded === 0 ? 'not loaded' : s.config.model || '–')],
     ['adapter', s.config.adapter || 'none'],
+    ['model memory', (s.config.preload ? 'loaded at start' : 'loaded on first use') +
+      (s.config.idle_unload_s > 0 ? ', unloaded after ' + fmtDuration(s.config.idle_unload_s) + ' idle' : ', kept loaded')],
     ['queue depth', c.queue_depth ?? '–'],
     ['tokens/s (last reply)', c.tokens_per_second !== undefined ? c.tokens_per_second.toFixed(1) : '–'],
     ['last reply', last],

@@ -12,6 +12,11 @@ function splitArgs(s) {
 }
 
 function bar(j) {
+  // A job that reports no step count (fetch, prepare, eval, and the dashboard's own CLI jobs) gets
+  // an indeterminate bar while it runs.
+  if (j.total <= 0 && (j.state === 'running' || j.state === 'queued'))
+    return el('div', { class: 'progress', role: 'progressbar', 'aria-valuetext': j.message || 'running', id: 'job-' + j.id + '-progress' },
+      el('div', { class: 'progress-bar progress-bar-striped progress-bar-animated', 'data-pct': 100 }, j.message || 'running'));
   const pct = j.total > 0 ? Math.floor(100 * j.done / j.total) : (j.state === 'done' ? 100 : 0);
   const cls = j.state === 'failed' ? 'bg-danger' : j.state === 'done' ? 'bg-success' : 'progress-bar-striped progress-bar-animated';
   return el('div', { class: 'progress', role: 'progressbar', 'aria-valuenow': pct, 'aria-valuemin': 0, 'aria-valuemax': 100, id: 'job-' + j.id + '-progress' },

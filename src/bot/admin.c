@@ -867,6 +867,12 @@ static void cmd_vision(cmd_ctx *x) {
          server ? "server (channels set on their own keep their setting)" : "channel");
 }
 
+/* ---- scenes (scenario.c) ---- */
+
+static void cmd_scenario(cmd_ctx *x) {
+  scenario__command(x->b, x->m, x->args, is_admin(x->b, x->m->author.id));
+}
+
 /* ---- table and dispatch ---- */
 
 static void cmd_help(cmd_ctx *x);
@@ -891,6 +897,10 @@ static const cmd_def cmds[] = {
     {"persona", CMD_EVERYONE, cmd_persona, "<name> | list",
      "in a DM: choose whom you talk to (admins: list, show, add, remove, set)"},
     {"clear", CMD_EVERYONE, cmd_clear, "", "in a DM: start our conversation over"},
+    {"scenario", CMD_EVERYONE, cmd_scenario,
+     "start <persona>[,<persona>...] <premise> | next [persona] | end",
+     "a scene the personas play in turn and anyone joins by talking (start and end: admins and "
+     "moderators; alone: the scene here)"},
 };
 
 static bool is_admin(const bot *b, uint64_t user) { return map_get(&b->admins, user) != NULL; }

@@ -263,6 +263,10 @@ static int on_message(bot *b, const discord_message *m) {
   int64_t now = bot__now(b);
   bool self = b->self_id && m->author.id == b->self_id;
   /* Commands (people only; never from bots, webhooks or the bot itself). */
+  if (!self && !m->author.bot && !m->webhook_id) {
+    /* a command may act in the channel (a scene's line): know its thread parent first */
+    chan_parent(b, queue__chan(b, m->channel_id), m);
+  }
   if (!self && !m->author.bot && !m->webhook_id && admin__handle(b, m)) {
     stats__count(b, "seen", 1);
     return 0;

@@ -10,6 +10,7 @@
 #include "bot/bot.h"
 #include "bot_harness.h"
 #include "fake_backend.h"
+#include "lore/lore.h"
 #include "store/persona.h"
 #include "store/store.h"
 #include "store/webhooks.h"
@@ -347,6 +348,56 @@ TEST(admin_persona_commands) {
   fx_free(&x);
 }
 
+/* A persona answering reads its own lore scope (where its card's character_book is stored) and its
+ * own lore settings; the bot user and other personas do not read it. */
+TEST(a_persona_reads_its_own_lore) {
+  fx x;
+  fx_init(&x);
+  fx_cfg(&x, "bot.response_rate", "1");
+  int64_t glordon = add_persona(&x, "Glordon", NULL, NULL, 0);
+  add_persona(&x, "Elio", NULL, NULL, 0);
+  static const char book[] =
+      "{\"entries\":{\"0\":{\"key\":[\"potato\"],\"content\":\"Glordon hides in a potato.\"}}}";
+  CHECK_OK(lore_add_book_json(x.s, "card:Glordon", book, strlen(book), "Glordon", NULL, NULL));
+  fx_start(&x);
+  x.f->dflt = "hm";
+  CHECK_OK(say(&x, 1, ALICE, "Glordon, where is the potato?"));
+  drain(&x);
+  REQUIRE(x.r->n_personas == 1);
+  CHECK(strstr(x.f->last_prompt, "Glordon hides in a potato.") != NULL);
+  CHECK_OK(say(&x, 2, ALICE, "Elio, where is the potato?"));
+  drain(&x);
+  REQUIRE(x.r->n_personas == 2);
+  CHECK(strstr(x.f->last_prompt, "Glordon hides in a potato.") == NULL);
+  /* the persona's own switch (layered, as `!persona set Glordon lore.world_info off` writes) */
+  CHECK_OK(store_layer_set(x.s, STORE_SCOPE_PERSONA, (uint64_t)glordon, "lore.world_info", "off"));
+  CHECK_OK(say(&x, 3, ALICE, "Glordon, the potato?"));
+  drain(&x);
+  REQUIRE(x.r->n_personas == 3);
+  CHECK(strstr(x.f->last_prompt, "Glordon hides in a potato.") == NULL);
+  CHECK_OK(store_layer_delete(x.s, STORE_SCOPE_PERSONA, (uint64_t)glordon, "lore.world_info"));
+  /* and the `mimic lore set --persona` one */
+  CHECK_OK(store_setting_set(x.s, "persona:Glordon", "lore.world_info", "false"));
+  CHECK_OK(say(&x, 4, ALICE, "Glordon, the potato?"));
+  drain(&x);
+  REQUIRE(x.r->n_personas == 4);
+  CHECK(strstr(x.f->last_prompt, "Glordon hides in a potato.") == NULL);
+  CHECK_OK(store_setting_delete(x.s, "persona:Glordon", "lore.world_info"));
+  /* a lore_scope of its own */
+  store_persona p;
+  store_persona_init(&p);
+  CHECK_OK(store_persona_get(x.s, glordon, &p));
+  p.lore_scope = xstrdup("aliens");
+  CHECK_OK(store_persona_update(x.s, &p));
+  store_persona_free(&p);
+  CHECK_OK(bot_persona_reload(x.b));
+  CHECK_OK(say(&x, 5, ALICE, "Glordon, the potato?"));
+  drain(&x);
+  REQUIRE(x.r->n_personas == 5);
+  CHECK(strstr(x.f->last_prompt, "Glordon hides in a potato.") == NULL);
+  fx_free(&x);
+}
+
 TEST(settings_are_layered_for_the_bot_user_too) {
   fx x;
   fx_init(&x);
@@ -376,5 +427,6 @@ int main(void) {
   RUN(dm_choice_and_clear);
   RUN(admin_persona_commands);
   RUN(settings_are_layered_for_the_bot_user_too);
+  RUN(a_persona_reads_its_own_lore);
   TEST_MAIN_END();
 }

@@ -419,6 +419,46 @@ TEST(settings_are_layered_for_the_bot_user_too) {
   fx_free(&x);
 }
 
+/* !setting: an admin sets the bot user's response rate and cooldown for one channel or the server
+ * (the router reads them through the layers) and sees where a value comes from. */
+TEST(admins_set_a_channels_and_the_servers_values) {
+  fx x;
+  fx_init(&x);
+  fx_start(&x);
+  CHECK_OK(say(&x, 1, BOSS, "!setting bot.response_rate 1"));
+  REQUIRE(x.r->n_sends == 1);
+  CHECK_STR(x.r->sends[0].text, "bot.response_rate = 1 here (from channel 100).");
+  int before = x.f->submits;
+  CHECK_OK(say(&x, 2, ALICE, "nice weather"));
+  drain(&x);
+  CHECK_INT(x.f->submits, before + 1); /* rate 1 here: it joins in */
+  CHECK_OK(say_in(&x, 3, CHAN + 1, GUILD, ALICE, "nice weather", 0));
+  drain(&x);
+  CHECK_INT(x.f->submits, before + 1); /* the global 0 elsewhere */
+  /* the server's value reaches every channel without its own; the cooldown is layered too */
+  CHECK_OK(say(&x, 4, BOSS, "!setting bot.response_rate 1 server"));
+  CHECK(strstr(x.r->sends[x.r->n_sends - 1].text, "(from guild 1)") == NULL); /* channel wins */
+  CHECK_OK(say(&x, 5, BOSS, "!setting bot.cooldown_s 3600 server"));
+  CHECK_OK(say_in(&x, 6, CHAN + 1, GUILD, ALICE, "more weather", 0));
+  drain(&x);
+  CHECK_INT(x.f->submits, before + 2);
+  CHECK_OK(say_in(&x, 7, CHAN + 1, GUILD, ALICE, "and more weather", 0));
+  drain(&x);
+  CHECK_INT(x.f->submits, before + 2); /* within the server's cooldown */
+  CHECK_OK(say(&x, 8, BOSS, "!setting bot.response_rate default"));
+  CHECK_STR(x.r->sends[x.r->n_sends - 1].text, "bot.response_rate = 1 here (from guild 1).");
+  CHECK_OK(say(&x, 9, BOSS, "!setting bot.response_rate"));
+  CHECK_STR(x.r->sends[x.r->n_sends - 1].text, "bot.response_rate = 1 here (from guild 1).");
+  CHECK_OK(say(&x, 10, BOSS, "!setting bot.response_rate 7"));
+  CHECK(strstr(x.r->sends[x.r->n_sends - 1].text, "Could not set bot.response_rate") != NULL);
+  CHECK_OK(say(&x, 11, BOSS, "!setting bot.token abc"));
+  CHECK(strstr(x.r->sends[x.r->n_sends - 1].text, "Usage: !setting <key>") != NULL);
+  int n = x.r->n_sends;
+  CHECK_OK(say(&x, 12, ALICE, "!setting bot.response_rate 1")); /* not an admin: ignored */
+  CHECK_INT(x.r->n_sends, n);
+  fx_free(&x);
+}
+
 int main(void) {
   RUN(a_persona_named_answers_through_its_webhook);
   RUN(a_reply_to_a_persona_goes_to_it_and_its_own_messages_are_not_answered);
@@ -428,5 +468,6 @@ int main(void) {
   RUN(admin_persona_commands);
   RUN(settings_are_layered_for_the_bot_user_too);
   RUN(a_persona_reads_its_own_lore);
+  RUN(admins_set_a_channels_and_the_servers_values);
   TEST_MAIN_END();
 }

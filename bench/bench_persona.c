@@ -139,6 +139,24 @@ static void random_line(prng *r, int n_personas, char *out, size_t cap) {
   out[o] = 0;
 }
 
+/* A line of 6-30 words of the synthetic encoder's vocabulary (as bench_embed writes them: one
+ * token each, as English words are for bge's), so the encoder sees Discord-length input. */
+static void enc_line(prng *r, int n_vocab, char *out, size_t cap) {
+  size_t o = 0;
+  int n = 6 + (int)prng_below(r, 25);
+  for (int i = 0; i < n && o + 20 < cap; i++) {
+    char rev[16], w[16];
+    int len = 0;
+    for (long x = (long)prng_below(r, (uint64_t)(n_vocab - 5 - 2 * 94)) + 27; x > 0;
+         x = (x - 1) / 26)
+      rev[len++] = (char)('a' + (x - 1) % 26);
+    for (int k = 0; k < len; k++) w[k] = rev[len - 1 - k];
+    w[len] = 0;
+    o += (size_t)snprintf(out + o, cap - o, "%s%s", i ? " " : "", w);
+  }
+  out[o] = 0;
+}
+
 /* Relevance as the bot runs it: the message and the 3 lines before it embedded, then the decision,
  * for n_messages messages (each one reaching the relevance stage is the worst case). */
 static int bench_encoded(proute_set *s, int n_personas, int n_messages, bool q8, bool tiny,
@@ -180,15 +198,15 @@ static int bench_encoded(proute_set *s, int n_personas, int n_messages, bool q8,
   }
   double *lat = xcalloc((size_t)n_messages, sizeof *lat);
   float *mvec = xcalloc((size_t)sp.n_embd, sizeof *mvec);
-  char lines[4][1024];
-  for (int k = 0; k < 3; k++) random_line(r, n_personas, lines[k], sizeof lines[k]);
+  char lines[4][1024], line[1024];
+  for (int k = 0; k < 3; k++) enc_line(r, sp.n_vocab, lines[k], sizeof lines[k]);
   size_t answered = 0;
   for (int i = 0; i < n_messages && !rc; i++) {
-    char *line = lines[(i + 3) % 4];
-    random_line(r, n_personas, line, sizeof lines[0]);
+    enc_line(r, sp.n_vocab, lines[(i + 3) % 4], sizeof lines[0]);
+    random_line(r, n_personas, line, sizeof line);
     char text[4200];
     snprintf(text, sizeof text, "%s\n%s\n%s\n%s", lines[(i + 0) % 4], lines[(i + 1) % 4],
-             lines[(i + 2) % 4], line);
+             lines[(i + 2) % 4], lines[(i + 3) % 4]);
     const char *t = text;
     double a = now_us();
     rc = embed_texts(m, &t, 1, true, mvec);

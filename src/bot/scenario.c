@@ -93,13 +93,16 @@ static int queue_line(bot *b, const discord_message *m, const store_scene *sc, b
                       "people here joining in.\nPremise: %s\nStay in character as %s: write only "
                       "%s's own words and actions, never another character's or a person's.",
                       names.data ? names.data : "", sc->premise, bp->p.name, bp->p.name);
+  /* the cue names the premise again: lore retrieval and World Info see its words too */
   if (!rc)
     rc = buf_printf(&cue,
                     sc->lines == 0
-                        ? "(The scene begins. Open it as %s, in one short in-character message.)"
+                        ? "(The scene begins. Open it as %s, in one short in-character message. "
+                          "The premise: %s)"
                         : "(It is %s's turn. Continue the scene in one short in-character message, "
-                          "answering what was just said and moving the story forward.)",
-                    bp->p.name);
+                          "answering what was just said and moving the story forward. The "
+                          "premise: %s)",
+                    bp->p.name, sc->premise);
   buf_free(&names);
   if (rc) {
     buf_free(&scene);

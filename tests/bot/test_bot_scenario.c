@@ -10,6 +10,7 @@
 #include "bot/bot.h"
 #include "bot_harness.h"
 #include "fake_backend.h"
+#include "lore/lore.h"
 #include "store/persona.h"
 #include "store/scenario.h"
 #include "store/store.h"
@@ -153,6 +154,10 @@ TEST(a_scene_is_played_in_turn) {
   int64_t glordon = add_persona(&x, "Glordon", NULL, NULL, 0);
   int64_t elio = add_persona(&x, "Elio", NULL, NULL, 0);
   add_persona(&x, "Olga", NULL, NULL, 0); /* not in the scene */
+  /* World Info keyed on a word of the premise: the scene's lines read it */
+  static const char book[] =
+      "{\"entries\":{\"0\":{\"key\":[\"potato\"],\"content\":\"Potato fields glow at night.\"}}}";
+  CHECK_OK(lore_add_book_json(x.s, "book:farm", book, strlen(book), "", NULL, NULL));
   fx_start(&x);
   const char *lines[] = {"The ship hums.", "I come in peace!", "Potatoes ahoy.", "Again me."};
   fake_script(x.f, lines, 4);
@@ -190,6 +195,7 @@ TEST(a_scene_is_played_in_turn) {
   CHECK(strstr(x.f->last_prompt, "It is Elio's turn") != NULL);
   CHECK(strstr(x.f->last_prompt, "Stay in character as Elio") != NULL);
   CHECK(strstr(x.f->last_prompt, "Join in by talking") == NULL);
+  CHECK(strstr(x.f->last_prompt, "Potato fields glow at night.") != NULL);
   CHECK(strstr(x.f->last_prompt, "Things members said") == NULL); /* the scene is no recall */
   echo_personas(&x);
   /* round robin: Glordon again; then Glordon named out of turn */

@@ -9,6 +9,7 @@
 
 #include "bot/bot.h"
 #include "bot_harness.h"
+#include "../lore/fake_embed.h"
 #include "fake_backend.h"
 #include "lore/lore.h"
 #include "store/persona.h"
@@ -32,7 +33,8 @@ typedef struct fx {
   bot_actions act;
   bot *b;
   uint64_t next_id;
-  int echoed; /* persona posts delivered back as webhook messages */
+  int echoed;               /* persona posts delivered back as webhook messages */
+  const lore_embedder *emb; /* the sentence encoder (relevance), or NULL */
 } fx;
 
 static void fx_cfg(fx *x, const char *key, const char *val) {
@@ -88,7 +90,8 @@ static void fx_start(fx *x) {
                 .backend = &x->f->base,
                 .actions = &x->act,
                 .now_ms = h_clock,
-                .seed = 42};
+                .seed = 42,
+                .embedder = x->emb};
   if (bot_new(&o, &x->b) || h_ready(x->b, SELF, "mimic")) {
     printf("bot: %s\n", err_msg());
     abort();
@@ -398,6 +401,27 @@ TEST(a_persona_reads_its_own_lore) {
   fx_free(&x);
 }
 
+/* Relevance compares a message with each persona's card and its own lore (its character book in
+ * its lore scope). */
+TEST(relevance_reads_a_personas_lore) {
+  fx x;
+  fx_init(&x);
+  lore_embedder e = fake_embedder(NULL);
+  x.emb = &e;
+  add_persona(&x, "Captain", NULL, NULL, 0);
+  add_persona(&x, "Elio", NULL, NULL, 0);
+  static const char book[] = "{\"entries\":{\"0\":{\"key\":[\"submarine\"],"
+                             "\"content\":\"torpedo sonar depth periscope\"}}}";
+  CHECK_OK(lore_add_book_json(x.s, "card:Captain", book, strlen(book), "Captain", NULL, NULL));
+  fx_start(&x);
+  CHECK_OK(say(&x, 1, ALICE, "submarine torpedo sonar depth periscope"));
+  drain(&x);
+  REQUIRE(x.r->n_personas == 1);
+  CHECK_STR(x.r->personas[0].username, "Captain");
+  CHECK_INT(x.r->personas[0].reply_to, 0); /* unprompted */
+  fx_free(&x);
+}
+
 TEST(settings_are_layered_for_the_bot_user_too) {
   fx x;
   fx_init(&x);
@@ -468,6 +492,7 @@ int main(void) {
   RUN(admin_persona_commands);
   RUN(settings_are_layered_for_the_bot_user_too);
   RUN(a_persona_reads_its_own_lore);
+  RUN(relevance_reads_a_personas_lore);
   RUN(admins_set_a_channels_and_the_servers_values);
   TEST_MAIN_END();
 }

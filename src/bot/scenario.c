@@ -117,11 +117,15 @@ static int queue_line(bot *b, const discord_message *m, const store_scene *sc, b
   j->guild_id = m->guild_id;
   j->verdict = ROUTE_REPLY_MENTION; /* asked for: never shed as a random engagement */
   j->persona_id = bp->p.id;
-  j->why = PROUTE_NAME;
+  j->why = PROUTE_SCENE;
   j->t0_ns = clock_mono_ns();
   j->scene = buf_steal(&scene);
   j->scene_cue = buf_steal(&cue);
   j->scene_from = sc->start_message_id;
+  bot_chan *c = queue__chan(b, m->channel_id); /* !status: the last choice here */
+  c->pick_persona = bp->p.id;
+  c->pick_why = PROUTE_SCENE;
+  c->pick_message = m->id;
   LOG_I("bot", "channel %" PRIu64 ": scene line by persona %s (asked by %" PRIu64 ")",
         m->channel_id, bp->p.name, m->author.id);
   queue__admit(b, j);

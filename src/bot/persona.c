@@ -107,7 +107,14 @@ int persona__load(bot *b, bool force) {
     mem_free(l.v);
     return err_prefix(rc, "loading the personas");
   }
-  int64_t sig = l.newest * 4099 + (int64_t)l.n;
+  /* With an encoder, a change of the lore store's size re-reads the cast too: the relevance
+   * vectors hold each persona's own lore. */
+  int64_t lore_n = 0;
+  if (b->emb && store_lore_chunk_count(b->db, &lore_n)) {
+    err_clear();
+    lore_n = 0;
+  }
+  int64_t sig = (l.newest * 4099 + (int64_t)l.n) * 31 + lore_n;
   if (!force && b->route && sig == b->cast_sig) {
     mem_free(l.v);
     return 0;

@@ -412,9 +412,15 @@ TEST(relevance_reads_a_personas_lore) {
   add_persona(&x, "Elio", NULL, NULL, 0);
   static const char book[] = "{\"entries\":{\"0\":{\"key\":[\"submarine\"],"
                              "\"content\":\"torpedo sonar depth periscope\"}}}";
-  CHECK_OK(lore_add_book_json(x.s, "card:Captain", book, strlen(book), "Captain", NULL, NULL));
   fx_start(&x);
   CHECK_OK(say(&x, 1, ALICE, "submarine torpedo sonar depth periscope"));
+  drain(&x);
+  CHECK_INT(x.r->n_personas, 0); /* nobody knows about it */
+  /* its character book arrives (as `mimic persona import` puts it): the bot sees it within its
+   * re-read interval, without a restart */
+  CHECK_OK(lore_add_book_json(x.s, "card:Captain", book, strlen(book), "Captain", NULL, NULL));
+  h_now += 60000;
+  CHECK_OK(say(&x, 2, ALICE, "submarine torpedo sonar depth periscope"));
   drain(&x);
   REQUIRE(x.r->n_personas == 1);
   CHECK_STR(x.r->personas[0].username, "Captain");

@@ -80,8 +80,8 @@ static void cast_names(bot *b, const store_scene *sc, buf *out) {
   if (!shown && buf_puts(out, "nobody (its personas were removed)")) err_clear();
 }
 
-/* Queues the line of the persona at sc->cast[idx], asked for by m. Returns 0, or an error with a
- * sentence. */
+/* Queues bp's next line in the scene sc, asked for by m (a job of the reply queue that answers the
+ * scene, not m). Returns 0, or an error with a sentence. */
 static int queue_line(bot *b, const discord_message *m, const store_scene *sc, bot_persona *bp) {
   buf names, scene, cue;
   buf_init(&names, 0);

@@ -4,7 +4,11 @@
  * personas (default 50: a name, two aliases, three keywords and a regex each), over --messages
  * random chat lines (some addressing a persona, some with a keyword, most neither), p50/p99/max
  * in microseconds, without relevance and with it (random --dim vectors, 384 as bge-small's).
- * Goals: p99 < 0.5 ms without relevance, < 5 ms with it.
+ * Goals: p99 < 0.5 ms without relevance, < 5 ms with it. The relevance stage in the bot also
+ * embeds the message with its context (persona.relevance_context lines, 3) with the sentence
+ * encoder: the third pass (--enc-messages, default 300; 0 skips it) does that too, with a
+ * random-weight BERT at bge-small-en-v1.5's shapes (F16, or Q8_0 with --enc-q8; --enc-tiny for a
+ * smoke run at toy size) on --threads threads, and reports the whole per-message cost.
  *
  * Adapters (the engine, llm_backend local): --conv conversations at once (default 8), each with a
  * different LoRA adapter, against the same conversations all with one adapter, in generated
@@ -15,7 +19,7 @@
  *
  *   bench_persona [--personas 50] [--messages 20000] [--dim 384] [--conv 8] [--tokens 32]
  *                 [--reps 3] [--width 256] [--layers 4] [--ff 768] [--rank 8] [--threads 0]
- *                 [--no-engine]
+ *                 [--enc-messages 300] [--enc-q8] [--enc-tiny] [--no-engine]
  * Not run by ctest (build with `cmake --build build --target bench_persona`). */
 #include <pthread.h>
 #include <stdio.h>
@@ -25,6 +29,8 @@
 
 #include "base/base.h"
 #include "bot/persona_route.h"
+#include "embed/embed.h"
+#include "embed/tiny_bert.h"
 #include "llm/backend.h"
 #include "llm/compute_pool.h"
 #include "llm/gguf.h"
@@ -133,7 +139,110 @@ static void random_line(prng *r, int n_personas, char *out, size_t cap) {
   out[o] = 0;
 }
 
-static int bench_routing(int n_personas, int n_messages, int dim) {
+/* A line of 6-30 words of the synthetic encoder's vocabulary (as bench_embed writes them: one
+ * token each, as English words are for bge's), so the encoder sees Discord-length input. */
+static void enc_line(prng *r, int n_vocab, char *out, size_t cap) {
+  size_t o = 0;
+  int n = 6 + (int)prng_below(r, 25);
+  for (int i = 0; i < n && o + 20 < cap; i++) {
+    char rev[16], w[16];
+    int len = 0;
+    for (long x = (long)prng_below(r, (uint64_t)(n_vocab - 5 - 2 * 94)) + 27; x > 0;
+         x = (x - 1) / 26)
+      rev[len++] = (char)('a' + (x - 1) % 26);
+    for (int k = 0; k < len; k++) w[k] = rev[len - 1 - k];
+    w[len] = 0;
+    o += (size_t)snprintf(out + o, cap - o, "%s%s", i ? " " : "", w);
+  }
+  out[o] = 0;
+}
+
+/* Relevance as the bot runs it: the message and the 3 lines before it embedded, then the decision,
+ * for n_messages messages (each one reaching the relevance stage is the worst case). */
+static int bench_encoded(proute_set *s, int n_personas, int n_messages, bool q8, bool tiny,
+                         int threads, prng *r) {
+  tiny_bert_spec sp = {.n_embd = 384,
+                       .n_layer = 12,
+                       .n_head = 12,
+                       .n_ff = 1536,
+                       .n_ctx = 512,
+                       .n_vocab = 30522,
+                       .wtype = q8 ? TT_Q8_0 : TT_F16,
+                       .pooling = 2,
+                       .seed = 42};
+  if (tiny) {
+    sp.n_embd = 64;
+    sp.n_layer = 2;
+    sp.n_head = 2;
+    sp.n_ff = 256;
+    sp.n_vocab = 2000;
+  }
+  if (proute_set_dim(s) != sp.n_embd) {
+    fprintf(stderr, "bench_persona: the encoder pass needs --dim %d\n", sp.n_embd);
+    return 1;
+  }
+  char path[] = "/tmp/bench_persona_enc_XXXXXX";
+  int fd = mkstemp(path);
+  if (fd < 0) {
+    perror("bench_persona: mkstemp");
+    return 1;
+  }
+  close(fd);
+  int rc = tiny_bert_write(path, &sp);
+  embed_opts eo = {.threads = threads};
+  embed_model *m = rc ? NULL : embed_open(path, &eo);
+  if (!m) {
+    fprintf(stderr, "bench_persona: %s\n", err_msg());
+    unlink(path);
+    return 1;
+  }
+  double *lat = xcalloc((size_t)n_messages, sizeof *lat);
+  float *mvec = xcalloc((size_t)sp.n_embd, sizeof *mvec);
+  char lines[4][1024], line[1024];
+  for (int k = 0; k < 3; k++) enc_line(r, sp.n_vocab, lines[k], sizeof lines[k]);
+  size_t answered = 0;
+  for (int i = 0; i < n_messages && !rc; i++) {
+    enc_line(r, sp.n_vocab, lines[(i + 3) % 4], sizeof lines[0]);
+    random_line(r, n_personas, line, sizeof line);
+    char text[4200];
+    snprintf(text, sizeof text, "%s\n%s\n%s\n%s", lines[(i + 0) % 4], lines[(i + 1) % 4],
+             lines[(i + 2) % 4], lines[(i + 3) % 4]);
+    const char *t = text;
+    double a = now_us();
+    rc = embed_texts(m, &t, 1, true, mvec);
+    proute_msg pm = {.channel_id = 11,
+                     .content = line,
+                     .vec = mvec,
+                     .relevance_threshold = 0.3,
+                     .max_answer = 1};
+    proute_pick pk[1];
+    answered += proute_decide(s, &pm, r, pk, 1);
+    lat[i] = now_us() - a;
+  }
+  if (rc) {
+    fprintf(stderr, "bench_persona: %s\n", err_msg());
+  } else {
+    qsort(lat, (size_t)n_messages, sizeof *lat, cmp_double);
+    char th[32];
+    if (threads > 0)
+      snprintf(th, sizeof th, "%d thread%s", threads, threads == 1 ? "" : "s");
+    else
+      snprintf(th, sizeof th, "every core");
+    printf("routing    with relevance and the encoder (%s %s, %s), %d messages: p50 %.1f "
+           "us, p99 %.1f us, max %.1f us (%.0f%% answered; goal p99 < 5 ms)\n",
+           tiny ? "toy BERT" : "bge-small shapes", q8 ? "Q8_0" : "F16", th, n_messages,
+           pct(lat, (size_t)n_messages, 0.5), pct(lat, (size_t)n_messages, 0.99),
+           lat[n_messages - 1], 100.0 * (double)answered / n_messages);
+  }
+  mem_free(lat);
+  mem_free(mvec);
+  embed_close(m);
+  unlink(path);
+  return rc ? 1 : 0;
+}
+
+static int bench_routing(int n_personas, int n_messages, int dim, int enc_messages, bool enc_q8,
+                         bool enc_tiny, int threads) {
   prng r;
   prng_seed(&r, 1);
   cast c;
@@ -175,9 +284,12 @@ static int bench_routing(int n_personas, int n_messages, int dim) {
   }
   mem_free(lat);
   mem_free(mvec);
+  int rc = enc_messages > 0
+               ? bench_encoded(s, n_personas, enc_messages, enc_q8, enc_tiny, threads, &r)
+               : 0;
   proute_set_destroy(s);
   free_cast(&c);
-  return 0;
+  return rc;
 }
 
 /* ---- Adapters in the engine ------------------------------------------------------------------ */
@@ -338,8 +450,8 @@ static int bench_adapters(int conv, int tokens, int reps, int width, int layers,
 
 int main(int argc, char **argv) {
   int64_t personas = 50, messages = 20000, dim = 384, conv = 8, tokens = 32, reps = 3, width = 256,
-          layers = 4, ff = 768, rank = 8, threads = 0;
-  bool engine = true;
+          layers = 4, ff = 768, rank = 8, threads = 0, enc_messages = 300;
+  bool engine = true, enc_q8 = false, enc_tiny = false;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     int64_t *dst = NULL;
@@ -348,7 +460,13 @@ int main(int argc, char **argv) {
       engine = false;
       continue;
     }
-    if (strcmp(a, "--personas") == 0)
+    if (strcmp(a, "--enc-q8") == 0 || strcmp(a, "--enc-tiny") == 0) {
+      *(a[6] == 'q' ? &enc_q8 : &enc_tiny) = true;
+      continue;
+    }
+    if (strcmp(a, "--enc-messages") == 0)
+      dst = &enc_messages, lo = 0;
+    else if (strcmp(a, "--personas") == 0)
       dst = &personas, hi = 10000;
     else if (strcmp(a, "--messages") == 0)
       dst = &messages;
@@ -374,13 +492,16 @@ int main(int argc, char **argv) {
       fprintf(stderr,
               "usage: bench_persona [--personas 50] [--messages 20000] [--dim 384] [--conv 8] "
               "[--tokens 32] [--reps 3] [--width 256] [--layers 4] [--ff 768] [--rank 8] "
-              "[--threads 0] [--no-engine]\n");
+              "[--threads 0] [--enc-messages 300] [--enc-q8] [--enc-tiny] [--no-engine]\n");
       return 2;
     }
     i++;
   }
   log_set_level(LOG_WARN);
-  if (bench_routing((int)personas, (int)messages, (int)dim)) return 1;
+  if (enc_tiny && dim == 384) dim = 64; /* the toy encoder's width */
+  if (bench_routing((int)personas, (int)messages, (int)dim, (int)enc_messages, enc_q8, enc_tiny,
+                    (int)threads))
+    return 1;
   if (engine && bench_adapters((int)conv, (int)tokens, (int)reps, (int)width, (int)layers, (int)ff,
                                (int)rank, (int)threads))
     return 1;

@@ -1472,6 +1472,86 @@ static void cmd_drafts(cmd_ctx *x) {
   buf_free(&o);
 }
 
+/* ---- layered settings: a channel's or the server's own values ---- */
+
+/* The keys the bot reads through the layers (persona, channel, server, global). */
+static const char *const layered_keys[] = {"bot.response_rate", "bot.cooldown_s",
+                                           "engine.temperature", "engine.top_p",
+                                           "engine.max_tokens"};
+
+static void setting_show(cmd_ctx *x, const char *key) {
+  bot *b = x->b;
+  buf v;
+  buf_init(&v, 64);
+  store_layer_src src;
+  char from[64];
+  if (store_layer_resolve(b->db, b->cfg, 0, x->m->channel_id, x->m->guild_id, key, &v, &src)) {
+    answer(x, "Could not read %s: %s", key, err_msg());
+    err_clear();
+  } else {
+    store_layer_src_describe(&src, from, sizeof from);
+    answer(x, "%s = %s here (from %s).", key, v.data ? v.data : "", from);
+  }
+  buf_free(&v);
+}
+
+/* !setting <key> [<value>|default] [server]: shows the value here with where it comes from, or
+ * sets it for this channel (or thread), or for the whole server; `default` removes that layer's
+ * value. A persona's own values: !persona set. */
+static void cmd_setting(cmd_ctx *x) {
+  bot *b = x->b;
+  const char *rest = x->args;
+  char key[64], last[16] = "";
+  next_word(&rest, key, sizeof key);
+  const char *key_ok = NULL;
+  for (size_t i = 0; i < sizeof layered_keys / sizeof layered_keys[0]; i++)
+    if (strcmp(key, layered_keys[i]) == 0) key_ok = layered_keys[i];
+  if (!key_ok) {
+    answer(x,
+           "Usage: %ssetting <key> [<value>|default] [server], with key one of bot.response_rate, "
+           "bot.cooldown_s, engine.temperature, engine.top_p, engine.max_tokens.",
+           b->prefix);
+    return;
+  }
+  char val[128];
+  str_lcpy(val, rest, sizeof val);
+  str_trim(val);
+  if (!*val) {
+    setting_show(x, key_ok);
+    return;
+  }
+  /* a trailing "server" sets the server's value */
+  char *sp = strrchr(val, ' ');
+  if (sp) str_lcpy(last, sp + 1, sizeof last);
+  bool server = sp && strcasecmp(last, "server") == 0;
+  if (server) {
+    *sp = 0;
+    str_trim(val);
+  }
+  if (server && !x->m->guild_id) {
+    answer(x, "There is no server in a DM: set it for this conversation without 'server'.");
+    return;
+  }
+  store_scope kind = server ? STORE_SCOPE_GUILD : STORE_SCOPE_CHANNEL;
+  uint64_t id = server ? x->m->guild_id : x->m->channel_id;
+  int rc = strcmp(val, "default") == 0 ? store_layer_delete(b->db, kind, id, key_ok)
+                                       : store_layer_set(b->db, kind, id, key_ok, val);
+  if (rc) {
+    answer(x, "Could not set %s: %s", key_ok, err_msg());
+    err_clear();
+    return;
+  }
+  LOG_I("audit", "user %" PRIu64 " set %s = %s for %s %" PRIu64, x->m->author.id, key_ok, val,
+        server ? "guild" : "channel", id);
+  setting_show(x, key_ok);
+}
+
+/* ---- scenes (scenario.c) ---- */
+
+static void cmd_scenario(cmd_ctx *x) {
+  scenario__command(x->b, x->m, x->args, is_admin(x->b, x->m->author.id));
+}
+
 /* ---- table and dispatch ---- */
 
 static void cmd_help(cmd_ctx *x);
@@ -1487,6 +1567,8 @@ static const cmd_def cmds[] = {
     {"train", CMD_ADMIN, cmd_train, "", "start training (a separate process)"},
     {"exclude", CMD_ADMIN, cmd_exclude, "<user> [reason]", "never learn from or answer someone"},
     {"include", CMD_ADMIN, cmd_include, "<user>", "undo !exclude"},
+    {"setting", CMD_ADMIN, cmd_setting, "<key> [<value>|default] [server]",
+     "a setting for this channel or the server (shown with where it comes from)"},
     {"vision", CMD_ADMIN, cmd_vision, "[on|off] [server]",
      "describe the images people post here (or on the whole server)"},
     {"config-proactive", CMD_ADMIN, cmd_config_proactive,
@@ -1508,6 +1590,10 @@ static const cmd_def cmds[] = {
     {"persona", CMD_EVERYONE, cmd_persona, "<name> | list",
      "in a DM: choose whom you talk to (admins: list, show, add, remove, set)"},
     {"clear", CMD_EVERYONE, cmd_clear, "", "in a DM: start our conversation over"},
+    {"scenario", CMD_EVERYONE, cmd_scenario,
+     "start <persona>[,<persona>...] <premise> | next [persona] | end",
+     "a scene the personas play in turn and anyone joins by talking (start and end: admins and "
+     "moderators; alone: the scene here)"},
 };
 
 static bool is_admin(const bot *b, uint64_t user) { return map_get(&b->admins, user) != NULL; }

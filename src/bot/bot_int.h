@@ -14,6 +14,7 @@
  *   queue.c    the reply queue: job admission, per-channel queues, generation, completions, sends
  *   vision.c   images: fetch, decode and describe on a worker, descriptions into memory and store
  *   bot.c      the object: construction and teardown, settings, privacy flags, bot_poll
+ *   scenario.c scenes (!scenario): personas playing a premise in turn, people joining in
  *   admin.c    text commands (and the same commands run for their slash twins)
  *   slash.c    application commands: the definitions, interactions (commands, autocomplete,
  *              components), the slash-only commands
@@ -38,16 +39,17 @@
 #include "lore/lore.h"
 #include "store/persona.h"
 
-#define BOT_L_STATS   1
-#define BOT_L_RECALL  2
-#define BOT_L_PERSONA 3
-#define BOT_L_QUEUE   4
-#define BOT_L_VISION  5
-#define BOT_L_PJOBS   6
-#define BOT_L_BOT     7
-#define BOT_L_ADMIN   8
-#define BOT_L_SLASH   9
-#define BOT_L_EVENTS  10
+#define BOT_L_STATS    1
+#define BOT_L_RECALL   2
+#define BOT_L_PERSONA  3
+#define BOT_L_QUEUE    4
+#define BOT_L_VISION   5
+#define BOT_L_SCENARIO 6
+#define BOT_L_PJOBS    7
+#define BOT_L_BOT      8
+#define BOT_L_ADMIN    9
+#define BOT_L_SLASH    10
+#define BOT_L_EVENTS   11
 
 #ifndef BOT_LEVEL
 #error "define BOT_LEVEL (a BOT_L_* value) before including bot/bot_int.h"
@@ -94,7 +96,11 @@ typedef struct bot_job {
    * on the bot thread, with sink_arg (the job's own words, e.g. a lore scope). */
   void (*sink)(struct bot *b, const struct bot_job *j, const char *text);
   char sink_arg[160];
-  llm_result *res; /* set by the completion callback */
+  char *scene;         /* a scene's line (scenario.c): the scene added to the system prompt (owned);
+                        * NULL: an ordinary answer */
+  char *scene_cue;     /* a scene's line: the cue turn the persona answers (owned) */
+  uint64_t scene_from; /* a scene's line: only messages after this id are the scene's */
+  llm_result *res;     /* set by the completion callback */
   double queue_ms, gen_ms, latency_ms;
   int prompt_tokens, cached_tokens, gen_tokens;
   /* A slash command's generation (/ai): the answer fills in the deferred response through the
@@ -248,22 +254,25 @@ bool recall__is_speaker(const char *name, size_t len, void *user);
 /* ---- knowledge.c ---- */
 #if BOT_LEVEL >= BOT_L_RECALL
 /* The background knowledge for a reply to cur in guild_id (0: a DM; hist: the prompt's history,
- * oldest first): World Info entries the recent messages trigger, then lore passages retrieved for
- * the message, then recalled community messages older than the conversation, each kind when
- * switched on (lore.world_info, lore.retrieval, lore.recall: a persona's setting, else the guild's,
- * else the config), within lore.budget_tokens. Marked as background, never as things said here.
- * NULL when there is none; caller frees. Failures are logged and cost only the background. */
-char *knowledge__build(bot *b, uint64_t guild_id, const memory_entry *const *hist, size_t n,
-                       const memory_entry *cur);
+ * oldest first) by persona bp (NULL: the bot user; a persona reads its own lore scope and
+ * settings, see knowledge__setting): World Info entries the recent messages trigger, then lore
+ * passages retrieved for the message, then recalled community messages older than the conversation,
+ * each kind when switched on (lore.world_info, lore.retrieval, lore.recall: a persona's setting,
+ * else the guild's, else the config), within lore.budget_tokens. Marked as background, never as
+ * things said here. NULL when there is none; caller frees. Failures are logged and cost only the
+ * background. */
+char *knowledge__build(bot *b, uint64_t guild_id, const bot_persona *bp,
+                       const memory_entry *const *hist, size_t n, const memory_entry *cur);
 /* Background embedding: when an encoder is loaded, nothing is generating or waiting and
  * KNOWLEDGE_EMBED_EVERY_MS have passed, embeds one batch (LORE_EMBED_BATCH): lore passages still
  * without this encoder's vector (lore.retrieval on in the config), else new community messages
  * after the cursor `mimic embed-history` also uses (lore.recall on). */
 #define KNOWLEDGE_EMBED_EVERY_MS 5000
 void knowledge__tick(bot *b, int64_t now);
-/* A lore setting as the bot reads it: "persona:NAME" (when the bot has a persona), then
+/* A lore setting as the bot reads it: for a persona bp, its layered persona setting, then
+ * "persona:NAME"; for the bot user (bp NULL) "persona:NAME" of the run's --persona; then
  * "guild:ID", then the config. out receives the value. */
-void knowledge__setting(bot *b, uint64_t guild_id, cfg_id key, buf *out);
+void knowledge__setting(bot *b, uint64_t guild_id, const bot_persona *bp, cfg_id key, buf *out);
 #endif
 
 /* ---- persona.c ---- */
@@ -368,6 +377,13 @@ int pjobs__run_now(bot *b, const char *name, char *detail, size_t cap) MIMIC_MUS
 int bot__privacy_refresh(bot *b, uint64_t user_id) MIMIC_MUST;
 /* Whether a live setting outlives the process: false when the store is an in-memory database. */
 bool bot__settings_persist(const bot *b);
+#endif
+
+/* ---- scenario.c ---- */
+#if BOT_LEVEL >= BOT_L_SCENARIO
+/* `!scenario ...` from m (args after the command word; admin: m's author is one of bot.admins):
+ * start, next, end, or the scene's status. Answers in the channel. */
+void scenario__command(bot *b, const discord_message *m, const char *args, bool admin);
 #endif
 
 /* ---- admin.c ---- */

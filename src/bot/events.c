@@ -142,6 +142,28 @@ static int keep(bot *b, int rc) {
   return rc;
 }
 
+/* The bot user's unprompted chance here: bot.response_rate and bot.cooldown_s layered (channel,
+ * guild, configuration; `!setting`). A value that does not read leaves the router's own. */
+static void layered_chance(bot *b, uint64_t guild_id, router_msg *rm) {
+  buf v;
+  buf_init(&v, 32);
+  double rate, cool;
+  bool ok = store_layer_resolve(b->db, b->cfg, 0, rm->channel_id, guild_id, "bot.response_rate", &v,
+                                NULL) == 0 &&
+            str_to_double(v.data ? v.data : "", &rate) == 0 &&
+            store_layer_resolve(b->db, b->cfg, 0, rm->channel_id, guild_id, "bot.cooldown_s", &v,
+                                NULL) == 0 &&
+            str_to_double(v.data ? v.data : "", &cool) == 0;
+  buf_free(&v);
+  if (!ok) {
+    err_clear();
+    return;
+  }
+  rm->has_layered = true;
+  rm->rate = rate;
+  rm->cooldown_ms = (int64_t)(cool * 1000);
+}
+
 /* A job for the message (LOOSE): the bot user's when persona is 0. */
 static bot_job *job_for(bot *b, const discord_message *m, router_verdict v, int64_t persona,
                         proute_why why, bool from_bot, uint64_t t0, bool vision_wait) {
@@ -250,6 +272,7 @@ static void engage(bot *b, const discord_message *m, bool self, int64_t now, uin
                                vision_wait);
   mem_free(text);
   if (answered) return;
+  if (!rm.mentions_bot && !rm.reply_to_bot && !rm.is_dm) layered_chance(b, m->guild_id, &rm);
   router_verdict v = router_decide(b->router, &rm, now, rng_roll(b));
   LOG_T("bot", "message %" PRIu64 " in %" PRIu64 ": %s", m->id, m->channel_id,
         router_verdict_name(v));
@@ -267,6 +290,10 @@ static int on_message(bot *b, const discord_message *m) {
   int64_t now = bot__now(b);
   bool self = b->self_id && m->author.id == b->self_id;
   /* Commands (people only; never from bots, webhooks or the bot itself). */
+  if (!self && !m->author.bot && !m->webhook_id) {
+    /* a command may act in the channel (a scene's line): know its thread parent first */
+    chan_parent(b, queue__chan(b, m->channel_id), m);
+  }
   if (!self && !m->author.bot && !m->webhook_id && admin__handle(b, m)) {
     stats__count(b, "seen", 1);
     return 0;

@@ -13,12 +13,19 @@
 
 #define LORE_SCOPES_MAX 8
 
-void knowledge__setting(bot *b, uint64_t guild_id, cfg_id key, buf *out) {
+void knowledge__setting(bot *b, uint64_t guild_id, const bot_persona *bp, cfg_id key, buf *out) {
   const char *name = cfg_key_get(key)->name;
   char scope[160];
   buf_reset(out);
-  if (b->persona[0]) {
-    snprintf(scope, sizeof scope, "persona:%s", b->persona);
+  /* A persona answering: its layered setting (`!persona set NAME lore.x v`), then its lore setting
+   * (`mimic lore set --persona NAME`). The bot user: the run's --persona name, as before. */
+  if (bp) {
+    if (store_layer_get(b->db, STORE_SCOPE_PERSONA, (uint64_t)bp->p.id, name, out) == 0) return;
+    err_clear();
+  }
+  const char *pname = bp ? bp->p.name : b->persona;
+  if (pname && pname[0]) {
+    snprintf(scope, sizeof scope, "persona:%s", pname);
     if (store_setting_get(b->db, scope, name, out) == 0) return;
     err_clear();
   }
@@ -33,20 +40,20 @@ void knowledge__setting(bot *b, uint64_t guild_id, cfg_id key, buf *out) {
 
 /* A switch or a number through knowledge__setting; a stored value that does not parse (or breaks
  * the key's bounds) falls back to the config's. */
-static bool setting_bool(bot *b, uint64_t guild, cfg_id key) {
+static bool setting_bool(bot *b, uint64_t guild, const bot_persona *bp, cfg_id key) {
   buf v;
   buf_init(&v, 0);
-  knowledge__setting(b, guild, key, &v);
+  knowledge__setting(b, guild, bp, key, &v);
   bool on;
   if (!v.data || str_to_bool(v.data, &on)) on = cfg_bool(b->cfg, key), err_clear();
   buf_free(&v);
   return on;
 }
 
-static double setting_num(bot *b, uint64_t guild, cfg_id key) {
+static double setting_num(bot *b, uint64_t guild, const bot_persona *bp, cfg_id key) {
   buf v;
   buf_init(&v, 0);
-  knowledge__setting(b, guild, key, &v);
+  knowledge__setting(b, guild, bp, key, &v);
   const cfg_key *k = cfg_key_get(key);
   double d;
   if (!v.data || str_to_double(v.data, &d) || (k->min < k->max && (d < k->min || d > k->max)))
@@ -71,11 +78,15 @@ static void scope_add(scope_set *s, const char *name, size_t len) {
   s->n++;
 }
 
-/* The lore scopes a reply reads: global, the persona's, the guild's, and lore.scopes. */
-static void scopes_for(bot *b, uint64_t guild, scope_set *s) {
+/* The lore scopes a reply reads: global, the persona's (an answering persona's lore_scope, else
+ * its name, where its card's character_book was stored; for the bot user the run's --persona),
+ * the guild's, and lore.scopes. */
+static void scopes_for(bot *b, uint64_t guild, const bot_persona *bp, scope_set *s) {
   memset(s, 0, sizeof *s);
   scope_add(s, "", 0);
-  if (b->persona[0]) scope_add(s, b->persona, strlen(b->persona));
+  const char *own =
+      bp ? (bp->p.lore_scope && *bp->p.lore_scope ? bp->p.lore_scope : bp->p.name) : b->persona;
+  if (own && own[0]) scope_add(s, own, strlen(own));
   if (guild) {
     char g[48];
     int n = snprintf(g, sizeof g, "guild:%" PRIu64, guild);
@@ -83,7 +94,7 @@ static void scopes_for(bot *b, uint64_t guild, scope_set *s) {
   }
   buf v;
   buf_init(&v, 0);
-  knowledge__setting(b, guild, CFG_LORE_SCOPES, &v);
+  knowledge__setting(b, guild, bp, CFG_LORE_SCOPES, &v);
   const char *p = v.data ? v.data : "";
   while (*p) {
     while (*p == ',' || *p == ' ') p++;
@@ -130,23 +141,23 @@ static bool add_line(buf *out, int *left, const char *label, const char *title, 
 /* Tokens the block's lines may take: lore.budget_tokens, but never more than a quarter of the
  * prompt (engine.ctx less engine.max_tokens) with the header, so on a small context the block is
  * cut to fit beside the system prompt and the message instead of being left out whole. */
-static int lines_budget(bot *b, uint64_t guild) {
-  int want = (int)setting_num(b, guild, CFG_LORE_BUDGET_TOKENS);
+static int lines_budget(bot *b, uint64_t guild, const bot_persona *bp) {
+  int want = (int)setting_num(b, guild, bp, CFG_LORE_BUDGET_TOKENS);
   int64_t prompt = cfg_int(b->cfg, CFG_ENGINE_CTX) - cfg_int(b->cfg, CFG_ENGINE_MAX_TOKENS);
   int64_t cap = prompt / 4 - est(k_header);
   if (cap < 0) cap = 0;
   return want < cap ? want : (int)cap;
 }
 
-char *knowledge__build(bot *b, uint64_t guild, const memory_entry *const *hist, size_t n,
-                       const memory_entry *cur) {
-  bool wi_on = setting_bool(b, guild, CFG_LORE_WORLD_INFO);
-  bool ret_on = setting_bool(b, guild, CFG_LORE_RETRIEVAL);
-  bool rec_on = setting_bool(b, guild, CFG_LORE_RECALL) && guild != 0;
-  int left = lines_budget(b, guild);
+char *knowledge__build(bot *b, uint64_t guild, const bot_persona *bp,
+                       const memory_entry *const *hist, size_t n, const memory_entry *cur) {
+  bool wi_on = setting_bool(b, guild, bp, CFG_LORE_WORLD_INFO);
+  bool ret_on = setting_bool(b, guild, bp, CFG_LORE_RETRIEVAL);
+  bool rec_on = setting_bool(b, guild, bp, CFG_LORE_RECALL) && guild != 0;
+  int left = lines_budget(b, guild, bp);
   if ((!wi_on && !ret_on && !rec_on) || left <= 0 || !cur || !cur->text) return NULL;
   scope_set sc;
-  scopes_for(b, guild, &sc);
+  scopes_for(b, guild, bp, &sc);
   buf wi, lore, rec;
   buf_init(&wi, 0);
   buf_init(&lore, 0);
@@ -168,7 +179,7 @@ char *knowledge__build(bot *b, uint64_t guild, const memory_entry *const *hist, 
   const char *query = q.data ? q.data : "";
 
   if (wi_on) {
-    int scan = (int)setting_num(b, guild, CFG_LORE_SCAN_MESSAGES);
+    int scan = (int)setting_num(b, guild, bp, CFG_LORE_SCAN_MESSAGES);
     const char *recent[201];
     size_t nr = 0, from = n > (size_t)scan ? n - (size_t)scan : 0;
     for (size_t i = from; i < n && nr < 200; i++)
@@ -185,9 +196,9 @@ char *knowledge__build(bot *b, uint64_t guild, const memory_entry *const *hist, 
   if (ret_on && left > 0) {
     lore_search_opts o = {.scopes = sc.v,
                           .n_scopes = sc.n,
-                          .k = (size_t)setting_num(b, guild, CFG_LORE_TOP_K),
-                          .min_cos = setting_num(b, guild, CFG_LORE_MIN_SCORE),
-                          .rrf_k = (int)setting_num(b, guild, CFG_LORE_RRF_K),
+                          .k = (size_t)setting_num(b, guild, bp, CFG_LORE_TOP_K),
+                          .min_cos = setting_num(b, guild, bp, CFG_LORE_MIN_SCORE),
+                          .rrf_k = (int)setting_num(b, guild, bp, CFG_LORE_RRF_K),
                           .no_wi = true};
     if (lore_search(b->lore, query, &o, &it)) {
       LOG_W("bot", "lore search: %s", err_msg());
@@ -202,8 +213,8 @@ char *knowledge__build(bot *b, uint64_t guild, const memory_entry *const *hist, 
     uint64_t before = cur->id;
     for (size_t i = 0; i < n; i++)
       if (hist[i]->id && hist[i]->id < before) before = hist[i]->id;
-    size_t k = (size_t)setting_num(b, guild, CFG_LORE_RECALL_K);
-    if (lore_recall(b->lore, query, guild, before, k, setting_num(b, guild, CFG_LORE_MIN_SCORE),
+    size_t k = (size_t)setting_num(b, guild, bp, CFG_LORE_RECALL_K);
+    if (lore_recall(b->lore, query, guild, before, k, setting_num(b, guild, bp, CFG_LORE_MIN_SCORE),
                     &it)) {
       LOG_W("bot", "recall: %s", err_msg());
       err_clear();

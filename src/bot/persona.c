@@ -57,7 +57,19 @@ void persona__free(bot *b) {
   map_free(&b->dm_choice);
 }
 
-/* The card's text the relevance stage compares messages with. */
+/* Appends one World Info entry of the persona's own lore ("keys: text") while it fits. */
+static int lore_text(const store_lore_chunk *c, void *user) {
+  buf *t = user;
+  if (buf_printf(t, " %s: %s", c->keys ? c->keys : "", c->text ? c->text : "")) {
+    err_clear();
+    return 1; /* full: stop */
+  }
+  return 0;
+}
+
+/* The text the relevance stage compares messages with: the card's description, personality and
+ * scenario, then the World Info of its own lore scope (its character book), up to
+ * PERSONA_EMBED_TEXT bytes. */
 static void embed_card(bot *b, bot_persona *bp) {
   if (!b->emb || b->emb->dim <= 0) return;
   buf t;
@@ -66,6 +78,14 @@ static void embed_card(bot *b, bot_persona *bp) {
   if (buf_printf(&t, "%s. %s %s %s", p->name, p->description ? p->description : "",
                  p->personality ? p->personality : "", p->scenario ? p->scenario : ""))
     err_clear(); /* over the cap: what fits is enough */
+  else {
+    const char *scope = p->lore_scope && *p->lore_scope ? p->lore_scope : p->name;
+    int rc = store_lore_wi_each(b->db, &scope, 1, lore_text, &t);
+    if (rc < 0) {
+      LOG_W("bot", "persona %s: its lore is left out of relevance (%s)", p->name, err_msg());
+      err_clear();
+    }
+  }
   const char *text = t.data ? t.data : p->name;
   bp->vec = xcalloc((size_t)b->emb->dim, sizeof *bp->vec);
   if (b->emb->embed(b->emb->user, &text, 1, bp->vec) != 0) {
@@ -87,7 +107,14 @@ int persona__load(bot *b, bool force) {
     mem_free(l.v);
     return err_prefix(rc, "loading the personas");
   }
-  int64_t sig = l.newest * 4099 + (int64_t)l.n;
+  /* With an encoder, a change of the lore store's size re-reads the cast too: the relevance
+   * vectors hold each persona's own lore. */
+  int64_t lore_n = 0;
+  if (b->emb && store_lore_chunk_count(b->db, &lore_n)) {
+    err_clear();
+    lore_n = 0;
+  }
+  int64_t sig = (l.newest * 4099 + (int64_t)l.n) * 31 + lore_n;
   if (!force && b->route && sig == b->cast_sig) {
     mem_free(l.v);
     return 0;

@@ -162,8 +162,8 @@ const char *proute_set_name(const proute_set *s, int64_t id) {
 }
 
 const char *proute_why_name(proute_why w) {
-  static const char *names[] = {"none",    "reply", "name",      "dm",
-                                "keyword", "regex", "relevance", "freewill"};
+  static const char *names[] = {"none",  "reply",     "name",     "dm",   "keyword",
+                                "regex", "relevance", "freewill", "scene"};
   return (unsigned)w < sizeof names / sizeof names[0] ? names[w] : "?";
 }
 

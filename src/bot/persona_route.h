@@ -67,10 +67,11 @@ typedef enum proute_why {
   PROUTE_KEYWORD,   /* a keyword trigger */
   PROUTE_REGEX,     /* a regex trigger */
   PROUTE_RELEVANCE, /* the message is about what it knows */
-  PROUTE_FREEWILL   /* its freewill roll */
+  PROUTE_FREEWILL,  /* its freewill roll */
+  PROUTE_SCENE      /* its turn in a scene (bot/scenario.c; never a routing decision) */
 } proute_why;
 
-/* "reply", "name", "dm", "keyword", "regex", "relevance", "freewill" ("none"). */
+/* "reply", "name", "dm", "keyword", "regex", "relevance", "freewill", "scene" ("none"). */
 const char *proute_why_name(proute_why w);
 /* Stages 1-3 are addressed: such an answer is never dropped for load. */
 static inline bool proute_is_addressed(proute_why w) {

@@ -10,6 +10,7 @@
 #define BOT_LEVEL BOT_L_QUEUE
 #include "bot/bot_int.h"
 #include "bot/reply.h"
+#include "store/scenario.h"
 
 bot_chan *queue__chan(bot *b, uint64_t id) {
   bot_chan *c = map_get(&b->chans, id);
@@ -33,6 +34,8 @@ static void job_free(bot_job *j) {
   if (!j) return;
   free_urls(j->image_urls, j->n_image_urls);
   mem_free(j->instruction);
+  mem_free(j->scene);
+  mem_free(j->scene_cue);
   llm_result_destroy(j->res);
   if (j->itoken) {
     memset(j->itoken, 0, strlen(j->itoken)); /* a secret */
@@ -221,6 +224,24 @@ static int submit(bot *b, bot_chan *c, bot_job *j) {
   /* A scheduled post answers its instruction, after the channel's recent messages. */
   memory_entry asked = {.ts_ms = bot__now(b), .name = "scheduler", .text = j->instruction};
   if (j->instruction) cur = &asked;
+  memory_entry cue = {0};
+  if (j->scene && bp) {
+    /* A scene's line: what was said since the scene began (the bot user's own command answers
+     * left out), then the cue naming whose turn it is. */
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+      const memory_entry *e = hist[i];
+      if (e->id && e->id <= j->scene_from) continue;
+      if (!e->self && e->author_id == b->self_id && e->name && strcmp(e->name, b->self_name) == 0)
+        continue;
+      hist[k++] = e;
+    }
+    n = k;
+    /* at the command's place: recall and the like see the scene's messages as this conversation */
+    cue = (memory_entry){
+        .id = j->message_id, .ts_ms = bot__now(b), .name = "Scene", .text = j->scene_cue};
+    cur = &cue;
+  }
   for (size_t i = 0; i < n && !cur; i++)
     if (hist[i]->id == j->message_id) cur = hist[i];
   if (!cur) {
@@ -234,7 +255,14 @@ static int submit(bot *b, bot_chan *c, bot_job *j) {
   char *sys = NULL;
   if (bp) {
     persona__request(b, bp, j->channel_id, j->guild_id, &req);
-    sys = persona__system_prompt(b, bp, cur->name);
+    sys = persona__system_prompt(b, bp, j->scene ? "everyone" : cur->name);
+    if (sys && j->scene) {
+      size_t l = strlen(sys) + strlen(j->scene) + 3;
+      char *both = xalloc(l);
+      snprintf(both, l, "%s\n\n%s", sys, j->scene);
+      mem_free(sys);
+      sys = both;
+    }
   } else {
     persona__sampling(b, 0, j->channel_id, j->guild_id, &req); /* channel, server, global */
   }
@@ -244,7 +272,7 @@ static int submit(bot *b, bot_chan *c, bot_job *j) {
       .max_messages = b->context_messages,
       .budget_tokens = ctx - req.max_tokens - 8 < 16 ? 16 : ctx - req.max_tokens - 8,
   };
-  char *background = knowledge__build(b, j->guild_id, hist, n, cur);
+  char *background = knowledge__build(b, j->guild_id, bp, hist, n, cur);
   co.background = background;
   context cx;
   int rc = context_build(&co, hist, n, cur, &cx);
@@ -416,7 +444,8 @@ static void send_reply(bot *b, bot_chan *c, bot_job *j, const char *text) {
   /* Addressed in a server: reply to the message and ping its author only. Unprompted, or in a
    * DM: a plain message. */
   bool in_dm = c->is_dm || j->verdict == ROUTE_REPLY_DM;
-  bool as_reply = !in_dm && (j->verdict == ROUTE_REPLY_MENTION || j->verdict == ROUTE_REPLY_REPLY);
+  bool as_reply =
+      !in_dm && !j->scene && (j->verdict == ROUTE_REPLY_MENTION || j->verdict == ROUTE_REPLY_REPLY);
   bot_persona *bp = j->persona_id ? persona__get(b, j->persona_id) : NULL;
   int rc;
   if (j->persona_id && !bp) {
@@ -466,6 +495,12 @@ static void send_reply(bot *b, bot_chan *c, bot_job *j, const char *text) {
    * echo replaces this entry. */
   if (bp) {
     persona__spoke(c, bp->p.id, now);
+    /* a scene's turn passes on only once its line is posted */
+    if (j->scene && store_scene_spoke(b->db, j->channel_id, bp->p.id, now)) {
+      LOG_W("bot", "channel %" PRIu64 ": the scene's turn was not saved: %s", j->channel_id,
+            err_msg());
+      err_clear();
+    }
     memory_add(b->mem, j->channel_id, bp->memkey, 0, b->self_id, now, true, bp->p.name, text);
   } else {
     router_note_bot_spoke(b->router, j->channel_id, now);

@@ -187,12 +187,13 @@ router_verdict router_decide(router *r, const router_msg *m, int64_t now, double
     v = ROUTE_REPLY_DM;
   else {
     if (!m->content || !*m->content) return ROUTE_IGNORE_EMPTY;
-    if (now - c->last_unprompted_ms < r->cooldown_ms) return ROUTE_SKIP_COOLDOWN;
+    int64_t cooldown = m->has_layered ? m->cooldown_ms : r->cooldown_ms;
+    if (now - c->last_unprompted_ms < cooldown) return ROUTE_SKIP_COOLDOWN;
     if (has_keyword(r, m->content))
       v = ROUTE_REPLY_KEYWORD;
     else {
       bool active = now - c->last_spoke_ms < r->active_ms;
-      double p = r->rate * (active ? r->boost : 1.0);
+      double p = (m->has_layered ? m->rate : r->rate) * (active ? r->boost : 1.0);
       if (p > 1) p = 1;
       if (!(roll < p)) return ROUTE_SKIP_ROLL;
       v = active ? ROUTE_REPLY_ACTIVE : ROUTE_REPLY_RANDOM;

@@ -26,6 +26,11 @@ typedef struct router_msg {
   bool mentions_bot; /* the bot's own id is in the message's user mentions (NOT @everyone) */
   bool reply_to_bot; /* the message replies to one of the bot's messages */
   const char *content;
+  /* The layered bot.response_rate and bot.cooldown_s where the message is (channel, then guild:
+   * store_layer_resolve); when has_layered is false the router's own (the configuration's). */
+  bool has_layered;
+  double rate;
+  int64_t cooldown_ms;
 } router_msg;
 
 typedef enum router_verdict {

@@ -569,6 +569,8 @@ int bot_runtime_run(const bot_runtime_opts *o) {
     if (o->reload && *o->reload) {
       *o->reload = 0;
       if (bot_settings_reload(rt.b)) LOG_W("bot", "live settings not reloaded: %s", err_msg());
+      /* the dashboard's persona pages change the cast too */
+      if (bot_persona_reload(rt.b)) LOG_W("bot", "personas not reloaded: %s", err_msg());
     }
     if (rt.restart && !stopping) {
       LOG_I("bot", "%s: disconnecting", draining ? "stopping" : "restart requested");

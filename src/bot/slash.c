@@ -106,12 +106,15 @@ static const discord_cmd_option o_finetune[] = {
 static const discord_cmd_option o_game[] = {{DISCORD_OPT_STRING, "game", "trivia, riddle or story",
                                              .required = true, .autocomplete = true}};
 static const discord_cmd_option o_scn_start[] = {
+    {DISCORD_OPT_STRING, "cast", "The personas, comma-separated, in speaking order",
+     .required = true, .has_max = true, .max = 300},
     {DISCORD_OPT_STRING, "premise", "The scene", .required = true, .has_max = true, .max = 400}};
-static const discord_cmd_option o_scn_adv[] = {
-    {DISCORD_OPT_STRING, "direction", "What happens next", .has_max = true, .max = 400}};
+static const discord_cmd_option o_scn_adv[] = {{DISCORD_OPT_STRING, "persona",
+                                                "Who speaks next (default: whose turn it is)",
+                                                .autocomplete = true, .has_max = true, .max = 80}};
 static const discord_cmd_option o_scenario[] = {
     {DISCORD_OPT_SUB, "start", "Start a scene here", OPTS(o_scn_start)},
-    {DISCORD_OPT_SUB, "advance", "Move the scene on", OPTS(o_scn_adv)},
+    {DISCORD_OPT_SUB, "next", "The next line of the scene", OPTS(o_scn_adv)},
     {DISCORD_OPT_SUB, "end", "End the scene", .required = false}};
 static const discord_cmd_option o_user_opt[] = {
     {DISCORD_OPT_USER, "user", "The member (default: you)", .required = false}};

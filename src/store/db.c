@@ -424,9 +424,27 @@ static const char *const schema_media_purge[] = {
     NULL,
 };
 
+/* Migration 11: scenes (scenario.c): one per channel, its premise, its cast in speaking order,
+ * whose turn it is and how many lines were spoken, so a scene survives a restart. */
+static const char *const schema_scenes[] = {
+    "CREATE TABLE scenes("
+    "  channel_id INTEGER PRIMARY KEY,"
+    "  guild_id INTEGER NOT NULL,"
+    "  premise TEXT NOT NULL,"
+    "  cast_ids TEXT NOT NULL,"
+    "  next_idx INTEGER NOT NULL DEFAULT 0,"
+    "  lines INTEGER NOT NULL DEFAULT 0,"
+    "  started_by INTEGER NOT NULL,"
+    "  start_message_id INTEGER NOT NULL,"
+    "  started_ms INTEGER NOT NULL,"
+    "  updated_ms INTEGER NOT NULL);",
+    NULL,
+};
+
 static const char *const *const migrations[] = {
-    schema_v1,           schema_bot_log, schema_user_names, schema_lore,     schema_personas,
-    schema_persona_live, schema_media,   schema_jobs,       schema_schedule, schema_media_purge,
+    schema_v1,       schema_bot_log,      schema_user_names, schema_lore,
+    schema_personas, schema_persona_live, schema_media,      schema_jobs,
+    schema_schedule, schema_media_purge,  schema_scenes,
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

@@ -267,6 +267,8 @@ TEST(status_and_help) {
   t = last_text(&x);
   CHECK(strstr(t, "!setrate <0-1>") != NULL);
   CHECK(strstr(t, "!restart") != NULL);
+  CHECK(strstr(t, "!setting <key>") != NULL);
+  CHECK(strstr(t, "!scenario start <persona>") != NULL); /* the last entry: nothing cut */
   fx_free(&x);
 }
 

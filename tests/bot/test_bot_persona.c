@@ -9,7 +9,9 @@
 
 #include "bot/bot.h"
 #include "bot_harness.h"
+#include "../lore/fake_embed.h"
 #include "fake_backend.h"
+#include "lore/lore.h"
 #include "store/persona.h"
 #include "store/store.h"
 #include "store/webhooks.h"
@@ -31,7 +33,8 @@ typedef struct fx {
   bot_actions act;
   bot *b;
   uint64_t next_id;
-  int echoed; /* persona posts delivered back as webhook messages */
+  int echoed;               /* persona posts delivered back as webhook messages */
+  const lore_embedder *emb; /* the sentence encoder (relevance), or NULL */
 } fx;
 
 static void fx_cfg(fx *x, const char *key, const char *val) {
@@ -87,7 +90,8 @@ static void fx_start(fx *x) {
                 .backend = &x->f->base,
                 .actions = &x->act,
                 .now_ms = h_clock,
-                .seed = 42};
+                .seed = 42,
+                .embedder = x->emb};
   if (bot_new(&o, &x->b) || h_ready(x->b, SELF, "mimic")) {
     printf("bot: %s\n", err_msg());
     abort();
@@ -347,6 +351,83 @@ TEST(admin_persona_commands) {
   fx_free(&x);
 }
 
+/* A persona answering reads its own lore scope (where its card's character_book is stored) and its
+ * own lore settings; the bot user and other personas do not read it. */
+TEST(a_persona_reads_its_own_lore) {
+  fx x;
+  fx_init(&x);
+  fx_cfg(&x, "bot.response_rate", "1");
+  int64_t glordon = add_persona(&x, "Glordon", NULL, NULL, 0);
+  add_persona(&x, "Elio", NULL, NULL, 0);
+  static const char book[] =
+      "{\"entries\":{\"0\":{\"key\":[\"potato\"],\"content\":\"Glordon hides in a potato.\"}}}";
+  CHECK_OK(lore_add_book_json(x.s, "card:Glordon", book, strlen(book), "Glordon", NULL, NULL));
+  fx_start(&x);
+  x.f->dflt = "hm";
+  CHECK_OK(say(&x, 1, ALICE, "Glordon, where is the potato?"));
+  drain(&x);
+  REQUIRE(x.r->n_personas == 1);
+  CHECK(strstr(x.f->last_prompt, "Glordon hides in a potato.") != NULL);
+  CHECK_OK(say(&x, 2, ALICE, "Elio, where is the potato?"));
+  drain(&x);
+  REQUIRE(x.r->n_personas == 2);
+  CHECK(strstr(x.f->last_prompt, "Glordon hides in a potato.") == NULL);
+  /* the persona's own switch (layered, as `!persona set Glordon lore.world_info off` writes) */
+  CHECK_OK(store_layer_set(x.s, STORE_SCOPE_PERSONA, (uint64_t)glordon, "lore.world_info", "off"));
+  CHECK_OK(say(&x, 3, ALICE, "Glordon, the potato?"));
+  drain(&x);
+  REQUIRE(x.r->n_personas == 3);
+  CHECK(strstr(x.f->last_prompt, "Glordon hides in a potato.") == NULL);
+  CHECK_OK(store_layer_delete(x.s, STORE_SCOPE_PERSONA, (uint64_t)glordon, "lore.world_info"));
+  /* and the `mimic lore set --persona` one */
+  CHECK_OK(store_setting_set(x.s, "persona:Glordon", "lore.world_info", "false"));
+  CHECK_OK(say(&x, 4, ALICE, "Glordon, the potato?"));
+  drain(&x);
+  REQUIRE(x.r->n_personas == 4);
+  CHECK(strstr(x.f->last_prompt, "Glordon hides in a potato.") == NULL);
+  CHECK_OK(store_setting_delete(x.s, "persona:Glordon", "lore.world_info"));
+  /* a lore_scope of its own */
+  store_persona p;
+  store_persona_init(&p);
+  CHECK_OK(store_persona_get(x.s, glordon, &p));
+  p.lore_scope = xstrdup("aliens");
+  CHECK_OK(store_persona_update(x.s, &p));
+  store_persona_free(&p);
+  CHECK_OK(bot_persona_reload(x.b));
+  CHECK_OK(say(&x, 5, ALICE, "Glordon, the potato?"));
+  drain(&x);
+  REQUIRE(x.r->n_personas == 5);
+  CHECK(strstr(x.f->last_prompt, "Glordon hides in a potato.") == NULL);
+  fx_free(&x);
+}
+
+/* Relevance compares a message with each persona's card and its own lore (its character book in
+ * its lore scope). */
+TEST(relevance_reads_a_personas_lore) {
+  fx x;
+  fx_init(&x);
+  lore_embedder e = fake_embedder(NULL);
+  x.emb = &e;
+  add_persona(&x, "Captain", NULL, NULL, 0);
+  add_persona(&x, "Elio", NULL, NULL, 0);
+  static const char book[] = "{\"entries\":{\"0\":{\"key\":[\"submarine\"],"
+                             "\"content\":\"torpedo sonar depth periscope\"}}}";
+  fx_start(&x);
+  CHECK_OK(say(&x, 1, ALICE, "submarine torpedo sonar depth periscope"));
+  drain(&x);
+  CHECK_INT(x.r->n_personas, 0); /* nobody knows about it */
+  /* its character book arrives (as `mimic persona import` puts it): the bot sees it within its
+   * re-read interval, without a restart */
+  CHECK_OK(lore_add_book_json(x.s, "card:Captain", book, strlen(book), "Captain", NULL, NULL));
+  h_now += 60000;
+  CHECK_OK(say(&x, 2, ALICE, "submarine torpedo sonar depth periscope"));
+  drain(&x);
+  REQUIRE(x.r->n_personas == 1);
+  CHECK_STR(x.r->personas[0].username, "Captain");
+  CHECK_INT(x.r->personas[0].reply_to, 0); /* unprompted */
+  fx_free(&x);
+}
+
 TEST(settings_are_layered_for_the_bot_user_too) {
   fx x;
   fx_init(&x);
@@ -368,6 +449,46 @@ TEST(settings_are_layered_for_the_bot_user_too) {
   fx_free(&x);
 }
 
+/* !setting: an admin sets the bot user's response rate and cooldown for one channel or the server
+ * (the router reads them through the layers) and sees where a value comes from. */
+TEST(admins_set_a_channels_and_the_servers_values) {
+  fx x;
+  fx_init(&x);
+  fx_start(&x);
+  CHECK_OK(say(&x, 1, BOSS, "!setting bot.response_rate 1"));
+  REQUIRE(x.r->n_sends == 1);
+  CHECK_STR(x.r->sends[0].text, "bot.response_rate = 1 here (from channel 100).");
+  int before = x.f->submits;
+  CHECK_OK(say(&x, 2, ALICE, "nice weather"));
+  drain(&x);
+  CHECK_INT(x.f->submits, before + 1); /* rate 1 here: it joins in */
+  CHECK_OK(say_in(&x, 3, CHAN + 1, GUILD, ALICE, "nice weather", 0));
+  drain(&x);
+  CHECK_INT(x.f->submits, before + 1); /* the global 0 elsewhere */
+  /* the server's value reaches every channel without its own; the cooldown is layered too */
+  CHECK_OK(say(&x, 4, BOSS, "!setting bot.response_rate 1 server"));
+  CHECK(strstr(x.r->sends[x.r->n_sends - 1].text, "(from guild 1)") == NULL); /* channel wins */
+  CHECK_OK(say(&x, 5, BOSS, "!setting bot.cooldown_s 3600 server"));
+  CHECK_OK(say_in(&x, 6, CHAN + 1, GUILD, ALICE, "more weather", 0));
+  drain(&x);
+  CHECK_INT(x.f->submits, before + 2);
+  CHECK_OK(say_in(&x, 7, CHAN + 1, GUILD, ALICE, "and more weather", 0));
+  drain(&x);
+  CHECK_INT(x.f->submits, before + 2); /* within the server's cooldown */
+  CHECK_OK(say(&x, 8, BOSS, "!setting bot.response_rate default"));
+  CHECK_STR(x.r->sends[x.r->n_sends - 1].text, "bot.response_rate = 1 here (from guild 1).");
+  CHECK_OK(say(&x, 9, BOSS, "!setting bot.response_rate"));
+  CHECK_STR(x.r->sends[x.r->n_sends - 1].text, "bot.response_rate = 1 here (from guild 1).");
+  CHECK_OK(say(&x, 10, BOSS, "!setting bot.response_rate 7"));
+  CHECK(strstr(x.r->sends[x.r->n_sends - 1].text, "Could not set bot.response_rate") != NULL);
+  CHECK_OK(say(&x, 11, BOSS, "!setting bot.token abc"));
+  CHECK(strstr(x.r->sends[x.r->n_sends - 1].text, "Usage: !setting <key>") != NULL);
+  int n = x.r->n_sends;
+  CHECK_OK(say(&x, 12, ALICE, "!setting bot.response_rate 1")); /* not an admin: ignored */
+  CHECK_INT(x.r->n_sends, n);
+  fx_free(&x);
+}
+
 int main(void) {
   RUN(a_persona_named_answers_through_its_webhook);
   RUN(a_reply_to_a_persona_goes_to_it_and_its_own_messages_are_not_answered);
@@ -376,5 +497,8 @@ int main(void) {
   RUN(dm_choice_and_clear);
   RUN(admin_persona_commands);
   RUN(settings_are_layered_for_the_bot_user_too);
+  RUN(a_persona_reads_its_own_lore);
+  RUN(relevance_reads_a_personas_lore);
+  RUN(admins_set_a_channels_and_the_servers_values);
   TEST_MAIN_END();
 }

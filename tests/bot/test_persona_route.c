@@ -103,6 +103,7 @@ TEST(the_stages_in_order) {
   m = msg("nice weather");
   CHECK_INT(one(s, &m, &why), 0);
   CHECK_STR(proute_why_name(PROUTE_RELEVANCE), "relevance");
+  CHECK_STR(proute_why_name(PROUTE_SCENE), "scene");
   proute_set_destroy(s);
 }
 

@@ -1,9 +1,10 @@
 /* Fuzz target for the bot's handling of message text: command parsing and argument validation
- * (anyone on a server can type them), mention rendering, prompt building and the reply path. The
- * first byte picks the author (an admin or not), whether the bot is mentioned, and the scripted
- * model output, or (bit 3) an engine that answers with the message itself, so the reply cleaner's
- * speaker tags ("k: ...", members known to the store) see fuzzed text; the rest is the content.
- * Invariants: nothing crashes or leaks, every post is valid UTF-8 and never carries a live
+ * (anyone on a server can type them; two personas exist, for !persona and !scenario), mention
+ * rendering, prompt building and the reply path. The first byte picks the author (an admin or
+ * not), whether the bot is mentioned, and the scripted model output, or (bit 3) an engine that
+ * answers with the message itself, so the reply cleaner's speaker tags ("k: ...", members known to
+ * the store) see fuzzed text; the rest is the content. Invariants: nothing crashes or leaks, every
+ * post is valid UTF-8 and never carries a live
  * @everyone/@here. A fresh bot on an in-memory database per input, so state (a !restart, an
  * opt-out) never leaks between inputs. */
 #include <stdint.h>
@@ -15,13 +16,14 @@
 #include "bot/bot.h"
 #include "bot/bot_harness.h"
 #include "bot/fake_backend.h"
+#include "store/persona.h"
 #include "store/store.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static void check_posts(const rec *r) {
-  for (int i = 0; i < r->n_sends; i++) {
-    const char *t = r->sends[i].text;
+  for (int i = 0; i < r->n_sends + r->n_personas; i++) {
+    const char *t = i < r->n_sends ? r->sends[i].text : r->personas[i - r->n_sends].text;
     if (!utf8_valid(t, strlen(t)) || strstr(t, "@everyone") || strstr(t, "@here")) {
       fprintf(stderr, "fuzz_bot_message: bad post: %s\n", t);
       abort();
@@ -57,6 +59,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     abort();
   store_user k = {.id = 77777, .name = "k", .display_name = "Dr: Who"};
   if (store_user_upsert(s, &k)) abort();
+  /* two personas, so persona and scene commands (!persona, !scenario) parse their arguments */
+  static const char *const cast[] = {"Glordon", "Elio"};
+  for (int i = 0; i < 2; i++) {
+    store_persona p;
+    store_persona_init(&p);
+    p.name = xstrdup(cast[i]);
+    if ((i == 0 && store_strv_push(&p.aliases, "the potato")) || store_persona_add(s, &p)) abort();
+    store_persona_free(&p);
+  }
   bot_opts o = {
       .config = c, .db = s, .backend = &f->base, .actions = &act, .now_ms = h_clock, .seed = 1};
   if (bot_new(&o, &b) || h_ready(b, 1000, "mimic")) abort();

@@ -113,6 +113,13 @@ typedef enum cfg_id {
   CFG_DASHBOARD_STOP_TIMEOUT_S,    /* dashboard.stop_timeout_s */
   CFG_DASHBOARD_TLS_CERT,          /* dashboard.tls_cert */
   CFG_DASHBOARD_TLS_KEY,           /* dashboard.tls_key */
+  CFG_GAMES_TRIVIA_BANK,           /* games.trivia_bank */
+  CFG_GAMES_RIDDLE_BANK,           /* games.riddle_bank */
+  CFG_GAMES_ANSWER_S,              /* games.answer_s */
+  CFG_GAMES_ROUNDS,                /* games.rounds */
+  CFG_GAMES_POINTS,                /* games.points */
+  CFG_GAMES_STORY_VOTE_S,          /* games.story_vote_s */
+  CFG_GAMES_STORY_ROUNDS,          /* games.story_rounds */
 
   CFG__COUNT /* number of keys, not a key */
 } cfg_id;

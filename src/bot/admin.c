@@ -867,6 +867,26 @@ static void cmd_vision(cmd_ctx *x) {
          server ? "server (channels set on their own keep their setting)" : "channel");
 }
 
+/* ---- games and points (games.c; the slash twins share these) ---- */
+
+static void game_call(cmd_ctx *x, void (*fn)(bot *, const game_cmd *)) {
+  game_cmd g = {.guild_id = x->m->guild_id,
+                .channel_id = x->m->channel_id,
+                .message_id = x->m->id,
+                .user_id = x->m->author.id,
+                .user_name = x->m->author.username,
+                .admin = is_admin(x->b, x->m->author.id),
+                .is_dm = x->m->guild_id == 0,
+                .args = x->args};
+  fn(x->b, &g);
+}
+
+static void cmd_game(cmd_ctx *x) { game_call(x, games__cmd_game); }
+static void cmd_story(cmd_ctx *x) { game_call(x, games__cmd_story); }
+static void cmd_points(cmd_ctx *x) { game_call(x, games__cmd_points); }
+static void cmd_leaderboard(cmd_ctx *x) { game_call(x, games__cmd_leaderboard); }
+static void cmd_profile(cmd_ctx *x) { game_call(x, games__cmd_profile); }
+
 /* ---- table and dispatch ---- */
 
 static void cmd_help(cmd_ctx *x);
@@ -891,6 +911,15 @@ static const cmd_def cmds[] = {
     {"persona", CMD_EVERYONE, cmd_persona, "<name> | list",
      "in a DM: choose whom you talk to (admins: list, show, add, remove, set)"},
     {"clear", CMD_EVERYONE, cmd_clear, "", "in a DM: start our conversation over"},
+    {"game", CMD_EVERYONE, cmd_game, "trivia|riddle|story [persona] [topic] | hint | stop",
+     "play a mini-game here (points for right answers)"},
+    {"minigame", CMD_EVERYONE, cmd_game, "", NULL /* alias */},
+    {"story", CMD_EVERYONE, cmd_story, "[persona] [premise]",
+     "an interactive story: vote on what happens next"},
+    {"points", CMD_EVERYONE, cmd_points, "[@user]",
+     "points won in games (admins: grant|revoke @user N reason)"},
+    {"leaderboard", CMD_EVERYONE, cmd_leaderboard, "[month | YYYY-MM]", "the best players here"},
+    {"profile", CMD_EVERYONE, cmd_profile, "[@user]", "points, games and privacy state"},
 };
 
 static bool is_admin(const bot *b, uint64_t user) { return map_get(&b->admins, user) != NULL; }

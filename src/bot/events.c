@@ -272,6 +272,15 @@ static int on_message(bot *b, const discord_message *m) {
     if (!self) stats__count(b, "seen", 1);
     return 0;
   }
+  /* An answer or vote in a running game is stored but gets no chat reply (games.c). */
+  if (!self && games__on_message(b, m)) {
+    int rc = store_message(b, m, true);
+    if (rc) {
+      rc = keep(b, err_prefix(rc, "message %" PRIu64 " not stored", m->id));
+      stats__count(b, "seen", 1);
+    }
+    return rc;
+  }
   /* The generation starts before the store write: a slow disk delays the record, not the reply.
    * The write still happens while this event is handled, so nothing is lost on a restart. */
   engage(b, m, self, now, t0);
@@ -390,6 +399,13 @@ int bot_handle_event(bot *b, const discord_event *ev) {
   case DISCORD_EV_CHANNEL_UPDATE:
   case DISCORD_EV_THREAD_CREATE:
   case DISCORD_EV_THREAD_UPDATE: rc = store_channel_of(b, &ev->u.channel); break;
+  case DISCORD_EV_INTERACTION_CREATE:
+    /* Game buttons (custom_id "game:..."); the rest of interaction dispatch lives elsewhere. */
+    if (ev->u.interaction.type == 3 && ev->u.interaction.custom_id &&
+        strncmp(ev->u.interaction.custom_id, "game:", 5) == 0 &&
+        games__on_component(b, &ev->u.interaction))
+      err_clear(); /* a malformed game custom_id: nothing to answer */
+    break;
   case DISCORD_EV_STOPPED: LOG_W("bot", "the gateway stopped: %s", ev->u.stopped.message); break;
   default: break;
   }

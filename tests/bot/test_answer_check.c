@@ -76,7 +76,7 @@ TEST(check_refuses_what_it_should) {
   CHECK(!answer_check("!!!", "Paris", NULL));
   CHECK(!answer_check("paris", "", NULL));
   CHECK(!answer_check(NULL, "Paris", NULL));
-  CHECK(!answer_check("Eiffel", "Eiffel Tower", NULL));   /* half an answer */
+  CHECK(!answer_check("Eiffel", "Eiffel Tower", NULL));  /* half an answer */
   CHECK(!answer_check("Mssssppi", "Mississippi", NULL)); /* three edits on eleven letters */
 }
 

@@ -27,6 +27,7 @@
 #define GAMES_CHUNK_MAX   3000 /* bytes of a passage shown to the model */
 #define GAMES_LOG_KEEP    6    /* story passages and choices kept in the prompt */
 #define GAMES_BOARD_MAX   10
+#define GAMES_MOVE_MAX    300 /* bytes of a DM reader's own move kept */
 
 typedef enum { GEN_QUESTION, GEN_PASSAGE } gen_kind;
 
@@ -577,7 +578,7 @@ static void story_state_set(store_game *g, const game_passage *p, const char *ch
     json_object_set_new(st, "choices", ch);
   }
   if (chosen) {
-    char line[GAME_CHOICE_MAX + 32];
+    char line[GAMES_MOVE_MAX + 32];
     snprintf(line, sizeof line, "(The readers chose: %s)", chosen);
     json_array_append_new(log, json_string(line));
     json_object_set_new(st, "choices", json_array());
@@ -615,10 +616,13 @@ static void story_show(bot *b, const store_game *g) {
   buf_init(&o, 1900);
   int rc = buf_printf(&o, "%s\n", g->question);
   for (size_t i = 0; i < n && !rc; i++) rc = buf_printf(&o, "\n**%zu.** %s", i + 1, choices[i]);
-  if (!rc && n) {
+  if (!rc && n && g->guild_id) {
     int64_t left = (g->deadline_ms - bot__now(b) + 999) / 1000;
-    rc = buf_printf(&o, "\n_Vote with the buttons (or type the number)%s; %" PRId64 " s left._",
-                    g->guild_id ? ", most votes wins" : "", left > 0 ? left : 0);
+    rc = buf_printf(
+        &o, "\n_Vote with the buttons (or type the number); most votes wins, %" PRId64 " s left._",
+        left > 0 ? left : 0);
+  } else if (!rc && n) {
+    rc = buf_puts(&o, "\n_Choose with a button or a number, or write your own move._");
   }
   if (rc) err_clear();
   char ids[GAME_CHOICES_MAX][64];
@@ -663,7 +667,8 @@ static void story_open(bot *b, store_game *g, const game_passage *p, bool ending
     return;
   }
   g->phase = STORE_GAME_OPEN;
-  g->deadline_ms = bot__now(b) + cfg_int(b->cfg, CFG_GAMES_STORY_VOTE_S) * 1000;
+  /* a DM's story waits for its reader; a channel's choice closes at its deadline */
+  g->deadline_ms = g->guild_id ? bot__now(b) + cfg_int(b->cfg, CFG_GAMES_STORY_VOTE_S) * 1000 : 0;
   map_del(&gs_of(b)->tries, (uint64_t)g->id);
   if (save(b, g)) return;
   story_show(b, g);
@@ -673,9 +678,12 @@ static void story_open(bot *b, store_game *g, const game_passage *p, bool ending
 static void story_decide(bot *b, store_game *g, const char *custom) {
   char choices[GAME_CHOICES_MAX][GAME_CHOICE_MAX + 1];
   size_t n = story_choices(g, choices, GAME_CHOICES_MAX);
-  char chosen[GAME_CHOICE_MAX + 1] = "";
+  char chosen[GAMES_MOVE_MAX + 1] = "";
   if (custom) {
-    str_lcpy(chosen, custom, sizeof chosen);
+    size_t cl = strlen(custom);
+    if (cl >= sizeof chosen) cl = utf8_floor(custom, cl, sizeof chosen - 1);
+    memcpy(chosen, custom, cl);
+    chosen[cl] = 0;
   } else {
     int counts[GAME_CHOICES_MAX], voters = 0;
     if (store_game_tally(b->db, g->id, g->round, counts, GAME_CHOICES_MAX, &voters)) err_clear();
@@ -956,7 +964,7 @@ bool games__on_message(bot *b, const discord_message *m) {
     taken = true;
   } else {
     err_clear();
-    if (!g->guild_id && strlen(c) <= GAME_CHOICE_MAX) {
+    if (!g->guild_id) {
       if (store_game_vote(b->db, g->id, g->round, m->author.id, 0, bot__now(b))) err_clear();
       story_decide(b, g, c);
       taken = true;
@@ -1070,7 +1078,7 @@ int games__on_component(bot *b, const discord_interaction *in) {
     respond(b, in, "This game is over.", true);
     goto out;
   }
-  if (g->finished) {
+  if (g->finished || g->channel_id != in->channel_id) {
     respond(b, in, "This game is over.", true);
     goto out;
   }

@@ -126,7 +126,7 @@ static void release(fx *x, int n) {
   poll_now(x);
 }
 
-static void click(fx *x, h_user who, const char *custom_id) {
+static void click_in(fx *x, uint64_t channel, uint64_t guild, h_user who, const char *custom_id) {
   discord_event ev;
   memset(&ev, 0, sizeof ev);
   ev.type = DISCORD_EV_INTERACTION_CREATE;
@@ -135,8 +135,8 @@ static void click(fx *x, h_user who, const char *custom_id) {
   in->application_id = 77;
   in->type = 3;
   in->token = "interaction-token";
-  in->guild_id = GUILD;
-  in->channel_id = CHAN;
+  in->guild_id = guild;
+  in->channel_id = channel;
   in->user.id = who.id;
   in->user.username = who.name;
   in->user.global_name = "";
@@ -148,6 +148,10 @@ static void click(fx *x, h_user who, const char *custom_id) {
     printf("  click: %s\n", err_msg());
     err_clear();
   }
+}
+
+static void click(fx *x, h_user who, const char *custom_id) {
+  click_in(x, CHAN, GUILD, who, custom_id);
 }
 
 static int64_t points_of(fx *x, uint64_t guild, uint64_t user) {
@@ -417,6 +421,44 @@ TEST(a_dm_story_takes_the_readers_own_move) {
   fx_free(&x);
 }
 
+TEST(a_riddle_in_a_dm_from_the_bank_with_the_hint_button) {
+  fx x;
+  fx_init(&x);
+  FILE *f = fopen(x.bank, "w");
+  REQUIRE(f != NULL);
+  fputs("What has a neck but no head? | a bottle | flask | you drink from it\n", f);
+  fclose(f);
+  fx_cfg(&x, "games.riddle_bank", x.bank);
+  say_in(&x, DMCH, 0, ALICE, "!game riddle");
+  CHECK(strstr(last_text(&x), "What has a neck but no head?") != NULL);
+  CHECK(strstr(last_text(&x), "Riddle") != NULL);
+  store_game g;
+  CHECK_OK(store_game_running(x.s, DMCH, &g));
+  char hint[64];
+  snprintf(hint, sizeof hint, "game:hint:%" PRId64 ":1", g.id);
+  click(&x, ALICE, hint); /* the right game, the wrong channel */
+  REQUIRE(x.r->n_responses == 1);
+  CHECK(strstr(x.r->responses[0].text, "over") != NULL);
+  click_in(&x, DMCH, 0, ALICE, hint);
+  REQUIRE(x.r->n_responses == 2);
+  CHECK(!x.r->responses[1].ephemeral);
+  CHECK(strstr(x.r->responses[1].text, "Hint 1 of 2: you drink from it") != NULL);
+  click_in(&x, DMCH, 0, ALICE, hint);
+  CHECK(strstr(x.r->responses[2].text, "Hint 2 of 2") != NULL);
+  click_in(&x, DMCH, 0, ALICE, hint);
+  CHECK(strstr(x.r->responses[3].text, "last hint") != NULL);
+  CHECK(x.r->responses[3].ephemeral);
+  click_in(&x, DMCH, 0, ALICE, "game:hint:oops");
+  CHECK_INT(x.r->n_responses, 4); /* malformed: nothing to answer */
+  say_in(&x, DMCH, 0, ALICE, "A Bottle.");
+  CHECK_INT(points_of(&x, 0, ALICE.id), 2); /* 10, halved twice */
+  CHECK_INT(points_of(&x, GUILD, ALICE.id), 0);
+  say_in(&x, DMCH, 0, ALICE, "!leaderboard");
+  CHECK(strstr(last_text(&x), "DM games") != NULL);
+  CHECK(strstr(last_text(&x), "<@11> — 2 points (1 win)") != NULL);
+  fx_free(&x);
+}
+
 TEST(points_grants_are_audited_and_others_refused) {
   fx x;
   fx_init(&x);
@@ -462,6 +504,7 @@ int main(void) {
   RUN(one_game_per_channel_and_stop);
   RUN(a_story_resumes_after_a_kill_and_old_buttons_still_vote);
   RUN(a_dm_story_takes_the_readers_own_move);
+  RUN(a_riddle_in_a_dm_from_the_bank_with_the_hint_button);
   RUN(points_grants_are_audited_and_others_refused);
   TEST_MAIN_END();
 }

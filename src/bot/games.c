@@ -884,9 +884,23 @@ static int64_t round_points(bot *b, const store_game *g) {
 /* Someone's answer to the open question. */
 static void qa_answer(bot *b, store_game *g, const discord_message *m) {
   int64_t now = bot__now(b);
-  bool right = answer_check(m->content, g->answer, g->aliases), first = false;
-  if (store_game_answer(b->db, g->id, g->round, m->author.id, right, now, &first)) {
-    LOG_W("games", "game %" PRId64 ": %s", g->id, err_msg());
+  bool right = answer_check(m->content, g->answer, g->aliases), first = false, won = false;
+  int64_t pts = round_points(b, g);
+  char reason[160];
+  snprintf(reason, sizeof reason, "%s question %d", g->kind, g->round);
+  /* The answer and, when it wins, the round's close and award are one transaction: a kill between
+   * them can neither spend someone's try without its win nor pay twice. */
+  int rc = store_tx_begin(b->db);
+  bool in_tx = rc == 0;
+  if (!rc) rc = store_game_answer(b->db, g->id, g->round, m->author.id, right, now, &first);
+  if (!rc && first && right)
+    rc = store_game_win(b->db, g->id, g->round, m->author.id, pts, reason, now, &won);
+  if (!rc)
+    rc = store_tx_commit(b->db); /* rolls back itself on failure */
+  else if (in_tx)
+    store_tx_rollback(b->db);
+  if (rc) {
+    LOG_W("games", "game %" PRId64 ": the answer was not recorded: %s", g->id, err_msg());
     err_clear();
     return;
   }
@@ -894,15 +908,6 @@ static void qa_answer(bot *b, store_game *g, const discord_message *m) {
   if (!right) {
     if (b->act.react && b->act.react(b->act.user, m->channel_id, m->id, "\xE2\x9D\x8C"))
       err_clear();
-    return;
-  }
-  int64_t pts = round_points(b, g);
-  char reason[160];
-  snprintf(reason, sizeof reason, "%s question %d", g->kind, g->round);
-  bool won = false;
-  if (store_game_win(b->db, g->id, g->round, m->author.id, pts, reason, now, &won)) {
-    LOG_W("games", "game %" PRId64 ": the win was not recorded: %s", g->id, err_msg());
-    err_clear();
     return;
   }
   if (!won) return; /* someone was first */
@@ -1184,6 +1189,8 @@ static void start_game(bot *b, const game_cmd *x, const char *kind, const char *
   g->channel_id = x->channel_id;
   g->started_by = x->user_id;
   g->persona_id = persona_word(b, &rest);
+  /* in a DM, the persona the reader talks to hosts unless another is named */
+  if (!g->persona_id && !x->guild_id) g->persona_id = persona__dm_choice(b, x->user_id);
   size_t tl = strlen(rest);
   if (tl >= sizeof g->topic) tl = utf8_floor(rest, tl, sizeof g->topic - 1);
   memcpy(g->topic, rest, tl);

@@ -418,6 +418,15 @@ TEST(a_dm_story_takes_the_readers_own_move) {
   say_in(&x, DMCH, 0, ALICE, "I build a sail from my shirt");
   CHECK_INT(x.f->submits, 2);
   CHECK(strstr(x.f->last_prompt, "The readers chose: I build a sail from my shirt") != NULL);
+  say_in(&x, DMCH, 0, ALICE, "!game stop");
+  CHECK(strstr(last_text(&x), "Game stopped.") != NULL);
+  /* the persona Bob talks to in DMs hosts his story */
+  add_persona(&x, "Aria");
+  fx_restart(&x);
+  say_in(&x, DMCH + 1, 0, BOB, "!persona Aria");
+  say_in(&x, DMCH + 1, 0, BOB, "!story");
+  CHECK(strstr(last_text(&x), "told by **Aria**") != NULL);
+  CHECK(strstr(x.f->last_prompt, "Aria") != NULL);
   fx_free(&x);
 }
 

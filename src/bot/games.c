@@ -465,6 +465,11 @@ static void prepare_round(bot *b, store_game *g) {
   if (rc) {
     snprintf(why, sizeof why, "No question this time (%s). The game ends here.", err_msg());
     err_clear();
+  } else if (tried_enough) {
+    snprintf(why, sizeof why,
+             "The model could not write a fair question (%d tries); add a question bank "
+             "(games.%s_bank) to fall back on. The game ends here.",
+             GAMES_TRIES, trivia ? "trivia" : "riddle");
   } else if (trivia) {
     snprintf(why, sizeof why,
              "I have no trivia questions: add lore (`mimic lore add`) or a question bank "

@@ -270,6 +270,19 @@ TEST(a_made_up_answer_is_refused_and_another_try_is_made) {
   CHECK(strstr(last_text(&x), "Into which sea") != NULL);
   say(&x, BOB, "amber sea");
   CHECK_INT(points_of(&x, GUILD, BOB.id), 10);
+  /* three made-up answers in a row, no bank: the game says why it ends */
+  const char *bad[] = {"{\"question\": \"Q?\", \"answer\": \"Mars\"}", "not json",
+                       "{\"question\": \"Q?\", \"answer\": \"Venus\"}"};
+  fake_script(x.f, bad, 3);
+  say(&x, ALICE, "!game trivia");
+  release(&x, 1);
+  release(&x, 1);
+  release(&x, 1);
+  CHECK_INT(x.f->submits, 5);
+  CHECK(strstr(last_text(&x), "could not write a fair question (3 tries)") != NULL);
+  store_game g;
+  CHECK_INT(store_game_running(x.s, CHAN, &g), MIMIC_ENOTFOUND);
+  err_clear();
   fx_free(&x);
 }
 

@@ -125,6 +125,13 @@ typedef enum cfg_id {
   CFG_PROACTIVE_DAILY_CAP,         /* proactive.daily_cap */
   CFG_PROACTIVE_ACTIVE_WINDOW_MIN, /* proactive.active_window_min */
   CFG_PROACTIVE_TZ,                /* proactive.tz */
+  CFG_GAMES_TRIVIA_BANK,           /* games.trivia_bank */
+  CFG_GAMES_RIDDLE_BANK,           /* games.riddle_bank */
+  CFG_GAMES_ANSWER_S,              /* games.answer_s */
+  CFG_GAMES_ROUNDS,                /* games.rounds */
+  CFG_GAMES_POINTS,                /* games.points */
+  CFG_GAMES_STORY_VOTE_S,          /* games.story_vote_s */
+  CFG_GAMES_STORY_ROUNDS,          /* games.story_rounds */
 
   CFG__COUNT /* number of keys, not a key */
 } cfg_id;

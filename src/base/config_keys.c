@@ -232,6 +232,18 @@ static const cfg_key keys[] = {
         "post only where a person spoke within this many minutes (0: anywhere)"),
     STR(PROACTIVE_TZ, "proactive.tz", "UTC",
         "the guild's IANA time zone for quiet hours, the daily cap and new jobs"),
+    /* games: trivia, riddles and stories with points (docs/games.md) */
+    PATH(GAMES_TRIVIA_BANK, "games.trivia_bank", "",
+         "trivia question bank (JSON lines or question | answer | aliases | hint lines)"),
+    PATH(GAMES_RIDDLE_BANK, "games.riddle_bank", "", "riddle bank, in the same format"),
+    INT(GAMES_ANSWER_S, "games.answer_s", "60", 10, 3600, "seconds to answer a question"),
+    INT(GAMES_ROUNDS, "games.rounds", "5", 1, 50, "questions in a trivia or riddle game"),
+    INT(GAMES_POINTS, "games.points", "10", 1, 1000,
+        "points for a right answer (each hint halves them)"),
+    INT(GAMES_STORY_VOTE_S, "games.story_vote_s", "120", 10, 86400,
+        "seconds a story's choice stays open for votes"),
+    INT(GAMES_STORY_ROUNDS, "games.story_rounds", "6", 2, 30,
+        "choices in an interactive story before its ending"),
     [CFG__COUNT] = {NULL, CFG_STR, NULL, 0, 0, false, NULL, 0, NULL},
 };
 _Static_assert(sizeof keys / sizeof keys[0] == CFG__COUNT + 1, "a handle without a row");

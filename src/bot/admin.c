@@ -1552,6 +1552,31 @@ static void cmd_scenario(cmd_ctx *x) {
   scenario__command(x->b, x->m, x->args, is_admin(x->b, x->m->author.id));
 }
 
+/* ---- games and points (games.c; the slash twins share these) ---- */
+
+static void game_reply(void *user, const char *text) { say(user, text, true); }
+
+static void game_call(cmd_ctx *x, void (*fn)(bot *, const game_cmd *)) {
+  game_cmd g = {.guild_id = x->m->guild_id,
+                .channel_id = x->m->channel_id,
+                .message_id = x->m->id,
+                .user_id = x->m->author.id,
+                .user_name = x->m->author.username,
+                .admin = is_admin(x->b, x->m->author.id),
+                .is_dm = x->m->guild_id == 0,
+                .args = x->args,
+                /* a slash twin answers the interaction (the game's own posts go to the channel) */
+                .reply = x->ia ? game_reply : NULL,
+                .reply_user = x};
+  fn(x->b, &g);
+}
+
+static void cmd_game(cmd_ctx *x) { game_call(x, games__cmd_game); }
+static void cmd_story(cmd_ctx *x) { game_call(x, games__cmd_story); }
+static void cmd_points(cmd_ctx *x) { game_call(x, games__cmd_points); }
+static void cmd_leaderboard(cmd_ctx *x) { game_call(x, games__cmd_leaderboard); }
+static void cmd_profile(cmd_ctx *x) { game_call(x, games__cmd_profile); }
+
 /* ---- table and dispatch ---- */
 
 static void cmd_help(cmd_ctx *x);
@@ -1594,6 +1619,15 @@ static const cmd_def cmds[] = {
      "start <persona>[,<persona>...] <premise> | next [persona] | end",
      "a scene the personas play in turn and anyone joins by talking (start and end: admins and "
      "moderators; alone: the scene here)"},
+    {"game", CMD_EVERYONE, cmd_game, "trivia|riddle|story [persona] [topic] | hint | stop",
+     "play a mini-game here (points for right answers)"},
+    {"minigame", CMD_EVERYONE, cmd_game, "", NULL /* alias */},
+    {"story", CMD_EVERYONE, cmd_story, "[persona] [premise]",
+     "an interactive story: vote on what happens next"},
+    {"points", CMD_EVERYONE, cmd_points, "[@user]",
+     "points won in games (admins: grant|revoke @user N reason)"},
+    {"leaderboard", CMD_EVERYONE, cmd_leaderboard, "[month | YYYY-MM]", "the best players here"},
+    {"profile", CMD_EVERYONE, cmd_profile, "[@user]", "points, games and privacy state"},
 };
 
 static bool is_admin(const bot *b, uint64_t user) { return map_get(&b->admins, user) != NULL; }

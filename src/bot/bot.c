@@ -178,6 +178,7 @@ fail:
 void bot_destroy(bot *b) {
   if (!b) return;
   vision__stop(b); /* first: its worker may wake the loop */
+  games__stop(b);
   queue__shutdown(b);
   pjobs__stop(b);
   map_free(&b->ignored);
@@ -202,6 +203,7 @@ uint64_t bot_self_id(const bot *b) { return b->self_id; }
 int bot_poll(bot *b) {
   vision__poll(b); /* first: a described image releases its reply for queue__poll to start */
   int handled = queue__poll(b);
+  games__poll(b); /* deadlines, finished game generations, games resumed after a restart */
   metrics_gauge_set("mimic_queue_depth", "Replies queued or generating.", NULL, NULL,
                     (double)bot_inflight(b));
   int64_t now = bot__now(b);

@@ -13,6 +13,8 @@
  *              prompts, adapters, sampling and memory keys, and their own messages recognised
  *   queue.c    the reply queue: job admission, per-channel queues, generation, completions, sends
  *   vision.c   images: fetch, decode and describe on a worker, descriptions into memory and store
+ *   games.c    mini-games and points: trivia, riddles, stories, their generations, timers, votes
+ *              and awards (answer_check.c and game_parse.c below it are self-contained)
  *   bot.c      the object: construction and teardown, settings, privacy flags, bot_poll
  *   scenario.c scenes (!scenario): personas playing a premise in turn, people joining in
  *   admin.c    text commands (and the same commands run for their slash twins)
@@ -45,11 +47,12 @@
 #define BOT_L_QUEUE    4
 #define BOT_L_VISION   5
 #define BOT_L_SCENARIO 6
-#define BOT_L_PJOBS    7
-#define BOT_L_BOT      8
-#define BOT_L_ADMIN    9
-#define BOT_L_SLASH    10
-#define BOT_L_EVENTS   11
+#define BOT_L_GAMES    7
+#define BOT_L_PJOBS    8
+#define BOT_L_BOT      9
+#define BOT_L_ADMIN    10
+#define BOT_L_SLASH    11
+#define BOT_L_EVENTS   12
 
 #ifndef BOT_LEVEL
 #error "define BOT_LEVEL (a BOT_L_* value) before including bot/bot_int.h"
@@ -194,12 +197,14 @@ struct bot {
   const lore_embedder *emb; /* the sentence encoder, or NULL (full text only) */
   lore_embedder *emb_owned; /* the one bot_new opened from embed.model, or NULL */
   lore_retriever *lore;
-  int64_t last_embed_ms; /* the last background embedding step (knowledge__tick) */
-  struct bot_vis *vis;   /* vision.c; NULL without opts.vision */
+  int64_t last_embed_ms;   /* the last background embedding step (knowledge__tick) */
+  struct bot_vis *vis;     /* vision.c; NULL without opts.vision */
+  struct bot_games *games; /* games.c; created on first use */
 
-  struct scheduler *sched; /* proactive_jobs.c: scheduled jobs (bot/scheduler.h) */
-  int64_t last_sched_ms;   /* the last scheduler tick */
-  bool pjobs_force;        /* !drop: the run skips quiet hours, the cap and the activity rule */
+  struct scheduler *sched;     /* proactive_jobs.c: scheduled jobs (bot/scheduler.h) */
+  int64_t last_sched_ms;       /* the last scheduler tick */
+  int64_t last_sched_prune_ms; /* the last pruning of old scheduled runs */
+  bool pjobs_force;            /* !drop: the run skips quiet hours, the cap and the activity rule */
 
   pthread_mutex_t done_mu; /* the completion list, filled by backend workers */
   pthread_cond_t done_cv;
@@ -351,6 +356,44 @@ int vision__poll(bot *b);
 bool vision__enabled(bot *b, const discord_message *m);
 /* A message was deleted: forgets its descriptions. */
 void vision__forget(bot *b, uint64_t message_id);
+#endif
+
+/* ---- games.c ---- */
+#if BOT_LEVEL >= BOT_L_GAMES
+/* One game command (text or slash: the same implementation). Answers to the invoker go through
+ * reply when set (a slash command's interaction), else to channel_id as a reply to message_id;
+ * the game's own posts (questions, passages) always go to the channel. */
+typedef struct game_cmd {
+  uint64_t guild_id, channel_id, message_id; /* message_id 0: none (a slash command) */
+  uint64_t user_id;
+  const char *user_name;
+  bool admin, is_dm;
+  const char *args; /* after the command word, trimmed */
+  void (*reply)(void *user, const char *text);
+  void *reply_user;
+} game_cmd;
+/* !game / !minigame: trivia|riddle [topic], story [persona] [premise], hint, stop, or the state. */
+void games__cmd_game(bot *b, const game_cmd *x);
+/* !story [persona] [premise]: starts a story, or shows the running one again (resume). */
+void games__cmd_story(bot *b, const game_cmd *x);
+/* !points [@user] | grant|revoke @user N reason (admins; audited). */
+void games__cmd_points(bot *b, const game_cmd *x);
+/* !leaderboard [month|YYYY-MM]. */
+void games__cmd_leaderboard(bot *b, const game_cmd *x);
+/* !profile [@user]. */
+void games__cmd_profile(bot *b, const game_cmd *x);
+/* A message in a channel with a running game: an answer to the open question, or a story vote
+ * ("2") or free-text choice in a DM. Returns true when it was taken as one (no chat reply). */
+bool games__on_message(bot *b, const discord_message *m);
+/* A component interaction whose custom_id starts with "game:" (story votes "game:story:<id>:
+ * <round>:<choice>", hints "game:hint:<id>:<round>"): handled and answered (bot_actions.respond).
+ * Returns 0, or MIMIC_EINVAL when the custom_id is not a game's (nothing answered). */
+int games__on_component(bot *b, const discord_interaction *in);
+/* Timers (answer and vote deadlines), finished generations, and games left preparing by a
+ * restart. Called by bot_poll. */
+void games__poll(bot *b);
+/* Cancels game generations, waits for their callbacks and frees the games' memory. */
+void games__stop(bot *b);
 #endif
 
 /* ---- proactive_jobs.c ---- */

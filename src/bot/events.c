@@ -303,6 +303,15 @@ static int on_message(bot *b, const discord_message *m) {
     if (!self) stats__count(b, "seen", 1);
     return 0;
   }
+  /* An answer or vote in a running game is stored but gets no chat reply (games.c). */
+  if (!self && games__on_message(b, m)) {
+    int rc = store_message(b, m, true);
+    if (rc) {
+      rc = keep(b, err_prefix(rc, "message %" PRIu64 " not stored", m->id));
+      stats__count(b, "seen", 1);
+    }
+    return rc;
+  }
   /* The generation starts before the store write: a slow disk delays the record, not the reply.
    * The write still happens while this event is handled, so nothing is lost on a restart. */
   engage(b, m, self, now, t0);

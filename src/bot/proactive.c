@@ -88,15 +88,20 @@ const char *proactive_verdict_name(proactive_verdict v) {
 }
 
 static const proactive_kind kinds[] = {
+    {"auto_scenario", "0 */4 * * *", true,
+     "two personas start a scene on a premise drawn from recent talk (people may join in)"},
     {"media_sweep", "0 */6 * * *", false,
      "descriptions of images posted since the last sweep join the server's lore"},
     {"daily_digest", "0 10 * * *", true, "a digest of what happened in the server yesterday"},
     {"channel_summary", "0 23 * * *", true, "a summary of today's conversation in the channel"},
+    {"scenario_reveal", "* * * * *", false,
+     "ends a scene here once its time is up (params.minutes, default 60)"},
     {"content_expansion", "0 */6 * * *", false,
      "a lore entry drafted from recent talk, for admins to approve (!drafts)"},
     {"meme_drop", "0 */6 * * *", true, "a joke about what the channel has been on about"},
     {"persona_chat", "0 */2 * * *", true,
      "two personas talk with each other (bounded by bot.bot_turns_max)"},
+    {"auto_minigame", "0 */4 * * *", true, "a round of trivia in the channel"},
     {"story_weave", "0 12 * * *", true, "the next chapter of the server's shared story"},
     {"world_builder", "0 0 * * *", false, "a new lore entry that extends the world"},
 };

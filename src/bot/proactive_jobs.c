@@ -18,7 +18,9 @@
 #include "bot/scheduler.h"
 #include "lore/lore.h"
 #include "store/lore.h"
+#include "store/games.h"
 #include "store/media.h"
+#include "store/scenario.h"
 #include "store/webhooks.h"
 
 #define PJOBS_TICK_MS      1000 /* how often due jobs are looked for */
@@ -152,7 +154,9 @@ static int channel_facts(bot *b, uint64_t guild_id, uint64_t channel_id, const c
 
 typedef struct params {
   char persona[STORE_PERSONA_NAME_MAX + 1]; /* who speaks ("" the bot user) */
-  char with[STORE_PERSONA_NAME_MAX + 1];    /* persona_chat: the other one */
+  char with[STORE_PERSONA_NAME_MAX + 1];    /* persona_chat, auto_scenario: the other one */
+  char game[16];                            /* auto_minigame: trivia (default) or riddle */
+  int64_t minutes;                          /* scenario_reveal: a scene's time (default 60) */
 } params;
 
 static void params_read(const char *json, params *p) {
@@ -166,6 +170,10 @@ static void params_read(const char *json, params *p) {
   if (v) str_lcpy(p->persona, v, sizeof p->persona);
   v = json_string_value(json_object_get(o, "with"));
   if (v) str_lcpy(p->with, v, sizeof p->with);
+  v = json_string_value(json_object_get(o, "game"));
+  if (v) str_lcpy(p->game, v, sizeof p->game);
+  json_t *mins = json_object_get(o, "minutes");
+  if (json_is_integer(mins)) p->minutes = json_integer_value(mins);
   json_decref(o);
 }
 
@@ -407,6 +415,133 @@ static int kind_media_sweep(run_ctx *x) {
   return n ? 0 : SCHED_RUN_SKIPPED;
 }
 
+/* Two different members of the cast for a conversation or a scene: the job's own choices, else
+ * two chosen by the instant (runs vary; a restart picks the same). False when the cast has fewer
+ * than two (detail says so). */
+static bool pick_pair(run_ctx *x, bot_persona **a, bot_persona **o) {
+  bot *b = x->b;
+  if (*a && *o && *a != *o) return true;
+  if (b->n_cast < 2) {
+    snprintf(x->detail, x->cap, "%s needs two personas in the cast", x->job->kind);
+    return false;
+  }
+  uint64_t h = hash_mix64((uint64_t)x->job->id * 1000003u + (uint64_t)x->now / 60000);
+  size_t i = (size_t)(h % b->n_cast);
+  if (!*a) *a = &b->cast[i];
+  size_t ai = (size_t)(*a - b->cast);
+  if (!*o || *o == *a) *o = &b->cast[(ai + 1 + (size_t)((h >> 20) % (b->n_cast - 1))) % b->n_cast];
+  return *o != *a;
+}
+
+/* A command run by the scheduler as if the bot's own admin had typed it in the job's channel:
+ * the answers go to the channel. */
+static void as_command(run_ctx *x, discord_message *m) {
+  memset(m, 0, sizeof *m);
+  m->channel_id = x->job->channel_id;
+  m->guild_id = x->job->guild_id;
+  m->has_author = true;
+  m->author.id = x->b->self_id;
+  m->author.username = x->b->self_name;
+  m->author.bot = true;
+  m->content = "";
+}
+
+/* auto_scenario: two personas start a scene on what the channel has been talking about. */
+static int kind_auto_scenario(run_ctx *x, bot_persona *bp, const params *p) {
+  bot *b = x->b;
+  store_scene sc;
+  if (store_scene_get(b->db, x->job->channel_id, &sc) == 0) {
+    snprintf(x->detail, x->cap, "a scene is already running here");
+    return SCHED_RUN_SKIPPED;
+  }
+  err_clear();
+  bot_persona *other = cast_member(b, p->with);
+  if (!pick_pair(x, &bp, &other)) return SCHED_RUN_SKIPPED;
+  /* the premise: the newest thing a person said here, as the scene's spark */
+  char premise[400] = "";
+  store_msg_list l = {0};
+  if (store_msg_recent(b->db, x->job->channel_id, 0, PJOBS_RECENT, &l) == 0) {
+    for (size_t i = l.n; i-- > 0 && !premise[0];)
+      if (!l.items[i].author_bot && !l.items[i].webhook_id && strlen(l.items[i].content) >= 12) {
+        size_t n = utf8_floor(l.items[i].content, strlen(l.items[i].content), 300);
+        snprintf(premise, sizeof premise, "something happens that has to do with \"%.*s\"", (int)n,
+                 l.items[i].content);
+      }
+  } else {
+    err_clear();
+  }
+  store_msg_list_free(&l);
+  if (!premise[0]) str_lcpy(premise, "an unexpected visitor arrives", sizeof premise);
+  char args[1024];
+  snprintf(args, sizeof args, "start %s, %s %s", bp->p.name, other->p.name, premise);
+  discord_message m;
+  as_command(x, &m);
+  scenario__command(b, &m, args, true);
+  if (store_scene_get(b->db, x->job->channel_id, &sc)) {
+    err_clear();
+    return err_set(MIMIC_EINVAL, "the scene did not start (see the channel's answer)");
+  }
+  snprintf(x->detail, x->cap, "queued auto_scenario with %s and %s", bp->p.name, other->p.name);
+  return 0;
+}
+
+/* scenario_reveal: a scene here whose time is up ends. */
+static int kind_scenario_reveal(run_ctx *x, const params *p) {
+  store_scene sc;
+  if (store_scene_get(x->b->db, x->job->channel_id, &sc)) {
+    err_clear();
+    snprintf(x->detail, x->cap, "no scene here");
+    return SCHED_RUN_SKIPPED;
+  }
+  int64_t minutes = p->minutes > 0 ? p->minutes : 60;
+  if (x->now - sc.started_ms < minutes * 60000) {
+    snprintf(x->detail, x->cap, "the scene has time left");
+    return SCHED_RUN_SKIPPED;
+  }
+  discord_message m;
+  as_command(x, &m);
+  scenario__command(x->b, &m, "end", true);
+  snprintf(x->detail, x->cap, "posted: the scene's end after %" PRId64 " minutes", minutes);
+  return 0;
+}
+
+typedef struct said {
+  char text[256];
+} said;
+
+static void keep_answer(void *user, const char *text) {
+  said *s = user;
+  str_lcpy(s->text, text, sizeof s->text);
+}
+
+/* auto_minigame: a trivia round (or a riddle) in the channel, unless a game runs there. */
+static int kind_auto_minigame(run_ctx *x, const params *p) {
+  bot *b = x->b;
+  store_game running;
+  if (store_game_running(b->db, x->job->channel_id, &running) == 0) {
+    snprintf(x->detail, x->cap, "a game is running here");
+    return SCHED_RUN_SKIPPED;
+  }
+  err_clear();
+  said s = {{0}};
+  game_cmd g = {.guild_id = x->job->guild_id,
+                .channel_id = x->job->channel_id,
+                .user_id = b->self_id,
+                .user_name = b->self_name,
+                .admin = true,
+                .args = strcmp(p->game, "riddle") == 0 ? "riddle" : "trivia",
+                .reply = keep_answer, /* refusals ("a game is running") stay out of the channel */
+                .reply_user = &s};
+  games__cmd_game(b, &g);
+  if (store_game_running(b->db, x->job->channel_id, &running)) {
+    err_clear();
+    snprintf(x->detail, x->cap, "no game started: %s", s.text[0] ? s.text : "?");
+    return SCHED_RUN_SKIPPED;
+  }
+  snprintf(x->detail, x->cap, "queued auto_minigame (%s)", g.args);
+  return 0;
+}
+
 static int run_kind(run_ctx *x) {
   bot *b = x->b;
   const char *kind = x->job->kind;
@@ -419,6 +554,9 @@ static int run_kind(run_ctx *x) {
   char scope[48];
   snprintf(scope, sizeof scope, "guild:%" PRIu64, x->job->guild_id);
   if (strcmp(kind, "media_sweep") == 0) return kind_media_sweep(x);
+  if (strcmp(kind, "auto_scenario") == 0) return kind_auto_scenario(x, bp, &p);
+  if (strcmp(kind, "scenario_reveal") == 0) return kind_scenario_reveal(x, &p);
+  if (strcmp(kind, "auto_minigame") == 0) return kind_auto_minigame(x, &p);
   if (strcmp(kind, "daily_digest") == 0)
     return kind_material(x, bp, local_midnight_ms(x->tz, x->now, 1),
                          local_midnight_ms(x->tz, x->now, 0), true);
@@ -428,19 +566,7 @@ static int run_kind(run_ctx *x) {
     return queue_post(x, bp, with_recent(x, prompt_of(kind)), NULL, NULL);
   if (strcmp(kind, "persona_chat") == 0) {
     bot_persona *other = cast_member(b, p.with);
-    if (!bp || !other || bp == other) {
-      /* two of the cast, chosen by the instant so runs vary and a restart picks the same */
-      if (b->n_cast < 2) {
-        snprintf(x->detail, x->cap, "persona_chat needs two personas in the cast");
-        return SCHED_RUN_SKIPPED;
-      }
-      uint64_t h = hash_mix64((uint64_t)x->job->id * 1000003u + (uint64_t)x->now / 60000);
-      size_t a = (size_t)(h % b->n_cast),
-             o = (a + 1 + (size_t)((h >> 20) % (b->n_cast - 1))) % b->n_cast;
-      bp = bp ? bp : &b->cast[a];
-      other = other && other != bp ? other : &b->cast[o == (size_t)(bp - b->cast) ? a : o];
-      if (other == bp) other = &b->cast[(size_t)(bp - b->cast + 1) % b->n_cast];
-    }
+    if (!pick_pair(x, &bp, &other)) return SCHED_RUN_SKIPPED;
     size_t n = strlen(prompt_of(kind)) + 2 * strlen(other->p.name) + 1;
     char *ins = xalloc(n);
     snprintf(ins, n, prompt_of(kind), other->p.name, other->p.name);
@@ -521,6 +647,13 @@ void pjobs__stop(bot *b) {
 void pjobs__tick(bot *b, int64_t now) {
   if (!b->sched || !b->self_id || now - b->last_sched_ms < PJOBS_TICK_MS) return;
   b->last_sched_ms = now;
+  if (now - b->last_sched_prune_ms >= 3600000) { /* runs are kept a week */
+    b->last_sched_prune_ms = now;
+    if (store_sched_prune(b->db, now - 7 * 86400000LL, NULL)) {
+      LOG_W("bot", "pruning scheduled runs: %s", err_msg());
+      err_clear();
+    }
+  }
   int n = sched_tick(b->sched, now, run, b);
   if (n < 0) {
     LOG_W("bot", "scheduler: %s", err_msg());

@@ -136,14 +136,13 @@ static const discord_cmd_option o_story[] = {
     {DISCORD_OPT_SUB, "start", "Start an interactive story here", OPTS(o_story_start)},
     {DISCORD_OPT_SUB, "resume", "Resume the story here", .required = false},
     {DISCORD_OPT_SUB, "end", "End the story here", .required = false}};
-static const discord_cmd_choice c_kinds[] = {{"media sweep", "media_sweep"},
-                                             {"daily digest", "daily_digest"},
-                                             {"channel summary", "channel_summary"},
-                                             {"content expansion", "content_expansion"},
-                                             {"meme drop", "meme_drop"},
-                                             {"persona chat", "persona_chat"},
-                                             {"story weave", "story_weave"},
-                                             {"world builder", "world_builder"}};
+static const discord_cmd_choice c_kinds[] = {
+    {"auto scenario", "auto_scenario"},         {"scenario reveal", "scenario_reveal"},
+    {"auto mini-game", "auto_minigame"},        {"media sweep", "media_sweep"},
+    {"daily digest", "daily_digest"},           {"channel summary", "channel_summary"},
+    {"content expansion", "content_expansion"}, {"meme drop", "meme_drop"},
+    {"persona chat", "persona_chat"},           {"story weave", "story_weave"},
+    {"world builder", "world_builder"}};
 static const discord_cmd_option o_sched_add[] = {
     {DISCORD_OPT_STRING, "kind", "What the job does", .required = true, CHOICES(c_kinds)},
     {DISCORD_OPT_CHANNEL, "channel", "Where it posts (default: here)", .required = false},
@@ -1109,8 +1108,11 @@ static void on_component(bot *b, const discord_interaction *in) {
   bot_ia ia = {.in = in, .ephemeral = true};
   const char *id = in->custom_id ? in->custom_id : "";
   if (strncmp(id, "game:", 5) == 0) {
-    /* The games (their state in the store) answer these; without them the game is over. */
-    say_private(b, &ia, "That game is over.");
+    /* The games (their state in the store) answer these; a custom_id that is no game's: over. */
+    if (games__on_component(b, in)) {
+      err_clear();
+      say_private(b, &ia, "That game is over.");
+    }
     return;
   }
   if (strncmp(id, "data:", 5) == 0) {

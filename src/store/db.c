@@ -441,10 +441,65 @@ static const char *const schema_scenes[] = {
     NULL,
 };
 
+/* Migration 12: mini-games and points (store/games.c, store/points.c). The ledger's partial unique
+ * index (round_key, user_id) makes a game's award idempotent; games_live keeps one running game
+ * per channel; game_plays holds each member's one scored answer or current vote per round. */
+static const char *const schema_games[] = {
+    "CREATE TABLE points_ledger("
+    "  id INTEGER PRIMARY KEY,"
+    "  guild_id INTEGER NOT NULL,"
+    "  user_id INTEGER NOT NULL,"
+    "  delta INTEGER NOT NULL,"
+    "  reason TEXT NOT NULL DEFAULT '',"
+    "  game TEXT NOT NULL DEFAULT '',"
+    "  round_key TEXT,"
+    "  by_user INTEGER NOT NULL DEFAULT 0,"
+    "  ts_ms INTEGER NOT NULL);",
+    "CREATE UNIQUE INDEX points_round ON points_ledger(round_key, user_id) "
+    "WHERE round_key IS NOT NULL;",
+    "CREATE INDEX points_guild ON points_ledger(guild_id, ts_ms);",
+    "CREATE INDEX points_user ON points_ledger(user_id, guild_id);",
+    "CREATE TABLE games("
+    "  id INTEGER PRIMARY KEY,"
+    "  kind TEXT NOT NULL,"
+    "  guild_id INTEGER NOT NULL,"
+    "  channel_id INTEGER NOT NULL,"
+    "  started_by INTEGER NOT NULL DEFAULT 0,"
+    "  persona_id INTEGER NOT NULL DEFAULT 0,"
+    "  topic TEXT NOT NULL DEFAULT '',"
+    "  round INTEGER NOT NULL DEFAULT 0,"
+    "  rounds INTEGER NOT NULL DEFAULT 1,"
+    "  phase INTEGER NOT NULL DEFAULT 0,"
+    "  question TEXT NOT NULL DEFAULT '',"
+    "  answer TEXT NOT NULL DEFAULT '',"
+    "  aliases TEXT NOT NULL DEFAULT '',"
+    "  hint TEXT NOT NULL DEFAULT '',"
+    "  source TEXT NOT NULL DEFAULT '',"
+    "  hints INTEGER NOT NULL DEFAULT 0,"
+    "  deadline_ms INTEGER NOT NULL DEFAULT 0,"
+    "  state TEXT NOT NULL DEFAULT '{}',"
+    "  message_id INTEGER NOT NULL DEFAULT 0,"
+    "  status INTEGER NOT NULL DEFAULT 0,"
+    "  winner_id INTEGER NOT NULL DEFAULT 0,"
+    "  created_ms INTEGER NOT NULL,"
+    "  updated_ms INTEGER NOT NULL);",
+    "CREATE UNIQUE INDEX games_live ON games(channel_id) WHERE status = 0;",
+    "CREATE INDEX games_due ON games(status, phase, deadline_ms);",
+    "CREATE TABLE game_plays("
+    "  game_id INTEGER NOT NULL REFERENCES games(id) ON DELETE CASCADE,"
+    "  round INTEGER NOT NULL,"
+    "  user_id INTEGER NOT NULL,"
+    "  choice INTEGER NOT NULL DEFAULT -1,"
+    "  correct INTEGER NOT NULL DEFAULT 0,"
+    "  ts_ms INTEGER NOT NULL,"
+    "  PRIMARY KEY(game_id, round, user_id)) WITHOUT ROWID;",
+    NULL,
+};
+
 static const char *const *const migrations[] = {
     schema_v1,       schema_bot_log,      schema_user_names, schema_lore,
     schema_personas, schema_persona_live, schema_media,      schema_jobs,
-    schema_schedule, schema_media_purge,  schema_scenes,
+    schema_schedule, schema_media_purge,  schema_scenes,     schema_games,
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

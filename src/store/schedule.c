@@ -255,3 +255,19 @@ int store_sched_count_ok(store *s, uint64_t guild_id, int64_t since_ms, bool pos
   sqlite3_finalize(st);
   return rc == SQLITE_ROW ? 0 : store_err(s, "counting scheduled posts");
 }
+
+int store_sched_prune(store *s, int64_t before_ms, int64_t *n) {
+  sqlite3_stmt *st = NULL;
+  if (sqlite3_prepare_v2(store_db(s),
+                         "DELETE FROM sched_runs WHERE scheduled_ms < ?1 AND status != 'running' "
+                         "AND scheduled_ms < (SELECT last_ms FROM sched_jobs j "
+                         "WHERE j.id = sched_runs.job_id)",
+                         -1, &st, NULL) != SQLITE_OK)
+    return store_err(s, "pruning scheduled runs");
+  sqlite3_bind_int64(st, 1, before_ms);
+  int rc = sqlite3_step(st);
+  sqlite3_finalize(st);
+  if (rc != SQLITE_DONE) return store_err(s, "pruning scheduled runs");
+  if (n) *n = sqlite3_changes(store_db(s));
+  return 0;
+}

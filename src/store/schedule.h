@@ -82,4 +82,8 @@ int store_sched_runs(store *s, int64_t job_id, int limit, store_sched_run_fn fn,
 int store_sched_count_ok(store *s, uint64_t guild_id, int64_t since_ms, bool posting_only,
                          int64_t *n) MIMIC_MUST;
 
+/* Deletes finished runs scheduled before before_ms (a minute-by-minute job writes 1,440 a day);
+ * *n (may be NULL): how many. A job's last run is kept whatever its age. */
+int store_sched_prune(store *s, int64_t before_ms, int64_t *n) MIMIC_MUST;
+
 #endif

@@ -13,7 +13,9 @@
 #include "fake_backend.h"
 #include "lore/lore.h"
 #include "store/lore.h"
+#include "store/games.h"
 #include "store/media.h"
+#include "store/scenario.h"
 #include "store/persona.h"
 #include "store/schedule.h"
 #include "store/store.h"
@@ -374,7 +376,7 @@ TEST(schedule_commands) {
   say_in(&x, BOSS, "!schedule kinds");
   CHECK(strstr(last_sent(&x), "daily_digest") != NULL);
   say_in(&x, BOSS, "!schedule seed");
-  CHECK(strstr(last_sent(&x), "8 jobs added") != NULL);
+  CHECK(strstr(last_sent(&x), "11 jobs added") != NULL);
   CHECK(strstr(last_sent(&x), "turn them on") != NULL);
   say_in(&x, BOSS, "!schedule seed"); /* again: nothing new */
   CHECK(strstr(last_sent(&x), "0 jobs added") != NULL);
@@ -436,6 +438,64 @@ TEST(media_sweep_moves_new_descriptions_into_the_lore_once) {
   fx_free(&x);
 }
 
+TEST(auto_scenario_then_its_reveal_and_auto_minigame) {
+  fx x;
+  fx_init(&x, true);
+  turn_on(&x);
+  say_in(&x, ALICE, "the dragon stole the cheese again");
+  add_job(&x, "scene", "auto_scenario", "0 * * * *", "{\"persona\":\"Glordon\",\"with\":\"Elio\"}");
+  add_job(&x, "reveal", "scenario_reveal", "* * * * *", "{\"minutes\":30}");
+  advance(&x, 1000);
+  const char *script[] = {"Who took my cheese?"};
+  fake_script(x.f, script, 1);
+  int posts = x.r->n_personas;
+  advance(&x, 3600000); /* 13:00: the scene starts; the reveal finds it young */
+  last l = runs_of(&x, "scene");
+  CHECK_STR(l.status, "ok");
+  CHECK(strstr(l.detail, "queued auto_scenario with Glordon and Elio") != NULL);
+  store_scene sc;
+  CHECK_OK(store_scene_get(x.s, CHAN, &sc));
+  CHECK(strstr(sc.premise, "dragon stole the cheese") != NULL);
+  CHECK_INT(x.r->n_personas, posts + 1); /* the first line, as Glordon */
+  CHECK_STR(x.r->personas[x.r->n_personas - 1].username, "Glordon");
+  advance(&x, 60000);
+  CHECK(strstr(runs_of(&x, "reveal").detail, "time left") != NULL);
+  advance(&x, 30 * 60000); /* its 30 minutes are up */
+  l = runs_of(&x, "reveal");
+  CHECK_STR(l.status, "ok");
+  CHECK(strstr(l.detail, "the scene's end") != NULL);
+  CHECK(store_scene_get(x.s, CHAN, &sc) == MIMIC_ENOTFOUND);
+  err_clear();
+  advance(&x, 60000);
+  CHECK(strstr(runs_of(&x, "reveal").detail, "no scene here") != NULL);
+
+  /* a trivia round from the bank; a second one while it runs starts nothing */
+  char bank[] = "/tmp/mimic_sched_bank_XXXXXX";
+  int fd = mkstemp(bank);
+  REQUIRE(fd >= 0);
+  const char *q = "What is the capital of France? | Paris | | the city of light\n";
+  CHECK(write(fd, q, strlen(q)) == (ssize_t)strlen(q));
+  close(fd);
+  fx_cfg(&x, "games.trivia_bank", bank);
+  add_job(&x, "quiz", "auto_minigame", "*/5 * * * *", NULL);
+  advance(&x, 1000);
+  say_in(&x, ALICE, "anyone up for a game?");
+  advance(&x, 5 * 60000);
+  l = runs_of(&x, "quiz");
+  CHECK_STR(l.status, "ok");
+  store_game g;
+  CHECK_OK(store_game_running(x.s, CHAN, &g));
+  CHECK(strstr(last_sent(&x), "capital of France") != NULL);
+  say_in(&x, ALICE, "more!");
+  int sends = x.r->n_sends;
+  advance(&x, 5 * 60000);
+  l = runs_of(&x, "quiz");
+  CHECK_STR(l.status, "skipped");
+  CHECK_INT(x.r->n_sends >= sends, 1);
+  unlink(bank);
+  fx_free(&x);
+}
+
 int main(void) {
   setvbuf(stdout, NULL, _IONBF, 0);
   RUN(off_until_the_guild_turns_it_on_then_posts);
@@ -444,6 +504,7 @@ int main(void) {
   RUN(persona_chat_and_digest);
   RUN(random_engagement_waits_in_quiet_hours);
   RUN(schedule_commands);
+  RUN(auto_scenario_then_its_reveal_and_auto_minigame);
   RUN(media_sweep_moves_new_descriptions_into_the_lore_once);
   TEST_MAIN_END();
 }

@@ -1,0 +1,535 @@
+/* Tests for the mini-games through the bot, with the fake engine and the recording actions: a
+ * trivia round from lore with three players racing (one winner, points once), bank questions with
+ * hints and a timeout, a game that goes on after a restart without paying twice, a story narrated
+ * by a persona whose vote buttons still work after the process is killed (state from the store),
+ * a DM story with the reader's own move, and the points commands (admin grants audited, others
+ * refused), leaderboards and profiles. */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "bot/bot.h"
+#include "bot_harness.h"
+#include "fake_backend.h"
+#include "store/games.h"
+#include "store/lore.h"
+#include "store/persona.h"
+#include "store/points.h"
+#include "store/store.h"
+#include "test.h"
+
+#define SELF  1000
+#define GUILD 1
+#define CHAN  100
+#define DMCH  500
+
+static const h_user ALICE = {11, "alice", false};
+static const h_user BOB = {12, "bob", false};
+static const h_user CAROL = {13, "carol", false};
+static const h_user BOSS = {9, "boss", false};
+
+typedef struct fx {
+  cfg *c;
+  store *s;
+  fake_backend *f;
+  rec *r;
+  bot_actions act;
+  bot *b;
+  char dir[64], db[128], bank[128];
+} fx;
+
+static void fx_cfg(fx *x, const char *key, const char *val) {
+  if (cfg_set(x->c, key, val, CFG_SRC_FILE)) {
+    printf("cfg_set %s=%s: %s\n", key, val, err_msg());
+    abort();
+  }
+}
+
+static void fx_open_bot(fx *x) {
+  bot_opts o = {.config = x->c,
+                .db = x->s,
+                .backend = &x->f->base,
+                .actions = &x->act,
+                .now_ms = h_clock,
+                .seed = 5};
+  if (bot_new(&o, &x->b) || h_ready(x->b, SELF, "mimic")) {
+    printf("bot: %s\n", err_msg());
+    abort();
+  }
+}
+
+/* A bot on a database file in a fresh folder (so it can be "killed" and started again). */
+static void fx_init(fx *x) {
+  memset(x, 0, sizeof *x);
+  str_lcpy(x->dir, "/tmp/mimic-games-XXXXXX", sizeof x->dir);
+  if (!mkdtemp(x->dir)) abort();
+  snprintf(x->db, sizeof x->db, "%s/mimic.db", x->dir);
+  snprintf(x->bank, sizeof x->bank, "%s/bank.txt", x->dir);
+  x->c = cfg_new();
+  fx_cfg(x, "bot.admins", "9");
+  fx_cfg(x, "bot.response_rate", "0");
+  fx_cfg(x, "bot.cooldown_s", "0");
+  fx_cfg(x, "bot.user_flood_per_min", "0");
+  fx_cfg(x, "games.rounds", "1");
+  if (store_open(x->db, &x->s)) abort();
+  x->f = fake_new(false);
+  x->r = xcalloc(1, sizeof *x->r);
+  x->act = rec_actions(x->r);
+  fx_open_bot(x);
+}
+
+/* The process dies: the bot goes (its generations cancelled), the store is closed; a new bot
+ * opens the same database. */
+static void fx_restart(fx *x) {
+  bot_destroy(x->b);
+  store_close(x->s);
+  if (store_open(x->db, &x->s)) abort();
+  fx_open_bot(x);
+}
+
+static void fx_free(fx *x) {
+  bot_destroy(x->b);
+  llm_backend_destroy(&x->f->base);
+  store_close(x->s);
+  cfg_destroy(x->c);
+  mem_free(x->r);
+  const char *files[] = {"mimic.db", "mimic.db-wal", "mimic.db-shm", "bank.txt"};
+  for (size_t i = 0; i < 4; i++) {
+    char p[160];
+    snprintf(p, sizeof p, "%s/%s", x->dir, files[i]);
+    unlink(p);
+  }
+  rmdir(x->dir);
+}
+
+static uint64_t next_id = 1;
+
+static void say_in(fx *x, uint64_t channel, uint64_t guild, h_user who, const char *text) {
+  h_msg hm;
+  h_message(&hm, next_id++, channel, guild, who, text);
+  if (bot_handle_event(x->b, &hm.ev)) {
+    printf("  event: %s\n", err_msg());
+    err_clear();
+  }
+}
+
+static void say(fx *x, h_user who, const char *text) { say_in(x, CHAN, GUILD, who, text); }
+
+static void poll_now(fx *x) {
+  h_now += 1500; /* past the games' check interval */
+  bot_poll(x->b);
+}
+
+/* Releases n held generations and lets the bot take them. */
+static void release(fx *x, int n) {
+  fake_release(x->f, n);
+  poll_now(x);
+}
+
+static void click_in(fx *x, uint64_t channel, uint64_t guild, h_user who, const char *custom_id) {
+  discord_event ev;
+  memset(&ev, 0, sizeof ev);
+  ev.type = DISCORD_EV_INTERACTION_CREATE;
+  discord_interaction *in = &ev.u.interaction;
+  in->id = next_id++;
+  in->application_id = 77;
+  in->type = 3;
+  in->token = "interaction-token";
+  in->guild_id = guild;
+  in->channel_id = channel;
+  in->user.id = who.id;
+  in->user.username = who.name;
+  in->user.global_name = "";
+  in->user.discriminator = "0";
+  in->user.avatar = "";
+  in->custom_id = custom_id;
+  in->component_type = 2;
+  if (bot_handle_event(x->b, &ev)) {
+    printf("  click: %s\n", err_msg());
+    err_clear();
+  }
+}
+
+static void click(fx *x, h_user who, const char *custom_id) {
+  click_in(x, CHAN, GUILD, who, custom_id);
+}
+
+static int64_t points_of(fx *x, uint64_t guild, uint64_t user) {
+  int64_t v = -1;
+  if (store_points_balance(x->s, guild, user, 0, 0, &v)) abort();
+  return v;
+}
+
+/* How many sends contain s. */
+static int sent_with(const fx *x, const char *s) {
+  int n = 0;
+  for (int i = 0; i < x->r->n_sends; i++)
+    if (strstr(x->r->sends[i].text, s)) n++;
+  return n;
+}
+
+/* How many persona posts contain s; the index of the last one in *at. */
+static int persona_with(const fx *x, const char *s, int *at) {
+  int n = 0;
+  for (int i = 0; i < x->r->n_personas; i++)
+    if (strstr(x->r->personas[i].text, s)) {
+      n++;
+      if (at) *at = i;
+    }
+  return n;
+}
+
+static const char *last_text(const fx *x) {
+  return x->r->n_sends ? x->r->sends[x->r->n_sends - 1].text : "";
+}
+
+static void add_lore(fx *x, const char *title, const char *text) {
+  int64_t src, id;
+  store_lore_chunk c = {.scope = "", .title = title, .text = text, .enabled = true};
+  if (store_lore_source_put(x->s, title, "", "text", "h", (int64_t)strlen(text), &src) ||
+      store_lore_chunk_add(x->s, src, &c, &id) || store_lore_source_set_chunks(x->s, src, 1))
+    abort();
+}
+
+static void write_bank(fx *x, const char *text) {
+  FILE *f = fopen(x->bank, "w");
+  if (!f) abort();
+  fputs(text, f);
+  fclose(f);
+  fx_cfg(x, "games.trivia_bank", x->bank);
+}
+
+static char logged[16384];
+static void sink(log_level lv, const char *line, void *u) {
+  (void)lv, (void)u;
+  size_t n = strlen(logged);
+  snprintf(logged + n, sizeof logged - n, "%s\n", line);
+}
+
+TEST(trivia_from_lore_three_players_race_one_winner_points_once) {
+  fx x;
+  fx_init(&x);
+  add_lore(&x, "Valdris",
+           "The city of Valdris was founded by Queen Aurelia in the year 312, beside the river "
+           "Sel, and its walls were raised by the masons of the north.");
+  const char *script[] = {"{\"question\": \"Who founded the city of Valdris?\", \"answer\": "
+                          "\"Queen Aurelia\", \"aliases\": [\"Aurelia\"], \"hint\": \"a "
+                          "ruler\"}"};
+  fake_script(x.f, script, 1);
+  say(&x, ALICE, "!game trivia");
+  CHECK(strstr(last_text(&x), "Trivia") != NULL);
+  CHECK_INT(x.f->submits, 1);
+  CHECK(strstr(x.f->last_prompt, "founded by Queen Aurelia") != NULL); /* the passage is given */
+  release(&x, 1);
+  CHECK(strstr(last_text(&x), "Who founded the city of Valdris?") != NULL);
+  CHECK_INT(x.r->sends[x.r->n_sends - 1].x.n_items, 1);
+  CHECK_STR(x.r->sends[x.r->n_sends - 1].x.first_label, "Hint");
+  int reacts = x.r->n_reacts;
+  say(&x, BOB, "king bob"); /* wrong: a cross, and Bob's try is spent */
+  CHECK_INT(x.r->n_reacts, reacts + 1);
+  say(&x, ALICE, "queen aurellia"); /* right, with a typo: first right answer wins */
+  say(&x, CAROL, "Aurelia");        /* right, too late */
+  say(&x, BOB, "Queen Aurelia");    /* right, but Bob had his try */
+  CHECK_INT(sent_with(&x, "got it"), 1);
+  CHECK(sent_with(&x, "<@11> got it: **Queen Aurelia** (+10 points)") == 1);
+  CHECK_INT(points_of(&x, GUILD, ALICE.id), 10);
+  CHECK_INT(points_of(&x, GUILD, BOB.id), 0);
+  CHECK_INT(points_of(&x, GUILD, CAROL.id), 0);
+  CHECK_INT(sent_with(&x, "is over"), 1); /* one round: the game ends */
+  /* the answers were game moves, not chat: no reply was generated for them */
+  CHECK_INT(x.f->submits, 1);
+  store_points_row rows[4];
+  size_t n;
+  CHECK_OK(store_points_top(x.s, GUILD, 0, 0, rows, 4, &n));
+  CHECK_INT(n, 1);
+  /* the leaderboard and the profile say so */
+  say(&x, BOB, "!leaderboard");
+  CHECK(strstr(last_text(&x), "1. <@11> — 10 points (1 win)") != NULL);
+  say(&x, ALICE, "!profile");
+  CHECK(strstr(last_text(&x), "points: 10") != NULL);
+  CHECK(strstr(last_text(&x), "#1") != NULL);
+  CHECK(strstr(last_text(&x), "games played: 1, questions won: 1") != NULL);
+  fx_free(&x);
+}
+
+TEST(a_made_up_answer_is_refused_and_another_try_is_made) {
+  fx x;
+  fx_init(&x);
+  add_lore(&x, "Sel",
+           "The river Sel runs from the Grey Peaks to the Amber Sea through Valdris, and boats "
+           "carry salt down it every spring.");
+  const char *script[] = {
+      "{\"question\": \"Where does the Sel end?\", \"answer\": \"the Western Ocean\"}",
+      "{\"question\": \"Into which sea does the river Sel flow?\", \"answer\": \"the Amber "
+      "Sea\"}"};
+  fake_script(x.f, script, 2);
+  say(&x, ALICE, "!game trivia");
+  release(&x, 1); /* not in the passage: refused, a second generation */
+  CHECK_INT(x.f->submits, 2);
+  release(&x, 1);
+  CHECK(strstr(last_text(&x), "Into which sea") != NULL);
+  say(&x, BOB, "amber sea");
+  CHECK_INT(points_of(&x, GUILD, BOB.id), 10);
+  /* three made-up answers in a row, no bank: the game says why it ends */
+  const char *bad[] = {"{\"question\": \"Q?\", \"answer\": \"Mars\"}", "not json",
+                       "{\"question\": \"Q?\", \"answer\": \"Venus\"}"};
+  fake_script(x.f, bad, 3);
+  say(&x, ALICE, "!game trivia");
+  release(&x, 1);
+  release(&x, 1);
+  release(&x, 1);
+  CHECK_INT(x.f->submits, 5);
+  CHECK(strstr(last_text(&x), "could not write a fair question (3 tries)") != NULL);
+  store_game g;
+  CHECK_INT(store_game_running(x.s, CHAN, &g), MIMIC_ENOTFOUND);
+  err_clear();
+  fx_free(&x);
+}
+
+TEST(bank_questions_with_hints_timeouts_and_a_restart) {
+  fx x;
+  fx_init(&x);
+  fx_cfg(&x, "games.rounds", "2");
+  write_bank(&x, "Capital of France? | Paris | City of Light | It has a tower\n"
+                 "{\"question\": \"Largest planet?\", \"answer\": \"Jupiter\"}\n");
+  say(&x, ALICE, "!game trivia");
+  CHECK_INT(x.f->submits, 0); /* no lore: the bank, at once */
+  const char *q1 = strstr(last_text(&x), "Capital of France?") ? "france" : "planet";
+  CHECK(strstr(last_text(&x), "question 1 of 2") != NULL);
+  say(&x, BOB, "!game hint");
+  CHECK(strstr(last_text(&x), "Hint 1 of 2") != NULL);
+  CHECK(strstr(last_text(&x), "worth 5 points") != NULL);
+  /* the process is killed and started again: the open question is still open */
+  fx_restart(&x);
+  say(&x, CAROL, strcmp(q1, "france") == 0 ? "paris" : "jupiter");
+  CHECK_INT(points_of(&x, GUILD, CAROL.id), 5);
+  CHECK(strstr(last_text(&x), "question 2 of 2") != NULL);
+  /* the same winning message delivered again (a gateway replay) pays nothing more */
+  say(&x, CAROL, strcmp(q1, "france") == 0 ? "paris" : "jupiter");
+  CHECK_INT(points_of(&x, GUILD, CAROL.id), 5);
+  /* the second question runs out of time */
+  h_now += 61000;
+  bot_poll(x.b);
+  CHECK(sent_with(&x, "Time's up! The answer was") == 1);
+  CHECK(sent_with(&x, "is over") == 1);
+  store_game g;
+  CHECK_INT(store_game_running(x.s, CHAN, &g), MIMIC_ENOTFOUND);
+  err_clear();
+  say(&x, BOB, "!game hint");
+  CHECK(strstr(last_text(&x), "No hint") != NULL);
+  fx_free(&x);
+}
+
+TEST(one_game_per_channel_and_stop) {
+  fx x;
+  fx_init(&x);
+  write_bank(&x, "Capital of France? | Paris\n");
+  say(&x, ALICE, "!minigame trivia");
+  say(&x, BOB, "!game riddle");
+  CHECK(strstr(last_text(&x), "running here already") != NULL);
+  say(&x, BOB, "!game stop");
+  CHECK(strstr(last_text(&x), "Only whoever started") != NULL);
+  say(&x, ALICE, "!game stop");
+  CHECK(strstr(last_text(&x), "Game stopped. The answer was **Paris**") != NULL);
+  say(&x, BOB, "!game riddle"); /* no riddle bank: the model writes one */
+  CHECK_INT(x.f->submits, 1);
+  say(&x, BOB, "!game bogus");
+  CHECK(strstr(last_text(&x), "Usage") != NULL);
+  fx_free(&x);
+}
+
+static int64_t add_persona(fx *x, const char *name) {
+  store_persona p;
+  store_persona_init(&p);
+  p.name = xstrdup(name);
+  p.description = xstrdup("{{char}} tells spooky tales.");
+  if (store_persona_add(x->s, &p)) abort();
+  int64_t id = p.id;
+  store_persona_free(&p);
+  return id;
+}
+
+TEST(a_story_resumes_after_a_kill_and_old_buttons_still_vote) {
+  fx x;
+  fx_init(&x);
+  fx_cfg(&x, "games.story_rounds", "2");
+  int64_t aria = add_persona(&x, "Aria");
+  fx_restart(&x); /* the cast is loaded */
+  const char *script[] = {
+      "{\"text\": \"The lighthouse door is ajar.\", \"choices\": [\"Go in\", \"Knock\", "
+      "\"Leave\"]}",
+      "{\"text\": \"Inside, stairs spiral up.\", \"choices\": [\"Climb\", \"Listen\"]}",
+      "{\"text\": \"At the top, a lamp that was never lit now burns. The end.\"}"};
+  fake_script(x.f, script, 3);
+  say(&x, ALICE, "!story Aria a haunted lighthouse");
+  CHECK_INT(x.f->submits, 1);
+  CHECK(strstr(x.f->last_prompt, "a haunted lighthouse") != NULL);
+  CHECK(strstr(x.f->last_prompt, "Aria") != NULL); /* the persona narrates */
+  release(&x, 1);
+  REQUIRE(x.r->n_personas == 1);
+  CHECK_STR(x.r->personas[0].username, "Aria");
+  CHECK_INT(x.r->personas[0].persona_id, aria);
+  CHECK_INT(x.r->personas[0].x.n_items, 3);
+  CHECK_STR(x.r->personas[0].x.first_label, "Go in");
+  store_game g;
+  CHECK_OK(store_game_running(x.s, CHAN, &g));
+  char id1[64], stale[64];
+  snprintf(id1, sizeof id1, "game:story:%" PRId64 ":1:1", g.id);
+  snprintf(stale, sizeof stale, "game:story:%" PRId64 ":0:1", g.id);
+  /* killed while the vote is open */
+  fx_restart(&x);
+  click(&x, BOB, id1);
+  REQUIRE(x.r->n_responses == 1);
+  CHECK(x.r->responses[0].ephemeral);
+  CHECK(strstr(x.r->responses[0].text, "You voted for **Knock**") != NULL);
+  click(&x, CAROL, stale);
+  CHECK(strstr(x.r->responses[1].text, "closed") != NULL);
+  /* the first round runs to its deadline, then the votes decide */
+  h_now += 121000;
+  bot_poll(x.b);
+  CHECK_INT(persona_with(&x, "The readers chose **Knock**", NULL), 1);
+  CHECK_INT(x.f->submits, 2);
+  CHECK(strstr(x.f->last_prompt, "The readers chose: Knock") != NULL);
+  CHECK(strstr(x.f->last_prompt, "The lighthouse door is ajar.") != NULL);
+  /* killed while the next passage is being written: the new process writes it again */
+  fx_restart(&x);
+  poll_now(&x);
+  CHECK_INT(x.f->submits, 3);
+  fake_script(x.f, script + 1, 2);
+  release(&x, 1);
+  int at = -1;
+  CHECK_INT(persona_with(&x, "Inside, stairs spiral up.", &at), 1);
+  REQUIRE(at >= 0);
+  CHECK_STR(x.r->personas[at].x.first_label, "Climb");
+  /* round two: Bob took part before, so his vote is everyone's and decides at once */
+  char id2[64];
+  snprintf(id2, sizeof id2, "game:story:%" PRId64 ":2:0", g.id);
+  click(&x, BOB, id2);
+  CHECK_INT(persona_with(&x, "The readers chose **Climb**", NULL), 1);
+  CHECK_INT(x.f->submits, 4);
+  release(&x, 1); /* the ending */
+  CHECK_INT(persona_with(&x, "never lit", NULL), 1);
+  CHECK_INT(persona_with(&x, "is over", NULL), 1);
+  CHECK_INT(store_game_running(x.s, CHAN, &g), MIMIC_ENOTFOUND);
+  err_clear();
+  CHECK_INT(points_of(&x, GUILD, BOB.id), 6); /* seeing it through: points/2 + 1, once */
+  click(&x, BOB, id2);
+  CHECK(strstr(x.r->responses[x.r->n_responses - 1].text, "over") != NULL);
+  fx_free(&x);
+}
+
+TEST(a_dm_story_takes_the_readers_own_move) {
+  fx x;
+  fx_init(&x);
+  const char *script[] = {"{\"text\": \"You wake on a raft.\", \"choices\": [\"Paddle\", "
+                          "\"Sleep\"]}"};
+  fake_script(x.f, script, 1);
+  say_in(&x, DMCH, 0, ALICE, "!game story");
+  release(&x, 1);
+  CHECK(strstr(last_text(&x), "You wake on a raft.") != NULL);
+  CHECK(strstr(last_text(&x), "**1.** Paddle") != NULL);
+  say_in(&x, DMCH, 0, ALICE, "I build a sail from my shirt");
+  CHECK_INT(x.f->submits, 2);
+  CHECK(strstr(x.f->last_prompt, "The readers chose: I build a sail from my shirt") != NULL);
+  say_in(&x, DMCH, 0, ALICE, "!game stop");
+  CHECK(strstr(last_text(&x), "Game stopped.") != NULL);
+  /* the persona Bob talks to in DMs hosts his story */
+  add_persona(&x, "Aria");
+  fx_restart(&x);
+  say_in(&x, DMCH + 1, 0, BOB, "!persona Aria");
+  say_in(&x, DMCH + 1, 0, BOB, "!story");
+  CHECK(strstr(last_text(&x), "told by **Aria**") != NULL);
+  CHECK(strstr(x.f->last_prompt, "Aria") != NULL);
+  fx_free(&x);
+}
+
+TEST(a_riddle_in_a_dm_from_the_bank_with_the_hint_button) {
+  fx x;
+  fx_init(&x);
+  FILE *f = fopen(x.bank, "w");
+  REQUIRE(f != NULL);
+  fputs("What has a neck but no head? | a bottle | flask | you drink from it\n", f);
+  fclose(f);
+  fx_cfg(&x, "games.riddle_bank", x.bank);
+  say_in(&x, DMCH, 0, ALICE, "!game riddle");
+  CHECK(strstr(last_text(&x), "What has a neck but no head?") != NULL);
+  CHECK(strstr(last_text(&x), "Riddle") != NULL);
+  store_game g;
+  CHECK_OK(store_game_running(x.s, DMCH, &g));
+  char hint[64];
+  snprintf(hint, sizeof hint, "game:hint:%" PRId64 ":1", g.id);
+  click(&x, ALICE, hint); /* the right game, the wrong channel */
+  REQUIRE(x.r->n_responses == 1);
+  CHECK(strstr(x.r->responses[0].text, "over") != NULL);
+  click_in(&x, DMCH, 0, ALICE, hint);
+  REQUIRE(x.r->n_responses == 2);
+  CHECK(!x.r->responses[1].ephemeral);
+  CHECK(strstr(x.r->responses[1].text, "Hint 1 of 2: you drink from it") != NULL);
+  click_in(&x, DMCH, 0, ALICE, hint);
+  CHECK(strstr(x.r->responses[2].text, "Hint 2 of 2") != NULL);
+  click_in(&x, DMCH, 0, ALICE, hint);
+  CHECK(strstr(x.r->responses[3].text, "last hint") != NULL);
+  CHECK(x.r->responses[3].ephemeral);
+  click_in(&x, DMCH, 0, ALICE, "game:hint:oops");
+  /* malformed: not a game's button; every interaction is answered, privately */
+  REQUIRE(x.r->n_responses == 5);
+  CHECK(x.r->responses[4].ephemeral);
+  CHECK(strstr(x.r->responses[4].text, "over") != NULL);
+  say_in(&x, DMCH, 0, ALICE, "A Bottle.");
+  CHECK_INT(points_of(&x, 0, ALICE.id), 2); /* 10, halved twice */
+  CHECK_INT(points_of(&x, GUILD, ALICE.id), 0);
+  say_in(&x, DMCH, 0, ALICE, "!leaderboard");
+  CHECK(strstr(last_text(&x), "DM games") != NULL);
+  CHECK(strstr(last_text(&x), "<@11> — 2 points (1 win)") != NULL);
+  fx_free(&x);
+}
+
+TEST(points_grants_are_audited_and_others_refused) {
+  fx x;
+  fx_init(&x);
+  logged[0] = 0;
+  log_set_level(LOG_INFO);
+  log_set_sink(sink, NULL);
+  say(&x, BOSS, "!points grant <@12> 50 helped at the event");
+  say(&x, ALICE, "!points grant <@11> 100 because");
+  say(&x, BOSS, "!points revoke <@12> 20 spam");
+  log_set_sink(NULL, NULL);
+  log_set_level(LOG_ERROR);
+  CHECK(strstr(logged, "user 9 granted 50 points to user 12 in guild 1 (helped at the event)") !=
+        NULL);
+  CHECK(strstr(logged, "user 9 revoked 20 points from user 12") != NULL);
+  CHECK(strstr(logged, "user 11 tried !points grant but is not an admin") != NULL);
+  CHECK(sent_with(&x, "Only admins can grant points.") == 1);
+  CHECK_INT(points_of(&x, GUILD, BOB.id), 30);
+  CHECK_INT(points_of(&x, GUILD, ALICE.id), 0);
+  say(&x, BOB, "!points");
+  CHECK(strstr(last_text(&x), "You have 30 points here (30 this month)") != NULL);
+  say(&x, ALICE, "!points <@12>");
+  CHECK(strstr(last_text(&x), "<@12> has 30 points") != NULL);
+  say(&x, BOSS, "!points grant <@12> lots");
+  CHECK(strstr(last_text(&x), "Usage") != NULL);
+  say(&x, BOB, "!leaderboard month");
+  CHECK(strstr(last_text(&x), "(this month)") != NULL);
+  CHECK(strstr(last_text(&x), "<@12> — 30 points") != NULL);
+  say(&x, BOB, "!leaderboard 1999-01");
+  CHECK(strstr(last_text(&x), "Nobody has points") != NULL);
+  say(&x, BOB, "!leaderboard someday");
+  CHECK(strstr(last_text(&x), "Usage") != NULL);
+  say(&x, ALICE, "!profile <@12>");
+  CHECK(strstr(last_text(&x), "points: 30") != NULL);
+  CHECK(strstr(last_text(&x), "privacy: messages may be learned from") != NULL);
+  fx_free(&x);
+}
+
+int main(void) {
+  log_set_level(LOG_ERROR);
+  RUN(trivia_from_lore_three_players_race_one_winner_points_once);
+  RUN(a_made_up_answer_is_refused_and_another_try_is_made);
+  RUN(bank_questions_with_hints_timeouts_and_a_restart);
+  RUN(one_game_per_channel_and_stop);
+  RUN(a_story_resumes_after_a_kill_and_old_buttons_still_vote);
+  RUN(a_dm_story_takes_the_readers_own_move);
+  RUN(a_riddle_in_a_dm_from_the_bank_with_the_hint_button);
+  RUN(points_grants_are_audited_and_others_refused);
+  TEST_MAIN_END();
+}

@@ -4,6 +4,7 @@
 #include "store/vectors.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "base/base.h"
@@ -149,6 +150,9 @@ int store_vec_log_trim(store *s) {
   sqlite3_bind_int64(st, 1, STORE_VEC_LOG_KEEP);
   return store__step_done(s, st, "trimming the vector log");
 }
+
+/* Rows from which a search is split over two threads (below, a thread costs more than it saves). */
+#define SEARCH_SPLIT_ROWS 32768
 
 /* ---- kernels ---- */
 
@@ -400,6 +404,42 @@ static bool better(float sa, int64_t ra, float sb, int64_t rb) {
   return sa > sb || (sa == sb && ra < rb);
 }
 
+/* One part of a scan: rows [from, to) into a best-k list of its own. */
+typedef struct scan_part {
+  const store_vec_index *ix;
+  const store_vec_query *q;
+  const uint8_t *allow; /* NULL: every scope */
+  size_t k, from, to, n;
+  float *score;
+  size_t *row;
+} scan_part;
+
+static void scan_rows(scan_part *p) {
+  const store_vec_index *ix = p->ix;
+  size_t dim = (size_t)ix->dim, n = 0, k = p->k;
+  for (size_t i = p->from; i < p->to; i++) {
+    if (p->allow && !p->allow[ix->scope[i]]) continue;
+    float sc = ix->scale[i] * store_vec_dot(p->q->q, ix->data + i * dim, ix->dim);
+    if (sc < p->q->min_score) continue;
+    if (n == k && !better(sc, ix->ref[i], p->score[n - 1], ix->ref[p->row[n - 1]])) continue;
+    /* Insertion into the sorted best-k list (k is small). */
+    size_t at = n < k ? n++ : k - 1;
+    while (at > 0 && better(sc, ix->ref[i], p->score[at - 1], ix->ref[p->row[at - 1]])) {
+      p->score[at] = p->score[at - 1];
+      p->row[at] = p->row[at - 1];
+      at--;
+    }
+    p->score[at] = sc;
+    p->row[at] = i;
+  }
+  p->n = n;
+}
+
+static void *scan_thread(void *arg) {
+  scan_rows(arg);
+  return NULL;
+}
+
 int store_vec_search(store_vec_index *ix, const store_vec_query *q, store_vec_hit *out,
                      size_t *n_out) {
   *n_out = 0;
@@ -421,23 +461,49 @@ int store_vec_search(store_vec_index *ix, const store_vec_query *q, store_vec_hi
       return 0;
     }
   }
+  /* Large matrices are scanned by two threads, each keeping its own best-k over half the rows,
+   * then merged: the order (score, then ref id) is total, so the result is the same. */
+  size_t halves = ix->n >= SEARCH_SPLIT_ROWS ? 2 : 1;
+  (void)store_vec_simd(); /* the kernel choice is made here, not raced by the threads */
+  scan_part part[2];
+  pthread_t th;
+  bool threaded = false;
+  for (size_t h = 0; h < halves; h++)
+    part[h] = (scan_part){.ix = ix,
+                          .q = q,
+                          .allow = all ? NULL : allow,
+                          .k = k,
+                          .from = ix->n * h / halves,
+                          .to = ix->n * (h + 1) / halves,
+                          .score = xalloc(k * sizeof(float)),
+                          .row = xalloc(k * sizeof(size_t))};
+  if (halves == 2 && pthread_create(&th, NULL, scan_thread, &part[1]) == 0) threaded = true;
+  scan_rows(&part[0]);
+  if (halves == 2) {
+    if (threaded)
+      pthread_join(th, NULL);
+    else
+      scan_rows(&part[1]);
+  }
   float *score = xalloc(k * sizeof *score);
   size_t *row = xalloc(k * sizeof *row);
-  size_t n = 0, dim = (size_t)ix->dim;
-  for (size_t i = 0; i < ix->n; i++) {
-    if (!all && !allow[ix->scope[i]]) continue;
-    float sc = ix->scale[i] * store_vec_dot(q->q, ix->data + i * dim, ix->dim);
-    if (sc < q->min_score) continue;
-    if (n == k && !better(sc, ix->ref[i], score[n - 1], ix->ref[row[n - 1]])) continue;
-    /* Insertion into the sorted best-k list (k is small). */
-    size_t at = n < k ? n++ : k - 1;
-    while (at > 0 && better(sc, ix->ref[i], score[at - 1], ix->ref[row[at - 1]])) {
-      score[at] = score[at - 1];
-      row[at] = row[at - 1];
-      at--;
+  size_t n = 0;
+  for (size_t h = 0; h < halves; h++) {
+    for (size_t j = 0; j < part[h].n; j++) {
+      float sc = part[h].score[j];
+      size_t i = part[h].row[j];
+      if (n == k && !better(sc, ix->ref[i], score[n - 1], ix->ref[row[n - 1]])) continue;
+      size_t at = n < k ? n++ : k - 1;
+      while (at > 0 && better(sc, ix->ref[i], score[at - 1], ix->ref[row[at - 1]])) {
+        score[at] = score[at - 1];
+        row[at] = row[at - 1];
+        at--;
+      }
+      score[at] = sc;
+      row[at] = i;
     }
-    score[at] = sc;
-    row[at] = i;
+    mem_free(part[h].score);
+    mem_free(part[h].row);
   }
   for (size_t j = 0; j < n; j++) {
     out[j].ref_id = ix->ref[row[j]];

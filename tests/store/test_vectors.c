@@ -72,7 +72,7 @@ TEST(quantize_round_trip) {
 TEST(search_matches_float64_oracle) {
   store *s = NULL;
   REQUIRE(store_open(":memory:", &s) == 0);
-  enum { N = 3000, D = 48, Q = 25, K = 10 };
+  enum { N = 40000, D = 48, Q = 25, K = 10 }; /* N past SEARCH_SPLIT_ROWS: the two-thread scan */
   static const char *const scopes[] = {"a", "b", "c", "guild:1"};
   prng r;
   prng_seed(&r, 42);

@@ -561,6 +561,13 @@ int bot_runtime_run(const bot_runtime_opts *o) {
       }
       pruned_ms = now;
     }
+    if (rt.backend) { /* with engine.idle_unload_s the weights come and go: say which */
+      llm_model_state ms = llm_backend_model_state(rt.backend);
+      metrics_gauge_set("mimic_model_resident",
+                        "1 when the model's weights are in memory (0: unloaded while idle, or "
+                        "loading).",
+                        NULL, NULL, ms == LLM_MODEL_LOADED);
+    }
     if (*o->stop && !draining) { /* finish the replies in flight first (as !restart does) */
       LOG_I("bot", "stopping: finishing %zu replies in flight", bot_inflight(rt.b));
       bot_drain(rt.b);

@@ -10,6 +10,7 @@
 
 #include "base/base.h"
 #include "cli/flags.h"
+#include "cli/job.h"
 #include "eval/eval.h"
 #include "llm/backend.h"
 #include "llm/chat.h"
@@ -49,10 +50,19 @@ static char *defuse(const char *s) {
   return buf_steal(&b);
 }
 
+typedef struct ppl_view {
+  const char *what;
+  bool tty;
+  cli_job *job; /* the run's row in the jobs table */
+} ppl_view;
+
 static void ppl_progress(size_t done, size_t total, void *user) {
-  const char *what = user;
-  if (done == total || done % 5 == 0) {
-    fprintf(stderr, "\reval: perplexity (%s) %zu/%zu   ", what, done, total);
+  const ppl_view *v = user;
+  char msg[96];
+  snprintf(msg, sizeof msg, "perplexity (%s) %zu/%zu", v->what, done, total);
+  cli_job_step(v->job, (int64_t)done, (int64_t)total, NAN, msg, NULL);
+  if (v->tty && (done == total || done % 5 == 0)) {
+    fprintf(stderr, "\reval: %s   ", msg);
     if (done == total) fputc('\n', stderr);
     fflush(stderr);
   }
@@ -230,6 +240,7 @@ int cmd_eval(int argc, char **argv) {
   size_t n = 0, ntr = 0;
   eval_example *ex = NULL;
   embed_model *enc = NULL;
+  cli_job job = {0}; /* opened once the evaluation starts (not for --score) */
 
   if (sheet || key) {
     if (!sheet || !key) {
@@ -240,6 +251,7 @@ int cmd_eval(int argc, char **argv) {
     goto out;
   }
   status = 1;
+  cli_job_open(&job, cfg_str(c, CFG_STORE_PATH), "eval");
   if (lora && !*lora) lora = NULL;
   if (access(model, R_OK) != 0) {
     cli_error("%s: model not found; pass --model M.gguf (a base GGUF, or the model `mimic train "
@@ -290,12 +302,13 @@ int cmd_eval(int argc, char **argv) {
   }
 
   if (do_ppl) {
+    ppl_view pv = {.what = lora ? "base and tuned" : "base", .tty = isatty(2), .job = &job};
     eval_ppl_opts po = {.model_path = model,
                         .lora_path = lora,
                         .lora_scale = (float)lora_scale,
                         .threads = (int)threads,
-                        .progress = isatty(2) ? ppl_progress : NULL,
-                        .user = lora ? "base and tuned" : "base"};
+                        .progress = ppl_progress,
+                        .user = &pv};
     if (eval_perplexity(&po, &ds, &pb, lora ? &pt : NULL)) {
       cli_error("%s", err_msg());
       goto out;
@@ -457,6 +470,7 @@ int cmd_eval(int argc, char **argv) {
   printf("report: %s (numbers: %s)\n", path, jpath);
   status = 0;
 out:
+  cli_job_close(&job, status);
   free_strs(ctx, n);
   free_strs(real, n);
   free_strs(gen, n);

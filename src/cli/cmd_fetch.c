@@ -2,6 +2,7 @@
  * (collect_fetch_run), with a progress bar per channel and overall, and a summary at the end.
  * Ctrl-C stops cleanly (a second one at once); either way the next run continues where it stopped.
  */
+#include <math.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli/flags.h"
+#include "cli/job.h"
 #include "collect/collect.h"
 #include "discord/rest.h"
 #include "store/store.h"
@@ -33,6 +35,7 @@ typedef struct view {
   double last_line_s; /* non-tty: time of the last progress line */
   collect_fetch_chan *problems;
   size_t n_problems;
+  cli_job job; /* the run's row in the jobs table (the dashboard's bar) */
 } view;
 
 static void bar(char *out, double f) {
@@ -125,6 +128,10 @@ static void progress(const collect_fetch_stats *st, void *user) {
     }
     return;
   }
+  char row[96];
+  snprintf(row, sizeof row, "%d of %d channels, %lld messages", st->done, st->channels,
+           (long long)st->messages);
+  cli_job_step(&v->job, (int64_t)(st->fraction * 1000), 1000, NAN, row, NULL);
   if (v->quiet) return;
   char b[BAR_COLS + 1], eta[32], n1[32], n2[32];
   bar(b, st->fraction);
@@ -297,6 +304,7 @@ int cmd_fetch(int argc, char **argv) {
   }
   s = cli_store_open(c);
   if (!s) goto out;
+  cli_job_open(&v.job, cfg_str(c, CFG_STORE_PATH), "fetch");
   o.progress = progress;
   o.user = &v;
   o.progress_ms = v.tty ? 250 : 1000;
@@ -311,6 +319,7 @@ int cmd_fetch(int argc, char **argv) {
   int rc = collect_fetch_run(s, r, &o, &st);
   char why[512];
   str_lcpy(why, err_msg(), sizeof why);
+  cli_job_close(&v.job, rc);
   signal(SIGINT, SIG_DFL);
   signal(SIGTERM, SIG_DFL);
   /* A run that failed before fetching anything (a refused token, an unreachable API) has no

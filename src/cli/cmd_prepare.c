@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli/flags.h"
+#include "cli/job.h"
 #include "collect/collect.h"
 #include "store/store.h"
 
@@ -88,8 +89,12 @@ int cmd_prepare(int argc, char **argv) {
   store *s = NULL;
   status = 1;
   if (!(s = cli_store_open(c))) goto out;
+  cli_job job; /* the run's row in the jobs table: running, then done or failed */
+  cli_job_open(&job, cfg_str(c, CFG_STORE_PATH), "prepare");
   collect_prepare_stats st;
-  if (collect_prepare(s, &o, &st)) {
+  int rc = collect_prepare(s, &o, &st);
+  cli_job_close(&job, rc);
+  if (rc) {
     cli_error("%s", err_msg());
     goto out;
   }

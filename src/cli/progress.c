@@ -13,6 +13,7 @@
 
 #include "base/base.h"
 #include "cli/cli.h"
+#include "cli/job.h"
 #include "eval/eval.h"
 #include "llm/quant.h"
 #include "store/jobs.h"
@@ -27,9 +28,7 @@ struct cli_progress {
   bool bar, mid_line;
   FILE *csv;
   hist tr, va;
-  store *db;       /* the jobs table's store, or NULL */
-  int64_t job_id;  /* its row */
-  uint64_t job_ms; /* when the row was last written (rows are written at most 4 times a second) */
+  cli_job job; /* the run's row in the jobs table */
 };
 
 static void hist_add(hist *h, double step, double v) {
@@ -239,17 +238,9 @@ static void show_step(cli_progress *p, const train_progress *e) {
 /* The run's row in the jobs table: the dashboard, !status and this bar read the same numbers. A
  * database that cannot be written costs the row, never the run. */
 static void job_write(cli_progress *p, const train_progress *e) {
-  if (!p->db) return;
-  uint64_t now = clock_mono_ms();
-  if (e->ev == TRAIN_EV_STEP && e->step != e->total && now - p->job_ms < 250) return;
-  p->job_ms = now;
   char msg[128];
   snprintf(msg, sizeof msg, "step %lld/%lld", (long long)e->step, (long long)e->total);
-  if (store_job_progress(p->db, p->job_id, (int64_t)getpid(), e->step, e->total, e->loss, msg,
-                         p->csv_path)) {
-    LOG_W("train", "progress not recorded in the database: %s", err_msg());
-    err_clear();
-  }
+  cli_job_step(&p->job, e->step, e->total, e->loss, msg, p->csv_path);
 }
 
 int cli_progress_report(const train_progress *e, void *user) {
@@ -285,45 +276,13 @@ int cli_progress_report(const train_progress *e, void *user) {
 /* ---- A run from the command line --------------------------------------------------------------
  */
 
-static void job_open(cli_progress *p, const char *db_path) {
-  if (!db_path || !*db_path) return;
-  const char *env = getenv("MIMIC_JOB_ID");
-  int rc = fs_mkdirs_for(db_path);
-  if (!rc) rc = store_open(db_path, &p->db);
-  if (!rc && env && *env) {
-    rc = str_to_i64(env, &p->job_id);
-    if (rc) rc = err_set(MIMIC_EINVAL, "MIMIC_JOB_ID is not a job id");
-  } else if (!rc) {
-    rc = store_job_add(p->db, "train", STORE_JOB_RUNNING, (int64_t)getpid(), &p->job_id);
-  }
-  if (!rc)
-    rc = store_job_progress(p->db, p->job_id, (int64_t)getpid(), 0, 0, NAN, "starting", NULL);
-  if (rc) {
-    LOG_W("train", "progress will not be recorded in the database: %s", err_msg());
-    err_clear();
-    store_close(p->db);
-    p->db = NULL;
-  }
-}
-
-static void job_close(cli_progress *p, int rc) {
-  if (!p->db) return;
-  if (store_job_finish(p->db, p->job_id, rc ? STORE_JOB_FAILED : STORE_JOB_DONE,
-                       rc ? err_msg() : "finished")) {
-    LOG_W("train", "the run's end was not recorded in the database: %s", err_msg());
-    err_clear();
-  }
-  store_close(p->db);
-  p->db = NULL;
-}
-
 int cli_train_run(train_run_opts *o, const cli_train_show *show, int threads, train_result *res) {
   char csv[4096], svg[4096];
   snprintf(csv, sizeof csv, "%s%s", show->log_csv ? show->log_csv : o->out,
            show->log_csv ? "" : ".csv");
   snprintf(svg, sizeof svg, "%s%s", show->svg ? show->svg : o->out, show->svg ? "" : ".svg");
   cli_progress *pr = cli_progress_new(csv, svg, show->bar);
-  job_open(pr, show->db_path);
+  cli_job_open(&pr->job, show->db_path, "train");
   compute_pool *cp = compute_pool_new(threads);
   o->pool = cp;
   o->on_progress = cli_progress_report;
@@ -334,7 +293,7 @@ int cli_train_run(train_run_opts *o, const cli_train_show *show, int threads, tr
   o->progress_user = NULL;
   compute_pool_destroy(cp);
   bool mid = cli_progress_mid_line(pr);
-  job_close(pr, rc);
+  cli_job_close(&pr->job, rc);
   cli_progress_destroy(pr);
   if (rc) {
     if (mid) fputc('\n', stderr);

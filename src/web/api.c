@@ -155,6 +155,7 @@ static json_t *child_view(int port) {
     } nums[] = {
         {"gateway_connected", "mimic_gateway_connected"},
         {"model_loaded", "mimic_model_loaded"},
+        {"model_resident", "mimic_model_resident"},
         {"queue_depth", "mimic_queue_depth"},
         {"rss_bytes", "mimic_process_resident_memory_bytes"},
         {"cpu_seconds", "mimic_process_cpu_seconds_total"},

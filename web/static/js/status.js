@@ -30,7 +30,8 @@ async function refresh() {
     ['model', c.model_loaded ? (c.model || s.config.model) : (c.model_loaded === 0 ? 'not loaded' : s.config.model || '–')],
     ['adapter', s.config.adapter || 'none'],
     ['model memory', (s.config.preload ? 'loaded at start' : 'loaded on first use') +
-      (s.config.idle_unload_s > 0 ? ', unloaded after ' + fmtDuration(s.config.idle_unload_s) + ' idle' : ', kept loaded')],
+      (s.config.idle_unload_s > 0 ? ', unloaded after ' + fmtDuration(s.config.idle_unload_s) + ' idle' : ', kept loaded') +
+      (c.model_resident === undefined ? '' : (c.model_resident ? '; in memory now' : '; not in memory now'))],
     ['queue depth', c.queue_depth ?? '–'],
     ['tokens/s (last reply)', c.tokens_per_second !== undefined ? c.tokens_per_second.toFixed(1) : '–'],
     ['last reply', last],

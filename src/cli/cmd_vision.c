@@ -155,6 +155,7 @@ static int vision_describe_cmd(int argc, char **argv) {
   int threads = 0, max_tokens = 160;
   float temp = 0.0f;
   uint64_t seed = 0;
+  bool low_detail = false;
   const cli_opt opts[] = {
       {.name = "model",
        .short_name = 'm',
@@ -190,6 +191,11 @@ static int vision_describe_cmd(int argc, char **argv) {
        .min = 0,
        .max = 10},
       {.name = "seed", .type = CLI_U64, .dest = &seed, .meta = "S", .help = "seed for --temp"},
+      {.name = "low-detail",
+       .type = CLI_BOOL,
+       .dest = &low_detail,
+       .help = "the overview tile only (about 17x faster for SmolVLM, less fine detail; the bot: "
+               "vision.low_detail)"},
       CLI_OPT_THREADS(&threads),
       {0}};
   const cli_spec spec = {
@@ -210,7 +216,11 @@ static int vision_describe_cmd(int argc, char **argv) {
   int status = 1;
   vis_vlm *v = NULL;
   char *text = NULL;
-  vis_vlm_params vp = {.n_threads = threads, .max_tokens = max_tokens, .temp = temp, .seed = seed};
+  vis_vlm_params vp = {.n_threads = threads,
+                       .max_tokens = max_tokens,
+                       .temp = temp,
+                       .seed = seed,
+                       .low_detail = low_detail};
   if (vis_vlm_open(model, mmproj, &vp, &v)) goto out;
   if (vis_describe_stream(v, &img, prompt, print_piece, NULL, &text)) goto out;
   printf("\n");

@@ -113,24 +113,28 @@ int pjobs__guild(bot *b, uint64_t guild_id, proactive_guild *g, char *tz, size_t
   return rc;
 }
 
+/* Local midnight days_back days before the local day of now (Unix ms) in zone z; *minute (may be
+ * NULL) receives now's minute of the local day. A midnight a daylight-saving change skips is the
+ * first instant after the gap. */
+static int64_t local_midnight_ms(const tz_zone *z, int64_t now, int days_back, int *minute) {
+  int64_t local = tz_local(z, now / 1000);
+  int64_t into = ((local % 86400) + 86400) % 86400;
+  if (minute) *minute = (int)(into / 60);
+  int64_t at[2], gap_end = 0;
+  int k = tz_instants(z, local - into - (int64_t)days_back * 86400, at, &gap_end);
+  return (k > 0 ? at[0] : gap_end) * 1000;
+}
+
 /* The facts about a channel now: its last message, the last person's, the day's posts so far. */
-static int channel_facts(bot *b, uint64_t guild_id, uint64_t channel_id, const char *tzname,
+static int channel_facts(bot *b, uint64_t guild_id, uint64_t channel_id, const tz_zone *z,
                          int64_t now, proactive_facts *f) {
   memset(f, 0, sizeof *f);
   f->channel_id = channel_id;
   f->now_ms = now;
-  tz_zone *z = NULL;
-  int rc = tz_load(tzname, &z);
-  if (rc) return rc;
-  int64_t local = tz_local(z, now / 1000);
-  int64_t day = local - ((local % 86400) + 86400) % 86400;
-  f->local_minute = (int)(((local % 86400) + 86400) % 86400 / 60);
-  int64_t at[2], gap_end = 0;
-  int k = tz_instants(z, day, at, &gap_end);
-  int64_t midnight_ms = (k > 0 ? at[0] : gap_end) * 1000;
-  tz_free(z);
+  int64_t midnight_ms = local_midnight_ms(z, now, 0, &f->local_minute);
   int64_t posts = 0;
-  if ((rc = store_sched_count_ok(b->db, guild_id, midnight_ms, true, &posts))) return rc;
+  int rc = store_sched_count_ok(b->db, guild_id, midnight_ms, true, &posts);
+  if (rc) return rc;
   f->posts_today = (int)posts;
   store_msg_list l = {0};
   if ((rc = store_msg_recent(b->db, channel_id, 0, PJOBS_RECENT, &l))) return rc;
@@ -259,7 +263,7 @@ typedef struct run_ctx {
   bot *b;
   const store_sched_job *job;
   int64_t now;
-  const char *tz;
+  const tz_zone *tz; /* the guild's zone, loaded once per run */
   char *detail;
   size_t cap;
 } run_ctx;
@@ -326,20 +330,6 @@ static int kind_material(run_ctx *x, bot_persona *bp, int64_t since, int64_t unt
   if (buf_puts(&ins, prompt_of(x->job->kind)) || buf_puts(&ins, mt.text.data)) err_clear();
   buf_free(&mt.text);
   return queue_post(x, bp, buf_steal(&ins), NULL, NULL);
-}
-
-static int64_t local_midnight_ms(const char *tzname, int64_t now, int days_back) {
-  tz_zone *z = NULL;
-  if (tz_load(tzname, &z)) {
-    err_clear();
-    return now - (now % 86400000) - (int64_t)days_back * 86400000;
-  }
-  int64_t local = tz_local(z, now / 1000);
-  int64_t day = local - ((local % 86400) + 86400) % 86400 - (int64_t)days_back * 86400;
-  int64_t at[2], gap_end = 0;
-  int k = tz_instants(z, day, at, &gap_end);
-  tz_free(z);
-  return (k > 0 ? at[0] : gap_end) * 1000;
 }
 
 typedef struct sweep {
@@ -558,10 +548,10 @@ static int run_kind(run_ctx *x) {
   if (strcmp(kind, "scenario_reveal") == 0) return kind_scenario_reveal(x, &p);
   if (strcmp(kind, "auto_minigame") == 0) return kind_auto_minigame(x, &p);
   if (strcmp(kind, "daily_digest") == 0)
-    return kind_material(x, bp, local_midnight_ms(x->tz, x->now, 1),
-                         local_midnight_ms(x->tz, x->now, 0), true);
+    return kind_material(x, bp, local_midnight_ms(x->tz, x->now, 1, NULL),
+                         local_midnight_ms(x->tz, x->now, 0, NULL), true);
   if (strcmp(kind, "channel_summary") == 0)
-    return kind_material(x, bp, local_midnight_ms(x->tz, x->now, 0), x->now + 1, false);
+    return kind_material(x, bp, local_midnight_ms(x->tz, x->now, 0, NULL), x->now + 1, false);
   if (strcmp(kind, "meme_drop") == 0 || strcmp(kind, "story_weave") == 0)
     return queue_post(x, bp, with_recent(x, prompt_of(kind)), NULL, NULL);
   if (strcmp(kind, "persona_chat") == 0) {
@@ -598,9 +588,14 @@ static int run(void *user, const store_sched_job *job, int64_t scheduled_ms, cha
     err_clear();
   }
   int64_t now = bot__now(b);
-  proactive_facts f;
-  int rc = channel_facts(b, job->guild_id, job->channel_id, tzname, now, &f);
+  tz_zone *z = NULL;
+  int rc = tz_load(tzname, &z);
   if (rc) return rc;
+  proactive_facts f;
+  if ((rc = channel_facts(b, job->guild_id, job->channel_id, z, now, &f))) {
+    tz_free(z);
+    return rc;
+  }
   proactive_verdict v = proactive_check(&g, job->kind, &f);
   /* Kinds that only write lore need the switches, not a live channel. */
   if (!k->posts && v != PROACTIVE_OFF && v != PROACTIVE_JOB_OFF) v = PROACTIVE_OK;
@@ -609,11 +604,14 @@ static int run(void *user, const store_sched_job *job, int64_t scheduled_ms, cha
                          v == PROACTIVE_LAST_OURS))
     v = PROACTIVE_OK;
   if (v != PROACTIVE_OK) {
+    tz_free(z);
     snprintf(detail, cap, "not now: %s", proactive_verdict_name(v));
     return SCHED_RUN_SKIPPED;
   }
-  run_ctx x = {.b = b, .job = job, .now = now, .tz = tzname, .detail = detail, .cap = cap};
-  return run_kind(&x);
+  run_ctx x = {.b = b, .job = job, .now = now, .tz = z, .detail = detail, .cap = cap};
+  rc = run_kind(&x);
+  tz_free(z);
+  return rc;
 }
 
 bool pjobs__quiet_now(bot *b, uint64_t guild_id, int64_t now) {
@@ -626,9 +624,10 @@ bool pjobs__quiet_now(bot *b, uint64_t guild_id, int64_t now) {
     err_clear();
     return false;
   }
-  int64_t local = tz_local(z, now / 1000);
+  int minute = 0;
+  local_midnight_ms(z, now, 0, &minute);
   tz_free(z);
-  return proactive_is_quiet(&g, (int)(((local % 86400) + 86400) % 86400 / 60));
+  return proactive_is_quiet(&g, minute);
 }
 
 /* ---- the tick ---- */

@@ -132,8 +132,14 @@ static int channel_facts(bot *b, uint64_t guild_id, uint64_t channel_id, const t
   f->channel_id = channel_id;
   f->now_ms = now;
   int64_t midnight_ms = local_midnight_ms(z, now, 0, &f->local_minute);
+  /* the cap counts what channels saw: runs of the kinds that post */
+  size_t n_kinds, n_posting = 0;
+  const proactive_kind *k = proactive_kinds(&n_kinds);
+  const char *posting[32];
+  for (size_t i = 0; i < n_kinds && n_posting < 32; i++)
+    if (k[i].posts) posting[n_posting++] = k[i].name;
   int64_t posts = 0;
-  int rc = store_sched_count_ok(b->db, guild_id, midnight_ms, true, &posts);
+  int rc = store_sched_count_ok(b->db, guild_id, midnight_ms, posting, n_posting, &posts);
   if (rc) return rc;
   f->posts_today = (int)posts;
   store_msg_list l = {0};

@@ -236,24 +236,36 @@ int store_sched_runs(store *s, int64_t job_id, int limit, store_sched_run_fn fn,
   return out;
 }
 
-int store_sched_count_ok(store *s, uint64_t guild_id, int64_t since_ms, bool posting_only,
-                         int64_t *n) {
-  sqlite3_stmt *st = NULL;
+int store_sched_count_ok(store *s, uint64_t guild_id, int64_t since_ms, const char *const *kinds,
+                         size_t n_kinds, int64_t *n) {
   *n = 0;
-  if (sqlite3_prepare_v2(store_db(s),
-                         "SELECT count(*) FROM sched_runs r JOIN sched_jobs j ON j.id = r.job_id "
-                         "WHERE r.status = 'ok' AND r.scheduled_ms >= ?2 "
-                         "AND (?1 = 0 OR j.guild_id = ?1) "
-                         "AND (?3 = 0 OR r.detail LIKE 'posted%' OR r.detail LIKE 'queued%')",
-                         -1, &st, NULL) != SQLITE_OK)
-    return store_err(s, "counting scheduled posts");
-  sqlite3_bind_int64(st, 1, (sqlite3_int64)guild_id);
-  sqlite3_bind_int64(st, 2, since_ms);
-  sqlite3_bind_int(st, 3, posting_only);
-  int rc = sqlite3_step(st);
-  if (rc == SQLITE_ROW) *n = sqlite3_column_int64(st, 0);
+  /* the kinds travel as one string "\x1fa\x1fb\x1f", matched with instr() */
+  buf set;
+  buf_init(&set, 256);
+  int rc = n_kinds ? buf_putc(&set, '\x1f') : 0;
+  for (size_t i = 0; i < n_kinds && !rc; i++)
+    if (buf_puts(&set, kinds[i]) || buf_putc(&set, '\x1f')) rc = MIMIC_ENOMEM;
+  sqlite3_stmt *st = NULL;
+  if (!rc && sqlite3_prepare_v2(store_db(s),
+                                "SELECT count(*) FROM sched_runs r JOIN sched_jobs j ON j.id = "
+                                "r.job_id WHERE r.status = 'ok' AND r.scheduled_ms >= ?2 "
+                                "AND (?1 = 0 OR j.guild_id = ?1) "
+                                "AND (?3 IS NULL OR instr(?3, char(31) || j.kind || char(31)) > 0)",
+                                -1, &st, NULL) != SQLITE_OK)
+    rc = store_err(s, "counting scheduled posts");
+  if (!rc) {
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)guild_id);
+    sqlite3_bind_int64(st, 2, since_ms);
+    if (n_kinds) sqlite3_bind_text(st, 3, set.data, (int)set.len, SQLITE_STATIC);
+    int step = sqlite3_step(st);
+    if (step == SQLITE_ROW)
+      *n = sqlite3_column_int64(st, 0);
+    else
+      rc = store_err(s, "counting scheduled posts");
+  }
   sqlite3_finalize(st);
-  return rc == SQLITE_ROW ? 0 : store_err(s, "counting scheduled posts");
+  buf_free(&set);
+  return rc;
 }
 
 int store_sched_prune(store *s, int64_t before_ms, int64_t *n) {

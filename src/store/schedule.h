@@ -9,6 +9,7 @@
 #define MIMIC_STORE_SCHEDULE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "base/err.h"
@@ -76,11 +77,10 @@ typedef int (*store_sched_run_fn)(const store_sched_run *r, void *user);
 int store_sched_runs(store *s, int64_t job_id, int limit, store_sched_run_fn fn,
                      void *user) MIMIC_MUST;
 
-/* How many runs of jobs bound to guild_id (0: any) of the given kinds ended "ok" with a post since
- * since_ms (scheduled instant): the daily cap's count. posting_only counts runs whose detail starts
- * with "posted" or "queued" (what a channel saw), not lore-only runs. */
-int store_sched_count_ok(store *s, uint64_t guild_id, int64_t since_ms, bool posting_only,
-                         int64_t *n) MIMIC_MUST;
+/* How many runs of jobs bound to guild_id (0: any) whose kind is one of kinds[0..n_kinds) (n_kinds
+ * 0: any kind) ended "ok" at an instant since since_ms: the daily cap's count of posts. */
+int store_sched_count_ok(store *s, uint64_t guild_id, int64_t since_ms, const char *const *kinds,
+                         size_t n_kinds, int64_t *n) MIMIC_MUST;
 
 /* Deletes finished runs scheduled before before_ms (a minute-by-minute job writes 1,440 a day);
  * *n (may be NULL): how many. A job's last run is kept whatever its age. */

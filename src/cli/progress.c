@@ -16,7 +16,6 @@
 #include "cli/job.h"
 #include "eval/eval.h"
 #include "llm/quant.h"
-#include "store/jobs.h"
 
 typedef struct hist {
   double *step, *val;

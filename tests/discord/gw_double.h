@@ -183,6 +183,11 @@ static inline void *rig_loop(void *arg) {
   return NULL;
 }
 
+/* The most a test waits for something the double or the gateway must do: a bound on a failure,
+ * not a sleep (every wait returns as soon as its event arrives), generous because under ASan on a
+ * loaded 2-core machine the Node double can take seconds to answer. */
+#define GW_WAIT_MS 30000
+
 #define TEST_TOKEN "test-token-ABCDEFGHIJKLMNOP.qrstu"
 
 /* Fast defaults for tests; the caller may adjust o before rig_go. */

@@ -22,20 +22,20 @@ TEST(identify_ready_and_dispatch_order) {
            "{'wait_heartbeats':2}]]}",
            MSG);
   RIG_START(r, scen, false, o.shard_count = 2; o.shard_id = 1; o.activity = "learning");
-  discord_event *ev = rig_wait(&r, DISCORD_EV_READY, 5000);
+  discord_event *ev = rig_wait(&r, DISCORD_EV_READY, GW_WAIT_MS);
   REQUIRE(ev);
   CHECK_STR(ev->u.ready.session_id, "S1");
   CHECK_STR(ev->u.ready.user.username, "mimic");
   CHECK_INT(ev->seq, 1);
   discord_event_free(ev);
-  ev = gateway_next_event(r.gw, 5000);
+  ev = gateway_next_event(r.gw, GW_WAIT_MS);
   REQUIRE(ev);
   CHECK_INT(ev->type, DISCORD_EV_GUILD_CREATE);
   CHECK_INT(ev->u.guild.n_channels, 1);
   CHECK_INT(ev->shard_id, 1);
   discord_event_free(ev);
   for (int i = 0; i < 5; i++) {
-    ev = gateway_next_event(r.gw, 5000);
+    ev = gateway_next_event(r.gw, GW_WAIT_MS);
     REQUIRE(ev);
     CHECK_INT(ev->type, DISCORD_EV_MESSAGE_CREATE);
     CHECK_INT(ev->seq, 3 + i);
@@ -45,13 +45,13 @@ TEST(identify_ready_and_dispatch_order) {
     discord_event_free(ev);
   }
   /* PRESENCE_UPDATE is not a mimic event: skipped, the reaction follows with its own seq. */
-  ev = gateway_next_event(r.gw, 5000);
+  ev = gateway_next_event(r.gw, GW_WAIT_MS);
   REQUIRE(ev);
   CHECK_INT(ev->type, DISCORD_EV_REACTION_ADD);
   CHECK_INT(ev->seq, 9);
   discord_event_free(ev);
 
-  CHECK(gwd_wait(&r.d, "recv", 1, 0, 2, 5000) >= 2);
+  CHECK(gwd_wait(&r.d, "recv", 1, 0, 2, GW_WAIT_MS) >= 2);
   json_t *log = gwd_log(&r.d);
   json_t *conn = gwd_find(log, "connect", -1, 0, 0);
   REQUIRE(conn);
@@ -95,11 +95,11 @@ TEST(zlib_stream_split_packed_fragmented) {
            "{'dispatch':'MESSAGE_CREATE',%s,'count':1}]]}",
            MSG, MSG, MSG, MSG);
   RIG_START(r, scen, true, (void)0);
-  discord_event *ev = rig_wait(&r, DISCORD_EV_READY, 5000);
+  discord_event *ev = rig_wait(&r, DISCORD_EV_READY, GW_WAIT_MS);
   REQUIRE(ev);
   discord_event_free(ev);
   for (int i = 0; i < 8; i++) {
-    ev = gateway_next_event(r.gw, 5000);
+    ev = gateway_next_event(r.gw, GW_WAIT_MS);
     REQUIRE(ev);
     CHECK_INT(ev->type, DISCORD_EV_MESSAGE_CREATE);
     CHECK_INT(ev->seq, 2 + i);
@@ -123,10 +123,10 @@ TEST(zombie_connection_resumes) {
             "[{'hello':100},{'expect':'resume'},{'resumed':true},{'dispatch':'MESSAGE_CREATE','d':{"
             "'content':'b'}}]]}",
             false, (void)0);
-  discord_event *ev = rig_wait(&r, DISCORD_EV_RESUMED, 8000);
+  discord_event *ev = rig_wait(&r, DISCORD_EV_RESUMED, GW_WAIT_MS);
   REQUIRE(ev);
   discord_event_free(ev);
-  ev = rig_wait(&r, DISCORD_EV_MESSAGE_CREATE, 5000);
+  ev = rig_wait(&r, DISCORD_EV_MESSAGE_CREATE, GW_WAIT_MS);
   REQUIRE(ev);
   CHECK_STR(ev->u.message.content, "b");
   discord_event_free(ev);
@@ -155,14 +155,14 @@ TEST(drop_mid_stream_resumes_without_loss_or_repeat) {
       "[{'hello':1000},{'expect':'resume'},{'resumed':true},"
       "{'dispatch':'MESSAGE_CREATE','d':{'content':'m{i}'},'count':2}]]}",
       true, (void)0);
-  discord_event *ev = rig_wait(&r, DISCORD_EV_READY, 5000);
+  discord_event *ev = rig_wait(&r, DISCORD_EV_READY, GW_WAIT_MS);
   REQUIRE(ev);
   discord_event_free(ev);
   /* seq 2..6 before RESUMED (3 live + 2 replayed), RESUMED is 7, then 8..9. */
   int64_t want = 2;
   bool resumed = false;
   for (int i = 0; i < 8; i++) {
-    ev = gateway_next_event(r.gw, 5000);
+    ev = gateway_next_event(r.gw, GW_WAIT_MS);
     REQUIRE(ev);
     CHECK_INT(ev->seq, want);
     want++;
@@ -193,7 +193,7 @@ TEST(op7_reconnect_resumes) {
       "{'dispatch':'MESSAGE_CREATE','d':{'content':'x'}},{'reconnect':true},{'wait_close':true}],"
       "[{'hello':1000},{'expect':'resume'},{'resumed':true}]]}",
       false, (void)0);
-  discord_event *ev = rig_wait(&r, DISCORD_EV_RESUMED, 5000);
+  discord_event *ev = rig_wait(&r, DISCORD_EV_RESUMED, GW_WAIT_MS);
   REQUIRE(ev);
   CHECK_INT(ev->seq, 3);
   discord_event_free(ev);
@@ -213,11 +213,11 @@ TEST(op9_not_resumable_waits_then_identifies) {
             "[{'hello':1000},{'expect':'identify'},{'ready':{'session_id':'B'}}]]}",
             false, o.invalid_session_min_ms = 300;
             o.invalid_session_max_ms = 400);
-  discord_event *ev = rig_wait(&r, DISCORD_EV_READY, 5000);
+  discord_event *ev = rig_wait(&r, DISCORD_EV_READY, GW_WAIT_MS);
   REQUIRE(ev);
   CHECK_STR(ev->u.ready.session_id, "A");
   discord_event_free(ev);
-  ev = rig_wait(&r, DISCORD_EV_READY, 5000);
+  ev = rig_wait(&r, DISCORD_EV_READY, GW_WAIT_MS);
   REQUIRE(ev);
   CHECK_STR(ev->u.ready.session_id, "B");
   discord_event_free(ev);
@@ -244,7 +244,7 @@ TEST(op9_resumable_resumes) {
             "{'invalid_session':true}],"
             "[{'hello':1000},{'expect':'resume'},{'resumed':true}]]}",
             false, (void)0);
-  discord_event *ev = rig_wait(&r, DISCORD_EV_RESUMED, 5000);
+  discord_event *ev = rig_wait(&r, DISCORD_EV_RESUMED, GW_WAIT_MS);
   REQUIRE(ev);
   discord_event_free(ev);
   json_t *log = gwd_log(&r.d);
@@ -263,16 +263,16 @@ TEST(heartbeat_request_answered_and_slow_consumer_does_not_delay_heartbeats) {
            MSG);
   RIG_START(r, scen, false, (void)0);
   /* The consumer takes nothing until the double has seen six heartbeats. */
-  CHECK(gwd_wait(&r.d, "recv", 1, 0, 6, 10000) >= 6);
+  CHECK(gwd_wait(&r.d, "recv", 1, 0, 6, GW_WAIT_MS) >= 6);
   gateway_stats st = gateway_get_stats(r.gw);
   CHECK_INT(st.zombies, 0);
   CHECK(st.acks >= 5);
   CHECK_INT(st.events, 41);
-  discord_event *ev = rig_wait(&r, DISCORD_EV_READY, 1000);
+  discord_event *ev = rig_wait(&r, DISCORD_EV_READY, GW_WAIT_MS);
   REQUIRE(ev);
   discord_event_free(ev);
   for (int i = 0; i < 40; i++) {
-    ev = gateway_next_event(r.gw, 1000);
+    ev = gateway_next_event(r.gw, GW_WAIT_MS);
     REQUIRE(ev);
     CHECK_INT(ev->seq, 2 + i);
     discord_event_free(ev);
@@ -299,24 +299,24 @@ TEST(presence_update_and_clean_stop) {
       r,
       "{'connections':[[{'hello':1000},{'expect':'identify'},{'ready':{}},{'expect':'presence'}]]}",
       false, (void)0);
-  discord_event *ev = rig_wait(&r, DISCORD_EV_READY, 5000);
+  discord_event *ev = rig_wait(&r, DISCORD_EV_READY, GW_WAIT_MS);
   REQUIRE(ev);
   discord_event_free(ev);
   CHECK_INT(gateway_update_presence(r.gw, "busy", NULL), MIMIC_EINVAL);
   CHECK_OK(gateway_update_presence(r.gw, "idle", "thinking"));
-  CHECK(gwd_wait(&r.d, "recv", 3, 0, 1, 5000) == 1);
+  CHECK(gwd_wait(&r.d, "recv", 3, 0, 1, GW_WAIT_MS) == 1);
   json_t *log = gwd_log(&r.d);
   json_t *d = json_object_get(gwd_find(log, "recv", 3, 0, 0), "d");
   CHECK_STR(jv_str(d, "status", ""), "idle");
   CHECK_STR(jv_str(json_array_get(json_object_get(d, "activities"), 0), "state", ""), "thinking");
   json_decref(log);
   gateway_stop(r.gw);
-  ev = rig_wait(&r, DISCORD_EV_STOPPED, 5000);
+  ev = rig_wait(&r, DISCORD_EV_STOPPED, GW_WAIT_MS);
   REQUIRE(ev);
   CHECK(!ev->u.stopped.fatal);
   discord_event_free(ev);
   CHECK(gateway_next_event(r.gw, 100) == NULL); /* closed and drained */
-  CHECK(gwd_wait(&r.d, "close", -1, 0, 1, 5000) == 1);
+  CHECK(gwd_wait(&r.d, "close", -1, 0, 1, GW_WAIT_MS) == 1);
   log = gwd_log(&r.d);
   CHECK_INT(jv_int(gwd_find(log, "close", -1, 0, 0), "code", 0), 1000);
   json_decref(log);

@@ -16,7 +16,7 @@ TEST(fatal_close_codes_stop_with_a_sentence) {
         "{'connections':[[{'hello':1000},{'expect':'identify'},{'close':%d,'reason':'nope'}]]}",
         codes[i]);
     RIG_START(r, scen, i % 2 == 1, (void)0);
-    discord_event *ev = rig_wait(&r, DISCORD_EV_STOPPED, 5000);
+    discord_event *ev = rig_wait(&r, DISCORD_EV_STOPPED, GW_WAIT_MS);
     /* rig_wait returns NULL for STOPPED when another type is asked; here it is the one asked. */
     REQUIRE(ev);
     CHECK(ev->u.stopped.fatal);
@@ -41,18 +41,18 @@ TEST(resumable_and_new_session_close_codes) {
             "[{'hello':1000},{'expect':'identify'},{'ready':{'session_id':'L'}},{'close':4007}],"
             "[{'hello':1000},{'expect':'identify'},{'ready':{'session_id':'M'}}]]}",
             false, (void)0);
-  discord_event *ev = rig_wait(&r, DISCORD_EV_READY, 5000);
+  discord_event *ev = rig_wait(&r, DISCORD_EV_READY, GW_WAIT_MS);
   REQUIRE(ev);
   CHECK_STR(ev->u.ready.session_id, "K");
   discord_event_free(ev);
-  ev = rig_wait(&r, DISCORD_EV_RESUMED, 5000);
+  ev = rig_wait(&r, DISCORD_EV_RESUMED, GW_WAIT_MS);
   REQUIRE(ev);
   discord_event_free(ev);
-  ev = rig_wait(&r, DISCORD_EV_READY, 5000);
+  ev = rig_wait(&r, DISCORD_EV_READY, GW_WAIT_MS);
   REQUIRE(ev);
   CHECK_STR(ev->u.ready.session_id, "L");
   discord_event_free(ev);
-  ev = rig_wait(&r, DISCORD_EV_READY, 5000);
+  ev = rig_wait(&r, DISCORD_EV_READY, GW_WAIT_MS);
   REQUIRE(ev);
   CHECK_STR(ev->u.ready.session_id, "M");
   discord_event_free(ev);
@@ -74,7 +74,7 @@ TEST(malformed_payloads_are_skipped_and_the_connection_continues) {
             "{'raw':'{\\'op\\':0,\\'s\\':4,\\'t\\':\\'MESSAGE_CREATE\\',\\'d\\':{\\'content\\':\\'"
             "fine\\'}}'}]]}",
             false, (void)0);
-  discord_event *ev = rig_wait(&r, DISCORD_EV_MESSAGE_CREATE, 5000);
+  discord_event *ev = rig_wait(&r, DISCORD_EV_MESSAGE_CREATE, GW_WAIT_MS);
   REQUIRE(ev);
   CHECK_STR(ev->u.message.content, "fine");
   CHECK_INT(ev->seq, 4);
@@ -92,7 +92,7 @@ TEST(invalid_utf8_text_frame_closes_1007_and_resumes) {
             "{'raw_hex':'7b226f70223a302c2264223a22ff227d'}],"
             "[{'hello':1000},{'expect':'resume'},{'resumed':true}]]}",
             false, (void)0);
-  discord_event *ev = rig_wait(&r, DISCORD_EV_RESUMED, 5000);
+  discord_event *ev = rig_wait(&r, DISCORD_EV_RESUMED, GW_WAIT_MS);
   REQUIRE(ev);
   discord_event_free(ev);
   json_t *log = gwd_log(&r.d);
@@ -113,7 +113,7 @@ TEST(invalid_utf8_inside_compressed_json_is_skipped) {
             "2264223a7b22636f6e74656e74223a22ff227d7d'},"
             "{'dispatch':'MESSAGE_CREATE','d':{'content':'ok {i}'}}]]}",
             true, (void)0);
-  discord_event *ev = rig_wait(&r, DISCORD_EV_MESSAGE_CREATE, 5000);
+  discord_event *ev = rig_wait(&r, DISCORD_EV_MESSAGE_CREATE, GW_WAIT_MS);
   REQUIRE(ev);
   CHECK_STR(ev->u.message.content, "ok 2");
   discord_event_free(ev);
@@ -130,7 +130,7 @@ TEST(oversized_frame_closes_1009_and_resumes) {
             "[{'hello':1000},{'expect':'resume'},{'resumed':true}]]}",
             false, o.max_frame = 65536;
             o.max_message = 65536);
-  discord_event *ev = rig_wait(&r, DISCORD_EV_RESUMED, 5000);
+  discord_event *ev = rig_wait(&r, DISCORD_EV_RESUMED, GW_WAIT_MS);
   REQUIRE(ev);
   discord_event_free(ev);
   json_t *log = gwd_log(&r.d);
@@ -152,7 +152,7 @@ TEST(repeated_identify_failures_back_off) {
             false, o.backoff_base_ms = 80;
             o.backoff_max_ms = 1000; o.identify_window_ms = 100; o.limit.total = 1000;
             o.limit.remaining = 50; o.limit.max_concurrency = 1; o.limit.reset_after_ms = 3600000);
-  discord_event *ev = rig_wait(&r, DISCORD_EV_READY, 10000);
+  discord_event *ev = rig_wait(&r, DISCORD_EV_READY, GW_WAIT_MS);
   REQUIRE(ev);
   discord_event_free(ev);
   json_t *log = gwd_log(&r.d);
@@ -193,7 +193,7 @@ TEST(op9_after_an_outage_waits_what_it_says_and_ready_resets_the_backoff) {
             "[{'hello':1000},{'expect':'resume'},{'resumed':true}]]}",
             false, o.backoff_base_ms = 400;
             o.backoff_max_ms = 4000; o.identify_window_ms = 10);
-  discord_event *ev = rig_wait(&r, DISCORD_EV_RESUMED, 20000);
+  discord_event *ev = rig_wait(&r, DISCORD_EV_RESUMED, GW_WAIT_MS);
   REQUIRE(ev);
   discord_event_free(ev);
   json_t *log = gwd_log(&r.d);
@@ -223,7 +223,7 @@ TEST(exhausted_identify_budget_waits_offline) {
   json_decref(log);
   /* Stopping while waiting is immediate and clean. */
   gateway_stop(r.gw);
-  discord_event *ev = rig_wait(&r, DISCORD_EV_STOPPED, 5000);
+  discord_event *ev = rig_wait(&r, DISCORD_EV_STOPPED, GW_WAIT_MS);
   REQUIRE(ev);
   CHECK(!ev->u.stopped.fatal);
   discord_event_free(ev);
@@ -234,7 +234,7 @@ TEST(hello_never_comes) {
   RIG_START(r,
             "{'connections':[[{'wait':5000}],[{'hello':1000},{'expect':'identify'},{'ready':{}}]]}",
             false, o.hello_timeout_ms = 200);
-  discord_event *ev = rig_wait(&r, DISCORD_EV_READY, 5000);
+  discord_event *ev = rig_wait(&r, DISCORD_EV_READY, GW_WAIT_MS);
   REQUIRE(ev);
   discord_event_free(ev);
   json_t *log = gwd_log(&r.d);

@@ -108,7 +108,7 @@ TEST(run_connects_logs_and_stops_on_sigint) {
   int err_fd = -1;
   pid_t mpid = mimic_start("tok-0123456789abcdef", rd.port, &err_fd);
   REQUIRE(mpid > 0);
-  CHECK(gwd_wait(&d, "recv", 1, 0, 1, 15000) >= 1); /* identified, READY sent, heartbeating */
+  CHECK(gwd_wait(&d, "recv", 1, 0, 1, GW_WAIT_MS) >= 1); /* identified, READY sent, heartbeating */
   kill(mpid, SIGINT);
   char err[16384];
   read_all(err_fd, err, sizeof err);
@@ -124,7 +124,7 @@ TEST(run_connects_logs_and_stops_on_sigint) {
   store_msg_list_free(&l);
   store_close(db);
   CHECK(strstr(err, "tok-0123456789abcdef") == NULL); /* the token never reaches the log */
-  CHECK(gwd_wait(&d, "close", -1, 0, 1, 5000) == 1);
+  CHECK(gwd_wait(&d, "close", -1, 0, 1, GW_WAIT_MS) == 1);
   json_t *log = gwd_log(&d);
   CHECK_INT(jv_int(gwd_find(log, "close", -1, 0, 0), "code", 0), 1000);
   json_t *id = gwd_find(log, "recv", 2, 0, 0);

@@ -369,7 +369,7 @@ TEST(a_story_resumes_after_a_kill_and_old_buttons_still_vote) {
   REQUIRE(x.r->n_personas == 1);
   CHECK_STR(x.r->personas[0].username, "Aria");
   CHECK_INT(x.r->personas[0].persona_id, aria);
-  CHECK_INT(x.r->personas[0].x.n_items, 3);
+  CHECK_INT(x.r->personas[0].x.n_items, 4); /* three choices and "Write your own move" */
   CHECK_STR(x.r->personas[0].x.first_label, "Go in");
   store_game g;
   CHECK_OK(store_game_running(x.s, CHAN, &g));

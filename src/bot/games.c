@@ -901,22 +901,17 @@ static void story_decide(bot *b, store_game *g, const char *custom, uint64_t upd
 }
 
 /* Whether everyone present has voted: in a DM the one reader; in a channel, once people have
- * taken part in earlier rounds, all of them (the first round runs to its deadline). */
+ * taken part in earlier rounds, all of them (the first round runs to its deadline). Running
+ * counts: the same cost with ten votes or twenty thousand. */
 static bool story_all_voted(bot *b, const store_game *g) {
   if (!g->guild_id) return true;
-  uint64_t ids[GAMES_PLAYERS_MAX];
-  size_t n = 0;
-  if (store_game_players(b->db, g->id, ids, GAMES_PLAYERS_MAX, &n)) {
+  if (g->round <= 1) return false;
+  int64_t voters = 0, players = 0;
+  if (store_game_counts(b->db, g->id, g->round, &voters, &players)) {
     err_clear();
     return false;
   }
-  if (g->round <= 1) return false;
-  for (size_t i = 0; i < n; i++) {
-    bool v = false;
-    if (store_game_voted(b->db, g->id, g->round, ids[i], &v)) err_clear();
-    if (!v) return false;
-  }
-  return n > 0;
+  return players > 0 && voters >= players;
 }
 
 /* Records a vote; returns 0, or MIMIC_EINVAL when the round is closed or the choice is none. */

@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #define BOT_LEVEL BOT_L_GAMES
@@ -1695,6 +1696,18 @@ void games__cmd_game(bot *b, const game_cmd *x) {
 }
 
 void games__cmd_story(bot *b, const game_cmd *x) {
+  /* the words of /story start|resume|end (and of the text form): start is optional */
+  const char *rest = x->args, *after = x->args;
+  char w[16];
+  next_word(&after, w, sizeof w);
+  if (strcasecmp(w, "end") == 0 || strcasecmp(w, "stop") == 0) {
+    game_cmd stop = *x;
+    stop.args = "stop";
+    games__cmd_game(b, &stop);
+    return;
+  }
+  bool resume = strcasecmp(w, "resume") == 0;
+  if (resume || strcasecmp(w, "start") == 0) rest = after;
   store_game *g = xalloc(sizeof *g);
   if (store_game_running(b->db, x->channel_id, g) == 0) {
     if (strcmp(g->kind, "story") != 0)
@@ -1709,7 +1722,12 @@ void games__cmd_story(bot *b, const game_cmd *x) {
   }
   err_clear();
   mem_free(g);
-  start_game(b, x, "story", x->args);
+  if (resume) {
+    cmd_reply(b, x, "No story is running here; `%sstory start [persona] [premise]` begins one.",
+              b->prefix);
+    return;
+  }
+  start_game(b, x, "story", rest);
 }
 
 static void month_of(bot *b, const char *arg, int64_t *since, int64_t *until, char *label,

@@ -329,7 +329,10 @@ static const struct {
  * "!persona NAME". */
 static const struct {
   const char *cmd, *sub, *word;
-} sub_words[] = {{"persona", "talk", ""}, {"config-proactive", "show", ""}, {"drafts", "list", ""}};
+} sub_words[] = {{"persona", "talk", ""},
+                 {"config-proactive", "show", ""},
+                 {"drafts", "list", ""},
+                 {"points", "check", ""}};
 
 static bool defined(const slash_def *d) { return !d->twin || admin__exists(d->twin, NULL); }
 

@@ -675,6 +675,86 @@ TEST(a_lore_draft_is_edited_in_a_form_and_saved_on_submit) {
   fx_free(&x);
 }
 
+/* ---- every other command's happy path, through its twin ---- */
+
+TEST(the_remaining_commands_map_onto_their_twins) {
+  fx x;
+  fx_init(&x);
+  add_persona(&x, "Aria", NULL);
+  static const struct {
+    uint64_t user;
+    const char *perms, *data, *want;
+  } cases[] = {
+      {BOSS, MANAGE,
+       "{\"name\":\"settemp\",\"options\":[{\"name\":\"value\",\"type\":10,\"value\":0.7}]}",
+       "0.7"},
+      {BOSS, MANAGE,
+       "{\"name\":\"include\",\"options\":[{\"name\":\"user\",\"type\":6,\"value\":\"12\"}]}",
+       "12"},
+      {BOSS, MANAGE,
+       "{\"name\":\"vision\",\"options\":[{\"name\":\"state\",\"type\":3,\"value\":\"off\"}]}",
+       "off"},
+      {BOSS, MANAGE, "{\"name\":\"fetch\"}", "fetch"},
+      {ALICE, "0",
+       "{\"name\":\"game\",\"options\":[{\"name\":\"game\",\"type\":3,\"value\":\"riddle\"}]}",
+       "iddle"},
+      {ALICE, "0",
+       "{\"name\":\"minigame\",\"options\":[{\"name\":\"game\",\"type\":3,\"value\":\"trivia\"}]}",
+       "Trivia"},
+      {ALICE, "0",
+       "{\"name\":\"points\",\"options\":[{\"name\":\"check\",\"type\":1,\"options\":[{\"name\":"
+       "\"user\",\"type\":6,\"value\":\"12\"}]}]}",
+       "points"},
+      {BOSS, MANAGE,
+       "{\"name\":\"points\",\"options\":[{\"name\":\"grant\",\"type\":1,\"options\":[{\"name\":"
+       "\"user\",\"type\":6,\"value\":\"12\"},{\"name\":\"amount\",\"type\":4,\"value\":5},{"
+       "\"name\":\"reason\",\"type\":3,\"value\":\"helped\"}]}]}",
+       "5"},
+      {ALICE, "0",
+       "{\"name\":\"leaderboard\",\"options\":[{\"name\":\"period\",\"type\":3,\"value\":\"month\"}"
+       "]}",
+       ""},
+      {ALICE, "0", "{\"name\":\"profile\"}", ""},
+      {ALICE, "0", "{\"name\":\"story\",\"options\":[{\"name\":\"end\",\"type\":1}]}",
+       "No game is running"},
+      {ALICE, "0", "{\"name\":\"story\",\"options\":[{\"name\":\"resume\",\"type\":1}]}",
+       "No story is running"},
+      {ALICE, "0",
+       "{\"name\":\"story\",\"options\":[{\"name\":\"start\",\"type\":1,\"options\":[{"
+       "\"name\":\"persona\",\"type\":3,\"value\":\"Aria\"},{\"name\":\"premise\",\"type\":"
+       "3,\"value\":\"a lighthouse\"}]}]}",
+       "told by **Aria**"},
+      {ALICE, "0", "{\"name\":\"story\",\"options\":[{\"name\":\"end\",\"type\":1}]}",
+       "Done."}, /* the narrator says "Game stopped." in the channel */
+      {BOSS, MANAGE,
+       "{\"name\":\"drop\",\"options\":[{\"name\":\"what\",\"type\":3,\"value\":\"meme_drop\"}]}",
+       ""},
+      {BOSS, MANAGE,
+       "{\"name\":\"scenario\",\"options\":[{\"name\":\"start\",\"type\":1,\"options\":[{\"name\":"
+       "\"cast\",\"type\":3,\"value\":\"Aria\"},{\"name\":\"premise\",\"type\":3,\"value\":\"a "
+       "storm\"}]}]}",
+       ""},
+      {BOSS, MANAGE, "{\"name\":\"restart\"}", ""},
+  };
+  static const char *passage[] = {"{\"text\": \"The lamp flickers.\", \"choices\": [\"Climb\", "
+                                  "\"Wait\"]}"};
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    int before = x.r->n_responses;
+    if (strstr(cases[i].want, "told by")) fake_script(x.f, passage, 1); /* a story that goes on */
+    CHECK_OK(interact(&x, 2, cases[i].user, false, cases[i].perms, cases[i].data));
+    fx_drain(&x);
+    const char *got = x.r->n_responses > before ? last_resp(&x)->text : "(no response)";
+    if (!strstr(got, cases[i].want)) printf("  case %zu answered: %s\n", i, got);
+    CHECK(x.r->n_responses == before + 1);
+    CHECK(strstr(got, cases[i].want) != NULL);
+  }
+  bool stopped = false;
+  for (int i = 0; i < x.r->n_personas; i++)
+    stopped = stopped || strstr(x.r->personas[i].text, "Game stopped.") != NULL;
+  CHECK(stopped);
+  fx_free(&x);
+}
+
 /* ---- autocomplete ---- */
 
 TEST(autocomplete_personas_games_and_lore_titles) {
@@ -835,6 +915,7 @@ int main(void) {
   RUN(admin_data_export_is_a_private_attachment);
   RUN(purge_button_works_after_a_restart_and_only_for_admins);
   RUN(a_lore_draft_is_edited_in_a_form_and_saved_on_submit);
+  RUN(the_remaining_commands_map_onto_their_twins);
   RUN(autocomplete_personas_games_and_lore_titles);
   RUN(malformed_and_oversized_payloads_are_refused_without_a_crash);
   TEST_MAIN_END();

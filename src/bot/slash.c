@@ -81,7 +81,8 @@ static const discord_cmd_option o_persona[] = {
     {DISCORD_OPT_SUB, "add", "Add a persona (admins)", OPTS(o_padd)},
     {DISCORD_OPT_SUB, "remove", "Remove a persona (admins)", OPTS(o_pname)},
     {DISCORD_OPT_SUB, "set",
-     "Change a persona's field, e.g. its channels (a channel's persona) (admins)", OPTS(o_pset)}};
+     "Change a persona's field, e.g. its channels (a channel's persona) (admins)", OPTS(o_pset)},
+    {DISCORD_OPT_SUB, "greeting", "Edit a persona's greeting in a form (admins)", OPTS(o_pname)}};
 
 static const discord_cmd_option o_ai[] = {
     {DISCORD_OPT_STRING, "prompt", "What to ask", .required = true, .has_max = true, .max = 1500},
@@ -320,10 +321,11 @@ static const slash_def defs[] = {
 /* Sub-commands that only the slash form has (they open a form, which a text command cannot):
  * run here instead of the twin. */
 static void draft_edit_fn(bot *, bot_ia *, const slash_def *, const discord_option *, size_t);
+static void greeting_fn(bot *, bot_ia *, const slash_def *, const discord_option *, size_t);
 static const struct {
   const char *cmd, *sub;
   slash_fn fn;
-} sub_fns[] = {{"drafts", "edit", draft_edit_fn}};
+} sub_fns[] = {{"drafts", "edit", draft_edit_fn}, {"persona", "greeting", greeting_fn}};
 
 /* Sub-commands whose text form has another word ("" drops it): /persona talk NAME is
  * "!persona NAME". */
@@ -1260,6 +1262,113 @@ static void draft_edit_save(bot *b, bot_ia *ia, const char *rest) {
   mem_free(text);
 }
 
+/* ---- a persona's greeting edited in a form (/persona greeting NAME) ---- */
+
+/* Opens the form with the persona's greeting (first_mes) prefilled; "persona:greet:<id>". */
+static void greeting_fn(bot *b, bot_ia *ia, const slash_def *d, const discord_option *o, size_t n) {
+  (void)d;
+  const discord_interaction *in = ia->in;
+  const char *no = admin_refusal(b, in);
+  if (no) {
+    say_private(b, ia, no);
+    return;
+  }
+  const char *name = opt_str(o, n, "name");
+  int64_t id = 0;
+  if (!*name || store_persona_find(b->db, name, &id)) {
+    err_clear();
+    sayf(b, ia, "No persona is called %.80s (/persona list shows them).", name);
+    return;
+  }
+  store_persona p;
+  store_persona_init(&p);
+  if (store_persona_get(b->db, id, &p)) {
+    sayf(b, ia, "Could not read the persona: %s.", err_msg());
+    err_clear();
+    store_persona_free(&p);
+    return;
+  }
+  const char *greet = p.first_mes ? p.first_mes : "";
+  if (utf8_count(greet, strlen(greet)) > DISCORD_INPUT_VALUE_MAX) {
+    sayf(b, ia, "%s's greeting is longer than a form holds (%d characters): use /persona set.",
+         p.name, DISCORD_INPUT_VALUE_MAX);
+    store_persona_free(&p);
+    return;
+  }
+  char modal_id[64], title[DISCORD_MODAL_TITLE_MAX * 4 + 1];
+  snprintf(modal_id, sizeof modal_id, "persona:greet:%" PRId64, id);
+  /* "Greeting of NAME", cut to the title's 45 characters */
+  char full[128];
+  snprintf(full, sizeof full, "Greeting of %s", p.name);
+  size_t cut = 0, k = 0, fl = strlen(full);
+  while (cut < fl && k < DISCORD_MODAL_TITLE_MAX) {
+    uint32_t cp;
+    int m = utf8_decode(full + cut, fl - cut, &cp);
+    cut += m > 0 ? (size_t)m : 1;
+    k++;
+  }
+  memcpy(title, full, cut);
+  title[cut] = 0;
+  discord_text_input input = {.custom_id = "greeting",
+                              .style = DISCORD_INPUT_PARAGRAPH,
+                              .label = "Greeting ({{user}}: the person greeted)",
+                              .max_length = DISCORD_INPUT_VALUE_MAX,
+                              .required = false,
+                              .value = greet,
+                              .placeholder = "Empty: no greeting"};
+  discord_modal m = {.title = title, .custom_id = modal_id, .inputs = &input, .n_inputs = 1};
+  bot_response r = {
+      .interaction_id = in->id, .token = in->token, .type = DISCORD_RESPONSE_MODAL, .modal = &m};
+  int rc = b->act.respond ? b->act.respond(b->act.user, &r)
+                          : err_set(MIMIC_EUNSUPPORTED, "no respond action");
+  ia->answers++;
+  if (rc) {
+    LOG_W("bot", "interaction %" PRIu64 ": the greeting form was not opened: %s", in->id,
+          err_msg());
+    err_clear();
+  }
+  store_persona_free(&p);
+}
+
+/* The submitted greeting: the submitter checked again, then saved as the persona's first_mes. */
+static void greeting_save(bot *b, bot_ia *ia, const char *rest) {
+  const discord_interaction *in = ia->in;
+  const char *no = admin_refusal(b, in);
+  if (no) {
+    LOG_W("audit", "user %" PRIu64 " submitted a persona greeting form but is refused: %s",
+          in->user.id, no);
+    say_private(b, ia, no);
+    return;
+  }
+  int64_t id = 0;
+  const char *v = discord_modal_value(in, "greeting");
+  if (str_to_i64(rest, &id) || id <= 0 || !v) {
+    err_clear();
+    say_private(b, ia, "That form is not one of mine any more.");
+    return;
+  }
+  store_persona p;
+  store_persona_init(&p);
+  int rc = store_persona_get(b->db, id, &p);
+  if (!rc) {
+    char *g = xstrdup(v);
+    str_trim(g);
+    mem_free(p.first_mes);
+    p.first_mes = g;
+    rc = store_persona_update(b->db, &p);
+  }
+  if (!rc) rc = bot_persona_reload(b);
+  if (rc) {
+    sayf(b, ia, "The greeting was not saved: %s.",
+         rc == MIMIC_ENOTFOUND ? "that persona is gone" : err_msg());
+    err_clear();
+  } else {
+    LOG_I("audit", "user %" PRIu64 " changed the greeting of persona %s", in->user.id, p.name);
+    sayf(b, ia, "%s's greeting %s.", p.name, p.first_mes[0] ? "is saved" : "is cleared");
+  }
+  store_persona_free(&p);
+}
+
 /* ---- forms (MODAL_SUBMIT): the custom_id says what a form is for, so it works after a restart
  * ---- */
 
@@ -1281,6 +1390,10 @@ static void on_modal(bot *b, const discord_interaction *in) {
   }
   if (strncmp(id, "draft:edit:", 11) == 0) {
     draft_edit_save(b, &ia, id + 11);
+    return;
+  }
+  if (strncmp(id, "persona:greet:", 14) == 0) {
+    greeting_save(b, &ia, id + 14);
     return;
   }
   say_private(b, &ia, "That form is not one of mine any more.");

@@ -675,6 +675,49 @@ TEST(a_lore_draft_is_edited_in_a_form_and_saved_on_submit) {
   fx_free(&x);
 }
 
+TEST(a_personas_greeting_is_edited_in_a_form) {
+  fx x;
+  fx_init(&x);
+  add_persona(&x, "Aria", "Hello, {{user}}.");
+  int64_t id = 0;
+  CHECK_OK(store_persona_find(x.s, "Aria", &id));
+  const char *open = "{\"name\":\"persona\",\"options\":[{\"name\":\"greeting\",\"type\":1,"
+                     "\"options\":[{\"name\":\"name\",\"type\":3,\"value\":\"Aria\"}]}]}";
+  CHECK_OK(interact(&x, 2, ALICE, false, MANAGE, open));
+  CHECK_INT(last_resp(&x)->type, DISCORD_RESPONSE_MESSAGE);
+  CHECK(strstr(last_resp(&x)->text, "Only the bot's admins") != NULL);
+  CHECK_OK(interact(&x, 2, BOSS, false, MANAGE, open));
+  CHECK_INT(last_resp(&x)->type, DISCORD_RESPONSE_MODAL);
+  CHECK_STR(last_resp(&x)->modal_title, "Greeting of Aria");
+  CHECK_STR(last_resp(&x)->first_value, "Hello, {{user}}.");
+  char form[64], data[512];
+  snprintf(form, sizeof form, "persona:greet:%lld", (long long)id);
+  CHECK_STR(last_resp(&x)->modal_id, form);
+  snprintf(data, sizeof data,
+           "{\"custom_id\":\"%s\",\"components\":[{\"type\":1,\"components\":[{\"type\":4,"
+           "\"custom_id\":\"greeting\",\"value\":\"Welcome aboard, {{user}}!\"}]}]}",
+           form);
+  CHECK_OK(interact(&x, 5, ALICE, false, MANAGE, data)); /* checked again on submit */
+  CHECK(strstr(last_resp(&x)->text, "Only the bot's admins") != NULL);
+  store_persona p;
+  store_persona_init(&p);
+  CHECK_OK(store_persona_get(x.s, id, &p));
+  CHECK_STR(p.first_mes, "Hello, {{user}}.");
+  store_persona_free(&p);
+  CHECK_OK(interact(&x, 5, BOSS, false, MANAGE, data));
+  CHECK(strstr(last_resp(&x)->text, "Aria's greeting is saved") != NULL);
+  store_persona_init(&p);
+  CHECK_OK(store_persona_get(x.s, id, &p));
+  CHECK_STR(p.first_mes, "Welcome aboard, {{user}}!");
+  store_persona_free(&p);
+  /* the persona greets with it */
+  CHECK_OK(interact(&x, 2, BOB, true, "",
+                    "{\"name\":\"persona\",\"options\":[{\"name\":\"talk\",\"type\":1,"
+                    "\"options\":[{\"name\":\"name\",\"type\":3,\"value\":\"Aria\"}]}]}"));
+  CHECK(strstr(last_resp(&x)->text, "Welcome aboard") != NULL);
+  fx_free(&x);
+}
+
 /* ---- every other command's happy path, through its twin ---- */
 
 TEST(the_remaining_commands_map_onto_their_twins) {
@@ -916,6 +959,7 @@ int main(void) {
   RUN(purge_button_works_after_a_restart_and_only_for_admins);
   RUN(a_lore_draft_is_edited_in_a_form_and_saved_on_submit);
   RUN(the_remaining_commands_map_onto_their_twins);
+  RUN(a_personas_greeting_is_edited_in_a_form);
   RUN(autocomplete_personas_games_and_lore_titles);
   RUN(malformed_and_oversized_payloads_are_refused_without_a_crash);
   TEST_MAIN_END();

@@ -393,6 +393,9 @@ int games__on_component(bot *b, const discord_interaction *in);
  * "Write your own move" button opens: "game:move:<id>:<round>", text input "move"): handled and
  * answered. Returns 0, or MIMIC_EINVAL when the custom_id is not a game's (nothing answered). */
 int games__on_modal(bot *b, const discord_interaction *in);
+/* One of the bot's own messages (its user's, or a webhook's) came back through the gateway: when
+ * it carries an open story round's buttons, its id is kept so the round's close greys them out. */
+void games__own_message(bot *b, const discord_message *m);
 /* Timers (answer and vote deadlines), finished generations, and games left preparing by a
  * restart. Called by bot_poll. */
 void games__poll(bot *b);

@@ -723,10 +723,12 @@ static void edit_buttons(bot *b, uint64_t channel_id, uint64_t message_id, uint6
   }
 }
 
-/* Remembers a message of the open round (its id is learned from a click on it), so that closing
- * the round greys its buttons out. w: -1 the passage's message, else the write-in it offers. */
-static void story_note_message(bot *b, store_game *g, const discord_interaction *in, int w) {
-  if (!in->message_id) return;
+/* Remembers a message of the open round (its id is learned when it comes back through the gateway,
+ * or from a click on it), so that closing the round greys its buttons out. w: -1 the passage's
+ * message, else the write-in it offers. */
+static void story_note_message(bot *b, store_game *g, uint64_t message_id, uint64_t webhook_id,
+                               int w) {
+  if (!message_id) return;
   json_t *st = state_of(g);
   json_t *msgs = json_object_get(st, "msgs");
   if (!json_is_array(msgs)) {
@@ -734,8 +736,8 @@ static void story_note_message(bot *b, store_game *g, const discord_interaction 
     json_object_set_new(st, "msgs", msgs);
   }
   char id[24], hook[24];
-  snprintf(id, sizeof id, "%" PRIu64, in->message_id);
-  snprintf(hook, sizeof hook, "%" PRIu64, in->message_webhook_id);
+  snprintf(id, sizeof id, "%" PRIu64, message_id);
+  snprintf(hook, sizeof hook, "%" PRIu64, webhook_id);
   size_t i;
   const json_t *m;
   bool known = false;
@@ -1359,7 +1361,8 @@ int games__on_component(bot *b, const discord_interaction *in) {
     char choices[STORY_CHOICES_MAX][GAME_CHOICE_MAX + 1];
     size_t n = story_choices(g, choices, STORY_CHOICES_MAX);
     size_t base = story_base(g, n);
-    story_note_message(b, g, in, write || (size_t)choice < base ? -1 : choice);
+    story_note_message(b, g, in->message_id, in->message_webhook_id,
+                       write || (size_t)choice < base ? -1 : choice);
     if (write) {
       open_move_form(b, g, in);
       goto out;
@@ -1470,6 +1473,27 @@ static void story_write_in(bot *b, store_game *g, const discord_interaction *in,
            in->user.id, n + 1, label, n + 1);
   game_post(b, g, text, k ? &row : NULL, k ? 1 : 0);
   if (story_all_voted(b, g)) story_decide(b, g, NULL, 0);
+}
+
+void games__own_message(bot *b, const discord_message *m) {
+  char what[16];
+  int64_t id;
+  int round, choice;
+  if (!m->first_custom_id ||
+      !parse_custom_id(m->first_custom_id, what, sizeof what, &id, &round, &choice) ||
+      (strcmp(what, "story") != 0 && strcmp(what, "write") != 0))
+    return;
+  store_game *g = xalloc(sizeof *g);
+  if (store_game_get(b->db, id, g)) {
+    err_clear();
+  } else if (g->channel_id == m->channel_id && story_open_round(g, round)) {
+    char choices[STORY_CHOICES_MAX][GAME_CHOICE_MAX + 1];
+    size_t n = story_choices(g, choices, STORY_CHOICES_MAX);
+    size_t base = story_base(g, n);
+    story_note_message(b, g, m->id, m->webhook_id,
+                       choice < 0 || (size_t)choice < base ? -1 : choice);
+  }
+  mem_free(g);
 }
 
 int games__on_modal(bot *b, const discord_interaction *in) {

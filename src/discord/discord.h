@@ -165,6 +165,9 @@ typedef struct discord_message {
   size_t n_attachments;
   discord_embed *embeds;
   size_t n_embeds;
+  /* The custom_id of the message's first component (a button or select of its first row); "" or
+   * NULL when it has none. How the bot recognises its own game messages when they come back. */
+  const char *first_custom_id;
 } discord_message;
 
 /* The name mimic shows for a message's author: the guild nickname, else the global display name,

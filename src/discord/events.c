@@ -269,6 +269,9 @@ static void message_of(pctx *c, const json_t *o, discord_message *m) {
   const json_t *embeds = json_object_get(o, "embeds");
   m->embeds = arr_alloc(c, embeds, sizeof *m->embeds, &m->n_embeds);
   for (size_t i = 0; i < m->n_embeds; i++) embed_of(c, json_array_get(embeds, i), &m->embeds[i]);
+  const json_t *row0 = json_array_get(json_object_get(o, "components"), 0);
+  m->first_custom_id =
+      str_at(c, json_array_get(json_object_get(row0, "components"), 0), "custom_id");
 }
 
 /* Options nest for sub-command groups; depth is capped so hostile input cannot recurse deeply

@@ -568,6 +568,17 @@ TEST(write_ins_join_the_vote_and_closed_rounds_grey_their_buttons) {
   snprintf(w2, sizeof w2, "game:write:%" PRId64 ":2", g.id);
   const char *ids3[] = {r0, r1, w2}, *labels3[] = {"Touch it", "Run", "Write your own move"};
   row_json(rows3, sizeof rows3, ids3, labels3, 3);
+  /* the round's messages come back through the gateway (the bot user's, a persona webhook's):
+   * known before anyone clicks them */
+  const uint64_t M4 = 9004, M5 = 9005;
+  for (int k = 0; k < 2; k++) {
+    h_msg hm;
+    h_message(&hm, k ? M5 : M4, CHAN, GUILD, (h_user){k ? 4242 : SELF, "mimic", true},
+              "The lamp room hums.");
+    hm.ev.u.message.webhook_id = k ? 4242 : 0;
+    hm.ev.u.message.first_custom_id = r0;
+    CHECK_OK(bot_handle_event(x.b, &hm.ev));
+  }
   press(&x, ALICE, M3, rows3, r0);
   press(&x, BOB, M3, rows3, r1);
   CHECK_INT(last_resp(&x)->type, DISCORD_RESPONSE_MESSAGE);
@@ -580,7 +591,15 @@ TEST(write_ins_join_the_vote_and_closed_rounds_grey_their_buttons) {
   CHECK(x.r->followups[fu].ephemeral);
   CHECK(strstr(x.r->followups[fu].text, "You voted for **Touch it**") != NULL);
   CHECK_INT(sent_with(&x, "The readers chose **Touch it**"), 1);
-  CHECK_INT(x.r->n_edits, 3); /* M3 was updated by the answer, not edited again */
+  /* M3 was updated by the answer, not edited again; the two that came back are edited */
+  REQUIRE(x.r->n_edits == 5);
+  for (int i = 3; i < 5; i++) {
+    const rec_edit *e = &x.r->edits[i];
+    CHECK(e->message == M4 || e->message == M5);
+    CHECK_INT(e->webhook, e->message == M5 ? 4242 : 0);
+    CHECK_INT(e->x.n_items, 3);
+    CHECK_INT(e->x.n_disabled, 3);
+  }
   release(&x, 1);
   CHECK_INT(sent_with(&x, "The light goes out."), 1);
   CHECK_INT(store_game_running(x.s, CHAN, &g), MIMIC_ENOTFOUND);

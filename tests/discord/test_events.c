@@ -223,6 +223,22 @@ static discord_event *modal_submit(const char *data_json) {
   return parse("INTERACTION_CREATE", j, 9);
 }
 
+TEST(a_messages_first_custom_id) {
+  discord_event *ev =
+      parse("MESSAGE_CREATE",
+            "{\"id\":\"5\",\"channel_id\":\"6\",\"author\":{\"id\":\"7\"},\"components\":[{"
+            "\"type\":1,\"components\":[{\"type\":2,\"style\":1,\"custom_id\":\"game:story:1:2:0\","
+            "\"label\":\"Go\"}]}]}",
+            3);
+  REQUIRE(ev);
+  CHECK_STR(ev->u.message.first_custom_id, "game:story:1:2:0");
+  discord_event_free(ev);
+  ev = parse("MESSAGE_CREATE", "{\"id\":\"5\",\"channel_id\":\"6\",\"components\":7}", 4);
+  REQUIRE(ev);
+  CHECK_STR(ev->u.message.first_custom_id, "");
+  discord_event_free(ev);
+}
+
 TEST(modal_submits_are_typed_and_checked) {
   /* two rows (the classic layout and a label holding its input), Unicode kept */
   discord_event *ev = modal_submit(
@@ -429,6 +445,7 @@ int main(void) {
   RUN(ready_and_resumed);
   RUN(guild_channels_threads_reactions);
   RUN(interaction_nested_options);
+  RUN(a_messages_first_custom_id);
   RUN(modal_submits_are_typed_and_checked);
   RUN(unknown_and_bad_shapes);
   RUN(nul_inside_string_is_cut);

@@ -1411,14 +1411,23 @@ static void cmd_drafts(cmd_ctx *x) {
       buf_free(&o);
       return;
     }
-    if (buf_printf(&o, "**Lore drafts waiting** (%d; %sdrafts approve ID or reject ID)\n", d.n,
-                   b->prefix))
+    if (buf_printf(&o,
+                   "**Lore drafts waiting** (%d; %sdrafts approve ID or reject ID; /drafts edit "
+                   "ID opens one in a form)\n",
+                   d.n, b->prefix))
       err_clear();
     for (int i = 0; i < d.n && i < DRAFTS_SHOWN; i++) {
       if (buf_printf(&o, "**#%lld** ", (long long)d.ids[i])) err_clear();
       if (store_lore_chunks_of(b->db, d.ids[i], put_draft_chunk, &o)) err_clear();
     }
     say(x, o.data ? o.data : "", true);
+    buf_free(&o);
+    return;
+  }
+  if (strcasecmp(w, "edit") == 0) {
+    /* a text command cannot open a form: the slash twin can */
+    answer(x, "Editing opens a form, which only the slash command can: use /drafts edit %s.",
+           *idw ? idw : "ID");
     buf_free(&o);
     return;
   }
@@ -1467,7 +1476,7 @@ static void cmd_drafts(cmd_ctx *x) {
              ok ? "approved: it is part of this server's lore now" : "rejected and deleted");
     }
   } else {
-    answer(x, "Usage: %sdrafts [show|approve|reject ID]", b->prefix);
+    answer(x, "Usage: %sdrafts [show|approve|reject ID] (/drafts edit ID opens a form)", b->prefix);
   }
   buf_free(&o);
 }

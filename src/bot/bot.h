@@ -85,7 +85,9 @@ typedef struct bot_persona_send {
  *   DISCORD_RESPONSE_DEFERRED         "thinking...": fill it in later with edit_original;
  *   DISCORD_RESPONSE_UPDATE           a component's interaction: edit the message it is on;
  *   DISCORD_RESPONSE_DEFERRED_UPDATE  a component's interaction: acknowledge, update later;
- *   DISCORD_RESPONSE_AUTOCOMPLETE     choices for the focused option. */
+ *   DISCORD_RESPONSE_AUTOCOMPLETE     choices for the focused option;
+ *   DISCORD_RESPONSE_MODAL            opens a form (modal): only as the first answer to a command
+ *                                     or a component, never after DEFERRED or to a MODAL_SUBMIT. */
 typedef struct bot_response {
   uint64_t interaction_id;
   const char *token; /* the interaction's token: a secret, never logged */
@@ -97,6 +99,7 @@ typedef struct bot_response {
   size_t n_rows;
   const discord_choice *choices; /* AUTOCOMPLETE: 0 to DISCORD_CHOICES_MAX */
   size_t n_choices;
+  const discord_modal *modal; /* MODAL */
 } bot_response;
 
 /* A follow-up message to an interaction, or the edit of its original (deferred) response; either
@@ -160,6 +163,9 @@ typedef struct bot_actions {
   int (*edit_original)(void *user, const bot_followup *f);
   /* Sends one more message about an interaction (POST /webhooks/{application}/{token}). */
   int (*followup)(void *user, const bot_followup *f);
+  /* Edits a message the bot (or one of its persona webhooks) posted: its components, and its text
+   * when e->content is set (discord_edit). Used to grey out the buttons of a closed round. */
+  int (*edit_message)(void *user, const discord_edit *e);
 } bot_actions;
 
 /* ---- the bot object (bot.c; bot_handle_event is events.c, bot_inflight queue.c) ---- */

@@ -389,6 +389,13 @@ bool games__on_message(bot *b, const discord_message *m);
  * <round>:<choice>", hints "game:hint:<id>:<round>"): handled and answered (bot_actions.respond).
  * Returns 0, or MIMIC_EINVAL when the custom_id is not a game's (nothing answered). */
 int games__on_component(bot *b, const discord_interaction *in);
+/* A MODAL_SUBMIT whose custom_id starts with "game:" (a story move written in the form that the
+ * "Write your own move" button opens: "game:move:<id>:<round>", text input "move"): handled and
+ * answered. Returns 0, or MIMIC_EINVAL when the custom_id is not a game's (nothing answered). */
+int games__on_modal(bot *b, const discord_interaction *in);
+/* One of the bot's own messages (its user's, or a webhook's) came back through the gateway: when
+ * it carries an open story round's buttons, its id is kept so the round's close greys them out. */
+void games__own_message(bot *b, const discord_message *m);
 /* Timers (answer and vote deadlines), finished generations, and games left preparing by a
  * restart. Called by bot_poll. */
 void games__poll(bot *b);
@@ -412,6 +419,16 @@ void pjobs__tick(bot *b, int64_t now);
 bool pjobs__quiet_now(bot *b, uint64_t guild_id, int64_t now);
 /* Runs job `name` now (!drop, !schedule run): its outcome line into detail. */
 int pjobs__run_now(bot *b, const char *name, char *detail, size_t cap) MIMIC_MUST;
+/* Lore draft `id` of guild_id (scope draft:guild:ID, written by content_expansion): its title
+ * into title[tcap] and its text appended to text. MIMIC_ENOTFOUND (one sentence) when the guild
+ * has no such draft. */
+int pjobs__draft_get(bot *b, uint64_t guild_id, int64_t id, char *title, size_t tcap,
+                     buf *text) MIMIC_MUST;
+/* Replaces draft `id` with an entry of title and text, in one transaction: the edited draft gets a
+ * new id (*new_id) and still waits for approval. MIMIC_ENOTFOUND as above, MIMIC_EINVAL for an
+ * empty title or text. */
+int pjobs__draft_save(bot *b, uint64_t guild_id, int64_t id, const char *title, const char *text,
+                      int64_t *new_id) MIMIC_MUST;
 #endif
 
 /* ---- bot.c ---- */

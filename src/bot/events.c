@@ -289,6 +289,10 @@ static int on_message(bot *b, const discord_message *m) {
   if (!m->has_author || !m->id || !m->channel_id) return 0;
   int64_t now = bot__now(b);
   bool self = b->self_id && m->author.id == b->self_id;
+  /* the bot's own game messages (its user's or a persona webhook's): their ids, for greying out
+   * their buttons when the round closes */
+  if ((self || m->webhook_id) && m->first_custom_id && m->first_custom_id[0])
+    games__own_message(b, m);
   /* Commands (people only; never from bots, webhooks or the bot itself). */
   if (!self && !m->author.bot && !m->webhook_id) {
     /* a command may act in the channel (a scene's line): know its thread parent first */

@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #define BOT_LEVEL BOT_L_GAMES
@@ -27,7 +28,11 @@
 #define GAMES_CHUNK_MAX   3000 /* bytes of a passage shown to the model */
 #define GAMES_LOG_KEEP    6    /* story passages and choices kept in the prompt */
 #define GAMES_BOARD_MAX   10
-#define GAMES_MOVE_MAX    300 /* bytes of a DM reader's own move kept */
+#define GAMES_MOVE_MAX    300                    /* bytes of a DM reader's own move kept */
+#define STORY_CHOICES_MAX (GAME_CHOICES_MAX + 4) /* the narrator's choices plus write-ins */
+#define STORY_MSGS_MAX    16  /* messages of a round whose buttons are greyed out at its close */
+#define STORY_WRITE_CHARS 80  /* characters of a channel's write-in (it becomes a button label) */
+#define STORY_MOVE_CHARS  150 /* characters of a DM reader's move written in the form */
 
 typedef enum { GEN_QUESTION, GEN_PASSAGE } gen_kind;
 
@@ -563,14 +568,43 @@ static void qa_timeout(bot *b, store_game *g) {
 
 /* ---- stories ---- */
 
-/* The state with the passage's choices for this round; "chosen" appends to the log. */
-static void story_state_set(store_game *g, const game_passage *p, const char *chosen) {
+/* A story's state (g->state, JSON): "log" (recent passages and choices, for the prompt),
+ * "choices" (the open round's: the narrator's, then readers' write-ins), "base" (how many are the
+ * narrator's), "wrote" (who wrote one in this round) and "msgs" (the round's messages with
+ * buttons, learned from clicks on them: {"id", "hook", "w": -1 the passage, else the write-in
+ * choice it offers}), so that closing the round can grey their buttons out. */
+static json_t *state_of(const store_game *g) {
   json_t *st = jv_parse(g->state, strlen(g->state), "story state");
   if (!st || !json_is_object(st)) {
     err_clear();
     json_decref(st);
     st = json_object();
   }
+  return st;
+}
+
+/* Writes st into g->state: the newest log lines that fit the cap. Takes st. */
+static void state_put(store_game *g, json_t *st) {
+  json_t *log = json_object_get(st, "log");
+  if (!json_is_array(log)) {
+    log = json_array();
+    json_object_set_new(st, "log", log);
+  }
+  while (json_array_size(log) > 2 * GAMES_LOG_KEEP) json_array_remove(log, 0);
+  for (;;) {
+    char *s = jv_dump_compact(st);
+    bool fits = s && strlen(s) < sizeof g->state;
+    if (fits) str_lcpy(g->state, s, sizeof g->state);
+    free(s);
+    if (fits || json_array_size(log) == 0) break;
+    json_array_remove(log, 0);
+  }
+  json_decref(st);
+}
+
+/* The state with the passage's choices for this round; "chosen" appends to the log. */
+static void story_state_set(store_game *g, const game_passage *p, const char *chosen) {
+  json_t *st = state_of(g);
   json_t *log = json_object_get(st, "log");
   if (!json_is_array(log)) {
     log = json_array();
@@ -581,6 +615,7 @@ static void story_state_set(store_game *g, const game_passage *p, const char *ch
     json_t *ch = json_array();
     for (size_t i = 0; i < p->n_choices; i++) json_array_append_new(ch, json_string(p->choices[i]));
     json_object_set_new(st, "choices", ch);
+    json_object_set_new(st, "base", json_integer((json_int_t)p->n_choices));
   }
   if (chosen) {
     char line[GAMES_MOVE_MAX + 32];
@@ -588,16 +623,9 @@ static void story_state_set(store_game *g, const game_passage *p, const char *ch
     json_array_append_new(log, json_string(line));
     json_object_set_new(st, "choices", json_array());
   }
-  while (json_array_size(log) > 2 * GAMES_LOG_KEEP) json_array_remove(log, 0);
-  for (;;) { /* the newest that fit the cap */
-    char *s = jv_dump_compact(st);
-    bool fits = s && strlen(s) < sizeof g->state;
-    if (fits) str_lcpy(g->state, s, sizeof g->state);
-    free(s);
-    if (fits || json_array_size(log) == 0) break;
-    json_array_remove(log, 0);
-  }
-  json_decref(st);
+  json_object_set_new(st, "wrote", json_array());
+  json_object_set_new(st, "msgs", json_array());
+  state_put(g, st);
 }
 
 /* The choices of the open round, copied into out (n_out of them). */
@@ -613,35 +641,200 @@ static size_t story_choices(const store_game *g, char out[][GAME_CHOICE_MAX + 1]
   return n;
 }
 
+/* How many of the open round's choices are the narrator's (the rest are write-ins). */
+static size_t story_base(const store_game *g, size_t n) {
+  json_t *st = state_of(g);
+  json_int_t base = jv_int(st, "base", (json_int_t)n);
+  json_decref(st);
+  return base >= 0 && (size_t)base < n ? (size_t)base : n;
+}
+
+/* The buttons of a round's message: choices [from, to) to vote for, then (write) the "Write your
+ * own move" button; disabled once the round has closed. Returns how many (at most 5). */
+static size_t story_buttons(const store_game *g, int round, char choices[][GAME_CHOICE_MAX + 1],
+                            size_t from, size_t to, bool write, bool disabled, char ids[][64],
+                            discord_component *btn) {
+  size_t k = 0;
+  for (size_t i = from; i < to && k < DISCORD_ROW_BUTTONS_MAX - (write ? 1 : 0); i++, k++) {
+    snprintf(ids[k], 64, "game:story:%" PRId64 ":%d:%zu", g->id, round, i);
+    btn[k] = (discord_component){.type = DISCORD_COMPONENT_BUTTON,
+                                 .custom_id = ids[k],
+                                 .style = DISCORD_BUTTON_PRIMARY,
+                                 .label = choices[i],
+                                 .disabled = disabled};
+  }
+  if (write) {
+    snprintf(ids[k], 64, "game:write:%" PRId64 ":%d", g->id, round);
+    btn[k] = (discord_component){.type = DISCORD_COMPONENT_BUTTON,
+                                 .custom_id = ids[k],
+                                 .style = DISCORD_BUTTON_SECONDARY,
+                                 .label = "Write your own move",
+                                 .disabled = disabled};
+    k++;
+  }
+  return k;
+}
+
 /* Posts the open round's passage with its choices as buttons (again, for !story). */
 static void story_show(bot *b, const store_game *g) {
-  char choices[GAME_CHOICES_MAX][GAME_CHOICE_MAX + 1];
-  size_t n = story_choices(g, choices, GAME_CHOICES_MAX);
+  char choices[STORY_CHOICES_MAX][GAME_CHOICE_MAX + 1];
+  size_t n = story_choices(g, choices, STORY_CHOICES_MAX);
+  size_t base = story_base(g, n);
   buf o;
   buf_init(&o, 1900);
   int rc = buf_printf(&o, "%s\n", g->question);
   for (size_t i = 0; i < n && !rc; i++) rc = buf_printf(&o, "\n**%zu.** %s", i + 1, choices[i]);
   if (!rc && n && g->guild_id) {
     int64_t left = (g->deadline_ms - bot__now(b) + 999) / 1000;
-    rc = buf_printf(
-        &o, "\n_Vote with the buttons (or type the number); most votes wins, %" PRId64 " s left._",
-        left > 0 ? left : 0);
+    rc = buf_printf(&o,
+                    "\n_Vote with the buttons (or type the number), or write in your own move; "
+                    "most votes wins, %" PRId64 " s left._",
+                    left > 0 ? left : 0);
   } else if (!rc && n) {
     rc = buf_puts(&o, "\n_Choose with a button or a number, or write your own move._");
   }
   if (rc) err_clear();
-  char ids[GAME_CHOICES_MAX][64];
-  discord_component btn[GAME_CHOICES_MAX];
-  for (size_t i = 0; i < n; i++) {
-    snprintf(ids[i], sizeof ids[i], "game:story:%" PRId64 ":%d:%zu", g->id, g->round, i);
-    btn[i] = (discord_component){.type = DISCORD_COMPONENT_BUTTON,
-                                 .custom_id = ids[i],
-                                 .style = DISCORD_BUTTON_PRIMARY,
-                                 .label = choices[i]};
-  }
-  discord_action_row row = {.items = btn, .n_items = n};
-  game_post(b, g, o.data ? o.data : g->question, n ? &row : NULL, n ? 1 : 0);
+  char ids[DISCORD_ROW_BUTTONS_MAX][64];
+  discord_component btn[DISCORD_ROW_BUTTONS_MAX];
+  size_t k = n ? story_buttons(g, g->round, choices, 0, base, true, false, ids, btn) : 0;
+  discord_action_row row = {.items = btn, .n_items = k};
+  game_post(b, g, o.data ? o.data : g->question, k ? &row : NULL, k ? 1 : 0);
   buf_free(&o);
+}
+
+/* The thread a message in channel_id is in (for webhook edits), or 0. */
+static uint64_t thread_of(bot *b, uint64_t channel_id) {
+  return queue__chan(b, channel_id)->parent_id ? channel_id : 0;
+}
+
+static void edit_buttons(bot *b, uint64_t channel_id, uint64_t message_id, uint64_t webhook_id,
+                         const discord_action_row *rows, size_t n_rows) {
+  if (!b->act.edit_message || !message_id) return;
+  discord_edit e = {.channel_id = channel_id,
+                    .message_id = message_id,
+                    .webhook_id = webhook_id,
+                    .thread_id = webhook_id ? thread_of(b, channel_id) : 0,
+                    .rows = rows,
+                    .n_rows = n_rows};
+  if (b->act.edit_message(b->act.user, &e)) {
+    LOG_W("games", "channel %" PRIu64 ": could not grey out old buttons: %s", channel_id,
+          err_msg());
+    err_clear();
+  }
+}
+
+/* Remembers a message of the open round (its id is learned when it comes back through the gateway,
+ * or from a click on it), so that closing the round greys its buttons out. w: -1 the passage's
+ * message, else the write-in it offers. */
+static void story_note_message(bot *b, store_game *g, uint64_t message_id, uint64_t webhook_id,
+                               int w) {
+  if (!message_id) return;
+  json_t *st = state_of(g);
+  json_t *msgs = json_object_get(st, "msgs");
+  if (!json_is_array(msgs)) {
+    msgs = json_array();
+    json_object_set_new(st, "msgs", msgs);
+  }
+  char id[24], hook[24];
+  snprintf(id, sizeof id, "%" PRIu64, message_id);
+  snprintf(hook, sizeof hook, "%" PRIu64, webhook_id);
+  size_t i;
+  const json_t *m;
+  bool known = false;
+  json_array_foreach(msgs, i, m) known = known || strcmp(jv_str(m, "id", ""), id) == 0;
+  if (known || json_array_size(msgs) >= STORY_MSGS_MAX) {
+    json_decref(st);
+    return;
+  }
+  json_array_append_new(msgs, json_pack("{s:s,s:s,s:i}", "id", id, "hook", hook, "w", w));
+  state_put(g, st);
+  if (save(b, g)) err_clear();
+}
+
+/* Greys out the buttons of the open round's known messages (all but skip, which a type-7 answer
+ * updates). Before the round's choices are cleared. */
+static void story_grey_out(bot *b, const store_game *g, uint64_t skip) {
+  char choices[STORY_CHOICES_MAX][GAME_CHOICE_MAX + 1];
+  size_t n = story_choices(g, choices, STORY_CHOICES_MAX);
+  size_t base = story_base(g, n);
+  json_t *st = state_of(g);
+  size_t i;
+  const json_t *m;
+  json_array_foreach(json_object_get(st, "msgs"), i, m) {
+    uint64_t id = 0, hook = 0;
+    if (str_to_u64(jv_str(m, "id", ""), &id) || str_to_u64(jv_str(m, "hook", "0"), &hook)) {
+      err_clear();
+      continue;
+    }
+    if (!id || id == skip) continue;
+    json_int_t w = jv_int(m, "w", -1);
+    char ids[DISCORD_ROW_BUTTONS_MAX][64];
+    discord_component btn[DISCORD_ROW_BUTTONS_MAX];
+    size_t k = w < 0           ? story_buttons(g, g->round, choices, 0, base, true, true, ids, btn)
+               : (size_t)w < n ? story_buttons(g, g->round, choices, (size_t)w, (size_t)w + 1,
+                                               false, true, ids, btn)
+                               : 0;
+    if (!k) continue;
+    discord_action_row row = {.items = btn, .n_items = k};
+    edit_buttons(b, g->channel_id, id, hook, &row, 1);
+  }
+  json_decref(st);
+}
+
+/* The buttons of the message a click came from, every one disabled, into rows (at most
+ * DISCORD_ROW_MAX of them, btn holding the items). Returns the row count; 0 when the message has
+ * no buttons or all are disabled already. */
+static size_t clicked_greyed(const discord_interaction *in, discord_component *btn,
+                             discord_action_row *rows) {
+  size_t n_rows = 0, live = 0;
+  for (size_t i = 0; i < in->n_buttons && i < DISCORD_MSG_BUTTONS_MAX; i++) {
+    const discord_msg_button *mb = &in->buttons[i];
+    if (mb->row < 0 || mb->row >= DISCORD_ROW_MAX) continue;
+    if (!mb->disabled) live++;
+    btn[i] = (discord_component){.type = DISCORD_COMPONENT_BUTTON,
+                                 .custom_id = mb->custom_id[0] ? mb->custom_id : NULL,
+                                 .style = mb->style >= DISCORD_BUTTON_PRIMARY &&
+                                                  mb->style <= DISCORD_BUTTON_LINK
+                                              ? (discord_button_style)mb->style
+                                              : DISCORD_BUTTON_SECONDARY,
+                                 .label = mb->label[0] ? mb->label : "\xE2\x80\xA6",
+                                 .url = mb->url[0] ? mb->url : NULL,
+                                 .disabled = true};
+    if (n_rows && rows[n_rows - 1].n_items && i > 0 && in->buttons[i - 1].row == mb->row &&
+        rows[n_rows - 1].n_items < DISCORD_ROW_BUTTONS_MAX) {
+      rows[n_rows - 1].n_items++;
+    } else if (n_rows < DISCORD_ROW_MAX) {
+      rows[n_rows++] = (discord_action_row){.items = &btn[i], .n_items = 1};
+    } else {
+      break;
+    }
+  }
+  return live ? n_rows : 0;
+}
+
+/* A click on a message whose round has closed: its buttons greyed out, through the answer
+ * (update: a type-7 UPDATE_MESSAGE, which is then the interaction's response) or an edit of the
+ * message. Returns whether the response was used. */
+static bool grey_clicked(bot *b, const discord_interaction *in, bool update) {
+  discord_component btn[DISCORD_MSG_BUTTONS_MAX];
+  discord_action_row rows[DISCORD_ROW_MAX];
+  size_t n = clicked_greyed(in, btn, rows);
+  if (!n) return false;
+  if (!update) {
+    edit_buttons(b, in->channel_id, in->message_id, in->message_webhook_id, rows, n);
+    return false;
+  }
+  if (!b->act.respond) return false;
+  bot_response r = {.interaction_id = in->id,
+                    .token = in->token,
+                    .type = DISCORD_RESPONSE_UPDATE,
+                    .rows = rows,
+                    .n_rows = n};
+  if (b->act.respond(b->act.user, &r)) {
+    LOG_W("games", "could not update a closed round's message: %s", err_msg());
+    err_clear();
+  }
+  return true;
 }
 
 static void story_open(bot *b, store_game *g, const game_passage *p, bool ending) {
@@ -679,10 +872,12 @@ static void story_open(bot *b, store_game *g, const game_passage *p, bool ending
   story_show(b, g);
 }
 
-/* Closes the story's round with the choice the votes (or a DM's free text) made. */
-static void story_decide(bot *b, store_game *g, const char *custom) {
-  char choices[GAME_CHOICES_MAX][GAME_CHOICE_MAX + 1];
-  size_t n = story_choices(g, choices, GAME_CHOICES_MAX);
+/* Closes the story's round with the choice the votes (or a DM's free text) made; the buttons of
+ * the round's known messages are greyed out (but updated, which the closing click's answer did). */
+static void story_decide(bot *b, store_game *g, const char *custom, uint64_t updated) {
+  char choices[STORY_CHOICES_MAX][GAME_CHOICE_MAX + 1];
+  size_t n = story_choices(g, choices, STORY_CHOICES_MAX);
+  story_grey_out(b, g, updated);
   char chosen[GAMES_MOVE_MAX + 1] = "";
   if (custom) {
     size_t cl = strlen(custom);
@@ -690,8 +885,8 @@ static void story_decide(bot *b, store_game *g, const char *custom) {
     memcpy(chosen, custom, cl);
     chosen[cl] = 0;
   } else {
-    int counts[GAME_CHOICES_MAX], voters = 0;
-    if (store_game_tally(b->db, g->id, g->round, counts, GAME_CHOICES_MAX, &voters)) err_clear();
+    int counts[STORY_CHOICES_MAX], voters = 0;
+    if (store_game_tally(b->db, g->id, g->round, counts, STORY_CHOICES_MAX, &voters)) err_clear();
     size_t best = 0;
     for (size_t i = 1; i < n; i++)
       if (counts[i] > counts[best]) best = i;
@@ -709,22 +904,17 @@ static void story_decide(bot *b, store_game *g, const char *custom) {
 }
 
 /* Whether everyone present has voted: in a DM the one reader; in a channel, once people have
- * taken part in earlier rounds, all of them (the first round runs to its deadline). */
+ * taken part in earlier rounds, all of them (the first round runs to its deadline). Running
+ * counts: the same cost with ten votes or twenty thousand. */
 static bool story_all_voted(bot *b, const store_game *g) {
   if (!g->guild_id) return true;
-  uint64_t ids[GAMES_PLAYERS_MAX];
-  size_t n = 0;
-  if (store_game_players(b->db, g->id, ids, GAMES_PLAYERS_MAX, &n)) {
+  if (g->round <= 1) return false;
+  int64_t voters = 0, players = 0;
+  if (store_game_counts(b->db, g->id, g->round, &voters, &players)) {
     err_clear();
     return false;
   }
-  if (g->round <= 1) return false;
-  for (size_t i = 0; i < n; i++) {
-    bool v = false;
-    if (store_game_voted(b->db, g->id, g->round, ids[i], &v)) err_clear();
-    if (!v) return false;
-  }
-  return n > 0;
+  return players > 0 && voters >= players;
 }
 
 /* Records a vote; returns 0, or MIMIC_EINVAL when the round is closed or the choice is none. */
@@ -733,8 +923,8 @@ static int story_vote(bot *b, store_game *g, int round, uint64_t user, int choic
   if (g->finished || strcmp(g->kind, "story") != 0 || g->round != round ||
       g->phase != STORE_GAME_OPEN)
     return err_set(MIMIC_EINVAL, "this choice has closed");
-  char choices[GAME_CHOICES_MAX][GAME_CHOICE_MAX + 1];
-  size_t n = story_choices(g, choices, GAME_CHOICES_MAX);
+  char choices[STORY_CHOICES_MAX][GAME_CHOICE_MAX + 1];
+  size_t n = story_choices(g, choices, STORY_CHOICES_MAX);
   if (choice < 0 || (size_t)choice >= n) return err_set(MIMIC_EINVAL, "there is no such choice");
   int rc = store_game_vote(b->db, g->id, round, user, choice, bot__now(b));
   if (rc) return rc;
@@ -841,7 +1031,7 @@ void games__poll(bot *b) {
     if (is_qa(g))
       qa_timeout(b, g);
     else
-      story_decide(b, g, NULL);
+      story_decide(b, g, NULL, 0);
   }
   mem_free(g);
 }
@@ -947,7 +1137,7 @@ bool games__on_message(bot *b, const discord_message *m) {
     if (is_qa(g))
       qa_timeout(b, g);
     else
-      story_decide(b, g, NULL);
+      story_decide(b, g, NULL, 0);
     goto out;
   }
   if (is_qa(g)) {
@@ -962,12 +1152,12 @@ bool games__on_message(bot *b, const discord_message *m) {
   char tmp[8];
   str_lcpy(tmp, c, sizeof tmp);
   str_trim(tmp);
-  if (strlen(c) < 4 && str_to_i64(tmp, &num) == 0 && num >= 1 && num <= GAME_CHOICES_MAX) {
+  if (strlen(c) < 4 && str_to_i64(tmp, &num) == 0 && num >= 1 && num <= STORY_CHOICES_MAX) {
     char label[GAME_CHOICE_MAX + 1];
     if (story_vote(b, g, g->round, m->author.id, (int)num - 1, label, sizeof label) == 0) {
       if (b->act.react && b->act.react(b->act.user, m->channel_id, m->id, "\xF0\x9F\x97\xB3"))
         err_clear();
-      if (story_all_voted(b, g)) story_decide(b, g, NULL);
+      if (story_all_voted(b, g)) story_decide(b, g, NULL, 0);
     } else {
       err_clear();
     }
@@ -976,7 +1166,7 @@ bool games__on_message(bot *b, const discord_message *m) {
     err_clear();
     if (!g->guild_id) {
       if (store_game_vote(b->db, g->id, g->round, m->author.id, 0, bot__now(b))) err_clear();
-      story_decide(b, g, c);
+      story_decide(b, g, c, 0);
       taken = true;
     }
   }
@@ -1074,6 +1264,79 @@ static bool parse_custom_id(const char *s, char *what, size_t cap, int64_t *id, 
   return true;
 }
 
+/* A follow-up only the clicker sees (after a type-7 answer, which cannot carry one). */
+static void tell_privately(bot *b, const discord_interaction *in, const char *text) {
+  if (!b->act.followup) return;
+  bot_followup f = {
+      .application_id = in->application_id, .token = in->token, .text = text, .ephemeral = true};
+  if (b->act.followup(b->act.user, &f)) {
+    LOG_W("games", "could not answer an interaction: %s", err_msg());
+    err_clear();
+  }
+}
+
+/* The round closes with this click (on message in->message_id): that message's buttons are
+ * greyed out through the answer (type 7), the clicker told text privately, the round decided. */
+static void close_by_click(bot *b, store_game *g, const discord_interaction *in, const char *text) {
+  if (grey_clicked(b, in, true))
+    tell_privately(b, in, text);
+  else
+    respond(b, in, text, true);
+  story_decide(b, g, NULL, in->message_id);
+}
+
+/* Opens the "Write your own move" form for the open round. */
+static void open_move_form(bot *b, const store_game *g, const discord_interaction *in) {
+  char id[64];
+  snprintf(id, sizeof id, "game:move:%" PRId64 ":%d", g->id, g->round);
+  discord_text_input input = {.custom_id = "move",
+                              .style = g->guild_id ? DISCORD_INPUT_SHORT : DISCORD_INPUT_PARAGRAPH,
+                              .label = g->guild_id ? "Your move (a new choice to vote for)"
+                                                   : "What do you do?",
+                              .min_length = 2,
+                              .max_length = g->guild_id ? STORY_WRITE_CHARS : STORY_MOVE_CHARS,
+                              .required = true,
+                              .placeholder = "e.g. Follow the lantern light into the cave"};
+  discord_modal m = {.title = "Your move", .custom_id = id, .inputs = &input, .n_inputs = 1};
+  bot_response r = {
+      .interaction_id = in->id, .token = in->token, .type = DISCORD_RESPONSE_MODAL, .modal = &m};
+  if (b->act.respond && b->act.respond(b->act.user, &r)) {
+    LOG_W("games", "could not open the move form: %s", err_msg());
+    err_clear();
+  }
+}
+
+/* The game of a click or a form, when it may be played: NULL (answered) otherwise. A click on a
+ * message of a game that is over gets its buttons greyed out too. */
+static bool playable(bot *b, const discord_interaction *in, int64_t id, store_game *g) {
+  if (store_game_get(b->db, id, g)) {
+    err_clear();
+    respond(b, in, "This game is over.", true);
+    if (in->type == 3) grey_clicked(b, in, false);
+    return false;
+  }
+  if (g->channel_id != in->channel_id) {
+    respond(b, in, "This game is over.", true);
+    return false;
+  }
+  if (g->finished) {
+    respond(b, in, "This game is over.", true);
+    if (in->type == 3) grey_clicked(b, in, false);
+    return false;
+  }
+  if (map_get(&b->ignored, in->user.id)) {
+    respond(b, in, "You opted out (or were excluded), so you can't play; !optin changes that.",
+            true);
+    return false;
+  }
+  return true;
+}
+
+static bool story_open_round(const store_game *g, int round) {
+  return !g->finished && strcmp(g->kind, "story") == 0 && g->round == round &&
+         g->phase == STORE_GAME_OPEN;
+}
+
 int games__on_component(bot *b, const discord_interaction *in) {
   char what[16];
   int64_t id;
@@ -1083,52 +1346,192 @@ int games__on_component(bot *b, const discord_interaction *in) {
   uint64_t user = in->user.id;
   store_game *g = xalloc(sizeof *g);
   char text[700];
-  if (store_game_get(b->db, id, g)) {
-    err_clear();
-    respond(b, in, "This game is over.", true);
-    goto out;
-  }
-  if (g->finished || g->channel_id != in->channel_id) {
-    respond(b, in, "This game is over.", true);
-    goto out;
-  }
-  if (map_get(&b->ignored, user)) {
-    respond(b, in, "You opted out (or were excluded), so you can't play; !optin changes that.",
-            true);
-    goto out;
-  }
-  if (strcmp(what, "story") == 0 && choice >= 0) {
-    char label[GAME_CHOICE_MAX + 1];
-    if (g->deadline_ms && bot__now(b) >= g->deadline_ms && g->phase == STORE_GAME_OPEN &&
-        g->round == round) {
-      respond(b, in, "Voting on this choice has just closed.", true);
-      story_decide(b, g, NULL);
+  if (!playable(b, in, id, g)) goto out;
+  bool write = strcmp(what, "write") == 0;
+  if ((strcmp(what, "story") == 0 && choice >= 0) || write) {
+    if (!story_open_round(g, round)) {
+      respond(b, in, "Sorry, this choice has closed.", true);
+      grey_clicked(b, in, false);
       goto out;
     }
+    if (g->deadline_ms && bot__now(b) >= g->deadline_ms) {
+      close_by_click(b, g, in, "Voting on this choice has just closed.");
+      goto out;
+    }
+    char choices[STORY_CHOICES_MAX][GAME_CHOICE_MAX + 1];
+    size_t n = story_choices(g, choices, STORY_CHOICES_MAX);
+    size_t base = story_base(g, n);
+    story_note_message(b, g, in->message_id, in->message_webhook_id,
+                       write || (size_t)choice < base ? -1 : choice);
+    if (write) {
+      open_move_form(b, g, in);
+      goto out;
+    }
+    char label[GAME_CHOICE_MAX + 1];
     if (story_vote(b, g, round, user, choice, label, sizeof label)) {
       snprintf(text, sizeof text, "Sorry, %s.", err_msg());
       err_clear();
       respond(b, in, text, true);
       goto out;
     }
-    int counts[GAME_CHOICES_MAX], voters = 0;
-    if (store_game_tally(b->db, g->id, round, counts, GAME_CHOICES_MAX, &voters)) err_clear();
+    int counts[STORY_CHOICES_MAX], voters = 0;
+    if (store_game_tally(b->db, g->id, round, counts, STORY_CHOICES_MAX, &voters)) err_clear();
     snprintf(text, sizeof text, "You voted for **%s** (%d vote%s so far).", label, voters,
              voters == 1 ? "" : "s");
-    respond(b, in, text, true);
-    if (story_all_voted(b, g)) story_decide(b, g, NULL);
+    if (story_all_voted(b, g))
+      close_by_click(b, g, in, text); /* the last vote: the round closes with this click */
+    else
+      respond(b, in, text, true);
   } else if (strcmp(what, "hint") == 0) {
     char h[600];
     if (give_hint(b, g, round, h, sizeof h)) {
       snprintf(text, sizeof text, "No hint: %s.", err_msg());
       err_clear();
       respond(b, in, text, true);
+      if (g->round != round) grey_clicked(b, in, false);
     } else {
       respond(b, in, h, false);
     }
   } else {
     respond(b, in, "This button no longer does anything.", true);
   }
+out:
+  mem_free(g);
+  return 0;
+}
+
+/* A channel's write-in: a new choice of the round (one per person per round, while there is room),
+ * with the writer's vote on it and a message offering it to the others with its own button. */
+static void story_write_in(bot *b, store_game *g, const discord_interaction *in, const char *move) {
+  char choices[STORY_CHOICES_MAX][GAME_CHOICE_MAX + 1];
+  size_t n = story_choices(g, choices, STORY_CHOICES_MAX);
+  char text[700], label[GAME_CHOICE_MAX + 1];
+  size_t ml = strlen(move);
+  ml = utf8_floor(move, ml, GAME_CHOICE_MAX);
+  memcpy(label, move, ml);
+  label[ml] = 0;
+  for (size_t i = 0; i < n; i++)
+    if (str_ieq(label, choices[i])) { /* the same move as a choice: a vote for it */
+      if (story_vote(b, g, g->round, in->user.id, (int)i, label, sizeof label)) {
+        snprintf(text, sizeof text, "Sorry, %s.", err_msg());
+        err_clear();
+      } else {
+        snprintf(text, sizeof text, "That is choice %zu already: your vote is on **%s**.", i + 1,
+                 label);
+      }
+      respond(b, in, text, true);
+      if (story_all_voted(b, g)) story_decide(b, g, NULL, 0);
+      return;
+    }
+  json_t *st = state_of(g);
+  json_t *wrote = json_object_get(st, "wrote");
+  char who[24];
+  snprintf(who, sizeof who, "%" PRIu64, in->user.id);
+  size_t i;
+  const json_t *v;
+  bool again = false;
+  json_array_foreach(wrote, i, v) again =
+      again || (json_is_string(v) && !strcmp(json_string_value(v), who));
+  if (again || n >= STORY_CHOICES_MAX) {
+    json_decref(st);
+    respond(b, in,
+            again ? "You have written in a move this round already: vote for one of the choices."
+                  : "This round has all the write-ins it can take: vote for one of the choices.",
+            true);
+    return;
+  }
+  json_t *ch = json_object_get(st, "choices");
+  if (!json_is_array(ch)) {
+    ch = json_array();
+    json_object_set_new(st, "choices", ch);
+  }
+  json_array_append_new(ch, json_string(label));
+  if (!json_is_array(wrote)) {
+    wrote = json_array();
+    json_object_set_new(st, "wrote", wrote);
+  }
+  json_array_append_new(wrote, json_string(who));
+  state_put(g, st);
+  if (save(b, g)) {
+    respond(b, in, "Your move could not be recorded; try again.", true);
+    return;
+  }
+  char got[GAME_CHOICE_MAX + 1];
+  if (story_vote(b, g, g->round, in->user.id, (int)n, got, sizeof got)) err_clear();
+  snprintf(text, sizeof text, "Your move is choice %zu on the ballot, with your vote on it.",
+           n + 1);
+  respond(b, in, text, true);
+  char ids[1][64];
+  discord_component btn[1];
+  char all[STORY_CHOICES_MAX][GAME_CHOICE_MAX + 1];
+  size_t na = story_choices(g, all, STORY_CHOICES_MAX);
+  size_t k = story_buttons(g, g->round, all, n, na, false, false, ids, btn);
+  discord_action_row row = {.items = btn, .n_items = k};
+  snprintf(text, sizeof text,
+           "\xE2\x9C\x8D\xEF\xB8\x8F <@%" PRIu64 "> wrote in choice **%zu**: %s\n_Vote for it with "
+           "its button or by typing %zu._",
+           in->user.id, n + 1, label, n + 1);
+  game_post(b, g, text, k ? &row : NULL, k ? 1 : 0);
+  if (story_all_voted(b, g)) story_decide(b, g, NULL, 0);
+}
+
+void games__own_message(bot *b, const discord_message *m) {
+  char what[16];
+  int64_t id;
+  int round, choice;
+  if (!m->first_custom_id ||
+      !parse_custom_id(m->first_custom_id, what, sizeof what, &id, &round, &choice) ||
+      (strcmp(what, "story") != 0 && strcmp(what, "write") != 0))
+    return;
+  store_game *g = xalloc(sizeof *g);
+  if (store_game_get(b->db, id, g)) {
+    err_clear();
+  } else if (g->channel_id == m->channel_id && story_open_round(g, round)) {
+    char choices[STORY_CHOICES_MAX][GAME_CHOICE_MAX + 1];
+    size_t n = story_choices(g, choices, STORY_CHOICES_MAX);
+    size_t base = story_base(g, n);
+    story_note_message(b, g, m->id, m->webhook_id,
+                       choice < 0 || (size_t)choice < base ? -1 : choice);
+  }
+  mem_free(g);
+}
+
+int games__on_modal(bot *b, const discord_interaction *in) {
+  char what[16];
+  int64_t id;
+  int round, choice;
+  if (!parse_custom_id(in->custom_id, what, sizeof what, &id, &round, &choice) ||
+      strcmp(what, "move") != 0 || choice != -1)
+    return err_set(MIMIC_EINVAL, "not a game's form");
+  store_game *g = xalloc(sizeof *g);
+  if (!playable(b, in, id, g)) goto out;
+  if (!story_open_round(g, round)) {
+    respond(b, in, "Sorry, this choice has closed; your move was not counted.", true);
+    goto out;
+  }
+  if (g->deadline_ms && bot__now(b) >= g->deadline_ms) {
+    respond(b, in, "Voting on this choice has just closed; your move was not counted.", true);
+    story_decide(b, g, NULL, 0);
+    goto out;
+  }
+  const char *v = discord_modal_value(in, "move");
+  char *move = xstrdup(v ? v : "");
+  str_trim(move);
+  for (char *p = move; *p; p++)
+    if (*p == '\n' || *p == '\r') *p = ' '; /* one line: it is a choice or a log line */
+  if (!*move) {
+    respond(b, in, "An empty move changes nothing: write what you do.", true);
+  } else if (!g->guild_id) {
+    /* a DM: the reader's move is the choice */
+    if (store_game_vote(b->db, g->id, g->round, in->user.id, 0, bot__now(b))) err_clear();
+    char text[GAMES_MOVE_MAX + 32];
+    snprintf(text, sizeof text, "**Your move:** %s", move);
+    respond(b, in, text, false);
+    story_decide(b, g, move, 0);
+  } else {
+    story_write_in(b, g, in, move);
+  }
+  mem_free(move);
 out:
   mem_free(g);
   return 0;
@@ -1317,6 +1720,18 @@ void games__cmd_game(bot *b, const game_cmd *x) {
 }
 
 void games__cmd_story(bot *b, const game_cmd *x) {
+  /* the words of /story start|resume|end (and of the text form): start is optional */
+  const char *rest = x->args, *after = x->args;
+  char w[16];
+  next_word(&after, w, sizeof w);
+  if (strcasecmp(w, "end") == 0 || strcasecmp(w, "stop") == 0) {
+    game_cmd stop = *x;
+    stop.args = "stop";
+    games__cmd_game(b, &stop);
+    return;
+  }
+  bool resume = strcasecmp(w, "resume") == 0;
+  if (resume || strcasecmp(w, "start") == 0) rest = after;
   store_game *g = xalloc(sizeof *g);
   if (store_game_running(b->db, x->channel_id, g) == 0) {
     if (strcmp(g->kind, "story") != 0)
@@ -1331,7 +1746,12 @@ void games__cmd_story(bot *b, const game_cmd *x) {
   }
   err_clear();
   mem_free(g);
-  start_game(b, x, "story", x->args);
+  if (resume) {
+    cmd_reply(b, x, "No story is running here; `%sstory start [persona] [premise]` begins one.",
+              b->prefix);
+    return;
+  }
+  start_game(b, x, "story", rest);
 }
 
 static void month_of(bot *b, const char *arg, int64_t *since, int64_t *until, char *label,

@@ -692,3 +692,72 @@ int pjobs__run_now(bot *b, const char *name, char *detail, size_t cap) {
   }
   return 0;
 }
+
+/* ---- lore drafts (content_expansion's, scope draft:guild:ID): read and edited by admins ---- */
+
+typedef struct draft_read {
+  char *title;
+  size_t tcap;
+  buf *text;
+  int rc;
+} draft_read;
+
+static int draft_chunk(const store_lore_chunk *c, void *user) {
+  draft_read *d = user;
+  if (!d->title[0] && c->title) str_lcpy(d->title, c->title, d->tcap);
+  if (!d->rc && d->text->len) d->rc = buf_puts(d->text, "\n\n");
+  if (!d->rc) d->rc = buf_puts(d->text, c->text ? c->text : "");
+  return 0;
+}
+
+/* The draft's source when it is one of guild_id's drafts. */
+static int draft_source(bot *b, uint64_t guild_id, int64_t id, store_lore_source *src) {
+  char scope[64];
+  snprintf(scope, sizeof scope, "draft:guild:%" PRIu64, guild_id);
+  int rc = store_lore_source_get(b->db, id, src);
+  if (rc == MIMIC_ENOTFOUND || (!rc && strcmp(src->scope, scope) != 0))
+    return err_set(MIMIC_ENOTFOUND, "there is no lore draft #%" PRId64 " on this server", id);
+  return rc;
+}
+
+int pjobs__draft_get(bot *b, uint64_t guild_id, int64_t id, char *title, size_t tcap, buf *text) {
+  title[0] = 0;
+  store_lore_source *src = xalloc(sizeof *src);
+  int rc = draft_source(b, guild_id, id, src);
+  mem_free(src);
+  if (rc) return rc;
+  draft_read d = {.title = title, .tcap = tcap, .text = text};
+  rc = store_lore_chunks_of(b->db, id, draft_chunk, &d);
+  return rc ? rc : d.rc;
+}
+
+int pjobs__draft_save(bot *b, uint64_t guild_id, int64_t id, const char *title, const char *text,
+                      int64_t *new_id) {
+  *new_id = 0;
+  if (!title || !*title || !text || !*text)
+    return err_set(MIMIC_EINVAL, "a draft needs a title and a text");
+  store_lore_source *src = xalloc(sizeof *src);
+  int rc = draft_source(b, guild_id, id, src);
+  mem_free(src);
+  if (rc) return rc;
+  json_t *book = json_pack("{s:[{s:s, s:s, s:[s]}]}", "entries", "comment", title, "content", text,
+                           "keys", title);
+  char *js = book ? json_dumps(book, JSON_COMPACT) : NULL;
+  json_decref(book);
+  if (!js) return err_set(MIMIC_ENOMEM, "out of memory saving a draft");
+  char name[96], scope[64];
+  snprintf(name, sizeof name, "edited:%" PRId64 ":%" PRId64, id, bot__now(b));
+  snprintf(scope, sizeof scope, "draft:guild:%" PRIu64, guild_id);
+  /* the edited entry replaces the draft in one transaction: a kill keeps one or the other */
+  rc = store_tx_begin(b->db);
+  if (!rc) {
+    rc = lore_add_book_json(b->db, name, js, strlen(js), scope, NULL, new_id);
+    if (!rc) rc = store_lore_source_delete(b->db, id);
+    if (!rc)
+      rc = store_tx_commit(b->db); /* rolls back itself on failure */
+    else
+      store_tx_rollback(b->db);
+  }
+  free(js);
+  return rc;
+}

@@ -222,6 +222,10 @@ static int do_edit_original(void *user, const bot_followup *f) {
   return act_post(user, bot_action_edit_original(f));
 }
 
+static int do_edit_message(void *user, const discord_edit *e) {
+  return act_post(user, discord_action_edit_message(e));
+}
+
 static int do_followup(void *user, const bot_followup *f) {
   return act_post(user, bot_action_followup(f));
 }
@@ -522,7 +526,8 @@ int bot_runtime_run(const bot_runtime_opts *o) {
                          .persona_send = do_persona,
                          .respond = do_respond,
                          .edit_original = do_edit_original,
-                         .followup = do_followup};
+                         .followup = do_followup,
+                         .edit_message = do_edit_message};
   /* Images are described when a vision model is configured (loaded on the first image). */
   const char *vm = cfg_str(o->config, CFG_VISION_MODEL),
              *vp = cfg_str(o->config, CFG_VISION_MMPROJ);

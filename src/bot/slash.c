@@ -81,7 +81,8 @@ static const discord_cmd_option o_persona[] = {
     {DISCORD_OPT_SUB, "add", "Add a persona (admins)", OPTS(o_padd)},
     {DISCORD_OPT_SUB, "remove", "Remove a persona (admins)", OPTS(o_pname)},
     {DISCORD_OPT_SUB, "set",
-     "Change a persona's field, e.g. its channels (a channel's persona) (admins)", OPTS(o_pset)}};
+     "Change a persona's field, e.g. its channels (a channel's persona) (admins)", OPTS(o_pset)},
+    {DISCORD_OPT_SUB, "greeting", "Edit a persona's greeting in a form (admins)", OPTS(o_pname)}};
 
 static const discord_cmd_option o_ai[] = {
     {DISCORD_OPT_STRING, "prompt", "What to ask", .required = true, .has_max = true, .max = 1500},
@@ -163,6 +164,14 @@ static const discord_cmd_option o_schedule[] = {
 static const discord_cmd_option o_drop[] = {
     {DISCORD_OPT_STRING, "what", "A job kind (meme_drop, story_weave, ...) or a job's name",
      .required = true, .has_max = true, .max = 64}};
+static const discord_cmd_option o_draft_id[] = {
+    {DISCORD_OPT_INTEGER, "id", "The draft's number (from /drafts list)", .required = true}};
+static const discord_cmd_option o_drafts[] = {
+    {DISCORD_OPT_SUB, "list", "The lore drafts waiting for approval", .required = false},
+    {DISCORD_OPT_SUB, "show", "Show a draft in full", OPTS(o_draft_id)},
+    {DISCORD_OPT_SUB, "edit", "Edit a draft in a form, saved when you submit it", OPTS(o_draft_id)},
+    {DISCORD_OPT_SUB, "approve", "Add a draft to this server's lore", OPTS(o_draft_id)},
+    {DISCORD_OPT_SUB, "reject", "Delete a draft", OPTS(o_draft_id)}};
 static const discord_cmd_choice c_addrm[] = {{"add", "add"}, {"remove", "remove"}};
 static const discord_cmd_option o_cfgp_channel[] = {
     {DISCORD_OPT_STRING, "action", "Add or remove", .required = true, CHOICES(c_addrm)},
@@ -302,13 +311,30 @@ static const slash_def defs[] = {
      .twin = "config-proactive",
      .admin = true,
      .ephemeral = true},
+    {{"drafts", "Lore drafts from recent talk: list, show, edit, approve or reject them (admins)",
+      .permissions = ADMIN_PERMS, OPTS(o_drafts)},
+     .twin = "drafts",
+     .admin = true,
+     .ephemeral = true},
 };
+
+/* Sub-commands that only the slash form has (they open a form, which a text command cannot):
+ * run here instead of the twin. */
+static void draft_edit_fn(bot *, bot_ia *, const slash_def *, const discord_option *, size_t);
+static void greeting_fn(bot *, bot_ia *, const slash_def *, const discord_option *, size_t);
+static const struct {
+  const char *cmd, *sub;
+  slash_fn fn;
+} sub_fns[] = {{"drafts", "edit", draft_edit_fn}, {"persona", "greeting", greeting_fn}};
 
 /* Sub-commands whose text form has another word ("" drops it): /persona talk NAME is
  * "!persona NAME". */
 static const struct {
   const char *cmd, *sub, *word;
-} sub_words[] = {{"persona", "talk", ""}, {"config-proactive", "show", ""}};
+} sub_words[] = {{"persona", "talk", ""},
+                 {"config-proactive", "show", ""},
+                 {"drafts", "list", ""},
+                 {"points", "check", ""}};
 
 static bool defined(const slash_def *d) { return !d->twin || admin__exists(d->twin, NULL); }
 
@@ -503,16 +529,20 @@ static int rebuild_args(const slash_def *d, const discord_interaction *in, buf *
   return 0;
 }
 
-/* mimic's own check of an admin command: one of bot.admins, and in a server a member who may
- * manage it (what default_member_permissions asks of Discord, checked again here). */
-static const char *refusal(bot *b, const slash_def *d, const discord_interaction *in) {
-  if (!d->admin) return NULL;
+/* mimic's own check of an admin action: one of bot.admins, and in a server a member who may
+ * manage it (what default_member_permissions asks of Discord, checked again here). Commands,
+ * buttons and form submits alike: a form is checked again when it comes back. */
+static const char *admin_refusal(bot *b, const discord_interaction *in) {
   if (!admin__is_admin(b, in->user.id))
     return "Only the bot's admins (bot.admins) may use that command.";
   if (in->guild_id && !(in->has_member && (in->member.permissions & (DISCORD_PERM_ADMINISTRATOR |
                                                                      DISCORD_PERM_MANAGE_GUILD))))
     return "That command needs the Manage Server permission on this server.";
   return NULL;
+}
+
+static const char *refusal(bot *b, const slash_def *d, const discord_interaction *in) {
+  return d->admin ? admin_refusal(b, in) : NULL;
 }
 
 /* ---- application commands ---- */
@@ -540,6 +570,13 @@ static void on_command(bot *b, const discord_interaction *in) {
     return;
   }
   ia.ephemeral = d->ephemeral;
+  const discord_option *sub = sub_of(in);
+  for (size_t i = 0; sub && i < N(sub_fns); i++)
+    if (strcmp(sub_fns[i].cmd, d->cmd.name) == 0 && strcmp(sub_fns[i].sub, sub->name) == 0) {
+      sub_fns[i].fn(b, &ia, d, sub->options, sub->n_options);
+      if (ia.answers == 0 && !ia.deferred) say_private(b, &ia, "Done.");
+      return;
+    }
   if (d->twin) {
     buf args;
     buf_init(&args, BOT_COMMAND_MAX + 64);
@@ -557,7 +594,6 @@ static void on_command(bot *b, const discord_interaction *in) {
     buf_free(&args);
     return;
   }
-  const discord_option *sub = sub_of(in);
   d->fn(b, &ia, d, sub ? sub->options : in->options, sub ? sub->n_options : in->n_options);
   if (ia.answers == 0 && !ia.deferred) say_private(b, &ia, "Done.");
 }
@@ -1102,6 +1138,267 @@ static void on_autocomplete(bot *b, const discord_interaction *in) {
   }
 }
 
+/* ---- lore drafts edited in a form (/drafts edit ID) ---- */
+
+#define DRAFT_TITLE_MAX 100 /* characters of a draft's title in the form */
+
+/* Opens the form: the draft's title and text prefilled; the custom_id names the draft, so the
+ * submit is understood after a restart too. */
+static void draft_edit_fn(bot *b, bot_ia *ia, const slash_def *d, const discord_option *o,
+                          size_t n) {
+  (void)d;
+  const discord_interaction *in = ia->in;
+  const discord_option *io = opt_get(o, n, "id");
+  int64_t id = io ? io->i : 0;
+  if (!in->guild_id) {
+    say_private(b, ia, "Drafts belong to a server: use this in a server channel.");
+    return;
+  }
+  char title[256];
+  buf text;
+  buf_init(&text, 4096);
+  if (id <= 0 || pjobs__draft_get(b, in->guild_id, id, title, sizeof title, &text)) {
+    char why[300];
+    snprintf(why, sizeof why, "%s (/drafts list shows them).",
+             id <= 0 ? "Give the draft's number" : err_msg());
+    err_clear();
+    say_private(b, ia, why);
+    buf_free(&text);
+    return;
+  }
+  const char *body = text.data ? text.data : "";
+  size_t chars = utf8_count(body, strlen(body));
+  if (chars > DISCORD_INPUT_VALUE_MAX) {
+    sayf(b, ia,
+         "Draft #%" PRId64 " is %zu characters long; a form holds %d. Approve or reject it "
+         "instead.",
+         id, chars, DISCORD_INPUT_VALUE_MAX);
+    buf_free(&text);
+    return;
+  }
+  /* a title past the form's limit is cut at a character boundary (it is the entry's name) */
+  size_t tl = strlen(title);
+  if (utf8_count(title, tl) > DRAFT_TITLE_MAX) {
+    size_t cut = 0, k = 0;
+    while (cut < tl && k < DRAFT_TITLE_MAX) {
+      uint32_t cp;
+      int m = utf8_decode(title + cut, tl - cut, &cp);
+      cut += m > 0 ? (size_t)m : 1;
+      k++;
+    }
+    title[cut] = 0;
+  }
+  char modal_id[64], modal_title[64];
+  snprintf(modal_id, sizeof modal_id, "draft:edit:%" PRId64, id);
+  snprintf(modal_title, sizeof modal_title, "Edit lore draft #%" PRId64, id);
+  discord_text_input inputs[2] = {{.custom_id = "title",
+                                   .style = DISCORD_INPUT_SHORT,
+                                   .label = "Title (also its keyword)",
+                                   .min_length = 1,
+                                   .max_length = DRAFT_TITLE_MAX,
+                                   .required = true,
+                                   .value = title},
+                                  {.custom_id = "text",
+                                   .style = DISCORD_INPUT_PARAGRAPH,
+                                   .label = "Entry",
+                                   .min_length = 1,
+                                   .max_length = DISCORD_INPUT_VALUE_MAX,
+                                   .required = true,
+                                   .value = body}};
+  discord_modal m = {.title = modal_title, .custom_id = modal_id, .inputs = inputs, .n_inputs = 2};
+  bot_response r = {
+      .interaction_id = in->id, .token = in->token, .type = DISCORD_RESPONSE_MODAL, .modal = &m};
+  int rc = b->act.respond ? b->act.respond(b->act.user, &r)
+                          : err_set(MIMIC_EUNSUPPORTED, "no respond action");
+  ia->answers++; /* a form is the whole answer (or the token is spent) */
+  if (rc) {
+    LOG_W("bot", "interaction %" PRIu64 ": the draft form was not opened: %s", in->id, err_msg());
+    err_clear();
+  }
+  buf_free(&text);
+}
+
+/* The submitted form: checked again (the submitter must still be an admin with Manage Server),
+ * then saved in place of the draft. */
+static void draft_edit_save(bot *b, bot_ia *ia, const char *rest) {
+  const discord_interaction *in = ia->in;
+  const char *no = admin_refusal(b, in);
+  if (no) {
+    LOG_W("audit", "user %" PRIu64 " submitted a lore draft form but is refused: %s", in->user.id,
+          no);
+    say_private(b, ia, no);
+    return;
+  }
+  int64_t id = 0;
+  if (str_to_i64(rest, &id) || id <= 0 || !in->guild_id) {
+    err_clear();
+    say_private(b, ia, "That form is not one of mine any more.");
+    return;
+  }
+  const char *t = discord_modal_value(in, "title"), *x = discord_modal_value(in, "text");
+  if (!t || !x) {
+    say_private(b, ia, "That form came back without its title or text; nothing was saved.");
+    return;
+  }
+  char title[512];
+  str_lcpy(title, t, sizeof title);
+  str_trim(title);
+  char *text = xstrdup(x);
+  str_trim(text);
+  int64_t new_id = 0;
+  if (!*title || !*text) {
+    say_private(b, ia, "A draft needs a title and a text; nothing was saved.");
+  } else if (pjobs__draft_save(b, in->guild_id, id, title, text, &new_id)) {
+    sayf(b, ia, "Draft #%" PRId64 " was not saved: %s.", id, err_msg());
+    err_clear();
+  } else {
+    LOG_I("audit", "user %" PRIu64 " edited lore draft %" PRId64 " (now %" PRId64 ")", in->user.id,
+          id, new_id);
+    sayf(b, ia,
+         "Draft #%" PRId64 " saved as #%" PRId64 "; it still waits for approval (/drafts approve "
+         "%" PRId64 ").",
+         id, new_id, new_id);
+  }
+  mem_free(text);
+}
+
+/* ---- a persona's greeting edited in a form (/persona greeting NAME) ---- */
+
+/* Opens the form with the persona's greeting (first_mes) prefilled; "persona:greet:<id>". */
+static void greeting_fn(bot *b, bot_ia *ia, const slash_def *d, const discord_option *o, size_t n) {
+  (void)d;
+  const discord_interaction *in = ia->in;
+  const char *no = admin_refusal(b, in);
+  if (no) {
+    say_private(b, ia, no);
+    return;
+  }
+  const char *name = opt_str(o, n, "name");
+  int64_t id = 0;
+  if (!*name || store_persona_find(b->db, name, &id)) {
+    err_clear();
+    sayf(b, ia, "No persona is called %.80s (/persona list shows them).", name);
+    return;
+  }
+  store_persona p;
+  store_persona_init(&p);
+  if (store_persona_get(b->db, id, &p)) {
+    sayf(b, ia, "Could not read the persona: %s.", err_msg());
+    err_clear();
+    store_persona_free(&p);
+    return;
+  }
+  const char *greet = p.first_mes ? p.first_mes : "";
+  if (utf8_count(greet, strlen(greet)) > DISCORD_INPUT_VALUE_MAX) {
+    sayf(b, ia, "%s's greeting is longer than a form holds (%d characters): use /persona set.",
+         p.name, DISCORD_INPUT_VALUE_MAX);
+    store_persona_free(&p);
+    return;
+  }
+  char modal_id[64], title[DISCORD_MODAL_TITLE_MAX * 4 + 1];
+  snprintf(modal_id, sizeof modal_id, "persona:greet:%" PRId64, id);
+  /* "Greeting of NAME", cut to the title's 45 characters */
+  char full[128];
+  snprintf(full, sizeof full, "Greeting of %s", p.name);
+  size_t cut = 0, k = 0, fl = strlen(full);
+  while (cut < fl && k < DISCORD_MODAL_TITLE_MAX) {
+    uint32_t cp;
+    int m = utf8_decode(full + cut, fl - cut, &cp);
+    cut += m > 0 ? (size_t)m : 1;
+    k++;
+  }
+  memcpy(title, full, cut);
+  title[cut] = 0;
+  discord_text_input input = {.custom_id = "greeting",
+                              .style = DISCORD_INPUT_PARAGRAPH,
+                              .label = "Greeting ({{user}}: the person greeted)",
+                              .max_length = DISCORD_INPUT_VALUE_MAX,
+                              .required = false,
+                              .value = greet,
+                              .placeholder = "Empty: no greeting"};
+  discord_modal m = {.title = title, .custom_id = modal_id, .inputs = &input, .n_inputs = 1};
+  bot_response r = {
+      .interaction_id = in->id, .token = in->token, .type = DISCORD_RESPONSE_MODAL, .modal = &m};
+  int rc = b->act.respond ? b->act.respond(b->act.user, &r)
+                          : err_set(MIMIC_EUNSUPPORTED, "no respond action");
+  ia->answers++;
+  if (rc) {
+    LOG_W("bot", "interaction %" PRIu64 ": the greeting form was not opened: %s", in->id,
+          err_msg());
+    err_clear();
+  }
+  store_persona_free(&p);
+}
+
+/* The submitted greeting: the submitter checked again, then saved as the persona's first_mes. */
+static void greeting_save(bot *b, bot_ia *ia, const char *rest) {
+  const discord_interaction *in = ia->in;
+  const char *no = admin_refusal(b, in);
+  if (no) {
+    LOG_W("audit", "user %" PRIu64 " submitted a persona greeting form but is refused: %s",
+          in->user.id, no);
+    say_private(b, ia, no);
+    return;
+  }
+  int64_t id = 0;
+  const char *v = discord_modal_value(in, "greeting");
+  if (str_to_i64(rest, &id) || id <= 0 || !v) {
+    err_clear();
+    say_private(b, ia, "That form is not one of mine any more.");
+    return;
+  }
+  store_persona p;
+  store_persona_init(&p);
+  int rc = store_persona_get(b->db, id, &p);
+  if (!rc) {
+    char *g = xstrdup(v);
+    str_trim(g);
+    mem_free(p.first_mes);
+    p.first_mes = g;
+    rc = store_persona_update(b->db, &p);
+  }
+  if (!rc) rc = bot_persona_reload(b);
+  if (rc) {
+    sayf(b, ia, "The greeting was not saved: %s.",
+         rc == MIMIC_ENOTFOUND ? "that persona is gone" : err_msg());
+    err_clear();
+  } else {
+    LOG_I("audit", "user %" PRIu64 " changed the greeting of persona %s", in->user.id, p.name);
+    sayf(b, ia, "%s's greeting %s.", p.name, p.first_mes[0] ? "is saved" : "is cleared");
+  }
+  store_persona_free(&p);
+}
+
+/* ---- forms (MODAL_SUBMIT): the custom_id says what a form is for, so it works after a restart
+ * ---- */
+
+static void on_modal(bot *b, const discord_interaction *in) {
+  bot_ia ia = {.in = in, .ephemeral = true};
+  const char *id = in->custom_id ? in->custom_id : "";
+  if (in->modal_error) {
+    LOG_W("bot", "interaction %" PRIu64 ": a malformed form came back (%s); refused", in->id,
+          in->modal_error);
+    sayf(b, &ia, "That form came back malformed (%s); nothing was done.", in->modal_error);
+    return;
+  }
+  if (strncmp(id, "game:", 5) == 0) {
+    if (games__on_modal(b, in)) {
+      err_clear();
+      say_private(b, &ia, "That game is over.");
+    }
+    return;
+  }
+  if (strncmp(id, "draft:edit:", 11) == 0) {
+    draft_edit_save(b, &ia, id + 11);
+    return;
+  }
+  if (strncmp(id, "persona:greet:", 14) == 0) {
+    greeting_save(b, &ia, id + 14);
+    return;
+  }
+  say_private(b, &ia, "That form is not one of mine any more.");
+}
+
 /* ---- components: the custom_id says what a click means, so it works after a restart ---- */
 
 static void on_component(bot *b, const discord_interaction *in) {
@@ -1182,8 +1479,9 @@ void slash__handle(bot *b, const discord_interaction *in) {
     break;
   case 3: on_component(b, in); break;
   case 4: on_autocomplete(b, in); break;
+  case 5: on_modal(b, in); break;
   default: {
-    /* PING never comes over the gateway; modals are not used by these commands */
+    /* PING never comes over the gateway */
     bot_ia ia = {.in = in};
     say_private(b, &ia, "That form is not one of mine any more.");
     break;

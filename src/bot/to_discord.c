@@ -49,7 +49,8 @@ discord_action *bot_action_respond(const bot_response *r) {
                         .rows = r->rows,
                         .n_rows = r->n_rows,
                         .choices = r->choices,
-                        .n_choices = r->n_choices};
+                        .n_choices = r->n_choices,
+                        .modal = r->modal};
   return discord_action_respond(&d);
 }
 

@@ -903,6 +903,51 @@ static char *first_part(const char *content, int *rc) {
   return s;
 }
 
+/* The data of a MODAL response: title, custom_id, one action row per text input. */
+static int modal_json(const discord_modal *m, json_t **out) {
+  *out = NULL;
+  if (!m) return err_set(MIMIC_EINVAL, "modal response: no modal");
+  if (!len_ok(m->title, 1, DISCORD_MODAL_TITLE_MAX) ||
+      !len_ok(m->custom_id, 1, DISCORD_CUSTOM_ID_MAX))
+    return err_set(MIMIC_EINVAL, "modal: the title is 1-45 characters and the custom_id 1-100");
+  if (m->n_inputs < 1 || m->n_inputs > DISCORD_MODAL_INPUTS_MAX || !m->inputs)
+    return err_set(MIMIC_EINVAL, "modal: %zu text inputs, it holds 1-5", m->n_inputs);
+  json_t *rows = json_array();
+  for (size_t i = 0; i < m->n_inputs; i++) {
+    const discord_text_input *t = &m->inputs[i];
+    int max = t->max_length ? t->max_length : DISCORD_INPUT_VALUE_MAX;
+    bool dup = false;
+    for (size_t k = 0; k < i && t->custom_id; k++)
+      dup = dup || (m->inputs[k].custom_id && strcmp(m->inputs[k].custom_id, t->custom_id) == 0);
+    if (dup || !len_ok(t->custom_id, 1, DISCORD_CUSTOM_ID_MAX) ||
+        !len_ok(t->label, 1, DISCORD_INPUT_LABEL_MAX) ||
+        (t->style != DISCORD_INPUT_SHORT && t->style != DISCORD_INPUT_PARAGRAPH) ||
+        t->min_length < 0 || t->min_length > DISCORD_INPUT_VALUE_MAX || max < 1 ||
+        max > DISCORD_INPUT_VALUE_MAX || t->min_length > max ||
+        (t->value && !len_ok(t->value, 0, (size_t)max)) ||
+        (t->placeholder && !len_ok(t->placeholder, 0, DISCORD_INPUT_PLACEHOLD_MAX))) {
+      json_decref(rows);
+      return err_set(MIMIC_EINVAL,
+                     "modal text input %zu: a unique custom_id of 1-100 characters, a label of "
+                     "1-45, style 1 or 2, lengths within 0-4,000, a value within max_length and "
+                     "a placeholder of at most 100",
+                     i + 1);
+    }
+    json_t *o =
+        json_pack("{s:i,s:s,s:i,s:s,s:b}", "type", DISCORD_COMPONENT_TEXT_INPUT, "custom_id",
+                  t->custom_id, "style", (int)t->style, "label", t->label, "required", t->required);
+    if (t->min_length) json_object_set_new(o, "min_length", json_integer(t->min_length));
+    if (t->max_length) json_object_set_new(o, "max_length", json_integer(t->max_length));
+    if (t->value && *t->value) json_object_set_new(o, "value", json_string(t->value));
+    if (t->placeholder && *t->placeholder)
+      json_object_set_new(o, "placeholder", json_string(t->placeholder));
+    json_array_append_new(rows, json_pack("{s:i,s:[o]}", "type", 1, "components", o));
+  }
+  *out =
+      json_pack("{s:s,s:s,s:o}", "title", m->title, "custom_id", m->custom_id, "components", rows);
+  return 0;
+}
+
 int discord_actions_respond(discord_actions *a, const discord_response *r) {
   json_t *data = NULL;
   int rc = 0;
@@ -943,6 +988,7 @@ int discord_actions_respond(discord_actions *a, const discord_response *r) {
     data = json_pack("{s:o}", "choices", ch);
     break;
   }
+  case DISCORD_RESPONSE_MODAL: rc = modal_json(r->modal, &data); break;
   default:
     rc = err_set(MIMIC_EINVAL, "interaction response type %d is not one mimic sends", r->type);
   }
@@ -980,6 +1026,43 @@ int discord_actions_edit_original(discord_actions *a, const discord_followup *f)
   return rc;
 }
 
+/* The cached webhook with this id (any channel), or NULL. */
+static const discord_hook_info *hook_by_id(const discord_actions *a, discord_id id) {
+  uint64_t k;
+  void *v;
+  for (size_t it = 0; map_next(&a->hooks_, &it, &k, &v);) {
+    const hook_chan *c = v;
+    for (size_t i = 0; i < c->n; i++)
+      if (c->hooks[i].id == id) return &c->hooks[i];
+  }
+  return NULL;
+}
+
+int discord_actions_edit_message(discord_actions *a, const discord_edit *e) {
+  if (!e->channel_id || !e->message_id)
+    return err_set(MIMIC_EINVAL, "message edit: no channel or message");
+  const discord_hook_info *h = e->webhook_id ? hook_by_id(a, e->webhook_id) : NULL;
+  if (e->webhook_id && !h)
+    return err_set(MIMIC_EINVAL,
+                   "message edit: webhook %" PRIu64 " is not one of mimic's (it cannot be edited)",
+                   e->webhook_id);
+  json_t *body = json_object();
+  int rc = 0;
+  if (e->content) {
+    char *text = first_part(e->content, &rc);
+    json_object_set_new(body, "content", json_string(text ? text : ""));
+    mem_free(text);
+  }
+  if (!rc && e->n_rows) rc = rows_json(body, e->rows, e->n_rows);
+  if (!rc && !e->n_rows) json_object_set_new(body, "components", json_array());
+  if (!rc)
+    rc = h ? api_webhook_message_patch(a->rest, h->id, h->token, e->thread_id, e->message_id, body,
+                                       on_done, a)
+           : api_message_patch(a->rest, e->channel_id, e->message_id, body, on_done, a);
+  json_decref(body);
+  return rc;
+}
+
 /* ---- lifetime ---- */
 
 void discord_actions_init(discord_actions *a, rest *r) {
@@ -1011,7 +1094,8 @@ typedef enum {
   DA_PERSONA,
   DA_RESPOND,
   DA_FOLLOWUP,
-  DA_EDIT
+  DA_EDIT,
+  DA_EDIT_MESSAGE
 } da_kind;
 
 /* Every copy is one allocation in a list: freeing the action frees them all. */
@@ -1030,6 +1114,7 @@ struct discord_action {
     discord_persona_send persona;
     discord_response response;
     discord_followup followup;
+    discord_edit edit;
   } u;
 };
 
@@ -1163,6 +1248,29 @@ discord_action *discord_action_respond(const discord_response *r) {
     ch[i].value = da_str(x, ch[i].value);
   }
   c->choices = ch;
+  if (r->modal) {
+    discord_modal *m = da_dup(x, r->modal, sizeof *m);
+    m->title = da_str(x, m->title);
+    m->custom_id = da_str(x, m->custom_id);
+    discord_text_input *t = da_dup(x, m->inputs, m->n_inputs * sizeof *t);
+    for (size_t i = 0; i < m->n_inputs; i++) {
+      t[i].custom_id = da_str(x, t[i].custom_id);
+      t[i].label = da_str(x, t[i].label);
+      t[i].value = da_str(x, t[i].value);
+      t[i].placeholder = da_str(x, t[i].placeholder);
+    }
+    m->inputs = t;
+    c->modal = m;
+  }
+  return x;
+}
+
+discord_action *discord_action_edit_message(const discord_edit *e) {
+  discord_action *x = da_new(DA_EDIT_MESSAGE);
+  discord_edit *c = &x->u.edit;
+  *c = *e;
+  c->content = da_str(x, e->content);
+  c->rows = da_rows(x, e->rows, e->n_rows);
   return x;
 }
 
@@ -1206,6 +1314,7 @@ int discord_action_run(discord_actions *a, discord_action *x) {
   case DA_RESPOND: rc = discord_actions_respond(a, &x->u.response); break;
   case DA_FOLLOWUP: rc = discord_actions_followup(a, &x->u.followup); break;
   case DA_EDIT: rc = discord_actions_edit_original(a, &x->u.followup); break;
+  case DA_EDIT_MESSAGE: rc = discord_actions_edit_message(a, &x->u.edit); break;
   }
   discord_action_free(x);
   return rc;

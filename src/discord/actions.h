@@ -172,8 +172,40 @@ typedef enum discord_response_type {
   DISCORD_RESPONSE_DEFERRED = 5,        /* "thinking...": edit the original later */
   DISCORD_RESPONSE_DEFERRED_UPDATE = 6, /* components: acknowledge, update later */
   DISCORD_RESPONSE_UPDATE = 7,          /* components: edit the message they are on */
-  DISCORD_RESPONSE_AUTOCOMPLETE = 8     /* choices for the focused option */
+  DISCORD_RESPONSE_AUTOCOMPLETE = 8,    /* choices for the focused option */
+  DISCORD_RESPONSE_MODAL = 9            /* opens a form (see discord_modal) */
 } discord_response_type;
+
+/* ---- modals (forms of text inputs) ---- */
+
+typedef enum discord_input_style {
+  DISCORD_INPUT_SHORT = 1,    /* one line */
+  DISCORD_INPUT_PARAGRAPH = 2 /* several lines */
+} discord_input_style;
+
+#define DISCORD_COMPONENT_TEXT_INPUT 4
+
+/* A text input of a modal (component type 4, alone in its action row). Lengths are characters. */
+typedef struct discord_text_input {
+  const char *custom_id; /* 1-100; names the value in the MODAL_SUBMIT */
+  discord_input_style style;
+  const char *label;       /* 1-45 */
+  int min_length;          /* 0-4,000; 0: none */
+  int max_length;          /* 1-4,000; 0: Discord's default (4,000) */
+  bool required;           /* false: may be submitted empty */
+  const char *value;       /* prefilled text (at most max_length); NULL: none */
+  const char *placeholder; /* shown while empty, at most 100; NULL: none */
+} discord_text_input;
+
+/* A modal: the only answer that opens a form. Discord accepts it only as the first answer to an
+ * application command or a component interaction: never after a deferred response and never in
+ * answer to a MODAL_SUBMIT (discord_actions_respond cannot tell; the caller must). */
+typedef struct discord_modal {
+  const char *title;     /* 1-45 characters */
+  const char *custom_id; /* 1-100; comes back as the MODAL_SUBMIT's custom_id */
+  const discord_text_input *inputs;
+  size_t n_inputs; /* 1-5 */
+} discord_modal;
 
 typedef struct discord_choice {
   const char *name;  /* shown; 1-100 characters */
@@ -194,7 +226,21 @@ typedef struct discord_response {
   size_t n_rows;
   const discord_choice *choices; /* AUTOCOMPLETE: 0-25 */
   size_t n_choices;
+  const discord_modal *modal; /* MODAL */
 } discord_response;
+
+/* The edit of a message already posted (its components, and its text when content is set): by
+ * the bot user through the channel, or through the webhook that posted it when webhook_id is one
+ * of mimic's persona webhooks (then thread_id names the thread it is in, if any). */
+typedef struct discord_edit {
+  discord_id channel_id;
+  discord_id message_id;
+  discord_id webhook_id;          /* 0: the bot user posted it */
+  discord_id thread_id;           /* webhook edits of a message in a thread */
+  const char *content;            /* NULL: unchanged; at most 2,000 characters */
+  const discord_action_row *rows; /* the components it shows after the edit */
+  size_t n_rows;                  /* 0: every component removed */
+} discord_edit;
 
 /* A follow-up message, or the edit of the original (deferred) response; valid 15 minutes. */
 typedef struct discord_followup {
@@ -280,6 +326,10 @@ int discord_actions_followup(discord_actions *a, const discord_followup *f) MIMI
 /* PATCH /webhooks/{application}/{token}/messages/@original: fills in a deferred response. */
 int discord_actions_edit_original(discord_actions *a, const discord_followup *f) MIMIC_MUST;
 
+/* Edits a posted message (see discord_edit). Errors at once: MIMIC_EINVAL (no message, bad rows,
+ * a webhook_id that is not one of mimic's cached webhooks). */
+int discord_actions_edit_message(discord_actions *a, const discord_edit *e) MIMIC_MUST;
+
 /* ---- actions copied for another thread ---- */
 
 /* One action with everything it points to copied (strings, rows, options, choices, file bytes), so
@@ -297,6 +347,7 @@ discord_action *discord_action_persona_send(const discord_persona_send *m);
 discord_action *discord_action_respond(const discord_response *r);
 discord_action *discord_action_followup(const discord_followup *f);
 discord_action *discord_action_edit_original(const discord_followup *f);
+discord_action *discord_action_edit_message(const discord_edit *e);
 
 /* Runs the action with a (the discord_actions_* call it stands for) and frees it. Returns what
  * that call returns. Loop-thread only. */

@@ -639,6 +639,29 @@ int api_webhook_execute(rest *r, uint64_t webhook_id, const char *token, uint64_
   return rest_request_files(r, "POST", path, body, files, n_files, cb, user);
 }
 
+int api_message_patch(rest *r, uint64_t channel_id, uint64_t message_id, const json_t *body,
+                      rest_cb cb, void *user) {
+  if (!channel_id || !message_id)
+    return err_set(MIMIC_EINVAL, "message edit: no channel or message");
+  return req(r, "PATCH", body, cb, user, "/channels/" ID_FMT "/messages/" ID_FMT, channel_id,
+             message_id);
+}
+
+int api_webhook_message_patch(rest *r, uint64_t webhook_id, const char *token, uint64_t thread_id,
+                              uint64_t message_id, const json_t *body, rest_cb cb, void *user) {
+  int rc = check_token(token);
+  if (rc) return rc;
+  if (!webhook_id || !message_id) return err_set(MIMIC_EINVAL, "webhook message edit: no ids");
+  char path[REST_URL_MAX];
+  int n = thread_id ? snprintf(path, sizeof path,
+                               "/webhooks/" ID_FMT "/%s/messages/" ID_FMT "?thread_id=" ID_FMT,
+                               webhook_id, token, message_id, thread_id)
+                    : snprintf(path, sizeof path, "/webhooks/" ID_FMT "/%s/messages/" ID_FMT,
+                               webhook_id, token, message_id);
+  if (n < 0 || (size_t)n >= sizeof path) return err_set(MIMIC_EINVAL, "REST path too long");
+  return rest_request_files(r, "PATCH", path, body, NULL, 0, cb, user);
+}
+
 int api_webhooks_get(rest *r, uint64_t channel_id, rest_cb cb, void *user) {
   return req(r, "GET", NULL, cb, user, "/channels/" ID_FMT "/webhooks", channel_id);
 }

@@ -197,6 +197,14 @@ int api_dm_open(rest *r, uint64_t user_id, rest_cb cb, void *user) MIMIC_MUST;
 
 int api_webhook_create(rest *r, uint64_t channel_id, const char *name, rest_cb cb,
                        void *user) MIMIC_MUST;
+/* PATCH /channels/{c}/messages/{m}: edits a message the bot user posted (body: the fields to
+ * change, e.g. "components"). */
+int api_message_patch(rest *r, uint64_t channel_id, uint64_t message_id, const json_t *body,
+                      rest_cb cb, void *user) MIMIC_MUST;
+/* PATCH /webhooks/{id}/{token}/messages/{m}[?thread_id=]: edits a message a webhook posted. */
+int api_webhook_message_patch(rest *r, uint64_t webhook_id, const char *token, uint64_t thread_id,
+                              uint64_t message_id, const json_t *body, rest_cb cb,
+                              void *user) MIMIC_MUST;
 int api_webhooks_get(rest *r, uint64_t channel_id, rest_cb cb, void *user) MIMIC_MUST;
 int api_webhook_get(rest *r, uint64_t webhook_id, rest_cb cb, void *user) MIMIC_MUST;
 

@@ -165,6 +165,9 @@ typedef struct discord_message {
   size_t n_attachments;
   discord_embed *embeds;
   size_t n_embeds;
+  /* The custom_id of the message's first component (a button or select of its first row); "" or
+   * NULL when it has none. How the bot recognises its own game messages when they come back. */
+  const char *first_custom_id;
 } discord_message;
 
 /* The name mimic shows for a message's author: the guild nickname, else the global display name,
@@ -246,6 +249,32 @@ typedef struct discord_option {
   size_t n_options;
 } discord_option;
 
+/* A button of the message a component interaction came from, as Discord shows it now (rows of
+ * buttons only; selects and other components are left out). Lets an answer re-send the message's
+ * buttons changed (disabled, say) without the caller keeping them. */
+typedef struct discord_msg_button {
+  int row;               /* 0-based action row */
+  const char *custom_id; /* "" for link buttons */
+  const char *label;     /* "" when none */
+  const char *url;       /* link buttons; "" otherwise */
+  int style;             /* 1-5 */
+  bool disabled;
+} discord_msg_button;
+
+#define DISCORD_MSG_BUTTONS_MAX 25 /* 5 rows of 5: more is not Discord's and is dropped */
+
+/* One text input's answer in a MODAL_SUBMIT (data.components[].components[]). */
+typedef struct discord_modal_field {
+  const char *custom_id; /* 1-100 characters */
+  const char *value;     /* 0-4,000 characters of valid UTF-8 ("" when left empty) */
+} discord_modal_field;
+
+#define DISCORD_MODAL_INPUTS_MAX    5    /* text inputs (action rows) per modal */
+#define DISCORD_MODAL_TITLE_MAX     45   /* characters of a modal's title */
+#define DISCORD_INPUT_LABEL_MAX     45   /* characters of a text input's label */
+#define DISCORD_INPUT_VALUE_MAX     4000 /* characters of a text input's value */
+#define DISCORD_INPUT_PLACEHOLD_MAX 100  /* characters of a text input's placeholder */
+
 typedef struct discord_interaction {
   discord_id id;
   discord_id application_id;
@@ -267,7 +296,22 @@ typedef struct discord_interaction {
   size_t n_options;
   const char *locale;
   uint64_t app_permissions;
+  /* COMPONENT (and a MODAL_SUBMIT opened from one): the message the component is on */
+  discord_id message_id;
+  discord_id message_webhook_id; /* the webhook that posted it; 0: the bot user */
+  discord_msg_button *buttons;   /* its buttons (at most DISCORD_MSG_BUTTONS_MAX) */
+  size_t n_buttons;
+  /* MODAL_SUBMIT (type 5): custom_id is the modal's; one field per text input, in order. The
+   * parser checks the submit against Discord's rules (1-5 rows of one text input each, custom_ids
+   * of 1-100 characters and unique, values of at most 4,000 characters of valid UTF-8); when it
+   * breaks one, fields is empty and modal_error says how, in one sentence. */
+  discord_modal_field *fields;
+  size_t n_fields;
+  const char *modal_error; /* NULL: a valid submit (or not a MODAL_SUBMIT) */
 } discord_interaction;
+
+/* The value of a MODAL_SUBMIT's text input named custom_id; NULL when the submit has none. */
+const char *discord_modal_value(const discord_interaction *in, const char *custom_id);
 
 /* GUILD_MEMBER_ADD: someone joined a guild (needs the privileged GUILD_MEMBERS intent). */
 typedef struct discord_member_add {

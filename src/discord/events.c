@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "base/arena.h"
+#include "discord/actions.h"
 #include "discord/discord_int.h"
 
 /* ---- names ------------------------------------------------------------------------------------
@@ -268,6 +269,9 @@ static void message_of(pctx *c, const json_t *o, discord_message *m) {
   const json_t *embeds = json_object_get(o, "embeds");
   m->embeds = arr_alloc(c, embeds, sizeof *m->embeds, &m->n_embeds);
   for (size_t i = 0; i < m->n_embeds; i++) embed_of(c, json_array_get(embeds, i), &m->embeds[i]);
+  const json_t *row0 = json_array_get(json_object_get(o, "components"), 0);
+  m->first_custom_id =
+      str_at(c, json_array_get(json_object_get(row0, "components"), 0), "custom_id");
 }
 
 /* Options nest for sub-command groups; depth is capped so hostile input cannot recurse deeply
@@ -304,6 +308,100 @@ static discord_option *options_of(pctx *c, const json_t *arr, int depth, size_t 
   return opts;
 }
 
+/* The buttons of the message a component is on (rows of buttons; at most
+ * DISCORD_MSG_BUTTONS_MAX). */
+static void msg_buttons_of(pctx *c, const json_t *rows, discord_interaction *in) {
+  if (!json_is_array(rows)) return;
+  size_t total = 0, i, k;
+  const json_t *row, *it;
+  json_array_foreach(rows, i, row) total += json_array_size(json_object_get(row, "components"));
+  if (!total) return;
+  if (total > DISCORD_MSG_BUTTONS_MAX) total = DISCORD_MSG_BUTTONS_MAX;
+  in->buttons = arena_alloc(c->a, total * sizeof *in->buttons);
+  if (!in->buttons) return;
+  json_array_foreach(rows, i, row) {
+    if (i >= DISCORD_ROW_MAX) break;
+    json_array_foreach(json_object_get(row, "components"), k, it) {
+      if (in->n_buttons >= total) break;
+      if (int_at(it, "type", 0) != 2) continue;
+      discord_msg_button *bt = &in->buttons[in->n_buttons++];
+      bt->row = (int)i;
+      bt->custom_id = str_at(c, it, "custom_id");
+      bt->label = str_at(c, it, "label");
+      bt->url = str_at(c, it, "url");
+      bt->style = int_at(it, "style", 0);
+      bt->disabled = jv_bool(it, "disabled", false);
+    }
+  }
+}
+
+/* A string of 1..max characters (0..max when may_be_empty) of valid UTF-8, without NULs. */
+static bool text_ok(const json_t *v, size_t max, bool may_be_empty) {
+  if (!json_is_string(v)) return false;
+  const char *s = json_string_value(v);
+  size_t n = json_string_length(v);
+  if (strnlen(s, n) != n || !utf8_valid(s, n)) return false;
+  size_t chars = utf8_count(s, n);
+  return chars <= max && (may_be_empty || chars > 0);
+}
+
+/* The text input of one modal row: {type 1, components: [one {type 4}]} or a label (type 18)
+ * holding it in "component" (Discord's newer layout). NULL when it is neither. */
+static const json_t *modal_input_of(const json_t *row) {
+  int t = int_at(row, "type", 0);
+  const json_t *input = NULL;
+  if (t == 1) {
+    const json_t *items = json_object_get(row, "components");
+    if (!json_is_array(items) || json_array_size(items) != 1) return NULL;
+    input = json_array_get(items, 0);
+  } else if (t == 18) {
+    input = json_object_get(row, "component");
+  }
+  return json_is_object(input) && int_at(input, "type", 0) == 4 ? input : NULL;
+}
+
+/* data of a MODAL_SUBMIT: the fields, or modal_error saying which of Discord's rules it breaks. */
+static void modal_of(pctx *c, const json_t *data, discord_interaction *in) {
+  const json_t *rows = json_object_get(data, "components");
+  size_t n = json_array_size(rows), i;
+  const char *why = NULL;
+  if (!text_ok(json_object_get(data, "custom_id"), DISCORD_CUSTOM_ID_MAX, false))
+    why = "the form's custom_id is missing or not 1-100 characters";
+  else if (!json_is_array(rows) || n < 1 || n > DISCORD_MODAL_INPUTS_MAX)
+    why = "a form holds 1-5 text inputs";
+  for (i = 0; i < n && !why; i++) {
+    const json_t *input = modal_input_of(json_array_get(rows, i));
+    if (!input)
+      why = "each row of a form holds exactly one text input";
+    else if (!text_ok(json_object_get(input, "custom_id"), DISCORD_CUSTOM_ID_MAX, false))
+      why = "a text input's custom_id is missing or not 1-100 characters";
+    else if (!text_ok(json_object_get(input, "value"), DISCORD_INPUT_VALUE_MAX, true))
+      why = "a text input's value is missing, not UTF-8 text or over 4,000 characters";
+    for (size_t k = 0; k < i && !why; k++)
+      if (json_equal(json_object_get(modal_input_of(json_array_get(rows, k)), "custom_id"),
+                     json_object_get(input, "custom_id")))
+        why = "two text inputs of the form share a custom_id";
+  }
+  if (why) {
+    in->modal_error = why;
+    return;
+  }
+  in->fields = arena_alloc(c->a, n * sizeof *in->fields);
+  if (!in->fields) return;
+  in->n_fields = n;
+  for (i = 0; i < n; i++) {
+    const json_t *input = modal_input_of(json_array_get(rows, i));
+    in->fields[i].custom_id = str_at(c, input, "custom_id");
+    in->fields[i].value = str_at(c, input, "value");
+  }
+}
+
+const char *discord_modal_value(const discord_interaction *in, const char *custom_id) {
+  for (size_t i = 0; i < in->n_fields; i++)
+    if (strcmp(in->fields[i].custom_id, custom_id) == 0) return in->fields[i].value;
+  return NULL;
+}
+
 static void interaction_of(pctx *c, const json_t *o, discord_interaction *in) {
   in->id = id_at(o, "id");
   in->application_id = id_at(o, "application_id");
@@ -328,6 +426,11 @@ static void interaction_of(pctx *c, const json_t *o, discord_interaction *in) {
   in->options = options_of(c, json_object_get(data, "options"), 0, &in->n_options);
   in->locale = str_at(c, o, "locale");
   in->app_permissions = u64_at(o, "app_permissions");
+  const json_t *msg = json_object_get(o, "message");
+  in->message_id = id_at(msg, "id");
+  in->message_webhook_id = id_at(msg, "webhook_id");
+  msg_buttons_of(c, json_object_get(msg, "components"), in);
+  if (in->type == 5) modal_of(c, data, in);
 }
 
 static void ready_of(pctx *c, const json_t *o, discord_ready *r) {

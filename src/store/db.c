@@ -496,11 +496,66 @@ static const char *const schema_games[] = {
     NULL,
 };
 
+/* Migration 13: running counts for story votes, so a vote click costs the same with 10 or 20,000
+ * votes cast: game_tally (votes per choice of a round), game_players (who took part, in order)
+ * and game_player_count, all kept by triggers on game_plays (an insert, a changed vote, a delete)
+ * and filled from the plays already there. */
+static const char *const schema_game_counts[] = {
+    "CREATE TABLE game_tally("
+    "  game_id INTEGER NOT NULL REFERENCES games(id) ON DELETE CASCADE,"
+    "  round INTEGER NOT NULL,"
+    "  choice INTEGER NOT NULL,"
+    "  n INTEGER NOT NULL,"
+    "  PRIMARY KEY(game_id, round, choice)) WITHOUT ROWID;",
+    "CREATE TABLE game_players("
+    "  game_id INTEGER NOT NULL REFERENCES games(id) ON DELETE CASCADE,"
+    "  user_id INTEGER NOT NULL,"
+    "  first_ms INTEGER NOT NULL,"
+    "  PRIMARY KEY(game_id, user_id)) WITHOUT ROWID;",
+    "CREATE INDEX game_players_first ON game_players(game_id, first_ms, user_id);",
+    "CREATE TABLE game_player_count("
+    "  game_id INTEGER PRIMARY KEY REFERENCES games(id) ON DELETE CASCADE,"
+    "  n INTEGER NOT NULL);",
+    "INSERT INTO game_tally(game_id, round, choice, n) SELECT game_id, round, choice, COUNT(*) "
+    "FROM game_plays WHERE choice >= 0 GROUP BY game_id, round, choice;",
+    "INSERT INTO game_players(game_id, user_id, first_ms) SELECT game_id, user_id, MIN(ts_ms) "
+    "FROM game_plays GROUP BY game_id, user_id;",
+    "INSERT INTO game_player_count(game_id, n) SELECT game_id, COUNT(*) FROM game_players GROUP "
+    "BY game_id;",
+    "CREATE TRIGGER game_plays_ai AFTER INSERT ON game_plays BEGIN"
+    "  INSERT INTO game_tally(game_id, round, choice, n) SELECT NEW.game_id, NEW.round, "
+    "NEW.choice, 1 WHERE NEW.choice >= 0 ON CONFLICT(game_id, round, choice) DO UPDATE SET n = n "
+    "+ 1;"
+    "  INSERT OR IGNORE INTO game_players(game_id, user_id, first_ms) VALUES (NEW.game_id, "
+    "NEW.user_id, NEW.ts_ms);"
+    " END;",
+    "CREATE TRIGGER game_plays_au AFTER UPDATE OF choice ON game_plays WHEN OLD.choice <> "
+    "NEW.choice BEGIN"
+    "  UPDATE game_tally SET n = n - 1 WHERE game_id = OLD.game_id AND round = OLD.round AND "
+    "choice = OLD.choice;"
+    "  INSERT INTO game_tally(game_id, round, choice, n) SELECT NEW.game_id, NEW.round, "
+    "NEW.choice, 1 WHERE NEW.choice >= 0 ON CONFLICT(game_id, round, choice) DO UPDATE SET n = n "
+    "+ 1;"
+    " END;",
+    "CREATE TRIGGER game_plays_ad AFTER DELETE ON game_plays BEGIN"
+    "  UPDATE game_tally SET n = n - 1 WHERE game_id = OLD.game_id AND round = OLD.round AND "
+    "choice = OLD.choice;"
+    " END;",
+    "CREATE TRIGGER game_players_ai AFTER INSERT ON game_players BEGIN"
+    "  INSERT INTO game_player_count(game_id, n) VALUES (NEW.game_id, 1) ON CONFLICT(game_id) DO "
+    "UPDATE SET n = n + 1;"
+    " END;",
+    NULL,
+};
+
+// clang-format off
 static const char *const *const migrations[] = {
     schema_v1,       schema_bot_log,      schema_user_names, schema_lore,
     schema_personas, schema_persona_live, schema_media,      schema_jobs,
     schema_schedule, schema_media_purge,  schema_scenes,     schema_games,
+    schema_game_counts,
 };
+// clang-format on
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

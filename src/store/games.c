@@ -213,9 +213,8 @@ int store_game_tally(store *s, int64_t game_id, int round, int *counts, int cap,
   memset(counts, 0, (size_t)cap * sizeof *counts);
   *voters = 0;
   sqlite3_stmt *st;
-  if (store_stmt(s,
-                 "SELECT choice, COUNT(*) FROM game_plays WHERE game_id = ?1 AND round = ?2 AND "
-                 "choice >= 0 GROUP BY choice",
+  /* the running counts (migration 13): as many rows as choices, whatever the votes */
+  if (store_stmt(s, "SELECT choice, n FROM game_tally WHERE game_id = ?1 AND round = ?2 AND n > 0",
                  &st))
     return MIMIC_EDB;
   sqlite3_bind_int64(st, 1, game_id);
@@ -234,8 +233,8 @@ int store_game_players(store *s, int64_t game_id, uint64_t *ids, size_t cap, siz
   *n = 0;
   sqlite3_stmt *st;
   if (store_stmt(s,
-                 "SELECT user_id FROM game_plays WHERE game_id = ?1 GROUP BY user_id ORDER BY "
-                 "MIN(ts_ms) LIMIT ?2",
+                 "SELECT user_id FROM game_players WHERE game_id = ?1 ORDER BY first_ms, user_id "
+                 "LIMIT ?2",
                  &st))
     return MIMIC_EDB;
   sqlite3_bind_int64(st, 1, game_id);
@@ -244,6 +243,25 @@ int store_game_players(store *s, int64_t game_id, uint64_t *ids, size_t cap, siz
   while ((r = sqlite3_step(st)) == SQLITE_ROW && *n < cap) ids[(*n)++] = store__col_id(st, 0);
   sqlite3_reset(st);
   return r == SQLITE_DONE || r == SQLITE_ROW ? 0 : store_err(s, "listing players");
+}
+
+int store_game_counts(store *s, int64_t game_id, int round, int64_t *voters, int64_t *players) {
+  *voters = *players = 0;
+  sqlite3_stmt *st;
+  if (store_stmt(s,
+                 "SELECT (SELECT COALESCE(SUM(n), 0) FROM game_tally WHERE game_id = ?1 AND round "
+                 "= ?2), (SELECT COALESCE(MAX(n), 0) FROM game_player_count WHERE game_id = ?1)",
+                 &st))
+    return MIMIC_EDB;
+  sqlite3_bind_int64(st, 1, game_id);
+  sqlite3_bind_int(st, 2, round);
+  int r = sqlite3_step(st);
+  if (r == SQLITE_ROW) {
+    *voters = sqlite3_column_int64(st, 0);
+    *players = sqlite3_column_int64(st, 1);
+  }
+  sqlite3_reset(st);
+  return r == SQLITE_ROW ? 0 : store_err(s, "counting players");
 }
 
 int store_game_voted(store *s, int64_t game_id, int round, uint64_t user_id, bool *voted) {

@@ -75,8 +75,13 @@ int store_game_vote(store *s, int64_t game_id, int round, uint64_t user_id, int 
 /* The votes of a round: counts[choice] for choice < cap (zeroed first); *voters: how many voted. */
 int store_game_tally(store *s, int64_t game_id, int round, int *counts, int cap,
                      int *voters) MIMIC_MUST;
-/* Members who took part in the game (answered or voted in any round), up to cap. */
+/* Members who took part in the game (answered or voted in any round), up to cap, first comers
+ * first. */
 int store_game_players(store *s, int64_t game_id, uint64_t *ids, size_t cap, size_t *n) MIMIC_MUST;
+/* The running counts of a round, whatever the number of votes (O(1)): *voters who voted in it,
+ * *players who took part in the game in any round (answered or voted). */
+int store_game_counts(store *s, int64_t game_id, int round, int64_t *voters,
+                      int64_t *players) MIMIC_MUST;
 /* Whether user voted in (game, round). */
 int store_game_voted(store *s, int64_t game_id, int round, uint64_t user_id,
                      bool *voted) MIMIC_MUST;

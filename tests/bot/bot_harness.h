@@ -20,6 +20,7 @@
  * label or placeholder and the first file's name, copied. */
 typedef struct rec_extras {
   int n_rows, n_items, n_files;
+  int n_disabled; /* components sent disabled */
   char first_label[81];
   char first_file[64];
   size_t file_bytes;
@@ -53,7 +54,20 @@ typedef struct rec_response {
   int n_choices;
   char first_choice[101];
   rec_extras x;
+  /* MODAL */
+  char modal_title[64], modal_id[101];
+  int n_inputs;
+  char first_input_id[101];
+  char first_value[REC_TEXT]; /* the first text input's prefilled value */
+  int first_max;              /* its max_length */
 } rec_response;
+
+typedef struct rec_edit {
+  uint64_t channel, message, webhook, thread;
+  bool has_content;
+  char text[REC_TEXT];
+  rec_extras x;
+} rec_edit;
 
 typedef struct rec_followup {
   bool edit; /* edit_original rather than a follow-up */
@@ -88,6 +102,8 @@ typedef struct rec {
   int n_responses;
   rec_followup followups[REC_POSTS]; /* follow-ups and edits of the original, in order */
   int n_followups;
+  rec_edit edits[REC_POSTS]; /* edits of posted messages (edit_message) */
+  int n_edits;
   int refuse_send; /* nonzero: send fails with this code */
   /* identity for echoes */
   uint64_t self_id;
@@ -108,6 +124,7 @@ static inline void rec__extras(rec_extras *x, const discord_action_row *rows, si
       const discord_component *c = &rows[i].items[k];
       const char *l = c->type == DISCORD_COMPONENT_STRING_SELECT ? c->placeholder : c->label;
       if (x->n_items++ == 0) str_lcpy(x->first_label, l ? l : "", sizeof x->first_label);
+      if (c->disabled) x->n_disabled++;
     }
   }
   for (size_t i = 0; i < n_files; i++) {
@@ -199,6 +216,32 @@ static inline int rec__respond(void *u, const bot_response *m) {
     p->n_choices = (int)m->n_choices;
     str_lcpy(p->first_choice, m->n_choices ? m->choices[0].name : "", sizeof p->first_choice);
     rec__extras(&p->x, m->rows, m->n_rows, NULL, 0);
+    if (m->modal) {
+      str_lcpy(p->modal_title, m->modal->title ? m->modal->title : "", sizeof p->modal_title);
+      str_lcpy(p->modal_id, m->modal->custom_id ? m->modal->custom_id : "", sizeof p->modal_id);
+      p->n_inputs = (int)m->modal->n_inputs;
+      if (m->modal->n_inputs) {
+        const discord_text_input *t = &m->modal->inputs[0];
+        str_lcpy(p->first_input_id, t->custom_id ? t->custom_id : "", sizeof p->first_input_id);
+        str_lcpy(p->first_value, t->value ? t->value : "", sizeof p->first_value);
+        p->first_max = t->max_length;
+      }
+    }
+  }
+  return 0;
+}
+static inline int rec__edit_message(void *u, const discord_edit *e) {
+  rec *r = u;
+  if (r->refuse_send) return err_set(r->refuse_send, "the fake REST client refused");
+  if (r->n_edits < REC_POSTS) {
+    rec_edit *p = &r->edits[r->n_edits++];
+    p->channel = e->channel_id;
+    p->message = e->message_id;
+    p->webhook = e->webhook_id;
+    p->thread = e->thread_id;
+    p->has_content = e->content != NULL;
+    str_lcpy(p->text, e->content ? e->content : "", sizeof p->text);
+    rec__extras(&p->x, e->rows, e->n_rows, NULL, 0);
   }
   return 0;
 }
@@ -233,7 +276,8 @@ static inline bot_actions rec_actions(rec *r) {
                    .persona_send = rec__persona,
                    .respond = rec__respond,
                    .edit_original = rec__edit_original,
-                   .followup = rec__followup};
+                   .followup = rec__followup,
+                   .edit_message = rec__edit_message};
   return a;
 }
 

@@ -563,6 +563,241 @@ TEST(purge_button_works_after_a_restart_and_only_for_admins) {
   fx_free(&x);
 }
 
+/* ---- forms (modals): a lore draft edited ---- */
+
+static int draft_text(const store_lore_chunk *c, void *user) {
+  str_lcpy(user, c->text, 256);
+  return 0;
+}
+
+/* A MODAL_SUBMIT of the draft form: title and text. */
+static int submit_draft(fx *x, uint64_t user, const char *perms, int64_t id, const char *title,
+                        const char *text) {
+  char data[1024];
+  snprintf(data, sizeof data,
+           "{\"custom_id\":\"draft:edit:%lld\",\"components\":[{\"type\":1,\"components\":[{"
+           "\"type\":4,\"custom_id\":\"title\",\"value\":\"%s\"}]},{\"type\":1,\"components\":[{"
+           "\"type\":4,\"custom_id\":\"text\",\"value\":\"%s\"}]}]}",
+           (long long)id, title, text);
+  return interact(x, 5, user, false, perms, data);
+}
+
+TEST(a_lore_draft_is_edited_in_a_form_and_saved_on_submit) {
+  fx x;
+  fx_init(&x);
+  static const char draft_book[] =
+      "{\"entries\":[{\"comment\":\"The lighthouse\",\"content\":\"A lamp nobody lights.\","
+      "\"keys\":[\"The lighthouse\"]}]}";
+  int64_t id = 0;
+  CHECK_OK(lore_add_book_json(x.s, "scheduled:draft:1", draft_book, strlen(draft_book),
+                              "draft:guild:1", NULL, &id));
+  REQUIRE(id > 0);
+  char cmd[256];
+  snprintf(cmd, sizeof cmd,
+           "{\"name\":\"drafts\",\"options\":[{\"name\":\"edit\",\"type\":1,\"options\":[{"
+           "\"name\":\"id\",\"type\":4,\"value\":%lld}]}]}",
+           (long long)id);
+  /* the form opens as the first answer (type 9), prefilled, named after the draft */
+  CHECK_OK(interact(&x, 2, BOSS, false, MANAGE, cmd));
+  REQUIRE(x.r->n_responses == 1);
+  CHECK_INT(last_resp(&x)->type, DISCORD_RESPONSE_MODAL);
+  char want[64];
+  snprintf(want, sizeof want, "draft:edit:%lld", (long long)id);
+  CHECK_STR(last_resp(&x)->modal_id, want);
+  CHECK_INT(last_resp(&x)->n_inputs, 2);
+  CHECK_STR(last_resp(&x)->first_input_id, "title");
+  CHECK_STR(last_resp(&x)->first_value, "The lighthouse");
+  CHECK(strstr(last_resp(&x)->modal_title, "Edit lore draft #") != NULL);
+  /* opening it is for admins only */
+  CHECK_OK(interact(&x, 2, ALICE, false, MANAGE, cmd));
+  CHECK_INT(last_resp(&x)->type, DISCORD_RESPONSE_MESSAGE);
+  CHECK(strstr(last_resp(&x)->text, "Only the bot's admins") != NULL);
+  /* and so is saving it: the submit is checked again (not an admin; an admin without Manage
+   * Server on this server) */
+  CHECK_OK(submit_draft(&x, ALICE, MANAGE, id, "Hijacked", "Mine now."));
+  CHECK(last_resp(&x)->ephemeral);
+  CHECK(strstr(last_resp(&x)->text, "Only the bot's admins") != NULL);
+  CHECK_OK(submit_draft(&x, BOSS, "0", id, "Hijacked", "Mine now."));
+  CHECK(strstr(last_resp(&x)->text, "Manage Server") != NULL);
+  char text[256] = "";
+  CHECK_OK(store_lore_chunks_of(x.s, id, draft_text, text));
+  CHECK_STR(text, "A lamp nobody lights.");
+  /* malformed submits are refused with the reason, nothing saved */
+  char data[1024];
+  snprintf(data, sizeof data,
+           "{\"custom_id\":\"draft:edit:%lld\",\"components\":[{\"type\":1,\"components\":[{"
+           "\"type\":4,\"custom_id\":\"title\",\"value\":\"a\"},{\"type\":4,\"custom_id\":"
+           "\"text\",\"value\":\"b\"}]}]}",
+           (long long)id);
+  CHECK_OK(interact(&x, 5, BOSS, false, MANAGE, data));
+  CHECK(strstr(last_resp(&x)->text, "malformed") != NULL);
+  snprintf(data, sizeof data,
+           "{\"custom_id\":\"draft:edit:%lld\",\"components\":[{\"type\":1,\"components\":[{"
+           "\"type\":4,\"custom_id\":\"title\",\"value\":\"only a title\"}]}]}",
+           (long long)id);
+  CHECK_OK(interact(&x, 5, BOSS, false, MANAGE, data));
+  CHECK(strstr(last_resp(&x)->text, "without its title or text") != NULL);
+  CHECK_OK(submit_draft(&x, BOSS, MANAGE, id, "  ", "text"));
+  CHECK(strstr(last_resp(&x)->text, "needs a title and a text") != NULL);
+  CHECK_OK(interact(&x, 5, BOSS, false, MANAGE,
+                    "{\"custom_id\":\"nope:1\",\"components\":[{\"type\":1,\"components\":[{"
+                    "\"type\":4,\"custom_id\":\"a\",\"value\":\"b\"}]}]}"));
+  CHECK(strstr(last_resp(&x)->text, "not one of mine") != NULL);
+  CHECK_OK(store_lore_chunks_of(x.s, id, draft_text, text));
+  CHECK_STR(text, "A lamp nobody lights.");
+  /* the admin's submit is saved (after a restart too: the custom_id says which draft) */
+  bot_destroy(x.b);
+  x.b = NULL;
+  fx_open_bot(&x);
+  CHECK_OK(submit_draft(&x, BOSS, MANAGE, id, "The old lighthouse", "Its lamp was lit in 1890."));
+  CHECK(last_resp(&x)->ephemeral);
+  CHECK(strstr(last_resp(&x)->text, "saved as #") != NULL);
+  store_lore_source src;
+  CHECK_INT(store_lore_source_get(x.s, id, &src), MIMIC_ENOTFOUND);
+  err_clear();
+  long long now_id = 0;
+  const char *as = strstr(last_resp(&x)->text, "saved as #");
+  REQUIRE(as && sscanf(as, "saved as #%lld", &now_id) == 1);
+  CHECK_OK(store_lore_source_get(x.s, now_id, &src));
+  CHECK_STR(src.scope, "draft:guild:1");
+  CHECK_OK(store_lore_chunks_of(x.s, now_id, draft_text, text));
+  CHECK_STR(text, "Its lamp was lit in 1890.");
+  /* the list (the text command's twin) shows it; the old one is gone from forms */
+  CHECK_OK(interact(&x, 2, BOSS, false, MANAGE,
+                    "{\"name\":\"drafts\",\"options\":[{\"name\":\"list\",\"type\":1}]}"));
+  CHECK(strstr(last_resp(&x)->text, "Lore drafts waiting") != NULL);
+  CHECK(strstr(last_resp(&x)->text, "lit in 1890") != NULL);
+  CHECK_OK(interact(&x, 2, BOSS, false, MANAGE, cmd));
+  CHECK_INT(last_resp(&x)->type, DISCORD_RESPONSE_MESSAGE);
+  CHECK(strstr(last_resp(&x)->text, "no lore draft") != NULL);
+  CHECK_OK(submit_draft(&x, BOSS, MANAGE, id, "Again", "Again."));
+  CHECK(strstr(last_resp(&x)->text, "was not saved") != NULL);
+  fx_free(&x);
+}
+
+TEST(a_personas_greeting_is_edited_in_a_form) {
+  fx x;
+  fx_init(&x);
+  add_persona(&x, "Aria", "Hello, {{user}}.");
+  int64_t id = 0;
+  CHECK_OK(store_persona_find(x.s, "Aria", &id));
+  const char *open = "{\"name\":\"persona\",\"options\":[{\"name\":\"greeting\",\"type\":1,"
+                     "\"options\":[{\"name\":\"name\",\"type\":3,\"value\":\"Aria\"}]}]}";
+  CHECK_OK(interact(&x, 2, ALICE, false, MANAGE, open));
+  CHECK_INT(last_resp(&x)->type, DISCORD_RESPONSE_MESSAGE);
+  CHECK(strstr(last_resp(&x)->text, "Only the bot's admins") != NULL);
+  CHECK_OK(interact(&x, 2, BOSS, false, MANAGE, open));
+  CHECK_INT(last_resp(&x)->type, DISCORD_RESPONSE_MODAL);
+  CHECK_STR(last_resp(&x)->modal_title, "Greeting of Aria");
+  CHECK_STR(last_resp(&x)->first_value, "Hello, {{user}}.");
+  char form[64], data[512];
+  snprintf(form, sizeof form, "persona:greet:%lld", (long long)id);
+  CHECK_STR(last_resp(&x)->modal_id, form);
+  snprintf(data, sizeof data,
+           "{\"custom_id\":\"%s\",\"components\":[{\"type\":1,\"components\":[{\"type\":4,"
+           "\"custom_id\":\"greeting\",\"value\":\"Welcome aboard, {{user}}!\"}]}]}",
+           form);
+  CHECK_OK(interact(&x, 5, ALICE, false, MANAGE, data)); /* checked again on submit */
+  CHECK(strstr(last_resp(&x)->text, "Only the bot's admins") != NULL);
+  store_persona p;
+  store_persona_init(&p);
+  CHECK_OK(store_persona_get(x.s, id, &p));
+  CHECK_STR(p.first_mes, "Hello, {{user}}.");
+  store_persona_free(&p);
+  CHECK_OK(interact(&x, 5, BOSS, false, MANAGE, data));
+  CHECK(strstr(last_resp(&x)->text, "Aria's greeting is saved") != NULL);
+  store_persona_init(&p);
+  CHECK_OK(store_persona_get(x.s, id, &p));
+  CHECK_STR(p.first_mes, "Welcome aboard, {{user}}!");
+  store_persona_free(&p);
+  /* the persona greets with it */
+  CHECK_OK(interact(&x, 2, BOB, true, "",
+                    "{\"name\":\"persona\",\"options\":[{\"name\":\"talk\",\"type\":1,"
+                    "\"options\":[{\"name\":\"name\",\"type\":3,\"value\":\"Aria\"}]}]}"));
+  CHECK(strstr(last_resp(&x)->text, "Welcome aboard") != NULL);
+  fx_free(&x);
+}
+
+/* ---- every other command's happy path, through its twin ---- */
+
+TEST(the_remaining_commands_map_onto_their_twins) {
+  fx x;
+  fx_init(&x);
+  add_persona(&x, "Aria", NULL);
+  static const struct {
+    uint64_t user;
+    const char *perms, *data, *want;
+  } cases[] = {
+      {BOSS, MANAGE,
+       "{\"name\":\"settemp\",\"options\":[{\"name\":\"value\",\"type\":10,\"value\":0.7}]}",
+       "0.7"},
+      {BOSS, MANAGE,
+       "{\"name\":\"include\",\"options\":[{\"name\":\"user\",\"type\":6,\"value\":\"12\"}]}",
+       "12"},
+      {BOSS, MANAGE,
+       "{\"name\":\"vision\",\"options\":[{\"name\":\"state\",\"type\":3,\"value\":\"off\"}]}",
+       "off"},
+      {BOSS, MANAGE, "{\"name\":\"fetch\"}", "fetch"},
+      {ALICE, "0",
+       "{\"name\":\"game\",\"options\":[{\"name\":\"game\",\"type\":3,\"value\":\"riddle\"}]}",
+       "iddle"},
+      {ALICE, "0",
+       "{\"name\":\"minigame\",\"options\":[{\"name\":\"game\",\"type\":3,\"value\":\"trivia\"}]}",
+       "Trivia"},
+      {ALICE, "0",
+       "{\"name\":\"points\",\"options\":[{\"name\":\"check\",\"type\":1,\"options\":[{\"name\":"
+       "\"user\",\"type\":6,\"value\":\"12\"}]}]}",
+       "points"},
+      {BOSS, MANAGE,
+       "{\"name\":\"points\",\"options\":[{\"name\":\"grant\",\"type\":1,\"options\":[{\"name\":"
+       "\"user\",\"type\":6,\"value\":\"12\"},{\"name\":\"amount\",\"type\":4,\"value\":5},{"
+       "\"name\":\"reason\",\"type\":3,\"value\":\"helped\"}]}]}",
+       "5"},
+      {ALICE, "0",
+       "{\"name\":\"leaderboard\",\"options\":[{\"name\":\"period\",\"type\":3,\"value\":\"month\"}"
+       "]}",
+       ""},
+      {ALICE, "0", "{\"name\":\"profile\"}", ""},
+      {ALICE, "0", "{\"name\":\"story\",\"options\":[{\"name\":\"end\",\"type\":1}]}",
+       "No game is running"},
+      {ALICE, "0", "{\"name\":\"story\",\"options\":[{\"name\":\"resume\",\"type\":1}]}",
+       "No story is running"},
+      {ALICE, "0",
+       "{\"name\":\"story\",\"options\":[{\"name\":\"start\",\"type\":1,\"options\":[{"
+       "\"name\":\"persona\",\"type\":3,\"value\":\"Aria\"},{\"name\":\"premise\",\"type\":"
+       "3,\"value\":\"a lighthouse\"}]}]}",
+       "told by **Aria**"},
+      {ALICE, "0", "{\"name\":\"story\",\"options\":[{\"name\":\"end\",\"type\":1}]}",
+       "Done."}, /* the narrator says "Game stopped." in the channel */
+      {BOSS, MANAGE,
+       "{\"name\":\"drop\",\"options\":[{\"name\":\"what\",\"type\":3,\"value\":\"meme_drop\"}]}",
+       ""},
+      {BOSS, MANAGE,
+       "{\"name\":\"scenario\",\"options\":[{\"name\":\"start\",\"type\":1,\"options\":[{\"name\":"
+       "\"cast\",\"type\":3,\"value\":\"Aria\"},{\"name\":\"premise\",\"type\":3,\"value\":\"a "
+       "storm\"}]}]}",
+       ""},
+      {BOSS, MANAGE, "{\"name\":\"restart\"}", ""},
+  };
+  static const char *passage[] = {"{\"text\": \"The lamp flickers.\", \"choices\": [\"Climb\", "
+                                  "\"Wait\"]}"};
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    int before = x.r->n_responses;
+    if (strstr(cases[i].want, "told by")) fake_script(x.f, passage, 1); /* a story that goes on */
+    CHECK_OK(interact(&x, 2, cases[i].user, false, cases[i].perms, cases[i].data));
+    fx_drain(&x);
+    const char *got = x.r->n_responses > before ? last_resp(&x)->text : "(no response)";
+    if (!strstr(got, cases[i].want)) printf("  case %zu answered: %s\n", i, got);
+    CHECK(x.r->n_responses == before + 1);
+    CHECK(strstr(got, cases[i].want) != NULL);
+  }
+  bool stopped = false;
+  for (int i = 0; i < x.r->n_personas; i++)
+    stopped = stopped || strstr(x.r->personas[i].text, "Game stopped.") != NULL;
+  CHECK(stopped);
+  fx_free(&x);
+}
+
 /* ---- autocomplete ---- */
 
 TEST(autocomplete_personas_games_and_lore_titles) {
@@ -722,6 +957,9 @@ int main(void) {
   RUN(finetune_starts_the_train_job_and_shows_progress);
   RUN(admin_data_export_is_a_private_attachment);
   RUN(purge_button_works_after_a_restart_and_only_for_admins);
+  RUN(a_lore_draft_is_edited_in_a_form_and_saved_on_submit);
+  RUN(the_remaining_commands_map_onto_their_twins);
+  RUN(a_personas_greeting_is_edited_in_a_form);
   RUN(autocomplete_personas_games_and_lore_titles);
   RUN(malformed_and_oversized_payloads_are_refused_without_a_crash);
   TEST_MAIN_END();

@@ -10,6 +10,7 @@
 
 #include "bot/bot.h"
 #include "bot_harness.h"
+#include "discord/commands.h"
 #include "fake_backend.h"
 #include "store/games.h"
 #include "store/lore.h"
@@ -152,6 +153,72 @@ static void click_in(fx *x, uint64_t channel, uint64_t guild, h_user who, const 
 
 static void click(fx *x, h_user who, const char *custom_id) {
   click_in(x, CHAN, GUILD, who, custom_id);
+}
+
+/* A scripted INTERACTION_CREATE (parsed as the gateway parses it): type 3 (a click on message
+ * message_id, whose rows are rows_json, "" for none) or 5 (a form submitted); data is the data
+ * object. */
+static void interact_in(fx *x, int type, uint64_t channel, uint64_t guild, h_user who,
+                        uint64_t message_id, const char *rows_json, const char *data) {
+  char j[8192], where[160], msg[3000] = "";
+  uint64_t id = next_id++;
+  if (guild)
+    snprintf(where, sizeof where,
+             "\"guild_id\":\"%" PRIu64 "\",\"member\":{\"user\":{\"id\":\"%" PRIu64
+             "\",\"username\":\"%s\"},\"permissions\":\"0\"}",
+             guild, who.id, who.name);
+  else
+    snprintf(where, sizeof where, "\"user\":{\"id\":\"%" PRIu64 "\",\"username\":\"%s\"}", who.id,
+             who.name);
+  if (message_id)
+    snprintf(msg, sizeof msg, "\"message\":{\"id\":\"%" PRIu64 "\",\"components\":[%s]},",
+             message_id, rows_json);
+  snprintf(j, sizeof j,
+           "{\"id\":\"%" PRIu64 "\",\"application_id\":\"77\",\"type\":%d,\"token\":\"tok%" PRIu64
+           "\",\"channel_id\":\"%" PRIu64 "\",%s,%s\"data\":%s}",
+           id, type, id, channel, where, msg, data);
+  discord_event *ev = NULL;
+  if (discord_interaction_parse(j, strlen(j), &ev)) {
+    printf("  parse: %s\n", err_msg());
+    abort();
+  }
+  if (bot_handle_event(x->b, ev)) {
+    printf("  interaction: %s\n", err_msg());
+    err_clear();
+  }
+  discord_event_free(ev);
+}
+
+/* A row of buttons as Discord sends a message's components: ids[i] labelled labels[i]. */
+static void row_json(char *out, size_t cap, const char *const *ids, const char *const *labels,
+                     int n) {
+  int o = snprintf(out, cap, "{\"type\":1,\"components\":[");
+  for (int i = 0; i < n; i++)
+    o += snprintf(out + o, cap - (size_t)o,
+                  "%s{\"type\":2,\"style\":1,\"custom_id\":\"%s\",\"label\":\"%s\"}", i ? "," : "",
+                  ids[i], labels[i]);
+  snprintf(out + o, cap - (size_t)o, "]}");
+}
+
+static void press(fx *x, h_user who, uint64_t message_id, const char *rows, const char *custom_id) {
+  char data[200];
+  snprintf(data, sizeof data, "{\"custom_id\":\"%s\",\"component_type\":2}", custom_id);
+  interact_in(x, 3, CHAN, GUILD, who, message_id, rows, data);
+}
+
+static void submit_move(fx *x, uint64_t channel, uint64_t guild, h_user who, const char *form,
+                        const char *move) {
+  char data[600];
+  snprintf(data, sizeof data,
+           "{\"custom_id\":\"%s\",\"components\":[{\"type\":1,\"components\":[{\"type\":4,"
+           "\"custom_id\":\"move\",\"value\":\"%s\"}]}]}",
+           form, move);
+  interact_in(x, 5, channel, guild, who, 0, "", data);
+}
+
+static const rec_response *last_resp(const fx *x) {
+  static const rec_response none = {0};
+  return x->r->n_responses ? &x->r->responses[x->r->n_responses - 1] : &none;
 }
 
 static int64_t points_of(fx *x, uint64_t guild, uint64_t user) {
@@ -369,7 +436,7 @@ TEST(a_story_resumes_after_a_kill_and_old_buttons_still_vote) {
   REQUIRE(x.r->n_personas == 1);
   CHECK_STR(x.r->personas[0].username, "Aria");
   CHECK_INT(x.r->personas[0].persona_id, aria);
-  CHECK_INT(x.r->personas[0].x.n_items, 3);
+  CHECK_INT(x.r->personas[0].x.n_items, 4); /* three choices and "Write your own move" */
   CHECK_STR(x.r->personas[0].x.first_label, "Go in");
   store_game g;
   CHECK_OK(store_game_running(x.s, CHAN, &g));
@@ -418,6 +485,128 @@ TEST(a_story_resumes_after_a_kill_and_old_buttons_still_vote) {
   fx_free(&x);
 }
 
+TEST(write_ins_join_the_vote_and_closed_rounds_grey_their_buttons) {
+  fx x;
+  fx_init(&x);
+  fx_cfg(&x, "games.story_rounds", "2");
+  const char *script[] = {
+      "{\"text\": \"A fork in the cliff path.\", \"choices\": [\"Climb\", \"Descend\"]}",
+      "{\"text\": \"The lamp room hums.\", \"choices\": [\"Touch it\", \"Run\"]}",
+      "{\"text\": \"The light goes out. The end.\"}"};
+  fake_script(x.f, script, 3);
+  say(&x, ALICE, "!game story a cliff walk");
+  release(&x, 1);
+  REQUIRE(sent_with(&x, "A fork in the cliff path.") == 1);
+  const rec_send *post = &x.r->sends[x.r->n_sends - 1];
+  CHECK_INT(post->x.n_items, 3);
+  CHECK_INT(post->x.n_disabled, 0);
+  store_game g;
+  CHECK_OK(store_game_running(x.s, CHAN, &g));
+  char c0[64], c1[64], wr[64], form[64], c2[64], rows1[1024], rows2[512];
+  snprintf(c0, sizeof c0, "game:story:%" PRId64 ":1:0", g.id);
+  snprintf(c1, sizeof c1, "game:story:%" PRId64 ":1:1", g.id);
+  snprintf(c2, sizeof c2, "game:story:%" PRId64 ":1:2", g.id);
+  snprintf(wr, sizeof wr, "game:write:%" PRId64 ":1", g.id);
+  snprintf(form, sizeof form, "game:move:%" PRId64 ":1", g.id);
+  const char *ids1[] = {c0, c1, wr}, *labels1[] = {"Climb", "Descend", "Write your own move"};
+  row_json(rows1, sizeof rows1, ids1, labels1, 3);
+  const uint64_t M1 = 9001, M2 = 9002, M3 = 9003;
+  /* "Write your own move" opens a form as the click's answer */
+  press(&x, ALICE, M1, rows1, wr);
+  CHECK_INT(last_resp(&x)->type, DISCORD_RESPONSE_MODAL);
+  CHECK_STR(last_resp(&x)->modal_id, form);
+  CHECK_STR(last_resp(&x)->first_input_id, "move");
+  CHECK_INT(last_resp(&x)->first_max, 80);
+  /* the submitted move is a new choice with the writer's vote, offered to the others */
+  submit_move(&x, CHAN, GUILD, ALICE, form, "  Light the lamp ");
+  CHECK(last_resp(&x)->ephemeral);
+  CHECK(strstr(last_resp(&x)->text, "choice 3") != NULL);
+  CHECK_INT(sent_with(&x, "wrote in choice **3**: Light the lamp"), 1);
+  CHECK_INT(x.r->sends[x.r->n_sends - 1].x.n_items, 1);
+  CHECK_STR(x.r->sends[x.r->n_sends - 1].x.first_label, "Light the lamp");
+  submit_move(&x, CHAN, GUILD, ALICE, form, "Jump");
+  CHECK(strstr(last_resp(&x)->text, "already") != NULL);
+  submit_move(&x, CHAN, GUILD, BOB, form, "   ");
+  CHECK(strstr(last_resp(&x)->text, "empty move") != NULL);
+  const char *ids2[] = {c2}, *labels2[] = {"Light the lamp"};
+  row_json(rows2, sizeof rows2, ids2, labels2, 1);
+  press(&x, BOB, M2, rows2, c2);
+  CHECK(strstr(last_resp(&x)->text, "You voted for **Light the lamp** (2 votes so far)") != NULL);
+  say(&x, CAROL, "3"); /* typed votes reach write-ins too */
+  CHECK_INT(x.r->n_edits, 0);
+  /* the deadline closes the round: both messages clicked on get their buttons greyed out */
+  h_now += 121000;
+  bot_poll(x.b);
+  CHECK_INT(sent_with(&x, "The readers chose **Light the lamp**"), 1);
+  CHECK(strstr(x.f->last_prompt, "The readers chose: Light the lamp") != NULL);
+  REQUIRE(x.r->n_edits == 2);
+  for (int i = 0; i < 2; i++) {
+    const rec_edit *e = &x.r->edits[i];
+    CHECK(e->message == M1 || e->message == M2);
+    CHECK_INT(e->channel, CHAN);
+    CHECK(!e->has_content);
+    CHECK_INT(e->x.n_items, e->message == M1 ? 3 : 1);
+    CHECK_INT(e->x.n_disabled, e->x.n_items);
+  }
+  /* a late click on the old message: the private "closed", and its buttons greyed out again */
+  press(&x, CAROL, M1, rows1, c0);
+  CHECK(last_resp(&x)->ephemeral);
+  CHECK(strstr(last_resp(&x)->text, "closed") != NULL);
+  REQUIRE(x.r->n_edits == 3);
+  CHECK_INT(x.r->edits[2].message, M1);
+  CHECK_INT(x.r->edits[2].x.n_disabled, 3);
+  /* a form submitted after its round closed is not counted */
+  submit_move(&x, CHAN, GUILD, CAROL, form, "Too late");
+  CHECK(strstr(last_resp(&x)->text, "not counted") != NULL);
+  /* round two: everyone who took part votes; the last vote closes it with that click, whose
+   * answer (type 7) greys out the message it is on, and the voter is told privately */
+  release(&x, 1);
+  REQUIRE(sent_with(&x, "The lamp room hums.") == 1);
+  char r0[64], r1[64], w2[64], rows3[1024];
+  snprintf(r0, sizeof r0, "game:story:%" PRId64 ":2:0", g.id);
+  snprintf(r1, sizeof r1, "game:story:%" PRId64 ":2:1", g.id);
+  snprintf(w2, sizeof w2, "game:write:%" PRId64 ":2", g.id);
+  const char *ids3[] = {r0, r1, w2}, *labels3[] = {"Touch it", "Run", "Write your own move"};
+  row_json(rows3, sizeof rows3, ids3, labels3, 3);
+  /* the round's messages come back through the gateway (the bot user's, a persona webhook's):
+   * known before anyone clicks them */
+  const uint64_t M4 = 9004, M5 = 9005;
+  for (int k = 0; k < 2; k++) {
+    h_msg hm;
+    h_message(&hm, k ? M5 : M4, CHAN, GUILD, (h_user){k ? 4242 : SELF, "mimic", true},
+              "The lamp room hums.");
+    hm.ev.u.message.webhook_id = k ? 4242 : 0;
+    hm.ev.u.message.first_custom_id = r0;
+    CHECK_OK(bot_handle_event(x.b, &hm.ev));
+  }
+  press(&x, ALICE, M3, rows3, r0);
+  press(&x, BOB, M3, rows3, r1);
+  CHECK_INT(last_resp(&x)->type, DISCORD_RESPONSE_MESSAGE);
+  int fu = x.r->n_followups;
+  press(&x, CAROL, M3, rows3, r0);
+  CHECK_INT(last_resp(&x)->type, DISCORD_RESPONSE_UPDATE);
+  CHECK_INT(last_resp(&x)->x.n_items, 3);
+  CHECK_INT(last_resp(&x)->x.n_disabled, 3);
+  REQUIRE(x.r->n_followups == fu + 1);
+  CHECK(x.r->followups[fu].ephemeral);
+  CHECK(strstr(x.r->followups[fu].text, "You voted for **Touch it**") != NULL);
+  CHECK_INT(sent_with(&x, "The readers chose **Touch it**"), 1);
+  /* M3 was updated by the answer, not edited again; the two that came back are edited */
+  REQUIRE(x.r->n_edits == 5);
+  for (int i = 3; i < 5; i++) {
+    const rec_edit *e = &x.r->edits[i];
+    CHECK(e->message == M4 || e->message == M5);
+    CHECK_INT(e->webhook, e->message == M5 ? 4242 : 0);
+    CHECK_INT(e->x.n_items, 3);
+    CHECK_INT(e->x.n_disabled, 3);
+  }
+  release(&x, 1);
+  CHECK_INT(sent_with(&x, "The light goes out."), 1);
+  CHECK_INT(store_game_running(x.s, CHAN, &g), MIMIC_ENOTFOUND);
+  err_clear();
+  fx_free(&x);
+}
+
 TEST(a_dm_story_takes_the_readers_own_move) {
   fx x;
   fx_init(&x);
@@ -431,6 +620,24 @@ TEST(a_dm_story_takes_the_readers_own_move) {
   say_in(&x, DMCH, 0, ALICE, "I build a sail from my shirt");
   CHECK_INT(x.f->submits, 2);
   CHECK(strstr(x.f->last_prompt, "The readers chose: I build a sail from my shirt") != NULL);
+  /* the move written in the form is the reader's move too */
+  const char *next[] = {"{\"text\": \"The sail fills.\", \"choices\": [\"Steer\", \"Rest\"]}"};
+  fake_script(x.f, next, 1);
+  release(&x, 1);
+  store_game g;
+  CHECK_OK(store_game_running(x.s, DMCH, &g));
+  char wr[64], form[64], data[128];
+  snprintf(wr, sizeof wr, "game:write:%" PRId64 ":2", g.id);
+  snprintf(form, sizeof form, "game:move:%" PRId64 ":2", g.id);
+  snprintf(data, sizeof data, "{\"custom_id\":\"%s\",\"component_type\":2}", wr);
+  interact_in(&x, 3, DMCH, 0, ALICE, 0, "", data);
+  CHECK_INT(last_resp(&x)->type, DISCORD_RESPONSE_MODAL);
+  CHECK_INT(last_resp(&x)->first_max, 150);
+  submit_move(&x, DMCH, 0, ALICE, form, "I fish with my bootlace");
+  CHECK(!last_resp(&x)->ephemeral);
+  CHECK(strstr(last_resp(&x)->text, "**Your move:** I fish with my bootlace") != NULL);
+  CHECK_INT(x.f->submits, 3);
+  CHECK(strstr(x.f->last_prompt, "The readers chose: I fish with my bootlace") != NULL);
   say_in(&x, DMCH, 0, ALICE, "!game stop");
   CHECK(strstr(last_text(&x), "Game stopped.") != NULL);
   /* the persona Bob talks to in DMs hosts his story */
@@ -528,6 +735,7 @@ int main(void) {
   RUN(bank_questions_with_hints_timeouts_and_a_restart);
   RUN(one_game_per_channel_and_stop);
   RUN(a_story_resumes_after_a_kill_and_old_buttons_still_vote);
+  RUN(write_ins_join_the_vote_and_closed_rounds_grey_their_buttons);
   RUN(a_dm_story_takes_the_readers_own_move);
   RUN(a_riddle_in_a_dm_from_the_bank_with_the_hint_button);
   RUN(points_grants_are_audited_and_others_refused);

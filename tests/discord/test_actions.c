@@ -346,6 +346,148 @@ TEST(interaction_responses_have_discords_shapes) {
   rd_stop(&d);
 }
 
+typedef struct posted {
+  int n, errs;
+  discord_id message_id, webhook_id;
+} posted;
+
+static void on_posted(const discord_actions_result *res, void *user) {
+  posted *p = user;
+  p->n++;
+  if (res->err) p->errs++;
+  if (!res->err && res->message_id) p->message_id = res->message_id;
+  if (!res->err && res->persona) p->webhook_id = res->webhook_id;
+}
+
+TEST(modals_and_message_edits_have_discords_shapes) {
+  rest_double d;
+  if (rd_start(&d, "{\"app_id\": \"900\", " SEED "}") != 0) SKIP("node or the double is missing");
+  rest *r = mk(&d);
+  REQUIRE(r);
+  discord_actions a;
+  discord_actions_init(&a, r);
+  posted p = {0};
+  a.done = on_posted;
+  a.done_user = &p;
+  discord_text_input in[2] = {{.custom_id = "title",
+                               .style = DISCORD_INPUT_SHORT,
+                               .label = "Title",
+                               .min_length = 1,
+                               .max_length = 100,
+                               .required = true,
+                               .value = "Ünïcode title"},
+                              {.custom_id = "text",
+                               .style = DISCORD_INPUT_PARAGRAPH,
+                               .label = "Entry",
+                               .placeholder = "What it says"}};
+  discord_modal m = {
+      .title = "Edit lore draft #7", .custom_id = "draft:edit:7", .inputs = in, .n_inputs = 2};
+  discord_response open = {
+      .interaction_id = 7001, .token = "itoken-m", .type = DISCORD_RESPONSE_MODAL, .modal = &m};
+  CHECK_OK(discord_actions_respond(&a, &open));
+  /* the copy for another thread carries the form too */
+  CHECK_OK(discord_action_run(&a, discord_action_respond(&open)));
+  settle(&a, 2);
+  CHECK_INT(p.errs, 0);
+  /* Discord's rules, refused at once */
+  discord_modal bad = m;
+  bad.title = "A title that is far too long for Discord's modal";
+  open.modal = &bad;
+  CHECK_INT(discord_actions_respond(&a, &open), MIMIC_EINVAL);
+  err_clear();
+  discord_text_input six[6];
+  for (int i = 0; i < 6; i++) six[i] = in[1];
+  bad = m;
+  bad.inputs = six;
+  bad.n_inputs = 6;
+  CHECK_INT(discord_actions_respond(&a, &open), MIMIC_EINVAL);
+  bad.n_inputs = 2; /* the same custom_id twice */
+  CHECK_INT(discord_actions_respond(&a, &open), MIMIC_EINVAL);
+  bad.n_inputs = 0;
+  CHECK_INT(discord_actions_respond(&a, &open), MIMIC_EINVAL);
+  discord_text_input over = in[0];
+  over.max_length = 5; /* the prefilled value is longer */
+  bad = m;
+  bad.inputs = &over;
+  bad.n_inputs = 1;
+  CHECK_INT(discord_actions_respond(&a, &open), MIMIC_EINVAL);
+  over = in[0];
+  over.style = 3;
+  CHECK_INT(discord_actions_respond(&a, &open), MIMIC_EINVAL);
+  open.modal = NULL;
+  CHECK_INT(discord_actions_respond(&a, &open), MIMIC_EINVAL);
+  err_clear();
+
+  /* a message of the bot user, then its buttons greyed out */
+  discord_component btn = {.type = DISCORD_COMPONENT_BUTTON,
+                           .style = DISCORD_BUTTON_PRIMARY,
+                           .custom_id = "game:story:1:1:0",
+                           .label = "Go in"};
+  discord_action_row row = {&btn, 1};
+  discord_send s = {.channel_id = 11, .content = "a passage", .rows = &row, .n_rows = 1};
+  CHECK_OK(discord_actions_send(&a, &s));
+  settle(&a, 3);
+  REQUIRE(p.message_id != 0);
+  btn.disabled = true;
+  discord_edit e = {.channel_id = 11, .message_id = p.message_id, .rows = &row, .n_rows = 1};
+  CHECK_OK(discord_action_run(&a, discord_action_edit_message(&e)));
+  settle(&a, 4);
+  CHECK_INT(p.errs, 0);
+  /* a persona's message goes through its webhook; no rows: the components are removed */
+  discord_persona_send ps = {
+      .channel_id = 11, .username = "Aria", .content = "as a persona", .rows = &row, .n_rows = 1};
+  CHECK_OK(discord_actions_persona_send(&a, &ps));
+  settle(&a, 5);
+  REQUIRE(p.webhook_id != 0);
+  discord_edit we = {.channel_id = 11, .message_id = p.message_id, .webhook_id = p.webhook_id};
+  CHECK_OK(discord_actions_edit_message(&a, &we));
+  settle(&a, 6);
+  CHECK_INT(p.errs, 0);
+  we.webhook_id = 424242; /* not one of mimic's */
+  CHECK_INT(discord_actions_edit_message(&a, &we), MIMIC_EINVAL);
+  we.message_id = 0;
+  CHECK_INT(discord_actions_edit_message(&a, &we), MIMIC_EINVAL);
+  err_clear();
+
+  json_t *log = rd_log(&d);
+  const char *cbr = "POST /interactions/{interaction_id}/{token}/callback";
+  CHECK_INT(rd_count(log, cbr, NULL, false), 2);
+  json_t *c0 = json_object_get(nth(log, cbr, 0), "body");
+  CHECK_INT(jv_int(c0, "type", 0), 9);
+  json_t *md = json_object_get(c0, "data");
+  CHECK_STR(jv_str(md, "title", NULL), "Edit lore draft #7");
+  CHECK_STR(jv_str(md, "custom_id", NULL), "draft:edit:7");
+  json_t *rows = json_object_get(md, "components");
+  REQUIRE(json_array_size(rows) == 2);
+  json_t *r0 = json_array_get(rows, 0);
+  CHECK_INT(jv_int(r0, "type", 0), 1);
+  json_t *t0 = json_array_get(json_object_get(r0, "components"), 0);
+  CHECK_INT(jv_int(t0, "type", 0), 4);
+  CHECK_INT(jv_int(t0, "style", 0), 1);
+  CHECK_STR(jv_str(t0, "value", NULL), "Ünïcode title");
+  CHECK_INT(jv_int(t0, "max_length", 0), 100);
+  CHECK(json_is_true(json_object_get(t0, "required")));
+  json_t *t1 = json_array_get(json_object_get(json_array_get(rows, 1), "components"), 0);
+  CHECK_INT(jv_int(t1, "style", 0), 2);
+  CHECK_STR(jv_str(t1, "placeholder", NULL), "What it says");
+  CHECK(json_object_get(t1, "value") == NULL);
+  json_t *pm = json_object_get(nth(log, "PATCH /channels/{channel_id}/messages/{id}", 0), "body");
+  REQUIRE(pm);
+  json_t *b0 = json_array_get(
+      json_object_get(json_array_get(json_object_get(pm, "components"), 0), "components"), 0);
+  CHECK(json_is_true(json_object_get(b0, "disabled")));
+  CHECK_STR(jv_str(b0, "label", NULL), "Go in");
+  json_t *pw =
+      json_object_get(nth(log, "PATCH /webhooks/{webhook_id}/{token}/messages/{id}", 0), "body");
+  REQUIRE(pw);
+  CHECK_INT(json_array_size(json_object_get(pw, "components")), 0);
+  CHECK(json_is_array(json_object_get(pw, "components")));
+  json_decref(log);
+  rest_destroy(r);
+  discord_actions_free(&a);
+  rd_stop(&d);
+}
+
 typedef struct last_error {
   int n;
   char msg[512];
@@ -480,6 +622,7 @@ int main(void) {
   RUN(components_and_files_have_discords_shapes);
   RUN(persona_sends_through_one_cached_webhook_per_channel);
   RUN(interaction_responses_have_discords_shapes);
+  RUN(modals_and_message_edits_have_discords_shapes);
   RUN(webhook_and_interaction_tokens_stay_out_of_errors);
   RUN(copied_actions_outlive_what_they_were_made_from);
   TEST_MAIN_END();

@@ -209,6 +209,109 @@ TEST(interaction_nested_options) {
   discord_event_free(ev);
 }
 
+/* A MODAL_SUBMIT whose data is data_json; the modal_error (NULL: valid) is checked by the caller.
+ */
+static discord_event *modal_submit(const char *data_json) {
+  char j[16384];
+  snprintf(j, sizeof j,
+           "{\"id\":\"1\",\"application_id\":\"2\",\"type\":5,\"token\":\"tok\",\"channel_id\":"
+           "\"4\",\"user\":{\"id\":\"42\"},\"message\":{\"id\":\"77\",\"webhook_id\":\"88\","
+           "\"components\":[{\"type\":1,\"components\":[{\"type\":2,\"style\":1,\"custom_id\":"
+           "\"game:story:1:1:0\",\"label\":\"Go\"},{\"type\":2,\"style\":2,\"custom_id\":"
+           "\"game:write:1:1\",\"label\":\"Write\",\"disabled\":true}]}]},\"data\":%s}",
+           data_json);
+  return parse("INTERACTION_CREATE", j, 9);
+}
+
+TEST(a_messages_first_custom_id) {
+  discord_event *ev =
+      parse("MESSAGE_CREATE",
+            "{\"id\":\"5\",\"channel_id\":\"6\",\"author\":{\"id\":\"7\"},\"components\":[{"
+            "\"type\":1,\"components\":[{\"type\":2,\"style\":1,\"custom_id\":\"game:story:1:2:0\","
+            "\"label\":\"Go\"}]}]}",
+            3);
+  REQUIRE(ev);
+  CHECK_STR(ev->u.message.first_custom_id, "game:story:1:2:0");
+  discord_event_free(ev);
+  ev = parse("MESSAGE_CREATE", "{\"id\":\"5\",\"channel_id\":\"6\",\"components\":7}", 4);
+  REQUIRE(ev);
+  CHECK_STR(ev->u.message.first_custom_id, "");
+  discord_event_free(ev);
+}
+
+TEST(modal_submits_are_typed_and_checked) {
+  /* two rows (the classic layout and a label holding its input), Unicode kept */
+  discord_event *ev = modal_submit(
+      "{\"custom_id\":\"draft:edit:7\",\"components\":[{\"type\":1,\"components\":[{\"type\":4,"
+      "\"custom_id\":\"title\",\"value\":\"Ünïcode\"}]},{\"type\":18,\"component\":{\"type\":4,"
+      "\"custom_id\":\"text\",\"value\":\"\"}}]}");
+  REQUIRE(ev);
+  const discord_interaction *in = &ev->u.interaction;
+  CHECK(in->modal_error == NULL);
+  CHECK_STR(in->custom_id, "draft:edit:7");
+  REQUIRE(in->n_fields == 2);
+  CHECK_STR(discord_modal_value(in, "title"), "Ünïcode");
+  CHECK_STR(discord_modal_value(in, "text"), "");
+  CHECK(discord_modal_value(in, "other") == NULL);
+  /* the message the form was opened from, with its buttons */
+  CHECK(in->message_id == 77 && in->message_webhook_id == 88);
+  REQUIRE(in->n_buttons == 2);
+  CHECK_STR(in->buttons[0].custom_id, "game:story:1:1:0");
+  CHECK_STR(in->buttons[1].label, "Write");
+  CHECK(in->buttons[1].disabled && !in->buttons[0].disabled);
+  CHECK_INT(in->buttons[1].style, 2);
+  discord_event_free(ev);
+
+  /* broken ones: the event is still parsed, the fields are empty and the reason says why */
+  char big[4200 * 2 + 256];
+  int o = snprintf(big, sizeof big,
+                   "{\"custom_id\":\"f\",\"components\":[{\"type\":1,\"components\":[{\"type\":4,"
+                   "\"custom_id\":\"a\",\"value\":\"");
+  for (int i = 0; i < 4001; i++) o += snprintf(big + o, sizeof big - (size_t)o, "é");
+  snprintf(big + o, sizeof big - (size_t)o, "\"}]}]}");
+  char six[2048];
+  o = snprintf(six, sizeof six, "{\"custom_id\":\"f\",\"components\":[");
+  for (int i = 0; i < 6; i++)
+    o += snprintf(six + o, sizeof six - (size_t)o,
+                  "%s{\"type\":1,\"components\":[{\"type\":4,\"custom_id\":\"c%d\",\"value\":"
+                  "\"x\"}]}",
+                  i ? "," : "", i);
+  snprintf(six + o, sizeof six - (size_t)o, "]}");
+  const char *bad[] = {
+      big, /* a value over 4,000 characters */
+      six, /* six rows */
+      "{\"custom_id\":\"f\",\"components\":[]}",
+      "{\"components\":[{\"type\":1,\"components\":[{\"type\":4,\"custom_id\":\"a\",\"value\":"
+      "\"x\"}]}]}", /* no custom_id */
+      "{\"custom_id\":\"f\",\"components\":[{\"type\":1,\"components\":[{\"type\":4,\"custom_id\":"
+      "\"a\",\"value\":\"x\"},{\"type\":4,\"custom_id\":\"b\",\"value\":\"y\"}]}]}", /* two in a row
+                                                                                      */
+      "{\"custom_id\":\"f\",\"components\":[{\"type\":1,\"components\":[{\"type\":4,\"custom_id\":"
+      "\"a\",\"value\":\"x\"}]},{\"type\":1,\"components\":[{\"type\":4,\"custom_id\":\"a\","
+      "\"value\":\"y\"}]}]}", /* the same custom_id twice */
+      "{\"custom_id\":\"f\",\"components\":[{\"type\":1,\"components\":[{\"type\":2,\"custom_id\":"
+      "\"a\",\"value\":\"x\"}]}]}", /* not a text input */
+      "{\"custom_id\":\"f\",\"components\":[{\"type\":1,\"components\":[{\"type\":4,\"custom_id\":"
+      "\"a\",\"value\":7}]}]}", /* a number for a value */
+      "{\"custom_id\":\"f\",\"components\":[{\"type\":1,\"components\":[{\"type\":4,\"custom_id\":"
+      "\"a\",\"value\":\"x\\u0000y\"}]}]}", /* a NUL inside */
+      "{\"custom_id\":\""                   /* a custom_id of 101 characters */
+      "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+      "xxxxxxxxxx\",\"components\":[{\"type\":1,\"components\":[{\"type\":4,\"custom_id\":\"a\","
+      "\"value\":\"x\"}]}]}",
+      "7", /* not an object at all */
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    ev = modal_submit(bad[i]);
+    REQUIRE(ev);
+    in = &ev->u.interaction;
+    if (!in->modal_error) printf("  bad submit %zu was accepted\n", i);
+    CHECK(in->modal_error != NULL);
+    CHECK_INT(in->n_fields, 0);
+    discord_event_free(ev);
+  }
+}
+
 TEST(unknown_and_bad_shapes) {
   json_t *d = json_object();
   discord_event *ev = (discord_event *)1;
@@ -342,6 +445,8 @@ int main(void) {
   RUN(ready_and_resumed);
   RUN(guild_channels_threads_reactions);
   RUN(interaction_nested_options);
+  RUN(a_messages_first_custom_id);
+  RUN(modal_submits_are_typed_and_checked);
   RUN(unknown_and_bad_shapes);
   RUN(nul_inside_string_is_cut);
   RUN(allocation_failure_every_step);

@@ -411,6 +411,36 @@ function handle(method, path, q, body) {
       return q.get('wait') === 'true' ? res : [204];
     }
   }
+  // Edits of posted messages: the bot user's own through the channel, a webhook's through it.
+  const editMessage = (ch, msg, body) => {
+    if (typeof body !== 'object' || body === null) return formError('_', 'DICT_TYPE_CONVERT', 'Only dictionaries may be used in a DictType');
+    if (body.content !== undefined && (typeof body.content !== 'string' || body.content.length > 2000))
+      return formError('content', 'BASE_TYPE_MAX_LENGTH', 'Must be 2000 or fewer in length.');
+    if (body.components !== undefined) {
+      const bad = !Array.isArray(body.components) || body.components.length > 5 || body.components.some((r) => !r || r.type !== 1 || !Array.isArray(r.components) || r.components.length < 1 || r.components.length > 5);
+      if (bad) return formError('components', 'COMPONENT_LAYOUT_WIDTH_EXCEEDED', 'Invalid component layout.');
+      msg.components = body.components;
+    }
+    if (body.content !== undefined) msg.content = body.content;
+    msg.edited_timestamp = new Date().toISOString();
+    return [200, msg];
+  };
+  if ((m = path.match(/^\/channels\/(\d+)\/messages\/(\d+)$/)) && method === 'PATCH') {
+    const ch = getChannel(m[1]);
+    if (!ch) return discordError(404, 10003, 'Unknown Channel');
+    const msg = ch.messages.find((x) => x.id === m[2]);
+    if (!msg) return discordError(404, 10008, 'Unknown Message');
+    if (!msg.author || msg.author.id !== BOT_ID) return discordError(403, 50005, 'Cannot edit a message authored by another user');
+    return editMessage(ch, msg, body);
+  }
+  if ((m = path.match(/^\/webhooks\/(\d+)\/([^/]+)\/messages\/(\d+)$/)) && method === 'PATCH') {
+    const w = webhooks.get(m[1]);
+    if (!w || w.token !== m[2]) return discordError(404, 10015, 'Unknown Webhook');
+    const ch = channels.get(q.has('thread_id') ? q.get('thread_id') : w.channel_id);
+    const msg = ch && ch.messages.find((x) => x.id === m[3]);
+    if (!msg || msg.webhook_id !== w.id) return discordError(404, 10008, 'Unknown Message');
+    return editMessage(ch, msg, body);
+  }
   if ((m = path.match(/^\/webhooks\/(\d+)\/([^/]+)\/messages\/@original$/)) && method === 'PATCH') {
     if (m[1] !== APP_ID) return discordError(404, 10015, 'Unknown Webhook');
     return [200, {id: nextId(), content: body && body.content, flags: 0, webhook_id: APP_ID}];
@@ -418,6 +448,20 @@ function handle(method, path, q, body) {
   if ((m = path.match(/^\/interactions\/(\d+)\/([^/]+)\/callback$/)) && method === 'POST') {
     const t = body && body.type;
     if (![1, 4, 5, 6, 7, 8, 9, 10, 12].includes(t)) return formError('type', 'BASE_TYPE_CHOICES', 'Value must be one of {1, 4, 5, 6, 7, 8, 9, 10, 12}.');
+    if (t === 9) { // a modal: Discord's limits on the form and its text inputs (characters)
+      const d = body.data || {};
+      const len = (x) => (typeof x === 'string' ? [...x].length : -1);
+      const okInput = (c) => c && c.type === 4 && len(c.custom_id) >= 1 && len(c.custom_id) <= 100 && [1, 2].includes(c.style) &&
+        len(c.label) >= 1 && len(c.label) <= 45 && (c.min_length === undefined || (c.min_length >= 0 && c.min_length <= 4000)) &&
+        (c.max_length === undefined || (c.max_length >= 1 && c.max_length <= 4000)) &&
+        (c.value === undefined || len(c.value) <= (c.max_length === undefined ? 4000 : c.max_length)) &&
+        (c.placeholder === undefined || len(c.placeholder) <= 100);
+      const rows = d.components;
+      const ok = len(d.title) >= 1 && len(d.title) <= 45 && len(d.custom_id) >= 1 && len(d.custom_id) <= 100 &&
+        Array.isArray(rows) && rows.length >= 1 && rows.length <= 5 &&
+        rows.every((r) => r && r.type === 1 && Array.isArray(r.components) && r.components.length === 1 && okInput(r.components[0]));
+      if (!ok) return formError('data', 'MODAL_INVALID', 'Invalid modal.');
+    }
     return q.get('with_response') === 'true' ? [200, {interaction: {id: m[1], type: 2}}] : [204];
   }
   if ((m = path.match(/^\/applications\/(\d+)(\/guilds\/(\d+))?\/commands$/)) && method === 'PUT') {

@@ -1,6 +1,7 @@
 /* Tests for the points ledger and the game rows: awards idempotent per round (a retry or a replay
  * after a restart adds nothing), a round won exactly once, leaderboards all-time and per month,
  * profiles, months, one running game per channel, answers and votes. */
+#include <sqlite3.h>
 #include <unistd.h>
 
 #include "base/base.h"
@@ -277,6 +278,73 @@ TEST(votes_are_replaced_and_tallied) {
   store_close(s);
 }
 
+/* The running counts (migration 13) against a recount of game_plays, through votes, changed
+ * votes, scored answers, a deleted play and a deleted game, with a seeded random walk. */
+static int recount(store *s, const char *sql, int64_t a, int64_t b, int64_t c) {
+  sqlite3_stmt *st;
+  if (store_stmt(s, sql, &st)) abort();
+  sqlite3_bind_int64(st, 1, a);
+  sqlite3_bind_int64(st, 2, b);
+  if (sqlite3_bind_parameter_count(st) >= 3) sqlite3_bind_int64(st, 3, c);
+  int n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+  sqlite3_reset(st);
+  return n;
+}
+
+TEST(running_vote_counts_match_a_recount) {
+  store *s;
+  CHECK_OK(store_open(":memory:", &s));
+  store_game *g = xcalloc(1, sizeof *g), *h = xcalloc(1, sizeof *h);
+  *g = new_game(100, "story");
+  *h = new_game(101, "trivia");
+  CHECK_OK(store_game_start(s, g));
+  CHECK_OK(store_game_start(s, h));
+  uint64_t rng = 42;
+  for (int i = 0; i < 600; i++) {
+    rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+    int round = 1 + (int)((rng >> 33) % 3), choice = (int)((rng >> 40) % 5);
+    uint64_t user = 1000 + (rng >> 50) % 40;
+    CHECK_OK(store_game_vote(s, g->id, round, user, choice, MAR_2026 + i));
+    bool first;
+    CHECK_OK(store_game_answer(s, h->id, round, user, choice == 0, MAR_2026 + i, &first));
+  }
+  CHECK_OK(store_exec(s, "DELETE FROM game_plays WHERE user_id = 1003"));
+  for (int round = 1; round <= 3; round++) {
+    int counts[5], voters;
+    CHECK_OK(store_game_tally(s, g->id, round, counts, 5, &voters));
+    CHECK_INT(voters, recount(s,
+                              "SELECT COUNT(*) FROM game_plays WHERE game_id = ?1 AND round = ?2 "
+                              "AND choice >= 0",
+                              g->id, round, 0));
+    for (int c = 0; c < 5; c++)
+      CHECK_INT(counts[c], recount(s,
+                                   "SELECT COUNT(*) FROM game_plays WHERE game_id = ?1 AND "
+                                   "round = ?2 AND choice = ?3",
+                                   g->id, round, c));
+    int64_t v = 0, players = 0;
+    CHECK_OK(store_game_counts(s, g->id, round, &v, &players));
+    CHECK_INT(v, voters);
+    CHECK_INT(players, 40); /* took part once: a deleted play does not un-take part */
+  }
+  /* trivia answers are plays, not votes */
+  int64_t v = 0, players = 0;
+  CHECK_OK(store_game_counts(s, h->id, 1, &v, &players));
+  CHECK_INT(v, 0);
+  CHECK_INT(players, 40);
+  uint64_t ids[64];
+  size_t n;
+  CHECK_OK(store_game_players(s, g->id, ids, 64, &n));
+  CHECK_INT(n, 40);
+  /* a deleted game takes its counts with it */
+  CHECK_OK(store_exec(s, "DELETE FROM games"));
+  CHECK_INT(recount(s, "SELECT COUNT(*) FROM game_tally WHERE ?1 = ?2", 0, 0, 0), 0);
+  CHECK_INT(recount(s, "SELECT COUNT(*) FROM game_players WHERE ?1 = ?2", 0, 0, 0), 0);
+  CHECK_INT(recount(s, "SELECT COUNT(*) FROM game_player_count WHERE ?1 = ?2", 0, 0, 0), 0);
+  mem_free(g);
+  mem_free(h);
+  store_close(s);
+}
+
 int main(void) {
   log_set_level(LOG_ERROR);
   RUN(months);
@@ -285,5 +353,6 @@ int main(void) {
   RUN(leaderboard_all_time_and_per_month);
   RUN(one_running_game_per_channel_and_a_round_is_won_once);
   RUN(votes_are_replaced_and_tallied);
+  RUN(running_vote_counts_match_a_recount);
   TEST_MAIN_END();
 }

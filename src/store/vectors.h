@@ -9,7 +9,9 @@
  * memory (loaded once, then kept in step incrementally: new rows by id, deleted rows from the
  * tombstone log `vector_log`), filters rows by scope BEFORE ranking, and ranks them by the dot
  * product with the query (the cosine, when both sides are normalised) with an AVX2 kernel chosen at
- * run time and a scalar reference. Exact: every eligible row is scored.
+ * run time and a scalar reference. Rows are kept grouped by scope, so a filtered search reads only
+ * its scopes' rows. Exact: an int8 prefilter with a proven error bound (see the kernels below)
+ * only skips rows that cannot be in the result, and the rest are scored by the float kernel.
  *
  * Threads: an index belongs to the thread that owns its store connection. */
 #ifndef MIMIC_STORE_VECTORS_H
@@ -76,6 +78,9 @@ int store_vec_index_sync(store_vec_index *ix, bool *changed) MIMIC_MUST;
 /* Rows in the cache, and the bytes the cache holds. */
 size_t store_vec_index_rows(const store_vec_index *ix);
 size_t store_vec_index_bytes(const store_vec_index *ix);
+/* Rows the last search scored with the float kernel (every eligible row when exhaustive; with the
+ * prefilter, the few whose bound could reach the result). */
+size_t store_vec_index_last_scored(const store_vec_index *ix);
 
 typedef struct store_vec_query {
   const float *q;            /* dim floats (normalised for cosine scores) */
@@ -83,6 +88,8 @@ typedef struct store_vec_query {
   size_t n_scopes;
   float min_score; /* rows scoring below are left out (-INFINITY: none) */
   size_t k;        /* most hits */
+  bool exhaustive; /* score every eligible row with the float kernel, no prefilter (the
+                    * reference the tests hold the prefilter to; same results, slower) */
 } store_vec_query;
 
 /* Syncs, then scores every row whose scope passes the filter and writes the best k, best first
@@ -90,11 +97,40 @@ typedef struct store_vec_query {
 int store_vec_search(store_vec_index *ix, const store_vec_query *q, store_vec_hit *out,
                      size_t *n_out) MIMIC_MUST;
 
-/* The kernels, for tests: scale * sum q[i] * (float)r[i] over dim elements. The scalar one is the
- * reference; store_vec_dot is the fastest this CPU runs. */
+/* ---- the kernels, for tests ----
+ *
+ * Search scores every eligible row in two steps. The prefilter quantizes the query to int8 too
+ * (store_vec_query_prep) and takes the exact integer dot product q8 . r of each row, which is
+ * about twice as cheap as the float one; store_vec_slack bounds, for that row, how far
+ * scale * step * (q8 . r) can be from the float kernel's score, so a row whose upper bound cannot
+ * reach the k-th best lower bound (nor the minimum score) is dropped. The rows left are scored by
+ * the float kernel, so the result is exactly what scoring every row with it gives. */
+
+/* scale * sum q[i] * (float)r[i] over dim elements. The scalar one is the reference;
+ * store_vec_dot is the fastest this CPU runs. */
 float store_vec_dot_scalar(const float *q, const int8_t *r, int dim);
 float store_vec_dot(const float *q, const int8_t *r, int dim);
-/* Whether store_vec_dot uses AVX2 here. */
+/* sum q[i] * r[i], exact, for q and r in [-127, 127] (a -128 is not allowed: the cache clamps
+ * it). */
+int32_t store_vec_idot_scalar(const int8_t *q, const int8_t *r, int dim);
+int32_t store_vec_idot(const int8_t *q, const int8_t *r, int dim);
+/* Whether store_vec_dot and store_vec_idot use AVX2 here. */
 bool store_vec_simd(void);
+
+/* A quantized query's error terms (e = q - step * q8). */
+typedef struct store_vec_qerr {
+  double step;  /* the query's int8 step (max|q| / 127) */
+  double emax;  /* max |e_i| */
+  double e2;    /* |e|_2 */
+  double round; /* max|q| * the float kernel's relative rounding bound */
+} store_vec_qerr;
+
+/* Quantizes the query q[dim] into q8[dim] (as store_vec_quantize) and measures its error. */
+void store_vec_query_prep(const float *q, int dim, int8_t *q8, store_vec_qerr *e);
+/* A row's norms in int8 units: l1 = sum |r_i|, l2 >= sqrt(sum r_i^2). */
+void store_vec_row_norms(const int8_t *r, int dim, int32_t *l1, float *l2);
+/* For a row with scale, l1 and l2: a bound on |F - scale * step * (q8 . r)|, where F is
+ * scale * store_vec_dot(q, r) (or the scalar kernel's) as computed in float. */
+double store_vec_slack(const store_vec_qerr *e, float scale, int32_t l1, float l2);
 
 #endif

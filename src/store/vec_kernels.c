@@ -129,6 +129,23 @@ int32_t store_vec_idot(const int8_t *q, const int8_t *r, int dim) {
   return store_vec_idot_scalar(q, r, dim);
 }
 
+#ifdef VEC_X86
+__attribute__((target("avx2"))) static void idot_rows_avx2(const int8_t *q, const int8_t *rows,
+                                                           size_t n, int dim, int32_t *out) {
+  for (size_t i = 0; i < n; i++) out[i] = idot_avx2(q, rows + i * (size_t)dim, dim);
+}
+#endif
+
+void store_vec_idot_rows(const int8_t *q, const int8_t *rows, size_t n, int dim, int32_t *out) {
+#ifdef VEC_X86
+  if (store_vec_simd()) {
+    idot_rows_avx2(q, rows, n, dim, out);
+    return;
+  }
+#endif
+  for (size_t i = 0; i < n; i++) out[i] = store_vec_idot_scalar(q, rows + i * (size_t)dim, dim);
+}
+
 /* ---- the bound ---- */
 
 void store_vec_row_norms(const int8_t *r, int dim, int32_t *l1, float *l2) {
@@ -164,11 +181,4 @@ void store_vec_query_prep(const float *q, int dim, int8_t *q8, store_vec_qerr *e
    * Accuracy and Stability, 3.1), and sum |q_i r_i| <= max|q| * sum |r_i|. */
   double u = ldexp(1.0, -24), nu = (dim + 2) * u;
   e->round = qmax * (nu / (1 - nu)) * up;
-}
-
-double store_vec_slack(const store_vec_qerr *e, float scale, int32_t l1, float l2) {
-  /* |q.r - step * (q8.r)| = |sum e_i r_i| <= min(max|e| * sum|r|, |e|_2 * |r|_2) (Hoelder and
-   * Cauchy-Schwarz), all in units of the row's scale. */
-  double a = e->emax * l1, b = e->e2 * l2;
-  return ((a < b ? a : b) + e->round * l1) * scale * (1 + 1e-9);
 }

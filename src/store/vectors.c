@@ -149,6 +149,8 @@ int store_vec_log_trim(store *s) {
 /* Eligible rows from which a search is split over two threads (below, a thread costs more than
  * it saves). */
 #define SEARCH_SPLIT_ROWS 16384
+/* Rows per call of the integer kernel. */
+#define PRE_BLOCK 64
 
 /* ---- the cached matrix: one segment of rows per scope ---- */
 
@@ -259,8 +261,8 @@ static uint32_t intern(store_vec_index *ix, const char *name) {
   return (uint32_t)ix->n_names++;
 }
 
-static void grow(vec_seg *g, size_t dim) {
-  size_t cap = g->cap ? g->cap * 2 : 256;
+/* Sets a segment's capacity to cap rows (at least its n). */
+static void resize(vec_seg *g, size_t dim, size_t cap) {
   g->data = xrealloc(g->data, cap * dim);
   g->scale = xrealloc(g->scale, cap * sizeof *g->scale);
   g->l1 = xrealloc(g->l1, cap * sizeof *g->l1);
@@ -269,6 +271,8 @@ static void grow(vec_seg *g, size_t dim) {
   g->vid = xrealloc(g->vid, cap * sizeof *g->vid);
   g->cap = cap;
 }
+
+static void grow(vec_seg *g, size_t dim) { resize(g, dim, g->cap ? g->cap * 2 : 256); }
 
 static uintptr_t pos_of(uint32_t scope, size_t row) {
   return ((uintptr_t)scope << 32 | (uintptr_t)row) + 1;
@@ -346,6 +350,7 @@ int store_vec_index_sync(store_vec_index *ix, bool *changed) {
     if (changed) *changed = true;
   }
   sqlite3_stmt *st;
+  bool full = !ix->loaded;
   if (!ix->loaded) {
     ix->last_seq = hi; /* what was deleted before the load is simply not loaded */
     ix->loaded = true;
@@ -386,7 +391,12 @@ int store_vec_index_sync(store_vec_index *ix, bool *changed) {
     if (changed) *changed = true;
   }
   sqlite3_reset(st);
-  return step == SQLITE_DONE ? 0 : store_err(ix->s, "loading vectors");
+  if (step != SQLITE_DONE) return store_err(ix->s, "loading vectors");
+  /* After a full load, give back what doubling left unused (up to half of each segment). */
+  for (size_t i = 0; full && i < ix->n_names; i++)
+    if (ix->seg[i].cap > ix->seg[i].n + ix->seg[i].n / 16 + 256)
+      resize(&ix->seg[i], (size_t)ix->dim, ix->seg[i].n + ix->seg[i].n / 16 + 256);
+  return 0;
 }
 
 /* ---- search ---- */
@@ -501,18 +511,23 @@ static void scan_pre(scan_part *p, uint32_t sg, size_t lo, size_t hi, lb_heap *h
                      size_t *nc, size_t *cap) {
   const vec_seg *g = &p->ix->seg[sg];
   size_t dim = (size_t)p->ix->dim;
-  double step = p->qe->step;
-  for (size_t i = lo; i < hi; i++) {
-    int32_t dot = store_vec_idot(p->q8, g->data + i * dim, p->ix->dim);
-    double est = (double)g->scale[i] * step * dot;
-    double slack = store_vec_slack(p->qe, g->scale[i], g->l1[i], g->l2[i]);
-    if (est + slack < h->thr) continue;
-    if (*nc == *cap) {
-      *cap = *cap ? *cap * 2 : 256;
-      *cs = xrealloc(*cs, *cap * sizeof **cs);
+  const store_vec_qerr *e = p->qe;
+  int32_t dots[PRE_BLOCK];
+  for (size_t b = lo; b < hi; b += PRE_BLOCK) {
+    size_t m = hi - b < PRE_BLOCK ? hi - b : PRE_BLOCK;
+    store_vec_idot_rows(p->q8, g->data + b * dim, m, p->ix->dim, dots);
+    for (size_t j = 0; j < m; j++) {
+      size_t i = b + j;
+      double est = (double)g->scale[i] * e->step * dots[j];
+      double slack = store_vec_slack(e, g->scale[i], g->l1[i], g->l2[i]);
+      if (est + slack < h->thr) continue;
+      if (*nc == *cap) {
+        *cap = *cap ? *cap * 2 : 256;
+        *cs = xrealloc(*cs, *cap * sizeof **cs);
+      }
+      (*cs)[(*nc)++] = (cand){est + slack, sg, (uint32_t)i};
+      heap_push(h, est - slack);
     }
-    (*cs)[(*nc)++] = (cand){est + slack, sg, (uint32_t)i};
-    heap_push(h, est - slack);
   }
 }
 

@@ -114,6 +114,8 @@ float store_vec_dot(const float *q, const int8_t *r, int dim);
  * it). */
 int32_t store_vec_idot_scalar(const int8_t *q, const int8_t *r, int dim);
 int32_t store_vec_idot(const int8_t *q, const int8_t *r, int dim);
+/* store_vec_idot of q with each of n contiguous rows, into out[n] (one call per block of rows). */
+void store_vec_idot_rows(const int8_t *q, const int8_t *rows, size_t n, int dim, int32_t *out);
 /* Whether store_vec_dot and store_vec_idot use AVX2 here. */
 bool store_vec_simd(void);
 
@@ -131,6 +133,12 @@ void store_vec_query_prep(const float *q, int dim, int8_t *q8, store_vec_qerr *e
 void store_vec_row_norms(const int8_t *r, int dim, int32_t *l1, float *l2);
 /* For a row with scale, l1 and l2: a bound on |F - scale * step * (q8 . r)|, where F is
  * scale * store_vec_dot(q, r) (or the scalar kernel's) as computed in float. */
-double store_vec_slack(const store_vec_qerr *e, float scale, int32_t l1, float l2);
+static inline double store_vec_slack(const store_vec_qerr *e, float scale, int32_t l1, float l2) {
+  /* |q.r - step * (q8.r)| = |sum e_i r_i| <= min(max|e| * sum|r|, |e|_2 * |r|_2) (Hoelder and
+   * Cauchy-Schwarz) in units of the row's scale, plus the float kernel's rounding; one part in
+   * 1e9 more covers the roundings of this double arithmetic. */
+  double a = e->emax * l1, b = e->e2 * l2, s = scale < 0 ? -(double)scale : (double)scale;
+  return ((a < b ? a : b) + e->round * l1) * s * (1 + 1e-9);
+}
 
 #endif

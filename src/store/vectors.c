@@ -155,10 +155,9 @@ int store_vec_log_trim(store *s) {
 /* ---- the cached matrix: one segment of rows per scope ---- */
 
 typedef struct vec_seg {
-  int8_t *data; /* n x dim */
+  uint8_t *hi, *lo; /* n x store_vec_plane_bytes(dim): the rows' bit planes */
   float *scale;
-  int32_t *l1; /* sum |r_i| (the prefilter's bound) */
-  float *l2;   /* |r|_2, rounded up */
+  store_vec_rowb *terms; /* the prefilter's bound terms */
   int64_t *ref, *vid;
   size_t n, cap;
 } vec_seg;
@@ -166,6 +165,7 @@ typedef struct vec_seg {
 struct store_vec_index {
   store *s;
   int kind, dim;
+  size_t pb; /* bytes of one plane of a row */
   char model[STORE_VEC_MODEL_MAX];
   bool loaded;
   char **names; /* interned scope names */
@@ -188,6 +188,7 @@ int store_vec_index_open(store *s, int kind, const char *model, int dim, store_v
   ix->s = s;
   ix->kind = kind;
   ix->dim = dim;
+  ix->pb = store_vec_plane_bytes(dim);
   str_lcpy(ix->model, model, sizeof ix->model);
   map_init(&ix->pos);
   map_init(&ix->by_name);
@@ -207,10 +208,10 @@ void store_vec_index_close(store_vec_index *ix) {
   if (!ix) return;
   for (size_t i = 0; i < ix->n_names; i++) {
     vec_seg *g = &ix->seg[i];
-    mem_free(g->data);
+    mem_free(g->hi);
+    mem_free(g->lo);
     mem_free(g->scale);
-    mem_free(g->l1);
-    mem_free(g->l2);
+    mem_free(g->terms);
     mem_free(g->ref);
     mem_free(g->vid);
     mem_free(ix->names[i]);
@@ -227,7 +228,7 @@ size_t store_vec_index_rows(const store_vec_index *ix) { return ix->n; }
 size_t store_vec_index_last_scored(const store_vec_index *ix) { return ix->last_scored; }
 
 size_t store_vec_index_bytes(const store_vec_index *ix) {
-  size_t row = (size_t)ix->dim + 3 * sizeof(float) + 2 * sizeof(int64_t), b = 0;
+  size_t row = 2 * ix->pb + sizeof(float) + sizeof(store_vec_rowb) + 2 * sizeof(int64_t), b = 0;
   for (size_t i = 0; i < ix->n_names; i++)
     b += ix->seg[i].cap * row + sizeof(vec_seg) + strlen(ix->names[i]) + 1 + sizeof(char *);
   return b + (ix->pos.cap + ix->by_name.cap) * (sizeof(uint64_t) + sizeof(void *));
@@ -262,17 +263,17 @@ static uint32_t intern(store_vec_index *ix, const char *name) {
 }
 
 /* Sets a segment's capacity to cap rows (at least its n). */
-static void resize(vec_seg *g, size_t dim, size_t cap) {
-  g->data = xrealloc(g->data, cap * dim);
+static void resize(vec_seg *g, size_t pb, size_t cap) {
+  g->hi = xrealloc(g->hi, cap * pb);
+  g->lo = xrealloc(g->lo, cap * pb);
   g->scale = xrealloc(g->scale, cap * sizeof *g->scale);
-  g->l1 = xrealloc(g->l1, cap * sizeof *g->l1);
-  g->l2 = xrealloc(g->l2, cap * sizeof *g->l2);
+  g->terms = xrealloc(g->terms, cap * sizeof *g->terms);
   g->ref = xrealloc(g->ref, cap * sizeof *g->ref);
   g->vid = xrealloc(g->vid, cap * sizeof *g->vid);
   g->cap = cap;
 }
 
-static void grow(vec_seg *g, size_t dim) { resize(g, dim, g->cap ? g->cap * 2 : 256); }
+static void grow(vec_seg *g, size_t pb) { resize(g, pb, g->cap ? g->cap * 2 : 256); }
 
 static uintptr_t pos_of(uint32_t scope, size_t row) {
   return ((uintptr_t)scope << 32 | (uintptr_t)row) + 1;
@@ -286,12 +287,12 @@ static void drop_row(store_vec_index *ix, int64_t vid) {
   map_del(&ix->pos, (uint64_t)vid);
   uint32_t sc = (uint32_t)((p - 1) >> 32);
   vec_seg *g = &ix->seg[sc];
-  size_t i = (p - 1) & 0xffffffffu, last = g->n - 1, dim = (size_t)ix->dim;
+  size_t i = (p - 1) & 0xffffffffu, last = g->n - 1, pb = ix->pb;
   if (i != last) {
-    memcpy(g->data + i * dim, g->data + last * dim, dim);
+    memcpy(g->hi + i * pb, g->hi + last * pb, pb);
+    memcpy(g->lo + i * pb, g->lo + last * pb, pb);
     g->scale[i] = g->scale[last];
-    g->l1[i] = g->l1[last];
-    g->l2[i] = g->l2[last];
+    g->terms[i] = g->terms[last];
     g->ref[i] = g->ref[last];
     g->vid[i] = g->vid[last];
     map_put_uint(&ix->pos, (uint64_t)g->vid[i], pos_of(sc, i));
@@ -321,17 +322,17 @@ static int log_bounds(store_vec_index *ix, int64_t *lo, int64_t *hi) {
 /* Appends a row loaded from the table. */
 static void add_row(store_vec_index *ix, int64_t id, int64_t ref, const char *scope, float scale,
                     const int8_t *data) {
-  size_t dim = (size_t)ix->dim;
   uint32_t sc = intern(ix, scope);
   vec_seg *g = &ix->seg[sc];
-  if (g->n == g->cap) grow(g, dim);
+  if (g->n == g->cap) grow(g, ix->pb);
   size_t i = g->n++;
-  int8_t *r = g->data + i * dim;
-  /* store_vec_put never writes -128; a row from elsewhere holding one is clamped, as the integer
-   * kernel's sign trick needs. */
-  for (size_t j = 0; j < dim; j++) r[j] = data[j] == -128 ? -127 : data[j];
+  /* store_vec_put never writes -128; a row from elsewhere holding one is clamped to the planes'
+   * range. */
+  int8_t r[STORE_VEC_DIM_MAX];
+  for (int j = 0; j < ix->dim; j++) r[j] = data[j] == -128 ? -127 : data[j];
+  store_vec_planes(r, ix->dim, g->hi + i * ix->pb, g->lo + i * ix->pb);
   g->scale[i] = scale;
-  store_vec_row_norms(r, ix->dim, &g->l1[i], &g->l2[i]);
+  store_vec_row_terms(r, ix->dim, &g->terms[i]);
   g->ref[i] = ref;
   g->vid[i] = id;
   map_put_uint(&ix->pos, (uint64_t)id, pos_of(sc, i));
@@ -395,7 +396,7 @@ int store_vec_index_sync(store_vec_index *ix, bool *changed) {
   /* After a full load, give back what doubling left unused (up to half of each segment). */
   for (size_t i = 0; full && i < ix->n_names; i++)
     if (ix->seg[i].cap > ix->seg[i].n + ix->seg[i].n / 16 + 256)
-      resize(&ix->seg[i], (size_t)ix->dim, ix->seg[i].n + ix->seg[i].n / 16 + 256);
+      resize(&ix->seg[i], ix->pb, ix->seg[i].n + ix->seg[i].n / 16 + 256);
   return 0;
 }
 
@@ -443,12 +444,6 @@ static void topk_add(topk *t, float sc, int64_t ref, uint32_t seg) {
   t->seg[at] = seg;
 }
 
-/* A row the prefilter keeps, with its upper bound. */
-typedef struct cand {
-  double ub;
-  uint32_t seg, row;
-} cand;
-
 /* One part of a scan: rows [from, to) of the eligible segments taken in order, into a best-k list
  * of its own. */
 typedef struct scan_part {
@@ -462,106 +457,126 @@ typedef struct scan_part {
   size_t scored; /* rows the float kernel scored */
 } scan_part;
 
-/* Exhaustive: the float kernel on every row. */
-static void scan_exact(scan_part *p, uint32_t sg, size_t lo, size_t hi) {
+/* The float kernel on row i of segment sg, rebuilt from its planes; kept when it places. */
+static void score_row(scan_part *p, uint32_t sg, size_t i, int8_t *r) {
   const vec_seg *g = &p->ix->seg[sg];
-  size_t dim = (size_t)p->ix->dim;
-  for (size_t i = lo; i < hi; i++) {
-    float sc = g->scale[i] * store_vec_dot(p->q->q, g->data + i * dim, p->ix->dim);
-    if (sc < p->q->min_score) continue;
-    topk_add(&p->best, sc, g->ref[i], sg);
-  }
-  p->scored += hi - lo;
+  store_vec_unplanes(g->hi + i * p->ix->pb, g->lo + i * p->ix->pb, p->ix->dim, r);
+  float sc = g->scale[i] * store_vec_dot(p->q->q, r, p->ix->dim);
+  p->scored++;
+  if (sc < p->q->min_score) return;
+  topk_add(&p->best, sc, g->ref[i], sg);
 }
 
-/* The lower bounds of the prefilter: a min-heap of the k largest seen, and the threshold an upper
- * bound must reach (the k-th largest lower bound once there are k, and never below min_score). */
-typedef struct lb_heap {
-  double *v, thr, min;
-  size_t n, k;
-} lb_heap;
+/* A row the prefilter keeps, with its upper bound. */
+typedef struct cand {
+  double ub;
+  uint32_t seg, row;
+} cand;
 
-static void heap_push(lb_heap *h, double lb) {
-  if (h->n < h->k) {
-    size_t i = h->n++;
-    while (i > 0 && h->v[(i - 1) / 2] > lb) {
-      h->v[i] = h->v[(i - 1) / 2];
+/* The prefilter's state: a min-heap of the k largest lower bounds seen, the threshold an upper
+ * bound must reach (the k-th largest lower bound once there are k, never below min_score), and
+ * the rows kept so far. */
+typedef struct pre_state {
+  double *lb, thr;
+  size_t n_lb, k;
+  cand *c;
+  size_t n, cap;
+} pre_state;
+
+static void lb_push(pre_state *h, double lb) {
+  if (h->n_lb < h->k) {
+    size_t i = h->n_lb++;
+    while (i > 0 && h->lb[(i - 1) / 2] > lb) {
+      h->lb[i] = h->lb[(i - 1) / 2];
       i = (i - 1) / 2;
     }
-    h->v[i] = lb;
+    h->lb[i] = lb;
   } else {
-    if (lb <= h->v[0]) return;
+    if (lb <= h->lb[0]) return;
     size_t i = 0;
     for (;;) {
       size_t c = 2 * i + 1;
-      if (c >= h->n) break;
-      if (c + 1 < h->n && h->v[c + 1] < h->v[c]) c++;
-      if (h->v[c] >= lb) break;
-      h->v[i] = h->v[c];
+      if (c >= h->n_lb) break;
+      if (c + 1 < h->n_lb && h->lb[c + 1] < h->lb[c]) c++;
+      if (h->lb[c] >= lb) break;
+      h->lb[i] = h->lb[c];
       i = c;
     }
-    h->v[i] = lb;
+    h->lb[i] = lb;
   }
-  if (h->n == h->k && h->v[0] > h->thr) h->thr = h->v[0];
+  if (h->n_lb == h->k && h->lb[0] > h->thr) h->thr = h->lb[0];
 }
 
-/* Prefiltered: integer dot products with a bound; rows that might place are kept, then scored by
- * the float kernel once the threshold is final. */
-static void scan_pre(scan_part *p, uint32_t sg, size_t lo, size_t hi, lb_heap *h, cand **cs,
-                     size_t *nc, size_t *cap) {
+/* Rows [lo, hi) of segment sg. Exhaustive: each scored. Prefiltered: the coarse integer dot over
+ * the high plane bounds each row; a row whose upper bound is below the threshold cannot place
+ * (k rows are sure to beat it), the others are kept for scoring. */
+static void scan_seg(scan_part *p, uint32_t sg, size_t lo, size_t hi, pre_state *h, int8_t *r) {
   const vec_seg *g = &p->ix->seg[sg];
-  size_t dim = (size_t)p->ix->dim;
+  if (!p->q8) {
+    for (size_t i = lo; i < hi; i++) score_row(p, sg, i, r);
+    return;
+  }
   const store_vec_qerr *e = p->qe;
   int32_t dots[PRE_BLOCK];
   for (size_t b = lo; b < hi; b += PRE_BLOCK) {
     size_t m = hi - b < PRE_BLOCK ? hi - b : PRE_BLOCK;
-    store_vec_idot_rows(p->q8, g->data + b * dim, m, p->ix->dim, dots);
+    store_vec_cdot_rows(p->q8, g->hi + b * p->ix->pb, m, p->ix->dim, dots);
     for (size_t j = 0; j < m; j++) {
       size_t i = b + j;
-      double est = (double)g->scale[i] * e->step * dots[j];
-      double slack = store_vec_slack(e, g->scale[i], g->l1[i], g->l2[i]);
+      double est = store_vec_estimate(e, g->scale[i], dots[j]);
+      double slack = store_vec_slack(e, g->scale[i], &g->terms[i]);
       if (est + slack < h->thr) continue;
-      if (*nc == *cap) {
-        *cap = *cap ? *cap * 2 : 256;
-        *cs = xrealloc(*cs, *cap * sizeof **cs);
+      if (h->n == h->cap) {
+        h->cap = h->cap ? h->cap * 2 : 256;
+        h->c = xrealloc(h->c, h->cap * sizeof *h->c);
       }
-      (*cs)[(*nc)++] = (cand){est + slack, sg, (uint32_t)i};
-      heap_push(h, est - slack);
+      h->c[h->n++] = (cand){est + slack, sg, (uint32_t)i};
+      lb_push(h, est - slack);
     }
   }
 }
 
+/* Max-heap of the kept rows by upper bound: sift c[i] down among c[0..n). */
+static void ub_sift(cand *c, size_t n, size_t i) {
+  cand x = c[i];
+  for (;;) {
+    size_t k = 2 * i + 1;
+    if (k >= n) break;
+    if (k + 1 < n && c[k + 1].ub > c[k].ub) k++;
+    if (c[k].ub <= x.ub) break;
+    c[i] = c[k];
+    i = k;
+  }
+  c[i] = x;
+}
+
 static void scan_rows(scan_part *p) {
-  lb_heap h = {.thr = p->q->min_score, .k = p->best.k};
-  cand *cs = NULL;
-  size_t nc = 0, cap = 0;
-  if (p->q8) h.v = xalloc(h.k * sizeof *h.v);
+  pre_state h = {.thr = p->q->min_score, .k = p->best.k};
+  if (p->q8) h.lb = xalloc(h.k * sizeof *h.lb);
+  int8_t r[STORE_VEC_DIM_MAX];
   size_t off = 0;
   for (size_t j = 0; j < p->n_segs && off < p->to; j++) {
     size_t n = p->ix->seg[p->segs[j]].n;
     size_t lo = p->from > off ? p->from - off : 0, hi = p->to - off < n ? p->to - off : n;
-    if (lo < hi) {
-      if (p->q8)
-        scan_pre(p, p->segs[j], lo, hi, &h, &cs, &nc, &cap);
-      else
-        scan_exact(p, p->segs[j], lo, hi);
-    }
+    if (lo < hi) scan_seg(p, p->segs[j], lo, hi, &h, r);
     off += n;
   }
-  if (p->q8) {
-    size_t dim = (size_t)p->ix->dim;
-    for (size_t j = 0; j < nc; j++) {
-      if (cs[j].ub < h.thr) continue;
-      const vec_seg *g = &p->ix->seg[cs[j].seg];
-      size_t i = cs[j].row;
-      float sc = g->scale[i] * store_vec_dot(p->q->q, g->data + i * dim, p->ix->dim);
-      p->scored++;
-      if (sc < p->q->min_score) continue;
-      topk_add(&p->best, sc, g->ref[i], cs[j].seg);
-    }
-    mem_free(h.v);
-    mem_free(cs);
+  if (!p->q8) return;
+  /* The rows kept, best upper bound first (a heap: only the few that get scored are ordered),
+   * scored until the next bound is below the k-th best score: every row after it is too. */
+  size_t m = 0;
+  for (size_t j = 0; j < h.n; j++)
+    if (h.c[j].ub >= h.thr) h.c[m++] = h.c[j];
+  for (size_t j = m / 2; j-- > 0;) ub_sift(h.c, m, j);
+  while (m > 0) {
+    cand top = h.c[0];
+    if (p->best.n == p->best.k && top.ub < p->best.score[p->best.k - 1]) break;
+    score_row(p, top.seg, top.row, r);
+    h.c[0] = h.c[--m];
+    ub_sift(h.c, m, 0);
   }
+  mem_free(h.lb);
+  mem_free(h.c);
 }
 
 static void *scan_thread(void *arg) {
@@ -595,7 +610,7 @@ int store_vec_search(store_vec_index *ix, const store_vec_query *q, store_vec_hi
   /* The prefilter needs a finite query; anything else is scored exhaustively. */
   bool pre = !q->exhaustive;
   for (int i = 0; pre && i < ix->dim; i++) pre = isfinite(q->q[i]);
-  int8_t q8[STORE_VEC_DIM_MAX];
+  int8_t q8[2 * STORE_VEC_DIM_MAX];
   store_vec_qerr qe = {0};
   if (pre) store_vec_query_prep(q->q, ix->dim, q8, &qe);
   /* Large scans run on two threads, each keeping its own best-k over half the rows, then merged:

@@ -28,6 +28,14 @@ static double now_s(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+/* CPU seconds of the whole process (all threads): on a shared machine, work per CPU second is
+ * steadier than wall time. */
+static double cpu_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
 /* ---- FMA peak (as bench_train measures it) ------------------------------------------------- */
 typedef struct peak_job {
   long iters;
@@ -184,9 +192,9 @@ int main(int argc, char **argv) {
   }
   const tensor_type types[] = {TT_F16, TT_Q8_0};
   const char *names[] = {"f16", "q8_0"};
-  double *times = xcalloc((size_t)runs, sizeof *times);
-  printf("\n| type | threads | texts/s | tokens/s | GFLOP/s | %% of FMA peak |\n"
-         "| --- | --- | --- | --- | --- | --- |\n");
+  double *times = xcalloc((size_t)runs, sizeof *times), *cpus = xcalloc((size_t)runs, sizeof *cpus);
+  printf("\n| type | threads | texts/s | tokens/s | GFLOP/s | %% of FMA peak | tokens per CPU-s |\n"
+         "| --- | --- | --- | --- | --- | --- | --- |\n");
   for (int k = 0; k < 2; k++) {
     char path[4096];
     snprintf(path, sizeof path, "%s/bench-embed-%s%s.gguf", dir, tiny ? "toy-" : "bge-small-",
@@ -209,35 +217,47 @@ int main(int argc, char **argv) {
         return 1;
       }
       for (int rr = 0; rr < runs; rr++) {
-        double t0 = now_s();
+        double t0 = now_s(), c0 = cpu_s();
         if (embed_texts(m, (const char *const *)texts, (size_t)n_texts, true, out)) return 1;
         times[rr] = now_s() - t0;
+        cpus[rr] = cpu_s() - c0;
       }
       qsort(times, (size_t)runs, sizeof *times, cmp_double);
+      qsort(cpus, (size_t)runs, sizeof *cpus, cmp_double);
       double med = times[runs / 2], gf = (mat_flops + attn_flops) / med / 1e9;
-      printf("| %s | %d | %.1f | %.0f | %.1f | %.0f %% |\n", names[k], t, n_texts / med,
-             (double)n_tok / med, gf, 100.0 * gf / peak[t]);
+      printf("| %s | %d | %.1f | %.0f | %.1f | %.0f %% | %.0f |\n", names[k], t, n_texts / med,
+             (double)n_tok / med, gf, 100.0 * gf / peak[t], (double)n_tok / cpus[runs / 2]);
       fflush(stdout);
       mem_free(out);
       embed_close(m);
     }
     printf("  model: %s\n", path);
   }
-  char tp[4096];
+  char tp[4096], op[4096];
   snprintf(tp, sizeof tp, "%s/bench-embed-texts.txt", dir);
-  FILE *f = fopen(tp, "w");
+  snprintf(op, sizeof op, "%s/bench-embed-one.txt", dir);
+  FILE *f = fopen(tp, "w"), *f1 = fopen(op, "w");
   if (f) {
     for (int i = 0; i < n_texts; i++) fprintf(f, "%s\n", texts[i]);
     fclose(f);
   }
-  printf("\nllama.cpp on the same files and texts (one per line), all in one batch:\n"
-         "  llama-embedding -m %s/bench-embed-%sf16.gguf -f %s -t %d -b 16384 -ub 16384 "
-         "--embd-normalize 2 --embd-output-format array > /dev/null\n"
-         "(once per thread count above; time it, e.g. with /usr/bin/time, and divide the texts by "
-         "the seconds)\n",
-         dir, tiny ? "toy-" : "bge-small-", tp, tmax);
+  if (f1) {
+    fprintf(f1, "%s\n", texts[0]);
+    fclose(f1);
+  }
+  const char *pre = tiny ? "toy-" : "bge-small-";
+  printf("\nllama.cpp on the same files and texts (one per line), all in one batch, per type and "
+         "thread count T:\n"
+         "  /usr/bin/time -f '%%e s wall, %%U s user' llama-embedding -m "
+         "%s/bench-embed-%sf16.gguf -f %s -t T -b 16384 -ub 16384 --embd-normalize 2 "
+         "--embd-output-format array > /dev/null\n"
+         "then the same with -f %s (one text: the model's load and warm-up) and subtract; "
+         "tokens: the 'batch_decode: n_tokens' it logs. Likewise for %s/bench-embed-%sq8_0.gguf. "
+         "On a shared machine compare tokens per CPU second (user time) with the last column.\n",
+         dir, pre, tp, op, dir, pre);
   for (int i = 0; i < n_texts; i++) mem_free(texts[i]);
   mem_free(texts);
   mem_free(times);
+  mem_free(cpus);
   return 0;
 }

@@ -11,11 +11,6 @@
 #include "base/map.h"
 #include "store/store_int.h"
 
-#if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-#define VEC_X86 1
-#endif
-
 #define SEARCH_K_MAX 10000
 
 void store_vec_quantize(const float *v, int dim, int8_t *q, float *scale) {
@@ -151,94 +146,35 @@ int store_vec_log_trim(store *s) {
   return store__step_done(s, st, "trimming the vector log");
 }
 
-/* Rows from which a search is split over two threads (below, a thread costs more than it saves). */
-#define SEARCH_SPLIT_ROWS 32768
+/* Eligible rows from which a search is split over two threads (below, a thread costs more than
+ * it saves). */
+#define SEARCH_SPLIT_ROWS 16384
+/* Rows per call of the integer kernel. */
+#define PRE_BLOCK 64
 
-/* ---- kernels ---- */
+/* ---- the cached matrix: one segment of rows per scope ---- */
 
-float store_vec_dot_scalar(const float *q, const int8_t *r, int dim) {
-  /* Eight partial sums (the AVX2 kernel keeps 32, summed in another order: both are checked
-   * against a float64 reference). */
-  float acc[8] = {0};
-  int i = 0;
-  for (; i + 8 <= dim; i += 8)
-    for (int l = 0; l < 8; l++) acc[l] += q[i + l] * (float)r[i + l];
-  float sum = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
-  for (; i < dim; i++) sum += q[i] * (float)r[i];
-  return sum;
-}
-
-#ifdef VEC_X86
-/* q (dim floats) . r (dim int8): int8 widened to int32 then float, FMA into four 8-lane
- * accumulators (32 elements per step, so the FMA latency is hidden). */
-__attribute__((target("avx2,fma"))) static float dot_avx2(const float *q, const int8_t *r,
-                                                          int dim) {
-  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps(), acc2 = _mm256_setzero_ps(),
-         acc3 = _mm256_setzero_ps();
-  int i = 0;
-  for (; i + 32 <= dim; i += 32) {
-    __m128i b0 = _mm_loadu_si128((const __m128i *)(r + i));
-    __m128i b1 = _mm_loadu_si128((const __m128i *)(r + i + 16));
-    acc0 =
-        _mm256_fmadd_ps(_mm256_loadu_ps(q + i), _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(b0)), acc0);
-    acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i + 8),
-                           _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(b0, 8))), acc1);
-    acc2 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i + 16),
-                           _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(b1)), acc2);
-    acc3 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i + 24),
-                           _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(b1, 8))), acc3);
-  }
-  __m256 acc = _mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3));
-  for (; i + 8 <= dim; i += 8) {
-    __m128i b = _mm_loadl_epi64((const __m128i *)(r + i));
-    acc = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(b)), acc);
-  }
-  __m128 lo = _mm256_castps256_ps128(acc), hi = _mm256_extractf128_ps(acc, 1);
-  __m128 s4 = _mm_add_ps(lo, hi);
-  __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
-  __m128 s1 = _mm_add_ss(s2, _mm_shuffle_ps(s2, s2, 1));
-  float sum = _mm_cvtss_f32(s1);
-  for (; i < dim; i++) sum += q[i] * (float)r[i];
-  return sum;
-}
-#endif
-
-bool store_vec_simd(void) {
-#ifdef VEC_X86
-  static int have = -1;
-  if (have < 0) {
-    __builtin_cpu_init();
-    have = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  }
-  return have;
-#else
-  return false;
-#endif
-}
-
-float store_vec_dot(const float *q, const int8_t *r, int dim) {
-#ifdef VEC_X86
-  if (store_vec_simd()) return dot_avx2(q, r, dim);
-#endif
-  return store_vec_dot_scalar(q, r, dim);
-}
-
-/* ---- the cached matrix ---- */
+typedef struct vec_seg {
+  uint8_t *hi, *lo; /* n x store_vec_plane_bytes(dim): the rows' bit planes */
+  float *scale;
+  store_vec_rowb *terms; /* the prefilter's bound terms */
+  int64_t *ref, *vid;
+  size_t n, cap;
+} vec_seg;
 
 struct store_vec_index {
   store *s;
   int kind, dim;
+  size_t pb; /* bytes of one plane of a row */
   char model[STORE_VEC_MODEL_MAX];
   bool loaded;
-  int8_t *data; /* rows x dim */
-  float *scale;
-  int64_t *ref, *vid;
-  uint32_t *scope; /* index into names */
-  size_t n, cap;
-  map_u64 pos; /* vectors.id -> row + 1 */
-  char **names;
-  size_t n_names;
+  char **names; /* interned scope names */
+  vec_seg *seg; /* seg[i]: the rows of scope names[i], contiguous */
+  size_t n_names, n;
+  map_u64 by_name; /* hash of a name -> its index + 1 (a collision falls back to a scan) */
+  map_u64 pos;     /* vectors.id -> (scope << 32 | row) + 1 */
   int64_t last_id, last_seq;
+  size_t last_scored; /* rows the last search scored with the float kernel */
 };
 
 int store_vec_index_open(store *s, int kind, const char *model, int dim, store_vec_index **out) {
@@ -252,13 +188,16 @@ int store_vec_index_open(store *s, int kind, const char *model, int dim, store_v
   ix->s = s;
   ix->kind = kind;
   ix->dim = dim;
+  ix->pb = store_vec_plane_bytes(dim);
   str_lcpy(ix->model, model, sizeof ix->model);
   map_init(&ix->pos);
+  map_init(&ix->by_name);
   *out = ix;
   return 0;
 }
 
 static void clear(store_vec_index *ix) {
+  for (size_t i = 0; i < ix->n_names; i++) ix->seg[i].n = 0;
   ix->n = 0;
   map_clear(&ix->pos);
   ix->last_id = ix->last_seq = 0;
@@ -267,56 +206,98 @@ static void clear(store_vec_index *ix) {
 
 void store_vec_index_close(store_vec_index *ix) {
   if (!ix) return;
-  mem_free(ix->data);
-  mem_free(ix->scale);
-  mem_free(ix->ref);
-  mem_free(ix->vid);
-  mem_free(ix->scope);
-  for (size_t i = 0; i < ix->n_names; i++) mem_free(ix->names[i]);
+  for (size_t i = 0; i < ix->n_names; i++) {
+    vec_seg *g = &ix->seg[i];
+    mem_free(g->hi);
+    mem_free(g->lo);
+    mem_free(g->scale);
+    mem_free(g->terms);
+    mem_free(g->ref);
+    mem_free(g->vid);
+    mem_free(ix->names[i]);
+  }
+  mem_free(ix->seg);
   mem_free(ix->names);
   map_free(&ix->pos);
+  map_free(&ix->by_name);
   mem_free(ix);
 }
 
 size_t store_vec_index_rows(const store_vec_index *ix) { return ix->n; }
 
+size_t store_vec_index_last_scored(const store_vec_index *ix) { return ix->last_scored; }
+
 size_t store_vec_index_bytes(const store_vec_index *ix) {
-  return ix->cap * ((size_t)ix->dim + sizeof(float) + 2 * sizeof(int64_t) + sizeof(uint32_t)) +
-         ix->pos.cap * (sizeof(uint64_t) + sizeof(void *));
+  size_t row = 2 * ix->pb + sizeof(float) + sizeof(store_vec_rowb) + 2 * sizeof(int64_t), b = 0;
+  for (size_t i = 0; i < ix->n_names; i++)
+    b += ix->seg[i].cap * row + sizeof(vec_seg) + strlen(ix->names[i]) + 1 + sizeof(char *);
+  return b + (ix->pos.cap + ix->by_name.cap) * (sizeof(uint64_t) + sizeof(void *));
+}
+
+static uint64_t name_hash(const char *s) {
+  uint64_t h = 14695981039346656037ull; /* FNV-1a */
+  for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
+  return h;
+}
+
+/* The index of scope name, or -1. */
+static long find_name(const store_vec_index *ix, const char *name) {
+  uintptr_t v = map_get_uint(&ix->by_name, name_hash(name));
+  if (!v) return -1;
+  if (strcmp(ix->names[v - 1], name) == 0) return (long)(v - 1);
+  for (size_t i = 0; i < ix->n_names; i++) /* two names with one hash */
+    if (strcmp(ix->names[i], name) == 0) return (long)i;
+  return -1;
 }
 
 static uint32_t intern(store_vec_index *ix, const char *name) {
-  for (size_t i = 0; i < ix->n_names; i++)
-    if (strcmp(ix->names[i], name) == 0) return (uint32_t)i;
+  long at = find_name(ix, name);
+  if (at >= 0) return (uint32_t)at;
   ix->names = xrealloc(ix->names, (ix->n_names + 1) * sizeof *ix->names);
+  ix->seg = xrealloc(ix->seg, (ix->n_names + 1) * sizeof *ix->seg);
   ix->names[ix->n_names] = xstrdup(name);
+  memset(&ix->seg[ix->n_names], 0, sizeof *ix->seg);
+  uint64_t h = name_hash(name);
+  if (!map_get_uint(&ix->by_name, h)) map_put_uint(&ix->by_name, h, ix->n_names + 1);
   return (uint32_t)ix->n_names++;
 }
 
-static void grow(store_vec_index *ix) {
-  size_t cap = ix->cap ? ix->cap * 2 : 1024;
-  ix->data = xrealloc(ix->data, cap * (size_t)ix->dim);
-  ix->scale = xrealloc(ix->scale, cap * sizeof *ix->scale);
-  ix->ref = xrealloc(ix->ref, cap * sizeof *ix->ref);
-  ix->vid = xrealloc(ix->vid, cap * sizeof *ix->vid);
-  ix->scope = xrealloc(ix->scope, cap * sizeof *ix->scope);
-  ix->cap = cap;
+/* Sets a segment's capacity to cap rows (at least its n). */
+static void resize(vec_seg *g, size_t pb, size_t cap) {
+  g->hi = xrealloc(g->hi, cap * pb);
+  g->lo = xrealloc(g->lo, cap * pb);
+  g->scale = xrealloc(g->scale, cap * sizeof *g->scale);
+  g->terms = xrealloc(g->terms, cap * sizeof *g->terms);
+  g->ref = xrealloc(g->ref, cap * sizeof *g->ref);
+  g->vid = xrealloc(g->vid, cap * sizeof *g->vid);
+  g->cap = cap;
 }
 
-/* Removes the row of vectors.id vid, when cached: the last row moves into its place. */
+static void grow(vec_seg *g, size_t pb) { resize(g, pb, g->cap ? g->cap * 2 : 256); }
+
+static uintptr_t pos_of(uint32_t scope, size_t row) {
+  return ((uintptr_t)scope << 32 | (uintptr_t)row) + 1;
+}
+
+/* Removes the row of vectors.id vid, when cached: the last row of its scope moves into its
+ * place. */
 static void drop_row(store_vec_index *ix, int64_t vid) {
   uintptr_t p = map_get_uint(&ix->pos, (uint64_t)vid);
   if (!p) return;
   map_del(&ix->pos, (uint64_t)vid);
-  size_t i = p - 1, last = ix->n - 1;
+  uint32_t sc = (uint32_t)((p - 1) >> 32);
+  vec_seg *g = &ix->seg[sc];
+  size_t i = (p - 1) & 0xffffffffu, last = g->n - 1, pb = ix->pb;
   if (i != last) {
-    memcpy(ix->data + i * (size_t)ix->dim, ix->data + last * (size_t)ix->dim, (size_t)ix->dim);
-    ix->scale[i] = ix->scale[last];
-    ix->ref[i] = ix->ref[last];
-    ix->vid[i] = ix->vid[last];
-    ix->scope[i] = ix->scope[last];
-    map_put_uint(&ix->pos, (uint64_t)ix->vid[i], i + 1);
+    memcpy(g->hi + i * pb, g->hi + last * pb, pb);
+    memcpy(g->lo + i * pb, g->lo + last * pb, pb);
+    g->scale[i] = g->scale[last];
+    g->terms[i] = g->terms[last];
+    g->ref[i] = g->ref[last];
+    g->vid[i] = g->vid[last];
+    map_put_uint(&ix->pos, (uint64_t)g->vid[i], pos_of(sc, i));
   }
+  g->n--;
   ix->n--;
 }
 
@@ -338,6 +319,26 @@ static int log_bounds(store_vec_index *ix, int64_t *lo, int64_t *hi) {
   return step == SQLITE_ROW ? 0 : store_err(ix->s, "reading the vector log");
 }
 
+/* Appends a row loaded from the table. */
+static void add_row(store_vec_index *ix, int64_t id, int64_t ref, const char *scope, float scale,
+                    const int8_t *data) {
+  uint32_t sc = intern(ix, scope);
+  vec_seg *g = &ix->seg[sc];
+  if (g->n == g->cap) grow(g, ix->pb);
+  size_t i = g->n++;
+  /* store_vec_put never writes -128; a row from elsewhere holding one is clamped to the planes'
+   * range. */
+  int8_t r[STORE_VEC_DIM_MAX];
+  for (int j = 0; j < ix->dim; j++) r[j] = data[j] == -128 ? -127 : data[j];
+  store_vec_planes(r, ix->dim, g->hi + i * ix->pb, g->lo + i * ix->pb);
+  g->scale[i] = scale;
+  store_vec_row_terms(r, ix->dim, &g->terms[i]);
+  g->ref[i] = ref;
+  g->vid[i] = id;
+  map_put_uint(&ix->pos, (uint64_t)id, pos_of(sc, i));
+  ix->n++;
+}
+
 int store_vec_index_sync(store_vec_index *ix, bool *changed) {
   if (changed) *changed = false;
   if (store_tx_depth(ix->s) > 0 && ix->loaded) return 0;
@@ -350,6 +351,7 @@ int store_vec_index_sync(store_vec_index *ix, bool *changed) {
     if (changed) *changed = true;
   }
   sqlite3_stmt *st;
+  bool full = !ix->loaded;
   if (!ix->loaded) {
     ix->last_seq = hi; /* what was deleted before the load is simply not loaded */
     ix->loaded = true;
@@ -379,60 +381,202 @@ int store_vec_index_sync(store_vec_index *ix, bool *changed) {
   sqlite3_bind_text(st, 2, ix->model, -1, SQLITE_STATIC);
   sqlite3_bind_int64(st, 3, ix->last_id);
   int step;
-  size_t dim = (size_t)ix->dim;
   while ((step = sqlite3_step(st)) == SQLITE_ROW) {
     int64_t id = sqlite3_column_int64(st, 0);
     ix->last_id = id;
-    if (sqlite3_column_int(st, 3) != ix->dim || (size_t)sqlite3_column_bytes(st, 5) != dim)
+    if (sqlite3_column_int(st, 3) != ix->dim ||
+        (size_t)sqlite3_column_bytes(st, 5) != (size_t)ix->dim)
       continue; /* another width under the same name: not comparable, never ranked */
-    if (ix->n == ix->cap) grow(ix);
-    size_t i = ix->n++;
-    memcpy(ix->data + i * dim, sqlite3_column_blob(st, 5), dim);
-    ix->scale[i] = (float)sqlite3_column_double(st, 4);
-    ix->ref[i] = sqlite3_column_int64(st, 1);
-    ix->vid[i] = id;
-    ix->scope[i] = intern(ix, store__col_text(st, 2));
-    map_put_uint(&ix->pos, (uint64_t)id, i + 1);
+    add_row(ix, id, sqlite3_column_int64(st, 1), store__col_text(st, 2),
+            (float)sqlite3_column_double(st, 4), sqlite3_column_blob(st, 5));
     if (changed) *changed = true;
   }
   sqlite3_reset(st);
-  return step == SQLITE_DONE ? 0 : store_err(ix->s, "loading vectors");
+  if (step != SQLITE_DONE) return store_err(ix->s, "loading vectors");
+  /* After a full load, give back what doubling left unused (up to half of each segment). */
+  for (size_t i = 0; full && i < ix->n_names; i++)
+    if (ix->seg[i].cap > ix->seg[i].n + ix->seg[i].n / 16 + 256)
+      resize(&ix->seg[i], ix->pb, ix->seg[i].n + ix->seg[i].n / 16 + 256);
+  return 0;
 }
+
+/* ---- search ---- */
 
 /* Whether hit a ranks before hit b. */
 static bool better(float sa, int64_t ra, float sb, int64_t rb) {
   return sa > sb || (sa == sb && ra < rb);
 }
 
-/* One part of a scan: rows [from, to) into a best-k list of its own. */
+/* A best-k list, best first. */
+typedef struct topk {
+  float *score;
+  int64_t *ref;
+  uint32_t *seg;
+  size_t n, k;
+} topk;
+
+static void topk_init(topk *t, size_t k) {
+  t->score = xalloc(k * sizeof *t->score);
+  t->ref = xalloc(k * sizeof *t->ref);
+  t->seg = xalloc(k * sizeof *t->seg);
+  t->n = 0;
+  t->k = k;
+}
+
+static void topk_free(topk *t) {
+  mem_free(t->score);
+  mem_free(t->ref);
+  mem_free(t->seg);
+}
+
+static void topk_add(topk *t, float sc, int64_t ref, uint32_t seg) {
+  if (t->n == t->k && !better(sc, ref, t->score[t->k - 1], t->ref[t->k - 1])) return;
+  /* Insertion into the sorted list (k is small). */
+  size_t at = t->n < t->k ? t->n++ : t->k - 1;
+  while (at > 0 && better(sc, ref, t->score[at - 1], t->ref[at - 1])) {
+    t->score[at] = t->score[at - 1];
+    t->ref[at] = t->ref[at - 1];
+    t->seg[at] = t->seg[at - 1];
+    at--;
+  }
+  t->score[at] = sc;
+  t->ref[at] = ref;
+  t->seg[at] = seg;
+}
+
+/* One part of a scan: rows [from, to) of the eligible segments taken in order, into a best-k list
+ * of its own. */
 typedef struct scan_part {
   const store_vec_index *ix;
   const store_vec_query *q;
-  const uint8_t *allow; /* NULL: every scope */
-  size_t k, from, to, n;
-  float *score;
-  size_t *row;
+  const uint32_t *segs; /* the eligible segments */
+  size_t n_segs, from, to;
+  const int8_t *q8; /* NULL: exhaustive */
+  const store_vec_qerr *qe;
+  topk best;
+  size_t scored; /* rows the float kernel scored */
 } scan_part;
 
-static void scan_rows(scan_part *p) {
-  const store_vec_index *ix = p->ix;
-  size_t dim = (size_t)ix->dim, n = 0, k = p->k;
-  for (size_t i = p->from; i < p->to; i++) {
-    if (p->allow && !p->allow[ix->scope[i]]) continue;
-    float sc = ix->scale[i] * store_vec_dot(p->q->q, ix->data + i * dim, ix->dim);
-    if (sc < p->q->min_score) continue;
-    if (n == k && !better(sc, ix->ref[i], p->score[n - 1], ix->ref[p->row[n - 1]])) continue;
-    /* Insertion into the sorted best-k list (k is small). */
-    size_t at = n < k ? n++ : k - 1;
-    while (at > 0 && better(sc, ix->ref[i], p->score[at - 1], ix->ref[p->row[at - 1]])) {
-      p->score[at] = p->score[at - 1];
-      p->row[at] = p->row[at - 1];
-      at--;
+/* The float kernel on row i of segment sg, rebuilt from its planes; kept when it places. */
+static void score_row(scan_part *p, uint32_t sg, size_t i, int8_t *r) {
+  const vec_seg *g = &p->ix->seg[sg];
+  store_vec_unplanes(g->hi + i * p->ix->pb, g->lo + i * p->ix->pb, p->ix->dim, r);
+  float sc = g->scale[i] * store_vec_dot(p->q->q, r, p->ix->dim);
+  p->scored++;
+  if (sc < p->q->min_score) return;
+  topk_add(&p->best, sc, g->ref[i], sg);
+}
+
+/* A row the prefilter keeps, with its upper bound. */
+typedef struct cand {
+  double ub;
+  uint32_t seg, row;
+} cand;
+
+/* The prefilter's state: a min-heap of the k largest lower bounds seen, the threshold an upper
+ * bound must reach (the k-th largest lower bound once there are k, never below min_score), and
+ * the rows kept so far. */
+typedef struct pre_state {
+  double *lb, thr;
+  size_t n_lb, k;
+  cand *c;
+  size_t n, cap;
+} pre_state;
+
+static void lb_push(pre_state *h, double lb) {
+  if (h->n_lb < h->k) {
+    size_t i = h->n_lb++;
+    while (i > 0 && h->lb[(i - 1) / 2] > lb) {
+      h->lb[i] = h->lb[(i - 1) / 2];
+      i = (i - 1) / 2;
     }
-    p->score[at] = sc;
-    p->row[at] = i;
+    h->lb[i] = lb;
+  } else {
+    if (lb <= h->lb[0]) return;
+    size_t i = 0;
+    for (;;) {
+      size_t c = 2 * i + 1;
+      if (c >= h->n_lb) break;
+      if (c + 1 < h->n_lb && h->lb[c + 1] < h->lb[c]) c++;
+      if (h->lb[c] >= lb) break;
+      h->lb[i] = h->lb[c];
+      i = c;
+    }
+    h->lb[i] = lb;
   }
-  p->n = n;
+  if (h->n_lb == h->k && h->lb[0] > h->thr) h->thr = h->lb[0];
+}
+
+/* Rows [lo, hi) of segment sg. Exhaustive: each scored. Prefiltered: the coarse integer dot over
+ * the high plane bounds each row; a row whose upper bound is below the threshold cannot place
+ * (k rows are sure to beat it), the others are kept for scoring. */
+static void scan_seg(scan_part *p, uint32_t sg, size_t lo, size_t hi, pre_state *h, int8_t *r) {
+  const vec_seg *g = &p->ix->seg[sg];
+  if (!p->q8) {
+    for (size_t i = lo; i < hi; i++) score_row(p, sg, i, r);
+    return;
+  }
+  const store_vec_qerr *e = p->qe;
+  int32_t dots[PRE_BLOCK];
+  for (size_t b = lo; b < hi; b += PRE_BLOCK) {
+    size_t m = hi - b < PRE_BLOCK ? hi - b : PRE_BLOCK;
+    store_vec_cdot_rows(p->q8, g->hi + b * p->ix->pb, m, p->ix->dim, dots);
+    for (size_t j = 0; j < m; j++) {
+      size_t i = b + j;
+      double est = store_vec_estimate(e, g->scale[i], dots[j]);
+      double slack = store_vec_slack(e, g->scale[i], &g->terms[i]);
+      if (est + slack < h->thr) continue;
+      if (h->n == h->cap) {
+        h->cap = h->cap ? h->cap * 2 : 256;
+        h->c = xrealloc(h->c, h->cap * sizeof *h->c);
+      }
+      h->c[h->n++] = (cand){est + slack, sg, (uint32_t)i};
+      lb_push(h, est - slack);
+    }
+  }
+}
+
+/* Max-heap of the kept rows by upper bound: sift c[i] down among c[0..n). */
+static void ub_sift(cand *c, size_t n, size_t i) {
+  cand x = c[i];
+  for (;;) {
+    size_t k = 2 * i + 1;
+    if (k >= n) break;
+    if (k + 1 < n && c[k + 1].ub > c[k].ub) k++;
+    if (c[k].ub <= x.ub) break;
+    c[i] = c[k];
+    i = k;
+  }
+  c[i] = x;
+}
+
+static void scan_rows(scan_part *p) {
+  pre_state h = {.thr = p->q->min_score, .k = p->best.k};
+  if (p->q8) h.lb = xalloc(h.k * sizeof *h.lb);
+  int8_t r[STORE_VEC_DIM_MAX];
+  size_t off = 0;
+  for (size_t j = 0; j < p->n_segs && off < p->to; j++) {
+    size_t n = p->ix->seg[p->segs[j]].n;
+    size_t lo = p->from > off ? p->from - off : 0, hi = p->to - off < n ? p->to - off : n;
+    if (lo < hi) scan_seg(p, p->segs[j], lo, hi, &h, r);
+    off += n;
+  }
+  if (!p->q8) return;
+  /* The rows kept, best upper bound first (a heap: only the few that get scored are ordered),
+   * scored until the next bound is below the k-th best score: every row after it is too. */
+  size_t m = 0;
+  for (size_t j = 0; j < h.n; j++)
+    if (h.c[j].ub >= h.thr) h.c[m++] = h.c[j];
+  for (size_t j = m / 2; j-- > 0;) ub_sift(h.c, m, j);
+  while (m > 0) {
+    cand top = h.c[0];
+    if (p->best.n == p->best.k && top.ub < p->best.score[p->best.k - 1]) break;
+    score_row(p, top.seg, top.row, r);
+    h.c[0] = h.c[--m];
+    ub_sift(h.c, m, 0);
+  }
+  mem_free(h.lb);
+  mem_free(h.c);
 }
 
 static void *scan_thread(void *arg) {
@@ -447,36 +591,46 @@ int store_vec_search(store_vec_index *ix, const store_vec_query *q, store_vec_hi
   int rc = store_vec_index_sync(ix, NULL);
   if (rc) return rc;
   size_t k = q->k > SEARCH_K_MAX ? SEARCH_K_MAX : q->k;
-  /* The scope filter, as one byte per interned scope, applied before any scoring. */
+  /* The scope filter picks whole segments before any scoring. */
   bool all = !q->scopes || q->n_scopes == 0;
-  uint8_t *allow = NULL;
-  if (!all) {
-    allow = xcalloc(ix->n_names ? ix->n_names : 1, 1);
-    bool any = false;
-    for (size_t j = 0; j < q->n_scopes; j++)
-      for (size_t i = 0; i < ix->n_names; i++)
-        if (q->scopes[j] && strcmp(ix->names[i], q->scopes[j]) == 0) allow[i] = 1, any = true;
-    if (!any) {
-      mem_free(allow);
-      return 0;
+  uint32_t *segs = xalloc((ix->n_names ? ix->n_names : 1) * sizeof *segs);
+  size_t n_segs = 0, rows = 0;
+  if (all) {
+    for (size_t i = 0; i < ix->n_names; i++)
+      if (ix->seg[i].n) segs[n_segs++] = (uint32_t)i;
+  } else {
+    for (size_t j = 0; j < q->n_scopes; j++) {
+      long at = q->scopes[j] ? find_name(ix, q->scopes[j]) : -1;
+      bool dup = false;
+      for (size_t m = 0; m < n_segs && !dup; m++) dup = segs[m] == (uint32_t)at;
+      if (at >= 0 && !dup && ix->seg[at].n) segs[n_segs++] = (uint32_t)at;
     }
   }
-  /* Large matrices are scanned by two threads, each keeping its own best-k over half the rows,
-   * then merged: the order (score, then ref id) is total, so the result is the same. */
-  size_t halves = ix->n >= SEARCH_SPLIT_ROWS ? 2 : 1;
+  for (size_t j = 0; j < n_segs; j++) rows += ix->seg[segs[j]].n;
+  /* The prefilter needs a finite query; anything else is scored exhaustively. */
+  bool pre = !q->exhaustive;
+  for (int i = 0; pre && i < ix->dim; i++) pre = isfinite(q->q[i]);
+  int8_t q8[2 * STORE_VEC_DIM_MAX];
+  store_vec_qerr qe = {0};
+  if (pre) store_vec_query_prep(q->q, ix->dim, q8, &qe);
+  /* Large scans run on two threads, each keeping its own best-k over half the rows, then merged:
+   * the order (score, then ref id) is total, so the result is the same. */
+  size_t halves = rows >= SEARCH_SPLIT_ROWS ? 2 : 1;
   (void)store_vec_simd(); /* the kernel choice is made here, not raced by the threads */
   scan_part part[2];
   pthread_t th;
   bool threaded = false;
-  for (size_t h = 0; h < halves; h++)
+  for (size_t h = 0; h < halves; h++) {
     part[h] = (scan_part){.ix = ix,
                           .q = q,
-                          .allow = all ? NULL : allow,
-                          .k = k,
-                          .from = ix->n * h / halves,
-                          .to = ix->n * (h + 1) / halves,
-                          .score = xalloc(k * sizeof(float)),
-                          .row = xalloc(k * sizeof(size_t))};
+                          .segs = segs,
+                          .n_segs = n_segs,
+                          .from = rows * h / halves,
+                          .to = rows * (h + 1) / halves,
+                          .q8 = pre ? q8 : NULL,
+                          .qe = &qe};
+    topk_init(&part[h].best, k);
+  }
   if (halves == 2 && pthread_create(&th, NULL, scan_thread, &part[1]) == 0) threaded = true;
   scan_rows(&part[0]);
   if (halves == 2) {
@@ -485,34 +639,22 @@ int store_vec_search(store_vec_index *ix, const store_vec_query *q, store_vec_hi
     else
       scan_rows(&part[1]);
   }
-  float *score = xalloc(k * sizeof *score);
-  size_t *row = xalloc(k * sizeof *row);
-  size_t n = 0;
+  topk best;
+  topk_init(&best, k);
+  ix->last_scored = 0;
   for (size_t h = 0; h < halves; h++) {
-    for (size_t j = 0; j < part[h].n; j++) {
-      float sc = part[h].score[j];
-      size_t i = part[h].row[j];
-      if (n == k && !better(sc, ix->ref[i], score[n - 1], ix->ref[row[n - 1]])) continue;
-      size_t at = n < k ? n++ : k - 1;
-      while (at > 0 && better(sc, ix->ref[i], score[at - 1], ix->ref[row[at - 1]])) {
-        score[at] = score[at - 1];
-        row[at] = row[at - 1];
-        at--;
-      }
-      score[at] = sc;
-      row[at] = i;
-    }
-    mem_free(part[h].score);
-    mem_free(part[h].row);
+    ix->last_scored += part[h].scored;
+    for (size_t j = 0; j < part[h].best.n; j++)
+      topk_add(&best, part[h].best.score[j], part[h].best.ref[j], part[h].best.seg[j]);
+    topk_free(&part[h].best);
   }
-  for (size_t j = 0; j < n; j++) {
-    out[j].ref_id = ix->ref[row[j]];
-    out[j].score = score[j];
-    str_lcpy(out[j].scope, ix->names[ix->scope[row[j]]], sizeof out[j].scope);
+  for (size_t j = 0; j < best.n; j++) {
+    out[j].ref_id = best.ref[j];
+    out[j].score = best.score[j];
+    str_lcpy(out[j].scope, ix->names[best.seg[j]], sizeof out[j].scope);
   }
-  *n_out = n;
-  mem_free(score);
-  mem_free(row);
-  mem_free(allow);
+  *n_out = best.n;
+  topk_free(&best);
+  mem_free(segs);
   return 0;
 }

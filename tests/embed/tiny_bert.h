@@ -106,6 +106,10 @@ static inline int tiny_bert_write(const char *path, const tiny_bert_spec *s) {
   gguf_set_arr_i32(w, "tokenizer.ggml.token_type", types, (uint64_t)nv);
   gguf_set_u32(w, "tokenizer.ggml.unknown_token_id", 1);
   gguf_set_u32(w, "tokenizer.ggml.cls_token_id", 2);
+  /* llama.cpp frames WordPiece input with its BOS id (101, [CLS] of the real vocabularies, when the
+   * file names none), not cls_token_id: name it, or llama-embedding starts every text with the
+   * word at 101 and its vectors are not comparable with mimic's. */
+  gguf_set_u32(w, "tokenizer.ggml.bos_token_id", 2);
   gguf_set_u32(w, "tokenizer.ggml.seperator_token_id", 3);
   gguf_set_u32(w, "tokenizer.ggml.padding_token_id", 0);
   gguf_set_u32(w, "tokenizer.ggml.mask_token_id", 4);

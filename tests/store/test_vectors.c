@@ -126,6 +126,12 @@ TEST(search_matches_float64_oracle) {
     store_vec_query vq = {.q = q, .scopes = want, .n_scopes = n_want, .min_score = min, .k = K};
     CHECK_OK(store_vec_search(ix, &vq, hits, &n));
     CHECK_INT(n, nb);
+    store_vec_hit ex[K];
+    size_t n_ex = 0;
+    vq.exhaustive = true;
+    CHECK_OK(store_vec_search(ix, &vq, ex, &n_ex));
+    CHECK_INT(n_ex, n);
+    for (size_t i = 0; i < n && i < n_ex; i++) CHECK(ex[i].ref_id == hits[i].ref_id);
     for (size_t i = 0; i < n && (int)i < nb; i++) {
       CHECK_INT(hits[i].ref_id, best_id[i]);
       CHECK_NEAR(hits[i].score, best[i], 1e-5);
@@ -143,6 +149,251 @@ TEST(search_matches_float64_oracle) {
   store_vec_index_close(ix);
   mem_free(deq);
   mem_free(sc_of);
+  store_close(s);
+}
+
+/* The bit planes rebuild every row, and the coarse dot over the high plane is exact, SIMD and
+ * scalar alike. */
+TEST(planes_and_coarse_dot) {
+  prng r;
+  prng_seed(&r, 11);
+  int dims[] = {1, 31, 32, 33, 63, 64, 65, 100, 128, 384, 768, 4096};
+  for (size_t t = 0; t < sizeof dims / sizeof dims[0]; t++) {
+    int d = dims[t];
+    size_t pb = store_vec_plane_bytes(d);
+    int8_t *q8 = xcalloc(2 * pb, 1), *row = xalloc((size_t)d), *back = xalloc((size_t)d);
+    uint8_t *hi = xalloc(pb), *lo = xalloc(pb);
+    for (int rep = 0; rep < 30; rep++) {
+      for (int i = 0; i < d; i++) {
+        /* rep 0: every product at its largest; rep 1: alternating extremes. */
+        int a = rep == 0 ? 127 : rep == 1 ? (i % 2 ? -127 : 127) : (int)(prng_next(&r) % 255) - 127;
+        int b = rep == 0 ? 127 : rep == 1 ? -127 : (int)(prng_next(&r) % 255) - 127;
+        q8[i] = (int8_t)a;
+        row[i] = (int8_t)b;
+      }
+      store_vec_planes(row, d, hi, lo);
+      memset(back, 0, (size_t)d);
+      store_vec_unplanes(hi, lo, d, back);
+      CHECK(memcmp(back, row, (size_t)d) == 0);
+      memset(back, 0, (size_t)d);
+      store_vec_unplanes_scalar(hi, lo, d, back);
+      CHECK(memcmp(back, row, (size_t)d) == 0);
+      int64_t ref = 0;
+      for (int i = 0; i < d; i++) ref += (int64_t)q8[i] * ((row[i] + 128) / 16); /* u = h + 8 */
+      CHECK_INT(store_vec_cdot_scalar(q8, hi, d), ref);
+      CHECK_INT(store_vec_cdot(q8, hi, d), ref);
+      int32_t two[2];
+      store_vec_cdot_rows(q8, hi, 1, d, two);
+      CHECK_INT(two[0], ref);
+    }
+    mem_free(q8);
+    mem_free(row);
+    mem_free(back);
+    mem_free(hi);
+    mem_free(lo);
+  }
+}
+
+/* |F - estimate| <= slack, with F from both float kernels; *worst: the largest ratio seen. */
+static void check_bound(const float *q, const float *v, int d, int *bad, double *worst) {
+  size_t pb = store_vec_plane_bytes(d);
+  int8_t *r = xalloc((size_t)d), *q8 = xalloc(2 * pb);
+  uint8_t *hi = xalloc(pb), *lo = xalloc(pb);
+  float scale;
+  store_vec_quantize(v, d, r, &scale);
+  store_vec_planes(r, d, hi, lo);
+  store_vec_rowb t;
+  store_vec_row_terms(r, d, &t);
+  store_vec_qerr e;
+  store_vec_query_prep(q, d, q8, &e);
+  double est = store_vec_estimate(&e, scale, store_vec_cdot(q8, hi, d));
+  double slack = store_vec_slack(&e, scale, &t);
+  float f1 = scale * store_vec_dot(q, r, d), f2 = scale * store_vec_dot_scalar(q, r, d);
+  double off = fmax(fabs(f1 - est), fabs(f2 - est));
+  if (off > slack) {
+    if (*bad < 5)
+      printf("     bound broken: d %d F %.9g %.9g est %.9g slack %.3g\n", d, f1, f2, est, slack);
+    (*bad)++;
+  }
+  if (slack > 0 && off / slack > *worst) *worst = off / slack;
+  mem_free(r);
+  mem_free(q8);
+  mem_free(hi);
+  mem_free(lo);
+}
+
+TEST(prefilter_bound_holds) {
+  prng r;
+  prng_seed(&r, 99);
+  int dims[] = {1, 2, 7, 48, 384, 1024, 4096};
+  int bad = 0;
+  double worst = 0;
+  for (size_t t = 0; t < sizeof dims / sizeof dims[0]; t++) {
+    int d = dims[t];
+    float *q = xalloc((size_t)d * sizeof *q), *v = xalloc((size_t)d * sizeof *v);
+    for (int rep = 0; rep < 400; rep++) {
+      int kind = rep % 6;
+      for (int i = 0; i < d; i++) v[i] = frand(&r);
+      if (kind == 0) {
+        for (int i = 0; i < d; i++) q[i] = frand(&r); /* random */
+      } else if (kind == 1) {
+        /* Every query element half a step off its grid point (the most a rounding can be off),
+         * on the side that makes each error add up along the row. */
+        float step = 1.0f / 127;
+        q[0] = 1;
+        for (int i = 1; i < d; i++) {
+          float g = (float)(int)(prng_next(&r) % 253) - 126;
+          q[i] = (g + (v[i] >= 0 ? 0.4999f : -0.4999f)) * step;
+        }
+      } else if (kind == 2) {
+        /* One large element, the rest below half a step: they all quantize to 0. */
+        q[0] = 1;
+        for (int i = 1; i < d; i++) q[i] = (v[i] >= 0 ? 1 : -1) * 0.0039f * (float)prng_uniform(&r);
+      } else if (kind == 3) {
+        /* Cancellation: large terms summing to about 0, where rounding is largest relative to the
+         * score. */
+        for (int i = 0; i < d; i++) {
+          v[i] = i % 2 ? 1 : -1;
+          q[i] = 1 + (float)prng_uniform(&r) * 1e-3f;
+        }
+      } else if (kind == 4) {
+        /* The low plane at its extremes (l = 0 or 15) with the query's sign: the coarse cell's
+         * error adds up along the query. */
+        v[0] = 1;
+        for (int i = 1; i < d; i++) {
+          q[i] = frand(&r);
+          int h = (int)(prng_next(&r) % 15) - 8, l = q[i] >= 0 ? 15 : 0;
+          v[i] = (float)(16 * h + l) / 127;
+        }
+        q[0] = 0;
+      } else {
+        /* Normalised, as stored embeddings and queries are. */
+        for (int i = 0; i < d; i++) q[i] = frand(&r);
+        normalize(q, d);
+        normalize(v, d);
+      }
+      check_bound(q, v, d, &bad, &worst);
+    }
+    mem_free(q);
+    mem_free(v);
+  }
+  CHECK_INT(bad, 0);
+  /* The adversarial cases come close to the bound: it is not loose by construction. */
+  printf("     largest |F - estimate| / slack: %.3f\n", worst);
+  CHECK(worst > 0.5);
+  /* A zero query and a zero row. */
+  float z[4] = {0}, one[4] = {1, 0, 0, 0};
+  check_bound(z, one, 4, &bad, &worst);
+  check_bound(one, z, 4, &bad, &worst);
+  CHECK_INT(bad, 0);
+}
+
+static void put_all(store *s, int n, int d, int seed, int n_scopes, int dup_every) {
+  static const char *const names[] = {"a", "b", "c", "guild:1", "guild:2"};
+  prng r;
+  prng_seed(&r, (uint64_t)seed);
+  float *v = xalloc((size_t)d * sizeof *v), *keep = xalloc((size_t)d * sizeof *keep);
+  CHECK_OK(store_tx_begin(s));
+  for (int i = 0; i < n; i++) {
+    if (dup_every && i % dup_every) {
+      /* Near and exact duplicates of the last fresh row: ties, and bounds that overlap. */
+      for (int j = 0; j < d; j++) v[j] = keep[j] + (i % 3 ? 0 : 1e-3f * frand(&r));
+    } else {
+      for (int j = 0; j < d; j++) v[j] = keep[j] = frand(&r);
+    }
+    normalize(v, d);
+    CHECK_OK(store_vec_put(s, STORE_VEC_LORE, i + 1, names[i % n_scopes], "m", v, d));
+  }
+  CHECK_OK(store_tx_commit(s));
+  mem_free(v);
+  mem_free(keep);
+}
+
+/* The prefiltered search against the exhaustive one (the float kernel on every row) on many
+ * queries, scope filters, k and minimum scores: the same hits, bit for bit. */
+TEST(prefilter_matches_exhaustive) {
+  struct {
+    int n, d, dup;
+  } sets[] = {{5000, 384, 0}, {6000, 64, 4}, {3000, 7, 0}};
+  static const char *const names[] = {"a", "b", "c", "guild:1", "guild:2"};
+  prng r;
+  prng_seed(&r, 5);
+  for (size_t t = 0; t < sizeof sets / sizeof sets[0]; t++) {
+    int n = sets[t].n, d = sets[t].d;
+    store *s = NULL;
+    REQUIRE(store_open(":memory:", &s) == 0);
+    put_all(s, n, d, (int)t + 1, 5, sets[t].dup);
+    store_vec_index *ix = NULL;
+    REQUIRE(store_vec_index_open(s, STORE_VEC_LORE, "m", d, &ix) == 0);
+    float *q = xalloc((size_t)d * sizeof *q);
+    size_t scored = 0, eligible = 0;
+    enum { KMAX = 64 };
+    store_vec_hit a[KMAX], b[KMAX];
+    for (int it = 0; it < 120; it++) {
+      for (int j = 0; j < d; j++) q[j] = frand(&r);
+      if (it % 7 == 3) q[it % d] *= 50; /* a spiky query */
+      normalize(q, d);
+      const char *want[3] = {names[it % 5], names[(it + 2) % 5], "nobody"};
+      size_t n_want = (size_t)(it % 4); /* 0: every scope */
+      static const size_t ks[] = {1, 3, 10, KMAX};
+      static const float mins[] = {-INFINITY, 0.0f, 0.1f, 0.3f};
+      store_vec_query vq = {.q = q,
+                            .scopes = want,
+                            .n_scopes = n_want,
+                            .min_score = mins[(it / 4) % 4],
+                            .k = ks[it % 4]};
+      size_t na = 0, nb = 0;
+      vq.exhaustive = true;
+      CHECK_OK(store_vec_search(ix, &vq, a, &na));
+      eligible += store_vec_index_last_scored(ix);
+      vq.exhaustive = false;
+      CHECK_OK(store_vec_search(ix, &vq, b, &nb));
+      scored += store_vec_index_last_scored(ix);
+      CHECK_INT(nb, na);
+      for (size_t i = 0; i < na && i < nb; i++) {
+        CHECK_INT(b[i].ref_id, a[i].ref_id);
+        CHECK(memcmp(&b[i].score, &a[i].score, sizeof(float)) == 0);
+        CHECK(strcmp(b[i].scope, a[i].scope) == 0);
+      }
+    }
+    /* The prefilter earns its keep on random data: most rows never reach the float kernel. */
+    printf("     %d x %d: the float kernel scored %zu of %zu eligible rows\n", n, d, scored,
+           eligible);
+    if (d >= 64) CHECK(scored * 4 < eligible);
+    /* A NaN query is scored exhaustively (no prefilter on what cannot be bounded). */
+    q[0] = NAN;
+    store_vec_query vq = {.q = q, .min_score = -INFINITY, .k = 3};
+    size_t nn = 0;
+    CHECK_OK(store_vec_search(ix, &vq, a, &nn));
+    CHECK_INT(store_vec_index_last_scored(ix), store_vec_index_rows(ix));
+    mem_free(q);
+    store_vec_index_close(ix);
+    store_close(s);
+  }
+}
+
+/* Every row the same vector: every bound overlaps, ties go to the lower ref id, as exhaustive. */
+TEST(prefilter_ties) {
+  store *s = NULL;
+  REQUIRE(store_open(":memory:", &s) == 0);
+  enum { N = 300, D = 16 };
+  float v[D];
+  for (int j = 0; j < D; j++) v[j] = (float)(j + 1);
+  normalize(v, D);
+  CHECK_OK(store_tx_begin(s));
+  for (int i = 0; i < N; i++)
+    CHECK_OK(store_vec_put(s, STORE_VEC_LORE, N - i, i % 2 ? "a" : "b", "m", v, D));
+  CHECK_OK(store_tx_commit(s));
+  store_vec_index *ix = NULL;
+  REQUIRE(store_vec_index_open(s, STORE_VEC_LORE, "m", D, &ix) == 0);
+  store_vec_hit h[5];
+  size_t n = 0;
+  store_vec_query vq = {.q = v, .min_score = 0.5f, .k = 5};
+  CHECK_OK(store_vec_search(ix, &vq, h, &n));
+  REQUIRE(n == 5);
+  for (int i = 0; i < 5; i++) CHECK_INT(h[i].ref_id, i + 1);
+  CHECK(h[0].score > 0.99f);
+  store_vec_index_close(ix);
   store_close(s);
 }
 
@@ -373,7 +624,11 @@ int main(void) {
   if (!mkdtemp(tmpdir)) return 1;
   RUN(simd_matches_scalar);
   RUN(quantize_round_trip);
+  RUN(planes_and_coarse_dot);
+  RUN(prefilter_bound_holds);
   RUN(search_matches_float64_oracle);
+  RUN(prefilter_matches_exhaustive);
+  RUN(prefilter_ties);
   RUN(cache_follows_another_connection);
   RUN(bad_vectors_refused);
   RUN(vectors_go_with_their_text);

@@ -6,6 +6,7 @@
  * element of C is summed by one thread in a fixed order, so results do not depend on the thread
  * count. */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,9 +21,9 @@
 
 #define MR       6
 #define NR_MAX   32
-#define KC       256       /* K block (a multiple of every quant block size: 32 and 256) */
-#define MBLK     (MR * 16) /* rows of C per task */
-#define NBLK_MIN 64        /* columns of C per task, at least */
+#define KC       256 /* K block (a multiple of every quant block size: 32 and 256) */
+#define NBLK_MIN 64  /* columns of C per task, at least */
+#define NBLK_MAX 512 /* and at most: a packed K-block of B stays in L2 */
 
 typedef void (*kern_fn)(int64_t kc, const float *ap, const float *bp, float *c);
 
@@ -245,26 +246,30 @@ typedef struct gemm_job {
   float *C;
   int64_t ldc;
   bool acc;
-  int64_t nblk, n_jb, n_ib; /* task grid: n_ib row blocks x n_jb column blocks of nblk */
+  int64_t nblk, n_jb, mblk, n_ib; /* task grid: n_ib row blocks of mblk x n_jb column blocks */
   int64_t kc_max;
+  _Atomic int64_t next; /* the next task to take */
 } gemm_job;
 
+/* Each task is one block of C: per K-block its B panel is packed (a quantized B dequantized) once
+ * and swept by every row of the block, so a weight tile is decoded once per task, not once per few
+ * rows. Threads take tasks in turn; which thread runs a task never changes its sums. */
 static void gemm_worker(int ith, int nth, void *arg) {
+  (void)ith, (void)nth;
   gemm_job *j = arg;
   int64_t tasks = j->n_ib * j->n_jb;
-  int64_t per = (tasks + nth - 1) / nth, t0 = per * ith, t1 = t0 + per < tasks ? t0 + per : tasks;
-  if (t0 >= t1) return;
+  int64_t t = atomic_fetch_add(&j->next, 1);
+  if (t >= tasks) return;
   int64_t np_max = (j->nblk + NR - 1) / NR;
   float *bp = xalloc((size_t)(np_max * NR * j->kc_max) * sizeof(float));
   float *ap = xalloc((size_t)(MR * j->kc_max) * sizeof(float));
   int64_t tmpn = j->nblk > j->kc_max ? j->nblk : j->kc_max;
   float *tmp = xalloc((size_t)tmpn * sizeof(float));
   float c[MR * NR_MAX];
-  /* Tasks run column block by column block, so a packed B block is reused for consecutive rows. */
-  for (int64_t t = t0; t < t1; t++) {
+  for (; t < tasks; t = atomic_fetch_add(&j->next, 1)) {
     int64_t jb = t / j->n_ib, ib = t % j->n_ib;
     int64_t j0 = jb * j->nblk, nc = j->N - j0 < j->nblk ? j->N - j0 : j->nblk;
-    int64_t i0 = ib * MBLK, mc = j->M - i0 < MBLK ? j->M - i0 : MBLK;
+    int64_t i0 = ib * j->mblk, mc = j->M - i0 < j->mblk ? j->M - i0 : j->mblk;
     int64_t np = (nc + NR - 1) / NR;
     if (!j->acc)
       for (int64_t i = 0; i < mc; i++)
@@ -307,29 +312,34 @@ void train__gemm(compute_pool *pool, int64_t M, int64_t N, int64_t K, train_mat 
                  (B.p != NULL && (B.t ? (N <= 1 || B.ld >= K) : (K <= 1 || B.ld >= N))));
   if (M <= 0 || N <= 0) return;
   kern_pick();
-  gemm_job j = {M, N, K, A, B, alpha, C, ldc, acc, 0, 0, 0, KC};
+  gemm_job j = {M, N, K, A, B, alpha, C, ldc, acc, 0, 0, 0, 0, KC, 0};
   if (K <= 0) {
     if (!acc)
       for (int64_t i = 0; i < M; i++) memset(C + i * ldc, 0, (size_t)N * sizeof(float));
     return;
   }
   /* Column blocks: at least NBLK_MIN wide, aligned to the quant block when B's columns are
-   * quantized rows; about 4 tasks per thread when the shape allows. */
+   * quantized rows, about 2 per thread when N allows; rows are split only when there are too few
+   * column blocks to go round (every row block packs its B panels again). */
   int64_t align = NR;
   if (B.q && !B.t) {
     int blk = tensor_type_get((int)B.q->type).block;
     while (align % blk) align += NR;
   }
   int nth = pool ? compute_pool_threads(pool) : 1;
-  int64_t n_ib = (M + MBLK - 1) / MBLK;
-  int64_t want_jb = (4 * nth + n_ib - 1) / n_ib;
-  int64_t nblk = (N + want_jb - 1) / want_jb;
+  int64_t nblk = (N + 2 * nth - 1) / (2 * nth);
   if (nblk < NBLK_MIN) nblk = NBLK_MIN;
-  if (nblk > 512) nblk = 512;
+  if (nblk > NBLK_MAX) nblk = NBLK_MAX;
   nblk = (nblk + align - 1) / align * align;
   j.nblk = nblk;
   j.n_jb = (N + nblk - 1) / nblk;
-  j.n_ib = n_ib;
+  int64_t n_ib = 1;
+  if (j.n_jb < 2 * nth) n_ib = (2 * nth + j.n_jb - 1) / j.n_jb;
+  int64_t mblk = (M + n_ib - 1) / n_ib;
+  if (mblk < 4 * MR) mblk = 4 * MR;
+  mblk = (mblk + MR - 1) / MR * MR;
+  j.mblk = mblk;
+  j.n_ib = (M + mblk - 1) / mblk;
   if (pool && (int64_t)M * N * K >= 32768)
     compute_pool_run(pool, gemm_worker, &j);
   else

@@ -111,7 +111,11 @@ struct train_model {
   uint64_t drop_key;
   /* backward scratch */
   float *dx, *dxn, *dh, *dg, *du, *datt, *dq, *dk, *dv, *attn_scr, *gax, *lg, *xr, *dxr, *dxf;
-  int ch; /* lm-head chunk (rows) */
+  int vb;      /* lm-head block: columns (vocabulary entries) of logits computed at once */
+  float *hlse; /* (T) log-sum-exp of each target row's logits, from the forward pass */
+  bool hlse_ok;
+  double *hsum; /* (T) the running softmax sums of the blocked head */
+  float *hmax, *hz;
 };
 
 static float *falloc(train_model *m, size_t n) {
@@ -154,6 +158,7 @@ void train_model_destroy(train_model *m) {
   mem_free(m->params);
   mem_free(m->layers);
   mem_free(m->rows);
+  mem_free(m->hsum);
   tok_destroy(m->tok);
   gguf_close(m->vocab_file);
   llm_model_destroy(m->base);
@@ -276,13 +281,18 @@ static int alloc_state(train_model *m) {
   m->attn_scr = falloc(m, train__attn_scratch(&a));
   if (m->lora) m->gax = falloc(m, T * (size_t)(m->lora_rank > 0 ? m->lora_rank : 1));
   size_t V = (size_t)hp->n_vocab;
-  size_t ch = (4u << 20) / V;
-  if (ch < 1) ch = 1;
-  if (ch > 64) ch = 64;
-  m->ch = (int)ch;
-  m->lg = falloc(m, ch * V);
-  m->xr = falloc(m, ch * E);
-  m->dxr = falloc(m, ch * E);
+  size_t vb = (4u << 20) / T / 64 * 64; /* 4 Mi floats of logits at a time */
+  if (vb < 64) vb = 64;
+  if (vb > V) vb = V;
+  m->vb = (int)vb;
+  m->lg = falloc(m, T * vb);
+  m->xr = falloc(m, T * E);
+  m->dxr = falloc(m, T * E);
+  m->hlse = falloc(m, T);
+  m->hmax = falloc(m, T);
+  m->hz = falloc(m, T);
+  m->hsum = mem_calloc(T, sizeof *m->hsum);
+  if (!m->hsum) m->oom = true;
   m->dxf = falloc(m, T * E);
   m->rows = mem_calloc(T, sizeof *m->rows);
   if (m->oom || !m->rows)
@@ -613,18 +623,100 @@ static int check_batch(const train_model *m, const train_batch *b) {
   return 0;
 }
 
-/* Logits of n rows xr (n, E) into lg (n, V). */
-static void head_logits(train_model *m, const float *xr, int n, float *lg) {
-  const llm_hparams *hp = &m->hp;
+/* The output matrix's rows v0..v0+nb (vocabulary entries) as a matrix of their own. */
+static qmat head_rows(const train_model *m, int v0, int nb) {
+  qmat q = m->output;
+  q.data = (const char *)q.data + (size_t)v0 * q.row_bytes;
+  q.rows = nb;
+  return q;
+}
+
+/* Logits of n rows xr (n, E) for vocabulary entries v0..v0+nb into lg (n, nb). */
+static void head_logits(train_model *m, const float *xr, int n, int v0, int nb, float *lg) {
+  int E = m->hp.n_embd;
   if (m->g_output) {
-    train_mat A = {xr, hp->n_embd, false, NULL}, B = {m->output.data, hp->n_embd, true, NULL};
-    train__gemm(m->pool, n, hp->n_vocab, hp->n_embd, A, B, 1.0f, lg, hp->n_vocab, false);
+    train_mat A = {xr, E, false, NULL};
+    train_mat B = {(const float *)m->output.data + (size_t)v0 * E, E, true, NULL};
+    train__gemm(m->pool, n, nb, E, A, B, 1.0f, lg, nb, false);
   } else {
-    qmat_mul(m->pool, &m->output, xr, lg, n);
+    qmat q = head_rows(m, v0, nb);
+    qmat_mul(m->pool, &q, xr, lg, n);
   }
   if (m->output_bias)
     for (int t = 0; t < n; t++)
-      for (int i = 0; i < hp->n_vocab; i++) lg[(size_t)t * hp->n_vocab + i] += m->output_bias[i];
+      for (int i = 0; i < nb; i++) lg[(size_t)t * nb + i] += m->output_bias[v0 + i];
+}
+
+/* One block of logits lg (n, nb) for the rows m->rows[0..n), vocabulary entries v0..: with dlogp
+ * NULL, folds the block into each row's running max (hmax), sum of exp (hsum) and target logit
+ * (hz); else overwrites it with dz = dlogp (onehot(target) - softmax), the softmax from hlse. */
+typedef struct head_job {
+  train_model *m;
+  const int32_t *targets;
+  const float *dlogp;
+  float *lg;
+  int n, v0, nb;
+} head_job;
+
+static void head_worker(int ith, int nth, void *arg) {
+  const head_job *j = arg;
+  train_model *m = j->m;
+  for (int i = ith; i < j->n; i += nth) {
+    int t = m->rows[i], tg = j->targets[t] - j->v0;
+    float *z = j->lg + (size_t)i * j->nb;
+    if (!j->dlogp) {
+      if (tg >= 0 && tg < j->nb) m->hz[i] = z[tg];
+      float mx = z[0];
+      for (int k = 1; k < j->nb; k++) mx = z[k] > mx ? z[k] : mx;
+      if (mx > m->hmax[i]) {
+        m->hsum[i] *= exp((double)m->hmax[i] - mx);
+        m->hmax[i] = mx;
+      }
+      mx = m->hmax[i];
+      double sum = 0;
+      for (int k = 0; k < j->nb; k++) sum += expf(z[k] - mx);
+      m->hsum[i] += sum;
+    } else {
+      float lse = m->hlse[t], d = j->dlogp[t];
+      for (int k = 0; k < j->nb; k++) z[k] = -d * expf(z[k] - lse);
+      if (tg >= 0 && tg < j->nb) z[tg] += d;
+    }
+  }
+}
+
+static void head_run(train_model *m, head_job *j) {
+  if (m->pool)
+    compute_pool_run(m->pool, head_worker, j);
+  else
+    head_worker(0, 1, j);
+}
+
+/* Copies the rows m->rows[0..n) of the final normed activations into xr. */
+static void head_gather(train_model *m, int n) {
+  int E = m->hp.n_embd;
+  for (int i = 0; i < n; i++)
+    memcpy(m->xr + (size_t)i * E, m->xf + (size_t)m->rows[i] * E, (size_t)E * sizeof(float));
+}
+
+/* hlse[t] for the rows m->rows[0..n), and log p(target) into logp (when not NULL): the vocabulary
+ * in blocks of vb columns, so a T x V logits matrix never exists and each block of the output
+ * matrix is read once for all rows. */
+static void head_lse(train_model *m, const train_batch *b, int n, float *logp) {
+  int V = m->hp.n_vocab;
+  head_gather(m, n);
+  for (int i = 0; i < n; i++) m->hmax[i] = -INFINITY, m->hsum[i] = 0, m->hz[i] = 0;
+  for (int v0 = 0; v0 < V; v0 += m->vb) {
+    int nb = V - v0 < m->vb ? V - v0 : m->vb;
+    head_logits(m, m->xr, n, v0, nb, m->lg);
+    head_job j = {m, b->targets, NULL, m->lg, n, v0, nb};
+    head_run(m, &j);
+  }
+  for (int i = 0; i < n; i++) {
+    int t = m->rows[i];
+    double lse = m->hmax[i] + log(m->hsum[i]);
+    m->hlse[t] = (float)lse;
+    if (logp) logp[t] = (float)((double)m->hz[i] - lse);
+  }
 }
 
 int train_model_forward(train_model *m, const train_batch *b, float *logp, float *logits) {
@@ -664,30 +756,25 @@ int train_model_forward(train_model *m, const train_batch *b, float *logp, float
   train__rmsnorm_fwd(T, E, m->xfin, m->output_norm, hp->rms_eps, m->xf, m->rsf);
 
   int V = hp->n_vocab;
-  if (logits)
-    for (int t0 = 0; t0 < T; t0 += m->ch) {
-      int n = T - t0 < m->ch ? T - t0 : m->ch;
-      head_logits(m, m->xf + (size_t)t0 * E, n, logits + (size_t)t0 * V);
-    }
   m->n_rows = 0;
   for (int t = 0; t < T; t++)
     if (b->targets[t] >= 0) m->rows[m->n_rows++] = t;
-  if (logp) {
-    memset(logp, 0, (size_t)T * sizeof *logp);
-    for (int r0 = 0; r0 < m->n_rows; r0 += m->ch) {
-      int n = m->n_rows - r0 < m->ch ? m->n_rows - r0 : m->ch;
-      if (!logits) {
-        for (int i = 0; i < n; i++)
-          memcpy(m->xr + (size_t)i * E, m->xf + (size_t)m->rows[r0 + i] * E,
-                 (size_t)E * sizeof(float));
-        head_logits(m, m->xr, n, m->lg);
-      }
-      for (int i = 0; i < n; i++) {
-        int t = m->rows[r0 + i];
-        const float *lg = logits ? logits + (size_t)t * V : m->lg + (size_t)i * V;
-        logp[t] = (float)train__logp_row(lg, V, b->targets[t], 0, NULL);
-      }
+  m->hlse_ok = false;
+  if (logits) {
+    head_logits(m, m->xf, T, 0, V, logits);
+    if (logp) memset(logp, 0, (size_t)T * sizeof *logp);
+    for (int i = 0; i < m->n_rows; i++) {
+      int t = m->rows[i];
+      const float *z = logits + (size_t)t * V;
+      double lp = train__logp_row(z, V, b->targets[t], 0, NULL);
+      m->hlse[t] = (float)((double)z[b->targets[t]] - lp);
+      if (logp) logp[t] = (float)lp;
     }
+    m->hlse_ok = true;
+  } else if (logp) {
+    memset(logp, 0, (size_t)T * sizeof *logp);
+    head_lse(m, b, m->n_rows, logp);
+    m->hlse_ok = true;
   }
   return 0;
 }
@@ -738,32 +825,36 @@ void train_model_backward(train_model *m, const train_batch *b, const float *dlo
   size_t qd = (size_t)hp->n_head * hp->head_dim;
   MIMIC_ASSERT(T > 0 && T == m->fwd_T); /* backward reads the activations of this batch's forward */
 
-  /* lm head, chunk by chunk over the target rows: recompute the logits, dz = dlogp (onehot - p). */
+  /* lm head, block by block over the vocabulary for all target rows at once: recompute the
+   * block's logits, dz = dlogp (onehot - p) with p from the forward pass's log-sum-exp, then
+   * dx += dz W_block (and the output weights' gradient when trainable). */
   memset(m->dxf, 0, (size_t)T * E * sizeof(float));
   int nr = 0;
   for (int i = 0; i < m->n_rows; i++)
     if (dlogp[m->rows[i]] != 0) m->rows[nr++] = m->rows[i];
-  for (int r0 = 0; r0 < nr; r0 += m->ch) {
-    int n = nr - r0 < m->ch ? nr - r0 : m->ch;
-    for (int i = 0; i < n; i++)
-      memcpy(m->xr + (size_t)i * E, m->xf + (size_t)m->rows[r0 + i] * E, (size_t)E * sizeof(float));
-    head_logits(m, m->xr, n, m->lg);
-    for (int i = 0; i < n; i++) {
-      int t = m->rows[r0 + i];
-      float *z = m->lg + (size_t)i * V;
-      (void)train__logp_row(z, V, b->targets[t], dlogp[t], z);
+  if (nr > 0) {
+    if (!m->hlse_ok) head_lse(m, b, nr, NULL);
+    head_gather(m, nr);
+    memset(m->dxr, 0, (size_t)nr * E * sizeof(float));
+    for (int v0 = 0; v0 < V; v0 += m->vb) {
+      int nb = V - v0 < m->vb ? V - v0 : m->vb;
+      head_logits(m, m->xr, nr, v0, nb, m->lg);
+      head_job j = {m, b->targets, dlogp, m->lg, nr, v0, nb};
+      head_run(m, &j);
+      train_mat DZ = {m->lg, nb, false, NULL};
+      qmat q = head_rows(m, v0, nb);
+      train_mat W =
+          m->g_output ? (train_mat){(const float *)m->output.data + (size_t)v0 * E, E, false, NULL}
+                      : (train_mat){NULL, 0, false, &q};
+      train__gemm(m->pool, nr, E, nb, DZ, W, 1.0f, m->dxr, E, true);
+      if (m->g_output) {
+        train_mat DZt = {m->lg, nb, true, NULL}, XR = {m->xr, E, false, NULL};
+        train__gemm(m->pool, nb, E, nr, DZt, XR, 1.0f, m->g_output + (size_t)v0 * E, E, true);
+      }
     }
-    train_mat DZ = {m->lg, V, false, NULL};
-    train_mat W = m->g_output ? (train_mat){m->output.data, E, false, NULL}
-                              : (train_mat){NULL, 0, false, &m->output};
-    train__gemm(m->pool, n, E, V, DZ, W, 1.0f, m->dxr, E, false);
-    for (int i = 0; i < n; i++) {
-      float *d = m->dxf + (size_t)m->rows[r0 + i] * E;
+    for (int i = 0; i < nr; i++) {
+      float *d = m->dxf + (size_t)m->rows[i] * E;
       for (int e = 0; e < E; e++) d[e] += m->dxr[(size_t)i * E + e];
-    }
-    if (m->g_output) {
-      train_mat DZt = {m->lg, V, true, NULL}, XR = {m->xr, E, false, NULL};
-      train__gemm(m->pool, V, E, n, DZt, XR, 1.0f, m->g_output, E, true);
     }
   }
   m->n_rows = nr;

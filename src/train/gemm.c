@@ -25,10 +25,13 @@
 #define NBLK_MIN 64  /* columns of C per task, at least */
 #define NBLK_MAX 512 /* and at most: a packed K-block of B stays in L2 */
 
-typedef void (*kern_fn)(int64_t kc, const float *ap, const float *bp, float *c);
+typedef void (*kern_fn)(int64_t kc, const float *ap, const float *bp, float *c, int64_t ldc,
+                        float alpha);
 
-/* c (MR, nr) = ap (kc, MR)^T-panel · bp (kc, nr)-panel; nr = 16 (scalar, AVX2) or 32 (AVX-512). */
-static void kern_scalar(int64_t kc, const float *ap, const float *bp, float *c) {
+/* c (MR, nr) += alpha * ap (kc, MR)^T-panel · bp (kc, nr)-panel, c's rows ldc apart; nr = 16
+ * (scalar, AVX2) or 32 (AVX-512). */
+static void kern_scalar(int64_t kc, const float *ap, const float *bp, float *c, int64_t ldc,
+                        float alpha) {
   float acc[MR][16];
   memset(acc, 0, sizeof acc);
   for (int64_t k = 0; k < kc; k++) {
@@ -36,12 +39,13 @@ static void kern_scalar(int64_t kc, const float *ap, const float *bp, float *c) 
     for (int r = 0; r < MR; r++)
       for (int j = 0; j < 16; j++) acc[r][j] += a[r] * b[j];
   }
-  memcpy(c, acc, sizeof acc);
+  for (int r = 0; r < MR; r++)
+    for (int j = 0; j < 16; j++) c[r * ldc + j] += alpha * acc[r][j];
 }
 
 #ifdef HAVE_X86
-__attribute__((target("avx2,fma"))) static void kern_avx2(int64_t kc, const float *ap,
-                                                          const float *bp, float *c) {
+__attribute__((target("avx2,fma"))) static void
+kern_avx2(int64_t kc, const float *ap, const float *bp, float *c, int64_t ldc, float alpha) {
   __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
   __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
   for (int64_t k = 0; k < kc; k++) {
@@ -66,23 +70,25 @@ __attribute__((target("avx2,fma"))) static void kern_avx2(int64_t kc, const floa
     c50 = _mm256_fmadd_ps(x, b0, c50);
     c51 = _mm256_fmadd_ps(x, b1, c51);
   }
-  _mm256_storeu_ps(c + 0 * 16, c00);
-  _mm256_storeu_ps(c + 0 * 16 + 8, c01);
-  _mm256_storeu_ps(c + 1 * 16, c10);
-  _mm256_storeu_ps(c + 1 * 16 + 8, c11);
-  _mm256_storeu_ps(c + 2 * 16, c20);
-  _mm256_storeu_ps(c + 2 * 16 + 8, c21);
-  _mm256_storeu_ps(c + 3 * 16, c30);
-  _mm256_storeu_ps(c + 3 * 16 + 8, c31);
-  _mm256_storeu_ps(c + 4 * 16, c40);
-  _mm256_storeu_ps(c + 4 * 16 + 8, c41);
-  _mm256_storeu_ps(c + 5 * 16, c50);
-  _mm256_storeu_ps(c + 5 * 16 + 8, c51);
+  __m256 al = _mm256_set1_ps(alpha);
+#define OUT(r, lo, hi)                                                                             \
+  do {                                                                                             \
+    float *d = c + (r)*ldc;                                                                        \
+    _mm256_storeu_ps(d, _mm256_add_ps(_mm256_loadu_ps(d), _mm256_mul_ps(al, lo)));                 \
+    _mm256_storeu_ps(d + 8, _mm256_add_ps(_mm256_loadu_ps(d + 8), _mm256_mul_ps(al, hi)));         \
+  } while (0)
+  OUT(0, c00, c01);
+  OUT(1, c10, c11);
+  OUT(2, c20, c21);
+  OUT(3, c30, c31);
+  OUT(4, c40, c41);
+  OUT(5, c50, c51);
+#undef OUT
 }
 
 /* 6 rows x 32 columns: 12 zmm accumulators, two B loads and a broadcast per row and k. */
-__attribute__((target("avx512f"))) static void kern_avx512(int64_t kc, const float *ap,
-                                                           const float *bp, float *c) {
+__attribute__((target("avx512f"))) static void
+kern_avx512(int64_t kc, const float *ap, const float *bp, float *c, int64_t ldc, float alpha) {
   __m512 acc[MR][2];
   for (int r = 0; r < MR; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
   for (int64_t k = 0; k < kc; k++) {
@@ -102,9 +108,11 @@ __attribute__((target("avx512f"))) static void kern_avx512(int64_t kc, const flo
     ROW(5);
 #undef ROW
   }
+  __m512 al = _mm512_set1_ps(alpha);
   for (int r = 0; r < MR; r++) {
-    _mm512_storeu_ps(c + r * 32, acc[r][0]);
-    _mm512_storeu_ps(c + r * 32 + 16, acc[r][1]);
+    float *d = c + r * ldc;
+    _mm512_storeu_ps(d, _mm512_add_ps(_mm512_loadu_ps(d), _mm512_mul_ps(al, acc[r][0])));
+    _mm512_storeu_ps(d + 16, _mm512_add_ps(_mm512_loadu_ps(d + 16), _mm512_mul_ps(al, acc[r][1])));
   }
 }
 #endif
@@ -281,13 +289,16 @@ static void gemm_worker(int ith, int nth, void *arg) {
         int mr = mc - ii < MR ? (int)(mc - ii) : MR;
         pack_a(&j->A, i0 + ii, mr, k0, kc, ap);
         for (int64_t p = 0; p < np; p++) {
-          g_kern(kc, ap, bp + p * kc * NR, c);
           int64_t w = nc - p * NR < NR ? nc - p * NR : NR;
-          for (int r = 0; r < mr; r++) {
-            float *dst = j->C + (i0 + ii + r) * j->ldc + j0 + p * NR;
-            const float *src = c + r * NR;
-            for (int64_t x = 0; x < w; x++) dst[x] += j->alpha * src[x];
+          float *dst = j->C + (i0 + ii) * j->ldc + j0 + p * NR;
+          if (mr == MR && w == NR) { /* a whole tile: the kernel adds into C */
+            g_kern(kc, ap, bp + p * kc * NR, dst, j->ldc, j->alpha);
+            continue;
           }
+          memset(c, 0, sizeof c);
+          g_kern(kc, ap, bp + p * kc * NR, c, NR, 1.0f);
+          for (int r = 0; r < mr; r++)
+            for (int64_t x = 0; x < w; x++) dst[r * j->ldc + x] += j->alpha * c[r * NR + x];
         }
       }
     }

@@ -187,6 +187,11 @@ void train__model_set_lora_alpha(train_model *m, float alpha) {
     }
 }
 
+void train__model_set_head_block(train_model *m, int vb) {
+  MIMIC_ASSERT(vb > 0 && vb % 64 == 0 && (size_t)vb * (size_t)m->max_T <= (4u << 20));
+  m->vb = vb < m->hp.n_vocab ? vb : m->hp.n_vocab;
+}
+
 size_t train_model_n_trainable(const train_model *m) {
   size_t n = 0;
   for (int i = 0; i < m->n_params; i++) n += m->params[i].n;

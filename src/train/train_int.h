@@ -88,6 +88,9 @@ int train__model_n_ctx(const train_model *m);
 const gguf_file *train__model_vocab_file(const train_model *m); /* NULL: built-in vocabulary */
 float train__model_lora_alpha(const train_model *m);
 void train__model_set_lora_alpha(train_model *m, float alpha); /* rescales every adapted matrix */
+/* Tests: the lm head's block of vocabulary columns (a positive multiple of 64, at most the
+ * vocabulary; the default keeps a block of logits under 4 Mi floats). */
+void train__model_set_head_block(train_model *m, int vb);
 
 /* ---- The built-in byte-level vocabulary (vocab.c). */
 int train__vocab_size(void);

@@ -131,6 +131,49 @@ TEST(scratch_gradients) {
   compute_pool_destroy(cp);
 }
 
+/* The lm head in vocabulary blocks (the last one partial) gives the gradients of one block over
+ * the whole vocabulary, with the log-sum-exp kept from the forward pass or, after a forward pass
+ * that computed no loss, recomputed by the backward pass; and passes finite differences. */
+TEST(head_blocks) {
+  compute_pool *cp = compute_pool_new(2);
+  train_scratch_opts o = tiny_opts("qwen2");
+  train_model *m = NULL;
+  CHECK_OK(train_model_new_scratch(&o, 5, 32, cp, &m));
+  REQUIRE(m);
+  scale_params(m, 8.0f);
+  int V = train_model_hparams(m)->n_vocab;
+  CHECK(V % 64 != 0);
+  tbatch tb;
+  make_batch(&tb, V, 5, 7);
+  float dl[64], logp[64], lp1[64];
+  for (int t = 0; t < tb.b.T; t++) dl[t] = tb.tgt[t] >= 0 ? -1.0f / (float)tb.b.T : 0;
+  train_param *emb = train_model_param(m, 0);
+  size_t n = emb->n;
+  float *g[3];
+  for (int pass = 0; pass < 3; pass++) {
+    train__model_set_head_block(m, pass ? 64 : V / 64 * 64 + 64);
+    train_model_zero_grad(m);
+    CHECK_OK(train_model_forward(m, &tb.b, pass == 2 ? NULL : logp, NULL));
+    if (pass == 0) memcpy(lp1, logp, sizeof logp);
+    if (pass == 1)
+      for (int t = 0; t < tb.b.T; t++) CHECK_NEAR(logp[t], lp1[t], 1e-5);
+    train_model_backward(m, &tb.b, dl);
+    g[pass] = xalloc(n * sizeof(float));
+    memcpy(g[pass], emb->g, n * sizeof(float));
+  }
+  double worst = 0, big = 0;
+  for (size_t k = 0; k < n; k++) {
+    big = fmax(big, fabs(g[0][k]));
+    worst = fmax(worst, fmax(fabs(g[1][k] - g[0][k]), fabs(g[2][k] - g[0][k])));
+  }
+  CHECK(big > 0);
+  CHECK(worst <= 1e-5 * big);
+  CHECK_INT(grad_check_model(m, &tb, 2e-3f, 2e-2), 0);
+  for (int pass = 0; pass < 3; pass++) mem_free(g[pass]);
+  train_model_destroy(m);
+  compute_pool_destroy(cp);
+}
+
 /* A small F32 base with q/k/v biases (the shared tiny Qwen2 when present, else an exported scratch
  * model), LoRA on every projection with B made non-zero, every LoRA tensor checked. Dropout on: the
  * masks come from the batch key, so the finite differences see the same masks. */
@@ -445,6 +488,7 @@ int main(void) {
   log_set_level(LOG_WARN);
   RUN(scratch_gradients);
   RUN(lora_gradients);
+  RUN(head_blocks);
   RUN(scratch_export_matches_engine);
   RUN(adapter_matches_engine_and_llama_cpp);
   RUN(memorises_sentences);

@@ -636,16 +636,22 @@ static qmat head_rows(const train_model *m, int v0, int nb) {
   return q;
 }
 
-/* Logits of n rows xr (n, E) for vocabulary entries v0..v0+nb into lg (n, nb). */
-static void head_logits(train_model *m, const float *xr, int n, int v0, int nb, float *lg) {
+/* Logits of n rows xr (n, E) for vocabulary entries v0..v0+nb into lg (n, nb). With `engine`, a
+ * frozen output matrix goes through qmat_mul exactly as the engine computes logits; otherwise
+ * through the training GEMM, its tiles dequantized (the loss's blocks: faster, and in float). */
+static void head_logits(train_model *m, const float *xr, int n, int v0, int nb, float *lg,
+                        bool engine) {
   int E = m->hp.n_embd;
+  qmat q = head_rows(m, v0, nb);
   if (m->g_output) {
     train_mat A = {xr, E, false, NULL};
     train_mat B = {(const float *)m->output.data + (size_t)v0 * E, E, true, NULL};
     train__gemm(m->pool, n, nb, E, A, B, 1.0f, lg, nb, false);
-  } else {
-    qmat q = head_rows(m, v0, nb);
+  } else if (engine) {
     qmat_mul(m->pool, &q, xr, lg, n);
+  } else {
+    train_mat A = {xr, E, false, NULL}, B = {NULL, 0, true, &q};
+    train__gemm(m->pool, n, nb, E, A, B, 1.0f, lg, nb, false);
   }
   if (m->output_bias)
     for (int t = 0; t < n; t++)
@@ -712,7 +718,7 @@ static void head_lse(train_model *m, const train_batch *b, int n, float *logp) {
   for (int i = 0; i < n; i++) m->hmax[i] = -INFINITY, m->hsum[i] = 0, m->hz[i] = 0;
   for (int v0 = 0; v0 < V; v0 += m->vb) {
     int nb = V - v0 < m->vb ? V - v0 : m->vb;
-    head_logits(m, m->xr, n, v0, nb, m->lg);
+    head_logits(m, m->xr, n, v0, nb, m->lg, false);
     head_job j = {m, b->targets, NULL, m->lg, n, v0, nb};
     head_run(m, &j);
   }
@@ -765,17 +771,15 @@ int train_model_forward(train_model *m, const train_batch *b, float *logp, float
   for (int t = 0; t < T; t++)
     if (b->targets[t] >= 0) m->rows[m->n_rows++] = t;
   m->hlse_ok = false;
-  if (logits) {
-    head_logits(m, m->xf, T, 0, V, logits);
-    if (logp) memset(logp, 0, (size_t)T * sizeof *logp);
-    for (int i = 0; i < m->n_rows; i++) {
-      int t = m->rows[i];
-      const float *z = logits + (size_t)t * V;
-      double lp = train__logp_row(z, V, b->targets[t], 0, NULL);
-      m->hlse[t] = (float)((double)z[b->targets[t]] - lp);
-      if (logp) logp[t] = (float)lp;
+  if (logits) { /* the engine's logits (a backward pass recomputes its own log-sum-exp) */
+    head_logits(m, m->xf, T, 0, V, logits, true);
+    if (logp) {
+      memset(logp, 0, (size_t)T * sizeof *logp);
+      for (int i = 0; i < m->n_rows; i++) {
+        int t = m->rows[i];
+        logp[t] = (float)train__logp_row(logits + (size_t)t * V, V, b->targets[t], 0, NULL);
+      }
     }
-    m->hlse_ok = true;
   } else if (logp) {
     memset(logp, 0, (size_t)T * sizeof *logp);
     head_lse(m, b, m->n_rows, logp);
@@ -843,7 +847,7 @@ void train_model_backward(train_model *m, const train_batch *b, const float *dlo
     memset(m->dxr, 0, (size_t)nr * E * sizeof(float));
     for (int v0 = 0; v0 < V; v0 += m->vb) {
       int nb = V - v0 < m->vb ? V - v0 : m->vb;
-      head_logits(m, m->xr, nr, v0, nb, m->lg);
+      head_logits(m, m->xr, nr, v0, nb, m->lg, false);
       head_job j = {m, b->targets, dlogp, m->lg, nr, v0, nb};
       head_run(m, &j);
       train_mat DZ = {m->lg, nb, false, NULL};

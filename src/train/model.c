@@ -5,9 +5,9 @@
  * from-scratch model whose every weight is a trainable F32 tensor. Not here: batches (data.c), the
  * optimizer (optim.c), files (export.c, checkpoint.c).
  *
- * Activation memory per token and layer: x, two normed copies, q, k, v, the attention output, the
- * residual after attention, gate and up (about 4 n_embd + 2 n_ff + q/kv widths floats), so a
- * sequence of max_T tokens costs max_T * n_layer * that. */
+ * Activation memory per token and layer: x, q, k, v, the attention output, the residual after
+ * attention, gate and up (about 2 n_embd + 2 n_ff + q/kv widths floats; the normed inputs are
+ * recomputed by the backward pass), so a sequence of max_T tokens costs max_T * n_layer * that. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -73,7 +73,7 @@ typedef struct tr_layer {
   float *attn_norm, *ffn_norm, *g_attn_norm, *g_ffn_norm;
   tr_lin lin[TRAIN_W_COUNT];
   /* saved activations, max_T rows each */
-  float *x0, *xn1, *rs1, *q, *k, *v, *att, *lse, *x1, *xn2, *rs2, *g, *u;
+  float *x0, *rs1, *q, *k, *v, *att, *lse, *x1, *rs2, *g, *u;
 } tr_layer;
 
 struct train_model {
@@ -105,7 +105,7 @@ struct train_model {
   bool oom;
 
   /* forward state */
-  float *x, *tmp, *tmp2, *xfin, *xf, *rsf, *cs, *hbuf, *drop;
+  float *x, *xn, *tmp, *tmp2, *xfin, *xf, *rsf, *cs, *hbuf, *drop;
   int32_t *rows; /* target rows of the batch */
   int n_rows;
   uint64_t drop_key;
@@ -249,7 +249,6 @@ static int alloc_state(train_model *m) {
   for (int il = 0; il < hp->n_layer; il++) {
     tr_layer *L = &m->layers[il];
     L->x0 = falloc(m, T * E);
-    L->xn1 = falloc(m, T * E);
     L->rs1 = falloc(m, T);
     L->q = falloc(m, T * qd);
     L->k = falloc(m, T * kvd);
@@ -257,7 +256,6 @@ static int alloc_state(train_model *m) {
     L->att = falloc(m, T * qd);
     L->lse = falloc(m, T * (size_t)hp->n_head);
     L->x1 = falloc(m, T * E);
-    L->xn2 = falloc(m, T * E);
     L->rs2 = falloc(m, T);
     L->g = falloc(m, T * ff);
     L->u = falloc(m, T * ff);
@@ -265,6 +263,7 @@ static int alloc_state(train_model *m) {
       if (L->lin[w].A) L->lin[w].ax = falloc(m, T * (size_t)L->lin[w].r);
   }
   m->x = falloc(m, T * E);
+  m->xn = falloc(m, T * E);
   m->tmp = falloc(m, T * wide);
   if (m->lora) m->tmp2 = falloc(m, T * wide);
   m->xfin = falloc(m, T * E);
@@ -746,19 +745,19 @@ int train_model_forward(train_model *m, const train_batch *b, float *logp, float
   for (int il = 0; il < hp->n_layer; il++) {
     tr_layer *L = &m->layers[il];
     memcpy(L->x0, m->x, (size_t)T * E * sizeof(float));
-    train__rmsnorm_fwd(T, E, m->x, L->attn_norm, hp->rms_eps, L->xn1, L->rs1);
-    lin_fwd(m, il, TRAIN_W_Q, T, L->xn1, L->q);
-    lin_fwd(m, il, TRAIN_W_K, T, L->xn1, L->k);
-    lin_fwd(m, il, TRAIN_W_V, T, L->xn1, L->v);
+    train__rmsnorm_fwd(T, E, m->x, L->attn_norm, hp->rms_eps, m->xn, L->rs1);
+    lin_fwd(m, il, TRAIN_W_Q, T, m->xn, L->q);
+    lin_fwd(m, il, TRAIN_W_K, T, m->xn, L->k);
+    lin_fwd(m, il, TRAIN_W_V, T, m->xn, L->v);
     train__rope(hp, T, hp->n_head, m->cs, L->q, false);
     train__rope(hp, T, hp->n_head_kv, m->cs, L->k, false);
     train__attn_fwd(m->pool, &at, L->q, L->k, L->v, L->att, L->lse);
     lin_fwd(m, il, TRAIN_W_O, T, L->att, m->tmp);
     for (size_t i = 0; i < (size_t)T * E; i++) m->x[i] += m->tmp[i];
     memcpy(L->x1, m->x, (size_t)T * E * sizeof(float));
-    train__rmsnorm_fwd(T, E, m->x, L->ffn_norm, hp->rms_eps, L->xn2, L->rs2);
-    lin_fwd(m, il, TRAIN_W_GATE, T, L->xn2, L->g);
-    lin_fwd(m, il, TRAIN_W_UP, T, L->xn2, L->u);
+    train__rmsnorm_fwd(T, E, m->x, L->ffn_norm, hp->rms_eps, m->xn, L->rs2);
+    lin_fwd(m, il, TRAIN_W_GATE, T, m->xn, L->g);
+    lin_fwd(m, il, TRAIN_W_UP, T, m->xn, L->u);
     train__swiglu_fwd((int64_t)T * ff, L->g, L->u, m->hbuf);
     lin_fwd(m, il, TRAIN_W_DOWN, T, m->hbuf, m->tmp);
     for (size_t i = 0; i < (size_t)T * E; i++) m->x[i] += m->tmp[i];
@@ -879,8 +878,9 @@ void train_model_backward(train_model *m, const train_batch *b, const float *dlo
     lin_bwd(m, il, TRAIN_W_DOWN, T, m->hbuf, m->dx, m->dh);
     train__swiglu_bwd((int64_t)T * ff, L->g, L->u, m->dh, m->dg, m->du);
     memset(m->dxn, 0, (size_t)T * E * sizeof(float));
-    lin_bwd(m, il, TRAIN_W_GATE, T, L->xn2, m->dg, m->dxn);
-    lin_bwd(m, il, TRAIN_W_UP, T, L->xn2, m->du, m->dxn);
+    train__rmsnorm_fwd(T, E, L->x1, L->ffn_norm, hp->rms_eps, m->xn, L->rs2); /* as forward */
+    lin_bwd(m, il, TRAIN_W_GATE, T, m->xn, m->dg, m->dxn);
+    lin_bwd(m, il, TRAIN_W_UP, T, m->xn, m->du, m->dxn);
     train__rmsnorm_bwd(T, E, L->x1, L->ffn_norm, L->rs2, m->dxn, m->dx, L->g_ffn_norm);
     /* attention: x1 = x0 + o(attn(rope(q xn1), rope(k xn1), v xn1)) */
     memset(m->datt, 0, (size_t)T * qd * sizeof(float));
@@ -892,9 +892,10 @@ void train_model_backward(train_model *m, const train_batch *b, const float *dlo
     /* Below layer 0 only the embeddings could use dx: skip it when they are frozen. */
     bool need_dx = il > 0 || m->g_embd;
     memset(m->dxn, 0, (size_t)T * E * sizeof(float));
-    lin_bwd(m, il, TRAIN_W_Q, T, L->xn1, m->dq, need_dx ? m->dxn : NULL);
-    lin_bwd(m, il, TRAIN_W_K, T, L->xn1, m->dk, need_dx ? m->dxn : NULL);
-    lin_bwd(m, il, TRAIN_W_V, T, L->xn1, m->dv, need_dx ? m->dxn : NULL);
+    train__rmsnorm_fwd(T, E, L->x0, L->attn_norm, hp->rms_eps, m->xn, L->rs1); /* as forward */
+    lin_bwd(m, il, TRAIN_W_Q, T, m->xn, m->dq, need_dx ? m->dxn : NULL);
+    lin_bwd(m, il, TRAIN_W_K, T, m->xn, m->dk, need_dx ? m->dxn : NULL);
+    lin_bwd(m, il, TRAIN_W_V, T, m->xn, m->dv, need_dx ? m->dxn : NULL);
     if (need_dx || L->g_attn_norm)
       train__rmsnorm_bwd(T, E, L->x0, L->attn_norm, L->rs1, m->dxn, m->dx, L->g_attn_norm);
   }

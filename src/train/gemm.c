@@ -257,7 +257,28 @@ typedef struct gemm_job {
   int64_t nblk, n_jb, mblk, n_ib; /* task grid: n_ib row blocks of mblk x n_jb column blocks */
   int64_t kc_max;
   _Atomic int64_t next; /* the next task to take */
+  float *apk;           /* A packed once for every task (NULL: each task packs its own) */
+  int64_t mp;           /* M rounded up to MR: the packed A's rows */
 } gemm_job;
+
+/* The packed A of rows i0.. (a multiple of MR) for the K-block at k0: K-blocks follow each other,
+ * each holding every row panel of MR rows as (kc, MR). */
+static float *apk_at(const gemm_job *j, int64_t i0, int64_t k0, int64_t kc) {
+  return j->apk + k0 * j->mp + i0 * kc;
+}
+
+/* Packs A into j->apk, row panels split over the threads. */
+static void pack_a_worker(int ith, int nth, void *arg) {
+  gemm_job *j = arg;
+  int64_t panels = j->mp / MR;
+  for (int64_t k0 = 0; k0 < j->K; k0 += j->kc_max) {
+    int64_t kc = j->K - k0 < j->kc_max ? j->K - k0 : j->kc_max;
+    for (int64_t p = ith; p < panels; p += nth) {
+      int mr = j->M - p * MR < MR ? (int)(j->M - p * MR) : MR;
+      pack_a(&j->A, p * MR, mr, k0, kc, apk_at(j, p * MR, k0, kc));
+    }
+  }
+}
 
 /* Each task is one block of C: per K-block its B panel is packed (a quantized B dequantized) once
  * and swept by every row of the block, so a weight tile is decoded once per task, not once per few
@@ -287,16 +308,20 @@ static void gemm_worker(int ith, int nth, void *arg) {
       pack_b(&j->B, k0, kc, j0, nc, bp, tmp);
       for (int64_t ii = 0; ii < mc; ii += MR) {
         int mr = mc - ii < MR ? (int)(mc - ii) : MR;
-        pack_a(&j->A, i0 + ii, mr, k0, kc, ap);
+        const float *pa = ap;
+        if (j->apk)
+          pa = apk_at(j, i0 + ii, k0, kc);
+        else
+          pack_a(&j->A, i0 + ii, mr, k0, kc, ap);
         for (int64_t p = 0; p < np; p++) {
           int64_t w = nc - p * NR < NR ? nc - p * NR : NR;
           float *dst = j->C + (i0 + ii) * j->ldc + j0 + p * NR;
           if (mr == MR && w == NR) { /* a whole tile: the kernel adds into C */
-            g_kern(kc, ap, bp + p * kc * NR, dst, j->ldc, j->alpha);
+            g_kern(kc, pa, bp + p * kc * NR, dst, j->ldc, j->alpha);
             continue;
           }
           memset(c, 0, sizeof c);
-          g_kern(kc, ap, bp + p * kc * NR, c, NR, 1.0f);
+          g_kern(kc, pa, bp + p * kc * NR, c, NR, 1.0f);
           for (int r = 0; r < mr; r++)
             for (int64_t x = 0; x < w; x++) dst[r * j->ldc + x] += j->alpha * c[r * NR + x];
         }
@@ -323,7 +348,7 @@ void train__gemm(compute_pool *pool, int64_t M, int64_t N, int64_t K, train_mat 
                  (B.p != NULL && (B.t ? (N <= 1 || B.ld >= K) : (K <= 1 || B.ld >= N))));
   if (M <= 0 || N <= 0) return;
   kern_pick();
-  gemm_job j = {M, N, K, A, B, alpha, C, ldc, acc, 0, 0, 0, 0, KC, 0};
+  gemm_job j = {M, N, K, A, B, alpha, C, ldc, acc, 0, 0, 0, 0, KC, 0, NULL, 0};
   if (K <= 0) {
     if (!acc)
       for (int64_t i = 0; i < M; i++) memset(C + i * ldc, 0, (size_t)N * sizeof(float));
@@ -351,8 +376,22 @@ void train__gemm(compute_pool *pool, int64_t M, int64_t N, int64_t K, train_mat 
   mblk = (mblk + MR - 1) / MR * MR;
   j.mblk = mblk;
   j.n_ib = (M + mblk - 1) / mblk;
-  if (pool && (int64_t)M * N * K >= 32768)
+  bool threaded = pool && (int64_t)M * N * K >= 32768;
+  /* Several column blocks would each gather A's panels again (strided reads of every row): pack
+   * A once, in parallel, and let every task stream the packed copy. */
+  if (j.n_jb > 1 && M >= 4 * MR) {
+    j.mp = (M + MR - 1) / MR * MR;
+    j.apk = mem_alloc((size_t)(j.mp * K) * sizeof(float));
+    if (j.apk) {
+      if (threaded)
+        compute_pool_run(pool, pack_a_worker, &j);
+      else
+        pack_a_worker(0, 1, &j);
+    }
+  }
+  if (threaded)
     compute_pool_run(pool, gemm_worker, &j);
   else
     gemm_worker(0, 1, &j);
+  mem_free(j.apk);
 }

@@ -682,13 +682,10 @@ static void head_worker(int ith, int nth, void *arg) {
         m->hsum[i] *= exp((double)m->hmax[i] - mx);
         m->hmax[i] = mx;
       }
-      mx = m->hmax[i];
-      double sum = 0;
-      for (int k = 0; k < j->nb; k++) sum += expf(z[k] - mx);
-      m->hsum[i] += sum;
+      m->hsum[i] += train__sum_exp(z, j->nb, m->hmax[i]);
     } else {
       float lse = m->hlse[t], d = j->dlogp[t];
-      for (int k = 0; k < j->nb; k++) z[k] = -d * expf(z[k] - lse);
+      train__exp_scale(z, j->nb, lse, -d);
       if (tg >= 0 && tg < j->nb) z[tg] += d;
     }
   }

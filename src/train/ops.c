@@ -343,8 +343,109 @@ void train__attn_bwd(compute_pool *pool, const train_attn *a, const float *q, co
     attn_reduce_worker(0, 1, &r);
 }
 
+/* ---- Exponentials over rows (the lm head's softmax, SwiGLU's backward): AVX2 with a Cephes-style
+ * polynomial (relative error ~2e-7 over the range used), scalar expf as the reference. */
+
+#ifdef HAVE_X86
+/* exp(x) for x in [-87, 88]; below, 0 (the callers subtract a max, so x <= 0 mostly). */
+__attribute__((target("avx2,fma"))) static inline __m256 exp256(__m256 x) {
+  const __m256 lo = _mm256_set1_ps(-87.3f), hi = _mm256_set1_ps(88.3f);
+  __m256 under = _mm256_cmp_ps(x, lo, _CMP_LT_OQ);
+  x = _mm256_min_ps(_mm256_max_ps(x, lo), hi);
+  __m256 fx = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                              _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  x = _mm256_fnmadd_ps(fx, _mm256_set1_ps(0.693359375f), x);
+  x = _mm256_fnmadd_ps(fx, _mm256_set1_ps(-2.12194440e-4f), x);
+  __m256 y = _mm256_set1_ps(1.9875691500e-4f);
+  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(1.3981999507e-3f));
+  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(8.3334519073e-3f));
+  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(4.1665795894e-2f));
+  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(1.6666665459e-1f));
+  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(5.0000001201e-1f));
+  y = _mm256_fmadd_ps(y, _mm256_mul_ps(x, x), _mm256_add_ps(x, _mm256_set1_ps(1.0f)));
+  __m256i e =
+      _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(fx), _mm256_set1_epi32(127)), 23);
+  y = _mm256_mul_ps(y, _mm256_castsi256_ps(e));
+  return _mm256_andnot_ps(under, y);
+}
+
+__attribute__((target("avx2,fma"))) static double sum_exp_avx2(const float *z, int64_t n,
+                                                               float mx) {
+  __m256 m = _mm256_set1_ps(mx), acc = _mm256_setzero_ps();
+  double sum = 0;
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    acc = _mm256_add_ps(acc, exp256(_mm256_sub_ps(_mm256_loadu_ps(z + i), m)));
+    if ((i & 1023) == 1016) { /* fold into the double every 128 vectors */
+      sum += hsum256(acc);
+      acc = _mm256_setzero_ps();
+    }
+  }
+  sum += hsum256(acc);
+  for (; i < n; i++) sum += expf(z[i] - mx);
+  return sum;
+}
+
+__attribute__((target("avx2,fma"))) static void exp_scale_avx2(float *z, int64_t n, float sub,
+                                                               float scale) {
+  __m256 m = _mm256_set1_ps(sub), sc = _mm256_set1_ps(scale);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(z + i, _mm256_mul_ps(sc, exp256(_mm256_sub_ps(_mm256_loadu_ps(z + i), m))));
+  for (; i < n; i++) z[i] = scale * expf(z[i] - sub);
+}
+
+__attribute__((target("avx2,fma"))) static void
+swiglu_bwd_avx2(int64_t n, const float *g, const float *u, const float *dh, float *dg, float *du) {
+  const __m256 one = _mm256_set1_ps(1.0f), zero = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m256 gv = _mm256_loadu_ps(g + i), d = _mm256_loadu_ps(dh + i);
+    __m256 s = _mm256_div_ps(one, _mm256_add_ps(one, exp256(_mm256_sub_ps(zero, gv))));
+    _mm256_storeu_ps(du + i, _mm256_mul_ps(d, _mm256_mul_ps(gv, s)));
+    __m256 t = _mm256_fmadd_ps(gv, _mm256_sub_ps(one, s), one);
+    _mm256_storeu_ps(dg + i,
+                     _mm256_mul_ps(_mm256_mul_ps(_mm256_mul_ps(d, _mm256_loadu_ps(u + i)), s), t));
+  }
+  for (; i < n; i++) {
+    float s = 1.0f / (1.0f + expf(-g[i]));
+    du[i] = dh[i] * (g[i] * s);
+    dg[i] = dh[i] * u[i] * s * (1.0f + g[i] * (1.0f - s));
+  }
+}
+#endif
+
+static bool use_avx2(void) {
+#ifdef HAVE_X86
+  return strcmp(train__gemm_kernel(), "scalar") != 0;
+#else
+  return false;
+#endif
+}
+
+double train__sum_exp(const float *z, int64_t n, float mx) {
+#ifdef HAVE_X86
+  if (use_avx2()) return sum_exp_avx2(z, n, mx);
+#endif
+  double sum = 0;
+  for (int64_t i = 0; i < n; i++) sum += expf(z[i] - mx);
+  return sum;
+}
+
+void train__exp_scale(float *z, int64_t n, float sub, float scale) {
+#ifdef HAVE_X86
+  if (use_avx2()) {
+    exp_scale_avx2(z, n, sub, scale);
+    return;
+  }
+#endif
+  for (int64_t i = 0; i < n; i++) z[i] = scale * expf(z[i] - sub);
+}
+
 /* ---- SwiGLU ---------------------------------------------------------------------------------- */
 
+/* The forward stays on libm's expf as before, so the forward pass does not move away from the
+ * engine's logits. */
 void train__swiglu_fwd(int64_t n, const float *g, const float *u, float *h) {
   for (int64_t i = 0; i < n; i++) h[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
 }
@@ -352,6 +453,12 @@ void train__swiglu_fwd(int64_t n, const float *g, const float *u, float *h) {
 /* silu'(g) = s (1 + g (1 - s)) with s = sigmoid(g). */
 void train__swiglu_bwd(int64_t n, const float *g, const float *u, const float *dh, float *dg,
                        float *du) {
+#ifdef HAVE_X86
+  if (use_avx2()) {
+    swiglu_bwd_avx2(n, g, u, dh, dg, du);
+    return;
+  }
+#endif
   for (int64_t i = 0; i < n; i++) {
     float s = 1.0f / (1.0f + expf(-g[i]));
     float si = g[i] * s;

@@ -72,6 +72,11 @@ void train__swiglu_fwd(int64_t n, const float *g, const float *u, float *h);
 void train__swiglu_bwd(int64_t n, const float *g, const float *u, const float *dh, float *dg,
                        float *du);
 
+/* ---- Exponentials (AVX2 where the GEMM kernel is not forced to scalar): sum of exp(z - mx), and
+ * z = scale * exp(z - sub) in place. */
+double train__sum_exp(const float *z, int64_t n, float mx);
+void train__exp_scale(float *z, int64_t n, float sub, float scale);
+
 /* ---- Cross-entropy pieces over one logits row z (V): returns log p(target) and, when dz is not
  * NULL, writes dz = dlogp * (onehot(target) - softmax(z)) (the gradient of dlogp * log p). */
 double train__logp_row(const float *z, int V, int target, float dlogp, float *dz);

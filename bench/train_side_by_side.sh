@@ -72,6 +72,9 @@ run_case() { # run_case VOCAB LABEL
       --vocab "$vocab" >"$tmp/f32.$r" 2>&1
     "$py" "$here/train_peer.py" --dtype bf16 --threads "$threads" --seq "$seq" --steps "$steps" \
       --vocab "$vocab" >"$tmp/bf16.$r" 2>&1
+    for f in "$tmp/mimic.$r" "$tmp/f32.$r" "$tmp/bf16.$r"; do
+      grep -q '^RESULT' "$f" || { echo "a run failed ($f):"; tail -5 "$f"; }
+    done
     r=$((r + 1))
   done
   peak=$(field peak_gflops "$tmp/mimic.1")
@@ -80,8 +83,9 @@ run_case() { # run_case VOCAB LABEL
     'BEGIN { print g * s * 1e9 }')
   printf '%-22s %10s %10s %10s %12s\n' "" "tokens/s" "% of peak" "peak RSS" "vs torch f32"
   best() { # best PREFIX: the best tokens/s and its RSS over the rounds
-    for f in "$tmp/$1".*; do echo "$(field tokens_per_s "$f") $(field rss_mib "$f")"; done |
-      sort -n -r | head -1
+    for f in "$tmp/$1".*; do
+      echo "$(field tokens_per_s "$f") $(field rss_mib "$f")"
+    done | awk 'NF == 2' | sort -n -r | head -1 | grep . || echo "0 0"
   }
   set -- $(best mimic)
   mt=$1 mr=$2
@@ -91,10 +95,10 @@ run_case() { # run_case VOCAB LABEL
   bt16=$1 br=$2
   for row in "mimic (Q4_K_M base)|$mt|$mr" "torch float32|$ft|$fr" "torch bfloat16|$bt16|$br"; do
     echo "$row" | awk -F'|' -v fl="$fl" -v T="$seq" -v pk="$peak" -v ft="$ft" '{
-      pct = $2 > 0 ? 100 * fl / (T / $2) / 1e9 / pk : 0
-      printf "%-22s %10.1f %9.1f%% %7.0f MiB %11.2fx\n", $1, $2, pct, $3, $2 / ft }'
+      pct = $2 > 0 && pk > 0 ? 100 * fl / (T / $2) / 1e9 / pk : 0
+      printf "%-22s %10.1f %9.1f%% %7.0f MiB %11.2fx\n", $1, $2, pct, $3, ft > 0 ? $2 / ft : 0 }'
   done
-  echo "$mt $bt16" | awk '{ printf "mimic / torch bfloat16: %.2fx\n", $1 / $2 }'
+  echo "$mt $bt16" | awk '{ printf "mimic / torch bfloat16: %.2fx\n", $2 > 0 ? $1 / $2 : 0 }'
   echo "(FMA peak $peak GFLOP/s, from bench_train; best of $rounds alternating rounds, $steps steps each)"
   echo
 }

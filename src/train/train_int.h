@@ -88,6 +88,14 @@ static inline uint64_t train__rng_next(train_rng *r) { return prng_next(r); }
 static inline double train__rng_uniform(train_rng *r) { return prng_uniform(r); } /* [0, 1) */
 float train__rng_normal(train_rng *r); /* standard normal (Box-Muller) */
 
+/* ---- One AdamW update of n weights (optim.c): g scaled by clip, moments m and v updated, w
+ * decayed by keep and moved by lr * m^ / (sqrt(v^) + eps) with the bias corrections b1h, b2h. AVX2
+ * where the GEMM kernel is not forced to scalar; both give the same bits. */
+typedef struct train_adamw {
+  float clip, b1, b2, b1h, b2h, eps, keep, lr;
+} train_adamw;
+void train__adamw(size_t n, float *w, const float *g, float *m, float *v, const train_adamw *a);
+
 /* ---- Model fields the file code needs (model.c). */
 int train__model_n_ctx(const train_model *m);
 const gguf_file *train__model_vocab_file(const train_model *m); /* NULL: built-in vocabulary */

@@ -710,6 +710,7 @@ static void head_gather(train_model *m, int n) {
  * matrix is read once for all rows. */
 static void head_lse(train_model *m, const train_batch *b, int n, float *logp) {
   int V = m->hp.n_vocab;
+  if (n == 0) return;
   head_gather(m, n);
   for (int i = 0; i < n; i++) m->hmax[i] = -INFINITY, m->hsum[i] = 0, m->hz[i] = 0;
   for (int v0 = 0; v0 < V; v0 += m->vb) {

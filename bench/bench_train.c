@@ -8,7 +8,8 @@
  * alone); --only lora|scratch|gemm runs one part; --seq and --steps size the step runs. Each step
  * run also prints one `RESULT key=value ...` line for scripts (bench/train_side_by_side.sh). Usage:
  *   bench_train [--threads N] [--quick] [--data FILE.jsonl] [--base M.gguf] [--vocab N]
- *               [--seq T] [--steps N] [--only lora|scratch|gemm] [--write-base F.gguf] */
+ *               [--seq T] [--steps N] [--only lora|scratch|gemm] [--write-base F.gguf]
+ *               [--recompute-ffn] (LoRA: gate/up recomputed by the backward pass) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -197,7 +198,7 @@ static void bench_steps(train_model *m, int T, int steps, double peak, const cha
 
 int main(int argc, char **argv) {
   int threads = 0, vocab = 0, seq = 0, steps = 0;
-  bool quick = false;
+  bool quick = false, recompute = false;
   const char *data = NULL, *base = NULL, *only = NULL, *write_base = NULL;
   for (int i = 1; i < argc; i++) {
     int64_t v;
@@ -215,6 +216,8 @@ int main(int argc, char **argv) {
       steps = (int)v;
     } else if (strcmp(argv[i], "--quick") == 0) {
       quick = true;
+    } else if (strcmp(argv[i], "--recompute-ffn") == 0) {
+      recompute = true;
     } else if (strcmp(argv[i], "--data") == 0 && i + 1 < argc) {
       data = argv[++i];
     } else if (strcmp(argv[i], "--base") == 0 && i + 1 < argc) {
@@ -227,7 +230,7 @@ int main(int argc, char **argv) {
       fprintf(stderr,
               "usage: bench_train [--threads N] [--quick] [--data FILE.jsonl] [--base M.gguf] "
               "[--vocab N] [--seq T] [--steps N] [--only lora|scratch|gemm] "
-              "[--write-base F.gguf]\n");
+              "[--write-base F.gguf] [--recompute-ffn]\n");
       return 2;
     }
   }
@@ -317,12 +320,12 @@ int main(int argc, char **argv) {
 
   if (base && (!only || strcmp(only, "lora") == 0)) {
     int T = seq ? seq : 256;
-    train_lora_opts lo = {16, 32, 0, TRAIN_TARGETS_ALL, NULL};
+    train_lora_opts lo = {16, 32, 0, TRAIN_TARGETS_ALL, NULL, recompute};
     if (train_model_new_lora(base, &lo, 1, T, p, &m) == 0) {
       char label[80];
       const llm_hparams *hp = train_model_hparams(m);
-      snprintf(label, sizeof label, "LoRA r16 L%d E%d V%d T%d", hp->n_layer, hp->n_embd,
-               hp->n_vocab, T);
+      snprintf(label, sizeof label, "LoRA r16 L%d E%d V%d T%d%s", hp->n_layer, hp->n_embd,
+               hp->n_vocab, T, recompute ? " (ffn recomputed)" : "");
       bench_steps(m, T, steps ? steps : 2, peak, label, "lora");
       train_model_destroy(m);
     } else {

@@ -86,6 +86,7 @@ struct train_model {
   compute_pool *pool;
   int max_T;
   float lora_alpha, lora_dropout;
+  bool recompute_ffn; /* gate/up are recomputed by the backward pass (one shared buffer each) */
   int lora_rank;
   unsigned lora_targets;
   char arch_name[16];
@@ -105,6 +106,7 @@ struct train_model {
   bool oom;
 
   /* forward state */
+  float *gbuf, *ubuf; /* recompute_ffn: the one gate/up buffer pair */
   float *x, *xn, *tmp, *tmp2, *xfin, *xf, *rsf, *cs, *hbuf, *drop;
   int32_t *rows; /* target rows of the batch */
   int n_rows;
@@ -257,8 +259,14 @@ static int alloc_state(train_model *m) {
     L->lse = falloc(m, T * (size_t)hp->n_head);
     L->x1 = falloc(m, T * E);
     L->rs2 = falloc(m, T);
-    L->g = falloc(m, T * ff);
-    L->u = falloc(m, T * ff);
+    if (m->recompute_ffn) {
+      if (il == 0) m->gbuf = falloc(m, T * ff), m->ubuf = falloc(m, T * ff);
+      L->g = m->gbuf;
+      L->u = m->ubuf;
+    } else {
+      L->g = falloc(m, T * ff);
+      L->u = falloc(m, T * ff);
+    }
     for (int w = 0; w < TRAIN_W_COUNT; w++)
       if (L->lin[w].A) L->lin[w].ax = falloc(m, T * (size_t)L->lin[w].r);
   }
@@ -341,7 +349,7 @@ static int mat_ref(const gguf_file *f, const char *name, int64_t cols, int64_t r
 int train_model_new_lora(const char *path, const train_lora_opts *o, uint64_t seed, int max_T,
                          compute_pool *pool, train_model **out) {
   *out = NULL;
-  train_lora_opts d = {8, 0, 0, TRAIN_TARGETS_ALL, NULL};
+  train_lora_opts d = {8, 0, 0, TRAIN_TARGETS_ALL, NULL, false};
   if (o) d = *o;
   if (d.rank <= 0) d.rank = 8;
   if (d.alpha <= 0) d.alpha = 2.0f * (float)d.rank;
@@ -359,6 +367,7 @@ int train_model_new_lora(const char *path, const train_lora_opts *o, uint64_t se
   m->lora_rank = d.rank;
   m->lora_alpha = d.alpha;
   m->lora_dropout = d.dropout;
+  m->recompute_ffn = d.recompute_ffn;
   m->lora_targets = d.targets;
   int rc = llm_model_load(path, &m->base);
   if (rc) goto out;
@@ -871,6 +880,11 @@ void train_model_backward(train_model *m, const train_batch *b, const float *dlo
   for (int il = hp->n_layer - 1; il >= 0; il--) {
     tr_layer *L = &m->layers[il];
     /* feed-forward: x2 = x1 + down(silu(gate xn2) * up xn2) */
+    if (m->recompute_ffn) { /* gate and up again, exactly as the forward pass computed them */
+      train__rmsnorm_fwd(T, E, L->x1, L->ffn_norm, hp->rms_eps, m->xn, L->rs2);
+      lin_fwd(m, il, TRAIN_W_GATE, T, m->xn, L->g);
+      lin_fwd(m, il, TRAIN_W_UP, T, m->xn, L->u);
+    }
     train__swiglu_fwd((int64_t)T * ff, L->g, L->u, m->hbuf);
     memset(m->dh, 0, (size_t)T * ff * sizeof(float));
     lin_bwd(m, il, TRAIN_W_DOWN, T, m->hbuf, m->dx, m->dh);

@@ -51,7 +51,7 @@ tmp=$(mktemp -d /tmp/train-sbs-XXXXXX)
 trap 'rm -rf "$tmp"' EXIT INT TERM
 
 field() { # field KEY FILE: the value of KEY= on the file's RESULT line
-  sed -n "s/^RESULT .*$1=\([^ ]*\).*/\1/p" "$2" | tail -1
+  sed -n "s/^RESULT.* $1=\([^ ]*\).*/\1/p" "$2" | tail -1
 }
 
 run_case() { # run_case VOCAB LABEL

@@ -12,10 +12,12 @@
 # PyTorch is a benchmark peer only (nothing in mimic depends on it): Debian's python3-torch with
 # libopenblas0-openmp (without it torch uses the reference BLAS and runs ~35x slower).
 #
+# --recompute-ffn runs mimic with gate/up recomputed by the backward pass (less memory).
+#
 # Usage: bench/train_side_by_side.sh [--threads N] [--seq T] [--steps N] [--rounds N]
-#                                    [--small-vocab] [--build DIR]
+#                                    [--small-vocab] [--recompute-ffn] [--build DIR]
 set -eu
-threads=2 seq=512 steps=3 rounds=2 small=0 build=build
+threads=2 seq=512 steps=3 rounds=2 small=0 build=build extra=
 while [ $# -gt 0 ]; do
   case "$1" in
   --threads) threads=$2; shift 2 ;;
@@ -23,8 +25,9 @@ while [ $# -gt 0 ]; do
   --steps) steps=$2; shift 2 ;;
   --rounds) rounds=$2; shift 2 ;;
   --small-vocab) small=1; shift ;;
+  --recompute-ffn) extra=--recompute-ffn; shift ;;
   --build) build=$2; shift 2 ;;
-  *) sed -n '2,17p' "$0"; exit 2 ;;
+  *) sed -n '2,20p' "$0"; exit 2 ;;
   esac
 done
 here=$(cd "$(dirname "$0")" && pwd)
@@ -65,7 +68,7 @@ run_case() { # run_case VOCAB LABEL
   echo "== $2, seq $seq, $threads threads, LoRA r16 on q,k,v,o,gate,up,down =="
   r=1
   while [ "$r" -le "$rounds" ]; do
-    "$bt" --threads "$threads" --only lora --base "$base" --seq "$seq" --steps "$steps" \
+    "$bt" --threads "$threads" --only lora --base "$base" --seq "$seq" --steps "$steps" $extra \
       >"$tmp/mimic.$r" 2>&1
     vocab=$(sed -n 's/.*LoRA r16 L[0-9]* E[0-9]* V\([0-9]*\).*/\1/p' "$tmp/mimic.$r" | head -1)
     "$py" "$here/train_peer.py" --dtype f32 --threads "$threads" --seq "$seq" --steps "$steps" \

@@ -2,9 +2,14 @@
  * multiply-adds per thread), the training GEMM's GFLOP/s against it (F32 and a Q4_K operand
  * dequantized on the fly), then whole training steps (forward + backward + AdamW) in tokens/s and
  * matrix GFLOP/s: a from-scratch model, and LoRA over a 0.5B-class random Q4_K_M base (Qwen2.5-0.5B
- * shape with a 50k vocabulary) with its peak RSS. With --data FILE, the time of one epoch of
- * from-scratch training on that corpus (the demo's). Usage:
- *   bench_train [--threads N] [--quick] [--data FILE.jsonl] [--base M.gguf] */
+ * shape with a 50k vocabulary, or --vocab 151936 for Qwen2.5's own lm head) with its peak RSS. With
+ * --data FILE, the time of one epoch of from-scratch training on that corpus (the demo's).
+ * --write-base F writes that random base to F and exits (so a later run's peak RSS is training's
+ * alone); --only lora|scratch|gemm runs one part; --seq and --steps size the step runs. Each step
+ * run also prints one `RESULT key=value ...` line for scripts (bench/train_side_by_side.sh). Usage:
+ *   bench_train [--threads N] [--quick] [--data FILE.jsonl] [--base M.gguf] [--vocab N]
+ *               [--seq T] [--steps N] [--only lora|scratch|gemm] [--write-base F.gguf]
+ *               [--recompute-ffn] (LoRA: gate/up recomputed by the backward pass) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,7 +139,8 @@ static double bench_gemm(compute_pool *p, int64_t M, int64_t N, int64_t K, bool 
 
 /* ---- Training steps -------------------------------------------------------------------------- */
 /* Times `steps` optimizer steps of one packed sequence of T random tokens (4 samples). */
-static void bench_steps(train_model *m, int T, int steps, double peak, const char *label) {
+static void bench_steps(train_model *m, int T, int steps, double peak, const char *label,
+                        const char *what) {
   int32_t *tok = xalloc((size_t)T * 4), *tgt = xalloc((size_t)T * 4), *pos = xalloc((size_t)T * 4),
           *seg = xalloc((size_t)T * 4);
   float *logp = xalloc((size_t)T * 4), *dl = xalloc((size_t)T * 4);
@@ -181,34 +187,84 @@ static void bench_steps(train_model *m, int T, int steps, double peak, const cha
          "peak RSS %.0f MiB\n",
          label, (double)T * steps / total, flops / total / 1e9, 100 * flops / total / 1e9 / peak,
          100 * tf / total, 100 * tb / total, 100 * to / total, rss_mib());
+  printf("RESULT what=%s tokens_per_s=%.2f gflops=%.2f peak_pct=%.1f peak_gflops=%.1f "
+         "rss_mib=%.0f step_s=%.2f\n",
+         what, (double)T * steps / total, flops / total / 1e9, 100 * flops / total / 1e9 / peak,
+         peak, rss_mib(), total / steps);
+  fflush(stdout);
   train_optim_destroy(opt);
   mem_free(tok), mem_free(tgt), mem_free(pos), mem_free(seg), mem_free(logp), mem_free(dl);
 }
 
 int main(int argc, char **argv) {
-  int threads = 0;
-  bool quick = false;
-  const char *data = NULL, *base = NULL;
+  int threads = 0, vocab = 0, seq = 0, steps = 0;
+  bool quick = false, recompute = false;
+  const char *data = NULL, *base = NULL, *only = NULL, *write_base = NULL;
   for (int i = 1; i < argc; i++) {
+    int64_t v;
     if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
-      int64_t v;
       if (str_to_i64(argv[++i], &v) || v < 1 || v > 256) return 2;
       threads = (int)v;
+    } else if (strcmp(argv[i], "--vocab") == 0 && i + 1 < argc) {
+      if (str_to_i64(argv[++i], &v) || v < 1 || v > (1 << 22)) return 2;
+      vocab = (int)v;
+    } else if (strcmp(argv[i], "--seq") == 0 && i + 1 < argc) {
+      if (str_to_i64(argv[++i], &v) || v < 8 || v > 4096) return 2;
+      seq = (int)v;
+    } else if (strcmp(argv[i], "--steps") == 0 && i + 1 < argc) {
+      if (str_to_i64(argv[++i], &v) || v < 1 || v > 1000) return 2;
+      steps = (int)v;
     } else if (strcmp(argv[i], "--quick") == 0) {
       quick = true;
+    } else if (strcmp(argv[i], "--recompute-ffn") == 0) {
+      recompute = true;
     } else if (strcmp(argv[i], "--data") == 0 && i + 1 < argc) {
       data = argv[++i];
     } else if (strcmp(argv[i], "--base") == 0 && i + 1 < argc) {
       base = argv[++i];
+    } else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
+      only = argv[++i];
+    } else if (strcmp(argv[i], "--write-base") == 0 && i + 1 < argc) {
+      write_base = argv[++i];
     } else {
       fprintf(stderr,
-              "usage: bench_train [--threads N] [--quick] [--data FILE.jsonl] [--base M.gguf]\n");
+              "usage: bench_train [--threads N] [--quick] [--data FILE.jsonl] [--base M.gguf] "
+              "[--vocab N] [--seq T] [--steps N] [--only lora|scratch|gemm] "
+              "[--write-base F.gguf] [--recompute-ffn]\n");
       return 2;
     }
   }
   log_set_level(LOG_WARN);
   compute_pool *p = compute_pool_new(threads);
   int nth = compute_pool_threads(p);
+  char made[] = "/tmp/bench-train-base-XXXXXX";
+  if (write_base || (!quick && !base && (!only || strcmp(only, "lora") == 0))) {
+    const char *out = write_base;
+    if (!out) {
+      int fd = mkstemp(made);
+      if (fd >= 0) close(fd);
+      out = made;
+    }
+    char vfile[512];
+    const char *sh = getenv("MIMIC_SHARED");
+    snprintf(vfile, sizeof vfile, "%s/testdata/tokenizer/ggml-vocab-gpt-2-pre-qwen2.gguf",
+             sh                               ? sh
+             : access("../shared", F_OK) == 0 ? "../shared"
+                                              : "../../shared");
+    random_model_opts ro = {"qwen2", 896, 24, 14, 2, 4864, 4096, 1, QP_Q4_K_M, vfile, vocab};
+    double t0 = now_s();
+    if (gguf_make_random(&ro, out, p) == 0) {
+      base = out;
+      printf("(made a random Q4_K_M base of Qwen2.5-0.5B shape in %.0f s)\n", now_s() - t0);
+    } else {
+      printf("0.5B-class base: %s (set MIMIC_SHARED to the shared folder)\n", err_msg());
+      if (write_base) return 1;
+    }
+    if (write_base) {
+      compute_pool_destroy(p);
+      return 0;
+    }
+  }
   double peak2 = measure_peak(p, 0), peak5 = 0;
 #if defined(__x86_64__)
   if (__builtin_cpu_supports("avx512f")) peak5 = measure_peak(p, 1);
@@ -222,64 +278,55 @@ int main(int argc, char **argv) {
   if (peak5 > 0) printf(", AVX-512 %.1f GFLOP/s", peak5);
   printf(" (all threads, best of 5; percentages below are of the peak of the kernel's ISA)\n\n");
 
-  printf("GEMM (C = A B, GFLOP/s):\n");
-  struct {
-    int64_t M, N, K;
-    bool q, t;
-    const char *what;
-  } g[] = {
-      {256, 896, 896, false, true, "forward y = x W^T  (256x896x896, F32 W)"},
-      {256, 896, 896, false, false, "backward dx = dy W (256x896x896, F32 W)"},
-      {256, 896, 896, true, false, "backward dx = dy W (256x896x896, Q4_K W)"},
-      {896, 896, 256, false, false, "weight grad dW = dy^T x (896x896x256)"},
-      {256, 4864, 896, true, true, "forward FFN (256x4864x896, Q4_K W)"},
-  };
-  for (size_t i = 0; i < sizeof g / sizeof g[0]; i++) {
-    double gf = bench_gemm(p, g[i].M, g[i].N, g[i].K, g[i].q, g[i].t);
-    printf("  %-44s %7.2f GFLOP/s (%4.1f%% of peak)\n", g[i].what, gf, 100 * gf / peak);
+  if (!only || strcmp(only, "gemm") == 0) {
+    printf("GEMM (C = A B, GFLOP/s):\n");
+    struct {
+      int64_t M, N, K;
+      bool q, t;
+      const char *what;
+    } g[] = {
+        {256, 896, 896, false, true, "forward y = x W^T  (256x896x896, F32 W)"},
+        {256, 896, 896, false, false, "backward dx = dy W (256x896x896, F32 W)"},
+        {256, 896, 896, true, false, "backward dx = dy W (256x896x896, Q4_K W)"},
+        {896, 896, 256, false, false, "weight grad dW = dy^T x (896x896x256)"},
+        {256, 4864, 896, true, true, "forward FFN (256x4864x896, Q4_K W)"},
+        {512, 896, 4864, true, false, "backward FFN dx (512x896x4864, Q4_K W)"},
+    };
+    for (size_t i = 0; i < sizeof g / sizeof g[0]; i++) {
+      double gf = bench_gemm(p, g[i].M, g[i].N, g[i].K, g[i].q, g[i].t);
+      printf("  %-44s %7.2f GFLOP/s (%4.1f%% of peak)\n", g[i].what, gf, 100 * gf / peak);
+    }
+    printf("\n");
   }
 
-  printf("\ntraining steps (forward + backward + AdamW on one packed sequence):\n");
-  train_scratch_opts so = {0};
-  so.n_layer = 4;
-  so.n_embd = 256;
-  so.n_head = 8;
-  so.n_head_kv = 4;
   train_model *m = NULL;
-  if (train_model_new_scratch(&so, 1, 256, p, &m) == 0) {
-    bench_steps(m, 256, quick ? 2 : 5, peak, "from scratch L4 E256 (3.5M) T256");
-    train_model_destroy(m);
-  } else {
-    printf("  %s\n", err_msg());
-  }
-
-  char made[] = "/tmp/bench-train-base-XXXXXX";
-  if (!quick && !base) {
-    int fd = mkstemp(made);
-    if (fd >= 0) close(fd);
-    char vocab[512];
-    const char *sh = getenv("MIMIC_SHARED");
-    snprintf(vocab, sizeof vocab, "%s/testdata/tokenizer/ggml-vocab-gpt-2-pre-qwen2.gguf",
-             sh                               ? sh
-             : access("../shared", F_OK) == 0 ? "../shared"
-                                              : "../../shared");
-    random_model_opts ro = {"qwen2", 896, 24, 14, 2, 4864, 4096, 1, QP_Q4_K_M, vocab, 0};
-    double t0 = now_s();
-    if (gguf_make_random(&ro, made, p) == 0) {
-      base = made;
-      printf("  (made a random Q4_K_M base of Qwen2.5-0.5B shape in %.0f s)\n", now_s() - t0);
+  if (!only || strcmp(only, "scratch") == 0) {
+    printf("training steps (forward + backward + AdamW on one packed sequence):\n");
+    train_scratch_opts so = {0};
+    so.n_layer = 4;
+    so.n_embd = 256;
+    so.n_head = 8;
+    so.n_head_kv = 4;
+    int T = seq ? seq : 256;
+    if (train_model_new_scratch(&so, 1, T, p, &m) == 0) {
+      char label[80];
+      snprintf(label, sizeof label, "from scratch L4 E256 (3.5M) T%d", T);
+      bench_steps(m, T, steps ? steps : quick ? 2 : 5, peak, label, "scratch");
+      train_model_destroy(m);
     } else {
-      printf("  0.5B-class base: %s (set MIMIC_SHARED to the shared folder)\n", err_msg());
+      printf("  %s\n", err_msg());
     }
   }
-  if (base) {
-    train_lora_opts lo = {16, 32, 0, TRAIN_TARGETS_ALL, NULL};
-    if (train_model_new_lora(base, &lo, 1, 256, p, &m) == 0) {
+
+  if (base && (!only || strcmp(only, "lora") == 0)) {
+    int T = seq ? seq : 256;
+    train_lora_opts lo = {16, 32, 0, TRAIN_TARGETS_ALL, NULL, recompute};
+    if (train_model_new_lora(base, &lo, 1, T, p, &m) == 0) {
       char label[80];
       const llm_hparams *hp = train_model_hparams(m);
-      snprintf(label, sizeof label, "LoRA r16 L%d E%d V%d T256", hp->n_layer, hp->n_embd,
-               hp->n_vocab);
-      bench_steps(m, 256, 2, peak, label);
+      snprintf(label, sizeof label, "LoRA r16 L%d E%d V%d T%d%s", hp->n_layer, hp->n_embd,
+               hp->n_vocab, T, recompute ? " (ffn recomputed)" : "");
+      bench_steps(m, T, steps ? steps : 2, peak, label, "lora");
       train_model_destroy(m);
     } else {
       printf("  %s\n", err_msg());

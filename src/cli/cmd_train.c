@@ -176,6 +176,11 @@ int cmd_train(int argc, char **argv) {
        .help = "LoRA dropout (default 0)",
        .min = 0,
        .max = 0.95},
+      {.name = "recompute-ffn",
+       .type = CLI_BOOL,
+       .dest = &o.lora.recompute_ffn,
+       .help = "LoRA: recompute gate/up in the backward pass instead of keeping them (less "
+               "memory, ~1/6 more time, the same result)"},
       {.name = "targets",
        .type = CLI_STR,
        .dest = &targets,

@@ -6,6 +6,7 @@
  * element of C is summed by one thread in a fixed order, so results do not depend on the thread
  * count. */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,14 +21,17 @@
 
 #define MR       6
 #define NR_MAX   32
-#define KC       256       /* K block (a multiple of every quant block size: 32 and 256) */
-#define MBLK     (MR * 16) /* rows of C per task */
-#define NBLK_MIN 64        /* columns of C per task, at least */
+#define KC       256 /* K block (a multiple of every quant block size: 32 and 256) */
+#define NBLK_MIN 64  /* columns of C per task, at least */
+#define NBLK_MAX 512 /* and at most: a packed K-block of B stays in L2 */
 
-typedef void (*kern_fn)(int64_t kc, const float *ap, const float *bp, float *c);
+typedef void (*kern_fn)(int64_t kc, const float *ap, const float *bp, float *c, int64_t ldc,
+                        float alpha);
 
-/* c (MR, nr) = ap (kc, MR)^T-panel · bp (kc, nr)-panel; nr = 16 (scalar, AVX2) or 32 (AVX-512). */
-static void kern_scalar(int64_t kc, const float *ap, const float *bp, float *c) {
+/* c (MR, nr) += alpha * ap (kc, MR)^T-panel · bp (kc, nr)-panel, c's rows ldc apart; nr = 16
+ * (scalar, AVX2) or 32 (AVX-512). */
+static void kern_scalar(int64_t kc, const float *ap, const float *bp, float *c, int64_t ldc,
+                        float alpha) {
   float acc[MR][16];
   memset(acc, 0, sizeof acc);
   for (int64_t k = 0; k < kc; k++) {
@@ -35,12 +39,13 @@ static void kern_scalar(int64_t kc, const float *ap, const float *bp, float *c) 
     for (int r = 0; r < MR; r++)
       for (int j = 0; j < 16; j++) acc[r][j] += a[r] * b[j];
   }
-  memcpy(c, acc, sizeof acc);
+  for (int r = 0; r < MR; r++)
+    for (int j = 0; j < 16; j++) c[r * ldc + j] += alpha * acc[r][j];
 }
 
 #ifdef HAVE_X86
-__attribute__((target("avx2,fma"))) static void kern_avx2(int64_t kc, const float *ap,
-                                                          const float *bp, float *c) {
+__attribute__((target("avx2,fma"))) static void
+kern_avx2(int64_t kc, const float *ap, const float *bp, float *c, int64_t ldc, float alpha) {
   __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
   __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
   for (int64_t k = 0; k < kc; k++) {
@@ -65,23 +70,25 @@ __attribute__((target("avx2,fma"))) static void kern_avx2(int64_t kc, const floa
     c50 = _mm256_fmadd_ps(x, b0, c50);
     c51 = _mm256_fmadd_ps(x, b1, c51);
   }
-  _mm256_storeu_ps(c + 0 * 16, c00);
-  _mm256_storeu_ps(c + 0 * 16 + 8, c01);
-  _mm256_storeu_ps(c + 1 * 16, c10);
-  _mm256_storeu_ps(c + 1 * 16 + 8, c11);
-  _mm256_storeu_ps(c + 2 * 16, c20);
-  _mm256_storeu_ps(c + 2 * 16 + 8, c21);
-  _mm256_storeu_ps(c + 3 * 16, c30);
-  _mm256_storeu_ps(c + 3 * 16 + 8, c31);
-  _mm256_storeu_ps(c + 4 * 16, c40);
-  _mm256_storeu_ps(c + 4 * 16 + 8, c41);
-  _mm256_storeu_ps(c + 5 * 16, c50);
-  _mm256_storeu_ps(c + 5 * 16 + 8, c51);
+  __m256 al = _mm256_set1_ps(alpha);
+#define OUT(r, lo, hi)                                                                             \
+  do {                                                                                             \
+    float *d = c + (r)*ldc;                                                                        \
+    _mm256_storeu_ps(d, _mm256_add_ps(_mm256_loadu_ps(d), _mm256_mul_ps(al, lo)));                 \
+    _mm256_storeu_ps(d + 8, _mm256_add_ps(_mm256_loadu_ps(d + 8), _mm256_mul_ps(al, hi)));         \
+  } while (0)
+  OUT(0, c00, c01);
+  OUT(1, c10, c11);
+  OUT(2, c20, c21);
+  OUT(3, c30, c31);
+  OUT(4, c40, c41);
+  OUT(5, c50, c51);
+#undef OUT
 }
 
 /* 6 rows x 32 columns: 12 zmm accumulators, two B loads and a broadcast per row and k. */
-__attribute__((target("avx512f"))) static void kern_avx512(int64_t kc, const float *ap,
-                                                           const float *bp, float *c) {
+__attribute__((target("avx512f"))) static void
+kern_avx512(int64_t kc, const float *ap, const float *bp, float *c, int64_t ldc, float alpha) {
   __m512 acc[MR][2];
   for (int r = 0; r < MR; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
   for (int64_t k = 0; k < kc; k++) {
@@ -101,9 +108,11 @@ __attribute__((target("avx512f"))) static void kern_avx512(int64_t kc, const flo
     ROW(5);
 #undef ROW
   }
+  __m512 al = _mm512_set1_ps(alpha);
   for (int r = 0; r < MR; r++) {
-    _mm512_storeu_ps(c + r * 32, acc[r][0]);
-    _mm512_storeu_ps(c + r * 32 + 16, acc[r][1]);
+    float *d = c + r * ldc;
+    _mm512_storeu_ps(d, _mm512_add_ps(_mm512_loadu_ps(d), _mm512_mul_ps(al, acc[r][0])));
+    _mm512_storeu_ps(d + 16, _mm512_add_ps(_mm512_loadu_ps(d + 16), _mm512_mul_ps(al, acc[r][1])));
   }
 }
 #endif
@@ -245,26 +254,51 @@ typedef struct gemm_job {
   float *C;
   int64_t ldc;
   bool acc;
-  int64_t nblk, n_jb, n_ib; /* task grid: n_ib row blocks x n_jb column blocks of nblk */
+  int64_t nblk, n_jb, mblk, n_ib; /* task grid: n_ib row blocks of mblk x n_jb column blocks */
   int64_t kc_max;
+  _Atomic int64_t next; /* the next task to take */
+  float *apk;           /* A packed once for every task (NULL: each task packs its own) */
+  int64_t mp;           /* M rounded up to MR: the packed A's rows */
 } gemm_job;
 
+/* The packed A of rows i0.. (a multiple of MR) for the K-block at k0: K-blocks follow each other,
+ * each holding every row panel of MR rows as (kc, MR). */
+static float *apk_at(const gemm_job *j, int64_t i0, int64_t k0, int64_t kc) {
+  return j->apk + k0 * j->mp + i0 * kc;
+}
+
+/* Packs A into j->apk, row panels split over the threads. */
+static void pack_a_worker(int ith, int nth, void *arg) {
+  gemm_job *j = arg;
+  int64_t panels = j->mp / MR;
+  for (int64_t k0 = 0; k0 < j->K; k0 += j->kc_max) {
+    int64_t kc = j->K - k0 < j->kc_max ? j->K - k0 : j->kc_max;
+    for (int64_t p = ith; p < panels; p += nth) {
+      int mr = j->M - p * MR < MR ? (int)(j->M - p * MR) : MR;
+      pack_a(&j->A, p * MR, mr, k0, kc, apk_at(j, p * MR, k0, kc));
+    }
+  }
+}
+
+/* Each task is one block of C: per K-block its B panel is packed (a quantized B dequantized) once
+ * and swept by every row of the block, so a weight tile is decoded once per task, not once per few
+ * rows. Threads take tasks in turn; which thread runs a task never changes its sums. */
 static void gemm_worker(int ith, int nth, void *arg) {
+  (void)ith, (void)nth;
   gemm_job *j = arg;
   int64_t tasks = j->n_ib * j->n_jb;
-  int64_t per = (tasks + nth - 1) / nth, t0 = per * ith, t1 = t0 + per < tasks ? t0 + per : tasks;
-  if (t0 >= t1) return;
+  int64_t t = atomic_fetch_add(&j->next, 1);
+  if (t >= tasks) return;
   int64_t np_max = (j->nblk + NR - 1) / NR;
   float *bp = xalloc((size_t)(np_max * NR * j->kc_max) * sizeof(float));
   float *ap = xalloc((size_t)(MR * j->kc_max) * sizeof(float));
   int64_t tmpn = j->nblk > j->kc_max ? j->nblk : j->kc_max;
   float *tmp = xalloc((size_t)tmpn * sizeof(float));
   float c[MR * NR_MAX];
-  /* Tasks run column block by column block, so a packed B block is reused for consecutive rows. */
-  for (int64_t t = t0; t < t1; t++) {
+  for (; t < tasks; t = atomic_fetch_add(&j->next, 1)) {
     int64_t jb = t / j->n_ib, ib = t % j->n_ib;
     int64_t j0 = jb * j->nblk, nc = j->N - j0 < j->nblk ? j->N - j0 : j->nblk;
-    int64_t i0 = ib * MBLK, mc = j->M - i0 < MBLK ? j->M - i0 : MBLK;
+    int64_t i0 = ib * j->mblk, mc = j->M - i0 < j->mblk ? j->M - i0 : j->mblk;
     int64_t np = (nc + NR - 1) / NR;
     if (!j->acc)
       for (int64_t i = 0; i < mc; i++)
@@ -274,15 +308,22 @@ static void gemm_worker(int ith, int nth, void *arg) {
       pack_b(&j->B, k0, kc, j0, nc, bp, tmp);
       for (int64_t ii = 0; ii < mc; ii += MR) {
         int mr = mc - ii < MR ? (int)(mc - ii) : MR;
-        pack_a(&j->A, i0 + ii, mr, k0, kc, ap);
+        const float *pa = ap;
+        if (j->apk)
+          pa = apk_at(j, i0 + ii, k0, kc);
+        else
+          pack_a(&j->A, i0 + ii, mr, k0, kc, ap);
         for (int64_t p = 0; p < np; p++) {
-          g_kern(kc, ap, bp + p * kc * NR, c);
           int64_t w = nc - p * NR < NR ? nc - p * NR : NR;
-          for (int r = 0; r < mr; r++) {
-            float *dst = j->C + (i0 + ii + r) * j->ldc + j0 + p * NR;
-            const float *src = c + r * NR;
-            for (int64_t x = 0; x < w; x++) dst[x] += j->alpha * src[x];
+          float *dst = j->C + (i0 + ii) * j->ldc + j0 + p * NR;
+          if (mr == MR && w == NR) { /* a whole tile: the kernel adds into C */
+            g_kern(kc, pa, bp + p * kc * NR, dst, j->ldc, j->alpha);
+            continue;
           }
+          memset(c, 0, sizeof c);
+          g_kern(kc, pa, bp + p * kc * NR, c, NR, 1.0f);
+          for (int r = 0; r < mr; r++)
+            for (int64_t x = 0; x < w; x++) dst[r * j->ldc + x] += j->alpha * c[r * NR + x];
         }
       }
     }
@@ -307,31 +348,50 @@ void train__gemm(compute_pool *pool, int64_t M, int64_t N, int64_t K, train_mat 
                  (B.p != NULL && (B.t ? (N <= 1 || B.ld >= K) : (K <= 1 || B.ld >= N))));
   if (M <= 0 || N <= 0) return;
   kern_pick();
-  gemm_job j = {M, N, K, A, B, alpha, C, ldc, acc, 0, 0, 0, KC};
+  gemm_job j = {M, N, K, A, B, alpha, C, ldc, acc, 0, 0, 0, 0, KC, 0, NULL, 0};
   if (K <= 0) {
     if (!acc)
       for (int64_t i = 0; i < M; i++) memset(C + i * ldc, 0, (size_t)N * sizeof(float));
     return;
   }
   /* Column blocks: at least NBLK_MIN wide, aligned to the quant block when B's columns are
-   * quantized rows; about 4 tasks per thread when the shape allows. */
+   * quantized rows, about 2 per thread when N allows; rows are split only when there are too few
+   * column blocks to go round (every row block packs its B panels again). */
   int64_t align = NR;
   if (B.q && !B.t) {
     int blk = tensor_type_get((int)B.q->type).block;
     while (align % blk) align += NR;
   }
   int nth = pool ? compute_pool_threads(pool) : 1;
-  int64_t n_ib = (M + MBLK - 1) / MBLK;
-  int64_t want_jb = (4 * nth + n_ib - 1) / n_ib;
-  int64_t nblk = (N + want_jb - 1) / want_jb;
+  int64_t nblk = (N + 2 * nth - 1) / (2 * nth);
   if (nblk < NBLK_MIN) nblk = NBLK_MIN;
-  if (nblk > 512) nblk = 512;
+  if (nblk > NBLK_MAX) nblk = NBLK_MAX;
   nblk = (nblk + align - 1) / align * align;
   j.nblk = nblk;
   j.n_jb = (N + nblk - 1) / nblk;
-  j.n_ib = n_ib;
-  if (pool && (int64_t)M * N * K >= 32768)
+  int64_t n_ib = 1;
+  if (j.n_jb < 2 * nth) n_ib = (2 * nth + j.n_jb - 1) / j.n_jb;
+  int64_t mblk = (M + n_ib - 1) / n_ib;
+  if (mblk < 4 * MR) mblk = 4 * MR;
+  mblk = (mblk + MR - 1) / MR * MR;
+  j.mblk = mblk;
+  j.n_ib = (M + mblk - 1) / mblk;
+  bool threaded = pool && (int64_t)M * N * K >= 32768;
+  /* Several column blocks would each gather A's panels again (strided reads of every row): pack
+   * A once, in parallel, and let every task stream the packed copy. */
+  if (j.n_jb > 1 && M >= 4 * MR) {
+    j.mp = (M + MR - 1) / MR * MR;
+    j.apk = mem_alloc((size_t)(j.mp * K) * sizeof(float));
+    if (j.apk) {
+      if (threaded)
+        compute_pool_run(pool, pack_a_worker, &j);
+      else
+        pack_a_worker(0, 1, &j);
+    }
+  }
+  if (threaded)
     compute_pool_run(pool, gemm_worker, &j);
   else
     gemm_worker(0, 1, &j);
+  mem_free(j.apk);
 }

@@ -5,9 +5,9 @@
  * from-scratch model whose every weight is a trainable F32 tensor. Not here: batches (data.c), the
  * optimizer (optim.c), files (export.c, checkpoint.c).
  *
- * Activation memory per token and layer: x, two normed copies, q, k, v, the attention output, the
- * residual after attention, gate and up (about 4 n_embd + 2 n_ff + q/kv widths floats), so a
- * sequence of max_T tokens costs max_T * n_layer * that. */
+ * Activation memory per token and layer: x, q, k, v, the attention output, the residual after
+ * attention, gate and up (about 2 n_embd + 2 n_ff + q/kv widths floats; the normed inputs are
+ * recomputed by the backward pass), so a sequence of max_T tokens costs max_T * n_layer * that. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -73,7 +73,7 @@ typedef struct tr_layer {
   float *attn_norm, *ffn_norm, *g_attn_norm, *g_ffn_norm;
   tr_lin lin[TRAIN_W_COUNT];
   /* saved activations, max_T rows each */
-  float *x0, *xn1, *rs1, *q, *k, *v, *att, *lse, *x1, *xn2, *rs2, *g, *u;
+  float *x0, *rs1, *q, *k, *v, *att, *lse, *x1, *rs2, *g, *u;
 } tr_layer;
 
 struct train_model {
@@ -86,6 +86,7 @@ struct train_model {
   compute_pool *pool;
   int max_T;
   float lora_alpha, lora_dropout;
+  bool recompute_ffn; /* gate/up are recomputed by the backward pass (one shared buffer each) */
   int lora_rank;
   unsigned lora_targets;
   char arch_name[16];
@@ -105,13 +106,18 @@ struct train_model {
   bool oom;
 
   /* forward state */
-  float *x, *tmp, *tmp2, *xfin, *xf, *rsf, *cs, *hbuf, *drop;
+  float *gbuf, *ubuf; /* recompute_ffn: the one gate/up buffer pair */
+  float *x, *xn, *tmp, *tmp2, *xfin, *xf, *rsf, *cs, *hbuf, *drop;
   int32_t *rows; /* target rows of the batch */
   int n_rows;
   uint64_t drop_key;
   /* backward scratch */
   float *dx, *dxn, *dh, *dg, *du, *datt, *dq, *dk, *dv, *attn_scr, *gax, *lg, *xr, *dxr, *dxf;
-  int ch; /* lm-head chunk (rows) */
+  int vb;      /* lm-head block: columns (vocabulary entries) of logits computed at once */
+  float *hlse; /* (T) log-sum-exp of each target row's logits, from the forward pass */
+  bool hlse_ok;
+  double *hsum; /* (T) the running softmax sums of the blocked head */
+  float *hmax, *hz;
 };
 
 static float *falloc(train_model *m, size_t n) {
@@ -154,6 +160,7 @@ void train_model_destroy(train_model *m) {
   mem_free(m->params);
   mem_free(m->layers);
   mem_free(m->rows);
+  mem_free(m->hsum);
   tok_destroy(m->tok);
   gguf_close(m->vocab_file);
   llm_model_destroy(m->base);
@@ -180,6 +187,11 @@ void train__model_set_lora_alpha(train_model *m, float alpha) {
       tr_lin *l = &m->layers[il].lin[w];
       if (l->A) l->s = alpha / (float)l->r;
     }
+}
+
+void train__model_set_head_block(train_model *m, int vb) {
+  MIMIC_ASSERT(vb > 0 && vb % 64 == 0 && (size_t)vb * (size_t)m->max_T <= (4u << 20));
+  m->vb = vb < m->hp.n_vocab ? vb : m->hp.n_vocab;
 }
 
 size_t train_model_n_trainable(const train_model *m) {
@@ -239,7 +251,6 @@ static int alloc_state(train_model *m) {
   for (int il = 0; il < hp->n_layer; il++) {
     tr_layer *L = &m->layers[il];
     L->x0 = falloc(m, T * E);
-    L->xn1 = falloc(m, T * E);
     L->rs1 = falloc(m, T);
     L->q = falloc(m, T * qd);
     L->k = falloc(m, T * kvd);
@@ -247,14 +258,20 @@ static int alloc_state(train_model *m) {
     L->att = falloc(m, T * qd);
     L->lse = falloc(m, T * (size_t)hp->n_head);
     L->x1 = falloc(m, T * E);
-    L->xn2 = falloc(m, T * E);
     L->rs2 = falloc(m, T);
-    L->g = falloc(m, T * ff);
-    L->u = falloc(m, T * ff);
+    if (m->recompute_ffn) {
+      if (il == 0) m->gbuf = falloc(m, T * ff), m->ubuf = falloc(m, T * ff);
+      L->g = m->gbuf;
+      L->u = m->ubuf;
+    } else {
+      L->g = falloc(m, T * ff);
+      L->u = falloc(m, T * ff);
+    }
     for (int w = 0; w < TRAIN_W_COUNT; w++)
       if (L->lin[w].A) L->lin[w].ax = falloc(m, T * (size_t)L->lin[w].r);
   }
   m->x = falloc(m, T * E);
+  m->xn = falloc(m, T * E);
   m->tmp = falloc(m, T * wide);
   if (m->lora) m->tmp2 = falloc(m, T * wide);
   m->xfin = falloc(m, T * E);
@@ -276,13 +293,18 @@ static int alloc_state(train_model *m) {
   m->attn_scr = falloc(m, train__attn_scratch(&a));
   if (m->lora) m->gax = falloc(m, T * (size_t)(m->lora_rank > 0 ? m->lora_rank : 1));
   size_t V = (size_t)hp->n_vocab;
-  size_t ch = (4u << 20) / V;
-  if (ch < 1) ch = 1;
-  if (ch > 64) ch = 64;
-  m->ch = (int)ch;
-  m->lg = falloc(m, ch * V);
-  m->xr = falloc(m, ch * E);
-  m->dxr = falloc(m, ch * E);
+  size_t vb = (4u << 20) / T / 64 * 64; /* 4 Mi floats of logits at a time */
+  if (vb < 64) vb = 64;
+  if (vb > V) vb = V;
+  m->vb = (int)vb;
+  m->lg = falloc(m, T * vb);
+  m->xr = falloc(m, T * E);
+  m->dxr = falloc(m, T * E);
+  m->hlse = falloc(m, T);
+  m->hmax = falloc(m, T);
+  m->hz = falloc(m, T);
+  m->hsum = mem_calloc(T, sizeof *m->hsum);
+  if (!m->hsum) m->oom = true;
   m->dxf = falloc(m, T * E);
   m->rows = mem_calloc(T, sizeof *m->rows);
   if (m->oom || !m->rows)
@@ -327,7 +349,7 @@ static int mat_ref(const gguf_file *f, const char *name, int64_t cols, int64_t r
 int train_model_new_lora(const char *path, const train_lora_opts *o, uint64_t seed, int max_T,
                          compute_pool *pool, train_model **out) {
   *out = NULL;
-  train_lora_opts d = {8, 0, 0, TRAIN_TARGETS_ALL, NULL};
+  train_lora_opts d = {8, 0, 0, TRAIN_TARGETS_ALL, NULL, false};
   if (o) d = *o;
   if (d.rank <= 0) d.rank = 8;
   if (d.alpha <= 0) d.alpha = 2.0f * (float)d.rank;
@@ -345,6 +367,7 @@ int train_model_new_lora(const char *path, const train_lora_opts *o, uint64_t se
   m->lora_rank = d.rank;
   m->lora_alpha = d.alpha;
   m->lora_dropout = d.dropout;
+  m->recompute_ffn = d.recompute_ffn;
   m->lora_targets = d.targets;
   int rc = llm_model_load(path, &m->base);
   if (rc) goto out;
@@ -613,18 +636,104 @@ static int check_batch(const train_model *m, const train_batch *b) {
   return 0;
 }
 
-/* Logits of n rows xr (n, E) into lg (n, V). */
-static void head_logits(train_model *m, const float *xr, int n, float *lg) {
-  const llm_hparams *hp = &m->hp;
+/* The output matrix's rows v0..v0+nb (vocabulary entries) as a matrix of their own. */
+static qmat head_rows(const train_model *m, int v0, int nb) {
+  qmat q = m->output;
+  q.data = (const char *)q.data + (size_t)v0 * q.row_bytes;
+  q.rows = nb;
+  return q;
+}
+
+/* Logits of n rows xr (n, E) for vocabulary entries v0..v0+nb into lg (n, nb). With `engine`, a
+ * frozen output matrix goes through qmat_mul exactly as the engine computes logits; otherwise
+ * through the training GEMM, its tiles dequantized (the loss's blocks: faster, and in float). */
+static void head_logits(train_model *m, const float *xr, int n, int v0, int nb, float *lg,
+                        bool engine) {
+  int E = m->hp.n_embd;
+  qmat q = head_rows(m, v0, nb);
   if (m->g_output) {
-    train_mat A = {xr, hp->n_embd, false, NULL}, B = {m->output.data, hp->n_embd, true, NULL};
-    train__gemm(m->pool, n, hp->n_vocab, hp->n_embd, A, B, 1.0f, lg, hp->n_vocab, false);
+    train_mat A = {xr, E, false, NULL};
+    train_mat B = {(const float *)m->output.data + (size_t)v0 * E, E, true, NULL};
+    train__gemm(m->pool, n, nb, E, A, B, 1.0f, lg, nb, false);
+  } else if (engine) {
+    qmat_mul(m->pool, &q, xr, lg, n);
   } else {
-    qmat_mul(m->pool, &m->output, xr, lg, n);
+    train_mat A = {xr, E, false, NULL}, B = {NULL, 0, true, &q};
+    train__gemm(m->pool, n, nb, E, A, B, 1.0f, lg, nb, false);
   }
   if (m->output_bias)
     for (int t = 0; t < n; t++)
-      for (int i = 0; i < hp->n_vocab; i++) lg[(size_t)t * hp->n_vocab + i] += m->output_bias[i];
+      for (int i = 0; i < nb; i++) lg[(size_t)t * nb + i] += m->output_bias[v0 + i];
+}
+
+/* One block of logits lg (n, nb) for the rows m->rows[0..n), vocabulary entries v0..: with dlogp
+ * NULL, folds the block into each row's running max (hmax), sum of exp (hsum) and target logit
+ * (hz); else overwrites it with dz = dlogp (onehot(target) - softmax), the softmax from hlse. */
+typedef struct head_job {
+  train_model *m;
+  const int32_t *targets;
+  const float *dlogp;
+  float *lg;
+  int n, v0, nb;
+} head_job;
+
+static void head_worker(int ith, int nth, void *arg) {
+  const head_job *j = arg;
+  train_model *m = j->m;
+  for (int i = ith; i < j->n; i += nth) {
+    int t = m->rows[i], tg = j->targets[t] - j->v0;
+    float *z = j->lg + (size_t)i * j->nb;
+    if (!j->dlogp) {
+      if (tg >= 0 && tg < j->nb) m->hz[i] = z[tg];
+      float mx = z[0];
+      for (int k = 1; k < j->nb; k++) mx = z[k] > mx ? z[k] : mx;
+      if (mx > m->hmax[i]) {
+        m->hsum[i] *= exp((double)m->hmax[i] - mx);
+        m->hmax[i] = mx;
+      }
+      m->hsum[i] += train__sum_exp(z, j->nb, m->hmax[i]);
+    } else {
+      float lse = m->hlse[t], d = j->dlogp[t];
+      train__exp_scale(z, j->nb, lse, -d);
+      if (tg >= 0 && tg < j->nb) z[tg] += d;
+    }
+  }
+}
+
+static void head_run(train_model *m, head_job *j) {
+  if (m->pool)
+    compute_pool_run(m->pool, head_worker, j);
+  else
+    head_worker(0, 1, j);
+}
+
+/* Copies the rows m->rows[0..n) of the final normed activations into xr. */
+static void head_gather(train_model *m, int n) {
+  int E = m->hp.n_embd;
+  for (int i = 0; i < n; i++)
+    memcpy(m->xr + (size_t)i * E, m->xf + (size_t)m->rows[i] * E, (size_t)E * sizeof(float));
+}
+
+/* hlse[t] for the rows m->rows[0..n), and log p(target) into logp (when not NULL): the vocabulary
+ * in blocks of vb columns, so a T x V logits matrix never exists and each block of the output
+ * matrix is read once for all rows. */
+static void head_lse(train_model *m, const train_batch *b, int n, float *logp) {
+  int V = m->hp.n_vocab;
+  if (n == 0) return;
+  head_gather(m, n);
+  for (int i = 0; i < n; i++) m->hmax[i] = -INFINITY, m->hsum[i] = 0, m->hz[i] = 0;
+  for (int v0 = 0; v0 < V; v0 += m->vb) {
+    int nb = V - v0 < m->vb ? V - v0 : m->vb;
+    head_logits(m, m->xr, n, v0, nb, m->lg, false);
+    head_job j = {m, b->targets, NULL, m->lg, n, v0, nb};
+    head_run(m, &j);
+  }
+  for (int i = 0; i < n; i++) {
+    int t = m->rows[i];
+    double lse = m->hmax[i] + log(m->hsum[i]);
+    m->hlse[t] = (float)lse;
+    if (logp) logp[t] = (float)((double)m->hz[i] - lse);
+  }
 }
 
 int train_model_forward(train_model *m, const train_batch *b, float *logp, float *logits) {
@@ -643,19 +752,19 @@ int train_model_forward(train_model *m, const train_batch *b, float *logp, float
   for (int il = 0; il < hp->n_layer; il++) {
     tr_layer *L = &m->layers[il];
     memcpy(L->x0, m->x, (size_t)T * E * sizeof(float));
-    train__rmsnorm_fwd(T, E, m->x, L->attn_norm, hp->rms_eps, L->xn1, L->rs1);
-    lin_fwd(m, il, TRAIN_W_Q, T, L->xn1, L->q);
-    lin_fwd(m, il, TRAIN_W_K, T, L->xn1, L->k);
-    lin_fwd(m, il, TRAIN_W_V, T, L->xn1, L->v);
+    train__rmsnorm_fwd(T, E, m->x, L->attn_norm, hp->rms_eps, m->xn, L->rs1);
+    lin_fwd(m, il, TRAIN_W_Q, T, m->xn, L->q);
+    lin_fwd(m, il, TRAIN_W_K, T, m->xn, L->k);
+    lin_fwd(m, il, TRAIN_W_V, T, m->xn, L->v);
     train__rope(hp, T, hp->n_head, m->cs, L->q, false);
     train__rope(hp, T, hp->n_head_kv, m->cs, L->k, false);
     train__attn_fwd(m->pool, &at, L->q, L->k, L->v, L->att, L->lse);
     lin_fwd(m, il, TRAIN_W_O, T, L->att, m->tmp);
     for (size_t i = 0; i < (size_t)T * E; i++) m->x[i] += m->tmp[i];
     memcpy(L->x1, m->x, (size_t)T * E * sizeof(float));
-    train__rmsnorm_fwd(T, E, m->x, L->ffn_norm, hp->rms_eps, L->xn2, L->rs2);
-    lin_fwd(m, il, TRAIN_W_GATE, T, L->xn2, L->g);
-    lin_fwd(m, il, TRAIN_W_UP, T, L->xn2, L->u);
+    train__rmsnorm_fwd(T, E, m->x, L->ffn_norm, hp->rms_eps, m->xn, L->rs2);
+    lin_fwd(m, il, TRAIN_W_GATE, T, m->xn, L->g);
+    lin_fwd(m, il, TRAIN_W_UP, T, m->xn, L->u);
     train__swiglu_fwd((int64_t)T * ff, L->g, L->u, m->hbuf);
     lin_fwd(m, il, TRAIN_W_DOWN, T, m->hbuf, m->tmp);
     for (size_t i = 0; i < (size_t)T * E; i++) m->x[i] += m->tmp[i];
@@ -664,30 +773,23 @@ int train_model_forward(train_model *m, const train_batch *b, float *logp, float
   train__rmsnorm_fwd(T, E, m->xfin, m->output_norm, hp->rms_eps, m->xf, m->rsf);
 
   int V = hp->n_vocab;
-  if (logits)
-    for (int t0 = 0; t0 < T; t0 += m->ch) {
-      int n = T - t0 < m->ch ? T - t0 : m->ch;
-      head_logits(m, m->xf + (size_t)t0 * E, n, logits + (size_t)t0 * V);
-    }
   m->n_rows = 0;
   for (int t = 0; t < T; t++)
     if (b->targets[t] >= 0) m->rows[m->n_rows++] = t;
-  if (logp) {
-    memset(logp, 0, (size_t)T * sizeof *logp);
-    for (int r0 = 0; r0 < m->n_rows; r0 += m->ch) {
-      int n = m->n_rows - r0 < m->ch ? m->n_rows - r0 : m->ch;
-      if (!logits) {
-        for (int i = 0; i < n; i++)
-          memcpy(m->xr + (size_t)i * E, m->xf + (size_t)m->rows[r0 + i] * E,
-                 (size_t)E * sizeof(float));
-        head_logits(m, m->xr, n, m->lg);
-      }
-      for (int i = 0; i < n; i++) {
-        int t = m->rows[r0 + i];
-        const float *lg = logits ? logits + (size_t)t * V : m->lg + (size_t)i * V;
-        logp[t] = (float)train__logp_row(lg, V, b->targets[t], 0, NULL);
+  m->hlse_ok = false;
+  if (logits) { /* the engine's logits (a backward pass recomputes its own log-sum-exp) */
+    head_logits(m, m->xf, T, 0, V, logits, true);
+    if (logp) {
+      memset(logp, 0, (size_t)T * sizeof *logp);
+      for (int i = 0; i < m->n_rows; i++) {
+        int t = m->rows[i];
+        logp[t] = (float)train__logp_row(logits + (size_t)t * V, V, b->targets[t], 0, NULL);
       }
     }
+  } else if (logp) {
+    memset(logp, 0, (size_t)T * sizeof *logp);
+    head_lse(m, b, m->n_rows, logp);
+    m->hlse_ok = true;
   }
   return 0;
 }
@@ -738,32 +840,36 @@ void train_model_backward(train_model *m, const train_batch *b, const float *dlo
   size_t qd = (size_t)hp->n_head * hp->head_dim;
   MIMIC_ASSERT(T > 0 && T == m->fwd_T); /* backward reads the activations of this batch's forward */
 
-  /* lm head, chunk by chunk over the target rows: recompute the logits, dz = dlogp (onehot - p). */
+  /* lm head, block by block over the vocabulary for all target rows at once: recompute the
+   * block's logits, dz = dlogp (onehot - p) with p from the forward pass's log-sum-exp, then
+   * dx += dz W_block (and the output weights' gradient when trainable). */
   memset(m->dxf, 0, (size_t)T * E * sizeof(float));
   int nr = 0;
   for (int i = 0; i < m->n_rows; i++)
     if (dlogp[m->rows[i]] != 0) m->rows[nr++] = m->rows[i];
-  for (int r0 = 0; r0 < nr; r0 += m->ch) {
-    int n = nr - r0 < m->ch ? nr - r0 : m->ch;
-    for (int i = 0; i < n; i++)
-      memcpy(m->xr + (size_t)i * E, m->xf + (size_t)m->rows[r0 + i] * E, (size_t)E * sizeof(float));
-    head_logits(m, m->xr, n, m->lg);
-    for (int i = 0; i < n; i++) {
-      int t = m->rows[r0 + i];
-      float *z = m->lg + (size_t)i * V;
-      (void)train__logp_row(z, V, b->targets[t], dlogp[t], z);
+  if (nr > 0) {
+    if (!m->hlse_ok) head_lse(m, b, nr, NULL);
+    head_gather(m, nr);
+    memset(m->dxr, 0, (size_t)nr * E * sizeof(float));
+    for (int v0 = 0; v0 < V; v0 += m->vb) {
+      int nb = V - v0 < m->vb ? V - v0 : m->vb;
+      head_logits(m, m->xr, nr, v0, nb, m->lg, false);
+      head_job j = {m, b->targets, dlogp, m->lg, nr, v0, nb};
+      head_run(m, &j);
+      train_mat DZ = {m->lg, nb, false, NULL};
+      qmat q = head_rows(m, v0, nb);
+      train_mat W =
+          m->g_output ? (train_mat){(const float *)m->output.data + (size_t)v0 * E, E, false, NULL}
+                      : (train_mat){NULL, 0, false, &q};
+      train__gemm(m->pool, nr, E, nb, DZ, W, 1.0f, m->dxr, E, true);
+      if (m->g_output) {
+        train_mat DZt = {m->lg, nb, true, NULL}, XR = {m->xr, E, false, NULL};
+        train__gemm(m->pool, nb, E, nr, DZt, XR, 1.0f, m->g_output + (size_t)v0 * E, E, true);
+      }
     }
-    train_mat DZ = {m->lg, V, false, NULL};
-    train_mat W = m->g_output ? (train_mat){m->output.data, E, false, NULL}
-                              : (train_mat){NULL, 0, false, &m->output};
-    train__gemm(m->pool, n, E, V, DZ, W, 1.0f, m->dxr, E, false);
-    for (int i = 0; i < n; i++) {
-      float *d = m->dxf + (size_t)m->rows[r0 + i] * E;
+    for (int i = 0; i < nr; i++) {
+      float *d = m->dxf + (size_t)m->rows[i] * E;
       for (int e = 0; e < E; e++) d[e] += m->dxr[(size_t)i * E + e];
-    }
-    if (m->g_output) {
-      train_mat DZt = {m->lg, V, true, NULL}, XR = {m->xr, E, false, NULL};
-      train__gemm(m->pool, V, E, n, DZt, XR, 1.0f, m->g_output, E, true);
     }
   }
   m->n_rows = nr;
@@ -774,13 +880,19 @@ void train_model_backward(train_model *m, const train_batch *b, const float *dlo
   for (int il = hp->n_layer - 1; il >= 0; il--) {
     tr_layer *L = &m->layers[il];
     /* feed-forward: x2 = x1 + down(silu(gate xn2) * up xn2) */
+    if (m->recompute_ffn) { /* gate and up again, exactly as the forward pass computed them */
+      train__rmsnorm_fwd(T, E, L->x1, L->ffn_norm, hp->rms_eps, m->xn, L->rs2);
+      lin_fwd(m, il, TRAIN_W_GATE, T, m->xn, L->g);
+      lin_fwd(m, il, TRAIN_W_UP, T, m->xn, L->u);
+    }
     train__swiglu_fwd((int64_t)T * ff, L->g, L->u, m->hbuf);
     memset(m->dh, 0, (size_t)T * ff * sizeof(float));
     lin_bwd(m, il, TRAIN_W_DOWN, T, m->hbuf, m->dx, m->dh);
     train__swiglu_bwd((int64_t)T * ff, L->g, L->u, m->dh, m->dg, m->du);
     memset(m->dxn, 0, (size_t)T * E * sizeof(float));
-    lin_bwd(m, il, TRAIN_W_GATE, T, L->xn2, m->dg, m->dxn);
-    lin_bwd(m, il, TRAIN_W_UP, T, L->xn2, m->du, m->dxn);
+    train__rmsnorm_fwd(T, E, L->x1, L->ffn_norm, hp->rms_eps, m->xn, L->rs2); /* as forward */
+    lin_bwd(m, il, TRAIN_W_GATE, T, m->xn, m->dg, m->dxn);
+    lin_bwd(m, il, TRAIN_W_UP, T, m->xn, m->du, m->dxn);
     train__rmsnorm_bwd(T, E, L->x1, L->ffn_norm, L->rs2, m->dxn, m->dx, L->g_ffn_norm);
     /* attention: x1 = x0 + o(attn(rope(q xn1), rope(k xn1), v xn1)) */
     memset(m->datt, 0, (size_t)T * qd * sizeof(float));
@@ -792,9 +904,10 @@ void train_model_backward(train_model *m, const train_batch *b, const float *dlo
     /* Below layer 0 only the embeddings could use dx: skip it when they are frozen. */
     bool need_dx = il > 0 || m->g_embd;
     memset(m->dxn, 0, (size_t)T * E * sizeof(float));
-    lin_bwd(m, il, TRAIN_W_Q, T, L->xn1, m->dq, need_dx ? m->dxn : NULL);
-    lin_bwd(m, il, TRAIN_W_K, T, L->xn1, m->dk, need_dx ? m->dxn : NULL);
-    lin_bwd(m, il, TRAIN_W_V, T, L->xn1, m->dv, need_dx ? m->dxn : NULL);
+    train__rmsnorm_fwd(T, E, L->x0, L->attn_norm, hp->rms_eps, m->xn, L->rs1); /* as forward */
+    lin_bwd(m, il, TRAIN_W_Q, T, m->xn, m->dq, need_dx ? m->dxn : NULL);
+    lin_bwd(m, il, TRAIN_W_K, T, m->xn, m->dk, need_dx ? m->dxn : NULL);
+    lin_bwd(m, il, TRAIN_W_V, T, m->xn, m->dv, need_dx ? m->dxn : NULL);
     if (need_dx || L->g_attn_norm)
       train__rmsnorm_bwd(T, E, L->x0, L->attn_norm, L->rs1, m->dxn, m->dx, L->g_attn_norm);
   }

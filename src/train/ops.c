@@ -10,6 +10,11 @@
 #include "base/assert.h"
 #include "train/train_int.h"
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define HAVE_X86 1
+#endif
+
 /* ---- RMSNorm --------------------------------------------------------------------------------- */
 
 void train__rmsnorm_fwd(int T, int n, const float *x, const float *w, float eps, float *y,
@@ -93,6 +98,87 @@ void train__rope(const llm_hparams *hp, int T, int n_heads, const float *cs, flo
   }
 }
 
+/* ---- Vector helpers of attention: a scalar reference and AVX2+FMA versions, picked with the
+ * GEMM's kernel (MIMIC_KERNELS=scalar or train__gemm_set_kernel("scalar") forces the reference). */
+
+typedef struct vec_ops {
+  float (*dot)(const float *a, const float *b, int n);
+  float (*dot2)(const float *a, const float *b, const float *c, const float *d, int n, float *cd);
+  void (*axpy)(float *y, float a, const float *x, int n);
+} vec_ops;
+
+static float dot_scalar(const float *a, const float *b, int n) {
+  float d = 0;
+  for (int i = 0; i < n; i++) d += a[i] * b[i];
+  return d;
+}
+
+/* a.b, and c.d into *cd */
+static float dot2_scalar(const float *a, const float *b, const float *c, const float *d, int n,
+                         float *cd) {
+  float x = 0, y = 0;
+  for (int i = 0; i < n; i++) {
+    x += a[i] * b[i];
+    y += c[i] * d[i];
+  }
+  *cd = y;
+  return x;
+}
+
+static void axpy_scalar(float *y, float a, const float *x, int n) {
+  for (int i = 0; i < n; i++) y[i] += a * x[i];
+}
+
+#ifdef HAVE_X86
+__attribute__((target("avx2,fma"))) static inline float hsum256(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+/* n a multiple of 8 (the caller checks) */
+__attribute__((target("avx2,fma"))) static float dot_avx2(const float *a, const float *b, int n) {
+  __m256 s0 = _mm256_setzero_ps(), s1 = s0;
+  int i = 0;
+  for (; i + 16 <= n; i += 16) {
+    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+    s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
+  }
+  if (i < n) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+  return hsum256(_mm256_add_ps(s0, s1));
+}
+
+__attribute__((target("avx2,fma"))) static float
+dot2_avx2(const float *a, const float *b, const float *c, const float *d, int n, float *cd) {
+  __m256 x = _mm256_setzero_ps(), y = x;
+  for (int i = 0; i < n; i += 8) {
+    x = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), x);
+    y = _mm256_fmadd_ps(_mm256_loadu_ps(c + i), _mm256_loadu_ps(d + i), y);
+  }
+  *cd = hsum256(y);
+  return hsum256(x);
+}
+
+__attribute__((target("avx2,fma"))) static void axpy_avx2(float *y, float a, const float *x,
+                                                          int n) {
+  __m256 va = _mm256_set1_ps(a);
+  for (int i = 0; i < n; i += 8)
+    _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+}
+#endif
+
+static vec_ops vec_pick(int n) {
+  vec_ops v = {dot_scalar, dot2_scalar, axpy_scalar};
+#ifdef HAVE_X86
+  if (n % 8 == 0 && strcmp(train__gemm_kernel(), "scalar") != 0)
+    v = (vec_ops){dot_avx2, dot2_avx2, axpy_avx2};
+#else
+  (void)n;
+#endif
+  return v;
+}
+
 /* ---- Attention ------------------------------------------------------------------------------- */
 
 typedef struct attn_job {
@@ -101,6 +187,7 @@ typedef struct attn_job {
   float *o, *lse_out, *dq, *dk, *dv;
   float *scratch;
   int n_slices;
+  vec_ops vo;
 } attn_job;
 
 /* Forward rows (t, h) split over threads, scores softmaxed as model.c does (max subtracted, exp sum
@@ -121,9 +208,7 @@ static void attn_fwd_worker(int ith, int nth, void *arg) {
     float mx = -INFINITY;
     for (int p = p0; p <= t; p++) {
       const float *k = j->k + (size_t)p * kvd + (size_t)kvh * hd;
-      float d = 0;
-      for (int i = 0; i < hd; i++) d += q[i] * k[i];
-      s[p] = d * scale;
+      s[p] = j->vo.dot(q, k, hd) * scale;
       if (s[p] > mx) mx = s[p];
     }
     double sum = 0;
@@ -135,9 +220,7 @@ static void attn_fwd_worker(int ith, int nth, void *arg) {
     float *o = j->o + (size_t)t * qd + (size_t)h * hd;
     memset(o, 0, (size_t)hd * sizeof *o);
     for (int p = p0; p <= t; p++) {
-      const float *v = j->v + (size_t)p * kvd + (size_t)kvh * hd;
-      float w = s[p] * inv;
-      for (int i = 0; i < hd; i++) o[i] += w * v[i];
+      j->vo.axpy(o, s[p] * inv, j->v + (size_t)p * kvd + (size_t)kvh * hd, hd);
     }
     j->lse_out[(size_t)t * nh + h] = mx + (float)log(sum);
   }
@@ -165,7 +248,8 @@ void train__attn_fwd(compute_pool *pool, const train_attn *a, const float *q, co
   int nth = pool ? compute_pool_threads(pool) : 1;
   size_t need = (size_t)nth * a->T;
   float *s = need <= sizeof stack / sizeof stack[0] ? stack : (scr = xalloc(need * sizeof(float)));
-  attn_job j = {a, q, k, v, NULL, NULL, NULL, out, lse, NULL, NULL, NULL, s, 0};
+  attn_job j = {
+      a, q, k, v, NULL, NULL, NULL, out, lse, NULL, NULL, NULL, s, 0, vec_pick(a->head_dim)};
   if (pool)
     compute_pool_run(pool, attn_fwd_worker, &j);
   else
@@ -197,26 +281,19 @@ static void attn_bwd_worker(int ith, int nth, void *arg) {
         const float *dO = j->dout + (size_t)t * qd + (size_t)h * hd;
         float *dq = j->dq + (size_t)t * qd + (size_t)h * hd;
         float lse = j->lse[(size_t)t * nh + h];
-        float D = 0;
-        for (int i = 0; i < hd; i++) D += dO[i] * o[i];
+        float D = j->vo.dot(dO, o, hd);
         memset(dq, 0, (size_t)hd * sizeof *dq);
         for (int p = p0; p <= t; p++) {
           const float *k = j->k + (size_t)p * kvd + (size_t)kvh * hd;
           const float *v = j->v + (size_t)p * kvd + (size_t)kvh * hd;
-          float d = 0, dp = 0;
-          for (int i = 0; i < hd; i++) {
-            d += q[i] * k[i];
-            dp += dO[i] * v[i];
-          }
+          float dp, d = j->vo.dot2(q, k, dO, v, hd, &dp);
           float pr = expf(d * scale - lse);
           float ds = pr * (dp - D) * scale;
           float *dk = pdk + (size_t)p * kvd + (size_t)kvh * hd;
           float *dv = pdv + (size_t)p * kvd + (size_t)kvh * hd;
-          for (int i = 0; i < hd; i++) {
-            dq[i] += ds * k[i];
-            dk[i] += ds * q[i];
-            dv[i] += pr * dO[i];
-          }
+          j->vo.axpy(dq, ds, k, hd);
+          j->vo.axpy(dk, ds, q, hd);
+          j->vo.axpy(dv, pr, dO, hd);
         }
       }
     }
@@ -253,7 +330,8 @@ void train__attn_bwd(compute_pool *pool, const train_attn *a, const float *q, co
   MIMIC_ASSERT(scratch != NULL);
   size_t kvd = (size_t)a->n_head_kv * a->head_dim;
   int n_slices = a->T < 8 ? a->T : 8;
-  attn_job j = {a, q, k, v, out, lse, dout, NULL, NULL, dq, dk, dv, scratch, n_slices};
+  attn_job j = {
+      a, q, k, v, out, lse, dout, NULL, NULL, dq, dk, dv, scratch, n_slices, vec_pick(a->head_dim)};
   if (pool)
     compute_pool_run(pool, attn_bwd_worker, &j);
   else
@@ -265,8 +343,109 @@ void train__attn_bwd(compute_pool *pool, const train_attn *a, const float *q, co
     attn_reduce_worker(0, 1, &r);
 }
 
+/* ---- Exponentials over rows (the lm head's softmax, SwiGLU's backward): AVX2 with a Cephes-style
+ * polynomial (relative error ~2e-7 over the range used), scalar expf as the reference. */
+
+#ifdef HAVE_X86
+/* exp(x) for x in [-87, 88]; below, 0 (the callers subtract a max, so x <= 0 mostly). */
+__attribute__((target("avx2,fma"))) static inline __m256 exp256(__m256 x) {
+  const __m256 lo = _mm256_set1_ps(-87.3f), hi = _mm256_set1_ps(88.3f);
+  __m256 under = _mm256_cmp_ps(x, lo, _CMP_LT_OQ);
+  x = _mm256_min_ps(_mm256_max_ps(x, lo), hi);
+  __m256 fx = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                              _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  x = _mm256_fnmadd_ps(fx, _mm256_set1_ps(0.693359375f), x);
+  x = _mm256_fnmadd_ps(fx, _mm256_set1_ps(-2.12194440e-4f), x);
+  __m256 y = _mm256_set1_ps(1.9875691500e-4f);
+  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(1.3981999507e-3f));
+  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(8.3334519073e-3f));
+  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(4.1665795894e-2f));
+  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(1.6666665459e-1f));
+  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(5.0000001201e-1f));
+  y = _mm256_fmadd_ps(y, _mm256_mul_ps(x, x), _mm256_add_ps(x, _mm256_set1_ps(1.0f)));
+  __m256i e =
+      _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(fx), _mm256_set1_epi32(127)), 23);
+  y = _mm256_mul_ps(y, _mm256_castsi256_ps(e));
+  return _mm256_andnot_ps(under, y);
+}
+
+__attribute__((target("avx2,fma"))) static double sum_exp_avx2(const float *z, int64_t n,
+                                                               float mx) {
+  __m256 m = _mm256_set1_ps(mx), acc = _mm256_setzero_ps();
+  double sum = 0;
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    acc = _mm256_add_ps(acc, exp256(_mm256_sub_ps(_mm256_loadu_ps(z + i), m)));
+    if ((i & 1023) == 1016) { /* fold into the double every 128 vectors */
+      sum += hsum256(acc);
+      acc = _mm256_setzero_ps();
+    }
+  }
+  sum += hsum256(acc);
+  for (; i < n; i++) sum += expf(z[i] - mx);
+  return sum;
+}
+
+__attribute__((target("avx2,fma"))) static void exp_scale_avx2(float *z, int64_t n, float sub,
+                                                               float scale) {
+  __m256 m = _mm256_set1_ps(sub), sc = _mm256_set1_ps(scale);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(z + i, _mm256_mul_ps(sc, exp256(_mm256_sub_ps(_mm256_loadu_ps(z + i), m))));
+  for (; i < n; i++) z[i] = scale * expf(z[i] - sub);
+}
+
+__attribute__((target("avx2,fma"))) static void
+swiglu_bwd_avx2(int64_t n, const float *g, const float *u, const float *dh, float *dg, float *du) {
+  const __m256 one = _mm256_set1_ps(1.0f), zero = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m256 gv = _mm256_loadu_ps(g + i), d = _mm256_loadu_ps(dh + i);
+    __m256 s = _mm256_div_ps(one, _mm256_add_ps(one, exp256(_mm256_sub_ps(zero, gv))));
+    _mm256_storeu_ps(du + i, _mm256_mul_ps(d, _mm256_mul_ps(gv, s)));
+    __m256 t = _mm256_fmadd_ps(gv, _mm256_sub_ps(one, s), one);
+    _mm256_storeu_ps(dg + i,
+                     _mm256_mul_ps(_mm256_mul_ps(_mm256_mul_ps(d, _mm256_loadu_ps(u + i)), s), t));
+  }
+  for (; i < n; i++) {
+    float s = 1.0f / (1.0f + expf(-g[i]));
+    du[i] = dh[i] * (g[i] * s);
+    dg[i] = dh[i] * u[i] * s * (1.0f + g[i] * (1.0f - s));
+  }
+}
+#endif
+
+static bool use_avx2(void) {
+#ifdef HAVE_X86
+  return strcmp(train__gemm_kernel(), "scalar") != 0;
+#else
+  return false;
+#endif
+}
+
+double train__sum_exp(const float *z, int64_t n, float mx) {
+#ifdef HAVE_X86
+  if (use_avx2()) return sum_exp_avx2(z, n, mx);
+#endif
+  double sum = 0;
+  for (int64_t i = 0; i < n; i++) sum += expf(z[i] - mx);
+  return sum;
+}
+
+void train__exp_scale(float *z, int64_t n, float sub, float scale) {
+#ifdef HAVE_X86
+  if (use_avx2()) {
+    exp_scale_avx2(z, n, sub, scale);
+    return;
+  }
+#endif
+  for (int64_t i = 0; i < n; i++) z[i] = scale * expf(z[i] - sub);
+}
+
 /* ---- SwiGLU ---------------------------------------------------------------------------------- */
 
+/* The forward stays on libm's expf as before, so the forward pass does not move away from the
+ * engine's logits. */
 void train__swiglu_fwd(int64_t n, const float *g, const float *u, float *h) {
   for (int64_t i = 0; i < n; i++) h[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
 }
@@ -274,6 +453,12 @@ void train__swiglu_fwd(int64_t n, const float *g, const float *u, float *h) {
 /* silu'(g) = s (1 + g (1 - s)) with s = sigmoid(g). */
 void train__swiglu_bwd(int64_t n, const float *g, const float *u, const float *dh, float *dg,
                        float *du) {
+#ifdef HAVE_X86
+  if (use_avx2()) {
+    swiglu_bwd_avx2(n, g, u, dh, dg, du);
+    return;
+  }
+#endif
   for (int64_t i = 0; i < n; i++) {
     float s = 1.0f / (1.0f + expf(-g[i]));
     float si = g[i] * s;

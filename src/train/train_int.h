@@ -72,6 +72,11 @@ void train__swiglu_fwd(int64_t n, const float *g, const float *u, float *h);
 void train__swiglu_bwd(int64_t n, const float *g, const float *u, const float *dh, float *dg,
                        float *du);
 
+/* ---- Exponentials (AVX2 where the GEMM kernel is not forced to scalar): sum of exp(z - mx), and
+ * z = scale * exp(z - sub) in place. */
+double train__sum_exp(const float *z, int64_t n, float mx);
+void train__exp_scale(float *z, int64_t n, float sub, float scale);
+
 /* ---- Cross-entropy pieces over one logits row z (V): returns log p(target) and, when dz is not
  * NULL, writes dz = dlogp * (onehot(target) - softmax(z)) (the gradient of dlogp * log p). */
 double train__logp_row(const float *z, int V, int target, float dlogp, float *dz);
@@ -83,11 +88,22 @@ static inline uint64_t train__rng_next(train_rng *r) { return prng_next(r); }
 static inline double train__rng_uniform(train_rng *r) { return prng_uniform(r); } /* [0, 1) */
 float train__rng_normal(train_rng *r); /* standard normal (Box-Muller) */
 
+/* ---- One AdamW update of n weights (optim.c): g scaled by clip, moments m and v updated, w
+ * decayed by keep and moved by lr * m^ / (sqrt(v^) + eps) with the bias corrections b1h, b2h. AVX2
+ * where the GEMM kernel is not forced to scalar; both give the same bits. */
+typedef struct train_adamw {
+  float clip, b1, b2, b1h, b2h, eps, keep, lr;
+} train_adamw;
+void train__adamw(size_t n, float *w, const float *g, float *m, float *v, const train_adamw *a);
+
 /* ---- Model fields the file code needs (model.c). */
 int train__model_n_ctx(const train_model *m);
 const gguf_file *train__model_vocab_file(const train_model *m); /* NULL: built-in vocabulary */
 float train__model_lora_alpha(const train_model *m);
 void train__model_set_lora_alpha(train_model *m, float alpha); /* rescales every adapted matrix */
+/* Tests: the lm head's block of vocabulary columns (a positive multiple of 64, at most the
+ * vocabulary; the default keeps a block of logits under 4 Mi floats). */
+void train__model_set_head_block(train_model *m, int vb);
 
 /* ---- The built-in byte-level vocabulary (vocab.c). */
 int train__vocab_size(void);

@@ -88,8 +88,10 @@ TEST(gemm_matches_reference) {
   compute_pool *cp = compute_pool_new(2);
   const char *best = train__gemm_kernel();
   const char *kernels[] = {"scalar", "avx2", "avx512"};
-  int64_t shapes[][3] = {{1, 1, 1},     {7, 19, 5},    {6, 16, 256},
-                         {13, 70, 300}, {100, 33, 17}, {2, 600, 40}};
+  /* ... whole 6x16 tiles added into C in place, row-split tasks (N too narrow for the threads),
+   * several column blocks */
+  int64_t shapes[][3] = {{1, 1, 1},    {7, 19, 5},   {6, 16, 256},  {13, 70, 300}, {100, 33, 17},
+                         {2, 600, 40}, {30, 64, 33}, {200, 20, 50}, {61, 1100, 70}};
   for (int k = 0; k < 3; k++) {
     if (!train__gemm_set_kernel(kernels[k])) continue;
     printf("     kernel %s\n", kernels[k]);
@@ -99,6 +101,21 @@ TEST(gemm_matches_reference) {
     }
   }
   CHECK(train__gemm_set_kernel(best));
+  compute_pool_destroy(cp);
+}
+
+/* Which thread runs which block of C never changes a bit: one thread and two agree exactly. */
+TEST(gemm_threads_bit_identical) {
+  compute_pool *cp = compute_pool_new(2);
+  int64_t M = 97, N = 700, K = 300;
+  float *A = xalloc((size_t)(M * K) * 4), *B = xalloc((size_t)(K * N) * 4);
+  float *C1 = xalloc((size_t)(M * N) * 4), *C2 = xalloc((size_t)(M * N) * 4);
+  fill(A, (size_t)(M * K), 1), fill(B, (size_t)(K * N), 1);
+  train_mat a = {A, K, false, NULL}, b = {B, N, false, NULL};
+  train__gemm(NULL, M, N, K, a, b, 1.0f, C1, N, false);
+  train__gemm(cp, M, N, K, a, b, 1.0f, C2, N, false);
+  CHECK(memcmp(C1, C2, (size_t)(M * N) * 4) == 0);
+  mem_free(A), mem_free(B), mem_free(C1), mem_free(C2);
   compute_pool_destroy(cp);
 }
 
@@ -258,6 +275,52 @@ TEST(attention_backward) {
   compute_pool_destroy(cp);
 }
 
+/* The vectorised attention (head_dim a multiple of 8) against the scalar reference, forward and
+ * backward, on packed samples of uneven lengths; then finite differences on the vectorised path. */
+TEST(attention_simd_matches_scalar) {
+  compute_pool *cp = compute_pool_new(2);
+  const char *best = train__gemm_kernel();
+  int T = 37, nh = 6, nkv = 2, hd = 24;
+  int32_t seg[37];
+  for (int t = 0; t < T; t++) seg[t] = t < 11 ? 0 : t < 30 ? 11 : 30;
+  attn_ctx c = {{T, nh, nkv, hd, seg}, NULL, NULL, NULL, NULL, NULL, NULL, (size_t)T * nh * hd};
+  size_t nkvs = (size_t)T * nkv * hd, nq = c.nq;
+  c.q = xalloc(nq * 4), c.k = xalloc(nkvs * 4), c.v = xalloc(nkvs * 4), c.o = xalloc(nq * 4);
+  c.lse = xalloc((size_t)T * nh * 4), c.c = xalloc(nq * 4);
+  fill(c.q, nq, 1), fill(c.k, nkvs, 1), fill(c.v, nkvs, 1), fill(c.c, nq, 1);
+  float *o[2], *lse[2], *dq[2], *dk[2], *dv[2];
+  float *scr = xalloc(train__attn_scratch(&c.a) * 4);
+  for (int pass = 0; pass < 2; pass++) {
+    CHECK(train__gemm_set_kernel(pass ? best : "scalar"));
+    o[pass] = xalloc(nq * 4), lse[pass] = xalloc((size_t)T * nh * 4);
+    dq[pass] = xalloc(nq * 4), dk[pass] = xalloc(nkvs * 4), dv[pass] = xalloc(nkvs * 4);
+    train__attn_fwd(cp, &c.a, c.q, c.k, c.v, o[pass], lse[pass]);
+    train__attn_bwd(cp, &c.a, c.q, c.k, c.v, o[pass], lse[pass], c.c, dq[pass], dk[pass], dv[pass],
+                    scr);
+  }
+  double worst = 0;
+  for (size_t i = 0; i < nq; i++) {
+    worst = fmax(worst, fabs(o[0][i] - o[1][i]));
+    worst = fmax(worst, fabs(dq[0][i] - dq[1][i]));
+  }
+  for (size_t i = 0; i < nkvs; i++) {
+    worst = fmax(worst, fabs(dk[0][i] - dk[1][i]));
+    worst = fmax(worst, fabs(dv[0][i] - dv[1][i]));
+  }
+  for (int i = 0; i < T * nh; i++) worst = fmax(worst, fabs(lse[0][i] - lse[1][i]));
+  CHECK(worst < 1e-4);
+  float *gq = dq[1], *gk = dk[1], *gv = dv[1];
+  CHECK_INT(fd_check("dq", c.q, nq, gq, attn_loss, &c, 1e-2f, 2e-3), 0);
+  CHECK_INT(fd_check("dk", c.k, nkvs, gk, attn_loss, &c, 1e-2f, 2e-3), 0);
+  CHECK_INT(fd_check("dv", c.v, nkvs, gv, attn_loss, &c, 1e-2f, 2e-3), 0);
+  for (int pass = 0; pass < 2; pass++)
+    mem_free(o[pass]), mem_free(lse[pass]), mem_free(dq[pass]), mem_free(dk[pass]),
+        mem_free(dv[pass]);
+  mem_free(c.q), mem_free(c.k), mem_free(c.v), mem_free(c.o), mem_free(c.lse), mem_free(c.c);
+  mem_free(scr);
+  compute_pool_destroy(cp);
+}
+
 /* ---- SwiGLU and the cross-entropy row -------------------------------------------------------- */
 
 typedef struct sw_ctx {
@@ -309,6 +372,62 @@ TEST(logp_row_backward) {
   mem_free(c.z), mem_free(dz);
 }
 
+/* The vectorised exponentials (the lm head's softmax, SwiGLU's backward) against the scalar
+ * reference, over lengths that leave a scalar tail and a range that reaches underflow. */
+TEST(exp_simd_matches_scalar) {
+  const char *best = train__gemm_kernel();
+  int n = 1003;
+  float *z = xalloc(n * 4), *a = xalloc(n * 4), *b = xalloc(n * 4), *g = xalloc(n * 4);
+  float *u = xalloc(n * 4), *dh = xalloc(n * 4), *dg[2], *du[2];
+  for (int i = 0; i < n; i++) z[i] = (float)(train__rng_uniform(&rng) * 120.0 - 110.0);
+  fill(g, (size_t)n, 4), fill(u, (size_t)n, 1), fill(dh, (size_t)n, 1);
+  double sum[2];
+  for (int pass = 0; pass < 2; pass++) {
+    CHECK(train__gemm_set_kernel(pass ? best : "scalar"));
+    sum[pass] = train__sum_exp(z, n, 9.5f);
+    float *o = pass ? b : a;
+    memcpy(o, z, (size_t)n * 4);
+    train__exp_scale(o, n, 9.5f, -0.25f);
+    dg[pass] = xalloc(n * 4), du[pass] = xalloc(n * 4);
+    train__swiglu_bwd(n, g, u, dh, dg[pass], du[pass]);
+  }
+  CHECK(fabs(sum[1] - sum[0]) <= 1e-6 * sum[0]);
+  double worst = 0;
+  for (int i = 0; i < n; i++) {
+    worst = fmax(worst, fabs(a[i] - b[i]) / (1e-30 + fabs(a[i])) * (fabs(a[i]) > 1e-30));
+    worst = fmax(worst, fabs(dg[0][i] - dg[1][i]) / (1e-3 + fabs(dg[0][i])));
+    worst = fmax(worst, fabs(du[0][i] - du[1][i]) / (1e-3 + fabs(du[0][i])));
+  }
+  CHECK(worst < 1e-5);
+  mem_free(z), mem_free(a), mem_free(b), mem_free(g), mem_free(u), mem_free(dh);
+  for (int pass = 0; pass < 2; pass++) mem_free(dg[pass]), mem_free(du[pass]);
+}
+
+/* AdamW's AVX2 loop gives the scalar reference's bits (a resumed run must match either way). */
+TEST(adamw_simd_matches_scalar) {
+  const char *best = train__gemm_kernel();
+  size_t n = 1003;
+  float *w[2], *m[2], *v[2], *g = xalloc(n * 4);
+  fill(g, n, 1);
+  train_adamw a = {0.7f, 0.9f, 0.999f, 1.5f, 2.5f, 1e-8f, 0.999f, 1e-3f};
+  for (int pass = 0; pass < 2; pass++) {
+    CHECK(train__gemm_set_kernel(pass ? best : "scalar"));
+    w[pass] = xalloc(n * 4), m[pass] = xalloc(n * 4), v[pass] = xalloc(n * 4);
+    train__rng_seed(&rng, 77);
+    fill(w[pass], n, 1), fill(m[pass], n, 0.1f);
+    for (size_t k = 0; k < n; k++) v[pass][k] = 0.01f * (float)train__rng_uniform(&rng);
+    for (int step = 0; step < 3; step++) train__adamw(n, w[pass], g, m[pass], v[pass], &a);
+  }
+  CHECK(memcmp(w[0], w[1], n * 4) == 0);
+  CHECK(memcmp(m[0], m[1], n * 4) == 0);
+  CHECK(memcmp(v[0], v[1], n * 4) == 0);
+  double moved = 0;
+  for (size_t k = 0; k < n; k++) moved += fabs(m[0][k]);
+  CHECK(moved > 0);
+  for (int pass = 0; pass < 2; pass++) mem_free(w[pass]), mem_free(m[pass]), mem_free(v[pass]);
+  mem_free(g);
+}
+
 TEST(rng_is_seedable) {
   train_rng a, b;
   train__rng_seed(&a, 42);
@@ -329,12 +448,16 @@ int main(void) {
   train__rng_seed(&rng, 1234);
   printf("gemm kernel: %s\n", train__gemm_kernel());
   RUN(gemm_matches_reference);
+  RUN(gemm_threads_bit_identical);
   RUN(gemm_quantized_operand);
   RUN(rmsnorm_backward);
   RUN(rope_backward_is_transpose);
   RUN(attention_backward);
+  RUN(attention_simd_matches_scalar);
   RUN(swiglu_backward);
   RUN(logp_row_backward);
+  RUN(exp_simd_matches_scalar);
+  RUN(adamw_simd_matches_scalar);
   RUN(rng_is_seedable);
   TEST_MAIN_END();
 }

@@ -131,6 +131,99 @@ TEST(scratch_gradients) {
   compute_pool_destroy(cp);
 }
 
+/* With recompute_ffn the backward pass recomputes gate and up instead of keeping them: every
+ * gradient must come out with the same bits, dropout on. */
+TEST(lora_recompute_ffn_same_bits) {
+  char path[512], made[512];
+  const char *base = test_shared_path("testdata/llm/tiny-qwen2-f32.gguf", path, sizeof path);
+  if (!base) {
+    train_scratch_opts o = tiny_opts("qwen2");
+    train_model *s = NULL;
+    CHECK_OK(train_model_new_scratch(&o, 3, 32, NULL, &s));
+    tmp_path(made, sizeof made, "base-rc.gguf");
+    CHECK_OK(train_model_export(s, made));
+    train_model_destroy(s);
+    base = made;
+  }
+  compute_pool *cp = compute_pool_new(2);
+  train_model *m[2] = {NULL, NULL};
+  for (int k = 0; k < 2; k++) {
+    train_lora_opts lo = {4, 8, 0.25f, TRAIN_TARGETS_ALL, NULL, k == 1};
+    CHECK_OK(train_model_new_lora(base, &lo, 11, 32, cp, &m[k]));
+    REQUIRE(m[k]);
+  }
+  train__rng_seed(&rng, 5);
+  for (int i = 0; i < train_model_n_params(m[0]); i++) {
+    train_param *p = train_model_param(m[0], i), *q = train_model_param(m[1], i);
+    if (strstr(p->name, "lora_b"))
+      for (size_t k = 0; k < p->n; k++) p->w[k] = 0.05f * train__rng_normal(&rng);
+    memcpy(q->w, p->w, p->n * sizeof(float));
+  }
+  tbatch tb;
+  make_batch(&tb, train_model_hparams(m[0])->n_vocab, 6, 6);
+  tb.b.dropout_key = 99;
+  float dl[64], logp[2][64];
+  for (int t = 0; t < tb.b.T; t++) dl[t] = tb.tgt[t] >= 0 ? -1.0f / (float)tb.b.T : 0;
+  for (int k = 0; k < 2; k++) {
+    train_model_zero_grad(m[k]);
+    CHECK_OK(train_model_forward(m[k], &tb.b, logp[k], NULL));
+    train_model_backward(m[k], &tb.b, dl);
+  }
+  CHECK(memcmp(logp[0], logp[1], (size_t)tb.b.T * sizeof(float)) == 0);
+  int differ = 0;
+  for (int i = 0; i < train_model_n_params(m[0]); i++) {
+    train_param *p = train_model_param(m[0], i), *q = train_model_param(m[1], i);
+    differ += memcmp(p->g, q->g, p->n * sizeof(float)) != 0;
+  }
+  CHECK_INT(differ, 0);
+  train_model_destroy(m[0]);
+  train_model_destroy(m[1]);
+  compute_pool_destroy(cp);
+}
+
+/* The lm head in vocabulary blocks (the last one partial) gives the gradients of one block over
+ * the whole vocabulary, with the log-sum-exp kept from the forward pass or, after a forward pass
+ * that computed no loss, recomputed by the backward pass; and passes finite differences. */
+TEST(head_blocks) {
+  compute_pool *cp = compute_pool_new(2);
+  train_scratch_opts o = tiny_opts("qwen2");
+  train_model *m = NULL;
+  CHECK_OK(train_model_new_scratch(&o, 5, 32, cp, &m));
+  REQUIRE(m);
+  scale_params(m, 8.0f);
+  int V = train_model_hparams(m)->n_vocab;
+  CHECK(V % 64 != 0);
+  tbatch tb;
+  make_batch(&tb, V, 5, 7);
+  float dl[64], logp[64], lp1[64];
+  for (int t = 0; t < tb.b.T; t++) dl[t] = tb.tgt[t] >= 0 ? -1.0f / (float)tb.b.T : 0;
+  train_param *emb = train_model_param(m, 0);
+  size_t n = emb->n;
+  float *g[3];
+  for (int pass = 0; pass < 3; pass++) {
+    train__model_set_head_block(m, pass ? 64 : V / 64 * 64 + 64);
+    train_model_zero_grad(m);
+    CHECK_OK(train_model_forward(m, &tb.b, pass == 2 ? NULL : logp, NULL));
+    if (pass == 0) memcpy(lp1, logp, sizeof logp);
+    if (pass == 1)
+      for (int t = 0; t < tb.b.T; t++) CHECK_NEAR(logp[t], lp1[t], 1e-5);
+    train_model_backward(m, &tb.b, dl);
+    g[pass] = xalloc(n * sizeof(float));
+    memcpy(g[pass], emb->g, n * sizeof(float));
+  }
+  double worst = 0, big = 0;
+  for (size_t k = 0; k < n; k++) {
+    big = fmax(big, fabs(g[0][k]));
+    worst = fmax(worst, fmax(fabs(g[1][k] - g[0][k]), fabs(g[2][k] - g[0][k])));
+  }
+  CHECK(big > 0);
+  CHECK(worst <= 1e-5 * big);
+  CHECK_INT(grad_check_model(m, &tb, 2e-3f, 2e-2), 0);
+  for (int pass = 0; pass < 3; pass++) mem_free(g[pass]);
+  train_model_destroy(m);
+  compute_pool_destroy(cp);
+}
+
 /* A small F32 base with q/k/v biases (the shared tiny Qwen2 when present, else an exported scratch
  * model), LoRA on every projection with B made non-zero, every LoRA tensor checked. Dropout on: the
  * masks come from the batch key, so the finite differences see the same masks. */
@@ -149,7 +242,7 @@ TEST(lora_gradients) {
   }
   compute_pool *cp = compute_pool_new(2);
   for (int drop = 0; drop < 2; drop++) {
-    train_lora_opts lo = {4, 8, drop ? 0.25f : 0.0f, TRAIN_TARGETS_ALL, NULL};
+    train_lora_opts lo = {4, 8, drop ? 0.25f : 0.0f, TRAIN_TARGETS_ALL, NULL, false};
     train_model *m = NULL;
     CHECK_OK(train_model_new_lora(base, &lo, 11, 32, cp, &m));
     REQUIRE(m);
@@ -256,7 +349,7 @@ TEST(adapter_matches_engine_and_llama_cpp) {
   train_batch b = {n, ids, tgt, pos, seg, 0};
 
   /* 1: llama.cpp's adapter through the training forward pass vs llama.cpp's logits */
-  train_lora_opts lo = {8, 16, 0, TRAIN_TARGETS_ALL, NULL};
+  train_lora_opts lo = {8, 16, 0, TRAIN_TARGETS_ALL, NULL, false};
   train_model *m = NULL;
   CHECK_OK(train_model_new_lora(fb, &lo, 1, 64, cp, &m));
   REQUIRE(m);
@@ -276,7 +369,7 @@ TEST(adapter_matches_engine_and_llama_cpp) {
   train_model_destroy(m);
 
   /* 2: our adapter (random A and B) over the Q4_K_M base: training forward vs the engine */
-  train_lora_opts lo2 = {4, 8, 0, TRAIN_TARGETS_ALL & ~(1u << TRAIN_W_K), NULL};
+  train_lora_opts lo2 = {4, 8, 0, TRAIN_TARGETS_ALL & ~(1u << TRAIN_W_K), NULL, false};
   CHECK_OK(train_model_new_lora(qb, &lo2, 2, 64, cp, &m));
   REQUIRE(m);
   for (int i = 0; i < train_model_n_params(m); i++) {
@@ -433,7 +526,7 @@ TEST(bad_input_is_refused) {
   CHECK(train_targets_parse("q,bogus", &mask) == MIMIC_EINVAL);
   char path[512];
   tmp_path(path, sizeof path, "missing.gguf");
-  train_lora_opts lo = {4, 8, 0, TRAIN_TARGETS_ALL, NULL};
+  train_lora_opts lo = {4, 8, 0, TRAIN_TARGETS_ALL, NULL, false};
   CHECK(train_model_new_lora(path, &lo, 1, 16, NULL, &m) != 0);
   CHECK(m == NULL);
 }
@@ -445,6 +538,8 @@ int main(void) {
   log_set_level(LOG_WARN);
   RUN(scratch_gradients);
   RUN(lora_gradients);
+  RUN(head_blocks);
+  RUN(lora_recompute_ffn_same_bits);
   RUN(scratch_export_matches_engine);
   RUN(adapter_matches_engine_and_llama_cpp);
   RUN(memorises_sentences);

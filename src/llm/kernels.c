@@ -12,6 +12,7 @@
 #include "base/assert.h"
 #include "base/log.h"
 #include "llm/compute_pool.h"
+#include "llm/profile.h"
 #include "llm/kernels_int.h"
 
 tensor_type llm__act_type(tensor_type w) {
@@ -828,7 +829,10 @@ static void mm_chunk(void *arg, int64_t b, int64_t e) {
   MIMIC_DASSERT(b >= 0 && b < e && e <= j->row0[j->n_w]);
   for (int k = 0; k < j->n_w; k++) {
     int64_t lo = b > j->row0[k] ? b : j->row0[k], hi = e < j->row0[k + 1] ? e : j->row0[k + 1];
-    if (lo < hi) mm_rows(j, k, lo - j->row0[k], hi - j->row0[k]);
+    if (lo >= hi) continue;
+    uint64_t t0 = LLM_PROF_T0();
+    mm_rows(j, k, lo - j->row0[k], hi - j->row0[k]);
+    if (t0) llm__prof_mm_busy(j->w[k]->type, llm__prof_now() - t0);
   }
 }
 
@@ -890,10 +894,17 @@ void qmat_mul_multi(compute_pool *p, int n, const qmat *const *w, const float *x
     j.act = (uint8_t *)x; /* used read-only */
   } else {
     j.act = llm__scratch(LLM_SCRATCH_ACT, j.arow * (size_t)T);
+    uint64_t t0 = LLM_PROF_T0();
     compute_pool_for(T == 1 ? NULL : p, T, (T + nth * 4 - 1) / (nth * 4), mm_quantize, &j);
+    if (t0) llm__prof_wall(LLM_PROF_ACT_QUANT, t0);
   }
   int64_t total = j.row0[j.n_w];
+  uint64_t t0 = LLM_PROF_T0();
   compute_pool_for(p, total, mm_chunk_rows(total, nth), mm_chunk, &j);
+  if (t0) {
+    llm__prof_wall(LLM_PROF_MATMUL, t0);
+    llm__prof_par(t0, nth);
+  }
 }
 
 void qmat_mul(compute_pool *p, const qmat *w, const float *x, float *y, int64_t T) {

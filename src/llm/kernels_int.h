@@ -310,4 +310,18 @@ llm__dot_f32_untiled_avx2(const float *x, const float *y, int64_t n) {
 }
 #endif
 
+/* The forward-pass profile's hooks (profile.h), for model.c and kernels.c. Each use is guarded by
+ * LLM_PROF_ON, a relaxed load, so a profile that is off costs one branch. t0 values come from
+ * llm__prof_now (0 when the profile is off). */
+#include <stdatomic.h>
+extern atomic_int llm__prof_on;
+#define LLM_PROF_ON() (atomic_load_explicit(&llm__prof_on, memory_order_relaxed) != 0)
+#define LLM_PROF_T0() (LLM_PROF_ON() ? llm__prof_now() : 0)
+uint64_t llm__prof_now(void);
+void llm__prof_wall(int cat, uint64_t t0);       /* wall time since t0 to category cat */
+void llm__prof_mm_busy(int type, uint64_t ns);   /* a thread's busy time in a matrix kernel */
+void llm__prof_attn_busy(uint64_t ns);           /* a thread's busy time in attention */
+void llm__prof_par(uint64_t t0, int nth);        /* a parallel section since t0 on nth threads */
+void llm__prof_forward(uint64_t t0, int tokens); /* a forward pass since t0 */
+
 #endif

@@ -15,6 +15,7 @@
 #include "llm/compute_pool.h"
 #include "llm/kernels_int.h"
 #include "llm/model_int.h"
+#include "llm/profile.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -569,6 +570,7 @@ static void proj_multi(llm_ctx *c, int il, int n, const int *ws, int T, const fl
   const qmat *W[LLM_W_COUNT];
   for (int k = 0; k < n; k++) W[k] = &L->w[ws[k]];
   qmat_mul_multi(c->pool, n, W, x, ys, T);
+  uint64_t t0 = LLM_PROF_T0();
   for (int k = 0; k < n; k++) {
     int w = ws[k];
     float *y = ys[k];
@@ -577,6 +579,7 @@ static void proj_multi(llm_ctx *c, int il, int n, const int *ws, int T, const fl
       for (int t = 0; t < T; t++)
         for (int64_t i = 0; i < W[k]->rows; i++) y[(size_t)t * W[k]->rows + i] += L->bias[w][i];
   }
+  if (t0) llm__prof_wall(LLM_PROF_ADD, t0);
 }
 
 static void proj(llm_ctx *c, int il, int w, int T, const float *x, float *y) {
@@ -852,6 +855,22 @@ static void row_ops_pick(llm_ctx *c) {
 #endif
 }
 
+/* Attention under the profile: the same worker, with each thread's busy time counted. */
+static void attn_worker_prof(void *arg, int64_t b, int64_t e) {
+  const attn_job *j = arg;
+  uint64_t t0 = llm__prof_now();
+  j->c->attn(arg, b, e);
+  llm__prof_attn_busy(llm__prof_now() - t0);
+}
+
+/* Times stmt into profile category cat when the profile is on (profile.h). */
+#define PROF(cat, stmt)                                                                            \
+  do {                                                                                             \
+    uint64_t prof_t0_ = LLM_PROF_T0();                                                             \
+    stmt;                                                                                          \
+    if (prof_t0_) llm__prof_wall(cat, prof_t0_);                                                   \
+  } while (0)
+
 /* Evaluates T rows described by row_slot/row_pos/row_lora/row_scale (set by the caller) with
  * tokens tok, or with the input rows embd (T x n_embd floats) when embd is not NULL. When logits is
  * not NULL, the lm head runs for rows [logits_from, T) and writes them contiguously to logits. */
@@ -863,6 +882,7 @@ static void forward_rows(llm_ctx *c, int T, const int32_t *tok, const float *emb
   size_t qd = (size_t)hp->n_head * hp->head_dim, kvd = (size_t)hp->n_head_kv * hp->head_dim;
   /* The public entry points checked slots, positions and tokens; these are their promises. */
   MIMIC_ASSERT(T >= 1 && T <= c->n_batch && logits_from >= 0 && logits_from < T);
+  uint64_t fwd_t0 = LLM_PROF_T0(), t0 = fwd_t0;
 
   for (int t = 0; t < T; t++) {
     MIMIC_DASSERT(c->row_slot[t] >= 0 && c->row_slot[t] < c->n_slots);
@@ -877,13 +897,16 @@ static void forward_rows(llm_ctx *c, int T, const int32_t *tok, const float *emb
     }
     rope_cache(m, c->row_pos[t], c->rope_cache + (size_t)t * hp->n_rot);
   }
+  if (t0) llm__prof_wall(LLM_PROF_EMBED, t0);
   for (int il = 0; il < hp->n_layer; il++) {
     const llm_layer *L = &m->layers[il];
-    for (int t = 0; t < T; t++)
-      rmsnorm(c->xb + (size_t)t * E, c->x + (size_t)t * E, L->attn_norm, E, hp->rms_eps);
+    PROF(LLM_PROF_NORM,
+         for (int t = 0; t < T; t++)
+             rmsnorm(c->xb + (size_t)t * E, c->x + (size_t)t * E, L->attn_norm, E, hp->rms_eps));
     static const int qkv[3] = {LLM_W_Q, LLM_W_K, LLM_W_V};
     float *qkv_out[3] = {c->q, c->k, c->v};
     proj_multi(c, il, 3, qkv, T, c->xb, qkv_out);
+    t0 = LLM_PROF_T0();
     for (int t = 0; t < T; t++) {
       const float *cs = c->rope_cache + (size_t)t * hp->n_rot;
       c->rope(hp, c->q + (size_t)t * qd, hp->n_head, cs);
@@ -892,26 +915,36 @@ static void forward_rows(llm_ctx *c, int T, const int32_t *tok, const float *emb
                c->k + (size_t)t * kvd);
       kv_store(c, slot_kv(c, c->row_slot[t], il, true), kvd, c->row_pos[t], c->v + (size_t)t * kvd);
     }
+    if (t0) llm__prof_wall(LLM_PROF_ROPE, t0);
     attn_job job = {c, il, T};
-    compute_pool_for(c->pool, (int64_t)T * hp->n_head, 1, c->attn, &job);
+    t0 = LLM_PROF_T0();
+    compute_pool_for(c->pool, (int64_t)T * hp->n_head, 1, t0 ? attn_worker_prof : c->attn, &job);
+    if (t0) {
+      llm__prof_wall(LLM_PROF_ATTN, t0);
+      llm__prof_par(t0, compute_pool_threads(c->pool));
+    }
     proj(c, il, LLM_W_O, T, c->att, c->xb);
-    for (size_t i = 0; i < (size_t)T * E; i++) c->x[i] += c->xb[i];
+    PROF(LLM_PROF_ADD, for (size_t i = 0; i < (size_t)T * E; i++) c->x[i] += c->xb[i]);
 
-    for (int t = 0; t < T; t++)
-      rmsnorm(c->xb + (size_t)t * E, c->x + (size_t)t * E, L->ffn_norm, E, hp->rms_eps);
+    PROF(LLM_PROF_NORM,
+         for (int t = 0; t < T; t++)
+             rmsnorm(c->xb + (size_t)t * E, c->x + (size_t)t * E, L->ffn_norm, E, hp->rms_eps));
     static const int gate_up[2] = {LLM_W_GATE, LLM_W_UP};
     float *gu_out[2] = {c->hb, c->hb2};
     proj_multi(c, il, 2, gate_up, T, c->xb, gu_out);
-    c->swiglu(c->hb, c->hb2, (size_t)T * ff);
+    PROF(LLM_PROF_SWIGLU, c->swiglu(c->hb, c->hb2, (size_t)T * ff));
     proj(c, il, LLM_W_DOWN, T, c->hb, c->xb);
-    for (size_t i = 0; i < (size_t)T * E; i++) c->x[i] += c->xb[i];
+    PROF(LLM_PROF_ADD, for (size_t i = 0; i < (size_t)T * E; i++) c->x[i] += c->xb[i]);
   }
   c->n_evaluated += (uint64_t)T;
-  if (!logits) return;
+  if (!logits) {
+    if (fwd_t0) llm__prof_forward(fwd_t0, T);
+    return;
+  }
   int n = T - logits_from;
-  for (int t = 0; t < n; t++)
-    rmsnorm(c->xb + (size_t)t * E, c->x + (size_t)(logits_from + t) * E, m->output_norm, E,
-            hp->rms_eps);
+  PROF(LLM_PROF_NORM, for (int t = 0; t < n; t++)
+                          rmsnorm(c->xb + (size_t)t * E, c->x + (size_t)(logits_from + t) * E,
+                                  m->output_norm, E, hp->rms_eps));
   qmat_mul(c->pool, &m->output, c->xb, logits, n);
   if (!hp->tied_embeddings) {
     /* Adapter rows must line up with the rows the head runs on. */
@@ -925,6 +958,7 @@ static void forward_rows(llm_ctx *c, int T, const int32_t *tok, const float *emb
     for (int t = 0; t < n; t++)
       for (int i = 0; i < hp->n_vocab; i++)
         logits[(size_t)t * hp->n_vocab + i] += m->output_bias[i];
+  if (fwd_t0) llm__prof_forward(fwd_t0, T);
 }
 
 /* ---- Forward over one slot ------------------------------------------------------------------- */

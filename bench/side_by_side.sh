@@ -149,12 +149,13 @@ for shape in ${shapes//,/ }; do
         -v ltg="$ltg" -v mtg="$mtg" -v bw="$bw" -v bound="$bound" 'BEGIN {
           rp = (lpp == "nan" || lpp == 0) ? "-" : sprintf("%.2f", mpp / lpp)
           rt = (ltg == "nan" || ltg == 0) ? "-" : sprintf("%.2f", mtg / ltg)
-          printf "%-5s %-7s %3s | pp%-7s %9s %9.1f %6s |\n", s, t, h, np, \
-            lpp == "nan" ? "-" : sprintf("%.1f", lpp), mpp, rp
+          lp = (lpp == "nan") ? "-" : sprintf("%.1f", lpp)
+          lt = (ltg == "nan") ? "-" : sprintf("%.1f", ltg)
+          mb = (bound > 0) ? 100 * mtg / bound : 0
           lb = (ltg == "nan" || bound == 0) ? "" : sprintf(", llama.cpp %.0f%%", 100 * ltg / bound)
-          printf "%-5s %-7s %3s | tg%-7s %9s %9.1f %6s | %.1f t/s (%.1f GB/s): mimic %.0f%%%s\n", \
-            s, t, h, ng, ltg == "nan" ? "-" : sprintf("%.1f", ltg), mtg, rt, bound, bw, \
-            bound > 0 ? 100 * mtg / bound : 0, lb
+          printf("%-5s %-7s %3s | pp%-7s %9s %9.1f %6s |\n", s, t, h, np, lp, mpp, rp)
+          printf("%-5s %-7s %3s | tg%-7s %9s %9.1f %6s | %.1f t/s (%.1f GB/s): mimic %.0f%%%s\n",
+                 s, t, h, ng, lt, mtg, rt, bound, bw, mb, lb)
         }'
     done
   done

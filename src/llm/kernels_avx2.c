@@ -1245,6 +1245,118 @@ TGT static void dot4x4_q4_K_gemm(const void *w, size_t wstride, const void *a, s
     for (int r = 0; r < 4; r++) out[4 * q + r] = o[4 * r + q];
 }
 
+/* Q4_K gemm order, packed strips of eight rows (prompts). A strip is unpacked once into
+ * q4_K_x8 blocks: per sub-block j, eight vectors g whose dword r holds row r's values 32 j + 4 g ..
+ * + 3 as bytes 0..15, so one vpmaddubsw against an activation's four bytes broadcast gives the
+ * eight rows' products side by side (lanes are rows: no horizontal sums), summed in words over
+ * the sub-block (8 x 2 x 15 x 128 < 2^15: exact) and scaled by one vpmaddwd with the rows' scale
+ * words. The integers are the reference's (q4_K_pair_sums) and so is each output's float order:
+ * per block, per pair p, one fused multiply-add of I(p) with d(w) d(a), one of M(p) with
+ * dmin(w) d(a), subtracted at the end. Against dot4x4_q4_K_gemm, about half the multiply
+ * instructions per weight; the unpacking is repaid over the prompt's tokens. */
+typedef struct {
+  uint8_t q[8][8][32]; /* [sub-block j][group g][4 r + i]: row r's value 32 j + 4 g + i */
+  int16_t sc[8][16];   /* [sub-block j][2 r], [2 r + 1]: row r's scale of sub-block j */
+  int16_t mn[4][16];   /* [pair p][2 r], [2 r + 1]: row r's mins of sub-blocks 2 p, 2 p + 1 */
+  float d[8], dm[8];   /* row r's d and dmin */
+} q4_K_x8;
+
+TGT static size_t pack8_q4_K_bytes(int64_t n) { return (size_t)(n / QK_K) * sizeof(q4_K_x8); }
+
+TGT static void pack8_q4_K(const void *w, size_t wstride, int64_t n, void *dst) {
+  const __m256i m4 = _mm256_set1_epi8(0xF);
+  q4_K_x8 *o = dst;
+  for (int64_t b = 0; b < n / QK_K; b++, o++) {
+    uint32_t v[8][8][8]; /* [row][sub-block][dword]: the unpacked values */
+    for (int r = 0; r < 8; r++) {
+      const blk_q4_K *x = (const blk_q4_K *)((const uint8_t *)w + wstride * (size_t)r) + b;
+      for (int p = 0; p < 4; p++) {
+        __m256i q = _mm256_loadu_si256((const __m256i *)(x->qs + 32 * p));
+        _mm256_storeu_si256((__m256i *)v[r][2 * p], _mm256_and_si256(q, m4));
+        _mm256_storeu_si256((__m256i *)v[r][2 * p + 1],
+                            _mm256_and_si256(_mm256_srli_epi16(q, 4), m4));
+      }
+      uint8_t sc[8], mn[8];
+      const uint8_t *qs = x->scales;
+      for (int j = 0; j < 8; j++) { /* unpack_scales_k4 */
+        if (j < 4) {
+          sc[j] = qs[j] & 63;
+          mn[j] = qs[j + 4] & 63;
+        } else {
+          sc[j] = (uint8_t)((qs[j + 4] & 0xF) | ((qs[j - 4] >> 6) << 4));
+          mn[j] = (uint8_t)((qs[j + 4] >> 4) | ((qs[j] >> 6) << 4));
+        }
+      }
+      for (int j = 0; j < 8; j++) o->sc[j][2 * r] = o->sc[j][2 * r + 1] = sc[j];
+      for (int p = 0; p < 4; p++) {
+        o->mn[p][2 * r] = mn[2 * p];
+        o->mn[p][2 * r + 1] = mn[2 * p + 1];
+      }
+      o->d[r] = h2f(x->d);
+      o->dm[r] = h2f(x->dmin);
+    }
+    for (int j = 0; j < 8; j++)
+      for (int g = 0; g < 8; g++)
+        for (int r = 0; r < 8; r++) memcpy(&o->q[j][g][4 * r], &v[r][j][g], 4);
+  }
+}
+
+TGT static void gemm8_q4_K(const void *packed, const void *a, size_t astride, int64_t n,
+                           float out[32]) {
+  const q4_K_x8 *x = packed;
+  const blk_q8_K *y[4];
+  for (int k = 0; k < 4; k++) y[k] = (const blk_q8_K *)((const uint8_t *)a + astride * (size_t)k);
+  __m256 acc[4], accm[4];
+  for (int k = 0; k < 4; k++) acc[k] = accm[k] = _mm256_setzero_ps();
+  for (int64_t b = 0; b < n / QK_K; b++) {
+    const q4_K_x8 *xb = &x[b];
+    __m256 dw = _mm256_loadu_ps(xb->d), dmw = _mm256_loadu_ps(xb->dm);
+    for (int p = 0; p < 4; p++) {
+      __m256i I[4];
+#pragma GCC unroll 2
+      for (int h = 0; h < 2; h++) {
+        int j = 2 * p + h;
+        __m256i S[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
+                        _mm256_setzero_si256()};
+#pragma GCC unroll 2
+        for (int g = 0; g < 8; g++) {
+          __m256i wv = _mm256_loadu_si256((const __m256i *)xb->q[j][g]);
+#pragma GCC unroll 4
+          for (int k = 0; k < 4; k++) {
+            int32_t a4;
+            memcpy(&a4, y[k][b].qs + 32 * j + 4 * g, 4);
+            S[k] = _mm256_add_epi16(S[k], _mm256_maddubs_epi16(wv, _mm256_set1_epi32(a4)));
+          }
+        }
+        __m256i scv = _mm256_loadu_si256((const __m256i *)xb->sc[j]);
+#pragma GCC unroll 4
+        for (int k = 0; k < 4; k++) {
+          __m256i t = _mm256_madd_epi16(S[k], scv);
+          I[k] = h ? _mm256_add_epi32(I[k], t) : t;
+        }
+      }
+      __m256i mnv = _mm256_loadu_si256((const __m256i *)xb->mn[p]);
+#pragma GCC unroll 4
+      for (int k = 0; k < 4; k++) {
+        const int16_t *bs = y[k][b].bsums + 4 * p; /* B(2p), B(2p + 1) */
+        int32_t bp = (int32_t)(uint16_t)(int16_t)(bs[0] + bs[1]) |
+                     (int32_t)((uint32_t)(uint16_t)(int16_t)(bs[2] + bs[3]) << 16);
+        __m256i M = _mm256_madd_epi16(mnv, _mm256_set1_epi32(bp));
+        __m256 dy = _mm256_set1_ps(y[k][b].d);
+        acc[k] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(I[k]), _mm256_mul_ps(dw, dy), acc[k]);
+        accm[k] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(M), _mm256_mul_ps(dmw, dy), accm[k]);
+      }
+    }
+  }
+  for (int k = 0; k < 4; k++) _mm256_storeu_ps(out + 8 * k, _mm256_sub_ps(acc[k], accm[k]));
+}
+
+static const llm_gemm8 gemm8_q4_K_set = {pack8_q4_K_bytes, pack8_q4_K, gemm8_q4_K};
+
+const llm_gemm8 *llm__gemm8_order_avx2(tensor_type t, llm_order o) {
+  return t == TT_Q4_K && o == LLM_ORDER_GEMM ? &gemm8_q4_K_set : NULL;
+}
+
 /* One row: the four pair sums of a super-block from one hadd tree, then the reference's steps. */
 TGT static inline float q4_K_row(const void *w, const void *a, int64_t n, bool gemm) {
   const blk_q4_K *x = w;
@@ -1407,6 +1519,11 @@ vec_dot4x4_fn llm__dot4x4_order_avx2(tensor_type t, llm_order o) {
 }
 
 #else
+const llm_gemm8 *llm__gemm8_order_avx2(tensor_type t, llm_order o) {
+  (void)t;
+  (void)o;
+  return NULL;
+}
 vec_dot4w_fn llm__dot4w_avx2(tensor_type t) {
   (void)t;
   return NULL;

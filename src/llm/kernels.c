@@ -786,7 +786,7 @@ static void mm_rows_w4(const mm_job *j, int k, int64_t r0, int64_t r1) {
 
 /* Rows [r0, r1) (a multiple of 8 of them), tokens [0, t4), through the packed strips: each tile's
  * strips are packed once into this thread's scratch, then run against every group of four
- * activation rows (both strips per group, so the group is read from memory once per tile). */
+ * activation rows (both strips in turn, so the group is read from memory once per tile). */
 static void mm_rows_packed(const mm_job *j, int k, int64_t r0, int64_t r1) {
   const qmat *w = j->w[k];
   const llm_gemm8 *g8 = j->gemm8[k];
@@ -796,13 +796,15 @@ static void mm_rows_packed(const mm_job *j, int k, int64_t r0, int64_t r1) {
     int ns = (int)((r1 - rt < MM_TILE_ROWS ? r1 - rt : MM_TILE_ROWS) / 8);
     for (int s = 0; s < ns; s++)
       g8->pack((const uint8_t *)w->data + (size_t)(rt + 8 * s) * rb, rb, w->cols, buf + sb * s);
-    for (int64_t t = 0; t + 4 <= j->t4[k]; t += 4)
+    for (int64_t t = 0; t + 4 <= j->t4[k]; t += 4) {
+      const uint8_t *a = j->act + (size_t)t * j->arow;
       for (int s = 0; s < ns; s++) {
         float o[32];
-        g8->gemm(buf + sb * s, j->act + (size_t)t * j->arow, j->arow, w->cols, o);
+        g8->gemm(buf + sb * s, a, j->arow, w->cols, o);
         for (int q = 0; q < 4; q++)
           memcpy(j->y[k] + (t + q) * w->rows + rt + 8 * s, o + 8 * q, 8 * sizeof *o);
       }
+    }
   }
 }
 

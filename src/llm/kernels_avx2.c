@@ -1301,6 +1301,37 @@ TGT static void pack8_q4_K(const void *w, size_t wstride, int64_t n, void *dst) 
   }
 }
 
+/* One sub-block of one strip (w: its eight vectors) against four activations' 32 bytes:
+ * the word sums per row pair, S[k] for activation k. Named registers, not arrays, so the
+ * compiler keeps all of them in registers. */
+#define Q4K_BCAST(p, g) _mm256_set1_epi32(load_i32((p) + 4 * (g)))
+TGT static inline int32_t load_i32(const uint8_t *p) {
+  int32_t v;
+  memcpy(&v, p, 4);
+  return v;
+}
+
+TGT static inline __attribute__((always_inline)) void
+q4_K_x8_sub1(const uint8_t *w, const uint8_t *a0, const uint8_t *a1, const uint8_t *a2,
+             const uint8_t *a3, __m256i S[4]) {
+  __m256i s0 = _mm256_setzero_si256(), s1 = s0, s2 = s0, s3 = s0;
+#pragma GCC unroll 8
+  for (int g = 0; g < 8; g++) {
+    __m256i wv = _mm256_loadu_si256((const __m256i *)(w + 32 * g));
+    s0 = _mm256_add_epi16(s0, _mm256_maddubs_epi16(wv, Q4K_BCAST(a0, g)));
+    s1 = _mm256_add_epi16(s1, _mm256_maddubs_epi16(wv, Q4K_BCAST(a1, g)));
+    s2 = _mm256_add_epi16(s2, _mm256_maddubs_epi16(wv, Q4K_BCAST(a2, g)));
+    s3 = _mm256_add_epi16(s3, _mm256_maddubs_epi16(wv, Q4K_BCAST(a3, g)));
+    /* Each sum stays one chain: without this GCC reassociates the integer adds into trees and
+     * keeps every product alive at once, spilling most of them (a quarter more instructions). */
+    __asm__("" : "+x"(s0), "+x"(s1), "+x"(s2), "+x"(s3));
+  }
+  S[0] = s0;
+  S[1] = s1;
+  S[2] = s2;
+  S[3] = s3;
+}
+
 TGT static void gemm8_q4_K(const void *packed, const void *a, size_t astride, int64_t n,
                            float out[32]) {
   const q4_K_x8 *x = packed;
@@ -1316,18 +1347,10 @@ TGT static void gemm8_q4_K(const void *packed, const void *a, size_t astride, in
 #pragma GCC unroll 2
       for (int h = 0; h < 2; h++) {
         int j = 2 * p + h;
-        __m256i S[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
-                        _mm256_setzero_si256()};
-#pragma GCC unroll 2
-        for (int g = 0; g < 8; g++) {
-          __m256i wv = _mm256_loadu_si256((const __m256i *)xb->q[j][g]);
-#pragma GCC unroll 4
-          for (int k = 0; k < 4; k++) {
-            int32_t a4;
-            memcpy(&a4, y[k][b].qs + 32 * j + 4 * g, 4);
-            S[k] = _mm256_add_epi16(S[k], _mm256_maddubs_epi16(wv, _mm256_set1_epi32(a4)));
-          }
-        }
+        __m256i S[4];
+        q4_K_x8_sub1(xb->q[j][0], (const uint8_t *)y[0][b].qs + 32 * j,
+                     (const uint8_t *)y[1][b].qs + 32 * j, (const uint8_t *)y[2][b].qs + 32 * j,
+                     (const uint8_t *)y[3][b].qs + 32 * j, S);
         __m256i scv = _mm256_loadu_si256((const __m256i *)xb->sc[j]);
 #pragma GCC unroll 4
         for (int k = 0; k < 4; k++) {

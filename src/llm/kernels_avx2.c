@@ -1263,21 +1263,49 @@ typedef struct {
 
 TGT static size_t pack8_q4_K_bytes(int64_t n) { return (size_t)(n / QK_K) * sizeof(q4_K_x8); }
 
+/* Transposes eight rows of eight dwords in place: dword g of row r goes to dword r of row g. */
+TGT static inline void transpose8_epi32(__m256i v[8]) {
+  __m256i t[8], u[8];
+  for (int i = 0; i < 4; i++) {
+    t[2 * i] = _mm256_unpacklo_epi32(v[2 * i], v[2 * i + 1]);
+    t[2 * i + 1] = _mm256_unpackhi_epi32(v[2 * i], v[2 * i + 1]);
+  }
+  for (int i = 0; i < 2; i++) {
+    u[4 * i] = _mm256_unpacklo_epi64(t[4 * i], t[4 * i + 2]);
+    u[4 * i + 1] = _mm256_unpackhi_epi64(t[4 * i], t[4 * i + 2]);
+    u[4 * i + 2] = _mm256_unpacklo_epi64(t[4 * i + 1], t[4 * i + 3]);
+    u[4 * i + 3] = _mm256_unpackhi_epi64(t[4 * i + 1], t[4 * i + 3]);
+  }
+  for (int g = 0; g < 4; g++) {
+    v[g] = _mm256_permute2x128_si256(u[g], u[g + 4], 0x20);
+    v[g + 4] = _mm256_permute2x128_si256(u[g], u[g + 4], 0x31);
+  }
+}
+
 TGT static void pack8_q4_K(const void *w, size_t wstride, int64_t n, void *dst) {
   const __m256i m4 = _mm256_set1_epi8(0xF);
   q4_K_x8 *o = dst;
   for (int64_t b = 0; b < n / QK_K; b++, o++) {
-    uint32_t v[8][8][8]; /* [row][sub-block][dword]: the unpacked values */
-    for (int r = 0; r < 8; r++) {
-      const blk_q4_K *x = (const blk_q4_K *)((const uint8_t *)w + wstride * (size_t)r) + b;
-      for (int p = 0; p < 4; p++) {
-        __m256i q = _mm256_loadu_si256((const __m256i *)(x->qs + 32 * p));
-        _mm256_storeu_si256((__m256i *)v[r][2 * p], _mm256_and_si256(q, m4));
-        _mm256_storeu_si256((__m256i *)v[r][2 * p + 1],
-                            _mm256_and_si256(_mm256_srli_epi16(q, 4), m4));
+    const blk_q4_K *x[8];
+    for (int r = 0; r < 8; r++)
+      x[r] = (const blk_q4_K *)((const uint8_t *)w + wstride * (size_t)r) + b;
+    for (int p = 0; p < 4; p++) { /* sub-blocks 2p (low nibbles) and 2p + 1 (high) */
+      __m256i lo[8], hi[8];
+      for (int r = 0; r < 8; r++) {
+        __m256i q = _mm256_loadu_si256((const __m256i *)(x[r]->qs + 32 * p));
+        lo[r] = _mm256_and_si256(q, m4);
+        hi[r] = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
       }
+      transpose8_epi32(lo);
+      transpose8_epi32(hi);
+      for (int g = 0; g < 8; g++) {
+        _mm256_storeu_si256((__m256i *)o->q[2 * p][g], lo[g]);
+        _mm256_storeu_si256((__m256i *)o->q[2 * p + 1][g], hi[g]);
+      }
+    }
+    for (int r = 0; r < 8; r++) {
       uint8_t sc[8], mn[8];
-      const uint8_t *qs = x->scales;
+      const uint8_t *qs = x[r]->scales;
       for (int j = 0; j < 8; j++) { /* unpack_scales_k4 */
         if (j < 4) {
           sc[j] = qs[j] & 63;
@@ -1292,12 +1320,9 @@ TGT static void pack8_q4_K(const void *w, size_t wstride, int64_t n, void *dst) 
         o->mn[p][2 * r] = mn[2 * p];
         o->mn[p][2 * r + 1] = mn[2 * p + 1];
       }
-      o->d[r] = h2f(x->d);
-      o->dm[r] = h2f(x->dmin);
+      o->d[r] = h2f(x[r]->d);
+      o->dm[r] = h2f(x[r]->dmin);
     }
-    for (int j = 0; j < 8; j++)
-      for (int g = 0; g < 8; g++)
-        for (int r = 0; r < 8; r++) memcpy(&o->q[j][g][4 * r], &v[r][j][g], 4);
   }
 }
 

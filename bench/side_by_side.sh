@@ -90,7 +90,7 @@ for shape in ${shapes//,/ }; do
   fi
   for type in ${types//,/ }; do
     T=$(echo "$type" | tr '[:lower:]' '[:upper:]') t=$(echo "$type" | tr '[:upper:]' '[:lower:]')
-    file=$dir/qwen2.5-$shape-random-$t.gguf
+    file=$dir/qwen2.5-$shape-random-$t-$( [ -n "$peer" ] && echo llama || echo mimic )q.gguf
     if [ ! -f "$file" ]; then
       echo "quantizing $file ..."
       if [ -n "$peer" ]; then

@@ -401,6 +401,18 @@ TGT static float dot_q4_K(const void *w, const void *a, int64_t n) {
   return hsum_ps(acc) - hsum_ps(accm);
 }
 
+/* The Q6_K scale words of group g (0..3) of half h, [sc(8h + 2g) x8 | sc(8h + 2g + 1) x8], from
+ * sch = the half's eight scales as words in both 128-bit lanes (q6_K_scales_half): one shuffle
+ * instead of two broadcasts and an insert per group. */
+TGT static inline __m256i q6_K_scales_half(const int8_t *scales, int h) {
+  __m128i w = _mm_cvtepi8_epi16(_mm_loadl_epi64((const __m128i *)(scales + 8 * h)));
+  return _mm256_broadcastsi128_si256(w);
+}
+TGT static inline __m256i q6_K_scale_pair(__m256i sch, int g) {
+  return _mm256_shuffle_epi8(sch, _mm256_set_m128i(_mm_set1_epi16((short)(0x0302 + 0x0404 * g)),
+                                                   _mm_set1_epi16((short)(0x0100 + 0x0404 * g))));
+}
+
 /* Q6_K values are stored biased by 32; the bias comes off each lane through the activation block
  * sums: lane k loses 32 * (sc_2k * bsums_2k + sc_2k+1 * bsums_2k+1), as in the reference. */
 TGT static float dot_q6_K(const void *w, const void *a, int64_t n) {
@@ -413,12 +425,12 @@ TGT static float dot_q6_K(const void *w, const void *a, int64_t n) {
     for (int h = 0; h < 2; h++) {
       __m256i q[4];
       unpack_q6_K_half(&x[b], h, q);
+      __m256i sch = q6_K_scales_half(x[b].scales, h);
 #pragma GCC unroll 4
       for (int g = 0; g < 4; g++) {
-        const int8_t *s = x[b].scales + 8 * h + 2 * g;
         __m256i p =
             dot_u8_i16(q[g], _mm256_loadu_si256((const __m256i *)(y[b].qs + 128 * h + 32 * g)));
-        __m256i scv = _mm256_set_m128i(_mm_set1_epi16(s[1]), _mm_set1_epi16(s[0]));
+        __m256i scv = q6_K_scale_pair(sch, g);
         isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p, scv));
       }
     }
@@ -752,16 +764,18 @@ TGT static void dot4_q6_K(const void *w, const void *a, size_t stride, int64_t n
     for (int h = 0; h < 2; h++) {
       __m256i q[4];
       unpack_q6_K_half(&x[b], h, q);
+      __m256i sch = q6_K_scales_half(x[b].scales, h);
 #pragma GCC unroll 4
       for (int g = 0; g < 4; g++) {
-        const int8_t *sg = x[b].scales + 8 * h + 2 * g;
-        __m256i scv = _mm256_set_m128i(_mm_set1_epi16(sg[1]), _mm_set1_epi16(sg[0]));
+        __m256i scv = q6_K_scale_pair(sch, g);
 #pragma GCC unroll 4
         for (int k = 0; k < 4; k++) {
           __m256i p = dot_u8_i16(
               q[g], _mm256_loadu_si256((const __m256i *)(y[k][b].qs + 128 * h + 32 * g)));
           isum[k] = _mm256_add_epi32(isum[k], _mm256_madd_epi16(p, scv));
         }
+        /* one chain per sum: GCC otherwise reassociates them and spills every product */
+        __asm__("" : "+x"(isum[0]), "+x"(isum[1]), "+x"(isum[2]), "+x"(isum[3]));
       }
     }
     float d = h2f(x[b].d);

@@ -1160,6 +1160,7 @@ TGT static void dot4w_q4_K_gemv(const void *w, size_t wstride, const void *a, in
         __m256i s1 = _mm256_shuffle_epi8(s8, _mm256_set1_epi16((short)(0xFF00 + 2 * p + 1)));
         isum = _mm256_add_epi32(
             isum, _mm256_add_epi32(_mm256_madd_epi16(plo, s0), _mm256_madd_epi16(phi, s1)));
+        __asm__("" : "+x"(isum)); /* one chain (GCC otherwise reassociates and spills) */
       }
       iv[r] = isum;
       mv[r] = _mm_madd_epi16(_mm_shuffle_epi8(_mm256_castsi256_si128(s8), mins_w), bs);

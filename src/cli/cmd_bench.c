@@ -3,7 +3,8 @@
  * one prepare, then -n single-token decode steps; the median of --reps runs is reported. The token
  * ids are random but fixed (seeded), so runs are comparable. Generation starts after the prompt
  * (KV depth = prompt length) unless --gen-depth says otherwise (0: an empty cache, as llama-bench's
- * tg). --profile adds where the time goes (llm/profile.h), for the prompt and for generation. */
+ * tg). One untimed decode step first warms the weights' pages and the threads. --profile adds
+ * where the time goes (llm/profile.h), for the prompt and for generation. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -165,6 +166,9 @@ int cmd_bench(int argc, char **argv) {
   prng rng;
   prng_seed(&rng, 1);
   for (int i = 0; i < n_toks; i++) toks[i] = (int32_t)(prng_next(&rng) % (uint64_t)hp->n_vocab);
+  /* Warm-up, untimed (as llama-bench's): one decode step reads every weight once, so the timed runs
+   * do not pay the first touch of the mapped file's pages or the threads' first wake-up. */
+  if (llm_slot_decode(ctx, 0, toks, 1, NULL, 0, logits)) goto fail;
   llm_profile_enable(o.profile);
   memset(&prof_pp, 0, sizeof prof_pp);
   memset(&prof_tg, 0, sizeof prof_tg);

@@ -1416,8 +1416,83 @@ TGT static void gemm8_q4_K(const void *packed, const void *a, size_t astride, in
 
 static const llm_gemm8 gemm8_q4_K_set = {pack8_q4_K_bytes, pack8_q4_K, gemm8_q4_K};
 
+/* Q4_0 (the repacked order: one fused multiply-add per block on its exact sum), packed strips of
+ * eight rows as for Q4_K. The weights are stored as signed values q - 8 and the activation bytes
+ * shifted to unsigned a + 128 (an xor of the broadcast word), so vpmaddubsw takes them as they
+ * are: (a + 128)(q - 8) = a (q - 8) + 128 (q - 8), and the row's 128 Σ(q - 8) is taken off once
+ * per block (stored with the strip). Words stay exact: 8 x 2 x 255 x 8 = 32640 < 2^15. */
+typedef struct {
+  int8_t q[8][32]; /* [group g][4 r + i]: row r's value 4 g + i, minus 8 */
+  int32_t corr[8]; /* row r's 128 Σ (q - 8) */
+  float d[8];
+} q4_0_x8;
+
+TGT static size_t pack8_q4_0_bytes(int64_t n) { return (size_t)(n / QK) * sizeof(q4_0_x8); }
+
+TGT static void pack8_q4_0(const void *w, size_t wstride, int64_t n, void *dst) {
+  const __m256i eight = _mm256_set1_epi8(8), ones = _mm256_set1_epi8(1);
+  q4_0_x8 *o = dst;
+  for (int64_t b = 0; b < n / QK; b++, o++) {
+    __m256i v[8];
+    for (int r = 0; r < 8; r++) {
+      const blk_q4_0 *x = (const blk_q4_0 *)((const uint8_t *)w + wstride * (size_t)r) + b;
+      v[r] = _mm256_sub_epi8(q4_values(x->qs), eight);
+      /* Σ (q - 8) over the block, times 128 */
+      __m256i s16 = _mm256_maddubs_epi16(ones, v[r]);
+      __m256i s32 = _mm256_madd_epi16(s16, _mm256_set1_epi16(1));
+      __m128i t = _mm_add_epi32(_mm256_castsi256_si128(s32), _mm256_extracti128_si256(s32, 1));
+      t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0x4E));
+      t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0xB1));
+      o->corr[r] = 128 * _mm_cvtsi128_si32(t);
+      o->d[r] = h2f(x->d);
+    }
+    transpose8_epi32(v);
+    for (int g = 0; g < 8; g++) _mm256_storeu_si256((__m256i *)o->q[g], v[g]);
+  }
+}
+
+TGT static void gemm8_q4_0(const void *packed, const void *a, size_t astride, int64_t n,
+                           float out[32]) {
+  const q4_0_x8 *x = packed;
+  const blk_q8_0 *y[4];
+  for (int k = 0; k < 4; k++) y[k] = (const blk_q8_0 *)((const uint8_t *)a + astride * (size_t)k);
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256 acc[4];
+  for (int k = 0; k < 4; k++) acc[k] = _mm256_setzero_ps();
+  for (int64_t b = 0; b < n / QK; b++) {
+    const q4_0_x8 *xb = &x[b];
+    __m256i s0 = _mm256_setzero_si256(), s1 = s0, s2 = s0, s3 = s0;
+#pragma GCC unroll 8
+    for (int g = 0; g < 8; g++) {
+      __m256i wv = _mm256_loadu_si256((const __m256i *)xb->q[g]);
+#define Q40_BCAST(k)                                                                               \
+  _mm256_set1_epi32(                                                                               \
+      (int32_t)((uint32_t)load_i32((const uint8_t *)y[k][b].qs + 4 * g) ^ 0x80808080u))
+      s0 = _mm256_add_epi16(s0, _mm256_maddubs_epi16(Q40_BCAST(0), wv));
+      s1 = _mm256_add_epi16(s1, _mm256_maddubs_epi16(Q40_BCAST(1), wv));
+      s2 = _mm256_add_epi16(s2, _mm256_maddubs_epi16(Q40_BCAST(2), wv));
+      s3 = _mm256_add_epi16(s3, _mm256_maddubs_epi16(Q40_BCAST(3), wv));
+#undef Q40_BCAST
+      __asm__("" : "+x"(s0), "+x"(s1), "+x"(s2), "+x"(s3)); /* one chain each */
+    }
+    __m256i corr = _mm256_loadu_si256((const __m256i *)xb->corr);
+    __m256 dw = _mm256_loadu_ps(xb->d);
+    __m256i S[4] = {s0, s1, s2, s3};
+#pragma GCC unroll 4
+    for (int k = 0; k < 4; k++) {
+      __m256i sum = _mm256_sub_epi32(_mm256_madd_epi16(S[k], ones), corr);
+      __m256 d = _mm256_mul_ps(dw, _mm256_set1_ps(h2f(y[k][b].d)));
+      acc[k] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), d, acc[k]);
+    }
+  }
+  for (int k = 0; k < 4; k++) _mm256_storeu_ps(out + 8 * k, acc[k]);
+}
+
+static const llm_gemm8 gemm8_q4_0_set = {pack8_q4_0_bytes, pack8_q4_0, gemm8_q4_0};
+
 const llm_gemm8 *llm__gemm8_order_avx2(tensor_type t, llm_order o) {
-  return t == TT_Q4_K && o == LLM_ORDER_GEMM ? &gemm8_q4_K_set : NULL;
+  if (o != LLM_ORDER_GEMM) return NULL;
+  return t == TT_Q4_K ? &gemm8_q4_K_set : t == TT_Q4_0 ? &gemm8_q4_0_set : NULL;
 }
 
 /* One row: the four pair sums of a super-block from one hadd tree, then the reference's steps. */

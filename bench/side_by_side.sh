@@ -3,9 +3,9 @@
 # and llama.cpp's `llama-bench` on the SAME model files, run alternately back to back, with the
 # medians and their ratios, and generation's memory-bandwidth bound measured in the same run.
 #
-# The models are random weights at real shapes (Qwen2.5-1.5B and -3B, or a small 0.5B shape with
-# --small), written by mimic's own GGUF writer in F16 (or F32) and quantized by llama.cpp's own
-# llama-quantize, so both engines read byte-identical files. Without LLAMA_CPP_DIR the files are
+# The models are random weights at real shapes (Qwen2.5-0.5B, -1.5B and -3B, or the 1.5B widths
+# with 4 layers for --small), written by mimic's own GGUF writer in F16 (or F32) and quantized by
+# llama.cpp's own llama-quantize, so both engines read byte-identical files. Without LLAMA_CPP_DIR the files are
 # quantized by `mimic quantize` and mimic runs alone (said so in the output): nothing in mimic
 # depends on llama.cpp.
 #

@@ -5,9 +5,9 @@
 #
 # The models are random weights at real shapes (Qwen2.5-0.5B, -1.5B and -3B, or the 1.5B widths
 # with 4 layers for --small), written by mimic's own GGUF writer in F16 (or F32) and quantized by
-# llama.cpp's own llama-quantize, so both engines read byte-identical files. Without LLAMA_CPP_DIR the files are
-# quantized by `mimic quantize` and mimic runs alone (said so in the output): nothing in mimic
-# depends on llama.cpp.
+# llama.cpp's own llama-quantize, so both engines read byte-identical files. Without LLAMA_CPP_DIR
+# the files are quantized by `mimic quantize` and mimic runs alone (said so in the output):
+# nothing in mimic depends on llama.cpp.
 #
 # usage: bench/side_by_side.sh [options]
 #   --shapes LIST    1.5b,3b (default), or any of 0.5b,1.5b,3b,small

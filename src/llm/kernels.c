@@ -12,6 +12,7 @@
 #include "base/assert.h"
 #include "base/log.h"
 #include "llm/compute_pool.h"
+#include "llm/profile.h"
 #include "llm/kernels_int.h"
 
 tensor_type llm__act_type(tensor_type w) {
@@ -501,6 +502,7 @@ static vec_dot_fn order_table[2][TT_COUNT];
 static vec_dot4w_fn order4w_table[2][TT_COUNT];
 static vec_dot4_fn order4_table[2][TT_COUNT];
 static vec_dot4x4_fn order4x4_table[2][TT_COUNT];
+static const llm_gemm8 *gemm8_table[2][TT_COUNT];
 static pthread_once_t kernels_once = PTHREAD_ONCE_INIT;
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -570,6 +572,9 @@ static void kernels_init(void) {
           level >= LEVEL_AVX512 ? llm__dot4_order_avx512((tensor_type)t, ord) : NULL;
       vec_dot4x4_fn g16 =
           level >= LEVEL_AVX512 ? llm__dot4x4_order_avx512((tensor_type)t, ord) : NULL;
+      /* AVX2's packed strips where no AVX-512 4x4 kernel serves the type (measured on AVX2 only) */
+      gemm8_table[o][t] =
+          !g16 && level >= LEVEL_AVX2 ? llm__gemm8_order_avx2((tensor_type)t, ord) : NULL;
       if (!g16 && level >= LEVEL_AVX2) g16 = llm__dot4x4_order_avx2((tensor_type)t, ord);
       order4x4_table[o][t] = g16;
       if (level >= LEVEL_AVX512) {
@@ -660,6 +665,12 @@ vec_dot4x4_fn llm__dot4x4_order(tensor_type t, llm_order o) {
   return (unsigned)t < TT_COUNT ? order4x4_table[o == LLM_ORDER_GEMM][t] : NULL;
 }
 
+const llm_gemm8 *llm__gemm8_order(tensor_type t, llm_order o) {
+  if (o == LLM_ORDER_PLAIN) return NULL;
+  pthread_once(&kernels_once, kernels_init);
+  return (unsigned)t < TT_COUNT ? gemm8_table[o == LLM_ORDER_GEMM][t] : NULL;
+}
+
 /* ---- qmat_mul -------------------------------------------------------------------------------- */
 
 /* Per-calling-thread scratch blocks (activations, attention scores), freed at thread exit. */
@@ -716,6 +727,7 @@ typedef struct mm_job {
   vec_dot_fn dot[MM_MAX_W][2];
   vec_dot4_fn dot4[MM_MAX_W];
   vec_dot4x4_fn dot4x4[MM_MAX_W];
+  const llm_gemm8 *gemm8[MM_MAX_W]; /* packed eight-row strips for the gemm tokens, or NULL */
   vec_dot4w_fn dot4w[MM_MAX_W][2];
   int64_t t4[MM_MAX_W];
   int64_t row0[MM_MAX_W + 1]; /* first row of each matrix in the concatenated range */
@@ -772,6 +784,33 @@ static void mm_rows_w4(const mm_job *j, int k, int64_t r0, int64_t r1) {
  * arithmetic whichever path computes it. */
 #define MM_TILE_ROWS 16
 
+/* Rows [r0, r1) (a multiple of 8 of them), tokens [0, t4), through the packed strips: each tile's
+ * strips are packed once into this thread's scratch, then run against every group of four
+ * activation rows (both strips in turn, so the group is read from memory once per tile). */
+static void mm_rows_packed(const mm_job *j, int k, int64_t r0, int64_t r1) {
+  const qmat *w = j->w[k];
+  const llm_gemm8 *g8 = j->gemm8[k];
+  size_t sb = g8->bytes(w->cols), rb = w->row_bytes;
+  uint8_t *buf = llm__scratch(LLM_SCRATCH_PACK, sb * (MM_TILE_ROWS / 8));
+  for (int64_t rt = r0; rt < r1; rt += MM_TILE_ROWS) {
+    int ns = (int)((r1 - rt < MM_TILE_ROWS ? r1 - rt : MM_TILE_ROWS) / 8);
+    for (int s = 0; s < ns; s++)
+      g8->pack((const uint8_t *)w->data + (size_t)(rt + 8 * s) * rb, rb, w->cols, buf + sb * s);
+    for (int64_t t = 0; t + 4 <= j->t4[k]; t += 4) {
+      const uint8_t *a = j->act + (size_t)t * j->arow;
+      for (int s = 0; s < ns; s++) {
+        float o[32];
+        g8->gemm(buf + sb * s, a, j->arow, w->cols, o);
+        for (int q = 0; q < 4; q++)
+          memcpy(j->y[k] + (t + q) * w->rows + rt + 8 * s, o + 8 * q, 8 * sizeof *o);
+      }
+    }
+  }
+}
+
+/* Packed strips pay for themselves from this many groups of four gemm tokens on. */
+#define MM_PACK_MIN_GROUPS 8
+
 static void mm_rows(const mm_job *j, int k, int64_t r0, int64_t r1) {
   const qmat *w = j->w[k];
   int64_t rows = w->rows;
@@ -784,9 +823,17 @@ static void mm_rows(const mm_job *j, int k, int64_t r0, int64_t r1) {
     mm_rows_w4(j, k, r0, r1);
     return;
   }
-  for (int64_t rt = r0; rt < r1; rt += MM_TILE_ROWS) {
-    int64_t re = rt + MM_TILE_ROWS < r1 ? rt + MM_TILE_ROWS : r1;
-    int64_t t = 0;
+  /* Rows [r0, rp) have their gemm tokens done by the packed strips; the loop below does the rest.
+   */
+  int64_t rp = r0;
+  if (j->gemm8[k] && t4 >= 4 * MM_PACK_MIN_GROUPS) {
+    rp = r0 + (r1 - r0) / 8 * 8;
+    if (rp > r0) mm_rows_packed(j, k, r0, rp);
+  }
+  for (int64_t rt = r0, re; rt < r1; rt = re) {
+    re = rt + MM_TILE_ROWS < r1 ? rt + MM_TILE_ROWS : r1;
+    if (re > rp && rt < rp) re = rp; /* a tile straddling rp: its packed part first */
+    int64_t t = rt < rp ? t4 : 0;
     if (dot4 || dot4x4)
       for (; t + 4 <= t4; t += 4) {
         const uint8_t *a = j->act + (size_t)t * j->arow;
@@ -828,7 +875,10 @@ static void mm_chunk(void *arg, int64_t b, int64_t e) {
   MIMIC_DASSERT(b >= 0 && b < e && e <= j->row0[j->n_w]);
   for (int k = 0; k < j->n_w; k++) {
     int64_t lo = b > j->row0[k] ? b : j->row0[k], hi = e < j->row0[k + 1] ? e : j->row0[k + 1];
-    if (lo < hi) mm_rows(j, k, lo - j->row0[k], hi - j->row0[k]);
+    if (lo >= hi) continue;
+    uint64_t t0 = LLM_PROF_T0();
+    mm_rows(j, k, lo - j->row0[k], hi - j->row0[k]);
+    if (t0) llm__prof_mm_busy(j->w[k]->type, llm__prof_now() - t0);
   }
 }
 
@@ -871,6 +921,7 @@ void qmat_mul_multi(compute_pool *p, int n, const qmat *const *w, const float *x
       j.dot[i][1] = llm__dot_order(w[k]->type, LLM_ORDER_GEMV);
       j.dot4[i] = llm__dot4_order(w[k]->type, LLM_ORDER_GEMM);
       j.dot4x4[i] = llm__dot4x4_order(w[k]->type, LLM_ORDER_GEMM);
+      j.gemm8[i] = llm__gemm8_order(w[k]->type, LLM_ORDER_GEMM);
       j.dot4w[i][0] = llm__dot4w_order(w[k]->type, LLM_ORDER_GEMM);
       j.dot4w[i][1] = llm__dot4w_order(w[k]->type, LLM_ORDER_GEMV);
     } else {
@@ -890,10 +941,17 @@ void qmat_mul_multi(compute_pool *p, int n, const qmat *const *w, const float *x
     j.act = (uint8_t *)x; /* used read-only */
   } else {
     j.act = llm__scratch(LLM_SCRATCH_ACT, j.arow * (size_t)T);
+    uint64_t t0 = LLM_PROF_T0();
     compute_pool_for(T == 1 ? NULL : p, T, (T + nth * 4 - 1) / (nth * 4), mm_quantize, &j);
+    if (t0) llm__prof_wall(LLM_PROF_ACT_QUANT, t0);
   }
   int64_t total = j.row0[j.n_w];
+  uint64_t t0 = LLM_PROF_T0();
   compute_pool_for(p, total, mm_chunk_rows(total, nth), mm_chunk, &j);
+  if (t0) {
+    llm__prof_wall(LLM_PROF_MATMUL, t0);
+    llm__prof_par(t0, nth);
+  }
 }
 
 void qmat_mul(compute_pool *p, const qmat *w, const float *x, float *y, int64_t T) {

@@ -401,6 +401,18 @@ TGT static float dot_q4_K(const void *w, const void *a, int64_t n) {
   return hsum_ps(acc) - hsum_ps(accm);
 }
 
+/* The Q6_K scale words of group g (0..3) of half h, [sc(8h + 2g) x8 | sc(8h + 2g + 1) x8], from
+ * sch = the half's eight scales as words in both 128-bit lanes (q6_K_scales_half): one shuffle
+ * instead of two broadcasts and an insert per group. */
+TGT static inline __m256i q6_K_scales_half(const int8_t *scales, int h) {
+  __m128i w = _mm_cvtepi8_epi16(_mm_loadl_epi64((const __m128i *)(scales + 8 * h)));
+  return _mm256_broadcastsi128_si256(w);
+}
+TGT static inline __m256i q6_K_scale_pair(__m256i sch, int g) {
+  return _mm256_shuffle_epi8(sch, _mm256_set_m128i(_mm_set1_epi16((short)(0x0302 + 0x0404 * g)),
+                                                   _mm_set1_epi16((short)(0x0100 + 0x0404 * g))));
+}
+
 /* Q6_K values are stored biased by 32; the bias comes off each lane through the activation block
  * sums: lane k loses 32 * (sc_2k * bsums_2k + sc_2k+1 * bsums_2k+1), as in the reference. */
 TGT static float dot_q6_K(const void *w, const void *a, int64_t n) {
@@ -413,12 +425,12 @@ TGT static float dot_q6_K(const void *w, const void *a, int64_t n) {
     for (int h = 0; h < 2; h++) {
       __m256i q[4];
       unpack_q6_K_half(&x[b], h, q);
+      __m256i sch = q6_K_scales_half(x[b].scales, h);
 #pragma GCC unroll 4
       for (int g = 0; g < 4; g++) {
-        const int8_t *s = x[b].scales + 8 * h + 2 * g;
         __m256i p =
             dot_u8_i16(q[g], _mm256_loadu_si256((const __m256i *)(y[b].qs + 128 * h + 32 * g)));
-        __m256i scv = _mm256_set_m128i(_mm_set1_epi16(s[1]), _mm_set1_epi16(s[0]));
+        __m256i scv = q6_K_scale_pair(sch, g);
         isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p, scv));
       }
     }
@@ -752,16 +764,18 @@ TGT static void dot4_q6_K(const void *w, const void *a, size_t stride, int64_t n
     for (int h = 0; h < 2; h++) {
       __m256i q[4];
       unpack_q6_K_half(&x[b], h, q);
+      __m256i sch = q6_K_scales_half(x[b].scales, h);
 #pragma GCC unroll 4
       for (int g = 0; g < 4; g++) {
-        const int8_t *sg = x[b].scales + 8 * h + 2 * g;
-        __m256i scv = _mm256_set_m128i(_mm_set1_epi16(sg[1]), _mm_set1_epi16(sg[0]));
+        __m256i scv = q6_K_scale_pair(sch, g);
 #pragma GCC unroll 4
         for (int k = 0; k < 4; k++) {
           __m256i p = dot_u8_i16(
               q[g], _mm256_loadu_si256((const __m256i *)(y[k][b].qs + 128 * h + 32 * g)));
           isum[k] = _mm256_add_epi32(isum[k], _mm256_madd_epi16(p, scv));
         }
+        /* one chain per sum: GCC otherwise reassociates them and spills every product */
+        __asm__("" : "+x"(isum[0]), "+x"(isum[1]), "+x"(isum[2]), "+x"(isum[3]));
       }
     }
     float d = h2f(x[b].d);
@@ -1146,6 +1160,7 @@ TGT static void dot4w_q4_K_gemv(const void *w, size_t wstride, const void *a, in
         __m256i s1 = _mm256_shuffle_epi8(s8, _mm256_set1_epi16((short)(0xFF00 + 2 * p + 1)));
         isum = _mm256_add_epi32(
             isum, _mm256_add_epi32(_mm256_madd_epi16(plo, s0), _mm256_madd_epi16(phi, s1)));
+        __asm__("" : "+x"(isum)); /* one chain (GCC otherwise reassociates and spills) */
       }
       iv[r] = isum;
       mv[r] = _mm_madd_epi16(_mm_shuffle_epi8(_mm256_castsi256_si128(s8), mins_w), bs);
@@ -1243,6 +1258,241 @@ TGT static void dot4x4_q4_K_gemm(const void *w, size_t wstride, const void *a, s
   _mm256_storeu_ps(o + 8, _mm256_sub_ps(acc[1], accm[1]));
   for (int q = 0; q < 4; q++)
     for (int r = 0; r < 4; r++) out[4 * q + r] = o[4 * r + q];
+}
+
+/* Q4_K gemm order, packed strips of eight rows (prompts). A strip is unpacked once into
+ * q4_K_x8 blocks: per sub-block j, eight vectors g whose dword r holds row r's values 32 j + 4 g ..
+ * + 3 as bytes 0..15, so one vpmaddubsw against an activation's four bytes broadcast gives the
+ * eight rows' products side by side (lanes are rows: no horizontal sums), summed in words over
+ * the sub-block (8 x 2 x 15 x 128 < 2^15: exact) and scaled by one vpmaddwd with the rows' scale
+ * words. The integers are the reference's (q4_K_pair_sums) and so is each output's float order:
+ * per block, per pair p, one fused multiply-add of I(p) with d(w) d(a), one of M(p) with
+ * dmin(w) d(a), subtracted at the end. Against dot4x4_q4_K_gemm, about half the multiply
+ * instructions per weight; the unpacking is repaid over the prompt's tokens. */
+typedef struct {
+  uint8_t q[8][8][32]; /* [sub-block j][group g][4 r + i]: row r's value 32 j + 4 g + i */
+  int16_t sc[8][16];   /* [sub-block j][2 r], [2 r + 1]: row r's scale of sub-block j */
+  int16_t mn[4][16];   /* [pair p][2 r], [2 r + 1]: row r's mins of sub-blocks 2 p, 2 p + 1 */
+  float d[8], dm[8];   /* row r's d and dmin */
+} q4_K_x8;
+
+TGT static size_t pack8_q4_K_bytes(int64_t n) { return (size_t)(n / QK_K) * sizeof(q4_K_x8); }
+
+/* Transposes eight rows of eight dwords in place: dword g of row r goes to dword r of row g. */
+TGT static inline void transpose8_epi32(__m256i v[8]) {
+  __m256i t[8], u[8];
+  for (int i = 0; i < 4; i++) {
+    t[2 * i] = _mm256_unpacklo_epi32(v[2 * i], v[2 * i + 1]);
+    t[2 * i + 1] = _mm256_unpackhi_epi32(v[2 * i], v[2 * i + 1]);
+  }
+  for (int i = 0; i < 2; i++) {
+    u[4 * i] = _mm256_unpacklo_epi64(t[4 * i], t[4 * i + 2]);
+    u[4 * i + 1] = _mm256_unpackhi_epi64(t[4 * i], t[4 * i + 2]);
+    u[4 * i + 2] = _mm256_unpacklo_epi64(t[4 * i + 1], t[4 * i + 3]);
+    u[4 * i + 3] = _mm256_unpackhi_epi64(t[4 * i + 1], t[4 * i + 3]);
+  }
+  for (int g = 0; g < 4; g++) {
+    v[g] = _mm256_permute2x128_si256(u[g], u[g + 4], 0x20);
+    v[g + 4] = _mm256_permute2x128_si256(u[g], u[g + 4], 0x31);
+  }
+}
+
+TGT static void pack8_q4_K(const void *w, size_t wstride, int64_t n, void *dst) {
+  const __m256i m4 = _mm256_set1_epi8(0xF);
+  q4_K_x8 *o = dst;
+  for (int64_t b = 0; b < n / QK_K; b++, o++) {
+    const blk_q4_K *x[8];
+    for (int r = 0; r < 8; r++)
+      x[r] = (const blk_q4_K *)((const uint8_t *)w + wstride * (size_t)r) + b;
+    for (int p = 0; p < 4; p++) { /* sub-blocks 2p (low nibbles) and 2p + 1 (high) */
+      __m256i lo[8], hi[8];
+      for (int r = 0; r < 8; r++) {
+        __m256i q = _mm256_loadu_si256((const __m256i *)(x[r]->qs + 32 * p));
+        lo[r] = _mm256_and_si256(q, m4);
+        hi[r] = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+      }
+      transpose8_epi32(lo);
+      transpose8_epi32(hi);
+      for (int g = 0; g < 8; g++) {
+        _mm256_storeu_si256((__m256i *)o->q[2 * p][g], lo[g]);
+        _mm256_storeu_si256((__m256i *)o->q[2 * p + 1][g], hi[g]);
+      }
+    }
+    for (int r = 0; r < 8; r++) {
+      uint8_t sc[8], mn[8];
+      const uint8_t *qs = x[r]->scales;
+      for (int j = 0; j < 8; j++) { /* unpack_scales_k4 */
+        if (j < 4) {
+          sc[j] = qs[j] & 63;
+          mn[j] = qs[j + 4] & 63;
+        } else {
+          sc[j] = (uint8_t)((qs[j + 4] & 0xF) | ((qs[j - 4] >> 6) << 4));
+          mn[j] = (uint8_t)((qs[j + 4] >> 4) | ((qs[j] >> 6) << 4));
+        }
+      }
+      for (int j = 0; j < 8; j++) o->sc[j][2 * r] = o->sc[j][2 * r + 1] = sc[j];
+      for (int p = 0; p < 4; p++) {
+        o->mn[p][2 * r] = mn[2 * p];
+        o->mn[p][2 * r + 1] = mn[2 * p + 1];
+      }
+      o->d[r] = h2f(x[r]->d);
+      o->dm[r] = h2f(x[r]->dmin);
+    }
+  }
+}
+
+/* One sub-block of one strip (w: its eight vectors) against four activations' 32 bytes:
+ * the word sums per row pair, S[k] for activation k. Named registers, not arrays, so the
+ * compiler keeps all of them in registers. */
+#define Q4K_BCAST(p, g) _mm256_set1_epi32(load_i32((p) + 4 * (g)))
+TGT static inline int32_t load_i32(const uint8_t *p) {
+  int32_t v;
+  memcpy(&v, p, 4);
+  return v;
+}
+
+TGT static inline __attribute__((always_inline)) void
+q4_K_x8_sub1(const uint8_t *w, const uint8_t *a0, const uint8_t *a1, const uint8_t *a2,
+             const uint8_t *a3, __m256i S[4]) {
+  __m256i s0 = _mm256_setzero_si256(), s1 = s0, s2 = s0, s3 = s0;
+#pragma GCC unroll 8
+  for (int g = 0; g < 8; g++) {
+    __m256i wv = _mm256_loadu_si256((const __m256i *)(w + 32 * g));
+    s0 = _mm256_add_epi16(s0, _mm256_maddubs_epi16(wv, Q4K_BCAST(a0, g)));
+    s1 = _mm256_add_epi16(s1, _mm256_maddubs_epi16(wv, Q4K_BCAST(a1, g)));
+    s2 = _mm256_add_epi16(s2, _mm256_maddubs_epi16(wv, Q4K_BCAST(a2, g)));
+    s3 = _mm256_add_epi16(s3, _mm256_maddubs_epi16(wv, Q4K_BCAST(a3, g)));
+    /* Each sum stays one chain: without this GCC reassociates the integer adds into trees and
+     * keeps every product alive at once, spilling most of them (a quarter more instructions). */
+    __asm__("" : "+x"(s0), "+x"(s1), "+x"(s2), "+x"(s3));
+  }
+  S[0] = s0;
+  S[1] = s1;
+  S[2] = s2;
+  S[3] = s3;
+}
+
+TGT static void gemm8_q4_K(const void *packed, const void *a, size_t astride, int64_t n,
+                           float out[32]) {
+  const q4_K_x8 *x = packed;
+  const blk_q8_K *y[4];
+  for (int k = 0; k < 4; k++) y[k] = (const blk_q8_K *)((const uint8_t *)a + astride * (size_t)k);
+  __m256 acc[4], accm[4];
+  for (int k = 0; k < 4; k++) acc[k] = accm[k] = _mm256_setzero_ps();
+  for (int64_t b = 0; b < n / QK_K; b++) {
+    const q4_K_x8 *xb = &x[b];
+    __m256 dw = _mm256_loadu_ps(xb->d), dmw = _mm256_loadu_ps(xb->dm);
+    for (int p = 0; p < 4; p++) {
+      __m256i I[4];
+#pragma GCC unroll 2
+      for (int h = 0; h < 2; h++) {
+        int j = 2 * p + h;
+        __m256i S[4];
+        q4_K_x8_sub1(xb->q[j][0], (const uint8_t *)y[0][b].qs + 32 * j,
+                     (const uint8_t *)y[1][b].qs + 32 * j, (const uint8_t *)y[2][b].qs + 32 * j,
+                     (const uint8_t *)y[3][b].qs + 32 * j, S);
+        __m256i scv = _mm256_loadu_si256((const __m256i *)xb->sc[j]);
+#pragma GCC unroll 4
+        for (int k = 0; k < 4; k++) {
+          __m256i t = _mm256_madd_epi16(S[k], scv);
+          I[k] = h ? _mm256_add_epi32(I[k], t) : t;
+        }
+      }
+      __m256i mnv = _mm256_loadu_si256((const __m256i *)xb->mn[p]);
+#pragma GCC unroll 4
+      for (int k = 0; k < 4; k++) {
+        const int16_t *bs = y[k][b].bsums + 4 * p; /* B(2p), B(2p + 1) */
+        int32_t bp = (int32_t)(uint16_t)(int16_t)(bs[0] + bs[1]) |
+                     (int32_t)((uint32_t)(uint16_t)(int16_t)(bs[2] + bs[3]) << 16);
+        __m256i M = _mm256_madd_epi16(mnv, _mm256_set1_epi32(bp));
+        __m256 dy = _mm256_set1_ps(y[k][b].d);
+        acc[k] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(I[k]), _mm256_mul_ps(dw, dy), acc[k]);
+        accm[k] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(M), _mm256_mul_ps(dmw, dy), accm[k]);
+      }
+    }
+  }
+  for (int k = 0; k < 4; k++) _mm256_storeu_ps(out + 8 * k, _mm256_sub_ps(acc[k], accm[k]));
+}
+
+static const llm_gemm8 gemm8_q4_K_set = {pack8_q4_K_bytes, pack8_q4_K, gemm8_q4_K};
+
+/* Q4_0 (the repacked order: one fused multiply-add per block on its exact sum), packed strips of
+ * eight rows as for Q4_K. The weights are stored as signed values q - 8 and the activation bytes
+ * shifted to unsigned a + 128 (an xor of the broadcast word), so vpmaddubsw takes them as they
+ * are: (a + 128)(q - 8) = a (q - 8) + 128 (q - 8), and the row's 128 Σ(q - 8) is taken off once
+ * per block (stored with the strip). Words stay exact: 8 x 2 x 255 x 8 = 32640 < 2^15. */
+typedef struct {
+  int8_t q[8][32]; /* [group g][4 r + i]: row r's value 4 g + i, minus 8 */
+  int32_t corr[8]; /* row r's 128 Σ (q - 8) */
+  float d[8];
+} q4_0_x8;
+
+TGT static size_t pack8_q4_0_bytes(int64_t n) { return (size_t)(n / QK) * sizeof(q4_0_x8); }
+
+TGT static void pack8_q4_0(const void *w, size_t wstride, int64_t n, void *dst) {
+  const __m256i eight = _mm256_set1_epi8(8), ones = _mm256_set1_epi8(1);
+  q4_0_x8 *o = dst;
+  for (int64_t b = 0; b < n / QK; b++, o++) {
+    __m256i v[8];
+    for (int r = 0; r < 8; r++) {
+      const blk_q4_0 *x = (const blk_q4_0 *)((const uint8_t *)w + wstride * (size_t)r) + b;
+      v[r] = _mm256_sub_epi8(q4_values(x->qs), eight);
+      /* Σ (q - 8) over the block, times 128 */
+      __m256i s16 = _mm256_maddubs_epi16(ones, v[r]);
+      __m256i s32 = _mm256_madd_epi16(s16, _mm256_set1_epi16(1));
+      __m128i t = _mm_add_epi32(_mm256_castsi256_si128(s32), _mm256_extracti128_si256(s32, 1));
+      t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0x4E));
+      t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0xB1));
+      o->corr[r] = 128 * _mm_cvtsi128_si32(t);
+      o->d[r] = h2f(x->d);
+    }
+    transpose8_epi32(v);
+    for (int g = 0; g < 8; g++) _mm256_storeu_si256((__m256i *)o->q[g], v[g]);
+  }
+}
+
+TGT static void gemm8_q4_0(const void *packed, const void *a, size_t astride, int64_t n,
+                           float out[32]) {
+  const q4_0_x8 *x = packed;
+  const blk_q8_0 *y[4];
+  for (int k = 0; k < 4; k++) y[k] = (const blk_q8_0 *)((const uint8_t *)a + astride * (size_t)k);
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256 acc[4];
+  for (int k = 0; k < 4; k++) acc[k] = _mm256_setzero_ps();
+  for (int64_t b = 0; b < n / QK; b++) {
+    const q4_0_x8 *xb = &x[b];
+    __m256i s0 = _mm256_setzero_si256(), s1 = s0, s2 = s0, s3 = s0;
+#pragma GCC unroll 8
+    for (int g = 0; g < 8; g++) {
+      __m256i wv = _mm256_loadu_si256((const __m256i *)xb->q[g]);
+#define Q40_BCAST(k)                                                                               \
+  _mm256_set1_epi32(                                                                               \
+      (int32_t)((uint32_t)load_i32((const uint8_t *)y[k][b].qs + 4 * g) ^ 0x80808080u))
+      s0 = _mm256_add_epi16(s0, _mm256_maddubs_epi16(Q40_BCAST(0), wv));
+      s1 = _mm256_add_epi16(s1, _mm256_maddubs_epi16(Q40_BCAST(1), wv));
+      s2 = _mm256_add_epi16(s2, _mm256_maddubs_epi16(Q40_BCAST(2), wv));
+      s3 = _mm256_add_epi16(s3, _mm256_maddubs_epi16(Q40_BCAST(3), wv));
+#undef Q40_BCAST
+      __asm__("" : "+x"(s0), "+x"(s1), "+x"(s2), "+x"(s3)); /* one chain each */
+    }
+    __m256i corr = _mm256_loadu_si256((const __m256i *)xb->corr);
+    __m256 dw = _mm256_loadu_ps(xb->d);
+    __m256i S[4] = {s0, s1, s2, s3};
+#pragma GCC unroll 4
+    for (int k = 0; k < 4; k++) {
+      __m256i sum = _mm256_sub_epi32(_mm256_madd_epi16(S[k], ones), corr);
+      __m256 d = _mm256_mul_ps(dw, _mm256_set1_ps(h2f(y[k][b].d)));
+      acc[k] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), d, acc[k]);
+    }
+  }
+  for (int k = 0; k < 4; k++) _mm256_storeu_ps(out + 8 * k, acc[k]);
+}
+
+static const llm_gemm8 gemm8_q4_0_set = {pack8_q4_0_bytes, pack8_q4_0, gemm8_q4_0};
+
+const llm_gemm8 *llm__gemm8_order_avx2(tensor_type t, llm_order o) {
+  if (o != LLM_ORDER_GEMM) return NULL;
+  return t == TT_Q4_K ? &gemm8_q4_K_set : t == TT_Q4_0 ? &gemm8_q4_0_set : NULL;
 }
 
 /* One row: the four pair sums of a super-block from one hadd tree, then the reference's steps. */
@@ -1407,6 +1657,11 @@ vec_dot4x4_fn llm__dot4x4_order_avx2(tensor_type t, llm_order o) {
 }
 
 #else
+const llm_gemm8 *llm__gemm8_order_avx2(tensor_type t, llm_order o) {
+  (void)t;
+  (void)o;
+  return NULL;
+}
 vec_dot4w_fn llm__dot4w_avx2(tensor_type t) {
   (void)t;
   return NULL;

@@ -210,7 +210,12 @@ vec_dot_fn llm__dot_untiled_scalar(tensor_type t);
 
 /* Per-thread scratch memory, one block of each kind, grown on demand and kept for the next call
  * (never shrunk); freed at thread exit, or now by llm__scratch_release. */
-typedef enum { LLM_SCRATCH_ACT, LLM_SCRATCH_ATTN, LLM_SCRATCH_COUNT } llm_scratch_kind;
+typedef enum {
+  LLM_SCRATCH_ACT,
+  LLM_SCRATCH_ATTN,
+  LLM_SCRATCH_PACK, /* packed weight strips (llm_gemm8) */
+  LLM_SCRATCH_COUNT
+} llm_scratch_kind;
 void *llm__scratch(llm_scratch_kind which, size_t n);
 void llm__scratch_release(void);
 
@@ -234,6 +239,17 @@ vec_dot4w_fn llm__dot4w(tensor_type t);
 typedef void (*vec_dot4x4_fn)(const void *w, size_t wstride, const void *a, size_t astride,
                               int64_t n, float out[16]);
 
+/* Packed strips of eight weight rows (prompts): pack copies rows w + r wstride (r 0..7) of n
+ * values into dst (bytes(n) of them) in the layout gemm takes; gemm then computes those rows'
+ * dots with four activation rows a + q astride into out[8 q + r], each with the bits of the
+ * order's scalar reference (llm__dot_order_scalar). The packing is paid once per strip and
+ * repaid over a prompt's tokens. */
+typedef struct llm_gemm8 {
+  size_t (*bytes)(int64_t n);
+  void (*pack)(const void *w, size_t wstride, int64_t n, void *dst);
+  void (*gemm)(const void *packed, const void *a, size_t astride, int64_t n, float out[32]);
+} llm_gemm8;
+
 /* The float order of a weight's products. llama.cpp's x86 build "repacks" Q4_0 and Q4_K weights
  * whose row count is a multiple of 8 at load and multiplies them with kernels of their own order
  * (docs/internals/kernels.md): with T tokens in one product, the first T - T % 4 go through its
@@ -256,6 +272,8 @@ vec_dot4_fn llm__dot4_order(tensor_type t, llm_order o);
 /* The selected 4x4 dot of a repacked order, or NULL (PLAIN: always NULL). Each output has the
  * bits of llm__dot_order_scalar(t, o). */
 vec_dot4x4_fn llm__dot4x4_order(tensor_type t, llm_order o);
+/* The selected packed eight-row kernels of a repacked order, or NULL (then dot4x4). */
+const llm_gemm8 *llm__gemm8_order(tensor_type t, llm_order o);
 
 /* Kernel sets. Each returns NULL for a type it does not accelerate. */
 vec_dot_fn llm__dot_avx2(tensor_type t);
@@ -272,6 +290,7 @@ vec_dot4w_fn llm__dot4w_order_avx2(tensor_type t, llm_order o);
 vec_dot4w_fn llm__dot4w_order_avx512(tensor_type t, llm_order o);
 vec_dot4_fn llm__dot4_order_avx512(tensor_type t, llm_order o);
 vec_dot4x4_fn llm__dot4x4_order_avx2(tensor_type t, llm_order o);
+const llm_gemm8 *llm__gemm8_order_avx2(tensor_type t, llm_order o);
 vec_dot4x4_fn llm__dot4x4_order_avx512(tensor_type t, llm_order o);
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -309,5 +328,19 @@ llm__dot_f32_untiled_avx2(const float *x, const float *y, int64_t n) {
   return s;
 }
 #endif
+
+/* The forward-pass profile's hooks (profile.h), for model.c and kernels.c. Each use is guarded by
+ * LLM_PROF_ON, a relaxed load, so a profile that is off costs one branch. t0 values come from
+ * llm__prof_now (0 when the profile is off). */
+#include <stdatomic.h>
+extern atomic_int llm__prof_on;
+#define LLM_PROF_ON() (atomic_load_explicit(&llm__prof_on, memory_order_relaxed) != 0)
+#define LLM_PROF_T0() (LLM_PROF_ON() ? llm__prof_now() : 0)
+uint64_t llm__prof_now(void);
+void llm__prof_wall(int cat, uint64_t t0);       /* wall time since t0 to category cat */
+void llm__prof_mm_busy(int type, uint64_t ns);   /* a thread's busy time in a matrix kernel */
+void llm__prof_attn_busy(uint64_t ns);           /* a thread's busy time in attention */
+void llm__prof_par(uint64_t t0, int nth);        /* a parallel section since t0 on nth threads */
+void llm__prof_forward(uint64_t t0, int tokens); /* a forward pass since t0 */
 
 #endif

@@ -15,6 +15,7 @@
 #include "llm/compute_pool.h"
 #include "llm/kernels_int.h"
 #include "llm/model_int.h"
+#include "llm/profile.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -569,6 +570,7 @@ static void proj_multi(llm_ctx *c, int il, int n, const int *ws, int T, const fl
   const qmat *W[LLM_W_COUNT];
   for (int k = 0; k < n; k++) W[k] = &L->w[ws[k]];
   qmat_mul_multi(c->pool, n, W, x, ys, T);
+  uint64_t t0 = LLM_PROF_T0();
   for (int k = 0; k < n; k++) {
     int w = ws[k];
     float *y = ys[k];
@@ -577,6 +579,7 @@ static void proj_multi(llm_ctx *c, int il, int n, const int *ws, int T, const fl
       for (int t = 0; t < T; t++)
         for (int64_t i = 0; i < W[k]->rows; i++) y[(size_t)t * W[k]->rows + i] += L->bias[w][i];
   }
+  if (t0) llm__prof_wall(LLM_PROF_ADD, t0);
 }
 
 static void proj(llm_ctx *c, int il, int w, int T, const float *x, float *y) {
@@ -660,10 +663,16 @@ __attribute__((target("avx2,fma"))) static inline void exp_row_avx2(float *w, in
 typedef struct attn_job {
   llm_ctx *c;
   int il, T;
+  int gh; /* heads per item: 1, or (prompts) a group of heads that share a key/value head */
 } attn_job;
 
-/* Causal attention with GQA for the (row t, head) items [begin, end): row t attends to positions
- * 0..row_pos[t] of its slot. */
+/* At most this many query heads per work item (a group sharing one key/value head). */
+#define LLM_ATTN_MAX_GROUP 16
+
+/* Causal attention with GQA for the (row t, gh heads) items [begin, end): row t attends to
+ * positions 0..row_pos[t] of its slot. Each head's arithmetic is the same whatever gh is (its
+ * scores, softmax and weighted values in the same order); gh > 1 only converts each cached key and
+ * value row once for the heads that share it. */
 /* Halves of an F16 cache row to floats: a portable loop, and an F16C one for the fast worker. */
 typedef void (*half_row_fn)(float *dst, const uint16_t *src, int n);
 static void half_row(float *dst, const uint16_t *src, int n) {
@@ -706,56 +715,91 @@ __attribute__((target("avx2,fma"))) static inline void axpy_avx2(float *a, const
 }
 #endif
 
+/* Positions handled per block: their K (then V) rows are converted once into floats and serve every
+ * head of the item from cache. */
+#define ATTN_POS_BLOCK 16
+
 static inline __attribute__((always_inline)) void attn_rows(const attn_job *j, int64_t begin,
                                                             int64_t end, half_row_fn half,
                                                             score_fn score, axpy_fn axpy,
                                                             exp_row_fn exp_row) {
   llm_ctx *c = j->c;
   const llm_hparams *hp = &c->m->hp;
-  int hd = hp->head_dim, nh = hp->n_head, group = hp->n_head / hp->n_head_kv;
-  size_t qd = (size_t)nh * hd, kvd = (size_t)hp->n_head_kv * hd;
+  int hd = hp->head_dim, nh = hp->n_head, group = hp->n_head / hp->n_head_kv, gh = j->gh;
+  int items_per_row = nh / gh;
+  size_t qd = (size_t)nh * hd, kvd = (size_t)hp->n_head_kv * hd, wn = (size_t)c->n_ctx + 16;
   float scale = 1.0f / sqrtf((float)hd);
-  float *w = llm__scratch(LLM_SCRATCH_ATTN, ((size_t)c->n_ctx + 16) * sizeof *w);
+  /* per head of the item: its scores (wn) and its 16 value accumulators (16 hd); then the block
+   * of converted rows */
+  float *w =
+      llm__scratch(LLM_SCRATCH_ATTN,
+                   ((size_t)gh * (wn + 16 * (size_t)hd) + ATTN_POS_BLOCK * (size_t)hd) * sizeof *w);
+  float *accs = w + (size_t)gh * wn, *rows = accs + (size_t)gh * 16 * hd;
   for (int64_t item = begin; item < end; item++) {
-    int t = (int)(item / nh), h = (int)(item % nh), kvh = h / group;
+    int t = (int)(item / items_per_row), h0 = (int)(item % items_per_row) * gh, kvh = h0 / group;
     int n_pos = c->row_pos[t] + 1, n_pad = (n_pos + 15) & ~15;
-    const float *q = c->q + (size_t)t * qd + (size_t)h * hd;
     const uint8_t *Kl = slot_kv(c, c->row_slot[t], j->il, false),
                   *Vl = slot_kv(c, c->row_slot[t], j->il, true);
-    float row[LLM_MAX_HEAD_DIM], acc[16][LLM_MAX_HEAD_DIM];
-    float *o = c->att + (size_t)t * qd + (size_t)h * hd;
-    float M = -INFINITY;
-    for (int p = 0; p < n_pos; p++) {
-      size_t at = (size_t)p * kvd + (size_t)kvh * hd;
-      const float *kp = (const float *)(const void *)Kl + at;
-      if (c->kv_f16) {
-        half(row, (const uint16_t *)(const void *)Kl + at, hd);
-        kp = row;
+    float M[LLM_ATTN_MAX_GROUP], inv[LLM_ATTN_MAX_GROUP];
+    for (int i = 0; i < gh; i++) M[i] = -INFINITY;
+    for (int p0 = 0; p0 < n_pos; p0 += ATTN_POS_BLOCK) {
+      int pn = n_pos - p0 < ATTN_POS_BLOCK ? n_pos - p0 : ATTN_POS_BLOCK;
+      const float *kb[ATTN_POS_BLOCK];
+      for (int p = 0; p < pn; p++) {
+        size_t at = (size_t)(p0 + p) * kvd + (size_t)kvh * hd;
+        kb[p] = (const float *)(const void *)Kl + at;
+        if (c->kv_f16) {
+          half(rows + (size_t)p * hd, (const uint16_t *)(const void *)Kl + at, hd);
+          kb[p] = rows + (size_t)p * hd;
+        }
       }
-      w[p] = score(kp, q, hd) * scale;
-      if (w[p] > M) M = w[p];
+      for (int i = 0; i < gh; i++) {
+        const float *q = c->q + (size_t)t * qd + (size_t)(h0 + i) * hd;
+        float *wi = w + (size_t)i * wn;
+        for (int p = 0; p < pn; p++) {
+          wi[p0 + p] = score(kb[p], q, hd) * scale;
+          if (wi[p0 + p] > M[i]) M[i] = wi[p0 + p];
+        }
+      }
     }
-    for (int p = n_pos; p < n_pad; p++) w[p] = -INFINITY;
-    double sum = 0;
-    exp_row(w, n_pad, M);
-    for (int p = 0; p < n_pad; p += 16) sum += (double)llm__hsum16(w + p);
-    float inv = (float)(1.0 / sum);
-    for (int k = 0; k < 16; k++) memset(acc[k], 0, (size_t)hd * sizeof acc[k][0]);
-    for (int p = 0; p < n_pos; p++) {
-      size_t at = (size_t)p * kvd + (size_t)kvh * hd;
-      const float *v = (const float *)(const void *)Vl + at;
-      if (c->kv_f16) {
-        half(row, (const uint16_t *)(const void *)Vl + at, hd);
-        v = row;
+    for (int i = 0; i < gh; i++) {
+      float *wi = w + (size_t)i * wn;
+      for (int p = n_pos; p < n_pad; p++) wi[p] = -INFINITY;
+      double sum = 0;
+      exp_row(wi, n_pad, M[i]);
+      for (int p = 0; p < n_pad; p += 16) sum += (double)llm__hsum16(wi + p);
+      inv[i] = (float)(1.0 / sum);
+    }
+    memset(accs, 0, (size_t)gh * 16 * hd * sizeof *accs);
+    for (int p0 = 0; p0 < n_pos; p0 += ATTN_POS_BLOCK) {
+      int pn = n_pos - p0 < ATTN_POS_BLOCK ? n_pos - p0 : ATTN_POS_BLOCK;
+      const float *vb[ATTN_POS_BLOCK];
+      for (int p = 0; p < pn; p++) {
+        size_t at = (size_t)(p0 + p) * kvd + (size_t)kvh * hd;
+        vb[p] = (const float *)(const void *)Vl + at;
+        if (c->kv_f16) {
+          half(rows + (size_t)p * hd, (const uint16_t *)(const void *)Vl + at, hd);
+          vb[p] = rows + (size_t)p * hd;
+        }
       }
-      axpy(acc[p & 15], v, w[p] * inv, hd);
+      for (int i = 0; i < gh; i++) {
+        const float *wi = w + (size_t)i * wn;
+        float *acc = accs + (size_t)i * 16 * hd;
+        for (int p = 0; p < pn; p++)
+          axpy(acc + (size_t)((p0 + p) & 15) * hd, vb[p], wi[p0 + p] * inv[i], hd);
+      }
     }
     /* llm__hsum16 of each value's 16 lanes, as whole-row additions (same bits, vectorized). */
-    for (int l = 0; l < 8; l++)
-      for (int i = 0; i < hd; i++) acc[l][i] += acc[l + 8][i];
-    for (int l = 0; l < 4; l++)
-      for (int i = 0; i < hd; i++) acc[l][i] += acc[l + 4][i];
-    for (int i = 0; i < hd; i++) o[i] = (acc[0][i] + acc[2][i]) + (acc[1][i] + acc[3][i]);
+    for (int i = 0; i < gh; i++) {
+      float *acc = accs + (size_t)i * 16 * hd;
+      float *o = c->att + (size_t)t * qd + (size_t)(h0 + i) * hd;
+      for (int l = 0; l < 8; l++)
+        for (int e = 0; e < hd; e++) acc[l * hd + e] += acc[(l + 8) * hd + e];
+      for (int l = 0; l < 4; l++)
+        for (int e = 0; e < hd; e++) acc[l * hd + e] += acc[(l + 4) * hd + e];
+      for (int e = 0; e < hd; e++)
+        o[e] = (acc[e] + acc[2 * hd + e]) + (acc[hd + e] + acc[3 * hd + e]);
+    }
   }
 }
 
@@ -852,6 +896,22 @@ static void row_ops_pick(llm_ctx *c) {
 #endif
 }
 
+/* Attention under the profile: the same worker, with each thread's busy time counted. */
+static void attn_worker_prof(void *arg, int64_t b, int64_t e) {
+  const attn_job *j = arg;
+  uint64_t t0 = llm__prof_now();
+  j->c->attn(arg, b, e);
+  llm__prof_attn_busy(llm__prof_now() - t0);
+}
+
+/* Times stmt into profile category cat when the profile is on (profile.h). */
+#define PROF(cat, stmt)                                                                            \
+  do {                                                                                             \
+    uint64_t prof_t0_ = LLM_PROF_T0();                                                             \
+    stmt;                                                                                          \
+    if (prof_t0_) llm__prof_wall(cat, prof_t0_);                                                   \
+  } while (0)
+
 /* Evaluates T rows described by row_slot/row_pos/row_lora/row_scale (set by the caller) with
  * tokens tok, or with the input rows embd (T x n_embd floats) when embd is not NULL. When logits is
  * not NULL, the lm head runs for rows [logits_from, T) and writes them contiguously to logits. */
@@ -863,6 +923,7 @@ static void forward_rows(llm_ctx *c, int T, const int32_t *tok, const float *emb
   size_t qd = (size_t)hp->n_head * hp->head_dim, kvd = (size_t)hp->n_head_kv * hp->head_dim;
   /* The public entry points checked slots, positions and tokens; these are their promises. */
   MIMIC_ASSERT(T >= 1 && T <= c->n_batch && logits_from >= 0 && logits_from < T);
+  uint64_t fwd_t0 = LLM_PROF_T0(), t0 = fwd_t0;
 
   for (int t = 0; t < T; t++) {
     MIMIC_DASSERT(c->row_slot[t] >= 0 && c->row_slot[t] < c->n_slots);
@@ -877,13 +938,16 @@ static void forward_rows(llm_ctx *c, int T, const int32_t *tok, const float *emb
     }
     rope_cache(m, c->row_pos[t], c->rope_cache + (size_t)t * hp->n_rot);
   }
+  if (t0) llm__prof_wall(LLM_PROF_EMBED, t0);
   for (int il = 0; il < hp->n_layer; il++) {
     const llm_layer *L = &m->layers[il];
-    for (int t = 0; t < T; t++)
-      rmsnorm(c->xb + (size_t)t * E, c->x + (size_t)t * E, L->attn_norm, E, hp->rms_eps);
+    PROF(LLM_PROF_NORM,
+         for (int t = 0; t < T; t++)
+             rmsnorm(c->xb + (size_t)t * E, c->x + (size_t)t * E, L->attn_norm, E, hp->rms_eps));
     static const int qkv[3] = {LLM_W_Q, LLM_W_K, LLM_W_V};
     float *qkv_out[3] = {c->q, c->k, c->v};
     proj_multi(c, il, 3, qkv, T, c->xb, qkv_out);
+    t0 = LLM_PROF_T0();
     for (int t = 0; t < T; t++) {
       const float *cs = c->rope_cache + (size_t)t * hp->n_rot;
       c->rope(hp, c->q + (size_t)t * qd, hp->n_head, cs);
@@ -892,26 +956,41 @@ static void forward_rows(llm_ctx *c, int T, const int32_t *tok, const float *emb
                c->k + (size_t)t * kvd);
       kv_store(c, slot_kv(c, c->row_slot[t], il, true), kvd, c->row_pos[t], c->v + (size_t)t * kvd);
     }
-    attn_job job = {c, il, T};
-    compute_pool_for(c->pool, (int64_t)T * hp->n_head, 1, c->attn, &job);
+    if (t0) llm__prof_wall(LLM_PROF_ROPE, t0);
+    /* Prompts: one item per group of heads sharing a key/value head (fewer conversions of the
+     * cache); a decode step keeps one head per item, so every thread has work. */
+    int group = hp->n_head / hp->n_head_kv, gh = 1;
+    if (T > 1 && group <= LLM_ATTN_MAX_GROUP) gh = group;
+    attn_job job = {c, il, T, gh};
+    t0 = LLM_PROF_T0();
+    compute_pool_for(c->pool, (int64_t)T * (hp->n_head / gh), 1, t0 ? attn_worker_prof : c->attn,
+                     &job);
+    if (t0) {
+      llm__prof_wall(LLM_PROF_ATTN, t0);
+      llm__prof_par(t0, compute_pool_threads(c->pool));
+    }
     proj(c, il, LLM_W_O, T, c->att, c->xb);
-    for (size_t i = 0; i < (size_t)T * E; i++) c->x[i] += c->xb[i];
+    PROF(LLM_PROF_ADD, for (size_t i = 0; i < (size_t)T * E; i++) c->x[i] += c->xb[i]);
 
-    for (int t = 0; t < T; t++)
-      rmsnorm(c->xb + (size_t)t * E, c->x + (size_t)t * E, L->ffn_norm, E, hp->rms_eps);
+    PROF(LLM_PROF_NORM,
+         for (int t = 0; t < T; t++)
+             rmsnorm(c->xb + (size_t)t * E, c->x + (size_t)t * E, L->ffn_norm, E, hp->rms_eps));
     static const int gate_up[2] = {LLM_W_GATE, LLM_W_UP};
     float *gu_out[2] = {c->hb, c->hb2};
     proj_multi(c, il, 2, gate_up, T, c->xb, gu_out);
-    c->swiglu(c->hb, c->hb2, (size_t)T * ff);
+    PROF(LLM_PROF_SWIGLU, c->swiglu(c->hb, c->hb2, (size_t)T * ff));
     proj(c, il, LLM_W_DOWN, T, c->hb, c->xb);
-    for (size_t i = 0; i < (size_t)T * E; i++) c->x[i] += c->xb[i];
+    PROF(LLM_PROF_ADD, for (size_t i = 0; i < (size_t)T * E; i++) c->x[i] += c->xb[i]);
   }
   c->n_evaluated += (uint64_t)T;
-  if (!logits) return;
+  if (!logits) {
+    if (fwd_t0) llm__prof_forward(fwd_t0, T);
+    return;
+  }
   int n = T - logits_from;
-  for (int t = 0; t < n; t++)
-    rmsnorm(c->xb + (size_t)t * E, c->x + (size_t)(logits_from + t) * E, m->output_norm, E,
-            hp->rms_eps);
+  PROF(LLM_PROF_NORM, for (int t = 0; t < n; t++)
+                          rmsnorm(c->xb + (size_t)t * E, c->x + (size_t)(logits_from + t) * E,
+                                  m->output_norm, E, hp->rms_eps));
   qmat_mul(c->pool, &m->output, c->xb, logits, n);
   if (!hp->tied_embeddings) {
     /* Adapter rows must line up with the rows the head runs on. */
@@ -925,6 +1004,7 @@ static void forward_rows(llm_ctx *c, int T, const int32_t *tok, const float *emb
     for (int t = 0; t < n; t++)
       for (int i = 0; i < hp->n_vocab; i++)
         logits[(size_t)t * hp->n_vocab + i] += m->output_bias[i];
+  if (fwd_t0) llm__prof_forward(fwd_t0, T);
 }
 
 /* ---- Forward over one slot ------------------------------------------------------------------- */

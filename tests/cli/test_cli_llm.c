@@ -69,6 +69,32 @@ TEST(bench_json_has_both_speeds) {
   json_decref(j);
 }
 
+/* llama-bench's tg (an empty cache), the bandwidth bound, and the profile on stderr. */
+TEST(bench_depth_bandwidth_profile) {
+  if (!*model) SKIP("tiny-qwen2-f32.gguf or MIMIC_BIN absent");
+  char cmd[1024], out[8192];
+  snprintf(cmd, sizeof cmd,
+           "%s bench --model %s --prompt-tokens 16 -n 4 --reps 1 --threads 2 --gen-depth 0 "
+           "--bandwidth --json 2>/dev/null",
+           bin, model);
+  CHECK_INT(run(cmd, out, sizeof out), 0);
+  json_t *j = jv_parse(out, strlen(out), "bench output");
+  REQUIRE(j);
+  CHECK_INT(jv_int(j, "gen_depth", -1), 0);
+  CHECK(jv_num(j, "read_gb_per_s", 0) > 0);
+  CHECK(jv_num(j, "tg_bound_tokens_per_s", 0) > 0);
+  json_decref(j);
+  snprintf(cmd, sizeof cmd,
+           "%s bench --model %s --prompt-tokens 16 -n 2 --reps 1 --threads 1 --profile 2>&1", bin,
+           model);
+  CHECK_INT(run(cmd, out, sizeof out), 0);
+  CHECK(strstr(out, "profile pp:") != NULL);
+  CHECK(strstr(out, "profile tg:") != NULL);
+  CHECK(strstr(out, "matmul F32") != NULL);
+  CHECK(strstr(out, "attention") != NULL);
+  CHECK(strstr(out, "at depth 16") != NULL);
+}
+
 TEST(bad_arguments_and_missing_files_are_clear) {
   if (!bin) SKIP("MIMIC_BIN not set");
   char cmd[1024], out[4096];
@@ -95,6 +121,7 @@ int main(void) {
   RUN(chat_streams_replies_and_reports_speed);
   RUN(generate_is_reproducible_with_a_seed);
   RUN(bench_json_has_both_speeds);
+  RUN(bench_depth_bandwidth_profile);
   RUN(bad_arguments_and_missing_files_are_clear);
   TEST_MAIN_END();
 }

@@ -211,6 +211,54 @@ static void check_variant4x4_of(const char *name, vec_dot4x4_fn (*set)(tensor_ty
   CHECK(compared > 0);
 }
 
+/* Packed eight-row strips against the order's one-row reference, for each of the 32 outputs
+ * (weight and activation rows spaced by more than a row, to catch a wrong stride or index). */
+static void check_gemm8(const char *name, const llm_gemm8 *(*set)(tensor_type, llm_order)) {
+  static const int64_t sizes[] = {256, 512, 2048, 4096};
+  int compared = 0;
+  for (size_t k = 0; k < sizeof all_types / sizeof all_types[0]; k++) {
+    tensor_type t = all_types[k];
+    CHECK(set(t, LLM_ORDER_GEMV) == NULL); /* strips serve the gemm order only */
+    const llm_gemm8 *g8 = set(t, LLM_ORDER_GEMM);
+    if (!g8) continue;
+    vec_dot_fn ref = llm__dot_order_scalar(t, LLM_ORDER_GEMM);
+    tensor_type at = llm__act_type(t);
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+      int64_t n = sizes[s];
+      if (n % tensor_type_get((int)t).block) continue;
+      size_t wb = tensor_row_bytes(t, n) + 6, ab = tensor_row_bytes(at, n) + 4;
+      float *tmp = malloc((size_t)n * sizeof *tmp);
+      uint8_t *w = malloc(wb * 8), *a = malloc(ab * 4), *pk = malloc(g8->bytes(n));
+      CHECK(tmp && w && a && pk);
+      for (int rep = 0; rep < 4; rep++) {
+        for (int r = 0; r < 8; r++) make_row(t, tmp, w + wb * (size_t)r, n);
+        for (int q = 0; q < 4; q++) {
+          for (int64_t i = 0; i < n; i++) tmp[i] = rng_sym() * (float)(q + 1) * (rep & 1 ? 4 : 1);
+          if (rep == 3 && q == 0) /* the activation extremes: every value at the scale's bound */
+            for (int64_t i = 0; i < n; i++) tmp[i] = i & 1 ? -1.0f : 1.0f;
+          CHECK_OK(quant_row(at, tmp, a + ab * (size_t)q, n));
+        }
+        float out[32];
+        g8->pack(w, wb, n, pk);
+        g8->gemm(pk, a, ab, n, out);
+        for (int q = 0; q < 4; q++)
+          for (int r = 0; r < 8; r++) {
+            float want = ref(w + wb * (size_t)r, a + ab * (size_t)q, n);
+            if (!agrees(out[8 * q + r], want))
+              TEST_FAIL_("%s gemm8 %s n=%lld act %d row %d: %.9g vs reference %.9g", name,
+                         tensor_type_get((int)t).name, (long long)n, q, r, out[8 * q + r], want);
+            compared++;
+          }
+      }
+      free(tmp);
+      free(w);
+      free(a);
+      free(pk);
+    }
+  }
+  CHECK(compared > 0);
+}
+
 /* The repacked orders (llm_order) of a kernel set against their scalar references: the same
  * checks, with the order held in a variable for the one-argument set functions. */
 static llm_order cur_order;
@@ -278,6 +326,7 @@ TEST(avx2_matches_reference) {
   check_variant4w("avx2", llm__dot4w_avx2);
   check_orders("avx2 repacked", llm__dot_order_avx2, llm__dot4w_order_avx2, NULL,
                llm__dot4x4_order_avx2);
+  check_gemm8("avx2 packed", llm__gemm8_order_avx2);
 }
 
 TEST(avx512_matches_reference) {
@@ -311,9 +360,10 @@ static vec_dot_fn want(const qmat *m, int64_t t, int64_t T) {
  * bits for every type the kernels sum in the reference's order. */
 static void check_qmat_mul(compute_pool *cp, int64_t rows, int64_t cols, bool only_dot4w) {
   /* T = 6: one four-row group and two single rows (a repacked weight: four in the gemm order, two
-   * in the gemv one); T = 3: all gemv; T = 8: all gemm. */
-  enum { T = 8 };
-  static const int64_t Ts[] = {1, 3, 6, 8};
+   * in the gemv one); T = 3: all gemv; T = 8: all gemm; T = 37: enough gemm tokens for packed
+   * strips (llm_gemm8), and one gemv token. */
+  enum { T = 37 };
+  static const int64_t Ts[] = {1, 3, 6, 8, 37};
   float *x = malloc(T * (size_t)cols * sizeof *x), *y = malloc(T * (size_t)rows * sizeof *y),
         *tmp = malloc((size_t)cols * sizeof *tmp);
   for (int64_t i = 0; i < T * cols; i++) x[i] = rng_sym();
@@ -413,9 +463,11 @@ TEST(pool_for_covers_every_item_once) {
 }
 
 /* qmat_mul_multi gives exactly what separate qmat_mul calls give, including mixed weight types that
- * share a companion type (Q4_K + Q6_K) and ones that do not (Q4_K + Q8_0: converted separately). */
+ * share a companion type (Q4_K + Q6_K) and ones that do not (Q4_K + Q8_0: converted separately).
+ * With 37 tokens, the 17 Q6_K rows shift the last Q4_K's chunks off multiples of eight rows, so
+ * packed strips (llm_gemm8) and the tile loop share chunks. */
 TEST(qmat_mul_multi_matches_single) {
-  enum { COLS = 512, T = 5 };
+  enum { COLS = 512, T = 37 };
   const int rows[3] = {40, 17, 64};
   const tensor_type sets[2][3] = {{TT_Q4_K, TT_Q6_K, TT_Q4_K}, {TT_Q4_K, TT_Q8_0, TT_F16}};
   compute_pool *cp = compute_pool_new(3);
@@ -435,7 +487,9 @@ TEST(qmat_mul_multi_matches_single) {
       y1[k] = malloc(T * (size_t)rows[k] * sizeof(float));
       y2[k] = malloc(T * (size_t)rows[k] * sizeof(float));
     }
-    for (int64_t tt = 1; tt <= T; tt += T - 1) {
+    static const int64_t tts[] = {1, 5, T};
+    for (size_t ti = 0; ti < sizeof tts / sizeof tts[0]; ti++) {
+      int64_t tt = tts[ti];
       for (int k = 0; k < 3; k++) qmat_mul(cp, &m[k], x, y1[k], tt);
       qmat_mul_multi(cp, 3, mp, x, y2, tt);
       for (int k = 0; k < 3; k++)

@@ -104,7 +104,8 @@ static inline int64_t lane_k(tensor_type t, int l, int64_t s) {
 }
 
 /* xp: the activations in blocks of MR tokens (block b = tokens [MR b, MR b + MR)), each block lane
- * by lane: lane l of block b at xp + (b * LANES + l) * D * MR, its D steps of MR tokens. Tokens
+ * by lane: lane l of block b at xp + (l * n_blocks + b) * D * MR, its D steps of MR tokens (a
+ * lane's blocks follow each other, so the kernel streams through them in order). Tokens
  * past T are zero (their outputs are never stored).
  * A weight panel (NR rows) likewise: lane l at wp + l * D * NR, its D steps of NR rows. A thread
  * packs a group of up to `group` panels of one matrix and runs each block of tokens against all of
@@ -137,12 +138,13 @@ static void pack_x(void *arg, int64_t b0, int64_t b1) {
         memset(rows + q * K, 0, (size_t)K * sizeof *rows);
     }
     /* Written in order, read across the six rows (in L1). */
-    float *dst = j->xp + b * LANES * D * MR;
-    for (int l = 0; l < LANES; l++)
+    for (int l = 0; l < LANES; l++) {
+      float *dst = j->xp + (l * j->n_blocks + b) * D * MR;
       for (int64_t s = 0; s < D; s++, dst += MR) {
         int64_t k = lane_k(j->type, l, s);
         for (int q = 0; q < MR; q++) dst[q] = rows[q * K + k];
       }
+    }
   }
 }
 
@@ -196,7 +198,7 @@ static void run_items(void *arg, int64_t i0, int64_t i1) {
         for (int l = 0; l < LANES; l++)
           for (int64_t b = c0; b < c1; b++)
             j->ops->kern(wp + p * panel + (size_t)l * j->D * NR,
-                         j->xp + (b * LANES + l) * j->D * MR, j->D,
+                         j->xp + (l * j->n_blocks + b) * j->D * MR, j->D,
                          part + ((size_t)(b - c0) * LANES + l) * tile);
         int64_t r0 = (p0 + p) * NR, nr = w->rows - r0 < NR ? w->rows - r0 : NR;
         for (int64_t b = c0; b < c1; b++) {

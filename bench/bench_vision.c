@@ -77,7 +77,9 @@ static int add(gguf_writer *w, const char *name, tensor_type type, int n_dims, c
   return gguf_add_tensor_take(w, name, type, n_dims, ne, q);
 }
 
-static int write_mmproj(const shape *s, tensor_type mt, const char *path) {
+/* slices false: without clip.vision.preproc_image_size, so llama.cpp encodes the overview tile
+ * alone (what --low-detail measures in mimic). */
+static int write_mmproj(const shape *s, tensor_type mt, const char *path, bool slices) {
   gguf_writer *w = gguf_writer_new();
   gguf_set_str(w, "general.architecture", "clip");
   gguf_set_str(w, "clip.projector_type", "idefics3");
@@ -92,7 +94,7 @@ static int write_mmproj(const shape *s, tensor_type mt, const char *path) {
   gguf_set_f32(w, "clip.vision.attention.layer_norm_epsilon", 1e-6f);
   gguf_set_u32(w, "clip.vision.projection_dim", (uint32_t)s->t_width);
   gguf_set_u32(w, "clip.vision.projector.scale_factor", (uint32_t)s->scale);
-  gguf_set_u32(w, "clip.vision.preproc_image_size", (uint32_t)s->preproc);
+  if (slices) gguf_set_u32(w, "clip.vision.preproc_image_size", (uint32_t)s->preproc);
   const float half[3] = {0.5f, 0.5f, 0.5f};
   gguf_set_arr_f32(w, "clip.vision.image_mean", half, 3);
   gguf_set_arr_f32(w, "clip.vision.image_std", half, 3);
@@ -277,7 +279,7 @@ int main(int argc, char **argv) {
     fclose(probe);
   } else if (!rc) {
     fprintf(stderr, "writing %s ...\n", mm);
-    rc = write_mmproj(s, mt, mm);
+    rc = write_mmproj(s, mt, mm, true);
   }
   if (rc) {
     fprintf(stderr, "bench_vision: %s\n", err_msg());
@@ -296,6 +298,28 @@ int main(int argc, char **argv) {
       p[2] = (uint8_t)(((x / 37) ^ (y / 23)) & 1 ? 200 : 40);
     }
   vis_image img = {.width = img_side, .height = img_side, .rgb = rgb};
+
+  /* The same files for llama.cpp's llama-mtmd-cli: the image as a binary PPM (stb_image reads it),
+   * and for --low-detail an mmproj copy without slicing. */
+  char ppm[600], mm1[600];
+  snprintf(ppm, sizeof ppm, "%s/mimic-bench-vision-%d.ppm", dir, img_side);
+  snprintf(mm1, sizeof mm1, "%s/mimic-bench-vision-mmproj-%s-%s-overview.gguf", dir, s->name, type);
+  FILE *pf = fopen(ppm, "wb");
+  if (pf) {
+    fprintf(pf, "P6\n%d %d\n255\n", img_side, img_side);
+    fwrite(rgb, 3, npx, pf);
+    fclose(pf);
+  }
+  if (low && !(probe = fopen(mm1, "rb"))) {
+    fprintf(stderr, "writing %s ...\n", mm1);
+    rng = 0x9E3779B97F4A7C15ull; /* the same weights as the sliced file */
+    if ((rc = write_mmproj(s, mt, mm1, false))) {
+      fprintf(stderr, "bench_vision: %s\n", err_msg());
+      return 1;
+    }
+  } else if (probe) {
+    fclose(probe);
+  }
 
   vis_vlm *v = NULL;
   vis_vlm_params vp = {.n_threads = threads, .max_tokens = 1, .n_ctx = 4096, .low_detail = low};
@@ -354,6 +378,10 @@ int main(int argc, char **argv) {
          best_embed, gflops, peak, threads, peak > 0 ? 100 * gflops / peak : 0);
   printf("  image -> first token:  %9.1f ms\n", best_first);
   printf("  peak RSS: %ld MiB (%ld MiB after writing the models)\n", maxrss_mb(), rss0);
+  printf("  llama.cpp on the same files (its encoder time: \"image slice encoded in\"):\n"
+         "    $LLAMA_CPP_DIR/build/bin/llama-mtmd-cli -m %s --mmproj %s --image %s -p 'Describe "
+         "this image.' -n 1 -t %d --temp 0 -fa off\n",
+         text, low ? mm1 : mm, ppm, threads);
   if (profile) {
     /* One more run of each part, timed by phase (wall clock; the best runs above are the figures).
      */

@@ -12,7 +12,6 @@
  * reduced in llm__hsum16's tree. Weights are converted to float once per 16-row panel, activations
  * once per call (rounded through F16/BF16 as the dots' companion rows are), both laid out lane by
  * lane. docs/internals/kernels.md ("Float weights with many rows") has the layout and figures. */
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -84,11 +83,11 @@ const llm_gemm_ops *llm__gemm_ops(llm_gemm_set which) {
   }
 }
 
-/* The set qmat_mul uses: AVX2 on the AVX2 level (measured faster than its dot4 rows); none on the
- * AVX-512 level (no set of its own yet; its dot4 rows stay); the portable one on the scalar level
- * only where fmaf is an instruction (otherwise each is a library call, slower than the dots). */
-static const llm_gemm_ops *selected(void) {
-  const char *k = qmat_kernels_name();
+/* The set qmat_mul uses on kernel level k (qmat_kernels_name): AVX2 on the AVX2 level (measured
+ * faster than its dot4 rows); none on the AVX-512 level (no set of its own yet; its dot4 rows
+ * stay); the portable one on the scalar level only where fmaf is an instruction (otherwise each is
+ * a library call, slower than the dots). */
+static const llm_gemm_ops *selected(const char *k) {
   if (!strcmp(k, "avx2")) return llm__gemm_ops(LLM_GEMM_AVX2);
 #ifdef __FP_FAST_FMAF
   if (!strcmp(k, "scalar")) return &ops_c;
@@ -112,6 +111,7 @@ static inline int64_t lane_k(tensor_type t, int l, int64_t s) {
  * them while the block is in cache. */
 typedef struct gf_job {
   const llm_gemm_ops *ops;
+  llm_scratch_fn scratch;
   tensor_type type;
   int n_w;
   const qmat *w[GF_MAX_W];
@@ -128,7 +128,7 @@ typedef struct gf_job {
 static void pack_x(void *arg, int64_t b0, int64_t b1) {
   const gf_job *j = arg;
   int64_t K = j->K, D = j->D;
-  float *rows = llm__scratch(LLM_SCRATCH_GEMM, (size_t)(MR * K) * sizeof *rows);
+  float *rows = j->scratch(LLM_SCRATCH_GEMM, (size_t)(MR * K) * sizeof *rows);
   for (int64_t b = b0; b < b1; b++) {
     for (int q = 0; q < MR; q++) {
       int64_t t = b * MR + q;
@@ -175,9 +175,9 @@ static void run_items(void *arg, int64_t i0, int64_t i1) {
   const gf_job *j = arg;
   size_t panel = (size_t)LANES * j->D * NR, tile = (size_t)MR * NR;
   float *wp =
-      llm__scratch(LLM_SCRATCH_GEMM, (panel * (size_t)j->group +
-                                      (size_t)(GF_BC * LANES + 1) * tile + (size_t)j->K + 16) *
-                                         sizeof(float));
+      j->scratch(LLM_SCRATCH_GEMM, (panel * (size_t)j->group + (size_t)(GF_BC * LANES + 1) * tile +
+                                    (size_t)j->K + 16) *
+                                       sizeof(float));
   float *part = wp + panel * (size_t)j->group, *out = part + GF_BC * LANES * tile,
         *row = out + tile;
   int64_t packed = -1;
@@ -214,15 +214,20 @@ static void run_items(void *arg, int64_t i0, int64_t i1) {
   }
 }
 
-bool llm__gemm_float_with(const llm_gemm_ops *ops, compute_pool *pool, int n, const qmat *const *w,
-                          const float *x, float *const *y, int64_t T) {
+/* The tiled order's shapes (kernels.c, llm__untiled): float rows a multiple of 4, width a multiple
+ * of 16 (BF16: 32). Restated here so this file calls nothing of kernels.c, which calls it. */
+static bool tiled(const qmat *w) {
+  return w->rows % 4 == 0 && w->cols % (w->type == TT_BF16 ? 32 : 16) == 0;
+}
+
+bool llm__gemm_float_with(const llm_gemm_ops *ops, llm_scratch_fn scratch, compute_pool *pool,
+                          int n, const qmat *const *w, const float *x, float *const *y, int64_t T) {
   if (!ops || n < 1 || n > GF_MAX_W || T < 1) return false;
   tensor_type type = w[0]->type;
   if (type != TT_F32 && type != TT_F16 && type != TT_BF16) return false;
-  gf_job j = {.ops = ops, .type = type, .x = x, .T = T, .K = w[0]->cols};
+  gf_job j = {.ops = ops, .scratch = scratch, .type = type, .x = x, .T = T, .K = w[0]->cols};
   for (int k = 0; k < n; k++)
-    if (w[k]->type != type || w[k]->cols != j.K || w[k]->rows <= 0 || llm__untiled(w[k]))
-      return false;
+    if (w[k]->type != type || w[k]->cols != j.K || w[k]->rows <= 0 || !tiled(w[k])) return false;
   j.D = j.K / LANES;
   j.group = GF_GROUP_BYTES / ((int64_t)NR * j.K * (int64_t)sizeof(float));
   if (j.group < 1) j.group = 1;
@@ -247,19 +252,14 @@ bool llm__gemm_float_with(const llm_gemm_ops *ops, compute_pool *pool, int n, co
   if (j.t_items > j.n_blocks) j.t_items = j.n_blocks;
   j.t_len = (j.n_blocks + j.t_items - 1) / j.t_items;
   j.t_items = (j.n_blocks + j.t_len - 1) / j.t_len;
-  j.xp = llm__scratch(LLM_SCRATCH_ACT, (size_t)j.n_blocks * MR * j.K * sizeof(float));
+  j.xp = scratch(LLM_SCRATCH_ACT, (size_t)j.n_blocks * MR * j.K * sizeof(float));
   compute_pool_for(pool, j.n_blocks, (j.n_blocks + 4 * nth - 1) / (4 * nth), pack_x, &j);
   compute_pool_for(pool, groups * j.t_items, 1, run_items, &j);
   return true;
 }
 
-static const llm_gemm_ops *sel_ops;
-static pthread_once_t sel_once = PTHREAD_ONCE_INIT;
-static void sel_init(void) { sel_ops = selected(); }
-
 bool llm__gemm_float(compute_pool *pool, int n, const qmat *const *w, const float *x,
-                     float *const *y, int64_t T) {
+                     float *const *y, int64_t T, const char *level, llm_scratch_fn scratch) {
   if (T < GF_MIN_T) return false;
-  pthread_once(&sel_once, sel_init);
-  return llm__gemm_float_with(sel_ops, pool, n, w, x, y, T);
+  return llm__gemm_float_with(selected(level), scratch, pool, n, w, x, y, T);
 }

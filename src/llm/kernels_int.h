@@ -299,14 +299,17 @@ typedef enum { LLM_GEMM_PORTABLE, LLM_GEMM_AVX2 } llm_gemm_set;
 /* A set by name, or NULL where this CPU or build lacks it. */
 const llm_gemm_ops *llm__gemm_ops(llm_gemm_set which);
 const llm_gemm_ops *llm__gemm_ops_avx2(void);
-/* y[k] = x . w[k]^T as qmat_mul_multi, through the selected set; false (nothing written) when it
- * does not apply: too few rows T, a type other than F32/F16/BF16, an untiled shape (llm__untiled),
- * matrices of different types or widths, or no set for this CPU. llm__gemm_float_with takes the
- * set (tests); it ignores the minimum T. */
+/* y[k] = x . w[k]^T as qmat_mul_multi, through the set for kernel level `level`
+ * (qmat_kernels_name), with scratch memory from `scratch` (llm__scratch; passed in, so that
+ * gemm_float.c calls nothing of kernels.c); false (nothing written) when it does not apply: too few
+ * rows T, a type other than F32/F16/BF16, an untiled shape (llm__untiled), matrices of different
+ * types or widths, or no set for this level. llm__gemm_float_with takes the set (tests); it ignores
+ * the minimum T. */
+typedef void *(*llm_scratch_fn)(llm_scratch_kind which, size_t n);
 bool llm__gemm_float(compute_pool *pool, int n, const qmat *const *w, const float *x,
-                     float *const *y, int64_t T);
-bool llm__gemm_float_with(const llm_gemm_ops *ops, compute_pool *pool, int n, const qmat *const *w,
-                          const float *x, float *const *y, int64_t T);
+                     float *const *y, int64_t T, const char *level, llm_scratch_fn scratch);
+bool llm__gemm_float_with(const llm_gemm_ops *ops, llm_scratch_fn scratch, compute_pool *pool,
+                          int n, const qmat *const *w, const float *x, float *const *y, int64_t T);
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>

@@ -15,72 +15,13 @@
 #include "base/assert.h"
 #include "vision/vision_int.h"
 
-/* ---- GELU through fp16 tables, as ggml's CPU backend -------------------------------------------
- * ggml evaluates GELU as table[fp16(x)] for -10 < x < 10 (0 below, x above) and GELU-quick as
- * table[fp16(x)] everywhere; each table entry is fp16(gelu(fp16->f32(i))). */
-static uint16_t gelu_tab[65537], gelu_quick_tab[65537];
-static pthread_once_t gelu_once = PTHREAD_ONCE_INIT;
-
-/* IEEE half <-> float with round-to-nearest-even (as F16C and ggml's reference), total over every
- * value (infinities and NaN included), so no activation can make a conversion fail. */
-static float h2f(uint16_t h) {
-  uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1F, man = h & 0x3FF, bits;
-  if (exp == 0x1F) {
-    bits = sign | 0x7F800000u | (man << 13);
-  } else if (exp) {
-    bits = sign | ((exp + 112) << 23) | (man << 13);
-  } else if (man) {
-    int e = -1;
-    do {
-      man <<= 1;
-      e++;
-    } while (!(man & 0x400));
-    bits = sign | ((uint32_t)(112 - e) << 23) | ((man & 0x3FF) << 13);
-  } else {
-    bits = sign;
-  }
-  float f;
-  memcpy(&f, &bits, 4);
-  return f;
-}
-
-static uint16_t f2h(float f) {
-  uint32_t x;
-  memcpy(&x, &f, 4);
-  uint32_t sign = (x >> 16) & 0x8000, ax = x & 0x7FFFFFFFu;
-  if (ax >= 0x7F800000u) return (uint16_t)(sign | 0x7C00 | (ax > 0x7F800000u ? 0x200 : 0));
-  if (ax >= 0x477FF000u) return (uint16_t)(sign | 0x7C00);
-  if (ax < 0x38800000u) {
-    if (ax < 0x33000000u) return (uint16_t)sign;
-    uint32_t e = ax >> 23, m = (ax & 0x7FFFFF) | 0x800000, shift = 126 - e;
-    uint32_t r = m >> shift, rem = m & ((1u << shift) - 1), halfway = 1u << (shift - 1);
-    if (rem > halfway || (rem == halfway && (r & 1))) r++;
-    return (uint16_t)(sign | r);
-  }
-  uint32_t r = (ax - 0x38000000u) >> 13, rem = ax & 0x1FFF;
-  if (rem > 0x1000 || (rem == 0x1000 && (r & 1))) r++;
-  return (uint16_t)(sign | r);
-}
-
-static void gelu_init(void) {
-  const float k = 0.79788456080286535587989211986876f, a = 0.044715f;
-  for (int i = 0; i < 65536; i++) {
-    float x = h2f((uint16_t)i);
-    gelu_tab[i] = f2h(0.5f * x * (1.0f + tanhf(k * x * (1.0f + a * x * x))));
-    gelu_quick_tab[i] = f2h(x * (1.0f / (1.0f + expf(-1.702f * x))));
-  }
-}
-
-float vis__h2f(uint16_t h) { return h2f(h); }
-uint16_t vis__f2h(float f) { return f2h(f); }
-
-const uint16_t *vis__gelu_table(bool tanh_form) {
-  pthread_once(&gelu_once, gelu_init);
-  return tanh_form ? gelu_tab : gelu_quick_tab;
-}
+/* The fp16 conversions and GELU tables live in encoder_fast.c (vis__h2f, vis__f2h,
+ * vis__gelu_table), which this file calls and which calls nothing here. */
+static float h2f(uint16_t h) { return vis__h2f(h); }
+static uint16_t f2h(float f) { return vis__f2h(f); }
 
 static void gelu_row(float *x, int64_t n, bool tanh_form) {
-  const uint16_t *tab = tanh_form ? gelu_tab : gelu_quick_tab;
+  const uint16_t *tab = vis__gelu_table(tanh_form);
   for (int64_t i = 0; i < n; i++) {
     float v = x[i];
     if (tanh_form && v <= -10.0f)
@@ -259,7 +200,6 @@ static void lap(double *sec, vis_prof_phase ph, uint64_t *t0) {
 
 int vis_encode_tile(const vis_model *m, compute_pool *pool, vis_path path, const float *pixels,
                     float *out, vis_trace_fn trace, void *trace_user) {
-  pthread_once(&gelu_once, gelu_init);
   const vis_hparams *hp = &m->hp;
   if (path == VIS_PATH_SCALAR) pool = NULL;
   const int P = hp->n_patches, E = hp->n_embd, F = hp->n_ff, ps = hp->patch_size;

@@ -97,7 +97,7 @@ static void check_set(const llm_gemm_ops *ops) {
           float *y = xalloc((size_t)(T * m.q.rows) * sizeof *y),
                 *r = xalloc((size_t)(T * m.q.rows) * sizeof *r);
           const qmat *wl = &m.q;
-          CHECK(llm__gemm_float_with(ops, cp, 1, &wl, x, &y, T));
+          CHECK(llm__gemm_float_with(ops, llm__scratch, cp, 1, &wl, x, &y, T));
           reference(&m.q, x, r, T);
           if (compare(ops->name, &m.q, y, r, T)) {
             mem_free(x);
@@ -143,7 +143,7 @@ TEST(several_matrices_in_one_call) {
       r[i] = xalloc((size_t)(T * rows[i]) * sizeof *r[i]);
     }
     float *x = make_x(T, cols);
-    CHECK(llm__gemm_float_with(ops, cp, 3, wl, x, y, T));
+    CHECK(llm__gemm_float_with(ops, llm__scratch, cp, 3, wl, x, y, T));
     for (int i = 0; i < 3; i++) {
       reference(wl[i], x, r[i], T);
       compare("multi", wl[i], y[i], r[i], T);
@@ -166,18 +166,18 @@ TEST(refuses_what_it_does_not_cover) {
   const qmat *one[1], *two[2];
   float *ys[2] = {y, y2};
   one[0] = &a.q; /* 6 rows: untiled */
-  CHECK(!llm__gemm_float_with(ops, NULL, 1, one, x, ys, 20));
+  CHECK(!llm__gemm_float_with(ops, llm__scratch, NULL, 1, one, x, ys, 20));
   one[0] = &b.q; /* width 40: untiled */
-  CHECK(!llm__gemm_float_with(ops, NULL, 1, one, x, ys, 20));
+  CHECK(!llm__gemm_float_with(ops, llm__scratch, NULL, 1, one, x, ys, 20));
   one[0] = &c.q;
-  CHECK(!llm__gemm_float_with(ops, NULL, 1, one, x, ys, 20));
+  CHECK(!llm__gemm_float_with(ops, llm__scratch, NULL, 1, one, x, ys, 20));
   one[0] = &e.q; /* BF16 width 48: untiled (needs a multiple of 32) */
-  CHECK(!llm__gemm_float_with(ops, NULL, 1, one, x, ys, 20));
+  CHECK(!llm__gemm_float_with(ops, llm__scratch, NULL, 1, one, x, ys, 20));
   two[0] = &d.q;
   two[1] = &c.q;
-  CHECK(!llm__gemm_float_with(ops, NULL, 2, two, x, ys, 20));
+  CHECK(!llm__gemm_float_with(ops, llm__scratch, NULL, 2, two, x, ys, 20));
   one[0] = &d.q; /* under 16 tokens, the hook leaves it to the row loops */
-  CHECK(!llm__gemm_float(NULL, 1, one, x, ys, 15));
+  CHECK(!llm__gemm_float(NULL, 1, one, x, ys, 15, qmat_kernels_name(), llm__scratch));
   mem_free(a.data);
   mem_free(b.data);
   mem_free(c.data);

@@ -310,15 +310,16 @@ int main(int argc, char **argv) {
     fwrite(rgb, 3, npx, pf);
     fclose(pf);
   }
-  if (low && !(probe = fopen(mm1, "rb"))) {
+  FILE *have = low ? fopen(mm1, "rb") : NULL;
+  if (have) {
+    fclose(have);
+  } else if (low) {
     fprintf(stderr, "writing %s ...\n", mm1);
     rng = 0x9E3779B97F4A7C15ull; /* the same weights as the sliced file */
     if ((rc = write_mmproj(s, mt, mm1, false))) {
       fprintf(stderr, "bench_vision: %s\n", err_msg());
       return 1;
     }
-  } else if (probe) {
-    fclose(probe);
   }
 
   vis_vlm *v = NULL;

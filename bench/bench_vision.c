@@ -7,15 +7,19 @@
  * ../shared/testdata/vision, padded to SmolVLM's 49,280 tokens.
  *
  * usage: bench_vision [--size tiny|256m|500m] [--threads N] [--side S] [--type f16|q8_0|f32]
- *                     [--low-detail] [--dir D] [--shared PATH]
+ *                     [--low-detail] [--profile] [--reps N] [--dir D] [--shared PATH]
  *   --side: the square test image's side (default 512; the decoder caps: 6324, 40 MP).
  *   --low-detail: the overview tile alone (vision.low_detail), not the slices.
+ *   --reps: timed runs of each measure, the best taken (default 2; 5 for tiny).
+ *   --profile: also where the time goes: preprocessing, each encoder phase, and the rest of the
+ *   way to the first token (the prompt with the image through the text model).
  * The first run of a size writes the model files to --dir (default /tmp) and reuses them after;
  * take figures from a second run, so the peak RSS does not count the writer. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 
 #include "base/base.h"
 #include "base/clock.h"
@@ -38,6 +42,11 @@ static const shape shapes[] = {
 };
 
 static double now_ms(void) { return (double)clock_mono_ns() / 1e6; }
+static double cpu_ms(void) { /* the process's CPU time, all threads */
+  struct timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
 
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
 static float frand(void) { /* uniform in [-1, 1) */
@@ -68,7 +77,9 @@ static int add(gguf_writer *w, const char *name, tensor_type type, int n_dims, c
   return gguf_add_tensor_take(w, name, type, n_dims, ne, q);
 }
 
-static int write_mmproj(const shape *s, tensor_type mt, const char *path) {
+/* slices false: without clip.vision.preproc_image_size, so llama.cpp encodes the overview tile
+ * alone (what --low-detail measures in mimic). */
+static int write_mmproj(const shape *s, tensor_type mt, const char *path, bool slices) {
   gguf_writer *w = gguf_writer_new();
   gguf_set_str(w, "general.architecture", "clip");
   gguf_set_str(w, "clip.projector_type", "idefics3");
@@ -83,7 +94,7 @@ static int write_mmproj(const shape *s, tensor_type mt, const char *path) {
   gguf_set_f32(w, "clip.vision.attention.layer_norm_epsilon", 1e-6f);
   gguf_set_u32(w, "clip.vision.projection_dim", (uint32_t)s->t_width);
   gguf_set_u32(w, "clip.vision.projector.scale_factor", (uint32_t)s->scale);
-  gguf_set_u32(w, "clip.vision.preproc_image_size", (uint32_t)s->preproc);
+  if (slices) gguf_set_u32(w, "clip.vision.preproc_image_size", (uint32_t)s->preproc);
   const float half[3] = {0.5f, 0.5f, 0.5f};
   gguf_set_arr_f32(w, "clip.vision.image_mean", half, 3);
   gguf_set_arr_f32(w, "clip.vision.image_std", half, 3);
@@ -131,34 +142,50 @@ static int write_mmproj(const shape *s, tensor_type mt, const char *path) {
 /* The measured FMA peak of one thread, in GFLOP/s: ten independent vector chains. */
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
+/* Ten named accumulators: an array of them went to the stack, and the loop measured store
+ * forwarding (about a quarter of the real peak). */
+#define PEAK_CHAINS(T, FMA, SET)                                                                   \
+  T m = SET(0.999999f), c = SET(1e-7f), a0 = SET(0), a1 = SET(1), a2 = SET(2), a3 = SET(3),        \
+    a4 = SET(4), a5 = SET(5), a6 = SET(6), a7 = SET(7), a8 = SET(8), a9 = SET(9);                  \
+  double t0 = now_ms();                                                                            \
+  for (long i = 0; i < iters; i++) {                                                               \
+    a0 = FMA(a0, m, c);                                                                            \
+    a1 = FMA(a1, m, c);                                                                            \
+    a2 = FMA(a2, m, c);                                                                            \
+    a3 = FMA(a3, m, c);                                                                            \
+    a4 = FMA(a4, m, c);                                                                            \
+    a5 = FMA(a5, m, c);                                                                            \
+    a6 = FMA(a6, m, c);                                                                            \
+    a7 = FMA(a7, m, c);                                                                            \
+    a8 = FMA(a8, m, c);                                                                            \
+    a9 = FMA(a9, m, c);                                                                            \
+  }                                                                                                \
+  double ms = now_ms() - t0;                                                                       \
+  T s = a0;                                                                                        \
+  s = FMA(a1, m, s);                                                                               \
+  s = FMA(a2, m, s);                                                                               \
+  s = FMA(a3, m, s);                                                                               \
+  s = FMA(a4, m, s);                                                                               \
+  s = FMA(a5, m, s);                                                                               \
+  s = FMA(a6, m, s);                                                                               \
+  s = FMA(a7, m, s);                                                                               \
+  s = FMA(a8, m, s);                                                                               \
+  s = FMA(a9, m, s)
 __attribute__((target("avx512f"))) static double peak_avx512(long iters) {
-  __m512 a[10], m = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-7f);
-  for (int k = 0; k < 10; k++) a[k] = _mm512_set1_ps((float)k);
-  double t0 = now_ms();
-  for (long i = 0; i < iters; i++)
-    for (int k = 0; k < 10; k++) a[k] = _mm512_fmadd_ps(a[k], m, c);
-  double ms = now_ms() - t0;
+  PEAK_CHAINS(__m512, _mm512_fmadd_ps, _mm512_set1_ps);
   float out[16];
-  __m512 s = a[0];
-  for (int k = 1; k < 10; k++) s = _mm512_add_ps(s, a[k]);
   _mm512_storeu_ps(out, s);
   if (out[0] == 12345.0f) printf(" ");
   return (double)iters * 10 * 16 * 2 / (ms / 1e3) / 1e9;
 }
 __attribute__((target("avx2,fma"))) static double peak_avx2(long iters) {
-  __m256 a[10], m = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-7f);
-  for (int k = 0; k < 10; k++) a[k] = _mm256_set1_ps((float)k);
-  double t0 = now_ms();
-  for (long i = 0; i < iters; i++)
-    for (int k = 0; k < 10; k++) a[k] = _mm256_fmadd_ps(a[k], m, c);
-  double ms = now_ms() - t0;
+  PEAK_CHAINS(__m256, _mm256_fmadd_ps, _mm256_set1_ps);
   float out[8];
-  __m256 s = a[0];
-  for (int k = 1; k < 10; k++) s = _mm256_add_ps(s, a[k]);
   _mm256_storeu_ps(out, s);
   if (out[0] == 12345.0f) printf(" ");
   return (double)iters * 10 * 8 * 2 / (ms / 1e3) / 1e9;
 }
+#undef PEAK_CHAINS
 #endif
 static double peak_gflops_1t(void) {
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -176,12 +203,15 @@ static long maxrss_mb(void) {
 
 int main(int argc, char **argv) {
   const char *size = "tiny", *dir = "/tmp", *shared = getenv("MIMIC_SHARED"), *type = "f16";
-  int threads = 2, img_side = 512;
-  bool low = false;
+  int threads = 2, img_side = 512, reps = 0;
+  bool low = false, profile = false;
   for (int i = 1; i < argc; i += 2) {
     int64_t v = 0;
     if (!strcmp(argv[i], "--low-detail")) {
       low = true;
+      i--;
+    } else if (!strcmp(argv[i], "--profile")) {
+      profile = true;
       i--;
     } else if (i + 1 >= argc) {
       fprintf(stderr, "bench_vision: %s needs a value\n", argv[i]);
@@ -198,9 +228,12 @@ int main(int argc, char **argv) {
       threads = (int)v;
     else if (!strcmp(argv[i], "--side") && !str_to_i64(argv[i + 1], &v))
       img_side = (int)v;
+    else if (!strcmp(argv[i], "--reps") && !str_to_i64(argv[i + 1], &v) && v >= 1 && v <= 100)
+      reps = (int)v;
     else {
       fprintf(stderr, "usage: bench_vision [--size tiny|256m|500m] [--threads N] [--side S] "
-                      "[--type f16|q8_0|f32] [--low-detail] [--dir D] [--shared PATH]\n");
+                      "[--type f16|q8_0|f32] [--low-detail] [--profile] [--reps N] [--dir D] "
+                      "[--shared PATH]\n");
       return 2;
     }
   }
@@ -246,7 +279,7 @@ int main(int argc, char **argv) {
     fclose(probe);
   } else if (!rc) {
     fprintf(stderr, "writing %s ...\n", mm);
-    rc = write_mmproj(s, mt, mm);
+    rc = write_mmproj(s, mt, mm, true);
   }
   if (rc) {
     fprintf(stderr, "bench_vision: %s\n", err_msg());
@@ -266,6 +299,29 @@ int main(int argc, char **argv) {
     }
   vis_image img = {.width = img_side, .height = img_side, .rgb = rgb};
 
+  /* The same files for llama.cpp's llama-mtmd-cli: the image as a binary PPM (stb_image reads it),
+   * and for --low-detail an mmproj copy without slicing. */
+  char ppm[600], mm1[600];
+  snprintf(ppm, sizeof ppm, "%s/mimic-bench-vision-%d.ppm", dir, img_side);
+  snprintf(mm1, sizeof mm1, "%s/mimic-bench-vision-mmproj-%s-%s-overview.gguf", dir, s->name, type);
+  FILE *pf = fopen(ppm, "wb");
+  if (pf) {
+    fprintf(pf, "P6\n%d %d\n255\n", img_side, img_side);
+    fwrite(rgb, 3, npx, pf);
+    fclose(pf);
+  }
+  FILE *have = low ? fopen(mm1, "rb") : NULL;
+  if (have) {
+    fclose(have);
+  } else if (low) {
+    fprintf(stderr, "writing %s ...\n", mm1);
+    rng = 0x9E3779B97F4A7C15ull; /* the same weights as the sliced file */
+    if ((rc = write_mmproj(s, mt, mm1, false))) {
+      fprintf(stderr, "bench_vision: %s\n", err_msg());
+      return 1;
+    }
+  }
+
   vis_vlm *v = NULL;
   vis_vlm_params vp = {.n_threads = threads, .max_tokens = 1, .n_ctx = 4096, .low_detail = low};
   if ((rc = vis_vlm_open(text, mm, &vp, &v))) {
@@ -284,7 +340,7 @@ int main(int argc, char **argv) {
   int n_tiles = tiles.n_tiles;
   vis_tiles_free(&tiles);
   double best_embed = 1e30, best_first = 1e30;
-  int reps = strcmp(s->name, "tiny") ? 2 : 5;
+  if (reps < 1) reps = strcmp(s->name, "tiny") ? 2 : 5;
   for (int r = 0; r < reps && !rc; r++) {
     double t0 = now_ms();
     rc = vis__embed(m, cpool, &img, !low, NULL, &embd, &rows, NULL);
@@ -323,6 +379,50 @@ int main(int argc, char **argv) {
          best_embed, gflops, peak, threads, peak > 0 ? 100 * gflops / peak : 0);
   printf("  image -> first token:  %9.1f ms\n", best_first);
   printf("  peak RSS: %ld MiB (%ld MiB after writing the models)\n", maxrss_mb(), rss0);
+  printf("  llama.cpp on the same files (its encoder time: \"image slice encoded in\"):\n"
+         "    $LLAMA_CPP_DIR/build/bin/llama-mtmd-cli -m %s --mmproj %s --image %s -p 'Describe "
+         "this image.' -n 1 -t %d --temp 0 -fa off\n",
+         text, low ? mm1 : mm, ppm, threads);
+  if (profile) {
+    /* One more run of each part, timed by phase (wall clock; the best runs above are the figures).
+     */
+    double sec[VIS_PROF_COUNT] = {0}, enc = 0;
+    double t0 = cpu_ms();
+    vis_tiles pt;
+    if ((rc = vis__preprocess(m, &img, !low, &pt))) {
+      fprintf(stderr, "bench_vision: %s\n", err_msg());
+      return 1;
+    }
+    double pre = cpu_ms() - t0;
+    vis_tiles_free(&pt);
+    vis__profile(sec);
+    t0 = cpu_ms();
+    double w0 = now_ms();
+    rc = vis__embed(m, cpool, &img, !low, NULL, &embd, &rows, NULL);
+    double emb = cpu_ms() - t0, embw = now_ms() - w0;
+    vis__profile(NULL);
+    mem_free(embd);
+    embd = NULL;
+    for (int i = 0; i < VIS_PROF_COUNT; i++) enc += sec[i] * 1e3;
+    printf("  profile (one more run; CPU ms of all threads, so about %d x the wall time when "
+           "the machine is idle):\n",
+           threads);
+    printf("    %-22s %8.1f\n", "preprocessing", pre);
+    for (int i = 0; i < VIS_PROF_COUNT; i++)
+      printf("    %-22s %8.1f  (%4.1f%% of the encoder)\n", vis__prof_names[i], sec[i] * 1e3,
+             enc > 0 ? 100 * sec[i] * 1e3 / enc : 0);
+    printf("    %-22s %8.1f  (embedding total %.1f CPU ms, %.1f ms wall; the encoder's matrix work "
+           "at %.1f GFLOP/s per core)\n",
+           "encoder total", enc, emb, embw, flops / (emb / 1e3) / 1e9);
+    char *desc = NULL;
+    t0 = cpu_ms();
+    rc = vis_describe(v, &img, "Describe this image.", &desc);
+    double after = cpu_ms() - t0 - emb;
+    mem_free(desc);
+    printf("    %-22s %8.1f  (CPU ms of a description to its first token, less the embedding: the "
+           "prompt through the text model)\n",
+           "after the embeddings", after);
+  }
   vis_vlm_close(v);
   compute_pool_destroy(cpool);
   mem_free(rgb);

@@ -896,6 +896,8 @@ void qmat_mul_multi(compute_pool *p, int n, const qmat *const *w, const float *x
                     int64_t T) {
   if (T <= 0 || n <= 0) return;
   MIMIC_ASSERT(w && x && y);
+  if (llm__gemm_float(p, n, w, x, y, T, qmat_kernels_name(), llm__scratch))
+    return; /* gemm_float.c */
   if (n > MM_MAX_W) {
     for (int k = 0; k < n; k++) qmat_mul(p, w[k], x, y[k], T);
     return;

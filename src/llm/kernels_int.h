@@ -214,6 +214,7 @@ typedef enum {
   LLM_SCRATCH_ACT,
   LLM_SCRATCH_ATTN,
   LLM_SCRATCH_PACK, /* packed weight strips (llm_gemm8) */
+  LLM_SCRATCH_GEMM, /* gemm_float.c: a thread's weight panel and partial sums */
   LLM_SCRATCH_COUNT
 } llm_scratch_kind;
 void *llm__scratch(llm_scratch_kind which, size_t n);
@@ -292,6 +293,38 @@ vec_dot4_fn llm__dot4_order_avx512(tensor_type t, llm_order o);
 vec_dot4x4_fn llm__dot4x4_order_avx2(tensor_type t, llm_order o);
 const llm_gemm8 *llm__gemm8_order_avx2(tensor_type t, llm_order o);
 vec_dot4x4_fn llm__dot4x4_order_avx512(tensor_type t, llm_order o);
+
+/* Float weights (F32, F16, BF16, tiled shapes) with many activation rows: a packed, register-tiled
+ * product with the tiled order's bits (gemm_float.c). A set is its micro-kernel and conversions:
+ * kern: out[GF_MR][GF_NR] = for each of GF_MR tokens and GF_NR weight rows, one fused multiply-add
+ * chain over the D steps of wp (D x GF_NR floats) and xp (D x GF_MR floats), from zero;
+ * row: a weight row to float; act: an activation row rounded to type t's companion and back;
+ * reduce: out[GF_MR x GF_NR] = the sixteen lanes' outputs part[l][GF_MR x GF_NR] reduced as
+ * llm__hsum16 reduces a register. */
+#define GF_MR 6
+#define GF_NR 16
+typedef struct llm_gemm_ops {
+  const char *name;
+  void (*kern)(const float *wp, const float *xp, int64_t D, float *out);
+  void (*row)(tensor_type t, const void *src, float *dst, int64_t n);
+  void (*act)(tensor_type t, const float *src, float *dst, int64_t n);
+  void (*reduce)(const float *part, float *out);
+} llm_gemm_ops;
+typedef enum { LLM_GEMM_PORTABLE, LLM_GEMM_AVX2 } llm_gemm_set;
+/* A set by name, or NULL where this CPU or build lacks it. */
+const llm_gemm_ops *llm__gemm_ops(llm_gemm_set which);
+const llm_gemm_ops *llm__gemm_ops_avx2(void);
+/* y[k] = x . w[k]^T as qmat_mul_multi, through the set for kernel level `level`
+ * (qmat_kernels_name), with scratch memory from `scratch` (llm__scratch; passed in, so that
+ * gemm_float.c calls nothing of kernels.c); false (nothing written) when it does not apply: too few
+ * rows T, a type other than F32/F16/BF16, an untiled shape (llm__untiled), matrices of different
+ * types or widths, or no set for this level. llm__gemm_float_with takes the set (tests); it ignores
+ * the minimum T. */
+typedef void *(*llm_scratch_fn)(llm_scratch_kind which, size_t n);
+bool llm__gemm_float(compute_pool *pool, int n, const qmat *const *w, const float *x,
+                     float *const *y, int64_t T, const char *level, llm_scratch_fn scratch);
+bool llm__gemm_float_with(const llm_gemm_ops *ops, llm_scratch_fn scratch, compute_pool *pool,
+                          int n, const qmat *const *w, const float *x, float *const *y, int64_t T);
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>

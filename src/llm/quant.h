@@ -42,8 +42,10 @@ typedef struct qmat {
  * stride rows. Activations are quantized to W's companion type internally (scratch: a
  * per-calling-thread buffer, freed at thread exit). Rows of W are split over the pool (may be NULL:
  * single thread); every y element is computed by one thread, so results do not depend on the thread
- * count. For T >= 4, four activation rows share each decoded weight block (see
- * docs/internals/kernels.md). Unsupported W types leave y untouched. */
+ * count. With several activation rows each decoded weight block is reused across them: four rows
+ * at a time, Q4_K/Q4_0 in packed eight-row strips from 32 rows, float weights (F32/F16/BF16) in
+ * packed register tiles from 16 rows (docs/internals/kernels.md); every path gives the same bits.
+ * Unsupported W types leave y untouched. */
 void qmat_mul(compute_pool *p, const qmat *w, const float *x, float *y, int64_t T);
 /* y[k] = x · w[k]^T for n matrices with the same number of columns, in one parallel section (the
  * activations are converted once when the matrices share a companion type, e.g. q/k/v or gate/up

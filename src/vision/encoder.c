@@ -9,69 +9,19 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/alloc.h"
 #include "base/assert.h"
 #include "vision/vision_int.h"
 
-/* ---- GELU through fp16 tables, as ggml's CPU backend -------------------------------------------
- * ggml evaluates GELU as table[fp16(x)] for -10 < x < 10 (0 below, x above) and GELU-quick as
- * table[fp16(x)] everywhere; each table entry is fp16(gelu(fp16->f32(i))). */
-static uint16_t gelu_tab[65536], gelu_quick_tab[65536];
-static pthread_once_t gelu_once = PTHREAD_ONCE_INIT;
-
-/* IEEE half <-> float with round-to-nearest-even (as F16C and ggml's reference), total over every
- * value (infinities and NaN included), so no activation can make a conversion fail. */
-static float h2f(uint16_t h) {
-  uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1F, man = h & 0x3FF, bits;
-  if (exp == 0x1F) {
-    bits = sign | 0x7F800000u | (man << 13);
-  } else if (exp) {
-    bits = sign | ((exp + 112) << 23) | (man << 13);
-  } else if (man) {
-    int e = -1;
-    do {
-      man <<= 1;
-      e++;
-    } while (!(man & 0x400));
-    bits = sign | ((uint32_t)(112 - e) << 23) | ((man & 0x3FF) << 13);
-  } else {
-    bits = sign;
-  }
-  float f;
-  memcpy(&f, &bits, 4);
-  return f;
-}
-
-static uint16_t f2h(float f) {
-  uint32_t x;
-  memcpy(&x, &f, 4);
-  uint32_t sign = (x >> 16) & 0x8000, ax = x & 0x7FFFFFFFu;
-  if (ax >= 0x7F800000u) return (uint16_t)(sign | 0x7C00 | (ax > 0x7F800000u ? 0x200 : 0));
-  if (ax >= 0x477FF000u) return (uint16_t)(sign | 0x7C00);
-  if (ax < 0x38800000u) {
-    if (ax < 0x33000000u) return (uint16_t)sign;
-    uint32_t e = ax >> 23, m = (ax & 0x7FFFFF) | 0x800000, shift = 126 - e;
-    uint32_t r = m >> shift, rem = m & ((1u << shift) - 1), halfway = 1u << (shift - 1);
-    if (rem > halfway || (rem == halfway && (r & 1))) r++;
-    return (uint16_t)(sign | r);
-  }
-  uint32_t r = (ax - 0x38000000u) >> 13, rem = ax & 0x1FFF;
-  if (rem > 0x1000 || (rem == 0x1000 && (r & 1))) r++;
-  return (uint16_t)(sign | r);
-}
-
-static void gelu_init(void) {
-  const float k = 0.79788456080286535587989211986876f, a = 0.044715f;
-  for (int i = 0; i < 65536; i++) {
-    float x = h2f((uint16_t)i);
-    gelu_tab[i] = f2h(0.5f * x * (1.0f + tanhf(k * x * (1.0f + a * x * x))));
-    gelu_quick_tab[i] = f2h(x * (1.0f / (1.0f + expf(-1.702f * x))));
-  }
-}
+/* The fp16 conversions and GELU tables live in encoder_fast.c (vis__h2f, vis__f2h,
+ * vis__gelu_table), which this file calls and which calls nothing here. */
+static float h2f(uint16_t h) { return vis__h2f(h); }
+static uint16_t f2h(float f) { return vis__f2h(f); }
 
 static void gelu_row(float *x, int64_t n, bool tanh_form) {
-  const uint16_t *tab = tanh_form ? gelu_tab : gelu_quick_tab;
+  const uint16_t *tab = vis__gelu_table(tanh_form);
   for (int64_t i = 0; i < n; i++) {
     float v = x[i];
     if (tanh_form && v <= -10.0f)
@@ -122,14 +72,14 @@ static void add_bias(float *y, const float *b, int64_t T, int64_t n) {
 
 /* ---- Parallel row jobs ------------------------------------------------------------------------
  */
-typedef enum { JOB_LN, JOB_SOFTMAX, JOB_GELU } job_kind;
+typedef enum { JOB_LN, JOB_SOFTMAX, JOB_GELU, JOB_GELU_FAST } job_kind;
 typedef struct row_job {
   job_kind kind;
   float *y;
   const float *x, *w, *b;
   int n;
   float eps, scale;
-  bool tanh_form;
+  bool tanh_form, simd;
 } row_job;
 
 static void row_job_run(void *arg, int64_t begin, int64_t end) {
@@ -140,6 +90,7 @@ static void row_job_run(void *arg, int64_t begin, int64_t end) {
     case JOB_LN: layernorm(y, j->x + r * j->n, j->w, j->b, j->n, j->eps); break;
     case JOB_SOFTMAX: softmax(y, j->n, j->scale); break;
     case JOB_GELU: gelu_row(y, j->n, j->tanh_form); break;
+    case JOB_GELU_FAST: vis__gelu_fast(y, j->n, j->tanh_form, j->simd); break;
     }
   }
 }
@@ -221,11 +172,34 @@ static qmat fmat(const float *data, int64_t rows, int64_t cols) {
                 .row_bytes = (size_t)cols * sizeof(float)};
 }
 
+/* ---- Profile (bench_vision --profile) ------------------------------------------------------- */
+const char *const vis__prof_names[VIS_PROF_COUNT] = {
+    "patch embedding", "layer norms", "q/k/v",    "attention",       "attention out",
+    "ffn up",          "gelu",        "ffn down", "bias + residual", "shuffle + projector"};
+static double *_Atomic prof;
+
+void vis__profile(double *sec) { atomic_store(&prof, sec); }
+
+/* The process's CPU time, all threads: the work done, whether or not the OS ran both threads (on a
+ * busy machine wall clock mostly measures the others). */
+static uint64_t cpu_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Adds the CPU time since *t0 to phase ph and restarts *t0 (no-op without a table). */
+static void lap(double *sec, vis_prof_phase ph, uint64_t *t0) {
+  if (!sec) return;
+  uint64_t t = cpu_ns();
+  sec[ph] += (double)(t - *t0) / 1e9;
+  *t0 = t;
+}
+
 /* ---- One tile -------------------------------------------------------------------------------- */
 
 int vis_encode_tile(const vis_model *m, compute_pool *pool, vis_path path, const float *pixels,
                     float *out, vis_trace_fn trace, void *trace_user) {
-  pthread_once(&gelu_once, gelu_init);
   const vis_hparams *hp = &m->hp;
   if (path == VIS_PATH_SCALAR) pool = NULL;
   const int P = hp->n_patches, E = hp->n_embd, F = hp->n_ff, ps = hp->patch_size;
@@ -234,8 +208,12 @@ int vis_encode_tile(const vis_model *m, compute_pool *pool, vis_path path, const
   size_t PE = (size_t)P * E;
   size_t widest = (size_t)K > (size_t)E ? (size_t)K : (size_t)E;
   if ((size_t)SE > widest) widest = (size_t)SE;
-  size_t sizes[] = {(size_t)P * widest, PE,           PE, PE, PE, PE, PE, PE, PE, PE,
-                    (size_t)P * P,      (size_t)P * F};
+  /* Qh, Kh, Vt and the scores Sc are the scalar path's per-head copies (the fast attention packs
+   * its own). */
+  size_t ref = path == VIS_PATH_SCALAR;
+  size_t sizes[] = {
+      (size_t)P * widest,  PE,           PE, PE, PE, PE, PE * ref, PE * ref, PE * ref, PE,
+      (size_t)P * P * ref, (size_t)P * F};
   size_t total = 0;
   for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
     total += (sizes[i] + 15) & ~(size_t)15;
@@ -251,6 +229,8 @@ int vis_encode_tile(const vis_model *m, compute_pool *pool, vis_path path, const
     cur += (sizes[i] + 15) & ~(size_t)15;
   }
   int rc = 0;
+  double *ps_ = atomic_load(&prof);
+  uint64_t t0 = ps_ ? cpu_ns() : 0;
 
   /* Patch embedding: im2col (patch n = side * py + px, values in [c][ky][kx] order) times the
    * F16 kernel; qmat_mul rounds the pixels to fp16 as ggml's F16 im2col does. */
@@ -264,16 +244,20 @@ int vis_encode_tile(const vis_model *m, compute_pool *pool, vis_path path, const
     }
   if ((rc = mul(path, pool, &m->patch, X, H, P))) goto out;
   add_bias(H, m->patch_b, P, E);
+  lap(ps_, VIS_PROF_PATCH, &t0);
   if (trace) trace(trace_user, "patch_bias", H, P, E);
   for (size_t i = 0; i < PE; i++) H[i] += m->pos[i];
   if (trace) trace(trace_user, "pos_embed", H, P, E);
+  lap(ps_, VIS_PROF_ADD, &t0);
 
   const float scale = 1.0f / sqrtf((float)hd);
+  const bool simd = path == VIS_PATH_FAST && vis__fast_simd();
   for (int il = 0; il < hp->n_layer; il++) {
     const vis_layer *L = &m->layers[il];
     row_job ln = {
         .kind = JOB_LN, .y = B, .x = H, .w = L->ln1_w, .b = L->ln1_b, .n = E, .eps = hp->eps};
     rows_run(pool, &ln, P);
+    lap(ps_, VIS_PROF_NORM, &t0);
     if (path == VIS_PATH_FAST) {
       const qmat *ws[3] = {&L->q, &L->k, &L->v};
       float *ys[3] = {Q, Kx, V};
@@ -282,43 +266,62 @@ int vis_encode_tile(const vis_model *m, compute_pool *pool, vis_path path, const
                (rc = ref_mul(&L->v, B, V, P))) {
       goto out;
     }
+    lap(ps_, VIS_PROF_QKV, &t0);
     add_bias(Q, L->q_b, P, E);
     add_bias(Kx, L->k_b, P, E);
     add_bias(V, L->v_b, P, E);
-    /* Per head: Qh, Kh (P, hd) and Vt (hd, P), contiguous. */
-    for (int h = 0; h < nh; h++)
-      for (int t = 0; t < P; t++)
-        for (int d = 0; d < hd; d++) {
-          size_t src = (size_t)t * E + (size_t)h * hd + d;
-          Qh[((size_t)h * P + t) * hd + d] = Q[src];
-          Kh[((size_t)h * P + t) * hd + d] = Kx[src];
-          Vt[((size_t)h * hd + d) * P + t] = V[src];
-        }
-    for (int h = 0; h < nh; h++) {
-      qmat kq = fmat(Kh + (size_t)h * P * hd, P, hd);
-      if ((rc = mul(path, pool, &kq, Qh + (size_t)h * P * hd, Sc, P))) goto out;
-      row_job sm = {.kind = JOB_SOFTMAX, .y = Sc, .n = P, .scale = scale};
-      rows_run(pool, &sm, P);
-      qmat vq = fmat(Vt + (size_t)h * hd * P, hd, P);
-      /* The head's output (P, hd) goes to Q, free by now, then into A's columns. */
-      if ((rc = mul(path, pool, &vq, Sc, Q, P))) goto out;
-      for (int t = 0; t < P; t++)
-        memcpy(A + (size_t)t * E + (size_t)h * hd, Q + (size_t)t * hd, (size_t)hd * sizeof *A);
+    lap(ps_, VIS_PROF_ADD, &t0);
+    if (path == VIS_PATH_FAST) {
+      if ((rc = vis__attention_fast(pool, Q, Kx, V, A, P, E, nh, scale, simd))) goto out;
+    } else {
+      /* Per head: Qh, Kh (P, hd) and Vt (hd, P), contiguous. */
+      for (int h = 0; h < nh; h++)
+        for (int t = 0; t < P; t++)
+          for (int d = 0; d < hd; d++) {
+            size_t src = (size_t)t * E + (size_t)h * hd + d;
+            Qh[((size_t)h * P + t) * hd + d] = Q[src];
+            Kh[((size_t)h * P + t) * hd + d] = Kx[src];
+            Vt[((size_t)h * hd + d) * P + t] = V[src];
+          }
+      for (int h = 0; h < nh; h++) {
+        qmat kq = fmat(Kh + (size_t)h * P * hd, P, hd);
+        if ((rc = ref_mul(&kq, Qh + (size_t)h * P * hd, Sc, P))) goto out;
+        row_job sm = {.kind = JOB_SOFTMAX, .y = Sc, .n = P, .scale = scale};
+        rows_run(NULL, &sm, P);
+        qmat vq = fmat(Vt + (size_t)h * hd * P, hd, P);
+        /* The head's output (P, hd) goes to Q, free by now, then into A's columns. */
+        if ((rc = ref_mul(&vq, Sc, Q, P))) goto out;
+        for (int t = 0; t < P; t++)
+          memcpy(A + (size_t)t * E + (size_t)h * hd, Q + (size_t)t * hd, (size_t)hd * sizeof *A);
+      }
     }
+    lap(ps_, VIS_PROF_ATTN, &t0);
     if ((rc = mul(path, pool, &L->o, A, B, P))) goto out;
+    lap(ps_, VIS_PROF_OUT, &t0);
     add_bias(B, L->o_b, P, E);
     for (size_t i = 0; i < PE; i++) H[i] += B[i];
+    lap(ps_, VIS_PROF_ADD, &t0);
 
     ln = (row_job){
         .kind = JOB_LN, .y = B, .x = H, .w = L->ln2_w, .b = L->ln2_b, .n = E, .eps = hp->eps};
     rows_run(pool, &ln, P);
+    lap(ps_, VIS_PROF_NORM, &t0);
     if ((rc = mul(path, pool, &L->up, B, U, P))) goto out;
+    lap(ps_, VIS_PROF_UP, &t0);
     add_bias(U, L->up_b, P, F);
-    row_job g = {.kind = JOB_GELU, .y = U, .n = F, .tanh_form = hp->gelu_tanh};
+    lap(ps_, VIS_PROF_ADD, &t0);
+    row_job g = {.kind = path == VIS_PATH_FAST ? JOB_GELU_FAST : JOB_GELU,
+                 .y = U,
+                 .n = F,
+                 .tanh_form = hp->gelu_tanh,
+                 .simd = simd};
     rows_run(pool, &g, P);
+    lap(ps_, VIS_PROF_GELU, &t0);
     if ((rc = mul(path, pool, &L->down, U, B, P))) goto out;
+    lap(ps_, VIS_PROF_DOWN, &t0);
     add_bias(B, L->down_b, P, E);
     for (size_t i = 0; i < PE; i++) H[i] += B[i];
+    lap(ps_, VIS_PROF_ADD, &t0);
     if (trace) {
       char name[32];
       snprintf(name, sizeof name, "layer_out-%d", il);
@@ -329,6 +332,7 @@ int vis_encode_tile(const vis_model *m, compute_pool *pool, vis_path path, const
       .kind = JOB_LN, .y = B, .x = H, .w = m->post_w, .b = m->post_b, .n = E, .eps = hp->eps};
   rows_run(pool, &ln, P);
   if (trace) trace(trace_user, "norm_b", B, P, E);
+  lap(ps_, VIS_PROF_NORM, &t0);
 
   /* Pixel shuffle as Hugging Face's Idefics3: token t = x2 + (side/sf) * y2 gathers the sf x sf
    * patches (sf x2 + dx, sf y2 + dy), dx fastest. */
@@ -344,6 +348,7 @@ int vis_encode_tile(const vis_model *m, compute_pool *pool, vis_path path, const
     }
   if (trace) trace(trace_user, "pixel_shuffle", X, R, SE);
   rc = mul(path, pool, &m->fc, X, out, R);
+  lap(ps_, VIS_PROF_PROJ, &t0);
 out:
   mem_free(block);
   return rc;

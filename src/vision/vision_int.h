@@ -41,4 +41,41 @@ int vis__preprocess(const vis_model *m, const vis_image *img, bool slices, vis_t
 int vis__embed(const vis_model *m, compute_pool *pool, const vis_image *img, bool slices,
                const atomic_bool *cancel, float **embd, int *n_rows, vis_tiles *tiles);
 
+/* IEEE half <-> float, round to nearest even (encoder.c), and GELU's fp16 tables: entry i is
+ * fp16(gelu(half i)), tanh form or quick; 65,536 entries and one more, zero, so a 32-bit gather
+ * at the last one stays inside. */
+float vis__h2f(uint16_t h);
+uint16_t vis__f2h(float f);
+const uint16_t *vis__gelu_table(bool tanh_form);
+
+/* The fast path's kernels besides the weight products (encoder_fast.c). simd: AVX2+FMA+F16C
+ * when the CPU has them, else portable C; vis__fast_simd says whether to ask (the CPU has them
+ * and MIMIC_KERNELS does not force scalar). */
+bool vis__fast_simd(void);
+/* GELU through the table, x in place: the bits of the scalar path's gelu_row. */
+void vis__gelu_fast(float *x, int64_t n, bool tanh_form, bool simd);
+/* A (P, E) = softmax(scale * Q K^T) V per head (nh heads of E / nh columns each; Q, K, V (P, E)),
+ * in blocks of queries over the pool. Errors: MIMIC_ENOMEM. */
+int vis__attention_fast(compute_pool *pool, const float *Q, const float *K, const float *V,
+                        float *A, int P, int E, int nh, float scale, bool simd);
+
+/* Where the encoder's time goes (bench_vision --profile): the process's CPU seconds (all threads)
+ * per phase, added up over every tile encoded while a table is set (NULL stops it). For benchmarks
+ * only: one table for the process, so set it only while a single encoder runs. */
+typedef enum {
+  VIS_PROF_PATCH, /* im2col and the patch convolution */
+  VIS_PROF_NORM,  /* the layer norms */
+  VIS_PROF_QKV,   /* q, k, v projections */
+  VIS_PROF_ATTN,  /* attention: head split, scores, softmax, weighted values */
+  VIS_PROF_OUT,   /* the attention output projection */
+  VIS_PROF_UP,    /* ffn_up */
+  VIS_PROF_GELU,  /* GELU */
+  VIS_PROF_DOWN,  /* ffn_down */
+  VIS_PROF_ADD,   /* biases and residual adds */
+  VIS_PROF_PROJ,  /* pixel shuffle and the projector */
+  VIS_PROF_COUNT
+} vis_prof_phase;
+extern const char *const vis__prof_names[VIS_PROF_COUNT];
+void vis__profile(double *sec);
+
 #endif

@@ -1,0 +1,128 @@
+/* The AVX2+FMA+F16C set of the float-weight product (gemm_float.c): a 6 x 16 micro-kernel (twelve
+ * 8-lane accumulators, two weight loads and six broadcasts per step) and the conversions through
+ * F16C. Each accumulator lane is one (token, weight row, reference lane) chain, so the bits are the
+ * portable set's (tests/llm/test_gemm_float.c). */
+#include "llm/kernels_int.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <cpuid.h>
+#include <immintrin.h>
+
+#define TGT __attribute__((target("avx2,fma,f16c")))
+
+_Static_assert(GF_MR == 6 && GF_NR == 16, "the micro-kernel is 6 x 16");
+
+/* Activations are prefetched GF_PF floats ahead (they stream from L2 or L3; the weights' lane
+ * panel is in L1 or L2 and streams in order). */
+#define GF_PF 192
+
+TGT static void kern_avx2(const float *wp, const float *xp, int64_t D, float *out) {
+  __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+  __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+#define STEP(t, a0, a1)                                                                            \
+  b = _mm256_broadcast_ss(xp + t);                                                                 \
+  a0 = _mm256_fmadd_ps(w0, b, a0);                                                                 \
+  a1 = _mm256_fmadd_ps(w1, b, a1)
+#define STEPS                                                                                      \
+  do {                                                                                             \
+    __m256 w0 = _mm256_loadu_ps(wp), w1 = _mm256_loadu_ps(wp + 8), b;                              \
+    STEP(0, c00, c01);                                                                             \
+    STEP(1, c10, c11);                                                                             \
+    STEP(2, c20, c21);                                                                             \
+    STEP(3, c30, c31);                                                                             \
+    STEP(4, c40, c41);                                                                             \
+    STEP(5, c50, c51);                                                                             \
+    wp += 16;                                                                                      \
+    xp += 6;                                                                                       \
+  } while (0)
+  int64_t s = 0;
+  for (; s + 8 <= D; s += 8) { /* 8 steps: 48 activations, three cache lines */
+    _mm_prefetch((const char *)(xp + GF_PF), _MM_HINT_T0);
+    _mm_prefetch((const char *)(xp + GF_PF + 16), _MM_HINT_T0);
+    _mm_prefetch((const char *)(xp + GF_PF + 32), _MM_HINT_T0);
+    STEPS;
+    STEPS;
+    STEPS;
+    STEPS;
+    STEPS;
+    STEPS;
+    STEPS;
+    STEPS;
+  }
+  for (; s < D; s++) STEPS;
+#undef STEPS
+#undef STEP
+  _mm256_storeu_ps(out, c00);
+  _mm256_storeu_ps(out + 8, c01);
+  _mm256_storeu_ps(out + 16, c10);
+  _mm256_storeu_ps(out + 24, c11);
+  _mm256_storeu_ps(out + 32, c20);
+  _mm256_storeu_ps(out + 40, c21);
+  _mm256_storeu_ps(out + 48, c30);
+  _mm256_storeu_ps(out + 56, c31);
+  _mm256_storeu_ps(out + 64, c40);
+  _mm256_storeu_ps(out + 72, c41);
+  _mm256_storeu_ps(out + 80, c50);
+  _mm256_storeu_ps(out + 88, c51);
+}
+
+TGT static void row_avx2(tensor_type t, const void *src, float *dst, int64_t n) {
+  int64_t i = 0;
+  if (t == TT_F32) {
+    memcpy(dst, src, (size_t)n * sizeof *dst);
+    return;
+  }
+  const uint16_t *h = src;
+  if (t == TT_F16) {
+    for (; i + 8 <= n; i += 8)
+      _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(h + i))));
+    for (; i < n; i++) dst[i] = fp16_to_f32(h[i]);
+  } else {
+    for (; i + 8 <= n; i += 8) {
+      __m256i v = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(h + i)));
+      _mm256_storeu_si256((__m256i *)(dst + i), _mm256_slli_epi32(v, 16));
+    }
+    for (; i < n; i++) dst[i] = bf16_to_f32(h[i]);
+  }
+}
+
+/* F16C rounds to nearest even, as f32_to_fp16 does, over every finite value, infinities and
+ * subnormals included (a NaN stays a NaN, its payload aside). */
+TGT static void act_avx2(tensor_type t, const float *src, float *dst, int64_t n) {
+  int64_t i = 0;
+  if (t == TT_F16)
+    for (; i + 8 <= n; i += 8)
+      _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_loadu_ps(src + i),
+                                                                _MM_FROUND_TO_NEAREST_INT)));
+  for (; i < n; i++)
+    dst[i] = t == TT_F32   ? src[i]
+             : t == TT_F16 ? fp16_to_f32(f32_to_fp16(src[i]))
+                           : bf16_to_f32(f32_to_bf16(src[i]));
+}
+
+/* llm__hsum16's tree across the lanes, 8 outputs per register: (a_l + a_l+8), then + the one four
+ * lanes on, then (u0 + u2) + (u1 + u3). */
+TGT static void reduce_avx2(const float *part, float *out) {
+  enum { N = GF_MR * GF_NR };
+  for (int i = 0; i < N; i += 8) {
+    __m256 t[8], u[4];
+    for (int l = 0; l < 8; l++)
+      t[l] =
+          _mm256_add_ps(_mm256_loadu_ps(part + l * N + i), _mm256_loadu_ps(part + (l + 8) * N + i));
+    for (int l = 0; l < 4; l++) u[l] = _mm256_add_ps(t[l], t[l + 4]);
+    _mm256_storeu_ps(out + i, _mm256_add_ps(_mm256_add_ps(u[0], u[2]), _mm256_add_ps(u[1], u[3])));
+  }
+}
+
+static const llm_gemm_ops ops_avx2 = {"avx2", kern_avx2, row_avx2, act_avx2, reduce_avx2};
+
+const llm_gemm_ops *llm__gemm_ops_avx2(void) {
+  __builtin_cpu_init();
+  if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) return NULL;
+  unsigned a, b, c, d; /* F16C: CPUID.1:ECX bit 29 */
+  return __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 29)) ? &ops_avx2 : NULL;
+}
+
+#else
+const llm_gemm_ops *llm__gemm_ops_avx2(void) { return NULL; }
+#endif

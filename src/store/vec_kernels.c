@@ -1,7 +1,7 @@
 /* The kernels of vector search (see vectors.h): the exact float-by-int8 dot product, the rows'
- * bit planes, the prefilter's integer dot of an int8 query with a row's high plane, the query's
- * quantization with its error terms, and each row's bound terms. Each kernel has a scalar
- * reference beside its AVX2 twin; the AVX2 ones are chosen at run time. */
+ * int8 form and bit planes, the prefilter's integer dot of an int8 query with a row's high plane,
+ * the query's quantization with its error terms, and each row's bound terms. Each kernel has a
+ * scalar reference beside its AVX2 twin; the AVX2 ones are chosen at run time. */
 #include <math.h>
 #include <string.h>
 
@@ -11,6 +11,24 @@
 #include <immintrin.h>
 #define VEC_X86 1
 #endif
+
+/* ---- a row to int8 with its scale ---- */
+
+void store_vec_quantize(const float *v, int dim, int8_t *q, float *scale) {
+  float mx = 0;
+  for (int i = 0; i < dim; i++) mx = fmaxf(mx, fabsf(v[i]));
+  if (mx == 0) {
+    memset(q, 0, (size_t)dim);
+    *scale = 0;
+    return;
+  }
+  float s = mx / 127.0f, inv = 127.0f / mx;
+  for (int i = 0; i < dim; i++) {
+    float x = roundf(v[i] * inv);
+    q[i] = (int8_t)(x > 127 ? 127 : x < -127 ? -127 : x);
+  }
+  *scale = s;
+}
 
 /* ---- float query . int8 row (the exact score) ---- */
 

@@ -13,22 +13,6 @@
 
 #define SEARCH_K_MAX 10000
 
-void store_vec_quantize(const float *v, int dim, int8_t *q, float *scale) {
-  float mx = 0;
-  for (int i = 0; i < dim; i++) mx = fmaxf(mx, fabsf(v[i]));
-  if (mx == 0) {
-    memset(q, 0, (size_t)dim);
-    *scale = 0;
-    return;
-  }
-  float s = mx / 127.0f, inv = 127.0f / mx;
-  for (int i = 0; i < dim; i++) {
-    float x = roundf(v[i] * inv);
-    q[i] = (int8_t)(x > 127 ? 127 : x < -127 ? -127 : x);
-  }
-  *scale = s;
-}
-
 static int check_names(const char *scope, const char *model) {
   if (strlen(scope) >= STORE_VEC_SCOPE_MAX)
     return err_set(MIMIC_EINVAL, "vector scope \"%.40s...\" is longer than %d bytes", scope,

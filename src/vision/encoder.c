@@ -49,22 +49,6 @@ static void layernorm(float *y, const float *x, const float *w, const float *b, 
   for (int i = 0; i < n; i++) y[i] = y[i] * scale * w[i] + b[i];
 }
 
-/* Softmax of x * scale in place, as ggml_soft_max_ext without a mask (sum in double). */
-static void softmax(float *x, int n, float scale) {
-  float mx = -INFINITY;
-  for (int i = 0; i < n; i++) {
-    x[i] *= scale;
-    if (x[i] > mx) mx = x[i];
-  }
-  double sum = 0;
-  for (int i = 0; i < n; i++) {
-    x[i] = expf(x[i] - mx);
-    sum += (double)x[i];
-  }
-  float inv = (float)(1.0 / sum);
-  for (int i = 0; i < n; i++) x[i] *= inv;
-}
-
 static void add_bias(float *y, const float *b, int64_t T, int64_t n) {
   for (int64_t t = 0; t < T; t++)
     for (int64_t i = 0; i < n; i++) y[t * n + i] += b[i];
@@ -88,7 +72,7 @@ static void row_job_run(void *arg, int64_t begin, int64_t end) {
     float *y = j->y + r * j->n;
     switch (j->kind) {
     case JOB_LN: layernorm(y, j->x + r * j->n, j->w, j->b, j->n, j->eps); break;
-    case JOB_SOFTMAX: softmax(y, j->n, j->scale); break;
+    case JOB_SOFTMAX: vis__softmax_scalar(y, j->n, j->scale); break;
     case JOB_GELU: gelu_row(y, j->n, j->tanh_form); break;
     case JOB_GELU_FAST: vis__gelu_fast(y, j->n, j->tanh_form, j->simd); break;
     }

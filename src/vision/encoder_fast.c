@@ -105,7 +105,7 @@ static void kern_rows_c(const float *wp, const float *x, int64_t xs, int64_t D, 
   memcpy(out, c, sizeof c);
 }
 
-static void softmax_c(float *x, int n, float scale) {
+void vis__softmax_scalar(float *x, int n, float scale) {
   float mx = -INFINITY;
   for (int i = 0; i < n; i++) {
     x[i] *= scale;
@@ -285,7 +285,7 @@ static fast_set set_for(bool simd) {
   if (simd && cpu_avx2()) return (fast_set){kern_avx2, kern_rows_avx2, softmax_avx2, gelu_avx2};
 #endif
   (void)simd;
-  return (fast_set){kern_c, kern_rows_c, softmax_c, gelu_c};
+  return (fast_set){kern_c, kern_rows_c, vis__softmax_scalar, gelu_c};
 }
 
 bool vis__fast_simd(void) { return cpu_avx2() && strcmp(qmat_kernels_name(), "scalar") != 0; }

@@ -52,6 +52,9 @@ const uint16_t *vis__gelu_table(bool tanh_form);
  * when the CPU has them, else portable C; vis__fast_simd says whether to ask (the CPU has them
  * and MIMIC_KERNELS does not force scalar). */
 bool vis__fast_simd(void);
+/* Softmax of x * scale in place, as ggml_soft_max_ext without a mask (sum in double): the scalar
+ * path's, and the fast path's portable kernel. */
+void vis__softmax_scalar(float *x, int n, float scale);
 /* GELU through the table, x in place: the bits of the scalar path's gelu_row. */
 void vis__gelu_fast(float *x, int64_t n, bool tanh_form, bool simd);
 /* A (P, E) = softmax(scale * Q K^T) V per head (nh heads of E / nh columns each; Q, K, V (P, E)),

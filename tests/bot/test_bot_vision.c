@@ -8,24 +8,20 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <semaphore.h>
-#include <signal.h>
-#include <spawn.h>
 #include <stdlib.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "bot/bot.h"
 #include "bot/vision.h"
 #include "bot_harness.h"
+#include "double/node_double.h"
 #include "fake_backend.h"
 #include "store/media.h"
 #include "store/persona.h"
 #include "store/store.h"
 #include "store/webhooks.h"
 #include "test.h"
-
-extern char **environ;
 
 #define SELF  1000
 #define GUILD 1
@@ -56,44 +52,14 @@ static int cdn_start(cdn *d) {
   FILE *f = fdopen(fd, "w");
   fprintf(f, "{\"dir\": \"%s\", \"log\": \"%s\"}", dir, d->log_path);
   fclose(f);
-  int pipefd[2];
-  if (pipe(pipefd) != 0) return -1;
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
-  posix_spawn_file_actions_addclose(&fa, pipefd[0]);
-  char *argv[] = {"node", script, d->cfg_path, NULL};
-  int rc = posix_spawnp(&d->pid, "node", &fa, NULL, argv, environ);
-  posix_spawn_file_actions_destroy(&fa);
-  close(pipefd[1]);
-  if (rc != 0) {
-    close(pipefd[0]);
-    return -1;
-  }
-  char line[128];
-  size_t n = 0;
-  while (n + 1 < sizeof line) {
-    ssize_t k = read(pipefd[0], line + n, 1);
-    if (k <= 0 || line[n] == '\n') break;
-    n++;
-  }
-  line[n] = 0;
-  close(pipefd[0]);
-  const char *p = strstr(line, "\"port\":");
-  if (!p) {
-    kill(d->pid, SIGKILL);
-    waitpid(d->pid, NULL, 0);
-    return -1;
-  }
-  d->port = (int)strtol(p + 7, NULL, 10);
+  const char *args[] = {d->cfg_path, NULL};
+  d->port = nd_spawn(script, args, &d->pid);
+  if (d->port <= 0) return -1;
   return 0;
 }
 
 static void cdn_stop(cdn *d) {
-  if (d->pid > 0) {
-    kill(d->pid, SIGTERM);
-    waitpid(d->pid, NULL, 0);
-  }
+  nd_stop(&d->pid);
   unlink(d->cfg_path);
   unlink(d->log_path);
 }

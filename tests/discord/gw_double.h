@@ -9,7 +9,6 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,9 +16,8 @@
 #include <unistd.h>
 
 #include "base/base.h"
+#include "double/node_double.h"
 #include "discord/gateway.h"
-
-extern char **environ;
 
 typedef struct gwd {
   pid_t pid;
@@ -36,7 +34,6 @@ static inline int gwd_start(gwd *d, const char *scenario, const char **extra_arg
   char script[1024];
   snprintf(script, sizeof script, "%s/tests/double/gateway_double.js", src ? src : ".");
   if (access(script, R_OK) != 0) return -1;
-  if (!getenv("NODE_PATH")) setenv("NODE_PATH", "/usr/share/nodejs:/usr/lib/nodejs", 1);
   snprintf(d->scenario, sizeof d->scenario, "/tmp/mimic-gws-XXXXXX");
   int fd = mkstemp(d->scenario);
   if (fd < 0) return -1;
@@ -50,58 +47,16 @@ static inline int gwd_start(gwd *d, const char *scenario, const char **extra_arg
   fd = mkstemp(d->log);
   if (fd < 0) return -1;
   close(fd);
-  int pfd[2];
-  if (pipe(pfd) != 0) return -1;
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, pfd[1], 1);
-  posix_spawn_file_actions_addclose(&fa, pfd[0]);
-  char *argv[12] = {"node", script, d->scenario, d->log};
-  int k = 4;
-  for (int i = 0; extra_args && extra_args[i] && k < 11; i++) argv[k++] = (char *)extra_args[i];
-  argv[k] = NULL;
-  int rc = posix_spawnp(&d->pid, "node", &fa, NULL, argv, environ);
-  posix_spawn_file_actions_destroy(&fa);
-  close(pfd[1]);
-  if (rc != 0) {
-    close(pfd[0]);
-    d->pid = 0;
-    return -1;
-  }
-  char line[256];
-  size_t got = 0;
-  struct pollfd p = {pfd[0], POLLIN, 0};
-  uint64_t deadline = clock_mono_ms() + 15000;
-  while (got < sizeof line - 1 && !memchr(line, '\n', got)) {
-    long left = (long)(deadline - clock_mono_ms());
-    if (left <= 0 || poll(&p, 1, (int)left) <= 0) break;
-    ssize_t r = read(pfd[0], line + got, sizeof line - 1 - got);
-    if (r <= 0) break;
-    got += (size_t)r;
-  }
-  close(pfd[0]);
-  line[got] = 0;
-  const char *q = strstr(line, "\"port\":");
-  if (!q) {
-    kill(d->pid, SIGKILL);
-    waitpid(d->pid, NULL, 0);
-    d->pid = 0;
-    return -1;
-  }
-  int64_t port = 0;
-  char num[16] = {0};
-  for (int i = 0; i < 15 && q[7 + i] >= '0' && q[7 + i] <= '9'; i++) num[i] = q[7 + i];
-  if (str_to_i64(num, &port) != 0) return -1;
-  d->port = (int)port;
-  return 0;
+  const char *args[12] = {d->scenario, d->log};
+  int k = 2;
+  for (int i = 0; extra_args && extra_args[i] && k < 11; i++) args[k++] = extra_args[i];
+  args[k] = NULL;
+  d->port = nd_spawn(script, args, &d->pid);
+  return d->port > 0 ? 0 : -1;
 }
 
 static inline void gwd_stop(gwd *d) {
-  if (d->pid > 0) {
-    kill(d->pid, SIGTERM);
-    waitpid(d->pid, NULL, 0);
-  }
-  d->pid = 0;
+  nd_stop(&d->pid);
   if (d->scenario[0]) unlink(d->scenario);
   if (d->log[0]) unlink(d->log);
 }

@@ -5,7 +5,6 @@
 #define MIMIC_TEST_REST_DOUBLE_H
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,8 +13,7 @@
 #include <unistd.h>
 
 #include "base/base.h"
-
-extern char **environ;
+#include "double/node_double.h"
 
 typedef struct rest_double {
   pid_t pid;
@@ -56,46 +54,15 @@ static inline int rd_start(rest_double *d, const char *scenario) {
   bool empty = strspn(brace + 1, " \t\r\n") == strlen(brace + 1) - 1;
   fprintf(f, "{\"log\": \"%s\"%s%s", d->log_path, empty ? "" : ", ", brace + 1);
   fclose(f);
-  int pipefd[2];
-  if (pipe(pipefd) != 0) return -1;
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
-  posix_spawn_file_actions_addclose(&fa, pipefd[0]);
-  char *argv[] = {"node", script, d->cfg_path, NULL};
-  int rc = posix_spawnp(&d->pid, "node", &fa, NULL, argv, environ);
-  posix_spawn_file_actions_destroy(&fa);
-  close(pipefd[1]);
-  if (rc != 0) {
-    close(pipefd[0]);
-    return -1;
-  }
-  char line[128];
-  size_t n = 0;
-  while (n + 1 < sizeof line) {
-    ssize_t k = read(pipefd[0], line + n, 1);
-    if (k <= 0 || line[n] == '\n') break;
-    n++;
-  }
-  line[n] = 0;
-  close(pipefd[0]);
-  const char *p = strstr(line, "\"port\":");
-  if (!p) {
-    kill(d->pid, SIGKILL);
-    waitpid(d->pid, NULL, 0);
-    return -1;
-  }
-  d->port = (int)strtol(p + 7, NULL, 10);
+  const char *args[] = {d->cfg_path, NULL};
+  d->port = nd_spawn(script, args, &d->pid);
+  if (d->port <= 0) return -1;
   snprintf(d->base, sizeof d->base, "http://127.0.0.1:%d/api/v10", d->port);
   return 0;
 }
 
 static inline void rd_stop(rest_double *d) {
-  if (d->pid > 0) {
-    kill(d->pid, SIGTERM);
-    waitpid(d->pid, NULL, 0);
-    d->pid = 0;
-  }
+  nd_stop(&d->pid);
   unlink(d->cfg_path);
   unlink(d->log_path);
 }

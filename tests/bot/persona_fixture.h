@@ -8,8 +8,7 @@
 #include <stdlib.h>
 
 #include "bot/bot.h"
-#include "bot_harness.h"
-#include "fake_backend.h"
+#include "bot_fixture.h"
 #include "lore/lore.h"
 #include "store/persona.h"
 #include "store/store.h"
@@ -23,24 +22,9 @@
 static const h_user ALICE = {11, "alice", false};
 static const h_user BOSS = {9, "boss", false};
 
-typedef struct fx {
-  cfg *c;
-  store *s;
-  fake_backend *f;
-  rec *r;
-  bot_actions act;
-  bot *b;
-  uint64_t next_id;
-  int echoed;               /* persona posts delivered back as webhook messages */
-  const lore_embedder *emb; /* the sentence encoder (relevance), or NULL */
-} fx;
+typedef h_fx fx;
 
-static inline void fx_cfg(fx *x, const char *key, const char *val) {
-  if (cfg_set(x->c, key, val, CFG_SRC_FILE)) {
-    printf("cfg_set %s=%s: %s\n", key, val, err_msg());
-    abort();
-  }
-}
+static inline void fx_cfg(fx *x, const char *key, const char *val) { h_fx_cfg(x, key, val); }
 
 static inline int64_t add_persona(fx *x, const char *name, const char *alias, const char *keyword,
                                   double freewill) {
@@ -62,47 +46,16 @@ static inline int64_t add_persona(fx *x, const char *name, const char *alias, co
 }
 
 static inline void fx_init(fx *x) {
-  memset(x, 0, sizeof *x);
-  x->c = cfg_new();
+  h_fx_init(x, NULL, false);
   fx_cfg(x, "bot.admins", "9");
-  fx_cfg(x, "bot.response_rate", "0");
-  fx_cfg(x, "bot.cooldown_s", "0");
-  fx_cfg(x, "bot.user_flood_per_min", "0");
-  if (store_open(":memory:", &x->s)) abort();
   store_hook h = {.channel_id = CHAN, .webhook_id = HOOK};
   str_lcpy(h.token, "token-of-the-hook", sizeof h.token);
   if (store_hook_put(x->s, &h)) abort();
-  x->f = fake_new(false);
-  x->r = xcalloc(1, sizeof *x->r);
-  x->r->self_id = SELF;
-  x->r->self_name = "mimic";
-  x->r->self_bot = true;
-  x->next_id = 5000;
-  x->r->next_id = &x->next_id;
-  x->act = rec_actions(x->r);
 }
 
-static inline void fx_start(fx *x) {
-  bot_opts o = {.config = x->c,
-                .db = x->s,
-                .backend = &x->f->base,
-                .actions = &x->act,
-                .now_ms = h_clock,
-                .seed = 42,
-                .embedder = x->emb};
-  if (bot_new(&o, &x->b) || h_ready(x->b, SELF, "mimic")) {
-    printf("bot: %s\n", err_msg());
-    abort();
-  }
-}
+static inline void fx_start(fx *x) { h_fx_bot(x, (bot_opts){.seed = 42, .embedder = x->emb}); }
 
-static inline void fx_free(fx *x) {
-  bot_destroy(x->b);
-  llm_backend_destroy(&x->f->base);
-  store_close(x->s);
-  cfg_destroy(x->c);
-  mem_free(x->r);
-}
+static inline void fx_free(fx *x) { h_fx_free(x); }
 
 static inline int say_in(fx *x, uint64_t id, uint64_t chan, uint64_t guild, h_user who,
                          const char *text, uint64_t ref) {
@@ -129,15 +82,8 @@ static inline void echo_personas(fx *x) {
 }
 
 static inline void drain(fx *x) {
-  for (int round = 0; round < 50; round++) {
-    fake_release(x->f, 1000);
-    fake_wait_cancelled(x->f);
-    bot_poll(x->b);
-    if (bot_inflight(x->b) == 0 && fake_held(x->f) == 0) {
-      bot_poll(x->b);
-      return;
-    }
-  }
+  h_fx_drain(x);
+  bot_poll(x->b);
 }
 
 #endif

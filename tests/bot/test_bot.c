@@ -7,8 +7,7 @@
 #include <unistd.h>
 
 #include "bot/bot.h"
-#include "bot_harness.h"
-#include "fake_backend.h"
+#include "bot_fixture.h"
 #include "store/store.h"
 #include "test.h"
 
@@ -21,22 +20,9 @@ static const h_user BOB = {12, "bob", false};
 static const h_user BOSS = {9, "boss", false};
 static const h_user OTHERBOT = {500, "otherbot", true};
 
-typedef struct fx {
-  cfg *c;
-  store *s;
-  fake_backend *f;
-  rec *r;
-  bot_actions act;
-  bot *b;
-  uint64_t next_id;
-} fx;
+typedef h_fx fx;
 
-static void fx_cfg(fx *x, const char *key, const char *val) {
-  if (cfg_set(x->c, key, val, CFG_SRC_FILE)) {
-    printf("cfg_set %s=%s: %s\n", key, val, err_msg());
-    abort();
-  }
-}
+static void fx_cfg(fx *x, const char *key, const char *val) { h_fx_cfg(x, key, val); }
 
 static int fx_bot(fx *x) {
   bot_opts o = {.config = x->c,
@@ -53,37 +39,17 @@ static int fx_bot(fx *x) {
 
 /* rate and cooldown (seconds) are the common knobs; db NULL = in memory. */
 static void fx_init(fx *x, const char *db, const char *rate, const char *cooldown) {
-  memset(x, 0, sizeof *x);
-  x->c = cfg_new();
+  h_fx_init(x, db, false);
   fx_cfg(x, "bot.admins", "9");
   fx_cfg(x, "bot.response_rate", rate);
   fx_cfg(x, "bot.cooldown_s", cooldown);
-  fx_cfg(x, "bot.user_flood_per_min", "0");
-  if (store_open(db ? db : ":memory:", &x->s)) {
-    printf("store_open: %s\n", err_msg());
-    abort();
-  }
-  x->f = fake_new(false);
-  x->r = xcalloc(1, sizeof *x->r);
-  x->r->self_id = SELF;
-  x->r->self_name = "mimic";
-  x->r->self_bot = true;
-  x->next_id = 5000;
-  x->r->next_id = &x->next_id;
-  x->act = rec_actions(x->r);
   if (fx_bot(x)) {
     printf("bot: %s\n", err_msg());
     abort();
   }
 }
 
-static void fx_free(fx *x) {
-  bot_destroy(x->b);
-  llm_backend_destroy(&x->f->base);
-  store_close(x->s);
-  cfg_destroy(x->c);
-  mem_free(x->r);
-}
+static void fx_free(fx *x) { h_fx_free(x); }
 
 static int fx_say(fx *x, uint64_t id, uint64_t chan, h_user who, const char *text, bool mention) {
   h_msg hm;
@@ -94,15 +60,8 @@ static int fx_say(fx *x, uint64_t id, uint64_t chan, h_user who, const char *tex
 
 /* Releases every held generation and polls until nothing is in flight (bounded rounds). */
 static void fx_drain(fx *x) {
-  for (int round = 0; round < 50; round++) {
-    fake_release(x->f, 1000);
-    fake_wait_cancelled(x->f);
-    bot_poll(x->b);
-    if (bot_inflight(x->b) == 0 && fake_held(x->f) == 0) {
-      bot_poll(x->b);
-      return;
-    }
-  }
+  h_fx_drain(x);
+  bot_poll(x->b);
 }
 
 static int64_t count_messages(store *s, uint64_t author) {

@@ -6,8 +6,7 @@
 #include <unistd.h>
 
 #include "bot/bot.h"
-#include "bot_harness.h"
-#include "fake_backend.h"
+#include "bot_fixture.h"
 #include "store/store.h"
 #include "test.h"
 
@@ -19,55 +18,25 @@ static const h_user ALICE = {11, "alice", false};
 static const h_user BOB = {12, "bob", false};
 static const h_user BOSS = {9, "boss", false};
 
-typedef struct fx {
-  cfg *c;
-  store *s;
-  fake_backend *f;
-  rec *r;
-  bot_actions act;
-  bot *b;
-} fx;
+typedef h_fx fx;
 
-static void fx_open_bot(fx *x) {
-  bot_opts o = {.config = x->c,
-                .db = x->s,
-                .backend = &x->f->base,
-                .actions = &x->act,
-                .now_ms = h_clock,
-                .seed = 3,
-                .model_name = "tiny.gguf"};
-  if (bot_new(&o, &x->b) || h_ready(x->b, SELF, "mimic")) {
-    printf("bot: %s\n", err_msg());
-    abort();
-  }
+static void fx_open_bot(fx *x) { h_fx_bot(x, (bot_opts){.seed = 3, .model_name = "tiny.gguf"}); }
+
+/* Two admins, and the default flood limit (the response-rate test counts on it: with rate 0.5
+ * and no limit, the bot's follow-ups answer nearly every message). */
+static void admin_cfg(fx *x) {
+  h_fx_cfg(x, "bot.admins", "9, 77");
+  h_fx_cfg(x, "bot.user_flood_per_min", "6");
 }
 
-static cfg *new_cfg(void) {
-  cfg *c = cfg_new();
-  if (cfg_set(c, "bot.admins", "9, 77", CFG_SRC_FILE) ||
-      cfg_set(c, "bot.response_rate", "0", CFG_SRC_FILE) ||
-      cfg_set(c, "bot.cooldown_s", "0", CFG_SRC_FILE))
-    abort();
-  return c;
-}
-
+/* db NULL = in memory. */
 static void fx_init(fx *x, const char *db) {
-  memset(x, 0, sizeof *x);
-  x->c = new_cfg();
-  if (store_open(db ? db : ":memory:", &x->s)) abort();
-  x->f = fake_new(false);
-  x->r = xcalloc(1, sizeof *x->r);
-  x->act = rec_actions(x->r);
+  h_fx_init(x, db, false);
+  admin_cfg(x);
   fx_open_bot(x);
 }
 
-static void fx_free(fx *x) {
-  bot_destroy(x->b);
-  llm_backend_destroy(&x->f->base);
-  store_close(x->s);
-  cfg_destroy(x->c);
-  mem_free(x->r);
-}
+static void fx_free(fx *x) { h_fx_free(x); }
 
 static uint64_t next_id = 1;
 
@@ -150,7 +119,8 @@ TEST(setrate_persists_across_a_restart) {
   bot_destroy(x.b);
   store_close(x.s);
   cfg_destroy(x.c);
-  x.c = new_cfg();
+  x.c = h_fx_config();
+  admin_cfg(&x);
   CHECK_OK(store_open(db, &x.s));
   fx_open_bot(&x);
   CHECK_NEAR(cfg_num(x.c, CFG_BOT_RESPONSE_RATE), 0.5, 1e-12);

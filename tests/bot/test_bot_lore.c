@@ -9,8 +9,7 @@
 
 #include "../lore/fake_embed.h"
 #include "bot/bot.h"
-#include "bot_harness.h"
-#include "fake_backend.h"
+#include "bot_fixture.h"
 #include "lore/lore.h"
 #include "store/store.h"
 #include "store/vectors.h"
@@ -23,64 +22,17 @@
 static const h_user ALICE = {11, "alice", false};
 static const h_user BOB = {12, "bob", false};
 
-typedef struct fx {
-  cfg *c;
-  store *s;
-  fake_backend *f;
-  rec *r;
-  bot_actions act;
-  bot *b;
-  uint64_t next_id;
-} fx;
+typedef h_fx fx;
 
 static void fx_init(fx *x, const char *persona, const lore_embedder *emb) {
-  memset(x, 0, sizeof *x);
-  x->c = cfg_new();
-  if (cfg_set(x->c, "bot.response_rate", "0", CFG_SRC_FILE) ||
-      cfg_set(x->c, "bot.user_flood_per_min", "0", CFG_SRC_FILE) ||
-      cfg_set(x->c, "bot.cooldown_s", "0", CFG_SRC_FILE) || store_open(":memory:", &x->s)) {
-    printf("setup: %s\n", err_msg());
-    abort();
-  }
-  x->f = fake_new(false);
-  x->r = xcalloc(1, sizeof *x->r);
-  x->r->self_id = SELF;
-  x->r->self_name = "mimic";
-  x->r->self_bot = true;
-  x->next_id = 5000;
-  x->r->next_id = &x->next_id;
-  x->act = rec_actions(x->r);
-  bot_opts o = {.config = x->c,
-                .db = x->s,
-                .backend = &x->f->base,
-                .actions = &x->act,
-                .now_ms = h_clock,
-                .seed = 42,
-                .persona = persona,
-                .model_name = "tiny.gguf",
-                .embedder = emb};
-  if (bot_new(&o, &x->b) || h_ready(x->b, SELF, "mimic")) {
-    printf("bot: %s\n", err_msg());
-    abort();
-  }
+  h_fx_init(x, NULL, false);
+  h_fx_bot(x,
+           (bot_opts){.seed = 42, .persona = persona, .model_name = "tiny.gguf", .embedder = emb});
 }
 
-static void fx_free(fx *x) {
-  bot_destroy(x->b);
-  llm_backend_destroy(&x->f->base);
-  store_close(x->s);
-  cfg_destroy(x->c);
-  mem_free(x->r);
-}
+static void fx_free(fx *x) { h_fx_free(x); }
 
-static void fx_drain(fx *x) {
-  for (int round = 0; round < 50; round++) {
-    fake_release(x->f, 1000);
-    fake_wait_cancelled(x->f);
-    bot_poll(x->b);
-    if (bot_inflight(x->b) == 0 && fake_held(x->f) == 0) return;
-  }
-}
+static void fx_drain(fx *x) { h_fx_drain(x); }
 
 /* Someone mentions the bot; returns the prompt the engine got ("role|name|content" lines). */
 static const char *ask(fx *x, uint64_t id, h_user who, const char *text) {

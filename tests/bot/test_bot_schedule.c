@@ -9,8 +9,7 @@
 #include <unistd.h>
 
 #include "bot/bot.h"
-#include "bot_harness.h"
-#include "fake_backend.h"
+#include "bot_fixture.h"
 #include "lore/lore.h"
 #include "store/lore.h"
 #include "store/games.h"
@@ -32,22 +31,9 @@
 static const h_user ALICE = {11, "alice", false};
 static const h_user BOSS = {ADMIN, "boss", false};
 
-typedef struct fx {
-  cfg *c;
-  store *s;
-  fake_backend *f;
-  rec *r;
-  bot_actions act;
-  bot *b;
-  uint64_t next_id; /* message ids: people's and the echoes of ours, in time order */
-} fx;
+typedef h_fx fx;
 
-static void fx_cfg(fx *x, const char *k, const char *v) {
-  if (cfg_set(x->c, k, v, CFG_SRC_FILE)) {
-    printf("config %s: %s\n", k, err_msg());
-    abort();
-  }
-}
+static void fx_cfg(fx *x, const char *k, const char *v) { h_fx_cfg(x, k, v); }
 
 static int64_t add_persona(fx *x, const char *name) {
   store_persona p;
@@ -61,45 +47,18 @@ static int64_t add_persona(fx *x, const char *name) {
 }
 
 static void fx_init(fx *x, bool personas) {
-  memset(x, 0, sizeof *x);
   h_now = NOON_MS;
-  x->c = cfg_new();
+  h_fx_init(x, NULL, true);
   fx_cfg(x, "bot.admins", "9");
-  fx_cfg(x, "bot.response_rate", "0");
-  fx_cfg(x, "bot.cooldown_s", "0");
-  fx_cfg(x, "bot.user_flood_per_min", "0");
-  if (store_open(":memory:", &x->s)) abort();
   if (personas) {
     add_persona(x, "Glordon");
     add_persona(x, "Elio");
   }
-  x->f = fake_new(true);
-  x->r = xcalloc(1, sizeof *x->r);
-  x->r->self_id = SELF;
-  x->r->self_name = "mimic";
-  x->r->self_bot = true;
   x->next_id = 50000;
-  x->r->next_id = &x->next_id;
-  x->act = rec_actions(x->r);
-  bot_opts o = {.config = x->c,
-                .db = x->s,
-                .backend = &x->f->base,
-                .actions = &x->act,
-                .now_ms = h_clock,
-                .seed = 7};
-  if (bot_new(&o, &x->b) || h_ready(x->b, SELF, "mimic")) {
-    printf("bot: %s\n", err_msg());
-    abort();
-  }
+  h_fx_bot(x, (bot_opts){.seed = 7});
 }
 
-static void fx_free(fx *x) {
-  bot_destroy(x->b);
-  llm_backend_destroy(&x->f->base);
-  store_close(x->s);
-  cfg_destroy(x->c);
-  mem_free(x->r);
-}
+static void fx_free(fx *x) { h_fx_free(x); }
 
 /* Polls until nothing is in flight (the fake engine answers on its own thread). */
 static void fx_drain(fx *x) {

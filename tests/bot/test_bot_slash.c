@@ -9,9 +9,8 @@
 #include <unistd.h>
 
 #include "bot/bot.h"
-#include "bot_harness.h"
+#include "bot_fixture.h"
 #include "discord/commands.h"
-#include "fake_backend.h"
 #include "lore/lore.h"
 #include "store/jobs.h"
 #include "store/persona.h"
@@ -27,58 +26,19 @@
 #define ALICE 11 /* not */
 #define BOB   12
 
-typedef struct fx {
-  cfg *c;
-  store *s;
-  fake_backend *f;
-  rec *r;
-  bot_actions act;
-  bot *b;
-} fx;
+typedef h_fx fx;
 
-static void fx_open_bot(fx *x) {
-  bot_opts o = {.config = x->c,
-                .db = x->s,
-                .backend = &x->f->base,
-                .actions = &x->act,
-                .now_ms = h_clock,
-                .seed = 3,
-                .model_name = "tiny.gguf"};
-  if (bot_new(&o, &x->b) || h_ready(x->b, SELF, "mimic")) {
-    printf("bot: %s\n", err_msg());
-    abort();
-  }
-}
+static void fx_open_bot(fx *x) { h_fx_bot(x, (bot_opts){.seed = 3, .model_name = "tiny.gguf"}); }
 
 static void fx_init(fx *x) {
-  memset(x, 0, sizeof *x);
-  x->c = cfg_new();
-  if (cfg_set(x->c, "bot.admins", "9", CFG_SRC_FILE) ||
-      cfg_set(x->c, "bot.response_rate", "0", CFG_SRC_FILE))
-    abort();
-  if (store_open(":memory:", &x->s)) abort();
-  x->f = fake_new(false);
-  x->r = xcalloc(1, sizeof *x->r);
-  x->act = rec_actions(x->r);
+  h_fx_init(x, NULL, false);
+  h_fx_cfg(x, "bot.admins", "9");
   fx_open_bot(x);
 }
 
-static void fx_free(fx *x) {
-  bot_destroy(x->b);
-  llm_backend_destroy(&x->f->base);
-  store_close(x->s);
-  cfg_destroy(x->c);
-  mem_free(x->r);
-}
+static void fx_free(fx *x) { h_fx_free(x); }
 
-static void fx_drain(fx *x) {
-  for (int round = 0; round < 50; round++) {
-    fake_release(x->f, 1000);
-    fake_wait_cancelled(x->f);
-    bot_poll(x->b);
-    if (bot_inflight(x->b) == 0 && fake_held(x->f) == 0) return;
-  }
-}
+static void fx_drain(fx *x) { h_fx_drain(x); }
 
 static uint64_t next_iid = 1300000000000000000ull;
 

@@ -14,9 +14,8 @@
 
 #include "bot/bot.h"
 #include "bot/vision.h"
-#include "bot_harness.h"
 #include "double/node_double.h"
-#include "fake_backend.h"
+#include "bot_fixture.h"
 #include "store/media.h"
 #include "store/persona.h"
 #include "store/store.h"
@@ -77,13 +76,7 @@ static int cdn_requests(const cdn *d) {
 /* ---- the fixture ---- */
 
 typedef struct fx {
-  cfg *c;
-  store *s;
-  fake_backend *f;
-  rec *r;
-  bot_actions act;
-  bot *b;
-  uint64_t next_id;
+  h_fx h; /* config, store, engine, recorder, bot */
   cdn d;
   sem_t woken;
   int described;
@@ -136,12 +129,7 @@ static void fake_cancel(void *user) {
   sem_post(&x->stop);
 }
 
-static void fx_cfg(fx *x, const char *key, const char *val) {
-  if (cfg_set(x->c, key, val, CFG_SRC_FILE)) {
-    printf("cfg_set %s=%s: %s\n", key, val, err_msg());
-    abort();
-  }
-}
+static void fx_cfg(fx *x, const char *key, const char *val) { h_fx_cfg(&x->h, key, val); }
 
 /* A persona the next fx_init puts in the store (with the channel's webhook) before the bot starts.
  */
@@ -167,49 +155,21 @@ static int fx_init(fx *x) {
   sem_init(&x->entered, 0, 0);
   sem_init(&x->stop, 0, 0);
   log_set_sink(on_log, x);
-  x->c = cfg_new();
-  fx_cfg(x, "bot.response_rate", "0");
-  fx_cfg(x, "bot.cooldown_s", "0");
-  fx_cfg(x, "bot.user_flood_per_min", "0");
+  h_fx_init(&x->h, NULL, false);
   fx_cfg(x, "vision.allowed_hosts", "localhost");
   fx_cfg(x, "vision.idle_unload_s", "1");
-  if (store_open(":memory:", &x->s)) abort();
-  if (g_persona) add_persona(x->s, g_persona);
-  x->f = fake_new(false);
-  x->r = xcalloc(1, sizeof *x->r);
-  x->r->self_id = SELF;
-  x->r->self_name = "mimic";
-  x->r->self_bot = true;
-  x->next_id = 5000;
-  x->r->next_id = &x->next_id;
-  x->act = rec_actions(x->r);
+  if (g_persona) add_persona(x->h.s, g_persona);
   bot_vision v = {.user = x,
                   .describe = fake_describe,
                   .idle = fake_idle,
                   .cancel = fake_cancel,
                   .model_name = "fake-vlm"};
-  bot_opts o = {.config = x->c,
-                .db = x->s,
-                .backend = &x->f->base,
-                .actions = &x->act,
-                .now_ms = h_clock,
-                .seed = 42,
-                .wake = on_wake,
-                .wake_user = x,
-                .vision = &v};
-  if (bot_new(&o, &x->b) || h_ready(x->b, SELF, "mimic")) {
-    printf("bot: %s\n", err_msg());
-    abort();
-  }
+  h_fx_bot(&x->h, (bot_opts){.seed = 42, .wake = on_wake, .wake_user = x, .vision = &v});
   return 0;
 }
 
 static void fx_free(fx *x) {
-  bot_destroy(x->b);
-  llm_backend_destroy(&x->f->base);
-  store_close(x->s);
-  cfg_destroy(x->c);
-  mem_free(x->r);
+  h_fx_free(&x->h);
   log_set_sink(NULL, NULL);
   sem_destroy(&x->woken);
   sem_destroy(&x->idled);
@@ -235,7 +195,7 @@ static int fx_post_text(fx *x, uint64_t id, const char *text, bool mention, uint
                           .height = h};
   hm.ev.u.message.attachments = &a;
   hm.ev.u.message.n_attachments = 1;
-  return bot_handle_event(x->b, &hm.ev);
+  return bot_handle_event(x->h.b, &hm.ev);
 }
 
 /* One image attachment on a message that mentions the bot. */
@@ -249,10 +209,10 @@ static int fx_post(fx *x, uint64_t id, uint64_t att_id, const char *url, const c
  * failure; nothing is timed. */
 static bool fx_wait_submit(fx *x, int submits_before) {
   for (;;) {
-    bot_poll(x->b);
-    pthread_mutex_lock(&x->f->mu);
-    int n = x->f->submits;
-    pthread_mutex_unlock(&x->f->mu);
+    bot_poll(x->h.b);
+    pthread_mutex_lock(&x->h.f->mu);
+    int n = x->h.f->submits;
+    pthread_mutex_unlock(&x->h.f->mu);
     if (n > submits_before) return true;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -263,9 +223,9 @@ static bool fx_wait_submit(fx *x, int submits_before) {
 }
 
 static void fx_answer(fx *x) {
-  for (int i = 0; i < 10 && bot_inflight(x->b); i++) {
-    fake_release(x->f, 10);
-    bot_poll(x->b);
+  for (int i = 0; i < 10 && bot_inflight(x->h.b); i++) {
+    fake_release(x->h.f, 10);
+    bot_poll(x->h.b);
   }
 }
 
@@ -274,9 +234,9 @@ static void url_of(fx *x, char *out, size_t cap, const char *route, const char *
 }
 
 static int submits(fx *x) {
-  pthread_mutex_lock(&x->f->mu);
-  int n = x->f->submits;
-  pthread_mutex_unlock(&x->f->mu);
+  pthread_mutex_lock(&x->h.f->mu);
+  int n = x->h.f->submits;
+  pthread_mutex_unlock(&x->h.f->mu);
   return n;
 }
 
@@ -291,12 +251,12 @@ TEST(description_reaches_the_prompt_and_is_cached) {
   REQUIRE(fx_wait_submit(&x, 0));
   CHECK_INT(x.described, 1);
   CHECK_INT(cdn_requests(&x.d), 1);
-  CHECK(strstr(x.f->last_prompt, "[image: a test picture, 16x12, first pixel 0,0,0]") != NULL);
-  CHECK(strstr(x.f->last_prompt, "[attachment: rgb.png]") == NULL);
+  CHECK(strstr(x.h.f->last_prompt, "[image: a test picture, 16x12, first pixel 0,0,0]") != NULL);
+  CHECK(strstr(x.h.f->last_prompt, "[attachment: rgb.png]") == NULL);
   fx_answer(&x);
-  CHECK_INT(x.r->n_sends, 1);
+  CHECK_INT(x.h.r->n_sends, 1);
   store_media sm;
-  CHECK_OK(store_media_get(x.s, 7001, &sm));
+  CHECK_OK(store_media_get(x.h.s, 7001, &sm));
   CHECK_INT(sm.message_id, 9001);
   CHECK_STR(sm.model, "fake-vlm");
   CHECK(strstr(sm.description, "16x12") != NULL);
@@ -306,7 +266,7 @@ TEST(description_reaches_the_prompt_and_is_cached) {
   REQUIRE(fx_wait_submit(&x, before));
   CHECK_INT(x.described, 1);
   CHECK_INT(cdn_requests(&x.d), 1);
-  CHECK(strstr(x.f->last_prompt, "[image: a test picture, 16x12") != NULL);
+  CHECK(strstr(x.h.f->last_prompt, "[image: a test picture, 16x12") != NULL);
   fx_answer(&x);
   /* Deleting the message forgets what was seen in it. */
   discord_event del = {.type = DISCORD_EV_MESSAGE_DELETE};
@@ -314,8 +274,8 @@ TEST(description_reaches_the_prompt_and_is_cached) {
   del.u.del.channel_id = CHAN;
   del.u.del.ids = ids;
   del.u.del.n_ids = 1;
-  CHECK_OK(bot_handle_event(x.b, &del));
-  CHECK_INT(store_media_get(x.s, 7001, &sm), MIMIC_ENOTFOUND);
+  CHECK_OK(bot_handle_event(x.h.b, &del));
+  CHECK_INT(store_media_get(x.h.s, 7001, &sm), MIMIC_ENOTFOUND);
   fx_free(&x);
 }
 
@@ -329,7 +289,7 @@ TEST(every_format_is_decoded_on_the_way) {
     int before = submits(&x);
     CHECK_OK(fx_post(&x, 9100 + (uint64_t)i, 7100 + (uint64_t)i, url, names[i], 1000, 16, 12));
     REQUIRE(fx_wait_submit(&x, before));
-    CHECK(strstr(x.f->last_prompt, "[image: a test picture, 16x12") != NULL);
+    CHECK(strstr(x.h.f->last_prompt, "[image: a test picture, 16x12") != NULL);
     fx_answer(&x);
   }
   CHECK_INT(x.described, 3);
@@ -355,14 +315,14 @@ static void refused(const char *what, const char *url_route, const char *name, c
   CHECK_INT(cdn_requests(&x.d), fetches);
   char want[128];
   snprintf(want, sizeof want, "[attachment: %s]", name);
-  if (!strstr(x.f->last_prompt, want)) TEST_FAIL_("%s: prompt lacks %s", what, want);
+  if (!strstr(x.h.f->last_prompt, want)) TEST_FAIL_("%s: prompt lacks %s", what, want);
   if (!strstr(x.warnings, log_has))
     TEST_FAIL_("%s: no warning with \"%s\" in:\n%s", what, log_has, x.warnings);
   if (!strstr(x.warnings, "not described")) TEST_FAIL_("%s: no 'not described' warning", what);
   fx_answer(&x);
-  CHECK_INT(x.r->n_sends, 1);
+  CHECK_INT(x.h.r->n_sends, 1);
   store_media sm;
-  CHECK_INT(store_media_get(x.s, 7200, &sm), MIMIC_ENOTFOUND);
+  CHECK_INT(store_media_get(x.h.s, 7200, &sm), MIMIC_ENOTFOUND);
   fx_free(&x);
 }
 
@@ -395,17 +355,17 @@ TEST(wrong_content_is_refused) {
 TEST(vision_switched_off_for_a_channel) {
   fx x;
   if (fx_init(&x) != 0) SKIP("node or the CDN double is missing");
-  CHECK_OK(store_setting_set(x.s, "channel:100", "vision.enabled", "off"));
+  CHECK_OK(store_setting_set(x.h.s, "channel:100", "vision.enabled", "off"));
   char url[256];
   url_of(&x, url, sizeof url, "attachments/100/7300", "rgb.png");
   CHECK_OK(fx_post(&x, 9300, 7300, url, "rgb.png", 476, 16, 12));
   REQUIRE(fx_wait_submit(&x, 0));
   CHECK_INT(cdn_requests(&x.d), 0);
-  CHECK(strstr(x.f->last_prompt, "[attachment: rgb.png]") != NULL);
+  CHECK(strstr(x.h.f->last_prompt, "[attachment: rgb.png]") != NULL);
   fx_answer(&x);
   /* on for the channel, off for the guild: the channel wins */
-  CHECK_OK(store_setting_set(x.s, "channel:100", "vision.enabled", "on"));
-  CHECK_OK(store_setting_set(x.s, "guild:1", "vision.enabled", "off"));
+  CHECK_OK(store_setting_set(x.h.s, "channel:100", "vision.enabled", "on"));
+  CHECK_OK(store_setting_set(x.h.s, "guild:1", "vision.enabled", "off"));
   int before = submits(&x);
   CHECK_OK(fx_post(&x, 9301, 7301, url, "rgb.png", 476, 16, 12));
   REQUIRE(fx_wait_submit(&x, before));
@@ -425,11 +385,11 @@ TEST(images_go_to_an_openai_server_as_they_are) {
   CHECK_OK(fx_post(&x, 9400, 7400, url, "rgb.png", 476, 16, 12));
   REQUIRE(fx_wait_submit(&x, 0));
   CHECK_INT(x.described, 0);
-  CHECK_INT(x.f->last_n_images, 1);
-  CHECK(strncmp(x.f->last_image, "data:image/png;base64,iVBORw0KGgo", 33) == 0);
-  CHECK(strstr(x.f->last_prompt, "[image attached: rgb.png]") != NULL);
+  CHECK_INT(x.h.f->last_n_images, 1);
+  CHECK(strncmp(x.h.f->last_image, "data:image/png;base64,iVBORw0KGgo", 33) == 0);
+  CHECK(strstr(x.h.f->last_prompt, "[image attached: rgb.png]") != NULL);
   fx_answer(&x);
-  CHECK_INT(x.r->n_sends, 1);
+  CHECK_INT(x.h.r->n_sends, 1);
   fx_free(&x);
 }
 
@@ -454,11 +414,11 @@ TEST(embed_pictures_are_described_through_the_media_proxy) {
           .url = "https://example.com/pic.webp", .proxy_url = proxy, .width = 16, .height = 12}};
   hm.ev.u.message.embeds = &e;
   hm.ev.u.message.n_embeds = 1;
-  CHECK_OK(bot_handle_event(x.b, &hm.ev));
+  CHECK_OK(bot_handle_event(x.h.b, &hm.ev));
   REQUIRE(fx_wait_submit(&x, 0));
   CHECK_INT(x.described, 1);
   CHECK_INT(cdn_requests(&x.d), 1);
-  CHECK(strstr(x.f->last_prompt, "[image: a test picture, 16x12") != NULL);
+  CHECK(strstr(x.h.f->last_prompt, "[image: a test picture, 16x12") != NULL);
   fx_answer(&x);
   fx_free(&x);
 }
@@ -496,11 +456,11 @@ TEST(a_persona_answers_about_the_image) {
   CHECK_OK(fx_post_text(&x, 9800, "Elio, what is this?", false, 7800, url, "rgb.png", 476, 16, 12));
   REQUIRE(fx_wait_submit(&x, 0));
   CHECK_INT(x.described, 1);
-  CHECK(strstr(x.f->last_prompt, "You are Elio") != NULL);
-  CHECK(strstr(x.f->last_prompt, "[image: a test picture, 16x12, first pixel 0,0,0]") != NULL);
+  CHECK(strstr(x.h.f->last_prompt, "You are Elio") != NULL);
+  CHECK(strstr(x.h.f->last_prompt, "[image: a test picture, 16x12, first pixel 0,0,0]") != NULL);
   fx_answer(&x);
-  CHECK_INT(x.r->n_personas, 1);
-  CHECK_INT(x.r->n_sends, 0);
+  CHECK_INT(x.h.r->n_personas, 1);
+  CHECK_INT(x.h.r->n_sends, 0);
   fx_free(&x);
 }
 
@@ -521,8 +481,8 @@ TEST(stopping_cancels_a_description_in_progress) {
   int rc;
   while ((rc = sem_timedwait(&x.entered, &ts)) != 0 && errno == EINTR) {}
   REQUIRE(rc == 0);
-  bot_destroy(x.b);
-  x.b = NULL;
+  bot_destroy(x.h.b);
+  x.h.b = NULL;
   CHECK(x.cancelled);
   CHECK_INT(x.described, 1);
   fx_free(&x);

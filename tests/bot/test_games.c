@@ -9,9 +9,8 @@
 #include <unistd.h>
 
 #include "bot/bot.h"
-#include "bot_harness.h"
+#include "bot_fixture.h"
 #include "discord/commands.h"
-#include "fake_backend.h"
 #include "store/games.h"
 #include "store/lore.h"
 #include "store/persona.h"
@@ -29,78 +28,31 @@ static const h_user BOB = {12, "bob", false};
 static const h_user CAROL = {13, "carol", false};
 static const h_user BOSS = {9, "boss", false};
 
-typedef struct fx {
-  cfg *c;
-  store *s;
-  fake_backend *f;
-  rec *r;
-  bot_actions act;
-  bot *b;
-  char dir[64], db[128], bank[128];
-} fx;
+typedef h_fx fx;
 
-static void fx_cfg(fx *x, const char *key, const char *val) {
-  if (cfg_set(x->c, key, val, CFG_SRC_FILE)) {
-    printf("cfg_set %s=%s: %s\n", key, val, err_msg());
-    abort();
-  }
-}
+/* The question bank's file, in the fixture's folder. */
+static char bank_path[160];
 
-static void fx_open_bot(fx *x) {
-  bot_opts o = {.config = x->c,
-                .db = x->s,
-                .backend = &x->f->base,
-                .actions = &x->act,
-                .now_ms = h_clock,
-                .seed = 5};
-  if (bot_new(&o, &x->b) || h_ready(x->b, SELF, "mimic")) {
-    printf("bot: %s\n", err_msg());
-    abort();
-  }
-}
+static void fx_cfg(fx *x, const char *key, const char *val) { h_fx_cfg(x, key, val); }
+
+static void fx_open_bot(fx *x) { h_fx_bot(x, (bot_opts){.seed = 5}); }
 
 /* A bot on a database file in a fresh folder (so it can be "killed" and started again). */
 static void fx_init(fx *x) {
-  memset(x, 0, sizeof *x);
-  str_lcpy(x->dir, "/tmp/mimic-games-XXXXXX", sizeof x->dir);
-  if (!mkdtemp(x->dir)) abort();
-  snprintf(x->db, sizeof x->db, "%s/mimic.db", x->dir);
-  snprintf(x->bank, sizeof x->bank, "%s/bank.txt", x->dir);
-  x->c = cfg_new();
+  h_fx_init(x, "", false);
+  snprintf(bank_path, sizeof bank_path, "%s/bank.txt", x->dir);
   fx_cfg(x, "bot.admins", "9");
-  fx_cfg(x, "bot.response_rate", "0");
-  fx_cfg(x, "bot.cooldown_s", "0");
-  fx_cfg(x, "bot.user_flood_per_min", "0");
   fx_cfg(x, "games.rounds", "1");
-  if (store_open(x->db, &x->s)) abort();
-  x->f = fake_new(false);
-  x->r = xcalloc(1, sizeof *x->r);
-  x->act = rec_actions(x->r);
   fx_open_bot(x);
 }
 
 /* The process dies: the bot goes (its generations cancelled), the store is closed; a new bot
  * opens the same database. */
-static void fx_restart(fx *x) {
-  bot_destroy(x->b);
-  store_close(x->s);
-  if (store_open(x->db, &x->s)) abort();
-  fx_open_bot(x);
-}
+static void fx_restart(fx *x) { h_fx_restart(x, (bot_opts){.seed = 5}); }
 
 static void fx_free(fx *x) {
-  bot_destroy(x->b);
-  llm_backend_destroy(&x->f->base);
-  store_close(x->s);
-  cfg_destroy(x->c);
-  mem_free(x->r);
-  const char *files[] = {"mimic.db", "mimic.db-wal", "mimic.db-shm", "bank.txt"};
-  for (size_t i = 0; i < 4; i++) {
-    char p[160];
-    snprintf(p, sizeof p, "%s/%s", x->dir, files[i]);
-    unlink(p);
-  }
-  rmdir(x->dir);
+  unlink(bank_path);
+  h_fx_free(x);
 }
 
 static uint64_t next_id = 1;
@@ -259,11 +211,11 @@ static void add_lore(fx *x, const char *title, const char *text) {
 }
 
 static void write_bank(fx *x, const char *text) {
-  FILE *f = fopen(x->bank, "w");
+  FILE *f = fopen(bank_path, "w");
   if (!f) abort();
   fputs(text, f);
   fclose(f);
-  fx_cfg(x, "games.trivia_bank", x->bank);
+  fx_cfg(x, "games.trivia_bank", bank_path);
 }
 
 static char logged[16384];
@@ -653,11 +605,11 @@ TEST(a_dm_story_takes_the_readers_own_move) {
 TEST(a_riddle_in_a_dm_from_the_bank_with_the_hint_button) {
   fx x;
   fx_init(&x);
-  FILE *f = fopen(x.bank, "w");
+  FILE *f = fopen(bank_path, "w");
   REQUIRE(f != NULL);
   fputs("What has a neck but no head? | a bottle | flask | you drink from it\n", f);
   fclose(f);
-  fx_cfg(&x, "games.riddle_bank", x.bank);
+  fx_cfg(&x, "games.riddle_bank", bank_path);
   say_in(&x, DMCH, 0, ALICE, "!game riddle");
   CHECK(strstr(last_text(&x), "What has a neck but no head?") != NULL);
   CHECK(strstr(last_text(&x), "Riddle") != NULL);

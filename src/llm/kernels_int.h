@@ -82,60 +82,11 @@ _Static_assert(sizeof(blk_q5_K) == 176, "q5_K");
 _Static_assert(sizeof(blk_q6_K) == 210, "q6_K");
 _Static_assert(sizeof(blk_q8_K) == 292, "q8_K");
 
-/* IEEE binary16 <-> binary32, exact, round-to-nearest-even on the way down. */
-static inline float fp16_to_f32(uint16_t h) {
-  uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1F, man = h & 0x3FF, bits;
-  if (exp == 0x1F) {
-    bits = sign | 0x7F800000u | (man << 13);
-  } else if (exp) {
-    bits = sign | ((exp + 112) << 23) | (man << 13);
-  } else if (man) { /* subnormal: normalise */
-    int e = -1;
-    do {
-      man <<= 1;
-      e++;
-    } while (!(man & 0x400));
-    bits = sign | ((uint32_t)(112 - e) << 23) | ((man & 0x3FF) << 13);
-  } else {
-    bits = sign;
-  }
-  float f;
-  memcpy(&f, &bits, 4);
-  return f;
-}
-
-static inline uint16_t f32_to_fp16(float f) {
-  uint32_t x;
-  memcpy(&x, &f, 4);
-  uint32_t sign = (x >> 16) & 0x8000, ax = x & 0x7FFFFFFFu;
-  if (ax >= 0x7F800000u) return (uint16_t)(sign | 0x7C00 | (ax > 0x7F800000u ? 0x200 : 0));
-  if (ax >= 0x477FF000u) return (uint16_t)(sign | 0x7C00); /* rounds to >= 65520: infinity */
-  if (ax < 0x38800000u) {                                  /* result is subnormal or zero */
-    if (ax < 0x33000000u) return (uint16_t)sign;           /* < half the smallest subnormal */
-    uint32_t e = ax >> 23, m = (ax & 0x7FFFFF) | 0x800000;
-    uint32_t shift = 126 - e; /* 14..24 */
-    uint32_t r = m >> shift, rem = m & ((1u << shift) - 1), halfway = 1u << (shift - 1);
-    if (rem > halfway || (rem == halfway && (r & 1))) r++;
-    return (uint16_t)(sign | r);
-  }
-  uint32_t r = ((ax - 0x38000000u) >> 13), rem = ax & 0x1FFF;
-  if (rem > 0x1000 || (rem == 0x1000 && (r & 1))) r++;
-  return (uint16_t)(sign | r);
-}
-
-static inline float bf16_to_f32(uint16_t h) {
-  uint32_t bits = (uint32_t)h << 16;
-  float f;
-  memcpy(&f, &bits, 4);
-  return f;
-}
-
-static inline uint16_t f32_to_bf16(float f) {
-  uint32_t u;
-  memcpy(&u, &f, 4);
-  if ((u & 0x7FFFFFFFu) > 0x7F800000u) return (uint16_t)((u >> 16) | 64); /* quiet NaN */
-  return (uint16_t)((u + 0x7FFF + ((u >> 16) & 1)) >> 16);
-}
+/* The half/bfloat conversions under the kernels' short names (quant.h has them for every layer). */
+static inline float fp16_to_f32(uint16_t h) { return quant_fp16_to_f32(h); }
+static inline uint16_t f32_to_fp16(float f) { return quant_f32_to_fp16(f); }
+static inline float bf16_to_f32(uint16_t h) { return quant_bf16_to_f32(h); }
+static inline uint16_t f32_to_bf16(float f) { return quant_f32_to_bf16(f); }
 
 /* ((a0+a4)+(a2+a6)) + ((a1+a5)+(a3+a7)): an 8-lane register reduced the way the kernels and
  * llama.cpp's AVX2 code reduce one, so scalar code that keeps 8 lanes gives the same bits. */

@@ -15,10 +15,10 @@
 #include "base/assert.h"
 #include "vision/vision_int.h"
 
-/* The fp16 conversions and GELU tables live in encoder_fast.c (vis__h2f, vis__f2h,
- * vis__gelu_table), which this file calls and which calls nothing here. */
-static float h2f(uint16_t h) { return vis__h2f(h); }
-static uint16_t f2h(float f) { return vis__f2h(f); }
+/* The GELU tables live in encoder_fast.c (vis__gelu_table), which this file calls and which calls
+ * nothing here; the fp16 conversions are quant.h's. */
+static float h2f(uint16_t h) { return quant_fp16_to_f32(h); }
+static uint16_t f2h(float f) { return quant_f32_to_fp16(f); }
 
 static void gelu_row(float *x, int64_t n, bool tanh_form) {
   const uint16_t *tab = vis__gelu_table(tanh_form);

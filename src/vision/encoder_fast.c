@@ -3,8 +3,8 @@
  * the GELU rows through the fp16 table with F16C and a gather. AVX2+FMA+F16C where the CPU has
  * them, portable C otherwise. The scalar path in encoder.c is the reference; these sum in another
  * order (one chain per score and per output, exp by a polynomial), which the vision tolerances
- * allow (../shared/testdata/vision/README). Also the fp16 conversions and GELU tables that both
- * paths use. Not here: the weight products (qmat_mul). */
+ * allow (../shared/testdata/vision/README). Also the GELU tables that both paths use (the fp16
+ * conversions are llm/quant.h's). Not here: the weight products (qmat_mul). */
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -19,53 +19,12 @@
 static uint16_t gelu_tab[65537], gelu_quick_tab[65537];
 static pthread_once_t gelu_once = PTHREAD_ONCE_INIT;
 
-/* IEEE half <-> float with round-to-nearest-even (as F16C and ggml's reference), total over every
- * value (infinities and NaN included), so no activation can make a conversion fail. */
-float vis__h2f(uint16_t h) {
-  uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1F, man = h & 0x3FF, bits;
-  if (exp == 0x1F) {
-    bits = sign | 0x7F800000u | (man << 13);
-  } else if (exp) {
-    bits = sign | ((exp + 112) << 23) | (man << 13);
-  } else if (man) {
-    int e = -1;
-    do {
-      man <<= 1;
-      e++;
-    } while (!(man & 0x400));
-    bits = sign | ((uint32_t)(112 - e) << 23) | ((man & 0x3FF) << 13);
-  } else {
-    bits = sign;
-  }
-  float f;
-  memcpy(&f, &bits, 4);
-  return f;
-}
-
-uint16_t vis__f2h(float f) {
-  uint32_t x;
-  memcpy(&x, &f, 4);
-  uint32_t sign = (x >> 16) & 0x8000, ax = x & 0x7FFFFFFFu;
-  if (ax >= 0x7F800000u) return (uint16_t)(sign | 0x7C00 | (ax > 0x7F800000u ? 0x200 : 0));
-  if (ax >= 0x477FF000u) return (uint16_t)(sign | 0x7C00);
-  if (ax < 0x38800000u) {
-    if (ax < 0x33000000u) return (uint16_t)sign;
-    uint32_t e = ax >> 23, m = (ax & 0x7FFFFF) | 0x800000, shift = 126 - e;
-    uint32_t r = m >> shift, rem = m & ((1u << shift) - 1), halfway = 1u << (shift - 1);
-    if (rem > halfway || (rem == halfway && (r & 1))) r++;
-    return (uint16_t)(sign | r);
-  }
-  uint32_t r = (ax - 0x38000000u) >> 13, rem = ax & 0x1FFF;
-  if (rem > 0x1000 || (rem == 0x1000 && (r & 1))) r++;
-  return (uint16_t)(sign | r);
-}
-
 static void gelu_init(void) {
   const float k = 0.79788456080286535587989211986876f, a = 0.044715f;
   for (int i = 0; i < 65536; i++) {
-    float x = vis__h2f((uint16_t)i);
-    gelu_tab[i] = vis__f2h(0.5f * x * (1.0f + tanhf(k * x * (1.0f + a * x * x))));
-    gelu_quick_tab[i] = vis__f2h(x * (1.0f / (1.0f + expf(-1.702f * x))));
+    float x = quant_fp16_to_f32((uint16_t)i);
+    gelu_tab[i] = quant_f32_to_fp16(0.5f * x * (1.0f + tanhf(k * x * (1.0f + a * x * x))));
+    gelu_quick_tab[i] = quant_f32_to_fp16(x * (1.0f / (1.0f + expf(-1.702f * x))));
   }
 }
 
@@ -126,7 +85,7 @@ static void gelu_c(float *x, int64_t n, bool tanh_form, const uint16_t *tab) {
     if (tanh_form && v <= -10.0f)
       x[i] = 0.0f;
     else if (!(tanh_form && v >= 10.0f))
-      x[i] = vis__h2f(tab[vis__f2h(v)]);
+      x[i] = quant_fp16_to_f32(tab[quant_f32_to_fp16(v)]);
   }
 }
 
@@ -239,8 +198,8 @@ TGT static void softmax_avx2(float *x, int n, float scale) {
   for (int k = i; k < n; k++) x[k] *= (float)(1.0 / sum);
 }
 
-/* Bit for bit gelu_c: F16C rounds as vis__f2h (NaN aside, which stays NaN), the gather reads the
- * entry's 32-bit word, whose high half (the next entry) is dropped. */
+/* Bit for bit gelu_c: F16C rounds as quant_f32_to_fp16 (NaN aside, which stays NaN), the gather
+ * reads the entry's 32-bit word, whose high half (the next entry) is dropped. */
 TGT static void gelu_avx2(float *x, int64_t n, bool tanh_form, const uint16_t *tab) {
   const __m256i lo16 = _mm256_set1_epi32(0xFFFF);
   const __m256 m10 = _mm256_set1_ps(-10.0f), p10 = _mm256_set1_ps(10.0f);

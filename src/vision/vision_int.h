@@ -41,11 +41,9 @@ int vis__preprocess(const vis_model *m, const vis_image *img, bool slices, vis_t
 int vis__embed(const vis_model *m, compute_pool *pool, const vis_image *img, bool slices,
                const atomic_bool *cancel, float **embd, int *n_rows, vis_tiles *tiles);
 
-/* IEEE half <-> float, round to nearest even (encoder.c), and GELU's fp16 tables: entry i is
- * fp16(gelu(half i)), tanh form or quick; 65,536 entries and one more, zero, so a 32-bit gather
- * at the last one stays inside. */
-float vis__h2f(uint16_t h);
-uint16_t vis__f2h(float f);
+/* GELU's fp16 tables (encoder_fast.c): entry i is fp16(gelu(half i)) by quant.h's conversions,
+ * tanh form or quick; 65,536 entries and one more, zero, so a 32-bit gather at the last one stays
+ * inside. */
 const uint16_t *vis__gelu_table(bool tanh_form);
 
 /* The fast path's kernels besides the weight products (encoder_fast.c). simd: AVX2+FMA+F16C

@@ -24,7 +24,7 @@ static float rng_sym(void) {
 static float gelu_ref(float v, bool tanh_form) {
   if (tanh_form && v <= -10.0f) return 0.0f;
   if (tanh_form && v >= 10.0f) return v;
-  return vis__h2f(vis__gelu_table(tanh_form)[vis__f2h(v)]);
+  return quant_fp16_to_f32(vis__gelu_table(tanh_form)[quant_f32_to_fp16(v)]);
 }
 
 static void check_gelu(bool simd, bool tanh_form) {
@@ -32,7 +32,7 @@ static void check_gelu(bool simd, bool tanh_form) {
   static float x[N], y[N];
   int n = 0;
   for (int i = 0; i < 65536; i++) {
-    float v = vis__h2f((uint16_t)i);
+    float v = quant_fp16_to_f32((uint16_t)i);
     if (v == v) x[n++] = v; /* NaN aside: it stays NaN, its payload may differ */
   }
   for (int i = -32; i < 32; i++) x[n++] = nextafterf(i < 0 ? -10.0f : 10.0f, (float)i);

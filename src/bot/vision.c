@@ -108,10 +108,12 @@ static void describe_part(struct bot_vis *v, const vis_req *r, vis_part *p) {
   discord_cdn_file f = {0};
   vis_image img = {0};
   char *desc = NULL;
+  discord_cdn_opts cdn = r->cdn;
+  cdn.cancel = &v->stopping; /* a stopping bot is not held by a slow download */
   int rc = discord_cdn_url_check(p->url, r->allowed);
   if (!rc)
-    rc = v->cb.fetch ? v->cb.fetch(v->cb.user, &r->cdn, p->url, &f)
-                     : discord_cdn_fetch(&r->cdn, p->url, &f);
+    rc = v->cb.fetch ? v->cb.fetch(v->cb.user, &cdn, p->url, &f)
+                     : discord_cdn_fetch(&cdn, p->url, &f);
   if (!rc && !type_may_be_image(f.content_type))
     rc = err_set(MIMIC_EUNSUPPORTED, "the CDN served it as %s, not an image", f.content_type);
   if (!rc) rc = vis_image_decode(f.data, f.n, &r->lim, &img);

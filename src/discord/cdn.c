@@ -125,7 +125,18 @@ typedef struct xfer {
   size_t cap;
   bool over;
   bool refused_addr;
+  const atomic_bool *cancel;
+  bool cancelled;
 } xfer;
+
+/* libcurl calls this as data moves and at least once a second while it waits. */
+static int on_progress(void *user, curl_off_t dl_total, curl_off_t dl_now, curl_off_t ul_total,
+                       curl_off_t ul_now) {
+  xfer *x = user;
+  (void)dl_total, (void)dl_now, (void)ul_total, (void)ul_now;
+  if (x->cancel && atomic_load(x->cancel)) x->cancelled = true;
+  return x->cancelled; /* nonzero aborts the transfer */
+}
 
 static size_t on_body(char *p, size_t size, size_t nmemb, void *user) {
   xfer *x = user;
@@ -180,7 +191,9 @@ int discord_cdn_fetch(const discord_cdn_opts *o, const char *url, discord_cdn_fi
   checked c;
   int rc = check(url, o ? o->allowed_hosts : NULL, &c);
   if (rc) return rc;
-  xfer x = {.c = &c, .cap = o && o->max_bytes ? o->max_bytes : CDN_MAX_DEFAULT};
+  xfer x = {.c = &c,
+            .cap = o && o->max_bytes ? o->max_bytes : CDN_MAX_DEFAULT,
+            .cancel = o ? o->cancel : NULL};
   buf_init(&x.body, x.cap + 1);
   CURL *e = curl_easy_init();
   if (!e) {
@@ -203,6 +216,11 @@ int discord_cdn_fetch(const discord_cdn_opts *o, const char *url, discord_cdn_fi
   curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, on_open);
   curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, &x);
   curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
+  if (x.cancel) {
+    curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(e, CURLOPT_XFERINFODATA, &x);
+  }
   CURLcode cc = curl_easy_perform(e);
   long status = 0;
   curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
@@ -216,7 +234,9 @@ int discord_cdn_fetch(const discord_cdn_opts *o, const char *url, discord_cdn_fi
     }
     out->content_type[k] = 0;
   }
-  if (x.over || cc == CURLE_FILESIZE_EXCEEDED) {
+  if (x.cancelled) {
+    rc = err_set(MIMIC_ECANCELLED, "%s: the fetch was cancelled (mimic is stopping)", c.host);
+  } else if (x.over || cc == CURLE_FILESIZE_EXCEEDED) {
     rc = err_set(MIMIC_ERANGE, "%s: image is over the %zu-byte cap", c.host, x.cap);
   } else if (x.refused_addr) {
     rc = err_set(MIMIC_ENET, "%s resolves to a private or loopback address: refused", c.host);

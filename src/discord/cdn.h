@@ -16,6 +16,7 @@
  *   is capped (the transfer stops at the cap, before it grows further). */
 #ifndef MIMIC_DISCORD_CDN_H
 #define MIMIC_DISCORD_CDN_H
+#include <stdatomic.h>
 #include <stddef.h>
 
 #include "base/err.h"
@@ -26,6 +27,8 @@ typedef struct discord_cdn_opts {
   const char *allowed_hosts; /* extra hosts, comma-separated; NULL or "": Discord's only */
   size_t max_bytes;          /* body cap; 0: 20 MiB */
   long timeout_ms;           /* whole transfer; 0: 20 s */
+  const atomic_bool *cancel; /* when it turns true the transfer stops within about a second
+                                (MIMIC_ECANCELLED), so a stopping bot is not held; NULL: never */
 } discord_cdn_opts;
 
 typedef struct discord_cdn_file {
@@ -42,7 +45,7 @@ int discord_cdn_url_check(const char *url, const char *allowed_hosts) MIMIC_MUST
  * from a worker thread. Errors, each one sentence naming the host:
  * MIMIC_EINVAL (the URL breaks a rule), MIMIC_ERANGE (body over max_bytes), MIMIC_ENET (transport,
  * TLS, timeout, or a refused address), MIMIC_EPROTO (an HTTP status other than 200, including
- * redirects), MIMIC_ENOMEM. Thread-safe. */
+ * redirects), MIMIC_ECANCELLED (o->cancel turned true), MIMIC_ENOMEM. Thread-safe. */
 int discord_cdn_fetch(const discord_cdn_opts *o, const char *url, discord_cdn_file *out) MIMIC_MUST;
 
 void discord_cdn_file_free(discord_cdn_file *f);

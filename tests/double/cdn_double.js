@@ -10,6 +10,7 @@
 //   GET /html/NAME              the same bytes, served as text/html
 //   GET /redirect/NAME          302 to https://example.com/NAME (a redirect off the allow-list)
 //   GET /big/N                  N bytes (a PNG signature, then zeros), typed image/png
+//   GET /stall/NAME             headers and a PNG signature, then nothing more (a stuck transfer)
 //   anything else               404
 'use strict';
 const http = require('http');
@@ -64,6 +65,11 @@ const server = http.createServer((req, res) => {
     Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]).copy(b);
     res.writeHead(200, {'Content-Type': 'image/png'});
     return res.end(b);
+  }
+  if (parts[0] === 'stall') {
+    res.writeHead(200, {'Content-Type': 'image/png', 'Content-Length': 1 << 20});
+    res.write(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
+    return; /* never ended: the client must give up or be cancelled */
   }
   res.writeHead(404);
   res.end();

@@ -891,12 +891,16 @@ static void mm_chunk(void *arg, int64_t b, int64_t e) {
   }
 }
 
-/* Chunk size for n rows on nth threads: two chunks per thread, in whole tiles, so a thread the OS
- * holds back leaves half its share to the others. Finer chunks cost more than they balance, as
- * each chunk restarts the hardware prefetch streams (docs/internals/kernels.md, "Threads and
- * tiling"). */
-static int64_t mm_chunk_rows(int64_t n, int nth) {
-  int64_t c = n / ((int64_t)nth * 2);
+/* Chunk size for n rows on nth threads and T tokens: two chunks per thread, in whole tiles, so a
+ * thread the OS holds back leaves half its share to the others. Finer chunks cost generation more
+ * than they balance, as each chunk restarts the hardware prefetch streams
+ * (docs/internals/kernels.md, "Threads and tiling"). A prompt (MM_PACK_MIN_GROUPS groups of four
+ * tokens or more) reuses each tile from cache for every token, so a chunk's start costs it little,
+ * and it takes eight chunks per thread: a section ends when its last chunk does, and chunks of rows
+ * of different types (q/k/v with a Q6_K v) or different speed leave the other threads waiting up to
+ * a chunk. */
+static int64_t mm_chunk_rows(int64_t n, int nth, int64_t T) {
+  int64_t c = n / ((int64_t)nth * (T >= 4 * MM_PACK_MIN_GROUPS ? 8 : 2));
   c = (c + MM_TILE_ROWS - 1) / MM_TILE_ROWS * MM_TILE_ROWS;
   return c < MM_TILE_ROWS ? MM_TILE_ROWS : c;
 }
@@ -959,7 +963,7 @@ void qmat_mul_multi(compute_pool *p, int n, const qmat *const *w, const float *x
   }
   int64_t total = j.row0[j.n_w];
   uint64_t t0 = LLM_PROF_T0();
-  compute_pool_for(p, total, mm_chunk_rows(total, nth), mm_chunk, &j);
+  compute_pool_for(p, total, mm_chunk_rows(total, nth, T), mm_chunk, &j);
   if (t0) {
     llm__prof_wall(LLM_PROF_MATMUL, t0);
     llm__prof_par(t0, nth);

@@ -118,7 +118,7 @@ int main(int argc, char **argv) {
          qmat_kernels_name(), (long long)rows, (long long)cols, (long long)T, (long long)reps);
   printf("%-5s %-5s | %12s %12s | %7s %s\n", "type", "order", "dot4 GFLOP/s", "gemm8 GFLOP/s",
          "speedup", "bits");
-  static const tensor_type types[] = {TT_Q6_K, TT_Q8_0, TT_Q5_0, TT_Q4_K, TT_Q4_0};
+  static const tensor_type types[] = {TT_Q6_K, TT_Q5_K, TT_Q8_0, TT_Q5_0, TT_Q4_K, TT_Q4_0};
   float *tmp = xalloc((size_t)cols * sizeof *tmp);
   for (size_t k = 0; k < sizeof types / sizeof types[0]; k++) {
     tensor_type t = types[k], at = llm__act_type(t);

@@ -144,6 +144,123 @@ TGT static void gemm8_q6_K(const void *packed, const void *a, size_t astride, in
 
 static const llm_gemm8 gemm8_q6_K_set = {pack8_q6_K_bytes, pack8_q6_K, gemm8_q6_K};
 
+/* ---- Q5_K ------------------------------------------------------------------------------------
+ *
+ * As Q6_K: the reference's lanes, the rows one after the other, the values stored unpacked (0..31,
+ * element order) and the scales as words (one per 32 values: one `vpshufb` per group). The mins
+ * are the reference's one integer per super-block, m(k) (B(2k) + B(2k + 1)) summed over k (exact),
+ * on one float chain per output: here the four activation rows' integers come out of one `hadd`
+ * tree and their chains are the four lanes of one register. */
+typedef struct {
+  uint8_t q[QK_K]; /* the values 0..31 in element order */
+  int16_t sc[16];  /* scales 0..7 as words, in both 128-bit halves */
+  int16_t mn[16];  /* mins 0..7, each twice: against the activation's B(2k), B(2k + 1) */
+  float d, dmin;
+} q5_K_p;
+
+TGT static size_t pack8_q5_K_bytes(int64_t n) { return (size_t)(n / QK_K) * 8 * sizeof(q5_K_p); }
+
+TGT static void pack8_q5_K(const void *w, size_t wstride, int64_t n, void *dst) {
+  const __m256i m4 = _mm256_set1_epi8(0xF), one = _mm256_set1_epi8(1);
+  q5_K_p *o = dst;
+  for (int64_t b = 0; b < n / QK_K; b++)
+    for (int r = 0; r < 8; r++, o++) {
+      const blk_q5_K *x = (const blk_q5_K *)((const uint8_t *)w + wstride * (size_t)r) + b;
+      __m256i qh = _mm256_loadu_si256((const __m256i *)x->qh);
+      for (int c = 0; c < 4; c++) {
+        __m256i q = _mm256_loadu_si256((const __m256i *)(x->qs + 32 * c));
+        __m256i hlo = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * c), one), 4);
+        __m256i hhi = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * c + 1), one), 4);
+        _mm256_storeu_si256((__m256i *)(o->q + 64 * c),
+                            _mm256_or_si256(_mm256_and_si256(q, m4), hlo));
+        _mm256_storeu_si256((__m256i *)(o->q + 64 * c + 32),
+                            _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), m4), hhi));
+      }
+      const uint8_t *k = x->scales;
+      for (int j = 0; j < 8; j++) {
+        int sc = j < 4 ? k[j] & 63 : (k[j + 4] & 0xF) | ((k[j - 4] >> 6) << 4);
+        int mn = j < 4 ? k[j + 4] & 63 : (k[j + 4] >> 4) | ((k[j] >> 6) << 4);
+        o->sc[j] = o->sc[j + 8] = (int16_t)sc;
+        o->mn[2 * j] = o->mn[2 * j + 1] = (int16_t)mn;
+      }
+      o->d = h2f(x->d);
+      o->dmin = h2f(x->dmin);
+    }
+}
+
+TGT static void gemm8_q5_K(const void *packed, const void *a, size_t astride, int64_t n,
+                           float out[32]) {
+  const q5_K_p *x = packed;
+  const blk_q8_K *y0 = a, *y1 = (const blk_q8_K *)((const uint8_t *)a + astride),
+                 *y2 = (const blk_q8_K *)((const uint8_t *)a + 2 * astride),
+                 *y3 = (const blk_q8_K *)((const uint8_t *)a + 3 * astride);
+  int64_t nb = n / QK_K;
+  __m256 acc[8][4]; /* [row][activation] */
+  __m128 summ[8];   /* [row]: the four activations' mins chains */
+  for (int r = 0; r < 8; r++) {
+    for (int k = 0; k < 4; k++) acc[r][k] = _mm256_setzero_ps();
+    summ[r] = _mm_setzero_ps();
+  }
+  for (int64_t b0 = 0; b0 < nb; b0 += Q6_CHUNK) {
+    int64_t b1 = b0 + Q6_CHUNK < nb ? b0 + Q6_CHUNK : nb;
+    for (int r = 0; r < 8; r++) {
+      __m256 f0 = acc[r][0], f1 = acc[r][1], f2 = acc[r][2], f3 = acc[r][3];
+      __m128 sm = summ[r];
+      for (int64_t b = b0; b < b1; b++) {
+        const q5_K_p *p = &x[8 * b + r];
+        __m256i sch = _mm256_loadu_si256((const __m256i *)p->sc);
+        __m256i i0 = _mm256_setzero_si256(), i1 = i0, i2 = i0, i3 = i0;
+#pragma GCC unroll 8
+        for (int g = 0; g < 8; g++) {
+          int e = 32 * g;
+          __m256i qv = _mm256_loadu_si256((const __m256i *)(p->q + e));
+          __m256i scv = _mm256_shuffle_epi8(sch, _mm256_set1_epi16((short)(0x0100 + 0x0202 * g)));
+#define Q5_STEP(i, y)                                                                              \
+  i = _mm256_add_epi32(                                                                            \
+      i, _mm256_madd_epi16(                                                                        \
+             _mm256_maddubs_epi16(qv, _mm256_loadu_si256((const __m256i *)((y)[b].qs + e))), scv))
+          Q5_STEP(i0, y0);
+          Q5_STEP(i1, y1);
+          Q5_STEP(i2, y2);
+          Q5_STEP(i3, y3);
+#undef Q5_STEP
+          __asm__("" : "+x"(i0), "+x"(i1), "+x"(i2), "+x"(i3)); /* one chain each */
+        }
+        __m256 dw = _mm256_set1_ps(p->d);
+        f0 =
+            _mm256_fmadd_ps(_mm256_mul_ps(_mm256_set1_ps(y0[b].d), dw), _mm256_cvtepi32_ps(i0), f0);
+        f1 =
+            _mm256_fmadd_ps(_mm256_mul_ps(_mm256_set1_ps(y1[b].d), dw), _mm256_cvtepi32_ps(i1), f1);
+        f2 =
+            _mm256_fmadd_ps(_mm256_mul_ps(_mm256_set1_ps(y2[b].d), dw), _mm256_cvtepi32_ps(i2), f2);
+        f3 =
+            _mm256_fmadd_ps(_mm256_mul_ps(_mm256_set1_ps(y3[b].d), dw), _mm256_cvtepi32_ps(i3), f3);
+        /* mins: the four activations' integers, then fmaf(-dy x dmin, mins, summ) in four lanes */
+        __m256i mnv = _mm256_loadu_si256((const __m256i *)p->mn);
+#define Q5_MINS(y) _mm256_madd_epi16(mnv, _mm256_loadu_si256((const __m256i *)(y)[b].bsums))
+        __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(Q5_MINS(y0), Q5_MINS(y1)),
+                                      _mm256_hadd_epi32(Q5_MINS(y2), Q5_MINS(y3)));
+#undef Q5_MINS
+        __m128i m = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+        __m128 ndy = _mm_setr_ps(-y0[b].d, -y1[b].d, -y2[b].d, -y3[b].d);
+        sm = _mm_fmadd_ps(_mm_mul_ps(ndy, _mm_set1_ps(p->dmin)), _mm_cvtepi32_ps(m), sm);
+      }
+      acc[r][0] = f0;
+      acc[r][1] = f1;
+      acc[r][2] = f2;
+      acc[r][3] = f3;
+      summ[r] = sm;
+    }
+  }
+  for (int r = 0; r < 8; r++) {
+    float s4[4];
+    _mm_storeu_ps(s4, summ[r]);
+    for (int k = 0; k < 4; k++) out[8 * k + r] = hsum_ps(acc[r][k]) + s4[k];
+  }
+}
+
+static const llm_gemm8 gemm8_q5_K_set = {pack8_q5_K_bytes, pack8_q5_K, gemm8_q5_K};
+
 /* ---- Q8_0 and Q5_0 ---------------------------------------------------------------------------
  *
  * Both are 32 signed values per block against Q8_0 activations, one float lane per four values.
@@ -292,6 +409,7 @@ static const llm_gemm8 gemm8_q5_0_set = {pack8_q8_bytes, pack8_q5_0, gemm8_q8};
 const llm_gemm8 *llm__gemm8_plain_avx2(tensor_type t) {
   switch (t) {
   case TT_Q6_K: return &gemm8_q6_K_set;
+  case TT_Q5_K: return &gemm8_q5_K_set;
   case TT_Q8_0: return &gemm8_q8_0_set;
   case TT_Q5_0: return &gemm8_q5_0_set;
   default: return NULL;

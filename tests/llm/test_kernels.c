@@ -213,7 +213,7 @@ static void check_variant4x4_of(const char *name, vec_dot4x4_fn (*set)(tensor_ty
 
 /* Packed eight-row strips against the order's one-row reference, for each of the 32 outputs
  * (weight and activation rows spaced by more than a row, to catch a wrong stride or index), in the
- * gemm order (Q4_K, Q4_0) and the plain order (Q6_K, Q8_0, Q5_0); lengths past the kernels'
+ * gemm order (Q4_K, Q4_0) and the plain order (Q6_K, Q5_K, Q8_0, Q5_0); lengths past the kernels'
  * passes over the row (Q6_K: 4 super-blocks, the 32-value types: 32 blocks) and not a multiple of
  * them. Returns the number of types compared in the plain order. */
 static int check_gemm8_order(const char *name, const llm_gemm8 *(*set)(tensor_type, llm_order),
@@ -268,8 +268,8 @@ static int check_gemm8_order(const char *name, const llm_gemm8 *(*set)(tensor_ty
 
 static void check_gemm8(const char *name, const llm_gemm8 *(*set)(tensor_type, llm_order)) {
   (void)check_gemm8_order(name, set, LLM_ORDER_GEMM);
-  /* Q6_K, Q8_0 and Q5_0 */
-  CHECK(check_gemm8_order(name, set, LLM_ORDER_PLAIN) == 3);
+  /* Q6_K, Q5_K, Q8_0 and Q5_0 */
+  CHECK(check_gemm8_order(name, set, LLM_ORDER_PLAIN) == 4);
 }
 
 /* The repacked orders (llm_order) of a kernel set against their scalar references: the same

@@ -1,5 +1,5 @@
 /* AVX2 packed eight-row strips (llm_gemm8) for the weight types in the plain order (llm__dot's
- * order: each output's eight float lanes, reduced at the end): Q6_K, Q8_0 and Q5_0 prompts. The
+ * order: each output's eight float lanes, reduced at the end): Q6_K, Q5_K, Q8_0 and Q5_0. The
  * repacked orders' strips (Q4_K, Q4_0) are in kernels_avx2.c. Each output has exactly the bits of
  * llm__dot_order_scalar(t, LLM_ORDER_PLAIN) (tests/llm/test_kernels.c); the packing does, once per
  * strip, the work the four-row dots (llm__dot4) repeat for every four tokens. Called only after

@@ -293,7 +293,7 @@ vec_dot4w_fn llm__dot4w_order_avx512(tensor_type t, llm_order o);
 vec_dot4_fn llm__dot4_order_avx512(tensor_type t, llm_order o);
 vec_dot4x4_fn llm__dot4x4_order_avx2(tensor_type t, llm_order o);
 const llm_gemm8 *llm__gemm8_order_avx2(tensor_type t, llm_order o);
-/* The plain order's strips (Q6_K, Q8_0, Q5_0: kernels_avx2_gemm8.c), reached through
+/* The plain order's strips (Q6_K, Q5_K, Q8_0, Q5_0: kernels_avx2_gemm8.c), reached through
  * llm__gemm8_order_avx2(t, LLM_ORDER_PLAIN). */
 const llm_gemm8 *llm__gemm8_plain_avx2(tensor_type t);
 vec_dot4x4_fn llm__dot4x4_order_avx512(tensor_type t, llm_order o);

@@ -503,6 +503,7 @@ static vec_dot4w_fn order4w_table[2][TT_COUNT];
 static vec_dot4_fn order4_table[2][TT_COUNT];
 static vec_dot4x4_fn order4x4_table[2][TT_COUNT];
 static const llm_gemm8 *gemm8_table[2][TT_COUNT];
+static const llm_gemm8 *gemm8_plain_table[TT_COUNT]; /* the plain order's strips */
 static pthread_once_t kernels_once = PTHREAD_ONCE_INIT;
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -564,6 +565,12 @@ static void kernels_init(void) {
     }
     dot4_table[t] = f4;
     dot4w_table[t] = f4w;
+    /* AVX2's plain-order strips where the AVX-512 set has no four-row kernel of its own */
+    bool own512 = level >= LEVEL_AVX512 &&
+                  (llm__dot4_avx512((tensor_type)t) || llm__dot4w_avx512((tensor_type)t));
+    gemm8_plain_table[t] = level >= LEVEL_AVX2 && !own512
+                               ? llm__gemm8_order_avx2((tensor_type)t, LLM_ORDER_PLAIN)
+                               : NULL;
     for (int o = 0; o < 2; o++) {
       llm_order ord = o ? LLM_ORDER_GEMM : LLM_ORDER_GEMV;
       vec_dot_fn g = NULL;
@@ -666,8 +673,8 @@ vec_dot4x4_fn llm__dot4x4_order(tensor_type t, llm_order o) {
 }
 
 const llm_gemm8 *llm__gemm8_order(tensor_type t, llm_order o) {
-  if (o == LLM_ORDER_PLAIN) return NULL;
   pthread_once(&kernels_once, kernels_init);
+  if (o == LLM_ORDER_PLAIN) return (unsigned)t < TT_COUNT ? gemm8_plain_table[t] : NULL;
   return (unsigned)t < TT_COUNT ? gemm8_table[o == LLM_ORDER_GEMM][t] : NULL;
 }
 
@@ -727,7 +734,7 @@ typedef struct mm_job {
   vec_dot_fn dot[MM_MAX_W][2];
   vec_dot4_fn dot4[MM_MAX_W];
   vec_dot4x4_fn dot4x4[MM_MAX_W];
-  const llm_gemm8 *gemm8[MM_MAX_W]; /* packed eight-row strips for the gemm tokens, or NULL */
+  const llm_gemm8 *gemm8[MM_MAX_W]; /* packed eight-row strips for tokens below t4, or NULL */
   vec_dot4w_fn dot4w[MM_MAX_W][2];
   int64_t t4[MM_MAX_W];
   int64_t row0[MM_MAX_W + 1]; /* first row of each matrix in the concatenated range */
@@ -784,9 +791,10 @@ static void mm_rows_w4(const mm_job *j, int k, int64_t r0, int64_t r1) {
  * arithmetic whichever path computes it. */
 #define MM_TILE_ROWS 16
 
-/* Rows [r0, r1) (a multiple of 8 of them), tokens [0, t4), through the packed strips: each tile's
- * strips are packed once into this thread's scratch, then run against every group of four
- * activation rows (both strips in turn, so the group is read from memory once per tile). */
+/* Rows [r0, r1) (a multiple of 8 of them), the groups of four tokens below t4, through the packed
+ * strips: each tile's strips are packed once into this thread's scratch, then run against every
+ * group of four activation rows (both strips in turn, so the group is read from memory once per
+ * tile). */
 static void mm_rows_packed(const mm_job *j, int k, int64_t r0, int64_t r1) {
   const qmat *w = j->w[k];
   const llm_gemm8 *g8 = j->gemm8[k];
@@ -833,7 +841,8 @@ static void mm_rows(const mm_job *j, int k, int64_t r0, int64_t r1) {
   for (int64_t rt = r0, re; rt < r1; rt = re) {
     re = rt + MM_TILE_ROWS < r1 ? rt + MM_TILE_ROWS : r1;
     if (re > rp && rt < rp) re = rp; /* a tile straddling rp: its packed part first */
-    int64_t t = rt < rp ? t4 : 0;
+    /* packed rows' tokens from the last group of four on (a plain weight's t4 is T, any count) */
+    int64_t t = rt < rp ? t4 / 4 * 4 : 0;
     if (dot4 || dot4x4)
       for (; t + 4 <= t4; t += 4) {
         const uint8_t *a = j->act + (size_t)t * j->arow;
@@ -882,12 +891,16 @@ static void mm_chunk(void *arg, int64_t b, int64_t e) {
   }
 }
 
-/* Chunk size for n rows on nth threads: two chunks per thread, in whole tiles, so a thread the OS
- * holds back leaves half its share to the others. Finer chunks cost more than they balance, as
- * each chunk restarts the hardware prefetch streams (docs/internals/kernels.md, "Threads and
- * tiling"). */
-static int64_t mm_chunk_rows(int64_t n, int nth) {
-  int64_t c = n / ((int64_t)nth * 2);
+/* Chunk size for n rows on nth threads and T tokens: two chunks per thread, in whole tiles, so a
+ * thread the OS holds back leaves half its share to the others. Finer chunks cost generation more
+ * than they balance, as each chunk restarts the hardware prefetch streams
+ * (docs/internals/kernels.md, "Threads and tiling"). A prompt (MM_PACK_MIN_GROUPS groups of four
+ * tokens or more) reuses each tile from cache for every token, so a chunk's start costs it little,
+ * and it takes eight chunks per thread: a section ends when its last chunk does, and chunks of rows
+ * of different types (q/k/v with a Q6_K v) or different speed leave the other threads waiting up to
+ * a chunk. */
+static int64_t mm_chunk_rows(int64_t n, int nth, int64_t T) {
+  int64_t c = n / ((int64_t)nth * (T >= 4 * MM_PACK_MIN_GROUPS ? 8 : 2));
   c = (c + MM_TILE_ROWS - 1) / MM_TILE_ROWS * MM_TILE_ROWS;
   return c < MM_TILE_ROWS ? MM_TILE_ROWS : c;
 }
@@ -933,6 +946,7 @@ void qmat_mul_multi(compute_pool *p, int n, const qmat *const *w, const float *x
       bool untiled = llm__untiled(w[k]);
       j.dot4[i] = untiled ? NULL : llm__dot4(w[k]->type);
       j.dot4w[i][0] = j.dot4w[i][1] = untiled ? NULL : llm__dot4w(w[k]->type);
+      j.gemm8[i] = untiled ? NULL : llm__gemm8_order(w[k]->type, LLM_ORDER_PLAIN);
     }
     j.row0[i + 1] = j.row0[i] + w[k]->rows;
   }
@@ -949,7 +963,7 @@ void qmat_mul_multi(compute_pool *p, int n, const qmat *const *w, const float *x
   }
   int64_t total = j.row0[j.n_w];
   uint64_t t0 = LLM_PROF_T0();
-  compute_pool_for(p, total, mm_chunk_rows(total, nth), mm_chunk, &j);
+  compute_pool_for(p, total, mm_chunk_rows(total, nth, T), mm_chunk, &j);
   if (t0) {
     llm__prof_wall(LLM_PROF_MATMUL, t0);
     llm__prof_par(t0, nth);

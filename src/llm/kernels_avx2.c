@@ -1491,6 +1491,7 @@ TGT static void gemm8_q4_0(const void *packed, const void *a, size_t astride, in
 static const llm_gemm8 gemm8_q4_0_set = {pack8_q4_0_bytes, pack8_q4_0, gemm8_q4_0};
 
 const llm_gemm8 *llm__gemm8_order_avx2(tensor_type t, llm_order o) {
+  if (o == LLM_ORDER_PLAIN) return llm__gemm8_plain_avx2(t); /* kernels_avx2_gemm8.c */
   if (o != LLM_ORDER_GEMM) return NULL;
   return t == TT_Q4_K ? &gemm8_q4_K_set : t == TT_Q4_0 ? &gemm8_q4_0_set : NULL;
 }

@@ -224,7 +224,8 @@ vec_dot4_fn llm__dot4_order(tensor_type t, llm_order o);
 /* The selected 4x4 dot of a repacked order, or NULL (PLAIN: always NULL). Each output has the
  * bits of llm__dot_order_scalar(t, o). */
 vec_dot4x4_fn llm__dot4x4_order(tensor_type t, llm_order o);
-/* The selected packed eight-row kernels of a repacked order, or NULL (then dot4x4). */
+/* The selected packed eight-row kernels of an order, or NULL (then dot4x4, or for PLAIN dot4).
+ * PLAIN strips exist where the AVX-512 set has no four-row kernel for the type. */
 const llm_gemm8 *llm__gemm8_order(tensor_type t, llm_order o);
 
 /* Kernel sets. Each returns NULL for a type it does not accelerate. */
@@ -243,6 +244,9 @@ vec_dot4w_fn llm__dot4w_order_avx512(tensor_type t, llm_order o);
 vec_dot4_fn llm__dot4_order_avx512(tensor_type t, llm_order o);
 vec_dot4x4_fn llm__dot4x4_order_avx2(tensor_type t, llm_order o);
 const llm_gemm8 *llm__gemm8_order_avx2(tensor_type t, llm_order o);
+/* The plain order's strips (Q6_K, Q5_K, Q8_0, Q5_0: kernels_avx2_gemm8.c), reached through
+ * llm__gemm8_order_avx2(t, LLM_ORDER_PLAIN). */
+const llm_gemm8 *llm__gemm8_plain_avx2(tensor_type t);
 vec_dot4x4_fn llm__dot4x4_order_avx512(tensor_type t, llm_order o);
 
 /* Float weights (F32, F16, BF16, tiled shapes) with many activation rows: a packed, register-tiled

@@ -212,16 +212,21 @@ static void check_variant4x4_of(const char *name, vec_dot4x4_fn (*set)(tensor_ty
 }
 
 /* Packed eight-row strips against the order's one-row reference, for each of the 32 outputs
- * (weight and activation rows spaced by more than a row, to catch a wrong stride or index). */
-static void check_gemm8(const char *name, const llm_gemm8 *(*set)(tensor_type, llm_order)) {
-  static const int64_t sizes[] = {256, 512, 2048, 4096};
-  int compared = 0;
+ * (weight and activation rows spaced by more than a row, to catch a wrong stride or index), in the
+ * gemm order (Q4_K, Q4_0) and the plain order (Q6_K, Q5_K, Q8_0, Q5_0); lengths past the kernels'
+ * passes over the row (Q6_K: 4 super-blocks, the 32-value types: 32 blocks) and not a multiple of
+ * them. Returns the number of types compared in the plain order. */
+static int check_gemm8_order(const char *name, const llm_gemm8 *(*set)(tensor_type, llm_order),
+                             llm_order o) {
+  static const int64_t sizes[] = {256, 512, 1280, 2048, 4096, 4352};
+  int compared = 0, types = 0;
   for (size_t k = 0; k < sizeof all_types / sizeof all_types[0]; k++) {
     tensor_type t = all_types[k];
-    CHECK(set(t, LLM_ORDER_GEMV) == NULL); /* strips serve the gemm order only */
-    const llm_gemm8 *g8 = set(t, LLM_ORDER_GEMM);
+    CHECK(set(t, LLM_ORDER_GEMV) == NULL); /* strips serve the gemm and plain orders only */
+    const llm_gemm8 *g8 = set(t, o);
     if (!g8) continue;
-    vec_dot_fn ref = llm__dot_order_scalar(t, LLM_ORDER_GEMM);
+    types++;
+    vec_dot_fn ref = llm__dot_order_scalar(t, o);
     tensor_type at = llm__act_type(t);
     for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
       int64_t n = sizes[s];
@@ -232,6 +237,9 @@ static void check_gemm8(const char *name, const llm_gemm8 *(*set)(tensor_type, l
       CHECK(tmp && w && a && pk);
       for (int rep = 0; rep < 4; rep++) {
         for (int r = 0; r < 8; r++) make_row(t, tmp, w + wb * (size_t)r, n);
+        /* Q8_0's -128, which a file may hold though the quantizer never writes it */
+        if (t == TT_Q8_0 && rep == 2)
+          for (int64_t b = 0; b < n / 32; b++) ((blk_q8_0 *)(void *)w)[b].qs[b % 32] = -128;
         for (int q = 0; q < 4; q++) {
           for (int64_t i = 0; i < n; i++) tmp[i] = rng_sym() * (float)(q + 1) * (rep & 1 ? 4 : 1);
           if (rep == 3 && q == 0) /* the activation extremes: every value at the scale's bound */
@@ -245,8 +253,9 @@ static void check_gemm8(const char *name, const llm_gemm8 *(*set)(tensor_type, l
           for (int r = 0; r < 8; r++) {
             float want = ref(w + wb * (size_t)r, a + ab * (size_t)q, n);
             if (!agrees(out[8 * q + r], want))
-              TEST_FAIL_("%s gemm8 %s n=%lld act %d row %d: %.9g vs reference %.9g", name,
-                         tensor_type_get((int)t).name, (long long)n, q, r, out[8 * q + r], want);
+              TEST_FAIL_("%s gemm8 %s %s n=%lld act %d row %d: %.9g vs reference %.9g", name,
+                         o == LLM_ORDER_PLAIN ? "plain" : "gemm", tensor_type_get((int)t).name,
+                         (long long)n, q, r, out[8 * q + r], want);
             compared++;
           }
       }
@@ -256,7 +265,14 @@ static void check_gemm8(const char *name, const llm_gemm8 *(*set)(tensor_type, l
       free(pk);
     }
   }
-  CHECK(compared > 0);
+  CHECK(compared > 0 || (o == LLM_ORDER_PLAIN && types == 0));
+  return types;
+}
+
+static void check_gemm8(const char *name, const llm_gemm8 *(*set)(tensor_type, llm_order)) {
+  (void)check_gemm8_order(name, set, LLM_ORDER_GEMM);
+  /* Q6_K, Q5_K, Q8_0 and Q5_0 */
+  CHECK(check_gemm8_order(name, set, LLM_ORDER_PLAIN) == 4);
 }
 
 /* The repacked orders (llm_order) of a kernel set against their scalar references: the same

@@ -170,7 +170,7 @@ int llm_backend_local_new(const llm_local_opts *o, llm_backend **out) {
                .slot_tokens = l_slot_tokens,
                .prepare = l_prepare,
                .decode_batch = l_decode,
-               .step = l_step,
+               .step = o->serial_prompts ? NULL : l_step,
                .lora_load = l_lora_load,
                .lora_free = l_lora_free,
                .destroy = l_destroy};

@@ -34,7 +34,8 @@ typedef struct fake {
   bool destroyed;
   /* mixed steps (f_step): per call, prompt items, decode items and rows */
   int n_steps, step_prompts[256], step_decodes[256], step_rows[256];
-  bool half; /* every token renders as 0xC3, the first byte of a two-byte character */
+  int32_t refuse; /* f_step refuses a prompt holding this token (0: none), before evaluating any */
+  bool half;      /* every token renders as 0xC3, the first byte of a two-byte character */
   bool
       pairs; /* tokens >= PAIR_FROM render as two lowercase letters: merged tokens that the
               * one-character-per-token render never produces (lowercase letters are < PAIR_FROM) */
@@ -190,6 +191,13 @@ static int f_step(void *self, llm_lm_step *it, int n, int *failed) {
   pthread_cond_broadcast(&f->cv);
   while (f->gate_closed) pthread_cond_wait(&f->cv, &f->mu);
   f->at_gate--;
+  for (int i = 0; i < n && f->refuse; i++)
+    for (int t = 0; t < it[i].n && !it[i].append; t++)
+      if (it[i].toks[t] == f->refuse) {
+        *failed = i;
+        pthread_mutex_unlock(&f->mu);
+        return err_set(MIMIC_EINVAL, "fake: token %d is refused", f->refuse);
+      }
   int k = f->n_steps < 256 ? f->n_steps++ : 255, prompts = 0, decodes = 0;
   uint64_t before = f->evaluated;
   pthread_mutex_unlock(&f->mu);
@@ -475,6 +483,40 @@ TEST(mixed_steps_share_passes) {
     llm_result_free(&solo);
     box_free(&x[i]);
   }
+  llm_backend_destroy(b);
+}
+
+/* An item the model refuses fails its own job only; the others of that step run again without it
+ * and finish as they would have. */
+TEST(mixed_step_refusal_fails_one_job) {
+  llm_backend *b = start_lm(3, 256, 64, 8, true);
+  REQUIRE(b);
+  llm_request r[3];
+  box x[3];
+  static const char *const prompts[3] = {"good one", "has a Q in it", "another good"};
+  for (int i = 0; i < 3; i++) {
+    req_prompt(&r[i], prompts[i], 8, (uint64_t)i + 7);
+    box_init(&x[i]);
+  }
+  F.refuse = char_tok('Q');
+  gate(true);
+  CHECK_OK(llm_backend_submit(b, &r[0], NULL, box_done, &x[0], NULL));
+  wait_at_gate(1);
+  for (int i = 1; i < 3; i++) CHECK_OK(llm_backend_submit(b, &r[i], NULL, box_done, &x[i], NULL));
+  gate(false);
+  for (int i = 0; i < 3; i++) box_wait(&x[i]);
+  CHECK_INT(x[0].res.finish, LLM_FINISH_LENGTH);
+  CHECK_INT(x[1].res.finish, LLM_FINISH_ERROR);
+  CHECK(strstr(x[1].res.error_msg, "refused") != NULL);
+  CHECK_INT(x[2].res.finish, LLM_FINISH_LENGTH);
+  F.refuse = 0;
+  for (int i = 0; i < 3; i += 2) { /* the survivors' texts are their texts alone */
+    llm_result solo;
+    CHECK_OK(llm_backend_generate(b, &r[i], NULL, NULL, &solo));
+    CHECK_STR(solo.text, x[i].res.text);
+    llm_result_free(&solo);
+  }
+  for (int i = 0; i < 3; i++) box_free(&x[i]);
   llm_backend_destroy(b);
 }
 
@@ -875,6 +917,7 @@ int main(void) {
   log_set_level(LOG_WARN);
   RUN(generation_is_deterministic_for_a_seed);
   RUN(mixed_steps_share_passes);
+  RUN(mixed_step_refusal_fails_one_job);
   RUN(tiny_context_is_refused_by_name);
   RUN(generation_ending_inside_a_character_drops_it);
   RUN(streamed_pieces_equal_the_text);

@@ -176,6 +176,8 @@ typedef struct llm_local_opts {
   int batch;              /* prompt tokens per chunk; 0 = 512 */
   int queue_max;          /* queued requests before MIMIC_EBUSY; 0 = 64 */
   int kv_f16;             /* 1: F16 KV cache (half the memory); 0: F32, the reference precision */
+  int serial_prompts; /* 1: one prompt chunk per turn and decoding in a pass of its own (the engine
+                       * before mixed steps; for comparisons); 0: mixed steps */
 } llm_local_opts;
 
 /* Loads the base model. Errors name the file. Adapters are added with llm_backend_adapter_load. */

@@ -7,6 +7,11 @@
  *   3. evaluates ONE prompt chunk (at most `batch` tokens) of one admitted request, round robin, so
  *      a long prompt delays running generations by one chunk at most;
  *   4. advances every generating request by one token in one batched forward pass.
+ * When the binding has a mixed step (llm_lm.step), 3 and 4 are one pass instead: every generating
+ * request's next token and the next chunk of as many prompts as fit `batch` rows (at least one,
+ * starting round robin), so prompts arriving together share the weight reads with each other and
+ * with decoding, as llama-server's continuous batching does. Each item's results are the bits it
+ * would get alone.
  * Cancellation is checked every turn. Matrix work inside the model runs on its compute pool. */
 #include "llm/engine.h"
 
@@ -49,6 +54,8 @@ typedef struct ejob {
   bool stop_ok;
   float *logits;
   int n_gen;
+  int32_t next_tok; /* mixed steps: the token being decoded */
+  int chunk_end;    /* mixed steps: the prompt prefix this turn's chunk brings the slot to */
   uint64_t t_admit, t_gen;
   llm_result *res;
   struct ejob *next;
@@ -72,6 +79,7 @@ typedef struct engine {
   int32_t *eog;
   int n_eog;
   llm_lm_item *items;
+  llm_lm_step *steps;
   ejob **batch_jobs;
   uint64_t rr; /* round robin over prompt chunks */
 } engine;
@@ -518,6 +526,87 @@ static int gen_token(engine *e, ejob *ej, int32_t *tok) {
   return 1;
 }
 
+/* A prompt job's next chunk in a mixed step: the prefix it brings the slot to, and the rows it
+ * costs (a fully cached prompt still evaluates its last token for the logits). */
+static int chunk_end(const engine *e, const ejob *ej, int *rows) {
+  int k = ej->n_done + e->batch;
+  if (k > ej->n_prompt || ej->n_done == ej->n_prompt) k = ej->n_prompt;
+  *rows = k - ej->n_done > 0 ? k - ej->n_done : 1;
+  return k;
+}
+
+/* Steps 3 and 4 as one pass (llm_lm.step; see the file comment). */
+static void step_mixed(engine *e) {
+  int n = 0, rows = 0;
+  for (ejob *ej = e->active, *nx; ej; ej = nx) {
+    nx = ej->next;
+    if (ej->state != EJ_GEN || !gen_token(e, ej, &ej->next_tok)) continue; /* or finished */
+    MIMIC_ASSERT(n < e->lm.n_slots);                                       /* one job per slot */
+    e->steps[n] = (llm_lm_step){.slot = ej->slot,
+                                .toks = &ej->next_tok,
+                                .n = 1,
+                                .append = true,
+                                .lora = ej->ad ? ej->ad->lora : NULL,
+                                .scale = ej->scale,
+                                .logits = ej->logits};
+    e->batch_jobs[n++] = ej;
+    rows++;
+  }
+  int n_prompt = 0;
+  for (ejob *ej = e->active; ej; ej = ej->next) n_prompt += ej->state == EJ_PROMPT;
+  if (n_prompt) { /* whole chunks, from the round robin's turn on, while they fit batch rows */
+    uint64_t first = e->rr++ % (uint64_t)n_prompt;
+    bool took = false;
+    for (int k = 0; k < n_prompt; k++) {
+      uint64_t want = (first + (uint64_t)k) % (uint64_t)n_prompt;
+      ejob *ej = e->active;
+      for (uint64_t i = 0;; ej = ej->next)
+        if (ej->state == EJ_PROMPT && i++ == want) break;
+      int cost = 0;
+      ej->chunk_end = chunk_end(e, ej, &cost);
+      if (took && rows + cost > e->batch) continue;
+      took = true;
+      rows += cost;
+      MIMIC_ASSERT(n < e->lm.n_slots);
+      e->steps[n] = (llm_lm_step){.slot = ej->slot,
+                                  .toks = ej->prompt,
+                                  .n = ej->chunk_end,
+                                  .lora = ej->ad ? ej->ad->lora : NULL,
+                                  .scale = ej->scale,
+                                  .logits = ej->chunk_end == ej->n_prompt ? ej->logits : NULL};
+      e->batch_jobs[n++] = ej;
+    }
+  }
+  while (n > 0) {
+    int failed = -1;
+    int rc = e->lm.step(e->lm.self, e->steps, n, &failed);
+    if (!rc) break;
+    if (failed < 0 || failed >= n) { /* not one item's fault: every job of the step ends */
+      err_prefix(rc, "evaluating");
+      for (int i = 0; i < n; i++) fail(e, e->batch_jobs[i], rc);
+      return;
+    }
+    /* That item ends; nothing was evaluated, so the others run again without it. */
+    err_prefix(rc, e->steps[failed].append ? "decoding" : "evaluating the prompt");
+    fail(e, e->batch_jobs[failed], rc);
+    n--;
+    memmove(e->steps + failed, e->steps + failed + 1, (size_t)(n - failed) * sizeof *e->steps);
+    memmove(e->batch_jobs + failed, e->batch_jobs + failed + 1,
+            (size_t)(n - failed) * sizeof *e->batch_jobs);
+  }
+  for (int i = 0; i < n; i++) {
+    ejob *ej = e->batch_jobs[i];
+    if (e->steps[i].append) continue;
+    ej->n_evaluated += e->steps[i].n_eval;
+    ej->n_done = ej->chunk_end;
+    if (ej->n_done == ej->n_prompt) {
+      ej->state = EJ_GEN;
+      ej->t_gen = clock_mono_ns();
+      ej->res->cached_tokens = ej->n_prompt - ej->n_evaluated;
+    }
+  }
+}
+
 /* One turn of the loop (see the file comment). Every function that may end a job (finish, fail)
  * also unlinks it from the active list, so loops save `next` first. */
 static void step(engine *e) {
@@ -543,6 +632,10 @@ static void step(engine *e) {
   for (ejob *ej = e->active, *nx; ej; ej = nx) {
     nx = ej->next;
     if (llm__job_cancelled(ej->job)) finish(e, ej, LLM_FINISH_CANCELLED);
+  }
+  if (e->lm.step) {
+    step_mixed(e);
+    return;
   }
   /* 3. One prompt chunk, round robin over the jobs still reading their prompt. */
   int n_prompt = 0;
@@ -612,6 +705,7 @@ static void eng_free(llm_backend *b) {
   mem_free(e->slots);
   mem_free(e->eog);
   mem_free(e->items);
+  mem_free(e->steps);
   mem_free(e->batch_jobs);
   mem_free(e);
 }
@@ -656,6 +750,7 @@ int llm_engine_new(const llm_lm *lm, const llm_engine_opts *o, llm_backend **out
   e->q = queue_new((size_t)e->queue_max + 1);
   e->slots = xcalloc((size_t)lm->n_slots, sizeof *e->slots);
   e->items = xcalloc((size_t)lm->n_slots, sizeof *e->items);
+  e->steps = xcalloc((size_t)lm->n_slots, sizeof *e->steps);
   e->batch_jobs = xcalloc((size_t)lm->n_slots, sizeof *e->batch_jobs);
   int rc = 0;
   if (!e->q) {

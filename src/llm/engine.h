@@ -21,6 +21,19 @@ typedef struct llm_lm_item {
   float *logits; /* n_vocab floats to fill */
 } llm_lm_item;
 
+/* One slot's work in a mixed step (llm_lm.step): bring the slot to hold exactly toks[0..n)
+ * (append false, as prepare) or append toks[0..n) to it (append true, as decode_batch). */
+typedef struct llm_lm_step {
+  int slot;
+  const int32_t *toks;
+  int n;
+  bool append;
+  void *lora;
+  float scale;
+  float *logits; /* n_vocab floats after the last token, or NULL */
+  int n_eval;    /* out: tokens evaluated */
+} llm_lm_step;
+
 /* Every function is called from the engine thread only, except lora_load / lora_free (any thread,
  * under the engine's adapter lock) and destroy (once, at the end). */
 typedef struct llm_lm {
@@ -44,6 +57,11 @@ typedef struct llm_lm {
                  float *logits, int *n_eval);
   /* Appends one token to each item's slot (distinct slots) and fills its logits. */
   int (*decode_batch)(void *self, const llm_lm_item *items, int n);
+  /* Optional: every item's work in one pass that reads the weights once for all slots (distinct),
+   * each item's results the same bits as alone. On a bad item nothing is evaluated, *failed is its
+   * index (else -1). When set, the engine runs each turn's prompt chunks and decoding through it;
+   * when NULL, through prepare (one chunk per turn) and decode_batch. */
+  int (*step)(void *self, llm_lm_step *items, int n, int *failed);
   int (*lora_load)(void *self, const char *path, void **lora);
   void (*lora_free)(void *self, void *lora);
   void (*destroy)(void *self);

@@ -21,6 +21,7 @@ typedef struct local {
   llm_ctx *ctx;
   chat_family tpl;
   llm_batch_item *items;
+  llm_mixed_item *mixed;
 } local;
 
 static int l_render(void *self, const llm_request *r, int32_t **ids, size_t *n) {
@@ -76,6 +77,21 @@ static int l_decode(void *self, const llm_lm_item *it, int n) {
   return llm_forward_batch(L->ctx, L->items, n);
 }
 
+static int l_step(void *self, llm_lm_step *it, int n, int *failed) {
+  local *L = self;
+  for (int i = 0; i < n; i++)
+    L->mixed[i] = (llm_mixed_item){.slot = it[i].slot,
+                                   .tokens = it[i].toks,
+                                   .n = it[i].n,
+                                   .append = it[i].append,
+                                   .lora = it[i].lora,
+                                   .lora_scale = it[i].scale,
+                                   .logits = it[i].logits};
+  int rc = llm_forward_mixed(L->ctx, L->mixed, n, failed);
+  for (int i = 0; i < n; i++) it[i].n_eval = L->mixed[i].n_evaluated;
+  return rc;
+}
+
 static int l_lora_load(void *self, const char *path, void **out) {
   local *L = self;
   llm_lora *l = NULL;
@@ -97,6 +113,7 @@ static void l_destroy(void *self) {
   tok_destroy(L->tok);
   llm_model_destroy(L->model);
   mem_free(L->items);
+  mem_free(L->mixed);
   mem_free(L);
 }
 
@@ -134,6 +151,7 @@ int llm_backend_local_new(const llm_local_opts *o, llm_backend **out) {
   }
   if ((rc = llm_ctx_new(L->model, &cp, &L->ctx))) goto fail;
   L->items = xcalloc((size_t)slots, sizeof *L->items);
+  L->mixed = xcalloc((size_t)slots, sizeof *L->mixed);
   L->tpl = chat_choose(L->tok, NULL);
   LOG_I("engine",
         "%s: %s, %d layers, vocab %d, %d slots x %d positions (%s KV, %zu MiB each), %d compute "
@@ -152,6 +170,7 @@ int llm_backend_local_new(const llm_local_opts *o, llm_backend **out) {
                .slot_tokens = l_slot_tokens,
                .prepare = l_prepare,
                .decode_batch = l_decode,
+               .step = o->serial_prompts ? NULL : l_step,
                .lora_load = l_lora_load,
                .lora_free = l_lora_free,
                .destroy = l_destroy};

@@ -907,18 +907,23 @@ static int64_t mm_chunk_rows(int64_t n, int nth, int64_t T) {
 
 void qmat_mul_multi(compute_pool *p, int n, const qmat *const *w, const float *x, float *const *y,
                     int64_t T) {
+  llm__qmat_mul_split(p, n, w, x, y, T, -1);
+}
+
+void llm__qmat_mul_split(compute_pool *p, int n, const qmat *const *w, const float *x,
+                         float *const *y, int64_t T, int64_t t4) {
   if (T <= 0 || n <= 0) return;
-  MIMIC_ASSERT(w && x && y);
+  MIMIC_ASSERT(w && x && y && t4 >= -1 && t4 <= T && (t4 < 0 || t4 % 4 == 0));
   if (llm__gemm_float(p, n, w, x, y, T, qmat_kernels_name(), llm__scratch))
     return; /* gemm_float.c */
   if (n > MM_MAX_W) {
-    for (int k = 0; k < n; k++) qmat_mul(p, w[k], x, y[k], T);
+    for (int k = 0; k < n; k++) llm__qmat_mul_split(p, 1, &w[k], x, &y[k], T, t4);
     return;
   }
   mm_job j = {.n_w = 0, .x = x, .T = T, .cols = w[0]->cols, .at = llm__act_type(w[0]->type)};
   for (int k = 0; k < n; k++) {
     if (w[k]->cols != j.cols || llm__act_type(w[k]->type) != j.at) { /* not shareable: one by one */
-      for (int q = 0; q < n; q++) qmat_mul(p, w[q], x, y[q], T);
+      for (int q = 0; q < n; q++) llm__qmat_mul_split(p, 1, &w[q], x, &y[q], T, t4);
       return;
     }
     vec_dot_fn dot = llm__dot_for(w[k]);
@@ -931,7 +936,7 @@ void qmat_mul_multi(compute_pool *p, int n, const qmat *const *w, const float *x
     j.w[i] = w[k];
     j.y[i] = y[k];
     if (llm__repacked(w[k])) {
-      j.t4[i] = llm__gemm_tokens(T);
+      j.t4[i] = t4 < 0 ? llm__gemm_tokens(T) : t4;
       j.dot[i][0] = llm__dot_order(w[k]->type, LLM_ORDER_GEMM);
       j.dot[i][1] = llm__dot_order(w[k]->type, LLM_ORDER_GEMV);
       j.dot4[i] = llm__dot4_order(w[k]->type, LLM_ORDER_GEMM);

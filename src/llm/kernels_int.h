@@ -214,6 +214,13 @@ bool llm__repacked(const qmat *w);
 /* How many leading tokens of a T-token product with a repacked weight take the GEMM order (the
  * first T - T % 4 when T > 3, else none); the rest take GEMV. */
 int64_t llm__gemm_tokens(int64_t T);
+/* qmat_mul_multi with the split chosen by the caller: tokens [0, t4) take a repacked weight's GEMM
+ * order and the rest its GEMV order; t4 is a multiple of 4 in [0, T], or -1 for
+ * llm__gemm_tokens(T) (what qmat_mul_multi does). Lets rows of several conversations share one
+ * product while each keeps the order it would have alone (model.c, llm_forward_mixed). Other
+ * weights do not depend on the split. */
+void llm__qmat_mul_split(compute_pool *p, int n, const qmat *const *w, const float *x,
+                         float *const *y, int64_t T, int64_t t4);
 /* Scalar reference of an order for weight type t (PLAIN: llm__dot_scalar); NULL if none. */
 vec_dot_fn llm__dot_order_scalar(tensor_type t, llm_order o);
 /* The selected dot and four-weight-row dot of an order (PLAIN: llm__dot, llm__dot4w). */

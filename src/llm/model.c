@@ -334,6 +334,11 @@ struct llm_ctx {
   void (*rope)(const llm_hparams *hp, float *x, int n_heads, const float *cs);
   const llm_lora **row_lora;
   float *row_scale;
+  /* Mixed steps (llm_forward_mixed) set these for one forward_rows call: the matrices' gemm/gemv
+   * split (-1: llm__gemm_tokens(T)), and the rows the lm head runs on (NULL: from logits_from). */
+  int64_t mm_t4;
+  const int *head_rows;
+  int n_head_rows;
 };
 
 int llm_ctx_new(const llm_model *m, const llm_ctx_params *p, llm_ctx **out) {
@@ -363,6 +368,7 @@ int llm_ctx_new(const llm_model *m, const llm_ctx_params *p, llm_ctx **out) {
   c->kv_f16 = d.kv_type == LLM_KV_F16;
   c->attn = attn_pick();
   row_ops_pick(c);
+  c->mm_t4 = -1;
   if (c->n_threads < 1) c->n_threads = 1;
   int rc = 0;
 
@@ -569,7 +575,7 @@ static void proj_multi(llm_ctx *c, int il, int n, const int *ws, int T, const fl
   const llm_layer *L = &c->m->layers[il];
   const qmat *W[LLM_W_COUNT];
   for (int k = 0; k < n; k++) W[k] = &L->w[ws[k]];
-  qmat_mul_multi(c->pool, n, W, x, ys, T);
+  llm__qmat_mul_split(c->pool, n, W, x, ys, T, c->mm_t4);
   uint64_t t0 = LLM_PROF_T0();
   for (int k = 0; k < n; k++) {
     int w = ws[k];
@@ -987,14 +993,23 @@ static void forward_rows(llm_ctx *c, int T, const int32_t *tok, const float *emb
     if (fwd_t0) llm__prof_forward(fwd_t0, T);
     return;
   }
-  int n = T - logits_from;
-  PROF(LLM_PROF_NORM, for (int t = 0; t < n; t++)
-                          rmsnorm(c->xb + (size_t)t * E, c->x + (size_t)(logits_from + t) * E,
-                                  m->output_norm, E, hp->rms_eps));
-  qmat_mul(c->pool, &m->output, c->xb, logits, n);
+  const int *sel = c->head_rows; /* ascending, or NULL: rows [logits_from, T) */
+  int n = sel ? c->n_head_rows : T - logits_from;
+  PROF(LLM_PROF_NORM,
+       for (int t = 0; t < n; t++)
+           rmsnorm(c->xb + (size_t)t * E, c->x + (size_t)(sel ? sel[t] : logits_from + t) * E,
+                   m->output_norm, E, hp->rms_eps));
+  /* A mixed step's head rows are each one conversation's last row: the order of a lone row. */
+  const qmat *head = &m->output;
+  llm__qmat_mul_split(c->pool, 1, &head, c->xb, &logits, n, sel ? 0 : -1);
   if (!hp->tied_embeddings) {
     /* Adapter rows must line up with the rows the head runs on. */
-    if (logits_from) {
+    if (sel) {
+      for (int t = 0; t < n; t++) { /* sel[t] >= t: forward copies are safe */
+        c->row_lora[t] = c->row_lora[sel[t]];
+        c->row_scale[t] = c->row_scale[sel[t]];
+      }
+    } else if (logits_from) {
       memmove(c->row_lora, c->row_lora + logits_from, (size_t)n * sizeof *c->row_lora);
       memmove(c->row_scale, c->row_scale + logits_from, (size_t)n * sizeof *c->row_scale);
     }
@@ -1157,6 +1172,18 @@ void llm_slot_set_keep(llm_ctx *c, int slot, int n_keep) {
   c->slots[slot].n_keep = n_keep < 0 ? 0 : n_keep;
 }
 
+/* How many leading tokens[0..n) the slot holds computed with the same adapter and scale. */
+static int slot_reusable(const llm_slot *sl, const int32_t *tokens, int n, const llm_lora *lora,
+                         float lora_scale) {
+  int keep = 0;
+  if (!sl->mixed && sl->lora_id == (lora ? lora->id : 0) &&
+      sl->lora_scale == (lora ? lora_scale : 0.0f)) {
+    int lim = sl->n_past < n ? sl->n_past : n;
+    while (keep < lim && sl->tokens[keep] == tokens[keep]) keep++;
+  }
+  return keep;
+}
+
 int llm_slot_prepare(llm_ctx *c, int slot, const int32_t *tokens, int n, const llm_lora *lora,
                      float lora_scale, float *logits_last, int *n_evaluated) {
   int rc;
@@ -1168,12 +1195,7 @@ int llm_slot_prepare(llm_ctx *c, int slot, const int32_t *tokens, int n, const l
                    n, c->n_ctx);
   if ((rc = check_tokens(c, tokens, n))) return rc;
   llm_slot *sl = &c->slots[slot];
-  int keep = 0;
-  if (!sl->mixed && sl->lora_id == (lora ? lora->id : 0) &&
-      sl->lora_scale == (lora ? lora_scale : 0.0f)) {
-    int lim = sl->n_past < n ? sl->n_past : n;
-    while (keep < lim && sl->tokens[keep] == tokens[keep]) keep++;
-  }
+  int keep = slot_reusable(sl, tokens, n, lora, lora_scale);
   if (keep == n && !logits_last) { /* all cached and no logits wanted: just drop any tail */
     sl->n_past = n;
     sl->last_used = ++c->tick;
@@ -1276,4 +1298,161 @@ int llm_forward_batch(llm_ctx *c, const llm_batch_item *items, int n_items) {
     done += T;
   }
   return 0;
+}
+
+/* ---- Mixed steps ----------------------------------------------------------------------------- */
+
+/* One piece of an item: len <= n_batch of its tokens from off (relative to its span), evaluated in
+ * one forward_rows call, as llm_forward would cut them. */
+typedef struct mixed_piece {
+  int item, off, len;
+  bool head; /* the item's last row, and it wants logits */
+} mixed_piece;
+
+/* The span an item evaluates after its checks: tokens[from, from + n) at positions from pos0. */
+typedef struct mixed_span {
+  int pos0, from, n;
+} mixed_span;
+
+static int mixed_check(const llm_ctx *c, const llm_mixed_item *items, int i) {
+  const llm_mixed_item *it = &items[i];
+  int rc;
+  if ((rc = check_slot(c, it->slot)) || (rc = check_lora(c, it->lora))) return rc;
+  if (it->n <= 0 || !it->tokens)
+    return err_set(MIMIC_EINVAL, "slot %d: nothing to evaluate", it->slot);
+  if (it->n > c->n_ctx)
+    return err_set(MIMIC_ERANGE, "%d tokens do not fit the context of %d; shorten the prompt",
+                   it->n, c->n_ctx);
+  if ((rc = check_tokens(c, it->tokens, it->n))) return rc;
+  for (int j = 0; j < i; j++)
+    if (items[j].slot == it->slot)
+      return err_set(MIMIC_EINVAL, "slot %d appears twice in one step", it->slot);
+  return 0;
+}
+
+/* Runs pieces [p0, p1) (at most n_batch rows together) in one forward_rows call. Rows are laid out
+ * so that each keeps the matrix order it has when its piece runs alone (llm__gemm_tokens of the
+ * piece's length: the first len - len % 4 rows gemm, the rest gemv): every piece's gemm rows first,
+ * then every gemv row, and the split is passed down. A decode step (one row) is gemv, as alone. */
+static void mixed_run(llm_ctx *c, llm_mixed_item *items, const mixed_span *sp,
+                      const mixed_piece *pc, int p0, int p1, int32_t *tok, int *head_rows,
+                      int *head_item) {
+  int T = 0, t4 = 0, V = c->m->hp.n_vocab;
+  for (int p = p0; p < p1; p++) {
+    T += pc[p].len;
+    t4 += (int)llm__gemm_tokens(pc[p].len);
+  }
+  int at_gemm = 0, at_gemv = t4, n_head = 0;
+  for (int p = p0; p < p1; p++) {
+    const llm_mixed_item *it = &items[pc[p].item];
+    const mixed_span *s = &sp[pc[p].item];
+    int g = (int)llm__gemm_tokens(pc[p].len);
+    for (int r = 0; r < pc[p].len; r++) {
+      int at = r < g ? at_gemm++ : at_gemv++;
+      c->row_slot[at] = it->slot;
+      c->row_pos[at] = s->pos0 + pc[p].off + r;
+      c->row_lora[at] = it->lora;
+      c->row_scale[at] = it->lora_scale;
+      tok[at] = it->tokens[s->from + pc[p].off + r];
+      if (pc[p].head && r == pc[p].len - 1) {
+        head_rows[n_head] = at;
+        head_item[n_head++] = pc[p].item;
+      }
+    }
+  }
+  MIMIC_ASSERT(at_gemm == t4 && at_gemv == T && T <= c->n_batch && n_head <= c->n_slots);
+  /* The head runs on ascending rows (forward_rows aligns the adapters in place). */
+  for (int a = 1; a < n_head; a++)
+    for (int b = a; b > 0 && head_rows[b - 1] > head_rows[b]; b--) {
+      int x = head_rows[b];
+      head_rows[b] = head_rows[b - 1];
+      head_rows[b - 1] = x;
+      x = head_item[b];
+      head_item[b] = head_item[b - 1];
+      head_item[b - 1] = x;
+    }
+  c->mm_t4 = t4;
+  c->head_rows = head_rows;
+  c->n_head_rows = n_head;
+  forward_rows(c, T, tok, NULL, n_head ? c->logits_tmp : NULL, 0);
+  c->mm_t4 = -1;
+  c->head_rows = NULL;
+  c->n_head_rows = 0;
+  for (int h = 0; h < n_head; h++)
+    memcpy(items[head_item[h]].logits, c->logits_tmp + (size_t)h * V, (size_t)V * sizeof(float));
+  for (int p = p0; p < p1; p++) {
+    const llm_mixed_item *it = &items[pc[p].item];
+    const mixed_span *s = &sp[pc[p].item];
+    llm_slot *sl = &c->slots[it->slot];
+    memcpy(sl->tokens + s->pos0 + pc[p].off, it->tokens + s->from + pc[p].off,
+           (size_t)pc[p].len * sizeof *it->tokens);
+    sl->n_past = s->pos0 + pc[p].off + pc[p].len;
+    items[pc[p].item].n_evaluated += pc[p].len;
+  }
+}
+
+int llm_forward_mixed(llm_ctx *c, llm_mixed_item *items, int n_items, int *failed) {
+  int rc;
+  if (failed) *failed = -1;
+  if (n_items < 0 || n_items > c->n_slots)
+    return err_set(MIMIC_EINVAL, "step of %d items, but the context has %d slots", n_items,
+                   c->n_slots);
+  int i_bad = 0;
+  for (; i_bad < n_items; i_bad++) {
+    items[i_bad].n_evaluated = 0;
+    if ((rc = mixed_check(c, items, i_bad))) goto bad;
+  }
+  for (i_bad = 0; i_bad < n_items; i_bad++) {
+    const llm_mixed_item *it = &items[i_bad];
+    if (it->append && (rc = slot_shift(c, it->slot, it->n, it->lora, it->lora_scale))) goto bad;
+  }
+  /* Where each item starts, as llm_slot_prepare / llm_slot_decode would; then its pieces. */
+  mixed_span *sp = xalloc((size_t)n_items * sizeof *sp);
+  int n_pieces = 0;
+  for (int i = 0; i < n_items; i++) {
+    llm_mixed_item *it = &items[i];
+    llm_slot *sl = &c->slots[it->slot];
+    if (it->append) {
+      sp[i] = (mixed_span){sl->n_past, 0, it->n};
+    } else {
+      int keep = slot_reusable(sl, it->tokens, it->n, it->lora, it->lora_scale);
+      if (keep == it->n && !it->logits) { /* all cached, no logits wanted: drop any tail */
+        sl->n_past = it->n;
+        sl->last_used = ++c->tick;
+        sp[i] = (mixed_span){it->n, it->n, 0};
+        continue;
+      }
+      if (keep == it->n) keep--; /* re-evaluate the last token for its logits */
+      sp[i] = (mixed_span){keep, keep, it->n - keep};
+    }
+    slot_note_lora(sl, sp[i].pos0, it->lora, it->lora_scale);
+    sl->n_past = sp[i].pos0;
+    sl->last_used = ++c->tick;
+    n_pieces += (sp[i].n + c->n_batch - 1) / c->n_batch;
+  }
+  mixed_piece *pc = xalloc(((size_t)n_pieces + 1) * sizeof *pc);
+  int np = 0;
+  for (int i = 0; i < n_items; i++)
+    for (int off = 0; off < sp[i].n; off += c->n_batch) {
+      int len = sp[i].n - off < c->n_batch ? sp[i].n - off : c->n_batch;
+      pc[np++] = (mixed_piece){i, off, len, off + len == sp[i].n && items[i].logits};
+    }
+  /* Pieces in item order, as many per call as fit n_batch rows; an item's pieces stay in order, so
+   * each row finds the positions before it in its slot's cache. */
+  int32_t *tok = xalloc((size_t)c->n_batch * sizeof *tok);
+  int *head_rows = xalloc((size_t)c->n_slots * 2 * sizeof *head_rows),
+      *head_item = head_rows + c->n_slots;
+  for (int p0 = 0, p1; p0 < np; p0 = p1) {
+    int rows = pc[p0].len;
+    for (p1 = p0 + 1; p1 < np && rows + pc[p1].len <= c->n_batch; p1++) rows += pc[p1].len;
+    mixed_run(c, items, sp, pc, p0, p1, tok, head_rows, head_item);
+  }
+  mem_free(head_rows);
+  mem_free(tok);
+  mem_free(pc);
+  mem_free(sp);
+  return 0;
+bad:
+  if (failed) *failed = i_bad;
+  return rc;
 }

@@ -170,6 +170,34 @@ typedef struct llm_batch_item {
 
 int llm_forward_batch(llm_ctx *c, const llm_batch_item *items, int n_items) MIMIC_MUST;
 
+/* ---- Mixed steps: prompts and decoding of several slots in one pass -------------------------
+ * Each item either brings its slot to hold exactly tokens[0..n) (append false: what
+ * llm_slot_prepare does, reusing the common prefix computed with the same adapter and scale) or
+ * appends tokens[0..n) to it (append true: what llm_slot_decode does, with the context shift).
+ * Every token to evaluate, of every item, goes through the layers together (split into chunks of
+ * the context's n_batch rows), so each weight matrix is read once per chunk for all slots; each
+ * row attends only to its own slot's positions up to its own. The results, logits and caches, are
+ * the same bits as the per-item calls in any order. Slots must be distinct.
+ * logits (n_vocab floats, may be NULL) receives the row after the item's last token; as with
+ * llm_slot_prepare, an item whose tokens are all cached evaluates its last one again only when it
+ * asks for logits. n_evaluated (out) counts the tokens evaluated for the item.
+ * Errors: every item is checked before anything is evaluated; on the first bad one (slot, lora,
+ * token id, size, a context shift that cannot be made) the call returns its error, *failed (may
+ * be NULL) is its index and no item was evaluated, though context shifts of earlier items may have
+ * been made (they are what the same items' next call would do). *failed is -1 otherwise. */
+typedef struct llm_mixed_item {
+  int slot;
+  const int32_t *tokens; /* borrowed for the call */
+  int n;
+  bool append;
+  const llm_lora *lora; /* may be NULL */
+  float lora_scale;
+  float *logits;   /* n_vocab floats, may be NULL */
+  int n_evaluated; /* out */
+} llm_mixed_item;
+
+int llm_forward_mixed(llm_ctx *c, llm_mixed_item *items, int n_items, int *failed) MIMIC_MUST;
+
 /* ---- Building blocks for other encoders (embed/) -------------------------------------------
  * Softmax of w[0..n) in place, as llama.cpp's AVX-512 CPU build computes ggml_soft_max over a row
  * that is already scaled and masked: the maximum subtracted, the exps of every whole run of 16

@@ -32,7 +32,10 @@ typedef struct fake {
   char trace[4096];
   size_t trace_len;
   bool destroyed;
-  bool half; /* every token renders as 0xC3, the first byte of a two-byte character */
+  /* mixed steps (f_step): per call, prompt items, decode items and rows */
+  int n_steps, step_prompts[256], step_decodes[256], step_rows[256];
+  int32_t refuse; /* f_step refuses a prompt holding this token (0: none), before evaluating any */
+  bool half;      /* every token renders as 0xC3, the first byte of a two-byte character */
   bool
       pairs; /* tokens >= PAIR_FROM render as two lowercase letters: merged tokens that the
               * one-character-per-token render never produces (lowercase letters are < PAIR_FROM) */
@@ -179,6 +182,55 @@ static int f_decode(void *self, const llm_lm_item *it, int n) {
   return 0;
 }
 
+/* The mixed step: every item as prepare or decode would do it, recorded per call. */
+static int f_step(void *self, llm_lm_step *it, int n, int *failed) {
+  fake *f = self;
+  *failed = -1;
+  pthread_mutex_lock(&f->mu);
+  f->at_gate++;
+  pthread_cond_broadcast(&f->cv);
+  while (f->gate_closed) pthread_cond_wait(&f->cv, &f->mu);
+  f->at_gate--;
+  for (int i = 0; i < n && f->refuse; i++)
+    for (int t = 0; t < it[i].n && !it[i].append; t++)
+      if (it[i].toks[t] == f->refuse) {
+        *failed = i;
+        pthread_mutex_unlock(&f->mu);
+        return err_set(MIMIC_EINVAL, "fake: token %d is refused", f->refuse);
+      }
+  int k = f->n_steps < 256 ? f->n_steps++ : 255, prompts = 0, decodes = 0;
+  uint64_t before = f->evaluated;
+  pthread_mutex_unlock(&f->mu);
+  for (int i = 0; i < n; i++) {
+    if (!it[i].append) {
+      int rc = f_prepare(self, it[i].slot, it[i].toks, it[i].n, it[i].lora, it[i].scale,
+                         it[i].logits, &it[i].n_eval);
+      if (rc) return rc;
+      prompts++;
+      continue;
+    }
+    pthread_mutex_lock(&f->mu);
+    int s = it[i].slot;
+    if (f->n[s] == f->n_ctx) {
+      int keep = f->n_ctx / 2;
+      memmove(f->tok[s], f->tok[s] + f->n_ctx - keep, (size_t)keep * sizeof *f->tok[s]);
+      f->n[s] = keep;
+    }
+    f->tok[s][f->n[s]++] = it[i].toks[0];
+    f->evaluated++;
+    it[i].n_eval = 1;
+    decodes++;
+    pthread_mutex_unlock(&f->mu);
+    fill_logits(f, it[i].toks[0], f->n[s] - 1, it[i].lora, it[i].scale, it[i].logits);
+  }
+  pthread_mutex_lock(&f->mu);
+  f->step_prompts[k] = prompts;
+  f->step_decodes[k] = decodes;
+  f->step_rows[k] = (int)(f->evaluated - before);
+  pthread_mutex_unlock(&f->mu);
+  return 0;
+}
+
 static int f_lora_load(void *self, const char *path, void **lora) {
   (void)self;
   if (strncmp(path, "fake:", 5) != 0)
@@ -199,7 +251,7 @@ static void f_destroy(void *self) {
 
 static fake F;
 
-static llm_backend *start(int n_slots, int n_ctx, int batch, int queue_max) {
+static llm_backend *start_lm(int n_slots, int n_ctx, int batch, int queue_max, bool mixed) {
   for (int i = 0; i < NS_MAX; i++) mem_free(F.tok[i]);
   memset(&F, 0, sizeof F);
   pthread_mutex_init(&F.mu, NULL);
@@ -222,10 +274,15 @@ static llm_backend *start(int n_slots, int n_ctx, int batch, int queue_max) {
                .lora_load = f_lora_load,
                .lora_free = f_lora_free,
                .destroy = f_destroy};
+  if (mixed) lm.step = f_step;
   llm_engine_opts o = {.batch = batch, .queue_max = queue_max};
   llm_backend *b = NULL;
   if (llm_engine_new(&lm, &o, &b)) return NULL;
   return b;
+}
+
+static llm_backend *start(int n_slots, int n_ctx, int batch, int queue_max) {
+  return start_lm(n_slots, n_ctx, batch, queue_max, false);
 }
 
 static void gate(bool closed) {
@@ -381,6 +438,85 @@ TEST(two_concurrent_requests_complete_and_are_batched) {
   llm_result_free(&solo);
   box_free(&xa);
   box_free(&xb);
+  llm_backend_destroy(b);
+}
+
+/* With a mixed step, prompts arriving together are read in the same passes as each other and as
+ * the running generations (whole chunks, as many as fit `batch` rows, round robin), and every
+ * conversation gets the text it gets alone. */
+TEST(mixed_steps_share_passes) {
+  llm_backend *b = start_lm(4, 256, 16, 8, true);
+  REQUIRE(b);
+  static const char *const prompts[4] = {"hello", "second", "a much longer third one", "fourth!"};
+  llm_request r[4];
+  box x[4];
+  for (int i = 0; i < 4; i++) {
+    req_prompt(&r[i], prompts[i], 12, (uint64_t)i + 1);
+    box_init(&x[i]);
+  }
+  gate(true);
+  CHECK_OK(llm_backend_submit(b, &r[0], NULL, box_done, &x[0], NULL));
+  wait_at_gate(1); /* A's prompt is in a step */
+  for (int i = 1; i < 4; i++) CHECK_OK(llm_backend_submit(b, &r[i], NULL, box_done, &x[i], NULL));
+  gate(false);
+  for (int i = 0; i < 4; i++) box_wait(&x[i]);
+  int most_prompts = 0, mixed = 0, prompt_tokens = 0, gen = 0;
+  for (int i = 0; i < 4; i++) {
+    CHECK_INT(x[i].res.finish, LLM_FINISH_LENGTH);
+    prompt_tokens += x[i].res.prompt_tokens;
+    gen += x[i].res.gen_tokens;
+  }
+  for (int k = 0; k < F.n_steps; k++) {
+    if (F.step_prompts[k] > most_prompts) most_prompts = F.step_prompts[k];
+    mixed += F.step_prompts[k] && F.step_decodes[k];
+    if (F.step_prompts[k] > 1) CHECK(F.step_rows[k] <= 16); /* more than one chunk only if fits */
+  }
+  CHECK(most_prompts >= 2);
+  CHECK(mixed >= 1);
+  /* Every token once: the prompts, and each generated token but the last (never decoded). */
+  CHECK_INT((int64_t)F.evaluated, prompt_tokens + gen - 4);
+  CHECK(F.max_batch == 0);      /* decode_batch is not used */
+  for (int i = 0; i < 4; i++) { /* alone (its slot's cached prompt reused): the same text */
+    llm_result solo;
+    CHECK_OK(llm_backend_generate(b, &r[i], NULL, NULL, &solo));
+    CHECK_STR(solo.text, x[i].res.text);
+    llm_result_free(&solo);
+    box_free(&x[i]);
+  }
+  llm_backend_destroy(b);
+}
+
+/* An item the model refuses fails its own job only; the others of that step run again without it
+ * and finish as they would have. */
+TEST(mixed_step_refusal_fails_one_job) {
+  llm_backend *b = start_lm(3, 256, 64, 8, true);
+  REQUIRE(b);
+  llm_request r[3];
+  box x[3];
+  static const char *const prompts[3] = {"good one", "has a Q in it", "another good"};
+  for (int i = 0; i < 3; i++) {
+    req_prompt(&r[i], prompts[i], 8, (uint64_t)i + 7);
+    box_init(&x[i]);
+  }
+  F.refuse = char_tok('Q');
+  gate(true);
+  CHECK_OK(llm_backend_submit(b, &r[0], NULL, box_done, &x[0], NULL));
+  wait_at_gate(1);
+  for (int i = 1; i < 3; i++) CHECK_OK(llm_backend_submit(b, &r[i], NULL, box_done, &x[i], NULL));
+  gate(false);
+  for (int i = 0; i < 3; i++) box_wait(&x[i]);
+  CHECK_INT(x[0].res.finish, LLM_FINISH_LENGTH);
+  CHECK_INT(x[1].res.finish, LLM_FINISH_ERROR);
+  CHECK(strstr(x[1].res.error_msg, "refused") != NULL);
+  CHECK_INT(x[2].res.finish, LLM_FINISH_LENGTH);
+  F.refuse = 0;
+  for (int i = 0; i < 3; i += 2) { /* the survivors' texts are their texts alone */
+    llm_result solo;
+    CHECK_OK(llm_backend_generate(b, &r[i], NULL, NULL, &solo));
+    CHECK_STR(solo.text, x[i].res.text);
+    llm_result_free(&solo);
+  }
+  for (int i = 0; i < 3; i++) box_free(&x[i]);
   llm_backend_destroy(b);
 }
 
@@ -780,6 +916,8 @@ TEST(generation_ending_inside_a_character_drops_it) {
 int main(void) {
   log_set_level(LOG_WARN);
   RUN(generation_is_deterministic_for_a_seed);
+  RUN(mixed_steps_share_passes);
+  RUN(mixed_step_refusal_fails_one_job);
   RUN(tiny_context_is_refused_by_name);
   RUN(generation_ending_inside_a_character_drops_it);
   RUN(streamed_pieces_equal_the_text);

@@ -264,6 +264,71 @@ TEST(deterministic_concurrent_and_reusing_prefixes) {
   llm_backend_destroy(b);
 }
 
+/* Conversations arriving together share each pass (their prompts' chunks and their decoding in one
+ * mixed step), and each still gets exactly the text it gets alone: on the Q4_K_M tiny model, whose
+ * repacked weights round differently in a batch's order, with greedy sampling, four conversations
+ * with prompts of several chunks against the same four one at a time on a fresh backend. */
+TEST(conversations_together_equal_alone) {
+  char q4[512];
+  if (!test_shared_path("testdata/llm/tiny-qwen2-q4_k_m.gguf", q4, sizeof q4))
+    SKIP("../shared absent");
+  enum { NC = 4 };
+  static const char *const topics[NC] = {"the game last night", "a recipe for bread",
+                                         "why the build is red", "plans for the weekend"};
+  char text[NC][600];
+  llm_message msgs[NC][2];
+  llm_request r[NC];
+  for (int i = 0; i < NC; i++) {
+    size_t at = 0;
+    for (int k = 0; k <= 2 * i + 1; k++) /* prompts of about 20 to 90 tokens */
+      at += (size_t)snprintf(text[i] + at, sizeof text[i] - at,
+                             "%s, part %d, what do you think about %s? ", topics[i], k, topics[i]);
+    msgs[i][0] = (llm_message){"system", NULL, "You are a regular on this server."};
+    msgs[i][1] = (llm_message){"user", "sam", text[i]};
+    llm_request_init(&r[i]);
+    r[i].messages = msgs[i];
+    r[i].n_messages = 2;
+    r[i].max_tokens = r[i].min_tokens = 12 + 3 * i;
+    greedy(&r[i]);
+  }
+  char *alone[NC] = {0};
+  int prompt_tokens[NC] = {0};
+  for (int pass = 0; pass < 2; pass++) {
+    llm_local_opts o = {
+        .model_path = q4, .threads = 2, .slots = NC, .ctx = 256, .batch = 32, .queue_max = 8};
+    llm_backend *b = NULL;
+    CHECK_OK(llm_backend_local_new(&o, &b));
+    if (!b) break;
+    box x[NC];
+    for (int i = 0; i < NC; i++) {
+      if (pass == 0) { /* one at a time */
+        llm_result res;
+        CHECK_OK(llm_backend_generate(b, &r[i], NULL, NULL, &res));
+        alone[i] = xstrdup(res.text ? res.text : "");
+        prompt_tokens[i] = res.prompt_tokens;
+        CHECK_INT(res.gen_tokens, r[i].max_tokens);
+        llm_result_free(&res);
+      } else { /* all together */
+        box_init(&x[i]);
+        CHECK_OK(llm_backend_submit(b, &r[i], NULL, box_done, &x[i], NULL));
+      }
+    }
+    if (pass == 1)
+      for (int i = 0; i < NC; i++) {
+        box_wait(&x[i]);
+        CHECK_INT(x[i].res.finish, LLM_FINISH_LENGTH);
+        CHECK_INT(x[i].res.prompt_tokens, prompt_tokens[i]);
+        CHECK_INT(x[i].res.gen_tokens, r[i].max_tokens);
+        CHECK_STR(x[i].res.text, alone[i]);
+        llm_result_free(&x[i].res);
+      }
+    llm_backend_destroy(b);
+  }
+  printf("     %d conversations together: the texts they give alone (prompts %d..%d tokens)\n", NC,
+         prompt_tokens[0], prompt_tokens[NC - 1]);
+  for (int i = 0; i < NC; i++) mem_free(alone[i]);
+}
+
 /* engine.kv_type: f16 serves from a half-size cache through the configuration; anything else is
  * refused with the valid values named. */
 TEST(kv_type_from_config) {
@@ -334,6 +399,7 @@ int main(void) {
   log_set_level(LOG_WARN);
   RUN(first_greedy_token_matches_llama_cpp);
   RUN(deterministic_concurrent_and_reusing_prefixes);
+  RUN(conversations_together_equal_alone);
   RUN(kv_type_from_config);
   RUN(tiny_context_names_the_cause);
   TEST_MAIN_END();

@@ -1030,7 +1030,7 @@ vec_dot4w_fn llm__dot4w_avx2(tensor_type t) {
   case TT_Q5_0: return dot4w_q5_0;
   case TT_Q5_1: return dot4w_q5_1;
   case TT_Q8_0: return dot4w_q8_0;
-  default: return NULL;
+  default: return llm__dot4w_gemv_avx2(t);
   }
 }
 

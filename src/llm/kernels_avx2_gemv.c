@@ -1,0 +1,111 @@
+/* AVX2+FMA+F16C four-weight-row dots for generation (vec_dot4w_fn, one activation row) of the
+ * K-quants that kernels_avx2.c serves one row at a time. Each output has the bits of the type's
+ * one-row reference (kernels.c): the same integer lanes, the same fused multiply-add per
+ * super-block, the same lane reduction. Not the prompt kernels (dot4, dot4x4, packed strips). */
+#include "llm/kernels_int.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+
+#define TGT __attribute__((target("avx2,fma,f16c")))
+
+/* ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)): llm__hsum8. */
+TGT static inline float gv_hsum_ps(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+/* The four rows' half-precision scales times dy, as four floats (h2f(h) * dy each). */
+TGT static inline __m128 gv_scales4(uint16_t h0, uint16_t h1, uint16_t h2, uint16_t h3, float dy) {
+  uint64_t hh = h0 | (uint64_t)h1 << 16 | (uint64_t)h2 << 32 | (uint64_t)h3 << 48;
+  return _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi64_si128((long long)hh)), _mm_set1_ps(dy));
+}
+
+/* Element r of s in all 8 lanes. */
+TGT static inline __m256 gv_lane(__m128 s, int r) {
+  return _mm256_permutevar8x32_ps(_mm256_castps128_ps256(s), _mm256_set1_epi32(r));
+}
+
+/* Software prefetch distance (bytes) along each of the four row streams (mm_rows_w4 runs them
+ * over long runs of consecutive rows): as Q4_K_PF in kernels_avx2.c, the hardware prefetcher
+ * alone follows four streams more slowly than one. */
+#define GV_PF 2048
+
+/* Q6_K, four weight rows. Per row and super-block the one-row kernel's integer lanes: group g of
+ * half h (values 128h + 32g ..) is (ql & 0xF or ql >> 4) | ((qh >> 2g) & 3) << 4, here with the
+ * two high bits moved to bits 4-5 by one shift and one mask ((qh << 4), (qh << 2), qh, (qh >> 2),
+ * each & 0x30: the 16-bit shifts move bits across bytes only into the masked-off bits), against
+ * the activation through vpmaddubsw, then vpmaddwd by the group's scale words [sc(2j) x8 |
+ * sc(2j + 1) x8]; the +32 storage bias off each lane as 32 (sc(2k) bsums(2k) + sc(2k+1)
+ * bsums(2k+1)). The sixteen scales are widened once per super-block and row: one vpmaddwd of them
+ * gives the bias, a qword permute gives each half's eight, one vpshufb each group's pair. The
+ * activation's bsums and the rows' d dy are loaded once for the four rows. */
+TGT static void dot4w_q6_K(const void *w, size_t wstride, const void *a, int64_t n, float out[4]) {
+  const blk_q6_K *x[4];
+  for (int r = 0; r < 4; r++) x[r] = (const blk_q6_K *)((const uint8_t *)w + wstride * (size_t)r);
+  const blk_q8_K *y = a;
+  const __m256i m4 = _mm256_set1_epi8(0xF), m30 = _mm256_set1_epi8(0x30);
+  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                   _mm256_setzero_ps()};
+  for (int64_t b = 0; b < n / QK_K; b++) {
+    const int8_t *aq = y[b].qs;
+    __m256i bs = _mm256_loadu_si256((const __m256i *)y[b].bsums);
+    __m128 d = gv_scales4(x[0][b].d, x[1][b].d, x[2][b].d, x[3][b].d, y[b].d);
+#pragma GCC unroll 4
+    for (int r = 0; r < 4; r++) {
+      const blk_q6_K *xb = &x[r][b];
+      const char *pf = (const char *)xb + GV_PF;
+      _mm_prefetch(pf, _MM_HINT_T0);
+      _mm_prefetch(pf + 64, _MM_HINT_T0);
+      _mm_prefetch(pf + 128, _MM_HINT_T0);
+      _mm_prefetch(pf + 192, _MM_HINT_T0);
+      __m256i sc = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)xb->scales));
+      __m256i bias = _mm256_slli_epi32(_mm256_madd_epi16(sc, bs), 5);
+      __m256i isum = _mm256_setzero_si256();
+#pragma GCC unroll 2
+      for (int h = 0; h < 2; h++) {
+        __m256i sch = h ? _mm256_permute4x64_epi64(sc, 0xEE) : _mm256_permute4x64_epi64(sc, 0x44);
+        __m256i ql0 = _mm256_loadu_si256((const __m256i *)(xb->ql + 64 * h));
+        __m256i ql1 = _mm256_loadu_si256((const __m256i *)(xb->ql + 64 * h + 32));
+        __m256i qh = _mm256_loadu_si256((const __m256i *)(xb->qh + 32 * h));
+        __m256i q[4] = {_mm256_or_si256(_mm256_and_si256(ql0, m4),
+                                        _mm256_and_si256(_mm256_slli_epi16(qh, 4), m30)),
+                        _mm256_or_si256(_mm256_and_si256(ql1, m4),
+                                        _mm256_and_si256(_mm256_slli_epi16(qh, 2), m30)),
+                        _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4),
+                                        _mm256_and_si256(qh, m30)),
+                        _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4),
+                                        _mm256_and_si256(_mm256_srli_epi16(qh, 2), m30))};
+#pragma GCC unroll 4
+        for (int g = 0; g < 4; g++) {
+          __m256i p = _mm256_maddubs_epi16(
+              q[g], _mm256_loadu_si256((const __m256i *)(aq + 128 * h + 32 * g)));
+          __m256i scv = _mm256_shuffle_epi8(
+              sch, _mm256_set_m128i(_mm_set1_epi16((short)(0x0302 + 0x0404 * g)),
+                                    _mm_set1_epi16((short)(0x0100 + 0x0404 * g))));
+          isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p, scv));
+          __asm__("" : "+x"(isum)); /* one chain (GCC otherwise reassociates and spills) */
+        }
+      }
+      isum = _mm256_sub_epi32(isum, bias);
+      acc[r] = _mm256_fmadd_ps(gv_lane(d, r), _mm256_cvtepi32_ps(isum), acc[r]);
+    }
+  }
+  for (int r = 0; r < 4; r++) out[r] = gv_hsum_ps(acc[r]);
+}
+
+vec_dot4w_fn llm__dot4w_gemv_avx2(tensor_type t) {
+  switch (t) {
+  case TT_Q6_K: return dot4w_q6_K;
+  default: return NULL;
+  }
+}
+
+#else
+vec_dot4w_fn llm__dot4w_gemv_avx2(tensor_type t) {
+  (void)t;
+  return NULL;
+}
+#endif

@@ -96,9 +96,96 @@ TGT static void dot4w_q6_K(const void *w, size_t wstride, const void *a, int64_t
   for (int r = 0; r < 4; r++) out[r] = gv_hsum_ps(acc[r]);
 }
 
+/* A Q4_K / Q5_K block's scales (bytes 0-7) and mins (8-15) in both 128-bit lanes, from one
+ * broadcast load of the 12-byte packing (kernels_int.h) by vector shifts and masks; with a0, a1,
+ * a2 its three dwords: [a0 & 3F, (a2 & 0F) | (a0 >> 2 & 30), a1 & 3F, (a2 >> 4 & 0F) |
+ * (a1 >> 2 & 30)], per byte. */
+TGT static inline __m256i gv_k4_scales(const uint8_t *q) {
+  __m256i v = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)q));
+  __m256i lo =
+      _mm256_srlv_epi32(_mm256_shuffle_epi32(v, 0x98), _mm256_setr_epi32(0, 0, 0, 4, 0, 0, 0, 4));
+  lo = _mm256_and_si256(lo, _mm256_setr_epi32(0x3F3F3F3F, 0x0F0F0F0F, 0x3F3F3F3F, 0x0F0F0F0F,
+                                              0x3F3F3F3F, 0x0F0F0F0F, 0x3F3F3F3F, 0x0F0F0F0F));
+  __m256i hi = _mm256_srli_epi32(_mm256_shuffle_epi32(v, 0x40), 2);
+  hi = _mm256_and_si256(
+      hi, _mm256_setr_epi32(0, 0x30303030, 0, 0x30303030, 0, 0x30303030, 0, 0x30303030));
+  return _mm256_or_si256(lo, hi);
+}
+
+/* Bit `bit` of every byte of v moved to bit 4 (value 16), the other bits cleared (16-bit shifts of
+ * at most 4 left or 3 right bring bit 4 of a byte from the same byte). */
+TGT static inline __m256i gv_bit16(__m256i v, int bit) {
+  const __m256i b16 = _mm256_set1_epi8(16);
+  if (bit < 4) return _mm256_and_si256(_mm256_slli_epi16(v, 4 - bit), b16);
+  if (bit > 4) return _mm256_and_si256(_mm256_srli_epi16(v, bit - 4), b16);
+  return _mm256_and_si256(v, b16);
+}
+
+/* Q5_K, four weight rows: per row the one-row kernel's lanes (dot_q5_K in kernels_avx2.c: chunk c
+ * is sub-blocks 2c and 2c + 1, low and high nibbles with qh bits 2c and 2c + 1 as 16, scaled by
+ * vpmaddwd with the scale word), one fused multiply-add per super-block on 8 lanes; the mins as
+ * one exact integer per super-block and row (one vpmaddwd of the mins' words by the activation's
+ * sub-block sums per row, the four rows gathered by a hadd tree), on one float per row as the
+ * reference's summ. */
+TGT static void dot4w_q5_K(const void *w, size_t wstride, const void *a, int64_t n, float out[4]) {
+  const blk_q5_K *x[4];
+  for (int r = 0; r < 4; r++) x[r] = (const blk_q5_K *)((const uint8_t *)w + wstride * (size_t)r);
+  const blk_q8_K *y = a;
+  const __m256i m4 = _mm256_set1_epi8(0xF);
+  const __m128i mins_w =
+      _mm_setr_epi8(8, -1, 9, -1, 10, -1, 11, -1, 12, -1, 13, -1, 14, -1, 15, -1);
+  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                   _mm256_setzero_ps()};
+  __m128 summ = _mm_setzero_ps();
+  for (int64_t b = 0; b < n / QK_K; b++) {
+    const int8_t *aq = y[b].qs;
+    __m128i bs = _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)y[b].bsums),
+                                _mm_loadu_si128((const __m128i *)(y[b].bsums + 8)));
+    float dy = y[b].d;
+    __m128 d = gv_scales4(x[0][b].d, x[1][b].d, x[2][b].d, x[3][b].d, dy);
+    __m128 dm = gv_scales4(x[0][b].dmin, x[1][b].dmin, x[2][b].dmin, x[3][b].dmin, -dy);
+    __m128i mv[4];
+#pragma GCC unroll 4
+    for (int r = 0; r < 4; r++) {
+      const blk_q5_K *xb = &x[r][b];
+      const char *pf = (const char *)xb + GV_PF;
+      _mm_prefetch(pf, _MM_HINT_T0);
+      _mm_prefetch(pf + 64, _MM_HINT_T0);
+      _mm_prefetch(pf + 128, _MM_HINT_T0);
+      __m256i s8 = gv_k4_scales(xb->scales);
+      __m256i qh = _mm256_loadu_si256((const __m256i *)xb->qh);
+      __m256i isum = _mm256_setzero_si256();
+#pragma GCC unroll 4
+      for (int c = 0; c < 4; c++) {
+        __m256i q = _mm256_loadu_si256((const __m256i *)(xb->qs + 32 * c));
+        __m256i lo = _mm256_or_si256(_mm256_and_si256(q, m4), gv_bit16(qh, 2 * c));
+        __m256i hi =
+            _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), m4), gv_bit16(qh, 2 * c + 1));
+        __m256i plo = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(aq + 64 * c)));
+        __m256i phi =
+            _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(aq + 64 * c + 32)));
+        /* words sc(2c), sc(2c + 1), zero-extended from the scale bytes */
+        __m256i s0 = _mm256_shuffle_epi8(s8, _mm256_set1_epi16((short)(0xFF00 + 2 * c)));
+        __m256i s1 = _mm256_shuffle_epi8(s8, _mm256_set1_epi16((short)(0xFF00 + 2 * c + 1)));
+        isum = _mm256_add_epi32(isum, _mm256_madd_epi16(plo, s0));
+        isum = _mm256_add_epi32(isum, _mm256_madd_epi16(phi, s1));
+        __asm__("" : "+x"(isum)); /* one chain (GCC otherwise reassociates and spills) */
+      }
+      mv[r] = _mm_madd_epi16(_mm_shuffle_epi8(_mm256_castsi256_si128(s8), mins_w), bs);
+      acc[r] = _mm256_fmadd_ps(gv_lane(d, r), _mm256_cvtepi32_ps(isum), acc[r]);
+    }
+    __m128i m = _mm_hadd_epi32(_mm_hadd_epi32(mv[0], mv[1]), _mm_hadd_epi32(mv[2], mv[3]));
+    summ = _mm_fmadd_ps(dm, _mm_cvtepi32_ps(m), summ);
+  }
+  float sm[4];
+  _mm_storeu_ps(sm, summ);
+  for (int r = 0; r < 4; r++) out[r] = gv_hsum_ps(acc[r]) + sm[r];
+}
+
 vec_dot4w_fn llm__dot4w_gemv_avx2(tensor_type t) {
   switch (t) {
   case TT_Q6_K: return dot4w_q6_K;
+  case TT_Q5_K: return dot4w_q5_K;
   default: return NULL;
   }
 }

@@ -29,8 +29,9 @@ TGT static inline __m256 gv_lane(__m128 s, int r) {
 }
 
 /* Software prefetch distance (bytes) along each of the four row streams (mm_rows_w4 runs them
- * over long runs of consecutive rows): as Q4_K_PF in kernels_avx2.c, the hardware prefetcher
- * alone follows four streams more slowly than one. */
+ * over long runs of consecutive rows): the hardware prefetcher alone follows four streams more
+ * slowly than one (Q4_K on the development machine: 22 GB/s without, 26-27 with 2048 bytes ahead;
+ * docs/internals/kernels.md). */
 #define GV_PF 2048
 
 /* Q6_K, four weight rows. Per row and super-block the one-row kernel's integer lanes: group g of
@@ -41,7 +42,8 @@ TGT static inline __m256 gv_lane(__m128 s, int r) {
  * sc(2j + 1) x8]; the +32 storage bias off each lane as 32 (sc(2k) bsums(2k) + sc(2k+1)
  * bsums(2k+1)). The sixteen scales are widened once per super-block and row: one vpmaddwd of them
  * gives the bias, a qword permute gives each half's eight, one vpshufb each group's pair. The
- * activation's bsums and the rows' d dy are loaded once for the four rows. */
+ * activation's bsums and the rows' d dy are loaded once for the four rows. The one-row kernel
+ * took one stream at a time and measured 1.3-1.6x slower per byte here (bench_kernels, T=1). */
 TGT static void dot4w_q6_K(const void *w, size_t wstride, const void *a, int64_t n, float out[4]) {
   const blk_q6_K *x[4];
   for (int r = 0; r < 4; r++) x[r] = (const blk_q6_K *)((const uint8_t *)w + wstride * (size_t)r);
@@ -182,6 +184,100 @@ TGT static void dot4w_q5_K(const void *w, size_t wstride, const void *a, int64_t
   for (int r = 0; r < 4; r++) out[r] = gv_hsum_ps(acc[r]) + sm[r];
 }
 
+/* Two rows' Q4_K / Q5_K scales and mins at once: gv_k4_scales with row p's 12-byte packing in the
+ * low 128-bit lane and row q's in the high one (every step works within a lane). */
+TGT static inline __m256i gv_k4_scales2(const uint8_t *p, const uint8_t *q) {
+  __m256i v = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)p)),
+                                      _mm_loadu_si128((const __m128i *)q), 1);
+  __m256i lo =
+      _mm256_srlv_epi32(_mm256_shuffle_epi32(v, 0x98), _mm256_setr_epi32(0, 0, 0, 4, 0, 0, 0, 4));
+  lo = _mm256_and_si256(lo, _mm256_setr_epi32(0x3F3F3F3F, 0x0F0F0F0F, 0x3F3F3F3F, 0x0F0F0F0F,
+                                              0x3F3F3F3F, 0x0F0F0F0F, 0x3F3F3F3F, 0x0F0F0F0F));
+  __m256i hi = _mm256_srli_epi32(_mm256_shuffle_epi32(v, 0x40), 2);
+  hi = _mm256_and_si256(
+      hi, _mm256_setr_epi32(0, 0x30303030, 0, 0x30303030, 0, 0x30303030, 0, 0x30303030));
+  return _mm256_or_si256(lo, hi);
+}
+
+/* Q4_K gemv order (llm_order), four weight rows: the same exact integers per super-block and row
+ * as dot4w_q4_K_gemv in kernels_avx2.c (the values' sum I and the mins' sum M), one fused
+ * multiply-add each per row and super-block, with less work around them: the scales of two rows
+ * are unpacked in one register (then one qword permute per row), the mins of two rows go through
+ * one vpshufb and one vpmaddwd, and the four rows' d and dmin (adjacent halves at the head of each
+ * block) are converted by one vcvtph2ps. */
+TGT static void dot4w_q4_K_gemv(const void *w, size_t wstride, const void *a, int64_t n,
+                                float out[4]) {
+  const blk_q4_K *x[4];
+  for (int r = 0; r < 4; r++) x[r] = (const blk_q4_K *)((const uint8_t *)w + wstride * (size_t)r);
+  const blk_q8_K *y = a;
+  const __m256i m4 = _mm256_set1_epi8(0xF);
+  const __m256i mins_w =
+      _mm256_setr_epi8(8, -1, 9, -1, 10, -1, 11, -1, 12, -1, 13, -1, 14, -1, 15, -1, 8, -1, 9, -1,
+                       10, -1, 11, -1, 12, -1, 13, -1, 14, -1, 15, -1);
+  const __m256i even = _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6),
+                odd = _mm256_setr_epi32(1, 3, 5, 7, 1, 3, 5, 7);
+  __m128 acc = _mm_setzero_ps(), accm = _mm_setzero_ps();
+  for (int64_t b = 0; b < n / QK_K; b++) {
+    __m128i bs = _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)y[b].bsums),
+                                _mm_loadu_si128((const __m128i *)(y[b].bsums + 8)));
+    __m256i bs2 = _mm256_broadcastsi128_si256(bs);
+    /* [d0, dmin0, d1, dmin1, ..] as halves, each times dy */
+    __m128i d01 = _mm_unpacklo_epi32(_mm_loadu_si32(&x[0][b].d), _mm_loadu_si32(&x[1][b].d));
+    __m128i d23 = _mm_unpacklo_epi32(_mm_loadu_si32(&x[2][b].d), _mm_loadu_si32(&x[3][b].d));
+    __m256 dall =
+        _mm256_mul_ps(_mm256_cvtph_ps(_mm_unpacklo_epi64(d01, d23)), _mm256_set1_ps(y[b].d));
+    __m128 d = _mm256_castps256_ps128(_mm256_permutevar8x32_ps(dall, even));
+    __m128 dm = _mm256_castps256_ps128(_mm256_permutevar8x32_ps(dall, odd));
+    __m256i iv[4], mv[2];
+#pragma GCC unroll 2
+    for (int h = 0; h < 2; h++) {
+      __m256i s2 = gv_k4_scales2(x[2 * h][b].scales, x[2 * h + 1][b].scales);
+      mv[h] = _mm256_madd_epi16(_mm256_shuffle_epi8(s2, mins_w), bs2);
+#pragma GCC unroll 2
+      for (int k = 0; k < 2; k++) {
+        int r = 2 * h + k;
+        const char *pf = (const char *)&x[r][b] + GV_PF;
+        _mm_prefetch(pf, _MM_HINT_T0);
+        _mm_prefetch(pf + 48, _MM_HINT_T0);
+        _mm_prefetch(pf + 96, _MM_HINT_T0);
+        __m256i s8 = k ? _mm256_permute4x64_epi64(s2, 0xEE) : _mm256_permute4x64_epi64(s2, 0x44);
+        __m256i isum = _mm256_setzero_si256();
+#pragma GCC unroll 4
+        for (int p = 0; p < 4; p++) {
+          __m256i q = _mm256_loadu_si256((const __m256i *)(x[r][b].qs + 32 * p));
+          __m256i lo = _mm256_and_si256(q, m4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+          __m256i plo =
+              _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(y[b].qs + 64 * p)));
+          __m256i phi = _mm256_maddubs_epi16(
+              hi, _mm256_loadu_si256((const __m256i *)(y[b].qs + 64 * p + 32)));
+          /* words sc(2p), sc(2p + 1), zero-extended from the scale bytes */
+          __m256i s0 = _mm256_shuffle_epi8(s8, _mm256_set1_epi16((short)(0xFF00 + 2 * p)));
+          __m256i s1 = _mm256_shuffle_epi8(s8, _mm256_set1_epi16((short)(0xFF00 + 2 * p + 1)));
+          isum = _mm256_add_epi32(
+              isum, _mm256_add_epi32(_mm256_madd_epi16(plo, s0), _mm256_madd_epi16(phi, s1)));
+          __asm__("" : "+x"(isum)); /* one chain (GCC otherwise reassociates and spills) */
+        }
+        iv[r] = isum;
+      }
+    }
+    /* I: [row 0 .. row 3] by a hadd tree; M: mv[h] holds rows 2h (low lane) and 2h + 1 (high
+     * lane), four partial sums each */
+    __m256i hi4 =
+        _mm256_hadd_epi32(_mm256_hadd_epi32(iv[0], iv[1]), _mm256_hadd_epi32(iv[2], iv[3]));
+    __m128i I = _mm_add_epi32(_mm256_castsi256_si128(hi4), _mm256_extracti128_si256(hi4, 1));
+    __m256i m = _mm256_hadd_epi32(mv[0], mv[1]); /* [r0 r0 r2 r2 | r1 r1 r3 r3] */
+    m = _mm256_hadd_epi32(m, m);                 /* [r0 r2 r0 r2 | r1 r3 r1 r3] */
+    __m128i M = _mm_unpacklo_epi32(_mm256_castsi256_si128(m), _mm256_extracti128_si256(m, 1));
+    acc = _mm_fmadd_ps(_mm_cvtepi32_ps(I), d, acc);
+    accm = _mm_fmadd_ps(_mm_cvtepi32_ps(M), dm, accm);
+  }
+  _mm_storeu_ps(out, _mm_sub_ps(acc, accm));
+}
+
+vec_dot4w_fn llm__dot4w_gemv_order_avx2(tensor_type t, llm_order o) {
+  return t == TT_Q4_K && o == LLM_ORDER_GEMV ? dot4w_q4_K_gemv : NULL;
+}
+
 vec_dot4w_fn llm__dot4w_gemv_avx2(tensor_type t) {
   switch (t) {
   case TT_Q6_K: return dot4w_q6_K;
@@ -193,6 +289,11 @@ vec_dot4w_fn llm__dot4w_gemv_avx2(tensor_type t) {
 #else
 vec_dot4w_fn llm__dot4w_gemv_avx2(tensor_type t) {
   (void)t;
+  return NULL;
+}
+vec_dot4w_fn llm__dot4w_gemv_order_avx2(tensor_type t, llm_order o) {
+  (void)t;
+  (void)o;
   return NULL;
 }
 #endif

@@ -975,25 +975,6 @@ TGT static void dot4w_q5_0(const void *w, size_t wstride, const void *a, int64_t
   for (int r = 0; r < 4; r++) out[r] = hsum_ps(acc[r]);
 }
 
-/* Q8_0: the sign trick of dot_i8 per row (the activation's signs follow each row's weights). */
-TGT static void dot4w_q8_0(const void *w, size_t wstride, const void *a, int64_t n, float out[4]) {
-  const blk_q8_0 *x[4];
-  for (int r = 0; r < 4; r++) x[r] = (const blk_q8_0 *)((const uint8_t *)w + wstride * (size_t)r);
-  const blk_q8_0 *y = a;
-  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
-                   _mm256_setzero_ps()};
-  for (int64_t b = 0; b < n / QK; b++) {
-    __m256i ay = _mm256_loadu_si256((const __m256i *)y[b].qs);
-    __m128 s = w4_scales(x[0][b].d, x[1][b].d, x[2][b].d, x[3][b].d, h2f(y[b].d));
-#pragma GCC unroll 4
-    for (int r = 0; r < 4; r++) {
-      __m256i p = dot_i8(_mm256_loadu_si256((const __m256i *)x[r][b].qs), ay);
-      acc[r] = _mm256_fmadd_ps(w4_lane(s, r), _mm256_cvtepi32_ps(p), acc[r]);
-    }
-  }
-  for (int r = 0; r < 4; r++) out[r] = hsum_ps(acc[r]);
-}
-
 /* Q4_1 / Q5_1: as DOT_Q_1, the activation's lane sums formed once for the four rows. */
 #define W4_Q_1(NAME, BLK, VALUES)                                                                  \
   TGT static void NAME(const void *w, size_t wstride, const void *a, int64_t n, float out[4]) {    \
@@ -1029,7 +1010,6 @@ vec_dot4w_fn llm__dot4w_avx2(tensor_type t) {
   case TT_Q4_1: return dot4w_q4_1;
   case TT_Q5_0: return dot4w_q5_0;
   case TT_Q5_1: return dot4w_q5_1;
-  case TT_Q8_0: return dot4w_q8_0;
   default: return llm__dot4w_gemv_avx2(t);
   }
 }

@@ -1,7 +1,7 @@
-/* AVX2+FMA+F16C four-weight-row dots for generation (vec_dot4w_fn, one activation row) of the
- * K-quants that kernels_avx2.c serves one row at a time. Each output has the bits of the type's
- * one-row reference (kernels.c): the same integer lanes, the same fused multiply-add per
- * super-block, the same lane reduction. Not the prompt kernels (dot4, dot4x4, packed strips). */
+/* AVX2+FMA+F16C four-weight-row dots for generation (vec_dot4w_fn, one activation row): Q4_K's
+ * gemv order, Q5_K, Q6_K and Q8_0, with their row streams prefetched. Each output has the bits of
+ * the type's one-row reference (kernels.c): the same integer sums, the same fused multiply-adds,
+ * the same lane reduction. Not the prompt kernels (dot4, dot4x4, packed strips). */
 #include "llm/kernels_int.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -184,6 +184,32 @@ TGT static void dot4w_q5_K(const void *w, size_t wstride, const void *a, int64_t
   for (int r = 0; r < 4; r++) out[r] = gv_hsum_ps(acc[r]) + sm[r];
 }
 
+/* Q8_0, four weight rows: per row the one-row dot's chain (dot_i8's sign trick, one fused
+ * multiply-add per block on 8 lanes), the activation block loaded once for the four, and the four
+ * row streams prefetched, one line per row and block (a block is 34 bytes, so no line is passed
+ * over). */
+TGT static void dot4w_q8_0(const void *w, size_t wstride, const void *a, int64_t n, float out[4]) {
+  const blk_q8_0 *x[4];
+  for (int r = 0; r < 4; r++) x[r] = (const blk_q8_0 *)((const uint8_t *)w + wstride * (size_t)r);
+  const blk_q8_0 *y = a;
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                   _mm256_setzero_ps()};
+  for (int64_t b = 0; b < n / QK; b++) {
+    __m256i ay = _mm256_loadu_si256((const __m256i *)y[b].qs);
+    __m128 s = gv_scales4(x[0][b].d, x[1][b].d, x[2][b].d, x[3][b].d, _cvtsh_ss(y[b].d));
+#pragma GCC unroll 4
+    for (int r = 0; r < 4; r++) {
+      _mm_prefetch((const char *)&x[r][b] + GV_PF, _MM_HINT_T0);
+      __m256i xq = _mm256_loadu_si256((const __m256i *)x[r][b].qs);
+      __m256i p = _mm256_madd_epi16(
+          _mm256_maddubs_epi16(_mm256_sign_epi8(xq, xq), _mm256_sign_epi8(ay, xq)), ones);
+      acc[r] = _mm256_fmadd_ps(gv_lane(s, r), _mm256_cvtepi32_ps(p), acc[r]);
+    }
+  }
+  for (int r = 0; r < 4; r++) out[r] = gv_hsum_ps(acc[r]);
+}
+
 /* Two rows' Q4_K / Q5_K scales and mins at once: gv_k4_scales with row p's 12-byte packing in the
  * low 128-bit lane and row q's in the high one (every step works within a lane). */
 TGT static inline __m256i gv_k4_scales2(const uint8_t *p, const uint8_t *q) {
@@ -281,6 +307,7 @@ vec_dot4w_fn llm__dot4w_gemv_order_avx2(tensor_type t, llm_order o) {
 vec_dot4w_fn llm__dot4w_gemv_avx2(tensor_type t) {
   switch (t) {
   case TT_Q6_K: return dot4w_q6_K;
+  case TT_Q8_0: return dot4w_q8_0;
   case TT_Q5_K: return dot4w_q5_K;
   default: return NULL;
   }

@@ -337,6 +337,8 @@ TEST(avx2_gemv_kernels_selected) {
   CHECK(llm__dot4w_avx2(TT_Q5_K) != NULL);
   CHECK(llm__dot4w_order_avx2(TT_Q4_K, LLM_ORDER_GEMV) != NULL);
   CHECK(llm__dot4w_avx2(TT_Q6_K) == llm__dot4w_gemv_avx2(TT_Q6_K));
+  CHECK(llm__dot4w_avx2(TT_Q8_0) != NULL &&
+        llm__dot4w_avx2(TT_Q8_0) == llm__dot4w_gemv_avx2(TT_Q8_0));
   CHECK(llm__dot4w_order_avx2(TT_Q4_K, LLM_ORDER_GEMV) ==
         llm__dot4w_gemv_order_avx2(TT_Q4_K, LLM_ORDER_GEMV));
 }

@@ -43,7 +43,7 @@ TGT static inline __m256 gv_lane(__m128 s, int r) {
  * bsums(2k+1)). The sixteen scales are widened once per super-block and row: one vpmaddwd of them
  * gives the bias, a qword permute gives each half's eight, one vpshufb each group's pair. The
  * activation's bsums and the rows' d dy are loaded once for the four rows. The one-row kernel
- * took one stream at a time and measured 1.3-1.6x slower per byte here (bench_kernels, T=1). */
+ * took one stream at a time: 1.3-1.8x slower per byte (bench_kernels T=1, one thread, medians). */
 TGT static void dot4w_q6_K(const void *w, size_t wstride, const void *a, int64_t n, float out[4]) {
   const blk_q6_K *x[4];
   for (int r = 0; r < 4; r++) x[r] = (const blk_q6_K *)((const uint8_t *)w + wstride * (size_t)r);

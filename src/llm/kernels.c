@@ -561,7 +561,11 @@ static void kernels_init(void) {
     }
     if (level >= LEVEL_AVX2) {
       if (!f4 && !f4w) f4 = llm__dot4_avx2((tensor_type)t);
-      if (!f4w) f4w = llm__dot4w_avx2((tensor_type)t);
+      /* the K-quants' AVX2 four-row dots (kernels_avx2_gemv.c) were measured against the AVX2
+       * one-row dots only: where an AVX-512 one-row dot serves the type, it keeps generation */
+      bool kept = level >= LEVEL_AVX512 && llm__dot_avx512((tensor_type)t) &&
+                  llm__dot4w_gemv_avx2((tensor_type)t);
+      if (!f4w && !kept) f4w = llm__dot4w_avx2((tensor_type)t);
     }
     dot4_table[t] = f4;
     dot4w_table[t] = f4w;

@@ -975,25 +975,6 @@ TGT static void dot4w_q5_0(const void *w, size_t wstride, const void *a, int64_t
   for (int r = 0; r < 4; r++) out[r] = hsum_ps(acc[r]);
 }
 
-/* Q8_0: the sign trick of dot_i8 per row (the activation's signs follow each row's weights). */
-TGT static void dot4w_q8_0(const void *w, size_t wstride, const void *a, int64_t n, float out[4]) {
-  const blk_q8_0 *x[4];
-  for (int r = 0; r < 4; r++) x[r] = (const blk_q8_0 *)((const uint8_t *)w + wstride * (size_t)r);
-  const blk_q8_0 *y = a;
-  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
-                   _mm256_setzero_ps()};
-  for (int64_t b = 0; b < n / QK; b++) {
-    __m256i ay = _mm256_loadu_si256((const __m256i *)y[b].qs);
-    __m128 s = w4_scales(x[0][b].d, x[1][b].d, x[2][b].d, x[3][b].d, h2f(y[b].d));
-#pragma GCC unroll 4
-    for (int r = 0; r < 4; r++) {
-      __m256i p = dot_i8(_mm256_loadu_si256((const __m256i *)x[r][b].qs), ay);
-      acc[r] = _mm256_fmadd_ps(w4_lane(s, r), _mm256_cvtepi32_ps(p), acc[r]);
-    }
-  }
-  for (int r = 0; r < 4; r++) out[r] = hsum_ps(acc[r]);
-}
-
 /* Q4_1 / Q5_1: as DOT_Q_1, the activation's lane sums formed once for the four rows. */
 #define W4_Q_1(NAME, BLK, VALUES)                                                                  \
   TGT static void NAME(const void *w, size_t wstride, const void *a, int64_t n, float out[4]) {    \
@@ -1029,8 +1010,7 @@ vec_dot4w_fn llm__dot4w_avx2(tensor_type t) {
   case TT_Q4_1: return dot4w_q4_1;
   case TT_Q5_0: return dot4w_q5_0;
   case TT_Q5_1: return dot4w_q5_1;
-  case TT_Q8_0: return dot4w_q8_0;
-  default: return NULL;
+  default: return llm__dot4w_gemv_avx2(t);
   }
 }
 
@@ -1118,61 +1098,6 @@ TGT static inline __m256i k4_scales2(const uint8_t *q) {
 TGT static inline __m128i q8_K_bsums8(const int16_t *bsums) {
   return _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)bsums),
                         _mm_loadu_si128((const __m128i *)(bsums + 8)));
-}
-
-/* Prefetch distance (bytes) of the four-row gemv dot. Its rows are four streams (mm_rows_w4), which
- * the hardware prefetcher alone leaves slower than the one stream of the one-row plain dot;
- * software prefetches this far ahead bring it to the plain dot's speed (the distances measured are
- * in docs/internals/kernels.md). */
-#define Q4_K_PF 2048
-/* Q4_K gemv order, four weight rows (generation): per row the plain kernel's integer work summed
- * into one 8-lane register, the mins as [M(0), .., M(3)] (one vpmaddwd of the mins' words by B),
- * both gathered by a hadd tree into one integer per row, then one FMA each for the four rows. */
-TGT static void dot4w_q4_K_gemv(const void *w, size_t wstride, const void *a, int64_t n,
-                                float out[4]) {
-  const blk_q4_K *x[4];
-  for (int r = 0; r < 4; r++) x[r] = (const blk_q4_K *)((const uint8_t *)w + wstride * (size_t)r);
-  const blk_q8_K *y = a;
-  const __m256i m4 = _mm256_set1_epi8(0xF);
-  const __m128i mins_w =
-      _mm_setr_epi8(8, -1, 9, -1, 10, -1, 11, -1, 12, -1, 13, -1, 14, -1, 15, -1);
-  __m128 acc = _mm_setzero_ps(), accm = _mm_setzero_ps();
-  for (int64_t b = 0; b < n / QK_K; b++) {
-    __m128i bs = q8_K_bsums8(y[b].bsums);
-    __m256i iv[4];
-    __m128i mv[4];
-#pragma GCC unroll 4
-    for (int r = 0; r < 4; r++) {
-      const char *pf = (const char *)&x[r][b] + Q4_K_PF;
-      _mm_prefetch(pf, _MM_HINT_T0);
-      _mm_prefetch(pf + 48, _MM_HINT_T0);
-      _mm_prefetch(pf + 96, _MM_HINT_T0);
-      __m256i s8 = k4_scales2(x[r][b].scales);
-      __m256i isum = _mm256_setzero_si256();
-#pragma GCC unroll 4
-      for (int p = 0; p < 4; p++) {
-        __m256i q = _mm256_loadu_si256((const __m256i *)(x[r][b].qs + 32 * p));
-        __m256i lo = _mm256_and_si256(q, m4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
-        __m256i plo = dot_u8_i16(lo, _mm256_loadu_si256((const __m256i *)(y[b].qs + 64 * p)));
-        __m256i phi = dot_u8_i16(hi, _mm256_loadu_si256((const __m256i *)(y[b].qs + 64 * p + 32)));
-        /* words sc(2p), sc(2p + 1), zero-extended from the scale bytes */
-        __m256i s0 = _mm256_shuffle_epi8(s8, _mm256_set1_epi16((short)(0xFF00 + 2 * p)));
-        __m256i s1 = _mm256_shuffle_epi8(s8, _mm256_set1_epi16((short)(0xFF00 + 2 * p + 1)));
-        isum = _mm256_add_epi32(
-            isum, _mm256_add_epi32(_mm256_madd_epi16(plo, s0), _mm256_madd_epi16(phi, s1)));
-        __asm__("" : "+x"(isum)); /* one chain (GCC otherwise reassociates and spills) */
-      }
-      iv[r] = isum;
-      mv[r] = _mm_madd_epi16(_mm_shuffle_epi8(_mm256_castsi256_si128(s8), mins_w), bs);
-    }
-    float dy = y[b].d;
-    __m128 d = w4_scales(x[0][b].d, x[1][b].d, x[2][b].d, x[3][b].d, dy);
-    __m128 dm = w4_scales(x[0][b].dmin, x[1][b].dmin, x[2][b].dmin, x[3][b].dmin, dy);
-    __m128i m = _mm_hadd_epi32(_mm_hadd_epi32(mv[0], mv[1]), _mm_hadd_epi32(mv[2], mv[3]));
-    acc = _mm_fmadd_ps(_mm_cvtepi32_ps(hsum4_epi32(iv[0], iv[1], iv[2], iv[3])), d, acc);
-    accm = _mm_fmadd_ps(_mm_cvtepi32_ps(m), dm, accm);
-  }
-  _mm_storeu_ps(out, _mm_sub_ps(acc, accm));
 }
 
 /* Q4_K gemm order, 4x4 (prompts): each weight row's pair is decoded once for the four activation
@@ -1647,7 +1572,7 @@ vec_dot_fn llm__dot_order_avx2(tensor_type t, llm_order o) {
 vec_dot4w_fn llm__dot4w_order_avx2(tensor_type t, llm_order o) {
   if (o == LLM_ORDER_PLAIN) return NULL;
   if (t == TT_Q4_0) return dot4w_q4_0_repacked;
-  if (t == TT_Q4_K) return o == LLM_ORDER_GEMM ? dot4w_q4_K_gemm : dot4w_q4_K_gemv;
+  if (t == TT_Q4_K) return o == LLM_ORDER_GEMM ? dot4w_q4_K_gemm : llm__dot4w_gemv_order_avx2(t, o);
   return NULL;
 }
 

@@ -127,7 +127,7 @@ static void check_variant4(const char *name, vec_dot4_fn (*set)(tensor_type)) {
  * than a row, as in a matrix with padding, to catch a wrong stride). */
 static void check_variant4w_of(const char *name, vec_dot4w_fn (*set)(tensor_type),
                                vec_dot_fn (*refset)(tensor_type)) {
-  static const int64_t sizes[] = {32, 96, 2048, 4096};
+  static const int64_t sizes[] = {32, 96, 256, 1536, 2048, 4096};
   int compared = 0;
   for (size_t k = 0; k < sizeof all_types / sizeof all_types[0]; k++) {
     tensor_type t = all_types[k];
@@ -345,6 +345,20 @@ TEST(avx2_matches_reference) {
   check_gemm8("avx2 packed", llm__gemm8_order_avx2);
 }
 
+/* Generation's K-quant kernels (kernels_avx2_gemv.c) are selected, so the checks above cover
+ * them: a dispatch line lost would otherwise pass unnoticed (the checks skip NULL kernels). */
+TEST(avx2_gemv_kernels_selected) {
+  if (!has_avx2()) SKIP("CPU lacks AVX2/FMA/F16C");
+  CHECK(llm__dot4w_avx2(TT_Q6_K) != NULL);
+  CHECK(llm__dot4w_avx2(TT_Q5_K) != NULL);
+  CHECK(llm__dot4w_order_avx2(TT_Q4_K, LLM_ORDER_GEMV) != NULL);
+  CHECK(llm__dot4w_avx2(TT_Q6_K) == llm__dot4w_gemv_avx2(TT_Q6_K));
+  CHECK(llm__dot4w_avx2(TT_Q8_0) != NULL &&
+        llm__dot4w_avx2(TT_Q8_0) == llm__dot4w_gemv_avx2(TT_Q8_0));
+  CHECK(llm__dot4w_order_avx2(TT_Q4_K, LLM_ORDER_GEMV) ==
+        llm__dot4w_gemv_order_avx2(TT_Q4_K, LLM_ORDER_GEMV));
+}
+
 TEST(avx512_matches_reference) {
   if (!has_avx512()) SKIP("CPU lacks AVX-512 VNNI");
   check_variant("avx512", llm__dot_avx512);
@@ -546,6 +560,7 @@ int main(int argc, char **argv) {
   }
   setenv("MIMIC_KERNELS", has_avx512() ? "avx2" : "scalar", 1);
   RUN(avx2_matches_reference);
+  RUN(avx2_gemv_kernels_selected);
   RUN(avx512_matches_reference);
   RUN(env_forces_lower_variant);
   RUN(qmat_mul_agrees_with_reference_dots);

@@ -1,0 +1,326 @@
+/* AVX2+FMA+F16C four-weight-row dots for generation (vec_dot4w_fn, one activation row): Q4_K's
+ * gemv order, Q5_K, Q6_K and Q8_0, with their row streams prefetched. Each output has the bits of
+ * the type's one-row reference (kernels.c): the same integer sums, the same fused multiply-adds,
+ * the same lane reduction. Not the prompt kernels (dot4, dot4x4, packed strips). */
+#include "llm/kernels_int.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+
+#define TGT __attribute__((target("avx2,fma,f16c")))
+
+/* ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)): llm__hsum8. */
+TGT static inline float gv_hsum_ps(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+/* The four rows' half-precision scales times dy, as four floats (h2f(h) * dy each). */
+TGT static inline __m128 gv_scales4(uint16_t h0, uint16_t h1, uint16_t h2, uint16_t h3, float dy) {
+  uint64_t hh = h0 | (uint64_t)h1 << 16 | (uint64_t)h2 << 32 | (uint64_t)h3 << 48;
+  return _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi64_si128((long long)hh)), _mm_set1_ps(dy));
+}
+
+/* Element r of s in all 8 lanes. */
+TGT static inline __m256 gv_lane(__m128 s, int r) {
+  return _mm256_permutevar8x32_ps(_mm256_castps128_ps256(s), _mm256_set1_epi32(r));
+}
+
+/* Software prefetch distance (bytes) along each of the four row streams (mm_rows_w4 runs them
+ * over long runs of consecutive rows): the hardware prefetcher alone follows four streams more
+ * slowly than one (Q4_K on the development machine: 22 GB/s without, 26-27 with 2048 bytes ahead;
+ * docs/internals/kernels.md). */
+#define GV_PF 2048
+
+/* Q6_K, four weight rows. Per row and super-block the one-row kernel's integer lanes: group g of
+ * half h (values 128h + 32g ..) is (ql & 0xF or ql >> 4) | ((qh >> 2g) & 3) << 4, here with the
+ * two high bits moved to bits 4-5 by one shift and one mask ((qh << 4), (qh << 2), qh, (qh >> 2),
+ * each & 0x30: the 16-bit shifts move bits across bytes only into the masked-off bits), against
+ * the activation through vpmaddubsw, then vpmaddwd by the group's scale words [sc(2j) x8 |
+ * sc(2j + 1) x8]; the +32 storage bias off each lane as 32 (sc(2k) bsums(2k) + sc(2k+1)
+ * bsums(2k+1)). The sixteen scales are widened once per super-block and row: one vpmaddwd of them
+ * gives the bias, a qword permute gives each half's eight, one vpshufb each group's pair. The
+ * activation's bsums and the rows' d dy are loaded once for the four rows. The one-row kernel
+ * took one stream at a time: 1.3-1.8x slower per byte (bench_kernels T=1, one thread, medians). */
+TGT static void dot4w_q6_K(const void *w, size_t wstride, const void *a, int64_t n, float out[4]) {
+  const blk_q6_K *x[4];
+  for (int r = 0; r < 4; r++) x[r] = (const blk_q6_K *)((const uint8_t *)w + wstride * (size_t)r);
+  const blk_q8_K *y = a;
+  const __m256i m4 = _mm256_set1_epi8(0xF), m30 = _mm256_set1_epi8(0x30);
+  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                   _mm256_setzero_ps()};
+  for (int64_t b = 0; b < n / QK_K; b++) {
+    const int8_t *aq = y[b].qs;
+    __m256i bs = _mm256_loadu_si256((const __m256i *)y[b].bsums);
+    __m128 d = gv_scales4(x[0][b].d, x[1][b].d, x[2][b].d, x[3][b].d, y[b].d);
+#pragma GCC unroll 4
+    for (int r = 0; r < 4; r++) {
+      const blk_q6_K *xb = &x[r][b];
+      const char *pf = (const char *)xb + GV_PF;
+      _mm_prefetch(pf, _MM_HINT_T0);
+      _mm_prefetch(pf + 64, _MM_HINT_T0);
+      _mm_prefetch(pf + 128, _MM_HINT_T0);
+      _mm_prefetch(pf + 192, _MM_HINT_T0);
+      __m256i sc = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)xb->scales));
+      __m256i bias = _mm256_slli_epi32(_mm256_madd_epi16(sc, bs), 5);
+      __m256i isum = _mm256_setzero_si256();
+#pragma GCC unroll 2
+      for (int h = 0; h < 2; h++) {
+        __m256i sch = h ? _mm256_permute4x64_epi64(sc, 0xEE) : _mm256_permute4x64_epi64(sc, 0x44);
+        __m256i ql0 = _mm256_loadu_si256((const __m256i *)(xb->ql + 64 * h));
+        __m256i ql1 = _mm256_loadu_si256((const __m256i *)(xb->ql + 64 * h + 32));
+        __m256i qh = _mm256_loadu_si256((const __m256i *)(xb->qh + 32 * h));
+        __m256i q[4] = {_mm256_or_si256(_mm256_and_si256(ql0, m4),
+                                        _mm256_and_si256(_mm256_slli_epi16(qh, 4), m30)),
+                        _mm256_or_si256(_mm256_and_si256(ql1, m4),
+                                        _mm256_and_si256(_mm256_slli_epi16(qh, 2), m30)),
+                        _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4),
+                                        _mm256_and_si256(qh, m30)),
+                        _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4),
+                                        _mm256_and_si256(_mm256_srli_epi16(qh, 2), m30))};
+#pragma GCC unroll 4
+        for (int g = 0; g < 4; g++) {
+          __m256i p = _mm256_maddubs_epi16(
+              q[g], _mm256_loadu_si256((const __m256i *)(aq + 128 * h + 32 * g)));
+          __m256i scv = _mm256_shuffle_epi8(
+              sch, _mm256_set_m128i(_mm_set1_epi16((short)(0x0302 + 0x0404 * g)),
+                                    _mm_set1_epi16((short)(0x0100 + 0x0404 * g))));
+          isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p, scv));
+          __asm__("" : "+x"(isum)); /* one chain (GCC otherwise reassociates and spills) */
+        }
+      }
+      isum = _mm256_sub_epi32(isum, bias);
+      acc[r] = _mm256_fmadd_ps(gv_lane(d, r), _mm256_cvtepi32_ps(isum), acc[r]);
+    }
+  }
+  for (int r = 0; r < 4; r++) out[r] = gv_hsum_ps(acc[r]);
+}
+
+/* A Q4_K / Q5_K block's scales (bytes 0-7) and mins (8-15) in both 128-bit lanes, from one
+ * broadcast load of the 12-byte packing (kernels_int.h) by vector shifts and masks; with a0, a1,
+ * a2 its three dwords: [a0 & 3F, (a2 & 0F) | (a0 >> 2 & 30), a1 & 3F, (a2 >> 4 & 0F) |
+ * (a1 >> 2 & 30)], per byte. */
+TGT static inline __m256i gv_k4_scales(const uint8_t *q) {
+  __m256i v = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)q));
+  __m256i lo =
+      _mm256_srlv_epi32(_mm256_shuffle_epi32(v, 0x98), _mm256_setr_epi32(0, 0, 0, 4, 0, 0, 0, 4));
+  lo = _mm256_and_si256(lo, _mm256_setr_epi32(0x3F3F3F3F, 0x0F0F0F0F, 0x3F3F3F3F, 0x0F0F0F0F,
+                                              0x3F3F3F3F, 0x0F0F0F0F, 0x3F3F3F3F, 0x0F0F0F0F));
+  __m256i hi = _mm256_srli_epi32(_mm256_shuffle_epi32(v, 0x40), 2);
+  hi = _mm256_and_si256(
+      hi, _mm256_setr_epi32(0, 0x30303030, 0, 0x30303030, 0, 0x30303030, 0, 0x30303030));
+  return _mm256_or_si256(lo, hi);
+}
+
+/* Bit `bit` of every byte of v moved to bit 4 (value 16), the other bits cleared (16-bit shifts of
+ * at most 4 left or 3 right bring bit 4 of a byte from the same byte). */
+TGT static inline __m256i gv_bit16(__m256i v, int bit) {
+  const __m256i b16 = _mm256_set1_epi8(16);
+  if (bit < 4) return _mm256_and_si256(_mm256_slli_epi16(v, 4 - bit), b16);
+  if (bit > 4) return _mm256_and_si256(_mm256_srli_epi16(v, bit - 4), b16);
+  return _mm256_and_si256(v, b16);
+}
+
+/* Q5_K, four weight rows: per row the one-row kernel's lanes (dot_q5_K in kernels_avx2.c: chunk c
+ * is sub-blocks 2c and 2c + 1, low and high nibbles with qh bits 2c and 2c + 1 as 16, scaled by
+ * vpmaddwd with the scale word), one fused multiply-add per super-block on 8 lanes; the mins as
+ * one exact integer per super-block and row (one vpmaddwd of the mins' words by the activation's
+ * sub-block sums per row, the four rows gathered by a hadd tree), on one float per row as the
+ * reference's summ. */
+TGT static void dot4w_q5_K(const void *w, size_t wstride, const void *a, int64_t n, float out[4]) {
+  const blk_q5_K *x[4];
+  for (int r = 0; r < 4; r++) x[r] = (const blk_q5_K *)((const uint8_t *)w + wstride * (size_t)r);
+  const blk_q8_K *y = a;
+  const __m256i m4 = _mm256_set1_epi8(0xF);
+  const __m128i mins_w =
+      _mm_setr_epi8(8, -1, 9, -1, 10, -1, 11, -1, 12, -1, 13, -1, 14, -1, 15, -1);
+  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                   _mm256_setzero_ps()};
+  __m128 summ = _mm_setzero_ps();
+  for (int64_t b = 0; b < n / QK_K; b++) {
+    const int8_t *aq = y[b].qs;
+    __m128i bs = _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)y[b].bsums),
+                                _mm_loadu_si128((const __m128i *)(y[b].bsums + 8)));
+    float dy = y[b].d;
+    __m128 d = gv_scales4(x[0][b].d, x[1][b].d, x[2][b].d, x[3][b].d, dy);
+    __m128 dm = gv_scales4(x[0][b].dmin, x[1][b].dmin, x[2][b].dmin, x[3][b].dmin, -dy);
+    __m128i mv[4];
+#pragma GCC unroll 4
+    for (int r = 0; r < 4; r++) {
+      const blk_q5_K *xb = &x[r][b];
+      const char *pf = (const char *)xb + GV_PF;
+      _mm_prefetch(pf, _MM_HINT_T0);
+      _mm_prefetch(pf + 64, _MM_HINT_T0);
+      _mm_prefetch(pf + 128, _MM_HINT_T0);
+      __m256i s8 = gv_k4_scales(xb->scales);
+      __m256i qh = _mm256_loadu_si256((const __m256i *)xb->qh);
+      __m256i isum = _mm256_setzero_si256();
+#pragma GCC unroll 4
+      for (int c = 0; c < 4; c++) {
+        __m256i q = _mm256_loadu_si256((const __m256i *)(xb->qs + 32 * c));
+        __m256i lo = _mm256_or_si256(_mm256_and_si256(q, m4), gv_bit16(qh, 2 * c));
+        __m256i hi =
+            _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), m4), gv_bit16(qh, 2 * c + 1));
+        __m256i plo = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(aq + 64 * c)));
+        __m256i phi =
+            _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(aq + 64 * c + 32)));
+        /* words sc(2c), sc(2c + 1), zero-extended from the scale bytes */
+        __m256i s0 = _mm256_shuffle_epi8(s8, _mm256_set1_epi16((short)(0xFF00 + 2 * c)));
+        __m256i s1 = _mm256_shuffle_epi8(s8, _mm256_set1_epi16((short)(0xFF00 + 2 * c + 1)));
+        isum = _mm256_add_epi32(isum, _mm256_madd_epi16(plo, s0));
+        isum = _mm256_add_epi32(isum, _mm256_madd_epi16(phi, s1));
+        __asm__("" : "+x"(isum)); /* one chain (GCC otherwise reassociates and spills) */
+      }
+      mv[r] = _mm_madd_epi16(_mm_shuffle_epi8(_mm256_castsi256_si128(s8), mins_w), bs);
+      acc[r] = _mm256_fmadd_ps(gv_lane(d, r), _mm256_cvtepi32_ps(isum), acc[r]);
+    }
+    __m128i m = _mm_hadd_epi32(_mm_hadd_epi32(mv[0], mv[1]), _mm_hadd_epi32(mv[2], mv[3]));
+    summ = _mm_fmadd_ps(dm, _mm_cvtepi32_ps(m), summ);
+  }
+  float sm[4];
+  _mm_storeu_ps(sm, summ);
+  for (int r = 0; r < 4; r++) out[r] = gv_hsum_ps(acc[r]) + sm[r];
+}
+
+/* Q8_0, four weight rows: per row the one-row dot's chain (dot_i8's sign trick, one fused
+ * multiply-add per block on 8 lanes), the activation block loaded once for the four, and the four
+ * row streams prefetched, one line per row and block (a block is 34 bytes, so no line is passed
+ * over). */
+TGT static void dot4w_q8_0(const void *w, size_t wstride, const void *a, int64_t n, float out[4]) {
+  const blk_q8_0 *x[4];
+  for (int r = 0; r < 4; r++) x[r] = (const blk_q8_0 *)((const uint8_t *)w + wstride * (size_t)r);
+  const blk_q8_0 *y = a;
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                   _mm256_setzero_ps()};
+  for (int64_t b = 0; b < n / QK; b++) {
+    __m256i ay = _mm256_loadu_si256((const __m256i *)y[b].qs);
+    __m128 s = gv_scales4(x[0][b].d, x[1][b].d, x[2][b].d, x[3][b].d, _cvtsh_ss(y[b].d));
+#pragma GCC unroll 4
+    for (int r = 0; r < 4; r++) {
+      _mm_prefetch((const char *)&x[r][b] + GV_PF, _MM_HINT_T0);
+      __m256i xq = _mm256_loadu_si256((const __m256i *)x[r][b].qs);
+      __m256i p = _mm256_madd_epi16(
+          _mm256_maddubs_epi16(_mm256_sign_epi8(xq, xq), _mm256_sign_epi8(ay, xq)), ones);
+      acc[r] = _mm256_fmadd_ps(gv_lane(s, r), _mm256_cvtepi32_ps(p), acc[r]);
+    }
+  }
+  for (int r = 0; r < 4; r++) out[r] = gv_hsum_ps(acc[r]);
+}
+
+/* Two rows' Q4_K / Q5_K scales and mins at once: gv_k4_scales with row p's 12-byte packing in the
+ * low 128-bit lane and row q's in the high one (every step works within a lane). */
+TGT static inline __m256i gv_k4_scales2(const uint8_t *p, const uint8_t *q) {
+  __m256i v = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)p)),
+                                      _mm_loadu_si128((const __m128i *)q), 1);
+  __m256i lo =
+      _mm256_srlv_epi32(_mm256_shuffle_epi32(v, 0x98), _mm256_setr_epi32(0, 0, 0, 4, 0, 0, 0, 4));
+  lo = _mm256_and_si256(lo, _mm256_setr_epi32(0x3F3F3F3F, 0x0F0F0F0F, 0x3F3F3F3F, 0x0F0F0F0F,
+                                              0x3F3F3F3F, 0x0F0F0F0F, 0x3F3F3F3F, 0x0F0F0F0F));
+  __m256i hi = _mm256_srli_epi32(_mm256_shuffle_epi32(v, 0x40), 2);
+  hi = _mm256_and_si256(
+      hi, _mm256_setr_epi32(0, 0x30303030, 0, 0x30303030, 0, 0x30303030, 0, 0x30303030));
+  return _mm256_or_si256(lo, hi);
+}
+
+/* Q4_K gemv order (llm_order), four weight rows: the same exact integers per super-block and row
+ * as dot4w_q4_K_gemv in kernels_avx2.c (the values' sum I and the mins' sum M), one fused
+ * multiply-add each per row and super-block, with less work around them: the scales of two rows
+ * are unpacked in one register (then one qword permute per row), the mins of two rows go through
+ * one vpshufb and one vpmaddwd, and the four rows' d and dmin (adjacent halves at the head of each
+ * block) are converted by one vcvtph2ps. */
+TGT static void dot4w_q4_K_gemv(const void *w, size_t wstride, const void *a, int64_t n,
+                                float out[4]) {
+  const blk_q4_K *x[4];
+  for (int r = 0; r < 4; r++) x[r] = (const blk_q4_K *)((const uint8_t *)w + wstride * (size_t)r);
+  const blk_q8_K *y = a;
+  const __m256i m4 = _mm256_set1_epi8(0xF);
+  const __m256i mins_w =
+      _mm256_setr_epi8(8, -1, 9, -1, 10, -1, 11, -1, 12, -1, 13, -1, 14, -1, 15, -1, 8, -1, 9, -1,
+                       10, -1, 11, -1, 12, -1, 13, -1, 14, -1, 15, -1);
+  const __m256i even = _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6),
+                odd = _mm256_setr_epi32(1, 3, 5, 7, 1, 3, 5, 7);
+  __m128 acc = _mm_setzero_ps(), accm = _mm_setzero_ps();
+  for (int64_t b = 0; b < n / QK_K; b++) {
+    __m128i bs = _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)y[b].bsums),
+                                _mm_loadu_si128((const __m128i *)(y[b].bsums + 8)));
+    __m256i bs2 = _mm256_broadcastsi128_si256(bs);
+    /* [d0, dmin0, d1, dmin1, ..] as halves, each times dy */
+    __m128i d01 = _mm_unpacklo_epi32(_mm_loadu_si32(&x[0][b].d), _mm_loadu_si32(&x[1][b].d));
+    __m128i d23 = _mm_unpacklo_epi32(_mm_loadu_si32(&x[2][b].d), _mm_loadu_si32(&x[3][b].d));
+    __m256 dall =
+        _mm256_mul_ps(_mm256_cvtph_ps(_mm_unpacklo_epi64(d01, d23)), _mm256_set1_ps(y[b].d));
+    __m128 d = _mm256_castps256_ps128(_mm256_permutevar8x32_ps(dall, even));
+    __m128 dm = _mm256_castps256_ps128(_mm256_permutevar8x32_ps(dall, odd));
+    __m256i iv[4], mv[2];
+#pragma GCC unroll 2
+    for (int h = 0; h < 2; h++) {
+      __m256i s2 = gv_k4_scales2(x[2 * h][b].scales, x[2 * h + 1][b].scales);
+      mv[h] = _mm256_madd_epi16(_mm256_shuffle_epi8(s2, mins_w), bs2);
+#pragma GCC unroll 2
+      for (int k = 0; k < 2; k++) {
+        int r = 2 * h + k;
+        const char *pf = (const char *)&x[r][b] + GV_PF;
+        _mm_prefetch(pf, _MM_HINT_T0);
+        _mm_prefetch(pf + 48, _MM_HINT_T0);
+        _mm_prefetch(pf + 96, _MM_HINT_T0);
+        __m256i s8 = k ? _mm256_permute4x64_epi64(s2, 0xEE) : _mm256_permute4x64_epi64(s2, 0x44);
+        __m256i isum = _mm256_setzero_si256();
+#pragma GCC unroll 4
+        for (int p = 0; p < 4; p++) {
+          __m256i q = _mm256_loadu_si256((const __m256i *)(x[r][b].qs + 32 * p));
+          __m256i lo = _mm256_and_si256(q, m4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+          __m256i plo =
+              _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(y[b].qs + 64 * p)));
+          __m256i phi = _mm256_maddubs_epi16(
+              hi, _mm256_loadu_si256((const __m256i *)(y[b].qs + 64 * p + 32)));
+          /* words sc(2p), sc(2p + 1), zero-extended from the scale bytes */
+          __m256i s0 = _mm256_shuffle_epi8(s8, _mm256_set1_epi16((short)(0xFF00 + 2 * p)));
+          __m256i s1 = _mm256_shuffle_epi8(s8, _mm256_set1_epi16((short)(0xFF00 + 2 * p + 1)));
+          isum = _mm256_add_epi32(
+              isum, _mm256_add_epi32(_mm256_madd_epi16(plo, s0), _mm256_madd_epi16(phi, s1)));
+          __asm__("" : "+x"(isum)); /* one chain (GCC otherwise reassociates and spills) */
+        }
+        iv[r] = isum;
+      }
+    }
+    /* I: [row 0 .. row 3] by a hadd tree; M: mv[h] holds rows 2h (low lane) and 2h + 1 (high
+     * lane), four partial sums each */
+    __m256i hi4 =
+        _mm256_hadd_epi32(_mm256_hadd_epi32(iv[0], iv[1]), _mm256_hadd_epi32(iv[2], iv[3]));
+    __m128i I = _mm_add_epi32(_mm256_castsi256_si128(hi4), _mm256_extracti128_si256(hi4, 1));
+    __m256i m = _mm256_hadd_epi32(mv[0], mv[1]); /* [r0 r0 r2 r2 | r1 r1 r3 r3] */
+    m = _mm256_hadd_epi32(m, m);                 /* [r0 r2 r0 r2 | r1 r3 r1 r3] */
+    __m128i M = _mm_unpacklo_epi32(_mm256_castsi256_si128(m), _mm256_extracti128_si256(m, 1));
+    acc = _mm_fmadd_ps(_mm_cvtepi32_ps(I), d, acc);
+    accm = _mm_fmadd_ps(_mm_cvtepi32_ps(M), dm, accm);
+  }
+  _mm_storeu_ps(out, _mm_sub_ps(acc, accm));
+}
+
+vec_dot4w_fn llm__dot4w_gemv_order_avx2(tensor_type t, llm_order o) {
+  return t == TT_Q4_K && o == LLM_ORDER_GEMV ? dot4w_q4_K_gemv : NULL;
+}
+
+vec_dot4w_fn llm__dot4w_gemv_avx2(tensor_type t) {
+  switch (t) {
+  case TT_Q6_K: return dot4w_q6_K;
+  case TT_Q8_0: return dot4w_q8_0;
+  case TT_Q5_K: return dot4w_q5_K;
+  default: return NULL;
+  }
+}
+
+#else
+vec_dot4w_fn llm__dot4w_gemv_avx2(tensor_type t) {
+  (void)t;
+  return NULL;
+}
+vec_dot4w_fn llm__dot4w_gemv_order_avx2(tensor_type t, llm_order o) {
+  (void)t;
+  (void)o;
+  return NULL;
+}
+#endif

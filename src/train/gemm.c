@@ -195,8 +195,8 @@ static void pack_b(const train_mat *B, int64_t k0, int64_t kc, int64_t j0, int64
     if (!B->t) { /* B = q: row k of B is row k of q; columns j0.. are block-aligned */
       size_t off = (size_t)(j0 / blk) * tensor_row_bytes(q->type, blk);
       for (int64_t k = 0; k < kc; k++) {
-        quant_dequant_row(q->type, (const char *)q->data + (size_t)(k0 + k) * q->row_bytes + off,
-                          tmp, nc);
+        train__dequant_row(q->type, (const char *)q->data + (size_t)(k0 + k) * q->row_bytes + off,
+                           tmp, nc);
         for (int64_t p = 0; p < np; p++) {
           float *dst = bp + p * kc * NR + k * NR;
           int64_t w = nc - p * NR < NR ? nc - p * NR : NR;
@@ -211,7 +211,7 @@ static void pack_b(const train_mat *B, int64_t k0, int64_t kc, int64_t j0, int64
         for (int64_t jj = 0; jj < NR; jj++) {
           int64_t j = p * NR + jj;
           if (j < nc) {
-            quant_dequant_row(
+            train__dequant_row(
                 q->type, (const char *)q->data + (size_t)(j0 + j) * q->row_bytes + off, tmp, kc);
             for (int64_t k = 0; k < kc; k++) dst[k * NR + jj] = tmp[k];
           } else {

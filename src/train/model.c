@@ -844,9 +844,9 @@ static void head_fused(train_model *m, const train_batch *b, const float *dlogp,
     m->hlse[t] = (float)lse;
     if (logp) logp[t] = (float)((double)m->hz[i] - lse);
     float inv = (float)(1.0 / m->hsum[i]), d = dlogp[t], *dx = m->dxr + (size_t)i * E;
-    quant_dequant_row(m->output.type,
-                      (const char *)m->output.data + (size_t)b->targets[t] * m->output.row_bytes,
-                      wt, E);
+    train__dequant_row(m->output.type,
+                       (const char *)m->output.data + (size_t)b->targets[t] * m->output.row_bytes,
+                       wt, E);
     for (int e = 0; e < E; e++) dx[e] = dx[e] * inv + d * wt[e];
   }
   m->hlse_ok = true;

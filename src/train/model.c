@@ -235,6 +235,8 @@ double train_model_flops(const train_model *m, int T, int n_target) {
   double qd = (double)hp->n_head * hp->head_dim;
   double attn = (double)hp->n_layer * (double)T * (double)T * qd * 2.0 *
                 3.0; /* causal half of 4 QK/PV products */
+  /* lm head: LoRA's SFT step takes two products per vocabulary block (logits, dz W: the fused
+   * pass); a trainable head four (logits in the forward and again in the backward, dx, dW) */
   double head =
       (double)n_target * (double)hp->n_embd * (double)hp->n_vocab * 2.0 * (m->lora ? 2.0 : 4.0);
   return layers + attn + head;

@@ -153,7 +153,7 @@ static bool dq_has_avx2(void) {
 
 bool train__dequant_fast(tensor_type type) {
 #ifdef HAVE_X86
-  if (strcmp(train__gemm_kernel(), "scalar") == 0 || !dq_has_avx2()) return false;
+  if (!dq_has_avx2()) return false;
   return type == TT_Q5_0 || type == TT_Q8_0 || type == TT_Q4_K || type == TT_Q6_K;
 #else
   (void)type;

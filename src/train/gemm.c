@@ -162,6 +162,14 @@ const char *train__gemm_kernel(void) {
 
 /* ---- Packing --------------------------------------------------------------------------------- */
 
+/* The scalar reference kernel keeps the engine's own dequantization too (the same floats). */
+static void dequant_row(tensor_type type, const void *src, float *dst, int64_t n) {
+  if (g_kern == kern_scalar)
+    quant_dequant_row(type, src, dst, n);
+  else
+    train__dequant_row(type, src, dst, n);
+}
+
 #ifdef HAVE_X86
 /* pack_a's common case (A not transposed, a whole panel of MR = 6 rows) eight columns at a time:
  * the 6 rows (and 2 zero rows) transposed as an 8 x 8 block, each column's 6 values stored as 4 + 2
@@ -237,8 +245,8 @@ static void pack_b(const train_mat *B, int64_t k0, int64_t kc, int64_t j0, int64
     if (!B->t) { /* B = q: row k of B is row k of q; columns j0.. are block-aligned */
       size_t off = (size_t)(j0 / blk) * tensor_row_bytes(q->type, blk);
       for (int64_t k = 0; k < kc; k++) {
-        train__dequant_row(q->type, (const char *)q->data + (size_t)(k0 + k) * q->row_bytes + off,
-                           tmp, nc);
+        dequant_row(q->type, (const char *)q->data + (size_t)(k0 + k) * q->row_bytes + off, tmp,
+                    nc);
         for (int64_t p = 0; p < np; p++) {
           float *dst = bp + p * kc * NR + k * NR;
           int64_t w = nc - p * NR < NR ? nc - p * NR : NR;
@@ -253,8 +261,8 @@ static void pack_b(const train_mat *B, int64_t k0, int64_t kc, int64_t j0, int64
         for (int64_t jj = 0; jj < NR; jj++) {
           int64_t j = p * NR + jj;
           if (j < nc) {
-            train__dequant_row(
-                q->type, (const char *)q->data + (size_t)(j0 + j) * q->row_bytes + off, tmp, kc);
+            dequant_row(q->type, (const char *)q->data + (size_t)(j0 + j) * q->row_bytes + off, tmp,
+                        kc);
             for (int64_t k = 0; k < kc; k++) dst[k * NR + jj] = tmp[k];
           } else {
             for (int64_t k = 0; k < kc; k++) dst[k * NR + jj] = 0;

@@ -172,9 +172,10 @@ static void bench_steps(train_model *m, int T, int steps, double peak, const cha
   for (int s = 0; s <= steps; s++) { /* step 0 warms up */
     double t0 = now_s();
     train_model_zero_grad(m);
-    if (train_model_forward(m, &b, logp, NULL)) break;
+    /* as the trainer's SFT steps: the loss's log-probs come from the backward pass */
+    if (train_model_forward(m, &b, NULL, NULL)) break;
     double t1 = now_s();
-    train_model_backward(m, &b, dl);
+    train_model_backward_logp(m, &b, dl, logp);
     double t2 = now_s(), gn;
     if (train_optim_step(opt, m, &gn)) break;
     double t3 = now_s();

@@ -13,11 +13,12 @@
 # libopenblas0-openmp (without it torch uses the reference BLAS and runs ~35x slower).
 #
 # --recompute-ffn runs mimic with gate/up recomputed by the backward pass (less memory).
+# --no-bf16 skips PyTorch's bfloat16 run (without AMX, Debian's torch takes many minutes a step).
 #
 # Usage: bench/train_side_by_side.sh [--threads N] [--seq T] [--steps N] [--rounds N]
-#                                    [--small-vocab] [--recompute-ffn] [--build DIR]
+#                                    [--small-vocab] [--recompute-ffn] [--no-bf16] [--build DIR]
 set -eu
-threads=2 seq=512 steps=3 rounds=2 small=0 build=build extra=
+threads=2 seq=512 steps=3 rounds=2 small=0 build=build extra= bf16=1
 while [ $# -gt 0 ]; do
   case "$1" in
   --threads) threads=$2; shift 2 ;;
@@ -26,6 +27,7 @@ while [ $# -gt 0 ]; do
   --rounds) rounds=$2; shift 2 ;;
   --small-vocab) small=1; shift ;;
   --recompute-ffn) extra=--recompute-ffn; shift ;;
+  --no-bf16) bf16=0; shift ;;
   --build) build=$2; shift 2 ;;
   *) sed -n '2,20p' "$0"; exit 2 ;;
   esac
@@ -73,8 +75,12 @@ run_case() { # run_case VOCAB LABEL
     vocab=$(sed -n 's/.*LoRA r16 L[0-9]* E[0-9]* V\([0-9]*\).*/\1/p' "$tmp/mimic.$r" | head -1)
     "$py" "$here/train_peer.py" --dtype f32 --threads "$threads" --seq "$seq" --steps "$steps" \
       --vocab "$vocab" >"$tmp/f32.$r" 2>&1
-    "$py" "$here/train_peer.py" --dtype bf16 --threads "$threads" --seq "$seq" --steps "$steps" \
-      --vocab "$vocab" >"$tmp/bf16.$r" 2>&1
+    if [ "$bf16" = 1 ]; then
+      "$py" "$here/train_peer.py" --dtype bf16 --threads "$threads" --seq "$seq" --steps "$steps" \
+        --vocab "$vocab" >"$tmp/bf16.$r" 2>&1
+    else
+      echo "RESULT what=torch-bf16 tokens_per_s=0 rss_mib=0 step_s=0 (skipped)" >"$tmp/bf16.$r"
+    fi
     for f in "$tmp/mimic.$r" "$tmp/f32.$r" "$tmp/bf16.$r"; do
       grep -q '^RESULT' "$f" || { echo "a run failed ($f):"; tail -5 "$f"; }
     done

@@ -162,8 +162,58 @@ const char *train__gemm_kernel(void) {
 
 /* ---- Packing --------------------------------------------------------------------------------- */
 
+/* The scalar reference kernel keeps the engine's own dequantization too (the same floats). */
+static void dequant_row(tensor_type type, const void *src, float *dst, int64_t n) {
+  if (g_kern == kern_scalar)
+    quant_dequant_row(type, src, dst, n);
+  else
+    train__dequant_row(type, src, dst, n);
+}
+
+#ifdef HAVE_X86
+/* pack_a's common case (A not transposed, a whole panel of MR = 6 rows) eight columns at a time:
+ * the 6 rows (and 2 zero rows) transposed as an 8 x 8 block, each column's 6 values stored as 4 + 2
+ * (never past the panel: threads pack neighbouring panels at once). Returns the columns done. */
+__attribute__((target("avx2"))) static int64_t pack_a6_avx2(const float *src, int64_t ld,
+                                                            int64_t kc, float *ap) {
+  int64_t k = 0;
+  __m256 z = _mm256_setzero_ps();
+  for (; k + 8 <= kc; k += 8) {
+    __m256 r0 = _mm256_loadu_ps(src + k), r1 = _mm256_loadu_ps(src + ld + k);
+    __m256 r2 = _mm256_loadu_ps(src + 2 * ld + k), r3 = _mm256_loadu_ps(src + 3 * ld + k);
+    __m256 r4 = _mm256_loadu_ps(src + 4 * ld + k), r5 = _mm256_loadu_ps(src + 5 * ld + k);
+    __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+    __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+    __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
+    __m256 t6 = _mm256_unpacklo_ps(z, z), t7 = t6;
+    __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+    __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    /* column j: rows 0..3 in u(j%4) of lane j/4, rows 4..5 in the low half of u(4 + j%4) */
+    __m256 lo[4] = {u0, u1, u2, u3}, hi[4] = {u4, u5, u6, u7};
+    for (int j = 0; j < 8; j++) {
+      __m128 a = j < 4 ? _mm256_castps256_ps128(lo[j]) : _mm256_extractf128_ps(lo[j - 4], 1);
+      __m128 b = j < 4 ? _mm256_castps256_ps128(hi[j]) : _mm256_extractf128_ps(hi[j - 4], 1);
+      float *d = ap + (k + j) * MR;
+      _mm_storeu_ps(d, a);
+      _mm_storel_pi((__m64 *)(d + 4), b);
+    }
+  }
+  return k;
+}
+#endif
+
 /* ap (kc, MR) from A rows i0..i0+mr, columns k0..k0+kc; missing rows are zero. */
 static void pack_a(const train_mat *A, int64_t i0, int mr, int64_t k0, int64_t kc, float *ap) {
+#ifdef HAVE_X86
+  if (!A->t && mr == MR && g_kern != kern_scalar) {
+    const float *src = A->p + i0 * A->ld + k0;
+    for (int64_t k = pack_a6_avx2(src, A->ld, kc, ap); k < kc; k++)
+      for (int r = 0; r < MR; r++) ap[k * MR + r] = src[r * A->ld + k];
+    return;
+  }
+#endif
   if (!A->t) {
     for (int r = 0; r < MR; r++) {
       if (r < mr) {
@@ -195,8 +245,8 @@ static void pack_b(const train_mat *B, int64_t k0, int64_t kc, int64_t j0, int64
     if (!B->t) { /* B = q: row k of B is row k of q; columns j0.. are block-aligned */
       size_t off = (size_t)(j0 / blk) * tensor_row_bytes(q->type, blk);
       for (int64_t k = 0; k < kc; k++) {
-        quant_dequant_row(q->type, (const char *)q->data + (size_t)(k0 + k) * q->row_bytes + off,
-                          tmp, nc);
+        dequant_row(q->type, (const char *)q->data + (size_t)(k0 + k) * q->row_bytes + off, tmp,
+                    nc);
         for (int64_t p = 0; p < np; p++) {
           float *dst = bp + p * kc * NR + k * NR;
           int64_t w = nc - p * NR < NR ? nc - p * NR : NR;
@@ -211,8 +261,8 @@ static void pack_b(const train_mat *B, int64_t k0, int64_t kc, int64_t j0, int64
         for (int64_t jj = 0; jj < NR; jj++) {
           int64_t j = p * NR + jj;
           if (j < nc) {
-            quant_dequant_row(
-                q->type, (const char *)q->data + (size_t)(j0 + j) * q->row_bytes + off, tmp, kc);
+            dequant_row(q->type, (const char *)q->data + (size_t)(j0 + j) * q->row_bytes + off, tmp,
+                        kc);
             for (int64_t k = 0; k < kc; k++) dst[k * NR + jj] = tmp[k];
           } else {
             for (int64_t k = 0; k < kc; k++) dst[k * NR + jj] = 0;

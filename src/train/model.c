@@ -235,8 +235,10 @@ double train_model_flops(const train_model *m, int T, int n_target) {
   double qd = (double)hp->n_head * hp->head_dim;
   double attn = (double)hp->n_layer * (double)T * (double)T * qd * 2.0 *
                 3.0; /* causal half of 4 QK/PV products */
+  /* lm head: LoRA's SFT step takes two products per vocabulary block (logits, dz W: the fused
+   * pass); a trainable head four (logits in the forward and again in the backward, dx, dW) */
   double head =
-      (double)n_target * (double)hp->n_embd * (double)hp->n_vocab * 2.0 * (m->lora ? 3.0 : 4.0);
+      (double)n_target * (double)hp->n_embd * (double)hp->n_vocab * 2.0 * (m->lora ? 2.0 : 4.0);
   return layers + attn + head;
 }
 
@@ -675,15 +677,30 @@ typedef struct head_job {
   const float *dlogp;
   float *lg;
   int n, v0, nb;
+  bool fused; /* train_model_backward_logp's one pass: see head_fused */
 } head_job;
 
 static void head_worker(int ith, int nth, void *arg) {
   const head_job *j = arg;
   train_model *m = j->m;
+  int E = m->hp.n_embd;
   for (int i = ith; i < j->n; i += nth) {
     int t = m->rows[i], tg = j->targets[t] - j->v0;
     float *z = j->lg + (size_t)i * j->nb;
-    if (!j->dlogp) {
+    if (j->fused) { /* the online softmax, and dz relative to the running max, rescaled */
+      if (tg >= 0 && tg < j->nb) m->hz[i] = z[tg];
+      float mx = z[0];
+      for (int k = 1; k < j->nb; k++) mx = z[k] > mx ? z[k] : mx;
+      if (mx > m->hmax[i]) {
+        double c = exp((double)m->hmax[i] - mx); /* 0 at the first block */
+        m->hsum[i] *= c;
+        float *d = m->dxr + (size_t)i * E;
+        for (int e = 0; e < E; e++) d[e] *= (float)c;
+        m->hmax[i] = mx;
+      }
+      m->hsum[i] += train__sum_exp(z, j->nb, m->hmax[i]);
+      train__exp_scale(z, j->nb, m->hmax[i], -j->dlogp[t]);
+    } else if (!j->dlogp) {
       if (tg >= 0 && tg < j->nb) m->hz[i] = z[tg];
       float mx = z[0];
       for (int k = 1; k < j->nb; k++) mx = z[k] > mx ? z[k] : mx;
@@ -725,7 +742,7 @@ static void head_lse(train_model *m, const train_batch *b, int n, float *logp) {
   for (int v0 = 0; v0 < V; v0 += m->vb) {
     int nb = V - v0 < m->vb ? V - v0 : m->vb;
     head_logits(m, m->xr, n, v0, nb, m->lg, false);
-    head_job j = {m, b->targets, NULL, m->lg, n, v0, nb};
+    head_job j = {m, b->targets, NULL, m->lg, n, v0, nb, false};
     head_run(m, &j);
   }
   for (int i = 0; i < n; i++) {
@@ -796,6 +813,47 @@ int train_model_forward(train_model *m, const train_batch *b, float *logp, float
 
 /* ---- Backward -------------------------------------------------------------------------------- */
 
+/* The frozen lm head's backward pass and its log-sum-exp in one pass over the vocabulary, for the
+ * n target rows m->rows[0..n) (their inputs gathered in xr): two products per block (logits, then
+ * dz W) where a forward pass that kept the log-sum-exp and a backward pass that recomputes the
+ * logits take three. With M_i the running max of row i and S_i = sum exp(z - M_i),
+ *   dx_i = d_i (W[target_i] - sum_v softmax(z)_v W_v) = d_i W[target_i] - (d_i / S_i) acc_i,
+ *   acc_i = sum_v exp(z_v - M_i) W_v,
+ * where acc_i (kept in dxr, sign and d_i folded in) is rescaled by exp(M_old - M_new) whenever a
+ * block raises the max, as flash attention rescales its output. The output must be frozen: the
+ * weights' own gradient would need every block's final softmax. Fills hlse and, when logp is not
+ * NULL, logp on the n rows. */
+static void head_fused(train_model *m, const train_batch *b, const float *dlogp, int n,
+                       float *logp) {
+  int V = m->hp.n_vocab, E = m->hp.n_embd;
+  MIMIC_ASSERT(!m->g_output);
+  head_gather(m, n);
+  memset(m->dxr, 0, (size_t)n * E * sizeof(float));
+  for (int i = 0; i < n; i++) m->hmax[i] = -INFINITY, m->hsum[i] = 0, m->hz[i] = 0;
+  for (int v0 = 0; v0 < V; v0 += m->vb) {
+    int nb = V - v0 < m->vb ? V - v0 : m->vb;
+    head_logits(m, m->xr, n, v0, nb, m->lg, false);
+    head_job j = {m, b->targets, dlogp, m->lg, n, v0, nb, true};
+    head_run(m, &j);
+    qmat q = head_rows(m, v0, nb);
+    train_mat DZ = {m->lg, nb, false, NULL}, W = {NULL, 0, false, &q};
+    train__gemm(m->pool, n, E, nb, DZ, W, 1.0f, m->dxr, E, true);
+  }
+  float *wt = m->tmp; /* one dequantized output row */
+  for (int i = 0; i < n; i++) {
+    int t = m->rows[i];
+    double lse = m->hmax[i] + log(m->hsum[i]);
+    m->hlse[t] = (float)lse;
+    if (logp) logp[t] = (float)((double)m->hz[i] - lse);
+    float inv = (float)(1.0 / m->hsum[i]), d = dlogp[t], *dx = m->dxr + (size_t)i * E;
+    train__dequant_row(m->output.type,
+                       (const char *)m->output.data + (size_t)b->targets[t] * m->output.row_bytes,
+                       wt, E);
+    for (int e = 0; e < E; e++) dx[e] = dx[e] * inv + d * wt[e];
+  }
+  m->hlse_ok = true;
+}
+
 /* Gradients of y = x W^T (+ s B A x~) given dy (T, out): trainable W gets dy^T x, LoRA gets
  * dB = s dy^T (A x~) and dA = (s dy B)^T x~; dx (T, in) += dy W + (s dy B) A (masked by the
  * dropout), skipped when dx is NULL. */
@@ -835,6 +893,11 @@ static void lin_bwd(train_model *m, int il, int w, int T, const float *x, const 
 }
 
 void train_model_backward(train_model *m, const train_batch *b, const float *dlogp) {
+  train_model_backward_logp(m, b, dlogp, NULL);
+}
+
+void train_model_backward_logp(train_model *m, const train_batch *b, const float *dlogp,
+                               float *logp) {
   const llm_hparams *hp = &m->hp;
   int T = b->T, E = hp->n_embd, ff = hp->n_ff, V = hp->n_vocab;
   size_t qd = (size_t)hp->n_head * hp->head_dim;
@@ -844,17 +907,26 @@ void train_model_backward(train_model *m, const train_batch *b, const float *dlo
    * block's logits, dz = dlogp (onehot - p) with p from the forward pass's log-sum-exp, then
    * dx += dz W_block (and the output weights' gradient when trainable). */
   memset(m->dxf, 0, (size_t)T * E * sizeof(float));
+  MIMIC_ASSERT(!logp || !m->hlse_ok); /* logp comes from this pass only when forward gave none */
+  if (logp) memset(logp, 0, (size_t)T * sizeof *logp);
   int nr = 0;
-  for (int i = 0; i < m->n_rows; i++)
-    if (dlogp[m->rows[i]] != 0) m->rows[nr++] = m->rows[i];
-  if (nr > 0) {
-    if (!m->hlse_ok) head_lse(m, b, nr, NULL);
+  bool fused = !m->hlse_ok && !m->g_output && m->n_rows > 0;
+  if (fused) {
+    nr = m->n_rows;
+    head_fused(m, b, dlogp, nr, logp);
+  } else if (!m->hlse_ok) {
+    head_lse(m, b, m->n_rows, logp);
+  }
+  if (!fused)
+    for (int i = 0; i < m->n_rows; i++)
+      if (dlogp[m->rows[i]] != 0) m->rows[nr++] = m->rows[i];
+  if (nr > 0 && !fused) {
     head_gather(m, nr);
     memset(m->dxr, 0, (size_t)nr * E * sizeof(float));
     for (int v0 = 0; v0 < V; v0 += m->vb) {
       int nb = V - v0 < m->vb ? V - v0 : m->vb;
       head_logits(m, m->xr, nr, v0, nb, m->lg, false);
-      head_job j = {m, b->targets, dlogp, m->lg, nr, v0, nb};
+      head_job j = {m, b->targets, dlogp, m->lg, nr, v0, nb, false};
       head_run(m, &j);
       train_mat DZ = {m->lg, nb, false, NULL};
       qmat q = head_rows(m, v0, nb);
@@ -867,11 +939,12 @@ void train_model_backward(train_model *m, const train_batch *b, const float *dlo
         train__gemm(m->pool, nb, E, nr, DZt, XR, 1.0f, m->g_output + (size_t)v0 * E, E, true);
       }
     }
+  }
+  if (nr > 0)
     for (int i = 0; i < nr; i++) {
       float *d = m->dxf + (size_t)m->rows[i] * E;
       for (int e = 0; e < E; e++) d[e] += m->dxr[(size_t)i * E + e];
     }
-  }
   m->n_rows = nr;
   memset(m->dx, 0, (size_t)T * E * sizeof(float));
   train__rmsnorm_bwd(T, E, m->xfin, m->output_norm, m->rsf, m->dxf, m->dx, m->g_output_norm);

@@ -122,6 +122,14 @@ int train_model_forward(train_model *m, const train_batch *b, float *logp,
  * of the last train_model_forward (so dlogp = -1/N on target rows gives the mean NLL's gradient).
  */
 void train_model_backward(train_model *m, const train_batch *b, const float *dlogp);
+/* As train_model_backward, for a forward pass run with logp NULL: logp (T, may be NULL) receives
+ * log p(targets[t]) on every row with a target (0 elsewhere), computed in this pass. When dlogp
+ * does not depend on logp (SFT: -1/N on target rows), this saves the lm head's forward product:
+ * with a frozen output matrix the log-sum-exp and the head's gradient come from one pass over the
+ * vocabulary (two products per block instead of three). logp must be NULL when the forward pass
+ * filled its own (an assertion). */
+void train_model_backward_logp(train_model *m, const train_batch *b, const float *dlogp,
+                               float *logp);
 
 /* ---- Datasets --------------------------------------------------------------------------------
  * JSONL files as mimic prepare writes them (docs/collect.md), one sample per line:

@@ -35,6 +35,13 @@ const char *train__gemm_kernel(void);
 /* Tests: switch to a kernel by name; false when the CPU lacks it. Not thread-safe. */
 bool train__gemm_set_kernel(const char *name);
 
+/* ---- Dequantizing a weight row (dequant.c): n values (a whole number of blocks) of src into dst,
+ * the same floats as quant_dequant_row; AVX2 for Q5_0, Q8_0, Q4_K and Q6_K where the CPU has it
+ * (train__dequant_fast says whether type has it), else that function. The GEMM's forced "scalar"
+ * kernel keeps quant_dequant_row itself. */
+void train__dequant_row(tensor_type type, const void *src, float *dst, int64_t n);
+bool train__dequant_fast(tensor_type type);
+
 /* ---- RMSNorm: y (T, n) = x / sqrt(mean(x^2) + eps) * w, as model.c computes it (squares summed in
  * double). rstd (T) receives 1 / sqrt(mean + eps) for the backward pass. */
 void train__rmsnorm_fwd(int T, int n, const float *x, const float *w, float eps, float *y,

@@ -418,9 +418,18 @@ int train_run(const train_run_opts *o, train_result *res) {
       train_pack *p = &r->packs[k];
       p->b.dropout_key =
           (r->d.seed * 0x9e3779b97f4a7c15ull) ^ ((uint64_t)step << 16) ^ (uint64_t)k ^ 1;
-      if ((rc = train_model_forward(r->m, &p->b, r->logp, NULL))) goto out;
-      loss += pack_loss(r, p, r->ids[k], r->ref, denom, true, &acc);
-      train_model_backward(r->m, &p->b, r->dl);
+      if (r->d.stage == TRAIN_SFT) {
+        /* dlogp does not depend on the log-probs: the backward pass computes them, saving the
+         * lm head's forward product (train_model_backward_logp) */
+        if ((rc = train_model_forward(r->m, &p->b, NULL, NULL))) goto out;
+        for (int t = 0; t < p->T; t++) r->dl[t] = p->tgt[t] >= 0 ? (float)(-1.0 / denom) : 0.0f;
+        train_model_backward_logp(r->m, &p->b, r->dl, r->logp);
+        loss += pack_loss(r, p, r->ids[k], r->ref, denom, false, &acc);
+      } else {
+        if ((rc = train_model_forward(r->m, &p->b, r->logp, NULL))) goto out;
+        loss += pack_loss(r, p, r->ids[k], r->ref, denom, true, &acc);
+        train_model_backward(r->m, &p->b, r->dl);
+      }
       r->flops += train_model_flops(r->m, p->T, p->n_target);
     }
     double gn = 0;

@@ -119,11 +119,52 @@ TEST(gemm_threads_bit_identical) {
   compute_pool_destroy(cp);
 }
 
+/* The GEMM's AVX2 dequantization gives exactly the engine's floats: rows quantized from floats of
+ * several scales, and blocks of random bits (every nibble and high-bit pattern) under sane f16
+ * scales. */
+TEST(dequant_matches_engine) {
+  struct {
+    tensor_type t;
+    int bytes, d_off[2];
+  } ty[] = {{TT_Q5_0, 22, {0, -1}},
+            {TT_Q8_0, 34, {0, -1}},
+            {TT_Q4_K, 144, {0, 2}},
+            {TT_Q6_K, 210, {208, -1}}};
+  int64_t n = 1024;
+  float *x = xalloc((size_t)n * sizeof(float)), *a = xalloc((size_t)n * sizeof(float)),
+        *b = xalloc((size_t)n * sizeof(float));
+  uint8_t *q = xalloc(tensor_row_bytes(TT_Q8_0, n) + 256);
+  for (size_t k = 0; k < sizeof ty / sizeof ty[0]; k++) {
+    printf("     %s: %s\n", tensor_type_get((int)ty[k].t).name,
+           train__dequant_fast(ty[k].t) ? "avx2" : "reference only");
+    size_t rb = tensor_row_bytes(ty[k].t, n);
+    for (int trial = 0; trial < 40; trial++) {
+      if (trial < 20) {
+        fill(x, (size_t)n, trial % 4 == 0 ? 1e-3f : (float)(trial + 1));
+        CHECK_OK(quant_row(ty[k].t, x, q, n));
+      } else {
+        for (size_t i = 0; i < rb; i++) q[i] = (uint8_t)train__rng_next(&rng);
+        for (size_t bl = 0; bl < rb / (size_t)ty[k].bytes; bl++)
+          for (int j = 0; j < 2; j++)
+            if (ty[k].d_off[j] >= 0) { /* an f16 in [2^-10, 2) of either sign */
+              uint16_t h = (uint16_t)(((train__rng_next(&rng) & 0x8000) | 0x1400) +
+                                      (train__rng_next(&rng) % 0x2800));
+              memcpy(q + bl * (size_t)ty[k].bytes + (size_t)ty[k].d_off[j], &h, 2);
+            }
+      }
+      quant_dequant_row(ty[k].t, q, a, n);
+      train__dequant_row(ty[k].t, q, b, n);
+      CHECK(memcmp(a, b, (size_t)n * sizeof(float)) == 0);
+    }
+  }
+  mem_free(x), mem_free(a), mem_free(b), mem_free(q);
+}
+
 /* B = a quantized matrix, both ways round: the product must equal the product with its dequantized
  * copy (the dequantization is the only approximation). */
 TEST(gemm_quantized_operand) {
   compute_pool *cp = compute_pool_new(2);
-  tensor_type types[] = {TT_F32, TT_F16, TT_Q8_0, TT_Q4_0, TT_Q4_K, TT_Q6_K};
+  tensor_type types[] = {TT_F32, TT_F16, TT_Q8_0, TT_Q4_0, TT_Q5_0, TT_Q4_K, TT_Q6_K};
   int64_t rows = 40, cols = 512, T = 9;
   for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
     tensor_type ty = types[ti];
@@ -450,6 +491,7 @@ int main(void) {
   RUN(gemm_matches_reference);
   RUN(gemm_threads_bit_identical);
   RUN(gemm_quantized_operand);
+  RUN(dequant_matches_engine);
   RUN(rmsnorm_backward);
   RUN(rope_backward_is_transpose);
   RUN(attention_backward);

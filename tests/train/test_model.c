@@ -51,14 +51,17 @@ static double model_loss(fd_ctx *c) {
 
 /* Central differences on a few coordinates of every trainable tensor; the error is measured against
  * the tensor's largest gradient, so that tiny gradients cannot pass by being tiny. */
-static int grad_check_model(train_model *m, tbatch *tb, float eps, double tol) {
+static int grad_check_model_as(train_model *m, tbatch *tb, float eps, double tol, bool fused) {
   float dl[64], logp[64];
   for (int t = 0; t < tb->b.T; t++)
     dl[t] = tb->tgt[t] >= 0 ? (float)(train__rng_uniform(&rng) - 0.5) : 0;
   fd_ctx c = {m, tb, dl, logp};
   train_model_zero_grad(m);
-  if (train_model_forward(m, &tb->b, logp, NULL)) return 1000;
-  train_model_backward(m, &tb->b, dl);
+  if (train_model_forward(m, &tb->b, fused ? NULL : logp, NULL)) return 1000;
+  if (fused) /* the SFT step's route: log-probs and the head's gradient in one pass */
+    train_model_backward_logp(m, &tb->b, dl, logp);
+  else
+    train_model_backward(m, &tb->b, dl);
   int bad = 0;
   for (int i = 0; i < train_model_n_params(m); i++) {
     train_param *p = train_model_param(m, i);
@@ -90,6 +93,10 @@ static int grad_check_model(train_model *m, tbatch *tb, float eps, double tol) {
     }
   }
   return bad;
+}
+
+static int grad_check_model(train_model *m, tbatch *tb, float eps, double tol) {
+  return grad_check_model_as(m, tb, eps, tol, false);
 }
 
 static train_scratch_opts tiny_opts(const char *arch) {
@@ -256,6 +263,85 @@ TEST(lora_gradients) {
     make_batch(&tb, train_model_hparams(m)->n_vocab, 6, 6);
     tb.b.dropout_key = drop ? 99 : 0;
     CHECK_INT(grad_check_model(m, &tb, 1e-2f, 3e-2), 0);
+    train_model_destroy(m);
+  }
+  compute_pool_destroy(cp);
+}
+
+/* The SFT step's route (forward without log-probs, then train_model_backward_logp: the frozen lm
+ * head's log-sum-exp and gradient in one pass, rescaled as the running max grows) against the
+ * split route (log-sum-exp in the forward pass, logits recomputed by the backward pass), in blocks
+ * of 64 vocabulary entries and in one block, over an F32 base and a Q4_K_M one; and the fused
+ * gradients pass finite differences. */
+TEST(lora_head_fused) {
+  char fpath[512], qpath[512], made[512];
+  const char *bases[2] = {
+      test_shared_path("testdata/llm/tiny-qwen2-f32.gguf", fpath, sizeof fpath),
+      test_shared_path("testdata/llm/tiny-qwen2-q4_k_m.gguf", qpath, sizeof qpath)};
+  if (!bases[0]) {
+    train_scratch_opts o = tiny_opts("qwen2");
+    train_model *s = NULL;
+    CHECK_OK(train_model_new_scratch(&o, 3, 32, NULL, &s));
+    tmp_path(made, sizeof made, "fused-base.gguf");
+    CHECK_OK(train_model_export(s, made));
+    train_model_destroy(s);
+    bases[0] = made;
+  }
+  compute_pool *cp = compute_pool_new(2);
+  for (int bi = 0; bi < 2; bi++) {
+    if (!bases[bi]) continue;
+    train_lora_opts lo = {4, 8, 0, TRAIN_TARGETS_ALL, NULL, false};
+    train_model *m = NULL;
+    CHECK_OK(train_model_new_lora(bases[bi], &lo, 11, 32, cp, &m));
+    REQUIRE(m);
+    for (int i = 0; i < train_model_n_params(m); i++) {
+      train_param *p = train_model_param(m, i);
+      if (strstr(p->name, "lora_b"))
+        for (size_t k = 0; k < p->n; k++) p->w[k] = 0.05f * train__rng_normal(&rng);
+    }
+    int V = train_model_hparams(m)->n_vocab;
+    tbatch tb;
+    make_batch(&tb, V, 7, 6);
+    float dl[64], lp[2][64];
+    for (int t = 0; t < tb.b.T; t++)
+      dl[t] = tb.tgt[t] >= 0 ? (float)(train__rng_uniform(&rng) - 0.5) : 0;
+    dl[2] = 0; /* a target row with no weight still gets its log-prob */
+    size_t total = 0;
+    for (int i = 0; i < train_model_n_params(m); i++) total += train_model_param(m, i)->n;
+    float *g[2] = {xalloc(total * sizeof(float)), xalloc(total * sizeof(float))};
+    for (int blk = 0; blk < 2; blk++) {
+      train__model_set_head_block(m, blk ? (V + 63) / 64 * 64 : 64);
+      for (int k = 0; k < 2; k++) {
+        train_model_zero_grad(m);
+        CHECK_OK(train_model_forward(m, &tb.b, k ? NULL : lp[0], NULL));
+        if (k)
+          train_model_backward_logp(m, &tb.b, dl, lp[1]);
+        else
+          train_model_backward(m, &tb.b, dl);
+        size_t o = 0;
+        for (int i = 0; i < train_model_n_params(m); i++) {
+          train_param *p = train_model_param(m, i);
+          memcpy(g[k] + o, p->g, p->n * sizeof(float));
+          o += p->n;
+        }
+      }
+      double worst = 0, big = 0;
+      for (size_t k = 0; k < total; k++) {
+        big = fmax(big, fabs(g[0][k]));
+        worst = fmax(worst, fabs(g[1][k] - g[0][k]));
+      }
+      for (int t = 0; t < tb.b.T; t++) {
+        CHECK_NEAR(lp[1][t], lp[0][t], 1e-5);
+        CHECK((tb.tgt[t] >= 0) == (lp[1][t] != 0));
+      }
+      printf("     base %d, head block %s: worst gradient difference %.2g of %.2g\n", bi,
+             blk ? "whole" : "64", worst, big);
+      CHECK(big > 0);
+      CHECK(worst <= 1e-5 * big);
+    }
+    mem_free(g[0]), mem_free(g[1]);
+    train__model_set_head_block(m, 64);
+    if (bi == 0) CHECK_INT(grad_check_model_as(m, &tb, 1e-2f, 3e-2, true), 0);
     train_model_destroy(m);
   }
   compute_pool_destroy(cp);
@@ -539,6 +625,7 @@ int main(void) {
   RUN(scratch_gradients);
   RUN(lora_gradients);
   RUN(head_blocks);
+  RUN(lora_head_fused);
   RUN(lora_recompute_ffn_same_bits);
   RUN(scratch_export_matches_engine);
   RUN(adapter_matches_engine_and_llama_cpp);

@@ -8,19 +8,9 @@
 #include "llm/kernels_int.h"
 
 #if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-
-#define TGT __attribute__((target("avx2,fma,f16c")))
+#include "llm/kernels_avx2_int.h"
 
 /* Block scales through F16C rather than the portable bit-twiddling conversion. */
-TGT static inline float h2f(uint16_t h) { return _cvtsh_ss(h); }
-
-TGT static inline float hsum_ps(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
 
 /* Sum of products of 32 signed bytes x and y, as 8 int32 lanes. */
 TGT static inline __m256i dot_i8(__m256i x, __m256i y) {
@@ -324,15 +314,6 @@ TGT static inline int k5_mins(__m128i s8, const int16_t *bsums) {
   return _mm_cvtsi128_si32(s);
 }
 
-/* Bit `bit` of every byte of v moved to bit 4 (16-bit shifts: for shifts of at most 4 left or 3
- * right, bit 4 of a byte comes from the same byte), other bits cleared: Q5_K's fifth bits as 16. */
-TGT static inline __m256i bit_to_16(__m256i v, int bit) {
-  const __m256i b16 = _mm256_set1_epi8(16);
-  if (bit < 4) return _mm256_and_si256(_mm256_slli_epi16(v, 4 - bit), b16);
-  if (bit > 4) return _mm256_and_si256(_mm256_srli_epi16(v, bit - 4), b16);
-  return _mm256_and_si256(v, b16);
-}
-
 /* One 64-value chunk c of a Q5_K block, values 0..31: sub-block 2c (low nibbles, qh bit 2c) and
  * 2c + 1 (high nibbles, qh bit 2c + 1). */
 TGT static inline void k5_chunk(const blk_q5_K *x, __m256i qh, int c, __m256i *lo, __m256i *hi) {
@@ -407,10 +388,6 @@ TGT static float dot_q4_K(const void *w, const void *a, int64_t n) {
 TGT static inline __m256i q6_K_scales_half(const int8_t *scales, int h) {
   __m128i w = _mm_cvtepi8_epi16(_mm_loadl_epi64((const __m128i *)(scales + 8 * h)));
   return _mm256_broadcastsi128_si256(w);
-}
-TGT static inline __m256i q6_K_scale_pair(__m256i sch, int g) {
-  return _mm256_shuffle_epi8(sch, _mm256_set_m128i(_mm_set1_epi16((short)(0x0302 + 0x0404 * g)),
-                                                   _mm_set1_epi16((short)(0x0100 + 0x0404 * g))));
 }
 
 /* Q6_K values are stored biased by 32; the bias comes off each lane through the activation block
@@ -919,17 +896,6 @@ vec_dot_fn llm__dot_avx2(tensor_type t) {
  * chain of dependent FMAs (one per block, the reference's order), bound by the FMA latency; four
  * rows give four chains, and the activation block is loaded (and its sums formed) once for all. */
 
-/* The block scales of four rows (halves) times the activation's scale dy, as four floats. */
-TGT static inline __m128 w4_scales(uint16_t h0, uint16_t h1, uint16_t h2, uint16_t h3, float dy) {
-  uint64_t hh = h0 | (uint64_t)h1 << 16 | (uint64_t)h2 << 32 | (uint64_t)h3 << 48;
-  return _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi64_si128((long long)hh)), _mm_set1_ps(dy));
-}
-
-/* Element r of s in all 8 lanes. */
-TGT static inline __m256 w4_lane(__m128 s, int r) {
-  return _mm256_permutevar8x32_ps(_mm256_castps128_ps256(s), _mm256_set1_epi32(r));
-}
-
 /* Q4_0: the nibbles as unsigned bytes in maddubs; the -8 comes off the int16 pair sums as
  * maddubs(8, a), formed once per block (the pair sums stay within int16, the lanes exact). */
 TGT static void dot4w_q4_0(const void *w, size_t wstride, const void *a, int64_t n, float out[4]) {
@@ -1078,22 +1044,6 @@ TGT static void dot4w_q4_K_gemm(const void *w, size_t wstride, const void *a, in
   _mm_storeu_ps(out, _mm_sub_ps(acc, accm));
 }
 
-/* A Q4_K block's scales (bytes 0-7) and mins (8-15) as k4_scales, in both 128-bit lanes (so that
- * vpshufb can pick any of them as a zero-extended word), by vector operations on one broadcast
- * load instead of k4_scales' scalar masks and inserts. With a0, a1, a2 the three dwords:
- * [a0 & 3F, (a2 & 0F) | (a0 >> 2 & 30), a1 & 3F, (a2 >> 4 & 0F) | (a1 >> 2 & 30)], per byte. */
-TGT static inline __m256i k4_scales2(const uint8_t *q) {
-  __m256i v = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)q));
-  __m256i lo =
-      _mm256_srlv_epi32(_mm256_shuffle_epi32(v, 0x98), _mm256_setr_epi32(0, 0, 0, 4, 0, 0, 0, 4));
-  lo = _mm256_and_si256(lo, _mm256_setr_epi32(0x3F3F3F3F, 0x0F0F0F0F, 0x3F3F3F3F, 0x0F0F0F0F,
-                                              0x3F3F3F3F, 0x0F0F0F0F, 0x3F3F3F3F, 0x0F0F0F0F));
-  __m256i hi = _mm256_srli_epi32(_mm256_shuffle_epi32(v, 0x40), 2);
-  hi = _mm256_and_si256(
-      hi, _mm256_setr_epi32(0, 0x30303030, 0, 0x30303030, 0, 0x30303030, 0, 0x30303030));
-  return _mm256_or_si256(lo, hi);
-}
-
 /* The activation's sub-block sums B(j) = bsums(2j) + bsums(2j + 1) as 8 words. */
 TGT static inline __m128i q8_K_bsums8(const int16_t *bsums) {
   return _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)bsums),
@@ -1203,25 +1153,6 @@ typedef struct {
 
 TGT static size_t pack8_q4_K_bytes(int64_t n) { return (size_t)(n / QK_K) * sizeof(q4_K_x8); }
 
-/* Transposes eight rows of eight dwords in place: dword g of row r goes to dword r of row g. */
-TGT static inline void transpose8_epi32(__m256i v[8]) {
-  __m256i t[8], u[8];
-  for (int i = 0; i < 4; i++) {
-    t[2 * i] = _mm256_unpacklo_epi32(v[2 * i], v[2 * i + 1]);
-    t[2 * i + 1] = _mm256_unpackhi_epi32(v[2 * i], v[2 * i + 1]);
-  }
-  for (int i = 0; i < 2; i++) {
-    u[4 * i] = _mm256_unpacklo_epi64(t[4 * i], t[4 * i + 2]);
-    u[4 * i + 1] = _mm256_unpackhi_epi64(t[4 * i], t[4 * i + 2]);
-    u[4 * i + 2] = _mm256_unpacklo_epi64(t[4 * i + 1], t[4 * i + 3]);
-    u[4 * i + 3] = _mm256_unpackhi_epi64(t[4 * i + 1], t[4 * i + 3]);
-  }
-  for (int g = 0; g < 4; g++) {
-    v[g] = _mm256_permute2x128_si256(u[g], u[g + 4], 0x20);
-    v[g + 4] = _mm256_permute2x128_si256(u[g], u[g + 4], 0x31);
-  }
-}
-
 TGT static void pack8_q4_K(const void *w, size_t wstride, int64_t n, void *dst) {
   const __m256i m4 = _mm256_set1_epi8(0xF);
   q4_K_x8 *o = dst;
@@ -1270,11 +1201,6 @@ TGT static void pack8_q4_K(const void *w, size_t wstride, int64_t n, void *dst) 
  * the word sums per row pair, S[k] for activation k. Named registers, not arrays, so the
  * compiler keeps all of them in registers. */
 #define Q4K_BCAST(p, g) _mm256_set1_epi32(load_i32((p) + 4 * (g)))
-TGT static inline int32_t load_i32(const uint8_t *p) {
-  int32_t v;
-  memcpy(&v, p, 4);
-  return v;
-}
 
 TGT static inline __attribute__((always_inline)) void
 q4_K_x8_sub1(const uint8_t *w, const uint8_t *a0, const uint8_t *a1, const uint8_t *a2,

@@ -9,25 +9,7 @@
 #include "llm/kernels_int.h"
 
 #if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-
-#define TGT __attribute__((target("avx2,fma,f16c")))
-
-TGT static inline float h2f(uint16_t h) { return _cvtsh_ss(h); }
-
-/* The reference's final reduction of eight lanes (llm__hsum8), of one register. */
-TGT static inline float hsum_ps(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
-
-TGT static inline int32_t load_i32(const void *p) {
-  int32_t v;
-  memcpy(&v, p, 4);
-  return v;
-}
+#include "llm/kernels_avx2_int.h"
 
 /* ---- Q6_K ------------------------------------------------------------------------------------
  *
@@ -74,12 +56,6 @@ TGT static void pack8_q6_K(const void *w, size_t wstride, int64_t n, void *dst) 
     }
 }
 
-/* Group g's scale words of a half: sc(8h + 2g) for the low 16 values, sc(8h + 2g + 1) high. */
-TGT static inline __m256i q6_scale_pair(__m256i sch, int g) {
-  return _mm256_shuffle_epi8(sch, _mm256_set_m128i(_mm_set1_epi16((short)(0x0302 + 0x0404 * g)),
-                                                   _mm_set1_epi16((short)(0x0100 + 0x0404 * g))));
-}
-
 TGT static void gemm8_q6_K(const void *packed, const void *a, size_t astride, int64_t n,
                            float out[32]) {
   const q6_K_p *x = packed;
@@ -107,7 +83,7 @@ TGT static void gemm8_q6_K(const void *packed, const void *a, size_t astride, in
           for (int g = 0; g < 4; g++) {
             int e = 128 * h + 32 * g;
             __m256i qv = _mm256_loadu_si256((const __m256i *)(p->q + e));
-            __m256i scv = q6_scale_pair(sch, g);
+            __m256i scv = q6_K_scale_pair(sch, g);
 #define Q6_STEP(i, y)                                                                              \
   i = _mm256_add_epi32(                                                                            \
       i, _mm256_madd_epi16(                                                                        \
@@ -280,25 +256,6 @@ typedef struct {
 #define Q8_CHUNK 32
 
 TGT static size_t pack8_q8_bytes(int64_t n) { return (size_t)(n / QK) * sizeof(q8_x8); }
-
-/* Transposes eight rows of eight dwords in place: dword g of row r goes to dword r of row g. */
-TGT static inline void transpose8_epi32(__m256i v[8]) {
-  __m256i t[8], u[8];
-  for (int i = 0; i < 4; i++) {
-    t[2 * i] = _mm256_unpacklo_epi32(v[2 * i], v[2 * i + 1]);
-    t[2 * i + 1] = _mm256_unpackhi_epi32(v[2 * i], v[2 * i + 1]);
-  }
-  for (int i = 0; i < 2; i++) {
-    u[4 * i] = _mm256_unpacklo_epi64(t[4 * i], t[4 * i + 2]);
-    u[4 * i + 1] = _mm256_unpackhi_epi64(t[4 * i], t[4 * i + 2]);
-    u[4 * i + 2] = _mm256_unpacklo_epi64(t[4 * i + 1], t[4 * i + 3]);
-    u[4 * i + 3] = _mm256_unpackhi_epi64(t[4 * i + 1], t[4 * i + 3]);
-  }
-  for (int g = 0; g < 4; g++) {
-    v[g] = _mm256_permute2x128_si256(u[g], u[g + 4], 0x20);
-    v[g + 4] = _mm256_permute2x128_si256(u[g], u[g + 4], 0x31);
-  }
-}
 
 /* v[r]: row r's 32 values in element order -> the strip block's w and aw. */
 TGT static inline void store_x8(__m256i v[8], q8_x8 *o) {

@@ -5,28 +5,7 @@
 #include "llm/kernels_int.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-
-#define TGT __attribute__((target("avx2,fma,f16c")))
-
-/* ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)): llm__hsum8. */
-TGT static inline float gv_hsum_ps(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
-
-/* The four rows' half-precision scales times dy, as four floats (h2f(h) * dy each). */
-TGT static inline __m128 gv_scales4(uint16_t h0, uint16_t h1, uint16_t h2, uint16_t h3, float dy) {
-  uint64_t hh = h0 | (uint64_t)h1 << 16 | (uint64_t)h2 << 32 | (uint64_t)h3 << 48;
-  return _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi64_si128((long long)hh)), _mm_set1_ps(dy));
-}
-
-/* Element r of s in all 8 lanes. */
-TGT static inline __m256 gv_lane(__m128 s, int r) {
-  return _mm256_permutevar8x32_ps(_mm256_castps128_ps256(s), _mm256_set1_epi32(r));
-}
+#include "llm/kernels_avx2_int.h"
 
 /* Software prefetch distance (bytes) along each of the four row streams (mm_rows_w4 runs them
  * over long runs of consecutive rows): the hardware prefetcher alone follows four streams more
@@ -54,7 +33,7 @@ TGT static void dot4w_q6_K(const void *w, size_t wstride, const void *a, int64_t
   for (int64_t b = 0; b < n / QK_K; b++) {
     const int8_t *aq = y[b].qs;
     __m256i bs = _mm256_loadu_si256((const __m256i *)y[b].bsums);
-    __m128 d = gv_scales4(x[0][b].d, x[1][b].d, x[2][b].d, x[3][b].d, y[b].d);
+    __m128 d = w4_scales(x[0][b].d, x[1][b].d, x[2][b].d, x[3][b].d, y[b].d);
 #pragma GCC unroll 4
     for (int r = 0; r < 4; r++) {
       const blk_q6_K *xb = &x[r][b];
@@ -92,35 +71,10 @@ TGT static void dot4w_q6_K(const void *w, size_t wstride, const void *a, int64_t
         }
       }
       isum = _mm256_sub_epi32(isum, bias);
-      acc[r] = _mm256_fmadd_ps(gv_lane(d, r), _mm256_cvtepi32_ps(isum), acc[r]);
+      acc[r] = _mm256_fmadd_ps(w4_lane(d, r), _mm256_cvtepi32_ps(isum), acc[r]);
     }
   }
-  for (int r = 0; r < 4; r++) out[r] = gv_hsum_ps(acc[r]);
-}
-
-/* A Q4_K / Q5_K block's scales (bytes 0-7) and mins (8-15) in both 128-bit lanes, from one
- * broadcast load of the 12-byte packing (kernels_int.h) by vector shifts and masks; with a0, a1,
- * a2 its three dwords: [a0 & 3F, (a2 & 0F) | (a0 >> 2 & 30), a1 & 3F, (a2 >> 4 & 0F) |
- * (a1 >> 2 & 30)], per byte. */
-TGT static inline __m256i gv_k4_scales(const uint8_t *q) {
-  __m256i v = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)q));
-  __m256i lo =
-      _mm256_srlv_epi32(_mm256_shuffle_epi32(v, 0x98), _mm256_setr_epi32(0, 0, 0, 4, 0, 0, 0, 4));
-  lo = _mm256_and_si256(lo, _mm256_setr_epi32(0x3F3F3F3F, 0x0F0F0F0F, 0x3F3F3F3F, 0x0F0F0F0F,
-                                              0x3F3F3F3F, 0x0F0F0F0F, 0x3F3F3F3F, 0x0F0F0F0F));
-  __m256i hi = _mm256_srli_epi32(_mm256_shuffle_epi32(v, 0x40), 2);
-  hi = _mm256_and_si256(
-      hi, _mm256_setr_epi32(0, 0x30303030, 0, 0x30303030, 0, 0x30303030, 0, 0x30303030));
-  return _mm256_or_si256(lo, hi);
-}
-
-/* Bit `bit` of every byte of v moved to bit 4 (value 16), the other bits cleared (16-bit shifts of
- * at most 4 left or 3 right bring bit 4 of a byte from the same byte). */
-TGT static inline __m256i gv_bit16(__m256i v, int bit) {
-  const __m256i b16 = _mm256_set1_epi8(16);
-  if (bit < 4) return _mm256_and_si256(_mm256_slli_epi16(v, 4 - bit), b16);
-  if (bit > 4) return _mm256_and_si256(_mm256_srli_epi16(v, bit - 4), b16);
-  return _mm256_and_si256(v, b16);
+  for (int r = 0; r < 4; r++) out[r] = hsum_ps(acc[r]);
 }
 
 /* Q5_K, four weight rows: per row the one-row kernel's lanes (dot_q5_K in kernels_avx2.c: chunk c
@@ -144,8 +98,8 @@ TGT static void dot4w_q5_K(const void *w, size_t wstride, const void *a, int64_t
     __m128i bs = _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)y[b].bsums),
                                 _mm_loadu_si128((const __m128i *)(y[b].bsums + 8)));
     float dy = y[b].d;
-    __m128 d = gv_scales4(x[0][b].d, x[1][b].d, x[2][b].d, x[3][b].d, dy);
-    __m128 dm = gv_scales4(x[0][b].dmin, x[1][b].dmin, x[2][b].dmin, x[3][b].dmin, -dy);
+    __m128 d = w4_scales(x[0][b].d, x[1][b].d, x[2][b].d, x[3][b].d, dy);
+    __m128 dm = w4_scales(x[0][b].dmin, x[1][b].dmin, x[2][b].dmin, x[3][b].dmin, -dy);
     __m128i mv[4];
 #pragma GCC unroll 4
     for (int r = 0; r < 4; r++) {
@@ -154,15 +108,15 @@ TGT static void dot4w_q5_K(const void *w, size_t wstride, const void *a, int64_t
       _mm_prefetch(pf, _MM_HINT_T0);
       _mm_prefetch(pf + 64, _MM_HINT_T0);
       _mm_prefetch(pf + 128, _MM_HINT_T0);
-      __m256i s8 = gv_k4_scales(xb->scales);
+      __m256i s8 = k4_scales2(xb->scales);
       __m256i qh = _mm256_loadu_si256((const __m256i *)xb->qh);
       __m256i isum = _mm256_setzero_si256();
 #pragma GCC unroll 4
       for (int c = 0; c < 4; c++) {
         __m256i q = _mm256_loadu_si256((const __m256i *)(xb->qs + 32 * c));
-        __m256i lo = _mm256_or_si256(_mm256_and_si256(q, m4), gv_bit16(qh, 2 * c));
-        __m256i hi =
-            _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), m4), gv_bit16(qh, 2 * c + 1));
+        __m256i lo = _mm256_or_si256(_mm256_and_si256(q, m4), bit_to_16(qh, 2 * c));
+        __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), m4),
+                                     bit_to_16(qh, 2 * c + 1));
         __m256i plo = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(aq + 64 * c)));
         __m256i phi =
             _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(aq + 64 * c + 32)));
@@ -174,14 +128,14 @@ TGT static void dot4w_q5_K(const void *w, size_t wstride, const void *a, int64_t
         __asm__("" : "+x"(isum)); /* one chain (GCC otherwise reassociates and spills) */
       }
       mv[r] = _mm_madd_epi16(_mm_shuffle_epi8(_mm256_castsi256_si128(s8), mins_w), bs);
-      acc[r] = _mm256_fmadd_ps(gv_lane(d, r), _mm256_cvtepi32_ps(isum), acc[r]);
+      acc[r] = _mm256_fmadd_ps(w4_lane(d, r), _mm256_cvtepi32_ps(isum), acc[r]);
     }
     __m128i m = _mm_hadd_epi32(_mm_hadd_epi32(mv[0], mv[1]), _mm_hadd_epi32(mv[2], mv[3]));
     summ = _mm_fmadd_ps(dm, _mm_cvtepi32_ps(m), summ);
   }
   float sm[4];
   _mm_storeu_ps(sm, summ);
-  for (int r = 0; r < 4; r++) out[r] = gv_hsum_ps(acc[r]) + sm[r];
+  for (int r = 0; r < 4; r++) out[r] = hsum_ps(acc[r]) + sm[r];
 }
 
 /* Q8_0, four weight rows: per row the one-row dot's chain (dot_i8's sign trick, one fused
@@ -197,20 +151,20 @@ TGT static void dot4w_q8_0(const void *w, size_t wstride, const void *a, int64_t
                    _mm256_setzero_ps()};
   for (int64_t b = 0; b < n / QK; b++) {
     __m256i ay = _mm256_loadu_si256((const __m256i *)y[b].qs);
-    __m128 s = gv_scales4(x[0][b].d, x[1][b].d, x[2][b].d, x[3][b].d, _cvtsh_ss(y[b].d));
+    __m128 s = w4_scales(x[0][b].d, x[1][b].d, x[2][b].d, x[3][b].d, _cvtsh_ss(y[b].d));
 #pragma GCC unroll 4
     for (int r = 0; r < 4; r++) {
       _mm_prefetch((const char *)&x[r][b] + GV_PF, _MM_HINT_T0);
       __m256i xq = _mm256_loadu_si256((const __m256i *)x[r][b].qs);
       __m256i p = _mm256_madd_epi16(
           _mm256_maddubs_epi16(_mm256_sign_epi8(xq, xq), _mm256_sign_epi8(ay, xq)), ones);
-      acc[r] = _mm256_fmadd_ps(gv_lane(s, r), _mm256_cvtepi32_ps(p), acc[r]);
+      acc[r] = _mm256_fmadd_ps(w4_lane(s, r), _mm256_cvtepi32_ps(p), acc[r]);
     }
   }
-  for (int r = 0; r < 4; r++) out[r] = gv_hsum_ps(acc[r]);
+  for (int r = 0; r < 4; r++) out[r] = hsum_ps(acc[r]);
 }
 
-/* Two rows' Q4_K / Q5_K scales and mins at once: gv_k4_scales with row p's 12-byte packing in the
+/* Two rows' Q4_K / Q5_K scales and mins at once: k4_scales2 with row p's 12-byte packing in the
  * low 128-bit lane and row q's in the high one (every step works within a lane). */
 TGT static inline __m256i gv_k4_scales2(const uint8_t *p, const uint8_t *q) {
   __m256i v = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)p)),

@@ -167,16 +167,9 @@ TGT static void dot4w_q8_0(const void *w, size_t wstride, const void *a, int64_t
 /* Two rows' Q4_K / Q5_K scales and mins at once: k4_scales2 with row p's 12-byte packing in the
  * low 128-bit lane and row q's in the high one (every step works within a lane). */
 TGT static inline __m256i gv_k4_scales2(const uint8_t *p, const uint8_t *q) {
-  __m256i v = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)p)),
-                                      _mm_loadu_si128((const __m128i *)q), 1);
-  __m256i lo =
-      _mm256_srlv_epi32(_mm256_shuffle_epi32(v, 0x98), _mm256_setr_epi32(0, 0, 0, 4, 0, 0, 0, 4));
-  lo = _mm256_and_si256(lo, _mm256_setr_epi32(0x3F3F3F3F, 0x0F0F0F0F, 0x3F3F3F3F, 0x0F0F0F0F,
-                                              0x3F3F3F3F, 0x0F0F0F0F, 0x3F3F3F3F, 0x0F0F0F0F));
-  __m256i hi = _mm256_srli_epi32(_mm256_shuffle_epi32(v, 0x40), 2);
-  hi = _mm256_and_si256(
-      hi, _mm256_setr_epi32(0, 0x30303030, 0, 0x30303030, 0, 0x30303030, 0, 0x30303030));
-  return _mm256_or_si256(lo, hi);
+  return k4_unpack(
+      _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)p)),
+                              _mm_loadu_si128((const __m128i *)q), 1));
 }
 
 /* Q4_K gemv order (llm_order), four weight rows: the same exact integers per super-block and row

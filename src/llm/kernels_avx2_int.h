@@ -36,12 +36,11 @@ TGT static inline __m256 w4_lane(__m128 s, int r) {
   return _mm256_permutevar8x32_ps(_mm256_castps128_ps256(s), _mm256_set1_epi32(r));
 }
 
-/* A Q4_K / Q5_K block's scales (bytes 0-7) and mins (8-15) in both 128-bit lanes (so that vpshufb
- * can pick any of them as a zero-extended word), by vector operations on one broadcast load of the
- * 12-byte packing (kernels_int.h). With a0, a1, a2 its three dwords: [a0 & 3F, (a2 & 0F) |
- * (a0 >> 2 & 30), a1 & 3F, (a2 >> 4 & 0F) | (a1 >> 2 & 30)], per byte. */
-TGT static inline __m256i k4_scales2(const uint8_t *q) {
-  __m256i v = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)q));
+/* A Q4_K / Q5_K block's scales (bytes 0-7) and mins (8-15), per 128-bit lane of v holding the
+ * block's 12-byte packing (kernels_int.h) in its low bytes, by vector shifts and masks. With a0,
+ * a1, a2 its three dwords: [a0 & 3F, (a2 & 0F) | (a0 >> 2 & 30), a1 & 3F, (a2 >> 4 & 0F) |
+ * (a1 >> 2 & 30)], per byte. */
+TGT static inline __m256i k4_unpack(__m256i v) {
   __m256i lo =
       _mm256_srlv_epi32(_mm256_shuffle_epi32(v, 0x98), _mm256_setr_epi32(0, 0, 0, 4, 0, 0, 0, 4));
   lo = _mm256_and_si256(lo, _mm256_setr_epi32(0x3F3F3F3F, 0x0F0F0F0F, 0x3F3F3F3F, 0x0F0F0F0F,
@@ -50,6 +49,12 @@ TGT static inline __m256i k4_scales2(const uint8_t *q) {
   hi = _mm256_and_si256(
       hi, _mm256_setr_epi32(0, 0x30303030, 0, 0x30303030, 0, 0x30303030, 0, 0x30303030));
   return _mm256_or_si256(lo, hi);
+}
+
+/* One block's scales and mins in both 128-bit lanes (so that vpshufb can pick any of them as a
+ * zero-extended word), from one broadcast load. */
+TGT static inline __m256i k4_scales2(const uint8_t *q) {
+  return k4_unpack(_mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)q)));
 }
 
 /* Bit `bit` of every byte of v moved to bit 4 (16-bit shifts: for shifts of at most 4 left or 3

@@ -8,6 +8,7 @@
 
 #include "base/alloc.h"
 #include "base/assert.h"
+#include "llm/vexp.h"
 #include "train/train_int.h"
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -347,35 +348,13 @@ void train__attn_bwd(compute_pool *pool, const train_attn *a, const float *q, co
  * polynomial (relative error ~2e-7 over the range used), scalar expf as the reference. */
 
 #ifdef HAVE_X86
-/* exp(x) for x in [-87, 88]; below, 0 (the callers subtract a max, so x <= 0 mostly). */
-__attribute__((target("avx2,fma"))) static inline __m256 exp256(__m256 x) {
-  const __m256 lo = _mm256_set1_ps(-87.3f), hi = _mm256_set1_ps(88.3f);
-  __m256 under = _mm256_cmp_ps(x, lo, _CMP_LT_OQ);
-  x = _mm256_min_ps(_mm256_max_ps(x, lo), hi);
-  __m256 fx = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-                              _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  x = _mm256_fnmadd_ps(fx, _mm256_set1_ps(0.693359375f), x);
-  x = _mm256_fnmadd_ps(fx, _mm256_set1_ps(-2.12194440e-4f), x);
-  __m256 y = _mm256_set1_ps(1.9875691500e-4f);
-  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(1.3981999507e-3f));
-  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(8.3334519073e-3f));
-  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(4.1665795894e-2f));
-  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(1.6666665459e-1f));
-  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(5.0000001201e-1f));
-  y = _mm256_fmadd_ps(y, _mm256_mul_ps(x, x), _mm256_add_ps(x, _mm256_set1_ps(1.0f)));
-  __m256i e =
-      _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(fx), _mm256_set1_epi32(127)), 23);
-  y = _mm256_mul_ps(y, _mm256_castsi256_ps(e));
-  return _mm256_andnot_ps(under, y);
-}
-
 __attribute__((target("avx2,fma"))) static double sum_exp_avx2(const float *z, int64_t n,
                                                                float mx) {
   __m256 m = _mm256_set1_ps(mx), acc = _mm256_setzero_ps();
   double sum = 0;
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) {
-    acc = _mm256_add_ps(acc, exp256(_mm256_sub_ps(_mm256_loadu_ps(z + i), m)));
+    acc = _mm256_add_ps(acc, llm_vexp_avx2(_mm256_sub_ps(_mm256_loadu_ps(z + i), m)));
     if ((i & 1023) == 1016) { /* fold into the double every 128 vectors */
       sum += hsum256(acc);
       acc = _mm256_setzero_ps();
@@ -391,7 +370,8 @@ __attribute__((target("avx2,fma"))) static void exp_scale_avx2(float *z, int64_t
   __m256 m = _mm256_set1_ps(sub), sc = _mm256_set1_ps(scale);
   int64_t i = 0;
   for (; i + 8 <= n; i += 8)
-    _mm256_storeu_ps(z + i, _mm256_mul_ps(sc, exp256(_mm256_sub_ps(_mm256_loadu_ps(z + i), m))));
+    _mm256_storeu_ps(z + i,
+                     _mm256_mul_ps(sc, llm_vexp_avx2(_mm256_sub_ps(_mm256_loadu_ps(z + i), m))));
   for (; i < n; i++) z[i] = scale * expf(z[i] - sub);
 }
 
@@ -401,7 +381,7 @@ swiglu_bwd_avx2(int64_t n, const float *g, const float *u, const float *dh, floa
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) {
     __m256 gv = _mm256_loadu_ps(g + i), d = _mm256_loadu_ps(dh + i);
-    __m256 s = _mm256_div_ps(one, _mm256_add_ps(one, exp256(_mm256_sub_ps(zero, gv))));
+    __m256 s = _mm256_div_ps(one, _mm256_add_ps(one, llm_vexp_avx2(_mm256_sub_ps(zero, gv))));
     _mm256_storeu_ps(du + i, _mm256_mul_ps(d, _mm256_mul_ps(gv, s)));
     __m256 t = _mm256_fmadd_ps(gv, _mm256_sub_ps(one, s), one);
     _mm256_storeu_ps(dg + i,

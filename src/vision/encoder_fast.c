@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "base/alloc.h"
+#include "llm/vexp.h"
 #include "vision/vision_int.h"
 
 /* ---- GELU through fp16 tables, as ggml's CPU backend -------------------------------------------
@@ -140,28 +141,6 @@ TGT static void kern_rows_avx2(const float *wp, const float *x, int64_t xs, int6
   for (int k = 0; k < 12; k++) _mm256_storeu_ps(out + 8 * k, c[k]);
 }
 
-/* exp(x) for x <= 0 (arguments below -87.3 give 0): x = n ln2 + r, |r| <= ln2 / 2, e^r by
- * Cephes' degree-6 polynomial, times 2^n built in the exponent bits. Within 2 ulp of expf. */
-TGT static inline __m256 exp_neg(__m256 x) {
-  const __m256 lo = _mm256_set1_ps(-87.3f);
-  __m256 under = _mm256_cmp_ps(x, lo, _CMP_LT_OQ);
-  x = _mm256_max_ps(x, lo);
-  __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-                             _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
-  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
-  __m256 p = _mm256_set1_ps(1.9875691500e-4f);
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
-  p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
-  __m256i e =
-      _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-  return _mm256_andnot_ps(under, _mm256_mul_ps(p, _mm256_castsi256_ps(e)));
-}
-
 TGT static void softmax_avx2(float *x, int n, float scale) {
   __m256 vs = _mm256_set1_ps(scale), vmx = _mm256_set1_ps(-INFINITY);
   int i = 0;
@@ -180,7 +159,7 @@ TGT static void softmax_avx2(float *x, int n, float scale) {
   __m256 vm = _mm256_set1_ps(mx);
   __m256d s0 = _mm256_setzero_pd(), s1 = s0;
   for (i = 0; i + 8 <= n; i += 8) {
-    __m256 v = exp_neg(_mm256_sub_ps(_mm256_loadu_ps(x + i), vm));
+    __m256 v = llm_vexp_avx2(_mm256_sub_ps(_mm256_loadu_ps(x + i), vm));
     _mm256_storeu_ps(x + i, v);
     s0 = _mm256_add_pd(s0, _mm256_cvtps_pd(_mm256_castps256_ps128(v)));
     s1 = _mm256_add_pd(s1, _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)));

@@ -725,15 +725,299 @@ __attribute__((target("avx2,fma"))) static inline void axpy_avx2(float *a, const
  * head of the item from cache. */
 #define ATTN_POS_BLOCK 16
 
-static inline __attribute__((always_inline)) void attn_rows(const attn_job *j, int64_t begin,
-                                                            int64_t end, half_row_fn half,
-                                                            score_fn score, axpy_fn axpy,
-                                                            exp_row_fn exp_row) {
+/* The scores of gh heads (their queries at q, q + hd, ...) sharing key/value head kvh for row t:
+ * w[i][p] = (k_p . q_i) as llm__dot_f32_untiled computes it, times scale, for p < n_pos, and their
+ * maxima M[i]. */
+typedef void (*qk_fn)(llm_ctx *c, int il, int t, int kvh, const float *q, int gh, int n_pos,
+                      float *w, size_t wn, float *M, float scale, float *rows, half_row_fn half,
+                      score_fn score);
+
+/* Position by position, each cached row converted once (into rows) for the heads. */
+static inline __attribute__((always_inline)) void
+qk_rows(llm_ctx *c, int il, int t, int kvh, const float *q, int gh, int n_pos, float *w, size_t wn,
+        float *M, float scale, float *rows, half_row_fn half, score_fn score) {
+  int hd = c->m->hp.head_dim;
+  size_t kvd = (size_t)c->m->hp.n_head_kv * hd;
+  const uint8_t *Kl = slot_kv(c, c->row_slot[t], il, false);
+  for (int i = 0; i < gh; i++) M[i] = -INFINITY;
+  for (int p0 = 0; p0 < n_pos; p0 += ATTN_POS_BLOCK) {
+    int pn = n_pos - p0 < ATTN_POS_BLOCK ? n_pos - p0 : ATTN_POS_BLOCK;
+    const float *kb[ATTN_POS_BLOCK];
+    for (int p = 0; p < pn; p++) {
+      size_t at = (size_t)(p0 + p) * kvd + (size_t)kvh * hd;
+      kb[p] = (const float *)(const void *)Kl + at;
+      if (c->kv_f16) {
+        half(rows + (size_t)p * hd, (const uint16_t *)(const void *)Kl + at, hd);
+        kb[p] = rows + (size_t)p * hd;
+      }
+    }
+    for (int i = 0; i < gh; i++) {
+      const float *qi = q + (size_t)i * hd;
+      float *wi = w + (size_t)i * wn;
+      for (int p = 0; p < pn; p++) {
+        wi[p0 + p] = score(kb[p], qi, hd) * scale;
+        if (wi[p0 + p] > M[i]) M[i] = wi[p0 + p];
+      }
+    }
+  }
+}
+
+static void qk_plain(llm_ctx *c, int il, int t, int kvh, const float *q, int gh, int n_pos,
+                     float *w, size_t wn, float *M, float scale, float *rows, half_row_fn half,
+                     score_fn score) {
+  qk_rows(c, il, t, kvh, q, gh, n_pos, w, wn, M, scale, rows, half, score);
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+/* llm__dot_f32_untiled_avx2's eight chains (register r: values 64 s + 8 r .. + 7, s = 0, 1, ...)
+ * for HB heads against one cached key row read straight from the cache, the row loaded once for
+ * the heads; the chains are formed in the order the tree adds them ((0 4) (2 6), then (1 5) (3 7)),
+ * so a head holds at most four registers. Same bits as the one-row dot (hd 64 or 128, the sizes
+ * of the models in use; others take the rows). */
+#define QK_MAX_HB 3
+__attribute__((target("avx2,fma,f16c"))) static inline __attribute__((always_inline)) void
+qk_chain(const void *K, const bool f16, const float *q, int hd, int r, int hb, __m256 *acc) {
+#pragma GCC unroll 4
+  for (int i = 0; i < hb; i++) acc[i] = _mm256_setzero_ps();
+  for (int s = 0; s < hd; s += 64) {
+    __m256 k =
+        f16 ? _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)K + s + 8 * r)))
+            : _mm256_loadu_ps((const float *)K + s + 8 * r);
+#pragma GCC unroll 4
+    for (int i = 0; i < hb; i++)
+      acc[i] = _mm256_fmadd_ps(k, _mm256_loadu_ps(q + (size_t)i * hd + s + 8 * r), acc[i]);
+  }
+}
+
+__attribute__((target("avx2,fma,f16c"))) static inline __attribute__((always_inline)) void
+qk_tile(const void *K, size_t kvd, int n_pos, const float *q, int hd, float *w, size_t wn, float *M,
+        float scale, const bool f16, const int hb) {
+  size_t es = f16 ? sizeof(uint16_t) : sizeof(float);
+  for (int p = 0; p < n_pos; p++) {
+    const void *Kp = (const uint8_t *)K + (size_t)p * kvd * es;
+    __m256 a[QK_MAX_HB], b[QK_MAX_HB], lo[QK_MAX_HB], hi[QK_MAX_HB], u[QK_MAX_HB];
+#define QK_PAIR(ra, rb, dst)                                                                       \
+  do {                                                                                             \
+    qk_chain(Kp, f16, q, hd, ra, hb, a);                                                           \
+    qk_chain(Kp, f16, q, hd, rb, hb, b);                                                           \
+    _Pragma("GCC unroll 4") for (int i = 0; i < hb; i++) dst[i] = _mm256_add_ps(a[i], b[i]);       \
+  } while (0)
+    QK_PAIR(0, 4, lo);
+    QK_PAIR(2, 6, u);
+#pragma GCC unroll 4
+    for (int i = 0; i < hb; i++) lo[i] = _mm256_add_ps(lo[i], u[i]);
+    QK_PAIR(1, 5, hi);
+    QK_PAIR(3, 7, u);
+#pragma GCC unroll 4
+    for (int i = 0; i < hb; i++) {
+      __m256 tt = _mm256_add_ps(lo[i], _mm256_add_ps(hi[i], u[i]));
+      __m128 v = _mm_add_ps(_mm256_castps256_ps128(tt), _mm256_extractf128_ps(tt, 1));
+      v = _mm_add_ps(v, _mm_movehl_ps(v, v));
+      float sc = _mm_cvtss_f32(_mm_add_ss(v, _mm_movehdup_ps(v))) * scale;
+      w[(size_t)i * wn + p] = sc;
+      if (sc > M[i]) M[i] = sc;
+    }
+#undef QK_PAIR
+  }
+}
+
+__attribute__((target("avx2,fma,f16c"))) static void
+qk_avx2(llm_ctx *c, int il, int t, int kvh, const float *q, int gh, int n_pos, float *w, size_t wn,
+        float *M, float scale, float *rows, half_row_fn half, score_fn score) {
+  int hd = c->m->hp.head_dim;
+  if (hd != 64 && hd != 128) {
+    qk_rows(c, il, t, kvh, q, gh, n_pos, w, wn, M, scale, rows, half, score);
+    return;
+  }
+  size_t kvd = (size_t)c->m->hp.n_head_kv * hd;
+  bool f16 = c->kv_f16;
+  const uint8_t *K =
+      slot_kv(c, c->row_slot[t], il, false) + (size_t)kvh * hd * (f16 ? sizeof(uint16_t) : 4);
+  for (int i = 0; i < gh; i++) M[i] = -INFINITY;
+  int nb = (gh + QK_MAX_HB - 1) / QK_MAX_HB, per = (gh + nb - 1) / nb;
+  for (int i0 = 0; i0 < gh; i0 += per) {
+    int hb = gh - i0 < per ? gh - i0 : per;
+    const float *qb = q + (size_t)i0 * hd;
+    float *wb = w + (size_t)i0 * wn, *mb = M + i0;
+    /* Specialized by cache type, head size and heads per block, so the chains are unrolled. */
+#define QK_CALL(f, d, n) qk_tile(K, kvd, n_pos, qb, d, wb, wn, mb, scale, f, n)
+#define QK_CASE(d, n)                                                                              \
+  case (d)*4 + (n):                                                                                \
+    if (f16)                                                                                       \
+      QK_CALL(true, d, n);                                                                         \
+    else                                                                                           \
+      QK_CALL(false, d, n);                                                                        \
+    break
+    switch (hd * 4 + hb) {
+      QK_CASE(64, 1);
+      QK_CASE(64, 2);
+      QK_CASE(64, 3);
+      QK_CASE(128, 1);
+      QK_CASE(128, 2);
+      QK_CASE(128, 3);
+    default: MIMIC_ASSERT(0);
+    }
+#undef QK_CALL
+#undef QK_CASE
+  }
+}
+#endif
+
+/* The weighted values of gh heads sharing key/value head kvh for row t, out[i][e] (head i at out +
+ * i hd): first the lane partials accs[i][l][e] (lane l = position % 16), each one fused
+ * multiply-add chain over the positions of its lane in order, from zero, with the weights w[i][p]
+ * already divided by the softmax sum; then llm__hsum16's tree over the sixteen lanes of each value
+ * (the tiled matmul's order). */
+typedef void (*pv_fn)(llm_ctx *c, int il, int t, int kvh, int gh, int n_pos, const float *w,
+                      size_t wn, float *accs, float *rows, half_row_fn half, axpy_fn axpy,
+                      float *out);
+
+/* The plain order of work: position by position, each cached row converted once for the heads. */
+static inline __attribute__((always_inline)) void
+pv_rows(llm_ctx *c, int il, int t, int kvh, int gh, int n_pos, const float *w, size_t wn,
+        float *accs, float *rows, half_row_fn half, axpy_fn axpy, float *out) {
+  int hd = c->m->hp.head_dim;
+  size_t kvd = (size_t)c->m->hp.n_head_kv * hd;
+  const uint8_t *Vl = slot_kv(c, c->row_slot[t], il, true);
+  memset(accs, 0, (size_t)gh * 16 * hd * sizeof *accs);
+  for (int p0 = 0; p0 < n_pos; p0 += ATTN_POS_BLOCK) {
+    int pn = n_pos - p0 < ATTN_POS_BLOCK ? n_pos - p0 : ATTN_POS_BLOCK;
+    const float *vb[ATTN_POS_BLOCK];
+    for (int p = 0; p < pn; p++) {
+      size_t at = (size_t)(p0 + p) * kvd + (size_t)kvh * hd;
+      vb[p] = (const float *)(const void *)Vl + at;
+      if (c->kv_f16) {
+        half(rows + (size_t)p * hd, (const uint16_t *)(const void *)Vl + at, hd);
+        vb[p] = rows + (size_t)p * hd;
+      }
+    }
+    for (int i = 0; i < gh; i++) {
+      const float *wi = w + (size_t)i * wn;
+      float *acc = accs + (size_t)i * 16 * hd;
+      for (int p = 0; p < pn; p++) axpy(acc + (size_t)((p0 + p) & 15) * hd, vb[p], wi[p0 + p], hd);
+    }
+  }
+  for (int i = 0; i < gh; i++) { /* the tree as whole-row additions */
+    float *acc = accs + (size_t)i * 16 * hd, *o = out + (size_t)i * hd;
+    for (int l = 0; l < 8; l++)
+      for (int e = 0; e < hd; e++) acc[l * hd + e] += acc[(l + 8) * hd + e];
+    for (int l = 0; l < 4; l++)
+      for (int e = 0; e < hd; e++) acc[l * hd + e] += acc[(l + 4) * hd + e];
+    for (int e = 0; e < hd; e++)
+      o[e] = (acc[e] + acc[2 * hd + e]) + (acc[hd + e] + acc[3 * hd + e]);
+  }
+}
+
+static void pv_plain(llm_ctx *c, int il, int t, int kvh, int gh, int n_pos, const float *w,
+                     size_t wn, float *accs, float *rows, half_row_fn half, axpy_fn axpy,
+                     float *out) {
+  pv_rows(c, il, t, kvh, gh, n_pos, w, wn, accs, rows, half, axpy, out);
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+/* The same chains with their accumulators in registers: for NR x 8 values of HB heads at a time,
+ * lane by lane, the lane's positions read straight from the cache (halves converted in registers).
+ * The plain loop loads and stores an accumulator per multiply-add; this one does neither. */
+#define PV_MAX_HB 6
+__attribute__((target("avx2,fma,f16c"))) static inline __attribute__((always_inline)) void
+pv_tile(const void *V, size_t kvd, int n_pos, const float *w, size_t wn, float *accs, float *out,
+        int hd, const bool f16, const int hb, const int nr) {
+  for (int e0 = 0; e0 < hd; e0 += 8 * nr) {
+    for (int l = 0; l < 16; l++) {
+      __m256 a[PV_MAX_HB][8];
+#pragma GCC unroll 8
+      for (int i = 0; i < hb; i++)
+#pragma GCC unroll 8
+        for (int r = 0; r < nr; r++) a[i][r] = _mm256_setzero_ps();
+      for (int p = l; p < n_pos; p += 16) {
+        __m256 v[8];
+        size_t at = (size_t)p * kvd + (size_t)e0;
+#pragma GCC unroll 8
+        for (int r = 0; r < nr; r++)
+          v[r] = f16 ? _mm256_cvtph_ps(
+                           _mm_loadu_si128((const __m128i *)((const uint16_t *)V + at + 8 * r)))
+                     : _mm256_loadu_ps((const float *)V + at + 8 * r);
+#pragma GCC unroll 8
+        for (int i = 0; i < hb; i++) {
+          __m256 s = _mm256_broadcast_ss(w + (size_t)i * wn + p);
+#pragma GCC unroll 8
+          for (int r = 0; r < nr; r++) a[i][r] = _mm256_fmadd_ps(v[r], s, a[i][r]);
+        }
+      }
+#pragma GCC unroll 8
+      for (int i = 0; i < hb; i++)
+#pragma GCC unroll 8
+        for (int r = 0; r < nr; r++)
+          _mm256_storeu_ps(accs + ((size_t)i * 16 + (size_t)l) * hd + e0 + 8 * r, a[i][r]);
+    }
+    for (int i = 0; i < hb; i++) /* the tree, eight values at a time */
+      for (int r = 0; r < nr; r++) {
+        const float *q = accs + (size_t)i * 16 * hd + e0 + 8 * r;
+        __m256 u[8];
+        for (int l = 0; l < 8; l++)
+          u[l] = _mm256_add_ps(_mm256_loadu_ps(q + (size_t)l * hd),
+                               _mm256_loadu_ps(q + (size_t)(l + 8) * hd));
+        for (int l = 0; l < 4; l++) u[l] = _mm256_add_ps(u[l], u[l + 4]);
+        _mm256_storeu_ps(out + (size_t)i * hd + e0 + 8 * r,
+                         _mm256_add_ps(_mm256_add_ps(u[0], u[2]), _mm256_add_ps(u[1], u[3])));
+      }
+  }
+}
+
+__attribute__((target("avx2,fma,f16c"))) static void
+pv_avx2(llm_ctx *c, int il, int t, int kvh, int gh, int n_pos, const float *w, size_t wn,
+        float *accs, float *rows, half_row_fn half, axpy_fn axpy, float *out) {
+  int hd = c->m->hp.head_dim;
+  size_t kvd = (size_t)c->m->hp.n_head_kv * hd;
+  if (hd % 16) {
+    pv_rows(c, il, t, kvh, gh, n_pos, w, wn, accs, rows, half, axpy, out);
+    return;
+  }
+  const uint8_t *Vl = slot_kv(c, c->row_slot[t], il, true);
+  const void *V = Vl + (size_t)kvh * hd * (c->kv_f16 ? sizeof(uint16_t) : sizeof(float));
+  bool f16 = c->kv_f16;
+  if (gh == 1 && hd % 64 == 0) { /* one head (decoding): 64 values at a time */
+    if (f16)
+      pv_tile(V, kvd, n_pos, w, wn, accs, out, hd, true, 1, 8);
+    else
+      pv_tile(V, kvd, n_pos, w, wn, accs, out, hd, false, 1, 8);
+    return;
+  }
+  /* Heads in even blocks of at most six, 16 values each (twelve accumulators). */
+  int nb = (gh + PV_MAX_HB - 1) / PV_MAX_HB, per = (gh + nb - 1) / nb;
+  for (int i0 = 0; i0 < gh; i0 += per) {
+    int hb = gh - i0 < per ? gh - i0 : per;
+    const float *wb = w + (size_t)i0 * wn;
+    float *ab = accs + (size_t)i0 * 16 * hd, *ob = out + (size_t)i0 * hd;
+#define PV_CASE(n)                                                                                 \
+  case n:                                                                                          \
+    if (f16)                                                                                       \
+      pv_tile(V, kvd, n_pos, wb, wn, ab, ob, hd, true, n, 2);                                      \
+    else                                                                                           \
+      pv_tile(V, kvd, n_pos, wb, wn, ab, ob, hd, false, n, 2);                                     \
+    break
+    switch (hb) {
+      PV_CASE(1);
+      PV_CASE(2);
+      PV_CASE(3);
+      PV_CASE(4);
+      PV_CASE(5);
+      PV_CASE(6);
+    default: MIMIC_ASSERT(0);
+    }
+#undef PV_CASE
+  }
+}
+#endif
+
+static inline __attribute__((always_inline)) void
+attn_rows(const attn_job *j, int64_t begin, int64_t end, half_row_fn half, score_fn score,
+          axpy_fn axpy, exp_row_fn exp_row, qk_fn qk, pv_fn pv) {
   llm_ctx *c = j->c;
   const llm_hparams *hp = &c->m->hp;
   int hd = hp->head_dim, nh = hp->n_head, group = hp->n_head / hp->n_head_kv, gh = j->gh;
   int items_per_row = nh / gh;
-  size_t qd = (size_t)nh * hd, kvd = (size_t)hp->n_head_kv * hd, wn = (size_t)c->n_ctx + 16;
+  size_t qd = (size_t)nh * hd, wn = (size_t)c->n_ctx + 16;
   float scale = 1.0f / sqrtf((float)hd);
   /* per head of the item: its scores (wn) and its 16 value accumulators (16 hd); then the block
    * of converted rows */
@@ -744,77 +1028,31 @@ static inline __attribute__((always_inline)) void attn_rows(const attn_job *j, i
   for (int64_t item = begin; item < end; item++) {
     int t = (int)(item / items_per_row), h0 = (int)(item % items_per_row) * gh, kvh = h0 / group;
     int n_pos = c->row_pos[t] + 1, n_pad = (n_pos + 15) & ~15;
-    const uint8_t *Kl = slot_kv(c, c->row_slot[t], j->il, false),
-                  *Vl = slot_kv(c, c->row_slot[t], j->il, true);
-    float M[LLM_ATTN_MAX_GROUP], inv[LLM_ATTN_MAX_GROUP];
-    for (int i = 0; i < gh; i++) M[i] = -INFINITY;
-    for (int p0 = 0; p0 < n_pos; p0 += ATTN_POS_BLOCK) {
-      int pn = n_pos - p0 < ATTN_POS_BLOCK ? n_pos - p0 : ATTN_POS_BLOCK;
-      const float *kb[ATTN_POS_BLOCK];
-      for (int p = 0; p < pn; p++) {
-        size_t at = (size_t)(p0 + p) * kvd + (size_t)kvh * hd;
-        kb[p] = (const float *)(const void *)Kl + at;
-        if (c->kv_f16) {
-          half(rows + (size_t)p * hd, (const uint16_t *)(const void *)Kl + at, hd);
-          kb[p] = rows + (size_t)p * hd;
-        }
-      }
-      for (int i = 0; i < gh; i++) {
-        const float *q = c->q + (size_t)t * qd + (size_t)(h0 + i) * hd;
-        float *wi = w + (size_t)i * wn;
-        for (int p = 0; p < pn; p++) {
-          wi[p0 + p] = score(kb[p], q, hd) * scale;
-          if (wi[p0 + p] > M[i]) M[i] = wi[p0 + p];
-        }
-      }
-    }
+    float M[LLM_ATTN_MAX_GROUP];
+    qk(c, j->il, t, kvh, c->q + (size_t)t * qd + (size_t)h0 * hd, gh, n_pos, w, wn, M, scale, rows,
+       half, score);
     for (int i = 0; i < gh; i++) {
       float *wi = w + (size_t)i * wn;
       for (int p = n_pos; p < n_pad; p++) wi[p] = -INFINITY;
       double sum = 0;
       exp_row(wi, n_pad, M[i]);
       for (int p = 0; p < n_pad; p += 16) sum += (double)llm__hsum16(wi + p);
-      inv[i] = (float)(1.0 / sum);
+      float inv = (float)(1.0 / sum);
+      for (int p = 0; p < n_pos; p++) wi[p] *= inv;
     }
-    memset(accs, 0, (size_t)gh * 16 * hd * sizeof *accs);
-    for (int p0 = 0; p0 < n_pos; p0 += ATTN_POS_BLOCK) {
-      int pn = n_pos - p0 < ATTN_POS_BLOCK ? n_pos - p0 : ATTN_POS_BLOCK;
-      const float *vb[ATTN_POS_BLOCK];
-      for (int p = 0; p < pn; p++) {
-        size_t at = (size_t)(p0 + p) * kvd + (size_t)kvh * hd;
-        vb[p] = (const float *)(const void *)Vl + at;
-        if (c->kv_f16) {
-          half(rows + (size_t)p * hd, (const uint16_t *)(const void *)Vl + at, hd);
-          vb[p] = rows + (size_t)p * hd;
-        }
-      }
-      for (int i = 0; i < gh; i++) {
-        const float *wi = w + (size_t)i * wn;
-        float *acc = accs + (size_t)i * 16 * hd;
-        for (int p = 0; p < pn; p++)
-          axpy(acc + (size_t)((p0 + p) & 15) * hd, vb[p], wi[p0 + p] * inv[i], hd);
-      }
-    }
-    /* llm__hsum16 of each value's 16 lanes, as whole-row additions (same bits, vectorized). */
-    for (int i = 0; i < gh; i++) {
-      float *acc = accs + (size_t)i * 16 * hd;
-      float *o = c->att + (size_t)t * qd + (size_t)(h0 + i) * hd;
-      for (int l = 0; l < 8; l++)
-        for (int e = 0; e < hd; e++) acc[l * hd + e] += acc[(l + 8) * hd + e];
-      for (int l = 0; l < 4; l++)
-        for (int e = 0; e < hd; e++) acc[l * hd + e] += acc[(l + 4) * hd + e];
-      for (int e = 0; e < hd; e++)
-        o[e] = (acc[e] + acc[2 * hd + e]) + (acc[hd + e] + acc[3 * hd + e]);
-    }
+    pv(c, j->il, t, kvh, gh, n_pos, w, wn, accs, rows, half, axpy,
+       c->att + (size_t)t * qd + (size_t)h0 * hd);
   }
 }
 
 static void attn_worker_plain(void *arg, int64_t b, int64_t e) {
-  attn_rows(arg, b, e, half_row, llm__dot_f32_untiled, axpy_plain, exp_row_plain);
+  attn_rows(arg, b, e, half_row, llm__dot_f32_untiled, axpy_plain, exp_row_plain, qk_plain,
+            pv_plain);
 }
 #if defined(__x86_64__) && defined(__GNUC__)
 __attribute__((target("avx2,fma"))) static void attn_worker_fma(void *arg, int64_t b, int64_t e) {
-  attn_rows(arg, b, e, half_row_f16c, llm__dot_f32_untiled_avx2, axpy_avx2, exp_row_avx2);
+  attn_rows(arg, b, e, half_row_f16c, llm__dot_f32_untiled_avx2, axpy_avx2, exp_row_avx2, qk_avx2,
+            pv_avx2);
 }
 #include <cpuid.h>
 /* F16C (CPUID.1:ECX bit 29), read directly: clang 14's __builtin_cpu_supports has no "f16c". */
@@ -831,6 +1069,8 @@ static attn_fn attn_pick(void) {
 #endif
   return attn_worker_plain;
 }
+
+void llm__ctx_plain_attention(llm_ctx *c) { c->attn = attn_worker_plain; }
 
 static exp_row_fn softmax_exp_row = exp_row_plain;
 static pthread_once_t softmax_once = PTHREAD_ONCE_INIT;

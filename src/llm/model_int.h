@@ -57,4 +57,8 @@ struct llm_lora {
 /* The pair adapting layer il's matrix w (il == -1: the lm head), or NULL when not adapted. */
 const llm_lora_pair *llm__lora_pair(const llm_lora *l, int il, int w);
 
+/* Tests: context c's attention runs the portable worker (the same bits as the CPU's own, which
+ * tests/llm/test_attention.c checks through this). */
+void llm__ctx_plain_attention(llm_ctx *c);
+
 #endif

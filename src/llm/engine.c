@@ -9,10 +9,10 @@
  *   4. advances every generating request by one token in one batched forward pass.
  * When the binding has a mixed step (llm_lm.step), 3 and 4 are one pass instead: every generating
  * request's next token and the next chunk of as many prompts as fit `batch` rows (at least one,
- * starting round robin), so prompts arriving together share the weight reads with each other and
- * with decoding, as llama-server's continuous batching does. Each item's results are the bits it
- * would get alone.
- * Cancellation is checked every turn. Matrix work inside the model runs on its compute pool. */
+ * starting round robin; a chunk that does not fit takes the rows left in whole fours), so prompts
+ * arriving together share the weight reads with each other and with decoding, as llama-server's
+ * continuous batching does. Each item's results are the bits it would get alone. Cancellation is
+ * checked every turn. Matrix work inside the model runs on its compute pool. */
 #include "llm/engine.h"
 
 #include <math.h>
@@ -564,7 +564,15 @@ static void step_mixed(engine *e) {
         if (ej->state == EJ_PROMPT && i++ == want) break;
       int cost = 0;
       ej->chunk_end = chunk_end(e, ej, &cost);
-      if (took && rows + cost > e->batch) continue;
+      if (took && rows + cost > e->batch) {
+        /* A chunk that does not fit takes the rows left, in whole fours: pieces that start four
+         * rows apart keep each row's matrix order (a repacked weight's four-row groups), so the
+         * split costs no bits (tests/llm/test_mixed.c). */
+        int room = (e->batch - rows) & ~3;
+        if (e->batch % 4 || room < 4 || cost <= room || ej->n_done == ej->n_prompt) continue;
+        ej->chunk_end = ej->n_done + room;
+        cost = room;
+      }
       took = true;
       rows += cost;
       MIMIC_ASSERT(n < e->lm.n_slots);

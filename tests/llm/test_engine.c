@@ -34,6 +34,9 @@ typedef struct fake {
   bool destroyed;
   /* mixed steps (f_step): per call, prompt items, decode items and rows */
   int n_steps, step_prompts[256], step_decodes[256], step_rows[256];
+  /* prompt pieces that neither end their prompt nor fill a chunk (split to fill a step's rows),
+   * and how many of those were not a whole number of fours */
+  int batch, split_pieces, split_bad;
   int32_t refuse; /* f_step refuses a prompt holding this token (0: none), before evaluating any */
   bool half;      /* every token renders as 0xC3, the first byte of a two-byte character */
   bool
@@ -207,6 +210,12 @@ static int f_step(void *self, llm_lm_step *it, int n, int *failed) {
                          it[i].logits, &it[i].n_eval);
       if (rc) return rc;
       prompts++;
+      if (!it[i].logits && it[i].n_eval != f->batch) {
+        pthread_mutex_lock(&f->mu);
+        f->split_pieces++;
+        f->split_bad += it[i].n_eval % 4 != 0;
+        pthread_mutex_unlock(&f->mu);
+      }
       continue;
     }
     pthread_mutex_lock(&f->mu);
@@ -259,6 +268,7 @@ static llm_backend *start_lm(int n_slots, int n_ctx, int batch, int queue_max, b
   F.n_ctx = n_ctx;
   F.n_slots = n_slots;
   F.eog_pos = 1 << 30;
+  F.batch = batch;
   for (int i = 0; i < n_slots; i++) F.tok[i] = xcalloc((size_t)n_ctx, sizeof(int32_t));
   llm_lm lm = {.self = &F,
                .n_vocab = NV,
@@ -442,7 +452,8 @@ TEST(two_concurrent_requests_complete_and_are_batched) {
 }
 
 /* With a mixed step, prompts arriving together are read in the same passes as each other and as
- * the running generations (whole chunks, as many as fit `batch` rows, round robin), and every
+ * the running generations (chunks as many as fit `batch` rows, round robin, the last one cut to
+ * the rows left in whole fours), and every
  * conversation gets the text it gets alone. */
 TEST(mixed_steps_share_passes) {
   llm_backend *b = start_lm(4, 256, 16, 8, true);
@@ -472,11 +483,47 @@ TEST(mixed_steps_share_passes) {
     if (F.step_prompts[k] > 1) CHECK(F.step_rows[k] <= 16); /* more than one chunk only if fits */
   }
   CHECK(most_prompts >= 2);
+  CHECK_INT(F.split_bad, 0);
   CHECK(mixed >= 1);
   /* Every token once: the prompts, and each generated token but the last (never decoded). */
   CHECK_INT((int64_t)F.evaluated, prompt_tokens + gen - 4);
   CHECK(F.max_batch == 0);      /* decode_batch is not used */
   for (int i = 0; i < 4; i++) { /* alone (its slot's cached prompt reused): the same text */
+    llm_result solo;
+    CHECK_OK(llm_backend_generate(b, &r[i], NULL, NULL, &solo));
+    CHECK_STR(solo.text, x[i].res.text);
+    llm_result_free(&solo);
+    box_free(&x[i]);
+  }
+  llm_backend_destroy(b);
+}
+
+/* A chunk that does not fit a step's rows left takes them in whole fours (rather than waiting a
+ * turn), and the texts stay what each conversation gets alone. A's first chunk runs alone; then B
+ * (6 rows) leaves 10, and C's chunk takes 8 of them. */
+TEST(mixed_steps_cut_chunks_in_fours) {
+  llm_backend *b = start_lm(3, 256, 16, 8, true);
+  REQUIRE(b);
+  static const char *const prompts[3] = {"the first prompt, forty characters long.", "second",
+                                         "and a third one of thirty ch."};
+  llm_request r[3];
+  box x[3];
+  for (int i = 0; i < 3; i++) {
+    req_prompt(&r[i], prompts[i], 6, (uint64_t)i + 7);
+    box_init(&x[i]);
+  }
+  gate(true);
+  CHECK_OK(llm_backend_submit(b, &r[0], NULL, box_done, &x[0], NULL));
+  wait_at_gate(1);
+  for (int i = 1; i < 3; i++) CHECK_OK(llm_backend_submit(b, &r[i], NULL, box_done, &x[i], NULL));
+  gate(false);
+  for (int i = 0; i < 3; i++) box_wait(&x[i]);
+  CHECK(F.split_pieces >= 1);
+  CHECK_INT(F.split_bad, 0);
+  for (int k = 0; k < F.n_steps; k++)
+    if (F.step_prompts[k] > 1) CHECK(F.step_rows[k] <= 16);
+  for (int i = 0; i < 3; i++) {
+    CHECK_INT(x[i].res.finish, LLM_FINISH_LENGTH);
     llm_result solo;
     CHECK_OK(llm_backend_generate(b, &r[i], NULL, NULL, &solo));
     CHECK_STR(solo.text, x[i].res.text);
@@ -917,6 +964,7 @@ int main(void) {
   log_set_level(LOG_WARN);
   RUN(generation_is_deterministic_for_a_seed);
   RUN(mixed_steps_share_passes);
+  RUN(mixed_steps_cut_chunks_in_fours);
   RUN(mixed_step_refusal_fails_one_job);
   RUN(tiny_context_is_refused_by_name);
   RUN(generation_ending_inside_a_character_drops_it);

@@ -169,6 +169,43 @@ TEST(mixed_equals_alone_f32_lora) {
   check_model("testdata/llm/tiny-qwen2-f32.gguf", "testdata/llm/tiny-qwen2-lora-f32.gguf", 64);
 }
 
+/* A prompt cut into pieces that start a multiple of four rows apart gets the bits of the uncut
+ * prompt (the engine cuts a chunk so when it fills a step's rows): each row keeps its place in a
+ * repacked weight's four-row groups. Q4_K_M, whose gemm and gemv orders differ; cut lengths with
+ * every remainder of the tail. */
+TEST(cuts_at_fours_keep_bits) {
+  char path[512];
+  if (!test_shared_path("testdata/llm/tiny-qwen2-q4_k_m.gguf", path, sizeof path))
+    SKIP("../shared absent");
+  llm_model *m = NULL;
+  CHECK_OK(llm_model_load(path, &m));
+  REQUIRE(m);
+  int V = llm_model_hparams(m)->n_vocab;
+  llm_ctx_params cp = {.n_ctx = 128, .n_slots = 2, .n_batch = 64};
+  llm_ctx *c = NULL;
+  CHECK_OK(llm_ctx_new(m, &cp, &c));
+  REQUIRE(c);
+  float *whole = xalloc((size_t)V * sizeof *whole), *cut = xalloc((size_t)V * sizeof *cut);
+  prng_seed(&rng, 99);
+  int32_t toks[64];
+  rand_ids(toks, 64, V);
+  for (int n = 37; n <= 40; n++) /* tails of 1, 2, 3 and 0 gemv rows */
+    for (int first = 4; first < n; first += 12) {
+      llm_slot_clear(c, 0);
+      llm_slot_clear(c, 1);
+      CHECK_OK(llm_slot_prepare(c, 0, toks, n, NULL, 0, whole, NULL));
+      CHECK_OK(llm_slot_prepare(c, 1, toks, first, NULL, 0, NULL, NULL));
+      CHECK_OK(llm_slot_prepare(c, 1, toks, n, NULL, 0, cut, NULL));
+      char what[64];
+      snprintf(what, sizeof what, "%d tokens cut after %d", n, first);
+      if (!same_logits(whole, cut, V, what, 0)) break;
+    }
+  mem_free(whole);
+  mem_free(cut);
+  llm_ctx_destroy(c);
+  llm_model_destroy(m);
+}
+
 /* Every item is checked before anything runs: the bad one's index comes back, nothing evaluated. */
 TEST(mixed_refusals) {
   char path[512];
@@ -210,6 +247,7 @@ int main(void) {
   prng_seed(&rng, 2026);
   RUN(mixed_equals_alone_q4_k_m);
   RUN(mixed_equals_alone_f32_lora);
+  RUN(cuts_at_fours_keep_bits);
   RUN(mixed_refusals);
   TEST_MAIN_END();
 }

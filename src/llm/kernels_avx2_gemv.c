@@ -305,7 +305,7 @@ TGT static inline __m128 q4_0_fma2(__m256 s, __m256 d, __m128 acc) {
  * The eight scales d(w) are one vcvtph2ps, times [d(a,b) x4 | d(a,b+1) x4]; then block b's fused
  * multiply-add on the four rows' chains, then block b + 1's: the reference's order. Four blocks a
  * loop (one prefetch per row stream); an odd last block goes through a pair step with itself as
- * the second block, whose half is dropped. Hot in L2, one thread: 1.45x the one-block kernel's
+ * the second block, whose half is dropped. Hot in cache, one thread: 1.3x the one-block kernel's
  * bytes per second (docs/internals/kernels.md). */
 TGT static void dot4w_q4_0_repacked(const void *w, size_t wstride, const void *a, int64_t n,
                                     float out[4]) {

@@ -1,8 +1,10 @@
 /* Kernel benchmark: qmat_mul per weight type for generation (T=1, reported as weight GB/s, the
  * bound that matters) and prompt processing (T=512, GFLOP/s), next to the machine's measured
  * streaming read bandwidth. Medians of several runs. Usage:
- *   bench_kernels [--threads N] [--quick] [--types Q4_K,Q5_K,...]
- * (MIMIC_KERNELS=scalar|avx2 forces a lower set; --types runs only the listed types). */
+ *   bench_kernels [--threads N] [--quick] [--hot] [--types Q4_K,Q5_K,...]
+ * (MIMIC_KERNELS=scalar|avx2 forces a lower set; --types runs only the listed types; --hot adds
+ * generation with the weights in cache, ~192 KB per thread run 400 times: the kernels' own rate,
+ * which bounds generation where it is above the memory's). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,7 +109,7 @@ static uint8_t *make_weights(tensor_type t, int64_t rows, int64_t cols, int n_co
 
 int main(int argc, char **argv) {
   int threads = 0;
-  bool quick = false;
+  bool quick = false, hot = false;
   const char *only = NULL;
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
@@ -115,6 +117,8 @@ int main(int argc, char **argv) {
       if (str_to_i64(argv[++i], &v) == 0) threads = (int)v;
     } else if (strcmp(argv[i], "--quick") == 0) {
       quick = true;
+    } else if (strcmp(argv[i], "--hot") == 0) {
+      hot = true;
     } else if (strcmp(argv[i], "--types") == 0 && i + 1 < argc) {
       only = argv[++i];
     }
@@ -126,8 +130,8 @@ int main(int argc, char **argv) {
          bw);
   printf("%-5s | %-37s | %-24s\n", "", "generation T=1 (16384x4096), median",
          quick ? "prompt T=64 (4096x4096)" : "prompt T=512 (4096x4096)");
-  printf("%-5s | %8s %8s %9s %9s | %9s %9s\n", "type", "GB/s", "% of bw", "GFLOP/s", "best GB/s",
-         "GFLOP/s", "vs T=1");
+  printf("%-5s | %8s %8s %9s %9s | %9s %9s%s\n", "type", "GB/s", "% of bw", "GFLOP/s", "best GB/s",
+         "GFLOP/s", "vs T=1", hot ? " | T=1 in cache GB/s" : "");
   static const tensor_type types[] = {TT_F32,  TT_F16,  TT_BF16, TT_Q8_0, TT_Q4_0, TT_Q4_1, TT_Q5_0,
                                       TT_Q5_1, TT_Q2_K, TT_Q3_K, TT_Q4_K, TT_Q5_K, TT_Q6_K};
   const int64_t rows = 16384, cols = 4096;
@@ -166,8 +170,20 @@ int main(int argc, char **argv) {
     double gbs = (double)one / tgm / 1e9;
     double pflops = 2.0 * (double)T * (double)prow * (double)cols / ppm / 1e9;
     double gflops = 2.0 * (double)rows * (double)cols / tgm / 1e9;
-    printf("%-5s | %8.1f %7.0f%% %9.1f %9.1f | %9.1f %8.1fx\n", tensor_type_get((int)t).name, gbs,
+    printf("%-5s | %8.1f %7.0f%% %9.1f %9.1f | %9.1f %8.1fx", tensor_type_get((int)t).name, gbs,
            100 * gbs / bw, gflops, (double)one / tgbest / 1e9, pflops, pflops / gflops);
+    if (hot) { /* ~192 KB of rows per thread (a multiple of 16), 400 products, median of 5 */
+      int64_t hr = (int64_t)((192u << 10) * (size_t)nth / rb) / 16 * 16;
+      qmat mh = {t, hr < 16 ? 16 : hr, cols, w, rb};
+      double ht[5];
+      for (int r = 0; r < 5; r++) {
+        double t0 = now_s();
+        for (int i = 0; i < 400; i++) qmat_mul(p, &mh, x, y, 1);
+        ht[r] = now_s() - t0;
+      }
+      printf(" | %18.1f", 400.0 * (double)rb * (double)mh.rows / median(ht, 5) / 1e9);
+    }
+    printf("\n");
     mem_free(w);
   }
   mem_free(x);

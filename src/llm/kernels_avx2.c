@@ -1395,24 +1395,6 @@ TGT static inline __m256i q4_0_block(const uint8_t qs[16], __m256i ay, __m256i a
   return _mm256_madd_epi16(p16, _mm256_set1_epi16(1));
 }
 
-TGT static void dot4w_q4_0_repacked(const void *w, size_t wstride, const void *a, int64_t n,
-                                    float out[4]) {
-  const blk_q4_0 *x[4];
-  for (int r = 0; r < 4; r++) x[r] = (const blk_q4_0 *)((const uint8_t *)w + wstride * (size_t)r);
-  const blk_q8_0 *y = a;
-  const __m256i eight = _mm256_set1_epi8(8);
-  __m128 acc = _mm_setzero_ps();
-  for (int64_t b = 0; b < n / QK; b++) {
-    __m256i ay = _mm256_loadu_si256((const __m256i *)y[b].qs);
-    __m256i a8 = _mm256_maddubs_epi16(eight, ay);
-    __m128 d = w4_scales(x[0][b].d, x[1][b].d, x[2][b].d, x[3][b].d, h2f(y[b].d));
-    __m128i s = hsum4_epi32(q4_0_block(x[0][b].qs, ay, a8), q4_0_block(x[1][b].qs, ay, a8),
-                            q4_0_block(x[2][b].qs, ay, a8), q4_0_block(x[3][b].qs, ay, a8));
-    acc = _mm_fmadd_ps(_mm_cvtepi32_ps(s), d, acc);
-  }
-  _mm_storeu_ps(out, acc);
-}
-
 /* Four halves (fp16) as floats, in the low 128 bits. */
 TGT static inline __m128 h4_to_ps(uint16_t h0, uint16_t h1, uint16_t h2, uint16_t h3) {
   uint64_t hh = h0 | (uint64_t)h1 << 16 | (uint64_t)h2 << 32 | (uint64_t)h3 << 48;
@@ -1497,7 +1479,7 @@ vec_dot_fn llm__dot_order_avx2(tensor_type t, llm_order o) {
 
 vec_dot4w_fn llm__dot4w_order_avx2(tensor_type t, llm_order o) {
   if (o == LLM_ORDER_PLAIN) return NULL;
-  if (t == TT_Q4_0) return dot4w_q4_0_repacked;
+  if (t == TT_Q4_0) return llm__dot4w_gemv_order_avx2(t, o);
   if (t == TT_Q4_K) return o == LLM_ORDER_GEMM ? dot4w_q4_K_gemm : llm__dot4w_gemv_order_avx2(t, o);
   return NULL;
 }

@@ -244,7 +244,7 @@ vec_dot4_fn llm__dot4_avx512(tensor_type t);
 vec_dot4w_fn llm__dot4w_avx2(tensor_type t);
 /* The AVX2 four-weight-row dots of kernels_avx2_gemv.c (Q5_K, Q6_K, Q8_0), NULL for others. */
 vec_dot4w_fn llm__dot4w_gemv_avx2(tensor_type t);
-/* Its four-weight-row dots of the repacked orders (Q4_K gemv), NULL for the others. */
+/* Its four-weight-row dots of the repacked orders (Q4_K gemv, Q4_0), NULL for the others. */
 vec_dot4w_fn llm__dot4w_gemv_order_avx2(tensor_type t, llm_order o);
 vec_dot4w_fn llm__dot4w_avx512(tensor_type t);
 /* The repacked orders (GEMV / GEMM) of a set; NULL where the set has none. */

@@ -357,6 +357,13 @@ TEST(avx2_gemv_kernels_selected) {
         llm__dot4w_avx2(TT_Q8_0) == llm__dot4w_gemv_avx2(TT_Q8_0));
   CHECK(llm__dot4w_order_avx2(TT_Q4_K, LLM_ORDER_GEMV) ==
         llm__dot4w_gemv_order_avx2(TT_Q4_K, LLM_ORDER_GEMV));
+  /* Q4_0's two repacked orders are one kernel (the same bits), generation's */
+  CHECK(llm__dot4w_gemv_order_avx2(TT_Q4_0, LLM_ORDER_GEMV) != NULL);
+  CHECK(llm__dot4w_order_avx2(TT_Q4_0, LLM_ORDER_GEMV) ==
+        llm__dot4w_gemv_order_avx2(TT_Q4_0, LLM_ORDER_GEMV));
+  CHECK(llm__dot4w_order_avx2(TT_Q4_0, LLM_ORDER_GEMM) ==
+        llm__dot4w_gemv_order_avx2(TT_Q4_0, LLM_ORDER_GEMV));
+  CHECK(llm__dot4w_gemv_order_avx2(TT_Q4_0, LLM_ORDER_PLAIN) == NULL);
 }
 
 TEST(avx512_matches_reference) {

@@ -9,7 +9,8 @@
  * run also prints one `RESULT key=value ...` line for scripts (bench/train_side_by_side.sh). Usage:
  *   bench_train [--threads N] [--quick] [--data FILE.jsonl] [--base M.gguf] [--vocab N]
  *               [--seq T] [--steps N] [--only lora|scratch|gemm] [--write-base F.gguf]
- *               [--recompute-ffn] (LoRA: gate/up recomputed by the backward pass) */
+ *               [--recompute-ffn] (LoRA: gate/up recomputed by the backward pass)
+ *               [--f32-activations] (LoRA: activations kept in float32, not as halves) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -199,7 +200,7 @@ static void bench_steps(train_model *m, int T, int steps, double peak, const cha
 
 int main(int argc, char **argv) {
   int threads = 0, vocab = 0, seq = 0, steps = 0;
-  bool quick = false, recompute = false;
+  bool quick = false, recompute = false, f32act = false;
   const char *data = NULL, *base = NULL, *only = NULL, *write_base = NULL;
   for (int i = 1; i < argc; i++) {
     int64_t v;
@@ -219,6 +220,8 @@ int main(int argc, char **argv) {
       quick = true;
     } else if (strcmp(argv[i], "--recompute-ffn") == 0) {
       recompute = true;
+    } else if (strcmp(argv[i], "--f32-activations") == 0) {
+      f32act = true;
     } else if (strcmp(argv[i], "--data") == 0 && i + 1 < argc) {
       data = argv[++i];
     } else if (strcmp(argv[i], "--base") == 0 && i + 1 < argc) {
@@ -231,7 +234,7 @@ int main(int argc, char **argv) {
       fprintf(stderr,
               "usage: bench_train [--threads N] [--quick] [--data FILE.jsonl] [--base M.gguf] "
               "[--vocab N] [--seq T] [--steps N] [--only lora|scratch|gemm] "
-              "[--write-base F.gguf] [--recompute-ffn]\n");
+              "[--write-base F.gguf] [--recompute-ffn] [--f32-activations]\n");
       return 2;
     }
   }
@@ -321,12 +324,12 @@ int main(int argc, char **argv) {
 
   if (base && (!only || strcmp(only, "lora") == 0)) {
     int T = seq ? seq : 256;
-    train_lora_opts lo = {16, 32, 0, TRAIN_TARGETS_ALL, NULL, recompute};
+    train_lora_opts lo = {16, 32, 0, TRAIN_TARGETS_ALL, NULL, recompute, f32act};
     if (train_model_new_lora(base, &lo, 1, T, p, &m) == 0) {
       char label[80];
       const llm_hparams *hp = train_model_hparams(m);
-      snprintf(label, sizeof label, "LoRA r16 L%d E%d V%d T%d%s", hp->n_layer, hp->n_embd,
-               hp->n_vocab, T, recompute ? " (ffn recomputed)" : "");
+      snprintf(label, sizeof label, "LoRA r16 L%d E%d V%d T%d%s%s", hp->n_layer, hp->n_embd,
+               hp->n_vocab, T, recompute ? " (ffn recomputed)" : "", f32act ? " (f32 act.)" : "");
       bench_steps(m, T, steps ? steps : 2, peak, label, "lora");
       train_model_destroy(m);
     } else {

@@ -138,8 +138,8 @@ TEST(scratch_gradients) {
   compute_pool_destroy(cp);
 }
 
-/* With recompute_ffn the backward pass recomputes gate and up instead of keeping them: every
- * gradient must come out with the same bits, dropout on. */
+/* With recompute_ffn the backward pass recomputes gate and up instead of keeping them: with the
+ * activations kept in float32, every gradient must come out with the same bits, dropout on. */
 TEST(lora_recompute_ffn_same_bits) {
   char path[512], made[512];
   const char *base = test_shared_path("testdata/llm/tiny-qwen2-f32.gguf", path, sizeof path);
@@ -155,7 +155,7 @@ TEST(lora_recompute_ffn_same_bits) {
   compute_pool *cp = compute_pool_new(2);
   train_model *m[2] = {NULL, NULL};
   for (int k = 0; k < 2; k++) {
-    train_lora_opts lo = {4, 8, 0.25f, TRAIN_TARGETS_ALL, NULL, k == 1};
+    train_lora_opts lo = {4, 8, 0.25f, TRAIN_TARGETS_ALL, NULL, k == 1, true};
     CHECK_OK(train_model_new_lora(base, &lo, 11, 32, cp, &m[k]));
     REQUIRE(m[k]);
   }
@@ -233,7 +233,8 @@ TEST(head_blocks) {
 
 /* A small F32 base with q/k/v biases (the shared tiny Qwen2 when present, else an exported scratch
  * model), LoRA on every projection with B made non-zero, every LoRA tensor checked. Dropout on: the
- * masks come from the batch key, so the finite differences see the same masks. */
+ * masks come from the batch key, so the finite differences see the same masks. Activations kept as
+ * halves (the default) and in float32, with gate/up kept and recomputed. */
 TEST(lora_gradients) {
   char path[512];
   char made[512];
@@ -248,8 +249,9 @@ TEST(lora_gradients) {
     base = made;
   }
   compute_pool *cp = compute_pool_new(2);
-  for (int drop = 0; drop < 2; drop++) {
-    train_lora_opts lo = {4, 8, drop ? 0.25f : 0.0f, TRAIN_TARGETS_ALL, NULL, false};
+  for (int c = 0; c < 6; c++) {
+    int drop = c & 1, f32 = c >> 1 == 1, rc = c >> 1 == 2;
+    train_lora_opts lo = {4, 8, drop ? 0.25f : 0.0f, TRAIN_TARGETS_ALL, NULL, rc, f32};
     train_model *m = NULL;
     CHECK_OK(train_model_new_lora(base, &lo, 11, 32, cp, &m));
     REQUIRE(m);
@@ -290,7 +292,7 @@ TEST(lora_head_fused) {
   compute_pool *cp = compute_pool_new(2);
   for (int bi = 0; bi < 2; bi++) {
     if (!bases[bi]) continue;
-    train_lora_opts lo = {4, 8, 0, TRAIN_TARGETS_ALL, NULL, false};
+    train_lora_opts lo = {4, 8, 0, TRAIN_TARGETS_ALL, NULL, false, false};
     train_model *m = NULL;
     CHECK_OK(train_model_new_lora(bases[bi], &lo, 11, 32, cp, &m));
     REQUIRE(m);
@@ -435,7 +437,7 @@ TEST(adapter_matches_engine_and_llama_cpp) {
   train_batch b = {n, ids, tgt, pos, seg, 0};
 
   /* 1: llama.cpp's adapter through the training forward pass vs llama.cpp's logits */
-  train_lora_opts lo = {8, 16, 0, TRAIN_TARGETS_ALL, NULL, false};
+  train_lora_opts lo = {8, 16, 0, TRAIN_TARGETS_ALL, NULL, false, false};
   train_model *m = NULL;
   CHECK_OK(train_model_new_lora(fb, &lo, 1, 64, cp, &m));
   REQUIRE(m);
@@ -455,7 +457,7 @@ TEST(adapter_matches_engine_and_llama_cpp) {
   train_model_destroy(m);
 
   /* 2: our adapter (random A and B) over the Q4_K_M base: training forward vs the engine */
-  train_lora_opts lo2 = {4, 8, 0, TRAIN_TARGETS_ALL & ~(1u << TRAIN_W_K), NULL, false};
+  train_lora_opts lo2 = {4, 8, 0, TRAIN_TARGETS_ALL & ~(1u << TRAIN_W_K), NULL, false, false};
   CHECK_OK(train_model_new_lora(qb, &lo2, 2, 64, cp, &m));
   REQUIRE(m);
   for (int i = 0; i < train_model_n_params(m); i++) {
@@ -612,7 +614,7 @@ TEST(bad_input_is_refused) {
   CHECK(train_targets_parse("q,bogus", &mask) == MIMIC_EINVAL);
   char path[512];
   tmp_path(path, sizeof path, "missing.gguf");
-  train_lora_opts lo = {4, 8, 0, TRAIN_TARGETS_ALL, NULL, false};
+  train_lora_opts lo = {4, 8, 0, TRAIN_TARGETS_ALL, NULL, false, false};
   CHECK(train_model_new_lora(path, &lo, 1, 16, NULL, &m) != 0);
   CHECK(m == NULL);
 }

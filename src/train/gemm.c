@@ -23,7 +23,10 @@
 #define NR_MAX   32
 #define KC       256 /* K block (a multiple of every quant block size: 32 and 256) */
 #define NBLK_MIN 64  /* columns of C per task, at least */
-#define NBLK_MAX 512 /* and at most: a packed K-block of B stays in L2 */
+/* and at most: a packed K-block of B (KC x 256 floats, 256 KiB) stays in a 512 KiB L2 beside A's
+ * panels and C; 512 columns filled it and spilled to L3 on the wide products (down's dx, the head's
+ * logits) */
+#define NBLK_MAX 256
 
 typedef void (*kern_fn)(int64_t kc, const float *ap, const float *bp, float *c, int64_t ldc,
                         float alpha);
@@ -223,6 +226,9 @@ static void pack_a(const train_mat *A, int64_t i0, int mr, int64_t k0, int64_t k
         for (int64_t k = 0; k < kc; k++) ap[k * MR + r] = 0;
       }
     }
+  } else if (mr == MR) { /* a whole panel: six neighbouring floats of each row of A's storage */
+    for (int64_t k = 0; k < kc; k++)
+      memcpy(ap + k * MR, A->p + (k0 + k) * A->ld + i0, MR * sizeof(float));
   } else {
     for (int64_t k = 0; k < kc; k++) {
       const float *src = A->p + (k0 + k) * A->ld + i0;

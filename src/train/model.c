@@ -1024,7 +1024,7 @@ void train_model_backward_logp(train_model *m, const train_batch *b, const float
       lin_fwd(m, il, TRAIN_W_GATE, T, m->xn, L->g);
       lin_fwd(m, il, TRAIN_W_UP, T, m->xn, L->u);
     }
-    train__swiglu_fwd((int64_t)T * ff, L->g, L->u, m->hbuf);
+    train__swiglu_bwd_h((int64_t)T * ff, L->g, L->u, m->hbuf);
     memset(m->dh, 0, (size_t)T * ff * sizeof(float));
     lin_bwd(m, il, TRAIN_W_DOWN, T, m->hbuf, m->dx, m->dh);
     train__swiglu_bwd((int64_t)T * ff, L->g, L->u, m->dh, m->dg, m->du);

@@ -400,6 +400,18 @@ swiglu_bwd_avx2(int64_t n, const float *g, const float *u, const float *dh, floa
     dg[i] = d * u[i] * s * (1.0f + g[i] * (1.0f - s));
   }
 }
+
+__attribute__((target("avx2,fma"))) static void swiglu_avx2(int64_t n, const float *g,
+                                                            const float *u, float *h) {
+  const __m256 one = _mm256_set1_ps(1.0f), zero = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m256 gv = _mm256_loadu_ps(g + i);
+    __m256 s = _mm256_div_ps(one, _mm256_add_ps(one, llm_vexp_avx2(_mm256_sub_ps(zero, gv))));
+    _mm256_storeu_ps(h + i, _mm256_mul_ps(_mm256_mul_ps(gv, s), _mm256_loadu_ps(u + i)));
+  }
+  for (; i < n; i++) h[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+}
 #endif
 
 static bool use_avx2(void) {
@@ -435,6 +447,16 @@ void train__exp_scale(float *z, int64_t n, float sub, float scale) {
  * engine's logits. */
 void train__swiglu_fwd(int64_t n, const float *g, const float *u, float *h) {
   for (int64_t i = 0; i < n; i++) h[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+}
+
+void train__swiglu_bwd_h(int64_t n, const float *g, const float *u, float *h) {
+#ifdef HAVE_X86
+  if (use_avx2()) {
+    swiglu_avx2(n, g, u, h);
+    return;
+  }
+#endif
+  train__swiglu_fwd(n, g, u, h);
 }
 
 /* silu'(g) = s (1 + g (1 - s)) with s = sigmoid(g). */

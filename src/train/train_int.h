@@ -77,6 +77,9 @@ size_t train__attn_scratch(const train_attn *a);
 /* ---- SwiGLU: h (n) = silu(g) * u; backward: dg, du (n) overwritten from dh (du may be dh itself:
  * each element of dh is read before its du is written). */
 void train__swiglu_fwd(int64_t n, const float *g, const float *u, float *h);
+/* h again for the backward pass: AVX2 with the polynomial exponential (within ~2e-7 of the
+ * forward's libm expf) where the GEMM kernel is not forced to scalar, else train__swiglu_fwd. */
+void train__swiglu_bwd_h(int64_t n, const float *g, const float *u, float *h);
 void train__swiglu_bwd(int64_t n, const float *g, const float *u, const float *dh, float *dg,
                        float *du);
 

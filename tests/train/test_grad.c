@@ -419,7 +419,7 @@ TEST(exp_simd_matches_scalar) {
   const char *best = train__gemm_kernel();
   int n = 1003;
   float *z = xalloc(n * 4), *a = xalloc(n * 4), *b = xalloc(n * 4), *g = xalloc(n * 4);
-  float *u = xalloc(n * 4), *dh = xalloc(n * 4), *dg[2], *du[2];
+  float *u = xalloc(n * 4), *dh = xalloc(n * 4), *dg[2], *du[2], *h[2];
   for (int i = 0; i < n; i++) z[i] = (float)(train__rng_uniform(&rng) * 120.0 - 110.0);
   fill(g, (size_t)n, 4), fill(u, (size_t)n, 1), fill(dh, (size_t)n, 1);
   double sum[2];
@@ -431,6 +431,8 @@ TEST(exp_simd_matches_scalar) {
     train__exp_scale(o, n, 9.5f, -0.25f);
     dg[pass] = xalloc(n * 4), du[pass] = xalloc(n * 4);
     train__swiglu_bwd(n, g, u, dh, dg[pass], du[pass]);
+    h[pass] = xalloc(n * 4);
+    train__swiglu_bwd_h(n, g, u, h[pass]);
   }
   CHECK(fabs(sum[1] - sum[0]) <= 1e-6 * sum[0]);
   double worst = 0;
@@ -438,10 +440,11 @@ TEST(exp_simd_matches_scalar) {
     worst = fmax(worst, fabs(a[i] - b[i]) / (1e-30 + fabs(a[i])) * (fabs(a[i]) > 1e-30));
     worst = fmax(worst, fabs(dg[0][i] - dg[1][i]) / (1e-3 + fabs(dg[0][i])));
     worst = fmax(worst, fabs(du[0][i] - du[1][i]) / (1e-3 + fabs(du[0][i])));
+    worst = fmax(worst, fabs(h[0][i] - h[1][i]) / (1e-3 + fabs(h[0][i])));
   }
   CHECK(worst < 1e-5);
   mem_free(z), mem_free(a), mem_free(b), mem_free(g), mem_free(u), mem_free(dh);
-  for (int pass = 0; pass < 2; pass++) mem_free(dg[pass]), mem_free(du[pass]);
+  for (int pass = 0; pass < 2; pass++) mem_free(dg[pass]), mem_free(du[pass]), mem_free(h[pass]);
 }
 
 /* Activations kept as scaled halves: F16C and the scalar reference give the same bits; a row comes

@@ -253,7 +253,10 @@ static void pack_b(const train_mat *B, int64_t k0, int64_t kc, int64_t j0, int64
       for (int64_t k = 0; k < kc; k++) {
         dequant_row(q->type, (const char *)q->data + (size_t)(k0 + k) * q->row_bytes + off, tmp,
                     nc);
-        for (int64_t p = 0; p < np; p++) {
+        int64_t p = 0;
+        if (NR == 16) /* whole panels: a constant-size copy (two vector moves, not a call) */
+          for (; p < nc / 16; p++) memcpy(bp + p * kc * 16 + k * 16, tmp + p * 16, 16 * 4);
+        for (; p < np; p++) {
           float *dst = bp + p * kc * NR + k * NR;
           int64_t w = nc - p * NR < NR ? nc - p * NR : NR;
           memcpy(dst, tmp + p * NR, (size_t)w * sizeof(float));

@@ -188,6 +188,64 @@ TEST(lora_recompute_ffn_same_bits) {
   compute_pool_destroy(cp);
 }
 
+/* Activations kept as halves (the default) against float32: the forward pass is the same (log-probs
+ * bit for bit), and every gradient is within 2e-3 of the largest of its tensor; both with dropout.
+ */
+TEST(lora_halves_match_f32) {
+  char path[512], made[512];
+  const char *base = test_shared_path("testdata/llm/tiny-qwen2-f32.gguf", path, sizeof path);
+  if (!base) {
+    train_scratch_opts o = tiny_opts("qwen2");
+    train_model *s = NULL;
+    CHECK_OK(train_model_new_scratch(&o, 3, 32, NULL, &s));
+    tmp_path(made, sizeof made, "base-h16.gguf");
+    CHECK_OK(train_model_export(s, made));
+    train_model_destroy(s);
+    base = made;
+  }
+  compute_pool *cp = compute_pool_new(2);
+  train_model *m[2] = {NULL, NULL};
+  for (int k = 0; k < 2; k++) {
+    train_lora_opts lo = {4, 8, 0.25f, TRAIN_TARGETS_ALL, NULL, false, k == 1};
+    CHECK_OK(train_model_new_lora(base, &lo, 11, 32, cp, &m[k]));
+    REQUIRE(m[k]);
+  }
+  train__rng_seed(&rng, 6);
+  for (int i = 0; i < train_model_n_params(m[0]); i++) {
+    train_param *p = train_model_param(m[0], i), *q = train_model_param(m[1], i);
+    if (strstr(p->name, "lora_b"))
+      for (size_t k = 0; k < p->n; k++) p->w[k] = 0.05f * train__rng_normal(&rng);
+    memcpy(q->w, p->w, p->n * sizeof(float));
+  }
+  tbatch tb;
+  make_batch(&tb, train_model_hparams(m[0])->n_vocab, 6, 6);
+  tb.b.dropout_key = 99;
+  float dl[64], logp[2][64];
+  for (int t = 0; t < tb.b.T; t++) dl[t] = tb.tgt[t] >= 0 ? -1.0f / (float)tb.b.T : 0;
+  for (int k = 0; k < 2; k++) {
+    train_model_zero_grad(m[k]);
+    CHECK_OK(train_model_forward(m[k], &tb.b, logp[k], NULL));
+    train_model_backward(m[k], &tb.b, dl);
+  }
+  CHECK(memcmp(logp[0], logp[1], (size_t)tb.b.T * sizeof(float)) == 0);
+  int bad = 0, same = 0;
+  for (int i = 0; i < train_model_n_params(m[0]); i++) {
+    train_param *p = train_model_param(m[0], i), *q = train_model_param(m[1], i);
+    double big = 0, worst = 0;
+    for (size_t k = 0; k < p->n; k++) {
+      big = fmax(big, fabs(q->g[k]));
+      worst = fmax(worst, fabs(p->g[k] - q->g[k]));
+    }
+    bad += !(big > 0) || worst > 2e-3 * big;
+    same += memcmp(p->g, q->g, p->n * sizeof(float)) == 0;
+  }
+  CHECK_INT(bad, 0);
+  CHECK(same < train_model_n_params(m[0])); /* the halves are in use: some gradient moved */
+  train_model_destroy(m[0]);
+  train_model_destroy(m[1]);
+  compute_pool_destroy(cp);
+}
+
 /* The lm head in vocabulary blocks (the last one partial) gives the gradients of one block over
  * the whole vocabulary, with the log-sum-exp kept from the forward pass or, after a forward pass
  * that computed no loss, recomputed by the backward pass; and passes finite differences. */
@@ -249,8 +307,8 @@ TEST(lora_gradients) {
     base = made;
   }
   compute_pool *cp = compute_pool_new(2);
-  for (int c = 0; c < 6; c++) {
-    int drop = c & 1, f32 = c >> 1 == 1, rc = c >> 1 == 2;
+  for (int c = 0; c < 4; c++) { /* halves; halves, dropout; float32, dropout; halves, recompute */
+    int drop = c == 1 || c == 2, f32 = c == 2, rc = c == 3;
     train_lora_opts lo = {4, 8, drop ? 0.25f : 0.0f, TRAIN_TARGETS_ALL, NULL, rc, f32};
     train_model *m = NULL;
     CHECK_OK(train_model_new_lora(base, &lo, 11, 32, cp, &m));
@@ -629,11 +687,13 @@ int main(void) {
   RUN(head_blocks);
   RUN(lora_head_fused);
   RUN(lora_recompute_ffn_same_bits);
+  RUN(lora_halves_match_f32);
   RUN(scratch_export_matches_engine);
   RUN(adapter_matches_engine_and_llama_cpp);
   RUN(memorises_sentences);
   RUN(bad_input_is_refused);
-  const char *names[] = {"base.gguf", "scratch.gguf", "adapter.gguf", "merged.gguf"};
+  const char *names[] = {"base.gguf",    "scratch.gguf",  "adapter.gguf",   "merged.gguf",
+                         "base-rc.gguf", "base-h16.gguf", "fused-base.gguf"};
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
     char p[512];
     tmp_path(p, sizeof p, names[i]);

@@ -6,8 +6,10 @@
  * optimizer (optim.c), files (export.c, checkpoint.c).
  *
  * Activation memory per token and layer: x, q, k, v, the attention output, the residual after
- * attention, gate and up (about 2 n_embd + 2 n_ff + q/kv widths floats; the normed inputs are
- * recomputed by the backward pass), so a sequence of max_T tokens costs max_T * n_layer * that. */
+ * attention, gate and up (about 2 n_embd + 2 n_ff + q/kv widths values; the normed inputs are
+ * recomputed by the backward pass), so a sequence of max_T tokens costs max_T * n_layer * that:
+ * floats for from-scratch models and LoRA's f32_activations, else halves scaled per row (the
+ * attention output then recomputed, not kept) plus one layer's floats to work in. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>

@@ -9,7 +9,8 @@
  * run also prints one `RESULT key=value ...` line for scripts (bench/train_side_by_side.sh). Usage:
  *   bench_train [--threads N] [--quick] [--data FILE.jsonl] [--base M.gguf] [--vocab N]
  *               [--seq T] [--steps N] [--only lora|scratch|gemm] [--write-base F.gguf]
- *               [--recompute-ffn] (LoRA: gate/up recomputed by the backward pass) */
+ *               [--recompute-ffn] (LoRA: gate/up recomputed by the backward pass)
+ *               [--f32-activations] (LoRA: activations kept in float32, not as halves) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,15 +108,15 @@ static double measure_peak(compute_pool *p, int wide) {
 }
 
 /* ---- GEMM ------------------------------------------------------------------------------------ */
-static double bench_gemm(compute_pool *p, int64_t M, int64_t N, int64_t K, bool quant_b,
-                         bool trans_b) {
+static double bench_gemm(compute_pool *p, int64_t M, int64_t N, int64_t K, bool trans_a,
+                         bool quant_b, bool trans_b) {
   float *A = xcalloc((size_t)(M * K), sizeof(float)), *C = xcalloc((size_t)(M * N), sizeof(float));
   float *B = xcalloc((size_t)(K * N), sizeof(float));
   for (int64_t i = 0; i < M * K; i++) A[i] = (float)((i * 7) % 13) * 0.01f;
   for (int64_t i = 0; i < K * N; i++) B[i] = (float)((i * 5) % 11) * 0.01f;
   qmat q = {0};
   void *qd = NULL;
-  train_mat a = {A, K, false, NULL}, b = {B, trans_b ? K : N, trans_b, NULL};
+  train_mat a = {A, trans_a ? M : K, trans_a, NULL}, b = {B, trans_b ? K : N, trans_b, NULL};
   if (quant_b) { /* logical B (K, N) = q^T with q (N rows, K cols) when trans_b, else q (K rows, N
                     cols) */
     int64_t rows = trans_b ? N : K, cols = trans_b ? K : N;
@@ -199,7 +200,7 @@ static void bench_steps(train_model *m, int T, int steps, double peak, const cha
 
 int main(int argc, char **argv) {
   int threads = 0, vocab = 0, seq = 0, steps = 0;
-  bool quick = false, recompute = false;
+  bool quick = false, recompute = false, f32act = false;
   const char *data = NULL, *base = NULL, *only = NULL, *write_base = NULL;
   for (int i = 1; i < argc; i++) {
     int64_t v;
@@ -219,6 +220,8 @@ int main(int argc, char **argv) {
       quick = true;
     } else if (strcmp(argv[i], "--recompute-ffn") == 0) {
       recompute = true;
+    } else if (strcmp(argv[i], "--f32-activations") == 0) {
+      f32act = true;
     } else if (strcmp(argv[i], "--data") == 0 && i + 1 < argc) {
       data = argv[++i];
     } else if (strcmp(argv[i], "--base") == 0 && i + 1 < argc) {
@@ -231,7 +234,7 @@ int main(int argc, char **argv) {
       fprintf(stderr,
               "usage: bench_train [--threads N] [--quick] [--data FILE.jsonl] [--base M.gguf] "
               "[--vocab N] [--seq T] [--steps N] [--only lora|scratch|gemm] "
-              "[--write-base F.gguf] [--recompute-ffn]\n");
+              "[--write-base F.gguf] [--recompute-ffn] [--f32-activations]\n");
       return 2;
     }
   }
@@ -283,18 +286,26 @@ int main(int argc, char **argv) {
     printf("GEMM (C = A B, GFLOP/s):\n");
     struct {
       int64_t M, N, K;
-      bool q, t;
+      bool ta, q, t;
       const char *what;
     } g[] = {
-        {256, 896, 896, false, true, "forward y = x W^T  (256x896x896, F32 W)"},
-        {256, 896, 896, false, false, "backward dx = dy W (256x896x896, F32 W)"},
-        {256, 896, 896, true, false, "backward dx = dy W (256x896x896, Q4_K W)"},
-        {896, 896, 256, false, false, "weight grad dW = dy^T x (896x896x256)"},
-        {256, 4864, 896, true, true, "forward FFN (256x4864x896, Q4_K W)"},
-        {512, 896, 4864, true, false, "backward FFN dx (512x896x4864, Q4_K W)"},
+        {256, 896, 896, false, false, true, "forward y = x W^T  (256x896x896, F32 W)"},
+        {256, 896, 896, false, false, false, "backward dx = dy W (256x896x896, F32 W)"},
+        {256, 896, 896, false, true, false, "backward dx = dy W (256x896x896, Q4_K W)"},
+        {896, 896, 256, true, false, false, "weight grad dW = dy^T x (896x896x256)"},
+        {256, 4864, 896, false, true, true, "forward FFN (256x4864x896, Q4_K W)"},
+        {512, 896, 4864, false, true, false, "backward FFN dx (512x896x4864, Q4_K W)"},
+        /* a 0.5B LoRA step's shapes at T = 512 (508 target rows, head blocks of 4,096) */
+        {512, 4864, 896, false, true, false, "backward down dx (512x4864x896, Q4_K W)"},
+        {508, 4096, 896, false, true, true, "head logits (508x4096x896, Q4_K W)"},
+        {508, 896, 4096, false, true, false, "head dz W (508x896x4096, Q4_K W)"},
+        {4864, 16, 512, true, false, false, "LoRA dB = dy^T Ax (4864x16x512)"},
+        {512, 16, 4864, false, false, false, "LoRA dy B (512x16x4864)"},
+        {16, 896, 512, true, false, false, "LoRA dA = (dy B)^T x (16x896x512)"},
+        {512, 896, 16, false, false, false, "LoRA dx += (dy B) A (512x896x16)"},
     };
     for (size_t i = 0; i < sizeof g / sizeof g[0]; i++) {
-      double gf = bench_gemm(p, g[i].M, g[i].N, g[i].K, g[i].q, g[i].t);
+      double gf = bench_gemm(p, g[i].M, g[i].N, g[i].K, g[i].ta, g[i].q, g[i].t);
       printf("  %-44s %7.2f GFLOP/s (%4.1f%% of peak)\n", g[i].what, gf, 100 * gf / peak);
     }
     printf("\n");
@@ -321,12 +332,12 @@ int main(int argc, char **argv) {
 
   if (base && (!only || strcmp(only, "lora") == 0)) {
     int T = seq ? seq : 256;
-    train_lora_opts lo = {16, 32, 0, TRAIN_TARGETS_ALL, NULL, recompute};
+    train_lora_opts lo = {16, 32, 0, TRAIN_TARGETS_ALL, NULL, recompute, f32act};
     if (train_model_new_lora(base, &lo, 1, T, p, &m) == 0) {
       char label[80];
       const llm_hparams *hp = train_model_hparams(m);
-      snprintf(label, sizeof label, "LoRA r16 L%d E%d V%d T%d%s", hp->n_layer, hp->n_embd,
-               hp->n_vocab, T, recompute ? " (ffn recomputed)" : "");
+      snprintf(label, sizeof label, "LoRA r16 L%d E%d V%d T%d%s%s", hp->n_layer, hp->n_embd,
+               hp->n_vocab, T, recompute ? " (ffn recomputed)" : "", f32act ? " (f32 act.)" : "");
       bench_steps(m, T, steps ? steps : 2, peak, label, "lora");
       train_model_destroy(m);
     } else {

@@ -12,11 +12,13 @@
 # PyTorch is a benchmark peer only (nothing in mimic depends on it): Debian's python3-torch with
 # libopenblas0-openmp (without it torch uses the reference BLAS and runs ~35x slower).
 #
-# --recompute-ffn runs mimic with gate/up recomputed by the backward pass (less memory).
+# --recompute-ffn runs mimic with gate/up recomputed by the backward pass (less memory);
+# --f32-activations with its activations kept in float32 (not as halves: more memory, as before).
 # --no-bf16 skips PyTorch's bfloat16 run (without AMX, Debian's torch takes many minutes a step).
 #
 # Usage: bench/train_side_by_side.sh [--threads N] [--seq T] [--steps N] [--rounds N]
-#                                    [--small-vocab] [--recompute-ffn] [--no-bf16] [--build DIR]
+#                                    [--small-vocab] [--recompute-ffn] [--f32-activations]
+#                                    [--no-bf16] [--build DIR]
 set -eu
 threads=2 seq=512 steps=3 rounds=2 small=0 build=build extra= bf16=1
 while [ $# -gt 0 ]; do
@@ -26,10 +28,11 @@ while [ $# -gt 0 ]; do
   --steps) steps=$2; shift 2 ;;
   --rounds) rounds=$2; shift 2 ;;
   --small-vocab) small=1; shift ;;
-  --recompute-ffn) extra=--recompute-ffn; shift ;;
+  --recompute-ffn) extra="$extra --recompute-ffn"; shift ;;
+  --f32-activations) extra="$extra --f32-activations"; shift ;;
   --no-bf16) bf16=0; shift ;;
   --build) build=$2; shift 2 ;;
-  *) sed -n '2,20p' "$0"; exit 2 ;;
+  *) sed -n '2,22p' "$0"; exit 2 ;;
   esac
 done
 here=$(cd "$(dirname "$0")" && pwd)

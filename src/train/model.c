@@ -6,8 +6,10 @@
  * optimizer (optim.c), files (export.c, checkpoint.c).
  *
  * Activation memory per token and layer: x, q, k, v, the attention output, the residual after
- * attention, gate and up (about 2 n_embd + 2 n_ff + q/kv widths floats; the normed inputs are
- * recomputed by the backward pass), so a sequence of max_T tokens costs max_T * n_layer * that. */
+ * attention, gate and up (about 2 n_embd + 2 n_ff + q/kv widths values; the normed inputs are
+ * recomputed by the backward pass), so a sequence of max_T tokens costs max_T * n_layer * that:
+ * floats for from-scratch models and LoRA's f32_activations, else halves scaled per row (the
+ * attention output then recomputed, not kept) plus one layer's floats to work in. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -69,11 +71,17 @@ typedef struct tr_lin {
   float *ax; /* saved A x~ (T, r) of the last forward */
 } tr_lin;
 
+/* The activations a layer keeps for its backward pass (besides rs1, rs2, lse and LoRA's A x~). */
+enum { KEPT_X0, KEPT_X1, KEPT_Q, KEPT_K, KEPT_V, KEPT_ATT, KEPT_G, KEPT_U, KEPT_N };
+
 typedef struct tr_layer {
   float *attn_norm, *ffn_norm, *g_attn_norm, *g_ffn_norm;
   tr_lin lin[TRAIN_W_COUNT];
-  /* saved activations, max_T rows each */
+  /* saved activations, max_T rows each: the layer's own, or with act16 views of the one shared
+   * float workspace, filled from h/hinv when the backward pass reaches the layer */
   float *x0, *rs1, *q, *k, *v, *att, *lse, *x1, *rs2, *g, *u;
+  uint16_t *h[KEPT_N]; /* act16: the kept activations as scaled halves (NULL: not kept) */
+  float *hinv[KEPT_N]; /* and each row's inverse scale */
 } tr_layer;
 
 struct train_model {
@@ -87,6 +95,7 @@ struct train_model {
   int max_T;
   float lora_alpha, lora_dropout;
   bool recompute_ffn; /* gate/up are recomputed by the backward pass (one shared buffer each) */
+  bool act16;         /* kept activations are stored as halves (LoRA's default) */
   int lora_rank;
   unsigned lora_targets;
   char arch_name[16];
@@ -106,7 +115,6 @@ struct train_model {
   bool oom;
 
   /* forward state */
-  float *gbuf, *ubuf; /* recompute_ffn: the one gate/up buffer pair */
   float *x, *xn, *tmp, *tmp2, *xfin, *xf, *rsf, *cs, *hbuf, *drop;
   int32_t *rows; /* target rows of the batch */
   int n_rows;
@@ -120,8 +128,12 @@ struct train_model {
   float *hmax, *hz;
 };
 
-static float *falloc(train_model *m, size_t n) {
-  float *p = mem_calloc(n ? n : 1, sizeof(float));
+/* The lm head's block of logits: at most this many floats (8 MiB; 4,096 vocabulary entries for
+ * each of 512 rows). */
+#define HEAD_LOGITS_MAX (2u << 20)
+
+static void *zalloc(train_model *m, size_t n, size_t size) {
+  void *p = mem_calloc(n ? n : 1, size);
   if (!p) {
     m->oom = true;
     return NULL;
@@ -133,6 +145,8 @@ static float *falloc(train_model *m, size_t n) {
   m->owned[m->n_owned++] = p;
   return p;
 }
+
+static float *falloc(train_model *m, size_t n) { return zalloc(m, n, sizeof(float)); }
 
 static train_param *param_add(train_model *m, const char *name, size_t n, int n_dims, int64_t ne0,
                               int64_t ne1, bool decay) {
@@ -190,7 +204,7 @@ void train__model_set_lora_alpha(train_model *m, float alpha) {
 }
 
 void train__model_set_head_block(train_model *m, int vb) {
-  MIMIC_ASSERT(vb > 0 && vb % 64 == 0 && (size_t)vb * (size_t)m->max_T <= (4u << 20));
+  MIMIC_ASSERT(vb > 0 && vb % 64 == 0 && (size_t)vb * (size_t)m->max_T <= HEAD_LOGITS_MAX);
   m->vb = vb < m->hp.n_vocab ? vb : m->hp.n_vocab;
 }
 
@@ -244,6 +258,38 @@ double train_model_flops(const train_model *m, int T, int n_target) {
 
 /* ---- Activation memory ----------------------------------------------------------------------- */
 
+static size_t kept_width(const llm_hparams *hp, int k) {
+  size_t qd = (size_t)hp->n_head * hp->head_dim, kvd = (size_t)hp->n_head_kv * hp->head_dim;
+  switch (k) {
+  case KEPT_Q:
+  case KEPT_ATT: return qd;
+  case KEPT_K:
+  case KEPT_V: return kvd;
+  case KEPT_G:
+  case KEPT_U: return (size_t)hp->n_ff;
+  default: return (size_t)hp->n_embd;
+  }
+}
+
+static float *kept_view(tr_layer *L, int k) {
+  float *v[KEPT_N] = {L->x0, L->x1, L->q, L->k, L->v, L->att, L->g, L->u};
+  return v[k];
+}
+
+/* act16: the layer's activations (in the shared float workspace) into its halves, at the end of
+ * its forward pass; and back, when the backward pass reaches it. */
+static void layer_pack(train_model *m, tr_layer *L, int T) {
+  for (int k = 0; k < KEPT_N; k++)
+    if (L->h[k])
+      train__half_put(m->pool, T, (int)kept_width(&m->hp, k), kept_view(L, k), L->h[k], L->hinv[k]);
+}
+
+static void layer_unpack(train_model *m, tr_layer *L, int T) {
+  for (int k = 0; k < KEPT_N; k++)
+    if (L->h[k])
+      train__half_get(m->pool, T, (int)kept_width(&m->hp, k), L->h[k], L->hinv[k], kept_view(L, k));
+}
+
 static int alloc_state(train_model *m) {
   const llm_hparams *hp = &m->hp;
   size_t T = (size_t)m->max_T, E = (size_t)hp->n_embd, ff = (size_t)hp->n_ff;
@@ -252,30 +298,42 @@ static int alloc_state(train_model *m) {
   if (ff > wide) wide = ff;
   for (int il = 0; il < hp->n_layer; il++) {
     tr_layer *L = &m->layers[il];
-    L->x0 = falloc(m, T * E);
     L->rs1 = falloc(m, T);
-    L->q = falloc(m, T * qd);
-    L->k = falloc(m, T * kvd);
-    L->v = falloc(m, T * kvd);
-    L->att = falloc(m, T * qd);
     L->lse = falloc(m, T * (size_t)hp->n_head);
-    L->x1 = falloc(m, T * E);
     L->rs2 = falloc(m, T);
-    if (m->recompute_ffn) {
-      if (il == 0) m->gbuf = falloc(m, T * ff), m->ubuf = falloc(m, T * ff);
-      L->g = m->gbuf;
-      L->u = m->ubuf;
+    if (m->act16 && il > 0) { /* views of layer 0's floats, the shared workspace */
+      const tr_layer *L0 = &m->layers[0];
+      L->x0 = L0->x0, L->x1 = L0->x1, L->q = L0->q, L->k = L0->k, L->v = L0->v;
+      L->att = L0->att, L->g = L0->g, L->u = L0->u;
     } else {
-      L->g = falloc(m, T * ff);
-      L->u = falloc(m, T * ff);
+      L->x0 = falloc(m, T * E);
+      L->q = falloc(m, T * qd);
+      L->k = falloc(m, T * kvd);
+      L->v = falloc(m, T * kvd);
+      L->att = falloc(m, T * qd);
+      L->x1 = falloc(m, T * E);
+      if (m->recompute_ffn && il > 0) {
+        L->g = m->layers[0].g;
+        L->u = m->layers[0].u;
+      } else {
+        L->g = falloc(m, T * ff);
+        L->u = falloc(m, T * ff);
+      }
     }
+    if (m->act16)
+      for (int k = 0; k < KEPT_N; k++) {
+        if (m->recompute_ffn && (k == KEPT_G || k == KEPT_U)) continue;
+        if (k == KEPT_ATT) continue; /* recomputed from q, k, v by the backward pass */
+        L->h[k] = zalloc(m, T * kept_width(hp, k), sizeof(uint16_t));
+        L->hinv[k] = falloc(m, T);
+      }
     for (int w = 0; w < TRAIN_W_COUNT; w++)
       if (L->lin[w].A) L->lin[w].ax = falloc(m, T * (size_t)L->lin[w].r);
   }
   m->x = falloc(m, T * E);
   m->xn = falloc(m, T * E);
-  m->tmp = falloc(m, T * wide);
-  if (m->lora) m->tmp2 = falloc(m, T * wide);
+  /* tmp takes the o/down outputs (T x E), and with dropout the masked LoRA dx of any matrix */
+  m->tmp = falloc(m, T * (m->lora && m->lora_dropout > 0 ? wide : E > qd ? E : qd));
   m->xfin = falloc(m, T * E);
   m->xf = falloc(m, T * E);
   m->rsf = falloc(m, T);
@@ -285,8 +343,12 @@ static int alloc_state(train_model *m) {
   m->dx = falloc(m, T * E);
   m->dxn = falloc(m, T * E);
   m->dh = falloc(m, T * ff);
-  m->dg = falloc(m, T * ff);
-  m->du = falloc(m, T * ff);
+  /* Aliases (less memory): SwiGLU's backward writes dg over h, which down's backward has used,
+   * and du over dh in place; LoRA's product B A x~ (lin_fwd) goes through dh, which is free in the
+   * forward pass and, when recompute_ffn runs lin_fwd in the backward pass, before down's. */
+  m->dg = m->hbuf;
+  m->du = m->dh;
+  if (m->lora) m->tmp2 = m->dh;
   m->datt = falloc(m, T * qd);
   m->dq = falloc(m, T * qd);
   m->dk = falloc(m, T * kvd);
@@ -295,7 +357,7 @@ static int alloc_state(train_model *m) {
   m->attn_scr = falloc(m, train__attn_scratch(&a));
   if (m->lora) m->gax = falloc(m, T * (size_t)(m->lora_rank > 0 ? m->lora_rank : 1));
   size_t V = (size_t)hp->n_vocab;
-  size_t vb = (4u << 20) / T / 64 * 64; /* 4 Mi floats of logits at a time */
+  size_t vb = HEAD_LOGITS_MAX / T / 64 * 64; /* a block of logits at a time */
   if (vb < 64) vb = 64;
   if (vb > V) vb = V;
   m->vb = (int)vb;
@@ -351,7 +413,7 @@ static int mat_ref(const gguf_file *f, const char *name, int64_t cols, int64_t r
 int train_model_new_lora(const char *path, const train_lora_opts *o, uint64_t seed, int max_T,
                          compute_pool *pool, train_model **out) {
   *out = NULL;
-  train_lora_opts d = {8, 0, 0, TRAIN_TARGETS_ALL, NULL, false};
+  train_lora_opts d = {8, 0, 0, TRAIN_TARGETS_ALL, NULL, false, false};
   if (o) d = *o;
   if (d.rank <= 0) d.rank = 8;
   if (d.alpha <= 0) d.alpha = 2.0f * (float)d.rank;
@@ -370,6 +432,7 @@ int train_model_new_lora(const char *path, const train_lora_opts *o, uint64_t se
   m->lora_alpha = d.alpha;
   m->lora_dropout = d.dropout;
   m->recompute_ffn = d.recompute_ffn;
+  m->act16 = !d.f32_activations;
   m->lora_targets = d.targets;
   int rc = llm_model_load(path, &m->base);
   if (rc) goto out;
@@ -785,6 +848,7 @@ int train_model_forward(train_model *m, const train_batch *b, float *logp, float
     train__swiglu_fwd((int64_t)T * ff, L->g, L->u, m->hbuf);
     lin_fwd(m, il, TRAIN_W_DOWN, T, m->hbuf, m->tmp);
     for (size_t i = 0; i < (size_t)T * E; i++) m->x[i] += m->tmp[i];
+    if (m->act16) layer_pack(m, L, T);
   }
   memcpy(m->xfin, m->x, (size_t)T * E * sizeof(float));
   train__rmsnorm_fwd(T, E, m->xfin, m->output_norm, hp->rms_eps, m->xf, m->rsf);
@@ -952,13 +1016,17 @@ void train_model_backward_logp(train_model *m, const train_batch *b, const float
   train_attn at = {T, hp->n_head, hp->n_head_kv, hp->head_dim, b->seg};
   for (int il = hp->n_layer - 1; il >= 0; il--) {
     tr_layer *L = &m->layers[il];
+    if (m->act16) { /* the halves back into floats; attention's output again from them */
+      layer_unpack(m, L, T);
+      train__attn_fwd(m->pool, &at, L->q, L->k, L->v, L->att, L->lse);
+    }
     /* feed-forward: x2 = x1 + down(silu(gate xn2) * up xn2) */
     if (m->recompute_ffn) { /* gate and up again, exactly as the forward pass computed them */
       train__rmsnorm_fwd(T, E, L->x1, L->ffn_norm, hp->rms_eps, m->xn, L->rs2);
       lin_fwd(m, il, TRAIN_W_GATE, T, m->xn, L->g);
       lin_fwd(m, il, TRAIN_W_UP, T, m->xn, L->u);
     }
-    train__swiglu_fwd((int64_t)T * ff, L->g, L->u, m->hbuf);
+    train__swiglu_bwd_h((int64_t)T * ff, L->g, L->u, m->hbuf);
     memset(m->dh, 0, (size_t)T * ff * sizeof(float));
     lin_bwd(m, il, TRAIN_W_DOWN, T, m->hbuf, m->dx, m->dh);
     train__swiglu_bwd((int64_t)T * ff, L->g, L->u, m->dh, m->dg, m->du);

@@ -138,6 +138,13 @@ __attribute__((target("avx2,fma"))) static inline float hsum256(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
+__attribute__((target("avx2,fma"))) static inline float hmax256(__m256 v) {
+  __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_max_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_max_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
 /* n a multiple of 8 (the caller checks) */
 __attribute__((target("avx2,fma"))) static float dot_avx2(const float *a, const float *b, int n) {
   __m256 s0 = _mm256_setzero_ps(), s1 = s0;
@@ -388,10 +395,22 @@ swiglu_bwd_avx2(int64_t n, const float *g, const float *u, const float *dh, floa
                      _mm256_mul_ps(_mm256_mul_ps(_mm256_mul_ps(d, _mm256_loadu_ps(u + i)), s), t));
   }
   for (; i < n; i++) {
-    float s = 1.0f / (1.0f + expf(-g[i]));
-    du[i] = dh[i] * (g[i] * s);
-    dg[i] = dh[i] * u[i] * s * (1.0f + g[i] * (1.0f - s));
+    float s = 1.0f / (1.0f + expf(-g[i])), d = dh[i];
+    du[i] = d * (g[i] * s);
+    dg[i] = d * u[i] * s * (1.0f + g[i] * (1.0f - s));
   }
+}
+
+__attribute__((target("avx2,fma"))) static void swiglu_avx2(int64_t n, const float *g,
+                                                            const float *u, float *h) {
+  const __m256 one = _mm256_set1_ps(1.0f), zero = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m256 gv = _mm256_loadu_ps(g + i);
+    __m256 s = _mm256_div_ps(one, _mm256_add_ps(one, llm_vexp_avx2(_mm256_sub_ps(zero, gv))));
+    _mm256_storeu_ps(h + i, _mm256_mul_ps(_mm256_mul_ps(gv, s), _mm256_loadu_ps(u + i)));
+  }
+  for (; i < n; i++) h[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
 }
 #endif
 
@@ -430,6 +449,16 @@ void train__swiglu_fwd(int64_t n, const float *g, const float *u, float *h) {
   for (int64_t i = 0; i < n; i++) h[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
 }
 
+void train__swiglu_bwd_h(int64_t n, const float *g, const float *u, float *h) {
+#ifdef HAVE_X86
+  if (use_avx2()) {
+    swiglu_avx2(n, g, u, h);
+    return;
+  }
+#endif
+  train__swiglu_fwd(n, g, u, h);
+}
+
 /* silu'(g) = s (1 + g (1 - s)) with s = sigmoid(g). */
 void train__swiglu_bwd(int64_t n, const float *g, const float *u, const float *dh, float *dg,
                        float *du) {
@@ -441,10 +470,122 @@ void train__swiglu_bwd(int64_t n, const float *g, const float *u, const float *d
 #endif
   for (int64_t i = 0; i < n; i++) {
     float s = 1.0f / (1.0f + expf(-g[i]));
-    float si = g[i] * s;
-    du[i] = dh[i] * si;
-    dg[i] = dh[i] * u[i] * s * (1.0f + g[i] * (1.0f - s));
+    float si = g[i] * s, d = dh[i];
+    du[i] = d * si;
+    dg[i] = d * u[i] * s * (1.0f + g[i] * (1.0f - s));
   }
+}
+
+/* ---- Activations kept at 16 bits ------------------------------------------------------------- */
+
+/* The power-of-two scale 2^k that brings a row's largest magnitude `mx` under 2^15 (so no finite
+ * value overflows a half), and its inverse; a zero row or one with an infinity keeps scale 1. NaNs
+ * are ignored by the max and stay NaNs through the conversion (an infinity stays one), for the
+ * optimizer's non-finite check to see. */
+static void half_scale(float mx, float *sc, float *inv) {
+  int e = 0, k = 0;
+  if (mx > 0 && isfinite(mx)) {
+    (void)frexpf(mx, &e); /* mx = f 2^e, f in [0.5, 1) */
+    k = 15 - e;
+    if (k > 100) k = 100; /* tiny rows: stay within float range both ways */
+  }
+  *sc = ldexpf(1.0f, k);
+  *inv = ldexpf(1.0f, -k);
+}
+
+typedef struct half_job {
+  int n;
+  const float *x;
+  float *y;
+  uint16_t *h;
+  float *inv;
+} half_job;
+
+#ifdef HAVE_X86
+__attribute__((target("avx2,fma,f16c"))) static void half_put_avx2(void *arg, int64_t b,
+                                                                   int64_t e) {
+  const half_job *j = arg;
+  const __m256 abs = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
+  for (int64_t t = b; t < e; t++) {
+    const float *x = j->x + t * j->n;
+    uint16_t *h = j->h + t * j->n;
+    __m256 m = _mm256_setzero_ps();
+    int i = 0;
+    for (; i + 8 <= j->n; i += 8) m = _mm256_max_ps(m, _mm256_and_ps(abs, _mm256_loadu_ps(x + i)));
+    float mx = hmax256(m);
+    for (; i < j->n; i++) mx = fabsf(x[i]) > mx ? fabsf(x[i]) : mx;
+    float sc;
+    half_scale(mx, &sc, &j->inv[t]);
+    __m256 s = _mm256_set1_ps(sc);
+    for (i = 0; i + 8 <= j->n; i += 8)
+      _mm_storeu_si128((__m128i *)(h + i), _mm256_cvtps_ph(_mm256_mul_ps(s, _mm256_loadu_ps(x + i)),
+                                                           _MM_FROUND_TO_NEAREST_INT));
+    for (; i < j->n; i++) h[i] = quant_f32_to_fp16(sc * x[i]);
+  }
+}
+
+__attribute__((target("avx2,fma,f16c"))) static void half_get_avx2(void *arg, int64_t b,
+                                                                   int64_t e) {
+  const half_job *j = arg;
+  for (int64_t t = b; t < e; t++) {
+    const uint16_t *h = j->h + t * j->n;
+    float *y = j->y + t * j->n;
+    __m256 s = _mm256_set1_ps(j->inv[t]);
+    int i = 0;
+    for (; i + 8 <= j->n; i += 8)
+      _mm256_storeu_ps(
+          y + i, _mm256_mul_ps(s, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(h + i)))));
+    for (; i < j->n; i++) y[i] = j->inv[t] * quant_fp16_to_f32(h[i]);
+  }
+}
+#endif
+
+static void half_put_scalar(void *arg, int64_t b, int64_t e) {
+  const half_job *j = arg;
+  for (int64_t t = b; t < e; t++) {
+    const float *x = j->x + t * j->n;
+    uint16_t *h = j->h + t * j->n;
+    float mx = 0, sc;
+    for (int i = 0; i < j->n; i++) mx = fabsf(x[i]) > mx ? fabsf(x[i]) : mx;
+    half_scale(mx, &sc, &j->inv[t]);
+    for (int i = 0; i < j->n; i++) h[i] = quant_f32_to_fp16(sc * x[i]);
+  }
+}
+
+static void half_get_scalar(void *arg, int64_t b, int64_t e) {
+  const half_job *j = arg;
+  for (int64_t t = b; t < e; t++)
+    for (int i = 0; i < j->n; i++)
+      j->y[t * j->n + i] = j->inv[t] * quant_fp16_to_f32(j->h[t * j->n + i]);
+}
+
+static bool use_f16c(void) {
+#ifdef HAVE_X86
+  return strcmp(train__gemm_kernel(), "scalar") != 0 && __builtin_cpu_supports("f16c");
+#else
+  return false;
+#endif
+}
+
+void train__half_put(compute_pool *pool, int T, int n, const float *x, uint16_t *h, float *inv) {
+  MIMIC_ASSERT(T >= 0 && n > 0);
+  half_job j = {n, x, NULL, h, inv};
+  void (*fn)(void *, int64_t, int64_t) = half_put_scalar;
+#ifdef HAVE_X86
+  if (use_f16c()) fn = half_put_avx2;
+#endif
+  compute_pool_for(pool, T, 16, fn, &j);
+}
+
+void train__half_get(compute_pool *pool, int T, int n, const uint16_t *h, const float *inv,
+                     float *y) {
+  MIMIC_ASSERT(T >= 0 && n > 0);
+  half_job j = {n, NULL, y, (uint16_t *)h, (float *)inv};
+  void (*fn)(void *, int64_t, int64_t) = half_get_scalar;
+#ifdef HAVE_X86
+  if (use_f16c()) fn = half_get_avx2;
+#endif
+  compute_pool_for(pool, T, 16, fn, &j);
 }
 
 /* ---- Cross-entropy of one row ---------------------------------------------------------------- */

@@ -74,10 +74,24 @@ void train__attn_bwd(compute_pool *pool, const train_attn *a, const float *q, co
                      float *dq, float *dk, float *dv, float *scratch);
 size_t train__attn_scratch(const train_attn *a);
 
-/* ---- SwiGLU: h (n) = silu(g) * u; backward: dg, du (n) overwritten from dh. */
+/* ---- SwiGLU: h (n) = silu(g) * u; backward: dg, du (n) overwritten from dh (du may be dh itself:
+ * each element of dh is read before its du is written). */
 void train__swiglu_fwd(int64_t n, const float *g, const float *u, float *h);
+/* h again for the backward pass: AVX2 with the polynomial exponential (within ~2e-7 of the
+ * forward's libm expf) where the GEMM kernel is not forced to scalar, else train__swiglu_fwd. */
+void train__swiglu_bwd_h(int64_t n, const float *g, const float *u, float *h);
 void train__swiglu_bwd(int64_t n, const float *g, const float *u, const float *dh, float *dg,
                        float *du);
+
+/* ---- Activations kept for the backward pass at 16 bits: T rows of n floats x as IEEE halves h,
+ * each row multiplied by a power of two (inv[t] receives its inverse) that brings its largest
+ * magnitude under 2^15, so no finite value overflows; relative error 2^-11 down to 2^-38 below the
+ * row's largest value (2^-24 below it for rows under 2^-85, whose scale is capped at 2^100).
+ * half_get writes inv[t] * h back as floats. F16C where the CPU has it and the GEMM kernel is not
+ * forced to scalar; both give the same bits. */
+void train__half_put(compute_pool *pool, int T, int n, const float *x, uint16_t *h, float *inv);
+void train__half_get(compute_pool *pool, int T, int n, const uint16_t *h, const float *inv,
+                     float *y);
 
 /* ---- Exponentials (AVX2 where the GEMM kernel is not forced to scalar): sum of exp(z - mx), and
  * z = scale * exp(z - sub) in place. */
@@ -109,7 +123,7 @@ const gguf_file *train__model_vocab_file(const train_model *m); /* NULL: built-i
 float train__model_lora_alpha(const train_model *m);
 void train__model_set_lora_alpha(train_model *m, float alpha); /* rescales every adapted matrix */
 /* Tests: the lm head's block of vocabulary columns (a positive multiple of 64, at most the
- * vocabulary; the default keeps a block of logits under 4 Mi floats). */
+ * vocabulary; the default keeps a block of logits under 2 Mi floats). */
 void train__model_set_head_block(train_model *m, int vb);
 
 /* ---- The built-in byte-level vocabulary (vocab.c). */

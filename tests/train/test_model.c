@@ -138,8 +138,8 @@ TEST(scratch_gradients) {
   compute_pool_destroy(cp);
 }
 
-/* With recompute_ffn the backward pass recomputes gate and up instead of keeping them: every
- * gradient must come out with the same bits, dropout on. */
+/* With recompute_ffn the backward pass recomputes gate and up instead of keeping them: with the
+ * activations kept in float32, every gradient must come out with the same bits, dropout on. */
 TEST(lora_recompute_ffn_same_bits) {
   char path[512], made[512];
   const char *base = test_shared_path("testdata/llm/tiny-qwen2-f32.gguf", path, sizeof path);
@@ -155,7 +155,7 @@ TEST(lora_recompute_ffn_same_bits) {
   compute_pool *cp = compute_pool_new(2);
   train_model *m[2] = {NULL, NULL};
   for (int k = 0; k < 2; k++) {
-    train_lora_opts lo = {4, 8, 0.25f, TRAIN_TARGETS_ALL, NULL, k == 1};
+    train_lora_opts lo = {4, 8, 0.25f, TRAIN_TARGETS_ALL, NULL, k == 1, true};
     CHECK_OK(train_model_new_lora(base, &lo, 11, 32, cp, &m[k]));
     REQUIRE(m[k]);
   }
@@ -183,6 +183,64 @@ TEST(lora_recompute_ffn_same_bits) {
     differ += memcmp(p->g, q->g, p->n * sizeof(float)) != 0;
   }
   CHECK_INT(differ, 0);
+  train_model_destroy(m[0]);
+  train_model_destroy(m[1]);
+  compute_pool_destroy(cp);
+}
+
+/* Activations kept as halves (the default) against float32: the forward pass is the same (log-probs
+ * bit for bit), and every gradient is within 2e-3 of the largest of its tensor; both with dropout.
+ */
+TEST(lora_halves_match_f32) {
+  char path[512], made[512];
+  const char *base = test_shared_path("testdata/llm/tiny-qwen2-f32.gguf", path, sizeof path);
+  if (!base) {
+    train_scratch_opts o = tiny_opts("qwen2");
+    train_model *s = NULL;
+    CHECK_OK(train_model_new_scratch(&o, 3, 32, NULL, &s));
+    tmp_path(made, sizeof made, "base-h16.gguf");
+    CHECK_OK(train_model_export(s, made));
+    train_model_destroy(s);
+    base = made;
+  }
+  compute_pool *cp = compute_pool_new(2);
+  train_model *m[2] = {NULL, NULL};
+  for (int k = 0; k < 2; k++) {
+    train_lora_opts lo = {4, 8, 0.25f, TRAIN_TARGETS_ALL, NULL, false, k == 1};
+    CHECK_OK(train_model_new_lora(base, &lo, 11, 32, cp, &m[k]));
+    REQUIRE(m[k]);
+  }
+  train__rng_seed(&rng, 6);
+  for (int i = 0; i < train_model_n_params(m[0]); i++) {
+    train_param *p = train_model_param(m[0], i), *q = train_model_param(m[1], i);
+    if (strstr(p->name, "lora_b"))
+      for (size_t k = 0; k < p->n; k++) p->w[k] = 0.05f * train__rng_normal(&rng);
+    memcpy(q->w, p->w, p->n * sizeof(float));
+  }
+  tbatch tb;
+  make_batch(&tb, train_model_hparams(m[0])->n_vocab, 6, 6);
+  tb.b.dropout_key = 99;
+  float dl[64], logp[2][64];
+  for (int t = 0; t < tb.b.T; t++) dl[t] = tb.tgt[t] >= 0 ? -1.0f / (float)tb.b.T : 0;
+  for (int k = 0; k < 2; k++) {
+    train_model_zero_grad(m[k]);
+    CHECK_OK(train_model_forward(m[k], &tb.b, logp[k], NULL));
+    train_model_backward(m[k], &tb.b, dl);
+  }
+  CHECK(memcmp(logp[0], logp[1], (size_t)tb.b.T * sizeof(float)) == 0);
+  int bad = 0, same = 0;
+  for (int i = 0; i < train_model_n_params(m[0]); i++) {
+    train_param *p = train_model_param(m[0], i), *q = train_model_param(m[1], i);
+    double big = 0, worst = 0;
+    for (size_t k = 0; k < p->n; k++) {
+      big = fmax(big, fabs(q->g[k]));
+      worst = fmax(worst, fabs(p->g[k] - q->g[k]));
+    }
+    bad += !(big > 0) || worst > 2e-3 * big;
+    same += memcmp(p->g, q->g, p->n * sizeof(float)) == 0;
+  }
+  CHECK_INT(bad, 0);
+  CHECK(same < train_model_n_params(m[0])); /* the halves are in use: some gradient moved */
   train_model_destroy(m[0]);
   train_model_destroy(m[1]);
   compute_pool_destroy(cp);
@@ -233,7 +291,8 @@ TEST(head_blocks) {
 
 /* A small F32 base with q/k/v biases (the shared tiny Qwen2 when present, else an exported scratch
  * model), LoRA on every projection with B made non-zero, every LoRA tensor checked. Dropout on: the
- * masks come from the batch key, so the finite differences see the same masks. */
+ * masks come from the batch key, so the finite differences see the same masks. Activations kept as
+ * halves (the default) and in float32, with gate/up kept and recomputed. */
 TEST(lora_gradients) {
   char path[512];
   char made[512];
@@ -248,8 +307,9 @@ TEST(lora_gradients) {
     base = made;
   }
   compute_pool *cp = compute_pool_new(2);
-  for (int drop = 0; drop < 2; drop++) {
-    train_lora_opts lo = {4, 8, drop ? 0.25f : 0.0f, TRAIN_TARGETS_ALL, NULL, false};
+  for (int c = 0; c < 3; c++) { /* halves, dropout; float32; halves, recompute, dropout */
+    int drop = c != 1, f32 = c == 1, rc = c == 2;
+    train_lora_opts lo = {4, 8, drop ? 0.25f : 0.0f, TRAIN_TARGETS_ALL, NULL, rc, f32};
     train_model *m = NULL;
     CHECK_OK(train_model_new_lora(base, &lo, 11, 32, cp, &m));
     REQUIRE(m);
@@ -290,7 +350,7 @@ TEST(lora_head_fused) {
   compute_pool *cp = compute_pool_new(2);
   for (int bi = 0; bi < 2; bi++) {
     if (!bases[bi]) continue;
-    train_lora_opts lo = {4, 8, 0, TRAIN_TARGETS_ALL, NULL, false};
+    train_lora_opts lo = {4, 8, 0, TRAIN_TARGETS_ALL, NULL, false, false};
     train_model *m = NULL;
     CHECK_OK(train_model_new_lora(bases[bi], &lo, 11, 32, cp, &m));
     REQUIRE(m);
@@ -435,7 +495,7 @@ TEST(adapter_matches_engine_and_llama_cpp) {
   train_batch b = {n, ids, tgt, pos, seg, 0};
 
   /* 1: llama.cpp's adapter through the training forward pass vs llama.cpp's logits */
-  train_lora_opts lo = {8, 16, 0, TRAIN_TARGETS_ALL, NULL, false};
+  train_lora_opts lo = {8, 16, 0, TRAIN_TARGETS_ALL, NULL, false, false};
   train_model *m = NULL;
   CHECK_OK(train_model_new_lora(fb, &lo, 1, 64, cp, &m));
   REQUIRE(m);
@@ -455,7 +515,7 @@ TEST(adapter_matches_engine_and_llama_cpp) {
   train_model_destroy(m);
 
   /* 2: our adapter (random A and B) over the Q4_K_M base: training forward vs the engine */
-  train_lora_opts lo2 = {4, 8, 0, TRAIN_TARGETS_ALL & ~(1u << TRAIN_W_K), NULL, false};
+  train_lora_opts lo2 = {4, 8, 0, TRAIN_TARGETS_ALL & ~(1u << TRAIN_W_K), NULL, false, false};
   CHECK_OK(train_model_new_lora(qb, &lo2, 2, 64, cp, &m));
   REQUIRE(m);
   for (int i = 0; i < train_model_n_params(m); i++) {
@@ -612,7 +672,7 @@ TEST(bad_input_is_refused) {
   CHECK(train_targets_parse("q,bogus", &mask) == MIMIC_EINVAL);
   char path[512];
   tmp_path(path, sizeof path, "missing.gguf");
-  train_lora_opts lo = {4, 8, 0, TRAIN_TARGETS_ALL, NULL, false};
+  train_lora_opts lo = {4, 8, 0, TRAIN_TARGETS_ALL, NULL, false, false};
   CHECK(train_model_new_lora(path, &lo, 1, 16, NULL, &m) != 0);
   CHECK(m == NULL);
 }
@@ -627,11 +687,13 @@ int main(void) {
   RUN(head_blocks);
   RUN(lora_head_fused);
   RUN(lora_recompute_ffn_same_bits);
+  RUN(lora_halves_match_f32);
   RUN(scratch_export_matches_engine);
   RUN(adapter_matches_engine_and_llama_cpp);
   RUN(memorises_sentences);
   RUN(bad_input_is_refused);
-  const char *names[] = {"base.gguf", "scratch.gguf", "adapter.gguf", "merged.gguf"};
+  const char *names[] = {"base.gguf",    "scratch.gguf",  "adapter.gguf",   "merged.gguf",
+                         "base-rc.gguf", "base-h16.gguf", "fused-base.gguf"};
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
     char p[512];
     tmp_path(p, sizeof p, names[i]);

@@ -40,18 +40,6 @@ static void kern_c(const float *wp, const float *xp, int64_t D, float *out) {
   memcpy(out, c, sizeof c);
 }
 
-static void row_c(tensor_type t, const void *src, float *dst, int64_t n) {
-  if (t == TT_F32) {
-    memcpy(dst, src, (size_t)n * sizeof *dst);
-  } else if (t == TT_F16) {
-    const uint16_t *h = src;
-    for (int64_t i = 0; i < n; i++) dst[i] = fp16_to_f32(h[i]);
-  } else {
-    const uint16_t *h = src;
-    for (int64_t i = 0; i < n; i++) dst[i] = bf16_to_f32(h[i]);
-  }
-}
-
 static void act_c(tensor_type t, const float *src, float *dst, int64_t n) {
   if (t == TT_F32)
     memcpy(dst, src, (size_t)n * sizeof *dst);
@@ -71,7 +59,9 @@ static void reduce_c(const float *part, float *out) {
   }
 }
 
-static const llm_gemm_ops ops_c = {"portable", kern_c, row_c, act_c, reduce_c};
+static void pack_c(tensor_type t, const void *src, size_t row_bytes, int nr, int64_t D, float *wp);
+
+static const llm_gemm_ops ops_c = {"portable", kern_c, pack_c, act_c, reduce_c};
 
 /* ---- Selection ------------------------------------------------------------------------------- */
 
@@ -148,17 +138,33 @@ static void pack_x(void *arg, int64_t b0, int64_t b1) {
   }
 }
 
-/* Rows [r0, r0 + NR) of w into the panel wp; rows past the matrix are zero. */
-static void pack_w(const gf_job *j, const qmat *w, int64_t r0, float *wp, float *row) {
+/* Rows src[0, nr) (row_bytes apart) into the panel wp, lane by lane; rows nr..NR-1 are zero. */
+static void pack_c(tensor_type t, const void *src, size_t row_bytes, int nr, int64_t D, float *wp) {
   for (int q = 0; q < NR; q++) {
-    int64_t r = r0 + q;
-    if (r < w->rows)
-      j->ops->row(j->type, (const uint8_t *)w->data + (size_t)r * w->row_bytes, row, j->K);
-    else
-      memset(row, 0, (size_t)j->K * sizeof *row);
+    const uint8_t *r = q < nr ? (const uint8_t *)src + (size_t)q * row_bytes : NULL;
     for (int l = 0; l < LANES; l++)
-      for (int64_t s = 0; s < j->D; s++) wp[(l * j->D + s) * NR + q] = row[lane_k(j->type, l, s)];
+      for (int64_t s = 0; s < D; s++) {
+        int64_t k = lane_k(t, l, s);
+        float v = 0;
+        if (q < nr) {
+          if (t == TT_F32)
+            memcpy(&v, r + (size_t)k * sizeof v, sizeof v);
+          else {
+            uint16_t h;
+            memcpy(&h, r + (size_t)k * sizeof h, sizeof h);
+            v = t == TT_F16 ? fp16_to_f32(h) : bf16_to_f32(h);
+          }
+        }
+        wp[(l * D + s) * NR + q] = v;
+      }
   }
+}
+
+/* Rows [r0, r0 + NR) of w into the panel wp; rows past the matrix are zero. */
+static void pack_w(const gf_job *j, const qmat *w, int64_t r0, float *wp) {
+  int64_t nr = w->rows - r0 < NR ? w->rows - r0 : NR;
+  j->ops->pack(j->type, (const uint8_t *)w->data + (size_t)r0 * w->row_bytes, w->row_bytes, (int)nr,
+               j->D, wp);
 }
 
 /* Weight panels per group: as many as fit in 384 KiB (of a 512 KiB L2), at least one; each group
@@ -175,11 +181,9 @@ static void run_items(void *arg, int64_t i0, int64_t i1) {
   const gf_job *j = arg;
   size_t panel = (size_t)LANES * j->D * NR, tile = (size_t)MR * NR;
   float *wp =
-      j->scratch(LLM_SCRATCH_GEMM, (panel * (size_t)j->group + (size_t)(GF_BC * LANES + 1) * tile +
-                                    (size_t)j->K + 16) *
-                                       sizeof(float));
-  float *part = wp + panel * (size_t)j->group, *out = part + GF_BC * LANES * tile,
-        *row = out + tile;
+      j->scratch(LLM_SCRATCH_GEMM,
+                 (panel * (size_t)j->group + (size_t)(GF_BC * LANES + 1) * tile) * sizeof(float));
+  float *part = wp + panel * (size_t)j->group, *out = part + GF_BC * LANES * tile;
   int64_t packed = -1;
   for (int64_t it = i0; it < i1; it++) {
     int64_t g = it / j->t_items, tr = it % j->t_items;
@@ -189,7 +193,7 @@ static void run_items(void *arg, int64_t i0, int64_t i1) {
     int64_t p0 = (g - j->g0[k]) * j->group, np = (w->rows + NR - 1) / NR - p0;
     if (np > j->group) np = j->group;
     if (packed != g) {
-      for (int64_t p = 0; p < np; p++) pack_w(j, w, (p0 + p) * NR, wp + p * panel, row);
+      for (int64_t p = 0; p < np; p++) pack_w(j, w, (p0 + p) * NR, wp + p * panel);
       packed = g;
     }
     int64_t b0 = tr * j->t_len, b1 = b0 + j->t_len < j->n_blocks ? b0 + j->t_len : j->n_blocks;

@@ -83,7 +83,7 @@ static int compare(const char *what, const qmat *w, const float *got, const floa
 
 /* One set over shapes and thread counts. */
 static void check_set(const llm_gemm_ops *ops) {
-  static const int64_t shapes[][2] = {{4, 32}, {20, 64}, {36, 96}, {64, 160}, {48, 768}};
+  static const int64_t shapes[][2] = {{4, 32}, {20, 64}, {28, 64}, {36, 96}, {64, 160}, {48, 768}};
   static const int64_t Ts[] = {1, 5, 6, 7, 97, 200};
   int compared = 0;
   for (int threads = 1; threads <= 3; threads += 2) {
@@ -115,6 +115,34 @@ static void check_set(const llm_gemm_ops *ops) {
     compute_pool_destroy(cp);
   }
   CHECK(compared > 0);
+}
+
+/* The AVX2 panel packing writes the portable one's layout, float for float, for every row count
+ * of a panel (rows past nr zero) and widths of one and several steps. */
+TEST(avx2_packs_the_portable_layout) {
+  const llm_gemm_ops *ops = llm__gemm_ops(LLM_GEMM_AVX2), *ref = llm__gemm_ops(LLM_GEMM_PORTABLE);
+  if (!ops) SKIP("no AVX2+FMA+F16C on this CPU");
+  for (size_t k = 0; k < sizeof float_types / sizeof float_types[0]; k++)
+    for (int64_t cols = 32; cols <= 96; cols += 64) {
+      mat m = make_mat(float_types[k], GF_NR, cols);
+      int64_t D = cols / 16;
+      size_t n = (size_t)(16 * D * GF_NR);
+      float *a = xalloc(n * sizeof *a), *b = xalloc(n * sizeof *b);
+      for (int nr = 1; nr <= GF_NR; nr++) {
+        memset(a, 0xA5, n * sizeof *a);
+        memset(b, 0x5A, n * sizeof *b);
+        ops->pack(float_types[k], m.data, m.q.row_bytes, nr, D, a);
+        ref->pack(float_types[k], m.data, m.q.row_bytes, nr, D, b);
+        if (memcmp(a, b, n * sizeof *a)) {
+          TEST_FAIL_("pack %s cols %lld nr %d differs from the portable layout",
+                     tensor_type_get((int)float_types[k]).name, (long long)cols, nr);
+          break;
+        }
+      }
+      mem_free(a);
+      mem_free(b);
+      mem_free(m.data);
+    }
 }
 
 TEST(portable_matches_reference) { check_set(llm__gemm_ops(LLM_GEMM_PORTABLE)); }
@@ -216,6 +244,7 @@ int main(void) {
   if (!s) s = 1;
   rng_state = s;
   printf("seed %llu (replay with MIMIC_TEST_SEED)\n", (unsigned long long)s);
+  RUN(avx2_packs_the_portable_layout);
   RUN(portable_matches_reference);
   RUN(avx2_matches_reference);
   RUN(several_matrices_in_one_call);

@@ -16,9 +16,17 @@ _Static_assert(GF_MR == 6 && GF_NR == 16, "the micro-kernel is 6 x 16");
  * panel is in L1 or L2 and streams in order). */
 #define GF_PF 192
 
-TGT static void kern_avx2(const float *wp, const float *xp, int64_t D, float *out) {
+TGT static void kern_avx2(const float *wp, const float *xp, int64_t D, float *out, int acc) {
   __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
   __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+  if (acc) {
+    c00 = _mm256_loadu_ps(out), c01 = _mm256_loadu_ps(out + 8);
+    c10 = _mm256_loadu_ps(out + 16), c11 = _mm256_loadu_ps(out + 24);
+    c20 = _mm256_loadu_ps(out + 32), c21 = _mm256_loadu_ps(out + 40);
+    c30 = _mm256_loadu_ps(out + 48), c31 = _mm256_loadu_ps(out + 56);
+    c40 = _mm256_loadu_ps(out + 64), c41 = _mm256_loadu_ps(out + 72);
+    c50 = _mm256_loadu_ps(out + 80), c51 = _mm256_loadu_ps(out + 88);
+  }
 #define STEP(t, a0, a1)                                                                            \
   b = _mm256_broadcast_ss(xp + t);                                                                 \
   a0 = _mm256_fmadd_ps(w0, b, a0);                                                                 \

@@ -4,8 +4,9 @@
  * layer's matrices (q/o 1536x1536, k/v 256x1536, gate/up 8960x1536 as one call, down 1536x8960)
  * and the 3B's gate/up and down (11008x2048, 2048x11008). Usage:
  *   bench_gemm_float [--types F16,BF16,F32] [--tokens T] [--threads N] [--reps N]
- *                    [--shape ROWSxCOLS[xMATRICES]] ...
- * Prints one line per (type, shape): ms per call (best of the repetitions) and GFLOP/s. */
+ *                    [--shape ROWSxCOLS[xMATRICES]] ... [--cpu]
+ * Prints one line per (type, shape): ms per call (best of the repetitions) and GFLOP/s; --cpu
+ * times the process's CPU time instead of the wall clock (use it with --threads 1). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,9 +19,12 @@
 
 #define GF_MAX_W_BENCH 8
 
+/* Wall-clock time, or with --cpu the process's CPU time (steadier on a shared machine; with one
+ * thread it is the product's own time). */
+static bool cpu_clock;
 static double now_s(void) {
   struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
+  clock_gettime(cpu_clock ? CLOCK_PROCESS_CPUTIME_ID : CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
@@ -100,6 +104,10 @@ int main(int argc, char **argv) {
   shape shapes[16];
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    if (!strcmp(a, "--cpu")) {
+      cpu_clock = true;
+      continue;
+    }
     if (!v) {
       fprintf(stderr, "bench_gemm_float: %s needs a value\n", a);
       return 2;
@@ -139,7 +147,8 @@ int main(int argc, char **argv) {
   }
   const llm_gemm_ops *ops = llm__gemm_ops(LLM_GEMM_AVX2);
   if (!ops) ops = llm__gemm_ops(LLM_GEMM_PORTABLE);
-  printf("set %s, %d threads, best of %d\n", ops->name, threads, reps);
+  printf("set %s, %d threads, best of %d (%s time)\n", ops->name, threads, reps,
+         cpu_clock ? "CPU" : "wall");
   compute_pool *cp = compute_pool_new(threads);
   static const tensor_type all[] = {TT_F16, TT_BF16, TT_F32};
   for (size_t k = 0; k < sizeof all / sizeof all[0]; k++) {

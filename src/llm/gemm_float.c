@@ -167,8 +167,9 @@ static void pack_w(const gf_job *j, const qmat *w, int64_t r0, float *wp) {
                j->D, wp);
 }
 
-/* Weight panels per group: as many as fit in 192 KiB (of a 512 KiB L2, which also holds a run of
- * BC token blocks' activations, 4 x 36 KiB at cols 1536), at least one. The loop per work item (a
+/* Weight panels per group: as many chunks of KC steps (a whole panel when narrower) as fit in 192
+ * KiB (of a 512 KiB L2, which also holds a run of BC token blocks' activations, 4 x 36 KiB at cols
+ * 1536), at least one. The loop per work item (a
  * group and a range of token blocks), for each run of BC token blocks: for each chunk of KC steps,
  * for each lane, for each panel of the group, the chunk's weights (KC x 64 bytes, in L1) against
  * each of the BC blocks' activations for that lane and chunk (BC x KC x 24 bytes, in L1 across the
@@ -244,7 +245,10 @@ bool llm__gemm_float_with(const llm_gemm_ops *ops, llm_scratch_fn scratch, compu
   for (int k = 0; k < n; k++)
     if (w[k]->type != type || w[k]->cols != j.K || w[k]->rows <= 0 || !tiled(w[k])) return false;
   j.D = j.K / LANES;
-  j.group = GF_GROUP_BYTES / ((int64_t)NR * j.K * (int64_t)sizeof(float));
+  /* Sized by a chunk's weights, the part that is reused from L2 (a run of token blocks at a time).
+   */
+  j.group =
+      GF_GROUP_BYTES / ((int64_t)NR * LANES * (j.D < GF_KC ? j.D : GF_KC) * (int64_t)sizeof(float));
   if (j.group < 1) j.group = 1;
   if (j.group > GF_GROUP_MAX) j.group = GF_GROUP_MAX;
   for (int k = 0; k < n; k++) {

@@ -140,6 +140,19 @@ TGT static void act_avx2(tensor_type t, const float *src, float *dst, int64_t n)
     for (; i + 8 <= n; i += 8)
       _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_loadu_ps(src + i),
                                                                 _MM_FROUND_TO_NEAREST_INT)));
+  if (t == TT_BF16) { /* f32_to_bf16 (nearest even; a NaN made quiet) and back, 8 at a time */
+    const __m256i abs = _mm256_set1_epi32(0x7FFFFFFF), inf = _mm256_set1_epi32(0x7F800000);
+    const __m256i hi = _mm256_set1_epi32((int)0xFFFF0000u), one = _mm256_set1_epi32(1);
+    const __m256i bias = _mm256_set1_epi32(0x7FFF), quiet = _mm256_set1_epi32(0x00400000);
+    for (; i + 8 <= n; i += 8) {
+      __m256i u = _mm256_loadu_si256((const __m256i *)(src + i));
+      __m256i r = _mm256_add_epi32(_mm256_add_epi32(u, bias),
+                                   _mm256_and_si256(_mm256_srli_epi32(u, 16), one));
+      __m256i nan = _mm256_cmpgt_epi32(_mm256_and_si256(u, abs), inf);
+      r = _mm256_blendv_epi8(r, _mm256_or_si256(u, quiet), nan);
+      _mm256_storeu_si256((__m256i *)(dst + i), _mm256_and_si256(r, hi));
+    }
+  }
   for (; i < n; i++)
     dst[i] = t == TT_F32   ? src[i]
              : t == TT_F16 ? fp16_to_f32(f32_to_fp16(src[i]))

@@ -267,7 +267,7 @@ vec_dot4x4_fn llm__dot4x4_order_avx512(tensor_type t, llm_order o);
  * or from out's values (acc 1: a chain continued across chunks of steps);
  * pack: a panel of weight rows src[0, nr) (row_bytes apart, nr <= GF_NR; rows nr.. zero) to
  * float, lane l's step s of row q at wp[(l D + s) GF_NR + q], the step's k as the tiled order
- * gives it to lane l (F32/F16: 16 s + l; BF16: 32 (s / 2) + 2 l + 1 for even s, 2 l for odd);
+ * gives it to lane l (F32/F16: 16 s + l; BF16: 32 (s / 2) + 2 l, plus 1 for even s);
  * act: an activation row rounded to type t's companion and back;
  * reduce: out[GF_MR x GF_NR] = the sixteen lanes' outputs part[l][GF_MR x GF_NR] reduced as
  * llm__hsum16 reduces a register. */

@@ -13,7 +13,9 @@
 #   --shapes LIST    1.5b,3b (default), or any of 0.5b,1.5b,3b,small
 #   --small          shape 'small' only (the 1.5B widths, 4 layers), pp128/tg32, 2 repetitions:
 #                    a quick try
-#   --types LIST     q4_k_m (default); also q8_0, q4_0, q6_k (llama-quantize names, any case)
+#   --types LIST     q4_k_m (default); also q8_0, q4_0, q6_k (llama-quantize names, any case), and
+#                    the float types f16, bf16, f32: the one --source names is the unquantized file
+#                    itself; the others are converted like the quantized types
 #   --threads LIST   1,2 (default)
 #   --reps N         repetitions of each pair of runs (default 5); medians are reported
 #   -p N, -n N       prompt tokens and generated tokens (default 512 and 128)
@@ -91,6 +93,7 @@ for shape in ${shapes//,/ }; do
   for type in ${types//,/ }; do
     T=$(echo "$type" | tr '[:lower:]' '[:upper:]') t=$(echo "$type" | tr '[:upper:]' '[:lower:]')
     file=$dir/qwen2.5-$shape-random-$t-$( [ -n "$peer" ] && echo llama || echo mimic )q.gguf
+    if [ "$t" = "$src" ]; then file=$base; fi # the float source itself, as both engines read it
     if [ ! -f "$file" ]; then
       echo "quantizing $file ..."
       if [ -n "$peer" ]; then

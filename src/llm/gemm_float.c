@@ -32,24 +32,13 @@
  * Plain C, the specification of the layout; compilers vectorize its loops where the target has a
  * fused multiply-add instruction (fmaf inlines). */
 
-static void kern_c(const float *wp, const float *xp, int64_t D, float *out) {
+static void kern_c(const float *wp, const float *xp, int64_t D, float *out, int acc) {
   float c[MR][NR] = {{0}};
+  if (acc) memcpy(c, out, sizeof c);
   for (int64_t s = 0; s < D; s++)
     for (int t = 0; t < MR; t++)
       for (int r = 0; r < NR; r++) c[t][r] = fmaf(wp[s * NR + r], xp[s * MR + t], c[t][r]);
   memcpy(out, c, sizeof c);
-}
-
-static void row_c(tensor_type t, const void *src, float *dst, int64_t n) {
-  if (t == TT_F32) {
-    memcpy(dst, src, (size_t)n * sizeof *dst);
-  } else if (t == TT_F16) {
-    const uint16_t *h = src;
-    for (int64_t i = 0; i < n; i++) dst[i] = fp16_to_f32(h[i]);
-  } else {
-    const uint16_t *h = src;
-    for (int64_t i = 0; i < n; i++) dst[i] = bf16_to_f32(h[i]);
-  }
 }
 
 static void act_c(tensor_type t, const float *src, float *dst, int64_t n) {
@@ -71,7 +60,9 @@ static void reduce_c(const float *part, float *out) {
   }
 }
 
-static const llm_gemm_ops ops_c = {"portable", kern_c, row_c, act_c, reduce_c};
+static void pack_c(tensor_type t, const void *src, size_t row_bytes, int nr, int64_t D, float *wp);
+
+static const llm_gemm_ops ops_c = {"portable", kern_c, pack_c, act_c, reduce_c};
 
 /* ---- Selection ------------------------------------------------------------------------------- */
 
@@ -107,8 +98,8 @@ static inline int64_t lane_k(tensor_type t, int l, int64_t s) {
  * lane's blocks follow each other, so the kernel streams through them in order). Tokens
  * past T are zero (their outputs are never stored).
  * A weight panel (NR rows) likewise: lane l at wp + l * D * NR, its D steps of NR rows. A thread
- * packs a group of up to `group` panels of one matrix and runs each block of tokens against all of
- * them while the block is in cache. */
+ * packs a group of up to `group` panels of one matrix and runs its range of token blocks against
+ * them (run_items). */
 typedef struct gf_job {
   const llm_gemm_ops *ops;
   llm_scratch_fn scratch;
@@ -118,7 +109,6 @@ typedef struct gf_job {
   float *y[GF_MAX_W];
   int64_t g0[GF_MAX_W + 1]; /* first group of each matrix in the concatenated list */
   int64_t group;            /* panels per group */
-  int64_t bc;               /* token blocks run against one lane of a panel in a row */
   const float *x;
   float *xp;
   int64_t T, K, D, n_blocks;
@@ -148,38 +138,60 @@ static void pack_x(void *arg, int64_t b0, int64_t b1) {
   }
 }
 
-/* Rows [r0, r0 + NR) of w into the panel wp; rows past the matrix are zero. */
-static void pack_w(const gf_job *j, const qmat *w, int64_t r0, float *wp, float *row) {
+/* Rows src[0, nr) (row_bytes apart) into the panel wp, lane by lane; rows nr..NR-1 are zero. */
+static void pack_c(tensor_type t, const void *src, size_t row_bytes, int nr, int64_t D, float *wp) {
   for (int q = 0; q < NR; q++) {
-    int64_t r = r0 + q;
-    if (r < w->rows)
-      j->ops->row(j->type, (const uint8_t *)w->data + (size_t)r * w->row_bytes, row, j->K);
-    else
-      memset(row, 0, (size_t)j->K * sizeof *row);
+    const uint8_t *r = q < nr ? (const uint8_t *)src + (size_t)q * row_bytes : NULL;
     for (int l = 0; l < LANES; l++)
-      for (int64_t s = 0; s < j->D; s++) wp[(l * j->D + s) * NR + q] = row[lane_k(j->type, l, s)];
+      for (int64_t s = 0; s < D; s++) {
+        int64_t k = lane_k(t, l, s);
+        float v = 0;
+        if (q < nr) {
+          if (t == TT_F32)
+            memcpy(&v, r + (size_t)k * sizeof v, sizeof v);
+          else {
+            uint16_t h;
+            memcpy(&h, r + (size_t)k * sizeof h, sizeof h);
+            v = t == TT_F16 ? fp16_to_f32(h) : bf16_to_f32(h);
+          }
+        }
+        wp[(l * D + s) * NR + q] = v;
+      }
   }
 }
 
-/* Weight panels per group: as many as fit in 384 KiB (of a 512 KiB L2), at least one; each group
- * streams all the activations once, so wider groups read them fewer times. Token blocks per pass
- * over a panel's lanes: their activations (BC x MR x cols floats) near 48 KiB. Tried on the AMD
- * EPYC (Zen 3) development machine, 2 threads, F16 3072x768 and 768x3072 at T = 1024: 256 / 96
- * KiB ran at 44 and 54 GFLOP/s per core, 384 / 96 at 54 and 55, 384 / 48 at 54 and 59. */
-#define GF_GROUP_BYTES (384 * 1024)
+/* Rows [r0, r0 + NR) of w into the panel wp; rows past the matrix are zero. */
+static void pack_w(const gf_job *j, const qmat *w, int64_t r0, float *wp) {
+  int64_t nr = w->rows - r0 < NR ? w->rows - r0 : NR;
+  j->ops->pack(j->type, (const uint8_t *)w->data + (size_t)r0 * w->row_bytes, w->row_bytes, (int)nr,
+               j->D, wp);
+}
+
+/* Weight panels per group: as many chunks of KC steps (a whole panel when narrower) as fit in 192
+ * KiB (of a 512 KiB L2, which also holds a run of BC token blocks' activations, 4 x 36 KiB at cols
+ * 1536), at least one. The loop per work item (a
+ * group and a range of token blocks), for each run of BC token blocks: for each chunk of KC steps,
+ * for each lane, for each panel of the group, the chunk's weights (KC x 64 bytes, in L1) against
+ * each of the BC blocks' activations for that lane and chunk (BC x KC x 24 bytes, in L1 across the
+ * group's panels); a chain left at a chunk's end continues from its stored partial in the next (the
+ * same fused multiply-adds in the same order: the same bits). So each weight is read from L2 (or
+ * further) once per BC blocks, and each activation once per lane's group of panels; wide matrices
+ * (cols 8960: a panel is 560 KiB) stay in cache by chunks. Chosen on the AMD EPYC (Zen 3)
+ * development machine by simulated cache misses (cachegrind, L1 32 KiB, L2 512 KiB), timings being
+ * too noisy there: docs/internals/kernels.md. */
+#define GF_GROUP_BYTES (192 * 1024)
 #define GF_GROUP_MAX   8
-#define GF_BC          16
-#define GF_BC_BYTES    (48 * 1024)
+#define GF_BC          4
+#define GF_KC          96
 
 static void run_items(void *arg, int64_t i0, int64_t i1) {
   const gf_job *j = arg;
   size_t panel = (size_t)LANES * j->D * NR, tile = (size_t)MR * NR;
-  float *wp =
-      j->scratch(LLM_SCRATCH_GEMM, (panel * (size_t)j->group + (size_t)(GF_BC * LANES + 1) * tile +
-                                    (size_t)j->K + 16) *
-                                       sizeof(float));
-  float *part = wp + panel * (size_t)j->group, *out = part + GF_BC * LANES * tile,
-        *row = out + tile;
+  const int64_t bc = GF_BC, kc = GF_KC;
+  float *wp = j->scratch(LLM_SCRATCH_GEMM,
+                         (panel * (size_t)j->group + ((size_t)(bc * j->group * LANES) + 1) * tile) *
+                             sizeof(float));
+  float *part = wp + panel * (size_t)j->group, *out = part + (size_t)(bc * j->group * LANES) * tile;
   int64_t packed = -1;
   for (int64_t it = i0; it < i1; it++) {
     int64_t g = it / j->t_items, tr = it % j->t_items;
@@ -189,22 +201,26 @@ static void run_items(void *arg, int64_t i0, int64_t i1) {
     int64_t p0 = (g - j->g0[k]) * j->group, np = (w->rows + NR - 1) / NR - p0;
     if (np > j->group) np = j->group;
     if (packed != g) {
-      for (int64_t p = 0; p < np; p++) pack_w(j, w, (p0 + p) * NR, wp + p * panel, row);
+      for (int64_t p = 0; p < np; p++) pack_w(j, w, (p0 + p) * NR, wp + p * panel);
       packed = g;
     }
     int64_t b0 = tr * j->t_len, b1 = b0 + j->t_len < j->n_blocks ? b0 + j->t_len : j->n_blocks;
-    for (int64_t c0 = b0; c0 < b1; c0 += j->bc) {
-      int64_t c1 = c0 + j->bc < b1 ? c0 + j->bc : b1;
-      for (int64_t p = 0; p < np; p++) {
-        /* Lane by lane, so the lane's weights stay in L1 across the blocks. */
+    for (int64_t c0 = b0; c0 < b1; c0 += bc) {
+      int64_t c1 = c0 + bc < b1 ? c0 + bc : b1;
+      for (int64_t s0 = 0; s0 < j->D; s0 += kc) {
+        int64_t n = j->D - s0 < kc ? j->D - s0 : kc;
         for (int l = 0; l < LANES; l++)
-          for (int64_t b = c0; b < c1; b++)
-            j->ops->kern(wp + p * panel + (size_t)l * j->D * NR,
-                         j->xp + (l * j->n_blocks + b) * j->D * MR, j->D,
-                         part + ((size_t)(b - c0) * LANES + l) * tile);
+          for (int64_t p = 0; p < np; p++) {
+            const float *wl = wp + p * panel + ((size_t)l * j->D + s0) * NR;
+            for (int64_t b = c0; b < c1; b++)
+              j->ops->kern(wl, j->xp + ((l * j->n_blocks + b) * j->D + s0) * MR, n,
+                           part + ((size_t)(p * bc + b - c0) * LANES + l) * tile, s0 > 0);
+          }
+      }
+      for (int64_t p = 0; p < np; p++) {
         int64_t r0 = (p0 + p) * NR, nr = w->rows - r0 < NR ? w->rows - r0 : NR;
         for (int64_t b = c0; b < c1; b++) {
-          j->ops->reduce(part + (size_t)(b - c0) * LANES * tile, out);
+          j->ops->reduce(part + (size_t)(p * bc + b - c0) * LANES * tile, out);
           int64_t nt = j->T - b * MR < MR ? j->T - b * MR : MR;
           for (int64_t q = 0; q < nt; q++)
             memcpy(j->y[k] + (b * MR + q) * w->rows + r0, out + q * NR, (size_t)nr * sizeof *out);
@@ -229,12 +245,12 @@ bool llm__gemm_float_with(const llm_gemm_ops *ops, llm_scratch_fn scratch, compu
   for (int k = 0; k < n; k++)
     if (w[k]->type != type || w[k]->cols != j.K || w[k]->rows <= 0 || !tiled(w[k])) return false;
   j.D = j.K / LANES;
-  j.group = GF_GROUP_BYTES / ((int64_t)NR * j.K * (int64_t)sizeof(float));
+  /* Sized by a chunk's weights, the part that is reused from L2 (a run of token blocks at a time).
+   */
+  j.group =
+      GF_GROUP_BYTES / ((int64_t)NR * LANES * (j.D < GF_KC ? j.D : GF_KC) * (int64_t)sizeof(float));
   if (j.group < 1) j.group = 1;
   if (j.group > GF_GROUP_MAX) j.group = GF_GROUP_MAX;
-  j.bc = GF_BC_BYTES / ((int64_t)MR * j.K * (int64_t)sizeof(float));
-  if (j.bc < 1) j.bc = 1;
-  if (j.bc > GF_BC) j.bc = GF_BC;
   for (int k = 0; k < n; k++) {
     MIMIC_ASSERT(w[k]->data && y[k] && w[k]->row_bytes == tensor_row_bytes(type, j.K));
     j.w[k] = w[k];

@@ -8,7 +8,7 @@
 #include <cpuid.h>
 #include <immintrin.h>
 
-#define TGT __attribute__((target("avx2,fma,f16c")))
+#include "llm/kernels_avx2_int.h"
 
 _Static_assert(GF_MR == 6 && GF_NR == 16, "the micro-kernel is 6 x 16");
 
@@ -16,9 +16,17 @@ _Static_assert(GF_MR == 6 && GF_NR == 16, "the micro-kernel is 6 x 16");
  * panel is in L1 or L2 and streams in order). */
 #define GF_PF 192
 
-TGT static void kern_avx2(const float *wp, const float *xp, int64_t D, float *out) {
+TGT static void kern_avx2(const float *wp, const float *xp, int64_t D, float *out, int acc) {
   __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
   __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+  if (acc) {
+    c00 = _mm256_loadu_ps(out), c01 = _mm256_loadu_ps(out + 8);
+    c10 = _mm256_loadu_ps(out + 16), c11 = _mm256_loadu_ps(out + 24);
+    c20 = _mm256_loadu_ps(out + 32), c21 = _mm256_loadu_ps(out + 40);
+    c30 = _mm256_loadu_ps(out + 48), c31 = _mm256_loadu_ps(out + 56);
+    c40 = _mm256_loadu_ps(out + 64), c41 = _mm256_loadu_ps(out + 72);
+    c50 = _mm256_loadu_ps(out + 80), c51 = _mm256_loadu_ps(out + 88);
+  }
 #define STEP(t, a0, a1)                                                                            \
   b = _mm256_broadcast_ss(xp + t);                                                                 \
   a0 = _mm256_fmadd_ps(w0, b, a0);                                                                 \
@@ -66,23 +74,61 @@ TGT static void kern_avx2(const float *wp, const float *xp, int64_t D, float *ou
   _mm256_storeu_ps(out + 88, c51);
 }
 
-TGT static void row_avx2(tensor_type t, const void *src, float *dst, int64_t n) {
-  int64_t i = 0;
-  if (t == TT_F32) {
-    memcpy(dst, src, (size_t)n * sizeof *dst);
-    return;
-  }
-  const uint16_t *h = src;
-  if (t == TT_F16) {
-    for (; i + 8 <= n; i += 8)
-      _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(h + i))));
-    for (; i < n; i++) dst[i] = fp16_to_f32(h[i]);
-  } else {
-    for (; i + 8 <= n; i += 8) {
-      __m256i v = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(h + i)));
-      _mm256_storeu_si256((__m256i *)(dst + i), _mm256_slli_epi32(v, 16));
+/* The panel of rows src[0, nr) (row_bytes apart; rows nr..15 zero), lane by lane (gemm_float.c's
+ * layout: lane l, step s, row q at wp[(l D + s) 16 + q]). Each step's 16 rows x 16 k values are a
+ * 16 x 16 block to transpose: four 8 x 8 transposes of values converted straight from the rows
+ * (F16: F16C; BF16: a shift for the even values, a mask for the odd ones; F32: as loaded). */
+TGT static void pack_avx2(tensor_type t, const void *src, size_t row_bytes, int nr, int64_t D,
+                          float *wp) {
+  const uint8_t *base = src;
+  const int64_t ls = D * GF_NR; /* floats from one lane to the next */
+  for (int h = 0; h < 2; h++) { /* rows 8h .. 8h + 7 */
+    const uint8_t *rp[8];
+    int n = nr - 8 * h < 0 ? 0 : nr - 8 * h > 8 ? 8 : nr - 8 * h;
+    for (int q = 0; q < 8; q++) rp[q] = base + (size_t)(8 * h + (q < n ? q : 0)) * row_bytes;
+    float *dst = wp + 8 * h;
+    if (t == TT_BF16) {
+      const __m256i odd = _mm256_set1_epi32((int)0xFFFF0000u);
+      for (int64_t m = 0; m < D / 2; m++)
+        for (int kh = 0; kh < 2; kh++) { /* k = 32 m + 16 kh ..: lanes 8 kh .. 8 kh + 7 */
+          __m256i e[8], o[8];
+          for (int q = 0; q < 8; q++) {
+            if (q < n) {
+              __m256i v = _mm256_loadu_si256(
+                  (const __m256i *)(rp[q] + (size_t)(32 * m + 16 * kh) * sizeof(uint16_t)));
+              o[q] = _mm256_and_si256(v, odd);
+              e[q] = _mm256_slli_epi32(v, 16);
+            } else {
+              o[q] = e[q] = _mm256_setzero_si256();
+            }
+          }
+          transpose8_epi32(o);
+          transpose8_epi32(e);
+          for (int i = 0; i < 8; i++) {
+            float *d = dst + (8 * kh + i) * ls + 2 * m * GF_NR;
+            _mm256_storeu_si256((__m256i *)d, o[i]);           /* step 2 m: the odd k */
+            _mm256_storeu_si256((__m256i *)(d + GF_NR), e[i]); /* step 2 m + 1: the even k */
+          }
+        }
+    } else {
+      for (int64_t s = 0; s < D; s++)
+        for (int kh = 0; kh < 2; kh++) { /* k = 16 s + 8 kh ..: lanes 8 kh .. 8 kh + 7 */
+          __m256i v[8];
+          int64_t k = 16 * s + 8 * kh;
+          for (int q = 0; q < 8; q++) {
+            if (q >= n)
+              v[q] = _mm256_setzero_si256();
+            else if (t == TT_F16)
+              v[q] = _mm256_castps_si256(_mm256_cvtph_ps(
+                  _mm_loadu_si128((const __m128i *)(rp[q] + (size_t)k * sizeof(uint16_t)))));
+            else
+              v[q] = _mm256_loadu_si256((const __m256i *)(rp[q] + (size_t)k * sizeof(float)));
+          }
+          transpose8_epi32(v);
+          for (int i = 0; i < 8; i++)
+            _mm256_storeu_si256((__m256i *)(dst + (8 * kh + i) * ls + s * GF_NR), v[i]);
+        }
     }
-    for (; i < n; i++) dst[i] = bf16_to_f32(h[i]);
   }
 }
 
@@ -94,6 +140,19 @@ TGT static void act_avx2(tensor_type t, const float *src, float *dst, int64_t n)
     for (; i + 8 <= n; i += 8)
       _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_loadu_ps(src + i),
                                                                 _MM_FROUND_TO_NEAREST_INT)));
+  if (t == TT_BF16) { /* f32_to_bf16 (nearest even; a NaN made quiet) and back, 8 at a time */
+    const __m256i abs = _mm256_set1_epi32(0x7FFFFFFF), inf = _mm256_set1_epi32(0x7F800000);
+    const __m256i hi = _mm256_set1_epi32((int)0xFFFF0000u), one = _mm256_set1_epi32(1);
+    const __m256i bias = _mm256_set1_epi32(0x7FFF), quiet = _mm256_set1_epi32(0x00400000);
+    for (; i + 8 <= n; i += 8) {
+      __m256i u = _mm256_loadu_si256((const __m256i *)(src + i));
+      __m256i r = _mm256_add_epi32(_mm256_add_epi32(u, bias),
+                                   _mm256_and_si256(_mm256_srli_epi32(u, 16), one));
+      __m256i nan = _mm256_cmpgt_epi32(_mm256_and_si256(u, abs), inf);
+      r = _mm256_blendv_epi8(r, _mm256_or_si256(u, quiet), nan);
+      _mm256_storeu_si256((__m256i *)(dst + i), _mm256_and_si256(r, hi));
+    }
+  }
   for (; i < n; i++)
     dst[i] = t == TT_F32   ? src[i]
              : t == TT_F16 ? fp16_to_f32(f32_to_fp16(src[i]))
@@ -114,7 +173,7 @@ TGT static void reduce_avx2(const float *part, float *out) {
   }
 }
 
-static const llm_gemm_ops ops_avx2 = {"avx2", kern_avx2, row_avx2, act_avx2, reduce_avx2};
+static const llm_gemm_ops ops_avx2 = {"avx2", kern_avx2, pack_avx2, act_avx2, reduce_avx2};
 
 const llm_gemm_ops *llm__gemm_ops_avx2(void) {
   __builtin_cpu_init();

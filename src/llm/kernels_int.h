@@ -263,16 +263,20 @@ vec_dot4x4_fn llm__dot4x4_order_avx512(tensor_type t, llm_order o);
 /* Float weights (F32, F16, BF16, tiled shapes) with many activation rows: a packed, register-tiled
  * product with the tiled order's bits (gemm_float.c). A set is its micro-kernel and conversions:
  * kern: out[GF_MR][GF_NR] = for each of GF_MR tokens and GF_NR weight rows, one fused multiply-add
- * chain over the D steps of wp (D x GF_NR floats) and xp (D x GF_MR floats), from zero;
- * row: a weight row to float; act: an activation row rounded to type t's companion and back;
+ * chain over the D steps of wp (D x GF_NR floats) and xp (D x GF_MR floats), from zero (acc 0)
+ * or from out's values (acc 1: a chain continued across chunks of steps);
+ * pack: a panel of weight rows src[0, nr) (row_bytes apart, nr <= GF_NR; rows nr.. zero) to
+ * float, lane l's step s of row q at wp[(l D + s) GF_NR + q], the step's k as the tiled order
+ * gives it to lane l (F32/F16: 16 s + l; BF16: 32 (s / 2) + 2 l, plus 1 for even s);
+ * act: an activation row rounded to type t's companion and back;
  * reduce: out[GF_MR x GF_NR] = the sixteen lanes' outputs part[l][GF_MR x GF_NR] reduced as
  * llm__hsum16 reduces a register. */
 #define GF_MR 6
 #define GF_NR 16
 typedef struct llm_gemm_ops {
   const char *name;
-  void (*kern)(const float *wp, const float *xp, int64_t D, float *out);
-  void (*row)(tensor_type t, const void *src, float *dst, int64_t n);
+  void (*kern)(const float *wp, const float *xp, int64_t D, float *out, int acc);
+  void (*pack)(tensor_type t, const void *src, size_t row_bytes, int nr, int64_t D, float *wp);
   void (*act)(tensor_type t, const float *src, float *dst, int64_t n);
   void (*reduce)(const float *part, float *out);
 } llm_gemm_ops;

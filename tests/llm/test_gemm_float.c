@@ -83,7 +83,9 @@ static int compare(const char *what, const qmat *w, const float *got, const floa
 
 /* One set over shapes and thread counts. */
 static void check_set(const llm_gemm_ops *ops) {
-  static const int64_t shapes[][2] = {{4, 32}, {20, 64}, {36, 96}, {64, 160}, {48, 768}};
+  /* 20 x 1600: 100 steps per lane, so the chains continue across the 96-step chunks. */
+  static const int64_t shapes[][2] = {{4, 32},   {20, 64},  {28, 64},  {36, 96},
+                                      {64, 160}, {48, 768}, {20, 1600}};
   static const int64_t Ts[] = {1, 5, 6, 7, 97, 200};
   int compared = 0;
   for (int threads = 1; threads <= 3; threads += 2) {
@@ -115,6 +117,67 @@ static void check_set(const llm_gemm_ops *ops) {
     compute_pool_destroy(cp);
   }
   CHECK(compared > 0);
+}
+
+/* The AVX2 panel packing writes the portable one's layout, float for float, for every row count
+ * of a panel (rows past nr zero) and widths of one and several steps. */
+TEST(avx2_packs_the_portable_layout) {
+  const llm_gemm_ops *ops = llm__gemm_ops(LLM_GEMM_AVX2), *ref = llm__gemm_ops(LLM_GEMM_PORTABLE);
+  if (!ops) SKIP("no AVX2+FMA+F16C on this CPU");
+  for (size_t k = 0; k < sizeof float_types / sizeof float_types[0]; k++)
+    for (int64_t cols = 32; cols <= 96; cols += 64) {
+      mat m = make_mat(float_types[k], GF_NR, cols);
+      int64_t D = cols / 16;
+      size_t n = (size_t)(16 * D * GF_NR);
+      float *a = xalloc(n * sizeof *a), *b = xalloc(n * sizeof *b);
+      for (int nr = 1; nr <= GF_NR; nr++) {
+        memset(a, 0xA5, n * sizeof *a);
+        memset(b, 0x5A, n * sizeof *b);
+        ops->pack(float_types[k], m.data, m.q.row_bytes, nr, D, a);
+        ref->pack(float_types[k], m.data, m.q.row_bytes, nr, D, b);
+        if (memcmp(a, b, n * sizeof *a)) {
+          TEST_FAIL_("pack %s cols %lld nr %d differs from the portable layout",
+                     tensor_type_get((int)float_types[k]).name, (long long)cols, nr);
+          break;
+        }
+      }
+      mem_free(a);
+      mem_free(b);
+      mem_free(m.data);
+    }
+}
+
+/* The AVX2 activation rounding gives the portable one's floats: ties, the largest values,
+ * infinities, subnormals and random values bit for bit; NaNs stay NaNs (BF16: the same bits). */
+TEST(avx2_rounds_activations_as_portable) {
+  const llm_gemm_ops *ops = llm__gemm_ops(LLM_GEMM_AVX2), *ref = llm__gemm_ops(LLM_GEMM_PORTABLE);
+  if (!ops) SKIP("no AVX2+FMA+F16C on this CPU");
+  enum { N = 4096 };
+  static const uint32_t special[] = {0x3F808000u, 0x3F818000u, 0x3F80FFFFu, 0x7F7FFFFFu,
+                                     0xFF7FFFFFu, 0x7F800000u, 0xFF800000u, 0x7FC00001u,
+                                     0xFF800001u, 0x7F800001u, 0x00000001u, 0x80000000u,
+                                     0x477FF000u, 0x477FE000u, 0x387FC000u, 0x33000000u};
+  float *x = xalloc(N * sizeof *x), *a = xalloc(N * sizeof *a), *b = xalloc(N * sizeof *b);
+  for (int i = 0; i < N; i++) {
+    uint32_t u = i < (int)(sizeof special / sizeof special[0]) ? special[i] : (uint32_t)rng_next();
+    memcpy(&x[i], &u, sizeof u);
+  }
+  for (size_t k = 0; k < sizeof float_types / sizeof float_types[0]; k++) {
+    tensor_type t = float_types[k];
+    ops->act(t, x, a, N - 3); /* a tail past the 8-wide loop */
+    ref->act(t, x, b, N - 3);
+    for (int i = 0; i < N - 3; i++) {
+      bool same = t == TT_F16 && isnan(a[i]) ? isnan(b[i]) : !memcmp(&a[i], &b[i], sizeof a[i]);
+      if (!same) {
+        TEST_FAIL_("act %s of %a: %a, portable %a", tensor_type_get((int)t).name, (double)x[i],
+                   (double)a[i], (double)b[i]);
+        break;
+      }
+    }
+  }
+  mem_free(x);
+  mem_free(a);
+  mem_free(b);
 }
 
 TEST(portable_matches_reference) { check_set(llm__gemm_ops(LLM_GEMM_PORTABLE)); }
@@ -216,6 +279,8 @@ int main(void) {
   if (!s) s = 1;
   rng_state = s;
   printf("seed %llu (replay with MIMIC_TEST_SEED)\n", (unsigned long long)s);
+  RUN(avx2_packs_the_portable_layout);
+  RUN(avx2_rounds_activations_as_portable);
   RUN(portable_matches_reference);
   RUN(avx2_matches_reference);
   RUN(several_matrices_in_one_call);

@@ -451,6 +451,33 @@ TEST(two_concurrent_requests_complete_and_are_batched) {
   llm_backend_destroy(b);
 }
 
+/* A burst for the mixed-step tests: request 0 is submitted and held inside its first step, the
+ * rest arrive meanwhile, then every one runs to its end. */
+static void burst(llm_backend *b, llm_request *r, box *x, const char *const *prompts, int n,
+                  int max_tokens, uint64_t seed) {
+  for (int i = 0; i < n; i++) {
+    req_prompt(&r[i], prompts[i], max_tokens, seed + (uint64_t)i);
+    box_init(&x[i]);
+  }
+  gate(true);
+  CHECK_OK(llm_backend_submit(b, &r[0], NULL, box_done, &x[0], NULL));
+  wait_at_gate(1); /* request 0's prompt is in a step */
+  for (int i = 1; i < n; i++) CHECK_OK(llm_backend_submit(b, &r[i], NULL, box_done, &x[i], NULL));
+  gate(false);
+  for (int i = 0; i < n; i++) box_wait(&x[i]);
+}
+
+/* Each request again, alone (its slot's cached prompt reused): the same text. Frees the boxes. */
+static void same_alone(llm_backend *b, llm_request *r, box *x, int n) {
+  for (int i = 0; i < n; i++) {
+    llm_result solo;
+    CHECK_OK(llm_backend_generate(b, &r[i], NULL, NULL, &solo));
+    CHECK_STR(solo.text, x[i].res.text);
+    llm_result_free(&solo);
+    box_free(&x[i]);
+  }
+}
+
 /* With a mixed step, prompts arriving together are read in the same passes as each other and as
  * the running generations (chunks as many as fit `batch` rows, round robin, the last one cut to
  * the rows left in whole fours), and every
@@ -461,16 +488,7 @@ TEST(mixed_steps_share_passes) {
   static const char *const prompts[4] = {"hello", "second", "a much longer third one", "fourth!"};
   llm_request r[4];
   box x[4];
-  for (int i = 0; i < 4; i++) {
-    req_prompt(&r[i], prompts[i], 12, (uint64_t)i + 1);
-    box_init(&x[i]);
-  }
-  gate(true);
-  CHECK_OK(llm_backend_submit(b, &r[0], NULL, box_done, &x[0], NULL));
-  wait_at_gate(1); /* A's prompt is in a step */
-  for (int i = 1; i < 4; i++) CHECK_OK(llm_backend_submit(b, &r[i], NULL, box_done, &x[i], NULL));
-  gate(false);
-  for (int i = 0; i < 4; i++) box_wait(&x[i]);
+  burst(b, r, x, prompts, 4, 12, 1);
   int most_prompts = 0, mixed = 0, prompt_tokens = 0, gen = 0;
   for (int i = 0; i < 4; i++) {
     CHECK_INT(x[i].res.finish, LLM_FINISH_LENGTH);
@@ -487,14 +505,8 @@ TEST(mixed_steps_share_passes) {
   CHECK(mixed >= 1);
   /* Every token once: the prompts, and each generated token but the last (never decoded). */
   CHECK_INT((int64_t)F.evaluated, prompt_tokens + gen - 4);
-  CHECK(F.max_batch == 0);      /* decode_batch is not used */
-  for (int i = 0; i < 4; i++) { /* alone (its slot's cached prompt reused): the same text */
-    llm_result solo;
-    CHECK_OK(llm_backend_generate(b, &r[i], NULL, NULL, &solo));
-    CHECK_STR(solo.text, x[i].res.text);
-    llm_result_free(&solo);
-    box_free(&x[i]);
-  }
+  CHECK(F.max_batch == 0); /* decode_batch is not used */
+  same_alone(b, r, x, 4);
   llm_backend_destroy(b);
 }
 
@@ -508,28 +520,13 @@ TEST(mixed_steps_cut_chunks_in_fours) {
                                          "and a third one of thirty ch."};
   llm_request r[3];
   box x[3];
-  for (int i = 0; i < 3; i++) {
-    req_prompt(&r[i], prompts[i], 6, (uint64_t)i + 7);
-    box_init(&x[i]);
-  }
-  gate(true);
-  CHECK_OK(llm_backend_submit(b, &r[0], NULL, box_done, &x[0], NULL));
-  wait_at_gate(1);
-  for (int i = 1; i < 3; i++) CHECK_OK(llm_backend_submit(b, &r[i], NULL, box_done, &x[i], NULL));
-  gate(false);
-  for (int i = 0; i < 3; i++) box_wait(&x[i]);
+  burst(b, r, x, prompts, 3, 6, 7);
   CHECK(F.split_pieces >= 1);
   CHECK_INT(F.split_bad, 0);
   for (int k = 0; k < F.n_steps; k++)
     if (F.step_prompts[k] > 1) CHECK(F.step_rows[k] <= 16);
-  for (int i = 0; i < 3; i++) {
-    CHECK_INT(x[i].res.finish, LLM_FINISH_LENGTH);
-    llm_result solo;
-    CHECK_OK(llm_backend_generate(b, &r[i], NULL, NULL, &solo));
-    CHECK_STR(solo.text, x[i].res.text);
-    llm_result_free(&solo);
-    box_free(&x[i]);
-  }
+  for (int i = 0; i < 3; i++) CHECK_INT(x[i].res.finish, LLM_FINISH_LENGTH);
+  same_alone(b, r, x, 3);
   llm_backend_destroy(b);
 }
 

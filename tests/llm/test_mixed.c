@@ -169,6 +169,21 @@ TEST(mixed_equals_alone_f32_lora) {
   check_model("testdata/llm/tiny-qwen2-f32.gguf", "testdata/llm/tiny-qwen2-lora-f32.gguf", 64);
 }
 
+/* The reference model rel from ../shared and a context on it; false (nothing open) when absent or
+ * on error (a failed check). */
+static bool open_ctx(const char *rel, llm_ctx_params cp, llm_model **m, llm_ctx **c) {
+  char path[512];
+  *m = NULL;
+  *c = NULL;
+  if (!test_shared_path(rel, path, sizeof path)) return false;
+  CHECK_OK(llm_model_load(path, m));
+  if (*m) CHECK_OK(llm_ctx_new(*m, &cp, c));
+  if (*c) return true;
+  llm_model_destroy(*m);
+  *m = NULL;
+  return false;
+}
+
 /* A prompt cut into pieces that start a multiple of four rows apart gets the bits of the uncut
  * prompt (the engine cuts a chunk so when it fills a step's rows): each row keeps its place in a
  * repacked weight's four-row groups. Q4_K_M, whose gemm and gemv orders differ; cut lengths with
@@ -177,14 +192,11 @@ TEST(cuts_at_fours_keep_bits) {
   char path[512];
   if (!test_shared_path("testdata/llm/tiny-qwen2-q4_k_m.gguf", path, sizeof path))
     SKIP("../shared absent");
-  llm_model *m = NULL;
-  CHECK_OK(llm_model_load(path, &m));
-  REQUIRE(m);
-  int V = llm_model_hparams(m)->n_vocab;
+  llm_model *m;
+  llm_ctx *c;
   llm_ctx_params cp = {.n_ctx = 128, .n_slots = 2, .n_batch = 64};
-  llm_ctx *c = NULL;
-  CHECK_OK(llm_ctx_new(m, &cp, &c));
-  REQUIRE(c);
+  REQUIRE(open_ctx("testdata/llm/tiny-qwen2-q4_k_m.gguf", cp, &m, &c));
+  int V = llm_model_hparams(m)->n_vocab;
   float *whole = xalloc((size_t)V * sizeof *whole), *cut = xalloc((size_t)V * sizeof *cut);
   prng_seed(&rng, 99);
   int32_t toks[64];
@@ -211,13 +223,10 @@ TEST(mixed_refusals) {
   char path[512];
   if (!test_shared_path("testdata/llm/tiny-qwen2-f32.gguf", path, sizeof path))
     SKIP("../shared absent");
-  llm_model *m = NULL;
-  CHECK_OK(llm_model_load(path, &m));
-  REQUIRE(m);
+  llm_model *m;
+  llm_ctx *c;
   llm_ctx_params cp = {.n_ctx = 32, .n_slots = 2, .n_batch = 8};
-  llm_ctx *c = NULL;
-  CHECK_OK(llm_ctx_new(m, &cp, &c));
-  REQUIRE(c);
+  REQUIRE(open_ctx("testdata/llm/tiny-qwen2-f32.gguf", cp, &m, &c));
   int32_t ok[3] = {1, 2, 3}, bad[2] = {4, 1 << 30}, many[40] = {0};
   llm_mixed_item it[3] = {{.slot = 0, .tokens = ok, .n = 3}, {.slot = 1, .tokens = bad, .n = 2}};
   int failed = -5;

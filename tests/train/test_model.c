@@ -138,28 +138,27 @@ TEST(scratch_gradients) {
   compute_pool_destroy(cp);
 }
 
-/* With recompute_ffn the backward pass recomputes gate and up instead of keeping them: with the
- * activations kept in float32, every gradient must come out with the same bits, dropout on. */
-TEST(lora_recompute_ffn_same_bits) {
+/* Two LoRA models over the tiny qwen2 base (../shared's, or one made from scratch as `made_name`)
+ * with options lo[0] and lo[1], the same B weights (seed), one forward and backward pass each on
+ * the same batch, dropout on; their log-probs must agree bit for bit. The caller compares the
+ * gradients and destroys m[0], m[1]. */
+static bool twin_pass(const char *made_name, const train_lora_opts lo[2], uint64_t seed,
+                      compute_pool *cp, train_model *m[2]) {
   char path[512], made[512];
   const char *base = test_shared_path("testdata/llm/tiny-qwen2-f32.gguf", path, sizeof path);
   if (!base) {
     train_scratch_opts o = tiny_opts("qwen2");
     train_model *s = NULL;
     CHECK_OK(train_model_new_scratch(&o, 3, 32, NULL, &s));
-    tmp_path(made, sizeof made, "base-rc.gguf");
+    tmp_path(made, sizeof made, made_name);
     CHECK_OK(train_model_export(s, made));
     train_model_destroy(s);
     base = made;
   }
-  compute_pool *cp = compute_pool_new(2);
-  train_model *m[2] = {NULL, NULL};
-  for (int k = 0; k < 2; k++) {
-    train_lora_opts lo = {4, 8, 0.25f, TRAIN_TARGETS_ALL, NULL, k == 1, true};
-    CHECK_OK(train_model_new_lora(base, &lo, 11, 32, cp, &m[k]));
-    REQUIRE(m[k]);
-  }
-  train__rng_seed(&rng, 5);
+  m[0] = m[1] = NULL;
+  for (int k = 0; k < 2; k++) CHECK_OK(train_model_new_lora(base, &lo[k], 11, 32, cp, &m[k]));
+  if (!m[0] || !m[1]) return false;
+  train__rng_seed(&rng, seed);
   for (int i = 0; i < train_model_n_params(m[0]); i++) {
     train_param *p = train_model_param(m[0], i), *q = train_model_param(m[1], i);
     if (strstr(p->name, "lora_b"))
@@ -177,12 +176,24 @@ TEST(lora_recompute_ffn_same_bits) {
     train_model_backward(m[k], &tb.b, dl);
   }
   CHECK(memcmp(logp[0], logp[1], (size_t)tb.b.T * sizeof(float)) == 0);
-  int differ = 0;
-  for (int i = 0; i < train_model_n_params(m[0]); i++) {
-    train_param *p = train_model_param(m[0], i), *q = train_model_param(m[1], i);
-    differ += memcmp(p->g, q->g, p->n * sizeof(float)) != 0;
+  return true;
+}
+
+/* With recompute_ffn the backward pass recomputes gate and up instead of keeping them: with the
+ * activations kept in float32, every gradient must come out with the same bits, dropout on. */
+TEST(lora_recompute_ffn_same_bits) {
+  compute_pool *cp = compute_pool_new(2);
+  train_model *m[2];
+  const train_lora_opts lo[2] = {{4, 8, 0.25f, TRAIN_TARGETS_ALL, NULL, false, true},
+                                 {4, 8, 0.25f, TRAIN_TARGETS_ALL, NULL, true, true}};
+  if (twin_pass("base-rc.gguf", lo, 5, cp, m)) {
+    int differ = 0;
+    for (int i = 0; i < train_model_n_params(m[0]); i++) {
+      train_param *p = train_model_param(m[0], i), *q = train_model_param(m[1], i);
+      differ += memcmp(p->g, q->g, p->n * sizeof(float)) != 0;
+    }
+    CHECK_INT(differ, 0);
   }
-  CHECK_INT(differ, 0);
   train_model_destroy(m[0]);
   train_model_destroy(m[1]);
   compute_pool_destroy(cp);
@@ -192,55 +203,25 @@ TEST(lora_recompute_ffn_same_bits) {
  * bit for bit), and every gradient is within 2e-3 of the largest of its tensor; both with dropout.
  */
 TEST(lora_halves_match_f32) {
-  char path[512], made[512];
-  const char *base = test_shared_path("testdata/llm/tiny-qwen2-f32.gguf", path, sizeof path);
-  if (!base) {
-    train_scratch_opts o = tiny_opts("qwen2");
-    train_model *s = NULL;
-    CHECK_OK(train_model_new_scratch(&o, 3, 32, NULL, &s));
-    tmp_path(made, sizeof made, "base-h16.gguf");
-    CHECK_OK(train_model_export(s, made));
-    train_model_destroy(s);
-    base = made;
-  }
   compute_pool *cp = compute_pool_new(2);
-  train_model *m[2] = {NULL, NULL};
-  for (int k = 0; k < 2; k++) {
-    train_lora_opts lo = {4, 8, 0.25f, TRAIN_TARGETS_ALL, NULL, false, k == 1};
-    CHECK_OK(train_model_new_lora(base, &lo, 11, 32, cp, &m[k]));
-    REQUIRE(m[k]);
-  }
-  train__rng_seed(&rng, 6);
-  for (int i = 0; i < train_model_n_params(m[0]); i++) {
-    train_param *p = train_model_param(m[0], i), *q = train_model_param(m[1], i);
-    if (strstr(p->name, "lora_b"))
-      for (size_t k = 0; k < p->n; k++) p->w[k] = 0.05f * train__rng_normal(&rng);
-    memcpy(q->w, p->w, p->n * sizeof(float));
-  }
-  tbatch tb;
-  make_batch(&tb, train_model_hparams(m[0])->n_vocab, 6, 6);
-  tb.b.dropout_key = 99;
-  float dl[64], logp[2][64];
-  for (int t = 0; t < tb.b.T; t++) dl[t] = tb.tgt[t] >= 0 ? -1.0f / (float)tb.b.T : 0;
-  for (int k = 0; k < 2; k++) {
-    train_model_zero_grad(m[k]);
-    CHECK_OK(train_model_forward(m[k], &tb.b, logp[k], NULL));
-    train_model_backward(m[k], &tb.b, dl);
-  }
-  CHECK(memcmp(logp[0], logp[1], (size_t)tb.b.T * sizeof(float)) == 0);
-  int bad = 0, same = 0;
-  for (int i = 0; i < train_model_n_params(m[0]); i++) {
-    train_param *p = train_model_param(m[0], i), *q = train_model_param(m[1], i);
-    double big = 0, worst = 0;
-    for (size_t k = 0; k < p->n; k++) {
-      big = fmax(big, fabs(q->g[k]));
-      worst = fmax(worst, fabs(p->g[k] - q->g[k]));
+  train_model *m[2];
+  const train_lora_opts lo[2] = {{4, 8, 0.25f, TRAIN_TARGETS_ALL, NULL, false, false},
+                                 {4, 8, 0.25f, TRAIN_TARGETS_ALL, NULL, false, true}};
+  if (twin_pass("base-h16.gguf", lo, 6, cp, m)) {
+    int bad = 0, same = 0;
+    for (int i = 0; i < train_model_n_params(m[0]); i++) {
+      train_param *p = train_model_param(m[0], i), *q = train_model_param(m[1], i);
+      double big = 0, worst = 0;
+      for (size_t k = 0; k < p->n; k++) {
+        big = fmax(big, fabs(q->g[k]));
+        worst = fmax(worst, fabs(p->g[k] - q->g[k]));
+      }
+      bad += !(big > 0) || worst > 2e-3 * big;
+      same += memcmp(p->g, q->g, p->n * sizeof(float)) == 0;
     }
-    bad += !(big > 0) || worst > 2e-3 * big;
-    same += memcmp(p->g, q->g, p->n * sizeof(float)) == 0;
+    CHECK_INT(bad, 0);
+    CHECK(same < train_model_n_params(m[0])); /* the halves are in use: some gradient moved */
   }
-  CHECK_INT(bad, 0);
-  CHECK(same < train_model_n_params(m[0])); /* the halves are in use: some gradient moved */
   train_model_destroy(m[0]);
   train_model_destroy(m[1]);
   compute_pool_destroy(cp);

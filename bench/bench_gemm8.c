@@ -15,32 +15,12 @@
 #include "base/base.h"
 #include "llm/kernels_int.h"
 #include "llm/quant.h"
+#include "bench_util.h"
 
 static double now_s(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static bool listed(const char *list, const char *name) {
-  if (!list) return true;
-  size_t n = strlen(name);
-  for (const char *p = list; *p;) {
-    const char *e = strchr(p, ',');
-    size_t len = e ? (size_t)(e - p) : strlen(p);
-    if (len == n && strncasecmp(p, name, n) == 0) return true;
-    if (!e) break;
-    p = e + 1;
-  }
-  return false;
-}
-
-static uint64_t rng = 88172645463325252ull;
-static float frand(void) {
-  rng ^= rng << 13;
-  rng ^= rng >> 7;
-  rng ^= rng << 17;
-  return (float)((rng >> 11) * (2.0 / 9007199254740992.0) - 1.0);
 }
 
 typedef struct bench_case {
@@ -122,7 +102,7 @@ int main(int argc, char **argv) {
   float *tmp = xalloc((size_t)cols * sizeof *tmp);
   for (size_t k = 0; k < sizeof types / sizeof types[0]; k++) {
     tensor_type t = types[k], at = llm__act_type(t);
-    if (!listed(only, tensor_type_get((int)t).name)) continue;
+    if (!bench_listed(only, tensor_type_get((int)t).name)) continue;
     bench_case c = {t,
                     LLM_ORDER_PLAIN,
                     NULL,
@@ -141,11 +121,11 @@ int main(int argc, char **argv) {
     }
     uint8_t *w = xalloc(c.rb * (size_t)rows), *a = xalloc(c.arow * (size_t)T);
     for (int64_t r = 0; r < rows; r++) {
-      for (int64_t i = 0; i < cols; i++) tmp[i] = frand();
+      for (int64_t i = 0; i < cols; i++) tmp[i] = bench_frand();
       if (quant_row(t, tmp, w + (size_t)r * c.rb, cols) != 0) return 1;
     }
     for (int64_t q = 0; q < T; q++) {
-      for (int64_t i = 0; i < cols; i++) tmp[i] = frand();
+      for (int64_t i = 0; i < cols; i++) tmp[i] = bench_frand();
       llm__quant_act_row(at, tmp, a + (size_t)q * c.arow, cols);
     }
     c.w = w;

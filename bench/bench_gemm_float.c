@@ -16,6 +16,7 @@
 #include "llm/compute_pool.h"
 #include "llm/kernels_int.h"
 #include "llm/quant.h"
+#include "bench_util.h"
 
 #define GF_MAX_W_BENCH 8
 
@@ -26,26 +27,6 @@ static double now_s(void) {
   struct timespec ts;
   clock_gettime(cpu_clock ? CLOCK_PROCESS_CPUTIME_ID : CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static uint64_t rng = 88172645463325252ull;
-static float frand(void) {
-  rng ^= rng << 13;
-  rng ^= rng >> 7;
-  rng ^= rng << 17;
-  return (float)((rng >> 11) * (2.0 / 9007199254740992.0) - 1.0);
-}
-
-static bool listed(const char *list, const char *name) {
-  size_t n = strlen(name);
-  for (const char *p = list; *p;) {
-    const char *e = strchr(p, ',');
-    size_t len = e ? (size_t)(e - p) : strlen(p);
-    if (len == n && strncasecmp(p, name, n) == 0) return true;
-    if (!e) break;
-    p = e + 1;
-  }
-  return false;
 }
 
 typedef struct shape {
@@ -63,7 +44,7 @@ static void run(const llm_gemm_ops *ops, compute_pool *cp, tensor_type t, shape 
   for (int k = 0; k < s.n; k++) {
     uint8_t *d = xalloc(rb * (size_t)s.rows);
     for (int64_t r = 0; r < s.rows; r++) {
-      for (int64_t i = 0; i < s.cols; i++) row[i] = frand() * 0.05f;
+      for (int64_t i = 0; i < s.cols; i++) row[i] = bench_frand() * 0.05f;
       if (quant_row(t, row, d + (size_t)r * rb, s.cols)) memset(d + (size_t)r * rb, 0, rb);
     }
     q[k] = (qmat){t, s.rows, s.cols, d, rb};
@@ -71,7 +52,7 @@ static void run(const llm_gemm_ops *ops, compute_pool *cp, tensor_type t, shape 
     y[k] = xalloc((size_t)(T * s.rows) * sizeof *y[k]);
   }
   float *x = xalloc((size_t)(T * s.cols) * sizeof *x);
-  for (int64_t i = 0; i < T * s.cols; i++) x[i] = frand();
+  for (int64_t i = 0; i < T * s.cols; i++) x[i] = bench_frand();
   double best = 1e30;
   for (int r = 0; r <= reps; r++) { /* the first run warms the caches and scratch */
     double t0 = now_s();
@@ -152,7 +133,7 @@ int main(int argc, char **argv) {
   compute_pool *cp = compute_pool_new(threads);
   static const tensor_type all[] = {TT_F16, TT_BF16, TT_F32};
   for (size_t k = 0; k < sizeof all / sizeof all[0]; k++) {
-    if (!listed(types, tensor_type_get((int)all[k]).name)) continue;
+    if (!bench_listed(types, tensor_type_get((int)all[k]).name)) continue;
     for (int s = 0; s < n_shapes; s++) run(ops, cp, all[k], shapes[s], T, reps);
   }
   compute_pool_destroy(cp);

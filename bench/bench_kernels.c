@@ -12,6 +12,7 @@
 
 #include "base/base.h"
 #include "llm/quant.h"
+#include "bench_util.h"
 
 static double now_s(void) {
   struct timespec ts;
@@ -66,25 +67,6 @@ static double measure_bandwidth(compute_pool *p, size_t bytes, int reps) {
 }
 
 /* Whether name is one of the comma-separated names in list (NULL: every name). */
-static bool listed(const char *list, const char *name) {
-  if (!list) return true;
-  size_t n = strlen(name);
-  for (const char *p = list; *p;) {
-    const char *e = strchr(p, ',');
-    size_t len = e ? (size_t)(e - p) : strlen(p);
-    if (len == n && strncmp(p, name, n) == 0) return true;
-    p += len + (e != NULL);
-  }
-  return false;
-}
-
-static uint64_t rng = 88172645463325252ull;
-static float frand(void) {
-  rng ^= rng << 13;
-  rng ^= rng >> 7;
-  rng ^= rng << 17;
-  return (float)((rng >> 11) * (2.0 / 9007199254740992.0) - 1.0);
-}
 
 /* Makes n_copies matrices of rows x cols in type t (random rows, quantized once and replicated). */
 static uint8_t *make_weights(tensor_type t, int64_t rows, int64_t cols, int n_copies,
@@ -95,7 +77,7 @@ static uint8_t *make_weights(tensor_type t, int64_t rows, int64_t cols, int n_co
   enum { DISTINCT = 64 };
   for (int64_t r = 0; r < rows; r++) {
     if (r < DISTINCT) {
-      for (int64_t i = 0; i < cols; i++) tmp[i] = frand() * 0.05f;
+      for (int64_t i = 0; i < cols; i++) tmp[i] = bench_frand() * 0.05f;
       if (quant_row(t, tmp, w + (size_t)r * rb, cols)) memset(w + (size_t)r * rb, 0, rb);
     } else {
       memcpy(w + (size_t)r * rb, w + (size_t)(r % DISTINCT) * rb, rb);
@@ -137,10 +119,10 @@ int main(int argc, char **argv) {
   const int64_t rows = 16384, cols = 4096;
   const int64_t T = quick ? 64 : 512, prow = 4096;
   float *x = xalloc((size_t)(T * cols) * sizeof *x), *y = xalloc((size_t)(T * rows) * sizeof *y);
-  for (int64_t i = 0; i < T * cols; i++) x[i] = frand();
+  for (int64_t i = 0; i < T * cols; i++) x[i] = bench_frand();
   for (size_t k = 0; k < sizeof types / sizeof types[0]; k++) {
     tensor_type t = types[k];
-    if (!listed(only, tensor_type_get((int)t).name)) continue;
+    if (!bench_listed(only, tensor_type_get((int)t).name)) continue;
     size_t one;
     size_t rb = tensor_row_bytes(t, cols);
     int copies = (int)((quick ? (96u << 20) : (384u << 20)) / (rb * (size_t)rows)) + 1;

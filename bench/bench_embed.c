@@ -17,10 +17,7 @@
 #include "embed/tiny_bert.h"
 #include "llm/compute_pool.h"
 #include "llm/quant.h"
-
-#if defined(__x86_64__)
-#include <immintrin.h>
-#endif
+#include "bench_peak.h"
 
 static double now_s(void) {
   struct timespec ts;
@@ -34,71 +31,6 @@ static double cpu_s(void) {
   struct timespec ts;
   clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
   return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-/* ---- FMA peak (as bench_train measures it) ------------------------------------------------- */
-typedef struct peak_job {
-  long iters;
-  int wide;
-  float sink[256];
-} peak_job;
-
-#if defined(__x86_64__)
-#define FMA12(T, fma, set1)                                                                        \
-  T a0 = set1(0.f), a1 = set1(1.f), a2 = set1(2.f), a3 = set1(3.f), a4 = set1(4.f),                \
-    a5 = set1(5.f);                                                                                \
-  T a6 = set1(6.f), a7 = set1(7.f), a8 = set1(8.f), a9 = set1(9.f), a10 = set1(10.f),              \
-    a11 = set1(11.f);                                                                              \
-  T x = set1(0.999999f), y = set1(1e-7f);                                                          \
-  for (long k = 0; k < iters; k++) {                                                               \
-    a0 = fma(a0, x, y), a1 = fma(a1, x, y), a2 = fma(a2, x, y), a3 = fma(a3, x, y);                \
-    a4 = fma(a4, x, y), a5 = fma(a5, x, y), a6 = fma(a6, x, y), a7 = fma(a7, x, y);                \
-    a8 = fma(a8, x, y), a9 = fma(a9, x, y), a10 = fma(a10, x, y), a11 = fma(a11, x, y);            \
-  }
-
-__attribute__((target("avx2,fma"))) static float fma_loop_avx2(long iters) {
-  FMA12(__m256, _mm256_fmadd_ps, _mm256_set1_ps)
-  __m256 s = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)),
-                           _mm256_add_ps(_mm256_add_ps(a4, a5), _mm256_add_ps(a6, a7)));
-  s = _mm256_add_ps(s, _mm256_add_ps(_mm256_add_ps(a8, a9), _mm256_add_ps(a10, a11)));
-  float out[8];
-  _mm256_storeu_ps(out, s);
-  return out[0];
-}
-
-__attribute__((target("avx512f"))) static float fma_loop_avx512(long iters) {
-  FMA12(__m512, _mm512_fmadd_ps, _mm512_set1_ps)
-  __m512 s = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)),
-                           _mm512_add_ps(_mm512_add_ps(a4, a5), _mm512_add_ps(a6, a7)));
-  s = _mm512_add_ps(s, _mm512_add_ps(_mm512_add_ps(a8, a9), _mm512_add_ps(a10, a11)));
-  return _mm512_reduce_add_ps(s);
-}
-#endif
-
-static void peak_worker(int ith, int nth, void *arg) {
-  (void)nth;
-  peak_job *j = arg;
-#if defined(__x86_64__)
-  j->sink[ith] = j->wide ? fma_loop_avx512(j->iters) : fma_loop_avx2(j->iters);
-#else
-  j->sink[ith] = 0;
-#endif
-}
-
-/* GFLOP/s of n_threads threads running the loop at once, best of 5. */
-static double measure_peak(int n_threads, int wide, long iters) {
-  compute_pool *p = compute_pool_new(n_threads);
-  peak_job j = {.iters = iters, .wide = wide};
-  double best = 0;
-  for (int r = 0; r < 5; r++) {
-    double t0 = now_s();
-    compute_pool_run(p, peak_worker, &j);
-    double t = now_s() - t0;
-    double flops = (double)iters * 12 * (wide ? 16 : 8) * 2 * compute_pool_threads(p);
-    if (flops / t > best) best = flops / t;
-  }
-  compute_pool_destroy(p);
-  return best / 1e9;
 }
 
 static int cmp_double(const void *a, const void *b) {
@@ -186,7 +118,9 @@ int main(int argc, char **argv) {
          attn_flops / 1e9);
   double peak[257] = {0};
   for (int t = 1; t <= tmax && t <= 256; t++) {
-    peak[t] = measure_peak(t, wide, iters);
+    compute_pool *pp = compute_pool_new(t);
+    peak[t] = bench_fma_peak(pp, wide, iters);
+    compute_pool_destroy(pp);
     printf("FMA peak, %d thread%s (%s): %.1f GFLOP/s\n", t, t == 1 ? "" : "s",
            wide ? "AVX-512" : "AVX2", peak[t]);
   }

@@ -22,10 +22,7 @@
 #include "llm/quant.h"
 #include "llm/quantize.h"
 #include "train/train_int.h"
-
-#if defined(__x86_64__)
-#include <immintrin.h>
-#endif
+#include "bench_peak.h"
 
 static double now_s(void) {
   struct timespec ts;
@@ -37,74 +34,6 @@ static double rss_mib(void) {
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);
   return (double)ru.ru_maxrss / 1024.0;
-}
-
-/* ---- FMA peak -------------------------------------------------------------------------------- */
-typedef struct peak_job {
-  long iters;
-  int wide; /* 0: AVX2, 1: AVX-512 */
-  float sink[256];
-} peak_job;
-
-#if defined(__x86_64__)
-/* Twelve independent accumulators in named registers: enough chains to cover the FMA latency on
- * both ports (an array here would make the compiler keep them in memory). */
-#define FMA12(T, fma, set1)                                                                        \
-  T a0 = set1(0.f), a1 = set1(1.f), a2 = set1(2.f), a3 = set1(3.f), a4 = set1(4.f),                \
-    a5 = set1(5.f);                                                                                \
-  T a6 = set1(6.f), a7 = set1(7.f), a8 = set1(8.f), a9 = set1(9.f), a10 = set1(10.f),              \
-    a11 = set1(11.f);                                                                              \
-  T x = set1(0.999999f), y = set1(1e-7f);                                                          \
-  for (long k = 0; k < iters; k++) {                                                               \
-    a0 = fma(a0, x, y), a1 = fma(a1, x, y), a2 = fma(a2, x, y), a3 = fma(a3, x, y);                \
-    a4 = fma(a4, x, y), a5 = fma(a5, x, y), a6 = fma(a6, x, y), a7 = fma(a7, x, y);                \
-    a8 = fma(a8, x, y), a9 = fma(a9, x, y), a10 = fma(a10, x, y), a11 = fma(a11, x, y);            \
-  }
-
-__attribute__((target("avx2,fma"))) static float fma_loop_avx2(long iters) {
-  FMA12(__m256, _mm256_fmadd_ps, _mm256_set1_ps)
-  __m256 s = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)),
-                           _mm256_add_ps(_mm256_add_ps(a4, a5), _mm256_add_ps(a6, a7)));
-  s = _mm256_add_ps(s, _mm256_add_ps(_mm256_add_ps(a8, a9), _mm256_add_ps(a10, a11)));
-  float out[8];
-  _mm256_storeu_ps(out, s);
-  return out[0];
-}
-
-__attribute__((target("avx512f"))) static float fma_loop_avx512(long iters) {
-  FMA12(__m512, _mm512_fmadd_ps, _mm512_set1_ps)
-  __m512 s = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)),
-                           _mm512_add_ps(_mm512_add_ps(a4, a5), _mm512_add_ps(a6, a7)));
-  s = _mm512_add_ps(s, _mm512_add_ps(_mm512_add_ps(a8, a9), _mm512_add_ps(a10, a11)));
-  return _mm512_reduce_add_ps(s);
-}
-#endif
-
-static void peak_worker(int ith, int nth, void *arg) {
-  (void)nth;
-  peak_job *j = arg;
-#if defined(__x86_64__)
-  j->sink[ith] = j->wide ? fma_loop_avx512(j->iters) : fma_loop_avx2(j->iters);
-#else
-  j->sink[ith] = 0;
-#endif
-}
-
-/* GFLOP/s of all threads running the loop at once. */
-static double measure_peak(compute_pool *p, int wide) {
-  peak_job j = {0};
-  j.wide = wide;
-  j.iters = 20000000;
-  int nth = compute_pool_threads(p);
-  double best = 0;
-  for (int r = 0; r < 5; r++) {
-    double t0 = now_s();
-    compute_pool_run(p, peak_worker, &j);
-    double t = now_s() - t0;
-    double flops = (double)j.iters * 12 * (wide ? 16 : 8) * 2 * nth;
-    if (flops / t > best) best = flops / t;
-  }
-  return best / 1e9;
 }
 
 /* ---- GEMM ------------------------------------------------------------------------------------ */
@@ -269,9 +198,9 @@ int main(int argc, char **argv) {
       return 0;
     }
   }
-  double peak2 = measure_peak(p, 0), peak5 = 0;
+  double peak2 = bench_fma_peak(p, 0, 20000000), peak5 = 0;
 #if defined(__x86_64__)
-  if (__builtin_cpu_supports("avx512f")) peak5 = measure_peak(p, 1);
+  if (__builtin_cpu_supports("avx512f")) peak5 = bench_fma_peak(p, 1, 20000000);
 #endif
   const char *kn = train__gemm_kernel();
   double peak = strcmp(kn, "avx512") == 0 ? peak5 : peak2;

@@ -1,6 +1,7 @@
-/* The AVX2 kernel files' shared pieces (kernels_avx2.c, kernels_avx2_gemv.c, kernels_avx2_gemm8.c):
- * the target attribute and the small inline helpers more than one of them uses. Private to llm,
- * like kernels_int.h; included only inside each file's x86 guard. */
+/* The AVX2 kernel files' shared pieces (kernels_avx2.c, kernels_avx2_gemv.c, kernels_avx2_gemm8.c,
+ * gemm_float_avx2.c; model.c's attention takes hsum_ps): the target attribute and the small inline
+ * helpers more than one of them uses. Private to llm, like kernels_int.h; included only inside each
+ * file's x86 guard. */
 #ifndef MIMIC_LLM_KERNELS_AVX2_INT_H
 #define MIMIC_LLM_KERNELS_AVX2_INT_H
 #include <immintrin.h>

@@ -18,7 +18,7 @@
 #include "llm/profile.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
+#include "llm/kernels_avx2_int.h" /* hsum_ps */
 #endif
 
 /* ---- Loading --------------------------------------------------------------------------------- */
@@ -811,9 +811,7 @@ qk_tile(const void *K, size_t kvd, int n_pos, const float *q, int hd, float *w, 
 #pragma GCC unroll 4
     for (int i = 0; i < hb; i++) {
       __m256 tt = _mm256_add_ps(lo[i], _mm256_add_ps(hi[i], u[i]));
-      __m128 v = _mm_add_ps(_mm256_castps256_ps128(tt), _mm256_extractf128_ps(tt, 1));
-      v = _mm_add_ps(v, _mm_movehl_ps(v, v));
-      float sc = _mm_cvtss_f32(_mm_add_ss(v, _mm_movehdup_ps(v))) * scale;
+      float sc = hsum_ps(tt) * scale;
       w[(size_t)i * wn + p] = sc;
       if (sc > M[i]) M[i] = sc;
     }

@@ -1,5 +1,6 @@
 /* Helpers for the model tests: reading llama.cpp's reference files from ../shared/testdata/llm
- * (ref-MODEL-PROMPT.tokens, ref-MODEL-PROMPT.logits.f32) and comparing logits rows. */
+ * (ref-MODEL-PROMPT.tokens, ref-MODEL-PROMPT.logits.f32) and comparing logits rows (within a
+ * tolerance, or bit for bit). */
 #ifndef MIMIC_TESTS_MODEL_REF_H
 #define MIMIC_TESTS_MODEL_REF_H
 #include <math.h>
@@ -9,6 +10,7 @@
 
 #include "base/alloc.h"
 #include "base/str.h"
+#include "test.h"
 
 /* Reads a whole file; caller frees with mem_free. NULL when unreadable. */
 static inline char *ref_slurp(const char *path, size_t *len) {
@@ -65,6 +67,17 @@ static inline double ref_rel_err(const float *a, const float *ref, size_t n) {
     r += (double)ref[i] * ref[i];
   }
   return r > 0 ? sqrt(d / r) : sqrt(d);
+}
+
+/* Two rows of V logits are the same bits; otherwise a failure naming what, item i and the first
+ * position that differs. */
+static inline bool ref_same_logits(const float *a, const float *b, int V, const char *what, int i) {
+  if (memcmp(a, b, (size_t)V * sizeof *a) == 0) return true;
+  int k = 0;
+  while (k < V - 1 && memcmp(a + k, b + k, sizeof *a) == 0) k++;
+  TEST_FAIL_("%s, item %d: logits differ at %d (%.9g vs %.9g)", what, i, k, (double)a[k],
+             (double)b[k]);
+  return false;
 }
 
 #endif

@@ -15,18 +15,10 @@
 #include "llm/model.h"
 #include "llm/model_int.h"
 #include "llm/quantize.h"
+#include "model_ref.h"
 #include "test.h"
 
 static char tmpdir[64];
-
-static bool same(const float *a, const float *b, int V, const char *what, int step) {
-  if (memcmp(a, b, (size_t)V * sizeof *a) == 0) return true;
-  int k = 0;
-  while (a[k] == b[k]) k++;
-  TEST_FAIL_("%s, step %d: logits differ at %d (%.9g vs %.9g)", what, step, k, (double)a[k],
-             (double)b[k]);
-  return false;
-}
 
 /* width / heads / kv heads: the shapes named above. */
 static void check_shape(const char *tok, int width, int heads, int kv_heads, compute_pool *cpool) {
@@ -64,12 +56,12 @@ static void check_shape(const char *tok, int width, int heads, int kv_heads, com
     for (size_t i = 0; i < sizeof lens / sizeof *lens; i++, step++) {
       CHECK_OK(llm_slot_prepare(fast, 0, toks, lens[i], NULL, 0, la, NULL));
       CHECK_OK(llm_slot_prepare(plain, 0, toks, lens[i], NULL, 0, lb, NULL));
-      if (!same(la, lb, V, what, step)) break;
+      if (!ref_same_logits(la, lb, V, what, step)) break;
     }
     for (int i = 130; i < 136; i++, step++) {
       CHECK_OK(llm_slot_decode(fast, 0, toks + i, 1, NULL, 0, la));
       CHECK_OK(llm_slot_decode(plain, 0, toks + i, 1, NULL, 0, lb));
-      if (!same(la, lb, V, what, step)) break;
+      if (!ref_same_logits(la, lb, V, what, step)) break;
     }
     llm_ctx_destroy(fast);
     llm_ctx_destroy(plain);

@@ -9,6 +9,7 @@
 #include "base/base.h"
 #include "llm/lora.h"
 #include "llm/model.h"
+#include "model_ref.h"
 #include "test.h"
 
 enum { NS = 4, MAXP = 160 };
@@ -26,15 +27,6 @@ typedef struct conv {
   const llm_lora *lora;
   float scale;
 } conv;
-
-static bool same_logits(const float *a, const float *b, int V, const char *what, int i) {
-  if (memcmp(a, b, (size_t)V * sizeof *a) == 0) return true;
-  int k = 0;
-  while (a[k] == b[k]) k++;
-  TEST_FAIL_("%s, item %d: logits differ at %d (%.9g vs %.9g)", what, i, k, (double)a[k],
-             (double)b[k]);
-  return false;
-}
 
 /* One mixed call over items, and the same work slot by slot on the reference context (whose slot
  * s mirrors slot s of the mixed one): logits, evaluated counts and slot contents must agree. */
@@ -56,7 +48,7 @@ static void step_both(llm_ctx *mx, llm_ctx *one, llm_mixed_item *items, int n, f
           llm_slot_prepare(one, it->slot, it->tokens, it->n, it->lora, it->lora_scale, want, &ev));
     }
     CHECK_INT(it->n_evaluated, ev);
-    if (want) same_logits(it->logits, lo, V, what, i);
+    if (want) ref_same_logits(it->logits, lo, V, what, i);
     int np = llm_slot_n_past(mx, it->slot);
     CHECK_INT(np, llm_slot_n_past(one, it->slot));
     CHECK(memcmp(llm_slot_tokens(mx, it->slot), llm_slot_tokens(one, it->slot),
@@ -169,13 +161,10 @@ TEST(mixed_equals_alone_f32_lora) {
   check_model("testdata/llm/tiny-qwen2-f32.gguf", "testdata/llm/tiny-qwen2-lora-f32.gguf", 64);
 }
 
-/* The reference model rel from ../shared and a context on it; false (nothing open) when absent or
- * on error (a failed check). */
-static bool open_ctx(const char *rel, llm_ctx_params cp, llm_model **m, llm_ctx **c) {
-  char path[512];
+/* The model at path and a context on it; false (nothing open) on error (a failed check). */
+static bool open_ctx(const char *path, llm_ctx_params cp, llm_model **m, llm_ctx **c) {
   *m = NULL;
   *c = NULL;
-  if (!test_shared_path(rel, path, sizeof path)) return false;
   CHECK_OK(llm_model_load(path, m));
   if (*m) CHECK_OK(llm_ctx_new(*m, &cp, c));
   if (*c) return true;
@@ -195,7 +184,7 @@ TEST(cuts_at_fours_keep_bits) {
   llm_model *m;
   llm_ctx *c;
   llm_ctx_params cp = {.n_ctx = 128, .n_slots = 2, .n_batch = 64};
-  REQUIRE(open_ctx("testdata/llm/tiny-qwen2-q4_k_m.gguf", cp, &m, &c));
+  REQUIRE(open_ctx(path, cp, &m, &c));
   int V = llm_model_hparams(m)->n_vocab;
   float *whole = xalloc((size_t)V * sizeof *whole), *cut = xalloc((size_t)V * sizeof *cut);
   prng_seed(&rng, 99);
@@ -210,7 +199,7 @@ TEST(cuts_at_fours_keep_bits) {
       CHECK_OK(llm_slot_prepare(c, 1, toks, n, NULL, 0, cut, NULL));
       char what[64];
       snprintf(what, sizeof what, "%d tokens cut after %d", n, first);
-      if (!same_logits(whole, cut, V, what, 0)) break;
+      if (!ref_same_logits(whole, cut, V, what, 0)) break;
     }
   mem_free(whole);
   mem_free(cut);
@@ -226,7 +215,7 @@ TEST(mixed_refusals) {
   llm_model *m;
   llm_ctx *c;
   llm_ctx_params cp = {.n_ctx = 32, .n_slots = 2, .n_batch = 8};
-  REQUIRE(open_ctx("testdata/llm/tiny-qwen2-f32.gguf", cp, &m, &c));
+  REQUIRE(open_ctx(path, cp, &m, &c));
   int32_t ok[3] = {1, 2, 3}, bad[2] = {4, 1 << 30}, many[40] = {0};
   llm_mixed_item it[3] = {{.slot = 0, .tokens = ok, .n = 3}, {.slot = 1, .tokens = bad, .n = 2}};
   int failed = -5;

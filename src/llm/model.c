@@ -725,6 +725,24 @@ __attribute__((target("avx2,fma"))) static inline void axpy_avx2(float *a, const
  * head of the item from cache. */
 #define ATTN_POS_BLOCK 16
 
+/* Positions [p0, p0 + pn) of key/value head kvh in one layer's cache rows L as float rows: out[p]
+ * points into the cache (F32) or at rows + p hd, where each F16 row is converted once for the
+ * heads that share it. */
+static inline __attribute__((always_inline)) void block_rows(const llm_ctx *c, const uint8_t *L,
+                                                             int kvh, int p0, int pn, float *rows,
+                                                             half_row_fn half, const float **out) {
+  int hd = c->m->hp.head_dim;
+  size_t kvd = (size_t)c->m->hp.n_head_kv * hd;
+  for (int p = 0; p < pn; p++) {
+    size_t at = (size_t)(p0 + p) * kvd + (size_t)kvh * hd;
+    out[p] = (const float *)(const void *)L + at;
+    if (c->kv_f16) {
+      half(rows + (size_t)p * hd, (const uint16_t *)(const void *)L + at, hd);
+      out[p] = rows + (size_t)p * hd;
+    }
+  }
+}
+
 /* The scores of gh heads (their queries at q, q + hd, ...) sharing key/value head kvh for row t:
  * w[i][p] = (k_p . q_i) as llm__dot_f32_untiled computes it, times scale, for p < n_pos, and their
  * maxima M[i]. */
@@ -737,20 +755,12 @@ static inline __attribute__((always_inline)) void
 qk_rows(llm_ctx *c, int il, int t, int kvh, const float *q, int gh, int n_pos, float *w, size_t wn,
         float *M, float scale, float *rows, half_row_fn half, score_fn score) {
   int hd = c->m->hp.head_dim;
-  size_t kvd = (size_t)c->m->hp.n_head_kv * hd;
   const uint8_t *Kl = slot_kv(c, c->row_slot[t], il, false);
   for (int i = 0; i < gh; i++) M[i] = -INFINITY;
   for (int p0 = 0; p0 < n_pos; p0 += ATTN_POS_BLOCK) {
     int pn = n_pos - p0 < ATTN_POS_BLOCK ? n_pos - p0 : ATTN_POS_BLOCK;
     const float *kb[ATTN_POS_BLOCK];
-    for (int p = 0; p < pn; p++) {
-      size_t at = (size_t)(p0 + p) * kvd + (size_t)kvh * hd;
-      kb[p] = (const float *)(const void *)Kl + at;
-      if (c->kv_f16) {
-        half(rows + (size_t)p * hd, (const uint16_t *)(const void *)Kl + at, hd);
-        kb[p] = rows + (size_t)p * hd;
-      }
-    }
+    block_rows(c, Kl, kvh, p0, pn, rows, half, kb);
     for (int i = 0; i < gh; i++) {
       const float *qi = q + (size_t)i * hd;
       float *wi = w + (size_t)i * wn;
@@ -875,20 +885,12 @@ static inline __attribute__((always_inline)) void
 pv_rows(llm_ctx *c, int il, int t, int kvh, int gh, int n_pos, const float *w, size_t wn,
         float *accs, float *rows, half_row_fn half, axpy_fn axpy, float *out) {
   int hd = c->m->hp.head_dim;
-  size_t kvd = (size_t)c->m->hp.n_head_kv * hd;
   const uint8_t *Vl = slot_kv(c, c->row_slot[t], il, true);
   memset(accs, 0, (size_t)gh * 16 * hd * sizeof *accs);
   for (int p0 = 0; p0 < n_pos; p0 += ATTN_POS_BLOCK) {
     int pn = n_pos - p0 < ATTN_POS_BLOCK ? n_pos - p0 : ATTN_POS_BLOCK;
     const float *vb[ATTN_POS_BLOCK];
-    for (int p = 0; p < pn; p++) {
-      size_t at = (size_t)(p0 + p) * kvd + (size_t)kvh * hd;
-      vb[p] = (const float *)(const void *)Vl + at;
-      if (c->kv_f16) {
-        half(rows + (size_t)p * hd, (const uint16_t *)(const void *)Vl + at, hd);
-        vb[p] = rows + (size_t)p * hd;
-      }
-    }
+    block_rows(c, Vl, kvh, p0, pn, rows, half, vb);
     for (int i = 0; i < gh; i++) {
       const float *wi = w + (size_t)i * wn;
       float *acc = accs + (size_t)i * 16 * hd;

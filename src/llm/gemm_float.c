@@ -93,10 +93,11 @@ static inline int64_t lane_k(tensor_type t, int l, int64_t s) {
   return 16 * s + l;
 }
 
-/* xp: the activations in blocks of MR tokens (block b = tokens [MR b, MR b + MR)), each block lane
- * by lane: lane l of block b at xp + (l * n_blocks + b) * D * MR, its D steps of MR tokens (a
- * lane's blocks follow each other, so the kernel streams through them in order). Tokens
- * past T are zero (their outputs are never stored).
+/* xp: the activations in blocks of MR tokens (block b = tokens [MR b, MR b + MR)), lane by lane,
+ * each lane's steps in chunks of GF_KC (the last one shorter), and within a chunk block after
+ * block: step s of lane l, block b at xp + x_at(j, l, b, s), MR tokens (so the run of blocks a
+ * kernel call sequence reads for one lane and chunk is one stream, which the kernel's prefetch
+ * follows from block to block). Tokens past T are zero (their outputs are never stored).
  * A weight panel (NR rows) likewise: lane l at wp + l * D * NR, its D steps of NR rows. A thread
  * packs a group of up to `group` panels of one matrix and runs its range of token blocks against
  * them (run_items). */
@@ -109,11 +110,19 @@ typedef struct gf_job {
   float *y[GF_MAX_W];
   int64_t g0[GF_MAX_W + 1]; /* first group of each matrix in the concatenated list */
   int64_t group;            /* panels per group */
+  int64_t bc;               /* token blocks per run */
   const float *x;
   float *xp;
   int64_t T, K, D, n_blocks;
   int64_t t_items, t_len; /* token ranges per group and their length in blocks */
 } gf_job;
+
+#define GF_KC 96 /* steps per chunk: run_items */
+
+static inline int64_t x_at(const gf_job *j, int l, int64_t b, int64_t s) {
+  int64_t c0 = s - s % GF_KC, n = j->D - c0 < GF_KC ? j->D - c0 : GF_KC;
+  return ((l * j->D + c0) * j->n_blocks + b * n + s - c0) * MR;
+}
 
 static void pack_x(void *arg, int64_t b0, int64_t b1) {
   const gf_job *j = arg;
@@ -128,13 +137,14 @@ static void pack_x(void *arg, int64_t b0, int64_t b1) {
         memset(rows + q * K, 0, (size_t)K * sizeof *rows);
     }
     /* Written in order, read across the six rows (in L1). */
-    for (int l = 0; l < LANES; l++) {
-      float *dst = j->xp + (l * j->n_blocks + b) * D * MR;
-      for (int64_t s = 0; s < D; s++, dst += MR) {
-        int64_t k = lane_k(j->type, l, s);
-        for (int q = 0; q < MR; q++) dst[q] = rows[q * K + k];
+    for (int l = 0; l < LANES; l++)
+      for (int64_t c0 = 0; c0 < D; c0 += GF_KC) {
+        float *dst = j->xp + x_at(j, l, b, c0);
+        for (int64_t s = c0; s < D && s < c0 + GF_KC; s++, dst += MR) {
+          int64_t k = lane_k(j->type, l, s);
+          for (int q = 0; q < MR; q++) dst[q] = rows[q * K + k];
+        }
       }
-    }
   }
 }
 
@@ -175,19 +185,26 @@ static void pack_w(const gf_job *j, const qmat *w, int64_t r0, float *wp) {
  * each of the BC blocks' activations for that lane and chunk (BC x KC x 24 bytes, in L1 across the
  * group's panels); a chain left at a chunk's end continues from its stored partial in the next (the
  * same fused multiply-adds in the same order: the same bits). So each weight is read from L2 (or
- * further) once per BC blocks, and each activation once per lane's group of panels; wide matrices
- * (cols 8960: a panel is 560 KiB) stay in cache by chunks. Chosen on the AMD EPYC (Zen 3)
- * development machine by simulated cache misses (cachegrind, L1 32 KiB, L2 512 KiB), timings being
- * too noisy there: docs/internals/kernels.md. */
+ * further) once per BC blocks, and each activation once per lane's group of panels. Chosen on the
+ * AMD EPYC (Zen 3) development machine by simulated cache misses (cachegrind, L1 32 KiB, L2 512
+ * KiB), timings being too noisy there: docs/internals/kernels.md.
+ * Wide matrices (more than KC steps: cols 8960, where a panel is 560 KiB) cannot keep a group's
+ * panels in L2 from one run to the next whichever the group, so there the group is sized for the
+ * activations instead: GF_WIDE_GROUP panels (each activation read once per 64 rows) and runs of
+ * GF_WIDE_BC blocks (each weight chunk read once per 48 tokens; the run's activations for one lane
+ * and chunk, 18 KiB, and the 6 KiB weight chunk share L1). Measured (F16, T = 512, 2 threads,
+ * medians of 3 alternating runs): the 1.5B down product 91 -> 98 GFLOP/s, the 3B's gate/up and
+ * down 103 -> 108 and 95 -> 104; the narrow shapes unchanged. */
 #define GF_GROUP_BYTES (192 * 1024)
 #define GF_GROUP_MAX   8
 #define GF_BC          4
-#define GF_KC          96
+#define GF_WIDE_GROUP  4
+#define GF_WIDE_BC     8
 
 static void run_items(void *arg, int64_t i0, int64_t i1) {
   const gf_job *j = arg;
   size_t panel = (size_t)LANES * j->D * NR, tile = (size_t)MR * NR;
-  const int64_t bc = GF_BC, kc = GF_KC;
+  const int64_t bc = j->bc, kc = GF_KC;
   float *wp = j->scratch(LLM_SCRATCH_GEMM,
                          (panel * (size_t)j->group + ((size_t)(bc * j->group * LANES) + 1) * tile) *
                              sizeof(float));
@@ -213,7 +230,7 @@ static void run_items(void *arg, int64_t i0, int64_t i1) {
           for (int64_t p = 0; p < np; p++) {
             const float *wl = wp + p * panel + ((size_t)l * j->D + s0) * NR;
             for (int64_t b = c0; b < c1; b++)
-              j->ops->kern(wl, j->xp + ((l * j->n_blocks + b) * j->D + s0) * MR, n,
+              j->ops->kern(wl, j->xp + x_at(j, l, b, s0), n,
                            part + ((size_t)(p * bc + b - c0) * LANES + l) * tile, s0 > 0);
           }
       }
@@ -251,6 +268,8 @@ bool llm__gemm_float_with(const llm_gemm_ops *ops, llm_scratch_fn scratch, compu
       GF_GROUP_BYTES / ((int64_t)NR * LANES * (j.D < GF_KC ? j.D : GF_KC) * (int64_t)sizeof(float));
   if (j.group < 1) j.group = 1;
   if (j.group > GF_GROUP_MAX) j.group = GF_GROUP_MAX;
+  j.bc = GF_BC;
+  if (j.D > GF_KC) j.group = GF_WIDE_GROUP, j.bc = GF_WIDE_BC;
   for (int k = 0; k < n; k++) {
     MIMIC_ASSERT(w[k]->data && y[k] && w[k]->row_bytes == tensor_row_bytes(type, j.K));
     j.w[k] = w[k];

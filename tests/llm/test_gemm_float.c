@@ -83,9 +83,10 @@ static int compare(const char *what, const qmat *w, const float *got, const floa
 
 /* One set over shapes and thread counts. */
 static void check_set(const llm_gemm_ops *ops) {
-  /* 20 x 1600: 100 steps per lane, so the chains continue across the 96-step chunks. */
-  static const int64_t shapes[][2] = {{4, 32},   {20, 64},  {28, 64},  {36, 96},
-                                      {64, 160}, {48, 768}, {20, 1600}};
+  /* x 1600: 100 steps per lane, so the chains continue across the 96-step chunks (the wide
+   * matrices' blocking: 72 rows are a group of four panels and one of one). */
+  static const int64_t shapes[][2] = {{4, 32},   {20, 64},  {28, 64},   {36, 96},
+                                      {64, 160}, {48, 768}, {20, 1600}, {72, 1600}};
   static const int64_t Ts[] = {1, 5, 6, 7, 97, 200};
   int compared = 0;
   for (int threads = 1; threads <= 3; threads += 2) {

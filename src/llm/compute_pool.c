@@ -52,16 +52,30 @@ struct compute_pool {
   void (*for_fn)(void *arg, int64_t begin, int64_t end);
   void *arg;
   int64_t for_n, for_chunk;
+  int64_t for_div; /* compute_pool_for_guided: a claim takes the items left / for_div; 0: fixed */
   _Atomic int64_t next; /* compute_pool_for: first item not yet claimed */
 };
 
-/* Claims chunks of the current compute_pool_for section until none is left. */
+/* Claims chunks of the current compute_pool_for section until none is left: chunks of for_chunk
+ * items, or (guided) the items left over for_div, in whole multiples of for_chunk. */
 static void for_claim(compute_pool *p) {
-  int64_t n = p->for_n, chunk = p->for_chunk;
+  int64_t n = p->for_n, chunk = p->for_chunk, div = p->for_div;
   for (;;) {
-    int64_t b = atomic_fetch_add(&p->next, chunk);
-    if (b >= n) break;
-    p->for_fn(p->arg, b, b + chunk < n ? b + chunk : n);
+    int64_t b, e;
+    if (!div) {
+      b = atomic_fetch_add(&p->next, chunk);
+      if (b >= n) break;
+      e = b + chunk < n ? b + chunk : n;
+    } else {
+      b = atomic_load(&p->next);
+      do {
+        if (b >= n) return;
+        int64_t c = (n - b) / div;
+        c = c <= chunk ? chunk : (c + chunk - 1) / chunk * chunk;
+        e = c < n - b ? b + c : n;
+      } while (!atomic_compare_exchange_weak(&p->next, &b, e));
+    }
+    p->for_fn(p->arg, b, e);
   }
 }
 
@@ -188,12 +202,16 @@ void compute_pool_run(compute_pool *p, void (*fn)(int ith, int nth, void *arg), 
   atomic_store(&p->busy, false);
 }
 
-void compute_pool_for(compute_pool *p, int64_t n, int64_t chunk,
-                      void (*fn)(void *arg, int64_t begin, int64_t end), void *arg) {
+/* The body of compute_pool_for and compute_pool_for_guided (div 0: fixed chunks). */
+static void pool_for(compute_pool *p, int64_t n, int64_t chunk, int64_t div,
+                     void (*fn)(void *arg, int64_t begin, int64_t end), void *arg) {
   if (n <= 0) return;
   if (chunk < 1) chunk = 1;
   if (!p || p->n <= 1 || n <= chunk) {
-    for (int64_t b = 0; b < n; b += chunk) fn(arg, b, b + chunk < n ? b + chunk : n);
+    if (div) /* guided, one thread: nothing to balance, one call */
+      fn(arg, 0, n);
+    else
+      for (int64_t b = 0; b < n; b += chunk) fn(arg, b, b + chunk < n ? b + chunk : n);
     return;
   }
   MIMIC_ASSERT(!atomic_exchange(&p->busy, true)); /* one caller at a time, no nesting */
@@ -201,6 +219,7 @@ void compute_pool_for(compute_pool *p, int64_t n, int64_t chunk,
   p->arg = arg;
   p->for_n = n;
   p->for_chunk = chunk;
+  p->for_div = div;
   atomic_store(&p->next, 0);
   sect_open(p, 0);
   for_claim(p);
@@ -217,4 +236,14 @@ void compute_pool_for(compute_pool *p, int64_t n, int64_t chunk,
     pthread_mutex_unlock(&p->mu);
   }
   atomic_store(&p->busy, false);
+}
+
+void compute_pool_for(compute_pool *p, int64_t n, int64_t chunk,
+                      void (*fn)(void *arg, int64_t begin, int64_t end), void *arg) {
+  pool_for(p, n, chunk, 0, fn, arg);
+}
+
+void compute_pool_for_guided(compute_pool *p, int64_t n, int64_t unit,
+                             void (*fn)(void *arg, int64_t begin, int64_t end), void *arg) {
+  pool_for(p, n, unit, 2 * (int64_t)compute_pool_threads(p), fn, arg);
 }

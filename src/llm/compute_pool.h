@@ -42,4 +42,14 @@ void compute_pool_run(compute_pool *p, void (*fn)(int ith, int nth, void *arg), 
 void compute_pool_for(compute_pool *p, int64_t n, int64_t chunk,
                       void (*fn)(void *arg, int64_t begin, int64_t end), void *arg);
 
+/* As compute_pool_for, with chunks that shrink as the items run out (guided self-scheduling): a
+ * claim takes the items left over twice the thread count, in whole multiples of `unit` items (unit
+ * < 1 counts as 1), and never less than one unit; on one thread (or a NULL pool) fn runs once over
+ * all n items. The threads of a section finish within about one unit of each other while the first
+ * chunks stay long: for work where each chunk's start costs something (a matrix product's row
+ * streams) and the threads' speeds differ (one thread's memory traffic slows the other, or the OS
+ * takes a core away for a while). */
+void compute_pool_for_guided(compute_pool *p, int64_t n, int64_t unit,
+                             void (*fn)(void *arg, int64_t begin, int64_t end), void *arg);
+
 #endif

@@ -895,18 +895,35 @@ static void mm_chunk(void *arg, int64_t b, int64_t e) {
   }
 }
 
-/* Chunk size for n rows on nth threads and T tokens: two chunks per thread, in whole tiles, so a
- * thread the OS holds back leaves half its share to the others. Finer chunks cost generation more
- * than they balance, as each chunk restarts the hardware prefetch streams
- * (docs/internals/kernels.md, "Threads and tiling"). A prompt (MM_PACK_MIN_GROUPS groups of four
- * tokens or more) reuses each tile from cache for every token, so a chunk's start costs it little,
- * and it takes eight chunks per thread: a section ends when its last chunk does, and chunks of rows
- * of different types (q/k/v with a Q6_K v) or different speed leave the other threads waiting up to
- * a chunk. */
+/* Chunk size for n rows on nth threads and T >= 4 tokens: two chunks per thread, in whole tiles, so
+ * a thread the OS holds back leaves half its share to the others. Many equal fine chunks cost more
+ * than they balance where each chunk's start restarts the hardware prefetch streams
+ * (docs/internals/kernels.md, "Threads and tiling"); generation (T < 4) takes guided chunks instead
+ * (mm_unit_rows). A prompt (MM_PACK_MIN_GROUPS groups of four tokens or more) reuses each tile from
+ * cache for every token, so a chunk's start costs it little, and it takes eight chunks per thread:
+ * a section ends when its last chunk does, and chunks of rows of different types (q/k/v with a Q6_K
+ * v) or different speed leave the other threads waiting up to a chunk. */
 static int64_t mm_chunk_rows(int64_t n, int nth, int64_t T) {
   int64_t c = n / ((int64_t)nth * (T >= 4 * MM_PACK_MIN_GROUPS ? 8 : 2));
   c = (c + MM_TILE_ROWS - 1) / MM_TILE_ROWS * MM_TILE_ROWS;
   return c < MM_TILE_ROWS ? MM_TILE_ROWS : c;
+}
+
+/* Generation (T < 4) hands out its rows in chunks that shrink as they run out
+ * (compute_pool_for_guided), down to a unit of about MM_UNIT_BYTES of weights in whole tiles. With
+ * two fixed chunks per thread a section ended when its slower thread did: equal chunks took 5-10%
+ * longer on one thread than on the other (the other's memory traffic, the OS), and at 2 threads on
+ * the 1.5B shape the threads waited 4-7 ms of a 55-65 ms token; guided, 2-3 ms, at the same busy
+ * time (a chunk's start restarts four row streams: about a microsecond). */
+#define MM_UNIT_BYTES (64 * 1024)
+
+static int64_t mm_unit_rows(const mm_job *j) {
+  size_t bytes = 0;
+  for (int k = 0; k < j->n_w; k++) bytes += (size_t)j->w[k]->rows * j->w[k]->row_bytes;
+  int64_t rows = j->row0[j->n_w],
+          unit = (int64_t)((double)MM_UNIT_BYTES * (double)rows / (double)bytes);
+  unit = (unit + MM_TILE_ROWS - 1) / MM_TILE_ROWS * MM_TILE_ROWS;
+  return unit < MM_TILE_ROWS ? MM_TILE_ROWS : unit;
 }
 
 void qmat_mul_multi(compute_pool *p, int n, const qmat *const *w, const float *x, float *const *y,
@@ -972,7 +989,11 @@ void llm__qmat_mul_split(compute_pool *p, int n, const qmat *const *w, const flo
   }
   int64_t total = j.row0[j.n_w];
   uint64_t t0 = LLM_PROF_T0();
-  compute_pool_for(p, total, mm_chunk_rows(total, nth, T), mm_chunk, &j);
+  if (T < 4) {
+    compute_pool_for_guided(p, total, mm_unit_rows(&j), mm_chunk, &j);
+  } else {
+    compute_pool_for(p, total, mm_chunk_rows(total, nth, T), mm_chunk, &j);
+  }
   if (t0) {
     llm__prof_wall(LLM_PROF_MATMUL, t0);
     llm__prof_par(t0, nth);

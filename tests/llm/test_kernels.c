@@ -499,6 +499,80 @@ TEST(pool_for_covers_every_item_once) {
   free(hits);
 }
 
+/* compute_pool_for_guided: every item exactly once; chunks in whole units (only the one ending at n
+ * may be shorter), never longer further on (they shrink as items run out), the first one the items
+ * over twice the threads; one thread runs the whole range in one call. */
+typedef struct guided_job {
+  int *hits;
+  int64_t (*span)[2];
+  int n_span;
+} guided_job;
+
+static void guided_mark(void *arg, int64_t b, int64_t e) {
+  guided_job *j = arg;
+  for (int64_t i = b; i < e; i++) __atomic_fetch_add(&j->hits[i], 1, __ATOMIC_RELAXED);
+  int k = __atomic_fetch_add(&j->n_span, 1, __ATOMIC_RELAXED);
+  j->span[k][0] = b;
+  j->span[k][1] = e;
+}
+
+static int cmp_span(const void *a, const void *b) {
+  const int64_t *x = a, *y = b;
+  return (x[0] > y[0]) - (x[0] < y[0]);
+}
+
+TEST(pool_for_guided_shrinks_in_units) {
+  enum { N = 20000 };
+  guided_job j = {malloc(N * sizeof *j.hits), malloc(N * sizeof *j.span), 0};
+  for (int threads = 1; threads <= 4; threads++) {
+    compute_pool *cp = compute_pool_new(threads);
+    for (int round = 0; round < 200; round++) {
+      int64_t n = 1 + (int64_t)(rng_next() % N), unit = 1 + (int64_t)(rng_next() % 200);
+      memset(j.hits, 0, N * sizeof *j.hits);
+      j.n_span = 0;
+      compute_pool_for_guided(cp, n, unit, guided_mark, &j);
+      int bad = -1;
+      for (int64_t i = 0; i < N && bad < 0; i++)
+        if (j.hits[i] != (i < n)) bad = (int)i;
+      if (bad >= 0) {
+        TEST_FAIL_("threads %d, n %lld, unit %lld: item %d done %d times", threads, (long long)n,
+                   (long long)unit, bad, j.hits[bad]);
+        break;
+      }
+      if (threads == 1 || n <= unit) {
+        CHECK_INT(j.n_span, 1);
+        continue;
+      }
+      qsort(j.span, (size_t)j.n_span, sizeof *j.span, cmp_span);
+      int64_t want0 = n / (2 * threads);
+      want0 = want0 <= unit ? unit : (want0 + unit - 1) / unit * unit;
+      CHECK_INT(j.span[0][1] - j.span[0][0], want0 < n ? want0 : n);
+      for (int k = 0; k < j.n_span; k++) {
+        int64_t len = j.span[k][1] - j.span[k][0];
+        if (j.span[k][1] != n && (len % unit || len < unit)) {
+          TEST_FAIL_("threads %d, n %lld, unit %lld: chunk [%lld, %lld) not in whole units",
+                     threads, (long long)n, (long long)unit, (long long)j.span[k][0],
+                     (long long)j.span[k][1]);
+          break;
+        }
+        if (k && len > j.span[k - 1][1] - j.span[k - 1][0]) {
+          TEST_FAIL_("threads %d, n %lld, unit %lld: chunk at %lld longer than the one before",
+                     threads, (long long)n, (long long)unit, (long long)j.span[k][0]);
+          break;
+        }
+      }
+    }
+    compute_pool_destroy(cp);
+  }
+  j.n_span = 0;
+  memset(j.hits, 0, N * sizeof *j.hits);
+  compute_pool_for_guided(NULL, 1000, 7, guided_mark, &j);
+  CHECK_INT(j.n_span, 1);
+  CHECK_INT(j.hits[0] + j.hits[999], 2);
+  free(j.hits);
+  free(j.span);
+}
+
 /* qmat_mul_multi gives exactly what separate qmat_mul calls give, including mixed weight types that
  * share a companion type (Q4_K + Q6_K) and ones that do not (Q4_K + Q8_0: converted separately).
  * With 37 tokens, the 17 Q6_K rows shift the last Q4_K's chunks off multiples of eight rows, so
@@ -572,6 +646,7 @@ int main(int argc, char **argv) {
   RUN(env_forces_lower_variant);
   RUN(qmat_mul_agrees_with_reference_dots);
   RUN(pool_for_covers_every_item_once);
+  RUN(pool_for_guided_shrinks_in_units);
   RUN(qmat_mul_multi_matches_single);
   llm__scratch_release();
   TEST_MAIN_END();

@@ -15,6 +15,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "base/alloc.h"
 #include "base/assert.h"
 #include "train/train_int.h"
 
@@ -23,14 +24,13 @@
 #define HAVE_X86 1
 #endif
 
-/* The AVX2 version's transposed weights live on the stack: up to this rank (8 KiB). */
-#define LORA_AVX2_RANK 256
-
 typedef struct lora_job {
   int T, out, r;
   const float *ax, *B, *bias;
   float s;
   float *y;
+  const float *bt; /* B lane by lane for the AVX2 version: group g of 8 outputs at bt + g * 8 r,
+                      value k of output 8 g + q at [k * 8 + q]; NULL: the reference runs */
 } lora_job;
 
 static float hsum16(const float a[16]) {
@@ -40,9 +40,9 @@ static float hsum16(const float a[16]) {
   return (u[0] + u[2]) + (u[1] + u[3]);
 }
 
-/* Outputs o in [o0, o1), every row t: the reference. */
-static void lora_rows_c(const lora_job *j, int o0, int o1) {
-  for (int t = 0; t < j->T; t++) {
+/* Rows [t0, t1), outputs [o0, o1): the reference. */
+static void lora_rows_c(const lora_job *j, int t0, int t1, int o0, int o1) {
+  for (int t = t0; t < t1; t++) {
     const float *x = j->ax + (size_t)t * j->r;
     float *y = j->y + (size_t)t * j->out;
     for (int o = o0; o < o1; o++) {
@@ -58,35 +58,34 @@ static void lora_rows_c(const lora_job *j, int o0, int o1) {
 }
 
 #ifdef HAVE_X86
-/* Outputs [o0, o1) (a multiple of 8 of them) for every row t: the eight outputs' weights are
- * transposed once (lane by lane), then each row's sixteen lane vectors (one output per float) are
- * formed and reduced in the tree's order. The adds are separate instructions: this file is built
- * as ISO C, which contracts nothing. */
-__attribute__((target("avx2,fma"))) static void lora_rows_avx2(const lora_job *j, int o0, int o1) {
+/* Rows [t0, t1), outputs [0, o8) (a multiple of 8): row by row, each group of eight outputs'
+ * sixteen lane vectors (one output per float) formed and reduced in the tree's order, so y streams
+ * through once in order (visiting eight rows at a time per group missed the cache on y: most of the
+ * time) and the lane-major weights come from L2. The adds are separate instructions: this file is
+ * built as ISO C, which contracts nothing. */
+__attribute__((target("avx2,fma"))) static void lora_rows_avx2(const lora_job *j, int t0, int t1,
+                                                               int o8) {
   int r = j->r;
-  float wt[LORA_AVX2_RANK * 8] __attribute__((aligned(32)));
   __m256 sv = _mm256_set1_ps(j->s);
-  for (int og = o0; og < o1; og += 8) {
-    for (int k = 0; k < r; k++)
-      for (int q = 0; q < 8; q++) wt[k * 8 + q] = j->B[(size_t)(og + q) * r + k];
-    __m256 bv = j->bias ? _mm256_loadu_ps(j->bias + og) : _mm256_setzero_ps();
-    for (int t = 0; t < j->T; t++) {
-      const float *x = j->ax + (size_t)t * r;
+  for (int t = t0; t < t1; t++) {
+    const float *x = j->ax + (size_t)t * r;
+    float *yt = j->y + (size_t)t * j->out;
+    for (int og = 0; og < o8; og += 8) {
+      const float *wt = j->bt + (size_t)og * r;
       __m256 a[16];
       for (int l = 0; l < 16; l++)
-        a[l] = _mm256_fmadd_ps(_mm256_load_ps(wt + l * 8), _mm256_broadcast_ss(x + l),
+        a[l] = _mm256_fmadd_ps(_mm256_loadu_ps(wt + l * 8), _mm256_broadcast_ss(x + l),
                                _mm256_setzero_ps());
       for (int i = 16; i < r; i += 16)
         for (int l = 0; l < 16; l++)
-          a[l] = _mm256_fmadd_ps(_mm256_load_ps(wt + (i + l) * 8), _mm256_broadcast_ss(x + i + l),
+          a[l] = _mm256_fmadd_ps(_mm256_loadu_ps(wt + (i + l) * 8), _mm256_broadcast_ss(x + i + l),
                                  a[l]);
       for (int l = 0; l < 8; l++) a[l] = _mm256_add_ps(a[l], a[l + 8]);
       for (int l = 0; l < 4; l++) a[l] = _mm256_add_ps(a[l], a[l + 4]);
       __m256 p = _mm256_add_ps(_mm256_add_ps(a[0], a[2]), _mm256_add_ps(a[1], a[3]));
-      float *y = j->y + (size_t)t * j->out + og;
-      __m256 v = _mm256_add_ps(_mm256_loadu_ps(y), _mm256_mul_ps(sv, p));
-      if (j->bias) v = _mm256_add_ps(v, bv);
-      _mm256_storeu_ps(y, v);
+      __m256 v = _mm256_add_ps(_mm256_loadu_ps(yt + og), _mm256_mul_ps(sv, p));
+      if (j->bias) v = _mm256_add_ps(v, _mm256_loadu_ps(j->bias + og));
+      _mm256_storeu_ps(yt + og, v);
     }
   }
 }
@@ -100,31 +99,43 @@ static bool use_avx2(void) {
 #endif
 }
 
-/* Groups of 8 outputs [b, e) (the last group may hold only 4: the reference takes it). */
+/* Blocks of LORA_ROWS rows [b, e): all outputs. */
+#define LORA_ROWS 8
+
 static void lora_chunk(void *arg, int64_t b, int64_t e) {
   const lora_job *j = arg;
-  int o0 = (int)b * 8, o1 = (int)e * 8 < j->out ? (int)e * 8 : j->out;
+  int t0 = (int)b * LORA_ROWS, t1 = (int)e * LORA_ROWS < j->T ? (int)e * LORA_ROWS : j->T;
+  int o8 = 0;
 #ifdef HAVE_X86
-  if (use_avx2() && j->r <= LORA_AVX2_RANK) {
-    int o8 = o0 + (o1 - o0) / 8 * 8;
-    lora_rows_avx2(j, o0, o8);
-    if (o8 < o1) lora_rows_c(j, o8, o1);
-    return;
+  if (j->bt) {
+    o8 = j->out / 8 * 8;
+    lora_rows_avx2(j, t0, t1, o8);
   }
 #endif
-  lora_rows_c(j, o0, o1);
+  if (o8 < j->out) lora_rows_c(j, t0, t1, o8, j->out);
 }
 
 bool train__lora_add(compute_pool *pool, int T, int out, int r, const float *ax, const float *B,
                      float s, const float *bias, float *y) {
   if (r <= 0 || r % 16 || r > TRAIN_MAX_RANK || out <= 0 || out % 4) return false;
   MIMIC_ASSERT(T >= 0 && ax && B && y);
-  lora_job j = {T, out, r, ax, B, bias, s, y};
-  int64_t groups = (out + 7) / 8;
+  lora_job j = {T, out, r, ax, B, bias, s, y, NULL};
+  float *bt = NULL;
+  int o8 = out / 8 * 8;
+  if (use_avx2() && o8 > 0) {
+    bt = mem_alloc((size_t)o8 * (size_t)r * sizeof(float));
+    if (!bt) return false; /* qmat_mul's way then */
+    for (int og = 0; og < o8; og += 8)
+      for (int k = 0; k < r; k++)
+        for (int q = 0; q < 8; q++) bt[(size_t)og * r + k * 8 + q] = B[(size_t)(og + q) * r + k];
+    j.bt = bt;
+  }
+  int64_t blocks = (T + LORA_ROWS - 1) / LORA_ROWS;
   int nth = pool ? compute_pool_threads(pool) : 1;
   if (nth > 1)
-    compute_pool_for(pool, groups, (groups + 4 * nth - 1) / (4 * nth), lora_chunk, &j);
+    compute_pool_for(pool, blocks, (blocks + 4 * nth - 1) / (4 * nth), lora_chunk, &j);
   else
-    lora_chunk(&j, 0, groups);
+    lora_chunk(&j, 0, blocks);
+  mem_free(bt);
   return true;
 }

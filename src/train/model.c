@@ -636,6 +636,8 @@ out:
 
 /* ---- Forward --------------------------------------------------------------------------------- */
 
+static const int qkv_w[3] = {TRAIN_W_Q, TRAIN_W_K, TRAIN_W_V}, gu_w[2] = {TRAIN_W_GATE, TRAIN_W_UP};
+
 /* Inverted dropout on the LoRA branch's input: x~ = x * keep / (1 - p), the mask drawn from a hash
  * of (batch key, layer, matrix, row), so the backward pass regenerates it instead of storing it. */
 static void dropout_apply(const train_model *m, int il, int w, int T, int n, const float *x,
@@ -659,11 +661,123 @@ static const float *lora_input(train_model *m, int il, int w, int T, const float
   return m->drop;
 }
 
+/* ---- Row-parallel element-wise passes ---------------------------------------------------------
+ * The passes between the matrix products (norms, RoPE, SwiGLU, residual adds, LoRA's sum and the
+ * biases) sum nothing across rows, so they are split over the pool by rows: each row gets the same
+ * arithmetic whichever thread runs it, the same bits as one thread. (Run on the calling thread
+ * alone they were about a tenth of a 0.5B step's wall time, the other thread idle.) */
+typedef enum {
+  EW_RMSNORM,
+  EW_RMSNORM_BWD,
+  EW_ROPE,
+  EW_SWIGLU,
+  EW_SWIGLU_H,
+  EW_SWIGLU_BWD,
+  EW_ADD,
+  EW_LORA
+} ew_op;
+
+typedef struct ew_job {
+  ew_op op;
+  int n;                      /* floats per row */
+  const float *a, *b, *c, *d; /* inputs, by op */
+  float *y, *z;               /* outputs, by op */
+  float s;
+  const llm_hparams *hp; /* RoPE */
+  int heads;
+  bool bwd;
+} ew_job;
+
+static void ew_rows(void *arg, int64_t b, int64_t e) {
+  const ew_job *j = arg;
+  int T = (int)(e - b);
+  size_t o = (size_t)b * (size_t)j->n, cnt = (size_t)T * (size_t)j->n;
+  switch (j->op) {
+  case EW_RMSNORM: /* x a, weights b -> y, rstd z */
+    train__rmsnorm_fwd(T, j->n, j->a + o, j->b, j->s, j->y + o, j->z + b);
+    break;
+  case EW_RMSNORM_BWD: /* x a, weights b, rstd c, dy d -> dx y (+=); no weight gradient */
+    train__rmsnorm_bwd(T, j->n, j->a + o, j->b, j->c + b, j->d + o, j->y + o, NULL);
+    break;
+  case EW_ROPE: /* cos/sin a (rows of n_rot) -> y rotated in place */
+    train__rope(j->hp, T, j->heads, j->a + (size_t)b * j->hp->n_rot, j->y + o, j->bwd);
+    break;
+  case EW_SWIGLU: train__swiglu_fwd((int64_t)cnt, j->a + o, j->b + o, j->y + o); break;
+  case EW_SWIGLU_H: train__swiglu_bwd_h((int64_t)cnt, j->a + o, j->b + o, j->y + o); break;
+  case EW_SWIGLU_BWD:
+    train__swiglu_bwd((int64_t)cnt, j->a + o, j->b + o, j->c + o, j->y + o, j->z + o);
+    break;
+  case EW_ADD: /* y += a, then (z not NULL) a copy of y in z */
+    for (size_t i = o; i < o + cnt; i++) j->y[i] += j->a[i];
+    if (j->z) memcpy(j->z + o, j->y + o, cnt * sizeof(float));
+    break;
+  case EW_LORA: /* y += s a (a not NULL), then y += bias b (b not NULL): the engine's order */
+    if (j->a)
+      for (size_t i = o; i < o + cnt; i++) j->y[i] += j->s * j->a[i];
+    if (j->b)
+      for (int t = 0; t < T; t++)
+        for (int i = 0; i < j->n; i++) j->y[o + (size_t)t * j->n + i] += j->b[i];
+    break;
+  }
+}
+
+/* Runs j over rows [0, T) on the pool. */
+static void ew_run(const train_model *m, ew_job *j, int T) {
+  int nth = m->pool ? compute_pool_threads(m->pool) : 1;
+  if (nth > 1 && T > 1)
+    compute_pool_for(m->pool, T, (T + 4 * nth - 1) / (4 * nth), ew_rows, j);
+  else
+    ew_rows(j, 0, T);
+}
+
+static void rmsnorm_fwd(train_model *m, int T, const float *x, const float *w, float *y,
+                        float *rstd) {
+  ew_job j = {
+      .op = EW_RMSNORM, .n = m->hp.n_embd, .a = x, .b = w, .y = y, .z = rstd, .s = m->hp.rms_eps};
+  ew_run(m, &j, T);
+}
+
+/* dx += the norm's backward; dw (the norm's weight gradient, NULL when frozen) sums over rows, so
+ * with it the pass stays on one thread. */
+static void rmsnorm_bwd(train_model *m, int T, const float *x, const float *w, const float *rstd,
+                        const float *dy, float *dx, float *dw) {
+  if (dw) {
+    train__rmsnorm_bwd(T, m->hp.n_embd, x, w, rstd, dy, dx, dw);
+    return;
+  }
+  ew_job j = {.op = EW_RMSNORM_BWD, .n = m->hp.n_embd, .a = x, .b = w, .c = rstd, .d = dy, .y = dx};
+  ew_run(m, &j, T);
+}
+
+static void rope(train_model *m, int T, int heads, float *x, bool backward) {
+  ew_job j = {.op = EW_ROPE,
+              .n = heads * m->hp.head_dim,
+              .a = m->cs,
+              .y = x,
+              .hp = &m->hp,
+              .heads = heads,
+              .bwd = backward};
+  ew_run(m, &j, T);
+}
+
+static void swiglu(train_model *m, ew_op op, int T, const float *g, const float *u, const float *dh,
+                   float *y, float *z) {
+  ew_job j = {.op = op, .n = m->hp.n_ff, .a = g, .b = u, .c = dh, .y = y, .z = z};
+  ew_run(m, &j, T);
+}
+
+/* x (T, E) += d; then a copy of x into keep when not NULL. */
+static void residual_add(train_model *m, int T, float *x, const float *d, float *keep) {
+  ew_job j = {.op = EW_ADD, .n = m->hp.n_embd, .a = d, .y = x, .z = keep};
+  ew_run(m, &j, T);
+}
+
 /* y (T, out) = x (T, in) W^T (+ s B A x~) (+ bias). A frozen base and the LoRA branch go through
  * qmat_mul in the engine's order (base, adapter, bias), so a trained adapter gives bit-identical
  * logits in the engine: with quantized bases that matters, because the activations are quantized
- * again at every layer and a rounding flip from a different summation order would be amplified. */
-static void lin_fwd(train_model *m, int il, int w, int T, const float *x, float *y) {
+ * again at every layer and a rounding flip from a different summation order would be amplified.
+ * lin_fwd_base is the base's product alone, lin_fwd_rest the adapter and bias on top of it. */
+static void lin_fwd_base(train_model *m, int il, int w, int T, const float *x, float *y) {
   tr_lin *l = &m->layers[il].lin[w];
   if (l->gw) {
     train_mat A = {x, l->in, false, NULL}, B = {l->w.data, l->in, true, NULL};
@@ -671,16 +785,55 @@ static void lin_fwd(train_model *m, int il, int w, int T, const float *x, float 
   } else {
     qmat_mul(m->pool, &l->w, x, y, T);
   }
+}
+
+static void lin_fwd_rest(train_model *m, int il, int w, int T, const float *x, float *y,
+                         bool ax_done) {
+  tr_lin *l = &m->layers[il].lin[w];
   if (l->A) {
-    const float *xi = lora_input(m, il, w, T, x);
-    qmat qa = qmat_f32(l->A, l->r, l->in), qb = qmat_f32(l->B, l->out, l->r);
-    qmat_mul(m->pool, &qa, xi, l->ax, T);
+    if (!ax_done) {
+      const float *xi = lora_input(m, il, w, T, x);
+      qmat qa = qmat_f32(l->A, l->r, l->in);
+      qmat_mul(m->pool, &qa, xi, l->ax, T);
+    }
+    if (train__lora_add(m->pool, T, l->out, l->r, l->ax, l->B, l->s, l->bias, y)) return;
+    qmat qb = qmat_f32(l->B, l->out, l->r);
     qmat_mul(m->pool, &qb, l->ax, m->tmp2, T);
-    for (size_t i = 0; i < (size_t)T * l->out; i++) y[i] += l->s * m->tmp2[i];
   }
-  if (l->bias)
-    for (int t = 0; t < T; t++)
-      for (int i = 0; i < l->out; i++) y[(size_t)t * l->out + i] += l->bias[i];
+  if (!l->A && !l->bias) return;
+  ew_job j = {
+      .op = EW_LORA, .n = l->out, .a = l->A ? m->tmp2 : NULL, .b = l->bias, .y = y, .s = l->s};
+  ew_run(m, &j, T);
+}
+
+static void lin_fwd(train_model *m, int il, int w, int T, const float *x, float *y) {
+  lin_fwd_base(m, il, w, T, x, y);
+  lin_fwd_rest(m, il, w, T, x, y, false);
+}
+
+/* n (at most 4) matrices of one input (q, k, v; gate, up): frozen bases in one qmat_mul_multi (the
+ * input is quantized once, one pool section; the same bits as one qmat_mul each), and without
+ * dropout the adapters' A products likewise; then each one's rest. */
+static void lin_fwd_multi(train_model *m, int il, int n, const int *ws, int T, const float *x,
+                          float *const *ys) {
+  MIMIC_ASSERT(n >= 1 && n <= 4);
+  const qmat *q[4], *qa[4];
+  qmat a[4];
+  float *ax[4];
+  bool frozen = true, adapted = !(m->drop && m->drop_key);
+  for (int k = 0; k < n; k++) {
+    tr_lin *l = &m->layers[il].lin[ws[k]];
+    frozen = frozen && !l->gw;
+    adapted = adapted && l->A;
+    q[k] = &l->w;
+    if (l->A) a[k] = qmat_f32(l->A, l->r, l->in), qa[k] = &a[k], ax[k] = l->ax;
+  }
+  if (frozen)
+    qmat_mul_multi(m->pool, n, q, x, ys, T);
+  else
+    for (int k = 0; k < n; k++) lin_fwd_base(m, il, ws[k], T, x, ys[k]);
+  if (adapted) qmat_mul_multi(m->pool, n, qa, x, ax, T);
+  for (int k = 0; k < n; k++) lin_fwd_rest(m, il, ws[k], T, x, ys[k], adapted);
 }
 
 static int check_batch(const train_model *m, const train_batch *b) {
@@ -820,7 +973,7 @@ int train_model_forward(train_model *m, const train_batch *b, float *logp, float
   int rc = check_batch(m, b);
   if (rc) return rc;
   const llm_hparams *hp = &m->hp;
-  int T = b->T, E = hp->n_embd, ff = hp->n_ff;
+  int T = b->T, E = hp->n_embd;
   m->drop_key = b->dropout_key;
   m->fwd_T = T;
   for (int t = 0; t < T; t++)
@@ -832,26 +985,24 @@ int train_model_forward(train_model *m, const train_batch *b, float *logp, float
   for (int il = 0; il < hp->n_layer; il++) {
     tr_layer *L = &m->layers[il];
     memcpy(L->x0, m->x, (size_t)T * E * sizeof(float));
-    train__rmsnorm_fwd(T, E, m->x, L->attn_norm, hp->rms_eps, m->xn, L->rs1);
-    lin_fwd(m, il, TRAIN_W_Q, T, m->xn, L->q);
-    lin_fwd(m, il, TRAIN_W_K, T, m->xn, L->k);
-    lin_fwd(m, il, TRAIN_W_V, T, m->xn, L->v);
-    train__rope(hp, T, hp->n_head, m->cs, L->q, false);
-    train__rope(hp, T, hp->n_head_kv, m->cs, L->k, false);
+    rmsnorm_fwd(m, T, m->x, L->attn_norm, m->xn, L->rs1);
+    float *qkv[3] = {L->q, L->k, L->v};
+    lin_fwd_multi(m, il, 3, qkv_w, T, m->xn, qkv);
+    rope(m, T, hp->n_head, L->q, false);
+    rope(m, T, hp->n_head_kv, L->k, false);
     train__attn_fwd(m->pool, &at, L->q, L->k, L->v, L->att, L->lse);
     lin_fwd(m, il, TRAIN_W_O, T, L->att, m->tmp);
-    for (size_t i = 0; i < (size_t)T * E; i++) m->x[i] += m->tmp[i];
-    memcpy(L->x1, m->x, (size_t)T * E * sizeof(float));
-    train__rmsnorm_fwd(T, E, m->x, L->ffn_norm, hp->rms_eps, m->xn, L->rs2);
-    lin_fwd(m, il, TRAIN_W_GATE, T, m->xn, L->g);
-    lin_fwd(m, il, TRAIN_W_UP, T, m->xn, L->u);
-    train__swiglu_fwd((int64_t)T * ff, L->g, L->u, m->hbuf);
+    residual_add(m, T, m->x, m->tmp, L->x1);
+    rmsnorm_fwd(m, T, m->x, L->ffn_norm, m->xn, L->rs2);
+    float *gu[2] = {L->g, L->u};
+    lin_fwd_multi(m, il, 2, gu_w, T, m->xn, gu);
+    swiglu(m, EW_SWIGLU, T, L->g, L->u, NULL, m->hbuf, NULL);
     lin_fwd(m, il, TRAIN_W_DOWN, T, m->hbuf, m->tmp);
-    for (size_t i = 0; i < (size_t)T * E; i++) m->x[i] += m->tmp[i];
+    residual_add(m, T, m->x, m->tmp, NULL);
     if (m->act16) layer_pack(m, L, T);
   }
   memcpy(m->xfin, m->x, (size_t)T * E * sizeof(float));
-  train__rmsnorm_fwd(T, E, m->xfin, m->output_norm, hp->rms_eps, m->xf, m->rsf);
+  rmsnorm_fwd(m, T, m->xfin, m->output_norm, m->xf, m->rsf);
 
   int V = hp->n_vocab;
   m->n_rows = 0;
@@ -1011,7 +1162,7 @@ void train_model_backward_logp(train_model *m, const train_batch *b, const float
     }
   m->n_rows = nr;
   memset(m->dx, 0, (size_t)T * E * sizeof(float));
-  train__rmsnorm_bwd(T, E, m->xfin, m->output_norm, m->rsf, m->dxf, m->dx, m->g_output_norm);
+  rmsnorm_bwd(m, T, m->xfin, m->output_norm, m->rsf, m->dxf, m->dx, m->g_output_norm);
 
   train_attn at = {T, hp->n_head, hp->n_head_kv, hp->head_dim, b->seg};
   for (int il = hp->n_layer - 1; il >= 0; il--) {
@@ -1022,35 +1173,35 @@ void train_model_backward_logp(train_model *m, const train_batch *b, const float
     }
     /* feed-forward: x2 = x1 + down(silu(gate xn2) * up xn2) */
     if (m->recompute_ffn) { /* gate and up again, exactly as the forward pass computed them */
-      train__rmsnorm_fwd(T, E, L->x1, L->ffn_norm, hp->rms_eps, m->xn, L->rs2);
-      lin_fwd(m, il, TRAIN_W_GATE, T, m->xn, L->g);
-      lin_fwd(m, il, TRAIN_W_UP, T, m->xn, L->u);
+      rmsnorm_fwd(m, T, L->x1, L->ffn_norm, m->xn, L->rs2);
+      float *gu[2] = {L->g, L->u};
+      lin_fwd_multi(m, il, 2, gu_w, T, m->xn, gu);
     }
-    train__swiglu_bwd_h((int64_t)T * ff, L->g, L->u, m->hbuf);
+    swiglu(m, EW_SWIGLU_H, T, L->g, L->u, NULL, m->hbuf, NULL);
     memset(m->dh, 0, (size_t)T * ff * sizeof(float));
     lin_bwd(m, il, TRAIN_W_DOWN, T, m->hbuf, m->dx, m->dh);
-    train__swiglu_bwd((int64_t)T * ff, L->g, L->u, m->dh, m->dg, m->du);
+    swiglu(m, EW_SWIGLU_BWD, T, L->g, L->u, m->dh, m->dg, m->du);
     memset(m->dxn, 0, (size_t)T * E * sizeof(float));
-    train__rmsnorm_fwd(T, E, L->x1, L->ffn_norm, hp->rms_eps, m->xn, L->rs2); /* as forward */
+    rmsnorm_fwd(m, T, L->x1, L->ffn_norm, m->xn, L->rs2); /* as forward */
     lin_bwd(m, il, TRAIN_W_GATE, T, m->xn, m->dg, m->dxn);
     lin_bwd(m, il, TRAIN_W_UP, T, m->xn, m->du, m->dxn);
-    train__rmsnorm_bwd(T, E, L->x1, L->ffn_norm, L->rs2, m->dxn, m->dx, L->g_ffn_norm);
+    rmsnorm_bwd(m, T, L->x1, L->ffn_norm, L->rs2, m->dxn, m->dx, L->g_ffn_norm);
     /* attention: x1 = x0 + o(attn(rope(q xn1), rope(k xn1), v xn1)) */
     memset(m->datt, 0, (size_t)T * qd * sizeof(float));
     lin_bwd(m, il, TRAIN_W_O, T, L->att, m->dx, m->datt);
     train__attn_bwd(m->pool, &at, L->q, L->k, L->v, L->att, L->lse, m->datt, m->dq, m->dk, m->dv,
                     m->attn_scr);
-    train__rope(hp, T, hp->n_head, m->cs, m->dq, true);
-    train__rope(hp, T, hp->n_head_kv, m->cs, m->dk, true);
+    rope(m, T, hp->n_head, m->dq, true);
+    rope(m, T, hp->n_head_kv, m->dk, true);
     /* Below layer 0 only the embeddings could use dx: skip it when they are frozen. */
     bool need_dx = il > 0 || m->g_embd;
     memset(m->dxn, 0, (size_t)T * E * sizeof(float));
-    train__rmsnorm_fwd(T, E, L->x0, L->attn_norm, hp->rms_eps, m->xn, L->rs1); /* as forward */
+    rmsnorm_fwd(m, T, L->x0, L->attn_norm, m->xn, L->rs1); /* as forward */
     lin_bwd(m, il, TRAIN_W_Q, T, m->xn, m->dq, need_dx ? m->dxn : NULL);
     lin_bwd(m, il, TRAIN_W_K, T, m->xn, m->dk, need_dx ? m->dxn : NULL);
     lin_bwd(m, il, TRAIN_W_V, T, m->xn, m->dv, need_dx ? m->dxn : NULL);
     if (need_dx || L->g_attn_norm)
-      train__rmsnorm_bwd(T, E, L->x0, L->attn_norm, L->rs1, m->dxn, m->dx, L->g_attn_norm);
+      rmsnorm_bwd(m, T, L->x0, L->attn_norm, L->rs1, m->dxn, m->dx, L->g_attn_norm);
   }
   if (m->g_embd)
     for (int t = 0; t < T; t++) {

@@ -42,6 +42,15 @@ bool train__gemm_set_kernel(const char *name);
 void train__dequant_row(tensor_type type, const void *src, float *dst, int64_t n);
 bool train__dequant_fast(tensor_type type);
 
+/* ---- LoRA's adapter term as the engine adds it (lora.c): y (T, out) = y + s * (ax (T, r) B^T),
+ * then + bias (out) when not NULL, each add rounded on its own, the product in the engine's tiled
+ * float order, so the bits are qmat_mul's of an F32 B followed by those adds. Returns false and
+ * does nothing unless r is a multiple of 16 (at most TRAIN_MAX_RANK) and out of 4 (the shapes
+ * whose order it restates). AVX2 where the GEMM kernel is not forced to scalar; both give the same
+ * bits. */
+bool train__lora_add(compute_pool *pool, int T, int out, int r, const float *ax, const float *B,
+                     float s, const float *bias, float *y);
+
 /* ---- RMSNorm: y (T, n) = x / sqrt(mean(x^2) + eps) * w, as model.c computes it (squares summed in
  * double). rstd (T) receives 1 / sqrt(mean + eps) for the backward pass. */
 void train__rmsnorm_fwd(int T, int n, const float *x, const float *w, float eps, float *y,

@@ -534,6 +534,50 @@ TEST(rng_is_seedable) {
   CHECK_NEAR(v / 20000, 1, 0.05);
 }
 
+/* LoRA's adapter term (lora.c) against the engine's: qmat_mul of the F32 B, then y + s * that,
+ * then + bias, bit for bit, with both kernels, one and two threads, fewer and more rows than the
+ * engine's packed product takes (16), ranks 16 and 32, a row of zero weights and negative zeros in
+ * y; other ranks and widths are declined. */
+TEST(lora_add_matches_engine) {
+  const char *best = train__gemm_kernel();
+  compute_pool *cp = compute_pool_new(2);
+  static const int Ts[] = {5, 20, 37}, outs[] = {36, 64}, rs[] = {16, 32};
+  for (int pass = 0; pass < 2; pass++) {
+    CHECK(train__gemm_set_kernel(pass ? best : "scalar"));
+    for (size_t a = 0; a < 3; a++)
+      for (size_t b = 0; b < 2; b++)
+        for (size_t c = 0; c < 2; c++)
+          for (int biased = 0; biased < 2; biased++) {
+            int T = Ts[a], out = outs[b], r = rs[c];
+            float *ax = xalloc((size_t)T * r * 4), *B = xalloc((size_t)out * r * 4);
+            float *y0 = xalloc((size_t)T * out * 4), *y1 = xalloc((size_t)T * out * 4);
+            float *want = xalloc((size_t)T * out * 4), *bias = xalloc((size_t)out * 4);
+            fill(ax, (size_t)T * r, 1), fill(B, (size_t)out * r, 0.3f), fill(bias, out, 1);
+            fill(y0, (size_t)T * out, 2);
+            memset(B + 3 * r, 0, (size_t)r * 4);
+            for (int t = 0; t < T; t++) y0[(size_t)t * out + 3] = -0.0f;
+            float s = 1.75f;
+            qmat qb = {TT_F32, out, r, B, (size_t)r * 4};
+            qmat_mul(cp, &qb, ax, want, T);
+            for (size_t i = 0; i < (size_t)T * out; i++) {
+              float p = s * want[i];
+              want[i] = y0[i] + p;
+              if (biased) want[i] = want[i] + bias[i % (size_t)out];
+            }
+            for (int th = 0; th < 2; th++) {
+              memcpy(y1, y0, (size_t)T * out * 4);
+              CHECK(train__lora_add(th ? cp : NULL, T, out, r, ax, B, s, biased ? bias : NULL, y1));
+              CHECK(memcmp(y1, want, (size_t)T * out * 4) == 0);
+            }
+            mem_free(ax), mem_free(B), mem_free(y0), mem_free(y1), mem_free(want), mem_free(bias);
+          }
+  }
+  float one = 1;
+  CHECK(!train__lora_add(NULL, 1, 4, 8, &one, &one, 1, NULL, &one));
+  CHECK(!train__lora_add(NULL, 1, 6, 16, &one, &one, 1, NULL, &one));
+  compute_pool_destroy(cp);
+}
+
 int main(void) {
   train__rng_seed(&rng, 1234);
   printf("gemm kernel: %s\n", train__gemm_kernel());
@@ -550,6 +594,7 @@ int main(void) {
   RUN(exp_simd_matches_scalar);
   RUN(half_rows);
   RUN(adamw_simd_matches_scalar);
+  RUN(lora_add_matches_engine);
   RUN(rng_is_seedable);
   TEST_MAIN_END();
 }

@@ -495,8 +495,9 @@ TEST(adapter_matches_engine_and_llama_cpp) {
   CHECK(worst < 1e-4);
   train_model_destroy(m);
 
-  /* 2: our adapter (random A and B) over the Q4_K_M base: training forward vs the engine */
-  train_lora_opts lo2 = {4, 8, 0, TRAIN_TARGETS_ALL & ~(1u << TRAIN_W_K), NULL, false, false};
+  /* 2: our adapter (random A and B, rank 16: lora.c's adapter term) over the Q4_K_M base: training
+   * forward vs the engine */
+  train_lora_opts lo2 = {16, 8, 0, TRAIN_TARGETS_ALL & ~(1u << TRAIN_W_K), NULL, false, false};
   CHECK_OK(train_model_new_lora(qb, &lo2, 2, 64, cp, &m));
   REQUIRE(m);
   for (int i = 0; i < train_model_n_params(m); i++) {

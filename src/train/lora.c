@@ -13,7 +13,6 @@
  * go through qmat_mul (train__lora_add returns false). tests/train/test_grad.c checks both
  * versions against qmat_mul and the adds. */
 #include <math.h>
-#include <string.h>
 
 #include "base/alloc.h"
 #include "base/assert.h"
@@ -91,14 +90,6 @@ __attribute__((target("avx2,fma"))) static void lora_rows_avx2(const lora_job *j
 }
 #endif
 
-static bool use_avx2(void) {
-#ifdef HAVE_X86
-  return strcmp(train__gemm_kernel(), "scalar") != 0;
-#else
-  return false;
-#endif
-}
-
 /* Blocks of LORA_ROWS rows [b, e): all outputs. */
 #define LORA_ROWS 8
 
@@ -122,7 +113,7 @@ bool train__lora_add(compute_pool *pool, int T, int out, int r, const float *ax,
   lora_job j = {T, out, r, ax, B, bias, s, y, NULL};
   float *bt = NULL;
   int o8 = out / 8 * 8;
-  if (use_avx2() && o8 > 0) {
+  if (train__use_avx2() && o8 > 0) {
     bt = mem_alloc((size_t)o8 * (size_t)r * sizeof(float));
     if (!bt) return false; /* qmat_mul's way then */
     for (int og = 0; og < o8; og += 8)

@@ -179,8 +179,7 @@ __attribute__((target("avx2,fma"))) static void axpy_avx2(float *y, float a, con
 static vec_ops vec_pick(int n) {
   vec_ops v = {dot_scalar, dot2_scalar, axpy_scalar};
 #ifdef HAVE_X86
-  if (n % 8 == 0 && strcmp(train__gemm_kernel(), "scalar") != 0)
-    v = (vec_ops){dot_avx2, dot2_avx2, axpy_avx2};
+  if (n % 8 == 0 && train__use_avx2()) v = (vec_ops){dot_avx2, dot2_avx2, axpy_avx2};
 #else
   (void)n;
 #endif
@@ -414,7 +413,7 @@ __attribute__((target("avx2,fma"))) static void swiglu_avx2(int64_t n, const flo
 }
 #endif
 
-static bool use_avx2(void) {
+bool train__use_avx2(void) {
 #ifdef HAVE_X86
   return strcmp(train__gemm_kernel(), "scalar") != 0;
 #else
@@ -424,7 +423,7 @@ static bool use_avx2(void) {
 
 double train__sum_exp(const float *z, int64_t n, float mx) {
 #ifdef HAVE_X86
-  if (use_avx2()) return sum_exp_avx2(z, n, mx);
+  if (train__use_avx2()) return sum_exp_avx2(z, n, mx);
 #endif
   double sum = 0;
   for (int64_t i = 0; i < n; i++) sum += expf(z[i] - mx);
@@ -433,7 +432,7 @@ double train__sum_exp(const float *z, int64_t n, float mx) {
 
 void train__exp_scale(float *z, int64_t n, float sub, float scale) {
 #ifdef HAVE_X86
-  if (use_avx2()) {
+  if (train__use_avx2()) {
     exp_scale_avx2(z, n, sub, scale);
     return;
   }
@@ -451,7 +450,7 @@ void train__swiglu_fwd(int64_t n, const float *g, const float *u, float *h) {
 
 void train__swiglu_bwd_h(int64_t n, const float *g, const float *u, float *h) {
 #ifdef HAVE_X86
-  if (use_avx2()) {
+  if (train__use_avx2()) {
     swiglu_avx2(n, g, u, h);
     return;
   }
@@ -463,7 +462,7 @@ void train__swiglu_bwd_h(int64_t n, const float *g, const float *u, float *h) {
 void train__swiglu_bwd(int64_t n, const float *g, const float *u, const float *dh, float *dg,
                        float *du) {
 #ifdef HAVE_X86
-  if (use_avx2()) {
+  if (train__use_avx2()) {
     swiglu_bwd_avx2(n, g, u, dh, dg, du);
     return;
   }

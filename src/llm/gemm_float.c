@@ -177,7 +177,7 @@ static void pack_w(const gf_job *j, const qmat *w, int64_t r0, float *wp) {
                j->D, wp);
 }
 
-/* Weight panels per group: as many chunks of KC steps (a whole panel when narrower) as fit in 192
+/* Weight panels per group (at most KC steps per lane): as many whole panels as fit in 192
  * KiB (of a 512 KiB L2, which also holds a run of BC token blocks' activations, 4 x 36 KiB at cols
  * 1536), at least one. The loop per work item (a
  * group and a range of token blocks), for each run of BC token blocks: for each chunk of KC steps,
@@ -264,12 +264,15 @@ bool llm__gemm_float_with(const llm_gemm_ops *ops, llm_scratch_fn scratch, compu
   j.D = j.K / LANES;
   /* Sized by a chunk's weights, the part that is reused from L2 (a run of token blocks at a time).
    */
-  j.group =
-      GF_GROUP_BYTES / ((int64_t)NR * LANES * (j.D < GF_KC ? j.D : GF_KC) * (int64_t)sizeof(float));
-  if (j.group < 1) j.group = 1;
-  if (j.group > GF_GROUP_MAX) j.group = GF_GROUP_MAX;
-  j.bc = GF_BC;
-  if (j.D > GF_KC) j.group = GF_WIDE_GROUP, j.bc = GF_WIDE_BC;
+  if (j.D > GF_KC) {
+    j.group = GF_WIDE_GROUP;
+    j.bc = GF_WIDE_BC;
+  } else { /* whole panels, the group reused from L2 from one run of token blocks to the next */
+    j.group = GF_GROUP_BYTES / ((int64_t)NR * LANES * j.D * (int64_t)sizeof(float));
+    if (j.group < 1) j.group = 1;
+    if (j.group > GF_GROUP_MAX) j.group = GF_GROUP_MAX;
+    j.bc = GF_BC;
+  }
   for (int k = 0; k < n; k++) {
     MIMIC_ASSERT(w[k]->data && y[k] && w[k]->row_bytes == tensor_row_bytes(type, j.K));
     j.w[k] = w[k];

@@ -122,11 +122,8 @@ bool train__lora_add(compute_pool *pool, int T, int out, int r, const float *ax,
     j.bt = bt;
   }
   int64_t blocks = (T + LORA_ROWS - 1) / LORA_ROWS;
-  int nth = pool ? compute_pool_threads(pool) : 1;
-  if (nth > 1)
-    compute_pool_for(pool, blocks, (blocks + 4 * nth - 1) / (4 * nth), lora_chunk, &j);
-  else
-    lora_chunk(&j, 0, blocks);
+  int nth = compute_pool_threads(pool);
+  compute_pool_for(pool, blocks, (blocks + 4 * nth - 1) / (4 * nth), lora_chunk, &j);
   mem_free(bt);
   return true;
 }

@@ -723,11 +723,8 @@ static void ew_rows(void *arg, int64_t b, int64_t e) {
 
 /* Runs j over rows [0, T) on the pool. */
 static void ew_run(const train_model *m, ew_job *j, int T) {
-  int nth = m->pool ? compute_pool_threads(m->pool) : 1;
-  if (nth > 1 && T > 1)
-    compute_pool_for(m->pool, T, (T + 4 * nth - 1) / (4 * nth), ew_rows, j);
-  else
-    ew_rows(j, 0, T);
+  int nth = compute_pool_threads(m->pool);
+  compute_pool_for(m->pool, T, (T + 4 * nth - 1) / (4 * nth), ew_rows, j);
 }
 
 static void rmsnorm_fwd(train_model *m, int T, const float *x, const float *w, float *y,
@@ -826,7 +823,11 @@ static void lin_fwd_multi(train_model *m, int il, int n, const int *ws, int T, c
     frozen = frozen && !l->gw;
     adapted = adapted && l->A;
     q[k] = &l->w;
-    if (l->A) a[k] = qmat_f32(l->A, l->r, l->in), qa[k] = &a[k], ax[k] = l->ax;
+    if (l->A) {
+      a[k] = qmat_f32(l->A, l->r, l->in);
+      qa[k] = &a[k];
+      ax[k] = l->ax;
+    }
   }
   if (frozen)
     qmat_mul_multi(m->pool, n, q, x, ys, T);

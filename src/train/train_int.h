@@ -32,7 +32,7 @@ void train__gemm(compute_pool *pool, int64_t M, int64_t N, int64_t K, train_mat 
 /* Which micro-kernel runs: "avx512", "avx2" or "scalar" (the best the CPU has; MIMIC_KERNELS=scalar
  * or avx2 forces a lower one). */
 const char *train__gemm_kernel(void);
-/* Whether the step's AVX2 passes run (ops.c, lora.c): the GEMM's kernel set is not the scalar one.
+/* Whether the step's AVX2 passes run (ops.c, lora.c): the GEMM's kernels are not the scalar ones.
  */
 bool train__use_avx2(void);
 /* Tests: switch to a kernel by name; false when the CPU lacks it. Not thread-safe. */

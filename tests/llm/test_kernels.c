@@ -366,6 +366,42 @@ TEST(avx2_gemv_kernels_selected) {
   CHECK(llm__dot4w_gemv_order_avx2(TT_Q4_0, LLM_ORDER_PLAIN) == NULL);
 }
 
+/* Generation's Q4_K kernel sums a block's products in 16 bits before applying the scales (8 x
+ * 3840 at most): at the extremes (every nibble 15, every scale and min 63, activations all -128,
+ * or -128 and 127 alternating) nothing may saturate, so it still gives the one-row reference's
+ * bits. Random rows do not reach these sums. */
+TEST(avx2_q4_K_gemv_extremes) {
+  if (!has_avx2()) SKIP("CPU lacks AVX2/FMA/F16C");
+  vec_dot4w_fn fast = llm__dot4w_order_avx2(TT_Q4_K, LLM_ORDER_GEMV);
+  vec_dot_fn ref = llm__dot_order_scalar(TT_Q4_K, LLM_ORDER_GEMV);
+  CHECK(fast != NULL && ref != NULL);
+  enum { N = 512 };
+  size_t rb = tensor_row_bytes(TT_Q4_K, N);
+  uint8_t *w = malloc(rb * 4), *a = malloc(tensor_row_bytes(TT_Q8_K, N));
+  float *x = malloc(N * sizeof *x);
+  memset(w, 0xFF, rb * 4);
+  for (size_t b = 0; b < rb * 4; b += 144) { /* d 1.0, dmin 0.5 */
+    w[b] = 0x00, w[b + 1] = 0x3C;
+    w[b + 2] = 0x00, w[b + 3] = 0x38;
+  }
+  for (size_t i = 0; i < 128; i++) w[2 * rb + 16 + i] = 0; /* row 2's first block: all zero */
+  for (int pat = 0; pat < 3; pat++) {
+    for (int i = 0; i < N; i++) x[i] = pat == 0 ? -1.0f : pat == 1 ? 1.0f : (i & 1 ? 1.0f : -1.0f);
+    CHECK_OK(quant_row(TT_Q8_K, x, a, N));
+    float out[4];
+    fast(w, rb, a, N, out);
+    for (int r = 0; r < 4; r++) {
+      float want = ref(w + rb * (size_t)r, a, N);
+      if (!agrees(out[r], want))
+        TEST_FAIL_("Q4_K gemv extremes pattern %d row %d: %.9g vs reference %.9g", pat, r, out[r],
+                   want);
+    }
+  }
+  free(w);
+  free(a);
+  free(x);
+}
+
 TEST(avx512_matches_reference) {
   if (!has_avx512()) SKIP("CPU lacks AVX-512 VNNI");
   check_variant("avx512", llm__dot_avx512);
@@ -642,6 +678,7 @@ int main(int argc, char **argv) {
   setenv("MIMIC_KERNELS", has_avx512() ? "avx2" : "scalar", 1);
   RUN(avx2_matches_reference);
   RUN(avx2_gemv_kernels_selected);
+  RUN(avx2_q4_K_gemv_extremes);
   RUN(avx512_matches_reference);
   RUN(env_forces_lower_variant);
   RUN(qmat_mul_agrees_with_reference_dots);

@@ -19,6 +19,7 @@
 #include "base/assert.h"
 #include "llm/compute_pool.h"
 #include "llm/kernels_int.h"
+#include "llm/profile.h"
 
 #define MR    GF_MR
 #define NR    GF_NR
@@ -203,6 +204,7 @@ static void pack_w(const gf_job *j, const qmat *w, int64_t r0, float *wp) {
 
 static void run_items(void *arg, int64_t i0, int64_t i1) {
   const gf_job *j = arg;
+  uint64_t t0 = LLM_PROF_T0();
   size_t panel = (size_t)LANES * j->D * NR, tile = (size_t)MR * NR;
   const int64_t bc = j->bc, kc = GF_KC;
   float *wp = j->scratch(LLM_SCRATCH_GEMM,
@@ -245,6 +247,7 @@ static void run_items(void *arg, int64_t i0, int64_t i1) {
       }
     }
   }
+  if (t0) llm__prof_mm_busy(j->type, llm__prof_now() - t0);
 }
 
 /* The tiled order's shapes (kernels.c, llm__untiled): float rows a multiple of 4, width a multiple
@@ -291,8 +294,17 @@ bool llm__gemm_float_with(const llm_gemm_ops *ops, llm_scratch_fn scratch, compu
   j.t_len = (j.n_blocks + j.t_items - 1) / j.t_items;
   j.t_items = (j.n_blocks + j.t_len - 1) / j.t_len;
   j.xp = scratch(LLM_SCRATCH_ACT, (size_t)j.n_blocks * MR * j.K * sizeof(float));
+  /* In the forward-pass profile (profile.h): the activations' layout as "act. quantize", the
+   * product as the matrix type's kernel time. */
+  uint64_t t0 = LLM_PROF_T0();
   compute_pool_for(pool, j.n_blocks, (j.n_blocks + 4 * nth - 1) / (4 * nth), pack_x, &j);
+  if (t0) llm__prof_wall(LLM_PROF_ACT_QUANT, t0);
+  t0 = LLM_PROF_T0();
   compute_pool_for(pool, groups * j.t_items, 1, run_items, &j);
+  if (t0) {
+    llm__prof_wall(LLM_PROF_MATMUL, t0);
+    llm__prof_par(t0, nth);
+  }
   return true;
 }
 

@@ -352,24 +352,30 @@ static void pack_b(const train_mat *B, int64_t k0, int64_t kc, int64_t j0, int64
     }
     return;
   }
-  for (int64_t p = 0; p < np; p++) {
-    float *dst = bp + p * kc * NR;
-    int64_t w = nc - p * NR < NR ? nc - p * NR : NR;
-    if (!B->t) {
-      for (int64_t k = 0; k < kc; k++) {
-        const float *src = B->p + (k0 + k) * B->ld + j0 + p * NR;
-        float *d = dst + k * NR;
-        for (int64_t j = 0; j < w; j++) d[j] = src[j];
+  if (!B->t) { /* row by row (B's storage in order), as the quantized rows above */
+    for (int64_t k = 0; k < kc; k++) {
+      const float *src = B->p + (k0 + k) * B->ld + j0;
+      int64_t p = 0;
+      if (NR == 16) /* whole panels: a constant-size copy (it was a scalar loop) */
+        for (; p < nc / 16; p++) memcpy(bp + p * kc * 16 + k * 16, src + p * 16, 16 * 4);
+      for (; p < np; p++) {
+        float *d = bp + p * kc * NR + k * NR;
+        int64_t w = nc - p * NR < NR ? nc - p * NR : NR;
+        memcpy(d, src + p * NR, (size_t)w * sizeof(float));
         for (int64_t j = w; j < NR; j++) d[j] = 0;
       }
-    } else {
-      for (int64_t jj = 0; jj < NR; jj++) {
-        if (jj < w) {
-          const float *src = B->p + (j0 + p * NR + jj) * B->ld + k0;
-          for (int64_t k = 0; k < kc; k++) dst[k * NR + jj] = src[k];
-        } else {
-          for (int64_t k = 0; k < kc; k++) dst[k * NR + jj] = 0;
-        }
+    }
+    return;
+  }
+  for (int64_t p = 0; p < np; p++) { /* B^T: column j of B is row j of B's storage */
+    float *dst = bp + p * kc * NR;
+    int64_t w = nc - p * NR < NR ? nc - p * NR : NR;
+    for (int64_t jj = 0; jj < NR; jj++) {
+      if (jj < w) {
+        const float *src = B->p + (j0 + p * NR + jj) * B->ld + k0;
+        for (int64_t k = 0; k < kc; k++) dst[k * NR + jj] = src[k];
+      } else {
+        for (int64_t k = 0; k < kc; k++) dst[k * NR + jj] = 0;
       }
     }
   }
@@ -385,6 +391,7 @@ typedef struct gemm_job {
   int64_t ldc;
   bool acc;
   int64_t nblk, n_jb, mblk, n_ib; /* task grid: n_ib row blocks of mblk x n_jb column blocks */
+  int64_t n_tail, tblk; /* the last n_tail column blocks in row blocks of tblk instead (n_ib 1) */
   int64_t kc_max;
   _Atomic int64_t next; /* the next task to take */
   float *apk;           /* A packed once for every task (NULL: each task packs its own) */
@@ -424,7 +431,8 @@ static void pack_a_worker(int ith, int nth, void *arg) {
 static void gemm_worker(int ith, int nth, void *arg) {
   (void)ith, (void)nth;
   gemm_job *j = arg;
-  int64_t tasks = j->n_ib * j->n_jb;
+  int64_t full = j->n_ib * (j->n_jb - j->n_tail), per = (j->M + j->tblk - 1) / j->tblk;
+  int64_t tasks = full + (j->n_tail ? j->n_tail * per : 0);
   int64_t t = atomic_fetch_add(&j->next, 1);
   if (t >= tasks) return;
   int64_t np_max = (j->nblk + NR - 1) / NR;
@@ -437,9 +445,14 @@ static void gemm_worker(int ith, int nth, void *arg) {
   float *tmp = xalloc((size_t)tmpn * sizeof(float));
   float c[MR * NR_MAX];
   for (; t < tasks; t = atomic_fetch_add(&j->next, 1)) {
-    int64_t jb = t / j->n_ib, ib = t % j->n_ib;
+    int64_t jb = t / j->n_ib, i0 = t % j->n_ib * j->mblk, mb = j->mblk;
+    if (t >= full) { /* a tail column block's row block */
+      jb = j->n_jb - j->n_tail + (t - full) / per;
+      i0 = (t - full) % per * j->tblk;
+      mb = j->tblk;
+    }
     int64_t j0 = jb * j->nblk, nc = j->N - j0 < j->nblk ? j->N - j0 : j->nblk;
-    int64_t i0 = ib * j->mblk, mc = j->M - i0 < j->mblk ? j->M - i0 : j->mblk;
+    int64_t mc = j->M - i0 < mb ? j->M - i0 : mb;
     int64_t np = (nc + NR - 1) / NR;
     if (!j->acc)
       for (int64_t i = 0; i < mc; i++)
@@ -497,7 +510,7 @@ void train__gemm(compute_pool *pool, int64_t M, int64_t N, int64_t K, train_mat 
                  (B.p != NULL && (B.t ? (N <= 1 || B.ld >= K) : (K <= 1 || B.ld >= N))));
   if (M <= 0 || N <= 0) return;
   kern_pick();
-  gemm_job j = {M, N, K, A, B, alpha, C, ldc, acc, 0, 0, 0, 0, KC, 0, NULL, 0};
+  gemm_job j = {M, N, K, A, B, alpha, C, ldc, acc, 0, 0, 0, 0, 0, 0, KC, 0, NULL, 0};
   if (K <= 0) {
     if (!acc)
       for (int64_t i = 0; i < M; i++) memset(C + i * ldc, 0, (size_t)N * sizeof(float));
@@ -525,6 +538,15 @@ void train__gemm(compute_pool *pool, int64_t M, int64_t N, int64_t K, train_mat 
   mblk = (mblk + MR - 1) / MR * MR;
   j.mblk = mblk;
   j.n_ib = (M + mblk - 1) / mblk;
+  /* Whole column blocks that do not share out evenly (the down product's dx: 19 blocks of 256 on
+   * 2 threads) end with one thread alone: the last n_jb % nth blocks are split by rows among the
+   * threads instead (their B panels packed once per row block). Tasks are taken in order, so the
+   * split ones come last, when the threads would otherwise part. */
+  j.tblk = mblk;
+  if (j.n_ib == 1 && nth > 1 && j.n_jb % nth && M >= 4 * MR * nth) {
+    j.n_tail = j.n_jb % nth;
+    j.tblk = ((M + nth - 1) / nth + MR - 1) / MR * MR;
+  }
   bool threaded = pool && (int64_t)M * N * K >= 32768;
   /* Several column blocks would each gather A's panels again (strided reads of every row): pack
    * A once, in parallel, and let every task stream the packed copy. */

@@ -104,18 +104,22 @@ TEST(gemm_matches_reference) {
   compute_pool_destroy(cp);
 }
 
-/* Which thread runs which block of C never changes a bit: one thread and two agree exactly. */
+/* Which thread runs which block of C never changes a bit: one thread and two agree exactly; with
+ * N = 1100 the fifth (last) column block is split by rows between the two threads. */
 TEST(gemm_threads_bit_identical) {
   compute_pool *cp = compute_pool_new(2);
-  int64_t M = 97, N = 700, K = 300;
-  float *A = xalloc((size_t)(M * K) * 4), *B = xalloc((size_t)(K * N) * 4);
-  float *C1 = xalloc((size_t)(M * N) * 4), *C2 = xalloc((size_t)(M * N) * 4);
-  fill(A, (size_t)(M * K), 1), fill(B, (size_t)(K * N), 1);
-  train_mat a = {A, K, false, NULL}, b = {B, N, false, NULL};
-  train__gemm(NULL, M, N, K, a, b, 1.0f, C1, N, false);
-  train__gemm(cp, M, N, K, a, b, 1.0f, C2, N, false);
-  CHECK(memcmp(C1, C2, (size_t)(M * N) * 4) == 0);
-  mem_free(A), mem_free(B), mem_free(C1), mem_free(C2);
+  int64_t M = 97, Ns[2] = {700, 1100}, K = 300;
+  for (int n = 0; n < 2; n++) {
+    int64_t N = Ns[n];
+    float *A = xalloc((size_t)(M * K) * 4), *B = xalloc((size_t)(K * N) * 4);
+    float *C1 = xalloc((size_t)(M * N) * 4), *C2 = xalloc((size_t)(M * N) * 4);
+    fill(A, (size_t)(M * K), 1), fill(B, (size_t)(K * N), 1);
+    train_mat a = {A, K, false, NULL}, b = {B, N, false, NULL};
+    train__gemm(NULL, M, N, K, a, b, 1.0f, C1, N, false);
+    train__gemm(cp, M, N, K, a, b, 1.0f, C2, N, false);
+    CHECK(memcmp(C1, C2, (size_t)(M * N) * 4) == 0);
+    mem_free(A), mem_free(B), mem_free(C1), mem_free(C2);
+  }
   compute_pool_destroy(cp);
 }
 

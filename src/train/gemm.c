@@ -49,6 +49,12 @@ static void kern_scalar(int64_t kc, const float *ap, const float *bp, float *c, 
 #ifdef HAVE_X86
 __attribute__((target("avx2,fma"))) static void
 kern_avx2(int64_t kc, const float *ap, const float *bp, float *c, int64_t ldc, float alpha) {
+  /* The tile of C was last touched a K-block ago (in L2 or L3 by now): its lines are requested
+   * here, to arrive while the k steps run, not when the sums are added at the end. */
+  for (int r = 0; r < MR; r++) {
+    _mm_prefetch((const char *)(c + r * ldc), _MM_HINT_T0);
+    _mm_prefetch((const char *)(c + r * ldc + 15), _MM_HINT_T0);
+  }
   __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
   __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
   /* one k step: two B loads, six broadcasts, twelve FMAs; unrolled by two (a loop's counter and

@@ -381,6 +381,31 @@ __attribute__((target("avx2,fma"))) static void exp_scale_avx2(float *z, int64_t
   for (; i < n; i++) z[i] = scale * expf(z[i] - sub);
 }
 
+/* sum_exp_avx2 and exp_scale_avx2 (sub = mx) in one pass: each exponential computed once, the
+ * same vectors, the same sum in the same order, the same stores. */
+__attribute__((target("avx2,fma"))) static double sum_exp_scale_avx2(float *z, int64_t n, float mx,
+                                                                     float scale) {
+  __m256 m = _mm256_set1_ps(mx), sc = _mm256_set1_ps(scale), acc = _mm256_setzero_ps();
+  double sum = 0;
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m256 e = llm_vexp_avx2(_mm256_sub_ps(_mm256_loadu_ps(z + i), m));
+    acc = _mm256_add_ps(acc, e);
+    _mm256_storeu_ps(z + i, _mm256_mul_ps(sc, e));
+    if ((i & 1023) == 1016) {
+      sum += hsum256(acc);
+      acc = _mm256_setzero_ps();
+    }
+  }
+  sum += hsum256(acc);
+  for (; i < n; i++) {
+    float e = expf(z[i] - mx);
+    sum += e;
+    z[i] = scale * e;
+  }
+  return sum;
+}
+
 __attribute__((target("avx2,fma"))) static void
 swiglu_bwd_avx2(int64_t n, const float *g, const float *u, const float *dh, float *dg, float *du) {
   const __m256 one = _mm256_set1_ps(1.0f), zero = _mm256_setzero_ps();
@@ -427,6 +452,19 @@ double train__sum_exp(const float *z, int64_t n, float mx) {
 #endif
   double sum = 0;
   for (int64_t i = 0; i < n; i++) sum += expf(z[i] - mx);
+  return sum;
+}
+
+double train__sum_exp_scale(float *z, int64_t n, float mx, float scale) {
+#ifdef HAVE_X86
+  if (train__use_avx2()) return sum_exp_scale_avx2(z, n, mx, scale);
+#endif
+  double sum = 0;
+  for (int64_t i = 0; i < n; i++) {
+    float e = expf(z[i] - mx);
+    sum += e;
+    z[i] = scale * e;
+  }
   return sum;
 }
 

@@ -434,6 +434,13 @@ TEST(exp_simd_matches_scalar) {
     float *o = pass ? b : a;
     memcpy(o, z, (size_t)n * 4);
     train__exp_scale(o, n, 9.5f, -0.25f);
+    /* the one-pass version: the same sum and the same values, bit for bit */
+    float *f = xalloc(n * 4);
+    memcpy(f, z, (size_t)n * 4);
+    double fs = train__sum_exp_scale(f, n, 9.5f, -0.25f);
+    CHECK(fs == sum[pass]);
+    CHECK(memcmp(f, o, (size_t)n * 4) == 0);
+    mem_free(f);
     dg[pass] = xalloc(n * 4), du[pass] = xalloc(n * 4);
     train__swiglu_bwd(n, g, u, dh, dg[pass], du[pass]);
     h[pass] = xalloc(n * 4);

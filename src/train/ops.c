@@ -198,7 +198,8 @@ typedef struct attn_job {
 } attn_job;
 
 /* Forward rows (t, h) split over threads, scores softmaxed as model.c does (max subtracted, exp sum
- * in double). Scratch scores live on the stack in chunks of the row. */
+ * in double; the exponentials through train__exp_scale: the AVX2 polynomial, 2e-7 from expf).
+ * Scratch scores live on the stack in chunks of the row. */
 static void attn_fwd_worker(int ith, int nth, void *arg) {
   const attn_job *j = arg;
   const train_attn *a = j->a;
@@ -218,11 +219,9 @@ static void attn_fwd_worker(int ith, int nth, void *arg) {
       s[p] = j->vo.dot(q, k, hd) * scale;
       if (s[p] > mx) mx = s[p];
     }
+    train__exp_scale(s + p0, t + 1 - p0, mx, 1.0f); /* s = exp(s - mx), AVX2 where it can */
     double sum = 0;
-    for (int p = p0; p <= t; p++) {
-      s[p] = expf(s[p] - mx);
-      sum += s[p];
-    }
+    for (int p = p0; p <= t; p++) sum += s[p];
     float inv = (float)(1.0 / sum);
     float *o = j->o + (size_t)t * qd + (size_t)h * hd;
     memset(o, 0, (size_t)hd * sizeof *o);
@@ -264,6 +263,9 @@ void train__attn_fwd(compute_pool *pool, const train_attn *a, const float *q, co
   mem_free(scr);
 }
 
+/* Keys per run of the backward pass's exponentials. */
+#define ATTN_RUN 16
+
 /* Backward for the rows of one slice of queries: with p the recomputed probabilities,
  * dp_s = dO . v_s, D = dO . O, ds_s = p_s (dp_s - D); dq = scale sum ds_s k_s,
  * dk_s += scale ds_s q, dv_s += p_s dO. dk/dv go to the slice's own partial buffers. */
@@ -290,17 +292,27 @@ static void attn_bwd_worker(int ith, int nth, void *arg) {
         float lse = j->lse[(size_t)t * nh + h];
         float D = j->vo.dot(dO, o, hd);
         memset(dq, 0, (size_t)hd * sizeof *dq);
-        for (int p = p0; p <= t; p++) {
-          const float *k = j->k + (size_t)p * kvd + (size_t)kvh * hd;
-          const float *v = j->v + (size_t)p * kvd + (size_t)kvh * hd;
-          float dp, d = j->vo.dot2(q, k, dO, v, hd, &dp);
-          float pr = expf(d * scale - lse);
-          float ds = pr * (dp - D) * scale;
-          float *dk = pdk + (size_t)p * kvd + (size_t)kvh * hd;
-          float *dv = pdv + (size_t)p * kvd + (size_t)kvh * hd;
-          j->vo.axpy(dq, ds, k, hd);
-          j->vo.axpy(dk, ds, q, hd);
-          j->vo.axpy(dv, pr, dO, hd);
+        /* keys in runs of ATTN_RUN: the run's scores, their exponentials in one vector pass
+         * (train__exp_scale), then its gradients while its keys and values are still in L1 */
+        for (int r0 = p0; r0 <= t; r0 += ATTN_RUN) {
+          int n = t + 1 - r0 < ATTN_RUN ? t + 1 - r0 : ATTN_RUN;
+          float pr[ATTN_RUN], dp[ATTN_RUN];
+          for (int i = 0; i < n; i++) {
+            const float *k = j->k + (size_t)(r0 + i) * kvd + (size_t)kvh * hd;
+            const float *v = j->v + (size_t)(r0 + i) * kvd + (size_t)kvh * hd;
+            pr[i] = j->vo.dot2(q, k, dO, v, hd, &dp[i]) * scale;
+          }
+          train__exp_scale(pr, n, lse, 1.0f); /* pr = exp(d scale - lse) */
+          for (int i = 0; i < n; i++) {
+            int p = r0 + i;
+            const float *k = j->k + (size_t)p * kvd + (size_t)kvh * hd;
+            float ds = pr[i] * (dp[i] - D) * scale;
+            float *dk = pdk + (size_t)p * kvd + (size_t)kvh * hd;
+            float *dv = pdv + (size_t)p * kvd + (size_t)kvh * hd;
+            j->vo.axpy(dq, ds, k, hd);
+            j->vo.axpy(dk, ds, q, hd);
+            j->vo.axpy(dv, pr[i], dO, hd);
+          }
         }
       }
     }

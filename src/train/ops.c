@@ -106,6 +106,10 @@ typedef struct vec_ops {
   float (*dot)(const float *a, const float *b, int n);
   float (*dot2)(const float *a, const float *b, const float *c, const float *d, int n, float *cd);
   void (*axpy)(float *y, float a, const float *x, int n);
+  /* s[i] = dot(q, k + i ks, n) * scale for i < m */
+  void (*scores)(const float *q, const float *k, size_t ks, int m, int n, float scale, float *s);
+  /* o (n) = 0, then axpy(o, w[i], v + i vs, n) for i < m in order */
+  void (*pv)(const float *w, const float *v, size_t vs, int m, int n, float *o);
 } vec_ops;
 
 static float dot_scalar(const float *a, const float *b, int n) {
@@ -128,6 +132,16 @@ static float dot2_scalar(const float *a, const float *b, const float *c, const f
 
 static void axpy_scalar(float *y, float a, const float *x, int n) {
   for (int i = 0; i < n; i++) y[i] += a * x[i];
+}
+
+static void scores_scalar(const float *q, const float *k, size_t ks, int m, int n, float scale,
+                          float *s) {
+  for (int i = 0; i < m; i++) s[i] = dot_scalar(q, k + i * ks, n) * scale;
+}
+
+static void pv_scalar(const float *w, const float *v, size_t vs, int m, int n, float *o) {
+  memset(o, 0, (size_t)n * sizeof *o);
+  for (int i = 0; i < m; i++) axpy_scalar(o, w[i], v + i * vs, n);
 }
 
 #ifdef HAVE_X86
@@ -174,12 +188,83 @@ __attribute__((target("avx2,fma"))) static void axpy_avx2(float *y, float a, con
   for (int i = 0; i < n; i += 8)
     _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
 }
+/* scores_scalar's contract with dot_avx2's arithmetic (its two chains, its sum: the same bits),
+ * four keys at a time: q's vectors are loaded once for the four, and the four keys' chains run
+ * side by side instead of one short dependent chain per call. n a multiple of 8. */
+__attribute__((target("avx2,fma"))) static void
+scores_avx2(const float *q, const float *k, size_t ks, int m, int n, float scale, float *s) {
+  int i = 0;
+  for (; i + 4 <= m; i += 4) {
+    const float *k0 = k + i * ks, *k1 = k0 + ks, *k2 = k1 + ks, *k3 = k2 + ks;
+    __m256 a0 = _mm256_setzero_ps(), b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0, a3 = a0, b3 = a0;
+    int e = 0;
+    for (; e + 16 <= n; e += 16) {
+      __m256 q0 = _mm256_loadu_ps(q + e), q1 = _mm256_loadu_ps(q + e + 8);
+      a0 = _mm256_fmadd_ps(q0, _mm256_loadu_ps(k0 + e), a0);
+      b0 = _mm256_fmadd_ps(q1, _mm256_loadu_ps(k0 + e + 8), b0);
+      a1 = _mm256_fmadd_ps(q0, _mm256_loadu_ps(k1 + e), a1);
+      b1 = _mm256_fmadd_ps(q1, _mm256_loadu_ps(k1 + e + 8), b1);
+      a2 = _mm256_fmadd_ps(q0, _mm256_loadu_ps(k2 + e), a2);
+      b2 = _mm256_fmadd_ps(q1, _mm256_loadu_ps(k2 + e + 8), b2);
+      a3 = _mm256_fmadd_ps(q0, _mm256_loadu_ps(k3 + e), a3);
+      b3 = _mm256_fmadd_ps(q1, _mm256_loadu_ps(k3 + e + 8), b3);
+    }
+    if (e < n) {
+      __m256 q0 = _mm256_loadu_ps(q + e);
+      a0 = _mm256_fmadd_ps(q0, _mm256_loadu_ps(k0 + e), a0);
+      a1 = _mm256_fmadd_ps(q0, _mm256_loadu_ps(k1 + e), a1);
+      a2 = _mm256_fmadd_ps(q0, _mm256_loadu_ps(k2 + e), a2);
+      a3 = _mm256_fmadd_ps(q0, _mm256_loadu_ps(k3 + e), a3);
+    }
+    s[i] = hsum256(_mm256_add_ps(a0, b0)) * scale;
+    s[i + 1] = hsum256(_mm256_add_ps(a1, b1)) * scale;
+    s[i + 2] = hsum256(_mm256_add_ps(a2, b2)) * scale;
+    s[i + 3] = hsum256(_mm256_add_ps(a3, b3)) * scale;
+  }
+  for (; i < m; i++) s[i] = dot_avx2(q, k + i * ks, n) * scale;
+}
+
+/* pv_scalar's contract with axpy_avx2's arithmetic (one fused multiply-add per value and key, keys
+ * in order: the same bits), o held in registers 64 floats at a time instead of loaded and stored
+ * for every key. n a multiple of 8. */
+__attribute__((target("avx2,fma"))) static void pv_avx2(const float *w, const float *v, size_t vs,
+                                                        int m, int n, float *o) {
+  int c = 0;
+  for (; c + 64 <= n; c += 64) {
+    __m256 o0 = _mm256_setzero_ps(), o1 = o0, o2 = o0, o3 = o0, o4 = o0, o5 = o0, o6 = o0, o7 = o0;
+    for (int i = 0; i < m; i++) {
+      const float *x = v + i * vs + c;
+      __m256 a = _mm256_set1_ps(w[i]);
+      o0 = _mm256_fmadd_ps(a, _mm256_loadu_ps(x), o0);
+      o1 = _mm256_fmadd_ps(a, _mm256_loadu_ps(x + 8), o1);
+      o2 = _mm256_fmadd_ps(a, _mm256_loadu_ps(x + 16), o2);
+      o3 = _mm256_fmadd_ps(a, _mm256_loadu_ps(x + 24), o3);
+      o4 = _mm256_fmadd_ps(a, _mm256_loadu_ps(x + 32), o4);
+      o5 = _mm256_fmadd_ps(a, _mm256_loadu_ps(x + 40), o5);
+      o6 = _mm256_fmadd_ps(a, _mm256_loadu_ps(x + 48), o6);
+      o7 = _mm256_fmadd_ps(a, _mm256_loadu_ps(x + 56), o7);
+    }
+    _mm256_storeu_ps(o + c, o0);
+    _mm256_storeu_ps(o + c + 8, o1);
+    _mm256_storeu_ps(o + c + 16, o2);
+    _mm256_storeu_ps(o + c + 24, o3);
+    _mm256_storeu_ps(o + c + 32, o4);
+    _mm256_storeu_ps(o + c + 40, o5);
+    _mm256_storeu_ps(o + c + 48, o6);
+    _mm256_storeu_ps(o + c + 56, o7);
+  }
+  if (c < n) { /* the last n % 64 floats key by key */
+    memset(o + c, 0, (size_t)(n - c) * sizeof *o);
+    for (int i = 0; i < m; i++) axpy_avx2(o + c, w[i], v + i * vs + c, n - c);
+  }
+}
 #endif
 
 static vec_ops vec_pick(int n) {
-  vec_ops v = {dot_scalar, dot2_scalar, axpy_scalar};
+  vec_ops v = {dot_scalar, dot2_scalar, axpy_scalar, scores_scalar, pv_scalar};
 #ifdef HAVE_X86
-  if (n % 8 == 0 && train__use_avx2()) v = (vec_ops){dot_avx2, dot2_avx2, axpy_avx2};
+  if (n % 8 == 0 && train__use_avx2())
+    v = (vec_ops){dot_avx2, dot2_avx2, axpy_avx2, scores_avx2, pv_avx2};
 #else
   (void)n;
 #endif
@@ -213,21 +298,18 @@ static void attn_fwd_worker(int ith, int nth, void *arg) {
     int p0 = a->seg[t];
     MIMIC_DASSERT(p0 >= 0 && p0 <= t);
     const float *q = j->q + (size_t)t * qd + (size_t)h * hd;
+    int m = t + 1 - p0;
+    j->vo.scores(q, j->k + (size_t)p0 * kvd + (size_t)kvh * hd, kvd, m, hd, scale, s + p0);
     float mx = -INFINITY;
-    for (int p = p0; p <= t; p++) {
-      const float *k = j->k + (size_t)p * kvd + (size_t)kvh * hd;
-      s[p] = j->vo.dot(q, k, hd) * scale;
+    for (int p = p0; p <= t; p++)
       if (s[p] > mx) mx = s[p];
-    }
-    train__exp_scale(s + p0, t + 1 - p0, mx, 1.0f); /* s = exp(s - mx), AVX2 where it can */
+    train__exp_scale(s + p0, m, mx, 1.0f); /* s = exp(s - mx), AVX2 where it can */
     double sum = 0;
     for (int p = p0; p <= t; p++) sum += s[p];
     float inv = (float)(1.0 / sum);
-    float *o = j->o + (size_t)t * qd + (size_t)h * hd;
-    memset(o, 0, (size_t)hd * sizeof *o);
-    for (int p = p0; p <= t; p++) {
-      j->vo.axpy(o, s[p] * inv, j->v + (size_t)p * kvd + (size_t)kvh * hd, hd);
-    }
+    for (int p = p0; p <= t; p++) s[p] *= inv; /* the weights of the values */
+    j->vo.pv(s + p0, j->v + (size_t)p0 * kvd + (size_t)kvh * hd, kvd, m, hd,
+             j->o + (size_t)t * qd + (size_t)h * hd);
     j->lse_out[(size_t)t * nh + h] = mx + (float)log(sum);
   }
 }

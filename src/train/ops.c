@@ -108,8 +108,11 @@ typedef struct vec_ops {
   void (*axpy)(float *y, float a, const float *x, int n);
   /* s[i] = dot(q, k + i ks, n) * scale for i < m */
   void (*scores)(const float *q, const float *k, size_t ks, int m, int n, float scale, float *s);
-  /* o (n) = 0, then axpy(o, w[i], v + i vs, n) for i < m in order */
-  void (*pv)(const float *w, const float *v, size_t vs, int m, int n, float *o);
+  /* axpy(o, w[i], v + i vs, n) for i < m in order */
+  void (*axpys)(const float *w, const float *v, size_t vs, int m, int n, float *o);
+  /* d[i] = dot2(q, k + i ks, dO, v + i ks, n, &dp[i]) * scale for i < m */
+  void (*scores2)(const float *q, const float *k, const float *dO, const float *v, size_t ks, int m,
+                  int n, float scale, float *d, float *dp);
 } vec_ops;
 
 static float dot_scalar(const float *a, const float *b, int n) {
@@ -139,9 +142,13 @@ static void scores_scalar(const float *q, const float *k, size_t ks, int m, int 
   for (int i = 0; i < m; i++) s[i] = dot_scalar(q, k + i * ks, n) * scale;
 }
 
-static void pv_scalar(const float *w, const float *v, size_t vs, int m, int n, float *o) {
-  memset(o, 0, (size_t)n * sizeof *o);
+static void axpys_scalar(const float *w, const float *v, size_t vs, int m, int n, float *o) {
   for (int i = 0; i < m; i++) axpy_scalar(o, w[i], v + i * vs, n);
+}
+
+static void scores2_scalar(const float *q, const float *k, const float *dO, const float *v,
+                           size_t ks, int m, int n, float scale, float *d, float *dp) {
+  for (int i = 0; i < m; i++) d[i] = dot2_scalar(q, k + i * ks, dO, v + i * ks, n, &dp[i]) * scale;
 }
 
 #ifdef HAVE_X86
@@ -224,14 +231,17 @@ scores_avx2(const float *q, const float *k, size_t ks, int m, int n, float scale
   for (; i < m; i++) s[i] = dot_avx2(q, k + i * ks, n) * scale;
 }
 
-/* pv_scalar's contract with axpy_avx2's arithmetic (one fused multiply-add per value and key, keys
- * in order: the same bits), o held in registers 64 floats at a time instead of loaded and stored
- * for every key. n a multiple of 8. */
-__attribute__((target("avx2,fma"))) static void pv_avx2(const float *w, const float *v, size_t vs,
-                                                        int m, int n, float *o) {
+/* axpys_scalar's contract with axpy_avx2's arithmetic (one fused multiply-add per value and key,
+ * keys in order: the same bits), o held in registers 64 floats at a time instead of loaded and
+ * stored for every key. n a multiple of 8. */
+__attribute__((target("avx2,fma"))) static void axpys_avx2(const float *w, const float *v,
+                                                           size_t vs, int m, int n, float *o) {
   int c = 0;
   for (; c + 64 <= n; c += 64) {
-    __m256 o0 = _mm256_setzero_ps(), o1 = o0, o2 = o0, o3 = o0, o4 = o0, o5 = o0, o6 = o0, o7 = o0;
+    __m256 o0 = _mm256_loadu_ps(o + c), o1 = _mm256_loadu_ps(o + c + 8);
+    __m256 o2 = _mm256_loadu_ps(o + c + 16), o3 = _mm256_loadu_ps(o + c + 24);
+    __m256 o4 = _mm256_loadu_ps(o + c + 32), o5 = _mm256_loadu_ps(o + c + 40);
+    __m256 o6 = _mm256_loadu_ps(o + c + 48), o7 = _mm256_loadu_ps(o + c + 56);
     for (int i = 0; i < m; i++) {
       const float *x = v + i * vs + c;
       __m256 a = _mm256_set1_ps(w[i]);
@@ -253,18 +263,50 @@ __attribute__((target("avx2,fma"))) static void pv_avx2(const float *w, const fl
     _mm256_storeu_ps(o + c + 48, o6);
     _mm256_storeu_ps(o + c + 56, o7);
   }
-  if (c < n) { /* the last n % 64 floats key by key */
-    memset(o + c, 0, (size_t)(n - c) * sizeof *o);
+  if (c < n) /* the last n % 64 floats key by key */
     for (int i = 0; i < m; i++) axpy_avx2(o + c, w[i], v + i * vs + c, n - c);
+}
+
+/* scores2_scalar's contract with dot2_avx2's arithmetic (one chain each, its sums: the same bits),
+ * four keys at a time, q and dO loaded once for the four. n a multiple of 8. */
+__attribute__((target("avx2,fma"))) static void scores2_avx2(const float *q, const float *k,
+                                                             const float *dO, const float *v,
+                                                             size_t ks, int m, int n, float scale,
+                                                             float *d, float *dp) {
+  int i = 0;
+  for (; i + 4 <= m; i += 4) {
+    const float *k0 = k + i * ks, *k1 = k0 + ks, *k2 = k1 + ks, *k3 = k2 + ks;
+    const float *v0 = v + i * ks, *v1 = v0 + ks, *v2 = v1 + ks, *v3 = v2 + ks;
+    __m256 x0 = _mm256_setzero_ps(), y0 = x0, x1 = x0, y1 = x0, x2 = x0, y2 = x0, x3 = x0, y3 = x0;
+    for (int e = 0; e < n; e += 8) {
+      __m256 qa = _mm256_loadu_ps(q + e), da = _mm256_loadu_ps(dO + e);
+      x0 = _mm256_fmadd_ps(qa, _mm256_loadu_ps(k0 + e), x0);
+      y0 = _mm256_fmadd_ps(da, _mm256_loadu_ps(v0 + e), y0);
+      x1 = _mm256_fmadd_ps(qa, _mm256_loadu_ps(k1 + e), x1);
+      y1 = _mm256_fmadd_ps(da, _mm256_loadu_ps(v1 + e), y1);
+      x2 = _mm256_fmadd_ps(qa, _mm256_loadu_ps(k2 + e), x2);
+      y2 = _mm256_fmadd_ps(da, _mm256_loadu_ps(v2 + e), y2);
+      x3 = _mm256_fmadd_ps(qa, _mm256_loadu_ps(k3 + e), x3);
+      y3 = _mm256_fmadd_ps(da, _mm256_loadu_ps(v3 + e), y3);
+    }
+    dp[i] = hsum256(y0);
+    d[i] = hsum256(x0) * scale;
+    dp[i + 1] = hsum256(y1);
+    d[i + 1] = hsum256(x1) * scale;
+    dp[i + 2] = hsum256(y2);
+    d[i + 2] = hsum256(x2) * scale;
+    dp[i + 3] = hsum256(y3);
+    d[i + 3] = hsum256(x3) * scale;
   }
+  for (; i < m; i++) d[i] = dot2_avx2(q, k + i * ks, dO, v + i * ks, n, &dp[i]) * scale;
 }
 #endif
 
 static vec_ops vec_pick(int n) {
-  vec_ops v = {dot_scalar, dot2_scalar, axpy_scalar, scores_scalar, pv_scalar};
+  vec_ops v = {dot_scalar, dot2_scalar, axpy_scalar, scores_scalar, axpys_scalar, scores2_scalar};
 #ifdef HAVE_X86
   if (n % 8 == 0 && train__use_avx2())
-    v = (vec_ops){dot_avx2, dot2_avx2, axpy_avx2, scores_avx2, pv_avx2};
+    v = (vec_ops){dot_avx2, dot2_avx2, axpy_avx2, scores_avx2, axpys_avx2, scores2_avx2};
 #else
   (void)n;
 #endif
@@ -308,8 +350,9 @@ static void attn_fwd_worker(int ith, int nth, void *arg) {
     for (int p = p0; p <= t; p++) sum += s[p];
     float inv = (float)(1.0 / sum);
     for (int p = p0; p <= t; p++) s[p] *= inv; /* the weights of the values */
-    j->vo.pv(s + p0, j->v + (size_t)p0 * kvd + (size_t)kvh * hd, kvd, m, hd,
-             j->o + (size_t)t * qd + (size_t)h * hd);
+    float *o = j->o + (size_t)t * qd + (size_t)h * hd;
+    memset(o, 0, (size_t)hd * sizeof *o);
+    j->vo.axpys(s + p0, j->v + (size_t)p0 * kvd + (size_t)kvh * hd, kvd, m, hd, o);
     j->lse_out[(size_t)t * nh + h] = mx + (float)log(sum);
   }
 }
@@ -378,21 +421,18 @@ static void attn_bwd_worker(int ith, int nth, void *arg) {
          * (train__exp_scale), then its gradients while its keys and values are still in L1 */
         for (int r0 = p0; r0 <= t; r0 += ATTN_RUN) {
           int n = t + 1 - r0 < ATTN_RUN ? t + 1 - r0 : ATTN_RUN;
-          float pr[ATTN_RUN], dp[ATTN_RUN];
-          for (int i = 0; i < n; i++) {
-            const float *k = j->k + (size_t)(r0 + i) * kvd + (size_t)kvh * hd;
-            const float *v = j->v + (size_t)(r0 + i) * kvd + (size_t)kvh * hd;
-            pr[i] = j->vo.dot2(q, k, dO, v, hd, &dp[i]) * scale;
-          }
+          float pr[ATTN_RUN], dp[ATTN_RUN], ds[ATTN_RUN];
+          const float *kr = j->k + (size_t)r0 * kvd + (size_t)kvh * hd;
+          j->vo.scores2(q, kr, dO, j->v + (size_t)r0 * kvd + (size_t)kvh * hd, kvd, n, hd, scale,
+                        pr, dp);
           train__exp_scale(pr, n, lse, 1.0f); /* pr = exp(d scale - lse) */
+          for (int i = 0; i < n; i++) ds[i] = pr[i] * (dp[i] - D) * scale;
+          j->vo.axpys(ds, kr, kvd, n, hd, dq); /* dq += ds_i k_i, keys in order */
           for (int i = 0; i < n; i++) {
             int p = r0 + i;
-            const float *k = j->k + (size_t)p * kvd + (size_t)kvh * hd;
-            float ds = pr[i] * (dp[i] - D) * scale;
             float *dk = pdk + (size_t)p * kvd + (size_t)kvh * hd;
             float *dv = pdv + (size_t)p * kvd + (size_t)kvh * hd;
-            j->vo.axpy(dq, ds, k, hd);
-            j->vo.axpy(dk, ds, q, hd);
+            j->vo.axpy(dk, ds[i], q, hd);
             j->vo.axpy(dv, pr[i], dO, hd);
           }
         }

@@ -1,8 +1,10 @@
 /* Training benchmark: the machine's measured FMA peak (a tight loop of independent fused
  * multiply-adds per thread), the training GEMM's GFLOP/s against it (F32 and a Q4_K operand
- * dequantized on the fly), then whole training steps (forward + backward + AdamW) in tokens/s and
- * matrix GFLOP/s: a from-scratch model, and LoRA over a 0.5B-class random Q4_K_M base (Qwen2.5-0.5B
- * shape with a 50k vocabulary, or --vocab 151936 for Qwen2.5's own lm head) with its peak RSS. With
+ * dequantized on the fly) and the engine's int8 products that the LoRA forward pass runs (the types
+ * a Q4_K_M file of width 896 holds: Q5_0/Q8_0 rows of 896, Q4_K down, the Q8_0 tied head), then
+ * whole training steps (forward + backward + AdamW) in tokens/s and matrix GFLOP/s: a from-scratch
+ * model, and LoRA over a 0.5B-class random Q4_K_M base (Qwen2.5-0.5B shape with a 50k vocabulary,
+ * or --vocab 151936 for Qwen2.5's own lm head) with its peak RSS. With
  * --data FILE, the time of one epoch of from-scratch training on that corpus (the demo's).
  * --write-base F writes that random base to F and exits (so a later run's peak RSS is training's
  * alone); --only lora|scratch|gemm runs one part; --seq and --steps size the step runs. Each step
@@ -64,6 +66,30 @@ static double bench_gemm(compute_pool *p, int64_t M, int64_t N, int64_t K, bool 
     if (t < best) best = t;
   }
   mem_free(A), mem_free(B), mem_free(C), mem_free(qd);
+  return 2.0 * (double)M * (double)N * (double)K / best / 1e9;
+}
+
+/* The engine's prompt product y = x W^T (qmat_mul: int8 activations against a W of type `type`,
+ * (N, K)) for M rows: the LoRA forward's route, against which the float GEMM's rows compare. */
+static double bench_qmat(compute_pool *p, int64_t M, int64_t N, int64_t K, tensor_type type) {
+  float *x = xcalloc((size_t)(M * K), sizeof(float)), *y = xcalloc((size_t)(M * N), sizeof(float));
+  float *w = xcalloc((size_t)K, sizeof(float));
+  size_t rb = tensor_row_bytes(type, K);
+  char *qd = xalloc(rb * (size_t)N);
+  for (int64_t i = 0; i < M * K; i++) x[i] = (float)((i * 7) % 13) * 0.01f - 0.06f;
+  for (int64_t r = 0; r < N; r++) {
+    for (int64_t k = 0; k < K; k++) w[k] = (float)(((r + 3) * (k + 5)) % 11) * 0.01f - 0.05f;
+    if (quant_row(type, w, qd + (size_t)r * rb, K)) break;
+  }
+  qmat q = {type, N, K, qd, rb};
+  double best = 1e9;
+  for (int r = 0; r < 5; r++) {
+    double t0 = now_s();
+    qmat_mul(p, &q, x, y, M);
+    double t = now_s() - t0;
+    if (t < best) best = t;
+  }
+  mem_free(x), mem_free(y), mem_free(w), mem_free(qd);
   return 2.0 * (double)M * (double)N * (double)K / best / 1e9;
 }
 
@@ -236,6 +262,20 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < sizeof g / sizeof g[0]; i++) {
       double gf = bench_gemm(p, g[i].M, g[i].N, g[i].K, g[i].ta, g[i].q, g[i].t);
       printf("  %-44s %7.2f GFLOP/s (%4.1f%% of peak)\n", g[i].what, gf, 100 * gf / peak);
+    }
+    struct {
+      int64_t M, N, K;
+      tensor_type t;
+      const char *what;
+    } e[] = {
+        {512, 4864, 896, TT_Q5_0, "engine FFN forward (512x4864x896, Q5_0 W)"},
+        {512, 4864, 896, TT_Q8_0, "engine FFN forward (512x4864x896, Q8_0 W)"},
+        {512, 896, 4864, TT_Q4_K, "engine down forward (512x896x4864, Q4_K W)"},
+        {508, 4096, 896, TT_Q8_0, "engine head logits (508x4096x896, Q8_0 W)"},
+    };
+    for (size_t i = 0; i < sizeof e / sizeof e[0]; i++) {
+      double gf = bench_qmat(p, e[i].M, e[i].N, e[i].K, e[i].t);
+      printf("  %-44s %7.2f GFLOP/s (%4.1f%% of peak)\n", e[i].what, gf, 100 * gf / peak);
     }
     printf("\n");
   }

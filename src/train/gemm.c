@@ -49,6 +49,12 @@ static void kern_scalar(int64_t kc, const float *ap, const float *bp, float *c, 
 #ifdef HAVE_X86
 __attribute__((target("avx2,fma"))) static void
 kern_avx2(int64_t kc, const float *ap, const float *bp, float *c, int64_t ldc, float alpha) {
+  /* The tile of C was last touched a K-block ago (in L2 or L3 by now): its lines are requested
+   * here, to arrive while the k steps run, not when the sums are added at the end. */
+  for (int r = 0; r < MR; r++) {
+    _mm_prefetch((const char *)(c + r * ldc), _MM_HINT_T0);
+    _mm_prefetch((const char *)(c + r * ldc + 15), _MM_HINT_T0);
+  }
   __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
   __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
   /* one k step: two B loads, six broadcasts, twelve FMAs; unrolled by two (a loop's counter and
@@ -217,6 +223,37 @@ __attribute__((target("avx2"))) static int64_t pack_a6_avx2(const float *src, in
 }
 #endif
 
+/* dst (kc, 16) = the transpose of src's 16 rows of kc floats (rows kc apart; kc a multiple of 8),
+ * eight by eight. */
+__attribute__((target("avx2"))) static void pack_t16_avx2(const float *src, int64_t kc,
+                                                          float *dst) {
+  for (int h = 0; h < 2; h++)
+    for (int64_t k = 0; k < kc; k += 8) {
+      const float *s = src + h * 8 * kc + k;
+      __m256 r0 = _mm256_loadu_ps(s), r1 = _mm256_loadu_ps(s + kc);
+      __m256 r2 = _mm256_loadu_ps(s + 2 * kc), r3 = _mm256_loadu_ps(s + 3 * kc);
+      __m256 r4 = _mm256_loadu_ps(s + 4 * kc), r5 = _mm256_loadu_ps(s + 5 * kc);
+      __m256 r6 = _mm256_loadu_ps(s + 6 * kc), r7 = _mm256_loadu_ps(s + 7 * kc);
+      __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+      __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+      __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
+      __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+      __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+      __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+      __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+      __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+      float *d = dst + k * 16 + h * 8;
+      _mm256_storeu_ps(d, _mm256_permute2f128_ps(u0, u4, 0x20));
+      _mm256_storeu_ps(d + 16, _mm256_permute2f128_ps(u1, u5, 0x20));
+      _mm256_storeu_ps(d + 32, _mm256_permute2f128_ps(u2, u6, 0x20));
+      _mm256_storeu_ps(d + 48, _mm256_permute2f128_ps(u3, u7, 0x20));
+      _mm256_storeu_ps(d + 64, _mm256_permute2f128_ps(u0, u4, 0x31));
+      _mm256_storeu_ps(d + 80, _mm256_permute2f128_ps(u1, u5, 0x31));
+      _mm256_storeu_ps(d + 96, _mm256_permute2f128_ps(u2, u6, 0x31));
+      _mm256_storeu_ps(d + 112, _mm256_permute2f128_ps(u3, u7, 0x31));
+    }
+}
+
 /* ap (kc, MR) from A rows i0..i0+mr, columns k0..k0+kc; missing rows are zero. */
 static void pack_a(const train_mat *A, int64_t i0, int mr, int64_t k0, int64_t kc, float *ap) {
 #ifdef HAVE_X86
@@ -250,7 +287,8 @@ static void pack_a(const train_mat *A, int64_t i0, int mr, int64_t k0, int64_t k
 }
 
 /* bp: panels of NR columns, each (kc, NR), for B rows k0..k0+kc and columns j0..j0+nc (zero-padded
- * to a multiple of NR). tmp holds at least max(nc, kc) floats (quantized rows are decoded there).
+ * to a multiple of NR). tmp holds at least max(nc, 16 kc) floats (quantized rows are decoded
+ * there).
  */
 static void pack_b(const train_mat *B, int64_t k0, int64_t kc, int64_t j0, int64_t nc, float *bp,
                    float *tmp) {
@@ -275,6 +313,35 @@ static void pack_b(const train_mat *B, int64_t k0, int64_t kc, int64_t j0, int64
       }
     } else { /* B = q^T: column j of B is row j of q; rows k0.. are block-aligned */
       size_t off = (size_t)(k0 / blk) * tensor_row_bytes(q->type, blk);
+#ifdef HAVE_X86
+      if (NR == 16 && g_kern != kern_scalar && kc % 8 == 0) {
+        /* whole panels: sixteen rows decoded into tmp, then 8 x 8 transposes into the panel */
+        int64_t p = 0;
+        for (; p < nc / 16; p++) {
+          for (int jj = 0; jj < 16; jj++)
+            dequant_row(q->type,
+                        (const char *)q->data + (size_t)(j0 + p * 16 + jj) * q->row_bytes + off,
+                        tmp + jj * kc, kc);
+          pack_t16_avx2(tmp, kc, bp + p * kc * 16);
+        }
+        if (p == np) return;
+        /* the partial panel below, column by column */
+        for (; p < np; p++) {
+          float *dst = bp + p * kc * NR;
+          for (int64_t jj = 0; jj < NR; jj++) {
+            int64_t j = p * NR + jj;
+            if (j < nc) {
+              dequant_row(q->type, (const char *)q->data + (size_t)(j0 + j) * q->row_bytes + off,
+                          tmp, kc);
+              for (int64_t k = 0; k < kc; k++) dst[k * NR + jj] = tmp[k];
+            } else {
+              for (int64_t k = 0; k < kc; k++) dst[k * NR + jj] = 0;
+            }
+          }
+        }
+        return;
+      }
+#endif
       for (int64_t p = 0; p < np; p++) {
         float *dst = bp + p * kc * NR;
         for (int64_t jj = 0; jj < NR; jj++) {
@@ -291,24 +358,30 @@ static void pack_b(const train_mat *B, int64_t k0, int64_t kc, int64_t j0, int64
     }
     return;
   }
-  for (int64_t p = 0; p < np; p++) {
-    float *dst = bp + p * kc * NR;
-    int64_t w = nc - p * NR < NR ? nc - p * NR : NR;
-    if (!B->t) {
-      for (int64_t k = 0; k < kc; k++) {
-        const float *src = B->p + (k0 + k) * B->ld + j0 + p * NR;
-        float *d = dst + k * NR;
-        for (int64_t j = 0; j < w; j++) d[j] = src[j];
+  if (!B->t) { /* row by row (B's storage in order), as the quantized rows above */
+    for (int64_t k = 0; k < kc; k++) {
+      const float *src = B->p + (k0 + k) * B->ld + j0;
+      int64_t p = 0;
+      if (NR == 16) /* whole panels: a constant-size copy (it was a scalar loop) */
+        for (; p < nc / 16; p++) memcpy(bp + p * kc * 16 + k * 16, src + p * 16, 16 * 4);
+      for (; p < np; p++) {
+        float *d = bp + p * kc * NR + k * NR;
+        int64_t w = nc - p * NR < NR ? nc - p * NR : NR;
+        memcpy(d, src + p * NR, (size_t)w * sizeof(float));
         for (int64_t j = w; j < NR; j++) d[j] = 0;
       }
-    } else {
-      for (int64_t jj = 0; jj < NR; jj++) {
-        if (jj < w) {
-          const float *src = B->p + (j0 + p * NR + jj) * B->ld + k0;
-          for (int64_t k = 0; k < kc; k++) dst[k * NR + jj] = src[k];
-        } else {
-          for (int64_t k = 0; k < kc; k++) dst[k * NR + jj] = 0;
-        }
+    }
+    return;
+  }
+  for (int64_t p = 0; p < np; p++) { /* B^T: column j of B is row j of B's storage */
+    float *dst = bp + p * kc * NR;
+    int64_t w = nc - p * NR < NR ? nc - p * NR : NR;
+    for (int64_t jj = 0; jj < NR; jj++) {
+      if (jj < w) {
+        const float *src = B->p + (j0 + p * NR + jj) * B->ld + k0;
+        for (int64_t k = 0; k < kc; k++) dst[k * NR + jj] = src[k];
+      } else {
+        for (int64_t k = 0; k < kc; k++) dst[k * NR + jj] = 0;
       }
     }
   }
@@ -324,6 +397,7 @@ typedef struct gemm_job {
   int64_t ldc;
   bool acc;
   int64_t nblk, n_jb, mblk, n_ib; /* task grid: n_ib row blocks of mblk x n_jb column blocks */
+  int64_t n_tail, tblk; /* the last n_tail column blocks in row blocks of tblk instead (n_ib 1) */
   int64_t kc_max;
   _Atomic int64_t next; /* the next task to take */
   float *apk;           /* A packed once for every task (NULL: each task packs its own) */
@@ -349,27 +423,42 @@ static void pack_a_worker(int ith, int nth, void *arg) {
   }
 }
 
+/* Row panels per chunk: a chunk's packed A (MC_PANELS x MR rows x KC floats, 48 KiB) stays in L2
+ * while each B panel of the task (KC x NR floats, 16 KiB with AVX2) is held in L1 and swept by the
+ * chunk's panels in turn. Sweeping the other way (one A panel against every B panel of the task)
+ * streamed the B panels from L2 at 64 bytes per k step of the micro-kernel against A's 24: the
+ * kernel ran at about two thirds of the FMA peak inside whole training steps. */
+#define MC_PANELS 8
+
 /* Each task is one block of C: per K-block its B panel is packed (a quantized B dequantized) once
  * and swept by every row of the block, so a weight tile is decoded once per task, not once per few
- * rows. Threads take tasks in turn; which thread runs a task never changes its sums. */
+ * rows. Threads take tasks in turn; which thread runs a task never changes its sums (every tile of
+ * C gets its K-blocks' products added in K order, whatever the order of the tiles). */
 static void gemm_worker(int ith, int nth, void *arg) {
   (void)ith, (void)nth;
   gemm_job *j = arg;
-  int64_t tasks = j->n_ib * j->n_jb;
+  int64_t full = j->n_ib * (j->n_jb - j->n_tail), per = (j->M + j->tblk - 1) / j->tblk;
+  int64_t tasks = full + (j->n_tail ? j->n_tail * per : 0);
   int64_t t = atomic_fetch_add(&j->next, 1);
   if (t >= tasks) return;
   int64_t np_max = (j->nblk + NR - 1) / NR;
   /* B panels start on a 64-byte line, so the kernel's row of NR floats never straddles two */
   float *bp_mem = xalloc((size_t)(np_max * NR * j->kc_max + 16) * sizeof(float));
   float *bp = (float *)(((uintptr_t)bp_mem + 63) & ~(uintptr_t)63);
-  float *ap = xalloc((size_t)(MR * j->kc_max) * sizeof(float));
-  int64_t tmpn = j->nblk > j->kc_max ? j->nblk : j->kc_max;
+  float *ap = j->apk ? NULL : xalloc((size_t)(MC_PANELS * MR * j->kc_max) * sizeof(float));
+  /* tmp: a row of nblk or kc floats, or sixteen rows of kc (pack_b's transposed panels) */
+  int64_t tmpn = j->nblk > 16 * j->kc_max ? j->nblk : 16 * j->kc_max;
   float *tmp = xalloc((size_t)tmpn * sizeof(float));
   float c[MR * NR_MAX];
   for (; t < tasks; t = atomic_fetch_add(&j->next, 1)) {
-    int64_t jb = t / j->n_ib, ib = t % j->n_ib;
+    int64_t jb = t / j->n_ib, i0 = t % j->n_ib * j->mblk, mb = j->mblk;
+    if (t >= full) { /* a tail column block's row block */
+      jb = j->n_jb - j->n_tail + (t - full) / per;
+      i0 = (t - full) % per * j->tblk;
+      mb = j->tblk;
+    }
     int64_t j0 = jb * j->nblk, nc = j->N - j0 < j->nblk ? j->N - j0 : j->nblk;
-    int64_t i0 = ib * j->mblk, mc = j->M - i0 < j->mblk ? j->M - i0 : j->mblk;
+    int64_t mc = j->M - i0 < mb ? j->M - i0 : mb;
     int64_t np = (nc + NR - 1) / NR;
     if (!j->acc)
       for (int64_t i = 0; i < mc; i++)
@@ -377,24 +466,32 @@ static void gemm_worker(int ith, int nth, void *arg) {
     for (int64_t k0 = 0; k0 < j->K; k0 += j->kc_max) {
       int64_t kc = j->K - k0 < j->kc_max ? j->K - k0 : j->kc_max;
       pack_b(&j->B, k0, kc, j0, nc, bp, tmp);
-      for (int64_t ii = 0; ii < mc; ii += MR) {
-        int mr = mc - ii < MR ? (int)(mc - ii) : MR;
-        const float *pa = ap;
-        if (j->apk)
-          pa = apk_at(j, i0 + ii, k0, kc);
-        else
-          pack_a(&j->A, i0 + ii, mr, k0, kc, ap);
+      for (int64_t ic = 0; ic < mc; ic += MC_PANELS * MR) {
+        int64_t ce = mc - ic < MC_PANELS * MR ? mc : ic + MC_PANELS * MR;
+        const float *pa0;
+        if (j->apk) {
+          pa0 = apk_at(j, i0 + ic, k0, kc);
+        } else {
+          for (int64_t ii = ic; ii < ce; ii += MR)
+            pack_a(&j->A, i0 + ii, mc - ii < MR ? (int)(mc - ii) : MR, k0, kc, ap + (ii - ic) * kc);
+          pa0 = ap;
+        }
         for (int64_t p = 0; p < np; p++) {
           int64_t w = nc - p * NR < NR ? nc - p * NR : NR;
-          float *dst = j->C + (i0 + ii) * j->ldc + j0 + p * NR;
-          if (mr == MR && w == NR) { /* a whole tile: the kernel adds into C */
-            g_kern(kc, pa, bp + p * kc * NR, dst, j->ldc, j->alpha);
-            continue;
+          const float *pb = bp + p * kc * NR;
+          for (int64_t ii = ic; ii < ce; ii += MR) {
+            int mr = mc - ii < MR ? (int)(mc - ii) : MR;
+            const float *pa = pa0 + (ii - ic) * kc; /* panels of MR rows follow each other */
+            float *dst = j->C + (i0 + ii) * j->ldc + j0 + p * NR;
+            if (mr == MR && w == NR) { /* a whole tile: the kernel adds into C */
+              g_kern(kc, pa, pb, dst, j->ldc, j->alpha);
+              continue;
+            }
+            memset(c, 0, sizeof c);
+            g_kern(kc, pa, pb, c, NR, 1.0f);
+            for (int r = 0; r < mr; r++)
+              for (int64_t x = 0; x < w; x++) dst[r * j->ldc + x] += j->alpha * c[r * NR + x];
           }
-          memset(c, 0, sizeof c);
-          g_kern(kc, pa, bp + p * kc * NR, c, NR, 1.0f);
-          for (int r = 0; r < mr; r++)
-            for (int64_t x = 0; x < w; x++) dst[r * j->ldc + x] += j->alpha * c[r * NR + x];
         }
       }
     }
@@ -419,7 +516,7 @@ void train__gemm(compute_pool *pool, int64_t M, int64_t N, int64_t K, train_mat 
                  (B.p != NULL && (B.t ? (N <= 1 || B.ld >= K) : (K <= 1 || B.ld >= N))));
   if (M <= 0 || N <= 0) return;
   kern_pick();
-  gemm_job j = {M, N, K, A, B, alpha, C, ldc, acc, 0, 0, 0, 0, KC, 0, NULL, 0};
+  gemm_job j = {M, N, K, A, B, alpha, C, ldc, acc, 0, 0, 0, 0, 0, 0, KC, 0, NULL, 0};
   if (K <= 0) {
     if (!acc)
       for (int64_t i = 0; i < M; i++) memset(C + i * ldc, 0, (size_t)N * sizeof(float));
@@ -447,6 +544,15 @@ void train__gemm(compute_pool *pool, int64_t M, int64_t N, int64_t K, train_mat 
   mblk = (mblk + MR - 1) / MR * MR;
   j.mblk = mblk;
   j.n_ib = (M + mblk - 1) / mblk;
+  /* Whole column blocks that do not share out evenly (the down product's dx: 19 blocks of 256 on
+   * 2 threads) end with one thread alone: the last n_jb % nth blocks are split by rows among the
+   * threads instead (their B panels packed once per row block). Tasks are taken in order, so the
+   * split ones come last, when the threads would otherwise part. */
+  j.tblk = mblk;
+  if (j.n_ib == 1 && nth > 1 && j.n_jb % nth && M >= 4 * MR * nth) {
+    j.n_tail = j.n_jb % nth;
+    j.tblk = ((M + nth - 1) / nth + MR - 1) / MR * MR;
+  }
   bool threaded = pool && (int64_t)M * N * K >= 32768;
   /* Several column blocks would each gather A's panels again (strided reads of every row): pack
    * A once, in parallel, and let every task stream the packed copy. */

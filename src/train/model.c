@@ -915,8 +915,7 @@ static void head_worker(int ith, int nth, void *arg) {
         for (int e = 0; e < E; e++) d[e] *= (float)c;
         m->hmax[i] = mx;
       }
-      m->hsum[i] += train__sum_exp(z, j->nb, m->hmax[i]);
-      train__exp_scale(z, j->nb, m->hmax[i], -j->dlogp[t]);
+      m->hsum[i] += train__sum_exp_scale(z, j->nb, m->hmax[i], -j->dlogp[t]);
     } else if (!j->dlogp) {
       if (tg >= 0 && tg < j->nb) m->hz[i] = z[tg];
       float mx = z[0];

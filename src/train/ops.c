@@ -106,6 +106,13 @@ typedef struct vec_ops {
   float (*dot)(const float *a, const float *b, int n);
   float (*dot2)(const float *a, const float *b, const float *c, const float *d, int n, float *cd);
   void (*axpy)(float *y, float a, const float *x, int n);
+  /* s[i] = dot(q, k + i ks, n) * scale for i < m */
+  void (*scores)(const float *q, const float *k, size_t ks, int m, int n, float scale, float *s);
+  /* axpy(o, w[i], v + i vs, n) for i < m in order */
+  void (*axpys)(const float *w, const float *v, size_t vs, int m, int n, float *o);
+  /* d[i] = dot2(q, k + i ks, dO, v + i ks, n, &dp[i]) * scale for i < m */
+  void (*scores2)(const float *q, const float *k, const float *dO, const float *v, size_t ks, int m,
+                  int n, float scale, float *d, float *dp);
 } vec_ops;
 
 static float dot_scalar(const float *a, const float *b, int n) {
@@ -128,6 +135,20 @@ static float dot2_scalar(const float *a, const float *b, const float *c, const f
 
 static void axpy_scalar(float *y, float a, const float *x, int n) {
   for (int i = 0; i < n; i++) y[i] += a * x[i];
+}
+
+static void scores_scalar(const float *q, const float *k, size_t ks, int m, int n, float scale,
+                          float *s) {
+  for (int i = 0; i < m; i++) s[i] = dot_scalar(q, k + i * ks, n) * scale;
+}
+
+static void axpys_scalar(const float *w, const float *v, size_t vs, int m, int n, float *o) {
+  for (int i = 0; i < m; i++) axpy_scalar(o, w[i], v + i * vs, n);
+}
+
+static void scores2_scalar(const float *q, const float *k, const float *dO, const float *v,
+                           size_t ks, int m, int n, float scale, float *d, float *dp) {
+  for (int i = 0; i < m; i++) d[i] = dot2_scalar(q, k + i * ks, dO, v + i * ks, n, &dp[i]) * scale;
 }
 
 #ifdef HAVE_X86
@@ -174,12 +195,118 @@ __attribute__((target("avx2,fma"))) static void axpy_avx2(float *y, float a, con
   for (int i = 0; i < n; i += 8)
     _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
 }
+/* scores_scalar's contract with dot_avx2's arithmetic (its two chains, its sum: the same bits),
+ * four keys at a time: q's vectors are loaded once for the four, and the four keys' chains run
+ * side by side instead of one short dependent chain per call. n a multiple of 8. */
+__attribute__((target("avx2,fma"))) static void
+scores_avx2(const float *q, const float *k, size_t ks, int m, int n, float scale, float *s) {
+  int i = 0;
+  for (; i + 4 <= m; i += 4) {
+    const float *k0 = k + i * ks, *k1 = k0 + ks, *k2 = k1 + ks, *k3 = k2 + ks;
+    __m256 a0 = _mm256_setzero_ps(), b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0, a3 = a0, b3 = a0;
+    int e = 0;
+    for (; e + 16 <= n; e += 16) {
+      __m256 q0 = _mm256_loadu_ps(q + e), q1 = _mm256_loadu_ps(q + e + 8);
+      a0 = _mm256_fmadd_ps(q0, _mm256_loadu_ps(k0 + e), a0);
+      b0 = _mm256_fmadd_ps(q1, _mm256_loadu_ps(k0 + e + 8), b0);
+      a1 = _mm256_fmadd_ps(q0, _mm256_loadu_ps(k1 + e), a1);
+      b1 = _mm256_fmadd_ps(q1, _mm256_loadu_ps(k1 + e + 8), b1);
+      a2 = _mm256_fmadd_ps(q0, _mm256_loadu_ps(k2 + e), a2);
+      b2 = _mm256_fmadd_ps(q1, _mm256_loadu_ps(k2 + e + 8), b2);
+      a3 = _mm256_fmadd_ps(q0, _mm256_loadu_ps(k3 + e), a3);
+      b3 = _mm256_fmadd_ps(q1, _mm256_loadu_ps(k3 + e + 8), b3);
+    }
+    if (e < n) {
+      __m256 q0 = _mm256_loadu_ps(q + e);
+      a0 = _mm256_fmadd_ps(q0, _mm256_loadu_ps(k0 + e), a0);
+      a1 = _mm256_fmadd_ps(q0, _mm256_loadu_ps(k1 + e), a1);
+      a2 = _mm256_fmadd_ps(q0, _mm256_loadu_ps(k2 + e), a2);
+      a3 = _mm256_fmadd_ps(q0, _mm256_loadu_ps(k3 + e), a3);
+    }
+    s[i] = hsum256(_mm256_add_ps(a0, b0)) * scale;
+    s[i + 1] = hsum256(_mm256_add_ps(a1, b1)) * scale;
+    s[i + 2] = hsum256(_mm256_add_ps(a2, b2)) * scale;
+    s[i + 3] = hsum256(_mm256_add_ps(a3, b3)) * scale;
+  }
+  for (; i < m; i++) s[i] = dot_avx2(q, k + i * ks, n) * scale;
+}
+
+/* axpys_scalar's contract with axpy_avx2's arithmetic (one fused multiply-add per value and key,
+ * keys in order: the same bits), o held in registers 64 floats at a time instead of loaded and
+ * stored for every key. n a multiple of 8. */
+__attribute__((target("avx2,fma"))) static void axpys_avx2(const float *w, const float *v,
+                                                           size_t vs, int m, int n, float *o) {
+  int c = 0;
+  for (; c + 64 <= n; c += 64) {
+    __m256 o0 = _mm256_loadu_ps(o + c), o1 = _mm256_loadu_ps(o + c + 8);
+    __m256 o2 = _mm256_loadu_ps(o + c + 16), o3 = _mm256_loadu_ps(o + c + 24);
+    __m256 o4 = _mm256_loadu_ps(o + c + 32), o5 = _mm256_loadu_ps(o + c + 40);
+    __m256 o6 = _mm256_loadu_ps(o + c + 48), o7 = _mm256_loadu_ps(o + c + 56);
+    for (int i = 0; i < m; i++) {
+      const float *x = v + i * vs + c;
+      __m256 a = _mm256_set1_ps(w[i]);
+      o0 = _mm256_fmadd_ps(a, _mm256_loadu_ps(x), o0);
+      o1 = _mm256_fmadd_ps(a, _mm256_loadu_ps(x + 8), o1);
+      o2 = _mm256_fmadd_ps(a, _mm256_loadu_ps(x + 16), o2);
+      o3 = _mm256_fmadd_ps(a, _mm256_loadu_ps(x + 24), o3);
+      o4 = _mm256_fmadd_ps(a, _mm256_loadu_ps(x + 32), o4);
+      o5 = _mm256_fmadd_ps(a, _mm256_loadu_ps(x + 40), o5);
+      o6 = _mm256_fmadd_ps(a, _mm256_loadu_ps(x + 48), o6);
+      o7 = _mm256_fmadd_ps(a, _mm256_loadu_ps(x + 56), o7);
+    }
+    _mm256_storeu_ps(o + c, o0);
+    _mm256_storeu_ps(o + c + 8, o1);
+    _mm256_storeu_ps(o + c + 16, o2);
+    _mm256_storeu_ps(o + c + 24, o3);
+    _mm256_storeu_ps(o + c + 32, o4);
+    _mm256_storeu_ps(o + c + 40, o5);
+    _mm256_storeu_ps(o + c + 48, o6);
+    _mm256_storeu_ps(o + c + 56, o7);
+  }
+  if (c < n) /* the last n % 64 floats key by key */
+    for (int i = 0; i < m; i++) axpy_avx2(o + c, w[i], v + i * vs + c, n - c);
+}
+
+/* scores2_scalar's contract with dot2_avx2's arithmetic (one chain each, its sums: the same bits),
+ * four keys at a time, q and dO loaded once for the four. n a multiple of 8. */
+__attribute__((target("avx2,fma"))) static void scores2_avx2(const float *q, const float *k,
+                                                             const float *dO, const float *v,
+                                                             size_t ks, int m, int n, float scale,
+                                                             float *d, float *dp) {
+  int i = 0;
+  for (; i + 4 <= m; i += 4) {
+    const float *k0 = k + i * ks, *k1 = k0 + ks, *k2 = k1 + ks, *k3 = k2 + ks;
+    const float *v0 = v + i * ks, *v1 = v0 + ks, *v2 = v1 + ks, *v3 = v2 + ks;
+    __m256 x0 = _mm256_setzero_ps(), y0 = x0, x1 = x0, y1 = x0, x2 = x0, y2 = x0, x3 = x0, y3 = x0;
+    for (int e = 0; e < n; e += 8) {
+      __m256 qa = _mm256_loadu_ps(q + e), da = _mm256_loadu_ps(dO + e);
+      x0 = _mm256_fmadd_ps(qa, _mm256_loadu_ps(k0 + e), x0);
+      y0 = _mm256_fmadd_ps(da, _mm256_loadu_ps(v0 + e), y0);
+      x1 = _mm256_fmadd_ps(qa, _mm256_loadu_ps(k1 + e), x1);
+      y1 = _mm256_fmadd_ps(da, _mm256_loadu_ps(v1 + e), y1);
+      x2 = _mm256_fmadd_ps(qa, _mm256_loadu_ps(k2 + e), x2);
+      y2 = _mm256_fmadd_ps(da, _mm256_loadu_ps(v2 + e), y2);
+      x3 = _mm256_fmadd_ps(qa, _mm256_loadu_ps(k3 + e), x3);
+      y3 = _mm256_fmadd_ps(da, _mm256_loadu_ps(v3 + e), y3);
+    }
+    dp[i] = hsum256(y0);
+    d[i] = hsum256(x0) * scale;
+    dp[i + 1] = hsum256(y1);
+    d[i + 1] = hsum256(x1) * scale;
+    dp[i + 2] = hsum256(y2);
+    d[i + 2] = hsum256(x2) * scale;
+    dp[i + 3] = hsum256(y3);
+    d[i + 3] = hsum256(x3) * scale;
+  }
+  for (; i < m; i++) d[i] = dot2_avx2(q, k + i * ks, dO, v + i * ks, n, &dp[i]) * scale;
+}
 #endif
 
 static vec_ops vec_pick(int n) {
-  vec_ops v = {dot_scalar, dot2_scalar, axpy_scalar};
+  vec_ops v = {dot_scalar, dot2_scalar, axpy_scalar, scores_scalar, axpys_scalar, scores2_scalar};
 #ifdef HAVE_X86
-  if (n % 8 == 0 && train__use_avx2()) v = (vec_ops){dot_avx2, dot2_avx2, axpy_avx2};
+  if (n % 8 == 0 && train__use_avx2())
+    v = (vec_ops){dot_avx2, dot2_avx2, axpy_avx2, scores_avx2, axpys_avx2, scores2_avx2};
 #else
   (void)n;
 #endif
@@ -198,7 +325,8 @@ typedef struct attn_job {
 } attn_job;
 
 /* Forward rows (t, h) split over threads, scores softmaxed as model.c does (max subtracted, exp sum
- * in double). Scratch scores live on the stack in chunks of the row. */
+ * in double; the exponentials through train__exp_scale: the AVX2 polynomial, 2e-7 from expf).
+ * Scratch scores live on the stack in chunks of the row. */
 static void attn_fwd_worker(int ith, int nth, void *arg) {
   const attn_job *j = arg;
   const train_attn *a = j->a;
@@ -212,23 +340,19 @@ static void attn_fwd_worker(int ith, int nth, void *arg) {
     int p0 = a->seg[t];
     MIMIC_DASSERT(p0 >= 0 && p0 <= t);
     const float *q = j->q + (size_t)t * qd + (size_t)h * hd;
+    int m = t + 1 - p0;
+    j->vo.scores(q, j->k + (size_t)p0 * kvd + (size_t)kvh * hd, kvd, m, hd, scale, s + p0);
     float mx = -INFINITY;
-    for (int p = p0; p <= t; p++) {
-      const float *k = j->k + (size_t)p * kvd + (size_t)kvh * hd;
-      s[p] = j->vo.dot(q, k, hd) * scale;
+    for (int p = p0; p <= t; p++)
       if (s[p] > mx) mx = s[p];
-    }
+    train__exp_scale(s + p0, m, mx, 1.0f); /* s = exp(s - mx), AVX2 where it can */
     double sum = 0;
-    for (int p = p0; p <= t; p++) {
-      s[p] = expf(s[p] - mx);
-      sum += s[p];
-    }
+    for (int p = p0; p <= t; p++) sum += s[p];
     float inv = (float)(1.0 / sum);
+    for (int p = p0; p <= t; p++) s[p] *= inv; /* the weights of the values */
     float *o = j->o + (size_t)t * qd + (size_t)h * hd;
     memset(o, 0, (size_t)hd * sizeof *o);
-    for (int p = p0; p <= t; p++) {
-      j->vo.axpy(o, s[p] * inv, j->v + (size_t)p * kvd + (size_t)kvh * hd, hd);
-    }
+    j->vo.axpys(s + p0, j->v + (size_t)p0 * kvd + (size_t)kvh * hd, kvd, m, hd, o);
     j->lse_out[(size_t)t * nh + h] = mx + (float)log(sum);
   }
 }
@@ -264,6 +388,9 @@ void train__attn_fwd(compute_pool *pool, const train_attn *a, const float *q, co
   mem_free(scr);
 }
 
+/* Keys per run of the backward pass's exponentials. */
+#define ATTN_RUN 16
+
 /* Backward for the rows of one slice of queries: with p the recomputed probabilities,
  * dp_s = dO . v_s, D = dO . O, ds_s = p_s (dp_s - D); dq = scale sum ds_s k_s,
  * dk_s += scale ds_s q, dv_s += p_s dO. dk/dv go to the slice's own partial buffers. */
@@ -290,17 +417,24 @@ static void attn_bwd_worker(int ith, int nth, void *arg) {
         float lse = j->lse[(size_t)t * nh + h];
         float D = j->vo.dot(dO, o, hd);
         memset(dq, 0, (size_t)hd * sizeof *dq);
-        for (int p = p0; p <= t; p++) {
-          const float *k = j->k + (size_t)p * kvd + (size_t)kvh * hd;
-          const float *v = j->v + (size_t)p * kvd + (size_t)kvh * hd;
-          float dp, d = j->vo.dot2(q, k, dO, v, hd, &dp);
-          float pr = expf(d * scale - lse);
-          float ds = pr * (dp - D) * scale;
-          float *dk = pdk + (size_t)p * kvd + (size_t)kvh * hd;
-          float *dv = pdv + (size_t)p * kvd + (size_t)kvh * hd;
-          j->vo.axpy(dq, ds, k, hd);
-          j->vo.axpy(dk, ds, q, hd);
-          j->vo.axpy(dv, pr, dO, hd);
+        /* keys in runs of ATTN_RUN: the run's scores, their exponentials in one vector pass
+         * (train__exp_scale), then its gradients while its keys and values are still in L1 */
+        for (int r0 = p0; r0 <= t; r0 += ATTN_RUN) {
+          int n = t + 1 - r0 < ATTN_RUN ? t + 1 - r0 : ATTN_RUN;
+          float pr[ATTN_RUN], dp[ATTN_RUN], ds[ATTN_RUN];
+          const float *kr = j->k + (size_t)r0 * kvd + (size_t)kvh * hd;
+          j->vo.scores2(q, kr, dO, j->v + (size_t)r0 * kvd + (size_t)kvh * hd, kvd, n, hd, scale,
+                        pr, dp);
+          train__exp_scale(pr, n, lse, 1.0f); /* pr = exp(d scale - lse) */
+          for (int i = 0; i < n; i++) ds[i] = pr[i] * (dp[i] - D) * scale;
+          j->vo.axpys(ds, kr, kvd, n, hd, dq); /* dq += ds_i k_i, keys in order */
+          for (int i = 0; i < n; i++) {
+            int p = r0 + i;
+            float *dk = pdk + (size_t)p * kvd + (size_t)kvh * hd;
+            float *dv = pdv + (size_t)p * kvd + (size_t)kvh * hd;
+            j->vo.axpy(dk, ds[i], q, hd);
+            j->vo.axpy(dv, pr[i], dO, hd);
+          }
         }
       }
     }
@@ -381,6 +515,31 @@ __attribute__((target("avx2,fma"))) static void exp_scale_avx2(float *z, int64_t
   for (; i < n; i++) z[i] = scale * expf(z[i] - sub);
 }
 
+/* sum_exp_avx2 and exp_scale_avx2 (sub = mx) in one pass: each exponential computed once, the
+ * same vectors, the same sum in the same order, the same stores. */
+__attribute__((target("avx2,fma"))) static double sum_exp_scale_avx2(float *z, int64_t n, float mx,
+                                                                     float scale) {
+  __m256 m = _mm256_set1_ps(mx), sc = _mm256_set1_ps(scale), acc = _mm256_setzero_ps();
+  double sum = 0;
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m256 e = llm_vexp_avx2(_mm256_sub_ps(_mm256_loadu_ps(z + i), m));
+    acc = _mm256_add_ps(acc, e);
+    _mm256_storeu_ps(z + i, _mm256_mul_ps(sc, e));
+    if ((i & 1023) == 1016) {
+      sum += hsum256(acc);
+      acc = _mm256_setzero_ps();
+    }
+  }
+  sum += hsum256(acc);
+  for (; i < n; i++) {
+    float e = expf(z[i] - mx);
+    sum += e;
+    z[i] = scale * e;
+  }
+  return sum;
+}
+
 __attribute__((target("avx2,fma"))) static void
 swiglu_bwd_avx2(int64_t n, const float *g, const float *u, const float *dh, float *dg, float *du) {
   const __m256 one = _mm256_set1_ps(1.0f), zero = _mm256_setzero_ps();
@@ -427,6 +586,19 @@ double train__sum_exp(const float *z, int64_t n, float mx) {
 #endif
   double sum = 0;
   for (int64_t i = 0; i < n; i++) sum += expf(z[i] - mx);
+  return sum;
+}
+
+double train__sum_exp_scale(float *z, int64_t n, float mx, float scale) {
+#ifdef HAVE_X86
+  if (train__use_avx2()) return sum_exp_scale_avx2(z, n, mx, scale);
+#endif
+  double sum = 0;
+  for (int64_t i = 0; i < n; i++) {
+    float e = expf(z[i] - mx);
+    sum += e;
+    z[i] = scale * e;
+  }
   return sum;
 }
 

@@ -109,6 +109,9 @@ void train__half_get(compute_pool *pool, int T, int n, const uint16_t *h, const 
  * z = scale * exp(z - sub) in place. */
 double train__sum_exp(const float *z, int64_t n, float mx);
 void train__exp_scale(float *z, int64_t n, float sub, float scale);
+/* train__sum_exp(z, n, mx), then train__exp_scale(z, n, mx, scale), in one pass (each exponential
+ * computed once): the same sum and the same z, bit for bit. */
+double train__sum_exp_scale(float *z, int64_t n, float mx, float scale);
 
 /* ---- Cross-entropy pieces over one logits row z (V): returns log p(target) and, when dz is not
  * NULL, writes dz = dlogp * (onehot(target) - softmax(z)) (the gradient of dlogp * log p). */

@@ -105,9 +105,9 @@ run_case() { # run_case VOCAB LABEL
   ft=$1 fr=$2
   set -- $(best bf16)
   bt16=$1 br=$2
-  rows=("mimic (Q4_K_M base)|$mt|$mr" "torch float32|$ft|$fr")
-  [ "$bf16" = 1 ] && rows+=("torch bfloat16|$bt16|$br")
-  for row in "${rows[@]}"; do
+  { echo "mimic (Q4_K_M base)|$mt|$mr"; echo "torch float32|$ft|$fr"
+    [ "$bf16" = 1 ] && echo "torch bfloat16|$bt16|$br"; } |
+  while IFS= read -r row; do
     echo "$row" | awk -F'|' -v fl="$fl" -v T="$seq" -v pk="$peak" -v ft="$ft" '{
       pct = $2 > 0 && pk > 0 ? 100 * fl / (T / $2) / 1e9 / pk : 0
       printf "%-22s %10.1f %9.1f%% %7.0f MiB %11.2fx\n", $1, $2, pct, $3, (ft > 0 ? $2 / ft : 0) }'

@@ -313,10 +313,10 @@ static void pack_b(const train_mat *B, int64_t k0, int64_t kc, int64_t j0, int64
       }
     } else { /* B = q^T: column j of B is row j of q; rows k0.. are block-aligned */
       size_t off = (size_t)(k0 / blk) * tensor_row_bytes(q->type, blk);
+      int64_t p = 0;
 #ifdef HAVE_X86
-      if (NR == 16 && g_kern != kern_scalar && kc % 8 == 0) {
+      if (NR == 16 && g_kern != kern_scalar && kc % 8 == 0)
         /* whole panels: sixteen rows decoded into tmp, then 8 x 8 transposes into the panel */
-        int64_t p = 0;
         for (; p < nc / 16; p++) {
           for (int jj = 0; jj < 16; jj++)
             dequant_row(q->type,
@@ -324,25 +324,8 @@ static void pack_b(const train_mat *B, int64_t k0, int64_t kc, int64_t j0, int64
                         tmp + jj * kc, kc);
           pack_t16_avx2(tmp, kc, bp + p * kc * 16);
         }
-        if (p == np) return;
-        /* the partial panel below, column by column */
-        for (; p < np; p++) {
-          float *dst = bp + p * kc * NR;
-          for (int64_t jj = 0; jj < NR; jj++) {
-            int64_t j = p * NR + jj;
-            if (j < nc) {
-              dequant_row(q->type, (const char *)q->data + (size_t)(j0 + j) * q->row_bytes + off,
-                          tmp, kc);
-              for (int64_t k = 0; k < kc; k++) dst[k * NR + jj] = tmp[k];
-            } else {
-              for (int64_t k = 0; k < kc; k++) dst[k * NR + jj] = 0;
-            }
-          }
-        }
-        return;
-      }
 #endif
-      for (int64_t p = 0; p < np; p++) {
+      for (; p < np; p++) { /* the rest column by column */
         float *dst = bp + p * kc * NR;
         for (int64_t jj = 0; jj < NR; jj++) {
           int64_t j = p * NR + jj;
